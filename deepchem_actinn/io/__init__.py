@@ -1,0 +1,1 @@
+"""Reading and writing the file formats scRNA-seq data comes in."""
