@@ -1,0 +1,43 @@
+"""ACTINN automated cell-type identification for DeepChem.
+
+The public names are imported on first use, so ``import deepchem_actinn``
+(and the ``actinn`` command's ``--help``) stays fast and does not pull in
+DeepChem or PyTorch until they are needed.
+"""
+import importlib
+from typing import Any, List
+
+from deepchem_actinn._version import __version__
+
+_EXPORTS = {
+    "LibrarySizeLogTransformer": "deepchem_actinn.transformers.normalise",
+    "library_size_log": "deepchem_actinn.transformers.normalise",
+    "GeneFilterTransformer": "deepchem_actinn.transformers.gene_filter",
+    "ACTINNModel": "deepchem_actinn.models.actinn",
+    "ACTINNClassifier": "deepchem_actinn.models.actinn",
+    "SingletaskStratifiedSplitter": "deepchem_actinn.splitters",
+    "CellTypeLabels": "deepchem_actinn.labels",
+    "ACTINNAnnotator": "deepchem_actinn.annotator",
+    "Annotation": "deepchem_actinn.annotator",
+    "annotate": "deepchem_actinn.annotator",
+    "load_tabula_muris_sample": "deepchem_actinn.datasets",
+    "ACTINNInputError": "deepchem_actinn.errors",
+    "read": "deepchem_actinn.io.readers",
+    "read_labels": "deepchem_actinn.io.readers",
+    "write_report": "deepchem_actinn.report",
+    "simulate_counts": "deepchem_actinn.simulate",
+}
+
+__all__ = ["__version__"] + sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError("module 'deepchem_actinn' has no attribute %r" % name)
+
+
+def __dir__() -> List[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

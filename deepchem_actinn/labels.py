@@ -1,0 +1,80 @@
+"""The mapping between cell-type names and class ids."""
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+
+class CellTypeLabels:
+    """Cell-type names <-> class ids, made once from the training labels.
+
+    Class ids follow the sorted type names. Build it from the training labels
+    and reuse it for every other set of labels, so that a test set lacking a
+    type keeps the training numbering (rebuilding the mapping from the test
+    labels would silently shift every id after the missing type).
+
+    Parameters
+    ----------
+    type_names: iterable of str
+        The reference cell types; duplicates are dropped and the rest sorted.
+
+    Examples
+    --------
+    >>> labels = CellTypeLabels.from_labels(["T cell", "B cell", "T cell"])
+    >>> labels.type_names
+    ['B cell', 'T cell']
+    >>> labels.encode(["T cell", "B cell"])
+    array([1, 0])
+    >>> labels.decode([0, 1, 1])
+    array(['B cell', 'T cell', 'T cell'], dtype=object)
+    """
+
+    def __init__(self, type_names: Iterable[str]) -> None:
+        names = sorted({str(t) for t in type_names})
+        if not names:
+            raise ACTINNInputError("no cell types given")
+        self.type_names = names
+        self._index = {t: i for i, t in enumerate(names)}
+
+    @classmethod
+    def from_labels(cls, labels: Iterable[str]) -> "CellTypeLabels":
+        """The mapping for the types seen in a label vector."""
+        return cls(labels)
+
+    @property
+    def n_types(self) -> int:
+        """Number of cell types."""
+        return len(self.type_names)
+
+    def unknown(self, labels: Iterable[str]) -> list:
+        """The distinct labels that are not reference types, sorted."""
+        return sorted({str(t) for t in labels} - set(self._index))
+
+    def encode(self, labels: Sequence[str]) -> np.ndarray:
+        """Class ids of ``labels``.
+
+        Raises
+        ------
+        ACTINNInputError
+            Some labels are not reference types; the message names them.
+        """
+        labels = [str(t) for t in labels]
+        unknown = self.unknown(labels)
+        if unknown:
+            raise ACTINNInputError(
+                "%d cell type%s not in the reference: %s (reference types: %s)"
+                % (len(unknown), " is" if len(unknown) == 1 else "s are",
+                   examples(unknown), examples(self.type_names)))
+        return np.array([self._index[t] for t in labels], dtype=np.int64)
+
+    def decode(self, class_ids: Iterable[int]) -> np.ndarray:
+        """Type names of class ids."""
+        names = np.asarray(self.type_names, dtype=object)
+        return names[np.asarray(list(class_ids), dtype=np.int64)]
+
+    def __len__(self) -> int:
+        return self.n_types
+
+    def __repr__(self) -> str:
+        return "CellTypeLabels(%r)" % (self.type_names,)

@@ -1,0 +1,205 @@
+"""The ACTINN network and its DeepChem ``TorchModel``."""
+import logging
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from deepchem.data import Dataset, DiskDataset
+from deepchem.models.losses import SparseSoftmaxCrossEntropy
+from deepchem.models.optimizers import Adam, ExponentialDecay
+from deepchem.models.torch_models import TorchModel
+
+logger = logging.getLogger(__name__)
+
+
+class ACTINNClassifier(nn.Module):
+    """ACTINN's feed-forward network: genes -> hidden ReLU layers -> types.
+
+    Parameters
+    ----------
+    input_size: int
+        Number of genes.
+    output_dim: int
+        Number of cell types.
+    hidden_sizes: sequence of int, default (100, 50, 25)
+        Widths of the hidden layers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = ACTINNClassifier(input_size=20, output_dim=3)
+    >>> proba, logits = net(torch.zeros(4, 20))
+    >>> proba.shape, logits.shape
+    (torch.Size([4, 3]), torch.Size([4, 3]))
+    """
+
+    def __init__(self,
+                 input_size: int,
+                 output_dim: int,
+                 hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
+        super().__init__()
+        if input_size is None or output_dim is None or input_size < 1 or \
+                output_dim < 2:
+            raise ValueError("input_size must be >= 1 and output_dim >= 2, "
+                             "got %r and %r" % (input_size, output_dim))
+        sizes = [int(input_size)] + [int(h) for h in hidden_sizes]
+        layers: List[nn.Module] = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], int(output_dim)))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities and logits for a batch of cells."""
+        logits = self.layers(x)
+        return torch.softmax(logits, dim=-1), logits
+
+
+class ACTINNModel(TorchModel):
+    """ACTINN cell-type classifier as a DeepChem ``TorchModel``.
+
+    The network of Ma & Pellegrini [1]_: three hidden ReLU layers (100, 50,
+    25) on library-size normalised, log-transformed, gene-filtered counts,
+    trained with softmax cross-entropy, Adam (learning rate 1e-4, L2 weight
+    decay 0.005) and a learning rate decaying by 0.95 every 1,000 steps.
+
+    ``predict`` returns class probabilities, shape ``(n_cells, n_types)``, so
+    ``dc.metrics`` accuracy, ROC-AUC and the like work through ``evaluate``
+    (pass ``n_classes``). Sample weights in the dataset weight the loss.
+
+    Parameters
+    ----------
+    output_dim: int
+        Number of cell types.
+    input_size: int
+        Number of genes.
+    hidden_sizes: sequence of int, default (100, 50, 25)
+        Hidden layer widths.
+    learning_rate: float, default 1e-4
+        Initial learning rate of Adam.
+    weight_decay: float, default 0.005
+        L2 penalty.
+    decay_rate: float, default 0.95
+        Learning-rate decay factor, applied every ``decay_steps`` steps.
+    decay_steps: int, default 1000
+        Steps between decays.
+    batch_size: int, default 128
+        Minibatch size.
+    seed: int, optional
+        Seeds the weight initialisation and the shuffling of training data,
+        so that training is reproducible; no global random state is used.
+    **kwargs
+        Passed to ``TorchModel`` (``model_dir``, ``device``, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deepchem as dc
+    >>> from deepchem_actinn import ACTINNModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((64, 30)).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(np.int64)
+    >>> model = ACTINNModel(output_dim=2, input_size=30, seed=0)
+    >>> loss = model.fit(dc.data.NumpyDataset(X, y), nb_epoch=2)
+    >>> model.predict(dc.data.NumpyDataset(X)).shape
+    (64, 2)
+
+    References
+    ----------
+    .. [1] Ma, F. and Pellegrini, M. ACTINN: automated identification of cell
+       types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
+    """
+
+    def __init__(self,
+                 output_dim: int,
+                 input_size: int,
+                 hidden_sizes: Sequence[int] = (100, 50, 25),
+                 learning_rate: float = 1e-4,
+                 weight_decay: float = 0.005,
+                 decay_rate: float = 0.95,
+                 decay_steps: int = 1000,
+                 batch_size: int = 128,
+                 seed: Optional[int] = None,
+                 **kwargs) -> None:
+        self.output_dim = int(output_dim)
+        self.input_size = int(input_size)
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.seed = seed
+        if seed is None:
+            network = ACTINNClassifier(input_size, output_dim, hidden_sizes)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                network = ACTINNClassifier(input_size, output_dim,
+                                           hidden_sizes)
+        self._shuffle_rng = np.random.default_rng(seed)
+        schedule = ExponentialDecay(initial_rate=learning_rate,
+                                    decay_rate=decay_rate,
+                                    decay_steps=decay_steps)
+        optimizer = Adam(learning_rate=schedule, weight_decay=weight_decay)
+        super().__init__(network,
+                         loss=SparseSoftmaxCrossEntropy(),
+                         output_types=["prediction", "loss"],
+                         batch_size=batch_size,
+                         learning_rate=schedule,
+                         optimizer=optimizer,
+                         **kwargs)
+
+    def default_generator(self,
+                          dataset: Dataset,
+                          epochs: int = 1,
+                          mode: str = "fit",
+                          deterministic: bool = True,
+                          pad_batches: bool = True) -> Iterable[Tuple[List,
+                                                                      List,
+                                                                      List]]:
+        """Minibatches of a dataset, shuffled with the model's own seed.
+
+        DeepChem's datasets shuffle with NumPy's global random state; here a
+        shuffled epoch visits the samples in an order drawn from the model's
+        generator instead, so ``seed`` alone fixes the training run. Prediction
+        batches are never padded.
+        """
+        if mode != "fit":
+            pad_batches = False
+        for _ in range(epochs):
+            if deterministic:
+                yield from super().default_generator(dataset, 1, mode, True,
+                                                     pad_batches)
+            else:
+                yield from self._shuffled_epoch(dataset, pad_batches)
+
+    def _shuffled_epoch(self, dataset: Dataset,
+                        pad_batches: bool) -> Iterable[Tuple[List, List, List]]:
+        """One epoch in random order; a DiskDataset is shuffled shard by shard
+        (shard order, then rows within each shard), so only one shard is in
+        memory at a time."""
+        if isinstance(dataset, DiskDataset):
+            shard_order = self._shuffle_rng.permutation(
+                dataset.get_number_shards())
+            shards: Iterable = (dataset.get_shard(int(i))[:3]
+                                for i in shard_order)
+        else:
+            shards = [(dataset.X, dataset.y, dataset.w)]
+        for X, y, w in shards:
+            order = self._shuffle_rng.permutation(len(X))
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                if pad_batches and len(rows) < self.batch_size:
+                    rows = np.resize(rows, self.batch_size)
+                yield ([X[rows]], [y[rows]], [w[rows]])
+
+    def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
+        """Labels as int64 class ids and weights as one value per sample.
+
+        ``SparseSoftmaxCrossEntropy`` gives one loss per sample, shape
+        ``(batch,)``; DeepChem's weights are ``(batch, 1)``, and multiplying
+        the two would broadcast to a ``(batch, batch)`` matrix, turning sample
+        weights into a batch average. Flattening them keeps each weight on
+        its own sample.
+        """
+        inputs, labels, weights = super()._prepare_batch(batch)
+        labels = [label.long().reshape(-1) for label in labels]
+        weights = [weight.reshape(-1) for weight in weights]
+        return inputs, labels, weights

@@ -1,0 +1,178 @@
+"""A stratified splitter that keeps every cell, for NumpyDataset and DiskDataset.
+"""
+import logging
+import tempfile
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from deepchem.data import Dataset, DiskDataset
+from deepchem.splits import Splitter
+
+logger = logging.getLogger(__name__)
+
+
+def _allocate(n: int, fractions: Sequence[float]) -> np.ndarray:
+    """Split n items into len(fractions) counts by largest remainder.
+
+    Every part with a positive fraction gets at least one item while items
+    last, the parts in order of their fractions, largest first.
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    exact = fractions * n
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:n - counts.sum()]] += 1
+    for part in np.argsort(-fractions, kind="stable"):
+        if fractions[part] > 0 and counts[part] == 0:
+            donor = int(np.argmax(counts))
+            if counts[donor] > 1:
+                counts[donor] -= 1
+                counts[part] += 1
+    return counts
+
+
+def stratified_indices(y: np.ndarray,
+                       fractions: Sequence[float],
+                       seed: Optional[int] = None) -> List[np.ndarray]:
+    """Sorted index arrays, one per fraction, each stratified by class.
+
+    Each class is shuffled and divided by largest remainder; every index
+    lands in exactly one part.
+
+    Examples
+    --------
+    >>> [p.tolist() for p in stratified_indices([0, 0, 0, 1, 1, 1], [2/3, 1/3],
+    ...                                         seed=0)]
+    [[0, 2, 4, 5], [1, 3]]
+    """
+    y = np.asarray(y).ravel()
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
+        raise ValueError("fractions must be >= 0 and sum to 1, got %s" %
+                         fractions.tolist())
+    rng = np.random.default_rng(seed)
+    parts: List[list] = [[] for _ in fractions]
+    for cls in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == cls))
+        counts = _allocate(len(members), fractions)
+        for part, chunk in enumerate(np.split(members,
+                                              np.cumsum(counts)[:-1])):
+            parts[part].append(chunk)
+    return [
+        np.sort(np.concatenate(p)).astype(np.int64) if p else np.zeros(
+            0, dtype=np.int64) for p in parts
+    ]
+
+
+class SingletaskStratifiedSplitter(Splitter):
+    """Stratified splits of a classification dataset that keep every sample.
+
+    A drop-in for ``dc.splits.SingletaskStratifiedSplitter`` that works on
+    ``NumpyDataset`` and ``DiskDataset`` alike. Each class is shuffled and
+    divided among the splits in the requested proportions (largest
+    remainder), so class proportions are kept in every split, every sample
+    lands in exactly one split, and a class too small to divide is still
+    placed (in the largest splits first).
+
+    Parameters
+    ----------
+    task_number: int, default 0
+        Column of ``y`` holding the class labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deepchem as dc
+    >>> from deepchem_actinn import SingletaskStratifiedSplitter
+    >>> y = np.array([0] * 8 + [1] * 2)
+    >>> ds = dc.data.NumpyDataset(np.arange(10).reshape(-1, 1), y)
+    >>> train, test = SingletaskStratifiedSplitter().train_test_split(
+    ...     ds, frac_train=0.5, seed=0)
+    >>> sorted(train.y.tolist()), sorted(test.y.tolist())
+    ([0, 0, 0, 0, 1], [0, 0, 0, 0, 1])
+
+    Notes
+    -----
+    ``k_fold_split`` follows the contract of DeepChem's base ``Splitter``: it
+    returns ``k`` pairs ``(train, cv)``, each fold stratified.
+    DeepChem's ``SingletaskStratifiedSplitter.k_fold_split`` returns the ``k``
+    folds alone, cut from samples sorted by label, so they are not stratified.
+    """
+
+    def __init__(self, task_number: int = 0) -> None:
+        self.task_number = task_number
+
+    def _labels(self, dataset: Dataset) -> np.ndarray:
+        y = np.asarray(dataset.y)
+        if y.ndim == 1:
+            return y
+        return y[:, self.task_number]
+
+    def split(self,
+              dataset: Dataset,
+              frac_train: float = 0.8,
+              frac_valid: float = 0.1,
+              frac_test: float = 0.1,
+              seed: Optional[int] = None,
+              log_every_n: Optional[int] = None,
+              **kwargs) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Index arrays (int64, sorted) of the train, valid and test splits.
+
+        Parameters
+        ----------
+        dataset: dc.data.Dataset
+            Dataset whose ``y`` holds class labels.
+        frac_train, frac_valid, frac_test: float
+            Fractions, summing to 1.
+        seed: int, optional
+            Seed for the shuffle within each class.
+        """
+        train, valid, test = stratified_indices(
+            self._labels(dataset), [frac_train, frac_valid, frac_test], seed)
+        return train, valid, test
+
+    def k_fold_split(  # type: ignore[override]
+            self,
+            dataset: Dataset,
+            k: int,
+            directories: Optional[List[str]] = None,
+            seed: Optional[int] = None,
+            **kwargs) -> List[Tuple[Dataset, Dataset]]:
+        """``k`` stratified ``(train, cv)`` pairs; each sample is in one cv fold.
+
+        Parameters
+        ----------
+        dataset: dc.data.Dataset
+            Dataset to split.
+        k: int
+            Number of folds.
+        directories: list of str, optional
+            ``2 * k`` directories for the DiskDatasets made from a DiskDataset.
+        seed: int, optional
+            Seed for the shuffle within each class.
+        """
+        if k < 2:
+            raise ValueError("k must be at least 2")
+        y = self._labels(dataset)
+        rng = np.random.default_rng(seed)
+        fold_of = np.empty(len(y), dtype=np.int64)
+        offset = 0
+        for cls in np.unique(y):
+            members = rng.permutation(np.flatnonzero(y == cls))
+            fold_of[members] = (np.arange(len(members)) + offset) % k
+            offset += len(members)
+        if directories is None:
+            directories = [None] * (2 * k)  # type: ignore[list-item]
+        elif len(directories) != 2 * k:
+            raise ValueError("directories must hold 2 * k paths")
+        pairs = []
+        for fold in range(k):
+            train_dir, cv_dir = directories[2 * fold], directories[2 * fold + 1]
+            if isinstance(dataset, DiskDataset):
+                train_dir = train_dir or tempfile.mkdtemp()
+                cv_dir = cv_dir or tempfile.mkdtemp()
+            pairs.append((dataset.select(np.flatnonzero(fold_of != fold),
+                                         train_dir),
+                          dataset.select(np.flatnonzero(fold_of == fold),
+                                         cv_dir)))
+        return pairs

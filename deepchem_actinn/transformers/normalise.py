@@ -1,0 +1,196 @@
+"""Library-size normalisation and log transform of raw counts.
+
+ACTINN's first preprocessing step: scale every cell to the same total count
+(10,000 by default) and take ``log2(x + 1)``. The plain function
+:func:`library_size_log` works on dense arrays and SciPy sparse matrices
+(touching only the non-zeros); :class:`LibrarySizeLogTransformer` wraps it as a
+``dc.trans.Transformer`` for DeepChem datasets.
+"""
+import logging
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import scipy.sparse as sp
+from deepchem.trans import Transformer
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+logger = logging.getLogger(__name__)
+
+Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+
+
+def _cell_names(ids: Optional[Sequence], rows: np.ndarray) -> list:
+    if ids is None:
+        return ["row %d" % r for r in rows]
+    ids = np.asarray(ids)
+    return [str(ids[r]) for r in rows]
+
+
+def check_counts(X: Matrix, ids: Optional[Sequence] = None) -> None:
+    """Raise :class:`ACTINNInputError` unless X holds usable raw counts.
+
+    Checks for NaN or infinite values, negative values and cells whose counts
+    sum to zero, and names the offending cells (by id when ``ids`` is given).
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Counts, cells x genes.
+    ids: sequence, optional
+        Cell ids, one per row of X, used in the error message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_counts(np.array([[1., 0.], [0., 0.]]), ids=["c1", "c2"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 cell has zero total counts and \
+cannot be library-size normalised: c2
+    """
+    if sp.issparse(X):
+        csr = sp.csr_matrix(X)
+        data = csr.data
+        row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    else:
+        data = np.asarray(X)
+        row_of = None
+    bad = ~np.isfinite(data)
+    if bad.any():
+        rows = _bad_rows(bad, row_of)
+        raise ACTINNInputError(
+            "%d cell%s contain NaN or infinite values: %s" %
+            (len(rows), "" if len(rows) == 1 else "s",
+             examples(_cell_names(ids, rows))))
+    neg = data < 0
+    if neg.any():
+        rows = _bad_rows(neg, row_of)
+        raise ACTINNInputError(
+            "%d cell%s contain negative values, which are not counts: %s" %
+            (len(rows), "" if len(rows) == 1 else "s",
+             examples(_cell_names(ids, rows))))
+    totals = np.asarray(X.sum(axis=1)).ravel()
+    zero = np.flatnonzero(totals <= 0)
+    if len(zero):
+        raise ACTINNInputError(
+            "%d cell%s zero total counts and cannot be library-size "
+            "normalised: %s" % (len(zero), " has" if len(zero) == 1 else
+                                "s have", examples(_cell_names(ids, zero))))
+
+
+def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
+    if row_of is None:
+        return np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+    return np.unique(row_of[mask])
+
+
+def library_size_log(X: Matrix,
+                     target_sum: float = 1e4,
+                     base: float = 2.0,
+                     ids: Optional[Sequence] = None) -> Matrix:
+    """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Raw counts, cells x genes.
+    target_sum: float, default 10,000
+        Total every cell is scaled to.
+    base: float, default 2
+        Base of the logarithm (ACTINN uses 2; scanpy's ``log1p`` is ``e``).
+    ids: sequence, optional
+        Cell ids, used to name offending cells in errors.
+
+    Returns
+    -------
+    np.ndarray or scipy.sparse.csr_matrix
+        float32, same shape; sparse input stays sparse (zeros stay zero).
+
+    Raises
+    ------
+    ACTINNInputError
+        A cell sums to zero, or X holds negative, NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> library_size_log(np.array([[1, 3], [2, 2]]), target_sum=4)
+    array([[1.       , 2.       ],
+           [1.5849625, 1.5849625]], dtype=float32)
+    """
+    if target_sum <= 0 or base <= 1:
+        raise ValueError("target_sum must be > 0 and base > 1")
+    check_counts(X, ids)
+    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    scale = (target_sum / totals).astype(np.float64)
+    if sp.issparse(X):
+        out = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        out.data *= np.repeat(scale, np.diff(out.indptr))
+        out.data = _log1p(out.data, base).astype(np.float32)
+        return out.astype(np.float32)
+    dense = np.asarray(X, dtype=np.float64) * scale[:, None]
+    return _log1p(dense, base).astype(np.float32)
+
+
+def _log1p(values: np.ndarray, base: float) -> np.ndarray:
+    if base == 2:
+        return np.log2(values + 1.0)
+    return np.log1p(values) / np.log(base)
+
+
+class LibrarySizeLogTransformer(Transformer):
+    """Library-size normalise and log-transform counts in a DeepChem dataset.
+
+    Each cell (row of X) is scaled to ``target_sum`` total counts and
+    transformed with ``log_base(x + 1)``: the preprocessing of ACTINN [1]_.
+    The transform is per cell, so it needs no fitting and is applied the same
+    way to training and query data. Output is float32.
+
+    Parameters
+    ----------
+    target_sum: float, default 10,000
+        Total count every cell is scaled to.
+    base: float, default 2
+        Base of the logarithm.
+    dataset: dc.data.Dataset, optional
+        Accepted for symmetry with other DeepChem transformers; unused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deepchem as dc
+    >>> from deepchem_actinn import LibrarySizeLogTransformer
+    >>> ds = dc.data.NumpyDataset(np.array([[1., 3.], [5., 5.]]), ids=["a", "b"])
+    >>> ds = ds.transform(LibrarySizeLogTransformer(target_sum=4))
+    >>> ds.X
+    array([[1.       , 2.       ],
+           [1.5849625, 1.5849625]], dtype=float32)
+
+    References
+    ----------
+    .. [1] Ma, F. and Pellegrini, M. ACTINN: automated identification of cell
+       types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
+    """
+
+    def __init__(self,
+                 target_sum: float = 1e4,
+                 base: float = 2.0,
+                 dataset=None) -> None:
+        if target_sum <= 0 or base <= 1:
+            raise ValueError("target_sum must be > 0 and base > 1")
+        self.target_sum = float(target_sum)
+        self.base = float(base)
+        super().__init__(transform_X=True, dataset=dataset)
+
+    def transform_array(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray, ids: np.ndarray
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Normalise the rows of X; y, w and ids pass through."""
+        return library_size_log(X, self.target_sum, self.base, ids), y, w, ids
+
+    def untransform(self, transformed: np.ndarray) -> np.ndarray:
+        """Not invertible: the library sizes are not kept."""
+        raise NotImplementedError(
+            "LibrarySizeLogTransformer cannot be undone: library sizes "
+            "are discarded.")

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+
+from deepchem_actinn import CellTypeLabels
+from deepchem_actinn.errors import ACTINNInputError
+
+
+def test_mapping_is_made_from_training_labels_and_reused():
+    train = ["T cell", "B cell", "NK cell", "B cell"]
+    mapping = CellTypeLabels.from_labels(train)
+    assert mapping.type_names == ["B cell", "NK cell", "T cell"]
+    # A test set without NK cells keeps the training ids.
+    np.testing.assert_array_equal(mapping.encode(["T cell", "B cell"]),
+                                  [2, 0])
+    np.testing.assert_array_equal(
+        mapping.decode(mapping.encode(train)).astype(str), train)
+
+
+def test_unknown_types_are_reported_not_renumbered():
+    mapping = CellTypeLabels.from_labels(["B cell", "T cell"])
+    with pytest.raises(ACTINNInputError) as info:
+        mapping.encode(["B cell", "Neuron", "Astrocyte", "Neuron"])
+    message = str(info.value)
+    assert "2 cell types are not in the reference: Astrocyte, Neuron" in (
+        message)
+    assert mapping.unknown(["B cell", "Neuron"]) == ["Neuron"]
+
+
+def test_empty_types_rejected():
+    with pytest.raises(ACTINNInputError):
+        CellTypeLabels([])

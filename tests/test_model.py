@@ -1,0 +1,111 @@
+import deepchem as dc
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from deepchem_actinn import ACTINNClassifier, ACTINNModel
+
+
+@pytest.fixture(scope="module")
+def toy():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, size=(3, 40))
+    y = rng.integers(0, 3, 300)
+    X = (centres[y] + rng.normal(size=(300, 40))).astype(np.float32)
+    return dc.data.NumpyDataset(X, y.reshape(-1, 1), ids=np.arange(300))
+
+
+def test_network_shapes_and_hidden_sizes():
+    net = ACTINNClassifier(input_size=30, output_dim=4, hidden_sizes=(8, 6))
+    widths = [m.out_features for m in net.modules()
+              if isinstance(m, torch.nn.Linear)]
+    assert widths == [8, 6, 4]
+    proba, logits = net(torch.randn(5, 30))
+    assert proba.shape == logits.shape == (5, 4)
+    torch.testing.assert_close(proba.sum(dim=1), torch.ones(5))
+    default = ACTINNClassifier(30, 4)
+    assert [m.out_features for m in default.modules()
+            if isinstance(m, torch.nn.Linear)] == [100, 50, 25, 4]
+    with pytest.raises(ValueError):
+        ACTINNClassifier(None, 4)
+
+
+def test_defaults_are_actinns():
+    model = ACTINNModel(output_dim=3, input_size=10)
+    assert model.batch_size == 128
+    assert isinstance(model.loss, dc.models.losses.SparseSoftmaxCrossEntropy)
+    assert isinstance(model.optimizer, dc.models.optimizers.Adam)
+    schedule = model.optimizer.learning_rate
+    assert isinstance(schedule, dc.models.optimizers.ExponentialDecay)
+    assert (schedule.initial_rate, schedule.decay_rate,
+            schedule.decay_steps) == (1e-4, 0.95, 1000)
+    assert model.optimizer.weight_decay == 0.005
+
+
+def test_predict_is_probabilities_and_metrics_agree(toy):
+    model = ACTINNModel(output_dim=3, input_size=40, seed=0,
+                        learning_rate=1e-3)
+    model.fit(toy, nb_epoch=5)
+    proba = model.predict(toy)
+    assert proba.shape == (300, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    y = toy.y.ravel()
+    scores = model.evaluate(toy, [
+        dc.metrics.Metric(dc.metrics.accuracy_score),
+        dc.metrics.Metric(dc.metrics.roc_auc_score)
+    ], n_classes=3)
+    assert scores["accuracy_score"] == pytest.approx(
+        accuracy_score(y, proba.argmax(axis=1)))
+    assert scores["roc_auc_score"] == pytest.approx(
+        roc_auc_score(y, proba, multi_class="ovr"))
+    assert scores["accuracy_score"] > 0.9
+
+
+def test_seed_makes_training_reproducible(toy):
+    runs = []
+    for seed in (7, 7, 8):
+        model = ACTINNModel(output_dim=3, input_size=40, seed=seed)
+        model.fit(toy, nb_epoch=2)
+        runs.append(model.predict(toy))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])
+
+
+def test_save_and_restore_through_model_dir(toy, tmp_path):
+    model = ACTINNModel(output_dim=3, input_size=40, seed=0,
+                        model_dir=str(tmp_path))
+    model.fit(toy, nb_epoch=2)
+    model.save_checkpoint()
+    restored = ACTINNModel(output_dim=3, input_size=40,
+                           model_dir=str(tmp_path))
+    restored.restore()
+    np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
+
+
+def test_sample_weights_weigh_each_sample(toy):
+    model = ACTINNModel(output_dim=3, input_size=40, seed=0)
+    model._ensure_built()
+    X, y = toy.X[:6], toy.y[:6]
+    w = np.array([1.0, 0.0, 2.0, 0.0, 1.0, 0.5]).reshape(-1, 1)
+    inputs, labels, weights = model._prepare_batch(([X], [y], [w]))
+    _, logits = model.model(inputs[0])
+    loss = model._loss_fn([logits], labels, weights)
+    per_cell = torch.nn.functional.cross_entropy(
+        logits, torch.as_tensor(y.ravel()), reduction="none")
+    expected = (per_cell * torch.as_tensor(w.ravel(),
+                                           dtype=torch.float32)).mean()
+    torch.testing.assert_close(loss, expected)
+
+
+def test_disk_dataset_training_is_seeded(toy, tmp_path):
+    disk = dc.data.DiskDataset.from_numpy(toy.X, toy.y, data_dir=str(
+        tmp_path / "d"))
+    disk.reshard(64)
+    runs = []
+    for _ in range(2):
+        model = ACTINNModel(output_dim=3, input_size=40, seed=1)
+        model.fit(disk, nb_epoch=2)
+        runs.append(model.predict(disk))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0].shape == (300, 3)
