@@ -1,0 +1,511 @@
+"""Tests for deepchem_actinn.io.readers: every format reads back exactly."""
+
+import gzip
+import logging
+import shutil
+from pathlib import Path
+
+import anndata
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+import deepchem_actinn
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io import readers
+
+DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
+N_TEXT_CELLS = 300  # text formats use the first cells only, to stay fast
+
+
+def _gzip(path: Path) -> Path:
+    out = path.with_name(path.name + ".gz")
+    with open(path, "rb") as src, gzip.open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    path.unlink()
+    return out
+
+
+def _gene_ids(n):
+    return ["ENSMUSG%011d" % i for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def source() -> pd.DataFrame:
+    """The bundled test sample: 2000 genes x 1000 cells, int64."""
+    return pd.read_hdf(DATA / "test_sample.h5", "dge")
+
+
+@pytest.fixture(scope="module")
+def counts(source) -> sp.csr_matrix:
+    """The sample as cells x genes CSR."""
+    return sp.csr_matrix(source.to_numpy().T)
+
+
+def _lognorm(X: sp.csr_matrix) -> sp.csr_matrix:
+    X = sp.csr_matrix(X, dtype=np.float64)
+    totals = np.asarray(X.sum(axis=1)).ravel()
+    X = sp.diags(1e4 / np.maximum(totals, 1)) @ X
+    return sp.csr_matrix(X.log1p(), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, source, counts):
+    """One file (or directory) per format, all holding the sample."""
+    root = tmp_path_factory.mktemp("formats")
+    genes = list(source.index)
+    cells = list(source.columns)
+    out = {"actinn_h5": DATA / "test_sample.h5"}
+
+    v2 = root / "v2"
+    v2.mkdir()
+    scipy.io.mmwrite(str(v2 / "matrix.mtx"), sp.coo_matrix(source.to_numpy()))
+    (v2 / "genes.tsv").write_text("".join(
+        "%s\t%s\n" % pair for pair in zip(_gene_ids(len(genes)), genes)))
+    (v2 / "barcodes.tsv").write_text("".join(c + "\n" for c in cells))
+    out["10x_v2"] = v2
+
+    v3 = root / "v3"
+    v3.mkdir()
+    scipy.io.mmwrite(str(v3 / "matrix.mtx"), sp.coo_matrix(source.to_numpy()))
+    _gzip(v3 / "matrix.mtx")
+    (v3 / "features.tsv").write_text("".join(
+        "%s\t%s\tGene Expression\n" % pair
+        for pair in zip(_gene_ids(len(genes)), genes)))
+    _gzip(v3 / "features.tsv")
+    (v3 / "barcodes.tsv").write_text("".join(c + "\n" for c in cells))
+    _gzip(v3 / "barcodes.tsv")
+    out["10x_v3"] = v3
+
+    csc = sp.csc_matrix(source.to_numpy())  # genes x cells
+    path = root / "filtered_feature_bc_matrix.h5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("matrix")
+        g["data"], g["indices"], g["indptr"] = csc.data, csc.indices, csc.indptr
+        g["shape"] = np.array(csc.shape, dtype=np.int32)
+        g["barcodes"] = np.array(cells, dtype="S")
+        g["features/id"] = np.array(_gene_ids(len(genes)), dtype="S")
+        g["features/name"] = np.array(genes, dtype="S")
+        g["features/feature_type"] = np.array(["Gene Expression"] * len(genes),
+                                              dtype="S")
+    out["10x_h5"] = path
+
+    obs = pd.DataFrame(index=cells)
+    var = pd.DataFrame(index=genes)
+    adata = anndata.AnnData(sp.csr_matrix(counts, dtype=np.float32), obs, var)
+    adata.write_h5ad(root / "counts.h5ad")
+    out["h5ad"] = root / "counts.h5ad"
+
+    lognorm = _lognorm(counts)
+    with_raw = anndata.AnnData(lognorm, obs, var)
+    with_raw.raw = anndata.AnnData(sp.csr_matrix(counts, dtype=np.float32), obs,
+                                   var)
+    with_raw.write_h5ad(root / "with_raw.h5ad")
+    out["h5ad_raw"] = root / "with_raw.h5ad"
+
+    with_layer = anndata.AnnData(lognorm, obs, var)
+    with_layer.layers["counts"] = sp.csr_matrix(counts, dtype=np.float32)
+    with_layer.write_h5ad(root / "with_layer.h5ad")
+    out["h5ad_layer"] = root / "with_layer.h5ad"
+
+    anndata.AnnData(lognorm, obs, var).write_h5ad(root / "lognorm.h5ad")
+    out["h5ad_lognorm"] = root / "lognorm.h5ad"
+
+    dense = anndata.AnnData(counts.toarray().astype(np.float32), obs, var)
+    dense.write_h5ad(root / "dense.h5ad")
+    out["h5ad_dense"] = root / "dense.h5ad"
+
+    small = source.iloc[:, :N_TEXT_CELLS]
+    small.to_csv(root / "counts.csv")
+    small.to_csv(root / "counts.tsv", sep="\t")
+    small.to_csv(root / "counts.txt", sep="\t")
+    small.to_csv(root / "counts.csv.gz")
+    out["csv"] = root / "counts.csv"
+    out["tsv"] = root / "counts.tsv"
+    out["txt"] = root / "counts.txt"
+    out["csv_gz"] = root / "counts.csv.gz"
+    return out
+
+
+DETECTED = {
+    "actinn_h5": "actinn_h5",
+    "10x_v2": "10x_mtx",
+    "10x_v3": "10x_mtx",
+    "10x_h5": "10x_h5",
+    "h5ad": "h5ad",
+    "h5ad_raw": "h5ad",
+    "h5ad_dense": "h5ad",
+    "csv": "csv",
+    "tsv": "tsv",
+    "txt": "tsv",
+    "csv_gz": "csv",
+}
+
+
+def _assert_same(adata, source, counts, n_cells=None):
+    """adata equals the source matrix exactly, with ids and upper genes."""
+    n_cells = counts.shape[0] if n_cells is None else n_cells
+    assert sp.isspmatrix_csr(adata.X)
+    assert adata.X.dtype == np.float32
+    assert adata.shape == (n_cells, counts.shape[1])
+    assert (adata.X != counts[:n_cells]).nnz == 0
+    assert list(adata.obs_names) == list(source.columns[:n_cells])
+    assert list(adata.var_names) == [g.upper() for g in source.index]
+
+
+@pytest.mark.parametrize("name", sorted(DETECTED))
+def test_detect_format(files, name):
+    assert readers.detect_format(files[name]) == DETECTED[name]
+
+
+def test_detect_format_mtx_file_itself(files):
+    assert readers.detect_format(files["10x_v2"] / "matrix.mtx") == "10x_mtx"
+    assert readers.detect_format(files["10x_v3"] / "matrix.mtx.gz") == "10x_mtx"
+
+
+@pytest.mark.parametrize("name", sorted(DETECTED))
+def test_read_equals_source(files, source, counts, name):
+    n = N_TEXT_CELLS if name in ("csv", "tsv", "txt", "csv_gz") else None
+    _assert_same(readers.read(files[name]), source, counts, n)
+
+
+def test_read_mtx_file_path(files, source, counts):
+    adata = readers.read(files["10x_v3"] / "matrix.mtx.gz")
+    _assert_same(adata, source, counts)
+
+
+@pytest.mark.parametrize("name", ["10x_v2", "10x_v3", "10x_h5"])
+def test_10x_gene_columns(files, source, name):
+    adata = readers.read(files[name])
+    assert list(adata.var["gene_ids"]) == _gene_ids(len(source.index))
+    assert list(adata.var["gene_symbols"]) == list(source.index)
+
+
+def test_per_format_readers_keep_source(files, source, counts):
+    for adata in (readers.read_actinn_h5(files["actinn_h5"]),
+                  readers.read_10x_mtx(files["10x_v2"]),
+                  readers.read_10x_h5(files["10x_h5"])):
+        assert (adata.X != counts).nnz == 0
+        assert adata.X.dtype.kind == "i"
+        assert list(adata.var_names) == list(source.index)
+    text = readers.read_text(files["tsv"])
+    assert (text.X != counts[:N_TEXT_CELLS]).nnz == 0
+
+
+def test_10x_v3_drops_other_features(tmp_path):
+    d = tmp_path / "cite"
+    d.mkdir()
+    scipy.io.mmwrite(str(d / "matrix.mtx"),
+                     sp.coo_matrix(np.array([[1, 2], [3, 0], [7, 7]])))
+    (d / "features.tsv").write_text("E1\tA\tGene Expression\n"
+                                    "E2\tB\tGene Expression\n"
+                                    "AB1\tCD3\tAntibody Capture\n")
+    (d / "barcodes.tsv").write_text("c1\nc2\n")
+    adata = readers.read(d)
+    assert list(adata.var_names) == ["A", "B"]
+    assert adata.X.toarray().tolist() == [[1, 3], [2, 0]]
+    assert list(readers.read_gene_names(d)) == ["A", "B"]
+
+
+def test_forced_format(tmp_path, files, source, counts):
+    path = tmp_path / "counts.dat"
+    shutil.copy(files["csv"], path)
+    with pytest.raises(ACTINNInputError, match="accepted formats"):
+        readers.detect_format(path)
+    _assert_same(readers.read(path, format="csv"), source, counts, N_TEXT_CELLS)
+    with pytest.raises(ACTINNInputError, match="unknown format 'xls'"):
+        readers.read(path, format="xls")
+
+
+def test_txt_with_commas_is_csv(tmp_path):
+    path = tmp_path / "counts.txt"
+    path.write_text("gene,c1\nActb,2\n")
+    assert readers.detect_format(path) == "csv"
+    assert readers.read(path).X.toarray().tolist() == [[2.0]]
+
+
+def test_missing_path_named(tmp_path):
+    missing = tmp_path / "nope.h5"
+    with pytest.raises(ACTINNInputError, match="nope.h5"):
+        readers.read(missing)
+    with pytest.raises(ACTINNInputError, match="nope.h5"):
+        readers.detect_format(missing)
+
+
+def test_unknown_hdf5_layout(tmp_path):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["values"] = np.zeros(3)
+    with pytest.raises(ACTINNInputError, match="other.h5.*10x_h5"):
+        readers.detect_format(path)
+
+
+def test_layer_only_for_h5ad(files):
+    with pytest.raises(ACTINNInputError, match="h5ad files only"):
+        readers.read(files["csv"], layer="counts")
+
+
+@pytest.fixture
+def dup_csv(tmp_path):
+    path = tmp_path / "dups.csv"
+    path.write_text("gene,c1,c2,c3\n"
+                    "Actb,1,0,2\n"
+                    "ACTB,5,5,5\n"
+                    "Gapdh,0,3,0\n"
+                    "Gapdh,9,9,9\n"
+                    "Cd3e,4,0,1\n")
+    return path
+
+
+def test_upper_case_and_dedup(dup_csv, caplog):
+    with caplog.at_level(logging.INFO, logger=readers.__name__):
+        adata = readers.read(dup_csv)
+    assert list(adata.var_names) == ["ACTB", "GAPDH", "CD3E"]
+    assert adata.X.toarray().tolist() == [[1, 0, 4], [0, 3, 0], [2, 0, 1]]
+    assert "dropped 2 duplicated gene names" in caplog.text
+
+
+def test_keep_case_still_dedups(dup_csv):
+    adata = readers.read(dup_csv, upper_case_genes=False)
+    assert list(adata.var_names) == ["Actb", "ACTB", "Gapdh", "Cd3e"]
+    assert adata.X.toarray()[:, 1].tolist() == [5, 5, 5]
+
+
+def test_clean_gene_names():
+    names, keep = readers.clean_gene_names(["a", "B", "A", "b", "c"])
+    assert list(names) == ["A", "B", "C"]
+    assert keep.tolist() == [True, True, False, False, True]
+    names, keep = readers.clean_gene_names(["a", "A", "a"], upper_case=False)
+    assert list(names) == ["a", "A"]
+    assert keep.tolist() == [True, True, False]
+
+
+@pytest.mark.filterwarnings("ignore:Variable names are not unique")
+def test_gene_names_and_chunks_agree_with_dups(dup_csv, tmp_path):
+    adata = readers.read(dup_csv, upper_case_genes=False)
+    path = tmp_path / "dups.h5ad"
+    raw = readers.read_text(dup_csv)
+    raw.X = sp.csr_matrix(raw.X, dtype=np.float32)
+    raw.write_h5ad(path)
+    for upper in (True, False):
+        expected = readers.read(path, upper_case_genes=upper)
+        names = readers.read_gene_names(path, upper_case_genes=upper)
+        assert list(names) == list(expected.var_names)
+        chunks = list(readers.iter_cell_chunks(path, 2, upper_case_genes=upper))
+        stacked = sp.vstack([X for _, X in chunks])
+        assert (stacked != expected.X).nnz == 0
+    assert list(readers.read_gene_names(dup_csv, upper_case_genes=False)) == \
+        list(adata.var_names)
+
+
+def test_h5ad_falls_back_to_raw(files, source, counts, caplog):
+    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+        adata = readers.read(files["h5ad_raw"])
+    _assert_same(adata, source, counts)
+    assert ".raw.X" in caplog.text and "non-integer" in caplog.text
+
+
+def test_h5ad_falls_back_to_counts_layer(files, source, counts, caplog):
+    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+        adata = readers.read(files["h5ad_layer"])
+    _assert_same(adata, source, counts)
+    assert "layers['counts']" in caplog.text
+
+
+def test_h5ad_explicit_sources(files, source, counts):
+    _assert_same(readers.read(files["h5ad_layer"], layer="counts"), source,
+                 counts)
+    _assert_same(readers.read(files["h5ad_raw"], use_raw=True), source, counts)
+    with pytest.raises(ACTINNInputError, match="non-integer"):
+        readers.read(files["h5ad_raw"], use_raw=False)
+    with pytest.raises(ACTINNInputError, match="no .raw"):
+        readers.read(files["h5ad"], use_raw=True)
+    with pytest.raises(ACTINNInputError, match="no layer 'spliced'"):
+        readers.read(files["h5ad_layer"], layer="spliced")
+
+
+def test_h5ad_normalised_only_is_an_error(files):
+    path = files["h5ad_lognorm"]
+    with pytest.raises(ACTINNInputError) as err:
+        readers.read(path)
+    message = str(err.value)
+    assert str(path) in message
+    assert "non-integer values" in message
+    assert "log-normalised" in message
+    assert "allow_non_integer=True" in message
+    adata = readers.read(path, allow_non_integer=True)
+    assert not np.allclose(adata.X.data, np.round(adata.X.data))
+
+
+def test_negative_counts_error(tmp_path):
+    path = tmp_path / "neg.csv"
+    path.write_text("gene,c1,c2,c3\nA,1,-2,0\nB,0,3,-1\n")
+    with pytest.raises(ACTINNInputError) as err:
+        readers.read(path, allow_non_integer=True)
+    message = str(err.value)
+    assert "2 negative values" in message
+    assert "c2, c3" in message and "neg.csv" in message
+
+
+def test_nan_counts_error(tmp_path):
+    path = tmp_path / "nan.tsv"
+    path.write_text("gene\tc1\tc2\tc3\nA\t1\tnan\t0\nB\t0\t3\tinf\n")
+    with pytest.raises(ACTINNInputError, match="NaN or infinite.*c2, c3"):
+        readers.read(path, allow_non_integer=True)
+
+
+def test_non_numeric_text_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("gene,c1,c2\nA,1,x\n")
+    with pytest.raises(ACTINNInputError, match="bad.csv.*cell c2"):
+        readers.read(path)
+
+
+STREAMED = ("h5ad", "h5ad_dense", "h5ad_raw", "actinn_h5", "10x_h5")
+
+
+def _no_whole_read(*args, **kwargs):
+    raise AssertionError("streaming must not read the whole file")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["h5ad", "h5ad_dense", "h5ad_raw", "actinn_h5", "10x_h5", "10x_v2", "csv"])
+def test_chunks_concatenate_to_read(files, name, monkeypatch):
+    expected = readers.read(files[name])
+    if name in STREAMED:  # these must be read piece by piece, not whole
+        monkeypatch.setattr(readers, "read", _no_whole_read)
+        monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
+    chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
+    sizes = [X.shape[0] for _, X in chunks]
+    assert sizes[:-1] == [333] * (len(sizes) - 1) and sizes[-1] <= 333
+    stacked = sp.vstack([X for _, X in chunks]).tocsr()
+    assert all(
+        sp.isspmatrix_csr(X) and X.dtype == np.float32 for _, X in chunks)
+    assert (stacked != expected.X).nnz == 0
+    ids = np.concatenate([ids for ids, _ in chunks])
+    assert list(ids) == list(expected.obs_names)
+    assert list(readers.read_gene_names(files[name])) == \
+        list(expected.var_names)
+    assert readers.n_cells(files[name]) == expected.n_obs
+
+
+def test_chunks_check_values(tmp_path):
+    X = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, -3.0]]))
+    adata = anndata.AnnData(X)
+    adata.obs_names = ["c1", "c2", "c3"]
+    adata.var_names = ["A", "B"]
+    path = tmp_path / "neg.h5ad"
+    adata.write_h5ad(path)
+    chunks = readers.iter_cell_chunks(path, chunk_size=2)
+    first = next(chunks)
+    assert list(first[0]) == ["c1", "c2"]
+    with pytest.raises(ACTINNInputError, match="negative.*c3"):
+        next(chunks)
+
+
+def test_iter_chunks_bad_arguments(files, tmp_path):
+    with pytest.raises(ACTINNInputError, match="chunk_size"):
+        readers.iter_cell_chunks(files["h5ad"], chunk_size=0)
+    with pytest.raises(ACTINNInputError, match="missing.h5ad"):
+        readers.iter_cell_chunks(tmp_path / "missing.h5ad")
+
+
+# --------------------------------------------------------------------------
+# Labels
+# --------------------------------------------------------------------------
+
+
+def _write_labels(path, pairs):
+    path.write_text("".join("%s\t%s\n" % pair for pair in pairs))
+    return path
+
+
+def test_labels_matched_by_id(tmp_path, source):
+    truth = pd.read_csv(DATA / "test_label_sample.txt",
+                        sep="\t",
+                        header=None,
+                        index_col=0).iloc[:, 0]
+    shuffled = truth.sample(frac=1.0, random_state=0)
+    path = _write_labels(tmp_path / "labels.txt", shuffled.items())
+    labels = readers.read_labels(path)
+    assert labels.name == "cell_type"
+    assert list(labels.index) == list(shuffled.index)
+    matched = readers.match_labels(source.columns, labels, str(path))
+    assert list(matched) == list(truth.reindex(source.columns))
+    assert list(readers.match_labels(source.columns, path)) == list(matched)
+
+
+def test_labels_gzip_and_header(tmp_path):
+    path = tmp_path / "labels.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write("cellname\tcelltype\nc1\tB cell\r\nc2\tT cell\n\n")
+    assert readers.read_labels(path).to_dict() == {
+        "c1": "B cell",
+        "c2": "T cell"
+    }
+
+
+def test_labels_missing_cells(tmp_path):
+    path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B")])
+    with pytest.raises(ACTINNInputError) as err:
+        readers.match_labels(["c1", "c2", "c3", "c4"], path)
+    message = str(err.value)
+    assert "l.txt" in message and "2 of 4 cells have no label" in message
+    assert "c3, c4" in message
+
+
+def test_labels_extra_ids(tmp_path):
+    path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B"),
+                                              ("x9", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match="l.txt: 1 labelled cells are not in the matrix"
+                       ", e.g. x9"):
+        readers.match_labels(["c1", "c2"], path)
+
+
+def test_labels_duplicated_ids(tmp_path):
+    path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B"),
+                                              ("c1", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match="l.txt: 1 cell ids appear more than once, e.g."
+                       " c1"):
+        readers.read_labels(path)
+
+
+def test_labels_empty(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("")
+    with pytest.raises(ACTINNInputError,
+                       match="empty.txt: the labels file is empty"):
+        readers.read_labels(path)
+
+
+def test_labels_malformed_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("c1\tA\nc2 B\nc3\tC\n")
+    with pytest.raises(ACTINNInputError, match="bad.txt: line 2.*c2 B"):
+        readers.read_labels(path)
+
+
+@pytest.mark.parametrize("name", ["10x_v2", "10x_v3", "10x_h5", "h5ad"])
+def test_read_var_matches_read(files, name):
+    expected = readers.read(files[name])
+    var = readers.read_var(files[name])
+    assert list(var.index) == list(expected.var_names)
+    for column in ("gene_ids", "gene_symbols"):
+        if column in expected.var:
+            assert list(var[column]) == list(expected.var[column])
+
+
+def test_read_var_h5ad_columns(tmp_path):
+    adata = anndata.AnnData(sp.csr_matrix(np.array([[1.0, 2.0]])))
+    adata.var_names = ["Actb", "Cd3e"]
+    adata.var["gene_ids"] = ["E1", "E2"]
+    path = tmp_path / "v.h5ad"
+    adata.write_h5ad(path)
+    var = readers.read_var(path)
+    assert var["gene_ids"].to_dict() == {"ACTB": "E1", "CD3E": "E2"}
