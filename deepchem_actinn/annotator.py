@@ -1,0 +1,688 @@
+"""A trained ACTINN annotator: fit on a labelled reference once, save it,
+and annotate any number of new datasets with it.
+
+The annotator holds everything needed to name the cells of a new
+experiment: the network weights, the genes it uses in order, the
+preprocessing parameters, the cell-type names, the calibration temperature,
+the ``Unassigned`` threshold and the package version that trained it.
+"""
+import copy
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Sequence, Tuple, Union)
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from deepchem_actinn import confidence as conf
+from deepchem_actinn._version import __version__
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.labels import CellTypeLabels
+from deepchem_actinn.models.actinn import ACTINNModel
+from deepchem_actinn.models.batches import dense_rows, minibatches
+from deepchem_actinn.splitters import stratified_indices
+from deepchem_actinn.transformers.gene_filter import (GeneFilterTransformer,
+                                                      take_columns)
+from deepchem_actinn.transformers.normalise import library_size_log
+
+logger = logging.getLogger(__name__)
+
+Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+
+#: Version of the saved-annotator layout; loading another version fails.
+FORMAT_VERSION = 1
+CONFIG_FILE = "annotator.json"
+WEIGHTS_FILE = "weights.pt"
+#: Cells per block at prediction time (bounds memory for wide matrices).
+PREDICT_BLOCK = 4096
+
+
+@dataclass
+class Annotation:
+    """Predicted cell types of one dataset (or one chunk of it).
+
+    Attributes
+    ----------
+    cell_ids: np.ndarray
+        Cell ids, in input order.
+    cell_types: np.ndarray
+        Predicted type names (``Unassigned`` where the rule rejects a cell).
+    confidence: np.ndarray
+        Calibrated probability of the top type, float32.
+    probabilities: np.ndarray
+        Calibrated probabilities, cells x ``type_names``, float32.
+    type_names: list of str
+        Reference cell types, the columns of ``probabilities``.
+    genes_missing: int
+        Model genes absent from the query (set to zero).
+    gene_column: str
+        Which query gene identifiers were matched to the model's genes.
+    """
+    cell_ids: np.ndarray
+    cell_types: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray
+    type_names: List[str]
+    genes_missing: int = 0
+    gene_column: str = "var_names"
+    scores: Optional[np.ndarray] = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cell: ``cell_type``, ``confidence``, probabilities."""
+        frame = pd.DataFrame(self.probabilities,
+                             index=pd.Index(self.cell_ids, name="cellname"),
+                             columns=self.type_names)
+        frame.insert(0, "confidence", self.confidence)
+        frame.insert(0, "cell_type", self.cell_types)
+        return frame
+
+    def __len__(self) -> int:
+        return len(self.cell_ids)
+
+
+def _upper(names: Iterable) -> List[str]:
+    return [str(n).upper() for n in names]
+
+
+def choose_gene_column(model_genes: Sequence[str],
+                       candidates: Mapping[str, Sequence[str]],
+                       min_overlap: float = 0.5) -> Tuple[str, int]:
+    """Pick the query identifier column that best matches the model's genes.
+
+    Query files often carry several identifiers per gene (Ensembl ids and
+    symbols); names are compared case-insensitively, as ACTINN does.
+
+    Returns
+    -------
+    (name, n_matched)
+
+    Raises
+    ------
+    ACTINNInputError
+        No column shares ``min_overlap`` of the model's genes; the message
+        gives the overlap of each column, since predicting with unmatched
+        genes gives one constant label for every cell.
+
+    Examples
+    --------
+    >>> choose_gene_column(["CD3E", "MS4A1"],
+    ...                    {"var_names": ["ENSG1", "ENSG2"],
+    ...                     "gene_symbols": ["Cd3e", "Ms4a1"]})
+    ('gene_symbols', 2)
+    """
+    wanted = set(_upper(model_genes))
+    overlaps = {
+        name: len(wanted.intersection(_upper(ids)))
+        for name, ids in candidates.items()
+    }
+    best = max(overlaps, key=lambda k: overlaps[k])
+    if overlaps[best] < min_overlap * len(wanted):
+        figures = "; ".join("%s: %d" % (k, v) for k, v in overlaps.items())
+        first = next(iter(candidates.values()))
+        raise ACTINNInputError(
+            "the query's genes do not match the model's: at most %d of the "
+            "model's %d genes found (%s). Query genes look like %s, model "
+            "genes like %s. Check the species and the gene identifiers." %
+            (overlaps[best], len(wanted), figures, examples(list(first)[:3],
+                                                            3),
+             examples(list(model_genes)[:3], 3)))
+    return best, overlaps[best]
+
+
+class ACTINNAnnotator:
+    """Train ACTINN on a labelled reference once; annotate many queries.
+
+    ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
+    names and cell-type labels; it normalises (:func:`library_size_log`),
+    fits the gene filter (:class:`GeneFilterTransformer`) and trains an
+    :class:`ACTINNModel`, holding out a stratified ``validation_fraction``
+    of the reference to stop training when the validation loss stops
+    improving and to calibrate the probabilities (temperature scaling).
+    ``predict`` takes a query from any source: its genes are aligned to the
+    model's by name, missing genes set to zero.
+
+    Parameters
+    ----------
+    max_epochs: int, default 200
+        Upper bound on training epochs.
+    early_stopping: bool, default True
+        Stop when the validation loss has not improved for ``patience``
+        epochs, and keep the best weights. When False, train ``max_epochs``.
+    patience: int, default 10
+        Epochs without improvement before stopping.
+    validation_fraction: float, default 0.1
+        Share of each cell type held out for early stopping and calibration.
+    class_weight: {"balanced", None}, default "balanced"
+        Weight the loss by inverse type frequency so rare types count.
+    batch_size, learning_rate, weight_decay, decay_rate, decay_steps,
+    hidden_sizes:
+        As in :class:`ACTINNModel`.
+    target_sum, log_base:
+        As in :func:`library_size_log`.
+    total_percentiles, cv_percentiles, min_overlap:
+        As in :class:`GeneFilterTransformer`.
+    rejection_rate: float, default 0.01
+        The default ``Unassigned`` rule rejects cells whose confidence falls
+        below the level that rejects this share of held-out reference cells.
+    seed: int, default 0
+        Seeds the split, the weights and the shuffling.
+    device: str or torch.device, optional
+        Where to train and predict (``"cuda"`` when available and wanted).
+
+    Examples
+    --------
+    >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> train, test = load_tabula_muris_sample()
+    >>> annotator = ACTINNAnnotator(max_epochs=3).fit(
+    ...     train.X, train.var_names, train.obs["cell_type"])
+    >>> result = annotator.predict(test.X, test.var_names, test.obs_names)
+    >>> result.probabilities.shape
+    (1000, 12)
+    """
+
+    def __init__(self,
+                 max_epochs: int = 200,
+                 early_stopping: bool = True,
+                 patience: int = 10,
+                 validation_fraction: float = 0.1,
+                 class_weight: Optional[str] = "balanced",
+                 batch_size: int = 128,
+                 learning_rate: float = 1e-4,
+                 weight_decay: float = 0.005,
+                 decay_rate: float = 0.95,
+                 decay_steps: int = 1000,
+                 hidden_sizes: Sequence[int] = (100, 50, 25),
+                 target_sum: float = 1e4,
+                 log_base: float = 2.0,
+                 total_percentiles: Tuple[float, float] = (1.0, 99.0),
+                 cv_percentiles: Tuple[float, float] = (1.0, 99.0),
+                 min_overlap: float = 0.5,
+                 rejection_rate: float = 0.01,
+                 seed: int = 0,
+                 device: Optional[Union[str, torch.device]] = None) -> None:
+        if class_weight not in ("balanced", None):
+            raise ValueError("class_weight must be 'balanced' or None")
+        if not 0 <= validation_fraction < 1:
+            raise ValueError("validation_fraction must be in [0, 1)")
+        self.max_epochs = int(max_epochs)
+        self.early_stopping = bool(early_stopping)
+        self.patience = int(patience)
+        self.validation_fraction = float(validation_fraction)
+        self.class_weight = class_weight
+        self.batch_size = int(batch_size)
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.decay_rate = float(decay_rate)
+        self.decay_steps = int(decay_steps)
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.target_sum = float(target_sum)
+        self.log_base = float(log_base)
+        self.total_percentiles = tuple(total_percentiles)
+        self.cv_percentiles = tuple(cv_percentiles)
+        self.min_overlap = float(min_overlap)
+        self.rejection_rate = float(rejection_rate)
+        self.seed = int(seed)
+        self.device = device
+
+    # ------------------------------------------------------------------ fit
+    def _params(self) -> Dict[str, Any]:
+        return {
+            "max_epochs": self.max_epochs,
+            "early_stopping": self.early_stopping,
+            "patience": self.patience,
+            "validation_fraction": self.validation_fraction,
+            "class_weight": self.class_weight,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "decay_rate": self.decay_rate,
+            "decay_steps": self.decay_steps,
+            "hidden_sizes": list(self.hidden_sizes),
+            "target_sum": self.target_sum,
+            "log_base": self.log_base,
+            "total_percentiles": list(self.total_percentiles),
+            "cv_percentiles": list(self.cv_percentiles),
+            "min_overlap": self.min_overlap,
+            "rejection_rate": self.rejection_rate,
+            "seed": self.seed,
+        }
+
+    def _new_model(self, n_genes: int, n_types: int) -> ACTINNModel:
+        return ACTINNModel(output_dim=n_types,
+                           input_size=n_genes,
+                           hidden_sizes=self.hidden_sizes,
+                           learning_rate=self.learning_rate,
+                           weight_decay=self.weight_decay,
+                           decay_rate=self.decay_rate,
+                           decay_steps=self.decay_steps,
+                           batch_size=self.batch_size,
+                           seed=self.seed,
+                           device=_device(self.device),
+                           log_frequency=1)
+
+    def fit(self,
+            X: Matrix,
+            genes: Sequence[str],
+            labels: Sequence[str],
+            cell_ids: Optional[Sequence[str]] = None,
+            progress: Optional[Callable[[Dict[str, Any]], None]] = None
+           ) -> "ACTINNAnnotator":
+        """Train on raw counts of a labelled reference.
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x genes.
+        genes: sequence of str
+            Gene names, one per column.
+        labels: sequence of str
+            Cell-type name of each cell.
+        cell_ids: sequence of str, optional
+            Cell ids, for error messages.
+        progress: callable, optional
+            Called after each epoch with a dict (``epoch``, ``max_epochs``,
+            ``train_loss``, ``valid_loss``, ``valid_accuracy``).
+
+        Returns
+        -------
+        self
+        """
+        labels = np.asarray([str(t) for t in labels], dtype=object)
+        genes = [str(g) for g in genes]
+        if X.shape[0] != len(labels):
+            raise ACTINNInputError("%d cells but %d labels" %
+                                   (X.shape[0], len(labels)))
+        if X.shape[1] != len(genes):
+            raise ACTINNInputError("%d genes in the matrix but %d gene names" %
+                                   (X.shape[1], len(genes)))
+        self.labels_ = CellTypeLabels.from_labels(labels)
+        if self.labels_.n_types < 2:
+            raise ACTINNInputError(
+                "the reference needs at least 2 cell types, found %s" %
+                examples(self.labels_.type_names))
+        y = self.labels_.encode(labels)
+        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+        gene_filter = GeneFilterTransformer(Xn, genes, self.total_percentiles,
+                                            self.cv_percentiles,
+                                            self.min_overlap)
+        self.genes_ = [str(g) for g in gene_filter.kept_genes]
+        Xf = take_columns(Xn, np.flatnonzero(gene_filter.mask))
+        del Xn
+        if self.validation_fraction > 0:
+            train_idx, valid_idx = stratified_indices(
+                y, [1 - self.validation_fraction, self.validation_fraction],
+                self.seed)
+        else:
+            train_idx, valid_idx = np.arange(len(y)), np.zeros(0, np.int64)
+        weights = self._class_weights(y)
+        self.model_ = self._new_model(len(self.genes_), self.labels_.n_types)
+        self.history_ = self._train(Xf, y, weights, train_idx, valid_idx,
+                                    progress)
+        valid_logits = self._logits(_rows(Xf, valid_idx))
+        self.temperature_ = conf.fit_temperature(valid_logits, y[valid_idx]) \
+            if len(valid_idx) else 1.0
+        proba_raw = conf.calibrated_probabilities(valid_logits, 1.0)
+        proba = conf.calibrated_probabilities(valid_logits, self.temperature_)
+        self.calibration_ = {
+            "ece_before": conf.expected_calibration_error(
+                proba_raw, y[valid_idx]) if len(valid_idx) else None,
+            "ece_after": conf.expected_calibration_error(
+                proba, y[valid_idx]) if len(valid_idx) else None,
+            "n_cells": int(len(valid_idx)),
+        }
+        self.threshold_ = conf.threshold_for_rejection(
+            proba.max(axis=1), self.rejection_rate)
+        self.n_reference_cells_ = int(len(y))
+        return self
+
+    def _class_weights(self, y: np.ndarray) -> np.ndarray:
+        if self.class_weight is None:
+            return np.ones(len(y), dtype=np.float32)
+        counts = np.bincount(y, minlength=self.labels_.n_types)
+        per_class = len(y) / (self.labels_.n_types * np.maximum(counts, 1))
+        return per_class[y].astype(np.float32)
+
+    def _train(self, X: Matrix, y: np.ndarray, w: np.ndarray,
+               train_idx: np.ndarray, valid_idx: np.ndarray,
+               progress: Optional[Callable]) -> Dict[str, list]:
+        model = self.model_
+        rng = np.random.default_rng(self.seed)
+        X_train, y_train, w_train = _rows(X, train_idx), y[train_idx], \
+            w[train_idx]
+        X_valid, y_valid = _rows(X, valid_idx), y[valid_idx]
+        history: Dict[str, list] = {
+            "train_loss": [],
+            "valid_loss": [],
+            "valid_accuracy": []
+        }
+        best_loss, best_state, best_epoch = np.inf, None, 0
+        for epoch in range(1, self.max_epochs + 1):
+            losses: List[float] = []
+            with warnings.catch_warnings():
+                # DeepChem's loop converts its running loss tensor to float.
+                warnings.filterwarnings("ignore", "Converting a tensor",
+                                        UserWarning)
+                model.fit_generator(minibatches(X_train, y_train, w_train,
+                                                self.batch_size, rng),
+                                    checkpoint_interval=0,
+                                    all_losses=losses)
+            history["train_loss"].append(float(np.mean(losses)))
+            if len(valid_idx):
+                logits = self._logits(X_valid)
+                logp = logits - _logsumexp(logits)
+                history["valid_loss"].append(
+                    float(-logp[np.arange(len(y_valid)), y_valid].mean()))
+                history["valid_accuracy"].append(
+                    float((logits.argmax(1) == y_valid).mean()))
+            if progress is not None:
+                progress({
+                    "epoch": epoch,
+                    "max_epochs": self.max_epochs,
+                    **{k: v[-1] for k, v in history.items() if v}
+                })
+            if not (self.early_stopping and len(valid_idx)):
+                continue
+            if history["valid_loss"][-1] < best_loss - 1e-4:
+                best_loss = history["valid_loss"][-1]
+                best_epoch = epoch
+                best_state = copy.deepcopy(model.model.state_dict())
+            elif epoch - best_epoch >= self.patience:
+                break
+        if best_state is not None:
+            model.model.load_state_dict(best_state)
+        history["best_epoch"] = [best_epoch or len(history["train_loss"])]
+        return history
+
+    # -------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise RuntimeError("this annotator is not fitted: call fit() or "
+                               "ACTINNAnnotator.load()")
+
+    def _logits(self, X: Matrix) -> np.ndarray:
+        """Network outputs for normalised, aligned cells, block by block."""
+        network = self.model_.model
+        network.eval()
+        device = self.model_.device
+        out = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], PREDICT_BLOCK):
+                block = torch.from_numpy(
+                    dense_rows(X, slice(start, start + PREDICT_BLOCK)))
+                _, logits = network(block.to(device))
+                out[start:start + len(block)] = logits.cpu().numpy()
+        return out
+
+    def _embed(self, X: Matrix) -> Tuple[np.ndarray, np.ndarray]:
+        """Last hidden layer activations and logits, block by block.
+
+        ``X`` is normalised and aligned to ``genes_``.
+        """
+        layers = list(self.model_.model.layers)
+        body, head = torch.nn.Sequential(*layers[:-1]), layers[-1]
+        device = self.model_.device
+        n_hidden = head.in_features
+        hidden = np.zeros((X.shape[0], n_hidden), dtype=np.float32)
+        logits = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
+        self.model_.model.eval()
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], PREDICT_BLOCK):
+                block = torch.from_numpy(
+                    dense_rows(X, slice(start, start + PREDICT_BLOCK)))
+                h = body(block.to(device))
+                hidden[start:start + len(block)] = h.cpu().numpy()
+                logits[start:start + len(block)] = head(h).cpu().numpy()
+        return hidden, logits
+
+    def preprocess(self, X: Matrix, genes: Sequence[str],
+                   cell_ids: Optional[Sequence[str]] = None) -> Matrix:
+        """Raw query counts -> normalised, in the model's gene order."""
+        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+        return take_columns(Xn, self.gene_positions(genes))
+
+    def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
+        """Index of each model gene in ``genes`` (-1 where missing).
+
+        Names are compared case-insensitively. Warns with the count of
+        missing genes; raises :class:`ACTINNInputError` when fewer than
+        ``min_overlap`` of the model's genes are present.
+        """
+        self._check_fitted()
+        choose_gene_column(self.genes_, {"query genes": genes},
+                           self.min_overlap)
+        lookup: Dict[str, int] = {}
+        for i, name in enumerate(_upper(genes)):
+            lookup.setdefault(name, i)
+        positions = np.array([lookup.get(g, -1) for g in _upper(self.genes_)],
+                             dtype=np.int64)
+        missing = int((positions < 0).sum())
+        if missing:
+            logger.warning(
+                "%d of the model's %d genes are missing from the query and "
+                "set to zero", missing, len(positions))
+        return positions
+
+    def predict(self,
+                X: Matrix,
+                genes: Sequence[str],
+                cell_ids: Optional[Sequence[str]] = None,
+                unassigned: bool = False,
+                threshold: Optional[float] = None,
+                gene_column: str = "var_names") -> Annotation:
+        """Annotate raw counts of a query (cells x genes, any gene order).
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x genes.
+        genes: sequence of str
+            The query's gene names.
+        cell_ids: sequence of str, optional
+            Cell ids (default ``"0"``, ``"1"``, ...).
+        unassigned: bool, default False
+            Mark cells ``Unassigned`` by the default rule (confidence below
+            the level that rejects ``rejection_rate`` of held-out reference
+            cells).
+        threshold: float, optional
+            Mark cells ``Unassigned`` below this confidence instead.
+        """
+        return self._annotate(X, self.gene_positions(genes), cell_ids,
+                              unassigned, threshold, gene_column)
+
+    def iter_predict(self,
+                     chunks: Iterable[Tuple[Sequence[str], Matrix]],
+                     genes: Sequence[str],
+                     unassigned: bool = False,
+                     threshold: Optional[float] = None) -> Iterator[Annotation]:
+        """Annotate a query that arrives in ``(cell_ids, counts)`` chunks.
+
+        Genes are matched once; memory is bounded by the chunk size.
+        """
+        positions = self.gene_positions(genes)
+        for cell_ids, X in chunks:
+            yield self._annotate(X, positions, cell_ids, unassigned,
+                                 threshold, "var_names")
+
+    def _annotate(self, X: Matrix, positions: np.ndarray,
+                  cell_ids: Optional[Sequence[str]], unassigned: bool,
+                  threshold: Optional[float], gene_column: str) -> Annotation:
+        self._check_fitted()
+        if X.shape[1] != len(positions) and X.shape[1] <= positions.max():
+            raise ACTINNInputError("the query matrix has %d genes, fewer than "
+                                   "its gene names say" % X.shape[1])
+        if cell_ids is None:
+            cell_ids = [str(i) for i in range(X.shape[0])]
+        cell_ids = np.asarray([str(c) for c in cell_ids], dtype=object)
+        if len(cell_ids) != X.shape[0]:
+            raise ACTINNInputError("%d cells but %d cell ids" %
+                                   (X.shape[0], len(cell_ids)))
+        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+        Xa = take_columns(Xn, positions)
+        proba = conf.calibrated_probabilities(self._logits(Xa),
+                                              self.temperature_)
+        top = proba.max(axis=1)
+        names = self.labels_.decode(proba.argmax(axis=1))
+        cut = threshold if threshold is not None else (
+            self.threshold_ if unassigned else None)
+        return Annotation(cell_ids=cell_ids,
+                          cell_types=conf.assign(names, top, cut),
+                          confidence=top,
+                          probabilities=proba,
+                          type_names=list(self.labels_.type_names),
+                          genes_missing=int((positions < 0).sum()),
+                          gene_column=gene_column,
+                          scores=top)
+
+    @property
+    def type_names(self) -> List[str]:
+        """The reference cell types, in class-id order."""
+        self._check_fitted()
+        return list(self.labels_.type_names)
+
+    # ------------------------------------------------------- save and load
+    def save(self, path: Union[str, os.PathLike],
+             overwrite: bool = False) -> None:
+        """Write the annotator to directory ``path`` (whole or not at all)."""
+        from deepchem_actinn.io.writers import atomic_output_dir
+        self._check_fitted()
+        config = {
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "params": self._params(),
+            "genes": self.genes_,
+            "type_names": list(self.labels_.type_names),
+            "temperature": self.temperature_,
+            "threshold": self.threshold_,
+            "calibration": self.calibration_,
+            "history": self.history_,
+            "n_reference_cells": self.n_reference_cells_,
+        }
+        with atomic_output_dir(path, overwrite=overwrite) as tmp:
+            with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
+                json.dump(config, handle, indent=1)
+            torch.save(self.model_.model.state_dict(),
+                       os.path.join(tmp, WEIGHTS_FILE))
+
+    @classmethod
+    def load(cls,
+             path: Union[str, os.PathLike],
+             device: Optional[Union[str, torch.device]] = None
+            ) -> "ACTINNAnnotator":
+        """Read an annotator written by :meth:`save`."""
+        path = os.fspath(path)
+        config_path = os.path.join(path, CONFIG_FILE)
+        if not os.path.isdir(path):
+            raise ACTINNInputError("%s: no such annotator directory" % path)
+        if not os.path.isfile(config_path) or not os.path.isfile(
+                os.path.join(path, WEIGHTS_FILE)):
+            raise ACTINNInputError(
+                "%s is not an ACTINN annotator directory (it has no %s and "
+                "%s); make one with `actinn train` or "
+                "ACTINNAnnotator.save()" % (path, CONFIG_FILE, WEIGHTS_FILE))
+        try:
+            with open(config_path) as handle:
+                config = json.load(handle)
+        except ValueError as err:
+            raise ACTINNInputError("%s is damaged: %s" % (config_path, err))
+        version = config.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ACTINNInputError(
+                "%s was written in annotator format %r by deepchem-actinn %s; "
+                "this is deepchem-actinn %s, which reads format %d: retrain "
+                "it or install the version that wrote it" %
+                (path, version, config.get("package_version", "?"),
+                 __version__, FORMAT_VERSION))
+        params = dict(config["params"])
+        annotator = cls(**params, device=device)
+        annotator.labels_ = CellTypeLabels(config["type_names"])
+        annotator.genes_ = list(config["genes"])
+        annotator.temperature_ = float(config["temperature"])
+        annotator.threshold_ = float(config["threshold"])
+        annotator.calibration_ = config.get("calibration", {})
+        annotator.history_ = config.get("history", {})
+        annotator.n_reference_cells_ = config.get("n_reference_cells")
+        annotator.package_version_ = config.get("package_version")
+        annotator.model_ = annotator._new_model(len(annotator.genes_),
+                                                annotator.labels_.n_types)
+        state = torch.load(os.path.join(path, WEIGHTS_FILE),
+                           map_location=annotator.model_.device,
+                           weights_only=True)
+        annotator.model_.model.load_state_dict(state)
+        return annotator
+
+
+def _device(device) -> Optional[torch.device]:
+    return None if device is None else torch.device(device)
+
+
+def _rows(X: Matrix, idx: np.ndarray) -> Matrix:
+    return X[idx] if not sp.issparse(X) else sp.csr_matrix(X)[idx]
+
+
+def _logsumexp(logits: np.ndarray) -> np.ndarray:
+    top = logits.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+
+
+def annotate(adata,
+             annotator: ACTINNAnnotator,
+             layer: Optional[str] = None,
+             use_raw: bool = False,
+             unassigned: bool = False,
+             threshold: Optional[float] = None,
+             key_added: str = "actinn") -> Annotation:
+    """Annotate an AnnData in place, the way scanpy tools do.
+
+    Writes ``obs[key_added + "_cell_type"]`` (categorical),
+    ``obs[key_added + "_confidence"]``, ``obsm[key_added + "_probabilities"]``
+    (cells x types) and ``uns[key_added]`` (type names, genes matched, model
+    version), so predictions can be plotted on a UMAP straight away. Counts
+    are read from ``X``, ``layers[layer]`` or ``.raw``; gene identifiers from
+    ``var_names`` or whichever string column of ``var`` matches the model's
+    genes best.
+
+    Returns
+    -------
+    Annotation
+    """
+    if use_raw:
+        if adata.raw is None:
+            raise ACTINNInputError("use_raw=True but this AnnData has no .raw")
+        X, var = adata.raw.X, adata.raw.var
+        var_names = adata.raw.var_names
+    elif layer is not None:
+        if layer not in adata.layers:
+            raise ACTINNInputError(
+                "no layer %r; layers are: %s" %
+                (layer, examples(list(adata.layers)) or "none"))
+        X, var, var_names = adata.layers[layer], adata.var, adata.var_names
+    else:
+        X, var, var_names = adata.X, adata.var, adata.var_names
+    candidates = {"var_names": list(var_names)}
+    for column in var.columns:
+        if var[column].dtype == object or str(
+                var[column].dtype) in ("category", "string", "str"):
+            candidates["var['%s']" % column] = [str(v) for v in var[column]]
+    column, matched = choose_gene_column(annotator.genes_, candidates,
+                                         annotator.min_overlap)
+    if column != "var_names":
+        logger.warning("matched genes through %s (%d of the model's %d genes)",
+                       column, matched, len(annotator.genes_))
+    result = annotator._annotate(X, annotator.gene_positions(
+        candidates[column]), adata.obs_names, unassigned, threshold, column)
+    adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
+    adata.obs[key_added + "_confidence"] = result.confidence
+    adata.obsm[key_added + "_probabilities"] = result.probabilities
+    adata.uns[key_added] = {
+        "type_names": result.type_names,
+        "genes_missing": result.genes_missing,
+        "gene_column": column,
+        "package_version": __version__,
+    }
+    return result

@@ -1,0 +1,178 @@
+import json
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import accuracy_score, f1_score
+
+from deepchem_actinn import ACTINNAnnotator, annotate
+from deepchem_actinn.annotator import FORMAT_VERSION, choose_gene_column
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.splitters import stratified_indices
+
+
+@pytest.fixture(scope="module")
+def quick(tm_train):
+    """A briefly trained annotator (fast; for behaviour, not accuracy)."""
+    return ACTINNAnnotator(max_epochs=4, early_stopping=False).fit(
+        sp.csr_matrix(tm_train["X"]), tm_train["genes"], tm_train["labels"],
+        tm_train["ids"])
+
+
+def test_fit_records_genes_types_history_and_calibration(quick, tm_train):
+    assert quick.type_names == sorted(set(tm_train["labels"]))
+    assert 1863 <= len(quick.genes_) <= 1882
+    assert set(quick.genes_) <= set(tm_train["genes"])
+    assert len(quick.history_["train_loss"]) == 4
+    assert len(quick.history_["valid_loss"]) == 4
+    assert quick.temperature_ > 0
+    y = np.unique(tm_train["labels"], return_inverse=True)[1]
+    held_out = stratified_indices(y, [0.9, 0.1], seed=0)[1]
+    assert quick.calibration_["n_cells"] == len(held_out)
+    assert 0 <= quick.threshold_ <= 1
+
+
+def test_dense_and_sparse_fit_are_identical(tm_train):
+    kwargs = dict(max_epochs=2, early_stopping=False, seed=3)
+    X = tm_train["X"][:800]
+    a = ACTINNAnnotator(**kwargs).fit(X, tm_train["genes"],
+                                      tm_train["labels"][:800])
+    b = ACTINNAnnotator(**kwargs).fit(sp.csr_matrix(X), tm_train["genes"],
+                                      tm_train["labels"][:800])
+    pa = a.predict(X[:50], tm_train["genes"]).probabilities
+    pb = b.predict(sp.csr_matrix(X[:50]), tm_train["genes"]).probabilities
+    np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_aligns_a_query_from_another_source(quick, tm_test, caplog):
+    X, genes, ids = tm_test["X"], tm_test["genes"], tm_test["ids"]
+    base = quick.predict(X, genes, ids)
+    assert base.probabilities.shape == (1000, 12)
+    np.testing.assert_allclose(base.probabilities.sum(axis=1), 1.0,
+                               rtol=1e-5)
+    np.testing.assert_array_equal(base.confidence,
+                                  base.probabilities.max(axis=1))
+    # Shuffled, upper-cased genes and a few model genes missing.
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(genes))
+    upper = np.array([g.upper() for g in genes])
+    shuffled = quick.predict(X[:, order], upper[order], ids)
+    np.testing.assert_allclose(shuffled.probabilities, base.probabilities,
+                               rtol=1e-5, atol=1e-6)
+    drop = np.isin(genes, quick.genes_[:3])
+    with caplog.at_level("WARNING"):
+        partial = quick.predict(X[:, ~drop], genes[~drop], ids)
+    assert partial.genes_missing == 3
+    assert "3 of the model's" in caplog.text
+
+
+def test_unmatched_genes_fail_with_overlap_figures(quick, tm_test):
+    ensembl = ["ENSMUSG%011d" % i for i in range(2000)]
+    with pytest.raises(ACTINNInputError) as info:
+        quick.predict(tm_test["X"], ensembl)
+    assert "at most 0 of the model's" in str(info.value)
+    assert "ENSMUSG" in str(info.value)
+
+
+def test_choose_gene_column_prefers_best_identifier():
+    model = ["CD3E", "MS4A1", "NKG7"]
+    column, n = choose_gene_column(
+        model, {
+            "var_names": ["ENSG1", "ENSG2", "NKG7"],
+            "var['gene_symbols']": ["Cd3e", "Ms4a1", "Nkg7"]
+        }, 0.5)
+    assert (column, n) == ("var['gene_symbols']", 3)
+
+
+def test_save_load_round_trip_gives_identical_probabilities(
+        quick, tm_test, tmp_path):
+    quick.save(tmp_path / "model")
+    loaded = ACTINNAnnotator.load(tmp_path / "model")
+    a = quick.predict(tm_test["X"], tm_test["genes"])
+    b = loaded.predict(tm_test["X"], tm_test["genes"])
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)
+    np.testing.assert_array_equal(a.cell_types, b.cell_types)
+    assert loaded.genes_ == quick.genes_
+    assert loaded.threshold_ == quick.threshold_
+    with pytest.raises(ACTINNInputError, match="exists"):
+        quick.save(tmp_path / "model")
+    quick.save(tmp_path / "model", overwrite=True)
+
+
+def test_load_refuses_non_annotators_and_other_versions(quick, tmp_path):
+    with pytest.raises(ACTINNInputError, match="no such annotator"):
+        ACTINNAnnotator.load(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ACTINNInputError, match="not an ACTINN annotator"):
+        ACTINNAnnotator.load(tmp_path / "empty")
+    quick.save(tmp_path / "old")
+    config_path = tmp_path / "old" / "annotator.json"
+    config = json.loads(config_path.read_text())
+    config["format_version"] = FORMAT_VERSION + 1
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ACTINNInputError, match="annotator format"):
+        ACTINNAnnotator.load(tmp_path / "old")
+
+
+def test_unassigned_rule_and_threshold(quick, tm_test):
+    X, genes = tm_test["X"], tm_test["genes"]
+    plain = quick.predict(X, genes)
+    assert "Unassigned" not in set(plain.cell_types)
+    cut = np.quantile(plain.confidence, 0.25)
+    marked = quick.predict(X, genes, threshold=float(cut))
+    rejected = marked.cell_types == "Unassigned"
+    np.testing.assert_array_equal(rejected, plain.confidence < cut)
+    np.testing.assert_array_equal(marked.cell_types[~rejected],
+                                  plain.cell_types[~rejected])
+    default = quick.predict(X, genes, unassigned=True)
+    np.testing.assert_array_equal(default.cell_types == "Unassigned",
+                                  plain.confidence < quick.threshold_)
+
+
+def test_annotate_writes_obs_obsm_uns(quick, tm_test):
+    adata = anndata.AnnData(
+        X=sp.csr_matrix(tm_test["X"]),
+        obs=pd.DataFrame(index=tm_test["ids"]),
+        var=pd.DataFrame({"gene_symbols": tm_test["genes"]},
+                         index=["ENSMUSG%05d" % i for i in range(2000)]))
+    result = annotate(adata, quick)
+    assert result.gene_column == "var['gene_symbols']"
+    expected = quick.predict(tm_test["X"], tm_test["genes"])
+    np.testing.assert_array_equal(
+        adata.obs["actinn_cell_type"].astype(str).to_numpy(),
+        expected.cell_types.astype(str))
+    np.testing.assert_allclose(adata.obs["actinn_confidence"],
+                               expected.confidence)
+    assert adata.obsm["actinn_probabilities"].shape == (1000, 12)
+    assert adata.uns["actinn"]["type_names"] == quick.type_names
+    # Counts read from a layer when X holds something else.
+    adata.layers["counts"] = adata.X.copy()
+    adata.X = sp.csr_matrix(adata.X.shape, dtype=np.float32)
+    annotate(adata, quick, layer="counts", key_added="again")
+    np.testing.assert_allclose(adata.obs["again_confidence"],
+                               expected.confidence)
+
+
+def test_fit_rejects_bad_labels(tm_train):
+    with pytest.raises(ACTINNInputError, match="labels"):
+        ACTINNAnnotator().fit(tm_train["X"], tm_train["genes"],
+                              tm_train["labels"][:10])
+    with pytest.raises(ACTINNInputError, match="at least 2 cell types"):
+        ACTINNAnnotator().fit(tm_train["X"][:5], tm_train["genes"],
+                              ["B cell"] * 5)
+
+
+def test_defaults_beat_the_tutorial_on_the_bundled_split(tm_train, tm_test):
+    """Issue 3's floor with default settings and a fixed seed."""
+    annotator = ACTINNAnnotator(seed=0).fit(tm_train["X"], tm_train["genes"],
+                                            tm_train["labels"])
+    result = annotator.predict(tm_test["X"], tm_test["genes"])
+    accuracy = accuracy_score(tm_test["labels"], result.cell_types)
+    macro_f1 = f1_score(tm_test["labels"], result.cell_types,
+                        average="macro")
+    assert accuracy >= 0.98, accuracy
+    assert macro_f1 >= 0.93, macro_f1
+    ece = annotator.calibration_
+    assert ece["ece_after"] <= ece["ece_before"] + 1e-9

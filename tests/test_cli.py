@@ -1,0 +1,240 @@
+"""The ``actinn`` command, run as a user runs it."""
+import gzip
+import subprocess
+import sys
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.cli import main
+from deepchem_actinn.datasets import tabula_muris_sample_paths
+from deepchem_actinn.io.readers import read
+
+PATHS = tabula_muris_sample_paths()
+TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
+QUICK = ["-ne", "3", "--seed", "0", "-q"]
+
+
+def actinn(*args, check=True):
+    """Run the installed command line in a subprocess."""
+    proc = subprocess.run([sys.executable, "-m", "deepchem_actinn", *args],
+                          capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stderr)
+    return proc
+
+
+def read_predictions(directory):
+    labels = pd.read_csv(directory / "predicted_label.txt", sep="\t")
+    proba = None
+    if (directory / "predicted_probabilities.txt").exists():
+        proba = pd.read_csv(directory / "predicted_probabilities.txt",
+                            sep="\t", index_col=0)
+    return labels, proba
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``actinn train`` then ``actinn predict -op`` on the bundled data."""
+    root = tmp_path_factory.mktemp("cli")
+    actinn("train", *TRAIN, "-m", str(root / "model"), *QUICK)
+    actinn("predict", "-m", str(root / "model"), "-ts", str(PATHS["test"]),
+           "-o", str(root / "out"), "-op", "-q")
+    return root
+
+
+def test_train_then_predict_equals_in_process_annotator(trained):
+    labels, proba = read_predictions(trained / "out")
+    assert list(labels.columns) == ["cellname", "celltype"]
+    test = read(PATHS["test"])
+    reference = read(PATHS["train"])
+    truth = pd.read_csv(PATHS["train_labels"], sep="\t", header=None,
+                        index_col=0)[1]
+    in_process = ACTINNAnnotator(max_epochs=3, early_stopping=False,
+                                 seed=0).fit(
+                                     reference.X, reference.var_names,
+                                     truth.loc[reference.obs_names])
+    expected = in_process.predict(test.X, test.var_names, test.obs_names)
+    np.testing.assert_array_equal(labels["cellname"], test.obs_names)
+    np.testing.assert_array_equal(labels["celltype"],
+                                  expected.cell_types.astype(str))
+    # Types as rows, cells as columns, as the original script wrote them.
+    assert list(proba.index) == in_process.type_names
+    assert list(proba.columns) == list(test.obs_names)
+    np.testing.assert_allclose(proba.to_numpy().T, expected.probabilities,
+                               atol=1e-5)
+    loaded = ACTINNAnnotator.load(trained / "model")
+    np.testing.assert_array_equal(
+        loaded.predict(test.X, test.var_names).probabilities,
+        expected.probabilities)
+
+
+def test_run_equals_train_plus_predict(trained, tmp_path):
+    actinn("run", *TRAIN, "-ts", str(PATHS["test"]), "-o",
+           str(tmp_path / "run"), "-op", "True", *QUICK)
+    run_labels, run_proba = read_predictions(tmp_path / "run")
+    labels, proba = read_predictions(trained / "out")
+    pd.testing.assert_frame_equal(run_labels, labels)
+    pd.testing.assert_frame_equal(run_proba, proba)
+
+
+def test_original_long_flags_are_accepted(tmp_path):
+    proc = actinn("run", "--train_set", str(PATHS["train"]),
+                  "--train_label", str(PATHS["train_labels"]),
+                  "--test_set", str(PATHS["test"]), "--num_epochs", "1",
+                  "--minibatch_size", "256", "--learning_rate", "0.0002",
+                  "--print_cost", "False", "-o", str(tmp_path))
+    assert proc.returncode == 0
+    labels, _ = read_predictions(tmp_path)
+    assert len(labels) == 1000
+
+
+def _mtx_dir(adata, directory, v3):
+    directory.mkdir()
+    opener = gzip.open if v3 else open
+    suffix = ".gz" if v3 else ""
+    with opener(directory / ("matrix.mtx" + suffix), "wb") as handle:
+        scipy.io.mmwrite(handle, sp.csr_matrix(adata.X).T.tocoo())
+    name = "features.tsv" if v3 else "genes.tsv"
+    with opener(directory / (name + suffix), "wt") as handle:
+        for i, gene in enumerate(adata.var_names):
+            extra = "\tGene Expression" if v3 else ""
+            handle.write("ENSMUSG%05d\t%s%s\n" % (i, gene, extra))
+    with opener(directory / ("barcodes.tsv" + suffix), "wt") as handle:
+        handle.write("\n".join(adata.obs_names) + "\n")
+
+
+def test_predict_reads_any_format(trained, tmp_path):
+    test = read(PATHS["test"], upper_case_genes=False)
+    _mtx_dir(test, tmp_path / "v3", v3=True)
+    anndata.AnnData(X=sp.csr_matrix(test.X), obs=test.obs[[]],
+                    var=test.var[[]]).write_h5ad(tmp_path / "q.h5ad")
+    expected, _ = read_predictions(trained / "out")
+    for query in (tmp_path / "v3", tmp_path / "q.h5ad"):
+        out = tmp_path / ("out_" + query.name)
+        assert main(["predict", "-m", str(trained / "model"), "-ts",
+                     str(query), "-o", str(out), "-q"]) == 0
+        labels, _ = read_predictions(out)
+        pd.testing.assert_frame_equal(labels, expected)
+
+
+def test_format_converts_10x_to_actinn_h5_and_h5ad(tmp_path):
+    test = read(PATHS["test"], upper_case_genes=False)
+    _mtx_dir(test, tmp_path / "v2", v3=False)
+    assert main(["format", "-i", str(tmp_path / "v2"), "-o",
+                 str(tmp_path / "conv"), "-f", "10X_V2", "--to", "both",
+                 "-q"]) == 0
+    frame = pd.read_hdf(tmp_path / "conv.h5", key="dge")
+    original = pd.read_hdf(PATHS["test"], key="dge")
+    np.testing.assert_array_equal(frame.to_numpy(), original.to_numpy())
+    np.testing.assert_array_equal(frame.columns, original.columns)
+    np.testing.assert_array_equal(frame.index,
+                                  [g.upper() for g in original.index])
+    h5ad = anndata.read_h5ad(tmp_path / "conv.h5ad")
+    assert h5ad.shape == (1000, 2000)
+
+
+def test_report_from_predictions(trained, tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", "-p", str(trained / "out" /
+                                     "predicted_label.txt"),
+                 "-op", str(trained / "out" / "predicted_probabilities.txt"),
+                 "-l", str(PATHS["test_labels"]), "-m",
+                 str(trained / "model"), "-o", str(out), "-q"]) == 0
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64" in page
+    for figure in ("confusion_matrix.png", "training_curves.png",
+                   "confidence.png"):
+        assert (out / figure).stat().st_size > 1000
+
+
+def test_unassigned_flags(trained, tmp_path):
+    out = tmp_path / "strict"
+    assert main(["predict", "-m", str(trained / "model"), "-ts",
+                 str(PATHS["test"]), "-o", str(out), "--threshold", "0.99",
+                 "-q"]) == 0
+    labels, _ = read_predictions(out)
+    assert (labels["celltype"] == "Unassigned").sum() > 0
+
+
+# ----------------------------------------------------------------- errors
+def _fails(args, capsys, message, outputs=()):
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err, err
+    assert "Traceback" not in err
+    for path in outputs:
+        assert not path.exists(), path
+
+
+def test_user_errors_are_one_line_and_leave_nothing(trained, tmp_path,
+                                                   capsys):
+    out = tmp_path / "out"
+    model = str(trained / "model")
+    _fails(["predict", "-m", str(tmp_path), "-ts", str(PATHS["test"]),
+            "-o", str(out)], capsys, "not an ACTINN annotator",
+           [out / "predicted_label.txt"])
+    _fails(["predict", "-m", model, "-ts", str(tmp_path / "missing.h5"),
+            "-o", str(out)], capsys, "missing.h5",
+           [out / "predicted_label.txt"])
+    # Labels that do not cover the matrix's cells.
+    partial = tmp_path / "partial.txt"
+    lines = PATHS["train_labels"].read_text().splitlines()
+    partial.write_text("\n".join(lines[:-3]) + "\n")
+    _fails(["train", "-trs", str(PATHS["train"]), "-trl", str(partial),
+            "-m", str(tmp_path / "m"), "-q"], capsys, "3",
+           [tmp_path / "m"])
+    # A query whose genes match nothing the model knows.
+    test = read(PATHS["test"])
+    alien = anndata.AnnData(X=sp.csr_matrix(test.X), obs=test.obs[[]],
+                            var=pd.DataFrame(index=[
+                                "ENSMUSG%011d" % i for i in range(2000)
+                            ]))
+    alien.write_h5ad(tmp_path / "alien.h5ad")
+    _fails(["predict", "-m", model, "-ts", str(tmp_path / "alien.h5ad"),
+            "-o", str(out)], capsys, "do not match",
+           [out / "predicted_label.txt"])
+    # Log-normalised values where counts are expected.
+    lognorm = alien.copy()
+    lognorm.var_names = test.var_names
+    lognorm.X = sp.csr_matrix(np.log1p(test.X.toarray()))
+    lognorm.write_h5ad(tmp_path / "lognorm.h5ad")
+    _fails(["predict", "-m", model, "-ts", str(tmp_path / "lognorm.h5ad"),
+            "-o", str(out)], capsys, "non-integer",
+           [out / "predicted_label.txt"])
+
+
+def test_existing_outputs_are_not_clobbered(trained, capsys):
+    target = trained / "out" / "predicted_label.txt"
+    before = target.read_bytes()
+    _fails(["predict", "-m", str(trained / "model"), "-ts",
+            str(PATHS["test"]), "-o", str(trained / "out")], capsys,
+           "exists; pass --overwrite")
+    assert target.read_bytes() == before
+    _fails(["train", *TRAIN, "-m", str(trained / "model")], capsys,
+           "exists; pass --overwrite")
+
+
+def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
+    proc = actinn("predict", "-m", str(tmp_path / "none"), "-ts",
+                  str(PATHS["test"]), "-o", str(tmp_path), check=False)
+    assert proc.returncode == 2
+    assert "no such annotator directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_writes_labels(tmp_path):
+    assert main(["simulate", "-o", str(tmp_path / "sim.h5ad"), "--cells",
+                 "300", "--genes", "200", "--types", "3", "--labels",
+                 str(tmp_path / "sim_labels.txt"), "-q"]) == 0
+    adata = anndata.read_h5ad(tmp_path / "sim.h5ad")
+    labels = pd.read_csv(tmp_path / "sim_labels.txt", sep="\t", header=None)
+    assert adata.shape == (300, 200)
+    np.testing.assert_array_equal(labels[0], adata.obs_names)
