@@ -25,7 +25,7 @@ from deepchem_actinn._version import __version__
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.actinn import ACTINNModel
-from deepchem_actinn.models.batches import dense_rows, minibatches
+from deepchem_actinn.models.batches import minibatches, network_input
 from deepchem_actinn.splitters import stratified_indices
 from deepchem_actinn.transformers.gene_filter import (GeneFilterTransformer,
                                                       take_columns)
@@ -187,6 +187,7 @@ class ACTINNAnnotator:
     """
 
     def __init__(self,
+                 n_networks: int = 3,
                  max_epochs: int = 200,
                  early_stopping: bool = True,
                  patience: int = 10,
@@ -200,8 +201,8 @@ class ACTINNAnnotator:
                  hidden_sizes: Sequence[int] = (100, 50, 25),
                  target_sum: float = 1e4,
                  log_base: float = 2.0,
-                 total_percentiles: Tuple[float, float] = (1.0, 99.0),
-                 cv_percentiles: Tuple[float, float] = (1.0, 99.0),
+                 total_percentiles: Tuple[float, float] = (0.0, 100.0),
+                 cv_percentiles: Tuple[float, float] = (0.0, 100.0),
                  min_overlap: float = 0.5,
                  rejection_rate: float = 0.01,
                  seed: int = 0,
@@ -210,6 +211,9 @@ class ACTINNAnnotator:
             raise ValueError("class_weight must be 'balanced' or None")
         if not 0 <= validation_fraction < 1:
             raise ValueError("validation_fraction must be in [0, 1)")
+        if n_networks < 1:
+            raise ValueError("n_networks must be at least 1")
+        self.n_networks = int(n_networks)
         self.max_epochs = int(max_epochs)
         self.early_stopping = bool(early_stopping)
         self.patience = int(patience)
@@ -233,6 +237,7 @@ class ACTINNAnnotator:
     # ------------------------------------------------------------------ fit
     def _params(self) -> Dict[str, Any]:
         return {
+            "n_networks": self.n_networks,
             "max_epochs": self.max_epochs,
             "early_stopping": self.early_stopping,
             "patience": self.patience,
@@ -253,7 +258,8 @@ class ACTINNAnnotator:
             "seed": self.seed,
         }
 
-    def _new_model(self, n_genes: int, n_types: int) -> ACTINNModel:
+    def _new_model(self, n_genes: int, n_types: int,
+                   member: int = 0) -> ACTINNModel:
         return ACTINNModel(output_dim=n_types,
                            input_size=n_genes,
                            hidden_sizes=self.hidden_sizes,
@@ -262,7 +268,7 @@ class ACTINNAnnotator:
                            decay_rate=self.decay_rate,
                            decay_steps=self.decay_steps,
                            batch_size=self.batch_size,
-                           seed=self.seed,
+                           seed=self.seed + member,
                            device=_device(self.device),
                            log_frequency=1)
 
@@ -321,9 +327,14 @@ class ACTINNAnnotator:
         else:
             train_idx, valid_idx = np.arange(len(y)), np.zeros(0, np.int64)
         weights = self._class_weights(y)
-        self.model_ = self._new_model(len(self.genes_), self.labels_.n_types)
-        self.history_ = self._train(Xf, y, weights, train_idx, valid_idx,
-                                    progress)
+        self.models_, self.histories_ = [], []
+        for member in range(self.n_networks):
+            model = self._new_model(len(self.genes_), self.labels_.n_types,
+                                    member)
+            self.models_.append(model)
+            self.histories_.append(
+                self._train(model, member, Xf, y, weights, train_idx,
+                            valid_idx, progress))
         valid_logits = self._logits(_rows(Xf, valid_idx))
         self.temperature_ = conf.fit_temperature(valid_logits, y[valid_idx]) \
             if len(valid_idx) else 1.0
@@ -348,11 +359,12 @@ class ACTINNAnnotator:
         per_class = len(y) / (self.labels_.n_types * np.maximum(counts, 1))
         return per_class[y].astype(np.float32)
 
-    def _train(self, X: Matrix, y: np.ndarray, w: np.ndarray,
-               train_idx: np.ndarray, valid_idx: np.ndarray,
+    def _train(self, model: ACTINNModel, member: int, X: Matrix,
+               y: np.ndarray, w: np.ndarray, train_idx: np.ndarray,
+               valid_idx: np.ndarray,
                progress: Optional[Callable]) -> Dict[str, list]:
-        model = self.model_
-        rng = np.random.default_rng(self.seed)
+        """Train one network with early stopping; returns its history."""
+        rng = np.random.default_rng(self.seed + member)
         X_train, y_train, w_train = _rows(X, train_idx), y[train_idx], \
             w[train_idx]
         X_valid, y_valid = _rows(X, valid_idx), y[valid_idx]
@@ -374,7 +386,7 @@ class ACTINNAnnotator:
                                     all_losses=losses)
             history["train_loss"].append(float(np.mean(losses)))
             if len(valid_idx):
-                logits = self._logits(X_valid)
+                logits = self._embed(X_valid, [model])[1]
                 logp = logits - _logsumexp(logits)
                 history["valid_loss"].append(
                     float(-logp[np.arange(len(y_valid)), y_valid].mean()))
@@ -382,6 +394,8 @@ class ACTINNAnnotator:
                     float((logits.argmax(1) == y_valid).mean()))
             if progress is not None:
                 progress({
+                    "network": member + 1,
+                    "n_networks": self.n_networks,
                     "epoch": epoch,
                     "max_epochs": self.max_epochs,
                     **{k: v[-1] for k, v in history.items() if v}
@@ -401,43 +415,55 @@ class ACTINNAnnotator:
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "models_"):
             raise RuntimeError("this annotator is not fitted: call fit() or "
                                "ACTINNAnnotator.load()")
 
     def _logits(self, X: Matrix) -> np.ndarray:
         """Network outputs for normalised, aligned cells, block by block."""
-        network = self.model_.model
-        network.eval()
-        device = self.model_.device
-        out = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], PREDICT_BLOCK):
-                block = torch.from_numpy(
-                    dense_rows(X, slice(start, start + PREDICT_BLOCK)))
-                _, logits = network(block.to(device))
-                out[start:start + len(block)] = logits.cpu().numpy()
-        return out
+        return self._embed(X)[1]
 
-    def _embed(self, X: Matrix) -> Tuple[np.ndarray, np.ndarray]:
-        """Last hidden layer activations and logits, block by block.
+    @property
+    def history_(self) -> Dict[str, list]:
+        """Training history (per-epoch losses) of the first network."""
+        return self.histories_[0]
 
-        ``X`` is normalised and aligned to ``genes_``.
+    def _embed(self,
+               X: Matrix,
+               models: Optional[List[ACTINNModel]] = None
+              ) -> Tuple[np.ndarray, np.ndarray]:
+        """Hidden features and ensemble logits, block by block.
+
+        ``X`` is normalised and aligned to ``genes_``; a sparse X goes
+        through the networks' sparse first layer, never densified. The
+        features are the last hidden layers of the networks side by side;
+        the logits are ``log`` of the networks' mean probabilities, so that
+        one network gives its own logits up to a constant.
         """
-        layers = list(self.model_.model.layers)
-        body, head = torch.nn.Sequential(*layers[:-1]), layers[-1]
-        device = self.model_.device
-        n_hidden = head.in_features
-        hidden = np.zeros((X.shape[0], n_hidden), dtype=np.float32)
+        models = self.models_ if models is None else models
+        sparse = sp.issparse(X)
+        width = sum(m.model.layers[-1].in_features for m in models)
+        hidden = np.zeros((X.shape[0], width), dtype=np.float32)
         logits = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
-        self.model_.model.eval()
+        for network in (m.model for m in models):
+            network.eval()
+        device = models[0].device
         with torch.inference_mode():
             for start in range(0, X.shape[0], PREDICT_BLOCK):
-                block = torch.from_numpy(
-                    dense_rows(X, slice(start, start + PREDICT_BLOCK)))
-                h = body(block.to(device))
-                hidden[start:start + len(block)] = h.cpu().numpy()
-                logits[start:start + len(block)] = head(h).cpu().numpy()
+                block = [
+                    torch.from_numpy(a).to(device) for a in network_input(
+                        X, slice(start, start + PREDICT_BLOCK), sparse)
+                ]
+                features, proba = [], 0.0
+                for network in (m.model for m in models):
+                    h = network.layers[1:-1](network.first_layer(
+                        block if sparse else block[0]))
+                    features.append(h)
+                    proba = proba + torch.softmax(network.layers[-1](h), -1)
+                stop = start + features[0].shape[0]
+                hidden[start:stop] = torch.cat(features, 1).cpu().numpy()
+                logits[start:stop] = torch.log(
+                    torch.clamp(proba / len(models), min=1e-30)).cpu().numpy()
         return hidden, logits
 
     def preprocess(self, X: Matrix, genes: Sequence[str],
@@ -560,13 +586,13 @@ class ACTINNAnnotator:
             "temperature": self.temperature_,
             "threshold": self.threshold_,
             "calibration": self.calibration_,
-            "history": self.history_,
+            "histories": self.histories_,
             "n_reference_cells": self.n_reference_cells_,
         }
         with atomic_output_dir(path, overwrite=overwrite) as tmp:
             with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
                 json.dump(config, handle, indent=1)
-            torch.save(self.model_.model.state_dict(),
+            torch.save([m.model.state_dict() for m in self.models_],
                        os.path.join(tmp, WEIGHTS_FILE))
 
     @classmethod
@@ -605,15 +631,18 @@ class ACTINNAnnotator:
         annotator.temperature_ = float(config["temperature"])
         annotator.threshold_ = float(config["threshold"])
         annotator.calibration_ = config.get("calibration", {})
-        annotator.history_ = config.get("history", {})
+        annotator.histories_ = config.get("histories", [{}])
         annotator.n_reference_cells_ = config.get("n_reference_cells")
         annotator.package_version_ = config.get("package_version")
-        annotator.model_ = annotator._new_model(len(annotator.genes_),
-                                                annotator.labels_.n_types)
-        state = torch.load(os.path.join(path, WEIGHTS_FILE),
-                           map_location=annotator.model_.device,
-                           weights_only=True)
-        annotator.model_.model.load_state_dict(state)
+        states = torch.load(os.path.join(path, WEIGHTS_FILE),
+                            map_location=_device(device) or "cpu",
+                            weights_only=True)
+        annotator.models_ = []
+        for member, state in enumerate(states):
+            model = annotator._new_model(len(annotator.genes_),
+                                         annotator.labels_.n_types, member)
+            model.model.load_state_dict(state)
+            annotator.models_.append(model)
         return annotator
 
 

@@ -77,6 +77,8 @@ def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("-ms", "--minibatch_size", "--minibatch-size", type=int,
                    default=128, help="minibatch size (128)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--networks", type=int, default=3,
+                   help="networks in the ensemble (3); 1 is the original")
     p.add_argument("--train-format", type=_format, default=None,
                    help="force the reference's format")
 
@@ -236,18 +238,21 @@ def _read_reference(args):
 def _train(args, adata, labels):
     from deepchem_actinn.annotator import ACTINNAnnotator
     fixed = args.num_epochs is not None
-    annotator = ACTINNAnnotator(max_epochs=args.num_epochs if fixed else 200,
+    annotator = ACTINNAnnotator(n_networks=args.networks,
+                                max_epochs=args.num_epochs if fixed else 200,
                                 early_stopping=not fixed,
                                 learning_rate=args.learning_rate,
                                 batch_size=args.minibatch_size,
                                 seed=args.seed)
     show_cost = getattr(args, "print_cost", True)
-    bar = _Progress(args.quiet or not show_cost,
-                    total=annotator.max_epochs, unit="epoch",
+    bar = _Progress(args.quiet or not show_cost, unit="epoch",
                     desc="training")
 
     def progress(state: Dict[str, Any]) -> None:
-        cost = {"cost": "%.4f" % state["train_loss"]}
+        cost = {
+            "network": "%d/%d" % (state["network"], state["n_networks"]),
+            "cost": "%.4f" % state["train_loss"]
+        }
         if "valid_loss" in state:
             cost["valid"] = "%.4f" % state["valid_loss"]
         bar.update(1, **cost)
@@ -259,8 +264,10 @@ def _train(args, adata, labels):
         bar.close()
     history = annotator.history_
     logger.info(
-        "trained on %d cells, %d genes, %d types; %d epochs (best %d)",
-        adata.n_obs, len(annotator.genes_), len(annotator.type_names),
+        "trained %d network%s on %d cells, %d genes, %d types; first "
+        "network: %d epochs (best %d)", annotator.n_networks,
+        "" if annotator.n_networks == 1 else "s", adata.n_obs,
+        len(annotator.genes_), len(annotator.type_names),
         len(history["train_loss"]), history["best_epoch"][0])
     return annotator
 
@@ -506,6 +513,7 @@ def cmd_demo(args) -> None:
           (train.n_obs, test.n_obs, train.n_vars,
            train.obs["cell_type"].nunique(), paths["train"].parent))
     args.num_epochs, args.learning_rate, args.minibatch_size = None, 1e-4, 128
+    args.networks = 3
     start = time.perf_counter()
     annotator = _train(args, train, train.obs["cell_type"].to_numpy())
     fit_s = time.perf_counter() - start

@@ -56,7 +56,7 @@ def test_train_then_predict_equals_in_process_annotator(trained):
     truth = pd.read_csv(PATHS["train_labels"], sep="\t", header=None,
                         index_col=0)[1]
     in_process = ACTINNAnnotator(max_epochs=3, early_stopping=False,
-                                 seed=0).fit(
+                                 seed=0, n_networks=3).fit(
                                      reference.X, reference.var_names,
                                      truth.loc[reference.obs_names])
     expected = in_process.predict(test.X, test.var_names, test.obs_names)

@@ -109,3 +109,22 @@ def test_disk_dataset_training_is_seeded(toy, tmp_path):
         runs.append(model.predict(disk))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0].shape == (300, 3)
+
+
+def test_sparse_input_matches_dense_outputs_and_gradients():
+    import scipy.sparse as sp
+
+    from deepchem_actinn.models.batches import csr_triple
+    rng = np.random.default_rng(0)
+    X = sp.random(16, 300, density=0.05, format="csr", dtype=np.float32,
+                  random_state=rng)
+    net = ACTINNClassifier(input_size=300, output_dim=4)
+    dense_out = net(torch.from_numpy(X.toarray()))[1]
+    dense_out.sum().backward()
+    dense_grad = net.layers[0].weight.grad.clone()
+    net.zero_grad()
+    sparse_out = net([torch.from_numpy(a) for a in csr_triple(X)])[1]
+    sparse_out.sum().backward()
+    torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net.layers[0].weight.grad, dense_grad,
+                               rtol=1e-5, atol=1e-6)

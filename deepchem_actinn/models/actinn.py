@@ -1,10 +1,11 @@
 """The ACTINN network and its DeepChem ``TorchModel``."""
 import logging
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from deepchem.data import Dataset, DiskDataset
 from deepchem.models.losses import SparseSoftmaxCrossEntropy
 from deepchem.models.optimizers import Adam, ExponentialDecay
@@ -50,10 +51,35 @@ class ACTINNClassifier(nn.Module):
         layers.append(nn.Linear(sizes[-1], int(output_dim)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Class probabilities and logits for a batch of cells."""
-        logits = self.layers(x)
-        return torch.softmax(logits, dim=-1), logits
+    def forward(self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities and logits for a batch of cells.
+
+        ``x`` is a dense ``(cells, genes)`` tensor, or a sparse batch as the
+        CSR triple ``(indices, offsets, values)`` (column indices of the
+        non-zeros, the start of each cell in them, and their values). The
+        sparse form computes the first layer from the non-zeros alone, with
+        ``embedding_bag``, so a cell costs its non-zeros, not its genes.
+        """
+        return _softmax_and_logits(self.layers[1:](self.first_layer(x)))
+
+    def first_layer(self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+                   ) -> torch.Tensor:
+        """Pre-activation of the first hidden layer, dense or sparse input."""
+        linear = self.layers[0]
+        if isinstance(x, torch.Tensor):
+            return linear(x)
+        indices, offsets, values = x
+        return F.embedding_bag(indices,
+                               linear.weight.t(),
+                               offsets,
+                               mode="sum",
+                               per_sample_weights=values) + linear.bias
+
+
+def _softmax_and_logits(
+        logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    return torch.softmax(logits, dim=-1), logits
 
 
 class ACTINNModel(TorchModel):

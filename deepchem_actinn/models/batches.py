@@ -15,12 +15,40 @@ def dense_rows(X: Matrix, rows: Union[slice, np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(part, dtype=np.float32)
 
 
+def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
+    """A CSR matrix as ``[indices, offsets, values]`` for the sparse input of
+    :class:`ACTINNClassifier` (int64, int64, float32).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> [a.tolist() for a in csr_triple(sp.csr_matrix([[0., 2.], [3., 0.]]))]
+    [[1, 0], [0, 1], [2.0, 3.0]]
+    """
+    X = sp.csr_matrix(X)
+    return [
+        X.indices.astype(np.int64),
+        X.indptr[:-1].astype(np.int64),
+        X.data.astype(np.float32, copy=False)
+    ]
+
+
+def network_input(X: Matrix, rows: Union[slice, np.ndarray],
+                  sparse: bool) -> List[np.ndarray]:
+    """Rows of X as the network's input list: dense, or a CSR triple."""
+    if sparse:
+        return csr_triple(sp.csr_matrix(X)[rows])
+    return [dense_rows(X, rows)]
+
+
 def minibatches(X: Matrix,
                 y: Optional[np.ndarray] = None,
                 w: Optional[np.ndarray] = None,
                 batch_size: int = 128,
                 rng: Optional[np.random.Generator] = None,
-                pad: bool = False) -> Iterator[Tuple[List, List, List]]:
+                pad: bool = False,
+                sparse: Optional[bool] = None) -> Iterator[Tuple[List, List,
+                                                                 List]]:
     """One epoch of ``([X_b], [y_b], [w_b])`` batches for ``fit_generator``.
 
     Parameters
@@ -35,14 +63,20 @@ def minibatches(X: Matrix,
         Shuffles the cells; in order when None.
     pad: bool
         Repeat cells so that the last batch is full.
+    sparse: bool, optional
+        Yield CSR triples (:func:`csr_triple`) instead of dense rows;
+        by default when X is sparse.
 
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
     >>> X = sp.csr_matrix(np.eye(5, dtype=np.float32))
-    >>> [b[0][0].shape for b in minibatches(X, np.arange(5), batch_size=2)]
+    >>> batches = minibatches(X, np.arange(5), batch_size=2, sparse=False)
+    >>> [b[0][0].shape for b in batches]
     [(2, 5), (2, 5), (1, 5)]
     """
+    if sparse is None:
+        sparse = sp.issparse(X)
     if sp.issparse(X):
         X = sp.csr_matrix(X)
     n = X.shape[0]
@@ -57,5 +91,5 @@ def minibatches(X: Matrix,
             rows = np.resize(rows, batch_size)
         if rng is not None:
             rows = np.sort(rows)
-        yield ([dense_rows(X, rows)], [y[rows].reshape(-1, 1)],
+        yield (network_input(X, rows, sparse), [y[rows].reshape(-1, 1)],
                [w[rows].reshape(-1, 1).astype(np.float32)])
