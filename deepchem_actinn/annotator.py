@@ -26,6 +26,7 @@ from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.actinn import ACTINNModel
 from deepchem_actinn.models.batches import minibatches, network_input
+from deepchem_actinn.models.inference import EnsembleScorer
 from deepchem_actinn.splitters import stratified_indices
 from deepchem_actinn.transformers.gene_filter import (GeneFilterTransformer,
                                                       take_columns)
@@ -466,6 +467,15 @@ class ACTINNAnnotator:
                     torch.clamp(proba / len(models), min=1e-30)).cpu().numpy()
         return hidden, logits
 
+    def scorer(self, positions: np.ndarray,
+               n_query_genes: int) -> EnsembleScorer:
+        """The fused sparse scorer for a query whose genes sit at
+        ``positions`` (see :meth:`gene_positions`)."""
+        self._check_fitted()
+        return EnsembleScorer([m.model for m in self.models_], positions,
+                              n_query_genes, self.target_sum, self.log_base,
+                              self.models_[0].device)
+
     def preprocess(self, X: Matrix, genes: Sequence[str],
                    cell_ids: Optional[Sequence[str]] = None) -> Matrix:
         """Raw query counts -> normalised, in the model's gene order."""
@@ -531,27 +541,38 @@ class ACTINNAnnotator:
         Genes are matched once; memory is bounded by the chunk size.
         """
         positions = self.gene_positions(genes)
+        scorer = self.scorer(positions, len(genes))
         for cell_ids, X in chunks:
             yield self._annotate(X, positions, cell_ids, unassigned,
-                                 threshold, "var_names")
+                                 threshold, "var_names",
+                                 scorer if sp.issparse(X) else None)
 
-    def _annotate(self, X: Matrix, positions: np.ndarray,
-                  cell_ids: Optional[Sequence[str]], unassigned: bool,
-                  threshold: Optional[float], gene_column: str) -> Annotation:
+    def _annotate(self,
+                  X: Matrix,
+                  positions: np.ndarray,
+                  cell_ids: Optional[Sequence[str]],
+                  unassigned: bool,
+                  threshold: Optional[float],
+                  gene_column: str,
+                  scorer: Optional[EnsembleScorer] = None) -> Annotation:
         self._check_fitted()
-        if X.shape[1] != len(positions) and X.shape[1] <= positions.max():
-            raise ACTINNInputError("the query matrix has %d genes, fewer than "
-                                   "its gene names say" % X.shape[1])
+        if positions.max(initial=-1) >= X.shape[1]:
+            raise ACTINNInputError(
+                "the query matrix has %d genes, fewer than its gene names "
+                "say" % X.shape[1])
         if cell_ids is None:
             cell_ids = [str(i) for i in range(X.shape[0])]
         cell_ids = np.asarray([str(c) for c in cell_ids], dtype=object)
         if len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
                                    (X.shape[0], len(cell_ids)))
-        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
-        Xa = take_columns(Xn, positions)
-        proba = conf.calibrated_probabilities(self._logits(Xa),
-                                              self.temperature_)
+        if sp.issparse(X):
+            scorer = scorer or self.scorer(positions, X.shape[1])
+            _, logits = scorer(X, cell_ids)
+        else:
+            Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+            _, logits = self._embed(take_columns(Xn, positions))
+        proba = conf.calibrated_probabilities(logits, self.temperature_)
         top = proba.max(axis=1)
         names = self.labels_.decode(proba.argmax(axis=1))
         cut = threshold if threshold is not None else (
@@ -637,6 +658,12 @@ class ACTINNAnnotator:
         states = torch.load(os.path.join(path, WEIGHTS_FILE),
                             map_location=_device(device) or "cpu",
                             weights_only=True)
+        if not isinstance(states, list) or not all(
+                isinstance(state, dict) for state in states):
+            raise ACTINNInputError(
+                "%s: %s does not hold a list of network weights; the "
+                "directory is damaged or was not written by "
+                "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
         annotator.models_ = []
         for member, state in enumerate(states):
             model = annotator._new_model(len(annotator.genes_),

@@ -300,6 +300,7 @@ def _predict(args, annotator, out_dir: Path) -> None:
     import numpy as np
 
     from deepchem_actinn.annotator import choose_gene_column
+    from deepchem_actinn.io.prefetch import prefetch
     from deepchem_actinn.io.readers import iter_cell_chunks, n_cells
     from deepchem_actinn.io.writers import (PredictedLabelWriter,
                                             write_probabilities)
@@ -311,6 +312,7 @@ def _predict(args, annotator, out_dir: Path) -> None:
                        "model's %d genes)", column, matched,
                        len(annotator.genes_))
     positions = annotator.gene_positions(candidates[column])
+    scorer = annotator.scorer(positions, len(candidates[column]))
     total = n_cells(args.test_set, args.test_format)
     bar = _Progress(args.quiet, total=total, unit="cells", desc="annotating",
                     unit_scale=True)
@@ -320,12 +322,13 @@ def _predict(args, annotator, out_dir: Path) -> None:
     try:
         with PredictedLabelWriter(labels_path,
                                   overwrite=args.overwrite) as writer:
-            for chunk_ids, X in iter_cell_chunks(
-                    args.test_set, args.chunk_size, args.test_format,
-                    upper_case_genes=not args.keep_gene_case):
+            for chunk_ids, X in prefetch(
+                    iter_cell_chunks(args.test_set, args.chunk_size,
+                                     args.test_format,
+                                     upper_case_genes=not args.keep_gene_case)):
                 result = annotator._annotate(X, positions, chunk_ids,
                                              args.unassigned, args.threshold,
-                                             column)
+                                             column, scorer)
                 writer.write(result.cell_ids, result.cell_types)
                 for name in result.cell_types:
                     counts[name] = counts.get(name, 0) + 1

@@ -189,3 +189,32 @@ def test_defaults_beat_the_tutorial_on_the_bundled_split(tm_train, tm_test):
     assert macro_f1 > 0.957, macro_f1
     ece = annotator.calibration_
     assert ece["ece_after"] <= ece["ece_before"] + 1e-9
+
+
+def test_fused_sparse_scorer_equals_normalise_align_then_networks(
+        quick, tm_test):
+    """The fast path (weights gathered into the query's gene order,
+    normalisation on the non-zeros) against the plain one."""
+    from deepchem_actinn.transformers.gene_filter import take_columns
+    from deepchem_actinn.transformers.normalise import library_size_log
+    rng = np.random.default_rng(1)
+    order = rng.permutation(2000)[:1900]  # shuffled, some genes missing
+    X = tm_test["X"][:, order]
+    positions = quick.gene_positions(tm_test["genes"][order])
+    hidden, logits = quick.scorer(positions, X.shape[1])(sp.csr_matrix(X))
+    plain = take_columns(library_size_log(X), positions)
+    ref_hidden, ref_logits = quick._embed(plain)
+    np.testing.assert_allclose(hidden, ref_hidden, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-5)
+
+
+def test_fused_scorer_names_bad_cells(quick, tm_test):
+    X = sp.csr_matrix(tm_test["X"][:5])
+    X.data[X.indptr[3]] = -1.0
+    positions = quick.gene_positions(tm_test["genes"])
+    with pytest.raises(ACTINNInputError, match="1 cells hold negative.*c3"):
+        quick.scorer(positions, 2000)(X, ["c0", "c1", "c2", "c3", "c4"])
+    empty = sp.csr_matrix(tm_test["X"][:3])
+    empty = sp.vstack([empty, sp.csr_matrix((1, 2000))]).tocsr()
+    with pytest.raises(ACTINNInputError, match="zero total counts.*d"):
+        quick.scorer(positions, 2000)(empty, ["a", "b", "c", "d"])

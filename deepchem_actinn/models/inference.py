@@ -1,0 +1,143 @@
+"""Fast prediction on raw sparse counts with an ensemble of ACTINN networks.
+
+For a query in its own gene order, the first layers of all networks are
+fused into one weight table indexed by the *query's* columns: row ``j`` holds
+the weights of the model gene that query column ``j`` matches (zeros for a
+query gene the model does not use). One ``embedding_bag`` over the raw CSR
+non-zeros then gives every network's first hidden layer at once, with the
+library-size normalisation and log applied to the non-zeros on the fly: no
+column remapping, no normalised copy of the matrix, nothing densified.
+"""
+import math
+from typing import List, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.models.actinn import ACTINNClassifier
+
+
+class EnsembleScorer:
+    """Hidden features and ensemble logits from raw counts, chunk by chunk.
+
+    Parameters
+    ----------
+    networks: list of ACTINNClassifier
+        Trained networks over the model's genes.
+    positions: np.ndarray
+        For each model gene, its column in the query (-1 when missing), as
+        given by :meth:`ACTINNAnnotator.gene_positions`.
+    n_query_genes: int
+        Number of columns of the query matrix.
+    target_sum, log_base: float
+        The library-size normalisation the networks were trained with.
+    device: torch.device, optional
+        Where to compute.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, torch
+    >>> from deepchem_actinn.models.actinn import ACTINNClassifier
+    >>> net = ACTINNClassifier(input_size=3, output_dim=2)
+    >>> scorer = EnsembleScorer([net], np.array([2, 0, -1]), 4, 1e4, 2.0)
+    >>> hidden, logits = scorer(sp.csr_matrix([[1., 0., 3., 5.]]))
+    >>> hidden.shape, logits.shape
+    ((1, 25), (1, 2))
+    """
+
+    def __init__(self,
+                 networks: Sequence[ACTINNClassifier],
+                 positions: np.ndarray,
+                 n_query_genes: int,
+                 target_sum: float,
+                 log_base: float,
+                 device=None) -> None:
+        self.networks = [net.eval() for net in networks]
+        self.target_sum = float(target_sum)
+        self.log_scale = 1.0 / math.log2(log_base)
+        self.device = device or next(networks[0].parameters()).device
+        with torch.no_grad():
+            first = [net.layers[0] for net in networks]
+            weights = torch.cat([lin.weight for lin in first], 0).t()
+            table = torch.zeros(n_query_genes,
+                                weights.shape[1],
+                                dtype=weights.dtype,
+                                device=self.device)
+            present = np.flatnonzero(positions >= 0)
+            table[torch.as_tensor(positions[present], device=self.device)] = \
+                weights[torch.as_tensor(present, device=self.device)].to(
+                    self.device)
+            self.table = table.contiguous()
+            self.bias = torch.cat([lin.bias for lin in first]).to(self.device)
+        self.widths = [lin.out_features for lin in first]
+
+    def __call__(self,
+                 X: sp.csr_matrix,
+                 cell_ids: Sequence[str] = ()) -> Tuple[np.ndarray, np.ndarray]:
+        """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
+
+        Raises
+        ------
+        ACTINNInputError
+            A cell sums to zero, or the chunk holds negative, NaN or infinite
+            values; the message names the cells (by ``cell_ids`` if given).
+        """
+        X = sp.csr_matrix(X)
+        data = torch.from_numpy(np.asarray(X.data, dtype=np.float32))
+        counts = np.diff(X.indptr)
+        self._check(X, data, counts, cell_ids)
+        offsets = torch.from_numpy(X.indptr[:-1].astype(np.int64))
+        totals = torch.from_numpy(
+            np.add.reduceat(X.data, X.indptr[:-1], dtype=np.float64)
+            if X.nnz else np.zeros(X.shape[0])).float()
+        with torch.inference_mode():
+            scale = torch.repeat_interleave(self.target_sum / totals,
+                                            torch.from_numpy(counts))
+            values = torch.log2(torch.addcmul(torch.ones_like(data), data,
+                                              scale))
+            if self.log_scale != 1.0:
+                values *= self.log_scale
+            first = F.embedding_bag(
+                torch.from_numpy(X.indices.astype(np.int64)).to(self.device),
+                self.table,
+                offsets.to(self.device),
+                mode="sum",
+                per_sample_weights=values.to(self.device)) + self.bias
+            hidden: List[torch.Tensor] = []
+            proba = 0.0
+            for net, part in zip(self.networks,
+                                 torch.split(first, self.widths, dim=1)):
+                h = net.layers[2:-1](torch.relu(part))
+                hidden.append(h)
+                proba = proba + torch.softmax(net.layers[-1](h), dim=-1)
+            logits = torch.log(
+                torch.clamp(proba / len(self.networks), min=1e-30))
+            return (torch.cat(hidden, 1).cpu().numpy(), logits.cpu().numpy())
+
+    @staticmethod
+    def _check(X: sp.csr_matrix, data: torch.Tensor, counts: np.ndarray,
+               cell_ids: Sequence[str]) -> None:
+
+        def names(rows: np.ndarray) -> str:
+            if len(cell_ids):
+                return examples([cell_ids[r] for r in rows])
+            return examples(["row %d" % r for r in rows])
+
+        bad = ~torch.isfinite(data) | (data < 0)
+        if bool(bad.any()):
+            row_of = np.repeat(np.arange(X.shape[0]), counts)
+            rows = np.unique(row_of[bad.numpy()])
+            raise ACTINNInputError(
+                "%d cells hold negative, NaN or infinite values, which are "
+                "not counts: %s" % (len(rows), names(rows)))
+        zero = np.flatnonzero(counts == 0)
+        if len(zero) == 0:
+            totals = np.add.reduceat(X.data, X.indptr[:-1]) if X.nnz else []
+            zero = np.flatnonzero(np.asarray(totals) <= 0)
+        if len(zero):
+            raise ACTINNInputError(
+                "%d cells have zero total counts and cannot be library-size "
+                "normalised: %s" % (len(zero), names(zero)))
