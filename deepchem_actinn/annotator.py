@@ -28,7 +28,8 @@ from deepchem_actinn.models.actinn import ACTINNModel
 from deepchem_actinn.models.batches import minibatches, network_input
 from deepchem_actinn.models.inference import EnsembleScorer
 from deepchem_actinn.splitters import stratified_indices
-from deepchem_actinn.transformers.gene_filter import (GeneFilterTransformer,
+from deepchem_actinn.stats import gene_statistics
+from deepchem_actinn.transformers.gene_filter import (select_genes,
                                                       take_columns)
 from deepchem_actinn.transformers.normalise import library_size_log
 
@@ -159,6 +160,8 @@ class ACTINNAnnotator:
         Epochs without improvement before stopping.
     validation_fraction: float, default 0.1
         Share of each cell type held out for early stopping and calibration.
+    max_validation_cells: int, default 20,000
+        Cap on the held-out cells (a smaller share for large references).
     class_weight: {"balanced", None}, default "balanced"
         Weight the loss by inverse type frequency so rare types count.
     batch_size, learning_rate, weight_decay, decay_rate, decay_steps,
@@ -193,6 +196,7 @@ class ACTINNAnnotator:
                  early_stopping: bool = True,
                  patience: int = 10,
                  validation_fraction: float = 0.1,
+                 max_validation_cells: int = 20000,
                  class_weight: Optional[str] = "balanced",
                  batch_size: int = 128,
                  learning_rate: float = 1e-4,
@@ -219,6 +223,7 @@ class ACTINNAnnotator:
         self.early_stopping = bool(early_stopping)
         self.patience = int(patience)
         self.validation_fraction = float(validation_fraction)
+        self.max_validation_cells = int(max_validation_cells)
         self.class_weight = class_weight
         self.batch_size = int(batch_size)
         self.learning_rate = float(learning_rate)
@@ -243,6 +248,7 @@ class ACTINNAnnotator:
             "early_stopping": self.early_stopping,
             "patience": self.patience,
             "validation_fraction": self.validation_fraction,
+            "max_validation_cells": self.max_validation_cells,
             "class_weight": self.class_weight,
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
@@ -315,42 +321,118 @@ class ACTINNAnnotator:
                 examples(self.labels_.type_names))
         y = self.labels_.encode(labels)
         Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
-        gene_filter = GeneFilterTransformer(Xn, genes, self.total_percentiles,
-                                            self.cv_percentiles,
-                                            self.min_overlap)
-        self.genes_ = [str(g) for g in gene_filter.kept_genes]
-        Xf = take_columns(Xn, np.flatnonzero(gene_filter.mask))
+        mask = select_genes(gene_statistics(Xn), self.total_percentiles,
+                            self.cv_percentiles)
+        self.genes_ = [str(g) for g in np.asarray(genes, dtype=object)[mask]]
+        Xf = take_columns(Xn, np.flatnonzero(mask))
         del Xn
-        if self.validation_fraction > 0:
-            train_idx, valid_idx = stratified_indices(
-                y, [1 - self.validation_fraction, self.validation_fraction],
-                self.seed)
-        else:
-            train_idx, valid_idx = np.arange(len(y)), np.zeros(0, np.int64)
+        train_idx, valid_idx = self._split(y)
         weights = self._class_weights(y)
+        X_train, y_train, w_train = _rows(Xf, train_idx), y[train_idx], \
+            weights[train_idx]
+
+        def epoch(rng: np.random.Generator):
+            return minibatches(X_train, y_train, w_train, self.batch_size, rng)
+
+        return self._fit_networks(epoch, _rows(Xf, valid_idx), y[valid_idx],
+                                  len(y), progress)
+
+    def fit_file(self,
+                 path: Union[str, os.PathLike],
+                 labels: Union[pd.Series, str, os.PathLike],
+                 format: Optional[str] = None,
+                 upper_case_genes: bool = True,
+                 block_size: int = 4096,
+                 buffer_cells: int = 65536,
+                 progress: Optional[Callable[[Dict[str, Any]], None]] = None
+                ) -> "ACTINNAnnotator":
+        """Train on a reference file too large for memory.
+
+        The file is read block by block (:class:`ReferenceFile`): one pass
+        for the gene statistics and the held-out cells, then one shuffled
+        pass per epoch, so memory is bounded by ``buffer_cells`` and the
+        held-out cells, not by the size of the reference.
+
+        Parameters
+        ----------
+        path: str or Path
+            Raw counts (h5ad, ACTINN HDF5 and 10x HDF5 stream from disk).
+        labels: pandas.Series or path
+            Cell type by cell id, or a labels file.
+        format: str, optional
+            Force the file format.
+        upper_case_genes: bool, default True
+            As in :func:`deepchem_actinn.io.readers.read`.
+        block_size: int, default 4096
+            Cells read at a time.
+        buffer_cells: int, default 65536
+            Cells shuffled together.
+        progress: callable, optional
+            As in :meth:`fit`.
+        """
+        from deepchem_actinn.reference_file import ReferenceFile
+        ref = ReferenceFile(path, labels, format, upper_case_genes,
+                            self.target_sum, self.log_base, block_size)
+        self.labels_ = CellTypeLabels.from_labels(ref.labels)
+        if self.labels_.n_types < 2:
+            raise ACTINNInputError(
+                "the reference needs at least 2 cell types, found %s" %
+                examples(self.labels_.type_names))
+        y = self.labels_.encode(ref.labels)
+        train_idx, valid_idx = self._split(y)
+        stats, valid_rows = ref.scan(valid_idx)
+        mask = select_genes(stats, self.total_percentiles, self.cv_percentiles)
+        columns = np.flatnonzero(mask)
+        self.genes_ = [str(g) for g in ref.genes[mask]]
+        weights = self._class_weights(y)
+        train = np.zeros(len(y), dtype=bool)
+        train[train_idx] = True
+
+        def epoch(rng: np.random.Generator):
+            return ref.epoch(rng, columns, y, weights, train, self.batch_size,
+                             buffer_cells)
+
+        return self._fit_networks(epoch, valid_rows[:, columns], y[valid_idx],
+                                  len(y), progress)
+
+    def _split(self, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Stratified training and held-out indices (held-out capped at
+        ``max_validation_cells``)."""
+        fraction = min(self.validation_fraction,
+                       self.max_validation_cells / max(len(y), 1))
+        if fraction <= 0:
+            return np.arange(len(y)), np.zeros(0, np.int64)
+        train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction],
+                                                  self.seed)
+        return train_idx, valid_idx
+
+    def _fit_networks(self, epoch: Callable, X_valid: Matrix,
+                      y_valid: np.ndarray, n_cells: int,
+                      progress: Optional[Callable]) -> "ACTINNAnnotator":
+        """Train the ensemble, then calibrate on the held-out cells."""
         self.models_, self.histories_ = [], []
         for member in range(self.n_networks):
             model = self._new_model(len(self.genes_), self.labels_.n_types,
                                     member)
             self.models_.append(model)
             self.histories_.append(
-                self._train(model, member, Xf, y, weights, train_idx,
-                            valid_idx, progress))
-        valid_logits = self._logits(_rows(Xf, valid_idx))
-        self.temperature_ = conf.fit_temperature(valid_logits, y[valid_idx]) \
-            if len(valid_idx) else 1.0
+                self._train(model, member, epoch, X_valid, y_valid,
+                            progress))
+        valid_logits = self._logits(X_valid)
+        self.temperature_ = conf.fit_temperature(valid_logits, y_valid) \
+            if len(y_valid) else 1.0
         proba_raw = conf.calibrated_probabilities(valid_logits, 1.0)
         proba = conf.calibrated_probabilities(valid_logits, self.temperature_)
         self.calibration_ = {
-            "ece_before": conf.expected_calibration_error(
-                proba_raw, y[valid_idx]) if len(valid_idx) else None,
-            "ece_after": conf.expected_calibration_error(
-                proba, y[valid_idx]) if len(valid_idx) else None,
-            "n_cells": int(len(valid_idx)),
+            "ece_before": conf.expected_calibration_error(proba_raw, y_valid)
+                          if len(y_valid) else None,
+            "ece_after": conf.expected_calibration_error(proba, y_valid)
+                         if len(y_valid) else None,
+            "n_cells": int(len(y_valid)),
         }
         self.threshold_ = conf.threshold_for_rejection(
             proba.max(axis=1), self.rejection_rate)
-        self.n_reference_cells_ = int(len(y))
+        self.n_reference_cells_ = int(n_cells)
         return self
 
     def _class_weights(self, y: np.ndarray) -> np.ndarray:
@@ -360,15 +442,14 @@ class ACTINNAnnotator:
         per_class = len(y) / (self.labels_.n_types * np.maximum(counts, 1))
         return per_class[y].astype(np.float32)
 
-    def _train(self, model: ACTINNModel, member: int, X: Matrix,
-               y: np.ndarray, w: np.ndarray, train_idx: np.ndarray,
-               valid_idx: np.ndarray,
+    def _train(self, model: ACTINNModel, member: int, epoch_batches: Callable,
+               X_valid: Matrix, y_valid: np.ndarray,
                progress: Optional[Callable]) -> Dict[str, list]:
-        """Train one network with early stopping; returns its history."""
+        """Train one network with early stopping; returns its history.
+
+        ``epoch_batches(rng)`` yields one epoch of minibatches.
+        """
         rng = np.random.default_rng(self.seed + member)
-        X_train, y_train, w_train = _rows(X, train_idx), y[train_idx], \
-            w[train_idx]
-        X_valid, y_valid = _rows(X, valid_idx), y[valid_idx]
         history: Dict[str, list] = {
             "train_loss": [],
             "valid_loss": [],
@@ -381,12 +462,11 @@ class ACTINNAnnotator:
                 # DeepChem's loop converts its running loss tensor to float.
                 warnings.filterwarnings("ignore", "Converting a tensor",
                                         UserWarning)
-                model.fit_generator(minibatches(X_train, y_train, w_train,
-                                                self.batch_size, rng),
+                model.fit_generator(epoch_batches(rng),
                                     checkpoint_interval=0,
                                     all_losses=losses)
             history["train_loss"].append(float(np.mean(losses)))
-            if len(valid_idx):
+            if len(y_valid):
                 logits = self._embed(X_valid, [model])[1]
                 logp = logits - _logsumexp(logits)
                 history["valid_loss"].append(
@@ -401,7 +481,7 @@ class ACTINNAnnotator:
                     "max_epochs": self.max_epochs,
                     **{k: v[-1] for k, v in history.items() if v}
                 })
-            if not (self.early_stopping and len(valid_idx)):
+            if not (self.early_stopping and len(y_valid)):
                 continue
             if history["valid_loss"][-1] < best_loss - 1e-4:
                 best_loss = history["valid_loss"][-1]

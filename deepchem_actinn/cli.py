@@ -81,6 +81,9 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    help="networks in the ensemble (3); 1 is the original")
     p.add_argument("--train-format", type=_format, default=None,
                    help="force the reference's format")
+    p.add_argument("--out-of-core", action="store_true",
+                   help="train from disk block by block (automatic when the "
+                   "reference file exceeds a quarter of the memory)")
 
 
 def _add_prediction(p: argparse.ArgumentParser) -> None:
@@ -227,15 +230,21 @@ def _refuse_existing(paths: Sequence[Path], overwrite: bool) -> None:
                                    path)
 
 
-def _read_reference(args):
-    from deepchem_actinn.io.readers import match_labels, read, read_labels
-    adata = read(args.train_set, args.train_format,
-                 upper_case_genes=not args.keep_gene_case)
-    labels = read_labels(args.train_label)
-    return adata, match_labels(adata.obs_names, labels, args.train_label)
+def _out_of_core(args) -> bool:
+    """Whether to train from disk: asked for, or the file is large."""
+    if args.out_of_core:
+        return True
+    try:
+        size = os.path.getsize(args.train_set)
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return False
+    return size > memory / 4
 
 
-def _train(args, adata, labels):
+def _train(args, adata=None, labels=None):
+    """Train an annotator on ``adata`` and ``labels`` when given, else on
+    the reference files named in ``args``."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     fixed = args.num_epochs is not None
     annotator = ACTINNAnnotator(n_networks=args.networks,
@@ -258,17 +267,36 @@ def _train(args, adata, labels):
         bar.update(1, **cost)
 
     try:
-        annotator.fit(adata.X, adata.var_names, labels, adata.obs_names,
-                      progress=progress)
+        if adata is not None:
+            annotator.fit(adata.X, adata.var_names, labels, adata.obs_names,
+                          progress=progress)
+        elif _out_of_core(args):
+            logger.info("training from disk, block by block: %s",
+                        args.train_set)
+            annotator.fit_file(args.train_set, args.train_label,
+                               args.train_format,
+                               upper_case_genes=not args.keep_gene_case,
+                               progress=progress)
+        else:
+            from deepchem_actinn.io.readers import (match_labels, read,
+                                                    read_labels)
+            adata = read(args.train_set, args.train_format,
+                         upper_case_genes=not args.keep_gene_case)
+            labels = match_labels(adata.obs_names,
+                                  read_labels(args.train_label),
+                                  args.train_label)
+            annotator.fit(adata.X, adata.var_names, labels, adata.obs_names,
+                          progress=progress)
     finally:
         bar.close()
     history = annotator.history_
     logger.info(
         "trained %d network%s on %d cells, %d genes, %d types; first "
         "network: %d epochs (best %d)", annotator.n_networks,
-        "" if annotator.n_networks == 1 else "s", adata.n_obs,
-        len(annotator.genes_), len(annotator.type_names),
-        len(history["train_loss"]), history["best_epoch"][0])
+        "" if annotator.n_networks == 1 else "s",
+        annotator.n_reference_cells_, len(annotator.genes_),
+        len(annotator.type_names), len(history["train_loss"]),
+        history["best_epoch"][0])
     return annotator
 
 
@@ -382,8 +410,7 @@ def cmd_format(args) -> None:
 
 def cmd_train(args) -> None:
     _refuse_existing([Path(args.model)], args.overwrite)
-    adata, labels = _read_reference(args)
-    annotator = _train(args, adata, labels)
+    annotator = _train(args)
     annotator.save(args.model, overwrite=args.overwrite)
     logger.info("saved the annotator to %s", args.model)
 
@@ -400,9 +427,7 @@ def cmd_predict(args) -> None:
 def cmd_run(args) -> None:
     out_dir = Path(args.output)
     _refuse_existing(_prediction_outputs(args, out_dir), args.overwrite)
-    adata, labels = _read_reference(args)
-    annotator = _train(args, adata, labels)
-    del adata
+    annotator = _train(args)
     out_dir.mkdir(parents=True, exist_ok=True)
     _predict(args, annotator, out_dir)
 

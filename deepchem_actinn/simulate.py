@@ -626,6 +626,9 @@ def simulate_counts(path: Union[str, os.PathLike],
     try:
         nnz_total = _write(tmp, model, n_cells, chunk_size, n_threads,
                            float(density), seed, progress)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> usual file mode
         os.replace(tmp, path)
     except BaseException:
         try:

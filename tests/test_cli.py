@@ -238,3 +238,15 @@ def test_simulate_writes_labels(tmp_path):
     labels = pd.read_csv(tmp_path / "sim_labels.txt", sep="\t", header=None)
     assert adata.shape == (300, 200)
     np.testing.assert_array_equal(labels[0], adata.obs_names)
+
+
+def test_train_out_of_core_from_h5ad(tmp_path):
+    """``--out-of-core`` trains from disk; the saved model predicts."""
+    reference = read(PATHS["train"])
+    reference.write_h5ad(tmp_path / "ref.h5ad")
+    assert main(["train", "-trs", str(tmp_path / "ref.h5ad"), "-trl",
+                 str(PATHS["train_labels"]), "-m", str(tmp_path / "model"),
+                 "--out-of-core", "--networks", "1", "-ne", "2", "-q"]) == 0
+    loaded = ACTINNAnnotator.load(tmp_path / "model")
+    assert loaded.n_reference_cells_ == 4000
+    assert len(loaded.history_["train_loss"]) == 2

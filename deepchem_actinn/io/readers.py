@@ -1463,6 +1463,33 @@ def read_gene_names(path: PathLike,
     return var.index.to_numpy(dtype=object)
 
 
+def read_cell_ids(path: PathLike, format: Optional[str] = None) -> np.ndarray:
+    """The cell ids of a file, in row order, without reading its matrix
+    where the format allows it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1,c2,c3\\nActb,3,0,1\\n")
+    >>> list(read_cell_ids(path))
+    ['c1', 'c2', 'c3']
+    """
+    p = _existing(path)
+    fmt = _resolve_format(p, format)
+    if fmt == "10x_mtx":
+        return _as_str_array(_read_10x_barcodes(_locate_10x(p).barcodes))
+    if fmt in ("csv", "tsv"):
+        df = pd.read_csv(p,
+                         sep="," if fmt == "csv" else "\t",
+                         index_col=0,
+                         nrows=1)
+        return _as_str_array(df.columns)
+    with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
+        return _as_str_array(source.cell_ids)
+
+
 def n_cells(path: PathLike, format: Optional[str] = None) -> int:
     """The number of cells in a file, without reading its matrix.
 
@@ -1522,7 +1549,8 @@ def iter_cell_chunks(
     upper_case_genes: bool = True,
     layer: Optional[str] = None,
     use_raw: Optional[bool] = None,
-    allow_non_integer: bool = False
+    allow_non_integer: bool = False,
+    starts: Optional[Sequence[int]] = None
 ) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
     """Yield the cells of a file in chunks, for data larger than memory.
 
@@ -1546,6 +1574,9 @@ def iter_cell_chunks(
         As in :func:`read`; the columns match :func:`read_gene_names`.
     layer, use_raw, allow_non_integer:
         As in :func:`read`.
+    starts: sequence of int, optional
+        Read the chunks that start at these cells, in this order (for
+        shuffled passes over a file); by default every chunk in file order.
 
     Yields
     ------
@@ -1577,18 +1608,29 @@ def iter_cell_chunks(
     fmt = _resolve_format(p, format)
     _check_h5ad_only(p, fmt, layer, use_raw)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
-                        use_raw, allow_non_integer)
+                        use_raw, allow_non_integer, starts)
 
 
-def _iter_chunks(path: Path, fmt: str, chunk_size: int, upper_case_genes: bool,
-                 layer: Optional[str], use_raw: Optional[bool],
-                 allow_non_integer: bool):
+def _iter_chunks(path: Path,
+                 fmt: str,
+                 chunk_size: int,
+                 upper_case_genes: bool,
+                 layer: Optional[str],
+                 use_raw: Optional[bool],
+                 allow_non_integer: bool,
+                 starts: Optional[Sequence[int]] = None):
     with _open_rows(path, fmt, layer, use_raw, allow_non_integer) as source:
         _, keep = clean_gene_names(source.gene_names,
                                    upper_case=upper_case_genes)
         columns = None if keep.all() else np.flatnonzero(keep)
         n = source.shape[0]
-        for start in range(0, n, chunk_size):
+        if starts is None:
+            starts = range(0, n, chunk_size)
+        for start in starts:
+            start = int(start)
+            if not 0 <= start < n:
+                raise ACTINNInputError("%s: no cell %d (the file has %d)" %
+                                       (path, start, n))
             stop = min(n, start + chunk_size)
             ids = source.cell_ids[start:stop]
             X = source.rows(start, stop)

@@ -1,0 +1,93 @@
+"""Out-of-core training: a reference read from disk block by block."""
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import accuracy_score
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.reference_file import ReferenceFile
+from deepchem_actinn.stats import gene_statistics
+from deepchem_actinn.transformers.normalise import library_size_log
+
+
+@pytest.fixture(scope="module")
+def sorted_reference(tm_train, tmp_path_factory):
+    """The bundled training set as h5ad, sorted by cell type (the hard case
+    for shuffling), and its labels file."""
+    order = np.argsort(tm_train["labels"], kind="stable")
+    root = tmp_path_factory.mktemp("ref")
+    adata = anndata.AnnData(sp.csr_matrix(tm_train["X"][order]),
+                            obs=pd.DataFrame(index=tm_train["ids"][order]),
+                            var=pd.DataFrame(index=tm_train["genes"]))
+    adata.write_h5ad(root / "ref.h5ad")
+    labels = root / "labels.txt"
+    pd.Series(tm_train["labels"], index=tm_train["ids"]).to_csv(
+        labels, sep="\t", header=False)
+    return root / "ref.h5ad", labels, order
+
+
+def test_scan_matches_in_memory_statistics(sorted_reference, tm_train):
+    path, labels, order = sorted_reference
+    ref = ReferenceFile(path, labels, upper_case_genes=False, block_size=333)
+    np.testing.assert_array_equal(ref.labels, tm_train["labels"][order])
+    keep = np.array([0, 5, 332, 333, 3999])
+    stats, rows = ref.scan(keep)
+    expected = library_size_log(tm_train["X"][order])
+    reference = gene_statistics(expected)
+    np.testing.assert_allclose(stats.total, reference.total, rtol=1e-10)
+    np.testing.assert_allclose(stats.std, reference.std, rtol=1e-7,
+                               atol=1e-9)
+    np.testing.assert_allclose(rows.toarray(), expected[keep], rtol=1e-6)
+
+
+def test_epoch_visits_each_training_cell_once_and_mixes_types(
+        sorted_reference):
+    path, labels, _ = sorted_reference
+    ref = ReferenceFile(path, labels, upper_case_genes=False, block_size=250)
+    y = np.unique(ref.labels, return_inverse=True)[1]
+    train = np.ones(len(y), dtype=bool)
+    train[::10] = False  # held-out cells never appear
+    columns = np.arange(0, 2000, 2)
+    seen = []
+    batch_types = []
+    for inputs, (y_b,), (w_b,) in ref.epoch(np.random.default_rng(0),
+                                           columns, y,
+                                           np.arange(len(y), dtype=np.float32),
+                                           train, 128, buffer_cells=1000):
+        indices, offsets, values = inputs  # a CSR batch over the columns
+        assert indices.max() < len(columns) and len(offsets) == len(y_b)
+        seen.append(w_b.ravel().astype(int))  # weights carry the row index
+        batch_types.append(len(np.unique(y_b)))
+    seen = np.concatenate(seen)
+    assert sorted(seen) == list(np.flatnonzero(train))
+    # A file sorted by type still gives batches of several types.
+    assert np.median(batch_types) >= 4
+
+
+def test_fit_file_matches_fit(sorted_reference, tm_train, tm_test):
+    path, labels, order = sorted_reference
+    kwargs = dict(n_networks=1, max_epochs=40, seed=0)
+    from_file = ACTINNAnnotator(**kwargs).fit_file(path, labels,
+                                                   upper_case_genes=False,
+                                                   block_size=512,
+                                                   buffer_cells=1500)
+    in_memory = ACTINNAnnotator(max_epochs=1, n_networks=1, seed=0).fit(
+        tm_train["X"][order], tm_train["genes"], tm_train["labels"][order])
+    assert from_file.genes_ == in_memory.genes_
+    assert from_file.type_names == in_memory.type_names
+    assert from_file.calibration_["n_cells"] == \
+        in_memory.calibration_["n_cells"]
+    result = from_file.predict(tm_test["X"], tm_test["genes"])
+    assert accuracy_score(tm_test["labels"], result.cell_types) >= 0.97
+
+
+def test_fit_file_label_errors_come_first(sorted_reference, tmp_path):
+    path, labels, _ = sorted_reference
+    lines = labels.read_text().splitlines()
+    short = tmp_path / "short.txt"
+    short.write_text("\n".join(lines[:-2]) + "\n")
+    with pytest.raises(ACTINNInputError, match="2"):
+        ACTINNAnnotator().fit_file(path, short)
