@@ -7,7 +7,7 @@ DeepChem or PyTorch until they are needed.
 import importlib
 from typing import Any, List
 
-from deepchem_actinn._version import __version__
+from deepchem_actinn._version import __version__  # noqa: F401
 
 _EXPORTS = {
     "LibrarySizeLogTransformer": "deepchem_actinn.transformers.normalise",

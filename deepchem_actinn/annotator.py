@@ -131,9 +131,8 @@ def choose_gene_column(model_genes: Sequence[str],
             "the query's genes do not match the model's: at most %d of the "
             "model's %d genes found (%s). Query genes look like %s, model "
             "genes like %s. Check the species and the gene identifiers." %
-            (overlaps[best], len(wanted), figures, examples(list(first)[:3],
-                                                            3),
-             examples(list(model_genes)[:3], 3)))
+            (overlaps[best], len(wanted), figures, examples(
+                list(first)[:3], 3), examples(list(model_genes)[:3], 3)))
     return best, overlaps[best]
 
 
@@ -265,7 +264,9 @@ class ACTINNAnnotator:
             "seed": self.seed,
         }
 
-    def _new_model(self, n_genes: int, n_types: int,
+    def _new_model(self,
+                   n_genes: int,
+                   n_types: int,
                    member: int = 0) -> ACTINNModel:
         return ACTINNModel(output_dim=n_types,
                            input_size=n_genes,
@@ -279,13 +280,14 @@ class ACTINNAnnotator:
                            device=_device(self.device),
                            log_frequency=1)
 
-    def fit(self,
-            X: Matrix,
-            genes: Sequence[str],
-            labels: Sequence[str],
-            cell_ids: Optional[Sequence[str]] = None,
-            progress: Optional[Callable[[Dict[str, Any]], None]] = None
-           ) -> "ACTINNAnnotator":
+    def fit(
+        self,
+        X: Matrix,
+        genes: Sequence[str],
+        labels: Sequence[str],
+        cell_ids: Optional[Sequence[str]] = None,
+        progress: Optional[Callable[[Dict[str, Any]], None]] = None
+    ) -> "ACTINNAnnotator":
         """Train on raw counts of a labelled reference.
 
         Parameters
@@ -337,15 +339,16 @@ class ACTINNAnnotator:
         return self._fit_networks(epoch, _rows(Xf, valid_idx), y[valid_idx],
                                   len(y), progress)
 
-    def fit_file(self,
-                 path: Union[str, os.PathLike],
-                 labels: Union[pd.Series, str, os.PathLike],
-                 format: Optional[str] = None,
-                 upper_case_genes: bool = True,
-                 block_size: int = 4096,
-                 buffer_cells: int = 65536,
-                 progress: Optional[Callable[[Dict[str, Any]], None]] = None
-                ) -> "ACTINNAnnotator":
+    def fit_file(
+        self,
+        path: Union[str, os.PathLike],
+        labels: Union[pd.Series, str, os.PathLike],
+        format: Optional[str] = None,
+        upper_case_genes: bool = True,
+        block_size: int = 4096,
+        buffer_cells: int = 65536,
+        progress: Optional[Callable[[Dict[str, Any]], None]] = None
+    ) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
         The file is read block by block (:class:`ReferenceFile`): one pass
@@ -416,22 +419,24 @@ class ACTINNAnnotator:
                                     member)
             self.models_.append(model)
             self.histories_.append(
-                self._train(model, member, epoch, X_valid, y_valid,
-                            progress))
+                self._train(model, member, epoch, X_valid, y_valid, progress))
         valid_logits = self._logits(X_valid)
         self.temperature_ = conf.fit_temperature(valid_logits, y_valid) \
             if len(y_valid) else 1.0
         proba_raw = conf.calibrated_probabilities(valid_logits, 1.0)
         proba = conf.calibrated_probabilities(valid_logits, self.temperature_)
         self.calibration_ = {
-            "ece_before": conf.expected_calibration_error(proba_raw, y_valid)
-                          if len(y_valid) else None,
-            "ece_after": conf.expected_calibration_error(proba, y_valid)
-                         if len(y_valid) else None,
-            "n_cells": int(len(y_valid)),
+            "ece_before":
+                conf.expected_calibration_error(proba_raw, y_valid)
+                if len(y_valid) else None,
+            "ece_after":
+                conf.expected_calibration_error(proba, y_valid)
+                if len(y_valid) else None,
+            "n_cells":
+                int(len(y_valid)),
         }
-        self.threshold_ = conf.threshold_for_rejection(
-            proba.max(axis=1), self.rejection_rate)
+        self.threshold_ = conf.threshold_for_rejection(proba.max(axis=1),
+                                                       self.rejection_rate)
         self.n_reference_cells_ = int(n_cells)
         return self
 
@@ -479,7 +484,9 @@ class ACTINNAnnotator:
                     "n_networks": self.n_networks,
                     "epoch": epoch,
                     "max_epochs": self.max_epochs,
-                    **{k: v[-1] for k, v in history.items() if v}
+                    **{
+                        k: v[-1] for k, v in history.items() if v
+                    }
                 })
             if not (self.early_stopping and len(y_valid)):
                 continue
@@ -509,10 +516,11 @@ class ACTINNAnnotator:
         """Training history (per-epoch losses) of the first network."""
         return self.histories_[0]
 
-    def _embed(self,
-               X: Matrix,
-               models: Optional[List[ACTINNModel]] = None
-              ) -> Tuple[np.ndarray, np.ndarray]:
+    def _embed(
+        self,
+        X: Matrix,
+        models: Optional[List[ACTINNModel]] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """Hidden features and ensemble logits, block by block.
 
         ``X`` is normalised and aligned to ``genes_``; a sparse X goes
@@ -532,13 +540,14 @@ class ACTINNAnnotator:
         with torch.inference_mode():
             for start in range(0, X.shape[0], PREDICT_BLOCK):
                 block = [
-                    torch.from_numpy(a).to(device) for a in network_input(
-                        X, slice(start, start + PREDICT_BLOCK), sparse)
+                    torch.from_numpy(a).to(device)
+                    for a in network_input(X, slice(start, start +
+                                                    PREDICT_BLOCK), sparse)
                 ]
                 features, proba = [], 0.0
                 for network in (m.model for m in models):
-                    h = network.layers[1:-1](network.first_layer(
-                        block if sparse else block[0]))
+                    h = network.layers[1:-1](
+                        network.first_layer(block if sparse else block[0]))
                     features.append(h)
                     proba = proba + torch.softmax(network.layers[-1](h), -1)
                 stop = start + features[0].shape[0]
@@ -556,7 +565,9 @@ class ACTINNAnnotator:
                               n_query_genes, self.target_sum, self.log_base,
                               self.models_[0].device)
 
-    def preprocess(self, X: Matrix, genes: Sequence[str],
+    def preprocess(self,
+                   X: Matrix,
+                   genes: Sequence[str],
                    cell_ids: Optional[Sequence[str]] = None) -> Matrix:
         """Raw query counts -> normalised, in the model's gene order."""
         Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
@@ -623,8 +634,8 @@ class ACTINNAnnotator:
         positions = self.gene_positions(genes)
         scorer = self.scorer(positions, len(genes))
         for cell_ids, X in chunks:
-            yield self._annotate(X, positions, cell_ids, unassigned,
-                                 threshold, "var_names",
+            yield self._annotate(X, positions, cell_ids, unassigned, threshold,
+                                 "var_names",
                                  scorer if sp.issparse(X) else None)
 
     def _annotate(self,
@@ -673,7 +684,8 @@ class ACTINNAnnotator:
         return list(self.labels_.type_names)
 
     # ------------------------------------------------------- save and load
-    def save(self, path: Union[str, os.PathLike],
+    def save(self,
+             path: Union[str, os.PathLike],
              overwrite: bool = False) -> None:
         """Write the annotator to directory ``path`` (whole or not at all)."""
         from deepchem_actinn.io.writers import atomic_output_dir
@@ -697,10 +709,11 @@ class ACTINNAnnotator:
                        os.path.join(tmp, WEIGHTS_FILE))
 
     @classmethod
-    def load(cls,
-             path: Union[str, os.PathLike],
-             device: Optional[Union[str, torch.device]] = None
-            ) -> "ACTINNAnnotator":
+    def load(
+            cls,
+            path: Union[str, os.PathLike],
+            device: Optional[Union[str,
+                                   torch.device]] = None) -> "ACTINNAnnotator":
         """Read an annotator written by :meth:`save`."""
         path = os.fspath(path)
         config_path = os.path.join(path, CONFIG_FILE)
@@ -723,8 +736,8 @@ class ACTINNAnnotator:
                 "%s was written in annotator format %r by deepchem-actinn %s; "
                 "this is deepchem-actinn %s, which reads format %d: retrain "
                 "it or install the version that wrote it" %
-                (path, version, config.get("package_version", "?"),
-                 __version__, FORMAT_VERSION))
+                (path, version, config.get("package_version",
+                                           "?"), __version__, FORMAT_VERSION))
         params = dict(config["params"])
         annotator = cls(**params, device=device)
         annotator.labels_ = CellTypeLabels(config["type_names"])
@@ -810,8 +823,9 @@ def annotate(adata,
     if column != "var_names":
         logger.warning("matched genes through %s (%d of the model's %d genes)",
                        column, matched, len(annotator.genes_))
-    result = annotator._annotate(X, annotator.gene_positions(
-        candidates[column]), adata.obs_names, unassigned, threshold, column)
+    result = annotator._annotate(X,
+                                 annotator.gene_positions(candidates[column]),
+                                 adata.obs_names, unassigned, threshold, column)
     adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
     adata.obs[key_added + "_confidence"] = result.confidence
     adata.obsm[key_added + "_probabilities"] = result.probabilities

@@ -64,50 +64,88 @@ def _probability(value: str) -> float:
 
 # ---------------------------------------------------------------- parsing
 def _add_training(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-trs", "--train_set", "--train-set", required=True,
+    p.add_argument("-trs",
+                   "--train_set",
+                   "--train-set",
+                   required=True,
                    help="reference counts (any readable format)")
-    p.add_argument("-trl", "--train_label", "--train-label", required=True,
+    p.add_argument("-trl",
+                   "--train_label",
+                   "--train-label",
+                   required=True,
                    help="reference labels: cell id <TAB> cell type")
-    p.add_argument("-lr", "--learning_rate", "--learning-rate", type=float,
-                   default=1e-4, help="initial learning rate (1e-4)")
-    p.add_argument("-ne", "--num_epochs", "--num-epochs", type=int,
+    p.add_argument("-lr",
+                   "--learning_rate",
+                   "--learning-rate",
+                   type=float,
+                   default=1e-4,
+                   help="initial learning rate (1e-4)")
+    p.add_argument("-ne",
+                   "--num_epochs",
+                   "--num-epochs",
+                   type=int,
                    default=None,
                    help="train exactly this many epochs, as the original; "
                    "by default early stopping on a held-out 10%% decides")
-    p.add_argument("-ms", "--minibatch_size", "--minibatch-size", type=int,
-                   default=128, help="minibatch size (128)")
+    p.add_argument("-ms",
+                   "--minibatch_size",
+                   "--minibatch-size",
+                   type=int,
+                   default=128,
+                   help="minibatch size (128)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--networks", type=int, default=3,
+    p.add_argument("--networks",
+                   type=int,
+                   default=3,
                    help="networks in the ensemble (3); 1 is the original")
-    p.add_argument("--train-format", type=_format, default=None,
+    p.add_argument("--train-format",
+                   type=_format,
+                   default=None,
                    help="force the reference's format")
-    p.add_argument("--out-of-core", action="store_true",
+    p.add_argument("--out-of-core",
+                   action="store_true",
                    help="train from disk block by block (automatic when the "
                    "reference file exceeds a quarter of the memory)")
 
 
 def _add_prediction(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-op", "--output_probability", "--output-probability",
-                   type=_bool, nargs="?", const=True, default=False,
+    p.add_argument("-op",
+                   "--output_probability",
+                   "--output-probability",
+                   type=_bool,
+                   nargs="?",
+                   const=True,
+                   default=False,
                    help="also write %s" % PROBABILITY_FILE)
-    p.add_argument("--unassigned", action="store_true",
+    p.add_argument("--unassigned",
+                   action="store_true",
                    help="mark cells that match no reference type well "
                    "'Unassigned' (the default rule)")
-    p.add_argument("--threshold", type=_probability, default=None,
+    p.add_argument("--threshold",
+                   type=_probability,
+                   default=None,
                    help="mark cells below this calibrated confidence "
                    "'Unassigned'")
-    p.add_argument("--test-format", type=_format, default=None,
+    p.add_argument("--test-format",
+                   type=_format,
+                   default=None,
                    help="force the query's format")
-    p.add_argument("--chunk-size", type=int, default=50_000,
+    p.add_argument("--chunk-size",
+                   type=int,
+                   default=50_000,
                    help="cells read and annotated at a time (50,000)")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-q", "--quiet", action="store_true",
+    p.add_argument("-q",
+                   "--quiet",
+                   action="store_true",
                    help="no progress bars or log messages")
-    p.add_argument("--overwrite", action="store_true",
+    p.add_argument("--overwrite",
+                   action="store_true",
                    help="replace existing outputs")
-    p.add_argument("--keep-gene-case", action="store_true",
+    p.add_argument("--keep-gene-case",
+                   action="store_true",
                    help="do not upper-case gene names")
 
 
@@ -117,68 +155,108 @@ def build_parser() -> argparse.ArgumentParser:
         prog="actinn",
         description="ACTINN automated cell-type identification for "
         "scRNA-seq counts (deepchem-actinn %s)." % __version__)
-    parser.add_argument("--version", action="version",
+    parser.add_argument("--version",
+                        action="version",
                         version="deepchem-actinn %s" % __version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("format", help="convert counts to the ACTINN HDF5 "
+    p = sub.add_parser("format",
+                       help="convert counts to the ACTINN HDF5 "
                        "layout (or .h5ad), as actinn_format.py did")
     p.add_argument("-i", "--input", required=True, help="input counts")
-    p.add_argument("-o", "--output", required=True,
+    p.add_argument("-o",
+                   "--output",
+                   required=True,
                    help="output prefix: writes PREFIX.h5 (and/or .h5ad)")
-    p.add_argument("-f", "--format", type=_format, default=None,
+    p.add_argument("-f",
+                   "--format",
+                   type=_format,
+                   default=None,
                    help="input format: 10X_V2, 10X_V3, 10x_h5, h5ad, h5, "
                    "txt, csv (detected when omitted)")
-    p.add_argument("--to", choices=["actinn_h5", "h5ad", "both"],
-                   default="actinn_h5", help="output format (actinn_h5)")
+    p.add_argument("--to",
+                   choices=["actinn_h5", "h5ad", "both"],
+                   default="actinn_h5",
+                   help="output format (actinn_h5)")
     _add_common(p)
 
     p = sub.add_parser("train", help="train an annotator and save it")
     _add_training(p)
-    p.add_argument("-m", "--model", required=True,
+    p.add_argument("-m",
+                   "--model",
+                   required=True,
                    help="directory to save the annotator in")
     _add_common(p)
 
-    p = sub.add_parser("predict", help="annotate a query with a saved "
+    p = sub.add_parser("predict",
+                       help="annotate a query with a saved "
                        "annotator")
-    p.add_argument("-m", "--model", required=True,
+    p.add_argument("-m",
+                   "--model",
+                   required=True,
                    help="annotator directory (from actinn train)")
-    p.add_argument("-ts", "--test_set", "--test-set", required=True,
+    p.add_argument("-ts",
+                   "--test_set",
+                   "--test-set",
+                   required=True,
                    help="query counts (any readable format)")
-    p.add_argument("-o", "--output", default=".",
+    p.add_argument("-o",
+                   "--output",
+                   default=".",
                    help="output directory (current directory)")
     _add_prediction(p)
     _add_common(p)
 
-    p = sub.add_parser("run", help="train and predict in one step, as "
+    p = sub.add_parser("run",
+                       help="train and predict in one step, as "
                        "actinn_predict.py did")
     _add_training(p)
-    p.add_argument("-ts", "--test_set", "--test-set", required=True,
+    p.add_argument("-ts",
+                   "--test_set",
+                   "--test-set",
+                   required=True,
                    help="query counts (any readable format)")
-    p.add_argument("-o", "--output", default=".",
+    p.add_argument("-o",
+                   "--output",
+                   default=".",
                    help="output directory (current directory)")
-    p.add_argument("-pc", "--print_cost", "--print-cost", type=_bool,
-                   nargs="?", const=True, default=True,
+    p.add_argument("-pc",
+                   "--print_cost",
+                   "--print-cost",
+                   type=_bool,
+                   nargs="?",
+                   const=True,
+                   default=True,
                    help="show the cost while training (True)")
     _add_prediction(p)
     _add_common(p)
 
-    p = sub.add_parser("report", help="figures and an HTML page from "
+    p = sub.add_parser("report",
+                       help="figures and an HTML page from "
                        "predictions")
-    p.add_argument("-p", "--predictions", required=True,
+    p.add_argument("-p",
+                   "--predictions",
+                   required=True,
                    help="predicted_label.txt from predict or run")
-    p.add_argument("-l", "--labels", default=None,
+    p.add_argument("-l",
+                   "--labels",
+                   default=None,
                    help="true labels (cell id <TAB> cell type), to score")
-    p.add_argument("-m", "--model", default=None,
+    p.add_argument("-m",
+                   "--model",
+                   default=None,
                    help="annotator directory, for its training curves")
-    p.add_argument("-op", "--probabilities", default=None,
+    p.add_argument("-op",
+                   "--probabilities",
+                   default=None,
                    help="predicted_probabilities.txt, for the confidence "
                    "(else read from predicted_label.txt)")
     p.add_argument("-o", "--output", required=True, help="report directory")
     _add_common(p)
 
-    p = sub.add_parser("simulate", help="write a synthetic labelled "
+    p = sub.add_parser("simulate",
+                       help="write a synthetic labelled "
                        "dataset (.h5ad) for tests and benchmarks")
     p.add_argument("-o", "--output", required=True, help="output .h5ad")
     p.add_argument("--cells", type=int, default=10_000)
@@ -186,13 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--types", type=int, default=10)
     p.add_argument("--density", type=float, default=0.065)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--labels", default=None,
+    p.add_argument("--labels",
+                   default=None,
                    help="also write the labels to this file")
     _add_common(p)
 
-    p = sub.add_parser("demo", help="train on the bundled Tabula Muris "
+    p = sub.add_parser("demo",
+                       help="train on the bundled Tabula Muris "
                        "sample, predict its test set and score it")
-    p.add_argument("-o", "--output", default="actinn_demo_output",
+    p.add_argument("-o",
+                   "--output",
+                   default="actinn_demo_output",
                    help="output directory (actinn_demo_output)")
     p.add_argument("--seed", type=int, default=0)
     _add_common(p)
@@ -254,8 +336,7 @@ def _train(args, adata=None, labels=None):
                                 batch_size=args.minibatch_size,
                                 seed=args.seed)
     show_cost = getattr(args, "print_cost", True)
-    bar = _Progress(args.quiet or not show_cost, unit="epoch",
-                    desc="training")
+    bar = _Progress(args.quiet or not show_cost, unit="epoch", desc="training")
 
     def progress(state: Dict[str, Any]) -> None:
         cost = {
@@ -268,24 +349,32 @@ def _train(args, adata=None, labels=None):
 
     try:
         if adata is not None:
-            annotator.fit(adata.X, adata.var_names, labels, adata.obs_names,
+            annotator.fit(adata.X,
+                          adata.var_names,
+                          labels,
+                          adata.obs_names,
                           progress=progress)
         elif _out_of_core(args):
             logger.info("training from disk, block by block: %s",
                         args.train_set)
-            annotator.fit_file(args.train_set, args.train_label,
+            annotator.fit_file(args.train_set,
+                               args.train_label,
                                args.train_format,
                                upper_case_genes=not args.keep_gene_case,
                                progress=progress)
         else:
             from deepchem_actinn.io.readers import (match_labels, read,
                                                     read_labels)
-            adata = read(args.train_set, args.train_format,
+            adata = read(args.train_set,
+                         args.train_format,
                          upper_case_genes=not args.keep_gene_case)
             labels = match_labels(adata.obs_names,
                                   read_labels(args.train_label),
                                   args.train_label)
-            annotator.fit(adata.X, adata.var_names, labels, adata.obs_names,
+            annotator.fit(adata.X,
+                          adata.var_names,
+                          labels,
+                          adata.obs_names,
                           progress=progress)
     finally:
         bar.close()
@@ -293,10 +382,9 @@ def _train(args, adata=None, labels=None):
     logger.info(
         "trained %d network%s on %d cells, %d genes, %d types; first "
         "network: %d epochs (best %d)", annotator.n_networks,
-        "" if annotator.n_networks == 1 else "s",
-        annotator.n_reference_cells_, len(annotator.genes_),
-        len(annotator.type_names), len(history["train_loss"]),
-        history["best_epoch"][0])
+        "" if annotator.n_networks == 1 else "s", annotator.n_reference_cells_,
+        len(annotator.genes_), len(annotator.type_names),
+        len(history["train_loss"]), history["best_epoch"][0])
     return annotator
 
 
@@ -313,11 +401,10 @@ def _query_genes(path: str, fmt: Optional[str], args) -> Dict[str, List[str]]:
             if len(backed.var_names) == len(names):
                 for column in backed.var.columns:
                     values = backed.var[column]
-                    if values.dtype == object or str(values.dtype) in (
-                            "category", "string", "str"):
-                        candidates["var['%s']" % column] = [
-                            str(v) for v in values
-                        ]
+                    if values.dtype == object or str(
+                            values.dtype) in ("category", "string", "str"):
+                        candidates["var['%s']" %
+                                   column] = [str(v) for v in values]
         finally:
             backed.file.close()
     return candidates
@@ -336,13 +423,16 @@ def _predict(args, annotator, out_dir: Path) -> None:
     column, matched = choose_gene_column(annotator.genes_, candidates,
                                          annotator.min_overlap)
     if column != "var_names":
-        logger.warning("matching genes through the query's %s (%d of the "
-                       "model's %d genes)", column, matched,
-                       len(annotator.genes_))
+        logger.warning(
+            "matching genes through the query's %s (%d of the "
+            "model's %d genes)", column, matched, len(annotator.genes_))
     positions = annotator.gene_positions(candidates[column])
     scorer = annotator.scorer(positions, len(candidates[column]))
     total = n_cells(args.test_set, args.test_format)
-    bar = _Progress(args.quiet, total=total, unit="cells", desc="annotating",
+    bar = _Progress(args.quiet,
+                    total=total,
+                    unit="cells",
+                    desc="annotating",
                     unit_scale=True)
     ids, probabilities = [], []
     counts: Dict[str, int] = {}
@@ -351,7 +441,8 @@ def _predict(args, annotator, out_dir: Path) -> None:
         with PredictedLabelWriter(labels_path,
                                   overwrite=args.overwrite) as writer:
             for chunk_ids, X in prefetch(
-                    iter_cell_chunks(args.test_set, args.chunk_size,
+                    iter_cell_chunks(args.test_set,
+                                     args.chunk_size,
                                      args.test_format,
                                      upper_case_genes=not args.keep_gene_case)):
                 result = annotator._annotate(X, positions, chunk_ids,
@@ -366,7 +457,8 @@ def _predict(args, annotator, out_dir: Path) -> None:
                 bar.update(len(result))
             if args.output_probability:
                 write_probabilities(out_dir / PROBABILITY_FILE,
-                                    np.concatenate(ids), annotator.type_names,
+                                    np.concatenate(ids),
+                                    annotator.type_names,
                                     np.concatenate(probabilities),
                                     overwrite=args.overwrite)
     finally:
@@ -375,9 +467,9 @@ def _predict(args, annotator, out_dir: Path) -> None:
     logger.info("annotated %d cells into %s: %s", sum(counts.values()),
                 labels_path, ", ".join("%s %d" % kv for kv in top))
     if (positions < 0).any():
-        logger.warning("%d of the model's %d genes were missing from the "
-                       "query and set to zero", int((positions < 0).sum()),
-                       len(positions))
+        logger.warning(
+            "%d of the model's %d genes were missing from the "
+            "query and set to zero", int((positions < 0).sum()), len(positions))
 
 
 def _prediction_outputs(args, out_dir: Path) -> List[Path]:
@@ -399,7 +491,8 @@ def cmd_format(args) -> None:
     targets["both"] = targets["actinn_h5"] + targets["h5ad"]
     outputs = targets[args.to]
     _refuse_existing(outputs, args.overwrite)
-    adata = read(args.input, args.format,
+    adata = read(args.input,
+                 args.format,
                  upper_case_genes=not args.keep_gene_case)
     for path in outputs:
         writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
@@ -437,8 +530,7 @@ def _read_predictions(path: str):
     try:
         frame = pd.read_csv(path, sep="\t", dtype=str)
     except (OSError, ValueError) as err:
-        raise ACTINNInputError("%s: cannot read predictions (%s)" %
-                               (path, err))
+        raise ACTINNInputError("%s: cannot read predictions (%s)" % (path, err))
     if list(frame.columns[:2]) != ["cellname", "celltype"]:
         raise ACTINNInputError(
             "%s is not a predicted_label.txt: its header is %s, expected "
@@ -459,9 +551,8 @@ def cmd_report(args) -> None:
         proba = pd.read_csv(args.probabilities, sep="\t", index_col=0)
         missing = set(cells) - set(proba.columns)
         if missing:
-            raise ACTINNInputError(
-                "%s lacks %d of the predicted cells" %
-                (args.probabilities, len(missing)))
+            raise ACTINNInputError("%s lacks %d of the predicted cells" %
+                                   (args.probabilities, len(missing)))
         confidence = proba[cells].max(axis=0).to_numpy(dtype=float)
     elif "confidence" in frame.columns:
         confidence = frame["confidence"].astype(float).to_numpy()
@@ -477,23 +568,30 @@ def cmd_report(args) -> None:
         from deepchem_actinn.annotator import ACTINNAnnotator
         annotator = ACTINNAnnotator.load(args.model)
         history, type_names = annotator.history_, annotator.type_names
-        info = {"model": args.model,
-                "trained by": "deepchem-actinn %s" %
-                annotator.package_version_}
-    path = write_report(args.output, frame["celltype"].to_numpy(),
-                        np.asarray(confidence), true_labels=truth,
-                        type_names=type_names, history=history,
-                        overwrite=args.overwrite, extra_info=info or None)
+        info = {
+            "model": args.model,
+            "trained by": "deepchem-actinn %s" % annotator.package_version_
+        }
+    path = write_report(args.output,
+                        frame["celltype"].to_numpy(),
+                        np.asarray(confidence),
+                        true_labels=truth,
+                        type_names=type_names,
+                        history=history,
+                        overwrite=args.overwrite,
+                        extra_info=info or None)
     logger.info("wrote %s", path)
 
 
 def cmd_simulate(args) -> None:
     from deepchem_actinn.simulate import simulate_counts
-    outputs = [Path(args.output)] + ([Path(args.labels)]
-                                     if args.labels else [])
+    outputs = [Path(args.output)] + ([Path(args.labels)] if args.labels else [])
     _refuse_existing(outputs, args.overwrite)
-    bar = _Progress(args.quiet, total=args.cells, unit="cells",
-                    desc="simulating", unit_scale=True)
+    bar = _Progress(args.quiet,
+                    total=args.cells,
+                    unit="cells",
+                    desc="simulating",
+                    unit_scale=True)
     done = [0]
 
     def progress(cells_done: int) -> None:
@@ -501,10 +599,14 @@ def cmd_simulate(args) -> None:
         done[0] = cells_done
 
     try:
-        path = simulate_counts(args.output, n_cells=args.cells,
-                               n_genes=args.genes, n_types=args.types,
-                               density=args.density, seed=args.seed,
-                               overwrite=args.overwrite, progress=progress)
+        path = simulate_counts(args.output,
+                               n_cells=args.cells,
+                               n_genes=args.genes,
+                               n_types=args.types,
+                               density=args.density,
+                               seed=args.seed,
+                               overwrite=args.overwrite,
+                               progress=progress)
     finally:
         bar.close()
     if args.labels:
@@ -531,8 +633,10 @@ def cmd_demo(args) -> None:
     from deepchem_actinn.io.writers import write_probabilities
     from deepchem_actinn.report import summary_metrics, write_report
     out_dir = Path(args.output)
-    _refuse_existing([out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
-                      out_dir / "report.html"], args.overwrite)
+    _refuse_existing([
+        out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
+        out_dir / "report.html"
+    ], args.overwrite)
     train, test = load_tabula_muris_sample(
         upper_case_genes=not args.keep_gene_case)
     paths = tabula_muris_sample_paths()
@@ -549,35 +653,40 @@ def cmd_demo(args) -> None:
     result = annotator.predict(test.X, test.var_names, test.obs_names)
     predict_s = time.perf_counter() - start
     truth = test.obs["cell_type"].to_numpy()
-    summary = summary_metrics(truth, result.cell_types,
-                              annotator.type_names)
+    summary = summary_metrics(truth, result.cell_types, annotator.type_names)
     out_dir.mkdir(parents=True, exist_ok=True)
     from deepchem_actinn.io.writers import write_predicted_labels
-    write_predicted_labels(out_dir / LABEL_FILE, result.cell_ids,
-                           result.cell_types, overwrite=args.overwrite)
-    write_probabilities(out_dir / PROBABILITY_FILE, result.cell_ids,
-                        result.type_names, result.probabilities,
+    write_predicted_labels(out_dir / LABEL_FILE,
+                           result.cell_ids,
+                           result.cell_types,
+                           overwrite=args.overwrite)
+    write_probabilities(out_dir / PROBABILITY_FILE,
+                        result.cell_ids,
+                        result.type_names,
+                        result.probabilities,
                         overwrite=args.overwrite)
-    report = write_report(out_dir, result.cell_types, result.confidence,
-                          true_labels=truth,
-                          type_names=annotator.type_names,
-                          history=annotator.history_,
-                          overwrite=True,
-                          extra_info={
-                              "genes used": len(annotator.genes_),
-                              "epochs (best)": "%d (%d)" % (len(
-                                  annotator.history_["train_loss"]),
-                                                           annotator.history_[
-                                                               "best_epoch"][0]),
-                              "calibration error before / after":
-                                  "%.3f / %.3f" % (
-                                      annotator.calibration_["ece_before"],
-                                      annotator.calibration_["ece_after"]),
-                          })
+    report = write_report(
+        out_dir,
+        result.cell_types,
+        result.confidence,
+        true_labels=truth,
+        type_names=annotator.type_names,
+        history=annotator.history_,
+        overwrite=True,
+        extra_info={
+            "genes used":
+                len(annotator.genes_),
+            "epochs (best)":
+                "%d (%d)" % (len(annotator.history_["train_loss"]),
+                             annotator.history_["best_epoch"][0]),
+            "calibration error before / after":
+                "%.3f / %.3f" % (annotator.calibration_["ece_before"],
+                                 annotator.calibration_["ece_after"]),
+        })
     print("Trained in %.1f s (%d epochs, best %d), predicted %d cells in "
-          "%.2f s" % (fit_s, len(annotator.history_["train_loss"]),
-                      annotator.history_["best_epoch"][0], test.n_obs,
-                      predict_s))
+          "%.2f s" %
+          (fit_s, len(annotator.history_["train_loss"]),
+           annotator.history_["best_epoch"][0], test.n_obs, predict_s))
     print("accuracy %.4f   macro F1 %.4f" %
           (summary["accuracy"], summary["macro_f1"]))
     print("Wrote %s, %s and %s" %
@@ -626,7 +735,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("actinn %s: interrupted; no partial outputs were kept" %
-              args.command, file=sys.stderr)
+              args.command,
+              file=sys.stderr)
         return 130
     return 0
 

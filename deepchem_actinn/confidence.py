@@ -3,8 +3,19 @@
 Temperature scaling [1]_ fits one number ``T`` on held-out cells so that
 ``softmax(logits / T)`` is calibrated; the expected calibration error (ECE)
 measures the gap between confidence and accuracy before and after.
+
+:class:`RejectionRule` decides which cells look like no reference type: by
+default, cells whose distance to their nearest reference cells in the
+network's last hidden layer is large for the type they are given
+(``method="knn"``); the max calibrated probability rule is kept as
+``method="max_probability"``.
+
+References
+----------
+.. [1] Guo, Pleiss, Sun and Weinberger, "On calibration of modern neural
+   networks", ICML 2017.
 """
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -114,3 +125,362 @@ def assign(type_names: np.ndarray,
     if threshold is not None:
         out[np.asarray(scores) < threshold] = UNASSIGNED
     return out
+
+
+#: Rows of queries per block in :func:`kth_neighbour_distance`.
+NEIGHBOUR_BLOCK = 1024
+
+
+def kth_neighbour_distance(queries: np.ndarray,
+                           reference: np.ndarray,
+                           k: int,
+                           exclude_self: bool = False,
+                           block: int = NEIGHBOUR_BLOCK) -> np.ndarray:
+    """Euclidean distance of each query to its ``k``-th nearest reference row.
+
+    Brute force in blocks of ``block`` queries, in float32 after centring on
+    the reference mean: time ``O(n m d)`` and memory ``O(block m)`` for
+    ``n`` queries, ``m`` reference rows of ``d`` features.
+
+    Parameters
+    ----------
+    queries: np.ndarray
+        n x d.
+    reference: np.ndarray
+        m x d.
+    k: int
+        Which neighbour (1 = nearest); clipped to the rows available.
+    exclude_self: bool, default False
+        ``queries`` *is* ``reference``: skip each row's distance to itself
+        (leave-one-out).
+
+    Examples
+    --------
+    >>> ref = np.array([[0.], [1.], [3.]])
+    >>> kth_neighbour_distance(np.array([[0.], [10.]]), ref, 2)
+    array([1., 9.])
+    >>> kth_neighbour_distance(ref, ref, 1, exclude_self=True)
+    array([1., 1., 2.])
+    """
+    reference = np.asarray(reference, dtype=np.float32)
+    available = len(reference) - int(exclude_self)
+    if available < 1:
+        raise ValueError("no reference rows to measure distances to")
+    k = int(min(max(k, 1), available))
+    # Centred on the reference mean so that float32 products lose little
+    # to cancellation; |q|^2 is added after the partition (same per row).
+    centre = reference.mean(axis=0, dtype=np.float64)
+    reference = (reference - centre).astype(np.float32)
+    ref_sq = (reference.astype(np.float64)**2).sum(axis=1).astype(np.float32)
+    minus_2ref_t = np.ascontiguousarray(-2.0 * reference.T)
+    out = np.empty(len(queries), dtype=np.float64)
+    for start in range(0, len(queries), block):
+        q = (np.asarray(queries[start:start + block], dtype=np.float64) -
+             centre).astype(np.float32)
+        partial = q @ minus_2ref_t
+        partial += ref_sq
+        if exclude_self:
+            rows = np.arange(len(q))
+            partial[rows, start + rows] = np.inf
+        kth = np.partition(partial, k - 1, axis=1)[:, k - 1]
+        out[start:start + len(q)] = kth + (q.astype(np.float64)**2).sum(
+            axis=1)
+    return np.sqrt(np.clip(out, 0.0, None))
+
+
+def _stratified_sample(labels: np.ndarray, size: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Sorted row indices: at most about ``size`` rows, each label's share
+    kept, and each label keeping at least ``min(its count, floor)`` rows
+    where ``floor = min(50, size // n_labels)``, so that rare types stay."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    classes = np.unique(labels)
+    floor = max(1, min(50, size // len(classes)))
+    parts = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        want = max(floor, int(round(size * len(members) / len(labels))))
+        parts.append(rng.choice(members, min(len(members), want),
+                                replace=False))
+    return np.sort(np.concatenate(parts))
+
+
+class RejectionRule:
+    """The rule that marks a cell ``Unassigned``: it looks like no
+    reference type.
+
+    ``method="knn"`` (default) scores a cell by the distance ``d`` from its
+    features (the network's last hidden layer) to its ``n_neighbors``-th
+    nearest reference cell, relative to the spread of the type the cell is
+    given: ``score = -d / s[c]``, where ``c`` is the top class of the
+    logits and ``s[c]`` is the ``scale_quantile`` quantile of the same
+    leave-one-out distance among reference cells of type ``c``. Dividing by
+    ``s[c]`` keeps rare or diffuse types, whose cells sit further from their
+    neighbours, from being rejected wholesale. kNN distances in a network's
+    feature space detect unseen classes better than its softmax
+    confidence [2]_ [3]_; in the leave-one-type-out benchmark
+    (``benchmarks/leave_one_type_out.py``) this score rejects more cells of
+    the unseen type than the max-probability rule at the same rejection
+    of held-out reference cells.
+
+    ``method="max_probability"`` scores a cell by its top calibrated
+    probability ``max softmax(logits / temperature)`` (the classic rule).
+
+    The threshold is the ``rejection_rate`` quantile of the scores of held-out
+    reference cells (cells neither the network nor the rule's reference set
+    saw), so about that share of cells of known types is rejected; a cell is
+    rejected when its score is below it. Higher scores are more typical.
+
+    Parameters
+    ----------
+    method: {"knn", "max_probability"}, default "knn"
+    n_neighbors: int, default 3
+        ``k`` of the kNN distance.
+    scale_quantile: float, default 0.9
+        Quantile of each type's leave-one-out distances used as its scale.
+    max_reference: int, default 5000
+        Cap on the reference cells kept (a stratified sample, rare types
+        kept); prediction costs ``O(n_cells * max_reference * n_features)``
+        and the rule stores ``max_reference * n_features`` numbers.
+    seed: int, default 0
+        Seeds the reference sample.
+
+    Attributes
+    ----------
+    threshold: float
+        Cells with ``score < threshold`` are rejected.
+    reference_: np.ndarray
+        Reference features (float32), ``knn`` only.
+    scales_: np.ndarray
+        Per-type distance scale, ``knn`` only.
+    temperature: float
+        Softmax temperature, ``max_probability`` only.
+
+    Examples
+    --------
+    Two reference types in 2-d; a held-out quarter sets the threshold, a
+    far-away cell is rejected:
+
+    >>> rng = np.random.default_rng(0)
+    >>> labels = np.repeat([0, 1], 200)
+    >>> features = rng.normal(size=(400, 2)) + 6 * labels[:, None]
+    >>> logits = np.stack([-features[:, 0], features[:, 0] - 6], axis=1)
+    >>> heldout = np.arange(0, 400, 4)
+    >>> rule = RejectionRule().fit(features, logits, labels, heldout=heldout,
+    ...                            rejection_rate=0.05)
+    >>> rule.reject(np.array([[0., 0.], [30., -30.]]),
+    ...             np.array([[0., -6.], [-30., 24.]]))
+    array([False,  True])
+    >>> same = RejectionRule.from_dict(rule.to_dict())
+    >>> same.threshold == rule.threshold
+    True
+
+    References
+    ----------
+    .. [2] Sun, Ming, Zhu and Li, "Out-of-distribution detection with deep
+       nearest neighbors", ICML 2022.
+    .. [3] Lee, Lee, Lee and Shin, "A simple unified framework for detecting
+       out-of-distribution samples and adversarial attacks", NeurIPS 2018.
+    """
+
+    METHODS = ("knn", "max_probability")
+
+    def __init__(self,
+                 method: str = "knn",
+                 n_neighbors: int = 3,
+                 scale_quantile: float = 0.9,
+                 max_reference: int = 5000,
+                 seed: int = 0) -> None:
+        if method not in self.METHODS:
+            raise ValueError("method must be one of %s, got %r" %
+                             (", ".join(self.METHODS), method))
+        if n_neighbors < 1:
+            raise ValueError("n_neighbors must be at least 1")
+        if not 0 < scale_quantile <= 1:
+            raise ValueError("scale_quantile must be in (0, 1]")
+        if max_reference < 2:
+            raise ValueError("max_reference must be at least 2")
+        self.method = method
+        self.n_neighbors = int(n_neighbors)
+        self.scale_quantile = float(scale_quantile)
+        self.max_reference = int(max_reference)
+        self.seed = int(seed)
+        self.threshold: Optional[float] = None
+        self.rejection_rate: Optional[float] = None
+        self.temperature = 1.0
+        self.reference_: Optional[np.ndarray] = None
+        self.scales_: Optional[np.ndarray] = None
+
+    # ------------------------------------------------------------------ fit
+    def fit(self,
+            features: Optional[np.ndarray],
+            logits: np.ndarray,
+            labels: Sequence[int],
+            rejection_rate: float = 0.01,
+            temperature: float = 1.0,
+            heldout: Optional[Union[np.ndarray, Sequence[int]]] = None,
+            ) -> "RejectionRule":
+        """Fit on the reference cells and set the threshold.
+
+        Parameters
+        ----------
+        features: np.ndarray or None
+            Cells x features (the last hidden layer) of all reference cells,
+            the held-out ones included; unused (may be None) for
+            ``max_probability``.
+        logits: np.ndarray
+            Cells x types, the network's outputs for the same cells.
+        labels: sequence of int
+            True class id of each cell (``0 .. n_types - 1``, the columns
+            of ``logits``).
+        rejection_rate: float, default 0.01
+            Share of held-out cells to reject; sets :attr:`threshold`.
+        temperature: float, default 1.0
+            Softmax temperature (``max_probability``).
+        heldout: array of int or bool, optional
+            Rows (indices or a mask) held out of training, used only to set
+            the threshold; the other rows form the kNN reference. Without
+            it, every row is reference and the threshold comes from their
+            leave-one-out scores, which are optimistic for cells the network
+            was trained on: fewer known cells than ``rejection_rate`` and
+            fewer unknown ones are then rejected.
+
+        Returns
+        -------
+        self
+        """
+        logits = np.asarray(logits, dtype=np.float64)
+        labels = np.asarray(labels).ravel().astype(np.int64)
+        if len(labels) != len(logits):
+            raise ValueError("%d rows of logits but %d labels" %
+                             (len(logits), len(labels)))
+        if not 0 <= rejection_rate < 1:
+            raise ValueError("rejection_rate must be in [0, 1)")
+        held = np.zeros(len(labels), dtype=bool)
+        if heldout is not None:
+            heldout = np.asarray(heldout)
+            if heldout.dtype == bool:
+                if len(heldout) != len(labels):
+                    raise ValueError("heldout mask has %d rows, expected %d"
+                                     % (len(heldout), len(labels)))
+                held = heldout.copy()
+            else:
+                held[heldout.astype(np.int64)] = True
+        self.rejection_rate = float(rejection_rate)
+        self.temperature = float(temperature)
+        if self.method == "max_probability":
+            rows = held if held.any() else np.ones(len(labels), dtype=bool)
+            scores = self.score(None, logits[rows])
+        else:
+            if features is None:
+                raise ValueError("method='knn' needs features")
+            features = np.asarray(features, dtype=np.float32)
+            if len(features) != len(labels):
+                raise ValueError("%d rows of features but %d labels" %
+                                 (len(features), len(labels)))
+            reference = np.flatnonzero(~held)
+            if len(reference) < 2:
+                raise ValueError("the kNN rule needs at least 2 reference "
+                                 "(not held-out) cells")
+            keep = reference[_stratified_sample(
+                labels[reference], self.max_reference,
+                np.random.default_rng(self.seed))]
+            self.reference_ = features[keep]
+            loo = kth_neighbour_distance(self.reference_, self.reference_,
+                                         self.n_neighbors, exclude_self=True)
+            self.scales_ = self._type_scales(loo, labels[keep],
+                                             logits.shape[1])
+            if held.any():
+                scores = self.score(features[held], logits[held])
+            else:
+                scores = -loo / self.scales_[logits[keep].argmax(axis=1)]
+        self.threshold = threshold_for_rejection(scores, rejection_rate)
+        return self
+
+    def _type_scales(self, distances: np.ndarray, labels: np.ndarray,
+                     n_types: int) -> np.ndarray:
+        """Per-type quantile of ``distances``; the pooled quantile for types
+        without reference cells, never zero."""
+        pooled = float(np.quantile(distances, self.scale_quantile))
+        scales = np.full(n_types, pooled, dtype=np.float64)
+        for c in range(n_types):
+            mine = distances[labels == c]
+            if len(mine):
+                scales[c] = float(np.quantile(mine, self.scale_quantile))
+        tiny = max(pooled, 1.0) * 1e-12
+        return np.where(scales > tiny, scales, max(pooled, tiny))
+
+    # -------------------------------------------------------------- predict
+    def score(self, features: Optional[np.ndarray],
+              logits: np.ndarray) -> np.ndarray:
+        """Typicality of each cell (higher = more like the reference).
+
+        ``-d / s[c]`` for ``knn``; the top calibrated probability for
+        ``max_probability``.
+        """
+        logits = np.asarray(logits, dtype=np.float64)
+        if self.method == "max_probability":
+            return calibrated_probabilities(
+                logits, self.temperature).max(axis=1).astype(np.float64)
+        if self.reference_ is None:
+            raise RuntimeError("this rule is not fitted: call fit()")
+        if features is None:
+            raise ValueError("method='knn' needs features")
+        features = np.asarray(features, dtype=np.float32)
+        if features.shape[1] != self.reference_.shape[1]:
+            raise ValueError("%d features per cell, the rule was fitted on %d"
+                             % (features.shape[1], self.reference_.shape[1]))
+        distance = kth_neighbour_distance(features, self.reference_,
+                                          self.n_neighbors)
+        return -distance / self.scales_[logits.argmax(axis=1)]
+
+    def reject(self, features: Optional[np.ndarray],
+               logits: np.ndarray) -> np.ndarray:
+        """True for the cells to mark ``Unassigned``."""
+        if self.threshold is None:
+            raise RuntimeError("this rule is not fitted: call fit()")
+        return self.score(features, logits) < self.threshold
+
+    # ------------------------------------------------------- save and load
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-serialisable parameters and fitted state."""
+        if self.threshold is None:
+            raise RuntimeError("this rule is not fitted: call fit()")
+        state: Dict[str, Any] = {
+            "method": self.method,
+            "n_neighbors": self.n_neighbors,
+            "scale_quantile": self.scale_quantile,
+            "max_reference": self.max_reference,
+            "seed": self.seed,
+            "rejection_rate": self.rejection_rate,
+            "threshold": float(self.threshold),
+            "temperature": self.temperature,
+        }
+        if self.method == "knn":
+            state["scales"] = [float(v) for v in self.scales_]
+            # The shortest text that reads back as the same float32.
+            state["reference"] = [[float(str(v)) for v in row]
+                                  for row in self.reference_]
+        return state
+
+    @classmethod
+    def from_dict(cls, state: Dict[str, Any]) -> "RejectionRule":
+        """The rule :meth:`to_dict` described (scores are identical)."""
+        rule = cls(method=state["method"],
+                   n_neighbors=state["n_neighbors"],
+                   scale_quantile=state["scale_quantile"],
+                   max_reference=state["max_reference"],
+                   seed=state["seed"])
+        rule.rejection_rate = state.get("rejection_rate")
+        rule.threshold = float(state["threshold"])
+        rule.temperature = float(state.get("temperature", 1.0))
+        if rule.method == "knn":
+            rule.scales_ = np.asarray(state["scales"], dtype=np.float64)
+            rule.reference_ = np.asarray(state["reference"],
+                                         dtype=np.float32)
+        return rule
+
+    def __repr__(self) -> str:
+        return "RejectionRule(method=%r, n_neighbors=%d, threshold=%s)" % (
+            self.method, self.n_neighbors, self.threshold)

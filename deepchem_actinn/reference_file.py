@@ -79,8 +79,7 @@ class ReferenceFile:
             labels_path = str(labels)
             labels = read_labels(labels)
         self.cell_ids = read_cell_ids(path, format)
-        self.genes = np.asarray(read_gene_names(path, format,
-                                                upper_case_genes),
+        self.genes = np.asarray(read_gene_names(path, format, upper_case_genes),
                                 dtype=object)
         self.labels = match_labels(self.cell_ids, labels, labels_path)
 

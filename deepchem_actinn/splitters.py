@@ -55,12 +55,11 @@ def stratified_indices(y: np.ndarray,
     for cls in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == cls))
         counts = _allocate(len(members), fractions)
-        for part, chunk in enumerate(np.split(members,
-                                              np.cumsum(counts)[:-1])):
+        for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
             parts[part].append(chunk)
     return [
-        np.sort(np.concatenate(p)).astype(np.int64) if p else np.zeros(
-            0, dtype=np.int64) for p in parts
+        np.sort(np.concatenate(p)).astype(np.int64)
+        if p else np.zeros(0, dtype=np.int64) for p in parts
     ]
 
 
@@ -171,8 +170,7 @@ class SingletaskStratifiedSplitter(Splitter):
             if isinstance(dataset, DiskDataset):
                 train_dir = train_dir or tempfile.mkdtemp()
                 cv_dir = cv_dir or tempfile.mkdtemp()
-            pairs.append((dataset.select(np.flatnonzero(fold_of != fold),
-                                         train_dir),
-                          dataset.select(np.flatnonzero(fold_of == fold),
-                                         cv_dir)))
+            pairs.append(
+                (dataset.select(np.flatnonzero(fold_of != fold), train_dir),
+                 dataset.select(np.flatnonzero(fold_of == fold), cv_dir)))
         return pairs

@@ -17,9 +17,10 @@ from deepchem_actinn.splitters import stratified_indices
 def quick(tm_train):
     """A briefly trained annotator (fast; for behaviour, not accuracy)."""
     return ACTINNAnnotator(max_epochs=4, early_stopping=False,
-                           n_networks=2).fit(
-        sp.csr_matrix(tm_train["X"]), tm_train["genes"], tm_train["labels"],
-        tm_train["ids"])
+                           n_networks=2).fit(sp.csr_matrix(tm_train["X"]),
+                                             tm_train["genes"],
+                                             tm_train["labels"],
+                                             tm_train["ids"])
 
 
 def test_fit_records_genes_types_history_and_calibration(quick, tm_train):
@@ -53,8 +54,7 @@ def test_predict_aligns_a_query_from_another_source(quick, tm_test, caplog):
     X, genes, ids = tm_test["X"], tm_test["genes"], tm_test["ids"]
     base = quick.predict(X, genes, ids)
     assert base.probabilities.shape == (1000, 12)
-    np.testing.assert_allclose(base.probabilities.sum(axis=1), 1.0,
-                               rtol=1e-5)
+    np.testing.assert_allclose(base.probabilities.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(base.confidence,
                                   base.probabilities.max(axis=1))
     # Shuffled, upper-cased genes and a few model genes missing.
@@ -62,8 +62,10 @@ def test_predict_aligns_a_query_from_another_source(quick, tm_test, caplog):
     order = rng.permutation(len(genes))
     upper = np.array([g.upper() for g in genes])
     shuffled = quick.predict(X[:, order], upper[order], ids)
-    np.testing.assert_allclose(shuffled.probabilities, base.probabilities,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(shuffled.probabilities,
+                               base.probabilities,
+                               rtol=1e-5,
+                               atol=1e-6)
     drop = np.isin(genes, quick.genes_[:3])
     with caplog.at_level("WARNING"):
         partial = quick.predict(X[:, ~drop], genes[~drop], ids)
@@ -135,11 +137,11 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
 
 
 def test_annotate_writes_obs_obsm_uns(quick, tm_test):
-    adata = anndata.AnnData(
-        X=sp.csr_matrix(tm_test["X"]),
-        obs=pd.DataFrame(index=tm_test["ids"]),
-        var=pd.DataFrame({"gene_symbols": tm_test["genes"]},
-                         index=["ENSMUSG%05d" % i for i in range(2000)]))
+    adata = anndata.AnnData(X=sp.csr_matrix(tm_test["X"]),
+                            obs=pd.DataFrame(index=tm_test["ids"]),
+                            var=pd.DataFrame(
+                                {"gene_symbols": tm_test["genes"]},
+                                index=["ENSMUSG%05d" % i for i in range(2000)]))
     result = annotate(adata, quick)
     assert result.gene_column == "var['gene_symbols']"
     expected = quick.predict(tm_test["X"], tm_test["genes"])
@@ -148,7 +150,8 @@ def test_annotate_writes_obs_obsm_uns(quick, tm_test):
         expected.cell_types.astype(str))
     # Sparse and dense inputs differ only in summation order.
     np.testing.assert_allclose(adata.obs["actinn_confidence"],
-                               expected.confidence, rtol=1e-5)
+                               expected.confidence,
+                               rtol=1e-5)
     assert adata.obsm["actinn_probabilities"].shape == (1000, 12)
     assert adata.uns["actinn"]["type_names"] == quick.type_names
     # Counts read from a layer when X holds something else.
@@ -156,7 +159,8 @@ def test_annotate_writes_obs_obsm_uns(quick, tm_test):
     adata.X = sp.csr_matrix(adata.X.shape, dtype=np.float32)
     annotate(adata, quick, layer="counts", key_added="again")
     np.testing.assert_allclose(adata.obs["again_confidence"],
-                               expected.confidence, rtol=1e-5)
+                               expected.confidence,
+                               rtol=1e-5)
 
 
 def test_fit_rejects_bad_labels(tm_train):
@@ -169,7 +173,8 @@ def test_fit_rejects_bad_labels(tm_train):
 
 
 def test_actinn_gene_filter_is_available(tm_train):
-    annotator = ACTINNAnnotator(max_epochs=1, n_networks=1,
+    annotator = ACTINNAnnotator(max_epochs=1,
+                                n_networks=1,
                                 total_percentiles=(1, 99),
                                 cv_percentiles=(1, 99)).fit(
                                     tm_train["X"], tm_train["genes"],
@@ -183,8 +188,7 @@ def test_defaults_beat_the_tutorial_on_the_bundled_split(tm_train, tm_test):
                                             tm_train["labels"])
     result = annotator.predict(tm_test["X"], tm_test["genes"])
     accuracy = accuracy_score(tm_test["labels"], result.cell_types)
-    macro_f1 = f1_score(tm_test["labels"], result.cell_types,
-                        average="macro")
+    macro_f1 = f1_score(tm_test["labels"], result.cell_types, average="macro")
     assert accuracy >= 0.99, accuracy
     assert macro_f1 > 0.957, macro_f1
     ece = annotator.calibration_

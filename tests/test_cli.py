@@ -23,7 +23,9 @@ QUICK = ["-ne", "3", "--seed", "0", "-q"]
 def actinn(*args, check=True):
     """Run the installed command line in a subprocess."""
     proc = subprocess.run([sys.executable, "-m", "deepchem_actinn", *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stderr)
     return proc
@@ -34,7 +36,8 @@ def read_predictions(directory):
     proba = None
     if (directory / "predicted_probabilities.txt").exists():
         proba = pd.read_csv(directory / "predicted_probabilities.txt",
-                            sep="\t", index_col=0)
+                            sep="\t",
+                            index_col=0)
     return labels, proba
 
 
@@ -53,10 +56,14 @@ def test_train_then_predict_equals_in_process_annotator(trained):
     assert list(labels.columns) == ["cellname", "celltype"]
     test = read(PATHS["test"])
     reference = read(PATHS["train"])
-    truth = pd.read_csv(PATHS["train_labels"], sep="\t", header=None,
+    truth = pd.read_csv(PATHS["train_labels"],
+                        sep="\t",
+                        header=None,
                         index_col=0)[1]
-    in_process = ACTINNAnnotator(max_epochs=3, early_stopping=False,
-                                 seed=0, n_networks=3).fit(
+    in_process = ACTINNAnnotator(max_epochs=3,
+                                 early_stopping=False,
+                                 seed=0,
+                                 n_networks=3).fit(
                                      reference.X, reference.var_names,
                                      truth.loc[reference.obs_names])
     expected = in_process.predict(test.X, test.var_names, test.obs_names)
@@ -66,7 +73,8 @@ def test_train_then_predict_equals_in_process_annotator(trained):
     # Types as rows, cells as columns, as the original script wrote them.
     assert list(proba.index) == in_process.type_names
     assert list(proba.columns) == list(test.obs_names)
-    np.testing.assert_allclose(proba.to_numpy().T, expected.probabilities,
+    np.testing.assert_allclose(proba.to_numpy().T,
+                               expected.probabilities,
                                atol=1e-5)
     loaded = ACTINNAnnotator.load(trained / "model")
     np.testing.assert_array_equal(
@@ -84,11 +92,11 @@ def test_run_equals_train_plus_predict(trained, tmp_path):
 
 
 def test_original_long_flags_are_accepted(tmp_path):
-    proc = actinn("run", "--train_set", str(PATHS["train"]),
-                  "--train_label", str(PATHS["train_labels"]),
-                  "--test_set", str(PATHS["test"]), "--num_epochs", "1",
-                  "--minibatch_size", "256", "--learning_rate", "0.0002",
-                  "--print_cost", "False", "-o", str(tmp_path))
+    proc = actinn("run", "--train_set", str(PATHS["train"]), "--train_label",
+                  str(PATHS["train_labels"]), "--test_set", str(PATHS["test"]),
+                  "--num_epochs", "1", "--minibatch_size", "256",
+                  "--learning_rate", "0.0002", "--print_cost", "False", "-o",
+                  str(tmp_path))
     assert proc.returncode == 0
     labels, _ = read_predictions(tmp_path)
     assert len(labels) == 1000
@@ -117,8 +125,12 @@ def test_predict_reads_any_format(trained, tmp_path):
     expected, _ = read_predictions(trained / "out")
     for query in (tmp_path / "v3", tmp_path / "q.h5ad"):
         out = tmp_path / ("out_" + query.name)
-        assert main(["predict", "-m", str(trained / "model"), "-ts",
-                     str(query), "-o", str(out), "-q"]) == 0
+        assert main([
+            "predict", "-m",
+            str(trained / "model"), "-ts",
+            str(query), "-o",
+            str(out), "-q"
+        ]) == 0
         labels, _ = read_predictions(out)
         pd.testing.assert_frame_equal(labels, expected)
 
@@ -126,9 +138,11 @@ def test_predict_reads_any_format(trained, tmp_path):
 def test_format_converts_10x_to_actinn_h5_and_h5ad(tmp_path):
     test = read(PATHS["test"], upper_case_genes=False)
     _mtx_dir(test, tmp_path / "v2", v3=False)
-    assert main(["format", "-i", str(tmp_path / "v2"), "-o",
-                 str(tmp_path / "conv"), "-f", "10X_V2", "--to", "both",
-                 "-q"]) == 0
+    assert main([
+        "format", "-i",
+        str(tmp_path / "v2"), "-o",
+        str(tmp_path / "conv"), "-f", "10X_V2", "--to", "both", "-q"
+    ]) == 0
     frame = pd.read_hdf(tmp_path / "conv.h5", key="dge")
     original = pd.read_hdf(PATHS["test"], key="dge")
     np.testing.assert_array_equal(frame.to_numpy(), original.to_numpy())
@@ -141,11 +155,14 @@ def test_format_converts_10x_to_actinn_h5_and_h5ad(tmp_path):
 
 def test_report_from_predictions(trained, tmp_path):
     out = tmp_path / "report"
-    assert main(["report", "-p", str(trained / "out" /
-                                     "predicted_label.txt"),
-                 "-op", str(trained / "out" / "predicted_probabilities.txt"),
-                 "-l", str(PATHS["test_labels"]), "-m",
-                 str(trained / "model"), "-o", str(out), "-q"]) == 0
+    assert main([
+        "report", "-p",
+        str(trained / "out" / "predicted_label.txt"), "-op",
+        str(trained / "out" / "predicted_probabilities.txt"), "-l",
+        str(PATHS["test_labels"]), "-m",
+        str(trained / "model"), "-o",
+        str(out), "-q"
+    ]) == 0
     page = (out / "report.html").read_text()
     assert "data:image/png;base64" in page
     for figure in ("confusion_matrix.png", "training_curves.png",
@@ -155,9 +172,12 @@ def test_report_from_predictions(trained, tmp_path):
 
 def test_unassigned_flags(trained, tmp_path):
     out = tmp_path / "strict"
-    assert main(["predict", "-m", str(trained / "model"), "-ts",
-                 str(PATHS["test"]), "-o", str(out), "--threshold", "0.99",
-                 "-q"]) == 0
+    assert main([
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-o",
+        str(out), "--threshold", "0.99", "-q"
+    ]) == 0
     labels, _ = read_predictions(out)
     assert (labels["celltype"] == "Unassigned").sum() > 0
 
@@ -173,57 +193,78 @@ def _fails(args, capsys, message, outputs=()):
         assert not path.exists(), path
 
 
-def test_user_errors_are_one_line_and_leave_nothing(trained, tmp_path,
-                                                   capsys):
+def test_user_errors_are_one_line_and_leave_nothing(trained, tmp_path, capsys):
     out = tmp_path / "out"
     model = str(trained / "model")
-    _fails(["predict", "-m", str(tmp_path), "-ts", str(PATHS["test"]),
-            "-o", str(out)], capsys, "not an ACTINN annotator",
-           [out / "predicted_label.txt"])
-    _fails(["predict", "-m", model, "-ts", str(tmp_path / "missing.h5"),
-            "-o", str(out)], capsys, "missing.h5",
-           [out / "predicted_label.txt"])
+    _fails([
+        "predict", "-m",
+        str(tmp_path), "-ts",
+        str(PATHS["test"]), "-o",
+        str(out)
+    ], capsys, "not an ACTINN annotator", [out / "predicted_label.txt"])
+    _fails([
+        "predict", "-m", model, "-ts",
+        str(tmp_path / "missing.h5"), "-o",
+        str(out)
+    ], capsys, "missing.h5", [out / "predicted_label.txt"])
     # Labels that do not cover the matrix's cells.
     partial = tmp_path / "partial.txt"
     lines = PATHS["train_labels"].read_text().splitlines()
     partial.write_text("\n".join(lines[:-3]) + "\n")
-    _fails(["train", "-trs", str(PATHS["train"]), "-trl", str(partial),
-            "-m", str(tmp_path / "m"), "-q"], capsys, "3",
-           [tmp_path / "m"])
+    _fails([
+        "train", "-trs",
+        str(PATHS["train"]), "-trl",
+        str(partial), "-m",
+        str(tmp_path / "m"), "-q"
+    ], capsys, "3", [tmp_path / "m"])
     # A query whose genes match nothing the model knows.
     test = read(PATHS["test"])
-    alien = anndata.AnnData(X=sp.csr_matrix(test.X), obs=test.obs[[]],
-                            var=pd.DataFrame(index=[
-                                "ENSMUSG%011d" % i for i in range(2000)
-                            ]))
+    alien = anndata.AnnData(
+        X=sp.csr_matrix(test.X),
+        obs=test.obs[[]],
+        var=pd.DataFrame(index=["ENSMUSG%011d" % i for i in range(2000)]))
     alien.write_h5ad(tmp_path / "alien.h5ad")
-    _fails(["predict", "-m", model, "-ts", str(tmp_path / "alien.h5ad"),
-            "-o", str(out)], capsys, "do not match",
-           [out / "predicted_label.txt"])
+    _fails([
+        "predict", "-m", model, "-ts",
+        str(tmp_path / "alien.h5ad"), "-o",
+        str(out)
+    ], capsys, "do not match", [out / "predicted_label.txt"])
     # Log-normalised values where counts are expected.
     lognorm = alien.copy()
     lognorm.var_names = test.var_names
     lognorm.X = sp.csr_matrix(np.log1p(test.X.toarray()))
     lognorm.write_h5ad(tmp_path / "lognorm.h5ad")
-    _fails(["predict", "-m", model, "-ts", str(tmp_path / "lognorm.h5ad"),
-            "-o", str(out)], capsys, "non-integer",
-           [out / "predicted_label.txt"])
+    _fails([
+        "predict", "-m", model, "-ts",
+        str(tmp_path / "lognorm.h5ad"), "-o",
+        str(out)
+    ], capsys, "non-integer", [out / "predicted_label.txt"])
 
 
 def test_existing_outputs_are_not_clobbered(trained, capsys):
     target = trained / "out" / "predicted_label.txt"
     before = target.read_bytes()
-    _fails(["predict", "-m", str(trained / "model"), "-ts",
-            str(PATHS["test"]), "-o", str(trained / "out")], capsys,
-           "exists; pass --overwrite")
+    _fails([
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-o",
+        str(trained / "out")
+    ], capsys, "exists; pass --overwrite")
     assert target.read_bytes() == before
-    _fails(["train", *TRAIN, "-m", str(trained / "model")], capsys,
-           "exists; pass --overwrite")
+    _fails(
+        ["train", *TRAIN, "-m", str(trained / "model")], capsys,
+        "exists; pass --overwrite")
 
 
 def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
-    proc = actinn("predict", "-m", str(tmp_path / "none"), "-ts",
-                  str(PATHS["test"]), "-o", str(tmp_path), check=False)
+    proc = actinn("predict",
+                  "-m",
+                  str(tmp_path / "none"),
+                  "-ts",
+                  str(PATHS["test"]),
+                  "-o",
+                  str(tmp_path),
+                  check=False)
     assert proc.returncode == 2
     assert "no such annotator directory" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -231,9 +272,12 @@ def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
 
 
 def test_simulate_writes_labels(tmp_path):
-    assert main(["simulate", "-o", str(tmp_path / "sim.h5ad"), "--cells",
-                 "300", "--genes", "200", "--types", "3", "--labels",
-                 str(tmp_path / "sim_labels.txt"), "-q"]) == 0
+    assert main([
+        "simulate", "-o",
+        str(tmp_path / "sim.h5ad"), "--cells", "300", "--genes", "200",
+        "--types", "3", "--labels",
+        str(tmp_path / "sim_labels.txt"), "-q"
+    ]) == 0
     adata = anndata.read_h5ad(tmp_path / "sim.h5ad")
     labels = pd.read_csv(tmp_path / "sim_labels.txt", sep="\t", header=None)
     assert adata.shape == (300, 200)
@@ -244,9 +288,13 @@ def test_train_out_of_core_from_h5ad(tmp_path):
     """``--out-of-core`` trains from disk; the saved model predicts."""
     reference = read(PATHS["train"])
     reference.write_h5ad(tmp_path / "ref.h5ad")
-    assert main(["train", "-trs", str(tmp_path / "ref.h5ad"), "-trl",
-                 str(PATHS["train_labels"]), "-m", str(tmp_path / "model"),
-                 "--out-of-core", "--networks", "1", "-ne", "2", "-q"]) == 0
+    assert main([
+        "train", "-trs",
+        str(tmp_path / "ref.h5ad"), "-trl",
+        str(PATHS["train_labels"]), "-m",
+        str(tmp_path / "model"), "--out-of-core", "--networks", "1", "-ne", "2",
+        "-q"
+    ]) == 0
     loaded = ACTINNAnnotator.load(tmp_path / "model")
     assert loaded.n_reference_cells_ == 4000
     assert len(loaded.history_["train_loss"]) == 2

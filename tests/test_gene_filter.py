@@ -42,8 +42,7 @@ def test_stats_match_numpy_dense_sparse_and_chunked(normalised):
         stats = gene_statistics(source, chunk_size=333)
         np.testing.assert_allclose(stats.total, Xd.sum(0), rtol=1e-10)
         np.testing.assert_allclose(stats.mean, Xd.mean(0), rtol=1e-10)
-        np.testing.assert_allclose(stats.std, Xd.std(0), rtol=1e-7,
-                                   atol=1e-9)
+        np.testing.assert_allclose(stats.std, Xd.std(0), rtol=1e-7, atol=1e-9)
 
 
 def test_same_genes_as_numpy_reference_up_to_ties(normalised, tm_train):
@@ -69,7 +68,9 @@ def test_fit_is_the_same_for_sparse_float64_and_disk_datasets(
                               chunk_size=500).mask,
         GeneFilterTransformer(normalised.astype(np.float64), genes).mask,
         GeneFilterTransformer(dc.data.DiskDataset.from_numpy(
-            normalised, data_dir=str(tmp_path)), genes, chunk_size=700).mask,
+            normalised, data_dir=str(tmp_path)),
+                              genes,
+                              chunk_size=700).mask,
     ]
     for mask in masks[1:]:
         np.testing.assert_array_equal(mask, masks[0])
@@ -91,8 +92,8 @@ def test_align_by_name_with_shuffled_and_missing_genes(normalised, tm_train):
     dropped = set(order[:0]) | {kept_positions[0], kept_positions[5]}
     order = np.array([i for i in order if i not in dropped])
     query_X, query_genes = normalised[:20][:, order], genes[order]
-    with pytest.warns(UserWarning, match="2 of the %d genes" %
-                      len(gf.kept_genes)):
+    with pytest.warns(UserWarning,
+                      match="2 of the %d genes" % len(gf.kept_genes)):
         aligned = gf.align(query_X, query_genes)
     expected[:, [0, 5]] = 0
     np.testing.assert_array_equal(aligned, expected)

@@ -10,8 +10,7 @@ def test_mapping_is_made_from_training_labels_and_reused():
     mapping = CellTypeLabels.from_labels(train)
     assert mapping.type_names == ["B cell", "NK cell", "T cell"]
     # A test set without NK cells keeps the training ids.
-    np.testing.assert_array_equal(mapping.encode(["T cell", "B cell"]),
-                                  [2, 0])
+    np.testing.assert_array_equal(mapping.encode(["T cell", "B cell"]), [2, 0])
     np.testing.assert_array_equal(
         mapping.decode(mapping.encode(train)).astype(str), train)
 

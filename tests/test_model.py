@@ -18,15 +18,19 @@ def toy():
 
 def test_network_shapes_and_hidden_sizes():
     net = ACTINNClassifier(input_size=30, output_dim=4, hidden_sizes=(8, 6))
-    widths = [m.out_features for m in net.modules()
-              if isinstance(m, torch.nn.Linear)]
+    widths = [
+        m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)
+    ]
     assert widths == [8, 6, 4]
     proba, logits = net(torch.randn(5, 30))
     assert proba.shape == logits.shape == (5, 4)
     torch.testing.assert_close(proba.sum(dim=1), torch.ones(5))
     default = ACTINNClassifier(30, 4)
-    assert [m.out_features for m in default.modules()
-            if isinstance(m, torch.nn.Linear)] == [100, 50, 25, 4]
+    assert [
+        m.out_features
+        for m in default.modules()
+        if isinstance(m, torch.nn.Linear)
+    ] == [100, 50, 25, 4]
     with pytest.raises(ValueError):
         ACTINNClassifier(None, 4)
 
@@ -44,8 +48,7 @@ def test_defaults_are_actinns():
 
 
 def test_predict_is_probabilities_and_metrics_agree(toy):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0,
-                        learning_rate=1e-3)
+    model = ACTINNModel(output_dim=3, input_size=40, seed=0, learning_rate=1e-3)
     model.fit(toy, nb_epoch=5)
     proba = model.predict(toy)
     assert proba.shape == (300, 3)
@@ -54,7 +57,8 @@ def test_predict_is_probabilities_and_metrics_agree(toy):
     scores = model.evaluate(toy, [
         dc.metrics.Metric(dc.metrics.accuracy_score),
         dc.metrics.Metric(dc.metrics.roc_auc_score)
-    ], n_classes=3)
+    ],
+                            n_classes=3)
     assert scores["accuracy_score"] == pytest.approx(
         accuracy_score(y, proba.argmax(axis=1)))
     assert scores["roc_auc_score"] == pytest.approx(
@@ -73,12 +77,13 @@ def test_seed_makes_training_reproducible(toy):
 
 
 def test_save_and_restore_through_model_dir(toy, tmp_path):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0,
+    model = ACTINNModel(output_dim=3,
+                        input_size=40,
+                        seed=0,
                         model_dir=str(tmp_path))
     model.fit(toy, nb_epoch=2)
     model.save_checkpoint()
-    restored = ACTINNModel(output_dim=3, input_size=40,
-                           model_dir=str(tmp_path))
+    restored = ACTINNModel(output_dim=3, input_size=40, model_dir=str(tmp_path))
     restored.restore()
     np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
 
@@ -91,16 +96,18 @@ def test_sample_weights_weigh_each_sample(toy):
     inputs, labels, weights = model._prepare_batch(([X], [y], [w]))
     _, logits = model.model(inputs[0])
     loss = model._loss_fn([logits], labels, weights)
-    per_cell = torch.nn.functional.cross_entropy(
-        logits, torch.as_tensor(y.ravel()), reduction="none")
-    expected = (per_cell * torch.as_tensor(w.ravel(),
-                                           dtype=torch.float32)).mean()
+    per_cell = torch.nn.functional.cross_entropy(logits,
+                                                 torch.as_tensor(y.ravel()),
+                                                 reduction="none")
+    expected = (per_cell *
+                torch.as_tensor(w.ravel(), dtype=torch.float32)).mean()
     torch.testing.assert_close(loss, expected)
 
 
 def test_disk_dataset_training_is_seeded(toy, tmp_path):
-    disk = dc.data.DiskDataset.from_numpy(toy.X, toy.y, data_dir=str(
-        tmp_path / "d"))
+    disk = dc.data.DiskDataset.from_numpy(toy.X,
+                                          toy.y,
+                                          data_dir=str(tmp_path / "d"))
     disk.reshard(64)
     runs = []
     for _ in range(2):
@@ -116,7 +123,11 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
 
     from deepchem_actinn.models.batches import csr_triple
     rng = np.random.default_rng(0)
-    X = sp.random(16, 300, density=0.05, format="csr", dtype=np.float32,
+    X = sp.random(16,
+                  300,
+                  density=0.05,
+                  format="csr",
+                  dtype=np.float32,
                   random_state=rng)
     net = ACTINNClassifier(input_size=300, output_dim=4)
     dense_out = net(torch.from_numpy(X.toarray()))[1]
@@ -126,5 +137,7 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
     sparse_out = net([torch.from_numpy(a) for a in csr_triple(X)])[1]
     sparse_out.sum().backward()
     torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(net.layers[0].weight.grad, dense_grad,
-                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(net.layers[0].weight.grad,
+                               dense_grad,
+                               rtol=1e-5,
+                               atol=1e-6)

@@ -16,14 +16,17 @@ def reference(X, target_sum=1e4, base=2.0):
 def test_matches_numpy_on_bundled_data(tm_train):
     out = library_size_log(tm_train["X"])
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out, reference(tm_train["X"]), rtol=1e-6,
+    np.testing.assert_allclose(out,
+                               reference(tm_train["X"]),
+                               rtol=1e-6,
                                atol=1e-6)
 
 
 def test_every_cell_sums_to_target_before_log(tm_test):
     out = library_size_log(tm_test["X"], target_sum=1234.0)
     np.testing.assert_allclose((2.0**out.astype(np.float64) - 1).sum(axis=1),
-                               1234.0, rtol=1e-4)
+                               1234.0,
+                               rtol=1e-4)
 
 
 def test_sparse_equals_dense_and_stays_sparse(tm_test):
@@ -38,7 +41,8 @@ def test_sparse_equals_dense_and_stays_sparse(tm_test):
 def test_other_log_bases(base):
     X = np.array([[1.0, 3.0, 0.0], [2.0, 2.0, 6.0]])
     np.testing.assert_allclose(library_size_log(X, 100.0, base),
-                               reference(X, 100.0, base), rtol=1e-6)
+                               reference(X, 100.0, base),
+                               rtol=1e-6)
 
 
 def test_transformer_on_numpy_and_disk_datasets(tm_test, tmp_path):
@@ -51,7 +55,9 @@ def test_transformer_on_numpy_and_disk_datasets(tm_test, tmp_path):
         assert out.X.dtype == np.float32
         np.testing.assert_allclose(out.X, expected, rtol=1e-6, atol=1e-6)
         np.testing.assert_array_equal(out.y, y)
-    disk = dc.data.DiskDataset.from_numpy(X, y, ids=tm_test["ids"][:300],
+    disk = dc.data.DiskDataset.from_numpy(X,
+                                          y,
+                                          ids=tm_test["ids"][:300],
                                           data_dir=str(tmp_path / "disk"))
     out = t.transform(disk, out_dir=str(tmp_path / "out"))
     np.testing.assert_allclose(out.X, expected, rtol=1e-6, atol=1e-6)

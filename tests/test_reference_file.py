@@ -24,8 +24,9 @@ def sorted_reference(tm_train, tmp_path_factory):
                             var=pd.DataFrame(index=tm_train["genes"]))
     adata.write_h5ad(root / "ref.h5ad")
     labels = root / "labels.txt"
-    pd.Series(tm_train["labels"], index=tm_train["ids"]).to_csv(
-        labels, sep="\t", header=False)
+    pd.Series(tm_train["labels"], index=tm_train["ids"]).to_csv(labels,
+                                                                sep="\t",
+                                                                header=False)
     return root / "ref.h5ad", labels, order
 
 
@@ -38,13 +39,11 @@ def test_scan_matches_in_memory_statistics(sorted_reference, tm_train):
     expected = library_size_log(tm_train["X"][order])
     reference = gene_statistics(expected)
     np.testing.assert_allclose(stats.total, reference.total, rtol=1e-10)
-    np.testing.assert_allclose(stats.std, reference.std, rtol=1e-7,
-                               atol=1e-9)
+    np.testing.assert_allclose(stats.std, reference.std, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(rows.toarray(), expected[keep], rtol=1e-6)
 
 
-def test_epoch_visits_each_training_cell_once_and_mixes_types(
-        sorted_reference):
+def test_epoch_visits_each_training_cell_once_and_mixes_types(sorted_reference):
     path, labels, _ = sorted_reference
     ref = ReferenceFile(path, labels, upper_case_genes=False, block_size=250)
     y = np.unique(ref.labels, return_inverse=True)[1]
@@ -54,9 +53,12 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(
     seen = []
     batch_types = []
     for inputs, (y_b,), (w_b,) in ref.epoch(np.random.default_rng(0),
-                                           columns, y,
-                                           np.arange(len(y), dtype=np.float32),
-                                           train, 128, buffer_cells=1000):
+                                            columns,
+                                            y,
+                                            np.arange(len(y), dtype=np.float32),
+                                            train,
+                                            128,
+                                            buffer_cells=1000):
         indices, offsets, values = inputs  # a CSR batch over the columns
         assert indices.max() < len(columns) and len(offsets) == len(y_b)
         seen.append(w_b.ravel().astype(int))  # weights carry the row index
@@ -70,12 +72,15 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(
 def test_fit_file_matches_fit(sorted_reference, tm_train, tm_test):
     path, labels, order = sorted_reference
     kwargs = dict(n_networks=1, max_epochs=40, seed=0)
-    from_file = ACTINNAnnotator(**kwargs).fit_file(path, labels,
+    from_file = ACTINNAnnotator(**kwargs).fit_file(path,
+                                                   labels,
                                                    upper_case_genes=False,
                                                    block_size=512,
                                                    buffer_cells=1500)
-    in_memory = ACTINNAnnotator(max_epochs=1, n_networks=1, seed=0).fit(
-        tm_train["X"][order], tm_train["genes"], tm_train["labels"][order])
+    in_memory = ACTINNAnnotator(max_epochs=1, n_networks=1,
+                                seed=0).fit(tm_train["X"][order],
+                                            tm_train["genes"],
+                                            tm_train["labels"][order])
     assert from_file.genes_ == in_memory.genes_
     assert from_file.type_names == in_memory.type_names
     assert from_file.calibration_["n_cells"] == \

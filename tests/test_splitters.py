@@ -15,7 +15,9 @@ def labelled(tm_train):
 def _as(kind, X, y, ids, tmp_path):
     if kind == "numpy":
         return dc.data.NumpyDataset(X, y, ids=ids)
-    return dc.data.DiskDataset.from_numpy(X, y, ids=ids,
+    return dc.data.DiskDataset.from_numpy(X,
+                                          y,
+                                          ids=ids,
                                           data_dir=str(tmp_path / "src"))
 
 
@@ -54,16 +56,18 @@ def test_train_test_split_is_seeded(labelled):
 def test_tiny_classes_are_still_placed():
     y = np.array([0] * 20 + [1, 2, 2]).reshape(-1, 1)
     ds = dc.data.NumpyDataset(np.zeros((23, 1)), y)
-    train, valid, test = SingletaskStratifiedSplitter().split(
-        ds, 0.8, 0.1, 0.1, seed=0)
+    train, valid, test = SingletaskStratifiedSplitter().split(ds,
+                                                              0.8,
+                                                              0.1,
+                                                              0.1,
+                                                              seed=0)
     assert sorted(np.concatenate([train, valid, test])) == list(range(23))
     assert 20 in train  # the single cell of class 1 goes to train
     assert {21, 22} <= set(train) | set(valid)
 
 
 @pytest.mark.parametrize("kind", ["numpy", "disk"])
-def test_k_fold_is_stratified_and_covers_every_cell(kind, labelled,
-                                                    tmp_path):
+def test_k_fold_is_stratified_and_covers_every_cell(kind, labelled, tmp_path):
     X, y, ids = labelled
     ds = _as(kind, X, y, ids, tmp_path)
     folds = SingletaskStratifiedSplitter().k_fold_split(ds, 4, seed=0)

@@ -35,10 +35,11 @@ class ACTINNClassifier(nn.Module):
     (torch.Size([4, 3]), torch.Size([4, 3]))
     """
 
-    def __init__(self,
-                 input_size: int,
-                 output_dim: int,
-                 hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        output_dim: int,
+        hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
         super().__init__()
         if input_size is None or output_dim is None or input_size < 1 or \
                 output_dim < 2:
@@ -51,8 +52,9 @@ class ACTINNClassifier(nn.Module):
         layers.append(nn.Linear(sizes[-1], int(output_dim)))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
-               ) -> Tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Class probabilities and logits for a batch of cells.
 
         ``x`` is a dense ``(cells, genes)`` tensor, or a sparse batch as the
@@ -63,8 +65,9 @@ class ACTINNClassifier(nn.Module):
         """
         return _softmax_and_logits(self.layers[1:](self.first_layer(x)))
 
-    def first_layer(self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
-                   ) -> torch.Tensor:
+    def first_layer(
+            self, x: Union[torch.Tensor,
+                           Sequence[torch.Tensor]]) -> torch.Tensor:
         """Pre-activation of the first hidden layer, dense or sparse input."""
         linear = self.layers[0]
         if isinstance(x, torch.Tensor):
@@ -157,8 +160,7 @@ class ACTINNModel(TorchModel):
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                network = ACTINNClassifier(input_size, output_dim,
-                                           hidden_sizes)
+                network = ACTINNClassifier(input_size, output_dim, hidden_sizes)
         self._shuffle_rng = np.random.default_rng(seed)
         schedule = ExponentialDecay(initial_rate=learning_rate,
                                     decay_rate=decay_rate,
@@ -172,14 +174,13 @@ class ACTINNModel(TorchModel):
                          optimizer=optimizer,
                          **kwargs)
 
-    def default_generator(self,
-                          dataset: Dataset,
-                          epochs: int = 1,
-                          mode: str = "fit",
-                          deterministic: bool = True,
-                          pad_batches: bool = True) -> Iterable[Tuple[List,
-                                                                      List,
-                                                                      List]]:
+    def default_generator(
+            self,
+            dataset: Dataset,
+            epochs: int = 1,
+            mode: str = "fit",
+            deterministic: bool = True,
+            pad_batches: bool = True) -> Iterable[Tuple[List, List, List]]:
         """Minibatches of a dataset, shuffled with the model's own seed.
 
         DeepChem's datasets shuffle with NumPy's global random state; here a
@@ -204,8 +205,8 @@ class ACTINNModel(TorchModel):
         if isinstance(dataset, DiskDataset):
             shard_order = self._shuffle_rng.permutation(
                 dataset.get_number_shards())
-            shards: Iterable = (dataset.get_shard(int(i))[:3]
-                                for i in shard_order)
+            shards: Iterable = (
+                dataset.get_shard(int(i))[:3] for i in shard_order)
         else:
             shards = [(dataset.X, dataset.y, dataset.w)]
         for X, y, w in shards:

@@ -27,8 +27,7 @@ def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
     """
     X = sp.csr_matrix(X)
     return [
-        X.indices.astype(np.int64),
-        X.indptr[:-1].astype(np.int64),
+        X.indices.astype(np.int64), X.indptr[:-1].astype(np.int64),
         X.data.astype(np.float32, copy=False)
     ]
 
@@ -41,14 +40,14 @@ def network_input(X: Matrix, rows: Union[slice, np.ndarray],
     return [dense_rows(X, rows)]
 
 
-def minibatches(X: Matrix,
-                y: Optional[np.ndarray] = None,
-                w: Optional[np.ndarray] = None,
-                batch_size: int = 128,
-                rng: Optional[np.random.Generator] = None,
-                pad: bool = False,
-                sparse: Optional[bool] = None) -> Iterator[Tuple[List, List,
-                                                                 List]]:
+def minibatches(
+        X: Matrix,
+        y: Optional[np.ndarray] = None,
+        w: Optional[np.ndarray] = None,
+        batch_size: int = 128,
+        rng: Optional[np.random.Generator] = None,
+        pad: bool = False,
+        sparse: Optional[bool] = None) -> Iterator[Tuple[List, List, List]]:
     """One epoch of ``([X_b], [y_b], [w_b])`` batches for ``fit_generator``.
 
     Parameters

@@ -74,9 +74,9 @@ class EnsembleScorer:
             self.bias = torch.cat([lin.bias for lin in first]).to(self.device)
         self.widths = [lin.out_features for lin in first]
 
-    def __call__(self,
-                 X: sp.csr_matrix,
-                 cell_ids: Sequence[str] = ()) -> Tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, X: sp.csr_matrix, cell_ids: Sequence[str] = ()
+    ) -> Tuple[np.ndarray, np.ndarray]:
         """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
 
         Raises
@@ -91,13 +91,13 @@ class EnsembleScorer:
         self._check(X, data, counts, cell_ids)
         offsets = torch.from_numpy(X.indptr[:-1].astype(np.int64))
         totals = torch.from_numpy(
-            np.add.reduceat(X.data, X.indptr[:-1], dtype=np.float64)
-            if X.nnz else np.zeros(X.shape[0])).float()
+            np.add.reduceat(X.data, X.indptr[:-1], dtype=np.float64) if X.
+            nnz else np.zeros(X.shape[0])).float()
         with torch.inference_mode():
             scale = torch.repeat_interleave(self.target_sum / totals,
                                             torch.from_numpy(counts))
-            values = torch.log2(torch.addcmul(torch.ones_like(data), data,
-                                              scale))
+            values = torch.log2(
+                torch.addcmul(torch.ones_like(data), data, scale))
             if self.log_scale != 1.0:
                 values *= self.log_scale
             first = F.embedding_bag(

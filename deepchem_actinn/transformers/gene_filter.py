@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
 
 
-def select_genes(stats: GeneStats,
-                 total_percentiles: Tuple[float, float] = (1.0, 99.0),
-                 cv_percentiles: Tuple[float, float] = (1.0, 99.0)
-                ) -> np.ndarray:
+def select_genes(
+    stats: GeneStats,
+    total_percentiles: Tuple[float, float] = (1.0, 99.0),
+    cv_percentiles: Tuple[float, float] = (1.0, 99.0)
+) -> np.ndarray:
     """Boolean mask of the genes ACTINN keeps, from per-gene statistics.
 
     Parameters
@@ -120,10 +121,9 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
         X = sp.csr_matrix(X)
         if present.all():
             return X[:, positions]
-        picker = sp.csr_matrix(
-            (np.ones(int(present.sum()), dtype=X.dtype),
-             (positions[present], np.flatnonzero(present))),
-            shape=(X.shape[1], len(positions)))
+        picker = sp.csr_matrix((np.ones(int(present.sum()), dtype=X.dtype),
+                                (positions[present], np.flatnonzero(present))),
+                               shape=(X.shape[1], len(positions)))
         return sp.csr_matrix(X @ picker)
     X = np.asarray(X)
     out = np.zeros((X.shape[0], len(positions)), dtype=X.dtype)
@@ -250,10 +250,10 @@ class GeneFilterTransformer(Transformer):
             raise ACTINNInputError(
                 "only %d of the %d genes the model uses are in the query "
                 "(%.0f%%, need %.0f%%); query genes look like %s, model genes "
-                "like %s" % (found, len(positions), 100.0 * found /
-                             max(len(positions), 1), 100 * self.min_overlap,
-                             examples(list(genes)[:3], 3),
-                             examples(list(self.kept_genes)[:3], 3)))
+                "like %s" %
+                (found, len(positions), 100.0 * found / max(len(positions), 1),
+                 100 * self.min_overlap, examples(list(genes)[:3], 3),
+                 examples(list(self.kept_genes)[:3], 3)))
         if missing:
             warnings.warn(
                 "%d of the %d genes the model uses are missing from the query "
@@ -303,7 +303,9 @@ class GeneFilterTransformer(Transformer):
                 "the dataset has %d genes but %d gene names were given" %
                 (dataset.get_shape()[0][1], len(genes)))
         aligner = _ColumnAligner(self.positions_in(genes))
-        return aligner.transform(dataset, parallel=parallel, out_dir=out_dir,
+        return aligner.transform(dataset,
+                                 parallel=parallel,
+                                 out_dir=out_dir,
                                  **kwargs)
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:

@@ -59,10 +59,9 @@ cannot be library-size normalised: c2
     bad = ~np.isfinite(data)
     if bad.any():
         rows = _bad_rows(bad, row_of)
-        raise ACTINNInputError(
-            "%d cell%s contain NaN or infinite values: %s" %
-            (len(rows), "" if len(rows) == 1 else "s",
-             examples(_cell_names(ids, rows))))
+        raise ACTINNInputError("%d cell%s contain NaN or infinite values: %s" %
+                               (len(rows), "" if len(rows) == 1 else "s",
+                                examples(_cell_names(ids, rows))))
     neg = data < 0
     if neg.any():
         rows = _bad_rows(neg, row_of)
@@ -75,8 +74,9 @@ cannot be library-size normalised: c2
     if len(zero):
         raise ACTINNInputError(
             "%d cell%s zero total counts and cannot be library-size "
-            "normalised: %s" % (len(zero), " has" if len(zero) == 1 else
-                                "s have", examples(_cell_names(ids, zero))))
+            "normalised: %s" %
+            (len(zero), " has" if len(zero) == 1 else "s have",
+             examples(_cell_names(ids, zero))))
 
 
 def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
