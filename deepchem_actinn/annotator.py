@@ -232,8 +232,10 @@ class ACTINNAnnotator:
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.target_sum = float(target_sum)
         self.log_base = float(log_base)
-        self.total_percentiles = tuple(total_percentiles)
-        self.cv_percentiles = tuple(cv_percentiles)
+        self.total_percentiles: Tuple[float, float] = (float(
+            total_percentiles[0]), float(total_percentiles[1]))
+        self.cv_percentiles: Tuple[float, float] = (float(cv_percentiles[0]),
+                                                    float(cv_percentiles[1]))
         self.min_overlap = float(min_overlap)
         self.rejection_rate = float(rejection_rate)
         self.seed = int(seed)
@@ -308,24 +310,24 @@ class ACTINNAnnotator:
         -------
         self
         """
-        labels = np.asarray([str(t) for t in labels], dtype=object)
-        genes = [str(g) for g in genes]
-        if X.shape[0] != len(labels):
+        label_names = np.asarray([str(t) for t in labels], dtype=object)
+        gene_names = [str(g) for g in genes]
+        if X.shape[0] != len(label_names):
             raise ACTINNInputError("%d cells but %d labels" %
-                                   (X.shape[0], len(labels)))
-        if X.shape[1] != len(genes):
+                                   (X.shape[0], len(label_names)))
+        if X.shape[1] != len(gene_names):
             raise ACTINNInputError("%d genes in the matrix but %d gene names" %
-                                   (X.shape[1], len(genes)))
-        self.labels_ = CellTypeLabels.from_labels(labels)
+                                   (X.shape[1], len(gene_names)))
+        self.labels_ = CellTypeLabels.from_labels(label_names)
         if self.labels_.n_types < 2:
             raise ACTINNInputError(
                 "the reference needs at least 2 cell types, found %s" %
                 examples(self.labels_.type_names))
-        y = self.labels_.encode(labels)
+        y = self.labels_.encode(label_names)
         Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
         mask = select_genes(gene_statistics(Xn), self.total_percentiles,
                             self.cv_percentiles)
-        self.genes_ = [str(g) for g in np.asarray(genes, dtype=object)[mask]]
+        self.genes_ = [str(g) for g in np.asarray(gene_names, dtype=object)[mask]]
         Xf = take_columns(Xn, np.flatnonzero(mask))
         del Xn
         train_idx, valid_idx = self._split(y)
@@ -374,14 +376,14 @@ class ACTINNAnnotator:
             As in :meth:`fit`.
         """
         from deepchem_actinn.reference_file import ReferenceFile
-        ref = ReferenceFile(path, labels, format, upper_case_genes,
+        ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
                             self.target_sum, self.log_base, block_size)
         self.labels_ = CellTypeLabels.from_labels(ref.labels)
         if self.labels_.n_types < 2:
             raise ACTINNInputError(
                 "the reference needs at least 2 cell types, found %s" %
                 examples(self.labels_.type_names))
-        y = self.labels_.encode(ref.labels)
+        y = self.labels_.encode(list(ref.labels))
         train_idx, valid_idx = self._split(y)
         stats, valid_rows = ref.scan(valid_idx)
         mask = select_genes(stats, self.total_percentiles, self.cv_percentiles)
@@ -438,6 +440,7 @@ class ACTINNAnnotator:
         self.threshold_ = conf.threshold_for_rejection(proba.max(axis=1),
                                                        self.rejection_rate)
         self.n_reference_cells_ = int(n_cells)
+        self.package_version_ = __version__
         return self
 
     def _class_weights(self, y: np.ndarray) -> np.ndarray:
@@ -544,7 +547,8 @@ class ACTINNAnnotator:
                     for a in network_input(X, slice(start, start +
                                                     PREDICT_BLOCK), sparse)
                 ]
-                features, proba = [], 0.0
+                features: List[torch.Tensor] = []
+                proba = torch.zeros(())
                 for network in (m.model for m in models):
                     h = network.layers[1:-1](
                         network.first_layer(block if sparse else block[0]))
@@ -651,24 +655,24 @@ class ACTINNAnnotator:
             raise ACTINNInputError(
                 "the query matrix has %d genes, fewer than its gene names "
                 "say" % X.shape[1])
-        if cell_ids is None:
-            cell_ids = [str(i) for i in range(X.shape[0])]
-        cell_ids = np.asarray([str(c) for c in cell_ids], dtype=object)
-        if len(cell_ids) != X.shape[0]:
+        ids = np.asarray([str(i) for i in range(X.shape[0])]
+                         if cell_ids is None else [str(c) for c in cell_ids],
+                         dtype=object)
+        if len(ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
-                                   (X.shape[0], len(cell_ids)))
+                                   (X.shape[0], len(ids)))
         if sp.issparse(X):
             scorer = scorer or self.scorer(positions, X.shape[1])
-            _, logits = scorer(X, cell_ids)
+            _, logits = scorer(X, ids)
         else:
-            Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+            Xn = library_size_log(X, self.target_sum, self.log_base, ids)
             _, logits = self._embed(take_columns(Xn, positions))
         proba = conf.calibrated_probabilities(logits, self.temperature_)
         top = proba.max(axis=1)
         names = self.labels_.decode(proba.argmax(axis=1))
         cut = threshold if threshold is not None else (
             self.threshold_ if unassigned else None)
-        return Annotation(cell_ids=cell_ids,
+        return Annotation(cell_ids=ids,
                           cell_types=conf.assign(names, top, cut),
                           confidence=top,
                           probabilities=proba,
@@ -747,7 +751,7 @@ class ACTINNAnnotator:
         annotator.calibration_ = config.get("calibration", {})
         annotator.histories_ = config.get("histories", [{}])
         annotator.n_reference_cells_ = config.get("n_reference_cells")
-        annotator.package_version_ = config.get("package_version")
+        annotator.package_version_ = str(config.get("package_version"))
         states = torch.load(os.path.join(path, WEIGHTS_FILE),
                             map_location=_device(device) or "cpu",
                             weights_only=True)

@@ -1,6 +1,7 @@
 """The ACTINN network and its DeepChem ``TorchModel``."""
 import logging
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Iterable, List, Optional, Sequence, Tuple, Union,
+                    cast)
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ class ACTINNClassifier(nn.Module):
             self, x: Union[torch.Tensor,
                            Sequence[torch.Tensor]]) -> torch.Tensor:
         """Pre-activation of the first hidden layer, dense or sparse input."""
-        linear = self.layers[0]
+        linear = cast(nn.Linear, self.layers[0])
         if isinstance(x, torch.Tensor):
             return linear(x)
         indices, offsets, values = x

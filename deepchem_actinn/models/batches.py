@@ -1,5 +1,5 @@
 """Minibatches from dense or sparse cells, densified one batch at a time."""
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -9,7 +9,7 @@ Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
 
 def dense_rows(X: Matrix, rows: Union[slice, np.ndarray]) -> np.ndarray:
     """Rows of X as a C-contiguous float32 array (sparse rows densified)."""
-    part = X[rows]
+    part: Any = X[rows]
     if sp.issparse(part):
         part = part.toarray()
     return np.ascontiguousarray(part, dtype=np.float32)
