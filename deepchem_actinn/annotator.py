@@ -136,6 +136,33 @@ def choose_gene_column(model_genes: Sequence[str],
     return best, overlaps[best]
 
 
+def gene_candidates(var_names: Sequence[str],
+                    var: Optional[pd.DataFrame] = None
+                   ) -> Dict[str, List[str]]:
+    """The gene identifier columns of a query, for :func:`choose_gene_column`.
+
+    ``var_names`` first, then every string column of ``var`` (10x
+    ``gene_ids``, an h5ad file's symbol or id columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> var = pd.DataFrame({"gene_ids": ["ENSG1"], "n_cells": [3]},
+    ...                    index=["CD3E"])
+    >>> gene_candidates(var.index, var)
+    {'var_names': ['CD3E'], "var['gene_ids']": ['ENSG1']}
+    """
+    candidates = {"var_names": [str(g) for g in var_names]}
+    if var is not None and len(var) == len(candidates["var_names"]):
+        for column in var.columns:
+            values = var[column]
+            if values.dtype == object or str(values.dtype) in ("category",
+                                                               "string",
+                                                               "str"):
+                candidates["var['%s']" % column] = [str(v) for v in values]
+    return candidates
+
+
 class ACTINNAnnotator:
     """Train ACTINN on a labelled reference once; annotate many queries.
 
@@ -817,11 +844,7 @@ def annotate(adata,
         X, var, var_names = adata.layers[layer], adata.var, adata.var_names
     else:
         X, var, var_names = adata.X, adata.var, adata.var_names
-    candidates = {"var_names": list(var_names)}
-    for column in var.columns:
-        if var[column].dtype == object or str(
-                var[column].dtype) in ("category", "string", "str"):
-            candidates["var['%s']" % column] = [str(v) for v in var[column]]
+    candidates = gene_candidates(var_names, var)
     column, matched = choose_gene_column(annotator.genes_, candidates,
                                          annotator.min_overlap)
     if column != "var_names":

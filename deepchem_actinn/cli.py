@@ -390,24 +390,10 @@ def _train(args, adata=None, labels=None):
 
 def _query_genes(path: str, fmt: Optional[str], args) -> Dict[str, List[str]]:
     """Identifier columns of the query, for choosing how to match genes."""
-    from deepchem_actinn.io.readers import detect_format, read_gene_names
-    fmt = fmt or detect_format(path)
-    names = list(read_gene_names(path, fmt, not args.keep_gene_case))
-    candidates = {"var_names": names}
-    if fmt == "h5ad":
-        import anndata
-        backed = anndata.read_h5ad(path, backed="r")
-        try:
-            if len(backed.var_names) == len(names):
-                for column in backed.var.columns:
-                    values = backed.var[column]
-                    if values.dtype == object or str(
-                            values.dtype) in ("category", "string", "str"):
-                        candidates["var['%s']" %
-                                   column] = [str(v) for v in values]
-        finally:
-            backed.file.close()
-    return candidates
+    from deepchem_actinn.annotator import gene_candidates
+    from deepchem_actinn.io.readers import read_var
+    var = read_var(path, fmt, not args.keep_gene_case)
+    return gene_candidates(var.index, var)
 
 
 def _predict(args, annotator, out_dir: Path) -> None:
