@@ -561,7 +561,7 @@ class ACTINNAnnotator:
         """
         models = self.models_ if models is None else models
         sparse = sp.issparse(X)
-        width = sum(m.model.layers[-1].in_features for m in models)
+        width = sum(m.model.head.in_features for m in models)
         hidden = np.zeros((X.shape[0], width), dtype=np.float32)
         logits = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
         for network in (m.model for m in models):
@@ -577,10 +577,9 @@ class ACTINNAnnotator:
                 features: List[torch.Tensor] = []
                 proba = torch.zeros(())
                 for network in (m.model for m in models):
-                    h = network.layers[1:-1](
-                        network.first_layer(block if sparse else block[0]))
+                    h = network.features(block if sparse else block[0])
                     features.append(h)
-                    proba = proba + torch.softmax(network.layers[-1](h), -1)
+                    proba = proba + torch.softmax(network.head(h), -1)
                 stop = start + features[0].shape[0]
                 hidden[start:stop] = torch.cat(features, 1).cpu().numpy()
                 logits[start:stop] = torch.log(
@@ -792,7 +791,13 @@ class ACTINNAnnotator:
         for member, state in enumerate(states):
             model = annotator._new_model(len(annotator.genes_),
                                          annotator.labels_.n_types, member)
-            model.model.load_state_dict(state)
+            try:
+                model.model.load_state_dict(state)
+            except RuntimeError as err:
+                raise ACTINNInputError(
+                    "%s: the network weights do not fit this version's "
+                    "network (%s); retrain the annotator" %
+                    (path, str(err).splitlines()[0]))
             annotator.models_.append(model)
         return annotator
 

@@ -1,5 +1,5 @@
 """The mapping between cell-type names and class ids."""
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class CellTypeLabels:
         """The distinct labels that are not reference types, sorted."""
         return sorted({str(t) for t in labels} - set(self._index))
 
-    def encode(self, labels: Sequence[str]) -> np.ndarray:
+    def encode(self, labels: Union[Sequence[str], np.ndarray]) -> np.ndarray:
         """Class ids of ``labels``.
 
         Raises
@@ -59,14 +59,14 @@ class CellTypeLabels:
         ACTINNInputError
             Some labels are not reference types; the message names them.
         """
-        labels = [str(t) for t in labels]
-        unknown = self.unknown(labels)
+        names = [str(t) for t in labels]
+        unknown = self.unknown(names)
         if unknown:
             raise ACTINNInputError(
                 "%d cell type%s not in the reference: %s (reference types: %s)"
                 % (len(unknown), " is" if len(unknown) == 1 else "s are",
                    examples(unknown), examples(self.type_names)))
-        return np.array([self._index[t] for t in labels], dtype=np.int64)
+        return np.array([self._index[t] for t in names], dtype=np.int64)
 
     def decode(self, class_ids: Iterable[int]) -> np.ndarray:
         """Type names of class ids."""

@@ -2,7 +2,7 @@
 """
 import logging
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from deepchem.data import Dataset, DiskDataset
@@ -11,19 +11,20 @@ from deepchem.splits import Splitter
 logger = logging.getLogger(__name__)
 
 
-def _allocate(n: int, fractions: Sequence[float]) -> np.ndarray:
+def _allocate(n: int, fractions: Union[Sequence[float],
+                                       np.ndarray]) -> np.ndarray:
     """Split n items into len(fractions) counts by largest remainder.
 
     Every part with a positive fraction gets at least one item while items
     last, the parts in order of their fractions, largest first.
     """
-    fractions = np.asarray(fractions, dtype=np.float64)
-    exact = fractions * n
+    frac = np.asarray(fractions, dtype=np.float64)
+    exact = frac * n
     counts = np.floor(exact).astype(np.int64)
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[:n - counts.sum()]] += 1
-    for part in np.argsort(-fractions, kind="stable"):
-        if fractions[part] > 0 and counts[part] == 0:
+    for part in np.argsort(-frac, kind="stable"):
+        if frac[part] > 0 and counts[part] == 0:
             donor = int(np.argmax(counts))
             if counts[donor] > 1:
                 counts[donor] -= 1
@@ -32,7 +33,7 @@ def _allocate(n: int, fractions: Sequence[float]) -> np.ndarray:
 
 
 def stratified_indices(y: np.ndarray,
-                       fractions: Sequence[float],
+                       fractions: Union[Sequence[float], np.ndarray],
                        seed: Optional[int] = None) -> List[np.ndarray]:
     """Sorted index arrays, one per fraction, each stratified by class.
 
@@ -46,15 +47,15 @@ def stratified_indices(y: np.ndarray,
     [[0, 2, 4, 5], [1, 3]]
     """
     y = np.asarray(y).ravel()
-    fractions = np.asarray(fractions, dtype=np.float64)
-    if (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
+    frac = np.asarray(fractions, dtype=np.float64)
+    if (frac < 0).any() or not np.isclose(frac.sum(), 1.0):
         raise ValueError("fractions must be >= 0 and sum to 1, got %s" %
-                         fractions.tolist())
+                         frac.tolist())
     rng = np.random.default_rng(seed)
-    parts: List[list] = [[] for _ in fractions]
+    parts: List[list] = [[] for _ in frac]
     for cls in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == cls))
-        counts = _allocate(len(members), fractions)
+        counts = _allocate(len(members), frac)
         for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
             parts[part].append(chunk)
     return [

@@ -1,6 +1,6 @@
 """Per-gene statistics in one chunked pass over dense or sparse cells."""
 from dataclasses import dataclass
-from typing import Iterable, Union
+from typing import Iterable, Optional, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,13 +56,18 @@ def gene_statistics(chunks: Union[Matrix, Iterable[Matrix]],
     >>> s.total, s.mean, s.std
     (array([2., 4.]), array([1., 2.]), array([1., 0.]))
     """
+    blocks: Iterable[Matrix]
     if sp.issparse(chunks) or isinstance(chunks, np.ndarray):
-        matrix = sp.csr_matrix(chunks) if sp.issparse(chunks) else chunks
-        chunks = (matrix[i:i + chunk_size]
+        matrix: Matrix = (sp.csr_matrix(chunks)
+                          if sp.issparse(chunks) else chunks)
+        blocks = (matrix[i:i + chunk_size]
                   for i in range(0, matrix.shape[0], chunk_size))
+    else:
+        blocks = chunks
     n_cells = 0
-    total = sum_sq = None
-    for block in chunks:
+    total: Optional[np.ndarray] = None
+    sum_sq: Optional[np.ndarray] = None
+    for block in blocks:
         if sp.issparse(block):
             block = sp.csr_matrix(block, dtype=np.float64)
             part = np.asarray(block.sum(axis=0)).ravel()
@@ -72,12 +77,12 @@ def gene_statistics(chunks: Union[Matrix, Iterable[Matrix]],
             block = np.asarray(block, dtype=np.float64)
             part = block.sum(axis=0)
             part_sq = np.einsum("ij,ij->j", block, block)
-        if total is None:
+        if total is None or sum_sq is None:
             total, sum_sq = part, part_sq
         else:
             total = total + part
             sum_sq = sum_sq + part_sq
         n_cells += block.shape[0]
-    if total is None:
+    if total is None or sum_sq is None:
         raise ValueError("no cells to compute gene statistics on")
     return GeneStats(n_cells=n_cells, total=total, sum_sq=sum_sq)

@@ -16,21 +16,19 @@ def toy():
     return dc.data.NumpyDataset(X, y.reshape(-1, 1), ids=np.arange(300))
 
 
+def _widths(net):
+    linear = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    return [net.first.weight.shape[1]] + [m.out_features for m in linear]
+
+
 def test_network_shapes_and_hidden_sizes():
     net = ACTINNClassifier(input_size=30, output_dim=4, hidden_sizes=(8, 6))
-    widths = [
-        m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)
-    ]
-    assert widths == [8, 6, 4]
+    assert net.first.weight.shape == (30, 8)
+    assert _widths(net) == [8, 6, 4]
     proba, logits = net(torch.randn(5, 30))
     assert proba.shape == logits.shape == (5, 4)
     torch.testing.assert_close(proba.sum(dim=1), torch.ones(5))
-    default = ACTINNClassifier(30, 4)
-    assert [
-        m.out_features
-        for m in default.modules()
-        if isinstance(m, torch.nn.Linear)
-    ] == [100, 50, 25, 4]
+    assert _widths(ACTINNClassifier(30, 4)) == [100, 50, 25, 4]
     with pytest.raises(ValueError):
         ACTINNClassifier(None, 4)
 
@@ -123,21 +121,20 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
 
     from deepchem_actinn.models.batches import csr_triple
     rng = np.random.default_rng(0)
-    X = sp.random(16,
-                  300,
-                  density=0.05,
-                  format="csr",
-                  dtype=np.float32,
+    X = sp.random(16, 300, density=0.05, format="csr", dtype=np.float32,
                   random_state=rng)
     net = ACTINNClassifier(input_size=300, output_dim=4)
     dense_out = net(torch.from_numpy(X.toarray()))[1]
-    dense_out.sum().backward()
-    dense_grad = net.layers[0].weight.grad.clone()
-    net.zero_grad()
-    sparse_out = net([torch.from_numpy(a) for a in csr_triple(X)])[1]
-    sparse_out.sum().backward()
-    torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(net.layers[0].weight.grad,
-                               dense_grad,
-                               rtol=1e-5,
-                               atol=1e-6)
+    (dense_out**2).sum().backward()
+    dense_grads = [p.grad.clone() for p in net.parameters()]
+    plain = csr_triple(X)
+    with_transpose = plain + csr_triple(X.T.tocsr())
+    for arrays in (plain, with_transpose):
+        net.zero_grad()
+        sparse_out = net([torch.from_numpy(a) for a in arrays])[1]
+        (sparse_out**2).sum().backward()
+        torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5,
+                                   atol=1e-6)
+        for param, expected in zip(net.parameters(), dense_grads):
+            torch.testing.assert_close(param.grad, expected, rtol=1e-5,
+                                       atol=1e-5)

@@ -115,7 +115,7 @@ def _as_str_array(values) -> np.ndarray:
 
 
 def _make_anndata(X,
-                  cell_ids: Sequence,
+                  cell_ids: Union[Sequence, np.ndarray],
                   var: pd.DataFrame,
                   obs: Optional[pd.DataFrame] = None) -> anndata.AnnData:
     """AnnData with string ids; duplicated gene names stay (read drops them)."""
@@ -198,6 +198,7 @@ def _locate_10x(path: Path) -> _TenxFiles:
     if missing:
         raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
                                (directory, " and ".join(missing), name))
+    assert features is not None and barcodes is not None
     return _TenxFiles(matrix, features, barcodes)
 
 
@@ -1081,18 +1082,20 @@ class _H5adRows:
         self._file: Optional[h5py.File] = None
 
     def __enter__(self) -> "_H5adRows":
-        self._file = h5py.File(self.path, "r")
+        f = self._file = h5py.File(self.path, "r")
         try:
             self._open()
         except BaseException:
-            self._file.close()
+            f.close()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self._file is not None, "__exit__ without __enter__"
         self._file.close()
 
     def _element(self, key: str):
+        assert self._file is not None, "use in a with block"
         elem = self._file.get(key)
         if isinstance(elem, h5py.Dataset) and elem.ndim == 2:
             return elem
@@ -1129,6 +1132,7 @@ class _H5adRows:
             candidates = [("raw/X", "raw/var", ".raw.X")]
             candidates += [("layers/%s" % name, "var", "layers[%r]" % name)
                            for name in _COUNT_LAYERS]
+            assert self._file is not None, "use in a with block"
             for key, var_key, what in candidates:
                 if key not in self._file:
                     continue
@@ -1142,6 +1146,7 @@ class _H5adRows:
         return "X", "var", "X"
 
     def _open(self) -> None:
+        assert self._file is not None, "use in a with block"
         key, var_key, self.description = self._choose()
         self._elem = self._element(key)
         self.cell_ids = _h5ad_index(self._file["obs"])
@@ -1181,15 +1186,16 @@ class _ActinnH5Rows:
         self._file: Optional[h5py.File] = None
 
     def __enter__(self) -> "_ActinnH5Rows":
-        self._file = h5py.File(self.path, "r")
+        f = self._file = h5py.File(self.path, "r")
         try:
             self._open()
         except BaseException:
-            self._file.close()
+            f.close()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self._file is not None, "__exit__ without __enter__"
         self._file.close()
 
     @staticmethod
@@ -1201,6 +1207,7 @@ class _ActinnH5Rows:
         return _as_str_array(ds[:])
 
     def _open(self) -> None:
+        assert self._file is not None, "use in a with block"
         group = self._file.get(self.key)
         if not isinstance(group, h5py.Group):
             raise _NoDirectAccess()
@@ -1267,6 +1274,7 @@ class _TenxH5Rows:
         return self
 
     def __exit__(self, *exc) -> None:
+        assert self._file is not None, "__exit__ without __enter__"
         self._file.close()
 
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
@@ -1307,7 +1315,7 @@ def _open_rows(path: Path, fmt: str, layer: Optional[str],
     """Row access to ``path``: straight from the file when its layout
     allows, else through :func:`read`."""
     _check_h5ad_only(path, fmt, layer, use_raw)
-    direct = None
+    direct: Union[_H5adRows, _ActinnH5Rows, _TenxH5Rows, None] = None
     if fmt == "h5ad":
         direct = _H5adRows(path, layer, use_raw, allow_non_integer)
     elif fmt == "actinn_h5":
@@ -1725,7 +1733,7 @@ def read_labels(path: PathLike) -> pd.Series:
     return labels
 
 
-def match_labels(cell_ids: Sequence,
+def match_labels(cell_ids: Union[Sequence, np.ndarray],
                  labels: Union[pd.Series, PathLike],
                  labels_path: str = "labels") -> np.ndarray:
     """Align labels to the cells of a matrix by cell id.

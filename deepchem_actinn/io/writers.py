@@ -21,7 +21,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import IO, Iterator, List, Optional, Sequence, Union
+from typing import IO, TYPE_CHECKING, Iterator, List, Optional, Sequence, Union
 
 import anndata
 import numpy as np
@@ -30,9 +30,16 @@ import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
 
+if TYPE_CHECKING:
+    from _csv import Writer as _CsvWriter
+
 logger = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: Cell ids or type names: a list or a NumPy array.
+Strings = Union[Sequence, np.ndarray]
+#: Per-cell numbers: a list or a NumPy array.
+Floats = Union[Sequence[float], np.ndarray]
 
 LABEL_HEADER = ("cellname", "celltype")
 CONFIDENCE_HEADER = "confidence"
@@ -285,7 +292,7 @@ def write_h5ad(adata: anndata.AnnData,
                 path)
 
 
-def _strings(values: Sequence, what: str) -> List[str]:
+def _strings(values: Strings, what: str) -> List[str]:
     out = [str(v) for v in values]
     for v in out:
         if "\n" in v or "\r" in v:
@@ -333,7 +340,7 @@ class PredictedLabelWriter:
         self.n_written = 0
         self._with_confidence: Optional[bool] = None
         self._stack: Optional[contextlib.ExitStack] = None
-        self._writer = None
+        self._writer: Optional[_CsvWriter] = None
 
     def __enter__(self) -> "PredictedLabelWriter":
         if self._stack is not None:
@@ -350,6 +357,8 @@ class PredictedLabelWriter:
     def __exit__(self, exc_type, exc, tb) -> bool:
         stack, self._stack = self._stack, None
         writer, self._writer = self._writer, None
+        if stack is None or writer is None:
+            raise RuntimeError("PredictedLabelWriter is not open")
         if exc_type is None and self._with_confidence is None:
             try:  # nothing was written: still leave a header
                 writer.writerow(LABEL_HEADER)
@@ -361,12 +370,12 @@ class PredictedLabelWriter:
         if exc_type is None:
             logger.info("wrote %d predicted labels to %s", self.n_written,
                         self.path)
-        return suppressed
+        return bool(suppressed)
 
     def write(self,
-              cell_ids: Sequence,
-              cell_types: Sequence,
-              confidence: Optional[Sequence[float]] = None) -> None:
+              cell_ids: Strings,
+              cell_types: Strings,
+              confidence: Optional[Floats] = None) -> None:
         """Append one chunk of predictions.
 
         Parameters
@@ -407,8 +416,8 @@ class PredictedLabelWriter:
 
 
 def write_predicted_labels(path: PathLike,
-                           cell_ids: Sequence,
-                           cell_types: Sequence,
+                           cell_ids: Strings,
+                           cell_types: Strings,
                            overwrite: bool = False) -> None:
     """Write predicted labels as ACTINN's ``predicted_label.txt``.
 
@@ -439,8 +448,8 @@ def write_predicted_labels(path: PathLike,
 
 
 def write_probabilities(path: PathLike,
-                        cell_ids: Sequence,
-                        type_names: Sequence,
+                        cell_ids: Strings,
+                        type_names: Strings,
                         proba,
                         overwrite: bool = False) -> None:
     """Write class probabilities as ACTINN's ``predicted_probabilities.txt``.

@@ -1,7 +1,6 @@
 """The ACTINN network and its DeepChem ``TorchModel``."""
 import logging
-from typing import (Any, Iterable, List, Optional, Sequence, Tuple, Union,
-                    cast)
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -15,8 +14,86 @@ from deepchem.models.torch_models import TorchModel
 logger = logging.getLogger(__name__)
 
 
+class _GeneBag(torch.autograd.Function):
+    """First layer on a CSR batch, with a sparse weight gradient.
+
+    Forward: ``out[r] = sum_j X[r, j] * weight[j]`` as one ``embedding_bag``
+    over the cells' non-zeros. Backward: the weight gradient
+    ``grad[j] = sum_r X[r, j] * grad_out[r]`` is the same operation over the
+    batch's transpose (genes as bags, cells as members), so it runs on the
+    same fast kernel instead of autograd's sort-based one.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, indices: torch.Tensor,
+                offsets: torch.Tensor, values: torch.Tensor,
+                t_indices: torch.Tensor, t_offsets: torch.Tensor,
+                t_values: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(t_indices, t_offsets, t_values)
+        return F.embedding_bag(indices,
+                               weight,
+                               offsets,
+                               mode="sum",
+                               per_sample_weights=values)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> Tuple[Any, ...]:
+        t_indices, t_offsets, t_values = ctx.saved_tensors
+        grad = F.embedding_bag(t_indices,
+                               grad_out.contiguous(),
+                               t_offsets,
+                               mode="sum",
+                               per_sample_weights=t_values)
+        return (grad, None, None, None, None, None, None)
+
+
+class GeneLayer(nn.Module):
+    """The first layer: genes -> hidden units, for dense or sparse cells.
+
+    The weight is stored genes x units, so that a cell's non-zeros select
+    contiguous rows of it. Initialised as ``nn.Linear`` is.
+
+    Parameters
+    ----------
+    n_genes: int
+        Number of input genes.
+    n_units: int
+        Number of hidden units.
+    """
+
+    def __init__(self, n_genes: int, n_units: int) -> None:
+        super().__init__()
+        bound = 1.0 / np.sqrt(n_genes)
+        self.weight = nn.Parameter(
+            torch.empty(n_genes, n_units).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_units).uniform_(-bound, bound))
+
+    def forward(self, x: Union[torch.Tensor,
+                               Sequence[torch.Tensor]]) -> torch.Tensor:
+        """Pre-activations for a dense ``(cells, genes)`` tensor, or a CSR
+        batch ``(indices, offsets, values)``, optionally followed by its
+        transpose's ``(indices, offsets, values)`` for a fast backward."""
+        if isinstance(x, torch.Tensor):
+            return torch.addmm(self.bias, x, self.weight)
+        if len(x) == 6 and torch.is_grad_enabled():
+            return _GeneBag.apply(self.weight, *x) + self.bias
+        indices, offsets, values = x[:3]
+        return F.embedding_bag(indices,
+                               self.weight,
+                               offsets,
+                               mode="sum",
+                               per_sample_weights=values) + self.bias
+
+
 class ACTINNClassifier(nn.Module):
     """ACTINN's feed-forward network: genes -> hidden ReLU layers -> types.
+
+    Input is a dense ``(cells, genes)`` tensor, or a sparse batch given as
+    CSR arrays ``(indices, offsets, values)`` (the column of each non-zero,
+    where each cell starts among them, their values), optionally followed by
+    the same three arrays of the batch's transpose for training. The sparse
+    form computes the first layer from the non-zeros alone (``embedding_bag``),
+    so a cell costs its detected genes, not all genes.
 
     Parameters
     ----------
@@ -43,47 +120,30 @@ class ACTINNClassifier(nn.Module):
         hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
         super().__init__()
         if input_size is None or output_dim is None or input_size < 1 or \
-                output_dim < 2:
-            raise ValueError("input_size must be >= 1 and output_dim >= 2, "
-                             "got %r and %r" % (input_size, output_dim))
-        sizes = [int(input_size)] + [int(h) for h in hidden_sizes]
-        layers: List[nn.Module] = []
+                output_dim < 2 or not hidden_sizes:
+            raise ValueError("input_size must be >= 1, output_dim >= 2 and "
+                             "hidden_sizes not empty, got %r, %r, %r" %
+                             (input_size, output_dim, hidden_sizes))
+        sizes = [int(h) for h in hidden_sizes]
+        self.first = GeneLayer(int(input_size), sizes[0])
+        layers: List[nn.Module] = [nn.ReLU()]
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-        layers.append(nn.Linear(sizes[-1], int(output_dim)))
-        self.layers = nn.Sequential(*layers)
+        self.hidden = nn.Sequential(*layers)
+        self.head = nn.Linear(sizes[-1], int(output_dim))
+
+    def features(
+            self, x: Union[torch.Tensor,
+                           Sequence[torch.Tensor]]) -> torch.Tensor:
+        """Activations of the last hidden layer."""
+        return self.hidden(self.first(x))
 
     def forward(
         self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Class probabilities and logits for a batch of cells.
-
-        ``x`` is a dense ``(cells, genes)`` tensor, or a sparse batch as the
-        CSR triple ``(indices, offsets, values)`` (column indices of the
-        non-zeros, the start of each cell in them, and their values). The
-        sparse form computes the first layer from the non-zeros alone, with
-        ``embedding_bag``, so a cell costs its non-zeros, not its genes.
-        """
-        return _softmax_and_logits(self.layers[1:](self.first_layer(x)))
-
-    def first_layer(
-            self, x: Union[torch.Tensor,
-                           Sequence[torch.Tensor]]) -> torch.Tensor:
-        """Pre-activation of the first hidden layer, dense or sparse input."""
-        linear = cast(nn.Linear, self.layers[0])
-        if isinstance(x, torch.Tensor):
-            return linear(x)
-        indices, offsets, values = x
-        return F.embedding_bag(indices,
-                               linear.weight.t(),
-                               offsets,
-                               mode="sum",
-                               per_sample_weights=values) + linear.bias
-
-
-def _softmax_and_logits(
-        logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    return torch.softmax(logits, dim=-1), logits
+        """Class probabilities and logits for a batch of cells."""
+        logits = self.head(self.features(x))
+        return torch.softmax(logits, dim=-1), logits
 
 
 class ACTINNModel(TorchModel):

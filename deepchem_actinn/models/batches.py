@@ -32,12 +32,19 @@ def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
     ]
 
 
-def network_input(X: Matrix, rows: Union[slice, np.ndarray],
-                  sparse: bool) -> List[np.ndarray]:
-    """Rows of X as the network's input list: dense, or a CSR triple."""
-    if sparse:
-        return csr_triple(sp.csr_matrix(X)[rows])
-    return [dense_rows(X, rows)]
+def network_input(X: Matrix,
+                  rows: Union[slice, np.ndarray],
+                  sparse: bool,
+                  transpose: bool = False) -> List[np.ndarray]:
+    """Rows of X as the network's input list: dense, or a CSR triple
+    (followed, with ``transpose``, by the triple of the rows' transpose,
+    which the sparse first layer's backward pass uses)."""
+    if not sparse:
+        return [dense_rows(X, rows)]
+    part = sp.csr_matrix(X)[rows]
+    if not transpose:
+        return csr_triple(part)
+    return csr_triple(part) + csr_triple(part.T.tocsr())
 
 
 def minibatches(
@@ -90,5 +97,6 @@ def minibatches(
             rows = np.resize(rows, batch_size)
         if rng is not None:
             rows = np.sort(rows)
-        yield (network_input(X, rows, sparse), [y[rows].reshape(-1, 1)],
+        yield (network_input(X, rows, sparse,
+                             transpose=True), [y[rows].reshape(-1, 1)],
                [w[rows].reshape(-1, 1).astype(np.float32)])

@@ -9,7 +9,7 @@ library-size normalisation and log applied to the non-zeros on the fly: no
 column remapping, no normalised copy of the matrix, nothing densified.
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,8 +60,8 @@ class EnsembleScorer:
         self.log_scale = 1.0 / math.log2(log_base)
         self.device = device or next(networks[0].parameters()).device
         with torch.no_grad():
-            first = [net.layers[0] for net in networks]
-            weights = torch.cat([lin.weight for lin in first], 0).t()
+            first = [net.first for net in networks]
+            weights = torch.cat([layer.weight for layer in first], 1)
             table = torch.zeros(n_query_genes,
                                 weights.shape[1],
                                 dtype=weights.dtype,
@@ -71,11 +71,12 @@ class EnsembleScorer:
                 weights[torch.as_tensor(present, device=self.device)].to(
                     self.device)
             self.table = table.contiguous()
-            self.bias = torch.cat([lin.bias for lin in first]).to(self.device)
-        self.widths = [lin.out_features for lin in first]
+            self.bias = torch.cat([layer.bias for layer in first
+                                  ]).to(self.device)
+        self.widths = [layer.weight.shape[1] for layer in first]
 
     def __call__(
-        self, X: sp.csr_matrix, cell_ids: Sequence[str] = ()
+        self, X: sp.csr_matrix, cell_ids: Union[Sequence[str], np.ndarray] = ()
     ) -> Tuple[np.ndarray, np.ndarray]:
         """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
 
@@ -107,19 +108,21 @@ class EnsembleScorer:
                 mode="sum",
                 per_sample_weights=values.to(self.device)) + self.bias
             hidden: List[torch.Tensor] = []
-            proba = 0.0
+            proba: Optional[torch.Tensor] = None
             for net, part in zip(self.networks,
                                  torch.split(first, self.widths, dim=1)):
-                h = net.layers[2:-1](torch.relu(part))
+                h = net.hidden(part)
                 hidden.append(h)
-                proba = proba + torch.softmax(net.layers[-1](h), dim=-1)
+                p = torch.softmax(net.head(h), dim=-1)
+                proba = p if proba is None else proba + p
+            assert proba is not None, "an ensemble has at least one network"
             logits = torch.log(
                 torch.clamp(proba / len(self.networks), min=1e-30))
             return (torch.cat(hidden, 1).cpu().numpy(), logits.cpu().numpy())
 
     @staticmethod
     def _check(X: sp.csr_matrix, data: torch.Tensor, counts: np.ndarray,
-               cell_ids: Sequence[str]) -> None:
+               cell_ids: Union[Sequence[str], np.ndarray]) -> None:
 
         def names(rows: np.ndarray) -> str:
             if len(cell_ids):
@@ -135,7 +138,8 @@ class EnsembleScorer:
                 "not counts: %s" % (len(rows), names(rows)))
         zero = np.flatnonzero(counts == 0)
         if len(zero) == 0:
-            totals = np.add.reduceat(X.data, X.indptr[:-1]) if X.nnz else []
+            totals = (np.add.reduceat(X.data, X.indptr[:-1])
+                      if X.nnz else np.zeros(0))
             zero = np.flatnonzero(np.asarray(totals) <= 0)
         if len(zero):
             raise ACTINNInputError(

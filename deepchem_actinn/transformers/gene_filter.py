@@ -8,7 +8,7 @@ source is aligned to the kept genes by name.
 """
 import logging
 import warnings
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +21,8 @@ from deepchem_actinn.stats import GeneStats, gene_statistics
 logger = logging.getLogger(__name__)
 
 Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+#: Gene names: a list or a NumPy array (e.g. an AnnData's ``var_names``).
+Genes = Union[Sequence[str], np.ndarray]
 
 
 def select_genes(
@@ -89,8 +91,7 @@ def _iter_blocks(data, chunk_size: int) -> Iterable[Matrix]:
             yield matrix[start:start + chunk_size]
 
 
-def gene_positions(reference: Sequence[str],
-                   query: Sequence[str]) -> np.ndarray:
+def gene_positions(reference: Genes, query: Genes) -> np.ndarray:
     """Index of each reference gene in ``query`` (-1 where it is missing).
 
     Examples
@@ -98,7 +99,7 @@ def gene_positions(reference: Sequence[str],
     >>> gene_positions(["A", "B", "C"], ["C", "A", "X"])
     array([ 1, -1,  0])
     """
-    lookup = {}
+    lookup: Dict[str, int] = {}
     for i, name in enumerate(query):
         lookup.setdefault(str(name), i)
     return np.array([lookup.get(str(g), -1) for g in reference], dtype=np.int64)
@@ -129,6 +130,12 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
     out = np.zeros((X.shape[0], len(positions)), dtype=X.dtype)
     out[:, present] = X[:, positions[present]]
     return out
+
+
+def _pair(bounds: Tuple[float, float]) -> Tuple[float, float]:
+    """(low, high) as floats; anything but two values is a ValueError."""
+    low, high = bounds
+    return float(low), float(high)
 
 
 class _ColumnAligner(Transformer):
@@ -201,7 +208,7 @@ class GeneFilterTransformer(Transformer):
 
     def __init__(self,
                  dataset: Union[Dataset, Matrix, None] = None,
-                 genes: Optional[Sequence[str]] = None,
+                 genes: Optional[Genes] = None,
                  total_percentiles: Tuple[float, float] = (1.0, 99.0),
                  cv_percentiles: Tuple[float, float] = (1.0, 99.0),
                  min_overlap: float = 0.5,
@@ -209,23 +216,23 @@ class GeneFilterTransformer(Transformer):
         if dataset is None or genes is None:
             raise ValueError("GeneFilterTransformer is fit on training data: "
                              "pass dataset= and genes=")
-        genes = np.asarray([str(g) for g in genes], dtype=object)
+        names = np.asarray([str(g) for g in genes], dtype=object)
         n_cols = dataset.get_shape()[0][1] if isinstance(
             dataset, Dataset) else dataset.shape[1]
-        if n_cols != len(genes):
+        if n_cols != len(names):
             raise ACTINNInputError(
                 "the training data has %d genes but %d gene names were given" %
-                (n_cols, len(genes)))
+                (n_cols, len(names)))
         stats = gene_statistics(_iter_blocks(dataset, chunk_size))
-        self.genes = genes
-        self.total_percentiles = tuple(total_percentiles)
-        self.cv_percentiles = tuple(cv_percentiles)
+        self.genes = names
+        self.total_percentiles = _pair(total_percentiles)
+        self.cv_percentiles = _pair(cv_percentiles)
         self.min_overlap = float(min_overlap)
         self.mask = select_genes(stats, self.total_percentiles,
                                  self.cv_percentiles)
-        self.kept_genes = genes[self.mask]
+        self.kept_genes = names[self.mask]
         logger.info("gene filter keeps %d of %d genes", len(self.kept_genes),
-                    len(genes))
+                    len(names))
         super().__init__(transform_X=True)
 
     def transform_array(self, X, y, w, ids):
@@ -237,7 +244,7 @@ class GeneFilterTransformer(Transformer):
                 (X.shape[1], len(self.mask)))
         return take_columns(X, np.flatnonzero(self.mask)), y, w, ids
 
-    def positions_in(self, genes: Sequence[str]) -> np.ndarray:
+    def positions_in(self, genes: Genes) -> np.ndarray:
         """Index of each kept gene in ``genes`` (-1 where missing).
 
         Warns with the number of missing genes; raises
@@ -263,7 +270,7 @@ class GeneFilterTransformer(Transformer):
                 stacklevel=3)
         return positions
 
-    def align(self, X: Matrix, genes: Sequence[str]) -> Matrix:
+    def align(self, X: Matrix, genes: Genes) -> Matrix:
         """Columns of X (with gene names ``genes``) in kept-gene order.
 
         Examples
@@ -284,7 +291,7 @@ class GeneFilterTransformer(Transformer):
                   dataset: Dataset,
                   parallel: bool = False,
                   out_dir: Optional[str] = None,
-                  genes: Optional[Sequence[str]] = None,
+                  genes: Optional[Genes] = None,
                   **kwargs) -> Dataset:
         """Filter a dataset; with ``genes`` given, align it by gene name.
 

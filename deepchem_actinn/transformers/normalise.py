@@ -18,16 +18,18 @@ from deepchem_actinn.errors import ACTINNInputError, examples
 logger = logging.getLogger(__name__)
 
 Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+#: Cell ids: a list or a NumPy array (e.g. a DeepChem dataset's ``ids``).
+Ids = Union[Sequence, np.ndarray]
 
 
-def _cell_names(ids: Optional[Sequence], rows: np.ndarray) -> list:
+def _cell_names(ids: Optional[Ids], rows: np.ndarray) -> list:
     if ids is None:
         return ["row %d" % r for r in rows]
-    ids = np.asarray(ids)
-    return [str(ids[r]) for r in rows]
+    names = np.asarray(ids)
+    return [str(names[r]) for r in rows]
 
 
-def check_counts(X: Matrix, ids: Optional[Sequence] = None) -> None:
+def check_counts(X: Matrix, ids: Optional[Ids] = None) -> None:
     """Raise :class:`ACTINNInputError` unless X holds usable raw counts.
 
     Checks for NaN or infinite values, negative values and cells whose counts
@@ -88,7 +90,7 @@ def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
 def library_size_log(X: Matrix,
                      target_sum: float = 1e4,
                      base: float = 2.0,
-                     ids: Optional[Sequence] = None) -> Matrix:
+                     ids: Optional[Ids] = None) -> Matrix:
     """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
 
     Parameters
