@@ -23,6 +23,7 @@ import torch
 from deepchem_actinn import confidence as conf
 from deepchem_actinn._version import __version__
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.actinn import ACTINNModel
 from deepchem_actinn.models.batches import minibatches, network_input
@@ -497,7 +498,7 @@ class ACTINNAnnotator:
                 # DeepChem's loop converts its running loss tensor to float.
                 warnings.filterwarnings("ignore", "Converting a tensor",
                                         UserWarning)
-                model.fit_generator(epoch_batches(rng),
+                model.fit_generator(prefetch(epoch_batches(rng), depth=4),
                                     checkpoint_interval=0,
                                     all_losses=losses)
             history["train_loss"].append(float(np.mean(losses)))
