@@ -210,6 +210,12 @@ def test_fused_sparse_scorer_equals_normalise_align_then_networks(
     ref_hidden, ref_logits = quick._embed(plain)
     np.testing.assert_allclose(hidden, ref_hidden, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-5)
+    # Computing a chunk in small blocks changes nothing.
+    scorer = quick.scorer(positions, X.shape[1])
+    scorer.block = 97
+    small_hidden, small_logits = scorer(sp.csr_matrix(X))
+    np.testing.assert_array_equal(small_logits, logits)
+    np.testing.assert_array_equal(small_hidden, hidden)
 
 
 def test_fused_scorer_names_bad_cells(quick, tm_test):

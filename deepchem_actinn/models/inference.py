@@ -36,6 +36,8 @@ class EnsembleScorer:
         The library-size normalisation the networks were trained with.
     device: torch.device, optional
         Where to compute.
+    block: int, default 16,384
+        Cells computed at a time; bounds the temporaries of a large chunk.
 
     Examples
     --------
@@ -54,8 +56,10 @@ class EnsembleScorer:
                  n_query_genes: int,
                  target_sum: float,
                  log_base: float,
-                 device=None) -> None:
+                 device=None,
+                 block: int = 16384) -> None:
         self.networks = [net.eval() for net in networks]
+        self.block = int(block)
         self.target_sum = float(target_sum)
         self.log_scale = 1.0 / math.log2(log_base)
         self.device = device or next(networks[0].parameters()).device
@@ -87,24 +91,40 @@ class EnsembleScorer:
             values; the message names the cells (by ``cell_ids`` if given).
         """
         X = sp.csr_matrix(X)
-        data = torch.from_numpy(np.asarray(X.data, dtype=np.float32))
-        counts = np.diff(X.indptr)
-        self._check(X, data, counts, cell_ids)
-        offsets = torch.from_numpy(X.indptr[:-1].astype(np.int64))
+        self._check(X, np.diff(X.indptr), cell_ids)
+        hidden = np.empty(
+            (X.shape[0], sum(net.head.in_features for net in self.networks)),
+            np.float32)
+        logits = np.empty((X.shape[0], self.networks[0].head.out_features),
+                          np.float32)
+        for start in range(0, X.shape[0], self.block):
+            stop = min(start + self.block, X.shape[0])
+            hidden[start:stop], logits[start:stop] = self._block(
+                X.indptr[start:stop + 1], X.indices, X.data)
+        return hidden, logits
+
+    def _block(self, indptr: np.ndarray, indices: np.ndarray,
+               data: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Rows ``indptr`` of a CSR matrix; temporaries stay block-sized."""
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        values = torch.from_numpy(np.asarray(data[lo:hi], dtype=np.float32))
+        counts = torch.from_numpy(np.diff(indptr))
         totals = torch.from_numpy(
-            np.add.reduceat(X.data, X.indptr[:-1], dtype=np.float64) if X.
-            nnz else np.zeros(X.shape[0])).float()
+            np.add.reduceat(data[lo:hi], indptr[:-1] -
+                            lo, dtype=np.float64) if hi >
+            lo else np.zeros(len(counts))).float()
         with torch.inference_mode():
-            scale = torch.repeat_interleave(self.target_sum / totals,
-                                            torch.from_numpy(counts))
+            scale = torch.repeat_interleave(self.target_sum / totals, counts)
             values = torch.log2(
-                torch.addcmul(torch.ones_like(data), data, scale))
+                torch.addcmul(torch.ones_like(values), values, scale))
             if self.log_scale != 1.0:
                 values *= self.log_scale
             first = F.embedding_bag(
-                torch.from_numpy(X.indices.astype(np.int64)).to(self.device),
+                torch.from_numpy(indices[lo:hi].astype(np.int64)).to(
+                    self.device),
                 self.table,
-                offsets.to(self.device),
+                torch.from_numpy(
+                    (indptr[:-1] - lo).astype(np.int64)).to(self.device),
                 mode="sum",
                 per_sample_weights=values.to(self.device)) + self.bias
             hidden: List[torch.Tensor] = []
@@ -121,7 +141,7 @@ class EnsembleScorer:
             return (torch.cat(hidden, 1).cpu().numpy(), logits.cpu().numpy())
 
     @staticmethod
-    def _check(X: sp.csr_matrix, data: torch.Tensor, counts: np.ndarray,
+    def _check(X: sp.csr_matrix, counts: np.ndarray,
                cell_ids: Union[Sequence[str], np.ndarray]) -> None:
 
         def names(rows: np.ndarray) -> str:
@@ -129,10 +149,11 @@ class EnsembleScorer:
                 return examples([cell_ids[r] for r in rows])
             return examples(["row %d" % r for r in rows])
 
-        bad = ~torch.isfinite(data) | (data < 0)
+        data = X.data
+        bad = ~np.isfinite(data) | (data < 0)
         if bool(bad.any()):
             row_of = np.repeat(np.arange(X.shape[0]), counts)
-            rows = np.unique(row_of[bad.numpy()])
+            rows = np.unique(row_of[bad])
             raise ACTINNInputError(
                 "%d cells hold negative, NaN or infinite values, which are "
                 "not counts: %s" % (len(rows), names(rows)))
