@@ -44,6 +44,10 @@ CONFIG_FILE = "annotator.json"
 WEIGHTS_FILE = "weights.pt"
 #: Cells per block at prediction time (bounds memory for wide matrices).
 PREDICT_BLOCK = 4096
+#: Training cells the ``Unassigned`` rule may compare queries with (it keeps
+#: a stratified sample of at most ``RejectionRule.max_reference`` of them).
+REJECTION_SAMPLE = 20000
+RULE_FILE = "rejection.pt"
 
 
 @dataclass
@@ -366,8 +370,10 @@ class ACTINNAnnotator:
         def epoch(rng: np.random.Generator):
             return minibatches(X_train, y_train, w_train, self.batch_size, rng)
 
+        ref_idx = self._reference_sample(y, train_idx)
         return self._fit_networks(epoch, _rows(Xf, valid_idx), y[valid_idx],
-                                  len(y), progress)
+                                  len(y), progress, _rows(Xf, ref_idx),
+                                  y[ref_idx])
 
     def fit_file(
         self,
@@ -413,7 +419,11 @@ class ACTINNAnnotator:
                 examples(self.labels_.type_names))
         y = self.labels_.encode(list(ref.labels))
         train_idx, valid_idx = self._split(y)
-        stats, valid_rows = ref.scan(valid_idx)
+        ref_idx = self._reference_sample(y, train_idx)
+        both = np.union1d(valid_idx, ref_idx)
+        stats, rows = ref.scan(both)
+        valid_rows = rows[np.searchsorted(both, valid_idx)]
+        ref_rows = rows[np.searchsorted(both, ref_idx)]
         mask = select_genes(stats, self.total_percentiles, self.cv_percentiles)
         columns = np.flatnonzero(mask)
         self.genes_ = [str(g) for g in ref.genes[mask]]
@@ -426,7 +436,8 @@ class ACTINNAnnotator:
                              buffer_cells)
 
         return self._fit_networks(epoch, valid_rows[:, columns], y[valid_idx],
-                                  len(y), progress)
+                                  len(y), progress, ref_rows[:, columns],
+                                  y[ref_idx])
 
     def _split(self, y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Stratified training and held-out indices (held-out capped at
@@ -439,10 +450,29 @@ class ACTINNAnnotator:
                                                   self.seed)
         return train_idx, valid_idx
 
-    def _fit_networks(self, epoch: Callable, X_valid: Matrix,
-                      y_valid: np.ndarray, n_cells: int,
-                      progress: Optional[Callable]) -> "ACTINNAnnotator":
-        """Train the ensemble, then calibrate on the held-out cells."""
+    def _reference_sample(self, y: np.ndarray,
+                          train_idx: np.ndarray) -> np.ndarray:
+        """Up to ``REJECTION_SAMPLE`` training cells, stratified, sorted: the
+        cells the ``Unassigned`` rule compares queries with."""
+        if len(train_idx) <= REJECTION_SAMPLE:
+            return train_idx
+        part = stratified_indices(
+            y[train_idx],
+            [REJECTION_SAMPLE / len(train_idx), 1 - REJECTION_SAMPLE /
+             len(train_idx)], self.seed)[0]
+        return train_idx[part]
+
+    def _fit_networks(self,
+                      epoch: Callable,
+                      X_valid: Matrix,
+                      y_valid: np.ndarray,
+                      n_cells: int,
+                      progress: Optional[Callable],
+                      X_ref: Optional[Matrix] = None,
+                      y_ref: Optional[np.ndarray] = None) -> "ACTINNAnnotator":
+        """Train the ensemble, calibrate on the held-out cells and fit the
+        ``Unassigned`` rule (kNN in the networks' hidden layers over
+        ``X_ref``, threshold from the held-out cells)."""
         self.models_, self.histories_ = [], []
         for member in range(self.n_networks):
             model = self._new_model(len(self.genes_), self.labels_.n_types,
@@ -467,9 +497,30 @@ class ACTINNAnnotator:
         }
         self.threshold_ = conf.threshold_for_rejection(proba.max(axis=1),
                                                        self.rejection_rate)
+        self.rule_ = self._fit_rule(X_valid, y_valid, X_ref, y_ref)
         self.n_reference_cells_ = int(n_cells)
         self.package_version_ = __version__
         return self
+
+    def _fit_rule(self, X_valid: Matrix, y_valid: np.ndarray,
+                  X_ref: Optional[Matrix],
+                  y_ref: Optional[np.ndarray]) -> conf.RejectionRule:
+        if X_ref is None or y_ref is None or len(y_valid) == 0 or len(
+                y_ref) < 2:
+            rule = conf.RejectionRule(method="max_probability")
+            valid_logits = self._logits(X_valid)
+            return rule.fit(None, valid_logits, y_valid, self.rejection_rate,
+                            self.temperature_)
+        f_ref, l_ref = self._embed(X_ref)
+        f_val, l_val = self._embed(X_valid)
+        return conf.RejectionRule(method="knn", seed=self.seed).fit(
+            np.vstack([f_ref, f_val]),
+            np.vstack([l_ref, l_val]),
+            np.concatenate([y_ref, y_valid]),
+            rejection_rate=self.rejection_rate,
+            temperature=self.temperature_,
+            heldout=np.arange(len(y_ref),
+                              len(y_ref) + len(y_valid)))
 
     def _class_weights(self, y: np.ndarray) -> np.ndarray:
         if self.class_weight is None:
@@ -644,9 +695,11 @@ class ACTINNAnnotator:
         cell_ids: sequence of str, optional
             Cell ids (default ``"0"``, ``"1"``, ...).
         unassigned: bool, default False
-            Mark cells ``Unassigned`` by the default rule (confidence below
-            the level that rejects ``rejection_rate`` of held-out reference
-            cells).
+            Mark cells ``Unassigned`` by the default rule
+            (:class:`~deepchem_actinn.confidence.RejectionRule`: the distance
+            to the nearest reference cells in the networks' hidden layers,
+            relative to the predicted type's spread, beyond the level that
+            rejects ``rejection_rate`` of held-out reference cells).
         threshold: float, optional
             Mark cells ``Unassigned`` below this confidence instead.
         """
@@ -690,17 +743,20 @@ class ACTINNAnnotator:
                                    (X.shape[0], len(ids)))
         if sp.issparse(X):
             scorer = scorer or self.scorer(positions, X.shape[1])
-            _, logits = scorer(X, ids)
+            hidden, logits = scorer(X, ids)
         else:
             Xn = library_size_log(X, self.target_sum, self.log_base, ids)
-            _, logits = self._embed(take_columns(Xn, positions))
+            hidden, logits = self._embed(take_columns(Xn, positions))
         proba = conf.calibrated_probabilities(logits, self.temperature_)
         top = proba.max(axis=1)
         names = self.labels_.decode(proba.argmax(axis=1))
-        cut = threshold if threshold is not None else (
-            self.threshold_ if unassigned else None)
+        if threshold is not None:
+            names = conf.assign(names, top, threshold)
+        elif unassigned:
+            names = np.asarray(names, dtype=object)
+            names[self.rule_.reject(hidden, logits)] = conf.UNASSIGNED
         return Annotation(cell_ids=ids,
-                          cell_types=conf.assign(names, top, cut),
+                          cell_types=names,
                           confidence=top,
                           probabilities=proba,
                           type_names=list(self.labels_.type_names),
@@ -738,6 +794,7 @@ class ACTINNAnnotator:
                 json.dump(config, handle, indent=1)
             torch.save([m.model.state_dict() for m in self.models_],
                        os.path.join(tmp, WEIGHTS_FILE))
+            torch.save(self.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
 
     @classmethod
     def load(
@@ -788,6 +845,8 @@ class ACTINNAnnotator:
                 "%s: %s does not hold a list of network weights; the "
                 "directory is damaged or was not written by "
                 "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
+        annotator.rule_ = conf.RejectionRule.from_dict(
+            torch.load(os.path.join(path, RULE_FILE), weights_only=True))
         annotator.models_ = []
         for member, state in enumerate(states):
             model = annotator._new_model(len(annotator.genes_),

@@ -101,6 +101,11 @@ def test_save_load_round_trip_gives_identical_probabilities(
     np.testing.assert_array_equal(a.cell_types, b.cell_types)
     assert loaded.genes_ == quick.genes_
     assert loaded.threshold_ == quick.threshold_
+    np.testing.assert_array_equal(
+        loaded.predict(tm_test["X"], tm_test["genes"],
+                       unassigned=True).cell_types,
+        quick.predict(tm_test["X"], tm_test["genes"],
+                      unassigned=True).cell_types)
     with pytest.raises(ACTINNInputError, match="exists"):
         quick.save(tmp_path / "model")
     quick.save(tmp_path / "model", overwrite=True)
@@ -132,8 +137,13 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     np.testing.assert_array_equal(marked.cell_types[~rejected],
                                   plain.cell_types[~rejected])
     default = quick.predict(X, genes, unassigned=True)
+    hidden, logits = quick._embed(quick.preprocess(X, genes))
     np.testing.assert_array_equal(default.cell_types == "Unassigned",
-                                  plain.confidence < quick.threshold_)
+                                  quick.rule_.reject(hidden, logits))
+    kept = default.cell_types != "Unassigned"
+    np.testing.assert_array_equal(default.cell_types[kept],
+                                  plain.cell_types[kept])
+    assert quick.rule_.method == "knn"
 
 
 def test_annotate_writes_obs_obsm_uns(quick, tm_test):
