@@ -142,8 +142,7 @@ def choose_gene_column(model_genes: Sequence[str],
 
 
 def gene_candidates(var_names: Sequence[str],
-                    var: Optional[pd.DataFrame] = None
-                   ) -> Dict[str, List[str]]:
+                    var: Optional[pd.DataFrame] = None) -> Dict[str, List[str]]:
     """The gene identifier columns of a query, for :func:`choose_gene_column`.
 
     ``var_names`` first, then every string column of ``var`` (10x
@@ -161,9 +160,8 @@ def gene_candidates(var_names: Sequence[str],
     if var is not None and len(var) == len(candidates["var_names"]):
         for column in var.columns:
             values = var[column]
-            if values.dtype == object or str(values.dtype) in ("category",
-                                                               "string",
-                                                               "str"):
+            if values.dtype == object or str(
+                    values.dtype) in ("category", "string", "str"):
                 candidates["var['%s']" % column] = [str(v) for v in values]
     return candidates
 
@@ -266,8 +264,9 @@ class ACTINNAnnotator:
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.target_sum = float(target_sum)
         self.log_base = float(log_base)
-        self.total_percentiles: Tuple[float, float] = (float(
-            total_percentiles[0]), float(total_percentiles[1]))
+        self.total_percentiles: Tuple[float,
+                                      float] = (float(total_percentiles[0]),
+                                                float(total_percentiles[1]))
         self.cv_percentiles: Tuple[float, float] = (float(cv_percentiles[0]),
                                                     float(cv_percentiles[1]))
         self.min_overlap = float(min_overlap)
@@ -361,7 +360,9 @@ class ACTINNAnnotator:
         Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
         mask = select_genes(gene_statistics(Xn), self.total_percentiles,
                             self.cv_percentiles)
-        self.genes_ = [str(g) for g in np.asarray(gene_names, dtype=object)[mask]]
+        self.genes_ = [
+            str(g) for g in np.asarray(gene_names, dtype=object)[mask]
+        ]
         Xf = take_columns(Xn, np.flatnonzero(mask))
         del Xn
         train_idx, valid_idx = self._split(y)
@@ -458,10 +459,10 @@ class ACTINNAnnotator:
         cells the ``Unassigned`` rule compares queries with."""
         if len(train_idx) <= REJECTION_SAMPLE:
             return train_idx
-        part = stratified_indices(
-            y[train_idx],
-            [REJECTION_SAMPLE / len(train_idx), 1 - REJECTION_SAMPLE /
-             len(train_idx)], self.seed)[0]
+        part = stratified_indices(y[train_idx], [
+            REJECTION_SAMPLE / len(train_idx),
+            1 - REJECTION_SAMPLE / len(train_idx)
+        ], self.seed)[0]
         return train_idx[part]
 
     def _fit_networks(self,

@@ -707,6 +707,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``actinn`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    saved = (list(logger.handlers), logger.propagate, logger.level)
     _configure_logging(args.quiet)
     try:
         with warnings.catch_warnings():
@@ -724,6 +725,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               args.command,
               file=sys.stderr)
         return 130
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
     return 0
 
 

@@ -111,8 +111,7 @@ def threshold_for_rejection(scores: np.ndarray, rate: float) -> float:
     return float(np.quantile(np.asarray(scores, dtype=np.float64), rate))
 
 
-def assign(type_names: np.ndarray,
-           scores: np.ndarray,
+def assign(type_names: np.ndarray, scores: np.ndarray,
            threshold: Optional[float]) -> np.ndarray:
     """``type_names``, with ``Unassigned`` where ``scores < threshold``.
 
@@ -183,8 +182,7 @@ def kth_neighbour_distance(queries: np.ndarray,
             rows = np.arange(len(q))
             partial[rows, start + rows] = np.inf
         kth = np.partition(partial, k - 1, axis=1)[:, k - 1]
-        out[start:start + len(q)] = kth + (q.astype(np.float64)**2).sum(
-            axis=1)
+        out[start:start + len(q)] = kth + (q.astype(np.float64)**2).sum(axis=1)
     return np.sqrt(np.clip(out, 0.0, None))
 
 
@@ -317,14 +315,15 @@ class RejectionRule:
         self.scales_: Optional[np.ndarray] = None
 
     # ------------------------------------------------------------------ fit
-    def fit(self,
-            features: Optional[np.ndarray],
-            logits: np.ndarray,
-            labels: Sequence[int],
-            rejection_rate: float = 0.01,
-            temperature: float = 1.0,
-            heldout: Optional[Union[np.ndarray, Sequence[int]]] = None,
-            ) -> "RejectionRule":
+    def fit(
+        self,
+        features: Optional[np.ndarray],
+        logits: np.ndarray,
+        labels: Union[Sequence[int], np.ndarray],
+        rejection_rate: float = 0.01,
+        temperature: float = 1.0,
+        heldout: Optional[Union[np.ndarray, Sequence[int]]] = None,
+    ) -> "RejectionRule":
         """Fit on the reference cells and set the threshold.
 
         Parameters
@@ -355,45 +354,47 @@ class RejectionRule:
         self
         """
         logits = np.asarray(logits, dtype=np.float64)
-        labels = np.asarray(labels).ravel().astype(np.int64)
-        if len(labels) != len(logits):
-            raise ValueError("%d rows of logits but %d labels" %
-                             (len(logits), len(labels)))
+        label_ids = np.asarray(labels).ravel().astype(np.int64)
+        if len(label_ids) != len(logits):
+            raise ValueError("%d rows of logits but %d label_ids" %
+                             (len(logits), len(label_ids)))
         if not 0 <= rejection_rate < 1:
             raise ValueError("rejection_rate must be in [0, 1)")
-        held = np.zeros(len(labels), dtype=bool)
+        held = np.zeros(len(label_ids), dtype=bool)
         if heldout is not None:
             heldout = np.asarray(heldout)
             if heldout.dtype == bool:
-                if len(heldout) != len(labels):
-                    raise ValueError("heldout mask has %d rows, expected %d"
-                                     % (len(heldout), len(labels)))
+                if len(heldout) != len(label_ids):
+                    raise ValueError("heldout mask has %d rows, expected %d" %
+                                     (len(heldout), len(label_ids)))
                 held = heldout.copy()
             else:
                 held[heldout.astype(np.int64)] = True
         self.rejection_rate = float(rejection_rate)
         self.temperature = float(temperature)
         if self.method == "max_probability":
-            rows = held if held.any() else np.ones(len(labels), dtype=bool)
+            rows = held if held.any() else np.ones(len(label_ids), dtype=bool)
             scores = self.score(None, logits[rows])
         else:
             if features is None:
                 raise ValueError("method='knn' needs features")
             features = np.asarray(features, dtype=np.float32)
-            if len(features) != len(labels):
-                raise ValueError("%d rows of features but %d labels" %
-                                 (len(features), len(labels)))
+            if len(features) != len(label_ids):
+                raise ValueError("%d rows of features but %d label_ids" %
+                                 (len(features), len(label_ids)))
             reference = np.flatnonzero(~held)
             if len(reference) < 2:
                 raise ValueError("the kNN rule needs at least 2 reference "
                                  "(not held-out) cells")
             keep = reference[_stratified_sample(
-                labels[reference], self.max_reference,
+                label_ids[reference], self.max_reference,
                 np.random.default_rng(self.seed))]
             self.reference_ = features[keep]
-            loo = kth_neighbour_distance(self.reference_, self.reference_,
-                                         self.n_neighbors, exclude_self=True)
-            self.scales_ = self._type_scales(loo, labels[keep],
+            loo = kth_neighbour_distance(self.reference_,
+                                         self.reference_,
+                                         self.n_neighbors,
+                                         exclude_self=True)
+            self.scales_ = self._type_scales(loo, label_ids[keep],
                                              logits.shape[1])
             if held.any():
                 scores = self.score(features[held], logits[held])
@@ -432,9 +433,10 @@ class RejectionRule:
         if features is None:
             raise ValueError("method='knn' needs features")
         features = np.asarray(features, dtype=np.float32)
+        assert self.reference_ is not None and self.scales_ is not None
         if features.shape[1] != self.reference_.shape[1]:
-            raise ValueError("%d features per cell, the rule was fitted on %d"
-                             % (features.shape[1], self.reference_.shape[1]))
+            raise ValueError("%d features per cell, the rule was fitted on %d" %
+                             (features.shape[1], self.reference_.shape[1]))
         distance = kth_neighbour_distance(features, self.reference_,
                                           self.n_neighbors)
         return -distance / self.scales_[logits.argmax(axis=1)]
@@ -462,10 +464,12 @@ class RejectionRule:
             "temperature": self.temperature,
         }
         if self.method == "knn":
+            assert self.reference_ is not None and self.scales_ is not None
             state["scales"] = [float(v) for v in self.scales_]
             # The shortest text that reads back as the same float32.
-            state["reference"] = [[float(str(v)) for v in row]
-                                  for row in self.reference_]
+            state["reference"] = [
+                [float(str(v)) for v in row] for row in self.reference_
+            ]
         return state
 
     @classmethod
@@ -481,8 +485,7 @@ class RejectionRule:
         rule.temperature = float(state.get("temperature", 1.0))
         if rule.method == "knn":
             rule.scales_ = np.asarray(state["scales"], dtype=np.float64)
-            rule.reference_ = np.asarray(state["reference"],
-                                         dtype=np.float32)
+            rule.reference_ = np.asarray(state["reference"], dtype=np.float32)
         return rule
 
     def __repr__(self) -> str:

@@ -305,16 +305,24 @@ def test_predict_matches_genes_through_ensembl_ids(tmp_path, capsys):
     symbols, matching through the features file's id column."""
     train = read(PATHS["train"], upper_case_genes=False)
     ids = ["ENSMUSG%05d" % i for i in range(train.n_vars)]
-    by_id = anndata.AnnData(train.X, obs=train.obs[[]],
+    by_id = anndata.AnnData(train.X,
+                            obs=train.obs[[]],
                             var=pd.DataFrame(index=ids))
     by_id.write_h5ad(tmp_path / "ref.h5ad")
-    assert main(["train", "-trs", str(tmp_path / "ref.h5ad"), "-trl",
-                 str(PATHS["train_labels"]), "-m", str(tmp_path / "m"),
-                 "--networks", "1", "-ne", "2", "-q"]) == 0
+    assert main([
+        "train", "-trs",
+        str(tmp_path / "ref.h5ad"), "-trl",
+        str(PATHS["train_labels"]), "-m",
+        str(tmp_path / "m"), "--networks", "1", "-ne", "2", "-q"
+    ]) == 0
     test = read(PATHS["test"], upper_case_genes=False)
     _mtx_dir(test, tmp_path / "v3", v3=True)  # ids ENSMUSG%05d, symbols
-    assert main(["predict", "-m", str(tmp_path / "m"), "-ts",
-                 str(tmp_path / "v3"), "-o", str(tmp_path / "out")]) == 0
+    assert main([
+        "predict", "-m",
+        str(tmp_path / "m"), "-ts",
+        str(tmp_path / "v3"), "-o",
+        str(tmp_path / "out")
+    ]) == 0
     assert "var['gene_ids']" in capsys.readouterr().err
     labels, _ = read_predictions(tmp_path / "out")
     assert len(labels) == 1000

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from deepchem_actinn.confidence import (RejectionRule,
-                                        calibrated_probabilities,
+from deepchem_actinn.confidence import (RejectionRule, calibrated_probabilities,
                                         expected_calibration_error,
-                                        fit_temperature,
-                                        kth_neighbour_distance)
+                                        fit_temperature, kth_neighbour_distance)
 
 CENTRES = np.array([[0.0, 0.0, 0.0, 0.0], [6.0, 0.0, 0.0, 0.0],
                     [0.0, 6.0, 0.0, 0.0]])
@@ -34,7 +32,10 @@ def logits_of(features):
 def fitted():
     features, logits, labels = clusters(400, seed=0)
     heldout = np.random.default_rng(1).random(len(labels)) < 0.3
-    rule = RejectionRule().fit(features, logits, labels, heldout=heldout,
+    rule = RejectionRule().fit(features,
+                               logits,
+                               labels,
+                               heldout=heldout,
                                rejection_rate=0.05)
     return rule, heldout
 
@@ -54,8 +55,9 @@ def test_a_far_away_cluster_is_rejected(fitted):
     far = np.array([3.0, 3.0, 8.0, 0.0]) + rng.normal(size=(300, 4))
     assert rule.reject(far, logits_of(far)).mean() > 0.95
     known, known_logits, _ = clusters(100, seed=4)
-    assert rule.score(far, logits_of(far)).mean() < rule.score(
-        known, known_logits).mean()
+    assert rule.score(far,
+                      logits_of(far)).mean() < rule.score(known,
+                                                          known_logits).mean()
 
 
 def test_json_round_trip_gives_identical_scores(fitted):
@@ -75,9 +77,13 @@ def test_a_diffuse_type_is_not_rejected_wholesale():
     keep = (labels != 2) | (np.arange(len(labels)) % 400 < 60)
     features, logits, labels = features[keep], logits[keep], labels[keep]
     heldout = np.random.default_rng(7).random(len(labels)) < 0.3
-    rule = RejectionRule().fit(features, logits, labels, heldout=heldout,
+    rule = RejectionRule().fit(features,
+                               logits,
+                               labels,
+                               heldout=heldout,
                                rejection_rate=0.02)
-    fresh, fresh_logits, fresh_labels = clusters(300, seed=8,
+    fresh, fresh_logits, fresh_labels = clusters(300,
+                                                 seed=8,
                                                  spreads=(0.3, 0.3, 1.5))
     rejected = rule.reject(fresh, fresh_logits)
     assert rejected[fresh_labels == 2].mean() < 0.15
@@ -95,8 +101,8 @@ def test_without_held_out_cells_the_threshold_is_leave_one_out():
 def test_max_reference_keeps_a_stratified_sample_with_rare_types():
     features, logits, labels = clusters(400, seed=11)
     keep = (labels != 1) | (np.arange(len(labels)) % 400 < 10)
-    rule = RejectionRule(max_reference=100).fit(features[keep],
-                                                logits[keep], labels[keep])
+    rule = RejectionRule(max_reference=100).fit(features[keep], logits[keep],
+                                                labels[keep])
     assert len(rule.reference_) <= 110
     nearest = cdist(rule.reference_, CENTRES).argmin(axis=1)
     assert (nearest == 1).sum() == 10
@@ -105,14 +111,16 @@ def test_max_reference_keeps_a_stratified_sample_with_rare_types():
 def test_max_probability_rule_is_the_calibrated_confidence_cut():
     features, logits, labels = clusters(200, seed=12)
     heldout = np.arange(0, len(labels), 3)
-    rule = RejectionRule("max_probability").fit(None, logits, labels,
+    rule = RejectionRule("max_probability").fit(None,
+                                                logits,
+                                                labels,
                                                 heldout=heldout,
                                                 rejection_rate=0.1,
                                                 temperature=2.0)
     top = calibrated_probabilities(logits[heldout], 2.0).max(axis=1)
     assert rule.threshold == pytest.approx(np.quantile(top, 0.1), rel=1e-6)
-    assert rule.reject(None, logits[heldout]).mean() == pytest.approx(
-        0.1, abs=0.02)
+    assert rule.reject(None, logits[heldout]).mean() == pytest.approx(0.1,
+                                                                      abs=0.02)
     again = RejectionRule.from_dict(json.loads(json.dumps(rule.to_dict())))
     np.testing.assert_array_equal(again.score(None, logits),
                                   rule.score(None, logits))
@@ -137,13 +145,20 @@ def test_kth_neighbour_distance_matches_brute_force():
     queries = rng.normal(size=(70, 6)) + 50.0
     full = np.sort(cdist(queries, reference), axis=1)
     for k in (1, 3):
-        np.testing.assert_allclose(
-            kth_neighbour_distance(queries, reference, k, block=16),
-            full[:, k - 1], rtol=1e-4)
+        np.testing.assert_allclose(kth_neighbour_distance(queries,
+                                                          reference,
+                                                          k,
+                                                          block=16),
+                                   full[:, k - 1],
+                                   rtol=1e-4)
     self_full = np.sort(cdist(reference, reference), axis=1)
-    np.testing.assert_allclose(
-        kth_neighbour_distance(reference, reference, 2, exclude_self=True,
-                               block=32), self_full[:, 2], rtol=1e-4)
+    np.testing.assert_allclose(kth_neighbour_distance(reference,
+                                                      reference,
+                                                      2,
+                                                      exclude_self=True,
+                                                      block=32),
+                               self_full[:, 2],
+                               rtol=1e-4)
 
 
 def test_temperature_scaling_reduces_ece_on_over_confident_logits():
@@ -153,8 +168,7 @@ def test_temperature_scaling_reduces_ece_on_over_confident_logits():
     logits[np.arange(3000), labels] += 1.5
     over = 8.0 * logits
     t = fit_temperature(over, labels)
-    before = expected_calibration_error(calibrated_probabilities(over),
-                                        labels)
+    before = expected_calibration_error(calibrated_probabilities(over), labels)
     after = expected_calibration_error(calibrated_probabilities(over, t),
                                        labels)
     assert t > 2.0

@@ -121,7 +121,11 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
 
     from deepchem_actinn.models.batches import csr_triple
     rng = np.random.default_rng(0)
-    X = sp.random(16, 300, density=0.05, format="csr", dtype=np.float32,
+    X = sp.random(16,
+                  300,
+                  density=0.05,
+                  format="csr",
+                  dtype=np.float32,
                   random_state=rng)
     net = ACTINNClassifier(input_size=300, output_dim=4)
     dense_out = net(torch.from_numpy(X.toarray()))[1]
@@ -133,8 +137,9 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
         net.zero_grad()
         sparse_out = net([torch.from_numpy(a) for a in arrays])[1]
         (sparse_out**2).sum().backward()
-        torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5,
-                                   atol=1e-6)
+        torch.testing.assert_close(sparse_out, dense_out, rtol=1e-5, atol=1e-6)
         for param, expected in zip(net.parameters(), dense_grads):
-            torch.testing.assert_close(param.grad, expected, rtol=1e-5,
+            torch.testing.assert_close(param.grad,
+                                       expected,
+                                       rtol=1e-5,
                                        atol=1e-5)

@@ -59,7 +59,7 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(sorted_reference):
                                             train,
                                             128,
                                             buffer_cells=1000):
-        indices, offsets, values = inputs  # a CSR batch over the columns
+        indices, offsets = inputs[0], inputs[1]  # a CSR batch (+ transpose)
         assert indices.max() < len(columns) and len(offsets) == len(y_b)
         seen.append(w_b.ravel().astype(int))  # weights carry the row index
         batch_types.append(len(np.unique(y_b)))

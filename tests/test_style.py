@@ -1,0 +1,31 @@
+"""The checks DeepChem runs on a contribution, configured in setup.cfg:
+yapf formatting, flake8 and mypy."""
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCES = ["deepchem_actinn", "tests", "benchmarks"]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", *args],
+                          cwd=ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+
+
+def test_flake8():
+    result = _run("flake8", *SOURCES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_yapf_formatting():
+    result = _run("yapf", "--diff", "--recursive", *SOURCES)
+    assert result.returncode == 0 and not result.stdout, result.stdout[:3000]
+
+
+def test_mypy():
+    result = _run("mypy", "deepchem_actinn")
+    assert result.returncode == 0, result.stdout[-5000:]
