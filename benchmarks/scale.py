@@ -1,0 +1,127 @@
+"""Scale benchmark: train on a synthetic reference, annotate 10^6 cells.
+
+Usage: python benchmarks/scale.py --query q1m.h5ad --labels q1m_labels.txt --work DIR
+Steps (each a separate process, timed as a whole with peak RSS):
+  train   : ACTINNAnnotator on the first --ref-cells cells (in memory)
+  predict : `actinn predict` on the whole query file (streaming)
+  fitfile : out-of-core fit_file on the whole file, --ff-epochs epochs, 1 network
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+
+def timed(cmd, env=None):
+    t = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd,
+                          capture_output=True,
+                          text=True,
+                          env=env)
+    wall = time.perf_counter() - t
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit("step failed: %s" % " ".join(cmd))
+    return wall, int(rss.group(1)) / 1024**2, proc.stdout
+
+
+TRAIN = r'''
+import sys, time, json, warnings
+warnings.simplefilter("ignore")
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.io.readers import iter_cell_chunks, read_gene_names, read_labels
+path, labels_path, n, out, networks, epochs, batch = sys.argv[1:8]
+n, networks, epochs, batch = int(n), int(networks), int(epochs), int(batch)
+ids, X = next(iter(iter_cell_chunks(path, n)))
+labels = read_labels(labels_path).loc[list(ids)].to_numpy()
+a = ACTINNAnnotator(n_networks=networks, max_epochs=epochs, early_stopping=False, seed=0, batch_size=batch,
+                    learning_rate=1e-4 * (batch / 128) ** 0.5)
+t = time.perf_counter(); a.fit(X, read_gene_names(path), labels, ids); dt = time.perf_counter() - t
+n_train = n - a.calibration_["n_cells"]
+ep = sum(len(h["train_loss"]) for h in a.histories_)
+print(json.dumps({"fit_s": dt, "cell_epochs_per_s": n_train * ep / dt, "epochs": ep, "genes": len(a.genes_)}))
+a.save(out, overwrite=True)
+'''
+
+FITFILE = r'''
+import sys, time, json, warnings
+warnings.simplefilter("ignore")
+from deepchem_actinn import ACTINNAnnotator
+path, labels_path, epochs, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+times = []
+def progress(state): times.append(time.perf_counter())
+a = ACTINNAnnotator(n_networks=1, max_epochs=epochs, early_stopping=False, seed=0, batch_size=batch,
+                    learning_rate=1e-4 * (batch / 128) ** 0.5)
+t = time.perf_counter(); a.fit_file(path, labels_path, progress=progress); dt = time.perf_counter() - t
+n_train = a.n_reference_cells_ - a.calibration_["n_cells"]
+first_epoch_start = t
+print(json.dumps({"fit_s": dt, "epoch_s": [b - a_ for a_, b in zip([None] + times, times) if a_] , "stats_and_first_epoch_s": times[0] - t,
+                  "n_train": n_train}))
+'''
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--query", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--ref-cells", type=int, default=50000)
+    p.add_argument("--networks", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--ff-epochs", type=int, default=1)
+    p.add_argument("--steps", default="train,predict,fitfile")
+    a = p.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    model = os.path.join(a.work, "model")
+    res = {}
+    steps = a.steps.split(",")
+    if "train" in steps:
+        wall, rss, out = timed([
+            sys.executable, "-c", TRAIN, a.query, a.labels,
+            str(a.ref_cells), model,
+            str(a.networks),
+            str(a.epochs),
+            str(a.batch)
+        ])
+        res["train"] = dict(json.loads(out.strip().splitlines()[-1]),
+                            wall_s=wall,
+                            peak_gb=rss)
+        print("train", res["train"], flush=True)
+    if "predict" in steps:
+        out_dir = os.path.join(a.work, "pred")
+        wall, rss, _ = timed([
+            "actinn", "predict", "-m", model, "-ts", a.query, "-o", out_dir,
+            "-q", "--overwrite"
+        ])
+        import pandas as pd
+        pred = pd.read_csv(os.path.join(out_dir, "predicted_label.txt"),
+                           sep="\t",
+                           index_col=0)["celltype"]
+        truth = pd.read_csv(a.labels, sep="\t", header=None, index_col=0)[1]
+        held = pred.index[a.ref_cells:]
+        acc = float((pred.loc[held] == truth.loc[held]).mean())
+        res["predict"] = dict(wall_s=wall,
+                              peak_gb=rss,
+                              cells=len(pred),
+                              cells_per_s=len(pred) / wall,
+                              accuracy_unseen=acc)
+        print("predict", res["predict"], flush=True)
+    if "fitfile" in steps:
+        wall, rss, out = timed([
+            sys.executable, "-c", FITFILE, a.query, a.labels,
+            str(a.ff_epochs),
+            str(a.batch)
+        ])
+        res["fitfile"] = dict(json.loads(out.strip().splitlines()[-1]),
+                              wall_s=wall,
+                              peak_gb=rss)
+        print("fitfile", res["fitfile"], flush=True)
+    json.dump(res, open(os.path.join(a.work, "results.json"), "w"), indent=1)
+
+
+main()
