@@ -109,6 +109,15 @@ def _add_training(p: argparse.ArgumentParser) -> None:
 
 
 def _add_prediction(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-ts",
+                   "--test_set",
+                   "--test-set",
+                   required=True,
+                   help="query counts (any readable format)")
+    p.add_argument("-o",
+                   "--output",
+                   default=".",
+                   help="output directory (current directory)")
     p.add_argument("-op",
                    "--output_probability",
                    "--output-probability",
@@ -196,15 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "--model",
                    required=True,
                    help="annotator directory (from actinn train)")
-    p.add_argument("-ts",
-                   "--test_set",
-                   "--test-set",
-                   required=True,
-                   help="query counts (any readable format)")
-    p.add_argument("-o",
-                   "--output",
-                   default=".",
-                   help="output directory (current directory)")
     _add_prediction(p)
     _add_common(p)
 
@@ -212,15 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train and predict in one step, as "
                        "actinn_predict.py did")
     _add_training(p)
-    p.add_argument("-ts",
-                   "--test_set",
-                   "--test-set",
-                   required=True,
-                   help="query counts (any readable format)")
-    p.add_argument("-o",
-                   "--output",
-                   default=".",
-                   help="output directory (current directory)")
     p.add_argument("-pc",
                    "--print_cost",
                    "--print-cost",
