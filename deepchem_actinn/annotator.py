@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping,
                     Optional, Sequence, Tuple, Union)
 
@@ -78,7 +78,6 @@ class Annotation:
     type_names: List[str]
     genes_missing: int = 0
     gene_column: str = "var_names"
-    scores: Optional[np.ndarray] = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, probabilities."""
@@ -764,8 +763,7 @@ class ACTINNAnnotator:
                           probabilities=proba,
                           type_names=list(self.labels_.type_names),
                           genes_missing=int((positions < 0).sum()),
-                          gene_column=gene_column,
-                          scores=top)
+                          gene_column=gene_column)
 
     @property
     def type_names(self) -> List[str]:

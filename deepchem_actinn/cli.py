@@ -603,8 +603,6 @@ def cmd_simulate(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    import numpy as np
-
     from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                           tabula_muris_sample_paths)
     from deepchem_actinn.io.writers import write_probabilities
@@ -668,7 +666,6 @@ def cmd_demo(args) -> None:
           (summary["accuracy"], summary["macro_f1"]))
     print("Wrote %s, %s and %s" %
           (out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE, report))
-    del np
 
 
 def _configure_logging(quiet: bool) -> None:
