@@ -731,7 +731,10 @@ class ACTINNAnnotator:
                   unassigned: bool,
                   threshold: Optional[float],
                   gene_column: str,
-                  scorer: Optional[EnsembleScorer] = None) -> Annotation:
+                  scorer: Optional[EnsembleScorer] = None,
+                  checked: bool = False) -> Annotation:
+        # checked: the counts were already checked for negative, NaN and
+        # infinite values (chunks from iter_cell_chunks are)
         self._check_fitted()
         if positions.max(initial=-1) >= X.shape[1]:
             raise ACTINNInputError(
@@ -745,7 +748,7 @@ class ACTINNAnnotator:
                                    (X.shape[0], len(ids)))
         if sp.issparse(X):
             scorer = scorer or self.scorer(positions, X.shape[1])
-            hidden, logits = scorer(X, ids)
+            hidden, logits = scorer(X, ids, check=not checked)
         else:
             Xn = library_size_log(X, self.target_sum, self.log_base, ids)
             hidden, logits = self._embed(take_columns(Xn, positions))

@@ -422,9 +422,14 @@ def _predict(args, annotator, out_dir: Path) -> None:
                                      args.chunk_size,
                                      args.test_format,
                                      upper_case_genes=not args.keep_gene_case)):
-                result = annotator._annotate(X, positions, chunk_ids,
-                                             args.unassigned, args.threshold,
-                                             column, scorer)
+                result = annotator._annotate(X,
+                                             positions,
+                                             chunk_ids,
+                                             args.unassigned,
+                                             args.threshold,
+                                             column,
+                                             scorer,
+                                             checked=True)
                 writer.write(result.cell_ids, result.cell_types)
                 for name in result.cell_types:
                     counts[name] = counts.get(name, 0) + 1

@@ -228,6 +228,31 @@ def test_fused_sparse_scorer_equals_normalise_align_then_networks(
     np.testing.assert_array_equal(small_hidden, hidden)
 
 
+def test_fused_scorer_index_and_value_types_change_nothing(quick, tm_test):
+    """int32 or int64 column indices, float32 or float64 counts."""
+    positions = quick.gene_positions(tm_test["genes"])
+    X = sp.csr_matrix(tm_test["X"][:300].astype(np.float32))
+    assert X.indices.dtype == np.int32
+    scorer = quick.scorer(positions, X.shape[1])
+    hidden, logits = scorer(X)
+    wide = sp.csr_matrix(X.astype(np.float64))
+    wide.indices = wide.indices.astype(np.int64)
+    wide.indptr = wide.indptr.astype(np.int64)
+    wide_hidden, wide_logits = scorer(wide, check=False)
+    np.testing.assert_allclose(wide_logits, logits, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(wide_hidden, hidden, rtol=1e-6, atol=1e-6)
+
+
+def test_row_sums_of_csr_rows_including_empty_ones():
+    from deepchem_actinn.models.inference import _row_sums
+    X = sp.csr_matrix(
+        np.array([[0, 0, 0], [1, 2, 0], [0, 0, 0], [0, 0, 5], [0, 0, 0]],
+                 dtype=np.float32))
+    np.testing.assert_array_equal(_row_sums(X.indptr, X.data), [0, 3, 0, 5, 0])
+    np.testing.assert_array_equal(_row_sums(X.indptr[1:5], X.data), [3, 0, 5])
+    np.testing.assert_array_equal(_row_sums(X.indptr[4:], X.data), [0])
+
+
 def test_fused_scorer_names_bad_cells(quick, tm_test):
     X = sp.csr_matrix(tm_test["X"][:5])
     X.data[X.indptr[3]] = -1.0

@@ -722,6 +722,18 @@ def _scan_values(matrix, limit: int = 5) -> _ValueReport:
     is_float = values.dtype.kind == "f"
     for start in range(0, values.size, _SCAN_BLOCK):
         block = values[start:start + _SCAN_BLOCK]
+        if is_float and block.size:
+            # Fast path for the usual block: finite (a NaN makes min NaN,
+            # an infinity makes min or max infinite) and not negative.
+            low, high = float(block.min()), float(block.max())
+            if np.isfinite(low) and np.isfinite(high) and low >= 0:
+                max_value = max(max_value, high)
+                if nonint_pos < 0:
+                    frac = np.flatnonzero(block != np.rint(block))
+                    if frac.size:
+                        nonint_pos = start + int(frac[0])
+                        nonint_value = float(block[frac[0]])
+                continue
         if is_float:
             finite = np.isfinite(block)
             bad = np.flatnonzero(~finite)

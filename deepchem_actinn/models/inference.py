@@ -61,7 +61,6 @@ class EnsembleScorer:
         self.networks = [net.eval() for net in networks]
         self.block = int(block)
         self.target_sum = float(target_sum)
-        self.log_scale = 1.0 / math.log2(log_base)
         self.device = device or next(networks[0].parameters()).device
         with torch.no_grad():
             first = [net.first for net in networks]
@@ -74,15 +73,29 @@ class EnsembleScorer:
             table[torch.as_tensor(positions[present], device=self.device)] = \
                 weights[torch.as_tensor(present, device=self.device)].to(
                     self.device)
-            self.table = table.contiguous()
+            # log_base(1 + y) = log1p(y) / ln(base): the division is folded
+            # into the weights, so the non-zeros only need a log1p.
+            self.table = table.mul_(1.0 / math.log(log_base)).contiguous()
             self.bias = torch.cat([layer.bias for layer in first
                                   ]).to(self.device)
         self.widths = [layer.weight.shape[1] for layer in first]
 
-    def __call__(
-        self, X: sp.csr_matrix, cell_ids: Union[Sequence[str], np.ndarray] = ()
-    ) -> Tuple[np.ndarray, np.ndarray]:
+    def __call__(self,
+                 X: sp.csr_matrix,
+                 cell_ids: Union[Sequence[str], np.ndarray] = (),
+                 check: bool = True) -> Tuple[np.ndarray, np.ndarray]:
         """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
+
+        Parameters
+        ----------
+        X: scipy.sparse.csr_matrix
+            Raw counts, cells x query genes.
+        cell_ids: sequence of str, optional
+            Names for the cells in error messages.
+        check: bool, default True
+            Look for negative, NaN and infinite values; pass False only for
+            chunks already checked (as :func:`iter_cell_chunks` does). Cells
+            with zero total counts are refused either way.
 
         Raises
         ------
@@ -91,42 +104,47 @@ class EnsembleScorer:
             values; the message names the cells (by ``cell_ids`` if given).
         """
         X = sp.csr_matrix(X)
-        self._check(X, np.diff(X.indptr), cell_ids)
+        if X.dtype != np.float32:
+            X = X.astype(np.float32)
+        if check:
+            self._check_values(X, cell_ids)
         hidden = np.empty(
             (X.shape[0], sum(net.head.in_features for net in self.networks)),
             np.float32)
         logits = np.empty((X.shape[0], self.networks[0].head.out_features),
                           np.float32)
+        totals = _row_sums(X.indptr, X.data)
+        zero = np.flatnonzero(totals <= 0)
+        if len(zero):
+            raise ACTINNInputError(
+                "%d cells have zero total counts and cannot be library-size "
+                "normalised: %s" % (len(zero), _names(zero, cell_ids)))
         for start in range(0, X.shape[0], self.block):
             stop = min(start + self.block, X.shape[0])
             hidden[start:stop], logits[start:stop] = self._block(
-                X.indptr[start:stop + 1], X.indices, X.data)
+                X.indptr[start:stop + 1], X.indices, X.data, totals[start:stop])
         return hidden, logits
 
-    def _block(self, indptr: np.ndarray, indices: np.ndarray,
-               data: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def _block(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+               totals: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Rows ``indptr`` of a CSR matrix; temporaries stay block-sized."""
         lo, hi = int(indptr[0]), int(indptr[-1])
-        values = torch.from_numpy(np.asarray(data[lo:hi], dtype=np.float32))
-        counts = torch.from_numpy(np.diff(indptr))
-        totals = torch.from_numpy(
-            np.add.reduceat(data[lo:hi], indptr[:-1] -
-                            lo, dtype=np.float64) if hi >
-            lo else np.zeros(len(counts))).float()
+        # log(1 + x * target / total) on the non-zeros, in place in one
+        # buffer; 1 / ln(base) is folded into the weight table.
+        values = np.repeat((self.target_sum / totals).astype(np.float32),
+                           np.diff(indptr))
+        np.multiply(values, data[lo:hi], out=values)
+        if indices.dtype not in (np.int32, np.int64):
+            indices = indices.astype(np.int64)
+        offsets = (indptr[:-1] - lo).astype(indices.dtype)
         with torch.inference_mode():
-            scale = torch.repeat_interleave(self.target_sum / totals, counts)
-            values = torch.log2(
-                torch.addcmul(torch.ones_like(values), values, scale))
-            if self.log_scale != 1.0:
-                values *= self.log_scale
+            weights = torch.from_numpy(values).log1p_()
             first = F.embedding_bag(
-                torch.from_numpy(indices[lo:hi].astype(np.int64)).to(
-                    self.device),
+                torch.from_numpy(indices[lo:hi]).to(self.device),
                 self.table,
-                torch.from_numpy(
-                    (indptr[:-1] - lo).astype(np.int64)).to(self.device),
+                torch.from_numpy(offsets).to(self.device),
                 mode="sum",
-                per_sample_weights=values.to(self.device)) + self.bias
+                per_sample_weights=weights.to(self.device)).add_(self.bias)
             hidden: List[torch.Tensor] = []
             proba: Optional[torch.Tensor] = None
             for net, part in zip(self.networks,
@@ -141,28 +159,31 @@ class EnsembleScorer:
             return (torch.cat(hidden, 1).cpu().numpy(), logits.cpu().numpy())
 
     @staticmethod
-    def _check(X: sp.csr_matrix, counts: np.ndarray,
-               cell_ids: Union[Sequence[str], np.ndarray]) -> None:
-
-        def names(rows: np.ndarray) -> str:
-            if len(cell_ids):
-                return examples([cell_ids[r] for r in rows])
-            return examples(["row %d" % r for r in rows])
-
+    def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],
+                                                        np.ndarray]) -> None:
         data = X.data
         bad = ~np.isfinite(data) | (data < 0)
         if bool(bad.any()):
-            row_of = np.repeat(np.arange(X.shape[0]), counts)
+            row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
             rows = np.unique(row_of[bad])
             raise ACTINNInputError(
                 "%d cells hold negative, NaN or infinite values, which are "
-                "not counts: %s" % (len(rows), names(rows)))
-        zero = np.flatnonzero(counts == 0)
-        if len(zero) == 0:
-            totals = (np.add.reduceat(X.data, X.indptr[:-1])
-                      if X.nnz else np.zeros(0))
-            zero = np.flatnonzero(np.asarray(totals) <= 0)
-        if len(zero):
-            raise ACTINNInputError(
-                "%d cells have zero total counts and cannot be library-size "
-                "normalised: %s" % (len(zero), names(zero)))
+                "not counts: %s" % (len(rows), _names(rows, cell_ids)))
+
+
+def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Sum of each CSR row's stored values (0 for an empty row)."""
+    counts = np.diff(indptr)
+    sums = np.zeros(len(counts), np.float64)
+    filled = counts > 0
+    if filled.any():
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        # each filled row's segment runs to the next filled row's start
+        sums[filled] = np.add.reduceat(data[lo:hi], (indptr[:-1] - lo)[filled])
+    return sums
+
+
+def _names(rows: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray]) -> str:
+    if len(cell_ids):
+        return examples([cell_ids[r] for r in rows])
+    return examples(["row %d" % r for r in rows])
