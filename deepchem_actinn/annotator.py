@@ -6,7 +6,6 @@ experiment: the network weights, the genes it uses in order, the
 preprocessing parameters, the cell-type names, the calibration temperature,
 the ``Unassigned`` threshold and the package version that trained it.
 """
-import copy
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ from deepchem_actinn._version import __version__
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.labels import CellTypeLabels
-from deepchem_actinn.models.actinn import ACTINNModel
+from deepchem_actinn.models.actinn import ACTINNEnsemble, ACTINNModel
 from deepchem_actinn.models.batches import minibatches, network_input
 from deepchem_actinn.models.inference import EnsembleScorer
 from deepchem_actinn.splitters import stratified_indices
@@ -301,8 +300,12 @@ class ACTINNAnnotator:
     def _new_model(self,
                    n_genes: int,
                    n_types: int,
-                   member: int = 0) -> ACTINNModel:
+                   member: int = 0,
+                   n_networks: int = 1) -> ACTINNModel:
+        """Network ``member`` of the ensemble, or with ``n_networks`` the
+        whole ensemble from ``member`` on, trained side by side."""
         return ACTINNModel(output_dim=n_types,
+                           n_networks=n_networks,
                            input_size=n_genes,
                            hidden_sizes=self.hidden_sizes,
                            learning_rate=self.learning_rate,
@@ -475,13 +478,18 @@ class ACTINNAnnotator:
         """Train the ensemble, calibrate on the held-out cells and fit the
         ``Unassigned`` rule (kNN in the networks' hidden layers over
         ``X_ref``, threshold from the held-out cells)."""
-        self.models_, self.histories_ = [], []
-        for member in range(self.n_networks):
+        ensemble = self._new_model(len(self.genes_),
+                                   self.labels_.n_types,
+                                   n_networks=self.n_networks)
+        states, self.histories_ = self._train(ensemble, epoch, X_valid, y_valid,
+                                              progress)
+        self.models_ = []
+        for member, state in enumerate(states):
             model = self._new_model(len(self.genes_), self.labels_.n_types,
                                     member)
+            model.model.load_state_dict(state)
             self.models_.append(model)
-            self.histories_.append(
-                self._train(model, member, epoch, X_valid, y_valid, progress))
+        del ensemble
         valid_logits = self._logits(X_valid)
         self.temperature_ = conf.fit_temperature(valid_logits, y_valid) \
             if len(y_valid) else 1.0
@@ -531,20 +539,30 @@ class ACTINNAnnotator:
         per_class = len(y) / (self.labels_.n_types * np.maximum(counts, 1))
         return per_class[y].astype(np.float32)
 
-    def _train(self, model: ACTINNModel, member: int, epoch_batches: Callable,
-               X_valid: Matrix, y_valid: np.ndarray,
-               progress: Optional[Callable]) -> Dict[str, list]:
-        """Train one network with early stopping; returns its history.
+    def _train(
+        self, model: ACTINNModel, epoch_batches: Callable, X_valid: Matrix,
+        y_valid: np.ndarray, progress: Optional[Callable]
+    ) -> Tuple[List[Dict[str, torch.Tensor]], List[Dict[str, list]]]:
+        """Train the ensemble side by side, each member with its own early
+        stopping; returns each member's best weights and its history.
 
-        ``epoch_batches(rng)`` yields one epoch of minibatches.
+        ``epoch_batches(rng)`` yields one epoch of minibatches. Training
+        stops when every member has gone ``patience`` epochs without a
+        better validation loss (or at ``max_epochs``); each member keeps
+        the weights of its best epoch.
         """
-        rng = np.random.default_rng(self.seed + member)
-        history: Dict[str, list] = {
+        network = model.model
+        n = model.n_networks
+        rng = np.random.default_rng(self.seed)
+        histories: List[Dict[str, list]] = [{
             "train_loss": [],
             "valid_loss": [],
             "valid_accuracy": []
-        }
-        best_loss, best_state, best_epoch = np.inf, None, 0
+        } for _ in range(n)]
+        best_loss = [np.inf] * n
+        best_epoch = [0] * n
+        best_state: List[Optional[Dict[str, torch.Tensor]]] = [None] * n
+        stopping = self.early_stopping and len(y_valid) > 0
         for epoch in range(1, self.max_epochs + 1):
             losses: List[float] = []
             with warnings.catch_warnings():
@@ -554,36 +572,72 @@ class ACTINNAnnotator:
                 model.fit_generator(prefetch(epoch_batches(rng), depth=4),
                                     checkpoint_interval=0,
                                     all_losses=losses)
-            history["train_loss"].append(float(np.mean(losses)))
-            if len(y_valid):
-                logits = self._embed(X_valid, [model])[1]
-                logp = logits - _logsumexp(logits)
-                history["valid_loss"].append(
-                    float(-logp[np.arange(len(y_valid)), y_valid].mean()))
-                history["valid_accuracy"].append(
-                    float((logits.argmax(1) == y_valid).mean()))
+            # the loss is summed over the members: report their mean
+            train_loss = float(np.mean(losses)) / n
+            valid = self._member_scores(network, X_valid, y_valid)
+            for i, history in enumerate(histories):
+                history["train_loss"].append(train_loss)
+                if valid:
+                    history["valid_loss"].append(valid[i][0])
+                    history["valid_accuracy"].append(valid[i][1])
             if progress is not None:
-                progress({
-                    "network": member + 1,
-                    "n_networks": self.n_networks,
+                state: Dict[str, Any] = {
+                    "n_networks": n,
                     "epoch": epoch,
                     "max_epochs": self.max_epochs,
-                    **{
-                        k: v[-1] for k, v in history.items() if v
-                    }
-                })
-            if not (self.early_stopping and len(y_valid)):
+                    "train_loss": train_loss
+                }
+                if valid:
+                    state["valid_loss"] = float(np.mean([v[0] for v in valid]))
+                    state["valid_accuracy"] = float(
+                        np.mean([v[1] for v in valid]))
+                progress(state)
+            if not stopping:
                 continue
-            if history["valid_loss"][-1] < best_loss - 1e-4:
-                best_loss = history["valid_loss"][-1]
-                best_epoch = epoch
-                best_state = copy.deepcopy(model.model.state_dict())
-            elif epoch - best_epoch >= self.patience:
+            for i in range(n):
+                if valid[i][0] < best_loss[i] - 1e-4:
+                    best_loss[i], best_epoch[i] = valid[i][0], epoch
+                    best_state[i] = _member_state(network, i)
+            if all(epoch - b >= self.patience for b in best_epoch):
                 break
-        if best_state is not None:
-            model.model.load_state_dict(best_state)
-        history["best_epoch"] = [best_epoch or len(history["train_loss"])]
-        return history
+        states = [
+            state if state is not None else _member_state(network, i)
+            for i, state in enumerate(best_state)
+        ]
+        for i, history in enumerate(histories):
+            history["best_epoch"] = [
+                best_epoch[i] or len(history["train_loss"])
+            ]
+        return states, histories
+
+    @staticmethod
+    def _member_scores(network: torch.nn.Module, X: Matrix,
+                       y: np.ndarray) -> List[Tuple[float, float]]:
+        """Each member's mean cross-entropy and accuracy on normalised,
+        aligned cells ``X`` (empty when there are none)."""
+        if len(y) == 0:
+            return []
+        device = next(network.parameters()).device
+        sparse = sp.issparse(X)
+        parts = []
+        network.eval()
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], PREDICT_BLOCK):
+                block = [
+                    torch.from_numpy(a).to(device)
+                    for a in network_input(X, slice(start, start +
+                                                    PREDICT_BLOCK), sparse)
+                ]
+                logits = network(block if sparse else block[0])[1]
+                if logits.dim() == 2:  # a single network
+                    logits = logits[:, None]
+                parts.append(torch.log_softmax(logits, -1).cpu())
+        network.train()
+        logp = torch.cat(parts).numpy()  # cells x members x types
+        rows = np.arange(len(y))
+        return [(float(-logp[rows, i, y].mean()),
+                 float((logp[:, i].argmax(1) == y).mean()))
+                for i in range(logp.shape[1])]
 
     # -------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
@@ -864,6 +918,13 @@ class ACTINNAnnotator:
                     (path, str(err).splitlines()[0]))
             annotator.models_.append(model)
         return annotator
+
+
+def _member_state(network: torch.nn.Module, i: int) -> Dict[str, torch.Tensor]:
+    """Copy of member ``i``'s weights, as a single network's state dict."""
+    if isinstance(network, ACTINNEnsemble):
+        return network.member_state(i)
+    return {k: v.detach().clone() for k, v in network.state_dict().items()}
 
 
 def _device(device) -> Optional[torch.device]:

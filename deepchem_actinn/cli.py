@@ -330,10 +330,7 @@ def _train(args, adata=None, labels=None):
     bar = _Progress(args.quiet or not show_cost, unit="epoch", desc="training")
 
     def progress(state: Dict[str, Any]) -> None:
-        cost = {
-            "network": "%d/%d" % (state["network"], state["n_networks"]),
-            "cost": "%.4f" % state["train_loss"]
-        }
+        cost = {"cost": "%.4f" % state["train_loss"]}
         if "valid_loss" in state:
             cost["valid"] = "%.4f" % state["valid_loss"]
         bar.update(1, **cost)

@@ -143,3 +143,95 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
                                        expected,
                                        rtol=1e-5,
                                        atol=1e-5)
+
+
+def _toy_batches(n_batches=6, batch=16, genes=40, seed=0):
+    """Sparse minibatches (with their transposes) of a toy problem."""
+    import scipy.sparse as sp
+
+    from deepchem_actinn.models.batches import minibatches
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_batches * batch,
+                  genes,
+                  density=0.2,
+                  random_state=seed,
+                  dtype=np.float32,
+                  format="csr")
+    y = rng.integers(0, 3, X.shape[0])
+    w = rng.uniform(0.5, 2.0, X.shape[0]).astype(np.float32)
+    return list(minibatches(X, y, w, batch, np.random.default_rng(seed)))
+
+
+def test_ensemble_members_train_as_they_would_alone():
+    """Side by side in one pass, each member follows the updates it gets
+    when trained alone on the same minibatches (same seed, same steps)."""
+    batches = _toy_batches()
+    kwargs = dict(output_dim=3,
+                  input_size=40,
+                  hidden_sizes=(8, 6),
+                  learning_rate=1e-2,
+                  decay_steps=2)
+    ensemble = ACTINNModel(n_networks=3, seed=5, **kwargs)
+    assert len(ensemble.model) == 3
+    ensemble.fit_generator(batches, checkpoint_interval=0)
+    for i in range(3):
+        alone = ACTINNModel(seed=5 + i, **kwargs)
+        alone.fit_generator(batches, checkpoint_interval=0)
+        state = ensemble.model.member_state(i)
+        assert state.keys() == alone.model.state_dict().keys()
+        for name, value in alone.model.state_dict().items():
+            torch.testing.assert_close(state[name],
+                                       value,
+                                       rtol=1e-4,
+                                       atol=1e-5,
+                                       msg=name)
+
+
+def test_ensemble_outputs_are_its_members_and_its_loss_their_sum():
+    from deepchem_actinn.models.actinn import (ACTINNEnsemble,
+                                               EnsembleCrossEntropy,
+                                               seeded_classifier)
+    nets = [seeded_classifier(40, 3, (8, 6), seed=s) for s in (1, 2)]
+    ensemble = ACTINNEnsemble(nets)
+    x = torch.rand(7, 40)
+    proba, logits = ensemble(x)
+    assert logits.shape == (7, 2, 3)
+    for i, net in enumerate(nets):
+        torch.testing.assert_close(logits[:, i], net(x)[1])
+        torch.testing.assert_close(ensemble.member(i)(x)[1], net(x)[1])
+    torch.testing.assert_close(proba, (nets[0](x)[0] + nets[1](x)[0]) / 2)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    loss = EnsembleCrossEntropy()._create_pytorch_loss()(logits, labels)
+    expected = sum(
+        torch.nn.functional.cross_entropy(net(x)[1], labels, reduction="none")
+        for net in nets)
+    torch.testing.assert_close(loss, expected)
+    # Fresh weights are drawn under the seed, not from global state.
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    ACTINNModel(output_dim=3, input_size=40, n_networks=2, seed=9)
+    assert torch.equal(torch.rand(1), before)
+
+
+def test_fused_adam_takes_plain_adams_steps():
+    from deepchem_actinn.models.actinn import FusedAdam
+    torch.manual_seed(0)
+    start = [torch.randn(30, 5), torch.randn(5)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(4)]
+    moved = []
+    for make in (lambda ps: FusedAdam(learning_rate=0.01, weight_decay=0.005).
+                 _create_pytorch_optimizer(ps), lambda ps: torch.optim.Adam(
+                     ps, lr=0.01, weight_decay=0.005, foreach=False)):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        optimizer = make(params)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = g.clone()
+            optimizer.step()
+        moved.append(params)
+    fused_optimizer = FusedAdam(learning_rate=0.01)._create_pytorch_optimizer(
+        [torch.nn.Parameter(torch.zeros(3))])
+    assert fused_optimizer.defaults["fused"]
+    for fused, plain in zip(*moved):
+        torch.testing.assert_close(fused, plain)
