@@ -82,24 +82,32 @@ class ReferenceFile:
         self.genes = np.asarray(read_gene_names(path, format, upper_case_genes),
                                 dtype=object)
         self.labels = match_labels(self.cell_ids, labels, labels_path)
+        self._scanned = False  # whether scan() has checked every value
 
     def __len__(self) -> int:
         return len(self.cell_ids)
 
-    def _blocks(self, starts=None) -> Iterator[Tuple[int, sp.csr_matrix]]:
-        """``(first row, normalised CSR block)`` in the order of ``starts``."""
+    def _blocks(self,
+                starts=None,
+                check: bool = True) -> Iterator[Tuple[int, sp.csr_matrix]]:
+        """``(first row, normalised CSR block)`` in the order of ``starts``;
+        ``check=False`` skips checking values an earlier pass checked."""
         chunks = iter_cell_chunks(self.path,
                                   self.block_size,
                                   self.format,
                                   upper_case_genes=self.upper_case_genes,
-                                  starts=starts)
+                                  starts=starts,
+                                  check=check)
         order = iter(starts) if starts is not None else None
         row = 0
         for ids, X in prefetch(chunks):
             start = int(next(order)) if order is not None else row
             row = start + len(ids)
-            yield start, library_size_log(X, self.target_sum, self.log_base,
-                                          ids)
+            yield start, library_size_log(X,
+                                          self.target_sum,
+                                          self.log_base,
+                                          ids,
+                                          check=check)
 
     def scan(self, keep_rows: np.ndarray) -> Tuple[GeneStats, sp.csr_matrix]:
         """One pass: gene statistics of all cells, and rows ``keep_rows``
@@ -115,6 +123,7 @@ class ReferenceFile:
                 yield X
 
         stats = gene_statistics(blocks())
+        self._scanned = True
         rows = sp.vstack(kept).tocsr() if kept else sp.csr_matrix(
             (0, len(self.genes)), dtype=np.float32)
         return stats, rows
@@ -142,15 +151,20 @@ class ReferenceFile:
             Boolean, True for cells to train on.
         """
         starts = rng.permutation(np.arange(0, len(self), self.block_size))
+        col_map = np.full(len(self.genes), -1, dtype=np.int64)
+        col_map[columns] = np.arange(len(columns))
         buffer: List[sp.csr_matrix] = []
         rows: List[np.ndarray] = []
         held = 0
-        for start, X in self._blocks(starts):
+        # values the statistics pass (scan) checked are not checked again
+        for start, X in self._blocks(starts, check=not self._scanned):
             index = np.arange(start, start + X.shape[0])
             use = train[index]
             if not use.any():
                 continue
-            buffer.append(X[np.flatnonzero(use)][:, columns])
+            buffer.append(
+                _renumber_columns(X if use.all() else X[np.flatnonzero(use)],
+                                  col_map, len(columns)))
             rows.append(index[use])
             held += int(use.sum())
             if held >= buffer_cells:
@@ -164,3 +178,26 @@ class ReferenceFile:
         X = sp.vstack(buffer).tocsr()
         index = np.concatenate(rows)
         yield from minibatches(X, y[index], w[index], batch_size, rng)
+
+
+def _renumber_columns(X: sp.csr_matrix, col_map: np.ndarray,
+                      n_columns: int) -> sp.csr_matrix:
+    """``X`` with column ``j`` moved to ``col_map[j]``, dropped where that
+    is -1: ``X[:, columns]`` as one gather over the non-zeros.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[1., 0., 2.], [0., 3., 4.]]))
+    >>> _renumber_columns(X, np.array([1, -1, 0]), 2).toarray()
+    array([[2., 1.],
+           [4., 0.]])
+    """
+    new = col_map[X.indices]
+    keep = new >= 0
+    if keep.all():
+        return sp.csr_matrix((X.data, new, X.indptr),
+                             shape=(X.shape[0], n_columns))
+    kept_before = np.concatenate([[0], np.cumsum(keep)])
+    return sp.csr_matrix((X.data[keep], new[keep], kept_before[X.indptr]),
+                         shape=(X.shape[0], n_columns))

@@ -50,6 +50,8 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(sorted_reference):
     train = np.ones(len(y), dtype=bool)
     train[::10] = False  # held-out cells never appear
     columns = np.arange(0, 2000, 2)
+    expected = library_size_log(
+        sp.csr_matrix(anndata.read_h5ad(path).X))[:, columns].toarray()
     seen = []
     batch_types = []
     for inputs, (y_b,), (w_b,) in ref.epoch(np.random.default_rng(0),
@@ -61,6 +63,12 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(sorted_reference):
                                             buffer_cells=1000):
         indices, offsets = inputs[0], inputs[1]  # a CSR batch (+ transpose)
         assert indices.max() < len(columns) and len(offsets) == len(y_b)
+        batch = sp.csr_matrix(
+            (inputs[2], indices, np.append(offsets, len(indices))),
+            shape=(len(y_b), len(columns)))
+        np.testing.assert_allclose(batch.toarray(),
+                                   expected[w_b.ravel().astype(int)],
+                                   rtol=1e-6)
         seen.append(w_b.ravel().astype(int))  # weights carry the row index
         batch_types.append(len(np.unique(y_b)))
     seen = np.concatenate(seen)

@@ -1562,16 +1562,16 @@ def _check_chunk(X: sp.csr_matrix, cell_ids: np.ndarray, what: str, path: Path,
 
 
 def iter_cell_chunks(
-    path: PathLike,
-    chunk_size: int = 50_000,
-    format: Optional[str] = None,
-    *,
-    upper_case_genes: bool = True,
-    layer: Optional[str] = None,
-    use_raw: Optional[bool] = None,
-    allow_non_integer: bool = False,
-    starts: Optional[Sequence[int]] = None
-) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
+        path: PathLike,
+        chunk_size: int = 50_000,
+        format: Optional[str] = None,
+        *,
+        upper_case_genes: bool = True,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        starts: Optional[Sequence[int]] = None,
+        check: bool = True) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
     """Yield the cells of a file in chunks, for data larger than memory.
 
     h5ad (CSR or dense ``X``), ACTINN HDF5 (pandas fixed format) and 10x
@@ -1597,6 +1597,9 @@ def iter_cell_chunks(
     starts: sequence of int, optional
         Read the chunks that start at these cells, in this order (for
         shuffled passes over a file); by default every chunk in file order.
+    check: bool, default True
+        Check every chunk's values; pass False only for a file whose values
+        an earlier pass has checked.
 
     Yields
     ------
@@ -1628,7 +1631,7 @@ def iter_cell_chunks(
     fmt = _resolve_format(p, format)
     _check_h5ad_only(p, fmt, layer, use_raw)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
-                        use_raw, allow_non_integer, starts)
+                        use_raw, allow_non_integer, starts, check)
 
 
 def _iter_chunks(path: Path,
@@ -1638,7 +1641,8 @@ def _iter_chunks(path: Path,
                  layer: Optional[str],
                  use_raw: Optional[bool],
                  allow_non_integer: bool,
-                 starts: Optional[Sequence[int]] = None):
+                 starts: Optional[Sequence[int]] = None,
+                 check: bool = True):
     with _open_rows(path, fmt, layer, use_raw, allow_non_integer) as source:
         _, keep = clean_gene_names(source.gene_names,
                                    upper_case=upper_case_genes)
@@ -1654,7 +1658,7 @@ def _iter_chunks(path: Path,
             stop = min(n, start + chunk_size)
             ids = source.cell_ids[start:stop]
             X = source.rows(start, stop)
-            if not source.checked:
+            if check and not source.checked:
                 _check_chunk(X, ids, source.description, path,
                              allow_non_integer)
             X = _to_csr32(X)

@@ -17,17 +17,22 @@ def dense_rows(X: Matrix, rows: Union[slice, np.ndarray]) -> np.ndarray:
 
 def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
     """A CSR matrix as ``[indices, offsets, values]`` for the sparse input of
-    :class:`ACTINNClassifier` (int64, int64, float32).
+    :class:`ACTINNClassifier`: int32 indices and offsets (int64 for a
+    matrix beyond 2**31 - 1 non-zeros or columns), float32 values.
 
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
-    >>> [a.tolist() for a in csr_triple(sp.csr_matrix([[0., 2.], [3., 0.]]))]
-    [[1, 0], [0, 1], [2.0, 3.0]]
+    >>> triple = csr_triple(sp.csr_matrix([[0., 2.], [3., 0.]]))
+    >>> [a.tolist() for a in triple], triple[0].dtype
+    ([[1, 0], [0, 1], [2.0, 3.0]], dtype('int32'))
     """
     X = sp.csr_matrix(X)
+    small = max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max
+    index = np.int32 if small else np.int64
     return [
-        X.indices.astype(np.int64), X.indptr[:-1].astype(np.int64),
+        X.indices.astype(index, copy=False),
+        X.indptr[:-1].astype(index, copy=False),
         X.data.astype(np.float32, copy=False)
     ]
 

@@ -90,7 +90,8 @@ def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
 def library_size_log(X: Matrix,
                      target_sum: float = 1e4,
                      base: float = 2.0,
-                     ids: Optional[Ids] = None) -> Matrix:
+                     ids: Optional[Ids] = None,
+                     check: bool = True) -> Matrix:
     """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
 
     Parameters
@@ -103,6 +104,10 @@ def library_size_log(X: Matrix,
         Base of the logarithm (ACTINN uses 2; scanpy's ``log1p`` is ``e``).
     ids: sequence, optional
         Cell ids, used to name offending cells in errors.
+    check: bool, default True
+        Refuse NaN, infinite and negative values and cells with zero total
+        counts (:func:`check_counts`); pass False only for cells already
+        checked.
 
     Returns
     -------
@@ -123,22 +128,29 @@ def library_size_log(X: Matrix,
     """
     if target_sum <= 0 or base <= 1:
         raise ValueError("target_sum must be > 0 and base > 1")
-    check_counts(X, ids)
+    if check:
+        check_counts(X, ids)
     totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
     scale = (target_sum / totals).astype(np.float64)
     if sp.issparse(X):
-        out = sp.csr_matrix(X, dtype=np.float64, copy=True)
-        out.data *= np.repeat(scale, np.diff(out.indptr))
-        out.data = _log1p(out.data, base).astype(np.float32)
-        return out.astype(np.float32)
+        csr = sp.csr_matrix(X)
+        values = csr.data.astype(np.float64)  # a copy, computed in place
+        values *= np.repeat(scale, np.diff(csr.indptr))
+        return sp.csr_matrix((_log1p(values, base).astype(
+            np.float32), csr.indices.copy(), csr.indptr.copy()),
+                             shape=csr.shape)
     dense = np.asarray(X, dtype=np.float64) * scale[:, None]
     return _log1p(dense, base).astype(np.float32)
 
 
 def _log1p(values: np.ndarray, base: float) -> np.ndarray:
+    """``log_base(values + 1)``, overwriting ``values`` (float64)."""
     if base == 2:
-        return np.log2(values + 1.0)
-    return np.log1p(values) / np.log(base)
+        np.add(values, 1.0, out=values)
+        return np.log2(values, out=values)
+    np.log1p(values, out=values)
+    values /= np.log(base)
+    return values
 
 
 class LibrarySizeLogTransformer(Transformer):
