@@ -4,7 +4,9 @@ Usage: python benchmarks/scale.py --query q1m.h5ad --labels q1m_labels.txt --wor
 Steps (each a separate process, timed as a whole with peak RSS):
   train   : ACTINNAnnotator on the first --ref-cells cells (in memory)
   predict : `actinn predict` on the whole query file (streaming)
-  fitfile : out-of-core fit_file on the whole file, --ff-epochs epochs, 1 network
+  fitfile : out-of-core fit_file on the whole file: --ff-epochs epochs of
+            --ff-networks networks, batch --batch (learning rate scaled by
+            sqrt(batch / 128)), held-out accuracy after each epoch
 """
 import argparse
 import json
@@ -50,17 +52,32 @@ a.save(out, overwrite=True)
 FITFILE = r'''
 import sys, time, json, warnings
 warnings.simplefilter("ignore")
+import torch
 from deepchem_actinn import ACTINNAnnotator
-path, labels_path, epochs, batch = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-times = []
-def progress(state): times.append(time.perf_counter())
-a = ACTINNAnnotator(n_networks=1, max_epochs=epochs, early_stopping=False, seed=0, batch_size=batch,
-                    learning_rate=1e-4 * (batch / 128) ** 0.5)
+path, labels_path = sys.argv[1], sys.argv[2]
+epochs, batch, networks, threads = (int(a) for a in sys.argv[3:7])
+scaling = sys.argv[7]
+if threads:
+    torch.set_num_threads(threads)
+times, accuracy = [], []
+def progress(state):
+    times.append(time.perf_counter())
+    accuracy.append(state.get("valid_accuracy"))
+# linear: the learning rate grows with the batch and the decay keeps its pace
+# per cell (every 128,000 cells); sqrt: the rate grows with sqrt(batch)
+ratio = batch / 128
+lr = 1e-4 * (ratio if scaling == "linear" else ratio ** 0.5)
+decay_steps = max(1, round(1000 / ratio)) if scaling == "linear" else 1000
+a = ACTINNAnnotator(n_networks=networks, max_epochs=epochs, early_stopping=False, seed=0, batch_size=batch,
+                    learning_rate=lr, decay_steps=decay_steps)
 t = time.perf_counter(); a.fit_file(path, labels_path, progress=progress); dt = time.perf_counter() - t
 n_train = a.n_reference_cells_ - a.calibration_["n_cells"]
-first_epoch_start = t
-print(json.dumps({"fit_s": dt, "epoch_s": [b - a_ for a_, b in zip([None] + times, times) if a_] , "stats_and_first_epoch_s": times[0] - t,
-                  "n_train": n_train}))
+epoch_s = [b - a_ for a_, b in zip(times, times[1:])]
+print(json.dumps({"fit_s": dt, "stats_and_first_epoch_s": times[0] - t, "epoch_s": epoch_s,
+                  "cells_per_s_per_epoch": [n_train / s for s in epoch_s],
+                  "n_train": n_train, "networks": networks, "batch": batch, "threads": threads,
+                  "learning_rate": lr, "decay_steps": decay_steps,
+                  "valid_accuracy_by_epoch": accuracy, "n_valid": a.calibration_["n_cells"]}))
 '''
 
 
@@ -73,7 +90,16 @@ def main():
     p.add_argument("--networks", type=int, default=3)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--ff-epochs", type=int, default=1)
+    p.add_argument("--ff-epochs", type=int, default=2)
+    p.add_argument("--ff-networks", type=int, default=1)
+    p.add_argument("--threads",
+                   type=int,
+                   default=0,
+                   help="PyTorch threads in fitfile (0: PyTorch's default)")
+    p.add_argument("--lr-scaling",
+                   choices=("sqrt", "linear"),
+                   default="sqrt",
+                   help="how fitfile scales the learning rate with --batch")
     p.add_argument("--steps", default="train,predict,fitfile")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -115,7 +141,9 @@ def main():
         wall, rss, out = timed([
             sys.executable, "-c", FITFILE, a.query, a.labels,
             str(a.ff_epochs),
-            str(a.batch)
+            str(a.batch),
+            str(a.ff_networks),
+            str(a.threads), a.lr_scaling
         ])
         res["fitfile"] = dict(json.loads(out.strip().splitlines()[-1]),
                               wall_s=wall,

@@ -300,6 +300,39 @@ def test_train_out_of_core_from_h5ad(tmp_path):
     assert len(loaded.history_["train_loss"]) == 2
 
 
+def test_threads_option_is_applied_then_restored(trained, tmp_path, capsys):
+    import torch
+    before = torch.get_num_threads()
+    seen = []
+    real = ACTINNAnnotator.load
+
+    def load(path, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ACTINNAnnotator, "load", load)
+        assert main([
+            "predict", "-m",
+            str(trained / "model"), "-ts",
+            str(PATHS["test"]), "-o",
+            str(tmp_path / "out"), "--threads", "1", "-q"
+        ]) == 0
+    assert seen == [1]
+    assert torch.get_num_threads() == before
+    labels, _ = read_predictions(tmp_path / "out")
+    expected, _ = read_predictions(trained / "out")
+    assert list(labels["celltype"]) == list(expected["celltype"])
+    assert main([
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "out2"), "--threads", "0", "-q"
+    ]) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+
+
 def test_predict_matches_genes_through_ensembl_ids(tmp_path, capsys):
     """A model trained on Ensembl ids annotates a 10x query whose names are
     symbols, matching through the features file's id column."""
