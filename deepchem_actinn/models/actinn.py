@@ -272,8 +272,9 @@ class ACTINNEnsemble(nn.Module):
             h = torch.baddbmm(bias, h, weight)
             if j < last:
                 h = torch.relu(h)
-        logits = h.transpose(0, 1)
-        return torch.softmax(logits, dim=-1).mean(1), logits
+        # h is (members, cells, types), contiguous: the softmax and the
+        # loss run on it before the view as (cells, members, types)
+        return torch.softmax(h, dim=-1).mean(0), h.transpose(0, 1)
 
     def member_state(self, i: int) -> Dict[str, torch.Tensor]:
         """Member ``i``'s weights as an :class:`ACTINNClassifier` state
@@ -312,11 +313,12 @@ class EnsembleCrossEntropy(Loss):
     def _create_pytorch_loss(self):
 
         def loss(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            n_members = output.shape[1]
-            labels = labels.long().reshape(-1, 1).expand(-1, n_members)
-            return F.cross_entropy(output.permute(0, 2, 1),
-                                   labels,
-                                   reduction="none").sum(1)
+            n_cells, n_members, n_types = output.shape
+            by_member = output.transpose(0, 1).reshape(-1, n_types)
+            labels = labels.long().reshape(-1).repeat(n_members)
+            return F.cross_entropy(by_member, labels,
+                                   reduction="none").view(n_members,
+                                                          n_cells).sum(0)
 
         return loss
 
