@@ -11,10 +11,11 @@ from deepchem_actinn._version import __version__  # noqa: F401
 
 _EXPORTS = {
     "LibrarySizeLogTransformer": "deepchem_actinn.transformers.normalise",
-    "library_size_log": "deepchem_actinn.transformers.normalise",
+    "library_size_log": "deepchem_actinn.preprocessing.normalise",
     "GeneFilterTransformer": "deepchem_actinn.transformers.gene_filter",
     "ACTINNModel": "deepchem_actinn.models.actinn",
-    "ACTINNClassifier": "deepchem_actinn.models.actinn",
+    "ACTINNClassifier": "deepchem_actinn.models.network",
+    "ACTINNEnsemble": "deepchem_actinn.models.network",
     "SingletaskStratifiedSplitter": "deepchem_actinn.splitters",
     "CellTypeLabels": "deepchem_actinn.labels",
     "ACTINNAnnotator": "deepchem_actinn.annotator",

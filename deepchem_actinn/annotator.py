@@ -11,8 +11,8 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping,
-                    Optional, Sequence, Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
+                    List, Mapping, Optional, Sequence, Tuple, Union)
 
 import numpy as np
 import pandas as pd
@@ -24,14 +24,17 @@ from deepchem_actinn._version import __version__
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.labels import CellTypeLabels
-from deepchem_actinn.models.actinn import ACTINNEnsemble, ACTINNModel
+from deepchem_actinn.models.network import (ACTINNClassifier, ACTINNEnsemble,
+                                            seeded_classifier)
 from deepchem_actinn.models.batches import minibatches, network_input
 from deepchem_actinn.models.inference import EnsembleScorer
-from deepchem_actinn.splitters import stratified_indices
 from deepchem_actinn.stats import gene_statistics
-from deepchem_actinn.transformers.gene_filter import (select_genes,
-                                                      take_columns)
-from deepchem_actinn.transformers.normalise import library_size_log
+from deepchem_actinn.preprocessing.gene_filter import (select_genes,
+                                                       take_columns)
+from deepchem_actinn.preprocessing.normalise import library_size_log
+
+if TYPE_CHECKING:  # DeepChem is imported only to train
+    from deepchem_actinn.models.actinn import ACTINNModel
 
 logger = logging.getLogger(__name__)
 
@@ -170,14 +173,19 @@ class ACTINNAnnotator:
     ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
     names and cell-type labels; it normalises (:func:`library_size_log`),
     fits the gene filter (:class:`GeneFilterTransformer`) and trains an
+    ensemble of ``n_networks`` ACTINN networks side by side in one
     :class:`ACTINNModel`, holding out a stratified ``validation_fraction``
-    of the reference to stop training when the validation loss stops
+    of the reference to stop each network when its validation loss stops
     improving and to calibrate the probabilities (temperature scaling).
     ``predict`` takes a query from any source: its genes are aligned to the
     model's by name, missing genes set to zero.
 
     Parameters
     ----------
+    n_networks: int, default 3
+        Networks in the ensemble (seeds ``seed``, ``seed + 1``, ...), trained
+        side by side on the same minibatches, their probabilities averaged;
+        1 is the original ACTINN.
     max_epochs: int, default 200
         Upper bound on training epochs.
     early_stopping: bool, default True
@@ -271,6 +279,7 @@ class ACTINNAnnotator:
         self.rejection_rate = float(rejection_rate)
         self.seed = int(seed)
         self.device = device
+        self._models: Optional[List["ACTINNModel"]] = None
 
     # ------------------------------------------------------------------ fit
     def _params(self) -> Dict[str, Any]:
@@ -301,9 +310,10 @@ class ACTINNAnnotator:
                    n_genes: int,
                    n_types: int,
                    member: int = 0,
-                   n_networks: int = 1) -> ACTINNModel:
+                   n_networks: int = 1) -> "ACTINNModel":
         """Network ``member`` of the ensemble, or with ``n_networks`` the
         whole ensemble from ``member`` on, trained side by side."""
+        from deepchem_actinn.models.actinn import ACTINNModel
         return ACTINNModel(output_dim=n_types,
                            n_networks=n_networks,
                            input_size=n_genes,
@@ -339,7 +349,8 @@ class ACTINNAnnotator:
             Cell ids, for error messages.
         progress: callable, optional
             Called after each epoch with a dict (``epoch``, ``max_epochs``,
-            ``train_loss``, ``valid_loss``, ``valid_accuracy``).
+            ``n_networks``, and the networks' mean ``train_loss``,
+            ``valid_loss`` and ``valid_accuracy``).
 
         Returns
         -------
@@ -451,6 +462,7 @@ class ACTINNAnnotator:
                        self.max_validation_cells / max(len(y), 1))
         if fraction <= 0:
             return np.arange(len(y)), np.zeros(0, np.int64)
+        from deepchem_actinn.splitters import stratified_indices
         train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction],
                                                   self.seed)
         return train_idx, valid_idx
@@ -461,6 +473,7 @@ class ACTINNAnnotator:
         cells the ``Unassigned`` rule compares queries with."""
         if len(train_idx) <= REJECTION_SAMPLE:
             return train_idx
+        from deepchem_actinn.splitters import stratified_indices
         part = stratified_indices(y[train_idx], [
             REJECTION_SAMPLE / len(train_idx),
             1 - REJECTION_SAMPLE / len(train_idx)
@@ -483,12 +496,12 @@ class ACTINNAnnotator:
                                    n_networks=self.n_networks)
         states, self.histories_ = self._train(ensemble, epoch, X_valid, y_valid,
                                               progress)
-        self.models_ = []
+        self.networks_ = []
         for member, state in enumerate(states):
-            model = self._new_model(len(self.genes_), self.labels_.n_types,
-                                    member)
-            model.model.load_state_dict(state)
-            self.models_.append(model)
+            network = self._new_network(member)
+            network.load_state_dict(state)
+            self.networks_.append(network)
+        self._models = None
         del ensemble
         valid_logits = self._logits(X_valid)
         self.temperature_ = conf.fit_temperature(valid_logits, y_valid) \
@@ -540,7 +553,7 @@ class ACTINNAnnotator:
         return per_class[y].astype(np.float32)
 
     def _train(
-        self, model: ACTINNModel, epoch_batches: Callable, X_valid: Matrix,
+        self, model: "ACTINNModel", epoch_batches: Callable, X_valid: Matrix,
         y_valid: np.ndarray, progress: Optional[Callable]
     ) -> Tuple[List[Dict[str, torch.Tensor]], List[Dict[str, list]]]:
         """Train the ensemble side by side, each member with its own early
@@ -640,8 +653,36 @@ class ACTINNAnnotator:
                 for i in range(logp.shape[1])]
 
     # -------------------------------------------------------------- predict
+    def _new_network(self, member: int) -> ACTINNClassifier:
+        """An untrained network of this annotator's shape (seed
+        ``seed + member``), on its device."""
+        network = seeded_classifier(len(self.genes_), self.labels_.n_types,
+                                    self.hidden_sizes, self.seed + member)
+        return network.to(_device(self.device) or "cpu")
+
+    @property
+    def models_(self) -> List["ACTINNModel"]:
+        """The trained networks as DeepChem :class:`ACTINNModel` objects
+        (made on first use; they share the weights of ``networks_``)."""
+        self._check_fitted()
+        if self._models is None:
+            from deepchem_actinn.models.actinn import ACTINNModel
+            self._models = [
+                ACTINNModel.from_network(network,
+                                         learning_rate=self.learning_rate,
+                                         weight_decay=self.weight_decay,
+                                         decay_rate=self.decay_rate,
+                                         decay_steps=self.decay_steps,
+                                         batch_size=self.batch_size,
+                                         seed=self.seed + member,
+                                         device=next(
+                                             network.parameters()).device)
+                for member, network in enumerate(self.networks_)
+            ]
+        return self._models
+
     def _check_fitted(self) -> None:
-        if not hasattr(self, "models_"):
+        if not hasattr(self, "networks_"):
             raise RuntimeError("this annotator is not fitted: call fit() or "
                                "ACTINNAnnotator.load()")
 
@@ -657,7 +698,7 @@ class ACTINNAnnotator:
     def _embed(
         self,
         X: Matrix,
-        models: Optional[List[ACTINNModel]] = None
+        networks: Optional[List[ACTINNClassifier]] = None
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Hidden features and ensemble logits, block by block.
 
@@ -667,14 +708,14 @@ class ACTINNAnnotator:
         the logits are ``log`` of the networks' mean probabilities, so that
         one network gives its own logits up to a constant.
         """
-        models = self.models_ if models is None else models
+        networks = self.networks_ if networks is None else networks
         sparse = sp.issparse(X)
-        width = sum(m.model.head.in_features for m in models)
+        width = sum(network.head.in_features for network in networks)
         hidden = np.zeros((X.shape[0], width), dtype=np.float32)
         logits = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
-        for network in (m.model for m in models):
+        for network in networks:
             network.eval()
-        device = models[0].device
+        device = next(networks[0].parameters()).device
         with torch.inference_mode():
             for start in range(0, X.shape[0], PREDICT_BLOCK):
                 block = [
@@ -684,14 +725,15 @@ class ACTINNAnnotator:
                 ]
                 features: List[torch.Tensor] = []
                 proba = torch.zeros(())
-                for network in (m.model for m in models):
+                for network in networks:
                     h = network.features(block if sparse else block[0])
                     features.append(h)
                     proba = proba + torch.softmax(network.head(h), -1)
                 stop = start + features[0].shape[0]
                 hidden[start:stop] = torch.cat(features, 1).cpu().numpy()
                 logits[start:stop] = torch.log(
-                    torch.clamp(proba / len(models), min=1e-30)).cpu().numpy()
+                    torch.clamp(proba / len(networks),
+                                min=1e-30)).cpu().numpy()
         return hidden, logits
 
     def scorer(self, positions: np.ndarray,
@@ -699,9 +741,9 @@ class ACTINNAnnotator:
         """The fused sparse scorer for a query whose genes sit at
         ``positions`` (see :meth:`gene_positions`)."""
         self._check_fitted()
-        return EnsembleScorer([m.model for m in self.models_], positions,
-                              n_query_genes, self.target_sum, self.log_base,
-                              self.models_[0].device)
+        return EnsembleScorer(self.networks_, positions, n_query_genes,
+                              self.target_sum, self.log_base,
+                              next(self.networks_[0].parameters()).device)
 
     def preprocess(self,
                    X: Matrix,
@@ -850,7 +892,7 @@ class ACTINNAnnotator:
         with atomic_output_dir(path, overwrite=overwrite) as tmp:
             with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
                 json.dump(config, handle, indent=1)
-            torch.save([m.model.state_dict() for m in self.models_],
+            torch.save([network.state_dict() for network in self.networks_],
                        os.path.join(tmp, WEIGHTS_FILE))
             torch.save(self.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
 
@@ -905,18 +947,18 @@ class ACTINNAnnotator:
                 "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
         annotator.rule_ = conf.RejectionRule.from_dict(
             torch.load(os.path.join(path, RULE_FILE), weights_only=True))
-        annotator.models_ = []
+        annotator.networks_ = []
         for member, state in enumerate(states):
-            model = annotator._new_model(len(annotator.genes_),
-                                         annotator.labels_.n_types, member)
+            network = annotator._new_network(member)
             try:
-                model.model.load_state_dict(state)
+                network.load_state_dict(state)
             except RuntimeError as err:
                 raise ACTINNInputError(
                     "%s: the network weights do not fit this version's "
                     "network (%s); retrain the annotator" %
                     (path, str(err).splitlines()[0]))
-            annotator.models_.append(model)
+            annotator.networks_.append(network)
+        annotator._models = None
         return annotator
 
 

@@ -21,7 +21,7 @@ from deepchem_actinn.io.readers import (iter_cell_chunks, match_labels,
                                         read_labels)
 from deepchem_actinn.models.batches import minibatches
 from deepchem_actinn.stats import GeneStats, gene_statistics
-from deepchem_actinn.transformers.normalise import library_size_log
+from deepchem_actinn.preprocessing.normalise import library_size_log
 
 logger = logging.getLogger(__name__)
 

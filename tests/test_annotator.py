@@ -2,6 +2,7 @@ import json
 
 import anndata
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 import scipy.sparse as sp
@@ -251,6 +252,43 @@ def test_row_sums_of_csr_rows_including_empty_ones():
     np.testing.assert_array_equal(_row_sums(X.indptr, X.data), [0, 3, 0, 5, 0])
     np.testing.assert_array_equal(_row_sums(X.indptr[1:5], X.data), [3, 0, 5])
     np.testing.assert_array_equal(_row_sums(X.indptr[4:], X.data), [0])
+
+
+def test_models_are_deepchem_views_of_the_networks(quick, tm_test):
+    """``models_`` wraps the trained networks (shared weights) as
+    ACTINNModel, so DeepChem's predict gives the annotator's networks'
+    probabilities."""
+    import deepchem as dc
+
+    from deepchem_actinn import ACTINNModel
+    from deepchem_actinn.transformers.gene_filter import take_columns
+    from deepchem_actinn.transformers.normalise import library_size_log
+    models = quick.models_
+    assert all(isinstance(m, ACTINNModel) for m in models)
+    assert [m.model for m in models] == quick.networks_
+    assert quick.models_ is models  # made once
+    X = take_columns(library_size_log(tm_test["X"][:50]),
+                     quick.gene_positions(tm_test["genes"]))
+    proba = models[1].predict(dc.data.NumpyDataset(X))
+    with torch.no_grad():
+        expected = quick.networks_[1](torch.from_numpy(X))[0].numpy()
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_annotating_needs_no_deepchem(tmp_path):
+    """Loading an annotator and predicting (the ``actinn predict`` path)
+    imports neither DeepChem nor its start-up cost."""
+    import subprocess
+    import sys
+    code = ("import sys, deepchem_actinn.annotator, deepchem_actinn.cli, "
+            "deepchem_actinn.io.writers, deepchem_actinn.io.readers; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == "
+            "'deepchem'))")
+    out = subprocess.run([sys.executable, "-c", code],
+                         capture_output=True,
+                         text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_fused_scorer_names_bad_cells(quick, tm_test):

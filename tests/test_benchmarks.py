@@ -222,3 +222,36 @@ def test_compare_small_synthetic(tmp_path):
     assert payload["data"]["n_reference"] == 800
     _check_rows(payload["rows"], tools)
     assert payload["rows"][0]["accuracy"] > 0.5  # actinn; 10 types
+
+
+@pytest.mark.slow
+def test_scale_benchmark_on_a_small_file(tmp_path):
+    """benchmarks/scale.py end to end on 3,000 simulated cells."""
+    from deepchem_actinn.cli import main
+    query, labels = tmp_path / "q.h5ad", tmp_path / "labels.txt"
+    assert main([
+        "simulate", "-o",
+        str(query), "--cells", "3000", "--genes", "800", "--types", "4",
+        "--labels",
+        str(labels), "-q"
+    ]) == 0
+    proc = subprocess.run([
+        sys.executable,
+        str(BENCH / "scale.py"), "--query",
+        str(query), "--labels",
+        str(labels), "--work",
+        str(tmp_path / "work"), "--ref-cells", "1000", "--networks", "2",
+        "--epochs", "2", "--batch", "256", "--ff-epochs", "2", "--ff-networks",
+        "2", "--threads", "1", "--lr-scaling", "linear"
+    ],
+                          capture_output=True,
+                          text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "work" / "results.json").read_text())
+    assert results["predict"]["cells"] == 3000
+    assert 0 <= results["predict"]["accuracy_unseen"] <= 1
+    fitfile = results["fitfile"]
+    assert len(fitfile["epoch_s"]) == 1 and fitfile["networks"] == 2
+    assert fitfile["decay_steps"] == 500  # 1,000 steps at batch 128
+    assert len(fitfile["valid_accuracy_by_epoch"]) == 2

@@ -50,8 +50,8 @@ def test_epoch_visits_each_training_cell_once_and_mixes_types(sorted_reference):
     train = np.ones(len(y), dtype=bool)
     train[::10] = False  # held-out cells never appear
     columns = np.arange(0, 2000, 2)
-    expected = library_size_log(
-        sp.csr_matrix(anndata.read_h5ad(path).X))[:, columns].toarray()
+    expected = library_size_log(sp.csr_matrix(
+        anndata.read_h5ad(path).X))[:, columns].toarray()
     seen = []
     batch_types = []
     for inputs, (y_b,), (w_b,) in ref.epoch(np.random.default_rng(0),

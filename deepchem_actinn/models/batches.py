@@ -31,8 +31,8 @@ def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
     small = max(X.nnz, X.shape[1]) < np.iinfo(np.int32).max
     index = np.int32 if small else np.int64
     return [
-        X.indices.astype(index, copy=False),
-        X.indptr[:-1].astype(index, copy=False),
+        X.indices.astype(index, copy=False), X.indptr[:-1].astype(index,
+                                                                  copy=False),
         X.data.astype(np.float32, copy=False)
     ]
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.models.actinn import ACTINNClassifier
+from deepchem_actinn.models.network import ACTINNClassifier
 
 
 class EnsembleScorer:
@@ -42,7 +42,7 @@ class EnsembleScorer:
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp, torch
-    >>> from deepchem_actinn.models.actinn import ACTINNClassifier
+    >>> from deepchem_actinn.models.network import ACTINNClassifier
     >>> net = ACTINNClassifier(input_size=3, output_dim=2)
     >>> scorer = EnsembleScorer([net], np.array([2, 0, -1]), 4, 1e4, 2.0)
     >>> hidden, logits = scorer(sp.csr_matrix([[1., 0., 3., 5.]]))

@@ -1,0 +1,272 @@
+"""The ACTINN network in plain PyTorch: no DeepChem.
+
+:class:`ACTINNClassifier` is one network (genes -> 100 -> 50 -> 25 -> types,
+ReLU), :class:`ACTINNEnsemble` several trained side by side; both take dense
+cells or sparse CSR batches. :class:`~deepchem_actinn.models.actinn.ACTINNModel`
+trains them through DeepChem; prediction needs only this module.
+"""
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class _GeneBag(torch.autograd.Function):
+    """First layer on a CSR batch, with a sparse weight gradient.
+
+    Forward: ``out[r] = sum_j X[r, j] * weight[j]`` as one ``embedding_bag``
+    over the cells' non-zeros. Backward: the weight gradient
+    ``grad[j] = sum_r X[r, j] * grad_out[r]`` is the same operation over the
+    batch's transpose (genes as bags, cells as members), so it runs on the
+    same fast kernel instead of autograd's sort-based one.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, indices: torch.Tensor,
+                offsets: torch.Tensor, values: torch.Tensor,
+                t_indices: torch.Tensor, t_offsets: torch.Tensor,
+                t_values: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(t_indices, t_offsets, t_values)
+        return F.embedding_bag(indices,
+                               weight,
+                               offsets,
+                               mode="sum",
+                               per_sample_weights=values)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> Tuple[Any, ...]:
+        t_indices, t_offsets, t_values = ctx.saved_tensors
+        grad = F.embedding_bag(t_indices,
+                               grad_out.contiguous(),
+                               t_offsets,
+                               mode="sum",
+                               per_sample_weights=t_values)
+        return (grad, None, None, None, None, None, None)
+
+
+class GeneLayer(nn.Module):
+    """The first layer: genes -> hidden units, for dense or sparse cells.
+
+    The weight is stored genes x units, so that a cell's non-zeros select
+    contiguous rows of it. Initialised as ``nn.Linear`` is.
+
+    Parameters
+    ----------
+    n_genes: int
+        Number of input genes.
+    n_units: int
+        Number of hidden units.
+    """
+
+    def __init__(self, n_genes: int, n_units: int) -> None:
+        super().__init__()
+        bound = 1.0 / np.sqrt(n_genes)
+        self.weight = nn.Parameter(
+            torch.empty(n_genes, n_units).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_units).uniform_(-bound, bound))
+
+    @classmethod
+    def from_weights(cls, weight: torch.Tensor,
+                     bias: torch.Tensor) -> "GeneLayer":
+        """A layer holding copies of ``weight`` (genes x units) and
+        ``bias``; draws no random numbers."""
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.weight = nn.Parameter(weight.detach().clone())
+        layer.bias = nn.Parameter(bias.detach().clone())
+        return layer
+
+    def forward(self, x: Union[torch.Tensor,
+                               Sequence[torch.Tensor]]) -> torch.Tensor:
+        """Pre-activations for a dense ``(cells, genes)`` tensor, or a CSR
+        batch ``(indices, offsets, values)``, optionally followed by its
+        transpose's ``(indices, offsets, values)`` for a fast backward."""
+        if isinstance(x, torch.Tensor):
+            return torch.addmm(self.bias, x, self.weight)
+        if len(x) == 6 and torch.is_grad_enabled():
+            return _GeneBag.apply(self.weight, *x) + self.bias
+        indices, offsets, values = x[:3]
+        return F.embedding_bag(indices,
+                               self.weight,
+                               offsets,
+                               mode="sum",
+                               per_sample_weights=values) + self.bias
+
+
+class ACTINNClassifier(nn.Module):
+    """ACTINN's feed-forward network: genes -> hidden ReLU layers -> types.
+
+    Input is a dense ``(cells, genes)`` tensor, or a sparse batch given as
+    CSR arrays ``(indices, offsets, values)`` (the column of each non-zero,
+    where each cell starts among them, their values), optionally followed by
+    the same three arrays of the batch's transpose for training. The sparse
+    form computes the first layer from the non-zeros alone (``embedding_bag``),
+    so a cell costs its detected genes, not all genes.
+
+    Parameters
+    ----------
+    input_size: int
+        Number of genes.
+    output_dim: int
+        Number of cell types.
+    hidden_sizes: sequence of int, default (100, 50, 25)
+        Widths of the hidden layers.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = ACTINNClassifier(input_size=20, output_dim=3)
+    >>> proba, logits = net(torch.zeros(4, 20))
+    >>> proba.shape, logits.shape
+    (torch.Size([4, 3]), torch.Size([4, 3]))
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_dim: int,
+        hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
+        super().__init__()
+        if input_size is None or output_dim is None or input_size < 1 or \
+                output_dim < 2 or not hidden_sizes:
+            raise ValueError("input_size must be >= 1, output_dim >= 2 and "
+                             "hidden_sizes not empty, got %r, %r, %r" %
+                             (input_size, output_dim, hidden_sizes))
+        sizes = [int(h) for h in hidden_sizes]
+        self.first = GeneLayer(int(input_size), sizes[0])
+        layers: List[nn.Module] = [nn.ReLU()]
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        self.hidden = nn.Sequential(*layers)
+        self.head = nn.Linear(sizes[-1], int(output_dim))
+
+    def features(
+            self, x: Union[torch.Tensor,
+                           Sequence[torch.Tensor]]) -> torch.Tensor:
+        """Activations of the last hidden layer."""
+        return self.hidden(self.first(x))
+
+    def forward(
+        self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Class probabilities and logits for a batch of cells."""
+        logits = self.head(self.features(x))
+        return torch.softmax(logits, dim=-1), logits
+
+
+def seeded_classifier(input_size: int,
+                      output_dim: int,
+                      hidden_sizes: Sequence[int] = (100, 50, 25),
+                      seed: Optional[int] = None) -> ACTINNClassifier:
+    """An :class:`ACTINNClassifier` whose initial weights are drawn under
+    ``seed``, leaving PyTorch's global random state untouched (drawn from
+    it when ``seed`` is None)."""
+    if seed is None:
+        return ACTINNClassifier(input_size, output_dim, hidden_sizes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ACTINNClassifier(input_size, output_dim, hidden_sizes)
+
+
+class ACTINNEnsemble(nn.Module):
+    """Several ACTINN networks trained side by side, in one pass.
+
+    The members' first layers are fused into one genes x (members x units)
+    layer, so each minibatch's non-zeros are gathered once for all members,
+    and each later layer holds the members' weights stacked, so one batched
+    matrix product computes it for all of them. The members never share a
+    weight: trained with :class:`EnsembleCrossEntropy` (their losses summed)
+    and a per-parameter optimiser such as Adam, each member follows the
+    updates it would follow alone on the same minibatches.
+
+    Parameters
+    ----------
+    members: sequence of ACTINNClassifier
+        The starting networks (copied), all of one shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> nets = [seeded_classifier(20, 3, seed=s) for s in (0, 1)]
+    >>> ensemble = ACTINNEnsemble(nets)
+    >>> proba, logits = ensemble(torch.ones(4, 20))
+    >>> proba.shape, logits.shape
+    (torch.Size([4, 3]), torch.Size([4, 2, 3]))
+    >>> bool(torch.allclose(ensemble.member(1)(torch.ones(4, 20))[1],
+    ...                     logits[:, 1], atol=1e-6))
+    True
+    """
+
+    def __init__(self, members: Sequence[ACTINNClassifier]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one network")
+        self.width = int(members[0].first.weight.shape[1])
+        self.first = GeneLayer.from_weights(
+            torch.cat([m.first.weight for m in members], 1),
+            torch.cat([m.first.bias for m in members]))
+        # Layer j of every member: weights (members, in, out), biases
+        # (members, 1, out); the head last.
+        linears = [
+            [layer for layer in m.hidden if isinstance(layer, nn.Linear)] +
+            [m.head] for m in members
+        ]
+        self.weights = nn.ParameterList(
+            nn.Parameter(
+                torch.stack([net[j].weight.detach().t()
+                             for net in linears]).contiguous())
+            for j in range(len(linears[0])))
+        self.biases = nn.ParameterList(
+            nn.Parameter(
+                torch.stack([net[j].bias.detach()[None]
+                             for net in linears]).contiguous())
+            for j in range(len(linears[0])))
+        self._shape = (int(members[0].first.weight.shape[0]),
+                       int(members[0].head.out_features),
+                       tuple([self.width] +
+                             [int(w.shape[2]) for w in self.weights[:-1]]))
+
+    def __len__(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    def forward(
+        self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mean class probabilities ``(cells, types)`` and each member's
+        logits ``(cells, members, types)``."""
+        first = torch.relu(self.first(x))
+        h = first.view(first.shape[0], len(self), self.width).transpose(0, 1)
+        last = len(self.weights) - 1
+        for j, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(bias, h, weight)
+            if j < last:
+                h = torch.relu(h)
+        # h is (members, cells, types), contiguous: the softmax and the
+        # loss run on it before the view as (cells, members, types)
+        return torch.softmax(h, dim=-1).mean(0), h.transpose(0, 1)
+
+    def member_state(self, i: int) -> Dict[str, torch.Tensor]:
+        """Member ``i``'s weights as an :class:`ACTINNClassifier` state
+        dict (copies)."""
+        units = slice(i * self.width, (i + 1) * self.width)
+        state = {
+            "first.weight": self.first.weight[:, units],
+            "first.bias": self.first.bias[units]
+        }
+        # ACTINNClassifier.hidden is ReLU, Linear, ReLU, Linear, ...
+        names = [
+            "hidden.%d" % (2 * j + 1) for j in range(len(self.weights) - 1)
+        ] + ["head"]
+        for name, weight, bias in zip(names, self.weights, self.biases):
+            state[name + ".weight"] = weight[i].t()
+            state[name + ".bias"] = bias[i, 0]
+        return {k: v.detach().clone() for k, v in state.items()}
+
+    def member(self, i: int) -> ACTINNClassifier:
+        """Member ``i`` as a standalone network (a copy)."""
+        n_genes, n_types, sizes = self._shape
+        network = seeded_classifier(n_genes, n_types, sizes, seed=0)
+        network.load_state_dict(self.member_state(i))
+        return network.to(self.first.weight.device)

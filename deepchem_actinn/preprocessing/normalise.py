@@ -1,0 +1,153 @@
+"""Library-size normalisation and log transform of raw counts, on arrays.
+
+ACTINN's first preprocessing step: scale every cell to the same total count
+(10,000 by default) and take ``log2(x + 1)``. :func:`library_size_log` works
+on dense arrays and SciPy sparse matrices (touching only the non-zeros) and
+needs neither DeepChem nor PyTorch;
+:class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`
+wraps it as a ``dc.trans.Transformer`` for DeepChem datasets.
+"""
+import logging
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+logger = logging.getLogger(__name__)
+
+Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+#: Cell ids: a list or a NumPy array (e.g. a DeepChem dataset's ``ids``).
+Ids = Union[Sequence, np.ndarray]
+
+
+def _cell_names(ids: Optional[Ids], rows: np.ndarray) -> list:
+    if ids is None:
+        return ["row %d" % r for r in rows]
+    names = np.asarray(ids)
+    return [str(names[r]) for r in rows]
+
+
+def check_counts(X: Matrix, ids: Optional[Ids] = None) -> None:
+    """Raise :class:`ACTINNInputError` unless X holds usable raw counts.
+
+    Checks for NaN or infinite values, negative values and cells whose counts
+    sum to zero, and names the offending cells (by id when ``ids`` is given).
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Counts, cells x genes.
+    ids: sequence, optional
+        Cell ids, one per row of X, used in the error message.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_counts(np.array([[1., 0.], [0., 0.]]), ids=["c1", "c2"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 cell has zero total counts and \
+cannot be library-size normalised: c2
+    """
+    if sp.issparse(X):
+        csr = sp.csr_matrix(X)
+        data = csr.data
+        row_of = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+    else:
+        data = np.asarray(X)
+        row_of = None
+    bad = ~np.isfinite(data)
+    if bad.any():
+        rows = _bad_rows(bad, row_of)
+        raise ACTINNInputError("%d cell%s contain NaN or infinite values: %s" %
+                               (len(rows), "" if len(rows) == 1 else "s",
+                                examples(_cell_names(ids, rows))))
+    neg = data < 0
+    if neg.any():
+        rows = _bad_rows(neg, row_of)
+        raise ACTINNInputError(
+            "%d cell%s contain negative values, which are not counts: %s" %
+            (len(rows), "" if len(rows) == 1 else "s",
+             examples(_cell_names(ids, rows))))
+    totals = np.asarray(X.sum(axis=1)).ravel()
+    zero = np.flatnonzero(totals <= 0)
+    if len(zero):
+        raise ACTINNInputError(
+            "%d cell%s zero total counts and cannot be library-size "
+            "normalised: %s" %
+            (len(zero), " has" if len(zero) == 1 else "s have",
+             examples(_cell_names(ids, zero))))
+
+
+def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
+    if row_of is None:
+        return np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+    return np.unique(row_of[mask])
+
+
+def library_size_log(X: Matrix,
+                     target_sum: float = 1e4,
+                     base: float = 2.0,
+                     ids: Optional[Ids] = None,
+                     check: bool = True) -> Matrix:
+    """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Raw counts, cells x genes.
+    target_sum: float, default 10,000
+        Total every cell is scaled to.
+    base: float, default 2
+        Base of the logarithm (ACTINN uses 2; scanpy's ``log1p`` is ``e``).
+    ids: sequence, optional
+        Cell ids, used to name offending cells in errors.
+    check: bool, default True
+        Refuse NaN, infinite and negative values and cells with zero total
+        counts (:func:`check_counts`); pass False only for cells already
+        checked.
+
+    Returns
+    -------
+    np.ndarray or scipy.sparse.csr_matrix
+        float32, same shape; sparse input stays sparse (zeros stay zero).
+
+    Raises
+    ------
+    ACTINNInputError
+        A cell sums to zero, or X holds negative, NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> library_size_log(np.array([[1, 3], [2, 2]]), target_sum=4)
+    array([[1.       , 2.       ],
+           [1.5849625, 1.5849625]], dtype=float32)
+    """
+    if target_sum <= 0 or base <= 1:
+        raise ValueError("target_sum must be > 0 and base > 1")
+    if check:
+        check_counts(X, ids)
+    totals = np.asarray(X.sum(axis=1), dtype=np.float64).ravel()
+    scale = (target_sum / totals).astype(np.float64)
+    if sp.issparse(X):
+        csr = sp.csr_matrix(X)
+        values = csr.data.astype(np.float64)  # a copy, computed in place
+        values *= np.repeat(scale, np.diff(csr.indptr))
+        return sp.csr_matrix((_log1p(values, base).astype(
+            np.float32), csr.indices.copy(), csr.indptr.copy()),
+                             shape=csr.shape)
+    dense = np.asarray(X, dtype=np.float64) * scale[:, None]
+    return _log1p(dense, base).astype(np.float32)
+
+
+def _log1p(values: np.ndarray, base: float) -> np.ndarray:
+    """``log_base(values + 1)``, overwriting ``values`` (float64)."""
+    if base == 2:
+        np.add(values, 1.0, out=values)
+        return np.log2(values, out=values)
+    np.log1p(values, out=values)
+    values /= np.log(base)
+    return values
