@@ -177,9 +177,10 @@ class ACTINNEnsemble(nn.Module):
     layer, so each minibatch's non-zeros are gathered once for all members,
     and each later layer holds the members' weights stacked, so one batched
     matrix product computes it for all of them. The members never share a
-    weight: trained with :class:`EnsembleCrossEntropy` (their losses summed)
-    and a per-parameter optimiser such as Adam, each member follows the
-    updates it would follow alone on the same minibatches.
+    weight: trained with
+    :class:`~deepchem_actinn.models.actinn.EnsembleCrossEntropy` (their
+    losses summed) and a per-parameter optimiser such as Adam, each member
+    follows the updates it would follow alone on the same minibatches.
 
     Parameters
     ----------
