@@ -21,6 +21,7 @@ from deepchem_actinn.io.readers import (iter_cell_chunks, match_labels,
                                         read_labels)
 from deepchem_actinn.models.batches import minibatches
 from deepchem_actinn.stats import GeneStats, gene_statistics
+from deepchem_actinn.preprocessing.gene_filter import take_columns
 from deepchem_actinn.preprocessing.normalise import library_size_log
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,6 @@ class ReferenceFile:
             Boolean, True for cells to train on.
         """
         starts = rng.permutation(np.arange(0, len(self), self.block_size))
-        col_map = np.full(len(self.genes), -1, dtype=np.int64)
-        col_map[columns] = np.arange(len(columns))
         buffer: List[sp.csr_matrix] = []
         rows: List[np.ndarray] = []
         held = 0
@@ -163,8 +162,8 @@ class ReferenceFile:
             if not use.any():
                 continue
             buffer.append(
-                _renumber_columns(X if use.all() else X[np.flatnonzero(use)],
-                                  col_map, len(columns)))
+                take_columns(X if use.all() else X[np.flatnonzero(use)],
+                             columns))
             rows.append(index[use])
             held += int(use.sum())
             if held >= buffer_cells:
@@ -178,26 +177,3 @@ class ReferenceFile:
         X = sp.vstack(buffer).tocsr()
         index = np.concatenate(rows)
         yield from minibatches(X, y[index], w[index], batch_size, rng)
-
-
-def _renumber_columns(X: sp.csr_matrix, col_map: np.ndarray,
-                      n_columns: int) -> sp.csr_matrix:
-    """``X`` with column ``j`` moved to ``col_map[j]``, dropped where that
-    is -1: ``X[:, columns]`` as one gather over the non-zeros.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.sparse as sp
-    >>> X = sp.csr_matrix(np.array([[1., 0., 2.], [0., 3., 4.]]))
-    >>> _renumber_columns(X, np.array([1, -1, 0]), 2).toarray()
-    array([[2., 1.],
-           [4., 0.]])
-    """
-    new = col_map[X.indices]
-    keep = new >= 0
-    if keep.all():
-        return sp.csr_matrix((X.data, new, X.indptr),
-                             shape=(X.shape[0], n_columns))
-    kept_before = np.concatenate([[0], np.cumsum(keep)])
-    return sp.csr_matrix((X.data[keep], new[keep], kept_before[X.indptr]),
-                         shape=(X.shape[0], n_columns))

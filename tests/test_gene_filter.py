@@ -122,3 +122,16 @@ def test_wrong_width_and_missing_fit_data(normalised, tm_train):
         GeneFilterTransformer()
     with pytest.raises(ACTINNInputError, match="2000 genes but 3"):
         GeneFilterTransformer(normalised, ["a", "b", "c"])
+
+
+def test_take_columns_sparse_equals_dense_in_any_order():
+    from deepchem_actinn.preprocessing.gene_filter import take_columns
+    rng = np.random.default_rng(0)
+    X = sp.random(30, 12, density=0.3, random_state=0, format="csr")
+    dense = X.toarray()
+    for positions in (np.arange(12), np.arange(0, 12, 2), rng.permutation(12),
+                      np.array([5, -1, 0, 11, -1]), np.array([3, 3, -1, 7])):
+        out = take_columns(X, positions)
+        assert sp.issparse(out) and out.shape == (30, len(positions))
+        np.testing.assert_array_equal(out.toarray(),
+                                      take_columns(dense, positions))

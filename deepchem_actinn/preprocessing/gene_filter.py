@@ -105,8 +105,21 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
     present = positions >= 0
     if sp.issparse(X):
         X = sp.csr_matrix(X)
-        if present.all():
-            return X[:, positions]
+        wanted = positions[present]
+        if len(np.unique(wanted)) == len(wanted):
+            # each query column feeds at most one output column: renumber
+            # the non-zeros' columns with one gather, dropping the others
+            col_map = np.full(X.shape[1], -1, dtype=np.int64)
+            col_map[wanted] = np.flatnonzero(present)
+            new = col_map[X.indices]
+            keep = new >= 0
+            if keep.all():
+                return sp.csr_matrix((X.data.copy(), new, X.indptr.copy()),
+                                     shape=(X.shape[0], len(positions)))
+            kept_before = np.concatenate([[0], np.cumsum(keep)])
+            return sp.csr_matrix(
+                (X.data[keep], new[keep], kept_before[X.indptr]),
+                shape=(X.shape[0], len(positions)))
         picker = sp.csr_matrix((np.ones(int(present.sum()), dtype=X.dtype),
                                 (positions[present], np.flatnonzero(present))),
                                shape=(X.shape[1], len(positions)))
