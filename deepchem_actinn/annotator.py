@@ -306,26 +306,25 @@ class ACTINNAnnotator:
             "seed": self.seed,
         }
 
-    def _new_model(self,
-                   n_genes: int,
-                   n_types: int,
-                   member: int = 0,
-                   n_networks: int = 1) -> "ACTINNModel":
-        """Network ``member`` of the ensemble, or with ``n_networks`` the
-        whole ensemble from ``member`` on, trained side by side."""
+    def _training_options(self) -> Dict[str, Any]:
+        """The optimiser settings this annotator's ACTINNModels use."""
+        return dict(learning_rate=self.learning_rate,
+                    weight_decay=self.weight_decay,
+                    decay_rate=self.decay_rate,
+                    decay_steps=self.decay_steps,
+                    batch_size=self.batch_size)
+
+    def _new_model(self, n_genes: int, n_types: int) -> "ACTINNModel":
+        """The ensemble of ``n_networks`` networks, to train side by side."""
         from deepchem_actinn.models.actinn import ACTINNModel
         return ACTINNModel(output_dim=n_types,
-                           n_networks=n_networks,
                            input_size=n_genes,
                            hidden_sizes=self.hidden_sizes,
-                           learning_rate=self.learning_rate,
-                           weight_decay=self.weight_decay,
-                           decay_rate=self.decay_rate,
-                           decay_steps=self.decay_steps,
-                           batch_size=self.batch_size,
-                           seed=self.seed + member,
+                           n_networks=self.n_networks,
+                           seed=self.seed,
                            device=_device(self.device),
-                           log_frequency=1)
+                           log_frequency=1,
+                           **self._training_options())
 
     def fit(
         self,
@@ -491,9 +490,7 @@ class ACTINNAnnotator:
         """Train the ensemble, calibrate on the held-out cells and fit the
         ``Unassigned`` rule (kNN in the networks' hidden layers over
         ``X_ref``, threshold from the held-out cells)."""
-        ensemble = self._new_model(len(self.genes_),
-                                   self.labels_.n_types,
-                                   n_networks=self.n_networks)
+        ensemble = self._new_model(len(self.genes_), self.labels_.n_types)
         states, self.histories_ = self._train(ensemble, epoch, X_valid, y_valid,
                                               progress)
         self.networks_ = []
@@ -669,14 +666,10 @@ class ACTINNAnnotator:
             from deepchem_actinn.models.actinn import ACTINNModel
             self._models = [
                 ACTINNModel.from_network(network,
-                                         learning_rate=self.learning_rate,
-                                         weight_decay=self.weight_decay,
-                                         decay_rate=self.decay_rate,
-                                         decay_steps=self.decay_steps,
-                                         batch_size=self.batch_size,
                                          seed=self.seed + member,
                                          device=next(
-                                             network.parameters()).device)
+                                             network.parameters()).device,
+                                         **self._training_options())
                 for member, network in enumerate(self.networks_)
             ]
         return self._models
