@@ -627,18 +627,11 @@ class ACTINNAnnotator:
         aligned cells ``X`` (empty when there are none)."""
         if len(y) == 0:
             return []
-        device = next(network.parameters()).device
-        sparse = sp.issparse(X)
         parts = []
         network.eval()
         with torch.inference_mode():
-            for start in range(0, X.shape[0], PREDICT_BLOCK):
-                block = [
-                    torch.from_numpy(a).to(device)
-                    for a in network_input(X, slice(start, start +
-                                                    PREDICT_BLOCK), sparse)
-                ]
-                logits = network(block if sparse else block[0])[1]
+            for _, block in _input_blocks(X, next(network.parameters()).device):
+                logits = network(block)[1]
                 if logits.dim() == 2:  # a single network
                     logits = logits[:, None]
                 parts.append(torch.log_softmax(logits, -1).cpu())
@@ -702,24 +695,19 @@ class ACTINNAnnotator:
         one network gives its own logits up to a constant.
         """
         networks = self.networks_ if networks is None else networks
-        sparse = sp.issparse(X)
         width = sum(network.head.in_features for network in networks)
         hidden = np.zeros((X.shape[0], width), dtype=np.float32)
         logits = np.zeros((X.shape[0], self.labels_.n_types), dtype=np.float32)
         for network in networks:
             network.eval()
-        device = next(networks[0].parameters()).device
         with torch.inference_mode():
-            for start in range(0, X.shape[0], PREDICT_BLOCK):
-                block = [
-                    torch.from_numpy(a).to(device)
-                    for a in network_input(X, slice(start, start +
-                                                    PREDICT_BLOCK), sparse)
-                ]
+            for start, block in _input_blocks(
+                    X,
+                    next(networks[0].parameters()).device):
                 features: List[torch.Tensor] = []
                 proba = torch.zeros(())
                 for network in networks:
-                    h = network.features(block if sparse else block[0])
+                    h = network.features(block)
                     features.append(h)
                     proba = proba + torch.softmax(network.head(h), -1)
                 stop = start + features[0].shape[0]
@@ -953,6 +941,19 @@ class ACTINNAnnotator:
             annotator.networks_.append(network)
         annotator._models = None
         return annotator
+
+
+def _input_blocks(X: Matrix, device: torch.device) -> Iterator[Tuple[int, Any]]:
+    """``(first row, network input)`` for blocks of ``PREDICT_BLOCK`` cells:
+    a dense tensor, or for sparse X a CSR triple of tensors."""
+    sparse = sp.issparse(X)
+    for start in range(0, X.shape[0], PREDICT_BLOCK):
+        block = [
+            torch.from_numpy(a).to(device)
+            for a in network_input(X, slice(start, start +
+                                            PREDICT_BLOCK), sparse)
+        ]
+        yield start, (block if sparse else block[0])
 
 
 def _member_state(network: torch.nn.Module, i: int) -> Dict[str, torch.Tensor]:
