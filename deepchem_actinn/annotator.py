@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
-                    List, Mapping, Optional, Sequence, Tuple, Union)
+                    List, Optional, Sequence, Tuple, Union)
 
 import numpy as np
 import pandas as pd
@@ -31,14 +31,16 @@ from deepchem_actinn.models.inference import EnsembleScorer
 from deepchem_actinn.stats import gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import (select_genes,
                                                        take_columns)
+from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                 gene_candidates,
+                                                 gene_positions)
 from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:  # DeepChem is imported only to train
     from deepchem_actinn.models.actinn import ACTINNModel
 
 logger = logging.getLogger(__name__)
-
-Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
 
 #: Version of the saved-annotator layout; loading another version fails.
 FORMAT_VERSION = 1
@@ -92,79 +94,6 @@ class Annotation:
 
     def __len__(self) -> int:
         return len(self.cell_ids)
-
-
-def _upper(names: Iterable) -> List[str]:
-    return [str(n).upper() for n in names]
-
-
-def choose_gene_column(model_genes: Sequence[str],
-                       candidates: Mapping[str, Sequence[str]],
-                       min_overlap: float = 0.5) -> Tuple[str, int]:
-    """Pick the query identifier column that best matches the model's genes.
-
-    Query files often carry several identifiers per gene (Ensembl ids and
-    symbols); names are compared case-insensitively, as ACTINN does.
-
-    Returns
-    -------
-    (name, n_matched)
-
-    Raises
-    ------
-    ACTINNInputError
-        No column shares ``min_overlap`` of the model's genes; the message
-        gives the overlap of each column, since predicting with unmatched
-        genes gives one constant label for every cell.
-
-    Examples
-    --------
-    >>> choose_gene_column(["CD3E", "MS4A1"],
-    ...                    {"var_names": ["ENSG1", "ENSG2"],
-    ...                     "gene_symbols": ["Cd3e", "Ms4a1"]})
-    ('gene_symbols', 2)
-    """
-    wanted = set(_upper(model_genes))
-    overlaps = {
-        name: len(wanted.intersection(_upper(ids)))
-        for name, ids in candidates.items()
-    }
-    best = max(overlaps, key=lambda k: overlaps[k])
-    if overlaps[best] < min_overlap * len(wanted):
-        figures = "; ".join("%s: %d" % (k, v) for k, v in overlaps.items())
-        first = next(iter(candidates.values()))
-        raise ACTINNInputError(
-            "the query's genes do not match the model's: at most %d of the "
-            "model's %d genes found (%s). Query genes look like %s, model "
-            "genes like %s. Check the species and the gene identifiers." %
-            (overlaps[best], len(wanted), figures, examples(
-                list(first)[:3], 3), examples(list(model_genes)[:3], 3)))
-    return best, overlaps[best]
-
-
-def gene_candidates(var_names: Sequence[str],
-                    var: Optional[pd.DataFrame] = None) -> Dict[str, List[str]]:
-    """The gene identifier columns of a query, for :func:`choose_gene_column`.
-
-    ``var_names`` first, then every string column of ``var`` (10x
-    ``gene_ids``, an h5ad file's symbol or id columns).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> var = pd.DataFrame({"gene_ids": ["ENSG1"], "n_cells": [3]},
-    ...                    index=["CD3E"])
-    >>> gene_candidates(var.index, var)
-    {'var_names': ['CD3E'], "var['gene_ids']": ['ENSG1']}
-    """
-    candidates = {"var_names": [str(g) for g in var_names]}
-    if var is not None and len(var) == len(candidates["var_names"]):
-        for column in var.columns:
-            values = var[column]
-            if values.dtype == object or str(
-                    values.dtype) in ("category", "string", "str"):
-                candidates["var['%s']" % column] = [str(v) for v in values]
-    return candidates
 
 
 class ACTINNAnnotator:
@@ -525,8 +454,8 @@ class ACTINNAnnotator:
     def _fit_rule(self, X_valid: Matrix, y_valid: np.ndarray,
                   X_ref: Optional[Matrix],
                   y_ref: Optional[np.ndarray]) -> conf.RejectionRule:
-        if X_ref is None or y_ref is None or len(y_valid) == 0 or len(
-                y_ref) < 2:
+        if X_ref is None or y_ref is None or len(
+                y_valid) == 0 or len(y_ref) < 2:
             rule = conf.RejectionRule(method="max_probability")
             valid_logits = self._logits(X_valid)
             return rule.fit(None, valid_logits, y_valid, self.rejection_rate,
@@ -737,24 +666,12 @@ class ACTINNAnnotator:
     def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
         """Index of each model gene in ``genes`` (-1 where missing).
 
-        Names are compared case-insensitively. Warns with the count of
-        missing genes; raises :class:`ACTINNInputError` when fewer than
-        ``min_overlap`` of the model's genes are present.
+        See :func:`deepchem_actinn.preprocessing.genes.gene_positions`:
+        case-insensitive; refuses a query with fewer than ``min_overlap`` of
+        the model's genes.
         """
         self._check_fitted()
-        choose_gene_column(self.genes_, {"query genes": genes},
-                           self.min_overlap)
-        lookup: Dict[str, int] = {}
-        for i, name in enumerate(_upper(genes)):
-            lookup.setdefault(name, i)
-        positions = np.array([lookup.get(g, -1) for g in _upper(self.genes_)],
-                             dtype=np.int64)
-        missing = int((positions < 0).sum())
-        if missing:
-            logger.warning(
-                "%d of the model's %d genes are missing from the query and "
-                "set to zero", missing, len(positions))
-        return positions
+        return gene_positions(self.genes_, genes, self.min_overlap)
 
     def predict(self,
                 X: Matrix,
@@ -856,7 +773,7 @@ class ACTINNAnnotator:
              path: Union[str, os.PathLike],
              overwrite: bool = False) -> None:
         """Write the annotator to directory ``path`` (whole or not at all)."""
-        from deepchem_actinn.io.writers import atomic_output_dir
+        from deepchem_actinn.io.output import atomic_output_dir
         self._check_fitted()
         config = {
             "format_version": FORMAT_VERSION,

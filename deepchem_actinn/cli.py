@@ -405,7 +405,7 @@ def _train(args, adata=None, labels=None):
 
 def _query_genes(path: str, fmt: Optional[str], args) -> Dict[str, List[str]]:
     """Identifier columns of the query, for choosing how to match genes."""
-    from deepchem_actinn.annotator import gene_candidates
+    from deepchem_actinn.preprocessing.genes import gene_candidates
     from deepchem_actinn.io.readers import read_var
     var = read_var(path, fmt, not args.keep_gene_case)
     return gene_candidates(var.index, var)
@@ -415,7 +415,7 @@ def _predict(args, annotator, out_dir: Path) -> None:
     """Annotate the query chunk by chunk, writing labels as it goes."""
     import numpy as np
 
-    from deepchem_actinn.annotator import choose_gene_column
+    from deepchem_actinn.preprocessing.genes import choose_gene_column
     from deepchem_actinn.io.prefetch import prefetch
     from deepchem_actinn.io.readers import iter_cell_chunks, n_cells
     from deepchem_actinn.io.writers import (PredictedLabelWriter,
@@ -618,7 +618,7 @@ def cmd_simulate(args) -> None:
     if args.labels:
         import anndata
 
-        from deepchem_actinn.io.writers import atomic_output
+        from deepchem_actinn.io.output import atomic_output
         backed = anndata.read_h5ad(path, backed="r")
         try:
             with atomic_output(args.labels, overwrite=args.overwrite) as tmp:

@@ -9,7 +9,8 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 
 from deepchem_actinn import ACTINNAnnotator, annotate
-from deepchem_actinn.annotator import FORMAT_VERSION, choose_gene_column
+from deepchem_actinn.annotator import FORMAT_VERSION
+from deepchem_actinn.preprocessing.genes import choose_gene_column
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.splitters import stratified_indices
 

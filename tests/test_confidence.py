@@ -55,9 +55,8 @@ def test_a_far_away_cluster_is_rejected(fitted):
     far = np.array([3.0, 3.0, 8.0, 0.0]) + rng.normal(size=(300, 4))
     assert rule.reject(far, logits_of(far)).mean() > 0.95
     known, known_logits, _ = clusters(100, seed=4)
-    assert rule.score(far,
-                      logits_of(far)).mean() < rule.score(known,
-                                                          known_logits).mean()
+    assert rule.score(far, logits_of(far)).mean() < rule.score(
+        known, known_logits).mean()
 
 
 def test_json_round_trip_gives_identical_scores(fitted):

@@ -16,8 +16,8 @@ def _log_cp10k(X):
     import scipy.sparse as sp
     X = sp.csr_matrix(X, dtype=np.float32)
     totals = np.asarray(X.sum(axis=1)).ravel()
-    scale = np.divide(1e4, totals, out=np.zeros_like(totals), where=totals
-                      > 0).astype(np.float32)
+    scale = np.divide(1e4, totals, out=np.zeros_like(totals),
+                      where=totals > 0).astype(np.float32)
     X = sp.csr_matrix(sp.diags(scale) @ X)
     np.log1p(X.data, out=X.data)
     return X

@@ -1,0 +1,134 @@
+"""Gene-name matching: the one rule every path uses.
+
+A query's genes are matched to a model's (or a fitted gene filter's) by
+name, case-insensitively, as ACTINN does (``Cd3e`` matches ``CD3E``). When a
+query carries several identifiers per gene (10x ``gene_ids`` and symbols,
+h5ad ``var`` columns), the column that matches best is used. Genes the query
+lacks get position -1 (their values are set to zero) and are reported once,
+through the package's logger; a query sharing fewer than ``min_overlap`` of
+the model's genes is refused with the overlap figures, since predicting with
+unmatched genes gives one constant label for every cell.
+"""
+import logging
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+logger = logging.getLogger(__name__)
+
+
+def _upper(names: Iterable) -> List[str]:
+    return [str(n).upper() for n in names]
+
+
+def choose_gene_column(model_genes: Sequence[str],
+                       candidates: Mapping[str, Sequence[str]],
+                       min_overlap: float = 0.5) -> Tuple[str, int]:
+    """Pick the query identifier column that best matches the model's genes.
+
+    Query files often carry several identifiers per gene (Ensembl ids and
+    symbols); names are compared case-insensitively, as ACTINN does.
+
+    Returns
+    -------
+    (name, n_matched)
+
+    Raises
+    ------
+    ACTINNInputError
+        No column shares ``min_overlap`` of the model's genes; the message
+        gives the overlap of each column, since predicting with unmatched
+        genes gives one constant label for every cell.
+
+    Examples
+    --------
+    >>> choose_gene_column(["CD3E", "MS4A1"],
+    ...                    {"var_names": ["ENSG1", "ENSG2"],
+    ...                     "gene_symbols": ["Cd3e", "Ms4a1"]})
+    ('gene_symbols', 2)
+    """
+    wanted = set(_upper(model_genes))
+    overlaps = {
+        name: len(wanted.intersection(_upper(ids)))
+        for name, ids in candidates.items()
+    }
+    best = max(overlaps, key=lambda k: overlaps[k])
+    if overlaps[best] < min_overlap * len(wanted):
+        figures = "; ".join("%s: %d" % (k, v) for k, v in overlaps.items())
+        first = next(iter(candidates.values()))
+        raise ACTINNInputError(
+            "the query's genes do not match the model's: at most %d of the "
+            "model's %d genes found (%s). Query genes look like %s, model "
+            "genes like %s. Check the species and the gene identifiers." %
+            (overlaps[best], len(wanted), figures, examples(
+                list(first)[:3], 3), examples(list(model_genes)[:3], 3)))
+    return best, overlaps[best]
+
+
+def gene_candidates(var_names: Sequence[str],
+                    var: Optional[pd.DataFrame] = None) -> Dict[str, List[str]]:
+    """The gene identifier columns of a query, for :func:`choose_gene_column`.
+
+    ``var_names`` first, then every string column of ``var`` (10x
+    ``gene_ids``, an h5ad file's symbol or id columns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> var = pd.DataFrame({"gene_ids": ["ENSG1"], "n_cells": [3]},
+    ...                    index=["CD3E"])
+    >>> gene_candidates(var.index, var)
+    {'var_names': ['CD3E'], "var['gene_ids']": ['ENSG1']}
+    """
+    candidates = {"var_names": [str(g) for g in var_names]}
+    if var is not None and len(var) == len(candidates["var_names"]):
+        for column in var.columns:
+            values = var[column]
+            if values.dtype == object or str(
+                    values.dtype) in ("category", "string", "str"):
+                candidates["var['%s']" % column] = [str(v) for v in values]
+    return candidates
+
+
+def gene_positions(reference: Sequence[str],
+                   query: Sequence[str],
+                   min_overlap: float = 0.0,
+                   what: str = "the model's") -> np.ndarray:
+    """Index of each reference gene in ``query`` (-1 where it is missing).
+
+    Names are compared case-insensitively; the first of duplicated query
+    names wins. Missing genes are logged as a warning with their count.
+
+    Parameters
+    ----------
+    reference: sequence of str
+        The genes wanted, in order (a model's or a gene filter's genes).
+    query: sequence of str
+        The genes the data has, one per column.
+    min_overlap: float, default 0.0
+        Refuse (:class:`ACTINNInputError`) a query holding fewer than this
+        share of the reference genes.
+    what: str, default "the model's"
+        Whose genes ``reference`` are, for the messages.
+
+    Examples
+    --------
+    >>> gene_positions(["A", "B", "C"], ["c", "A", "X"])
+    array([ 1, -1,  0])
+    """
+    if min_overlap > 0:
+        choose_gene_column(reference, {"query genes": query}, min_overlap)
+    lookup: Dict[str, int] = {}
+    for i, name in enumerate(_upper(query)):
+        lookup.setdefault(name, i)
+    positions = np.array([lookup.get(g, -1) for g in _upper(reference)],
+                         dtype=np.int64)
+    missing = int((positions < 0).sum())
+    if missing:
+        logger.warning(
+            "%d of %s %d genes are missing from the query and set to zero",
+            missing, what, len(positions))
+    return positions
