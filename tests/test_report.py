@@ -403,7 +403,7 @@ def test_write_report_skips_umap_without_scanpy(tmp_path, demo, caplog,
     path = report.write_report(tmp_path / "r",
                                demo["pred"],
                                demo["conf"],
-                               adata=adata)
+                               query=adata)
     assert not (path.parent / "umap.png").exists()
     assert "skipping UMAP" in caplog.text and "scanpy" in caplog.text
 
@@ -414,7 +414,7 @@ def test_write_report_with_umap(tmp_path, demo, monkeypatch):
     path = report.write_report(tmp_path / "r",
                                demo["pred"],
                                demo["conf"],
-                               adata=adata)
+                               query=adata)
     _check_png(path.parent / "umap.png")
     assert len(_data_uris(path.read_text(encoding="utf-8"))) == 2
 
@@ -443,7 +443,7 @@ def test_write_report_refuses_existing_report(tmp_path, demo):
                         true_labels=demo["truth"])
     before = (out / "report.html").read_bytes()
     with pytest.raises(ACTINNInputError,
-                       match="already holds a report.html.*overwrite=True"):
+                       match="already holds report.html.*overwrite=True"):
         report.write_report(out, demo["pred"], demo["conf"])
     assert (out / "report.html").read_bytes() == before
     # overwrite replaces it and removes figures this run did not make
@@ -471,7 +471,7 @@ def test_write_report_failure_leaves_nothing(tmp_path, demo, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed")
 
-    monkeypatch.setattr(report, "plot_confidence", broken)
+    monkeypatch.setattr(report.figures, "plot_confidence", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
         report.write_report(tmp_path / "r",
                             demo["pred"],

@@ -1,0 +1,237 @@
+"""The report's self-contained HTML page: summary numbers, tables, and the
+figures embedded as PNG data URIs, so the page can be mailed or archived on
+its own. Every string from the user is HTML-escaped."""
+import base64
+import datetime
+import html
+import math
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional, Sequence,
+                    Tuple)
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn._version import __version__
+from deepchem_actinn.confidence import UNASSIGNED
+from deepchem_actinn.report.metrics import (per_type_metrics, summary_metrics,
+                                            type_counts)
+from deepchem_actinn.types import Strings
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1100px; padding: 1.5em 2em; color: #222;
+       line-height: 1.45; }
+h1 { margin-bottom: 0.1em; }
+h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 1.6em; }
+.meta { color: #666; margin-top: 0; }
+.cards { display: flex; flex-wrap: wrap; gap: 0.8em; margin: 1em 0; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.6em 1em;
+        min-width: 8em; background: #fafafa; }
+.card .value { font-size: 1.5em; font-weight: 600; }
+.card .label { color: #666; font-size: 0.85em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
+th, td { border-bottom: 1px solid #e4e4e4; padding: 0.3em 0.8em;
+         text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+thead th { border-bottom: 2px solid #bbb; }
+figure { margin: 1em 0 2em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+p.note { color: #555; font-style: italic; }
+"""
+
+#: Title and caption of each figure, in the order the page shows them.
+CAPTIONS: Dict[str, Tuple[str, str]] = {
+    "confusion_matrix.png":
+        ("Confusion matrix",
+         "Each row is a true cell type; each cell gives the share of that "
+         "type's cells given each predicted type. The diagonal holds the "
+         "correct calls."),
+    "per_type_metrics.png":
+        ("Per-type precision, recall and F1",
+         "Precision: of the cells called this type, the share that are. "
+         "Recall: of the cells of this type, the share found."),
+    "training_curves.png":
+        ("Training curves",
+         "Loss per epoch on the training and validation cells."),
+    "confidence.png":
+        ("Confidence per predicted type",
+         "Confidence of each call (box: quartiles; points: cells)."),
+    "umap.png":
+        ("UMAP",
+         "Cells placed by expression similarity, coloured by predicted type "
+         "and by confidence."),
+}
+
+
+def _esc(value: object) -> str:
+    """HTML-escape anything, as text."""
+    return html.escape(str(value), quote=True)
+
+
+def _format_column(values: pd.Series) -> list:
+    """Readable table text for one column: ints plain, floats 3 decimals."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return ["{:,}".format(int(v)) for v in values]
+    if pd.api.types.is_float_dtype(values.dtype):
+        return ["%.3f" % v if math.isfinite(v) else str(v) for v in values]
+    return [str(v) for v in values]
+
+
+def _html_table(
+        frame: pd.DataFrame,
+        index_label: str,
+        formats: Optional[Mapping[str, Callable[[float], str]]] = None) -> str:
+    """An escaped HTML table of a DataFrame, numbers right-aligned.
+
+    ``formats`` maps a column name to a function of one value, overriding
+    the default formatting of that column.
+    """
+    formats = formats or {}
+    columns = list(frame.columns)
+    texts = [[formats[c](v)
+              for v in frame[c]] if c in formats else _format_column(frame[c])
+             for c in columns]
+    head = "<th>%s</th>" % _esc(index_label) + "".join(
+        '<th class="num">%s</th>' % _esc(str(c).replace("_", " "))
+        for c in columns)
+    rows = []
+    for i, name in enumerate(frame.index):
+        cells = "".join(
+            '<td class="num">%s</td>' % _esc(col[i]) for col in texts)
+        rows.append("<tr><td>%s</td>%s</tr>" % (_esc(name), cells))
+    return ("<table>\n<thead><tr>%s</tr></thead>\n<tbody>\n%s\n</tbody>\n"
+            "</table>" % (head, "\n".join(rows)))
+
+
+def _key_value_table(items: Iterable[Tuple[object, object]]) -> str:
+    """An escaped two-column HTML table of (key, value) pairs."""
+    rows = "\n".join("<tr><th>%s</th><td>%s</td></tr>" % (_esc(k), _esc(v))
+                     for k, v in items)
+    return "<table>\n<tbody>\n%s\n</tbody>\n</table>" % rows
+
+
+def _summary_cards(summary: Mapping[str, Any], n_types: int,
+                   n_reference: Optional[int],
+                   threshold: Optional[float]) -> str:
+    """The headline numbers as HTML boxes."""
+    cards = [("Cells", "{:,}".format(summary["n_cells"])),
+             ("Predicted types", str(n_types))]
+    if n_reference is not None:
+        cards.append(("Reference types", str(n_reference)))
+    if summary["accuracy"] is not None:
+        cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
+        cards.append(("Macro F1", "%.3f" % summary["macro_f1"]))
+    cards.append(("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
+    if threshold is not None:
+        cards.append(("Confidence threshold", "%.2f" % threshold))
+    body = "\n".join('<div class="card"><div class="value">%s</div>'
+                     '<div class="label">%s</div></div>' % (_esc(v), _esc(k))
+                     for k, v in cards)
+    return '<div class="cards">\n%s\n</div>' % body
+
+
+def _figure_html(name: str, png_bytes: bytes, note: str = "") -> str:
+    """An HTML figure embedding PNG bytes as a base64 data URI."""
+    title, caption = CAPTIONS[name]
+    if note:
+        caption = "%s %s" % (caption, note)
+    data = base64.b64encode(png_bytes).decode("ascii")
+    return ('<figure id="%s">\n<h3>%s</h3>\n<img alt="%s" '
+            'src="data:image/png;base64,%s">\n<figcaption>%s</figcaption>\n'
+            '</figure>' % (_esc(name.rsplit(
+                ".", 1)[0]), _esc(title), _esc(title), data, _esc(caption)))
+
+
+def _render_html(title: str, sections: Sequence[str], generated: str) -> str:
+    """The whole page."""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+        "<meta charset=\"utf-8\">\n<title>%s</title>\n<style>%s</style>\n"
+        "</head>\n<body>\n<h1>%s</h1>\n<p class=\"meta\">%s</p>\n%s\n"
+        "</body>\n</html>\n" %
+        (_esc(title), _CSS, _esc(title), _esc(generated), "\n".join(sections)))
+
+
+def report_page(title: str,
+                predicted: np.ndarray,
+                confidence: np.ndarray,
+                truth: Optional[np.ndarray],
+                type_names: Optional[Strings],
+                threshold: Optional[float],
+                extra_info: Optional[Mapping[str, object]],
+                pngs: Mapping[str, bytes],
+                notes: Optional[Mapping[str, str]] = None) -> str:
+    """The HTML text of the report.
+
+    Parameters
+    ----------
+    title: str
+        Page heading.
+    predicted: numpy.ndarray
+        Predicted type per cell.
+    confidence: numpy.ndarray
+        Confidence per cell.
+    truth: numpy.ndarray, optional
+        Known type per cell; adds accuracy, macro F1 and per-type metrics.
+    type_names: sequence of str, optional
+        Reference types, in display order.
+    threshold: float, optional
+        Confidence threshold used for ``Unassigned``.
+    extra_info: dict, optional
+        Shown as a key/value table.
+    pngs: dict
+        PNG bytes by file name (keys of :data:`CAPTIONS`), embedded in the
+        order of :data:`CAPTIONS`.
+    notes: dict, optional
+        One line per file name: added to the caption of a figure drawn, or
+        shown in its place (saying why) for a figure not drawn.
+
+    Returns
+    -------
+    str
+        The whole page.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.report.page import report_page
+    >>> page = report_page("Run", np.array(["B", "T"]), np.array([0.9, 0.8]),
+    ...                    None, None, None, None, {},
+    ...                    {"umap.png": "UMAP not drawn: no query."})
+    >>> '<p class="note">UMAP not drawn: no query.</p>' in page
+    True
+    """
+    notes = notes or {}
+    summary = summary_metrics(truth, predicted, type_names)
+    counts = type_counts(predicted, confidence)
+    n_types = int(sum(1 for t in counts.index if t != UNASSIGNED))
+    n_reference = None if type_names is None else len(dict.fromkeys(type_names))
+    generated = "Generated %s UTC by deepchem_actinn %s" % (
+        datetime.datetime.now(
+            datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), __version__)
+    sections = [
+        "<h2>Summary</h2>",
+        _summary_cards(summary, n_types, n_reference, threshold)
+    ]
+    if extra_info:
+        sections += [
+            "<h2>Run information</h2>",
+            _key_value_table(extra_info.items())
+        ]
+    if truth is not None:
+        metrics = per_type_metrics(truth, predicted, type_names)
+        sections += [
+            "<h2>Per-type metrics</h2>",
+            _html_table(metrics, "true type")
+        ]
+    counts = counts.rename(columns={"share": "share of cells"})
+    table = _html_table(counts, "predicted type",
+                        {"share of cells": lambda v: "%.1f%%" % (100 * v)})
+    sections += ["<h2>Predicted type counts</h2>", table, "<h2>Figures</h2>"]
+    for name in CAPTIONS:
+        if name in pngs:
+            sections.append(_figure_html(name, pngs[name], notes.get(name, "")))
+        elif name in notes:
+            sections.append('<p class="note">%s</p>' % _esc(notes[name]))
+    return _render_html(title, sections, generated)

@@ -1,0 +1,167 @@
+"""Write a report: the PNG figures and one self-contained ``report.html``,
+published together (see :func:`write_report`)."""
+import logging
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.report import figures
+from deepchem_actinn.report._canvas import png_bytes
+from deepchem_actinn.report._checks import (as_confidence, as_labels,
+                                            check_same_length, check_threshold)
+from deepchem_actinn.report._output import atomic_files
+from deepchem_actinn.report.metrics import confusion_table, per_type_metrics
+from deepchem_actinn.report.page import CAPTIONS, report_page
+from deepchem_actinn.report.umap import Query, check_query, umap_figure
+from deepchem_actinn.types import Floats, PathLike, Strings
+
+logger = logging.getLogger(__name__)
+
+#: The files a report directory may hold, in the order they are shown.
+REPORT_FILES = tuple(CAPTIONS) + ("report.html",)
+
+
+def _make_figures(
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    truth: Optional[np.ndarray],
+    type_names: Optional[Strings],
+    history: Optional[Mapping[str, Any]],
+    threshold: Optional[float],
+    query: Optional[Any],
+) -> Tuple[Dict[str, Figure], Dict[str, str]]:
+    """Every figure that applies, and the notes for the page."""
+    drawn: Dict[str, Figure] = {}
+    if truth is not None:
+        table = confusion_table(truth, predicted, type_names)
+        drawn["confusion_matrix.png"] = figures.plot_confusion_matrix(table)
+        drawn["per_type_metrics.png"] = figures.plot_per_type_metrics(
+            per_type_metrics(truth, predicted, type_names))
+    else:
+        logger.info("report: no true labels, skipping confusion matrix and "
+                    "per-type metrics")
+    if history is not None:
+        drawn["training_curves.png"] = figures.plot_training_curves(history)
+    else:
+        logger.info("report: no training history, skipping training curves")
+    drawn["confidence.png"] = figures.plot_confidence(predicted, confidence,
+                                                      threshold)
+    umap, note = umap_figure(query, predicted, confidence)
+    if umap is None:
+        logger.info("report: skipping UMAP: %s", note)
+        return drawn, {"umap.png": "UMAP not drawn: %s." % note}
+    drawn["umap.png"] = umap
+    return drawn, ({"umap.png": note} if note else {})
+
+
+def write_report(out_dir: PathLike,
+                 predicted_labels: Strings,
+                 confidence: Floats,
+                 *,
+                 true_labels: Optional[Strings] = None,
+                 type_names: Optional[Strings] = None,
+                 history: Optional[Mapping[str, Any]] = None,
+                 threshold: Optional[float] = None,
+                 query: Optional[Query] = None,
+                 title: str = "ACTINN cell-type annotation",
+                 overwrite: bool = False,
+                 extra_info: Optional[Mapping[str, Any]] = None) -> Path:
+    """Write the PNG figures and one self-contained ``report.html``.
+
+    The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
+    (when ``true_labels`` is given), ``training_curves.png`` (when
+    ``history`` is given), ``confidence.png``, and ``umap.png`` (when
+    ``query`` is given and scanpy is installed; when it is not drawn, the
+    page says why in one line). ``report.html`` embeds the same PNGs as
+    data URIs, with the summary numbers, per-type metrics, predicted type
+    counts and ``extra_info``, so it can be mailed or archived on its own.
+    Skipped figures are logged at INFO.
+
+    The report's files appear together or not at all: a new ``out_dir`` is
+    built under a temporary name and renamed into place; into an existing
+    one (such as the directory holding ``predicted_label.txt``) the files
+    are moved in at the end, ``report.html`` last, and the other files
+    there are left alone.
+
+    Parameters
+    ----------
+    out_dir: str or os.PathLike
+        Directory to write; created (with parents) if needed.
+    predicted_labels: sequence of str
+        Predicted cell type per cell (e.g. ``"Unassigned"`` below threshold).
+    confidence: sequence of float
+        Per-cell confidence, finite, in [0, 1].
+    true_labels: sequence of str, optional
+        Known cell types, for accuracy and the confusion matrix.
+    type_names: sequence of str, optional
+        Reference types, in display order.
+    history: dict, optional
+        Training history, see
+        :func:`~deepchem_actinn.report.plot_training_curves`.
+    threshold: float, optional
+        Confidence threshold used for ``Unassigned``.
+    query: anndata.AnnData or matrix, optional
+        The annotated cells' counts, cells x genes in the order of
+        ``predicted_labels`` (an AnnData, a NumPy array or a SciPy sparse
+        matrix), for the UMAP. An AnnData's ``obsm["X_umap"]`` is used when
+        present; otherwise the UMAP is computed on a log-normalised copy, on
+        at most :data:`~deepchem_actinn.report.umap.MAX_UMAP_CELLS` cells
+        chosen at random.
+    title: str, default "ACTINN cell-type annotation"
+        Page heading.
+    overwrite: bool, default False
+        Replace an existing report in ``out_dir``.
+    extra_info: dict, optional
+        Shown as a key/value table (e.g. model version, genes matched).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of ``report.html``.
+
+    Raises
+    ------
+    deepchem_actinn.errors.ACTINNInputError
+        Invalid inputs, ``out_dir`` is a file, or it already holds a
+        report's files and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from deepchem_actinn.report import write_report
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "report"
+    >>> path = write_report(out, ["B", "T", "T"], [0.9, 0.8, 0.6],
+    ...                     true_labels=["B", "T", "B"])
+    >>> path.name, sorted(p.name for p in out.glob("*.png"))
+    ('report.html', ['confidence.png', 'confusion_matrix.png', 'per_type_metrics.png'])
+    """
+    predicted = as_labels(predicted_labels, "predicted_labels")
+    conf = as_confidence(confidence)
+    truth = None if true_labels is None else as_labels(true_labels,
+                                                       "true_labels")
+    check_same_length(predicted_labels=predicted,
+                      confidence=conf,
+                      true_labels=truth)
+    if not len(predicted):
+        raise ACTINNInputError("predicted_labels: no cells")
+    threshold = check_threshold(threshold)
+    if extra_info is not None and not isinstance(extra_info, Mapping):
+        raise ACTINNInputError("extra_info: expected a dict, got %s" %
+                               type(extra_info).__name__)
+    cells = check_query(query, len(predicted))
+    out = Path(out_dir)
+    with atomic_files(out, REPORT_FILES, overwrite=overwrite,
+                      parents=True) as tmp:
+        drawn, notes = _make_figures(predicted, conf, truth, type_names,
+                                     history, threshold, cells)
+        pngs = {name: png_bytes(fig) for name, fig in drawn.items()}
+        for name, data in pngs.items():
+            (tmp / name).write_bytes(data)
+        page = report_page(title, predicted, conf, truth, type_names, threshold,
+                           extra_info, pngs, notes)
+        (tmp / "report.html").write_text(page, encoding="utf-8")
+    logger.info("report: wrote %s", out / "report.html")
+    return out / "report.html"
