@@ -1,0 +1,473 @@
+"""Tests for deepchem_actinn.report.write_report: the files, the page, the
+UMAP it draws from the query, and its output safety (whole or nothing,
+never clobbering)."""
+
+import base64
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from deepchem_actinn import report
+from deepchem_actinn.errors import ACTINNInputError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def demo():
+    """A realistic fake run: 12 types, 600 cells, ~95 % correct."""
+    rng = np.random.default_rng(7)
+    names = [
+        "B cell", "T cell", "NK cell", "Monocyte", "Macrophage", "Erythrocyte",
+        "Granulocyte", "Dendritic cell", "Endothelial cell", "Hepatocyte",
+        "Kupffer cell", "Stromal cell"
+    ]
+    truth = rng.choice(names, size=600)
+    pred = truth.astype(object).copy()
+    wrong = rng.random(600) < 0.04
+    pred[wrong] = rng.choice(names, size=int(wrong.sum()))
+    conf = rng.beta(10, 1.5, size=600)
+    pred[conf < 0.5] = "Unassigned"
+    history = {
+        "train_loss": list(np.linspace(2.0, 0.1, 30)),
+        "valid_loss": list(np.linspace(2.1, 0.3, 30)),
+        "valid_accuracy": list(np.linspace(0.3, 0.96, 30)),
+        "best_epoch": [21],
+    }
+    return dict(names=names, truth=truth, pred=pred, conf=conf, history=history)
+
+
+def _check_png(path):
+    """Assert ``path`` is a real, non-trivial PNG image."""
+    image_module = pytest.importorskip("PIL.Image")
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    assert len(data) > 5000
+    with image_module.open(path) as image:
+        image.verify()
+    with image_module.open(path) as image:
+        assert image.format == "PNG"
+        assert image.size[0] > 300 and image.size[1] > 200
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    assert pixels.std() > 5  # not a blank canvas
+
+
+# --------------------------------------------------------------------------
+# write_report
+# --------------------------------------------------------------------------
+
+
+def _data_uris(page):
+    return re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+
+
+def test_write_report_files_and_html(tmp_path, demo):
+    out = tmp_path / "run" / "report"
+    path = report.write_report(out,
+                               demo["pred"],
+                               demo["conf"],
+                               true_labels=demo["truth"],
+                               type_names=demo["names"],
+                               history=demo["history"],
+                               threshold=0.5,
+                               extra_info={
+                                   "model version": "0.1.0",
+                                   "genes matched": 1824
+                               })
+    assert path == out / "report.html"
+    pngs = [
+        "confusion_matrix.png", "per_type_metrics.png", "training_curves.png",
+        "confidence.png"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(pngs +
+                                                           ["report.html"])
+    for name in pngs:
+        _check_png(out / name)
+    page = path.read_text(encoding="utf-8")
+    uris = _data_uris(page)
+    assert len(uris) == len(pngs)
+    embedded = {base64.b64decode(u) for u in uris}
+    for name in pngs:
+        assert (out / name).read_bytes() in embedded
+    summary = report.summary_metrics(demo["truth"], demo["pred"])
+    assert "%.1f%%" % (100 * summary["accuracy"]) in page
+    assert "%.3f" % summary["macro_f1"] in page
+    assert "Accuracy" in page and "Macro F1" in page
+    assert ">600<" in page  # cells
+    assert "<th>model version</th><td>0.1.0</td>" in page
+    assert "<th>genes matched</th><td>1824</td>" in page
+    for name in demo["names"]:
+        assert "<td>%s</td>" % name in page  # per-type and count tables
+    # no temporary directories left beside the report
+    assert [p.name for p in out.parent.iterdir()] == ["report"]
+
+
+def test_write_report_without_truth_or_history(tmp_path, demo, caplog):
+    caplog.set_level(logging.INFO, logger="deepchem_actinn.report")
+    path = report.write_report(tmp_path / "r", demo["pred"], demo["conf"])
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == ["confidence.png", "report.html"]
+    page = path.read_text(encoding="utf-8")
+    assert len(_data_uris(page)) == 1
+    assert "Accuracy" not in page
+    assert "Unassigned" in page
+    assert "skipping confusion matrix" in caplog.text
+    assert "skipping training curves" in caplog.text
+
+
+def _query(n, n_genes=40, with_umap=False, seed=0):
+    """Counts of ``n`` cells with a little structure, as an AnnData."""
+    anndata = pytest.importorskip("anndata")
+    rng = np.random.default_rng(seed)
+    means = rng.gamma(1.0, 2.0, size=(4, n_genes))
+    counts = rng.poisson(means[rng.integers(0, 4, size=n)])
+    adata = anndata.AnnData(counts.astype(np.float32))
+    if with_umap:
+        adata.obsm["X_umap"] = rng.normal(size=(n, 2))
+    return adata
+
+
+def _note(page):
+    return re.findall(r'<p class="note">([^<]*)</p>', page)
+
+
+def test_write_report_draws_umap_from_a_counts_matrix(tmp_path, demo):
+    pytest.importorskip("scanpy", reason="scanpy not installed (optional)")
+    sparse = pytest.importorskip("scipy.sparse")
+    counts = sparse.csr_matrix(_query(len(demo["pred"])).X)
+    path = report.write_report(tmp_path / "r",
+                               demo["pred"],
+                               demo["conf"],
+                               query=counts)
+    _check_png(path.parent / "umap.png")
+    page = path.read_text(encoding="utf-8")
+    embedded = {base64.b64decode(u) for u in _data_uris(page)}
+    assert (path.parent / "umap.png").read_bytes() in embedded
+    assert len(embedded) == 2
+    assert '<figure id="umap">' in page
+    assert _note(page) == []
+
+
+def test_write_report_says_why_no_umap(tmp_path, demo, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger="deepchem_actinn.report")
+    path = report.write_report(tmp_path / "a", demo["pred"], demo["conf"])
+    page = path.read_text(encoding="utf-8")
+    assert _note(page) == [
+        "UMAP not drawn: no query expression matrix was given."
+    ]
+    assert '<figure id="umap">' not in page
+    assert "skipping UMAP: no query" in caplog.text
+
+    tiny = report.write_report(tmp_path / "b", ["B", "T", "T"], [0.9, 0.8, 0.7],
+                               query=_query(3, n_genes=30))
+    assert _note(tiny.read_text(encoding="utf-8")) == [
+        "UMAP not drawn: it needs at least 4 cells and 3 genes; the query "
+        "has 3 x 30."
+    ]
+
+    monkeypatch.setitem(sys.modules, "scanpy", None)
+    path = report.write_report(tmp_path / "c",
+                               demo["pred"],
+                               demo["conf"],
+                               query=_query(len(demo["pred"])))
+    assert not (path.parent / "umap.png").exists()
+    assert _note(path.read_text(encoding="utf-8")) == [
+        "UMAP not drawn: scanpy is not installed (pip install scanpy)."
+    ]
+    assert "skipping UMAP" in caplog.text and "scanpy" in caplog.text
+
+
+def test_write_report_with_umap_coordinates(tmp_path, demo, monkeypatch):
+    # The drawing only needs obsm["X_umap"]; stand in for scanpy.
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = _query(len(demo["pred"]), with_umap=True)
+    path = report.write_report(tmp_path / "r",
+                               demo["pred"],
+                               demo["conf"],
+                               query=adata)
+    _check_png(path.parent / "umap.png")
+    assert len(_data_uris(path.read_text(encoding="utf-8"))) == 2
+
+
+def test_umap_figure_draws_the_predictions_and_subsamples(monkeypatch):
+    from deepchem_actinn.report.umap import umap_figure
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = _query(200, with_umap=True)
+    rng = np.random.default_rng(1)
+    pred = rng.choice(["B", "T", "Unassigned"], size=200).astype(object)
+    conf = rng.uniform(size=200)
+    fig, note = umap_figure(adata, pred, conf)
+    assert note == ""
+    type_ax, conf_ax = fig.axes[:2]
+    for name in ("B", "T", "Unassigned"):
+        drawn = [
+            c.get_offsets()
+            for c in type_ax.collections
+            if c.get_label().startswith(name + " ")
+        ]
+        np.testing.assert_array_equal(drawn[0],
+                                      adata.obsm["X_umap"][pred == name])
+    fig, note = umap_figure(adata, pred, conf, max_cells=50)
+    assert note == "Drawn for 50 of 200 cells, chosen at random."
+    shown = np.asarray(fig.axes[1].collections[0].get_array())
+    rows = np.sort(np.random.default_rng(0).choice(200, 50, replace=False))
+    np.testing.assert_allclose(np.sort(shown), np.sort(conf[rows]))
+
+
+@pytest.mark.parametrize("query, message", [
+    (np.ones((5, 3)), "query has 5 cells but predicted_labels has 2"),
+    ([[1, 2], [3, 4]], "expected an AnnData or a cells x genes matrix, "
+     "got list"),
+    (np.ones(2), "expected a cells x genes matrix, got 1 dimension"),
+])
+def test_write_report_refuses_a_bad_query(tmp_path, query, message):
+    with pytest.raises(ACTINNInputError, match=message):
+        report.write_report(tmp_path / "r", ["B", "T"], [0.5, 0.6], query=query)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_report_escapes_user_strings(tmp_path):
+    evil = "<b>T</b>"
+    path = report.write_report(tmp_path / "r", ["B", evil, evil],
+                               [0.9, 0.8, 0.7],
+                               true_labels=["B", evil, "B"],
+                               type_names=["B", evil],
+                               title="Run <script>alert(1)</script>",
+                               extra_info={"<i>key</i>": "a & b"})
+    page = path.read_text(encoding="utf-8")
+    assert evil not in page
+    assert "&lt;b&gt;T&lt;/b&gt;" in page
+    assert "<script>" not in page
+    assert "Run &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;i&gt;key&lt;/i&gt;" in page and "a &amp; b" in page
+
+
+def test_write_report_refuses_existing_report(tmp_path, demo):
+    out = tmp_path / "r"
+    report.write_report(out,
+                        demo["pred"],
+                        demo["conf"],
+                        true_labels=demo["truth"])
+    before = (out / "report.html").read_bytes()
+    with pytest.raises(ACTINNInputError,
+                       match="already holds report.html.*overwrite=True"):
+        report.write_report(out, demo["pred"], demo["conf"])
+    assert (out / "report.html").read_bytes() == before
+    # overwrite replaces it and removes figures this run did not make
+    report.write_report(out,
+                        demo["pred"],
+                        demo["conf"],
+                        overwrite=True,
+                        title="second run")
+    assert "second run" in (out / "report.html").read_text(encoding="utf-8")
+    assert not (out / "confusion_matrix.png").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_write_report_into_existing_directory_keeps_other_files(tmp_path, demo):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "predictions.csv").write_text("cell,type\n")
+    report.write_report(out, demo["pred"], demo["conf"])
+    assert (out / "predictions.csv").read_text() == "cell,type\n"
+    assert (out / "report.html").exists()
+
+
+def test_write_report_failure_leaves_nothing(tmp_path, demo, monkeypatch):
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(report.figures, "plot_confidence", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        report.write_report(tmp_path / "r",
+                            demo["pred"],
+                            demo["conf"],
+                            true_labels=demo["truth"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_report_refuses_a_file_as_out_dir(tmp_path):
+    target = tmp_path / "r"
+    target.write_text("x")
+    with pytest.raises(ACTINNInputError, match="not a directory"):
+        report.write_report(target, ["B"], [0.5])
+
+
+def _listing(directory):
+    """Every entry under ``directory`` (hidden ones too) with its bytes."""
+    return {
+        str(p.relative_to(directory)): p.read_bytes() if p.is_file() else None
+        for p in sorted(directory.rglob("*"))
+    }
+
+
+@pytest.fixture
+def prediction_dir(tmp_path, demo):
+    """A predict output directory that already holds a full report."""
+    out = tmp_path / "predictions"
+    out.mkdir()
+    (out / "predicted_label.txt").write_text("cellname\tcelltype\n")
+    report.write_report(out,
+                        demo["pred"],
+                        demo["conf"],
+                        true_labels=demo["truth"],
+                        history=demo["history"])
+    return out
+
+
+def test_write_report_overwrite_in_a_prediction_dir(prediction_dir, demo):
+    report.write_report(prediction_dir,
+                        demo["pred"],
+                        demo["conf"],
+                        overwrite=True,
+                        title="second run")
+    assert sorted(p.name for p in prediction_dir.iterdir()) == [
+        "confidence.png", "predicted_label.txt", "report.html"
+    ]
+    text = (prediction_dir / "predicted_label.txt").read_text()
+    assert text == "cellname\tcelltype\n"
+    page = (prediction_dir / "report.html").read_text(encoding="utf-8")
+    assert "second run" in page
+
+
+def test_write_report_refuses_a_stray_report_figure(tmp_path, demo):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "umap.png").write_bytes(b"mine")
+    with pytest.raises(ACTINNInputError,
+                       match="r: already holds umap.png; pass overwrite=True"):
+        report.write_report(out, demo["pred"], demo["conf"])
+    assert _listing(out) == {"umap.png": b"mine"}
+
+
+def test_write_report_failure_keeps_the_previous_report(prediction_dir, demo,
+                                                        monkeypatch):
+    before = _listing(prediction_dir)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(report.figures, "plot_confidence", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        report.write_report(prediction_dir,
+                            demo["pred"],
+                            demo["conf"],
+                            overwrite=True)
+    assert _listing(prediction_dir) == before
+
+
+def test_write_report_puts_old_files_back_when_a_move_fails(
+        prediction_dir, demo, monkeypatch):
+    from deepchem_actinn.report import _output
+    before = _listing(prediction_dir)
+    replace = os.replace
+    moved = []
+
+    def flaky(src, dst):
+        # fail on the second new file moved in, after old ones moved aside
+        if ".tmp-" in str(src):
+            moved.append(dst)
+            if len(moved) == 2:
+                raise OSError("disk full")
+        replace(src, dst)
+
+    monkeypatch.setattr(_output.os, "replace", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        report.write_report(prediction_dir,
+                            demo["pred"],
+                            demo["conf"],
+                            true_labels=demo["truth"],
+                            overwrite=True,
+                            title="second run")
+    assert _listing(prediction_dir) == before
+
+
+def test_write_report_failure_removes_the_parents_it_made(
+        tmp_path, demo, monkeypatch):
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    (tmp_path / "a").mkdir()
+    monkeypatch.setattr(report.figures, "plot_confidence", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        report.write_report(tmp_path / "a" / "b" / "c" / "r", demo["pred"],
+                            demo["conf"])
+    assert _listing(tmp_path) == {"a": None}
+
+
+TWO = ["B", "T"]
+INVALID_REPORT_INPUTS = [
+    (dict(predicted_labels=TWO,
+          confidence=[0.5]), "predicted_labels has 2, confidence has 1"),
+    (dict(predicted_labels=TWO, confidence=[0.5, 0.6],
+          true_labels=["B"]), "true_labels has 1"),
+    (dict(predicted_labels=TWO, confidence=[0.5, np.nan]), "NaN or infinite"),
+    (dict(predicted_labels=TWO, confidence=[0.5, 1.2]), "outside \\[0, 1\\]"),
+    (dict(predicted_labels=[], confidence=[]), "no cells"),
+    (dict(predicted_labels=["B"], confidence=[0.5], threshold=-1), "threshold"),
+    (dict(predicted_labels=["B"], confidence=[0.5],
+          extra_info=["x"]), "extra_info: expected a dict"),
+    (dict(predicted_labels="B", confidence=[0.5]), "got one string"),
+]
+
+
+@pytest.mark.parametrize("kwargs, message", INVALID_REPORT_INPUTS)
+def test_write_report_invalid_inputs(tmp_path, kwargs, message):
+    with pytest.raises(ACTINNInputError, match=message):
+        report.write_report(tmp_path / "r", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _chromium():
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def test_report_renders_in_headless_browser(tmp_path, demo):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium not installed; cannot render the page")
+    image_module = pytest.importorskip("PIL.Image")
+    path = report.write_report(tmp_path / "r",
+                               demo["pred"],
+                               demo["conf"],
+                               true_labels=demo["truth"],
+                               type_names=demo["names"],
+                               history=demo["history"],
+                               threshold=0.5)
+    shot = tmp_path / "shot.png"
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu",
+        "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync",
+        "--user-data-dir=%s" % (tmp_path / "profile"),
+        "--screenshot=%s" % shot, "--window-size=1200,2400",
+        path.resolve().as_uri()
+    ]
+    try:
+        subprocess.run(command,
+                       stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE,
+                       timeout=120,
+                       check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("chromium did not finish within 120 s")
+    assert shot.exists(), "chromium wrote no screenshot"
+    with image_module.open(shot) as image:
+        assert image.size == (1200, 2400)
+        pixels = np.asarray(image.convert("L"), dtype=float)
+    assert pixels.std() > 10  # text, tables and figures, not a blank page
+    # the figures are rendered: dark heat-map cells appear lower down
+    assert (pixels[1200:] < 100).mean() > 0.001
