@@ -47,7 +47,8 @@ def plot_confusion_matrix(table: pd.DataFrame,
 
     Examples
     --------
-    >>> from deepchem_actinn.report import confusion_table, plot_confusion_matrix
+    >>> from deepchem_actinn.report import (confusion_table,
+    ...                                     plot_confusion_matrix)
     >>> t = confusion_table(["B", "B", "T"], ["B", "T", "T"])
     >>> fig = plot_confusion_matrix(t)
     >>> fig.axes[0].images[0].get_array().sum(axis=1).tolist()
@@ -126,7 +127,8 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
 
     Examples
     --------
-    >>> from deepchem_actinn.report import per_type_metrics, plot_per_type_metrics
+    >>> from deepchem_actinn.report import (per_type_metrics,
+    ...                                     plot_per_type_metrics)
     >>> m = per_type_metrics(["B", "T", "T"], ["B", "T", "B"])
     >>> fig = plot_per_type_metrics(m)
     >>> len(fig.axes[0].patches)

@@ -135,8 +135,10 @@ def write_report(out_dir: PathLike,
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "report"
     >>> path = write_report(out, ["B", "T", "T"], [0.9, 0.8, 0.6],
     ...                     true_labels=["B", "T", "B"])
-    >>> path.name, sorted(p.name for p in out.glob("*.png"))
-    ('report.html', ['confidence.png', 'confusion_matrix.png', 'per_type_metrics.png'])
+    >>> path.name
+    'report.html'
+    >>> sorted(p.name for p in out.glob("*.png"))
+    ['confidence.png', 'confusion_matrix.png', 'per_type_metrics.png']
     """
     predicted = as_labels(predicted_labels, "predicted_labels")
     conf = as_confidence(confidence)
