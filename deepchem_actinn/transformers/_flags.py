@@ -27,6 +27,7 @@ transform_y, transform_w and transform_ids False
     wrong = [flag for flag, value in flags.items() if value]
     if wrong:
         raise ValueError(
-            "%s %s; %s has no meaning for it: leave transform_y, "
+            "%s %s; %s %s no meaning for it: leave transform_y, "
             "transform_w and transform_ids False" %
-            (name, what, " and ".join("%s=True" % f for f in wrong)))
+            (name, what, " and ".join("%s=True" % f for f in wrong),
+             "has" if len(wrong) == 1 else "have"))
