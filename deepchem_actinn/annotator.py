@@ -28,7 +28,7 @@ from deepchem_actinn.models.network import (ACTINNClassifier, ACTINNEnsemble,
                                             seeded_classifier)
 from deepchem_actinn.models.batches import minibatches, network_input
 from deepchem_actinn.models.inference import EnsembleScorer
-from deepchem_actinn.stats import gene_statistics
+from deepchem_actinn.preprocessing.gene_stats import gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import (select_genes,
                                                        take_columns)
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,

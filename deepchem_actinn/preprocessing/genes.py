@@ -26,11 +26,24 @@ def _upper(names: Iterable) -> List[str]:
 
 def choose_gene_column(model_genes: Sequence[str],
                        candidates: Mapping[str, Sequence[str]],
-                       min_overlap: float = 0.5) -> Tuple[str, int]:
+                       min_overlap: float = 0.5,
+                       what: str = "the model's") -> Tuple[str, int]:
     """Pick the query identifier column that best matches the model's genes.
 
     Query files often carry several identifiers per gene (Ensembl ids and
     symbols); names are compared case-insensitively, as ACTINN does.
+
+    Parameters
+    ----------
+    model_genes: sequence of str
+        The genes wanted (a model's or a gene filter's).
+    candidates: mapping of str to sequence of str
+        Each identifier column of the query, by name
+        (:func:`gene_candidates`).
+    min_overlap: float, default 0.5
+        Smallest share of ``model_genes`` the best column must hold.
+    what: str, default "the model's"
+        Whose genes ``model_genes`` are, for the message.
 
     Returns
     -------
@@ -60,11 +73,12 @@ def choose_gene_column(model_genes: Sequence[str],
         figures = "; ".join("%s: %d" % (k, v) for k, v in overlaps.items())
         first = next(iter(candidates.values()))
         raise ACTINNInputError(
-            "the query's genes do not match the model's: at most %d of the "
-            "model's %d genes found (%s). Query genes look like %s, model "
-            "genes like %s. Check the species and the gene identifiers." %
-            (overlaps[best], len(wanted), figures, examples(
-                list(first)[:3], 3), examples(list(model_genes)[:3], 3)))
+            "the query's genes do not match %s: at most %d of %s %d genes "
+            "found (%s). Query genes look like %s, %s genes like %s. Check "
+            "the species and the gene identifiers." %
+            (what, overlaps[best], what, len(wanted), figures,
+             examples(list(first)[:3],
+                      3), what, examples(list(model_genes)[:3], 3)))
     return best, overlaps[best]
 
 
@@ -120,7 +134,7 @@ def gene_positions(reference: Sequence[str],
     array([ 1, -1,  0])
     """
     if min_overlap > 0:
-        choose_gene_column(reference, {"query genes": query}, min_overlap)
+        choose_gene_column(reference, {"query genes": query}, min_overlap, what)
     lookup: Dict[str, int] = {}
     for i, name in enumerate(_upper(query)):
         lookup.setdefault(name, i)

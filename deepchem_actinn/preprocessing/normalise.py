@@ -1,35 +1,38 @@
 """Library-size normalisation and log transform of raw counts, on arrays.
 
-ACTINN's first preprocessing step: scale every cell to the same total count
-(10,000 by default) and take ``log2(x + 1)``. :func:`library_size_log` works
-on dense arrays and SciPy sparse matrices (touching only the non-zeros) and
-needs neither DeepChem nor PyTorch;
+ACTINN's first preprocessing step [1]_: scale every cell to the same total
+count (10,000 by default) and take ``log2(x + 1)``. :func:`library_size_log`
+works on dense arrays and SciPy sparse matrices (touching only the non-zeros)
+and needs neither DeepChem nor PyTorch;
 :class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`
 wraps it as a ``dc.trans.Transformer`` for DeepChem datasets.
+:func:`check_counts` is the one check that a matrix holds usable raw counts.
+
+References
+----------
+.. [1] Ma, F. and Pellegrini, M. ACTINN: automated identification of cell
+   types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
 """
 import logging
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.types import Matrix, Strings
 
 logger = logging.getLogger(__name__)
 
-Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
-#: Cell ids: a list or a NumPy array (e.g. a DeepChem dataset's ``ids``).
-Ids = Union[Sequence, np.ndarray]
 
-
-def _cell_names(ids: Optional[Ids], rows: np.ndarray) -> list:
+def _cell_names(ids: Optional[Strings], rows: np.ndarray) -> list:
     if ids is None:
         return ["row %d" % r for r in rows]
     names = np.asarray(ids)
     return [str(names[r]) for r in rows]
 
 
-def check_counts(X: Matrix, ids: Optional[Ids] = None) -> None:
+def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
     """Raise :class:`ACTINNInputError` unless X holds usable raw counts.
 
     Checks for NaN or infinite values, negative values and cells whose counts
@@ -90,7 +93,7 @@ def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
 def library_size_log(X: Matrix,
                      target_sum: float = 1e4,
                      base: float = 2.0,
-                     ids: Optional[Ids] = None,
+                     ids: Optional[Strings] = None,
                      check: bool = True) -> Matrix:
     """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
 
@@ -125,6 +128,12 @@ def library_size_log(X: Matrix,
     >>> library_size_log(np.array([[1, 3], [2, 2]]), target_sum=4)
     array([[1.       , 2.       ],
            [1.5849625, 1.5849625]], dtype=float32)
+
+    References
+    ----------
+    .. [1] Ma, F. and Pellegrini, M. ACTINN: automated identification of cell
+       types in single cell RNA sequencing. Bioinformatics 36(2):533-538
+       (2020).
     """
     if target_sum <= 0 or base <= 1:
         raise ValueError("target_sum must be > 0 and base > 1")

@@ -1,50 +1,50 @@
-"""ACTINN's gene filter, fit on training data, and alignment by gene name.
+"""ACTINN's gene filter as a ``dc.trans.Transformer``.
 
-The filter keeps genes whose total expression lies inside the 1st-99th
-percentile, whose mean is non-zero, and whose coefficient of variation lies
-inside the 1st-99th percentile (computed on the genes left by the first two
-rules), all on the normalised training data only. Query data from another
-source is aligned to the kept genes by name. The array functions
-(:func:`select_genes`, :func:`gene_positions`, :func:`take_columns`) live in
-:mod:`deepchem_actinn.preprocessing.gene_filter` and are re-exported here.
+A thin wrapper: the filter itself (fitting, the tie rule, alignment by gene
+name) is :class:`~deepchem_actinn.preprocessing.gene_filter.GeneFilter`,
+the same object the annotator uses, so both paths keep the same genes and
+match names by the same rule.
 """
-import logging
-import warnings
-from typing import Iterable, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple, Union
 
 import numpy as np
-import scipy.sparse as sp
-from deepchem.data import Dataset
-from deepchem.trans import Transformer
 
-from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.preprocessing.gene_filter import (  # noqa: F401
-    Genes, Matrix, gene_positions, select_genes, take_columns)
-from deepchem_actinn.stats import gene_statistics
+from deepchem_actinn._deepchem import require_deepchem
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.gene_stats import row_blocks
+from deepchem_actinn.transformers._flags import check_flags
+from deepchem_actinn.types import Matrix, Strings
 
-logger = logging.getLogger(__name__)
+dc = require_deepchem("GeneFilterTransformer")
+#: DeepChem's base class (typed Any: DeepChem ships no type hints).
+Transformer: Any = dc.trans.Transformer
+
+if TYPE_CHECKING:
+    from deepchem.data import Dataset
+
+__all__ = ["GeneFilterTransformer"]
 
 
-def _iter_blocks(data, chunk_size: int) -> Iterable[Matrix]:
-    if isinstance(data, Dataset):
+def _blocks(data: Union["Dataset", Matrix],
+            chunk_size: int) -> Iterator[Matrix]:
+    """Row blocks of X from a DeepChem dataset or a matrix."""
+    if isinstance(data, dc.data.Dataset):
         for X_b, _, _, _ in data.iterbatches(batch_size=chunk_size,
                                              deterministic=True):
             yield X_b
     else:
-        rows = data.shape[0]
-        matrix = sp.csr_matrix(data) if sp.issparse(data) else data
-        for start in range(0, rows, chunk_size):
-            yield matrix[start:start + chunk_size]
+        yield from row_blocks(data, chunk_size)
 
 
-def _pair(bounds: Tuple[float, float]) -> Tuple[float, float]:
-    """(low, high) as floats; anything but two values is a ValueError."""
-    low, high = bounds
-    return float(low), float(high)
+def _width(data: Union["Dataset", Matrix]) -> int:
+    if isinstance(data, dc.data.Dataset):
+        return int(data.get_shape()[0][1])
+    return int(data.shape[1])
 
 
 class _ColumnAligner(Transformer):
-    """Internal: reorders and zero-fills columns for ``Dataset.transform``."""
+    """Internal: takes columns ``positions`` (-1: zeros) of each shard."""
 
     def __init__(self, positions: np.ndarray) -> None:
         self.positions = positions
@@ -57,22 +57,32 @@ class _ColumnAligner(Transformer):
 class GeneFilterTransformer(Transformer):
     """Keep ACTINN's informative genes, fitted on the training set.
 
-    Fit on normalised training data (see :class:`LibrarySizeLogTransformer`)
-    and its gene names, as DeepChem's fitted transformers are: pass the
-    dataset at construction. The statistics are computed chunk by chunk, so a
+    As DeepChem's fitted transformers are, it is fit at construction on
+    ``dataset``: normalised training data (see
+    :class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`)
+    with its gene names. The statistics are computed chunk by chunk, so a
     ``DiskDataset`` or a sparse matrix is never densified as a whole.
 
-    ``transform`` on data in the training gene order applies the mask. Data
-    from another source is aligned by gene name with
+    ``transform(dataset)`` on data in the training gene order keeps the
+    filter's columns. Data from another source is aligned by gene name with
     ``transform(dataset, genes=its_gene_names)`` (or :meth:`align` for a
-    matrix): kept genes missing from it become zero columns, with a warning
-    that says how many; fewer than ``min_overlap`` of the kept genes shared is
-    an error, since predictions would be meaningless.
+    matrix), by the package's one rule: names compared case-insensitively,
+    kept genes it lacks become zero columns and their number is logged, and
+    fewer than ``min_overlap`` of the kept genes shared is an
+    :class:`~deepchem_actinn.errors.ACTINNInputError`.
 
     Parameters
     ----------
+    transform_X: bool, default True
+        The filter acts on X; False is refused.
+    transform_y: bool, default False
+        Must be False: labels have no genes.
+    transform_w: bool, default False
+        Must be False: weights have no genes.
+    transform_ids: bool, default False
+        Must be False: cell ids have no genes.
     dataset: dc.data.Dataset, np.ndarray or scipy.sparse matrix
-        Normalised training data, cells x genes.
+        Normalised training data, cells x genes, to fit on.
     genes: sequence of str
         Gene names, one per column of ``dataset``.
     total_percentiles: (float, float), default (1, 99)
@@ -80,12 +90,17 @@ class GeneFilterTransformer(Transformer):
     cv_percentiles: (float, float), default (1, 99)
         Bounds on the coefficient of variation.
     min_overlap: float, default 0.5
-        Smallest share of kept genes a query must have.
+        Smallest share of the kept genes a query must have.
     chunk_size: int, default 8192
-        Cells per block when computing statistics.
+        Cells per block when computing the statistics.
+    gene_filter: GeneFilter, optional
+        An already fitted filter to wrap, instead of ``dataset`` and
+        ``genes``.
 
     Attributes
     ----------
+    gene_filter: GeneFilter
+        The fitted filter.
     genes: np.ndarray
         All training gene names, in order.
     mask: np.ndarray
@@ -112,109 +127,95 @@ class GeneFilterTransformer(Transformer):
     """
 
     def __init__(self,
-                 dataset: Union[Dataset, Matrix, None] = None,
-                 genes: Optional[Genes] = None,
+                 transform_X: bool = True,
+                 transform_y: bool = False,
+                 transform_w: bool = False,
+                 transform_ids: bool = False,
+                 dataset: Union["Dataset", Matrix, None] = None,
+                 genes: Optional[Strings] = None,
                  total_percentiles: Tuple[float, float] = (1.0, 99.0),
                  cv_percentiles: Tuple[float, float] = (1.0, 99.0),
                  min_overlap: float = 0.5,
-                 chunk_size: int = 8192) -> None:
-        if dataset is None or genes is None:
-            raise ValueError("GeneFilterTransformer is fit on training data: "
-                             "pass dataset= and genes=")
-        names = np.asarray([str(g) for g in genes], dtype=object)
-        n_cols = dataset.get_shape()[0][1] if isinstance(
-            dataset, Dataset) else dataset.shape[1]
-        if n_cols != len(names):
-            raise ACTINNInputError(
-                "the training data has %d genes but %d gene names were given" %
-                (n_cols, len(names)))
-        stats = gene_statistics(_iter_blocks(dataset, chunk_size))
-        self.genes = names
-        self.total_percentiles = _pair(total_percentiles)
-        self.cv_percentiles = _pair(cv_percentiles)
-        self.min_overlap = float(min_overlap)
-        self.mask = select_genes(stats, self.total_percentiles,
-                                 self.cv_percentiles)
-        self.kept_genes = names[self.mask]
-        logger.info("gene filter keeps %d of %d genes", len(self.kept_genes),
-                    len(names))
-        super().__init__(transform_X=True)
+                 chunk_size: int = 8192,
+                 gene_filter: Optional[GeneFilter] = None) -> None:
+        check_flags("GeneFilterTransformer", "keeps columns (genes) of X",
+                    transform_X, transform_y, transform_w, transform_ids)
+        if gene_filter is None:
+            if dataset is None or genes is None:
+                raise ValueError(
+                    "GeneFilterTransformer is fit on training data: pass "
+                    "dataset= and genes= (or a fitted gene_filter=)")
+            gene_filter = GeneFilter(total_percentiles, cv_percentiles,
+                                     min_overlap, chunk_size)
+            gene_filter.fit(_blocks(dataset, chunk_size), genes)
+        elif getattr(gene_filter, "genes_", None) is None:
+            raise ValueError("gene_filter= must be fitted with gene names: "
+                             "GeneFilter().fit(X, genes)")
+        self.gene_filter = gene_filter
+        super().__init__(transform_X=True, dataset=None)
+
+    @property
+    def genes(self) -> Optional[np.ndarray]:
+        """All training gene names, in order."""
+        return self.gene_filter.genes_in_
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Boolean, True for kept genes."""
+        return self.gene_filter.get_support()
+
+    @property
+    def kept_genes(self) -> Optional[np.ndarray]:
+        """Names of the kept genes, in training order."""
+        return self.gene_filter.genes_
 
     def transform_array(self, X, y, w, ids):
-        """Apply the mask to data in the training gene order."""
-        if X.shape[1] != len(self.mask):
-            raise ACTINNInputError(
-                "data has %d genes, the filter was fit on %d: pass its gene "
-                "names, transform(dataset, genes=...), to align by name" %
-                (X.shape[1], len(self.mask)))
-        return take_columns(X, np.flatnonzero(self.mask)), y, w, ids
+        """Keep the filter's columns of X (training gene order)."""
+        return self.gene_filter.transform(X), y, w, ids
 
-    def positions_in(self, genes: Genes) -> np.ndarray:
-        """Index of each kept gene in ``genes`` (-1 where missing).
-
-        Warns with the number of missing genes; raises
-        :class:`ACTINNInputError` when fewer than ``min_overlap`` are found.
-        """
-        positions = gene_positions(self.kept_genes, genes)
-        missing = int((positions < 0).sum())
-        found = len(positions) - missing
-        if found < self.min_overlap * len(positions):
-            raise ACTINNInputError(
-                "only %d of the %d genes the model uses are in the query "
-                "(%.0f%%, need %.0f%%); query genes look like %s, model genes "
-                "like %s" %
-                (found, len(positions), 100.0 * found / max(len(positions), 1),
-                 100 * self.min_overlap, examples(list(genes)[:3], 3),
-                 examples(list(self.kept_genes)[:3], 3)))
-        if missing:
-            warnings.warn(
-                "%d of the %d genes the model uses are missing from the query "
-                "and are set to zero (e.g. %s)" %
-                (missing, len(positions),
-                 examples(self.kept_genes[positions < 0], 3)),
-                stacklevel=3)
-        return positions
-
-    def align(self, X: Matrix, genes: Genes) -> Matrix:
+    def align(self, X: Matrix, genes: Strings) -> Matrix:
         """Columns of X (with gene names ``genes``) in kept-gene order.
 
         Examples
         --------
         >>> import numpy as np
         >>> X = np.array([[1., 5., 2.], [2., 4., 9.], [9., 1., 0.]])
-        >>> gf = GeneFilterTransformer(X, ["A", "B", "C"], (0, 100), (0, 100))
-        >>> gf.align(np.array([[7., 8., 9.]]), ["C", "B", "A"])
+        >>> gf = GeneFilterTransformer(dataset=X, genes=["A", "B", "C"],
+        ...                            total_percentiles=(0, 100),
+        ...                            cv_percentiles=(0, 100))
+        >>> gf.align(np.array([[7., 8., 9.]]), ["c", "B", "a"])
         array([[9., 8., 7.]])
         """
-        if X.shape[1] != len(genes):
-            raise ACTINNInputError(
-                "data has %d genes but %d gene names were given" %
-                (X.shape[1], len(genes)))
-        return take_columns(X, self.positions_in(genes))
+        return self.gene_filter.transform(X, genes=genes)
 
     def transform(self,
-                  dataset: Dataset,
+                  dataset: "Dataset",
                   parallel: bool = False,
                   out_dir: Optional[str] = None,
-                  genes: Optional[Genes] = None,
-                  **kwargs) -> Dataset:
+                  genes: Optional[Strings] = None,
+                  **kwargs) -> "Dataset":
         """Filter a dataset; with ``genes`` given, align it by gene name.
 
         Parameters
         ----------
         dataset: dc.data.Dataset
             Normalised data, cells x genes.
+        parallel: bool, default False
+            As in ``dc.trans.Transformer.transform``.
+        out_dir: str, optional
+            As in ``dc.trans.Transformer.transform``.
         genes: sequence of str, optional
             The dataset's gene names, for data from another source. Without
-            it the dataset must be in the training gene order.
+            them the dataset must be in the training gene order.
         """
         if genes is None:
             return super().transform(dataset, parallel, out_dir, **kwargs)
-        if dataset.get_shape()[0][1] != len(genes):
+        width = _width(dataset)
+        if width != len(genes):
             raise ACTINNInputError(
                 "the dataset has %d genes but %d gene names were given" %
-                (dataset.get_shape()[0][1], len(genes)))
-        aligner = _ColumnAligner(self.positions_in(genes))
+                (width, len(genes)))
+        aligner = _ColumnAligner(self.gene_filter.gene_positions(genes))
         return aligner.transform(dataset,
                                  parallel=parallel,
                                  out_dir=out_dir,

@@ -1,22 +1,26 @@
-"""Library-size normalisation and log transform of raw counts.
+"""Library-size normalisation and log transform as a ``dc.trans.Transformer``.
 
-ACTINN's first preprocessing step: scale every cell to the same total count
-(10,000 by default) and take ``log2(x + 1)``. The plain function
-:func:`library_size_log` (from :mod:`deepchem_actinn.preprocessing.normalise`,
-re-exported here) works on dense arrays and SciPy sparse matrices (touching
-only the non-zeros); :class:`LibrarySizeLogTransformer` wraps it as a
-``dc.trans.Transformer`` for DeepChem datasets.
+A thin wrapper over
+:func:`~deepchem_actinn.preprocessing.normalise.library_size_log`, the same
+function the annotator uses: every cell scaled to the same total count
+(10,000 by default), then ``log2(x + 1)``, with the counts checked first.
 """
-import logging
-from typing import Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import numpy as np
-from deepchem.trans import Transformer
 
-from deepchem_actinn.preprocessing.normalise import (  # noqa: F401
-    Ids, Matrix, check_counts, library_size_log)
+from deepchem_actinn._deepchem import require_deepchem
+from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.transformers._flags import check_flags
 
-logger = logging.getLogger(__name__)
+dc = require_deepchem("LibrarySizeLogTransformer")
+#: DeepChem's base class (typed Any: DeepChem ships no type hints).
+Transformer: Any = dc.trans.Transformer
+
+if TYPE_CHECKING:
+    from deepchem.data import Dataset
+
+__all__ = ["LibrarySizeLogTransformer"]
 
 
 class LibrarySizeLogTransformer(Transformer):
@@ -25,16 +29,28 @@ class LibrarySizeLogTransformer(Transformer):
     Each cell (row of X) is scaled to ``target_sum`` total counts and
     transformed with ``log_base(x + 1)``: the preprocessing of ACTINN [1]_.
     The transform is per cell, so it needs no fitting and is applied the same
-    way to training and query data. Output is float32.
+    way to training and query data. Output is float32; sparse X stays
+    sparse. Cells with zero, negative, NaN or infinite counts are refused
+    with an :class:`~deepchem_actinn.errors.ACTINNInputError` naming them by
+    id.
 
     Parameters
     ----------
+    transform_X: bool, default True
+        The transform acts on X (the counts); False is refused.
+    transform_y: bool, default False
+        Must be False: labels are not counts.
+    transform_w: bool, default False
+        Must be False: weights are not counts.
+    transform_ids: bool, default False
+        Must be False: cell ids are not counts.
+    dataset: dc.data.Dataset, optional
+        Accepted for symmetry with DeepChem's transformers; unused, since
+        nothing is fitted.
     target_sum: float, default 10,000
         Total count every cell is scaled to.
     base: float, default 2
         Base of the logarithm.
-    dataset: dc.data.Dataset, optional
-        Accepted for symmetry with other DeepChem transformers; unused.
 
     Examples
     --------
@@ -42,7 +58,8 @@ class LibrarySizeLogTransformer(Transformer):
     >>> import deepchem as dc
     >>> from deepchem_actinn import LibrarySizeLogTransformer
     >>> ds = dc.data.NumpyDataset(np.array([[1., 3.], [5., 5.]]), ids=["a", "b"])
-    >>> ds = ds.transform(LibrarySizeLogTransformer(target_sum=4))
+    >>> ds = ds.transform(LibrarySizeLogTransformer(transform_X=True,
+    ...                                             target_sum=4))
     >>> ds.X
     array([[1.       , 2.       ],
            [1.5849625, 1.5849625]], dtype=float32)
@@ -54,9 +71,15 @@ class LibrarySizeLogTransformer(Transformer):
     """
 
     def __init__(self,
+                 transform_X: bool = True,
+                 transform_y: bool = False,
+                 transform_w: bool = False,
+                 transform_ids: bool = False,
+                 dataset: Optional["Dataset"] = None,
                  target_sum: float = 1e4,
-                 base: float = 2.0,
-                 dataset=None) -> None:
+                 base: float = 2.0) -> None:
+        check_flags("LibrarySizeLogTransformer", "normalises the counts in X",
+                    transform_X, transform_y, transform_w, transform_ids)
         if target_sum <= 0 or base <= 1:
             raise ValueError("target_sum must be > 0 and base > 1")
         self.target_sum = float(target_sum)

@@ -1,0 +1,86 @@
+"""The one gene-matching rule: case-insensitive names, identifier columns,
+missing genes logged once, too small an overlap refused."""
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                 gene_candidates,
+                                                 gene_positions)
+
+
+def test_positions_ignore_case_and_order(caplog):
+    reference = ["Cd3e", "MS4A1", "Cd19", "Actb"]
+    query = ["actb", "CD3E", "Gapdh", "ms4a1", "cd3e"]
+    with caplog.at_level(logging.WARNING):
+        positions = gene_positions(reference, query)
+    # the first of duplicated query names wins; Cd19 is missing
+    np.testing.assert_array_equal(positions, [1, 3, -1, 0])
+    assert positions.dtype == np.int64
+    records = [r for r in caplog.records if "missing" in r.getMessage()]
+    assert len(records) == 1 and records[0].levelno == logging.WARNING
+    assert records[0].getMessage() == (
+        "1 of the model's 4 genes are missing from the query and set to zero")
+
+
+def test_nothing_logged_when_every_gene_is_found(caplog):
+    with caplog.at_level(logging.WARNING):
+        positions = gene_positions(np.array(["A", "b"]), np.array(["B", "a"]))
+    np.testing.assert_array_equal(positions, [1, 0])
+    assert caplog.text == ""
+
+
+def test_whose_genes_the_message_names(caplog):
+    with caplog.at_level(logging.WARNING):
+        gene_positions(["A", "B"], ["a"], what="the gene filter's")
+    with pytest.raises(ACTINNInputError,
+                       match="do not match the gene filter.s"):
+        gene_positions(["A", "B"], ["x"], 0.5, "the gene filter's")
+    assert "1 of the gene filter's 2 genes are missing" in caplog.text
+
+
+def test_min_overlap_refuses_with_the_figures():
+    reference = ["G%d" % i for i in range(10)]
+    # 5 of 10 found: exactly the share asked for passes
+    positions = gene_positions(reference, reference[:5], min_overlap=0.5)
+    assert (positions >= 0).sum() == 5
+    with pytest.raises(ACTINNInputError) as info:
+        gene_positions(reference, reference[:4] + ["X1"], min_overlap=0.5)
+    message = str(info.value)
+    assert "at most 4 of the model's 10 genes found" in message
+    assert "Query genes look like G0, G1, G2" in message
+
+
+def test_choose_gene_column_takes_the_best_match():
+    model = ["CD3E", "MS4A1", "CD19"]
+    candidates = {
+        "var_names": ["ENSG1", "ENSG2", "ENSG3"],
+        "var['symbol']": ["Cd3e", "Ms4a1", "Cd19"],
+        "var['other']": ["CD3E", "x", "y"],
+    }
+    assert choose_gene_column(model, candidates) == ("var['symbol']", 3)
+    with pytest.raises(ACTINNInputError) as info:
+        choose_gene_column(model, {"var_names": ["ENSG1", "ENSG2", "CD19"]})
+    assert "var_names: 1" in str(info.value)
+
+
+def test_gene_candidates_lists_string_columns_only():
+    var = pd.DataFrame(
+        {
+            "gene_ids": ["ENSG1", "ENSG2"],
+            "n_cells": [3, 4],
+            "symbol": pd.Categorical(["Cd3e", "Cd19"]),
+        },
+        index=["CD3E", "CD19"])
+    candidates = gene_candidates(var.index, var)
+    assert candidates == {
+        "var_names": ["CD3E", "CD19"],
+        "var['gene_ids']": ["ENSG1", "ENSG2"],
+        "var['symbol']": ["Cd3e", "Cd19"],
+    }
+    # a var of another length is ignored
+    assert gene_candidates(["A"], var) == {"var_names": ["A"]}
+    assert gene_candidates(["A", "B"]) == {"var_names": ["A", "B"]}
