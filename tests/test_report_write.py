@@ -366,7 +366,7 @@ def test_write_report_failure_keeps_the_previous_report(prediction_dir, demo,
 
 def test_write_report_puts_old_files_back_when_a_move_fails(
         prediction_dir, demo, monkeypatch):
-    from deepchem_actinn.report import _output
+    from deepchem_actinn.io import output as _output
     before = _listing(prediction_dir)
     replace = os.replace
     moved = []

@@ -12,7 +12,7 @@ from deepchem_actinn.report import figures
 from deepchem_actinn.report._canvas import png_bytes
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
-from deepchem_actinn.report._output import atomic_files
+from deepchem_actinn.io.output import atomic_files
 from deepchem_actinn.report.metrics import confusion_table, per_type_metrics
 from deepchem_actinn.report.page import CAPTIONS, report_page
 from deepchem_actinn.report.umap import Query, check_query, umap_figure
