@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import readers
+import deepchem_actinn.io as readers
 
 DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
 N_TEXT_CELLS = 300  # text formats use the first cells only, to stay fast
@@ -261,7 +261,7 @@ def dup_csv(tmp_path):
 
 
 def test_upper_case_and_dedup(dup_csv, caplog):
-    with caplog.at_level(logging.INFO, logger=readers.__name__):
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn.io"):
         adata = readers.read(dup_csv)
     assert list(adata.var_names) == ["ACTB", "GAPDH", "CD3E"]
     assert adata.X.toarray().tolist() == [[1, 0, 4], [0, 3, 0], [2, 0, 1]]
@@ -302,14 +302,14 @@ def test_gene_names_and_chunks_agree_with_dups(dup_csv, tmp_path):
 
 
 def test_h5ad_falls_back_to_raw(files, source, counts, caplog):
-    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
         adata = readers.read(files["h5ad_raw"])
     _assert_same(adata, source, counts)
     assert ".raw.X" in caplog.text and "non-integer" in caplog.text
 
 
 def test_h5ad_falls_back_to_counts_layer(files, source, counts, caplog):
-    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
         adata = readers.read(files["h5ad_layer"])
     _assert_same(adata, source, counts)
     assert "layers['counts']" in caplog.text
