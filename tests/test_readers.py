@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
 import deepchem_actinn.io as readers
+from deepchem_actinn.io import stream
 
 DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
 N_TEXT_CELLS = 300  # text formats use the first cells only, to stay fast
@@ -377,7 +378,7 @@ def _no_whole_read(*args, **kwargs):
 def test_chunks_concatenate_to_read(files, name, monkeypatch):
     expected = readers.read(files[name])
     if name in STREAMED:  # these must be read piece by piece, not whole
-        monkeypatch.setattr(readers, "read", _no_whole_read)
+        monkeypatch.setattr(stream, "read", _no_whole_read)
         monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
     sizes = [X.shape[0] for _, X in chunks]
