@@ -35,7 +35,7 @@ TRAIN = r'''
 import sys, time, json, warnings
 warnings.simplefilter("ignore")
 from deepchem_actinn import ACTINNAnnotator
-from deepchem_actinn.io.readers import iter_cell_chunks, read_gene_names, read_labels
+from deepchem_actinn.io import iter_cell_chunks, read_gene_names, read_labels
 path, labels_path, n, out, networks, epochs, batch = sys.argv[1:8]
 n, networks, epochs, batch = int(n), int(networks), int(epochs), int(batch)
 ids, X = next(iter(iter_cell_chunks(path, n)))

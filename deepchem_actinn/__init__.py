@@ -23,8 +23,8 @@ _EXPORTS = {
     "annotate": "deepchem_actinn.annotator",
     "load_tabula_muris_sample": "deepchem_actinn.datasets",
     "ACTINNInputError": "deepchem_actinn.errors",
-    "read": "deepchem_actinn.io.readers",
-    "read_labels": "deepchem_actinn.io.readers",
+    "read": "deepchem_actinn.io",
+    "read_labels": "deepchem_actinn.io",
     "write_report": "deepchem_actinn.report",
     "simulate_counts": "deepchem_actinn.simulate",
 }

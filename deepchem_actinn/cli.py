@@ -378,8 +378,7 @@ def _train(args, adata=None, labels=None):
                                upper_case_genes=not args.keep_gene_case,
                                progress=progress)
         else:
-            from deepchem_actinn.io.readers import (match_labels, read,
-                                                    read_labels)
+            from deepchem_actinn.io import match_labels, read, read_labels
             adata = read(args.train_set,
                          args.train_format,
                          upper_case_genes=not args.keep_gene_case)
@@ -406,7 +405,7 @@ def _train(args, adata=None, labels=None):
 def _query_genes(path: str, fmt: Optional[str], args) -> Dict[str, List[str]]:
     """Identifier columns of the query, for choosing how to match genes."""
     from deepchem_actinn.preprocessing.genes import gene_candidates
-    from deepchem_actinn.io.readers import read_var
+    from deepchem_actinn.io import read_var
     var = read_var(path, fmt, not args.keep_gene_case)
     return gene_candidates(var.index, var)
 
@@ -416,10 +415,9 @@ def _predict(args, annotator, out_dir: Path) -> None:
     import numpy as np
 
     from deepchem_actinn.preprocessing.genes import choose_gene_column
+    from deepchem_actinn.io import (PredictedLabelWriter, iter_cell_chunks,
+                                    n_cells, write_probabilities)
     from deepchem_actinn.io.prefetch import prefetch
-    from deepchem_actinn.io.readers import iter_cell_chunks, n_cells
-    from deepchem_actinn.io.writers import (PredictedLabelWriter,
-                                            write_probabilities)
     candidates = _query_genes(args.test_set, args.test_format, args)
     column, matched = choose_gene_column(annotator.genes_, candidates,
                                          annotator.min_overlap)
@@ -487,8 +485,7 @@ def _prediction_outputs(args, out_dir: Path) -> List[Path]:
 
 # -------------------------------------------------------------- commands
 def cmd_format(args) -> None:
-    from deepchem_actinn.io.readers import read
-    from deepchem_actinn.io.writers import write_actinn_h5, write_h5ad
+    from deepchem_actinn.io import read, write_actinn_h5, write_h5ad
     prefix = Path(args.output)
     targets = {
         "actinn_h5": [prefix.with_name(prefix.name + ".h5")],
@@ -548,7 +545,7 @@ def cmd_report(args) -> None:
     import numpy as np
     import pandas as pd
 
-    from deepchem_actinn.io.readers import match_labels, read_labels
+    from deepchem_actinn.io import match_labels, read_labels
     from deepchem_actinn.report import write_report
     _refuse_existing([Path(args.output) / "report.html"], args.overwrite)
     frame = _read_predictions(args.predictions)
@@ -634,7 +631,7 @@ def cmd_simulate(args) -> None:
 def cmd_demo(args) -> None:
     from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                           tabula_muris_sample_paths)
-    from deepchem_actinn.io.writers import write_probabilities
+    from deepchem_actinn.io import write_probabilities
     from deepchem_actinn.report import summary_metrics, write_report
     out_dir = Path(args.output)
     _refuse_existing([
@@ -659,7 +656,7 @@ def cmd_demo(args) -> None:
     truth = test.obs["cell_type"].to_numpy()
     summary = summary_metrics(truth, result.cell_types, annotator.type_names)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from deepchem_actinn.io.writers import write_predicted_labels
+    from deepchem_actinn.io import write_predicted_labels
     write_predicted_labels(out_dir / LABEL_FILE,
                            result.cell_ids,
                            result.cell_types,

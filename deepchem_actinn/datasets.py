@@ -57,7 +57,7 @@ def load_tabula_muris_sample(upper_case_genes: bool = False) -> Tuple:
     >>> train.obs["cell_type"].nunique()
     12
     """
-    from deepchem_actinn.io.readers import match_labels, read, read_labels
+    from deepchem_actinn.io import match_labels, read, read_labels
     paths = tabula_muris_sample_paths()
     out = []
     for part in ("train", "test"):

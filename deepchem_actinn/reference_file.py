@@ -16,9 +16,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.io.prefetch import prefetch
-from deepchem_actinn.io.readers import (iter_cell_chunks, match_labels,
-                                        read_cell_ids, read_gene_names,
-                                        read_labels)
+from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
+                                read_gene_names, read_labels)
 from deepchem_actinn.models.batches import minibatches
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import take_columns

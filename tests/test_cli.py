@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import main
 from deepchem_actinn.datasets import tabula_muris_sample_paths
-from deepchem_actinn.io.readers import read
+from deepchem_actinn.io import read
 
 PATHS = tabula_muris_sample_paths()
 TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]

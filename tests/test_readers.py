@@ -15,7 +15,8 @@ import scipy.sparse as sp
 
 import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import readers
+import deepchem_actinn.io as readers
+from deepchem_actinn.io import stream
 
 DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
 N_TEXT_CELLS = 300  # text formats use the first cells only, to stay fast
@@ -261,7 +262,7 @@ def dup_csv(tmp_path):
 
 
 def test_upper_case_and_dedup(dup_csv, caplog):
-    with caplog.at_level(logging.INFO, logger=readers.__name__):
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn.io"):
         adata = readers.read(dup_csv)
     assert list(adata.var_names) == ["ACTB", "GAPDH", "CD3E"]
     assert adata.X.toarray().tolist() == [[1, 0, 4], [0, 3, 0], [2, 0, 1]]
@@ -302,14 +303,14 @@ def test_gene_names_and_chunks_agree_with_dups(dup_csv, tmp_path):
 
 
 def test_h5ad_falls_back_to_raw(files, source, counts, caplog):
-    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
         adata = readers.read(files["h5ad_raw"])
     _assert_same(adata, source, counts)
     assert ".raw.X" in caplog.text and "non-integer" in caplog.text
 
 
 def test_h5ad_falls_back_to_counts_layer(files, source, counts, caplog):
-    with caplog.at_level(logging.WARNING, logger=readers.__name__):
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
         adata = readers.read(files["h5ad_layer"])
     _assert_same(adata, source, counts)
     assert "layers['counts']" in caplog.text
@@ -377,7 +378,7 @@ def _no_whole_read(*args, **kwargs):
 def test_chunks_concatenate_to_read(files, name, monkeypatch):
     expected = readers.read(files[name])
     if name in STREAMED:  # these must be read piece by piece, not whole
-        monkeypatch.setattr(readers, "read", _no_whole_read)
+        monkeypatch.setattr(stream, "read", _no_whole_read)
         monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
     sizes = [X.shape[0] for _, X in chunks]

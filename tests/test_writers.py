@@ -11,7 +11,8 @@ import scipy.sparse as sp
 
 import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import readers, writers
+import deepchem_actinn.io as readers
+from deepchem_actinn.io import writers
 
 DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
 

@@ -1,1 +1,97 @@
-"""Reading and writing the file formats scRNA-seq data comes in."""
+"""Reading and writing the file formats scRNA-seq data comes in.
+
+One module per format (:mod:`~deepchem_actinn.io.tenx`,
+:mod:`~deepchem_actinn.io.h5ad`, :mod:`~deepchem_actinn.io.actinn_h5`,
+:mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.formats` to
+tell them apart, :mod:`~deepchem_actinn.io.counts` for which matrix holds
+the raw counts and the one check of count values,
+:mod:`~deepchem_actinn.io.readers` (:func:`read`) and
+:mod:`~deepchem_actinn.io.stream` (chunks) on top, :mod:`~deepchem_actinn.io.
+labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
+:mod:`~deepchem_actinn.io.output` for writing. The public names are
+imported on first use, so ``import deepchem_actinn.io`` stays light.
+"""
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+if TYPE_CHECKING:  # the names as mypy and IDEs should see them
+    from deepchem_actinn.io.readers import (  # noqa: F401
+        read, read_format)
+    from deepchem_actinn.io.formats import (  # noqa: F401
+        FORMATS, detect_format)
+    from deepchem_actinn.io.counts import (  # noqa: F401
+        counts_source, CountsSource, check_count_values, round_near_whole,
+        as_count_matrix, ROUND_TOLERANCE, COUNT_LAYERS)
+    from deepchem_actinn.io.genes import (  # noqa: F401
+        clean_gene_names)
+    from deepchem_actinn.io.tenx import (  # noqa: F401
+        read_10x_mtx, read_10x_h5)
+    from deepchem_actinn.io.h5ad import (  # noqa: F401
+        read_h5ad)
+    from deepchem_actinn.io.actinn_h5 import (  # noqa: F401
+        read_actinn_h5)
+    from deepchem_actinn.io.text import (  # noqa: F401
+        read_text)
+    from deepchem_actinn.io.stream import (  # noqa: F401
+        iter_cell_chunks, n_cells, read_cell_ids, read_var, read_gene_names)
+    from deepchem_actinn.io.labels import (  # noqa: F401
+        read_labels, match_labels, LABEL_HEADER, CONFIDENCE_HEADER)
+    from deepchem_actinn.io.writers import (  # noqa: F401
+        write_actinn_h5, write_h5ad, write_predicted_labels,
+        write_probabilities, PredictedLabelWriter)
+    from deepchem_actinn.io.output import (  # noqa: F401
+        atomic_output, atomic_output_dir, check_target, refuse_existing)
+
+_EXPORTS = {
+    "read": "readers",
+    "read_format": "readers",
+    "FORMATS": "formats",
+    "detect_format": "formats",
+    "counts_source": "counts",
+    "CountsSource": "counts",
+    "check_count_values": "counts",
+    "round_near_whole": "counts",
+    "as_count_matrix": "counts",
+    "ROUND_TOLERANCE": "counts",
+    "COUNT_LAYERS": "counts",
+    "clean_gene_names": "genes",
+    "read_10x_mtx": "tenx",
+    "read_10x_h5": "tenx",
+    "read_h5ad": "h5ad",
+    "read_actinn_h5": "actinn_h5",
+    "read_text": "text",
+    "iter_cell_chunks": "stream",
+    "n_cells": "stream",
+    "read_cell_ids": "stream",
+    "read_var": "stream",
+    "read_gene_names": "stream",
+    "read_labels": "labels",
+    "match_labels": "labels",
+    "LABEL_HEADER": "labels",
+    "CONFIDENCE_HEADER": "labels",
+    "write_actinn_h5": "writers",
+    "write_h5ad": "writers",
+    "write_predicted_labels": "writers",
+    "write_probabilities": "writers",
+    "PredictedLabelWriter": "writers",
+    "atomic_output": "output",
+    "atomic_output_dir": "output",
+    "check_target": "output",
+    "refuse_existing": "output",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module("deepchem_actinn.io." + _EXPORTS[name])
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError("module 'deepchem_actinn.io' has no attribute %r" %
+                         name)
+
+
+def __dir__() -> List[str]:
+    return sorted(list(globals()) + list(_EXPORTS))

@@ -26,6 +26,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io.labels import CONFIDENCE_HEADER, LABEL_HEADER
 from deepchem_actinn.io.output import (  # noqa: F401
     atomic_output, atomic_output_dir, check_target)
 from deepchem_actinn.types import Floats, PathLike, Strings
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from _csv import Writer as _CsvWriter
 
 logger = logging.getLogger(__name__)
-
-LABEL_HEADER = ("cellname", "celltype")
-CONFIDENCE_HEADER = "confidence"
 
 
 def _open_text_out(path: Path) -> IO[str]:

@@ -1,0 +1,472 @@
+"""Which matrix of an AnnData holds the raw counts, and the count check.
+
+ACTINN normalises raw counts itself, so every reader and :func:`annotate`
+need the raw counts. A typical scanpy object keeps log-normalised values
+in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
+:func:`counts_source` is the one rule that picks the matrix:
+
+1. ``layer=`` or ``use_raw=True`` name the matrix; ``use_raw=False``
+   insists on ``X``.
+2. Otherwise ``X`` if it holds counts, else the first of ``.raw.X``,
+   ``layers['counts']`` and ``layers['raw_counts']`` that does (with a
+   warning in the log), else a clear error naming where it looked.
+
+:func:`check_count_values` is the one check of the values themselves: no
+NaN or infinity, nothing negative, whole numbers. Values within
+:data:`ROUND_TOLERANCE` of a whole number (``0.999999999999999``, as some
+exporters write counts) count as whole; :func:`round_near_whole` rounds
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import (Callable, Iterable, Iterator, List, NamedTuple, Optional,
+                    Tuple)
+
+import anndata
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.types import Strings
+
+logger = logging.getLogger(__name__)
+
+#: Layers that hold raw counts by convention (scanpy, scvi-tools), in the
+#: order they are tried after ``.raw``.
+COUNT_LAYERS = ("counts", "raw_counts")
+#: Largest distance from a whole number that still counts as whole.
+ROUND_TOLERANCE = 1e-6
+# Units in the last place also tolerated (large float32 counts).
+_ROUND_ULPS = 4
+# Values scanned at a time (bounds the temporaries).
+_SCAN_BLOCK = 1 << 22
+# Largest integer float32 holds exactly.
+_FLOAT32_EXACT = 1 << 24
+_LOOKED = ".raw.X, " + ", ".join("layers[%r]" % n for n in COUNT_LAYERS)
+
+
+class CountsSource(NamedTuple):
+    """The matrix :func:`counts_source` chose.
+
+    Attributes
+    ----------
+    matrix:
+        Cells x genes, as stored in the AnnData object (or a file).
+    var: pandas.DataFrame
+        Gene annotations; its index holds the gene names.
+    description: str
+        ``"X"``, ``".raw.X"`` or ``"layers['counts']"``.
+    """
+    matrix: object
+    var: pd.DataFrame
+    description: str
+
+
+class ValueReport(NamedTuple):
+    """What :func:`scan_values` found among a matrix's stored values."""
+    n_nonfinite: int
+    nonfinite_rows: np.ndarray
+    n_negative: int
+    negative_rows: np.ndarray
+    nonint_row: int  # -1 when all values are (near) whole numbers
+    nonint_value: float
+    max_value: float
+    n_rounded: int  # values within the tolerance of, not equal to, a whole
+
+    @property
+    def counts_like(self) -> bool:
+        """Whether the values are raw counts (after rounding)."""
+        return (self.n_nonfinite == 0 and self.n_negative == 0 and
+                self.nonint_row < 0)
+
+    def acceptable(self, allow_non_integer: bool) -> bool:
+        """Counts, or non-negative finite values when those are allowed."""
+        return self.counts_like or (allow_non_integer and
+                                    self.n_nonfinite == 0 and
+                                    self.n_negative == 0)
+
+
+def _stored_values(matrix):
+    """The stored values of a matrix and a map from position to row."""
+    if sp.issparse(matrix):
+        if matrix.format == "csr":
+            indptr = matrix.indptr
+
+            def rows(pos):
+                return np.searchsorted(indptr, pos, side="right") - 1
+
+            return matrix.data, rows
+        if matrix.format == "csc":
+            indices = matrix.indices
+            return matrix.data, lambda pos: indices[pos]
+        coo = matrix.tocoo()
+        return coo.data, lambda pos: coo.row[pos]
+    arr = np.asarray(matrix)
+    if arr.ndim != 2:
+        raise ACTINNInputError("expected a 2-d matrix, got %d-d" % arr.ndim)
+    n_cols = max(arr.shape[1], 1)
+    return arr.reshape(-1), lambda pos: pos // n_cols
+
+
+def _near_whole(values: np.ndarray) -> np.ndarray:
+    """Which of these non-whole values are within the rounding tolerance."""
+    ulp = _ROUND_ULPS * np.finfo(values.dtype).eps * np.abs(values)
+    return np.abs(values - np.rint(values)) <= np.maximum(ROUND_TOLERANCE, ulp)
+
+
+def scan_values(matrix, limit: int = 5) -> ValueReport:
+    """Look for NaN/inf, negative and non-integer values, block by block.
+
+    Parameters
+    ----------
+    matrix: array-like or scipy.sparse matrix
+        Cells x genes.
+    limit: int, default 5
+        How many offending rows to note of each kind.
+
+    Returns
+    -------
+    ValueReport
+    """
+    values, rows = _stored_values(matrix)
+    if values.dtype.kind not in "biuf":
+        raise ACTINNInputError("the matrix holds %s values, not numbers" %
+                               values.dtype)
+    n_nonfinite = n_negative = n_rounded = 0
+    nonfinite_pos: List[np.ndarray] = []
+    negative_pos: List[np.ndarray] = []
+    nonint_pos, nonint_value, max_value = -1, 0.0, 0.0
+    is_float = values.dtype.kind == "f"
+    for start in range(0, values.size, _SCAN_BLOCK):
+        block = values[start:start + _SCAN_BLOCK]
+        if not block.size:
+            continue
+        if not is_float:
+            max_value = max(max_value, float(block.max()))
+        else:
+            finite: Optional[np.ndarray] = None
+            low, high = float(block.min()), float(block.max())
+            # A NaN makes min NaN, an infinity makes min or max infinite.
+            if np.isfinite(low) and np.isfinite(high):
+                max_value = max(max_value, high)
+            else:
+                finite = np.isfinite(block)
+                bad = np.flatnonzero(~finite)
+                n_nonfinite += bad.size
+                nonfinite_pos.append(bad[:limit] + start)
+                if bad.size < block.size:
+                    max_value = max(max_value, float(block[finite].max()))
+            if nonint_pos < 0:
+                off = block != np.rint(block)
+                if finite is not None:
+                    off &= finite
+                frac = np.flatnonzero(off)
+                if frac.size:
+                    near = _near_whole(block[frac])
+                    n_rounded += int(near.sum())
+                    far = frac[~near]
+                    if far.size:
+                        nonint_pos = start + int(far[0])
+                        nonint_value = float(block[far[0]])
+            if low >= 0:
+                continue
+        if values.dtype.kind != "u":
+            neg = np.flatnonzero(block < 0)
+            if neg.size:
+                n_negative += neg.size
+                negative_pos.append(neg[:limit] + start)
+
+    def first_rows(pos_list):
+        if not pos_list:
+            return np.empty(0, dtype=np.int64)
+        found = rows(np.concatenate(pos_list))
+        return pd.unique(np.asarray(found))[:limit]
+
+    return ValueReport(
+        n_nonfinite, first_rows(nonfinite_pos), n_negative,
+        first_rows(negative_pos),
+        int(rows(np.array([nonint_pos]))[0]) if nonint_pos >= 0 else -1,
+        nonint_value, max_value, n_rounded if nonint_pos < 0 else 0)
+
+
+def _cells(cell_ids: Optional[Strings], rows) -> str:
+    rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+    if cell_ids is None:
+        return examples(["row %d" % r for r in rows])
+    return examples(np.asarray(cell_ids, dtype=object)[rows])
+
+
+def counts_error(report: ValueReport,
+                 cell_ids: Optional[Strings],
+                 what: str,
+                 source: str,
+                 searched: bool = False) -> ACTINNInputError:
+    """The one-line error for a matrix that does not hold raw counts.
+
+    ``searched`` says the conventional places of raw counts were looked in
+    too, and held none.
+    """
+    if report.n_nonfinite:
+        return ACTINNInputError(
+            "%s: %s holds %d NaN or infinite values, e.g. in cells %s" %
+            (source, what, report.n_nonfinite,
+             _cells(cell_ids, report.nonfinite_rows)))
+    if searched:
+        hint = ("%s is not raw counts and no raw counts were found in %s" %
+                (what, _LOOKED))
+    else:
+        hint = "raw counts usually live in .raw or layers['counts']"
+    if report.n_negative:
+        return ACTINNInputError(
+            "%s: %s holds %d negative values, e.g. in cells %s; ACTINN needs "
+            "raw counts; %s" % (source, what, report.n_negative,
+                                _cells(cell_ids, report.negative_rows), hint))
+    looks = ("log-normalised"
+             if report.max_value <= 50 else "normalised, not raw counts")
+    return ACTINNInputError(
+        "%s: %s holds non-integer values (e.g. %.4g in cell %s): it looks %s;"
+        " %s; pass allow_non_integer=True if these values are what you want" %
+        (source, what, report.nonint_value, _cells(
+            cell_ids, report.nonint_row), looks, hint))
+
+
+def check_count_values(matrix,
+                       cell_ids: Optional[Strings] = None,
+                       *,
+                       what: str = "X",
+                       source: str = "data",
+                       allow_non_integer: bool = False,
+                       searched: bool = False) -> int:
+    """Raise :class:`ACTINNInputError` unless a matrix holds raw counts.
+
+    The one check of count values every reader uses: no NaN or infinite
+    values, no negative values, and whole numbers (values within
+    :data:`ROUND_TOLERANCE` of one count as whole; :func:`round_near_whole`
+    rounds them). The message names the source, the matrix and example
+    cells.
+
+    Parameters
+    ----------
+    matrix: array-like or scipy.sparse matrix
+        Cells x genes.
+    cell_ids: sequence of str, optional
+        The cells, to name them in messages (row numbers otherwise).
+    what: str, default "X"
+        Names the matrix in messages.
+    source: str, default "data"
+        Names the data (e.g. its file) in messages.
+    allow_non_integer: bool, default False
+        Accept non-negative finite values that are not whole numbers.
+    searched: bool, default False
+        The message says the usual places of raw counts held none.
+
+    Returns
+    -------
+    int
+        How many values are within the tolerance of, but not equal to, a
+        whole number (0 with ``allow_non_integer=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io import check_count_values
+    >>> check_count_values(np.array([[3.0, 0.0], [1.0, 0.999999999999]]))
+    1
+    >>> check_count_values(np.array([[0.5]]), ["c1"])
+    ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: data: X holds non-integer values (e.g. 0.5 in cell c1)...
+    """
+    report = scan_values(matrix)
+    if not report.acceptable(allow_non_integer):
+        raise counts_error(report, cell_ids, what, source, searched)
+    return 0 if allow_non_integer else report.n_rounded
+
+
+def round_near_whole(matrix) -> Tuple[sp.csr_matrix, int]:
+    """A checked count matrix as CSR with its values rounded to whole numbers.
+
+    Call it on a matrix :func:`check_count_values` accepted (without
+    ``allow_non_integer``): its values are all within
+    :data:`ROUND_TOLERANCE` of whole numbers.
+
+    Parameters
+    ----------
+    matrix: array-like or scipy.sparse matrix
+        Cells x genes; not modified.
+
+    Returns
+    -------
+    X: scipy.sparse.csr_matrix
+        The rounded values (``matrix`` itself when CSR and already whole).
+    n_rounded: int
+        How many values changed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io import round_near_whole
+    >>> X, n = round_near_whole(np.array([[2.9999999999, 0.0, 1.0]]))
+    >>> X.toarray().tolist(), n
+    ([[3.0, 0.0, 1.0]], 1)
+    """
+    X = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
+    if X.dtype.kind != "f" or not X.nnz:
+        return X, 0
+    whole = np.rint(X.data)
+    n_rounded = int(np.count_nonzero(whole != X.data))
+    if not n_rounded:
+        return X, 0
+    return sp.csr_matrix((whole, X.indices, X.indptr), shape=X.shape), n_rounded
+
+
+def as_count_matrix(matrix) -> sp.csr_matrix:
+    """A count matrix as float32 CSR (values unchanged below 2**24).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io import as_count_matrix
+    >>> as_count_matrix(np.array([[3, 0]])).dtype
+    dtype('float32')
+    """
+    X = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
+    if X.dtype != np.float32:
+        if X.nnz and np.abs(X.data).max() > _FLOAT32_EXACT:
+            logger.warning("counts above %d are rounded when stored as float32",
+                           _FLOAT32_EXACT)
+        X = X.astype(np.float32)
+    return X
+
+
+def log_rounded(n_rounded: int, source: str) -> None:
+    """Say once that values near whole numbers were rounded."""
+    if n_rounded:
+        logger.warning(
+            "%s: rounded %d values within %g of a whole number (counts "
+            "written as floats)", source, n_rounded, ROUND_TOLERANCE)
+
+
+def select_matrix(adata: anndata.AnnData, layer: Optional[str],
+                  use_raw: Optional[bool], source: str) -> CountsSource:
+    """The matrix ``layer`` / ``use_raw`` name (``X`` when neither does)."""
+    if layer is not None and use_raw:
+        raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
+                               "not both" % source)
+    if use_raw:
+        if adata.raw is None:
+            raise ACTINNInputError("%s: use_raw=True but there is no .raw" %
+                                   source)
+        return CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
+    if layer is not None:
+        if layer not in adata.layers:
+            raise ACTINNInputError(
+                "%s: no layer %r (layers: %s)" %
+                (source, layer, examples(list(adata.layers)) or "none"))
+        return CountsSource(adata.layers[layer], adata.var,
+                            "layers[%r]" % layer)
+    if adata.X is None:
+        raise ACTINNInputError("%s: X is empty; pass layer= or use_raw=True" %
+                               source)
+    return CountsSource(adata.X, adata.var, "X")
+
+
+def conventional_counts(adata: anndata.AnnData) -> Iterator[CountsSource]:
+    """Where raw counts live by convention, in the order they are tried."""
+    if adata.raw is not None:
+        yield CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
+    for name in COUNT_LAYERS:
+        if name in adata.layers:
+            yield CountsSource(adata.layers[name], adata.var,
+                               "layers[%r]" % name)
+
+
+def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
+                  scan: Callable[[object],
+                                 ValueReport], allow_non_integer: bool,
+                  source: str) -> Tuple[CountsSource, Optional[ValueReport]]:
+    """The fallback rule, written once for AnnData objects and files.
+
+    ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
+    infinite values, the first of ``fallbacks`` that holds counts (logged);
+    else ``first`` with the report that condemns it.
+    """
+    report = scan(first.matrix)
+    if report.acceptable(allow_non_integer):
+        return first, None
+    if report.n_nonfinite == 0:
+        for candidate in fallbacks:
+            if scan(candidate.matrix).counts_like:
+                logger.warning(
+                    "%s: %s holds %s; reading the raw counts from %s instead",
+                    source, first.description, "negative values"
+                    if report.n_negative else "non-integer values",
+                    candidate.description)
+                return candidate, None
+    return first, report
+
+
+def counts_source(adata: anndata.AnnData,
+                  layer: Optional[str] = None,
+                  use_raw: Optional[bool] = None,
+                  allow_non_integer: bool = False,
+                  *,
+                  source: str = "data") -> CountsSource:
+    """Pick the raw-count matrix of an AnnData object and check it.
+
+    ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
+    on ``X``). With neither, ``use_raw=None`` decides: ``X`` if it holds
+    raw counts, else the first of ``.raw.X``, ``layers['counts']`` and
+    ``layers['raw_counts']`` that does (with a warning in the log), else an
+    error saying ``X`` is not raw counts and where counts were looked for.
+    With ``allow_non_integer=True``, non-integer (but non-negative, finite)
+    values are accepted as they are.
+
+    Parameters
+    ----------
+    adata: anndata.AnnData
+        Cells x genes.
+    layer: str, optional
+        Use ``adata.layers[layer]``.
+    use_raw: bool, optional
+        True uses ``adata.raw.X`` with ``adata.raw.var``; False insists on
+        ``X``; None decides as above.
+    allow_non_integer: bool, default False
+        Accept non-integer values (e.g. normalised data) in the chosen
+        matrix.
+    source: str, default "data"
+        Names the data (e.g. its file) in messages.
+
+    Returns
+    -------
+    CountsSource
+        ``(matrix, var, description)``; the matrix as stored (values within
+        :data:`ROUND_TOLERANCE` of whole numbers not yet rounded).
+
+    Raises
+    ------
+    ACTINNInputError
+        If the chosen matrix holds NaN, infinite or negative values, or
+        non-integer values that are not allowed and no fallback applies.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np
+    >>> from deepchem_actinn.io import counts_source
+    >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
+    >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
+    >>> counts_source(adata).description
+    "layers['counts']"
+    """
+    explicit = layer is not None or use_raw is not None
+    first = select_matrix(adata, layer, use_raw, source)
+    fallbacks = () if explicit else conventional_counts(adata)
+    chosen, report = choose_counts(first, fallbacks, scan_values,
+                                   allow_non_integer, source)
+    if report is not None:
+        raise counts_error(report, np.asarray(adata.obs_names, dtype=object),
+                           chosen.description, source, not explicit)
+    return chosen

@@ -1,0 +1,228 @@
+"""AnnData (``.h5ad``) files, read through anndata's own API.
+
+:func:`read_h5ad` reads the whole object with :func:`anndata.read_h5ad`.
+:class:`H5adRows` streams one matrix (``X``, ``raw/X`` or a layer) row
+block by row block: a CSR matrix through
+:func:`anndata.io.sparse_dataset`, a dense one as its HDF5 array; ``obs``
+and ``var`` through :func:`anndata.io.read_elem`. Which matrix holds the
+counts is decided by :func:`deepchem_actinn.io.counts.choose_counts`, the
+rule :func:`~deepchem_actinn.io.counts_source` applies to AnnData objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import anndata
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
+                                        existing, make_anndata)
+from deepchem_actinn.io.counts import (COUNT_LAYERS, CountsSource, ValueReport,
+                                       choose_counts, scan_values,
+                                       select_matrix)
+from deepchem_actinn.types import PathLike
+
+try:  # anndata >= 0.11
+    from anndata.io import read_elem, sparse_dataset
+except ImportError:  # pragma: no cover - older anndata
+    from anndata.experimental import read_elem, sparse_dataset
+
+logger = logging.getLogger(__name__)
+
+# Stored values looked at to decide which matrix holds the counts.
+_PEEK_VALUES = 1 << 20
+# Rows looked at in a sparse matrix for the same decision.
+_PEEK_ROWS = 4096
+
+
+def read_h5ad(path: PathLike,
+              layer: Optional[str] = None,
+              use_raw: Optional[bool] = None) -> anndata.AnnData:
+    """Read an AnnData file, optionally taking ``X`` from a layer or .raw.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        The ``.h5ad`` file.
+    layer: str, optional
+        Return ``layers[layer]`` as ``X``.
+    use_raw: bool, optional
+        If True, return ``.raw.X`` as ``X`` with ``.raw.var``.
+
+    Returns
+    -------
+    anndata.AnnData
+        The whole object when neither ``layer`` nor ``use_raw`` is given;
+        otherwise one with the chosen matrix as ``X`` (and ``obs`` kept).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata, numpy as np, scipy.sparse as sp
+    >>> from deepchem_actinn.io import read_h5ad
+    >>> path = os.path.join(tempfile.mkdtemp(), "pbmc.h5ad")
+    >>> adata = anndata.AnnData(sp.csr_matrix(np.log1p([[2.0, 0.0]])))
+    >>> adata.layers["counts"] = sp.csr_matrix([[2.0, 0.0]])
+    >>> adata.write_h5ad(path)
+    >>> read_h5ad(path, layer="counts").X.toarray().tolist()
+    [[2.0, 0.0]]
+    """
+    p = existing(path)
+    try:
+        adata = anndata.read_h5ad(p)
+    except (OSError, KeyError, ValueError) as err:
+        raise ACTINNInputError("%s: not a readable h5ad file (%s)" %
+                               (p, err)) from err
+    if layer is None and use_raw is None:
+        return adata
+    matrix, var, _ = select_matrix(adata, layer, use_raw, str(p))
+    return make_anndata(matrix, adata.obs_names, var, obs=adata.obs)
+
+
+def _index_element(group) -> h5py.Dataset:
+    """The index array of an h5ad dataframe group (obs or var)."""
+    if not isinstance(group, h5py.Group):
+        raise NoDirectAccess()
+    elem = group.get(group.attrs.get("_index", "_index"))
+    if not isinstance(elem, h5py.Dataset) or elem.ndim != 1:
+        raise NoDirectAccess()
+    return elem
+
+
+def _index(group) -> np.ndarray:
+    """The index of an h5ad dataframe group, as str."""
+    return as_str_array(read_elem(_index_element(group)))
+
+
+def _var(group: h5py.Group) -> pd.DataFrame:
+    """The var table of an h5ad file; only the names if it won't decode."""
+    names = _index(group)
+    try:
+        var = read_elem(group)
+    except Exception as err:  # an optional extra: any decoding failure
+        logger.debug("cannot decode %s (%s): keeping the names only",
+                     group.name, err)
+        return pd.DataFrame(index=names)
+    if len(var) != len(names):
+        return pd.DataFrame(index=names)
+    var.index = pd.Index(names, dtype=object)
+    return var
+
+
+def h5ad_cell_ids(path: Path) -> np.ndarray:
+    """The obs names of an h5ad file, without reading its matrices."""
+    with h5py.File(path, "r") as f:
+        return _index(f.get("obs"))
+
+
+def h5ad_n_cells(path: Path) -> int:
+    """The number of cells of an h5ad file, without reading them."""
+    with h5py.File(path, "r") as f:
+        return int(_index_element(f.get("obs")).shape[0])
+
+
+class H5adRows(HDF5Rows):
+    """Row access to ``X``, a layer or ``raw/X`` of an h5ad file.
+
+    Parameters
+    ----------
+    path: pathlib.Path
+        The file.
+    layer, use_raw, allow_non_integer:
+        As in :func:`~deepchem_actinn.io.counts_source`; with neither
+        ``layer`` nor ``use_raw``, the first rows of each candidate decide.
+    """
+
+    def __init__(self, path: Path, layer: Optional[str],
+                 use_raw: Optional[bool], allow_non_integer: bool):
+        super().__init__(path)
+        self.layer = layer
+        self.use_raw = use_raw
+        self.allow_non_integer = allow_non_integer
+        self.searched = False
+
+    def _matrix(self, f: h5py.File, key: str):
+        """A CSR sparse dataset or a dense HDF5 array; others read whole."""
+        elem = f.get(key)
+        if isinstance(elem, h5py.Dataset) and elem.ndim == 2:
+            return elem
+        if (isinstance(elem, h5py.Group) and
+                elem.attrs.get("encoding-type") == "csr_matrix"):
+            return sparse_dataset(elem)
+        raise NoDirectAccess()
+
+    def _candidate(self, f: h5py.File, what: str) -> CountsSource:
+        key, var_key = {
+            ".raw.X": ("raw/X", "raw/var"),
+            "X": ("X", "var")
+        }.get(what, ("layers/%s" % what[8:-2], "var"))
+        return CountsSource(self._matrix(f, key), _var(f[var_key]), what)
+
+    def _first(self, f: h5py.File) -> CountsSource:
+        if self.layer is not None and self.use_raw:
+            raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
+                                   "not both" % self.path)
+        if self.use_raw:
+            if "raw" not in f:
+                raise ACTINNInputError("%s: use_raw=True but there is no "
+                                       ".raw" % self.path)
+            return self._candidate(f, ".raw.X")
+        if self.layer is not None:
+            layers = list(f["layers"]) if "layers" in f else []
+            if self.layer not in layers:
+                raise ACTINNInputError(
+                    "%s: no layer %r (layers: %s)" %
+                    (self.path, self.layer, examples(layers) or "none"))
+            return self._candidate(f, "layers[%r]" % self.layer)
+        if "X" not in f:
+            raise ACTINNInputError("%s: X is empty; pass layer= or "
+                                   "use_raw=True" % self.path)
+        return self._candidate(f, "X")
+
+    def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:
+        if "raw/X" in f:
+            yield self._candidate(f, ".raw.X")
+        for name in COUNT_LAYERS:
+            if "layers/%s" % name in f:
+                yield self._candidate(f, "layers[%r]" % name)
+
+    @staticmethod
+    def _peek(matrix) -> ValueReport:
+        """Scan the first rows (about a million values) of a matrix."""
+        n_rows, n_cols = matrix.shape
+        if isinstance(matrix, h5py.Dataset):
+            stop = max(1, _PEEK_VALUES // max(n_cols, 1))
+        else:
+            stop = _PEEK_ROWS
+        return scan_values(matrix[:min(n_rows, stop)])
+
+    def _open(self, f: h5py.File) -> None:
+        explicit = self.layer is not None or self.use_raw is not None
+        first = self._first(f)
+        fallbacks = () if explicit else self._fallbacks(f)
+        chosen, report = choose_counts(first, fallbacks, self._peek,
+                                       self.allow_non_integer, str(self.path))
+        # When nothing holds counts, X streams and its check names the cells.
+        self.searched = report is not None and not explicit
+        matrix: Any = chosen.matrix
+        self._elem = matrix
+        self.description = chosen.description
+        self.cell_ids = _index(f.get("obs"))
+        self.var = chosen.var
+        self.gene_names = self.var.index.to_numpy(dtype=object)
+        self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
+        if self.shape != (len(self.cell_ids), len(self.gene_names)):
+            raise NoDirectAccess()
+
+    def rows(self, start: int, stop: int) -> sp.csr_matrix:
+        block = self._elem[start:stop]
+        if isinstance(block, sp.csr_matrix):
+            return block
+        return sp.csr_matrix(block)

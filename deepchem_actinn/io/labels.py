@@ -1,0 +1,158 @@
+"""Cell-type labels files: reading them and matching them to cells.
+
+A labels file holds ``cell id<TAB>cell type`` per line, optionally under the
+header ``cellname<TAB>celltype`` that ACTINN's ``predicted_label.txt``
+starts with. :data:`LABEL_HEADER` is that header, spelled once here for the
+readers and the writers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Union
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io._common import as_str_array, existing, open_text
+from deepchem_actinn.types import PathLike, Strings
+
+#: The header of a predicted-labels file (ACTINN's ``predicted_label.txt``).
+LABEL_HEADER = ("cellname", "celltype")
+#: The optional third column of a predicted-labels file.
+CONFIDENCE_HEADER = "confidence"
+
+
+def read_labels(path: PathLike) -> pd.Series:
+    """Read a cell-type labels file: ``cell id<TAB>cell type`` per line.
+
+    No header is expected; a first line ``cellname<TAB>celltype`` (the
+    header of ACTINN's ``predicted_label.txt``) is skipped. Blank lines are
+    ignored and fields are stripped of surrounding spaces. ``.gz`` files
+    are read gunzipped.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        The labels file.
+
+    Returns
+    -------
+    pandas.Series
+        Cell types (str) named ``cell_type``, indexed by cell id (str), in
+        file order.
+
+    Raises
+    ------
+    ACTINNInputError
+        If the file is empty, a line does not hold two tab-separated fields,
+        or a cell id appears twice.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io import read_labels
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.txt")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("c1\\tB cell\\nc2\\tT cell\\n")
+    >>> read_labels(path).to_dict()
+    {'c1': 'B cell', 'c2': 'T cell'}
+    """
+    p = existing(path)
+    if p.is_dir():
+        raise ACTINNInputError("%s: a directory, not a labels file" % p)
+    ids: List[str] = []
+    types: List[str] = []
+    n_fields = 2
+    try:
+        with open_text(p) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                fields = [f.strip() for f in line.split("\t")]
+                if not ids and tuple(fields[:2]) == LABEL_HEADER:
+                    n_fields = len(fields)
+                    continue
+                if len(fields) != n_fields or not all(fields[:2]):
+                    raise ACTINNInputError(
+                        "%s: line %d: expected cell id<TAB>cell type, got %r" %
+                        (p, lineno, line[:80]))
+                ids.append(fields[0])
+                types.append(fields[1])
+    except (OSError, UnicodeDecodeError) as err:
+        raise ACTINNInputError("%s: cannot read it as text (%s)" %
+                               (p, err)) from err
+    if not ids:
+        raise ACTINNInputError("%s: the labels file is empty" % p)
+    labels = pd.Series(types,
+                       index=pd.Index(ids, dtype=object),
+                       name="cell_type",
+                       dtype=object)
+    dup = labels.index.duplicated()
+    if dup.any():
+        repeated = pd.unique(labels.index[dup])
+        raise ACTINNInputError(
+            "%s: %d cell ids appear more than once, e.g. %s" %
+            (p, len(repeated), examples(repeated)))
+    return labels
+
+
+def match_labels(cell_ids: Strings,
+                 labels: Union[pd.Series, PathLike],
+                 labels_path: str = "labels") -> np.ndarray:
+    """Align labels to the cells of a matrix by cell id.
+
+    Parameters
+    ----------
+    cell_ids: sequence of str
+        The matrix's cells, in row order.
+    labels: pandas.Series or path
+        Cell types indexed by cell id (as :func:`read_labels` returns), or
+        the path of a labels file.
+    labels_path: str, default "labels"
+        Names the labels in messages (the file's path when ``labels`` is
+        one).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of str: the cell type of each cell, in row order.
+
+    Raises
+    ------
+    ACTINNInputError
+        If some cells have no label, or some labelled cells are not in the
+        matrix; the message names how many and gives examples.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from deepchem_actinn.io import match_labels
+    >>> labels = pd.Series({"c2": "T cell", "c1": "B cell"})
+    >>> list(match_labels(["c1", "c2"], labels))
+    ['B cell', 'T cell']
+    """
+    if isinstance(labels, (str, os.PathLike)):
+        labels_path = str(labels)
+        labels = read_labels(labels)
+    ids = pd.Index(as_str_array(cell_ids), dtype=object)
+    known = pd.Index(as_str_array(labels.index), dtype=object)
+    if not known.is_unique:
+        repeated = pd.unique(known[known.duplicated()])
+        raise ACTINNInputError(
+            "%s: %d cell ids appear more than once, e.g. %s" %
+            (labels_path, len(repeated), examples(repeated)))
+    missing = pd.unique(ids[~ids.isin(known)])
+    if len(missing):
+        raise ACTINNInputError(
+            "%s: %d of %d cells have no label, e.g. %s" %
+            (labels_path, len(missing), len(pd.unique(ids)), examples(missing)))
+    extra = known[~known.isin(ids)]
+    if len(extra):
+        raise ACTINNInputError(
+            "%s: %d labelled cells are not in the matrix, e.g. %s" %
+            (labels_path, len(extra), examples(extra)))
+    values = pd.Series(as_str_array(labels.to_numpy()), index=known)
+    return values.reindex(ids).to_numpy(dtype=object)

@@ -1,0 +1,391 @@
+"""Cells in chunks, for data larger than memory, and what a file holds.
+
+:func:`iter_cell_chunks` yields the cells of a file chunk by chunk: h5ad
+(CSR or dense), ACTINN HDF5 and 10x HDF5 files are read piece by piece, so
+memory stays bounded by the chunk; other formats are read whole with
+:func:`~deepchem_actinn.io.read` and then cut. :func:`n_cells`,
+:func:`read_cell_ids`, :func:`read_var` and :func:`read_gene_names` tell
+what a file holds without reading its matrix where the format allows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Iterator, Optional, Sequence, Tuple, Union
+
+import anndata
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io._common import NoDirectAccess, as_str_array, existing
+from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
+from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
+                                       log_rounded, round_near_whole)
+from deepchem_actinn.io.formats import check_h5ad_only, resolve_format
+from deepchem_actinn.io.genes import clean_gene_names
+from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
+from deepchem_actinn.io.readers import read
+from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
+                                     tenx_mtx_var)
+from deepchem_actinn.io.text import text_cell_ids, text_gene_names
+from deepchem_actinn.types import PathLike
+
+logger = logging.getLogger(__name__)
+
+
+class _MemoryRows:
+    """Row access to what :func:`read` returns (checked already)."""
+
+    checked = True
+    description = "X"
+
+    def __init__(self, adata: anndata.AnnData):
+        self._adata = adata
+        self.cell_ids = adata.obs_names.to_numpy(dtype=object)
+        self.gene_names = adata.var_names.to_numpy(dtype=object)
+        self.var = adata.var
+        self.shape = adata.shape
+
+    def __enter__(self) -> "_MemoryRows":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def rows(self, start: int, stop: int) -> sp.csr_matrix:
+        return self._adata.X[start:stop]
+
+
+@contextlib.contextmanager
+def _open_rows(path: Path, fmt: str, layer: Optional[str],
+               use_raw: Optional[bool], allow_non_integer: bool):
+    """Row access to ``path``: straight from the file when its layout
+    allows, else through :func:`read`."""
+    check_h5ad_only(path, fmt, layer, use_raw)
+    direct: Union[H5adRows, ActinnH5Rows, TenxH5Rows, None] = None
+    if fmt == "h5ad":
+        direct = H5adRows(path, layer, use_raw, allow_non_integer)
+    elif fmt == "actinn_h5":
+        direct = ActinnH5Rows(path)
+    elif fmt == "10x_h5":
+        direct = TenxH5Rows(path)
+    if direct is not None:
+        try:
+            direct.__enter__()
+        except (NoDirectAccess, OSError, KeyError) as err:
+            logger.info("%s: reading the whole file (%s)", path,
+                        type(err).__name__)
+        else:
+            try:
+                yield direct
+            finally:
+                direct.__exit__(None, None, None)
+            return
+    adata = read(path,
+                 fmt,
+                 layer=layer,
+                 use_raw=use_raw,
+                 upper_case_genes=False,
+                 allow_non_integer=allow_non_integer)
+    yield _MemoryRows(adata)
+
+
+def read_var(path: PathLike,
+             format: Optional[str] = None,
+             upper_case_genes: bool = True,
+             *,
+             layer: Optional[str] = None,
+             use_raw: Optional[bool] = None,
+             allow_non_integer: bool = False) -> pd.DataFrame:
+    """The gene table of a file, without reading its matrix.
+
+    Indexed by the cleaned gene names (the columns of :func:`read` and of
+    every chunk of :func:`iter_cell_chunks` with the same arguments), with
+    the file's other gene identifiers as columns: ``gene_ids`` and
+    ``gene_symbols`` for 10x data, the ``var`` columns of an h5ad file.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    format: str, optional
+        Force the format; detected by default.
+    upper_case_genes: bool, default True
+        Upper-case the names (repeats are dropped either way).
+    layer, use_raw, allow_non_integer:
+        As in :func:`read` (for an h5ad file they decide which matrix, and
+        so which gene table, is used).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io import read_var
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "matrix.mtx"), "w") as fh:
+    ...     _ = fh.write("%%MatrixMarket matrix coordinate integer general\\n"
+    ...                  "2 1 1\\n1 1 4\\n")
+    >>> with open(os.path.join(d, "genes.tsv"), "w") as fh:
+    ...     _ = fh.write("ENSG1\\tActb\\nENSG2\\tCd3e\\n")
+    >>> with open(os.path.join(d, "barcodes.tsv"), "w") as fh:
+    ...     _ = fh.write("AAAC-1\\n")
+    >>> read_var(d)["gene_ids"].to_dict()
+    {'ACTB': 'ENSG1', 'CD3E': 'ENSG2'}
+    """
+    p = existing(path)
+    fmt = resolve_format(p, format)
+    check_h5ad_only(p, fmt, layer, use_raw)
+    if fmt == "10x_mtx":
+        var = tenx_mtx_var(p)
+    elif fmt in ("csv", "tsv"):
+        var = pd.DataFrame(index=text_gene_names(p, fmt))
+    else:
+        with _open_rows(p, fmt, layer, use_raw, allow_non_integer) as source:
+            var = source.var
+    names, keep = clean_gene_names(var.index, upper_case=upper_case_genes)
+    var = var.iloc[np.flatnonzero(keep)].copy()
+    var.index = pd.Index(names, dtype=object)
+    return var
+
+
+def read_gene_names(path: PathLike,
+                    format: Optional[str] = None,
+                    upper_case_genes: bool = True,
+                    *,
+                    layer: Optional[str] = None,
+                    use_raw: Optional[bool] = None,
+                    allow_non_integer: bool = False) -> np.ndarray:
+    """The cleaned gene names of a file, without reading its matrix.
+
+    They are the columns of :func:`read` and of every chunk
+    :func:`iter_cell_chunks` yields (same arguments, same names); see
+    :func:`read_var` for the other gene identifiers.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    format: str, optional
+        Force the format; detected by default.
+    upper_case_genes: bool, default True
+        Upper-case the names (repeats are dropped either way).
+    layer, use_raw, allow_non_integer:
+        As in :func:`read` (for an h5ad file they decide which matrix, and
+        so which gene list, is used).
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of str.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io import read_gene_names
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1\\nActb,3\\nCd3e,0\\n")
+    >>> list(read_gene_names(path))
+    ['ACTB', 'CD3E']
+    """
+    var = read_var(path,
+                   format,
+                   upper_case_genes,
+                   layer=layer,
+                   use_raw=use_raw,
+                   allow_non_integer=allow_non_integer)
+    return var.index.to_numpy(dtype=object)
+
+
+def read_cell_ids(path: PathLike, format: Optional[str] = None) -> np.ndarray:
+    """The cell ids of a file, in row order, without reading its matrix
+    where the format allows it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1,c2,c3\\nActb,3,0,1\\n")
+    >>> list(read_cell_ids(path))
+    ['c1', 'c2', 'c3']
+    """
+    p = existing(path)
+    fmt = resolve_format(p, format)
+    if fmt == "10x_mtx":
+        return tenx_mtx_cell_ids(p)
+    if fmt in ("csv", "tsv"):
+        return text_cell_ids(p, fmt)
+    if fmt == "h5ad":
+        with contextlib.suppress(NoDirectAccess, KeyError, OSError):
+            return h5ad_cell_ids(p)
+    with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
+        return as_str_array(source.cell_ids)
+
+
+def n_cells(path: PathLike, format: Optional[str] = None) -> int:
+    """The number of cells in a file, without reading its matrix.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    format: str, optional
+        Force the format; detected by default.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io import n_cells
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1,c2,c3\\nActb,3,0,1\\n")
+    >>> n_cells(path)
+    3
+    """
+    p = existing(path)
+    fmt = resolve_format(p, format)
+    if fmt == "10x_mtx":
+        return len(tenx_mtx_cell_ids(p))
+    if fmt in ("csv", "tsv"):
+        return len(text_cell_ids(p, fmt))
+    if fmt == "h5ad":
+        with contextlib.suppress(NoDirectAccess, KeyError, OSError):
+            return h5ad_n_cells(p)
+    with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
+        return int(source.shape[0])
+
+
+def iter_cell_chunks(
+        path: PathLike,
+        chunk_size: int = 50_000,
+        format: Optional[str] = None,
+        *,
+        upper_case_genes: bool = True,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        starts: Optional[Sequence[int]] = None,
+        check: bool = True) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
+    """Yield the cells of a file in chunks, for data larger than memory.
+
+    h5ad (CSR or dense ``X``), ACTINN HDF5 (pandas fixed format) and 10x
+    HDF5 files are read chunk by chunk, so memory stays bounded by the
+    chunk; other formats are read whole and then cut. Chunks hold the same
+    values and columns as :func:`read` with the same arguments; each chunk
+    is checked for raw counts as it is read. For an h5ad file whose ``X``
+    is normalised, the fallback to ``.raw`` or ``layers['counts']`` is
+    decided from the first values of ``X``.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    chunk_size: int, default 50_000
+        Cells per chunk (the last may be smaller).
+    format: str, optional
+        Force the format; detected by default.
+    upper_case_genes: bool, default True
+        As in :func:`read`; the columns match :func:`read_gene_names`.
+    layer, use_raw, allow_non_integer:
+        As in :func:`read`.
+    starts: sequence of int, optional
+        Read the chunks that start at these cells, in this order (for
+        shuffled passes over a file); by default every chunk in file order.
+    check: bool, default True
+        Check every chunk's values; pass False only for a file whose values
+        an earlier pass has checked.
+
+    Yields
+    ------
+    cell_ids: numpy.ndarray
+        Object array of str, the chunk's cells.
+    X: scipy.sparse.csr_matrix
+        float32, chunk cells x genes.
+
+    Raises
+    ------
+    ACTINNInputError
+        At the call for a missing path or an unknown format; while
+        iterating for an unreadable file or values that are not raw counts.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io import iter_cell_chunks
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1,c2,c3\\nActb,3,0,1\\n")
+    >>> [list(ids) for ids, X in iter_cell_chunks(path, chunk_size=2)]
+    [['c1', 'c2'], ['c3']]
+    """
+    if int(chunk_size) < 1:
+        raise ACTINNInputError("chunk_size must be at least 1, got %r" %
+                               (chunk_size,))
+    p = existing(path)
+    fmt = resolve_format(p, format)
+    check_h5ad_only(p, fmt, layer, use_raw)
+    return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
+                        use_raw, allow_non_integer, starts, check)
+
+
+def _iter_chunks(path: Path,
+                 fmt: str,
+                 chunk_size: int,
+                 upper_case_genes: bool,
+                 layer: Optional[str],
+                 use_raw: Optional[bool],
+                 allow_non_integer: bool,
+                 starts: Optional[Sequence[int]] = None,
+                 check: bool = True):
+    n_rounded = 0
+    try:
+        with _open_rows(path, fmt, layer, use_raw, allow_non_integer) as source:
+            _, keep = clean_gene_names(source.gene_names,
+                                       upper_case=upper_case_genes)
+            columns = None if keep.all() else np.flatnonzero(keep)
+            n = source.shape[0]
+            searched = getattr(source, "searched", False)
+            if starts is None:
+                starts = range(0, n, chunk_size)
+            for start in starts:
+                start = int(start)
+                if not 0 <= start < n:
+                    raise ACTINNInputError("%s: no cell %d (the file has %d)" %
+                                           (path, start, n))
+                stop = min(n, start + chunk_size)
+                ids = source.cell_ids[start:stop]
+                X = source.rows(start, stop)
+                if source.checked:
+                    pass
+                elif check:
+                    rounded = check_count_values(
+                        X,
+                        ids,
+                        what=source.description,
+                        source=str(path),
+                        allow_non_integer=allow_non_integer,
+                        searched=searched)
+                    if rounded:
+                        X, _ = round_near_whole(X)
+                        n_rounded += rounded
+                elif not allow_non_integer:
+                    X, rounded = round_near_whole(X)
+                    n_rounded += rounded
+                X = as_count_matrix(X)
+                if columns is not None:
+                    X = X[:, columns]
+                yield ids, X
+    finally:
+        log_rounded(n_rounded, str(path))

@@ -1,0 +1,301 @@
+"""10x Genomics Cell Ranger matrices: mtx directories and HDF5 files.
+
+A matrix directory holds ``matrix.mtx[.gz]``, ``barcodes.tsv[.gz]`` and
+``genes.tsv[.gz]`` (Cell Ranger 2) or ``features.tsv[.gz]`` (Cell Ranger 3);
+an HDF5 file holds the same as a CSC matrix of genes x cells, in a
+``matrix`` group (V3) or one group per genome (V2). Only features of type
+``Gene Expression`` are kept (antibody tags and the like are dropped).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import NamedTuple, Optional, Sequence, Tuple
+
+import anndata
+import h5py
+import numpy as np
+import pandas as pd
+import scipy.io
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io._common import (HDF5Rows, as_str_array, existing,
+                                        make_anndata, open_text, strip_gz)
+from deepchem_actinn.types import PathLike
+
+logger = logging.getLogger(__name__)
+
+GENE_EXPRESSION = "Gene Expression"
+
+
+class _TenxFiles(NamedTuple):
+    matrix: Path
+    features: Path
+    barcodes: Path
+
+
+def _first_existing(directory: Path, names: Sequence[str]) -> Optional[Path]:
+    for name in names:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def find_10x_matrix(directory: Path) -> Optional[Path]:
+    """The ``[prefix]matrix.mtx[.gz]`` file of a directory, if one."""
+    found = _first_existing(directory, ("matrix.mtx.gz", "matrix.mtx"))
+    if found is not None:
+        return found
+    matches = sorted(
+        list(directory.glob("*matrix.mtx")) +
+        list(directory.glob("*matrix.mtx.gz")))
+    return matches[0] if len(matches) == 1 else None
+
+
+def locate_10x(path: Path) -> _TenxFiles:
+    """The three files of a 10x matrix directory (or of its matrix file)."""
+    if path.is_dir():
+        directory, matrix = path, find_10x_matrix(path)
+        if matrix is None:
+            raise ACTINNInputError(
+                "%s: no matrix.mtx or matrix.mtx.gz in this directory" % path)
+    else:
+        directory, matrix = path.parent, path
+    name = matrix.name
+    stem = strip_gz(name)
+    prefix = stem[:-len("matrix.mtx")] if stem.endswith("matrix.mtx") else ""
+    barcodes = _first_existing(
+        directory, (prefix + "barcodes.tsv.gz", prefix + "barcodes.tsv"))
+    features = _first_existing(
+        directory, (prefix + "features.tsv.gz", prefix + "features.tsv",
+                    prefix + "genes.tsv.gz", prefix + "genes.tsv"))
+    missing = []
+    if barcodes is None:
+        missing.append(prefix + "barcodes.tsv[.gz]")
+    if features is None:
+        missing.append("%sfeatures.tsv[.gz] or %sgenes.tsv[.gz]" %
+                       (prefix, prefix))
+    if missing:
+        raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
+                               (directory, " and ".join(missing), name))
+    assert features is not None and barcodes is not None
+    return _TenxFiles(matrix, features, barcodes)
+
+
+def _gex_only(adata: anndata.AnnData, path: Path) -> anndata.AnnData:
+    """Keep only 'Gene Expression' features (drop antibody tags etc.)."""
+    if "feature_types" not in adata.var:
+        return adata
+    gex = (adata.var["feature_types"] == GENE_EXPRESSION).to_numpy()
+    if gex.all():
+        return adata
+    logger.info("%s: kept %d 'Gene Expression' features, dropped %d others",
+                path, gex.sum(), (~gex).sum())
+    return adata[:, gex].copy()
+
+
+def _tenx_var(ids, names, types=None) -> pd.DataFrame:
+    var = pd.DataFrame(
+        {
+            "gene_ids": as_str_array(ids),
+            "gene_symbols": as_str_array(names)
+        },
+        index=as_str_array(names))
+    if types is not None:
+        var["feature_types"] = as_str_array(types)
+    return var
+
+
+def read_10x_features(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path,
+                        sep="\t",
+                        header=None,
+                        dtype=str,
+                        keep_default_na=False,
+                        quoting=csv.QUOTE_NONE)
+    ids = table.iloc[:, 0]
+    names = table.iloc[:, 1] if table.shape[1] > 1 else ids
+    types = table.iloc[:, 2] if table.shape[1] > 2 else None
+    return _tenx_var(ids, names, types)
+
+
+def read_10x_barcodes(path: Path) -> np.ndarray:
+    with open_text(path) as fh:
+        return as_str_array(
+            [line.rstrip("\r\n").split("\t")[0] for line in fh if line.strip()])
+
+
+def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
+    """Read a Cell Ranger matrix directory (V2 or V3).
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        The directory holding ``matrix.mtx[.gz]``, ``barcodes.tsv[.gz]`` and
+        ``genes.tsv[.gz]`` (V2) or ``features.tsv[.gz]`` (V3), or the path of
+        the matrix file itself. A common file-name prefix (as on GEO, e.g.
+        ``GSM1_matrix.mtx.gz``) is allowed.
+    gex_only: bool, default True
+        Keep only features of type ``Gene Expression`` (V3).
+
+    Returns
+    -------
+    anndata.AnnData
+        Cells x genes, ``X`` a CSR matrix of the file's dtype, ``var_names``
+        the gene symbols (not de-duplicated), ``var`` columns ``gene_ids``,
+        ``gene_symbols`` (and ``feature_types`` for V3).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np, scipy.io, scipy.sparse as sp
+    >>> from deepchem_actinn.io.tenx import read_10x_mtx
+    >>> d = tempfile.mkdtemp()
+    >>> scipy.io.mmwrite(os.path.join(d, "matrix.mtx"),
+    ...                  sp.coo_matrix(np.array([[1, 0], [0, 2], [3, 0]])))
+    >>> with open(os.path.join(d, "genes.tsv"), "w") as fh:
+    ...     _ = fh.write("ENSG1\\tA\\nENSG2\\tB\\nENSG3\\tC\\n")
+    >>> with open(os.path.join(d, "barcodes.tsv"), "w") as fh:
+    ...     _ = fh.write("AAAC-1\\nAAAG-1\\n")
+    >>> adata = read_10x_mtx(d)
+    >>> adata.shape, list(adata.var_names), adata.X.toarray().tolist()
+    ((2, 3), ['A', 'B', 'C'], [[1, 0, 3], [0, 2, 0]])
+    """
+    p = existing(path)
+    files = locate_10x(p)
+    try:
+        matrix = scipy.io.mmread(str(files.matrix))
+    except (ValueError, OSError) as err:
+        raise ACTINNInputError("%s: not a readable Matrix Market file (%s)" %
+                               (files.matrix, err)) from err
+    var = read_10x_features(files.features)
+    barcodes = read_10x_barcodes(files.barcodes)
+    if matrix.shape != (len(var), len(barcodes)):
+        raise ACTINNInputError(
+            "%s: the matrix is %d x %d but there are %d features (%s) and "
+            "%d barcodes (%s)" %
+            (files.matrix, matrix.shape[0], matrix.shape[1], len(var),
+             files.features, len(barcodes), files.barcodes))
+    X = sp.csr_matrix(matrix.T)
+    adata = make_anndata(X, barcodes, var)
+    return _gex_only(adata, p) if gex_only else adata
+
+
+def tenx_h5_group(f: h5py.File, path: Path) -> Tuple[h5py.Group, bool]:
+    """The matrix group of a 10x HDF5 file and whether it is V3."""
+    matrix = f.get("matrix")
+    if isinstance(matrix, h5py.Group) and "indptr" in matrix:
+        return matrix, True
+    genomes = [
+        k for k in f.keys() if isinstance(f.get(k), h5py.Group) and
+        {"indptr", "barcodes", "genes"} <= set(f[k].keys())
+    ]
+    if len(genomes) != 1:
+        raise ACTINNInputError("%s: expected one 10x matrix group, found %s" %
+                               (path, examples(genomes) if genomes else "none"))
+    return f[genomes[0]], False
+
+
+def tenx_h5_var(group: h5py.Group, v3: bool) -> pd.DataFrame:
+    if v3:
+        feats = group["features"]
+        types = feats["feature_type"][:] if "feature_type" in feats else None
+        return _tenx_var(feats["id"][:], feats["name"][:], types)
+    names = group["gene_names"][:] if "gene_names" in group else None
+    ids = group["genes"][:]
+    return _tenx_var(ids, ids if names is None else names)
+
+
+def read_10x_h5(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
+    """Read a Cell Ranger HDF5 file (V3 ``matrix`` group or V2 genome group).
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        The ``.h5`` file, e.g. ``filtered_feature_bc_matrix.h5``.
+    gex_only: bool, default True
+        Keep only features of type ``Gene Expression`` (V3).
+
+    Returns
+    -------
+    anndata.AnnData
+        Cells x genes, ``X`` a CSR matrix of the file's dtype, ``var_names``
+        the gene symbols, ``var`` columns ``gene_ids``, ``gene_symbols`` (and
+        ``feature_types`` for V3).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import h5py, numpy as np
+    >>> from deepchem_actinn.io.tenx import read_10x_h5
+    >>> path = os.path.join(tempfile.mkdtemp(), "filtered.h5")
+    >>> with h5py.File(path, "w") as f:  # 2 genes x 2 cells, CSC
+    ...     g = f.create_group("matrix")
+    ...     g["data"], g["indices"] = [5, 1], [0, 1]
+    ...     g["indptr"], g["shape"] = [0, 1, 2], [2, 2]
+    ...     g["barcodes"] = [b"AAAC-1", b"AAAG-1"]
+    ...     g["features/id"] = [b"ENSG1", b"ENSG2"]
+    ...     g["features/name"] = [b"A", b"B"]
+    ...     g["features/feature_type"] = [b"Gene Expression"] * 2
+    >>> adata = read_10x_h5(path)
+    >>> list(adata.obs_names), adata.X.toarray().tolist()
+    (['AAAC-1', 'AAAG-1'], [[5, 0], [0, 1]])
+    """
+    p = existing(path)
+    try:
+        with h5py.File(p, "r") as f:
+            group, v3 = tenx_h5_group(f, p)
+            n_genes, n_cells = (int(n) for n in group["shape"][:2])
+            X = sp.csc_matrix(
+                (group["data"][:], group["indices"][:], group["indptr"][:]),
+                shape=(n_genes, n_cells)).T.tocsr()
+            barcodes = group["barcodes"][:]
+            var = tenx_h5_var(group, v3)
+    except (OSError, KeyError) as err:
+        raise ACTINNInputError("%s: not a readable 10x HDF5 file (%s)" %
+                               (p, err)) from err
+    adata = make_anndata(X, barcodes, var)
+    return _gex_only(adata, p) if gex_only else adata
+
+
+class TenxH5Rows(HDF5Rows):
+    """Row (cell) access to a 10x HDF5 file: cells are its CSC columns."""
+
+    def _open(self, f: h5py.File) -> None:
+        group, v3 = tenx_h5_group(f, self.path)
+        var = tenx_h5_var(group, v3)
+        self._group = group
+        self._indptr = group["indptr"][:]
+        self.n_genes = int(group["shape"][0])
+        self.cell_ids = as_str_array(group["barcodes"][:])
+        gex = np.ones(len(var), dtype=bool)
+        if "feature_types" in var:
+            gex = (var["feature_types"] == GENE_EXPRESSION).to_numpy()
+        self._columns = None if gex.all() else np.flatnonzero(gex)
+        self.gene_names = var.index.to_numpy()[gex]
+        self.var = var.iloc[np.flatnonzero(gex)]
+        self.shape = (len(self.cell_ids), len(self.gene_names))
+
+    def rows(self, start: int, stop: int) -> sp.csr_matrix:
+        lo, hi = int(self._indptr[start]), int(self._indptr[stop])
+        X = sp.csc_matrix(
+            (self._group["data"][lo:hi], self._group["indices"][lo:hi],
+             self._indptr[start:stop + 1] - lo),
+            shape=(self.n_genes, stop - start)).T.tocsr()
+        return X if self._columns is None else X[:, self._columns]
+
+
+def tenx_mtx_var(path: Path) -> pd.DataFrame:
+    """The gene-expression features of a matrix directory, unread matrix."""
+    var = read_10x_features(locate_10x(path).features)
+    if "feature_types" in var:
+        var = var[(var["feature_types"] == GENE_EXPRESSION).to_numpy()]
+    return var
+
+
+def tenx_mtx_cell_ids(path: Path) -> np.ndarray:
+    """The barcodes of a matrix directory, unread matrix."""
+    return read_10x_barcodes(locate_10x(path).barcodes)

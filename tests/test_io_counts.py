@@ -1,0 +1,137 @@
+"""Which matrix holds the counts, the one count check, near-integer floats."""
+
+import logging
+
+import anndata
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io import (check_count_values, counts_source,
+                                iter_cell_chunks, read, round_near_whole)
+
+COUNTS = np.array([[3.0, 0.0, 1.0], [0.0, 2.0, 5.0], [1.0, 1.0, 0.0],
+                   [4.0, 0.0, 0.0]])
+
+
+def _adata(X, **layers):
+    adata = anndata.AnnData(sp.csr_matrix(X))
+    adata.obs_names = ["c%d" % i for i in range(X.shape[0])]
+    adata.var_names = ["A", "B", "C"]
+    for name, value in layers.items():
+        adata.layers[name] = sp.csr_matrix(value)
+    return adata
+
+
+def test_decide_uses_x_when_counts():
+    assert counts_source(_adata(COUNTS)).description == "X"
+
+
+@pytest.mark.parametrize("layer", ["counts", "raw_counts"])
+def test_decide_falls_back_to_a_counts_layer(layer):
+    src = counts_source(_adata(np.log1p(COUNTS), **{layer: COUNTS}))
+    assert src.description == "layers[%r]" % layer
+    assert (src.matrix != sp.csr_matrix(COUNTS)).nnz == 0
+
+
+def test_decide_prefers_raw():
+    adata = _adata(np.log1p(COUNTS), counts=COUNTS * 2)
+    adata.raw = _adata(COUNTS)
+    assert counts_source(adata).description == ".raw.X"
+
+
+def test_no_counts_anywhere_says_where_it_looked():
+    with pytest.raises(ACTINNInputError) as err:
+        counts_source(_adata(np.log1p(COUNTS)), source="pbmc")
+    message = str(err.value)
+    assert message.startswith("pbmc: X holds non-integer values")
+    assert ("X is not raw counts and no raw counts were found in .raw.X, "
+            "layers['counts'], layers['raw_counts']") in message
+
+
+def test_explicit_choice_wins():
+    adata = _adata(np.log1p(COUNTS), counts=COUNTS)
+    with pytest.raises(ACTINNInputError, match="raw counts usually live"):
+        counts_source(adata, use_raw=False)
+    assert counts_source(adata, layer="counts").description == \
+        "layers['counts']"
+
+
+def test_check_count_values_names_cells():
+    X = sp.csr_matrix(COUNTS)
+    assert check_count_values(X) == 0
+    X.data[-1] = -1.0
+    with pytest.raises(ACTINNInputError,
+                       match="f.h5ad: X holds 1 negative "
+                       "values, e.g. in cells c3"):
+        check_count_values(X, ["c0", "c1", "c2", "c3"], source="f.h5ad")
+    with pytest.raises(ACTINNInputError, match="row 3"):
+        check_count_values(X)
+
+
+def test_near_integers_are_counts():
+    X = np.array([[0.999999999999999, 3.0000000001], [2.0, 0.0]])
+    assert check_count_values(X) == 2
+    rounded, n = round_near_whole(X)
+    assert n == 2 and rounded.toarray().tolist() == [[1.0, 3.0], [2.0, 0.0]]
+    with pytest.raises(ACTINNInputError, match="non-integer.*2.5"):
+        check_count_values(np.array([[2.5, 1.0]]))
+    with pytest.raises(ACTINNInputError, match="non-integer.*1.001"):
+        check_count_values(np.array([[1.001]]))
+    assert check_count_values(np.array([[2.5]]), allow_non_integer=True) == 0
+
+
+def _rounded_warnings(caplog):
+    return [r for r in caplog.records if "rounded" in r.getMessage()]
+
+
+def test_read_rounds_float_counts_once(tmp_path, caplog):
+    path = tmp_path / "floats.csv"
+    path.write_text("gene,c1,c2,c3\n"
+                    "A,0.999999999999999,0,2\n"
+                    "B,3.0000000001,1,0.9999999999\n")
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
+        adata = read(path)
+    assert adata.X.toarray().tolist() == [[1, 3], [0, 1], [2, 1]]
+    records = _rounded_warnings(caplog)
+    assert len(records) == 1 and "rounded 3 values" in records[0].getMessage()
+
+
+def test_read_refuses_clearly_non_integer(tmp_path):
+    path = tmp_path / "half.csv"
+    path.write_text("gene,c1,c2\nA,0.5,1\nB,3,1\n")
+    with pytest.raises(ACTINNInputError, match="half.csv.*non-integer"):
+        read(path)
+
+
+def test_stream_rounds_float_counts_with_one_warning(tmp_path, caplog):
+    X = np.tile(COUNTS, (3, 1))  # 12 cells
+    noisy = X + np.where(X > 0, 1e-12, 0.0)  # every stored value off by a bit
+    adata = _adata(noisy)
+    path = tmp_path / "noisy.h5ad"
+    adata.write_h5ad(path)
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
+        chunks = list(iter_cell_chunks(path, chunk_size=5))
+    assert len(chunks) == 3
+    stacked = sp.vstack([chunk for _, chunk in chunks]).toarray()
+    np.testing.assert_array_equal(stacked, X)
+    records = _rounded_warnings(caplog)
+    assert len(records) == 1
+    assert "rounded %d values" % np.count_nonzero(X) in records[0].getMessage()
+
+
+def test_stream_without_counts_says_where_it_looked(tmp_path):
+    path = tmp_path / "lognorm.h5ad"
+    _adata(np.log1p(COUNTS)).write_h5ad(path)
+    with pytest.raises(ACTINNInputError,
+                       match="lognorm.h5ad: X holds non-integer.*no raw "
+                       "counts were found in .raw.X"):
+        next(iter_cell_chunks(path, chunk_size=2))
+
+
+def test_stream_falls_back_to_raw_counts_layer(tmp_path):
+    path = tmp_path / "layer.h5ad"
+    _adata(np.log1p(COUNTS), raw_counts=COUNTS).write_h5ad(path)
+    stacked = sp.vstack([X for _, X in iter_cell_chunks(path, chunk_size=3)])
+    np.testing.assert_array_equal(stacked.toarray(), COUNTS)
