@@ -90,7 +90,7 @@ class _Worker:
         self.unassigned = unassigned
         self.threshold = threshold
 
-    def predict(self, X, cell_ids: np.ndarray) -> "Annotation":
+    def predict(self, X, cell_ids: Any) -> "Annotation":
         result = self.annotator.predict(X,
                                         self.genes,
                                         cell_ids,
