@@ -1,0 +1,380 @@
+"""Prediction on a Dask cluster: query chunks computed on the workers.
+
+A trained :class:`~deepchem_actinn.annotator.ACTINNAnnotator` is sent to
+every worker once (``client.scatter(..., broadcast=True)``); each task then
+receives only its rows of the query, normalises them and runs the networks
+where they are. Genes are matched once on the client, so a query that does
+not fit the model is refused before any task is sent. Every cell is
+annotated on its own (the networks, the calibration and the ``Unassigned``
+rule look at one cell at a time), so the labels and probabilities are those
+of :meth:`ACTINNAnnotator.predict` on the whole query, in the query's order.
+
+Two entry points:
+
+- :func:`predict_dask` takes a Dask array (cells x genes, dense or SciPy
+  sparse blocks), as anndata's lazy reading gives for a large ``.h5ad``
+  (``anndata.experimental.read_elem_lazy``, or ``read_lazy`` with xarray
+  installed), and returns one :class:`~deepchem_actinn.annotator.Annotation`.
+- :func:`predict_file_dask` takes a file path: each task opens the file and
+  reads its own range of rows with
+  :func:`~deepchem_actinn.io.readers.iter_cell_chunks`, and the chunks'
+  annotations come back one by one in file order. The path must be readable
+  by every worker under the same name (a shared or network file system).
+
+Dask is an optional dependency: ``pip install "deepchem-actinn[distributed]"``.
+"""
+import collections
+import dataclasses
+import os
+import sys
+from typing import (TYPE_CHECKING, Any, Deque, Iterator, List, Optional,
+                    Sequence, Union)
+
+import numpy as np
+
+from deepchem_actinn.errors import ACTINNInputError
+
+if TYPE_CHECKING:
+    from deepchem_actinn.annotator import ACTINNAnnotator, Annotation
+
+_INSTALL = ('Dask prediction needs dask.distributed: pip install '
+            '"deepchem-actinn[distributed]"')
+
+
+def _distributed():
+    """The ``distributed`` module, or an ImportError saying what to install."""
+    try:
+        import dask.array  # noqa: F401
+        import distributed
+    except ImportError as err:
+        raise ImportError(_INSTALL) from err
+    return distributed
+
+
+def is_dask_array(X: Any) -> bool:
+    """Whether ``X`` is a Dask array (without importing Dask if it is not
+    loaded).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_dask_array(np.zeros((2, 3)))
+    False
+    """
+    if "dask.array" not in sys.modules:
+        return False
+    import dask.array as da
+    return isinstance(X, da.Array)
+
+
+def _client(client):
+    distributed = _distributed()
+    if client is not None:
+        return client
+    try:
+        return distributed.get_client()
+    except ValueError:
+        raise ValueError("no dask.distributed Client is running: start one "
+                         "(distributed.Client(address)) or pass client=")
+
+
+class _Worker:
+    """What each worker holds once: the annotator and how to call it."""
+
+    def __init__(self, annotator: "ACTINNAnnotator", genes: List[str],
+                 gene_column: str, unassigned: bool,
+                 threshold: Optional[float]) -> None:
+        self.annotator = annotator
+        self.genes = genes
+        self.gene_column = gene_column
+        self.unassigned = unassigned
+        self.threshold = threshold
+
+    def predict(self, X, cell_ids: Any) -> "Annotation":
+        result = self.annotator.predict(X,
+                                        self.genes,
+                                        cell_ids,
+                                        unassigned=self.unassigned,
+                                        threshold=self.threshold)
+        return dataclasses.replace(result, gene_column=self.gene_column)
+
+
+def _predict_block(worker: _Worker, X, cell_ids: np.ndarray) -> "Annotation":
+    """One block of a Dask array, on a worker."""
+    if not isinstance(X, np.ndarray) and hasattr(X, "tocsr"):
+        X = X.tocsr()  # CSC blocks, pydata/sparse COO blocks
+    return worker.predict(X, cell_ids)
+
+
+def _predict_rows(worker: _Worker, path: str, start: int, chunk_size: int,
+                  read_options: dict) -> "Annotation":
+    """Rows ``start:start + chunk_size`` of a file, read and annotated on a
+    worker."""
+    from deepchem_actinn.io.readers import iter_cell_chunks
+    ((cell_ids, X),) = iter_cell_chunks(path,
+                                        chunk_size,
+                                        starts=[start],
+                                        **read_options)
+    return worker.predict(X, cell_ids)
+
+
+def _ship(client, annotator: "ACTINNAnnotator", genes: Sequence[str],
+          gene_column: str, unassigned: bool, threshold: Optional[float]):
+    """Send the annotator to every worker, once; returns its Future."""
+    worker = _Worker(annotator, [str(g) for g in genes], gene_column,
+                     bool(unassigned),
+                     None if threshold is None else float(threshold))
+    # hash=False: a random key, so Dask does not pickle the annotator a
+    # second time just to name it
+    return client.scatter(worker, broadcast=True, hash=False)
+
+
+def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
+                 annotator: "ACTINNAnnotator", genes_missing: int,
+                 gene_column: str) -> "Annotation":
+    from deepchem_actinn.annotator import Annotation
+    n_types = len(annotator.type_names)
+    return Annotation(
+        cell_ids=cell_ids,
+        cell_types=np.concatenate([p.cell_types for p in parts])
+        if parts else np.empty(0, object),
+        confidence=np.concatenate([p.confidence for p in parts])
+        if parts else np.empty(0, np.float32),
+        probabilities=np.concatenate([p.probabilities for p in parts])
+        if parts else np.empty((0, n_types), np.float32),
+        type_names=annotator.type_names,
+        genes_missing=genes_missing,
+        gene_column=gene_column)
+
+
+def predict_dask(annotator: "ACTINNAnnotator",
+                 X: Any,
+                 genes: Sequence[str],
+                 cell_ids: Optional[Sequence[str]] = None,
+                 *,
+                 client=None,
+                 unassigned: bool = False,
+                 threshold: Optional[float] = None) -> "Annotation":
+    """Annotate a Dask array of raw counts on a ``dask.distributed`` cluster.
+
+    The annotator is sent to each worker once; each block of rows is
+    normalised and scored on the worker that holds it (blocks are read there
+    too when X comes from a file). The result equals
+    ``annotator.predict(X.compute(), genes, cell_ids, ...)``.
+
+    Parameters
+    ----------
+    annotator: ACTINNAnnotator
+        A fitted annotator.
+    X: dask.array.Array
+        Raw counts, cells x genes, with NumPy or SciPy sparse blocks (as
+        ``anndata.experimental.read_elem_lazy(f["X"])`` gives); blocks split
+        by genes are joined into whole rows first. Blocks of 10,000 or more
+        cells keep the per-task overhead small.
+    genes: sequence of str
+        The query's gene names, one per column.
+    cell_ids: sequence of str, optional
+        Cell ids (default ``"0"``, ``"1"``, ...).
+    client: distributed.Client, optional
+        The cluster to use; by default the Client already running.
+    unassigned, threshold:
+        As in :meth:`ACTINNAnnotator.predict`.
+
+    Returns
+    -------
+    Annotation
+        For every cell, in the order of X's rows.
+
+    Raises
+    ------
+    ACTINNInputError
+        The genes do not match the model, or the ids or gene names do not
+        fit X; raised on the client before anything is computed. Bad counts
+        in a block raise it from the worker, naming the cells.
+    ImportError
+        Dask's distributed scheduler is not installed.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from distributed import Client, LocalCluster
+    >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> train, test = load_tabula_muris_sample()
+    >>> annotator = ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
+    ...     train.X, train.var_names, train.obs["cell_type"])
+    >>> X = da.from_array(test.X.toarray(), chunks=(250, -1))
+    >>> with LocalCluster(n_workers=1, processes=False,
+    ...                   dashboard_address=None) as cluster, \\
+    ...         Client(cluster) as client:
+    ...     result = predict_dask(annotator, X, test.var_names,
+    ...                           test.obs_names, client=client)
+    >>> result.probabilities.shape
+    (1000, 12)
+    """
+    client = _client(client)
+    if not is_dask_array(X) or X.ndim != 2:
+        raise TypeError("predict_dask takes a 2-D dask.array.Array; for "
+                        "arrays in memory use ACTINNAnnotator.predict")
+    genes = [str(g) for g in genes]
+    if X.shape[1] != len(genes):
+        raise ACTINNInputError("%d genes in the matrix but %d gene names" %
+                               (X.shape[1], len(genes)))
+    if any(np.isnan(n) for n in X.shape):
+        raise ACTINNInputError("the Dask array's number of cells is unknown; "
+                               "call X.compute_chunk_sizes() first")
+    ids = np.asarray([str(i) for i in range(X.shape[0])]
+                     if cell_ids is None else [str(c) for c in cell_ids],
+                     dtype=object)
+    if len(ids) != X.shape[0]:
+        raise ACTINNInputError("%d cells but %d cell ids" %
+                               (X.shape[0], len(ids)))
+    positions = annotator.gene_positions(genes)  # refuses a poor match
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    bounds = np.cumsum((0,) + tuple(X.chunks[0]))
+    blocks = client.compute(list(X.to_delayed().ravel()))
+    shipped = _ship(client, annotator, genes, "var_names", unassigned,
+                    threshold)
+    try:
+        futures = [
+            client.submit(_predict_block,
+                          shipped,
+                          block,
+                          ids[bounds[i]:bounds[i + 1]],
+                          pure=False) for i, block in enumerate(blocks)
+        ]
+        parts = client.gather(futures)
+    finally:
+        client.cancel(blocks + [shipped])
+    return _concatenate(parts, ids, annotator, int((positions < 0).sum()),
+                        "var_names")
+
+
+def predict_file_dask(
+        annotator: "ACTINNAnnotator",
+        path: Union[str, os.PathLike],
+        client=None,
+        chunk_size: int = 50_000,
+        format: Optional[str] = None,
+        *,
+        upper_case_genes: bool = True,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        unassigned: bool = False,
+        threshold: Optional[float] = None,
+        max_in_flight: Optional[int] = None) -> Iterator["Annotation"]:
+    """Annotate a file on a ``dask.distributed`` cluster, chunk by chunk.
+
+    The client reads only the gene table and the number of cells; each task
+    opens ``path`` on its worker and reads its ``chunk_size`` rows
+    (:func:`~deepchem_actinn.io.readers.iter_cell_chunks` with ``starts``),
+    so no counts pass through the client. The annotations come back in file
+    order, the same as ``ACTINNAnnotator.predict`` on
+    :func:`~deepchem_actinn.io.readers.read`'s result chunk by chunk: a
+    command can write them as they arrive.
+
+    Parameters
+    ----------
+    annotator: ACTINNAnnotator
+        A fitted annotator.
+    path: str or os.PathLike
+        The query file (h5ad, ACTINN HDF5 and 10x HDF5 are read by row
+        range; other formats are read whole by every task, so convert them
+        first). Every worker must see it under this same path.
+    client: distributed.Client, optional
+        The cluster to use; by default the Client already running.
+    chunk_size: int, default 50,000
+        Cells per task.
+    format, upper_case_genes, layer, use_raw, allow_non_integer:
+        As in :func:`~deepchem_actinn.io.readers.iter_cell_chunks`.
+    unassigned, threshold:
+        As in :meth:`ACTINNAnnotator.predict`.
+    max_in_flight: int, optional
+        Chunks submitted ahead of the one being returned (default twice the
+        cluster's threads), so finished chunks do not pile up on the workers
+        when the caller is slower than the cluster.
+
+    Yields
+    ------
+    Annotation
+        One per chunk, in file order; ``gene_column`` says which gene
+        identifiers were matched (as ``actinn predict`` chooses them).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from distributed import Client, LocalCluster
+    >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> train, test = load_tabula_muris_sample()
+    >>> annotator = ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
+    ...     train.X, train.var_names, train.obs["cell_type"])
+    >>> path = os.path.join(tempfile.mkdtemp(), "query.h5ad")
+    >>> test.write_h5ad(path)
+    >>> with LocalCluster(n_workers=1, processes=False,
+    ...                   dashboard_address=None) as cluster, \\
+    ...         Client(cluster) as client:
+    ...     sizes = [len(chunk) for chunk in predict_file_dask(
+    ...         annotator, path, client, chunk_size=400)]
+    >>> sizes
+    [400, 400, 200]
+    """
+    from deepchem_actinn.io.readers import n_cells, read_var
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
+    client = _client(client)
+    if int(chunk_size) < 1:
+        raise ACTINNInputError("chunk_size must be at least 1, got %r" %
+                               (chunk_size,))
+    path = os.path.abspath(os.fspath(path))
+    read_options = dict(format=format,
+                        upper_case_genes=upper_case_genes,
+                        layer=layer,
+                        use_raw=use_raw,
+                        allow_non_integer=allow_non_integer)
+    var = read_var(path,
+                   format,
+                   upper_case_genes,
+                   layer=layer,
+                   use_raw=use_raw,
+                   allow_non_integer=allow_non_integer)
+    candidates = gene_candidates(var.index, var)
+    column, _ = choose_gene_column(annotator.genes_, candidates,
+                                   annotator.min_overlap)
+    annotator.gene_positions(candidates[column])  # logs missing genes once
+    total = n_cells(path, format)
+    window = int(max_in_flight or max(2, 2 * sum(client.nthreads().values())))
+    return _stream(client, annotator, candidates[column], column, path, total,
+                   int(chunk_size), read_options, unassigned, threshold, window)
+
+
+def _stream(client, annotator, genes, column, path, total, chunk_size,
+            read_options, unassigned, threshold,
+            window) -> Iterator["Annotation"]:
+    """The generator behind :func:`predict_file_dask` (checks run at the
+    call, tasks start at the first ``next``)."""
+    shipped = _ship(client, annotator, genes, column, unassigned, threshold)
+    starts = iter(range(0, total, chunk_size))
+    pending: Deque = collections.deque()
+
+    def top_up() -> None:
+        for start in starts:
+            pending.append(
+                client.submit(_predict_rows,
+                              shipped,
+                              path,
+                              start,
+                              chunk_size,
+                              read_options,
+                              pure=False))
+            if len(pending) >= window:
+                return
+
+    try:
+        top_up()
+        while pending:
+            result = pending.popleft().result()
+            top_up()
+            yield result
+    finally:
+        client.cancel(list(pending) + [shipped])

@@ -1,0 +1,209 @@
+"""Prediction on a dask.distributed cluster (two worker processes) gives the
+labels and probabilities of a plain run, in the query's order, and sends the
+annotator to the workers once."""
+import copyreg
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from anndata.experimental import read_elem_lazy
+
+from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+from deepchem_actinn.distributed import (dask_predict, is_dask_array,
+                                         predict_dask, predict_file_dask)
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io.readers import read
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+
+class PickleCountingAnnotator(ACTINNAnnotator):
+    """Counts how often the client pickles it; the workers unpickle a plain
+    ACTINNAnnotator (this test module need not be importable there)."""
+    pickled = 0
+
+    def __reduce_ex__(self, protocol):
+        PickleCountingAnnotator.pickled += 1
+        return (copyreg._reconstructor, (ACTINNAnnotator, object, None),
+                dict(self.__dict__))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_tabula_muris_sample()
+
+
+@pytest.fixture(scope="module")
+def annotator(sample):
+    train, _ = sample
+    return ACTINNAnnotator(max_epochs=3, n_networks=2,
+                           seed=0).fit(train.X, train.var_names,
+                                       train.obs["cell_type"])
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2,
+                                  processes=True,
+                                  threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def files(sample, tmp_path_factory):
+    """The test set as h5ad, with a sparse X and with a dense X."""
+    _, test = sample
+    folder = tmp_path_factory.mktemp("dask_query")
+    paths = {"sparse": folder / "sparse.h5ad", "dense": folder / "dense.h5ad"}
+    query = test.copy()
+    query.X = sp.csr_matrix(test.X)
+    query.write_h5ad(paths["sparse"])
+    query.X = query.X.toarray()
+    query.write_h5ad(paths["dense"])
+    return paths
+
+
+def _assert_same(result, expected):
+    assert list(result.cell_ids) == list(expected.cell_ids)
+    assert list(result.cell_types) == list(expected.cell_types)
+    assert result.type_names == expected.type_names
+    assert result.genes_missing == expected.genes_missing
+    np.testing.assert_allclose(result.probabilities,
+                               expected.probabilities,
+                               rtol=0,
+                               atol=1e-6)
+    np.testing.assert_allclose(result.confidence,
+                               expected.confidence,
+                               rtol=0,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_lazy_h5ad_matches_plain_predict(annotator, client, sample, files,
+                                         kind):
+    _, test = sample
+    with h5py.File(files[kind], "r") as f:
+        X = read_elem_lazy(f["X"], chunks=(300, -1))
+        block = X.blocks[0].compute()
+        assert sp.issparse(block) == (kind == "sparse")
+        result = predict_dask(annotator,
+                              X,
+                              test.var_names,
+                              test.obs_names,
+                              client=client,
+                              unassigned=True)
+    expected = annotator.predict(
+        test.X if kind == "sparse" else test.X.toarray(),
+        test.var_names,
+        test.obs_names,
+        unassigned=True)
+    assert X.numblocks[0] == 4
+    _assert_same(result, expected)
+    assert (result.cell_types == "Unassigned").sum() == (
+        expected.cell_types == "Unassigned").sum()
+
+
+def test_blocks_split_by_genes_are_joined(annotator, client, sample):
+    _, test = sample
+    X = da.from_array(test.X.toarray(), chunks=(400, 700))
+    result = predict_dask(annotator,
+                          X,
+                          test.var_names,
+                          client=client,
+                          threshold=0.9)
+    # the dense path, as X's blocks are dense (the sparse path sums in
+    # another order: probabilities differ by ~1e-6)
+    expected = annotator.predict(test.X.toarray(),
+                                 test.var_names,
+                                 threshold=0.9)
+    _assert_same(result, expected)
+    assert list(result.cell_ids[:3]) == ["0", "1", "2"]
+    assert (result.cell_types == "Unassigned").any()
+
+
+def test_file_chunks_come_back_in_order(annotator, client, files):
+    query = read(files["sparse"])
+    chunks = list(
+        predict_file_dask(annotator,
+                          files["sparse"],
+                          client,
+                          chunk_size=300,
+                          unassigned=True,
+                          max_in_flight=2))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    expected = annotator.predict(query.X,
+                                 query.var_names,
+                                 query.obs_names,
+                                 unassigned=True)
+    joined = dask_predict._concatenate(
+        chunks, np.concatenate([c.cell_ids for c in chunks]), annotator,
+        chunks[0].genes_missing, chunks[0].gene_column)
+    _assert_same(joined, expected)
+    assert chunks[0].gene_column == "var_names"
+
+
+def test_annotator_is_sent_once(annotator, client, sample, files):
+    _, test = sample
+    counting = PickleCountingAnnotator.__new__(PickleCountingAnnotator)
+    counting.__dict__.update(annotator.__dict__)
+    X = da.from_array(test.X.toarray(), chunks=(100, -1))
+    PickleCountingAnnotator.pickled = 0
+    result = predict_dask(counting, X, test.var_names, client=client)
+    assert X.numblocks[0] == 10
+    assert PickleCountingAnnotator.pickled == 1
+    assert list(result.cell_types) == list(
+        annotator.predict(test.X.toarray(), test.var_names).cell_types)
+
+    PickleCountingAnnotator.pickled = 0
+    chunks = list(
+        predict_file_dask(counting, files["sparse"], client, chunk_size=100))
+    assert len(chunks) == 10
+    assert PickleCountingAnnotator.pickled == 1
+
+
+def test_bad_queries_are_refused_on_the_client(annotator, client, sample):
+    _, test = sample
+    X = da.from_array(test.X.toarray(), chunks=(500, -1))
+    with pytest.raises(ACTINNInputError, match="2000 genes in the matrix"):
+        predict_dask(annotator, X, test.var_names[:10], client=client)
+    with pytest.raises(ACTINNInputError, match="1000 cells but 3 cell ids"):
+        predict_dask(annotator,
+                     X,
+                     test.var_names, ["a", "b", "c"],
+                     client=client)
+    other = ["OTHER%d" % i for i in range(test.n_vars)]
+    with pytest.raises(ACTINNInputError, match="do not match the model"):
+        predict_dask(annotator, X, other, client=client)
+    with pytest.raises(TypeError, match="dask.array"):
+        predict_dask(annotator, test.X, test.var_names, client=client)
+
+
+def test_bad_counts_are_named_from_the_worker(annotator, client, sample):
+    _, test = sample
+    dense = test.X.toarray()
+    dense[700, 5] = -1.0
+    X = da.from_array(dense, chunks=(500, -1))
+    with pytest.raises(ACTINNInputError, match=test.obs_names[700]):
+        predict_dask(annotator,
+                     X,
+                     test.var_names,
+                     test.obs_names,
+                     client=client)
+
+
+def test_is_dask_array(sample):
+    _, test = sample
+    assert is_dask_array(da.zeros((2, 3)))
+    assert not is_dask_array(test.X)
+
+
+def test_without_dask_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError,
+                       match=r'pip install "deepchem-actinn\[distributed\]"'):
+        dask_predict._distributed()
