@@ -1,9 +1,8 @@
 """Calibrated confidence and the rule that marks a cell ``Unassigned``.
 
-:mod:`~deepchem_actinn.confidence.calibration`: temperature scaling, the
-expected calibration error, thresholds; :mod:`~deepchem_actinn.confidence.
-rejection`: :class:`RejectionRule` (nearest reference cells in the networks'
-hidden layers).
+``calibration``: temperature scaling, the expected calibration error and
+thresholds. ``rejection``: :class:`RejectionRule`, which compares a cell
+with its nearest reference cells in the networks' hidden layers.
 """
 from deepchem_actinn.confidence.calibration import (  # noqa: F401
     UNASSIGNED, assign, calibrate, calibrated_probabilities,
