@@ -426,7 +426,6 @@ def _predict(args, annotator, out_dir: Path) -> None:
             "matching genes through the query's %s (%d of the "
             "model's %d genes)", column, matched, len(annotator.genes_))
     positions = annotator.gene_positions(candidates[column])
-    scorer = annotator.scorer(positions, len(candidates[column]))
     total = n_cells(args.test_set, args.test_format)
     bar = _Progress(args.quiet,
                     total=total,
@@ -439,19 +438,17 @@ def _predict(args, annotator, out_dir: Path) -> None:
     try:
         with PredictedLabelWriter(labels_path,
                                   overwrite=args.overwrite) as writer:
-            for chunk_ids, X in prefetch(
-                    iter_cell_chunks(args.test_set,
-                                     args.chunk_size,
-                                     args.test_format,
-                                     upper_case_genes=not args.keep_gene_case)):
-                result = annotator._annotate(X,
-                                             positions,
-                                             chunk_ids,
-                                             args.unassigned,
-                                             args.threshold,
-                                             column,
-                                             scorer,
-                                             checked=True)
+            chunks = prefetch(
+                iter_cell_chunks(args.test_set,
+                                 args.chunk_size,
+                                 args.test_format,
+                                 upper_case_genes=not args.keep_gene_case))
+            for result in annotator.iter_predict(chunks,
+                                                 candidates[column],
+                                                 args.unassigned,
+                                                 args.threshold,
+                                                 gene_column=column,
+                                                 checked=True):
                 writer.write(result.cell_ids, result.cell_types)
                 for name in result.cell_types:
                     counts[name] = counts.get(name, 0) + 1

@@ -256,9 +256,8 @@ def test_row_sums_of_csr_rows_including_empty_ones():
 
 
 def test_models_are_deepchem_views_of_the_networks(quick, tm_test):
-    """``models_`` wraps the trained networks (shared weights) as
-    ACTINNModel, so DeepChem's predict gives the annotator's networks'
-    probabilities."""
+    """``models_`` wraps the ensemble's members as ACTINNModel, so
+    DeepChem's predict gives each member's probabilities."""
     import deepchem as dc
 
     from deepchem_actinn import ACTINNModel
@@ -266,14 +265,59 @@ def test_models_are_deepchem_views_of_the_networks(quick, tm_test):
     from deepchem_actinn.transformers.normalise import library_size_log
     models = quick.models_
     assert all(isinstance(m, ACTINNModel) for m in models)
-    assert [m.model for m in models] == quick.networks_
+    assert len(models) == len(quick.ensemble_) == 2
     assert quick.models_ is models  # made once
     X = take_columns(library_size_log(tm_test["X"][:50]),
                      quick.gene_positions(tm_test["genes"]))
     proba = models[1].predict(dc.data.NumpyDataset(X))
     with torch.no_grad():
-        expected = quick.networks_[1](torch.from_numpy(X))[0].numpy()
-    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-6)
+        expected = quick.ensemble_(torch.from_numpy(X))[1][:, 1].softmax(-1)
+    np.testing.assert_allclose(proba, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_annotator_holds_one_ensemble_whose_embedding_is_the_prediction(
+        quick, tm_test):
+    """The ensemble's mean probabilities, calibrated, are what predict
+    returns (dense and sparse queries alike)."""
+    from deepchem_actinn.confidence import calibrated_probabilities
+    from deepchem_actinn.models.network import ACTINNEnsemble
+    assert isinstance(quick.ensemble_, ACTINNEnsemble)
+    X = quick.preprocess(tm_test["X"][:40], tm_test["genes"])
+    with torch.no_grad():
+        mean = quick.ensemble_(torch.from_numpy(X))[0].numpy()
+    logits = np.log(mean)
+    for query in (tm_test["X"][:40], sp.csr_matrix(tm_test["X"][:40])):
+        result = quick.predict(query, tm_test["genes"])
+        np.testing.assert_allclose(result.probabilities,
+                                   calibrated_probabilities(
+                                       logits, quick.temperature_),
+                                   rtol=1e-4,
+                                   atol=1e-6)
+
+
+def test_iter_predict_and_predict_file_give_predict_chunk_by_chunk(
+        quick, tm_test, tmp_path):
+    whole = quick.predict(sp.csr_matrix(tm_test["X"]), tm_test["genes"],
+                          tm_test["ids"])
+    chunks = [(tm_test["ids"][i:i + 300],
+               sp.csr_matrix(tm_test["X"][i:i + 300]))
+              for i in range(0, 1000, 300)]
+    parts = list(quick.iter_predict(chunks, tm_test["genes"], checked=True))
+    assert [len(p) for p in parts] == [300, 300, 300, 100]
+    np.testing.assert_array_equal(
+        np.concatenate([p.probabilities for p in parts]), whole.probabilities)
+    path = tmp_path / "query.h5ad"
+    anndata.AnnData(X=sp.csr_matrix(tm_test["X"]),
+                    obs=pd.DataFrame(index=tm_test["ids"]),
+                    var=pd.DataFrame(index=tm_test["genes"])).write_h5ad(path)
+    parts = list(quick.predict_file(path, chunk_size=400))
+    assert [len(p) for p in parts] == [400, 400, 200]
+    np.testing.assert_array_equal(np.concatenate([p.cell_ids for p in parts]),
+                                  tm_test["ids"])
+    np.testing.assert_allclose(np.concatenate([p.probabilities for p in parts]),
+                               whole.probabilities,
+                               rtol=1e-6,
+                               atol=1e-7)
 
 
 def test_annotating_needs_no_deepchem(tmp_path):
@@ -302,3 +346,104 @@ def test_fused_scorer_names_bad_cells(quick, tm_test):
     empty = sp.vstack([empty, sp.csr_matrix((1, 2000))]).tocsr()
     with pytest.raises(ACTINNInputError, match="zero total counts.*d"):
         quick.scorer(positions, 2000)(empty, ["a", "b", "c", "d"])
+
+
+def test_format_1_written_as_networks_state_dicts_still_loads(
+        quick, tm_test, tmp_path):
+    """Format 1 as earlier versions wrote it (one ACTINNClassifier
+    state_dict per member) loads into the ensemble unchanged."""
+    quick.save(tmp_path / "model")
+    torch.save([network.state_dict() for network in quick.networks_],
+               tmp_path / "model" / "weights.pt")
+    loaded = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    np.testing.assert_array_equal(
+        loaded.predict(tm_test["X"], tm_test["genes"]).probabilities,
+        quick.predict(tm_test["X"], tm_test["genes"]).probabilities)
+    # and a damaged one is refused in one line
+    torch.save([{
+        "first.weight": torch.zeros(3, 3)
+    }], tmp_path / "model" / "weights.pt")
+    with pytest.raises(ACTINNInputError, match="do not fit"):
+        ACTINNAnnotator.load(tmp_path / "model")
+
+
+def _log_normalised(adata):
+    """A scanpy-style object: counts moved away, X log-normalised."""
+    from deepchem_actinn.preprocessing.normalise import library_size_log
+    out = adata.copy()
+    out.X = sp.csr_matrix(library_size_log(adata.X))
+    return out
+
+
+@pytest.fixture(scope="module")
+def query_adata(tm_test):
+    return anndata.AnnData(X=sp.csr_matrix(tm_test["X"][:200]),
+                           obs=pd.DataFrame(index=tm_test["ids"][:200]),
+                           var=pd.DataFrame(index=tm_test["genes"]))
+
+
+def test_annotate_reads_counts_from_raw_when_x_is_log_normalised(
+        quick, query_adata):
+    expected = annotate(query_adata.copy(), quick, unassigned=True)
+    adata = _log_normalised(query_adata)
+    adata.raw = query_adata.copy()
+    result = annotate(adata, quick, unassigned=True)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+
+
+def test_annotate_reads_counts_from_a_counts_layer(quick, query_adata):
+    expected = annotate(query_adata.copy(), quick)
+    adata = _log_normalised(query_adata)
+    adata.layers["counts"] = query_adata.X.copy()
+    result = annotate(adata, quick)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+
+
+def test_annotate_without_counts_anywhere_says_what_it_found(
+        quick, query_adata):
+    adata = _log_normalised(query_adata)
+    with pytest.raises(ACTINNInputError, match="X.*non-integer"):
+        annotate(adata, quick)
+    assert "actinn_cell_type" not in adata.obs
+
+
+def test_annotate_explicit_use_raw_and_layer_win(quick, query_adata):
+    expected = annotate(query_adata.copy(), quick)
+    adata = query_adata.copy()
+    # X holds counts, but the caller names another matrix: it is used
+    adata.raw = _log_normalised(query_adata)
+    with pytest.raises(ACTINNInputError, match="raw"):
+        annotate(adata, quick, use_raw=True)
+    adata.layers["other"] = query_adata.X.copy()
+    adata.X = sp.csr_matrix(adata.shape, dtype=np.float32)
+    result = annotate(adata, quick, layer="other")
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+    with pytest.raises(ACTINNInputError):
+        annotate(adata, quick, use_raw=False)  # X insisted on: no counts
+
+
+def test_device_rule_for_fit_and_load(tm_train, tmp_path, monkeypatch):
+    """None means CUDA when available (here: the CPU); the fitted ensemble
+    sits on the resolved device; load follows the same rule."""
+    from deepchem_actinn.models.device import resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device(None) == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device(None) == torch.device("cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    annotator = ACTINNAnnotator(max_epochs=1,
+                                n_networks=2).fit(tm_train["X"][:300],
+                                                  tm_train["genes"],
+                                                  tm_train["labels"][:300])
+    assert {p.device for p in annotator.ensemble_.parameters()
+           } == {torch.device("cpu")}
+    annotator.save(tmp_path / "m")
+    for device in (None, "cpu"):
+        loaded = ACTINNAnnotator.load(tmp_path / "m", device=device)
+        assert {p.device for p in loaded.ensemble_.parameters()
+               } == {torch.device("cpu")}
+        assert loaded.device == device

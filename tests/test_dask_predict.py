@@ -14,7 +14,7 @@ from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
 from deepchem_actinn.distributed import (dask_predict, is_dask_array,
                                          predict_dask, predict_file_dask)
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io.readers import read
+from deepchem_actinn.io import read
 
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")

@@ -8,7 +8,7 @@ from sklearn.metrics import accuracy_score
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.reference_file import ReferenceFile
+from deepchem_actinn.annotator.reference_file import ReferenceFile
 from deepchem_actinn.preprocessing.gene_stats import gene_statistics
 from deepchem_actinn.transformers.normalise import library_size_log
 

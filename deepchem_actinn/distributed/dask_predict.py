@@ -17,7 +17,7 @@ Two entry points:
   installed), and returns one :class:`~deepchem_actinn.annotator.Annotation`.
 - :func:`predict_file_dask` takes a file path: each task opens the file and
   reads its own range of rows with
-  :func:`~deepchem_actinn.io.readers.iter_cell_chunks`, and the chunks'
+  :func:`~deepchem_actinn.io.iter_cell_chunks`, and the chunks'
   annotations come back one by one in file order. The path must be readable
   by every worker under the same name (a shared or network file system).
 
@@ -110,7 +110,7 @@ def _predict_rows(worker: _Worker, path: str, start: int, chunk_size: int,
                   read_options: dict) -> "Annotation":
     """Rows ``start:start + chunk_size`` of a file, read and annotated on a
     worker."""
-    from deepchem_actinn.io.readers import iter_cell_chunks
+    from deepchem_actinn.io import iter_cell_chunks
     ((cell_ids, X),) = iter_cell_chunks(path,
                                         chunk_size,
                                         starts=[start],
@@ -268,10 +268,10 @@ def predict_file_dask(
 
     The client reads only the gene table and the number of cells; each task
     opens ``path`` on its worker and reads its ``chunk_size`` rows
-    (:func:`~deepchem_actinn.io.readers.iter_cell_chunks` with ``starts``),
+    (:func:`~deepchem_actinn.io.iter_cell_chunks` with ``starts``),
     so no counts pass through the client. The annotations come back in file
     order, the same as ``ACTINNAnnotator.predict`` on
-    :func:`~deepchem_actinn.io.readers.read`'s result chunk by chunk: a
+    :func:`~deepchem_actinn.io.read`'s result chunk by chunk: a
     command can write them as they arrive.
 
     Parameters
@@ -287,7 +287,7 @@ def predict_file_dask(
     chunk_size: int, default 50,000
         Cells per task.
     format, upper_case_genes, layer, use_raw, allow_non_integer:
-        As in :func:`~deepchem_actinn.io.readers.iter_cell_chunks`.
+        As in :func:`~deepchem_actinn.io.iter_cell_chunks`.
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     max_in_flight: int, optional
@@ -319,7 +319,7 @@ def predict_file_dask(
     >>> sizes
     [400, 400, 200]
     """
-    from deepchem_actinn.io.readers import n_cells, read_var
+    from deepchem_actinn.io import n_cells, read_var
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     client = _client(client)

@@ -1,15 +1,24 @@
-"""Fast prediction on raw sparse counts with an ensemble of ACTINN networks.
+"""The one prediction path: cells in, hidden features and logits out.
 
-For a query in its own gene order, the first layers of all networks are
-fused into one weight table indexed by the *query's* columns: row ``j`` holds
-the weights of the model gene that query column ``j`` matches (zeros for a
-query gene the model does not use). One ``embedding_bag`` over the raw CSR
-non-zeros then gives every network's first hidden layer at once, with the
-library-size normalisation and log applied to the non-zeros on the fly: no
-column remapping, no normalised copy of the matrix, nothing densified.
+Everything that predicts goes through here, on the ensemble's device, block
+by block, through :meth:`ACTINNEnsemble.embed_first
+<deepchem_actinn.models.network.ACTINNEnsemble.embed_first>`:
+
+* :func:`embed` takes cells already normalised and aligned to the model's
+  genes (dense, or sparse through the sparse first layer);
+* :class:`EnsembleScorer` takes a query's raw counts in its own gene order.
+  For sparse counts the first layers of all members are gathered into one
+  weight table indexed by the *query's* columns (row ``j`` holds the weights
+  of the model gene that query column ``j`` matches, zeros for a gene the
+  model does not use); one ``embedding_bag`` over the raw CSR non-zeros then
+  gives every member's first layer at once, with the library-size
+  normalisation and log applied to the non-zeros on the fly: no column
+  remapping, no normalised copy, nothing densified. Dense counts are
+  normalised and aligned, then go through :func:`embed`.
 """
+import copy
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -17,7 +26,81 @@ import torch
 import torch.nn.functional as F
 
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.models.network import ACTINNClassifier
+from deepchem_actinn.models.batches import network_input
+from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.types import Matrix
+
+#: Cells per block for normalised input (bounds memory for wide matrices).
+PREDICT_BLOCK = 4096
+
+
+def input_blocks(X: Matrix,
+                 device: torch.device,
+                 block: int = PREDICT_BLOCK) -> Iterator[Tuple[int, Any]]:
+    """``(first row, network input)`` for blocks of ``block`` cells: a
+    dense tensor, or for sparse X a CSR triple of tensors, on ``device``."""
+    sparse = sp.issparse(X)
+    for start in range(0, X.shape[0], block):
+        arrays = network_input(X, slice(start, start + block), sparse)
+        tensors = [torch.from_numpy(a).to(device) for a in arrays]
+        yield start, (tensors if sparse else tensors[0])
+
+
+def embed(ensemble: ACTINNEnsemble,
+          X: Matrix,
+          block: int = PREDICT_BLOCK) -> Tuple[np.ndarray, np.ndarray]:
+    """Hidden features and ensemble logits of normalised, aligned cells.
+
+    Parameters
+    ----------
+    ensemble: ACTINNEnsemble
+        The trained networks.
+    X: np.ndarray or scipy.sparse matrix
+        Normalised cells x the model's genes; a sparse X goes through the
+        sparse first layer, never densified.
+    block: int
+        Cells computed at a time.
+
+    Returns
+    -------
+    hidden: np.ndarray
+        The members' last hidden layers side by side, float32.
+    logits: np.ndarray
+        Log of the members' mean probabilities, float32.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.network import seeded_ensemble
+    >>> ensemble = seeded_ensemble(5, 3, n_networks=2, seed=0)
+    >>> hidden, logits = embed(ensemble, np.ones((4, 5), np.float32))
+    >>> hidden.shape, logits.shape
+    ((4, 50), (4, 3))
+    """
+    hidden = np.zeros((X.shape[0], ensemble.feature_width), dtype=np.float32)
+    logits = np.zeros((X.shape[0], ensemble.n_types), dtype=np.float32)
+    ensemble.eval()
+    with torch.inference_mode():
+        for start, batch in input_blocks(X, ensemble.device, block):
+            h, lg = ensemble.embed(batch)
+            stop = start + h.shape[0]
+            hidden[start:stop] = h.cpu().numpy()
+            logits[start:stop] = lg.cpu().numpy()
+    return hidden, logits
+
+
+def member_logits(ensemble: ACTINNEnsemble,
+                  X: Matrix,
+                  block: int = PREDICT_BLOCK) -> np.ndarray:
+    """Each member's log-probabilities ``(cells, members, types)`` for
+    normalised, aligned cells (the validation scores of training)."""
+    parts = []
+    was_training = ensemble.training
+    ensemble.eval()
+    with torch.inference_mode():
+        for _, batch in input_blocks(X, ensemble.device, block):
+            parts.append(torch.log_softmax(ensemble(batch)[1], -1).cpu())
+    ensemble.train(was_training)
+    return torch.cat(parts).numpy()
 
 
 class EnsembleScorer:
@@ -25,7 +108,7 @@ class EnsembleScorer:
 
     Parameters
     ----------
-    networks: list of ACTINNClassifier
+    ensemble: ACTINNEnsemble
         Trained networks over the model's genes.
     positions: np.ndarray
         For each model gene, its column in the query (-1 when missing), as
@@ -42,54 +125,67 @@ class EnsembleScorer:
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp, torch
-    >>> from deepchem_actinn.models.network import ACTINNClassifier
-    >>> net = ACTINNClassifier(input_size=3, output_dim=2)
-    >>> scorer = EnsembleScorer([net], np.array([2, 0, -1]), 4, 1e4, 2.0)
+    >>> from deepchem_actinn.models.network import seeded_ensemble
+    >>> ensemble = seeded_ensemble(3, 2, seed=0)
+    >>> scorer = EnsembleScorer(ensemble, np.array([2, 0, -1]), 4, 1e4, 2.0)
     >>> hidden, logits = scorer(sp.csr_matrix([[1., 0., 3., 5.]]))
     >>> hidden.shape, logits.shape
     ((1, 25), (1, 2))
     """
 
     def __init__(self,
-                 networks: Sequence[ACTINNClassifier],
+                 ensemble: ACTINNEnsemble,
                  positions: np.ndarray,
                  n_query_genes: int,
                  target_sum: float,
                  log_base: float,
                  device=None,
                  block: int = 16384) -> None:
-        self.networks = [net.eval() for net in networks]
+        self.ensemble = ensemble.eval()
+        self.positions = np.asarray(positions)
         self.block = int(block)
         self.target_sum = float(target_sum)
-        self.device = device or next(networks[0].parameters()).device
-        with torch.no_grad():
-            first = [net.first for net in networks]
-            weights = torch.cat([layer.weight for layer in first], 1)
-            table = torch.zeros(n_query_genes,
-                                weights.shape[1],
-                                dtype=weights.dtype,
-                                device=self.device)
-            present = np.flatnonzero(positions >= 0)
-            table[torch.as_tensor(positions[present], device=self.device)] = \
-                weights[torch.as_tensor(present, device=self.device)].to(
-                    self.device)
-            # log_base(1 + y) = log1p(y) / ln(base): the division is folded
-            # into the weights, so the non-zeros only need a log1p.
-            self.table = table.mul_(1.0 / math.log(log_base)).contiguous()
-            self.bias = torch.cat([layer.bias for layer in first
-                                  ]).to(self.device)
-        self.widths = [layer.weight.shape[1] for layer in first]
+        self.log_base = float(log_base)
+        self.device = torch.device(device) if device is not None \
+            else ensemble.device
+        if self.device != ensemble.device:  # a copy; the caller's stays
+            self.ensemble = copy.deepcopy(ensemble).to(self.device)
+        self.n_query_genes = int(n_query_genes)
+        self.bias = self.ensemble.first.bias.detach()
+        self._table: Optional[torch.Tensor] = None  # made on first use
+
+    @property
+    def table(self) -> torch.Tensor:
+        """The members' first-layer weights gathered into the query's gene
+        order (query genes x members x units), divided by ``ln(log_base)``."""
+        if self._table is None:
+            with torch.no_grad():
+                weights = self.ensemble.first.weight
+                table = torch.zeros(self.n_query_genes,
+                                    weights.shape[1],
+                                    dtype=weights.dtype,
+                                    device=self.device)
+                present = np.flatnonzero(self.positions >= 0)
+                table[torch.as_tensor(self.positions[present],
+                                      device=self.device)] = \
+                    weights[torch.as_tensor(present, device=self.device)]
+                # log_base(1 + y) = log1p(y) / ln(base): the division is
+                # folded into the weights, so the non-zeros need a log1p.
+                self._table = table.mul_(1.0 /
+                                         math.log(self.log_base)).contiguous()
+        return self._table
 
     def __call__(self,
-                 X: sp.csr_matrix,
+                 X: Matrix,
                  cell_ids: Union[Sequence[str], np.ndarray] = (),
                  check: bool = True) -> Tuple[np.ndarray, np.ndarray]:
         """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
 
         Parameters
         ----------
-        X: scipy.sparse.csr_matrix
-            Raw counts, cells x query genes.
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x query genes (dense counts are normalised,
+            aligned and computed by :func:`embed`).
         cell_ids: sequence of str, optional
             Names for the cells in error messages.
         check: bool, default True
@@ -103,16 +199,15 @@ class EnsembleScorer:
             A cell sums to zero, or the chunk holds negative, NaN or infinite
             values; the message names the cells (by ``cell_ids`` if given).
         """
+        if not sp.issparse(X):
+            return self._dense(X, cell_ids, check)
         X = sp.csr_matrix(X)
         if X.dtype != np.float32:
             X = X.astype(np.float32)
         if check:
             self._check_values(X, cell_ids)
-        hidden = np.empty(
-            (X.shape[0], sum(net.head.in_features for net in self.networks)),
-            np.float32)
-        logits = np.empty((X.shape[0], self.networks[0].head.out_features),
-                          np.float32)
+        hidden = np.empty((X.shape[0], self.ensemble.feature_width), np.float32)
+        logits = np.empty((X.shape[0], self.ensemble.n_types), np.float32)
         totals = _row_sums(X.indptr, X.data)
         zero = np.flatnonzero(totals <= 0)
         if len(zero):
@@ -145,18 +240,17 @@ class EnsembleScorer:
                 torch.from_numpy(offsets).to(self.device),
                 mode="sum",
                 per_sample_weights=weights.to(self.device)).add_(self.bias)
-            hidden: List[torch.Tensor] = []
-            proba: Optional[torch.Tensor] = None
-            for net, part in zip(self.networks,
-                                 torch.split(first, self.widths, dim=1)):
-                h = net.hidden(part)
-                hidden.append(h)
-                p = torch.softmax(net.head(h), dim=-1)
-                proba = p if proba is None else proba + p
-            assert proba is not None, "an ensemble has at least one network"
-            logits = torch.log(
-                torch.clamp(proba / len(self.networks), min=1e-30))
-            return (torch.cat(hidden, 1).cpu().numpy(), logits.cpu().numpy())
+            hidden, logits = self.ensemble.embed_first(first)
+            return hidden.cpu().numpy(), logits.cpu().numpy()
+
+    def _dense(self, X: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray],
+               check: bool) -> Tuple[np.ndarray, np.ndarray]:
+        """Dense raw counts: normalise, align to the model's genes, embed."""
+        from deepchem_actinn.preprocessing.gene_filter import take_columns
+        from deepchem_actinn.preprocessing.normalise import library_size_log
+        ids = list(cell_ids) if len(cell_ids) else None
+        Xn = library_size_log(X, self.target_sum, self.log_base, ids)
+        return embed(self.ensemble, take_columns(Xn, self.positions))
 
     @staticmethod
     def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],

@@ -232,21 +232,56 @@ class ACTINNEnsemble(nn.Module):
     def __len__(self) -> int:
         return int(self.weights[0].shape[0])
 
+    def layers_after_first(
+            self, first: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The rest of every member's network, from the fused first layer's
+        pre-activations ``(cells, members x units)``.
+
+        Returns the last hidden layer ``(members, cells, units)`` and the
+        logits ``(members, cells, types)``. This is the one forward pass of
+        the package: :meth:`forward` and the prediction path
+        (:mod:`deepchem_actinn.models.inference`, which computes the first
+        layer its own way from raw sparse counts) both end here.
+        """
+        first = torch.relu(first)
+        h = first.view(first.shape[0], len(self), self.width).transpose(0, 1)
+        last = len(self.weights) - 1
+        hidden = h
+        for j, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if j == last:
+                hidden = h
+            h = torch.baddbmm(bias, h, weight)
+            if j < last:
+                h = torch.relu(h)
+        return hidden, h
+
     def forward(
         self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Mean class probabilities ``(cells, types)`` and each member's
         logits ``(cells, members, types)``."""
-        first = torch.relu(self.first(x))
-        h = first.view(first.shape[0], len(self), self.width).transpose(0, 1)
-        last = len(self.weights) - 1
-        for j, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            h = torch.baddbmm(bias, h, weight)
-            if j < last:
-                h = torch.relu(h)
+        _, h = self.layers_after_first(self.first(x))
         # h is (members, cells, types), contiguous: the softmax and the
         # loss run on it before the view as (cells, members, types)
         return torch.softmax(h, dim=-1).mean(0), h.transpose(0, 1)
+
+    def embed(
+        self, x: Union[torch.Tensor, Sequence[torch.Tensor]]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Hidden features and ensemble logits of a batch of cells.
+
+        The features are the members' last hidden layers side by side
+        ``(cells, members x units)``; the logits ``(cells, types)`` are the
+        log of the members' mean probabilities (:func:`mean_log_proba`).
+        """
+        return self.embed_first(self.first(x))
+
+    def embed_first(self,
+                    first: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`embed`, from the first layer's pre-activations."""
+        hidden, logits = self.layers_after_first(first)
+        features = hidden.transpose(0, 1).reshape(hidden.shape[1], -1)
+        return features, mean_log_proba(logits)
 
     def member_state(self, i: int) -> Dict[str, torch.Tensor]:
         """Member ``i``'s weights as an :class:`ACTINNClassifier` state
@@ -265,9 +300,80 @@ class ACTINNEnsemble(nn.Module):
             state[name + ".bias"] = bias[i, 0]
         return {k: v.detach().clone() for k, v in state.items()}
 
+    def member_states(self) -> List[Dict[str, torch.Tensor]]:
+        """Every member's :meth:`member_state`, in order."""
+        return [self.member_state(i) for i in range(len(self))]
+
+    @torch.no_grad()
+    def load_member_state(self, i: int, state: Dict[str, torch.Tensor]) -> None:
+        """Copy an :class:`ACTINNClassifier` state dict (as given by
+        :meth:`member_state`) into member ``i``, in place."""
+        units = slice(i * self.width, (i + 1) * self.width)
+        self.first.weight[:, units] = state["first.weight"]
+        self.first.bias[units] = state["first.bias"]
+        names = [
+            "hidden.%d" % (2 * j + 1) for j in range(len(self.weights) - 1)
+        ] + ["head"]
+        for name, weight, bias in zip(names, self.weights, self.biases):
+            weight[i] = state[name + ".weight"].t()
+            bias[i, 0] = state[name + ".bias"]
+
+    @property
+    def device(self) -> torch.device:
+        """Where the ensemble's parameters are."""
+        return self.first.weight.device
+
+    @property
+    def n_types(self) -> int:
+        """Number of cell types (the output width)."""
+        return self._shape[1]
+
+    @property
+    def feature_width(self) -> int:
+        """Width of :meth:`embed`'s features (members x last hidden)."""
+        return len(self) * int(self.weights[-1].shape[1])
+
     def member(self, i: int) -> ACTINNClassifier:
         """Member ``i`` as a standalone network (a copy)."""
         n_genes, n_types, sizes = self._shape
         network = seeded_classifier(n_genes, n_types, sizes, seed=0)
         network.load_state_dict(self.member_state(i))
         return network.to(self.first.weight.device)
+
+
+def mean_log_proba(logits: torch.Tensor) -> torch.Tensor:
+    """Log of the members' mean softmax probabilities.
+
+    ``logits`` is ``(members, cells, types)``; the result ``(cells, types)``
+    is what the ensemble predicts, as logits (one member gives its own
+    logits up to a constant), floored at ``log(1e-30)``.
+
+    Examples
+    --------
+    >>> logits = torch.tensor([[[0., 0.]], [[0., 0.]]])
+    >>> mean_log_proba(logits).exp()
+    tensor([[0.5000, 0.5000]])
+    """
+    return torch.log(
+        torch.clamp(torch.softmax(logits, dim=-1).mean(0), min=1e-30))
+
+
+def seeded_ensemble(input_size: int,
+                    output_dim: int,
+                    hidden_sizes: Sequence[int] = (100, 50, 25),
+                    n_networks: int = 1,
+                    seed: Optional[int] = None) -> ACTINNEnsemble:
+    """An :class:`ACTINNEnsemble` of ``n_networks`` members, member ``i``
+    initialised as :func:`seeded_classifier` under ``seed + i`` (as
+    :class:`~deepchem_actinn.models.actinn.ACTINNModel` does).
+
+    Examples
+    --------
+    >>> len(seeded_ensemble(20, 3, n_networks=2, seed=0))
+    2
+    """
+    return ACTINNEnsemble([
+        seeded_classifier(input_size, output_dim, hidden_sizes,
+                          None if seed is None else seed + i)
+        for i in range(int(n_networks))
+    ])

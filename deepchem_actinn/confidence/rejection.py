@@ -1,130 +1,17 @@
-"""Calibrated confidence and the rule that marks a cell ``Unassigned``.
-
-Temperature scaling [1]_ fits one number ``T`` on held-out cells so that
-``softmax(logits / T)`` is calibrated; the expected calibration error (ECE)
-measures the gap between confidence and accuracy before and after.
+"""The rule that marks a cell ``Unassigned``: it looks like no reference type.
 
 :class:`RejectionRule` decides which cells look like no reference type: by
 default, cells whose distance to their nearest reference cells in the
 network's last hidden layer is large for the type they are given
 (``method="knn"``); the max calibrated probability rule is kept as
 ``method="max_probability"``.
-
-References
-----------
-.. [1] Guo, Pleiss, Sun and Weinberger, "On calibration of modern neural
-   networks", ICML 2017.
 """
 from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
 
-#: The label given to cells that match no reference type well enough.
-UNASSIGNED = "Unassigned"
-
-
-def calibrated_probabilities(logits: np.ndarray,
-                             temperature: float = 1.0) -> np.ndarray:
-    """``softmax(logits / temperature)`` row by row, float32.
-
-    Examples
-    --------
-    >>> calibrated_probabilities(np.array([[2., 0.]]), temperature=2.0).round(4)
-    array([[0.7311, 0.2689]], dtype=float32)
-    """
-    return softmax(np.asarray(logits, dtype=np.float64) / temperature,
-                   axis=1).astype(np.float32)
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that minimises the negative log-likelihood.
-
-    Parameters
-    ----------
-    logits: np.ndarray
-        Held-out logits, cells x types.
-    labels: np.ndarray
-        Their true class ids.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> labels = rng.integers(0, 3, 2000)
-    >>> logits = rng.normal(size=(2000, 3))
-    >>> logits[np.arange(2000), labels] += 1.0
-    >>> t = fit_temperature(10 * logits, labels)   # over-confident logits
-    >>> 8 < t < 12
-    True
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels).ravel().astype(np.int64)
-    if len(labels) == 0:
-        return 1.0
-
-    def nll(log_t: float) -> float:
-        logp = log_softmax(logits / np.exp(log_t), axis=1)
-        return -float(np.mean(logp[np.arange(len(labels)), labels]))
-
-    result = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
-    return float(np.exp(result.x))
-
-
-def expected_calibration_error(probabilities: np.ndarray,
-                               labels: np.ndarray,
-                               n_bins: int = 15) -> float:
-    """ECE: the confidence-accuracy gap, averaged over confidence bins.
-
-    Examples
-    --------
-    >>> p = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
-    >>> round(expected_calibration_error(p, np.array([0, 0, 0, 1])), 3)
-    0.1
-    """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    labels = np.asarray(labels).ravel()
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0,
-                    n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = which == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(confidence[in_bin].mean() -
-                                       correct[in_bin].mean())
-    return float(ece)
-
-
-def threshold_for_rejection(scores: np.ndarray, rate: float) -> float:
-    """The score below which a share ``rate`` of held-out cells falls.
-
-    Examples
-    --------
-    >>> threshold_for_rejection(np.linspace(0, 1, 101), 0.1)
-    0.1
-    """
-    if len(scores) == 0:
-        return 0.0
-    return float(np.quantile(np.asarray(scores, dtype=np.float64), rate))
-
-
-def assign(type_names: np.ndarray, scores: np.ndarray,
-           threshold: Optional[float]) -> np.ndarray:
-    """``type_names``, with ``Unassigned`` where ``scores < threshold``.
-
-    Examples
-    --------
-    >>> assign(np.array(["B", "T"]), np.array([0.9, 0.4]), 0.5)
-    array(['B', 'Unassigned'], dtype=object)
-    """
-    out = np.asarray(type_names, dtype=object).copy()
-    if threshold is not None:
-        out[np.asarray(scores) < threshold] = UNASSIGNED
-    return out
-
+from deepchem_actinn.confidence.calibration import (calibrated_probabilities,
+                                                    threshold_for_rejection)
 
 #: Rows of queries per block in :func:`kth_neighbour_distance`.
 NEIGHBOUR_BLOCK = 1024

@@ -1,0 +1,56 @@
+"""The result of annotating cells: :class:`Annotation`."""
+from dataclasses import dataclass
+from typing import List
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Annotation:
+    """Predicted cell types of one dataset (or one chunk of it).
+
+    Attributes
+    ----------
+    cell_ids: np.ndarray
+        Cell ids, in input order.
+    cell_types: np.ndarray
+        Predicted type names (``Unassigned`` where the rule rejects a cell).
+    confidence: np.ndarray
+        Calibrated probability of the top type, float32.
+    probabilities: np.ndarray
+        Calibrated probabilities, cells x ``type_names``, float32.
+    type_names: list of str
+        Reference cell types, the columns of ``probabilities``.
+    genes_missing: int
+        Model genes absent from the query (set to zero).
+    gene_column: str
+        Which query gene identifiers were matched to the model's genes.
+
+    Examples
+    --------
+    >>> result = Annotation(np.array(["c1"]), np.array(["B"]),
+    ...                     np.array([0.9], np.float32),
+    ...                     np.array([[0.9, 0.1]], np.float32), ["B", "T"])
+    >>> list(result.to_frame().columns)
+    ['cell_type', 'confidence', 'B', 'T']
+    """
+    cell_ids: np.ndarray
+    cell_types: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray
+    type_names: List[str]
+    genes_missing: int = 0
+    gene_column: str = "var_names"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cell: ``cell_type``, ``confidence``, probabilities."""
+        frame = pd.DataFrame(self.probabilities,
+                             index=pd.Index(self.cell_ids, name="cellname"),
+                             columns=self.type_names)
+        frame.insert(0, "confidence", self.confidence)
+        frame.insert(0, "cell_type", self.cell_types)
+        return frame
+
+    def __len__(self) -> int:
+        return len(self.cell_ids)

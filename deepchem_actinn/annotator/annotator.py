@@ -1,0 +1,598 @@
+"""A trained ACTINN annotator: fit on a labelled reference once, save it,
+and annotate any number of new datasets with it.
+
+The annotator holds everything needed to name the cells of a new
+experiment: the ensemble of networks, the genes it uses in order, the
+preprocessing parameters, the cell-type names, the calibration temperature,
+the ``Unassigned`` rule and the package version that trained it. It is a
+facade: training is :mod:`deepchem_actinn.models.training`, prediction
+:mod:`deepchem_actinn.models.inference`, calibration and the rule
+:mod:`deepchem_actinn.confidence`, saving
+:mod:`deepchem_actinn.annotator.persistence`.
+"""
+import logging
+import os
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
+                    List, Optional, Sequence, Tuple, Union)
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn import confidence as conf
+from deepchem_actinn._version import __version__
+from deepchem_actinn.annotator import fitting
+from deepchem_actinn.annotator.annotation import Annotation
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.prefetch import prefetch
+from deepchem_actinn.labels import CellTypeLabels
+from deepchem_actinn.models.batches import minibatches
+from deepchem_actinn.models.device import DeviceLike, resolve_device
+from deepchem_actinn.models.inference import EnsembleScorer, embed
+from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
+from deepchem_actinn.models.training import train_ensemble
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.genes import gene_positions
+from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.types import Matrix
+
+if TYPE_CHECKING:  # DeepChem is imported only for the models_ views
+    from deepchem_actinn.models.actinn import ACTINNModel
+
+logger = logging.getLogger(__name__)
+
+#: The hyperparameters, in the order they are saved.
+PARAMS = ("n_networks", "max_epochs", "early_stopping", "patience",
+          "validation_fraction", "max_validation_cells", "class_weight",
+          "batch_size", "learning_rate", "weight_decay", "decay_rate",
+          "decay_steps", "hidden_sizes", "target_sum", "log_base",
+          "total_percentiles", "cv_percentiles", "min_overlap",
+          "rejection_rate", "seed")
+
+
+class ACTINNAnnotator:
+    """Train ACTINN on a labelled reference once; annotate many queries.
+
+    ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
+    names and cell-type labels; it normalises (:func:`library_size_log`),
+    fits the gene filter (:class:`GeneFilterTransformer`) and trains an
+    ensemble of ``n_networks`` ACTINN networks side by side in one
+    :class:`ACTINNEnsemble` (:func:`~deepchem_actinn.models.training.
+    train_ensemble`, plain PyTorch), holding out a stratified ``validation_fraction``
+    of the reference to stop each network when its validation loss stops
+    improving and to calibrate the probabilities (temperature scaling).
+    ``predict`` takes a query from any source: its genes are aligned to the
+    model's by name, missing genes set to zero.
+
+    Parameters
+    ----------
+    n_networks: int, default 3
+        Networks in the ensemble (seeds ``seed``, ``seed + 1``, ...), trained
+        side by side on the same minibatches, their probabilities averaged;
+        1 is the original ACTINN.
+    max_epochs: int, default 200
+        Upper bound on training epochs.
+    early_stopping: bool, default True
+        Stop when the validation loss has not improved for ``patience``
+        epochs, and keep the best weights. When False, train ``max_epochs``.
+    patience: int, default 10
+        Epochs without improvement before stopping.
+    validation_fraction: float, default 0.1
+        Share of each cell type held out for early stopping and calibration.
+    max_validation_cells: int, default 20,000
+        Cap on the held-out cells (a smaller share for large references).
+    class_weight: {"balanced", None}, default "balanced"
+        Weight the loss by inverse type frequency so rare types count.
+    batch_size, learning_rate, weight_decay, decay_rate, decay_steps,
+    hidden_sizes:
+        As in :class:`ACTINNModel`.
+    target_sum, log_base:
+        As in :func:`library_size_log`.
+    total_percentiles, cv_percentiles, min_overlap:
+        As in :class:`GeneFilterTransformer`.
+    rejection_rate: float, default 0.0075
+        Share of held-out reference cells the ``Unassigned`` rule rejects;
+        it sets the rule's threshold (0.75 %: in the leave-one-type-out
+        benchmark 1 % rejected up to 3.1 % of known cells in one run of 36,
+        0.75 % at most 2.5 %).
+    seed: int, default 0
+        Seeds the split, the weights and the shuffling.
+    device: str or torch.device, optional
+        Where to train and predict; None means CUDA when available, else
+        the CPU (:func:`~deepchem_actinn.models.device.resolve_device`).
+        The fitted networks stay where they trained.
+
+    Examples
+    --------
+    >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> train, test = load_tabula_muris_sample()
+    >>> annotator = ACTINNAnnotator(max_epochs=3).fit(
+    ...     train.X, train.var_names, train.obs["cell_type"])
+    >>> result = annotator.predict(test.X, test.var_names, test.obs_names)
+    >>> result.probabilities.shape
+    (1000, 12)
+    """
+
+    def __init__(self,
+                 n_networks: int = 3,
+                 max_epochs: int = 200,
+                 early_stopping: bool = True,
+                 patience: int = 10,
+                 validation_fraction: float = 0.1,
+                 max_validation_cells: int = 20000,
+                 class_weight: Optional[str] = "balanced",
+                 batch_size: int = 128,
+                 learning_rate: float = 1e-4,
+                 weight_decay: float = 0.005,
+                 decay_rate: float = 0.95,
+                 decay_steps: int = 1000,
+                 hidden_sizes: Sequence[int] = (100, 50, 25),
+                 target_sum: float = 1e4,
+                 log_base: float = 2.0,
+                 total_percentiles: Tuple[float, float] = (0.0, 100.0),
+                 cv_percentiles: Tuple[float, float] = (0.0, 100.0),
+                 min_overlap: float = 0.5,
+                 rejection_rate: float = 0.0075,
+                 seed: int = 0,
+                 device: DeviceLike = None) -> None:
+        if class_weight not in ("balanced", None):
+            raise ValueError("class_weight must be 'balanced' or None")
+        if not 0 <= validation_fraction < 1:
+            raise ValueError("validation_fraction must be in [0, 1)")
+        if n_networks < 1:
+            raise ValueError("n_networks must be at least 1")
+        self.n_networks = int(n_networks)
+        self.max_epochs = int(max_epochs)
+        self.early_stopping = bool(early_stopping)
+        self.patience = int(patience)
+        self.validation_fraction = float(validation_fraction)
+        self.max_validation_cells = int(max_validation_cells)
+        self.class_weight = class_weight
+        self.batch_size = int(batch_size)
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
+        self.decay_rate = float(decay_rate)
+        self.decay_steps = int(decay_steps)
+        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        self.target_sum = float(target_sum)
+        self.log_base = float(log_base)
+        self.total_percentiles: Tuple[float,
+                                      float] = (float(total_percentiles[0]),
+                                                float(total_percentiles[1]))
+        self.cv_percentiles: Tuple[float, float] = (float(cv_percentiles[0]),
+                                                    float(cv_percentiles[1]))
+        self.min_overlap = float(min_overlap)
+        self.rejection_rate = float(rejection_rate)
+        self.seed = int(seed)
+        self.device = device
+        self._models: Optional[List["ACTINNModel"]] = None
+
+    def get_params(self) -> Dict[str, Any]:
+        """The hyperparameters, by name (as saved; ``device`` excluded)."""
+        params = {name: getattr(self, name) for name in PARAMS}
+        for name in ("hidden_sizes", "total_percentiles", "cv_percentiles"):
+            params[name] = list(params[name])
+        return params
+
+    def _optimiser(self) -> Dict[str, Any]:
+        """The optimiser settings of the training loop and ``models_``."""
+        return dict(learning_rate=self.learning_rate,
+                    weight_decay=self.weight_decay,
+                    decay_rate=self.decay_rate,
+                    decay_steps=self.decay_steps)
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Matrix,
+        genes: Sequence[str],
+        labels: Sequence[str],
+        cell_ids: Optional[Sequence[str]] = None,
+        progress: Optional[Callable[[Dict[str, Any]], None]] = None
+    ) -> "ACTINNAnnotator":
+        """Train on raw counts of a labelled reference.
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x genes.
+        genes: sequence of str
+            Gene names, one per column.
+        labels: sequence of str
+            Cell-type name of each cell.
+        cell_ids: sequence of str, optional
+            Cell ids, for error messages.
+        progress: callable, optional
+            Called after each epoch with a dict (``epoch``, ``max_epochs``,
+            ``n_networks``, and the networks' mean ``train_loss``,
+            ``valid_loss`` and ``valid_accuracy``).
+
+        Returns
+        -------
+        self
+        """
+        label_names = np.asarray([str(t) for t in labels], dtype=object)
+        gene_names = [str(g) for g in genes]
+        if X.shape[0] != len(label_names):
+            raise ACTINNInputError("%d cells but %d labels" %
+                                   (X.shape[0], len(label_names)))
+        if X.shape[1] != len(gene_names):
+            raise ACTINNInputError("%d genes in the matrix but %d gene names" %
+                                   (X.shape[1], len(gene_names)))
+        y, train_idx, valid_idx, weights = self._labels(label_names)
+        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+        gene_filter = GeneFilter(self.total_percentiles,
+                                 self.cv_percentiles).fit(Xn, gene_names)
+        self.genes_ = [
+            gene_names[i] for i in gene_filter.get_support(indices=True)
+        ]
+        Xf = gene_filter.transform(Xn)
+        del Xn
+        X_train, y_train, w_train = fitting.rows(Xf, train_idx), \
+            y[train_idx], weights[train_idx]
+
+        def epoch(rng: np.random.Generator):
+            return minibatches(X_train, y_train, w_train, self.batch_size, rng)
+
+        ref_idx = fitting.reference_sample(y, train_idx, self.seed)
+        return self._fit_networks(epoch, fitting.rows(Xf, valid_idx),
+                                  y[valid_idx], len(y), progress,
+                                  fitting.rows(Xf, ref_idx), y[ref_idx])
+
+    def fit_file(
+        self,
+        path: Union[str, os.PathLike],
+        labels: Union[pd.Series, str, os.PathLike],
+        format: Optional[str] = None,
+        upper_case_genes: bool = True,
+        block_size: int = 4096,
+        buffer_cells: int = 65536,
+        progress: Optional[Callable[[Dict[str, Any]], None]] = None
+    ) -> "ACTINNAnnotator":
+        """Train on a reference file too large for memory.
+
+        The file is read block by block (:class:`~deepchem_actinn.annotator.reference_file.ReferenceFile`): one pass
+        for the gene statistics and the held-out cells, then one shuffled
+        pass per epoch, so memory is bounded by ``buffer_cells`` and the
+        held-out cells, not by the size of the reference.
+
+        Parameters
+        ----------
+        path: str or Path
+            Raw counts (h5ad, ACTINN HDF5 and 10x HDF5 stream from disk).
+        labels: pandas.Series or path
+            Cell type by cell id, or a labels file.
+        format: str, optional
+            Force the file format.
+        upper_case_genes: bool, default True
+            As in :func:`deepchem_actinn.io.read`.
+        block_size: int, default 4096
+            Cells read at a time.
+        buffer_cells: int, default 65536
+            Cells shuffled together.
+        progress: callable, optional
+            As in :meth:`fit`.
+        """
+        from deepchem_actinn.annotator.reference_file import ReferenceFile
+        ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
+                            self.target_sum, self.log_base, block_size)
+        y, train_idx, valid_idx, weights = self._labels(list(ref.labels))
+        ref_idx = fitting.reference_sample(y, train_idx, self.seed)
+        both = np.union1d(valid_idx, ref_idx)
+        stats, rows = ref.scan(both)
+        valid_rows = rows[np.searchsorted(both, valid_idx)]
+        ref_rows = rows[np.searchsorted(both, ref_idx)]
+        gene_filter = GeneFilter(self.total_percentiles,
+                                 self.cv_percentiles).fit_stats(
+                                     stats, list(ref.genes))
+        columns = gene_filter.get_support(indices=True)
+        self.genes_ = [str(g) for g in ref.genes[columns]]
+        train = np.zeros(len(y), dtype=bool)
+        train[train_idx] = True
+
+        def epoch(rng: np.random.Generator):
+            return ref.epoch(rng, columns, y, weights, train, self.batch_size,
+                             buffer_cells)
+
+        return self._fit_networks(epoch, valid_rows[:, columns], y[valid_idx],
+                                  len(y), progress, ref_rows[:, columns],
+                                  y[ref_idx])
+
+    def _labels(self, label_names: Any) -> Tuple[np.ndarray, ...]:
+        """Fix the type names from the reference labels; the class ids, the
+        training and held-out indices and the sample weights."""
+        self.labels_ = CellTypeLabels.from_labels(label_names)
+        if self.labels_.n_types < 2:
+            raise ACTINNInputError(
+                "the reference needs at least 2 cell types, found %s" %
+                examples(self.labels_.type_names))
+        y = self.labels_.encode(list(label_names))
+        train_idx, valid_idx = fitting.split_indices(y,
+                                                     self.validation_fraction,
+                                                     self.max_validation_cells,
+                                                     self.seed)
+        return y, train_idx, valid_idx, fitting.class_weights(
+            y, self.labels_.n_types, self.class_weight)
+
+    def _fit_networks(self,
+                      epoch: Callable,
+                      X_valid: Matrix,
+                      y_valid: np.ndarray,
+                      n_cells: int,
+                      progress: Optional[Callable],
+                      X_ref: Optional[Matrix] = None,
+                      y_ref: Optional[np.ndarray] = None) -> "ACTINNAnnotator":
+        """Train the ensemble, calibrate on the held-out cells and fit the
+        ``Unassigned`` rule."""
+        ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
+                                   self.hidden_sizes, self.n_networks,
+                                   self.seed).to(resolve_device(self.device))
+        self.histories_ = train_ensemble(
+            ensemble,
+            lambda rng: prefetch(epoch(rng), depth=4),
+            X_valid,
+            y_valid,
+            max_epochs=self.max_epochs,
+            early_stopping=self.early_stopping,
+            patience=self.patience,
+            seed=self.seed,
+            progress=progress,
+            **self._optimiser())
+        self.ensemble_ = ensemble
+        self._models = None
+        valid = embed(ensemble, X_valid)
+        self.temperature_, self.calibration_, self.threshold_ = \
+            conf.calibrate(valid[1], y_valid, self.rejection_rate)
+        self.rule_ = fitting.fit_rule(ensemble, valid, y_valid, X_ref, y_ref,
+                                      self.rejection_rate, self.temperature_,
+                                      self.seed)
+        self.n_reference_cells_ = int(n_cells)
+        self.package_version_ = __version__
+        return self
+
+    # ------------------------------------------------------ fitted state
+    @property
+    def networks_(self) -> List[ACTINNClassifier]:
+        """The ensemble's members as standalone networks (copies)."""
+        self._check_fitted()
+        return [self.ensemble_.member(i) for i in range(len(self.ensemble_))]
+
+    @property
+    def models_(self) -> List["ACTINNModel"]:
+        """The members as DeepChem :class:`ACTINNModel` objects, for
+        ``predict``, ``evaluate`` or further training (made on first use,
+        from copies of the members' weights)."""
+        self._check_fitted()
+        if self._models is None:
+            from deepchem_actinn.models.actinn import ACTINNModel
+            self._models = [
+                ACTINNModel.from_network(network,
+                                         seed=self.seed + member,
+                                         device=self.ensemble_.device,
+                                         batch_size=self.batch_size,
+                                         **self._optimiser())
+                for member, network in enumerate(self.networks_)
+            ]
+        return self._models
+
+    @property
+    def history_(self) -> Dict[str, list]:
+        """Training history (per-epoch losses) of the first network."""
+        return self.histories_[0]
+
+    @property
+    def type_names(self) -> List[str]:
+        """The reference cell types, in class-id order."""
+        self._check_fitted()
+        return list(self.labels_.type_names)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "ensemble_"):
+            raise RuntimeError("this annotator is not fitted: call fit() or "
+                               "ACTINNAnnotator.load()")
+
+    # -------------------------------------------------------------- predict
+    def _embed(self, X: Matrix) -> Tuple[np.ndarray, np.ndarray]:
+        """:func:`~deepchem_actinn.models.inference.embed` (``X`` normalised,
+        aligned to ``genes_``)."""
+        self._check_fitted()
+        return embed(self.ensemble_, X)
+
+    def scorer(self, positions: np.ndarray,
+               n_query_genes: int) -> EnsembleScorer:
+        """The scorer for a query whose genes sit at ``positions`` (see
+        :meth:`gene_positions`): raw counts in, features and logits out."""
+        self._check_fitted()
+        return EnsembleScorer(self.ensemble_, positions, n_query_genes,
+                              self.target_sum, self.log_base)
+
+    def preprocess(self,
+                   X: Matrix,
+                   genes: Sequence[str],
+                   cell_ids: Optional[Sequence[str]] = None) -> Matrix:
+        """Raw query counts -> normalised, in the model's gene order."""
+        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
+        return take_columns(Xn, self.gene_positions(genes))
+
+    def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
+        """Index of each model gene in ``genes`` (-1 where missing).
+
+        See :func:`deepchem_actinn.preprocessing.genes.gene_positions`:
+        case-insensitive; refuses a query with fewer than ``min_overlap`` of
+        the model's genes.
+        """
+        self._check_fitted()
+        return gene_positions(self.genes_, genes, self.min_overlap)
+
+    def predict(self,
+                X: Matrix,
+                genes: Sequence[str],
+                cell_ids: Optional[Sequence[str]] = None,
+                unassigned: bool = False,
+                threshold: Optional[float] = None,
+                gene_column: str = "var_names") -> Annotation:
+        """Annotate raw counts of a query (cells x genes, any gene order).
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x genes.
+        genes: sequence of str
+            The query's gene names.
+        cell_ids: sequence of str, optional
+            Cell ids (default ``"0"``, ``"1"``, ...).
+        unassigned: bool, default False
+            Mark cells ``Unassigned`` by the default rule
+            (:class:`~deepchem_actinn.confidence.RejectionRule`: the distance
+            to the nearest reference cells in the networks' hidden layers,
+            relative to the predicted type's spread, beyond the level that
+            rejects ``rejection_rate`` of held-out reference cells).
+        threshold: float, optional
+            Mark cells ``Unassigned`` below this confidence instead.
+        gene_column: str, default "var_names"
+            Recorded in the result: which query identifiers ``genes`` are.
+        """
+        positions = self.gene_positions(genes)
+        return self._annotate(X, positions, cell_ids, unassigned, threshold,
+                              gene_column, self.scorer(positions, X.shape[1]))
+
+    def iter_predict(self,
+                     chunks: Iterable[Tuple[Any, Matrix]],
+                     genes: Sequence[str],
+                     unassigned: bool = False,
+                     threshold: Optional[float] = None,
+                     gene_column: str = "var_names",
+                     checked: bool = False) -> Iterator[Annotation]:
+        """Annotate a query that arrives in ``(cell_ids, counts)`` chunks.
+
+        Genes are matched once; memory is bounded by the chunk size. This
+        is the streaming path of ``actinn predict``.
+
+        Parameters
+        ----------
+        chunks: iterable of (cell ids, counts)
+            Raw counts, cells x ``genes``, dense or sparse, chunk by chunk
+            (e.g. from :func:`deepchem_actinn.io.iter_cell_chunks`).
+        genes: sequence of str
+            The query's gene identifiers, one per column.
+        unassigned, threshold, gene_column:
+            As in :meth:`predict`.
+        checked: bool, default False
+            The chunks' values were already checked for negative, NaN and
+            infinite values (``iter_cell_chunks`` checks them): skip that.
+
+        Yields
+        ------
+        Annotation
+            One per chunk.
+        """
+        positions = self.gene_positions(genes)
+        scorer = self.scorer(positions, len(genes))
+        for cell_ids, X in chunks:
+            yield self._annotate(X, positions, cell_ids, unassigned, threshold,
+                                 gene_column, scorer, checked)
+
+    def predict_file(self,
+                     path: Union[str, os.PathLike],
+                     format: Optional[str] = None,
+                     chunk_size: int = 50_000,
+                     upper_case_genes: bool = True,
+                     unassigned: bool = False,
+                     threshold: Optional[float] = None) -> Iterator[Annotation]:
+        """Annotate a query file chunk by chunk, without reading it whole.
+
+        Genes are matched through whichever identifier column of the file
+        matches the model's genes best.
+
+        Parameters
+        ----------
+        path: str or Path
+            Raw counts in any format :func:`deepchem_actinn.io.read`
+            knows; h5ad, ACTINN HDF5 and 10x HDF5 stream from disk.
+        format: str, optional
+            Force the file format.
+        chunk_size: int, default 50,000
+            Cells per chunk.
+        upper_case_genes: bool, default True
+            As in :func:`deepchem_actinn.io.read`.
+        unassigned, threshold:
+            As in :meth:`predict`.
+
+        Yields
+        ------
+        Annotation
+            One per chunk, in file order.
+        """
+        from deepchem_actinn.io import iter_cell_chunks, read_var
+        from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                         gene_candidates)
+        self._check_fitted()
+        var = read_var(path, format, upper_case_genes)
+        candidates = gene_candidates(var.index, var)
+        column, matched = choose_gene_column(self.genes_, candidates,
+                                             self.min_overlap)
+        if column != "var_names":
+            logger.warning(
+                "matched genes through %s (%d of the model's %d "
+                "genes)", column, matched, len(self.genes_))
+        chunks = iter_cell_chunks(path,
+                                  chunk_size,
+                                  format,
+                                  upper_case_genes=upper_case_genes)
+        yield from self.iter_predict(prefetch(chunks), candidates[column],
+                                     unassigned, threshold, column, True)
+
+    def _annotate(self,
+                  X: Matrix,
+                  positions: np.ndarray,
+                  cell_ids: Optional[Sequence[str]],
+                  unassigned: bool,
+                  threshold: Optional[float],
+                  gene_column: str,
+                  scorer: EnsembleScorer,
+                  checked: bool = False) -> Annotation:
+        """Annotate one matrix of raw counts with ``scorer``."""
+        if positions.max(initial=-1) >= X.shape[1]:
+            raise ACTINNInputError(
+                "the query matrix has %d genes, fewer than its gene names "
+                "say" % X.shape[1])
+        ids = np.asarray([str(i) for i in range(X.shape[0])]
+                         if cell_ids is None else [str(c) for c in cell_ids],
+                         dtype=object)
+        if len(ids) != X.shape[0]:
+            raise ACTINNInputError("%d cells but %d cell ids" %
+                                   (X.shape[0], len(ids)))
+        hidden, logits = scorer(X, ids, check=not checked)
+        proba = conf.calibrated_probabilities(logits, self.temperature_)
+        top = proba.max(axis=1)
+        names = self.labels_.decode(proba.argmax(axis=1))
+        if threshold is not None:
+            names = conf.assign(names, top, threshold)
+        elif unassigned:
+            names = np.asarray(names, dtype=object)
+            names[self.rule_.reject(hidden, logits)] = conf.UNASSIGNED
+        return Annotation(cell_ids=ids,
+                          cell_types=names,
+                          confidence=top,
+                          probabilities=proba,
+                          type_names=list(self.labels_.type_names),
+                          genes_missing=int((positions < 0).sum()),
+                          gene_column=gene_column)
+
+    # ------------------------------------------------------- save and load
+    def save(self,
+             path: Union[str, os.PathLike],
+             overwrite: bool = False) -> None:
+        """Write the annotator to directory ``path`` (whole or not at all),
+        in format 1 (:mod:`deepchem_actinn.annotator.persistence`)."""
+        from deepchem_actinn.annotator.persistence import save_annotator
+        self._check_fitted()
+        save_annotator(self, path, overwrite)
+
+    @classmethod
+    def load(cls,
+             path: Union[str, os.PathLike],
+             device: DeviceLike = None) -> "ACTINNAnnotator":
+        """Read an annotator written by :meth:`save`, its networks on
+        ``device`` (None: CUDA when available, else the CPU)."""
+        from deepchem_actinn.annotator.persistence import load_annotator
+        return load_annotator(cls, path, device)

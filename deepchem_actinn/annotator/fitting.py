@@ -1,0 +1,96 @@
+"""The steps of fitting an annotator around the training loop: the held-out
+split, the class weights, the cells the ``Unassigned`` rule keeps, and the
+rule itself."""
+from typing import Optional, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from deepchem_actinn.confidence import RejectionRule
+from deepchem_actinn.models.inference import embed
+from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.types import Matrix
+
+#: Training cells the ``Unassigned`` rule may compare queries with (it keeps
+#: a stratified sample of at most ``RejectionRule.max_reference`` of them).
+REJECTION_SAMPLE = 20000
+
+
+def split_indices(y: np.ndarray, validation_fraction: float,
+                  max_validation_cells: int,
+                  seed: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Stratified training and held-out indices (held-out capped at
+    ``max_validation_cells``).
+
+    Examples
+    --------
+    >>> train, valid = split_indices(np.repeat([0, 1], 10), 0.2, 100, 0)
+    >>> len(train), len(valid)
+    (16, 4)
+    """
+    fraction = min(validation_fraction, max_validation_cells / max(len(y), 1))
+    if fraction <= 0:
+        return np.arange(len(y)), np.zeros(0, np.int64)
+    from deepchem_actinn.splitters import stratified_indices
+    train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction], seed)
+    return train_idx, valid_idx
+
+
+def reference_sample(y: np.ndarray,
+                     train_idx: np.ndarray,
+                     seed: int,
+                     size: int = REJECTION_SAMPLE) -> np.ndarray:
+    """Up to ``size`` training cells, stratified, sorted: the cells the
+    ``Unassigned`` rule compares queries with."""
+    if len(train_idx) <= size:
+        return train_idx
+    from deepchem_actinn.splitters import stratified_indices
+    part = stratified_indices(
+        y[train_idx], [size / len(train_idx), 1 - size / len(train_idx)],
+        seed)[0]
+    return train_idx[part]
+
+
+def class_weights(y: np.ndarray, n_types: int,
+                  class_weight: Optional[str]) -> np.ndarray:
+    """Per-cell loss weights: inverse type frequency for ``"balanced"``.
+
+    Examples
+    --------
+    >>> class_weights(np.array([0, 0, 0, 1]), 2, "balanced").tolist()
+    [0.6666666865348816, 0.6666666865348816, 0.6666666865348816, 2.0]
+    """
+    if class_weight is None:
+        return np.ones(len(y), dtype=np.float32)
+    counts = np.bincount(y, minlength=n_types)
+    per_class = len(y) / (n_types * np.maximum(counts, 1))
+    return per_class[y].astype(np.float32)
+
+
+def fit_rule(ensemble: ACTINNEnsemble, valid: Tuple[np.ndarray, np.ndarray],
+             y_valid: np.ndarray, X_ref: Optional[Matrix],
+             y_ref: Optional[np.ndarray], rejection_rate: float,
+             temperature: float, seed: int) -> RejectionRule:
+    """The ``Unassigned`` rule: kNN in the networks' hidden layers over the
+    reference sample ``X_ref``, its threshold from the held-out cells
+    (``valid`` is their :func:`embed`); the max-probability rule when there
+    are too few cells for that."""
+    f_val, l_val = valid
+    if X_ref is None or y_ref is None or len(y_valid) == 0 or len(y_ref) < 2:
+        return RejectionRule(method="max_probability").fit(
+            None, l_val, y_valid, rejection_rate, temperature)
+    f_ref, l_ref = embed(ensemble, X_ref)
+    return RejectionRule(method="knn",
+                         seed=seed).fit(np.vstack([f_ref, f_val]),
+                                        np.vstack([l_ref, l_val]),
+                                        np.concatenate([y_ref, y_valid]),
+                                        rejection_rate=rejection_rate,
+                                        temperature=temperature,
+                                        heldout=np.arange(
+                                            len(y_ref),
+                                            len(y_ref) + len(y_valid)))
+
+
+def rows(X: Matrix, idx: np.ndarray) -> Matrix:
+    """Rows ``idx`` of a dense or sparse matrix (sparse as CSR)."""
+    return X[idx] if not sp.issparse(X) else sp.csr_matrix(X)[idx]

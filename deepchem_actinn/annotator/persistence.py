@@ -1,0 +1,134 @@
+"""Saving and loading a trained annotator (format 1).
+
+A saved annotator is a directory: ``annotator.json`` (hyperparameters,
+genes, type names, calibration, histories, versions), ``weights.pt`` (a list
+with one :class:`~deepchem_actinn.models.network.ACTINNClassifier` state
+dict per ensemble member) and ``rejection.pt`` (the ``Unassigned`` rule).
+Weights are read with ``weights_only=True``: loading runs no pickled code.
+"""
+import json
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Type, Union
+
+import torch
+
+from deepchem_actinn._version import __version__
+from deepchem_actinn.confidence import RejectionRule
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.labels import CellTypeLabels
+from deepchem_actinn.models.device import DeviceLike, resolve_device
+from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
+
+if TYPE_CHECKING:
+    from deepchem_actinn.annotator.annotator import ACTINNAnnotator
+
+#: Version of the saved-annotator layout; loading another version fails.
+FORMAT_VERSION = 1
+CONFIG_FILE = "annotator.json"
+WEIGHTS_FILE = "weights.pt"
+RULE_FILE = "rejection.pt"
+
+
+def save_annotator(annotator: "ACTINNAnnotator",
+                   path: Union[str, os.PathLike],
+                   overwrite: bool = False) -> None:
+    """Write a fitted annotator to directory ``path`` (whole or not at
+    all); see :meth:`ACTINNAnnotator.save`."""
+    from deepchem_actinn.io.output import atomic_output_dir
+    config = {
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "params": annotator.get_params(),
+        "genes": annotator.genes_,
+        "type_names": list(annotator.labels_.type_names),
+        "temperature": annotator.temperature_,
+        "threshold": annotator.threshold_,
+        "calibration": annotator.calibration_,
+        "histories": annotator.histories_,
+        "n_reference_cells": annotator.n_reference_cells_,
+    }
+    with atomic_output_dir(path, overwrite=overwrite) as tmp:
+        with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
+            json.dump(config, handle, indent=1)
+        torch.save(annotator.ensemble_.member_states(),
+                   os.path.join(tmp, WEIGHTS_FILE))
+        torch.save(annotator.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
+
+
+def load_annotator(cls: Type["ACTINNAnnotator"],
+                   path: Union[str, os.PathLike],
+                   device: DeviceLike = None) -> "ACTINNAnnotator":
+    """Read an annotator written by :func:`save_annotator`, its networks on
+    ``device`` (:func:`resolve_device`: CUDA when available for None)."""
+    path = os.fspath(path)
+    config = _read_config(path)
+    annotator = cls(**dict(config["params"]), device=device)
+    annotator.labels_ = CellTypeLabels(config["type_names"])
+    annotator.genes_ = list(config["genes"])
+    annotator.temperature_ = float(config["temperature"])
+    annotator.threshold_ = float(config["threshold"])
+    annotator.calibration_ = config.get("calibration", {})
+    annotator.histories_ = config.get("histories", [{}])
+    n_cells: Any = config.get("n_reference_cells")  # absent in old files
+    annotator.n_reference_cells_ = n_cells
+    annotator.package_version_ = str(config.get("package_version"))
+    target = resolve_device(device)
+    states = torch.load(os.path.join(path, WEIGHTS_FILE),
+                        map_location=target,
+                        weights_only=True)
+    if not isinstance(states, list) or not states or not all(
+            isinstance(state, dict) for state in states):
+        raise ACTINNInputError(
+            "%s: %s does not hold a list of network weights; the "
+            "directory is damaged or was not written by "
+            "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
+    annotator.rule_ = RejectionRule.from_dict(
+        torch.load(os.path.join(path, RULE_FILE), weights_only=True))
+    annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
+                                    annotator.labels_.n_types,
+                                    annotator.hidden_sizes, path).to(target)
+    return annotator
+
+
+def _read_config(path: str) -> Dict[str, Any]:
+    config_path = os.path.join(path, CONFIG_FILE)
+    if not os.path.isdir(path):
+        raise ACTINNInputError("%s: no such annotator directory" % path)
+    if not os.path.isfile(config_path) or not os.path.isfile(
+            os.path.join(path, WEIGHTS_FILE)):
+        raise ACTINNInputError(
+            "%s is not an ACTINN annotator directory (it has no %s and "
+            "%s); make one with `actinn train` or "
+            "ACTINNAnnotator.save()" % (path, CONFIG_FILE, WEIGHTS_FILE))
+    try:
+        with open(config_path) as handle:
+            config = json.load(handle)
+    except ValueError as err:
+        raise ACTINNInputError("%s is damaged: %s" % (config_path, err))
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ACTINNInputError(
+            "%s was written in annotator format %r by deepchem-actinn %s; "
+            "this is deepchem-actinn %s, which reads format %d: retrain "
+            "it or install the version that wrote it" %
+            (path, version, config.get("package_version",
+                                       "?"), __version__, FORMAT_VERSION))
+    return config
+
+
+def _ensemble(states: List[Dict[str, torch.Tensor]], n_genes: int, n_types: int,
+              hidden_sizes, path: str) -> ACTINNEnsemble:
+    """The ensemble whose members hold ``states`` (checked against the
+    annotator's shape)."""
+    members = []
+    for state in states:
+        network = seeded_classifier(n_genes, n_types, hidden_sizes, seed=0)
+        try:
+            network.load_state_dict(state)
+        except RuntimeError as err:
+            raise ACTINNInputError(
+                "%s: the network weights do not fit this version's "
+                "network (%s); retrain the annotator" %
+                (path, str(err).splitlines()[0]))
+        members.append(network)
+    return ACTINNEnsemble(members)

@@ -1,0 +1,31 @@
+"""The package's one device rule.
+
+``device=None`` means CUDA when PyTorch sees a GPU, otherwise the CPU, for
+training and prediction alike; anything else is taken as given.
+"""
+from typing import Optional, Union
+
+import torch
+
+#: What may be passed as a device: a name, a torch.device, or None (auto).
+DeviceLike = Optional[Union[str, torch.device]]
+
+
+def resolve_device(device: DeviceLike = None) -> torch.device:
+    """The device to train or predict on.
+
+    Parameters
+    ----------
+    device: str or torch.device, optional
+        ``None`` picks ``cuda`` when available, else ``cpu``.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device(None).type in ("cpu", "cuda")
+    True
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
