@@ -123,6 +123,17 @@ class ACTINNModel(TorchModel):
     **kwargs
         Passed to ``TorchModel`` (``model_dir``, ``device``, ...).
 
+    Notes
+    -----
+    ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
+    thousands barely move the loss). DeepChem's own tools fix this: weigh
+    the training set with ``dc.trans.BalancingTransformer(dataset=train)``,
+    pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
+    save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
+    cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
+    the tutorial. :class:`ACTINNAnnotator` does the same and more (an
+    ensemble, calibration) behind one ``fit``.
+
     Examples
     --------
     >>> import numpy as np
