@@ -125,7 +125,7 @@ def test_notebook_runs_and_scores(executed):
     assert after_7 and float(after_7.group(2)) < float(best.group(2))
 
     # Missing genes were zero-filled with a warning.
-    assert "genes the model uses are missing from the query" in text
+    assert "genes are missing from the query and set to zero" in text
 
     # The command line read the annotator saved from Python.
     assert "same calls as in Python: True" in text
