@@ -390,7 +390,7 @@ class ACTINNAnnotator:
                        self.max_validation_cells / max(len(y), 1))
         if fraction <= 0:
             return np.arange(len(y)), np.zeros(0, np.int64)
-        from deepchem_actinn.splitters import stratified_indices
+        from deepchem_actinn.stratify import stratified_indices
         train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction],
                                                   self.seed)
         return train_idx, valid_idx
@@ -401,7 +401,7 @@ class ACTINNAnnotator:
         cells the ``Unassigned`` rule compares queries with."""
         if len(train_idx) <= REJECTION_SAMPLE:
             return train_idx
-        from deepchem_actinn.splitters import stratified_indices
+        from deepchem_actinn.stratify import stratified_indices
         part = stratified_indices(y[train_idx], [
             REJECTION_SAMPLE / len(train_idx),
             1 - REJECTION_SAMPLE / len(train_idx)
