@@ -41,32 +41,39 @@ trap 'rm -rf "$work"' EXIT
 export PIP_CACHE_DIR="$work/pip-cache" PIP_DISABLE_PIP_VERSION_CHECK=1
 echo "== smoke on $("$python" --version) in $work"
 
-step="venv"
+# Each step's start, with the seconds since the smoke began.
+mark() { step=$1; echo "== [$SECONDS s] $step"; }
+
+mark "venv"
 "$python" -m venv "$work/venv"
 # shellcheck disable=SC1091
 source "$work/venv/bin/activate"
 
-step="README's first command: pip install torch==2.13.0 && pip install ."
-(cd "$repo" && pip install -q torch==2.13.0 && pip install -q .)
+# The README's first command (its install part), in this checkout.
+cd "$repo"
+mark "pip install torch==2.13.0"
+pip install -q torch==2.13.0
+mark "pip install ."
+pip install -q .
 
 # Run from the empty work folder, so nothing there shadows an installed module.
 cd "$work"
 if [[ -z "$annotator" ]]; then
-    step="actinn demo"
+    mark "actinn demo"
     actinn demo -o demo
-    echo "== smoke on Python $pyver passed"
+    echo "== smoke on Python $pyver passed in $SECONDS s"
     exit 0
 fi
 
-step="actinn predict with $annotator"
+mark "actinn predict with $annotator"
 data=$(python -c "from deepchem_actinn.datasets import tabula_muris_sample_paths as p; print(p()['test'].parent)")
 actinn predict -m "$annotator" -ts "$data/test_sample.h5" -o pred -op -q
 
-step="actinn report"
+mark "actinn report"
 actinn report -p pred/predicted_label.txt -op pred/predicted_probabilities.txt \
     -l "$data/test_label_sample.txt" -m "$annotator" -o report -q
 
-step="scoring the predictions"
+mark "scoring the predictions"
 python - "$data/test_label_sample.txt" "$reference" <<'PY'
 import sys
 
@@ -94,4 +101,4 @@ if sys.argv[2]:
 elif accuracy < 0.9:
     sys.exit("accuracy %.4f is below 0.9" % accuracy)
 PY
-echo "== smoke on Python $pyver passed"
+echo "== smoke on Python $pyver passed in $SECONDS s"
