@@ -101,7 +101,7 @@ def require_deepchem(feature: str = "This feature",
     True
     """
     wanted = ("deepchem",) + modules
-    if all(name in sys.modules for name in wanted):
+    if all(sys.modules.get(name) is not None for name in wanted):
         return sys.modules["deepchem"]
     try:
         with _quiet_import():
