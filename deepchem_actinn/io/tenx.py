@@ -80,8 +80,11 @@ def locate_10x(path: Path) -> _TenxFiles:
         missing.append("%sfeatures.tsv[.gz] or %sgenes.tsv[.gz]" %
                        (prefix, prefix))
     if missing:
-        raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
-                               (directory, " and ".join(missing), name))
+        if path.is_dir():
+            raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
+                                   (directory, " and ".join(missing), name))
+        raise ACTINNInputError("%s: a 10x matrix needs %s next to it" %
+                               (path, " and ".join(missing)))
     assert features is not None and barcodes is not None
     return _TenxFiles(matrix, features, barcodes)
 

@@ -79,12 +79,18 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
                                path)
     header = _split(first, sep)
     width = len(_split(second, sep)) if second.strip() else 0
-    return (header if width == len(header) + 1 else header[1:]), width
+    columns = header if width == len(header) + 1 else header[1:]
+    if width and width != len(columns) + 1:
+        raise ACTINNInputError(
+            "%s: the header has %d fields but the first row %d; is the "
+            "separator %r right?" % (path, len(header), width, sep))
+    return columns, width
 
 
 def text_row_names(path: Path, fmt: str) -> np.ndarray:
     """The first field of every line after the header, without the values."""
     sep = SEPARATORS[fmt]
+    _header(path, sep)  # refuses a header that does not fit the rows
     names = []
     with open_text(path) as fh:
         fh.readline()
@@ -205,11 +211,7 @@ def read_text(
     p = existing(path)
     sep = _text_separator(p, sep)
     check_orientation(orientation, p)
-    columns, width = _header(p, sep)
-    if width and width != len(columns) + 1:
-        raise ACTINNInputError(
-            "%s: the header has %d names but the first row %d fields; is "
-            "the separator %r right?" % (p, len(columns), width, sep))
+    columns = _header(p, sep)[0]
     with open_text(p) as fh:
         df = pd.read_csv(fh,
                          sep=sep,
