@@ -121,8 +121,7 @@ def sniff(path: Path) -> Content:
     >>> import gzip, os, tempfile
     >>> from pathlib import Path
     >>> path = Path(tempfile.mkdtemp()) / "counts.csv"  # named .csv ...
-    >>> path.write_bytes(gzip.compress(b"gene,c1\\nActb,3\\n"))  # ... gzipped
-    34
+    >>> _ = path.write_bytes(gzip.compress(b"gene,c1\\nActb,3\\n"))  # gzipped
     >>> sniff(path)
     Content('text', gzipped=True)
     """
