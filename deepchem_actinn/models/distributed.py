@@ -171,6 +171,19 @@ def all_reduce_sum(value: float) -> float:
     return float(t.item())
 
 
+def longest_rank(n_steps: int) -> int:
+    """The (first) process that made the most steps this epoch: the one
+    whose weights and optimiser state the others take after a ``join``."""
+    if not is_distributed():
+        return 0
+    counts = torch.zeros(world_info().world_size,
+                         dtype=torch.int64,
+                         device=_comm_device())
+    counts[world_info().rank] = n_steps
+    dist.all_reduce(counts)
+    return int(torch.argmax(counts).item())
+
+
 def broadcast_module_(module: torch.nn.Module, src: int = 0) -> None:
     """Give every process process ``src``'s parameters and buffers."""
     if not is_distributed():

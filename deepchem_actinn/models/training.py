@@ -96,6 +96,29 @@ class EnsembleTrainer:
         self.network.train()
         return [self.step(batch) for batch in batches]
 
+    def broadcast_(self, src: int) -> None:
+        """Give every process process ``src``'s weights, optimiser state,
+        step count and learning rate (after a ``join``, the processes that
+        ran out of batches missed the last steps)."""
+        if not distributed.is_distributed():
+            return
+        distributed.broadcast_module_(self.network, src)
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                for value in self.optimizer.state[p].values():
+                    if isinstance(value, torch.Tensor):
+                        distributed.broadcast_(value, src)
+        counters = distributed.broadcast_(
+            torch.tensor(
+                [float(self.global_step),
+                 float(self.schedule.last_epoch)] +
+                [g["lr"] for g in self.optimizer.param_groups],
+                dtype=torch.float64), src).tolist()
+        self.global_step = int(counters[0])
+        self.schedule.last_epoch = int(counters[1])
+        for group, lr in zip(self.optimizer.param_groups, counters[2:]):
+            group["lr"] = lr
+
 
 def _float32(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32) if a.dtype == np.float64 else a
@@ -248,6 +271,7 @@ def _train_epoch(trainer: EnsembleTrainer, batches: Iterable[Batch]) -> float:
         return float(np.mean(trainer.epoch(batches)))
     with distributed.join(trainer.network):
         losses = trainer.epoch(batches)
+    trainer.broadcast_(distributed.longest_rank(len(losses)))
     return distributed.all_reduce_sum(float(np.sum(losses))) / \
         distributed.all_reduce_sum(float(len(losses)))
 
