@@ -35,8 +35,8 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     namespace = {"__name__": "readme"}
     for i, block in enumerate(blocks):
         try:
-            exec(compile(block, "README.md python block %d" % (i + 1),
-                         "exec"), namespace)
+            exec(compile(block, "README.md python block %d" % (i + 1), "exec"),
+                 namespace)
         except Exception as err:  # name the block that failed
             raise AssertionError("README python block %d failed: %r\n%s" %
                                  (i + 1, err, block)) from err
