@@ -47,14 +47,24 @@ def output_names(args) -> List[str]:
     return names
 
 
-def check_outputs(out_dir: Path, names: List[str], overwrite: bool) -> None:
-    """Refuse, before any work, an output directory that is a file or that
-    already holds outputs (without ``--overwrite``)."""
+def check_outputs(args, out_dir: Path, names: List[str]) -> None:
+    """Refuse, before any work, flags that do not go together, and an
+    output directory that is a file or already holds outputs (without
+    ``--overwrite``)."""
     from deepchem_actinn.io.output import refuse_existing
+    if args.over_clustering and not args.majority_voting:
+        raise ACTINNInputError("%s: --over-clustering gives the clusters for "
+                               "--majority-voting; pass that too" %
+                               args.over_clustering)
+    if args.scheduler and _whole_query(args):
+        raise ACTINNInputError(
+            "%s: --scheduler annotates chunks on a cluster; majority voting, "
+            "a hierarchy and a forced orientation need the whole query in "
+            "one process" % args.test_set)
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
-    refuse_existing([out_dir / n for n in names], overwrite)
+    refuse_existing([out_dir / n for n in names], args.overwrite)
 
 
 def _whole_query(args) -> bool:
@@ -70,10 +80,6 @@ def _voting_options(args, cell_ids) -> Dict[str, Any]:
     """``ACTINNAnnotator.predict`` keywords for the voting and hierarchy
     flags (none when no such flag is given)."""
     options: Dict[str, Any] = {}
-    if args.over_clustering and not args.majority_voting:
-        raise ACTINNInputError("%s: --over-clustering gives the clusters for "
-                               "--majority-voting; pass that too" %
-                               args.over_clustering)
     if args.majority_voting:
         options["majority_voting"] = True
         if args.over_clustering:
@@ -265,11 +271,6 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
     """Annotate the query of ``args`` and publish the outputs together."""
     from deepchem_actinn.io.output import atomic_files
     names = output_names(args)
-    if args.scheduler and _whole_query(args):
-        raise ACTINNInputError(
-            "%s: --scheduler annotates chunks on a cluster; majority voting, "
-            "hierarchies and a forced orientation need the whole query "
-            "here" % args.test_set)
     summary = PredictionSummary(len(annotator.genes_))
     with atomic_files(out_dir, names, overwrite=args.overwrite,
                       parents=True) as tmp:
@@ -284,7 +285,7 @@ def cmd_predict(args) -> None:
     """``actinn predict``: load an annotator, annotate the query."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     out_dir = Path(args.output)
-    check_outputs(out_dir, output_names(args), args.overwrite)
+    check_outputs(args, out_dir, output_names(args))
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
     predict_and_write(args, annotator, out_dir)
 
@@ -294,7 +295,7 @@ def cmd_run(args) -> None:
     main process only, under torchrun)."""
     from deepchem_actinn.cli.train import train_annotator
     out_dir = Path(args.output)
-    check_outputs(out_dir, output_names(args), args.overwrite)
+    check_outputs(args, out_dir, output_names(args))
     annotator = train_annotator(args)
     if is_main_process():
         predict_and_write(args, annotator, out_dir)

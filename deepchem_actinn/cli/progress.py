@@ -97,6 +97,11 @@ def package_logging(quiet: bool) -> Iterator[None]:
     only with ``quiet``); DeepChem's import chatter off. The logger's
     handlers and level are restored after."""
     saved = (list(logger.handlers), logger.propagate, logger.level)
+    # the writers write into hidden directories the command publishes at
+    # the end; the command's summary names the published files instead
+    writers = logging.getLogger("deepchem_actinn.io.writers")
+    writers_level = writers.level
+    writers.setLevel(logging.WARNING)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("actinn: %(message)s"))
     logger.handlers[:] = [handler]
@@ -110,6 +115,7 @@ def package_logging(quiet: bool) -> Iterator[None]:
     finally:
         logger.handlers[:], logger.propagate = saved[0], saved[1]
         logger.setLevel(saved[2])
+        writers.setLevel(writers_level)
 
 
 @contextlib.contextmanager
