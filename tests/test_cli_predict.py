@@ -44,7 +44,8 @@ def test_model_keeps_the_references_spelling(model):
     genes = ACTINNAnnotator.load(model, device="cpu").genes_
     spelled = set(read_var(PATHS["train"], upper_case_genes=False).index)
     assert set(genes) <= spelled
-    assert "Cd3e" in spelled and "CD3E" not in spelled
+    assert "Cd24a" in spelled and "CD24A" not in spelled
+    assert any(g != g.upper() for g in genes)
 
 
 def test_summary_names_cells_unassigned_genes_and_outputs(
