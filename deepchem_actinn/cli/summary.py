@@ -37,7 +37,7 @@ def gene_case_style(names: Iterable[str]) -> Optional[str]:
 
     Examples
     --------
-    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "mt-Co1"])
+    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
     'title'
     >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
     'upper'
