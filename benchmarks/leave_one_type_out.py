@@ -86,7 +86,7 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
     """Train without ``held``; hidden features and logits of the reference
     (with its validation split) and of the whole test set."""
     from deepchem_actinn import ACTINNAnnotator
-    from deepchem_actinn.splitters import stratified_indices
+    from deepchem_actinn.stratify import stratified_indices
     name = "s%d_n%s_%s_%s.npz" % (seed, args.n_networks or "default",
                                   args.gene_filter, held.replace(" ", "_"))
     path = os.path.join(args.cache, name) if args.cache else None

@@ -2,7 +2,9 @@
 
 The public names are imported on first use, so ``import deepchem_actinn``
 (and the ``actinn`` command's ``--help``) stays fast and does not pull in
-DeepChem or PyTorch until they are needed.
+DeepChem or PyTorch until they are needed. The DeepChem integration
+(``ACTINNModel``, the two transformers, the splitter) loads DeepChem quietly
+on first use, or says in one line how to install it.
 """
 import importlib
 from typing import Any, List
@@ -29,11 +31,23 @@ _EXPORTS = {
     "simulate_counts": "deepchem_actinn.simulate",
 }
 
+#: Names of the DeepChem integration, with the DeepChem modules each loads.
+_NEEDS_DEEPCHEM = {
+    "LibrarySizeLogTransformer": (),
+    "GeneFilterTransformer": (),
+    "ACTINNModel": ("deepchem.models.torch_models",),
+    "SingletaskStratifiedSplitter": (),
+}
+
 __all__ = ["__version__"] + sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
+        if name in _NEEDS_DEEPCHEM:
+            # Quietly, or with a one-line message saying what to install.
+            from deepchem_actinn._deepchem import require_deepchem
+            require_deepchem(name, *_NEEDS_DEEPCHEM[name])
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value
         return value

@@ -74,7 +74,8 @@ def load_tabula_muris_sample(upper_case_genes: bool = False) -> Tuple:
 def to_numpy_dataset(adata,
                      labels=None,
                      label_key: Optional[str] = "cell_type"):
-    """An AnnData as a ``dc.data.NumpyDataset`` (dense float32 X).
+    """An AnnData as a ``dc.data.NumpyDataset`` (dense float32 X); needs
+    DeepChem.
 
     Parameters
     ----------
@@ -93,10 +94,11 @@ def to_numpy_dataset(adata,
     >>> ds.X.shape, ds.y.shape, ds.ids[0]
     ((4000, 2000), (4000, 1), 'tma_facs_14301')
     """
-    import deepchem as dc
     import scipy.sparse as sp
 
+    from deepchem_actinn._deepchem import require_deepchem
     from deepchem_actinn.labels import CellTypeLabels
+    dc = require_deepchem("to_numpy_dataset")
     X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
     y = None
     if label_key is not None:

@@ -12,7 +12,7 @@ from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import FORMAT_VERSION
 from deepchem_actinn.preprocessing.genes import choose_gene_column
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.splitters import stratified_indices
+from deepchem_actinn.stratify import stratified_indices
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def split_indices(y: np.ndarray, validation_fraction: float,
     fraction = min(validation_fraction, max_validation_cells / max(len(y), 1))
     if fraction <= 0:
         return np.arange(len(y)), np.zeros(0, np.int64)
-    from deepchem_actinn.splitters import stratified_indices
+    from deepchem_actinn.stratify import stratified_indices
     train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction], seed)
     return train_idx, valid_idx
 
@@ -44,7 +44,7 @@ def reference_sample(y: np.ndarray,
     ``Unassigned`` rule compares queries with."""
     if len(train_idx) <= size:
         return train_idx
-    from deepchem_actinn.splitters import stratified_indices
+    from deepchem_actinn.stratify import stratified_indices
     part = stratified_indices(
         y[train_idx], [size / len(train_idx), 1 - size / len(train_idx)],
         seed)[0]

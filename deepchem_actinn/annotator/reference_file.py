@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
                                 read_gene_names, read_labels)
-from deepchem_actinn.models.batches import minibatches
+from deepchem_actinn.models.batches import Shard, current_shard, minibatches
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import take_columns
 from deepchem_actinn.preprocessing.normalise import library_size_log
@@ -128,18 +128,27 @@ class ReferenceFile:
             (0, len(self.genes)), dtype=np.float32)
         return stats, rows
 
-    def epoch(self,
-              rng: np.random.Generator,
-              columns: np.ndarray,
-              y: np.ndarray,
-              w: np.ndarray,
-              train: np.ndarray,
-              batch_size: int,
-              buffer_cells: int = 65536) -> Iterator[Tuple[list, list, list]]:
+    def epoch(
+            self,
+            rng: np.random.Generator,
+            columns: np.ndarray,
+            y: np.ndarray,
+            w: np.ndarray,
+            train: np.ndarray,
+            batch_size: int,
+            buffer_cells: int = 65536,
+            shard: Optional[Shard] = None) -> Iterator[Tuple[list, list, list]]:
         """Minibatches of one shuffled epoch over the training rows.
 
         Blocks are read in a random order into a buffer of about
         ``buffer_cells`` cells, which is shuffled and cut into batches.
+        In a distributed run (``shard``, default: the process group's) every
+        process draws the same block order and reads only its own blocks
+        (block ``i`` to process ``i % N``), into a buffer of
+        ``buffer_cells / N`` cells cut into batches of ``ceil(batch_size /
+        N)``: each training cell is seen once per epoch across the
+        processes, which may end with different numbers of batches (the
+        training loop joins them).
 
         Parameters
         ----------
@@ -149,8 +158,16 @@ class ReferenceFile:
             Class ids and sample weights of every cell of the file.
         train: np.ndarray
             Boolean, True for cells to train on.
+        shard: (int, int), optional
+            ``(rank, world_size)``.
         """
-        starts = rng.permutation(np.arange(0, len(self), self.block_size))
+        rank, world = current_shard() if shard is None else shard
+        starts = rng.permutation(np.arange(0, len(self),
+                                           self.block_size))[rank::world]
+        local_batch = -(-batch_size // world)
+        if world > 1:  # the processes' buffers differ: keep ``rng`` in step
+            rng = np.random.default_rng([int(rng.integers(2**32)), rank])
+        buffer_cells = -(-buffer_cells // world)
         buffer: List[sp.csr_matrix] = []
         rows: List[np.ndarray] = []
         held = 0
@@ -166,13 +183,18 @@ class ReferenceFile:
             rows.append(index[use])
             held += int(use.sum())
             if held >= buffer_cells:
-                yield from self._flush(buffer, rows, y, w, rng, batch_size)
+                yield from self._flush(buffer, rows, y, w, rng, local_batch)
                 buffer, rows, held = [], [], 0
         if buffer:
-            yield from self._flush(buffer, rows, y, w, rng, batch_size)
+            yield from self._flush(buffer, rows, y, w, rng, local_batch)
 
     @staticmethod
     def _flush(buffer, rows, y, w, rng, batch_size):
         X = sp.vstack(buffer).tocsr()
         index = np.concatenate(rows)
-        yield from minibatches(X, y[index], w[index], batch_size, rng)
+        yield from minibatches(X,
+                               y[index],
+                               w[index],
+                               batch_size,
+                               rng,
+                               shard=(0, 1))

@@ -2,8 +2,10 @@
 
 One module per format (:mod:`~deepchem_actinn.io.tenx`,
 :mod:`~deepchem_actinn.io.h5ad`, :mod:`~deepchem_actinn.io.actinn_h5`,
-:mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.formats` to
-tell them apart, :mod:`~deepchem_actinn.io.counts` for which matrix holds
+:mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.formats` and
+:mod:`~deepchem_actinn.io.content` to tell them apart (by their bytes, not
+their names), :mod:`~deepchem_actinn.io.orientation` for text files with
+cells as rows, :mod:`~deepchem_actinn.io.counts` for which matrix holds
 the raw counts and the one check of count values,
 :mod:`~deepchem_actinn.io.readers` (:func:`read`) and
 :mod:`~deepchem_actinn.io.stream` (chunks) on top, :mod:`~deepchem_actinn.io.
@@ -32,6 +34,8 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
         read_actinn_h5)
     from deepchem_actinn.io.text import (  # noqa: F401
         read_text)
+    from deepchem_actinn.io.orientation import (  # noqa: F401
+        ORIENTATIONS, choose_orientation)
     from deepchem_actinn.io.stream import (  # noqa: F401
         iter_cell_chunks, n_cells, read_cell_ids, read_var, read_gene_names)
     from deepchem_actinn.io.labels import (  # noqa: F401
@@ -60,6 +64,8 @@ _EXPORTS = {
     "read_h5ad": "h5ad",
     "read_actinn_h5": "actinn_h5",
     "read_text": "text",
+    "ORIENTATIONS": "orientation",
+    "choose_orientation": "orientation",
     "iter_cell_chunks": "stream",
     "n_cells": "stream",
     "read_cell_ids": "stream",

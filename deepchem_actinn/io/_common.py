@@ -6,7 +6,7 @@ modules and are re-exported by the package.
 
 from __future__ import annotations
 
-import gzip
+import io
 import warnings
 from pathlib import Path
 from typing import IO, Optional, Tuple
@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io.content import open_binary
 from deepchem_actinn.types import PathLike, Strings
 
 
@@ -38,10 +39,9 @@ def strip_gz(name: str) -> str:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a text file for reading, gunzipping ``*.gz``."""
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, "rt", encoding="utf-8", newline="")
+    """Open a UTF-8 text file, gunzipping it if its bytes are gzip data
+    (whatever its name says)."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", newline="")
 
 
 def as_str_array(values) -> np.ndarray:

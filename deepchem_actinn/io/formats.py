@@ -20,16 +20,20 @@ Formats (the names :func:`detect_format` returns and ``format=`` accepts):
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Optional
 
 import h5py
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import existing, strip_gz
+from deepchem_actinn.io.content import one_line, sniff
 from deepchem_actinn.io.tenx import find_10x_matrix
 from deepchem_actinn.io.text import sniff_separator
 from deepchem_actinn.types import PathLike
+
+logger = logging.getLogger(__name__)
 
 #: The formats :func:`detect_format` tells apart.
 FORMATS = ("actinn_h5", "10x_mtx", "10x_h5", "h5ad", "csv", "tsv")
@@ -41,8 +45,27 @@ _FORMAT_HELP = (
     "10x_h5 (Cell Ranger .h5), h5ad (AnnData), "
     "csv / tsv (genes x cells text: .csv, .tsv, .txt, optionally .gz)")
 
-_TEXT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": None}
+_TEXT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "txt"}
 _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+_TEXT_FORMATS = ("csv", "tsv")
+#: Each format in words, for messages.
+FORMAT_WORDS = {
+    "actinn_h5": "an ACTINN (pandas) HDF5 file",
+    "10x_mtx": "a 10x matrix directory",
+    "10x_h5": "a 10x HDF5 file",
+    "h5ad": "an h5ad file",
+    "csv": "a CSV matrix",
+    "tsv": "a TSV matrix",
+}
+_HDF5_FORMATS = ("actinn_h5", "10x_h5", "h5ad")
+# What a name promises, for messages.
+_NAMED = {
+    "hdf5": "an HDF5 file",
+    "h5ad": "an h5ad file",
+    "10x_mtx": "a Matrix Market file",
+    "csv": "a CSV file",
+    "tsv": "a TSV file",
+}
 
 
 def _hdf5_kind(f: h5py.File) -> Optional[str]:
@@ -69,10 +92,15 @@ def _unknown(path: Path, why: str) -> ACTINNInputError:
 def detect_format(path: PathLike) -> str:
     """Tell which of the supported formats a file or directory is in.
 
-    The extension decides, except for ``.h5`` / ``.hdf5`` files, which are
-    opened to tell a 10x HDF5 file (a ``matrix`` group, or a genome group
-    with ``genes``) from an h5ad or a pandas (ACTINN) HDF5 file; ``.txt``
-    files are ``tsv`` unless their first line has commas and no tabs.
+    The first bytes of a file decide what it holds, the name which format
+    of that kind: an HDF5 file is opened to tell a 10x HDF5 file (a
+    ``matrix`` group, or a genome group with ``genes``) from an h5ad or a
+    pandas (ACTINN) HDF5 file, whatever its name; text is ``csv`` or
+    ``tsv`` by its extension (``.txt`` files are ``tsv`` unless their
+    first line has commas and no tabs). Gzip data is recognised by its
+    bytes, so a gzipped ``counts.csv`` and a plain ``counts.csv.gz`` are
+    both read. When the name and the content disagree, the content wins
+    and a warning says so.
 
     Parameters
     ----------
@@ -88,7 +116,8 @@ def detect_format(path: PathLike) -> str:
     Raises
     ------
     ACTINNInputError
-        If nothing is at ``path`` or the format is none of these.
+        If nothing is at ``path``, the file is empty, or it holds none of
+        these formats (an image, an archive, binary data).
 
     Examples
     --------
@@ -104,36 +133,97 @@ def detect_format(path: PathLike) -> str:
     if p.is_dir():
         if find_10x_matrix(p) is not None:
             return "10x_mtx"
-        raise _unknown(p, "a directory without a 10x matrix.mtx[.gz]")
-    lower = p.name.lower()
+        held = sorted(child.name for child in p.iterdir())
+        raise _unknown(
+            p, "a directory without a 10x matrix.mtx[.gz] (it holds %s)" %
+            (examples(held) if held else "nothing"))
+    content = sniff(p)
+    named = _format_by_name(p)
+    if content.kind == "empty":
+        raise ACTINNInputError("%s: the file is %s" % (p, content.description))
+    if content.kind == "hdf5" and not content.gzipped:
+        fmt = _hdf5_format(p)
+    elif content.kind == "hdf5":
+        raise ACTINNInputError("%s: a gzip-compressed HDF5 file; decompress "
+                               "it first (gunzip)" % p)
+    elif content.kind != "text":
+        raise ACTINNInputError(
+            "%s: the file holds %s, not counts in an accepted format (%s)" %
+            (p, content.description, _FORMAT_HELP))
+    elif named in _TEXT_FORMATS + ("10x_mtx",):
+        return named
+    elif named == "txt":
+        return sniff_separator(p)
+    elif named is None:
+        raise _unknown(p, "cannot tell the format from the name")
+    else:
+        fmt = sniff_separator(p)
+    if named is not None and named != fmt and not (named == "hdf5" and
+                                                   fmt in _HDF5_FORMATS):
+        logger.warning("%s: named like %s but holds %s; reading it as %s", p,
+                       _NAMED[named], content.description, fmt)
+    return fmt
+
+
+def _format_by_name(path: Path) -> Optional[str]:
+    """The format the name suggests; "hdf5" for any HDF5 file, "txt" for
+    text of either separator, None for an unknown name."""
+    lower = path.name.lower()
     if lower.endswith(_HDF5_SUFFIXES):
-        try:
-            with h5py.File(p, "r") as f:
-                kind = _hdf5_kind(f)
-        except OSError as err:
-            raise ACTINNInputError("%s: not a readable HDF5 file (%s)" %
-                                   (p, err)) from err
-        if kind is None:
-            raise _unknown(p, "an HDF5 file of an unknown layout")
-        return kind
+        return "hdf5"
     stem = strip_gz(lower)
-    if stem.endswith(".h5ad") and not lower.endswith(".gz"):
+    if stem.endswith(".h5ad"):
         return "h5ad"
     if stem.endswith(".mtx"):
         return "10x_mtx"
     for suffix, fmt in _TEXT_SUFFIXES.items():
         if stem.endswith(suffix):
-            return fmt if fmt is not None else sniff_separator(p)
-    raise _unknown(p, "cannot tell the format from the name")
+            return fmt
+    return None
+
+
+def _hdf5_format(path: Path) -> str:
+    """The format of an HDF5 file, from its layout."""
+    try:
+        with h5py.File(path, "r") as f:
+            kind = _hdf5_kind(f)
+    except OSError as err:
+        raise ACTINNInputError(
+            "%s: not a readable HDF5 file, it looks damaged or truncated "
+            "(%s)" % (path, one_line(err))) from err
+    if kind is None:
+        raise _unknown(path, "an HDF5 file of an unknown layout")
+    return kind
 
 
 def resolve_format(path: Path, format: Optional[str]) -> str:
+    """``format`` checked against what ``path`` holds, or the detected one."""
     if format is None:
         return detect_format(path)
     if format not in FORMATS:
         raise ACTINNInputError("%s: unknown format %r; accepted formats: %s" %
                                (path, format, _FORMAT_HELP))
+    if path.is_dir():
+        if format != "10x_mtx":
+            raise ACTINNInputError("%s: format=%r needs a file, not a "
+                                   "directory" % (path, format))
+        return format
+    content = sniff(path)
+    wanted = "hdf5" if format in _HDF5_FORMATS else "text"
+    if content.kind != wanted or (wanted == "hdf5" and content.gzipped):
+        raise ACTINNInputError(
+            "%s: format=%r needs %s, but the file is %s" %
+            (path, format, "an HDF5 file" if wanted == "hdf5" else "text",
+             content.description))
     return format
+
+
+def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:
+    """Refuse ``orientation=`` for a format other than CSV / TSV."""
+    if orientation is not None and fmt not in _TEXT_FORMATS:
+        raise ACTINNInputError(
+            "%s: orientation= applies to CSV/TSV files only, not %s (whose "
+            "layout is fixed)" % (path, fmt))
 
 
 def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],

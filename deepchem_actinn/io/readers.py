@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import anndata
 import numpy as np
@@ -28,7 +28,9 @@ from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.counts import (CountsSource, as_count_matrix,
                                        counts_source, log_rounded,
                                        round_near_whole)
-from deepchem_actinn.io.formats import check_h5ad_only, resolve_format
+from deepchem_actinn.io.content import reading
+from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
+                                        check_text_only, resolve_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import read_h5ad
 from deepchem_actinn.io.tenx import read_10x_h5, read_10x_mtx
@@ -65,8 +67,14 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
     return adata
 
 
-def read_format(path: Path, fmt: str) -> anndata.AnnData:
+def read_format(
+        path: Path,
+        fmt: str,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
     """The whole file, as its format's reader returns it (unchecked)."""
+    check_text_only(path, fmt, orientation)
     if fmt == "actinn_h5":
         return read_actinn_h5(path)
     if fmt == "10x_mtx":
@@ -75,7 +83,11 @@ def read_format(path: Path, fmt: str) -> anndata.AnnData:
         return read_10x_h5(path)
     if fmt == "h5ad":
         return read_h5ad(path)
-    return read_text(path, sep=SEPARATORS[fmt])
+    return read_text(path,
+                     sep=SEPARATORS[fmt],
+                     orientation=orientation,
+                     expected_genes=expected_genes,
+                     expected_cells=expected_cells)
 
 
 def read(path: PathLike,
@@ -84,7 +96,10 @@ def read(path: PathLike,
          layer: Optional[str] = None,
          use_raw: Optional[bool] = None,
          upper_case_genes: bool = True,
-         allow_non_integer: bool = False) -> anndata.AnnData:
+         allow_non_integer: bool = False,
+         orientation: Optional[str] = None,
+         expected_genes: Optional[Sequence[str]] = None,
+         expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
     """Read raw counts from any supported format, ready for ACTINN.
 
     Parameters
@@ -107,6 +122,20 @@ def read(path: PathLike,
         Accept non-integer values instead of raising. Without it, values
         within :data:`~deepchem_actinn.io.counts.ROUND_TOLERANCE` of a whole
         number (counts written as floats) are rounded, with one warning.
+    orientation: str, optional
+        CSV/TSV only: ``"genes_by_cells"`` (genes as rows, ACTINN's
+        layout) or ``"cells_by_genes"`` (cells as rows, as in CellTypist's
+        samples and ``scanpy.read_csv``). By default it is detected from
+        ``expected_genes`` / ``expected_cells``, and is ACTINN's layout
+        without them.
+    expected_genes: sequence of str, optional
+        Genes the data should hold (at prediction, the model's genes): for
+        a text file, the axis holding more of them (case-insensitive) is
+        taken for genes. Ignored by other formats.
+    expected_cells: sequence of str, optional
+        Cell ids the data should hold (at training, the labels' ids): for
+        a text file, the axis holding more of them is taken for cells.
+        Ignored by other formats.
 
     Returns
     -------
@@ -118,8 +147,10 @@ def read(path: PathLike,
     Raises
     ------
     ACTINNInputError
-        If the path is missing, the format unknown or unreadable, or the
-        values are not raw counts.
+        If the path is missing, the file empty, damaged or not in the
+        format its name or ``format`` says, the values not raw counts, or
+        (text files) hints are given and neither axis matches them. The
+        message is one line and names the file.
 
     Examples
     --------
@@ -133,16 +164,18 @@ def read(path: PathLike,
     (['ACTB', 'CD3E'], [[3.0, 0.0], [0.0, 1.0]])
     """
     p = existing(path)
-    fmt = resolve_format(p, format)
-    check_h5ad_only(p, fmt, layer, use_raw)
-    adata = read_format(p, fmt)
-    src = counts_source(adata,
-                        layer=layer,
-                        use_raw=use_raw,
-                        allow_non_integer=allow_non_integer,
-                        source=str(p))
-    out = _clean_counts(src, adata.obs, upper_case_genes, not allow_non_integer,
-                        str(p))
+    with reading(p, "counts"):
+        fmt = resolve_format(p, format)
+    with reading(p, FORMAT_WORDS[fmt]):
+        check_h5ad_only(p, fmt, layer, use_raw)
+        adata = read_format(p, fmt, orientation, expected_genes, expected_cells)
+        src = counts_source(adata,
+                            layer=layer,
+                            use_raw=use_raw,
+                            allow_non_integer=allow_non_integer,
+                            source=str(p))
+        out = _clean_counts(src, adata.obs, upper_case_genes,
+                            not allow_non_integer, str(p))
     logger.info("%s: read %d cells x %d genes (%s, %s)", p, out.n_obs,
                 out.n_vars, fmt, src.description)
     return out

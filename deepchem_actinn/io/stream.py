@@ -25,13 +25,16 @@ from deepchem_actinn.io._common import NoDirectAccess, as_str_array, existing
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
                                        log_rounded, round_near_whole)
-from deepchem_actinn.io.formats import check_h5ad_only, resolve_format
+from deepchem_actinn.io.content import reading
+from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
+                                        check_text_only, resolve_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
 from deepchem_actinn.io.readers import read
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
-from deepchem_actinn.io.text import text_cell_ids, text_gene_names
+from deepchem_actinn.io.text import (SEPARATORS, text_cell_ids, text_gene_names,
+                                     text_orientation)
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
@@ -61,10 +64,14 @@ class _MemoryRows:
 
 
 @contextlib.contextmanager
-def _open_rows(path: Path, fmt: str, layer: Optional[str],
-               use_raw: Optional[bool], allow_non_integer: bool):
+def _open_rows(path: Path,
+               fmt: str,
+               layer: Optional[str],
+               use_raw: Optional[bool],
+               allow_non_integer: bool,
+               orientation: Optional[str] = None):
     """Row access to ``path``: straight from the file when its layout
-    allows, else through :func:`read`."""
+    allows, else through :func:`read` (text files in ``orientation``)."""
     check_h5ad_only(path, fmt, layer, use_raw)
     direct: Union[H5adRows, ActinnH5Rows, TenxH5Rows, None] = None
     if fmt == "h5ad":
@@ -90,8 +97,20 @@ def _open_rows(path: Path, fmt: str, layer: Optional[str],
                  layer=layer,
                  use_raw=use_raw,
                  upper_case_genes=False,
-                 allow_non_integer=allow_non_integer)
+                 allow_non_integer=allow_non_integer,
+                 orientation=orientation)
     yield _MemoryRows(adata)
+
+
+def _text_orientation(path: Path, fmt: str, orientation: Optional[str],
+                      expected_genes: Optional[Sequence[str]],
+                      expected_cells: Optional[Sequence[str]]) -> Optional[str]:
+    """The orientation of a text file (None for other formats)."""
+    check_text_only(path, fmt, orientation)
+    if fmt not in SEPARATORS:
+        return None
+    return text_orientation(path, fmt, orientation, expected_genes,
+                            expected_cells)
 
 
 def read_var(path: PathLike,
@@ -100,7 +119,10 @@ def read_var(path: PathLike,
              *,
              layer: Optional[str] = None,
              use_raw: Optional[bool] = None,
-             allow_non_integer: bool = False) -> pd.DataFrame:
+             allow_non_integer: bool = False,
+             orientation: Optional[str] = None,
+             expected_genes: Optional[Sequence[str]] = None,
+             expected_cells: Optional[Sequence[str]] = None) -> pd.DataFrame:
     """The gene table of a file, without reading its matrix.
 
     Indexed by the cleaned gene names (the columns of :func:`read` and of
@@ -119,6 +141,8 @@ def read_var(path: PathLike,
     layer, use_raw, allow_non_integer:
         As in :func:`read` (for an h5ad file they decide which matrix, and
         so which gene table, is used).
+    orientation, expected_genes, expected_cells:
+        As in :func:`read`: for CSV/TSV files, which axis holds the genes.
 
     Returns
     -------
@@ -140,28 +164,37 @@ def read_var(path: PathLike,
     {'ACTB': 'ENSG1', 'CD3E': 'ENSG2'}
     """
     p = existing(path)
-    fmt = resolve_format(p, format)
-    check_h5ad_only(p, fmt, layer, use_raw)
-    if fmt == "10x_mtx":
-        var = tenx_mtx_var(p)
-    elif fmt in ("csv", "tsv"):
-        var = pd.DataFrame(index=text_gene_names(p, fmt))
-    else:
-        with _open_rows(p, fmt, layer, use_raw, allow_non_integer) as source:
-            var = source.var
+    with reading(p, "counts"):
+        fmt = resolve_format(p, format)
+    with reading(p, FORMAT_WORDS[fmt]):
+        check_h5ad_only(p, fmt, layer, use_raw)
+        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+                                     expected_cells)
+        if fmt == "10x_mtx":
+            var = tenx_mtx_var(p)
+        elif oriented is not None:
+            var = pd.DataFrame(index=text_gene_names(p, fmt, oriented))
+        else:
+            with _open_rows(p, fmt, layer, use_raw,
+                            allow_non_integer) as source:
+                var = source.var
     names, keep = clean_gene_names(var.index, upper_case=upper_case_genes)
     var = var.iloc[np.flatnonzero(keep)].copy()
     var.index = pd.Index(names, dtype=object)
     return var
 
 
-def read_gene_names(path: PathLike,
-                    format: Optional[str] = None,
-                    upper_case_genes: bool = True,
-                    *,
-                    layer: Optional[str] = None,
-                    use_raw: Optional[bool] = None,
-                    allow_non_integer: bool = False) -> np.ndarray:
+def read_gene_names(
+        path: PathLike,
+        format: Optional[str] = None,
+        upper_case_genes: bool = True,
+        *,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None) -> np.ndarray:
     """The cleaned gene names of a file, without reading its matrix.
 
     They are the columns of :func:`read` and of every chunk
@@ -179,6 +212,8 @@ def read_gene_names(path: PathLike,
     layer, use_raw, allow_non_integer:
         As in :func:`read` (for an h5ad file they decide which matrix, and
         so which gene list, is used).
+    orientation, expected_genes, expected_cells:
+        As in :func:`read`: for CSV/TSV files, which axis holds the genes.
 
     Returns
     -------
@@ -200,13 +235,24 @@ def read_gene_names(path: PathLike,
                    upper_case_genes,
                    layer=layer,
                    use_raw=use_raw,
-                   allow_non_integer=allow_non_integer)
+                   allow_non_integer=allow_non_integer,
+                   orientation=orientation,
+                   expected_genes=expected_genes,
+                   expected_cells=expected_cells)
     return var.index.to_numpy(dtype=object)
 
 
-def read_cell_ids(path: PathLike, format: Optional[str] = None) -> np.ndarray:
+def read_cell_ids(path: PathLike,
+                  format: Optional[str] = None,
+                  *,
+                  orientation: Optional[str] = None,
+                  expected_genes: Optional[Sequence[str]] = None,
+                  expected_cells: Optional[Sequence[str]] = None) -> np.ndarray:
     """The cell ids of a file, in row order, without reading its matrix
     where the format allows it.
+
+    ``orientation``, ``expected_genes`` and ``expected_cells`` are as in
+    :func:`read` (for CSV/TSV files, which axis holds the cells).
 
     Examples
     --------
@@ -218,19 +264,28 @@ def read_cell_ids(path: PathLike, format: Optional[str] = None) -> np.ndarray:
     ['c1', 'c2', 'c3']
     """
     p = existing(path)
-    fmt = resolve_format(p, format)
-    if fmt == "10x_mtx":
-        return tenx_mtx_cell_ids(p)
-    if fmt in ("csv", "tsv"):
-        return text_cell_ids(p, fmt)
-    if fmt == "h5ad":
-        with contextlib.suppress(NoDirectAccess, KeyError, OSError):
-            return h5ad_cell_ids(p)
-    with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
-        return as_str_array(source.cell_ids)
+    with reading(p, "counts"):
+        fmt = resolve_format(p, format)
+    with reading(p, FORMAT_WORDS[fmt]):
+        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+                                     expected_cells)
+        if fmt == "10x_mtx":
+            return tenx_mtx_cell_ids(p)
+        if oriented is not None:
+            return text_cell_ids(p, fmt, oriented)
+        if fmt == "h5ad":
+            with contextlib.suppress(NoDirectAccess, KeyError, OSError):
+                return h5ad_cell_ids(p)
+        with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
+            return as_str_array(source.cell_ids)
 
 
-def n_cells(path: PathLike, format: Optional[str] = None) -> int:
+def n_cells(path: PathLike,
+            format: Optional[str] = None,
+            *,
+            orientation: Optional[str] = None,
+            expected_genes: Optional[Sequence[str]] = None,
+            expected_cells: Optional[Sequence[str]] = None) -> int:
     """The number of cells in a file, without reading its matrix.
 
     Parameters
@@ -239,6 +294,8 @@ def n_cells(path: PathLike, format: Optional[str] = None) -> int:
         File or 10x matrix directory.
     format: str, optional
         Force the format; detected by default.
+    orientation, expected_genes, expected_cells:
+        As in :func:`read`: for CSV/TSV files, which axis holds the cells.
 
     Returns
     -------
@@ -255,29 +312,37 @@ def n_cells(path: PathLike, format: Optional[str] = None) -> int:
     3
     """
     p = existing(path)
-    fmt = resolve_format(p, format)
-    if fmt == "10x_mtx":
-        return len(tenx_mtx_cell_ids(p))
-    if fmt in ("csv", "tsv"):
-        return len(text_cell_ids(p, fmt))
-    if fmt == "h5ad":
-        with contextlib.suppress(NoDirectAccess, KeyError, OSError):
-            return h5ad_n_cells(p)
-    with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
-        return int(source.shape[0])
+    with reading(p, "counts"):
+        fmt = resolve_format(p, format)
+    with reading(p, FORMAT_WORDS[fmt]):
+        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+                                     expected_cells)
+        if fmt == "10x_mtx":
+            return len(tenx_mtx_cell_ids(p))
+        if oriented is not None:
+            return len(text_cell_ids(p, fmt, oriented))
+        if fmt == "h5ad":
+            with contextlib.suppress(NoDirectAccess, KeyError, OSError):
+                return h5ad_n_cells(p)
+        with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
+            return int(source.shape[0])
 
 
 def iter_cell_chunks(
-        path: PathLike,
-        chunk_size: int = 50_000,
-        format: Optional[str] = None,
-        *,
-        upper_case_genes: bool = True,
-        layer: Optional[str] = None,
-        use_raw: Optional[bool] = None,
-        allow_non_integer: bool = False,
-        starts: Optional[Sequence[int]] = None,
-        check: bool = True) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
+    path: PathLike,
+    chunk_size: int = 50_000,
+    format: Optional[str] = None,
+    *,
+    upper_case_genes: bool = True,
+    layer: Optional[str] = None,
+    use_raw: Optional[bool] = None,
+    allow_non_integer: bool = False,
+    starts: Optional[Sequence[int]] = None,
+    check: bool = True,
+    orientation: Optional[str] = None,
+    expected_genes: Optional[Sequence[str]] = None,
+    expected_cells: Optional[Sequence[str]] = None
+) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
     """Yield the cells of a file in chunks, for data larger than memory.
 
     h5ad (CSR or dense ``X``), ACTINN HDF5 (pandas fixed format) and 10x
@@ -306,6 +371,8 @@ def iter_cell_chunks(
     check: bool, default True
         Check every chunk's values; pass False only for a file whose values
         an earlier pass has checked.
+    orientation, expected_genes, expected_cells:
+        As in :func:`read`: for CSV/TSV files, which axis holds the genes.
 
     Yields
     ------
@@ -317,8 +384,10 @@ def iter_cell_chunks(
     Raises
     ------
     ACTINNInputError
-        At the call for a missing path or an unknown format; while
-        iterating for an unreadable file or values that are not raw counts.
+        At the call for a missing path, an unknown format, a file whose
+        content does not match its format, or (text files) hints that match
+        neither axis; while iterating for a damaged file or values that are
+        not raw counts. The message is one line and names the file.
 
     Examples
     --------
@@ -334,10 +403,14 @@ def iter_cell_chunks(
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
     p = existing(path)
-    fmt = resolve_format(p, format)
-    check_h5ad_only(p, fmt, layer, use_raw)
+    with reading(p, "counts"):
+        fmt = resolve_format(p, format)
+    with reading(p, FORMAT_WORDS[fmt]):
+        check_h5ad_only(p, fmt, layer, use_raw)
+        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+                                     expected_cells)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
-                        use_raw, allow_non_integer, starts, check)
+                        use_raw, allow_non_integer, starts, check, oriented)
 
 
 def _iter_chunks(path: Path,
@@ -348,10 +421,14 @@ def _iter_chunks(path: Path,
                  use_raw: Optional[bool],
                  allow_non_integer: bool,
                  starts: Optional[Sequence[int]] = None,
-                 check: bool = True):
+                 check: bool = True,
+                 orientation: Optional[str] = None):
     n_rounded = 0
     try:
-        with _open_rows(path, fmt, layer, use_raw, allow_non_integer) as source:
+        with reading(path,
+                     FORMAT_WORDS[fmt]), _open_rows(path, fmt, layer, use_raw,
+                                                    allow_non_integer,
+                                                    orientation) as source:
             _, keep = clean_gene_names(source.gene_names,
                                        upper_case=upper_case_genes)
             columns = None if keep.all() else np.flatnonzero(keep)

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import (HDF5Rows, as_str_array, existing,
                                         make_anndata, open_text, strip_gz)
+from deepchem_actinn.io.content import open_binary, reading, sniff
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,11 @@ def locate_10x(path: Path) -> _TenxFiles:
         missing.append("%sfeatures.tsv[.gz] or %sgenes.tsv[.gz]" %
                        (prefix, prefix))
     if missing:
-        raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
-                               (directory, " and ".join(missing), name))
+        if path.is_dir():
+            raise ACTINNInputError("%s: a 10x matrix needs %s next to %s" %
+                                   (directory, " and ".join(missing), name))
+        raise ACTINNInputError("%s: a 10x matrix needs %s next to it" %
+                               (path, " and ".join(missing)))
     assert features is not None and barcodes is not None
     return _TenxFiles(matrix, features, barcodes)
 
@@ -109,13 +113,24 @@ def _tenx_var(ids, names, types=None) -> pd.DataFrame:
     return var
 
 
+def _not_empty(path: Path) -> None:
+    content = sniff(path)
+    if content.kind == "empty":
+        raise ACTINNInputError("%s: the file is %s" %
+                               (path, content.description))
+
+
 def read_10x_features(path: Path) -> pd.DataFrame:
-    table = pd.read_csv(path,
-                        sep="\t",
-                        header=None,
-                        dtype=str,
-                        keep_default_na=False,
-                        quoting=csv.QUOTE_NONE)
+    """The features (genes) table of a matrix directory."""
+    with reading(path, "a 10x features / genes table"):
+        _not_empty(path)
+        with open_text(path) as fh:
+            table = pd.read_csv(fh,
+                                sep="\t",
+                                header=None,
+                                dtype=str,
+                                keep_default_na=False,
+                                quoting=csv.QUOTE_NONE)
     ids = table.iloc[:, 0]
     names = table.iloc[:, 1] if table.shape[1] > 1 else ids
     types = table.iloc[:, 2] if table.shape[1] > 2 else None
@@ -123,9 +138,45 @@ def read_10x_features(path: Path) -> pd.DataFrame:
 
 
 def read_10x_barcodes(path: Path) -> np.ndarray:
-    with open_text(path) as fh:
-        return as_str_array(
-            [line.rstrip("\r\n").split("\t")[0] for line in fh if line.strip()])
+    """The barcodes (cell ids) of a matrix directory."""
+    with reading(path, "a 10x barcodes file"):
+        _not_empty(path)
+        with open_text(path) as fh:
+            return as_str_array([
+                line.rstrip("\r\n").split("\t")[0]
+                for line in fh
+                if line.strip()
+            ])
+
+
+def mtx_shape(path: Path) -> Tuple[int, int]:
+    """Rows and columns a Matrix Market file declares, from its header."""
+    with reading(path, "a Matrix Market file"):
+        _not_empty(path)
+        with open_binary(path) as fh:
+            banner = fh.readline()
+            if not banner.startswith(b"%%MatrixMarket"):
+                raise ACTINNInputError(
+                    "%s: not a Matrix Market file (no %%%%MatrixMarket "
+                    "banner on the first line)" % path)
+            line = fh.readline()
+            while line.startswith(b"%") or (line and not line.strip()):
+                line = fh.readline()
+        sizes = line.split()
+        if len(sizes) != 3:
+            raise ACTINNInputError(
+                "%s: the Matrix Market size line should hold rows, columns "
+                "and entries, not %r" % (path, line[:80].decode("latin-1")))
+        return int(sizes[0]), int(sizes[1])
+
+
+def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
+                 n_barcodes: int) -> None:
+    if tuple(shape) != (n_features, n_barcodes):
+        raise ACTINNInputError(
+            "%s: the matrix is %d x %d but there are %d features (%s) and "
+            "%d barcodes (%s)" % (files.matrix, shape[0], shape[1], n_features,
+                                  files.features, n_barcodes, files.barcodes))
 
 
 def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
@@ -166,19 +217,13 @@ def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     """
     p = existing(path)
     files = locate_10x(p)
-    try:
-        matrix = scipy.io.mmread(str(files.matrix))
-    except (ValueError, OSError) as err:
-        raise ACTINNInputError("%s: not a readable Matrix Market file (%s)" %
-                               (files.matrix, err)) from err
     var = read_10x_features(files.features)
     barcodes = read_10x_barcodes(files.barcodes)
-    if matrix.shape != (len(var), len(barcodes)):
-        raise ACTINNInputError(
-            "%s: the matrix is %d x %d but there are %d features (%s) and "
-            "%d barcodes (%s)" %
-            (files.matrix, matrix.shape[0], matrix.shape[1], len(var),
-             files.features, len(barcodes), files.barcodes))
+    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
+    with reading(files.matrix, "a Matrix Market file"):
+        with open_binary(files.matrix) as fh:
+            matrix = scipy.io.mmread(fh)
+    _check_shape(files, matrix.shape, len(var), len(barcodes))
     X = sp.csr_matrix(matrix.T)
     adata = make_anndata(X, barcodes, var)
     return _gex_only(adata, p) if gex_only else adata
@@ -288,9 +333,19 @@ class TenxH5Rows(HDF5Rows):
         return X if self._columns is None else X[:, self._columns]
 
 
+def _tenx_tables(path: Path) -> Tuple[pd.DataFrame, np.ndarray]:
+    """Features and barcodes of a matrix directory, checked against the
+    matrix's header (its entries stay unread)."""
+    files = locate_10x(path)
+    var = read_10x_features(files.features)
+    barcodes = read_10x_barcodes(files.barcodes)
+    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
+    return var, barcodes
+
+
 def tenx_mtx_var(path: Path) -> pd.DataFrame:
     """The gene-expression features of a matrix directory, unread matrix."""
-    var = read_10x_features(locate_10x(path).features)
+    var = _tenx_tables(path)[0]
     if "feature_types" in var:
         var = var[(var["feature_types"] == GENE_EXPRESSION).to_numpy()]
     return var
@@ -298,4 +353,4 @@ def tenx_mtx_var(path: Path) -> pd.DataFrame:
 
 def tenx_mtx_cell_ids(path: Path) -> np.ndarray:
     """The barcodes of a matrix directory, unread matrix."""
-    return read_10x_barcodes(locate_10x(path).barcodes)
+    return _tenx_tables(path)[1]

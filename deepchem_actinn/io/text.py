@@ -1,15 +1,17 @@
-"""Text matrices: CSV or TSV, genes x cells, optionally gzipped.
+"""Text matrices: CSV or TSV, optionally gzipped, either orientation.
 
-The first row holds the cell ids, each further row a gene name followed by
-that gene's counts in every cell (the layout ``pandas.DataFrame.to_csv``
-writes for a genes x cells frame).
+The first row holds the column names, each further row a name followed by
+that row's counts (the layout ``pandas.DataFrame.to_csv`` writes). In
+ACTINN's layout rows are genes and columns cells; files with cells as
+rows are read with ``orientation="cells_by_genes"``, or detected from the
+genes or cell ids expected (:mod:`~deepchem_actinn.io.orientation`).
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple
 
 import anndata
 import numpy as np
@@ -19,6 +21,9 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import (as_str_array, existing, make_anndata,
                                         open_text, strip_gz)
+from deepchem_actinn.io.content import one_line
+from deepchem_actinn.io.orientation import (CELLS_BY_GENES, check_orientation,
+                                            choose_orientation)
 from deepchem_actinn.types import PathLike
 
 #: The field separator of each text format.
@@ -52,60 +57,40 @@ def _text_separator(path: Path, sep: Optional[str]) -> str:
     return "," if sniff_separator(path) == "csv" else "\t"
 
 
-def read_text(path: PathLike, sep: Optional[str] = None) -> anndata.AnnData:
-    """Read a genes x cells text matrix (CSV or TSV, optionally gzipped).
-
-    The first row holds the cell ids (with or without a leading empty
-    cell), each further row a gene name followed by that gene's counts.
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        ``.csv``, ``.tsv`` or ``.txt`` file, optionally ``.gz``.
-    sep: str, optional
-        Field separator; by default ``","`` for ``.csv``, tab for ``.tsv``
-        and for ``.txt`` whichever the first line uses.
-
-    Returns
-    -------
-    anndata.AnnData
-        Cells x genes; ``X`` a CSR matrix.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from deepchem_actinn.io.text import read_text
-    >>> path = os.path.join(tempfile.mkdtemp(), "counts.tsv")
-    >>> with open(path, "w") as fh:
-    ...     _ = fh.write("gene\\tc1\\tc2\\nActb\\t3\\t0\\nCd3e\\t0\\t1\\n")
-    >>> adata = read_text(path)
-    >>> list(adata.obs_names), adata.X.toarray().tolist()
-    (['c1', 'c2'], [[3, 0], [0, 1]])
-    """
-    p = existing(path)
-    sep = _text_separator(p, sep)
-    try:
-        df = pd.read_csv(p, sep=sep, index_col=0, keep_default_na=False)
-    except (ValueError, OSError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: not a readable text matrix (%s)" %
-                               (p, err)) from err
-    for column in df.columns:
-        if pd.api.types.is_numeric_dtype(df[column]):
-            continue
-        values = df[column].where(~df[column].isin(_NA_STRINGS))
-        try:
-            df[column] = pd.to_numeric(values)
-        except (ValueError, TypeError) as err:
-            raise ACTINNInputError(
-                "%s: column of cell %s holds non-numeric values (%s)" %
-                (p, column, err)) from err
-    var = pd.DataFrame(index=as_str_array(df.index))
-    return make_anndata(sp.csr_matrix(df.to_numpy().T), df.columns, var)
+def _split(line: str, sep: str) -> List[str]:
+    """The fields of one line (quotes as csv writes them)."""
+    line = line.rstrip("\r\n")
+    if '"' in line:
+        return next(csv.reader([line], delimiter=sep), [])
+    return line.split(sep)
 
 
-def text_gene_names(path: Path, fmt: str) -> np.ndarray:
+def _header(path: Path, sep: str) -> Tuple[List[str], int]:
+    """The column names of the header, and the number of fields of the
+    first data row (0 if none): a header one field shorter than the rows
+    has no corner cell before the column names."""
+    with open_text(path) as fh:
+        first = fh.readline()
+        second = fh.readline()
+        while second and not second.strip():
+            second = fh.readline()
+    if not first.strip():
+        raise ACTINNInputError("%s: the first line (the header) is empty" %
+                               path)
+    header = _split(first, sep)
+    width = len(_split(second, sep)) if second.strip() else 0
+    columns = header if width == len(header) + 1 else header[1:]
+    if width and width != len(columns) + 1:
+        raise ACTINNInputError(
+            "%s: the header has %d fields but the first row %d; is the "
+            "separator %r right?" % (path, len(header), width, sep))
+    return columns, width
+
+
+def text_row_names(path: Path, fmt: str) -> np.ndarray:
     """The first field of every line after the header, without the values."""
     sep = SEPARATORS[fmt]
+    _header(path, sep)  # refuses a header that does not fit the rows
     names = []
     with open_text(path) as fh:
         fh.readline()
@@ -119,11 +104,142 @@ def text_gene_names(path: Path, fmt: str) -> np.ndarray:
     return as_str_array(names)
 
 
-def text_cell_ids(path: Path, fmt: str) -> np.ndarray:
-    """The cell ids of the header row, without reading the values."""
-    try:
-        header = pd.read_csv(path, sep=SEPARATORS[fmt], index_col=0, nrows=1)
-    except (ValueError, OSError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: not a readable text matrix (%s)" %
-                               (path, err)) from err
-    return as_str_array(header.columns)
+def text_column_names(path: Path, fmt: str) -> np.ndarray:
+    """The column names of the header row, without reading the values."""
+    return as_str_array(_header(path, SEPARATORS[fmt])[0])
+
+
+def text_orientation(path: Path,
+                     fmt: str,
+                     orientation: Optional[str] = None,
+                     expected_genes: Optional[Sequence[str]] = None,
+                     expected_cells: Optional[Sequence[str]] = None) -> str:
+    """The orientation of a text file (see :func:`choose_orientation`),
+    reading only its names, and only when hints ask for them."""
+    check_orientation(orientation, path)
+    if orientation is None and (expected_genes is not None or
+                                expected_cells is not None):
+        return choose_orientation(path, text_row_names(path, fmt),
+                                  text_column_names(path, fmt), None,
+                                  expected_genes, expected_cells)
+    return choose_orientation(path, (), (), orientation)
+
+
+def text_gene_names(path: Path, fmt: str, orientation: str) -> np.ndarray:
+    """The gene names of a text file in the given orientation, unread
+    values."""
+    if orientation == CELLS_BY_GENES:
+        return text_column_names(path, fmt)
+    return text_row_names(path, fmt)
+
+
+def text_cell_ids(path: Path, fmt: str, orientation: str) -> np.ndarray:
+    """The cell ids of a text file in the given orientation, unread
+    values."""
+    if orientation == CELLS_BY_GENES:
+        return text_row_names(path, fmt)
+    return text_column_names(path, fmt)
+
+
+def read_text(
+        path: PathLike,
+        sep: Optional[str] = None,
+        *,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
+    """Read a text matrix (CSV or TSV, optionally gzipped).
+
+    The first row holds the column names (with or without a leading empty
+    cell), each further row a name followed by that row's counts. In
+    ACTINN's layout (``"genes_by_cells"``) rows are genes and columns
+    cells; CellTypist's samples and ``scanpy.read_csv`` hold cells as rows
+    (``"cells_by_genes"``). Gzip data is recognised by its bytes, not its
+    name.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        ``.csv``, ``.tsv`` or ``.txt`` file, optionally ``.gz``.
+    sep: str, optional
+        Field separator; by default ``","`` for ``.csv``, tab for ``.tsv``
+        and for ``.txt`` whichever the first line uses.
+    orientation: str, optional
+        ``"genes_by_cells"`` (genes as rows) or ``"cells_by_genes"`` (cells
+        as rows); by default decided from ``expected_genes`` /
+        ``expected_cells`` (see
+        :func:`~deepchem_actinn.io.orientation.choose_orientation`), and
+        ``"genes_by_cells"`` without them.
+    expected_genes: sequence of str, optional
+        Genes the file should hold (e.g. a model's genes): the axis holding
+        more of them (case-insensitive) is taken for genes.
+    expected_cells: sequence of str, optional
+        Cell ids the file should hold (e.g. a labels file's): the axis
+        holding more of them is taken for cells.
+
+    Returns
+    -------
+    anndata.AnnData
+        Cells x genes; ``X`` a CSR matrix.
+
+    Raises
+    ------
+    ACTINNInputError
+        If the file is not a readable text matrix, holds non-numeric
+        values, or hints are given and neither axis matches them.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io.text import read_text
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.tsv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene\\tc1\\tc2\\nActb\\t3\\t0\\nCd3e\\t0\\t1\\n")
+    >>> adata = read_text(path)
+    >>> list(adata.obs_names), adata.X.toarray().tolist()
+    (['c1', 'c2'], [[3, 0], [0, 1]])
+
+    Cells as rows, told apart by the genes a model expects:
+
+    >>> path = os.path.join(tempfile.mkdtemp(), "cells.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write(",Actb,Cd3e\\nc1,3,0\\nc2,0,1\\n")
+    >>> adata = read_text(path, expected_genes=["ACTB", "CD3E", "CD19"])
+    >>> list(adata.obs_names), list(adata.var_names)
+    (['c1', 'c2'], ['Actb', 'Cd3e'])
+    """
+    p = existing(path)
+    sep = _text_separator(p, sep)
+    check_orientation(orientation, p)
+    columns = _header(p, sep)[0]
+    with open_text(p) as fh:
+        df = pd.read_csv(fh,
+                         sep=sep,
+                         header=None,
+                         skiprows=1,
+                         index_col=0,
+                         keep_default_na=False,
+                         skip_blank_lines=True)
+    if df.shape[1] != len(columns):
+        raise ACTINNInputError("%s: %d column names but %d columns of values" %
+                               (p, len(columns), df.shape[1]))
+    rows = as_str_array(df.index)
+    chosen = choose_orientation(p, rows, columns, orientation, expected_genes,
+                                expected_cells)
+    column_kind = "gene" if chosen == CELLS_BY_GENES else "cell"
+    for column in df.columns:
+        if pd.api.types.is_numeric_dtype(df[column]):
+            continue
+        values = df[column].where(~df[column].isin(_NA_STRINGS))
+        try:
+            df[column] = pd.to_numeric(values)
+        except (ValueError, TypeError) as err:
+            raise ACTINNInputError(
+                "%s: column of %s %s holds non-numeric values (%s)" %
+                (p, column_kind, columns[column - 1], one_line(err))) from err
+    values = df.to_numpy()
+    if chosen == CELLS_BY_GENES:
+        return make_anndata(sp.csr_matrix(values), rows,
+                            pd.DataFrame(index=as_str_array(columns)))
+    return make_anndata(sp.csr_matrix(values.T), columns,
+                        pd.DataFrame(index=rows))

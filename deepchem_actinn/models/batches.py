@@ -1,10 +1,24 @@
-"""Minibatches from dense or sparse cells, densified one batch at a time."""
-from typing import Any, Iterator, List, Optional, Tuple, Union
+"""Minibatches from dense or sparse cells: built on the CPU one batch at a
+time, or on the training device from a reference kept there.
+
+:func:`minibatches` densifies (or cuts CSR triples from) the rows of one
+batch at a time in NumPy/SciPy; :class:`DeviceBatches` keeps the whole
+reference on the device and builds each batch there with gathers, so a GPU
+never waits for the CPU to slice rows and transpose them. Both give the
+same batches from the same generator, and both give each process of a
+data-parallel run its share (:func:`batch_rows`).
+"""
+from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
+import torch
+
+from deepchem_actinn.io.prefetch import prefetch
 
 Matrix = Union[np.ndarray, sp.spmatrix, sp.sparray]
+#: ``(rank, world_size)``: which share of each epoch this process trains on.
+Shard = Tuple[int, int]
 
 
 def dense_rows(X: Matrix, rows: Union[slice, np.ndarray]) -> np.ndarray:
@@ -52,6 +66,76 @@ def network_input(X: Matrix,
     return csr_triple(part) + csr_triple(part.T.tocsr())
 
 
+def current_shard() -> Shard:
+    """``(rank, world_size)`` of the initialised process group, ``(0, 1)``
+    without one (:func:`~deepchem_actinn.models.distributed.world_info`)."""
+    from deepchem_actinn.models.distributed import world_info
+    info = world_info()
+    return info.rank, info.world_size
+
+
+def batch_rows(
+        n: int,
+        batch_size: int,
+        rng: Optional[np.random.Generator] = None,
+        pad: bool = False,
+        shard: Optional[Shard] = None) -> Iterator[Tuple[np.ndarray, float]]:
+    """This process's batches of one epoch: ``(rows, weight scale)``.
+
+    The cells are shuffled by ``rng`` (in order when None) and cut into
+    global batches of ``batch_size``; with ``shard = (rank, N)`` each
+    global batch is cut into N per-process batches of ``ceil(batch_size /
+    N)`` cells and process ``rank`` takes the ``rank``-th of each (per-process
+    batch ``i`` goes to process ``i % N``), so every cell is trained on
+    exactly once per epoch across the processes. The weight scale (1 but
+    for a short last batch) makes DDP's average of the per-process mean
+    losses equal to the mean over the global batch. Rows are sorted within
+    a shuffled batch.
+
+    Parameters
+    ----------
+    n: int
+        Number of cells.
+    batch_size: int
+        Cells per global batch (rounded up to a multiple of N).
+    rng: np.random.Generator, optional
+        Draws the epoch's shuffle (one permutation of ``n``).
+    pad: bool
+        Repeat cells so that the last global batch is full.
+    shard: (int, int), optional
+        ``(rank, world_size)``; default :func:`current_shard`.
+
+    Examples
+    --------
+    >>> [r.tolist() for r, _ in batch_rows(5, 2, shard=(0, 1))]
+    [[0, 1], [2, 3], [4]]
+    >>> [(r.tolist(), s) for r, s in batch_rows(5, 2, shard=(1, 2))]
+    [([1], 1.0), ([3], 1.0)]
+    """
+    rank, world = current_shard() if shard is None else shard
+    local = -(-int(batch_size) // world)
+    width = local * world
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    for start in range(0, n, width):
+        rows = order[start:start + width]
+        if pad and len(rows) < width:
+            rows = np.resize(rows, width)
+        mine = rows[rank * local:(rank + 1) * local]
+        if len(mine) == 0:
+            continue
+        if rng is not None:
+            mine = np.sort(mine)
+        yield mine, world * len(mine) / len(rows)
+
+
+def _labels_weights(y: np.ndarray, w: np.ndarray, rows: np.ndarray,
+                    scale: float) -> Tuple[List, List]:
+    weights = w[rows].reshape(-1, 1).astype(np.float32)
+    if scale != 1.0:
+        weights *= np.float32(scale)
+    return [y[rows].reshape(-1, 1)], [weights]
+
+
 def minibatches(
         X: Matrix,
         y: Optional[np.ndarray] = None,
@@ -59,8 +143,9 @@ def minibatches(
         batch_size: int = 128,
         rng: Optional[np.random.Generator] = None,
         pad: bool = False,
-        sparse: Optional[bool] = None) -> Iterator[Tuple[List, List, List]]:
-    """One epoch of ``([X_b], [y_b], [w_b])`` batches for ``fit_generator``.
+        sparse: Optional[bool] = None,
+        shard: Optional[Shard] = None) -> Iterator[Tuple[List, List, List]]:
+    """One epoch of ``([X_b], [y_b], [w_b])`` training batches.
 
     Parameters
     ----------
@@ -69,7 +154,7 @@ def minibatches(
     y, w: np.ndarray, optional
         Class ids and sample weights (default 1).
     batch_size: int
-        Cells per batch.
+        Cells per batch (per step, over all processes of a distributed run).
     rng: np.random.Generator, optional
         Shuffles the cells; in order when None.
     pad: bool
@@ -77,6 +162,10 @@ def minibatches(
     sparse: bool, optional
         Yield CSR triples (:func:`csr_triple`) instead of dense rows;
         by default when X is sparse.
+    shard: (int, int), optional
+        ``(rank, world_size)``: yield only this process's share
+        (:func:`batch_rows`); default: that of the initialised process group,
+        the whole epoch without one.
 
     Examples
     --------
@@ -91,17 +180,161 @@ def minibatches(
     if sp.issparse(X):
         X = sp.csr_matrix(X)
     n = X.shape[0]
-    order = np.arange(n) if rng is None else rng.permutation(n)
     if y is None:
         y = np.zeros(n, dtype=np.int64)
     if w is None:
         w = np.ones(n, dtype=np.float32)
-    for start in range(0, n, batch_size):
-        rows = order[start:start + batch_size]
-        if pad and len(rows) < batch_size:
-            rows = np.resize(rows, batch_size)
-        if rng is not None:
-            rows = np.sort(rows)
-        yield (network_input(X, rows, sparse,
-                             transpose=True), [y[rows].reshape(-1, 1)],
-               [w[rows].reshape(-1, 1).astype(np.float32)])
+    for rows, scale in batch_rows(n, batch_size, rng, pad, shard):
+        yield (network_input(X, rows, sparse, transpose=True),
+               *_labels_weights(y, w, rows, scale))
+
+
+def to_device(batch: Tuple[List, List, List],
+              device: Union[str, torch.device]) -> Tuple[List, List, List]:
+    """A batch's arrays as tensors on ``device``: through pinned memory and
+    non-blocking copies for CUDA (so the copy overlaps the step), plain
+    tensors on the CPU. Labels become int64, weights float32."""
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+
+    def move(a: Any, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        t = torch.as_tensor(a)
+        if dtype is not None:
+            t = t.to(dtype)
+        if cuda and t.device.type == "cpu":
+            t = t.pin_memory()
+        return t.to(device, non_blocking=cuda)
+
+    inputs, labels, weights = batch
+    return ([move(a) for a in inputs], [move(labels[0], torch.int64)],
+            [move(weights[0], torch.float32)])
+
+
+def prefetch_to_device(batches: Iterable[Any],
+                       device: Union[str, torch.device],
+                       depth: int = 2) -> Iterator[Tuple[List, List, List]]:
+    """``batches`` copied to ``device`` (:func:`to_device`) in a reader
+    thread, up to ``depth`` ahead: the host-to-device copy of the next
+    batch overlaps the current step."""
+    return prefetch((to_device(b, device) for b in batches), depth)
+
+
+class DeviceBatches:
+    """A training reference kept on the device; batches gathered there.
+
+    The CSR arrays (or the dense matrix), labels and weights are copied to
+    ``device`` once; each batch's rows, their CSR triple and its transpose
+    (for the sparse first layer's backward) are then built by gathers and a
+    stable sort on the device: no per-batch row slicing, transposing or
+    copying on the CPU. Same batches as :func:`minibatches` from the same
+    generator.
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Normalised cells x genes.
+    y, w: np.ndarray
+        Class ids and sample weights.
+    batch_size: int
+        Cells per (global) batch.
+    device: str or torch.device
+        Where to keep the reference.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.eye(5, dtype=np.float32))
+    >>> source = DeviceBatches(X, np.arange(5), np.ones(5), 2, "cpu")
+    >>> [b[1][0].ravel().tolist() for b in source.epoch(None)]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self,
+                 X: Matrix,
+                 y: np.ndarray,
+                 w: np.ndarray,
+                 batch_size: int,
+                 device: Union[str, torch.device] = "cpu") -> None:
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        self.sparse = sp.issparse(X)
+        self.shape = X.shape
+        dev = self.device
+        if self.sparse:
+            X = sp.csr_matrix(X)
+            index = torch.int32 if X.shape[1] < 2**31 - 1 else torch.int64
+            self.indptr = torch.as_tensor(X.indptr.astype(np.int64), device=dev)
+            self.indices = torch.as_tensor(X.indices, device=dev).to(index)
+            self.data = torch.as_tensor(X.data, device=dev).float()
+        else:
+            self.X = torch.as_tensor(np.asarray(X, dtype=np.float32),
+                                     device=dev)
+        self.y = torch.as_tensor(np.asarray(y), device=dev).long()
+        self.w = torch.as_tensor(np.asarray(w, dtype=np.float32), device=dev)
+
+    @staticmethod
+    def nbytes(X: Matrix) -> int:
+        """Bytes the reference ``X`` takes on the device."""
+        if sp.issparse(X):
+            return int(X.nnz) * 8 + (X.shape[0] + 1) * 8  # type: ignore
+        return int(np.prod(X.shape)) * 4
+
+    @classmethod
+    def fits(cls,
+             X: Matrix,
+             device: Union[str, torch.device],
+             share: float = 0.5) -> bool:
+        """Whether ``X`` takes at most ``share`` of the device's free memory
+        (always True on the CPU)."""
+        device = torch.device(device)
+        if device.type != "cuda":
+            return True
+        free, _ = torch.cuda.mem_get_info(device)
+        return cls.nbytes(X) <= share * free
+
+    def epoch(
+            self,
+            rng: Optional[np.random.Generator],
+            shard: Optional[Shard] = None) -> Iterator[Tuple[List, List, List]]:
+        """This process's batches of one epoch (see :func:`batch_rows`)."""
+        for rows, scale in batch_rows(self.shape[0], self.batch_size, rng,
+                                      False, shard):
+            yield self.batch(rows, scale)
+
+    def batch(self,
+              rows: np.ndarray,
+              scale: float = 1.0) -> Tuple[List, List, List]:
+        """Rows ``rows`` as a training batch of tensors on the device."""
+        r = torch.as_tensor(rows, device=self.device).long()
+        w = self.w[r].reshape(-1, 1)
+        if scale != 1.0:
+            w = w * scale
+        labels, weights = [self.y[r].reshape(-1, 1)], [w]
+        if not self.sparse:
+            return [self.X[r]], labels, weights
+        starts = self.indptr[r]
+        lengths = self.indptr[r + 1] - starts
+        ends = torch.cumsum(lengths, 0)
+        total = int(ends[-1]) if len(rows) else 0
+        offsets = ends - lengths
+        # position of each of the batch's non-zeros in the reference's arrays
+        shift = torch.repeat_interleave(starts - offsets,
+                                        lengths,
+                                        output_size=total)
+        pos = torch.arange(total, device=self.device) + shift
+        idx, val = self.indices[pos], self.data[pos]
+        kind = self.indices.dtype
+        cell = torch.repeat_interleave(torch.arange(len(rows),
+                                                    device=self.device),
+                                       lengths,
+                                       output_size=total)
+        # the transpose: non-zeros grouped by gene, cells in order within
+        order = torch.sort(idx, stable=True)[1]
+        counts = torch.bincount(idx, minlength=self.shape[1])
+        t_offsets = torch.cumsum(counts, 0) - counts
+        inputs = [
+            idx,
+            offsets.to(kind), val, cell[order].to(kind),
+            t_offsets.to(kind), val[order]
+        ]
+        return inputs, labels, weights

@@ -6,7 +6,10 @@ with :class:`~deepchem_actinn.models.actinn.ACTINNModel`'s loss, optimiser
 and schedule (:mod:`deepchem_actinn.models.optim`), so it gives the same
 weights, but needs no DeepChem. :class:`EnsembleTrainer` owns the optimiser
 state; :meth:`EnsembleTrainer.step` is where gradients are computed and the
-optimiser steps (the place a data-parallel wrapper would hook into).
+optimiser steps. When a ``torch.distributed`` process group of several
+processes is initialised (:mod:`deepchem_actinn.models.distributed`),
+:func:`train_ensemble` trains through ``DistributedDataParallel``: the
+gradients are all-reduced inside ``loss.backward()``.
 """
 from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence,
                     Tuple)
@@ -14,6 +17,8 @@ from typing import (Any, Callable, Dict, Iterable, List, Optional, Sequence,
 import numpy as np
 import torch
 
+from deepchem_actinn.models import distributed
+from deepchem_actinn.models.batches import prefetch_to_device
 from deepchem_actinn.models.inference import member_logits
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.models.optim import adam, staircase_decay, weighted_loss
@@ -91,6 +96,29 @@ class EnsembleTrainer:
         self.network.train()
         return [self.step(batch) for batch in batches]
 
+    def broadcast_(self, src: int) -> None:
+        """Give every process process ``src``'s weights, optimiser state,
+        step count and learning rate (after a ``join``, the processes that
+        ran out of batches missed the last steps)."""
+        if not distributed.is_distributed():
+            return
+        distributed.broadcast_module_(self.network, src)
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                for value in self.optimizer.state[p].values():
+                    if isinstance(value, torch.Tensor):
+                        distributed.broadcast_(value, src)
+        counters = distributed.broadcast_(
+            torch.tensor(
+                [float(self.global_step),
+                 float(self.schedule.last_epoch)] +
+                [g["lr"] for g in self.optimizer.param_groups],
+                dtype=torch.float64), src).tolist()
+        self.global_step = int(counters[0])
+        self.schedule.last_epoch = int(counters[1])
+        for group, lr in zip(self.optimizer.param_groups, counters[2:]):
+            group["lr"] = lr
+
 
 def _float32(a: np.ndarray) -> np.ndarray:
     return a.astype(np.float32) if a.dtype == np.float64 else a
@@ -146,7 +174,19 @@ def train_ensemble(ensemble: ACTINNEnsemble,
     trainer: EnsembleTrainer, optional
         The optimiser to use (default: a new one, with ``**optimiser``:
         ``learning_rate``, ``weight_decay``, ``decay_rate``,
-        ``decay_steps``).
+        ``decay_steps``, around ``DistributedDataParallel(ensemble)`` when
+        a process group of several processes is initialised).
+
+    Notes
+    -----
+    In a distributed run ``epoch_batches`` must yield this process's share
+    of the epoch (:func:`~deepchem_actinn.models.batches.minibatches` does
+    by itself); processes with fewer batches join the others' all-reduces
+    (DDP's ``join``). The epoch's training loss is averaged over all
+    processes; the validation scores that decide early stopping are process
+    0's, broadcast, and so are the final weights, so every process ends
+    with the same ensemble. On CUDA, batches of NumPy arrays are copied
+    through pinned memory by a reader thread ahead of the step.
 
     Returns
     -------
@@ -154,7 +194,27 @@ def train_ensemble(ensemble: ACTINNEnsemble,
         Each member's history: ``train_loss``, ``valid_loss``,
         ``valid_accuracy`` per epoch and ``best_epoch``.
     """
-    trainer = trainer or EnsembleTrainer(ensemble, **optimiser)
+    session = distributed.DistributedTraining(ensemble) \
+        if trainer is None else None
+    if trainer is None:
+        assert session is not None
+        trainer = EnsembleTrainer(session.model, **optimiser)
+    try:
+        histories = _epochs(ensemble, trainer, epoch_batches, X_valid, y_valid,
+                            max_epochs, early_stopping and len(y_valid) > 0,
+                            patience, seed, progress)
+    finally:
+        if session is not None:
+            session.close()
+    ensemble.eval()
+    return histories
+
+
+def _epochs(ensemble: ACTINNEnsemble, trainer: EnsembleTrainer,
+            epoch_batches: Callable, X_valid: Matrix, y_valid: np.ndarray,
+            max_epochs: int, stopping: bool, patience: int, seed: int,
+            progress: Optional[Callable]) -> List[Dict[str, list]]:
+    """The epochs of :func:`train_ensemble`."""
     n = len(ensemble)
     rng = np.random.default_rng(seed)
     histories: List[Dict[str, list]] = [{
@@ -165,11 +225,10 @@ def train_ensemble(ensemble: ACTINNEnsemble,
     best_loss = [np.inf] * n
     best_epoch = [0] * n
     best_state: List[Optional[Dict[str, torch.Tensor]]] = [None] * n
-    stopping = early_stopping and len(y_valid) > 0
     for epoch in range(1, max_epochs + 1):
         # the loss is summed over the members: report their mean
-        train_loss = float(np.mean(trainer.epoch(epoch_batches(rng)))) / n
-        valid = member_scores(ensemble, X_valid, y_valid)
+        train_loss = _train_epoch(trainer, epoch_batches(rng)) / n
+        valid = _agreed(member_scores(ensemble, X_valid, y_valid))
         ensemble.train()
         for i, history in enumerate(histories):
             history["train_loss"].append(train_loss)
@@ -198,7 +257,29 @@ def train_ensemble(ensemble: ACTINNEnsemble,
     for i, best in enumerate(best_state):
         if best is not None:
             ensemble.load_member_state(i, best)
+    distributed.broadcast_module_(ensemble)
     for i, history in enumerate(histories):
         history["best_epoch"] = [best_epoch[i] or len(history["train_loss"])]
-    ensemble.eval()
     return histories
+
+
+def _train_epoch(trainer: EnsembleTrainer, batches: Iterable[Batch]) -> float:
+    """One epoch's steps; the mean batch loss over all processes."""
+    if trainer.device.type == "cuda":
+        batches = prefetch_to_device(batches, trainer.device)
+    if not distributed.is_distributed():
+        return float(np.mean(trainer.epoch(batches)))
+    with distributed.join(trainer.network):
+        losses = trainer.epoch(batches)
+    trainer.broadcast_(distributed.longest_rank(len(losses)))
+    return distributed.all_reduce_sum(float(np.sum(losses))) / \
+        distributed.all_reduce_sum(float(len(losses)))
+
+
+def _agreed(valid: List[Tuple[float, float]]) -> List[Tuple[float, float]]:
+    """Process 0's validation scores on every process (as they are in a
+    single-process run), so that early stopping cannot diverge."""
+    if not valid or not distributed.is_distributed():
+        return valid
+    scores = distributed.broadcast_(torch.tensor(valid, dtype=torch.float64))
+    return [(float(a), float(b)) for a, b in scores.tolist()]

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Smoke test of a fresh install on another Python.
+#
+#   .ci/smoke.sh PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]
+#
+# Makes a fresh venv with pyenv's newest PYVER (e.g. 3.12), runs the README's
+# first command there from this checkout (`pip install torch==2.13.0 && pip
+# install .`), then, with ANNOTATOR_DIR (an annotator saved by `actinn train`,
+# e.g. on another Python), `actinn predict` on the bundled test set and
+# `actinn report`, prints accuracy and macro F1 and fails below 0.9 accuracy,
+# or, given REFERENCE_LABELS (the predicted_label.txt the same annotator gave
+# elsewhere), if more than 1% of the cells get another label. Without
+# ANNOTATOR_DIR it runs only the README's `actinn demo`, which it always runs first.
+# Everything lives in a temporary folder removed at the end (pip's own cache
+# is kept, so a second run downloads nothing).
+# Exits non-zero, saying which step failed, if anything fails.
+set -euo pipefail
+
+pyver=${1:?usage: .ci/smoke.sh PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]}
+annotator=${2:-}
+reference=${3:-}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+step="start"
+trap 'echo "SMOKE FAILED on Python $pyver at: $step" >&2' ERR
+
+root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+python=$(ls -d "$root"/versions/"$pyver".*/bin/python 2>/dev/null |
+    sort -V | tail -n 1 || true)
+if [[ -z "$python" ]]; then
+    echo "SMOKE FAILED: no Python $pyver under $root/versions" >&2
+    exit 1
+fi
+if [[ -n "$annotator" ]]; then
+    annotator=$(cd "$annotator" && pwd)
+fi
+if [[ -n "$reference" ]]; then
+    reference=$(cd "$(dirname "$reference")" && pwd)/$(basename "$reference")
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+echo "== smoke on $("$python" --version) in $work"
+
+# Each step's start, with the seconds since the smoke began.
+mark() { step=$1; echo "== [$SECONDS s] $step"; }
+
+mark "venv"
+"$python" -m venv "$work/venv"
+# shellcheck disable=SC1091
+source "$work/venv/bin/activate"
+
+# The README's first command (its install part), in this checkout.
+cd "$repo"
+mark "pip install torch==2.13.0"
+pip install -q torch==2.13.0
+mark "pip install ."
+pip install -q .
+
+# Run from the empty work folder, so nothing there shadows an installed module.
+cd "$work"
+mark "actinn demo"
+actinn demo -o demo --threads 1
+if [[ -z "$annotator" ]]; then
+    echo "== smoke on Python $pyver passed in $SECONDS s"
+    exit 0
+fi
+
+mark "actinn predict with $annotator"
+data=$(python -c "from deepchem_actinn.datasets import tabula_muris_sample_paths as p; print(p()['test'].parent)")
+actinn predict -m "$annotator" -ts "$data/test_sample.h5" -o pred -op -q
+
+mark "actinn report"
+actinn report -p pred/predicted_label.txt -op pred/predicted_probabilities.txt \
+    -l "$data/test_label_sample.txt" -m "$annotator" -o report -q
+
+mark "scoring the predictions"
+python - "$data/test_label_sample.txt" "$reference" <<'PY'
+import sys
+
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+
+def labels(path, header):
+    frame = pd.read_csv(path, sep="\t", header=header, index_col=0)
+    return frame.iloc[:, 0].astype(str)
+
+
+pred = labels("pred/predicted_label.txt", 0)
+truth = labels(sys.argv[1], None).loc[pred.index]
+accuracy = accuracy_score(truth, pred)
+print("accuracy %.4f   macro F1 %.4f" %
+      (accuracy, f1_score(truth, pred, average="macro")))
+if sys.argv[2]:
+    reference = labels(sys.argv[2], 0).loc[pred.index]
+    differ = float((reference != pred).mean())
+    print("%.2f%% of the cells labelled differently from %s" %
+          (100 * differ, sys.argv[2]))
+    if differ > 0.01:
+        sys.exit("the annotator predicts differently on this Python")
+elif accuracy < 0.9:
+    sys.exit("accuracy %.4f is below 0.9" % accuracy)
+PY
+echo "== smoke on Python $pyver passed in $SECONDS s"

@@ -1,0 +1,234 @@
+"""Data-parallel training: two gloo processes started by torchrun on this
+machine, against one process."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+
+from deepchem_actinn.models.batches import (DeviceBatches, batch_rows,
+                                            minibatches)
+from deepchem_actinn.models.network import seeded_ensemble
+from deepchem_actinn.models.training import train_ensemble
+from deepchem_actinn.preprocessing.normalise import library_size_log
+
+N_CELLS = 470  # 15 per-process batches of 32: one process has one more
+OPTIONS = dict(learning_rate=3e-3,
+               weight_decay=0.005,
+               decay_rate=0.5,
+               decay_steps=3)
+
+WORKER = textwrap.dedent('''
+    import json, logging, sys
+    import numpy as np, pandas as pd, scipy.sparse as sp, torch
+    logging.basicConfig(level=logging.INFO)
+    torch.set_num_threads(1)
+    from deepchem_actinn.models import distributed
+    info = distributed.init_from_env()
+    from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    from deepchem_actinn.annotator.reference_file import ReferenceFile
+    from deepchem_actinn.models.batches import DeviceBatches, minibatches
+    from deepchem_actinn.models.network import seeded_ensemble
+    from deepchem_actinn.models.training import train_ensemble
+    out, ref_path = sys.argv[1], sys.argv[2]
+    X, y, w, n_types = (np.load(out + "/data.npz", allow_pickle=True)[k]
+                        for k in ("X", "y", "w", "n_types"))
+    X = X.item()
+    res = {"rank": info.rank, "world": info.world_size,
+           "backend": info.backend, "main": distributed.is_main_process()}
+    ids = np.arange(X.shape[0])
+    rng = np.random.default_rng(3)
+    res["seen"] = [np.concatenate([b[1][0].ravel() for b in
+                                   minibatches(X, ids, w, 64, rng)]).tolist()
+                   for _ in range(2)]
+    source = DeviceBatches(X, ids, w, 64, "cpu")
+    res["seen_device"] = [np.concatenate([b[1][0].ravel().numpy() for b in
+                                          source.epoch(rng)]).tolist()
+                          for _ in range(2)]
+    labels = pd.read_csv(ref_path + ".labels", sep="\\t", header=None,
+                         index_col=0)[1]
+    ref = ReferenceFile(ref_path, labels, block_size=50)
+    train = np.arange(len(ref)) % 7 != 0
+    res["seen_file"] = [np.concatenate([
+        b[1][0].ravel() for b in ref.epoch(rng, np.arange(5),
+                                           np.arange(len(ref)),
+                                           np.ones(len(ref)), train, 64, 120)
+    ]).tolist() for _ in range(2)]
+    ensemble = seeded_ensemble(X.shape[1], int(n_types), (20, 10), 2, seed=1)
+    train_ensemble(ensemble, lambda r: minibatches(X, y, w, 64, r), X[:50],
+                   y[:50], max_epochs=2, early_stopping=False, seed=5,
+                   learning_rate=3e-3, weight_decay=0.005, decay_rate=0.5,
+                   decay_steps=3)
+    np.savez(out + "/weights%d.npz" % info.rank,
+             **{k: v.numpy() for k, v in ensemble.state_dict().items()})
+    tr, te = load_tabula_muris_sample()
+    a = ACTINNAnnotator(max_epochs=6, patience=1, seed=0).fit(
+        tr.X, tr.var_names, tr.obs["cell_type"])
+    pred = a.predict(te.X, te.var_names, unassigned=True)
+    res["accuracy"] = float((pred.cell_types == te.obs["cell_type"]).mean())
+    res["labels"] = list(pred.cell_types)
+    res["best_epoch"] = [h["best_epoch"][0] for h in a.histories_]
+    res["valid_loss"] = a.histories_[0]["valid_loss"]
+    res["temperature"] = a.temperature_
+    json.dump(res, open(out + "/rank%d.json" % info.rank, "w"))
+    del a, ensemble
+    distributed.teardown()
+''')
+
+
+@pytest.fixture(scope="module")
+def data(tm_train):
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(tm_train["labels"]), 600, replace=False))
+    X = library_size_log(tm_train["X"][rows][:, :300])
+    keep = np.flatnonzero(np.asarray(X.sum(axis=1)).ravel() > 0)[:N_CELLS]
+    y = np.unique(tm_train["labels"][rows], return_inverse=True)[1][keep]
+    w = rng.uniform(0.5, 2.0, len(rows)).astype(np.float32)[keep]
+    return sp.csr_matrix(X[keep]), y, w, int(y.max()) + 1
+
+
+@pytest.fixture(scope="module")
+def ranks(data, tmp_path_factory):
+    """Run the worker on 2 gloo processes; each rank's results."""
+    anndata = pytest.importorskip("anndata")
+    out = tmp_path_factory.mktemp("ddp")
+    X, y, w, n_types = data
+    np.savez(out / "data.npz",
+             X=np.array(X, dtype=object),
+             y=y,
+             w=w,
+             n_types=n_types)
+    ids = ["c%d" % i for i in range(347)]  # 7 blocks of 50, the last short
+    counts = sp.csr_matrix(
+        np.random.default_rng(0).poisson(3.0, (347, 5)).astype(np.float32) + 1)
+    ref = str(out / "ref.h5ad")
+    anndata.AnnData(counts,
+                    obs=pd.DataFrame(index=ids),
+                    var=pd.DataFrame(index=list("ABCDE"))).write_h5ad(ref)
+    pd.Series(["T", "B"] * 173 + ["T"], index=ids).to_csv(ref + ".labels",
+                                                          sep="\t",
+                                                          header=False)
+    (out / "worker.py").write_text(WORKER)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc-per-node", "2",
+        str(out / "worker.py"),
+        str(out), ref
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [
+        json.loads((out / ("rank%d.json" % r)).read_text()) for r in (0, 1)
+    ]
+    weights = [dict(np.load(out / ("weights%d.npz" % r))) for r in (0, 1)]
+    return results, weights, proc.stderr, out
+
+
+def test_processes_join_one_gloo_group(ranks):
+    results, _, stderr, _ = ranks
+    assert [(r["rank"], r["world"], r["backend"], r["main"]) for r in results
+           ] == [(0, 2, "gloo", True), (1, 2, "gloo", False)]
+    assert "distributed: 2 processes, gloo" in stderr
+
+
+@pytest.mark.parametrize("key", ["seen", "seen_device"])
+def test_every_cell_is_trained_on_once_per_epoch(ranks, key):
+    results, _, _, _ = ranks
+    for epoch in range(2):
+        a, b = results[0][key][epoch], results[1][key][epoch]
+        assert len(a) == 7 * 32 + 22 and len(b) == 7 * 32
+        assert sorted(a + b) == list(range(N_CELLS))
+
+
+def test_every_file_cell_is_trained_on_once_per_epoch(ranks):
+    results, _, _, _ = ranks
+    train = [i for i in range(347) if i % 7 != 0]
+    for epoch in range(2):
+        a, b = (results[r]["seen_file"][epoch] for r in (0, 1))
+        assert sorted(a + b) == train
+        assert a and b
+    assert results[0]["seen_file"][0] != results[0]["seen_file"][1]
+
+
+def test_two_processes_follow_the_single_process_updates(data, ranks):
+    """2 processes x 32 cells per step are 1 process x 64 cells (the last,
+    short global batch on one process, its weights rescaled)."""
+    X, y, w, n_types = data
+    ensemble = seeded_ensemble(X.shape[1], n_types, (20, 10), 2, seed=1)
+    train_ensemble(ensemble,
+                   lambda r: minibatches(X, y, w, 64, r),
+                   X[:50],
+                   y[:50],
+                   max_epochs=2,
+                   early_stopping=False,
+                   seed=5,
+                   **OPTIONS)
+    _, weights, _, _ = ranks
+    for name, value in ensemble.state_dict().items():
+        for rank in (0, 1):
+            np.testing.assert_allclose(weights[rank][name],
+                                       value.numpy(),
+                                       atol=2e-5,
+                                       err_msg=name)
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+
+
+def test_two_processes_make_the_same_annotator_as_one(ranks, tm_train, tm_test):
+    from deepchem_actinn import ACTINNAnnotator
+    results, _, _, _ = ranks
+    for key in ("labels", "best_epoch", "valid_loss", "temperature"):
+        assert results[0][key] == results[1][key], key
+    torch.set_num_threads(1)
+    a = ACTINNAnnotator(max_epochs=6, patience=1,
+                        seed=0).fit(sp.csr_matrix(tm_train["X"]),
+                                    tm_train["genes"], tm_train["labels"])
+    pred = a.predict(sp.csr_matrix(tm_test["X"]),
+                     tm_test["genes"],
+                     unassigned=True)
+    accuracy = float((pred.cell_types == tm_test["labels"]).mean())
+    assert results[0]["accuracy"] == pytest.approx(accuracy, abs=0.01)
+    assert results[0]["best_epoch"] == [
+        h["best_epoch"][0] for h in a.histories_
+    ]
+
+
+def test_shards_partition_each_global_batch():
+    one = [r.tolist() for r, _ in batch_rows(10, 4, shard=(0, 1))]
+    two = [
+        [r.tolist() for r, _ in batch_rows(10, 4, shard=(k, 2))] for k in (0, 1)
+    ]
+    assert two[0] == [[0, 1], [4, 5], [8, 9]] and two[1] == [[2, 3], [6, 7]]
+    assert [sorted(a + b) for a, b in zip(two[0], two[1] + [[]])] == one
+    scales = [s for _, s in batch_rows(10, 4, shard=(0, 2))]
+    assert scales == [1.0, 1.0, 2.0]  # the last batch: 2 cells, all here
+
+
+def test_device_batches_are_the_cpu_batches(data):
+    """The on-device builder (run here on the CPU) gives the batches of
+    :func:`minibatches`, transpose included, from the same generator."""
+    X, y, w, _ = data
+    cpu = minibatches(X, y, w, 64, np.random.default_rng(1), shard=(1, 2))
+    source = DeviceBatches(X, y, w, 64, "cpu")
+    dev = source.epoch(np.random.default_rng(1), shard=(1, 2))
+    n = 0
+    for (xa, ya, wa), (xb, yb, wb) in zip(cpu, dev):
+        assert len(xa) == len(xb) == 6
+        for a, b in zip(xa, xb):
+            assert b.dtype == torch.from_numpy(a).dtype
+            np.testing.assert_array_equal(a, b.numpy())
+        np.testing.assert_array_equal(ya[0], yb[0].numpy())
+        np.testing.assert_array_equal(wa[0], wb[0].numpy())
+        n += 1
+    assert n == 7
+    dense = DeviceBatches(X.toarray(), y, w, 64, "cpu").batch(np.arange(3))
+    np.testing.assert_array_equal(dense[0][0].numpy(), X[:3].toarray())

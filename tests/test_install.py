@@ -1,0 +1,107 @@
+"""What an installed package promises: DeepChem imported quietly where it is
+needed, a one-line message where it is missing, and the command line's
+prediction path without DeepChem at all (as on Python 3.13)."""
+import subprocess
+import sys
+
+import pytest
+
+from deepchem_actinn import _deepchem
+from deepchem_actinn._deepchem import install_hint, require_deepchem
+from deepchem_actinn.datasets import tabula_muris_sample_paths
+
+# Makes `import deepchem` fail, as where DeepChem is not installed.
+NO_DEEPCHEM = "import sys; sys.modules['deepchem'] = None; "
+
+
+def _python(code, *args, cwd=None):
+    return subprocess.run([sys.executable, "-c", code, *args],
+                          capture_output=True,
+                          text=True,
+                          cwd=cwd,
+                          timeout=600)
+
+
+@pytest.mark.parametrize("name", ["ACTINNModel", "GeneFilterTransformer"])
+def test_deepchem_names_import_silently(name):
+    run = _python("import deepchem_actinn as da; da.%s" % name)
+    assert run.returncode == 0, run.stderr
+    assert (run.stdout, run.stderr) == ("", "")
+
+
+@pytest.mark.parametrize("name", [
+    "ACTINNModel", "GeneFilterTransformer", "LibrarySizeLogTransformer",
+    "SingletaskStratifiedSplitter"
+])
+def test_missing_deepchem_is_one_line_naming_the_feature(name):
+    run = _python(
+        NO_DEEPCHEM + "import deepchem_actinn as da\n"
+        "try:\n    da.%s\nexcept ImportError as err:\n    print(err)\n" % name)
+    assert run.returncode == 0, run.stderr
+    message = run.stdout.strip()
+    assert "\n" not in message
+    assert message.startswith("%s needs DeepChem" % name)
+    assert install_hint() in message
+
+
+def test_require_deepchem_reports_a_missing_submodule(monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepchem.not_a_module", None)
+    with pytest.raises(ImportError, match="^to_numpy_dataset needs DeepChem"):
+        require_deepchem("to_numpy_dataset", "deepchem.not_a_module")
+
+
+def test_require_deepchem_restores_logging_and_environment(monkeypatch):
+    import logging
+    import os
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setitem(sys.modules, "deepchem.not_a_module", None)
+    logging.getLogger("deepchem").setLevel(logging.INFO)
+    try:
+        with pytest.raises(ImportError):
+            require_deepchem("x", "deepchem.not_a_module")
+        assert logging.getLogger("deepchem").level == logging.INFO
+        assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    finally:
+        logging.getLogger("deepchem").setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize("version, expected", [
+    ((3, 11, 7), 'pip install "deepchem>=2.8.0"'),
+    ((3, 12, 1), 'pip install "deepchem>=2.8.1.dev0" transformers'),
+    ((3, 13, 0), "No DeepChem release supports Python 3.13 yet"),
+])
+def test_install_hint_follows_the_python(monkeypatch, version, expected):
+    monkeypatch.setattr(_deepchem.sys, "version_info", version)
+    assert expected in install_hint()
+
+
+def test_core_modules_do_not_load_deepchem():
+    run = _python("import sys\n"
+                  "import deepchem_actinn.annotator, deepchem_actinn.cli\n"
+                  "import deepchem_actinn.datasets, deepchem_actinn.stratify\n"
+                  "print('deepchem' in sys.modules)")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
+def test_predict_and_report_work_without_deepchem(tmp_path):
+    paths = tabula_muris_sample_paths()
+    cli = "from deepchem_actinn.cli import main; sys.exit(main(sys.argv[1:]))"
+    train = _python("import sys; " + cli, "train",
+                    "-trs", str(paths["train"]), "-trl",
+                    str(paths["train_labels"]), "-ne", "1", "--networks", "1",
+                    "--threads", "1", "-q", "-m", str(tmp_path / "annotator"))
+    assert train.returncode == 0, train.stderr
+    predict = _python(NO_DEEPCHEM + cli, "predict", "-m",
+                      str(tmp_path / "annotator"), "-ts", str(paths["test"]),
+                      "-o", str(tmp_path / "pred"), "-op", "-q")
+    assert predict.returncode == 0, predict.stderr
+    lines = (tmp_path / "pred" / "predicted_label.txt").read_text().splitlines()
+    assert lines[0] == "cellname\tcelltype" and len(lines) == 1001
+    report = _python(NO_DEEPCHEM + cli, "report", "-p",
+                     str(tmp_path / "pred" / "predicted_label.txt"), "-op",
+                     str(tmp_path / "pred" / "predicted_probabilities.txt"),
+                     "-l", str(paths["test_labels"]), "-o",
+                     str(tmp_path / "report"), "-q")
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "report" / "report.html").exists()

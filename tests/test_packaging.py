@@ -1,0 +1,89 @@
+"""The release check: the source distribution and the wheel build, pass
+``twine check``, and carry the bundled data, its attribution, the licence
+and the single-sourced version."""
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import deepchem_actinn
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["setup.cfg", "pyproject.toml", "MANIFEST.in", "LICENSE", "README.md"]
+DATA = [
+    "deepchem_actinn/data/tabula_muris_sample/%s" % name
+    for name in ("README.md", "train_sample.h5", "train_label_sample.txt",
+                 "test_sample.h5", "test_label_sample.txt")
+]
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    """The sdist and the wheel built from it, from a copy of the sources."""
+    pytest.importorskip("build")
+    src = tmp_path_factory.mktemp("src")
+    for name in SOURCES:
+        shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("deepchem_actinn", "tests"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
+    out = src / "dist"
+    run = subprocess.run([
+        sys.executable, "-m", "build", "--no-isolation", "--outdir",
+        str(out),
+        str(src)
+    ],
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return out
+
+
+def test_twine_check_passes(dist):
+    pytest.importorskip("twine")
+    files = sorted(str(p) for p in dist.iterdir())
+    run = subprocess.run([sys.executable, "-m", "twine", "check", *files],
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("PASSED") == 2
+
+
+def test_wheel_carries_code_data_licence_and_version(dist):
+    version = deepchem_actinn.__version__
+    wheels = list(dist.glob("*.whl"))
+    assert [w.name for w in wheels
+           ] == ["deepchem_actinn-%s-py3-none-any.whl" % version]
+    names = set(zipfile.ZipFile(wheels[0]).namelist())
+    info = "deepchem_actinn-%s.dist-info/" % version
+    assert set(DATA) <= names
+    assert info + "licenses/LICENSE" in names
+    code = {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "deepchem_actinn").rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
+    assert code == {n for n in names if n.endswith(".py")}
+    zf = zipfile.ZipFile(wheels[0])
+    meta = zf.read(info + "METADATA").decode()
+    assert "Version: %s\n" % version in meta
+    assert "Requires-Python: >=3.10\n" in meta
+    assert 'Requires-Dist: deepchem>=2.8.0; python_version < "3.12"' in meta
+    assert "actinn = deepchem_actinn.cli:main" in zf.read(
+        info + "entry_points.txt").decode()
+
+
+def test_sdist_carries_licence_data_and_tests(dist):
+    version = deepchem_actinn.__version__
+    sdist = dist / ("deepchem_actinn-%s.tar.gz" % version)
+    prefix = "deepchem_actinn-%s/" % version
+    with tarfile.open(sdist) as tar:
+        names = set(tar.getnames())
+    expected = SOURCES + DATA + ["tests/test_packaging.py"]
+    assert {prefix + name for name in expected} <= names
