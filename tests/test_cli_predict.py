@@ -236,3 +236,39 @@ def test_report_query_draws_the_umap(model, tmp_path, capsys):
                  str(PATHS["test"]), "-o",
                  str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "umap.png").exists()
+
+
+def test_csv_with_cells_as_rows(model, tmp_path, capsys):
+    """CellTypist's layout: detected from the model's genes (predict) or the
+    labels' cell ids (train), or forced."""
+    _, test = load_tabula_muris_sample()
+    frame = pd.DataFrame(
+        test.X.toarray() if hasattr(test.X, "toarray") else test.X,
+        index=test.obs_names,
+        columns=test.var_names)
+    frame.to_csv(tmp_path / "cells_by_genes.csv")
+    frame.T.to_csv(tmp_path / "genes_by_cells.csv")
+    assert predict(model, PATHS["test"], tmp_path / "h5", "-q") == 0
+    expected = (tmp_path / "h5" / "predicted_label.txt").read_bytes()
+    for name, flags in [("cells_by_genes.csv", []),
+                        ("cells_by_genes.csv",
+                         ["--test-orientation", "cells_by_genes"]),
+                        ("genes_by_cells.csv", [])]:
+        out = tmp_path / ("out_%s_%d" % (name, len(flags)))
+        assert predict(model, tmp_path / name, out, "-q", *flags) == 0
+        assert (out / "predicted_label.txt").read_bytes() == expected
+    assert predict(model, tmp_path / "cells_by_genes.csv", tmp_path / "bad",
+                   "-q", "--test-orientation", "genes_by_cells") == 2
+    assert "cells_by_genes.csv" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    labels = tmp_path / "labels.txt"
+    test.obs["cell_type"].to_csv(labels, sep="\t", header=False)
+    assert main([
+        "train", "-trs",
+        str(tmp_path / "cells_by_genes.csv"), "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK, "-q"
+    ]) == 0
+    trained = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert trained.n_reference_cells_ == test.n_obs
+    assert set(trained.genes_) <= set(test.var_names)

@@ -1,6 +1,5 @@
 """Small pieces the command groups share: the device, the main process,
 and the readers' orientation hints."""
-import inspect
 import logging
 from typing import Any, Dict, Optional, Sequence
 
@@ -48,28 +47,21 @@ def orientation_options(
         orientation: str,
         expected_genes: Optional[Sequence[str]] = None,
         expected_cells: Optional[Sequence[str]] = None) -> Dict[str, Any]:
-    """Keyword arguments for :func:`deepchem_actinn.io.read` saying how a
-    CSV/TSV file is laid out: forced by ``--*-orientation``, or detected
-    from the genes (cell ids) the file should hold.
+    """Keyword arguments for the readers (:func:`deepchem_actinn.io.read`,
+    ``read_var``, ``n_cells``, ``iter_cell_chunks``) saying how a CSV/TSV
+    file is laid out: forced by ``--*-orientation``, or detected from the
+    genes (or cell ids) the file should hold.
 
-    Raises
-    ------
-    ACTINNInputError
-        If an orientation is forced but this version's readers cannot take
-        one.
+    Examples
+    --------
+    >>> orientation_options("auto", expected_genes=["CD3E"])
+    {'orientation': None, 'expected_genes': ['CD3E']}
     """
-    from deepchem_actinn.io import read
-    if "orientation" not in inspect.signature(read).parameters:
-        if orientation != "auto":
-            raise ACTINNInputError(
-                "--*-orientation %s: this version of the readers takes "
-                "genes as rows only" % orientation)
-        return {}
     options: Dict[str, Any] = {
         "orientation": None if orientation == "auto" else orientation
     }
     if expected_genes is not None:
-        options["expected_genes"] = list(expected_genes)
+        options["expected_genes"] = [str(g) for g in expected_genes]
     if expected_cells is not None:
-        options["expected_cells"] = list(expected_cells)
+        options["expected_cells"] = [str(c) for c in expected_cells]
     return options

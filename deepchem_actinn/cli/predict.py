@@ -7,8 +7,8 @@ Three ways to the same files:
 - ``--scheduler ADDRESS``: the chunks are annotated on a dask.distributed
   cluster (:func:`deepchem_actinn.distributed.predict_file_dask`) and come
   back in the query's order;
-- whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``, or a
-  CSV/TSV query whose orientation is decided): the query is read at once and
+- whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``):
+  the query is read at once and
   annotated by one ``ACTINNAnnotator.predict``, since voting needs the whole
   query's neighbour graph.
 
@@ -56,7 +56,8 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
         raise ACTINNInputError("%s: --over-clustering gives the clusters for "
                                "--majority-voting; pass that too" %
                                args.over_clustering)
-    if args.scheduler and _whole_query(args):
+    if args.scheduler and (_whole_query(args) or
+                           args.test_orientation != "auto"):
         raise ACTINNInputError(
             "%s: --scheduler annotates chunks on a cluster; majority voting, "
             "a hierarchy and a forced orientation need the whole query in "
@@ -69,11 +70,7 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
 
 def _whole_query(args) -> bool:
     """Whether the query must be read at once (see the module notes)."""
-    if args.majority_voting or args.over_clustering or args.hierarchy:
-        return True
-    if args.test_orientation != "auto":
-        return True
-    return False
+    return bool(args.majority_voting or args.over_clustering or args.hierarchy)
 
 
 def _voting_options(args, cell_ids) -> Dict[str, Any]:
@@ -92,14 +89,17 @@ def _voting_options(args, cell_ids) -> Dict[str, Any]:
     return options
 
 
-def _match_genes(annotator, var) -> Tuple[str, List[str]]:
+def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
     """The query identifier column that matches the model's genes best, and
-    its names."""
+    its names; a query that matches too few is refused naming its file."""
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     candidates = gene_candidates(var.index, var)
-    column, matched = choose_gene_column(annotator.genes_, candidates,
-                                         annotator.min_overlap)
+    try:
+        column, matched = choose_gene_column(annotator.genes_, candidates,
+                                             annotator.min_overlap)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
     if column != "var_names":
         logger.warning(
             "matching genes through the query's %s (%d of the "
@@ -107,12 +107,19 @@ def _match_genes(annotator, var) -> Tuple[str, List[str]]:
     return column, candidates[column]
 
 
-def _raw_gene_names(args, column: str) -> List[str]:
+def _query_options(args, annotator) -> Dict[str, Any]:
+    """The readers' orientation keywords for the query."""
+    return orientation_options(args.test_orientation,
+                               expected_genes=annotator.genes_)
+
+
+def _raw_gene_names(args, annotator, column: str) -> List[str]:
     """The query's gene identifiers as the file spells them (before
     upper-casing), for telling the species by the names' case."""
     from deepchem_actinn.io import read_var
     try:
-        var = read_var(args.test_set, args.test_format, False)
+        var = read_var(args.test_set, args.test_format, False,
+                       **_query_options(args, annotator))
     except ACTINNInputError:
         return []
     if column == "var_names":
@@ -210,7 +217,8 @@ def _chunks(args, annotator, column: str, genes: List[str]) -> Iterator[Any]:
         iter_cell_chunks(args.test_set,
                          args.chunk_size,
                          args.test_format,
-                         upper_case_genes=upper))
+                         upper_case_genes=upper,
+                         **_query_options(args, annotator)))
     yield from annotator.iter_predict(chunks,
                                       genes,
                                       args.unassigned,
@@ -224,10 +232,12 @@ def _stream(args, annotator, outputs: _Outputs,
     """Annotate chunk by chunk, writing labels as they come; returns the
     gene column used."""
     from deepchem_actinn.io import PredictedLabelWriter, n_cells, read_var
-    var = read_var(args.test_set, args.test_format, not args.keep_gene_case)
-    column, genes = _match_genes(annotator, var)
+    options = _query_options(args, annotator)
+    var = read_var(args.test_set, args.test_format, not args.keep_gene_case,
+                   **options)
+    column, genes = _match_genes(args, annotator, var)
     bar = Progress(args.quiet,
-                   total=n_cells(args.test_set, args.test_format),
+                   total=n_cells(args.test_set, args.test_format, **options),
                    unit="cells",
                    desc="annotating",
                    unit_scale=True)
@@ -251,9 +261,8 @@ def _whole(args, annotator, outputs: _Outputs,
     adata = read(args.test_set,
                  args.test_format,
                  upper_case_genes=not args.keep_gene_case,
-                 **orientation_options(args.test_orientation,
-                                       expected_genes=annotator.genes_))
-    column, genes = _match_genes(annotator, adata.var)
+                 **_query_options(args, annotator))
+    column, genes = _match_genes(args, annotator, adata.var)
     options = _voting_options(args, adata.obs_names)
     result = annotator.predict(adata.X,
                                genes,
@@ -277,8 +286,8 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
         outputs = _Outputs(args, tmp, list(annotator.type_names))
         run = _whole if _whole_query(args) else _stream
         column = run(args, annotator, outputs, summary)
-    summary.log(annotator.genes_, _raw_gene_names(args, column), column,
-                [str(out_dir / n) for n in reversed(names)])
+    summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
+                column, [str(out_dir / n) for n in reversed(names)])
 
 
 def cmd_predict(args) -> None:

@@ -67,7 +67,10 @@ def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
     """
     from deepchem_actinn.errors import examples
     from deepchem_actinn.io import read
-    adata = read(path, fmt, upper_case_genes=upper_case_genes)
+    adata = read(path,
+                 fmt,
+                 upper_case_genes=upper_case_genes,
+                 expected_cells=[str(c) for c in cell_ids])
     ids = [str(c) for c in cell_ids]
     present = adata.obs_names.isin(ids)
     if present.sum() < len(set(ids)):

@@ -121,7 +121,10 @@ def train_annotator(args, adata=None, labels=None):
         bar.close()
     if not args.keep_gene_case and getattr(args, "train_set", None):
         from deepchem_actinn.io import read_var
-        raw = read_var(args.train_set, args.train_format, False)
+        raw = read_var(
+            args.train_set, args.train_format, False,
+            **orientation_options(getattr(args, "train_orientation", "auto"),
+                                  expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)
     history = annotator.history_
     logger.info(
