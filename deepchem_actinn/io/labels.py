@@ -101,8 +101,16 @@ def read_labels(path: PathLike) -> pd.Series:
 
 def match_labels(cell_ids: Strings,
                  labels: Union[pd.Series, PathLike],
-                 labels_path: str = "labels") -> np.ndarray:
+                 labels_path: str = "labels",
+                 missing: str = "error") -> np.ndarray:
     """Align labels to the cells of a matrix by cell id.
+
+    By default every cell must have a label. With ``missing="drop"``, cells
+    without one are allowed: they get ``None``, so that
+    ``keep = pandas.notna(y)`` selects the labelled cells (``actinn train
+    --labelled-only`` trains on those alone). Labelled cells that are not
+    in the matrix are refused either way, since they usually mean the
+    labels belong to another file.
 
     Parameters
     ----------
@@ -114,17 +122,22 @@ def match_labels(cell_ids: Strings,
     labels_path: str, default "labels"
         Names the labels in messages (the file's path when ``labels`` is
         one).
+    missing: {"error", "drop"}, default "error"
+        What to do with cells that have no label: refuse them, or give
+        them ``None`` for the caller to leave out.
 
     Returns
     -------
     numpy.ndarray
-        Object array of str: the cell type of each cell, in row order.
+        Object array of str: the cell type of each cell, in row order
+        (``None`` for unlabelled cells when ``missing="drop"``).
 
     Raises
     ------
     ACTINNInputError
-        If some cells have no label, or some labelled cells are not in the
-        matrix; the message names how many and gives examples.
+        If some cells have no label (unless ``missing="drop"``), no cell has
+        one, or some labelled cells are not in the matrix; the message names
+        how many and gives examples.
 
     Examples
     --------
@@ -133,7 +146,13 @@ def match_labels(cell_ids: Strings,
     >>> labels = pd.Series({"c2": "T cell", "c1": "B cell"})
     >>> list(match_labels(["c1", "c2"], labels))
     ['B cell', 'T cell']
+    >>> y = match_labels(["c1", "c2", "c3"], labels, missing="drop")
+    >>> list(y), pd.notna(y).tolist()
+    (['B cell', 'T cell', None], [True, True, False])
     """
+    if missing not in ("error", "drop"):
+        raise ValueError("missing must be 'error' or 'drop', got %r" %
+                         (missing,))
     if isinstance(labels, (str, os.PathLike)):
         labels_path = str(labels)
         labels = read_labels(labels)
@@ -144,15 +163,20 @@ def match_labels(cell_ids: Strings,
         raise ACTINNInputError(
             "%s: %d cell ids appear more than once, e.g. %s" %
             (labels_path, len(repeated), examples(repeated)))
-    missing = pd.unique(ids[~ids.isin(known)])
-    if len(missing):
+    unlabelled = pd.unique(ids[~ids.isin(known)])
+    n_cells = len(pd.unique(ids))
+    if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
+        hint = "" if missing == "drop" else (
+            " (CLI: --labelled-only trains on the labelled cells alone)")
         raise ACTINNInputError(
-            "%s: %d of %d cells have no label, e.g. %s" %
-            (labels_path, len(missing), len(pd.unique(ids)), examples(missing)))
+            "%s: %d of %d cells have no label, e.g. %s%s" %
+            (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))
     extra = known[~known.isin(ids)]
     if len(extra):
         raise ACTINNInputError(
             "%s: %d labelled cells are not in the matrix, e.g. %s" %
             (labels_path, len(extra), examples(extra)))
     values = pd.Series(as_str_array(labels.to_numpy()), index=known)
-    return values.reindex(ids).to_numpy(dtype=object)
+    matched = values.reindex(ids).to_numpy(dtype=object)
+    matched[pd.isna(matched)] = None
+    return matched

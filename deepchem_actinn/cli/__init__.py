@@ -1,0 +1,122 @@
+"""The ``actinn`` command: format, train, predict, run, report, simulate,
+demo, sample-data.
+
+Argument parsing (:mod:`~deepchem_actinn.cli.parser`), progress and the
+command's set-up (:mod:`~deepchem_actinn.cli.progress`) and one module per
+command group (:mod:`~deepchem_actinn.cli.train`,
+:mod:`~deepchem_actinn.cli.predict`, :mod:`~deepchem_actinn.cli.report`,
+:mod:`~deepchem_actinn.cli.misc`); the work is done by the annotator, the
+readers and writers, the report and the simulator, through their public
+names.
+
+A problem with the user's input ends the command with one line on stderr
+naming the file and the problem, exit code 2, and no output left behind;
+Ctrl-C (SIGINT) and SIGTERM stop it the same way, with exit codes 130 and
+143.
+"""
+import importlib
+import sys
+import zlib
+from typing import Callable, List, Optional, Sequence
+
+from deepchem_actinn.cli.parser import FORMAT_ALIASES, build_parser
+from deepchem_actinn.cli.progress import Terminated, command_session
+from deepchem_actinn.errors import ACTINNInputError
+
+__all__ = ["main", "build_parser", "FORMAT_ALIASES"]
+
+#: Command name -> "module:function" that runs it.
+COMMANDS = {
+    "format": "misc:cmd_format",
+    "train": "train:cmd_train",
+    "predict": "predict:cmd_predict",
+    "run": "predict:cmd_run",
+    "report": "report:cmd_report",
+    "simulate": "misc:cmd_simulate",
+    "demo": "misc:cmd_demo",
+    "sample-data": "misc:cmd_sample_data",
+}
+
+#: Arguments naming input files, for messages about unreadable input.
+_INPUTS = ("train_set", "train_label", "test_set", "model", "input",
+           "predictions", "labels", "probabilities", "query", "over_clustering",
+           "hierarchy")
+
+
+def _command(name: str) -> Callable:
+    module, function = COMMANDS[name].split(":")
+    return getattr(importlib.import_module("deepchem_actinn.cli." + module),
+                   function)
+
+
+def _inputs(args) -> List[str]:
+    """The input files the command was given, as ``-flag PATH``."""
+    given = []
+    for name in _INPUTS:
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            given.append(value)
+    return given
+
+
+def _one_line(err: BaseException, args) -> str:
+    """An error as one line that names the file."""
+    if isinstance(err, ACTINNInputError):
+        text = str(err)
+    elif isinstance(err, OSError) and err.filename is not None:
+        text = "%s: %s" % (err.filename, err.strerror or err)
+        if err.filename2 is not None:
+            text += " (%s)" % err.filename2
+    else:
+        text = "cannot read the input (%s: %s); inputs: %s" % (
+            type(err).__name__, err, ", ".join(_inputs(args)) or "none")
+    # the Python API's advice, in the command line's words
+    text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
+    return " ".join(text.split())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``actinn`` console script; returns the exit code.
+
+    Parameters
+    ----------
+    argv: sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a problem with the input (one line on stderr),
+        130 after Ctrl-C, 143 after SIGTERM.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.cli import main
+    >>> out = os.path.join(tempfile.mkdtemp(), "sim.h5ad")
+    >>> main(["simulate", "-o", out, "--cells", "20", "--genes", "30",
+    ...       "--types", "2", "-q"])
+    0
+    """
+    args = build_parser().parse_args(argv)
+    prefix = "actinn %s" % args.command
+    try:
+        with command_session(args.quiet, getattr(args, "threads", None)):
+            _command(args.command)(args)
+    except KeyboardInterrupt:
+        print("%s: interrupted; no partial outputs were kept" % prefix,
+              file=sys.stderr)
+        return 130
+    except Terminated:
+        print("%s: terminated; no partial outputs were kept" % prefix,
+              file=sys.stderr)
+        return 143
+    except (ACTINNInputError, OSError, UnicodeDecodeError, EOFError,
+            zlib.error) as err:
+        print("%s: error: %s" % (prefix, _one_line(err, args)), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Small pieces the command groups share: the device, the main process,
+and the readers' orientation hints."""
+import logging
+from typing import Any, Dict, Optional, Sequence
+
+from deepchem_actinn.errors import ACTINNInputError
+
+logger = logging.getLogger("deepchem_actinn")
+
+
+def device(name: Optional[str]) -> Optional[str]:
+    """Check a ``--device`` value; None stays None (CUDA when available).
+
+    Raises
+    ------
+    ACTINNInputError
+        If PyTorch does not know the name, or it names CUDA and PyTorch
+        sees no GPU.
+    """
+    if name is None:
+        return None
+    import torch
+    try:
+        chosen = torch.device(name)
+    except (RuntimeError, ValueError) as err:
+        raise ACTINNInputError("--device %s: not a device PyTorch knows (%s)" %
+                               (name, str(err).splitlines()[0])) from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ACTINNInputError("--device %s: PyTorch sees no CUDA GPU here" %
+                               name)
+    return name
+
+
+def is_main_process() -> bool:
+    """False in every process but rank 0 of a ``torchrun`` job (True when
+    not distributed), so that only one process writes outputs."""
+    try:
+        from deepchem_actinn.models import distributed
+    except ImportError:
+        import torch.distributed as dist
+        return not (dist.is_available() and dist.is_initialized() and
+                    dist.get_rank() != 0)
+    return bool(distributed.is_main_process())
+
+
+def orientation_options(
+        orientation: str,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    """Keyword arguments for the readers (:func:`deepchem_actinn.io.read`,
+    ``read_var``, ``n_cells``, ``iter_cell_chunks``) saying how a CSV/TSV
+    file is laid out: forced by ``--*-orientation``, or detected from the
+    genes (or cell ids) the file should hold.
+
+    Examples
+    --------
+    >>> orientation_options("auto", expected_genes=["CD3E"])
+    {'orientation': None, 'expected_genes': ['CD3E']}
+    """
+    options: Dict[str, Any] = {
+        "orientation": None if orientation == "auto" else orientation
+    }
+    if expected_genes is not None:
+        options["expected_genes"] = [str(g) for g in expected_genes]
+    if expected_cells is not None:
+        options["expected_cells"] = [str(c) for c in expected_cells]
+    return options

@@ -1,0 +1,184 @@
+"""``actinn format``, ``simulate``, ``demo`` and ``sample-data``."""
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from deepchem_actinn.cli.progress import Progress
+
+logger = logging.getLogger("deepchem_actinn")
+
+
+def cmd_format(args) -> None:
+    """``actinn format``: counts in any format -> ACTINN HDF5 and/or h5ad."""
+    from deepchem_actinn.io import read, write_actinn_h5, write_h5ad
+    from deepchem_actinn.io.output import refuse_existing
+    prefix = Path(args.output)
+    targets = {
+        "actinn_h5": [prefix.with_name(prefix.name + ".h5")],
+        "h5ad": [prefix.with_name(prefix.name + ".h5ad")],
+    }
+    targets["both"] = targets["actinn_h5"] + targets["h5ad"]
+    outputs = targets[args.to]
+    refuse_existing(outputs, args.overwrite)
+    adata = read(args.input,
+                 args.format,
+                 upper_case_genes=not args.keep_gene_case)
+    for path in outputs:
+        writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
+        writer(adata, path, overwrite=args.overwrite)
+        logger.info("wrote %s (%d cells x %d genes)", path, adata.n_obs,
+                    adata.n_vars)
+
+
+def _write_obs_labels(h5ad_path: Path, labels_path: str,
+                      overwrite: bool) -> None:
+    """The ``cell_type`` column of an h5ad file as a labels file."""
+    import anndata
+
+    from deepchem_actinn.io.output import atomic_output
+    backed = anndata.read_h5ad(h5ad_path, backed="r")
+    try:
+        with atomic_output(labels_path, overwrite=overwrite) as tmp:
+            with open(tmp, "w") as handle:
+                for cell, kind in zip(backed.obs_names,
+                                      backed.obs["cell_type"]):
+                    handle.write("%s\t%s\n" % (cell, kind))
+    finally:
+        backed.file.close()
+
+
+def cmd_simulate(args) -> None:
+    """``actinn simulate``: a synthetic labelled .h5ad (and labels file)."""
+    from deepchem_actinn.io.output import refuse_existing
+    from deepchem_actinn.simulate import simulate_counts
+    outputs = [Path(args.output)] + ([Path(args.labels)] if args.labels else [])
+    refuse_existing(outputs, args.overwrite)
+    bar = Progress(args.quiet,
+                   total=args.cells,
+                   unit="cells",
+                   desc="simulating",
+                   unit_scale=True)
+    done = [0]
+
+    def progress(cells_done: int) -> None:
+        bar.update(cells_done - done[0])
+        done[0] = cells_done
+
+    try:
+        path = simulate_counts(args.output,
+                               n_cells=args.cells,
+                               n_genes=args.genes,
+                               n_types=args.types,
+                               density=args.density,
+                               seed=args.seed,
+                               overwrite=args.overwrite,
+                               progress=progress)
+    finally:
+        bar.close()
+    if args.labels:
+        _write_obs_labels(path, args.labels, args.overwrite)
+    logger.info("wrote %s", path)
+
+
+#: What ``actinn sample-data`` copies: bundled name -> name in DIR.
+SAMPLE_FILES = {
+    "train": "train_sample.h5",
+    "train_labels": "train_label_sample.txt",
+    "test": "test_sample.h5",
+    "test_labels": "test_label_sample.txt",
+}
+
+
+def cmd_sample_data(args) -> None:
+    """``actinn sample-data DIR``: the bundled files, ready to try
+    ``actinn train`` and ``predict`` on, and the commands to run."""
+    from deepchem_actinn.datasets import tabula_muris_sample_paths
+    from deepchem_actinn.io.output import atomic_files
+    paths = tabula_muris_sample_paths()
+    target = Path(args.directory)
+    names = [SAMPLE_FILES[key] for key in paths]
+    with atomic_files(target, names, overwrite=args.overwrite,
+                      parents=True) as tmp:
+        for key, source in paths.items():
+            shutil.copyfile(source, tmp / SAMPLE_FILES[key])
+    d = str(target)
+    print("Copied the bundled Tabula Muris sample (mouse, Smart-seq2: 4,000 "
+          "training and 1,000 test cells, 12 types) into %s. Next:\n"
+          "  actinn train -trs %s/%s -trl %s/%s -m %s/model\n"
+          "  actinn predict -m %s/model -ts %s/%s -o %s/predictions -op\n"
+          "  actinn report -p %s/predictions/%s -op %s/predictions/%s "
+          "-l %s/%s -m %s/model --query %s/%s -o %s/report" %
+          (d, d, SAMPLE_FILES["train"], d, SAMPLE_FILES["train_labels"], d, d,
+           d, SAMPLE_FILES["test"], d, d, "predicted_label.txt", d,
+           "predicted_probabilities.txt", d, SAMPLE_FILES["test_labels"], d, d,
+           SAMPLE_FILES["test"], d))
+
+
+def cmd_demo(args) -> None:
+    """``actinn demo``: train on the bundled sample, predict its test set,
+    score it and write the report (with the UMAP of the test cells)."""
+    from deepchem_actinn.cli.predict import LABEL_FILE, PROBABILITY_FILE
+    from deepchem_actinn.cli.train import train_annotator
+    from deepchem_actinn.datasets import (load_tabula_muris_sample,
+                                          tabula_muris_sample_paths)
+    from deepchem_actinn.io import write_predicted_labels, write_probabilities
+    from deepchem_actinn.io.output import atomic_files, refuse_existing
+    from deepchem_actinn.report import summary_metrics, write_report
+    out_dir = Path(args.output)
+    refuse_existing([
+        out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
+        out_dir / "report.html"
+    ], args.overwrite)
+    train, test = load_tabula_muris_sample(
+        upper_case_genes=not args.keep_gene_case)
+    paths = tabula_muris_sample_paths()
+    print("Bundled Tabula Muris sample: train %d cells, test %d cells, "
+          "%d genes, %d cell types (%s)" %
+          (train.n_obs, test.n_obs, train.n_vars,
+           train.obs["cell_type"].nunique(), paths["train"].parent))
+    args.num_epochs, args.learning_rate, args.minibatch_size = None, 1e-4, 128
+    args.networks, args.labelled_only, args.out_of_core = 3, False, False
+    args.train_set, args.train_format = str(paths["train"]), None
+    start = time.perf_counter()
+    annotator = train_annotator(args, train, train.obs["cell_type"].to_numpy())
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = annotator.predict(test.X, test.var_names, test.obs_names)
+    predict_s = time.perf_counter() - start
+    truth = test.obs["cell_type"].to_numpy()
+    summary = summary_metrics(truth, result.cell_types, annotator.type_names)
+    names = [PROBABILITY_FILE, LABEL_FILE]
+    with atomic_files(out_dir, names, overwrite=args.overwrite,
+                      parents=True) as tmp:
+        write_predicted_labels(tmp / LABEL_FILE, result.cell_ids,
+                               result.cell_types)
+        write_probabilities(tmp / PROBABILITY_FILE, result.cell_ids,
+                            result.type_names, result.probabilities)
+    history = annotator.history_
+    report = write_report(
+        out_dir,
+        result.cell_types,
+        result.confidence,
+        true_labels=truth,
+        type_names=annotator.type_names,
+        history=history,
+        query=test,
+        overwrite=True,
+        extra_info={
+            "genes used":
+                len(annotator.genes_),
+            "epochs (best)":
+                "%d (%d)" %
+                (len(history["train_loss"]), history["best_epoch"][0]),
+            "calibration error before / after":
+                "%.3f / %.3f" % (annotator.calibration_["ece_before"],
+                                 annotator.calibration_["ece_after"]),
+        })
+    print("Trained in %.1f s (%d epochs, best %d), predicted %d cells in "
+          "%.2f s" % (fit_s, len(history["train_loss"]),
+                      history["best_epoch"][0], test.n_obs, predict_s))
+    print("accuracy %.4f   macro F1 %.4f" %
+          (summary["accuracy"], summary["macro_f1"]))
+    print("Wrote %s, %s and %s" %
+          (out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE, report))

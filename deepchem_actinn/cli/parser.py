@@ -1,0 +1,362 @@
+"""The ``actinn`` argument parser: every command and flag, nothing else.
+
+``actinn run`` keeps the flags of the original ``actinn_predict.py`` (short
+and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
+port by changing the command name.
+"""
+import argparse
+from typing import Optional
+
+from deepchem_actinn._version import __version__
+
+#: ``-f`` values of the original actinn_format.py, and this package's names.
+FORMAT_ALIASES = {
+    "10x_v2": "10x_mtx",
+    "10x_v3": "10x_mtx",
+    "10x_mtx": "10x_mtx",
+    "10x_h5": "10x_h5",
+    "h5": "actinn_h5",
+    "actinn_h5": "actinn_h5",
+    "h5ad": "h5ad",
+    "txt": "tsv",
+    "tsv": "tsv",
+    "csv": "csv",
+    "auto": None,
+}
+#: ``--test-orientation`` / ``--train-orientation`` choices (CSV/TSV only).
+ORIENTATIONS = ("auto", "genes_by_cells", "cells_by_genes")
+
+
+def format_name(value: str) -> Optional[str]:
+    """A ``-f`` / ``--*-format`` value as the readers' format name."""
+    key = value.lower()
+    if key not in FORMAT_ALIASES:
+        raise argparse.ArgumentTypeError(
+            "unknown format %r; choose from %s" %
+            (value, ", ".join(sorted(FORMAT_ALIASES))))
+    return FORMAT_ALIASES[key]
+
+
+def boolean(value: str) -> bool:
+    """The original scripts' ``-op True``; a bare ``-op`` also means True."""
+    if value.lower() in ("true", "t", "yes", "y", "1"):
+        return True
+    if value.lower() in ("false", "f", "no", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected True or False, got %r" % value)
+
+
+def probability(value: str) -> float:
+    """A number in [0, 1]."""
+    p = float(value)
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError("a probability is in [0, 1]")
+    return p
+
+
+def positive_int(value: str) -> int:
+    """An integer of at least 1."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("expected at least 1, got %d" % n)
+    return n
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device",
+                   default=None,
+                   help="where to train and predict: cpu, cuda, cuda:1 ... "
+                   "(default: CUDA when PyTorch sees a GPU, else the CPU)")
+
+
+def _add_training(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-trs",
+                   "--train_set",
+                   "--train-set",
+                   required=True,
+                   help="reference counts (any readable format)")
+    p.add_argument("-trl",
+                   "--train_label",
+                   "--train-label",
+                   required=True,
+                   help="reference labels: cell id <TAB> cell type")
+    p.add_argument("--labelled-only",
+                   action="store_true",
+                   help="train on the labelled cells only when the labels "
+                   "cover some of the reference's cells (by default every "
+                   "cell needs a label)")
+    p.add_argument("-lr",
+                   "--learning_rate",
+                   "--learning-rate",
+                   type=float,
+                   default=1e-4,
+                   help="initial learning rate (1e-4)")
+    p.add_argument("-ne",
+                   "--num_epochs",
+                   "--num-epochs",
+                   type=positive_int,
+                   default=None,
+                   help="train exactly this many epochs, as the original; "
+                   "by default early stopping on a held-out 10%% decides")
+    p.add_argument("-ms",
+                   "--minibatch_size",
+                   "--minibatch-size",
+                   type=positive_int,
+                   default=128,
+                   help="minibatch size (128)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--networks",
+                   type=positive_int,
+                   default=3,
+                   help="networks in the ensemble (3); 1 is the original")
+    p.add_argument("--train-format",
+                   type=format_name,
+                   default=None,
+                   help="force the reference's format")
+    p.add_argument("--train-orientation",
+                   choices=ORIENTATIONS,
+                   default="auto",
+                   help="CSV/TSV reference: genes as rows (genes_by_cells, "
+                   "ACTINN's layout) or cells as rows; auto decides by which "
+                   "axis holds the labels' cell ids")
+    p.add_argument("--out-of-core",
+                   action="store_true",
+                   help="train from disk block by block (automatic when the "
+                   "reference file exceeds a quarter of the memory)")
+
+
+def _add_prediction(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-ts",
+                   "--test_set",
+                   "--test-set",
+                   required=True,
+                   help="query counts (any readable format)")
+    p.add_argument("-o",
+                   "--output",
+                   default=".",
+                   help="output directory (current directory)")
+    p.add_argument("-op",
+                   "--output_probability",
+                   "--output-probability",
+                   type=boolean,
+                   nargs="?",
+                   const=True,
+                   default=False,
+                   help="also write predicted_probabilities.txt")
+    p.add_argument("--unassigned",
+                   action="store_true",
+                   help="mark cells that match no reference type well "
+                   "'Unassigned' (the default rule)")
+    p.add_argument("--threshold",
+                   type=probability,
+                   default=None,
+                   help="mark cells below this calibrated confidence "
+                   "'Unassigned'")
+    p.add_argument("--majority-voting",
+                   action="store_true",
+                   help="also label each over-cluster of the query by its "
+                   "majority (columns over_clustering and majority_voting, "
+                   "and clusters.txt); reads the whole query")
+    p.add_argument("--over-clustering",
+                   default=None,
+                   metavar="FILE",
+                   help="the query's clusters for --majority-voting: cell id "
+                   "<TAB> cluster (default: over-cluster the query's own "
+                   "neighbour graph)")
+    p.add_argument("--hierarchy",
+                   default=None,
+                   metavar="FILE",
+                   help="cell-type hierarchy, child <TAB> parent: give the "
+                   "parent type where the fine type is uncertain between "
+                   "siblings (column level)")
+    p.add_argument("--test-format",
+                   type=format_name,
+                   default=None,
+                   help="force the query's format")
+    p.add_argument("--test-orientation",
+                   choices=ORIENTATIONS,
+                   default="auto",
+                   help="CSV/TSV query: genes as rows (genes_by_cells) or "
+                   "cells as rows; auto decides by which axis holds the "
+                   "model's genes")
+    p.add_argument("--chunk-size",
+                   type=positive_int,
+                   default=50_000,
+                   help="cells read and annotated at a time (50,000)")
+    p.add_argument("--scheduler",
+                   default=None,
+                   metavar="ADDRESS",
+                   help="annotate the query's chunks on this dask.distributed "
+                   "scheduler (e.g. tcp://host:8786); every worker must "
+                   "read the query under the same path")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q",
+                   "--quiet",
+                   action="store_true",
+                   help="no progress bars, log messages or summary")
+    p.add_argument("--overwrite",
+                   action="store_true",
+                   help="replace existing outputs")
+    p.add_argument("--keep-gene-case",
+                   action="store_true",
+                   help="do not upper-case gene names")
+    p.add_argument("--threads",
+                   type=int,
+                   default=None,
+                   metavar="N",
+                   help="PyTorch compute threads (default: PyTorch's, one "
+                   "per core). On a busy machine 1 can be much faster; "
+                   "training one network from disk on 2 cores, 1 leaves a "
+                   "core to reading and is faster")
+
+
+def _add_commands(sub) -> None:
+    p = sub.add_parser("format",
+                       help="convert counts to the ACTINN HDF5 "
+                       "layout (or .h5ad), as actinn_format.py did")
+    p.add_argument("-i", "--input", required=True, help="input counts")
+    p.add_argument("-o",
+                   "--output",
+                   required=True,
+                   help="output prefix: writes PREFIX.h5 (and/or .h5ad)")
+    p.add_argument("-f",
+                   "--format",
+                   type=format_name,
+                   default=None,
+                   help="input format: 10X_V2, 10X_V3, 10x_h5, h5ad, h5, "
+                   "txt, csv (detected when omitted)")
+    p.add_argument("--to",
+                   choices=["actinn_h5", "h5ad", "both"],
+                   default="actinn_h5",
+                   help="output format (actinn_h5)")
+    _add_common(p)
+
+    p = sub.add_parser("train", help="train an annotator and save it")
+    _add_training(p)
+    p.add_argument("-m",
+                   "--model",
+                   required=True,
+                   help="directory to save the annotator in")
+    _add_device(p)
+    _add_common(p)
+
+    p = sub.add_parser("predict",
+                       help="annotate a query with a saved "
+                       "annotator")
+    p.add_argument("-m",
+                   "--model",
+                   required=True,
+                   help="annotator directory (from actinn train)")
+    _add_prediction(p)
+    _add_device(p)
+    _add_common(p)
+
+    p = sub.add_parser("run",
+                       help="train and predict in one step, as "
+                       "actinn_predict.py did")
+    _add_training(p)
+    p.add_argument("-pc",
+                   "--print_cost",
+                   "--print-cost",
+                   type=boolean,
+                   nargs="?",
+                   const=True,
+                   default=True,
+                   help="show the cost while training (True)")
+    _add_prediction(p)
+    _add_device(p)
+    _add_common(p)
+
+
+def _add_tools(sub) -> None:
+    p = sub.add_parser("report",
+                       help="figures and an HTML page from "
+                       "predictions")
+    p.add_argument("-p",
+                   "--predictions",
+                   required=True,
+                   help="predicted_label.txt from predict or run")
+    p.add_argument("-l",
+                   "--labels",
+                   default=None,
+                   help="true labels (cell id <TAB> cell type), to score")
+    p.add_argument("-m",
+                   "--model",
+                   default=None,
+                   help="annotator directory, for its training curves")
+    p.add_argument("-op",
+                   "--probabilities",
+                   default=None,
+                   help="predicted_probabilities.txt, for the confidence "
+                   "(else read from predicted_label.txt)")
+    p.add_argument("--query",
+                   default=None,
+                   metavar="FILE",
+                   help="the query's counts (any readable format), for the "
+                   "UMAP (drawn when scanpy is installed)")
+    p.add_argument("--query-format",
+                   type=format_name,
+                   default=None,
+                   help="force the --query file's format")
+    p.add_argument("-o", "--output", required=True, help="report directory")
+    _add_common(p)
+
+    p = sub.add_parser("simulate",
+                       help="write a synthetic labelled "
+                       "dataset (.h5ad) for tests and benchmarks")
+    p.add_argument("-o", "--output", required=True, help="output .h5ad")
+    p.add_argument("--cells", type=positive_int, default=10_000)
+    p.add_argument("--genes", type=positive_int, default=20_000)
+    p.add_argument("--types", type=positive_int, default=10)
+    p.add_argument("--density", type=float, default=0.065)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--labels",
+                   default=None,
+                   help="also write the labels to this file")
+    _add_common(p)
+
+    p = sub.add_parser("demo",
+                       help="train on the bundled Tabula Muris "
+                       "sample, predict its test set and score it")
+    p.add_argument("-o",
+                   "--output",
+                   default="actinn_demo_output",
+                   help="output directory (actinn_demo_output)")
+    p.add_argument("--seed", type=int, default=0)
+    _add_device(p)
+    _add_common(p)
+
+    p = sub.add_parser("sample-data",
+                       help="copy the bundled Tabula Muris training "
+                       "and test files into a directory and print the "
+                       "actinn commands to try on them")
+    p.add_argument("directory", help="where to copy the files (created)")
+    _add_common(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``actinn`` argument parser.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli import build_parser
+    >>> args = build_parser().parse_args(
+    ...     ["predict", "-m", "model", "-ts", "query.h5ad", "--device",
+    ...      "cpu", "--majority-voting"])
+    >>> args.command, args.device, args.majority_voting
+    ('predict', 'cpu', True)
+    """
+    parser = argparse.ArgumentParser(
+        prog="actinn",
+        description="ACTINN automated cell-type identification for "
+        "scRNA-seq counts (deepchem-actinn %s)." % __version__)
+    parser.add_argument("--version",
+                        action="version",
+                        version="deepchem-actinn %s" % __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_commands(sub)
+    _add_tools(sub)
+    return parser

@@ -1,0 +1,310 @@
+"""``actinn predict`` and ``actinn run``: annotate a query, write the files.
+
+Three ways to the same files:
+
+- streaming (the default): the query is read and annotated chunk by chunk,
+  so memory is bounded by ``--chunk-size``;
+- ``--scheduler ADDRESS``: the chunks are annotated on a dask.distributed
+  cluster (:func:`deepchem_actinn.distributed.predict_file_dask`) and come
+  back in the query's order;
+- whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``):
+  the query is read at once and
+  annotated by one ``ACTINNAnnotator.predict``, since voting needs the whole
+  query's neighbour graph.
+
+The outputs (``predicted_label.txt``, with ``-op``
+``predicted_probabilities.txt``, with voting ``clusters.txt``) are built in
+a hidden directory and appear together at the end, or not at all: a failed
+or stopped run leaves nothing, not even an output directory it created.
+"""
+import logging
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import numpy as np
+
+from deepchem_actinn.cli.common import (device, is_main_process,
+                                        orientation_options)
+from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.cli.summary import PredictionSummary
+from deepchem_actinn.errors import ACTINNInputError
+
+logger = logging.getLogger("deepchem_actinn")
+
+LABEL_FILE = "predicted_label.txt"
+PROBABILITY_FILE = "predicted_probabilities.txt"
+CLUSTER_FILE = "clusters.txt"
+
+
+def output_names(args) -> List[str]:
+    """The files this prediction writes, ``predicted_label.txt`` last."""
+    names = []
+    if args.output_probability:
+        names.append(PROBABILITY_FILE)
+    if args.majority_voting:
+        names.append(CLUSTER_FILE)
+    names.append(LABEL_FILE)
+    return names
+
+
+def check_outputs(args, out_dir: Path, names: List[str]) -> None:
+    """Refuse, before any work, flags that do not go together, and an
+    output directory that is a file or already holds outputs (without
+    ``--overwrite``)."""
+    from deepchem_actinn.io.output import refuse_existing
+    if args.over_clustering and not args.majority_voting:
+        raise ACTINNInputError("%s: --over-clustering gives the clusters for "
+                               "--majority-voting; pass that too" %
+                               args.over_clustering)
+    if args.scheduler and (_whole_query(args) or
+                           args.test_orientation != "auto"):
+        raise ACTINNInputError(
+            "%s: --scheduler annotates chunks on a cluster; majority voting, "
+            "a hierarchy and a forced orientation need the whole query in "
+            "one process" % args.test_set)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ACTINNInputError("%s: exists and is not a directory (-o names "
+                               "the output directory)" % out_dir)
+    refuse_existing([out_dir / n for n in names], args.overwrite)
+
+
+def _whole_query(args) -> bool:
+    """Whether the query must be read at once (see the module notes)."""
+    return bool(args.majority_voting or args.over_clustering or args.hierarchy)
+
+
+def _voting_options(args, cell_ids) -> Dict[str, Any]:
+    """``ACTINNAnnotator.predict`` keywords for the voting and hierarchy
+    flags (none when no such flag is given)."""
+    options: Dict[str, Any] = {}
+    if args.majority_voting:
+        options["majority_voting"] = True
+        if args.over_clustering:
+            from deepchem_actinn.voting import read_clusters
+            options["over_clustering"] = read_clusters(args.over_clustering,
+                                                       cell_ids)
+    if args.hierarchy:
+        from deepchem_actinn.hierarchy import TypeHierarchy
+        options["hierarchy"] = TypeHierarchy.from_file(args.hierarchy)
+    return options
+
+
+def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
+    """The query identifier column that matches the model's genes best, and
+    its names; a query that matches too few is refused naming its file."""
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
+    candidates = gene_candidates(var.index, var)
+    try:
+        column, matched = choose_gene_column(annotator.genes_, candidates,
+                                             annotator.min_overlap)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
+    if column != "var_names":
+        logger.warning(
+            "matching genes through the query's %s (%d of the "
+            "model's %d genes)", column, matched, len(annotator.genes_))
+    return column, candidates[column]
+
+
+def _query_options(args, annotator) -> Dict[str, Any]:
+    """The readers' orientation keywords for the query."""
+    return orientation_options(args.test_orientation,
+                               expected_genes=annotator.genes_)
+
+
+def _raw_gene_names(args, annotator, column: str) -> List[str]:
+    """The query's gene identifiers as the file spells them (before
+    upper-casing), for telling the species by the names' case."""
+    from deepchem_actinn.io import read_var
+    try:
+        var = read_var(args.test_set, args.test_format, False,
+                       **_query_options(args, annotator))
+    except ACTINNInputError:
+        return []
+    if column == "var_names":
+        return [str(g) for g in var.index]
+    name = column[len("var['"):-len("']")]
+    return [str(g) for g in var[name]] if name in var.columns else []
+
+
+class _Outputs:
+    """Writes the annotations of one prediction into a directory."""
+
+    def __init__(self, args, directory: Path, type_names: List[str]) -> None:
+        self.args = args
+        self.directory = directory
+        self.type_names = type_names
+        self.ids: List[np.ndarray] = []
+        self.probabilities: List[np.ndarray] = []
+
+    def keep_probabilities(self, result) -> None:
+        if self.args.output_probability:
+            self.ids.append(result.cell_ids)
+            self.probabilities.append(result.probabilities)
+
+    def write_probabilities(self) -> None:
+        from deepchem_actinn.io import write_probabilities
+        if self.args.output_probability:
+            write_probabilities(self.directory / PROBABILITY_FILE,
+                                np.concatenate(self.ids), self.type_names,
+                                np.concatenate(self.probabilities))
+
+    def write_whole(self, result) -> None:
+        """``predicted_label.txt`` with the voting and hierarchy columns, and
+        ``clusters.txt``."""
+        import pandas as pd
+
+        from deepchem_actinn.io import LABEL_HEADER
+        frame = pd.DataFrame({
+            LABEL_HEADER[0]: result.cell_ids,
+            LABEL_HEADER[1]: result.cell_types
+        })
+        clusters = getattr(result, "clusters", None)
+        if clusters is not None:
+            frame["over_clustering"] = np.asarray(clusters)
+        voted = getattr(result, "majority_cell_types", None)
+        if voted is not None:
+            frame["majority_voting"] = np.asarray(voted)
+        levels = getattr(result, "levels", None)
+        if levels is not None:
+            frame["level"] = np.asarray(levels)
+        frame.to_csv(self.directory / LABEL_FILE,
+                     sep="\t",
+                     index=False,
+                     lineterminator="\n")
+        table = getattr(result, "cluster_table", None)
+        if self.args.majority_voting:
+            if table is None:
+                raise ACTINNInputError(
+                    "%s: the annotator gave no cluster table for "
+                    "--majority-voting" % self.args.model)
+            if not isinstance(table.index, pd.RangeIndex):
+                table = table.reset_index()
+            table.to_csv(self.directory / CLUSTER_FILE,
+                         sep="\t",
+                         index=False,
+                         lineterminator="\n")
+        self.keep_probabilities(result)
+        self.write_probabilities()
+
+
+def _chunks(args, annotator, column: str, genes: List[str]) -> Iterator[Any]:
+    """The query's annotations chunk by chunk, here or on a cluster."""
+    from deepchem_actinn.io import iter_cell_chunks
+    from deepchem_actinn.io.prefetch import prefetch
+    upper = not args.keep_gene_case
+    if args.scheduler:
+        try:
+            from distributed import Client
+
+            from deepchem_actinn.distributed import predict_file_dask
+        except ImportError as err:
+            raise ACTINNInputError("--scheduler %s: %s" %
+                                   (args.scheduler, err)) from None
+        logger.info("annotating on the dask scheduler %s", args.scheduler)
+        with Client(args.scheduler, timeout="30s") as client:
+            yield from predict_file_dask(annotator,
+                                         args.test_set,
+                                         client,
+                                         args.chunk_size,
+                                         args.test_format,
+                                         upper_case_genes=upper,
+                                         unassigned=args.unassigned,
+                                         threshold=args.threshold)
+        return
+    chunks = prefetch(
+        iter_cell_chunks(args.test_set,
+                         args.chunk_size,
+                         args.test_format,
+                         upper_case_genes=upper,
+                         **_query_options(args, annotator)))
+    yield from annotator.iter_predict(chunks,
+                                      genes,
+                                      args.unassigned,
+                                      args.threshold,
+                                      gene_column=column,
+                                      checked=True)
+
+
+def _stream(args, annotator, outputs: _Outputs,
+            summary: PredictionSummary) -> str:
+    """Annotate chunk by chunk, writing labels as they come; returns the
+    gene column used."""
+    from deepchem_actinn.io import PredictedLabelWriter, n_cells, read_var
+    options = _query_options(args, annotator)
+    var = read_var(args.test_set, args.test_format, not args.keep_gene_case,
+                   **options)
+    column, genes = _match_genes(args, annotator, var)
+    bar = Progress(args.quiet,
+                   total=n_cells(args.test_set, args.test_format, **options),
+                   unit="cells",
+                   desc="annotating",
+                   unit_scale=True)
+    try:
+        with PredictedLabelWriter(outputs.directory / LABEL_FILE) as writer:
+            for result in _chunks(args, annotator, column, genes):
+                writer.write(result.cell_ids, result.cell_types)
+                summary.add(result.cell_types, result.genes_missing)
+                outputs.keep_probabilities(result)
+                bar.update(len(result))
+        outputs.write_probabilities()
+    finally:
+        bar.close()
+    return column
+
+
+def _whole(args, annotator, outputs: _Outputs,
+           summary: PredictionSummary) -> str:
+    """Read the query at once and annotate it with one ``predict``."""
+    from deepchem_actinn.io import read
+    adata = read(args.test_set,
+                 args.test_format,
+                 upper_case_genes=not args.keep_gene_case,
+                 **_query_options(args, annotator))
+    column, genes = _match_genes(args, annotator, adata.var)
+    options = _voting_options(args, adata.obs_names)
+    result = annotator.predict(adata.X,
+                               genes,
+                               adata.obs_names,
+                               unassigned=args.unassigned,
+                               threshold=args.threshold,
+                               gene_column=column,
+                               **options)
+    outputs.write_whole(result)
+    summary.add(result.cell_types, result.genes_missing)
+    return column
+
+
+def predict_and_write(args, annotator, out_dir: Path) -> None:
+    """Annotate the query of ``args`` and publish the outputs together."""
+    from deepchem_actinn.io.output import atomic_files
+    names = output_names(args)
+    summary = PredictionSummary(len(annotator.genes_))
+    with atomic_files(out_dir, names, overwrite=args.overwrite,
+                      parents=True) as tmp:
+        outputs = _Outputs(args, tmp, list(annotator.type_names))
+        run = _whole if _whole_query(args) else _stream
+        column = run(args, annotator, outputs, summary)
+    summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
+                column, [str(out_dir / n) for n in reversed(names)])
+
+
+def cmd_predict(args) -> None:
+    """``actinn predict``: load an annotator, annotate the query."""
+    from deepchem_actinn.annotator import ACTINNAnnotator
+    out_dir = Path(args.output)
+    check_outputs(args, out_dir, output_names(args))
+    annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
+    predict_and_write(args, annotator, out_dir)
+
+
+def cmd_run(args) -> None:
+    """``actinn run``: train on the reference, annotate the query (the
+    main process only, under torchrun)."""
+    from deepchem_actinn.cli.train import train_annotator
+    out_dir = Path(args.output)
+    check_outputs(args, out_dir, output_names(args))
+    annotator = train_annotator(args)
+    if is_main_process():
+        predict_and_write(args, annotator, out_dir)

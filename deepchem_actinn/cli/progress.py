@@ -1,0 +1,130 @@
+"""Progress bars, and what a command sets up and restores around its work.
+
+:class:`Progress` is a tqdm bar on stderr (nothing with ``-q``).
+:func:`command_session` configures the ``deepchem_actinn`` logger, PyTorch's
+threads and the SIGTERM handler for the length of one command, and puts
+them back after, so that calling :func:`deepchem_actinn.cli.main` in a
+Python process leaves that process as it was.
+"""
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+from typing import Any, Iterator, Optional
+
+from deepchem_actinn.errors import ACTINNInputError
+
+logger = logging.getLogger("deepchem_actinn")
+
+
+class Progress:
+    """A tqdm bar on stderr, or nothing when ``quiet``.
+
+    Examples
+    --------
+    >>> bar = Progress(True, total=10)
+    >>> bar.update(5, loss="0.1")
+    >>> bar.close()
+    """
+
+    def __init__(self, quiet: bool, **kwargs: Any) -> None:
+        self.bar = None
+        if not quiet:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(file=sys.stderr, **kwargs)
+
+    def update(self, n: int = 1, **postfix: Any) -> None:
+        """Advance by ``n``, showing ``postfix`` beside the bar."""
+        if self.bar is not None:
+            if postfix:
+                self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(n)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM, so that
+    the atomic writers' clean-up runs as for Ctrl-C (KeyboardInterrupt)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def sigterm_as_exception() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` inside the block; the previous
+    handler is restored after. Only the main thread can set handlers; in
+    another thread the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+@contextlib.contextmanager
+def torch_threads(n: Optional[int]) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``n`` (unchanged when None), and
+    restored after, so in-process callers keep their setting."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise ACTINNInputError("--threads must be at least 1, got %d" % n)
+    import torch
+    saved = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+@contextlib.contextmanager
+def package_logging(quiet: bool) -> Iterator[None]:
+    """The package's messages as ``actinn: ...`` lines on stderr (warnings
+    only with ``quiet``); DeepChem's import chatter off. The logger's
+    handlers and level are restored after."""
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    # the writers write into hidden directories the command publishes at
+    # the end; the command's summary names the published files instead
+    writers = logging.getLogger("deepchem_actinn.io.writers")
+    writers_level = writers.level
+    writers.setLevel(logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("actinn: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    for name in ("deepchem", "rdkit", "tensorflow", "jax"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
+        writers.setLevel(writers_level)
+
+
+@contextlib.contextmanager
+def command_session(quiet: bool, threads: Optional[int]) -> Iterator[None]:
+    """Everything a command runs inside: logging, threads, SIGTERM, and
+    library deprecation warnings silenced."""
+    with package_logging(quiet), sigterm_as_exception(), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        with torch_threads(threads):
+            yield

@@ -1,0 +1,119 @@
+"""``actinn report``: figures and one HTML page from a prediction's files."""
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from deepchem_actinn.errors import ACTINNInputError
+
+logger = logging.getLogger("deepchem_actinn")
+
+
+def read_predictions(path: str):
+    """A ``predicted_label.txt`` as a DataFrame (all columns as str).
+
+    Raises
+    ------
+    ACTINNInputError
+        If the file cannot be read or does not start with the
+        ``cellname<TAB>celltype`` header.
+    """
+    import pandas as pd
+
+    from deepchem_actinn.io import LABEL_HEADER
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ACTINNInputError("%s: cannot read predictions (%s)" %
+                               (path, err)) from None
+    if tuple(frame.columns[:2]) != LABEL_HEADER:
+        raise ACTINNInputError(
+            "%s is not a predicted_label.txt: its header is %s, expected "
+            "%s" %
+            (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
+    return frame
+
+
+def _confidence(args, frame) -> np.ndarray:
+    """The top probability of each predicted cell."""
+    import pandas as pd
+    cells = frame[frame.columns[0]].to_numpy()
+    if args.probabilities:
+        try:
+            proba = pd.read_csv(args.probabilities, sep="\t", index_col=0)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise ACTINNInputError("%s: cannot read probabilities (%s)" %
+                                   (args.probabilities, err)) from None
+        missing = set(cells) - set(proba.columns)
+        if missing:
+            raise ACTINNInputError("%s lacks %d of the predicted cells" %
+                                   (args.probabilities, len(missing)))
+        return proba[cells].max(axis=0).to_numpy(dtype=float)
+    if "confidence" in frame.columns:
+        return frame["confidence"].astype(float).to_numpy()
+    raise ACTINNInputError(
+        "%s: no confidence for the report: pass -op "
+        "predicted_probabilities.txt (written by predict -op)" %
+        args.predictions)
+
+
+def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
+    """The query's counts, rows in the order of ``cell_ids``.
+
+    Raises
+    ------
+    ACTINNInputError
+        If the file lacks some of ``cell_ids``.
+    """
+    from deepchem_actinn.errors import examples
+    from deepchem_actinn.io import read
+    adata = read(path,
+                 fmt,
+                 upper_case_genes=upper_case_genes,
+                 expected_cells=[str(c) for c in cell_ids])
+    ids = [str(c) for c in cell_ids]
+    present = adata.obs_names.isin(ids)
+    if present.sum() < len(set(ids)):
+        absent = [c for c in ids if c not in set(adata.obs_names)]
+        raise ACTINNInputError(
+            "%s: %d of the %d predicted cells are not in it, e.g. %s" %
+            (path, len(absent), len(ids), examples(absent)))
+    return adata[ids].copy()
+
+
+def cmd_report(args) -> None:
+    """``actinn report``: read the predictions (and labels, model, query),
+    write the report."""
+    from deepchem_actinn.io import match_labels, read_labels
+    from deepchem_actinn.io.output import refuse_existing
+    from deepchem_actinn.report import write_report
+    refuse_existing([Path(args.output) / "report.html"], args.overwrite)
+    frame = read_predictions(args.predictions)
+    cells = frame[frame.columns[0]].to_numpy()
+    confidence = _confidence(args, frame)
+    truth = None
+    if args.labels:
+        truth = match_labels(cells, read_labels(args.labels), args.labels)
+    query = None
+    if args.query:
+        query = read_query(args.query, args.query_format, cells,
+                           not args.keep_gene_case)
+    history, type_names, info = None, None, {}
+    if args.model:
+        from deepchem_actinn.annotator import ACTINNAnnotator
+        annotator = ACTINNAnnotator.load(args.model, device="cpu")
+        history, type_names = annotator.history_, annotator.type_names
+        info = {
+            "model": args.model,
+            "trained by": "deepchem-actinn %s" % annotator.package_version_
+        }
+    path = write_report(args.output,
+                        frame[frame.columns[1]].to_numpy(),
+                        np.asarray(confidence),
+                        true_labels=truth,
+                        type_names=type_names,
+                        history=history,
+                        query=query,
+                        overwrite=args.overwrite,
+                        extra_info=info or None)
+    logger.info("wrote %s", path)

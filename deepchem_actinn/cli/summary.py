@@ -1,0 +1,157 @@
+"""What ``actinn predict`` tells the user at the end, and when to worry.
+
+The summary names the cells annotated, the share marked ``Unassigned``, the
+model genes the query lacks and the gene identifiers used. Two warnings:
+the query shares under half of the model's genes, or its gene names are
+written the way another species writes them (``Cd3e``, first letter upper,
+is how mouse and rat symbols are written; ``CD3E``, all upper, how human
+ones are). Genes are matched case-insensitively, so a human query matches
+a mouse model through upper-casing without an error; the case of the names
+as the files spell them is what gives it away.
+"""
+import logging
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Sequence
+
+from deepchem_actinn.confidence import UNASSIGNED
+
+logger = logging.getLogger("deepchem_actinn")
+
+#: Share of the names that must follow one pattern for it to count.
+CASE_MAJORITY = 0.8
+#: Names looked at when telling the pattern (the first ones).
+CASE_SAMPLE = 2000
+_STYLE_NAMES = {
+    "title": "like Cd3e (mouse, rat)",
+    "upper": "like CD3E (human)",
+}
+
+
+def gene_case_style(names: Iterable[str]) -> Optional[str]:
+    """How a list of gene symbols is capitalised.
+
+    Looks at the letters of each name with at least two of them, skipping
+    Ensembl ids (``ENS...``): ``"title"`` when at least
+    :data:`CASE_MAJORITY` of them are first-upper-rest-lower (``Cd3e``),
+    ``"upper"`` when that many are all upper-case (``CD3E``), else None.
+
+    Examples
+    --------
+    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
+    'title'
+    >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
+    'upper'
+    >>> gene_case_style(["ENSMUSG00000002", "ENSMUSG00000003"]) is None
+    True
+    """
+    title = upper = seen = 0
+    for name in names:
+        if seen >= CASE_SAMPLE:
+            break
+        text = str(name)
+        if text.upper().startswith("ENS"):
+            continue
+        letters = [c for c in text if c.isalpha()]
+        if len(letters) < 2:
+            continue
+        seen += 1
+        if all(c.isupper() for c in letters):
+            upper += 1
+        elif letters[0].isupper() and all(c.islower() for c in letters[1:]):
+            title += 1
+    if not seen:
+        return None
+    if title >= CASE_MAJORITY * seen:
+        return "title"
+    if upper >= CASE_MAJORITY * seen:
+        return "upper"
+    return None
+
+
+def species_warning(model_genes: Sequence[str],
+                    query_genes: Sequence[str]) -> Optional[str]:
+    """A warning when the two gene lists are capitalised as two different
+    species write gene symbols, else None.
+
+    Examples
+    --------
+    >>> species_warning(["Cd3e", "Actb"], ["CD3E", "ACTB"])[:40]
+    "the model's genes are written like Cd3e "
+    >>> species_warning(["Cd3e"], ["Cd3e"]) is None
+    True
+    """
+    model, query = gene_case_style(model_genes), gene_case_style(query_genes)
+    if model is None or query is None or model == query:
+        return None
+    return ("the model's genes are written %s, the query's %s: is the query "
+            "from another species? Genes were matched by ignoring case" %
+            (_STYLE_NAMES[model], _STYLE_NAMES[query]))
+
+
+class PredictionSummary:
+    """Counts gathered while predicting, reported at the end.
+
+    Examples
+    --------
+    >>> s = PredictionSummary(n_model_genes=4)
+    >>> s.add(["B", "Unassigned", "B", "T"], genes_missing=1)
+    >>> s.lines(gene_column="var_names")[0]
+    'annotated 4 cells: B 2, T 1, Unassigned 1; 25.0 % Unassigned'
+    """
+
+    def __init__(self, n_model_genes: int) -> None:
+        self.n_model_genes = int(n_model_genes)
+        self.type_counts: Counter = Counter()
+        self.genes_missing = 0
+
+    def add(self, cell_types: Iterable[str], genes_missing: int) -> None:
+        """Count one chunk's labels."""
+        self.type_counts.update(str(t) for t in cell_types)
+        self.genes_missing = int(genes_missing)
+
+    @property
+    def n_cells(self) -> int:
+        """Cells annotated so far."""
+        return sum(self.type_counts.values())
+
+    def lines(self, gene_column: str, outputs: Sequence[str] = ()) -> List[str]:
+        """The summary, one line per fact."""
+        n = self.n_cells
+        top = sorted(self.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join("%s %d" % kv for kv in top[:6])
+        if len(top) > 6:
+            shown += ", ... (%d types)" % len(top)
+        share = 100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1)
+        lines = [
+            "annotated %d cells: %s; %.1f %% Unassigned" % (n, shown, share),
+            "model genes missing from the query: %d of %d (set to zero); "
+            "query genes matched through %s" %
+            (self.genes_missing, self.n_model_genes, gene_column),
+        ]
+        if outputs:
+            lines.append("wrote %s" % ", ".join(outputs))
+        return lines
+
+    def warnings(self, model_genes: Sequence[str],
+                 query_genes: Sequence[str]) -> List[str]:
+        """Reasons to distrust the labels: few shared genes, another
+        species."""
+        found: List[str] = []
+        shared = self.n_model_genes - self.genes_missing
+        if self.n_model_genes and shared < 0.5 * self.n_model_genes:
+            found.append(
+                "the query shares only %d of the model's %d genes (under "
+                "half): expect poor labels" % (shared, self.n_model_genes))
+        species = species_warning(model_genes, query_genes)
+        if species:
+            found.append(species)
+        return found
+
+    def log(self, model_genes: Sequence[str], query_genes: Sequence[str],
+            gene_column: str, outputs: Sequence[str]) -> Dict[str, object]:
+        """Log the summary (INFO) and the warnings (WARNING)."""
+        for line in self.lines(gene_column, outputs):
+            logger.info("%s", line)
+        for line in self.warnings(model_genes, query_genes):
+            logger.warning("%s", line)
+        return {"n_cells": self.n_cells, "genes_missing": self.genes_missing}

@@ -1,0 +1,147 @@
+"""``actinn train``: fit an annotator on a labelled reference and save it.
+
+Under ``torchrun`` every process trains and only the main process writes.
+"""
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, Sequence
+
+import numpy as np
+
+from deepchem_actinn.cli.common import (device, is_main_process,
+                                        orientation_options)
+from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.errors import ACTINNInputError
+
+logger = logging.getLogger("deepchem_actinn")
+
+
+def out_of_core(args) -> bool:
+    """Whether to train from disk: asked for, or the file is large."""
+    if args.out_of_core:
+        return True
+    try:
+        size = os.path.getsize(args.train_set)
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (OSError, ValueError):
+        return False
+    return size > memory / 4
+
+
+def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
+    """``genes`` (upper-cased names) spelled as the file spells them.
+
+    Matching is case-insensitive, so this changes no prediction; it keeps
+    the reference's own spelling (``Cd3e`` or ``CD3E``) in the saved
+    annotator, which is what tells a mouse reference from a human one.
+    The first spelling of each name wins, as when the names were cleaned.
+
+    Examples
+    --------
+    >>> original_case(["CD3E", "ACTB"], ["Actb", "Cd3e", "ACTB"])
+    ['Cd3e', 'Actb']
+    """
+    spelling: Dict[str, str] = {}
+    for name in raw_names:
+        spelling.setdefault(str(name).upper(), str(name))
+    return [spelling.get(str(g).upper(), str(g)) for g in genes]
+
+
+def _read_reference(args):
+    """The reference counts and labels named in ``args`` (labelled cells
+    only with ``--labelled-only``)."""
+    from deepchem_actinn.io import match_labels, read, read_labels
+    labels = read_labels(args.train_label)
+    adata = read(args.train_set,
+                 args.train_format,
+                 upper_case_genes=not args.keep_gene_case,
+                 **orientation_options(args.train_orientation,
+                                       expected_cells=labels.index))
+    missing = "drop" if args.labelled_only else "error"
+    y = match_labels(adata.obs_names, labels, args.train_label, missing)
+    keep = np.asarray([v is not None for v in y])
+    if not keep.all():
+        logger.warning(
+            "%s: %d of %d cells have no label and were left out "
+            "(--labelled-only); training on %d", args.train_label,
+            int((~keep).sum()), len(keep), int(keep.sum()))
+        adata = adata[keep].copy()
+        y = y[keep]
+    return adata, y
+
+
+def train_annotator(args, adata=None, labels=None):
+    """Train an annotator on ``adata`` and ``labels`` when given, else on
+    the reference files named in ``args``."""
+    from deepchem_actinn.annotator import ACTINNAnnotator
+    fixed = args.num_epochs is not None
+    annotator = ACTINNAnnotator(n_networks=args.networks,
+                                max_epochs=args.num_epochs if fixed else 200,
+                                early_stopping=not fixed,
+                                learning_rate=args.learning_rate,
+                                batch_size=args.minibatch_size,
+                                seed=args.seed,
+                                device=device(args.device))
+    show_cost = getattr(args, "print_cost", True)
+    bar = Progress(args.quiet or not show_cost or not is_main_process(),
+                   unit="epoch",
+                   desc="training")
+
+    def progress(state: Dict[str, Any]) -> None:
+        cost = {"cost": "%.4f" % state["train_loss"]}
+        if "valid_loss" in state:
+            cost["valid"] = "%.4f" % state["valid_loss"]
+        bar.update(1, **cost)
+
+    try:
+        if adata is None and out_of_core(args):
+            if args.labelled_only:
+                raise ACTINNInputError(
+                    "%s: --labelled-only is not available when training "
+                    "from disk (--out-of-core); give a labels file for "
+                    "every cell, or a reference holding only the labelled "
+                    "ones" % args.train_label)
+            logger.info("training from disk, block by block: %s",
+                        args.train_set)
+            annotator.fit_file(args.train_set,
+                               args.train_label,
+                               args.train_format,
+                               upper_case_genes=not args.keep_gene_case,
+                               progress=progress)
+        else:
+            if adata is None:
+                adata, labels = _read_reference(args)
+            annotator.fit(adata.X,
+                          adata.var_names,
+                          labels,
+                          adata.obs_names,
+                          progress=progress)
+    finally:
+        bar.close()
+    if not args.keep_gene_case and getattr(args, "train_set", None):
+        from deepchem_actinn.io import read_var
+        raw = read_var(
+            args.train_set, args.train_format, False,
+            **orientation_options(getattr(args, "train_orientation", "auto"),
+                                  expected_genes=annotator.genes_))
+        annotator.genes_ = original_case(annotator.genes_, raw.index)
+    history = annotator.history_
+    logger.info(
+        "trained %d network%s on %d cells, %d genes, %d types; first "
+        "network: %d epochs (best %d)", annotator.n_networks,
+        "" if annotator.n_networks == 1 else "s", annotator.n_reference_cells_,
+        len(annotator.genes_), len(annotator.type_names),
+        len(history["train_loss"]), history["best_epoch"][0])
+    return annotator
+
+
+def cmd_train(args) -> None:
+    """``actinn train``: fit, then save (the main process only)."""
+    from deepchem_actinn.io.output import refuse_existing
+    refuse_existing([Path(args.model)], args.overwrite)
+    annotator = train_annotator(args)
+    if not is_main_process():
+        return
+    annotator.save(args.model, overwrite=args.overwrite)
+    logger.info("saved the annotator to %s", args.model)

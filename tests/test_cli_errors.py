@@ -1,0 +1,161 @@
+"""Every error a user can reach from ``actinn``: one line naming the file,
+exit code 2, nothing left behind; SIGTERM and Ctrl-C clean up too."""
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from deepchem_actinn.cli import main
+
+
+def actinn(*args):
+    return subprocess.run([sys.executable, "-m", "deepchem_actinn", *args],
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
+
+
+def listing(directory):
+    """Every path under ``directory``, hidden ones included."""
+    return sorted(
+        os.path.relpath(os.path.join(root, name), directory)
+        for root, dirs, files in os.walk(directory)
+        for name in dirs + files)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A one-network annotator trained on a small simulated reference."""
+    root = tmp_path_factory.mktemp("errors")
+    ref, labels = root / "ref.h5ad", root / "ref_labels.txt"
+    assert main([
+        "simulate", "-o",
+        str(ref), "--cells", "600", "--genes", "300", "--types", "3",
+        "--labels",
+        str(labels), "-q"
+    ]) == 0
+    assert main([
+        "train", "-trs",
+        str(ref), "-trl",
+        str(labels), "-m",
+        str(root / "model"), "-ne", "1", "--networks", "1", "-q", "--device",
+        "cpu"
+    ]) == 0
+    return root
+
+
+def assert_one_line_error(proc, *names):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("actinn "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for name in names:
+        assert str(name) in lines[0], lines[0]
+
+
+def test_output_that_is_a_file_is_refused(model, tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("mine\n")
+    before = listing(tmp_path)
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(target), "-q")
+    assert_one_line_error(proc, target, "not a directory")
+    assert listing(tmp_path) == before
+    assert target.read_text() == "mine\n"
+
+
+def test_run_output_that_is_a_file_is_refused_before_training(tmp_path):
+    from deepchem_actinn.datasets import tabula_muris_sample_paths
+    paths = tabula_muris_sample_paths()
+    target = tmp_path / "out"
+    target.write_text("")
+    proc = actinn("run", "-trs", str(paths["train"]), "-trl",
+                  str(paths["train_labels"]), "-ts", str(paths["test"]), "-o",
+                  str(target), "-q")
+    assert_one_line_error(proc, target)
+    assert listing(tmp_path) == ["out"]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("gzipped.csv", gzip.compress(b"gene,c1\nG1,1\n")),
+    ("plain.csv.gz", b"gene,c1\nG1,1\n"),
+    ("empty.h5ad", b""),
+    ("truncated.csv.gz", gzip.compress(b"gene,c1,c2\n" * 200)[:40]),
+])
+def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,
+                                                   content):
+    query = tmp_path / name
+    query.write_bytes(content)
+    out = tmp_path / "new" / "predictions"
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(out), "-q")
+    assert_one_line_error(proc, query)
+    assert listing(tmp_path) == [name]
+
+
+def test_missing_model_names_it(model, tmp_path):
+    proc = actinn("predict", "-m", str(tmp_path / "nomodel"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(tmp_path / "out"), "-q")
+    assert_one_line_error(proc, tmp_path / "nomodel")
+    assert listing(tmp_path) == []
+
+
+def test_bad_device_is_one_line(model, tmp_path):
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(tmp_path / "out"),
+                  "--device", "tpu9", "-q")
+    assert_one_line_error(proc, "--device tpu9")
+    assert listing(tmp_path) == []
+
+
+def test_over_clustering_without_voting_is_refused(model, tmp_path):
+    clusters = tmp_path / "clusters.tsv"
+    clusters.write_text("c\t1\n")
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(tmp_path / "out"),
+                  "--over-clustering", str(clusters), "-q")
+    assert_one_line_error(proc, clusters, "--majority-voting")
+    assert listing(tmp_path) == ["clusters.tsv"]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143),
+                                          (signal.SIGINT, 130)])
+def test_stopped_predict_leaves_nothing(model, tmp_path, signum, code):
+    query = model / "big_query.h5ad"
+    if not query.exists():
+        assert main([
+            "simulate", "-o",
+            str(query), "--cells", "200000", "--genes", "300", "--types", "3",
+            "--seed", "1", "-q"
+        ]) == 0
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([
+        sys.executable, "-m", "deepchem_actinn", "predict", "-m",
+        str(model / "model"), "-ts",
+        str(query), "-o",
+        str(work / "out"), "--chunk-size", "500", "--threads", "1", "-q"
+    ],
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            env=env)
+    deadline = time.time() + 300
+    started = False
+    while time.time() < deadline and proc.poll() is None:
+        written = [p for p in listing(work) if p.endswith(".txt")]
+        if written and os.path.getsize(work / written[0]) > 1000:
+            started = True
+            break
+        time.sleep(0.05)
+    assert started, "predict ended before it wrote anything"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "no partial outputs were kept" in err
+    assert listing(work) == []

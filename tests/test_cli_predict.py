@@ -1,0 +1,274 @@
+"""``actinn predict`` / ``run`` / ``train`` flags: the summary and its
+warnings, --labelled-only, --device, --scheduler, the voting flags, only
+the main process writing; ``sample-data`` and ``report --query``."""
+import inspect
+import shlex
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.cli import build_parser, main
+from deepchem_actinn.datasets import (load_tabula_muris_sample,
+                                      tabula_muris_sample_paths)
+
+pytestmark = pytest.mark.torch
+
+PATHS = tabula_muris_sample_paths()
+TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
+QUICK = ["-ne", "2", "--networks", "1", "--seed", "0", "--device", "cpu"]
+VOTING = "majority_voting" in inspect.signature(
+    ACTINNAnnotator.predict).parameters
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("predict")
+    assert main(["train", *TRAIN, "-m", str(root / "model"), *QUICK, "-q"]) == 0
+    return root / "model"
+
+
+def predict(model, query, out, *flags):
+    return main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(query), "-o",
+        str(out), "--device", "cpu", *flags
+    ])
+
+
+def test_model_keeps_the_references_spelling(model):
+    from deepchem_actinn.io import read_var
+    genes = ACTINNAnnotator.load(model, device="cpu").genes_
+    spelled = set(read_var(PATHS["train"], upper_case_genes=False).index)
+    assert set(genes) <= spelled
+    assert "Cd24a" in spelled and "CD24A" not in spelled
+    assert any(g != g.upper() for g in genes)
+
+
+def test_summary_names_cells_unassigned_genes_and_outputs(
+        model, tmp_path, capsys):
+    assert predict(model, PATHS["test"], tmp_path / "out", "--unassigned") == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    share = 100 * (labels["celltype"] == "Unassigned").mean()
+    n_genes = len(ACTINNAnnotator.load(model, device="cpu").genes_)
+    assert "annotated 1000 cells: " in err
+    assert "; %.1f %% Unassigned" % share in err
+    assert ("model genes missing from the query: 0 of %d (set to zero); "
+            "query genes matched through var_names" % n_genes) in err
+    assert "wrote %s" % (tmp_path / "out" / "predicted_label.txt") in err
+    assert "another species" not in err
+    # -q: no summary at all
+    assert predict(model, PATHS["test"], tmp_path / "q", "-q") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_human_style_query_on_mouse_model_warns(model, tmp_path, capsys):
+    _, test = load_tabula_muris_sample(upper_case_genes=False)
+    human = anndata.AnnData(
+        test.X.copy(),
+        obs=pd.DataFrame(index=test.obs_names),
+        var=pd.DataFrame(index=[g.upper() for g in test.var_names]))
+    human.write_h5ad(tmp_path / "human.h5ad")
+    assert predict(model, tmp_path / "human.h5ad", tmp_path / "out", "-q") == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err  # a warning survives -q
+    assert ("the model's genes are written like Cd3e (mouse, rat), the "
+            "query's like CD3E (human): is the query from another species?"
+            in err)
+
+
+def test_under_half_of_the_genes_warns(tmp_path, capsys):
+    train, test = load_tabula_muris_sample()
+    annotator = ACTINNAnnotator(max_epochs=1,
+                                n_networks=1,
+                                min_overlap=0.2,
+                                device="cpu").fit(train.X, train.var_names,
+                                                  train.obs["cell_type"])
+    annotator.save(tmp_path / "model")
+    keep = set(annotator.genes_[:int(0.4 * len(annotator.genes_))])
+    columns = [i for i, g in enumerate(test.var_names) if g in keep]
+    test[:, columns].copy().write_h5ad(tmp_path / "few.h5ad")
+    assert predict(tmp_path / "model", tmp_path / "few.h5ad", tmp_path / "out",
+                   "-q") == 0
+    err = capsys.readouterr().err
+    assert ("the query shares only %d of the model's %d genes (under half)" %
+            (len(columns), len(annotator.genes_))) in err
+
+
+def test_labelled_only(tmp_path, capsys):
+    labels = pd.read_csv(PATHS["train_labels"], sep="\t", header=None)
+    partial = tmp_path / "partial.txt"
+    labels.iloc[:3000].to_csv(partial, sep="\t", header=False, index=False)
+    args = ["train", "-trs", str(PATHS["train"]), "-trl", str(partial), *QUICK]
+    assert main(args + ["-m", str(tmp_path / "refused"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "%s: 1000 of 4000 cells have no label" % partial in err
+    assert "--labelled-only" in err
+    assert not (tmp_path / "refused").exists()
+    assert main(args + ["-m", str(tmp_path / "model"), "--labelled-only"]) == 0
+    err = capsys.readouterr().err
+    assert ("%s: 1000 of 4000 cells have no label and were left out "
+            "(--labelled-only); training on 3000" % partial) in err
+    fitted = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert fitted.n_reference_cells_ == 3000
+
+
+def test_device_flag_reaches_the_annotator(model, monkeypatch, tmp_path):
+    import torch
+
+    seen = []
+    load = ACTINNAnnotator.load.__func__
+
+    def spy(cls, path, device=None):
+        seen.append(device)
+        return load(cls, path, device)
+
+    monkeypatch.setattr(ACTINNAnnotator, "load", classmethod(spy))
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q") == 0
+    assert seen == ["cpu"]
+    if not torch.cuda.is_available():
+        assert main([
+            "predict", "-m",
+            str(model), "-ts",
+            str(PATHS["test"]), "-o",
+            str(tmp_path / "gpu"), "--device", "cuda", "-q"
+        ]) == 2
+
+
+def test_only_the_main_process_writes(monkeypatch, tmp_path):
+    import deepchem_actinn.cli.predict as predict_module
+    import deepchem_actinn.cli.train as train_module
+    monkeypatch.setattr(train_module, "is_main_process", lambda: False)
+    monkeypatch.setattr(predict_module, "is_main_process", lambda: False)
+    assert main(["train", *TRAIN, "-m",
+                 str(tmp_path / "model"), *QUICK, "-q"]) == 0
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "out"), *QUICK, "-q"
+    ]) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scheduler_writes_the_same_files_as_a_plain_run(model, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    assert predict(model, PATHS["test"], tmp_path / "plain", "-op",
+                   "--chunk-size", "300", "-q") == 0
+    with distributed.LocalCluster(n_workers=2,
+                                  processes=True,
+                                  threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        assert predict(model, PATHS["test"], tmp_path / "dask", "-op",
+                       "--chunk-size", "300", "--scheduler",
+                       cluster.scheduler_address, "-q") == 0
+    for name in ("predicted_label.txt", "predicted_probabilities.txt"):
+        assert ((tmp_path / "dask" / name).read_bytes() == (tmp_path / "plain" /
+                                                            name).read_bytes())
+
+
+@pytest.mark.skipif(not VOTING,
+                    reason="ACTINNAnnotator.predict has no "
+                    "majority_voting yet")
+def test_voting_and_hierarchy_columns(model, tmp_path):
+    _, test = load_tabula_muris_sample()
+    clusters = tmp_path / "clusters.tsv"
+    pd.Series(np.arange(test.n_obs) % 4,
+              index=test.obs_names).to_csv(clusters, sep="\t", header=False)
+    types = ACTINNAnnotator.load(model, device="cpu").type_names
+    hierarchy = tmp_path / "hierarchy.tsv"
+    hierarchy.write_text("".join("%s\tparent\n" % t for t in types[:2]))
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q",
+                   "--majority-voting", "--over-clustering", str(clusters),
+                   "--hierarchy", str(hierarchy)) == 0
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    assert list(labels.columns) == [
+        "cellname", "celltype", "over_clustering", "majority_voting", "level"
+    ]
+    assert labels["over_clustering"].astype(str).tolist() == [
+        str(i % 4) for i in range(test.n_obs)
+    ]
+    table = pd.read_csv(tmp_path / "out" / "clusters.txt", sep="\t")
+    assert len(table) == 4
+
+
+def test_sample_data_copies_the_files_and_prints_runnable_commands(
+        tmp_path, capsys):
+    target = tmp_path / "sample"
+    assert main(["sample-data", str(target)]) == 0
+    out = capsys.readouterr().out
+    names = sorted(p.name for p in target.iterdir())
+    assert names == sorted(p.name for p in PATHS.values())
+    for path in PATHS.values():
+        assert (target / path.name).read_bytes() == path.read_bytes()
+    commands = [
+        shlex.split(line.strip())[1:]
+        for line in out.splitlines()
+        if line.startswith("  actinn ")
+    ]
+    assert [c[0] for c in commands] == ["train", "predict", "report"]
+    for command in commands:
+        build_parser().parse_args(command)  # exits on a bad flag
+    assert "-trs %s" % (target / "train_sample.h5") in out
+    assert main(["sample-data", str(target), "-q"]) == 2
+
+
+def test_report_query_draws_the_umap(model, tmp_path, capsys):
+    pytest.importorskip("scanpy")
+    assert predict(model, PATHS["test"], tmp_path / "out", "-op", "-q") == 0
+    _, test = load_tabula_muris_sample()
+    few = tmp_path / "few.h5ad"
+    test[:10].copy().write_h5ad(few)
+    base = [
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "out" / "predicted_probabilities.txt"), "-q"
+    ]
+    assert main(base + ["--query", str(few), "-o", str(tmp_path / "r0")]) == 2
+    assert ("%s: 990 of the 1000 predicted cells are not in it" % few
+            in capsys.readouterr().err)
+    assert not (tmp_path / "r0").exists()
+    assert main(base +
+                ["--query",
+                 str(PATHS["test"]), "-o",
+                 str(tmp_path / "report")]) == 0
+    assert (tmp_path / "report" / "umap.png").exists()
+
+
+def test_csv_with_cells_as_rows(model, tmp_path, capsys):
+    """CellTypist's layout: detected from the model's genes (predict) or the
+    labels' cell ids (train), or forced."""
+    _, test = load_tabula_muris_sample()
+    frame = pd.DataFrame(
+        test.X.toarray() if hasattr(test.X, "toarray") else test.X,
+        index=test.obs_names,
+        columns=test.var_names)
+    frame.to_csv(tmp_path / "cells_by_genes.csv")
+    frame.T.to_csv(tmp_path / "genes_by_cells.csv")
+    assert predict(model, PATHS["test"], tmp_path / "h5", "-q") == 0
+    expected = (tmp_path / "h5" / "predicted_label.txt").read_bytes()
+    for name, flags in [("cells_by_genes.csv", []),
+                        ("cells_by_genes.csv",
+                         ["--test-orientation", "cells_by_genes"]),
+                        ("genes_by_cells.csv", [])]:
+        out = tmp_path / ("out_%s_%d" % (name, len(flags)))
+        assert predict(model, tmp_path / name, out, "-q", *flags) == 0
+        assert (out / "predicted_label.txt").read_bytes() == expected
+    assert predict(model, tmp_path / "cells_by_genes.csv", tmp_path / "bad",
+                   "-q", "--test-orientation", "genes_by_cells") == 2
+    assert "cells_by_genes.csv" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    labels = tmp_path / "labels.txt"
+    test.obs["cell_type"].to_csv(labels, sep="\t", header=False)
+    assert main([
+        "train", "-trs",
+        str(tmp_path / "cells_by_genes.csv"), "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK, "-q"
+    ]) == 0
+    trained = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert trained.n_reference_cells_ == test.n_obs
+    assert set(trained.genes_) <= set(test.var_names)
