@@ -210,7 +210,9 @@ def test_defaults_beat_the_tutorial_on_the_bundled_split(tm_train, tm_test):
 def test_fused_sparse_scorer_equals_normalise_align_then_networks(
         quick, tm_test):
     """The fast path (weights gathered into the query's gene order,
-    normalisation on the non-zeros) against the plain one."""
+    normalisation on the non-zeros) against the plain one: align the raw
+    counts to the model's genes, then normalise (library size = counts in
+    the model's genes)."""
     from deepchem_actinn.transformers.gene_filter import take_columns
     from deepchem_actinn.transformers.normalise import library_size_log
     rng = np.random.default_rng(1)
@@ -218,7 +220,7 @@ def test_fused_sparse_scorer_equals_normalise_align_then_networks(
     X = tm_test["X"][:, order]
     positions = quick.gene_positions(tm_test["genes"][order])
     hidden, logits = quick.scorer(positions, X.shape[1])(sp.csr_matrix(X))
-    plain = take_columns(library_size_log(X), positions)
+    plain = library_size_log(take_columns(X, positions))
     ref_hidden, ref_logits = quick._embed(plain)
     np.testing.assert_allclose(hidden, ref_hidden, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-5)

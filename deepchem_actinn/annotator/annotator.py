@@ -27,10 +27,11 @@ from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.batches import minibatches
 from deepchem_actinn.models.device import DeviceLike, resolve_device
-from deepchem_actinn.models.inference import EnsembleScorer, embed
+from deepchem_actinn.models.inference import (EnsembleScorer, embed,
+                                              model_gene_log)
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
-from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import gene_positions
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
@@ -225,7 +226,8 @@ class ACTINNAnnotator:
         self.genes_ = [
             gene_names[i] for i in gene_filter.get_support(indices=True)
         ]
-        Xf = gene_filter.transform(Xn)
+        Xf = fitting.model_input(X, Xn, gene_filter, self.target_sum,
+                                 self.log_base)
         del Xn
         X_train, y_train, w_train = fitting.rows(Xf, train_idx), \
             y[train_idx], weights[train_idx]
@@ -409,9 +411,11 @@ class ACTINNAnnotator:
                    X: Matrix,
                    genes: Sequence[str],
                    cell_ids: Optional[Sequence[str]] = None) -> Matrix:
-        """Raw query counts -> normalised, in the model's gene order."""
-        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
-        return take_columns(Xn, self.gene_positions(genes))
+        """Raw query counts -> the networks' input: the model's genes in
+        order, each cell scaled by its counts in those genes
+        (:func:`~deepchem_actinn.models.inference.model_gene_log`)."""
+        return model_gene_log(X, self.gene_positions(genes), self.target_sum,
+                              self.log_base, cell_ids)
 
     def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
         """Index of each model gene in ``genes`` (-1 where missing).

@@ -7,8 +7,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import RejectionRule
-from deepchem_actinn.models.inference import embed
+from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.types import Matrix
 
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
@@ -34,6 +35,31 @@ def split_indices(y: np.ndarray, validation_fraction: float,
     from deepchem_actinn.splitters import stratified_indices
     train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction], seed)
     return train_idx, valid_idx
+
+
+def model_input(X: Matrix, Xn: Matrix, gene_filter: GeneFilter,
+                target_sum: float, log_base: float) -> Matrix:
+    """The training cells as the networks see them: the kept genes, each
+    cell scaled by its counts in those genes (the rule of prediction,
+    :func:`~deepchem_actinn.models.inference.model_gene_log`).
+
+    ``Xn`` is X normalised over all its genes, which the gene filter was
+    fitted on. When the filter keeps every gene that holds counts (the
+    default), the two library sizes are the same and ``Xn``'s kept columns
+    are returned; when it drops expressed genes (e.g. ACTINN's 1-99 %
+    percentiles), the kept genes are normalised again over themselves.
+    """
+    columns = gene_filter.get_support(indices=True)
+    dropped = np.setdiff1d(np.arange(X.shape[1]), columns)
+    if not len(dropped) or not _holds_counts(X, dropped):
+        return gene_filter.transform(Xn)
+    return model_gene_log(X, columns, target_sum, log_base, check=False)
+
+
+def _holds_counts(X: Matrix, columns: np.ndarray) -> bool:
+    """Whether any cell has a non-zero count in ``columns``."""
+    part = sp.csc_matrix(X)[:, columns] if sp.issparse(X) else X[:, columns]
+    return bool(np.asarray(abs(part).sum()) > 0)
 
 
 def reference_sample(y: np.ndarray,
