@@ -31,6 +31,7 @@ from deepchem_actinn.models.inference import (EnsembleScorer, embed,
                                               model_gene_log)
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
+from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import gene_positions
 from deepchem_actinn.preprocessing.normalise import library_size_log
@@ -47,7 +48,7 @@ PARAMS = ("n_networks", "max_epochs", "early_stopping", "patience",
           "batch_size", "learning_rate", "weight_decay", "decay_rate",
           "decay_steps", "hidden_sizes", "target_sum", "log_base",
           "total_percentiles", "cv_percentiles", "min_overlap",
-          "rejection_rate", "seed")
+          "rejection_rate", "augment", "seed")
 
 
 class ACTINNAnnotator:
@@ -95,6 +96,12 @@ class ACTINNAnnotator:
         it sets the rule's threshold (0.75 %: in the leave-one-type-out
         benchmark 1 % rejected up to 3.1 % of known cells in one run of 36,
         0.75 % at most 2.5 %).
+    augment: None, True or dict, default None
+        Train also on thinned copies of the training cells, as other
+        technologies would measure them
+        (:class:`~deepchem_actinn.preprocessing.augment.Augmentation`:
+        ``copies``, ``depth``, ``capture_sigma``, ``dropout``; True for its
+        defaults). Held-out cells are never augmented.
     seed: int, default 0
         Seeds the split, the weights and the shuffling.
     device: str or torch.device, optional
@@ -133,6 +140,7 @@ class ACTINNAnnotator:
                  cv_percentiles: Tuple[float, float] = (0.0, 100.0),
                  min_overlap: float = 0.5,
                  rejection_rate: float = 0.0075,
+                 augment: Union[None, bool, Dict[str, Any]] = None,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
         if class_weight not in ("balanced", None):
@@ -163,6 +171,9 @@ class ACTINNAnnotator:
                                                     float(cv_percentiles[1]))
         self.min_overlap = float(min_overlap)
         self.rejection_rate = float(rejection_rate)
+        augmentation = Augmentation.from_value(augment)
+        self.augment = None if augmentation is None else \
+            augmentation.to_dict()
         self.seed = int(seed)
         self.device = device
         self._models: Optional[List["ACTINNModel"]] = None
@@ -231,6 +242,16 @@ class ACTINNAnnotator:
         del Xn
         X_train, y_train, w_train = fitting.rows(Xf, train_idx), \
             y[train_idx], weights[train_idx]
+        augmentation = Augmentation.from_value(self.augment)
+        if augmentation is not None:
+            X_train = fitting.stack(
+                X_train,
+                fitting.augmented_rows(X, train_idx,
+                                       gene_filter.get_support(indices=True),
+                                       augmentation, self.target_sum,
+                                       self.log_base, self.seed))
+            y_train = np.tile(y_train, augmentation.copies + 1)
+            w_train = np.tile(w_train, augmentation.copies + 1)
 
         def epoch(rng: np.random.Generator):
             return minibatches(X_train, y_train, w_train, self.batch_size, rng)
@@ -275,6 +296,9 @@ class ACTINNAnnotator:
             As in :meth:`fit`.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
+        if self.augment is not None:
+            raise ValueError("augment is not supported by fit_file yet: "
+                             "use fit, or augment=None")
         ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
                             self.target_sum, self.log_base, block_size)
         y, train_idx, valid_idx, weights = self._labels(list(ref.labels))

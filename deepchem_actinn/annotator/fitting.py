@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from deepchem_actinn.confidence import RejectionRule
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.types import Matrix
 
@@ -60,6 +61,25 @@ def _holds_counts(X: Matrix, columns: np.ndarray) -> bool:
     """Whether any cell has a non-zero count in ``columns``."""
     part = sp.csc_matrix(X)[:, columns] if sp.issparse(X) else X[:, columns]
     return bool(np.asarray(abs(part).sum()) > 0)
+
+
+def augmented_rows(X: Matrix, train_idx: np.ndarray, columns: np.ndarray,
+                   augmentation: Augmentation, target_sum: float,
+                   log_base: float, seed: int) -> Matrix:
+    """The training cells' augmented copies (raw ``X``, rows ``train_idx``)
+    as the networks see them: the model's genes ``columns``, normalised
+    over themselves (:func:`model_gene_log`). Seeded by ``seed``."""
+    rng = np.random.default_rng([int(seed), 13])
+    copies = augmentation.apply(rows(X, train_idx), rng)
+    return model_gene_log(copies, columns, target_sum, log_base, check=False)
+
+
+def stack(top: Matrix, bottom: Matrix) -> Matrix:
+    """Rows of ``top`` then ``bottom`` (sparse when either is)."""
+    if sp.issparse(top) or sp.issparse(bottom):
+        return sp.vstack(
+            [sp.csr_matrix(top), sp.csr_matrix(bottom)], format="csr")
+    return np.vstack([top, bottom])
 
 
 def reference_sample(y: np.ndarray,
