@@ -1,10 +1,65 @@
 """Shared fixtures: the bundled Tabula Muris sample, read with plain pandas
-so the package's own readers are not part of the reference."""
+so the package's own readers are not part of the reference.
+
+Also the ``torch`` marker, as DeepChem's test suite uses it: a test that
+needs PyTorch is marked ``@pytest.mark.torch`` so that ``pytest -m torch``
+(or ``-m "not torch"``) selects it. Modules written for this are marked
+explicitly (``pytestmark = pytest.mark.torch``); every other test, doctests
+included, is marked here when its module holds PyTorch or one of the
+package's PyTorch-backed names (``deepchem_actinn.models``, the annotator).
+"""
+import types
+from typing import Any, Dict
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from deepchem_actinn.datasets import DATA_DIR
+
+#: Modules whose names make a test need PyTorch.
+TORCH_BACKED = ("torch", "deepchem_actinn.models", "deepchem_actinn.annotator")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "torch: needs PyTorch (DeepChem's marker for torch tests)")
+
+
+def _needs_torch(namespace: Dict[str, Any]) -> bool:
+    """Whether a module's globals include PyTorch or a name defined in one of
+    the package's PyTorch-backed modules."""
+    for value in namespace.values():
+        if isinstance(value, types.ModuleType):
+            origin = value.__name__
+        else:
+            origin = getattr(value, "__module__", None) or ""
+            if not isinstance(origin, str):
+                continue
+        if any(origin == name or origin.startswith(name + ".")
+               for name in TORCH_BACKED):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    seen: Dict[int, bool] = {}
+    for item in items:
+        if item.get_closest_marker("torch") is not None:
+            continue
+        dtest = getattr(item, "dtest", None)
+        module = getattr(item, "module", None)
+        if dtest is not None:
+            namespace = dtest.globs
+        elif module is not None:
+            namespace = vars(module)
+        else:
+            continue
+        key = id(namespace)
+        if key not in seen:
+            seen[key] = _needs_torch(namespace)
+        if seen[key]:
+            item.add_marker(pytest.mark.torch)
 
 
 def _load(part: str):

@@ -6,6 +6,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 from deepchem_actinn import ACTINNClassifier, ACTINNModel
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.fixture(scope="module")
 def toy():
@@ -74,16 +76,43 @@ def test_seed_makes_training_reproducible(toy):
     assert not np.allclose(runs[0], runs[2])
 
 
+def test_overfit_a_tiny_dataset():
+    """DeepChem's overfitting check: a model that can learn memorises a
+    handful of random samples with random labels."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(24, 50)).astype(np.float32)
+    y = rng.integers(0, 4, size=(24, 1))
+    data = dc.data.NumpyDataset(X, y)
+    model = ACTINNModel(output_dim=4,
+                        input_size=50,
+                        learning_rate=0.01,
+                        weight_decay=0.0,
+                        batch_size=8,
+                        seed=0)
+    model.fit(data, nb_epoch=150)
+    scores = model.evaluate(data,
+                            [dc.metrics.Metric(dc.metrics.accuracy_score)])
+    assert scores["accuracy_score"] == 1.0
+    assert (model.predict(data).argmax(axis=1) == y.ravel()).all()
+
+
 def test_save_and_restore_through_model_dir(toy, tmp_path):
+    """A checkpoint in model_dir, restored into a new model with other
+    initial weights, gives identical predictions."""
     model = ACTINNModel(output_dim=3,
                         input_size=40,
                         seed=0,
                         model_dir=str(tmp_path))
     model.fit(toy, nb_epoch=2)
     model.save_checkpoint()
-    restored = ACTINNModel(output_dim=3, input_size=40, model_dir=str(tmp_path))
+    restored = ACTINNModel(output_dim=3,
+                           input_size=40,
+                           seed=1,
+                           model_dir=str(tmp_path))
+    assert not np.allclose(restored.predict(toy), model.predict(toy))
     restored.restore()
     np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
+    assert restored.get_global_step() == model.get_global_step()
 
 
 def test_sample_weights_weigh_each_sample(toy):
@@ -235,3 +264,25 @@ def test_fused_adam_takes_plain_adams_steps():
     assert fused_optimizer.defaults["fused"]
     for fused, plain in zip(*moved):
         torch.testing.assert_close(fused, plain)
+
+
+def test_missing_deepchem_is_one_clear_line():
+    import subprocess
+    import sys
+    code = "\n".join([
+        "import sys",
+        "class Block:",
+        "    def find_spec(self, name, path=None, target=None):",
+        "        if name.split('.')[0] == 'deepchem':",
+        "            raise ImportError('No module named %r' % name)",
+        "sys.meta_path.insert(0, Block())",
+        "from deepchem_actinn import ACTINNModel",
+    ])
+    result = subprocess.run([sys.executable, "-c", code],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: ACTINNModel needs DeepChem")
+    assert 'pip install "deepchem-actinn[deepchem]"' in last

@@ -84,8 +84,9 @@ class ACTINNAnnotator:
         Cap on the held-out cells (a smaller share for large references).
     class_weight: {"balanced", None}, default "balanced"
         Weight the loss by inverse type frequency so rare types count.
-    batch_size, learning_rate, weight_decay, decay_rate, decay_steps,
-    hidden_sizes:
+    batch_size, learning_rate, weight_decay:
+        As in :class:`ACTINNModel`.
+    decay_rate, decay_steps, hidden_sizes:
         As in :class:`ACTINNModel`.
     target_sum, log_base:
         As in :func:`library_size_log`.

@@ -11,13 +11,20 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from deepchem.data import Dataset, DiskDataset
-from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy
-from deepchem.models.optimizers import (Adam, ExponentialDecay,
-                                        LearningRateSchedule)
-from deepchem.models.torch_models import TorchModel
 
-from deepchem_actinn.models.network import (  # noqa: F401
+from deepchem_actinn._deepchem import require_deepchem
+
+# One clear line when DeepChem is missing; a quiet import when it is there.
+require_deepchem("ACTINNModel")
+
+from deepchem.data import Dataset, DiskDataset  # noqa: E402
+from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy  # noqa: E402
+from deepchem.models.optimizers import (  # noqa: E402
+    Adam, ExponentialDecay, LearningRateSchedule)
+from deepchem.models.torch_models import TorchModel  # noqa: E402
+from deepchem.utils.evaluate import GeneratorEvaluator  # noqa: E402
+
+from deepchem_actinn.models.network import (  # noqa: E402,F401
     ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier)
 
 logger = logging.getLogger(__name__)
@@ -81,8 +88,11 @@ class ACTINNModel(TorchModel):
     decay 0.005) and a learning rate decaying by 0.95 every 1,000 steps.
 
     ``predict`` returns class probabilities, shape ``(n_cells, n_types)``, so
-    ``dc.metrics`` accuracy, ROC-AUC and the like work through ``evaluate``
-    (pass ``n_classes``). Sample weights in the dataset weight the loss.
+    ``dc.metrics`` accuracy, ROC-AUC and the like work through ``evaluate``,
+    which knows the number of types (``n_classes``); DeepChem's
+    ``ValidationCallback`` and hyperparameter searches therefore work on it
+    unchanged. Sample weights in the dataset (for example from
+    ``dc.trans.BalancingTransformer``) weight the loss.
 
     Parameters
     ----------
@@ -112,6 +122,17 @@ class ACTINNModel(TorchModel):
         after another); ``predict`` then gives their mean probabilities.
     **kwargs
         Passed to ``TorchModel`` (``model_dir``, ``device``, ...).
+
+    Notes
+    -----
+    ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
+    thousands barely move the loss). DeepChem's own tools fix this: weigh
+    the training set with ``dc.trans.BalancingTransformer(dataset=train)``,
+    pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
+    save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
+    cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
+    the tutorial. :class:`ACTINNAnnotator` does the same and more (an
+    ensemble, calibration) behind one ``fit``.
 
     Examples
     --------
@@ -145,6 +166,7 @@ class ACTINNModel(TorchModel):
                  n_networks: int = 1,
                  **kwargs) -> None:
         self.output_dim = int(output_dim)
+        self.n_classes = self.output_dim
         self.input_size = int(input_size)
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.seed = seed
@@ -177,6 +199,97 @@ class ACTINNModel(TorchModel):
                          learning_rate=schedule,
                          optimizer=optimizer,
                          **kwargs)
+
+    def evaluate(self,
+                 dataset: Dataset,
+                 metrics: Any,
+                 transformers: Sequence = (),
+                 per_task_metrics: bool = False,
+                 use_sample_weights: bool = False,
+                 n_classes: Optional[int] = None):
+        """Score the model on a dataset with ``dc.metrics`` metrics.
+
+        As ``TorchModel.evaluate``, except that ``n_classes`` defaults to the
+        model's own number of cell types (``output_dim``) instead of 2. This
+        is the call DeepChem's ``ValidationCallback``, ``GridHyperparamOpt``
+        and ``GaussianProcessHyperparamOpt`` make (without ``n_classes``), so
+        they work on this multiclass model as they are documented.
+
+        Parameters
+        ----------
+        dataset: dc.data.Dataset
+            Cells with class ids in ``y``.
+        metrics: dc.metrics.Metric or list of them
+            What to compute.
+        transformers: list of dc.trans.Transformer, default ()
+            Transformers applied to ``dataset``, undone before scoring.
+        per_task_metrics: bool, default False
+            Also return the scores of each task.
+        use_sample_weights: bool, default False
+            Weigh cells by the dataset's ``w``.
+        n_classes: int, optional
+            Number of classes; the model's ``n_classes`` when None.
+
+        Returns
+        -------
+        dict
+            Metric name to score (and per-task scores when asked).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import deepchem as dc
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((30, 8)).astype(np.float32)
+        >>> data = dc.data.NumpyDataset(X, np.arange(30) % 3)
+        >>> model = ACTINNModel(output_dim=3, input_size=8, seed=0)
+        >>> scores = model.evaluate(data, [dc.metrics.Metric(
+        ...     dc.metrics.accuracy_score)])
+        >>> sorted(scores)
+        ['accuracy_score']
+        """
+        return super().evaluate(
+            dataset,
+            metrics,
+            list(transformers),
+            per_task_metrics=per_task_metrics,
+            use_sample_weights=use_sample_weights,
+            n_classes=self.n_classes if n_classes is None else n_classes)
+
+    def evaluate_generator(self,
+                           generator: Iterable[Tuple[Any, Any, Any]],
+                           metrics: Any,
+                           transformers: Sequence = (),
+                           per_task_metrics: bool = False,
+                           n_classes: Optional[int] = None):
+        """Score the model on batches from a generator.
+
+        As ``TorchModel.evaluate_generator``, with ``n_classes`` defaulting
+        to the model's number of cell types (see :meth:`evaluate`).
+
+        Parameters
+        ----------
+        generator: iterable of (inputs, labels, weights)
+            Batches, as :meth:`default_generator` makes them.
+        metrics: dc.metrics.Metric or list of them
+            What to compute.
+        transformers: list of dc.trans.Transformer, default ()
+            Transformers applied to the data, undone before scoring.
+        per_task_metrics: bool, default False
+            Also return the scores of each task.
+        n_classes: int, optional
+            Number of classes; the model's ``n_classes`` when None.
+
+        Returns
+        -------
+        dict
+            Metric name to score (and per-task scores when asked).
+        """
+        evaluator = GeneratorEvaluator(self, generator, list(transformers))
+        return evaluator.compute_model_performance(
+            metrics,
+            per_task_metrics=per_task_metrics,
+            n_classes=self.n_classes if n_classes is None else n_classes)
 
     @classmethod
     def from_network(cls, network: ACTINNClassifier, **kwargs) -> "ACTINNModel":

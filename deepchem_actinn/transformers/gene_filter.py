@@ -55,7 +55,7 @@ class _ColumnAligner(Transformer):
 
 
 class GeneFilterTransformer(Transformer):
-    """Keep ACTINN's informative genes, fitted on the training set.
+    """Keep ACTINN's informative genes [1]_, fitted on the training set.
 
     As DeepChem's fitted transformers are, it is fit at construction on
     ``dataset``: normalised training data (see

@@ -1,0 +1,279 @@
+"""A hierarchy of cell types: the parent when the fine type is uncertain.
+
+Closely related types (NK cells and T cells, monocytes and granulocytes)
+are the ones an annotator confuses, above all on a query from another
+technology. When a cell's top two types are nearly tied and share a parent,
+that parent ("lymphocyte") is the honest answer: right, if coarser, where
+either child alone may be wrong.
+
+A hierarchy is a set of ``child -> parent`` links (a forest: a type may have
+no parent, parents may have parents of their own), read from a
+``child<TAB>parent`` file. The probability of a parent is the sum of the
+probabilities of the types under it.
+
+Examples
+--------
+>>> import numpy as np
+>>> hierarchy = TypeHierarchy.from_pairs([("NK cell", "lymphocyte"),
+...                                       ("T cell", "lymphocyte")])
+>>> hierarchy.resolve(np.array([[0.50, 0.45, 0.05], [0.90, 0.05, 0.05]]),
+...                   ["NK cell", "T cell", "B cell"], margin=0.2)
+        label   level  probability
+0  lymphocyte  parent         0.95
+1     NK cell    type         0.90
+"""
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+#: The bundled hierarchy of the Tabula Muris sample's 12 types.
+BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
+                     "tabula_muris_sample" / "hierarchy.txt")
+
+
+class TypeHierarchy:
+    """Cell types and their parents (a forest), checked on construction.
+
+    Parameters
+    ----------
+    parents: mapping of str to str
+        Each child type's parent.
+
+    Raises
+    ------
+    ACTINNInputError
+        A type that is its own parent, or a cycle (the message names it).
+
+    Attributes
+    ----------
+    parents: dict
+        ``child -> parent``.
+
+    Examples
+    --------
+    >>> h = TypeHierarchy({"T cell": "lymphocyte",
+    ...                    "lymphocyte": "immune cell"})
+    >>> h.ancestors("T cell")
+    ['lymphocyte', 'immune cell']
+    >>> h.children("lymphocyte")
+    ['T cell']
+    """
+
+    def __init__(self, parents: Mapping[str, str]) -> None:
+        self.parents: Dict[str,
+                           str] = {str(k): str(v) for k, v in parents.items()}
+        for child, parent in self.parents.items():
+            if child == parent:
+                raise ACTINNInputError("type hierarchy: %r is its own parent" %
+                                       child)
+        for start in self.parents:
+            path = [start]
+            node = start
+            while node in self.parents:
+                node = self.parents[node]
+                if node in path:
+                    cycle = path[path.index(node):] + [node]
+                    raise ACTINNInputError("type hierarchy has a cycle: %s" %
+                                           " -> ".join(cycle))
+                path.append(node)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[Tuple[str, str]]) -> "TypeHierarchy":
+        """From ``(child, parent)`` pairs; a child given two parents is an
+        error.
+
+        Examples
+        --------
+        >>> TypeHierarchy.from_pairs([("B cell", "lymphocyte")]).parents
+        {'B cell': 'lymphocyte'}
+        """
+        parents: Dict[str, str] = {}
+        for child, parent in pairs:
+            child, parent = str(child).strip(), str(parent).strip()
+            if not child or not parent:
+                raise ACTINNInputError(
+                    "type hierarchy: empty type name in pair (%r, %r)" %
+                    (child, parent))
+            if parents.get(child, parent) != parent:
+                raise ACTINNInputError(
+                    "type hierarchy: %r has two parents, %r and %r" %
+                    (child, parents[child], parent))
+            parents[child] = parent
+        return cls(parents)
+
+    @classmethod
+    def from_file(cls, path) -> "TypeHierarchy":
+        """From a ``child<TAB>parent`` file (blank lines and lines starting
+        with ``#`` are skipped).
+
+        Examples
+        --------
+        >>> h = TypeHierarchy.from_file(BUNDLED_HIERARCHY)
+        >>> h.parent("NK cell"), h.parent("T cell")
+        ('lymphocyte', 'lymphocyte')
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ACTINNInputError("type hierarchy file %s does not exist" %
+                                   path)
+        pairs = []
+        with open(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                fields = line.split("\t")
+                if len(fields) != 2:
+                    raise ACTINNInputError(
+                        "%s, line %d: expected child<TAB>parent, got %r" %
+                        (path, number, line[:80]))
+                pairs.append((fields[0], fields[1]))
+        try:
+            return cls.from_pairs(pairs)
+        except ACTINNInputError as err:
+            raise ACTINNInputError("%s: %s" % (path, err)) from None
+
+    def parent(self, name: str) -> Optional[str]:
+        """The parent of ``name``, or None for a root."""
+        return self.parents.get(name)
+
+    def ancestors(self, name: str) -> List[str]:
+        """Parent, grandparent, ... of ``name``, nearest first."""
+        out = []
+        while name in self.parents:
+            name = self.parents[name]
+            out.append(name)
+        return out
+
+    def children(self, name: str) -> List[str]:
+        """The direct children of ``name``, sorted."""
+        return sorted(c for c, p in self.parents.items() if p == name)
+
+    def check_types(self, type_names: Sequence[str]) -> None:
+        """Check the hierarchy against a model's types.
+
+        Every type without children in the hierarchy must be one of
+        ``type_names``, and no group may be named like a type it does not
+        hold; a model's type missing from the hierarchy is allowed (it has
+        no parent).
+
+        Raises
+        ------
+        ACTINNInputError
+            Naming the hierarchy's unknown types.
+
+        Examples
+        --------
+        >>> h = TypeHierarchy({"NK cells": "lymphocyte"})
+        >>> h.check_types(["NK cell", "T cell"])
+        Traceback (most recent call last):
+        ...
+        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells (the model's types: NK cell, T cell)
+        """
+        known = set(str(t) for t in type_names)
+        groups = set(self.parents.values())
+        unknown = sorted(
+            c for c in self.parents if c not in groups and c not in known)
+        if unknown:
+            raise ACTINNInputError(
+                "type hierarchy names %d types the model does not know: %s "
+                "(the model's types: %s)" %
+                (len(unknown), examples(unknown), examples(sorted(known))))
+
+    def resolve(self,
+                probabilities,
+                type_names: Sequence[str],
+                margin: float = 0.2) -> pd.DataFrame:
+        """Each cell's fine type, or the parent when the fine type is
+        uncertain between types that share it.
+
+        A cell's fine type is uncertain when its top two probabilities
+        differ by less than ``margin``. Then, if the two types have a common
+        ancestor, the cell gets the nearest one, at level ``"parent"``,
+        with the summed probability of all of ``type_names`` under it
+        (a type that is itself a group counts its own probability too).
+        Otherwise the cell keeps its top type, at level ``"type"``.
+
+        Parameters
+        ----------
+        probabilities: array, cells x types
+            Each cell's probability of each type (rows sum to 1).
+        type_names: sequence of str
+            The types of the columns.
+        margin: float, default 0.2
+            Top-two gap below which the fine type counts as uncertain.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell: ``label``, ``level`` (``"type"`` or
+            ``"parent"``) and ``probability`` (of the label given).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> h = TypeHierarchy({"T cell": "lymphocyte", "NK cell": "lymphocyte",
+        ...                    "Monocyte": "myeloid cell"})
+        >>> h.resolve(np.array([[0.4, 0.3, 0.3]]),
+        ...           ["T cell", "Monocyte", "NK cell"])
+            label level  probability
+        0  T cell  type          0.4
+        """
+        P = np.asarray(probabilities, dtype=np.float64)
+        names = [str(t) for t in type_names]
+        if P.ndim != 2 or P.shape[1] != len(names):
+            raise ACTINNInputError(
+                "probabilities of shape %s do not match %d type names" %
+                (P.shape, len(names)))
+        if not 0.0 <= margin <= 1.0:
+            raise ACTINNInputError("margin must be between 0 and 1, got %r" %
+                                   margin)
+        self.check_types(names)
+        # Columns under each group (each type counts for itself and for
+        # every ancestor).
+        members: Dict[str, List[int]] = {}
+        for j, name in enumerate(names):
+            for node in [name] + self.ancestors(name):
+                members.setdefault(node, []).append(j)
+        n_cells = P.shape[0]
+        labels = np.empty(n_cells, dtype=object)
+        levels = np.full(n_cells, "type", dtype=object)
+        probs = np.zeros(n_cells)
+        if n_cells and len(names) > 1:
+            order = np.argsort(-P, axis=1, kind="stable")[:, :2]
+        else:
+            order = np.zeros((n_cells, 2), dtype=int)
+        for i in range(n_cells):
+            first, second = order[i]
+            labels[i], probs[i] = names[first], P[i, first]
+            if len(names) < 2 or P[i, first] - P[i, second] >= margin:
+                continue
+            shared = self._common_ancestor(names[first], names[second])
+            if shared is not None:
+                labels[i], levels[i] = shared, "parent"
+                probs[i] = P[i, members[shared]].sum()
+        return pd.DataFrame({
+            "label": labels.astype(str),
+            "level": levels.astype(str),
+            "probability": probs
+        })
+
+    def _common_ancestor(self, a: str, b: str) -> Optional[str]:
+        """The nearest group holding both ``a`` and ``b`` (either may be the
+        group itself), or None."""
+        above_b = set([b] + self.ancestors(b))
+        for node in [a] + self.ancestors(a):
+            if node in above_b:
+                return node
+        return None
+
+    def __len__(self) -> int:
+        return len(self.parents)
+
+    def __repr__(self) -> str:
+        return "TypeHierarchy(%d links, %d groups)" % (len(
+            self.parents), len(set(self.parents.values())))

@@ -1,0 +1,368 @@
+"""Majority voting over clusters of the query's own cells.
+
+A cell's label is decided alone; its neighbours in the query often know
+better. Majority voting, as CellTypist made familiar, over-clusters the
+query on its own neighbour graph (many small clusters, so that no cluster
+spans two types) and gives every cell of a cluster the label most of its
+cells received. A cluster whose cells are mostly Unassigned is not voted
+into a known type: it is reported as a possible new population.
+
+Three steps, each usable alone:
+
+* :func:`over_cluster` - Leiden clusters of the query (scanpy and
+  leidenalg, the optional extra ``clustering``);
+* :func:`read_clusters` / :func:`clusters_from_obs` - the user's own
+  clusters, from a ``cell<TAB>cluster`` file or an ``obs`` column;
+* :func:`majority_vote` - per-cell voted labels and a per-cluster table.
+
+Examples
+--------
+>>> voted, table = majority_vote(
+...     ["T cell", "T cell", "NK cell", "Unassigned", "Unassigned", "B cell"],
+...     ["a", "a", "a", "b", "b", "b"])
+>>> voted.tolist()
+['T cell', 'T cell', 'T cell', 'Unassigned', 'Unassigned', 'Unassigned']
+>>> table[["cluster", "size", "majority_label", "possible_new_population"]]
+  cluster  size majority_label  possible_new_population
+0       a     3         T cell                    False
+1       b     3         B cell                     True
+
+References
+----------
+.. [1] Dominguez Conde, C. et al. "Cross-tissue immune cell analysis
+   reveals tissue-specific features in humans." Science 376 (2022).
+.. [2] Traag, V. A., Waltman, L. and van Eck, N. J. "From Louvain to
+   Leiden: guaranteeing well-connected communities." Scientific Reports 9,
+   5233 (2019).
+"""
+from collections import Counter
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+
+#: (fewest cells, resolution): the over-clustering resolution grows with the
+#: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
+#: from 200,000 cells on).
+RESOLUTION_STEPS = ((200_000, 30.0), (100_000, 25.0), (40_000, 20.0),
+                    (20_000, 15.0), (5_000, 10.0), (0, 5.0))
+
+_INSTALL = ("over-clustering needs scanpy and leidenalg: pip install "
+            "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
+
+
+def default_resolution(n_cells: int) -> float:
+    """The Leiden resolution used to over-cluster ``n_cells`` cells.
+
+    More cells, more clusters: 5 below 5,000 cells, then 10, 15, 20 and 25
+    from 5,000, 20,000, 40,000 and 100,000 cells, 30 from 200,000.
+
+    Examples
+    --------
+    >>> default_resolution(1_000), default_resolution(30_000)
+    (5.0, 15.0)
+    >>> default_resolution(1_000_000)
+    30.0
+    """
+    for fewest, resolution in RESOLUTION_STEPS:
+        if n_cells >= fewest:
+            return resolution
+    return RESOLUTION_STEPS[-1][1]
+
+
+def over_cluster(X_or_adata,
+                 resolution: Optional[float] = None,
+                 seed: int = 0,
+                 n_neighbors: int = 15,
+                 n_pcs: int = 50,
+                 n_top_genes: int = 2000,
+                 counts: bool = True) -> np.ndarray:
+    """Leiden clusters of the query on its own neighbour graph.
+
+    The usual scanpy recipe, on a copy (the input is not changed): counts
+    per 10,000 and ``log1p`` (unless ``counts=False``: the input is already
+    log-normalised), the ``n_top_genes`` most variable genes, PCA, a
+    ``n_neighbors`` nearest-neighbour graph and Leiden at ``resolution``
+    (scanpy's igraph implementation, 2 iterations).
+
+    Parameters
+    ----------
+    X_or_adata: array, sparse matrix or anndata.AnnData
+        The query, cells x genes (an AnnData's ``X``).
+    resolution: float, optional
+        Leiden resolution; by default :func:`default_resolution` of the
+        number of cells (high: over-clustering is the point).
+    seed: int, default 0
+        Seed of the PCA and of Leiden.
+    n_neighbors, n_pcs, n_top_genes: int
+        Graph settings (capped by the data's size).
+    counts: bool, default True
+        Whether ``X`` holds raw counts to normalise first.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        The cluster of each cell, ``"0"``, ``"1"``, ... (largest first).
+
+    Raises
+    ------
+    ImportError
+        When scanpy or leidenalg is missing (the message says how to
+        install them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> means = np.where(np.arange(40)[None, :] // 20 == np.arange(2)[:, None],
+    ...                  30.0, 1.0)
+    >>> X = rng.poisson(np.repeat(means, 50, axis=0)).astype(np.float32)
+    >>> clusters = over_cluster(X, resolution=0.2)
+    >>> len(set(clusters[:50])), len(set(clusters[50:]))
+    (1, 1)
+    >>> clusters[0] != clusters[50]
+    True
+    """
+    try:
+        import anndata
+        import igraph  # noqa: F401
+        import leidenalg  # noqa: F401
+        import scanpy as sc
+    except ImportError as err:
+        raise ImportError(_INSTALL) from err
+    import scipy.sparse as sp
+    X = getattr(X_or_adata, "X", X_or_adata)
+    X = X.astype(np.float32) if sp.issparse(X) else np.asarray(X, np.float32)
+    n_cells, n_genes = X.shape
+    if n_cells < 3:
+        raise ACTINNInputError("over-clustering needs at least 3 cells, got "
+                               "%d" % n_cells)
+    adata = anndata.AnnData(X=X.copy())
+    if counts:
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        sc.pp.log1p(adata)
+    if n_genes > n_top_genes:
+        sc.pp.highly_variable_genes(adata, n_top_genes=n_top_genes)
+        adata = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    n_comps = max(1, min(n_pcs, n_cells - 1, adata.n_vars - 1))
+    sc.pp.pca(adata, n_comps=n_comps, random_state=seed)
+    sc.pp.neighbors(adata,
+                    n_neighbors=min(n_neighbors, n_cells - 1),
+                    random_state=seed)
+    if resolution is None:
+        resolution = default_resolution(n_cells)
+    sc.tl.leiden(adata,
+                 resolution=resolution,
+                 random_state=seed,
+                 flavor="igraph",
+                 n_iterations=2,
+                 directed=False,
+                 key_added="over_clustering")
+    return adata.obs["over_clustering"].astype(str).to_numpy()
+
+
+def majority_vote(
+        cell_labels: Sequence[str],
+        clusters: Sequence,
+        unassigned_label: str = "Unassigned",
+        min_share: float = 0.0,
+        new_population_share: float = 0.5) -> Tuple[np.ndarray, pd.DataFrame]:
+    """Give each cell the label most cells of its cluster received.
+
+    Per cluster: the majority label is the most frequent label other than
+    ``unassigned_label`` (ties: the first in alphabetical order) and its
+    share is its count over the cluster's size. A cluster in which more than
+    ``new_population_share`` of the cells are Unassigned is flagged
+    ``possible_new_population`` and its cells are voted Unassigned. Any
+    other cluster whose majority share reaches ``min_share`` gives all its
+    cells the majority label (Unassigned ones included: a known type among
+    its own kind); below ``min_share`` the cells keep their own labels.
+
+    Parameters
+    ----------
+    cell_labels: sequence of str
+        Each cell's own label (Unassigned allowed).
+    clusters: sequence
+        Each cell's cluster (any hashable; compared as strings).
+    unassigned_label: str, default "Unassigned"
+    min_share: float, default 0.0
+        Smallest majority share for which a cluster is voted.
+    new_population_share: float, default 0.5
+        Share of Unassigned cells above which a cluster is flagged.
+
+    Returns
+    -------
+    (voted, table)
+        ``voted``: numpy array of str, each cell's label after the vote.
+        ``table``: pandas DataFrame, one row per cluster (in natural order
+        of the cluster names) with columns ``cluster``, ``size``,
+        ``majority_label``, ``majority_share``, ``unassigned_share``,
+        ``possible_new_population`` and ``voted`` (whether the cluster's
+        cells were given the vote's label).
+
+    Examples
+    --------
+    >>> voted, table = majority_vote(["B cell", "T cell", "T cell", "B cell"],
+    ...                              [1, 1, 1, 2], min_share=0.7)
+    >>> voted.tolist()
+    ['B cell', 'T cell', 'T cell', 'B cell']
+    >>> table[["cluster", "majority_label", "majority_share", "voted"]]
+      cluster majority_label  majority_share  voted
+    0       1         T cell        0.666667  False
+    1       2         B cell        1.000000   True
+    """
+    labels = np.asarray([str(label) for label in cell_labels], dtype=object)
+    groups = np.asarray([str(c) for c in clusters], dtype=object)
+    if len(labels) != len(groups):
+        raise ACTINNInputError("%d cell labels but %d cluster assignments" %
+                               (len(labels), len(groups)))
+    for name, value in (("min_share", min_share), ("new_population_share",
+                                                   new_population_share)):
+        if not 0.0 <= value <= 1.0:
+            raise ACTINNInputError("%s must be between 0 and 1, got %r" %
+                                   (name, value))
+    voted = labels.copy()
+    rows = []
+    for cluster in sorted(set(groups), key=_natural_key):
+        members = np.flatnonzero(groups == cluster)
+        tally = Counter(labels[members])
+        size = len(members)
+        n_unassigned = tally.pop(unassigned_label, 0)
+        if tally:
+            top = max(tally.values())
+            majority = min(k for k, v in tally.items() if v == top)
+        else:
+            top, majority = 0, unassigned_label
+        share = top / size
+        new_population = n_unassigned / size > new_population_share
+        if new_population:
+            voted[members] = unassigned_label
+            is_voted = True
+        elif share >= min_share and tally:
+            voted[members] = majority
+            is_voted = True
+        else:
+            is_voted = False
+        rows.append({
+            "cluster": cluster,
+            "size": size,
+            "majority_label": majority,
+            "majority_share": share,
+            "unassigned_share": n_unassigned / size,
+            "possible_new_population": bool(new_population),
+            "voted": is_voted,
+        })
+    table = pd.DataFrame(rows,
+                         columns=[
+                             "cluster", "size", "majority_label",
+                             "majority_share", "unassigned_share",
+                             "possible_new_population", "voted"
+                         ])
+    return voted.astype(str), table
+
+
+def read_clusters(path: Union[str, Path],
+                  cell_ids: Sequence[str]) -> np.ndarray:
+    """The user's clusters from a ``cell<TAB>cluster`` file, in query order.
+
+    A first line naming no query cell (e.g. ``cellname<TAB>cluster``) is
+    taken as a header. Every query cell must appear once; the file may name
+    no other cell.
+
+    Parameters
+    ----------
+    path: str or Path
+        Tab-separated file, one cell per line.
+    cell_ids: sequence of str
+        The query's cell ids, in the query's order.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        The cluster of each cell of ``cell_ids``.
+
+    Raises
+    ------
+    ACTINNInputError
+        A line without a tab, a cell listed twice, cells the query does not
+        have, or query cells the file does not list (the message names the
+        file and the cells).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "clusters.txt")
+    >>> with open(path, "w") as handle:
+    ...     _ = handle.write("cellname\\tcluster\\nc2\\t7\\nc1\\t3\\n")
+    >>> read_clusters(path, ["c1", "c2"]).tolist()
+    ['3', '7']
+    """
+    path = Path(path)
+    ids = [str(c) for c in cell_ids]
+    known = set(ids)
+    found = {}
+    duplicates: List[str] = []
+    with open(path) as handle:
+        lines = [line.rstrip("\r\n") for line in handle]
+    lines = [line for line in lines if line.strip()]
+    if lines and "\t" in lines[0] and lines[0].split("\t", 1)[0] not in known:
+        header = lines[0].split("\t", 1)[0]
+        if not any(line.split("\t", 1)[0] == header for line in lines[1:]):
+            lines = lines[1:]
+    for number, line in enumerate(lines, start=1):
+        cell, tab, cluster = line.partition("\t")
+        if not tab or not cluster.strip():
+            raise ACTINNInputError(
+                "%s: line %r has no cluster (expected cell<TAB>cluster)" %
+                (path, line[:60]))
+        if cell in found:
+            duplicates.append(cell)
+        found[cell] = cluster.split("\t", 1)[0].strip()
+    if duplicates:
+        raise ACTINNInputError("%s: %d cells listed more than once: %s" %
+                               (path, len(duplicates), examples(duplicates)))
+    unknown = [c for c in found if c not in known]
+    if unknown:
+        raise ACTINNInputError("%s: %d cells are not in the query: %s" %
+                               (path, len(unknown), examples(unknown)))
+    missing = [c for c in ids if c not in found]
+    if missing:
+        raise ACTINNInputError("%s: %d query cells have no cluster: %s" %
+                               (path, len(missing), examples(missing)))
+    return np.asarray([found[c] for c in ids], dtype=str)
+
+
+def clusters_from_obs(adata, key: str) -> np.ndarray:
+    """The user's clusters from an ``obs`` column of an AnnData.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np, pandas as pd
+    >>> adata = anndata.AnnData(np.ones((2, 1)),
+    ...                         obs=pd.DataFrame({"leiden": ["0", "1"]},
+    ...                                          index=["c1", "c2"]))
+    >>> clusters_from_obs(adata, "leiden").tolist()
+    ['0', '1']
+    """
+    if key not in adata.obs.columns:
+        raise ACTINNInputError(
+            "no obs column %r to take clusters from; the columns are: %s" %
+            (key, examples(list(adata.obs.columns)) or "none"))
+    column = adata.obs[key]
+    empty = column.isna().to_numpy()
+    if empty.any():
+        raise ACTINNInputError(
+            "obs column %r has no cluster for %d cells: %s" %
+            (key, int(empty.sum()), examples(adata.obs_names[empty])))
+    return column.astype(str).to_numpy()
+
+
+def _natural_key(name: str):
+    """Sort key putting "2" before "10" and numbers before words."""
+    try:
+        return (0, float(name), name)
+    except ValueError:
+        return (1, 0.0, name)

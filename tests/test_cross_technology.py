@@ -1,0 +1,131 @@
+"""The cross-technology benchmark's query generator
+(benchmarks/technologies.py) and its scoring."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location("bench_" + name,
+                                                  BENCH / ("%s.py" % name))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+technologies = _load("technologies")
+
+
+@pytest.fixture(scope="module")
+def cells(tm_test):
+    # 200 bundled test cells: real Smart-seq2 counts.
+    return tm_test["X"][:200], list(tm_test["genes"])
+
+
+def test_droplet_query_has_the_three_differences(cells):
+    X, genes = cells
+    tech = technologies.TECHNOLOGIES["droplet"]
+    Q, names, info = technologies.make_query(X, genes, tech, seed=0)
+    n_kept = 2000 - round(2000 / 3)
+    assert Q.shape == (200, n_kept + 12_000) == (200, len(names))
+    # A third of the reference's genes missing; the rest in order, then
+    # the unseen ones.
+    assert info["n_reference_genes_missing"] == round(2000 / 3)
+    kept = names[:n_kept]
+    assert set(kept) < set(genes)
+    assert [genes.index(g) for g in kept
+           ] == sorted(genes.index(g) for g in kept)
+    assert all(n.startswith("UNSEEN-") for n in names[n_kept:])
+    # Counts stay whole numbers; ~90 % of each cell's counts are unseen.
+    dense = Q.toarray()
+    assert np.array_equal(dense, np.round(dense)) and dense.min() >= 0
+    totals = dense.sum(axis=1)
+    share = dense[:, n_kept:].sum(axis=1) / totals
+    assert abs(share.mean() - 0.9) < 0.01
+    assert share.min() > 0.8
+    assert info["mean_extra_share"] == pytest.approx(share.mean())
+    # Thinned to ~5,000 counts per cell (log-normal spread 0.3).
+    assert 4500 < np.median(totals) < 5500
+    assert np.median(totals) == info["median_depth"]
+    # Binomial thinning never adds counts to a reference gene.
+    columns = [genes.index(g) for g in kept]
+    assert (dense[:, :n_kept] <= X[:, columns]).all()
+
+
+def test_capture_factor_changes_gene_shares(cells):
+    X, genes = cells
+    flat = technologies.Technology("flat", "", depth=5000, depth_sigma=0.0)
+    skewed = technologies.Technology("skewed",
+                                     "",
+                                     depth=5000,
+                                     depth_sigma=0.0,
+                                     capture_sigma=1.0)
+
+    def profile(tech, seed):
+        Q, _, _ = technologies.make_query(X, genes, tech, seed=seed)
+        return np.asarray(Q.sum(axis=0)).ravel() / Q.sum()
+
+    base = profile(flat, 3)
+    top = base > 1e-4
+    spread = [
+        np.std(np.log(profile(tech, 4)[top] / base[top]))
+        for tech in (flat, skewed)
+    ]
+    # Thinning alone keeps each gene's share of the counts (only count
+    # noise between seeds); the capture factor (log-normal, sigma 1) spreads
+    # them by about sigma.
+    assert spread[0] < 0.3 < 0.7 < spread[1]
+
+
+def test_seeded_reproducibility_and_the_identity(cells):
+    X, genes = cells
+    tech = technologies.TECHNOLOGIES["droplet_ambient"]
+    a = technologies.make_query(X, genes, tech, seed=5)
+    b = technologies.make_query(X, genes, tech, seed=5)
+    c = technologies.make_query(X, genes, tech, seed=6)
+    assert (a[0] != b[0]).nnz == 0 and a[1] == b[1] and a[2] == b[2]
+    assert (a[0] != c[0]).nnz > 0 and a[1] != c[1]
+    # "same" is the test cells untouched.
+    Q, names, _ = technologies.make_query(X,
+                                          genes,
+                                          technologies.TECHNOLOGIES["same"],
+                                          seed=0)
+    assert names == genes and np.array_equal(Q.toarray(), X)
+    assert not set(technologies.DEVELOPMENT_SEEDS) & set(
+        technologies.HELD_OUT_SEEDS)
+
+
+def test_ambient_rna_adds_counts_from_the_pool(cells):
+    X, genes = cells
+    base = technologies.Technology("t", "", depth=5000, depth_sigma=0.0)
+    soup = technologies.Technology("t",
+                                   "",
+                                   depth=5000,
+                                   depth_sigma=0.0,
+                                   ambient_fraction=(0.5, 0.5))
+    clean, _, _ = technologies.make_query(X, genes, base, seed=0)
+    mixed, _, _ = technologies.make_query(X, genes, soup, seed=0)
+    # Genes a cell does not express at all pick up ambient counts.
+    absent = X == 0
+    assert clean.toarray()[absent].sum() == 0
+    assert mixed.toarray()[absent].sum() > 0.2 * mixed.sum()
+
+
+def test_score_counts_unassigned(tmp_path):
+    xtech = _load("cross_technology")
+    truth = {"a": "T", "b": "T", "c": "B", "d": "B"}
+    result = xtech.score(truth, {
+        "a": "T",
+        "b": "Unassigned",
+        "c": "B",
+        "d": "T"
+    })
+    assert result["accuracy"] == 0.5
+    assert result["unassigned_pct"] == 25.0
+    assert result["assigned_accuracy"] == pytest.approx(2 / 3)

@@ -1,0 +1,186 @@
+"""DeepChem's own tools on ACTINNModel, as DeepChem's documentation uses them.
+
+The bundled Tabula Muris split, prepared with the package's public names
+(normaliser, stratified splitter, gene filter), then DeepChem's validation
+callback, hyperparameter searches, evaluator and class balancing, each with a
+plain ``dc.metrics.Metric(dc.metrics.accuracy_score)`` and no ``n_classes``.
+"""
+import io
+
+import deepchem as dc
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+import deepchem_actinn as da
+from deepchem_actinn.datasets import load_tabula_muris_sample, to_numpy_dataset
+
+pytestmark = pytest.mark.torch
+
+ACCURACY = dc.metrics.Metric(dc.metrics.accuracy_score)
+
+
+@pytest.fixture(scope="module")
+def split():
+    """Normalised, gene-filtered training (90 %), validation (10 %) and test
+    sets; the filter fitted on the training part only."""
+    train_adata, test_adata = load_tabula_muris_sample()
+    labels = da.CellTypeLabels.from_labels(train_adata.obs["cell_type"])
+    normaliser = da.LibrarySizeLogTransformer()
+    full = normaliser.transform(to_numpy_dataset(train_adata, labels))
+    test = normaliser.transform(to_numpy_dataset(test_adata, labels))
+    train, valid = da.SingletaskStratifiedSplitter().train_test_split(
+        full, frac_train=0.9, seed=0)
+    genes = da.GeneFilterTransformer(dataset=train, genes=train_adata.var_names)
+    return {
+        "train": genes.transform(train),
+        "valid": genes.transform(valid),
+        "test": genes.transform(test, genes=test_adata.var_names),
+        "n_types": labels.n_types,
+        "n_genes": len(genes.kept_genes),
+        "type_names": labels.type_names,
+    }
+
+
+def _model(split, **kwargs):
+    kwargs.setdefault("seed", 0)
+    return da.ACTINNModel(output_dim=split["n_types"],
+                          input_size=split["n_genes"],
+                          **kwargs)
+
+
+def _accuracy(model, dataset):
+    return accuracy_score(dataset.y.ravel(),
+                          model.predict(dataset).argmax(axis=1))
+
+
+def test_evaluate_knows_the_number_of_types(split):
+    model = _model(split)
+    model.fit(split["train"], nb_epoch=1)
+    expected = _accuracy(model, split["valid"])
+    assert model.n_classes == split["n_types"] == 12
+    assert model.evaluate(split["valid"], [ACCURACY]) == {
+        "accuracy_score": expected
+    }
+    assert model.evaluate(split["valid"], ACCURACY, n_classes=12) == {
+        "accuracy_score": expected
+    }
+    batches = model.default_generator(split["valid"], mode="predict")
+    scores = model.evaluate_generator(batches, [ACCURACY])
+    assert scores["accuracy_score"] == pytest.approx(expected)
+
+
+def test_dc_utils_evaluator(split):
+    """``dc.utils.evaluate.Evaluator`` cannot see the model's number of
+    types (its ``n_classes`` defaults to 2 whatever the model), so it is
+    given the model's ``n_classes``, as for any multiclass DeepChem model."""
+    model = _model(split)
+    model.fit(split["train"], nb_epoch=1)
+    evaluator = dc.utils.evaluate.Evaluator(model, split["valid"], [])
+    scores = evaluator.compute_model_performance([ACCURACY],
+                                                 n_classes=model.n_classes)
+    assert scores == {"accuracy_score": _accuracy(model, split["valid"])}
+
+
+def test_validation_callback(split):
+    model = _model(split)
+    steps = int(np.ceil(len(split["train"]) / model.batch_size))
+    log = io.StringIO()
+    callback = dc.models.ValidationCallback(split["valid"],
+                                            steps, [ACCURACY],
+                                            output_file=log,
+                                            save_on_minimum=False)
+    model.fit(split["train"], nb_epoch=3, callbacks=[callback])
+    lines = log.getvalue().splitlines()
+    assert [line.split()[1] for line in lines
+           ] == [str(steps * epoch) for epoch in (1, 2, 3)]
+    scores = [float(line.split("accuracy_score=")[1]) for line in lines]
+    assert scores[-1] == pytest.approx(_accuracy(model, split["valid"]),
+                                       abs=1e-6)
+    assert callback.get_best_score() == pytest.approx(max(scores), abs=1e-6)
+
+
+def test_fit_and_evaluate_a_disk_dataset(split, tmp_path):
+    train = split["train"]
+    disk = dc.data.DiskDataset.from_numpy(train.X,
+                                          train.y,
+                                          ids=train.ids,
+                                          data_dir=str(tmp_path / "train"))
+    disk.reshard(1000)
+    assert disk.get_number_shards() == 4
+    model = _model(split)
+    model.fit(disk, nb_epoch=2)
+    scores = model.evaluate(disk, [ACCURACY])
+    assert scores["accuracy_score"] == pytest.approx(_accuracy(model, train))
+    assert model.predict(disk).shape == (len(train), split["n_types"])
+
+
+def test_grid_hyperparam_opt(split, tmp_path):
+
+    def builder(learning_rate, model_dir):
+        return _model(split, learning_rate=learning_rate, model_dir=model_dir)
+
+    search = dc.hyper.GridHyperparamOpt(builder)
+    best, params, scores = search.hyperparam_search(
+        {"learning_rate": [1e-4, 1e-3]},
+        split["train"],
+        split["valid"],
+        ACCURACY,
+        nb_epoch=2,
+        logdir=str(tmp_path))
+    assert len(scores) == 2
+    assert params["learning_rate"] in (1e-4, 1e-3)
+    assert isinstance(best, da.ACTINNModel)
+    assert max(scores.values()) == pytest.approx(_accuracy(
+        best, split["valid"]))
+
+
+def test_gaussian_process_hyperparam_opt(split, tmp_path):
+    pytest.importorskip("pyGPGO")
+
+    def builder(learning_rate, model_dir):
+        return _model(split, learning_rate=learning_rate, model_dir=model_dir)
+
+    search = dc.hyper.GaussianProcessHyperparamOpt(builder, max_iter=1)
+    best, params, scores = search.hyperparam_search({"learning_rate": 1e-3},
+                                                    split["train"],
+                                                    split["valid"],
+                                                    ACCURACY,
+                                                    nb_epoch=1,
+                                                    logdir=str(tmp_path))
+    assert isinstance(best, da.ACTINNModel)
+    assert 1e-3 / 4 <= params["learning_rate"] <= 1e-3 * 4
+    assert max(scores.values()) == pytest.approx(_accuracy(
+        best, split["valid"]))
+
+
+def test_balanced_early_stopped_recipe_finds_the_rare_types(split, tmp_path):
+    """The DeepChem-native recipe: class balance by BalancingTransformer,
+    the validation loss watched every epoch, the best checkpoint restored."""
+    balancer = dc.trans.BalancingTransformer(dataset=split["train"])
+    train = balancer.transform(split["train"])
+    y = split["train"].y.ravel()
+    counts = np.bincount(y)
+    np.testing.assert_allclose(train.w.ravel(), len(y) / counts[y])
+
+    model = _model(split)
+    steps = int(np.ceil(len(train) / model.batch_size))
+    valid_loss = dc.metrics.Metric(log_loss,
+                                   mode="classification",
+                                   classification_handling_mode="direct")
+    best_dir = str(tmp_path / "best")
+    callback = dc.models.ValidationCallback(split["valid"],
+                                            steps, [valid_loss],
+                                            output_file=io.StringIO(),
+                                            save_dir=best_dir,
+                                            save_on_minimum=True)
+    model.fit(train, nb_epoch=50, callbacks=[callback])
+    model.restore(model_dir=best_dir)
+    assert model.evaluate(split["valid"],
+                          [valid_loss])["log_loss"] == pytest.approx(
+                              callback.get_best_score(), rel=1e-6)
+
+    test = split["test"]
+    predicted = model.predict(test).argmax(axis=1)
+    assert f1_score(test.y.ravel(), predicted, average="macro") >= 0.95
+    assert accuracy_score(test.y.ravel(), predicted) >= 0.98

@@ -1,0 +1,133 @@
+"""Majority voting over clusters (deepchem_actinn/voting.py)."""
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.voting import (clusters_from_obs, default_resolution,
+                                    majority_vote, over_cluster, read_clusters)
+
+U = "Unassigned"
+
+
+def test_majority_vote_exact_labels_and_table():
+    labels = [
+        "T cell",
+        "T cell",
+        "NK cell",
+        U,  # c1: T cell 2/4, rescues the U
+        U,
+        U,
+        U,
+        "B cell",  # c2: 3/4 Unassigned -> new population
+        "B cell",
+        "Monocyte",  # c10: tie -> alphabetical, B cell
+        U,
+        U,  # c3: all Unassigned
+    ]
+    clusters = ["c1"] * 4 + ["c2"] * 4 + ["c10"] * 2 + ["c3"] * 2
+    voted, table = majority_vote(labels, clusters)
+    assert voted.tolist() == (["T cell"] * 4 + [U] * 4 + ["B cell"] * 2 +
+                              [U] * 2)
+    expected = pd.DataFrame({
+        "cluster": ["c1", "c10", "c2", "c3"],
+        "size": [4, 2, 4, 2],
+        "majority_label": ["T cell", "B cell", "B cell", U],
+        "majority_share": [0.5, 0.5, 0.25, 0.0],
+        "unassigned_share": [0.25, 0.0, 0.75, 1.0],
+        "possible_new_population": [False, False, True, True],
+        "voted": [True, True, True, True],
+    })
+    pd.testing.assert_frame_equal(table, expected)
+
+
+def test_majority_vote_min_share_numeric_order_and_half_unassigned():
+    labels = ["A", "A", "B", U, U, "A", "B", "B", "B"]
+    clusters = [10, 10, 10, 2, 2, 2, 2, 9, 9]
+    voted, table = majority_vote(labels, clusters, min_share=0.6)
+    # cluster 10: A 2/3 >= 0.6 -> voted; cluster 2: half Unassigned is not
+    # "most", A and B 1/4 each -> A by name but 0.25 < 0.6 -> own labels.
+    assert voted.tolist() == ["A", "A", "A", U, U, "A", "B", "B", "B"]
+    assert table["cluster"].tolist() == ["2", "9", "10"]
+    assert table["voted"].tolist() == [False, True, True]
+    assert table["possible_new_population"].tolist() == [False, False, False]
+    assert table["majority_share"].tolist() == pytest.approx([0.25, 1.0, 2 / 3])
+
+
+def test_majority_vote_rejects_bad_input():
+    with pytest.raises(ACTINNInputError, match="3 cell labels but 2 cluster"):
+        majority_vote(["a", "b", "c"], [1, 2])
+    with pytest.raises(ACTINNInputError, match="min_share must be between"):
+        majority_vote(["a"], [1], min_share=1.5)
+
+
+def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
+    path = tmp_path / "clusters.txt"
+    path.write_text("cellname\tcluster\nc3\tx\nc1\t0\nc2\t0\n")
+    assert read_clusters(path, ["c1", "c2", "c3"]).tolist() == ["0", "0", "x"]
+    path.write_text("c1\t0\nc2\t0\n")  # no header
+    assert read_clusters(path, ["c2", "c1"]).tolist() == ["0", "0"]
+    with pytest.raises(ACTINNInputError,
+                       match=r"clusters.txt: 1 query cells have no cluster: "
+                       r"c3"):
+        read_clusters(path, ["c1", "c2", "c3"])
+    path.write_text("c1\t0\nc2\t0\nzz\t1\n")
+    with pytest.raises(ACTINNInputError,
+                       match="1 cells are not in the query: zz"):
+        read_clusters(path, ["c1", "c2"])
+    path.write_text("c1\t0\nc1\t1\n")
+    with pytest.raises(ACTINNInputError, match="listed more than once: c1"):
+        read_clusters(path, ["c1"])
+    path.write_text("c1 0\n")
+    with pytest.raises(ACTINNInputError, match="'c1 0' has no cluster"):
+        read_clusters(path, ["c1"])
+    path.write_text("c1\t0\nc2 1\n")
+    with pytest.raises(ACTINNInputError, match="'c2 1' has no cluster"):
+        read_clusters(path, ["c1", "c2"])
+
+
+def test_clusters_from_obs():
+    adata = anndata.AnnData(np.ones((3, 1)),
+                            obs=pd.DataFrame({"leiden": ["1", "0", None]},
+                                             index=["a", "b", "c"]))
+    with pytest.raises(ACTINNInputError, match="no cluster for 1 cells: c"):
+        clusters_from_obs(adata, "leiden")
+    with pytest.raises(ACTINNInputError, match="no obs column 'louvain'"):
+        clusters_from_obs(adata, "louvain")
+    adata.obs["leiden"] = pd.Categorical([1, 0, 1])
+    assert clusters_from_obs(adata, "leiden").tolist() == ["1", "0", "1"]
+
+
+def test_default_resolution_grows_with_cells():
+    sizes = [100, 4_999, 5_000, 20_000, 40_000, 100_000, 200_000, 10**7]
+    assert [default_resolution(n) for n in sizes
+           ] == [5.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 30.0]
+
+
+def test_over_cluster_finds_clear_groups_and_is_seeded():
+    # Three groups of 60 cells, each with its own 30 marker genes.
+    rng = np.random.default_rng(1)
+    n_groups, per_group, n_genes = 3, 60, 120
+    means = np.full((n_groups, n_genes), 0.5)
+    for g in range(n_groups):
+        means[g, g * 30:(g + 1) * 30] = 20.0
+    truth = np.repeat(np.arange(n_groups), per_group)
+    X = rng.poisson(means[truth]).astype(np.float32)
+    clusters = over_cluster(X, resolution=0.3, seed=0)
+    assert clusters.shape == (n_groups * per_group,)
+    # Exactly one cluster per group, and no cluster spans two groups.
+    pairs = set(zip(truth.tolist(), clusters.tolist()))
+    assert len(pairs) == n_groups == len(set(clusters))
+    # At the default (over-clustering) resolution: more clusters, each pure.
+    fine = over_cluster(anndata.AnnData(X), seed=0)
+    assert len(set(fine)) > n_groups
+    for cluster in set(fine):
+        assert len(set(truth[fine == cluster])) == 1
+    assert over_cluster(X, seed=0).tolist() == fine.tolist()
+    # Voting on the clusters mends a few wrong labels.
+    labels = np.array(["g%d" % t for t in truth], dtype=object)
+    labels[[0, 70, 130]] = ["g2", U, "g0"]
+    voted, table = majority_vote(labels, clusters)
+    assert voted.tolist() == ["g%d" % t for t in truth]
+    assert not table["possible_new_population"].any()
