@@ -1,12 +1,14 @@
 """The steps of fitting an annotator around the training loop: the held-out
 split, the class weights, the cells the ``Unassigned`` rule keeps, and the
 rule itself."""
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import RejectionRule
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing.augment import Augmentation
@@ -16,6 +18,23 @@ from deepchem_actinn.types import Matrix
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
 #: a stratified sample of at most ``RejectionRule.max_reference`` of them).
 REJECTION_SAMPLE = 20000
+
+
+def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
+    """The type names fixed from the reference labels, the class ids, the
+    training and held-out indices and the sample weights (``params``: the
+    annotator, for its split and class-weight settings)."""
+    labels = CellTypeLabels.from_labels(label_names)
+    if labels.n_types < 2:
+        raise ACTINNInputError(
+            "the reference needs at least 2 cell types, found %s" %
+            examples(labels.type_names))
+    y = labels.encode(list(label_names))
+    train_idx, valid_idx = split_indices(y, params.validation_fraction,
+                                         params.max_validation_cells,
+                                         params.seed)
+    return labels, y, train_idx, valid_idx, class_weights(
+        y, labels.n_types, params.class_weight)
 
 
 def split_indices(y: np.ndarray, validation_fraction: float,
