@@ -525,3 +525,24 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
     np.testing.assert_array_equal(resolved.cell_types[~uncertain],
                                   whole.cell_types[~uncertain])
     assert "level" in resolved.to_frame().columns
+
+
+def test_annotate_writes_voting_and_levels(quick, tm_test):
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    adata = anndata.AnnData(X=sp.csr_matrix(tm_test["X"][:60]),
+                            obs=pd.DataFrame(
+                                {"mine": np.repeat(["x", "y", "z"], 20)},
+                                index=tm_test["ids"][:60]),
+                            var=pd.DataFrame(index=tm_test["genes"]))
+    everything = TypeHierarchy({name: "cell" for name in quick.type_names})
+    result = annotate(adata,
+                      quick,
+                      majority_voting=True,
+                      over_clustering="mine",
+                      hierarchy=everything)
+    np.testing.assert_array_equal(adata.obs["actinn_over_clustering"],
+                                  adata.obs["mine"])
+    np.testing.assert_array_equal(adata.obs["actinn_majority_voting"],
+                                  result.majority_cell_types)
+    np.testing.assert_array_equal(adata.obs["actinn_level"], result.levels)
+    assert list(adata.uns["actinn"]["clusters"]["cluster"]) == ["x", "y", "z"]
