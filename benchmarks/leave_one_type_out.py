@@ -45,9 +45,7 @@ from typing import Dict, List
 
 import numpy as np
 
-SCORES = [
-    "max_probability", "mahalanobis", "knn", "knn_relative", "knn_query"
-]
+SCORES = ["max_probability", "mahalanobis", "knn", "knn_relative", "knn_query"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -178,8 +176,8 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     scores["knn_relative"] = (rule.score(h[valid],
                                          lg[valid]), rule.score(ht, lgt))
     test_relative = scores["knn_relative"][1]
-    scores["knn_query"] = (scores["knn_relative"][0], test_relative /
-                           rule.query_scale(test_relative))
+    scores["knn_query"] = (scores["knn_relative"][0],
+                           test_relative / rule.query_scale(test_relative))
     results = {}
     for key, (valid_scores, test_scores) in scores.items():
         threshold = threshold_for_rejection(valid_scores, rate)

@@ -122,12 +122,15 @@ class RejectionRule:
     a query from another technology sits further from the reference as a
     whole, and every one of its cells looks novel. So the distances of a
     query are divided by ``q / m`` when ``q``, the median relative distance
-    ``d / s[c]`` of the query's cells, exceeds ``m``, that of the held-out
-    reference cells (:meth:`query_scale`): a shift of the whole query is
+    ``d / s[c]`` of the query's cells, exceeds ``min_shift * m``, ``m`` that
+    of the held-out reference cells (:meth:`query_scale`): a shift of the whole query is
     taken for a change of technology, while cells further out than the
     query's own typical cell are still rejected. The median is robust while
     novel cells are under half of the query. A query like the reference
-    (``q <= m``) is scored as without calibration.
+    (``q <= min_shift * m``) is scored as without calibration, so that a
+    same-technology query gives the same calls whole or in blocks (the
+    bundled test cells: ``q / m`` = 1.01; their droplet-like versions in
+    ``benchmarks/technologies.py``, development seeds: 1.3 to 1.6).
 
     Parameters
     ----------
@@ -148,6 +151,8 @@ class RejectionRule:
     query_calibration: bool, default True
         Divide a shifted query's distances by its shift (see above);
         ``knn`` only.
+    min_shift: float, default 1.1
+        Smallest shift ``q / m`` that is divided out.
 
     Attributes
     ----------
@@ -177,7 +182,7 @@ class RejectionRule:
     >>> rule = RejectionRule().fit(features, logits, labels, heldout=heldout,
     ...                            rejection_rate=0.05)
     >>> rule.reject(np.array([[0., 0.], [30., -30.]]),
-    ...             np.array([[0., -6.], [-30., 24.]]))
+    ...             np.array([[0., -6.], [-30., 24.]]), scale=1.0)
     array([False,  True])
     >>> same = RejectionRule.from_dict(rule.to_dict())
     >>> same.threshold == rule.threshold
@@ -199,7 +204,8 @@ class RejectionRule:
                  scale_quantile: float = 0.9,
                  max_reference: int = 5000,
                  seed: int = 0,
-                 query_calibration: bool = True) -> None:
+                 query_calibration: bool = True,
+                 min_shift: float = 1.1) -> None:
         if method not in self.METHODS:
             raise ValueError("method must be one of %s, got %r" %
                              (", ".join(self.METHODS), method))
@@ -215,6 +221,9 @@ class RejectionRule:
         self.max_reference = int(max_reference)
         self.seed = int(seed)
         self.query_calibration = bool(query_calibration)
+        if min_shift < 1:
+            raise ValueError("min_shift must be at least 1")
+        self.min_shift = float(min_shift)
         self.median_ratio_: Optional[float] = None
         self.threshold: Optional[float] = None
         self.rejection_rate: Optional[float] = None
@@ -352,7 +361,7 @@ class RejectionRule:
 
     def query_scale(self, scores: np.ndarray) -> float:
         """How far a query as a whole sits beyond the reference: ``q / m``
-        (at least 1), ``q`` the median of ``-scores`` over the query's
+        when above ``min_shift``, else 1; ``q`` the median of ``-scores`` over the query's
         cells, ``m`` that of the held-out reference cells; 1 when the rule
         does not calibrate (``max_probability``, ``query_calibration=False``
         or no cells).
@@ -370,7 +379,7 @@ class RejectionRule:
                 self.median_ratio_ is None or not len(scores)):
             return 1.0
         shift = float(np.median(-np.asarray(scores))) / self.median_ratio_
-        return max(1.0, shift)
+        return shift if shift > self.min_shift else 1.0
 
     def reject(self,
                features: Optional[np.ndarray],
@@ -409,6 +418,7 @@ class RejectionRule:
             "temperature": self.temperature,
             "query_calibration": self.query_calibration,
             "median_ratio": self.median_ratio_,
+            "min_shift": self.min_shift,
         }
         if self.method == "knn":
             assert self.reference_ is not None and self.scales_ is not None
@@ -427,7 +437,8 @@ class RejectionRule:
                    scale_quantile=state["scale_quantile"],
                    max_reference=state["max_reference"],
                    seed=state["seed"],
-                   query_calibration=state.get("query_calibration", True))
+                   query_calibration=state.get("query_calibration", True),
+                   min_shift=state.get("min_shift", 1.1))
         rule.median_ratio_ = state.get("median_ratio")
         rule.rejection_rate = state.get("rejection_rate")
         rule.threshold = float(state["threshold"])
