@@ -23,7 +23,9 @@ rows (the stratified split ``fit`` used, rebuilt with
 * ``knn``: minus the distance to the 3rd nearest training cell in the last
   hidden layer;
 * ``knn_relative``: the same distance over the predicted type's spread,
-  :class:`deepchem_actinn.confidence.RejectionRule` with its defaults.
+  :class:`deepchem_actinn.confidence.RejectionRule` without calibration;
+* ``knn_query``: the same, calibrated against the test set as a whole
+  (:meth:`RejectionRule.query_scale`: the annotator's default rule).
 
 Usage::
 
@@ -43,7 +45,7 @@ from typing import Dict, List
 
 import numpy as np
 
-SCORES = ["max_probability", "mahalanobis", "knn", "knn_relative"]
+SCORES = ["max_probability", "mahalanobis", "knn", "knn_relative", "knn_query"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -86,6 +88,7 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
     """Train without ``held``; hidden features and logits of the reference
     (with its validation split) and of the whole test set."""
     from deepchem_actinn import ACTINNAnnotator
+    from deepchem_actinn.models.inference import embed
     from deepchem_actinn.stratify import stratified_indices
     name = "s%d_n%s_%s_%s.npz" % (seed, args.n_networks or "default",
                                   args.gene_filter, held.replace(" ", "_"))
@@ -106,9 +109,10 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
     vf = annotator.validation_fraction
     valid = stratified_indices(y, [1 - vf, vf], annotator.seed)[1]
     assert len(valid) == annotator.calibration_["n_cells"]
-    hidden, logits = annotator._embed(annotator.preprocess(X, train.var_names))
-    test_hidden, test_logits = annotator._embed(
-        annotator.preprocess(test.X, test.var_names))
+    hidden, logits = embed(annotator.ensemble_,
+                           annotator.preprocess(X, train.var_names))
+    test_hidden, test_logits = embed(
+        annotator.ensemble_, annotator.preprocess(test.X, test.var_names))
     out = {
         "hidden": hidden,
         "logits": logits,
@@ -171,6 +175,9 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     rule = RejectionRule().fit(h, lg, y, rejection_rate=rate, heldout=valid)
     scores["knn_relative"] = (rule.score(h[valid],
                                          lg[valid]), rule.score(ht, lgt))
+    test_relative = scores["knn_relative"][1]
+    scores["knn_query"] = (scores["knn_relative"][0],
+                           test_relative / rule.query_scale(test_relative))
     results = {}
     for key, (valid_scores, test_scores) in scores.items():
         threshold = threshold_for_rejection(valid_scores, rate)

@@ -12,6 +12,7 @@ from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import FORMAT_VERSION
 from deepchem_actinn.preprocessing.genes import choose_gene_column
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.models.inference import embed
 from deepchem_actinn.stratify import stratified_indices
 
 
@@ -139,7 +140,7 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     np.testing.assert_array_equal(marked.cell_types[~rejected],
                                   plain.cell_types[~rejected])
     default = quick.predict(X, genes, unassigned=True)
-    hidden, logits = quick._embed(quick.preprocess(X, genes))
+    hidden, logits = embed(quick.ensemble_, quick.preprocess(X, genes))
     np.testing.assert_array_equal(default.cell_types == "Unassigned",
                                   quick.rule_.reject(hidden, logits))
     kept = default.cell_types != "Unassigned"
@@ -210,7 +211,9 @@ def test_defaults_beat_the_tutorial_on_the_bundled_split(tm_train, tm_test):
 def test_fused_sparse_scorer_equals_normalise_align_then_networks(
         quick, tm_test):
     """The fast path (weights gathered into the query's gene order,
-    normalisation on the non-zeros) against the plain one."""
+    normalisation on the non-zeros) against the plain one: align the raw
+    counts to the model's genes, then normalise (library size = counts in
+    the model's genes)."""
     from deepchem_actinn.transformers.gene_filter import take_columns
     from deepchem_actinn.transformers.normalise import library_size_log
     rng = np.random.default_rng(1)
@@ -218,8 +221,8 @@ def test_fused_sparse_scorer_equals_normalise_align_then_networks(
     X = tm_test["X"][:, order]
     positions = quick.gene_positions(tm_test["genes"][order])
     hidden, logits = quick.scorer(positions, X.shape[1])(sp.csr_matrix(X))
-    plain = take_columns(library_size_log(X), positions)
-    ref_hidden, ref_logits = quick._embed(plain)
+    plain = library_size_log(take_columns(X, positions))
+    ref_hidden, ref_logits = embed(quick.ensemble_, plain)
     np.testing.assert_allclose(hidden, ref_hidden, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(logits, ref_logits, rtol=1e-4, atol=1e-5)
     # Computing a chunk in small blocks changes nothing.
@@ -447,3 +450,100 @@ def test_device_rule_for_fit_and_load(tm_train, tmp_path, monkeypatch):
         assert {p.device for p in loaded.ensemble_.parameters()
                } == {torch.device("cpu")}
         assert loaded.device == device
+
+
+def test_unassigned_rule_divides_out_a_shift_of_the_whole_query(quick, tm_test):
+    """A query whose every cell sits twice as far from the reference is
+    taken for another technology: its distances are divided by the shift."""
+    X, genes = tm_test["X"], tm_test["genes"]
+    hidden, logits = embed(quick.ensemble_, quick.preprocess(X, genes))
+    rule = quick.rule_
+    scores = rule.score(hidden, logits)
+    scale = rule.query_scale(scores)
+    shift = np.median(-scores) / rule.median_ratio_
+    assert scale == (shift if shift > rule.min_shift else 1.0)
+    np.testing.assert_array_equal(rule.reject(hidden, logits),
+                                  scores / scale < rule.threshold)
+    centre = rule.reference_.mean(axis=0)
+    far = centre + 3.0 * (hidden - centre)  # every cell further out
+    far_scores = rule.score(far, logits)
+    assert rule.query_scale(far_scores) > 2.0
+    uncalibrated = (far_scores < rule.threshold).mean()
+    calibrated = rule.reject(far, logits).mean()
+    assert calibrated < uncalibrated and calibrated <= 0.1
+    # the fitted median travels with the rule
+    from deepchem_actinn.confidence import RejectionRule
+    same = RejectionRule.from_dict(rule.to_dict())
+    assert same.median_ratio_ == rule.median_ratio_
+
+
+def test_chunks_under_the_calibration_size_reuse_the_previous_scale(
+        quick, tm_test):
+    from deepchem_actinn.annotator import labelling
+    X = sp.csr_matrix(tm_test["X"])
+    genes = tm_test["genes"]
+    whole = quick.predict(X, genes, unassigned=True)
+    chunks = [(None, X[:1000]), (None, X[:7])]
+    first, tail = quick.iter_predict(chunks, genes, unassigned=True)
+    assert first.query_scale == whole.query_scale
+    assert tail.query_scale == first.query_scale
+    np.testing.assert_array_equal(tail.cell_types, whole.cell_types[:7])
+    assert labelling.MIN_CALIBRATION_CELLS == 1000
+
+
+def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    X, genes = tm_test["X"][:6], tm_test["genes"]
+    plain = quick.predict(X, genes)
+    clusters = np.array(["a", "a", "a", "b", "b", "b"])
+    result = quick.predict(X,
+                           genes,
+                           majority_voting=True,
+                           over_clustering=clusters)
+    from deepchem_actinn.voting import majority_vote
+    voted, table = majority_vote(plain.cell_types, clusters)
+    np.testing.assert_array_equal(result.majority_cell_types, voted)
+    np.testing.assert_array_equal(result.clusters, clusters)
+    pd.testing.assert_frame_equal(result.cluster_table, table)
+    frame = result.to_frame()
+    assert list(frame.columns[:4]) == [
+        "cell_type", "confidence", "majority_voting", "over_clustering"
+    ]
+    with pytest.raises(ACTINNInputError, match="3 clusters for 6 cells"):
+        quick.predict(X,
+                      genes,
+                      majority_voting=True,
+                      over_clustering=clusters[:3])
+    # a hierarchy with every type under one root: uncertain cells get it
+    names = quick.type_names
+    everything = TypeHierarchy({name: "cell" for name in names})
+    resolved = quick.predict(tm_test["X"], genes, hierarchy=everything)
+    top2 = np.sort(resolved.probabilities, axis=1)[:, -2:]
+    uncertain = top2[:, 1] - top2[:, 0] < 0.2
+    np.testing.assert_array_equal(resolved.levels == "parent", uncertain)
+    np.testing.assert_array_equal(resolved.cell_types[uncertain], "cell")
+    whole = quick.predict(tm_test["X"], genes)
+    np.testing.assert_array_equal(resolved.cell_types[~uncertain],
+                                  whole.cell_types[~uncertain])
+    assert "level" in resolved.to_frame().columns
+
+
+def test_annotate_writes_voting_and_levels(quick, tm_test):
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    adata = anndata.AnnData(X=sp.csr_matrix(tm_test["X"][:60]),
+                            obs=pd.DataFrame(
+                                {"mine": np.repeat(["x", "y", "z"], 20)},
+                                index=tm_test["ids"][:60]),
+                            var=pd.DataFrame(index=tm_test["genes"]))
+    everything = TypeHierarchy({name: "cell" for name in quick.type_names})
+    result = annotate(adata,
+                      quick,
+                      majority_voting=True,
+                      over_clustering="mine",
+                      hierarchy=everything)
+    np.testing.assert_array_equal(adata.obs["actinn_over_clustering"],
+                                  adata.obs["mine"])
+    np.testing.assert_array_equal(adata.obs["actinn_majority_voting"],
+                                  result.majority_cell_types)
+    np.testing.assert_array_equal(adata.obs["actinn_level"], result.levels)
+    assert list(adata.uns["actinn"]["clusters"]["cluster"]) == ["x", "y", "z"]

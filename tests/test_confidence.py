@@ -53,8 +53,16 @@ def test_a_far_away_cluster_is_rejected(fitted):
     rng = np.random.default_rng(3)
     # Between the known types but far from all of them: a new type.
     far = np.array([3.0, 3.0, 8.0, 0.0]) + rng.normal(size=(300, 4))
-    assert rule.reject(far, logits_of(far)).mean() > 0.95
-    known, known_logits, _ = clusters(100, seed=4)
+    assert rule.reject(far, logits_of(far), scale=1.0).mean() > 0.95
+    # in a query mostly of known cells (the median is theirs), calibration
+    # changes little and the new type is still rejected
+    known, known_logits, _ = clusters(1000, seed=4)
+    both = np.vstack([far, known])
+    rejected = rule.reject(both, np.vstack([logits_of(far), known_logits]))
+    assert rejected[:300].mean() > 0.95 and rejected[300:].mean() < 0.1
+    # a query made only of the new type is taken for a shifted technology:
+    # the query-calibrated rule cannot tell (the documented limit)
+    assert rule.query_scale(rule.score(far, logits_of(far))) > 1.5
     assert rule.score(far, logits_of(far)).mean() < rule.score(
         known, known_logits).mean()
 

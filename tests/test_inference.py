@@ -3,7 +3,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from deepchem_actinn.models.inference import EnsembleScorer, embed
+from deepchem_actinn.models.inference import (EnsembleScorer, embed,
+                                              model_gene_log)
 from deepchem_actinn.models.network import mean_log_proba, seeded_ensemble
 from deepchem_actinn.preprocessing.normalise import library_size_log
 
@@ -49,9 +50,10 @@ def test_scorer_takes_dense_or_sparse_counts_in_the_querys_gene_order():
     scorer = EnsembleScorer(ensemble, positions, 40, 1e4, 2.0, block=50)
     sparse = scorer(sp.csr_matrix(counts))
     dense = scorer(counts)
-    aligned = library_size_log(counts)[:, np.maximum(positions, 0)]
-    aligned[:, positions < 0] = 0
-    reference = embed(ensemble, aligned)
+    # library size: each cell's counts in the model genes the query has
+    raw = counts[:, np.maximum(positions, 0)]
+    raw[:, positions < 0] = 0
+    reference = embed(ensemble, library_size_log(raw))
     for got in (sparse, dense):
         np.testing.assert_allclose(got[0], reference[0], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(got[1], reference[1], rtol=1e-4, atol=1e-5)
@@ -62,3 +64,50 @@ def test_scorer_on_another_device_leaves_the_ensemble_where_it_is():
     scorer = EnsembleScorer(ensemble, np.arange(10), 10, 1e4, 2.0, "cpu")
     assert scorer.device == torch.device("cpu")
     assert scorer.ensemble is ensemble
+
+
+def _with_unknown_genes(counts, n_extra=500, seed=5):
+    """The same cells with ``n_extra`` unknown genes appended, holding most
+    of the counts, and the columns shuffled."""
+    rng = np.random.default_rng(seed)
+    extra = rng.poisson(rng.gamma(0.5, 40.0, n_extra),
+                        (len(counts), n_extra)).astype(np.float32)
+    wide = np.hstack([counts, extra])
+    order = rng.permutation(wide.shape[1])
+    return wide[:, order], np.argsort(order)
+
+
+def test_extra_unknown_genes_do_not_change_the_scores():
+    ensemble = seeded_ensemble(30, 3, (16, 8), n_networks=2, seed=1)
+    counts = _counts(n_genes=40)
+    positions = np.random.default_rng(2).permutation(40)[:30]
+    positions[:3] = -1
+    plain = EnsembleScorer(ensemble, positions, 40, 1e4, 2.0)
+    wide, new_column = _with_unknown_genes(counts)
+    assert wide[:, 40:].sum() > 5 * counts.sum()  # most counts are unknown
+    moved = np.where(positions >= 0, new_column[np.maximum(positions, 0)], -1)
+    widened = EnsembleScorer(ensemble, moved, wide.shape[1], 1e4, 2.0)
+    for narrow, broad in ((counts, wide), (sp.csr_matrix(counts),
+                                           sp.csr_matrix(wide))):
+        before, after = plain(narrow), widened(broad)
+        np.testing.assert_allclose(after[1], before[1], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(after[0], before[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model_gene_log(wide, moved, 1e4, 2.0),
+                               model_gene_log(counts, positions, 1e4, 2.0),
+                               rtol=1e-6)
+
+
+def test_a_cell_with_counts_only_in_unknown_genes_is_all_zeros():
+    X = np.array([[0., 0., 7.], [2., 2., 0.]])
+    np.testing.assert_array_equal(model_gene_log(X, np.array([0, 1]), 2.0, 2.0),
+                                  [[0., 0.], [1., 1.]])
+    sparse = model_gene_log(sp.csr_matrix(X), np.array([1, -1, 0]), 2.0, 2.0)
+    np.testing.assert_array_equal(sparse.toarray(),
+                                  [[0., 0., 0.], [1., 0., 1.]])
+    ensemble = seeded_ensemble(2, 2, (4,), seed=0)
+    scorer = EnsembleScorer(ensemble, np.array([0, 1]), 3, 4.0, 2.0)
+    zero_input = embed(ensemble, np.zeros((1, 2), np.float32))
+    for matrix in (X, sp.csr_matrix(X)):
+        hidden, logits = scorer(matrix)
+        np.testing.assert_allclose(logits[:1], zero_input[1], rtol=1e-6)
+        np.testing.assert_allclose(hidden[:1], zero_input[0], atol=1e-7)

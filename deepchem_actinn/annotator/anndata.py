@@ -20,13 +20,20 @@ def annotate(adata,
              use_raw: Optional[bool] = None,
              unassigned: bool = False,
              threshold: Optional[float] = None,
-             key_added: str = "actinn") -> Annotation:
+             key_added: str = "actinn",
+             majority_voting: bool = False,
+             over_clustering: Any = None,
+             hierarchy: Any = None) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
     ``obs[key_added + "_confidence"]``, ``obsm[key_added + "_probabilities"]``
     (cells x types) and ``uns[key_added]`` (type names, genes matched, model
-    version), so predictions can be plotted on a UMAP straight away.
+    version), so predictions can be plotted on a UMAP straight away. With
+    ``majority_voting``: ``obs[key_added + "_majority_voting"]``,
+    ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
+    (the per-cluster table); with a ``hierarchy``:
+    ``obs[key_added + "_level"]``.
 
     The counts are chosen by the package's one rule
     (:func:`~deepchem_actinn.io.counts_source`, as ``actinn
@@ -51,6 +58,11 @@ def annotate(adata,
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
         Prefix of the keys written.
+    majority_voting, hierarchy:
+        As in :meth:`ACTINNAnnotator.predict`.
+    over_clustering: str or array, optional
+        The clusters to vote over: an ``obs`` column name, or one label per
+        cell; default: Leiden clusters of the query.
 
     Returns
     -------
@@ -81,7 +93,11 @@ def annotate(adata,
                                adata.obs_names,
                                unassigned,
                                threshold,
-                               gene_column=column)
+                               gene_column=column,
+                               majority_voting=majority_voting,
+                               over_clustering=_clusters(
+                                   adata, over_clustering),
+                               hierarchy=hierarchy)
     adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
     adata.obs[key_added + "_confidence"] = result.confidence
     adata.obsm[key_added + "_probabilities"] = result.probabilities
@@ -91,4 +107,20 @@ def annotate(adata,
         "gene_column": column,
         "package_version": __version__,
     }
+    if result.levels is not None:
+        adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
+    if result.majority_cell_types is not None:
+        adata.obs[key_added + "_majority_voting"] = pd.Categorical(
+            result.majority_cell_types)
+        adata.obs[key_added + "_over_clustering"] = pd.Categorical(
+            result.clusters)
+        adata.uns[key_added]["clusters"] = result.cluster_table
     return result
+
+
+def _clusters(adata, over_clustering: Any) -> Any:
+    """An ``obs`` column's values when ``over_clustering`` names one."""
+    if isinstance(over_clustering, str):
+        from deepchem_actinn.voting import clusters_from_obs
+        return clusters_from_obs(adata, over_clustering)
+    return over_clustering

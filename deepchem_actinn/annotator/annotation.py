@@ -1,6 +1,6 @@
 """The result of annotating cells: :class:`Annotation`."""
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,21 @@ class Annotation:
         Model genes absent from the query (set to zero).
     gene_column: str
         Which query gene identifiers were matched to the model's genes.
+    levels: np.ndarray, optional
+        With a type hierarchy: ``"type"`` or ``"parent"`` per cell (which
+        level ``cell_types`` gives).
+    majority_cell_types: np.ndarray, optional
+        With majority voting: each cell's cluster's majority label.
+    clusters: np.ndarray, optional
+        With majority voting: each cell's cluster.
+    cluster_table: pandas.DataFrame, optional
+        With majority voting: one row per cluster (``cluster``, ``size``,
+        ``majority_label``, ``majority_share``, ``unassigned_share``,
+        ``possible_new_population``, ``voted``), see
+        :func:`deepchem_actinn.voting.majority_vote`.
+    query_scale: float
+        How far the query as a whole sat beyond the reference, divided out
+        by the ``Unassigned`` rule (1: not shifted, or no rule applied).
 
     Examples
     --------
@@ -42,12 +57,24 @@ class Annotation:
     type_names: List[str]
     genes_missing: int = 0
     gene_column: str = "var_names"
+    levels: Optional[np.ndarray] = None
+    majority_cell_types: Optional[np.ndarray] = None
+    clusters: Optional[np.ndarray] = None
+    cluster_table: Optional[pd.DataFrame] = None
+    query_scale: float = 1.0
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per cell: ``cell_type``, ``confidence``, probabilities."""
+        """One row per cell: ``cell_type``, ``confidence``, then, when
+        present, ``majority_voting``, ``over_clustering`` and ``level``,
+        then the probabilities."""
         frame = pd.DataFrame(self.probabilities,
                              index=pd.Index(self.cell_ids, name="cellname"),
                              columns=self.type_names)
+        optional = [("level", self.levels), ("over_clustering", self.clusters),
+                    ("majority_voting", self.majority_cell_types)]
+        for name, values in optional:
+            if values is not None:
+                frame.insert(0, name, np.asarray(values, dtype=str))
         frame.insert(0, "confidence", self.confidence)
         frame.insert(0, "cell_type", self.cell_types)
         return frame

@@ -20,17 +20,18 @@ import pandas as pd
 
 from deepchem_actinn import confidence as conf
 from deepchem_actinn._version import __version__
-from deepchem_actinn.annotator import fitting
+from deepchem_actinn.annotator import fitting, labelling
 from deepchem_actinn.annotator.annotation import Annotation
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io.prefetch import prefetch
-from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.batches import minibatches
 from deepchem_actinn.models.device import DeviceLike, resolve_device
-from deepchem_actinn.models.inference import EnsembleScorer, embed
+from deepchem_actinn.models.inference import (EnsembleScorer, embed,
+                                              model_gene_log)
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
-from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.augment import Augmentation
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import gene_positions
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
@@ -46,7 +47,7 @@ PARAMS = ("n_networks", "max_epochs", "early_stopping", "patience",
           "batch_size", "learning_rate", "weight_decay", "decay_rate",
           "decay_steps", "hidden_sizes", "target_sum", "log_base",
           "total_percentiles", "cv_percentiles", "min_overlap",
-          "rejection_rate", "seed")
+          "rejection_rate", "augment", "seed")
 
 
 class ACTINNAnnotator:
@@ -95,6 +96,12 @@ class ACTINNAnnotator:
         it sets the rule's threshold (0.75 %: in the leave-one-type-out
         benchmark 1 % rejected up to 3.1 % of known cells in one run of 36,
         0.75 % at most 2.5 %).
+    augment: None, True or dict, default None
+        Train also on thinned copies of the training cells, as other
+        technologies would measure them
+        (:class:`~deepchem_actinn.preprocessing.augment.Augmentation`:
+        ``copies``, ``depth``, ``capture_sigma``, ``dropout``; True for its
+        defaults). Held-out cells are never augmented.
     seed: int, default 0
         Seeds the split, the weights and the shuffling.
     device: str or torch.device, optional
@@ -133,6 +140,7 @@ class ACTINNAnnotator:
                  cv_percentiles: Tuple[float, float] = (0.0, 100.0),
                  min_overlap: float = 0.5,
                  rejection_rate: float = 0.0075,
+                 augment: Union[None, bool, Dict[str, Any]] = None,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
         if class_weight not in ("balanced", None):
@@ -163,6 +171,9 @@ class ACTINNAnnotator:
                                                     float(cv_percentiles[1]))
         self.min_overlap = float(min_overlap)
         self.rejection_rate = float(rejection_rate)
+        augmentation = Augmentation.from_value(augment)
+        self.augment = None if augmentation is None else \
+            augmentation.to_dict()
         self.seed = int(seed)
         self.device = device
         self._models: Optional[List["ACTINNModel"]] = None
@@ -176,10 +187,10 @@ class ACTINNAnnotator:
 
     def _optimiser(self) -> Dict[str, Any]:
         """The optimiser settings of the training loop and ``models_``."""
-        return dict(learning_rate=self.learning_rate,
-                    weight_decay=self.weight_decay,
-                    decay_rate=self.decay_rate,
-                    decay_steps=self.decay_steps)
+        return {
+            k: getattr(self, k) for k in ("learning_rate", "weight_decay",
+                                          "decay_rate", "decay_steps")
+        }
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -226,10 +237,21 @@ class ACTINNAnnotator:
         self.genes_ = [
             gene_names[i] for i in gene_filter.get_support(indices=True)
         ]
-        Xf = gene_filter.transform(Xn)
+        Xf = fitting.model_input(X, Xn, gene_filter, self.target_sum,
+                                 self.log_base)
         del Xn
         X_train, y_train, w_train = fitting.rows(Xf, train_idx), \
             y[train_idx], weights[train_idx]
+        augmentation = Augmentation.from_value(self.augment)
+        if augmentation is not None:
+            X_train = fitting.stack(
+                X_train,
+                fitting.augmented_rows(X, train_idx,
+                                       gene_filter.get_support(indices=True),
+                                       augmentation, self.target_sum,
+                                       self.log_base, self.seed))
+            y_train = np.tile(y_train, augmentation.copies + 1)
+            w_train = np.tile(w_train, augmentation.copies + 1)
 
         def epoch(rng: np.random.Generator):
             return minibatches(X_train, y_train, w_train, self.batch_size, rng)
@@ -274,6 +296,9 @@ class ACTINNAnnotator:
             As in :meth:`fit`.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
+        if self.augment is not None:
+            raise ValueError("augment is not supported by fit_file yet: "
+                             "use fit, or augment=None")
         ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
                             self.target_sum, self.log_base, block_size)
         y, train_idx, valid_idx, weights = self._labels(list(ref.labels))
@@ -299,20 +324,9 @@ class ACTINNAnnotator:
                                   y[ref_idx])
 
     def _labels(self, label_names: Any) -> Tuple[np.ndarray, ...]:
-        """Fix the type names from the reference labels; the class ids, the
-        training and held-out indices and the sample weights."""
-        self.labels_ = CellTypeLabels.from_labels(label_names)
-        if self.labels_.n_types < 2:
-            raise ACTINNInputError(
-                "the reference needs at least 2 cell types, found %s" %
-                examples(self.labels_.type_names))
-        y = self.labels_.encode(list(label_names))
-        train_idx, valid_idx = fitting.split_indices(y,
-                                                     self.validation_fraction,
-                                                     self.max_validation_cells,
-                                                     self.seed)
-        return y, train_idx, valid_idx, fitting.class_weights(
-            y, self.labels_.n_types, self.class_weight)
+        """:func:`~deepchem_actinn.annotator.fitting.encode_labels`."""
+        self.labels_, *rest = fitting.encode_labels(self, label_names)
+        return tuple(rest)
 
     def _fit_networks(self,
                       epoch: Callable,
@@ -392,12 +406,6 @@ class ACTINNAnnotator:
                                "ACTINNAnnotator.load()")
 
     # -------------------------------------------------------------- predict
-    def _embed(self, X: Matrix) -> Tuple[np.ndarray, np.ndarray]:
-        """:func:`~deepchem_actinn.models.inference.embed` (``X`` normalised,
-        aligned to ``genes_``)."""
-        self._check_fitted()
-        return embed(self.ensemble_, X)
-
     def scorer(self, positions: np.ndarray,
                n_query_genes: int) -> EnsembleScorer:
         """The scorer for a query whose genes sit at ``positions`` (see
@@ -410,9 +418,11 @@ class ACTINNAnnotator:
                    X: Matrix,
                    genes: Sequence[str],
                    cell_ids: Optional[Sequence[str]] = None) -> Matrix:
-        """Raw query counts -> normalised, in the model's gene order."""
-        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
-        return take_columns(Xn, self.gene_positions(genes))
+        """Raw query counts -> the networks' input: the model's genes in
+        order, each cell scaled by its counts in those genes
+        (:func:`~deepchem_actinn.models.inference.model_gene_log`)."""
+        return model_gene_log(X, self.gene_positions(genes), self.target_sum,
+                              self.log_base, cell_ids)
 
     def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
         """Index of each model gene in ``genes`` (-1 where missing).
@@ -430,7 +440,10 @@ class ACTINNAnnotator:
                 cell_ids: Optional[Sequence[str]] = None,
                 unassigned: bool = False,
                 threshold: Optional[float] = None,
-                gene_column: str = "var_names") -> Annotation:
+                gene_column: str = "var_names",
+                majority_voting: bool = False,
+                over_clustering: Optional[Sequence] = None,
+                hierarchy: Any = None) -> Annotation:
         """Annotate raw counts of a query (cells x genes, any gene order).
 
         Parameters
@@ -442,19 +455,35 @@ class ACTINNAnnotator:
         cell_ids: sequence of str, optional
             Cell ids (default ``"0"``, ``"1"``, ...).
         unassigned: bool, default False
-            Mark cells ``Unassigned`` by the default rule
-            (:class:`~deepchem_actinn.confidence.RejectionRule`: the distance
-            to the nearest reference cells in the networks' hidden layers,
-            relative to the predicted type's spread, beyond the level that
-            rejects ``rejection_rate`` of held-out reference cells).
+            Mark cells ``Unassigned`` by the novelty rule
+            (:class:`~deepchem_actinn.confidence.RejectionRule`, calibrated
+            against the query: :mod:`~deepchem_actinn.annotator.labelling`).
         threshold: float, optional
-            Mark cells ``Unassigned`` below this confidence instead.
+            Mark cells ``Unassigned`` below this confidence instead (with a
+            hierarchy: the probability of the label given).
         gene_column: str, default "var_names"
             Recorded in the result: which query identifiers ``genes`` are.
+        majority_voting: bool, default False
+            Also vote each cluster's majority label
+            (:func:`deepchem_actinn.voting.majority_vote`): fills
+            ``majority_cell_types``, ``clusters``, ``cluster_table``.
+        over_clustering: array, optional
+            Each cell's cluster; default: Leiden clusters of the query
+            (:func:`deepchem_actinn.voting.over_cluster`).
+        hierarchy: TypeHierarchy or path, optional
+            The parent type where the top two share it and differ by less
+            than 0.2; fills ``levels``.
         """
         positions = self.gene_positions(genes)
-        return self._annotate(X, positions, cell_ids, unassigned, threshold,
-                              gene_column, self.scorer(positions, X.shape[1]))
+        result = self._annotate(X, positions, cell_ids, unassigned,
+                                threshold, gene_column,
+                                self.scorer(positions, X.shape[1]), False, None,
+                                labelling.as_hierarchy(hierarchy))
+        if majority_voting:
+            result.majority_cell_types, result.clusters, \
+                result.cluster_table = labelling.vote(
+                    result.cell_types, X, over_clustering, self.seed)
+        return result
 
     def iter_predict(self,
                      chunks: Iterable[Tuple[Any, Matrix]],
@@ -488,9 +517,13 @@ class ACTINNAnnotator:
         """
         positions = self.gene_positions(genes)
         scorer = self.scorer(positions, len(genes))
+        scale: Optional[float] = None
         for cell_ids, X in chunks:
-            yield self._annotate(X, positions, cell_ids, unassigned, threshold,
-                                 gene_column, scorer, checked)
+            result = self._annotate(X, positions, cell_ids, unassigned,
+                                    threshold, gene_column, scorer, checked,
+                                    scale)
+            scale = result.query_scale if unassigned else None
+            yield result
 
     def predict_file(self,
                      path: Union[str, os.PathLike],
@@ -542,42 +575,9 @@ class ACTINNAnnotator:
         yield from self.iter_predict(prefetch(chunks), candidates[column],
                                      unassigned, threshold, column, True)
 
-    def _annotate(self,
-                  X: Matrix,
-                  positions: np.ndarray,
-                  cell_ids: Optional[Sequence[str]],
-                  unassigned: bool,
-                  threshold: Optional[float],
-                  gene_column: str,
-                  scorer: EnsembleScorer,
-                  checked: bool = False) -> Annotation:
-        """Annotate one matrix of raw counts with ``scorer``."""
-        if positions.max(initial=-1) >= X.shape[1]:
-            raise ACTINNInputError(
-                "the query matrix has %d genes, fewer than its gene names "
-                "say" % X.shape[1])
-        ids = np.asarray([str(i) for i in range(X.shape[0])]
-                         if cell_ids is None else [str(c) for c in cell_ids],
-                         dtype=object)
-        if len(ids) != X.shape[0]:
-            raise ACTINNInputError("%d cells but %d cell ids" %
-                                   (X.shape[0], len(ids)))
-        hidden, logits = scorer(X, ids, check=not checked)
-        proba = conf.calibrated_probabilities(logits, self.temperature_)
-        top = proba.max(axis=1)
-        names = self.labels_.decode(proba.argmax(axis=1))
-        if threshold is not None:
-            names = conf.assign(names, top, threshold)
-        elif unassigned:
-            names = np.asarray(names, dtype=object)
-            names[self.rule_.reject(hidden, logits)] = conf.UNASSIGNED
-        return Annotation(cell_ids=ids,
-                          cell_types=names,
-                          confidence=top,
-                          probabilities=proba,
-                          type_names=list(self.labels_.type_names),
-                          genes_missing=int((positions < 0).sum()),
-                          gene_column=gene_column)
+    def _annotate(self, *args, **kwargs) -> Annotation:
+        """:func:`~deepchem_actinn.annotator.labelling.annotate_matrix`."""
+        return labelling.annotate_matrix(self, *args, **kwargs)
 
     # ------------------------------------------------------- save and load
     def save(self,

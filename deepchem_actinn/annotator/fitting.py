@@ -1,19 +1,40 @@
 """The steps of fitting an annotator around the training loop: the held-out
 split, the class weights, the cells the ``Unassigned`` rule keeps, and the
 rule itself."""
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import RejectionRule
-from deepchem_actinn.models.inference import embed
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.labels import CellTypeLabels
+from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.preprocessing.augment import Augmentation
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.types import Matrix
 
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
 #: a stratified sample of at most ``RejectionRule.max_reference`` of them).
 REJECTION_SAMPLE = 20000
+
+
+def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
+    """The type names fixed from the reference labels, the class ids, the
+    training and held-out indices and the sample weights (``params``: the
+    annotator, for its split and class-weight settings)."""
+    labels = CellTypeLabels.from_labels(label_names)
+    if labels.n_types < 2:
+        raise ACTINNInputError(
+            "the reference needs at least 2 cell types, found %s" %
+            examples(labels.type_names))
+    y = labels.encode(list(label_names))
+    train_idx, valid_idx = split_indices(y, params.validation_fraction,
+                                         params.max_validation_cells,
+                                         params.seed)
+    return labels, y, train_idx, valid_idx, class_weights(
+        y, labels.n_types, params.class_weight)
 
 
 def split_indices(y: np.ndarray, validation_fraction: float,
@@ -34,6 +55,50 @@ def split_indices(y: np.ndarray, validation_fraction: float,
     from deepchem_actinn.stratify import stratified_indices
     train_idx, valid_idx = stratified_indices(y, [1 - fraction, fraction], seed)
     return train_idx, valid_idx
+
+
+def model_input(X: Matrix, Xn: Matrix, gene_filter: GeneFilter,
+                target_sum: float, log_base: float) -> Matrix:
+    """The training cells as the networks see them: the kept genes, each
+    cell scaled by its counts in those genes (the rule of prediction,
+    :func:`~deepchem_actinn.models.inference.model_gene_log`).
+
+    ``Xn`` is X normalised over all its genes, which the gene filter was
+    fitted on. When the filter keeps every gene that holds counts (the
+    default), the two library sizes are the same and ``Xn``'s kept columns
+    are returned; when it drops expressed genes (e.g. ACTINN's 1-99 %
+    percentiles), the kept genes are normalised again over themselves.
+    """
+    columns = gene_filter.get_support(indices=True)
+    dropped = np.setdiff1d(np.arange(X.shape[1]), columns)
+    if not len(dropped) or not _holds_counts(X, dropped):
+        return gene_filter.transform(Xn)
+    return model_gene_log(X, columns, target_sum, log_base, check=False)
+
+
+def _holds_counts(X: Matrix, columns: np.ndarray) -> bool:
+    """Whether any cell has a non-zero count in ``columns``."""
+    part = sp.csc_matrix(X)[:, columns] if sp.issparse(X) else X[:, columns]
+    return bool(np.asarray(abs(part).sum()) > 0)
+
+
+def augmented_rows(X: Matrix, train_idx: np.ndarray, columns: np.ndarray,
+                   augmentation: Augmentation, target_sum: float,
+                   log_base: float, seed: int) -> Matrix:
+    """The training cells' augmented copies (raw ``X``, rows ``train_idx``)
+    as the networks see them: the model's genes ``columns``, normalised
+    over themselves (:func:`model_gene_log`). Seeded by ``seed``."""
+    rng = np.random.default_rng([int(seed), 13])
+    copies = augmentation.apply(rows(X, train_idx), rng)
+    return model_gene_log(copies, columns, target_sum, log_base, check=False)
+
+
+def stack(top: Matrix, bottom: Matrix) -> Matrix:
+    """Rows of ``top`` then ``bottom`` (sparse when either is)."""
+    if sp.issparse(top) or sp.issparse(bottom):
+        return sp.vstack(
+            [sp.csr_matrix(top), sp.csr_matrix(bottom)], format="csr")
+    return np.vstack([top, bottom])
 
 
 def reference_sample(y: np.ndarray,

@@ -118,6 +118,20 @@ class RejectionRule:
     saw), so about that share of cells of known types is rejected; a cell is
     rejected when its score is below it. Higher scores are more typical.
 
+    **Calibration against the query** (``knn``, ``query_calibration=True``):
+    a query from another technology sits further from the reference as a
+    whole, and every one of its cells looks novel. So the distances of a
+    query are divided by ``q / m`` when ``q``, the median relative distance
+    ``d / s[c]`` of the query's cells, exceeds ``min_shift * m``, ``m`` that
+    of the held-out reference cells (:meth:`query_scale`): a shift of the whole query is
+    taken for a change of technology, while cells further out than the
+    query's own typical cell are still rejected. The median is robust while
+    novel cells are under half of the query. A query like the reference
+    (``q <= min_shift * m``) is scored as without calibration, so that a
+    same-technology query gives the same calls whole or in blocks (the
+    bundled test cells: ``q / m`` = 1.01; their droplet-like versions in
+    ``benchmarks/technologies.py``, development seeds: 1.3 to 1.6).
+
     Parameters
     ----------
     method: {"knn", "max_probability"}, default "knn"
@@ -134,6 +148,11 @@ class RejectionRule:
         less well.
     seed: int, default 0
         Seeds the reference sample.
+    query_calibration: bool, default True
+        Divide a shifted query's distances by its shift (see above);
+        ``knn`` only.
+    min_shift: float, default 1.1
+        Smallest shift ``q / m`` that is divided out.
 
     Attributes
     ----------
@@ -143,6 +162,10 @@ class RejectionRule:
         Reference features (float32), ``knn`` only.
     scales_: np.ndarray
         Per-type distance scale, ``knn`` only.
+    median_ratio_: float or None
+        Median relative distance ``d / s[c]`` of the held-out cells (``m``
+        above), ``knn`` only; None for a rule saved before it existed (no
+        query calibration then).
     temperature: float
         Softmax temperature, ``max_probability`` only.
 
@@ -159,7 +182,7 @@ class RejectionRule:
     >>> rule = RejectionRule().fit(features, logits, labels, heldout=heldout,
     ...                            rejection_rate=0.05)
     >>> rule.reject(np.array([[0., 0.], [30., -30.]]),
-    ...             np.array([[0., -6.], [-30., 24.]]))
+    ...             np.array([[0., -6.], [-30., 24.]]), scale=1.0)
     array([False,  True])
     >>> same = RejectionRule.from_dict(rule.to_dict())
     >>> same.threshold == rule.threshold
@@ -180,7 +203,9 @@ class RejectionRule:
                  n_neighbors: int = 3,
                  scale_quantile: float = 0.9,
                  max_reference: int = 5000,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 query_calibration: bool = True,
+                 min_shift: float = 1.1) -> None:
         if method not in self.METHODS:
             raise ValueError("method must be one of %s, got %r" %
                              (", ".join(self.METHODS), method))
@@ -195,6 +220,11 @@ class RejectionRule:
         self.scale_quantile = float(scale_quantile)
         self.max_reference = int(max_reference)
         self.seed = int(seed)
+        self.query_calibration = bool(query_calibration)
+        if min_shift < 1:
+            raise ValueError("min_shift must be at least 1")
+        self.min_shift = float(min_shift)
+        self.median_ratio_: Optional[float] = None
         self.threshold: Optional[float] = None
         self.rejection_rate: Optional[float] = None
         self.temperature = 1.0
@@ -287,6 +317,7 @@ class RejectionRule:
                 scores = self.score(features[held], logits[held])
             else:
                 scores = -loo / self.scales_[logits[keep].argmax(axis=1)]
+            self.median_ratio_ = float(np.median(-scores))
         self.threshold = threshold_for_rejection(scores, rejection_rate)
         return self
 
@@ -328,12 +359,48 @@ class RejectionRule:
                                           self.n_neighbors)
         return -distance / self.scales_[logits.argmax(axis=1)]
 
-    def reject(self, features: Optional[np.ndarray],
-               logits: np.ndarray) -> np.ndarray:
-        """True for the cells to mark ``Unassigned``."""
+    def query_scale(self, scores: np.ndarray) -> float:
+        """How far a query as a whole sits beyond the reference: ``q / m``
+        when above ``min_shift``, else 1; ``q`` the median of ``-scores`` over the query's
+        cells, ``m`` that of the held-out reference cells; 1 when the rule
+        does not calibrate (``max_probability``, ``query_calibration=False``
+        or no cells).
+
+        Examples
+        --------
+        >>> rule = RejectionRule()
+        >>> rule.median_ratio_ = 0.5
+        >>> rule.query_scale(np.array([-1.0, -2.0, -0.5]))
+        2.0
+        >>> rule.query_scale(np.array([-0.1, -0.2]))
+        1.0
+        """
+        if (self.method != "knn" or not self.query_calibration or
+                self.median_ratio_ is None or not len(scores)):
+            return 1.0
+        shift = float(np.median(-np.asarray(scores))) / self.median_ratio_
+        return shift if shift > self.min_shift else 1.0
+
+    def reject(self,
+               features: Optional[np.ndarray],
+               logits: np.ndarray,
+               scale: Optional[float] = None) -> np.ndarray:
+        """True for the cells to mark ``Unassigned``.
+
+        Parameters
+        ----------
+        features, logits: np.ndarray
+            The cells, as in :meth:`score`.
+        scale: float, optional
+            Divide the distances by this (:meth:`query_scale`); by default
+            the :meth:`query_scale` of these cells themselves.
+        """
         if self.threshold is None:
             raise RuntimeError("this rule is not fitted: call fit()")
-        return self.score(features, logits) < self.threshold
+        scores = self.score(features, logits)
+        if scale is None:
+            scale = self.query_scale(scores)
+        return scores / scale < self.threshold
 
     # ------------------------------------------------------- save and load
     def to_dict(self) -> Dict[str, Any]:
@@ -349,6 +416,9 @@ class RejectionRule:
             "rejection_rate": self.rejection_rate,
             "threshold": float(self.threshold),
             "temperature": self.temperature,
+            "query_calibration": self.query_calibration,
+            "median_ratio": self.median_ratio_,
+            "min_shift": self.min_shift,
         }
         if self.method == "knn":
             assert self.reference_ is not None and self.scales_ is not None
@@ -366,7 +436,10 @@ class RejectionRule:
                    n_neighbors=state["n_neighbors"],
                    scale_quantile=state["scale_quantile"],
                    max_reference=state["max_reference"],
-                   seed=state["seed"])
+                   seed=state["seed"],
+                   query_calibration=state.get("query_calibration", True),
+                   min_shift=state.get("min_shift", 1.1))
+        rule.median_ratio_ = state.get("median_ratio")
         rule.rejection_rate = state.get("rejection_rate")
         rule.threshold = float(state["threshold"])
         rule.temperature = float(state.get("temperature", 1.0))

@@ -14,7 +14,20 @@ by block, through :meth:`ACTINNEnsemble.embed_first
   gives every member's first layer at once, with the library-size
   normalisation and log applied to the non-zeros on the fly: no column
   remapping, no normalised copy, nothing densified. Dense counts are
-  normalised and aligned, then go through :func:`embed`.
+  aligned and normalised (:func:`model_gene_log`), then go through
+  :func:`embed`.
+
+The library size of a cell is its counts in the *model's* genes (those of
+them the query measures), not in all the genes of the query file: a query's
+extra genes, which the reference never saw, change nothing, so the values
+the networks see mean the same whatever gene panel the query carries
+(:func:`model_gene_log`). The original ACTINN intersects the gene sets
+before normalising, to the same effect [1]_.
+
+References
+----------
+.. [1] Ma, F. and Pellegrini, M. ACTINN: automated identification of cell
+   types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
 """
 import copy
 import math
@@ -44,6 +57,81 @@ def input_blocks(X: Matrix,
         arrays = network_input(X, slice(start, start + block), sparse)
         tensors = [torch.from_numpy(a).to(device) for a in arrays]
         yield start, (tensors if sparse else tensors[0])
+
+
+def model_gene_log(X: Matrix,
+                   positions: np.ndarray,
+                   target_sum: float,
+                   log_base: float,
+                   cell_ids: Optional[Sequence[str]] = None,
+                   check: bool = True) -> Matrix:
+    """Raw counts -> the networks' input: the model's genes, each cell
+    scaled by its counts in those genes, then ``log(1 + x)``.
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Raw counts, cells x the query's genes.
+    positions: np.ndarray
+        For each model gene, its column in X (-1 when the query lacks it).
+    target_sum, log_base: float
+        Each cell's model-gene counts are scaled to ``target_sum``; the log
+        is to ``log_base``.
+    cell_ids: sequence of str, optional
+        Names for the cells in error messages.
+    check: bool, default True
+        Refuse negative, NaN and infinite values and cells with zero total
+        counts (over all of X's genes); pass False for checked counts.
+
+    Returns
+    -------
+    np.ndarray or scipy.sparse.csr_matrix
+        float32, cells x ``len(positions)`` (sparse stays sparse). A cell
+        with counts but none in the model's genes is a row of zeros.
+
+    Examples
+    --------
+    The third query gene is unknown to the model: its counts do not change
+    the other two.
+
+    >>> model_gene_log(np.array([[1., 3., 96.], [1., 3., 0.]]),
+    ...                np.array([0, 1]), 4.0, 2.0)
+    array([[1., 2.],
+           [1., 2.]], dtype=float32)
+    """
+    from deepchem_actinn.preprocessing.gene_filter import take_columns
+    from deepchem_actinn.preprocessing.normalise import check_counts
+    if target_sum <= 0 or log_base <= 1:
+        raise ValueError("target_sum must be > 0 and log_base > 1")
+    if check:
+        check_counts(X, cell_ids)
+    aligned = take_columns(X, np.asarray(positions))
+    totals = np.asarray(aligned.sum(axis=1), dtype=np.float64).ravel()
+    scale = np.divide(target_sum,
+                      totals,
+                      out=np.zeros_like(totals),
+                      where=totals > 0)
+    if sp.issparse(aligned):
+        csr = sp.csr_matrix(aligned)
+        values = csr.data.astype(np.float64)
+        values *= np.repeat(scale, np.diff(csr.indptr))
+        return sp.csr_matrix(
+            (_log(values, log_base), csr.indices.copy(), csr.indptr.copy()),
+            shape=csr.shape)
+    dense = np.asarray(aligned, dtype=np.float64) * scale[:, None]
+    return _log(dense, log_base)
+
+
+def _log(values: np.ndarray, base: float) -> np.ndarray:
+    """``log_base(1 + values)`` as float32 (float64 ``values`` overwritten),
+    the same arithmetic as :func:`library_size_log`."""
+    if base == 2:
+        np.add(values, 1.0, out=values)
+        np.log2(values, out=values)
+    else:
+        np.log1p(values, out=values)
+        values /= np.log(base)
+    return values.astype(np.float32)
 
 
 def embed(ensemble: ACTINNEnsemble,
@@ -116,7 +204,9 @@ class EnsembleScorer:
     n_query_genes: int
         Number of columns of the query matrix.
     target_sum, log_base: float
-        The library-size normalisation the networks were trained with.
+        The library-size normalisation the networks were trained with; a
+        cell's library size is its counts in the model's genes (the query
+        columns ``positions`` names), as in :func:`model_gene_log`.
     device: torch.device, optional
         Where to compute.
     block: int, default 16,384
@@ -151,6 +241,15 @@ class EnsembleScorer:
         if self.device != ensemble.device:  # a copy; the caller's stays
             self.ensemble = copy.deepcopy(ensemble).to(self.device)
         self.n_query_genes = int(n_query_genes)
+        present = self.positions[self.positions >= 0]
+        if present.size and int(present.max()) >= self.n_query_genes:
+            raise ACTINNInputError(
+                "the query matrix has %d genes, fewer than its gene names "
+                "say" % self.n_query_genes)
+        # how many model genes each query column feeds: its weight in the
+        # library size (0 for a gene the model does not use)
+        self.multiplicity = np.bincount(
+            present, minlength=self.n_query_genes).astype(np.float32)
         self.bias = self.ensemble.first.bias.detach()
         self._table: Optional[torch.Tensor] = None  # made on first use
 
@@ -208,12 +307,17 @@ class EnsembleScorer:
             self._check_values(X, cell_ids)
         hidden = np.empty((X.shape[0], self.ensemble.feature_width), np.float32)
         logits = np.empty((X.shape[0], self.ensemble.n_types), np.float32)
-        totals = _row_sums(X.indptr, X.data)
-        zero = np.flatnonzero(totals <= 0)
+        if X.shape[1] != self.n_query_genes:
+            raise ACTINNInputError(
+                "the query matrix has %d genes, its gene names %d" %
+                (X.shape[1], self.n_query_genes))
+        zero = np.flatnonzero(_row_sums(X.indptr, X.data) <= 0)
         if len(zero):
             raise ACTINNInputError(
                 "%d cells have zero total counts and cannot be library-size "
                 "normalised: %s" % (len(zero), _names(zero, cell_ids)))
+        # library size: counts in the model's genes only (one gather)
+        totals = _row_sums(X.indptr, X.data * self.multiplicity[X.indices])
         for start in range(0, X.shape[0], self.block):
             stop = min(start + self.block, X.shape[0])
             hidden[start:stop], logits[start:stop] = self._block(
@@ -226,8 +330,11 @@ class EnsembleScorer:
         lo, hi = int(indptr[0]), int(indptr[-1])
         # log(1 + x * target / total) on the non-zeros, in place in one
         # buffer; 1 / ln(base) is folded into the weight table.
-        values = np.repeat((self.target_sum / totals).astype(np.float32),
-                           np.diff(indptr))
+        scale = np.divide(self.target_sum,
+                          totals,
+                          out=np.zeros_like(totals),
+                          where=totals > 0)
+        values = np.repeat(scale.astype(np.float32), np.diff(indptr))
         np.multiply(values, data[lo:hi], out=values)
         if indices.dtype not in (np.int32, np.int64):
             indices = indices.astype(np.int64)
@@ -245,12 +352,18 @@ class EnsembleScorer:
 
     def _dense(self, X: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray],
                check: bool) -> Tuple[np.ndarray, np.ndarray]:
-        """Dense raw counts: normalise, align to the model's genes, embed."""
-        from deepchem_actinn.preprocessing.gene_filter import take_columns
-        from deepchem_actinn.preprocessing.normalise import library_size_log
+        """Dense raw counts: align to the model's genes, normalise, embed
+        (always checked: a dense check costs little beside the copy)."""
+        del check
         ids = list(cell_ids) if len(cell_ids) else None
-        Xn = library_size_log(X, self.target_sum, self.log_base, ids)
-        return embed(self.ensemble, take_columns(Xn, self.positions))
+        if X.shape[1] != self.n_query_genes:
+            raise ACTINNInputError(
+                "the query matrix has %d genes, its gene names %d" %
+                (X.shape[1], self.n_query_genes))
+        return embed(
+            self.ensemble,
+            model_gene_log(X, self.positions, self.target_sum, self.log_base,
+                           ids))
 
     @staticmethod
     def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],

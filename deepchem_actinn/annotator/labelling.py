@@ -1,0 +1,140 @@
+"""From the networks' outputs to each cell's label.
+
+The steps after scoring, in order: the top type; the parent type where the
+fine type is uncertain between relatives (a :class:`~deepchem_actinn.
+hierarchy.TypeHierarchy`); ``Unassigned`` by a confidence threshold or by
+the novelty rule, calibrated against the query; and majority voting over
+clusters of the query (:mod:`deepchem_actinn.voting`).
+
+The novelty rule's calibration (:meth:`~deepchem_actinn.confidence.
+RejectionRule.query_scale`) needs many of the query's cells. :func:`predict`
+calibrates on the whole query; a query annotated chunk by chunk
+(``iter_predict``, ``predict_file``, 50,000 cells a chunk by default) is
+calibrated per chunk, and a chunk of fewer than
+:data:`MIN_CALIBRATION_CELLS` cells (the tail of a file) takes the previous
+chunk's calibration.
+"""
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from deepchem_actinn import confidence as conf
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.types import Matrix
+
+if TYPE_CHECKING:
+    from deepchem_actinn.annotator.annotation import Annotation
+    from deepchem_actinn.models.inference import EnsembleScorer
+
+#: Fewest cells a chunk needs to calibrate the novelty rule on itself.
+MIN_CALIBRATION_CELLS = 1000
+
+#: Top-two probability gap below which the hierarchy gives the parent type.
+HIERARCHY_MARGIN = 0.2
+
+
+def as_hierarchy(hierarchy: Any):
+    """None, a :class:`~deepchem_actinn.hierarchy.TypeHierarchy`, or a path
+    to a ``child<TAB>parent`` file."""
+    if hierarchy is None:
+        return None
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    if isinstance(hierarchy, TypeHierarchy):
+        return hierarchy
+    return TypeHierarchy.from_file(hierarchy)
+
+
+def type_labels(
+        proba: np.ndarray, type_names,
+        hierarchy: Any) -> Tuple[np.ndarray, Optional[np.ndarray], np.ndarray]:
+    """Each cell's label, its level (None without a hierarchy) and the
+    probability of that label (a parent's is its types' summed)."""
+    if hierarchy is None:
+        names = np.asarray(type_names, dtype=object)[proba.argmax(axis=1)]
+        return names, None, proba.max(axis=1)
+    resolved = hierarchy.resolve(proba, type_names, margin=HIERARCHY_MARGIN)
+    return (resolved["label"].to_numpy(dtype=object),
+            resolved["level"].to_numpy(dtype=object),
+            resolved["probability"].to_numpy())
+
+
+def novelty(rule: conf.RejectionRule, hidden: np.ndarray, logits: np.ndarray,
+            previous_scale: Optional[float]) -> Tuple[np.ndarray, float]:
+    """Cells the rule rejects, and the query scale used: these cells' own,
+    or ``previous_scale`` for a chunk under :data:`MIN_CALIBRATION_CELLS`
+    cells when there is one."""
+    scores = rule.score(hidden, logits)
+    if previous_scale is not None and len(scores) < MIN_CALIBRATION_CELLS:
+        scale = previous_scale
+    else:
+        scale = rule.query_scale(scores)
+    return rule.reject(hidden, logits, scale=scale), float(scale)
+
+
+def vote(labels: np.ndarray, X: Matrix, over_clustering: Any,
+         seed: int) -> Tuple[np.ndarray, np.ndarray, Any]:
+    """Majority voting: ``(voted labels, clusters, cluster table)``, over
+    the given clusters or Leiden clusters of the query's counts ``X``."""
+    from deepchem_actinn.voting import majority_vote, over_cluster
+    if over_clustering is None:
+        clusters = over_cluster(X, seed=seed)
+    else:
+        clusters = np.asarray([str(c) for c in np.asarray(over_clustering)],
+                              dtype=object)
+        if len(clusters) != len(labels):
+            raise ACTINNInputError(
+                "over_clustering gives %d clusters for %d cells" %
+                (len(clusters), len(labels)))
+    voted, table = majority_vote(list(labels), list(clusters), conf.UNASSIGNED)
+    return (np.asarray(voted, dtype=object), np.asarray(clusters,
+                                                        dtype=object), table)
+
+
+def annotate_matrix(annotator: Any,
+                    X: Matrix,
+                    positions: np.ndarray,
+                    cell_ids: Optional[Sequence[str]],
+                    unassigned: bool,
+                    threshold: Optional[float],
+                    gene_column: str,
+                    scorer: "EnsembleScorer",
+                    checked: bool = False,
+                    previous_scale: Optional[float] = None,
+                    hierarchy: Any = None) -> "Annotation":
+    """Annotate one matrix of raw counts with ``scorer`` (the novelty
+    rule's query scale from these cells, or ``previous_scale``: see
+    :func:`novelty`)."""
+    if positions.max(initial=-1) >= X.shape[1]:
+        raise ACTINNInputError(
+            "the query matrix has %d genes, fewer than its gene names "
+            "say" % X.shape[1])
+    ids = np.asarray([str(i) for i in range(X.shape[0])]
+                     if cell_ids is None else [str(c) for c in cell_ids],
+                     dtype=object)
+    if len(ids) != X.shape[0]:
+        raise ACTINNInputError("%d cells but %d cell ids" %
+                               (X.shape[0], len(ids)))
+    hidden, logits = scorer(X, ids, check=not checked)
+    proba = conf.calibrated_probabilities(logits, annotator.temperature_)
+    top = proba.max(axis=1)
+    names, levels, label_proba = type_labels(proba,
+                                             annotator.labels_.type_names,
+                                             hierarchy)
+    scale = 1.0
+    if threshold is not None:
+        names = np.asarray(conf.assign(names, label_proba, threshold),
+                           dtype=object)
+    elif unassigned:
+        rejected, scale = novelty(annotator.rule_, hidden, logits,
+                                  previous_scale)
+        names[rejected] = conf.UNASSIGNED
+    from deepchem_actinn.annotator.annotation import Annotation
+    return Annotation(cell_ids=ids,
+                      cell_types=names,
+                      confidence=top,
+                      probabilities=proba,
+                      type_names=list(annotator.labels_.type_names),
+                      genes_missing=int((positions < 0).sum()),
+                      gene_column=gene_column,
+                      levels=levels,
+                      query_scale=scale)
