@@ -1,7 +1,6 @@
 """``actinn predict`` / ``run`` / ``train`` flags: the summary and its
 warnings, --labelled-only, --device, --scheduler, the voting flags, only
 the main process writing; ``sample-data`` and ``report --query``."""
-import inspect
 import shlex
 
 import anndata
@@ -19,8 +18,6 @@ pytestmark = pytest.mark.torch
 PATHS = tabula_muris_sample_paths()
 TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
 QUICK = ["-ne", "2", "--networks", "1", "--seed", "0", "--device", "cpu"]
-VOTING = "majority_voting" in inspect.signature(
-    ACTINNAnnotator.predict).parameters
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +167,6 @@ def test_scheduler_writes_the_same_files_as_a_plain_run(model, tmp_path):
                                                             name).read_bytes())
 
 
-@pytest.mark.skipif(not VOTING,
-                    reason="ACTINNAnnotator.predict has no "
-                    "majority_voting yet")
 def test_voting_and_hierarchy_columns(model, tmp_path):
     _, test = load_tabula_muris_sample()
     clusters = tmp_path / "clusters.tsv"
