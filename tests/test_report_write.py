@@ -471,3 +471,17 @@ def test_report_renders_in_headless_browser(tmp_path, demo):
     assert pixels.std() > 10  # text, tables and figures, not a blank page
     # the figures are rendered: dark heat-map cells appear lower down
     assert (pixels[1200:] < 100).mean() > 0.001
+
+
+def test_parent_levels_are_listed_on_the_page(tmp_path):
+    predicted = np.array(["T cell", "lymphocyte", "lymphocyte", "B cell"])
+    levels = np.array(["type", "parent", "parent", "type"])
+    page = report.write_report(tmp_path / "r",
+                               predicted, [0.9, 0.8, 0.7, 0.95],
+                               levels=levels).read_text()
+    assert "Labels by level" in page
+    assert "2 of 4 cells (50.0%) were uncertain between sibling types" in page
+    with pytest.raises(ACTINNInputError, match="levels has 2"):
+        report.write_report(tmp_path / "s",
+                            predicted, [0.9, 0.8, 0.7, 0.95],
+                            levels=levels[:2])

@@ -115,5 +115,7 @@ def cmd_report(args) -> None:
                         history=history,
                         query=query,
                         overwrite=args.overwrite,
-                        extra_info=info or None)
+                        extra_info=info or None,
+                        levels=(frame["level"].to_numpy()
+                                if "level" in frame.columns else None))
     logger.info("wrote %s", path)

@@ -5,8 +5,8 @@ import base64
 import datetime
 import html
 import math
-from typing import (Any, Callable, Dict, Iterable, Mapping, Optional, Sequence,
-                    Tuple)
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 import pandas as pd
@@ -161,7 +161,8 @@ def report_page(title: str,
                 threshold: Optional[float],
                 extra_info: Optional[Mapping[str, object]],
                 pngs: Mapping[str, bytes],
-                notes: Optional[Mapping[str, str]] = None) -> str:
+                notes: Optional[Mapping[str, str]] = None,
+                levels: Optional[np.ndarray] = None) -> str:
     """The HTML text of the report.
 
     Parameters
@@ -186,6 +187,9 @@ def report_page(title: str,
     notes: dict, optional
         One line per file name: added to the caption of a figure drawn, or
         shown in its place (saying why) for a figure not drawn.
+    levels: numpy.ndarray, optional
+        ``"type"`` or ``"parent"`` per cell (a type hierarchy's output); adds
+        a table of the cells labelled with a parent type.
 
     Returns
     -------
@@ -228,10 +232,30 @@ def report_page(title: str,
     counts = counts.rename(columns={"share": "share of cells"})
     table = _html_table(counts, "predicted type",
                         {"share of cells": lambda v: "%.1f%%" % (100 * v)})
-    sections += ["<h2>Predicted type counts</h2>", table, "<h2>Figures</h2>"]
+    sections += ["<h2>Predicted type counts</h2>", table]
+    if levels is not None:
+        sections += _level_section(predicted, levels)
+    sections.append("<h2>Figures</h2>")
     for name in CAPTIONS:
         if name in pngs:
             sections.append(_figure_html(name, pngs[name], notes.get(name, "")))
         elif name in notes:
             sections.append('<p class="note">%s</p>' % _esc(notes[name]))
     return _render_html(title, sections, generated)
+
+
+def _level_section(predicted: np.ndarray, levels: np.ndarray) -> List[str]:
+    """How many cells a type hierarchy labelled with a parent type, and
+    which parents."""
+    parent = np.asarray(levels) == "parent"
+    names, counts = np.unique(np.asarray(predicted)[parent], return_counts=True)
+    frame = pd.DataFrame({"cells": counts}, index=pd.Index(names))
+    frame = frame.sort_values("cells", ascending=False)
+    line = ("%d of %d cells (%.1f%%) were uncertain between sibling types and "
+            "are labelled with their parent type." %
+            (parent.sum(), len(parent), 100.0 * parent.mean()))
+    return [
+        "<h2>Labels by level</h2>",
+        '<p class="note">%s</p>' % _esc(line),
+        _html_table(frame, "parent type")
+    ]

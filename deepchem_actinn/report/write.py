@@ -68,7 +68,8 @@ def write_report(out_dir: PathLike,
                  query: Optional[Query] = None,
                  title: str = "ACTINN cell-type annotation",
                  overwrite: bool = False,
-                 extra_info: Optional[Mapping[str, Any]] = None) -> Path:
+                 extra_info: Optional[Mapping[str, Any]] = None,
+                 levels: Optional[Strings] = None) -> Path:
     """Write the PNG figures and one self-contained ``report.html``.
 
     The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
@@ -116,6 +117,10 @@ def write_report(out_dir: PathLike,
         Replace an existing report in ``out_dir``.
     extra_info: dict, optional
         Shown as a key/value table (e.g. model version, genes matched).
+    levels: sequence of str, optional
+        ``"type"`` or ``"parent"`` per cell, as a type hierarchy gives them
+        (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
+        then lists the cells labelled with a parent type.
 
     Returns
     -------
@@ -154,6 +159,8 @@ def write_report(out_dir: PathLike,
         raise ACTINNInputError("extra_info: expected a dict, got %s" %
                                type(extra_info).__name__)
     cells = check_query(query, len(predicted))
+    level = None if levels is None else as_labels(levels, "levels")
+    check_same_length(predicted_labels=predicted, levels=level)
     out = Path(out_dir)
     with atomic_files(out, REPORT_FILES, overwrite=overwrite,
                       parents=True) as tmp:
@@ -163,7 +170,7 @@ def write_report(out_dir: PathLike,
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
         page = report_page(title, predicted, conf, truth, type_names, threshold,
-                           extra_info, pngs, notes)
+                           extra_info, pngs, notes, level)
         (tmp / "report.html").write_text(page, encoding="utf-8")
     logger.info("report: wrote %s", out / "report.html")
     return out / "report.html"
