@@ -102,6 +102,13 @@ def _open_rows(path: Path,
     yield _MemoryRows(adata)
 
 
+def _resolved(path: PathLike, format: Optional[str]) -> Tuple[Path, str]:
+    """The existing path and its (given or detected) format."""
+    p = existing(path)
+    with reading(p, "counts"):
+        return p, resolve_format(p, format)
+
+
 def _text_orientation(path: Path, fmt: str, orientation: Optional[str],
                       expected_genes: Optional[Sequence[str]],
                       expected_cells: Optional[Sequence[str]]) -> Optional[str]:
@@ -163,9 +170,7 @@ def read_var(path: PathLike,
     >>> read_var(d)["gene_ids"].to_dict()
     {'ACTB': 'ENSG1', 'CD3E': 'ENSG2'}
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         oriented = _text_orientation(p, fmt, orientation, expected_genes,
@@ -199,21 +204,8 @@ def read_gene_names(
 
     They are the columns of :func:`read` and of every chunk
     :func:`iter_cell_chunks` yields (same arguments, same names); see
-    :func:`read_var` for the other gene identifiers.
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        File or 10x matrix directory.
-    format: str, optional
-        Force the format; detected by default.
-    upper_case_genes: bool, default True
-        Upper-case the names (repeats are dropped either way).
-    layer, use_raw, allow_non_integer:
-        As in :func:`read` (for an h5ad file they decide which matrix, and
-        so which gene list, is used).
-    orientation, expected_genes, expected_cells:
-        As in :func:`read`: for CSV/TSV files, which axis holds the genes.
+    :func:`read_var` for the other gene identifiers, and for the
+    parameters, which are the same.
 
     Returns
     -------
@@ -263,9 +255,7 @@ def read_cell_ids(path: PathLike,
     >>> list(read_cell_ids(path))
     ['c1', 'c2', 'c3']
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         oriented = _text_orientation(p, fmt, orientation, expected_genes,
                                      expected_cells)
@@ -311,9 +301,7 @@ def n_cells(path: PathLike,
     >>> n_cells(path)
     3
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         oriented = _text_orientation(p, fmt, orientation, expected_genes,
                                      expected_cells)
@@ -402,9 +390,7 @@ def iter_cell_chunks(
     if int(chunk_size) < 1:
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         oriented = _text_orientation(p, fmt, orientation, expected_genes,
