@@ -33,8 +33,7 @@ from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
 from deepchem_actinn.io.readers import read
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
-from deepchem_actinn.io.text import (SEPARATORS, text_cell_ids, text_gene_names,
-                                     text_orientation)
+from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
@@ -173,12 +172,12 @@ def read_var(path: PathLike,
     p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             var = tenx_mtx_var(p)
-        elif oriented is not None:
-            var = pd.DataFrame(index=text_gene_names(p, fmt, oriented))
+        elif fmt in SEPARATORS:
+            var = pd.DataFrame(index=text_names(p, fmt, "genes", orientation,
+                                                expected_genes, expected_cells))
         else:
             with _open_rows(p, fmt, layer, use_raw,
                             allow_non_integer) as source:
@@ -257,12 +256,12 @@ def read_cell_ids(path: PathLike,
     """
     p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             return tenx_mtx_cell_ids(p)
-        if oriented is not None:
-            return text_cell_ids(p, fmt, oriented)
+        if fmt in SEPARATORS:
+            return text_names(p, fmt, "cells", orientation, expected_genes,
+                              expected_cells)
         if fmt == "h5ad":
             with contextlib.suppress(NoDirectAccess, KeyError, OSError):
                 return h5ad_cell_ids(p)
@@ -303,12 +302,13 @@ def n_cells(path: PathLike,
     """
     p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             return len(tenx_mtx_cell_ids(p))
-        if oriented is not None:
-            return len(text_cell_ids(p, fmt, oriented))
+        if fmt in SEPARATORS:
+            return len(
+                text_names(p, fmt, "cells", orientation, expected_genes,
+                           expected_cells))
         if fmt == "h5ad":
             with contextlib.suppress(NoDirectAccess, KeyError, OSError):
                 return h5ad_n_cells(p)
