@@ -108,17 +108,6 @@ def _resolved(path: PathLike, format: Optional[str]) -> Tuple[Path, str]:
         return p, resolve_format(p, format)
 
 
-def _text_orientation(path: Path, fmt: str, orientation: Optional[str],
-                      expected_genes: Optional[Sequence[str]],
-                      expected_cells: Optional[Sequence[str]]) -> Optional[str]:
-    """The orientation of a text file (None for other formats)."""
-    check_text_only(path, fmt, orientation)
-    if fmt not in SEPARATORS:
-        return None
-    return text_orientation(path, fmt, orientation, expected_genes,
-                            expected_cells)
-
-
 def read_var(path: PathLike,
              format: Optional[str] = None,
              upper_case_genes: bool = True,
@@ -393,8 +382,10 @@ def iter_cell_chunks(
     p, fmt = _resolved(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+        check_text_only(p, fmt, orientation)
+        oriented = (text_orientation(p, fmt, orientation, expected_genes,
                                      expected_cells)
+                    if fmt in SEPARATORS else None)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
                         use_raw, allow_non_integer, starts, check, oriented)
 
