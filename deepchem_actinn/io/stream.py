@@ -21,13 +21,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io._common import NoDirectAccess, as_str_array, existing
+from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
                                        log_rounded, round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
-                                        check_text_only, resolve_format)
+                                        check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
 from deepchem_actinn.io.readers import read
@@ -101,13 +101,6 @@ def _open_rows(path: Path,
     yield _MemoryRows(adata)
 
 
-def _resolved(path: PathLike, format: Optional[str]) -> Tuple[Path, str]:
-    """The existing path and its (given or detected) format."""
-    p = existing(path)
-    with reading(p, "counts"):
-        return p, resolve_format(p, format)
-
-
 def read_var(path: PathLike,
              format: Optional[str] = None,
              upper_case_genes: bool = True,
@@ -158,7 +151,7 @@ def read_var(path: PathLike,
     >>> read_var(d)["gene_ids"].to_dict()
     {'ACTB': 'ENSG1', 'CD3E': 'ENSG2'}
     """
-    p, fmt = _resolved(path, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         check_text_only(p, fmt, orientation)
@@ -243,7 +236,7 @@ def read_cell_ids(path: PathLike,
     >>> list(read_cell_ids(path))
     ['c1', 'c2', 'c3']
     """
-    p, fmt = _resolved(path, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
@@ -289,7 +282,7 @@ def n_cells(path: PathLike,
     >>> n_cells(path)
     3
     """
-    p, fmt = _resolved(path, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
@@ -379,7 +372,7 @@ def iter_cell_chunks(
     if int(chunk_size) < 1:
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
-    p, fmt = _resolved(path, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         check_text_only(p, fmt, orientation)
