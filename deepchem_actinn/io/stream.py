@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import anndata
 import numpy as np
@@ -383,6 +383,23 @@ def iter_cell_chunks(
                         use_raw, allow_non_integer, starts, check, oriented)
 
 
+def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
+                 allow_non_integer: bool, searched: bool) -> Tuple[Any, int]:
+    """A chunk's values as :func:`read` returns them: checked (or, with
+    ``check=False``, only rounded), and how many were rounded."""
+    if check:
+        rounded = check_count_values(X,
+                                     ids,
+                                     what=what,
+                                     source=str(path),
+                                     allow_non_integer=allow_non_integer,
+                                     searched=searched)
+        return (round_near_whole(X)[0] if rounded else X), rounded
+    if allow_non_integer:
+        return X, 0
+    return round_near_whole(X)
+
+
 def _iter_chunks(path: Path,
                  fmt: str,
                  chunk_size: int,
@@ -414,21 +431,10 @@ def _iter_chunks(path: Path,
                 stop = min(n, start + chunk_size)
                 ids = source.cell_ids[start:stop]
                 X = source.rows(start, stop)
-                if source.checked:
-                    pass
-                elif check:
-                    rounded = check_count_values(
-                        X,
-                        ids,
-                        what=source.description,
-                        source=str(path),
-                        allow_non_integer=allow_non_integer,
-                        searched=searched)
-                    if rounded:
-                        X, _ = round_near_whole(X)
-                        n_rounded += rounded
-                elif not allow_non_integer:
-                    X, rounded = round_near_whole(X)
+                if not source.checked:
+                    X, rounded = _check_chunk(X, ids, source.description, path,
+                                              check, allow_non_integer,
+                                              searched)
                     n_rounded += rounded
                 X = as_count_matrix(X)
                 if columns is not None:
