@@ -543,11 +543,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         log("%s: %s" % (size_label(size, args), meta["description"]))
         if args.prepare_only:
             continue
-        truth = {}
-        with open(data_dir / "query_labels.txt") as handle:
-            for line in handle:
-                cell, _, label = line.rstrip("\n").partition("\t")
-                truth[cell] = label
+        truth = harness.read_truth(data_dir / "query_labels.txt")
         rows: List[Dict] = []
         actinn_epochs = None
         for tool in tools:

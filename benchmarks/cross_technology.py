@@ -212,9 +212,7 @@ def run(args) -> Dict:
         modes = list(MODES) if tool == "actinn" else [""]
         for query in queries:
             qdir = Path(query["dir"])
-            truth = dict(
-                line.rstrip("\n").split("\t", 1)
-                for line in open(qdir / "query_labels.txt"))
+            truth = harness.read_truth(qdir / "query_labels.txt")
             for mode in modes:
                 out = _out_dir(tool_dir, query, mode)
                 out.mkdir(parents=True, exist_ok=True)
@@ -272,9 +270,7 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
     rows = []
     for query in queries:
         qdir = Path(query["dir"])
-        truth = dict(
-            line.rstrip("\n").split("\t", 1)
-            for line in open(qdir / "query_labels.txt"))
+        truth = harness.read_truth(qdir / "query_labels.txt")
         adata = anndata.read_h5ad(qdir / "query.h5ad")
         cells = list(adata.obs_names)
         t0 = time.perf_counter()

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn import ACTINNAnnotator
-from deepchem_actinn.io.readers import iter_cell_chunks, read_gene_names
+from deepchem_actinn.io import iter_cell_chunks, read_gene_names
 
 
 def train(path: str, labels: str, n_cells: int) -> ACTINNAnnotator:

@@ -8,6 +8,7 @@ recipe towards the annotator (all expressed genes; the annotator's weight scale)
 """
 import io
 import tempfile
+from typing import Any, NamedTuple
 
 import deepchem as dc
 import numpy as np
@@ -17,16 +18,28 @@ from sklearn.metrics import f1_score, log_loss
 import deepchem_actinn as da
 from deepchem_actinn.datasets import load_tabula_muris_sample, to_numpy_dataset
 
-torch.set_num_threads(1)
-train_a, test_a = load_tabula_muris_sample()
-labels = da.CellTypeLabels.from_labels(train_a.obs["cell_type"])
-norm = da.LibrarySizeLogTransformer()
-full = norm.transform(to_numpy_dataset(train_a, labels))
-test = norm.transform(to_numpy_dataset(test_a, labels))
 RARE = ["Erythrocyte", "Cardiac Muscle"]
 
 
-def report(name, model, te):
+class Data(NamedTuple):
+    """The bundled sample, its labels and the normalised datasets."""
+    train_a: Any
+    test_a: Any
+    labels: Any
+    full: Any
+    test: Any
+
+
+def load() -> Data:
+    train_a, test_a = load_tabula_muris_sample()
+    labels = da.CellTypeLabels.from_labels(train_a.obs["cell_type"])
+    norm = da.LibrarySizeLogTransformer()
+    return Data(train_a, test_a, labels,
+                norm.transform(to_numpy_dataset(train_a, labels)),
+                norm.transform(to_numpy_dataset(test_a, labels)))
+
+
+def report(labels, name, model, te):
     proba = model.predict(te)
     y, p = te.y.ravel(), proba.argmax(1)
     rare = []
@@ -40,16 +53,18 @@ def report(name, model, te):
                                            average="macro"), "; ".join(rare)))
 
 
-def plain(epochs):
+def plain(d: Data, epochs):
+    train_a, test_a, labels, full, test = d
     genes = da.GeneFilterTransformer(dataset=full, genes=train_a.var_names)
     tr = genes.transform(full)
     te = genes.transform(test, genes=test_a.var_names)
     m = da.ACTINNModel(labels.n_types, len(genes.kept_genes), seed=0)
     m.fit(tr, nb_epoch=epochs)
-    report("fit(train, nb_epoch=%d), seed 0" % epochs, m, te)
+    report(labels, "fit(train, nb_epoch=%d), seed 0" % epochs, m, te)
 
 
-def recipe(seed, all_genes=False, weight_scale=1.0, nb_epoch=100):
+def recipe(d: Data, seed, all_genes=False, weight_scale=1.0, nb_epoch=100):
+    train_a, test_a, labels, full, test = d
     tr, va = da.SingletaskStratifiedSplitter().train_test_split(full,
                                                                 frac_train=0.9,
                                                                 seed=seed)
@@ -83,15 +98,22 @@ def recipe(seed, all_genes=False, weight_scale=1.0, nb_epoch=100):
         if line
     ]
     report(
-        "recipe seed %d%s%s, best epoch %d/%d" %
+        labels, "recipe seed %d%s%s, best epoch %d/%d" %
         (seed, ", all genes" if all_genes else "",
          ", weights x%.3g" % weight_scale if weight_scale != 1 else "",
          int(np.argmin(vals)) + 1, nb_epoch), m, te)
 
 
-plain(10)
-plain(7)
-for s in (0, 1, 2):
-    recipe(s)
-recipe(0, all_genes=True)
-recipe(0, weight_scale=1 / labels.n_types)
+def main() -> None:
+    torch.set_num_threads(1)
+    d = load()
+    plain(d, 10)
+    plain(d, 7)
+    for seed in (0, 1, 2):
+        recipe(d, seed)
+    recipe(d, 0, all_genes=True)
+    recipe(d, 0, weight_scale=1 / d.labels.n_types)
+
+
+if __name__ == "__main__":
+    main()

@@ -232,6 +232,16 @@ def _kill_group(pgid: int) -> None:
 
 
 # ----------------------------------------------------------------- scoring
+def read_truth(path) -> Dict[str, str]:
+    """Cell id -> true type from a ``query_labels.txt`` (no header)."""
+    truth: Dict[str, str] = {}
+    with open(path) as handle:
+        for line in handle:
+            cell, _, label = line.rstrip("\n").partition("\t")
+            truth[cell] = label
+    return truth
+
+
 def read_predictions(path: str) -> Dict[str, str]:
     """Cell id -> predicted type from a ``cellname<TAB>celltype`` file."""
     out: Dict[str, str] = {}

@@ -196,13 +196,18 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     return results
 
 
+def _values(runs: List[Dict], key: str) -> np.ndarray:
+    """One result of every run in ``runs``."""
+    return np.array([run[key] for run in runs], dtype=float)
+
+
 def tables(rows: List[Dict], rate: float, seeds: List[int]) -> str:
     """Markdown: per score, the mean over seeds for each left-out type, and
     the averages over the runs."""
     types = sorted({r["held_out"] for r in rows})
+    by_score = {key: [r for r in rows if r["score"] == key] for key in SCORES}
     out = []
-    for key in SCORES:
-        mine = [r for r in rows if r["score"] == key]
+    for key, mine in by_score.items():
         out.append("### %s (threshold: %.3g of held-out reference cells "
                    "rejected; seeds %s)\n" %
                    (key, rate, ", ".join(map(str, seeds))))
@@ -211,31 +216,24 @@ def tables(rows: List[Dict], rate: float, seeds: List[int]) -> str:
         out.append("| --- | --- | --- | --- | --- |")
         for t in types:
             r = [m for m in mine if m["held_out"] == t]
-            out.append("| %s | %d | %.2f | %.3f | %.3f |" %
-                       (t, r[0]["n_unseen"],
-                        np.mean([m["unseen_rejected"] for m in r
-                                ]), np.mean([m["known_rejected"] for m in r
-                                            ]), np.mean([m["auc"] for m in r])))
+            out.append(
+                "| %s | %d | %.2f | %.3f | %.3f |" %
+                (t, r[0]["n_unseen"], _values(r, "unseen_rejected").mean(),
+                 _values(r, "known_rejected").mean(), _values(r, "auc").mean()))
+        known, auc = _values(mine, "known_rejected"), _values(mine, "auc")
         out.append("| **mean** | | **%.3f** | **%.4f** (max %.4f) | "
                    "**%.3f** (min %.3f) |\n" %
-                   (np.mean([m["unseen_rejected"] for m in mine
-                            ]), np.mean([m["known_rejected"] for m in mine]),
-                    np.max([m["known_rejected"] for m in mine
-                           ]), np.mean([m["auc"] for m in mine
-                                       ]), np.min([m["auc"] for m in mine])))
-    out.append("### summary (mean over %d runs)\n" %
-               len([r for r in rows if r["score"] == SCORES[0]]))
+                   (_values(mine, "unseen_rejected").mean(), known.mean(),
+                    known.max(), auc.mean(), auc.min()))
+    out.append("### summary (mean over %d runs)\n" % len(by_score[SCORES[0]]))
     out.append("| score | unseen rejected | known rejected | max known "
                "rejected (any run) | mean ROC AUC | min ROC AUC |")
     out.append("| --- | --- | --- | --- | --- | --- |")
-    for key in SCORES:
-        mine = [r for r in rows if r["score"] == key]
+    for key, mine in by_score.items():
+        known, auc = _values(mine, "known_rejected"), _values(mine, "auc")
         out.append("| %s | %.3f | %.4f | %.4f | %.3f | %.3f |" %
-                   (key, np.mean([m["unseen_rejected"] for m in mine]),
-                    np.mean([m["known_rejected"] for m in mine
-                            ]), np.max([m["known_rejected"] for m in mine
-                                       ]), np.mean([m["auc"] for m in mine]),
-                    np.min([m["auc"] for m in mine])))
+                   (key, _values(mine, "unseen_rejected").mean(), known.mean(),
+                    known.max(), auc.mean(), auc.min()))
     return "\n".join(out) + "\n"
 
 

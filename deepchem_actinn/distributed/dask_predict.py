@@ -27,7 +27,7 @@ import collections
 import dataclasses
 import os
 import sys
-from typing import (TYPE_CHECKING, Any, Deque, Iterator, List, Optional,
+from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional,
                     Sequence, Union)
 
 import numpy as np
@@ -327,17 +327,12 @@ def predict_file_dask(
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
     path = os.path.abspath(os.fspath(path))
-    read_options = dict(format=format,
-                        upper_case_genes=upper_case_genes,
-                        layer=layer,
-                        use_raw=use_raw,
-                        allow_non_integer=allow_non_integer)
-    var = read_var(path,
-                   format,
-                   upper_case_genes,
-                   layer=layer,
-                   use_raw=use_raw,
-                   allow_non_integer=allow_non_integer)
+    read_options: Dict[str, Any] = dict(format=format,
+                                        upper_case_genes=upper_case_genes,
+                                        layer=layer,
+                                        use_raw=use_raw,
+                                        allow_non_integer=allow_non_integer)
+    var = read_var(path, **read_options)
     candidates = gene_candidates(var.index, var)
     column, _ = choose_gene_column(annotator.genes_, candidates,
                                    annotator.min_overlap)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import h5py
 
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import existing, strip_gz
-from deepchem_actinn.io.content import one_line, sniff
+from deepchem_actinn.io.content import one_line, reading, sniff
 from deepchem_actinn.io.tenx import find_10x_matrix
 from deepchem_actinn.io.text import sniff_separator
 from deepchem_actinn.types import PathLike
@@ -216,6 +216,14 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
             (path, format, "an HDF5 file" if wanted == "hdf5" else "text",
              content.description))
     return format
+
+
+def path_and_format(path: PathLike, format: Optional[str]) -> Tuple[Path, str]:
+    """The existing ``path`` and its format (:func:`resolve_format`), an
+    unreadable file's error naming it as counts."""
+    p = existing(path)
+    with reading(p, "counts"):
+        return p, resolve_format(p, format)
 
 
 def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:

@@ -23,14 +23,14 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import examples
-from deepchem_actinn.io._common import existing, make_anndata
+from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.counts import (CountsSource, as_count_matrix,
                                        counts_source, log_rounded,
                                        round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
-                                        check_text_only, resolve_format)
+                                        check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import read_h5ad
 from deepchem_actinn.io.tenx import read_10x_h5, read_10x_mtx
@@ -163,9 +163,7 @@ def read(path: PathLike,
     >>> list(adata.var_names), adata.X.toarray().tolist()
     (['ACTB', 'CD3E'], [[3.0, 0.0], [0.0, 1.0]])
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         adata = read_format(p, fmt, orientation, expected_genes, expected_cells)

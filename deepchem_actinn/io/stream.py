@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import anndata
 import numpy as np
@@ -21,20 +21,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io._common import NoDirectAccess, as_str_array, existing
+from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
                                        log_rounded, round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
-                                        check_text_only, resolve_format)
+                                        check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
 from deepchem_actinn.io.readers import read
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
-from deepchem_actinn.io.text import (SEPARATORS, text_cell_ids, text_gene_names,
-                                     text_orientation)
+from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
@@ -102,17 +101,6 @@ def _open_rows(path: Path,
     yield _MemoryRows(adata)
 
 
-def _text_orientation(path: Path, fmt: str, orientation: Optional[str],
-                      expected_genes: Optional[Sequence[str]],
-                      expected_cells: Optional[Sequence[str]]) -> Optional[str]:
-    """The orientation of a text file (None for other formats)."""
-    check_text_only(path, fmt, orientation)
-    if fmt not in SEPARATORS:
-        return None
-    return text_orientation(path, fmt, orientation, expected_genes,
-                            expected_cells)
-
-
 def read_var(path: PathLike,
              format: Optional[str] = None,
              upper_case_genes: bool = True,
@@ -163,17 +151,15 @@ def read_var(path: PathLike,
     >>> read_var(d)["gene_ids"].to_dict()
     {'ACTB': 'ENSG1', 'CD3E': 'ENSG2'}
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             var = tenx_mtx_var(p)
-        elif oriented is not None:
-            var = pd.DataFrame(index=text_gene_names(p, fmt, oriented))
+        elif fmt in SEPARATORS:
+            var = pd.DataFrame(index=text_names(p, fmt, "genes", orientation,
+                                                expected_genes, expected_cells))
         else:
             with _open_rows(p, fmt, layer, use_raw,
                             allow_non_integer) as source:
@@ -199,21 +185,8 @@ def read_gene_names(
 
     They are the columns of :func:`read` and of every chunk
     :func:`iter_cell_chunks` yields (same arguments, same names); see
-    :func:`read_var` for the other gene identifiers.
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        File or 10x matrix directory.
-    format: str, optional
-        Force the format; detected by default.
-    upper_case_genes: bool, default True
-        Upper-case the names (repeats are dropped either way).
-    layer, use_raw, allow_non_integer:
-        As in :func:`read` (for an h5ad file they decide which matrix, and
-        so which gene list, is used).
-    orientation, expected_genes, expected_cells:
-        As in :func:`read`: for CSV/TSV files, which axis holds the genes.
+    :func:`read_var` for the other gene identifiers, and for the
+    parameters, which are the same.
 
     Returns
     -------
@@ -263,16 +236,14 @@ def read_cell_ids(path: PathLike,
     >>> list(read_cell_ids(path))
     ['c1', 'c2', 'c3']
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             return tenx_mtx_cell_ids(p)
-        if oriented is not None:
-            return text_cell_ids(p, fmt, oriented)
+        if fmt in SEPARATORS:
+            return text_names(p, fmt, "cells", orientation, expected_genes,
+                              expected_cells)
         if fmt == "h5ad":
             with contextlib.suppress(NoDirectAccess, KeyError, OSError):
                 return h5ad_cell_ids(p)
@@ -311,16 +282,15 @@ def n_cells(path: PathLike,
     >>> n_cells(path)
     3
     """
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
-                                     expected_cells)
+        check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
             return len(tenx_mtx_cell_ids(p))
-        if oriented is not None:
-            return len(text_cell_ids(p, fmt, oriented))
+        if fmt in SEPARATORS:
+            return len(
+                text_names(p, fmt, "cells", orientation, expected_genes,
+                           expected_cells))
         if fmt == "h5ad":
             with contextlib.suppress(NoDirectAccess, KeyError, OSError):
                 return h5ad_n_cells(p)
@@ -402,15 +372,32 @@ def iter_cell_chunks(
     if int(chunk_size) < 1:
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
-    p = existing(path)
-    with reading(p, "counts"):
-        fmt = resolve_format(p, format)
+    p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
-        oriented = _text_orientation(p, fmt, orientation, expected_genes,
+        check_text_only(p, fmt, orientation)
+        oriented = (text_orientation(p, fmt, orientation, expected_genes,
                                      expected_cells)
+                    if fmt in SEPARATORS else None)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
                         use_raw, allow_non_integer, starts, check, oriented)
+
+
+def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
+                 allow_non_integer: bool, searched: bool) -> Tuple[Any, int]:
+    """A chunk's values as :func:`read` returns them: checked (or, with
+    ``check=False``, only rounded), and how many were rounded."""
+    if check:
+        rounded = check_count_values(X,
+                                     ids,
+                                     what=what,
+                                     source=str(path),
+                                     allow_non_integer=allow_non_integer,
+                                     searched=searched)
+        return (round_near_whole(X)[0] if rounded else X), rounded
+    if allow_non_integer:
+        return X, 0
+    return round_near_whole(X)
 
 
 def _iter_chunks(path: Path,
@@ -444,21 +431,10 @@ def _iter_chunks(path: Path,
                 stop = min(n, start + chunk_size)
                 ids = source.cell_ids[start:stop]
                 X = source.rows(start, stop)
-                if source.checked:
-                    pass
-                elif check:
-                    rounded = check_count_values(
-                        X,
-                        ids,
-                        what=source.description,
-                        source=str(path),
-                        allow_non_integer=allow_non_integer,
-                        searched=searched)
-                    if rounded:
-                        X, _ = round_near_whole(X)
-                        n_rounded += rounded
-                elif not allow_non_integer:
-                    X, rounded = round_near_whole(X)
+                if not source.checked:
+                    X, rounded = _check_chunk(X, ids, source.description, path,
+                                              check, allow_non_integer,
+                                              searched)
                     n_rounded += rounded
                 X = as_count_matrix(X)
                 if columns is not None:

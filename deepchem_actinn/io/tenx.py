@@ -89,11 +89,16 @@ def locate_10x(path: Path) -> _TenxFiles:
     return _TenxFiles(matrix, features, barcodes)
 
 
+def _gex_mask(var: pd.DataFrame) -> np.ndarray:
+    """True for the 'Gene Expression' features (all without a type column)."""
+    if "feature_types" not in var:
+        return np.ones(len(var), dtype=bool)
+    return (var["feature_types"] == GENE_EXPRESSION).to_numpy()
+
+
 def _gex_only(adata: anndata.AnnData, path: Path) -> anndata.AnnData:
     """Keep only 'Gene Expression' features (drop antibody tags etc.)."""
-    if "feature_types" not in adata.var:
-        return adata
-    gex = (adata.var["feature_types"] == GENE_EXPRESSION).to_numpy()
+    gex = _gex_mask(adata.var)
     if gex.all():
         return adata
     logger.info("%s: kept %d 'Gene Expression' features, dropped %d others",
@@ -179,6 +184,15 @@ def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
                                   files.features, n_barcodes, files.barcodes))
 
 
+def _tenx_tables(files: _TenxFiles) -> Tuple[pd.DataFrame, np.ndarray]:
+    """Features and barcodes of a matrix directory, checked against the
+    matrix's header (its entries stay unread)."""
+    var = read_10x_features(files.features)
+    barcodes = read_10x_barcodes(files.barcodes)
+    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
+    return var, barcodes
+
+
 def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     """Read a Cell Ranger matrix directory (V2 or V3).
 
@@ -217,9 +231,7 @@ def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     """
     p = existing(path)
     files = locate_10x(p)
-    var = read_10x_features(files.features)
-    barcodes = read_10x_barcodes(files.barcodes)
-    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
+    var, barcodes = _tenx_tables(files)
     with reading(files.matrix, "a Matrix Market file"):
         with open_binary(files.matrix) as fh:
             matrix = scipy.io.mmread(fh)
@@ -316,9 +328,7 @@ class TenxH5Rows(HDF5Rows):
         self._indptr = group["indptr"][:]
         self.n_genes = int(group["shape"][0])
         self.cell_ids = as_str_array(group["barcodes"][:])
-        gex = np.ones(len(var), dtype=bool)
-        if "feature_types" in var:
-            gex = (var["feature_types"] == GENE_EXPRESSION).to_numpy()
+        gex = _gex_mask(var)
         self._columns = None if gex.all() else np.flatnonzero(gex)
         self.gene_names = var.index.to_numpy()[gex]
         self.var = var.iloc[np.flatnonzero(gex)]
@@ -333,24 +343,12 @@ class TenxH5Rows(HDF5Rows):
         return X if self._columns is None else X[:, self._columns]
 
 
-def _tenx_tables(path: Path) -> Tuple[pd.DataFrame, np.ndarray]:
-    """Features and barcodes of a matrix directory, checked against the
-    matrix's header (its entries stay unread)."""
-    files = locate_10x(path)
-    var = read_10x_features(files.features)
-    barcodes = read_10x_barcodes(files.barcodes)
-    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
-    return var, barcodes
-
-
 def tenx_mtx_var(path: Path) -> pd.DataFrame:
     """The gene-expression features of a matrix directory, unread matrix."""
-    var = _tenx_tables(path)[0]
-    if "feature_types" in var:
-        var = var[(var["feature_types"] == GENE_EXPRESSION).to_numpy()]
-    return var
+    var = _tenx_tables(locate_10x(path))[0]
+    return var[_gex_mask(var)]
 
 
 def tenx_mtx_cell_ids(path: Path) -> np.ndarray:
     """The barcodes of a matrix directory, unread matrix."""
-    return _tenx_tables(path)[1]
+    return _tenx_tables(locate_10x(path))[1]

@@ -109,6 +109,22 @@ def text_column_names(path: Path, fmt: str) -> np.ndarray:
     return as_str_array(_header(path, SEPARATORS[fmt])[0])
 
 
+def _orient(
+    path: Path, fmt: str, orientation: Optional[str],
+    expected_genes: Optional[Sequence[str]],
+    expected_cells: Optional[Sequence[str]]
+) -> Tuple[str, Optional[np.ndarray]]:
+    """The orientation of a text file, and its row names when the hints
+    needed them (None otherwise)."""
+    check_orientation(orientation, path)
+    if orientation is None and (expected_genes is not None or
+                                expected_cells is not None):
+        rows = text_row_names(path, fmt)
+        return choose_orientation(path, rows, text_column_names(path, fmt),
+                                  None, expected_genes, expected_cells), rows
+    return choose_orientation(path, (), (), orientation), None
+
+
 def text_orientation(path: Path,
                      fmt: str,
                      orientation: Optional[str] = None,
@@ -116,29 +132,27 @@ def text_orientation(path: Path,
                      expected_cells: Optional[Sequence[str]] = None) -> str:
     """The orientation of a text file (see :func:`choose_orientation`),
     reading only its names, and only when hints ask for them."""
-    check_orientation(orientation, path)
-    if orientation is None and (expected_genes is not None or
-                                expected_cells is not None):
-        return choose_orientation(path, text_row_names(path, fmt),
-                                  text_column_names(path, fmt), None,
-                                  expected_genes, expected_cells)
-    return choose_orientation(path, (), (), orientation)
+    return _orient(path, fmt, orientation, expected_genes, expected_cells)[0]
 
 
-def text_gene_names(path: Path, fmt: str, orientation: str) -> np.ndarray:
-    """The gene names of a text file in the given orientation, unread
-    values."""
-    if orientation == CELLS_BY_GENES:
+def text_names(path: Path,
+               fmt: str,
+               axis: str,
+               orientation: Optional[str] = None,
+               expected_genes: Optional[Sequence[str]] = None,
+               expected_cells: Optional[Sequence[str]] = None) -> np.ndarray:
+    """The gene names (``axis="genes"``) or cell ids (``axis="cells"``) of
+    a text file, its orientation chosen as :func:`text_orientation` does.
+
+    The values stay unread, and the rows' names are read at most once (the
+    hints need them, and they may be the names asked for).
+    """
+    chosen, rows = _orient(path, fmt, orientation, expected_genes,
+                           expected_cells)
+    rows_hold = "cells" if chosen == CELLS_BY_GENES else "genes"
+    if axis != rows_hold:
         return text_column_names(path, fmt)
-    return text_row_names(path, fmt)
-
-
-def text_cell_ids(path: Path, fmt: str, orientation: str) -> np.ndarray:
-    """The cell ids of a text file in the given orientation, unread
-    values."""
-    if orientation == CELLS_BY_GENES:
-        return text_row_names(path, fmt)
-    return text_column_names(path, fmt)
+    return text_row_names(path, fmt) if rows is None else rows
 
 
 def read_text(

@@ -214,6 +214,17 @@ def _best_epoch(history: Mapping[str, Any], n_epochs: int) -> Optional[int]:
                            "in 1..%d" % (raw, n_epochs))
 
 
+def _plot_epochs(ax: Axes, values: np.ndarray, color: str, label: str) -> None:
+    """One per-epoch series on ``ax``, epochs counted from 1."""
+    ax.plot(np.arange(1,
+                      len(values) + 1),
+            values,
+            color=color,
+            marker="o",
+            markersize=3,
+            label=label)
+
+
 def plot_training_curves(history: Mapping[str, Any]) -> Figure:
     """Loss (and validation accuracy) per epoch.
 
@@ -252,33 +263,15 @@ def plot_training_curves(history: Mapping[str, Any]) -> Figure:
     fig = new_figure(11.0 if accuracy is not None else 6.5, 4.2)
     axes = fig.subplots(1, 2 if accuracy is not None else 1, squeeze=False)[0]
     loss_ax = axes[0]
-    loss_ax.plot(np.arange(1,
-                           len(train) + 1),
-                 train,
-                 color="#4c72b0",
-                 marker="o",
-                 markersize=3,
-                 label="train loss")
+    _plot_epochs(loss_ax, train, "#4c72b0", "train loss")
     if valid is not None:
-        loss_ax.plot(np.arange(1,
-                               len(valid) + 1),
-                     valid,
-                     color="#dd8452",
-                     marker="o",
-                     markersize=3,
-                     label="validation loss")
+        _plot_epochs(loss_ax, valid, "#dd8452", "validation loss")
     loss_ax.set_ylabel("Loss")
     loss_ax.set_title("Loss per epoch")
     panels = [loss_ax]
     if accuracy is not None:
         acc_ax = axes[1]
-        acc_ax.plot(np.arange(1,
-                              len(accuracy) + 1),
-                    accuracy,
-                    color="#55a868",
-                    marker="o",
-                    markersize=3,
-                    label="validation accuracy")
+        _plot_epochs(acc_ax, accuracy, "#55a868", "validation accuracy")
         acc_ax.set_ylabel("Accuracy")
         acc_ax.set_title("Validation accuracy per epoch")
         panels.append(acc_ax)
