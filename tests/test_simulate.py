@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deepchem_actinn import simulate
+from deepchem_actinn import count_model, simulate
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.simulate import simulate_counts
 
@@ -125,7 +125,7 @@ def test_same_seed_same_file_other_seed_differs(tmp_path):
 
 def test_chunking_and_threads_do_not_change_the_file(tmp_path, monkeypatch):
     # Blocks of 37 cells, chunks of 100 (neither divides 1000 nor each other).
-    monkeypatch.setattr(simulate, "_BLOCK_ENTRIES", 37 * 150)
+    monkeypatch.setattr(count_model, "_BLOCK_ENTRIES", 37 * 150)
     kwargs = dict(n_cells=1000, n_genes=150, n_types=5, seed=4)
     seen, odd_seen = [], []
     ref = _read_raw(
@@ -220,16 +220,16 @@ def test_counts_follow_the_model(tmp_path):
                            density=0.3,
                            seed=seed)
     x, y, _ = _read_raw(path)
-    model = simulate._build_model(
+    model = count_model.build_model(
         np.random.SeedSequence(seed).entropy, g, 2, 0.3,
-        simulate._default_proportions(2))
-    levels = simulate._level_weights(model.library_offset, model.level_lo,
-                                     model.level_step, model.n_levels)
+        count_model.default_proportions(2))
+    levels = count_model._level_weights(model.library_offset, model.level_lo,
+                                        model.level_step, model.n_levels)
     for t in range(2):
         cells = x[y == t]
         states = (1 - model.cycling[t], model.cycling[t])
         profiles = model.profiles[2 * t:2 * t + 2]
-        nonzero = sum(w * levels[t] @ simulate._nonzero_probability(
+        nonzero = sum(w * levels[t] @ count_model._nonzero_probability(
             model.libraries[:, None] * p[None, :], model.theta)
                       for w, p in zip(states, profiles))
         mean = (levels[t] @ model.libraries) * (states[0] * profiles[0] +
@@ -246,7 +246,7 @@ def test_positive_nb_matches_truncated_negative_binomial():
     rng = np.random.default_rng(0)
     n = 100_000
     for mu, theta in [(0.05, 2.0), (0.8, 0.5), (3.0, 4.0), (20.0, 1.0)]:
-        x = simulate._positive_nb(rng, np.full(n, mu), np.full(n, theta))
+        x = count_model._positive_nb(rng, np.full(n, mu), np.full(n, theta))
         assert x.dtype == np.float32 and x.min() >= 1
         p = theta / (theta + mu)
         nonzero = 1 - stats.nbinom.pmf(0, theta, p)
