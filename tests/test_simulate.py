@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deepchem_actinn import count_model, simulate
+from deepchem_actinn import count_model
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.simulate import simulate_counts
 
