@@ -162,3 +162,25 @@ def test_training_loop_and_prediction_import_no_deepchem():
                          text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("sparse, pad", [(True, False), (False, True)])
+def test_minibatches_of_a_row_subset_equal_those_of_its_copy(data, sparse, pad):
+    X, y, w, _ = data
+    rows = np.sort(np.random.default_rng(1).choice(len(y), 300, False))
+    whole = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if sparse:
+        whole = sp.csr_matrix(whole)
+    subset = whole[rows]
+    expected = minibatches(subset, y[rows], w[rows], 64,
+                           np.random.default_rng(2), pad)
+    got = minibatches(whole, y, w, 64, np.random.default_rng(2), pad, rows=rows)
+    n_batches = 0
+    for a, b in zip(expected, got, strict=True):
+        for part_a, part_b in zip(a, b, strict=True):
+            assert len(part_a) == len(part_b)
+            for array_a, array_b in zip(part_a, part_b):
+                np.testing.assert_array_equal(array_a, array_b)
+                assert array_a.dtype == array_b.dtype
+        n_batches += 1
+    assert n_batches == 5

@@ -144,7 +144,8 @@ def minibatches(
         rng: Optional[np.random.Generator] = None,
         pad: bool = False,
         sparse: Optional[bool] = None,
-        shard: Optional[Shard] = None) -> Iterator[Tuple[List, List, List]]:
+        shard: Optional[Shard] = None,
+        rows: Optional[np.ndarray] = None) -> Iterator[Tuple[List, List, List]]:
     """One epoch of ``([X_b], [y_b], [w_b])`` training batches.
 
     Parameters
@@ -166,6 +167,10 @@ def minibatches(
         ``(rank, world_size)``: yield only this process's share
         (:func:`batch_rows`); default: that of the initialised process group,
         the whole epoch without one.
+    rows: np.ndarray, optional
+        Train on these rows of X, y and w only (sorted, no repeats). The
+        same batches as ``minibatches(X[rows], y[rows], w[rows], ...)``
+        without copying X's rows: each batch's rows are sliced from X.
 
     Examples
     --------
@@ -179,14 +184,16 @@ def minibatches(
         sparse = sp.issparse(X)
     if sp.issparse(X):
         X = sp.csr_matrix(X)
-    n = X.shape[0]
     if y is None:
-        y = np.zeros(n, dtype=np.int64)
+        y = np.zeros(X.shape[0], dtype=np.int64)
     if w is None:
-        w = np.ones(n, dtype=np.float32)
-    for rows, scale in batch_rows(n, batch_size, rng, pad, shard):
-        yield (network_input(X, rows, sparse, transpose=True),
-               *_labels_weights(y, w, rows, scale))
+        w = np.ones(X.shape[0], dtype=np.float32)
+    n = X.shape[0] if rows is None else len(rows)
+    for batch, scale in batch_rows(n, batch_size, rng, pad, shard):
+        if rows is not None:
+            batch = rows[batch]
+        yield (network_input(X, batch, sparse, transpose=True),
+               *_labels_weights(y, w, batch, scale))
 
 
 def to_device(batch: Tuple[List, List, List],
