@@ -316,8 +316,9 @@ class EnsembleScorer:
             raise ACTINNInputError(
                 "%d cells have zero total counts and cannot be library-size "
                 "normalised: %s" % (len(zero), _names(zero, cell_ids)))
-        # library size: counts in the model's genes only (one gather)
-        totals = _row_sums(X.indptr, X.data * self.multiplicity[X.indices])
+        # library size: counts in the model's genes only, each query gene
+        # weighted by how many model genes it feeds
+        totals = X @ self.multiplicity  # one pass over the non-zeros
         for start in range(0, X.shape[0], self.block):
             stop = min(start + self.block, X.shape[0])
             hidden[start:stop], logits[start:stop] = self._block(
