@@ -99,9 +99,10 @@ def test_fit_with_augment_adds_copies_and_is_saved(tm_train, tmp_path,
     trained_on = []
     original = module.minibatches
 
-    def recording(X_train, y_train, *args):
-        trained_on.append((X_train.shape[0], np.bincount(y_train).tolist()))
-        return original(X_train, y_train, *args)
+    def recording(X_train, y_train, *args, rows=None):
+        y_seen = y_train if rows is None else y_train[rows]
+        trained_on.append((len(y_seen), np.bincount(y_seen).tolist()))
+        return original(X_train, y_train, *args, rows=rows)
 
     monkeypatch.setattr(module, "minibatches", recording)
     params = dict(max_epochs=1, early_stopping=False, n_networks=1)

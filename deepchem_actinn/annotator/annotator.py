@@ -240,21 +240,18 @@ class ACTINNAnnotator:
         Xf = fitting.model_input(X, Xn, gene_filter, self.target_sum,
                                  self.log_base)
         del Xn
-        X_train, y_train, w_train = fitting.rows(Xf, train_idx), \
-            y[train_idx], weights[train_idx]
-        augmentation = Augmentation.from_value(self.augment)
-        if augmentation is not None:
-            X_train = fitting.stack(
-                X_train,
-                fitting.augmented_rows(X, train_idx,
-                                       gene_filter.get_support(indices=True),
-                                       augmentation, self.target_sum,
-                                       self.log_base, self.seed))
-            y_train = np.tile(y_train, augmentation.copies + 1)
-            w_train = np.tile(w_train, augmentation.copies + 1)
+        X_train, y_train, w_train, rows = fitting.training_set(
+            X, Xf, y, weights, train_idx, Augmentation.from_value(self.augment),
+            gene_filter.get_support(indices=True), self.target_sum,
+            self.log_base, self.seed)
 
         def epoch(rng: np.random.Generator):
-            return minibatches(X_train, y_train, w_train, self.batch_size, rng)
+            return minibatches(X_train,
+                               y_train,
+                               w_train,
+                               self.batch_size,
+                               rng,
+                               rows=rows)
 
         ref_idx = fitting.reference_sample(y, train_idx, self.seed)
         return self._fit_networks(epoch, fitting.rows(Xf, valid_idx),

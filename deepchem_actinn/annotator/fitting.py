@@ -159,3 +159,26 @@ def fit_rule(ensemble: ACTINNEnsemble, valid: Tuple[np.ndarray, np.ndarray],
 def rows(X: Matrix, idx: np.ndarray) -> Matrix:
     """Rows ``idx`` of a dense or sparse matrix (sparse as CSR)."""
     return X[idx] if not sp.issparse(X) else sp.csr_matrix(X)[idx]
+
+
+def training_set(
+        X: Matrix, Xf: Matrix, y: np.ndarray, weights: np.ndarray,
+        train_idx: np.ndarray, augmentation: Optional[Augmentation],
+        support: np.ndarray, target_sum: float, log_base: float, seed: int
+) -> Tuple[Matrix, np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """What the epochs draw minibatches from: ``(X, y, w, rows)``.
+
+    Without augmentation the epochs read the training rows of the model's
+    input ``Xf`` in place (``rows``: no copy of them); with it, the training
+    rows and their augmented copies (raw counts ``X``, the kept gene columns
+    ``support``) are stacked into a new matrix.
+    """
+    if augmentation is None:
+        return Xf, y, weights, train_idx
+    X_train = stack(
+        rows(Xf, train_idx),
+        augmented_rows(X, train_idx, support, augmentation, target_sum,
+                       log_base, seed))
+    copies = augmentation.copies + 1
+    return (X_train, np.tile(y[train_idx],
+                             copies), np.tile(weights[train_idx], copies), None)

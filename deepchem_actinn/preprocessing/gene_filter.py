@@ -387,7 +387,8 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
         if len(np.unique(wanted)) == len(wanted):
             # each query column feeds at most one output column: renumber
             # the non-zeros' columns with one gather, dropping the others
-            col_map = np.full(X.shape[1], -1, dtype=np.int64)
+            # in the indices' own dtype: the renumbered copy is as small
+            col_map = np.full(X.shape[1], -1, dtype=X.indices.dtype)
             col_map[wanted] = np.flatnonzero(present)
             new = col_map[X.indices]
             keep = new >= 0
