@@ -70,16 +70,12 @@ def model_input(X: Matrix, Xn: Matrix, gene_filter: GeneFilter,
     percentiles), the kept genes are normalised again over themselves.
     """
     columns = gene_filter.get_support(indices=True)
-    dropped = np.setdiff1d(np.arange(X.shape[1]), columns)
-    if not len(dropped) or not _holds_counts(X, dropped):
+    # a dropped gene holds counts exactly when its normalised total does
+    dropped_hold_counts = bool(
+        (gene_filter.stats_.total[~gene_filter.support_] > 0).any())
+    if not dropped_hold_counts:
         return gene_filter.transform(Xn)
     return model_gene_log(X, columns, target_sum, log_base, check=False)
-
-
-def _holds_counts(X: Matrix, columns: np.ndarray) -> bool:
-    """Whether any cell has a non-zero count in ``columns``."""
-    part = sp.csc_matrix(X)[:, columns] if sp.issparse(X) else X[:, columns]
-    return bool(np.asarray(abs(part).sum()) > 0)
 
 
 def augmented_rows(X: Matrix, train_idx: np.ndarray, columns: np.ndarray,

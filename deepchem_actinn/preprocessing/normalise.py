@@ -143,13 +143,23 @@ def library_size_log(X: Matrix,
     scale = (target_sum / totals).astype(np.float64)
     if sp.issparse(X):
         csr = sp.csr_matrix(X)
-        values = csr.data.astype(np.float64)  # a copy, computed in place
-        values *= np.repeat(scale, np.diff(csr.indptr))
-        return sp.csr_matrix((_log1p(values, base).astype(
-            np.float32), csr.indices.copy(), csr.indptr.copy()),
+        out = np.empty(len(csr.data), np.float32)
+        # float64 arithmetic in row blocks: temporaries stay block-sized
+        for start in range(0, csr.shape[0], _ROW_BLOCK):
+            stop = min(start + _ROW_BLOCK, csr.shape[0])
+            lo, hi = int(csr.indptr[start]), int(csr.indptr[stop])
+            values = csr.data[lo:hi].astype(np.float64)
+            values *= np.repeat(scale[start:stop],
+                                np.diff(csr.indptr[start:stop + 1]))
+            out[lo:hi] = _log1p(values, base)
+        return sp.csr_matrix((out, csr.indices.copy(), csr.indptr.copy()),
                              shape=csr.shape)
     dense = np.asarray(X, dtype=np.float64) * scale[:, None]
     return _log1p(dense, base).astype(np.float32)
+
+
+#: Cells normalised at a time in a sparse matrix (bounds the temporaries).
+_ROW_BLOCK = 16384
 
 
 def _log1p(values: np.ndarray, base: float) -> np.ndarray:
