@@ -1,9 +1,11 @@
 """The result of annotating cells: :class:`Annotation`."""
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError
 
 
 @dataclass
@@ -81,3 +83,20 @@ class Annotation:
 
     def __len__(self) -> int:
         return len(self.cell_ids)
+
+
+def as_cell_ids(cell_ids: Optional[Sequence], n_cells: int) -> np.ndarray:
+    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
+    None), refusing a count that is not the matrix's.
+
+    Examples
+    --------
+    >>> as_cell_ids(None, 2).tolist()
+    ['0', '1']
+    """
+    ids = np.asarray([str(i) for i in range(n_cells)]
+                     if cell_ids is None else [str(c) for c in cell_ids],
+                     dtype=object)
+    if len(ids) != n_cells:
+        raise ACTINNInputError("%d cells but %d cell ids" % (n_cells, len(ids)))
+    return ids

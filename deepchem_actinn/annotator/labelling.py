@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 import numpy as np
 
 from deepchem_actinn import confidence as conf
+from deepchem_actinn.annotator.annotation import as_cell_ids
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.types import Matrix
 
@@ -108,12 +109,7 @@ def annotate_matrix(annotator: Any,
         raise ACTINNInputError(
             "the query matrix has %d genes, fewer than its gene names "
             "say" % X.shape[1])
-    ids = np.asarray([str(i) for i in range(X.shape[0])]
-                     if cell_ids is None else [str(c) for c in cell_ids],
-                     dtype=object)
-    if len(ids) != X.shape[0]:
-        raise ACTINNInputError("%d cells but %d cell ids" %
-                               (X.shape[0], len(ids)))
+    ids = as_cell_ids(cell_ids, X.shape[0])
     hidden, logits = scorer(X, ids, check=not checked)
     proba = conf.calibrated_probabilities(logits, annotator.temperature_)
     top = proba.max(axis=1)

@@ -222,12 +222,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
     if any(np.isnan(n) for n in X.shape):
         raise ACTINNInputError("the Dask array's number of cells is unknown; "
                                "call X.compute_chunk_sizes() first")
-    ids = np.asarray([str(i) for i in range(X.shape[0])]
-                     if cell_ids is None else [str(c) for c in cell_ids],
-                     dtype=object)
-    if len(ids) != X.shape[0]:
-        raise ACTINNInputError("%d cells but %d cell ids" %
-                               (X.shape[0], len(ids)))
+    from deepchem_actinn.annotator.annotation import as_cell_ids
+    ids = as_cell_ids(cell_ids, X.shape[0])
     positions = annotator.gene_positions(genes)  # refuses a poor match
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
