@@ -6,9 +6,7 @@ DeepChem or PyTorch until they are needed. The DeepChem integration
 (``ACTINNModel``, the two transformers, the splitter) loads DeepChem quietly
 on first use, or says in one line how to install it.
 """
-import importlib
-from typing import Any, List
-
+from deepchem_actinn._lazy import lazy_exports
 from deepchem_actinn._version import __version__  # noqa: F401
 
 _EXPORTS = {
@@ -42,17 +40,11 @@ _NEEDS_DEEPCHEM = {
 __all__ = ["__version__"] + sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        if name in _NEEDS_DEEPCHEM:
-            # Quietly, or with a one-line message saying what to install.
-            from deepchem_actinn._deepchem import require_deepchem
-            require_deepchem(name, *_NEEDS_DEEPCHEM[name])
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError("module 'deepchem_actinn' has no attribute %r" % name)
+def _before(name: str) -> None:
+    if name in _NEEDS_DEEPCHEM:
+        # Quietly, or with a one-line message saying what to install.
+        from deepchem_actinn._deepchem import require_deepchem
+        require_deepchem(name, *_NEEDS_DEEPCHEM[name])
 
 
-def __dir__() -> List[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, _before)

@@ -5,8 +5,7 @@ Prediction on a ``dask.distributed`` cluster lives in
 first use and Dask itself only when a function runs, so this package imports
 without the optional ``distributed`` extra.
 """
-import importlib
-from typing import Any, List
+from deepchem_actinn._lazy import lazy_exports
 
 _EXPORTS = {
     "predict_dask": "deepchem_actinn.distributed.dask_predict",
@@ -16,15 +15,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError("module 'deepchem_actinn.distributed' has no "
-                         "attribute %r" % name)
-
-
-def __dir__() -> List[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

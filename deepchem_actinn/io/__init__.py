@@ -13,8 +13,8 @@ labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
 :mod:`~deepchem_actinn.io.output` for writing. The public names are
 imported on first use, so ``import deepchem_actinn.io`` stays light.
 """
-import importlib
-from typing import TYPE_CHECKING, Any, List
+from deepchem_actinn._lazy import lazy_exports
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names as mypy and IDEs should see them
     from deepchem_actinn.io.readers import (  # noqa: F401
@@ -88,16 +88,6 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module("deepchem_actinn.io." + _EXPORTS[name])
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError("module 'deepchem_actinn.io' has no attribute %r" %
-                         name)
-
-
-def __dir__() -> List[str]:
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {name: "deepchem_actinn.io." + module for name, module in _EXPORTS.items()})

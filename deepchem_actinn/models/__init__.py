@@ -2,8 +2,7 @@
 
 Imported on first use: the network and prediction need no DeepChem.
 """
-import importlib
-from typing import Any
+from deepchem_actinn._lazy import lazy_exports
 
 _EXPORTS = {
     "ACTINNClassifier": "deepchem_actinn.models.network",
@@ -13,8 +12,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
