@@ -43,12 +43,14 @@ sys.path.insert(0, str(HERE.parent))  # this checkout's package
 import compare  # noqa: E402
 import harness  # noqa: E402
 import technologies  # noqa: E402
+from deepchem_actinn.voting import MIN_VOTE_PROBABILITY  # noqa: E402
 
 TOOLS = ["actinn", "celltypist", "actinn_jax"]
 #: This package's prediction modes: extra ``predict`` options.
 MODES = {
-    "": ["--output-probability"],  # probabilities for the hierarchy
-    "--unassigned": ["--unassigned"],
+    # probabilities for the hierarchy and the vote
+    "": ["--output-probability"],
+    "--unassigned": ["--unassigned", "--output-probability"],
     "--threshold 0.9": ["--threshold", "0.9"]
 }
 #: Rows computed afterwards from this package's outputs (``voting.py``,
@@ -289,8 +291,15 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
                 "status": "ok"
             }
             if mode.endswith("voting"):
-                voted, table = majority_vote([predicted[c] for c in cells],
-                                             clusters)
+                proba = pd.read_csv(
+                    path.with_name("predicted_probabilities.txt"),
+                    sep="\t",
+                    index_col=0)[cells].T.reset_index(drop=True)
+                voted, table = majority_vote(
+                    [predicted[c] for c in cells],
+                    clusters,
+                    probabilities=proba,
+                    min_probability=MIN_VOTE_PROBABILITY)
                 record.update(score(truth, dict(zip(cells, voted))))
                 flagged = table[table["possible_new_population"]]
                 record.update(n_clusters=int(len(table)),
@@ -385,19 +394,21 @@ def render(results: Dict, command: str, started: str) -> str:
                         for r in runs], "%.3f"))))
     lines += [
         "",
-        "Rows `+ majority voting`: each cell's label replaced by its "
-        "cluster's majority (`deepchem_actinn.voting.majority_vote`) over "
-        "Leiden clusters of the query's own neighbour graph "
-        "(`over_cluster`, resolution 5 at this size, seed 0); a cluster more "
-        "than half Unassigned stays Unassigned (a possible new population). "
-        "Row `+ hierarchy`: `TypeHierarchy.resolve` with the bundled "
-        "`hierarchy.txt`, margin %s: a cell whose top two types are closer "
+        "Rows `+ majority voting`: `actinn predict --majority-voting`'s "
+        "vote (`deepchem_actinn.voting.majority_vote`, here on the predict "
+        "outputs) over Leiden clusters of the query's own neighbour graph "
+        "(`over_cluster`, resolution 5 at this size, seed 0): a cell takes "
+        "its cluster's majority type where it gives that type a probability "
+        "of at least %s; a cluster more than half Unassigned stays "
+        "Unassigned (a possible new population). "
+        "Row `+ hierarchy`: `actinn predict --hierarchy` with the bundled "
+        "`hierarchy.txt` (`TypeHierarchy.resolve`, here on the predicted "
+        "probabilities), margin %s: a cell whose top two types are closer "
         "than the margin and share an ancestor gets that ancestor; accuracy "
         "and macro F1 count such a parent as wrong, the last column gives "
         "the share of cells given a parent and the accuracy counting a "
-        "parent right when it holds the true type. Computed from the "
-        "package's own outputs; not yet options of `actinn predict`." %
-        _margin(results),
+        "parent right when it holds the true type." %
+        (MIN_VOTE_PROBABILITY, _margin(results)),
     ]
     lines += ["", "Queries:", ""]
     for name in dict.fromkeys(

@@ -500,11 +500,23 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
                            genes,
                            majority_voting=True,
                            over_clustering=clusters)
-    from deepchem_actinn.voting import majority_vote
-    voted, table = majority_vote(plain.cell_types, clusters)
+    from deepchem_actinn.voting import MIN_VOTE_PROBABILITY, majority_vote
+    proba = pd.DataFrame(plain.probabilities, columns=plain.type_names)
+    voted, table = majority_vote(plain.cell_types,
+                                 clusters,
+                                 probabilities=proba,
+                                 min_probability=MIN_VOTE_PROBABILITY)
     np.testing.assert_array_equal(result.majority_cell_types, voted)
     np.testing.assert_array_equal(result.clusters, clusters)
     pd.testing.assert_frame_equal(result.cluster_table, table)
+    # 0: CellTypist's plain vote, every cell of a cluster voted
+    everyone = quick.predict(X,
+                             genes,
+                             majority_voting=True,
+                             over_clustering=clusters,
+                             vote_min_probability=0.0)
+    np.testing.assert_array_equal(everyone.majority_cell_types,
+                                  majority_vote(plain.cell_types, clusters)[0])
     frame = result.to_frame()
     assert list(frame.columns[:4]) == [
         "cell_type", "confidence", "majority_voting", "over_clustering"

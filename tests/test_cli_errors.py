@@ -121,6 +121,11 @@ def test_over_clustering_without_voting_is_refused(model, tmp_path):
                   "--over-clustering", str(clusters), "-q")
     assert_one_line_error(proc, clusters, "--majority-voting")
     assert listing(tmp_path) == ["clusters.tsv"]
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(tmp_path / "out"),
+                  "--vote-min-probability", "0.3", "-q")
+    assert_one_line_error(proc, "--vote-min-probability", "--majority-voting")
+    assert listing(tmp_path) == ["clusters.tsv"]
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143),

@@ -187,6 +187,15 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
     ]
     table = pd.read_csv(tmp_path / "out" / "clusters.txt", sep="\t")
     assert len(table) == 4
+    assert "kept_own" in table.columns
+    # --vote-min-probability 0: every cell takes its cluster's majority
+    assert predict(model, PATHS["test"], tmp_path / "plain_vote", "-q",
+                   "--majority-voting", "--over-clustering", str(clusters),
+                   "--vote-min-probability", "0") == 0
+    voted = pd.read_csv(tmp_path / "plain_vote" / "predicted_label.txt",
+                        sep="\t")
+    assert (voted.groupby("over_clustering")["majority_voting"].nunique() == 1
+           ).all()
 
 
 def test_sample_data_copies_the_files_and_prints_runnable_commands(

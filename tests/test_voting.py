@@ -38,6 +38,7 @@ def test_majority_vote_exact_labels_and_table():
         "unassigned_share": [0.25, 0.0, 0.75, 1.0],
         "possible_new_population": [False, False, True, True],
         "voted": [True, True, True, True],
+        "kept_own": [0, 0, 0, 0],
     })
     pd.testing.assert_frame_equal(table, expected)
 
@@ -53,6 +54,49 @@ def test_majority_vote_min_share_numeric_order_and_half_unassigned():
     assert table["voted"].tolist() == [False, True, True]
     assert table["possible_new_population"].tolist() == [False, False, False]
     assert table["majority_share"].tolist() == pytest.approx([0.25, 1.0, 2 / 3])
+
+
+def test_majority_vote_with_probabilities_keeps_confident_cells():
+    labels = ["T cell", "T cell", "T cell", "NK cell", "NK cell", U, "B cell"]
+    clusters = [0, 0, 0, 0, 0, 0, 1]
+    proba = pd.DataFrame({
+        "T cell": [0.9, 0.8, 0.7, 0.25, 0.1, 0.2, 0.0],
+        "NK cell": [0.1, 0.2, 0.3, 0.75, 0.9, 0.3, 0.0],
+        "B cell": [0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0],
+    })
+    voted, table = majority_vote(labels,
+                                 clusters,
+                                 probabilities=proba,
+                                 min_probability=0.2)
+    # NK cell 0.25 >= 0.2 takes T cell; NK cell 0.1 keeps its own; the
+    # Unassigned cell gives T cell exactly 0.2 and takes it
+    assert voted.tolist() == [
+        "T cell", "T cell", "T cell", "T cell", "NK cell", "T cell", "B cell"
+    ]
+    assert table["kept_own"].tolist() == [1, 0]
+    assert table["voted"].tolist() == [True, True]
+    # threshold 0, or no probabilities: the plain vote
+    plain, plain_table = majority_vote(labels, clusters)
+    assert plain.tolist() == ["T cell"] * 6 + ["B cell"]
+    zero, _ = majority_vote(labels,
+                            clusters,
+                            probabilities=proba,
+                            min_probability=0.0)
+    assert zero.tolist() == plain.tolist()
+    assert plain_table["kept_own"].tolist() == [0, 0]
+
+
+def test_majority_vote_probabilities_must_fit():
+    with pytest.raises(ACTINNInputError, match="2 cell labels but 3 rows"):
+        majority_vote(["A", "A"], [0, 0],
+                      probabilities=pd.DataFrame({"A": [1.0, 1.0, 1.0]}),
+                      min_probability=0.2)
+    with pytest.raises(ACTINNInputError, match="no probability column.*'A'"):
+        majority_vote(["A", "A"], [0, 0],
+                      probabilities=pd.DataFrame({"B": [1.0, 1.0]}),
+                      min_probability=0.2)
+    with pytest.raises(ACTINNInputError, match="min_probability must be"):
+        majority_vote(["A"], [0], min_probability=1.5)
 
 
 def test_majority_vote_rejects_bad_input():

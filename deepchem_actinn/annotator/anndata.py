@@ -10,6 +10,7 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                  gene_candidates)
+from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ def annotate(adata,
              key_added: str = "actinn",
              majority_voting: bool = False,
              over_clustering: Any = None,
-             hierarchy: Any = None) -> Annotation:
+             hierarchy: Any = None,
+             vote_min_probability: float = MIN_VOTE_PROBABILITY) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -58,7 +60,7 @@ def annotate(adata,
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
         Prefix of the keys written.
-    majority_voting, hierarchy:
+    majority_voting, hierarchy, vote_min_probability:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
         The clusters to vote over: an ``obs`` column name, or one label per
@@ -97,7 +99,8 @@ def annotate(adata,
                                majority_voting=majority_voting,
                                over_clustering=_clusters(
                                    adata, over_clustering),
-                               hierarchy=hierarchy)
+                               hierarchy=hierarchy,
+                               vote_min_probability=vote_min_probability)
     adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
     adata.obs[key_added + "_confidence"] = result.confidence
     adata.obsm[key_added + "_probabilities"] = result.probabilities

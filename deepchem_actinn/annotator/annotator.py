@@ -35,6 +35,7 @@ from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import gene_positions
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
+from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 
 if TYPE_CHECKING:  # DeepChem is imported only for the models_ views
     from deepchem_actinn.models.actinn import ACTINNModel
@@ -143,12 +144,7 @@ class ACTINNAnnotator:
                  augment: Union[None, bool, Dict[str, Any]] = None,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
-        if class_weight not in ("balanced", None):
-            raise ValueError("class_weight must be 'balanced' or None")
-        if not 0 <= validation_fraction < 1:
-            raise ValueError("validation_fraction must be in [0, 1)")
-        if n_networks < 1:
-            raise ValueError("n_networks must be at least 1")
+        fitting.check_params(class_weight, validation_fraction, n_networks)
         self.n_networks = int(n_networks)
         self.max_epochs = int(max_epochs)
         self.early_stopping = bool(early_stopping)
@@ -431,16 +427,18 @@ class ACTINNAnnotator:
         self._check_fitted()
         return gene_positions(self.genes_, genes, self.min_overlap)
 
-    def predict(self,
-                X: Matrix,
-                genes: Sequence[str],
-                cell_ids: Optional[Sequence[str]] = None,
-                unassigned: bool = False,
-                threshold: Optional[float] = None,
-                gene_column: str = "var_names",
-                majority_voting: bool = False,
-                over_clustering: Optional[Sequence] = None,
-                hierarchy: Any = None) -> Annotation:
+    def predict(
+            self,
+            X: Matrix,
+            genes: Sequence[str],
+            cell_ids: Optional[Sequence[str]] = None,
+            unassigned: bool = False,
+            threshold: Optional[float] = None,
+            gene_column: str = "var_names",
+            majority_voting: bool = False,
+            over_clustering: Optional[Sequence] = None,
+            hierarchy: Any = None,
+            vote_min_probability: float = MIN_VOTE_PROBABILITY) -> Annotation:
         """Annotate raw counts of a query (cells x genes, any gene order).
 
         Parameters
@@ -470,16 +468,20 @@ class ACTINNAnnotator:
         hierarchy: TypeHierarchy or path, optional
             The parent type where the top two share it and differ by less
             than 0.2; fills ``levels``.
+        vote_min_probability: float, default 0.2
+            In the vote, a cell takes its cluster's majority label only if
+            it gives that label at least this probability (0: every cell of
+            the cluster, as CellTypist; see :mod:`deepchem_actinn.voting`).
         """
         positions = self.gene_positions(genes)
+        hierarchy = labelling.as_hierarchy(hierarchy)
         result = self._annotate(X, positions, cell_ids, unassigned,
                                 threshold, gene_column,
-                                self.scorer(positions, X.shape[1]), False, None,
-                                labelling.as_hierarchy(hierarchy))
+                                self.scorer(positions,
+                                            X.shape[1]), False, None, hierarchy)
         if majority_voting:
-            result.majority_cell_types, result.clusters, \
-                result.cluster_table = labelling.vote(
-                    result.cell_types, X, over_clustering, self.seed)
+            labelling.vote(result, X, over_clustering, self.seed, hierarchy,
+                           vote_min_probability)
         return result
 
     def iter_predict(self,

@@ -20,6 +20,17 @@ from deepchem_actinn.types import Matrix
 REJECTION_SAMPLE = 20000
 
 
+def check_params(class_weight: Optional[str], validation_fraction: float,
+                 n_networks: int) -> None:
+    """Refuse hyperparameters no annotator can be fitted with."""
+    if class_weight not in ("balanced", None):
+        raise ValueError("class_weight must be 'balanced' or None")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError("validation_fraction must be in [0, 1)")
+    if n_networks < 1:
+        raise ValueError("n_networks must be at least 1")
+
+
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     """The type names fixed from the reference labels, the class ids, the
     training and held-out indices and the sample weights (``params``: the

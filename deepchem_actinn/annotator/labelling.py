@@ -24,6 +24,8 @@ from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from deepchem_actinn.annotator.annotation import Annotation
     from deepchem_actinn.models.inference import EnsembleScorer
 
@@ -72,11 +74,19 @@ def novelty(rule: conf.RejectionRule, hidden: np.ndarray, logits: np.ndarray,
     return rule.reject(hidden, logits, scale=scale), float(scale)
 
 
-def vote(labels: np.ndarray, X: Matrix, over_clustering: Any,
-         seed: int) -> Tuple[np.ndarray, np.ndarray, Any]:
-    """Majority voting: ``(voted labels, clusters, cluster table)``, over
-    the given clusters or Leiden clusters of the query's counts ``X``."""
+def vote(result: "Annotation",
+         X: Matrix,
+         over_clustering: Any,
+         seed: int,
+         hierarchy: Any = None,
+         min_probability: float = 0.0) -> None:
+    """Majority voting: fills ``result``'s ``majority_cell_types``,
+    ``clusters`` and ``cluster_table``, over the given clusters or Leiden
+    clusters of the query's counts ``X``. A cell takes its cluster's label
+    only where its probability of it reaches ``min_probability`` (a parent
+    type's probability is its types' sum)."""
     from deepchem_actinn.voting import majority_vote, over_cluster
+    labels = result.cell_types
     if over_clustering is None:
         clusters = over_cluster(X, seed=seed)
     else:
@@ -86,9 +96,42 @@ def vote(labels: np.ndarray, X: Matrix, over_clustering: Any,
             raise ACTINNInputError(
                 "over_clustering gives %d clusters for %d cells" %
                 (len(clusters), len(labels)))
-    voted, table = majority_vote(list(labels), list(clusters), conf.UNASSIGNED)
-    return (np.asarray(voted, dtype=object), np.asarray(clusters,
-                                                        dtype=object), table)
+    voted, table = majority_vote(list(labels),
+                                 list(clusters),
+                                 conf.UNASSIGNED,
+                                 probabilities=label_probabilities(
+                                     result.probabilities, result.type_names,
+                                     hierarchy),
+                                 min_probability=min_probability)
+    result.majority_cell_types = np.asarray(voted, dtype=object)
+    result.clusters = np.asarray(clusters, dtype=object)
+    result.cluster_table = table
+
+
+def label_probabilities(proba: np.ndarray, type_names: Sequence[str],
+                        hierarchy: Any) -> "pd.DataFrame":
+    """Each cell's probability of every label it can be given: its types',
+    and with a hierarchy each parent's (the sum over the types below it).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.hierarchy import TypeHierarchy
+    >>> h = TypeHierarchy({"T": "lymphocyte", "NK": "lymphocyte"})
+    >>> label_probabilities(np.array([[0.5, 0.3, 0.2]]), ["T", "NK", "B"],
+    ...                     h).round(2).to_dict("records")
+    [{'T': 0.5, 'NK': 0.3, 'B': 0.2, 'lymphocyte': 0.8}]
+    """
+    import pandas as pd
+    frame = pd.DataFrame(proba, columns=[str(t) for t in type_names])
+    if hierarchy is None:
+        return frame
+    parents: dict = {}
+    for column, name in enumerate(frame.columns):
+        for ancestor in hierarchy.ancestors(name):
+            parents.setdefault(ancestor, []).append(column)
+    for parent, columns in parents.items():
+        frame[parent] = proba[:, columns].sum(axis=1)
+    return frame
 
 
 def annotate_matrix(annotator: Any,

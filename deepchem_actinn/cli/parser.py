@@ -157,6 +157,14 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    help="also label each over-cluster of the query by its "
                    "majority (columns over_clustering and majority_voting, "
                    "and clusters.txt); reads the whole query")
+    p.add_argument("--vote-min-probability",
+                   type=probability,
+                   default=None,
+                   metavar="P",
+                   help="in --majority-voting, a cell takes its cluster's "
+                   "majority type only if it gives that type at least this "
+                   "probability (default 0.2; 0 votes every cell, as "
+                   "CellTypist)")
     p.add_argument("--over-clustering",
                    default=None,
                    metavar="FILE",

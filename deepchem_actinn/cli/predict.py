@@ -52,6 +52,10 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
     output directory that is a file or already holds outputs (without
     ``--overwrite``)."""
     from deepchem_actinn.io.output import refuse_existing
+    if args.vote_min_probability is not None and not args.majority_voting:
+        raise ACTINNInputError("%s: --vote-min-probability sets the vote of "
+                               "--majority-voting; pass that too" %
+                               args.test_set)
     if args.over_clustering and not args.majority_voting:
         raise ACTINNInputError("%s: --over-clustering gives the clusters for "
                                "--majority-voting; pass that too" %
@@ -79,6 +83,8 @@ def _voting_options(args, cell_ids) -> Dict[str, Any]:
     options: Dict[str, Any] = {}
     if args.majority_voting:
         options["majority_voting"] = True
+        if args.vote_min_probability is not None:
+            options["vote_min_probability"] = args.vote_min_probability
         if args.over_clustering:
             from deepchem_actinn.voting import read_clusters
             options["over_clustering"] = read_clusters(args.over_clustering,
