@@ -68,6 +68,24 @@ def files(sample, tmp_path_factory):
     return paths
 
 
+@pytest.fixture(scope="module")
+def shifted(sample, tmp_path_factory):
+    """The test cells as a shallower, soupier technology would measure them
+    (20 % of their counts, a fifth more from the pooled profile of all the
+    cells): the whole query sits beyond the reference (query scale ~1.9),
+    and a block's median is not the query's. As h5ad, sparse X."""
+    _, test = sample
+    rng = np.random.default_rng(0)
+    own = rng.binomial(np.rint(test.X.toarray()).astype(np.int64), 0.2)
+    soup = own.sum(axis=0) / own.sum()
+    ambient = rng.poisson(np.outer(own.sum(axis=1) * 0.25, soup))
+    query = test.copy()
+    query.X = sp.csr_matrix((own + ambient).astype(np.float32))
+    path = tmp_path_factory.mktemp("dask_shifted") / "shifted.h5ad"
+    query.write_h5ad(path)
+    return query, path
+
+
 def _assert_same(result, expected):
     assert list(result.cell_ids) == list(expected.cell_ids)
     assert list(result.cell_types) == list(expected.cell_types)
@@ -106,6 +124,72 @@ def test_lazy_h5ad_matches_plain_predict(annotator, client, sample, files,
     _assert_same(result, expected)
     assert (result.cell_types == "Unassigned").sum() == (
         expected.cell_types == "Unassigned").sum()
+
+
+def test_shifted_query_is_calibrated_as_a_whole(annotator, client, shifted):
+    """Per-block calibration would change some labels of a shifted query;
+    the client decides Unassigned on all the cells' scores at once."""
+    query, path = shifted
+    X = sp.csr_matrix(query.X)
+    expected = annotator.predict(X,
+                                 query.var_names,
+                                 query.obs_names,
+                                 unassigned=True)
+    assert expected.query_scale > 1.5
+    blockwise = [
+        annotator.predict(X[i:i + 300], query.var_names, unassigned=True)
+        for i in range(0, X.shape[0], 300)
+    ]
+    assert {b.query_scale for b in blockwise} != {expected.query_scale}
+    assert (np.concatenate([b.cell_types for b in blockwise]) !=
+            expected.cell_types).any()
+    with h5py.File(path, "r") as f:
+        result = predict_dask(annotator,
+                              read_elem_lazy(f["X"], chunks=(300, -1)),
+                              query.var_names,
+                              query.obs_names,
+                              client=client,
+                              unassigned=True)
+    _assert_same(result, expected)
+    assert result.query_scale == expected.query_scale
+    np.testing.assert_allclose(result.novelty_score,
+                               expected.novelty_score,
+                               rtol=1e-6)
+    assert (result.cell_types == "Unassigned").sum() > 0
+
+
+def test_shifted_file_is_calibrated_chunk_by_chunk(annotator, client, shifted,
+                                                   monkeypatch):
+    """predict_file_dask decides as predict_file / iter_predict do with the
+    same chunk size: each chunk on its own scores, a small tail on the
+    chunk before it (the calibration size lowered to 250 cells here, so
+    that 300-cell chunks calibrate on themselves)."""
+    from deepchem_actinn.annotator import labelling
+    from deepchem_actinn.io import iter_cell_chunks
+    monkeypatch.setattr(labelling, "MIN_CALIBRATION_CELLS", 250)
+    query, path = shifted
+    expected = list(
+        annotator.predict_file(path, chunk_size=300, unassigned=True))
+    streamed = list(
+        annotator.iter_predict(iter_cell_chunks(path, 300),
+                               query.var_names,
+                               unassigned=True))
+    chunks = list(
+        predict_file_dask(annotator,
+                          path,
+                          client,
+                          chunk_size=300,
+                          unassigned=True,
+                          max_in_flight=2))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    scales = [c.query_scale for c in expected]
+    assert len(set(scales[:3])) == 3 and scales[3] == scales[2]
+    tail_own = annotator.rule_.query_scale(expected[3].novelty_score)
+    assert tail_own != scales[2]
+    for result, plain, stream in zip(chunks, expected, streamed):
+        _assert_same(result, plain)
+        _assert_same(result, stream)
+        assert result.query_scale == plain.query_scale == stream.query_scale
 
 
 def test_blocks_split_by_genes_are_joined(annotator, client, sample):

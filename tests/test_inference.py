@@ -111,3 +111,45 @@ def test_a_cell_with_counts_only_in_unknown_genes_is_all_zeros():
         hidden, logits = scorer(matrix)
         np.testing.assert_allclose(logits[:1], zero_input[1], rtol=1e-6)
         np.testing.assert_allclose(hidden[:1], zero_input[0], atol=1e-7)
+
+
+def test_normalisation_on_the_device_is_the_float32_arithmetic_bit_for_bit():
+    """EnsembleScorer normalises the raw non-zeros with torch where the
+    networks run: float32 scale target_sum / total, times the value, log1p;
+    the same bits by np.repeat (the CPU default) or repeat_interleave (other
+    devices, called here on the CPU), and model_gene_log's numbers."""
+    counts = _counts(n_cells=50, n_genes=12, seed=3)
+    counts[7] = 0
+    counts[7, 11] = 5  # counts only in the gene the model lacks: total 0
+    counts[8] = 0  # an empty row
+    X = sp.csr_matrix(counts)
+    positions = np.arange(11)  # query gene 11 is unknown to the model
+    ensemble = seeded_ensemble(11, 3, (8, 4), seed=0)
+    scorer = EnsembleScorer(ensemble, positions, 12, 1e4, 2.0)
+    totals = X @ scorer.multiplicity
+    assert totals.dtype == np.float32 and totals[7] == 0
+    # the NumPy arithmetic this replaced
+    scale = np.divide(1e4, totals, out=np.zeros_like(totals), where=totals > 0)
+    values = np.repeat(scale.astype(np.float32), np.diff(X.indptr))
+    np.multiply(values, X.data, out=values)
+    expected = torch.from_numpy(values).log1p_().numpy()
+    rows = torch.from_numpy(X.indptr.astype(np.int64))
+    args = (torch.from_numpy(X.data), rows, torch.from_numpy(totals))
+    with torch.inference_mode():
+        host = scorer._normalise(*args).numpy()
+        device = scorer._normalise(*args, host_repeat=False).numpy()
+    assert host.dtype == device.dtype == np.float32
+    np.testing.assert_array_equal(host, expected)
+    np.testing.assert_array_equal(device, expected)
+    # log2(1 + x): 1 / ln(2) sits in the weight table
+    ours = sp.csr_matrix((device / np.log(2.0), X.indices, X.indptr),
+                         shape=X.shape)[:, :11]
+    np.testing.assert_allclose(ours.toarray(),
+                               model_gene_log(X,
+                                              positions,
+                                              1e4,
+                                              2.0,
+                                              check=False).toarray(),
+                               rtol=1e-6,
+                               atol=1e-7)
+    assert not ours[7].toarray().any()

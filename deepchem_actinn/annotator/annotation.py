@@ -43,6 +43,17 @@ class Annotation:
     query_scale: float
         How far the query as a whole sat beyond the reference, divided out
         by the ``Unassigned`` rule (1: not shifted, or no rule applied).
+    novelty_score: np.ndarray, optional
+        With the ``Unassigned`` rule (``unassigned=True``): each cell's
+        score by the rule (:meth:`RejectionRule.score
+        <deepchem_actinn.confidence.RejectionRule.score>`), before the
+        query's calibration. Higher is more typical of the reference: for
+        ``knn``, ``-d / s[c]``, minus the distance to the ``n_neighbors``-th
+        nearest reference cell over the spread of the cell's type (at most
+        0); for ``max_probability``, the top calibrated probability. A cell
+        is ``Unassigned`` where ``novelty_score / query_scale`` is below the
+        rule's ``threshold``
+        (:func:`~deepchem_actinn.annotator.labelling.decide_novelty`).
 
     Examples
     --------
@@ -64,6 +75,7 @@ class Annotation:
     clusters: Optional[np.ndarray] = None
     cluster_table: Optional[pd.DataFrame] = None
     query_scale: float = 1.0
+    novelty_score: Optional[np.ndarray] = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when

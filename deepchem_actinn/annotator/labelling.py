@@ -61,17 +61,70 @@ def type_labels(
             resolved["probability"].to_numpy())
 
 
-def novelty(rule: conf.RejectionRule, hidden: np.ndarray, logits: np.ndarray,
-            previous_scale: Optional[float]) -> Tuple[np.ndarray, float]:
-    """Cells the rule rejects, and the query scale used: these cells' own,
-    or ``previous_scale`` for a chunk under :data:`MIN_CALIBRATION_CELLS`
-    cells when there is one."""
-    scores = rule.score(hidden, logits)
+def decide_novelty(
+        rule: conf.RejectionRule,
+        scores: np.ndarray,
+        previous_scale: Optional[float] = None) -> Tuple[np.ndarray, float]:
+    """Which cells the novelty rule rejects, given their scores.
+
+    The decision alone, apart from the scoring, so that scores computed
+    anywhere (on Dask workers, block by block) are decided as one query.
+
+    Parameters
+    ----------
+    rule: RejectionRule
+        A fitted rule.
+    scores: np.ndarray
+        :meth:`RejectionRule.score <deepchem_actinn.confidence.
+        RejectionRule.score>` of the cells (higher = more typical).
+    previous_scale: float, optional
+        The query scale of the previous chunk of a query annotated chunk by
+        chunk; used instead of these cells' own when they are fewer than
+        :data:`MIN_CALIBRATION_CELLS`.
+
+    Returns
+    -------
+    rejected: np.ndarray
+        True for the cells to mark ``Unassigned``: ``scores / scale <
+        rule.threshold``.
+    scale: float
+        The query scale used (:meth:`RejectionRule.query_scale
+        <deepchem_actinn.confidence.RejectionRule.query_scale>` of these
+        scores, or ``previous_scale``).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.confidence import RejectionRule
+    >>> rule = RejectionRule()
+    >>> rule.threshold, rule.median_ratio_ = -1.0, 0.5
+    >>> rejected, scale = decide_novelty(rule, np.array([-1.0, -2.0, -5.0]))
+    >>> rejected.tolist(), scale
+    ([False, False, True], 4.0)
+    >>> decide_novelty(rule, np.array([-1.0, -2.0, -5.0]), 1.0)[0].tolist()
+    [False, True, True]
+    """
+    if rule.threshold is None:
+        raise RuntimeError("this rule is not fitted: call fit()")
+    scores = np.asarray(scores)
     if previous_scale is not None and len(scores) < MIN_CALIBRATION_CELLS:
-        scale = previous_scale
+        scale = float(previous_scale)
     else:
         scale = rule.query_scale(scores)
-    return rule.reject(hidden, logits, scale=scale), float(scale)
+    return scores / scale < rule.threshold, float(scale)
+
+
+def novelty(
+        rule: conf.RejectionRule, hidden: np.ndarray, logits: np.ndarray,
+        previous_scale: Optional[float]
+) -> Tuple[np.ndarray, float, np.ndarray]:
+    """Cells the rule rejects, the query scale used (these cells' own, or
+    ``previous_scale`` for a chunk under :data:`MIN_CALIBRATION_CELLS`
+    cells when there is one) and the cells' scores: :func:`decide_novelty`
+    on :meth:`RejectionRule.score <deepchem_actinn.confidence.
+    RejectionRule.score>`."""
+    scores = rule.score(hidden, logits)
+    rejected, scale = decide_novelty(rule, scores, previous_scale)
+    return rejected, scale, scores
 
 
 def vote(result: "Annotation",
@@ -160,12 +213,13 @@ def annotate_matrix(annotator: Any,
                                              annotator.labels_.type_names,
                                              hierarchy)
     scale = 1.0
+    scores = None
     if threshold is not None:
         names = np.asarray(conf.assign(names, label_proba, threshold),
                            dtype=object)
     elif unassigned:
-        rejected, scale = novelty(annotator.rule_, hidden, logits,
-                                  previous_scale)
+        rejected, scale, scores = novelty(annotator.rule_, hidden, logits,
+                                          previous_scale)
         names[rejected] = conf.UNASSIGNED
     from deepchem_actinn.annotator.annotation import Annotation
     return Annotation(cell_ids=ids,
@@ -176,4 +230,5 @@ def annotate_matrix(annotator: Any,
                       genes_missing=int((positions < 0).sum()),
                       gene_column=gene_column,
                       levels=levels,
-                      query_scale=scale)
+                      query_scale=scale,
+                      novelty_score=scores)

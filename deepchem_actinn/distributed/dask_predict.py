@@ -4,10 +4,21 @@ A trained :class:`~deepchem_actinn.annotator.ACTINNAnnotator` is sent to
 every worker once (``client.scatter(..., broadcast=True)``); each task then
 receives only its rows of the query, normalises them and runs the networks
 where they are. Genes are matched once on the client, so a query that does
-not fit the model is refused before any task is sent. Every cell is
-annotated on its own (the networks, the calibration and the ``Unassigned``
-rule look at one cell at a time), so the labels and probabilities are those
-of :meth:`ACTINNAnnotator.predict` on the whole query, in the query's order.
+not fit the model is refused before any task is sent. The networks and the
+probabilities' calibration look at one cell at a time, so the workers'
+probabilities are those of a plain run. The ``Unassigned`` rule does not: it
+is calibrated against the query (the median of its cells' novelty scores,
+:meth:`~deepchem_actinn.confidence.RejectionRule.query_scale`), and a
+block's median is not the query's. So the workers send back each cell's
+score (``Annotation.novelty_score``) and the client decides, with
+:func:`~deepchem_actinn.annotator.labelling.decide_novelty`, as a plain run
+does: over all the cells at once in :func:`predict_dask` (as
+:meth:`ACTINNAnnotator.predict` on the whole query), chunk by chunk in file
+order in :func:`predict_file_dask` (as :meth:`ACTINNAnnotator.predict_file`
+with the same ``chunk_size``: a chunk under
+:data:`~deepchem_actinn.annotator.labelling.MIN_CALIBRATION_CELLS` cells
+takes the previous chunk's calibration). Labels, probabilities and
+``query_scale`` are those of the plain run, in the query's order.
 
 Two entry points:
 
@@ -132,8 +143,11 @@ def _ship(client, annotator: "ACTINNAnnotator", genes: Sequence[str],
 def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
                  annotator: "ACTINNAnnotator", genes_missing: int,
                  gene_column: str) -> "Annotation":
+    """The blocks' annotations as one (labels still as each block decided:
+    see :func:`_decide`)."""
     from deepchem_actinn.annotator import Annotation
     n_types = len(annotator.type_names)
+    scores = [p.novelty_score for p in parts if p.novelty_score is not None]
     return Annotation(
         cell_ids=cell_ids,
         cell_types=np.concatenate([p.cell_types for p in parts])
@@ -144,7 +158,28 @@ def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
         if parts else np.empty((0, n_types), np.float32),
         type_names=annotator.type_names,
         genes_missing=genes_missing,
-        gene_column=gene_column)
+        gene_column=gene_column,
+        novelty_score=np.concatenate(scores)
+        if parts and len(scores) == len(parts) else None)
+
+
+def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
+            previous_scale: Optional[float]) -> "Annotation":
+    """``result`` with the ``Unassigned`` calls of a plain run: the novelty
+    rule decided on all its cells' scores at once (or with
+    ``previous_scale`` for a small tail chunk), each cell the rule keeps
+    given back its top type. Unchanged without novelty scores (no rule, or
+    a confidence threshold, which looks at one cell at a time)."""
+    if result.novelty_score is None:
+        return result
+    from deepchem_actinn.annotator.labelling import (decide_novelty,
+                                                     type_labels)
+    from deepchem_actinn.confidence import UNASSIGNED
+    rejected, scale = decide_novelty(annotator.rule_, result.novelty_score,
+                                     previous_scale)
+    names = type_labels(result.probabilities, result.type_names, None)[0]
+    names[rejected] = UNASSIGNED
+    return dataclasses.replace(result, cell_types=names, query_scale=scale)
 
 
 def predict_dask(annotator: "ACTINNAnnotator",
@@ -242,8 +277,9 @@ def predict_dask(annotator: "ACTINNAnnotator",
         parts = client.gather(futures)
     finally:
         client.cancel(blocks + [shipped])
-    return _concatenate(parts, ids, annotator, int((positions < 0).sum()),
-                        "var_names")
+    return _decide(
+        _concatenate(parts, ids, annotator, int((positions < 0).sum()),
+                     "var_names"), annotator, None)
 
 
 def predict_file_dask(
@@ -266,9 +302,10 @@ def predict_file_dask(
     opens ``path`` on its worker and reads its ``chunk_size`` rows
     (:func:`~deepchem_actinn.io.iter_cell_chunks` with ``starts``),
     so no counts pass through the client. The annotations come back in file
-    order, the same as ``ACTINNAnnotator.predict`` on
-    :func:`~deepchem_actinn.io.read`'s result chunk by chunk: a
-    command can write them as they arrive.
+    order, the same as :meth:`ACTINNAnnotator.predict_file` with this
+    ``chunk_size`` (the ``Unassigned`` rule calibrated chunk by chunk, a
+    tail under 1,000 cells on the chunk before it): a command can write them
+    as they arrive.
 
     Parameters
     ----------
@@ -361,11 +398,14 @@ def _stream(client, annotator, genes, column, path, total, chunk_size,
             if len(pending) >= window:
                 return
 
+    scale: Optional[float] = None  # the previous chunk's query scale
     try:
         top_up()
         while pending:
-            result = pending.popleft().result()
+            result = _decide(pending.popleft().result(), annotator, scale)
             top_up()
+            if result.novelty_score is not None:
+                scale = result.query_scale
             yield result
     finally:
         client.cancel(list(pending) + [shipped])
