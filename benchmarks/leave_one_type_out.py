@@ -24,8 +24,13 @@ rows (the stratified split ``fit`` used, rebuilt with
   hidden layer;
 * ``knn_relative``: the same distance over the predicted type's spread,
   :class:`deepchem_actinn.confidence.RejectionRule` without calibration;
-* ``knn_query``: the same, calibrated against the test set as a whole
-  (:meth:`RejectionRule.query_scale`: the annotator's default rule).
+* ``knn_query``: the same, calibrated against the test set
+  (:meth:`RejectionRule.calibrate`: as a whole, and per type when the
+  test set is shifted);
+* ``default``: what ``unassigned=True`` marks: ``knn_query``, or a top
+  calibrated probability under 0.5
+  (:func:`deepchem_actinn.annotator.labelling.decide_novelty`); its ROC AUC
+  is ``knn_query``'s.
 
 Usage::
 
@@ -45,7 +50,10 @@ from typing import Dict, List
 
 import numpy as np
 
-SCORES = ["max_probability", "mahalanobis", "knn", "knn_relative", "knn_query"]
+SCORES = [
+    "max_probability", "mahalanobis", "knn", "knn_relative", "knn_query",
+    "default"
+]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -148,7 +156,9 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     """Per score: (unseen rejected, known rejected, AUC, threshold)."""
     from sklearn.metrics import roc_auc_score
 
+    from deepchem_actinn.annotator.labelling import decide_novelty
     from deepchem_actinn.confidence import (RejectionRule,
+                                            calibrated_probabilities,
                                             kth_neighbour_distance,
                                             threshold_for_rejection)
     h, lg, y = run["hidden"], run["logits"], run["y"]
@@ -176,8 +186,10 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     scores["knn_relative"] = (rule.score(h[valid],
                                          lg[valid]), rule.score(ht, lgt))
     test_relative = scores["knn_relative"][1]
+    predicted = lgt.argmax(axis=1)
+    calibration = rule.calibrate(test_relative, predicted)
     scores["knn_query"] = (scores["knn_relative"][0],
-                           test_relative / rule.query_scale(test_relative))
+                           test_relative / calibration.divisors(predicted))
     results = {}
     for key, (valid_scores, test_scores) in scores.items():
         threshold = threshold_for_rejection(valid_scores, rate)
@@ -186,6 +198,11 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
                         float(rejected[~held_mask].mean()),
                         float(roc_auc_score(held_mask,
                                             -test_scores)), threshold)
+    top = calibrated_probabilities(lgt, float(run["temperature"])).max(axis=1)
+    rejected = decide_novelty(rule, test_relative, predicted, None, top)[0]
+    results["default"] = (float(rejected[held_mask].mean()),
+                          float(rejected[~held_mask].mean()),
+                          results["knn_query"][2], float(rule.threshold))
     # At the annotator's own rate (1 %) the baseline's threshold is the
     # annotator's threshold_; other rates re-score the cached run.
     if rate == 0.01:

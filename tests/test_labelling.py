@@ -1,57 +1,111 @@
-"""The novelty rule's decision apart from its scoring
-(labelling.decide_novelty): the same calls as RejectionRule.reject, the
-query's own calibration, and the previous chunk's for a small chunk."""
+"""The Unassigned decision apart from the scoring
+(labelling.decide_novelty, RejectionRule.calibrate): the same calls as
+RejectionRule.reject, the query's own calibration, per type on a shifted
+query, the previous chunk's calibration for a small chunk, and uncertain
+cells."""
 import numpy as np
 import pytest
 
 from deepchem_actinn.annotator import labelling
-from deepchem_actinn.confidence import RejectionRule
+from deepchem_actinn.confidence import QueryCalibration, RejectionRule
+
+
+def _logits(cells):
+    return np.stack([-cells[:, 0], cells[:, 0] - 6], axis=1)
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    """A kNN rule on two 2-d types, and 1,200 query cells twice as far out
-    from the reference mean as the reference cells (a shifted query)."""
+    """A kNN rule on two 2-d types, and 1,200 query cells pushed out from
+    their type's centre, type 0 by 1.5 times and type 1 by 3 times (a
+    technology that shifts types unequally)."""
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 300)
     features = rng.normal(size=(600, 2)) + 6 * labels[:, None]
-    logits = np.stack([-features[:, 0], features[:, 0] - 6], axis=1)
     rule = RejectionRule().fit(features,
-                               logits,
+                               _logits(features),
                                labels,
                                heldout=np.arange(0, 600, 4),
                                rejection_rate=0.05)
     query_labels = np.repeat([0, 1], 600)
-    centre = features.mean(axis=0)
-    query = centre + 2.0 * (rng.normal(size=(1200, 2)) +
-                            6 * query_labels[:, None] - centre)
-    query_logits = np.stack([-query[:, 0], query[:, 0] - 6], axis=1)
-    return rule, query, query_logits
+    spread = np.where(query_labels == 0, 1.5, 3.0)[:, None]
+    query = spread * rng.normal(size=(1200, 2)) + 6 * query_labels[:, None]
+    return rule, query, _logits(query)
 
 
-def test_decision_matches_reject_and_its_own_scale(fitted):
+def test_decision_matches_reject_and_calibrates_each_type(fitted):
     rule, query, logits = fitted
     scores = rule.score(query, logits)
-    rejected, scale = labelling.decide_novelty(rule, scores)
-    assert scale == rule.query_scale(scores) > rule.min_shift
+    predicted = logits.argmax(axis=1)
+    rejected, calibration = labelling.decide_novelty(rule, scores, predicted)
+    assert calibration.scale == rule.query_scale(scores) > rule.min_shift
     np.testing.assert_array_equal(rejected, rule.reject(query, logits))
-    np.testing.assert_array_equal(rejected, scores / scale < rule.threshold)
-    # without calibration most of the shifted cells would look novel
-    assert rejected.mean() < (scores < rule.threshold).mean()
+    # each type is divided by its own shift: the median relative distance
+    # of its cells over the held-out reference's
+    for c in (0, 1):
+        own = np.median(-scores[predicted == c]) / rule.median_ratio_
+        expected = min(own, rule.max_type_shift * calibration.scale)
+        assert calibration.type_scales[c] == pytest.approx(expected)
+    assert calibration.type_scales[1] > 1.5 * calibration.type_scales[0]
+    np.testing.assert_array_equal(
+        rejected, scores / calibration.type_scales[predicted] < rule.threshold)
+    # one divisor for the whole query leaves the more shifted type novel
+    whole = scores / calibration.scale < rule.threshold
+    assert whole[predicted == 1].mean() > 1.3 * rejected[predicted == 1].mean()
     # a chunk of MIN_CALIBRATION_CELLS or more calibrates on itself
     assert len(scores) >= labelling.MIN_CALIBRATION_CELLS
-    assert labelling.decide_novelty(rule, scores, 1.0)[1] == scale
+    again = labelling.decide_novelty(rule, scores, predicted,
+                                     QueryCalibration(1.0))[1]
+    np.testing.assert_array_equal(again.type_scales, calibration.type_scales)
 
 
-def test_small_chunk_takes_the_previous_scale(fitted):
+def test_a_type_shift_is_capped_and_small_types_take_the_query_scale(fitted):
+    rule, query, logits = fitted
+    scores = rule.score(query, logits)
+    predicted = logits.argmax(axis=1)
+    capped = RejectionRule.from_dict(dict(rule.to_dict(), max_type_shift=1.0))
+    calibration = capped.calibrate(scores, predicted)
+    assert calibration.type_scales.max() == pytest.approx(calibration.scale)
+    few = RejectionRule.from_dict(dict(rule.to_dict(), min_type_cells=10**6))
+    calibration = few.calibrate(scores, predicted)
+    np.testing.assert_array_equal(calibration.type_scales, calibration.scale)
+
+
+def test_a_query_like_the_reference_is_not_calibrated_per_type(fitted):
+    rule, _, _ = fitted
+    rng = np.random.default_rng(1)
+    same = rng.normal(size=(400, 2)) + 6 * np.repeat([0, 1], 200)[:, None]
+    scores = rule.score(same, _logits(same))
+    calibration = rule.calibrate(scores, _logits(same).argmax(axis=1))
+    assert calibration == QueryCalibration(1.0, None)
+
+
+def test_small_chunk_takes_the_previous_calibration(fitted):
     rule, query, logits = fitted
     tail = rule.score(query[:10], logits[:10])
-    assert rule.query_scale(tail) != 3.0
-    rejected, scale = labelling.decide_novelty(rule, tail, 3.0)
-    assert scale == 3.0
-    np.testing.assert_array_equal(rejected, tail / 3.0 < rule.threshold)
-    # the first chunk of a query has no previous scale: its own
-    assert labelling.decide_novelty(rule, tail)[1] == rule.query_scale(tail)
+    predicted = logits[:10].argmax(axis=1)
+    previous = QueryCalibration(3.0, np.array([2.0, 4.0]))
+    rejected, calibration = labelling.decide_novelty(rule, tail, predicted,
+                                                     previous)
+    assert calibration is previous
+    np.testing.assert_array_equal(
+        rejected, tail / np.array([2.0, 4.0])[predicted] < rule.threshold)
+    # the first chunk of a query has no previous calibration: its own
+    own = labelling.decide_novelty(rule, tail, predicted)[1]
+    assert own.scale == rule.query_scale(tail)
+
+
+def test_uncertain_cells_are_unassigned_too(fitted):
+    rule, query, logits = fitted
+    scores = rule.score(query, logits)
+    predicted = logits.argmax(axis=1)
+    novel = labelling.decide_novelty(rule, scores, predicted)[0]
+    confidence = np.linspace(0.3, 1.0, len(scores))
+    both = labelling.decide_novelty(rule, scores, predicted, None,
+                                    confidence)[0]
+    np.testing.assert_array_equal(
+        both, novel | (confidence < labelling.MIN_ASSIGNED_PROBABILITY))
+    assert labelling.MIN_ASSIGNED_PROBABILITY == 0.5
 
 
 def test_max_probability_rule_is_not_calibrated(fitted):
@@ -61,11 +115,12 @@ def test_max_probability_rule_is_not_calibrated(fitted):
                                                          logits.argmax(axis=1),
                                                          rejection_rate=0.1)
     scores = simple.score(None, logits)
-    rejected, scale = labelling.decide_novelty(simple, scores)
-    assert scale == 1.0
+    rejected, calibration = labelling.decide_novelty(simple, scores,
+                                                     logits.argmax(axis=1))
+    assert calibration == QueryCalibration(1.0, None)
     np.testing.assert_array_equal(rejected, simple.reject(None, logits))
 
 
 def test_unfitted_rule_is_refused():
     with pytest.raises(RuntimeError, match="not fitted"):
-        labelling.decide_novelty(RejectionRule(), np.zeros(3))
+        labelling.decide_novelty(RejectionRule(), np.zeros(3), np.zeros(3))

@@ -1,11 +1,14 @@
 """The result of annotating cells: :class:`Annotation`."""
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError
+
+if TYPE_CHECKING:
+    from deepchem_actinn.confidence import QueryCalibration
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Annotation:
     query_scale: float
         How far the query as a whole sat beyond the reference, divided out
         by the ``Unassigned`` rule (1: not shifted, or no rule applied).
+    type_scales: np.ndarray, optional
+        On a shifted query, the divisor of the scores of the cells given
+        each type (:meth:`RejectionRule.calibrate
+        <deepchem_actinn.confidence.RejectionRule.calibrate>`).
     novelty_score: np.ndarray, optional
         With the ``Unassigned`` rule (``unassigned=True``): each cell's
         score by the rule (:meth:`RejectionRule.score
@@ -51,8 +58,9 @@ class Annotation:
         ``knn``, ``-d / s[c]``, minus the distance to the ``n_neighbors``-th
         nearest reference cell over the spread of the cell's type (at most
         0); for ``max_probability``, the top calibrated probability. A cell
-        is ``Unassigned`` where ``novelty_score / query_scale`` is below the
-        rule's ``threshold``
+        is ``Unassigned`` where ``novelty_score`` over its type's divisor is
+        below the rule's ``threshold``, or its label's probability is
+        under 0.5
         (:func:`~deepchem_actinn.annotator.labelling.decide_novelty`).
 
     Examples
@@ -75,7 +83,14 @@ class Annotation:
     clusters: Optional[np.ndarray] = None
     cluster_table: Optional[pd.DataFrame] = None
     query_scale: float = 1.0
+    type_scales: Optional[np.ndarray] = None
     novelty_score: Optional[np.ndarray] = None
+
+    @property
+    def calibration(self) -> "QueryCalibration":
+        """``query_scale`` and ``type_scales`` as the rule takes them."""
+        from deepchem_actinn.confidence import QueryCalibration
+        return QueryCalibration(self.query_scale, self.type_scales)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when

@@ -516,12 +516,12 @@ class ACTINNAnnotator:
         """
         positions = self.gene_positions(genes)
         scorer = self.scorer(positions, len(genes))
-        scale: Optional[float] = None
+        calibration = None  # the previous chunk's, for a small tail
         for cell_ids, X in chunks:
             result = self._annotate(X, positions, cell_ids, unassigned,
                                     threshold, gene_column, scorer, checked,
-                                    scale)
-            scale = result.query_scale if unassigned else None
+                                    calibration)
+            calibration = result.calibration if unassigned else None
             yield result
 
     def predict_file(self,

@@ -8,10 +8,10 @@ from deepchem_actinn.confidence.calibration import (  # noqa: F401
     UNASSIGNED, assign, calibrate, calibrated_probabilities,
     expected_calibration_error, fit_temperature, threshold_for_rejection)
 from deepchem_actinn.confidence.rejection import (  # noqa: F401
-    NEIGHBOUR_BLOCK, RejectionRule, kth_neighbour_distance)
+    NEIGHBOUR_BLOCK, QueryCalibration, RejectionRule, kth_neighbour_distance)
 
 __all__ = [
-    "UNASSIGNED", "RejectionRule", "assign", "calibrate",
+    "UNASSIGNED", "QueryCalibration", "RejectionRule", "assign", "calibrate",
     "calibrated_probabilities", "expected_calibration_error", "fit_temperature",
     "kth_neighbour_distance", "threshold_for_rejection"
 ]

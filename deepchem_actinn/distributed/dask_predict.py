@@ -47,6 +47,7 @@ from deepchem_actinn.errors import ACTINNInputError
 
 if TYPE_CHECKING:
     from deepchem_actinn.annotator import ACTINNAnnotator, Annotation
+    from deepchem_actinn.confidence import QueryCalibration
 
 _INSTALL = ('Dask prediction needs dask.distributed: pip install '
             '"deepchem-actinn[distributed]"')
@@ -164,22 +165,28 @@ def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
 
 
 def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
-            previous_scale: Optional[float]) -> "Annotation":
-    """``result`` with the ``Unassigned`` calls of a plain run: the novelty
-    rule decided on all its cells' scores at once (or with
-    ``previous_scale`` for a small tail chunk), each cell the rule keeps
-    given back its top type. Unchanged without novelty scores (no rule, or
-    a confidence threshold, which looks at one cell at a time)."""
+            previous: Optional["QueryCalibration"]) -> "Annotation":
+    """``result`` with the ``Unassigned`` calls of a plain run: the rule
+    decided on all its cells' scores at once (or with ``previous`` for a
+    small tail chunk), each cell it keeps given back its top type. Unchanged
+    without novelty scores (no rule, or a confidence threshold, which looks
+    at one cell at a time)."""
     if result.novelty_score is None:
         return result
     from deepchem_actinn.annotator.labelling import (decide_novelty,
                                                      type_labels)
     from deepchem_actinn.confidence import UNASSIGNED
-    rejected, scale = decide_novelty(annotator.rule_, result.novelty_score,
-                                     previous_scale)
-    names = type_labels(result.probabilities, result.type_names, None)[0]
+    names, _, label_proba = type_labels(result.probabilities, result.type_names,
+                                        None)
+    rejected, calibration = decide_novelty(annotator.rule_,
+                                           result.novelty_score,
+                                           result.probabilities.argmax(axis=1),
+                                           previous, label_proba)
     names[rejected] = UNASSIGNED
-    return dataclasses.replace(result, cell_types=names, query_scale=scale)
+    return dataclasses.replace(result,
+                               cell_types=names,
+                               query_scale=calibration.scale,
+                               type_scales=calibration.type_scales)
 
 
 def predict_dask(annotator: "ACTINNAnnotator",
@@ -398,14 +405,15 @@ def _stream(client, annotator, genes, column, path, total, chunk_size,
             if len(pending) >= window:
                 return
 
-    scale: Optional[float] = None  # the previous chunk's query scale
+    # the previous chunk's calibration, for a small tail
+    calibration: Optional["QueryCalibration"] = None
     try:
         top_up()
         while pending:
-            result = _decide(pending.popleft().result(), annotator, scale)
+            result = _decide(pending.popleft().result(), annotator, calibration)
             top_up()
             if result.novelty_score is not None:
-                scale = result.query_scale
+                calibration = result.calibration
             yield result
     finally:
         client.cancel(list(pending) + [shipped])
