@@ -280,6 +280,74 @@ def test_bad_counts_are_named_from_the_worker(annotator, client, sample):
                      client=client)
 
 
+def test_log_normalised_blocks_are_refused_from_the_worker(
+        annotator, client, sample):
+    _, test = sample
+    logged = np.log1p(test.X.toarray())
+    X = da.from_array(logged, chunks=(500, -1))
+    with pytest.raises(ACTINNInputError,
+                       match=r"the Dask array: X holds non-integer values.*"
+                       r"log-normalised"):
+        predict_dask(annotator,
+                     X,
+                     test.var_names,
+                     test.obs_names,
+                     client=client)
+
+
+def test_annotate_an_anndata_with_a_dask_x(annotator, client, sample, files):
+    import anndata
+
+    from deepchem_actinn.annotator import annotate
+    _, test = sample
+    plain = anndata.read_h5ad(files["sparse"])
+    expected = annotate(plain, annotator, unassigned=True)
+    with h5py.File(files["sparse"], "r") as f:
+        lazy = anndata.AnnData(X=read_elem_lazy(f["X"], chunks=(300, -1)),
+                               obs=plain.obs[[]].copy(),
+                               var=plain.var.copy())
+        result = annotate(lazy, annotator, unassigned=True)
+        with pytest.raises(ACTINNInputError,
+                           match="X is a Dask array; majority voting"):
+            annotate(lazy, annotator, majority_voting=True)
+    _assert_same(result, expected)
+    np.testing.assert_array_equal(lazy.obs["actinn_cell_type"],
+                                  plain.obs["actinn_cell_type"])
+    np.testing.assert_allclose(lazy.obsm["actinn_probabilities"],
+                               plain.obsm["actinn_probabilities"],
+                               atol=1e-6)
+    assert lazy.uns["actinn"] == plain.uns["actinn"]
+    # a lazily held log-normalised X: the worker's count check names it
+    logged = anndata.AnnData(X=da.from_array(np.log1p(test.X.toarray()),
+                                             chunks=(500, -1)),
+                             obs=plain.obs[[]].copy(),
+                             var=plain.var.copy())
+    with pytest.raises(ACTINNInputError, match="X holds non-integer"):
+        annotate(logged, annotator)
+
+
+def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample,
+                                          tmp_path):
+    import pandas as pd
+    _, test = sample
+    path = tmp_path / "cells_as_rows.csv"
+    pd.DataFrame(test.X.toarray(),
+                 index=test.obs_names,
+                 columns=test.var_names).to_csv(path)
+    chunks = list(
+        predict_file_dask(annotator,
+                          path,
+                          client,
+                          chunk_size=400,
+                          expected_genes=annotator.genes_))
+    assert [len(c) for c in chunks] == [400, 400, 200]
+    expected = annotator.predict(test.X, test.var_names, test.obs_names)
+    joined = dask_predict._concatenate(
+        chunks, np.concatenate([c.cell_ids for c in chunks]), annotator,
+        chunks[0].genes_missing, chunks[0].gene_column)
+    _assert_same(joined, expected)
+
+
 def test_is_dask_array(sample):
     _, test = sample
     assert is_dask_array(da.zeros((2, 3)))

@@ -7,7 +7,9 @@ import pandas as pd
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.annotator.annotator import ACTINNAnnotator
+from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import counts_source
+from deepchem_actinn.io.counts import CountsSource, select_matrix
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                  gene_candidates)
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
@@ -36,6 +38,13 @@ def annotate(adata,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
     ``obs[key_added + "_level"]``.
+
+    An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
+    ``anndata.experimental.read_lazy``) is annotated on the running
+    ``dask.distributed`` cluster, block by block on the workers
+    (:func:`~deepchem_actinn.distributed.predict_dask`; the ``distributed``
+    extra); the matrix named (``X`` by default) must then hold raw counts,
+    which each worker checks.
 
     The counts are chosen by the package's one rule
     (:func:`~deepchem_actinn.io.counts_source`, as ``actinn
@@ -81,6 +90,10 @@ def annotate(adata,
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
     """
+    lazy = _lazy_counts(adata, layer, use_raw)
+    if lazy is not None:
+        return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
+                              key_added, majority_voting or hierarchy)
     chosen = counts_source(adata, layer, use_raw)
     var = chosen.var
     candidates = gene_candidates(var.index, var)
@@ -101,15 +114,7 @@ def annotate(adata,
                                    adata, over_clustering),
                                hierarchy=hierarchy,
                                vote_min_probability=vote_min_probability)
-    adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
-    adata.obs[key_added + "_confidence"] = result.confidence
-    adata.obsm[key_added + "_probabilities"] = result.probabilities
-    adata.uns[key_added] = {
-        "type_names": result.type_names,
-        "genes_missing": result.genes_missing,
-        "gene_column": column,
-        "package_version": __version__,
-    }
+    _write(adata, result, key_added)
     if result.levels is not None:
         adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
     if result.majority_cell_types is not None:
@@ -118,6 +123,56 @@ def annotate(adata,
         adata.obs[key_added + "_over_clustering"] = pd.Categorical(
             result.clusters)
         adata.uns[key_added]["clusters"] = result.cluster_table
+    return result
+
+
+def _write(adata, result: Annotation, key_added: str) -> None:
+    """The per-cell labels, confidences and probabilities, and ``uns``."""
+    adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
+    adata.obs[key_added + "_confidence"] = result.confidence
+    adata.obsm[key_added + "_probabilities"] = result.probabilities
+    adata.uns[key_added] = {
+        "type_names": result.type_names,
+        "genes_missing": result.genes_missing,
+        "gene_column": result.gene_column,
+        "package_version": __version__,
+    }
+
+
+def _lazy_counts(adata, layer: Optional[str],
+                 use_raw: Optional[bool]) -> Optional[CountsSource]:
+    """The matrix ``layer``/``use_raw`` name (X by default) when it is a
+    Dask array, as anndata's lazy reading gives; None otherwise."""
+    from deepchem_actinn.distributed.dask_predict import is_dask_array
+    chosen = select_matrix(adata, layer, use_raw, "AnnData")
+    return chosen if is_dask_array(chosen.matrix) else None
+
+
+def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
+                   unassigned: bool, threshold: Optional[float], key_added: str,
+                   whole_query: Any) -> Annotation:
+    """Annotate a Dask matrix on the running dask.distributed cluster
+    (:func:`~deepchem_actinn.distributed.predict_dask`): each block is read,
+    checked to hold counts and scored on a worker. The counts rule cannot
+    look for raw counts elsewhere without reading the matrix, so the matrix
+    named (X by default) must hold them."""
+    from deepchem_actinn.distributed import predict_dask
+    if whole_query:
+        raise ACTINNInputError(
+            "AnnData: %s is a Dask array; majority voting and a hierarchy "
+            "need the query in memory (adata.to_memory())" % chosen.description)
+    candidates = gene_candidates(chosen.var.index, chosen.var)
+    column, _ = choose_gene_column(annotator.genes_, candidates,
+                                   annotator.min_overlap)
+    result = predict_dask(annotator,
+                          chosen.matrix,
+                          candidates[column],
+                          adata.obs_names,
+                          unassigned=unassigned,
+                          threshold=threshold,
+                          what=chosen.description)
+    result.gene_column = column
+    _write(adata, result, key_added)
     return result
 
 

@@ -60,12 +60,11 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
         raise ACTINNInputError("%s: --over-clustering gives the clusters for "
                                "--majority-voting; pass that too" %
                                args.over_clustering)
-    if args.scheduler and (_whole_query(args) or
-                           args.test_orientation != "auto"):
+    if args.scheduler and _whole_query(args):
         raise ACTINNInputError(
-            "%s: --scheduler annotates chunks on a cluster; majority voting, "
-            "a hierarchy and a forced orientation need the whole query in "
-            "one process" % args.test_set)
+            "%s: --scheduler annotates chunks on a cluster; majority voting "
+            "and a hierarchy need the whole query in one process" %
+            args.test_set)
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
@@ -217,7 +216,8 @@ def _chunks(args, annotator, column: str, genes: List[str]) -> Iterator[Any]:
                                          args.test_format,
                                          upper_case_genes=upper,
                                          unassigned=args.unassigned,
-                                         threshold=args.threshold)
+                                         threshold=args.threshold,
+                                         **_query_options(args, annotator))
         return
     chunks = prefetch(
         iter_cell_chunks(args.test_set,

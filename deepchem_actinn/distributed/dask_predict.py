@@ -111,10 +111,15 @@ class _Worker:
         return dataclasses.replace(result, gene_column=self.gene_column)
 
 
-def _predict_block(worker: _Worker, X, cell_ids: np.ndarray) -> "Annotation":
-    """One block of a Dask array, on a worker."""
+def _predict_block(worker: _Worker, X, cell_ids: np.ndarray,
+                   what: str) -> "Annotation":
+    """One block of a Dask array, on a worker: its values checked to be
+    counts (the one count check, naming the block's cells), then
+    annotated."""
+    from deepchem_actinn.io import check_count_values
     if not isinstance(X, np.ndarray) and hasattr(X, "tocsr"):
         X = X.tocsr()  # CSC blocks, pydata/sparse COO blocks
+    check_count_values(X, cell_ids, what=what, source="the Dask array")
     return worker.predict(X, cell_ids)
 
 
@@ -196,7 +201,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
                  *,
                  client=None,
                  unassigned: bool = False,
-                 threshold: Optional[float] = None) -> "Annotation":
+                 threshold: Optional[float] = None,
+                 what: str = "X") -> "Annotation":
     """Annotate a Dask array of raw counts on a ``dask.distributed`` cluster.
 
     The annotator is sent to each worker once; each block of rows is
@@ -221,6 +227,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
         The cluster to use; by default the Client already running.
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
+    what: str, default "X"
+        Names the matrix in error messages (e.g. ``"layers['counts']"``).
 
     Returns
     -------
@@ -231,8 +239,10 @@ def predict_dask(annotator: "ACTINNAnnotator",
     ------
     ACTINNInputError
         The genes do not match the model, or the ids or gene names do not
-        fit X; raised on the client before anything is computed. Bad counts
-        in a block raise it from the worker, naming the cells.
+        fit X; raised on the client before anything is computed. A block
+        that does not hold raw counts (negative, NaN, infinite or
+        non-integer values: the package's one count check) raises it from
+        the worker, naming the cells.
     ImportError
         Dask's distributed scheduler is not installed.
 
@@ -279,6 +289,7 @@ def predict_dask(annotator: "ACTINNAnnotator",
                           shipped,
                           block,
                           ids[bounds[i]:bounds[i + 1]],
+                          what,
                           pure=False) for i, block in enumerate(blocks)
         ]
         parts = client.gather(futures)
@@ -300,6 +311,8 @@ def predict_file_dask(
         layer: Optional[str] = None,
         use_raw: Optional[bool] = None,
         allow_non_integer: bool = False,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
         unassigned: bool = False,
         threshold: Optional[float] = None,
         max_in_flight: Optional[int] = None) -> Iterator["Annotation"]:
@@ -328,6 +341,10 @@ def predict_file_dask(
         Cells per task.
     format, upper_case_genes, layer, use_raw, allow_non_integer:
         As in :func:`~deepchem_actinn.io.iter_cell_chunks`.
+    orientation, expected_genes:
+        How a CSV/TSV query is laid out, as in
+        :func:`~deepchem_actinn.io.iter_cell_chunks` (``actinn predict``
+        passes the model's genes, so cells-as-rows files are detected).
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     max_in_flight: int, optional
@@ -367,17 +384,24 @@ def predict_file_dask(
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
     path = os.path.abspath(os.fspath(path))
-    read_options: Dict[str, Any] = dict(format=format,
-                                        upper_case_genes=upper_case_genes,
-                                        layer=layer,
-                                        use_raw=use_raw,
-                                        allow_non_integer=allow_non_integer)
+    read_options: Dict[str,
+                       Any] = dict(format=format,
+                                   upper_case_genes=upper_case_genes,
+                                   layer=layer,
+                                   use_raw=use_raw,
+                                   allow_non_integer=allow_non_integer,
+                                   orientation=orientation,
+                                   expected_genes=None if expected_genes is None
+                                   else [str(g) for g in expected_genes])
     var = read_var(path, **read_options)
     candidates = gene_candidates(var.index, var)
     column, _ = choose_gene_column(annotator.genes_, candidates,
                                    annotator.min_overlap)
     annotator.gene_positions(candidates[column])  # logs missing genes once
-    total = n_cells(path, format)
+    total = n_cells(path,
+                    format,
+                    orientation=orientation,
+                    expected_genes=read_options["expected_genes"])
     window = int(max_in_flight or max(2, 2 * sum(client.nthreads().values())))
     return _stream(client, annotator, candidates[column], column, path, total,
                    int(chunk_size), read_options, unassigned, threshold, window)
