@@ -232,3 +232,27 @@ def test_device_batches_are_the_cpu_batches(data):
     assert n == 7
     dense = DeviceBatches(X.toarray(), y, w, 64, "cpu").batch(np.arange(3))
     np.testing.assert_array_equal(dense[0][0].numpy(), X[:3].toarray())
+
+
+def test_epoch_source_on_and_off_the_device_give_the_same_batches(data):
+    """The annotator's batch source: training rows drawn in place (rows=),
+    on the device (forced here, on the CPU) or cut on the host in a reader
+    thread: the same batches."""
+    from deepchem_actinn.models.batches import epoch_source
+    X, y, w, _ = data
+    rows = np.arange(0, X.shape[0], 3)
+    host = epoch_source(X, y, w, 16, "cpu", rows, on_device=False)
+    device = epoch_source(X, y, w, 16, "cpu", rows, on_device=True)
+    pairs = list(
+        zip(host(np.random.default_rng(2)), device(np.random.default_rng(2))))
+    assert len(pairs) == -(-len(rows) // 16)
+    seen = []
+    for (xa, ya, wa), (xb, yb, wb) in pairs:
+        for a, b in zip(xa, xb):
+            np.testing.assert_array_equal(np.asarray(a), b.numpy())
+        np.testing.assert_array_equal(ya[0], yb[0].numpy())
+        np.testing.assert_array_equal(wa[0], wb[0].numpy())
+        seen.extend(np.asarray(ya[0]).ravel().tolist())
+    assert sorted(seen) == sorted(y[rows].tolist())
+    # the automatic choice on the CPU: the host
+    assert epoch_source(X, y, w, 16, "cpu").__name__ == "host"

@@ -24,7 +24,7 @@ from deepchem_actinn.annotator import fitting, labelling
 from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io.prefetch import prefetch
-from deepchem_actinn.models.batches import minibatches
+from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.inference import (EnsembleScorer, embed,
                                               model_gene_log)
@@ -241,14 +241,8 @@ class ACTINNAnnotator:
             gene_filter.get_support(indices=True), self.target_sum,
             self.log_base, self.seed)
 
-        def epoch(rng: np.random.Generator):
-            return minibatches(X_train,
-                               y_train,
-                               w_train,
-                               self.batch_size,
-                               rng,
-                               rows=rows)
-
+        epoch = epoch_source(X_train, y_train, w_train, self.batch_size,
+                             resolve_device(self.device), rows)
         ref_idx = fitting.reference_sample(y, train_idx, self.seed)
         return self._fit_networks(epoch, fitting.rows(Xf, valid_idx),
                                   y[valid_idx], len(y), progress,
@@ -309,8 +303,9 @@ class ACTINNAnnotator:
         train[train_idx] = True
 
         def epoch(rng: np.random.Generator):
-            return ref.epoch(rng, columns, y, weights, train, self.batch_size,
-                             buffer_cells)
+            return host_feed(
+                ref.epoch(rng, columns, y, weights, train, self.batch_size,
+                          buffer_cells), resolve_device(self.device))
 
         return self._fit_networks(epoch, valid_rows[:, columns], y[valid_idx],
                                   len(y), progress, ref_rows[:, columns],
@@ -334,17 +329,16 @@ class ACTINNAnnotator:
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
                                    self.hidden_sizes, self.n_networks,
                                    self.seed).to(resolve_device(self.device))
-        self.histories_ = train_ensemble(
-            ensemble,
-            lambda rng: prefetch(epoch(rng), depth=4),
-            X_valid,
-            y_valid,
-            max_epochs=self.max_epochs,
-            early_stopping=self.early_stopping,
-            patience=self.patience,
-            seed=self.seed,
-            progress=progress,
-            **self._optimiser())
+        self.histories_ = train_ensemble(ensemble,
+                                         epoch,
+                                         X_valid,
+                                         y_valid,
+                                         max_epochs=self.max_epochs,
+                                         early_stopping=self.early_stopping,
+                                         patience=self.patience,
+                                         seed=self.seed,
+                                         progress=progress,
+                                         **self._optimiser())
         self.ensemble_ = ensemble
         self._models = None
         valid = embed(ensemble, X_valid)

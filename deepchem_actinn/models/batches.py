@@ -8,7 +8,8 @@ never waits for the CPU to slice rows and transpose them. Both give the
 same batches from the same generator, and both give each process of a
 data-parallel run its share (:func:`batch_rows`).
 """
-from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Iterable, Iterator, List, Optional, Tuple,
+                    Union)
 
 import numpy as np
 import scipy.sparse as sp
@@ -246,6 +247,10 @@ class DeviceBatches:
         Cells per (global) batch.
     device: str or torch.device
         Where to keep the reference.
+    rows: np.ndarray, optional
+        Train on these rows of X, y and w only, as :func:`minibatches`
+        does (the whole X goes to the device; no copy of the rows on the
+        host).
 
     Examples
     --------
@@ -261,8 +266,10 @@ class DeviceBatches:
                  y: np.ndarray,
                  w: np.ndarray,
                  batch_size: int,
-                 device: Union[str, torch.device] = "cpu") -> None:
+                 device: Union[str, torch.device] = "cpu",
+                 rows: Optional[np.ndarray] = None) -> None:
         self.device = torch.device(device)
+        self.rows = None if rows is None else np.asarray(rows, np.int64)
         self.batch_size = int(batch_size)
         self.sparse = sp.issparse(X)
         self.shape = X.shape
@@ -304,8 +311,10 @@ class DeviceBatches:
             rng: Optional[np.random.Generator],
             shard: Optional[Shard] = None) -> Iterator[Tuple[List, List, List]]:
         """This process's batches of one epoch (see :func:`batch_rows`)."""
-        for rows, scale in batch_rows(self.shape[0], self.batch_size, rng,
-                                      False, shard):
+        n = self.shape[0] if self.rows is None else len(self.rows)
+        for rows, scale in batch_rows(n, self.batch_size, rng, False, shard):
+            if self.rows is not None:
+                rows = self.rows[rows]
             yield self.batch(rows, scale)
 
     def batch(self,
@@ -345,3 +354,71 @@ class DeviceBatches:
             t_offsets.to(kind), val[order]
         ]
         return inputs, labels, weights
+
+
+def epoch_source(
+    X: Matrix,
+    y: np.ndarray,
+    w: np.ndarray,
+    batch_size: int,
+    device: Union[str, torch.device],
+    rows: Optional[np.ndarray] = None,
+    on_device: Optional[bool] = None
+) -> Callable[[Optional[np.random.Generator]], Iterator[Tuple[List, List,
+                                                              List]]]:
+    """Where training draws its batches from, one epoch per call.
+
+    On a GPU whose free memory holds the reference (:meth:`DeviceBatches.
+    fits`), the reference goes there once and each batch is gathered there
+    (:class:`DeviceBatches`); otherwise batches are cut on the CPU
+    (:func:`minibatches`) in a reader thread, a few ahead, and for a GPU
+    copied through pinned memory without waiting
+    (:func:`prefetch_to_device`). Both give the same batches from the same
+    generator.
+
+    Parameters
+    ----------
+    X, y, w, batch_size, rows:
+        As in :func:`minibatches`.
+    device: str or torch.device
+        The training device.
+    on_device: bool, optional
+        Force the choice (True: :class:`DeviceBatches`, also on the CPU);
+        by default the rule above.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.eye(4, dtype=np.float32))
+    >>> epoch = epoch_source(X, np.arange(4), np.ones(4), 2, "cpu")
+    >>> [b[1][0].ravel().tolist() for b in epoch(None)]
+    [[0, 1], [2, 3]]
+    """
+    device = torch.device(device)
+    if on_device is None:
+        on_device = device.type == "cuda" and DeviceBatches.fits(X, device)
+    if on_device:
+        return DeviceBatches(X, y, w, batch_size, device, rows).epoch
+
+    def host(rng: Optional[np.random.Generator]) -> Iterator:
+        return host_feed(
+            minibatches(X,
+                        y,
+                        w,
+                        batch_size,
+                        rng,
+                        sparse=sp.issparse(X),
+                        rows=rows), device)
+
+    return host
+
+
+def host_feed(batches: Iterable[Any],
+              device: Union[str, torch.device],
+              depth: int = 4) -> Iterator:
+    """Batches cut on the CPU, made ``depth`` ahead in a reader thread and,
+    for a GPU, copied there through pinned memory
+    (:func:`prefetch_to_device`)."""
+    if torch.device(device).type == "cuda":
+        return prefetch_to_device(batches, device, depth)
+    return prefetch(batches, depth)
