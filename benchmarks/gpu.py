@@ -83,14 +83,13 @@ def load(path, labels_path):
 
 
 def batches(X, y, w, batch_size, device):
-    """``(epoch_batches, where)``: batches built on the device when the
-    reference fits there, else on the CPU (copied through pinned memory
-    by the training loop)."""
-    from deepchem_actinn.models.batches import DeviceBatches, minibatches
-    if DeviceBatches.fits(X, device):
-        source = DeviceBatches(X, y, w, batch_size, device)
-        return source.epoch, "device"
-    return (lambda rng: minibatches(X, y, w, batch_size, rng)), "host"
+    """``(epoch_batches, where)``: the annotator's own batch source
+    (``epoch_source``: built on the device when the reference fits there,
+    else on the CPU and copied through pinned memory)."""
+    from deepchem_actinn.models.batches import DeviceBatches, epoch_source
+    where = "device" if (device.type == "cuda" and
+                         DeviceBatches.fits(X, device)) else "host"
+    return epoch_source(X, y, w, batch_size, device), where
 
 
 def train(X, y, n_types, device, networks, epochs, batch_size, lr):
