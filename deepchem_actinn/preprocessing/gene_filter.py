@@ -395,10 +395,12 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
             if keep.all():
                 return sp.csr_matrix((X.data.copy(), new, X.indptr.copy()),
                                      shape=(X.shape[0], len(positions)))
-            kept_before = np.concatenate([[0], np.cumsum(keep)])
-            return sp.csr_matrix(
-                (X.data[keep], new[keep], kept_before[X.indptr]),
-                shape=(X.shape[0], len(positions)))
+            # each row's start moves back by the non-zeros dropped before
+            # it (found by position, not by a cumulative sum over all)
+            dropped = np.flatnonzero(~keep)
+            indptr = X.indptr - np.searchsorted(dropped, X.indptr)
+            return sp.csr_matrix((X.data[keep], new[keep], indptr),
+                                 shape=(X.shape[0], len(positions)))
         picker = sp.csr_matrix((np.ones(int(present.sum()), dtype=X.dtype),
                                 (positions[present], np.flatnonzero(present))),
                                shape=(X.shape[1], len(positions)))
