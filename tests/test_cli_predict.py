@@ -52,7 +52,7 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
     labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
     share = 100 * (labels["celltype"] == "Unassigned").mean()
     n_genes = len(ACTINNAnnotator.load(model, device="cpu").genes_)
-    assert "annotated 1000 cells: " in err
+    assert "annotated 1000 cells on cpu: " in err
     assert "; %.1f %% Unassigned" % share in err
     assert ("model genes missing from the query: 0 of %d (set to zero); "
             "query genes matched through var_names" % n_genes) in err

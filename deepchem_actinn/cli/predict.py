@@ -286,7 +286,9 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
     """Annotate the query of ``args`` and publish the outputs together."""
     from deepchem_actinn.io.output import atomic_files
     names = output_names(args)
-    summary = PredictionSummary(len(annotator.genes_))
+    summary = PredictionSummary(
+        len(annotator.genes_),
+        "a dask cluster" if args.scheduler else str(annotator.ensemble_.device))
     with atomic_files(out_dir, names, overwrite=args.overwrite,
                       parents=True) as tmp:
         outputs = _Outputs(args, tmp, list(annotator.type_names))

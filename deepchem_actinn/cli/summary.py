@@ -99,8 +99,9 @@ class PredictionSummary:
     'annotated 4 cells: B 2, T 1, Unassigned 1; 25.0 % Unassigned'
     """
 
-    def __init__(self, n_model_genes: int) -> None:
+    def __init__(self, n_model_genes: int, device: str = "") -> None:
         self.n_model_genes = int(n_model_genes)
+        self.device = str(device)
         self.type_counts: Counter = Counter()
         self.genes_missing = 0
 
@@ -123,7 +124,8 @@ class PredictionSummary:
             shown += ", ... (%d types)" % len(top)
         share = 100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1)
         lines = [
-            "annotated %d cells: %s; %.1f %% Unassigned" % (n, shown, share),
+            "annotated %d cells%s: %s; %.1f %% Unassigned" %
+            (n, " on " + self.device if self.device else "", shown, share),
             "model genes missing from the query: %d of %d (set to zero); "
             "query genes matched through %s" %
             (self.genes_missing, self.n_model_genes, gene_column),

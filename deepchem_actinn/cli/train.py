@@ -128,10 +128,11 @@ def train_annotator(args, adata=None, labels=None):
         annotator.genes_ = original_case(annotator.genes_, raw.index)
     history = annotator.history_
     logger.info(
-        "trained %d network%s on %d cells, %d genes, %d types; first "
+        "trained %d network%s on %d cells, %d genes, %d types, on %s; first "
         "network: %d epochs (best %d)", annotator.n_networks,
         "" if annotator.n_networks == 1 else "s", annotator.n_reference_cells_,
-        len(annotator.genes_), len(annotator.type_names),
+        len(annotator.genes_),
+        len(annotator.type_names), annotator.ensemble_.device,
         len(history["train_loss"]), history["best_epoch"][0])
     return annotator
 
