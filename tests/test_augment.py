@@ -97,14 +97,15 @@ def test_fit_with_augment_adds_copies_and_is_saved(tm_train, tmp_path,
     X = sp.csr_matrix(tm_train["X"][rows][:, :300])
     genes, labels = tm_train["genes"][:300], tm_train["labels"][rows]
     trained_on = []
-    original = module.minibatches
+    original = module.epoch_source
 
-    def recording(X_train, y_train, *args, rows=None):
+    def recording(X_train, y_train, *args):
+        rows = args[3] if len(args) > 3 else None
         y_seen = y_train if rows is None else y_train[rows]
         trained_on.append((len(y_seen), np.bincount(y_seen).tolist()))
-        return original(X_train, y_train, *args, rows=rows)
+        return original(X_train, y_train, *args)
 
-    monkeypatch.setattr(module, "minibatches", recording)
+    monkeypatch.setattr(module, "epoch_source", recording)
     params = dict(max_epochs=1, early_stopping=False, n_networks=1)
     plain = ACTINNAnnotator(**params).fit(X, genes, labels)
     augmented = ACTINNAnnotator(augment={"copies": 2}, **params)

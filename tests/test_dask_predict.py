@@ -326,13 +326,11 @@ def test_annotate_an_anndata_with_a_dask_x(annotator, client, sample, files):
         annotate(logged, annotator)
 
 
-def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample,
-                                          tmp_path):
+def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample, tmp_path):
     import pandas as pd
     _, test = sample
     path = tmp_path / "cells_as_rows.csv"
-    pd.DataFrame(test.X.toarray(),
-                 index=test.obs_names,
+    pd.DataFrame(test.X.toarray(), index=test.obs_names,
                  columns=test.var_names).to_csv(path)
     chunks = list(
         predict_file_dask(annotator,
