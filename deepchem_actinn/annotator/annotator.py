@@ -301,7 +301,7 @@ class ACTINNAnnotator:
         gene_filter = GeneFilter(self.total_percentiles, self.cv_percentiles)
         X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
                                         cells[ref_idx])
-        self.genes_ = [str(g) for g in gene_filter.genes_]
+        self.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
         feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
                           weights[train_idx], self.batch_size, buffer_cells)
 
