@@ -178,8 +178,9 @@ class ReferenceFile:
                    *row_sets: np.ndarray) -> List[sp.csr_matrix]:
         """Fit ``gene_filter`` in one pass over the file (:meth:`scan`) and
         return the networks' input for each array of file rows in
-        ``row_sets``, as :func:`~deepchem_actinn.annotator.fitting.
-        model_input` gives it for the same cells in memory."""
+        ``row_sets``, as
+        :func:`~deepchem_actinn.annotator.fitting.model_input` gives it for
+        the same cells in memory."""
         both = np.unique(np.concatenate(row_sets))
         stats, raw = self.scan(both)
         gene_filter.fit_stats(stats, list(self.genes))
