@@ -248,22 +248,23 @@ class ACTINNAnnotator:
                                   y[valid_idx], len(y), progress,
                                   fitting.rows(Xf, ref_idx), y[ref_idx])
 
-    def fit_file(
-        self,
-        path: Union[str, os.PathLike],
-        labels: Union[pd.Series, str, os.PathLike],
-        format: Optional[str] = None,
-        upper_case_genes: bool = True,
-        block_size: int = 4096,
-        buffer_cells: int = 65536,
-        progress: Optional[Callable[[Dict[str, Any]], None]] = None
-    ) -> "ACTINNAnnotator":
+    def fit_file(self,
+                 path: Union[str, os.PathLike],
+                 labels: Union[pd.Series, str, os.PathLike],
+                 format: Optional[str] = None,
+                 upper_case_genes: bool = True,
+                 block_size: int = 4096,
+                 buffer_cells: int = 65536,
+                 progress: Optional[Callable[[Dict[str, Any]], None]] = None,
+                 labelled_only: bool = False) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
-        The file is read block by block (:class:`~deepchem_actinn.annotator.reference_file.ReferenceFile`): one pass
-        for the gene statistics and the held-out cells, then one shuffled
-        pass per epoch, so memory is bounded by ``buffer_cells`` and the
-        held-out cells, not by the size of the reference.
+        The file is read block by block
+        (:class:`~deepchem_actinn.annotator.reference_file.ReferenceFile`):
+        one pass for the gene statistics and the held-out cells, then one shuffled pass per epoch, so memory is
+        bounded by ``buffer_cells`` and the held-out cells, not by the size
+        of the reference. The networks see the same input as :meth:`fit`
+        gives them for the same cells.
 
         Parameters
         ----------
@@ -281,35 +282,34 @@ class ACTINNAnnotator:
             Cells shuffled together.
         progress: callable, optional
             As in :meth:`fit`.
+        labelled_only: bool, default False
+            Leave out the cells ``labels`` has no label for (from the gene
+            statistics, training, validation and the ``Unassigned`` rule),
+            as :meth:`fit` on the labelled cells alone; by default they are
+            refused.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         if self.augment is not None:
             raise ValueError("augment is not supported by fit_file yet: "
                              "use fit, or augment=None")
         ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
-                            self.target_sum, self.log_base, block_size)
-        y, train_idx, valid_idx, weights = self._labels(list(ref.labels))
+                            self.target_sum, self.log_base, block_size,
+                            labelled_only)
+        cells = np.flatnonzero(ref.labelled)  # file row of each labelled cell
+        y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
         ref_idx = fitting.reference_sample(y, train_idx, self.seed)
-        both = np.union1d(valid_idx, ref_idx)
-        stats, rows = ref.scan(both)
-        valid_rows = rows[np.searchsorted(both, valid_idx)]
-        ref_rows = rows[np.searchsorted(both, ref_idx)]
-        gene_filter = GeneFilter(self.total_percentiles,
-                                 self.cv_percentiles).fit_stats(
-                                     stats, list(ref.genes))
-        columns = gene_filter.get_support(indices=True)
-        self.genes_ = [str(g) for g in ref.genes[columns]]
-        train = np.zeros(len(y), dtype=bool)
-        train[train_idx] = True
+        gene_filter = GeneFilter(self.total_percentiles, self.cv_percentiles)
+        X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
+                                        cells[ref_idx])
+        self.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
+        feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
+                          weights[train_idx], self.batch_size, buffer_cells)
 
         def epoch(rng: np.random.Generator):
-            return host_feed(
-                ref.epoch(rng, columns, y, weights, train, self.batch_size,
-                          buffer_cells), resolve_device(self.device))
+            return host_feed(feed(rng), resolve_device(self.device))
 
-        return self._fit_networks(epoch, valid_rows[:, columns], y[valid_idx],
-                                  len(y), progress, ref_rows[:, columns],
-                                  y[ref_idx])
+        return self._fit_networks(epoch, X_valid, y[valid_idx], len(y),
+                                  progress, X_ref, y[ref_idx])
 
     def _labels(self, label_names: Any) -> Tuple[np.ndarray, ...]:
         """:func:`~deepchem_actinn.annotator.fitting.encode_labels`."""

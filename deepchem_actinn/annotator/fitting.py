@@ -80,13 +80,34 @@ def model_input(X: Matrix, Xn: Matrix, gene_filter: GeneFilter,
     are returned; when it drops expressed genes (e.g. ACTINN's 1-99 %
     percentiles), the kept genes are normalised again over themselves.
     """
-    columns = gene_filter.get_support(indices=True)
-    # a dropped gene holds counts exactly when its normalised total does
-    dropped_hold_counts = bool(
-        (gene_filter.stats_.total[~gene_filter.support_] > 0).any())
-    if not dropped_hold_counts:
+    if not dropped_genes_hold_counts(gene_filter):
         return gene_filter.transform(Xn)
-    return model_gene_log(X, columns, target_sum, log_base, check=False)
+    return model_gene_log(X,
+                          gene_filter.get_support(indices=True),
+                          target_sum,
+                          log_base,
+                          check=False)
+
+
+def dropped_genes_hold_counts(gene_filter: GeneFilter) -> bool:
+    """Whether the fitted filter drops a gene that holds counts in the
+    cells it was fitted on: then each cell's library size over the kept
+    genes differs from that over all genes, and the model's input is the
+    kept genes normalised over themselves (:func:`model_input`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1., 0., 3., 5.], [2., 0., 2., 6.], [4., 0., 1., 9.]])
+    >>> keep_all = GeneFilter((0, 100), (0, 100)).fit(X)
+    >>> dropped_genes_hold_counts(keep_all)  # drops only the empty gene
+    False
+    >>> top_half = GeneFilter((50, 100), (0, 100)).fit(X)
+    >>> top_half.get_support(indices=True), dropped_genes_hold_counts(top_half)
+    (array([0, 3]), True)
+    """
+    # a dropped gene holds counts exactly when its normalised total does
+    return bool((gene_filter.stats_.total[~gene_filter.support_] > 0).any())
 
 
 def augmented_rows(X: Matrix, train_idx: np.ndarray, columns: np.ndarray,

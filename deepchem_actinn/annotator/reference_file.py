@@ -1,27 +1,33 @@
 """A labelled reference too large for memory, read from disk block by block.
 
 Used by :meth:`ACTINNAnnotator.fit_file`. One pass computes the per-gene
-statistics of the normalised data (for the gene filter) and collects the
-held-out validation cells; each training epoch then reads the file in
-blocks of cells in a random order and shuffles them through a buffer, so a
-file sorted by cell type still gives mixed minibatches while only the
-buffer is in memory.
+statistics of the normalised labelled cells (for the gene filter) and
+collects the raw counts of the held-out and kNN-reference cells; each
+training epoch then reads the file in blocks of cells in a random order and
+shuffles them through a buffer, so a file sorted by cell type still gives
+mixed minibatches while only the buffer is in memory. Every row becomes the
+networks' input by the rule of the in-memory ``fit``
+(:func:`~deepchem_actinn.annotator.fitting.model_input`), so training from
+disk and from memory see the same values.
 """
 import logging
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from deepchem_actinn.annotator.fitting import dropped_genes_hold_counts
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
                                 read_gene_names, read_labels)
 from deepchem_actinn.models.batches import Shard, current_shard, minibatches
+from deepchem_actinn.models.inference import model_gene_log
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
-from deepchem_actinn.preprocessing.gene_filter import take_columns
-from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.normalise import (check_counts,
+                                                     library_size_log)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +50,17 @@ class ReferenceFile:
         Normalisation (see :func:`library_size_log`).
     block_size: int, default 4096
         Cells per block read from the file.
+    labelled_only: bool, default False
+        Allow cells without a label: they are left out of everything
+        (``labelled`` is False for them; a warning says how many). By
+        default they are refused, by name.
+
+    Attributes
+    ----------
+    labels: np.ndarray
+        Cell type of each cell, in file order (None where unlabelled).
+    labelled: np.ndarray
+        Boolean, True for the cells that have a label.
 
     Examples
     --------
@@ -67,7 +84,8 @@ class ReferenceFile:
                  upper_case_genes: bool = True,
                  target_sum: float = 1e4,
                  log_base: float = 2.0,
-                 block_size: int = 4096) -> None:
+                 block_size: int = 4096,
+                 labelled_only: bool = False) -> None:
         self.path = str(path)
         self.format = format
         self.upper_case_genes = upper_case_genes
@@ -81,7 +99,15 @@ class ReferenceFile:
         self.cell_ids = read_cell_ids(path, format)
         self.genes = np.asarray(read_gene_names(path, format, upper_case_genes),
                                 dtype=object)
-        self.labels = match_labels(self.cell_ids, labels, labels_path)
+        self.labels = match_labels(self.cell_ids, labels, labels_path,
+                                   "drop" if labelled_only else "error")
+        self.labelled = np.asarray(pd.notna(self.labels), dtype=bool)
+        if not self.labelled.all():
+            logger.warning(
+                "%s: %d of %d cells have no label and were left out "
+                "(--labelled-only); training on %d", labels_path,
+                int((~self.labelled).sum()), len(self.labelled),
+                int(self.labelled.sum()))
         self._scanned = False  # whether scan() has checked every value
 
     def __len__(self) -> int:
@@ -90,7 +116,7 @@ class ReferenceFile:
     def _blocks(self,
                 starts=None,
                 check: bool = True) -> Iterator[Tuple[int, sp.csr_matrix]]:
-        """``(first row, normalised CSR block)`` in the order of ``starts``;
+        """``(first row, raw CSR block)`` in the order of ``starts``;
         ``check=False`` skips checking values an earlier pass checked."""
         chunks = iter_cell_chunks(self.path,
                                   self.block_size,
@@ -103,15 +129,11 @@ class ReferenceFile:
         for ids, X in prefetch(chunks):
             start = int(next(order)) if order is not None else row
             row = start + len(ids)
-            yield start, library_size_log(X,
-                                          self.target_sum,
-                                          self.log_base,
-                                          ids,
-                                          check=check)
+            yield start, X
 
     def scan(self, keep_rows: np.ndarray) -> Tuple[GeneStats, sp.csr_matrix]:
-        """One pass: gene statistics of all cells, and rows ``keep_rows``
-        (sorted) normalised, all genes."""
+        """One pass: the gene statistics of the normalised labelled cells,
+        and the raw counts of rows ``keep_rows`` (sorted), all genes."""
         kept: List[sp.csr_matrix] = []
 
         def blocks():
@@ -120,7 +142,13 @@ class ReferenceFile:
                                  (keep_rows < start + X.shape[0])]
                 if len(rows):
                     kept.append(X[rows - start])
-                yield X
+                labelled = np.flatnonzero(self.labelled[start:start +
+                                                        X.shape[0]])
+                if len(labelled) < X.shape[0]:
+                    X = X[labelled]
+                if X.shape[0]:
+                    yield library_size_log(X, self.target_sum, self.log_base,
+                                           self.cell_ids[start + labelled])
 
         stats = gene_statistics(blocks())
         self._scanned = True
@@ -128,16 +156,79 @@ class ReferenceFile:
             (0, len(self.genes)), dtype=np.float32)
         return stats, rows
 
-    def epoch(
-            self,
-            rng: np.random.Generator,
-            columns: np.ndarray,
-            y: np.ndarray,
-            w: np.ndarray,
-            train: np.ndarray,
-            batch_size: int,
-            buffer_cells: int = 65536,
-            shard: Optional[Shard] = None) -> Iterator[Tuple[list, list, list]]:
+    def model_input(self,
+                    X: sp.csr_matrix,
+                    columns: np.ndarray,
+                    over_columns: bool = False) -> sp.csr_matrix:
+        """Raw rows -> the networks' input: columns ``columns``, each cell
+        normalised over all its genes, or with ``over_columns`` over its
+        counts in ``columns`` (:func:`model_gene_log`, the rule of
+        prediction)."""
+        if over_columns:
+            return model_gene_log(X,
+                                  columns,
+                                  self.target_sum,
+                                  self.log_base,
+                                  check=False)
+        return take_columns(
+            library_size_log(X, self.target_sum, self.log_base, check=False),
+            columns)
+
+    def fit_filter(self, gene_filter: GeneFilter,
+                   *row_sets: np.ndarray) -> List[sp.csr_matrix]:
+        """Fit ``gene_filter`` in one pass over the file (:meth:`scan`) and
+        return the networks' input for each array of file rows in
+        ``row_sets``, as
+        :func:`~deepchem_actinn.annotator.fitting.model_input` gives it for
+        the same cells in memory."""
+        both = np.unique(np.concatenate(row_sets))
+        stats, raw = self.scan(both)
+        gene_filter.fit_stats(stats, list(self.genes))
+        columns = gene_filter.get_support(indices=True)
+        over = dropped_genes_hold_counts(gene_filter)
+        return [
+            self.model_input(raw[np.searchsorted(both, rows)], columns, over)
+            for rows in row_sets
+        ]
+
+    def epochs(
+        self,
+        gene_filter: GeneFilter,
+        train_rows: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        batch_size: int,
+        buffer_cells: int = 65536
+    ) -> Callable[[np.random.Generator], Iterator[Tuple[list, list, list]]]:
+        """``rng -> minibatches of one epoch`` (:meth:`epoch`) over file
+        rows ``train_rows`` with class ids ``y`` and weights ``w`` (one per
+        training row), the input as the fitted ``gene_filter`` decides."""
+        train = np.zeros(len(self), dtype=bool)
+        train[train_rows] = True
+        y_file = np.zeros(len(self), dtype=np.asarray(y).dtype)
+        w_file = np.zeros(len(self), dtype=np.asarray(w).dtype)
+        y_file[train_rows], w_file[train_rows] = y, w
+        columns = gene_filter.get_support(indices=True)
+        over = dropped_genes_hold_counts(gene_filter)
+        return lambda rng: self.epoch(rng,
+                                      columns,
+                                      y_file,
+                                      w_file,
+                                      train,
+                                      batch_size,
+                                      buffer_cells,
+                                      over_columns=over)
+
+    def epoch(self,
+              rng: np.random.Generator,
+              columns: np.ndarray,
+              y: np.ndarray,
+              w: np.ndarray,
+              train: np.ndarray,
+              batch_size: int,
+              buffer_cells: int = 65536,
+              shard: Optional[Shard] = None,
+              over_columns: bool = False) -> Iterator[Tuple[list, list, list]]:
         """Minibatches of one shuffled epoch over the training rows.
 
         Blocks are read in a random order into a buffer of about
@@ -160,6 +251,9 @@ class ReferenceFile:
             Boolean, True for cells to train on.
         shard: (int, int), optional
             ``(rank, world_size)``.
+        over_columns: bool, default False
+            Normalise each cell over its counts in ``columns`` rather than
+            over all genes (:meth:`model_input`).
         """
         rank, world = current_shard() if shard is None else shard
         starts = rng.permutation(np.arange(0, len(self),
@@ -177,9 +271,10 @@ class ReferenceFile:
             use = train[index]
             if not use.any():
                 continue
-            buffer.append(
-                take_columns(X if use.all() else X[np.flatnonzero(use)],
-                             columns))
+            X = X if use.all() else X[np.flatnonzero(use)]
+            if not self._scanned:
+                check_counts(X, self.cell_ids[index[use]])
+            buffer.append(self.model_input(X, columns, over_columns))
             rows.append(index[use])
             held += int(use.sum())
             if held >= buffer_cells:

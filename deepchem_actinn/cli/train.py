@@ -12,7 +12,6 @@ import numpy as np
 from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options)
 from deepchem_actinn.cli.progress import Progress
-from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -96,19 +95,14 @@ def train_annotator(args, adata=None, labels=None):
 
     try:
         if adata is None and out_of_core(args):
-            if args.labelled_only:
-                raise ACTINNInputError(
-                    "%s: --labelled-only is not available when training "
-                    "from disk (--out-of-core); give a labels file for "
-                    "every cell, or a reference holding only the labelled "
-                    "ones" % args.train_label)
             logger.info("training from disk, block by block: %s",
                         args.train_set)
             annotator.fit_file(args.train_set,
                                args.train_label,
                                args.train_format,
                                upper_case_genes=not args.keep_gene_case,
-                               progress=progress)
+                               progress=progress,
+                               labelled_only=args.labelled_only)
         else:
             if adata is None:
                 adata, labels = _read_reference(args)
