@@ -261,9 +261,9 @@ class ACTINNAnnotator:
 
         The file is read block by block
         (:class:`~deepchem_actinn.annotator.reference_file.ReferenceFile`):
-        one pass for the gene statistics and the held-out cells, then one shuffled pass per epoch, so memory is
-        bounded by ``buffer_cells`` and the held-out cells, not by the size
-        of the reference. The networks see the same input as :meth:`fit`
+        one pass for the gene statistics and the held-out cells, then one
+        shuffled pass per epoch, so memory is bounded by ``buffer_cells``
+        and the held-out cells, not by the size of the reference. The networks see the same input as :meth:`fit`
         gives them for the same cells.
 
         Parameters
