@@ -35,6 +35,16 @@ def test_decide_falls_back_to_a_counts_layer(layer):
     assert (src.matrix != sp.csr_matrix(COUNTS)).nnz == 0
 
 
+def test_the_chosen_matrix_says_how_many_values_need_rounding():
+    assert counts_source(_adata(COUNTS)).n_rounded == 0
+    near = COUNTS.copy()
+    near[0, 0], near[1, 2] = 3.0 + 1e-9, 5.0 - 1e-9
+    assert counts_source(_adata(near)).n_rounded == 2
+    # a fallback reports its own
+    src = counts_source(_adata(np.log1p(COUNTS), counts=near))
+    assert (src.description, src.n_rounded) == ("layers['counts']", 2)
+
+
 def test_decide_prefers_raw():
     adata = _adata(np.log1p(COUNTS), counts=COUNTS * 2)
     adata.raw = _adata(COUNTS)

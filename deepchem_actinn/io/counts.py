@@ -59,10 +59,14 @@ class CountsSource(NamedTuple):
         Gene annotations; its index holds the gene names.
     description: str
         ``"X"``, ``".raw.X"`` or ``"layers['counts']"``.
+    n_rounded: int, optional
+        How many values the count check found within the rounding tolerance
+        of, but not equal to, a whole number (None: not scanned).
     """
     matrix: object
     var: pd.DataFrame
     description: str
+    n_rounded: Optional[int] = None
 
 
 class ValueReport(NamedTuple):
@@ -396,16 +400,17 @@ def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
     """
     report = scan(first.matrix)
     if report.acceptable(allow_non_integer):
-        return first, None
+        return first._replace(n_rounded=report.n_rounded), None
     if report.n_nonfinite == 0:
         for candidate in fallbacks:
-            if scan(candidate.matrix).counts_like:
+            found = scan(candidate.matrix)
+            if found.counts_like:
                 logger.warning(
                     "%s: %s holds %s; reading the raw counts from %s instead",
                     source, first.description, "negative values"
                     if report.n_negative else "non-integer values",
                     candidate.description)
-                return candidate, None
+                return candidate._replace(n_rounded=found.n_rounded), None
     return first, report
 
 
@@ -443,7 +448,7 @@ def counts_source(adata: anndata.AnnData,
     Returns
     -------
     CountsSource
-        ``(matrix, var, description)``; the matrix as stored (values within
+        ``(matrix, var, description, n_rounded)``; the matrix as stored (values within
         :data:`ROUND_TOLERANCE` of whole numbers not yet rounded).
 
     Raises

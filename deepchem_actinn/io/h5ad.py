@@ -82,8 +82,11 @@ def read_h5ad(path: PathLike,
                                (p, err)) from err
     if layer is None and use_raw is None:
         return adata
-    matrix, var, _ = select_matrix(adata, layer, use_raw, str(p))
-    return make_anndata(matrix, adata.obs_names, var, obs=adata.obs)
+    chosen = select_matrix(adata, layer, use_raw, str(p))
+    return make_anndata(chosen.matrix,
+                        adata.obs_names,
+                        chosen.var,
+                        obs=adata.obs)
 
 
 def _index_element(group) -> h5py.Dataset:

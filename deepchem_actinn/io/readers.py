@@ -45,7 +45,7 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
     """The chosen counts as float32 CSR with cleaned gene names."""
     names, keep = clean_gene_names(src.var.index, upper_case=upper_case_genes)
     X = src.matrix
-    if round_values:
+    if round_values and src.n_rounded != 0:  # 0: the scan found none
         X, n_rounded = round_near_whole(X)
         log_rounded(n_rounded, source)
     X = as_count_matrix(X)
