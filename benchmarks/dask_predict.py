@@ -11,7 +11,7 @@ query's first ``--train-cells`` cells (timing only; 3 epochs).
     python -m deepchem_actinn simulate -o query.h5ad --cells 200000 \\
         --seed 1 --labels labels.txt
     python benchmarks/dask_predict.py query.h5ad --labels labels.txt \\
-        --workers 2
+        --workers 2 [--unassigned]
 """
 import argparse
 import os
@@ -39,6 +39,10 @@ def main() -> None:
     parser.add_argument("--train-cells", type=int, default=20000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--unassigned",
+                        action="store_true",
+                        help="also mark Unassigned cells (the rule "
+                        "calibrated chunk by chunk, as actinn predict)")
     args = parser.parse_args()
     if args.model and os.path.isdir(args.model):
         annotator = ACTINNAnnotator.load(args.model)
@@ -49,10 +53,11 @@ def main() -> None:
     genes = read_gene_names(args.query)
 
     start = time.perf_counter()
-    plain = [
-        annotator.predict(X, genes, ids)
-        for ids, X in iter_cell_chunks(args.query, args.chunk_size)
-    ]
+    plain = list(
+        annotator.iter_predict(iter_cell_chunks(args.query, args.chunk_size),
+                               genes,
+                               unassigned=args.unassigned,
+                               checked=True))
     plain_s = time.perf_counter() - start
 
     from distributed import Client, LocalCluster
@@ -67,7 +72,11 @@ def main() -> None:
         up_s = time.perf_counter() - start
         start = time.perf_counter()
         spread = list(
-            predict_file_dask(annotator, args.query, c, args.chunk_size))
+            predict_file_dask(annotator,
+                              args.query,
+                              c,
+                              args.chunk_size,
+                              unassigned=args.unassigned))
         dask_s = time.perf_counter() - start
     n = sum(len(a) for a in plain)
     same = all((a.cell_types == b.cell_types).all() and
@@ -83,6 +92,11 @@ def main() -> None:
           "start-up %.1f s more" % (args.workers, dask_s, n / dask_s, up_s))
     print("labels identical: %s; max |probability difference|: %.2g" %
           (same and len(plain) == len(spread), diff))
+    if args.unassigned:
+        print("Unassigned: plain %d, Dask %d" % tuple(
+            sum(int((a.cell_types == "Unassigned").sum())
+                for a in run)
+            for run in (plain, spread)))
 
 
 if __name__ == "__main__":

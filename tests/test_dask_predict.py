@@ -151,10 +151,13 @@ def test_shifted_query_is_calibrated_as_a_whole(annotator, client, shifted):
                               client=client,
                               unassigned=True)
     _assert_same(result, expected)
-    assert result.query_scale == expected.query_scale
+    # the workers compute hidden features in blocks of 300 cells on one
+    # thread, the plain run all at once: float32 sums in another order
+    assert result.query_scale == pytest.approx(expected.query_scale, rel=1e-5)
     np.testing.assert_allclose(result.novelty_score,
                                expected.novelty_score,
-                               rtol=1e-6)
+                               rtol=1e-5,
+                               atol=1e-6)
     assert (result.cell_types == "Unassigned").sum() > 0
 
 
@@ -189,7 +192,9 @@ def test_shifted_file_is_calibrated_chunk_by_chunk(annotator, client, shifted,
     for result, plain, stream in zip(chunks, expected, streamed):
         _assert_same(result, plain)
         _assert_same(result, stream)
-        assert result.query_scale == plain.query_scale == stream.query_scale
+        assert plain.query_scale == stream.query_scale
+        # a worker's one thread sums in another order than this process
+        assert result.query_scale == pytest.approx(plain.query_scale, rel=1e-5)
 
 
 def test_blocks_split_by_genes_are_joined(annotator, client, sample):
