@@ -133,14 +133,16 @@ def test_normalisation_on_the_device_is_the_float32_arithmetic_bit_for_bit():
     values = np.repeat(scale.astype(np.float32), np.diff(X.indptr))
     np.multiply(values, X.data, out=values)
     expected = torch.from_numpy(values).log1p_().numpy()
-    rows = torch.from_numpy(X.indptr.astype(np.int64))
-    args = (torch.from_numpy(X.data), rows, torch.from_numpy(totals))
-    with torch.inference_mode():
-        host = scorer._normalise(*args).numpy()
-        device = scorer._normalise(*args, host_repeat=False).numpy()
-    assert host.dtype == device.dtype == np.float32
-    np.testing.assert_array_equal(host, expected)
-    np.testing.assert_array_equal(device, expected)
+    # row offsets in the CSR indices' dtype (int32 here), as _block sends
+    for kind in (np.int32, np.int64):
+        rows = torch.from_numpy(X.indptr.astype(kind))
+        args = (torch.from_numpy(X.data), rows, torch.from_numpy(totals))
+        with torch.inference_mode():
+            host = scorer._normalise(*args).numpy()
+            device = scorer._normalise(*args, host_repeat=False).numpy()
+        assert host.dtype == device.dtype == np.float32
+        np.testing.assert_array_equal(host, expected)
+        np.testing.assert_array_equal(device, expected)
     # log2(1 + x): 1 / ln(2) sits in the weight table
     ours = sp.csr_matrix((device / np.log(2.0), X.indices, X.indptr),
                          shape=X.shape)[:, :11]

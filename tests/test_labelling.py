@@ -106,6 +106,16 @@ def test_uncertain_cells_are_unassigned_too(fitted):
     np.testing.assert_array_equal(
         both, novel | (confidence < labelling.MIN_ASSIGNED_PROBABILITY))
     assert labelling.MIN_ASSIGNED_PROBABILITY == 0.5
+    # the rule carries the level: 0 turns the test off; it is saved, and an
+    # annotator saved before it existed gets the default
+    state = rule.to_dict()
+    assert state["min_assigned_probability"] == 0.5
+    off = RejectionRule.from_dict(dict(state, min_assigned_probability=0.0))
+    np.testing.assert_array_equal(
+        labelling.decide_novelty(off, scores, predicted, None, confidence)[0],
+        novel)
+    del state["min_assigned_probability"]
+    assert RejectionRule.from_dict(state).min_assigned_probability == 0.5
 
 
 def test_max_probability_rule_is_not_calibrated(fitted):

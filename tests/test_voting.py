@@ -99,6 +99,23 @@ def test_majority_vote_probabilities_must_fit():
         majority_vote(["A"], [0], min_probability=1.5)
 
 
+def test_a_parent_that_is_a_type_votes_with_its_own_probability():
+    from deepchem_actinn.annotator.labelling import label_probabilities
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    hierarchy = TypeHierarchy({
+        "CD4 T": "T cell",
+        "CD8 T": "T cell",
+        "T cell": "lymphocyte",
+        "B cell": "lymphocyte"
+    })
+    proba = np.array([[0.6, 0.1, 0.1, 0.2]])
+    frame = label_probabilities(proba, ["T cell", "CD4 T", "CD8 T", "B cell"],
+                                hierarchy)
+    assert frame["T cell"].tolist() == pytest.approx([0.8])
+    assert frame["lymphocyte"].tolist() == pytest.approx([1.0])
+    assert frame["CD4 T"].tolist() == pytest.approx([0.1])
+
+
 def test_majority_vote_rejects_bad_input():
     with pytest.raises(ACTINNInputError, match="3 cell labels but 2 cluster"):
         majority_vote(["a", "b", "c"], [1, 2])

@@ -44,8 +44,9 @@ class Annotation:
         ``possible_new_population``, ``voted``), see
         :func:`deepchem_actinn.voting.majority_vote`.
     query_scale: float
-        How far the query as a whole sat beyond the reference, divided out
-        by the ``Unassigned`` rule (1: not shifted, or no rule applied).
+        How far the query as a whole sat beyond the reference (1: not
+        shifted, or no rule applied); the ``Unassigned`` rule divides the
+        scores by it, or on a shifted query by ``type_scales``.
     type_scales: np.ndarray, optional
         On a shifted query, the divisor of the scores of the cells given
         each type (:meth:`RejectionRule.calibrate

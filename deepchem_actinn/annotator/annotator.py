@@ -306,7 +306,7 @@ class ACTINNAnnotator:
                           weights[train_idx], self.batch_size, buffer_cells)
 
         def epoch(rng: np.random.Generator):
-            return host_feed(feed(rng), resolve_device(self.device))
+            return host_feed(feed(rng))
 
         return self._fit_networks(epoch, X_valid, y[valid_idx], len(y),
                                   progress, X_ref, y[ref_idx])

@@ -33,11 +33,12 @@ if TYPE_CHECKING:
 MIN_CALIBRATION_CELLS = 1000
 
 #: With ``unassigned=True``, a cell whose label has a lower calibrated
-#: probability is Unassigned too: no type holds most of its probability (as
+#: probability is Unassigned too, by default (the rule's
+#: ``min_assigned_probability``): no type holds most of its probability (as
 #: CellTypist's default threshold). On the droplet-like development queries
 #: of ``benchmarks/cross_technology.py`` the novelty rule caught 6-14 % of
 #: the wrong calls; this catches most of the rest for 1-3 % of the cells.
-MIN_ASSIGNED_PROBABILITY = 0.5
+MIN_ASSIGNED_PROBABILITY = conf.rejection.MIN_ASSIGNED_PROBABILITY
 
 #: Top-two probability gap below which the hierarchy gives the parent type.
 HIERARCHY_MARGIN = 0.2
@@ -81,8 +82,8 @@ def decide_novelty(
     A cell is Unassigned when the novelty rule rejects it (its score,
     divided by the query's calibration for the type it is given, is below
     the rule's threshold) or when its label's calibrated probability is
-    under :data:`MIN_ASSIGNED_PROBABILITY` (the networks do not favour one
-    type). The decision alone, apart from the scoring, so that scores
+    under the rule's ``min_assigned_probability`` (0.5 by default: the
+    networks do not favour one type). The decision alone, apart from the scoring, so that scores
     computed anywhere (on Dask workers, block by block) are decided as one
     query.
 
@@ -137,7 +138,7 @@ def decide_novelty(
         calibration = rule.calibrate(scores, predicted)
     rejected = scores / calibration.divisors(predicted) < rule.threshold
     if confidence is not None:
-        rejected |= np.asarray(confidence) < MIN_ASSIGNED_PROBABILITY
+        rejected |= np.asarray(confidence) < rule.min_assigned_probability
     return rejected, calibration
 
 
@@ -178,7 +179,9 @@ def vote(result: "Annotation",
 def label_probabilities(proba: np.ndarray, type_names: Sequence[str],
                         hierarchy: Any) -> "pd.DataFrame":
     """Each cell's probability of every label it can be given: its types',
-    and with a hierarchy each parent's (the sum over the types below it).
+    and with a hierarchy each parent's: the sum over the types below it, and
+    its own when the parent is itself a reference type (as
+    :meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve` counts it).
 
     Examples
     --------
@@ -187,16 +190,23 @@ def label_probabilities(proba: np.ndarray, type_names: Sequence[str],
     >>> label_probabilities(np.array([[0.5, 0.3, 0.2]]), ["T", "NK", "B"],
     ...                     h).round(2).to_dict("records")
     [{'T': 0.5, 'NK': 0.3, 'B': 0.2, 'lymphocyte': 0.8}]
+    >>> h = TypeHierarchy({"CD4 T": "T", "CD8 T": "T"})
+    >>> label_probabilities(np.array([[0.6, 0.1, 0.1, 0.2]]),
+    ...                     ["T", "CD4 T", "CD8 T", "B"],
+    ...                     h).round(2).to_dict("records")
+    [{'T': 0.8, 'CD4 T': 0.1, 'CD8 T': 0.1, 'B': 0.2}]
     """
     import pandas as pd
-    frame = pd.DataFrame(proba, columns=[str(t) for t in type_names])
+    names = [str(t) for t in type_names]
+    frame = pd.DataFrame(proba, columns=names)
     if hierarchy is None:
         return frame
-    parents: dict = {}
-    for column, name in enumerate(frame.columns):
+    members: dict = {}
+    for column, name in enumerate(names):
         for ancestor in hierarchy.ancestors(name):
-            parents.setdefault(ancestor, []).append(column)
-    for parent, columns in parents.items():
+            members.setdefault(ancestor, [names.index(ancestor)]
+                               if ancestor in names else []).append(column)
+    for parent, columns in members.items():
         frame[parent] = proba[:, columns].sum(axis=1)
     return frame
 

@@ -16,6 +16,9 @@ from deepchem_actinn.confidence.calibration import (calibrated_probabilities,
 #: Rows of queries per block in :func:`kth_neighbour_distance`.
 NEIGHBOUR_BLOCK = 1024
 
+#: Default :attr:`RejectionRule.min_assigned_probability`.
+MIN_ASSIGNED_PROBABILITY = 0.5
+
 
 class QueryCalibration(NamedTuple):
     """How a query's novelty scores are scaled before the threshold
@@ -200,6 +203,11 @@ class RejectionRule:
         Fewest cells given a type for it to be calibrated on its own.
     max_type_shift: float, default 1.5
         A type's divisor is at most this times the query's.
+    min_assigned_probability: float, default 0.5
+        ``unassigned=True`` also marks a cell whose label's calibrated
+        probability is under this (no type holds most of its probability;
+        :func:`~deepchem_actinn.annotator.labelling.decide_novelty`); 0
+        turns that test off. Annotators saved before it existed get 0.5.
 
     Attributes
     ----------
@@ -245,16 +253,18 @@ class RejectionRule:
 
     METHODS = ("knn", "max_probability")
 
-    def __init__(self,
-                 method: str = "knn",
-                 n_neighbors: int = 3,
-                 scale_quantile: float = 0.9,
-                 max_reference: int = 5000,
-                 seed: int = 0,
-                 query_calibration: bool = True,
-                 min_shift: float = 1.1,
-                 min_type_cells: int = 20,
-                 max_type_shift: float = 1.5) -> None:
+    def __init__(
+            self,
+            method: str = "knn",
+            n_neighbors: int = 3,
+            scale_quantile: float = 0.9,
+            max_reference: int = 5000,
+            seed: int = 0,
+            query_calibration: bool = True,
+            min_shift: float = 1.1,
+            min_type_cells: int = 20,
+            max_type_shift: float = 1.5,
+            min_assigned_probability: float = MIN_ASSIGNED_PROBABILITY) -> None:
         if method not in self.METHODS:
             raise ValueError("method must be one of %s, got %r" %
                              (", ".join(self.METHODS), method))
@@ -278,6 +288,9 @@ class RejectionRule:
                              "least 1")
         self.min_type_cells = int(min_type_cells)
         self.max_type_shift = float(max_type_shift)
+        if not 0 <= min_assigned_probability <= 1:
+            raise ValueError("min_assigned_probability must be in [0, 1]")
+        self.min_assigned_probability = float(min_assigned_probability)
         self.median_ratio_: Optional[float] = None
         self.threshold: Optional[float] = None
         self.rejection_rate: Optional[float] = None
@@ -517,6 +530,7 @@ class RejectionRule:
             "min_shift": self.min_shift,
             "min_type_cells": self.min_type_cells,
             "max_type_shift": self.max_type_shift,
+            "min_assigned_probability": self.min_assigned_probability,
         }
         if self.method == "knn":
             assert self.reference_ is not None and self.scales_ is not None
@@ -538,7 +552,9 @@ class RejectionRule:
                    query_calibration=state.get("query_calibration", True),
                    min_shift=state.get("min_shift", 1.1),
                    min_type_cells=state.get("min_type_cells", 20),
-                   max_type_shift=state.get("max_type_shift", 1.5))
+                   max_type_shift=state.get("max_type_shift", 1.5),
+                   min_assigned_probability=state.get(
+                       "min_assigned_probability", MIN_ASSIGNED_PROBABILITY))
         rule.median_ratio_ = state.get("median_ratio")
         rule.rejection_rate = state.get("rejection_rate")
         rule.threshold = float(state["threshold"])

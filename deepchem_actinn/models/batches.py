@@ -371,10 +371,10 @@ def epoch_source(
     On a GPU whose free memory holds the reference (:meth:`DeviceBatches.
     fits`), the reference goes there once and each batch is gathered there
     (:class:`DeviceBatches`); otherwise batches are cut on the CPU
-    (:func:`minibatches`) in a reader thread, a few ahead, and for a GPU
-    copied through pinned memory without waiting
-    (:func:`prefetch_to_device`). Both give the same batches from the same
-    generator.
+    (:func:`minibatches`) in a reader thread, a few ahead (:func:`host_feed`;
+    for a GPU the training loop copies them through pinned memory without
+    waiting, :func:`prefetch_to_device`). Both give the same batches from
+    the same generator.
 
     Parameters
     ----------
@@ -408,17 +408,13 @@ def epoch_source(
                         batch_size,
                         rng,
                         sparse=sp.issparse(X),
-                        rows=rows), device)
+                        rows=rows))
 
     return host
 
 
-def host_feed(batches: Iterable[Any],
-              device: Union[str, torch.device],
-              depth: int = 4) -> Iterator:
-    """Batches cut on the CPU, made ``depth`` ahead in a reader thread and,
-    for a GPU, copied there through pinned memory
-    (:func:`prefetch_to_device`)."""
-    if torch.device(device).type == "cuda":
-        return prefetch_to_device(batches, device, depth)
+def host_feed(batches: Iterable[Any], depth: int = 4) -> Iterator:
+    """Batches cut on the CPU, made ``depth`` ahead in a reader thread (for
+    a GPU the training loop then copies them through pinned memory,
+    :func:`prefetch_to_device`)."""
     return prefetch(batches, depth)
