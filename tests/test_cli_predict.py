@@ -96,11 +96,17 @@ def test_under_half_of_the_genes_warns(tmp_path, capsys):
             (len(columns), len(annotator.genes_))) in err
 
 
-def test_labelled_only(tmp_path, capsys):
+@pytest.mark.parametrize("source", [[], ["--out-of-core"]],
+                         ids=["in_memory", "from_disk"])
+def test_labelled_only(tmp_path, capsys, source):
     labels = pd.read_csv(PATHS["train_labels"], sep="\t", header=None)
     partial = tmp_path / "partial.txt"
     labels.iloc[:3000].to_csv(partial, sep="\t", header=False, index=False)
-    args = ["train", "-trs", str(PATHS["train"]), "-trl", str(partial), *QUICK]
+    args = [
+        "train", "-trs",
+        str(PATHS["train"]), "-trl",
+        str(partial), *QUICK, *source
+    ]
     assert main(args + ["-m", str(tmp_path / "refused"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "%s: 1000 of 4000 cells have no label" % partial in err

@@ -10,7 +10,6 @@ import scipy.sparse as sp
 from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
 from deepchem_actinn.annotator.fitting import (dropped_genes_hold_counts,
                                                split_indices)
-from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.models.inference import model_gene_log
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
@@ -168,26 +167,3 @@ def test_fit_file_refuses_unlabelled_cells_by_default(bundled):
     with pytest.raises(ACTINNInputError, match="1000 of 4000 cells") as error:
         ACTINNAnnotator().fit_file(path, part, upper_case_genes=False)
     assert labels.index[~keep][0] in str(error.value)
-
-
-def test_cli_out_of_core_labelled_only(bundled, tmp_path, capsys):
-    _, _, path, labels = bundled
-    part, keep = partial_labels(labels)
-    partial = tmp_path / "partial.txt"
-    part.to_csv(partial, sep="\t", header=False)
-    args = [
-        "train", "-trs",
-        str(path), "-trl",
-        str(partial), "--out-of-core", "--networks", "1", "-ne", "1", "-q"
-    ]
-    assert main(args + ["-m", str(tmp_path / "refused")]) == 2
-    err = capsys.readouterr().err
-    assert "%s: 1000 of 4000 cells have no label" % partial in err
-    assert labels.index[~keep][0] in err and "--labelled-only" in err
-    assert not (tmp_path / "refused").exists()
-    assert main(args + ["-m", str(tmp_path / "model"), "--labelled-only"]) == 0
-    err = capsys.readouterr().err
-    assert ("%s: 1000 of 4000 cells have no label and were left out "
-            "(--labelled-only); training on 3000" % partial) in err
-    fitted = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
-    assert fitted.n_reference_cells_ == 3000
