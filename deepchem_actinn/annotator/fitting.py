@@ -12,7 +12,8 @@ from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing.augment import Augmentation
-from deepchem_actinn.preprocessing.gene_filter import GeneFilter
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
 
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
@@ -80,13 +81,28 @@ def model_input(X: Matrix, Xn: Matrix, gene_filter: GeneFilter,
     are returned; when it drops expressed genes (e.g. ACTINN's 1-99 %
     percentiles), the kept genes are normalised again over themselves.
     """
-    if not dropped_genes_hold_counts(gene_filter):
-        return gene_filter.transform(Xn)
-    return model_gene_log(X,
-                          gene_filter.get_support(indices=True),
-                          target_sum,
-                          log_base,
-                          check=False)
+    return model_rows(X, gene_filter.get_support(indices=True),
+                      dropped_genes_hold_counts(gene_filter), target_sum,
+                      log_base, Xn)
+
+
+def model_rows(X: Matrix,
+               columns: np.ndarray,
+               over_columns: bool,
+               target_sum: float,
+               log_base: float,
+               Xn: Optional[Matrix] = None) -> Matrix:
+    """Raw counts ``X`` -> the networks' input, columns ``columns``: each
+    cell normalised over all its genes (``Xn`` when already computed), or
+    with ``over_columns`` over its counts in ``columns``
+    (:func:`~deepchem_actinn.models.inference.model_gene_log`). The one
+    rule of :func:`model_input`, also for references read from disk.
+    """
+    if over_columns:
+        return model_gene_log(X, columns, target_sum, log_base, check=False)
+    if Xn is None:
+        Xn = library_size_log(X, target_sum, log_base, check=False)
+    return take_columns(Xn, columns)
 
 
 def dropped_genes_hold_counts(gene_filter: GeneFilter) -> bool:

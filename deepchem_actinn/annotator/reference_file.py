@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.annotator.fitting import dropped_genes_hold_counts
+from deepchem_actinn.annotator.fitting import (dropped_genes_hold_counts,
+                                               model_rows)
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
                                 read_gene_names, read_labels)
 from deepchem_actinn.models.batches import Shard, current_shard, minibatches
-from deepchem_actinn.models.inference import model_gene_log
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
-from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
+from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.normalise import (check_counts,
                                                      library_size_log)
 
@@ -164,15 +164,8 @@ class ReferenceFile:
         normalised over all its genes, or with ``over_columns`` over its
         counts in ``columns`` (:func:`model_gene_log`, the rule of
         prediction)."""
-        if over_columns:
-            return model_gene_log(X,
-                                  columns,
-                                  self.target_sum,
-                                  self.log_base,
-                                  check=False)
-        return take_columns(
-            library_size_log(X, self.target_sum, self.log_base, check=False),
-            columns)
+        return model_rows(X, columns, over_columns, self.target_sum,
+                          self.log_base)
 
     def fit_filter(self, gene_filter: GeneFilter,
                    *row_sets: np.ndarray) -> List[sp.csr_matrix]:
