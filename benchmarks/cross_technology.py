@@ -283,6 +283,10 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
             if not path.exists():
                 continue
             predicted = harness.read_predictions(str(path))
+            # types x cells, as predict writes them
+            frame = pd.read_csv(path.with_name("predicted_probabilities.txt"),
+                                sep="\t",
+                                index_col=0)[cells]
             record = {
                 "tool": "actinn",
                 "mode": mode,
@@ -291,14 +295,10 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
                 "status": "ok"
             }
             if mode.endswith("voting"):
-                proba = pd.read_csv(
-                    path.with_name("predicted_probabilities.txt"),
-                    sep="\t",
-                    index_col=0)[cells].T.reset_index(drop=True)
                 voted, table = majority_vote(
                     [predicted[c] for c in cells],
                     clusters,
-                    probabilities=proba,
+                    probabilities=frame.T.reset_index(drop=True),
                     min_probability=MIN_VOTE_PROBABILITY)
                 record.update(score(truth, dict(zip(cells, voted))))
                 flagged = table[table["possible_new_population"]]
@@ -307,10 +307,6 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
                               new_population_cells=int(flagged["size"].sum()),
                               cluster_s=round(cluster_s, 1))
             else:
-                frame = pd.read_csv(
-                    path.with_name("predicted_probabilities.txt"),
-                    sep="\t",
-                    index_col=0)[cells]
                 resolved = hierarchy.resolve(frame.to_numpy().T,
                                              list(frame.index),
                                              margin=margin)

@@ -7,7 +7,7 @@ cross-entropy of :class:`~deepchem_actinn.models.actinn.ACTINNModel`, so
 that :mod:`deepchem_actinn.models.training` trains without DeepChem and
 gives the same weights.
 """
-from typing import Iterable
+from typing import Any, Dict, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -29,20 +29,14 @@ def adam(params: Iterable[torch.nn.Parameter],
     0.005
     """
     params = list(params)
+    settings: Dict[str, Any] = dict(lr=learning_rate,
+                                    betas=(beta1, beta2),
+                                    eps=epsilon,
+                                    weight_decay=weight_decay)
     try:
-        return torch.optim.Adam(params,
-                                lr=learning_rate,
-                                betas=(beta1, beta2),
-                                eps=epsilon,
-                                weight_decay=weight_decay,
-                                fused=True)
+        return torch.optim.Adam(params, fused=True, **settings)
     except RuntimeError:
-        return torch.optim.Adam(params,
-                                lr=learning_rate,
-                                betas=(beta1, beta2),
-                                eps=epsilon,
-                                weight_decay=weight_decay,
-                                foreach=True)
+        return torch.optim.Adam(params, foreach=True, **settings)
 
 
 def staircase_decay(optimizer: torch.optim.Optimizer, decay_rate: float,
