@@ -115,7 +115,9 @@ def test_fit_and_evaluate_a_disk_dataset(split, tmp_path):
     assert model.predict(disk).shape == (len(train), split["n_types"])
 
 
-def test_grid_hyperparam_opt(split, tmp_path):
+def test_grid_hyperparam_opt(split, tmp_path, monkeypatch):
+    # DeepChem's searches write results.txt to the working directory
+    monkeypatch.chdir(tmp_path)
 
     def builder(learning_rate, model_dir):
         return _model(split, learning_rate=learning_rate, model_dir=model_dir)
@@ -135,7 +137,9 @@ def test_grid_hyperparam_opt(split, tmp_path):
         best, split["valid"]))
 
 
-def test_gaussian_process_hyperparam_opt(split, tmp_path):
+def test_gaussian_process_hyperparam_opt(split, tmp_path, monkeypatch):
+    # DeepChem's searches write results.txt to the working directory
+    monkeypatch.chdir(tmp_path)
     pytest.importorskip("pyGPGO")
 
     def builder(learning_rate, model_dir):
