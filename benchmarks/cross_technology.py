@@ -8,7 +8,7 @@ have measured them (``technologies.py``): droplet-like (unseen genes holding
 the genes missing), the same with ambient RNA, and a deep full-length
 protocol; plus the test cells as they are, for comparison. Each tool is
 trained once and annotates every query; this package also with
-``--unassigned`` and with ``--threshold 0.9``.
+``--unassigned``, with ``--threshold 0.9`` and with ``--remove-ambient``.
 
 Usage::
 
@@ -51,7 +51,9 @@ MODES = {
     # probabilities for the hierarchy and the vote
     "": ["--output-probability"],
     "--unassigned": ["--unassigned", "--output-probability"],
-    "--threshold 0.9": ["--threshold", "0.9"]
+    "--threshold 0.9": ["--threshold", "0.9"],
+    "--remove-ambient": ["--remove-ambient"],
+    "--remove-ambient --unassigned": ["--remove-ambient", "--unassigned"],
 }
 #: Rows computed afterwards from this package's outputs (``voting.py``,
 #: ``hierarchy.py``): mode -> the predict mode they start from.

@@ -27,7 +27,8 @@ def annotate(adata,
              majority_voting: bool = False,
              over_clustering: Any = None,
              hierarchy: Any = None,
-             vote_min_probability: float = MIN_VOTE_PROBABILITY) -> Annotation:
+             vote_min_probability: float = MIN_VOTE_PROBABILITY,
+             remove_ambient: bool = False) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -37,7 +38,8 @@ def annotate(adata,
     ``majority_voting``: ``obs[key_added + "_majority_voting"]``,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
-    ``obs[key_added + "_level"]``.
+    ``obs[key_added + "_level"]``; with ``remove_ambient``:
+    ``obs[key_added + "_ambient_fraction"]``.
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
     ``anndata.experimental.read_lazy``) is annotated on the running
@@ -69,7 +71,7 @@ def annotate(adata,
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
         Prefix of the keys written.
-    majority_voting, hierarchy, vote_min_probability:
+    majority_voting, hierarchy, vote_min_probability, remove_ambient:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
         The clusters to vote over: an ``obs`` column name, or one label per
@@ -93,7 +95,8 @@ def annotate(adata,
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
-                              key_added, majority_voting or hierarchy)
+                              key_added, majority_voting or hierarchy or
+                              remove_ambient)
     chosen = counts_source(adata, layer, use_raw)
     var = chosen.var
     candidates = gene_candidates(var.index, var)
@@ -113,8 +116,11 @@ def annotate(adata,
                                over_clustering=_clusters(
                                    adata, over_clustering),
                                hierarchy=hierarchy,
-                               vote_min_probability=vote_min_probability)
+                               vote_min_probability=vote_min_probability,
+                               remove_ambient=remove_ambient)
     _write(adata, result, key_added)
+    if result.ambient_fraction is not None:
+        adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
     if result.levels is not None:
         adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
     if result.majority_cell_types is not None:
@@ -159,8 +165,9 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
     from deepchem_actinn.distributed import predict_dask
     if whole_query:
         raise ACTINNInputError(
-            "AnnData: %s is a Dask array; majority voting and a hierarchy "
-            "need the query in memory (adata.to_memory())" % chosen.description)
+            "AnnData: %s is a Dask array; majority voting, a hierarchy and "
+            "remove_ambient need the query in memory (adata.to_memory())" %
+            chosen.description)
     candidates = gene_candidates(chosen.var.index, chosen.var)
     column, _ = choose_gene_column(annotator.genes_, candidates,
                                    annotator.min_overlap)

@@ -63,6 +63,10 @@ class Annotation:
         below the rule's ``threshold``, or its label's probability is
         under 0.5
         (:func:`~deepchem_actinn.annotator.labelling.decide_novelty`).
+    ambient_fraction: np.ndarray, optional
+        With ``remove_ambient=True``: each cell's estimated share of
+        ambient RNA over its counts in the model's genes, subtracted before
+        the final scoring (:mod:`deepchem_actinn.preprocessing.ambient`).
 
     Examples
     --------
@@ -86,6 +90,7 @@ class Annotation:
     query_scale: float = 1.0
     type_scales: Optional[np.ndarray] = None
     novelty_score: Optional[np.ndarray] = None
+    ambient_fraction: Optional[np.ndarray] = None
 
     @property
     def calibration(self) -> "QueryCalibration":
@@ -95,11 +100,13 @@ class Annotation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when
-        present, ``majority_voting``, ``over_clustering`` and ``level``,
-        then the probabilities."""
+        present, ``majority_voting``, ``over_clustering``, ``level`` and
+        ``ambient_fraction``, then the probabilities."""
         frame = pd.DataFrame(self.probabilities,
                              index=pd.Index(self.cell_ids, name="cellname"),
                              columns=self.type_names)
+        if self.ambient_fraction is not None:
+            frame.insert(0, "ambient_fraction", self.ambient_fraction)
         optional = [("level", self.levels), ("over_clustering", self.clusters),
                     ("majority_voting", self.majority_cell_types)]
         for name, values in optional:

@@ -30,6 +30,7 @@ from deepchem_actinn.models.inference import (EnsembleScorer, embed,
                                               model_gene_log)
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
+from deepchem_actinn.preprocessing import ambient
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import gene_positions
@@ -120,6 +121,9 @@ class ACTINNAnnotator:
     >>> result.probabilities.shape
     (1000, 12)
     """
+    #: Share of each type's reference cells detecting each model gene (types
+    #: x genes), set by fit; None in annotators saved before it existed.
+    type_detection_: Optional[np.ndarray] = None
 
     def __init__(self,
                  n_networks: int = 3,
@@ -347,6 +351,10 @@ class ACTINNAnnotator:
         self.rule_ = fitting.fit_rule(ensemble, valid, y_valid, X_ref, y_ref,
                                       self.rejection_rate, self.temperature_,
                                       self.seed)
+        detect_X, detect_y = (X_ref, y_ref) if X_ref is not None and \
+            y_ref is not None else (X_valid, y_valid)
+        self.type_detection_ = ambient.type_detection(detect_X, detect_y,
+                                                      self.labels_.n_types)
         self.n_reference_cells_ = int(n_cells)
         self.package_version_ = __version__
         return self
@@ -421,18 +429,18 @@ class ACTINNAnnotator:
         self._check_fitted()
         return gene_positions(self.genes_, genes, self.min_overlap)
 
-    def predict(
-            self,
-            X: Matrix,
-            genes: Sequence[str],
-            cell_ids: Optional[Sequence[str]] = None,
-            unassigned: bool = False,
-            threshold: Optional[float] = None,
-            gene_column: str = "var_names",
-            majority_voting: bool = False,
-            over_clustering: Optional[Sequence] = None,
-            hierarchy: Any = None,
-            vote_min_probability: float = MIN_VOTE_PROBABILITY) -> Annotation:
+    def predict(self,
+                X: Matrix,
+                genes: Sequence[str],
+                cell_ids: Optional[Sequence[str]] = None,
+                unassigned: bool = False,
+                threshold: Optional[float] = None,
+                gene_column: str = "var_names",
+                majority_voting: bool = False,
+                over_clustering: Optional[Sequence] = None,
+                hierarchy: Any = None,
+                vote_min_probability: float = MIN_VOTE_PROBABILITY,
+                remove_ambient: bool = False) -> Annotation:
         """Annotate raw counts of a query (cells x genes, any gene order).
 
         Parameters
@@ -466,17 +474,54 @@ class ACTINNAnnotator:
             In the vote, a cell takes its cluster's majority label only if
             it gives that label at least this probability (0: every cell of
             the cluster, as CellTypist; see :mod:`deepchem_actinn.voting`).
+        remove_ambient: bool, default False
+            Subtract each cell's estimated ambient RNA (droplet soup) before
+            the final scoring (:mod:`deepchem_actinn.preprocessing.ambient`):
+            the query is scored once, each cell's share of soup estimated
+            from its counts in genes its type never expresses in the
+            reference, subtracted, and the cleaned counts scored again;
+            fills ``ambient_fraction``.
         """
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
-        result = self._annotate(X, positions, cell_ids, unassigned,
-                                threshold, gene_column,
-                                self.scorer(positions,
-                                            X.shape[1]), False, None, hierarchy)
+        scorer = self.scorer(positions, X.shape[1])
+        fractions = None
+        checked = False
+        if remove_ambient:
+            X, fractions = self._remove_ambient(X, positions, cell_ids, scorer)
+            checked = True
+        result = self._annotate(X, positions, cell_ids, unassigned, threshold,
+                                gene_column, scorer, checked, None, hierarchy)
+        result.ambient_fraction = fractions
         if majority_voting:
             labelling.vote(result, X, over_clustering, self.seed, hierarchy,
                            vote_min_probability)
         return result
+
+    def _remove_ambient(self, X: Matrix, positions: np.ndarray,
+                        cell_ids: Optional[Sequence[str]],
+                        scorer: EnsembleScorer) -> Tuple[Matrix, np.ndarray]:
+        """Score X once, then take each cell's estimated ambient RNA from
+        its counts (:func:`~deepchem_actinn.preprocessing.ambient.
+        remove_ambient`); the cleaned counts and each cell's share."""
+        detection = self.type_detection_
+        if detection is None:
+            raise ACTINNInputError(
+                "this annotator was saved by deepchem-actinn %s, without the "
+                "reference's per-type gene detection that remove_ambient "
+                "needs: retrain it with this version" %
+                getattr(self, "package_version_", "?"))
+        from deepchem_actinn.annotator.annotation import as_cell_ids
+        _, logits = scorer(X, as_cell_ids(cell_ids, X.shape[0]))
+        clean, fractions = ambient.remove_ambient(X, positions,
+                                                  logits.argmax(axis=1),
+                                                  detection)
+        logger.info(
+            "ambient RNA: a median %.1f %% (90th percentile %.1f %%) of each "
+            "cell's counts in the model's genes, subtracted",
+            100 * float(np.median(fractions)),
+            100 * float(np.percentile(fractions, 90)))
+        return clean, fractions
 
     def iter_predict(self,
                      chunks: Iterable[Tuple[Any, Matrix]],

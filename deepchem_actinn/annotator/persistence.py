@@ -3,13 +3,16 @@
 A saved annotator is a directory: ``annotator.json`` (hyperparameters,
 genes, type names, calibration, histories, versions), ``weights.pt`` (a list
 with one :class:`~deepchem_actinn.models.network.ACTINNClassifier` state
-dict per ensemble member) and ``rejection.pt`` (the ``Unassigned`` rule).
+dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
+``detection.pt`` (each type's share of reference cells detecting each model
+gene, for ``remove_ambient``; absent in annotators saved before it).
 Weights are read with ``weights_only=True``: loading runs no pickled code.
 """
 import json
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type, Union
 
+import numpy as np
 import torch
 
 from deepchem_actinn._version import __version__
@@ -27,6 +30,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "annotator.json"
 WEIGHTS_FILE = "weights.pt"
 RULE_FILE = "rejection.pt"
+DETECTION_FILE = "detection.pt"
 
 
 def save_annotator(annotator: "ACTINNAnnotator",
@@ -53,6 +57,10 @@ def save_annotator(annotator: "ACTINNAnnotator",
         torch.save(annotator.ensemble_.member_states(),
                    os.path.join(tmp, WEIGHTS_FILE))
         torch.save(annotator.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
+        detection = getattr(annotator, "type_detection_", None)
+        if detection is not None:
+            torch.save(torch.from_numpy(np.asarray(detection, np.float32)),
+                       os.path.join(tmp, DETECTION_FILE))
 
 
 def load_annotator(cls: Type["ACTINNAnnotator"],
@@ -84,10 +92,26 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
             "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
     annotator.rule_ = RejectionRule.from_dict(
         torch.load(os.path.join(path, RULE_FILE), weights_only=True))
+    annotator.type_detection_ = _detection(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,
                                     annotator.hidden_sizes, path).to(target)
     return annotator
+
+
+def _detection(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
+    """The saved per-type gene detection (None when the file is absent:
+    annotators saved before it existed)."""
+    detection_path = os.path.join(path, DETECTION_FILE)
+    if not os.path.isfile(detection_path):
+        return None
+    table = torch.load(detection_path, map_location="cpu", weights_only=True)
+    shape = (annotator.labels_.n_types, len(annotator.genes_))
+    if not isinstance(table, torch.Tensor) or tuple(table.shape) != shape:
+        raise ACTINNInputError(
+            "%s does not hold a %d x %d table of gene detection per type; "
+            "the directory is damaged" % (detection_path, shape[0], shape[1]))
+    return table.numpy()
 
 
 def _read_config(path: str) -> Dict[str, Any]:

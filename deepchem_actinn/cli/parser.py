@@ -177,6 +177,11 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    help="cell-type hierarchy, child <TAB> parent: give the "
                    "parent type where the fine type is uncertain between "
                    "siblings (column level)")
+    p.add_argument("--remove-ambient",
+                   action="store_true",
+                   help="subtract each droplet cell's estimated ambient RNA "
+                   "(soup) before the final scoring (column "
+                   "ambient_fraction); reads the whole query")
     p.add_argument("--test-format",
                    type=format_name,
                    default=None,

@@ -7,10 +7,10 @@ Three ways to the same files:
 - ``--scheduler ADDRESS``: the chunks are annotated on a dask.distributed
   cluster (:func:`deepchem_actinn.distributed.predict_file_dask`) and come
   back in the query's order;
-- whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``):
-  the query is read at once and
-  annotated by one ``ACTINNAnnotator.predict``, since voting needs the whole
-  query's neighbour graph.
+- whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``,
+  ``--remove-ambient``): the query is read at once and annotated by one
+  ``ACTINNAnnotator.predict``, since voting needs the whole query's
+  neighbour graph and the ambient RNA's profile is the whole query's.
 
 The outputs (``predicted_label.txt``, with ``-op``
 ``predicted_probabilities.txt``, with voting ``clusters.txt``) are built in
@@ -62,9 +62,9 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
                                args.over_clustering)
     if args.scheduler and _whole_query(args):
         raise ACTINNInputError(
-            "%s: --scheduler annotates chunks on a cluster; majority voting "
-            "and a hierarchy need the whole query in one process" %
-            args.test_set)
+            "%s: --scheduler annotates chunks on a cluster; majority "
+            "voting, a hierarchy and --remove-ambient need the whole query "
+            "in one process" % args.test_set)
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
@@ -73,13 +73,16 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
 
 def _whole_query(args) -> bool:
     """Whether the query must be read at once (see the module notes)."""
-    return bool(args.majority_voting or args.over_clustering or args.hierarchy)
+    return bool(args.majority_voting or args.over_clustering or
+                args.hierarchy or args.remove_ambient)
 
 
-def _voting_options(args, cell_ids) -> Dict[str, Any]:
-    """``ACTINNAnnotator.predict`` keywords for the voting and hierarchy
-    flags (none when no such flag is given)."""
+def _whole_query_options(args, cell_ids) -> Dict[str, Any]:
+    """``ACTINNAnnotator.predict`` keywords for the flags that read the
+    whole query (voting, hierarchy, ambient RNA; none when none is given)."""
     options: Dict[str, Any] = {}
+    if args.remove_ambient:
+        options["remove_ambient"] = True
     if args.majority_voting:
         options["majority_voting"] = True
         if args.vote_min_probability is not None:
@@ -174,6 +177,9 @@ class _Outputs:
         levels = getattr(result, "levels", None)
         if levels is not None:
             frame["level"] = np.asarray(levels)
+        fractions = getattr(result, "ambient_fraction", None)
+        if fractions is not None:
+            frame["ambient_fraction"] = np.round(np.asarray(fractions), 4)
         frame.to_csv(self.directory / LABEL_FILE,
                      sep="\t",
                      index=False,
@@ -269,7 +275,7 @@ def _whole(args, annotator, outputs: _Outputs,
                  upper_case_genes=not args.keep_gene_case,
                  **_query_options(args, annotator))
     column, genes = _match_genes(args, annotator, adata.var)
-    options = _voting_options(args, adata.obs_names)
+    options = _whole_query_options(args, adata.obs_names)
     result = annotator.predict(adata.X,
                                genes,
                                adata.obs_names,
