@@ -142,6 +142,27 @@ def test_predict_estimates_and_removes_the_soup(trained, tm_test):
         clean.cell_types == trained.predict(X, genes).cell_types) >= 0.98
 
 
+def test_a_query_with_soup_gets_a_warning(trained, tm_test, caplog):
+    X = tm_test["X"].astype(np.float64)
+    mixed, _ = _with_soup(X, np.full(X.shape[0], 0.2), 1)
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        trained.predict(X, tm_test["genes"])
+    assert "ambient RNA" not in caplog.text
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        trained.predict(mixed, tm_test["genes"])
+    assert "holds about 2" in caplog.text and "--remove-ambient" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        chunks = [(tm_test["ids"][i:i + 300], sp.csr_matrix(mixed[i:i + 300]))
+                  for i in range(0, X.shape[0], 300)]
+        assert len(list(trained.iter_predict(chunks, tm_test["genes"]))) == 4
+    assert caplog.text.count("ambient RNA") == 1  # once, on the first chunk
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        trained.predict(mixed, tm_test["genes"], remove_ambient=True)
+    assert "holds about" not in caplog.text
+
+
 def test_detection_is_saved_and_an_older_annotator_is_refused(
         trained, tm_test, tmp_path):
     assert trained.type_detection_.shape == (len(trained.type_names),

@@ -17,6 +17,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator,
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from deepchem_actinn import confidence as conf
 from deepchem_actinn._version import __version__
@@ -493,6 +494,8 @@ class ACTINNAnnotator:
         result = self._annotate(X, positions, cell_ids, unassigned, threshold,
                                 gene_column, scorer, checked, None, hierarchy)
         result.ambient_fraction = fractions
+        if not remove_ambient:
+            self._note_ambient(X, positions, result.probabilities)
         if majority_voting:
             labelling.vote(result, X, over_clustering, self.seed, hierarchy,
                            vote_min_probability)
@@ -522,6 +525,30 @@ class ACTINNAnnotator:
             100 * float(np.median(fractions)),
             100 * float(np.percentile(fractions, 90)))
         return clean, fractions
+
+    def _note_ambient(self, X: Matrix, positions: np.ndarray,
+                      probabilities: np.ndarray) -> Optional[float]:
+        """Warn when a typical cell of X (up to 5,000 cells spread over it)
+        looks to hold more than 5 % ambient RNA, which ``remove_ambient``
+        would subtract; returns that median share (None without the
+        reference's gene detection)."""
+        if self.type_detection_ is None or X.shape[0] == 0:
+            return None
+        rows = np.unique(
+            np.linspace(0, X.shape[0] - 1, min(X.shape[0],
+                                               5000)).astype(np.int64))
+        median = float(
+            np.median(
+                ambient.ambient_fractions(
+                    sp.csr_matrix(X)[rows], positions,
+                    probabilities[rows].argmax(axis=1), self.type_detection_)))
+        if median > ambient.WARN_FRACTION:
+            logger.warning(
+                "a typical cell of this query holds about %.0f %% ambient RNA "
+                "(counts in genes its type never expresses in the "
+                "reference); remove_ambient=True (actinn predict "
+                "--remove-ambient) subtracts it before labelling", 100 * median)
+        return median
 
     def iter_predict(self,
                      chunks: Iterable[Tuple[Any, Matrix]],
@@ -556,11 +583,15 @@ class ACTINNAnnotator:
         positions = self.gene_positions(genes)
         scorer = self.scorer(positions, len(genes))
         calibration = None  # the previous chunk's, for a small tail
+        first = True
         for cell_ids, X in chunks:
             result = self._annotate(X, positions, cell_ids, unassigned,
                                     threshold, gene_column, scorer, checked,
                                     calibration)
             calibration = result.calibration if unassigned else None
+            if first:
+                self._note_ambient(X, positions, result.probabilities)
+                first = False
             yield result
 
     def predict_file(self,

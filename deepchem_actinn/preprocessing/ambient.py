@@ -63,6 +63,8 @@ from deepchem_actinn.types import Matrix
 MAX_DETECTION = 0.01
 #: The largest share of a cell's counts taken as soup.
 MAX_FRACTION = 0.5
+#: The annotator warns when a typical query cell's share exceeds this.
+WARN_FRACTION = 0.05
 
 
 def type_detection(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
