@@ -84,6 +84,28 @@ def test_fractions_and_subtraction_match_a_loop():
         clean.toarray())
 
 
+def test_untrusted_cells_get_the_trusted_cells_median():
+    rng = np.random.default_rng(2)
+    X = _random_counts(rng, cells=120, genes=10)
+    positions = np.arange(10)
+    types = rng.integers(0, 2, size=X.shape[0])
+    detection = rng.random((2, 10))
+    own = ambient.ambient_fractions(X, positions, types, detection, 0.4)
+    trusted = np.arange(X.shape[0]) % 3 != 0  # 80 trusted cells
+    clean, rho = ambient.remove_ambient(X, positions, types, detection, trusted,
+                                        0.4)
+    np.testing.assert_array_equal(rho[trusted], own[trusted])
+    assert (rho[~trusted] == np.median(own[trusted])).all()
+    np.testing.assert_allclose(
+        clean.toarray(),
+        ambient.subtract_ambient(X, positions, rho).toarray())
+    # too few trusted cells to judge by: the others are left alone
+    few = np.zeros(X.shape[0], dtype=bool)
+    few[:10] = True
+    _, rho = ambient.remove_ambient(X, positions, types, detection, few, 0.4)
+    assert (rho[~few] == 0).all() and (rho[few] == own[few]).all()
+
+
 def test_argument_checks():
     X = np.ones((2, 3))
     with pytest.raises(ValueError, match="2 cells but 1 types"):

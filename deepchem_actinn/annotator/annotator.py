@@ -516,9 +516,10 @@ class ACTINNAnnotator:
                 getattr(self, "package_version_", "?"))
         from deepchem_actinn.annotator.annotation import as_cell_ids
         _, logits = scorer(X, as_cell_ids(cell_ids, X.shape[0]))
-        clean, fractions = ambient.remove_ambient(X, positions,
-                                                  logits.argmax(axis=1),
-                                                  detection)
+        proba = conf.calibrated_probabilities(logits, self.temperature_)
+        clean, fractions = ambient.remove_ambient(
+            X, positions, proba.argmax(axis=1), detection,
+            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         logger.info(
             "ambient RNA: a median %.1f %% (90th percentile %.1f %%) of each "
             "cell's counts in the model's genes, subtracted",
@@ -528,20 +529,24 @@ class ACTINNAnnotator:
 
     def _note_ambient(self, X: Matrix, positions: np.ndarray,
                       probabilities: np.ndarray) -> Optional[float]:
-        """Warn when a typical cell of X (up to 5,000 cells spread over it)
-        looks to hold more than 5 % ambient RNA, which ``remove_ambient``
-        would subtract; returns that median share (None without the
-        reference's gene detection)."""
+        """Warn when a typical cell of X (up to 5,000 cells spread over it,
+        among those labelled with at least 0.5 probability) looks to hold
+        more than 5 % ambient RNA, which ``remove_ambient`` would subtract;
+        returns that median share (None without the reference's gene
+        detection or with under 50 such cells)."""
         if self.type_detection_ is None or X.shape[0] == 0:
             return None
         rows = np.unique(
             np.linspace(0, X.shape[0] - 1, min(X.shape[0],
                                                5000)).astype(np.int64))
-        median = float(
-            np.median(
-                ambient.ambient_fractions(
-                    sp.csr_matrix(X)[rows], positions,
-                    probabilities[rows].argmax(axis=1), self.type_detection_)))
+        proba = probabilities[rows]
+        median = ambient.typical_fraction(
+            ambient.ambient_fractions(
+                sp.csr_matrix(X)[rows], positions, proba.argmax(axis=1),
+                self.type_detection_),
+            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+        if median is None:
+            return None
         if median > ambient.WARN_FRACTION:
             logger.warning(
                 "a typical cell of this query holds about %.0f %% ambient RNA "

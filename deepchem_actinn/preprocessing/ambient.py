@@ -51,7 +51,7 @@ References
    from droplet-based single-cell RNA sequencing data", GigaScience 9(12),
    giaa151 (2020).
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,6 +65,9 @@ MAX_DETECTION = 0.01
 MAX_FRACTION = 0.5
 #: The annotator warns when a typical query cell's share exceeds this.
 WARN_FRACTION = 0.05
+#: A first label held with at least this probability is trusted to judge a
+#: cell's soup by (the others get the trusted cells' median).
+TRUSTED_PROBABILITY = 0.5
 
 
 def type_detection(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
@@ -196,15 +199,46 @@ def subtract_ambient(X: Matrix, positions: np.ndarray,
     return out
 
 
+def typical_fraction(fractions: np.ndarray,
+                     trusted: np.ndarray,
+                     min_cells: int = 50) -> Optional[float]:
+    """The median ``rho`` of the cells whose first label is ``trusted``
+    (None when fewer than ``min_cells`` are): a cell labelled wrongly holds
+    counts in genes its wrong type never expresses, which would pass for
+    soup.
+
+    Examples
+    --------
+    >>> typical_fraction(np.array([0.1, 0.2, 0.9]),
+    ...                  np.array([True, True, False]), min_cells=2)
+    0.15000000000000002
+    """
+    trusted = np.asarray(trusted, dtype=bool)
+    if trusted.sum() < max(int(min_cells), 1):
+        return None
+    return float(np.median(np.asarray(fractions)[trusted]))
+
+
 def remove_ambient(
         X: Matrix,
         positions: np.ndarray,
         types: np.ndarray,
         detection: np.ndarray,
+        trusted: Optional[np.ndarray] = None,
         max_detection: float = MAX_DETECTION,
         max_fraction: float = MAX_FRACTION) -> Tuple[sp.csr_matrix, np.ndarray]:
     """:func:`ambient_fractions`, then :func:`subtract_ambient`: the
-    cleaned counts (float64 CSR) and each cell's ``rho``."""
+    cleaned counts (float64 CSR) and each cell's ``rho``.
+
+    ``trusted`` (one bool per cell, default all): the cells whose first
+    label is sure enough to judge their soup by; the others are given the
+    :func:`typical_fraction` of the trusted ones (0 when too few are).
+    """
     fractions = ambient_fractions(X, positions, types, detection, max_detection,
                                   max_fraction)
+    if trusted is not None:
+        trusted = np.asarray(trusted, dtype=bool)
+        typical = typical_fraction(fractions, trusted)
+        fractions = np.where(trusted, fractions,
+                             0.0 if typical is None else typical)
     return subtract_ambient(X, positions, fractions), fractions
