@@ -122,9 +122,10 @@ class ACTINNAnnotator:
     >>> result.probabilities.shape
     (1000, 12)
     """
-    #: Share of each type's reference cells detecting each model gene (types
-    #: x genes), set by fit; None in annotators saved before it existed.
-    type_detection_: Optional[np.ndarray] = None
+    #: Each type's mean share of each model gene's counts in the reference
+    #: (types x genes), set by fit; None in annotators saved before it
+    #: existed.
+    type_profiles_: Optional[np.ndarray] = None
 
     def __init__(self,
                  n_networks: int = 3,
@@ -352,10 +353,9 @@ class ACTINNAnnotator:
         self.rule_ = fitting.fit_rule(ensemble, valid, y_valid, X_ref, y_ref,
                                       self.rejection_rate, self.temperature_,
                                       self.seed)
-        detect_X, detect_y = (X_ref, y_ref) if X_ref is not None and \
-            y_ref is not None else (X_valid, y_valid)
-        self.type_detection_ = ambient.type_detection(detect_X, detect_y,
-                                                      self.labels_.n_types)
+        self.type_profiles_ = fitting.reference_profiles(
+            *((X_ref, y_ref) if X_ref is not None and y_ref is not None else
+              (X_valid, y_valid)), self.labels_.n_types, self.log_base)
         self.n_reference_cells_ = int(n_cells)
         self.package_version_ = __version__
         return self
@@ -507,18 +507,18 @@ class ACTINNAnnotator:
         """Score X once, then take each cell's estimated ambient RNA from
         its counts (:func:`~deepchem_actinn.preprocessing.ambient.
         remove_ambient`); the cleaned counts and each cell's share."""
-        detection = self.type_detection_
-        if detection is None:
+        profiles = self.type_profiles_
+        if profiles is None:
             raise ACTINNInputError(
                 "this annotator was saved by deepchem-actinn %s, without the "
-                "reference's per-type gene detection that remove_ambient "
+                "reference's per-type gene profiles that remove_ambient "
                 "needs: retrain it with this version" %
                 getattr(self, "package_version_", "?"))
         from deepchem_actinn.annotator.annotation import as_cell_ids
         _, logits = scorer(X, as_cell_ids(cell_ids, X.shape[0]))
         proba = conf.calibrated_probabilities(logits, self.temperature_)
         clean, fractions = ambient.remove_ambient(
-            X, positions, proba.argmax(axis=1), detection,
+            X, positions, proba.argmax(axis=1), profiles,
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         logger.info(
             "ambient RNA: a median %.1f %% (90th percentile %.1f %%) of each "
@@ -533,8 +533,8 @@ class ACTINNAnnotator:
         among those labelled with at least 0.5 probability) looks to hold
         more than 5 % ambient RNA, which ``remove_ambient`` would subtract;
         returns that median share (None without the reference's gene
-        detection or with under 50 such cells)."""
-        if self.type_detection_ is None or X.shape[0] == 0:
+        profiles or with under 50 such cells)."""
+        if self.type_profiles_ is None or X.shape[0] == 0:
             return None
         rows = np.unique(
             np.linspace(0, X.shape[0] - 1, min(X.shape[0],
@@ -543,7 +543,7 @@ class ACTINNAnnotator:
         median = ambient.typical_fraction(
             ambient.ambient_fractions(
                 sp.csr_matrix(X)[rows], positions, proba.argmax(axis=1),
-                self.type_detection_),
+                self.type_profiles_),
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         if median is None:
             return None

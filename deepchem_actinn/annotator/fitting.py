@@ -160,6 +160,18 @@ def reference_sample(y: np.ndarray,
     return train_idx[part]
 
 
+def reference_profiles(X: Matrix, y: np.ndarray, n_types: int,
+                       log_base: float) -> np.ndarray:
+    """Each type's mean profile over the model's genes
+    (:func:`~deepchem_actinn.preprocessing.ambient.type_profiles`) from the
+    networks' input ``X`` (``log(1 + counts * scale)``, undone here: within a
+    cell the values are then proportional to its counts)."""
+    from deepchem_actinn.preprocessing.ambient import type_profiles
+    linear = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    linear.data = np.expm1(linear.data * np.log(log_base))
+    return type_profiles(linear, y, n_types)
+
+
 def class_weights(y: np.ndarray, n_types: int,
                   class_weight: Optional[str]) -> np.ndarray:
     """Per-cell loss weights: inverse type frequency for ``"balanced"``.

@@ -4,8 +4,8 @@ A saved annotator is a directory: ``annotator.json`` (hyperparameters,
 genes, type names, calibration, histories, versions), ``weights.pt`` (a list
 with one :class:`~deepchem_actinn.models.network.ACTINNClassifier` state
 dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
-``detection.pt`` (each type's share of reference cells detecting each model
-gene, for ``remove_ambient``; absent in annotators saved before it).
+``profiles.pt`` (each type's mean share of each model gene's counts, for
+``remove_ambient``; absent in annotators saved before it).
 Weights are read with ``weights_only=True``: loading runs no pickled code.
 """
 import json
@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "annotator.json"
 WEIGHTS_FILE = "weights.pt"
 RULE_FILE = "rejection.pt"
-DETECTION_FILE = "detection.pt"
+PROFILE_FILE = "profiles.pt"
 
 
 def save_annotator(annotator: "ACTINNAnnotator",
@@ -57,10 +57,10 @@ def save_annotator(annotator: "ACTINNAnnotator",
         torch.save(annotator.ensemble_.member_states(),
                    os.path.join(tmp, WEIGHTS_FILE))
         torch.save(annotator.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
-        detection = getattr(annotator, "type_detection_", None)
-        if detection is not None:
-            torch.save(torch.from_numpy(np.asarray(detection, np.float32)),
-                       os.path.join(tmp, DETECTION_FILE))
+        profiles = getattr(annotator, "type_profiles_", None)
+        if profiles is not None:
+            torch.save(torch.from_numpy(np.asarray(profiles, np.float32)),
+                       os.path.join(tmp, PROFILE_FILE))
 
 
 def load_annotator(cls: Type["ACTINNAnnotator"],
@@ -92,25 +92,25 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
             "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
     annotator.rule_ = RejectionRule.from_dict(
         torch.load(os.path.join(path, RULE_FILE), weights_only=True))
-    annotator.type_detection_ = _detection(path, annotator)
+    annotator.type_profiles_ = _profiles(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,
                                     annotator.hidden_sizes, path).to(target)
     return annotator
 
 
-def _detection(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
-    """The saved per-type gene detection (None when the file is absent:
+def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
+    """The saved per-type gene profiles (None when the file is absent:
     annotators saved before it existed)."""
-    detection_path = os.path.join(path, DETECTION_FILE)
-    if not os.path.isfile(detection_path):
+    profile_path = os.path.join(path, PROFILE_FILE)
+    if not os.path.isfile(profile_path):
         return None
-    table = torch.load(detection_path, map_location="cpu", weights_only=True)
+    table = torch.load(profile_path, map_location="cpu", weights_only=True)
     shape = (annotator.labels_.n_types, len(annotator.genes_))
     if not isinstance(table, torch.Tensor) or tuple(table.shape) != shape:
         raise ACTINNInputError(
-            "%s does not hold a %d x %d table of gene detection per type; "
-            "the directory is damaged" % (detection_path, shape[0], shape[1]))
+            "%s does not hold a %d x %d table of gene profiles per type; "
+            "the directory is damaged" % (profile_path, shape[0], shape[1]))
     return table.numpy()
 
 

@@ -1,24 +1,27 @@
 """Ambient RNA: the counts a droplet cell holds from its run's free RNA.
 
 In a droplet experiment each droplet also captures some of the RNA floating
-in the suspension (the *soup*, from cells that broke): every cell's counts
-are a mix of its own transcripts and a share ``rho`` drawn from the soup's
-profile. The networks were trained on a reference without that mix, and
-soup counts in genes a type never expresses look to them like expression.
+in the suspension (the *soup*, from cells that broke): a cell's counts are a
+mix, a share ``1 - rho`` from its own type's profile and ``rho`` from the
+soup's. The networks were trained on a reference without that mix, and soup
+counts in genes a type does not express look to them like expression.
 
-The rule here follows SoupX's [1]_ model with the reference standing in for
-hand-picked marker genes:
+The rule here follows SoupX's [1]_ model, with the reference standing in
+for hand-picked marker genes:
 
-* the soup profile is the pooled profile of the query's cells (each gene's
-  share of all their counts), over the model's genes the query measures;
-* for a cell first labelled type ``t``, the genes that type (almost) never
-  expresses in the reference, detected in under ``max_detection`` of its
-  reference cells, can only hold soup; their counts, divided by what the
-  soup puts there, estimate the cell's ``rho``:
-  ``rho = counts(absent genes) / (n * soup(absent genes))``, with ``n`` the
-  cell's counts over the model's genes, clipped to ``[0, max_fraction]``;
+* the soup's profile ``s`` is the pooled profile of the query's cells (each
+  gene's share of all their counts), over the model's genes the query
+  measures;
+* a type's profile ``p_t`` is its reference cells' mean share of each of
+  those genes (:func:`type_profiles`); the genes ``A_t`` where the type's
+  own share is under ``max_ratio`` (5 %) of the soup's hold almost only
+  soup in a cell of that type;
+* a cell first labelled ``t`` with ``n`` counts over the model's genes, of
+  which ``x`` fall in ``A_t``, expects ``n * ((1 - rho) p_t(A_t) + rho
+  s(A_t))`` there, so ``rho = (x / n - p_t(A_t)) / (s(A_t) - p_t(A_t))``,
+  clipped to ``[0, max_fraction]``;
 * each count of the cell then loses its expected soup share,
-  ``rho * n * soup[gene]``, and stays >= 0 (zeros stay zeros, so a sparse
+  ``rho * n * s[gene]``, and stays >= 0 (zeros stay zeros, so a sparse
   matrix stays sparse).
 
 A query with no soup (a Smart-seq2 run, a cleaned droplet run) gives
@@ -30,20 +33,21 @@ first and the final scoring.
 Examples
 --------
 Two genes of the model (columns 0 and 1; column 2 is unknown to it). Type 0
-never expresses gene 1, so the second cell's count there is soup:
+does not express gene 1, so the second cell's counts there are soup:
 
 >>> import numpy as np
->>> detection = np.array([[1.0, 0.0]])        # type x model gene
->>> X = np.array([[8., 0., 5.], [6., 2., 5.]])
+>>> profiles = np.array([[1.0, 0.0]])        # type x model gene
+>>> X = np.array([[16., 0., 5.], [12., 4., 5.]])
 >>> clean, rho = remove_ambient(X, np.array([0, 1]), np.array([0, 0]),
-...                             detection)
+...                             profiles)
 >>> rho.tolist()
 [0.0, 0.5]
 >>> clean.toarray().tolist()
-[[8.0, 0.0, 5.0], [2.5, 1.5, 5.0]]
+[[16.0, 0.0, 5.0], [5.0, 3.0, 5.0]]
 
-The second cell's 2 counts in gene 1 are twice what the whole soup would put
-there (``n * soup = 8 * 2 / 16``): ``rho`` is clipped to ``max_fraction``.
+The soup is 28 / 32 gene 0 and 4 / 32 gene 1; the second cell's 4 of 16
+counts in gene 1 are twice the whole soup's share there: ``rho`` is clipped
+to ``max_fraction``.
 
 References
 ----------
@@ -58,9 +62,9 @@ import scipy.sparse as sp
 
 from deepchem_actinn.types import Matrix
 
-#: A gene detected in under this share of a type's reference cells counts as
-#: not expressed by that type.
-MAX_DETECTION = 0.01
+#: A gene whose share in a type is under this ratio of its share in the soup
+#: holds (almost) only soup in a cell of that type.
+MAX_RATIO = 0.05
 #: The largest share of a cell's counts taken as soup.
 MAX_FRACTION = 0.5
 #: The annotator warns when a typical query cell's share exceeds this.
@@ -70,13 +74,14 @@ WARN_FRACTION = 0.05
 TRUSTED_PROBABILITY = 0.5
 
 
-def type_detection(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
-    """Share of each type's cells with a non-zero value in each gene.
+def type_profiles(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
+    """Each type's mean profile: its cells' share of each gene, averaged.
 
     Parameters
     ----------
     X: np.ndarray or scipy.sparse matrix
-        Cells x genes (counts or normalised values: only non-zeros matter).
+        Counts (or values proportional to counts within each cell), cells x
+        genes.
     y: np.ndarray
         Type index of each cell, ``0 .. n_types - 1``.
     n_types: int
@@ -85,25 +90,27 @@ def type_detection(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
     Returns
     -------
     np.ndarray
-        float32, ``n_types x genes``.
+        float32, ``n_types x genes``; each row of a type with cells sums to
+        1 (a cell without counts adds zeros).
 
     Examples
     --------
-    >>> type_detection(np.array([[1, 0], [0, 0], [3, 4]]), np.array([0, 0, 1]),
-    ...                2).tolist()
-    [[0.5, 0.0], [1.0, 1.0]]
+    >>> type_profiles(np.array([[1, 3], [2, 2], [0, 5]]), np.array([0, 0, 1]),
+    ...               2).tolist()
+    [[0.375, 0.625], [0.0, 1.0]]
     """
     y = np.asarray(y)
     if X.shape[0] != len(y):
         raise ValueError("%d cells but %d types" % (X.shape[0], len(y)))
-    onehot = sp.csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))),
-                           shape=(n_types, len(y)))
-    detected = sp.csr_matrix(X, copy=True)
-    detected.eliminate_zeros()
-    detected.data = np.ones_like(detected.data, dtype=np.float64)
-    counts = np.asarray((onehot @ detected).todense())
+    shares = sp.csr_matrix(X, dtype=np.float64)
+    totals = np.asarray(shares.sum(axis=1)).ravel()
+    shares = sp.diags(
+        np.divide(1.0, totals, out=np.zeros_like(totals),
+                  where=totals > 0)) @ shares
     sizes = np.bincount(y, minlength=n_types).astype(np.float64)
-    return (counts / np.maximum(sizes, 1)[:, None]).astype(np.float32)
+    onehot = sp.csr_matrix((1.0 / sizes[y], (y, np.arange(len(y)))),
+                           shape=(n_types, len(y)))
+    return np.asarray((onehot @ shares).todense(), dtype=np.float32)
 
 
 def _model_columns(X: Matrix, positions: np.ndarray) -> sp.csr_matrix:
@@ -132,8 +139,8 @@ def soup_profile(X: Matrix, positions: np.ndarray) -> np.ndarray:
 def ambient_fractions(X: Matrix,
                       positions: np.ndarray,
                       types: np.ndarray,
-                      detection: np.ndarray,
-                      max_detection: float = MAX_DETECTION,
+                      profiles: np.ndarray,
+                      max_ratio: float = MAX_RATIO,
                       max_fraction: float = MAX_FRACTION) -> np.ndarray:
     """Each cell's estimated share of ambient RNA (``rho``, see the module
     notes) over its counts in the model's genes.
@@ -146,37 +153,48 @@ def ambient_fractions(X: Matrix,
         For each model gene, its column in X (-1 when the query lacks it).
     types: np.ndarray
         Each cell's type index from a first scoring.
-    detection: np.ndarray
-        :func:`type_detection` of the reference, types x model genes.
-    max_detection, max_fraction: float
-        A type's absent genes are those detected in under ``max_detection``
-        of its reference cells; ``rho`` is clipped to ``max_fraction``.
+    profiles: np.ndarray
+        :func:`type_profiles` of the reference, types x model genes.
+    max_ratio, max_fraction: float
+        A type's soup genes are those where its share (over the genes the
+        query measures) is under ``max_ratio`` of the soup's; ``rho`` is
+        clipped to ``max_fraction``.
 
     Returns
     -------
     np.ndarray
         float64, one value per cell in ``[0, max_fraction]``; 0 for a cell
-        without counts in the model's genes or whose type's absent genes
-        hold no soup.
+        without counts in the model's genes or whose type has no soup genes.
     """
     positions = np.asarray(positions)
     types = np.asarray(types)
     if len(types) != X.shape[0]:
         raise ValueError("%d cells but %d types" % (X.shape[0], len(types)))
-    if not 0 <= max_detection <= 1 or not 0 <= max_fraction <= 1:
-        raise ValueError("max_detection and max_fraction must be in [0, 1]")
+    if max_ratio < 0 or not 0 <= max_fraction <= 1:
+        raise ValueError("max_ratio must be >= 0 and max_fraction in [0, 1]")
     counts = _model_columns(X, positions)
     soup = soup_profile(X, positions)
+    own = np.asarray(profiles, dtype=np.float64)[:, positions >= 0]
+    own_totals = own.sum(axis=1, keepdims=True)
+    own = np.divide(own,
+                    own_totals,
+                    out=np.zeros_like(own),
+                    where=own_totals > 0)
+    in_soup = own < max_ratio * soup[None, :]  # types x measured genes
+    soup_share = (in_soup * soup[None, :]).sum(axis=1)[types]
+    own_share = (in_soup * own).sum(axis=1)[types]
     totals = np.asarray(counts.sum(axis=1)).ravel()
-    absent = np.asarray(detection)[:, positions >= 0] < max_detection
-    soup_absent = absent.astype(np.float64) @ soup  # per type
-    in_absent = np.asarray((counts.multiply(absent[types].astype(
-        np.float64))).sum(axis=1)).ravel()
-    expected = totals * soup_absent[types]
-    rho = np.divide(in_absent,
-                    expected,
-                    out=np.zeros_like(in_absent),
-                    where=expected > 0)
+    observed = np.asarray(
+        counts.multiply(in_soup[types].astype(np.float64)).sum(axis=1)).ravel()
+    observed = np.divide(observed,
+                         totals,
+                         out=np.zeros_like(observed),
+                         where=totals > 0)
+    gap = soup_share - own_share
+    rho = np.divide(observed - own_share,
+                    gap,
+                    out=np.zeros_like(observed),
+                    where=(gap > 0) & (totals > 0))
     return np.clip(rho, 0.0, max_fraction)
 
 
@@ -223,9 +241,9 @@ def remove_ambient(
         X: Matrix,
         positions: np.ndarray,
         types: np.ndarray,
-        detection: np.ndarray,
+        profiles: np.ndarray,
         trusted: Optional[np.ndarray] = None,
-        max_detection: float = MAX_DETECTION,
+        max_ratio: float = MAX_RATIO,
         max_fraction: float = MAX_FRACTION) -> Tuple[sp.csr_matrix, np.ndarray]:
     """:func:`ambient_fractions`, then :func:`subtract_ambient`: the
     cleaned counts (float64 CSR) and each cell's ``rho``.
@@ -234,7 +252,7 @@ def remove_ambient(
     label is sure enough to judge their soup by; the others are given the
     :func:`typical_fraction` of the trusted ones (0 when too few are).
     """
-    fractions = ambient_fractions(X, positions, types, detection, max_detection,
+    fractions = ambient_fractions(X, positions, types, profiles, max_ratio,
                                   max_fraction)
     if trusted is not None:
         trusted = np.asarray(trusted, dtype=bool)
