@@ -479,7 +479,7 @@ class ACTINNAnnotator:
             Subtract each cell's estimated ambient RNA (droplet soup) before
             the final scoring (:mod:`deepchem_actinn.preprocessing.ambient`):
             the query is scored once, each cell's share of soup estimated
-            from its counts in genes its type never expresses in the
+            from its counts in genes its type does not express in the
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``.
         """
@@ -550,7 +550,7 @@ class ACTINNAnnotator:
         if median > ambient.WARN_FRACTION:
             logger.warning(
                 "a typical cell of this query holds about %.0f %% ambient RNA "
-                "(counts in genes its type never expresses in the "
+                "(counts in genes its type does not express in the "
                 "reference); remove_ambient=True (actinn predict "
                 "--remove-ambient) subtracts it before labelling", 100 * median)
         return median
