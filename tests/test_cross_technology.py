@@ -129,3 +129,22 @@ def test_score_counts_unassigned(tmp_path):
     assert result["accuracy"] == 0.5
     assert result["unassigned_pct"] == 25.0
     assert result["assigned_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_droplet_bound_naive_bayes_redraws_the_querys_capture():
+    import dataclasses
+
+    from deepchem_actinn.datasets import load_tabula_muris_sample
+    bound = _load("droplet_bound")
+    train, test = load_tabula_muris_sample(upper_case_genes=False)
+    truth = test.obs["cell_type"].astype(str).to_numpy()
+    tech = bound.technologies.TECHNOLOGIES["droplet"]
+    # (it asserts that its own draw of the missing genes is the query's)
+    labels = bound.naive_bayes_with_capture(train, test, tech, 0)
+    assert labels.shape == truth.shape
+    assert (labels == truth).mean() > 0.9
+    # with no capture differences, being told the capture changes nothing
+    flat = dataclasses.replace(tech, capture_sigma=0.0)
+    np.testing.assert_array_equal(
+        bound.naive_bayes_with_capture(train, test, flat, 1),
+        bound.naive_bayes_with_capture(train, test, flat, 1, False))
