@@ -540,10 +540,11 @@ class ACTINNAnnotator:
             np.linspace(0, X.shape[0] - 1, min(X.shape[0],
                                                5000)).astype(np.int64))
         proba = probabilities[rows]
+        sample = sp.csr_matrix(X)[rows] if sp.issparse(X) else np.asarray(
+            X[rows])  # rows first: a dense query is not copied whole
         median = ambient.typical_fraction(
-            ambient.ambient_fractions(
-                sp.csr_matrix(X)[rows], positions, proba.argmax(axis=1),
-                self.type_profiles_),
+            ambient.ambient_fractions(sample, positions, proba.argmax(axis=1),
+                                      self.type_profiles_),
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         if median is None:
             return None
