@@ -549,11 +549,15 @@ class ACTINNAnnotator:
         if median is None:
             return None
         if median > ambient.WARN_FRACTION:
-            logger.warning(
-                "a typical cell of this query holds about %.0f %% ambient RNA "
-                "(counts in genes its type does not express in the "
-                "reference); remove_ambient=True (actinn predict "
-                "--remove-ambient) subtracts it before labelling", 100 * median)
+            message = ("a typical cell of this query looks to hold about "
+                       "%.0f %% ambient RNA (counts in genes its type does not "
+                       "express in the reference); remove_ambient=True "
+                       "(actinn predict --remove-ambient) subtracts it before "
+                       "labelling" % (100 * median))
+            if median >= ambient.MAX_FRACTION:
+                message += (". So high a share more likely means cells "
+                            "unlike the reference's types")
+            logger.warning(message)
         return median
 
     def iter_predict(self,
