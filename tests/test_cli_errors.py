@@ -128,6 +128,14 @@ def test_over_clustering_without_voting_is_refused(model, tmp_path):
     assert listing(tmp_path) == ["clusters.tsv"]
 
 
+def _default_sigint():
+    """In the child: Ctrl-C's default action, which Python turns into
+    KeyboardInterrupt. A test run started in the background by a
+    non-interactive shell (``nohup ... &``) passes SIGINT on as ignored, and
+    Python then leaves it ignored, as a user's ``nohup`` intends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143),
                                           (signal.SIGINT, 130)])
 def test_stopped_predict_leaves_nothing(model, tmp_path, signum, code):
@@ -149,7 +157,8 @@ def test_stopped_predict_leaves_nothing(model, tmp_path, signum, code):
     ],
                             stderr=subprocess.PIPE,
                             text=True,
-                            env=env)
+                            env=env,
+                            preexec_fn=_default_sigint)
     deadline = time.time() + 300
     started = False
     # Stop it as soon as its (hidden) label file exists: the 400 chunks
