@@ -57,10 +57,11 @@ def save_annotator(annotator: "ACTINNAnnotator",
         torch.save(annotator.ensemble_.member_states(),
                    os.path.join(tmp, WEIGHTS_FILE))
         torch.save(annotator.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
-        profiles = getattr(annotator, "type_profiles_", None)
-        if profiles is not None:
-            torch.save(torch.from_numpy(np.asarray(profiles, np.float32)),
-                       os.path.join(tmp, PROFILE_FILE))
+        if annotator.type_profiles_ is not None:
+            torch.save(
+                torch.from_numpy(
+                    np.asarray(annotator.type_profiles_, np.float32)),
+                os.path.join(tmp, PROFILE_FILE))
 
 
 def load_annotator(cls: Type["ACTINNAnnotator"],

@@ -113,10 +113,18 @@ def type_profiles(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
     return np.asarray((onehot @ shares).todense(), dtype=np.float32)
 
 
-def _model_columns(X: Matrix, positions: np.ndarray) -> sp.csr_matrix:
-    """The query's counts in the model genes it measures (CSR, float64)."""
-    columns = np.asarray(positions)[np.asarray(positions) >= 0]
-    return sp.csr_matrix(X, dtype=np.float64)[:, columns]
+def _measured(
+        X: Matrix,
+        positions: np.ndarray) -> Tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """One pass over the query: its counts in the model genes it measures
+    (CSR, float64, in the order of ``positions[positions >= 0]``), the soup
+    profile over them and each cell's total there."""
+    positions = np.asarray(positions)
+    counts = sp.csr_matrix(X, dtype=np.float64)[:, positions[positions >= 0]]
+    pooled = np.asarray(counts.sum(axis=0)).ravel()
+    total = pooled.sum()
+    soup = pooled / total if total > 0 else np.zeros_like(pooled)
+    return counts, soup, np.asarray(counts.sum(axis=1)).ravel()
 
 
 def soup_profile(X: Matrix, positions: np.ndarray) -> np.ndarray:
@@ -129,11 +137,7 @@ def soup_profile(X: Matrix, positions: np.ndarray) -> np.ndarray:
     ...              np.array([1, -1, 0])).tolist()
     [0.75, 0.25]
     """
-    pooled = np.asarray(_model_columns(X, positions).sum(axis=0)).ravel()
-    total = pooled.sum()
-    if total <= 0:
-        return np.zeros_like(pooled)
-    return pooled / total
+    return _measured(X, positions)[1]
 
 
 def ambient_fractions(X: Matrix,
@@ -166,14 +170,22 @@ def ambient_fractions(X: Matrix,
         float64, one value per cell in ``[0, max_fraction]``; 0 for a cell
         without counts in the model's genes or whose type has no soup genes.
     """
+    return _fractions(_measured(X, positions), positions, types, profiles,
+                      max_ratio, max_fraction)
+
+
+def _fractions(measured: Tuple[sp.csr_matrix, np.ndarray, np.ndarray],
+               positions: np.ndarray, types: np.ndarray, profiles: np.ndarray,
+               max_ratio: float, max_fraction: float) -> np.ndarray:
+    """:func:`ambient_fractions` from :func:`_measured`'s pass."""
+    counts, soup, totals = measured
     positions = np.asarray(positions)
     types = np.asarray(types)
-    if len(types) != X.shape[0]:
-        raise ValueError("%d cells but %d types" % (X.shape[0], len(types)))
+    if len(types) != counts.shape[0]:
+        raise ValueError("%d cells but %d types" %
+                         (counts.shape[0], len(types)))
     if max_ratio < 0 or not 0 <= max_fraction <= 1:
         raise ValueError("max_ratio must be >= 0 and max_fraction in [0, 1]")
-    counts = _model_columns(X, positions)
-    soup = soup_profile(X, positions)
     own = np.asarray(profiles, dtype=np.float64)[:, positions >= 0]
     own_totals = own.sum(axis=1, keepdims=True)
     own = np.divide(own,
@@ -183,9 +195,12 @@ def ambient_fractions(X: Matrix,
     in_soup = own < max_ratio * soup[None, :]  # types x measured genes
     soup_share = (in_soup * soup[None, :]).sum(axis=1)[types]
     own_share = (in_soup * own).sum(axis=1)[types]
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    observed = np.asarray(
-        counts.multiply(in_soup[types].astype(np.float64)).sum(axis=1)).ravel()
+    # each cell's counts in its type's soup genes, one look per non-zero
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    observed = np.bincount(rows,
+                           weights=counts.data *
+                           in_soup[types[rows], counts.indices],
+                           minlength=counts.shape[0])
     observed = np.divide(observed,
                          totals,
                          out=np.zeros_like(observed),
@@ -203,11 +218,17 @@ def subtract_ambient(X: Matrix, positions: np.ndarray,
     """X with each cell's expected soup share taken from its counts in the
     model's genes: ``max(x - rho * n * soup[gene], 0)``; the other columns
     as they were. Returns float64 CSR."""
+    return _subtract(X, positions, _measured(X, positions), fractions)
+
+
+def _subtract(X: Matrix, positions: np.ndarray,
+              measured: Tuple[sp.csr_matrix, np.ndarray, np.ndarray],
+              fractions: np.ndarray) -> sp.csr_matrix:
+    """:func:`subtract_ambient` from :func:`_measured`'s pass."""
+    _, measured_soup, totals = measured
     positions = np.asarray(positions)
-    columns = positions[positions >= 0]
     soup = np.zeros(X.shape[1])
-    soup[columns] = soup_profile(X, positions)
-    totals = np.asarray(_model_columns(X, positions).sum(axis=1)).ravel()
+    soup[positions[positions >= 0]] = measured_soup
     out = sp.csr_matrix(X, dtype=np.float64, copy=True)
     rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
     out.data = np.maximum(
@@ -252,11 +273,12 @@ def remove_ambient(
     label is sure enough to judge their soup by; the others are given the
     :func:`typical_fraction` of the trusted ones (0 when too few are).
     """
-    fractions = ambient_fractions(X, positions, types, profiles, max_ratio,
-                                  max_fraction)
+    measured = _measured(X, positions)
+    fractions = _fractions(measured, positions, types, profiles, max_ratio,
+                           max_fraction)
     if trusted is not None:
         trusted = np.asarray(trusted, dtype=bool)
         typical = typical_fraction(fractions, trusted)
         fractions = np.where(trusted, fractions,
                              0.0 if typical is None else typical)
-    return subtract_ambient(X, positions, fractions), fractions
+    return _subtract(X, positions, measured, fractions), fractions
