@@ -6,9 +6,7 @@ environment), each process first joins the process group
 cleanly at the end, so ``actinn train`` trains one annotator with
 ``DistributedDataParallel``.
 """
-import sys
-
-from deepchem_actinn.cli import main
+from deepchem_actinn.cli import leave, main
 from deepchem_actinn.models import distributed
 
 if distributed.launched_by_torchrun():
@@ -17,5 +15,5 @@ if distributed.launched_by_torchrun():
         code = main()
     finally:
         distributed.teardown()
-    sys.exit(code)
-sys.exit(main())
+    leave(code)
+leave(main())

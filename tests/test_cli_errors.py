@@ -148,7 +148,8 @@ def test_stopped_predict_leaves_nothing(model, tmp_path, signum, code):
         ]) == 0
     work = tmp_path / "work"
     work.mkdir()
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # a crash prints its stack into the assertion message
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen([
         sys.executable, "-m", "deepchem_actinn", "predict", "-m",
         str(model / "model"), "-ts",
@@ -177,3 +178,22 @@ def test_stopped_predict_leaves_nothing(model, tmp_path, signum, code):
     assert proc.returncode == code, err
     assert "no partial outputs were kept" in err
     assert listing(work) == []
+
+
+@pytest.mark.parametrize("code, after", [(143, ""), (130, ""), (2, "at exit"),
+                                         (0, "at exit")])
+def test_leave_skips_teardown_only_after_a_stop(code, after):
+    """A stopped command leaves without the interpreter's teardown (exit
+    handlers do not run); any other exit code exits normally."""
+    proc = subprocess.run([
+        sys.executable, "-c",
+        "import atexit\n"
+        "from deepchem_actinn.cli import leave\n"
+        "atexit.register(print, 'at exit')\n"
+        "print('before', flush=False)\n"
+        "leave(%d)" % code
+    ],
+                          capture_output=True,
+                          text=True)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["before", after]

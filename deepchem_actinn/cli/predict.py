@@ -17,9 +17,10 @@ The outputs (``predicted_label.txt``, with ``-op``
 a hidden directory and appear together at the end, or not at all: a failed
 or stopped run leaves nothing, not even an output directory it created.
 """
+import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Generator, List, Tuple
 
 import numpy as np
 
@@ -200,7 +201,8 @@ class _Outputs:
         self.write_probabilities()
 
 
-def _chunks(args, annotator, column: str, genes: List[str]) -> Iterator[Any]:
+def _chunks(args, annotator, column: str,
+            genes: List[str]) -> Generator[Any, None, None]:
     """The query's annotations chunk by chunk, here or on a cluster."""
     from deepchem_actinn.io import iter_cell_chunks
     from deepchem_actinn.io.prefetch import prefetch
@@ -254,8 +256,12 @@ def _stream(args, annotator, outputs: _Outputs,
                    desc="annotating",
                    unit_scale=True)
     try:
-        with PredictedLabelWriter(outputs.directory / LABEL_FILE) as writer:
-            for result in _chunks(args, annotator, column, genes):
+        # closing: a stop mid-run (Ctrl-C, SIGTERM) ends the reading
+        # thread and closes the query file here, not at interpreter exit
+        with PredictedLabelWriter(outputs.directory / LABEL_FILE) as writer, \
+                contextlib.closing(_chunks(args, annotator, column,
+                                           genes)) as results:
+            for result in results:
                 writer.write(result.cell_ids, result.cell_types)
                 summary.add(result.cell_types, result.genes_missing)
                 outputs.keep_probabilities(result)

@@ -34,8 +34,8 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
             buffer.put((False, err))
 
     thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
     try:
+        thread.start()
         while True:
             ok, item = buffer.get()
             if not ok:
