@@ -148,3 +148,20 @@ def test_droplet_bound_naive_bayes_redraws_the_querys_capture():
     np.testing.assert_array_equal(
         bound.naive_bayes_with_capture(train, test, flat, 1),
         bound.naive_bayes_with_capture(train, test, flat, 1, False))
+
+
+def test_droplet_bound_best_vote_labels_each_cluster_by_its_true_majority():
+    bound = _load("droplet_bound")
+    truth = np.array(["T", "T", "NK", "B", "B", "NK", "NK", "B"])
+    clusters = np.array(["0", "0", "0", "1", "1", "2", "2", "2"])
+    np.testing.assert_array_equal(bound.cluster_majority(truth, clusters),
+                                  ["T", "T", "T", "B", "B", "NK", "NK", "NK"])
+    # a tie goes to the label seen first in the cluster
+    np.testing.assert_array_equal(
+        bound.cluster_majority(np.array(["B", "T", "T", "B"]),
+                               np.array(["x", "x", "x", "x"])),
+        ["B", "B", "B", "B"])
+    # one cell per cluster: every label kept
+    np.testing.assert_array_equal(
+        bound.cluster_majority(truth,
+                               np.arange(8).astype(str)), truth)
