@@ -359,3 +359,81 @@ def test_predict_matches_genes_through_ensembl_ids(tmp_path, capsys):
     assert "var['gene_ids']" in capsys.readouterr().err
     labels, _ = read_predictions(tmp_path / "out")
     assert len(labels) == 1000
+
+
+@pytest.fixture(scope="module")
+def partial_query(tmp_path_factory):
+    """The bundled test cells with every third reference gene missing,
+    genes in lower case, and 40 genes the reference never measured."""
+    test = read(PATHS["test"])
+    kept = [g for i, g in enumerate(test.var_names) if i % 3]
+    extra = np.random.default_rng(0).poisson(2.0, (test.n_obs, 40)).astype(
+        np.float32)
+    X = sp.hstack([sp.csr_matrix(test[:, kept].X), extra]).tocsr()
+    genes = [g.lower() for g in kept] + ["UNSEEN%02d" % i for i in range(40)]
+    query = anndata.AnnData(X,
+                            obs=pd.DataFrame(index=test.obs_names),
+                            var=pd.DataFrame(index=genes))
+    path = tmp_path_factory.mktemp("partial") / "query.h5ad"
+    query.write_h5ad(path)
+    return path, kept, query
+
+
+def _in_process(genes, query):
+    """A 3-epoch annotator on the bundled reference's ``genes``, and its
+    labels for ``query``."""
+    reference = read(PATHS["train"])
+    truth = pd.read_csv(PATHS["train_labels"],
+                        sep="\t",
+                        header=None,
+                        index_col=0)[1]
+    sub = reference[:, genes]
+    annotator = ACTINNAnnotator(max_epochs=3,
+                                early_stopping=False,
+                                seed=0,
+                                n_networks=3).fit(sub.X, sub.var_names,
+                                                  truth.loc[sub.obs_names])
+    return annotator.predict(query.X, query.var_names).cell_types.astype(str)
+
+
+@pytest.mark.parametrize("all_genes", [False, True],
+                         ids=["shared", "all-reference-genes"])
+def test_run_trains_on_the_genes_the_query_measures(partial_query, tmp_path,
+                                                    all_genes):
+    path, kept, query = partial_query
+    flags = ["--all-reference-genes"] if all_genes else []
+    proc = actinn("run", *TRAIN, "-ts", str(path), "-o", str(tmp_path / "o"),
+                  "-ne", "3", "--seed", "0", "--print-cost", "False", *flags)
+    labels, _ = read_predictions(tmp_path / "o")
+    reference_genes = list(read(PATHS["train"]).var_names)
+    if all_genes:
+        assert "training on the" not in proc.stderr
+        assert ("638 of the model's 1921 genes are missing from the query"
+                in proc.stderr)
+        expected = _in_process(reference_genes, query)
+    else:
+        assert ("training on the 1333 of the reference's 2000 genes that "
+                "the query measures") in proc.stderr
+        assert "model genes missing from the query: 0 of" in proc.stderr
+        expected = _in_process(kept, query)
+    np.testing.assert_array_equal(labels["celltype"], expected)
+
+
+def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
+        tmp_path):
+    test = read(PATHS["test"])
+    few = test[:, list(test.var_names[:100])].copy()
+    few.write_h5ad(tmp_path / "few.h5ad")
+    proc = actinn("run",
+                  *TRAIN,
+                  "-ts",
+                  str(tmp_path / "few.h5ad"),
+                  "-o",
+                  str(tmp_path / "o"),
+                  *QUICK,
+                  check=False)
+    assert proc.returncode == 2
+    assert str(tmp_path / "few.h5ad") in proc.stderr
+    assert "reference's" in proc.stderr
+    assert "training" not in proc.stderr
+    assert not (tmp_path / "o").exists()

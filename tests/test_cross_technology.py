@@ -165,3 +165,23 @@ def test_droplet_bound_best_vote_labels_each_cluster_by_its_true_majority():
     np.testing.assert_array_equal(
         bound.cluster_majority(truth,
                                np.arange(8).astype(str)), truth)
+
+
+def test_shared_genes_marker_genes_lead_their_type():
+    bench = _load("shared_genes")
+    # three types; genes 0-1 lead type a, 2 leads b, 3 leads c, 4-5 flat
+    X = np.array(
+        [[50, 40, 1, 1, 10, 10], [60, 30, 1, 2, 10, 10], [1, 1, 70, 2, 10, 10],
+         [2, 1, 60, 1, 10, 10], [1, 2, 2, 80, 10, 10], [1, 1, 1, 90, 10, 10]],
+        dtype=np.float32)
+    y = np.array(["a", "a", "b", "b", "c", "c"])
+    np.testing.assert_array_equal(bench.marker_genes(X, y, 1), [0, 2, 3])
+    # n = 2, against a dense computation written out here
+    L = np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
+    means = {t: L[y == t].mean(axis=0) for t in "abc"}
+    expected = set()
+    for t in "abc":
+        lead = means[t] - np.max([means[o] for o in "abc" if o != t], axis=0)
+        expected.update(np.argsort(-lead, kind="stable")[:2].tolist())
+    np.testing.assert_array_equal(bench.marker_genes(X, y, 2), sorted(expected))
+    assert len(expected) > 3

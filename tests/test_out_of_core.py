@@ -167,3 +167,21 @@ def test_fit_file_refuses_unlabelled_cells_by_default(bundled):
     with pytest.raises(ACTINNInputError, match="1000 of 4000 cells") as error:
         ACTINNAnnotator().fit_file(path, part, upper_case_genes=False)
     assert labels.index[~keep][0] in str(error.value)
+
+
+def test_fit_file_genes_is_fit_on_those_genes(bundled, monkeypatch):
+    """``genes=``: as if the file held only those genes (named here in
+    another case, and with one the file lacks)."""
+    train, _, path, labels = bundled
+    names = list(train.var_names)
+    wanted = [g.lower() for g in names[::3]] + ["NOT-A-GENE"]
+    kwargs = dict(ACTINN_FILTER, seed=0)
+    from_file = handed_over(
+        monkeypatch, lambda: ACTINNAnnotator(**kwargs).fit_file(
+            path, labels, upper_case_genes=False, block_size=700, genes=wanted))
+    sub = train[:, names[::3]]
+    in_memory = handed_over(
+        monkeypatch, lambda: ACTINNAnnotator(**kwargs).fit(
+            sub.X, sub.var_names, labels.to_numpy(), train.obs_names))
+    assert set(from_file[0].genes_) <= set(names[::3])
+    assert_same_input(from_file, in_memory)

@@ -262,7 +262,8 @@ class ACTINNAnnotator:
                  block_size: int = 4096,
                  buffer_cells: int = 65536,
                  progress: Optional[Callable[[Dict[str, Any]], None]] = None,
-                 labelled_only: bool = False) -> "ACTINNAnnotator":
+                 labelled_only: bool = False,
+                 genes: Optional[Sequence[str]] = None) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
         The file is read block by block
@@ -293,6 +294,11 @@ class ACTINNAnnotator:
             statistics, training, validation and the ``Unassigned`` rule),
             as :meth:`fit` on the labelled cells alone; by default they are
             refused.
+        genes: sequence of str, optional
+            Train on these of the file's genes only, as :meth:`fit` on the
+            file's matrix restricted to them (for example the genes the
+            query measures: ``measured_genes`` in
+            :mod:`deepchem_actinn.preprocessing.genes`).
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         if self.augment is not None:
@@ -300,7 +306,7 @@ class ACTINNAnnotator:
                              "use fit, or augment=None")
         ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
                             self.target_sum, self.log_base, block_size,
-                            labelled_only)
+                            labelled_only, genes)
         cells = np.flatnonzero(ref.labelled)  # file row of each labelled cell
         y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
         ref_idx = fitting.reference_sample(y, train_idx, self.seed)

@@ -12,7 +12,7 @@ disk and from memory see the same values.
 """
 import logging
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple, Union
+from typing import (Callable, Iterator, List, Optional, Sequence, Tuple, Union)
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
 from deepchem_actinn.models.batches import Shard, current_shard, minibatches
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
+from deepchem_actinn.preprocessing.genes import columns_of
 from deepchem_actinn.preprocessing.normalise import (check_counts,
                                                      library_size_log)
 
@@ -54,6 +55,10 @@ class ReferenceFile:
         Allow cells without a label: they are left out of everything
         (``labelled`` is False for them; a warning says how many). By
         default they are refused, by name.
+    genes: sequence of str, optional
+        Read only these of the file's genes (matched case-insensitively):
+        every block, and so the library sizes, the gene statistics and the
+        networks' input, as if the file held no others.
 
     Attributes
     ----------
@@ -85,7 +90,8 @@ class ReferenceFile:
                  target_sum: float = 1e4,
                  log_base: float = 2.0,
                  block_size: int = 4096,
-                 labelled_only: bool = False) -> None:
+                 labelled_only: bool = False,
+                 genes: Optional[Sequence[str]] = None) -> None:
         self.path = str(path)
         self.format = format
         self.upper_case_genes = upper_case_genes
@@ -99,6 +105,10 @@ class ReferenceFile:
         self.cell_ids = read_cell_ids(path, format)
         self.genes = np.asarray(read_gene_names(path, format, upper_case_genes),
                                 dtype=object)
+        self.columns: Optional[np.ndarray] = None  # all of them
+        if genes is not None:
+            self.columns = columns_of(self.genes, genes)
+            self.genes = self.genes[self.columns]
         self.labels = match_labels(self.cell_ids, labels, labels_path,
                                    "drop" if labelled_only else "error")
         self.labelled = np.asarray(pd.notna(self.labels), dtype=bool)
@@ -129,7 +139,7 @@ class ReferenceFile:
         for ids, X in prefetch(chunks):
             start = int(next(order)) if order is not None else row
             row = start + len(ids)
-            yield start, X
+            yield start, X if self.columns is None else X[:, self.columns]
 
     def scan(self, keep_rows: np.ndarray) -> Tuple[GeneStats, sp.csr_matrix]:
         """One pass: the gene statistics of the normalised labelled cells,

@@ -278,6 +278,11 @@ def _add_commands(sub) -> None:
                    const=True,
                    default=True,
                    help="show the cost while training (True)")
+    p.add_argument("--all-reference-genes",
+                   action="store_true",
+                   help="train on every reference gene; by default only on "
+                   "those the query measures, as the original ACTINN does, "
+                   "so the networks do not rely on genes the query lacks")
     _add_prediction(p)
     _add_device(p)
     _add_common(p)

@@ -20,7 +20,7 @@ or stopped run leaves nothing, not even an output directory it created.
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Dict, Generator, List, Tuple
+from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -319,12 +319,47 @@ def cmd_predict(args) -> None:
     predict_and_write(args, annotator, out_dir)
 
 
+def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
+    """The ``reference`` genes the query measures, or None for all of them
+    (``--all-reference-genes``, or the query measures every one). A query
+    that matches too few is refused here, before training."""
+    from deepchem_actinn.io import read_var
+    from deepchem_actinn.preprocessing.genes import (gene_candidates,
+                                                     measured_genes)
+    if args.all_reference_genes:
+        return None
+    query = read_var(
+        args.test_set, args.test_format, not args.keep_gene_case,
+        **orientation_options(args.test_orientation, expected_genes=reference))
+    try:
+        genes = measured_genes(reference, gene_candidates(query.index, query))
+    except ACTINNInputError as err:
+        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
+    if len(genes) == len(reference):
+        return None
+    logger.info(
+        "training on the %d of the reference's %d genes that the query "
+        "measures (--all-reference-genes: all of them)", len(genes),
+        len(reference))
+    return genes
+
+
 def cmd_run(args) -> None:
-    """``actinn run``: train on the reference, annotate the query (the
-    main process only, under torchrun)."""
-    from deepchem_actinn.cli.train import train_annotator
+    """``actinn run``: train on the reference, on the genes the query
+    measures, then annotate the query (the main process only, under
+    torchrun)."""
+    from deepchem_actinn.cli.train import (out_of_core, read_reference,
+                                           train_annotator)
+    from deepchem_actinn.io import read_gene_names
     out_dir = Path(args.output)
     check_outputs(args, out_dir, output_names(args))
-    annotator = train_annotator(args)
+    adata = labels = None
+    if out_of_core(args):
+        reference = read_gene_names(args.train_set, args.train_format, False)
+    else:
+        adata, labels = read_reference(args)
+        reference = adata.var_names
+    annotator = train_annotator(args, adata, labels,
+                                _genes_to_train_on(args, list(reference)))
     if is_main_process():
         predict_and_write(args, annotator, out_dir)

@@ -5,13 +5,14 @@ Under ``torchrun`` every process trains and only the main process writes.
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options)
 from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.preprocessing.genes import columns_of
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -47,7 +48,7 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
     return [spelling.get(str(g).upper(), str(g)) for g in genes]
 
 
-def _read_reference(args):
+def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
     from deepchem_actinn.io import match_labels, read, read_labels
@@ -70,9 +71,13 @@ def _read_reference(args):
     return adata, y
 
 
-def train_annotator(args, adata=None, labels=None):
+def train_annotator(args,
+                    adata=None,
+                    labels=None,
+                    genes: Optional[Sequence[str]] = None):
     """Train an annotator on ``adata`` and ``labels`` when given, else on
-    the reference files named in ``args``."""
+    the reference files named in ``args``; on the reference's ``genes``
+    only when given (names as the reference spells them)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     fixed = args.num_epochs is not None
     annotator = ACTINNAnnotator(n_networks=args.networks,
@@ -102,10 +107,13 @@ def train_annotator(args, adata=None, labels=None):
                                args.train_format,
                                upper_case_genes=not args.keep_gene_case,
                                progress=progress,
-                               labelled_only=args.labelled_only)
+                               labelled_only=args.labelled_only,
+                               genes=genes)
         else:
             if adata is None:
-                adata, labels = _read_reference(args)
+                adata, labels = read_reference(args)
+            if genes is not None:
+                adata = adata[:, columns_of(adata.var_names, genes)]
             annotator.fit(adata.X,
                           adata.var_names,
                           labels,

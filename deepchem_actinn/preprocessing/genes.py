@@ -146,3 +146,52 @@ def gene_positions(reference: Sequence[str],
             "%d of %s %d genes are missing from the query and set to zero",
             missing, what, len(positions))
     return positions
+
+
+def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
+    """Indices, in order, of the entries of ``genes`` that ``wanted`` names
+    (case-insensitively).
+
+    Examples
+    --------
+    >>> columns_of(["A", "b", "C"], ["B", "c", "D"])
+    array([1, 2])
+    """
+    names = set(_upper(wanted))
+    return np.array([i for i, g in enumerate(_upper(genes)) if g in names],
+                    dtype=np.int64)
+
+
+def measured_genes(reference: Sequence[str],
+                   candidates: Mapping[str, Sequence[str]],
+                   min_overlap: float = 0.5) -> List[str]:
+    """The reference genes a query measures, in the reference's order.
+
+    The query's identifier column is chosen as for prediction
+    (:func:`choose_gene_column`, here against the reference's genes), so a
+    model trained on these genes finds every one of them in the query.
+    Training on them, when the query is known before training (``actinn
+    run``), keeps the networks from leaning on genes the query lacks, as
+    the original ACTINN does by intersecting the two gene lists.
+
+    Parameters
+    ----------
+    reference: sequence of str
+        The reference's genes.
+    candidates: mapping of str to sequence of str
+        The query's identifier columns (:func:`gene_candidates`).
+    min_overlap: float, default 0.5
+        Refuse (:class:`ACTINNInputError`) a query that measures fewer than
+        this share of the reference's genes.
+
+    Examples
+    --------
+    >>> measured_genes(["A", "B", "C"],
+    ...                {"var_names": ["c", "a", "X", "Y"]})
+    ['A', 'C']
+    """
+    column, _ = choose_gene_column(reference, candidates, min_overlap,
+                                   "the reference's")
+    return [
+        str(reference[i]) for i in columns_of(reference, candidates[column])
+    ]
