@@ -54,13 +54,17 @@ def marker_genes(X, y: np.ndarray, n: int) -> np.ndarray:
 
 def score(truth, annotator, X, genes) -> tuple:
     """Accuracy, macro F1, % Unassigned and assigned accuracy (with
-    ``unassigned=True``)."""
+    ``unassigned=True``), accuracy and macro F1 with
+    ``majority_voting=True``."""
     from sklearn.metrics import f1_score
     plain = annotator.predict(X, genes).cell_types
     marked = annotator.predict(X, genes, unassigned=True).cell_types
+    voted = annotator.predict(X, genes,
+                              majority_voting=True).majority_cell_types
     kept = marked != "Unassigned"
     return ((plain == truth).mean(), f1_score(truth, plain, average="macro"),
-            100 * (~kept).mean(), (marked == truth)[kept].mean())
+            100 * (~kept).mean(), (marked == truth)[kept].mean(),
+            (voted == truth).mean(), f1_score(truth, voted, average="macro"))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -106,14 +110,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                 rows.setdefault((query, training),
                                 []).append(score(truth, annotator, Xq, gq))
                 print("seed %d  %s: accuracy %.3f  macro F1 %.3f  "
-                      "Unassigned %.1f %%  assigned accuracy %.3f" %
+                      "Unassigned %.1f %%  assigned accuracy %.3f  "
+                      "voting: accuracy %.3f  macro F1 %.3f" %
                       ((seed, name) + rows[(query, training)][-1]),
                       flush=True)
     print("\n| query (seeds %s) | trained on | accuracy | macro F1 | "
-          "--unassigned: Unassigned %% | assigned accuracy |\n"
-          "| --- | --- | --- | --- | --- | --- |" % args.seeds)
+          "--unassigned: Unassigned %% | assigned accuracy | "
+          "--majority-voting: accuracy | macro F1 |\n"
+          "| --- | --- | --- | --- | --- | --- | --- | --- |" % args.seeds)
     for (query, training), values in rows.items():
-        print("| %s | %s | %.3f | %.3f | %.1f | %.3f |" %
+        print("| %s | %s | %.3f | %.3f | %.1f | %.3f | %.3f | %.3f |" %
               ((query, training) + tuple(np.mean(values, axis=0))))
     return 0
 
