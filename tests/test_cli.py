@@ -437,3 +437,17 @@ def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
     assert "reference's" in proc.stderr
     assert "training" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_run_out_of_core_trains_on_the_genes_the_query_measures(
+        partial_query, tmp_path):
+    path, kept, _ = partial_query
+    proc = actinn("run", *TRAIN, "-ts", str(path), "-o", str(tmp_path / "o"),
+                  "-ne", "1", "--networks", "1", "--print-cost", "False",
+                  "--out-of-core")
+    assert "training from disk" in proc.stderr
+    assert ("training on the 1333 of the reference's 2000 genes that the "
+            "query measures") in proc.stderr
+    assert "model genes missing from the query: 0 of" in proc.stderr
+    labels, _ = read_predictions(tmp_path / "o")
+    assert len(labels) == 1000
