@@ -430,12 +430,16 @@ def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
                   str(tmp_path / "few.h5ad"),
                   "-o",
                   str(tmp_path / "o"),
-                  *QUICK,
+                  "-ne",
+                  "3",
+                  "--print-cost",
+                  "False",
                   check=False)
     assert proc.returncode == 2
     assert str(tmp_path / "few.h5ad") in proc.stderr
     assert "reference's" in proc.stderr
     assert "training" not in proc.stderr
+    assert "trained" not in proc.stderr  # refused before training
     assert not (tmp_path / "o").exists()
 
 
