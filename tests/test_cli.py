@@ -170,6 +170,37 @@ def test_report_from_predictions(trained, tmp_path):
         assert (out / figure).stat().st_size > 1000
 
 
+def test_report_finds_the_probabilities_beside_the_predictions(
+        trained, tmp_path, capsys):
+    # run -op / predict -op write predicted_probabilities.txt beside
+    # predicted_label.txt: the report reads it without -op, and its
+    # confidence figure is the one -op gives
+    with_op, without = tmp_path / "with_op", tmp_path / "without"
+    predictions = trained / "out" / "predicted_label.txt"
+    assert main([
+        "report", "-p",
+        str(predictions), "-op",
+        str(trained / "out" / "predicted_probabilities.txt"), "-o",
+        str(with_op), "-q"
+    ]) == 0
+    assert main(["report", "-p", str(predictions), "-o", str(without)]) == 0
+    assert "confidence from %s" % (trained / "out" / "predicted_probabilities."
+                                   "txt") in capsys.readouterr().err
+    assert ((without /
+             "confidence.png").read_bytes() == (with_op /
+                                                "confidence.png").read_bytes())
+    # predictions alone: the error says what is missing and where
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "predicted_label.txt").write_bytes(predictions.read_bytes())
+    _fails([
+        "report", "-p",
+        str(alone / "predicted_label.txt"), "-o",
+        str(tmp_path / "r")
+    ], capsys, "no confidence for the report: no predicted_probabilities.txt "
+           "beside it; pass -op FILE", [tmp_path / "r"])
+
+
 def test_unassigned_flags(trained, tmp_path):
     out = tmp_path / "strict"
     assert main([

@@ -308,7 +308,8 @@ def _add_tools(sub) -> None:
                    "--probabilities",
                    default=None,
                    help="predicted_probabilities.txt, for the confidence "
-                   "(else read from predicted_label.txt)")
+                   "(else predicted_label.txt's confidence column, or the "
+                   "predicted_probabilities.txt beside it)")
     p.add_argument("--query",
                    default=None,
                    metavar="FILE",

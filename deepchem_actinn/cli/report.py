@@ -35,26 +35,36 @@ def read_predictions(path: str):
 
 
 def _confidence(args, frame) -> np.ndarray:
-    """The top probability of each predicted cell."""
+    """The top probability of each predicted cell: from ``-op``, else the
+    predictions' ``confidence`` column, else the
+    ``predicted_probabilities.txt`` that ``predict -op`` / ``run -op``
+    wrote beside the predictions."""
     import pandas as pd
+
+    from deepchem_actinn.cli.predict import PROBABILITY_FILE
     cells = frame[frame.columns[0]].to_numpy()
-    if args.probabilities:
-        try:
-            proba = pd.read_csv(args.probabilities, sep="\t", index_col=0)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            raise ACTINNInputError("%s: cannot read probabilities (%s)" %
-                                   (args.probabilities, err)) from None
-        missing = set(cells) - set(proba.columns)
-        if missing:
-            raise ACTINNInputError("%s lacks %d of the predicted cells" %
-                                   (args.probabilities, len(missing)))
-        return proba[cells].max(axis=0).to_numpy(dtype=float)
-    if "confidence" in frame.columns:
+    source = args.probabilities
+    if not source and "confidence" in frame.columns:
         return frame["confidence"].astype(float).to_numpy()
-    raise ACTINNInputError(
-        "%s: no confidence for the report: pass -op "
-        "predicted_probabilities.txt (written by predict -op)" %
-        args.predictions)
+    if not source:
+        beside = Path(args.predictions).parent / PROBABILITY_FILE
+        if not beside.is_file():
+            raise ACTINNInputError(
+                "%s: no confidence for the report: no %s beside it; pass "
+                "-op FILE (predict and run write it with -op)" %
+                (args.predictions, PROBABILITY_FILE))
+        source = str(beside)
+        logger.info("confidence from %s", source)
+    try:
+        proba = pd.read_csv(source, sep="\t", index_col=0)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ACTINNInputError("%s: cannot read probabilities (%s)" %
+                               (source, err)) from None
+    missing = set(cells) - set(proba.columns)
+    if missing:
+        raise ACTINNInputError("%s lacks %d of the predicted cells" %
+                               (source, len(missing)))
+    return proba[cells].max(axis=0).to_numpy(dtype=float)
 
 
 def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
