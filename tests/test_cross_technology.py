@@ -185,3 +185,43 @@ def test_shared_genes_marker_genes_lead_their_type():
         expected.update(np.argsort(-lead, kind="stable")[:2].tolist())
     np.testing.assert_array_equal(bench.marker_genes(X, y, 2), sorted(expected))
     assert len(expected) > 3
+
+
+def test_immune_query_folds_keep_every_cell_out_of_its_own_reference():
+    bench = _load("immune_query")
+    labels = np.array(["B"] * 23 + ["NK"] * 7 + ["T"] * 12)
+    folds = bench.cross_fitted_folds(labels, n_folds=5, seed=0)
+    # a partition: each cell in exactly one fold, so the annotator that
+    # labels it (trained on folds != its own) never saw it
+    assert folds.shape == labels.shape
+    assert set(folds.tolist()) == set(range(5))
+    # stratified: every type with >= 5 cells is in every fold, in near
+    # equal numbers
+    for t in ("B", "NK", "T"):
+        counts = np.bincount(folds[labels == t], minlength=5)
+        assert counts.min() >= 1 and counts.max() - counts.min() <= 1
+    # the same seed gives the same folds; another seed other folds
+    np.testing.assert_array_equal(folds, bench.cross_fitted_folds(labels))
+    assert (folds != bench.cross_fitted_folds(labels, seed=1)).any()
+
+
+def test_immune_query_scores_count_stray_labels_only_over_every_label():
+    bench = _load("immune_query")
+    truth = np.array([
+        "NK cell", "NK cell", "T cell", "T cell", "B cell", "B cell",
+        "Monocyte", "Granulocyte"
+    ])
+    labels = np.array([
+        "NK cell", "T cell", "T cell", "T cell", "B cell", "Hepatocyte",
+        "Monocyte", "Unassigned"
+    ])
+    s = bench.scores(truth, labels)
+    assert s["accuracy"] == 5 / 8
+    assert s["unassigned"] == 1 / 8
+    assert s["assigned_accuracy"] == 5 / 7
+    assert s["nk_as_t"] == 1
+    # per-type F1 written out: NK 2/3, T 0.8, B 2/3, Monocyte 1, Granulocyte 0
+    five = (2 / 3 + 0.8 + 2 / 3 + 1 + 0) / 5
+    assert s["f1_types"] == pytest.approx(five)
+    # every label: Hepatocyte and Unassigned join with F1 0
+    assert s["f1_all"] == pytest.approx(five * 5 / 7)

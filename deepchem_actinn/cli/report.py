@@ -117,15 +117,15 @@ def cmd_report(args) -> None:
             "model": args.model,
             "trained by": "deepchem-actinn %s" % annotator.package_version_
         }
-    path = write_report(args.output,
-                        frame[frame.columns[1]].to_numpy(),
-                        np.asarray(confidence),
-                        true_labels=truth,
-                        type_names=type_names,
-                        history=history,
-                        query=query,
-                        overwrite=args.overwrite,
-                        extra_info=info or None,
-                        levels=(frame["level"].to_numpy()
-                                if "level" in frame.columns else None))
-    logger.info("wrote %s", path)
+    # (write_report says where it wrote the page)
+    write_report(args.output,
+                 frame[frame.columns[1]].to_numpy(),
+                 np.asarray(confidence),
+                 true_labels=truth,
+                 type_names=type_names,
+                 history=history,
+                 query=query,
+                 overwrite=args.overwrite,
+                 extra_info=info or None,
+                 levels=(frame["level"].to_numpy()
+                         if "level" in frame.columns else None))
