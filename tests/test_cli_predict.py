@@ -204,6 +204,56 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
            ).all()
 
 
+def test_report_use_as_prediction_reports_the_voted_labels(
+        model, tmp_path, capsys):
+    _, test = load_tabula_muris_sample()
+    clusters = tmp_path / "clusters.tsv"
+    pd.Series(np.arange(test.n_obs) % 4,
+              index=test.obs_names).to_csv(clusters, sep="\t", header=False)
+    assert predict(model, PATHS["test"], tmp_path / "out",
+                   "-q", "-op", "--majority-voting", "--over-clustering",
+                   str(clusters), "--vote-min-probability", "0") == 0
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    predictions = str(tmp_path / "out" / "predicted_label.txt")
+
+    def card(page, name):
+        value = page.split('<div class="label">%s</div>' % name)[0]
+        return value.rsplit('<div class="value">', 1)[1].split("<")[0]
+
+    for column, out in (("celltype", "own"), ("majority_voting", "voted")):
+        assert main([
+            "report", "-p", predictions, "-l",
+            str(PATHS["test_labels"]), "--use-as-prediction", column, "-o",
+            str(tmp_path / out), "-q"
+        ]) == 0
+        page = (tmp_path / out / "report.html").read_text()
+        assert card(page, "Predicted types") == str(labels[column].nunique())
+        truth = pd.read_csv(PATHS["test_labels"],
+                            sep="\t",
+                            header=None,
+                            index_col=0)[1].reindex(labels["cellname"])
+        accuracy = (labels[column].to_numpy() == truth.to_numpy()).mean()
+        assert card(page, "Accuracy") == "%.1f%%" % (100 * accuracy)
+        assert (("the majority_voting column of %s" % predictions)
+                in page) == (column == "majority_voting")
+    # four clusters, every cell voted: at most four types
+    assert labels["majority_voting"].nunique(
+    ) <= 4 < labels["celltype"].nunique()
+    # no vote in the file: the error says how to get one
+    assert predict(model, PATHS["test"], tmp_path / "plain", "-q", "-op") == 0
+    capsys.readouterr()
+    assert main([
+        "report", "-p",
+        str(tmp_path / "plain" / "predicted_label.txt"), "--use-as-prediction",
+        "majority_voting", "-o",
+        str(tmp_path / "r"), "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert ("has no majority_voting column (its columns: cellname, "
+            "celltype): predict and run write it with --majority-voting") in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_sample_data_copies_the_files_and_prints_runnable_commands(
         tmp_path, capsys):
     target = tmp_path / "sample"

@@ -310,6 +310,12 @@ def _add_tools(sub) -> None:
                    help="predicted_probabilities.txt, for the confidence "
                    "(else predicted_label.txt's confidence column, or the "
                    "predicted_probabilities.txt beside it)")
+    p.add_argument("--use-as-prediction",
+                   default="celltype",
+                   choices=("celltype", "majority_voting"),
+                   help="the predictions' column to report: each cell's own "
+                   "label (default) or the label after --majority-voting, "
+                   "as CellTypist's use_as_prediction")
     p.add_argument("--query",
                    default=None,
                    metavar="FILE",

@@ -99,6 +99,12 @@ def cmd_report(args) -> None:
     from deepchem_actinn.report import write_report
     refuse_existing([Path(args.output) / "report.html"], args.overwrite)
     frame = read_predictions(args.predictions)
+    column = args.use_as_prediction
+    if column not in frame.columns:
+        raise ACTINNInputError(
+            "%s has no %s column (its columns: %s): predict and run write it "
+            "with --majority-voting" %
+            (args.predictions, column, ", ".join(frame.columns)))
     cells = frame[frame.columns[0]].to_numpy()
     confidence = _confidence(args, frame)
     truth = None
@@ -117,15 +123,19 @@ def cmd_report(args) -> None:
             "model": args.model,
             "trained by": "deepchem-actinn %s" % annotator.package_version_
         }
+    if column != frame.columns[1]:
+        info["labels"] = "the %s column of %s" % (column, args.predictions)
+        info["confidence"] = "each cell's own top probability, before the vote"
     # (write_report says where it wrote the page)
-    write_report(args.output,
-                 frame[frame.columns[1]].to_numpy(),
-                 np.asarray(confidence),
-                 true_labels=truth,
-                 type_names=type_names,
-                 history=history,
-                 query=query,
-                 overwrite=args.overwrite,
-                 extra_info=info or None,
-                 levels=(frame["level"].to_numpy()
-                         if "level" in frame.columns else None))
+    write_report(
+        args.output,
+        frame[column].to_numpy(),
+        np.asarray(confidence),
+        true_labels=truth,
+        type_names=type_names,
+        history=history,
+        query=query,
+        overwrite=args.overwrite,
+        extra_info=info or None,
+        levels=(frame["level"].to_numpy() if "level" in frame.columns and
+                column == frame.columns[1] else None))
