@@ -189,6 +189,23 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     assert ((without /
              "confidence.png").read_bytes() == (with_op /
                                                 "confidence.png").read_bytes())
+    # a probabilities file left from another run (labels re-written
+    # beside it) is refused, not read as this run's confidence
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    proba = pd.read_csv(trained / "out" / "predicted_probabilities.txt",
+                        sep="\t",
+                        index_col=0)
+    proba.iloc[::-1].set_axis(proba.index).to_csv(stale /
+                                                  "predicted_probabilities.txt",
+                                                  sep="\t")
+    (stale / "predicted_label.txt").write_bytes(predictions.read_bytes())
+    _fails([
+        "report", "-p",
+        str(stale / "predicted_label.txt"), "-o",
+        str(tmp_path / "s")
+    ], capsys, "does not go with %s: " % (stale / "predicted_label.txt"),
+           [tmp_path / "s"])
     # predictions alone: the error says what is missing and where
     alone = tmp_path / "alone"
     alone.mkdir()

@@ -64,7 +64,30 @@ def _confidence(args, frame) -> np.ndarray:
     if missing:
         raise ACTINNInputError("%s lacks %d of the predicted cells" %
                                (source, len(missing)))
-    return proba[cells].max(axis=0).to_numpy(dtype=float)
+    proba = proba[cells]
+    _check_same_run(proba, frame[frame.columns[1]].to_numpy(), source,
+                    args.predictions)
+    return proba.max(axis=0).to_numpy(dtype=float)
+
+
+def _check_same_run(proba, labels: np.ndarray, source: str,
+                    predictions: str) -> None:
+    """Refuse probabilities (types x cells) under which a cell given a
+    reference type did not hold it as its most probable type: they were
+    written by another run (a file left beside re-written predictions)."""
+    rows = {t: i for i, t in enumerate(proba.index.astype(str))}
+    cells = np.flatnonzero([label in rows for label in labels])
+    values = proba.to_numpy(dtype=float)
+    given = values[[rows[labels[c]] for c in cells], cells]
+    wrong = cells[given < values[:, cells].max(axis=0) - 1e-6]
+    if len(wrong):
+        from deepchem_actinn.errors import examples
+        raise ACTINNInputError(
+            "%s does not go with %s: %d cells' types are not their most "
+            "probable in it (e.g. %s); were both written by the same run? "
+            "Pass -op with that run's file" %
+            (source, predictions, len(wrong),
+             examples([str(proba.columns[c]) for c in wrong])))
 
 
 def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
