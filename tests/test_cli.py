@@ -184,8 +184,10 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(with_op), "-q"
     ]) == 0
     assert main(["report", "-p", str(predictions), "-o", str(without)]) == 0
-    assert "confidence from %s" % (trained / "out" / "predicted_probabilities."
-                                   "txt") in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "confidence from %s" % (trained / "out" /
+                                   "predicted_probabilities.txt") in err
+    assert err.count("wrote ") == 1 and "report: wrote " in err
     assert ((without /
              "confidence.png").read_bytes() == (with_op /
                                                 "confidence.png").read_bytes())
@@ -206,6 +208,24 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(tmp_path / "s")
     ], capsys, "does not go with %s: " % (stale / "predicted_label.txt"),
            [tmp_path / "s"])
+    # cells as rows instead of columns; a type named twice
+    proba.T.to_csv(stale / "predicted_probabilities.txt", sep="\t")
+    _fails([
+        "report", "-p",
+        str(stale / "predicted_label.txt"), "-o",
+        str(tmp_path / "s")
+    ], capsys,
+           "predicted_probabilities.txt (found beside %s) lacks 1000 of the "
+           "predicted cells (expected: types as rows, cells as columns" %
+           (stale / "predicted_label.txt"), [tmp_path / "s"])
+    twice = proba.copy()
+    twice.index = [proba.index[0]] + list(proba.index[:-1])
+    twice.to_csv(stale / "predicted_probabilities.txt", sep="\t")
+    _fails([
+        "report", "-p",
+        str(stale / "predicted_label.txt"), "-o",
+        str(tmp_path / "s")
+    ], capsys, "names a type twice: %s" % proba.index[0], [tmp_path / "s"])
     # predictions alone: the error says what is missing and where
     alone = tmp_path / "alone"
     alone.mkdir()

@@ -254,6 +254,28 @@ def test_report_use_as_prediction_reports_the_voted_labels(
     assert not (tmp_path / "r").exists()
 
 
+def test_report_takes_a_parent_that_is_itself_a_reference_type(model, tmp_path):
+    # T cell is a reference type and, here, the parent of B and NK cells:
+    # a cell given it as a parent holds its children's summed probability,
+    # not T cell's own as the most probable; the report must accept that
+    hierarchy = tmp_path / "hierarchy.tsv"
+    hierarchy.write_text("B cell\tT cell\nNK cell\tT cell\n")
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q", "-op",
+                   "--hierarchy", str(hierarchy)) == 0
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    proba = pd.read_csv(tmp_path / "out" / "predicted_probabilities.txt",
+                        sep="\t",
+                        index_col=0)[labels["cellname"]]
+    as_parent = (labels["level"] == "parent") & (labels["celltype"] == "T cell")
+    top = proba.idxmax(axis=0).to_numpy()
+    assert (as_parent & (top != "T cell")).any()
+    assert main([
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "-o",
+        str(tmp_path / "report"), "-q"
+    ]) == 0
+
+
 def test_sample_data_copies_the_files_and_prints_runnable_commands(
         tmp_path, capsys):
     target = tmp_path / "sample"

@@ -1,10 +1,11 @@
 """``actinn report``: figures and one HTML page from a prediction's files."""
 import logging
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, examples
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -60,31 +61,64 @@ def _confidence(args, frame) -> np.ndarray:
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read probabilities (%s)" %
                                (source, err)) from None
+    found = "" if args.probabilities else " (found beside %s)" % (
+        args.predictions)
     missing = set(cells) - set(proba.columns)
     if missing:
-        raise ACTINNInputError("%s lacks %d of the predicted cells" %
-                               (source, len(missing)))
+        raise ACTINNInputError(
+            "%s%s lacks %d of the predicted cells (expected: types as rows, "
+            "cells as columns, as predict -op writes)" %
+            (source, found, len(missing)))
+    if not proba.index.is_unique:
+        raise ACTINNInputError(
+            "%s%s names a type twice: %s" %
+            (source, found, examples(proba.index[proba.index.duplicated()])))
     proba = proba[cells]
-    _check_same_run(proba, frame[frame.columns[1]].to_numpy(), source,
-                    args.predictions)
+    _check_same_run(
+        proba, frame[frame.columns[1]].to_numpy(), source + found,
+        args.predictions,
+        frame["level"].to_numpy() if "level" in frame.columns else None)
     return proba.max(axis=0).to_numpy(dtype=float)
 
 
-def _check_same_run(proba, labels: np.ndarray, source: str,
-                    predictions: str) -> None:
+def _check_same_run(proba,
+                    labels: np.ndarray,
+                    source: str,
+                    predictions: str,
+                    levels: Optional[np.ndarray] = None) -> None:
     """Refuse probabilities (types x cells) under which a cell given a
     reference type did not hold it as its most probable type: they were
-    written by another run (a file left beside re-written predictions)."""
+    written by another run (a file left beside re-written predictions).
+    Cells given a parent type (``levels`` other than ``"type"``) are not
+    checked: a parent that is itself a reference type is given for its
+    children's summed probability.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> proba = pd.DataFrame([[0.1, 0.7], [0.5, 0.2], [0.4, 0.1]],
+    ...                      index=["T", "CD4 T", "CD8 T"],
+    ...                      columns=["c1", "c2"])
+    >>> _check_same_run(proba, np.array(["T", "T"]), "p.txt", "l.txt",
+    ...                 np.array(["parent", "type"]))
+    >>> _check_same_run(proba, np.array(["T", "T"]), "p.txt", "l.txt")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: p.txt does not go with l.txt: in it, 1 of the cells given a type hold another as more probable (e.g. c1); were both written by the same run? Pass -op with that run's file
+    """
     rows = {t: i for i, t in enumerate(proba.index.astype(str))}
-    cells = np.flatnonzero([label in rows for label in labels])
+    own = (np.ones(len(labels), dtype=bool)
+           if levels is None else np.asarray(levels) == "type")
+    cells = np.flatnonzero(
+        [label in rows and mine for label, mine in zip(labels, own)])
     values = proba.to_numpy(dtype=float)
     given = values[[rows[labels[c]] for c in cells], cells]
     wrong = cells[given < values[:, cells].max(axis=0) - 1e-6]
     if len(wrong):
-        from deepchem_actinn.errors import examples
         raise ACTINNInputError(
-            "%s does not go with %s: %d cells' types are not their most "
-            "probable in it (e.g. %s); were both written by the same run? "
+            "%s does not go with %s: in it, %d of the cells given a type "
+            "hold another as more probable (e.g. %s); were both written by "
+            "the same run? "
             "Pass -op with that run's file" %
             (source, predictions, len(wrong),
              examples([str(proba.columns[c]) for c in wrong])))
@@ -98,7 +132,6 @@ def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
     ACTINNInputError
         If the file lacks some of ``cell_ids``.
     """
-    from deepchem_actinn.errors import examples
     from deepchem_actinn.io import read
     adata = read(path,
                  fmt,
