@@ -187,12 +187,12 @@ def test_shared_genes_marker_genes_lead_their_type():
     assert len(expected) > 3
 
 
-def test_immune_query_folds_keep_every_cell_out_of_its_own_reference():
+def test_immune_query_cross_fitted_folds_partition_the_cells_by_type():
     bench = _load("immune_query")
     labels = np.array(["B"] * 23 + ["NK"] * 7 + ["T"] * 12)
     folds = bench.cross_fitted_folds(labels, n_folds=5, seed=0)
-    # a partition: each cell in exactly one fold, so the annotator that
-    # labels it (trained on folds != its own) never saw it
+    # a partition: each cell in exactly one fold (annotate labels a fold's
+    # cells with an annotator trained on the other folds)
     assert folds.shape == labels.shape
     assert set(folds.tolist()) == set(range(5))
     # stratified: every type with >= 5 cells is in every fold, in near
