@@ -27,7 +27,6 @@ Usage::
     python benchmarks/droplet_bound.py                    # held-out seeds
     python benchmarks/droplet_bound.py --seeds 0,1,2 --technology droplet
 """
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -127,12 +126,8 @@ def best_vote(test, technology, seed: int, truth: np.ndarray) -> np.ndarray:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds",
-                        default=",".join(
-                            str(s) for s in technologies.HELD_OUT_SEEDS))
+    parser = technologies.seed_parser(__doc__)
     parser.add_argument("--technology", default="droplet")
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     import torch
     from sklearn.metrics import f1_score
@@ -143,7 +138,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     train, test = load_tabula_muris_sample(upper_case_genes=False)
     truth = test.obs["cell_type"].astype(str).to_numpy()
     rows = {}
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in args.seeds:
         runs = {
             "naive Bayes, true capture":
                 naive_bayes_with_capture(train, test, technology, seed),
@@ -164,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   flush=True)
     print(
         "\n| %s query, seeds %s | accuracy | macro F1 |\n| --- | --- | --- |" %
-        (args.technology, args.seeds))
+        (args.technology, ",".join(map(str, args.seeds))))
     for name, values in rows.items():
         acc, f1 = np.mean(values, axis=0)
         print("| %s | %.3f | %.3f |" % (name, acc, f1))

@@ -40,7 +40,6 @@ Usage::
     python benchmarks/immune_query.py               # held-out seeds
     python benchmarks/immune_query.py --seeds 0,1,2
 """
-import argparse
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -133,7 +132,8 @@ def annotate(
 
     from deepchem_actinn import ACTINNAnnotator
     from deepchem_actinn.annotator.labelling import label_probabilities
-    from deepchem_actinn.preprocessing.genes import (gene_candidates,
+    from deepchem_actinn.preprocessing.genes import (columns_of,
+                                                     gene_candidates,
                                                      measured_genes)
     from deepchem_actinn.voting import majority_vote, over_cluster
     reference = list(reference)
@@ -141,7 +141,7 @@ def annotate(
                                            technologies.DROPLET, seed)
     Xq = sp.csr_matrix(Xq)
     shared = measured_genes(reference, gene_candidates(genes))
-    columns = [reference.index(g) for g in shared]
+    columns = columns_of(reference, shared)
     n = len(immune)
     plain = np.empty(n, dtype=object)
     marked = np.empty(n, dtype=object)
@@ -210,11 +210,7 @@ def annotate(
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds",
-                        default=",".join(
-                            str(s) for s in technologies.HELD_OUT_SEEDS))
-    parser.add_argument("--threads", type=int, default=1)
+    parser = technologies.seed_parser(__doc__)
     args = parser.parse_args(argv)
     import torch
 
@@ -245,7 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "%s %d" % (t, (truth == t).sum()) for t in IMMUNE_TYPES)),
           flush=True)
     rows: Dict[str, List[Dict[str, float]]] = {}
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in args.seeds:
         runs = annotate(X, list(train.var_names), y, immune, folds, seed,
                         MIN_VOTE_PROBABILITY, other_clusters)
         for name, labels in runs.items():
@@ -261,7 +257,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           "macro F1, every label | Unassigned | accuracy of the cells "
           "given a type | NK cells called T cells (of %d) |\n"
           "| --- | --- | --- | --- | --- | --- | --- |" %
-          (args.seeds, (truth == "NK cell").sum()))
+          (",".join(map(str, args.seeds)), (truth == "NK cell").sum()))
     for name, values in rows.items():
         mean = {k: np.mean([v[k] for v in values]) for k in values[0]}
         print("| %s | %.3f | %.3f | %.3f | %.1f %% | %.3f | %.1f |" %

@@ -20,7 +20,6 @@ Usage::
     python benchmarks/shared_genes.py                  # held-out seeds
     python benchmarks/shared_genes.py --seeds 0,1,2 --markers 5
 """
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -68,12 +67,8 @@ def score(truth, annotator, X, genes) -> tuple:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds",
-                        default=",".join(
-                            str(s) for s in technologies.HELD_OUT_SEEDS))
+    parser = technologies.seed_parser(__doc__)
     parser.add_argument("--markers", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     import torch
 
@@ -89,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     markers = set(np.asarray(reference)[marker_genes(train.X, y, args.markers)])
     everything = ACTINNAnnotator(seed=0).fit(train.X, reference, y)
     rows = {}
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    for seed in args.seeds:
         X, genes, _ = technologies.make_query(test.X, reference,
                                               technologies.DROPLET, seed)
         keep = [i for i, g in enumerate(genes) if g not in markers]
@@ -117,7 +112,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("\n| query (seeds %s) | trained on | accuracy | macro F1 | "
           "--unassigned: Unassigned %% | assigned accuracy | "
           "--majority-voting: accuracy | macro F1 |\n"
-          "| --- | --- | --- | --- | --- | --- | --- | --- |" % args.seeds)
+          "| --- | --- | --- | --- | --- | --- | --- | --- |" %
+          ",".join(map(str, args.seeds)))
     for (query, training), values in rows.items():
         print("| %s | %s | %.3f | %.3f | %.1f | %.3f | %.3f | %.3f |" %
               ((query, training) + tuple(np.mean(values, axis=0))))

@@ -33,6 +33,7 @@ Examples
 >>> X.shape, genes[:4]
 ((4, 13), ['a', 'b', 'c', 'UNSEEN-00001'])
 """
+import argparse
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -124,6 +125,24 @@ TECHNOLOGIES: Dict[str, Technology] = {
 #: on these only) and the held-out seeds its reported figures come from.
 DEVELOPMENT_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (1001, 1002, 1003)
+
+
+def seed_parser(doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a benchmark over query seeds: ``--seeds``
+    (comma-separated; the held-out seeds by default) and ``--threads``
+    (PyTorch's, 1 by default), described by ``doc``'s first line.
+
+    Examples
+    --------
+    >>> seed_parser("A benchmark.").parse_args(["--seeds", "0,1"]).seeds
+    [0, 1]
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds",
+                        type=lambda text: [int(s) for s in text.split(",")],
+                        default=list(HELD_OUT_SEEDS))
+    parser.add_argument("--threads", type=int, default=1)
+    return parser
 
 
 def make_query(counts, genes: Sequence[str], technology: Technology,
