@@ -113,7 +113,9 @@ def prepare_queries(work: Path, names: Sequence[str],
     return queries
 
 
-def _env(tool: str, work: Path, threads: Optional[int]) -> Dict[str, str]:
+def tool_env(tool: str, work: Path, threads: Optional[int]) -> Dict[str, str]:
+    """The environment ``tool`` runs in: its venv (``work.parent/venvs``)
+    for a peer, this checkout for ``actinn``; ``threads`` compute threads."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
     env.update(compare.thread_env(threads))
     if tool == "actinn":
@@ -189,7 +191,7 @@ def run(args) -> Dict:
             continue
         tool_dir = work / "runs" / tool
         model = tool_dir / "model"
-        env = _env(tool, work, args.threads)
+        env = tool_env(tool, work, args.threads)
         fit = compare.step_commands(tool, work.parent, reference, tool_dir,
                                     None)["fit"]
         if tool == "actinn":

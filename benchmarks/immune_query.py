@@ -31,6 +31,13 @@ unseen genes carry no cell type), so both votes are also given over two
 clusterings a real query might have: Leiden clusters of the same cells at
 the reference's own depth, and those clusters split by true type (pure).
 
+Peers (``--peers celltypist,actinn_jax``, after ``python
+benchmarks/compare.py --setup --tools celltypist,actinn_jax``) are
+cross-fitted the same way, each trained on the same folds and the same genes
+with its own recipe (``benchmarks/tools/run_<tool>.py``), and each annotates
+the query file as it is and the query with its genes first intersected with
+the reference's (as the original ACTINN does).
+
 Macro F1 is given two ways: over the five types of the query, and over
 every label given (scikit-learn's default), where a type the query does not
 hold but some cells were given (a stray label) counts with F1 0.
@@ -39,6 +46,7 @@ Usage::
 
     python benchmarks/immune_query.py               # held-out seeds
     python benchmarks/immune_query.py --seeds 0,1,2
+    python benchmarks/immune_query.py --peers celltypist,actinn_jax
 """
 import sys
 from pathlib import Path
@@ -56,6 +64,8 @@ from droplet_bound import cluster_majority  # noqa: E402
 
 #: The types of the real held-out droplet query.
 IMMUNE_TYPES = ("B cell", "Granulocyte", "Monocyte", "NK cell", "T cell")
+#: The peers ``--peers`` can run (``benchmarks/tools/run_<peer>.py``).
+PEERS = ("celltypist", "actinn_jax", "linearsvc")
 
 
 def cross_fitted_folds(labels: Sequence[str],
@@ -114,20 +124,94 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
     }
 
 
-def annotate(
-    X,
-    reference: Sequence[str],
-    y: np.ndarray,
-    immune: np.ndarray,
-    folds: np.ndarray,
-    seed: int,
-    vote_min_probability: float,
-    other_clusters: Optional[Dict[str, np.ndarray]] = None
-) -> Dict[str, np.ndarray]:
+def peer_labels(tool: str, work: Path, seed: int, Xq, genes: Sequence[str],
+                n_shared: int, X, columns: Sequence[int], y: np.ndarray,
+                immune: np.ndarray, folds: np.ndarray,
+                threads: Optional[int]) -> Dict[str, np.ndarray]:
+    """The labels a peer ``tool`` gives the query ``Xq`` (the ``immune``
+    cells; ``genes``, of which the first ``n_shared`` are the reference's),
+    cross-fitted as :func:`annotate` does: trained with its own recipe on
+    the reference genes ``columns`` of the other folds, it annotates the
+    query file as it is (key ``"as is"``) and the query's shared genes only
+    (``"intersected"``). Files and logs go under ``work/seed<seed>``; the
+    peers' venvs are in ``work.parent/venvs``."""
+    import anndata
+    import pandas as pd
+
+    import compare
+    import harness
+    from cross_technology import tool_env
+    env = tool_env(tool, work, threads)
+    ids = np.array(["cell%05d" % i for i in range(len(immune))])
+    shared = list(genes[:n_shared])
+    labels = {
+        "as is": np.empty(len(immune), dtype=object),
+        "intersected": np.empty(len(immune), dtype=object)
+    }
+    for fold in np.unique(folds):
+        train = np.flatnonzero(folds != fold)
+        rows = np.flatnonzero(folds[immune] == fold)
+        data = work / ("seed%d" % seed) / ("fold%d" % fold)
+        data.mkdir(parents=True, exist_ok=True)
+        anndata.AnnData(X=sp.csr_matrix(X[train][:, columns], dtype=np.float32),
+                        obs=pd.DataFrame(index=["ref%05d" % i for i in train]),
+                        var=pd.DataFrame(index=shared)).write_h5ad(
+                            data / "reference.h5ad")
+        with open(data / "reference_labels.txt", "w") as handle:
+            for i in train:
+                handle.write("ref%05d\t%s\n" % (i, y[i]))
+        query = {
+            "as is": (Xq[rows], list(genes)),
+            "intersected": (Xq[rows][:, :n_shared], shared)
+        }
+        steps = compare.step_commands(tool, work.parent, data, data / tool,
+                                      None)
+        (data / tool / "out").mkdir(parents=True, exist_ok=True)
+        _run_peer_step(steps["fit"], data / tool / "fit.log", env)
+        for name, (counts, names) in query.items():
+            stem = name.replace(" ", "_")
+            path, out = data / ("query_%s.h5ad" %
+                                stem), data / tool / ("%s.txt" % stem)
+            anndata.AnnData(X=sp.csr_matrix(counts, dtype=np.float32),
+                            obs=pd.DataFrame(index=ids[rows]),
+                            var=pd.DataFrame(index=names)).write_h5ad(path)
+            swap = {
+                str(data / "query.h5ad"): str(path),
+                str(steps["predictions"]): str(out)
+            }
+            _run_peer_step([swap.get(str(c), str(c)) for c in steps["predict"]],
+                           data / tool / ("%s.log" % stem), env)
+            given = harness.read_predictions(str(out))
+            labels[name][rows] = [given[c] for c in ids[rows]]
+    return {name: values.astype(str) for name, values in labels.items()}
+
+
+def _run_peer_step(command: Sequence, log: Path, env: Dict[str, str]) -> None:
+    """Run one peer step, its output in ``log`` (and ``log``.err)."""
+    import harness
+    step = harness.run_step([str(c) for c in command], str(log),
+                            str(log) + ".err", None, None, env)
+    if not step.ok:
+        raise RuntimeError("%s failed (%s): see %s.err" %
+                           (" ".join(map(str, command[:3])), step.status, log))
+
+
+def annotate(X,
+             reference: Sequence[str],
+             y: np.ndarray,
+             immune: np.ndarray,
+             folds: np.ndarray,
+             seed: int,
+             vote_min_probability: float,
+             other_clusters: Optional[Dict[str, np.ndarray]] = None,
+             peers: Sequence[str] = (),
+             work: Optional[Path] = None,
+             threads: Optional[int] = None) -> Dict[str, np.ndarray]:
     """The runs of one query seed (the ``immune`` cells of ``X``, genes
     ``reference``, made droplet-like with ``seed``): each cell's labels, by
     run name. ``other_clusters``: more clusterings of the query cells to
-    vote over (by name), both votes each."""
+    vote over (by name), both votes each. ``peers``: tools whose venvs are
+    set up (:func:`peer_labels`; files under ``work``)."""
     import pandas as pd
 
     from deepchem_actinn import ACTINNAnnotator
@@ -191,6 +275,16 @@ def annotate(
             min_probability=vote_min_probability)[0]
         other_votes["CellTypist's vote over %s" % name] = majority_vote(
             plain, given)[0]
+    peer_rows = {}
+    for tool in peers:
+        given = peer_labels(tool, work, seed, Xq, genes, len(shared), X,
+                            columns, y, immune, folds, threads)
+        peer_rows["%s, the query file as it is" % tool] = given["as is"]
+        peer_rows["%s, the query's genes intersected with the reference's "
+                  "first" % tool] = given["intersected"]
+        peer_rows["%s (genes intersected) + CellTypist's vote over the "
+                  "query's over-clusters" % tool] = majority_vote(
+                      given["intersected"], clusters)[0]
     return {
         "actinn run":
             plain.astype(str),
@@ -201,6 +295,7 @@ def annotate(
         "--majority-voting --vote-min-probability 0 (CellTypist's vote)":
             plain_vote,
         **other_votes,
+        **peer_rows,
         "annotator trained on the same technology (bound)":
             bound.astype(str),
         "best vote over these over-clusters (true majority)":
@@ -211,7 +306,28 @@ def annotate(
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
+    parser.add_argument("--peers",
+                        default="",
+                        help="comma-separated peer tools to run beside this "
+                        "package: celltypist, actinn_jax (their venvs: python "
+                        "benchmarks/compare.py --setup), linearsvc")
+    parser.add_argument("--work-dir",
+                        default=str(HERE / ".work"),
+                        help="where the peers' venvs are (WORK/venvs) and "
+                        "their runs go (WORK/immune)")
     args = parser.parse_args(argv)
+    import compare
+    work = Path(args.work_dir).resolve() / "immune"
+    peers = [t.strip() for t in args.peers.split(",") if t.strip()]
+    for tool in peers:
+        if tool not in PEERS:
+            parser.error("unknown peer %r (choose from %s)" %
+                         (tool, ", ".join(PEERS)))
+        if (tool in compare.VENV_TOOLS and
+                not compare.venv_python(work.parent, tool).exists()):
+            parser.error("%s has no venv under %s: run python "
+                         "benchmarks/compare.py --setup --tools %s" %
+                         (tool, work.parent / "venvs", tool))
     import torch
 
     from deepchem_actinn.datasets import load_tabula_muris_sample
@@ -243,7 +359,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows: Dict[str, List[Dict[str, float]]] = {}
     for seed in args.seeds:
         runs = annotate(X, list(train.var_names), y, immune, folds, seed,
-                        MIN_VOTE_PROBABILITY, other_clusters)
+                        MIN_VOTE_PROBABILITY, other_clusters, peers, work,
+                        args.threads)
         for name, labels in runs.items():
             rows.setdefault(name, []).append(scores(truth, labels))
             s = rows[name][-1]

@@ -225,3 +225,40 @@ def test_immune_query_scores_count_stray_labels_only_over_every_label():
     assert s["f1_types"] == pytest.approx(five)
     # every label: Hepatocyte and Unassigned join with F1 0
     assert s["f1_all"] == pytest.approx(five * 5 / 7)
+
+
+def test_immune_query_peer_labels_cross_fit_a_peer_on_shared_genes(tmp_path):
+    # linearsvc runs in this environment (no venv), through the same
+    # fit/predict scripts as the venv peers.
+    import anndata
+    bench = _load("immune_query")
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b"] * 20)
+    rate = np.where((y == "a")[:, None], [30, 30, 30, 1, 1, 1],
+                    [1, 1, 1, 30, 30, 30])
+    X = rng.poisson(rate).astype(np.float32)
+    folds = bench.cross_fitted_folds(y, n_folds=2)
+    immune = np.arange(0, 40, 3)
+    columns = [0, 1, 3, 4]
+    # the query: the reference genes it measures first, then two unseen
+    # genes holding most of its counts
+    Xq = np.hstack([X[immune][:, columns], rng.poisson(500, (len(immune), 2))])
+    genes = ["g0", "g1", "g3", "g4", "u1", "u2"]
+    labels = bench.peer_labels("linearsvc", tmp_path / "immune", 7, Xq, genes,
+                               4, X, columns, y, immune, folds, 1)
+    np.testing.assert_array_equal(labels["intersected"], y[immune])
+    assert labels["as is"].shape == (len(immune),)
+    assert set(labels["as is"]) <= {"a", "b"}
+    # each fold: a reference of the other fold's cells on the shared genes,
+    # and the fold's query cells with and without the unseen genes
+    for fold in (0, 1):
+        data = tmp_path / "immune" / "seed7" / ("fold%d" % fold)
+        ref = anndata.read_h5ad(data / "reference.h5ad")
+        assert list(ref.var_names) == genes[:4]
+        assert ref.n_obs == (folds != fold).sum()
+        n_query = (folds[immune] == fold).sum()
+        assert anndata.read_h5ad(data / "query_as_is.h5ad").shape == (n_query,
+                                                                      6)
+        assert list(
+            anndata.read_h5ad(data /
+                              "query_intersected.h5ad").var_names) == genes[:4]

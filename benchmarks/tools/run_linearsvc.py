@@ -62,7 +62,7 @@ def predict(args, clock):
     # Align the query's genes to the model's by name (missing genes = 0).
     pos = pd.Index(adata.var_names).get_indexer(saved["genes"])
     X = _log_cp10k(adata.X)
-    if (pos < 0).any() or not np.array_equal(pos, np.arange(len(pos))):
+    if not np.array_equal(pos, np.arange(X.shape[1])):
         import scipy.sparse as sp
         present = np.flatnonzero(pos >= 0)
         scatter = sp.csr_matrix(
