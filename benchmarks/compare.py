@@ -253,6 +253,23 @@ def _read_json(path: Path) -> Dict:
         return {}
 
 
+def tool_env(tool: str, work: Path, threads: Optional[int]) -> Dict[str, str]:
+    """The environment ``tool`` runs in: a peer's venv (``work/venvs``) or,
+    for ``actinn``, this checkout first on the path; ``threads`` compute
+    threads (:func:`thread_env`)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
+    env.update(thread_env(threads))
+    if tool == "actinn":
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(HERE.parent)] + [p for p in [env.get("PYTHONPATH")] if p])
+    if tool in VENV_TOOLS:
+        venv = work / "venvs" / tool
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = "%s:%s" % (venv / "bin", env.get("PATH", ""))
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 def run_tool(tool: str, size, meta: Dict, work: Path, data: Path, args,
              truth: Dict[str, str], epochs: Optional[int]) -> Dict:
     """Fit, predict and score one tool; a row of the table."""
@@ -285,13 +302,7 @@ def run_tool(tool: str, size, meta: Dict, work: Path, data: Path, args,
         shutil.rmtree(run)
     (run / "out").mkdir(parents=True)
     commands = step_commands(tool, work, data, run, epochs)
-    env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
-    env.update(thread_env(args.threads))
-    if tool in VENV_TOOLS:
-        env["VIRTUAL_ENV"] = str(work / "venvs" / tool)
-        env["PATH"] = "%s:%s" % (work / "venvs" / tool / "bin",
-                                 env.get("PATH", ""))
-        env.pop("PYTHONPATH", None)
+    env = tool_env(tool, work, args.threads)
     row["commands"] = {
         k: " ".join(shlex.quote(str(c)) for c in v)
         for k, v in commands.items()

@@ -27,7 +27,6 @@ import argparse
 from dataclasses import asdict
 import datetime
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -113,22 +112,6 @@ def prepare_queries(work: Path, names: Sequence[str],
     return queries
 
 
-def tool_env(tool: str, work: Path, threads: Optional[int]) -> Dict[str, str]:
-    """The environment ``tool`` runs in: its venv (``work.parent/venvs``)
-    for a peer, this checkout for ``actinn``; ``threads`` compute threads."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
-    env.update(compare.thread_env(threads))
-    if tool == "actinn":
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(HERE.parent)] + [p for p in [env.get("PYTHONPATH")] if p])
-    if tool in compare.VENV_TOOLS:
-        venv = work.parent / "venvs" / tool
-        env["VIRTUAL_ENV"] = str(venv)
-        env["PATH"] = "%s:%s" % (venv / "bin", env.get("PATH", ""))
-        env.pop("PYTHONPATH", None)
-    return env
-
-
 def predict_command(tool: str, work: Path, model: Path, query: Path, out: Path,
                     mode: str, threads: Optional[int]) -> List[str]:
     """One tool's predict command line for one query (and mode)."""
@@ -191,7 +174,7 @@ def run(args) -> Dict:
             continue
         tool_dir = work / "runs" / tool
         model = tool_dir / "model"
-        env = tool_env(tool, work, args.threads)
+        env = compare.tool_env(tool, work.parent, args.threads)
         fit = compare.step_commands(tool, work.parent, reference, tool_dir,
                                     None)["fit"]
         if tool == "actinn":

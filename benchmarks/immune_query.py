@@ -59,13 +59,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import peers  # noqa: E402
 import technologies  # noqa: E402
 from droplet_bound import cluster_majority  # noqa: E402
 
 #: The types of the real held-out droplet query.
 IMMUNE_TYPES = ("B cell", "Granulocyte", "Monocyte", "NK cell", "T cell")
-#: The peers ``--peers`` can run (``benchmarks/tools/run_<peer>.py``).
-PEERS = ("celltypist", "actinn_jax", "linearsvc")
 
 
 def cross_fitted_folds(labels: Sequence[str],
@@ -130,70 +129,22 @@ def peer_labels(tool: str, work: Path, seed: int, Xq, genes: Sequence[str],
                 threads: Optional[int]) -> Dict[str, np.ndarray]:
     """The labels a peer ``tool`` gives the query ``Xq`` (the ``immune``
     cells; ``genes``, of which the first ``n_shared`` are the reference's),
-    cross-fitted as :func:`annotate` does: trained with its own recipe on
-    the reference genes ``columns`` of the other folds, it annotates the
-    query file as it is (key ``"as is"``) and the query's shared genes only
-    (``"intersected"``). Files and logs go under ``work/seed<seed>``; the
-    peers' venvs are in ``work.parent/venvs``."""
-    import anndata
-    import pandas as pd
-
-    import compare
-    import harness
-    from cross_technology import tool_env
-    env = tool_env(tool, work, threads)
-    ids = np.array(["cell%05d" % i for i in range(len(immune))])
-    shared = list(genes[:n_shared])
+    cross-fitted as :func:`annotate` does: trained on the reference genes
+    ``columns`` of the other folds (:func:`peers.annotate`), both forms of
+    the query (:data:`peers.QUERY_FORMS`). The peers' venvs are in
+    ``work/venvs``; their runs go to ``work/immune/seed<seed>``."""
     labels = {
-        "as is": np.empty(len(immune), dtype=object),
-        "intersected": np.empty(len(immune), dtype=object)
+        form: np.empty(len(immune), dtype=object) for form in peers.QUERY_FORMS
     }
     for fold in np.unique(folds):
         train = np.flatnonzero(folds != fold)
         rows = np.flatnonzero(folds[immune] == fold)
-        data = work / ("seed%d" % seed) / ("fold%d" % fold)
-        data.mkdir(parents=True, exist_ok=True)
-        anndata.AnnData(X=sp.csr_matrix(X[train][:, columns], dtype=np.float32),
-                        obs=pd.DataFrame(index=["ref%05d" % i for i in train]),
-                        var=pd.DataFrame(index=shared)).write_h5ad(
-                            data / "reference.h5ad")
-        with open(data / "reference_labels.txt", "w") as handle:
-            for i in train:
-                handle.write("ref%05d\t%s\n" % (i, y[i]))
-        query = {
-            "as is": (Xq[rows], list(genes)),
-            "intersected": (Xq[rows][:, :n_shared], shared)
-        }
-        steps = compare.step_commands(tool, work.parent, data, data / tool,
-                                      None)
-        (data / tool / "out").mkdir(parents=True, exist_ok=True)
-        _run_peer_step(steps["fit"], data / tool / "fit.log", env)
-        for name, (counts, names) in query.items():
-            stem = name.replace(" ", "_")
-            path, out = data / ("query_%s.h5ad" %
-                                stem), data / tool / ("%s.txt" % stem)
-            anndata.AnnData(X=sp.csr_matrix(counts, dtype=np.float32),
-                            obs=pd.DataFrame(index=ids[rows]),
-                            var=pd.DataFrame(index=names)).write_h5ad(path)
-            swap = {
-                str(data / "query.h5ad"): str(path),
-                str(steps["predictions"]): str(out)
-            }
-            _run_peer_step([swap.get(str(c), str(c)) for c in steps["predict"]],
-                           data / tool / ("%s.log" % stem), env)
-            given = harness.read_predictions(str(out))
-            labels[name][rows] = [given[c] for c in ids[rows]]
-    return {name: values.astype(str) for name, values in labels.items()}
-
-
-def _run_peer_step(command: Sequence, log: Path, env: Dict[str, str]) -> None:
-    """Run one peer step, its output in ``log`` (and ``log``.err)."""
-    import harness
-    step = harness.run_step([str(c) for c in command], str(log),
-                            str(log) + ".err", None, None, env)
-    if not step.ok:
-        raise RuntimeError("%s failed (%s): see %s.err" %
-                           (" ".join(map(str, command[:3])), step.status, log))
+        given = peers.annotate(
+            tool, work, work / "immune" / ("seed%d" % seed) / ("fold%d" % fold),
+            X[train][:, columns], y[train], Xq[rows], genes, n_shared, threads)
+        for form, values in given.items():
+            labels[form][rows] = values
+    return {form: values.astype(str) for form, values in labels.items()}
 
 
 def annotate(X,
@@ -204,14 +155,14 @@ def annotate(X,
              seed: int,
              vote_min_probability: float,
              other_clusters: Optional[Dict[str, np.ndarray]] = None,
-             peers: Sequence[str] = (),
+             peer_tools: Sequence[str] = (),
              work: Optional[Path] = None,
              threads: Optional[int] = None) -> Dict[str, np.ndarray]:
     """The runs of one query seed (the ``immune`` cells of ``X``, genes
     ``reference``, made droplet-like with ``seed``): each cell's labels, by
     run name. ``other_clusters``: more clusterings of the query cells to
-    vote over (by name), both votes each. ``peers``: tools whose venvs are
-    set up (:func:`peer_labels`; files under ``work``)."""
+    vote over (by name), both votes each. ``peer_tools``: peers to run
+    beside (:func:`peer_labels`; venvs and runs under ``work``)."""
     import pandas as pd
 
     from deepchem_actinn import ACTINNAnnotator
@@ -276,7 +227,7 @@ def annotate(X,
         other_votes["CellTypist's vote over %s" % name] = majority_vote(
             plain, given)[0]
     peer_rows = {}
-    for tool in peers:
+    for tool in peer_tools:
         given = peer_labels(tool, work, seed, Xq, genes, len(shared), X,
                             columns, y, immune, folds, threads)
         peer_rows["%s, the query file as it is" % tool] = given["as is"]
@@ -306,28 +257,13 @@ def annotate(X,
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
-    parser.add_argument("--peers",
-                        default="",
-                        help="comma-separated peer tools to run beside this "
-                        "package: celltypist, actinn_jax (their venvs: python "
-                        "benchmarks/compare.py --setup), linearsvc")
-    parser.add_argument("--work-dir",
-                        default=str(HERE / ".work"),
-                        help="where the peers' venvs are (WORK/venvs) and "
-                        "their runs go (WORK/immune)")
+    peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
-    import compare
-    work = Path(args.work_dir).resolve() / "immune"
-    peers = [t.strip() for t in args.peers.split(",") if t.strip()]
-    for tool in peers:
-        if tool not in PEERS:
-            parser.error("unknown peer %r (choose from %s)" %
-                         (tool, ", ".join(PEERS)))
-        if (tool in compare.VENV_TOOLS and
-                not compare.venv_python(work.parent, tool).exists()):
-            parser.error("%s has no venv under %s: run python "
-                         "benchmarks/compare.py --setup --tools %s" %
-                         (tool, work.parent / "venvs", tool))
+    work = Path(args.work_dir).resolve()
+    try:
+        chosen = peers.peer_choices(args.peers.split(","), work)
+    except ValueError as err:
+        parser.error(str(err))
     import torch
 
     from deepchem_actinn.datasets import load_tabula_muris_sample
@@ -359,7 +295,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows: Dict[str, List[Dict[str, float]]] = {}
     for seed in args.seeds:
         runs = annotate(X, list(train.var_names), y, immune, folds, seed,
-                        MIN_VOTE_PROBABILITY, other_clusters, peers, work,
+                        MIN_VOTE_PROBABILITY, other_clusters, chosen, work,
                         args.threads)
         for name, labels in runs.items():
             rows.setdefault(name, []).append(scores(truth, labels))

@@ -15,10 +15,16 @@ genes as zeros instead. Two queries, each from the bundled test cells:
   the next-highest type in the reference), as when a droplet file lacks
   genes its pipeline did not annotate or detect.
 
+With ``--peers celltypist,actinn_jax`` (after ``python
+benchmarks/compare.py --setup --tools celltypist,actinn_jax``), each peer
+is also trained on the genes the query measures (``benchmarks/peers.py``)
+and given the query file as it is and with its genes intersected first.
+
 Usage::
 
     python benchmarks/shared_genes.py                  # held-out seeds
     python benchmarks/shared_genes.py --seeds 0,1,2 --markers 5
+    python benchmarks/shared_genes.py --peers celltypist,actinn_jax
 """
 import sys
 from pathlib import Path
@@ -31,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import peers  # noqa: E402
 import technologies  # noqa: E402
 
 
@@ -69,8 +76,16 @@ def score(truth, annotator, X, genes) -> tuple:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
     parser.add_argument("--markers", type=int, default=5)
+    peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
+    work = Path(args.work_dir).resolve()
+    try:
+        chosen = peers.peer_choices(args.peers.split(","), work)
+    except ValueError as err:
+        parser.error(str(err))
     import torch
+
+    from sklearn.metrics import f1_score
 
     from deepchem_actinn import ACTINNAnnotator
     from deepchem_actinn.datasets import load_tabula_muris_sample
@@ -109,14 +124,35 @@ def main(argv: Optional[List[str]] = None) -> int:
                       "voting: accuracy %.3f  macro F1 %.3f" %
                       ((seed, name) + rows[(query, training)][-1]),
                       flush=True)
+            if chosen and list(gq[:len(shared)]) != list(shared):
+                raise RuntimeError("the query's shared genes do not lead "
+                                   "its columns")
+            for tool in chosen:
+                given = peers.annotate(
+                    tool, work, work / "shared_genes" / ("seed%d" % seed) /
+                    query.replace(" ", "_").replace(",", ""), sub.X, y, Xq, gq,
+                    len(shared), args.threads)
+                for form, labels in given.items():
+                    key = (query, "the genes the query measures: %s, "
+                           "the query %s" % (tool, form))
+                    rows.setdefault(key, []).append((
+                        (labels == truth).mean(),
+                        f1_score(truth, labels.astype(str), average="macro")) +
+                                                    (np.nan,) * 4)
+                    print("seed %d  %s | %s: accuracy %.3f  macro F1 %.3f" %
+                          ((seed,) + key + rows[key][-1][:2]),
+                          flush=True)
     print("\n| query (seeds %s) | trained on | accuracy | macro F1 | "
           "--unassigned: Unassigned %% | assigned accuracy | "
           "--majority-voting: accuracy | macro F1 |\n"
           "| --- | --- | --- | --- | --- | --- | --- | --- |" %
           ",".join(map(str, args.seeds)))
     for (query, training), values in rows.items():
-        print("| %s | %s | %.3f | %.3f | %.1f | %.3f | %.3f | %.3f |" %
-              ((query, training) + tuple(np.mean(values, axis=0))))
+        mean = np.mean(values, axis=0)
+        print("| %s | %s | %s |" % (query, training, " | ".join(
+            "-" if np.isnan(v) else fmt % v
+            for v, fmt in zip(mean, ("%.3f", "%.3f", "%.1f", "%.3f", "%.3f",
+                                     "%.3f")))))
     return 0
 
 

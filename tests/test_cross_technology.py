@@ -244,8 +244,8 @@ def test_immune_query_peer_labels_cross_fit_a_peer_on_shared_genes(tmp_path):
     # genes holding most of its counts
     Xq = np.hstack([X[immune][:, columns], rng.poisson(500, (len(immune), 2))])
     genes = ["g0", "g1", "g3", "g4", "u1", "u2"]
-    labels = bench.peer_labels("linearsvc", tmp_path / "immune", 7, Xq, genes,
-                               4, X, columns, y, immune, folds, 1)
+    labels = bench.peer_labels("linearsvc", tmp_path, 7, Xq, genes, 4, X,
+                               columns, y, immune, folds, 1)
     np.testing.assert_array_equal(labels["intersected"], y[immune])
     assert labels["as is"].shape == (len(immune),)
     assert set(labels["as is"]) <= {"a", "b"}
@@ -262,3 +262,14 @@ def test_immune_query_peer_labels_cross_fit_a_peer_on_shared_genes(tmp_path):
         assert list(
             anndata.read_h5ad(data /
                               "query_intersected.h5ad").var_names) == genes[:4]
+
+
+def test_peer_choices_name_an_unknown_peer_and_a_missing_venv(tmp_path):
+    peers = _load("peers")
+    assert peers.peer_choices(["", " linearsvc "], tmp_path) == ["linearsvc"]
+    with pytest.raises(ValueError, match="unknown peer 'scmap'"):
+        peers.peer_choices(["scmap"])
+    with pytest.raises(ValueError,
+                       match="celltypist has no venv under .*--tools "
+                       "celltypist"):
+        peers.peer_choices(["celltypist"], tmp_path)
