@@ -254,15 +254,16 @@ def _read_json(path: Path) -> Dict:
 
 
 def tool_env(tool: str, work: Path, threads: Optional[int]) -> Dict[str, str]:
-    """The environment ``tool`` runs in: a peer's venv (``work/venvs``) or,
-    for ``actinn``, this checkout first on the path; ``threads`` compute
-    threads (:func:`thread_env`)."""
+    """The environment ``tool`` runs in, held to ``threads`` compute threads
+    (:func:`thread_env`): a peer's venv (``work/venvs``), or this
+    environment with this checkout first on the path, so that ``actinn`` and
+    the tutorial's loop both run this checkout's package."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", JAX_PLATFORMS="cpu")
     env.update(thread_env(threads))
-    if tool == "actinn":
+    if tool not in VENV_TOOLS:
         env["PYTHONPATH"] = os.pathsep.join(
             [str(HERE.parent)] + [p for p in [env.get("PYTHONPATH")] if p])
-    if tool in VENV_TOOLS:
+    else:
         venv = work / "venvs" / tool
         env["VIRTUAL_ENV"] = str(venv)
         env["PATH"] = "%s:%s" % (venv / "bin", env.get("PATH", ""))

@@ -123,25 +123,47 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
     }
 
 
-def peer_labels(tool: str, work: Path, seed: int, Xq, genes: Sequence[str],
-                n_shared: int, X, columns: Sequence[int], y: np.ndarray,
+def peer_labels(tool: str, work: Path, seed: int, *, Xq, genes: Sequence[str],
+                shared: Sequence[str], X, columns: Sequence[int], y: np.ndarray,
                 immune: np.ndarray, folds: np.ndarray,
                 threads: Optional[int]) -> Dict[str, np.ndarray]:
-    """The labels a peer ``tool`` gives the query ``Xq`` (the ``immune``
-    cells; ``genes``, of which the first ``n_shared`` are the reference's),
-    cross-fitted as :func:`annotate` does: trained on the reference genes
-    ``columns`` of the other folds (:func:`peers.annotate`), both forms of
-    the query (:data:`peers.QUERY_FORMS`). The peers' venvs are in
-    ``work/venvs``; their runs go to ``work/immune/seed<seed>``."""
+    """The labels a peer gives the immune query, cross-fitted as
+    :func:`annotate` does.
+
+    Parameters
+    ----------
+    tool: str
+        The peer (:data:`peers.PEERS`).
+    work: Path
+        Where its venv is (``work/venvs``); its runs go to
+        ``work/immune/seed<seed>/fold<k>``.
+    seed: int
+        The query's seed (names the runs).
+    Xq, genes:
+        The query (the ``immune`` cells) and its genes, ``shared`` first.
+    shared, X, columns, y:
+        The reference's genes the query measures, all bundled cells' counts,
+        those genes' columns in ``X``, every cell's type.
+    immune, folds:
+        The query cells' rows in ``X``; every cell's fold.
+    threads: int, optional
+        The peer's compute threads.
+
+    Returns
+    -------
+    dict
+        Form (:data:`peers.QUERY_FORMS`) -> each query cell's label: from
+        the peer trained on the other folds (:func:`peers.run_peer`).
+    """
     labels = {
         form: np.empty(len(immune), dtype=object) for form in peers.QUERY_FORMS
     }
     for fold in np.unique(folds):
         train = np.flatnonzero(folds != fold)
         rows = np.flatnonzero(folds[immune] == fold)
-        given = peers.annotate(
+        given = peers.run_peer(
             tool, work, work / "immune" / ("seed%d" % seed) / ("fold%d" % fold),
-            X[train][:, columns], y[train], Xq[rows], genes, n_shared, threads)
+            X[train][:, columns], y[train], shared, Xq[rows], genes, threads)
         for form, values in given.items():
             labels[form][rows] = values
     return {form: values.astype(str) for form, values in labels.items()}
@@ -228,8 +250,18 @@ def annotate(X,
             plain, given)[0]
     peer_rows = {}
     for tool in peer_tools:
-        given = peer_labels(tool, work, seed, Xq, genes, len(shared), X,
-                            columns, y, immune, folds, threads)
+        given = peer_labels(tool,
+                            work,
+                            seed,
+                            Xq=Xq,
+                            genes=genes,
+                            shared=shared,
+                            X=X,
+                            columns=columns,
+                            y=y,
+                            immune=immune,
+                            folds=folds,
+                            threads=threads)
         peer_rows["%s, the query file as it is" % tool] = given["as is"]
         peer_rows["%s, the query's genes intersected with the reference's "
                   "first" % tool] = given["intersected"]
@@ -259,11 +291,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
-    work = Path(args.work_dir).resolve()
-    try:
-        chosen = peers.peer_choices(args.peers.split(","), work)
-    except ValueError as err:
-        parser.error(str(err))
+    chosen, work = peers.from_args(parser, args)
     import torch
 
     from deepchem_actinn.datasets import load_tabula_muris_sample

@@ -8,14 +8,18 @@ and the query twice, as the file it is and with its genes first intersected
 with the reference's (as the original ACTINN does, so that a peer that
 normalises over all of a file's genes is given the chance to do otherwise).
 
-Examples
---------
->>> peer_choices(["celltypist", "linearsvc"])
-['celltypist', 'linearsvc']
+Usage, from a benchmark's ``main``::
+
+    peers.add_arguments(parser, HERE / ".work")
+    args = parser.parse_args(argv)
+    chosen, work = peers.from_args(parser, args)
+    labels = peers.run_peer("celltypist", work, work / "mine", reference,
+                            reference_labels, shared, Xq, genes, threads=1)
 """
 import argparse
+import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +36,8 @@ QUERY_FORMS = ("as is", "intersected")
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_work: Path) -> None:
-    """``--peers`` and ``--work-dir`` on a benchmark's ``parser``."""
+    """Add ``--peers`` and ``--work-dir`` (default ``default_work``) to a
+    benchmark's ``parser``."""
     parser.add_argument("--peers",
                         default="",
                         help="comma-separated peers to run beside this "
@@ -46,14 +51,31 @@ def add_arguments(parser: argparse.ArgumentParser, default_work: Path) -> None:
 
 def peer_choices(names: Sequence[str],
                  work: Optional[Path] = None) -> List[str]:
-    """The peers ``names`` (empty names dropped), checked: each a known peer
-    and, with ``work``, with its venv set up under ``work/venvs``.
+    """The peers named, checked.
+
+    Parameters
+    ----------
+    names: sequence of str
+        Peer names (blank ones are dropped).
+    work: Path, optional
+        Where the venvs are (``work/venvs``); when given, a peer that needs
+        a venv must have one.
+
+    Returns
+    -------
+    list of str
+        The peers, in the order named.
 
     Raises
     ------
     ValueError
         An unknown peer, or one whose venv is missing (with the command
         that sets it up).
+
+    Examples
+    --------
+    >>> peer_choices(["celltypist", " ", "linearsvc"])
+    ['celltypist', 'linearsvc']
     """
     chosen = [n.strip() for n in names if n.strip()]
     for tool in chosen:
@@ -68,6 +90,18 @@ def peer_choices(names: Sequence[str],
     return chosen
 
 
+def from_args(parser: argparse.ArgumentParser,
+              args: argparse.Namespace) -> Tuple[List[str], Path]:
+    """The peers and the work directory of parsed ``args``
+    (:func:`add_arguments`); a bad choice is the ``parser``'s error."""
+    work = Path(args.work_dir).resolve()
+    try:
+        return peer_choices(args.peers.split(","), work), work
+    except ValueError as err:
+        parser.error(str(err))
+        raise  # parser.error exits; for type checkers
+
+
 def _run(command: Sequence, log: Path, env: Dict[str, str]) -> None:
     """Run one step of a peer, its output in ``log`` (and ``log``.err)."""
     step = harness.run_step([str(c) for c in command], str(log),
@@ -77,51 +111,96 @@ def _run(command: Sequence, log: Path, env: Dict[str, str]) -> None:
                            (" ".join(map(str, command[:3])), step.status, log))
 
 
-def annotate(tool: str, work: Path, data: Path, reference, reference_labels, Xq,
-             genes: Sequence[str], n_shared: int,
-             threads: Optional[int]) -> Dict[str, np.ndarray]:
-    """Train ``tool`` on ``reference`` (cells x the query's first
-    ``n_shared`` ``genes``) and label the query ``Xq`` (cells x ``genes``)
-    in both :data:`QUERY_FORMS`: each form's labels, in query order.
-
-    ``work`` holds the venvs (``work/venvs``); the files, the model and
-    the logs go to ``data``.
-    """
+def _write_h5ad(path: Path, X, cells: Sequence[str],
+                genes: Sequence[str]) -> None:
     import anndata
     import pandas as pd
-    shared = [str(g) for g in genes[:n_shared]]
-    data.mkdir(parents=True, exist_ok=True)
-    anndata.AnnData(
-        X=sp.csr_matrix(reference, dtype=np.float32),
-        obs=pd.DataFrame(
-            index=["ref%06d" % i for i in range(reference.shape[0])]),
-        var=pd.DataFrame(index=shared)).write_h5ad(data / "reference.h5ad")
+    anndata.AnnData(X=sp.csr_matrix(X, dtype=np.float32),
+                    obs=pd.DataFrame(index=list(cells)),
+                    var=pd.DataFrame(index=list(genes))).write_h5ad(path)
+
+
+def run_peer(tool: str,
+             work: Path,
+             data: Path,
+             reference,
+             reference_labels: Sequence[str],
+             shared: Sequence[str],
+             Xq,
+             genes: Sequence[str],
+             threads: Optional[int] = None) -> Dict[str, np.ndarray]:
+    """Train a peer on a reference and label a query in both
+    :data:`QUERY_FORMS`.
+
+    Parameters
+    ----------
+    tool: str
+        One of :data:`PEERS`.
+    work: Path
+        Where the venvs are (``work/venvs``).
+    data: Path
+        Where the files, the model and the logs go (``data/<tool>`` is
+        emptied first).
+    reference: array or sparse matrix
+        Raw counts, reference cells x ``shared`` genes.
+    reference_labels: sequence of str
+        One type per reference cell.
+    shared: sequence of str
+        The reference's genes: the query's genes they lead.
+    Xq: array or sparse matrix
+        Raw counts, query cells x ``genes``.
+    genes: sequence of str
+        The query's genes, ``shared`` first, in the same order.
+    threads: int, optional
+        The peer's compute threads.
+
+    Returns
+    -------
+    dict
+        Form (``"as is"``, ``"intersected"``) -> each query cell's label,
+        in query order.
+
+    Raises
+    ------
+    ValueError
+        When ``genes`` do not start with ``shared``.
+    RuntimeError
+        When a step of the peer fails (naming its log).
+    """
+    shared = [str(g) for g in shared]
+    genes = [str(g) for g in genes]
+    if genes[:len(shared)] != shared or reference.shape[1] != len(shared):
+        raise ValueError("the query's genes must start with the reference's "
+                         "%d genes, in the same order" % len(shared))
+    run = data / tool
+    if run.exists():
+        shutil.rmtree(run)
+    run.mkdir(parents=True)
+    cells = ["ref%06d" % i for i in range(reference.shape[0])]
+    _write_h5ad(data / "reference.h5ad", reference, cells, shared)
     with open(data / "reference_labels.txt", "w") as handle:
-        for i, label in enumerate(reference_labels):
-            handle.write("ref%06d\t%s\n" % (i, label))
+        for cell, label in zip(cells, reference_labels):
+            handle.write("%s\t%s\n" % (cell, label))
     env = compare.tool_env(tool, work, threads)
-    steps = compare.step_commands(tool, work, data, data / tool, None)
-    (data / tool / "out").mkdir(parents=True, exist_ok=True)
-    _run(steps["fit"], data / tool / "fit.log", env)
+    steps = compare.step_commands(tool, work, data, run, None)
+    _run(steps["fit"], run / "fit.log", env)
     ids = ["cell%06d" % i for i in range(Xq.shape[0])]
     forms = {
-        "as is": (Xq, [str(g) for g in genes]),
-        "intersected": (sp.csr_matrix(Xq)[:, :n_shared], shared)
+        "as is": (Xq, genes),
+        "intersected": (sp.csr_matrix(Xq)[:, :len(shared)], shared)
     }
     labels = {}
     for form, (counts, names) in forms.items():
         stem = form.replace(" ", "_")
-        path, out = data / ("query_%s.h5ad" % stem), data / tool / ("%s.txt" %
-                                                                    stem)
-        anndata.AnnData(X=sp.csr_matrix(counts, dtype=np.float32),
-                        obs=pd.DataFrame(index=ids),
-                        var=pd.DataFrame(index=names)).write_h5ad(path)
+        path, out = data / ("query_%s.h5ad" % stem), run / ("%s.txt" % stem)
+        _write_h5ad(path, counts, ids, names)
         swap = {
             str(data / "query.h5ad"): str(path),
-            str(steps["predictions"]): str(out)
+            str(steps["predictions"]): str(out),
+            str(run / "predict_info.json"): str(run / ("%s.json" % stem)),
         }
         _run([swap.get(str(c), str(c)) for c in steps["predict"]],
-             data / tool / ("%s.log" % stem), env)
+             run / ("%s.log" % stem), env)
         given = harness.read_predictions(str(out))
         labels[form] = np.array([given[c] for c in ids], dtype=object)
     return labels

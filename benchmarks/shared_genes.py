@@ -78,11 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--markers", type=int, default=5)
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
-    work = Path(args.work_dir).resolve()
-    try:
-        chosen = peers.peer_choices(args.peers.split(","), work)
-    except ValueError as err:
-        parser.error(str(err))
+    chosen, work = peers.from_args(parser, args)
     import torch
 
     from sklearn.metrics import f1_score
@@ -124,14 +120,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                       "voting: accuracy %.3f  macro F1 %.3f" %
                       ((seed, name) + rows[(query, training)][-1]),
                       flush=True)
-            if chosen and list(gq[:len(shared)]) != list(shared):
-                raise RuntimeError("the query's shared genes do not lead "
-                                   "its columns")
             for tool in chosen:
-                given = peers.annotate(
+                given = peers.run_peer(
                     tool, work, work / "shared_genes" / ("seed%d" % seed) /
-                    query.replace(" ", "_").replace(",", ""), sub.X, y, Xq, gq,
-                    len(shared), args.threads)
+                    query.replace(" ", "_").replace(",", ""), sub.X, y, shared,
+                    Xq, gq, args.threads)
                 for form, labels in given.items():
                     key = (query, "the genes the query measures: %s, "
                            "the query %s" % (tool, form))

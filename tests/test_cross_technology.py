@@ -244,8 +244,18 @@ def test_immune_query_peer_labels_cross_fit_a_peer_on_shared_genes(tmp_path):
     # genes holding most of its counts
     Xq = np.hstack([X[immune][:, columns], rng.poisson(500, (len(immune), 2))])
     genes = ["g0", "g1", "g3", "g4", "u1", "u2"]
-    labels = bench.peer_labels("linearsvc", tmp_path, 7, Xq, genes, 4, X,
-                               columns, y, immune, folds, 1)
+    labels = bench.peer_labels("linearsvc",
+                               tmp_path,
+                               7,
+                               Xq=Xq,
+                               genes=genes,
+                               shared=genes[:4],
+                               X=X,
+                               columns=columns,
+                               y=y,
+                               immune=immune,
+                               folds=folds,
+                               threads=1)
     np.testing.assert_array_equal(labels["intersected"], y[immune])
     assert labels["as is"].shape == (len(immune),)
     assert set(labels["as is"]) <= {"a", "b"}
@@ -255,7 +265,11 @@ def test_immune_query_peer_labels_cross_fit_a_peer_on_shared_genes(tmp_path):
         data = tmp_path / "immune" / "seed7" / ("fold%d" % fold)
         ref = anndata.read_h5ad(data / "reference.h5ad")
         assert list(ref.var_names) == genes[:4]
-        assert ref.n_obs == (folds != fold).sum()
+        np.testing.assert_array_equal(ref.X.toarray(),
+                                      X[folds != fold][:, columns])
+        query = anndata.read_h5ad(data / "query_intersected.h5ad")
+        np.testing.assert_array_equal(query.X.toarray(),
+                                      Xq[folds[immune] == fold][:, :4])
         n_query = (folds[immune] == fold).sum()
         assert anndata.read_h5ad(data / "query_as_is.h5ad").shape == (n_query,
                                                                       6)
@@ -273,3 +287,12 @@ def test_peer_choices_name_an_unknown_peer_and_a_missing_venv(tmp_path):
                        match="celltypist has no venv under .*--tools "
                        "celltypist"):
         peers.peer_choices(["celltypist"], tmp_path)
+
+
+def test_run_peer_refuses_a_query_whose_genes_do_not_lead_with_the_reference(
+        tmp_path):
+    peers = _load("peers")
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="start with the reference's 2 genes"):
+        peers.run_peer("linearsvc", tmp_path, tmp_path / "d", X, ["a", "b"] * 2,
+                       ["g1", "g2"], X, ["g2", "g1"])
