@@ -89,6 +89,22 @@ def cross_fitted_folds(labels: Sequence[str],
     return folds
 
 
+def fold_splits(folds: np.ndarray, query: np.ndarray):
+    """Per fold: ``(fold, training cells, query positions)``, the cells of
+    the other folds (rows of ``folds``) and the positions in ``query`` (rows
+    of ``folds``) of the query cells in this fold.
+
+    Examples
+    --------
+    >>> [(f, t.tolist(), q.tolist())
+    ...  for f, t, q in fold_splits(np.array([0, 1, 0, 1]), np.array([1, 2]))]
+    [(0, [1, 3], [1]), (1, [0, 2], [0])]
+    """
+    for fold in np.unique(folds):
+        yield (int(fold), np.flatnonzero(folds != fold),
+               np.flatnonzero(folds[query] == fold))
+
+
 def scores(truth: np.ndarray, labels: np.ndarray) -> Dict[str, float]:
     """Accuracy, macro F1 over the immune types and over every label, the
     share Unassigned and the accuracy of the rest, NK cells called T cells.
@@ -158,9 +174,7 @@ def peer_labels(tool: str, work: Path, seed: int, *, Xq, genes: Sequence[str],
     labels = {
         form: np.empty(len(immune), dtype=object) for form in peers.QUERY_FORMS
     }
-    for fold in np.unique(folds):
-        train = np.flatnonzero(folds != fold)
-        rows = np.flatnonzero(folds[immune] == fold)
+    for fold, train, rows in fold_splits(folds, immune):
         given = peers.run_peer(
             tool, work, work / "immune" / ("seed%d" % seed) / ("fold%d" % fold),
             X[train][:, columns], y[train], shared, Xq[rows], genes, threads)
@@ -203,9 +217,7 @@ def annotate(X,
     plain = np.empty(n, dtype=object)
     marked = np.empty(n, dtype=object)
     proba: Optional[pd.DataFrame] = None
-    for fold in np.unique(folds):
-        train = np.flatnonzero(folds != fold)
-        rows = np.flatnonzero(folds[immune] == fold)
+    for _, train, rows in fold_splits(folds, immune):
         annotator = ACTINNAnnotator(seed=0).fit(X[train][:, columns], shared,
                                                 y[train])
         result = annotator.predict(Xq[rows], genes)
@@ -228,9 +240,7 @@ def annotate(X,
         technologies.make_query(X, reference, technologies.DROPLET,
                                 seed)[0])[:, :len(shared)]
     bound = np.empty(n, dtype=object)
-    for fold in np.unique(folds):
-        train = np.flatnonzero(folds != fold)
-        rows = np.flatnonzero(folds[immune] == fold)
+    for _, train, rows in fold_splits(folds, immune):
         annotator = ACTINNAnnotator(seed=0).fit(same[train], shared, y[train])
         bound[rows] = annotator.predict(Xq[rows], genes).cell_types
     clusters = over_cluster(Xq, seed=0)

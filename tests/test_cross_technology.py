@@ -296,3 +296,10 @@ def test_run_peer_refuses_a_query_whose_genes_do_not_lead_with_the_reference(
     with pytest.raises(ValueError, match="start with the reference's 2 genes"):
         peers.run_peer("linearsvc", tmp_path, tmp_path / "d", X, ["a", "b"] * 2,
                        ["g1", "g2"], X, ["g2", "g1"])
+
+
+@pytest.mark.parametrize("name", ["technologies", "immune_query", "peers"])
+def test_benchmark_docstring_examples(name):
+    import doctest
+    result = doctest.testmod(_load(name))
+    assert result.attempted > 0 and result.failed == 0
