@@ -85,8 +85,9 @@ def peer_choices(names: Sequence[str],
         if (work is not None and tool in compare.VENV_TOOLS and
                 not compare.venv_python(work, tool).exists()):
             raise ValueError("%s has no venv under %s: run python "
-                             "benchmarks/compare.py --setup --tools %s" %
-                             (tool, work / "venvs", tool))
+                             "benchmarks/compare.py --setup --tools %s "
+                             "--work-dir %s" %
+                             (tool, work / "venvs", tool, work))
     return chosen
 
 

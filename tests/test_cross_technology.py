@@ -285,7 +285,7 @@ def test_peer_choices_name_an_unknown_peer_and_a_missing_venv(tmp_path):
         peers.peer_choices(["scmap"])
     with pytest.raises(ValueError,
                        match="celltypist has no venv under .*--tools "
-                       "celltypist"):
+                       "celltypist --work-dir " + str(tmp_path)):
         peers.peer_choices(["celltypist"], tmp_path)
 
 
