@@ -65,6 +65,7 @@ _NAMED = {
     "10x_mtx": "a Matrix Market file",
     "csv": "a CSV file",
     "tsv": "a TSV file",
+    "txt": "a text file",
 }
 
 
