@@ -1,9 +1,12 @@
-"""The one exception type for problems with a user's input.
+"""The exception type for problems with a user's input.
 
 Every check on files, labels, gene names and count values raises
 :class:`ACTINNInputError` with a message that names the problem (which
 file, which cells, which genes). The command line prints that message as one
 line and exits non-zero; Python callers can catch it as a ``ValueError``.
+Checks on a matrix's cells, which do not know the file the matrix came from,
+raise its subclass :class:`ACTINNCellError`, to which the command line adds
+the file's name.
 """
 
 
@@ -19,6 +22,23 @@ class ACTINNInputError(ValueError):
     ...     print(err)
     labels.txt: 2 cells missing, e.g. c1, c2
     """
+
+
+class ACTINNCellError(ACTINNInputError):
+    """Some cells of a count matrix cannot be used (NaN, negative or no
+    counts, too few cells); the message names the cells, and whoever knows
+    the file adds its name (:meth:`in_file`).
+
+    Examples
+    --------
+    >>> err = ACTINNCellError("1 cell has zero total counts: c2")
+    >>> print(err.in_file("query.h5ad"))
+    query.h5ad: 1 cell has zero total counts: c2
+    """
+
+    def in_file(self, path) -> ACTINNInputError:
+        """The same error, its message starting with the file ``path``."""
+        return ACTINNInputError("%s: %s" % (path, self))
 
 
 def examples(items, limit: int = 5) -> str:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.confidence.calibration import UNASSIGNED
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -70,6 +71,11 @@ class TypeHierarchy:
             if child == parent:
                 raise ACTINNInputError("type hierarchy: %r is its own parent" %
                                        child)
+            if UNASSIGNED in (child, parent):
+                raise ACTINNInputError(
+                    "type hierarchy: %r is the label of the cells no type "
+                    "fits, not a type or a group (pair %r -> %r)" %
+                    (UNASSIGNED, child, parent))
         for start in self.parents:
             path = [start]
             node = start

@@ -54,7 +54,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
 #: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
@@ -128,6 +128,8 @@ def over_cluster(X_or_adata,
     ImportError
         When scanpy or leidenalg is missing (the message says how to
         install them).
+    ACTINNCellError
+        Fewer than 3 cells.
 
     Examples
     --------
@@ -154,8 +156,8 @@ def over_cluster(X_or_adata,
     X = X.astype(np.float32) if sp.issparse(X) else np.asarray(X, np.float32)
     n_cells, n_genes = X.shape
     if n_cells < 3:
-        raise ACTINNInputError("over-clustering needs at least 3 cells, got "
-                               "%d" % n_cells)
+        raise ACTINNCellError("over-clustering needs at least 3 cells, got "
+                              "%d" % n_cells)
     adata = anndata.AnnData(X=X.copy())
     if counts:
         sc.pp.normalize_total(adata, target_sum=1e4)

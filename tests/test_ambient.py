@@ -12,7 +12,7 @@ from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import persistence
 from deepchem_actinn.cli import main
 from deepchem_actinn.datasets import tabula_muris_sample_paths
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.preprocessing import ambient
 
 
@@ -209,6 +209,9 @@ def test_profiles_are_saved_and_an_older_annotator_is_refused(
     old.predict(X, tm_test["genes"])  # everything else still works
     with pytest.raises(ACTINNInputError, match="retrain it"):
         old.predict(X, tm_test["genes"], remove_ambient=True)
+    with pytest.raises(ACTINNCellError,
+                       match="needs at least 50 cells, got 49"):
+        trained.predict(X[:49], tm_test["genes"], remove_ambient=True)
     import torch
     torch.save(torch.zeros(2, 2), tmp_path / "a" / persistence.PROFILE_FILE)
     with pytest.raises(ACTINNInputError, match="damaged"):

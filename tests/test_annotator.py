@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import FORMAT_VERSION, labelling
 from deepchem_actinn.preprocessing.genes import choose_gene_column
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.models.inference import embed
 from deepchem_actinn.stratify import stratified_indices
 
@@ -186,6 +186,11 @@ def test_fit_rejects_bad_labels(tm_train):
     with pytest.raises(ACTINNInputError, match="at least 2 cell types"):
         ACTINNAnnotator().fit(tm_train["X"][:5], tm_train["genes"],
                               ["B cell"] * 5)
+    with pytest.raises(ACTINNInputError,
+                       match="name a type 'Unassigned', the label given to "
+                       "cells no type fits"):
+        ACTINNAnnotator().fit(tm_train["X"][:6], tm_train["genes"],
+                              ["B cell", "Unassigned"] * 3)
 
 
 def test_actinn_gene_filter_is_available(tm_train):
@@ -352,6 +357,29 @@ def test_fused_scorer_names_bad_cells(quick, tm_test):
     empty = sp.vstack([empty, sp.csr_matrix((1, 2000))]).tocsr()
     with pytest.raises(ACTINNInputError, match="zero total counts.*d"):
         quick.scorer(positions, 2000)(empty, ["a", "b", "c", "d"])
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_cells_without_model_gene_counts_are_refused(quick, tm_test, sparse):
+    """A cell whose counts are all in genes the model does not use would be
+    labelled from a row of zeros: refused, named, on every path."""
+    genes = list(tm_test["genes"]) + ["NotAModelGene"]
+    X = sp.hstack([sp.csr_matrix(tm_test["X"][:4]),
+                   sp.csr_matrix((4, 1))]).tolil()
+    X[2, :] = 0
+    X[2, len(genes) - 1] = 7
+    X = sp.csr_matrix(X) if sparse else X.toarray()
+    ids = ["a", "b", "c", "d"]
+    with pytest.raises(ACTINNCellError,
+                       match="1 cells have no counts in the model's "
+                       "%d genes.*: c;" % len(quick.genes_)):
+        quick.predict(X, genes, ids)
+    chunks = iter([(ids, X)])
+    with pytest.raises(ACTINNCellError, match="no counts in the model's"):
+        list(quick.iter_predict(chunks, genes))
+    # the other cells alone are annotated
+    keep = [0, 1, 3]
+    assert len(quick.predict(X[keep], genes, [ids[i] for i in keep])) == 3
 
 
 def test_format_1_written_as_networks_state_dicts_still_loads(

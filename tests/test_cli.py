@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import main
 from deepchem_actinn.datasets import tabula_muris_sample_paths
+from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import read
 
 PATHS = tabula_muris_sample_paths()
@@ -170,6 +171,21 @@ def test_report_from_predictions(trained, tmp_path):
         assert (out / figure).stat().st_size > 1000
 
 
+def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
+    """A type may be called "NA" or "None" (training keeps such labels); an
+    empty label is missing, and the error names the file and the cells."""
+    from deepchem_actinn.cli.report import read_predictions
+    good = tmp_path / "predicted_label.txt"
+    good.write_text("cellname\tcelltype\nc1\tNA\nc2\tNone\nc3\tB cell\n")
+    assert read_predictions(
+        str(good))["celltype"].tolist() == ["NA", "None", "B cell"]
+    blank = tmp_path / "blank.txt"
+    blank.write_text("cellname\tcelltype\nc1\tNA\nc2\t\n")
+    with pytest.raises(ACTINNInputError,
+                       match="blank.txt: 1 cells have no predicted label: c2"):
+        read_predictions(str(blank))
+
+
 def test_report_finds_the_probabilities_beside_the_predictions(
         trained, tmp_path, capsys):
     # run -op / predict -op write predicted_probabilities.txt beside
@@ -322,6 +338,35 @@ def test_existing_outputs_are_not_clobbered(trained, capsys):
     _fails(
         ["train", *TRAIN, "-m", str(trained / "model")], capsys,
         "exists; pass --overwrite")
+
+
+def test_overwrite_removes_outputs_this_run_does_not_write(
+        trained, tmp_path, capsys):
+    """A probabilities file and a clusters table left by an earlier run
+    would pass for the new labels' own: --overwrite takes them away, and
+    without it they are refused like the labels."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("predicted_probabilities.txt", "clusters.txt"):
+        (out / name).write_text("stale\n")
+        _fails([
+            "predict", "-m",
+            str(trained / "model"), "-ts",
+            str(PATHS["test"]), "-o",
+            str(out), "-q"
+        ], capsys, "%s exists; pass --overwrite" % name)
+        (out / name).unlink()
+    (out / "predicted_probabilities.txt").write_text("stale\n")
+    (out / "clusters.txt").write_text("stale\n")
+    (out / "notes.txt").write_text("mine\n")
+    assert main([
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-o",
+        str(out), "-q", "--overwrite"
+    ]) == 0
+    assert sorted(
+        p.name for p in out.iterdir()) == ["notes.txt", "predicted_label.txt"]
 
 
 def test_errors_in_a_subprocess_have_no_traceback(tmp_path):
@@ -509,6 +554,55 @@ def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
     assert "training" not in proc.stderr
     assert "trained" not in proc.stderr  # refused before training
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flags, content, words", [
+    (["--hierarchy"], "B cell\tlymphocyte\nNK cells\tlymphocyte\n",
+     "1 types the model does not know: NK cells"),
+    (["--hierarchy"], "a\tb\nb\ta\n", "a -> b -> a"),
+    (["--majority-voting", "--over-clustering"
+     ], "cell0\t1\n", "1000 query cells have no cluster"),
+])
+def test_run_reads_the_hierarchy_and_clusters_before_training(
+        tmp_path, monkeypatch, capsys, flags, content, words):
+    """A bad --hierarchy or --over-clustering file fails before the
+    networks are trained, its name in the error."""
+    import deepchem_actinn.cli.train as train
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before reading the files")
+
+    monkeypatch.setattr(train, "train_annotator", no_training)
+    given = tmp_path / "given.txt"
+    given.write_text(content)
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "o"), *flags,
+        str(given), "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "%s" % given in err and words in err, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flags, content, words", [
+    (["--hierarchy"], "B cell\tlymphocyte\nNK cells\tlymphocyte\n",
+     "1 types the model does not know: NK cells"),
+])
+def test_predict_hierarchy_errors_name_the_file(trained, tmp_path, capsys,
+                                                flags, content, words):
+    given = tmp_path / "given.txt"
+    given.write_text(content)
+    assert main([
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "o"), *flags,
+        str(given), "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "%s: " % given in err and words in err, err
 
 
 def test_run_out_of_core_trains_on_the_genes_the_query_measures(

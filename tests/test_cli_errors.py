@@ -197,3 +197,51 @@ def test_leave_skips_teardown_only_after_a_stop(code, after):
                           text=True)
     assert proc.returncode == code, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["before", after]
+
+
+def _with_bad_cell(source, path, value):
+    """The first 5 cells of ``source``, the third's counts set to ``value``
+    (0: an empty cell; NaN)."""
+    import anndata
+    import numpy as np
+    adata = anndata.read_h5ad(source)[:5].copy()
+    X = np.asarray(
+        adata.X.todense() if hasattr(adata.X, "todense") else adata.X,
+        dtype=np.float32)
+    X[2] = value
+    adata.X = X
+    adata.write_h5ad(path)
+    return adata.obs_names[2]
+
+
+@pytest.mark.parametrize("value, words", [(0.0, "zero total counts"),
+                                          (float("nan"), "NaN")])
+def test_bad_query_cells_name_the_file_and_cells(model, tmp_path, value, words):
+    query = tmp_path / "query.h5ad"
+    cell = _with_bad_cell(model / "ref.h5ad", query, value)
+    for extra in ([], ["--majority-voting"]):
+        proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                      "-o", str(tmp_path / "out"), "-q", *extra)
+        assert_one_line_error(proc, "%s: " % query, words, cell)
+    assert listing(tmp_path) == ["query.h5ad"]
+
+
+def test_bad_reference_cells_name_the_file(model, tmp_path):
+    ref = tmp_path / "ref.h5ad"
+    cell = _with_bad_cell(model / "ref.h5ad", ref, 0.0)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(
+        "%s\tt%d\n" % (c, i % 2)
+        for i, c in enumerate(__import__("anndata").read_h5ad(ref).obs_names)))
+    proc = actinn("train", "-trs", str(ref), "-trl", str(labels), "-m",
+                  str(tmp_path / "m"), "-ne", "1", "--networks", "1", "-q")
+    assert_one_line_error(proc, "%s: " % ref, "zero total counts", cell)
+
+
+def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
+    query = tmp_path / "one.h5ad"
+    import anndata
+    anndata.read_h5ad(model / "ref.h5ad")[:1].copy().write_h5ad(query)
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"), "-q", "--majority-voting")
+    assert_one_line_error(proc, "%s: " % query, "at least 3 cells, got 1")

@@ -77,6 +77,11 @@ def test_validation_errors_name_the_problem(tmp_path):
         TypeHierarchy.from_file(cyclic)
     with pytest.raises(ACTINNInputError, match="does not exist"):
         TypeHierarchy.from_file(tmp_path / "none.txt")
+    for pair in ({"B cell": "Unassigned"}, {"Unassigned": "lymphocyte"}):
+        with pytest.raises(ACTINNInputError,
+                           match="'Unassigned' is the label of the cells no "
+                           "type fits"):
+            TypeHierarchy(pair)
 
 
 def test_bundled_hierarchy_covers_the_bundled_types():

@@ -1,8 +1,10 @@
 """The one prediction path: embed and EnsembleScorer on a small ensemble."""
 import numpy as np
+import pytest
 import scipy.sparse as sp
 import torch
 
+from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.models.inference import (EnsembleScorer, embed,
                                               model_gene_log)
 from deepchem_actinn.models.network import mean_log_proba, seeded_ensemble
@@ -98,6 +100,8 @@ def test_extra_unknown_genes_do_not_change_the_scores():
 
 
 def test_a_cell_with_counts_only_in_unknown_genes_is_all_zeros():
+    """model_gene_log gives such a cell a row of zeros; the scorer, which
+    labels cells, refuses it by name rather than label an empty input."""
     X = np.array([[0., 0., 7.], [2., 2., 0.]])
     np.testing.assert_array_equal(model_gene_log(X, np.array([0, 1]), 2.0, 2.0),
                                   [[0., 0.], [1., 1.]])
@@ -106,11 +110,18 @@ def test_a_cell_with_counts_only_in_unknown_genes_is_all_zeros():
                                   [[0., 0., 0.], [1., 0., 1.]])
     ensemble = seeded_ensemble(2, 2, (4,), seed=0)
     scorer = EnsembleScorer(ensemble, np.array([0, 1]), 3, 4.0, 2.0)
-    zero_input = embed(ensemble, np.zeros((1, 2), np.float32))
     for matrix in (X, sp.csr_matrix(X)):
-        hidden, logits = scorer(matrix)
-        np.testing.assert_allclose(logits[:1], zero_input[1], rtol=1e-6)
-        np.testing.assert_allclose(hidden[:1], zero_input[0], atol=1e-7)
+        with pytest.raises(ACTINNCellError,
+                           match="1 cells have no counts in the model's 2 "
+                           "genes .*: empty;"):
+            scorer(matrix, ["empty", "full"])
+        hidden, logits = scorer(matrix[1:], ["full"])
+        np.testing.assert_allclose(logits,
+                                   embed(
+                                       ensemble,
+                                       model_gene_log(X[1:], np.array([0, 1]),
+                                                      4.0, 2.0))[1],
+                                   rtol=1e-6)
 
 
 def test_normalisation_on_the_device_is_the_float32_arithmetic_bit_for_bit():

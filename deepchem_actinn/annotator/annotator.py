@@ -23,7 +23,7 @@ from deepchem_actinn import confidence as conf
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator import fitting, labelling
 from deepchem_actinn.annotator.annotation import Annotation
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
@@ -487,7 +487,7 @@ class ACTINNAnnotator:
             the query is scored once, each cell's share of soup estimated
             from its counts in genes its type does not express in the
             reference, subtracted, and the cleaned counts scored again;
-            fills ``ambient_fraction``.
+            fills ``ambient_fraction``. Needs at least 50 cells.
         """
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
@@ -513,6 +513,12 @@ class ACTINNAnnotator:
         """Score X once, then take each cell's estimated ambient RNA from
         its counts (:func:`~deepchem_actinn.preprocessing.ambient.
         remove_ambient`); the cleaned counts and each cell's share."""
+        if X.shape[0] < ambient.MIN_SOUP_CELLS:
+            raise ACTINNCellError(
+                "removing ambient RNA needs at least %d cells, got %d: the "
+                "soup is the pooled profile of the whole query, and in so few "
+                "cells each cell's own counts would pass for soup" %
+                (ambient.MIN_SOUP_CELLS, X.shape[0]))
         profiles = self.type_profiles_
         if profiles is None:
             raise ACTINNInputError(

@@ -6,7 +6,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from deepchem_actinn.confidence import RejectionRule
+from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
@@ -37,6 +37,11 @@ def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     training and held-out indices and the sample weights (``params``: the
     annotator, for its split and class-weight settings)."""
     labels = CellTypeLabels.from_labels(label_names)
+    if UNASSIGNED in labels.type_names:
+        raise ACTINNInputError(
+            "the reference labels name a type %r, the label given to cells "
+            "no type fits; rename that type so that the two cannot be "
+            "confused" % UNASSIGNED)
     if labels.n_types < 2:
         raise ACTINNInputError(
             "the reference needs at least 2 cell types, found %s" %

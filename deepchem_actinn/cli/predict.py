@@ -28,7 +28,7 @@ from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.summary import PredictionSummary
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -48,7 +48,13 @@ def output_names(args) -> List[str]:
     return names
 
 
-def check_outputs(args, out_dir: Path, names: List[str]) -> None:
+#: Every file a prediction may write, ``predicted_label.txt`` last: with
+#: ``--overwrite``, those an earlier run left and this one does not write
+#: go too (a stale probabilities file must not pass for this run's).
+ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, LABEL_FILE]
+
+
+def check_outputs(args, out_dir: Path) -> None:
     """Refuse, before any work, flags that do not go together, and an
     output directory that is a file or already holds outputs (without
     ``--overwrite``)."""
@@ -69,7 +75,7 @@ def check_outputs(args, out_dir: Path, names: List[str]) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
-    refuse_existing([out_dir / n for n in names], args.overwrite)
+    refuse_existing([out_dir / n for n in ALL_OUTPUTS], args.overwrite)
 
 
 def _whole_query(args) -> bool:
@@ -78,7 +84,39 @@ def _whole_query(args) -> bool:
                 args.hierarchy or args.remove_ambient)
 
 
-def _whole_query_options(args, cell_ids) -> Dict[str, Any]:
+def check_query_files(args, type_names: Optional[Sequence[str]],
+                      expected_genes: Sequence[str]) -> None:
+    """Read ``--hierarchy`` (against ``type_names`` when known) and
+    ``--over-clustering`` (against the query's cells) before any training,
+    so that a bad file fails in seconds, not after the networks are
+    trained."""
+    if args.hierarchy:
+        _hierarchy(args, type_names)
+    if args.over_clustering and args.majority_voting:
+        from deepchem_actinn.io import read_cell_ids
+        from deepchem_actinn.voting import read_clusters
+        cells = read_cell_ids(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes))
+        read_clusters(args.over_clustering, [str(c) for c in cells])
+
+
+def _hierarchy(args, type_names: Optional[Sequence[str]]):
+    """The ``--hierarchy`` file, its types checked against ``type_names``
+    (when given); errors name the file."""
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    hierarchy = TypeHierarchy.from_file(args.hierarchy)
+    if type_names is not None:
+        try:
+            hierarchy.check_types(type_names)
+        except ACTINNInputError as err:
+            raise ACTINNInputError("%s: %s" % (args.hierarchy, err)) from None
+    return hierarchy
+
+
+def _whole_query_options(args, cell_ids,
+                         type_names: Sequence[str]) -> Dict[str, Any]:
     """``ACTINNAnnotator.predict`` keywords for the flags that read the
     whole query (voting, hierarchy, ambient RNA; none when none is given)."""
     options: Dict[str, Any] = {}
@@ -93,8 +131,7 @@ def _whole_query_options(args, cell_ids) -> Dict[str, Any]:
             options["over_clustering"] = read_clusters(args.over_clustering,
                                                        cell_ids)
     if args.hierarchy:
-        from deepchem_actinn.hierarchy import TypeHierarchy
-        options["hierarchy"] = TypeHierarchy.from_file(args.hierarchy)
+        options["hierarchy"] = _hierarchy(args, type_names)
     return options
 
 
@@ -281,7 +318,7 @@ def _whole(args, annotator, outputs: _Outputs,
                  upper_case_genes=not args.keep_gene_case,
                  **_query_options(args, annotator))
     column, genes = _match_genes(args, annotator, adata.var)
-    options = _whole_query_options(args, adata.obs_names)
+    options = _whole_query_options(args, adata.obs_names, annotator.type_names)
     result = annotator.predict(adata.X,
                                genes,
                                adata.obs_names,
@@ -301,11 +338,16 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
     summary = PredictionSummary(
         len(annotator.genes_),
         "a dask cluster" if args.scheduler else str(annotator.ensemble_.device))
-    with atomic_files(out_dir, names, overwrite=args.overwrite,
+    with atomic_files(out_dir,
+                      ALL_OUTPUTS,
+                      overwrite=args.overwrite,
                       parents=True) as tmp:
         outputs = _Outputs(args, tmp, list(annotator.type_names))
         run = _whole if _whole_query(args) else _stream
-        column = run(args, annotator, outputs, summary)
+        try:
+            column = run(args, annotator, outputs, summary)
+        except ACTINNCellError as err:
+            raise err.in_file(args.test_set) from None
     summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
                 column, [str(out_dir / n) for n in reversed(names)])
 
@@ -314,7 +356,7 @@ def cmd_predict(args) -> None:
     """``actinn predict``: load an annotator, annotate the query."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     out_dir = Path(args.output)
-    check_outputs(args, out_dir, output_names(args))
+    check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
     predict_and_write(args, annotator, out_dir)
 
@@ -352,13 +394,16 @@ def cmd_run(args) -> None:
                                            train_annotator)
     from deepchem_actinn.io import read_gene_names
     out_dir = Path(args.output)
-    check_outputs(args, out_dir, output_names(args))
+    check_outputs(args, out_dir)
     adata = labels = None
     if out_of_core(args):
         reference = read_gene_names(args.train_set, args.train_format, False)
     else:
         adata, labels = read_reference(args)
         reference = adata.var_names
+    check_query_files(
+        args, None if labels is None else sorted({str(t) for t in labels}),
+        list(reference))
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
     if is_main_process():

@@ -23,7 +23,12 @@ def read_predictions(path: str):
 
     from deepchem_actinn.io import LABEL_HEADER
     try:
-        frame = pd.read_csv(path, sep="\t", dtype=str)
+        # a type may be named "NA" or "None": only an empty field is missing
+        frame = pd.read_csv(path,
+                            sep="\t",
+                            dtype=str,
+                            keep_default_na=False,
+                            na_values=[""])
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read predictions (%s)" %
                                (path, err)) from None
@@ -32,6 +37,12 @@ def read_predictions(path: str):
             "%s is not a predicted_label.txt: its header is %s, expected "
             "%s" %
             (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
+    blank = frame[LABEL_HEADER[1]].isna().to_numpy()
+    if blank.any():
+        raise ACTINNInputError(
+            "%s: %d cells have no predicted label: %s" %
+            (path, int(blank.sum()),
+             examples(frame[LABEL_HEADER[0]].to_numpy()[blank])))
     return frame
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options)
 from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.preprocessing.genes import columns_of
 
 logger = logging.getLogger("deepchem_actinn")
@@ -119,6 +120,8 @@ def train_annotator(args,
                           labels,
                           adata.obs_names,
                           progress=progress)
+    except ACTINNCellError as err:
+        raise err.in_file(args.train_set) from None
     finally:
         bar.close()
     if not args.keep_gene_case and getattr(args, "train_set", None):

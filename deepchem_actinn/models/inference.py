@@ -39,7 +39,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 from deepchem_actinn.models.batches import network_input
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.types import Matrix
@@ -88,7 +88,8 @@ def model_gene_log(X: Matrix,
     -------
     np.ndarray or scipy.sparse.csr_matrix
         float32, cells x ``len(positions)`` (sparse stays sparse). A cell
-        with counts but none in the model's genes is a row of zeros.
+        with counts but none in the model's genes is a row of zeros (the
+        scorer refuses such cells at prediction).
 
     Examples
     --------
@@ -295,9 +296,10 @@ class EnsembleScorer:
 
         Raises
         ------
-        ACTINNInputError
-            A cell sums to zero, or the chunk holds negative, NaN or infinite
-            values; the message names the cells (by ``cell_ids`` if given).
+        ACTINNCellError
+            A cell sums to zero, or has no counts in the model's genes, or
+            the chunk holds negative, NaN or infinite values; the message
+            names the cells (by ``cell_ids`` if given).
         """
         if not sp.issparse(X):
             return self._dense(X, cell_ids, check)
@@ -314,12 +316,13 @@ class EnsembleScorer:
                 (X.shape[1], self.n_query_genes))
         zero = np.flatnonzero(_row_sums(X.indptr, X.data) <= 0)
         if len(zero):
-            raise ACTINNInputError(
+            raise ACTINNCellError(
                 "%d cells have zero total counts and cannot be library-size "
                 "normalised: %s" % (len(zero), _names(zero, cell_ids)))
         # library size: counts in the model's genes only, each query gene
         # weighted by how many model genes it feeds
         totals = X @ self.multiplicity  # one pass over the non-zeros
+        self._refuse_blind(np.flatnonzero(totals <= 0), cell_ids)
         for start in range(0, X.shape[0], self.block):
             stop = min(start + self.block, X.shape[0])
             hidden[start:stop], logits[start:stop] = self._block(
@@ -408,10 +411,23 @@ class EnsembleScorer:
             raise ACTINNInputError(
                 "the query matrix has %d genes, its gene names %d" %
                 (X.shape[1], self.n_query_genes))
-        return embed(
-            self.ensemble,
-            model_gene_log(X, self.positions, self.target_sum, self.log_base,
-                           ids))
+        values = model_gene_log(X, self.positions, self.target_sum,
+                                self.log_base, ids)
+        self._refuse_blind(np.flatnonzero(~values.any(axis=1)), cell_ids)
+        return embed(self.ensemble, values)
+
+    def _refuse_blind(self, rows: np.ndarray,
+                      cell_ids: Union[Sequence[str], np.ndarray]) -> None:
+        """Refuse cells with counts but none in the model's genes: their
+        input is all zeros, and any label would be the networks' guess for
+        an empty cell."""
+        if len(rows):
+            raise ACTINNCellError(
+                "%d cells have no counts in the model's %d genes (all their "
+                "counts are in genes the model does not use), so nothing can "
+                "tell their type: %s; remove them first, as cells with too "
+                "few counts (e.g. scanpy.pp.filter_cells)" %
+                (len(rows), len(self.positions), _names(rows, cell_ids)))
 
     @staticmethod
     def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],
@@ -421,7 +437,7 @@ class EnsembleScorer:
         if bool(bad.any()):
             row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
             rows = np.unique(row_of[bad])
-            raise ACTINNInputError(
+            raise ACTINNCellError(
                 "%d cells hold negative, NaN or infinite values, which are "
                 "not counts: %s" % (len(rows), _names(rows, cell_ids)))
 

@@ -72,6 +72,10 @@ WARN_FRACTION = 0.05
 #: A first label held with at least this probability is trusted to judge a
 #: cell's soup by (the others get the trusted cells' median).
 TRUSTED_PROBABILITY = 0.5
+#: The fewest query cells whose pooled counts make a soup profile
+#: (``predict(remove_ambient=True)`` refuses fewer): in fewer, each cell's
+#: own counts weigh too much in the pool to tell soup from it.
+MIN_SOUP_CELLS = 50
 
 
 def type_profiles(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, examples
 from deepchem_actinn.types import Matrix, Strings
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ def _cell_names(ids: Optional[Strings], rows: np.ndarray) -> list:
 
 
 def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
-    """Raise :class:`ACTINNInputError` unless X holds usable raw counts.
+    """Raise :class:`~deepchem_actinn.errors.ACTINNCellError` unless X holds
+    usable raw counts.
 
     Checks for NaN or infinite values, negative values and cells whose counts
     sum to zero, and names the offending cells (by id when ``ids`` is given).
@@ -51,7 +52,7 @@ def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
     >>> check_counts(np.array([[1., 0.], [0., 0.]]), ids=["c1", "c2"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 cell has zero total counts and \
+    deepchem_actinn.errors.ACTINNCellError: 1 cell has zero total counts and \
 cannot be library-size normalised: c2
     """
     if sp.issparse(X):
@@ -64,20 +65,20 @@ cannot be library-size normalised: c2
     bad = ~np.isfinite(data)
     if bad.any():
         rows = _bad_rows(bad, row_of)
-        raise ACTINNInputError("%d cell%s contain NaN or infinite values: %s" %
-                               (len(rows), "" if len(rows) == 1 else "s",
-                                examples(_cell_names(ids, rows))))
+        raise ACTINNCellError("%d cell%s contain NaN or infinite values: %s" %
+                              (len(rows), "" if len(rows) == 1 else "s",
+                               examples(_cell_names(ids, rows))))
     neg = data < 0
     if neg.any():
         rows = _bad_rows(neg, row_of)
-        raise ACTINNInputError(
+        raise ACTINNCellError(
             "%d cell%s contain negative values, which are not counts: %s" %
             (len(rows), "" if len(rows) == 1 else "s",
              examples(_cell_names(ids, rows))))
     totals = np.asarray(X.sum(axis=1)).ravel()
     zero = np.flatnonzero(totals <= 0)
     if len(zero):
-        raise ACTINNInputError(
+        raise ACTINNCellError(
             "%d cell%s zero total counts and cannot be library-size "
             "normalised: %s" %
             (len(zero), " has" if len(zero) == 1 else "s have",
@@ -119,7 +120,7 @@ def library_size_log(X: Matrix,
 
     Raises
     ------
-    ACTINNInputError
+    ACTINNCellError
         A cell sums to zero, or X holds negative, NaN or infinite values.
 
     Examples
