@@ -361,8 +361,8 @@ def read_clusters(path: Union[str, Path],
     ------
     ACTINNInputError
         A line without a tab, a cell listed twice, cells the query does not
-        have, or query cells the file does not list (the message names the
-        file and the cells).
+        have, query cells the file does not list, or a query whose cell ids
+        repeat (the message names the file and the cells).
 
     Examples
     --------
@@ -376,6 +376,12 @@ def read_clusters(path: Union[str, Path],
     path = Path(path)
     ids = [str(c) for c in cell_ids]
     known = set(ids)
+    if len(known) < len(ids):
+        twice = pd.Index(ids)[pd.Index(ids).duplicated()].unique()
+        raise ACTINNInputError(
+            "%s: the query names %d cells more than once (%s), so its cells "
+            "cannot be matched to clusters by id; make the ids unique" %
+            (path, len(twice), examples(twice)))
     found = {}
     duplicates: List[str] = []
     with open(path) as handle:

@@ -184,6 +184,12 @@ def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="blank.txt: 1 cells have no predicted label: c2"):
         read_predictions(str(blank))
+    twice = tmp_path / "twice.txt"
+    twice.write_text("cellname\tcelltype\nc1\tB\nc2\tT\nc1\tT\n")
+    with pytest.raises(ACTINNInputError,
+                       match="twice.txt: 1 cells appear more than once "
+                       "\\(c1\\)"):
+        read_predictions(str(twice))
 
 
 def test_report_finds_the_probabilities_beside_the_predictions(

@@ -394,6 +394,26 @@ def test_chunks_concatenate_to_read(files, name, monkeypatch):
     assert readers.n_cells(files[name]) == expected.n_obs
 
 
+@pytest.mark.filterwarnings("ignore:Observation names are not unique")
+@pytest.mark.parametrize("streamed", [True, False])
+def test_repeated_cell_ids_are_told_once_naming_the_file(
+        tmp_path, caplog, streamed):
+    """Read whole or streamed straight from an h5ad file, a query whose
+    cell ids repeat is warned about, by file and id, once."""
+    adata = anndata.AnnData(sp.csr_matrix(np.ones((4, 3), np.float32)))
+    adata.obs_names = ["c1", "c2", "c1", "c3"]
+    adata.var_names = ["G1", "G2", "G3"]
+    path = tmp_path / "twice.h5ad"
+    adata.write_h5ad(path)
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        if streamed:
+            assert len(list(readers.iter_cell_chunks(path, 2))) == 2
+        else:
+            readers.read(path)
+    assert caplog.text.count("1 cell ids appear more than once, e.g. c1") == 1
+    assert str(path) in caplog.text
+
+
 def test_chunks_check_values(tmp_path):
     X = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, -3.0]]))
     adata = anndata.AnnData(X)

@@ -37,6 +37,14 @@ def read_predictions(path: str):
             "%s is not a predicted_label.txt: its header is %s, expected "
             "%s" %
             (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
+    cells = pd.Index(frame[LABEL_HEADER[0]])
+    if not cells.is_unique:
+        raise ACTINNInputError(
+            "%s: %d cells appear more than once (%s); the report matches "
+            "cells by id, so give the query unique cell ids (anndata: "
+            "obs_names_make_unique) and predict again" %
+            (path, cells[cells.duplicated()].nunique(),
+             examples(cells[cells.duplicated()].unique())))
     blank = frame[LABEL_HEADER[1]].isna().to_numpy()
     if blank.any():
         raise ACTINNInputError(

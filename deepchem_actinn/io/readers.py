@@ -60,11 +60,20 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
         if column in var:
             var[column] = var[column].astype(str)
     adata = make_anndata(X, obs.index, var, obs=obs)
-    if not adata.obs_names.is_unique:
-        dups = adata.obs_names[adata.obs_names.duplicated()]
-        logger.warning("%d cell ids appear more than once, e.g. %s", len(dups),
-                       examples(pd.unique(dups)))
+    warn_repeated_ids(adata.obs_names, source)
     return adata
+
+
+def warn_repeated_ids(cell_ids, source: str) -> None:
+    """Warn, naming ``source`` and a few ids, when cell ids repeat: outputs
+    and the label files name cells by id."""
+    ids = pd.Index(cell_ids)
+    if not ids.is_unique:
+        repeated = ids[ids.duplicated()].unique()
+        logger.warning(
+            "%s: %d cell ids appear more than once, e.g. %s; outputs name "
+            "cells by id, so make them unique first (anndata: "
+            "obs_names_make_unique)", source, len(repeated), examples(repeated))
 
 
 def read_format(

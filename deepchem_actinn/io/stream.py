@@ -30,7 +30,7 @@ from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
-from deepchem_actinn.io.readers import read
+from deepchem_actinn.io.readers import read, warn_repeated_ids
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
 from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
@@ -419,6 +419,8 @@ def _iter_chunks(path: Path,
             _, keep = clean_gene_names(source.gene_names,
                                        upper_case=upper_case_genes)
             columns = None if keep.all() else np.flatnonzero(keep)
+            if not isinstance(source, _MemoryRows):  # read() has warned
+                warn_repeated_ids(source.cell_ids, str(path))
             n = source.shape[0]
             searched = getattr(source, "searched", False)
             if starts is None:
