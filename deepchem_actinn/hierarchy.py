@@ -127,17 +127,22 @@ class TypeHierarchy:
             raise ACTINNInputError("type hierarchy file %s does not exist" %
                                    path)
         pairs = []
-        with open(path) as handle:
-            for number, line in enumerate(handle, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.lstrip().startswith("#"):
-                    continue
-                fields = line.split("\t")
-                if len(fields) != 2:
-                    raise ACTINNInputError(
-                        "%s, line %d: expected child<TAB>parent, got %r" %
-                        (path, number, line[:80]))
-                pairs.append((fields[0], fields[1]))
+        try:
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except UnicodeDecodeError:
+            raise ACTINNInputError(
+                "%s: not a text file of child<TAB>parent lines (it is not "
+                "UTF-8 text: compressed, binary or UTF-16?)" % path) from None
+        for number, line in enumerate(lines, start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2:
+                raise ACTINNInputError(
+                    "%s, line %d: expected child<TAB>parent, got %r" %
+                    (path, number, line[:80]))
+            pairs.append((fields[0], fields[1]))
         try:
             return cls.from_pairs(pairs)
         except ACTINNInputError as err:

@@ -384,8 +384,13 @@ def read_clusters(path: Union[str, Path],
             (path, len(twice), examples(twice)))
     found = {}
     duplicates: List[str] = []
-    with open(path) as handle:
-        lines = [line.rstrip("\r\n") for line in handle]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = [line.rstrip("\r\n") for line in handle]
+    except UnicodeDecodeError:
+        raise ACTINNInputError(
+            "%s: not a text file of cell<TAB>cluster lines (it is not UTF-8 "
+            "text: compressed, binary or UTF-16?)" % path) from None
     lines = [line for line in lines if line.strip()]
     if lines and "\t" in lines[0] and lines[0].split("\t", 1)[0] not in known:
         header = lines[0].split("\t", 1)[0]

@@ -192,6 +192,40 @@ def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
         read_predictions(str(twice))
 
 
+def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
+                                                        capsys):
+    predictions = trained / "out" / "predicted_label.txt"
+    truth = pd.read_csv(PATHS["test_labels"],
+                        sep="\t",
+                        header=None,
+                        names=["cell", "type"])
+    partial = tmp_path / "partial.txt"
+    truth.iloc[10:].to_csv(partial, sep="\t", header=False, index=False)
+    assert main([
+        "report", "-p",
+        str(predictions), "-l",
+        str(partial), "-o",
+        str(tmp_path / "r1"), "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "10 of 1000 cells have no label" in err
+    assert "label them all, or leave out -l" in err
+    assert "--labelled-only" not in err
+    lower = tmp_path / "lower.txt"
+    truth.assign(type=truth["type"].str.lower()).to_csv(lower,
+                                                        sep="\t",
+                                                        header=False,
+                                                        index=False)
+    assert main([
+        "report", "-p",
+        str(predictions), "-l",
+        str(lower), "-o",
+        str(tmp_path / "r2")
+    ]) == 0
+    assert ("%s: none of its 12 types is among the predicted ones" %
+            lower) in capsys.readouterr().err
+
+
 def test_report_finds_the_probabilities_beside_the_predictions(
         trained, tmp_path, capsys):
     # run -op / predict -op write predicted_probabilities.txt beside

@@ -77,6 +77,11 @@ def test_validation_errors_name_the_problem(tmp_path):
         TypeHierarchy.from_file(cyclic)
     with pytest.raises(ACTINNInputError, match="does not exist"):
         TypeHierarchy.from_file(tmp_path / "none.txt")
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_text("T cell\tlymphocyte\n", encoding="utf-16")
+    with pytest.raises(ACTINNInputError,
+                       match="utf16.txt: not a text file of child<TAB>parent"):
+        TypeHierarchy.from_file(utf16)
     for pair in ({"B cell": "Unassigned"}, {"Unassigned": "lymphocyte"}):
         with pytest.raises(ACTINNInputError,
                            match="'Unassigned' is the label of the cells no "

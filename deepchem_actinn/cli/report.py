@@ -166,6 +166,20 @@ def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
     return adata[ids].copy()
 
 
+def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
+                          source: str) -> None:
+    """Warn when no true type is among the predicted ones: every cell would
+    count as wrong, which usually means other names for the same types."""
+    true_types = set(truth.tolist())
+    if true_types and not true_types & set(predicted.tolist()):
+        logger.warning(
+            "%s: none of its %d types is among the predicted ones (its: %s; "
+            "predicted: %s), so every cell counts as wrong; are these the "
+            "labels of this query, spelled as the reference spells them?",
+            source, len(true_types), examples(sorted(true_types)),
+            examples(sorted(set(predicted.tolist()))))
+
+
 def cmd_report(args) -> None:
     """``actinn report``: read the predictions (and labels, model, query),
     write the report."""
@@ -184,7 +198,13 @@ def cmd_report(args) -> None:
     confidence = _confidence(args, frame)
     truth = None
     if args.labels:
-        truth = match_labels(cells, read_labels(args.labels), args.labels)
+        truth = match_labels(
+            cells,
+            read_labels(args.labels),
+            args.labels,
+            missing_hint=" (the report scores every predicted cell against "
+            "its true label: label them all, or leave out -l)")
+        _warn_unmatched_types(truth, frame[column].to_numpy(), args.labels)
     query = None
     if args.query:
         query = read_query(args.query, args.query_format, cells,

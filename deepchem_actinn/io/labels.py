@@ -99,10 +99,15 @@ def read_labels(path: PathLike) -> pd.Series:
     return labels
 
 
+#: What :func:`match_labels` suggests for unlabelled reference cells.
+TRAINING_HINT = " (CLI: --labelled-only trains on the labelled cells alone)"
+
+
 def match_labels(cell_ids: Strings,
                  labels: Union[pd.Series, PathLike],
                  labels_path: str = "labels",
-                 missing: str = "error") -> np.ndarray:
+                 missing: str = "error",
+                 missing_hint: str = TRAINING_HINT) -> np.ndarray:
     """Align labels to the cells of a matrix by cell id.
 
     By default every cell must have a label. With ``missing="drop"``, cells
@@ -125,6 +130,9 @@ def match_labels(cell_ids: Strings,
     missing: {"error", "drop"}, default "error"
         What to do with cells that have no label: refuse them, or give
         them ``None`` for the caller to leave out.
+    missing_hint: str, default :data:`TRAINING_HINT`
+        Ends the message that refuses unlabelled cells (with ``missing=
+        "error"``): what the caller can do about them.
 
     Returns
     -------
@@ -166,8 +174,7 @@ def match_labels(cell_ids: Strings,
     unlabelled = pd.unique(ids[~ids.isin(known)])
     n_cells = len(pd.unique(ids))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
-        hint = "" if missing == "drop" else (
-            " (CLI: --labelled-only trains on the labelled cells alone)")
+        hint = "" if missing == "drop" else missing_hint
         raise ACTINNInputError(
             "%s: %d of %d cells have no label, e.g. %s%s" %
             (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))

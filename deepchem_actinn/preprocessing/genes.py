@@ -74,11 +74,11 @@ def choose_gene_column(model_genes: Sequence[str],
         first = next(iter(candidates.values()))
         raise ACTINNInputError(
             "the query's genes do not match %s: at most %d of %s %d genes "
-            "found (%s). Query genes look like %s, %s genes like %s. Check "
-            "the species and the gene identifiers." %
-            (what, overlaps[best], what, len(wanted), figures,
-             examples(list(first)[:3],
-                      3), what, examples(list(model_genes)[:3], 3)))
+            "found (%s). Query genes look like %s, %s genes like %s (names "
+            "are compared ignoring case). Check the species and the gene "
+            "identifiers." % (what, overlaps[best], what, len(wanted), figures,
+                              examples(list(first)[:3], 3), what,
+                              examples(list(model_genes)[:3], 3)))
     return best, overlaps[best]
 
 
