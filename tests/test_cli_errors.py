@@ -245,3 +245,15 @@ def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
     proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
                   "-o", str(tmp_path / "out"), "-q", "--majority-voting")
     assert_one_line_error(proc, "%s: " % query, "at least 3 cells, got 1")
+
+
+def test_a_warning_is_said_once(model, tmp_path):
+    """The query is opened several times (genes, cells, rows); what is true
+    of the file is said once."""
+    query = tmp_path / "query.csv"  # an h5ad file under a CSV name
+    query.write_bytes((model / "ref.h5ad").read_bytes())
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("named like a CSV file but holds") == 1, \
+        proc.stderr

@@ -193,6 +193,12 @@ def test_atomic_output_missing_directory(tmp_path):
     with pytest.raises(ACTINNInputError, match="does not exist"):
         with writers.atomic_output(tmp_path / "no" / "out.txt"):
             pass
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(ACTINNInputError,
+                       match="a_file is a file, not a directory"):
+        with writers.atomic_output(tmp_path / "a_file" / "out.txt"):
+            pass
+    assert (tmp_path / "a_file").read_text() == "mine"
 
 
 def test_atomic_output_dir(tmp_path):

@@ -91,11 +91,30 @@ def torch_threads(n: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+class _WarnOnce(logging.Filter):
+    """Let each warning through once per command: a file is opened several
+    times (its genes, its cells, its rows), and what is true of it need be
+    said only once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
 @contextlib.contextmanager
 def package_logging(quiet: bool) -> Iterator[None]:
     """The package's messages as ``actinn: ...`` lines on stderr (warnings
-    only with ``quiet``); DeepChem's import chatter off. The logger's
-    handlers and level are restored after."""
+    only with ``quiet``; each warning once); DeepChem's import chatter off.
+    The logger's handlers and level are restored after."""
     saved = (list(logger.handlers), logger.propagate, logger.level)
     # the writers write into hidden directories the command publishes at
     # the end; the command's summary names the published files instead
@@ -104,6 +123,7 @@ def package_logging(quiet: bool) -> Iterator[None]:
     writers.setLevel(logging.WARNING)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("actinn: %(message)s"))
+    handler.addFilter(_WarnOnce())
     logger.handlers[:] = [handler]
     logger.propagate = False
     logger.setLevel(logging.WARNING if quiet else logging.INFO)

@@ -39,6 +39,9 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
     """Refuse an output that exists (unless overwrite) or has no parent."""
     target = Path(path)
     parent = target.parent
+    if os.path.lexists(parent) and not parent.is_dir():
+        raise ACTINNInputError("%s: %s is a file, not a directory" %
+                               (target, parent))
     if not parent.is_dir():
         raise ACTINNInputError("%s: the output directory %s does not exist" %
                                (target, parent))
