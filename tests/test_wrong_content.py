@@ -306,6 +306,8 @@ def test_plain_matrix_named_gz(tmp_path, good, frame):
     ("counts.h5ad", "10x_h5", "10x_h5"),
     ("counts.txt", "h5ad", "h5ad"),
     ("counts.txt", "actinn_h5", "actinn_h5"),
+    ("counts.csv", "tsv", "tsv"),
+    ("counts.tsv", "csv", "csv"),
 ])
 def test_content_wins_over_name(tmp_path, good, frame, name, source, fmt,
                                 caplog):

@@ -151,7 +151,15 @@ def detect_format(path: PathLike) -> str:
         raise ACTINNInputError(
             "%s: the file holds %s, not counts in an accepted format (%s)" %
             (p, content.description, _FORMAT_HELP))
-    elif named in _TEXT_FORMATS + ("10x_mtx",):
+    elif named in _TEXT_FORMATS:
+        fmt = sniff_separator(p, default=named)
+        if fmt != named:
+            logger.warning(
+                "%s: named like %s but its first line is %s-separated; "
+                "reading it as %s", p, _NAMED[named],
+                "tab" if fmt == "tsv" else "comma", fmt)
+        return fmt
+    elif named == "10x_mtx":
         return named
     elif named == "txt":
         return sniff_separator(p)

@@ -33,17 +33,18 @@ _NA_STRINGS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "-nan", "-NaN",
                "NULL", "null", "None", "<NA>", "#N/A")
 
 
-def sniff_separator(path: Path) -> str:
-    """``"tsv"`` or ``"csv"`` from the first line of a text file."""
+def sniff_separator(path: Path, default: str = "tsv") -> str:
+    """``"tsv"`` or ``"csv"`` from the first line of a text file: the one
+    whose separator it holds, ``default`` when it holds both or neither."""
     try:
         with open_text(path) as fh:
             first = fh.readline()
     except (OSError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read it as text (%s)" %
                                (path, err)) from err
-    if "\t" not in first and "," in first:
-        return "csv"
-    return "tsv"
+    if ("\t" in first) == ("," in first):
+        return default
+    return "tsv" if "\t" in first else "csv"
 
 
 def _text_separator(path: Path, sep: Optional[str]) -> str:
