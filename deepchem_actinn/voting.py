@@ -402,6 +402,11 @@ def read_clusters(path: Union[str, Path],
             raise ACTINNInputError(
                 "%s: line %r has no cluster (expected cell<TAB>cluster)" %
                 (path, line[:60]))
+        if "\t" in cluster.rstrip("\t"):
+            raise ACTINNInputError(
+                "%s: line %r has more than two columns (expected "
+                "cell<TAB>cluster: which column is the cluster?)" %
+                (path, line[:60]))
         if cell in found:
             duplicates.append(cell)
         found[cell] = cluster.split("\t", 1)[0].strip()

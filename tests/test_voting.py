@@ -146,6 +146,11 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
     path.write_text("c1\t0\nc2 1\n")
     with pytest.raises(ACTINNInputError, match="'c2 1' has no cluster"):
         read_clusters(path, ["c1", "c2"])
+    path.write_text("c1\t0\tx\n")
+    with pytest.raises(ACTINNInputError, match="more than two columns"):
+        read_clusters(path, ["c1"])
+    path.write_text("c1\t0\t\n")  # a trailing tab is not a column
+    assert read_clusters(path, ["c1"]).tolist() == ["0"]
     path.write_bytes(__import__("gzip").compress(b"c1\t0\n"))
     with pytest.raises(ACTINNInputError,
                        match="clusters.txt: not a text file of cell<TAB>"):
