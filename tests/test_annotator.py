@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 
 from deepchem_actinn import ACTINNAnnotator, annotate
+from deepchem_actinn.annotator import persistence
 from deepchem_actinn.annotator import FORMAT_VERSION, labelling
 from deepchem_actinn.preprocessing.genes import choose_gene_column
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -382,6 +383,107 @@ def test_cells_without_model_gene_counts_are_refused(quick, tm_test, sparse):
     assert len(quick.predict(X[keep], genes, [ids[i] for i in keep])) == 3
 
 
+def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
+    """A labels Series indexed by cell id follows the cells, whatever its
+    order; a missing label is refused, not trained as a type 'nan'."""
+    X, genes = tm_train["X"][:300], tm_train["genes"]
+    ids = list(tm_train["ids"][:300])
+    labels = pd.Series(list(tm_train["labels"][:300]), index=ids)
+    shuffled = labels.sample(frac=1.0, random_state=0)
+    kwargs = dict(max_epochs=2, early_stopping=False, n_networks=1, seed=0)
+    a = ACTINNAnnotator(**kwargs).fit(X, genes, labels, ids)
+    b = ACTINNAnnotator(**kwargs).fit(X, genes, shuffled, ids)
+    np.testing.assert_array_equal(
+        a.predict(X, genes).probabilities,
+        b.predict(X, genes).probabilities)
+    for missing in (None, np.nan):
+        holed = list(labels)
+        holed[7] = missing
+        with pytest.raises(ACTINNInputError,
+                           match="1 reference cells have no label .*: %s;" %
+                           ids[7]):
+            ACTINNAnnotator(**kwargs).fit(X, genes, holed, ids)
+    with pytest.raises(ACTINNInputError, match="300 cells but 299 cell ids"):
+        ACTINNAnnotator(**kwargs).fit(X, genes, labels, ids[1:])
+    twice = list(genes)
+    twice[5] = twice[4].lower()
+    with pytest.raises(ACTINNInputError,
+                       match="1 gene names appear more than once .*: %s;" %
+                       genes[4].upper()):
+        ACTINNAnnotator(**kwargs).fit(X, twice, labels, ids)
+
+
+def test_threshold_and_clusters_are_checked(quick, tm_test, caplog):
+    X, genes = tm_test["X"][:60], list(tm_test["genes"])
+    for bad in (1.5, -0.1, float("nan"), "0.5"):
+        with pytest.raises(ACTINNInputError, match="between 0 and 1"):
+            quick.predict(X, genes, threshold=bad)
+    with pytest.raises(ACTINNInputError, match="two rules for Unassigned"):
+        quick.predict(X, genes, unassigned=True, threshold=0.5)
+    clusters = np.array(["a"] * 30 + [np.nan] * 30, dtype=object)
+    with pytest.raises(ACTINNInputError, match="no cluster .* for 30 cells"):
+        quick.predict(X, genes, majority_voting=True, over_clustering=clusters)
+    with pytest.raises(ACTINNInputError, match="1-d array"):
+        quick.predict(X,
+                      genes,
+                      majority_voting=True,
+                      over_clustering=np.zeros((60, 2)))
+    used = genes.index(quick.genes_[0])  # a model gene
+    with caplog.at_level("WARNING"):
+        quick.predict(np.hstack([X, X[:, used:used + 1]]),
+                      genes + [genes[used]])
+    assert ("1 of the model's genes are named more than once in the query, "
+            "e.g. %s" % genes[used].upper()) in caplog.text
+
+
+def test_gene_names_must_name_every_column(quick, tm_test):
+    genes = list(tm_test["genes"])
+    for X in (tm_test["X"], sp.csr_matrix(tm_test["X"])):
+        with pytest.raises(ACTINNInputError,
+                           match="the query matrix has 2000 genes, its gene "
+                           "names 1995"):
+            quick.predict(X, genes[5:])
+
+
+def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
+    """save(overwrite=True) replaces the whole directory: one holding other
+    files is refused, and they are kept."""
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    with pytest.raises(ACTINNInputError,
+                       match="files that are not an annotator's "
+                       "\\(notes.txt\\)"):
+        quick.save(tmp_path / "notes", overwrite=True)
+    assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
+    quick.save(tmp_path / "model")
+    quick.save(tmp_path / "model", overwrite=True)  # an annotator: replaced
+    assert ACTINNAnnotator.load(tmp_path / "model").genes_ == quick.genes_
+
+
+@pytest.mark.parametrize("damage", [
+    "no rule", "weights not torch", "config a list", "no genes", "unknown param"
+])
+def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
+    import json
+    path = tmp_path / "model"
+    quick.save(path)
+    config = json.loads((path / persistence.CONFIG_FILE).read_text())
+    if damage == "no rule":
+        (path / persistence.RULE_FILE).unlink()
+    elif damage == "weights not torch":
+        (path / persistence.WEIGHTS_FILE).write_bytes(b"not a torch file")
+    elif damage == "config a list":
+        (path / persistence.CONFIG_FILE).write_text("[1, 2]")
+    elif damage == "no genes":
+        del config["genes"]
+        (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
+    else:
+        config["params"]["from_the_future"] = 1
+        (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(ACTINNInputError, match=str(path)):
+        ACTINNAnnotator.load(path, device="cpu")
+
+
 def test_format_1_written_as_networks_state_dicts_still_loads(
         quick, tm_test, tmp_path):
     """Format 1 as earlier versions wrote it (one ACTINNClassifier
@@ -441,6 +543,32 @@ def test_annotate_without_counts_anywhere_says_what_it_found(
     with pytest.raises(ACTINNInputError, match="X.*non-integer"):
         annotate(adata, quick)
     assert "actinn_cell_type" not in adata.obs
+
+
+def test_log_normalised_values_are_never_taken_for_counts(
+        quick, query_adata, tm_train):
+    """predict, fit and annotate refuse a log scale, naming a cell; counts
+    on another scale (TPM-like) pass predict, and annotate with
+    allow_non_integer=True."""
+    logged = _log_normalised(query_adata)
+    genes = list(query_adata.var_names)
+    with pytest.raises(ACTINNInputError,
+                       match="the query: X holds non-integer values .* "
+                       "looks log-normalised"):
+        quick.predict(logged.X, genes, list(logged.obs_names))
+    with pytest.raises(ACTINNInputError, match="the reference: .* "
+                       "log-normalised"):
+        ACTINNAnnotator(max_epochs=1).fit(logged.X, genes,
+                                          tm_train["labels"][:200])
+    with pytest.raises(ACTINNInputError, match="log-normalised"):
+        annotate(logged, quick, allow_non_integer=True)
+    scaled = query_adata.copy()
+    scaled.X = query_adata.X * 1.5
+    expected = quick.predict(scaled.X, genes)
+    with pytest.raises(ACTINNInputError, match="allow_non_integer=True"):
+        annotate(scaled.copy(), quick)
+    result = annotate(scaled, quick, allow_non_integer=True)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
 
 
 def test_annotate_explicit_use_raw_and_layer_win(quick, query_adata):
@@ -589,3 +717,11 @@ def test_annotate_writes_voting_and_levels(quick, tm_test):
                                   result.majority_cell_types)
     np.testing.assert_array_equal(adata.obs["actinn_level"], result.levels)
     assert list(adata.uns["actinn"]["clusters"]["cluster"]) == ["x", "y", "z"]
+    # a second run under the same key leaves no column of the first
+    before = set(adata.obs.columns)
+    annotate(adata, quick, threshold=0.9)
+    assert before - set(adata.obs.columns) == {
+        "actinn_over_clustering", "actinn_majority_voting", "actinn_level"
+    }
+    assert "clusters" not in adata.uns["actinn"]
+    assert list(adata.obs["mine"]) == list(np.repeat(["x", "y", "z"], 20))

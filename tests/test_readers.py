@@ -336,9 +336,19 @@ def test_h5ad_normalised_only_is_an_error(files):
     assert str(path) in message
     assert "non-integer values" in message
     assert "log-normalised" in message
-    assert "allow_non_integer=True" in message
+    assert "allow_non_integer" not in message  # a log scale is not counts
     adata = readers.read(path, allow_non_integer=True)
     assert not np.allclose(adata.X.data, np.round(adata.X.data))
+
+
+def test_counts_on_another_scale_may_be_allowed(tmp_path):
+    path = tmp_path / "tpm.csv"
+    path.write_text("gene,c1,c2\nA,120.5,0\nB,3.25,80\n")
+    with pytest.raises(ACTINNInputError,
+                       match="normalised, not raw counts; .*in Python, pass "
+                       "allow_non_integer=True"):
+        readers.read(path)
+    assert readers.read(path, allow_non_integer=True).X[0, 0] == 120.5
 
 
 def test_negative_counts_error(tmp_path):

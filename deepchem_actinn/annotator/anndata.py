@@ -28,7 +28,8 @@ def annotate(adata,
              over_clustering: Any = None,
              hierarchy: Any = None,
              vote_min_probability: float = MIN_VOTE_PROBABILITY,
-             remove_ambient: bool = False) -> Annotation:
+             remove_ambient: bool = False,
+             allow_non_integer: bool = False) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -76,6 +77,9 @@ def annotate(adata,
     over_clustering: str or array, optional
         The clusters to vote over: an ``obs`` column name, or one label per
         cell; default: Leiden clusters of the query.
+    allow_non_integer: bool, default False
+        Take non-integer values as counts on another scale (such as TPM);
+        values that look log-normalised are refused all the same.
 
     Returns
     -------
@@ -97,7 +101,10 @@ def annotate(adata,
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
                               key_added, majority_voting or hierarchy or
                               remove_ambient)
-    chosen = counts_source(adata, layer, use_raw)
+    chosen = counts_source(adata,
+                           layer,
+                           use_raw,
+                           allow_non_integer=allow_non_integer)
     var = chosen.var
     candidates = gene_candidates(var.index, var)
     column, matched = choose_gene_column(annotator.genes_, candidates,
@@ -132,8 +139,22 @@ def annotate(adata,
     return result
 
 
+#: ``obs`` columns ``key_added + suffix`` that only some runs write.
+OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
+                    "_over_clustering")
+
+
 def _write(adata, result: Annotation, key_added: str) -> None:
-    """The per-cell labels, confidences and probabilities, and ``uns``."""
+    """The per-cell labels, confidences and probabilities, and ``uns``
+    (replacing an earlier run's under ``key_added``, its optional columns
+    too, as scanpy replaces a ``key_added``)."""
+    stale = [
+        key_added + suffix
+        for suffix in OPTIONAL_COLUMNS
+        if key_added + suffix in adata.obs
+    ]
+    if stale:
+        adata.obs = adata.obs.drop(columns=stale)
     adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
     adata.obs[key_added + "_confidence"] = result.confidence
     adata.obsm[key_added + "_probabilities"] = result.probabilities

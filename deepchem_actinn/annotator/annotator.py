@@ -25,6 +25,7 @@ from deepchem_actinn.annotator import fitting, labelling
 from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io.prefetch import prefetch
+from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.inference import (EnsembleScorer, embed,
@@ -212,9 +213,11 @@ class ACTINNAnnotator:
         genes: sequence of str
             Gene names, one per column.
         labels: sequence of str
-            Cell-type name of each cell.
+            Cell-type name of each cell, in row order; a pandas Series
+            indexed by cell id (not a ``RangeIndex``) is matched to
+            ``cell_ids`` by id when they are given. Every cell needs one.
         cell_ids: sequence of str, optional
-            Cell ids, for error messages.
+            Cell ids, one per row, for error messages (and the labels).
         progress: callable, optional
             Called after each epoch with a dict (``epoch``, ``max_epochs``,
             ``n_networks``, and the networks' mean ``train_loss``,
@@ -224,7 +227,10 @@ class ACTINNAnnotator:
         -------
         self
         """
-        label_names = np.asarray([str(t) for t in labels], dtype=object)
+        if cell_ids is not None and len(cell_ids) != X.shape[0]:
+            raise ACTINNInputError("%d cells but %d cell ids" %
+                                   (X.shape[0], len(cell_ids)))
+        label_names = fitting.label_names(labels, cell_ids)
         gene_names = [str(g) for g in genes]
         if X.shape[0] != len(label_names):
             raise ACTINNInputError("%d cells but %d labels" %
@@ -232,6 +238,8 @@ class ACTINNAnnotator:
         if X.shape[1] != len(gene_names):
             raise ACTINNInputError("%d genes in the matrix but %d gene names" %
                                    (X.shape[1], len(gene_names)))
+        fitting.refuse_repeated_genes(gene_names)
+        refuse_log_normalised(X, cell_ids, source="the reference")
         y, train_idx, valid_idx, weights = self._labels(label_names)
         Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
         gene_filter = GeneFilter(self.total_percentiles,
@@ -489,9 +497,11 @@ class ACTINNAnnotator:
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``. Needs at least 50 cells.
         """
+        labelling.check_rules(unassigned, threshold)
+        refuse_log_normalised(X, cell_ids, source="the query")
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
-        scorer = self.scorer(positions, X.shape[1])
+        scorer = self.scorer(positions, len(genes))
         fractions = None
         checked = False
         if remove_ambient:
@@ -602,6 +612,7 @@ class ACTINNAnnotator:
         Annotation
             One per chunk.
         """
+        labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)
         scorer = self.scorer(positions, len(genes))
         calibration = None  # the previous chunk's, for a small tail

@@ -32,6 +32,67 @@ def check_params(class_weight: Optional[str], validation_fraction: float,
         raise ValueError("n_networks must be at least 1")
 
 
+def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
+    """The reference labels as an object array of str, one per cell: in
+    row order, or matched to ``cell_ids`` by id for a pandas Series indexed
+    by cell id; missing labels (None, NaN) are refused, naming the cells.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> label_names(pd.Series({"c2": "T", "c1": "B"}), ["c1", "c2"]).tolist()
+    ['B', 'T']
+    >>> label_names(["B", None], ["c1", "c2"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 reference cells have no label (None or NaN): c2; label every cell, or leave the unlabelled ones out
+    """
+    import pandas as pd
+
+    from deepchem_actinn.io.labels import match_labels
+    if (isinstance(labels, pd.Series) and cell_ids is not None and
+            not isinstance(labels.index, pd.RangeIndex)):
+        values = pd.Series(list(labels),
+                           index=labels.index.astype(str),
+                           dtype=object)
+        present = values.notna()
+        matched = match_labels([str(c) for c in cell_ids], values[present],
+                               "labels")
+        return np.asarray(matched, dtype=object)
+    values = pd.Series(list(labels), dtype=object)
+    missing = np.flatnonzero(values.isna().to_numpy())
+    if len(missing):
+        names = ([str(cell_ids[i]) for i in missing]
+                 if cell_ids is not None else ["row %d" % i for i in missing])
+        raise ACTINNInputError(
+            "%d reference cells have no label (None or NaN): %s; label every "
+            "cell, or leave the unlabelled ones out" %
+            (len(missing), examples(names)))
+    return np.asarray([str(t) for t in values], dtype=object)
+
+
+def refuse_repeated_genes(genes: Any) -> None:
+    """Refuse gene names that repeat (case-insensitively, as genes are
+    matched): a model gene must name one column.
+
+    Examples
+    --------
+    >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 gene names appear more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
+    """
+    import pandas as pd
+    names = pd.Index([str(g).upper() for g in genes])
+    if not names.is_unique:
+        repeated = names[names.duplicated()].unique()
+        raise ACTINNInputError(
+            "%d gene names appear more than once (ignoring case): %s; drop "
+            "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
+            "first of each, as the readers do) or make them unique" %
+            (len(repeated), examples(repeated)))
+
+
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     """The type names fixed from the reference labels, the class ids, the
     training and held-out indices and the sample weights (``params``: the

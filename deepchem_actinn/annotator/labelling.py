@@ -20,7 +20,7 @@ import numpy as np
 
 from deepchem_actinn import confidence as conf
 from deepchem_actinn.annotator.annotation import as_cell_ids
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:
@@ -42,6 +42,31 @@ MIN_ASSIGNED_PROBABILITY = conf.rejection.MIN_ASSIGNED_PROBABILITY
 
 #: Top-two probability gap below which the hierarchy gives the parent type.
 HIERARCHY_MARGIN = 0.2
+
+
+def check_rules(unassigned: bool, threshold: Optional[float]) -> None:
+    """Refuse a ``threshold`` outside [0, 1], and both rules at once.
+
+    Examples
+    --------
+    >>> check_rules(True, None)
+    >>> check_rules(False, 1.5)
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: threshold must be a probability between 0 and 1, got 1.5
+    """
+    if threshold is None:
+        return
+    number = isinstance(threshold, (int, float, np.number)) and \
+        not isinstance(threshold, bool)
+    if not number or not 0.0 <= float(threshold) <= 1.0:
+        raise ACTINNInputError(
+            "threshold must be a probability between 0 and 1, got %r" %
+            (threshold,))
+    if unassigned:
+        raise ACTINNInputError(
+            "unassigned=True and threshold= are two rules for Unassigned; "
+            "pass one of them")
 
 
 def as_hierarchy(hierarchy: Any):
@@ -158,12 +183,23 @@ def vote(result: "Annotation",
     if over_clustering is None:
         clusters = over_cluster(X, seed=seed)
     else:
-        clusters = np.asarray([str(c) for c in np.asarray(over_clustering)],
-                              dtype=object)
-        if len(clusters) != len(labels):
+        import pandas as pd
+        given = np.asarray(over_clustering, dtype=object)
+        if given.ndim != 1:
+            raise ACTINNInputError(
+                "over_clustering must give one cluster per cell (a 1-d "
+                "array), got shape %s" % (given.shape,))
+        if len(given) != len(labels):
             raise ACTINNInputError(
                 "over_clustering gives %d clusters for %d cells" %
-                (len(clusters), len(labels)))
+                (len(given), len(labels)))
+        unclustered = np.flatnonzero(pd.isna(given))
+        if len(unclustered):
+            raise ACTINNInputError(
+                "over_clustering has no cluster (None or NaN) for %d cells: "
+                "%s" % (len(unclustered),
+                        examples([result.cell_ids[i] for i in unclustered])))
+        clusters = np.asarray([str(c) for c in given], dtype=object)
     voted, table = majority_vote(list(labels),
                                  list(clusters),
                                  conf.UNASSIGNED,

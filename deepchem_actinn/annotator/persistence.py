@@ -10,6 +10,7 @@ Weights are read with ``weights_only=True``: loading runs no pickled code.
 """
 import json
 import os
+import pickle
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type, Union
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 
 from deepchem_actinn._version import __version__
 from deepchem_actinn.confidence import RejectionRule
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
@@ -31,6 +32,22 @@ CONFIG_FILE = "annotator.json"
 WEIGHTS_FILE = "weights.pt"
 RULE_FILE = "rejection.pt"
 PROFILE_FILE = "profiles.pt"
+
+
+def _refuse_foreign_files(path: Union[str, os.PathLike],
+                          overwrite: bool) -> None:
+    """Overwriting replaces the whole directory: refuse one that holds
+    anything but an annotator's files, rather than delete it."""
+    if not overwrite or not os.path.isdir(path):
+        return
+    ours = {CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE}
+    foreign = sorted(set(os.listdir(path)) - ours)
+    if foreign:
+        raise ACTINNInputError(
+            "%s holds files that are not an annotator's (%s); overwriting "
+            "replaces the whole directory, so it replaces only an earlier "
+            "annotator: save elsewhere, or move those files" %
+            (path, examples(foreign)))
 
 
 def save_annotator(annotator: "ACTINNAnnotator",
@@ -51,6 +68,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
         "histories": annotator.histories_,
         "n_reference_cells": annotator.n_reference_cells_,
     }
+    _refuse_foreign_files(path, overwrite)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
         with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
             json.dump(config, handle, indent=1)
@@ -71,6 +89,22 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     ``device`` (:func:`resolve_device`: CUDA when available for None)."""
     path = os.fspath(path)
     config = _read_config(path)
+    try:
+        return _load(cls, path, config, device)
+    except (KeyError, TypeError, AttributeError, ValueError, OSError,
+            pickle.UnpicklingError, RuntimeError) as err:
+        if isinstance(err, ACTINNInputError):
+            raise
+        raise ACTINNInputError(
+            "%s: the annotator directory is damaged or incomplete (%s: %s); "
+            "save or train it again" %
+            (path, type(err).__name__,
+             str(err).splitlines()[0] if str(err) else "")) from None
+
+
+def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
+          device: DeviceLike) -> "ACTINNAnnotator":
+    """The annotator of a read config, its networks on ``device``."""
     annotator = cls(**dict(config["params"]), device=device)
     annotator.labels_ = CellTypeLabels(config["type_names"])
     annotator.genes_ = list(config["genes"])
@@ -130,6 +164,9 @@ def _read_config(path: str) -> Dict[str, Any]:
             config = json.load(handle)
     except ValueError as err:
         raise ACTINNInputError("%s is damaged: %s" % (config_path, err))
+    if not isinstance(config, dict):
+        raise ACTINNInputError("%s is damaged: it holds %s, not an object" %
+                               (config_path, type(config).__name__))
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ACTINNInputError(

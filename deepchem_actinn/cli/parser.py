@@ -143,15 +143,16 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    const=True,
                    default=False,
                    help="also write predicted_probabilities.txt")
-    p.add_argument("--unassigned",
-                   action="store_true",
-                   help="mark cells that match no reference type well "
-                   "'Unassigned' (the default rule)")
-    p.add_argument("--threshold",
-                   type=probability,
-                   default=None,
-                   help="mark cells below this calibrated confidence "
-                   "'Unassigned'")
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--unassigned",
+                      action="store_true",
+                      help="mark cells that match no reference type well "
+                      "'Unassigned' (the default rule)")
+    rule.add_argument("--threshold",
+                      type=probability,
+                      default=None,
+                      help="mark cells below this calibrated confidence "
+                      "'Unassigned' instead")
     p.add_argument("--majority-voting",
                    action="store_true",
                    help="also label each over-cluster of the query by its "

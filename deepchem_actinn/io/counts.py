@@ -207,11 +207,15 @@ def counts_error(report: ValueReport,
                  cell_ids: Optional[Strings],
                  what: str,
                  source: str,
-                 searched: bool = False) -> ACTINNInputError:
+                 searched: bool = False,
+                 escape: bool = True) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
     ``searched`` says the conventional places of raw counts were looked in
-    too, and held none.
+    too, and held none; ``escape`` ends the message with the
+    ``allow_non_integer=True`` way out (for callers that take it), offered
+    only for values that do not look log-normalised: a log scale is never
+    counts.
     """
     if report.n_nonfinite:
         return ACTINNInputError(
@@ -228,13 +232,47 @@ def counts_error(report: ValueReport,
             "%s: %s holds %d negative values, e.g. in cells %s; ACTINN needs "
             "raw counts; %s" % (source, what, report.n_negative,
                                 _cells(cell_ids, report.negative_rows), hint))
-    looks = ("log-normalised"
-             if report.max_value <= 50 else "normalised, not raw counts")
+    log = looks_log_normalised(report)
+    way_out = ("; in Python, pass allow_non_integer=True if these values are "
+               "what you want (counts on another scale, such as TPM)"
+               if escape and not log else "")
     return ACTINNInputError(
         "%s: %s holds non-integer values (e.g. %.4g in cell %s): it looks %s;"
-        " %s; pass allow_non_integer=True if these values are what you want" %
-        (source, what, report.nonint_value, _cells(
-            cell_ids, report.nonint_row), looks, hint))
+        " %s%s" %
+        (source, what, report.nonint_value, _cells(cell_ids, report.nonint_row),
+         "log-normalised" if log else "normalised, not raw counts", hint,
+         way_out))
+
+
+def looks_log_normalised(report: ValueReport) -> bool:
+    """Non-integer values none of which exceeds 50: a log scale (log1p of
+    10,000 per cell reaches about 9, log2 of a million about 20)."""
+    return report.nonint_row >= 0 and report.max_value <= 50
+
+
+def refuse_log_normalised(matrix,
+                          cell_ids: Optional[Strings] = None,
+                          *,
+                          what: str = "X",
+                          source: str = "data") -> None:
+    """Refuse a matrix that looks log-normalised
+    (:func:`looks_log_normalised`), for the callers that take an in-memory
+    matrix as counts without ``allow_non_integer``: other non-integer values
+    (TPM, corrected counts) pass, as counts on another scale; NaN, infinite
+    and negative values are left to the counts' own check.
+
+    Examples
+    --------
+    >>> refuse_log_normalised(np.array([[120.5, 0.0]]))
+    >>> refuse_log_normalised(np.log1p(np.array([[3.0, 1.0]])), ["c1"])
+    ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: data: X holds non-integer values ... looks log-normalised...
+    """
+    report = scan_values(matrix)
+    if (looks_log_normalised(report) and not report.n_nonfinite and
+            not report.n_negative):
+        raise counts_error(report, cell_ids, what, source, escape=False)
 
 
 def check_count_values(matrix,

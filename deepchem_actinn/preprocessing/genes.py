@@ -136,10 +136,18 @@ def gene_positions(reference: Sequence[str],
     if min_overlap > 0:
         choose_gene_column(reference, {"query genes": query}, min_overlap, what)
     lookup: Dict[str, int] = {}
+    repeated = set()
     for i, name in enumerate(_upper(query)):
-        lookup.setdefault(name, i)
-    positions = np.array([lookup.get(g, -1) for g in _upper(reference)],
-                         dtype=np.int64)
+        if lookup.setdefault(name, i) != i:
+            repeated.add(name)
+    wanted = _upper(reference)
+    used_twice = sorted(repeated.intersection(wanted))
+    if used_twice:
+        logger.warning(
+            "%d of %s genes are named more than once in the query, e.g. %s; "
+            "the first column of each is used", len(used_twice), what,
+            examples(used_twice))
+    positions = np.array([lookup.get(g, -1) for g in wanted], dtype=np.int64)
     missing = int((positions < 0).sum())
     if missing:
         logger.warning(
