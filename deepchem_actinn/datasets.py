@@ -75,7 +75,9 @@ def to_numpy_dataset(adata,
                      labels=None,
                      label_key: Optional[str] = "cell_type"):
     """An AnnData as a ``dc.data.NumpyDataset`` (dense float32 X); needs
-    DeepChem.
+    DeepChem. ``X`` must hold the counts (a log-normalised ``X`` is refused:
+    move the counts there, e.g. ``adata.X = adata.layers["counts"]``), and
+    every cell a label.
 
     Parameters
     ----------
@@ -97,12 +99,22 @@ def to_numpy_dataset(adata,
     import scipy.sparse as sp
 
     from deepchem_actinn._deepchem import require_deepchem
+    from deepchem_actinn.annotator.fitting import label_names
+    from deepchem_actinn.errors import ACTINNInputError, examples
+    from deepchem_actinn.io.counts import refuse_log_normalised
     from deepchem_actinn.labels import CellTypeLabels
     dc = require_deepchem("to_numpy_dataset")
+    refuse_log_normalised(adata.X, adata.obs_names, source="AnnData")
     X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
     y = None
     if label_key is not None:
-        names = adata.obs[label_key].astype(str).to_numpy()
+        if label_key not in adata.obs:
+            raise ACTINNInputError(
+                "AnnData: no obs column %r with the cell types (its columns: "
+                "%s); pass label_key=, or None for unlabelled cells" %
+                (label_key, examples(list(adata.obs.columns))))
+        names = label_names(adata.obs[label_key].to_numpy(),
+                            list(adata.obs_names))
         labels = labels or CellTypeLabels.from_labels(names)
         y = labels.encode(names).reshape(-1, 1)
     return dc.data.NumpyDataset(X.astype(np.float32),

@@ -124,8 +124,9 @@ class TypeHierarchy:
         """
         path = Path(path)
         if not path.is_file():
-            raise ACTINNInputError("type hierarchy file %s does not exist" %
-                                   path)
+            raise ACTINNInputError(
+                "type hierarchy file %s %s" %
+                (path, "is not a file" if path.exists() else "does not exist"))
         pairs = []
         try:
             with open(path, encoding="utf-8") as handle:

@@ -69,9 +69,14 @@ class CellTypeLabels:
         return np.array([self._index[t] for t in names], dtype=np.int64)
 
     def decode(self, class_ids: Iterable[int]) -> np.ndarray:
-        """Type names of class ids."""
+        """Type names of class ids (each in ``0 .. n_types - 1``)."""
         names = np.asarray(self.type_names, dtype=object)
-        return names[np.asarray(list(class_ids), dtype=np.int64)]
+        ids = np.asarray(list(class_ids), dtype=np.int64)
+        bad = ids[(ids < 0) | (ids >= len(names))]
+        if len(bad):
+            raise ValueError("class ids must be in 0 .. %d, got %s" %
+                             (len(names) - 1, examples(bad.tolist())))
+        return names[ids]
 
     def __len__(self) -> int:
         return self.n_types

@@ -436,6 +436,56 @@ def test_threshold_and_clusters_are_checked(quick, tm_test, caplog):
             "e.g. %s" % genes[used].upper()) in caplog.text
 
 
+def test_matrices_in_other_forms(quick, tm_test, tmp_path):
+    """A DataFrame or nested lists are taken as the matrix they hold; one
+    cell's vector, an AnnData and a backed AnnData get a clear error."""
+    X, genes, ids = tm_test["X"][:40], list(tm_test["genes"]), tm_test["ids"]
+    expected = quick.predict(X, genes).probabilities
+    frame = pd.DataFrame(X, index=ids[:40], columns=genes)
+    np.testing.assert_array_equal(
+        quick.predict(frame, genes).probabilities, expected)
+    np.testing.assert_array_equal(
+        quick.predict(X.tolist(), genes).probabilities, expected)
+    with pytest.raises(ACTINNInputError, match="2-d.*reshape"):
+        quick.predict(X[0], genes)
+    adata = anndata.AnnData(sp.csr_matrix(X),
+                            obs=pd.DataFrame(index=ids[:40]),
+                            var=pd.DataFrame(index=genes))
+    with pytest.raises(ACTINNInputError, match="is an AnnData"):
+        quick.predict(adata, genes)
+    adata.write_h5ad(tmp_path / "q.h5ad")
+    backed = anndata.read_h5ad(tmp_path / "q.h5ad", backed="r")
+    with pytest.raises(ACTINNInputError, match="backed by .*to_memory"):
+        annotate(backed, quick)
+    backed.file.close()
+    # chunks without ids are numbered across chunks, not from 0 each time
+    chunks = [(None, X[:25]), (None, X[25:])]
+    ids_given = np.concatenate(
+        [r.cell_ids for r in quick.iter_predict(chunks, genes)])
+    assert ids_given.tolist() == [str(i) for i in range(40)]
+
+
+def test_hierarchy_forms_and_hyperparameters_are_checked(
+        quick, tm_test, tmp_path):
+    X, genes = tm_test["X"][:40], list(tm_test["genes"])
+    as_dict = quick.predict(X,
+                            genes,
+                            hierarchy={
+                                "NK cell": "lymphocyte",
+                                "T cell": "lymphocyte"
+                            })
+    assert set(as_dict.levels) <= {"type", "parent"}
+    for bad in (5, ["NK cell"]):
+        with pytest.raises(ACTINNInputError, match="hierarchy must be"):
+            quick.predict(X, genes, hierarchy=bad)
+    with pytest.raises(ACTINNInputError, match="is not a file"):
+        quick.predict(X, genes, hierarchy=tmp_path)
+    for kwargs in (dict(batch_size=0), dict(max_epochs=0),
+                   dict(rejection_rate=2.0)):
+        with pytest.raises(ValueError, match="must be"):
+            ACTINNAnnotator(**kwargs)
+
+
 def test_gene_names_must_name_every_column(quick, tm_test):
     genes = list(tm_test["genes"])
     for X in (tm_test["X"], sp.csr_matrix(tm_test["X"])):
@@ -556,7 +606,8 @@ def test_log_normalised_values_are_never_taken_for_counts(
                        match="the query: X holds non-integer values .* "
                        "looks log-normalised"):
         quick.predict(logged.X, genes, list(logged.obs_names))
-    with pytest.raises(ACTINNInputError, match="the reference: .* "
+    with pytest.raises(ACTINNInputError,
+                       match="the reference: .* "
                        "log-normalised"):
         ACTINNAnnotator(max_epochs=1).fit(logged.X, genes,
                                           tm_train["labels"][:200])

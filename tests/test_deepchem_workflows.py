@@ -188,3 +188,27 @@ def test_balanced_early_stopped_recipe_finds_the_rare_types(split, tmp_path):
     predicted = model.predict(test).argmax(axis=1)
     assert f1_score(test.y.ravel(), predicted, average="macro") >= 0.95
     assert accuracy_score(test.y.ravel(), predicted) >= 0.98
+
+
+def test_to_numpy_dataset_refuses_what_is_not_counts_or_labels():
+    import anndata
+    import scipy.sparse as sp
+
+    from deepchem_actinn.errors import ACTINNInputError
+    from deepchem_actinn.preprocessing.normalise import library_size_log
+    train, _ = load_tabula_muris_sample()
+    small = train[:50].copy()
+    with pytest.raises(ACTINNInputError, match="no obs column 'type'"):
+        to_numpy_dataset(small, label_key="type")
+    holed = small.copy()
+    holed.obs["cell_type"] = holed.obs["cell_type"].astype(object)
+    holed.obs.iloc[3, holed.obs.columns.get_loc("cell_type")] = None
+    with pytest.raises(ACTINNInputError,
+                       match="1 reference cells have no label .*: %s;" %
+                       holed.obs_names[3]):
+        to_numpy_dataset(holed)
+    logged = anndata.AnnData(sp.csr_matrix(library_size_log(small.X)),
+                             obs=small.obs,
+                             var=small.var)
+    with pytest.raises(ACTINNInputError, match="AnnData: X .* log-normalised"):
+        to_numpy_dataset(logged)

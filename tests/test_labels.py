@@ -28,3 +28,10 @@ def test_unknown_types_are_reported_not_renumbered():
 def test_empty_types_rejected():
     with pytest.raises(ACTINNInputError):
         CellTypeLabels([])
+
+
+def test_decode_refuses_ids_outside_the_types():
+    mapping = CellTypeLabels.from_labels(["B cell", "T cell"])
+    for bad in ([-1], [2]):
+        with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
+            mapping.decode(bad)

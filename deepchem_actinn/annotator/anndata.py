@@ -96,6 +96,12 @@ def annotate(adata,
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
     """
+    if getattr(adata, "isbacked", False):
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, its counts still on disk: call "
+            "adata.to_memory() first, or stream the file with "
+            "annotator.predict_file(path) (actinn predict does)" %
+            adata.filename)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,

@@ -1,6 +1,6 @@
 """The result of annotating cells: :class:`Annotation`."""
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -120,16 +120,51 @@ class Annotation:
         return len(self.cell_ids)
 
 
-def as_cell_ids(cell_ids: Optional[Sequence], n_cells: int) -> np.ndarray:
-    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
-    None), refusing a count that is not the matrix's.
+def as_matrix(X: Any, what: str = "X") -> Any:
+    """A cells x genes matrix as predict and fit take it: a SciPy sparse
+    matrix or a NumPy array (from a pandas DataFrame or nested lists too);
+    refuses what is not one (an AnnData, one cell's 1-d vector).
 
     Examples
     --------
-    >>> as_cell_ids(None, 2).tolist()
-    ['0', '1']
+    >>> as_matrix([[1, 0], [0, 2]]).shape
+    (2, 2)
+    >>> as_matrix([1, 0, 2])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: X must be cells x genes (2-d), got shape (3,); one cell's counts are X.reshape(1, -1)
     """
-    ids = np.asarray([str(i) for i in range(n_cells)]
+    import scipy.sparse as sp
+    if sp.issparse(X):
+        return X
+    if hasattr(X, "obs") and hasattr(X, "var"):
+        raise ACTINNInputError(
+            "%s is an AnnData: pass its counts matrix, gene and cell names "
+            "(adata.X, adata.var_names, adata.obs_names), or use "
+            "deepchem_actinn.annotate(adata, annotator)" % what)
+    if hasattr(X, "to_numpy"):  # a pandas DataFrame
+        X = X.to_numpy()
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ACTINNInputError(
+            "%s must be cells x genes (2-d), got shape %s; one cell's counts "
+            "are X.reshape(1, -1)" % (what, X.shape))
+    return X
+
+
+def as_cell_ids(cell_ids: Optional[Sequence],
+                n_cells: int,
+                start: int = 0) -> np.ndarray:
+    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
+    None, numbered from ``start``), refusing a count that is not the
+    matrix's.
+
+    Examples
+    --------
+    >>> as_cell_ids(None, 2).tolist(), as_cell_ids(None, 2, start=5).tolist()
+    (['0', '1'], ['5', '6'])
+    """
+    ids = np.asarray([str(i) for i in range(start, start + n_cells)]
                      if cell_ids is None else [str(c) for c in cell_ids],
                      dtype=object)
     if len(ids) != n_cells:

@@ -22,7 +22,8 @@ import scipy.sparse as sp
 from deepchem_actinn import confidence as conf
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator import fitting, labelling
-from deepchem_actinn.annotator.annotation import Annotation
+from deepchem_actinn.annotator.annotation import (Annotation, as_cell_ids,
+                                                  as_matrix)
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io.counts import refuse_log_normalised
@@ -151,7 +152,8 @@ class ACTINNAnnotator:
                  augment: Union[None, bool, Dict[str, Any]] = None,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
-        fitting.check_params(class_weight, validation_fraction, n_networks)
+        fitting.check_params(class_weight, validation_fraction, n_networks,
+                             batch_size, max_epochs, rejection_rate)
         self.n_networks = int(n_networks)
         self.max_epochs = int(max_epochs)
         self.early_stopping = bool(early_stopping)
@@ -227,6 +229,7 @@ class ACTINNAnnotator:
         -------
         self
         """
+        X = as_matrix(X)
         if cell_ids is not None and len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
                                    (X.shape[0], len(cell_ids)))
@@ -482,9 +485,10 @@ class ACTINNAnnotator:
         over_clustering: array, optional
             Each cell's cluster; default: Leiden clusters of the query
             (:func:`deepchem_actinn.voting.over_cluster`).
-        hierarchy: TypeHierarchy or path, optional
+        hierarchy: TypeHierarchy, mapping or path, optional
             The parent type where the top two share it and differ by less
-            than 0.2; fills ``levels``.
+            than 0.2; fills ``levels``. A mapping gives each child type's
+            parent; a path names a ``child<TAB>parent`` file.
         vote_min_probability: float, default 0.2
             In the vote, a cell takes its cluster's majority label only if
             it gives that label at least this probability (0: every cell of
@@ -498,6 +502,7 @@ class ACTINNAnnotator:
             fills ``ambient_fraction``. Needs at least 50 cells.
         """
         labelling.check_rules(unassigned, threshold)
+        X = as_matrix(X)
         refuse_log_normalised(X, cell_ids, source="the query")
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
@@ -536,7 +541,6 @@ class ACTINNAnnotator:
                 "reference's per-type gene profiles that remove_ambient "
                 "needs: retrain it with this version" %
                 getattr(self, "package_version_", "?"))
-        from deepchem_actinn.annotator.annotation import as_cell_ids
         _, logits = scorer(X, as_cell_ids(cell_ids, X.shape[0]))
         proba = conf.calibrated_probabilities(logits, self.temperature_)
         clean, fractions = ambient.remove_ambient(
@@ -617,7 +621,11 @@ class ACTINNAnnotator:
         scorer = self.scorer(positions, len(genes))
         calibration = None  # the previous chunk's, for a small tail
         first = True
+        start = 0  # default ids number the cells across chunks
         for cell_ids, X in chunks:
+            X = as_matrix(X)
+            cell_ids = as_cell_ids(cell_ids, X.shape[0], start)
+            start += X.shape[0]
             result = self._annotate(X, positions, cell_ids, unassigned,
                                     threshold, gene_column, scorer, checked,
                                     calibration)

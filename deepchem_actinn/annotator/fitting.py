@@ -21,8 +21,12 @@ from deepchem_actinn.types import Matrix
 REJECTION_SAMPLE = 20000
 
 
-def check_params(class_weight: Optional[str], validation_fraction: float,
-                 n_networks: int) -> None:
+def check_params(class_weight: Optional[str],
+                 validation_fraction: float,
+                 n_networks: int,
+                 batch_size: int = 128,
+                 max_epochs: int = 1,
+                 rejection_rate: float = 0.0075) -> None:
     """Refuse hyperparameters no annotator can be fitted with."""
     if class_weight not in ("balanced", None):
         raise ValueError("class_weight must be 'balanced' or None")
@@ -30,6 +34,12 @@ def check_params(class_weight: Optional[str], validation_fraction: float,
         raise ValueError("validation_fraction must be in [0, 1)")
     if n_networks < 1:
         raise ValueError("n_networks must be at least 1")
+    if batch_size < 1 or max_epochs < 1:
+        raise ValueError("batch_size and max_epochs must be at least 1, got "
+                         "%r and %r" % (batch_size, max_epochs))
+    if not 0 < rejection_rate < 1:
+        raise ValueError("rejection_rate must be in (0, 1), got %r" %
+                         (rejection_rate,))
 
 
 def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:

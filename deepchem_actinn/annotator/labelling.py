@@ -70,14 +70,23 @@ def check_rules(unassigned: bool, threshold: Optional[float]) -> None:
 
 
 def as_hierarchy(hierarchy: Any):
-    """None, a :class:`~deepchem_actinn.hierarchy.TypeHierarchy`, or a path
-    to a ``child<TAB>parent`` file."""
+    """None, a :class:`~deepchem_actinn.hierarchy.TypeHierarchy`, a mapping
+    of child type to parent, or a path to a ``child<TAB>parent`` file."""
+    import os
+    from collections.abc import Mapping
     if hierarchy is None:
         return None
     from deepchem_actinn.hierarchy import TypeHierarchy
     if isinstance(hierarchy, TypeHierarchy):
         return hierarchy
-    return TypeHierarchy.from_file(hierarchy)
+    if isinstance(hierarchy, Mapping):
+        return TypeHierarchy(hierarchy)
+    if isinstance(hierarchy, (str, os.PathLike)):
+        return TypeHierarchy.from_file(hierarchy)
+    raise ACTINNInputError(
+        "hierarchy must be a TypeHierarchy, a mapping of child type to "
+        "parent, or the path of a child<TAB>parent file; got %s" %
+        type(hierarchy).__name__)
 
 
 def type_labels(
