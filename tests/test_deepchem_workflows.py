@@ -212,3 +212,18 @@ def test_to_numpy_dataset_refuses_what_is_not_counts_or_labels():
                              var=small.var)
     with pytest.raises(ACTINNInputError, match="AnnData: X .* log-normalised"):
         to_numpy_dataset(logged)
+
+
+def test_model_refuses_data_of_another_width_or_class_ids(split):
+    wide = dc.data.NumpyDataset(np.zeros((4, split["n_genes"] + 1), np.float32),
+                                np.zeros((4, 1)))
+    with pytest.raises(ValueError,
+                       match="takes %d genes per cell, the "
+                       "dataset has %d" %
+                       (split["n_genes"], split["n_genes"] + 1)):
+        _model(split).fit(wide, nb_epoch=1)
+    with pytest.raises(ValueError, match="takes %d genes" % split["n_genes"]):
+        _model(split).predict(wide)
+    few = da.ACTINNModel(output_dim=2, input_size=split["n_genes"], seed=0)
+    with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
+        few.fit(split["train"], nb_epoch=1)

@@ -328,10 +328,33 @@ class ACTINNModel(TorchModel):
             pad_batches = False
         for _ in range(epochs):
             if deterministic:
-                yield from super().default_generator(dataset, 1, mode, True,
-                                                     pad_batches)
+                batches = super().default_generator(dataset, 1, mode, True,
+                                                    pad_batches)
             else:
-                yield from self._shuffled_epoch(dataset, pad_batches)
+                batches = self._shuffled_epoch(dataset, pad_batches)
+            yield from self._checked(batches, mode)
+
+    def _checked(self, batches: Iterable[Tuple[List, List, List]],
+                 mode: str) -> Iterable[Tuple[List, List, List]]:
+        """The batches, refusing cells of another width than the networks'
+        input and, when fitting, class ids outside ``0 .. n_classes - 1``
+        (torch would fail on them with a shape or index error)."""
+        for inputs, labels, weights in batches:
+            width = np.shape(inputs[0])[-1]
+            if width != self.input_size:
+                raise ValueError(
+                    "ACTINNModel takes %d genes per cell, the dataset has %d: "
+                    "transform it with the GeneFilterTransformer fitted on "
+                    "the training data (its genes= matches the columns)" %
+                    (self.input_size, width))
+            if mode == "fit" and labels and labels[0] is not None:
+                y = np.asarray(labels[0])
+                if y.size and (y.min() < 0 or y.max() >= self.n_classes):
+                    raise ValueError(
+                        "class ids must be in 0 .. %d (output_dim %d), the "
+                        "dataset holds %g .. %g" %
+                        (self.n_classes - 1, self.n_classes, y.min(), y.max()))
+            yield inputs, labels, weights
 
     def _shuffled_epoch(self, dataset: Dataset,
                         pad_batches: bool) -> Iterable[Tuple[List, List, List]]:
