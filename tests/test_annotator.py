@@ -486,6 +486,41 @@ def test_hierarchy_forms_and_hyperparameters_are_checked(
             ACTINNAnnotator(**kwargs)
 
 
+def test_labels_by_position_unless_indexed_by_every_cell(tm_train):
+    """A filtered Series (integer index) or one whose cell ids repeat is
+    taken by position, as before; only a Series indexed by every cell id
+    is reordered."""
+    X, genes = tm_train["X"][:200], tm_train["genes"]
+    labels = list(tm_train["labels"][:200])
+    kwargs = dict(max_epochs=1, early_stopping=False, n_networks=1, seed=0)
+    expected = ACTINNAnnotator(**kwargs).fit(X, genes, labels)
+    filtered = pd.Series(labels, index=np.arange(0, 400, 2))
+    repeated_ids = ["c%d" % (i // 2) for i in range(200)]
+    for series, ids in ((filtered, None), (filtered, tm_train["ids"][:200]),
+                        (pd.Series(labels, index=repeated_ids), repeated_ids)):
+        got = ACTINNAnnotator(**kwargs).fit(X, genes, series, ids)
+        np.testing.assert_array_equal(
+            got.predict(X, genes).probabilities,
+            expected.predict(X, genes).probabilities)
+
+
+def test_log_checks_on_every_prediction_path(quick, query_adata):
+    """iter_predict refuses a log-normalised chunk as predict does;
+    annotate(allow_non_integer=True) still finds the counts a scanpy object
+    keeps in a layer; wrong-length cell ids are one clear error."""
+    logged = _log_normalised(query_adata)
+    genes = list(query_adata.var_names)
+    with pytest.raises(ACTINNInputError, match="log-normalised"):
+        list(quick.iter_predict([(None, logged.X)], genes))
+    with pytest.raises(ACTINNInputError, match="200 cells but 3 cell ids"):
+        quick.predict(query_adata.X, genes, ["a", "b", "c"])
+    scanpy_like = logged.copy()
+    scanpy_like.layers["counts"] = query_adata.X.copy()
+    expected = quick.predict(query_adata.X, genes)
+    result = annotate(scanpy_like, quick, allow_non_integer=True)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+
+
 def test_gene_names_must_name_every_column(quick, tm_test):
     genes = list(tm_test["genes"])
     for X in (tm_test["X"], sp.csr_matrix(tm_test["X"])):
@@ -530,8 +565,19 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     else:
         config["params"]["from_the_future"] = 1
         (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(ACTINNInputError, match=str(path)):
+    with pytest.raises(ACTINNInputError, match=str(path)) as err:
         ACTINNAnnotator.load(path, device="cpu")
+    if damage == "unknown param":
+        assert "settings this version" in str(err.value)
+        assert "from_the_future" in str(err.value)
+
+
+def test_a_device_without_cuda_is_not_a_damaged_model(quick, tmp_path,
+                                                      monkeypatch):
+    quick.save(tmp_path / "model")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ACTINNInputError, match="sees no CUDA GPU"):
+        ACTINNAnnotator.load(tmp_path / "model", device="cuda")
 
 
 def test_format_1_written_as_networks_state_dicts_still_loads(

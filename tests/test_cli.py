@@ -382,31 +382,34 @@ def test_existing_outputs_are_not_clobbered(trained, capsys):
 
 def test_overwrite_removes_outputs_this_run_does_not_write(
         trained, tmp_path, capsys):
-    """A probabilities file and a clusters table left by an earlier run
-    would pass for the new labels' own: --overwrite takes them away, and
-    without it they are refused like the labels."""
+    """In a directory holding an earlier prediction, its probabilities file
+    and clusters table would pass for the new labels' own: they are refused
+    like the labels, and --overwrite takes them away. A directory without
+    an earlier prediction keeps a clusters.txt of the user's."""
+    predict = [
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(PATHS["test"]), "-q"
+    ]
     out = tmp_path / "out"
     out.mkdir()
+    (out / "predicted_label.txt").write_text("stale\n")
     for name in ("predicted_probabilities.txt", "clusters.txt"):
         (out / name).write_text("stale\n")
-        _fails([
-            "predict", "-m",
-            str(trained / "model"), "-ts",
-            str(PATHS["test"]), "-o",
-            str(out), "-q"
-        ], capsys, "%s exists; pass --overwrite" % name)
+        _fails(predict + ["-o", str(out)], capsys,
+               "%s exists; pass --overwrite" % name)
         (out / name).unlink()
     (out / "predicted_probabilities.txt").write_text("stale\n")
     (out / "clusters.txt").write_text("stale\n")
     (out / "notes.txt").write_text("mine\n")
-    assert main([
-        "predict", "-m",
-        str(trained / "model"), "-ts",
-        str(PATHS["test"]), "-o",
-        str(out), "-q", "--overwrite"
-    ]) == 0
+    assert main(predict + ["-o", str(out), "--overwrite"]) == 0
     assert sorted(
         p.name for p in out.iterdir()) == ["notes.txt", "predicted_label.txt"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "clusters.txt").write_text("my clusters\n")
+    assert main(predict + ["-o", str(mine)]) == 0
+    assert (mine / "clusters.txt").read_text() == "my clusters\n"
 
 
 def test_errors_in_a_subprocess_have_no_traceback(tmp_path):

@@ -216,8 +216,8 @@ class ACTINNAnnotator:
             Gene names, one per column.
         labels: sequence of str
             Cell-type name of each cell, in row order; a pandas Series
-            indexed by cell id (not a ``RangeIndex``) is matched to
-            ``cell_ids`` by id when they are given. Every cell needs one.
+            indexed by every one of ``cell_ids`` (string ids, no repeats) is
+            matched to them by id. Every cell needs one.
         cell_ids: sequence of str, optional
             Cell ids, one per row, for error messages (and the labels).
         progress: callable, optional
@@ -501,9 +501,30 @@ class ACTINNAnnotator:
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``. Needs at least 50 cells.
         """
-        labelling.check_rules(unassigned, threshold)
         X = as_matrix(X)
+        if cell_ids is not None:
+            cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
         refuse_log_normalised(X, cell_ids, source="the query")
+        return self._predict_counts(X, genes, cell_ids, unassigned, threshold,
+                                    gene_column, majority_voting,
+                                    over_clustering, hierarchy,
+                                    vote_min_probability, remove_ambient)
+
+    def _predict_counts(self,
+                        X: Matrix,
+                        genes: Sequence[str],
+                        cell_ids: Optional[Sequence[str]] = None,
+                        unassigned: bool = False,
+                        threshold: Optional[float] = None,
+                        gene_column: str = "var_names",
+                        majority_voting: bool = False,
+                        over_clustering: Optional[Sequence] = None,
+                        hierarchy: Any = None,
+                        vote_min_probability: float = MIN_VOTE_PROBABILITY,
+                        remove_ambient: bool = False) -> Annotation:
+        """:meth:`predict` of a matrix whose values were checked already
+        (a Dask worker's block: its file or array was checked as a whole)."""
+        labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
         scorer = self.scorer(positions, len(genes))
@@ -626,6 +647,8 @@ class ACTINNAnnotator:
             X = as_matrix(X)
             cell_ids = as_cell_ids(cell_ids, X.shape[0], start)
             start += X.shape[0]
+            if not checked:
+                refuse_log_normalised(X, cell_ids, source="the query")
             result = self._annotate(X, positions, cell_ids, unassigned,
                                     threshold, gene_column, scorer, checked,
                                     calibration)

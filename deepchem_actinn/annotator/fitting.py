@@ -45,7 +45,8 @@ def check_params(class_weight: Optional[str],
 def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     """The reference labels as an object array of str, one per cell: in
     row order, or matched to ``cell_ids`` by id for a pandas Series indexed
-    by cell id; missing labels (None, NaN) are refused, naming the cells.
+    by every one of them in another order (string ids, no repeats); missing
+    labels (None, NaN) are refused, naming the cells.
 
     Examples
     --------
@@ -58,17 +59,14 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     deepchem_actinn.errors.ACTINNInputError: 1 reference cells have no label (None or NaN): c2; label every cell, or leave the unlabelled ones out
     """
     import pandas as pd
-
-    from deepchem_actinn.io.labels import match_labels
-    if (isinstance(labels, pd.Series) and cell_ids is not None and
-            not isinstance(labels.index, pd.RangeIndex)):
-        values = pd.Series(list(labels),
-                           index=labels.index.astype(str),
-                           dtype=object)
-        present = values.notna()
-        matched = match_labels([str(c) for c in cell_ids], values[present],
-                               "labels")
-        return np.asarray(matched, dtype=object)
+    if isinstance(labels, pd.Series) and cell_ids is not None:
+        index = labels.index.astype(str)
+        ids = pd.Index([str(c) for c in cell_ids])
+        if (labels.index.dtype == object and index.is_unique and
+                ids.is_unique and ids.isin(index).all() and
+                not index.equals(ids)):
+            labels = pd.Series(list(labels), index=index,
+                               dtype=object).reindex(ids)
     values = pd.Series(list(labels), dtype=object)
     missing = np.flatnonzero(values.isna().to_numpy())
     if len(missing):

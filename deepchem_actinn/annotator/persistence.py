@@ -89,6 +89,10 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     ``device`` (:func:`resolve_device`: CUDA when available for None)."""
     path = os.fspath(path)
     config = _read_config(path)
+    target = resolve_device(device)  # a bad device is not a damaged model
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ACTINNInputError("device %s: PyTorch sees no CUDA GPU here" %
+                               target)
     try:
         return _load(cls, path, config, device)
     except (KeyError, TypeError, AttributeError, ValueError, OSError,
@@ -105,7 +109,16 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
 def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
           device: DeviceLike) -> "ACTINNAnnotator":
     """The annotator of a read config, its networks on ``device``."""
-    annotator = cls(**dict(config["params"]), device=device)
+    import inspect
+    params = dict(config["params"])
+    unknown = sorted(set(params) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise ACTINNInputError(
+            "%s was saved by deepchem-actinn %s with settings this version "
+            "(%s) does not know: %s; install the version that wrote it, or "
+            "retrain" % (path, config.get("package_version",
+                                          "?"), __version__, examples(unknown)))
+    annotator = cls(**params, device=device)
     annotator.labels_ = CellTypeLabels(config["type_names"])
     annotator.genes_ = list(config["genes"])
     annotator.temperature_ = float(config["temperature"])

@@ -28,6 +28,10 @@ def device(name: Optional[str]) -> Optional[str]:
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ACTINNInputError("--device %s: PyTorch sees no CUDA GPU here" %
                                name)
+    if chosen.type == "cuda" and chosen.index is not None and \
+            chosen.index >= torch.cuda.device_count():
+        raise ACTINNInputError("--device %s: PyTorch sees %d CUDA GPU(s) here" %
+                               (name, torch.cuda.device_count()))
     return name
 
 

@@ -19,6 +19,7 @@ or stopped run leaves nothing, not even an output directory it created.
 """
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
@@ -48,10 +49,23 @@ def output_names(args) -> List[str]:
     return names
 
 
-#: Every file a prediction may write, ``predicted_label.txt`` last: with
-#: ``--overwrite``, those an earlier run left and this one does not write
-#: go too (a stale probabilities file must not pass for this run's).
+#: Every file a prediction may write, ``predicted_label.txt`` last.
 ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, LABEL_FILE]
+
+
+def outputs_to_replace(args, out_dir: Path) -> List[str]:
+    """The files this prediction writes and, where ``out_dir`` holds an
+    earlier prediction (its ``predicted_label.txt``), that one's other
+    outputs, which this run does not write: replaced together (with
+    ``--overwrite``), so that a stale probabilities file or clusters table
+    cannot pass for this run's. A directory without an earlier prediction
+    keeps files of those names (they are the user's)."""
+    names = output_names(args)
+    if os.path.lexists(out_dir / LABEL_FILE):
+        names = [
+            n for n in ALL_OUTPUTS if n in names or os.path.lexists(out_dir / n)
+        ]
+    return names
 
 
 def check_outputs(args, out_dir: Path) -> None:
@@ -75,7 +89,8 @@ def check_outputs(args, out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
-    refuse_existing([out_dir / n for n in ALL_OUTPUTS], args.overwrite)
+    refuse_existing([out_dir / n for n in outputs_to_replace(args, out_dir)],
+                    args.overwrite)
 
 
 def _whole_query(args) -> bool:
@@ -339,7 +354,7 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
         len(annotator.genes_),
         "a dask cluster" if args.scheduler else str(annotator.ensemble_.device))
     with atomic_files(out_dir,
-                      ALL_OUTPUTS,
+                      outputs_to_replace(args, out_dir),
                       overwrite=args.overwrite,
                       parents=True) as tmp:
         outputs = _Outputs(args, tmp, list(annotator.type_names))

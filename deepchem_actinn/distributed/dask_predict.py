@@ -103,11 +103,12 @@ class _Worker:
         self.threshold = threshold
 
     def predict(self, X, cell_ids: Any) -> "Annotation":
-        result = self.annotator.predict(X,
-                                        self.genes,
-                                        cell_ids,
-                                        unassigned=self.unassigned,
-                                        threshold=self.threshold)
+        # the block's values were checked where it was read
+        result = self.annotator._predict_counts(X,
+                                                self.genes,
+                                                cell_ids,
+                                                unassigned=self.unassigned,
+                                                threshold=self.threshold)
         return dataclasses.replace(result, gene_column=self.gene_column)
 
 

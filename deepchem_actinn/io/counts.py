@@ -112,6 +112,9 @@ def _stored_values(matrix):
     if arr.ndim != 2:
         raise ACTINNInputError("expected a 2-d matrix, got %d-d" % arr.ndim)
     n_cols = max(arr.shape[1], 1)
+    if not arr.flags.c_contiguous:  # reshape would copy the whole matrix
+        arr = sp.csr_matrix(arr)
+        return _stored_values(arr)
     return arr.reshape(-1), lambda pos: pos // n_cols
 
 
@@ -434,10 +437,13 @@ def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
 
     ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
     infinite values, the first of ``fallbacks`` that holds counts (logged);
-    else ``first`` with the report that condemns it.
+    else ``first`` with the report that condemns it. Allowed non-integer
+    values that look log-normalised are taken only when no fallback holds
+    counts (a scanpy object keeps its counts in a layer beside them).
     """
     report = scan(first.matrix)
-    if report.acceptable(allow_non_integer):
+    log_allowed = allow_non_integer and looks_log_normalised(report)
+    if report.acceptable(allow_non_integer) and not log_allowed:
         return first._replace(n_rounded=report.n_rounded), None
     if report.n_nonfinite == 0:
         for candidate in fallbacks:
@@ -449,6 +455,8 @@ def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
                     if report.n_negative else "non-integer values",
                     candidate.description)
                 return candidate._replace(n_rounded=found.n_rounded), None
+    if log_allowed:
+        return first._replace(n_rounded=report.n_rounded), None
     return first, report
 
 
