@@ -97,8 +97,9 @@ def detect_format(path: PathLike) -> str:
     of that kind: an HDF5 file is opened to tell a 10x HDF5 file (a
     ``matrix`` group, or a genome group with ``genes``) from an h5ad or a
     pandas (ACTINN) HDF5 file, whatever its name; text is ``csv`` or
-    ``tsv`` by its extension (``.txt`` files are ``tsv`` unless their
-    first line has commas and no tabs). Gzip data is recognised by its
+    ``tsv`` by the separator its first line holds (by its extension when
+    that line holds both or neither; ``.txt`` files are then ``tsv``). Gzip
+    data is recognised by its
     bytes, so a gzipped ``counts.csv`` and a plain ``counts.csv.gz`` are
     both read. When the name and the content disagree, the content wins
     and a warning says so.

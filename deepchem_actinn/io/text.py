@@ -51,11 +51,8 @@ def _text_separator(path: Path, sep: Optional[str]) -> str:
     if sep is not None:
         return sep
     stem = strip_gz(path.name.lower())
-    if stem.endswith(".csv"):
-        return ","
-    if stem.endswith(".tsv"):
-        return "\t"
-    return "," if sniff_separator(path) == "csv" else "\t"
+    named = "csv" if stem.endswith(".csv") else "tsv"
+    return "," if sniff_separator(path, default=named) == "csv" else "\t"
 
 
 def _split(line: str, sep: str) -> List[str]:
