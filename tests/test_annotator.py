@@ -541,6 +541,7 @@ def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
         quick.save(tmp_path / "notes", overwrite=True)
     assert (tmp_path / "notes" / "notes.txt").read_text() == "mine"
     quick.save(tmp_path / "model")
+    (tmp_path / "model" / ".DS_Store").write_text("")
     quick.save(tmp_path / "model", overwrite=True)  # an annotator: replaced
     assert ACTINNAnnotator.load(tmp_path / "model").genes_ == quick.genes_
 

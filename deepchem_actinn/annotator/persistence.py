@@ -37,11 +37,13 @@ PROFILE_FILE = "profiles.pt"
 def _refuse_foreign_files(path: Union[str, os.PathLike],
                           overwrite: bool) -> None:
     """Overwriting replaces the whole directory: refuse one that holds
-    anything but an annotator's files, rather than delete it."""
+    anything but an annotator's files (hidden ones aside, such as
+    ``.DS_Store``), rather than delete it."""
     if not overwrite or not os.path.isdir(path):
         return
     ours = {CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE}
-    foreign = sorted(set(os.listdir(path)) - ours)
+    foreign = sorted(name for name in set(os.listdir(path)) - ours
+                     if not name.startswith("."))
     if foreign:
         raise ACTINNInputError(
             "%s holds files that are not an annotator's (%s); overwriting "
