@@ -505,25 +505,6 @@ class ACTINNAnnotator:
         if cell_ids is not None:
             cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
         refuse_log_normalised(X, cell_ids, source="the query")
-        return self._predict_counts(X, genes, cell_ids, unassigned, threshold,
-                                    gene_column, majority_voting,
-                                    over_clustering, hierarchy,
-                                    vote_min_probability, remove_ambient)
-
-    def _predict_counts(self,
-                        X: Matrix,
-                        genes: Sequence[str],
-                        cell_ids: Optional[Sequence[str]] = None,
-                        unassigned: bool = False,
-                        threshold: Optional[float] = None,
-                        gene_column: str = "var_names",
-                        majority_voting: bool = False,
-                        over_clustering: Optional[Sequence] = None,
-                        hierarchy: Any = None,
-                        vote_min_probability: float = MIN_VOTE_PROBABILITY,
-                        remove_ambient: bool = False) -> Annotation:
-        """:meth:`predict` of a matrix whose values were checked already
-        (a Dask worker's block: its file or array was checked as a whole)."""
         labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)

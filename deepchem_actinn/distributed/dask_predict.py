@@ -103,13 +103,14 @@ class _Worker:
         self.threshold = threshold
 
     def predict(self, X, cell_ids: Any) -> "Annotation":
-        # the block's values were checked where it was read
-        result = self.annotator._predict_counts(X,
+        # one chunk, its values checked where it was read
+        (result,) = self.annotator.iter_predict([(cell_ids, X)],
                                                 self.genes,
-                                                cell_ids,
-                                                unassigned=self.unassigned,
-                                                threshold=self.threshold)
-        return dataclasses.replace(result, gene_column=self.gene_column)
+                                                self.unassigned,
+                                                self.threshold,
+                                                gene_column=self.gene_column,
+                                                checked=True)
+        return result
 
 
 def _predict_block(worker: _Worker, X, cell_ids: np.ndarray,
