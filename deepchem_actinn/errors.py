@@ -41,6 +41,24 @@ class ACTINNCellError(ACTINNInputError):
         return ACTINNInputError("%s: %s" % (path, self))
 
 
+def repeated(items) -> list:
+    """The items that appear more than once, each named once (in the order
+    of their first repeat), for a message.
+
+    Examples
+    --------
+    >>> repeated(["a", "b", "a", "c", "b", "a"])
+    ['a', 'b']
+    """
+    seen: set = set()
+    twice: dict = {}
+    for item in items:
+        if item in seen:
+            twice.setdefault(item, None)
+        seen.add(item)
+    return list(twice)
+
+
 def examples(items, limit: int = 5) -> str:
     """Format a few items of a collection for an error message.
 

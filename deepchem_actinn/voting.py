@@ -54,7 +54,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, examples,
+                                    repeated)
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
 #: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
@@ -377,7 +378,7 @@ def read_clusters(path: Union[str, Path],
     ids = [str(c) for c in cell_ids]
     known = set(ids)
     if len(known) < len(ids):
-        twice = pd.Index(ids)[pd.Index(ids).duplicated()].unique()
+        twice = repeated(ids)
         raise ACTINNInputError(
             "%s: the query names %d cells more than once (%s), so its cells "
             "cannot be matched to clusters by id; make the ids unique" %

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, repeated
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -93,12 +93,12 @@ def refuse_repeated_genes(genes: Any) -> None:
     import pandas as pd
     names = pd.Index([str(g).upper() for g in genes])
     if not names.is_unique:
-        repeated = names[names.duplicated()].unique()
+        twice = repeated(names)
         raise ACTINNInputError(
             "%d gene names appear more than once (ignoring case): %s; drop "
             "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
             "first of each, as the readers do) or make them unique" %
-            (len(repeated), examples(repeated)))
+            (len(twice), examples(twice)))
 
 
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:

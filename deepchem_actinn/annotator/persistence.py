@@ -20,7 +20,8 @@ from deepchem_actinn._version import __version__
 from deepchem_actinn.confidence import RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
-from deepchem_actinn.models.device import DeviceLike, resolve_device
+from deepchem_actinn.models.device import (DeviceLike, missing_gpu,
+                                           resolve_device)
 from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
 
 if TYPE_CHECKING:
@@ -92,9 +93,9 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     path = os.fspath(path)
     config = _read_config(path)
     target = resolve_device(device)  # a bad device is not a damaged model
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ACTINNInputError("device %s: PyTorch sees no CUDA GPU here" %
-                               target)
+    why = missing_gpu(target)
+    if why:
+        raise ACTINNInputError("device %s: %s" % (target, why))
     try:
         return _load(cls, path, config, device)
     except (KeyError, TypeError, AttributeError, ValueError, OSError,

@@ -25,13 +25,10 @@ def device(name: Optional[str]) -> Optional[str]:
     except (RuntimeError, ValueError) as err:
         raise ACTINNInputError("--device %s: not a device PyTorch knows (%s)" %
                                (name, str(err).splitlines()[0])) from None
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ACTINNInputError("--device %s: PyTorch sees no CUDA GPU here" %
-                               name)
-    if chosen.type == "cuda" and chosen.index is not None and \
-            chosen.index >= torch.cuda.device_count():
-        raise ACTINNInputError("--device %s: PyTorch sees %d CUDA GPU(s) here" %
-                               (name, torch.cuda.device_count()))
+    from deepchem_actinn.models.device import missing_gpu
+    why = missing_gpu(chosen)
+    if why:
+        raise ACTINNInputError("--device %s: %s" % (name, why))
     return name
 
 

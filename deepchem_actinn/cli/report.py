@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, repeated
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -37,14 +37,13 @@ def read_predictions(path: str):
             "%s is not a predicted_label.txt: its header is %s, expected "
             "%s" %
             (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
-    cells = pd.Index(frame[LABEL_HEADER[0]])
-    if not cells.is_unique:
+    twice = repeated(frame[LABEL_HEADER[0]])
+    if twice:
         raise ACTINNInputError(
             "%s: %d cells appear more than once (%s); the report matches "
             "cells by id, so give the query unique cell ids (anndata: "
             "obs_names_make_unique) and predict again" %
-            (path, cells[cells.duplicated()].nunique(),
-             examples(cells[cells.duplicated()].unique())))
+            (path, len(twice), examples(twice)))
     blank = frame[LABEL_HEADER[1]].isna().to_numpy()
     if blank.any():
         raise ACTINNInputError(

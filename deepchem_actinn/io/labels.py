@@ -14,7 +14,7 @@ from typing import List, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.types import PathLike, Strings
 
@@ -167,10 +167,10 @@ def match_labels(cell_ids: Strings,
     ids = pd.Index(as_str_array(cell_ids), dtype=object)
     known = pd.Index(as_str_array(labels.index), dtype=object)
     if not known.is_unique:
-        repeated = pd.unique(known[known.duplicated()])
+        twice = repeated(known)
         raise ACTINNInputError(
             "%s: %d cell ids appear more than once, e.g. %s" %
-            (labels_path, len(repeated), examples(repeated)))
+            (labels_path, len(twice), examples(twice)))
     unlabelled = pd.unique(ids[~ids.isin(known)])
     n_cells = len(pd.unique(ids))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):

@@ -22,7 +22,7 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import examples
+from deepchem_actinn.errors import examples, repeated
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.counts import (CountsSource, as_count_matrix,
@@ -67,13 +67,12 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
 def warn_repeated_ids(cell_ids, source: str) -> None:
     """Warn, naming ``source`` and a few ids, when cell ids repeat: outputs
     and the label files name cells by id."""
-    ids = pd.Index(cell_ids)
-    if not ids.is_unique:
-        repeated = ids[ids.duplicated()].unique()
+    if not pd.Index(cell_ids).is_unique:
+        twice = repeated(cell_ids)
         logger.warning(
             "%s: %d cell ids appear more than once, e.g. %s; outputs name "
             "cells by id, so make them unique first (anndata: "
-            "obs_names_make_unique)", source, len(repeated), examples(repeated))
+            "obs_names_make_unique)", source, len(twice), examples(twice))
 
 
 def read_format(

@@ -29,3 +29,21 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def missing_gpu(device: torch.device) -> Optional[str]:
+    """Why PyTorch cannot use ``device`` here (None when it can): a CUDA
+    device without a GPU, or with an index beyond the GPUs seen.
+
+    Examples
+    --------
+    >>> missing_gpu(torch.device("cpu")) is None
+    True
+    """
+    if device.type != "cuda":
+        return None
+    if not torch.cuda.is_available():
+        return "PyTorch sees no CUDA GPU here"
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return "PyTorch sees %d CUDA GPU(s) here" % torch.cuda.device_count()
+    return None
