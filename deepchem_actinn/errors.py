@@ -41,6 +41,23 @@ class ACTINNCellError(ACTINNInputError):
         return ACTINNInputError("%s: %s" % (path, self))
 
 
+def cells(n: int, verbs: str, kind: str = "") -> str:
+    """``n`` cells and the verb that agrees with them, for a message;
+    ``verbs`` is the singular and plural verb, such as ``"has/have"``.
+
+    Examples
+    --------
+    >>> cells(1, "has/have")
+    '1 cell has'
+    >>> cells(3, "hold/hold", "query")
+    '3 query cells hold'
+    """
+    one, many = verbs.split("/")
+    noun = "cell" if n == 1 else "cells"
+    return " ".join([str(n)] + ([kind] if kind else []) +
+                    [noun, one if n == 1 else many])
+
+
 def repeated(items) -> list:
     """The items that appear more than once, each named once (in the order
     of their first repeat), for a message.

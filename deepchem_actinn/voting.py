@@ -54,8 +54,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, examples,
-                                    repeated)
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, cells,
+                                    examples, repeated)
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
 #: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
@@ -420,8 +420,9 @@ def read_clusters(path: Union[str, Path],
                                (path, len(unknown), examples(unknown)))
     missing = [c for c in ids if c not in found]
     if missing:
-        raise ACTINNInputError("%s: %d query cells have no cluster: %s" %
-                               (path, len(missing), examples(missing)))
+        raise ACTINNInputError(
+            "%s: %s no cluster: %s" %
+            (path, cells(len(missing), "has/have", "query"), examples(missing)))
     return np.asarray([found[c] for c in ids], dtype=str)
 
 

@@ -332,6 +332,51 @@ def test_iter_predict_and_predict_file_give_predict_chunk_by_chunk(
                                atol=1e-7)
 
 
+def test_predict_file_names_the_file_of_bad_cells(quick, tm_test, tmp_path):
+    """A cell the scorer refuses is named with the file it came from, as
+    the command line names it, in a plain ACTINNInputError (so no caller
+    adds the name twice)."""
+    X = sp.lil_matrix(tm_test["X"][:600])
+    X[450, :] = 0
+    path = tmp_path / "query.h5ad"
+    anndata.AnnData(X=sp.csr_matrix(X, dtype=np.float32),
+                    obs=pd.DataFrame(index=tm_test["ids"][:600]),
+                    var=pd.DataFrame(index=tm_test["genes"])).write_h5ad(path)
+    with pytest.raises(ACTINNInputError) as err:
+        list(quick.predict_file(path, chunk_size=400))
+    assert not isinstance(err.value, ACTINNCellError)
+    assert str(err.value).startswith("%s: 1 cell has zero total counts" % path)
+    assert tm_test["ids"][450] in str(err.value)
+
+
+def test_predict_file_takes_tpm_when_allowed_but_never_a_log_scale(
+        quick, tm_test, tmp_path):
+    X = sp.csr_matrix(tm_test["X"], dtype=np.float64)
+    tpm = sp.diags(1e6 / np.asarray(X.sum(axis=1)).ravel()) @ X
+    logged = tpm.copy()
+    logged.data = np.log1p(logged.data / 100)
+    paths = {}
+    for name, M in (("tpm", tpm), ("logged", logged)):
+        paths[name] = tmp_path / ("%s.h5ad" % name)
+        anndata.AnnData(X=sp.csr_matrix(M, dtype=np.float32),
+                        obs=pd.DataFrame(index=tm_test["ids"]),
+                        var=pd.DataFrame(index=tm_test["genes"])).write_h5ad(
+                            paths[name])
+    with pytest.raises(ACTINNInputError, match="allow_non_integer=True"):
+        list(quick.predict_file(paths["tpm"]))
+    parts = list(quick.predict_file(paths["tpm"], allow_non_integer=True))
+    np.testing.assert_allclose(np.concatenate([p.probabilities for p in parts]),
+                               quick.predict(
+                                   sp.csr_matrix(tpm, dtype=np.float32),
+                                   tm_test["genes"]).probabilities,
+                               rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ACTINNInputError,
+                       match="%s: X holds non-integer.*log-normalised" %
+                       paths["logged"]):
+        list(quick.predict_file(paths["logged"], allow_non_integer=True))
+
+
 def test_annotating_needs_no_deepchem(tmp_path):
     """Loading an annotator and predicting (the ``actinn predict`` path)
     imports neither DeepChem nor its start-up cost."""
@@ -352,7 +397,7 @@ def test_fused_scorer_names_bad_cells(quick, tm_test):
     X = sp.csr_matrix(tm_test["X"][:5])
     X.data[X.indptr[3]] = -1.0
     positions = quick.gene_positions(tm_test["genes"])
-    with pytest.raises(ACTINNInputError, match="1 cells hold negative.*c3"):
+    with pytest.raises(ACTINNInputError, match="1 cell holds negative.*c3"):
         quick.scorer(positions, 2000)(X, ["c0", "c1", "c2", "c3", "c4"])
     empty = sp.csr_matrix(tm_test["X"][:3])
     empty = sp.vstack([empty, sp.csr_matrix((1, 2000))]).tocsr()
@@ -372,7 +417,7 @@ def test_cells_without_model_gene_counts_are_refused(quick, tm_test, sparse):
     X = sp.csr_matrix(X) if sparse else X.toarray()
     ids = ["a", "b", "c", "d"]
     with pytest.raises(ACTINNCellError,
-                       match="1 cells have no counts in the model's "
+                       match="1 cell has no counts in the model's "
                        "%d genes.*: c;" % len(quick.genes_)):
         quick.predict(X, genes, ids)
     chunks = iter([(ids, X)])
@@ -400,7 +445,7 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
         holed = list(labels)
         holed[7] = missing
         with pytest.raises(ACTINNInputError,
-                           match="1 reference cells have no label .*: %s;" %
+                           match="1 reference cell has no label .*: %s;" %
                            ids[7]):
             ACTINNAnnotator(**kwargs).fit(X, genes, holed, ids)
     with pytest.raises(ACTINNInputError, match="300 cells but 299 cell ids"):

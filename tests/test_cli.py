@@ -154,6 +154,32 @@ def test_format_converts_10x_to_actinn_h5_and_h5ad(tmp_path):
     assert h5ad.shape == (1000, 2000)
 
 
+def test_format_converts_tpm_when_allowed_never_a_log_scale(tmp_path, capsys):
+    tpm = tmp_path / "tpm.csv"
+    tpm.write_text("gene,c1,c2\nActb,120.5,0\nCd3e,3.25,80\n")
+    logged = tmp_path / "logged.csv"
+    logged.write_text("gene,c1,c2\nActb,1.5,0\nCd3e,3.25,2.5\n")
+    assert main(["format", "-i",
+                 str(tpm), "-o",
+                 str(tmp_path / "a"), "-q"]) == 2
+    assert "pass --allow-non-integer" in capsys.readouterr().err
+    assert main([
+        "format", "-i",
+        str(tpm), "-o",
+        str(tmp_path / "a"), "--to", "h5ad", "--allow-non-integer", "-q"
+    ]) == 0
+    np.testing.assert_allclose(
+        anndata.read_h5ad(tmp_path / "a.h5ad").X.toarray(),
+        [[120.5, 3.25], [0, 80]])
+    assert main([
+        "format", "-i",
+        str(logged), "-o",
+        str(tmp_path / "b"), "--allow-non-integer", "-q"
+    ]) == 2
+    assert "looks log-normalised" in capsys.readouterr().err
+    assert not (tmp_path / "b.h5").exists()
+
+
 def test_report_from_predictions(trained, tmp_path):
     out = tmp_path / "report"
     assert main([
@@ -182,7 +208,7 @@ def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
     blank = tmp_path / "blank.txt"
     blank.write_text("cellname\tcelltype\nc1\tNA\nc2\t\n")
     with pytest.raises(ACTINNInputError,
-                       match="blank.txt: 1 cells have no predicted label: c2"):
+                       match="blank.txt: 1 cell has no predicted label: c2"):
         read_predictions(str(blank))
     twice = tmp_path / "twice.txt"
     twice.write_text("cellname\tcelltype\nc1\tB\nc2\tT\nc1\tT\n")

@@ -353,3 +353,88 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
     trained = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
     assert trained.n_reference_cells_ == test.n_obs
     assert set(trained.genes_) <= set(test.var_names)
+
+
+def _rescaled(adata, path, log=False):
+    """``adata``'s cells as TPM (each cell scaled to a million, each gene by
+    its own length-like factor), or log-normalised; written to ``path``."""
+    import scipy.sparse as sp
+    X = sp.csr_matrix(adata.X, dtype=np.float64)
+    factor = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[1])
+    X = X @ sp.diags(factor)
+    X = sp.diags(1e6 / np.asarray(X.sum(axis=1)).ravel()) @ X
+    if log:
+        X.data = np.log1p(X.data / 100)
+    out = anndata.AnnData(sp.csr_matrix(X, dtype=np.float32),
+                          obs=pd.DataFrame(index=adata.obs_names),
+                          var=pd.DataFrame(index=adata.var_names))
+    out.write_h5ad(path)
+    return out
+
+
+def test_allow_non_integer_annotates_tpm_files(model, tmp_path, capsys):
+    """TPM files are refused, pointing at --allow-non-integer; with it,
+    each path annotates them as the Python API annotates the same matrix."""
+    train, test = load_tabula_muris_sample()
+    tpm = _rescaled(test, tmp_path / "tpm.h5ad")
+    assert predict(model, tmp_path / "tpm.h5ad", tmp_path / "no", "-q") == 2
+    err = capsys.readouterr().err
+    assert "tpm.h5ad: X holds non-integer values" in err
+    assert "pass --allow-non-integer" in err
+    assert not (tmp_path / "no").exists()
+    expected = ACTINNAnnotator.load(model, device="cpu").predict(
+        tpm.X, tpm.var_names, tpm.obs_names)
+    hierarchy = str(PATHS["train"].parent / "hierarchy.txt")
+    for name, flags in (("chunks", ["--chunk-size", "300"]),
+                        ("whole", ["--hierarchy", hierarchy])):
+        out = tmp_path / name
+        assert predict(model, tmp_path / "tpm.h5ad", out, "-q", "-op",
+                       "--allow-non-integer", *flags) == 0
+        proba = pd.read_csv(out / "predicted_probabilities.txt",
+                            sep="\t",
+                            index_col=0)
+        np.testing.assert_allclose(proba.T.to_numpy(),
+                                   expected.probabilities,
+                                   rtol=1e-5,
+                                   atol=1e-6)
+    # a TPM reference trains as the same cells' counts do, in memory and
+    # from disk
+    _rescaled(train, tmp_path / "ref_tpm.h5ad")
+    for flags in ([], ["--out-of-core"]):
+        folder = tmp_path / ("model_tpm%d" % len(flags))
+        assert main([
+            "train", "-trs",
+            str(tmp_path / "ref_tpm.h5ad"), "-trl",
+            str(PATHS["train_labels"]), "-m",
+            str(folder), *QUICK, "-q", "--allow-non-integer", *flags
+        ]) == 0
+        assert len(ACTINNAnnotator.load(folder, device="cpu").genes_) > 1000
+
+
+@pytest.mark.parametrize(
+    "what", ["query", "query whole", "reference", "reference out-of-core"])
+def test_allow_non_integer_still_refuses_a_log_scale(model, tmp_path, capsys,
+                                                     what):
+    train, test = load_tabula_muris_sample()
+    path = tmp_path / "logged.h5ad"
+    _rescaled(train if what.startswith("reference") else test, path, log=True)
+    out = tmp_path / "out"
+    if what.startswith("query"):
+        flags = ["--hierarchy",
+                 str(PATHS["train"].parent /
+                     "hierarchy.txt")] if what.endswith("whole") else []
+        code = predict(model, path, out, "-q", "--allow-non-integer", *flags)
+    else:
+        code = main([
+            "train", "-trs",
+            str(path), "-trl",
+            str(PATHS["train_labels"]), "-m",
+            str(out), *QUICK, "-q", "--allow-non-integer",
+            *(["--out-of-core"] if what.endswith("core") else [])
+        ])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "%s: X holds non-integer values" % path in err
+    assert "looks log-normalised" in err
+    assert "--allow-non-integer" not in err
+    assert not out.exists()

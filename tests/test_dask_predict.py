@@ -297,6 +297,38 @@ def test_bad_counts_are_named_from_the_worker(annotator, client, sample):
                      client=client)
 
 
+def test_bad_cells_of_a_file_are_named_with_the_file(annotator, client, sample,
+                                                     tmp_path):
+    _, test = sample
+    query = test.copy()
+    dense = test.X.toarray()
+    dense[700, :] = 0
+    query.X = sp.csr_matrix(dense)
+    path = tmp_path / "blind.h5ad"
+    query.write_h5ad(path)
+    with pytest.raises(ACTINNInputError) as err:
+        list(predict_file_dask(annotator, path, client=client, chunk_size=500))
+    assert str(err.value).startswith("%s: 1 cell has zero total counts" % path)
+    assert test.obs_names[700] in str(err.value)
+
+
+def test_log_normalised_files_are_refused_even_when_allowed(
+        annotator, client, sample, tmp_path):
+    _, test = sample
+    query = test.copy()
+    query.X = sp.csr_matrix(np.log1p(test.X.toarray()), dtype=np.float32)
+    path = tmp_path / "logged.h5ad"
+    query.write_h5ad(path)
+    with pytest.raises(ACTINNInputError,
+                       match="%s: X holds non-integer.*log-normalised" % path):
+        list(
+            predict_file_dask(annotator,
+                              path,
+                              client=client,
+                              chunk_size=500,
+                              allow_non_integer=True))
+
+
 def test_log_normalised_blocks_are_refused_from_the_worker(
         annotator, client, sample):
     _, test = sample

@@ -112,7 +112,7 @@ def test_a_cell_with_counts_only_in_unknown_genes_is_all_zeros():
     scorer = EnsembleScorer(ensemble, np.array([0, 1]), 3, 4.0, 2.0)
     for matrix in (X, sp.csr_matrix(X)):
         with pytest.raises(ACTINNCellError,
-                           match="1 cells have no counts in the model's 2 "
+                           match="1 cell has no counts in the model's 2 "
                            "genes .*: empty;"):
             scorer(matrix, ["empty", "full"])
         hidden, logits = scorer(matrix[1:], ["full"])

@@ -79,11 +79,11 @@ def test_zero_total_cells_are_named():
 
 
 def test_negative_and_nan_values_are_named():
-    assert "1 cell contain negative values" in _bad(
+    assert "1 cell holds negative values" in _bad(
         np.array([[1.0, -2.0], [1.0, 1.0]]), ["x", "y"])
     message = _bad(np.array([[1.0, 1.0], [np.nan, 1.0], [np.inf, 0.0]]),
                    ["x", "y", "z"])
-    assert "2 cells contain NaN or infinite values: y, z" in message
+    assert "2 cells hold NaN or infinite values: y, z" in message
 
 
 def test_sparse_bad_values_are_named():

@@ -345,8 +345,8 @@ def test_counts_on_another_scale_may_be_allowed(tmp_path):
     path = tmp_path / "tpm.csv"
     path.write_text("gene,c1,c2\nA,120.5,0\nB,3.25,80\n")
     with pytest.raises(ACTINNInputError,
-                       match="normalised, not raw counts; .*in Python, pass "
-                       "allow_non_integer=True"):
+                       match="normalised, not raw counts; .*pass "
+                       r"--allow-non-integer \(allow_non_integer=True"):
         readers.read(path)
     assert readers.read(path, allow_non_integer=True).X[0, 0] == 120.5
 

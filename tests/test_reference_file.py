@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score
 
 from deepchem_actinn import ACTINNAnnotator
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.annotator.reference_file import ReferenceFile
 from deepchem_actinn.preprocessing.gene_stats import gene_statistics
 from deepchem_actinn.transformers.normalise import library_size_log
@@ -124,3 +124,18 @@ def test_fit_file_label_errors_come_first(sorted_reference, tmp_path):
     short.write_text("\n".join(lines[:-2]) + "\n")
     with pytest.raises(ACTINNInputError, match="2"):
         ACTINNAnnotator().fit_file(path, short)
+
+
+def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):
+    X = sp.lil_matrix(tm_train["X"][:300])
+    X[7, :] = 0
+    path = tmp_path / "ref.h5ad"
+    anndata.AnnData(sp.csr_matrix(X, dtype=np.float32),
+                    obs=pd.DataFrame(index=tm_train["ids"][:300]),
+                    var=pd.DataFrame(index=tm_train["genes"])).write_h5ad(path)
+    labels = pd.Series(tm_train["labels"][:300], index=tm_train["ids"][:300])
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator(max_epochs=1).fit_file(path, labels)
+    assert not isinstance(err.value, ACTINNCellError)
+    assert str(err.value).startswith("%s: 1 cell has zero total counts" % path)
+    assert tm_train["ids"][7] in str(err.value)

@@ -130,7 +130,7 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
     path.write_text("c1\t0\nc2\t0\n")  # no header
     assert read_clusters(path, ["c2", "c1"]).tolist() == ["0", "0"]
     with pytest.raises(ACTINNInputError,
-                       match=r"clusters.txt: 1 query cells have no cluster: "
+                       match=r"clusters.txt: 1 query cell has no cluster: "
                        r"c3"):
         read_clusters(path, ["c1", "c2", "c3"])
     path.write_text("c1\t0\nc2\t0\nzz\t1\n")

@@ -274,7 +274,8 @@ class ACTINNAnnotator:
                  buffer_cells: int = 65536,
                  progress: Optional[Callable[[Dict[str, Any]], None]] = None,
                  labelled_only: bool = False,
-                 genes: Optional[Sequence[str]] = None) -> "ACTINNAnnotator":
+                 genes: Optional[Sequence[str]] = None,
+                 allow_non_integer: bool = False) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
         The file is read block by block
@@ -310,20 +311,28 @@ class ACTINNAnnotator:
             file's matrix restricted to them (for example the genes the
             query measures: ``measured_genes`` in
             :mod:`deepchem_actinn.preprocessing.genes`).
+        allow_non_integer: bool, default False
+            Take non-integer values as counts on another scale (TPM, FPKM);
+            values that look log-normalised are refused even so.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         if self.augment is not None:
             raise ValueError("augment is not supported by fit_file yet: "
                              "use fit, or augment=None")
-        ref = ReferenceFile(os.fspath(path), labels, format, upper_case_genes,
-                            self.target_sum, self.log_base, block_size,
-                            labelled_only, genes)
-        cells = np.flatnonzero(ref.labelled)  # file row of each labelled cell
-        y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
-        ref_idx = fitting.reference_sample(y, train_idx, self.seed)
-        gene_filter = GeneFilter(self.total_percentiles, self.cv_percentiles)
-        X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
-                                        cells[ref_idx])
+        try:
+            ref = ReferenceFile(os.fspath(path), labels, format,
+                                upper_case_genes, self.target_sum,
+                                self.log_base, block_size, labelled_only, genes,
+                                allow_non_integer)
+            cells = np.flatnonzero(ref.labelled)  # file row of each cell
+            y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
+            ref_idx = fitting.reference_sample(y, train_idx, self.seed)
+            gene_filter = GeneFilter(self.total_percentiles,
+                                     self.cv_percentiles)
+            X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
+                                            cells[ref_idx])
+        except ACTINNCellError as err:
+            raise err.in_file(path) from None
         self.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
         feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
                           weights[train_idx], self.batch_size, buffer_cells)
@@ -645,7 +654,8 @@ class ACTINNAnnotator:
                      chunk_size: int = 50_000,
                      upper_case_genes: bool = True,
                      unassigned: bool = False,
-                     threshold: Optional[float] = None) -> Iterator[Annotation]:
+                     threshold: Optional[float] = None,
+                     allow_non_integer: bool = False) -> Iterator[Annotation]:
         """Annotate a query file chunk by chunk, without reading it whole.
 
         Genes are matched through whichever identifier column of the file
@@ -664,6 +674,9 @@ class ACTINNAnnotator:
             As in :func:`deepchem_actinn.io.read`.
         unassigned, threshold:
             As in :meth:`predict`.
+        allow_non_integer: bool, default False
+            Take non-integer values as counts on another scale (TPM, FPKM);
+            values that look log-normalised are refused even so.
 
         Yields
         ------
@@ -685,9 +698,13 @@ class ACTINNAnnotator:
         chunks = iter_cell_chunks(path,
                                   chunk_size,
                                   format,
-                                  upper_case_genes=upper_case_genes)
-        yield from self.iter_predict(prefetch(chunks), candidates[column],
-                                     unassigned, threshold, column, True)
+                                  upper_case_genes=upper_case_genes,
+                                  allow_non_integer=allow_non_integer)
+        try:
+            yield from self.iter_predict(prefetch(chunks), candidates[column],
+                                         unassigned, threshold, column, True)
+        except ACTINNCellError as err:
+            raise err.in_file(path) from None
 
     def _annotate(self, *args, **kwargs) -> Annotation:
         """:func:`~deepchem_actinn.annotator.labelling.annotate_matrix`."""

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, cells, examples, repeated
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -56,7 +56,7 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     >>> label_names(["B", None], ["c1", "c2"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 reference cells have no label (None or NaN): c2; label every cell, or leave the unlabelled ones out
+    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None or NaN): c2; label every cell, or leave the unlabelled ones out
     """
     import pandas as pd
     if isinstance(labels, pd.Series) and cell_ids is not None:
@@ -73,9 +73,9 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
         names = ([str(cell_ids[i]) for i in missing]
                  if cell_ids is not None else ["row %d" % i for i in missing])
         raise ACTINNInputError(
-            "%d reference cells have no label (None or NaN): %s; label every "
-            "cell, or leave the unlabelled ones out" %
-            (len(missing), examples(names)))
+            "%s no label (None or NaN): %s; label every cell, or leave the "
+            "unlabelled ones out" %
+            (cells(len(missing), "has/have", "reference"), examples(names)))
     return np.asarray([str(t) for t in values], dtype=object)
 
 

@@ -59,6 +59,10 @@ class ReferenceFile:
         Read only these of the file's genes (matched case-insensitively):
         every block, and so the library sizes, the gene statistics and the
         networks' input, as if the file held no others.
+    allow_non_integer: bool, default False
+        Take non-integer values as counts on another scale (TPM); values
+        that look log-normalised are still refused
+        (:func:`~deepchem_actinn.io.iter_cell_chunks`).
 
     Attributes
     ----------
@@ -91,8 +95,10 @@ class ReferenceFile:
                  log_base: float = 2.0,
                  block_size: int = 4096,
                  labelled_only: bool = False,
-                 genes: Optional[Sequence[str]] = None) -> None:
+                 genes: Optional[Sequence[str]] = None,
+                 allow_non_integer: bool = False) -> None:
         self.path = str(path)
+        self.allow_non_integer = bool(allow_non_integer)
         self.format = format
         self.upper_case_genes = upper_case_genes
         self.target_sum = float(target_sum)
@@ -133,6 +139,7 @@ class ReferenceFile:
                                   self.format,
                                   upper_case_genes=self.upper_case_genes,
                                   starts=starts,
+                                  allow_non_integer=self.allow_non_integer,
                                   check=check)
         order = iter(starts) if starts is not None else None
         row = 0

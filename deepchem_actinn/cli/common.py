@@ -1,5 +1,5 @@
 """Small pieces the command groups share: the device, the main process,
-and the readers' orientation hints."""
+and the readers' orientation hints and value rule."""
 import logging
 from typing import Any, Dict, Optional, Sequence
 
@@ -42,6 +42,30 @@ def is_main_process() -> bool:
         return not (dist.is_available() and dist.is_initialized() and
                     dist.get_rank() != 0)
     return bool(distributed.is_main_process())
+
+
+def value_options(args) -> Dict[str, Any]:
+    """The readers' keyword for ``--allow-non-integer``: take non-integer
+    values (TPM, FPKM) as counts on another scale.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> value_options(argparse.Namespace(allow_non_integer=True))
+    {'allow_non_integer': True}
+    """
+    return {
+        "allow_non_integer": bool(getattr(args, "allow_non_integer", False))
+    }
+
+
+def refuse_log_scale(args, adata, path) -> None:
+    """With ``--allow-non-integer``, refuse a matrix :func:`read` returned
+    that looks log-normalised, naming ``path``: a log scale is never counts
+    (without the flag the reader has refused it already)."""
+    if getattr(args, "allow_non_integer", False):
+        from deepchem_actinn.io.counts import refuse_log_normalised
+        refuse_log_normalised(adata.X, adata.obs_names, source=str(path))
 
 
 def orientation_options(

@@ -205,6 +205,14 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    "read the query under the same path")
 
 
+def _add_values(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-non-integer",
+                   action="store_true",
+                   help="take non-integer values (TPM, FPKM, corrected "
+                   "counts) as counts on another scale; values that look "
+                   "log-normalised are refused even so")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q",
                    "--quiet",
@@ -245,6 +253,7 @@ def _add_commands(sub) -> None:
                    choices=["actinn_h5", "h5ad", "both"],
                    default="actinn_h5",
                    help="output format (actinn_h5)")
+    _add_values(p)
     _add_common(p)
 
     p = sub.add_parser("train", help="train an annotator and save it")
@@ -254,6 +263,7 @@ def _add_commands(sub) -> None:
                    required=True,
                    help="directory to save the annotator in")
     _add_device(p)
+    _add_values(p)
     _add_common(p)
 
     p = sub.add_parser("predict",
@@ -265,6 +275,7 @@ def _add_commands(sub) -> None:
                    help="annotator directory (from actinn train)")
     _add_prediction(p)
     _add_device(p)
+    _add_values(p)
     _add_common(p)
 
     p = sub.add_parser("run",
@@ -286,6 +297,7 @@ def _add_commands(sub) -> None:
                    "so the networks do not rely on genes the query lacks")
     _add_prediction(p)
     _add_device(p)
+    _add_values(p)
     _add_common(p)
 
 
@@ -327,6 +339,7 @@ def _add_tools(sub) -> None:
                    default=None,
                    help="force the --query file's format")
     p.add_argument("-o", "--output", required=True, help="report directory")
+    _add_values(p)
     _add_common(p)
 
     p = sub.add_parser("simulate",

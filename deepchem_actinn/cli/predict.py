@@ -26,7 +26,8 @@ from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process,
-                                        orientation_options)
+                                        orientation_options, refuse_log_scale,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.summary import PredictionSummary
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -277,6 +278,7 @@ def _chunks(args, annotator, column: str,
                                          upper_case_genes=upper,
                                          unassigned=args.unassigned,
                                          threshold=args.threshold,
+                                         **value_options(args),
                                          **_query_options(args, annotator))
         return
     chunks = prefetch(
@@ -284,6 +286,7 @@ def _chunks(args, annotator, column: str,
                          args.chunk_size,
                          args.test_format,
                          upper_case_genes=upper,
+                         **value_options(args),
                          **_query_options(args, annotator)))
     yield from annotator.iter_predict(chunks,
                                       genes,
@@ -331,7 +334,9 @@ def _whole(args, annotator, outputs: _Outputs,
     adata = read(args.test_set,
                  args.test_format,
                  upper_case_genes=not args.keep_gene_case,
+                 **value_options(args),
                  **_query_options(args, annotator))
+    refuse_log_scale(args, adata, args.test_set)
     column, genes = _match_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)
     result = annotator.predict(adata.X,

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, cells, examples, repeated
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -47,8 +47,8 @@ def read_predictions(path: str):
     blank = frame[LABEL_HEADER[1]].isna().to_numpy()
     if blank.any():
         raise ACTINNInputError(
-            "%s: %d cells have no predicted label: %s" %
-            (path, int(blank.sum()),
+            "%s: %s no predicted label: %s" %
+            (path, cells(int(blank.sum()), "has/have"),
              examples(frame[LABEL_HEADER[0]].to_numpy()[blank])))
     return frame
 
@@ -142,8 +142,13 @@ def _check_same_run(proba,
              examples([str(proba.columns[c]) for c in wrong])))
 
 
-def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
-    """The query's counts, rows in the order of ``cell_ids``.
+def read_query(path: str,
+               fmt,
+               cell_ids,
+               upper_case_genes: bool = True,
+               allow_non_integer: bool = False):
+    """The query's counts, rows in the order of ``cell_ids`` (with
+    ``allow_non_integer``, non-integer values as they are).
 
     Raises
     ------
@@ -154,6 +159,7 @@ def read_query(path: str, fmt, cell_ids, upper_case_genes: bool = True):
     adata = read(path,
                  fmt,
                  upper_case_genes=upper_case_genes,
+                 allow_non_integer=allow_non_integer,
                  expected_cells=[str(c) for c in cell_ids])
     ids = [str(c) for c in cell_ids]
     present = adata.obs_names.isin(ids)
@@ -207,7 +213,7 @@ def cmd_report(args) -> None:
     query = None
     if args.query:
         query = read_query(args.query, args.query_format, cells,
-                           not args.keep_gene_case)
+                           not args.keep_gene_case, args.allow_non_integer)
     history, type_names, info = None, None, {}
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator

@@ -10,7 +10,8 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process,
-                                        orientation_options)
+                                        orientation_options, refuse_log_scale,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.preprocessing.genes import columns_of
@@ -57,8 +58,10 @@ def read_reference(args):
     adata = read(args.train_set,
                  args.train_format,
                  upper_case_genes=not args.keep_gene_case,
+                 **value_options(args),
                  **orientation_options(args.train_orientation,
                                        expected_cells=labels.index))
+    refuse_log_scale(args, adata, args.train_set)
     missing = "drop" if args.labelled_only else "error"
     y = match_labels(adata.obs_names, labels, args.train_label, missing)
     keep = np.asarray([v is not None for v in y])
@@ -109,7 +112,8 @@ def train_annotator(args,
                                upper_case_genes=not args.keep_gene_case,
                                progress=progress,
                                labelled_only=args.labelled_only,
-                               genes=genes)
+                               genes=genes,
+                               **value_options(args))
         else:
             if adata is None:
                 adata, labels = read_reference(args)

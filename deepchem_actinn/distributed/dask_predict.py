@@ -43,7 +43,7 @@ from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional,
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
 if TYPE_CHECKING:
     from deepchem_actinn.annotator import ACTINNAnnotator, Annotation
@@ -436,7 +436,11 @@ def _stream(client, annotator, genes, column, path, total, chunk_size,
     try:
         top_up()
         while pending:
-            result = _decide(pending.popleft().result(), annotator, calibration)
+            try:
+                block = pending.popleft().result()
+            except ACTINNCellError as err:
+                raise err.in_file(path) from None
+            result = _decide(block, annotator, calibration)
             top_up()
             if result.novelty_score is not None:
                 calibration = result.calibration

@@ -236,8 +236,9 @@ def counts_error(report: ValueReport,
             "raw counts; %s" % (source, what, report.n_negative,
                                 _cells(cell_ids, report.negative_rows), hint))
     log = looks_log_normalised(report)
-    way_out = ("; in Python, pass allow_non_integer=True if these values are "
-               "what you want (counts on another scale, such as TPM)"
+    way_out = ("; if these values are what you want (counts on another "
+               "scale, such as TPM), pass --allow-non-integer "
+               "(allow_non_integer=True in Python)"
                if escape and not log else "")
     return ACTINNInputError(
         "%s: %s holds non-integer values (e.g. %.4g in cell %s): it looks %s;"

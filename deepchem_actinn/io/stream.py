@@ -24,7 +24,8 @@ from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
-                                       log_rounded, round_near_whole)
+                                       log_rounded, refuse_log_normalised,
+                                       round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
@@ -321,7 +322,10 @@ def iter_cell_chunks(
     values and columns as :func:`read` with the same arguments; each chunk
     is checked for raw counts as it is read. For an h5ad file whose ``X``
     is normalised, the fallback to ``.raw`` or ``layers['counts']`` is
-    decided from the first values of ``X``.
+    decided from the first values of ``X``. Chunks are read for an
+    annotator, so with ``allow_non_integer=True`` they may hold counts on
+    another scale (TPM) but not a log scale: a chunk that looks
+    log-normalised is refused (:func:`read` returns such values).
 
     Parameters
     ----------
@@ -333,8 +337,10 @@ def iter_cell_chunks(
         Force the format; detected by default.
     upper_case_genes: bool, default True
         As in :func:`read`; the columns match :func:`read_gene_names`.
-    layer, use_raw, allow_non_integer:
+    layer, use_raw:
         As in :func:`read`.
+    allow_non_integer: bool, default False
+        As in :func:`read`, but log-normalised values are refused.
     starts: sequence of int, optional
         Read the chunks that start at these cells, in this order (for
         shuffled passes over a file); by default every chunk in file order.
@@ -438,6 +444,11 @@ def _iter_chunks(path: Path,
                                               check, allow_non_integer,
                                               searched)
                     n_rounded += rounded
+                if check and allow_non_integer:
+                    refuse_log_normalised(X,
+                                          ids,
+                                          what=source.description,
+                                          source=str(path))
                 X = as_count_matrix(X)
                 if columns is not None:
                     X = X[:, columns]

@@ -39,7 +39,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, cells,
+                                    examples)
 from deepchem_actinn.models.batches import network_input
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.types import Matrix
@@ -317,8 +318,9 @@ class EnsembleScorer:
         zero = np.flatnonzero(_row_sums(X.indptr, X.data) <= 0)
         if len(zero):
             raise ACTINNCellError(
-                "%d cells have zero total counts and cannot be library-size "
-                "normalised: %s" % (len(zero), _names(zero, cell_ids)))
+                "%s zero total counts and cannot be library-size "
+                "normalised: %s" %
+                (cells(len(zero), "has/have"), _names(zero, cell_ids)))
         # library size: counts in the model's genes only, each query gene
         # weighted by how many model genes it feeds
         totals = X @ self.multiplicity  # one pass over the non-zeros
@@ -423,11 +425,12 @@ class EnsembleScorer:
         an empty cell."""
         if len(rows):
             raise ACTINNCellError(
-                "%d cells have no counts in the model's %d genes (all their "
+                "%s no counts in the model's %d genes (all their "
                 "counts are in genes the model does not use), so nothing can "
                 "tell their type: %s; remove them first, as cells with too "
                 "few counts (e.g. scanpy.pp.filter_cells)" %
-                (len(rows), len(self.positions), _names(rows, cell_ids)))
+                (cells(len(rows), "has/have"), len(
+                    self.positions), _names(rows, cell_ids)))
 
     @staticmethod
     def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],
@@ -438,8 +441,8 @@ class EnsembleScorer:
             row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
             rows = np.unique(row_of[bad])
             raise ACTINNCellError(
-                "%d cells hold negative, NaN or infinite values, which are "
-                "not counts: %s" % (len(rows), _names(rows, cell_ids)))
+                "%s negative, NaN or infinite values, which are not counts: "
+                "%s" % (cells(len(rows), "holds/hold"), _names(rows, cell_ids)))
 
 
 def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
