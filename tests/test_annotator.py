@@ -130,6 +130,25 @@ def test_load_refuses_non_annotators_and_other_versions(quick, tmp_path):
         ACTINNAnnotator.load(tmp_path / "old")
 
 
+def test_load_warns_about_a_model_of_another_package_version(
+        quick, tmp_path, caplog):
+    quick.save(tmp_path / "model")
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert "was saved by" not in caplog.text
+    config_path = tmp_path / "model" / "annotator.json"
+    for saved_by, said in (("0.0.1", "0.0.1"), (None, "(an earlier version)")):
+        config = json.loads(config_path.read_text())
+        config["package_version"] = saved_by
+        config_path.write_text(json.dumps(config))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="deepchem_actinn"):
+            loaded = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+        assert ("%s was saved by deepchem-actinn %s, this is " %
+                (tmp_path / "model", said)) in caplog.text
+        assert loaded.genes_ == quick.genes_
+
+
 def test_unassigned_rule_and_threshold(quick, tm_test):
     X, genes = tm_test["X"], tm_test["genes"]
     plain = quick.predict(X, genes)

@@ -312,6 +312,23 @@ def test_bad_cells_of_a_file_are_named_with_the_file(annotator, client, sample,
     assert test.obs_names[700] in str(err.value)
 
 
+@pytest.mark.filterwarnings("ignore:Observation names are not unique")
+def test_repeated_cell_ids_of_a_file_are_told_once(annotator, client, sample,
+                                                   tmp_path, caplog):
+    _, test = sample
+    query = test.copy()
+    names = list(query.obs_names)
+    names[700] = names[3]
+    query.obs_names = names
+    path = tmp_path / "twice.h5ad"
+    query.write_h5ad(path)
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        parts = list(
+            predict_file_dask(annotator, path, client=client, chunk_size=300))
+    assert sum(len(p) for p in parts) == 1000
+    assert caplog.text.count("%s: 1 cell ids appear more than once" % path) == 1
+
+
 def test_log_normalised_files_are_refused_even_when_allowed(
         annotator, client, sample, tmp_path):
     _, test = sample

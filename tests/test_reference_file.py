@@ -139,3 +139,24 @@ def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):
     assert not isinstance(err.value, ACTINNCellError)
     assert str(err.value).startswith("%s: 1 cell has zero total counts" % path)
     assert tm_train["ids"][7] in str(err.value)
+
+
+@pytest.mark.filterwarnings("ignore:Observation names are not unique")
+def test_fit_file_tells_of_repeated_cell_ids_once(tm_train, tmp_path, caplog):
+    """The statistics pass warns; the shuffled epochs, which read the same
+    file again, do not repeat it."""
+    ids = np.array(tm_train["ids"][:400], dtype=object)
+    ids[5] = ids[4]
+    path = tmp_path / "twice.h5ad"
+    anndata.AnnData(sp.csr_matrix(tm_train["X"][:400], dtype=np.float32),
+                    obs=pd.DataFrame(index=ids),
+                    var=pd.DataFrame(index=tm_train["genes"])).write_h5ad(path)
+    labels = pd.Series(tm_train["labels"][:400], index=ids)
+    labels = labels[~labels.index.duplicated()]
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        ACTINNAnnotator(max_epochs=3, n_networks=1,
+                        early_stopping=False).fit_file(path,
+                                                       labels,
+                                                       block_size=64)
+    assert caplog.text.count("1 cell ids appear more than once") == 1
+    assert str(path) in caplog.text

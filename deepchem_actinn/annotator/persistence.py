@@ -9,6 +9,7 @@ dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
 Weights are read with ``weights_only=True``: loading runs no pickled code.
 """
 import json
+import logging
 import os
 import pickle
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Type, Union
@@ -26,6 +27,8 @@ from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
 
 if TYPE_CHECKING:
     from deepchem_actinn.annotator.annotator import ACTINNAnnotator
+
+logger = logging.getLogger(__name__)
 
 #: Version of the saved-annotator layout; loading another version fails.
 FORMAT_VERSION = 1
@@ -97,7 +100,7 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     if why:
         raise ACTINNInputError("device %s: %s" % (target, why))
     try:
-        return _load(cls, path, config, device)
+        annotator = _load(cls, path, config, device)
     except (KeyError, TypeError, AttributeError, ValueError, OSError,
             pickle.UnpicklingError, RuntimeError) as err:
         if isinstance(err, ACTINNInputError):
@@ -107,6 +110,14 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
             "save or train it again" %
             (path, type(err).__name__,
              str(err).splitlines()[0] if str(err) else "")) from None
+    saved_by = config.get("package_version")
+    if saved_by != __version__:
+        logger.warning(
+            "%s was saved by deepchem-actinn %s, this is %s: the format is the "
+            "same, but how cells are normalised or judged Unassigned may have "
+            "changed since; retrain to be sure its labels are this version's",
+            path, saved_by or "(an earlier version)", __version__)
+    return annotator
 
 
 def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],

@@ -378,7 +378,8 @@ def predict_file_dask(
     >>> sizes
     [400, 400, 200]
     """
-    from deepchem_actinn.io import n_cells, read_var
+    from deepchem_actinn.io import read_cell_ids, read_var
+    from deepchem_actinn.io.readers import warn_repeated_ids
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     client = _client(client)
@@ -400,10 +401,12 @@ def predict_file_dask(
     column, _ = choose_gene_column(annotator.genes_, candidates,
                                    annotator.min_overlap)
     annotator.gene_positions(candidates[column])  # logs missing genes once
-    total = n_cells(path,
-                    format,
-                    orientation=orientation,
-                    expected_genes=read_options["expected_genes"])
+    cell_ids = read_cell_ids(path,
+                             format,
+                             orientation=orientation,
+                             expected_genes=read_options["expected_genes"])
+    warn_repeated_ids(cell_ids, path)  # the tasks read parts, and do not
+    total = len(cell_ids)
     window = int(max_in_flight or max(2, 2 * sum(client.nthreads().values())))
     return _stream(client, annotator, candidates[column], column, path, total,
                    int(chunk_size), read_options, unassigned, threshold, window)

@@ -346,7 +346,8 @@ def iter_cell_chunks(
         shuffled passes over a file); by default every chunk in file order.
     check: bool, default True
         Check every chunk's values; pass False only for a file whose values
-        an earlier pass has checked.
+        an earlier pass has checked. Repeated cell ids are warned about
+        when ``starts`` is None, once per call.
     orientation, expected_genes, expected_cells:
         As in :func:`read`: for CSV/TSV files, which axis holds the genes.
 
@@ -425,7 +426,10 @@ def _iter_chunks(path: Path,
             _, keep = clean_gene_names(source.gene_names,
                                        upper_case=upper_case_genes)
             columns = None if keep.all() else np.flatnonzero(keep)
-            if not isinstance(source, _MemoryRows):  # read() has warned
+            # read() has warned already; a pass over some chunks only
+            # (``starts``: a shuffled epoch, a cluster's task) is not told
+            # again what the whole pass told
+            if starts is None and not isinstance(source, _MemoryRows):
                 warn_repeated_ids(source.cell_ids, str(path))
             n = source.shape[0]
             searched = getattr(source, "searched", False)
