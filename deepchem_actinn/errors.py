@@ -41,21 +41,25 @@ class ACTINNCellError(ACTINNInputError):
         return ACTINNInputError("%s: %s" % (path, self))
 
 
-def cells(n: int, verbs: str, kind: str = "") -> str:
-    """``n`` cells and the verb that agrees with them, for a message;
+def counted(n: int, noun: str, verbs: str = "") -> str:
+    """``n`` of ``noun`` for a message, plural when ``n`` is not 1 (an
+    ``s`` on its last word), and the verb that agrees with them:
     ``verbs`` is the singular and plural verb, such as ``"has/have"``.
 
     Examples
     --------
-    >>> cells(1, "has/have")
+    >>> counted(1, "cell", "has/have")
     '1 cell has'
-    >>> cells(3, "hold/hold", "query")
-    '3 query cells hold'
+    >>> counted(3, "cell id", "appears/appear")
+    '3 cell ids appear'
+    >>> counted(2, "query cell")
+    '2 query cells'
     """
-    one, many = verbs.split("/")
-    noun = "cell" if n == 1 else "cells"
-    return " ".join([str(n)] + ([kind] if kind else []) +
-                    [noun, one if n == 1 else many])
+    words = [str(n), noun if n == 1 else noun + "s"]
+    if verbs:
+        one, many = verbs.split("/")
+        words.append(one if n == 1 else many)
+    return " ".join(words)
 
 
 def repeated(items) -> list:

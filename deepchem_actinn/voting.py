@@ -54,7 +54,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, cells,
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
                                     examples, repeated)
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
@@ -380,9 +380,9 @@ def read_clusters(path: Union[str, Path],
     if len(known) < len(ids):
         twice = repeated(ids)
         raise ACTINNInputError(
-            "%s: the query names %d cells more than once (%s), so its cells "
+            "%s: the query names %s more than once (%s), so its cells "
             "cannot be matched to clusters by id; make the ids unique" %
-            (path, len(twice), examples(twice)))
+            (path, counted(len(twice), "cell"), examples(twice)))
     found = {}
     duplicates: List[str] = []
     try:
@@ -412,17 +412,21 @@ def read_clusters(path: Union[str, Path],
             duplicates.append(cell)
         found[cell] = cluster.split("\t", 1)[0].strip()
     if duplicates:
-        raise ACTINNInputError("%s: %d cells listed more than once: %s" %
-                               (path, len(duplicates), examples(duplicates)))
+        raise ACTINNInputError(
+            "%s: %s more than once: %s" %
+            (path, counted(len(duplicates), "cell",
+                           "is listed/are listed"), examples(duplicates)))
     unknown = [c for c in found if c not in known]
     if unknown:
-        raise ACTINNInputError("%s: %d cells are not in the query: %s" %
-                               (path, len(unknown), examples(unknown)))
+        raise ACTINNInputError(
+            "%s: %s not in the query: %s" %
+            (path, counted(len(unknown), "cell", "is/are"), examples(unknown)))
     missing = [c for c in ids if c not in found]
     if missing:
         raise ACTINNInputError(
             "%s: %s no cluster: %s" %
-            (path, cells(len(missing), "has/have", "query"), examples(missing)))
+            (path, counted(len(missing), "query cell",
+                           "has/have"), examples(missing)))
     return np.asarray([found[c] for c in ids], dtype=str)
 
 
@@ -445,9 +449,9 @@ def clusters_from_obs(adata, key: str) -> np.ndarray:
     column = adata.obs[key]
     empty = column.isna().to_numpy()
     if empty.any():
-        raise ACTINNInputError(
-            "obs column %r has no cluster for %d cells: %s" %
-            (key, int(empty.sum()), examples(adata.obs_names[empty])))
+        raise ACTINNInputError("obs column %r has no cluster for %s: %s" %
+                               (key, counted(int(empty.sum()), "cell"),
+                                examples(adata.obs_names[empty])))
     return column.astype(str).to_numpy()
 
 

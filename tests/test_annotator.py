@@ -394,6 +394,25 @@ def test_predict_file_takes_tpm_when_allowed_but_never_a_log_scale(
                        match="%s: X holds non-integer.*log-normalised" %
                        paths["logged"]):
         list(quick.predict_file(paths["logged"], allow_non_integer=True))
+    # the verdict is the file's, whatever the chunk size: TPM whose first
+    # 300 cells are shrunk under 50 passes in chunks of 100 and of 1,000
+    low = tpm.toarray()
+    low[:300] *= 40.0 / low[:300].max(axis=1, keepdims=True)
+    path = tmp_path / "low_first.h5ad"
+    anndata.AnnData(X=sp.csr_matrix(low.astype(np.float32)),
+                    obs=pd.DataFrame(index=tm_test["ids"]),
+                    var=pd.DataFrame(index=tm_test["genes"])).write_h5ad(path)
+    for chunk_size in (100, 1000):
+        parts = list(
+            quick.predict_file(path,
+                               chunk_size=chunk_size,
+                               allow_non_integer=True))
+        assert sum(len(p) for p in parts) == 1000
+        with pytest.raises(ACTINNInputError, match="log-normalised"):
+            list(
+                quick.predict_file(paths["logged"],
+                                   chunk_size=chunk_size,
+                                   allow_non_integer=True))
 
 
 def test_annotating_needs_no_deepchem(tmp_path):
@@ -472,7 +491,7 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
     twice = list(genes)
     twice[5] = twice[4].lower()
     with pytest.raises(ACTINNInputError,
-                       match="1 gene names appear more than once .*: %s;" %
+                       match="1 gene name appears more than once .*: %s;" %
                        genes[4].upper()):
         ACTINNAnnotator(**kwargs).fit(X, twice, labels, ids)
 

@@ -213,7 +213,7 @@ def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
     twice = tmp_path / "twice.txt"
     twice.write_text("cellname\tcelltype\nc1\tB\nc2\tT\nc1\tT\n")
     with pytest.raises(ACTINNInputError,
-                       match="twice.txt: 1 cells appear more than once "
+                       match="twice.txt: 1 cell appears more than once "
                        "\\(c1\\)"):
         read_predictions(str(twice))
 

@@ -438,3 +438,20 @@ def test_allow_non_integer_still_refuses_a_log_scale(model, tmp_path, capsys,
     assert "looks log-normalised" in err
     assert "--allow-non-integer" not in err
     assert not out.exists()
+
+
+def test_report_query_refuses_a_log_scale_with_the_flag(model, tmp_path,
+                                                        capsys):
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q", "-op") == 0
+    _, test = load_tabula_muris_sample()
+    _rescaled(test, tmp_path / "logged.h5ad", log=True)
+    assert main([
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "--query",
+        str(tmp_path / "logged.h5ad"), "--allow-non-integer", "-o",
+        str(tmp_path / "report"), "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "%s: X holds non-integer values" % (tmp_path / "logged.h5ad") in err
+    assert "looks log-normalised" in err
+    assert not (tmp_path / "report").exists()

@@ -326,7 +326,7 @@ def test_repeated_cell_ids_of_a_file_are_told_once(annotator, client, sample,
         parts = list(
             predict_file_dask(annotator, path, client=client, chunk_size=300))
     assert sum(len(p) for p in parts) == 1000
-    assert caplog.text.count("%s: 1 cell ids appear more than once" % path) == 1
+    assert caplog.text.count("%s: 1 cell id appears more than once" % path) == 1
 
 
 def test_log_normalised_files_are_refused_even_when_allowed(
@@ -390,6 +390,22 @@ def test_annotate_an_anndata_with_a_dask_x(annotator, client, sample, files):
                              var=plain.var.copy())
     with pytest.raises(ACTINNInputError, match="X holds non-integer"):
         annotate(logged, annotator)
+    # allowed non-integer values: TPM is annotated as in memory, a log
+    # scale is refused on the client even so
+    dense = test.X.toarray().astype(np.float64)
+    tpm = (dense / dense.sum(axis=1, keepdims=True) * 1e6).astype(np.float32)
+    lazy_tpm = anndata.AnnData(X=da.from_array(tpm, chunks=(300, -1)),
+                               obs=plain.obs[[]].copy(),
+                               var=plain.var.copy())
+    result = annotate(lazy_tpm, annotator, allow_non_integer=True)
+    np.testing.assert_allclose(result.probabilities,
+                               annotator.predict(tpm,
+                                                 test.var_names).probabilities,
+                               atol=1e-6)
+    with pytest.raises(ACTINNInputError,
+                       match="the Dask array: X holds non-integer.*"
+                       "log-normalised"):
+        annotate(logged, annotator, allow_non_integer=True)
 
 
 def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample, tmp_path):

@@ -388,7 +388,7 @@ def _no_whole_read(*args, **kwargs):
 def test_chunks_concatenate_to_read(files, name, monkeypatch):
     expected = readers.read(files[name])
     if name in STREAMED:  # these must be read piece by piece, not whole
-        monkeypatch.setattr(stream, "read", _no_whole_read)
+        monkeypatch.setattr(stream, "read_whole", _no_whole_read)
         monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
     sizes = [X.shape[0] for _, X in chunks]
@@ -420,7 +420,7 @@ def test_repeated_cell_ids_are_told_once_naming_the_file(
             assert len(list(readers.iter_cell_chunks(path, 2))) == 2
         else:
             readers.read(path)
-    assert caplog.text.count("1 cell ids appear more than once, e.g. c1") == 1
+    assert caplog.text.count("1 cell id appears more than once, e.g. c1") == 1
     assert str(path) in caplog.text
 
 
@@ -502,7 +502,7 @@ def test_labels_duplicated_ids(tmp_path):
     path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B"),
                                               ("c1", "B")])
     with pytest.raises(ACTINNInputError,
-                       match="l.txt: 1 cell ids appear more than once, e.g."
+                       match="l.txt: 1 cell id appears more than once, e.g."
                        " c1"):
         readers.read_labels(path)
 

@@ -158,5 +158,30 @@ def test_fit_file_tells_of_repeated_cell_ids_once(tm_train, tmp_path, caplog):
                         early_stopping=False).fit_file(path,
                                                        labels,
                                                        block_size=64)
-    assert caplog.text.count("1 cell ids appear more than once") == 1
+    assert caplog.text.count("1 cell id appears more than once") == 1
     assert str(path) in caplog.text
+
+
+def test_fit_file_tells_of_repeated_cell_ids_of_a_text_file_once(
+        tmp_path, caplog):
+    """A text reference is read whole on every pass; it is still told once."""
+    rng = np.random.default_rng(0)
+    ids = ["c%d" % i for i in range(60)]
+    ids[7] = ids[6]
+    counts = rng.poisson(3.0, size=(60, 40)) + 1
+    frame = pd.DataFrame(counts.T,
+                         index=["G%d" % g for g in range(40)],
+                         columns=ids)
+    frame.to_csv(tmp_path / "twice.csv")
+    labels = pd.Series(["A", "B"] * 30, index=ids)
+    labels = labels[~labels.index.duplicated()]
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        ACTINNAnnotator(max_epochs=3,
+                        n_networks=1,
+                        early_stopping=False,
+                        total_percentiles=(0.0, 100.0),
+                        cv_percentiles=(0.0,
+                                        100.0)).fit_file(tmp_path / "twice.csv",
+                                                         labels,
+                                                         block_size=16)
+    assert caplog.text.count("1 cell id appears more than once") == 1

@@ -135,7 +135,7 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
         read_clusters(path, ["c1", "c2", "c3"])
     path.write_text("c1\t0\nc2\t0\nzz\t1\n")
     with pytest.raises(ACTINNInputError,
-                       match="1 cells are not in the query: zz"):
+                       match="1 cell is not in the query: zz"):
         read_clusters(path, ["c1", "c2"])
     path.write_text("c1\t0\nc1\t1\n")
     with pytest.raises(ACTINNInputError, match="listed more than once: c1"):
@@ -157,7 +157,7 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
         read_clusters(path, ["c1"])
     path.write_text("c1\t0\nc2\t1\n")
     with pytest.raises(ACTINNInputError,
-                       match="clusters.txt: the query names 1 cells more "
+                       match="clusters.txt: the query names 1 cell more "
                        "than once \\(c1\\)"):
         read_clusters(path, ["c1", "c2", "c1"])
 
@@ -166,7 +166,7 @@ def test_clusters_from_obs():
     adata = anndata.AnnData(np.ones((3, 1)),
                             obs=pd.DataFrame({"leiden": ["1", "0", None]},
                                              index=["a", "b", "c"]))
-    with pytest.raises(ACTINNInputError, match="no cluster for 1 cells: c"):
+    with pytest.raises(ACTINNInputError, match="no cluster for 1 cell: c"):
         clusters_from_obs(adata, "leiden")
     with pytest.raises(ACTINNInputError, match="no obs column 'louvain'"):
         clusters_from_obs(adata, "louvain")

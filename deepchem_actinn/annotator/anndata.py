@@ -106,7 +106,7 @@ def annotate(adata,
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
                               key_added, majority_voting or hierarchy or
-                              remove_ambient)
+                              remove_ambient, allow_non_integer)
     chosen = counts_source(adata,
                            layer,
                            use_raw,
@@ -183,7 +183,7 @@ def _lazy_counts(adata, layer: Optional[str],
 
 def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                    unassigned: bool, threshold: Optional[float], key_added: str,
-                   whole_query: Any) -> Annotation:
+                   whole_query: Any, allow_non_integer: bool) -> Annotation:
     """Annotate a Dask matrix on the running dask.distributed cluster
     (:func:`~deepchem_actinn.distributed.predict_dask`): each block is read,
     checked to hold counts and scored on a worker. The counts rule cannot
@@ -204,7 +204,8 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                           adata.obs_names,
                           unassigned=unassigned,
                           threshold=threshold,
-                          what=chosen.description)
+                          what=chosen.description,
+                          allow_non_integer=allow_non_integer)
     result.gene_column = column
     _write(adata, result, key_added)
     return result

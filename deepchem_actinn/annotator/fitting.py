@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, cells, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -74,8 +74,8 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
                  if cell_ids is not None else ["row %d" % i for i in missing])
         raise ACTINNInputError(
             "%s no label (None or NaN): %s; label every cell, or leave the "
-            "unlabelled ones out" %
-            (cells(len(missing), "has/have", "reference"), examples(names)))
+            "unlabelled ones out" % (counted(len(missing), "reference cell",
+                                             "has/have"), examples(names)))
     return np.asarray([str(t) for t in values], dtype=object)
 
 
@@ -88,17 +88,17 @@ def refuse_repeated_genes(genes: Any) -> None:
     >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene names appear more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
+    deepchem_actinn.errors.ACTINNInputError: 1 gene name appears more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
     """
     import pandas as pd
     names = pd.Index([str(g).upper() for g in genes])
     if not names.is_unique:
         twice = repeated(names)
         raise ACTINNInputError(
-            "%d gene names appear more than once (ignoring case): %s; drop "
+            "%s more than once (ignoring case): %s; drop "
             "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
-            "first of each, as the readers do) or make them unique" %
-            (len(twice), examples(twice)))
+            "first of each, as the readers do) or make them unique" % (counted(
+                len(twice), "gene name", "appears/appear"), examples(twice)))
 
 
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:

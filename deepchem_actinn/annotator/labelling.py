@@ -20,7 +20,7 @@ import numpy as np
 
 from deepchem_actinn import confidence as conf
 from deepchem_actinn.annotator.annotation import as_cell_ids
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:
@@ -205,8 +205,8 @@ def vote(result: "Annotation",
         unclustered = np.flatnonzero(pd.isna(given))
         if len(unclustered):
             raise ACTINNInputError(
-                "over_clustering has no cluster (None or NaN) for %d cells: "
-                "%s" % (len(unclustered),
+                "over_clustering has no cluster (None or NaN) for %s: "
+                "%s" % (counted(len(unclustered), "cell"),
                         examples([result.cell_ids[i] for i in unclustered])))
         clusters = np.asarray([str(c) for c in given], dtype=object)
     voted, table = majority_vote(list(labels),

@@ -114,9 +114,9 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     if saved_by != __version__:
         logger.warning(
             "%s was saved by deepchem-actinn %s, this is %s: the format is the "
-            "same, but how cells are normalised or judged Unassigned may have "
-            "changed since; retrain to be sure its labels are this version's",
-            path, saved_by or "(an earlier version)", __version__)
+            "same, but how cells are normalised or judged Unassigned may "
+            "differ between the two; retrain to be sure its labels are this "
+            "version's", path, saved_by or "(an earlier version)", __version__)
     return annotator
 
 

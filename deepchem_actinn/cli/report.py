@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError, cells, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -40,15 +40,16 @@ def read_predictions(path: str):
     twice = repeated(frame[LABEL_HEADER[0]])
     if twice:
         raise ACTINNInputError(
-            "%s: %d cells appear more than once (%s); the report matches "
+            "%s: %s more than once (%s); the report matches "
             "cells by id, so give the query unique cell ids (anndata: "
             "obs_names_make_unique) and predict again" %
-            (path, len(twice), examples(twice)))
+            (path, counted(len(twice), "cell",
+                           "appears/appear"), examples(twice)))
     blank = frame[LABEL_HEADER[1]].isna().to_numpy()
     if blank.any():
         raise ACTINNInputError(
             "%s: %s no predicted label: %s" %
-            (path, cells(int(blank.sum()), "has/have"),
+            (path, counted(int(blank.sum()), "cell", "has/have"),
              examples(frame[LABEL_HEADER[0]].to_numpy()[blank])))
     return frame
 
@@ -161,6 +162,9 @@ def read_query(path: str,
                  upper_case_genes=upper_case_genes,
                  allow_non_integer=allow_non_integer,
                  expected_cells=[str(c) for c in cell_ids])
+    if allow_non_integer:  # a log scale is refused even so
+        from deepchem_actinn.io.counts import refuse_log_normalised
+        refuse_log_normalised(adata.X, adata.obs_names, source=str(path))
     ids = [str(c) for c in cell_ids]
     present = adata.obs_names.isin(ids)
     if present.sum() < len(set(ids)):

@@ -113,15 +113,22 @@ class _Worker:
         return result
 
 
-def _predict_block(worker: _Worker, X, cell_ids: np.ndarray,
-                   what: str) -> "Annotation":
+def _predict_block(worker: _Worker,
+                   X,
+                   cell_ids: np.ndarray,
+                   what: str,
+                   allow_non_integer: bool = False) -> "Annotation":
     """One block of a Dask array, on a worker: its values checked to be
     counts (the one count check, naming the block's cells), then
     annotated."""
     from deepchem_actinn.io import check_count_values
     if not isinstance(X, np.ndarray) and hasattr(X, "tocsr"):
         X = X.tocsr()  # CSC blocks, pydata/sparse COO blocks
-    check_count_values(X, cell_ids, what=what, source="the Dask array")
+    check_count_values(X,
+                       cell_ids,
+                       what=what,
+                       source="the Dask array",
+                       allow_non_integer=allow_non_integer)
     return worker.predict(X, cell_ids)
 
 
@@ -204,7 +211,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
                  client=None,
                  unassigned: bool = False,
                  threshold: Optional[float] = None,
-                 what: str = "X") -> "Annotation":
+                 what: str = "X",
+                 allow_non_integer: bool = False) -> "Annotation":
     """Annotate a Dask array of raw counts on a ``dask.distributed`` cluster.
 
     The annotator is sent to each worker once; each block of rows is
@@ -231,6 +239,10 @@ def predict_dask(annotator: "ACTINNAnnotator",
         As in :meth:`ACTINNAnnotator.predict`.
     what: str, default "X"
         Names the matrix in error messages (e.g. ``"layers['counts']"``).
+    allow_non_integer: bool, default False
+        Take non-integer values as counts on another scale (TPM); a matrix
+        whose first cells look log-normalised is refused even so, on the
+        client (:func:`~deepchem_actinn.io.counts.log_scale_rows`).
 
     Returns
     -------
@@ -279,6 +291,14 @@ def predict_dask(annotator: "ACTINNAnnotator",
     from deepchem_actinn.annotator.annotation import as_cell_ids
     ids = as_cell_ids(cell_ids, X.shape[0])
     positions = annotator.gene_positions(genes)  # refuses a poor match
+    if allow_non_integer:
+        from deepchem_actinn.io.counts import (log_scale_rows,
+                                               refuse_log_normalised)
+        first = min(X.shape[0], log_scale_rows(X.shape[1]))
+        refuse_log_normalised(X[:first].compute(),
+                              ids[:first],
+                              what=what,
+                              source="the Dask array")
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     bounds = np.cumsum((0,) + tuple(X.chunks[0]))
@@ -292,6 +312,7 @@ def predict_dask(annotator: "ACTINNAnnotator",
                           block,
                           ids[bounds[i]:bounds[i + 1]],
                           what,
+                          allow_non_integer,
                           pure=False) for i, block in enumerate(blocks)
         ]
         parts = client.gather(futures)

@@ -254,6 +254,21 @@ def looks_log_normalised(report: ValueReport) -> bool:
     return report.nonint_row >= 0 and report.max_value <= 50
 
 
+def log_scale_rows(n_genes: int) -> int:
+    """How many first cells of a streamed matrix judge whether its allowed
+    non-integer values are a log scale (:func:`refuse_log_normalised`):
+    4,096, fewer for more than 2,048 genes (about 8 million values), at
+    least 64. Judged once, so the verdict does not depend on the chunk or
+    block size.
+
+    Examples
+    --------
+    >>> log_scale_rows(2000), log_scale_rows(33538)
+    (4096, 250)
+    """
+    return min(4096, max(64, (8 << 20) // max(int(n_genes), 1)))
+
+
 def refuse_log_normalised(matrix,
                           cell_ids: Optional[Strings] = None,
                           *,

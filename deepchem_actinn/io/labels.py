@@ -14,7 +14,7 @@ from typing import List, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.types import PathLike, Strings
 
@@ -94,8 +94,9 @@ def read_labels(path: PathLike) -> pd.Series:
     if dup.any():
         repeated = pd.unique(labels.index[dup])
         raise ACTINNInputError(
-            "%s: %d cell ids appear more than once, e.g. %s" %
-            (p, len(repeated), examples(repeated)))
+            "%s: %s more than once, e.g. %s" %
+            (p, counted(len(repeated), "cell id",
+                        "appears/appear"), examples(repeated)))
     return labels
 
 
@@ -169,8 +170,9 @@ def match_labels(cell_ids: Strings,
     if not known.is_unique:
         twice = repeated(known)
         raise ACTINNInputError(
-            "%s: %d cell ids appear more than once, e.g. %s" %
-            (labels_path, len(twice), examples(twice)))
+            "%s: %s more than once, e.g. %s" %
+            (labels_path, counted(len(twice), "cell id",
+                                  "appears/appear"), examples(twice)))
     unlabelled = pd.unique(ids[~ids.isin(known)])
     n_cells = len(pd.unique(ids))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):

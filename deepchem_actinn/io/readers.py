@@ -22,7 +22,7 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import examples, repeated
+from deepchem_actinn.errors import counted, examples, repeated
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.counts import (CountsSource, as_count_matrix,
@@ -59,9 +59,7 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
     for column in ("gene_ids", "gene_symbols"):
         if column in var:
             var[column] = var[column].astype(str)
-    adata = make_anndata(X, obs.index, var, obs=obs)
-    warn_repeated_ids(adata.obs_names, source)
-    return adata
+    return make_anndata(X, obs.index, var, obs=obs)
 
 
 def warn_repeated_ids(cell_ids, source: str) -> None:
@@ -70,9 +68,9 @@ def warn_repeated_ids(cell_ids, source: str) -> None:
     if not pd.Index(cell_ids).is_unique:
         twice = repeated(cell_ids)
         logger.warning(
-            "%s: %d cell ids appear more than once, e.g. %s; outputs name "
-            "cells by id, so make them unique first (anndata: "
-            "obs_names_make_unique)", source, len(twice), examples(twice))
+            "%s: %s more than once, e.g. %s; outputs name cells by id, so "
+            "make them unique first (anndata: obs_names_make_unique)", source,
+            counted(len(twice), "cell id", "appears/appear"), examples(twice))
 
 
 def read_format(
@@ -171,6 +169,25 @@ def read(path: PathLike,
     >>> list(adata.var_names), adata.X.toarray().tolist()
     (['ACTB', 'CD3E'], [[3.0, 0.0], [0.0, 1.0]])
     """
+    out = read_whole(path, format, layer, use_raw, upper_case_genes,
+                     allow_non_integer, orientation, expected_genes,
+                     expected_cells)
+    warn_repeated_ids(out.obs_names, str(path))
+    return out
+
+
+def read_whole(
+        path: PathLike,
+        format: Optional[str] = None,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        upper_case_genes: bool = True,
+        allow_non_integer: bool = False,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
+    """:func:`read` without its warning about repeated cell ids, for the
+    streaming readers, which give it once per pass over the file."""
     p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)

@@ -24,14 +24,14 @@ from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
-                                       log_rounded, refuse_log_normalised,
-                                       round_near_whole)
+                                       log_rounded, log_scale_rows,
+                                       refuse_log_normalised, round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
-from deepchem_actinn.io.readers import read, warn_repeated_ids
+from deepchem_actinn.io.readers import read_whole, warn_repeated_ids
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
 from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
@@ -92,14 +92,14 @@ def _open_rows(path: Path,
             finally:
                 direct.__exit__(None, None, None)
             return
-    adata = read(path,
-                 fmt,
-                 layer=layer,
-                 use_raw=use_raw,
-                 upper_case_genes=False,
-                 allow_non_integer=allow_non_integer,
-                 orientation=orientation)
-    yield _MemoryRows(adata)
+    yield _MemoryRows(
+        read_whole(path,
+                   fmt,
+                   layer,
+                   use_raw,
+                   upper_case_genes=False,
+                   allow_non_integer=allow_non_integer,
+                   orientation=orientation))
 
 
 def read_var(path: PathLike,
@@ -324,7 +324,8 @@ def iter_cell_chunks(
     is normalised, the fallback to ``.raw`` or ``layers['counts']`` is
     decided from the first values of ``X``. Chunks are read for an
     annotator, so with ``allow_non_integer=True`` they may hold counts on
-    another scale (TPM) but not a log scale: a chunk that looks
+    another scale (TPM) but not a log scale: a file whose first cells
+    (:func:`~deepchem_actinn.io.counts.log_scale_rows`) look
     log-normalised is refused (:func:`read` returns such values).
 
     Parameters
@@ -407,6 +408,18 @@ def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
     return round_near_whole(X)
 
 
+def _refuse_log_scale(source, path: Path) -> None:
+    """Refuse a file whose values look log-normalised, though non-integer
+    values are allowed: judged once, from its first rows
+    (:func:`~deepchem_actinn.io.counts.log_scale_rows`)."""
+    n_rows, n_cols = source.shape
+    stop = min(n_rows, log_scale_rows(n_cols))
+    refuse_log_normalised(source.rows(0, stop),
+                          source.cell_ids[:stop],
+                          what=source.description,
+                          source=str(path))
+
+
 def _iter_chunks(path: Path,
                  fmt: str,
                  chunk_size: int,
@@ -426,11 +439,12 @@ def _iter_chunks(path: Path,
             _, keep = clean_gene_names(source.gene_names,
                                        upper_case=upper_case_genes)
             columns = None if keep.all() else np.flatnonzero(keep)
-            # read() has warned already; a pass over some chunks only
-            # (``starts``: a shuffled epoch, a cluster's task) is not told
-            # again what the whole pass told
-            if starts is None and not isinstance(source, _MemoryRows):
+            # a pass over some chunks only (``starts``: a shuffled epoch, a
+            # cluster's task) is not told again what the whole pass told
+            if starts is None:
                 warn_repeated_ids(source.cell_ids, str(path))
+            if check and allow_non_integer:
+                _refuse_log_scale(source, path)
             n = source.shape[0]
             searched = getattr(source, "searched", False)
             if starts is None:
@@ -448,11 +462,6 @@ def _iter_chunks(path: Path,
                                               check, allow_non_integer,
                                               searched)
                     n_rounded += rounded
-                if check and allow_non_integer:
-                    refuse_log_normalised(X,
-                                          ids,
-                                          what=source.description,
-                                          source=str(path))
                 X = as_count_matrix(X)
                 if columns is not None:
                     X = X[:, columns]

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, cells,
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
                                     examples)
 from deepchem_actinn.models.batches import network_input
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -319,8 +319,8 @@ class EnsembleScorer:
         if len(zero):
             raise ACTINNCellError(
                 "%s zero total counts and cannot be library-size "
-                "normalised: %s" %
-                (cells(len(zero), "has/have"), _names(zero, cell_ids)))
+                "normalised: %s" % (counted(
+                    len(zero), "cell", "has/have"), _names(zero, cell_ids)))
         # library size: counts in the model's genes only, each query gene
         # weighted by how many model genes it feeds
         totals = X @ self.multiplicity  # one pass over the non-zeros
@@ -429,7 +429,7 @@ class EnsembleScorer:
                 "counts are in genes the model does not use), so nothing can "
                 "tell their type: %s; remove them first, as cells with too "
                 "few counts (e.g. scanpy.pp.filter_cells)" %
-                (cells(len(rows), "has/have"), len(
+                (counted(len(rows), "cell", "has/have"), len(
                     self.positions), _names(rows, cell_ids)))
 
     @staticmethod
@@ -442,7 +442,8 @@ class EnsembleScorer:
             rows = np.unique(row_of[bad])
             raise ACTINNCellError(
                 "%s negative, NaN or infinite values, which are not counts: "
-                "%s" % (cells(len(rows), "holds/hold"), _names(rows, cell_ids)))
+                "%s" % (counted(len(rows), "cell",
+                                "holds/hold"), _names(rows, cell_ids)))
 
 
 def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:

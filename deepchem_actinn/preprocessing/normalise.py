@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNCellError, cells, examples
+from deepchem_actinn.errors import ACTINNCellError, counted, examples
 from deepchem_actinn.types import Matrix, Strings
 
 logger = logging.getLogger(__name__)
@@ -65,22 +65,21 @@ cannot be library-size normalised: c2
     bad = ~np.isfinite(data)
     if bad.any():
         rows = _bad_rows(bad, row_of)
-        raise ACTINNCellError(
-            "%s NaN or infinite values: %s" %
-            (cells(len(rows), "holds/hold"), examples(_cell_names(ids, rows))))
+        raise ACTINNCellError("%s NaN or infinite values: %s" % (counted(
+            len(rows), "cell", "holds/hold"), examples(_cell_names(ids, rows))))
     neg = data < 0
     if neg.any():
         rows = _bad_rows(neg, row_of)
-        raise ACTINNCellError(
-            "%s negative values, which are not counts: %s" %
-            (cells(len(rows), "holds/hold"), examples(_cell_names(ids, rows))))
+        raise ACTINNCellError("%s negative values, which are not counts: %s" %
+                              (counted(len(rows), "cell", "holds/hold"),
+                               examples(_cell_names(ids, rows))))
     totals = np.asarray(X.sum(axis=1)).ravel()
     zero = np.flatnonzero(totals <= 0)
     if len(zero):
-        raise ACTINNCellError(
-            "%s zero total counts and cannot be library-size "
-            "normalised: %s" %
-            (cells(len(zero), "has/have"), examples(_cell_names(ids, zero))))
+        raise ACTINNCellError("%s zero total counts and cannot be library-size "
+                              "normalised: %s" %
+                              (counted(len(zero), "cell", "has/have"),
+                               examples(_cell_names(ids, zero))))
 
 
 def _bad_rows(mask: np.ndarray, row_of: Optional[np.ndarray]) -> np.ndarray:
