@@ -275,8 +275,8 @@ def annotate_matrix(annotator: Any,
             "the query matrix has %d genes, fewer than its gene names "
             "say" % X.shape[1])
     ids = as_cell_ids(cell_ids, X.shape[0])
-    hidden, logits = scorer(X, ids, check=not checked)
-    proba = conf.calibrated_probabilities(logits, annotator.temperature_)
+    hidden, logits, linear = scorer.score(X, ids, check=not checked)
+    proba = annotator.probabilities(logits, linear)
     top = proba.max(axis=1)
     names, levels, label_proba = type_labels(proba,
                                              annotator.labels_.type_names,

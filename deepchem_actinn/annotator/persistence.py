@@ -5,7 +5,8 @@ genes, type names, calibration, histories, versions), ``weights.pt`` (a list
 with one :class:`~deepchem_actinn.models.network.ACTINNClassifier` state
 dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
 ``profiles.pt`` (each type's mean share of each model gene's counts, for
-``remove_ambient``; absent in annotators saved before it).
+``remove_ambient``; absent in annotators saved before it), and with
+``linear_weight`` ``linear.pt`` (the linear member's arrays).
 Weights are read with ``weights_only=True``: loading runs no pickled code.
 """
 import json
@@ -23,6 +24,7 @@ from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.device import (DeviceLike, missing_gpu,
                                            resolve_device)
+from deepchem_actinn.models.linear import LinearMember
 from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ CONFIG_FILE = "annotator.json"
 WEIGHTS_FILE = "weights.pt"
 RULE_FILE = "rejection.pt"
 PROFILE_FILE = "profiles.pt"
+LINEAR_FILE = "linear.pt"
 
 
 def _refuse_foreign_files(path: Union[str, os.PathLike],
@@ -45,7 +48,7 @@ def _refuse_foreign_files(path: Union[str, os.PathLike],
     ``.DS_Store``), rather than delete it."""
     if not overwrite or not os.path.isdir(path):
         return
-    ours = {CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE}
+    ours = {CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE, LINEAR_FILE}
     foreign = sorted(name for name in set(os.listdir(path)) - ours
                      if not name.startswith("."))
     if foreign:
@@ -86,6 +89,12 @@ def save_annotator(annotator: "ACTINNAnnotator",
                 torch.from_numpy(
                     np.asarray(annotator.type_profiles_, np.float32)),
                 os.path.join(tmp, PROFILE_FILE))
+        if annotator.linear_ is not None:
+            torch.save(
+                {
+                    name: torch.from_numpy(array)
+                    for name, array in annotator.linear_.to_dict().items()
+                }, os.path.join(tmp, LINEAR_FILE))
 
 
 def load_annotator(cls: Type["ACTINNAnnotator"],
@@ -155,6 +164,7 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     annotator.rule_ = RejectionRule.from_dict(
         torch.load(os.path.join(path, RULE_FILE), weights_only=True))
     annotator.type_profiles_ = _profiles(path, annotator)
+    annotator.linear_ = _linear(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,
                                     annotator.hidden_sizes, path).to(target)
@@ -174,6 +184,27 @@ def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
             "%s does not hold a %d x %d table of gene profiles per type; "
             "the directory is damaged" % (profile_path, shape[0], shape[1]))
     return table.numpy()
+
+
+def _linear(path: str, annotator: "ACTINNAnnotator") -> Optional[LinearMember]:
+    """The saved linear member (None for an annotator without one)."""
+    linear_path = os.path.join(path, LINEAR_FILE)
+    if annotator.linear_weight == 0:
+        return None
+    if not os.path.isfile(linear_path):
+        raise ACTINNInputError(
+            "%s: linear_weight is %g but %s is missing; the directory is "
+            "damaged" % (path, annotator.linear_weight, LINEAR_FILE))
+    arrays = torch.load(linear_path, map_location="cpu", weights_only=True)
+    member = LinearMember.from_dict(
+        {name: tensor.numpy() for name, tensor in arrays.items()})
+    shape = (annotator.labels_.n_types, len(annotator.genes_))
+    if (member.coef.shape != shape or member.intercept.shape != shape[:1] or
+            member.inv_scale.shape != shape[1:]):
+        raise ACTINNInputError(
+            "%s does not hold a regression over %d genes and %d types; the "
+            "directory is damaged" % (linear_path, shape[1], shape[0]))
+    return member
 
 
 def _read_config(path: str) -> Dict[str, Any]:

@@ -54,6 +54,18 @@ def probability(value: str) -> float:
     return p
 
 
+def linear_weight(value: str) -> float:
+    """A ``--linear-weight``: a number in [0, 1)."""
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = float("nan")
+    if not 0 <= weight < 1:
+        raise argparse.ArgumentTypeError("expected a number in [0, 1), got %r" %
+                                         value)
+    return weight
+
+
 def positive_int(value: str) -> int:
     """An integer of at least 1."""
     n = int(value)
@@ -109,6 +121,13 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    type=positive_int,
                    default=3,
                    help="networks in the ensemble (3); 1 is the original")
+    p.add_argument("--linear-weight",
+                   type=linear_weight,
+                   default=0.0,
+                   metavar="W",
+                   help="average the networks with a logistic regression on "
+                   "the same scaled values, W of it (0: the networks "
+                   "alone; 0.5 was ahead across technologies)")
     p.add_argument("--train-format",
                    type=format_name,
                    default=None,

@@ -89,6 +89,8 @@ def train_annotator(args,
                                 early_stopping=not fixed,
                                 learning_rate=args.learning_rate,
                                 batch_size=args.minibatch_size,
+                                linear_weight=getattr(args, "linear_weight",
+                                                      0.0),
                                 seed=args.seed,
                                 device=device(args.device))
     show_cost = getattr(args, "print_cost", True)

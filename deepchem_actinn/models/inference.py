@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
                                     examples)
 from deepchem_actinn.models.batches import network_input
+from deepchem_actinn.models.linear import CLIP, LinearMember
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.types import Matrix
 
@@ -214,6 +215,11 @@ class EnsembleScorer:
         Where to compute.
     block: int, default 16,384
         Cells computed at a time; bounds the temporaries of a large chunk.
+    linear: LinearMember, optional
+        A logistic regression over the same input
+        (:mod:`~deepchem_actinn.models.linear`), scored in the same pass
+        over the non-zeros; its logits are :attr:`linear_logits` of the
+        last call.
 
     Examples
     --------
@@ -233,8 +239,10 @@ class EnsembleScorer:
                  target_sum: float,
                  log_base: float,
                  device=None,
-                 block: int = 16384) -> None:
+                 block: int = 16384,
+                 linear: Optional[LinearMember] = None) -> None:
         self.ensemble = ensemble.eval()
+        self.linear = linear
         self.positions = np.asarray(positions)
         self.block = int(block)
         self.target_sum = float(target_sum)
@@ -255,6 +263,7 @@ class EnsembleScorer:
             present, minlength=self.n_query_genes).astype(np.float32)
         self.bias = self.ensemble.first.bias.detach()
         self._table: Optional[torch.Tensor] = None  # made on first use
+        self._linear: Optional[Tuple[torch.Tensor, ...]] = None
 
     @property
     def table(self) -> torch.Tensor:
@@ -277,11 +286,44 @@ class EnsembleScorer:
                                          math.log(self.log_base)).contiguous()
         return self._table
 
+    def _linear_tables(self) -> Tuple[torch.Tensor, ...]:
+        """The regression in the query's gene order: its weights (query
+        genes x types), each query gene's scale (1 / standard deviation /
+        ``ln(log_base)``, 0 for a gene the model does not use) and its
+        intercept."""
+        if self._linear is None:
+            assert self.linear is not None
+            present = np.flatnonzero(self.positions >= 0)
+            columns = self.positions[present]
+            n_types = self.linear.coef.shape[0]
+            weights = np.zeros((self.n_query_genes, n_types), np.float32)
+            weights[columns] = self.linear.coef.T[present]
+            scale = np.zeros(self.n_query_genes, np.float32)
+            scale[columns] = self.linear.inv_scale[present] / math.log(
+                self.log_base)
+            self._linear = tuple(
+                torch.from_numpy(a).to(self.device)
+                for a in (weights, scale, self.linear.intercept))
+        return self._linear
+
     def __call__(self,
                  X: Matrix,
                  cell_ids: Union[Sequence[str], np.ndarray] = (),
                  check: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-        """``(hidden, logits)`` of a chunk of raw counts, cells x query genes.
+        """``(hidden, logits)`` of a chunk of raw counts (:meth:`score`
+        without the linear member's logits)."""
+        hidden, logits, _ = self.score(X, cell_ids, check)
+        return hidden, logits
+
+    def score(
+        self,
+        X: Matrix,
+        cell_ids: Union[Sequence[str], np.ndarray] = (),
+        check: bool = True
+    ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """``(hidden, logits, linear_logits)`` of a chunk of raw counts,
+        cells x query genes (``linear_logits`` None without a linear
+        member).
 
         Parameters
         ----------
@@ -311,6 +353,7 @@ class EnsembleScorer:
             self._check_values(X, cell_ids)
         hidden = np.empty((X.shape[0], self.ensemble.feature_width), np.float32)
         logits = np.empty((X.shape[0], self.ensemble.n_types), np.float32)
+        linear = None if self.linear is None else np.empty_like(logits)
         if X.shape[1] != self.n_query_genes:
             raise ACTINNInputError(
                 "the query matrix has %d genes, its gene names %d" %
@@ -327,12 +370,15 @@ class EnsembleScorer:
         self._refuse_blind(np.flatnonzero(totals <= 0), cell_ids)
         for start in range(0, X.shape[0], self.block):
             stop = min(start + self.block, X.shape[0])
-            hidden[start:stop], logits[start:stop] = self._block(
-                X.indptr[start:stop + 1], X.indices, X.data, totals[start:stop])
-        return hidden, logits
+            parts = self._block(X.indptr[start:stop + 1], X.indices, X.data,
+                                totals[start:stop])
+            hidden[start:stop], logits[start:stop] = parts[:2]
+            if linear is not None:
+                linear[start:stop] = parts[2]
+        return hidden, logits, linear
 
     def _block(self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-               totals: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+               totals: np.ndarray) -> Tuple[np.ndarray, ...]:
         """Rows ``indptr`` of a CSR matrix; temporaries stay block-sized.
 
         The raw non-zeros, their columns and the rows' offsets go to the
@@ -345,15 +391,28 @@ class EnsembleScorer:
             indices = indices.astype(np.int64)
         with torch.inference_mode():
             rows = self._to_device((indptr - lo).astype(indices.dtype))
+            columns = self._to_device(indices[lo:hi])
             weights = self._normalise(self._to_device(data[lo:hi]), rows,
                                       self._to_device(totals))
-            first = F.embedding_bag(self._to_device(indices[lo:hi]),
+            first = F.embedding_bag(columns,
                                     self.table,
                                     rows[:-1],
                                     mode="sum",
                                     per_sample_weights=weights).add_(self.bias)
             hidden, logits = self.ensemble.embed_first(first)
-            return hidden.cpu().numpy(), logits.cpu().numpy()
+            out = (hidden.cpu().numpy(), logits.cpu().numpy())
+            if self.linear is None:
+                return out
+            # the regression's input: each value over its gene's standard
+            # deviation, clipped (a second sum over the same non-zeros)
+            table, scale, intercept = self._linear_tables()
+            scaled = torch.clamp(weights * scale[columns], max=CLIP)
+            linear = F.embedding_bag(columns,
+                                     table,
+                                     rows[:-1],
+                                     mode="sum",
+                                     per_sample_weights=scaled)
+            return out + (linear.add_(intercept).cpu().numpy(),)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         """A NumPy array on the device: shared, not copied, on the CPU;
@@ -403,8 +462,9 @@ class EnsembleScorer:
                                                 output_size=values.shape[0])
         return per_value.mul_(values).log1p_()
 
-    def _dense(self, X: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray],
-               check: bool) -> Tuple[np.ndarray, np.ndarray]:
+    def _dense(
+            self, X: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray],
+            check: bool) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """Dense raw counts: align to the model's genes, normalise, embed
         (always checked: a dense check costs little beside the copy)."""
         del check
@@ -416,7 +476,9 @@ class EnsembleScorer:
         values = model_gene_log(X, self.positions, self.target_sum,
                                 self.log_base, ids)
         self._refuse_blind(np.flatnonzero(~values.any(axis=1)), cell_ids)
-        return embed(self.ensemble, values)
+        hidden, logits = embed(self.ensemble, values)
+        linear = None if self.linear is None else self.linear.logits(values)
+        return hidden, logits, linear
 
     def _refuse_blind(self, rows: np.ndarray,
                       cell_ids: Union[Sequence[str], np.ndarray]) -> None:

@@ -1,0 +1,162 @@
+"""The linear member: a scaled, clipped logistic regression averaged with
+the networks (``linear_weight``), the same on every prediction path."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.cli import main
+from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.models.inference import embed
+from deepchem_actinn.models.linear import (CLIP, LinearMember,
+                                           averaged_probabilities, fit_linear)
+
+
+@pytest.fixture(scope="module")
+def averaged(tm_train):
+    return ACTINNAnnotator(n_networks=2,
+                           max_epochs=4,
+                           early_stopping=False,
+                           linear_weight=0.4,
+                           seed=0).fit(tm_train["X"], tm_train["genes"],
+                                       tm_train["labels"])
+
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+
+
+def test_fit_linear_is_scikit_learn_on_scaled_clipped_values():
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 20, density=0.3, random_state=1, format="lil") * 5
+    X[:, 3] = 0  # a gene that never varies
+    X[0, 5] = 400.0  # a value far out, to be clipped
+    X = sp.csr_matrix(X)
+    y = rng.integers(0, 3, 300)
+    member = fit_linear(X, y, 4, seed=0)
+    dense = X.toarray()
+    sd = dense.std(axis=0)
+    scaled = np.minimum(
+        np.divide(dense, sd, out=np.zeros_like(dense), where=sd > 0), CLIP)
+    assert scaled[0, 5] == CLIP
+    expected = LogisticRegression(C=1.0, max_iter=1000).fit(scaled, y)
+    np.testing.assert_allclose(member.inv_scale[sd > 0],
+                               1 / sd[sd > 0],
+                               rtol=1e-5)
+    assert member.inv_scale[3] == 0
+    np.testing.assert_allclose(member.coef[:3], expected.coef_, atol=1e-4)
+    # type 3 is absent from y: it never wins
+    logits = member.logits(X)
+    assert (logits.argmax(axis=1) < 3).all()
+    np.testing.assert_allclose(_softmax(logits)[:, :3],
+                               expected.predict_proba(scaled),
+                               atol=1e-4)
+    np.testing.assert_allclose(member.logits(X),
+                               member.logits(dense),
+                               rtol=1e-5,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="at least two"):
+        fit_linear(X, np.zeros(300, int), 2, seed=0)
+
+
+def test_two_types_give_the_binary_regression():
+    rng = np.random.default_rng(1)
+    X = rng.poisson(2.0, (80, 6)).astype(float)
+    y = (X[:, 0] > 2).astype(int)
+    member = fit_linear(X, y, 2, seed=0)
+    scaled = member.scaled(X)
+    expected = LogisticRegression(C=1.0, max_iter=1000).fit(scaled, y)
+    np.testing.assert_allclose(_softmax(member.logits(X)),
+                               expected.predict_proba(scaled),
+                               atol=1e-5)
+
+
+def test_predict_averages_the_networks_and_the_regression(averaged, tm_test):
+    """Against a reference computation outside the fused scorer: the
+    networks' input, their calibrated softmax, the regression's softmax."""
+    X = sp.csr_matrix(tm_test["X"][:300])
+    values = averaged.preprocess(X, tm_test["genes"])
+    _, logits = embed(averaged.ensemble_, values)
+    networks = _softmax(logits.astype(np.float64) / averaged.temperature_)
+    linear = _softmax(averaged.linear_.logits(values).astype(np.float64))
+    expected = 0.6 * networks + 0.4 * linear
+    for query in (X, X.toarray()):
+        result = averaged.predict(query, tm_test["genes"])
+        np.testing.assert_allclose(result.probabilities,
+                                   expected,
+                                   rtol=1e-4,
+                                   atol=1e-5)
+        assert list(result.cell_types) == [
+            averaged.type_names[i] for i in expected.argmax(axis=1)
+        ]
+    # chunk by chunk, with genes in another order and one the model lacks
+    order = np.random.default_rng(0).permutation(X.shape[1])
+    genes = [tm_test["genes"][i] for i in order] + ["NOT_A_GENE"]
+    shuffled = sp.hstack([X[:, order], sp.csr_matrix((300, 1))]).tocsr()
+    parts = list(
+        averaged.iter_predict([(None, shuffled[:120]), (None, shuffled[120:])],
+                              genes))
+    np.testing.assert_allclose(np.vstack([p.probabilities for p in parts]),
+                               expected,
+                               rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_the_average_is_as_documented():
+    np.testing.assert_allclose(
+        averaged_probabilities(np.array([[0.8, 0.2]]), np.log([[1.0, 3.0]]),
+                               0.25),
+        [[0.75 * 0.8 + 0.25 * 0.25, 0.75 * 0.2 + 0.25 * 0.75]])
+
+
+def test_save_load_keeps_the_regression(averaged, tm_test, tmp_path):
+    averaged.save(tmp_path / "model")
+    loaded = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert loaded.linear_weight == 0.4
+    np.testing.assert_array_equal(loaded.linear_.coef, averaged.linear_.coef)
+    np.testing.assert_array_equal(
+        loaded.predict(tm_test["X"], tm_test["genes"]).probabilities,
+        averaged.predict(tm_test["X"], tm_test["genes"]).probabilities)
+    (tmp_path / "model" / "linear.pt").unlink()
+    with pytest.raises(ACTINNInputError, match="linear.pt is missing"):
+        ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    torch.save({"coef": torch.zeros(2, 2)}, tmp_path / "model" / "linear.pt")
+    with pytest.raises(ACTINNInputError, match="damaged"):
+        ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+
+
+def test_without_a_weight_there_is_no_regression(tm_train):
+    plain = ACTINNAnnotator(n_networks=1, max_epochs=1,
+                            early_stopping=False).fit(tm_train["X"][:400],
+                                                      tm_train["genes"],
+                                                      tm_train["labels"][:400])
+    assert plain.linear_ is None
+    assert plain.get_params()["linear_weight"] == 0.0
+    for bad in (-0.1, 1.0, 2):
+        with pytest.raises(ValueError, match=r"linear_weight must be in"):
+            ACTINNAnnotator(linear_weight=bad)
+
+
+def test_member_round_trips_through_its_arrays(averaged):
+    again = LinearMember.from_dict(averaged.linear_.to_dict())
+    np.testing.assert_array_equal(again.intercept, averaged.linear_.intercept)
+
+
+def test_cli_linear_weight(tmp_path, capsys):
+    from deepchem_actinn.datasets import tabula_muris_sample_paths
+    paths = tabula_muris_sample_paths()
+    base = [
+        "train", "-trs",
+        str(paths["train"]), "-trl",
+        str(paths["train_labels"]), "-ne", "1", "--networks", "1", "-q",
+        "--device", "cpu"
+    ]
+    assert main(base +
+                ["-m", str(tmp_path / "m"), "--linear-weight", "0.5"]) == 0
+    assert ACTINNAnnotator.load(tmp_path / "m").linear_weight == 0.5
+    with pytest.raises(SystemExit):
+        main(base + ["-m", str(tmp_path / "n"), "--linear-weight", "1"])
+    assert "expected a number in [0, 1)" in capsys.readouterr().err
