@@ -193,12 +193,15 @@ def annotate(X,
              other_clusters: Optional[Dict[str, np.ndarray]] = None,
              peer_tools: Sequence[str] = (),
              work: Optional[Path] = None,
-             threads: Optional[int] = None) -> Dict[str, np.ndarray]:
+             threads: Optional[int] = None,
+             linear_weight: float = 0.0) -> Dict[str, np.ndarray]:
     """The runs of one query seed (the ``immune`` cells of ``X``, genes
     ``reference``, made droplet-like with ``seed``): each cell's labels, by
     run name. ``other_clusters``: more clusterings of the query cells to
     vote over (by name), both votes each. ``peer_tools``: peers to run
-    beside (:func:`peer_labels`; venvs and runs under ``work``)."""
+    beside (:func:`peer_labels`; venvs and runs under ``work``).
+    ``linear_weight``: the annotators' (this package's runs and the
+    same-technology bound alike)."""
     import pandas as pd
 
     from deepchem_actinn import ACTINNAnnotator
@@ -218,8 +221,8 @@ def annotate(X,
     marked = np.empty(n, dtype=object)
     proba: Optional[pd.DataFrame] = None
     for _, train, rows in fold_splits(folds, immune):
-        annotator = ACTINNAnnotator(seed=0).fit(X[train][:, columns], shared,
-                                                y[train])
+        annotator = ACTINNAnnotator(seed=0, linear_weight=linear_weight).fit(
+            X[train][:, columns], shared, y[train])
         result = annotator.predict(Xq[rows], genes)
         plain[rows] = result.cell_types
         marked[rows] = annotator.predict(Xq[rows], genes,
@@ -241,7 +244,8 @@ def annotate(X,
                                 seed)[0])[:, :len(shared)]
     bound = np.empty(n, dtype=object)
     for _, train, rows in fold_splits(folds, immune):
-        annotator = ACTINNAnnotator(seed=0).fit(same[train], shared, y[train])
+        annotator = ACTINNAnnotator(seed=0, linear_weight=linear_weight).fit(
+            same[train], shared, y[train])
         bound[rows] = annotator.predict(Xq[rows], genes).cell_types
     clusters = over_cluster(Xq, seed=0)
     voted, _ = majority_vote(plain,
@@ -299,6 +303,10 @@ def annotate(X,
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
+    parser.add_argument("--linear-weight",
+                        type=float,
+                        default=0.0,
+                        help="the annotator's linear_weight (0)")
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
     chosen, work = peers.from_args(parser, args)
@@ -334,7 +342,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for seed in args.seeds:
         runs = annotate(X, list(train.var_names), y, immune, folds, seed,
                         MIN_VOTE_PROBABILITY, other_clusters, chosen, work,
-                        args.threads)
+                        args.threads, args.linear_weight)
         for name, labels in runs.items():
             rows.setdefault(name, []).append(scores(truth, labels))
             s = rows[name][-1]

@@ -76,6 +76,10 @@ def score(truth, annotator, X, genes) -> tuple:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
     parser.add_argument("--markers", type=int, default=5)
+    parser.add_argument("--linear-weight",
+                        type=float,
+                        default=0.0,
+                        help="the annotator's linear_weight (0)")
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
     chosen, work = peers.from_args(parser, args)
@@ -93,7 +97,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     y = train.obs["cell_type"].astype(str).to_numpy()
     reference = list(train.var_names)
     markers = set(np.asarray(reference)[marker_genes(train.X, y, args.markers)])
-    everything = ACTINNAnnotator(seed=0).fit(train.X, reference, y)
+    everything = ACTINNAnnotator(seed=0, linear_weight=args.linear_weight).fit(
+        train.X, reference, y)
     rows = {}
     for seed in args.seeds:
         X, genes, _ = technologies.make_query(test.X, reference,
@@ -107,7 +112,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         for query, (Xq, gq) in queries.items():
             shared = measured_genes(reference, gene_candidates(gq))
             sub = train[:, shared]
-            measured = ACTINNAnnotator(seed=0).fit(sub.X, shared, y)
+            measured = ACTINNAnnotator(seed=0,
+                                       linear_weight=args.linear_weight).fit(
+                                           sub.X, shared, y)
             for training, annotator in (("every reference gene", everything),
                                         ("the genes the query measures",
                                          measured)):

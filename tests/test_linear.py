@@ -160,3 +160,10 @@ def test_cli_linear_weight(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(base + ["-m", str(tmp_path / "n"), "--linear-weight", "1"])
     assert "expected a number in [0, 1)" in capsys.readouterr().err
+
+
+def test_demo_takes_the_weight():
+    from deepchem_actinn.cli import build_parser
+    args = build_parser().parse_args(["demo", "--linear-weight", "0.5"])
+    assert args.linear_weight == 0.5
+    assert build_parser().parse_args(["demo"]).linear_weight == 0.0

@@ -115,7 +115,7 @@ class ACTINNAnnotator:
         clipped at 10 (:mod:`~deepchem_actinn.models.linear`), fitted on up
         to 20,000 training cells: ``linear_weight`` of the regression, the
         rest of the networks. 0 (the default) is ACTINN's networks alone;
-        0.5 was ahead across technologies in the README's benchmarks. The
+        0.5 was ahead on the README's droplet and immune queries. The
         DeepChem models (:attr:`models_`) are the networks alone.
     seed: int, default 0
         Seeds the split, the weights and the shuffling.

@@ -81,6 +81,16 @@ def _add_device(p: argparse.ArgumentParser) -> None:
                    "(default: CUDA when PyTorch sees a GPU, else the CPU)")
 
 
+def _add_linear_weight(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--linear-weight",
+                   type=linear_weight,
+                   default=0.0,
+                   metavar="W",
+                   help="average the networks with a logistic regression on "
+                   "the same scaled values, W of it (0: the networks "
+                   "alone; 0.5 was ahead on droplet-like queries)")
+
+
 def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("-trs",
                    "--train_set",
@@ -121,13 +131,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    type=positive_int,
                    default=3,
                    help="networks in the ensemble (3); 1 is the original")
-    p.add_argument("--linear-weight",
-                   type=linear_weight,
-                   default=0.0,
-                   metavar="W",
-                   help="average the networks with a logistic regression on "
-                   "the same scaled values, W of it (0: the networks "
-                   "alone; 0.5 was ahead across technologies)")
+    _add_linear_weight(p)
     p.add_argument("--train-format",
                    type=format_name,
                    default=None,
@@ -383,6 +387,7 @@ def _add_tools(sub) -> None:
                    default="actinn_demo_output",
                    help="output directory (actinn_demo_output)")
     p.add_argument("--seed", type=int, default=0)
+    _add_linear_weight(p)
     _add_device(p)
     _add_common(p)
 

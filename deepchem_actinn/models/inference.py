@@ -16,7 +16,10 @@ by block, through :meth:`ACTINNEnsemble.embed_first
   (the raw non-zeros are copied there, from pinned memory on CUDA): no
   column remapping, no normalised copy, nothing densified. Dense counts are
   aligned and normalised (:func:`model_gene_log`), then go through
-  :func:`embed`.
+  :func:`embed`. An annotator's linear member
+  (:class:`~deepchem_actinn.models.linear.LinearMember`) is scored in the
+  same pass, by a second ``embedding_bag`` over the same normalised
+  non-zeros, each scaled and clipped.
 
 The library size of a cell is its counts in the *model's* genes (those of
 them the query measures), not in all the genes of the query file: a query's
