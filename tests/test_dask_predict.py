@@ -439,3 +439,25 @@ def test_without_dask_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError,
                        match=r'pip install "deepchem-actinn\[distributed\]"'):
         dask_predict._distributed()
+
+
+def test_the_linear_member_is_scored_on_the_workers(client, sample):
+    train, test = sample
+    averaged = ACTINNAnnotator(max_epochs=3,
+                               n_networks=1,
+                               linear_weight=0.5,
+                               seed=0).fit(train.X, train.var_names,
+                                           train.obs["cell_type"])
+    X = da.from_array(test.X.toarray(), chunks=(400, -1))
+    result = predict_dask(averaged,
+                          X,
+                          test.var_names,
+                          test.obs_names,
+                          client=client,
+                          unassigned=True)
+    _assert_same(
+        result,
+        averaged.predict(test.X,
+                         test.var_names,
+                         test.obs_names,
+                         unassigned=True))

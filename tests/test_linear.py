@@ -48,18 +48,31 @@ def test_fit_linear_is_scikit_learn_on_scaled_clipped_values():
                                rtol=1e-5)
     assert member.inv_scale[3] == 0
     np.testing.assert_allclose(member.coef[:3], expected.coef_, atol=1e-4)
-    # type 3 is absent from y: it never wins
+    # type 3 is absent from y: not known, so its probability stays the
+    # networks' and the regression shares out the rest
+    assert member.known.tolist() == [True, True, True, False]
     logits = member.logits(X)
-    assert (logits.argmax(axis=1) < 3).all()
-    np.testing.assert_allclose(_softmax(logits)[:, :3],
+    np.testing.assert_allclose(_softmax(logits[:, :3]),
                                expected.predict_proba(scaled),
                                atol=1e-4)
+    networks = np.tile([0.1, 0.2, 0.3, 0.4], (300, 1))
+    mixed = averaged_probabilities(networks, logits, 0.5, member.known)
+    np.testing.assert_allclose(mixed[:, 3], 0.4)
+    np.testing.assert_allclose(mixed[:, :3],
+                               0.5 * networks[:, :3] +
+                               0.5 * 0.6 * expected.predict_proba(scaled),
+                               atol=1e-4)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
     np.testing.assert_allclose(member.logits(X),
                                member.logits(dense),
                                rtol=1e-5,
                                atol=1e-5)
-    with pytest.raises(ValueError, match="at least two"):
-        fit_linear(X, np.zeros(300, int), 2, seed=0)
+    # one type alone: nothing known, the networks' probabilities as they are
+    alone = fit_linear(X, np.zeros(300, int), 2, seed=0)
+    assert not alone.known.any()
+    np.testing.assert_array_equal(
+        averaged_probabilities(networks[:, :2], alone.logits(X), 0.5,
+                               alone.known), networks[:, :2])
 
 
 def test_two_types_give_the_binary_regression():
@@ -142,7 +155,9 @@ def test_without_a_weight_there_is_no_regression(tm_train):
 
 def test_member_round_trips_through_its_arrays(averaged):
     again = LinearMember.from_dict(averaged.linear_.to_dict())
-    np.testing.assert_array_equal(again.intercept, averaged.linear_.intercept)
+    for name, array in averaged.linear_.to_dict().items():
+        np.testing.assert_array_equal(getattr(again, name), array)
+        assert getattr(again, name).dtype == array.dtype
 
 
 def test_cli_linear_weight(tmp_path, capsys):
@@ -162,8 +177,51 @@ def test_cli_linear_weight(tmp_path, capsys):
     assert "expected a number in [0, 1)" in capsys.readouterr().err
 
 
-def test_demo_takes_the_weight():
-    from deepchem_actinn.cli import build_parser
-    args = build_parser().parse_args(["demo", "--linear-weight", "0.5"])
-    assert args.linear_weight == 0.5
-    assert build_parser().parse_args(["demo"]).linear_weight == 0.0
+def test_demo_trains_with_the_weight(monkeypatch, tmp_path):
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fit(self, *args, **kwargs):
+        seen.append(self.linear_weight)
+        raise Stop
+
+    monkeypatch.setattr(ACTINNAnnotator, "fit", fit)
+    for flags, weight in ((["--linear-weight", "0.5"], 0.5), ([], 0.0)):
+        with pytest.raises(Stop):
+            main(["demo", "-o", str(tmp_path / "demo"), "-q", *flags])
+        assert seen.pop() == weight
+
+
+def test_unassigned_scores_cells_by_the_averaged_type(averaged, tm_test):
+    """The rule scales each cell's distance by the type it is given: the
+    average's, not the networks' alone."""
+    X = sp.csr_matrix(tm_test["X"])
+    result = averaged.predict(X, tm_test["genes"], unassigned=True)
+    values = averaged.preprocess(X, tm_test["genes"])
+    hidden, logits = embed(averaged.ensemble_, values)
+    proba = averaged.probabilities(logits, averaged.linear_.logits(values))
+    np.testing.assert_allclose(result.novelty_score,
+                               averaged.rule_.score(hidden, logits, proba),
+                               rtol=1e-4)
+    differ = proba.argmax(axis=1) != logits.argmax(axis=1)
+    if differ.any():  # the networks' type would give other scores there
+        networks_only = averaged.rule_.score(hidden, logits)
+        assert not np.allclose(result.novelty_score[differ],
+                               networks_only[differ])
+
+
+def test_a_weight_set_after_fitting_is_refused(tm_train, tm_test, tmp_path):
+    plain = ACTINNAnnotator(n_networks=1, max_epochs=1,
+                            early_stopping=False).fit(tm_train["X"][:400],
+                                                      tm_train["genes"],
+                                                      tm_train["labels"][:400])
+    plain.save(tmp_path / "plain")
+    config = (tmp_path / "plain" / "annotator.json").read_text()
+    assert "linear_weight" not in config  # earlier versions still load it
+    plain.linear_weight = 0.5
+    with pytest.raises(ValueError, match="fitted without a linear member"):
+        plain.predict(tm_test["X"][:10], tm_test["genes"])
+    with pytest.raises(ValueError, match="fitted without a linear member"):
+        plain.save(tmp_path / "other")

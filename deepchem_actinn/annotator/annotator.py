@@ -452,6 +452,7 @@ class ACTINNAnnotator:
         """The scorer for a query whose genes sit at ``positions`` (see
         :meth:`gene_positions`): raw counts in, features and logits out."""
         self._check_fitted()
+        self._check_linear()
         return EnsembleScorer(self.ensemble_,
                               positions,
                               n_query_genes,
@@ -459,15 +460,26 @@ class ACTINNAnnotator:
                               self.log_base,
                               linear=self.linear_)
 
+    def _check_linear(self) -> None:
+        """Refuse a ``linear_weight`` set after fitting: no regression was
+        fitted for it."""
+        if self.linear_weight > 0 and getattr(self, "linear_", None) is None:
+            raise ValueError(
+                "linear_weight is %g but this annotator was fitted without a "
+                "linear member: fit again with linear_weight set" %
+                self.linear_weight)
+
     def probabilities(self, logits: np.ndarray,
                       linear_logits: Optional[np.ndarray]) -> np.ndarray:
         """Each cell's type probabilities from the networks' ``logits``
         (calibrated by the fitted temperature) and, with ``linear_weight``,
         the linear member's (:meth:`EnsembleScorer.score`)."""
         proba = conf.calibrated_probabilities(logits, self.temperature_)
-        if linear_logits is None or self.linear_weight == 0:
+        if linear_logits is None or self.linear_ is None or \
+                self.linear_weight == 0:
             return proba
-        return averaged_probabilities(proba, linear_logits, self.linear_weight)
+        return averaged_probabilities(proba, linear_logits, self.linear_weight,
+                                      self.linear_.known)
 
     def preprocess(self,
                    X: Matrix,
@@ -751,6 +763,7 @@ class ACTINNAnnotator:
         in format 1 (:mod:`deepchem_actinn.annotator.persistence`)."""
         from deepchem_actinn.annotator.persistence import save_annotator
         self._check_fitted()
+        self._check_linear()
         save_annotator(self, path, overwrite)
 
     @classmethod

@@ -287,7 +287,8 @@ def annotate_matrix(annotator: Any,
         names = np.asarray(conf.assign(names, label_proba, threshold),
                            dtype=object)
     elif unassigned:
-        scores = annotator.rule_.score(hidden, logits)
+        scores = annotator.rule_.score(hidden, logits,
+                                       None if linear is None else proba)
         rejected, calibration = decide_novelty(annotator.rule_, scores,
                                                proba.argmax(axis=1), previous,
                                                label_proba)

@@ -59,6 +59,15 @@ def _refuse_foreign_files(path: Union[str, os.PathLike],
             (path, examples(foreign)))
 
 
+def _saved_params(annotator: "ACTINNAnnotator") -> Dict[str, Any]:
+    """The hyperparameters to save: without ``linear_weight`` when it is 0,
+    so that versions before it still load such an annotator."""
+    params = annotator.get_params()
+    if not params.get("linear_weight"):
+        params.pop("linear_weight", None)
+    return params
+
+
 def save_annotator(annotator: "ACTINNAnnotator",
                    path: Union[str, os.PathLike],
                    overwrite: bool = False) -> None:
@@ -68,7 +77,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
     config = {
         "format_version": FORMAT_VERSION,
         "package_version": __version__,
-        "params": annotator.get_params(),
+        "params": _saved_params(annotator),
         "genes": annotator.genes_,
         "type_names": list(annotator.labels_.type_names),
         "temperature": annotator.temperature_,
@@ -89,7 +98,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
                 torch.from_numpy(
                     np.asarray(annotator.type_profiles_, np.float32)),
                 os.path.join(tmp, PROFILE_FILE))
-        if annotator.linear_ is not None:
+        if annotator.linear_ is not None and annotator.linear_weight > 0:
             torch.save(
                 {
                     name: torch.from_numpy(array)
@@ -200,7 +209,8 @@ def _linear(path: str, annotator: "ACTINNAnnotator") -> Optional[LinearMember]:
         {name: tensor.numpy() for name, tensor in arrays.items()})
     shape = (annotator.labels_.n_types, len(annotator.genes_))
     if (member.coef.shape != shape or member.intercept.shape != shape[:1] or
-            member.inv_scale.shape != shape[1:]):
+            member.inv_scale.shape != shape[1:] or
+            member.known.shape != shape[:1]):
         raise ACTINNInputError(
             "%s does not hold a regression over %d genes and %d types; the "
             "directory is damaged" % (linear_path, shape[1], shape[0]))

@@ -402,17 +402,24 @@ class RejectionRule:
         return np.where(scales > tiny, scales, max(pooled, tiny))
 
     # -------------------------------------------------------------- predict
-    def score(self, features: Optional[np.ndarray],
-              logits: np.ndarray) -> np.ndarray:
+    def score(self,
+              features: Optional[np.ndarray],
+              logits: np.ndarray,
+              probabilities: Optional[np.ndarray] = None) -> np.ndarray:
         """Typicality of each cell (higher = more like the reference).
 
         ``-d / s[c]`` for ``knn``; the top calibrated probability for
-        ``max_probability``.
+        ``max_probability``. ``c`` and that probability are the networks'
+        (from ``logits``), or those of ``probabilities`` when given (an
+        annotator that averages the networks with its linear member labels
+        cells by the average).
         """
         logits = np.asarray(logits, dtype=np.float64)
         if self.method == "max_probability":
-            return calibrated_probabilities(
-                logits, self.temperature).max(axis=1).astype(np.float64)
+            if probabilities is None:
+                probabilities = calibrated_probabilities(
+                    logits, self.temperature)
+            return np.asarray(probabilities, np.float64).max(axis=1)
         if self.reference_ is None:
             raise RuntimeError("this rule is not fitted: call fit()")
         if features is None:
@@ -424,7 +431,8 @@ class RejectionRule:
                              (features.shape[1], self.reference_.shape[1]))
         distance = kth_neighbour_distance(features, self.reference_,
                                           self.n_neighbors)
-        return -distance / self.scales_[logits.argmax(axis=1)]
+        top = logits if probabilities is None else np.asarray(probabilities)
+        return -distance / self.scales_[top.argmax(axis=1)]
 
     def query_scale(self, scores: np.ndarray) -> float:
         """How far a query as a whole sits beyond the reference: ``q / m``

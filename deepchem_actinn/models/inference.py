@@ -221,8 +221,8 @@ class EnsembleScorer:
     linear: LinearMember, optional
         A logistic regression over the same input
         (:mod:`~deepchem_actinn.models.linear`), scored in the same pass
-        over the non-zeros; its logits are :attr:`linear_logits` of the
-        last call.
+        over the non-zeros; its logits are the third item :meth:`score`
+        returns.
 
     Examples
     --------
