@@ -388,7 +388,7 @@ def _no_whole_read(*args, **kwargs):
 def test_chunks_concatenate_to_read(files, name, monkeypatch):
     expected = readers.read(files[name])
     if name in STREAMED:  # these must be read piece by piece, not whole
-        monkeypatch.setattr(stream, "read_whole", _no_whole_read)
+        monkeypatch.setattr(stream, "read", _no_whole_read)
         monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
     sizes = [X.shape[0] for _, X in chunks]

@@ -105,7 +105,8 @@ def read(path: PathLike,
          allow_non_integer: bool = False,
          orientation: Optional[str] = None,
          expected_genes: Optional[Sequence[str]] = None,
-         expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
+         expected_cells: Optional[Sequence[str]] = None,
+         warn_repeated: bool = True) -> anndata.AnnData:
     """Read raw counts from any supported format, ready for ACTINN.
 
     Parameters
@@ -142,6 +143,10 @@ def read(path: PathLike,
         Cell ids the data should hold (at training, the labels' ids): for
         a text file, the axis holding more of them is taken for cells.
         Ignored by other formats.
+    warn_repeated: bool, default True
+        Warn when cell ids repeat (:func:`warn_repeated_ids`); the streaming
+        readers, which read such a file whole on every pass, pass False and
+        warn once per pass themselves.
 
     Returns
     -------
@@ -169,25 +174,6 @@ def read(path: PathLike,
     >>> list(adata.var_names), adata.X.toarray().tolist()
     (['ACTB', 'CD3E'], [[3.0, 0.0], [0.0, 1.0]])
     """
-    out = read_whole(path, format, layer, use_raw, upper_case_genes,
-                     allow_non_integer, orientation, expected_genes,
-                     expected_cells)
-    warn_repeated_ids(out.obs_names, str(path))
-    return out
-
-
-def read_whole(
-        path: PathLike,
-        format: Optional[str] = None,
-        layer: Optional[str] = None,
-        use_raw: Optional[bool] = None,
-        upper_case_genes: bool = True,
-        allow_non_integer: bool = False,
-        orientation: Optional[str] = None,
-        expected_genes: Optional[Sequence[str]] = None,
-        expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
-    """:func:`read` without its warning about repeated cell ids, for the
-    streaming readers, which give it once per pass over the file."""
     p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
@@ -201,4 +187,6 @@ def read_whole(
                             not allow_non_integer, str(p))
     logger.info("%s: read %d cells x %d genes (%s, %s)", p, out.n_obs,
                 out.n_vars, fmt, src.description)
+    if warn_repeated:
+        warn_repeated_ids(out.obs_names, str(p))
     return out

@@ -31,7 +31,7 @@ from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
-from deepchem_actinn.io.readers import read_whole, warn_repeated_ids
+from deepchem_actinn.io.readers import read, warn_repeated_ids
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
 from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
@@ -93,13 +93,14 @@ def _open_rows(path: Path,
                 direct.__exit__(None, None, None)
             return
     yield _MemoryRows(
-        read_whole(path,
-                   fmt,
-                   layer,
-                   use_raw,
-                   upper_case_genes=False,
-                   allow_non_integer=allow_non_integer,
-                   orientation=orientation))
+        read(path,
+             fmt,
+             layer=layer,
+             use_raw=use_raw,
+             upper_case_genes=False,
+             allow_non_integer=allow_non_integer,
+             orientation=orientation,
+             warn_repeated=False))
 
 
 def read_var(path: PathLike,
