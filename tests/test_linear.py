@@ -29,20 +29,23 @@ def _softmax(z):
     return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
 
-def test_fit_linear_is_scikit_learn_on_scaled_clipped_values():
+@pytest.mark.parametrize("class_weight", [None, "balanced"])
+def test_fit_linear_is_scikit_learn_on_scaled_clipped_values(class_weight):
     rng = np.random.default_rng(0)
     X = sp.random(300, 20, density=0.3, random_state=1, format="lil") * 5
     X[:, 3] = 0  # a gene that never varies
     X[0, 5] = 400.0  # a value far out, to be clipped
     X = sp.csr_matrix(X)
-    y = rng.integers(0, 3, 300)
-    member = fit_linear(X, y, 4, seed=0)
+    y = rng.choice(3, 300, p=[0.6, 0.3, 0.1])
+    member = fit_linear(X, y, 4, seed=0, class_weight=class_weight)
     dense = X.toarray()
     sd = dense.std(axis=0)
     scaled = np.minimum(
         np.divide(dense, sd, out=np.zeros_like(dense), where=sd > 0), CLIP)
     assert scaled[0, 5] == CLIP
-    expected = LogisticRegression(C=1.0, max_iter=1000).fit(scaled, y)
+    expected = LogisticRegression(C=1.0,
+                                  max_iter=1000,
+                                  class_weight=class_weight).fit(scaled, y)
     np.testing.assert_allclose(member.inv_scale[sd > 0],
                                1 / sd[sd > 0],
                                rtol=1e-5)
@@ -73,6 +76,26 @@ def test_fit_linear_is_scikit_learn_on_scaled_clipped_values():
     np.testing.assert_array_equal(
         averaged_probabilities(networks[:, :2], alone.logits(X), 0.5,
                                alone.known), networks[:, :2])
+
+
+def test_the_regression_weighs_types_as_the_networks(tm_train, monkeypatch):
+    import deepchem_actinn.annotator.annotator as module
+    seen = []
+    real = module.fit_linear
+
+    def spy(*args):
+        seen.append(args[4])
+        return real(*args)
+
+    monkeypatch.setattr(module, "fit_linear", spy)
+    for class_weight in ("balanced", None):
+        ACTINNAnnotator(n_networks=1,
+                        max_epochs=1,
+                        linear_weight=0.5,
+                        class_weight=class_weight).fit(tm_train["X"][:500],
+                                                       tm_train["genes"],
+                                                       tm_train["labels"][:500])
+    assert seen == ["balanced", None]
 
 
 def test_two_types_give_the_binary_regression():

@@ -113,7 +113,8 @@ class ACTINNAnnotator:
         Average the networks' probabilities with those of a logistic
         regression on the same values, each gene scaled to unit variance and
         clipped at 10 (:mod:`~deepchem_actinn.models.linear`), fitted on up
-        to 20,000 training cells: ``linear_weight`` of the regression, the
+        to 20,000 training cells with the same ``class_weight``:
+        ``linear_weight`` of the regression, the
         rest of the networks. 0 (the default) is ACTINN's networks alone;
         0.5 was ahead on the README's droplet and immune queries. The
         DeepChem models (:attr:`models_`) are the networks alone.
@@ -399,8 +400,9 @@ class ACTINNAnnotator:
                           y_ref is not None else (X_valid, y_valid))
         self.type_profiles_ = fitting.reference_profiles(
             X_some, y_some, self.labels_.n_types, self.log_base)
-        self.linear_ = fit_linear(X_some, y_some, self.labels_.n_types,
-                                  self.seed) if self.linear_weight > 0 else None
+        self.linear_ = fit_linear(
+            X_some, y_some, self.labels_.n_types, self.seed,
+            self.class_weight) if self.linear_weight > 0 else None
         self.n_reference_cells_ = int(n_cells)
         self.package_version_ = __version__
         return self

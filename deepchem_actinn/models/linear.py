@@ -9,9 +9,8 @@ probabilities. :meth:`ACTINNAnnotator.predict
 networks' calibrated probabilities, ``linear_weight`` of the one and the rest
 of the other, over the types the regression was fitted on (the networks keep
 their probability of any other). Its errors are not the networks' errors, so
-the average was right more often on the README's droplet-like queries. The
-regression weighs every cell alike (the networks, with the default
-``class_weight="balanced"``, weigh each type alike).
+the average was right more often on the README's droplet-like queries. It
+weighs the types as the networks do (``class_weight``).
 
 References
 ----------
@@ -90,13 +89,17 @@ class LinearMember:
                    known=np.asarray(arrays["known"], bool))
 
 
-def fit_linear(X: Matrix, y: np.ndarray, n_types: int,
-               seed: int) -> LinearMember:
+def fit_linear(X: Matrix,
+               y: np.ndarray,
+               n_types: int,
+               seed: int,
+               class_weight: Optional[str] = None) -> LinearMember:
     """Fit the regression on the networks' input ``X`` of reference cells
     with class ids ``y`` (0 to ``n_types - 1``). A type absent from ``y`` is
     not ``known``: the average leaves its probability to the networks; with
     fewer than two types in ``y`` nothing is known and the average is the
-    networks' alone."""
+    networks' alone. ``class_weight`` is scikit-learn's (``"balanced"``:
+    each type weighs the same)."""
     from sklearn.linear_model import LogisticRegression
     X = sp.csr_matrix(X, dtype=np.float64)
     mean = np.asarray(X.mean(axis=0)).ravel()
@@ -111,7 +114,10 @@ def fit_linear(X: Matrix, y: np.ndarray, n_types: int,
     if len(present) < 2:
         member.known[:] = False
         return member
-    model = LogisticRegression(C=C, max_iter=1000, random_state=seed)
+    model = LogisticRegression(C=C,
+                               max_iter=1000,
+                               random_state=seed,
+                               class_weight=class_weight)
     model.fit(member.scaled(X), y)
     member.coef[present] = model.coef_ if len(present) > 2 else np.vstack(
         [-model.coef_, model.coef_]) / 2
