@@ -248,3 +248,17 @@ def test_a_weight_set_after_fitting_is_refused(tm_train, tm_test, tmp_path):
         plain.predict(tm_test["X"][:10], tm_test["genes"])
     with pytest.raises(ValueError, match="fitted without a linear member"):
         plain.save(tmp_path / "other")
+
+
+def test_averaged_probabilities_stay_within_0_and_1():
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.full(12, 0.05), size=5000).astype(np.float32)
+    logits = rng.normal(0, 30, size=(5000, 12)).astype(np.float32)
+    mixed = averaged_probabilities(proba, logits, 0.5)
+    assert mixed.dtype == np.float32
+    assert mixed.min() >= 0 and mixed.max() <= 1
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+    # float32 rows sum a little over 1: the average must not pass 1
+    over = np.array([[0.99999994, 2.4e-7]], np.float32)
+    assert float(over.astype(np.float64).sum()) > 1
+    assert averaged_probabilities(over, np.array([[60.0, 0.0]]), 0.5).max() <= 1

@@ -133,7 +133,8 @@ def averaged_probabilities(proba: np.ndarray,
     """``(1 - weight)`` of the networks' probabilities ``proba`` plus
     ``weight`` of the regression's softmax over the ``known`` types (all by
     default), scaled to the networks' probability of those types; the other
-    types keep the networks' probabilities. Rows still sum to 1.
+    types keep the networks' probabilities. Rows still sum to 1 (each
+    value within [0, 1] despite rounding), in ``proba``'s dtype.
 
     Examples
     --------
@@ -149,11 +150,11 @@ def averaged_probabilities(proba: np.ndarray,
         known = np.ones(proba.shape[1], bool)
     out = np.array(proba, dtype=np.float64)
     if not known.any():
-        return out
+        return np.asarray(proba)
     z = linear_logits[:, known] - linear_logits[:, known].max(axis=1,
                                                               keepdims=True)
     soft = np.exp(z)
     soft /= soft.sum(axis=1, keepdims=True)
     mass = out[:, known].sum(axis=1, keepdims=True)
     out[:, known] = (1.0 - weight) * out[:, known] + weight * soft * mass
-    return out
+    return np.clip(out, 0.0, 1.0).astype(np.asarray(proba).dtype, copy=False)
