@@ -31,6 +31,11 @@ rows (the stratified split ``fit`` used, rebuilt with
   calibrated probability under 0.5
   (:func:`deepchem_actinn.annotator.labelling.decide_novelty`); its ROC AUC
   is ``knn_query``'s.
+* ``annotator``: what ``annotator.predict(test, unassigned=True)`` marks,
+  from the annotator itself rather than rebuilt here; it equals ``default``
+  when the networks alone decide, and is the one to read with
+  ``--linear-weight`` (whose averaged probabilities and types the rebuilt
+  rules above do not use). ROC AUC: ``knn_query``'s.
 
 Usage::
 
@@ -52,7 +57,7 @@ import numpy as np
 
 SCORES = [
     "max_probability", "mahalanobis", "knn", "knn_relative", "knn_query",
-    "default"
+    "default", "annotator"
 ]
 
 
@@ -77,6 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="networks in the annotator's ensemble "
                         "(default: the annotator's default)")
     parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--linear-weight",
+                        type=float,
+                        default=0.0,
+                        help="the annotator's linear_weight (0)")
     parser.add_argument("--gene-filter",
                         choices=["none", "default"],
                         default="none",
@@ -96,17 +105,24 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
     """Train without ``held``; hidden features and logits of the reference
     (with its validation split) and of the whole test set."""
     from deepchem_actinn import ACTINNAnnotator
+    from deepchem_actinn.confidence.calibration import UNASSIGNED
     from deepchem_actinn.models.inference import embed
     from deepchem_actinn.stratify import stratified_indices
-    name = "s%d_n%s_%s_%s.npz" % (seed, args.n_networks or "default",
-                                  args.gene_filter, held.replace(" ", "_"))
+    linear = "_lw%g" % args.linear_weight if args.linear_weight else ""
+    name = "s%d_n%s_%s%s_%s.npz" % (seed, args.n_networks or
+                                    "default", args.gene_filter, linear,
+                                    held.replace(" ", "_"))
     path = os.path.join(args.cache, name) if args.cache else None
     if path and os.path.exists(path):
         with np.load(path, allow_pickle=False) as stored:
             return dict(stored)
     keep = (train.obs["cell_type"] != held).to_numpy()
     X, labels = train.X[keep], train.obs["cell_type"].to_numpy()[keep]
-    options = {"seed": seed, "max_epochs": args.max_epochs}
+    options = {
+        "seed": seed,
+        "max_epochs": args.max_epochs,
+        "linear_weight": args.linear_weight
+    }
     if args.n_networks:
         options["n_networks"] = args.n_networks
     if args.gene_filter == "none":
@@ -121,6 +137,8 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
                            annotator.preprocess(X, train.var_names))
     test_hidden, test_logits = embed(
         annotator.ensemble_, annotator.preprocess(test.X, test.var_names))
+    marked = annotator.predict(test.X, test.var_names,
+                               unassigned=True).cell_types == UNASSIGNED
     out = {
         "hidden": hidden,
         "logits": logits,
@@ -131,6 +149,7 @@ def run_features(args, seed: int, held: str, train, test) -> Dict:
         "temperature": np.float64(annotator.temperature_),
         "threshold": np.float64(annotator.threshold_),
         "fit_seconds": np.float64(time.time() - start),
+        "test_unassigned": marked,
     }
     if path:
         os.makedirs(args.cache, exist_ok=True)
@@ -203,6 +222,10 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     results["default"] = (float(rejected[held_mask].mean()),
                           float(rejected[~held_mask].mean()),
                           results["knn_query"][2], float(rule.threshold))
+    marked = run["test_unassigned"]
+    results["annotator"] = (float(marked[held_mask].mean()),
+                            float(marked[~held_mask].mean()),
+                            results["knn_query"][2], float(rule.threshold))
     # At the annotator's own rate (1 %) the baseline's threshold is the
     # annotator's threshold_; other rates re-score the cached run.
     if rate == 0.01:

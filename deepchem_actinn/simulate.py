@@ -85,6 +85,7 @@ import numpy as np
 from deepchem_actinn.count_model import (CountModel, build_model, chunk_pieces,
                                          default_proportions, draw_blocks)
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.signals import raise_if_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +279,7 @@ def simulate_counts(path: Union[str, os.PathLike],
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> usual file mode
+        raise_if_stopped()
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -21,8 +21,9 @@ import zlib
 from typing import Callable, List, Optional, Sequence
 
 from deepchem_actinn.cli.parser import FORMAT_ALIASES, build_parser
-from deepchem_actinn.cli.progress import Terminated, command_session
+from deepchem_actinn.cli.progress import command_session
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.signals import Terminated
 
 __all__ = ["main", "run", "build_parser", "FORMAT_ALIASES"]
 

@@ -59,15 +59,6 @@ def value_options(args) -> Dict[str, Any]:
     }
 
 
-def refuse_log_scale(args, adata, path) -> None:
-    """With ``--allow-non-integer``, refuse a matrix :func:`read` returned
-    that looks log-normalised, naming ``path``: a log scale is never counts
-    (without the flag the reader has refused it already)."""
-    if getattr(args, "allow_non_integer", False):
-        from deepchem_actinn.io.counts import refuse_log_normalised
-        refuse_log_normalised(adata.X, adata.obs_names, source=str(path))
-
-
 def orientation_options(
         orientation: str,
         expected_genes: Optional[Sequence[str]] = None,

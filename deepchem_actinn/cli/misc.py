@@ -4,7 +4,7 @@ import shutil
 import time
 from pathlib import Path
 
-from deepchem_actinn.cli.common import refuse_log_scale, value_options
+from deepchem_actinn.cli.common import value_options
 from deepchem_actinn.cli.progress import Progress
 
 logger = logging.getLogger("deepchem_actinn")
@@ -26,7 +26,6 @@ def cmd_format(args) -> None:
                  args.format,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args))
-    refuse_log_scale(args, adata, args.input)
     for path in outputs:
         writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
         writer(adata, path, overwrite=args.overwrite)

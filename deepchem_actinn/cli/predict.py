@@ -26,8 +26,7 @@ from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process,
-                                        orientation_options, refuse_log_scale,
-                                        value_options)
+                                        orientation_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.summary import PredictionSummary
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -336,7 +335,6 @@ def _whole(args, annotator, outputs: _Outputs,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args),
                  **_query_options(args, annotator))
-    refuse_log_scale(args, adata, args.test_set)
     column, genes = _match_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)
     result = annotator.predict(adata.X,

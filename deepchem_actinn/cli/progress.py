@@ -2,20 +2,19 @@
 
 :class:`Progress` is a tqdm bar on stderr (nothing with ``-q``).
 :func:`command_session` configures the ``deepchem_actinn`` logger, PyTorch's
-threads and the SIGTERM handler for the length of one command, and puts
+threads and the Ctrl-C and SIGTERM handlers for the length of one command, and puts
 them back after, so that calling :func:`deepchem_actinn.cli.main` in a
 Python process leaves that process as it was.
 """
 import contextlib
 import logging
 import os
-import signal
 import sys
-import threading
 import warnings
 from typing import Any, Iterator, Optional
 
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.signals import raise_if_stopped, stop_on_signals
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -37,7 +36,10 @@ class Progress:
             self.bar = tqdm(file=sys.stderr, **kwargs)
 
     def update(self, n: int = 1, **postfix: Any) -> None:
-        """Advance by ``n``, showing ``postfix`` beside the bar."""
+        """Advance by ``n``, showing ``postfix`` beside the bar; a stop
+        signal whose exception was swallowed is raised here again
+        (:func:`deepchem_actinn.signals.raise_if_stopped`)."""
+        raise_if_stopped()
         if self.bar is not None:
             if postfix:
                 self.bar.set_postfix(postfix, refresh=False)
@@ -47,30 +49,6 @@ class Progress:
         """Remove the bar."""
         if self.bar is not None:
             self.bar.close()
-
-
-class Terminated(BaseException):
-    """Raised in the main thread when the process receives SIGTERM, so that
-    the atomic writers' clean-up runs as for Ctrl-C (KeyboardInterrupt)."""
-
-
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated(signum)
-
-
-@contextlib.contextmanager
-def sigterm_as_exception() -> Iterator[None]:
-    """SIGTERM raises :class:`Terminated` inside the block; the previous
-    handler is restored after. Only the main thread can set handlers; in
-    another thread the block runs unchanged."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, saved)
 
 
 @contextlib.contextmanager
@@ -142,7 +120,7 @@ def package_logging(quiet: bool) -> Iterator[None]:
 def command_session(quiet: bool, threads: Optional[int]) -> Iterator[None]:
     """Everything a command runs inside: logging, threads, SIGTERM, and
     library deprecation warnings silenced."""
-    with package_logging(quiet), sigterm_as_exception(), \
+    with package_logging(quiet), stop_on_signals(), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)

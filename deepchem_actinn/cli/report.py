@@ -162,9 +162,6 @@ def read_query(path: str,
                  upper_case_genes=upper_case_genes,
                  allow_non_integer=allow_non_integer,
                  expected_cells=[str(c) for c in cell_ids])
-    if allow_non_integer:  # a log scale is refused even so
-        from deepchem_actinn.io.counts import refuse_log_normalised
-        refuse_log_normalised(adata.X, adata.obs_names, source=str(path))
     ids = [str(c) for c in cell_ids]
     present = adata.obs_names.isin(ids)
     if present.sum() < len(set(ids)):

@@ -10,8 +10,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process,
-                                        orientation_options, refuse_log_scale,
-                                        value_options)
+                                        orientation_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.preprocessing.genes import columns_of
@@ -61,7 +60,6 @@ def read_reference(args):
                  **value_options(args),
                  **orientation_options(args.train_orientation,
                                        expected_cells=labels.index))
-    refuse_log_scale(args, adata, args.train_set)
     missing = "drop" if args.labelled_only else "error"
     y = match_labels(adata.obs_names, labels, args.train_label, missing)
     keep = np.asarray([v is not None for v in y])

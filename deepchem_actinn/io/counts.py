@@ -454,12 +454,13 @@ def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
     ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
     infinite values, the first of ``fallbacks`` that holds counts (logged);
     else ``first`` with the report that condemns it. Allowed non-integer
-    values that look log-normalised are taken only when no fallback holds
-    counts (a scanpy object keeps its counts in a layer beside them).
+    values are condemned too when they look log-normalised
+    (:func:`looks_log_normalised`): a log scale is never counts, on any
+    scale (a scanpy object keeps its counts in a layer beside them).
     """
     report = scan(first.matrix)
-    log_allowed = allow_non_integer and looks_log_normalised(report)
-    if report.acceptable(allow_non_integer) and not log_allowed:
+    log_scale = allow_non_integer and looks_log_normalised(report)
+    if report.acceptable(allow_non_integer) and not log_scale:
         return first._replace(n_rounded=report.n_rounded), None
     if report.n_nonfinite == 0:
         for candidate in fallbacks:
@@ -471,8 +472,6 @@ def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
                     if report.n_negative else "non-integer values",
                     candidate.description)
                 return candidate._replace(n_rounded=found.n_rounded), None
-    if log_allowed:
-        return first._replace(n_rounded=report.n_rounded), None
     return first, report
 
 
@@ -490,7 +489,7 @@ def counts_source(adata: anndata.AnnData,
     ``layers['raw_counts']`` that does (with a warning in the log), else an
     error saying ``X`` is not raw counts and where counts were looked for.
     With ``allow_non_integer=True``, non-integer (but non-negative, finite)
-    values are accepted as they are.
+    values are accepted as they are, unless they look log-normalised.
 
     Parameters
     ----------

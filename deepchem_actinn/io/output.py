@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Sequence
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.signals import raise_if_stopped
 from deepchem_actinn.types import PathLike
 
 
@@ -126,6 +127,7 @@ def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
             raise ACTINNInputError(
                 "%s exists; pass overwrite=True (CLI: --overwrite) to "
                 "replace it" % target)
+        raise_if_stopped()
         os.replace(tmp, target)
     except BaseException:
         _remove(tmp)
@@ -171,6 +173,7 @@ def atomic_output_dir(path: PathLike,
     os.mkdir(tmp)
     try:
         yield tmp
+        raise_if_stopped()
         _move_dir_into_place(tmp, target, overwrite)
     except BaseException:
         _remove(tmp)
@@ -273,6 +276,7 @@ def atomic_files(directory: PathLike,
             yield tmp
             _check_written(tmp, names)
             _refuse_present(target, names, overwrite)
+            raise_if_stopped()
             _swap_in(tmp, target, names)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
