@@ -63,6 +63,8 @@ import peers  # noqa: E402
 import technologies  # noqa: E402
 from droplet_bound import cluster_majority  # noqa: E402
 
+from deepchem_actinn.models.linear import LINEAR_WEIGHT  # noqa: E402
+
 #: The types of the real held-out droplet query.
 IMMUNE_TYPES = ("B cell", "Granulocyte", "Monocyte", "NK cell", "T cell")
 
@@ -194,7 +196,7 @@ def annotate(X,
              peer_tools: Sequence[str] = (),
              work: Optional[Path] = None,
              threads: Optional[int] = None,
-             linear_weight: float = 0.0) -> Dict[str, np.ndarray]:
+             linear_weight: float = LINEAR_WEIGHT) -> Dict[str, np.ndarray]:
     """The runs of one query seed (the ``immune`` cells of ``X``, genes
     ``reference``, made droplet-like with ``seed``): each cell's labels, by
     run name. ``other_clusters``: more clusterings of the query cells to
@@ -305,8 +307,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = technologies.seed_parser(__doc__)
     parser.add_argument("--linear-weight",
                         type=float,
-                        default=0.0,
-                        help="the annotator's linear_weight (0)")
+                        default=LINEAR_WEIGHT,
+                        help="the annotator's linear_weight (its default, "
+                        "%g; 0: the networks alone)" % LINEAR_WEIGHT)
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
     chosen, work = peers.from_args(parser, args)

@@ -55,6 +55,8 @@ from typing import Dict, List
 
 import numpy as np
 
+from deepchem_actinn.models.linear import LINEAR_WEIGHT
+
 SCORES = [
     "max_probability", "mahalanobis", "knn", "knn_relative", "knn_query",
     "default", "annotator"
@@ -84,8 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=200)
     parser.add_argument("--linear-weight",
                         type=float,
-                        default=0.0,
-                        help="the annotator's linear_weight (0)")
+                        default=LINEAR_WEIGHT,
+                        help="the annotator's linear_weight (its default, "
+                        "%g; 0: the networks alone)" % LINEAR_WEIGHT)
     parser.add_argument("--gene-filter",
                         choices=["none", "default"],
                         default="none",

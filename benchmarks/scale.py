@@ -36,12 +36,13 @@ import sys, time, json, warnings
 warnings.simplefilter("ignore")
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.io import iter_cell_chunks, read_gene_names, read_labels
-path, labels_path, n, out, networks, epochs, batch = sys.argv[1:8]
+path, labels_path, n, out, networks, epochs, batch, linear = sys.argv[1:9]
 n, networks, epochs, batch = int(n), int(networks), int(epochs), int(batch)
+linear = {} if linear == "default" else {"linear_weight": float(linear)}
 ids, X = next(iter(iter_cell_chunks(path, n)))
 labels = read_labels(labels_path).loc[list(ids)].to_numpy()
 a = ACTINNAnnotator(n_networks=networks, max_epochs=epochs, early_stopping=False, seed=0, batch_size=batch,
-                    learning_rate=1e-4 * (batch / 128) ** 0.5)
+                    learning_rate=1e-4 * (batch / 128) ** 0.5, **linear)
 t = time.perf_counter(); a.fit(X, read_gene_names(path), labels, ids); dt = time.perf_counter() - t
 n_train = n - a.calibration_["n_cells"]
 ep = sum(len(h["train_loss"]) for h in a.histories_)
@@ -100,6 +101,10 @@ def main():
                    choices=("sqrt", "linear"),
                    default="sqrt",
                    help="how fitfile scales the learning rate with --batch")
+    p.add_argument("--linear-weight",
+                   default="default",
+                   help="the annotator's linear_weight in train (default: "
+                   "the annotator's own)")
     p.add_argument("--steps", default="train,predict,fitfile")
     a = p.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -112,7 +117,7 @@ def main():
             str(a.ref_cells), model,
             str(a.networks),
             str(a.epochs),
-            str(a.batch)
+            str(a.batch), a.linear_weight
         ])
         res["train"] = dict(json.loads(out.strip().splitlines()[-1]),
                             wall_s=wall,

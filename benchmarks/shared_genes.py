@@ -40,6 +40,8 @@ sys.path.insert(0, str(HERE.parent))
 import peers  # noqa: E402
 import technologies  # noqa: E402
 
+from deepchem_actinn.models.linear import LINEAR_WEIGHT  # noqa: E402
+
 
 def marker_genes(X, y: np.ndarray, n: int) -> np.ndarray:
     """Columns of each type's ``n`` strongest markers: the genes whose mean
@@ -78,8 +80,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--markers", type=int, default=5)
     parser.add_argument("--linear-weight",
                         type=float,
-                        default=0.0,
-                        help="the annotator's linear_weight (0)")
+                        default=LINEAR_WEIGHT,
+                        help="the annotator's linear_weight (its default, "
+                        "%g; 0: the networks alone)" % LINEAR_WEIGHT)
     peers.add_arguments(parser, HERE / ".work")
     args = parser.parse_args(argv)
     chosen, work = peers.from_args(parser, args)

@@ -160,11 +160,14 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     np.testing.assert_array_equal(marked.cell_types[~rejected],
                                   plain.cell_types[~rejected])
     default = quick.predict(X, genes, unassigned=True)
-    hidden, logits = embed(quick.ensemble_, quick.preprocess(X, genes))
-    # the novelty rule, or a label held at under half the probability
+    values = quick.preprocess(X, genes)
+    hidden, logits = embed(quick.ensemble_, values)
+    averaged = quick.probabilities(logits, quick.linear_.logits(values))
+    # the novelty rule on the type the average gives, or a label held at
+    # under half the probability
     np.testing.assert_array_equal(
         default.cell_types == "Unassigned",
-        quick.rule_.reject(hidden, logits) |
+        quick.rule_.reject(hidden, logits, probabilities=averaged) |
         (plain.confidence < labelling.MIN_ASSIGNED_PROBABILITY))
     kept = default.cell_types != "Unassigned"
     np.testing.assert_array_equal(default.cell_types[kept],
@@ -308,20 +311,25 @@ def test_models_are_deepchem_views_of_the_networks(quick, tm_test):
 
 def test_annotator_holds_one_ensemble_whose_embedding_is_the_prediction(
         quick, tm_test):
-    """The ensemble's mean probabilities, calibrated, are what predict
-    returns (dense and sparse queries alike)."""
+    """The ensemble's mean probabilities, calibrated, averaged with the
+    linear member's (``linear_weight`` of them), are what predict returns
+    (dense and sparse queries alike)."""
     from deepchem_actinn.confidence import calibrated_probabilities
     from deepchem_actinn.models.network import ACTINNEnsemble
     assert isinstance(quick.ensemble_, ACTINNEnsemble)
+    assert quick.linear_weight == 0.5 and quick.linear_.known.all()
     X = quick.preprocess(tm_test["X"][:40], tm_test["genes"])
     with torch.no_grad():
         mean = quick.ensemble_(torch.from_numpy(X))[0].numpy()
-    logits = np.log(mean)
+    networks = calibrated_probabilities(np.log(mean), quick.temperature_)
+    regression = quick.linear_.logits(X).astype(np.float64)
+    regression = np.exp(regression - regression.max(axis=1, keepdims=True))
+    regression /= regression.sum(axis=1, keepdims=True)
+    expected = 0.5 * networks + 0.5 * regression
     for query in (tm_test["X"][:40], sp.csr_matrix(tm_test["X"][:40])):
         result = quick.predict(query, tm_test["genes"])
         np.testing.assert_allclose(result.probabilities,
-                                   calibrated_probabilities(
-                                       logits, quick.temperature_),
+                                   expected,
                                    rtol=1e-4,
                                    atol=1e-6)
 

@@ -10,7 +10,7 @@ from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.models.inference import embed
-from deepchem_actinn.models.linear import (CLIP, LinearMember,
+from deepchem_actinn.models.linear import (CLIP, LINEAR_WEIGHT, LinearMember,
                                            averaged_probabilities, fit_linear)
 
 
@@ -165,10 +165,13 @@ def test_save_load_keeps_the_regression(averaged, tm_test, tmp_path):
 
 
 def test_without_a_weight_there_is_no_regression(tm_train):
-    plain = ACTINNAnnotator(n_networks=1, max_epochs=1,
-                            early_stopping=False).fit(tm_train["X"][:400],
-                                                      tm_train["genes"],
-                                                      tm_train["labels"][:400])
+    assert ACTINNAnnotator().linear_weight == LINEAR_WEIGHT == 0.5
+    plain = ACTINNAnnotator(n_networks=1,
+                            max_epochs=1,
+                            early_stopping=False,
+                            linear_weight=0.0).fit(tm_train["X"][:400],
+                                                   tm_train["genes"],
+                                                   tm_train["labels"][:400])
     assert plain.linear_ is None
     assert plain.get_params()["linear_weight"] == 0.0
     for bad in (-0.1, 1.0, 2):
@@ -211,7 +214,7 @@ def test_demo_trains_with_the_weight(monkeypatch, tmp_path):
         raise Stop
 
     monkeypatch.setattr(ACTINNAnnotator, "fit", fit)
-    for flags, weight in ((["--linear-weight", "0.5"], 0.5), ([], 0.0)):
+    for flags, weight in ((["--linear-weight", "0"], 0.0), ([], 0.5)):
         with pytest.raises(Stop):
             main(["demo", "-o", str(tmp_path / "demo"), "-q", *flags])
         assert seen.pop() == weight
@@ -236,13 +239,22 @@ def test_unassigned_scores_cells_by_the_averaged_type(averaged, tm_test):
 
 
 def test_a_weight_set_after_fitting_is_refused(tm_train, tm_test, tmp_path):
-    plain = ACTINNAnnotator(n_networks=1, max_epochs=1,
-                            early_stopping=False).fit(tm_train["X"][:400],
-                                                      tm_train["genes"],
-                                                      tm_train["labels"][:400])
+    plain = ACTINNAnnotator(n_networks=1,
+                            max_epochs=1,
+                            early_stopping=False,
+                            linear_weight=0.0).fit(tm_train["X"][:400],
+                                                   tm_train["genes"],
+                                                   tm_train["labels"][:400])
     plain.save(tmp_path / "plain")
     config = (tmp_path / "plain" / "annotator.json").read_text()
     assert "linear_weight" not in config  # earlier versions still load it
+    # and this one loads such a directory (as those versions wrote it)
+    # without a regression, whatever the default weight
+    loaded = ACTINNAnnotator.load(tmp_path / "plain", device="cpu")
+    assert loaded.linear_weight == 0.0 and loaded.linear_ is None
+    np.testing.assert_array_equal(
+        loaded.predict(tm_test["X"][:10], tm_test["genes"]).probabilities,
+        plain.predict(tm_test["X"][:10], tm_test["genes"]).probabilities)
     plain.linear_weight = 0.5
     with pytest.raises(ValueError, match="fitted without a linear member"):
         plain.predict(tm_test["X"][:10], tm_test["genes"])

@@ -31,8 +31,8 @@ from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.inference import (EnsembleScorer, embed,
                                               model_gene_log)
-from deepchem_actinn.models.linear import (LinearMember, averaged_probabilities,
-                                           fit_linear)
+from deepchem_actinn.models.linear import (LINEAR_WEIGHT, LinearMember,
+                                           averaged_probabilities, fit_linear)
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
 from deepchem_actinn.preprocessing import ambient
@@ -109,15 +109,16 @@ class ACTINNAnnotator:
         (:class:`~deepchem_actinn.preprocessing.augment.Augmentation`:
         ``copies``, ``depth``, ``capture_sigma``, ``dropout``; True for its
         defaults). Held-out cells are never augmented.
-    linear_weight: float, default 0.0
+    linear_weight: float, default 0.5
         Average the networks' probabilities with those of a logistic
         regression on the same values, each gene scaled to unit variance and
         clipped at 10 (:mod:`~deepchem_actinn.models.linear`), fitted on up
         to 20,000 training cells with the same ``class_weight``:
-        ``linear_weight`` of the regression, the
-        rest of the networks. 0 (the default) is ACTINN's networks alone;
-        0.5 was ahead on the README's droplet and immune queries. The
-        DeepChem models (:attr:`models_`) are the networks alone.
+        ``linear_weight`` of the regression, the rest of the networks. 0.5
+        (the default) was ahead of the networks alone on the README's
+        droplet and immune queries and on the bundled split; 0 is ACTINN's
+        networks alone. The DeepChem models (:attr:`models_`) are the
+        networks alone.
     seed: int, default 0
         Seeds the split, the weights and the shuffling.
     device: str or torch.device, optional
@@ -161,7 +162,7 @@ class ACTINNAnnotator:
                  min_overlap: float = 0.5,
                  rejection_rate: float = 0.0075,
                  augment: Union[None, bool, Dict[str, Any]] = None,
-                 linear_weight: float = 0.0,
+                 linear_weight: float = LINEAR_WEIGHT,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
         fitting.check_params(class_weight, validation_fraction, n_networks,

@@ -150,6 +150,7 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
             "(%s) does not know: %s; install the version that wrote it, or "
             "retrain" % (path, config.get("package_version",
                                           "?"), __version__, examples(unknown)))
+    params.setdefault("linear_weight", 0.0)  # saved without a regression
     annotator = cls(**params, device=device)
     annotator.labels_ = CellTypeLabels(config["type_names"])
     annotator.genes_ = list(config["genes"])

