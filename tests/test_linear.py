@@ -201,6 +201,14 @@ def test_cli_linear_weight(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(base + ["-m", str(tmp_path / "n"), "--linear-weight", "1"])
     assert "expected a number in [0, 1)" in capsys.readouterr().err
+    # the log says what was trained
+    loud = [flag for flag in base if flag != "-q"]
+    assert main(loud + ["-m", str(tmp_path / "d")]) == 0
+    assert ("trained 1 network and a logistic regression (weight 0.5) on "
+            "4000 cells") in capsys.readouterr().err
+    assert main(loud + ["-m", str(tmp_path / "z"), "--linear-weight", "0"]) == 0
+    assert "trained 1 network on 4000 cells" in capsys.readouterr().err
+    assert ACTINNAnnotator.load(tmp_path / "z").linear_ is None
 
 
 def test_demo_trains_with_the_weight(monkeypatch, tmp_path):

@@ -466,7 +466,7 @@ class ACTINNAnnotator:
     def _check_linear(self) -> None:
         """Refuse a ``linear_weight`` set after fitting: no regression was
         fitted for it."""
-        if self.linear_weight > 0 and getattr(self, "linear_", None) is None:
+        if self.linear_weight > 0 and self.linear_ is None:
             raise ValueError(
                 "linear_weight is %g but this annotator was fitted without a "
                 "linear member: fit again with linear_weight set" %

@@ -137,11 +137,13 @@ def train_annotator(args,
                                   expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)
     history = annotator.history_
+    linear = (" and a logistic regression (weight %g)" %
+              annotator.linear_weight if annotator.linear_ is not None else "")
     logger.info(
-        "trained %d network%s on %d cells, %d genes, %d types, on %s; first "
-        "network: %d epochs (best %d)", annotator.n_networks,
-        "" if annotator.n_networks == 1 else "s", annotator.n_reference_cells_,
-        len(annotator.genes_),
+        "trained %d network%s%s on %d cells, %d genes, %d types, on %s; "
+        "first network: %d epochs (best %d)", annotator.n_networks,
+        "" if annotator.n_networks == 1 else "s", linear,
+        annotator.n_reference_cells_, len(annotator.genes_),
         len(annotator.type_names), annotator.ensemble_.device,
         len(history["train_loss"]), history["best_epoch"][0])
     return annotator

@@ -292,13 +292,12 @@ def predict_dask(annotator: "ACTINNAnnotator",
     ids = as_cell_ids(cell_ids, X.shape[0])
     positions = annotator.gene_positions(genes)  # refuses a poor match
     if allow_non_integer:
-        from deepchem_actinn.io.counts import (log_scale_rows,
-                                               refuse_log_normalised)
-        first = min(X.shape[0], log_scale_rows(X.shape[1]))
-        refuse_log_normalised(X[:first].compute(),
-                              ids[:first],
-                              what=what,
-                              source="the Dask array")
+        from deepchem_actinn.io.counts import refuse_log_normalised_start
+        refuse_log_normalised_start(lambda a, b: X[a:b].compute(),
+                                    X.shape,
+                                    ids,
+                                    what=what,
+                                    source="the Dask array")
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     bounds = np.cumsum((0,) + tuple(X.chunks[0]))

@@ -294,6 +294,33 @@ def refuse_log_normalised(matrix,
         raise counts_error(report, cell_ids, what, source, escape=False)
 
 
+def refuse_log_normalised_start(rows: Callable[[int, int], object],
+                                shape: Tuple[int, int],
+                                cell_ids: Strings,
+                                *,
+                                what: str = "X",
+                                source: str = "data") -> None:
+    """:func:`refuse_log_normalised` for a matrix read piece by piece (a
+    streamed file, a Dask array), judged once on its first
+    :func:`log_scale_rows` cells, so that the verdict does not depend on the
+    chunk or block size. ``rows(start, stop)`` returns those rows.
+
+    Examples
+    --------
+    >>> X = np.log1p(np.arange(1.0, 7.0).reshape(3, 2))
+    >>> refuse_log_normalised_start(lambda a, b: X[a:b], X.shape,
+    ...                             ["c1", "c2", "c3"], source="f.h5ad")
+    ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: f.h5ad: X holds non-integer values ... log-normalised...
+    """
+    stop = min(int(shape[0]), log_scale_rows(shape[1]))
+    refuse_log_normalised(rows(0, stop),
+                          cell_ids[:stop],
+                          what=what,
+                          source=source)
+
+
 def check_count_values(matrix,
                        cell_ids: Optional[Strings] = None,
                        *,

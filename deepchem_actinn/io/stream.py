@@ -24,8 +24,8 @@ from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
 from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
-                                       log_rounded, log_scale_rows,
-                                       refuse_log_normalised, round_near_whole)
+                                       log_rounded, refuse_log_normalised_start,
+                                       round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
@@ -409,18 +409,6 @@ def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
     return round_near_whole(X)
 
 
-def _refuse_log_scale(source, path: Path) -> None:
-    """Refuse a file whose values look log-normalised, though non-integer
-    values are allowed: judged once, from its first rows
-    (:func:`~deepchem_actinn.io.counts.log_scale_rows`)."""
-    n_rows, n_cols = source.shape
-    stop = min(n_rows, log_scale_rows(n_cols))
-    refuse_log_normalised(source.rows(0, stop),
-                          source.cell_ids[:stop],
-                          what=source.description,
-                          source=str(path))
-
-
 def _iter_chunks(path: Path,
                  fmt: str,
                  chunk_size: int,
@@ -445,7 +433,11 @@ def _iter_chunks(path: Path,
             if starts is None:
                 warn_repeated_ids(source.cell_ids, str(path))
             if check and allow_non_integer:
-                _refuse_log_scale(source, path)
+                refuse_log_normalised_start(source.rows,
+                                            source.shape,
+                                            source.cell_ids,
+                                            what=source.description,
+                                            source=str(path))
             n = source.shape[0]
             searched = getattr(source, "searched", False)
             if starts is None:
