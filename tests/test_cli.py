@@ -192,6 +192,9 @@ def test_report_from_predictions(trained, tmp_path):
     ]) == 0
     page = (out / "report.html").read_text()
     assert "data:image/png;base64" in page
+    # the run information says what the model averages
+    assert "%s: 3 networks and a logistic regression (weight 0.5)" % (
+        trained / "model") in page
     for figure in ("confusion_matrix.png", "training_curves.png",
                    "confidence.png"):
         assert (out / figure).stat().st_size > 1000

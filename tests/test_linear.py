@@ -164,14 +164,19 @@ def test_save_load_keeps_the_regression(averaged, tm_test, tmp_path):
         ACTINNAnnotator.load(tmp_path / "model", device="cpu")
 
 
-def test_without_a_weight_there_is_no_regression(tm_train):
+@pytest.fixture
+def plain(tm_train):
+    """A briefly trained annotator of the networks alone."""
+    return ACTINNAnnotator(n_networks=1,
+                           max_epochs=1,
+                           early_stopping=False,
+                           linear_weight=0.0).fit(tm_train["X"][:400],
+                                                  tm_train["genes"],
+                                                  tm_train["labels"][:400])
+
+
+def test_without_a_weight_there_is_no_regression(plain):
     assert ACTINNAnnotator().linear_weight == LINEAR_WEIGHT == 0.5
-    plain = ACTINNAnnotator(n_networks=1,
-                            max_epochs=1,
-                            early_stopping=False,
-                            linear_weight=0.0).fit(tm_train["X"][:400],
-                                                   tm_train["genes"],
-                                                   tm_train["labels"][:400])
     assert plain.linear_ is None
     assert plain.get_params()["linear_weight"] == 0.0
     for bad in (-0.1, 1.0, 2):
@@ -246,13 +251,7 @@ def test_unassigned_scores_cells_by_the_averaged_type(averaged, tm_test):
                                networks_only[differ])
 
 
-def test_a_weight_set_after_fitting_is_refused(tm_train, tm_test, tmp_path):
-    plain = ACTINNAnnotator(n_networks=1,
-                            max_epochs=1,
-                            early_stopping=False,
-                            linear_weight=0.0).fit(tm_train["X"][:400],
-                                                   tm_train["genes"],
-                                                   tm_train["labels"][:400])
+def test_a_weight_set_after_fitting_is_refused(plain, tm_test, tmp_path):
     plain.save(tmp_path / "plain")
     config = (tmp_path / "plain" / "annotator.json").read_text()
     assert "linear_weight" not in config  # earlier versions still load it

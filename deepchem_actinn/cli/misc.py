@@ -4,7 +4,7 @@ import shutil
 import time
 from pathlib import Path
 
-from deepchem_actinn.cli.common import value_options
+from deepchem_actinn.cli.common import model_words, value_options
 from deepchem_actinn.cli.progress import Progress
 
 logger = logging.getLogger("deepchem_actinn")
@@ -168,6 +168,8 @@ def cmd_demo(args) -> None:
         query=test,
         overwrite=True,
         extra_info={
+            "model":
+                model_words(annotator),
             "genes used":
                 len(annotator.genes_),
             "epochs (best)":

@@ -5,6 +5,7 @@ from typing import Optional
 
 import numpy as np
 
+from deepchem_actinn.cli.common import model_words
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 
 logger = logging.getLogger("deepchem_actinn")
@@ -221,7 +222,7 @@ def cmd_report(args) -> None:
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
         history, type_names = annotator.history_, annotator.type_names
         info = {
-            "model": args.model,
+            "model": "%s: %s" % (args.model, model_words(annotator)),
             "trained by": "deepchem-actinn %s" % annotator.package_version_
         }
     if column != frame.columns[1]:

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process,
+from deepchem_actinn.cli.common import (device, is_main_process, model_words,
                                         orientation_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
@@ -137,12 +137,9 @@ def train_annotator(args,
                                   expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)
     history = annotator.history_
-    linear = (" and a logistic regression (weight %g)" %
-              annotator.linear_weight if annotator.linear_ is not None else "")
     logger.info(
-        "trained %d network%s%s on %d cells, %d genes, %d types, on %s; "
-        "first network: %d epochs (best %d)", annotator.n_networks,
-        "" if annotator.n_networks == 1 else "s", linear,
+        "trained %s on %d cells, %d genes, %d types, on %s; first network: "
+        "%d epochs (best %d)", model_words(annotator),
         annotator.n_reference_cells_, len(annotator.genes_),
         len(annotator.type_names), annotator.ensemble_.device,
         len(history["train_loss"]), history["best_epoch"][0])
