@@ -76,7 +76,6 @@ References
 import logging
 import os
 import pathlib
-import tempfile
 from typing import Callable, List, Optional, Sequence, Union
 
 import h5py
@@ -85,7 +84,7 @@ import numpy as np
 from deepchem_actinn.count_model import (CountModel, build_model, chunk_pieces,
                                          default_proportions, draw_blocks)
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.signals import raise_if_stopped
+from deepchem_actinn.io.output import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -269,24 +268,10 @@ def simulate_counts(path: Union[str, os.PathLike],
     entropy = int(np.random.SeedSequence(seed).entropy)  # type: ignore
 
     model = build_model(entropy, n_genes, n_types, float(density), proportions)
-    fd, tmp = tempfile.mkstemp(dir=path.parent,
-                               prefix="." + path.name + ".",
-                               suffix=".tmp")
-    os.close(fd)
-    try:
-        nnz_total = _write(tmp, model, n_cells, chunk_size, n_threads,
+    # existence was checked above, with this function's own messages
+    with atomic_output(path, overwrite=True) as tmp:
+        nnz_total = _write(str(tmp), model, n_cells, chunk_size, n_threads,
                            float(density), seed, progress)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> usual file mode
-        raise_if_stopped()
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
     logger.info("wrote %s: %d cells x %d genes, %d non-zeros (density %.4f)",
                 path, n_cells, n_genes, nnz_total,
                 nnz_total / (n_cells * float(n_genes)))

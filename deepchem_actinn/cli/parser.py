@@ -8,7 +8,6 @@ import argparse
 from typing import Optional
 
 from deepchem_actinn._version import __version__
-from deepchem_actinn.models.linear import LINEAR_WEIGHT
 
 #: ``-f`` values of the original actinn_format.py, and this package's names.
 FORMAT_ALIASES = {
@@ -85,11 +84,11 @@ def _add_device(p: argparse.ArgumentParser) -> None:
 def _add_linear_weight(p: argparse.ArgumentParser) -> None:
     p.add_argument("--linear-weight",
                    type=linear_weight,
-                   default=LINEAR_WEIGHT,
+                   default=None,
                    metavar="W",
                    help="average the networks with a logistic regression on "
-                   "the same scaled values, W of it (default %g; 0: the "
-                   "networks alone, as ACTINN)" % LINEAR_WEIGHT)
+                   "the same scaled values, W of it (default 0.5; 0: the "
+                   "networks alone, as ACTINN)")
 
 
 def _add_training(p: argparse.ArgumentParser) -> None:

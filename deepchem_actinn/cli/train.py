@@ -83,15 +83,16 @@ def train_annotator(args,
     only when given (names as the reference spells them)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     fixed = args.num_epochs is not None
-    annotator = ACTINNAnnotator(n_networks=args.networks,
-                                max_epochs=args.num_epochs if fixed else 200,
-                                early_stopping=not fixed,
-                                learning_rate=args.learning_rate,
-                                batch_size=args.minibatch_size,
-                                linear_weight=getattr(args, "linear_weight",
-                                                      LINEAR_WEIGHT),
-                                seed=args.seed,
-                                device=device(args.device))
+    weight = getattr(args, "linear_weight", None)  # None: the default
+    annotator = ACTINNAnnotator(
+        n_networks=args.networks,
+        max_epochs=args.num_epochs if fixed else 200,
+        early_stopping=not fixed,
+        learning_rate=args.learning_rate,
+        batch_size=args.minibatch_size,
+        linear_weight=LINEAR_WEIGHT if weight is None else weight,
+        seed=args.seed,
+        device=device(args.device))
     show_cost = getattr(args, "print_cost", True)
     bar = Progress(args.quiet or not show_cost or not is_main_process(),
                    unit="epoch",
