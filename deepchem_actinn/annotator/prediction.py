@@ -1,0 +1,370 @@
+"""The prediction half of :class:`~deepchem_actinn.ACTINNAnnotator`.
+
+:class:`AnnotatorPrediction` holds the methods that name a query's cells
+once an annotator is fitted or loaded: :meth:`~AnnotatorPrediction.predict`
+for a matrix in memory, :meth:`~AnnotatorPrediction.iter_predict` for one
+that arrives in chunks and :meth:`~AnnotatorPrediction.predict_file` for a
+file streamed from disk, with the steps they share (gene matching, the
+scorer, the averaged probabilities, ambient RNA). ``ACTINNAnnotator``
+inherits them; fitting, the hyperparameters and saving stay in
+:mod:`~deepchem_actinn.annotator.annotator`. The methods read only the
+fitted state declared below, which ``fit``, ``fit_file`` and ``load`` set.
+"""
+import logging
+import os
+from typing import (Any, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
+
+import numpy as np
+import scipy.sparse as sp
+
+from deepchem_actinn import confidence as conf
+from deepchem_actinn.annotator import labelling
+from deepchem_actinn.annotator.annotation import (Annotation, as_cell_ids,
+                                                  as_matrix)
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.io.counts import refuse_log_normalised
+from deepchem_actinn.io.prefetch import prefetch
+from deepchem_actinn.models.inference import EnsembleScorer, model_gene_log
+from deepchem_actinn.models.linear import LinearMember, averaged_probabilities
+from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.preprocessing import ambient
+from deepchem_actinn.preprocessing.genes import gene_positions
+from deepchem_actinn.types import Matrix
+from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
+
+logger = logging.getLogger(__name__)
+
+
+class AnnotatorPrediction:
+    """Prediction methods over a fitted annotator's state (inherited by
+    :class:`~deepchem_actinn.ACTINNAnnotator`; see its Examples)."""
+    # Set by __init__:
+    target_sum: float
+    log_base: float
+    min_overlap: float
+    linear_weight: float
+    seed: int
+    # Set by fit, fit_file and load:
+    genes_: List[str]
+    ensemble_: ACTINNEnsemble
+    temperature_: float
+    linear_: Optional[LinearMember]
+    #: Each type's mean share of each model gene's counts in the reference
+    #: (types x genes), set by fit; None in annotators saved before it
+    #: existed.
+    type_profiles_: Optional[np.ndarray] = None
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "ensemble_"):
+            raise RuntimeError("this annotator is not fitted: call fit() or "
+                               "ACTINNAnnotator.load()")
+
+    # -------------------------------------------------------------- predict
+    def scorer(self, positions: np.ndarray,
+               n_query_genes: int) -> EnsembleScorer:
+        """The scorer for a query whose genes sit at ``positions`` (see
+        :meth:`gene_positions`): raw counts in, features and logits out."""
+        self._check_fitted()
+        self._check_linear()
+        return EnsembleScorer(self.ensemble_,
+                              positions,
+                              n_query_genes,
+                              self.target_sum,
+                              self.log_base,
+                              linear=self.linear_)
+
+    def _check_linear(self) -> None:
+        """Refuse a ``linear_weight`` set after fitting: no regression was
+        fitted for it."""
+        if self.linear_weight > 0 and self.linear_ is None:
+            raise ValueError(
+                "linear_weight is %g but this annotator was fitted without a "
+                "linear member: fit again with linear_weight set" %
+                self.linear_weight)
+
+    def probabilities(self, logits: np.ndarray,
+                      linear_logits: Optional[np.ndarray]) -> np.ndarray:
+        """Each cell's type probabilities from the networks' ``logits``
+        (calibrated by the fitted temperature) and, with ``linear_weight``,
+        the linear member's (:meth:`EnsembleScorer.score`)."""
+        proba = conf.calibrated_probabilities(logits, self.temperature_)
+        if linear_logits is None or self.linear_ is None or \
+                self.linear_weight == 0:
+            return proba
+        return averaged_probabilities(proba, linear_logits, self.linear_weight,
+                                      self.linear_.known)
+
+    def preprocess(self,
+                   X: Matrix,
+                   genes: Sequence[str],
+                   cell_ids: Optional[Sequence[str]] = None) -> Matrix:
+        """Raw query counts -> the networks' input: the model's genes in
+        order, each cell scaled by its counts in those genes
+        (:func:`~deepchem_actinn.models.inference.model_gene_log`)."""
+        return model_gene_log(X, self.gene_positions(genes), self.target_sum,
+                              self.log_base, cell_ids)
+
+    def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
+        """Index of each model gene in ``genes`` (-1 where missing).
+
+        See :func:`deepchem_actinn.preprocessing.genes.gene_positions`:
+        case-insensitive; refuses a query with fewer than ``min_overlap`` of
+        the model's genes.
+        """
+        self._check_fitted()
+        return gene_positions(self.genes_, genes, self.min_overlap)
+
+    def predict(self,
+                X: Matrix,
+                genes: Sequence[str],
+                cell_ids: Optional[Sequence[str]] = None,
+                unassigned: bool = False,
+                threshold: Optional[float] = None,
+                gene_column: str = "var_names",
+                majority_voting: bool = False,
+                over_clustering: Optional[Sequence] = None,
+                hierarchy: Any = None,
+                vote_min_probability: float = MIN_VOTE_PROBABILITY,
+                remove_ambient: bool = False) -> Annotation:
+        """Annotate raw counts of a query (cells x genes, any gene order).
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x genes.
+        genes: sequence of str
+            The query's gene names.
+        cell_ids: sequence of str, optional
+            Cell ids (default ``"0"``, ``"1"``, ...).
+        unassigned: bool, default False
+            Mark cells ``Unassigned`` by the novelty rule
+            (:class:`~deepchem_actinn.confidence.RejectionRule`, calibrated
+            against the query: :mod:`~deepchem_actinn.annotator.labelling`).
+        threshold: float, optional
+            Mark cells ``Unassigned`` below this confidence instead (with a
+            hierarchy: the probability of the label given).
+        gene_column: str, default "var_names"
+            Recorded in the result: which query identifiers ``genes`` are.
+        majority_voting: bool, default False
+            Also vote each cluster's majority label
+            (:func:`deepchem_actinn.voting.majority_vote`): fills
+            ``majority_cell_types``, ``clusters``, ``cluster_table``.
+        over_clustering: array, optional
+            Each cell's cluster; default: Leiden clusters of the query
+            (:func:`deepchem_actinn.voting.over_cluster`).
+        hierarchy: TypeHierarchy, mapping or path, optional
+            The parent type where the top two share it and differ by less
+            than 0.2; fills ``levels``. A mapping gives each child type's
+            parent; a path names a ``child<TAB>parent`` file.
+        vote_min_probability: float, default 0.2
+            In the vote, a cell takes its cluster's majority label only if
+            it gives that label at least this probability (0: every cell of
+            the cluster, as CellTypist; see :mod:`deepchem_actinn.voting`).
+        remove_ambient: bool, default False
+            Subtract each cell's estimated ambient RNA (droplet soup) before
+            the final scoring (:mod:`deepchem_actinn.preprocessing.ambient`):
+            the query is scored once, each cell's share of soup estimated
+            from its counts in genes its type does not express in the
+            reference, subtracted, and the cleaned counts scored again;
+            fills ``ambient_fraction``. Needs at least 50 cells.
+        """
+        X = as_matrix(X)
+        if cell_ids is not None:
+            cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
+        refuse_log_normalised(X, cell_ids, source="the query")
+        labelling.check_rules(unassigned, threshold)
+        positions = self.gene_positions(genes)
+        hierarchy = labelling.as_hierarchy(hierarchy)
+        scorer = self.scorer(positions, len(genes))
+        fractions = None
+        checked = False
+        if remove_ambient:
+            X, fractions = self._remove_ambient(X, positions, cell_ids, scorer)
+            checked = True
+        result = self._annotate(X, positions, cell_ids, unassigned, threshold,
+                                gene_column, scorer, checked, None, hierarchy)
+        result.ambient_fraction = fractions
+        if not remove_ambient:
+            self._note_ambient(X, positions, result.probabilities)
+        if majority_voting:
+            labelling.vote(result, X, over_clustering, self.seed, hierarchy,
+                           vote_min_probability)
+        return result
+
+    def _remove_ambient(self, X: Matrix, positions: np.ndarray,
+                        cell_ids: Optional[Sequence[str]],
+                        scorer: EnsembleScorer) -> Tuple[Matrix, np.ndarray]:
+        """Score X once, then take each cell's estimated ambient RNA from
+        its counts (:func:`~deepchem_actinn.preprocessing.ambient.
+        remove_ambient`); the cleaned counts and each cell's share."""
+        if X.shape[0] < ambient.MIN_SOUP_CELLS:
+            raise ACTINNCellError(
+                "removing ambient RNA needs at least %d cells, got %d: the "
+                "soup is the pooled profile of the whole query, and in so few "
+                "cells each cell's own counts would pass for soup" %
+                (ambient.MIN_SOUP_CELLS, X.shape[0]))
+        profiles = self.type_profiles_
+        if profiles is None:
+            raise ACTINNInputError(
+                "this annotator was saved by deepchem-actinn %s, without the "
+                "reference's per-type gene profiles that remove_ambient "
+                "needs: retrain it with this version" %
+                getattr(self, "package_version_", "?"))
+        _, logits, linear = scorer.score(X, as_cell_ids(cell_ids, X.shape[0]))
+        proba = self.probabilities(logits, linear)
+        clean, fractions = ambient.remove_ambient(
+            X, positions, proba.argmax(axis=1), profiles,
+            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+        logger.info(
+            "ambient RNA: a median %.1f %% (90th percentile %.1f %%) of each "
+            "cell's counts in the model's genes, subtracted",
+            100 * float(np.median(fractions)),
+            100 * float(np.percentile(fractions, 90)))
+        return clean, fractions
+
+    def _note_ambient(self, X: Matrix, positions: np.ndarray,
+                      probabilities: np.ndarray) -> Optional[float]:
+        """Warn when a typical cell of X (up to 5,000 cells spread over it,
+        among those labelled with at least 0.5 probability) looks to hold
+        more than 5 % ambient RNA, which ``remove_ambient`` would subtract;
+        returns that median share (None without the reference's gene
+        profiles or with under 50 such cells)."""
+        if self.type_profiles_ is None or X.shape[0] == 0:
+            return None
+        rows = np.unique(
+            np.linspace(0, X.shape[0] - 1, min(X.shape[0],
+                                               5000)).astype(np.int64))
+        proba = probabilities[rows]
+        sample = sp.csr_matrix(X)[rows] if sp.issparse(X) else np.asarray(
+            X[rows])  # rows first: a dense query is not copied whole
+        median = ambient.typical_fraction(
+            ambient.ambient_fractions(sample, positions, proba.argmax(axis=1),
+                                      self.type_profiles_),
+            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+        if median is None:
+            return None
+        if median > ambient.WARN_FRACTION:
+            message = ("a typical cell of this query looks to hold about "
+                       "%.0f %% ambient RNA (counts in genes its type does not "
+                       "express in the reference); remove_ambient=True "
+                       "(actinn predict --remove-ambient) subtracts it before "
+                       "labelling" % (100 * median))
+            if median >= ambient.MAX_FRACTION:
+                message += (". So high a share more likely means cells "
+                            "unlike the reference's types")
+            logger.warning(message)
+        return median
+
+    def iter_predict(self,
+                     chunks: Iterable[Tuple[Any, Matrix]],
+                     genes: Sequence[str],
+                     unassigned: bool = False,
+                     threshold: Optional[float] = None,
+                     gene_column: str = "var_names",
+                     checked: bool = False) -> Iterator[Annotation]:
+        """Annotate a query that arrives in ``(cell_ids, counts)`` chunks.
+
+        Genes are matched once; memory is bounded by the chunk size. This
+        is the streaming path of ``actinn predict``.
+
+        Parameters
+        ----------
+        chunks: iterable of (cell ids, counts)
+            Raw counts, cells x ``genes``, dense or sparse, chunk by chunk
+            (e.g. from :func:`deepchem_actinn.io.iter_cell_chunks`).
+        genes: sequence of str
+            The query's gene identifiers, one per column.
+        unassigned, threshold, gene_column:
+            As in :meth:`predict`.
+        checked: bool, default False
+            The chunks' values were already checked for negative, NaN and
+            infinite values (``iter_cell_chunks`` checks them): skip that.
+
+        Yields
+        ------
+        Annotation
+            One per chunk.
+        """
+        labelling.check_rules(unassigned, threshold)
+        positions = self.gene_positions(genes)
+        scorer = self.scorer(positions, len(genes))
+        calibration = None  # the previous chunk's, for a small tail
+        first = True
+        start = 0  # default ids number the cells across chunks
+        for cell_ids, X in chunks:
+            X = as_matrix(X)
+            cell_ids = as_cell_ids(cell_ids, X.shape[0], start)
+            start += X.shape[0]
+            if not checked:
+                refuse_log_normalised(X, cell_ids, source="the query")
+            result = self._annotate(X, positions, cell_ids, unassigned,
+                                    threshold, gene_column, scorer, checked,
+                                    calibration)
+            calibration = result.calibration if unassigned else None
+            if first:
+                self._note_ambient(X, positions, result.probabilities)
+                first = False
+            yield result
+
+    def predict_file(self,
+                     path: Union[str, os.PathLike],
+                     format: Optional[str] = None,
+                     chunk_size: int = 50_000,
+                     upper_case_genes: bool = True,
+                     unassigned: bool = False,
+                     threshold: Optional[float] = None,
+                     allow_non_integer: bool = False) -> Iterator[Annotation]:
+        """Annotate a query file chunk by chunk, without reading it whole.
+
+        Genes are matched through whichever identifier column of the file
+        matches the model's genes best.
+
+        Parameters
+        ----------
+        path: str or Path
+            Raw counts in any format :func:`deepchem_actinn.io.read`
+            knows; h5ad, ACTINN HDF5 and 10x HDF5 stream from disk.
+        format: str, optional
+            Force the file format.
+        chunk_size: int, default 50,000
+            Cells per chunk.
+        upper_case_genes: bool, default True
+            As in :func:`deepchem_actinn.io.read`.
+        unassigned, threshold:
+            As in :meth:`predict`.
+        allow_non_integer: bool, default False
+            Take non-integer values as counts on another scale (TPM, FPKM);
+            values that look log-normalised are refused even so.
+
+        Yields
+        ------
+        Annotation
+            One per chunk, in file order.
+        """
+        from deepchem_actinn.io import iter_cell_chunks, read_var
+        from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                         gene_candidates)
+        self._check_fitted()
+        var = read_var(path, format, upper_case_genes)
+        candidates = gene_candidates(var.index, var)
+        column, matched = choose_gene_column(self.genes_, candidates,
+                                             self.min_overlap)
+        if column != "var_names":
+            logger.warning(
+                "matched genes through %s (%d of the model's %d "
+                "genes)", column, matched, len(self.genes_))
+        chunks = iter_cell_chunks(path,
+                                  chunk_size,
+                                  format,
+                                  upper_case_genes=upper_case_genes,
+                                  allow_non_integer=allow_non_integer)
+        try:
+            yield from self.iter_predict(prefetch(chunks), candidates[column],
+                                         unassigned, threshold, column, True)
+        except ACTINNCellError as err:
+            raise err.in_file(path) from None
+
+    def _annotate(self, *args, **kwargs) -> Annotation:
+        """:func:`~deepchem_actinn.annotator.labelling.annotate_matrix`."""
+        return labelling.annotate_matrix(self, *args, **kwargs)
