@@ -81,7 +81,8 @@ def test_unmatched_genes_fail_with_overlap_figures(quick, tm_test):
     ensembl = ["ENSMUSG%011d" % i for i in range(2000)]
     with pytest.raises(ACTINNInputError) as info:
         quick.predict(tm_test["X"], ensembl)
-    assert "at most 0 of the model's" in str(info.value)
+    assert ": 0 of the model's 1921 genes found (0 %; at least 50 % needed)" in str(
+        info.value)
     assert "ENSMUSG" in str(info.value)
 
 
@@ -885,6 +886,24 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
     np.testing.assert_array_equal(resolved.cell_types[~uncertain],
                                   whole.cell_types[~uncertain])
     assert "level" in resolved.to_frame().columns
+    # the confidence is the probability of the label given: a parent's is
+    # its types' sum (here every type's: 1)
+    np.testing.assert_allclose(resolved.confidence[uncertain], 1.0, atol=1e-5)
+    np.testing.assert_array_equal(resolved.confidence[~uncertain],
+                                  whole.confidence[~uncertain])
+    # a cell marked Unassigned is at neither level, whichever rule marks it
+    for rule in ({"unassigned": True}, {"threshold": 0.9}):
+        marked = quick.predict(tm_test["X"],
+                               genes,
+                               hierarchy={
+                                   "B cell": "lymphocyte",
+                                   "T cell": "lymphocyte"
+                               },
+                               **rule)
+        gone = marked.cell_types == "Unassigned"
+        assert 0 < gone.sum() < len(gone)
+        np.testing.assert_array_equal(marked.levels[gone], "unassigned")
+        assert set(marked.levels[~gone]) <= {"type", "parent"}
 
 
 def test_annotate_writes_voting_and_levels(quick, tm_test):
@@ -914,3 +933,26 @@ def test_annotate_writes_voting_and_levels(quick, tm_test):
     }
     assert "clusters" not in adata.uns["actinn"]
     assert list(adata.obs["mine"]) == list(np.repeat(["x", "y", "z"], 20))
+
+
+def test_annotation_repr_is_a_summary(quick, tm_test):
+    result = quick.predict(tm_test["X"], tm_test["genes"], unassigned=True)
+    text = repr(result)
+    labels, counts = np.unique(result.cell_types, return_counts=True)
+    top = labels[np.argmax(counts)]
+    assert text.startswith(
+        "Annotation of %d cells (%d reference types): "
+        "%s %d, " % (len(result), len(quick.type_names), top, counts.max()))
+    assert text.endswith("; also novelty_score")
+    assert len(text) < 400
+
+
+def test_predict_refuses_gene_names_of_another_length_first(
+        quick, tm_test, caplog):
+    X, genes = tm_test["X"][:5], list(tm_test["genes"])
+    with caplog.at_level("INFO", logger="deepchem_actinn"):
+        with pytest.raises(ACTINNInputError,
+                           match="the query matrix has %d genes, its gene "
+                           "names %d" % (len(genes), len(genes) - 1)):
+            quick.predict(X, genes[:-1])
+    assert "missing" not in caplog.text

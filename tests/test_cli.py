@@ -394,6 +394,37 @@ def test_user_errors_are_one_line_and_leave_nothing(trained, tmp_path, capsys):
     ], capsys, "non-integer", [out / "predicted_label.txt"])
 
 
+def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
+    """A query holding a third of the model's genes (as one cut to its
+    highly variable genes) is refused saying so; --min-overlap accepts it,
+    and the summary then warns."""
+    model = ACTINNAnnotator.load(trained / "model")
+    test = read(PATHS["test"], upper_case_genes=False)
+    kept = [
+        g for g in test.var_names if g.upper() in
+        {m.upper() for m in model.genes_[:len(model.genes_) // 3]}
+    ]
+    few = test[:, kept].copy()
+    few.write_h5ad(tmp_path / "few.h5ad")
+    out = tmp_path / "out"
+    args = [
+        "predict", "-m",
+        str(trained / "model"), "-ts",
+        str(tmp_path / "few.h5ad"), "-o",
+        str(out), "-q"
+    ]
+    _fails(
+        args, capsys, "few.h5ad: the query's genes do not match the "
+        "model's: %d of the model's %d genes found (33 %%; at least 50 %% "
+        "needed). The query holds only %d genes: give the counts of every "
+        "gene" % (len(kept), len(model.genes_), len(kept)),
+        [out / "predicted_label.txt"])
+    assert main(args + ["--min-overlap", "0.3"]) == 0
+    assert len(read_predictions(out)[0]) == test.n_obs
+    assert "the query shares only %d of the model's" % len(kept) in \
+        capsys.readouterr().err
+
+
 def test_existing_outputs_are_not_clobbered(trained, capsys):
     target = trained / "out" / "predicted_label.txt"
     before = target.read_bytes()

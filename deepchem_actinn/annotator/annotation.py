@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from deepchem_actinn.confidence import QueryCalibration
 
 
-@dataclass
+@dataclass(repr=False)
 class Annotation:
     """Predicted cell types of one dataset (or one chunk of it).
 
@@ -22,7 +22,10 @@ class Annotation:
     cell_types: np.ndarray
         Predicted type names (``Unassigned`` where the rule rejects a cell).
     confidence: np.ndarray
-        Calibrated probability of the top type, float32.
+        Calibrated probability of the label given, float32: of the top
+        type, or with a hierarchy of the parent type given (its types'
+        sum); for a cell marked ``Unassigned``, of the label it would have
+        been given.
     probabilities: np.ndarray
         Calibrated probabilities, cells x ``type_names``, float32.
     type_names: list of str
@@ -33,7 +36,8 @@ class Annotation:
         Which query gene identifiers were matched to the model's genes.
     levels: np.ndarray, optional
         With a type hierarchy: ``"type"`` or ``"parent"`` per cell (which
-        level ``cell_types`` gives).
+        level ``cell_types`` gives), ``"unassigned"`` for the cells marked
+        ``Unassigned``.
     majority_cell_types: np.ndarray, optional
         With majority voting: each cell's cluster's majority label.
     clusters: np.ndarray, optional
@@ -75,6 +79,8 @@ class Annotation:
     ...                     np.array([[0.9, 0.1]], np.float32), ["B", "T"])
     >>> list(result.to_frame().columns)
     ['cell_type', 'confidence', 'B', 'T']
+    >>> result
+    Annotation of 1 cell (2 reference types): B 1; 0 of the model's genes missing (var_names)
     """
     cell_ids: np.ndarray
     cell_types: np.ndarray
@@ -118,6 +124,31 @@ class Annotation:
 
     def __len__(self) -> int:
         return len(self.cell_ids)
+
+    def __repr__(self) -> str:
+        """A summary (the arrays would fill a notebook): the cells, the
+        commonest labels, the genes missing and what else it holds."""
+        labels, counts = np.unique(np.asarray(self.cell_types, dtype=str),
+                                   return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        shown = ", ".join("%s %d" % (labels[i], counts[i]) for i in order[:5])
+        if len(order) > 5:
+            shown += ", ... (%d labels)" % len(order)
+        extra = [
+            name for name, value in (("majority_cell_types",
+                                      self.majority_cell_types), ("levels",
+                                                                  self.levels),
+                                     ("novelty_score", self.novelty_score),
+                                     ("ambient_fraction",
+                                      self.ambient_fraction))
+            if value is not None
+        ]
+        n = len(self)
+        return ("Annotation of %d cell%s (%d reference types): %s; %d of the "
+                "model's genes missing (%s)%s" %
+                (n, "" if n == 1 else "s", len(self.type_names), shown,
+                 self.genes_missing, self.gene_column,
+                 "; also " + ", ".join(extra) if extra else ""))
 
 
 def as_matrix(X: Any, what: str = "X") -> Any:

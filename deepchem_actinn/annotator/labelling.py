@@ -43,6 +43,10 @@ MIN_ASSIGNED_PROBABILITY = conf.rejection.MIN_ASSIGNED_PROBABILITY
 #: Top-two probability gap below which the hierarchy gives the parent type.
 HIERARCHY_MARGIN = 0.2
 
+#: The ``level`` of a cell marked ``Unassigned`` (with a hierarchy; the
+#: others are ``"type"`` or ``"parent"``).
+UNASSIGNED_LEVEL = "unassigned"
+
 
 def check_rules(unassigned: bool, threshold: Optional[float]) -> None:
     """Refuse a ``threshold`` outside [0, 1], and both rules at once.
@@ -277,7 +281,6 @@ def annotate_matrix(annotator: Any,
     ids = as_cell_ids(cell_ids, X.shape[0])
     hidden, logits, linear = scorer.score(X, ids, check=not checked)
     proba = annotator.probabilities(logits, linear)
-    top = proba.max(axis=1)
     names, levels, label_proba = type_labels(proba,
                                              annotator.labels_.type_names,
                                              hierarchy)
@@ -293,10 +296,13 @@ def annotate_matrix(annotator: Any,
                                                proba.argmax(axis=1), previous,
                                                label_proba)
         names[rejected] = conf.UNASSIGNED
+    if levels is not None:
+        levels = np.where(names == conf.UNASSIGNED, UNASSIGNED_LEVEL,
+                          levels).astype(object)
     from deepchem_actinn.annotator.annotation import Annotation
     return Annotation(cell_ids=ids,
                       cell_types=names,
-                      confidence=top,
+                      confidence=np.asarray(label_proba, proba.dtype),
                       probabilities=proba,
                       type_names=list(annotator.labels_.type_names),
                       genes_missing=int((positions < 0).sum()),

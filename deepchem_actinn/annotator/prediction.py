@@ -172,6 +172,10 @@ class AnnotatorPrediction:
         X = as_matrix(X)
         if cell_ids is not None:
             cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
+        if X.shape[1] != len(genes):
+            raise ACTINNInputError(
+                "the query matrix has %d genes, its gene names %d" %
+                (X.shape[1], len(genes)))
         refuse_log_normalised(X, cell_ids, source="the query")
         labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)

@@ -166,6 +166,13 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    const=True,
                    default=False,
                    help="also write predicted_probabilities.txt")
+    p.add_argument("--min-overlap",
+                   type=probability,
+                   default=None,
+                   metavar="F",
+                   help="refuse a query that holds fewer than this share of "
+                   "the model's genes (default: the annotator's, 0.5); "
+                   "lower it to annotate such a query anyway")
     rule = p.add_mutually_exclusive_group()
     rule.add_argument("--unassigned",
                       action="store_true",
@@ -369,11 +376,28 @@ def _add_tools(sub) -> None:
                        help="write a synthetic labelled "
                        "dataset (.h5ad) for tests and benchmarks")
     p.add_argument("-o", "--output", required=True, help="output .h5ad")
-    p.add_argument("--cells", type=positive_int, default=10_000)
-    p.add_argument("--genes", type=positive_int, default=20_000)
-    p.add_argument("--types", type=positive_int, default=10)
-    p.add_argument("--density", type=float, default=0.065)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cells",
+                   type=positive_int,
+                   default=10_000,
+                   help="cells to simulate (10,000)")
+    p.add_argument("--genes",
+                   type=positive_int,
+                   default=20_000,
+                   help="genes (20,000)")
+    p.add_argument("--types",
+                   type=positive_int,
+                   default=10,
+                   help="cell types (10)")
+    p.add_argument("--density",
+                   type=float,
+                   default=0.065,
+                   help="share of non-zero counts, in (0, 1) (0.065: about "
+                   "1,300 genes detected per cell of 20,000)")
+    p.add_argument("--seed",
+                   type=int,
+                   default=0,
+                   help="random seed; the same seed and settings give the "
+                   "same file (0)")
     p.add_argument("--labels",
                    default=None,
                    help="also write the labels to this file")

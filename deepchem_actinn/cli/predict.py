@@ -376,6 +376,8 @@ def cmd_predict(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
+    if args.min_overlap is not None:
+        annotator.min_overlap = args.min_overlap
     predict_and_write(args, annotator, out_dir)
 
 
@@ -392,7 +394,11 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
         args.test_set, args.test_format, not args.keep_gene_case,
         **orientation_options(args.test_orientation, expected_genes=reference))
     try:
-        genes = measured_genes(reference, gene_candidates(query.index, query))
+        overlap = {} if args.min_overlap is None else {
+            "min_overlap": args.min_overlap
+        }
+        genes = measured_genes(reference, gene_candidates(query.index, query),
+                               **overlap)
     except ACTINNInputError as err:
         raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
     if len(genes) == len(reference):
@@ -424,5 +430,7 @@ def cmd_run(args) -> None:
         list(reference))
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
+    if args.min_overlap is not None:
+        annotator.min_overlap = args.min_overlap
     if is_main_process():
         predict_and_write(args, annotator, out_dir)

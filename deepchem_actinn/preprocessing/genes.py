@@ -70,16 +70,55 @@ def choose_gene_column(model_genes: Sequence[str],
     }
     best = max(overlaps, key=lambda k: overlaps[k])
     if overlaps[best] < min_overlap * len(wanted):
-        figures = "; ".join("%s: %d" % (k, v) for k, v in overlaps.items())
-        first = next(iter(candidates.values()))
         raise ACTINNInputError(
-            "the query's genes do not match %s: at most %d of %s %d genes "
-            "found (%s). Query genes look like %s, %s genes like %s (names "
-            "are compared ignoring case). Check the species and the gene "
-            "identifiers." % (what, overlaps[best], what, len(wanted), figures,
-                              examples(list(first)[:3], 3), what,
-                              examples(list(model_genes)[:3], 3)))
+            _overlap_message(model_genes, candidates, overlaps, best,
+                             min_overlap, what))
     return best, overlaps[best]
+
+
+#: When under this share of the query's genes (or of the wanted ones, if
+#: fewer) match, the names themselves look wrong (another species, another
+#: kind of identifier).
+FEW_FOUND = 0.1
+
+
+def _overlap_message(model_genes: Sequence[str],
+                     candidates: Mapping[str,
+                                         Sequence[str]], overlaps: Mapping[str,
+                                                                           int],
+                     best: str, min_overlap: float, what: str) -> str:
+    """Why a query's genes were refused, and what to do: the figures, then
+    the likeliest cause (a query cut to a few genes; names of another
+    kind; some genes missing) and how to accept the query anyway."""
+    n_wanted = len(set(_upper(model_genes)))
+    query = list(candidates[best])
+    found = overlaps[best]
+    message = ("the query's genes do not match %s: %d of %s %d genes found "
+               "(%.0f %%; at least %.0f %% needed)" %
+               (what, found, what, n_wanted, 100.0 * found / max(n_wanted, 1),
+                100.0 * min_overlap))
+    if len(overlaps) > 1:
+        message += ", by identifier column: %s" % ", ".join(
+            "%s %d" % item for item in overlaps.items())
+    have = set(_upper(query))
+    lacking = [g for g in model_genes if str(g).upper() not in have]
+    if found < FEW_FOUND * min(len(query), n_wanted):
+        wanted = set(_upper(model_genes))
+        unknown = [g for g in query if str(g).upper() not in wanted]
+        return message + (
+            ". The query's other genes look like %s, %s missing genes like %s "
+            "(names are compared ignoring case): check the "
+            "species and the kind of gene identifier" %
+            (examples(unknown, 3), what, examples(lacking, 3)))
+    if len(query) < min_overlap * n_wanted:
+        message += (". The query holds only %d genes: give the counts of "
+                    "every gene the experiment measured, not a selection "
+                    "such as the highly variable genes" % len(query))
+    else:
+        message += ". Among %s genes the query lacks: %s" % (
+            what, examples(lacking, 3))
+    return message + (". To annotate it anyway, lower min_overlap (%g; "
+                      "--min-overlap on the command line)" % min_overlap)
 
 
 def gene_candidates(var_names: Sequence[str],
