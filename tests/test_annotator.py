@@ -956,3 +956,32 @@ def test_predict_refuses_gene_names_of_another_length_first(
                            "names %d" % (len(genes), len(genes) - 1)):
             quick.predict(X, genes[:-1])
     assert "missing" not in caplog.text
+
+
+def test_to_dataset_feeds_the_deepchem_models(quick, tm_test):
+    """The networks' input as a dense dc.data.NumpyDataset with the
+    annotator's class ids: what models_ evaluate, from sparse counts too."""
+    import deepchem as dc
+    import torch
+    X = sp.csr_matrix(tm_test["X"][:50])
+    labels = tm_test["labels"][:50]
+    data = quick.to_dataset(X, tm_test["genes"], labels, tm_test["ids"][:50])
+    expected = quick.preprocess(X, tm_test["genes"])
+    np.testing.assert_array_equal(data.X, expected.toarray())
+    assert data.X.dtype == np.float32
+    np.testing.assert_array_equal(data.y.ravel(),
+                                  [quick.type_names.index(t) for t in labels])
+    np.testing.assert_array_equal(data.ids, tm_test["ids"][:50])
+    model = quick.models_[0]
+    with torch.no_grad():
+        own = quick.networks_[0](torch.from_numpy(data.X))[0].numpy()
+    np.testing.assert_allclose(model.predict(data), own, rtol=1e-5, atol=1e-6)
+    scores = model.evaluate(data,
+                            [dc.metrics.Metric(dc.metrics.accuracy_score)])
+    assert scores["accuracy_score"] == pytest.approx(
+        (own.argmax(axis=1) == data.y.ravel()).mean())
+    np.testing.assert_array_equal(
+        quick.to_dataset(X, tm_test["genes"]).X,
+        data.X)  # unlabelled: DeepChem's zero y
+    with pytest.raises(ACTINNInputError, match="not in the reference: Neuron"):
+        quick.to_dataset(X[:1], tm_test["genes"], ["Neuron"])

@@ -227,3 +227,11 @@ def test_model_refuses_data_of_another_width_or_class_ids(split):
     few = da.ACTINNModel(output_dim=2, input_size=split["n_genes"], seed=0)
     with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
         few.fit(split["train"], nb_epoch=1)
+    y = split["train"].y.ravel().astype(int)
+    onehot = dc.data.NumpyDataset(split["train"].X,
+                                  np.eye(y.max() + 1)[y].astype(np.float32))
+    with pytest.raises(ValueError,
+                       match=r"one class id per cell \(y of shape \(n_cells, "
+                       r"1\)\), the dataset's y has %d columns: one-hot" %
+                       (y.max() + 1)):
+        _model(split).fit(onehot, nb_epoch=1)

@@ -145,6 +145,30 @@ def test_disk_dataset_training_is_seeded(toy, tmp_path):
     assert runs[0].shape == (300, 3)
 
 
+@pytest.mark.parametrize("shard_size", [None, 30, 100, 500])
+def test_shuffled_epoch_batches_do_not_depend_on_shards(toy, tmp_path,
+                                                        shard_size):
+    """Each epoch visits every cell once, in full batches but the last,
+    however the DiskDataset is sharded (a shard's leftover rows start the
+    next shard's first batch, as DeepChem's own batches do)."""
+    disk = dc.data.DiskDataset.from_numpy(toy.X,
+                                          toy.y,
+                                          ids=toy.ids,
+                                          data_dir=str(tmp_path / "d"))
+    if shard_size:
+        disk.reshard(shard_size)
+    model = ACTINNModel(output_dim=3, input_size=40, seed=0, batch_size=64)
+    batches = list(model._shuffled_epoch(disk, pad_batches=False))
+    assert [len(b[0][0]) for b in batches] == [64] * 4 + [300 - 4 * 64]
+    rows = np.concatenate([b[0][0] for b in batches])
+    order = np.lexsort(rows.T[::-1])
+    np.testing.assert_array_equal(rows[order], toy.X[np.lexsort(toy.X.T[::-1])])
+    labels = np.concatenate([b[1][0] for b in batches]).ravel()
+    np.testing.assert_array_equal(np.sort(labels), np.sort(toy.y.ravel()))
+    padded = list(model._shuffled_epoch(disk, pad_batches=True))
+    assert [len(b[0][0]) for b in padded] == [64] * 5
+
+
 def test_sparse_input_matches_dense_outputs_and_gradients():
     import scipy.sparse as sp
 

@@ -48,6 +48,25 @@ def test_library_size_log_transformer_takes_deepchem_flags(counts):
                                rtol=1e-6)
 
 
+def test_library_size_log_transformer_refuses_log_values(counts):
+    """Its own output (a second transform) and log1p values are refused,
+    naming a cell; TPM-like counts on another scale pass."""
+    X = counts[0]
+    ds = dc.data.NumpyDataset(X, ids=["c%d" % i for i in range(len(X))])
+    t = LibrarySizeLogTransformer()
+    once = t.transform(ds)
+    for logged in (once, dc.data.NumpyDataset(np.log1p(X), ids=ds.ids)):
+        with pytest.raises(ACTINNInputError,
+                           match="LibrarySizeLogTransformer: X holds "
+                           "non-integer values .*in cell c.*looks "
+                           "log-normalised"):
+            t.transform(logged)
+    tpm = X / X.sum(axis=1, keepdims=True) * 1e6
+    np.testing.assert_allclose(t.transform(dc.data.NumpyDataset(tpm)).X,
+                               once.X,
+                               rtol=1e-5)
+
+
 @pytest.mark.parametrize("cls",
                          [LibrarySizeLogTransformer, GeneFilterTransformer])
 def test_flags_without_meaning_are_refused(cls):

@@ -408,7 +408,10 @@ class ACTINNAnnotator(AnnotatorPrediction):
     def models_(self) -> List["ACTINNModel"]:
         """The members as DeepChem :class:`ACTINNModel` objects, for
         ``predict``, ``evaluate`` or further training (made on first use,
-        from copies of the members' weights)."""
+        from copies of the members' weights), on datasets made by
+        :meth:`to_dataset`. Each is one network alone, uncalibrated: the
+        annotator's :meth:`predict` calibrates and averages them (and, with
+        ``linear_weight``, the linear member), so its probabilities differ."""
         self._check_fitted()
         if self._models is None:
             from deepchem_actinn.models.actinn import ACTINNModel
@@ -421,6 +424,70 @@ class ACTINNAnnotator(AnnotatorPrediction):
                 for member, network in enumerate(self.networks_)
             ]
         return self._models
+
+    def to_dataset(self,
+                   X: Matrix,
+                   genes: Sequence[str],
+                   labels: Optional[Sequence[str]] = None,
+                   cell_ids: Optional[Sequence[str]] = None) -> Any:
+        """Raw counts as a DeepChem dataset of the networks' input, for
+        :attr:`models_` and ``dc.metrics``.
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x ``genes`` (any gene order).
+        genes: sequence of str
+            The genes of ``X``'s columns, matched to the model's as
+            :meth:`predict` matches them.
+        labels: sequence of str, optional
+            Each cell's type, encoded with the annotator's class ids
+            (every one must be a reference type).
+        cell_ids: sequence of str, optional
+            The dataset's ids.
+
+        Returns
+        -------
+        dc.data.NumpyDataset
+            Dense float32 X (cells x the model's genes, as :meth:`preprocess`
+            gives them), y (class ids, one column) when ``labels`` are given.
+
+        Examples
+        --------
+        >>> import deepchem as dc
+        >>> from deepchem_actinn import ACTINNAnnotator
+        >>> from deepchem_actinn.datasets import load_tabula_muris_sample
+        >>> train, test = load_tabula_muris_sample()
+        >>> annotator = ACTINNAnnotator(n_networks=1, max_epochs=2,
+        ...                             linear_weight=0).fit(
+        ...     train.X, train.var_names, train.obs["cell_type"])
+        >>> data = annotator.to_dataset(test.X, test.var_names,
+        ...                             test.obs["cell_type"], test.obs_names)
+        >>> data.X.shape == (test.n_obs, len(annotator.genes_))
+        True
+        >>> scores = annotator.models_[0].evaluate(
+        ...     data, [dc.metrics.Metric(dc.metrics.accuracy_score)])
+        >>> list(scores)
+        ['accuracy_score']
+        """
+        import scipy.sparse as sp
+
+        from deepchem_actinn._deepchem import require_deepchem
+        dc = require_deepchem("ACTINNAnnotator.to_dataset")
+        X = as_matrix(X)
+        if X.shape[1] != len(genes):
+            raise ACTINNInputError(
+                "the matrix has %d genes, its gene names %d" %
+                (X.shape[1], len(genes)))
+        refuse_log_normalised(X, cell_ids, source="to_dataset")
+        inputs = self.preprocess(X, genes, cell_ids)
+        inputs = sp.csr_matrix(inputs).toarray() if sp.issparse(
+            inputs) else np.asarray(inputs)
+        y = None if labels is None else self.labels_.encode(
+            fitting.label_names(labels, cell_ids)).reshape(-1, 1)
+        return dc.data.NumpyDataset(np.asarray(inputs, np.float32),
+                                    y,
+                                    ids=cell_ids)
 
     @property
     def history_(self) -> Dict[str, list]:

@@ -337,8 +337,9 @@ class ACTINNModel(TorchModel):
     def _checked(self, batches: Iterable[Tuple[List, List, List]],
                  mode: str) -> Iterable[Tuple[List, List, List]]:
         """The batches, refusing cells of another width than the networks'
-        input and, when fitting, class ids outside ``0 .. n_classes - 1``
-        (torch would fail on them with a shape or index error)."""
+        input and, when fitting, one-hot labels or class ids outside ``0 ..
+        n_classes - 1`` (torch would fail on them with a shape or index
+        error)."""
         for inputs, labels, weights in batches:
             width = np.shape(inputs[0])[-1]
             if width != self.input_size:
@@ -349,6 +350,11 @@ class ACTINNModel(TorchModel):
                     (self.input_size, width))
             if mode == "fit" and labels and labels[0] is not None:
                 y = np.asarray(labels[0])
+                if y.ndim > 1 and y.shape[1] > 1:
+                    raise ValueError(
+                        "ACTINNModel takes one class id per cell (y of shape "
+                        "(n_cells, 1)), the dataset's y has %d columns: "
+                        "one-hot labels? Pass y.argmax(axis=1)" % y.shape[1])
                 if y.size and (y.min() < 0 or y.max() >= self.n_classes):
                     raise ValueError(
                         "class ids must be in 0 .. %d (output_dim %d), the "
@@ -360,7 +366,10 @@ class ACTINNModel(TorchModel):
                         pad_batches: bool) -> Iterable[Tuple[List, List, List]]:
         """One epoch in random order; a DiskDataset is shuffled shard by shard
         (shard order, then rows within each shard), so only one shard is in
-        memory at a time."""
+        memory at a time. A shard's rows left over after its full batches
+        start the next shard's first batch, so an epoch holds as many
+        batches whatever the shard size (as DeepChem's own batches do); only
+        the epoch's last batch may be short (padded with ``pad_batches``)."""
         if isinstance(dataset, DiskDataset):
             shard_order = self._shuffle_rng.permutation(
                 dataset.get_number_shards())
@@ -368,13 +377,33 @@ class ACTINNModel(TorchModel):
                 dataset.get_shard(int(i))[:3] for i in shard_order)
         else:
             shards = [(dataset.X, dataset.y, dataset.w)]
+        size = self.batch_size
+        carry: Optional[List[np.ndarray]] = None
         for X, y, w in shards:
             order = self._shuffle_rng.permutation(len(X))
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                if pad_batches and len(rows) < self.batch_size:
-                    rows = np.resize(rows, self.batch_size)
+            start = 0
+            if carry is not None:
+                head = order[:size - len(carry[0])]
+                start = len(head)
+                carry = [
+                    np.concatenate([kept, part[head]])
+                    for kept, part in zip(carry, (X, y, w))
+                ]
+                if len(carry[0]) < size:
+                    continue
+                yield [carry[0]], [carry[1]], [carry[2]]
+                carry = None
+            for begin in range(start, len(order), size):
+                rows = order[begin:begin + size]
+                if len(rows) < size:
+                    carry = [part[rows] for part in (X, y, w)]
+                    break
                 yield ([X[rows]], [y[rows]], [w[rows]])
+        if carry is not None and len(carry[0]):
+            rows = np.arange(len(carry[0]))
+            if pad_batches:
+                rows = np.resize(rows, size)
+            yield [carry[0][rows]], [carry[1][rows]], [carry[2][rows]]
 
     def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
         """Labels as int64 class ids and weights as one value per sample.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 import numpy as np
 
 from deepchem_actinn._deepchem import require_deepchem
+from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.transformers._flags import check_flags
 
@@ -32,7 +33,9 @@ class LibrarySizeLogTransformer(Transformer):
     way to training and query data. Output is float32; sparse X stays
     sparse. Cells with zero, negative, NaN or infinite counts are refused
     with an :class:`~deepchem_actinn.errors.ACTINNInputError` naming them by
-    id.
+    id, and so is X that already looks log-normalised (non-integer values,
+    none over 50), such as this transformer's own output; counts on another
+    scale (TPM) pass.
 
     Parameters
     ----------
@@ -89,7 +92,10 @@ class LibrarySizeLogTransformer(Transformer):
     def transform_array(
         self, X: np.ndarray, y: np.ndarray, w: np.ndarray, ids: np.ndarray
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Normalise the rows of X; y, w and ids pass through."""
+        """Normalise the rows of X; y, w and ids pass through. X that
+        already looks log-normalised (non-integer values, none over 50:
+        this transformer's own output, for one) is refused."""
+        refuse_log_normalised(X, ids, source="LibrarySizeLogTransformer")
         return library_size_log(X, self.target_sum, self.base, ids), y, w, ids
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:
