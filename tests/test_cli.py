@@ -415,14 +415,37 @@ def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
     ]
     _fails(
         args, capsys, "few.h5ad: the query's genes do not match the "
-        "model's: %d of the model's %d genes found (33 %%; at least 50 %% "
+        "model's: %d of the model's %d genes found (33.3 %%; at least 50 %% "
         "needed). The query holds only %d genes: give the counts of every "
         "gene" % (len(kept), len(model.genes_), len(kept)),
         [out / "predicted_label.txt"])
+    with pytest.raises(SystemExit):  # 0 would let any query through
+        main(args + ["--min-overlap", "0"])
+    assert "above 0 and at most 1" in capsys.readouterr().err
     assert main(args + ["--min-overlap", "0.3"]) == 0
     assert len(read_predictions(out)[0]) == test.n_obs
     assert "the query shares only %d of the model's" % len(kept) in \
         capsys.readouterr().err
+
+
+def test_run_takes_min_overlap_before_training(tmp_path):
+    """actinn run refuses a query cut to a third of the reference's genes
+    before training, and --min-overlap lets it train on those genes."""
+    from deepchem_actinn.cli.parser import build_parser
+    from deepchem_actinn.cli.predict import _genes_to_train_on
+    test = read(PATHS["test"], upper_case_genes=False)
+    few = test[:, :600].copy()
+    few.write_h5ad(tmp_path / "few.h5ad")
+    reference = list(read(PATHS["train"], upper_case_genes=False).var_names)
+    args = ["run"] + TRAIN + ["-ts", str(tmp_path / "few.h5ad")]
+    with pytest.raises(ACTINNInputError,
+                       match="few.h5ad: the query's genes do not match the "
+                       "reference's: 600 of the reference's 2000 genes found "
+                       r"\(30 %; at least 50 % needed\)"):
+        _genes_to_train_on(build_parser().parse_args(args), reference)
+    genes = _genes_to_train_on(
+        build_parser().parse_args(args + ["--min-overlap", "0.25"]), reference)
+    assert [g.upper() for g in genes] == [g.upper() for g in few.var_names]
 
 
 def test_existing_outputs_are_not_clobbered(trained, capsys):

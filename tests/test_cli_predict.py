@@ -186,8 +186,23 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
                    "--hierarchy", str(hierarchy)) == 0
     labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
     assert list(labels.columns) == [
-        "cellname", "celltype", "over_clustering", "majority_voting", "level"
+        "cellname", "celltype", "over_clustering", "majority_voting", "level",
+        "confidence"
     ]
+    # the label's probability: a parent's is its types' sum
+    everything = tmp_path / "everything.tsv"
+    everything.write_text("".join("%s\tcell\n" % t for t in types))
+    assert predict(model, PATHS["test"], tmp_path / "tree", "-q", "--hierarchy",
+                   str(everything)) == 0
+    tree = pd.read_csv(tmp_path / "tree" / "predicted_label.txt", sep="\t")
+    own = ACTINNAnnotator.load(model,
+                               device="cpu").predict(test.X,
+                                                     test.var_names,
+                                                     hierarchy=str(everything))
+    parent = tree["level"].to_numpy() == "parent"
+    assert parent.any()
+    np.testing.assert_allclose(tree["confidence"][parent], 1.0, atol=1e-5)
+    np.testing.assert_allclose(tree["confidence"], own.confidence, atol=1e-6)
     assert labels["over_clustering"].astype(str).tolist() == [
         str(i % 4) for i in range(test.n_obs)
     ]

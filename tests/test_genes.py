@@ -92,6 +92,18 @@ def test_choose_gene_column_takes_the_best_match():
     assert "1 of the model's 3 genes found" in str(info.value)
 
 
+def test_overlap_share_is_rounded_down_and_hints_fit_the_caller():
+    reference = ["G%d" % i for i in range(1000)]
+    with pytest.raises(ACTINNInputError,
+                       match=r"499 of the model's 1000 "
+                       r"genes found \(49.9 %; at least 50 % needed\)"):
+        gene_positions(reference, reference[:499] + ["X"] * 600, 0.5)
+    with pytest.raises(ACTINNInputError) as info:  # Python only: no flag
+        gene_positions(reference, reference[:499] + ["X"] * 600, 0.5,
+                       "the gene filter's")
+    assert str(info.value).endswith("lower min_overlap (0.5)")
+
+
 def test_gene_candidates_lists_string_columns_only():
     var = pd.DataFrame(
         {

@@ -46,6 +46,16 @@ def boolean(value: str) -> bool:
     raise argparse.ArgumentTypeError("expected True or False, got %r" % value)
 
 
+def overlap_share(value: str) -> float:
+    """A ``--min-overlap``: a share in (0, 1] (0 would let a query that
+    matches no gene through, every cell given one label)."""
+    share = float(value)
+    if not 0.0 < share <= 1.0:
+        raise argparse.ArgumentTypeError(
+            "a share of the model's genes, above 0 and at most 1")
+    return share
+
+
 def probability(value: str) -> float:
     """A number in [0, 1]."""
     p = float(value)
@@ -167,7 +177,7 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    default=False,
                    help="also write predicted_probabilities.txt")
     p.add_argument("--min-overlap",
-                   type=probability,
+                   type=overlap_share,
                    default=None,
                    metavar="F",
                    help="refuse a query that holds fewer than this share of "

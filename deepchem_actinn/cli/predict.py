@@ -228,8 +228,9 @@ class _Outputs:
         if voted is not None:
             frame["majority_voting"] = np.asarray(voted)
         levels = getattr(result, "levels", None)
-        if levels is not None:
-            frame["level"] = np.asarray(levels)
+        if levels is not None:  # and the label's probability, a parent's
+            frame["level"] = np.asarray(levels)  # summed, for the report
+            frame["confidence"] = np.round(np.asarray(result.confidence), 6)
         fractions = getattr(result, "ambient_fraction", None)
         if fractions is not None:
             frame["ambient_fraction"] = np.round(np.asarray(fractions), 4)

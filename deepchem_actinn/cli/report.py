@@ -56,8 +56,10 @@ def read_predictions(path: str):
 
 
 def _confidence(args, frame) -> np.ndarray:
-    """The top probability of each predicted cell: from ``-op``, else the
-    predictions' ``confidence`` column, else the
+    """The probability of each cell's label: the top type's from ``-op``,
+    else the predictions' ``confidence`` column (which ``predict
+    --hierarchy`` writes: a parent type's is its types' sum), else the top
+    type's from the
     ``predicted_probabilities.txt`` that ``predict -op`` / ``run -op``
     wrote beside the predictions."""
     import pandas as pd

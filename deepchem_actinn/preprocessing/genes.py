@@ -10,6 +10,7 @@ the model's genes is refused with the overlap figures, since predicting with
 unmatched genes gives one constant label for every cell.
 """
 import logging
+import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -93,10 +94,10 @@ def _overlap_message(model_genes: Sequence[str],
     n_wanted = len(set(_upper(model_genes)))
     query = list(candidates[best])
     found = overlaps[best]
+    share = math.floor(1000.0 * found / max(n_wanted, 1)) / 10  # not 50 %
     message = ("the query's genes do not match %s: %d of %s %d genes found "
-               "(%.0f %%; at least %.0f %% needed)" %
-               (what, found, what, n_wanted, 100.0 * found / max(n_wanted, 1),
-                100.0 * min_overlap))
+               "(%g %%; at least %g %% needed)" %
+               (what, found, what, n_wanted, share, 100.0 * min_overlap))
     if len(overlaps) > 1:
         message += ", by identifier column: %s" % ", ".join(
             "%s %d" % item for item in overlaps.items())
@@ -117,8 +118,10 @@ def _overlap_message(model_genes: Sequence[str],
     else:
         message += ". Among %s genes the query lacks: %s" % (
             what, examples(lacking, 3))
-    return message + (". To annotate it anyway, lower min_overlap (%g; "
-                      "--min-overlap on the command line)" % min_overlap)
+    command_line = "" if what == "the gene filter's" else (
+        "; --min-overlap on the command line")
+    return message + (". To annotate it anyway, lower min_overlap (%g%s)" %
+                      (min_overlap, command_line))
 
 
 def gene_candidates(var_names: Sequence[str],

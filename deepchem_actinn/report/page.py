@@ -188,8 +188,9 @@ def report_page(title: str,
         One line per file name: added to the caption of a figure drawn, or
         shown in its place (saying why) for a figure not drawn.
     levels: numpy.ndarray, optional
-        ``"type"`` or ``"parent"`` per cell (a type hierarchy's output); adds
-        a table of the cells labelled with a parent type.
+        ``"type"``, ``"parent"`` or ``"unassigned"`` per cell (a type
+        hierarchy's output); adds a table of the cells labelled with a
+        parent type.
 
     Returns
     -------

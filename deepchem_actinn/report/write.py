@@ -118,7 +118,8 @@ def write_report(out_dir: PathLike,
     extra_info: dict, optional
         Shown as a key/value table (e.g. model version, genes matched).
     levels: sequence of str, optional
-        ``"type"`` or ``"parent"`` per cell, as a type hierarchy gives them
+        ``"type"``, ``"parent"`` or ``"unassigned"`` per cell, as a type
+        hierarchy gives them
         (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
         then lists the cells labelled with a parent type.
 
