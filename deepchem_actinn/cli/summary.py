@@ -97,6 +97,12 @@ class PredictionSummary:
     >>> s.add(["B", "Unassigned", "B", "T"], genes_missing=1)
     >>> s.lines(gene_column="var_names")[0]
     'annotated 4 cells: B 2, T 1, Unassigned 1; 25.0 % Unassigned'
+
+    Past six labels (types, parent types and Unassigned alike), the count:
+
+    >>> s.add(list("CDEFG"), genes_missing=1)
+    >>> s.lines(gene_column="var_names")[0].split(": ")[1]
+    'B 2, C 1, D 1, E 1, F 1, G 1, ... (8 labels); 11.1 % Unassigned'
     """
 
     def __init__(self, n_model_genes: int, device: str = "") -> None:
@@ -121,7 +127,7 @@ class PredictionSummary:
         top = sorted(self.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ", ".join("%s %d" % kv for kv in top[:6])
         if len(top) > 6:
-            shown += ", ... (%d types)" % len(top)
+            shown += ", ... (%d labels)" % len(top)
         share = 100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1)
         lines = [
             "annotated %d cells%s: %s; %.1f %% Unassigned" %
