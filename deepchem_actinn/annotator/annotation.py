@@ -135,13 +135,9 @@ class Annotation:
         if len(order) > 5:
             shown += ", ... (%d labels)" % len(order)
         extra = [
-            name for name, value in (("majority_cell_types",
-                                      self.majority_cell_types), ("levels",
-                                                                  self.levels),
-                                     ("novelty_score", self.novelty_score),
-                                     ("ambient_fraction",
-                                      self.ambient_fraction))
-            if value is not None
+            name for name in ("majority_cell_types", "levels", "novelty_score",
+                              "ambient_fraction")
+            if getattr(self, name) is not None
         ]
         n = len(self)
         return ("Annotation of %d cell%s (%d reference types): %s; %d of the "

@@ -474,12 +474,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
 
         from deepchem_actinn._deepchem import require_deepchem
         dc = require_deepchem("ACTINNAnnotator.to_dataset")
-        X = as_matrix(X)
-        if X.shape[1] != len(genes):
-            raise ACTINNInputError(
-                "the matrix has %d genes, its gene names %d" %
-                (X.shape[1], len(genes)))
-        refuse_log_normalised(X, cell_ids, source="to_dataset")
+        X, cell_ids = self._query(X, genes, cell_ids)
         inputs = self.preprocess(X, genes, cell_ids)
         inputs = sp.csr_matrix(inputs).toarray() if sp.issparse(
             inputs) else np.asarray(inputs)

@@ -61,6 +61,23 @@ class AnnotatorPrediction:
                                "ACTINNAnnotator.load()")
 
     # -------------------------------------------------------------- predict
+    @staticmethod
+    def _query(
+        X: Any, genes: Sequence[str], cell_ids: Optional[Sequence[str]]
+    ) -> Tuple[Matrix, Optional[List[str]]]:
+        """A query matrix in memory, checked before anything is matched:
+        cells x genes, as many gene names as columns, ids one per cell, not
+        log-normalised."""
+        X = as_matrix(X)
+        if cell_ids is not None:
+            cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
+        if X.shape[1] != len(genes):
+            raise ACTINNInputError(
+                "the query matrix has %d genes, its gene names %d" %
+                (X.shape[1], len(genes)))
+        refuse_log_normalised(X, cell_ids, source="the query")
+        return X, cell_ids
+
     def scorer(self, positions: np.ndarray,
                n_query_genes: int) -> EnsembleScorer:
         """The scorer for a query whose genes sit at ``positions`` (see
@@ -169,14 +186,7 @@ class AnnotatorPrediction:
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``. Needs at least 50 cells.
         """
-        X = as_matrix(X)
-        if cell_ids is not None:
-            cell_ids = list(as_cell_ids(cell_ids, X.shape[0]))
-        if X.shape[1] != len(genes):
-            raise ACTINNInputError(
-                "the query matrix has %d genes, its gene names %d" %
-                (X.shape[1], len(genes)))
-        refuse_log_normalised(X, cell_ids, source="the query")
+        X, cell_ids = self._query(X, genes, cell_ids)
         labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)

@@ -351,8 +351,11 @@ def _whole(args, annotator, outputs: _Outputs,
 
 
 def predict_and_write(args, annotator, out_dir: Path) -> None:
-    """Annotate the query of ``args`` and publish the outputs together."""
+    """Annotate the query of ``args`` and publish the outputs together
+    (``--min-overlap``, when given, replaces the annotator's own)."""
     from deepchem_actinn.io.output import atomic_files
+    if args.min_overlap is not None:
+        annotator.min_overlap = args.min_overlap
     names = output_names(args)
     summary = PredictionSummary(
         len(annotator.genes_),
@@ -377,8 +380,6 @@ def cmd_predict(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
-    if args.min_overlap is not None:
-        annotator.min_overlap = args.min_overlap
     predict_and_write(args, annotator, out_dir)
 
 
@@ -431,7 +432,5 @@ def cmd_run(args) -> None:
         list(reference))
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
-    if args.min_overlap is not None:
-        annotator.min_overlap = args.min_overlap
     if is_main_process():
         predict_and_write(args, annotator, out_dir)

@@ -91,7 +91,8 @@ def _overlap_message(model_genes: Sequence[str],
     """Why a query's genes were refused, and what to do: the figures, then
     the likeliest cause (a query cut to a few genes; names of another
     kind; some genes missing) and how to accept the query anyway."""
-    n_wanted = len(set(_upper(model_genes)))
+    wanted = set(_upper(model_genes))
+    n_wanted = len(wanted)
     query = list(candidates[best])
     found = overlaps[best]
     share = math.floor(1000.0 * found / max(n_wanted, 1)) / 10  # not 50 %
@@ -104,7 +105,6 @@ def _overlap_message(model_genes: Sequence[str],
     have = set(_upper(query))
     lacking = [g for g in model_genes if str(g).upper() not in have]
     if found < FEW_FOUND * min(len(query), n_wanted):
-        wanted = set(_upper(model_genes))
         unknown = [g for g in query if str(g).upper() not in wanted]
         return message + (
             ". The query's other genes look like %s, %s missing genes like %s "
