@@ -84,3 +84,21 @@ def tm_train():
 @pytest.fixture(scope="session")
 def tm_test():
     return _load("test")
+
+
+@pytest.fixture
+def coloured_points():
+    """A function giving the rows of (x, y, colour value), sorted: those of
+    an axis' first scatter, or of the coordinates and values given; two
+    scatters drawn alike give the same rows, whatever their order."""
+
+    def rows_of(ax_or_xy, values=None) -> np.ndarray:
+        if values is None:
+            points = ax_or_xy.collections[0]
+            ax_or_xy, values = points.get_offsets(), points.get_array()
+        rows = np.column_stack(
+            [np.asarray(ax_or_xy, float),
+             np.asarray(values)])
+        return rows[np.lexsort(rows.T[::-1])]
+
+    return rows_of

@@ -162,6 +162,17 @@ def test_predict_estimates_and_removes_the_soup(trained, tm_test):
     truth = tm_test["labels"]
     assert (f1_score(truth, result.cell_types, average="macro") >= f1_score(
         truth, plain.cell_types, average="macro"))
+    # the labels are those of the cleaned counts: the soup estimated from the
+    # plain labels, taken away, and the cells labelled again
+    cleaned, shares = ambient.remove_ambient(
+        sp.csr_matrix(mixed), trained.gene_positions(genes),
+        plain.probabilities.argmax(axis=1), trained.type_profiles_,
+        plain.probabilities.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+    np.testing.assert_array_equal(shares, estimate)
+    again = trained.predict(cleaned, genes, tm_test["ids"])
+    np.testing.assert_array_equal(again.cell_types, result.cell_types)
+    np.testing.assert_allclose(again.probabilities, result.probabilities)
+    assert (result.cell_types != plain.cell_types).any()
     # a query without soup is estimated near zero and keeps its labels
     clean = trained.predict(X, genes, remove_ambient=True)
     assert np.median(clean.ambient_fraction) < 0.02
@@ -227,7 +238,7 @@ def test_annotate_writes_the_fraction(trained, tm_test):
                                   result.ambient_fraction)
 
 
-def test_cli_remove_ambient(trained, tmp_path):
+def test_cli_remove_ambient(trained, tm_test, tmp_path):
     paths = tabula_muris_sample_paths()
     trained.save(tmp_path / "model")
     args = [
@@ -239,6 +250,15 @@ def test_cli_remove_ambient(trained, tmp_path):
     labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
     assert list(labels.columns) == ["cellname", "celltype", "ambient_fraction"]
     assert labels["ambient_fraction"].between(0, ambient.MAX_FRACTION).all()
+    expected = trained.predict(tm_test["X"],
+                               tm_test["genes"],
+                               tm_test["ids"],
+                               remove_ambient=True)
+    assert labels["cellname"].tolist() == list(tm_test["ids"])
+    assert labels["celltype"].tolist() == list(expected.cell_types)
+    np.testing.assert_allclose(labels["ambient_fraction"],
+                               expected.ambient_fraction,
+                               atol=1e-4)
     # the soup is the whole query's: not on a cluster chunk by chunk
     assert main(
         args +

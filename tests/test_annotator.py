@@ -12,6 +12,7 @@ from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import persistence
 from deepchem_actinn.annotator import FORMAT_VERSION, labelling
 from deepchem_actinn.preprocessing.genes import choose_gene_column
+from deepchem_actinn.confidence.calibration import fit_temperature
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.models.inference import embed
 from deepchem_actinn.stratify import stratified_indices
@@ -40,6 +41,15 @@ def test_fit_records_genes_types_history_and_calibration(quick, tm_train):
     held_out = stratified_indices(y, [0.9, 0.1], seed=0)[1]
     assert quick.calibration_["n_cells"] == len(held_out)
     assert 0 <= quick.threshold_ <= 1
+    # the temperature is the one fitted to the networks' held-out logits
+    X_held = quick.preprocess(
+        sp.csr_matrix(tm_train["X"])[held_out], tm_train["genes"])
+    logits = embed(quick.ensemble_, X_held)[1]
+    assert quick.temperature_ == pytest.approx(fit_temperature(
+        logits, y[held_out]),
+                                               rel=1e-6)
+    assert quick.temperature_ != pytest.approx(1.0, abs=0.01)
+    assert (quick.calibration_["ece_after"] < quick.calibration_["ece_before"])
 
 
 def test_dense_and_sparse_fit_are_identical(tm_train):

@@ -86,8 +86,18 @@ def test_augmentation_settings_round_trip_and_stack_copies():
     assert Augmentation.from_value(settings.to_dict()) == settings
     with pytest.raises(ValueError, match="augment must be"):
         Augmentation.from_value("yes")
-    stacked = settings.apply(sp.csr_matrix(_counts()), np.random.default_rng(0))
+    X = sp.csr_matrix(_counts())
+    stacked = settings.apply(X, np.random.default_rng(0))
     assert stacked.shape == (60, 12)
+    # two copies, each a new draw of the technology, from the one generator
+    rng = np.random.default_rng(0)
+    copies = [
+        augment_counts(X, rng, settings.depth, settings.capture_sigma,
+                       settings.dropout) for _ in range(2)
+    ]
+    np.testing.assert_array_equal(stacked.toarray(),
+                                  sp.vstack(copies).toarray())
+    assert (copies[0] != copies[1]).nnz and (copies[0] != X).nnz
 
 
 def test_fit_with_augment_adds_copies_and_is_saved(tm_train, tmp_path,

@@ -332,7 +332,14 @@ def test_unassigned_flags(trained, tmp_path):
         str(out), "--threshold", "0.99", "-q"
     ]) == 0
     labels, _ = read_predictions(out)
-    assert (labels["celltype"] == "Unassigned").sum() > 0
+    # the threshold rule, as the annotator applies it, not the default rule
+    test = read(PATHS["test"])
+    model = ACTINNAnnotator.load(trained / "model")
+    strict = model.predict(test.X, test.var_names, threshold=0.99)
+    default = model.predict(test.X, test.var_names, unassigned=True)
+    assert labels["celltype"].tolist() == strict.cell_types.tolist()
+    assert (strict.cell_types == "Unassigned").sum() > (default.cell_types
+                                                        == "Unassigned").sum()
 
 
 # ----------------------------------------------------------------- errors

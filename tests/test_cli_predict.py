@@ -206,6 +206,15 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
     assert labels["over_clustering"].astype(str).tolist() == [
         str(i % 4) for i in range(test.n_obs)
     ]
+    # the default vote (least probability 0.2), as the annotator votes
+    expected = ACTINNAnnotator.load(model, device="cpu").predict(
+        test.X,
+        test.var_names,
+        majority_voting=True,
+        over_clustering=np.arange(test.n_obs) % 4,
+        hierarchy=str(hierarchy))
+    assert labels["majority_voting"].tolist() == list(
+        expected.majority_cell_types)
     table = pd.read_csv(tmp_path / "out" / "clusters.txt", sep="\t")
     assert len(table) == 4
     assert "kept_own" in table.columns
@@ -217,6 +226,7 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
                         sep="\t")
     assert (voted.groupby("over_clustering")["majority_voting"].nunique() == 1
            ).all()
+    assert (voted["majority_voting"] != labels["majority_voting"]).any()
 
 
 def test_report_use_as_prediction_reports_the_voted_labels(

@@ -117,13 +117,23 @@ def test_fit_file_matches_fit(sorted_reference, tm_train, tm_test):
     assert accuracy_score(tm_test["labels"], result.cell_types) >= 0.97
 
 
-def test_fit_file_label_errors_come_first(sorted_reference, tmp_path):
+def test_fit_file_label_errors_come_first(sorted_reference, tmp_path,
+                                          monkeypatch):
     path, labels, _ = sorted_reference
     lines = labels.read_text().splitlines()
     short = tmp_path / "short.txt"
     short.write_text("\n".join(lines[:-2]) + "\n")
-    with pytest.raises(ACTINNInputError, match="2"):
+    missing = [line.split("\t")[0] for line in lines[-2:]]
+    # the labels are checked before a single count is read
+    monkeypatch.setattr(
+        ReferenceFile, "_blocks",
+        lambda *args, **kwargs: pytest.fail("counts were read before the "
+                                            "labels were checked"))
+    with pytest.raises(ACTINNInputError) as err:
         ACTINNAnnotator().fit_file(path, short)
+    assert str(err.value).startswith(
+        "%s: 2 of 4000 cells have no label, e.g. " % short)
+    assert all(cell in str(err.value) for cell in missing)
 
 
 def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):

@@ -257,7 +257,7 @@ def test_plot_umap_without_scanpy_raises_clear_import_error(monkeypatch):
         report.plot_umap(_adata_with_predictions())
 
 
-def test_plot_umap_draws_given_coordinates(monkeypatch):
+def test_plot_umap_draws_given_coordinates(monkeypatch, coloured_points):
     # The drawing itself only needs obsm["X_umap"]; stand in for scanpy.
     monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
     adata = _adata_with_predictions()
@@ -268,9 +268,10 @@ def test_plot_umap_draws_given_coordinates(monkeypatch):
     assert len(drawn) == adata.n_obs
     legend = [t.get_text() for t in type_ax.get_legend().get_texts()]
     assert len(legend) == adata.obs["actinn_cell_type"].nunique()
-    colours = np.asarray(conf_ax.collections[0].get_array())
-    np.testing.assert_allclose(np.sort(colours),
-                               np.sort(adata.obs["actinn_confidence"]))
+    # each point carries its own cell's confidence
+    np.testing.assert_allclose(
+        coloured_points(conf_ax),
+        coloured_points(adata.obsm["X_umap"], adata.obs["actinn_confidence"]))
     with pytest.raises(ACTINNInputError, match="no column 'missing'"):
         report.plot_umap(adata, predicted_key="missing")
 

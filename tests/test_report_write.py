@@ -196,7 +196,8 @@ def test_write_report_with_umap_coordinates(tmp_path, demo, monkeypatch):
     assert len(_data_uris(path.read_text(encoding="utf-8"))) == 2
 
 
-def test_umap_figure_draws_the_predictions_and_subsamples(monkeypatch):
+def test_umap_figure_draws_the_predictions_and_subsamples(
+        monkeypatch, coloured_points):
     from deepchem_actinn.report.umap import umap_figure
     monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
     adata = _query(200, with_umap=True)
@@ -216,9 +217,10 @@ def test_umap_figure_draws_the_predictions_and_subsamples(monkeypatch):
                                       adata.obsm["X_umap"][pred == name])
     fig, note = umap_figure(adata, pred, conf, max_cells=50)
     assert note == "Drawn for 50 of 200 cells, chosen at random."
-    shown = np.asarray(fig.axes[1].collections[0].get_array())
     rows = np.sort(np.random.default_rng(0).choice(200, 50, replace=False))
-    np.testing.assert_allclose(np.sort(shown), np.sort(conf[rows]))
+    np.testing.assert_allclose(
+        coloured_points(fig.axes[1]),
+        coloured_points(adata.obsm["X_umap"][rows], conf[rows]))
 
 
 @pytest.mark.parametrize("query, message", [
