@@ -47,6 +47,7 @@ References
    Leiden: guaranteeing well-connected communities." Scientific Reports 9,
    5233 (2019).
 """
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, Tuple, Union
@@ -66,6 +67,8 @@ RESOLUTION_STEPS = ((200_000, 30.0), (100_000, 25.0), (40_000, 20.0),
 #: Least probability a cell must give its cluster's majority label to take
 #: it in the annotator's vote (see the module notes).
 MIN_VOTE_PROBABILITY = 0.2
+
+logger = logging.getLogger(__name__)
 
 _INSTALL = ("over-clustering needs scanpy and leidenalg: pip install "
             "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
@@ -343,8 +346,9 @@ def read_clusters(path: Union[str, Path],
     """The user's clusters from a ``cell<TAB>cluster`` file, in query order.
 
     A first line naming no query cell (e.g. ``cellname<TAB>cluster``) is
-    taken as a header. Every query cell must appear once; the file may name
-    no other cell.
+    taken as a header. Every query cell must appear once; other cells (the
+    file clusters a whole experiment, the query is a part of it) are left
+    out, and the log says how many.
 
     Parameters
     ----------
@@ -361,9 +365,9 @@ def read_clusters(path: Union[str, Path],
     Raises
     ------
     ACTINNInputError
-        A line without a tab, a cell listed twice, cells the query does not
-        have, query cells the file does not list, or a query whose cell ids
-        repeat (the message names the file and the cells).
+        A line without a tab, a cell listed twice, query cells the file
+        does not list, or a query whose cell ids repeat (the message names
+        the file and the cells).
 
     Examples
     --------
@@ -416,12 +420,18 @@ def read_clusters(path: Union[str, Path],
             "%s: %s more than once: %s" %
             (path, counted(len(duplicates), "cell",
                            "is listed/are listed"), examples(duplicates)))
+    missing = [c for c in ids if c not in found]
+    if found and len(missing) == len(ids):
+        raise ACTINNInputError(
+            "%s: none of the query's cells is listed: the file names cells "
+            "such as %s, the query %s" %
+            (path, examples(list(found)), examples(ids)))
     unknown = [c for c in found if c not in known]
     if unknown:
-        raise ACTINNInputError(
-            "%s: %s not in the query: %s" %
-            (path, counted(len(unknown), "cell", "is/are"), examples(unknown)))
-    missing = [c for c in ids if c not in found]
+        # clusters of a whole experiment, of which the query is a part
+        logger.info("%s: %s not in the query, left out (e.g. %s)", path,
+                    counted(len(unknown), "listed cell", "is/are"),
+                    examples(unknown))
     if missing:
         raise ACTINNInputError(
             "%s: %s no cluster: %s" %

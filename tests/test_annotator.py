@@ -139,6 +139,16 @@ def test_load_refuses_non_annotators_and_other_versions(quick, tmp_path):
     config_path.write_text(json.dumps(config))
     with pytest.raises(ACTINNInputError, match="annotator format"):
         ACTINNAnnotator.load(tmp_path / "old")
+    config_path.write_text("{}")
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator.load(tmp_path / "old")
+    assert str(err.value).startswith("%s is damaged: it has no "
+                                     "format_version" % config_path)
+    (tmp_path / "counts.h5").write_bytes(b"")
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator.load(tmp_path / "counts.h5")
+    assert str(err.value).startswith(
+        "%s is a file; an annotator is a directory" % (tmp_path / "counts.h5"))
 
 
 def test_load_warns_about_a_model_of_another_package_version(
@@ -530,6 +540,15 @@ def test_threshold_and_clusters_are_checked(quick, tm_test, caplog):
                       genes,
                       majority_voting=True,
                       over_clustering=np.zeros((60, 2)))
+    with pytest.raises(ACTINNInputError,
+                       match="pass majority_voting=True with it"):
+        quick.predict(X, genes, over_clustering=["a"] * 60)
+    adata = anndata.AnnData(X.astype(np.float32), var=pd.DataFrame(index=genes))
+    adata.obs["mine"] = "a"
+    with pytest.raises(ACTINNInputError,
+                       match="pass majority_voting=True with it"):
+        annotate(adata, quick, over_clustering="mine")
+    assert "actinn_cell_type" not in adata.obs
     used = genes.index(quick.genes_[0])  # a model gene
     with caplog.at_level("WARNING"):
         quick.predict(np.hstack([X, X[:, used:used + 1]]),

@@ -750,3 +750,15 @@ def test_run_out_of_core_trains_on_the_genes_the_query_measures(
     assert "model genes missing from the query: 0 of" in proc.stderr
     labels, _ = read_predictions(tmp_path / "o")
     assert len(labels) == 1000
+
+
+def test_help_says_where_to_start(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "New here? `actinn demo` trains" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    assert "\nAnnotate a query with a saved annotator.\n" in out
+    assert "(off by default; this is the rule to choose first)" in " ".join(
+        out.split())

@@ -60,6 +60,28 @@ def test_no_counts_anywhere_says_where_it_looked():
             "layers['counts'], layers['raw_counts']") in message
 
 
+@pytest.mark.parametrize("in_file", [False, True])
+def test_no_counts_anywhere_says_why_each_place_was_passed_over(
+        in_file, tmp_path):
+    # a scanpy object whose counts layer took one NaN, and a raw of its
+    # own normalised values: neither is mistaken for missing
+    counts = COUNTS.copy()
+    counts[1, 2] = np.nan
+    adata = _adata(np.log1p(COUNTS), counts=counts, raw=COUNTS)
+    adata.raw = _adata(np.log1p(COUNTS))
+    with pytest.raises(ACTINNInputError) as err:
+        if in_file:
+            adata.write_h5ad(tmp_path / "q.h5ad")
+            read(tmp_path / "q.h5ad")
+        else:
+            counts_source(adata, source="pbmc")
+    assert str(err.value).endswith(
+        "X is not raw counts and no raw counts were found in .raw.X, "
+        "layers['counts'], layers['raw_counts'] (.raw.X holds non-integer "
+        "values; layers['counts'] holds NaN or infinite values; other "
+        "layers, not looked in: 'raw' (name one with layer=))")
+
+
 def test_explicit_choice_wins():
     adata = _adata(np.log1p(COUNTS), counts=COUNTS)
     with pytest.raises(ACTINNInputError, match="raw counts usually live"):

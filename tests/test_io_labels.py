@@ -31,11 +31,40 @@ def test_drop_with_every_cell_labelled_equals_default():
 
 
 def test_drop_still_refuses_no_label_at_all_and_foreign_cells(tmp_path):
-    with pytest.raises(ACTINNInputError, match="2 of 2 cells have no label"):
+    with pytest.raises(ACTINNInputError, match="none of its 2 cell ids is"):
         match_labels(["x", "y"], LABELS, missing="drop")
     with pytest.raises(ACTINNInputError,
-                       match="1 labelled cells are not in the matrix"):
+                       match="1 labelled cell is not in the matrix"):
         match_labels(["c1", "c2"], LABELS, missing="drop")
+
+
+def test_labels_that_match_no_cell_show_both_kinds_of_id():
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(["AAACCTG-1", "AAACGGG-1"], LABELS, "labels.txt")
+    assert str(err.value) == (
+        "labels.txt: none of its 2 cell ids is a cell of the matrix: it names "
+        "cells such as c3, c1, the matrix AAACCTG-1, AAACGGG-1; the two must "
+        "use the same cell ids")
+
+
+def test_pandas_headers(tmp_path):
+    # pandas' header over an unnamed index is skipped
+    path = tmp_path / "labels.txt"
+    pd.Series(["B", "T"], index=["c1", "c2"], name="cell_type").to_csv(path,
+                                                                       sep="\t")
+    assert path.read_text().splitlines()[0] == "\tcell_type"
+    assert read_labels(path).to_dict() == {"c1": "B", "c2": "T"}
+    # a named index's header is data, but the message asks about it
+    frame = pd.Series(["B", "T"],
+                      index=pd.Index(["c1", "c2"], name="barcode"),
+                      name="cell_type")
+    frame.to_csv(path, sep="\t")
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(["c1", "c2"], path)
+    assert str(err.value) == (
+        "%s: 1 labelled cell is not in the matrix, e.g. barcode (is the first "
+        "line a header? a labels file has none, or cellname<TAB>celltype)" %
+        path)
 
 
 def test_drop_from_a_file(tmp_path):

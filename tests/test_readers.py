@@ -495,7 +495,7 @@ def test_labels_extra_ids(tmp_path):
     path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B"),
                                               ("x9", "B")])
     with pytest.raises(ACTINNInputError,
-                       match="l.txt: 1 labelled cells are not in the matrix"
+                       match="l.txt: 1 labelled cell is not in the matrix"
                        ", e.g. x9"):
         readers.match_labels(["c1", "c2"], path)
 

@@ -123,7 +123,7 @@ def test_majority_vote_rejects_bad_input():
         majority_vote(["a"], [1], min_share=1.5)
 
 
-def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
+def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path, caplog):
     path = tmp_path / "clusters.txt"
     path.write_text("cellname\tcluster\nc3\tx\nc1\t0\nc2\t0\n")
     assert read_clusters(path, ["c1", "c2", "c3"]).tolist() == ["0", "0", "x"]
@@ -133,10 +133,17 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path):
                        match=r"clusters.txt: 1 query cell has no cluster: "
                        r"c3"):
         read_clusters(path, ["c1", "c2", "c3"])
+    # clusters of a whole experiment: the query's own are taken
     path.write_text("c1\t0\nc2\t0\nzz\t1\n")
-    with pytest.raises(ACTINNInputError,
-                       match="1 cell is not in the query: zz"):
-        read_clusters(path, ["c1", "c2"])
+    with caplog.at_level("INFO", logger="deepchem_actinn"):
+        assert read_clusters(path, ["c2", "c1"]).tolist() == ["0", "0"]
+    assert "1 listed cell is not in the query, left out (e.g. zz)" in \
+        caplog.text
+    with pytest.raises(ACTINNInputError) as err:
+        read_clusters(path, ["AAAC-1", "AAAG-1"])
+    assert str(err.value) == (
+        "%s: none of the query's cells is listed: the file names cells such "
+        "as c2, zz, the query AAAC-1, AAAG-1" % path)  # c1: a header
     path.write_text("c1\t0\nc1\t1\n")
     with pytest.raises(ACTINNInputError, match="listed more than once: c1"):
         read_clusters(path, ["c1"])

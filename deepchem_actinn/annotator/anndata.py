@@ -9,7 +9,7 @@ from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import counts_source
-from deepchem_actinn.io.counts import CountsSource, select_matrix
+from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                  gene_candidates)
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
@@ -75,8 +75,9 @@ def annotate(adata,
     majority_voting, hierarchy, vote_min_probability, remove_ambient:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
-        The clusters to vote over: an ``obs`` column name, or one label per
-        cell; default: Leiden clusters of the query.
+        The clusters to vote over with ``majority_voting`` (refused
+        without it): an ``obs`` column name, or one label per cell;
+        default: Leiden clusters of the query.
     allow_non_integer: bool, default False
         Take non-integer values as counts on another scale (such as TPM);
         values that look log-normalised are refused all the same.

@@ -220,6 +220,10 @@ def _linear(path: str, annotator: "ACTINNAnnotator") -> Optional[LinearMember]:
 
 def _read_config(path: str) -> Dict[str, Any]:
     config_path = os.path.join(path, CONFIG_FILE)
+    if os.path.isfile(path):
+        raise ACTINNInputError(
+            "%s is a file; an annotator is a directory, as `actinn train -m "
+            "DIR` or ACTINNAnnotator.save(DIR) writes it" % path)
     if not os.path.isdir(path):
         raise ACTINNInputError("%s: no such annotator directory" % path)
     if not os.path.isfile(config_path) or not os.path.isfile(
@@ -237,6 +241,11 @@ def _read_config(path: str) -> Dict[str, Any]:
         raise ACTINNInputError("%s is damaged: it holds %s, not an object" %
                                (config_path, type(config).__name__))
     version = config.get("format_version")
+    if version is None:
+        raise ACTINNInputError(
+            "%s is damaged: it has no format_version, so it was not written "
+            "by ACTINNAnnotator.save() (or was edited since); retrain the "
+            "annotator" % config_path)
     if version != FORMAT_VERSION:
         raise ACTINNInputError(
             "%s was written in annotator format %r by deepchem-actinn %s; "

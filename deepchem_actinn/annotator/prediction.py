@@ -168,7 +168,8 @@ class AnnotatorPrediction:
             (:func:`deepchem_actinn.voting.majority_vote`): fills
             ``majority_cell_types``, ``clusters``, ``cluster_table``.
         over_clustering: array, optional
-            Each cell's cluster; default: Leiden clusters of the query
+            Each cell's cluster, for ``majority_voting`` (refused without
+            it); default: Leiden clusters of the query
             (:func:`deepchem_actinn.voting.over_cluster`).
         hierarchy: TypeHierarchy, mapping or path, optional
             The parent type where the top two share it and differ by less
@@ -186,6 +187,10 @@ class AnnotatorPrediction:
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``. Needs at least 50 cells.
         """
+        if over_clustering is not None and not majority_voting:
+            raise ACTINNInputError(
+                "over_clustering is what majority voting votes over: pass "
+                "majority_voting=True with it")
         X, cell_ids = self._query(X, genes, cell_ids)
         labelling.check_rules(unassigned, threshold)
         positions = self.gene_positions(genes)

@@ -175,7 +175,9 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    nargs="?",
                    const=True,
                    default=False,
-                   help="also write predicted_probabilities.txt")
+                   help="also write predicted_probabilities.txt (types x "
+                   "cells; -op alone, or -op True, as actinn_predict.py "
+                   "took it; -op False does not)")
     p.add_argument("--min-overlap",
                    type=overlap_share,
                    default=None,
@@ -187,7 +189,8 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     rule.add_argument("--unassigned",
                       action="store_true",
                       help="mark cells that match no reference type well "
-                      "'Unassigned' (the default rule)")
+                      "'Unassigned' (off by default; this is the rule to "
+                      "choose first)")
     rule.add_argument("--threshold",
                       type=probability,
                       default=None,
@@ -263,7 +266,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="replace existing outputs")
     p.add_argument("--keep-gene-case",
                    action="store_true",
-                   help="do not upper-case gene names")
+                   help="do not upper-case gene names, as ACTINN does "
+                   "(genes are matched ignoring case either way)")
     p.add_argument("--threads",
                    type=int,
                    default=None,
@@ -275,9 +279,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _add_commands(sub) -> None:
-    p = sub.add_parser("format",
-                       help="convert counts to the ACTINN HDF5 "
-                       "layout (or .h5ad), as actinn_format.py did")
+    p = _command(sub,
+                 "format",
+                 help="convert counts to the ACTINN HDF5 "
+                 "layout (or .h5ad), as actinn_format.py did")
     p.add_argument("-i", "--input", required=True, help="input counts")
     p.add_argument("-o",
                    "--output",
@@ -296,7 +301,7 @@ def _add_commands(sub) -> None:
     _add_values(p)
     _add_common(p)
 
-    p = sub.add_parser("train", help="train an annotator and save it")
+    p = _command(sub, "train", help="train an annotator and save it")
     _add_training(p)
     p.add_argument("-m",
                    "--model",
@@ -306,9 +311,10 @@ def _add_commands(sub) -> None:
     _add_values(p)
     _add_common(p)
 
-    p = sub.add_parser("predict",
-                       help="annotate a query with a saved "
-                       "annotator")
+    p = _command(sub,
+                 "predict",
+                 help="annotate a query with a saved "
+                 "annotator")
     p.add_argument("-m",
                    "--model",
                    required=True,
@@ -318,9 +324,10 @@ def _add_commands(sub) -> None:
     _add_values(p)
     _add_common(p)
 
-    p = sub.add_parser("run",
-                       help="train and predict in one step, as "
-                       "actinn_predict.py did")
+    p = _command(sub,
+                 "run",
+                 help="train and predict in one step, as "
+                 "actinn_predict.py did")
     _add_training(p)
     p.add_argument("-pc",
                    "--print_cost",
@@ -342,9 +349,10 @@ def _add_commands(sub) -> None:
 
 
 def _add_tools(sub) -> None:
-    p = sub.add_parser("report",
-                       help="figures and an HTML page from "
-                       "predictions")
+    p = _command(sub,
+                 "report",
+                 help="figures and an HTML page from "
+                 "predictions")
     p.add_argument("-p",
                    "--predictions",
                    required=True,
@@ -382,9 +390,10 @@ def _add_tools(sub) -> None:
     _add_values(p)
     _add_common(p)
 
-    p = sub.add_parser("simulate",
-                       help="write a synthetic labelled "
-                       "dataset (.h5ad) for tests and benchmarks")
+    p = _command(sub,
+                 "simulate",
+                 help="write a synthetic labelled "
+                 "dataset (.h5ad) for tests and benchmarks")
     p.add_argument("-o", "--output", required=True, help="output .h5ad")
     p.add_argument("--cells",
                    type=positive_int,
@@ -413,24 +422,36 @@ def _add_tools(sub) -> None:
                    help="also write the labels to this file")
     _add_common(p)
 
-    p = sub.add_parser("demo",
-                       help="train on the bundled Tabula Muris "
-                       "sample, predict its test set and score it")
+    p = _command(sub,
+                 "demo",
+                 help="train on the bundled Tabula Muris "
+                 "sample, predict its test set and score it")
     p.add_argument("-o",
                    "--output",
                    default="actinn_demo_output",
                    help="output directory (actinn_demo_output)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed",
+                   type=int,
+                   default=0,
+                   help="seed of the training (0)")
     _add_linear_weight(p)
     _add_device(p)
     _add_common(p)
 
-    p = sub.add_parser("sample-data",
-                       help="copy the bundled Tabula Muris training "
-                       "and test files into a directory and print the "
-                       "actinn commands to try on them")
+    p = _command(sub,
+                 "sample-data",
+                 help="copy the bundled Tabula Muris training "
+                 "and test files into a directory and print the "
+                 "actinn commands to try on them")
     p.add_argument("directory", help="where to copy the files (created)")
     _add_common(p)
+
+
+def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand whose own ``--help`` opens with its one-line summary."""
+    return sub.add_parser(name,
+                          help=help,
+                          description=help[0].upper() + help[1:] + ".")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -448,7 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="actinn",
         description="ACTINN automated cell-type identification for "
-        "scRNA-seq counts (deepchem-actinn %s)." % __version__)
+        "scRNA-seq counts (deepchem-actinn %s)." % __version__,
+        epilog="New here? `actinn demo` trains on the bundled Tabula Muris "
+        "sample and scores its test set; `actinn sample-data DIR` copies "
+        "those files and prints the commands to try on them. Each "
+        "command's --help lists its options.")
     parser.add_argument("--version",
                         action="version",
                         version="deepchem-actinn %s" % __version__)

@@ -5,8 +5,9 @@ One module per format (:mod:`~deepchem_actinn.io.tenx`,
 :mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.formats` and
 :mod:`~deepchem_actinn.io.content` to tell them apart (by their bytes, not
 their names), :mod:`~deepchem_actinn.io.orientation` for text files with
-cells as rows, :mod:`~deepchem_actinn.io.counts` for which matrix holds
-the raw counts and the one check of count values,
+cells as rows, :mod:`~deepchem_actinn.io.count_matrix` for which matrix holds
+the raw counts, :mod:`~deepchem_actinn.io.counts` for the one check of count
+values,
 :mod:`~deepchem_actinn.io.readers` (:func:`read`) and
 :mod:`~deepchem_actinn.io.stream` (chunks) on top, :mod:`~deepchem_actinn.io.
 labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
@@ -21,9 +22,11 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
         read, read_format)
     from deepchem_actinn.io.formats import (  # noqa: F401
         FORMATS, detect_format)
+    from deepchem_actinn.io.count_matrix import (  # noqa: F401
+        counts_source, CountsSource)
     from deepchem_actinn.io.counts import (  # noqa: F401
-        counts_source, CountsSource, check_count_values, round_near_whole,
-        as_count_matrix, ROUND_TOLERANCE, COUNT_LAYERS)
+        check_count_values, round_near_whole, as_count_matrix, ROUND_TOLERANCE,
+        COUNT_LAYERS)
     from deepchem_actinn.io.genes import (  # noqa: F401
         clean_gene_names)
     from deepchem_actinn.io.tenx import (  # noqa: F401
@@ -51,8 +54,8 @@ _EXPORTS = {
     "read_format": "readers",
     "FORMATS": "formats",
     "detect_format": "formats",
-    "counts_source": "counts",
-    "CountsSource": "counts",
+    "counts_source": "count_matrix",
+    "CountsSource": "count_matrix",
     "check_count_values": "counts",
     "round_near_whole": "counts",
     "as_count_matrix": "counts",

@@ -1,30 +1,19 @@
-"""Which matrix of an AnnData holds the raw counts, and the count check.
+"""The one check of count values, for every reader and :func:`annotate`.
 
-ACTINN normalises raw counts itself, so every reader and :func:`annotate`
-need the raw counts. A typical scanpy object keeps log-normalised values
-in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
-:func:`counts_source` is the one rule that picks the matrix:
-
-1. ``layer=`` or ``use_raw=True`` name the matrix; ``use_raw=False``
-   insists on ``X``.
-2. Otherwise ``X`` if it holds counts, else the first of ``.raw.X``,
-   ``layers['counts']`` and ``layers['raw_counts']`` that does (with a
-   warning in the log), else a clear error naming where it looked.
-
-:func:`check_count_values` is the one check of the values themselves: no
-NaN or infinity, nothing negative, whole numbers. Values within
-:data:`ROUND_TOLERANCE` of a whole number (``0.999999999999999``, as some
-exporters write counts) count as whole; :func:`round_near_whole` rounds
-them.
+:func:`check_count_values`: no NaN or infinity, nothing negative, whole
+numbers. Values within :data:`ROUND_TOLERANCE` of a whole number
+(``0.999999999999999``, as some exporters write counts) count as whole;
+:func:`round_near_whole` rounds them. :func:`counts_error` words the
+refusal; :func:`refuse_log_normalised` refuses a log scale where other
+non-integer values pass. Which matrix of an AnnData holds the counts is
+:mod:`~deepchem_actinn.io.count_matrix`'s.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import (Callable, Iterable, Iterator, List, NamedTuple, Optional,
-                    Tuple)
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
-import anndata
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -46,27 +35,6 @@ _SCAN_BLOCK = 1 << 22
 # Largest integer float32 holds exactly.
 _FLOAT32_EXACT = 1 << 24
 _LOOKED = ".raw.X, " + ", ".join("layers[%r]" % n for n in COUNT_LAYERS)
-
-
-class CountsSource(NamedTuple):
-    """The matrix :func:`counts_source` chose.
-
-    Attributes
-    ----------
-    matrix:
-        Cells x genes, as stored in the AnnData object (or a file).
-    var: pandas.DataFrame
-        Gene annotations; its index holds the gene names.
-    description: str
-        ``"X"``, ``".raw.X"`` or ``"layers['counts']"``.
-    n_rounded: int, optional
-        How many values the count check found within the rounding tolerance
-        of, but not equal to, a whole number (None: not scanned).
-    """
-    matrix: object
-    var: pd.DataFrame
-    description: str
-    n_rounded: Optional[int] = None
 
 
 class ValueReport(NamedTuple):
@@ -206,16 +174,19 @@ def _cells(cell_ids: Optional[Strings], rows) -> str:
     return examples(np.asarray(cell_ids, dtype=object)[rows])
 
 
-def counts_error(report: ValueReport,
-                 cell_ids: Optional[Strings],
-                 what: str,
-                 source: str,
-                 searched: bool = False,
-                 escape: bool = True) -> ACTINNInputError:
+def counts_error(
+    report: ValueReport,
+    cell_ids: Optional[Strings],
+    what: str,
+    source: str,
+    searched: bool = False,
+    escape: bool = True,
+    rejected: Sequence[str] = ()) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
     ``searched`` says the conventional places of raw counts were looked in
-    too, and held none; ``escape`` ends the message with the
+    too, and held none; ``rejected`` says why those that exist were not
+    taken (from :func:`choose_counts`); ``escape`` ends the message with the
     ``allow_non_integer=True`` way out (for callers that take it), offered
     only for values that do not look log-normalised: a log scale is never
     counts.
@@ -228,6 +199,8 @@ def counts_error(report: ValueReport,
     if searched:
         hint = ("%s is not raw counts and no raw counts were found in %s" %
                 (what, _LOOKED))
+        if rejected:
+            hint += " (%s)" % "; ".join(rejected)
     else:
         hint = "raw counts usually live in .raw or layers['counts']"
     if report.n_negative:
@@ -321,13 +294,15 @@ def refuse_log_normalised_start(rows: Callable[[int, int], object],
                           source=source)
 
 
-def check_count_values(matrix,
-                       cell_ids: Optional[Strings] = None,
-                       *,
-                       what: str = "X",
-                       source: str = "data",
-                       allow_non_integer: bool = False,
-                       searched: bool = False) -> int:
+def check_count_values(
+    matrix,
+    cell_ids: Optional[Strings] = None,
+    *,
+    what: str = "X",
+    source: str = "data",
+    allow_non_integer: bool = False,
+    searched: bool = False,
+    rejected: Sequence[str] = ()) -> int:
     """Raise :class:`ACTINNInputError` unless a matrix holds raw counts.
 
     The one check of count values every reader uses: no NaN or infinite
@@ -350,6 +325,9 @@ def check_count_values(matrix,
         Accept non-negative finite values that are not whole numbers.
     searched: bool, default False
         The message says the usual places of raw counts held none.
+    rejected: sequence of str, default ()
+        With ``searched``: why each of those places that exists was not
+        taken (e.g. ``"layers['counts'] holds NaN or infinite values"``).
 
     Returns
     -------
@@ -370,7 +348,12 @@ def check_count_values(matrix,
     """
     report = scan_values(matrix)
     if not report.acceptable(allow_non_integer):
-        raise counts_error(report, cell_ids, what, source, searched)
+        raise counts_error(report,
+                           cell_ids,
+                           what,
+                           source,
+                           searched,
+                           rejected=rejected)
     return 0 if allow_non_integer else report.n_rounded
 
 
@@ -436,130 +419,3 @@ def log_rounded(n_rounded: int, source: str) -> None:
         logger.warning(
             "%s: rounded %d values within %g of a whole number (counts "
             "written as floats)", source, n_rounded, ROUND_TOLERANCE)
-
-
-def select_matrix(adata: anndata.AnnData, layer: Optional[str],
-                  use_raw: Optional[bool], source: str) -> CountsSource:
-    """The matrix ``layer`` / ``use_raw`` name (``X`` when neither does)."""
-    if layer is not None and use_raw:
-        raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
-                               "not both" % source)
-    if use_raw:
-        if adata.raw is None:
-            raise ACTINNInputError("%s: use_raw=True but there is no .raw" %
-                                   source)
-        return CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
-    if layer is not None:
-        if layer not in adata.layers:
-            raise ACTINNInputError(
-                "%s: no layer %r (layers: %s)" %
-                (source, layer, examples(list(adata.layers)) or "none"))
-        return CountsSource(adata.layers[layer], adata.var,
-                            "layers[%r]" % layer)
-    if adata.X is None:
-        raise ACTINNInputError("%s: X is empty; pass layer= or use_raw=True" %
-                               source)
-    return CountsSource(adata.X, adata.var, "X")
-
-
-def conventional_counts(adata: anndata.AnnData) -> Iterator[CountsSource]:
-    """Where raw counts live by convention, in the order they are tried."""
-    if adata.raw is not None:
-        yield CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
-    for name in COUNT_LAYERS:
-        if name in adata.layers:
-            yield CountsSource(adata.layers[name], adata.var,
-                               "layers[%r]" % name)
-
-
-def choose_counts(first: CountsSource, fallbacks: Iterable[CountsSource],
-                  scan: Callable[[object],
-                                 ValueReport], allow_non_integer: bool,
-                  source: str) -> Tuple[CountsSource, Optional[ValueReport]]:
-    """The fallback rule, written once for AnnData objects and files.
-
-    ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
-    infinite values, the first of ``fallbacks`` that holds counts (logged);
-    else ``first`` with the report that condemns it. Allowed non-integer
-    values are condemned too when they look log-normalised
-    (:func:`looks_log_normalised`): a log scale is never counts, on any
-    scale (a scanpy object keeps its counts in a layer beside them).
-    """
-    report = scan(first.matrix)
-    log_scale = allow_non_integer and looks_log_normalised(report)
-    if report.acceptable(allow_non_integer) and not log_scale:
-        return first._replace(n_rounded=report.n_rounded), None
-    if report.n_nonfinite == 0:
-        for candidate in fallbacks:
-            found = scan(candidate.matrix)
-            if found.counts_like:
-                logger.warning(
-                    "%s: %s holds %s; reading the raw counts from %s instead",
-                    source, first.description, "negative values"
-                    if report.n_negative else "non-integer values",
-                    candidate.description)
-                return candidate._replace(n_rounded=found.n_rounded), None
-    return first, report
-
-
-def counts_source(adata: anndata.AnnData,
-                  layer: Optional[str] = None,
-                  use_raw: Optional[bool] = None,
-                  allow_non_integer: bool = False,
-                  *,
-                  source: str = "data") -> CountsSource:
-    """Pick the raw-count matrix of an AnnData object and check it.
-
-    ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
-    on ``X``). With neither, ``use_raw=None`` decides: ``X`` if it holds
-    raw counts, else the first of ``.raw.X``, ``layers['counts']`` and
-    ``layers['raw_counts']`` that does (with a warning in the log), else an
-    error saying ``X`` is not raw counts and where counts were looked for.
-    With ``allow_non_integer=True``, non-integer (but non-negative, finite)
-    values are accepted as they are, unless they look log-normalised.
-
-    Parameters
-    ----------
-    adata: anndata.AnnData
-        Cells x genes.
-    layer: str, optional
-        Use ``adata.layers[layer]``.
-    use_raw: bool, optional
-        True uses ``adata.raw.X`` with ``adata.raw.var``; False insists on
-        ``X``; None decides as above.
-    allow_non_integer: bool, default False
-        Accept non-integer values (e.g. normalised data) in the chosen
-        matrix.
-    source: str, default "data"
-        Names the data (e.g. its file) in messages.
-
-    Returns
-    -------
-    CountsSource
-        ``(matrix, var, description, n_rounded)``; the matrix as stored (values within
-        :data:`ROUND_TOLERANCE` of whole numbers not yet rounded).
-
-    Raises
-    ------
-    ACTINNInputError
-        If the chosen matrix holds NaN, infinite or negative values, or
-        non-integer values that are not allowed and no fallback applies.
-
-    Examples
-    --------
-    >>> import anndata, numpy as np
-    >>> from deepchem_actinn.io import counts_source
-    >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
-    >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
-    >>> counts_source(adata).description
-    "layers['counts']"
-    """
-    explicit = layer is not None or use_raw is not None
-    first = select_matrix(adata, layer, use_raw, source)
-    fallbacks = () if explicit else conventional_counts(adata)
-    chosen, report = choose_counts(first, fallbacks, scan_values,
-                                   allow_non_integer, source)
-    if report is not None:
-        raise counts_error(report, np.asarray(adata.obs_names, dtype=object),
-                           chosen.description, source, not explicit)
-    return chosen

@@ -5,7 +5,7 @@
 block by row block: a CSR matrix through
 :func:`anndata.io.sparse_dataset`, a dense one as its HDF5 array; ``obs``
 and ``var`` through :func:`anndata.io.read_elem`. Which matrix holds the
-counts is decided by :func:`deepchem_actinn.io.counts.choose_counts`, the
+counts is decided by :func:`deepchem_actinn.io.count_matrix.choose_counts`, the
 rule :func:`~deepchem_actinn.io.counts_source` applies to AnnData objects.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, List, Optional
 
 import anndata
 import h5py
@@ -24,9 +24,9 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
-from deepchem_actinn.io.counts import (COUNT_LAYERS, CountsSource, ValueReport,
-                                       choose_counts, scan_values,
-                                       select_matrix)
+from deepchem_actinn.io.count_matrix import (CountsSource, choose_counts,
+                                             other_layers, select_matrix)
+from deepchem_actinn.io.counts import COUNT_LAYERS, ValueReport, scan_values
 from deepchem_actinn.types import PathLike
 
 try:  # anndata >= 0.11
@@ -150,6 +150,7 @@ class H5adRows(HDF5Rows):
         self.use_raw = use_raw
         self.allow_non_integer = allow_non_integer
         self.searched = False
+        self.rejected: List[str] = []
 
     def _matrix(self, f: h5py.File, key: str):
         """A CSR sparse dataset or a dense HDF5 array; others read whole."""
@@ -210,10 +211,15 @@ class H5adRows(HDF5Rows):
         explicit = self.layer is not None or self.use_raw is not None
         first = self._first(f)
         fallbacks = () if explicit else self._fallbacks(f)
-        chosen, report = choose_counts(first, fallbacks, self._peek,
-                                       self.allow_non_integer, str(self.path))
+        chosen, report, self.rejected = choose_counts(first, fallbacks,
+                                                      self._peek,
+                                                      self.allow_non_integer,
+                                                      str(self.path))
         # When nothing holds counts, X streams and its check names the cells.
         self.searched = report is not None and not explicit
+        if self.searched:
+            self.rejected += other_layers(
+                list(f["layers"]) if "layers" in f else [])
         matrix: Any = chosen.matrix
         self._elem = matrix
         self.description = chosen.description

@@ -2,8 +2,10 @@
 
 A labels file holds ``cell id<TAB>cell type`` per line, optionally under the
 header ``cellname<TAB>celltype`` that ACTINN's ``predicted_label.txt``
-starts with. :data:`LABEL_HEADER` is that header, spelled once here for the
-readers and the writers.
+starts with, or under a header with an empty first field, as pandas writes
+an unnamed index (``adata.obs["cell_type"].to_csv(path, sep="\t")``).
+:data:`LABEL_HEADER` is ACTINN's header, spelled once here for the readers
+and the writers.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def read_labels(path: PathLike) -> pd.Series:
     """Read a cell-type labels file: ``cell id<TAB>cell type`` per line.
 
     No header is expected; a first line ``cellname<TAB>celltype`` (the
-    header of ACTINN's ``predicted_label.txt``) is skipped. Blank lines are
+    header of ACTINN's ``predicted_label.txt``) or one whose first field is
+    empty (pandas' header over an unnamed index) is skipped. Blank lines are
     ignored and fields are stripped of surrounding spaces. ``.gz`` files
     are read gunzipped.
 
@@ -72,7 +75,9 @@ def read_labels(path: PathLike) -> pd.Series:
                 if not line.strip():
                     continue
                 fields = [f.strip() for f in line.split("\t")]
-                if not ids and tuple(fields[:2]) == LABEL_HEADER:
+                if not ids and (tuple(fields[:2]) == LABEL_HEADER or
+                                (len(fields) == 2 and not fields[0] and
+                                 fields[1])):
                     n_fields = len(fields)
                     continue
                 if len(fields) != n_fields or not all(fields[:2]):
@@ -175,6 +180,12 @@ def match_labels(cell_ids: Strings,
                                   "appears/appear"), examples(twice)))
     unlabelled = pd.unique(ids[~ids.isin(known)])
     n_cells = len(pd.unique(ids))
+    if len(ids) and not known.isin(ids).any():
+        raise ACTINNInputError(
+            "%s: none of its %s is a cell of the matrix: it names cells such "
+            "as %s, the matrix %s; the two must use the same cell ids" %
+            (labels_path, counted(len(known), "cell id"), examples(known),
+             examples(pd.unique(ids))))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
         hint = "" if missing == "drop" else missing_hint
         raise ACTINNInputError(
@@ -182,9 +193,13 @@ def match_labels(cell_ids: Strings,
             (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))
     extra = known[~known.isin(ids)]
     if len(extra):
+        header = (" (is the first line a header? a labels file has none, "
+                  "or %s)" % "<TAB>".join(LABEL_HEADER)
+                  if list(extra) == [known[0]] else "")
         raise ACTINNInputError(
-            "%s: %d labelled cells are not in the matrix, e.g. %s" %
-            (labels_path, len(extra), examples(extra)))
+            "%s: %s not in the matrix, e.g. %s%s" %
+            (labels_path, counted(len(extra), "labelled cell",
+                                  "is/are"), examples(extra), header))
     values = pd.Series(as_str_array(labels.to_numpy()), index=known)
     matched = values.reindex(ids).to_numpy(dtype=object)
     matched[pd.isna(matched)] = None

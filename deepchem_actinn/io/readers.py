@@ -25,8 +25,8 @@ import pandas as pd
 from deepchem_actinn.errors import counted, examples, repeated
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
-from deepchem_actinn.io.counts import (CountsSource, as_count_matrix,
-                                       counts_source, log_rounded,
+from deepchem_actinn.io.count_matrix import CountsSource, counts_source
+from deepchem_actinn.io.counts import (as_count_matrix, log_rounded,
                                        round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,

@@ -393,16 +393,20 @@ def iter_cell_chunks(
 
 
 def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
-                 allow_non_integer: bool, searched: bool) -> Tuple[Any, int]:
+                 allow_non_integer: bool, source: Any) -> Tuple[Any, int]:
     """A chunk's values as :func:`read` returns them: checked (or, with
-    ``check=False``, only rounded), and how many were rounded."""
+    ``check=False``, only rounded), and how many were rounded. ``source``:
+    the file's row reader, which tells whether other matrices were looked
+    at for raw counts, and why none was taken."""
     if check:
         rounded = check_count_values(X,
                                      ids,
                                      what=what,
                                      source=str(path),
                                      allow_non_integer=allow_non_integer,
-                                     searched=searched)
+                                     searched=getattr(source, "searched",
+                                                      False),
+                                     rejected=getattr(source, "rejected", ()))
         return (round_near_whole(X)[0] if rounded else X), rounded
     if allow_non_integer:
         return X, 0
@@ -439,7 +443,6 @@ def _iter_chunks(path: Path,
                                             what=source.description,
                                             source=str(path))
             n = source.shape[0]
-            searched = getattr(source, "searched", False)
             if starts is None:
                 starts = range(0, n, chunk_size)
             for start in starts:
@@ -452,8 +455,7 @@ def _iter_chunks(path: Path,
                 X = source.rows(start, stop)
                 if not source.checked:
                     X, rounded = _check_chunk(X, ids, source.description, path,
-                                              check, allow_non_integer,
-                                              searched)
+                                              check, allow_non_integer, source)
                     n_rounded += rounded
                 X = as_count_matrix(X)
                 if columns is not None:

@@ -1,0 +1,223 @@
+"""Which matrix of an AnnData object (or h5ad file) holds the raw counts.
+
+ACTINN normalises raw counts itself, so every reader and :func:`annotate`
+need the raw counts. A typical scanpy object keeps log-normalised values
+in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
+:func:`counts_source` is the one rule that picks the matrix:
+
+1. ``layer=`` or ``use_raw=True`` name the matrix; ``use_raw=False``
+   insists on ``X``.
+2. Otherwise ``X`` if it holds counts, else the first of ``.raw.X``,
+   ``layers['counts']`` and ``layers['raw_counts']`` that does (with a
+   warning in the log), else a clear error naming where it looked and why
+   each matrix found there was passed over.
+
+The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import anndata
+import numpy as np
+import pandas as pd
+
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, counts_error,
+                                       looks_log_normalised, scan_values)
+
+logger = logging.getLogger(__name__)
+
+
+class CountsSource(NamedTuple):
+    """The matrix :func:`counts_source` chose.
+
+    Attributes
+    ----------
+    matrix:
+        Cells x genes, as stored in the AnnData object (or a file).
+    var: pandas.DataFrame
+        Gene annotations; its index holds the gene names.
+    description: str
+        ``"X"``, ``".raw.X"`` or ``"layers['counts']"``.
+    n_rounded: int, optional
+        How many values the count check found within the rounding tolerance
+        of, but not equal to, a whole number (None: not scanned).
+    """
+    matrix: object
+    var: pd.DataFrame
+    description: str
+    n_rounded: Optional[int] = None
+
+
+def select_matrix(adata: anndata.AnnData, layer: Optional[str],
+                  use_raw: Optional[bool], source: str) -> CountsSource:
+    """The matrix ``layer`` / ``use_raw`` name (``X`` when neither does)."""
+    if layer is not None and use_raw:
+        raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
+                               "not both" % source)
+    if use_raw:
+        if adata.raw is None:
+            raise ACTINNInputError("%s: use_raw=True but there is no .raw" %
+                                   source)
+        return CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
+    if layer is not None:
+        if layer not in adata.layers:
+            raise ACTINNInputError(
+                "%s: no layer %r (layers: %s)" %
+                (source, layer, examples(list(adata.layers)) or "none"))
+        return CountsSource(adata.layers[layer], adata.var,
+                            "layers[%r]" % layer)
+    if adata.X is None:
+        raise ACTINNInputError("%s: X is empty; pass layer= or use_raw=True" %
+                               source)
+    return CountsSource(adata.X, adata.var, "X")
+
+
+def conventional_counts(adata: anndata.AnnData) -> Iterator[CountsSource]:
+    """Where raw counts live by convention, in the order they are tried."""
+    if adata.raw is not None:
+        yield CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
+    for name in COUNT_LAYERS:
+        if name in adata.layers:
+            yield CountsSource(adata.layers[name], adata.var,
+                               "layers[%r]" % name)
+
+
+def fault(report: ValueReport) -> str:
+    """What keeps a scanned matrix from being raw counts, in a few words.
+
+    Examples
+    --------
+    >>> fault(scan_values(np.array([[1.0, np.nan]])))
+    'NaN or infinite values'
+    >>> fault(scan_values(np.array([[0.5, 2.0]])))
+    'non-integer values'
+    """
+    if report.n_nonfinite:
+        return "NaN or infinite values"
+    return "negative values" if report.n_negative else "non-integer values"
+
+
+def other_layers(layers: Sequence[str]) -> List[str]:
+    """A note for the error's message naming the layers that are not
+    conventional places of raw counts, and so were not looked in (none
+    when there are none).
+
+    Examples
+    --------
+    >>> other_layers(["counts", "spliced", "raw"])
+    ["other layers, not looked in: 'spliced', 'raw' (name one with layer=)"]
+    """
+    others = [repr(str(n)) for n in layers if n not in COUNT_LAYERS]
+    if not others:
+        return []
+    return [
+        "other layers, not looked in: %s (name one with layer=)" %
+        examples(others)
+    ]
+
+
+def choose_counts(
+        first: CountsSource, fallbacks: Iterable[CountsSource],
+        scan: Callable[[object], ValueReport], allow_non_integer: bool,
+        source: str) -> Tuple[CountsSource, Optional[ValueReport], List[str]]:
+    """The fallback rule, written once for AnnData objects and files.
+
+    ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
+    infinite values, the first of ``fallbacks`` that holds counts (logged);
+    else ``first`` with the report that condemns it, and why each fallback
+    looked at was not taken (``"layers['counts'] holds NaN or infinite
+    values"``), for the error's message. Allowed non-integer
+    values are condemned too when they look log-normalised
+    (:func:`looks_log_normalised`): a log scale is never counts, on any
+    scale (a scanpy object keeps its counts in a layer beside them).
+    """
+    report = scan(first.matrix)
+    log_scale = allow_non_integer and looks_log_normalised(report)
+    if report.acceptable(allow_non_integer) and not log_scale:
+        return first._replace(n_rounded=report.n_rounded), None, []
+    rejected = []
+    if report.n_nonfinite == 0:
+        for candidate in fallbacks:
+            found = scan(candidate.matrix)
+            if found.counts_like:
+                logger.warning(
+                    "%s: %s holds %s; reading the raw counts from %s instead",
+                    source, first.description, fault(report),
+                    candidate.description)
+                return candidate._replace(n_rounded=found.n_rounded), None, []
+            rejected.append("%s holds %s" %
+                            (candidate.description, fault(found)))
+    return first, report, rejected
+
+
+def counts_source(adata: anndata.AnnData,
+                  layer: Optional[str] = None,
+                  use_raw: Optional[bool] = None,
+                  allow_non_integer: bool = False,
+                  *,
+                  source: str = "data") -> CountsSource:
+    """Pick the raw-count matrix of an AnnData object and check it.
+
+    ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
+    on ``X``). With neither, ``use_raw=None`` decides: ``X`` if it holds
+    raw counts, else the first of ``.raw.X``, ``layers['counts']`` and
+    ``layers['raw_counts']`` that does (with a warning in the log), else an
+    error saying ``X`` is not raw counts and where counts were looked for.
+    With ``allow_non_integer=True``, non-integer (but non-negative, finite)
+    values are accepted as they are, unless they look log-normalised.
+
+    Parameters
+    ----------
+    adata: anndata.AnnData
+        Cells x genes.
+    layer: str, optional
+        Use ``adata.layers[layer]``.
+    use_raw: bool, optional
+        True uses ``adata.raw.X`` with ``adata.raw.var``; False insists on
+        ``X``; None decides as above.
+    allow_non_integer: bool, default False
+        Accept non-integer values (e.g. normalised data) in the chosen
+        matrix.
+    source: str, default "data"
+        Names the data (e.g. its file) in messages.
+
+    Returns
+    -------
+    CountsSource
+        ``(matrix, var, description, n_rounded)``; the matrix as stored (values within
+        :data:`ROUND_TOLERANCE` of whole numbers not yet rounded).
+
+    Raises
+    ------
+    ACTINNInputError
+        If the chosen matrix holds NaN, infinite or negative values, or
+        non-integer values that are not allowed and no fallback applies.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np
+    >>> from deepchem_actinn.io import counts_source
+    >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
+    >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
+    >>> counts_source(adata).description
+    "layers['counts']"
+    """
+    explicit = layer is not None or use_raw is not None
+    first = select_matrix(adata, layer, use_raw, source)
+    fallbacks = () if explicit else conventional_counts(adata)
+    chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
+                                             allow_non_integer, source)
+    if report is not None and not explicit:
+        rejected += other_layers(list(adata.layers))
+    if report is not None:
+        raise counts_error(report,
+                           np.asarray(adata.obs_names, dtype=object),
+                           chosen.description,
+                           source,
+                           not explicit,
+                           rejected=rejected)
+    return chosen
