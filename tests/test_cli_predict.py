@@ -173,6 +173,25 @@ def test_scheduler_writes_the_same_files_as_a_plain_run(model, tmp_path):
                                                             name).read_bytes())
 
 
+def test_scheduler_errors_name_the_scheduler_or_the_options(
+        model, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    assert predict(model, PATHS["test"], tmp_path / "out", "--scheduler",
+                   "foo://127.0.0.1:1", "-q") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("actinn predict: error: --scheduler "
+                          "foo://127.0.0.1:1: cannot "
+                          "reach the Dask scheduler there (unknown address "
+                          "scheme 'foo'")
+    assert predict(model, PATHS["test"], tmp_path / "out", "--scheduler",
+                   "tcp://127.0.0.1:1", "--remove-ambient", "-q") == 2
+    assert ("--scheduler annotates chunks on a cluster, and --majority-voting,"
+            " --hierarchy and --remove-ambient need the whole query in one "
+            "process: leave out --scheduler, or those"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
 def test_voting_and_hierarchy_columns(model, tmp_path):
     _, test = load_tabula_muris_sample()
     clusters = tmp_path / "clusters.tsv"

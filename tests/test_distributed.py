@@ -2,6 +2,7 @@
 machine, against one process."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -256,3 +257,108 @@ def test_epoch_source_on_and_off_the_device_give_the_same_batches(data):
     assert sorted(seen) == sorted(y[rows].tolist())
     # the automatic choice on the CPU: the host
     assert epoch_source(X, y, w, 16, "cpu").__name__ == "host"
+
+
+def _torchrun(*args, timeout=240):
+    """Two gloo processes started by torchrun; the finished process."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        "--nproc-per-node", "2", *args
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """60 reference cells: one global batch of 64, so process 1 has no
+    batch at all in an epoch."""
+    anndata = pytest.importorskip("anndata")
+    out = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    means = np.repeat(np.where(np.arange(40) // 20 == 0, 20.0, 1.0)[None, :],
+                      60,
+                      axis=0)
+    means[30:] = means[30:, ::-1]
+    ids = ["c%d" % i for i in range(60)]
+    anndata.AnnData(
+        sp.csr_matrix(rng.poisson(means).astype(np.float32)),
+        obs=pd.DataFrame(index=ids),
+        var=pd.DataFrame(index=["g%d" % i for i in range(40)])).write_h5ad(
+            out / "ref.h5ad")
+    pd.Series(["A"] * 30 + ["B"] * 30, index=ids).to_csv(out / "labels.txt",
+                                                         sep="\t",
+                                                         header=False)
+    return out
+
+
+def test_a_process_without_batches_trains_with_the_others(tiny):
+    # the actinn script itself, as torchrun's training script
+    script = shutil.which("actinn")
+    assert script is not None
+    train = [
+        "train", "-trs",
+        str(tiny / "ref.h5ad"), "-trl",
+        str(tiny / "labels.txt"), "-ne", "3", "--networks", "1", "--seed", "0",
+        "-q", "--threads", "1"
+    ]
+    proc = _torchrun(script, *train, "-m", str(tiny / "ddp"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert subprocess.run([script, *train, "-m",
+                           str(tiny / "one")]).returncode == 0
+    ddp = torch.load(tiny / "ddp" / "weights.pt", weights_only=True)
+    one = torch.load(tiny / "one" / "weights.pt", weights_only=True)
+    assert [list(member) for member in ddp] == [list(m) for m in one]
+    for member, alone in zip(ddp, one):
+        for name, value in member.items():
+            torch.testing.assert_close(value, alone[name], atol=1e-6, rtol=0)
+
+
+def test_a_failing_process_ends_the_job_instead_of_hanging(tmp_path):
+    worker = tmp_path / "fails.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import numpy as np, scipy.sparse as sp, torch
+        from deepchem_actinn.__main__ import run
+        from deepchem_actinn.models import distributed
+        from deepchem_actinn.models.batches import minibatches
+        from deepchem_actinn.models.network import seeded_ensemble
+        from deepchem_actinn.models.training import train_ensemble
+        torch.set_num_threads(1)
+        info = distributed.init_from_env()
+        X = sp.csr_matrix(np.ones((200, 30), np.float32))
+        y, w = np.arange(200) % 3, np.ones(200, np.float32)
+        epochs = []
+
+        def batches(rng):
+            epochs.append(rng)
+            if info.rank == 1 and len(epochs) == 2:
+                raise RuntimeError("process 1 fails in epoch 2")
+            return minibatches(X, y, w, 64, rng)
+
+        ok = False
+        try:
+            train_ensemble(seeded_ensemble(30, 3, (8, 4), 1, seed=1), batches,
+                           X[:5], y[:5], max_epochs=50, early_stopping=False)
+            ok = True
+        finally:
+            distributed.teardown(wait=ok)
+        '''))
+    proc = _torchrun(str(worker), timeout=120)
+    assert proc.returncode != 0
+    assert "process 1 fails in epoch 2" in proc.stderr
+
+
+def test_commands_that_do_not_train_are_refused_under_torchrun(tiny):
+    proc = _torchrun("-m", "deepchem_actinn", "predict", "-m",
+                     str(tiny / "model"), "-ts", str(tiny / "ref.h5ad"), "-o",
+                     str(tiny / "out"))
+    assert proc.returncode != 0
+    assert proc.stderr.count(
+        "actinn predict runs in one process; torchrun is for the commands "
+        "that train (train, run): run it without torchrun (to spread a query "
+        "over machines: --scheduler)") == 1
+    assert not (tiny / "out").exists()

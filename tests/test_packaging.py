@@ -75,7 +75,7 @@ def test_wheel_carries_code_data_licence_and_version(dist):
     assert "Version: %s\n" % version in meta
     assert "Requires-Python: >=3.10\n" in meta
     assert 'Requires-Dist: deepchem>=2.8.0; python_version < "3.12"' in meta
-    assert "actinn = deepchem_actinn.cli:run" in zf.read(
+    assert "actinn = deepchem_actinn.__main__:run" in zf.read(
         info + "entry_points.txt").decode()
 
 

@@ -81,7 +81,8 @@ def _one_line(err: BaseException, args) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``actinn`` console script; returns the exit code.
+    """The ``actinn`` command on ``argv``; returns the exit code (the
+    console script, :func:`deepchem_actinn.__main__.run`, exits with it).
 
     Parameters
     ----------
@@ -137,13 +138,3 @@ def leave(code: int) -> None:
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
-
-
-def run() -> None:
-    """The ``actinn`` console script: :func:`main` on ``sys.argv``, then
-    :func:`leave` with its exit code."""
-    leave(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -83,9 +83,9 @@ def check_outputs(args, out_dir: Path) -> None:
                                args.over_clustering)
     if args.scheduler and _whole_query(args):
         raise ACTINNInputError(
-            "%s: --scheduler annotates chunks on a cluster; majority "
-            "voting, a hierarchy and --remove-ambient need the whole query "
-            "in one process" % args.test_set)
+            "--scheduler annotates chunks on a cluster, and "
+            "--majority-voting, --hierarchy and --remove-ambient need the "
+            "whole query in one process: leave out --scheduler, or those")
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
@@ -269,7 +269,13 @@ def _chunks(args, annotator, column: str,
             raise ACTINNInputError("--scheduler %s: %s" %
                                    (args.scheduler, err)) from None
         logger.info("annotating on the dask scheduler %s", args.scheduler)
-        with Client(args.scheduler, timeout="30s") as client:
+        try:
+            client = Client(args.scheduler, timeout="30s")
+        except (OSError, ValueError) as err:
+            raise ACTINNInputError(
+                "--scheduler %s: cannot reach the Dask scheduler there (%s)" %
+                (args.scheduler, err)) from None
+        with client:
             yield from predict_file_dask(annotator,
                                          args.test_set,
                                          client,

@@ -28,7 +28,7 @@ broadcast from process 0 so the processes can never decide differently.
 import contextlib
 import logging
 import os
-from typing import ContextManager, NamedTuple, Optional
+from typing import Any, ContextManager, NamedTuple, Optional
 
 import torch
 import torch.distributed as dist
@@ -129,12 +129,18 @@ def init_from_env(device: Optional[str] = None,
     return world_info()
 
 
-def teardown() -> None:
-    """Leave the process group cleanly: a barrier (so no process tears down
+def teardown(wait: bool = True) -> None:
+    """Leave the process group: a barrier (so no process tears down
     gloo's connections while another still uses them) then
-    ``destroy_process_group``. Delete any DDP wrapper first."""
+    ``destroy_process_group``. Delete any DDP wrapper first.
+
+    ``wait=False`` after a failure leaves without the barrier: the other
+    processes may be waiting in a collective this one will never join, and
+    a barrier would hang them all; they fail when this one is gone (and
+    torchrun stops the rest)."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -160,6 +166,22 @@ def broadcast_(tensor: torch.Tensor, src: int = 0) -> torch.Tensor:
         if moved is not tensor:
             tensor.copy_(moved)
     return tensor
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    """Process ``src``'s ``obj`` (any picklable object) on every process;
+    ``obj`` itself in a single-process run.
+
+    Examples
+    --------
+    >>> broadcast_object({"step": 3})
+    {'step': 3}
+    """
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src)
+    return box[0]
 
 
 def all_reduce_sum(value: float) -> float:
@@ -243,10 +265,12 @@ class DistributedTraining:
                 logger.info("distributed: %d processes, %s", info.world_size,
                             info.backend)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """Drop the DDP wrapper and wait for every process (gloo may abort
-        at exit if a wrapper outlives the process group)."""
+        at exit if a wrapper outlives the process group); ``wait=False``
+        after a failure, as in :func:`teardown`."""
         if self.model is not self.network:
             del self.model
             self.model = self.network
-            dist.barrier()
+            if wait:
+                dist.barrier()

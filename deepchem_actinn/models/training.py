@@ -103,11 +103,13 @@ class EnsembleTrainer:
         if not distributed.is_distributed():
             return
         distributed.broadcast_module_(self.network, src)
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                for value in self.optimizer.state[p].values():
-                    if isinstance(value, torch.Tensor):
-                        distributed.broadcast_(value, src)
+        # The optimiser's state as a whole, not tensor by tensor: a process
+        # that has made no step yet (no batch in its first epoch) has none.
+        state = distributed.broadcast_object(
+            _cpu_state(self.optimizer)
+            if distributed.world_info().rank == src else None, src)
+        if distributed.world_info().rank != src:
+            self.optimizer.load_state_dict(state)
         counters = distributed.broadcast_(
             torch.tensor(
                 [float(self.global_step),
@@ -118,6 +120,19 @@ class EnsembleTrainer:
         self.schedule.last_epoch = int(counters[1])
         for group, lr in zip(self.optimizer.param_groups, counters[2:]):
             group["lr"] = lr
+
+
+def _cpu_state(optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
+    """The optimiser's ``state_dict`` with its tensors copied to the CPU
+    (to be sent to processes whose GPU is another)."""
+    state = optimizer.state_dict()
+    state["state"] = {
+        index: {
+            key: value.detach().cpu() if torch.is_tensor(value) else value
+            for key, value in per_param.items()
+        } for index, per_param in state["state"].items()
+    }
+    return state
 
 
 def _float32(a: np.ndarray) -> np.ndarray:
@@ -203,9 +218,14 @@ def train_ensemble(ensemble: ACTINNEnsemble,
         histories = _epochs(ensemble, trainer, epoch_batches, X_valid, y_valid,
                             max_epochs, early_stopping and len(y_valid) > 0,
                             patience, seed, progress)
-    finally:
+    except BaseException:
+        # no barrier: the other processes may be waiting in a collective
+        # this one will never join; they fail when it leaves
         if session is not None:
-            session.close()
+            session.close(wait=False)
+        raise
+    if session is not None:
+        session.close()
     ensemble.eval()
     return histories
 
