@@ -217,8 +217,10 @@ def predict_dask(annotator: "ACTINNAnnotator",
 
     The annotator is sent to each worker once; each block of rows is
     normalised and scored on the worker that holds it (blocks are read there
-    too when X comes from a file). The result equals
-    ``annotator.predict(X.compute(), genes, cell_ids, ...)``.
+    too when X comes from a file), and freed once scored. The labels are
+    those of ``annotator.predict(X.compute(), genes, cell_ids, ...)``; the
+    probabilities agree to float32 rounding (the networks run on blocks of
+    another size).
 
     Parameters
     ----------
@@ -301,22 +303,22 @@ def predict_dask(annotator: "ACTINNAnnotator",
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
     bounds = np.cumsum((0,) + tuple(X.chunks[0]))
-    blocks = client.compute(list(X.to_delayed().ravel()))
     shipped = _ship(client, annotator, genes, "var_names", unassigned,
                     threshold)
+    # one task per block, reading it and annotating it: the scheduler frees
+    # each block once annotated, so the matrix is never held whole
+    import dask
+    tasks = [
+        dask.delayed(_predict_block,
+                     pure=False)(shipped, block, ids[bounds[i]:bounds[i + 1]],
+                                 what, allow_non_integer)
+        for i, block in enumerate(X.to_delayed().ravel())
+    ]
+    futures = client.compute(tasks)
     try:
-        futures = [
-            client.submit(_predict_block,
-                          shipped,
-                          block,
-                          ids[bounds[i]:bounds[i + 1]],
-                          what,
-                          allow_non_integer,
-                          pure=False) for i, block in enumerate(blocks)
-        ]
         parts = client.gather(futures)
     finally:
-        client.cancel(blocks + [shipped])
+        client.cancel(futures + [shipped])
     return _decide(
         _concatenate(parts, ids, annotator, int((positions < 0).sum()),
                      "var_names"), annotator, None)
