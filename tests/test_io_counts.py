@@ -167,3 +167,16 @@ def test_stream_falls_back_to_raw_counts_layer(tmp_path):
     _adata(np.log1p(COUNTS), raw_counts=COUNTS).write_h5ad(path)
     stacked = sp.vstack([X for _, X in iter_cell_chunks(path, chunk_size=3)])
     np.testing.assert_array_equal(stacked.toarray(), COUNTS)
+
+
+def test_stream_says_why_it_reads_a_file_whole(tmp_path, caplog):
+    path = tmp_path / "csc.h5ad"
+    adata = _adata(COUNTS)
+    adata.X = sp.csc_matrix(adata.X)
+    adata.write_h5ad(path)
+    with caplog.at_level("INFO", logger="deepchem_actinn"):
+        stacked = sp.vstack(
+            [X for _, X in iter_cell_chunks(path, chunk_size=3)])
+    np.testing.assert_array_equal(stacked.toarray(), COUNTS)
+    assert ("%s: reading the whole file into memory (its X is not stored by "
+            "rows (CSR or dense))" % path) in caplog.text

@@ -91,11 +91,12 @@ def read_h5ad(path: PathLike,
 
 def _index_element(group) -> h5py.Dataset:
     """The index array of an h5ad dataframe group (obs or var)."""
+    layout = "its obs or var table is not in anndata's usual layout"
     if not isinstance(group, h5py.Group):
-        raise NoDirectAccess()
+        raise NoDirectAccess(layout)
     elem = group.get(group.attrs.get("_index", "_index"))
     if not isinstance(elem, h5py.Dataset) or elem.ndim != 1:
-        raise NoDirectAccess()
+        raise NoDirectAccess(layout)
     return elem
 
 
@@ -160,7 +161,8 @@ class H5adRows(HDF5Rows):
         if (isinstance(elem, h5py.Group) and
                 elem.attrs.get("encoding-type") == "csr_matrix"):
             return sparse_dataset(elem)
-        raise NoDirectAccess()
+        raise NoDirectAccess("its %s is not stored by rows (CSR or dense)" %
+                             key)
 
     def _candidate(self, f: h5py.File, what: str) -> CountsSource:
         key, var_key = {
@@ -228,7 +230,8 @@ class H5adRows(HDF5Rows):
         self.gene_names = self.var.index.to_numpy(dtype=object)
         self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
         if self.shape != (len(self.cell_ids), len(self.gene_names)):
-            raise NoDirectAccess()
+            raise NoDirectAccess("its matrix's shape does not match obs "
+                                 "and var")
 
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
         block = self._elem[start:stop]

@@ -84,8 +84,10 @@ def _open_rows(path: Path,
         try:
             direct.__enter__()
         except (NoDirectAccess, OSError, KeyError) as err:
-            logger.info("%s: reading the whole file (%s)", path,
-                        type(err).__name__)
+            logger.info(
+                "%s: reading the whole file into memory (%s)", path,
+                err if isinstance(err, NoDirectAccess) else "%s: %s" %
+                (type(err).__name__, err))
         else:
             try:
                 yield direct
