@@ -13,11 +13,11 @@ import sys
 from deepchem_actinn.cli import leave, main
 from deepchem_actinn.models import distributed
 
-#: The commands whose training torchrun spreads over its processes.
+#: The commands torchrun may start: their training is spread over its
+#: processes, and process 0 alone writes. Others are refused under torchrun,
+#: where each process would write the same outputs.
 TRAINING_COMMANDS = ("train", "run")
-#: The commands refused under torchrun: they would run once per process,
-#: each writing the same outputs.
-ONE_PROCESS = ("predict", "format", "report", "simulate", "demo", "sample-data")
+_HELP = ("-h", "--help", "--version")
 
 
 def run() -> None:
@@ -27,12 +27,13 @@ def run() -> None:
     hanging."""
     if not distributed.launched_by_torchrun():
         leave(main())
+    # the top-level parser's only options (-h, --version) take no value
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if command in ONE_PROCESS:
+    if command not in TRAINING_COMMANDS and not set(_HELP) & set(sys.argv):
         if os.environ.get("RANK") == "0":
-            print("actinn %s runs in one process; torchrun is for the "
-                  "commands that train (%s): run it without torchrun%s" %
-                  (command, ", ".join(TRAINING_COMMANDS),
+            print("actinn %s runs in one process; torchrun is for %s: run "
+                  "it without torchrun%s" %
+                  (command, " and ".join(TRAINING_COMMANDS),
                    " (to spread a query over machines: --scheduler)"
                    if command == "predict" else ""),
                   file=sys.stderr)

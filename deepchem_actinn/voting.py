@@ -412,7 +412,7 @@ def read_clusters(path: Union[str, Path],
                 "%s: line %r has more than two columns (expected "
                 "cell<TAB>cluster: which column is the cluster?)" %
                 (path, line[:60]))
-        if cell in found:
+        if cell in found and cell in known:  # others are left out anyway
             duplicates.append(cell)
         found[cell] = cluster.split("\t", 1)[0].strip()
     if duplicates:

@@ -180,9 +180,8 @@ def test_scheduler_errors_name_the_scheduler_or_the_options(
                    "foo://127.0.0.1:1", "-q") == 2
     err = capsys.readouterr().err
     assert err.startswith("actinn predict: error: --scheduler "
-                          "foo://127.0.0.1:1: cannot "
-                          "reach the Dask scheduler there (unknown address "
-                          "scheme 'foo'")
+                          "foo://127.0.0.1:1: not a Dask scheduler address "
+                          "(unknown address scheme 'foo'")
     assert predict(model, PATHS["test"], tmp_path / "out", "--scheduler",
                    "tcp://127.0.0.1:1", "--remove-ambient", "-q") == 2
     assert ("--scheduler annotates chunks on a cluster, and --majority-voting,"

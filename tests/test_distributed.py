@@ -3,6 +3,7 @@ machine, against one process."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -260,16 +261,31 @@ def test_epoch_source_on_and_off_the_device_give_the_same_batches(data):
 
 
 def _torchrun(*args, timeout=240):
-    """Two gloo processes started by torchrun; the finished process."""
+    """Two gloo processes started by torchrun; the finished process. On a
+    timeout torchrun is stopped, and stops its workers (each in a session
+    of its own), and the test fails."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([
+    proc = subprocess.Popen([
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         "--nproc-per-node", "2", *args
     ],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=timeout)
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            text=True,
+                            env=env,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # torchrun sends its workers SIGTERM
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("torchrun %s was still running after %d s" %
+                    (" ".join(args), timeout))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
+                                       stderr)
 
 
 @pytest.fixture(scope="module")
@@ -352,13 +368,39 @@ def test_a_failing_process_ends_the_job_instead_of_hanging(tmp_path):
     assert "process 1 fails in epoch 2" in proc.stderr
 
 
+def test_a_command_that_fails_in_one_process_ends_the_job(tmp_path):
+    # process 1's command fails before a collective that process 0 waits in:
+    # the actinn entry point must leave without a barrier
+    worker = tmp_path / "refuses.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import os, sys
+        from deepchem_actinn import __main__ as entry
+        from deepchem_actinn.models import distributed
+
+        def main():
+            if os.environ["RANK"] == "1":
+                print("process 1 refuses its input", file=sys.stderr)
+                return 2
+            distributed.broadcast_object("for a process that has left")
+            return 0
+
+        entry.main = main
+        sys.argv = ["actinn", "train"]
+        entry.run()
+        '''))
+    proc = _torchrun(str(worker), timeout=120)
+    assert proc.returncode != 0
+    assert "process 1 refuses its input" in proc.stderr
+
+
 def test_commands_that_do_not_train_are_refused_under_torchrun(tiny):
     proc = _torchrun("-m", "deepchem_actinn", "predict", "-m",
                      str(tiny / "model"), "-ts", str(tiny / "ref.h5ad"), "-o",
                      str(tiny / "out"))
     assert proc.returncode != 0
     assert proc.stderr.count(
-        "actinn predict runs in one process; torchrun is for the commands "
-        "that train (train, run): run it without torchrun (to spread a query "
-        "over machines: --scheduler)") == 1
+        "actinn predict runs in one process; torchrun is for train and run: "
+        "run it without torchrun (to spread a query over machines: "
+        "--scheduler)") == 1
     assert not (tiny / "out").exists()

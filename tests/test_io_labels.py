@@ -38,6 +38,16 @@ def test_drop_still_refuses_no_label_at_all_and_foreign_cells(tmp_path):
         match_labels(["c1", "c2"], LABELS, missing="drop")
 
 
+def test_no_labels_at_all_are_refused():
+    with pytest.raises(ACTINNInputError, match="^labels: no labels$"):
+        match_labels(["c1"], pd.Series([], dtype=object))
+    # the header question is for files only
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(["c1"], pd.Series({"x": "B", "c1": "T"}))
+    assert str(err.value) == ("labels: 1 labelled cell is not in the matrix, "
+                              "e.g. x")
+
+
 def test_labels_that_match_no_cell_show_both_kinds_of_id():
     with pytest.raises(ACTINNInputError) as err:
         match_labels(["AAACCTG-1", "AAACGGG-1"], LABELS, "labels.txt")
@@ -53,6 +63,14 @@ def test_pandas_headers(tmp_path):
     pd.Series(["B", "T"], index=["c1", "c2"], name="cell_type").to_csv(path,
                                                                        sep="\t")
     assert path.read_text().splitlines()[0] == "\tcell_type"
+    assert read_labels(path).to_dict() == {"c1": "B", "c2": "T"}
+    # a first line with a blank cell id is data, and refused as such
+    path.write_text(" \tT cell\nc2\tB cell\n")
+    with pytest.raises(ACTINNInputError,
+                       match="line 1: expected cell id<TAB>cell type"):
+        read_labels(path)
+    pd.Series(["B", "T"], index=["c1", "c2"], name="cell_type").to_csv(path,
+                                                                       sep="\t")
     assert read_labels(path).to_dict() == {"c1": "B", "c2": "T"}
     # a named index's header is data, but the message asks about it
     frame = pd.Series(["B", "T"],

@@ -139,6 +139,10 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path, caplog):
         assert read_clusters(path, ["c2", "c1"]).tolist() == ["0", "0"]
     assert "1 listed cell is not in the query, left out (e.g. zz)" in \
         caplog.text
+    # cells outside the query may repeat (barcodes of several samples)
+    path.write_text("c1\t0\nc2\t0\nzz\t1\nzz\t2\n")
+    assert read_clusters(path, ["c2", "c1"]).tolist() == ["0", "0"]
+    path.write_text("c1\t0\nc2\t0\nzz\t1\n")
     with pytest.raises(ACTINNInputError) as err:
         read_clusters(path, ["AAAC-1", "AAAG-1"])
     assert str(err.value) == (

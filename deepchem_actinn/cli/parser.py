@@ -266,8 +266,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="replace existing outputs")
     p.add_argument("--keep-gene-case",
                    action="store_true",
-                   help="do not upper-case gene names, as ACTINN does "
-                   "(genes are matched ignoring case either way)")
+                   help="keep gene names as the files spell them (ACTINN "
+                   "upper-cases them; genes are matched ignoring case "
+                   "either way)")
     p.add_argument("--threads",
                    type=int,
                    default=None,

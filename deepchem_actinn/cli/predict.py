@@ -271,7 +271,11 @@ def _chunks(args, annotator, column: str,
         logger.info("annotating on the dask scheduler %s", args.scheduler)
         try:
             client = Client(args.scheduler, timeout="30s")
-        except (OSError, ValueError) as err:
+        except ValueError as err:  # e.g. an unknown address scheme
+            raise ACTINNInputError("--scheduler %s: not a Dask scheduler "
+                                   "address (%s)" %
+                                   (args.scheduler, err)) from None
+        except OSError as err:
             raise ACTINNInputError(
                 "--scheduler %s: cannot reach the Dask scheduler there (%s)" %
                 (args.scheduler, err)) from None

@@ -314,8 +314,9 @@ def predict_dask(annotator: "ACTINNAnnotator",
                                  what, allow_non_integer)
         for i, block in enumerate(X.to_delayed().ravel())
     ]
-    futures = client.compute(tasks)
+    futures = []
     try:
+        futures = client.compute(tasks)
         parts = client.gather(futures)
     finally:
         client.cancel(futures + [shipped])

@@ -18,7 +18,8 @@ The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (Callable, Iterable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 
 import anndata
 import numpy as np
@@ -132,7 +133,7 @@ def choose_counts(
     looked at was not taken (``"layers['counts'] holds NaN or infinite
     values"``), for the error's message. Allowed non-integer
     values are condemned too when they look log-normalised
-    (:func:`looks_log_normalised`): a log scale is never counts, on any
+    (:func:`~deepchem_actinn.io.counts.looks_log_normalised`): a log scale is never counts, on any
     scale (a scanpy object keeps its counts in a layer beside them).
     """
     report = scan(first.matrix)

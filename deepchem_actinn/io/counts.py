@@ -186,7 +186,7 @@ def counts_error(
 
     ``searched`` says the conventional places of raw counts were looked in
     too, and held none; ``rejected`` says why those that exist were not
-    taken (from :func:`choose_counts`); ``escape`` ends the message with the
+    taken (from :func:`~deepchem_actinn.io.count_matrix.choose_counts`); ``escape`` ends the message with the
     ``allow_non_integer=True`` way out (for callers that take it), offered
     only for values that do not look log-normalised: a log scale is never
     counts.

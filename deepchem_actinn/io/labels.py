@@ -76,7 +76,7 @@ def read_labels(path: PathLike) -> pd.Series:
                     continue
                 fields = [f.strip() for f in line.split("\t")]
                 if not ids and (tuple(fields[:2]) == LABEL_HEADER or
-                                (len(fields) == 2 and not fields[0] and
+                                (line.startswith("\t") and len(fields) == 2 and
                                  fields[1])):
                     n_fields = len(fields)
                     continue
@@ -180,6 +180,8 @@ def match_labels(cell_ids: Strings,
                                   "appears/appear"), examples(twice)))
     unlabelled = pd.unique(ids[~ids.isin(known)])
     n_cells = len(pd.unique(ids))
+    if not len(known):
+        raise ACTINNInputError("%s: no labels" % labels_path)
     if len(ids) and not known.isin(ids).any():
         raise ACTINNInputError(
             "%s: none of its %s is a cell of the matrix: it names cells such "
@@ -194,8 +196,8 @@ def match_labels(cell_ids: Strings,
     extra = known[~known.isin(ids)]
     if len(extra):
         header = (" (is the first line a header? a labels file has none, "
-                  "or %s)" % "<TAB>".join(LABEL_HEADER)
-                  if list(extra) == [known[0]] else "")
+                  "or %s)" % "<TAB>".join(LABEL_HEADER) if
+                  list(extra) == [known[0]] and labels_path != "labels" else "")
         raise ACTINNInputError(
             "%s: %s not in the matrix, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",

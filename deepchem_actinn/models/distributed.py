@@ -136,8 +136,10 @@ def teardown(wait: bool = True) -> None:
 
     ``wait=False`` after a failure leaves without the barrier: the other
     processes may be waiting in a collective this one will never join, and
-    a barrier would hang them all; they fail when this one is gone (and
-    torchrun stops the rest)."""
+    a barrier would hang them all. Under torchrun, this process's exit
+    makes torchrun stop the others (with gloo they also fail by themselves
+    once its connections close; with NCCL they would wait for the
+    watchdog's timeout)."""
     if dist.is_available() and dist.is_initialized():
         if wait:
             dist.barrier()
