@@ -103,23 +103,17 @@ class EnsembleTrainer:
         if not distributed.is_distributed():
             return
         distributed.broadcast_module_(self.network, src)
-        # The optimiser's state as a whole, not tensor by tensor: a process
-        # that has made no step yet (no batch in its first epoch) has none.
-        state = distributed.broadcast_object(
-            _cpu_state(self.optimizer)
-            if distributed.world_info().rank == src else None, src)
-        if distributed.world_info().rank != src:
+        # The optimiser's state as a whole (its learning rates with it), not
+        # tensor by tensor: a process that has made no step yet (no batch in
+        # its first epoch) has none.
+        if distributed.world_info().rank == src:
+            distributed.broadcast_object((_cpu_state(
+                self.optimizer), self.global_step, self.schedule.last_epoch),
+                                         src)
+        else:
+            state, self.global_step, self.schedule.last_epoch = \
+                distributed.broadcast_object(None, src)
             self.optimizer.load_state_dict(state)
-        counters = distributed.broadcast_(
-            torch.tensor(
-                [float(self.global_step),
-                 float(self.schedule.last_epoch)] +
-                [g["lr"] for g in self.optimizer.param_groups],
-                dtype=torch.float64), src).tolist()
-        self.global_step = int(counters[0])
-        self.schedule.last_epoch = int(counters[1])
-        for group, lr in zip(self.optimizer.param_groups, counters[2:]):
-            group["lr"] = lr
 
 
 def _cpu_state(optimizer: torch.optim.Optimizer) -> Dict[str, Any]:
