@@ -32,18 +32,25 @@ def lose_a_signal(signum):
                                             (signal.SIGINT, KeyboardInterrupt)])
 def test_swallowed_signal_stops_the_writer_before_it_publishes(
         tmp_path, signum, raised):
-    before = signal.getsignal(signum)
-    with stop_on_signals():
-        with pytest.raises(raised):
-            with atomic_output(tmp_path / "labels.txt") as tmp:
-                tmp.write_text("half\n")
-                lose_a_signal(signum)  # the command would go on from here
-                tmp.write_text("all\n")
-        with pytest.raises(raised):  # every later check raises it too
-            raise_if_stopped()
-    assert os.listdir(tmp_path) == []
-    raise_if_stopped()  # cleared when the block ends
-    assert signal.getsignal(signum) is before
+    # a shell starts background jobs with Ctrl-C ignored, and an ignored
+    # Ctrl-C stays ignored (tested below): Python's own handler is put in
+    # place for this test, however pytest was started
+    started = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        before = signal.getsignal(signum)
+        with stop_on_signals():
+            with pytest.raises(raised):
+                with atomic_output(tmp_path / "labels.txt") as tmp:
+                    tmp.write_text("half\n")
+                    lose_a_signal(signum)  # the command would go on here
+                    tmp.write_text("all\n")
+            with pytest.raises(raised):  # every later check raises it too
+                raise_if_stopped()
+        assert os.listdir(tmp_path) == []
+        raise_if_stopped()  # cleared when the block ends
+        assert signal.getsignal(signum) is before
+    finally:
+        signal.signal(signal.SIGINT, started)
 
 
 def test_swallowed_signal_stops_a_directory_of_outputs(tmp_path):
