@@ -79,7 +79,8 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
         "X is not raw counts and no raw counts were found in .raw.X, "
         "layers['counts'], layers['raw_counts'] (.raw.X holds non-integer "
         "values; layers['counts'] holds NaN or infinite values; other "
-        "layers, not looked in: 'raw' (name one with layer=))")
+        "layers, not looked in: 'raw' (name one with layer=; actinn: "
+        "--train-layer or --test-layer))")
 
 
 def test_explicit_choice_wins():

@@ -185,3 +185,37 @@ def test_fit_file_genes_is_fit_on_those_genes(bundled, monkeypatch):
             sub.X, sub.var_names, labels.to_numpy(), train.obs_names))
     assert set(from_file[0].genes_) <= set(names[::3])
     assert_same_input(from_file, in_memory)
+
+
+def _counts_elsewhere(train, where):
+    """The bundled counts kept in a layer (``X`` log-normalised), or in
+    ``.raw`` beside an ``X`` of half the genes (which holds counts too, so
+    that only ``use_raw=True`` reads ``.raw``)."""
+    kept = train.copy()
+    if where == "layer":
+        kept.X = sp.csr_matrix(np.log1p(train.X.toarray()))
+        kept.layers["spliced"] = train.X
+        return kept, {"layer": "spliced"}
+    kept.raw = train
+    return kept[:, ::2].copy(), {"use_raw": True}
+
+
+@pytest.mark.parametrize("where", ["layer", "raw"])
+def test_fit_file_reads_the_named_matrix(bundled, monkeypatch, tmp_path, where):
+    """``layer=`` / ``use_raw=True``: trained on that matrix (and, for
+    ``.raw``, its genes) as if it were the file's ``X``."""
+    train, _, path, labels = bundled
+    kept, named = _counts_elsewhere(train, where)
+    kept.write_h5ad(tmp_path / "kept.h5ad")
+    from_layer = handed_over(
+        monkeypatch,
+        lambda: ACTINNAnnotator(seed=0).fit_file(tmp_path / "kept.h5ad",
+                                                 labels,
+                                                 upper_case_genes=False,
+                                                 block_size=700,
+                                                 **named))
+    plain = handed_over(
+        monkeypatch, lambda: ACTINNAnnotator(seed=0).fit_file(
+            path, labels, upper_case_genes=False, block_size=700))
+    assert len(from_layer[0].genes_) == len(plain[0].genes_)
+    assert_same_input(from_layer, plain)

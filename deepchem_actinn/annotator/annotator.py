@@ -282,7 +282,10 @@ class ACTINNAnnotator(AnnotatorPrediction):
                  progress: Optional[Callable[[Dict[str, Any]], None]] = None,
                  labelled_only: bool = False,
                  genes: Optional[Sequence[str]] = None,
-                 allow_non_integer: bool = False) -> "ACTINNAnnotator":
+                 allow_non_integer: bool = False,
+                 *,
+                 layer: Optional[str] = None,
+                 use_raw: Optional[bool] = None) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
         The file is read block by block
@@ -321,16 +324,30 @@ class ACTINNAnnotator(AnnotatorPrediction):
         allow_non_integer: bool, default False
             Take non-integer values as counts on another scale (TPM, FPKM);
             values that look log-normalised are refused even so.
+        layer, use_raw:
+            h5ad only: read the counts from ``layers[layer]`` or
+            (``use_raw=True``) ``.raw.X``; ``use_raw=False`` insists on
+            ``X``. By default ``X``, or the first of ``.raw.X`` and
+            ``layers['counts']`` that holds counts when ``X`` does not, as
+            :func:`deepchem_actinn.io.read` chooses.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         if self.augment is not None:
             raise ValueError("augment is not supported by fit_file yet: "
                              "use fit, or augment=None")
         try:
-            ref = ReferenceFile(os.fspath(path), labels, format,
-                                upper_case_genes, self.target_sum,
-                                self.log_base, block_size, labelled_only, genes,
-                                allow_non_integer)
+            ref = ReferenceFile(os.fspath(path),
+                                labels,
+                                format,
+                                upper_case_genes,
+                                self.target_sum,
+                                self.log_base,
+                                block_size,
+                                labelled_only,
+                                genes,
+                                allow_non_integer,
+                                layer=layer,
+                                use_raw=use_raw)
             cells = np.flatnonzero(ref.labelled)  # file row of each cell
             y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
             ref_idx = fitting.reference_sample(y, train_idx, self.seed)

@@ -333,7 +333,10 @@ class AnnotatorPrediction:
                      upper_case_genes: bool = True,
                      unassigned: bool = False,
                      threshold: Optional[float] = None,
-                     allow_non_integer: bool = False) -> Iterator[Annotation]:
+                     allow_non_integer: bool = False,
+                     *,
+                     layer: Optional[str] = None,
+                     use_raw: Optional[bool] = None) -> Iterator[Annotation]:
         """Annotate a query file chunk by chunk, without reading it whole.
 
         Genes are matched through whichever identifier column of the file
@@ -355,6 +358,10 @@ class AnnotatorPrediction:
         allow_non_integer: bool, default False
             Take non-integer values as counts on another scale (TPM, FPKM);
             values that look log-normalised are refused even so.
+        layer, use_raw:
+            h5ad only: read the counts from ``layers[layer]`` or
+            (``use_raw=True``) ``.raw.X``; ``use_raw=False`` insists on
+            ``X``. By default as :func:`deepchem_actinn.io.read` chooses.
 
         Yields
         ------
@@ -365,7 +372,11 @@ class AnnotatorPrediction:
         from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                          gene_candidates)
         self._check_fitted()
-        var = read_var(path, format, upper_case_genes)
+        var = read_var(path,
+                       format,
+                       upper_case_genes,
+                       layer=layer,
+                       use_raw=use_raw)
         candidates = gene_candidates(var.index, var)
         column, matched = choose_gene_column(self.genes_, candidates,
                                              self.min_overlap)
@@ -377,6 +388,8 @@ class AnnotatorPrediction:
                                   chunk_size,
                                   format,
                                   upper_case_genes=upper_case_genes,
+                                  layer=layer,
+                                  use_raw=use_raw,
                                   allow_non_integer=allow_non_integer)
         try:
             yield from self.iter_predict(prefetch(chunks), candidates[column],

@@ -63,6 +63,10 @@ class ReferenceFile:
         Take non-integer values as counts on another scale (TPM); values
         that look log-normalised are still refused
         (:func:`~deepchem_actinn.io.iter_cell_chunks`).
+    layer, use_raw:
+        h5ad only: which matrix holds the counts, as in
+        :func:`~deepchem_actinn.io.read` (by default ``X``, or ``.raw.X`` /
+        ``layers['counts']`` when ``X`` is not raw counts).
 
     Attributes
     ----------
@@ -96,9 +100,13 @@ class ReferenceFile:
                  block_size: int = 4096,
                  labelled_only: bool = False,
                  genes: Optional[Sequence[str]] = None,
-                 allow_non_integer: bool = False) -> None:
+                 allow_non_integer: bool = False,
+                 *,
+                 layer: Optional[str] = None,
+                 use_raw: Optional[bool] = None) -> None:
         self.path = str(path)
         self.allow_non_integer = bool(allow_non_integer)
+        self.layer, self.use_raw = layer, use_raw
         self.format = format
         self.upper_case_genes = upper_case_genes
         self.target_sum = float(target_sum)
@@ -109,7 +117,11 @@ class ReferenceFile:
             labels_path = str(labels)
             labels = read_labels(labels)
         self.cell_ids = read_cell_ids(path, format)
-        self.genes = np.asarray(read_gene_names(path, format, upper_case_genes),
+        self.genes = np.asarray(read_gene_names(path,
+                                                format,
+                                                upper_case_genes,
+                                                layer=layer,
+                                                use_raw=use_raw),
                                 dtype=object)
         self.columns: Optional[np.ndarray] = None  # all of them
         if genes is not None:
@@ -140,7 +152,9 @@ class ReferenceFile:
                                   upper_case_genes=self.upper_case_genes,
                                   starts=starts,
                                   allow_non_integer=self.allow_non_integer,
-                                  check=check)
+                                  check=check,
+                                  layer=self.layer,
+                                  use_raw=self.use_raw)
         order = iter(starts) if starts is not None else None
         row = 0
         for ids, X in prefetch(chunks):

@@ -1,5 +1,5 @@
 """Small pieces the command groups share: the device, the main process,
-and the readers' orientation hints and value rule."""
+and the readers' orientation hints, matrix and value rule."""
 import logging
 from typing import Any, Dict, Optional, Sequence
 
@@ -78,6 +78,30 @@ def value_options(args) -> Dict[str, Any]:
     return {
         "allow_non_integer": bool(getattr(args, "allow_non_integer", False))
     }
+
+
+#: ``--train-layer`` / ``--test-layer`` values that name no layer.
+MATRIX_WORDS = {"X": {"use_raw": False}, ".raw": {"use_raw": True}}
+
+
+def matrix_options(value: Optional[str]) -> Dict[str, Any]:
+    """The readers' ``layer=`` / ``use_raw=`` for a ``--train-layer`` or
+    ``--test-layer`` value: a layer's name, ``.raw`` (``.raw.X``) or ``X``
+    (``X`` as it is); none when the option is not given (the readers then
+    choose as :func:`deepchem_actinn.io.counts_source` does).
+
+    Examples
+    --------
+    >>> matrix_options("spliced"), matrix_options(".raw")
+    ({'layer': 'spliced'}, {'use_raw': True})
+    >>> matrix_options("X"), matrix_options(None)
+    ({'use_raw': False}, {})
+    """
+    if value is None:
+        return {}
+    if value in (".raw.X", "raw.X"):
+        value = ".raw"
+    return dict(MATRIX_WORDS.get(value, {"layer": value}))
 
 
 def orientation_options(

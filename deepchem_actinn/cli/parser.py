@@ -152,6 +152,12 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV reference: genes as rows (genes_by_cells, "
                    "ACTINN's layout) or cells as rows; auto decides by which "
                    "axis holds the labels' cell ids")
+    p.add_argument("--train-layer",
+                   default=None,
+                   metavar="NAME",
+                   help="h5ad reference: read the counts from this layer, "
+                   "or .raw (.raw.X), or X as it is (default: X, or .raw.X "
+                   "or layers['counts'] when X is not raw counts)")
     p.add_argument("--out-of-core",
                    action="store_true",
                    help="train from disk block by block (automatic when the "
@@ -236,6 +242,12 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV query: genes as rows (genes_by_cells) or "
                    "cells as rows; auto decides by which axis holds the "
                    "model's genes")
+    p.add_argument("--test-layer",
+                   default=None,
+                   metavar="NAME",
+                   help="h5ad query: read the counts from this layer, or "
+                   ".raw (.raw.X), or X as it is (default: X, or .raw.X or "
+                   "layers['counts'] when X is not raw counts)")
     p.add_argument("--chunk-size",
                    type=positive_int,
                    default=50_000,

@@ -25,7 +25,7 @@ from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process,
+from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         orientation_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.summary import PredictionSummary
@@ -174,13 +174,18 @@ def _query_options(args, annotator) -> Dict[str, Any]:
                                expected_genes=annotator.genes_)
 
 
+def _query_matrix(args) -> Dict[str, Any]:
+    """The readers' ``layer=`` / ``use_raw=`` for ``--test-layer``."""
+    return matrix_options(getattr(args, "test_layer", None))
+
+
 def _raw_gene_names(args, annotator, column: str) -> List[str]:
     """The query's gene identifiers as the file spells them (before
     upper-casing), for telling the species by the names' case."""
     from deepchem_actinn.io import read_var
     try:
         var = read_var(args.test_set, args.test_format, False,
-                       **_query_options(args, annotator))
+                       **_query_matrix(args), **_query_options(args, annotator))
     except ACTINNInputError:
         return []
     if column == "var_names":
@@ -289,6 +294,7 @@ def _chunks(args, annotator, column: str,
                                          unassigned=args.unassigned,
                                          threshold=args.threshold,
                                          **value_options(args),
+                                         **_query_matrix(args),
                                          **_query_options(args, annotator))
         return
     chunks = prefetch(
@@ -297,6 +303,7 @@ def _chunks(args, annotator, column: str,
                          args.test_format,
                          upper_case_genes=upper,
                          **value_options(args),
+                         **_query_matrix(args),
                          **_query_options(args, annotator)))
     yield from annotator.iter_predict(chunks,
                                       genes,
@@ -313,7 +320,7 @@ def _stream(args, annotator, outputs: _Outputs,
     from deepchem_actinn.io import PredictedLabelWriter, n_cells, read_var
     options = _query_options(args, annotator)
     var = read_var(args.test_set, args.test_format, not args.keep_gene_case,
-                   **options)
+                   **_query_matrix(args), **options)
     column, genes = _match_genes(args, annotator, var)
     bar = Progress(args.quiet,
                    total=n_cells(args.test_set, args.test_format, **options),
@@ -345,6 +352,7 @@ def _whole(args, annotator, outputs: _Outputs,
                  args.test_format,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args),
+                 **_query_matrix(args),
                  **_query_options(args, annotator))
     column, genes = _match_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)
@@ -404,6 +412,7 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
         return None
     query = read_var(
         args.test_set, args.test_format, not args.keep_gene_case,
+        **_query_matrix(args),
         **orientation_options(args.test_orientation, expected_genes=reference))
     try:
         overlap = {} if args.min_overlap is None else {
@@ -427,13 +436,14 @@ def cmd_run(args) -> None:
     measures, then annotate the query (the main process only, under
     torchrun)."""
     from deepchem_actinn.cli.train import (out_of_core, read_reference,
-                                           train_annotator)
+                                           train_annotator, train_matrix)
     from deepchem_actinn.io import read_gene_names
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     adata = labels = None
     if out_of_core(args):
-        reference = read_gene_names(args.train_set, args.train_format, False)
+        reference = read_gene_names(args.train_set, args.train_format, False,
+                                    **train_matrix(args))
     else:
         adata, labels = read_reference(args)
         reference = adata.var_names

@@ -9,8 +9,9 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process, model_words,
-                                        orientation_options, value_options)
+from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
+                                        model_words, orientation_options,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.models.linear import LINEAR_WEIGHT
@@ -50,6 +51,11 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
     return [spelling.get(str(g).upper(), str(g)) for g in genes]
 
 
+def train_matrix(args) -> Dict[str, Any]:
+    """The readers' ``layer=`` / ``use_raw=`` for ``--train-layer``."""
+    return matrix_options(getattr(args, "train_layer", None))
+
+
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
@@ -59,6 +65,7 @@ def read_reference(args):
                  args.train_format,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args),
+                 **train_matrix(args),
                  **orientation_options(args.train_orientation,
                                        expected_cells=labels.index))
     missing = "drop" if args.labelled_only else "error"
@@ -115,7 +122,8 @@ def train_annotator(args,
                                progress=progress,
                                labelled_only=args.labelled_only,
                                genes=genes,
-                               **value_options(args))
+                               **value_options(args),
+                               **train_matrix(args))
         else:
             if adata is None:
                 adata, labels = read_reference(args)
@@ -133,7 +141,7 @@ def train_annotator(args,
     if not args.keep_gene_case and getattr(args, "train_set", None):
         from deepchem_actinn.io import read_var
         raw = read_var(
-            args.train_set, args.train_format, False,
+            args.train_set, args.train_format, False, **train_matrix(args),
             **orientation_options(getattr(args, "train_orientation", "auto"),
                                   expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)

@@ -31,6 +31,15 @@ from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, counts_error,
 
 logger = logging.getLogger(__name__)
 
+#: How to name a matrix, in Python and on the command line (messages).
+ACTINN_OPTIONS = "actinn: --train-layer or --test-layer"
+NAMING = "layer= or use_raw=True (%s)" % ACTINN_OPTIONS
+#: Why a named matrix cannot be read (messages, after the source's name).
+BOTH_NAMED = "pass either layer= or use_raw=True, not both"
+NO_RAW = ("the counts were asked of .raw (use_raw=True, or a layer option "
+          "of .raw) and there is no .raw")
+EMPTY_X = "X is empty; pass " + NAMING
+
 
 class CountsSource(NamedTuple):
     """The matrix :func:`counts_source` chose.
@@ -57,12 +66,10 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
                   use_raw: Optional[bool], source: str) -> CountsSource:
     """The matrix ``layer`` / ``use_raw`` name (``X`` when neither does)."""
     if layer is not None and use_raw:
-        raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
-                               "not both" % source)
+        raise ACTINNInputError("%s: %s" % (source, BOTH_NAMED))
     if use_raw:
         if adata.raw is None:
-            raise ACTINNInputError("%s: use_raw=True but there is no .raw" %
-                                   source)
+            raise ACTINNInputError("%s: %s" % (source, NO_RAW))
         return CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
     if layer is not None:
         if layer not in adata.layers:
@@ -72,8 +79,7 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
         return CountsSource(adata.layers[layer], adata.var,
                             "layers[%r]" % layer)
     if adata.X is None:
-        raise ACTINNInputError("%s: X is empty; pass layer= or use_raw=True" %
-                               source)
+        raise ACTINNInputError("%s: %s" % (source, EMPTY_X))
     return CountsSource(adata.X, adata.var, "X")
 
 
@@ -109,15 +115,18 @@ def other_layers(layers: Sequence[str]) -> List[str]:
 
     Examples
     --------
-    >>> other_layers(["counts", "spliced", "raw"])
-    ["other layers, not looked in: 'spliced', 'raw' (name one with layer=)"]
+    >>> note, = other_layers(["counts", "spliced", "raw"])
+    >>> note.split(" (")[0]
+    "other layers, not looked in: 'spliced', 'raw'"
+    >>> other_layers(["counts"])
+    []
     """
     others = [repr(str(n)) for n in layers if n not in COUNT_LAYERS]
     if not others:
         return []
     return [
-        "other layers, not looked in: %s (name one with layer=)" %
-        examples(others)
+        "other layers, not looked in: %s (name one with layer=; %s)" %
+        (examples(others), ACTINN_OPTIONS)
     ]
 
 

@@ -249,5 +249,5 @@ def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],
     """Refuse ``layer=`` / ``use_raw=`` for a format other than h5ad."""
     if fmt != "h5ad" and (layer is not None or use_raw is not None):
         raise ACTINNInputError(
-            "%s: layer= and use_raw= apply to h5ad files only, not %s" %
-            (path, fmt))
+            "%s: layer= and use_raw= (actinn: --train-layer, --test-layer) "
+            "apply to h5ad files only, not %s" % (path, fmt))

@@ -24,7 +24,8 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
-from deepchem_actinn.io.count_matrix import (CountsSource, choose_counts,
+from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
+                                             CountsSource, choose_counts,
                                              other_layers, select_matrix)
 from deepchem_actinn.io.counts import COUNT_LAYERS, ValueReport, scan_values
 from deepchem_actinn.types import PathLike
@@ -173,12 +174,10 @@ class H5adRows(HDF5Rows):
 
     def _first(self, f: h5py.File) -> CountsSource:
         if self.layer is not None and self.use_raw:
-            raise ACTINNInputError("%s: pass either layer= or use_raw=True, "
-                                   "not both" % self.path)
+            raise ACTINNInputError("%s: %s" % (self.path, BOTH_NAMED))
         if self.use_raw:
             if "raw" not in f:
-                raise ACTINNInputError("%s: use_raw=True but there is no "
-                                       ".raw" % self.path)
+                raise ACTINNInputError("%s: %s" % (self.path, NO_RAW))
             return self._candidate(f, ".raw.X")
         if self.layer is not None:
             layers = list(f["layers"]) if "layers" in f else []
@@ -188,8 +187,7 @@ class H5adRows(HDF5Rows):
                     (self.path, self.layer, examples(layers) or "none"))
             return self._candidate(f, "layers[%r]" % self.layer)
         if "X" not in f:
-            raise ACTINNInputError("%s: X is empty; pass layer= or "
-                                   "use_raw=True" % self.path)
+            raise ACTINNInputError("%s: %s" % (self.path, EMPTY_X))
         return self._candidate(f, "X")
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:

@@ -1,0 +1,195 @@
+"""Naming the matrix that holds the counts: ``--train-layer`` and
+``--test-layer`` on the command line, ``layer=`` / ``use_raw=`` of
+``fit_file`` and ``predict_file``. Each reads that matrix as if it were the
+file's ``X``: the same labels as the counts stored plainly."""
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+from deepchem_actinn.cli import main
+from deepchem_actinn.errors import ACTINNInputError
+
+pytestmark = pytest.mark.torch
+
+QUICK = ["-ne", "2", "--networks", "1", "--seed", "0", "--device", "cpu"]
+
+
+def _kept(adata, where):
+    """``adata``'s counts in ``layers['spliced']`` (``X`` log-normalised),
+    or in ``.raw`` beside an ``X`` of half the genes (counts too, so that
+    only ``.raw`` gives every gene)."""
+    kept = adata.copy()
+    if where == "spliced":
+        kept.X = sp.csr_matrix(np.log1p(adata.X.toarray()))
+        kept.layers["spliced"] = adata.X
+        return kept
+    kept.raw = adata
+    return kept[:, ::2].copy()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The bundled split as plain h5ad files and with the counts kept in a
+    layer or in ``.raw``; the labels file."""
+    root = tmp_path_factory.mktemp("layers")
+    train, test = load_tabula_muris_sample(upper_case_genes=False)
+    paths = {}
+    for name, adata in (("train", train), ("test", test)):
+        adata = adata[:300].copy() if name == "test" else adata
+        adata.write_h5ad(root / ("%s.h5ad" % name))
+        paths[name] = root / ("%s.h5ad" % name)
+        for where in ("spliced", ".raw"):
+            path = root / ("%s_%s.h5ad" % (name, where.strip(".")))
+            _kept(adata, where).write_h5ad(path)
+            paths[name, where] = path
+    paths["labels"] = root / "labels.txt"
+    train.obs["cell_type"].to_csv(paths["labels"], sep="\t", header=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def model(files, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model"
+    assert main([
+        "train", "-trs",
+        str(files["train"]), "-trl",
+        str(files["labels"]), "-m",
+        str(path), *QUICK, "-q"
+    ]) == 0
+    return path
+
+
+def labels_of(out):
+    return pd.read_csv(out / "predicted_label.txt", sep="\t")
+
+
+def predict(model, query, out, *flags):
+    return main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(query), "-o",
+        str(out), "--device", "cpu", "-q", *flags
+    ])
+
+
+@pytest.mark.parametrize("where", ["spliced", ".raw"])
+@pytest.mark.parametrize("reading", [[], ["--remove-ambient"]],
+                         ids=["streamed", "whole"])
+def test_test_layer_annotates_that_matrix(model, files, tmp_path, where,
+                                          reading):
+    assert predict(model, files["test"], tmp_path / "plain", *reading) == 0
+    assert predict(model, files["test", where], tmp_path / "kept",
+                   "--test-layer", where, *reading) == 0
+    pd.testing.assert_frame_equal(labels_of(tmp_path / "kept"),
+                                  labels_of(tmp_path / "plain"))
+
+
+def test_the_error_names_the_layer_and_the_option(model, files, tmp_path,
+                                                  capsys):
+    assert predict(model, files["test", "spliced"], tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert ("other layers, not looked in: 'spliced' (name one with layer=; "
+            "actinn: --train-layer or --test-layer)") in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
+    """``X`` is log-normalised, the counts are in ``.raw``: by default
+    ``.raw.X`` is read; ``--test-layer X`` insists on ``X`` and refuses."""
+    import anndata
+    adata = anndata.read_h5ad(files["test"])
+    logged = adata.copy()
+    logged.X = sp.csr_matrix(np.log1p(adata.X.toarray()))
+    logged.raw = adata
+    logged.write_h5ad(tmp_path / "logged.h5ad")
+    assert predict(model, tmp_path / "logged.h5ad", tmp_path / "auto") == 0
+    assert predict(model, files["test"], tmp_path / "plain") == 0
+    pd.testing.assert_frame_equal(labels_of(tmp_path / "auto"),
+                                  labels_of(tmp_path / "plain"))
+    capsys.readouterr()
+    assert predict(model, tmp_path / "logged.h5ad", tmp_path / "x",
+                   "--test-layer", "X") == 2
+    err = capsys.readouterr().err
+    assert "%s: X holds" % (tmp_path / "logged.h5ad") in err
+    assert "looks log-normalised" in err or "non-integer" in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("query,value,message", [
+    ("spliced", "unspliced", "no layer 'unspliced' (layers: spliced)"),
+    ("csv", "spliced", "layer= and use_raw= (actinn: --train-layer, "
+     "--test-layer) apply to h5ad files only, not csv"),
+])
+def test_test_layer_errors(model, files, tmp_path, capsys, query, value,
+                           message):
+    path = files["test", "spliced"]
+    if query == "csv":
+        import anndata
+        adata = anndata.read_h5ad(files["test"])
+        path = tmp_path / "q.csv"
+        pd.DataFrame(adata.X.toarray().T,
+                     index=adata.var_names,
+                     columns=adata.obs_names).to_csv(path)
+    assert predict(model, path, tmp_path / "out", "--test-layer", value) == 2
+    assert "%s: %s" % (path, message) in capsys.readouterr().err
+
+
+def test_train_and_run_read_the_named_layers(model, files, tmp_path):
+    """``train --train-layer`` trains the same model as on the plain file;
+    ``run --train-layer --test-layer`` (in memory and out of core) labels
+    as ``run`` on the plain files, with the same probabilities."""
+    assert main([
+        "train", "-trs",
+        str(files["train", "spliced"]), "-trl",
+        str(files["labels"]), "-m",
+        str(tmp_path / "kept"), "--train-layer", "spliced", *QUICK, "-q"
+    ]) == 0
+    assert predict(model, files["test"], tmp_path / "plain", "-op") == 0
+    assert predict(tmp_path / "kept", files["test"], tmp_path / "again",
+                   "-op") == 0
+    for name in ("predicted_label.txt", "predicted_probabilities.txt"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "again" / name, sep="\t"),
+            pd.read_csv(tmp_path / "plain" / name, sep="\t"))
+    for source in ([], ["--out-of-core"]):
+        runs = {}
+        for name, train, test, flags in (
+            ("run_plain", files["train"], files["test"], []),
+            ("run_kept", files["train", "spliced"], files["test", ".raw"],
+             ["--train-layer", "spliced", "--test-layer", ".raw"]),
+        ):
+            out = tmp_path / (name + "".join(source))
+            assert main([
+                "run", "-trs",
+                str(train), "-trl",
+                str(files["labels"]), "-ts",
+                str(test), "-o",
+                str(out), *QUICK, "-q", "-op", *flags, *source
+            ]) == 0
+            runs[name] = out
+        for name in ("predicted_label.txt", "predicted_probabilities.txt"):
+            pd.testing.assert_frame_equal(
+                pd.read_csv(runs["run_kept"] / name, sep="\t"),
+                pd.read_csv(runs["run_plain"] / name, sep="\t"))
+
+
+def test_predict_file_layer_and_use_raw(model, files):
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+
+    def labels(path, **named):
+        return np.concatenate([
+            a.cell_types
+            for a in annotator.predict_file(path, chunk_size=128, **named)
+        ])
+
+    plain = labels(files["test"])
+    np.testing.assert_array_equal(
+        labels(files["test", "spliced"], layer="spliced"), plain)
+    np.testing.assert_array_equal(labels(files["test", ".raw"], use_raw=True),
+                                  plain)
+    # the raw file's X holds half the genes: read without use_raw, too few
+    # of the model's (the test is not blind to the choice)
+    with pytest.raises(ACTINNInputError, match="genes do not match"):
+        labels(files["test", ".raw"])
