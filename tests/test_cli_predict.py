@@ -381,18 +381,42 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
         out = tmp_path / ("out_%s_%d" % (name, len(flags)))
         assert predict(model, tmp_path / name, out, "-q", *flags) == 0
         assert (out / "predicted_label.txt").read_bytes() == expected
+    # the layout is decided, and said, once (not once per reading pass)
+    capsys.readouterr()
+    assert predict(model, tmp_path / "cells_by_genes.csv", tmp_path / "once",
+                   "--chunk-size", "300") == 0
+    said = [
+        line for line in capsys.readouterr().err.splitlines()
+        if "reading it as" in line
+    ]
+    assert said == [
+        "actinn: %s: 0 of the expected genes in the rows, %d in the "
+        "columns; reading it as cells by genes" %
+        (tmp_path / "cells_by_genes.csv",
+         len(ACTINNAnnotator.load(model, device="cpu").genes_))
+    ]
     assert predict(model, tmp_path / "cells_by_genes.csv", tmp_path / "bad",
                    "-q", "--test-orientation", "genes_by_cells") == 2
     assert "cells_by_genes.csv" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     labels = tmp_path / "labels.txt"
     test.obs["cell_type"].to_csv(labels, sep="\t", header=False)
+    capsys.readouterr()
     assert main([
         "train", "-trs",
         str(tmp_path / "cells_by_genes.csv"), "-trl",
         str(labels), "-m",
-        str(tmp_path / "model"), *QUICK, "-q"
+        str(tmp_path / "model"), *QUICK
     ]) == 0
+    said = [
+        line for line in capsys.readouterr().err.splitlines()
+        if "reading it as" in line
+    ]
+    assert said == [
+        "actinn: %s: %d of the expected cell ids in the rows, 0 in the "
+        "columns; reading it as cells by genes" %
+        (tmp_path / "cells_by_genes.csv", test.n_obs)
+    ]
     trained = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
     assert trained.n_reference_cells_ == test.n_obs
     assert set(trained.genes_) <= set(test.var_names)

@@ -193,3 +193,19 @@ def test_predict_file_layer_and_use_raw(model, files):
     # of the model's (the test is not blind to the choice)
     with pytest.raises(ACTINNInputError, match="genes do not match"):
         labels(files["test", ".raw"])
+
+
+def test_test_layer_on_a_dask_cluster(model, files, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    assert predict(model, files["test"], tmp_path / "plain", "-op") == 0
+    with distributed.LocalCluster(n_workers=1,
+                                  processes=True,
+                                  threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        assert predict(model, files["test", ".raw"], tmp_path / "dask",
+                       "--test-layer", ".raw", "-op", "--chunk-size", "128",
+                       "--scheduler", cluster.scheduler_address) == 0
+    for name in ("predicted_label.txt", "predicted_probabilities.txt"):
+        pd.testing.assert_frame_equal(
+            pd.read_csv(tmp_path / "dask" / name, sep="\t"),
+            pd.read_csv(tmp_path / "plain" / name, sep="\t"))

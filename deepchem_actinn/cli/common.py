@@ -104,6 +104,29 @@ def matrix_options(value: Optional[str]) -> Dict[str, Any]:
     return dict(MATRIX_WORDS.get(value, {"layer": value}))
 
 
+def settle_orientation(args, which: str, **hints: Sequence[str]) -> None:
+    """Decide once which axis of a CSV/TSV reference (``which="train"``)
+    or query (``"test"``) holds the genes, when ``--*-orientation`` is
+    auto, and write the choice into ``args``: the readers after it then
+    neither read the file's names again nor say the choice again.
+
+    ``hints`` are ``expected_genes=`` or ``expected_cells=``, as in
+    :func:`orientation_options`. Files of other formats, and an orientation
+    given, are left as they are.
+    """
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.text import SEPARATORS, text_orientation
+    key = "%s_orientation" % which
+    if getattr(args, key, "auto") != "auto":
+        return
+    path, fmt = path_and_format(getattr(args, "%s_set" % which),
+                                getattr(args, "%s_format" % which))
+    if fmt in SEPARATORS:
+        options = orientation_options("auto", **hints)
+        del options["orientation"]
+        setattr(args, key, text_orientation(path, fmt, **options))
+
+
 def orientation_options(
         orientation: str,
         expected_genes: Optional[Sequence[str]] = None,

@@ -26,7 +26,8 @@ from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
-                                        orientation_options, value_options)
+                                        orientation_options, settle_orientation,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.summary import PredictionSummary
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -398,6 +399,7 @@ def cmd_predict(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
+    settle_orientation(args, "test", expected_genes=annotator.genes_)
     predict_and_write(args, annotator, out_dir)
 
 
@@ -447,6 +449,7 @@ def cmd_run(args) -> None:
     else:
         adata, labels = read_reference(args)
         reference = adata.var_names
+    settle_orientation(args, "test", expected_genes=list(reference))
     check_query_files(
         args, None if labels is None else sorted({str(t) for t in labels}),
         list(reference))

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import warnings
 from typing import Any, Iterator, Optional
 
@@ -22,6 +23,10 @@ logger = logging.getLogger("deepchem_actinn")
 class Progress:
     """A tqdm bar on stderr, or nothing when ``quiet``.
 
+    The bar is drawn at the first :meth:`update`, so that what is logged
+    before any progress (reading the files, the gene filter) comes on lines
+    of its own, not after an empty bar.
+
     Examples
     --------
     >>> bar = Progress(True, total=10)
@@ -30,16 +35,21 @@ class Progress:
     """
 
     def __init__(self, quiet: bool, **kwargs: Any) -> None:
-        self.bar = None
-        if not quiet:
-            from tqdm.auto import tqdm
-            self.bar = tqdm(file=sys.stderr, **kwargs)
+        self.bar: Any = None
+        self.quiet = quiet
+        self.kwargs = kwargs
+        self.started = time.time()
 
     def update(self, n: int = 1, **postfix: Any) -> None:
         """Advance by ``n``, showing ``postfix`` beside the bar; a stop
         signal whose exception was swallowed is raised here again
         (:func:`deepchem_actinn.signals.raise_if_stopped`)."""
         raise_if_stopped()
+        if self.bar is None and not self.quiet:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(file=sys.stderr, **self.kwargs)
+            # the time and rate count from the start of the work
+            self.bar.start_t = self.bar.last_print_t = self.started
         if self.bar is not None:
             if postfix:
                 self.bar.set_postfix(postfix, refresh=False)

@@ -11,7 +11,7 @@ import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         model_words, orientation_options,
-                                        value_options)
+                                        settle_orientation, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError
 from deepchem_actinn.models.linear import LINEAR_WEIGHT
@@ -61,6 +61,7 @@ def read_reference(args):
     only with ``--labelled-only``)."""
     from deepchem_actinn.io import match_labels, read, read_labels
     labels = read_labels(args.train_label)
+    settle_orientation(args, "train", expected_cells=labels.index)
     adata = read(args.train_set,
                  args.train_format,
                  upper_case_genes=not args.keep_gene_case,
