@@ -404,3 +404,31 @@ def test_commands_that_do_not_train_are_refused_under_torchrun(tiny):
         "run it without torchrun (to spread a query over machines: "
         "--scheduler)") == 1
     assert not (tiny / "out").exists()
+
+
+def test_each_message_comes_once_and_errors_name_the_process(tiny):
+    """Process 0 logs what every process would; the others log only their
+    errors, tagged with the process."""
+    train = [
+        "-m", "deepchem_actinn", "train", "-trs",
+        str(tiny / "ref.h5ad"), "-trl",
+        str(tiny / "labels.txt"), "-ne", "2", "--networks", "1", "--threads",
+        "1", "-m"
+    ]
+    proc = _torchrun(*train, str(tiny / "logged"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for line in ("actinn: %s: read 60 cells x 40 genes (h5ad, X)" %
+                 (tiny / "ref.h5ad"), "actinn: distributed: 2 processes, gloo",
+                 "actinn: saved the annotator to %s" % (tiny / "logged")):
+        assert proc.stderr.count(line) == 1, proc.stderr[-3000:]
+    assert "(process 1)" not in proc.stderr
+    proc = _torchrun(*train, str(tiny / "refused"), "--labelled-only",
+                     "--train-format", "csv")
+    assert proc.returncode != 0
+    lines = [
+        line for line in proc.stderr.splitlines() if line.startswith("actinn")
+    ]
+    assert sorted(lines) == [
+        "actinn train (process 1): error: %s" % lines[0].split(": error: ")[1],
+        "actinn train: error: %s" % lines[0].split(": error: ")[1]
+    ], proc.stderr[-3000:]

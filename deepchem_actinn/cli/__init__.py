@@ -21,7 +21,7 @@ import zlib
 from typing import Callable, List, Optional, Sequence
 
 from deepchem_actinn.cli.parser import FORMAT_ALIASES, build_parser
-from deepchem_actinn.cli.progress import command_session
+from deepchem_actinn.cli.progress import command_session, process_tag
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.signals import Terminated
 
@@ -105,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     0
     """
     args = build_parser().parse_args(argv)
-    prefix = "actinn %s" % args.command
+    prefix = "actinn %s%s" % (args.command, process_tag())
     try:
         with command_session(args.quiet, getattr(args, "threads", None)):
             _command(args.command)(args)

@@ -268,7 +268,11 @@ def _add_values(p: argparse.ArgumentParser) -> None:
                    "log-normalised are refused even so")
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser,
+                genes: bool = True,
+                threads: bool = True) -> None:
+    """-q and --overwrite; --keep-gene-case for commands that read genes,
+    --threads for those that run PyTorch."""
     p.add_argument("-q",
                    "--quiet",
                    action="store_true",
@@ -276,11 +280,21 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite",
                    action="store_true",
                    help="replace existing outputs")
+    if genes:
+        _add_gene_case(p)
+    if threads:
+        _add_threads(p)
+
+
+def _add_gene_case(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-gene-case",
                    action="store_true",
                    help="keep gene names as the files spell them (ACTINN "
                    "upper-cases them; genes are matched ignoring case "
                    "either way)")
+
+
+def _add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads",
                    type=int,
                    default=None,
@@ -312,7 +326,7 @@ def _add_commands(sub) -> None:
                    default="actinn_h5",
                    help="output format (actinn_h5)")
     _add_values(p)
-    _add_common(p)
+    _add_common(p, threads=False)
 
     p = _command(sub, "train", help="train an annotator and save it")
     _add_training(p)
@@ -433,7 +447,7 @@ def _add_tools(sub) -> None:
     p.add_argument("--labels",
                    default=None,
                    help="also write the labels to this file")
-    _add_common(p)
+    _add_common(p, genes=False, threads=False)
 
     p = _command(sub,
                  "demo",
@@ -457,7 +471,7 @@ def _add_tools(sub) -> None:
                  "and test files into a directory and print the "
                  "actinn commands to try on them")
     p.add_argument("directory", help="where to copy the files (created)")
-    _add_common(p)
+    _add_common(p, genes=False, threads=False)
 
 
 def _command(sub, name: str, help: str) -> argparse.ArgumentParser:

@@ -98,11 +98,31 @@ class _WarnOnce(logging.Filter):
         return True
 
 
+def process_tag() -> str:
+    """``" (process N)"`` in process N > 0 of a torchrun job, else ``""``:
+    what the command's messages carry after ``actinn``, so that the lines
+    of the other processes can be told from process 0's.
+
+    Examples
+    --------
+    >>> import os
+    >>> "RANK" in os.environ or process_tag() == ""
+    True
+    """
+    rank = os.environ.get("RANK", "0")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and rank not in ("", "0"):
+        return " (process %s)" % rank
+    return ""
+
+
 @contextlib.contextmanager
 def package_logging(quiet: bool) -> Iterator[None]:
     """The package's messages as ``actinn: ...`` lines on stderr (warnings
     only with ``quiet``; each warning once); DeepChem's import chatter off.
-    The logger's handlers and level are restored after."""
+    In processes other than 0 of a torchrun job only errors are logged,
+    tagged with the process (:func:`process_tag`): process 0 says what
+    every process would say. The logger's handlers and level are restored
+    after."""
     saved = (list(logger.handlers), logger.propagate, logger.level)
     # the writers write into hidden directories the command publishes at
     # the end; the command's summary names the published files instead
@@ -110,11 +130,13 @@ def package_logging(quiet: bool) -> Iterator[None]:
     writers_level = writers.level
     writers.setLevel(logging.WARNING)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("actinn: %(message)s"))
+    tag = process_tag()
+    handler.setFormatter(logging.Formatter("actinn%s: %%(message)s" % tag))
     handler.addFilter(_WarnOnce())
     logger.handlers[:] = [handler]
     logger.propagate = False
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.setLevel(
+        logging.ERROR if tag else logging.WARNING if quiet else logging.INFO)
     for name in ("deepchem", "rdkit", "tensorflow", "jax"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
