@@ -81,20 +81,23 @@ def test_run_output_that_is_a_file_is_refused_before_training(tmp_path):
     assert listing(tmp_path) == ["out"]
 
 
-@pytest.mark.parametrize("name, content", [
-    ("gzipped.csv", gzip.compress(b"gene,c1\nG1,1\n")),
-    ("plain.csv.gz", b"gene,c1\nG1,1\n"),
-    ("empty.h5ad", b""),
-    ("truncated.csv.gz", gzip.compress(b"gene,c1,c2\n" * 200)[:40]),
+@pytest.mark.parametrize("name, content, words", [
+    ("gzipped.csv", gzip.compress(b"gene,c1\nG1,1\n"), "gzip"),
+    ("plain.csv.gz", b"gene,c1\nG1,1\n",
+     "neither the rows nor the columns match the expected genes"),
+    ("empty.h5ad", b"", "empty"),
+    ("truncated.csv.gz", gzip.compress(b"gene,c1,c2\n" * 200)[:40],
+     "cannot read it as a CSV matrix, it looks damaged or truncated"),
 ])
 def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,
-                                                   content):
+                                                   content, words):
     query = tmp_path / name
     query.write_bytes(content)
     out = tmp_path / "new" / "predictions"
     proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
                   "-o", str(out), "-q")
     assert_one_line_error(proc, query)
+    assert words in proc.stderr
     assert listing(tmp_path) == [name]
 
 

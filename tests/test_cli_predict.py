@@ -420,6 +420,19 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
     trained = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
     assert trained.n_reference_cells_ == test.n_obs
     assert set(trained.genes_) <= set(test.var_names)
+    # from disk, block by block: the same layout, said once, read once
+    assert main([
+        "train", "-trs",
+        str(tmp_path / "cells_by_genes.csv"), "-trl",
+        str(labels), "-m",
+        str(tmp_path / "from_disk"), *QUICK, "--out-of-core"
+    ]) == 0
+    err = capsys.readouterr().err
+    assert err.count("reading it as cells by genes") == 1, err
+    assert err.count("read %d cells x" % test.n_obs) == 1, err
+    from_disk = ACTINNAnnotator.load(tmp_path / "from_disk", device="cpu")
+    assert from_disk.n_reference_cells_ == test.n_obs
+    assert from_disk.genes_ == trained.genes_
 
 
 def _rescaled(adata, path, log=False):

@@ -80,7 +80,7 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
         "layers['counts'], layers['raw_counts'] (.raw.X holds non-integer "
         "values; layers['counts'] holds NaN or infinite values; other "
         "layers, not looked in: 'raw' (name one with layer=; actinn: "
-        "--train-layer or --test-layer))")
+        "--train-layer, --test-layer, --query-layer or --input-layer))")
 
 
 def test_explicit_choice_wins():

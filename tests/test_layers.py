@@ -91,7 +91,8 @@ def test_the_error_names_the_layer_and_the_option(model, files, tmp_path,
     assert predict(model, files["test", "spliced"], tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert ("other layers, not looked in: 'spliced' (name one with layer=; "
-            "actinn: --train-layer or --test-layer)") in err
+            "actinn: --train-layer, --test-layer, --query-layer or "
+            "--input-layer)") in err
     assert not (tmp_path / "out").exists()
 
 
@@ -119,8 +120,8 @@ def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
 
 @pytest.mark.parametrize("query,value,message", [
     ("spliced", "unspliced", "no layer 'unspliced' (layers: spliced)"),
-    ("csv", "spliced", "layer= and use_raw= (actinn: --train-layer, "
-     "--test-layer) apply to h5ad files only, not csv"),
+    ("csv", "spliced", "layers and .raw (layer=, use_raw=True; actinn: the "
+     "--*-layer options) are h5ad's only, not csv's"),
 ])
 def test_test_layer_errors(model, files, tmp_path, capsys, query, value,
                            message):
@@ -138,8 +139,9 @@ def test_test_layer_errors(model, files, tmp_path, capsys, query, value,
 
 def test_train_and_run_read_the_named_layers(model, files, tmp_path):
     """``train --train-layer`` trains the same model as on the plain file;
-    ``run --train-layer --test-layer`` (in memory and out of core) labels
-    as ``run`` on the plain files, with the same probabilities."""
+    ``run --train-layer --test-layer`` (in memory and out of core, a layer
+    and ``.raw``) labels as ``run`` on the plain files, with the same
+    probabilities."""
     assert main([
         "train", "-trs",
         str(files["train", "spliced"]), "-trl",
@@ -153,12 +155,12 @@ def test_train_and_run_read_the_named_layers(model, files, tmp_path):
         pd.testing.assert_frame_equal(
             pd.read_csv(tmp_path / "again" / name, sep="\t"),
             pd.read_csv(tmp_path / "plain" / name, sep="\t"))
-    for source in ([], ["--out-of-core"]):
+    for source, kept in (([], "spliced"), (["--out-of-core"], ".raw")):
         runs = {}
         for name, train, test, flags in (
             ("run_plain", files["train"], files["test"], []),
-            ("run_kept", files["train", "spliced"], files["test", ".raw"],
-             ["--train-layer", "spliced", "--test-layer", ".raw"]),
+            ("run_kept", files["train", kept], files["test", ".raw"],
+             ["--train-layer", kept, "--test-layer", ".raw"]),
         ):
             out = tmp_path / (name + "".join(source))
             assert main([
@@ -209,3 +211,61 @@ def test_test_layer_on_a_dask_cluster(model, files, tmp_path):
         pd.testing.assert_frame_equal(
             pd.read_csv(tmp_path / "dask" / name, sep="\t"),
             pd.read_csv(tmp_path / "plain" / name, sep="\t"))
+
+
+def test_format_and_report_name_the_matrix_too(model, files, tmp_path, capsys):
+    """``format --input-layer`` and ``report --query-layer`` read that
+    matrix as ``X``; without them the error names the layer and the option."""
+    import anndata
+
+    from deepchem_actinn.cli.report import read_query
+    plain = anndata.read_h5ad(files["test"])
+    out = tmp_path / "converted"
+    base = ["format", "-i", str(files["test", "spliced"]), "--to", "h5ad"]
+    assert main(base + ["-o", str(tmp_path / "refused"), "-q"]) == 2
+    assert "(name one with layer=; actinn: --train-layer, --test-layer, " \
+        "--query-layer or --input-layer)" in capsys.readouterr().err
+    assert main(base + ["-o", str(out), "--input-layer", "spliced", "-q"]) == 0
+    converted = anndata.read_h5ad(str(out) + ".h5ad")
+    np.testing.assert_array_equal(converted.X.toarray(), plain.X.toarray())
+    cells = list(plain.obs_names[::-1])
+    query = read_query(str(files["test", ".raw"]),
+                       None,
+                       cells,
+                       False,
+                       layer=".raw")
+    np.testing.assert_array_equal(query.X.toarray(), plain[cells].X.toarray())
+    assert list(query.var_names) == list(plain.var_names)
+    assert predict(model, files["test"], tmp_path / "out", "-op") == 0
+    report = [
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "--query",
+        str(files["test", "spliced"]), "-q"
+    ]
+    assert main(report + ["-o", str(tmp_path / "r0")]) == 2
+    assert "'spliced'" in capsys.readouterr().err
+    pytest.importorskip("scanpy")
+    assert main(report +
+                ["-o", str(tmp_path / "r1"), "--query-layer", "spliced"]) == 0
+    assert (tmp_path / "r1" / "umap.png").exists()
+
+
+def test_x_is_every_formats_matrix(model, files, tmp_path, capsys):
+    """``--test-layer X`` takes a CSV file's only matrix; ``raw`` (not a
+    layer) is pointed to ``.raw``."""
+    import anndata
+    adata = anndata.read_h5ad(files["test"])
+    path = tmp_path / "q.csv"
+    pd.DataFrame(adata.X.toarray().T,
+                 index=adata.var_names,
+                 columns=adata.obs_names).to_csv(path)
+    assert predict(model, path, tmp_path / "x", "--test-layer", "X") == 0
+    assert predict(model, files["test"], tmp_path / "plain") == 0
+    pd.testing.assert_frame_equal(labels_of(tmp_path / "x"),
+                                  labels_of(tmp_path / "plain"))
+    capsys.readouterr()
+    assert predict(model, files["test", "spliced"], tmp_path / "raw",
+                   "--test-layer", "raw") == 2
+    assert ("%s: no layer 'raw' (layers: spliced; .raw, the raw matrix, is "
+            "use_raw=True or actinn's .raw)" %
+            files["test", "spliced"]) in capsys.readouterr().err

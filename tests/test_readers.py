@@ -245,8 +245,13 @@ def test_unknown_hdf5_layout(tmp_path):
 
 
 def test_layer_only_for_h5ad(files):
-    with pytest.raises(ACTINNInputError, match="h5ad files only"):
-        readers.read(files["csv"], layer="counts")
+    for named in ({"layer": "counts"}, {"use_raw": True}):
+        with pytest.raises(ACTINNInputError, match="are h5ad's only, not csv"):
+            readers.read(files["csv"], **named)
+    # X, every format's only matrix, may be named
+    np.testing.assert_array_equal(
+        readers.read(files["csv"], use_raw=False).X.toarray(),
+        readers.read(files["csv"]).X.toarray())
 
 
 @pytest.fixture

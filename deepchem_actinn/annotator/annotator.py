@@ -285,7 +285,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
                  allow_non_integer: bool = False,
                  *,
                  layer: Optional[str] = None,
-                 use_raw: Optional[bool] = None) -> "ACTINNAnnotator":
+                 use_raw: Optional[bool] = None,
+                 orientation: Optional[str] = None) -> "ACTINNAnnotator":
         """Train on a reference file too large for memory.
 
         The file is read block by block
@@ -330,6 +331,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
             ``X``. By default ``X``, or the first of ``.raw.X`` and
             ``layers['counts']`` that holds counts when ``X`` does not, as
             :func:`deepchem_actinn.io.read` chooses.
+        orientation: str, optional
+            CSV/TSV only: ``"genes_by_cells"`` (ACTINN's layout, the
+            default) or ``"cells_by_genes"``.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         if self.augment is not None:
@@ -347,7 +351,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                 genes,
                                 allow_non_integer,
                                 layer=layer,
-                                use_raw=use_raw)
+                                use_raw=use_raw,
+                                orientation=orientation)
             cells = np.flatnonzero(ref.labelled)  # file row of each cell
             y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
             ref_idx = fitting.reference_sample(y, train_idx, self.seed)

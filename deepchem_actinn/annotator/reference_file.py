@@ -67,6 +67,10 @@ class ReferenceFile:
         h5ad only: which matrix holds the counts, as in
         :func:`~deepchem_actinn.io.read` (by default ``X``, or ``.raw.X`` /
         ``layers['counts']`` when ``X`` is not raw counts).
+    orientation: str, optional
+        CSV/TSV only: ``"genes_by_cells"`` or ``"cells_by_genes"``, as in
+        :func:`~deepchem_actinn.io.read` (by default ACTINN's genes as
+        rows).
 
     Attributes
     ----------
@@ -103,10 +107,12 @@ class ReferenceFile:
                  allow_non_integer: bool = False,
                  *,
                  layer: Optional[str] = None,
-                 use_raw: Optional[bool] = None) -> None:
+                 use_raw: Optional[bool] = None,
+                 orientation: Optional[str] = None) -> None:
         self.path = str(path)
         self.allow_non_integer = bool(allow_non_integer)
         self.layer, self.use_raw = layer, use_raw
+        self.orientation = orientation
         self.format = format
         self.upper_case_genes = upper_case_genes
         self.target_sum = float(target_sum)
@@ -116,12 +122,13 @@ class ReferenceFile:
         if not isinstance(labels, pd.Series):
             labels_path = str(labels)
             labels = read_labels(labels)
-        self.cell_ids = read_cell_ids(path, format)
+        self.cell_ids = read_cell_ids(path, format, orientation=orientation)
         self.genes = np.asarray(read_gene_names(path,
                                                 format,
                                                 upper_case_genes,
                                                 layer=layer,
-                                                use_raw=use_raw),
+                                                use_raw=use_raw,
+                                                orientation=orientation),
                                 dtype=object)
         self.columns: Optional[np.ndarray] = None  # all of them
         if genes is not None:
@@ -154,7 +161,8 @@ class ReferenceFile:
                                   allow_non_integer=self.allow_non_integer,
                                   check=check,
                                   layer=self.layer,
-                                  use_raw=self.use_raw)
+                                  use_raw=self.use_raw,
+                                  orientation=self.orientation)
         order = iter(starts) if starts is not None else None
         row = 0
         for ids, X in prefetch(chunks):

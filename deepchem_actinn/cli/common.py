@@ -85,10 +85,11 @@ MATRIX_WORDS = {"X": {"use_raw": False}, ".raw": {"use_raw": True}}
 
 
 def matrix_options(value: Optional[str]) -> Dict[str, Any]:
-    """The readers' ``layer=`` / ``use_raw=`` for a ``--train-layer`` or
-    ``--test-layer`` value: a layer's name, ``.raw`` (``.raw.X``) or ``X``
-    (``X`` as it is); none when the option is not given (the readers then
-    choose as :func:`deepchem_actinn.io.counts_source` does).
+    """The readers' ``layer=`` / ``use_raw=`` for a ``--train-layer``,
+    ``--test-layer``, ``--query-layer`` or ``--input-layer`` value: a
+    layer's name, ``.raw`` (``.raw.X``) or ``X`` (``X`` as it is); none when
+    the option is not given (the readers then choose as
+    :func:`deepchem_actinn.io.counts_source` does).
 
     Examples
     --------
@@ -114,7 +115,8 @@ def settle_orientation(args, which: str, **hints: Sequence[str]) -> None:
     :func:`orientation_options`. Files of other formats, and an orientation
     given, are left as they are.
     """
-    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.content import reading
+    from deepchem_actinn.io.formats import FORMAT_WORDS, path_and_format
     from deepchem_actinn.io.text import SEPARATORS, text_orientation
     key = "%s_orientation" % which
     if getattr(args, key, "auto") != "auto":
@@ -124,7 +126,8 @@ def settle_orientation(args, which: str, **hints: Sequence[str]) -> None:
     if fmt in SEPARATORS:
         options = orientation_options("auto", **hints)
         del options["orientation"]
-        setattr(args, key, text_orientation(path, fmt, **options))
+        with reading(path, FORMAT_WORDS[fmt]):
+            setattr(args, key, text_orientation(path, fmt, **options))
 
 
 def orientation_options(

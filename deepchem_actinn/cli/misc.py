@@ -4,7 +4,8 @@ import shutil
 import time
 from pathlib import Path
 
-from deepchem_actinn.cli.common import model_words, value_options
+from deepchem_actinn.cli.common import (matrix_options, model_words,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 
 logger = logging.getLogger("deepchem_actinn")
@@ -25,7 +26,8 @@ def cmd_format(args) -> None:
     adata = read(args.input,
                  args.format,
                  upper_case_genes=not args.keep_gene_case,
-                 **value_options(args))
+                 **value_options(args),
+                 **matrix_options(args.input_layer))
     for path in outputs:
         writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
         writer(adata, path, overwrite=args.overwrite)

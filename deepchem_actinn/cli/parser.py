@@ -152,12 +152,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV reference: genes as rows (genes_by_cells, "
                    "ACTINN's layout) or cells as rows; auto decides by which "
                    "axis holds the labels' cell ids")
-    p.add_argument("--train-layer",
-                   default=None,
-                   metavar="NAME",
-                   help="h5ad reference: read the counts from this layer, "
-                   "or .raw (.raw.X), or X as it is (default: X, or .raw.X "
-                   "or layers['counts'] when X is not raw counts)")
+    _add_layer(p, "--train-layer", "reference")
     p.add_argument("--out-of-core",
                    action="store_true",
                    help="train from disk block by block (automatic when the "
@@ -242,12 +237,7 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    help="CSV/TSV query: genes as rows (genes_by_cells) or "
                    "cells as rows; auto decides by which axis holds the "
                    "model's genes")
-    p.add_argument("--test-layer",
-                   default=None,
-                   metavar="NAME",
-                   help="h5ad query: read the counts from this layer, or "
-                   ".raw (.raw.X), or X as it is (default: X, or .raw.X or "
-                   "layers['counts'] when X is not raw counts)")
+    _add_layer(p, "--test-layer", "query")
     p.add_argument("--chunk-size",
                    type=positive_int,
                    default=50_000,
@@ -258,6 +248,16 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    help="annotate the query's chunks on this dask.distributed "
                    "scheduler (e.g. tcp://host:8786); every worker must "
                    "read the query under the same path")
+
+
+def _add_layer(p: argparse.ArgumentParser, flag: str, what: str) -> None:
+    p.add_argument(flag,
+                   default=None,
+                   metavar="NAME",
+                   help="h5ad %s: read the counts from this layer, or .raw "
+                   "(.raw.X), or X as it is (default: X when it holds counts, "
+                   "else the first of .raw.X, layers['counts'] and "
+                   "layers['raw_counts'] that does)" % what)
 
 
 def _add_values(p: argparse.ArgumentParser) -> None:
@@ -325,6 +325,7 @@ def _add_commands(sub) -> None:
                    choices=["actinn_h5", "h5ad", "both"],
                    default="actinn_h5",
                    help="output format (actinn_h5)")
+    _add_layer(p, "--input-layer", "input")
     _add_values(p)
     _add_common(p, threads=False)
 
@@ -413,6 +414,7 @@ def _add_tools(sub) -> None:
                    type=format_name,
                    default=None,
                    help="force the --query file's format")
+    _add_layer(p, "--query-layer", "--query")
     p.add_argument("-o", "--output", required=True, help="report directory")
     _add_values(p)
     _add_common(p)

@@ -437,15 +437,17 @@ def cmd_run(args) -> None:
     """``actinn run``: train on the reference, on the genes the query
     measures, then annotate the query (the main process only, under
     torchrun)."""
-    from deepchem_actinn.cli.train import (out_of_core, read_reference,
-                                           train_annotator, train_matrix)
+    from deepchem_actinn.cli.train import (file_orientation, out_of_core,
+                                           read_reference, train_annotator,
+                                           train_matrix)
     from deepchem_actinn.io import read_gene_names
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     adata = labels = None
     if out_of_core(args):
         reference = read_gene_names(args.train_set, args.train_format, False,
-                                    **train_matrix(args))
+                                    **train_matrix(args),
+                                    **file_orientation(args))
     else:
         adata, labels = read_reference(args)
         reference = adata.var_names

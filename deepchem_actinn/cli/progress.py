@@ -110,9 +110,8 @@ def process_tag() -> str:
     True
     """
     rank = os.environ.get("RANK", "0")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and rank not in ("", "0"):
-        return " (process %s)" % rank
-    return ""
+    several = os.environ.get("WORLD_SIZE", "1") not in ("", "0", "1")
+    return " (process %s)" % rank if several and rank not in ("", "0") else ""
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from deepchem_actinn.cli.common import model_words
+from deepchem_actinn.cli.common import matrix_options, model_words
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 
 logger = logging.getLogger("deepchem_actinn")
@@ -150,9 +150,11 @@ def read_query(path: str,
                fmt,
                cell_ids,
                upper_case_genes: bool = True,
-               allow_non_integer: bool = False):
+               allow_non_integer: bool = False,
+               layer: Optional[str] = None):
     """The query's counts, rows in the order of ``cell_ids`` (with
-    ``allow_non_integer``, non-integer values as they are).
+    ``allow_non_integer``, non-integer values as they are; ``layer``, a
+    ``--query-layer`` value, names the matrix: :func:`matrix_options`).
 
     Raises
     ------
@@ -164,7 +166,8 @@ def read_query(path: str,
                  fmt,
                  upper_case_genes=upper_case_genes,
                  allow_non_integer=allow_non_integer,
-                 expected_cells=[str(c) for c in cell_ids])
+                 expected_cells=[str(c) for c in cell_ids],
+                 **matrix_options(layer))
     ids = [str(c) for c in cell_ids]
     present = adata.obs_names.isin(ids)
     if present.sum() < len(set(ids)):
@@ -217,7 +220,8 @@ def cmd_report(args) -> None:
     query = None
     if args.query:
         query = read_query(args.query, args.query_format, cells,
-                           not args.keep_gene_case, args.allow_non_integer)
+                           not args.keep_gene_case, args.allow_non_integer,
+                           args.query_layer)
     history, type_names, info = None, None, {}
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator

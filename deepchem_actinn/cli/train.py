@@ -51,6 +51,19 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
     return [spelling.get(str(g).upper(), str(g)) for g in genes]
 
 
+def file_orientation(args) -> Dict[str, Any]:
+    """The reference's layout for the readers that take it from disk (out
+    of core): ``--train-orientation``, or decided once from the labels'
+    cell ids (:func:`~deepchem_actinn.cli.common.settle_orientation`)."""
+    from deepchem_actinn.io import read_labels
+    if getattr(args, "train_orientation", "auto") == "auto":
+        settle_orientation(args,
+                           "train",
+                           expected_cells=read_labels(args.train_label).index)
+    chosen = getattr(args, "train_orientation", "auto")
+    return {} if chosen == "auto" else {"orientation": chosen}
+
+
 def train_matrix(args) -> Dict[str, Any]:
     """The readers' ``layer=`` / ``use_raw=`` for ``--train-layer``."""
     return matrix_options(getattr(args, "train_layer", None))
@@ -124,7 +137,8 @@ def train_annotator(args,
                                labelled_only=args.labelled_only,
                                genes=genes,
                                **value_options(args),
-                               **train_matrix(args))
+                               **train_matrix(args),
+                               **file_orientation(args))
         else:
             if adata is None:
                 adata, labels = read_reference(args)

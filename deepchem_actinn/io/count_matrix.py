@@ -32,12 +32,13 @@ from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, counts_error,
 logger = logging.getLogger(__name__)
 
 #: How to name a matrix, in Python and on the command line (messages).
-ACTINN_OPTIONS = "actinn: --train-layer or --test-layer"
+ACTINN_OPTIONS = ("actinn: --train-layer, --test-layer, --query-layer or "
+                  "--input-layer")
 NAMING = "layer= or use_raw=True (%s)" % ACTINN_OPTIONS
 #: Why a named matrix cannot be read (messages, after the source's name).
 BOTH_NAMED = "pass either layer= or use_raw=True, not both"
-NO_RAW = ("the counts were asked of .raw (use_raw=True, or a layer option "
-          "of .raw) and there is no .raw")
+NO_RAW = ("there is no .raw to read the counts from (use_raw=True; "
+          "actinn: a --*-layer of .raw)")
 EMPTY_X = "X is empty; pass " + NAMING
 
 
@@ -74,13 +75,26 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
     if layer is not None:
         if layer not in adata.layers:
             raise ACTINNInputError(
-                "%s: no layer %r (layers: %s)" %
-                (source, layer, examples(list(adata.layers)) or "none"))
+                "%s: %s" % (source, no_layer(layer, list(adata.layers))))
         return CountsSource(adata.layers[layer], adata.var,
                             "layers[%r]" % layer)
     if adata.X is None:
         raise ACTINNInputError("%s: %s" % (source, EMPTY_X))
     return CountsSource(adata.X, adata.var, "X")
+
+
+def no_layer(name: str, layers: Sequence[str]) -> str:
+    """The message for a layer the data lacks.
+
+    Examples
+    --------
+    >>> no_layer("raw", ["counts"])
+    "no layer 'raw' (layers: counts; .raw, the raw matrix, is use_raw=True or actinn's .raw)"
+    """
+    hint = ("; .raw, the raw matrix, is use_raw=True or actinn's .raw"
+            if name in ("raw", "raw.X") else "")
+    return "no layer %r (layers: %s%s)" % (name, examples(list(layers)) or
+                                           "none", hint)
 
 
 def conventional_counts(adata: anndata.AnnData) -> Iterator[CountsSource]:

@@ -246,8 +246,9 @@ def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:
 
 def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],
                     use_raw: Optional[bool]) -> None:
-    """Refuse ``layer=`` / ``use_raw=`` for a format other than h5ad."""
-    if fmt != "h5ad" and (layer is not None or use_raw is not None):
+    """Refuse ``layer=`` / ``use_raw=True`` for a format other than h5ad
+    (``use_raw=False``, ``X`` itself, is every format's only matrix)."""
+    if fmt != "h5ad" and (layer is not None or use_raw):
         raise ACTINNInputError(
-            "%s: layer= and use_raw= (actinn: --train-layer, --test-layer) "
-            "apply to h5ad files only, not %s" % (path, fmt))
+            "%s: layers and .raw (layer=, use_raw=True; actinn: the "
+            "--*-layer options) are h5ad's only, not %s's" % (path, fmt))

@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
                                              CountsSource, choose_counts,
-                                             other_layers, select_matrix)
+                                             no_layer, other_layers,
+                                             select_matrix)
 from deepchem_actinn.io.counts import COUNT_LAYERS, ValueReport, scan_values
 from deepchem_actinn.types import PathLike
 
@@ -183,8 +184,7 @@ class H5adRows(HDF5Rows):
             layers = list(f["layers"]) if "layers" in f else []
             if self.layer not in layers:
                 raise ACTINNInputError(
-                    "%s: no layer %r (layers: %s)" %
-                    (self.path, self.layer, examples(layers) or "none"))
+                    "%s: %s" % (self.path, no_layer(self.layer, layers)))
             return self._candidate(f, "layers[%r]" % self.layer)
         if "X" not in f:
             raise ACTINNInputError("%s: %s" % (self.path, EMPTY_X))

@@ -129,6 +129,7 @@ def choose_orientation(path: Path,
     raise ACTINNInputError(
         "%s: neither the rows nor the columns match %s (e.g. %s): rows look "
         "like %s; columns like %s; pass orientation='genes_by_cells' (genes "
-        "as rows) or 'cells_by_genes' (cells as rows)" %
+        "as rows) or 'cells_by_genes' (cells as rows) (actinn: "
+        "--train-orientation, --test-orientation)" %
         (path, what, examples(shown, limit=3), examples(rows, limit=3) or
          "nothing", examples(columns, limit=3) or "nothing"))

@@ -144,9 +144,10 @@ def read(path: PathLike,
         a text file, the axis holding more of them is taken for cells.
         Ignored by other formats.
     warn_repeated: bool, default True
-        Warn when cell ids repeat (:func:`warn_repeated_ids`); the streaming
-        readers, which read such a file whole on every pass, pass False and
-        warn once per pass themselves.
+        Warn when cell ids repeat (:func:`warn_repeated_ids`), and log what
+        was read; the streaming readers, which read such a file whole on
+        every pass, pass False and say both once per whole pass themselves
+        (the log line goes to DEBUG).
 
     Returns
     -------
@@ -185,8 +186,9 @@ def read(path: PathLike,
                             source=str(p))
         out = _clean_counts(src, adata.obs, upper_case_genes,
                             not allow_non_integer, str(p))
-    logger.info("%s: read %d cells x %d genes (%s, %s)", p, out.n_obs,
-                out.n_vars, fmt, src.description)
+    logger.log(logging.INFO if warn_repeated else logging.DEBUG,
+               "%s: read %d cells x %d genes (%s, %s)", p, out.n_obs,
+               out.n_vars, fmt, src.description)
     if warn_repeated:
         warn_repeated_ids(out.obs_names, str(p))
     return out

@@ -438,6 +438,9 @@ def _iter_chunks(path: Path,
             # cluster's task) is not told again what the whole pass told
             if starts is None:
                 warn_repeated_ids(source.cell_ids, str(path))
+                if isinstance(source, _MemoryRows):
+                    logger.info("%s: read %d cells x %d genes (%s)", path,
+                                source.shape[0], source.shape[1], fmt)
             if check and allow_non_integer:
                 refuse_log_normalised_start(source.rows,
                                             source.shape,
