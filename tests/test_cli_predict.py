@@ -362,6 +362,14 @@ def test_report_query_draws_the_umap(model, tmp_path, capsys):
     assert (tmp_path / "report" / "umap.png").exists()
 
 
+def layouts_said(capsys):
+    """The lines of the captured stderr that say a text file's layout."""
+    return [
+        line for line in capsys.readouterr().err.splitlines()
+        if "reading it as" in line
+    ]
+
+
 def test_csv_with_cells_as_rows(model, tmp_path, capsys):
     """CellTypist's layout: detected from the model's genes (predict) or the
     labels' cell ids (train), or forced."""
@@ -385,11 +393,7 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
     capsys.readouterr()
     assert predict(model, tmp_path / "cells_by_genes.csv", tmp_path / "once",
                    "--chunk-size", "300") == 0
-    said = [
-        line for line in capsys.readouterr().err.splitlines()
-        if "reading it as" in line
-    ]
-    assert said == [
+    assert layouts_said(capsys) == [
         "actinn: %s: 0 of the expected genes in the rows, %d in the "
         "columns; reading it as cells by genes" %
         (tmp_path / "cells_by_genes.csv",
@@ -408,11 +412,7 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
         str(labels), "-m",
         str(tmp_path / "model"), *QUICK
     ]) == 0
-    said = [
-        line for line in capsys.readouterr().err.splitlines()
-        if "reading it as" in line
-    ]
-    assert said == [
+    assert layouts_said(capsys) == [
         "actinn: %s: %d of the expected cell ids in the rows, 0 in the "
         "columns; reading it as cells by genes" %
         (tmp_path / "cells_by_genes.csv", test.n_obs)
