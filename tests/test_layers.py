@@ -266,6 +266,22 @@ def test_x_is_every_formats_matrix(model, files, tmp_path, capsys):
     capsys.readouterr()
     assert predict(model, files["test", "spliced"], tmp_path / "raw",
                    "--test-layer", "raw") == 2
-    assert ("%s: no layer 'raw' (layers: spliced; .raw, the raw matrix, is "
-            "use_raw=True or actinn's .raw)" %
+    assert ("%s: no layer 'raw' (layers: spliced); for .raw.X pass "
+            "use_raw=True (actinn: .raw)" %
             files["test", "spliced"]) in capsys.readouterr().err
+
+
+def test_run_refuses_a_query_without_counts_before_training(
+        files, tmp_path, capsys):
+    assert main([
+        "run", "-trs",
+        str(files["train"]), "-trl",
+        str(files["labels"]), "-ts",
+        str(files["test", "spliced"]), "-o",
+        str(tmp_path / "out"), *QUICK
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "%s: X holds non-integer values" % files["test", "spliced"] in err
+    assert "'spliced' (name one with layer=" in err
+    assert "trained" not in err and "gene filter" not in err
+    assert not (tmp_path / "out").exists()

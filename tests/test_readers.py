@@ -411,6 +411,33 @@ def test_chunks_concatenate_to_read(files, name, monkeypatch):
     assert readers.n_cells(files[name]) == expected.n_obs
 
 
+def test_nullable_string_names_stream(files, tmp_path, monkeypatch):
+    """anndata with pandas 3 writes string names as a nullable-string-array
+    group (values and a mask): still streamed, with the same names."""
+    path = tmp_path / "nullable.h5ad"
+    shutil.copy(files["h5ad"], path)
+    with h5py.File(path, "r+") as f:
+        for table in ("obs", "var"):
+            key = f[table].attrs.get("_index", "_index")
+            names = f[table][key].asstr()[()]
+            del f[table][key]
+            group = f[table].create_group(key)
+            group.attrs["encoding-type"] = "nullable-string-array"
+            group.attrs["encoding-version"] = "0.1.0"
+            group.create_dataset("values",
+                                 data=names.astype(object),
+                                 dtype=h5py.string_dtype())
+            group.create_dataset("mask", data=np.zeros(len(names), bool))
+    expected = readers.read(files["h5ad"])
+    monkeypatch.setattr(stream, "read", _no_whole_read)
+    chunks = list(readers.iter_cell_chunks(path, chunk_size=333))
+    assert list(np.concatenate([ids for ids, _ in chunks])) == \
+        list(expected.obs_names)
+    assert (sp.vstack([X for _, X in chunks]) != expected.X).nnz == 0
+    assert list(readers.read_gene_names(path)) == list(expected.var_names)
+    assert readers.n_cells(path) == expected.n_obs
+
+
 @pytest.mark.filterwarnings("ignore:Observation names are not unique")
 @pytest.mark.parametrize("streamed", [True, False])
 def test_repeated_cell_ids_are_told_once_naming_the_file(

@@ -403,6 +403,28 @@ def cmd_predict(args) -> None:
     predict_and_write(args, annotator, out_dir)
 
 
+def check_query_counts(args) -> None:
+    """Read the query's first cells before any training, so that a query
+    whose values are not counts (or whose counts are in a matrix not named)
+    fails in seconds, not after the networks are trained. CSV/TSV files,
+    read whole, are left to the annotation."""
+    from deepchem_actinn.io import iter_cell_chunks
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.text import SEPARATORS
+    if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
+        return
+    chunks = iter_cell_chunks(args.test_set,
+                              256,
+                              args.test_format,
+                              upper_case_genes=not args.keep_gene_case,
+                              **value_options(args),
+                              **_query_matrix(args))
+    try:
+        next(chunks, None)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+
+
 def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
     """The ``reference`` genes the query measures, or None for all of them
     (``--all-reference-genes``, or the query measures every one). A query
@@ -455,6 +477,7 @@ def cmd_run(args) -> None:
     check_query_files(
         args, None if labels is None else sorted({str(t) for t in labels}),
         list(reference))
+    check_query_counts(args)
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
     if is_main_process():

@@ -83,18 +83,27 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
     return CountsSource(adata.X, adata.var, "X")
 
 
-def no_layer(name: str, layers: Sequence[str]) -> str:
-    """The message for a layer the data lacks.
+def no_layer(name: str, layers: Sequence[Optional[str]]) -> str:
+    """The message for a layer the data lacks (a name meant for ``.raw`` is
+    pointed to it; anndata's ``None`` key, ``X`` itself, is no layer).
 
     Examples
     --------
-    >>> no_layer("raw", ["counts"])
-    "no layer 'raw' (layers: counts; .raw, the raw matrix, is use_raw=True or actinn's .raw)"
+    >>> no_layer("raw", ["counts", None])
+    "no layer 'raw' (layers: counts); for .raw.X pass use_raw=True (actinn: .raw)"
     """
-    hint = ("; .raw, the raw matrix, is use_raw=True or actinn's .raw"
-            if name in ("raw", "raw.X") else "")
-    return "no layer %r (layers: %s%s)" % (name, examples(list(layers)) or
+    hint = ("; for .raw.X pass use_raw=True (actinn: .raw)" if name
+            in ("raw", "raw.X", ".raw",
+                ".raw.X") else "; for X itself pass use_raw=False (actinn: X)"
+            if name == "X" else "")
+    return "no layer %r (layers: %s)%s" % (name, examples(named(layers)) or
                                            "none", hint)
+
+
+def named(layers: Sequence[Optional[str]]) -> List[str]:
+    """The layers' names, without the ``None`` key under which anndata 0.13
+    lists ``X`` itself."""
+    return [str(n) for n in layers if n is not None]
 
 
 def conventional_counts(adata: anndata.AnnData) -> Iterator[CountsSource]:
@@ -129,13 +138,13 @@ def other_layers(layers: Sequence[str]) -> List[str]:
 
     Examples
     --------
-    >>> note, = other_layers(["counts", "spliced", "raw"])
+    >>> note, = other_layers(["counts", "spliced", "raw", None])
     >>> note.split(" (")[0]
     "other layers, not looked in: 'spliced', 'raw'"
     >>> other_layers(["counts"])
     []
     """
-    others = [repr(str(n)) for n in layers if n not in COUNT_LAYERS]
+    others = [repr(n) for n in named(layers) if n not in COUNT_LAYERS]
     if not others:
         return []
     return [

@@ -92,11 +92,19 @@ def read_h5ad(path: PathLike,
 
 
 def _index_element(group) -> h5py.Dataset:
-    """The index array of an h5ad dataframe group (obs or var)."""
+    """The index array of an h5ad dataframe group (obs or var): a string
+    dataset, or the values of a ``nullable-string-array`` (as anndata writes
+    a pandas 3 string index) that has no missing name."""
     layout = "its obs or var table is not in anndata's usual layout"
     if not isinstance(group, h5py.Group):
         raise NoDirectAccess(layout)
     elem = group.get(group.attrs.get("_index", "_index"))
+    if isinstance(elem, h5py.Group) and \
+            elem.attrs.get("encoding-type") == "nullable-string-array":
+        mask = elem.get("mask")
+        if isinstance(mask, h5py.Dataset) and np.asarray(mask[()]).any():
+            raise NoDirectAccess("its obs or var names have missing values")
+        elem = elem.get("values")
     if not isinstance(elem, h5py.Dataset) or elem.ndim != 1:
         raise NoDirectAccess(layout)
     return elem
@@ -104,7 +112,10 @@ def _index_element(group) -> h5py.Dataset:
 
 def _index(group) -> np.ndarray:
     """The index of an h5ad dataframe group, as str."""
-    return as_str_array(read_elem(_index_element(group)))
+    elem = _index_element(group)
+    if elem.attrs.get("encoding-type") is None:  # a nullable array's values
+        return as_str_array(elem.asstr()[()])
+    return as_str_array(read_elem(elem))
 
 
 def _var(group: h5py.Group) -> pd.DataFrame:
