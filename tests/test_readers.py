@@ -424,10 +424,18 @@ def test_nullable_string_names_stream(files, tmp_path, monkeypatch):
             group = f[table].create_group(key)
             group.attrs["encoding-type"] = "nullable-string-array"
             group.attrs["encoding-version"] = "0.1.0"
-            group.create_dataset("values",
-                                 data=names.astype(object),
-                                 dtype=h5py.string_dtype())
-            group.create_dataset("mask", data=np.zeros(len(names), bool))
+            values = group.create_dataset("values",
+                                          data=names.astype(object),
+                                          dtype=h5py.string_dtype())
+            mask = group.create_dataset("mask", data=np.zeros(len(names), bool))
+            values.attrs.update({
+                "encoding-type": "string-array",
+                "encoding-version": "0.2.0"
+            })
+            mask.attrs.update({
+                "encoding-type": "array",
+                "encoding-version": "0.2.0"
+            })
     expected = readers.read(files["h5ad"])
     monkeypatch.setattr(stream, "read", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(path, chunk_size=333))

@@ -87,7 +87,7 @@ def positive_int(value: str) -> int:
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device",
                    default=None,
-                   help="where to train and predict: cpu, cuda, cuda:1 ... "
+                   help="where PyTorch computes: cpu, cuda, cuda:1 ... "
                    "(default: CUDA when PyTorch sees a GPU, else the CPU)")
 
 
@@ -254,10 +254,10 @@ def _add_layer(p: argparse.ArgumentParser, flag: str, what: str) -> None:
     p.add_argument(flag,
                    default=None,
                    metavar="NAME",
-                   help="h5ad %s: read the counts from this layer, or .raw "
-                   "(.raw.X), or X as it is (default: X when it holds counts, "
-                   "else the first of .raw.X, layers['counts'] and "
-                   "layers['raw_counts'] that does)" % what)
+                   help="where the %s's counts are: a layer of an h5ad "
+                   "file, or .raw (.raw.X), or X as it is (default: X when it "
+                   "holds counts, else the first of .raw.X, layers['counts'] "
+                   "and layers['raw_counts'] that does)" % what)
 
 
 def _add_values(p: argparse.ArgumentParser) -> None:
@@ -414,7 +414,7 @@ def _add_tools(sub) -> None:
                    type=format_name,
                    default=None,
                    help="force the --query file's format")
-    _add_layer(p, "--query-layer", "--query")
+    _add_layer(p, "--query-layer", "--query file")
     p.add_argument("-o", "--output", required=True, help="report directory")
     _add_values(p)
     _add_common(p)
