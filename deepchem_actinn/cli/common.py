@@ -80,8 +80,13 @@ def value_options(args) -> Dict[str, Any]:
     }
 
 
-#: ``--train-layer`` / ``--test-layer`` values that name no layer.
-MATRIX_WORDS = {"X": {"use_raw": False}, ".raw": {"use_raw": True}}
+#: ``--*-layer`` values that name no layer: ``X`` itself, and ``.raw.X``.
+MATRIX_WORDS = {
+    "X": dict(use_raw=False),
+    ".raw": dict(use_raw=True),
+    ".raw.X": dict(use_raw=True),
+    "raw.X": dict(use_raw=True),
+}
 
 
 def matrix_options(value: Optional[str]) -> Dict[str, Any]:
@@ -100,8 +105,6 @@ def matrix_options(value: Optional[str]) -> Dict[str, Any]:
     """
     if value is None:
         return {}
-    if value in (".raw.X", "raw.X"):
-        value = ".raw"
     return dict(MATRIX_WORDS.get(value, {"layer": value}))
 
 

@@ -169,10 +169,15 @@ def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
     return column, candidates[column]
 
 
-def _query_options(args, annotator) -> Dict[str, Any]:
-    """The readers' orientation keywords for the query."""
-    return orientation_options(args.test_orientation,
-                               expected_genes=annotator.genes_)
+def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
+    """The readers' keywords for the query: its orientation and (unless
+    ``matrix=False``, for the readers of cell ids and counts of cells) the
+    matrix ``--test-layer`` names."""
+    options = orientation_options(args.test_orientation,
+                                  expected_genes=annotator.genes_)
+    if matrix:
+        options.update(_query_matrix(args))
+    return options
 
 
 def _query_matrix(args) -> Dict[str, Any]:
@@ -186,7 +191,7 @@ def _raw_gene_names(args, annotator, column: str) -> List[str]:
     from deepchem_actinn.io import read_var
     try:
         var = read_var(args.test_set, args.test_format, False,
-                       **_query_matrix(args), **_query_options(args, annotator))
+                       **_query_options(args, annotator))
     except ACTINNInputError:
         return []
     if column == "var_names":
@@ -295,7 +300,6 @@ def _chunks(args, annotator, column: str,
                                          unassigned=args.unassigned,
                                          threshold=args.threshold,
                                          **value_options(args),
-                                         **_query_matrix(args),
                                          **_query_options(args, annotator))
         return
     chunks = prefetch(
@@ -304,7 +308,6 @@ def _chunks(args, annotator, column: str,
                          args.test_format,
                          upper_case_genes=upper,
                          **value_options(args),
-                         **_query_matrix(args),
                          **_query_options(args, annotator)))
     yield from annotator.iter_predict(chunks,
                                       genes,
@@ -319,12 +322,12 @@ def _stream(args, annotator, outputs: _Outputs,
     """Annotate chunk by chunk, writing labels as they come; returns the
     gene column used."""
     from deepchem_actinn.io import PredictedLabelWriter, n_cells, read_var
-    options = _query_options(args, annotator)
     var = read_var(args.test_set, args.test_format, not args.keep_gene_case,
-                   **_query_matrix(args), **options)
+                   **_query_options(args, annotator))
     column, genes = _match_genes(args, annotator, var)
     bar = Progress(args.quiet,
-                   total=n_cells(args.test_set, args.test_format, **options),
+                   total=n_cells(args.test_set, args.test_format,
+                                 **_query_options(args, annotator, False)),
                    unit="cells",
                    desc="annotating",
                    unit_scale=True)
@@ -353,7 +356,6 @@ def _whole(args, annotator, outputs: _Outputs,
                  args.test_format,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args),
-                 **_query_matrix(args),
                  **_query_options(args, annotator))
     column, genes = _match_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)

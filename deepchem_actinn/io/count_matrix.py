@@ -92,10 +92,11 @@ def no_layer(name: str, layers: Sequence[Optional[str]]) -> str:
     >>> no_layer("raw", ["counts", None])
     "no layer 'raw' (layers: counts); for .raw.X pass use_raw=True (actinn: .raw)"
     """
-    hint = ("; for .raw.X pass use_raw=True (actinn: .raw)" if name
-            in ("raw", "raw.X", ".raw",
-                ".raw.X") else "; for X itself pass use_raw=False (actinn: X)"
-            if name == "X" else "")
+    hint = ""
+    if name in ("raw", "raw.X", ".raw", ".raw.X"):
+        hint = "; for .raw.X pass use_raw=True (actinn: .raw)"
+    elif name == "X":
+        hint = "; for X itself pass use_raw=False (actinn: X)"
     return "no layer %r (layers: %s)%s" % (name, examples(named(layers)) or
                                            "none", hint)
 
