@@ -285,3 +285,88 @@ def test_run_refuses_a_query_without_counts_before_training(
     assert "'spliced' (name one with layer=" in err
     assert "trained" not in err and "gene filter" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def scanpy_files(files, tmp_path_factory):
+    """The bundled split as scanpy leaves it: ``X`` log-normalised, the
+    counts in ``.raw`` (found by the fallback, not named)."""
+    import anndata
+    root = tmp_path_factory.mktemp("scanpy")
+    paths = {}
+    for name in ("train", "test"):
+        counts = anndata.read_h5ad(files[name])
+        adata = counts.copy()
+        adata.raw = counts
+        adata.X = sp.csr_matrix(np.log1p(counts.X.toarray()))
+        adata.write_h5ad(root / ("%s.h5ad" % name))
+        paths[name] = root / ("%s.h5ad" % name)
+    return paths
+
+
+FALLBACK = "reading the raw counts from .raw.X instead"
+
+
+def _said(caplog):
+    return sum(FALLBACK in r.getMessage() for r in caplog.records)
+
+
+def test_every_pass_reads_the_matrix_chosen_once(model, files, scanpy_files,
+                                                 caplog):
+    """fit_file and predict_file make several passes over a file; the
+    fallback to .raw.X is decided (and said) once, not once per pass."""
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+    plain = np.concatenate(
+        [a.cell_types for a in annotator.predict_file(files["test"])])
+    caplog.set_level("WARNING")
+    chunks = list(annotator.predict_file(scanpy_files["test"], chunk_size=100))
+    assert len(chunks) == 3
+    np.testing.assert_array_equal(
+        np.concatenate([a.cell_types for a in chunks]), plain)
+    assert _said(caplog) == 1
+    caplog.clear()
+    ACTINNAnnotator(n_networks=1, max_epochs=2, early_stopping=False,
+                    seed=0).fit_file(scanpy_files["train"], files["labels"])
+    assert _said(caplog) == 1
+
+
+def test_dask_tasks_read_the_matrix_chosen_once(model, scanpy_files, caplog):
+    distributed = pytest.importorskip("distributed")
+    from deepchem_actinn.distributed import predict_file_dask
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+    caplog.set_level("WARNING")
+    with distributed.LocalCluster(n_workers=1,
+                                  processes=False,
+                                  threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        chunks = list(
+            predict_file_dask(annotator,
+                              scanpy_files["test"],
+                              client,
+                              chunk_size=100))
+    assert [len(a) for a in chunks] == [100, 100, 100]
+    assert _said(caplog) == 1
+
+
+@pytest.mark.parametrize("where,choice", [(".raw", (None, True)),
+                                          ("counts", ("counts", None)),
+                                          ("X", (None, None))])
+def test_settle_counts_matrix_names_the_choice(tmp_path, where, choice):
+    import anndata
+    from deepchem_actinn.io.stream import settle_counts_matrix
+    counts = np.array([[3.0, 0.0], [1.0, 2.0], [0.0, 5.0]], np.float32)
+    adata = anndata.AnnData(counts.copy())
+    if where == ".raw":
+        adata.raw = adata.copy()
+    elif where == "counts":
+        adata.layers["counts"] = counts.copy()
+    if where != "X":
+        adata.X = np.log1p(counts)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    assert settle_counts_matrix(tmp_path / "a.h5ad") == choice
+    # named, or not an h5ad file: as given
+    assert settle_counts_matrix(tmp_path / "a.h5ad",
+                                layer="counts") == ("counts", None)
+    pd.DataFrame(counts, columns=["g1", "g2"]).to_csv(tmp_path / "a.csv")
+    assert settle_counts_matrix(tmp_path / "a.csv") == (None, None)

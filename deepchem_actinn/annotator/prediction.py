@@ -369,14 +369,22 @@ class AnnotatorPrediction:
             One per chunk, in file order.
         """
         from deepchem_actinn.io import iter_cell_chunks, read_var
+        from deepchem_actinn.io.stream import settle_counts_matrix
         from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                          gene_candidates)
         self._check_fitted()
+        layer, use_raw = settle_counts_matrix(
+            path,
+            format,
+            layer=layer,
+            use_raw=use_raw,
+            allow_non_integer=allow_non_integer)
         var = read_var(path,
                        format,
                        upper_case_genes,
                        layer=layer,
-                       use_raw=use_raw)
+                       use_raw=use_raw,
+                       allow_non_integer=allow_non_integer)
         candidates = gene_candidates(var.index, var)
         column, matched = choose_gene_column(self.genes_, candidates,
                                              self.min_overlap)

@@ -23,6 +23,7 @@ from deepchem_actinn.annotator.fitting import (dropped_genes_hold_counts,
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
                                 read_gene_names, read_labels)
+from deepchem_actinn.io.stream import settle_counts_matrix
 from deepchem_actinn.models.batches import Shard, current_shard, minibatches
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
@@ -111,7 +112,13 @@ class ReferenceFile:
                  orientation: Optional[str] = None) -> None:
         self.path = str(path)
         self.allow_non_integer = bool(allow_non_integer)
-        self.layer, self.use_raw = layer, use_raw
+        # every pass reads the matrix the first look chose (and says so once)
+        self.layer, self.use_raw = settle_counts_matrix(
+            path,
+            format,
+            layer=layer,
+            use_raw=use_raw,
+            allow_non_integer=self.allow_non_integer)
         self.orientation = orientation
         self.format = format
         self.upper_case_genes = upper_case_genes
@@ -123,12 +130,14 @@ class ReferenceFile:
             labels_path = str(labels)
             labels = read_labels(labels)
         self.cell_ids = read_cell_ids(path, format, orientation=orientation)
-        self.genes = np.asarray(read_gene_names(path,
-                                                format,
-                                                upper_case_genes,
-                                                layer=layer,
-                                                use_raw=use_raw,
-                                                orientation=orientation),
+        self.genes = np.asarray(read_gene_names(
+            path,
+            format,
+            upper_case_genes,
+            layer=self.layer,
+            use_raw=self.use_raw,
+            allow_non_integer=self.allow_non_integer,
+            orientation=orientation),
                                 dtype=object)
         self.columns: Optional[np.ndarray] = None  # all of them
         if genes is not None:

@@ -403,6 +403,7 @@ def predict_file_dask(
     """
     from deepchem_actinn.io import read_cell_ids, read_var
     from deepchem_actinn.io.readers import warn_repeated_ids
+    from deepchem_actinn.io.stream import settle_counts_matrix
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     client = _client(client)
@@ -410,6 +411,12 @@ def predict_file_dask(
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
                                (chunk_size,))
     path = os.path.abspath(os.fspath(path))
+    # the tasks open the file themselves: the matrix is chosen here, once
+    layer, use_raw = settle_counts_matrix(path,
+                                          format,
+                                          layer=layer,
+                                          use_raw=use_raw,
+                                          allow_non_integer=allow_non_integer)
     read_options: Dict[str,
                        Any] = dict(format=format,
                                    upper_case_genes=upper_case_genes,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 import anndata
 import h5py
@@ -241,6 +241,18 @@ class H5adRows(HDF5Rows):
         if self.shape != (len(self.cell_ids), len(self.gene_names)):
             raise NoDirectAccess("its matrix's shape does not match obs "
                                  "and var")
+
+    @property
+    def choice(self) -> Tuple[Optional[str], Optional[bool]]:
+        """``(layer, use_raw)`` naming the matrix :meth:`_open` chose, so
+        that a later pass opens it without looking again (and without
+        saying again why); the arguments as given when nothing held counts
+        or ``X`` did."""
+        if not self.searched and self.description == ".raw.X":
+            return None, True
+        if not self.searched and self.description.startswith("layers["):
+            return self.description[8:-2], None
+        return self.layer, self.use_raw
 
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
         block = self._elem[start:stop]

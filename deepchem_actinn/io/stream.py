@@ -105,6 +105,55 @@ def _open_rows(path: Path,
              warn_repeated=False))
 
 
+def settle_counts_matrix(
+        path: PathLike,
+        format: Optional[str] = None,
+        *,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False
+) -> Tuple[Optional[str], Optional[bool]]:
+    """Which matrix of an h5ad file holds the counts, decided once.
+
+    With neither ``layer`` nor ``use_raw``, the reader looks for the counts
+    each time it opens the file (``X``, else ``.raw.X`` or
+    ``layers['counts']``) and logs where it found them. A reader that makes
+    several passes (one per epoch, or per chunk in Dask) calls this first
+    and hands the answer to every pass, which then opens that matrix
+    straight away: the choice is said once, and every pass reads the same
+    matrix.
+
+    Returns
+    -------
+    (layer, use_raw)
+        Naming the chosen matrix: ``(None, True)`` for ``.raw.X``, a
+        layer's name, or the arguments as given (other formats, ``X``
+        itself, a file read whole, or no counts anywhere: the pass that
+        reads it says so).
+
+    Examples
+    --------
+    >>> import os, tempfile, anndata, numpy as np
+    >>> adata = anndata.AnnData(np.array([[3.0, 0.0], [1.0, 2.0]]))
+    >>> adata.layers["counts"] = adata.X.copy()
+    >>> adata.X = np.log1p(adata.X)
+    >>> path = os.path.join(tempfile.mkdtemp(), "query.h5ad")
+    >>> adata.write_h5ad(path)
+    >>> settle_counts_matrix(path)
+    ('counts', None)
+    """
+    p, fmt = path_and_format(path, format)
+    if fmt != "h5ad" or layer is not None or use_raw is not None:
+        return layer, use_raw
+    with reading(p, FORMAT_WORDS[fmt]):
+        rows = H5adRows(p, layer, use_raw, allow_non_integer)
+        try:
+            with rows:
+                return rows.choice
+        except (NoDirectAccess, OSError, KeyError):
+            return layer, use_raw  # read whole on each pass, as before
+
+
 def read_var(path: PathLike,
              format: Optional[str] = None,
              upper_case_genes: bool = True,
