@@ -90,10 +90,26 @@ def test_the_error_names_the_layer_and_the_option(model, files, tmp_path,
                                                   capsys):
     assert predict(model, files["test", "spliced"], tmp_path / "out") == 2
     err = capsys.readouterr().err
-    assert ("other layers, not looked in: 'spliced' (name one with layer=; "
-            "actinn: --train-layer, --test-layer, --query-layer or "
-            "--input-layer)") in err
+    assert ("other layers, not looked in: 'spliced' (name one with "
+            "--test-layer)") in err
     assert not (tmp_path / "out").exists()
+
+
+def test_run_names_the_option_of_the_file_at_fault(files, tmp_path, capsys):
+    """The advice names the option of the file at fault, in the running
+    command's words (layer= and the list of every command's options are
+    the Python API's)."""
+    spliced = str(files["train", "spliced"])
+    assert main([
+        "run", "-trs", spliced, "-trl",
+        str(files["labels"]), "-ts",
+        str(files["test"]), "-o",
+        str(tmp_path / "out"), *QUICK, "-q"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert ("%s: X holds" % spliced) in err
+    assert err.strip().endswith("(name one with --train-layer))")
+    assert "layer=" not in err
 
 
 def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
@@ -120,8 +136,10 @@ def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
 
 @pytest.mark.parametrize("query,value,message", [
     ("spliced", "unspliced", "no layer 'unspliced' (layers: spliced)"),
-    ("csv", "spliced", "layers and .raw (layer=, use_raw=True; actinn: the "
-     "--*-layer options) are h5ad's only, not csv's"),
+    ("spliced", ".raw", "there is no .raw to read the counts from (asked for "
+     "by --test-layer .raw)"),
+    ("csv", "spliced", "layers and .raw (--test-layer) are h5ad's only, not "
+     "csv's"),
 ])
 def test_test_layer_errors(model, files, tmp_path, capsys, query, value,
                            message):
@@ -223,8 +241,7 @@ def test_format_and_report_name_the_matrix_too(model, files, tmp_path, capsys):
     out = tmp_path / "converted"
     base = ["format", "-i", str(files["test", "spliced"]), "--to", "h5ad"]
     assert main(base + ["-o", str(tmp_path / "refused"), "-q"]) == 2
-    assert "(name one with layer=; actinn: --train-layer, --test-layer, " \
-        "--query-layer or --input-layer)" in capsys.readouterr().err
+    assert "(name one with --input-layer)" in capsys.readouterr().err
     assert main(base + ["-o", str(out), "--input-layer", "spliced", "-q"]) == 0
     converted = anndata.read_h5ad(str(out) + ".h5ad")
     np.testing.assert_array_equal(converted.X.toarray(), plain.X.toarray())
@@ -282,7 +299,7 @@ def test_run_refuses_a_query_without_counts_before_training(
     ]) == 2
     err = capsys.readouterr().err
     assert "%s: X holds non-integer values" % files["test", "spliced"] in err
-    assert "'spliced' (name one with layer=" in err
+    assert "'spliced' (name one with --test-layer)" in err
     assert "trained" not in err and "gene filter" not in err
     assert not (tmp_path / "out").exists()
 

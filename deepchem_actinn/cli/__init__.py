@@ -18,6 +18,7 @@ import importlib
 import os
 import sys
 import zlib
+from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
 from deepchem_actinn.cli.parser import FORMAT_ALIASES, build_parser
@@ -41,6 +42,11 @@ COMMANDS = {
 
 #: Exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM.
 STOPPED = (130, 143)
+
+#: Arguments naming a file whose counts may be in a layer, and the option
+#: that names that layer.
+_LAYER_OPTIONS = (("train_set", "--train-layer"), ("test_set", "--test-layer"),
+                  ("query", "--query-layer"), ("input", "--input-layer"))
 
 #: Arguments naming input files, for messages about unreadable input.
 _INPUTS = ("train_set", "train_label", "test_set", "model", "input",
@@ -77,7 +83,22 @@ def _one_line(err: BaseException, args) -> str:
             type(err).__name__, err, ", ".join(_inputs(args)) or "none")
     # the Python API's advice, in the command line's words
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
+    flag = _layer_option(text, args)
+    if flag is not None:
+        from deepchem_actinn.io.count_matrix import CLI_WORDS
+        for python, words in CLI_WORDS.items():
+            text = text.replace(python, words.format(flag=flag))
     return " ".join(text.split())
+
+
+def _layer_option(text: str, args) -> Optional[str]:
+    """The option naming the counts' matrix of the file a message is about
+    (the message begins with the file's name), if the command has one."""
+    for name, flag in _LAYER_OPTIONS:
+        path = getattr(args, name, None)
+        if isinstance(path, str) and text.startswith(str(Path(path)) + ":"):
+            return flag
+    return None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

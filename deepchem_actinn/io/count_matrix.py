@@ -28,6 +28,7 @@ import pandas as pd
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, counts_error,
                                        looks_log_normalised, scan_values)
+from deepchem_actinn.io.formats import NAMING_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,14 @@ BOTH_NAMED = "pass either layer= or use_raw=True, not both"
 NO_RAW = ("there is no .raw to read the counts from (use_raw=True; "
           "actinn: a --*-layer of .raw)")
 EMPTY_X = "X is empty; pass " + NAMING
+#: The Python advice of the messages above and the command line's words for
+#: it, ``{flag}`` being the option that names the file's matrix.
+CLI_WORDS = {
+    NAMING: "{flag}",
+    "layer=; " + ACTINN_OPTIONS: "{flag}",
+    "use_raw=True; actinn: a --*-layer of .raw": "asked for by {flag} .raw",
+    NAMING_OPTIONS: "{flag}",
+}
 
 
 class CountsSource(NamedTuple):

@@ -244,11 +244,15 @@ def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:
             "layout is fixed)" % (path, fmt))
 
 
+#: How a matrix other than ``X`` is named (in messages).
+NAMING_OPTIONS = "layer=, use_raw=True; actinn: the --*-layer options"
+
+
 def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],
                     use_raw: Optional[bool]) -> None:
     """Refuse ``layer=`` / ``use_raw=True`` for a format other than h5ad
     (``use_raw=False``, ``X`` itself, is every format's only matrix)."""
     if fmt != "h5ad" and (layer is not None or use_raw):
         raise ACTINNInputError(
-            "%s: layers and .raw (layer=, use_raw=True; actinn: the "
-            "--*-layer options) are h5ad's only, not %s's" % (path, fmt))
+            "%s: layers and .raw (%s) are h5ad's only, not %s's" %
+            (path, NAMING_OPTIONS, fmt))
