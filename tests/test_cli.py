@@ -762,3 +762,19 @@ def test_help_says_where_to_start(capsys):
     assert "\nAnnotate a query with a saved annotator.\n" in out
     assert "(off by default; this is the rule to choose first)" in " ".join(
         out.split())
+
+
+@pytest.mark.parametrize("command,option", [("train", "--train-format"),
+                                            ("predict", "--test-format"),
+                                            ("run", "--test-format"),
+                                            ("report", "--query-format"),
+                                            ("format", "--format")])
+def test_format_options_list_every_format_they_take(capsys, command, option):
+    from deepchem_actinn.cli.parser import FORMAT_ALIASES
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split()).lower()
+    said = text[text.rindex(option + " format"):][:400]
+    for name in FORMAT_ALIASES:
+        if name != "auto":
+            assert name in said, (option, name)

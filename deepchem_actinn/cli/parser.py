@@ -23,6 +23,10 @@ FORMAT_ALIASES = {
     "csv": "csv",
     "auto": None,
 }
+#: The formats a ``--*-format`` option takes, for its help.
+FORMAT_CHOICES = ("10x_mtx (or 10X_V2, 10X_V3: a 10x matrix directory), "
+                  "10x_h5, h5ad, actinn_h5 (or h5), tsv (or txt), csv; "
+                  "detected from the file when omitted")
 #: ``--test-orientation`` / ``--train-orientation`` choices (CSV/TSV only).
 ORIENTATIONS = ("auto", "genes_by_cells", "cells_by_genes")
 
@@ -145,7 +149,8 @@ def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-format",
                    type=format_name,
                    default=None,
-                   help="force the reference's format")
+                   metavar="FORMAT",
+                   help="force the reference's format: " + FORMAT_CHOICES)
     p.add_argument("--train-orientation",
                    choices=ORIENTATIONS,
                    default="auto",
@@ -230,7 +235,8 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-format",
                    type=format_name,
                    default=None,
-                   help="force the query's format")
+                   metavar="FORMAT",
+                   help="force the query's format: " + FORMAT_CHOICES)
     p.add_argument("--test-orientation",
                    choices=ORIENTATIONS,
                    default="auto",
@@ -319,8 +325,8 @@ def _add_commands(sub) -> None:
                    "--format",
                    type=format_name,
                    default=None,
-                   help="input format: 10X_V2, 10X_V3, 10x_h5, h5ad, h5, "
-                   "txt, csv (detected when omitted)")
+                   metavar="FORMAT",
+                   help="input format: " + FORMAT_CHOICES)
     p.add_argument("--to",
                    choices=["actinn_h5", "h5ad", "both"],
                    default="actinn_h5",
@@ -413,7 +419,8 @@ def _add_tools(sub) -> None:
     p.add_argument("--query-format",
                    type=format_name,
                    default=None,
-                   help="force the --query file's format")
+                   metavar="FORMAT",
+                   help="force the --query file's format: " + FORMAT_CHOICES)
     _add_layer(p, "--query-layer", "--query file")
     p.add_argument("-o", "--output", required=True, help="report directory")
     _add_values(p)
