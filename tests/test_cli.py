@@ -778,3 +778,24 @@ def test_format_options_list_every_format_they_take(capsys, command, option):
     for name in FORMAT_ALIASES:
         if name != "auto":
             assert name in said, (option, name)
+
+
+def test_demo_takes_the_ensemble_and_epochs_options(monkeypatch, tmp_path):
+    """``actinn demo --networks 1 -ne 2`` trains as ``actinn train`` would
+    with them (a quicker first look); without them, the defaults."""
+    from deepchem_actinn import ACTINNAnnotator
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fit(self, *args, **kwargs):
+        seen.append((self.n_networks, self.max_epochs, self.early_stopping))
+        raise Stop
+
+    monkeypatch.setattr(ACTINNAnnotator, "fit", fit)
+    for flags, settings in ((["--networks", "1", "-ne",
+                              "2"], (1, 2, False)), ([], (3, 200, True))):
+        with pytest.raises(Stop):
+            main(["demo", "-o", str(tmp_path / "demo"), "-q", *flags])
+        assert seen.pop() == settings

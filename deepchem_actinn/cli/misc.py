@@ -141,8 +141,8 @@ def cmd_demo(args) -> None:
           "%d genes, %d cell types (%s)" %
           (train.n_obs, test.n_obs, train.n_vars,
            train.obs["cell_type"].nunique(), paths["train"].parent))
-    args.num_epochs, args.learning_rate, args.minibatch_size = None, 1e-4, 128
-    args.networks, args.labelled_only, args.out_of_core = 3, False, False
+    args.learning_rate, args.minibatch_size = 1e-4, 128
+    args.labelled_only, args.out_of_core = False, False
     args.train_set, args.train_format = str(paths["train"]), None
     start = time.perf_counter()
     annotator = train_annotator(args, train, train.obs["cell_type"].to_numpy())

@@ -105,6 +105,23 @@ def _add_linear_weight(p: argparse.ArgumentParser) -> None:
                    "networks alone, as ACTINN)")
 
 
+def _add_epochs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-ne",
+                   "--num_epochs",
+                   "--num-epochs",
+                   type=positive_int,
+                   default=None,
+                   help="train exactly this many epochs, as the original; "
+                   "by default early stopping on a held-out 10%% decides")
+
+
+def _add_networks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--networks",
+                   type=positive_int,
+                   default=3,
+                   help="networks in the ensemble (3); 1 is the original")
+
+
 def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("-trs",
                    "--train_set",
@@ -127,13 +144,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    type=float,
                    default=1e-4,
                    help="initial learning rate (1e-4)")
-    p.add_argument("-ne",
-                   "--num_epochs",
-                   "--num-epochs",
-                   type=positive_int,
-                   default=None,
-                   help="train exactly this many epochs, as the original; "
-                   "by default early stopping on a held-out 10%% decides")
+    _add_epochs(p)
     p.add_argument("-ms",
                    "--minibatch_size",
                    "--minibatch-size",
@@ -141,10 +152,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    default=128,
                    help="minibatch size (128)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--networks",
-                   type=positive_int,
-                   default=3,
-                   help="networks in the ensemble (3); 1 is the original")
+    _add_networks(p)
     _add_linear_weight(p)
     p.add_argument("--train-format",
                    type=format_name,
@@ -470,6 +478,8 @@ def _add_tools(sub) -> None:
                    type=int,
                    default=0,
                    help="seed of the training (0)")
+    _add_epochs(p)
+    _add_networks(p)
     _add_linear_weight(p)
     _add_device(p)
     _add_common(p)
