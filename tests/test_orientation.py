@@ -190,3 +190,39 @@ def test_choose_orientation_ties_keep_actinn_layout(tmp_path):
                               expected_cells=["c1"]) == "genes_by_cells"
     assert choose_orientation(path, ["c1", "c2"], ["c1"],
                               expected_cells=["c1", "c2"]) == "cells_by_genes"
+
+
+@pytest.mark.parametrize("given,layout,words", [
+    ("genes_by_cells", "cells_by_genes", "the labels name the file's rows, "
+     "which --train-orientation genes_by_cells reads as genes: give "
+     "cells_by_genes"),
+    ("cells_by_genes", "genes_by_cells", "the labels name the file's "
+     "columns, which --train-orientation cells_by_genes reads as genes: "
+     "give genes_by_cells"),
+])
+@pytest.mark.parametrize("reading", [[], ["--out-of-core"]],
+                         ids=["in memory", "out of core"])
+def test_a_wrong_train_orientation_is_named(files, tmp_path, capsys, given,
+                                            layout, words, reading):
+    """The labels match no cell because --train-orientation was the wrong
+    way round: the error says so, in memory and out of core."""
+    from deepchem_actinn.cli import main
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(
+        "AAAC-%d\t%s\n" % (i, "ab"[i % 2]) for i in range(N_CELLS)))
+    base = [
+        "train", "-trs",
+        str(files[layout]), "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), "-ne", "1", "--networks", "1", "-q",
+        "--device", "cpu", *reading
+    ]
+    assert main(base + ["--train-orientation", given]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "none of its %d cell ids is a cell of the matrix" % N_CELLS in err
+    assert err.endswith("(%s, or leave the option out and the layout is "
+                        "detected)" % words)
+    assert err.count("the labels name") == 1
+    assert not (tmp_path / "model").exists()
+    # the right layout trains
+    assert main(base + ["--train-orientation", layout]) == 0

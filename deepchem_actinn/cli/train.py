@@ -13,7 +13,7 @@ from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         model_words, orientation_options,
                                         settle_orientation, value_options)
 from deepchem_actinn.cli.progress import Progress
-from deepchem_actinn.errors import ACTINNCellError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.models.linear import LINEAR_WEIGHT
 from deepchem_actinn.preprocessing.genes import columns_of
 
@@ -69,6 +69,34 @@ def train_matrix(args) -> Dict[str, Any]:
     return matrix_options(getattr(args, "train_layer", None))
 
 
+def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
+    """``err`` with a hint when ``--train-orientation`` was given for a
+    CSV/TSV reference and the labels' cell ids are more often what it reads
+    as genes than what it reads as cells: the layout given is the wrong
+    one."""
+    from deepchem_actinn.io import read_cell_ids, read_gene_names, read_labels
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.orientation import CELLS_BY_GENES, GENES_BY_CELLS
+    given = getattr(args, "train_orientation", "auto")
+    path, fmt = path_and_format(args.train_set, args.train_format)
+    if given == "auto" or fmt not in ("csv", "tsv"):
+        return err
+    ids = {str(c).upper() for c in read_labels(args.train_label).index}
+    as_genes = sum(
+        g in ids for g in read_gene_names(path, fmt, orientation=given))
+    as_cells = sum(
+        str(c).upper() in ids
+        for c in read_cell_ids(path, fmt, orientation=given))
+    if as_genes <= as_cells:
+        return err
+    return ACTINNInputError(
+        "%s (the labels name the file's %s, which --train-orientation %s "
+        "reads as genes: give %s, or leave the option out and the layout "
+        "is detected)" %
+        (err, "rows" if given == GENES_BY_CELLS else "columns", given,
+         GENES_BY_CELLS if given == CELLS_BY_GENES else CELLS_BY_GENES))
+
+
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
@@ -83,7 +111,10 @@ def read_reference(args):
                  **orientation_options(args.train_orientation,
                                        expected_cells=labels.index))
     missing = "drop" if args.labelled_only else "error"
-    y = match_labels(adata.obs_names, labels, args.train_label, missing)
+    try:
+        y = match_labels(adata.obs_names, labels, args.train_label, missing)
+    except ACTINNInputError as err:
+        raise orientation_hint(err, args) from None
     keep = np.asarray([v is not None for v in y])
     if not keep.all():
         logger.warning(
@@ -129,16 +160,21 @@ def train_annotator(args,
         if adata is None and out_of_core(args):
             logger.info("training from disk, block by block: %s",
                         args.train_set)
-            annotator.fit_file(args.train_set,
-                               args.train_label,
-                               args.train_format,
-                               upper_case_genes=not args.keep_gene_case,
-                               progress=progress,
-                               labelled_only=args.labelled_only,
-                               genes=genes,
-                               **value_options(args),
-                               **train_matrix(args),
-                               **file_orientation(args))
+            try:
+                annotator.fit_file(args.train_set,
+                                   args.train_label,
+                                   args.train_format,
+                                   upper_case_genes=not args.keep_gene_case,
+                                   progress=progress,
+                                   labelled_only=args.labelled_only,
+                                   genes=genes,
+                                   **value_options(args),
+                                   **train_matrix(args),
+                                   **file_orientation(args))
+            except ACTINNCellError:
+                raise
+            except ACTINNInputError as err:
+                raise orientation_hint(err, args) from None
         else:
             if adata is None:
                 adata, labels = read_reference(args)
