@@ -309,3 +309,21 @@ def test_statistics_leave_float64_sparse_input_alone():
     GeneFilter().fit(X)
     np.testing.assert_array_equal(X.data, before)
     np.testing.assert_allclose(stats.sum_sq, (X.toarray()**2).sum(0))
+
+
+def test_fit_and_fit_stats_say_what_they_keep(normalised, tm_train, caplog):
+    """Training in memory (fit) and from disk (fit_stats, after a pass over
+    the file) both log how many genes the filter keeps."""
+    genes = tm_train["genes"]
+    caplog.set_level(logging.INFO, logger="deepchem_actinn")
+    said = []
+    for fit in (lambda f: f.fit(normalised, genes),
+                lambda f: f.fit_stats(gene_statistics(normalised), genes)):
+        caplog.clear()
+        kept = fit(GeneFilter())
+        said.append([r.getMessage() for r in caplog.records])
+        assert said[-1] == [
+            "gene filter keeps %d of %d genes" %
+            (kept.support_.sum(), len(genes))
+        ]
+    assert said[0] == said[1]

@@ -134,8 +134,7 @@ class GeneFilter:
         if not hasattr(self, "stats_"):
             raise ACTINNInputError("no cells to fit the gene filter on")
         self._select()
-        logger.info("gene filter keeps %d of %d genes",
-                    int(self.support_.sum()), self.n_genes_in_)
+        self._say_kept()
         return self
 
     def partial_fit(self,
@@ -181,7 +180,12 @@ class GeneFilter:
         self.genes_in_ = self._check_genes(genes, stats.n_genes)
         self.stats_ = stats
         self._select()
+        self._say_kept()
         return self
+
+    def _say_kept(self) -> None:
+        logger.info("gene filter keeps %d of %d genes",
+                    int(self.support_.sum()), self.n_genes_in_)
 
     def _reset(self) -> None:
         for name in ("stats_", "support_", "genes_", "genes_in_",
