@@ -351,6 +351,7 @@ def _fails(args, capsys, message, outputs=()):
     assert "Traceback" not in err
     for path in outputs:
         assert not path.exists(), path
+    return err
 
 
 def test_user_errors_are_one_line_and_leave_nothing(trained, tmp_path, capsys):
@@ -420,12 +421,15 @@ def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
         str(tmp_path / "few.h5ad"), "-o",
         str(out), "-q"
     ]
-    _fails(
+    err = _fails(
         args, capsys, "few.h5ad: the query's genes do not match the "
         "model's: %d of the model's %d genes found (33.3 %%; at least 50 %% "
         "needed). The query holds only %d genes: give the counts of every "
         "gene" % (len(kept), len(model.genes_), len(kept)),
         [out / "predicted_label.txt"])
+    assert err.strip().endswith(  # in the command line's words
+        "such as the highly variable genes. To annotate it anyway, pass a "
+        "lower --min-overlap (0.3, say)")
     with pytest.raises(SystemExit):  # 0 would let any query through
         main(args + ["--min-overlap", "0"])
     assert "above 0 and at most 1" in capsys.readouterr().err

@@ -110,7 +110,9 @@ def test_labelled_only(tmp_path, capsys, source):
     assert main(args + ["-m", str(tmp_path / "refused"), "-q"]) == 2
     err = capsys.readouterr().err
     assert "%s: 1000 of 4000 cells have no label" % partial in err
-    assert "--labelled-only" in err
+    assert err.strip().endswith(
+        "(--labelled-only trains on the labelled cells alone)")
+    assert "CLI:" not in err  # the command line's words
     assert not (tmp_path / "refused").exists()
     assert main(args + ["-m", str(tmp_path / "model"), "--labelled-only"]) == 0
     err = capsys.readouterr().err

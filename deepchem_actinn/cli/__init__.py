@@ -81,14 +81,24 @@ def _one_line(err: BaseException, args) -> str:
     else:
         text = "cannot read the input (%s: %s); inputs: %s" % (
             type(err).__name__, err, ", ".join(_inputs(args)) or "none")
-    # the Python API's advice, in the command line's words
+    return " ".join(_in_command_words(text, args).split())
+
+
+def _in_command_words(text: str, args) -> str:
+    """A message's advice for the Python API (``overwrite=True``,
+    ``layer=``, ``min_overlap``) in the command line's words."""
+    from deepchem_actinn.io.labels import TRAINING_HINT
+    from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
+    text = text.replace(LOWER_MIN_OVERLAP, "pass a lower --min-overlap (0.3, "
+                        "say)")
+    text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
     flag = _layer_option(text, args)
     if flag is not None:
         from deepchem_actinn.io.count_matrix import CLI_WORDS
         for python, words in CLI_WORDS.items():
             text = text.replace(python, words.format(flag=flag))
-    return " ".join(text.split())
+    return text
 
 
 def _layer_option(text: str, args) -> Optional[str]:

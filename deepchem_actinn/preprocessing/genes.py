@@ -82,6 +82,11 @@ def choose_gene_column(model_genes: Sequence[str],
 #: kind of identifier).
 FEW_FOUND = 0.1
 
+#: How to accept a query that holds fewer of the model's genes (the end of
+#: the refusal; the command line says it in its own words).
+LOWER_MIN_OVERLAP = ("lower the annotator's min_overlap (annotator.min_overlap "
+                     "= 0.3, say; actinn: --min-overlap)")
+
 
 def _overlap_message(model_genes: Sequence[str],
                      candidates: Mapping[str,
@@ -118,10 +123,10 @@ def _overlap_message(model_genes: Sequence[str],
     else:
         message += ". Among %s genes the query lacks: %s" % (
             what, examples(lacking, 3))
-    command_line = "" if what == "the gene filter's" else (
-        "; --min-overlap on the command line")
-    return message + (". To annotate it anyway, lower min_overlap (%g%s)" %
-                      (min_overlap, command_line))
+    if what == "the gene filter's":
+        return message + (". To transform it anyway, lower the filter's "
+                          "min_overlap (%g)" % min_overlap)
+    return message + ". To annotate it anyway, " + LOWER_MIN_OVERLAP
 
 
 def gene_candidates(var_names: Sequence[str],
