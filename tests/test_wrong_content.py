@@ -324,7 +324,11 @@ def test_content_wins_over_name(tmp_path, good, frame, name, source, fmt,
     ("csv", "h5ad", "needs an HDF5 file, but the file is text"),
     ("h5ad", "csv", "needs text, but the file is an HDF5 file"),
     ("h5ad", "10x_mtx", "needs text"),
-    ("h5ad", "10x_h5", "expected one 10x matrix group"),
+    ("h5ad", "10x_h5", "format='10x_h5', but the file is an h5ad file "
+     "(h5ad); leave the format out and it is detected"),
+    ("actinn_h5", "h5ad", "format='h5ad', but the file is an ACTINN (pandas) "
+     "HDF5 file (actinn_h5)"),
+    ("10x_h5", "actinn_h5", "but the file is a 10x HDF5 file (10x_h5)"),
     ("csv", "10x_mtx", "a 10x matrix needs barcodes.tsv"),
 ])
 def test_forced_format_that_does_not_fit(good, source, fmt, words):
@@ -336,6 +340,20 @@ def test_forced_format_that_does_not_fit(good, source, fmt, words):
         with pytest.raises(ACTINNInputError) as err:
             entry()
         assert words in _assert_one_line_naming(err, path)
+
+
+def test_a_forced_format_is_named_as_the_command_line_names_it(
+        good, tmp_path, capsys):
+    from deepchem_actinn.cli import main
+    path = good["actinn_h5"]
+    assert main([
+        "format", "-i",
+        str(path), "-f", "h5ad", "-o",
+        str(tmp_path / "out"), "-q"
+    ]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "%s: --format h5ad, but the file is an ACTINN (pandas) HDF5 file "
+        "(actinn_h5); leave --format out and it is detected" % path)
 
 
 def test_forced_file_format_on_a_directory(good):

@@ -16,6 +16,7 @@ Ctrl-C (SIGINT) and SIGTERM stop it the same way, with exit codes 130 and
 """
 import importlib
 import os
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -43,10 +44,14 @@ COMMANDS = {
 #: Exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM.
 STOPPED = (130, 143)
 
-#: Arguments naming a file whose counts may be in a layer, and the option
-#: that names that layer.
-_LAYER_OPTIONS = (("train_set", "--train-layer"), ("test_set", "--test-layer"),
-                  ("query", "--query-layer"), ("input", "--input-layer"))
+#: Arguments naming a counts file, and the options that name its matrix
+#: (an h5ad file's layer) and force its format.
+_FILE_OPTIONS = {
+    "train_set": ("--train-layer", "--train-format"),
+    "test_set": ("--test-layer", "--test-format"),
+    "query": ("--query-layer", "--query-format"),
+    "input": ("--input-layer", "--format"),
+}
 
 #: Arguments naming input files, for messages about unreadable input.
 _INPUTS = ("train_set", "train_label", "test_set", "model", "input",
@@ -93,22 +98,17 @@ def _in_command_words(text: str, args) -> str:
     text = text.replace(LOWER_MIN_OVERLAP, "pass a lower --min-overlap (0.3, "
                         "say)")
     text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
-    flag = _layer_option(text, args)
-    if flag is not None:
-        from deepchem_actinn.io.count_matrix import CLI_WORDS
-        for python, words in CLI_WORDS.items():
-            text = text.replace(python, words.format(flag=flag))
-    return text
-
-
-def _layer_option(text: str, args) -> Optional[str]:
-    """The option naming the counts' matrix of the file a message is about
-    (the message begins with the file's name), if the command has one."""
-    for name, flag in _LAYER_OPTIONS:
+    for name, (layer, format) in _FILE_OPTIONS.items():
         path = getattr(args, name, None)
         if isinstance(path, str) and text.startswith(str(Path(path)) + ":"):
-            return flag
-    return None
+            # a message about this file: its own options
+            from deepchem_actinn.io.count_matrix import CLI_WORDS
+            for python, words in CLI_WORDS.items():
+                text = text.replace(python, words.format(flag=layer))
+            text = re.sub(r"\bformat='(\w+)'", format + r" \1", text)
+            return text.replace("the format out", format + " out").replace(
+                "pass format= ", "pass %s " % format)
+    return text
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

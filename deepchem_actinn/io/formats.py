@@ -225,6 +225,17 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
             "%s: format=%r needs %s, but the file is %s" %
             (path, format, "an HDF5 file" if wanted == "hdf5" else "text",
              content.description))
+    if wanted == "hdf5":
+        try:
+            with h5py.File(path, "r") as f:
+                found = _hdf5_kind(f)
+        except OSError:
+            found = None  # the reader says what is wrong with it
+        if found is not None and found != format:
+            raise ACTINNInputError(
+                "%s: format=%r, but the file is %s (%s); leave the format "
+                "out and it is detected" %
+                (path, format, FORMAT_WORDS[found], found))
     return format
 
 
