@@ -214,7 +214,9 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    action="store_true",
                    help="also label each over-cluster of the query by its "
                    "majority (columns over_clustering and majority_voting, "
-                   "and clusters.txt); reads the whole query")
+                   "and clusters.txt); reads the whole query; clusters it "
+                   "with scanpy and leidenalg (the clustering extra) unless "
+                   "--over-clustering gives the clusters")
     p.add_argument("--vote-min-probability",
                    type=probability,
                    default=None,
@@ -284,20 +286,23 @@ def _add_values(p: argparse.ArgumentParser) -> None:
 
 def _add_common(p: argparse.ArgumentParser,
                 genes: bool = True,
-                threads: bool = True) -> None:
+                threads: bool = True,
+                trains_from_disk: bool = False) -> None:
     """-q and --overwrite; --keep-gene-case for commands that read genes,
-    --threads for those that run PyTorch."""
+    --threads for those that run PyTorch (with a word on training from
+    disk for those that can)."""
     p.add_argument("-q",
                    "--quiet",
                    action="store_true",
-                   help="no progress bars, log messages or summary")
+                   help="no progress bars, progress messages or summary; "
+                   "warnings and errors still print")
     p.add_argument("--overwrite",
                    action="store_true",
                    help="replace existing outputs")
     if genes:
         _add_gene_case(p)
     if threads:
-        _add_threads(p)
+        _add_threads(p, trains_from_disk)
 
 
 def _add_gene_case(p: argparse.ArgumentParser) -> None:
@@ -308,15 +313,16 @@ def _add_gene_case(p: argparse.ArgumentParser) -> None:
                    "either way)")
 
 
-def _add_threads(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads",
-                   type=int,
-                   default=None,
-                   metavar="N",
-                   help="PyTorch compute threads (default: PyTorch's, one "
-                   "per core). On a busy machine 1 can be much faster; "
-                   "training one network from disk on 2 cores, 1 leaves a "
-                   "core to reading and is faster")
+def _add_threads(p: argparse.ArgumentParser, trains_from_disk: bool) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="PyTorch compute threads (default: PyTorch's, one "
+        "per core). On a busy machine 1 can be much faster" +
+        ("; training one network from disk on 2 cores, 1 leaves "
+         "a core to reading and is faster" if trains_from_disk else ""))
 
 
 def _add_commands(sub) -> None:
@@ -351,7 +357,7 @@ def _add_commands(sub) -> None:
                    help="directory to save the annotator in")
     _add_device(p)
     _add_values(p)
-    _add_common(p)
+    _add_common(p, trains_from_disk=True)
 
     p = _command(sub,
                  "predict",
@@ -387,7 +393,7 @@ def _add_commands(sub) -> None:
     _add_prediction(p)
     _add_device(p)
     _add_values(p)
-    _add_common(p)
+    _add_common(p, trains_from_disk=True)
 
 
 def _add_tools(sub) -> None:
