@@ -10,6 +10,7 @@ import pytest
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import build_parser, main
+from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
 
@@ -327,15 +328,20 @@ def test_sample_data_copies_the_files_and_prints_runnable_commands(
     assert main(["sample-data", str(target)]) == 0
     out = capsys.readouterr().out
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted(p.name for p in PATHS.values())
-    for path in PATHS.values():
+    copied = list(PATHS.values()) + [BUNDLED_HIERARCHY]
+    assert names == sorted(p.name for p in copied)
+    for path in copied:
         assert (target / path.name).read_bytes() == path.read_bytes()
     commands = [
         shlex.split(line.strip())[1:]
         for line in out.splitlines()
         if line.startswith("  actinn ")
     ]
-    assert [c[0] for c in commands] == ["train", "predict", "report"]
+    assert [c[0] for c in commands] == ["train", "predict", "report", "predict"]
+    assert commands[-1][-4:] == [
+        "--unassigned", "--hierarchy",
+        str(target / "hierarchy.txt"), "--majority-voting"
+    ]
     for command in commands:
         build_parser().parse_args(command)  # exits on a bad flag
     assert "-trs %s" % (target / "train_sample.h5") in out

@@ -91,6 +91,7 @@ SAMPLE_FILES = {
     "train_labels": "train_label_sample.txt",
     "test": "test_sample.h5",
     "test_labels": "test_label_sample.txt",
+    "hierarchy": "hierarchy.txt",
 }
 
 
@@ -98,8 +99,9 @@ def cmd_sample_data(args) -> None:
     """``actinn sample-data DIR``: the bundled files, ready to try
     ``actinn train`` and ``predict`` on, and the commands to run."""
     from deepchem_actinn.datasets import tabula_muris_sample_paths
+    from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY
     from deepchem_actinn.io.output import atomic_files
-    paths = tabula_muris_sample_paths()
+    paths = dict(tabula_muris_sample_paths(), hierarchy=BUNDLED_HIERARCHY)
     target = Path(args.directory)
     names = [SAMPLE_FILES[key] for key in paths]
     with atomic_files(target, names, overwrite=args.overwrite,
@@ -117,6 +119,14 @@ def cmd_sample_data(args) -> None:
            d, SAMPLE_FILES["test"], d, d, "predicted_label.txt", d,
            "predicted_probabilities.txt", d, SAMPLE_FILES["test_labels"], d, d,
            SAMPLE_FILES["test"], d))
+    print("Then the rules beyond the best type: Unassigned for cells unlike "
+          "any reference type, a parent type (%s: NK and T cells under "
+          "lymphocyte, ...) where the fine type is uncertain, and majority "
+          "voting over the query's clusters (needs the clustering extra):\n"
+          "  actinn predict -m %s/model -ts %s/%s -o %s/rules --unassigned "
+          "--hierarchy %s/%s --majority-voting" %
+          (SAMPLE_FILES["hierarchy"], d, d, SAMPLE_FILES["test"], d, d,
+           SAMPLE_FILES["hierarchy"]))
 
 
 def cmd_demo(args) -> None:
