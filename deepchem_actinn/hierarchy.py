@@ -30,6 +30,7 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.confidence.calibration import UNASSIGNED
+from deepchem_actinn.io._common import existing
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -122,11 +123,10 @@ class TypeHierarchy:
         >>> h.parent("NK cell"), h.parent("T cell")
         ('lymphocyte', 'lymphocyte')
         """
-        path = Path(path)
+        path = existing(path)
         if not path.is_file():
-            raise ACTINNInputError(
-                "type hierarchy file %s %s" %
-                (path, "is not a file" if path.exists() else "does not exist"))
+            raise ACTINNInputError("%s: not a file (a type hierarchy is a "
+                                   "file of child<TAB>parent lines)" % path)
         pairs = []
         try:
             with open(path, encoding="utf-8") as handle:

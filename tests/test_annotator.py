@@ -599,7 +599,7 @@ def test_hierarchy_forms_and_hyperparameters_are_checked(
     for bad in (5, ["NK cell"]):
         with pytest.raises(ACTINNInputError, match="hierarchy must be"):
             quick.predict(X, genes, hierarchy=bad)
-    with pytest.raises(ACTINNInputError, match="is not a file"):
+    with pytest.raises(ACTINNInputError, match="not a file .a type hierarchy"):
         quick.predict(X, genes, hierarchy=tmp_path)
     for kwargs in (dict(batch_size=0), dict(max_epochs=0),
                    dict(rejection_rate=2.0)):

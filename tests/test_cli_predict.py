@@ -543,3 +543,40 @@ def test_report_query_refuses_a_log_scale_with_the_flag(model, tmp_path,
     assert "%s: X holds non-integer values" % (tmp_path / "logged.h5ad") in err
     assert "looks log-normalised" in err
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("flags,missing", [
+    (["--hierarchy", "{d}/hier.txt"], "hier.txt"),
+    (["--majority-voting", "--over-clustering", "{d}/cl.txt"], "cl.txt"),
+])
+def test_a_missing_side_file_fails_before_the_query_is_read(
+        model, tmp_path, capsys, flags, missing):
+    """A typo in --hierarchy or --over-clustering is caught before the
+    query is read, and worded as every missing input is."""
+    flags = [f.format(d=tmp_path) for f in flags]
+    assert predict(model, PATHS["test"], tmp_path / "out", *flags) == 2
+    err = capsys.readouterr().err
+    assert err == "actinn predict: error: %s: no such file or directory\n" % (
+        tmp_path / missing)
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_names_missing_inputs_as_every_command_does(
+        model, tmp_path, capsys):
+    assert main(
+        ["report", "-p",
+         str(tmp_path / "nope.txt"), "-o",
+         str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == (
+        "actinn report: error: %s: no such file or directory\n" %
+        (tmp_path / "nope.txt"))
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q") == 0
+    assert main([
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "proba.txt"), "-o",
+        str(tmp_path / "r"), "-q"
+    ]) == 2
+    assert capsys.readouterr().err == (
+        "actinn report: error: %s: no such file or directory\n" %
+        (tmp_path / "proba.txt"))

@@ -80,7 +80,8 @@ def _one_line(err: BaseException, args) -> str:
     if isinstance(err, ACTINNInputError):
         text = str(err)
     elif isinstance(err, OSError) and err.filename is not None:
-        text = "%s: %s" % (err.filename, err.strerror or err)
+        why = str(err.strerror or err)
+        text = "%s: %s" % (err.filename, why[:1].lower() + why[1:])
         if err.filename2 is not None:
             text += " (%s)" % err.filename2
     else:

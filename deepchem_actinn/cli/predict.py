@@ -402,6 +402,7 @@ def cmd_predict(args) -> None:
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
     settle_orientation(args, "test", expected_genes=annotator.genes_)
+    check_query_files(args, annotator.type_names, annotator.genes_)
     predict_and_write(args, annotator, out_dir)
 
 

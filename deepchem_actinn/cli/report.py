@@ -7,6 +7,7 @@ import numpy as np
 
 from deepchem_actinn.cli.common import matrix_options, model_words
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
+from deepchem_actinn.io._common import existing
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -23,6 +24,7 @@ def read_predictions(path: str):
     import pandas as pd
 
     from deepchem_actinn.io import LABEL_HEADER
+    existing(path)
     try:
         # a type may be named "NA" or "None": only an empty field is missing
         frame = pd.read_csv(path,
@@ -78,6 +80,7 @@ def _confidence(args, frame) -> np.ndarray:
                 (args.predictions, PROBABILITY_FILE))
         source = str(beside)
         logger.info("confidence from %s", source)
+    existing(source)
     try:
         proba = pd.read_csv(source, sep="\t", index_col=0)
     except (OSError, ValueError, UnicodeDecodeError) as err:
