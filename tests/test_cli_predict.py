@@ -1,6 +1,7 @@
 """``actinn predict`` / ``run`` / ``train`` flags: the summary and its
 warnings, --labelled-only, --device, --scheduler, the voting flags, only
 the main process writing; ``sample-data`` and ``report --query``."""
+import re
 import shlex
 
 import anndata
@@ -580,3 +581,65 @@ def test_report_names_missing_inputs_as_every_command_does(
     assert capsys.readouterr().err == (
         "actinn report: error: %s: no such file or directory\n" %
         (tmp_path / "proba.txt"))
+
+
+@pytest.mark.parametrize("reading", [[], ["--out-of-core"]],
+                         ids=["in_memory", "from_disk"])
+def test_train_labels_from_an_obs_column(tmp_path, capsys, reading):
+    """-trl names an obs column of an h5ad reference (as CellTypist's
+    labels=): the same annotator as from the labels file."""
+    train, _ = load_tabula_muris_sample()
+    train.write_h5ad(tmp_path / "train.h5ad")
+    labels = tmp_path / "labels.txt"
+    train.obs["cell_type"].to_csv(labels, sep="\t", header=False)
+    base = ["train", "-trs", str(tmp_path / "train.h5ad"), *QUICK, "-q"]
+    assert main(base +
+                ["-trl", "cell_type", "-m",
+                 str(tmp_path / "obs"), *reading]) == 0
+    assert main(
+        base +
+        ["-trl", str(labels), "-m",
+         str(tmp_path / "file"), *reading]) == 0
+    by_obs = ACTINNAnnotator.load(tmp_path / "obs", device="cpu")
+    by_file = ACTINNAnnotator.load(tmp_path / "file", device="cpu")
+    assert by_obs.type_names == by_file.type_names
+    X = train.X[:200]
+    np.testing.assert_array_equal(
+        by_obs.predict(X, train.var_names).probabilities,
+        by_file.predict(X, train.var_names).probabilities)
+    assert main(base + ["-trl", "celltype", "-m", str(tmp_path / "no")]) == 2
+    assert ("celltype: no such file or directory, nor a column of %s's obs "
+            "(its columns: cell_type)" %
+            (tmp_path / "train.h5ad")) in capsys.readouterr().err
+
+
+def test_report_labels_from_the_query_obs(model, tmp_path, capsys):
+    _, test = load_tabula_muris_sample()
+    test.write_h5ad(tmp_path / "q.h5ad")
+    assert predict(model, tmp_path / "q.h5ad", tmp_path / "out", "-op",
+                   "-q") == 0
+    report = [
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "--query",
+        str(tmp_path / "q.h5ad"), "-q"
+    ]
+    assert main(report + ["-l", "cell_type", "-o", str(tmp_path / "r")]) == 0
+    assert main(
+        report +
+        ["-l", str(PATHS["test_labels"]), "-o",
+         str(tmp_path / "f")]) == 0
+
+    def scored(name):  # the page without its figures and time
+        return re.sub(r"data:image[^\"]+|Generated [^<]+", "",
+                      (tmp_path / name / "report.html").read_text())
+
+    assert "Macro F1" in scored("r")
+    assert scored("r") == scored("f")
+    # labels of other cells: the message speaks of the predictions
+    assert main([
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "-l",
+        str(PATHS["train_labels"]), "-o",
+        str(tmp_path / "x"), "-q"
+    ]) == 2
+    assert "is a cell of the predictions" in capsys.readouterr().err

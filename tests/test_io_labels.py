@@ -96,3 +96,61 @@ def test_drop_from_a_file(tmp_path):
 def test_unknown_missing_policy_is_refused():
     with pytest.raises(ValueError, match="missing must be 'error' or 'drop'"):
         match_labels(["c1"], LABELS, missing="keep")
+
+
+def test_csv_labels_as_pandas_writes_them(tmp_path):
+    """``obs[["cell_type"]].to_csv(path)``: a comma-separated file under
+    pandas' header, a type holding a comma quoted."""
+    obs = pd.DataFrame(
+        {"cell_type": ["CD4-positive, alpha-beta T cell", "B cell"]},
+        index=["c1", "c2"])
+    path = tmp_path / "labels.csv"
+    obs.to_csv(path)
+    assert path.read_text().splitlines()[:2] == [
+        ",cell_type", 'c1,"CD4-positive, alpha-beta T cell"'
+    ]
+    assert read_labels(path).to_dict() == obs["cell_type"].to_dict()
+    obs.to_csv(path, header=False)
+    assert read_labels(path).to_dict() == obs["cell_type"].to_dict()
+    # a tab anywhere on the first line: tab-separated, commas are data
+    path.write_text("c1\tCD4-positive, alpha-beta T cell\n")
+    assert read_labels(path)["c1"] == "CD4-positive, alpha-beta T cell"
+    path.write_text("c1,B cell,extra\n")
+    with pytest.raises(ACTINNInputError,
+                       match="line 1: expected cell id<TAB>cell type "
+                       r"\(or cell id,cell type\)"):
+        read_labels(path)
+
+
+def test_labels_from_an_obs_column(tmp_path):
+    import anndata
+    from deepchem_actinn.io import labels_from
+    obs = pd.DataFrame(
+        {
+            "cell_type": pd.Categorical(["B cell", None, "T cell"]),
+            "batch": ["a", "b", "c"]
+        },
+        index=["c1", "c2", "c3"])
+    path = tmp_path / "ref.h5ad"
+    anndata.AnnData(np.ones((3, 2), np.float32), obs=obs).write_h5ad(path)
+    labels, name = labels_from("cell_type", path)
+    # a cell without a value is unlabelled (match_labels then says so)
+    assert labels.to_dict() == {"c1": "B cell", "c3": "T cell"}
+    assert name == "%s obs['cell_type']" % path
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(["c1", "c2", "c3"], labels, name)
+    assert str(err.value).startswith(
+        "%s obs['cell_type']: 1 of 3 cells have no label, e.g. c2" % path)
+    with pytest.raises(ACTINNInputError) as err:
+        labels_from("celltype", path)
+    assert str(err.value) == (
+        "celltype: no such file or directory, nor a column of %s's obs (its "
+        "columns: cell_type, batch)" % path)
+    # a file of that name wins; a Series is taken as it is
+    (tmp_path / "batch").write_text("c1\tX\nc2\tY\nc3\tZ\n")
+    labels, name = labels_from(str(tmp_path / "batch"), path)
+    assert labels.tolist() == ["X", "Y", "Z"]
+    assert labels_from(LABELS)[0] is LABELS
+    # not an h5ad file: a labels file or nothing
+    with pytest.raises(ACTINNInputError, match="no such file or directory$"):
+        labels_from("cell_type", tmp_path / "batch", "tsv")

@@ -300,8 +300,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
         ----------
         path: str or Path
             Raw counts (h5ad, ACTINN HDF5 and 10x HDF5 stream from disk).
-        labels: pandas.Series or path
-            Cell type by cell id, or a labels file.
+        labels: pandas.Series, path or str
+            Cell type by cell id, a labels file, or (h5ad) the name of an
+            ``obs`` column holding them, as CellTypist takes ``labels``.
         format: str, optional
             Force the file format.
         upper_case_genes: bool, default True

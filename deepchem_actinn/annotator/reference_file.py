@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from deepchem_actinn.annotator.fitting import (dropped_genes_hold_counts,
                                                model_rows)
 from deepchem_actinn.io.prefetch import prefetch
-from deepchem_actinn.io import (iter_cell_chunks, match_labels, read_cell_ids,
-                                read_gene_names, read_labels)
+from deepchem_actinn.io import (iter_cell_chunks, labels_from, match_labels,
+                                read_cell_ids, read_gene_names)
 from deepchem_actinn.io.stream import settle_counts_matrix
 from deepchem_actinn.models.batches import Shard, current_shard, minibatches
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
@@ -42,8 +42,10 @@ class ReferenceFile:
     path: str or Path
         Counts in any readable format; h5ad, ACTINN HDF5 and 10x HDF5 are
         read block by block, other formats are read whole per pass.
-    labels: pandas.Series or path
-        Cell type by cell id (:func:`read_labels`), matched by id.
+    labels: pandas.Series, path or str
+        Cell type by cell id (:func:`read_labels`), matched by id; or, for
+        an h5ad file, the name of an ``obs`` column
+        (:func:`~deepchem_actinn.io.labels_from`).
     format: str, optional
         Force the file format.
     upper_case_genes: bool, default True
@@ -125,10 +127,7 @@ class ReferenceFile:
         self.target_sum = float(target_sum)
         self.log_base = float(log_base)
         self.block_size = int(block_size)
-        labels_path = "labels"
-        if not isinstance(labels, pd.Series):
-            labels_path = str(labels)
-            labels = read_labels(labels)
+        labels, labels_path = labels_from(labels, path, format)
         self.cell_ids = read_cell_ids(path, format, orientation=orientation)
         self.genes = np.asarray(read_gene_names(
             path,

@@ -132,7 +132,9 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    "--train_label",
                    "--train-label",
                    required=True,
-                   help="reference labels: cell id <TAB> cell type")
+                   help="reference labels: a file of cell id <TAB> cell "
+                   "type lines (or CSV), or the name of an obs column of an "
+                   "h5ad reference")
     p.add_argument("--labelled-only",
                    action="store_true",
                    help="train on the labelled cells only when the labels "
@@ -408,7 +410,9 @@ def _add_tools(sub) -> None:
     p.add_argument("-l",
                    "--labels",
                    default=None,
-                   help="true labels (cell id <TAB> cell type), to score")
+                   help="true labels, to score: a file of cell id <TAB> "
+                   "cell type lines (or CSV), or the name of an obs column "
+                   "of the --query h5ad")
     p.add_argument("-m",
                    "--model",
                    default=None,

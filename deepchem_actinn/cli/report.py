@@ -198,7 +198,7 @@ def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
 def cmd_report(args) -> None:
     """``actinn report``: read the predictions (and labels, model, query),
     write the report."""
-    from deepchem_actinn.io import match_labels, read_labels
+    from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
     from deepchem_actinn.report import write_report
     refuse_existing([Path(args.output) / "report.html"], args.overwrite)
@@ -213,13 +213,15 @@ def cmd_report(args) -> None:
     confidence = _confidence(args, frame)
     truth = None
     if args.labels:
+        labels, named = labels_from(args.labels, args.query, args.query_format)
         truth = match_labels(
             cells,
-            read_labels(args.labels),
-            args.labels,
+            labels,
+            named,
             missing_hint=" (the report scores every predicted cell against "
-            "its true label: label them all, or leave out -l)")
-        _warn_unmatched_types(truth, frame[column].to_numpy(), args.labels)
+            "its true label: label them all, or leave out -l)",
+            cells_of="the predictions")
+        _warn_unmatched_types(truth, frame[column].to_numpy(), named)
     query = None
     if args.query:
         query = read_query(args.query, args.query_format, cells,

@@ -55,11 +55,11 @@ def file_orientation(args) -> Dict[str, Any]:
     """The reference's layout for the readers that take it from disk (out
     of core): ``--train-orientation``, or decided once from the labels'
     cell ids (:func:`~deepchem_actinn.cli.common.settle_orientation`)."""
-    from deepchem_actinn.io import read_labels
+    from deepchem_actinn.io import labels_from
     if getattr(args, "train_orientation", "auto") == "auto":
-        settle_orientation(args,
-                           "train",
-                           expected_cells=read_labels(args.train_label).index)
+        labels, _ = labels_from(args.train_label, args.train_set,
+                                args.train_format)
+        settle_orientation(args, "train", expected_cells=labels.index)
     chosen = getattr(args, "train_orientation", "auto")
     return {} if chosen == "auto" else {"orientation": chosen}
 
@@ -100,8 +100,9 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
-    from deepchem_actinn.io import match_labels, read, read_labels
-    labels = read_labels(args.train_label)
+    from deepchem_actinn.io import labels_from, match_labels, read
+    labels, named = labels_from(args.train_label, args.train_set,
+                                args.train_format)
     settle_orientation(args, "train", expected_cells=labels.index)
     adata = read(args.train_set,
                  args.train_format,
@@ -112,15 +113,15 @@ def read_reference(args):
                                        expected_cells=labels.index))
     missing = "drop" if args.labelled_only else "error"
     try:
-        y = match_labels(adata.obs_names, labels, args.train_label, missing)
+        y = match_labels(adata.obs_names, labels, named, missing)
     except ACTINNInputError as err:
         raise orientation_hint(err, args) from None
     keep = np.asarray([v is not None for v in y])
     if not keep.all():
         logger.warning(
             "%s: %d of %d cells have no label and were left out "
-            "(--labelled-only); training on %d", args.train_label,
-            int((~keep).sum()), len(keep), int(keep.sum()))
+            "(--labelled-only); training on %d", named, int((~keep).sum()),
+            len(keep), int(keep.sum()))
         adata = adata[keep].copy()
         y = y[keep]
     return adata, y

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
     from deepchem_actinn.io.stream import (  # noqa: F401
         iter_cell_chunks, n_cells, read_cell_ids, read_var, read_gene_names)
     from deepchem_actinn.io.labels import (  # noqa: F401
-        read_labels, match_labels, LABEL_HEADER, CONFIDENCE_HEADER)
+        read_labels, labels_from, match_labels, LABEL_HEADER, CONFIDENCE_HEADER)
     from deepchem_actinn.io.writers import (  # noqa: F401
         write_actinn_h5, write_h5ad, write_predicted_labels,
         write_probabilities, PredictedLabelWriter)
@@ -75,6 +75,7 @@ _EXPORTS = {
     "read_var": "stream",
     "read_gene_names": "stream",
     "read_labels": "labels",
+    "labels_from": "labels",
     "match_labels": "labels",
     "LABEL_HEADER": "labels",
     "CONFIDENCE_HEADER": "labels",

@@ -10,8 +10,10 @@ and the writers.
 
 from __future__ import annotations
 
+import csv
+import itertools
 import os
-from typing import List, Union
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -31,7 +33,10 @@ def read_labels(path: PathLike) -> pd.Series:
 
     No header is expected; a first line ``cellname<TAB>celltype`` (the
     header of ACTINN's ``predicted_label.txt``) or one whose first field is
-    empty (pandas' header over an unnamed index) is skipped. Blank lines are
+    empty (pandas' header over an unnamed index) is skipped. A file whose
+    first line holds a comma and no tab is read as CSV (``cell id,cell
+    type``, quoted where a type holds a comma), as pandas'
+    ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Blank lines are
     ignored and fields are stripped of surrounding spaces. ``.gz`` files
     are read gunzipped.
 
@@ -70,20 +75,16 @@ def read_labels(path: PathLike) -> pd.Series:
     n_fields = 2
     try:
         with open_text(p) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                fields = [f.strip() for f in line.split("\t")]
+            for lineno, fields, line in _rows(fh):
                 if not ids and (tuple(fields[:2]) == LABEL_HEADER or
-                                (line.startswith("\t") and len(fields) == 2 and
-                                 fields[1])):
+                                (line[:1] in ("\t", ",") and
+                                 len(fields) == 2 and fields[1])):
                     n_fields = len(fields)
                     continue
                 if len(fields) != n_fields or not all(fields[:2]):
                     raise ACTINNInputError(
-                        "%s: line %d: expected cell id<TAB>cell type, got %r" %
-                        (p, lineno, line[:80]))
+                        "%s: line %d: expected cell id<TAB>cell type (or "
+                        "cell id,cell type), got %r" % (p, lineno, line[:80]))
                 ids.append(fields[0])
                 types.append(fields[1])
     except (OSError, UnicodeDecodeError) as err:
@@ -105,6 +106,94 @@ def read_labels(path: PathLike) -> pd.Series:
     return labels
 
 
+def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str]]:
+    """``(line number, stripped fields, line)`` of the non-blank lines,
+    split at tabs, or as CSV (quotes allowed: a type may hold a comma) when
+    the first such line holds a comma and no tab."""
+    numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(lines, 1))
+    numbered = ((n, line) for n, line in numbered if line.strip())
+    first = next(numbered, None)
+    if first is None:
+        return
+    rest = itertools.chain([first], numbered)
+    if "\t" in first[1] or "," not in first[1]:
+        for n, line in rest:
+            yield n, [f.strip() for f in line.split("\t")], line
+        return
+    for n, line in rest:
+        fields = next(csv.reader([line]), [])
+        yield n, [f.strip() for f in fields], line
+
+
+def labels_from(labels: Union[pd.Series, PathLike],
+                data: Optional[PathLike] = None,
+                format: Optional[str] = None) -> Tuple[pd.Series, str]:
+    """Cell-type labels given as CellTypist and scanpy users give them: a
+    labels file (:func:`read_labels`), or the name of an ``obs`` column of
+    the h5ad file ``data`` (read with anndata, the matrix left on disk); a
+    file of that name comes first.
+
+    Parameters
+    ----------
+    labels: pandas.Series, str or os.PathLike
+        Cell types indexed by cell id (returned as they are), a labels
+        file, or an ``obs`` column's name.
+    data, format: optional
+        The counts file the labels belong to, and its format if forced.
+
+    Returns
+    -------
+    (labels, name)
+        The labels (cells without a value in the column are left out, as
+        unlabelled) and the words naming them in messages: the file's path
+        or ``"PATH obs['column']"``.
+
+    Raises
+    ------
+    ACTINNInputError
+        Neither a file nor a column of that name (the message lists the
+        columns).
+
+    Examples
+    --------
+    >>> import os, tempfile, anndata, numpy as np, pandas as pd
+    >>> path = os.path.join(tempfile.mkdtemp(), "reference.h5ad")
+    >>> anndata.AnnData(np.ones((2, 1)), obs=pd.DataFrame(
+    ...     {"cell_type": ["B cell", "T cell"]}, index=["c1", "c2"])
+    ... ).write_h5ad(path)
+    >>> labels, name = labels_from("cell_type", path)
+    >>> labels.to_dict(), name.endswith("obs['cell_type']")
+    ({'c1': 'B cell', 'c2': 'T cell'}, True)
+    """
+    if isinstance(labels, pd.Series):
+        return labels, "labels"
+    if data is None or os.path.exists(labels):
+        return read_labels(labels), str(labels)
+    from deepchem_actinn.io.formats import path_and_format
+    p, fmt = path_and_format(data, format)
+    if fmt != "h5ad":
+        return read_labels(labels), str(labels)  # says it is missing
+    import anndata
+    backed = anndata.read_h5ad(p, backed="r")
+    try:
+        obs = backed.obs
+    finally:
+        backed.file.close()
+    column = str(labels)
+    if column not in obs.columns:
+        raise ACTINNInputError(
+            "%s: no such file or directory, nor a column of %s's obs (its "
+            "columns: %s)" % (column, p, examples(list(obs.columns)) or "none"))
+    values = obs[column]
+    given = values.notna().to_numpy()
+    found = pd.Series(as_str_array(values[given].astype(str).to_numpy()),
+                      index=pd.Index(as_str_array(obs.index[given]),
+                                     dtype=object),
+                      name="cell_type",
+                      dtype=object)
+    return found, "%s obs[%r]" % (p, column)
+
+
 #: What :func:`match_labels` suggests for unlabelled reference cells.
 TRAINING_HINT = " (CLI: --labelled-only trains on the labelled cells alone)"
 
@@ -113,7 +202,8 @@ def match_labels(cell_ids: Strings,
                  labels: Union[pd.Series, PathLike],
                  labels_path: str = "labels",
                  missing: str = "error",
-                 missing_hint: str = TRAINING_HINT) -> np.ndarray:
+                 missing_hint: str = TRAINING_HINT,
+                 cells_of: str = "the matrix") -> np.ndarray:
     """Align labels to the cells of a matrix by cell id.
 
     By default every cell must have a label. With ``missing="drop"``, cells
@@ -139,6 +229,8 @@ def match_labels(cell_ids: Strings,
     missing_hint: str, default :data:`TRAINING_HINT`
         Ends the message that refuses unlabelled cells (with ``missing=
         "error"``): what the caller can do about them.
+    cells_of: str, default "the matrix"
+        What holds ``cell_ids``, in messages (e.g. ``"the predictions"``).
 
     Returns
     -------
@@ -184,10 +276,10 @@ def match_labels(cell_ids: Strings,
         raise ACTINNInputError("%s: no labels" % labels_path)
     if len(ids) and not known.isin(ids).any():
         raise ACTINNInputError(
-            "%s: none of its %s is a cell of the matrix: it names cells such "
-            "as %s, the matrix %s; the two must use the same cell ids" %
-            (labels_path, counted(len(known), "cell id"), examples(known),
-             examples(pd.unique(ids))))
+            "%s: none of its %s is a cell of %s: it names cells such as %s, "
+            "%s %s; the two must use the same cell ids" %
+            (labels_path, counted(len(known), "cell id"), cells_of,
+             examples(known), cells_of, examples(pd.unique(ids))))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
         hint = "" if missing == "drop" else missing_hint
         raise ACTINNInputError(
@@ -199,9 +291,9 @@ def match_labels(cell_ids: Strings,
                   "or %s)" % "<TAB>".join(LABEL_HEADER) if
                   list(extra) == [known[0]] and labels_path != "labels" else "")
         raise ACTINNInputError(
-            "%s: %s not in the matrix, e.g. %s%s" %
+            "%s: %s not in %s, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",
-                                  "is/are"), examples(extra), header))
+                                  "is/are"), cells_of, examples(extra), header))
     values = pd.Series(as_str_array(labels.to_numpy()), index=known)
     matched = values.reindex(ids).to_numpy(dtype=object)
     matched[pd.isna(matched)] = None
