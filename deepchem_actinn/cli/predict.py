@@ -90,8 +90,9 @@ def check_outputs(args, out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
-    refuse_existing([out_dir / n for n in outputs_to_replace(args, out_dir)],
-                    args.overwrite)
+    # the labels file first: the one the user knows this run writes
+    names = sorted(outputs_to_replace(args, out_dir), key=LABEL_FILE.__ne__)
+    refuse_existing([out_dir / n for n in names], args.overwrite)
 
 
 def _whole_query(args) -> bool:
