@@ -78,12 +78,15 @@ def test_per_type_metrics_equal_sklearn():
 def test_summary_metrics():
     summary = report.summary_metrics(TRUE, PRED, TYPES)
     assert summary["accuracy"] == pytest.approx(4 / 8)
+    # 6 cells given a type, 4 of them right (the 2 Unassigned left out)
+    assert summary["assigned_accuracy"] == pytest.approx(4 / 6)
     metrics = report.per_type_metrics(TRUE, PRED, TYPES)
     assert summary["macro_f1"] == pytest.approx(metrics["f1"].mean())
     assert summary["n_cells"] == 8
     assert summary["share_unassigned"] == pytest.approx(2 / 8)
     without_truth = report.summary_metrics(None, PRED)
     assert without_truth["accuracy"] is None
+    assert without_truth["assigned_accuracy"] is None
     assert without_truth["macro_f1"] is None
     assert without_truth["share_unassigned"] == pytest.approx(2 / 8)
 

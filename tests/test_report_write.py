@@ -100,6 +100,14 @@ def test_write_report_files_and_html(tmp_path, demo):
     assert "%.1f%%" % (100 * summary["accuracy"]) in page
     assert "%.3f" % summary["macro_f1"] in page
     assert "Accuracy" in page and "Macro F1" in page
+    # with Unassigned cells, the page says how they count
+    assert summary["share_unassigned"] > 0
+    assert ('<div class="value">%.1f%%</div><div class="label">Accuracy '
+            '(Unassigned counted wrong)</div>' %
+            (100 * summary["accuracy"])) in page
+    assert ('<div class="value">%.1f%%</div><div class="label">Accuracy of '
+            'the cells given a type</div>' %
+            (100 * summary["assigned_accuracy"])) in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page
     assert "<th>genes matched</th><td>1824</td>" in page

@@ -172,21 +172,25 @@ def summary_metrics(true_labels: Optional[Strings],
     -------
     dict
         ``accuracy`` (share of cells whose prediction equals the truth;
-        unassigned cells count as wrong), ``macro_f1`` (mean F1 over the
-        true types present), ``n_cells`` and ``share_unassigned``.
+        unassigned cells count as wrong), ``assigned_accuracy`` (the same
+        over the cells given a type; None when none is), ``macro_f1``
+        (mean F1 over the true types present), ``n_cells`` and
+        ``share_unassigned``.
 
     Examples
     --------
     >>> from deepchem_actinn.report import summary_metrics
     >>> s = summary_metrics(["B", "B", "T", "T"], ["B", "T", "T", "Unassigned"])
-    >>> s["accuracy"], s["n_cells"], s["share_unassigned"]
-    (0.5, 4, 0.25)
+    >>> s["accuracy"], s["assigned_accuracy"], s["share_unassigned"]
+    (0.5, 0.6666666666666666, 0.25)
     >>> summary_metrics(None, ["B", "Unassigned"])["accuracy"] is None
     True
     """
     pred = as_labels(predicted_labels, "predicted_labels")
     result: Dict[str, Any] = {
         "accuracy":
+            None,
+        "assigned_accuracy":
             None,
         "macro_f1":
             None,
@@ -199,6 +203,10 @@ def summary_metrics(true_labels: Optional[Strings],
         truth, pred = pair(true_labels, pred)
         metrics = per_type_metrics(truth, pred, type_names)
         result["accuracy"] = float(np.mean(truth == pred))
+        assigned = pred != unassigned
+        if assigned.any():
+            result["assigned_accuracy"] = float(
+                np.mean(truth[assigned] == pred[assigned]))
         result["macro_f1"] = float(metrics["f1"].mean())
     return result
 

@@ -120,7 +120,14 @@ def _summary_cards(summary: Mapping[str, Any], n_types: int,
     if n_reference is not None:
         cards.append(("Reference types", str(n_reference)))
     if summary["accuracy"] is not None:
-        cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
+        if summary["share_unassigned"] > 0:  # say how Unassigned counts
+            cards.append(("Accuracy (Unassigned counted wrong)",
+                          "%.1f%%" % (100 * summary["accuracy"])))
+            if summary["assigned_accuracy"] is not None:
+                cards.append(("Accuracy of the cells given a type",
+                              "%.1f%%" % (100 * summary["assigned_accuracy"])))
+        else:
+            cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
         cards.append(("Macro F1", "%.3f" % summary["macro_f1"]))
     cards.append(("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
     if threshold is not None:
