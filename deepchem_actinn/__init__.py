@@ -21,6 +21,7 @@ _EXPORTS = {
     "ACTINNAnnotator": "deepchem_actinn.annotator",
     "Annotation": "deepchem_actinn.annotator",
     "annotate": "deepchem_actinn.annotator",
+    "train": "deepchem_actinn.annotator",
     "load_tabula_muris_sample": "deepchem_actinn.datasets",
     "ACTINNInputError": "deepchem_actinn.errors",
     "read": "deepchem_actinn.io",

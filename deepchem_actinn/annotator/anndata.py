@@ -7,7 +7,7 @@ import pandas as pd
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.annotator.annotator import ACTINNAnnotator
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
@@ -144,6 +144,100 @@ def annotate(adata,
             result.clusters)
         adata.uns[key_added]["clusters"] = result.cluster_table
     return result
+
+
+def train(adata,
+          labels: Any = "cell_type",
+          layer: Optional[str] = None,
+          use_raw: Optional[bool] = None,
+          allow_non_integer: bool = False,
+          labelled_only: bool = False,
+          **params: Any) -> ACTINNAnnotator:
+    """Train an annotator on a labelled AnnData, the way ``annotate`` reads
+    one: the counts found by the same rule, the labels from ``obs``.
+
+    The counterpart of :func:`annotate` (and of CellTypist's
+    ``celltypist.train(adata, labels=...)``): a scanpy reference whose
+    ``X`` is log-normalised keeps its counts in ``.raw`` or a layer, and
+    they are the ones trained on.
+
+    Parameters
+    ----------
+    adata: anndata.AnnData
+        The reference, cells x genes.
+    labels: str or sequence of str, default "cell_type"
+        An ``obs`` column holding each cell's type, or one type per cell.
+    layer, use_raw, allow_non_integer:
+        Where the counts are, as in :func:`annotate`.
+    labelled_only: bool, default False
+        Train on the cells with a label (a value in the column) only; by
+        default every cell needs one.
+    **params:
+        The annotator's parameters (:class:`ACTINNAnnotator`), e.g.
+        ``n_networks=1`` or ``seed=0``.
+
+    Returns
+    -------
+    ACTINNAnnotator
+        Fitted.
+
+    Raises
+    ------
+    ACTINNInputError
+        No such ``obs`` column (the message lists them), cells without a
+        label (naming them), or no counts found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn import load_tabula_muris_sample
+    >>> reference, _ = load_tabula_muris_sample()
+    >>> reference.raw = reference.copy()  # as scanpy leaves it:
+    >>> reference.X = np.log1p(reference.X)  # counts in .raw, X logged
+    >>> annotator = train(reference, "cell_type", max_epochs=2, n_networks=1)
+    >>> len(annotator.type_names)
+    12
+    """
+    if getattr(adata, "isbacked", False):
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, its counts still on disk: call "
+            "adata.to_memory() first, or train from the file with "
+            "ACTINNAnnotator().fit_file(path, labels)" % adata.filename)
+    if isinstance(labels, str):
+        if labels not in adata.obs.columns:
+            raise ACTINNInputError(
+                "no obs column %r to take the labels from; the columns are: "
+                "%s" % (labels, examples(list(adata.obs.columns)) or "none"))
+        values = adata.obs[labels]
+    else:
+        given_labels = list(labels)
+        if len(given_labels) != adata.n_obs:
+            raise ACTINNInputError("%d labels for %d cells" %
+                                   (len(given_labels), adata.n_obs))
+        values = pd.Series(given_labels, index=adata.obs_names, dtype=object)
+    given = values.notna().to_numpy()
+    chosen = counts_source(adata,
+                           layer,
+                           use_raw,
+                           allow_non_integer=allow_non_integer)
+    counts: Any = chosen.matrix
+    cells = adata.obs_names
+    if not given.all():
+        missing = cells[~given]
+        if not labelled_only or not given.any():
+            raise ACTINNInputError(
+                "%s no label: %s%s" %
+                (counted(len(missing), "cell", "has/have"), examples(missing),
+                 "" if labelled_only else
+                 " (labelled_only=True trains on the labelled cells alone)"))
+        logger.warning(
+            "%d of %d cells have no label and were left out "
+            "(labelled_only); training on %d", len(missing), len(cells),
+            int(given.sum()))
+        counts, cells = counts[given], cells[given]
+    return ACTINNAnnotator(**params).fit(counts, chosen.var.index,
+                                         values[given].astype(str).to_numpy(),
+                                         cells)
 
 
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.

@@ -1,0 +1,84 @@
+"""``train(adata, labels)``: a labelled AnnData trained on as ``annotate``
+reads one - the counts found by the same rule, the labels from ``obs``."""
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from deepchem_actinn import ACTINNAnnotator, train
+from deepchem_actinn.errors import ACTINNInputError
+
+pytestmark = pytest.mark.torch
+
+PARAMS = dict(max_epochs=2, early_stopping=False, n_networks=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def counts(tm_train):
+    """600 reference cells as an AnnData of raw counts with their types."""
+    rows = slice(0, 600)
+    return anndata.AnnData(X=sp.csr_matrix(tm_train["X"][rows],
+                                           dtype=np.float32),
+                           obs=pd.DataFrame(
+                               {"cell_type": tm_train["labels"][rows]},
+                               index=tm_train["ids"][rows]),
+                           var=pd.DataFrame(index=tm_train["genes"]))
+
+
+@pytest.fixture(scope="module")
+def expected(counts):
+    return ACTINNAnnotator(**PARAMS).fit(counts.X, counts.var_names,
+                                         counts.obs["cell_type"].to_numpy(),
+                                         counts.obs_names)
+
+
+def _same(a, b, X, genes):
+    np.testing.assert_array_equal(
+        a.predict(X, genes).probabilities,
+        b.predict(X, genes).probabilities)
+
+
+@pytest.mark.parametrize("where", [".raw", "counts", "X"])
+def test_the_counts_are_found_as_annotate_finds_them(counts, expected, where):
+    adata = counts.copy()
+    if where != "X":
+        if where == ".raw":
+            adata.raw = counts.copy()
+        else:
+            adata.layers["counts"] = counts.X.copy()
+        adata.X = sp.csr_matrix(np.log1p(counts.X.toarray()))
+    annotator = train(adata, "cell_type", **PARAMS)
+    assert annotator.type_names == expected.type_names
+    _same(annotator, expected, counts.X[:100], counts.var_names)
+
+
+def test_labels_as_a_sequence(counts, expected):
+    annotator = train(counts, list(counts.obs["cell_type"]), **PARAMS)
+    _same(annotator, expected, counts.X[:100], counts.var_names)
+    with pytest.raises(ACTINNInputError, match="599 labels for 600 cells"):
+        train(counts, list(counts.obs["cell_type"])[1:], **PARAMS)
+
+
+def test_unlabelled_cells_are_named_or_left_out(counts):
+    adata = counts.copy()
+    adata.obs["partial"] = adata.obs["cell_type"].astype(object)
+    adata.obs.iloc[:3, adata.obs.columns.get_loc("partial")] = None
+    with pytest.raises(ACTINNInputError) as err:
+        train(adata, "partial", **PARAMS)
+    assert str(err.value) == (
+        "3 cells have no label: %s (labelled_only=True trains on the "
+        "labelled cells alone)" % ", ".join(adata.obs_names[:3]))
+    kept = train(adata, "partial", labelled_only=True, **PARAMS)
+    alone = ACTINNAnnotator(**PARAMS).fit(counts.X[3:], counts.var_names,
+                                          counts.obs["cell_type"][3:],
+                                          counts.obs_names[3:])
+    assert kept.n_reference_cells_ == 597
+    _same(kept, alone, counts.X[:100], counts.var_names)
+
+
+def test_a_missing_column_lists_the_columns(counts):
+    with pytest.raises(ACTINNInputError,
+                       match=r"no obs column 'celltype' to take the labels "
+                       r"from; the columns are: cell_type$"):
+        train(counts, "celltype", **PARAMS)
