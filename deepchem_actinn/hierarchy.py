@@ -30,7 +30,6 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.confidence.calibration import UNASSIGNED
-from deepchem_actinn.io._common import existing
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -123,6 +122,7 @@ class TypeHierarchy:
         >>> h.parent("NK cell"), h.parent("T cell")
         ('lymphocyte', 'lymphocyte')
         """
+        from deepchem_actinn.io._common import existing  # h5py: on use
         path = existing(path)
         if not path.is_file():
             raise ACTINNInputError("%s: not a file (a type hierarchy is a "

@@ -325,7 +325,7 @@ def test_report_takes_a_parent_that_is_itself_a_reference_type(model, tmp_path):
 
 def test_sample_data_copies_the_files_and_prints_runnable_commands(
         tmp_path, capsys):
-    target = tmp_path / "sample"
+    target = tmp_path / "my sample"  # printed paths are quoted
     assert main(["sample-data", str(target)]) == 0
     out = capsys.readouterr().out
     names = sorted(p.name for p in target.iterdir())
@@ -345,7 +345,7 @@ def test_sample_data_copies_the_files_and_prints_runnable_commands(
     ]
     for command in commands:
         build_parser().parse_args(command)  # exits on a bad flag
-    assert "-trs %s" % (target / "train_sample.h5") in out
+    assert commands[0][1:3] == ["-trs", str(target / "train_sample.h5")]
     assert main(["sample-data", str(target), "-q"]) == 2
 
 
@@ -551,11 +551,24 @@ def test_report_query_refuses_a_log_scale_with_the_flag(model, tmp_path,
     (["--majority-voting", "--over-clustering", "{d}/cl.txt"], "cl.txt"),
 ])
 def test_a_missing_side_file_fails_before_the_query_is_read(
-        model, tmp_path, capsys, flags, missing):
+        model, tmp_path, capsys, monkeypatch, flags, missing):
     """A typo in --hierarchy or --over-clustering is caught before the
     query is read, and worded as every missing input is."""
     flags = [f.format(d=tmp_path) for f in flags]
     assert predict(model, PATHS["test"], tmp_path / "out", *flags) == 2
+    err = capsys.readouterr().err
+    assert err == "actinn predict: error: %s: no such file or directory\n" % (
+        tmp_path / missing)
+    # a CSV query's names are not read first either
+    import deepchem_actinn.io.text as text
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the query was read")
+
+    monkeypatch.setattr(text, "text_orientation", unread)
+    csv = tmp_path / "q.csv"
+    csv.write_text("gene,c1\nActb,1\n")
+    assert predict(model, csv, tmp_path / "out", *flags) == 2
     err = capsys.readouterr().err
     assert err == "actinn predict: error: %s: no such file or directory\n" % (
         tmp_path / missing)

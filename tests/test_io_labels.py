@@ -146,11 +146,46 @@ def test_labels_from_an_obs_column(tmp_path):
     assert str(err.value) == (
         "celltype: no such file or directory, nor a column of %s's obs (its "
         "columns: cell_type, batch)" % path)
-    # a file of that name wins; a Series is taken as it is
-    (tmp_path / "batch").write_text("c1\tX\nc2\tY\nc3\tZ\n")
-    labels, name = labels_from(str(tmp_path / "batch"), path)
-    assert labels.tolist() == ["X", "Y", "Z"]
+    # a Series is taken as it is
     assert labels_from(LABELS)[0] is LABELS
     # not an h5ad file: a labels file or nothing
+    (tmp_path / "counts.tsv").write_text("gene\tc1\nG1\t1\n")
     with pytest.raises(ACTINNInputError, match="no such file or directory$"):
-        labels_from("cell_type", tmp_path / "batch", "tsv")
+        labels_from("cell_type", tmp_path / "counts.tsv")
+
+
+def test_a_file_named_like_the_column_comes_first(tmp_path, monkeypatch):
+    import anndata
+    from deepchem_actinn.io import labels_from
+    path = tmp_path / "ref.h5ad"
+    anndata.AnnData(np.ones((2, 1), np.float32),
+                    obs=pd.DataFrame({"batch": ["a", "b"]},
+                                     index=["c1", "c2"])).write_h5ad(path)
+    monkeypatch.chdir(tmp_path)
+    assert labels_from("batch", path)[0].tolist() == ["a", "b"]
+    (tmp_path / "batch").mkdir()  # a directory is no labels file
+    assert labels_from("batch", path)[0].tolist() == ["a", "b"]
+    (tmp_path / "batch").rmdir()
+    (tmp_path / "batch").write_text("c1\tX\nc2\tY\n")
+    labels, name = labels_from("batch", path)
+    assert labels.tolist() == ["X", "Y"] and name == "batch"
+
+
+def test_empty_obs_values_are_no_labels(tmp_path):
+    """An empty type in a column is as missing as in a labels file."""
+    import anndata
+    from deepchem_actinn.io import labels_from
+    path = tmp_path / "ref.h5ad"
+    anndata.AnnData(np.ones((3, 1), np.float32),
+                    obs=pd.DataFrame({"cell_type": ["B cell", "", " "]},
+                                     index=["c1", "c2", "c3"])).write_h5ad(path)
+    assert labels_from("cell_type", path)[0].to_dict() == {"c1": "B cell"}
+    (tmp_path / "labels.txt").write_text("c1\tB cell\nc2\t\n")
+    with pytest.raises(ACTINNInputError, match="line 2: expected"):
+        read_labels(tmp_path / "labels.txt")
+
+
+def test_r_write_csv_header_is_skipped(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text('"","cell_type"\n"c1","B cell"\n"c2","T cell"\n')
+    assert read_labels(path).to_dict() == {"c1": "B cell", "c2": "T cell"}

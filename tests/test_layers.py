@@ -138,6 +138,8 @@ def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
     ("spliced", "unspliced", "no layer 'unspliced' (layers: spliced)"),
     ("spliced", ".raw", "there is no .raw to read the counts from (asked for "
      "by --test-layer .raw)"),
+    ("spliced", "raw", "no layer 'raw' (layers: spliced); for .raw.X pass "
+     "--test-layer .raw"),
     ("csv", "spliced", "layers and .raw (--test-layer) are h5ad's only, not "
      "csv's"),
 ])
@@ -387,3 +389,18 @@ def test_settle_counts_matrix_names_the_choice(tmp_path, where, choice):
                                 layer="counts") == ("counts", None)
     pd.DataFrame(counts, columns=["g1", "g2"]).to_csv(tmp_path / "a.csv")
     assert settle_counts_matrix(tmp_path / "a.csv") == (None, None)
+
+
+def test_command_words_match_the_path_made_absolute(tmp_path, monkeypatch):
+    """A message naming the file by its absolute path (as the Dask path
+    does) is put in the command's words too."""
+    from deepchem_actinn.cli import _in_command_words
+    from deepchem_actinn.cli.parser import build_parser
+    from deepchem_actinn.io.count_matrix import other_layers
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(
+        ["predict", "-m", "m", "-ts", "q.h5ad", "-o", "o"])
+    hint, = other_layers(["spliced"])
+    for path in ("q.h5ad", str(tmp_path / "q.h5ad")):
+        text = _in_command_words("%s: X holds ... (%s)" % (path, hint), args)
+        assert text.endswith("(name one with --test-layer))"), text

@@ -106,7 +106,7 @@ def test_write_report_files_and_html(tmp_path, demo):
             '(Unassigned counted wrong)</div>' %
             (100 * summary["accuracy"])) in page
     assert ('<div class="value">%.1f%%</div><div class="label">Accuracy of '
-            'the cells given a type</div>' %
+            'the cells not Unassigned</div>' %
             (100 * summary["assigned_accuracy"])) in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page

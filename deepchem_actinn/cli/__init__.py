@@ -96,12 +96,14 @@ def _in_command_words(text: str, args) -> str:
     from deepchem_actinn.io.labels import TRAINING_HINT
     from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
-    text = text.replace(LOWER_MIN_OVERLAP, "pass a lower --min-overlap (0.3, "
-                        "say)")
+    lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
+    text = re.sub(lower, r"pass --min-overlap \1", text)
     text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
     for name, (layer, format) in _FILE_OPTIONS.items():
         path = getattr(args, name, None)
-        if isinstance(path, str) and text.startswith(str(Path(path)) + ":"):
+        spellings = (str(Path(path)), os.path.abspath(path)) if isinstance(
+            path, str) else ()  # as given, or made absolute (Dask)
+        if any(text.startswith(p + ":") for p in spellings):
             # a message about this file: its own options
             from deepchem_actinn.io.count_matrix import CLI_WORDS
             for python, words in CLI_WORDS.items():

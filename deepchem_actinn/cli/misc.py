@@ -1,5 +1,6 @@
 """``actinn format``, ``simulate``, ``demo`` and ``sample-data``."""
 import logging
+import shlex
 import shutil
 import time
 from pathlib import Path
@@ -108,25 +109,29 @@ def cmd_sample_data(args) -> None:
                       parents=True) as tmp:
         for key, source in paths.items():
             shutil.copyfile(source, tmp / SAMPLE_FILES[key])
-    d = str(target)
+
+    def q(*parts: str) -> str:  # a path under DIR as one shell word
+        return shlex.quote(str(target.joinpath(*parts)))
+
     print("Copied the bundled Tabula Muris sample (mouse, Smart-seq2: 4,000 "
           "training and 1,000 test cells, 12 types) into %s. Next:\n"
-          "  actinn train -trs %s/%s -trl %s/%s -m %s/model\n"
-          "  actinn predict -m %s/model -ts %s/%s -o %s/predictions -op\n"
-          "  actinn report -p %s/predictions/%s -op %s/predictions/%s "
-          "-l %s/%s -m %s/model --query %s/%s -o %s/report" %
-          (d, d, SAMPLE_FILES["train"], d, SAMPLE_FILES["train_labels"], d, d,
-           d, SAMPLE_FILES["test"], d, d, "predicted_label.txt", d,
-           "predicted_probabilities.txt", d, SAMPLE_FILES["test_labels"], d, d,
-           SAMPLE_FILES["test"], d))
+          "  actinn train -trs %s -trl %s -m %s\n"
+          "  actinn predict -m %s -ts %s -o %s -op\n"
+          "  actinn report -p %s -op %s -l %s -m %s --query %s -o %s" %
+          (target, q(SAMPLE_FILES["train"]), q(SAMPLE_FILES["train_labels"]),
+           q("model"), q("model"), q(SAMPLE_FILES["test"]), q("predictions"),
+           q("predictions", "predicted_label.txt"),
+           q("predictions", "predicted_probabilities.txt"),
+           q(SAMPLE_FILES["test_labels"]), q("model"), q(
+               SAMPLE_FILES["test"]), q("report")))
     print("Then the rules beyond the best type: Unassigned for cells unlike "
           "any reference type, a parent type (%s: NK and T cells under "
           "lymphocyte, ...) where the fine type is uncertain, and majority "
           "voting over the query's clusters (needs the clustering extra):\n"
-          "  actinn predict -m %s/model -ts %s/%s -o %s/rules --unassigned "
-          "--hierarchy %s/%s --majority-voting" %
-          (SAMPLE_FILES["hierarchy"], d, d, SAMPLE_FILES["test"], d, d,
-           SAMPLE_FILES["hierarchy"]))
+          "  actinn predict -m %s -ts %s -o %s --unassigned --hierarchy %s "
+          "--majority-voting" %
+          (SAMPLE_FILES["hierarchy"], q("model"), q(
+              SAMPLE_FILES["test"]), q("rules"), q(SAMPLE_FILES["hierarchy"])))
 
 
 def cmd_demo(args) -> None:

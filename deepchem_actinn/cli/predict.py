@@ -111,7 +111,9 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
         _hierarchy(args, type_names)
     if args.over_clustering and args.majority_voting:
         from deepchem_actinn.io import read_cell_ids
+        from deepchem_actinn.io._common import existing
         from deepchem_actinn.voting import read_clusters
+        existing(args.over_clustering)  # before the query's names are read
         cells = read_cell_ids(
             args.test_set, args.test_format,
             **orientation_options(args.test_orientation,
@@ -402,8 +404,8 @@ def cmd_predict(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
-    settle_orientation(args, "test", expected_genes=annotator.genes_)
     check_query_files(args, annotator.type_names, annotator.genes_)
+    settle_orientation(args, "test", expected_genes=annotator.genes_)
     predict_and_write(args, annotator, out_dir)
 
 

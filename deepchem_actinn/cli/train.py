@@ -55,11 +55,15 @@ def file_orientation(args) -> Dict[str, Any]:
     """The reference's layout for the readers that take it from disk (out
     of core): ``--train-orientation``, or decided once from the labels'
     cell ids (:func:`~deepchem_actinn.cli.common.settle_orientation`)."""
-    from deepchem_actinn.io import labels_from
-    if getattr(args, "train_orientation", "auto") == "auto":
-        labels, _ = labels_from(args.train_label, args.train_set,
-                                args.train_format)
-        settle_orientation(args, "train", expected_cells=labels.index)
+    from deepchem_actinn.io import read_labels
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.text import SEPARATORS
+    text = path_and_format(args.train_set, args.train_format)[1] in SEPARATORS
+    if text and getattr(args, "train_orientation", "auto") == "auto":
+        # a text file's labels are a file (it has no obs)
+        settle_orientation(args,
+                           "train",
+                           expected_cells=read_labels(args.train_label).index)
     chosen = getattr(args, "train_orientation", "auto")
     return {} if chosen == "auto" else {"orientation": chosen}
 

@@ -41,6 +41,9 @@ BOTH_NAMED = "pass either layer= or use_raw=True, not both"
 NO_RAW = ("there is no .raw to read the counts from (use_raw=True; "
           "actinn: a --*-layer of .raw)")
 EMPTY_X = "X is empty; pass " + NAMING
+#: How to name ``.raw`` and ``X`` themselves (messages).
+PASS_RAW = "pass use_raw=True (actinn: .raw)"
+PASS_X = "pass use_raw=False (actinn: X)"
 #: The Python advice of the messages above and the command line's words for
 #: it, ``{flag}`` being the option that names the file's matrix.
 CLI_WORDS = {
@@ -48,6 +51,8 @@ CLI_WORDS = {
     "layer=; " + ACTINN_OPTIONS: "{flag}",
     "use_raw=True; actinn: a --*-layer of .raw": "asked for by {flag} .raw",
     NAMING_OPTIONS: "{flag}",
+    PASS_RAW: "pass {flag} .raw",
+    PASS_X: "pass {flag} X",
 }
 
 
@@ -103,9 +108,9 @@ def no_layer(name: str, layers: Sequence[Optional[str]]) -> str:
     """
     hint = ""
     if name in ("raw", "raw.X", ".raw", ".raw.X"):
-        hint = "; for .raw.X pass use_raw=True (actinn: .raw)"
+        hint = "; for .raw.X " + PASS_RAW
     elif name == "X":
-        hint = "; for X itself pass use_raw=False (actinn: X)"
+        hint = "; for X itself " + PASS_X
     return "no layer %r (layers: %s)%s" % (name, examples(named(layers)) or
                                            "none", hint)
 

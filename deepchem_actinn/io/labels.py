@@ -75,10 +75,10 @@ def read_labels(path: PathLike) -> pd.Series:
     n_fields = 2
     try:
         with open_text(p) as fh:
-            for lineno, fields, line in _rows(fh):
+            for lineno, fields, line, empty_first in _rows(fh):
                 if not ids and (tuple(fields[:2]) == LABEL_HEADER or
-                                (line[:1] in ("\t", ",") and
-                                 len(fields) == 2 and fields[1])):
+                                (empty_first and len(fields) == 2 and
+                                 fields[1])):
                     n_fields = len(fields)
                     continue
                 if len(fields) != n_fields or not all(fields[:2]):
@@ -106,23 +106,23 @@ def read_labels(path: PathLike) -> pd.Series:
     return labels
 
 
-def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str]]:
-    """``(line number, stripped fields, line)`` of the non-blank lines,
-    split at tabs, or as CSV (quotes allowed: a type may hold a comma) when
-    the first such line holds a comma and no tab."""
+def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
+    """``(line number, stripped fields, line, first field empty)`` of the
+    non-blank lines, split at tabs, or as CSV (quotes allowed: a type may
+    hold a comma) when the first such line holds a comma and no tab. The
+    first field is empty (not blank) under pandas' and R's headers over an
+    unnamed index (``\tcell_type``, ``,cell_type``, ``"","cell_type"``)."""
     numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(lines, 1))
     numbered = ((n, line) for n, line in numbered if line.strip())
     first = next(numbered, None)
     if first is None:
         return
     rest = itertools.chain([first], numbered)
-    if "\t" in first[1] or "," not in first[1]:
-        for n, line in rest:
-            yield n, [f.strip() for f in line.split("\t")], line
-        return
+    as_csv = "\t" not in first[1] and "," in first[1]
     for n, line in rest:
-        fields = next(csv.reader([line]), [])
-        yield n, [f.strip() for f in fields], line
+        fields = next(csv.reader([line]), []) if as_csv else line.split("\t")
+        yield (n, [f.strip() for f in fields], line, bool(fields) and
+               fields[0] == "")
 
 
 def labels_from(labels: Union[pd.Series, PathLike],
@@ -167,31 +167,42 @@ def labels_from(labels: Union[pd.Series, PathLike],
     """
     if isinstance(labels, pd.Series):
         return labels, "labels"
-    if data is None or os.path.exists(labels):
+    if data is None or os.path.isfile(labels):
         return read_labels(labels), str(labels)
     from deepchem_actinn.io.formats import path_and_format
     p, fmt = path_and_format(data, format)
     if fmt != "h5ad":
-        return read_labels(labels), str(labels)  # says it is missing
-    import anndata
-    backed = anndata.read_h5ad(p, backed="r")
-    try:
-        obs = backed.obs
-    finally:
-        backed.file.close()
+        return read_labels(labels), str(labels)  # says what is wrong
+    obs = _read_obs(p)
     column = str(labels)
     if column not in obs.columns:
         raise ACTINNInputError(
             "%s: no such file or directory, nor a column of %s's obs (its "
             "columns: %s)" % (column, p, examples(list(obs.columns)) or "none"))
     values = obs[column]
-    given = values.notna().to_numpy()
+    # no value, or an empty one (a labels file refuses an empty type)
+    given = (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
     found = pd.Series(as_str_array(values[given].astype(str).to_numpy()),
                       index=pd.Index(as_str_array(obs.index[given]),
                                      dtype=object),
                       name="cell_type",
                       dtype=object)
     return found, "%s obs[%r]" % (p, column)
+
+
+def _read_obs(path) -> pd.DataFrame:
+    """The ``obs`` table of an h5ad file, read alone with anndata's element
+    reader (its matrices and layers stay on disk)."""
+    import h5py
+    try:
+        from anndata.io import read_elem
+    except ImportError:  # anndata < 0.11
+        from anndata.experimental import read_elem
+    with h5py.File(path, "r") as f:
+        if "obs" not in f:
+            raise ACTINNInputError("%s: no obs table to take labels from" %
+                                   path)
+        return read_elem(f["obs"])
 
 
 #: What :func:`match_labels` suggests for unlabelled reference cells.

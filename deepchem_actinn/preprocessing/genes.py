@@ -84,8 +84,26 @@ FEW_FOUND = 0.1
 
 #: How to accept a query that holds fewer of the model's genes (the end of
 #: the refusal; the command line says it in its own words).
-LOWER_MIN_OVERLAP = ("lower the annotator's min_overlap (annotator.min_overlap "
-                     "= 0.3, say; actinn: --min-overlap)")
+LOWER_MIN_OVERLAP = ("lower min_overlap to {value} (annotator.min_overlap = "
+                     "{value}; actinn: --min-overlap {value})")
+
+
+def accepting_share(found: int, wanted: int) -> float:
+    """The share found, rounded down to one significant figure: a
+    ``min_overlap`` that accepts the query (0 when nothing was found).
+
+    Examples
+    --------
+    >>> accepting_share(149, 1000), accepting_share(1, 3), accepting_share(4, 10)
+    (0.1, 0.3, 0.4)
+    >>> accepting_share(5, 1000)
+    0.005
+    """
+    share = found / max(wanted, 1)
+    if share <= 0:
+        return 0.0
+    step = 10.0**math.floor(math.log10(share))
+    return float("%.3g" % (math.floor(share / step + 1e-9) * step))
 
 
 def _overlap_message(model_genes: Sequence[str],
@@ -123,10 +141,12 @@ def _overlap_message(model_genes: Sequence[str],
     else:
         message += ". Among %s genes the query lacks: %s" % (
             what, examples(lacking, 3))
+    value = "%g" % accepting_share(found, n_wanted)
     if what == "the gene filter's":
         return message + (". To transform it anyway, lower the filter's "
-                          "min_overlap (%g)" % min_overlap)
-    return message + ". To annotate it anyway, " + LOWER_MIN_OVERLAP
+                          "min_overlap (%g) to %s" % (min_overlap, value))
+    return message + ". To annotate it anyway, " + LOWER_MIN_OVERLAP.format(
+        value=value)
 
 
 def gene_candidates(var_names: Sequence[str],

@@ -173,7 +173,9 @@ def summary_metrics(true_labels: Optional[Strings],
     dict
         ``accuracy`` (share of cells whose prediction equals the truth;
         unassigned cells count as wrong), ``assigned_accuracy`` (the same
-        over the cells given a type; None when none is), ``macro_f1``
+        over the cells not ``unassigned``; a parent type given instead of
+        a fine one counts as wrong in both; None when every cell is
+        unassigned), ``macro_f1``
         (mean F1 over the true types present), ``n_cells`` and
         ``share_unassigned``.
 

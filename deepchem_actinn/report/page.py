@@ -124,7 +124,7 @@ def _summary_cards(summary: Mapping[str, Any], n_types: int,
             cards.append(("Accuracy (Unassigned counted wrong)",
                           "%.1f%%" % (100 * summary["accuracy"])))
             if summary["assigned_accuracy"] is not None:
-                cards.append(("Accuracy of the cells given a type",
+                cards.append(("Accuracy of the cells not Unassigned",
                               "%.1f%%" % (100 * summary["assigned_accuracy"])))
         else:
             cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
