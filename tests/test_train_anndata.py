@@ -63,7 +63,8 @@ def test_labels_as_a_sequence(counts, expected):
 def test_unlabelled_cells_are_named_or_left_out(counts):
     adata = counts.copy()
     adata.obs["partial"] = adata.obs["cell_type"].astype(object)
-    adata.obs.iloc[:3, adata.obs.columns.get_loc("partial")] = None
+    adata.obs.iloc[:2, adata.obs.columns.get_loc("partial")] = None
+    adata.obs.iloc[2, adata.obs.columns.get_loc("partial")] = ""  # no type
     with pytest.raises(ACTINNInputError) as err:
         train(adata, "partial", **PARAMS)
     assert str(err.value) == (

@@ -215,7 +215,8 @@ def train(adata,
             raise ACTINNInputError("%d labels for %d cells" %
                                    (len(given_labels), adata.n_obs))
         values = pd.Series(given_labels, index=adata.obs_names, dtype=object)
-    given = values.notna().to_numpy()
+    # no value, or an empty one, is no label (as in a labels file)
+    given = (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
     chosen = counts_source(adata,
                            layer,
                            use_raw,
