@@ -10,6 +10,7 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
+from deepchem_actinn.io.labels import has_label
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                  gene_candidates)
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
@@ -215,8 +216,7 @@ def train(adata,
             raise ACTINNInputError("%d labels for %d cells" %
                                    (len(given_labels), adata.n_obs))
         values = pd.Series(given_labels, index=adata.obs_names, dtype=object)
-    # no value, or an empty one, is no label (as in a labels file)
-    given = (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+    given = has_label(values)
     chosen = counts_source(adata,
                            layer,
                            use_raw,

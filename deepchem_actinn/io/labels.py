@@ -180,14 +180,26 @@ def labels_from(labels: Union[pd.Series, PathLike],
             "%s: no such file or directory, nor a column of %s's obs (its "
             "columns: %s)" % (column, p, examples(list(obs.columns)) or "none"))
     values = obs[column]
-    # no value, or an empty one (a labels file refuses an empty type)
-    given = (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+    given = has_label(values)
     found = pd.Series(as_str_array(values[given].astype(str).to_numpy()),
                       index=pd.Index(as_str_array(obs.index[given]),
                                      dtype=object),
                       name="cell_type",
                       dtype=object)
     return found, "%s obs[%r]" % (p, column)
+
+
+def has_label(values: pd.Series) -> np.ndarray:
+    """Which cells of a labels column have one: no value, or an empty one
+    (which a labels file refuses), is none.
+
+    Examples
+    --------
+    >>> has_label(pd.Series(["B cell", None, " ", "T cell"])).tolist()
+    [True, False, False, True]
+    """
+    return (values.notna() &
+            (values.astype(str).str.strip() != "")).to_numpy(dtype=bool)
 
 
 def _read_obs(path) -> pd.DataFrame:
