@@ -56,6 +56,12 @@ def test_the_counts_are_found_as_annotate_finds_them(counts, expected, where):
 def test_labels_as_a_sequence(counts, expected):
     annotator = train(counts, list(counts.obs["cell_type"]), **PARAMS)
     _same(annotator, expected, counts.X[:100], counts.var_names)
+    # a Series indexed by cell id is matched by id, whatever its order
+    shuffled = counts.obs["cell_type"].iloc[::-1]
+    _same(train(counts, shuffled, **PARAMS), expected, counts.X[:100],
+          counts.var_names)
+    with pytest.raises(ACTINNInputError, match="1 cell has no label: "):
+        train(counts, shuffled.iloc[1:], **PARAMS)
     with pytest.raises(ACTINNInputError, match="599 labels for 600 cells"):
         train(counts, list(counts.obs["cell_type"])[1:], **PARAMS)
 

@@ -167,7 +167,8 @@ def train(adata,
     adata: anndata.AnnData
         The reference, cells x genes.
     labels: str or sequence of str, default "cell_type"
-        An ``obs`` column holding each cell's type, or one type per cell.
+        An ``obs`` column holding each cell's type, one type per cell in
+        row order, or a pandas Series indexed by cell id (matched by id).
     layer, use_raw, allow_non_integer:
         Where the counts are, as in :func:`annotate`.
     labelled_only: bool, default False
@@ -210,6 +211,14 @@ def train(adata,
                 "no obs column %r to take the labels from; the columns are: "
                 "%s" % (labels, examples(list(adata.obs.columns)) or "none"))
         values = adata.obs[labels]
+    elif isinstance(labels,
+                    pd.Series) and not isinstance(labels.index, pd.RangeIndex):
+        # by cell id, as fit matches a Series (cells it lacks: no label)
+        values = pd.Series(labels.to_numpy(dtype=object),
+                           index=labels.index.astype(str))
+        if not values.index.is_unique:
+            raise ACTINNInputError("the labels name some cells more than once")
+        values = values.reindex(adata.obs_names.astype(str))
     else:
         given_labels = list(labels)
         if len(given_labels) != adata.n_obs:
