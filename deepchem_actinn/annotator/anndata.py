@@ -98,12 +98,9 @@ def annotate(adata,
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
     """
-    if getattr(adata, "isbacked", False):
-        raise ACTINNInputError(
-            "this AnnData is backed by %s, its counts still on disk: call "
-            "adata.to_memory() first, or stream the file with "
-            "annotator.predict_file(path) (actinn predict does)" %
-            adata.filename)
+    _refuse_backed(
+        adata, "stream the file with annotator.predict_file(path) "
+        "(actinn predict does)")
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
@@ -200,11 +197,9 @@ def train(adata,
     >>> len(annotator.type_names)
     12
     """
-    if getattr(adata, "isbacked", False):
-        raise ACTINNInputError(
-            "this AnnData is backed by %s, its counts still on disk: call "
-            "adata.to_memory() first, or train from the file with "
-            "ACTINNAnnotator().fit_file(path, labels)" % adata.filename)
+    _refuse_backed(
+        adata, "train from the file with "
+        "ACTINNAnnotator().fit_file(path, labels)")
     if isinstance(labels, str):
         if labels not in adata.obs.columns:
             raise ACTINNInputError(
@@ -248,6 +243,15 @@ def train(adata,
     return ACTINNAnnotator(**params).fit(counts, chosen.var.index,
                                          values[given].astype(str).to_numpy(),
                                          cells)
+
+
+def _refuse_backed(adata, instead: str) -> None:
+    """Refuse an AnnData whose counts are still on disk (backed mode),
+    saying what to do ``instead``."""
+    if getattr(adata, "isbacked", False):
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, its counts still on disk: call "
+            "adata.to_memory() first, or %s" % (adata.filename, instead))
 
 
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.

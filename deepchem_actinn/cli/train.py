@@ -75,30 +75,30 @@ def train_matrix(args) -> Dict[str, Any]:
 
 def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
     """``err`` with a hint when ``--train-orientation`` was given for a
-    CSV/TSV reference and the labels' cell ids are more often what it reads
-    as genes than what it reads as cells: the layout given is the wrong
-    one."""
-    from deepchem_actinn.io import read_cell_ids, read_gene_names, read_labels
+    CSV/TSV reference and the layout the labels' cell ids point to
+    (:func:`~deepchem_actinn.io.text.text_orientation`) is the other one."""
+    from deepchem_actinn.io import read_labels
     from deepchem_actinn.io.formats import path_and_format
-    from deepchem_actinn.io.orientation import CELLS_BY_GENES, GENES_BY_CELLS
+    from deepchem_actinn.io.orientation import GENES_BY_CELLS
+    from deepchem_actinn.io.text import text_orientation
     given = getattr(args, "train_orientation", "auto")
     path, fmt = path_and_format(args.train_set, args.train_format)
     if given == "auto" or fmt not in ("csv", "tsv"):
         return err
-    ids = {str(c).upper() for c in read_labels(args.train_label).index}
-    as_genes = sum(
-        g in ids for g in read_gene_names(path, fmt, orientation=given))
-    as_cells = sum(
-        str(c).upper() in ids
-        for c in read_cell_ids(path, fmt, orientation=given))
-    if as_genes <= as_cells:
+    try:
+        pointed = text_orientation(path,
+                                   fmt,
+                                   expected_cells=read_labels(
+                                       args.train_label).index)
+    except ACTINNInputError:  # the labels match neither axis
+        return err
+    if pointed == given:
         return err
     return ACTINNInputError(
         "%s (the labels name the file's %s, which --train-orientation %s "
         "reads as genes: give %s, or leave the option out and the layout "
         "is detected)" %
-        (err, "rows" if given == GENES_BY_CELLS else "columns", given,
-         GENES_BY_CELLS if given == CELLS_BY_GENES else CELLS_BY_GENES))
+        (err, "rows" if given == GENES_BY_CELLS else "columns", given, pointed))
 
 
 def read_reference(args):
