@@ -248,7 +248,9 @@ def test_cli_remove_ambient(trained, tm_test, tmp_path):
     ]
     assert main(args + ["-o", str(tmp_path / "out")]) == 0
     labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
-    assert list(labels.columns) == ["cellname", "celltype", "ambient_fraction"]
+    assert list(labels.columns) == [
+        "cellname", "celltype", "confidence", "ambient_fraction"
+    ]
     assert labels["ambient_fraction"].between(0, ambient.MAX_FRACTION).all()
     expected = trained.predict(tm_test["X"],
                                tm_test["genes"],

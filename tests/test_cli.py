@@ -54,7 +54,8 @@ def trained(tmp_path_factory):
 
 def test_train_then_predict_equals_in_process_annotator(trained):
     labels, proba = read_predictions(trained / "out")
-    assert list(labels.columns) == ["cellname", "celltype"]
+    # ACTINN's two columns, then each label's calibrated probability
+    assert list(labels.columns) == ["cellname", "celltype", "confidence"]
     test = read(PATHS["test"])
     reference = read(PATHS["train"])
     truth = pd.read_csv(PATHS["train_labels"],
@@ -71,6 +72,9 @@ def test_train_then_predict_equals_in_process_annotator(trained):
     np.testing.assert_array_equal(labels["cellname"], test.obs_names)
     np.testing.assert_array_equal(labels["celltype"],
                                   expected.cell_types.astype(str))
+    np.testing.assert_allclose(labels["confidence"],
+                               expected.confidence,
+                               atol=1e-5)
     # Types as rows, cells as columns, as the original script wrote them.
     assert list(proba.index) == in_process.type_names
     assert list(proba.columns) == list(test.obs_names)
@@ -257,11 +261,27 @@ def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
 
 def test_report_finds_the_probabilities_beside_the_predictions(
         trained, tmp_path, capsys):
-    # run -op / predict -op write predicted_probabilities.txt beside
-    # predicted_label.txt: the report reads it without -op, and its
-    # confidence figure is the one -op gives
+    # predicted_label.txt's confidence column is the top probability that
+    # -op gives; without it (the original ACTINN's two columns), the
+    # report reads the predicted_probabilities.txt that run -op /
+    # predict -op wrote beside it
     with_op, without = tmp_path / "with_op", tmp_path / "without"
-    predictions = trained / "out" / "predicted_label.txt"
+    with_column = tmp_path / "with_column"
+    labels, proba = read_predictions(trained / "out")
+    np.testing.assert_allclose(labels["confidence"],
+                               proba.max(axis=0).to_numpy(),
+                               atol=1e-6)
+    assert main([
+        "report", "-p",
+        str(trained / "out" / "predicted_label.txt"), "-o",
+        str(with_column), "-q"
+    ]) == 0
+    actinn_style = tmp_path / "actinn_style"
+    actinn_style.mkdir()
+    predictions = actinn_style / "predicted_label.txt"
+    labels[["cellname", "celltype"]].to_csv(predictions, sep="\t", index=False)
+    (actinn_style / "predicted_probabilities.txt").write_bytes(
+        (trained / "out" / "predicted_probabilities.txt").read_bytes())
     assert main([
         "report", "-p",
         str(predictions), "-op",
@@ -270,10 +290,13 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     ]) == 0
     assert main(["report", "-p", str(predictions), "-o", str(without)]) == 0
     err = capsys.readouterr().err
-    assert "confidence from %s" % (trained / "out" /
+    assert "confidence from %s" % (actinn_style /
                                    "predicted_probabilities.txt") in err
     assert err.count("wrote ") == 1 and "report: wrote " in err
     assert ((without /
+             "confidence.png").read_bytes() == (with_op /
+                                                "confidence.png").read_bytes())
+    assert ((with_column /
              "confidence.png").read_bytes() == (with_op /
                                                 "confidence.png").read_bytes())
     # a probabilities file left from another run (labels re-written
@@ -314,13 +337,15 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     # predictions alone: the error says what is missing and where
     alone = tmp_path / "alone"
     alone.mkdir()
-    (alone / "predicted_label.txt").write_bytes(predictions.read_bytes())
+    (alone / "predicted_label.txt").write_bytes(
+        (actinn_style / "predicted_label.txt").read_bytes())
     _fails([
         "report", "-p",
         str(alone / "predicted_label.txt"), "-o",
         str(tmp_path / "r")
-    ], capsys, "no confidence for the report: no predicted_probabilities.txt "
-           "beside it; pass -op FILE", [tmp_path / "r"])
+    ], capsys, "no confidence for the report: no confidence column and no "
+           "predicted_probabilities.txt beside it; pass -op FILE",
+           [tmp_path / "r"])
 
 
 def test_unassigned_flags(trained, tmp_path):

@@ -208,8 +208,8 @@ def test_voting_and_hierarchy_columns(model, tmp_path):
                    "--hierarchy", str(hierarchy)) == 0
     labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
     assert list(labels.columns) == [
-        "cellname", "celltype", "over_clustering", "majority_voting", "level",
-        "confidence"
+        "cellname", "celltype", "confidence", "over_clustering",
+        "majority_voting", "level"
     ]
     # the label's probability: a parent's is its types' sum
     everything = tmp_path / "everything.tsv"
@@ -296,8 +296,10 @@ def test_report_use_as_prediction_reports_the_voted_labels(
         str(tmp_path / "r"), "-q"
     ]) == 2
     err = capsys.readouterr().err
-    assert ("has no majority_voting column (its columns: cellname, "
-            "celltype): predict and run write it with --majority-voting") in err
+    assert (
+        "has no majority_voting column (its columns: cellname, "
+        "celltype, confidence): predict and run write it with --majority-voting"
+    ) in err
     assert not (tmp_path / "r").exists()
 
 

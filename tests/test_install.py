@@ -97,7 +97,7 @@ def test_predict_and_report_work_without_deepchem(tmp_path):
                       "-o", str(tmp_path / "pred"), "-op", "-q")
     assert predict.returncode == 0, predict.stderr
     lines = (tmp_path / "pred" / "predicted_label.txt").read_text().splitlines()
-    assert lines[0] == "cellname\tcelltype" and len(lines) == 1001
+    assert lines[0] == "cellname\tcelltype\tconfidence" and len(lines) == 1001
     report = _python(NO_DEEPCHEM + cli, "report", "-p",
                      str(tmp_path / "pred" / "predicted_label.txt"), "-op",
                      str(tmp_path / "pred" / "predicted_probabilities.txt"),

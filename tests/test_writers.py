@@ -99,9 +99,9 @@ def test_label_writer_streams_chunks_with_confidence(tmp_path):
         writer.write(np.array(["c3"]), np.array(["A"]), confidence=[1.0])
     assert writer.n_written == 3
     assert path.read_text() == ("cellname\tcelltype\tconfidence\n"
-                                "c1\tA\t0.9123\n"
-                                "c2\tB\t0.5000\n"
-                                "c3\tA\t1.0000\n")
+                                "c1\tA\t0.912340\n"
+                                "c2\tB\t0.500000\n"
+                                "c3\tA\t1.000000\n")
     assert readers.read_labels(path).to_dict() == {
         "c1": "A",
         "c2": "B",

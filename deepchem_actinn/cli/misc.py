@@ -170,8 +170,10 @@ def cmd_demo(args) -> None:
     names = [PROBABILITY_FILE, LABEL_FILE]
     with atomic_files(out_dir, names, overwrite=args.overwrite,
                       parents=True) as tmp:
-        write_predicted_labels(tmp / LABEL_FILE, result.cell_ids,
-                               result.cell_types)
+        write_predicted_labels(tmp / LABEL_FILE,
+                               result.cell_ids,
+                               result.cell_types,
+                               confidence=result.confidence)
         write_probabilities(tmp / PROBABILITY_FILE, result.cell_ids,
                             result.type_names, result.probabilities)
     history = annotator.history_

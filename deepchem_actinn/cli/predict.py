@@ -230,10 +230,12 @@ class _Outputs:
         ``clusters.txt``."""
         import pandas as pd
 
-        from deepchem_actinn.io import LABEL_HEADER
+        from deepchem_actinn.io import CONFIDENCE_HEADER, LABEL_HEADER
+        from deepchem_actinn.io.writers import format_confidence
         frame = pd.DataFrame({
             LABEL_HEADER[0]: result.cell_ids,
-            LABEL_HEADER[1]: result.cell_types
+            LABEL_HEADER[1]: result.cell_types,
+            CONFIDENCE_HEADER: format_confidence(result.confidence)
         })
         clusters = getattr(result, "clusters", None)
         if clusters is not None:
@@ -242,9 +244,8 @@ class _Outputs:
         if voted is not None:
             frame["majority_voting"] = np.asarray(voted)
         levels = getattr(result, "levels", None)
-        if levels is not None:  # and the label's probability, a parent's
-            frame["level"] = np.asarray(levels)  # summed, for the report
-            frame["confidence"] = np.round(np.asarray(result.confidence), 6)
+        if levels is not None:
+            frame["level"] = np.asarray(levels)
         fractions = getattr(result, "ambient_fraction", None)
         if fractions is not None:
             frame["ambient_fraction"] = np.round(np.asarray(fractions), 4)
@@ -341,7 +342,8 @@ def _stream(args, annotator, outputs: _Outputs,
                 contextlib.closing(_chunks(args, annotator, column,
                                            genes)) as results:
             for result in results:
-                writer.write(result.cell_ids, result.cell_types)
+                writer.write(result.cell_ids, result.cell_types,
+                             result.confidence)
                 summary.add(result.cell_types, result.genes_missing)
                 outputs.keep_probabilities(result)
                 bar.update(len(result))

@@ -59,11 +59,11 @@ def read_predictions(path: str):
 
 def _confidence(args, frame) -> np.ndarray:
     """The probability of each cell's label: the top type's from ``-op``,
-    else the predictions' ``confidence`` column (which ``predict
-    --hierarchy`` writes: a parent type's is its types' sum), else the top
-    type's from the
-    ``predicted_probabilities.txt`` that ``predict -op`` / ``run -op``
-    wrote beside the predictions."""
+    else the predictions' ``confidence`` column (which ``predict`` and
+    ``run`` write; with ``--hierarchy`` a parent type's is its types' sum),
+    else, for a file without one (the original ACTINN's), the top type's
+    from the ``predicted_probabilities.txt`` that ``-op`` wrote beside the
+    predictions."""
     import pandas as pd
 
     from deepchem_actinn.cli.predict import PROBABILITY_FILE
@@ -75,9 +75,9 @@ def _confidence(args, frame) -> np.ndarray:
         beside = Path(args.predictions).parent / PROBABILITY_FILE
         if not beside.is_file():
             raise ACTINNInputError(
-                "%s: no confidence for the report: no %s beside it; pass "
-                "-op FILE (predict and run write it with -op)" %
-                (args.predictions, PROBABILITY_FILE))
+                "%s: no confidence for the report: no confidence column "
+                "and no %s beside it; pass -op FILE (predict and run write "
+                "it with -op)" % (args.predictions, PROBABILITY_FILE))
         source = str(beside)
         logger.info("confidence from %s", source)
     existing(source)

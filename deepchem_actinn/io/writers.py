@@ -141,7 +141,7 @@ class PredictedLabelWriter:
     Writes ACTINN's ``predicted_label.txt`` layout: a header
     ``cellname<TAB>celltype`` then one line per cell. If
     :meth:`write` is given confidences, a third column ``confidence``
-    (``%.4f``) follows. The file appears under its name only when the
+    (six decimals, :func:`format_confidence`) follows. The file appears under its name only when the
     ``with`` block ends without an exception.
 
     Parameters
@@ -165,8 +165,8 @@ class PredictedLabelWriter:
     ...     writer.write(["c1", "c2"], ["B cell", "T cell"], [0.9, 0.75])
     ...     writer.write(["c3"], ["B cell"], [0.5])
     >>> open(path).read().splitlines()  # doctest: +NORMALIZE_WHITESPACE
-    ['cellname\\tcelltype\\tconfidence', 'c1\\tB cell\\t0.9000',
-     'c2\\tT cell\\t0.7500', 'c3\\tB cell\\t0.5000']
+    ['cellname\\tcelltype\\tconfidence', 'c1\\tB cell\\t0.900000',
+     'c2\\tT cell\\t0.750000', 'c3\\tB cell\\t0.500000']
     """
 
     def __init__(self, path: PathLike, overwrite: bool = False):
@@ -239,24 +239,38 @@ class PredictedLabelWriter:
             self._writer.writerow(header)
         elif self._with_confidence != with_confidence:
             raise ValueError("give confidence for every chunk or for none")
-        if with_confidence:
-            conf = np.asarray(confidence, dtype=float).reshape(-1)
-            if conf.size != len(ids):
+        if confidence is not None:
+            conf = format_confidence(confidence)
+            if len(conf) != len(ids):
                 raise ValueError("%d cell ids but %d confidences" %
-                                 (len(ids), conf.size))
-            self._writer.writerows(zip(ids, types, ("%.4f" % c for c in conf)))
+                                 (len(ids), len(conf)))
+            self._writer.writerows(zip(ids, types, conf))
         else:
             self._writer.writerows(zip(ids, types))
         self.n_written += len(ids)
 
 
+def format_confidence(confidence: Floats) -> List[str]:
+    """Confidences as ``predicted_label.txt`` spells them: six decimals.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.writers import format_confidence
+    >>> format_confidence([0.99998653, 1.0, 0.25])
+    ['0.999987', '1.000000', '0.250000']
+    """
+    return ["%.6f" % c for c in np.asarray(confidence, dtype=float).ravel()]
+
+
 def write_predicted_labels(path: PathLike,
                            cell_ids: Strings,
                            cell_types: Strings,
-                           overwrite: bool = False) -> None:
+                           overwrite: bool = False,
+                           confidence: Optional[Floats] = None) -> None:
     """Write predicted labels as ACTINN's ``predicted_label.txt``.
 
-    Tab-separated, header ``cellname<TAB>celltype``, one line per cell.
+    Tab-separated, header ``cellname<TAB>celltype``, one line per cell;
+    with ``confidence``, a third column ``confidence``.
 
     Parameters
     ----------
@@ -268,6 +282,8 @@ def write_predicted_labels(path: PathLike,
         The predicted cell type of each.
     overwrite: bool, default False
         Replace ``path`` if it exists.
+    confidence: sequence of float, optional
+        The probability of each label.
 
     Examples
     --------
@@ -279,7 +295,7 @@ def write_predicted_labels(path: PathLike,
     ['cellname\\tcelltype', 'c1\\tB cell', 'c2\\tT cell']
     """
     with PredictedLabelWriter(path, overwrite) as writer:
-        writer.write(cell_ids, cell_types)
+        writer.write(cell_ids, cell_types, confidence)
 
 
 def write_probabilities(path: PathLike,
