@@ -223,6 +223,26 @@ def test_annotate_writes_obs_obsm_uns(quick, tm_test):
                                rtol=1e-5)
 
 
+def test_annotate_warns_of_gene_names_written_as_another_species(
+        quick, tm_test, caplog):
+    # genes are matched ignoring case, so a human-style query (CD3E) of
+    # the mouse model (Cd3e) is annotated; how its names are capitalised
+    # gives it away, as actinn predict says
+    def query(genes):
+        return anndata.AnnData(X=tm_test["X"].copy(),
+                               obs=pd.DataFrame(index=tm_test["ids"]),
+                               var=pd.DataFrame(index=genes))
+
+    caplog.set_level("WARNING")
+    mouse = annotate(query(tm_test["genes"]), quick)
+    assert "another species" not in caplog.text
+    human = annotate(query([g.upper() for g in tm_test["genes"]]), quick)
+    assert ("the model's genes are written like Cd3e (mouse, rat), the "
+            "query's like CD3E (human): is the query from another species?"
+            in caplog.text)
+    np.testing.assert_array_equal(human.cell_types, mouse.cell_types)
+
+
 def test_fit_rejects_bad_labels(tm_train):
     with pytest.raises(ACTINNInputError, match="labels"):
         ACTINNAnnotator().fit(tm_train["X"], tm_train["genes"],

@@ -1,6 +1,6 @@
 """Annotating an AnnData object in place, the way scanpy tools do."""
 import logging
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 import pandas as pd
 
@@ -12,7 +12,8 @@ from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
 from deepchem_actinn.io.labels import has_label
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                 gene_candidates)
+                                                 gene_candidates,
+                                                 species_warning)
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 
 logger = logging.getLogger(__name__)
@@ -110,16 +111,10 @@ def annotate(adata,
                            layer,
                            use_raw,
                            allow_non_integer=allow_non_integer)
-    var = chosen.var
-    candidates = gene_candidates(var.index, var)
-    column, matched = choose_gene_column(annotator.genes_, candidates,
-                                         annotator.min_overlap)
-    if column != "var_names":
-        logger.warning("matched genes through %s (%d of the model's %d genes)",
-                       column, matched, len(annotator.genes_))
+    column, genes = _query_genes(annotator, chosen)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
-                               candidates[column],
+                               genes,
                                adata.obs_names,
                                unassigned,
                                threshold,
@@ -304,12 +299,10 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
             "AnnData: %s is a Dask array; majority voting, a hierarchy and "
             "remove_ambient need the query in memory (adata.to_memory())" %
             chosen.description)
-    candidates = gene_candidates(chosen.var.index, chosen.var)
-    column, _ = choose_gene_column(annotator.genes_, candidates,
-                                   annotator.min_overlap)
+    column, genes = _query_genes(annotator, chosen)
     result = predict_dask(annotator,
                           chosen.matrix,
-                          candidates[column],
+                          genes,
                           adata.obs_names,
                           unassigned=unassigned,
                           threshold=threshold,
@@ -318,6 +311,23 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
     result.gene_column = column
     _write(adata, result, key_added)
     return result
+
+
+def _query_genes(annotator: ACTINNAnnotator,
+                 chosen: CountsSource) -> Tuple[str, List[str]]:
+    """The query's gene identifiers that match the model's genes best (their
+    column's name and the names), saying when they are not ``var_names``
+    or are capitalised as another species writes gene symbols."""
+    candidates = gene_candidates(chosen.var.index, chosen.var)
+    column, matched = choose_gene_column(annotator.genes_, candidates,
+                                         annotator.min_overlap)
+    if column != "var_names":
+        logger.warning("matched genes through %s (%d of the model's %d genes)",
+                       column, matched, len(annotator.genes_))
+    species = species_warning(annotator.genes_, candidates[column])
+    if species:
+        logger.warning("%s", species)
+    return column, candidates[column]
 
 
 def _clusters(adata, over_clustering: Any) -> Any:

@@ -11,81 +11,12 @@ as the files spell them is what gives it away.
 """
 import logging
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Sequence
 
 from deepchem_actinn.confidence import UNASSIGNED
+from deepchem_actinn.preprocessing.genes import species_warning
 
 logger = logging.getLogger("deepchem_actinn")
-
-#: Share of the names that must follow one pattern for it to count.
-CASE_MAJORITY = 0.8
-#: Names looked at when telling the pattern (the first ones).
-CASE_SAMPLE = 2000
-_STYLE_NAMES = {
-    "title": "like Cd3e (mouse, rat)",
-    "upper": "like CD3E (human)",
-}
-
-
-def gene_case_style(names: Iterable[str]) -> Optional[str]:
-    """How a list of gene symbols is capitalised.
-
-    Looks at the letters of each name with at least two of them, skipping
-    Ensembl ids (``ENS...``): ``"title"`` when at least
-    :data:`CASE_MAJORITY` of them are first-upper-rest-lower (``Cd3e``),
-    ``"upper"`` when that many are all upper-case (``CD3E``), else None.
-
-    Examples
-    --------
-    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
-    'title'
-    >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
-    'upper'
-    >>> gene_case_style(["ENSMUSG00000002", "ENSMUSG00000003"]) is None
-    True
-    """
-    title = upper = seen = 0
-    for name in names:
-        if seen >= CASE_SAMPLE:
-            break
-        text = str(name)
-        if text.upper().startswith("ENS"):
-            continue
-        letters = [c for c in text if c.isalpha()]
-        if len(letters) < 2:
-            continue
-        seen += 1
-        if all(c.isupper() for c in letters):
-            upper += 1
-        elif letters[0].isupper() and all(c.islower() for c in letters[1:]):
-            title += 1
-    if not seen:
-        return None
-    if title >= CASE_MAJORITY * seen:
-        return "title"
-    if upper >= CASE_MAJORITY * seen:
-        return "upper"
-    return None
-
-
-def species_warning(model_genes: Sequence[str],
-                    query_genes: Sequence[str]) -> Optional[str]:
-    """A warning when the two gene lists are capitalised as two different
-    species write gene symbols, else None.
-
-    Examples
-    --------
-    >>> species_warning(["Cd3e", "Actb"], ["CD3E", "ACTB"])[:40]
-    "the model's genes are written like Cd3e "
-    >>> species_warning(["Cd3e"], ["Cd3e"]) is None
-    True
-    """
-    model, query = gene_case_style(model_genes), gene_case_style(query_genes)
-    if model is None or query is None or model == query:
-        return None
-    return ("the model's genes are written %s, the query's %s: is the query "
-            "from another species? Genes were matched by ignoring case" %
-            (_STYLE_NAMES[model], _STYLE_NAMES[query]))
 
 
 class PredictionSummary:

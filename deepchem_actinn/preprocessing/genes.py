@@ -8,6 +8,10 @@ lacks get position -1 (their values are set to zero) and are reported once,
 through the package's logger; a query sharing fewer than ``min_overlap`` of
 the model's genes is refused with the overlap figures, since predicting with
 unmatched genes gives one constant label for every cell.
+
+Matching ignores case, so a human query (``CD3E``) matches a mouse model
+(``Cd3e``) without an error; :func:`species_warning` tells it from how the
+names are capitalised.
 """
 import logging
 import math
@@ -270,3 +274,74 @@ def measured_genes(reference: Sequence[str],
     return [
         str(reference[i]) for i in columns_of(reference, candidates[column])
     ]
+
+
+#: Share of the names that must follow one pattern for it to count.
+CASE_MAJORITY = 0.8
+#: Names looked at when telling the pattern (the first ones).
+CASE_SAMPLE = 2000
+_STYLE_NAMES = {
+    "title": "like Cd3e (mouse, rat)",
+    "upper": "like CD3E (human)",
+}
+
+
+def gene_case_style(names: Iterable[str]) -> Optional[str]:
+    """How a list of gene symbols is capitalised.
+
+    Looks at the letters of each name with at least two of them, skipping
+    Ensembl ids (``ENS...``): ``"title"`` when at least
+    :data:`CASE_MAJORITY` of them are first-upper-rest-lower (``Cd3e``),
+    ``"upper"`` when that many are all upper-case (``CD3E``), else None.
+
+    Examples
+    --------
+    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
+    'title'
+    >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
+    'upper'
+    >>> gene_case_style(["ENSMUSG00000002", "ENSMUSG00000003"]) is None
+    True
+    """
+    title = upper = seen = 0
+    for name in names:
+        if seen >= CASE_SAMPLE:
+            break
+        text = str(name)
+        if text.upper().startswith("ENS"):
+            continue
+        letters = [c for c in text if c.isalpha()]
+        if len(letters) < 2:
+            continue
+        seen += 1
+        if all(c.isupper() for c in letters):
+            upper += 1
+        elif letters[0].isupper() and all(c.islower() for c in letters[1:]):
+            title += 1
+    if not seen:
+        return None
+    if title >= CASE_MAJORITY * seen:
+        return "title"
+    if upper >= CASE_MAJORITY * seen:
+        return "upper"
+    return None
+
+
+def species_warning(model_genes: Sequence[str],
+                    query_genes: Sequence[str]) -> Optional[str]:
+    """A warning when the two gene lists are capitalised as two different
+    species write gene symbols, else None.
+
+    Examples
+    --------
+    >>> species_warning(["Cd3e", "Actb"], ["CD3E", "ACTB"])[:40]
+    "the model's genes are written like Cd3e "
+    >>> species_warning(["Cd3e"], ["Cd3e"]) is None
+    True
+    """
+    model, query = gene_case_style(model_genes), gene_case_style(query_genes)
+    if model is None or query is None or model == query:
+        return None
+    return ("the model's genes are written %s, the query's %s: is the query "
+            "from another species? Genes were matched by ignoring case" %
+            (_STYLE_NAMES[model], _STYLE_NAMES[query]))
