@@ -214,6 +214,23 @@ def test_to_numpy_dataset_refuses_what_is_not_counts_or_labels():
         to_numpy_dataset(logged)
 
 
+def test_to_numpy_dataset_warns_when_it_makes_its_own_class_ids(caplog):
+    # a test set lacking a training type, converted without the training
+    # mapping, would get other class ids: the conversion says so
+    train, test = load_tabula_muris_sample()
+    labels = da.CellTypeLabels.from_labels(train.obs["cell_type"])
+    no_b = test[test.obs["cell_type"] != "B cell"]
+    caplog.set_level("WARNING")
+    given = to_numpy_dataset(no_b, labels)
+    assert "class ids" not in caplog.text
+    np.testing.assert_array_equal(given.y.ravel(),
+                                  labels.encode(no_b.obs["cell_type"]))
+    own = to_numpy_dataset(no_b)
+    assert ("to_numpy_dataset: class ids from this data's own 11 types; pass "
+            "labels=" in caplog.text)
+    assert (own.y != given.y).any()
+
+
 def test_model_refuses_data_of_another_width_or_class_ids(split):
     wide = dc.data.NumpyDataset(np.zeros((4, split["n_genes"] + 1), np.float32),
                                 np.zeros((4, 1)))
@@ -235,3 +252,45 @@ def test_model_refuses_data_of_another_width_or_class_ids(split):
                        r"1\)\), the dataset's y has %d columns: one-hot" %
                        (y.max() + 1)):
         _model(split).fit(onehot, nb_epoch=1)
+
+
+def test_model_says_what_to_do_with_the_wrong_kind_of_data(split, tmp_path):
+    # what a DeepChem user hands the model by mistake: cell-type names as
+    # y, counts not normalised, a sparse X, an AnnData, a file as model_dir
+    names = np.array(split["type_names"])[split["train"].y.ravel().astype(int)]
+    with pytest.raises(ValueError,
+                       match="takes class ids .* as y, the dataset's y holds "
+                       "(%s).* \\(dtype <U.*\\): encode the cell types with "
+                       "CellTypeLabels" % "|".join(split["type_names"])):
+        _model(split).fit(dc.data.NumpyDataset(split["train"].X, names),
+                          nb_epoch=1)
+    counts = np.zeros_like(split["train"].X)
+    counts[:, 0] = 120
+    for call in (lambda m, d: m.fit(d, nb_epoch=1), lambda m, d: m.predict(d),
+                 lambda m, d: m.evaluate(d, [ACCURACY])):
+        with pytest.raises(ValueError,
+                           match="ACTINNModel: X holds whole numbers up to "
+                           "120, raw counts; .* LibrarySizeLogTransformer"):
+            call(_model(split), dc.data.NumpyDataset(counts, split["train"].y))
+    import scipy.sparse as sp
+    sparse = dc.data.NumpyDataset(sp.csr_matrix(split["test"].X),
+                                  split["test"].y)
+    with pytest.raises(ValueError,
+                       match=r"takes cells x genes, the dataset's X has shape "
+                       r"\(\): a sparse matrix\? Make the dataset from "
+                       r"X.toarray\(\)"):
+        _model(split).predict(sparse)
+    train_adata, _ = load_tabula_muris_sample()
+    with pytest.raises(TypeError,
+                       match="takes a DeepChem dataset, not AnnData: make "
+                       "one with .*to_numpy_dataset"):
+        _model(split).fit(train_adata)
+    a_file = tmp_path / "model"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match="model_dir %s is a file" % a_file):
+        _model(split, model_dir=str(a_file))
+    # a log scale, whatever its largest value, and whole-number class ids
+    # stored as floats (DeepChem's own y) pass
+    as_float = dc.data.NumpyDataset(split["train"].X[:64],
+                                    split["train"].y[:64].astype(float))
+    _model(split).fit(as_float, nb_epoch=1)

@@ -34,6 +34,10 @@ _ROUND_ULPS = 4
 _SCAN_BLOCK = 1 << 22
 # Largest integer float32 holds exactly.
 _FLOAT32_EXACT = 1 << 24
+#: Largest value of a log scale (log1p of 10,000 per cell reaches about 9,
+#: log2 of a million about 20): non-integer values under it look
+#: log-normalised, whole numbers over it look like raw counts.
+LOG_SCALE_MAX = 50.0
 _LOOKED = ".raw.X, " + ", ".join("layers[%r]" % n for n in COUNT_LAYERS)
 
 
@@ -174,14 +178,14 @@ def _cells(cell_ids: Optional[Strings], rows) -> str:
     return examples(np.asarray(cell_ids, dtype=object)[rows])
 
 
-def counts_error(
-    report: ValueReport,
-    cell_ids: Optional[Strings],
-    what: str,
-    source: str,
-    searched: bool = False,
-    escape: bool = True,
-    rejected: Sequence[str] = ()) -> ACTINNInputError:
+def counts_error(report: ValueReport,
+                 cell_ids: Optional[Strings],
+                 what: str,
+                 source: str,
+                 searched: bool = False,
+                 escape: bool = True,
+                 rejected: Sequence[str] = (),
+                 hint: Optional[str] = None) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
     ``searched`` says the conventional places of raw counts were looked in
@@ -189,7 +193,7 @@ def counts_error(
     taken (from :func:`~deepchem_actinn.io.count_matrix.choose_counts`); ``escape`` ends the message with the
     ``allow_non_integer=True`` way out (for callers that take it), offered
     only for values that do not look log-normalised: a log scale is never
-    counts.
+    counts. ``hint`` replaces the advice on where raw counts live.
     """
     if report.n_nonfinite:
         return ACTINNInputError(
@@ -201,7 +205,7 @@ def counts_error(
                 (what, _LOOKED))
         if rejected:
             hint += " (%s)" % "; ".join(rejected)
-    else:
+    elif hint is None:
         hint = "raw counts usually live in .raw or layers['counts']"
     if report.n_negative:
         return ACTINNInputError(
@@ -222,9 +226,30 @@ def counts_error(
 
 
 def looks_log_normalised(report: ValueReport) -> bool:
-    """Non-integer values none of which exceeds 50: a log scale (log1p of
-    10,000 per cell reaches about 9, log2 of a million about 20)."""
-    return report.nonint_row >= 0 and report.max_value <= 50
+    """Non-integer values none of which exceeds :data:`LOG_SCALE_MAX`: a
+    log scale."""
+    return report.nonint_row >= 0 and report.max_value <= LOG_SCALE_MAX
+
+
+def refuse_raw_counts(matrix, source: str) -> None:
+    """Refuse raw counts where library-size normalised, log-transformed
+    values are wanted: whole numbers, some over :data:`LOG_SCALE_MAX`.
+
+    Examples
+    --------
+    >>> refuse_raw_counts(np.log2(1 + np.array([[3.0, 1.0]])), "model")
+    >>> refuse_raw_counts(np.array([[0.0, 120.0, 3.0]]), "model")
+    ... # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: model: X holds whole numbers up to 120, raw counts ...
+    """
+    report = scan_values(matrix)
+    if report.counts_like and report.max_value > LOG_SCALE_MAX:
+        raise ACTINNInputError(
+            "%s: X holds whole numbers up to %g, raw counts; it takes "
+            "library-size normalised, log-transformed values: transform the "
+            "dataset with LibrarySizeLogTransformer first" %
+            (source, report.max_value))
 
 
 def log_scale_rows(n_genes: int) -> int:
@@ -246,7 +271,8 @@ def refuse_log_normalised(matrix,
                           cell_ids: Optional[Strings] = None,
                           *,
                           what: str = "X",
-                          source: str = "data") -> None:
+                          source: str = "data",
+                          hint: Optional[str] = None) -> None:
     """Refuse a matrix that looks log-normalised
     (:func:`looks_log_normalised`), for the callers that take an in-memory
     matrix as counts without ``allow_non_integer``: other non-integer values
@@ -264,7 +290,12 @@ def refuse_log_normalised(matrix,
     report = scan_values(matrix)
     if (looks_log_normalised(report) and not report.n_nonfinite and
             not report.n_negative):
-        raise counts_error(report, cell_ids, what, source, escape=False)
+        raise counts_error(report,
+                           cell_ids,
+                           what,
+                           source,
+                           escape=False,
+                           hint=hint)
 
 
 def refuse_log_normalised_start(rows: Callable[[int, int], object],

@@ -5,19 +5,24 @@ are plain PyTorch modules in :mod:`deepchem_actinn.models.network`,
 re-exported here.
 """
 import logging
+import os
+import warnings
 from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from deepchem_actinn._deepchem import require_deepchem
+from deepchem_actinn.errors import examples
+from deepchem_actinn.io.counts import refuse_raw_counts
 
 # One clear line when DeepChem is missing; a quiet import when it is there.
 require_deepchem("ACTINNModel")
 
-from deepchem.data import Dataset, DiskDataset  # noqa: E402
+from deepchem.data import Dataset, DiskDataset, NumpyDataset  # noqa: E402
 from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy  # noqa: E402
 from deepchem.models.optimizers import (  # noqa: E402
     Adam, ExponentialDecay, LearningRateSchedule)
@@ -77,6 +82,24 @@ class EnsembleCrossEntropy(Loss):
                                                           n_cells).sum(0)
 
         return loss
+
+
+def _class_ids(y) -> np.ndarray:
+    """``y`` as numbers, refusing anything but whole numbers (cell-type
+    names, say)."""
+    try:
+        ids = np.asarray(y, dtype=float)
+    except (TypeError, ValueError):
+        ids = None
+    if ids is None or not np.all(ids == np.round(ids)):
+        values = np.asarray(y)
+        raise ValueError(
+            "ACTINNModel takes class ids (whole numbers) as y, the dataset's "
+            "y holds %s (dtype %s): encode the cell types with "
+            "CellTypeLabels.from_labels(names).encode(names) "
+            "(to_numpy_dataset does)" %
+            (examples([str(v) for v in values.ravel()]), values.dtype))
+    return ids
 
 
 class ACTINNModel(TorchModel):
@@ -165,6 +188,10 @@ class ACTINNModel(TorchModel):
                  seed: Optional[int] = None,
                  n_networks: int = 1,
                  **kwargs) -> None:
+        model_dir = kwargs.get("model_dir")
+        if model_dir is not None and os.path.isfile(model_dir):
+            raise ValueError("model_dir %s is a file; name a directory (made "
+                             "if missing) for the checkpoints" % model_dir)
         self.output_dim = int(output_dim)
         self.n_classes = self.output_dim
         self.input_size = int(input_size)
@@ -291,6 +318,19 @@ class ACTINNModel(TorchModel):
             per_task_metrics=per_task_metrics,
             n_classes=self.n_classes if n_classes is None else n_classes)
 
+    def fit_generator(self, generator: Iterable[Tuple[Any, Any, Any]], *args,
+                      **kwargs) -> float:
+        """Train on batches from a generator, as ``TorchModel.fit_generator``
+        (``fit`` calls it), without the PyTorch warning DeepChem 2.8's loop
+        raises once per call by taking ``float()`` of its summed loss, which
+        still carries gradients (harmless: the value is only logged)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message="Converting a tensor with requires_grad=True",
+                category=UserWarning)
+            return super().fit_generator(generator, *args, **kwargs)
+
     @classmethod
     def from_network(cls, network: ACTINNClassifier, **kwargs) -> "ACTINNModel":
         """Wrap a trained :class:`ACTINNClassifier` (shared, not copied) as
@@ -324,6 +364,19 @@ class ACTINNModel(TorchModel):
         generator instead, so ``seed`` alone fixes the training run. Prediction
         batches are never padded.
         """
+        if not isinstance(dataset, Dataset):
+            raise TypeError(
+                "ACTINNModel takes a DeepChem dataset, not %s: make one with "
+                "deepchem_actinn.datasets.to_numpy_dataset(adata, labels) "
+                "(or annotate an AnnData's counts with ACTINNAnnotator)" %
+                type(dataset).__name__)
+        if isinstance(dataset, NumpyDataset) and np.ndim(dataset.X) != 2:
+            X = dataset.X
+            raise ValueError(
+                "ACTINNModel takes cells x genes, the dataset's X has shape "
+                "%s%s" % (np.shape(X), ": a sparse matrix? Make the dataset "
+                          "from X.toarray() (to_numpy_dataset does)"
+                          if np.ndim(X) == 0 and sp.issparse(X.item()) else ""))
         if mode != "fit":
             pad_batches = False
         for _ in range(epochs):
@@ -337,9 +390,10 @@ class ACTINNModel(TorchModel):
     def _checked(self, batches: Iterable[Tuple[List, List, List]],
                  mode: str) -> Iterable[Tuple[List, List, List]]:
         """The batches, refusing cells of another width than the networks'
-        input and, when fitting, one-hot labels or class ids outside ``0 ..
-        n_classes - 1`` (torch would fail on them with a shape or index
-        error)."""
+        input, raw counts (the first batch's) and, when fitting,
+        labels that are not class ids in ``0 .. n_classes - 1`` (torch
+        would fail on them with a shape, type or index error)."""
+        first = True
         for inputs, labels, weights in batches:
             width = np.shape(inputs[0])[-1]
             if width != self.input_size:
@@ -348,8 +402,11 @@ class ACTINNModel(TorchModel):
                     "transform it with the GeneFilterTransformer fitted on "
                     "the training data (its genes= matches the columns)" %
                     (self.input_size, width))
+            if first:
+                refuse_raw_counts(inputs[0], "ACTINNModel")
+                first = False
             if mode == "fit" and labels and labels[0] is not None:
-                y = np.asarray(labels[0])
+                y = _class_ids(labels[0])
                 if y.ndim > 1 and y.shape[1] > 1:
                     raise ValueError(
                         "ACTINNModel takes one class id per cell (y of shape "
