@@ -7,10 +7,13 @@ types. Tabula Muris data are CC BY 4.0 (Tabula Muris Consortium, Nature
 562:367-372, 2018); see ``data/tabula_muris_sample/README.md``. Nothing is
 downloaded.
 """
+import logging
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 #: Directory of the bundled files.
 DATA_DIR = Path(__file__).resolve().parent / "data" / "tabula_muris_sample"
@@ -84,17 +87,24 @@ def to_numpy_dataset(adata,
     adata: anndata.AnnData
         Cells x genes.
     labels: CellTypeLabels, optional
-        Mapping from type names to class ids; made from this data's labels
-        when None. Pass the training mapping when converting test data.
+        Mapping from type names to class ids. Pass the training data's
+        mapping for every dataset a model is trained on or scored with: when
+        None, one is made from this data's own types (with a warning), and a
+        test set lacking one of the training types would get other class
+        ids.
     label_key: str or None
         Column of ``obs`` with cell types; None for unlabelled data.
 
     Examples
     --------
+    >>> from deepchem_actinn.labels import CellTypeLabels
     >>> train, test = load_tabula_muris_sample()
-    >>> ds = to_numpy_dataset(train)
+    >>> labels = CellTypeLabels.from_labels(train.obs["cell_type"])
+    >>> ds = to_numpy_dataset(train, labels)
     >>> ds.X.shape, ds.y.shape, ds.ids[0]
     ((4000, 2000), (4000, 1), 'tma_facs_14301')
+    >>> to_numpy_dataset(test, labels).y[:3].ravel()  # the training ids
+    array([ 0,  2, 10])
     """
     import scipy.sparse as sp
 
@@ -115,7 +125,13 @@ def to_numpy_dataset(adata,
                 (label_key, examples(list(adata.obs.columns))))
         names = label_names(adata.obs[label_key].to_numpy(),
                             list(adata.obs_names))
-        labels = labels or CellTypeLabels.from_labels(names)
+        if labels is None:
+            labels = CellTypeLabels.from_labels(names)
+            logger.warning(
+                "to_numpy_dataset: class ids from this data's own %d types; "
+                "pass labels= (CellTypeLabels.from_labels of the training "
+                "labels) for every dataset of one model, or a set lacking a "
+                "type gets other ids", labels.n_types)
         y = labels.encode(names).reshape(-1, 1)
     return dc.data.NumpyDataset(X.astype(np.float32),
                                 y,
