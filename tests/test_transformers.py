@@ -59,7 +59,8 @@ def test_library_size_log_transformer_refuses_log_values(counts):
         with pytest.raises(ACTINNInputError,
                            match="LibrarySizeLogTransformer: X holds "
                            "non-integer values .*in cell c.*looks "
-                           "log-normalised"):
+                           "log-normalised; normalised already\\? Apply the "
+                           "transformer once, to the counts"):
             t.transform(logged)
     tpm = X / X.sum(axis=1, keepdims=True) * 1e6
     np.testing.assert_allclose(t.transform(dc.data.NumpyDataset(tpm)).X,

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LibrarySizeLogTransformer"]
 
+#: The advice when the input looks log-normalised already.
+TWICE = ("normalised already? Apply the transformer once, to the counts (an "
+         "AnnData's .raw or layers['counts'] when X is log-normalised)")
+
 
 class LibrarySizeLogTransformer(Transformer):
     """Library-size normalise and log-transform counts in a DeepChem dataset.
@@ -95,7 +99,10 @@ class LibrarySizeLogTransformer(Transformer):
         """Normalise the rows of X; y, w and ids pass through. X that
         already looks log-normalised (non-integer values, none over 50:
         this transformer's own output, for one) is refused."""
-        refuse_log_normalised(X, ids, source="LibrarySizeLogTransformer")
+        refuse_log_normalised(X,
+                              ids,
+                              source="LibrarySizeLogTransformer",
+                              hint=TWICE)
         return library_size_log(X, self.target_sum, self.base, ids), y, w, ids
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:
