@@ -87,13 +87,30 @@ def test_train_then_predict_equals_in_process_annotator(trained):
         expected.probabilities)
 
 
-def test_run_equals_train_plus_predict(trained, tmp_path):
+def test_run_equals_train_plus_predict(trained, tmp_path, capsys):
+    # -m also saves run's annotator, for predict on more queries
+    model = tmp_path / "run_model"
     actinn("run", *TRAIN, "-ts", str(PATHS["test"]), "-o",
-           str(tmp_path / "run"), "-op", "True", *QUICK)
+           str(tmp_path / "run"), "-op", "True", "-m", str(model), *QUICK)
     run_labels, run_proba = read_predictions(tmp_path / "run")
     labels, proba = read_predictions(trained / "out")
     pd.testing.assert_frame_equal(run_labels, labels)
     pd.testing.assert_frame_equal(run_proba, proba)
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "again"), "-q"
+    ]) == 0
+    pd.testing.assert_frame_equal(
+        read_predictions(tmp_path / "again")[0], labels)
+    # an existing model directory is refused before any training
+    _fails([
+        "run", *TRAIN, "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "third"), "-m",
+        str(model)
+    ], capsys, "%s exists; pass --overwrite" % model, [tmp_path / "third"])
 
 
 def test_original_long_flags_are_accepted(tmp_path):

@@ -392,6 +392,14 @@ def _add_commands(sub) -> None:
                    help="train on every reference gene; by default only on "
                    "those the query measures, as the original ACTINN does, "
                    "so the networks do not rely on genes the query lacks")
+    p.add_argument("-m",
+                   "--model",
+                   dest="save_model",
+                   default=None,
+                   metavar="MODEL",
+                   help="also save the trained annotator in this directory, "
+                   "for actinn predict on more queries (trained on this "
+                   "query's genes unless --all-reference-genes)")
     _add_prediction(p)
     _add_device(p)
     _add_values(p)

@@ -471,8 +471,11 @@ def cmd_run(args) -> None:
                                            read_reference, train_annotator,
                                            train_matrix)
     from deepchem_actinn.io import read_gene_names
+    from deepchem_actinn.io.output import refuse_existing
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
+    if args.save_model:
+        refuse_existing([Path(args.save_model)], args.overwrite)
     adata = labels = None
     if out_of_core(args):
         reference = read_gene_names(args.train_set, args.train_format, False,
@@ -489,4 +492,7 @@ def cmd_run(args) -> None:
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
     if is_main_process():
+        if args.save_model:
+            annotator.save(args.save_model, overwrite=args.overwrite)
+            logger.info("saved the annotator to %s", args.save_model)
         predict_and_write(args, annotator, out_dir)
