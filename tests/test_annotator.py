@@ -1,4 +1,5 @@
 import json
+import re
 
 import anndata
 import numpy as np
@@ -528,13 +529,18 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
     np.testing.assert_array_equal(
         a.predict(X, genes).probabilities,
         b.predict(X, genes).probabilities)
-    for missing in (None, np.nan):
+    # missing, as Python, pandas' astype(str) or a blank field gives it
+    for missing in (None, np.nan, "nan", "", " "):
         holed = list(labels)
         holed[7] = missing
         with pytest.raises(ACTINNInputError,
                            match="1 reference cell has no label .*: %s;" %
                            ids[7]):
             ACTINNAnnotator(**kwargs).fit(X, genes, holed, ids)
+    # spaces around a name do not make another type, as in a labels file
+    spaced = ACTINNAnnotator(**kwargs).fit(
+        X, genes, [t + " " if i % 2 else t for i, t in enumerate(labels)], ids)
+    assert spaced.type_names == a.type_names
     with pytest.raises(ACTINNInputError, match="300 cells but 299 cell ids"):
         ACTINNAnnotator(**kwargs).fit(X, genes, labels, ids[1:])
     twice = list(genes)
@@ -688,7 +694,8 @@ def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
 
 
 @pytest.mark.parametrize("damage", [
-    "no rule", "weights not torch", "config a list", "no genes", "unknown param"
+    "no rule", "weights not torch", "config a list", "no genes",
+    "unknown param", "nan weights", "nan setting"
 ])
 def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     import json
@@ -704,6 +711,13 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     elif damage == "no genes":
         del config["genes"]
         (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
+    elif damage == "nan weights":
+        states = torch.load(path / persistence.WEIGHTS_FILE)
+        next(iter(states[0].values()))[0, 0] = float("nan")
+        torch.save(states, path / persistence.WEIGHTS_FILE)
+    elif damage == "nan setting":
+        config["params"]["target_sum"] = float("nan")
+        (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
     else:
         config["params"]["from_the_future"] = 1
         (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
@@ -712,6 +726,38 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     if damage == "unknown param":
         assert "settings this version" in str(err.value)
         assert "from_the_future" in str(err.value)
+    if damage == "nan weights":
+        assert "weights hold NaN or infinite values" in str(err.value)
+    if damage == "nan setting":
+        assert "target_sum must be a number above 0" in str(err.value)
+
+
+def test_a_diverged_training_is_refused_not_saved(tm_train):
+    # a learning rate far too high: the cost goes to NaN, and so would
+    # every label; the fit says so instead of returning such networks
+    with pytest.raises(ACTINNInputError,
+                       match="training diverged: the networks' weights "
+                       "became NaN or infinite \\(the cost was nan from "
+                       "epoch 1\\); lower the learning rate \\(now 1e\\+12\\)"):
+        ACTINNAnnotator(learning_rate=1e12,
+                        max_epochs=2,
+                        early_stopping=False,
+                        n_networks=1).fit(tm_train["X"][:600],
+                                          tm_train["genes"],
+                                          tm_train["labels"][:600])
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(learning_rate=-1), "learning_rate must be a number above 0, got -1"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a number above"),
+    (dict(seed=-1), "seed must be 0 or more, got -1"),
+    (dict(min_overlap=2), "min_overlap must be a number above 0 and at most 1"),
+    (dict(weight_decay=-0.1), "weight_decay must be a number of at least 0"),
+    (dict(log_base=1), "log_base must be a number above 1"),
+])
+def test_settings_out_of_range_are_refused_at_construction(setting, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ACTINNAnnotator(**setting)
 
 
 def test_a_device_without_cuda_is_not_a_damaged_model(quick, tmp_path,

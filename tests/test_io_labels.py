@@ -148,6 +148,14 @@ def test_labels_from_an_obs_column(tmp_path):
         "columns: cell_type, batch)" % path)
     # a Series is taken as it is
     assert labels_from(LABELS)[0] is LABELS
+    # names are stripped, as a labels file's; pandas' text of a missing
+    # value ('nan', from obs[col].astype(str)) is no label
+    obs["cell_type"] = ["B cell ", "nan", " T cell"]
+    anndata.AnnData(np.ones((3, 2), np.float32), obs=obs).write_h5ad(path)
+    labels, _ = labels_from("cell_type", path)
+    assert list(match_labels(["c1", "c3"], labels,
+                             name)) == ["B cell", "T cell"]
+    assert list(labels.index) == ["c1", "c3"]
     # not an h5ad file: a labels file or nothing
     (tmp_path / "counts.tsv").write_text("gene\tc1\nG1\t1\n")
     with pytest.raises(ACTINNInputError, match="no such file or directory$"):

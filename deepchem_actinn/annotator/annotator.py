@@ -156,6 +156,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
                  device: DeviceLike = None) -> None:
         fitting.check_params(class_weight, validation_fraction, n_networks,
                              batch_size, max_epochs, rejection_rate)
+        fitting.check_numbers(float(learning_rate), float(weight_decay),
+                              int(seed), float(min_overlap), float(target_sum),
+                              float(log_base))
         if not 0 <= linear_weight < 1:
             raise ValueError("linear_weight must be in [0, 1), got %r" %
                              (linear_weight,))
@@ -401,6 +404,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                          seed=self.seed,
                                          progress=progress,
                                          **self._optimiser())
+        fitting.refuse_diverged(ensemble, self.histories_[0],
+                                self.learning_rate)
         self.ensemble_ = ensemble
         self._models = None
         valid = embed(ensemble, X_valid)

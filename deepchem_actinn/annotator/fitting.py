@@ -1,6 +1,7 @@
 """The steps of fitting an annotator around the training loop: the held-out
 split, the class weights, the cells the ``Unassigned`` rule keeps, and the
 rule itself."""
+import math
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -8,6 +9,7 @@ import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
+from deepchem_actinn.io.labels import has_label
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -42,11 +44,61 @@ def check_params(class_weight: Optional[str],
                          (rejection_rate,))
 
 
+def check_numbers(learning_rate: float, weight_decay: float, seed: int,
+                  min_overlap: float, target_sum: float,
+                  log_base: float) -> None:
+    """Refuse numbers outside their range, at construction rather than as
+    an optimiser's or a random generator's error deep inside ``fit``.
+
+    Examples
+    --------
+    >>> check_numbers(1e-4, 0.005, 0, 0.5, 1e4, 2.0)
+    >>> check_numbers(-1, 0.005, 0, 0.5, 1e4, 2.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate must be a number above 0, got -1
+    """
+    for name, value, low, high, closed in (
+        ("learning_rate", learning_rate, 0, math.inf, False),
+        ("weight_decay", weight_decay, 0, math.inf, True),
+        ("min_overlap", min_overlap, 0, 1, False),
+        ("target_sum", target_sum, 0, math.inf, False),
+        ("log_base", log_base, 1, math.inf, False),
+    ):
+        if not (math.isfinite(value) and
+                (value >= low if closed else value > low) and value <= high):
+            raise ValueError(
+                "%s must be a number %s %g%s, got %r" %
+                (name, "of at least" if closed else "above", low,
+                 "" if high == math.inf else " and at most %g" % high, value))
+    if seed < 0:
+        raise ValueError("seed must be 0 or more, got %r" % (seed,))
+
+
+def refuse_diverged(ensemble: ACTINNEnsemble, history: dict,
+                    learning_rate: float) -> None:
+    """Refuse networks whose training diverged (weights NaN or infinite),
+    rather than save or use a model that gives every cell the same type."""
+    import torch
+    if all(bool(torch.isfinite(p).all()) for p in ensemble.parameters()):
+        return
+    losses = list(history.get("train_loss", []))
+    first = next(
+        (i for i, value in enumerate(losses) if not math.isfinite(value)), None)
+    raise ACTINNInputError(
+        "training diverged: the networks' weights became NaN or infinite%s; "
+        "lower the learning rate (now %g)" %
+        ("" if first is None else " (the cost was %s from epoch %d)" %
+         (losses[first], first + 1), learning_rate))
+
+
 def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     """The reference labels as an object array of str, one per cell: in
     row order, or matched to ``cell_ids`` by id for a pandas Series indexed
     by every one of them in another order (string ids, no repeats); missing
-    labels (None, NaN) are refused, naming the cells.
+    labels (None, NaN, empty, or the text of one: ``io.labels.has_label``)
+    are refused, naming the cells; names are stripped of surrounding
+    spaces, as a labels file's are.
 
     Examples
     --------
@@ -56,7 +108,7 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     >>> label_names(["B", None], ["c1", "c2"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None or NaN): c2; label every cell, or leave the unlabelled ones out
+    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None, NaN, empty or 'nan'): c2; label every cell, or leave the unlabelled ones out
     """
     import pandas as pd
     if isinstance(labels, pd.Series) and cell_ids is not None:
@@ -68,15 +120,15 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
             labels = pd.Series(list(labels), index=index,
                                dtype=object).reindex(ids)
     values = pd.Series(list(labels), dtype=object)
-    missing = np.flatnonzero(values.isna().to_numpy())
+    missing = np.flatnonzero(~has_label(values))
     if len(missing):
         names = ([str(cell_ids[i]) for i in missing]
                  if cell_ids is not None else ["row %d" % i for i in missing])
         raise ACTINNInputError(
-            "%s no label (None or NaN): %s; label every cell, or leave the "
-            "unlabelled ones out" % (counted(len(missing), "reference cell",
-                                             "has/have"), examples(names)))
-    return np.asarray([str(t) for t in values], dtype=object)
+            "%s no label (None, NaN, empty or 'nan'): %s; label every cell, "
+            "or leave the unlabelled ones out" % (counted(
+                len(missing), "reference cell", "has/have"), examples(names)))
+    return np.asarray([str(t).strip() for t in values], dtype=object)
 
 
 def refuse_repeated_genes(genes: Any) -> None:

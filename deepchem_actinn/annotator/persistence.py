@@ -270,5 +270,9 @@ def _ensemble(states: List[Dict[str, torch.Tensor]], n_genes: int, n_types: int,
                 "%s: the network weights do not fit this version's "
                 "network (%s); retrain the annotator" %
                 (path, str(err).splitlines()[0]))
+        if not all(bool(torch.isfinite(t).all()) for t in state.values()):
+            raise ACTINNInputError(
+                "%s: the network weights hold NaN or infinite values (a "
+                "training that diverged?); train the annotator again" % path)
         members.append(network)
     return ACTINNEnsemble(members)

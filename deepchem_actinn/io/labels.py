@@ -189,17 +189,23 @@ def labels_from(labels: Union[pd.Series, PathLike],
     return found, "%s obs[%r]" % (p, column)
 
 
+#: How a missing label reads once a column is turned to text
+#: (``obs[col].astype(str)`` of None, NaN and pd.NA), besides an empty one.
+MISSING_LABELS = frozenset(("", "nan", "None", "<NA>"))
+
+
 def has_label(values: pd.Series) -> np.ndarray:
-    """Which cells of a labels column have one: no value, or an empty one
-    (which a labels file refuses), is none.
+    """Which cells of a labels column have one: no value, an empty one
+    (which a labels file refuses) or the text of a missing one
+    (:data:`MISSING_LABELS`) is none.
 
     Examples
     --------
-    >>> has_label(pd.Series(["B cell", None, " ", "T cell"])).tolist()
-    [True, False, False, True]
+    >>> has_label(pd.Series(["B cell", None, " ", "nan", "T cell"])).tolist()
+    [True, False, False, False, True]
     """
-    return (values.notna() &
-            (values.astype(str).str.strip() != "")).to_numpy(dtype=bool)
+    text = values.astype(str).str.strip()
+    return (values.notna() & ~text.isin(MISSING_LABELS)).to_numpy(dtype=bool)
 
 
 def _read_obs(path) -> pd.DataFrame:
@@ -317,7 +323,9 @@ def match_labels(cell_ids: Strings,
             "%s: %s not in %s, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",
                                   "is/are"), cells_of, examples(extra), header))
-    values = pd.Series(as_str_array(labels.to_numpy()), index=known)
+    values = pd.Series([t.strip() for t in as_str_array(labels.to_numpy())],
+                       index=known,
+                       dtype=object)  # as a labels file's are stripped
     matched = values.reindex(ids).to_numpy(dtype=object)
     matched[pd.isna(matched)] = None
     return matched
