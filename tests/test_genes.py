@@ -79,6 +79,14 @@ def test_overlap_message_names_the_likely_cause():
         "ENSG0, ENSG1, ENSG2, ... (200 in all), the model's missing genes "
         "like G1, G2, G3, ... (99 in all) (names are compared ignoring case): "
         "check the species and the kind of gene identifier")
+    # a query without genes: no min_overlap (above 0) accepts it, so none
+    # is offered
+    with pytest.raises(ACTINNInputError) as info:
+        gene_positions(reference, [], 0.5)
+    assert str(info.value).endswith(
+        "(0 %; at least 50 % needed). The query holds only 0 genes: give the "
+        "counts of every gene the experiment measured, not a selection such "
+        "as the highly variable genes")
 
 
 def test_choose_gene_column_takes_the_best_match():

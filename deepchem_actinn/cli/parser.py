@@ -88,6 +88,26 @@ def positive_int(value: str) -> int:
     return n
 
 
+def positive_float(value: str) -> float:
+    """A number above 0 (a learning rate)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError("expected a number above 0, got %r" %
+                                         value)
+    return number
+
+
+def seed_value(value: str) -> int:
+    """A random seed: an integer of at least 0."""
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("expected 0 or more, got %d" % n)
+    return n
+
+
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device",
                    default=None,
@@ -143,7 +163,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("-lr",
                    "--learning_rate",
                    "--learning-rate",
-                   type=float,
+                   type=positive_float,
                    default=1e-4,
                    help="initial learning rate (1e-4)")
     _add_epochs(p)
@@ -153,7 +173,7 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    type=positive_int,
                    default=128,
                    help="minibatch size (128)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--seed", type=seed_value, default=0, help="random seed (0)")
     _add_networks(p)
     _add_linear_weight(p)
     p.add_argument("--train-format",
@@ -318,7 +338,7 @@ def _add_gene_case(p: argparse.ArgumentParser) -> None:
 def _add_threads(p: argparse.ArgumentParser, trains_from_disk: bool) -> None:
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="PyTorch compute threads (default: PyTorch's, one "
@@ -475,7 +495,7 @@ def _add_tools(sub) -> None:
                    help="share of non-zero counts, in (0, 1) (0.065: about "
                    "1,300 genes detected per cell of 20,000)")
     p.add_argument("--seed",
-                   type=int,
+                   type=seed_value,
                    default=0,
                    help="random seed; the same seed and settings give the "
                    "same file (0)")
@@ -493,7 +513,7 @@ def _add_tools(sub) -> None:
                    default="actinn_demo_output",
                    help="output directory (actinn_demo_output)")
     p.add_argument("--seed",
-                   type=int,
+                   type=seed_value,
                    default=0,
                    help="seed of the training (0)")
     _add_epochs(p)

@@ -145,6 +145,8 @@ def _overlap_message(model_genes: Sequence[str],
     else:
         message += ". Among %s genes the query lacks: %s" % (
             what, examples(lacking, 3))
+    if not found:  # no share of the genes accepts a query sharing none
+        return message
     value = "%g" % accepting_share(found, n_wanted)
     if what == "the gene filter's":
         return message + (". To transform it anyway, lower the filter's "
