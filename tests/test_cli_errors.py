@@ -260,3 +260,22 @@ def test_a_warning_is_said_once(model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("named like a CSV file but holds") == 1, \
         proc.stderr
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["-lr", "-1"], "argument -lr/--learning_rate/--learning-rate: expected "
+     "a number above 0, got '-1'"),
+    (["-lr", "nan"], "expected a number above 0, got 'nan'"),
+    (["--seed", "-1"], "argument --seed: expected 0 or more, got -1"),
+    (["--threads", "0"], "argument --threads: expected at least 1, got 0"),
+])
+def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys, flags, words):
+    # refused by the parser, before the reference is read
+    with pytest.raises(SystemExit) as stop:
+        main([
+            "train", "-trs", "missing.h5", "-trl", "missing.txt", "-m",
+            str(tmp_path / "m"), *flags
+        ])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
