@@ -250,6 +250,17 @@ def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
     assert_one_line_error(proc, "%s: " % query, "at least 3 cells, got 1")
 
 
+@pytest.mark.parametrize("flags", [[], ["-op"], ["--majority-voting"]])
+def test_a_query_without_cells_is_refused(model, tmp_path, flags):
+    query = tmp_path / "none.h5ad"
+    import anndata
+    anndata.read_h5ad(model / "ref.h5ad")[:0].copy().write_h5ad(query)
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"), "-q", *flags)
+    assert_one_line_error(proc, "%s: the query holds no cells" % query)
+    assert listing(tmp_path) == ["none.h5ad"]
+
+
 def test_a_warning_is_said_once(model, tmp_path):
     """The query is opened several times (genes, cells, rows); what is true
     of the file is said once."""

@@ -104,9 +104,15 @@ def _whole_query(args) -> bool:
 def check_query_files(args, type_names: Optional[Sequence[str]],
                       expected_genes: Sequence[str]) -> None:
     """Read ``--hierarchy`` (against ``type_names`` when known) and
-    ``--over-clustering`` (against the query's cells) before any training,
-    so that a bad file fails in seconds, not after the networks are
-    trained."""
+    ``--over-clustering`` (against the query's cells), and refuse a query
+    without cells, before any training, so that a bad file fails in
+    seconds, not after the networks are trained."""
+    from deepchem_actinn.io import n_cells
+    if not n_cells(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes)):
+        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
     if args.hierarchy:
         _hierarchy(args, type_names)
     if args.over_clustering and args.majority_voting:
