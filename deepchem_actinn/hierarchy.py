@@ -129,7 +129,7 @@ class TypeHierarchy:
                                    "file of child<TAB>parent lines)" % path)
         pairs = []
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:
                 lines = handle.read().splitlines()
         except UnicodeDecodeError:
             raise ACTINNInputError(

@@ -390,7 +390,7 @@ def read_clusters(path: Union[str, Path],
     found = {}
     duplicates: List[str] = []
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             lines = [line.rstrip("\r\n") for line in handle]
     except UnicodeDecodeError:
         raise ACTINNInputError(

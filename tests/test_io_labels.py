@@ -197,3 +197,25 @@ def test_r_write_csv_header_is_skipped(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text('"","cell_type"\n"c1","B cell"\n"c2","T cell"\n')
     assert read_labels(path).to_dict() == {"c1": "B cell", "c2": "T cell"}
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    # Excel's "CSV UTF-8" and Notepad start a file with one (U+FEFF)
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    from deepchem_actinn.io import read
+    from deepchem_actinn.voting import read_clusters
+    bom = "\ufeff"
+    labels = tmp_path / "labels.txt"
+    labels.write_text(bom + "c1\tB cell\nc2\tT cell\n", encoding="utf-8")
+    assert read_labels(labels).to_dict() == {"c1": "B cell", "c2": "T cell"}
+    counts = tmp_path / "counts.csv"
+    counts.write_text(bom + "gene,c1,c2\nActb,3,0\nCd3e,0,2\n",
+                      encoding="utf-8")
+    assert list(read(counts).obs_names) == ["c1", "c2"]
+    tree = tmp_path / "tree.txt"
+    tree.write_text(bom + "B cell\tlymphocyte\nT cell\tlymphocyte\n",
+                    encoding="utf-8")
+    TypeHierarchy.from_file(tree).check_types(["B cell", "T cell"])
+    clusters = tmp_path / "clusters.txt"
+    clusters.write_text(bom + "c1\t0\nc2\t1\n", encoding="utf-8")
+    assert list(read_clusters(clusters, ["c1", "c2"])) == ["0", "1"]
