@@ -250,6 +250,24 @@ def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
     assert_one_line_error(proc, "%s: " % query, "at least 3 cells, got 1")
 
 
+@pytest.mark.parametrize("flags", [[], ["--remove-ambient"]])
+def test_a_damaged_sparse_query_is_refused_not_a_crash(model, tmp_path, flags):
+    # an index past the matrix made scipy read out of bounds (a crash
+    # without a word, a hidden temporary directory left behind)
+    import h5py
+    query = tmp_path / "damaged.h5ad"
+    query.write_bytes((model / "ref.h5ad").read_bytes())
+    with h5py.File(query, "r+") as f:
+        assert f["X"].attrs["encoding-type"] == "csr_matrix"
+        f["X/indices"][5] = 10_000_000
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"), "-q", *flags)
+    assert_one_line_error(
+        proc, "%s: the sparse matrix is damaged: its column indices reach "
+        "10000000, outside 0 .. 299 (a file cut short or corrupted?" % query)
+    assert listing(tmp_path) == ["damaged.h5ad"]
+
+
 @pytest.mark.parametrize("flags", [[], ["-op"], ["--majority-voting"]])
 def test_a_query_without_cells_is_refused(model, tmp_path, flags):
     query = tmp_path / "none.h5ad"

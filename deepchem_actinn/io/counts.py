@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 from deepchem_actinn.types import Strings
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,42 @@ class ValueReport(NamedTuple):
                                     self.n_negative == 0)
 
 
+def refuse_damaged_sparse(matrix) -> None:
+    """Refuse a CSR/CSC matrix whose structure points outside it (a file
+    cut short or corrupted): scipy would read or write past its arrays.
+
+    Examples
+    --------
+    >>> m = sp.csr_matrix(np.eye(2))
+    >>> refuse_damaged_sparse(m)
+    >>> m.indices[1] = 7
+    >>> refuse_damaged_sparse(m)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNCellError: the sparse matrix is damaged: its column indices ...
+    """
+    if not sp.issparse(matrix) or matrix.format not in ("csr", "csc"):
+        return
+    n_major, n_minor = (matrix.shape
+                        if matrix.format == "csr" else matrix.shape[::-1])
+    axis = "column" if matrix.format == "csr" else "row"
+    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+    why = None
+    if (len(indptr) != n_major + 1 or indptr[0] != 0 or
+            indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)):
+        why = ("its index pointers (indptr) do not run from 0 to the %d "
+               "stored values" % len(indices))
+    elif len(indices) and (indices.min() < 0 or indices.max() >= n_minor):
+        why = ("its %s indices reach %d, outside 0 .. %d" %
+               (axis, indices.max()
+                if indices.max() >= n_minor else indices.min(), n_minor - 1))
+    if why:
+        raise ACTINNCellError("the sparse matrix is damaged: %s (a file "
+                              "cut short or corrupted? write it again)" % why)
+
+
 def _stored_values(matrix):
     """The stored values of a matrix and a map from position to row."""
+    refuse_damaged_sparse(matrix)
     if sp.issparse(matrix):
         if matrix.format == "csr":
             indptr = matrix.indptr
@@ -377,7 +411,10 @@ def check_count_values(
     Traceback (most recent call last):
     ACTINNInputError: data: X holds non-integer values (e.g. 0.5 in cell c1)...
     """
-    report = scan_values(matrix)
+    try:
+        report = scan_values(matrix)
+    except ACTINNCellError as err:
+        raise err.in_file(source) from None
     if not report.acceptable(allow_non_integer):
         raise counts_error(report,
                            cell_ids,
