@@ -382,6 +382,35 @@ def test_non_numeric_text_error(tmp_path):
         readers.read(path)
 
 
+@pytest.mark.parametrize("text, words", [
+    ("gene,c1,c2,c3\nActb,3,0,1\nCd3e,0,2\n", "1 value is empty (rows cut "
+     "short, or empty fields), e.g. in row Cd3e, column c3"),
+    ("gene,c1,c2\nActb,3,\nCd3e,0,2\n", "1 value is empty (rows cut "
+     "short, or empty fields), e.g. in row Actb, column c2"),
+])
+def test_empty_fields_are_named_not_called_nan(tmp_path, text, words):
+    path = tmp_path / "cut.csv"
+    path.write_text(text)
+    with pytest.raises(ACTINNInputError) as err:
+        readers.read(path)
+    assert str(err.value).startswith("%s: %s" % (path, words))
+
+
+def test_text_ids_stay_as_written(tmp_path):
+    # numeric-looking cell ids keep their zeros; a separator closing every
+    # line adds no column
+    rows = tmp_path / "cells.csv"
+    rows.write_text(",Actb,Cd3e\n00001,3,0\n00002,0,1\n")
+    adata = readers.read(rows, orientation="cells_by_genes")
+    assert list(adata.obs_names) == ["00001", "00002"]
+    trailing = tmp_path / "trailing.tsv"
+    trailing.write_text("gene\t00001\t00002\t\nActb\t3\t0\t\n"
+                        "Cd3e\t0\t2\t\n")
+    adata = readers.read(trailing)
+    assert list(adata.obs_names) == ["00001", "00002"]
+    np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])
+
+
 STREAMED = ("h5ad", "h5ad_dense", "h5ad_raw", "actinn_h5", "10x_h5")
 
 

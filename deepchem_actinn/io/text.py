@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, counted
 from deepchem_actinn.io._common import (as_str_array, existing, make_anndata,
                                         open_text, strip_gz)
 from deepchem_actinn.io.content import one_line
@@ -153,6 +153,24 @@ def text_names(path: Path,
     return text_row_names(path, fmt) if rows is None else rows
 
 
+def _refuse_missing_fields(p: Path, df: pd.DataFrame,
+                           columns: List[str]) -> None:
+    """Refuse empty fields or rows cut short (pandas reads them as NaN,
+    which would be reported as NaN values the file does not hold)."""
+    missing = df.isna().to_numpy()  # rows cut short
+    for j, column in enumerate(df.columns):
+        if df[column].dtype == object:  # empty fields
+            missing[:, j] |= (df[column] == "").to_numpy()
+    if not missing.any():
+        return
+    rows, cols = np.nonzero(missing)
+    raise ACTINNInputError(
+        "%s: %s empty (rows cut short, or empty fields), e.g. in row %s, "
+        "column %s; every row needs a value in each of the %d columns" %
+        (p, counted(len(rows), "value", "is/are"), df.index[rows[0]],
+         columns[cols[0]], len(columns)))
+
+
 def read_text(
         path: PathLike,
         sep: Optional[str] = None,
@@ -225,16 +243,23 @@ def read_text(
     check_orientation(orientation, p)
     columns = _header(p, sep)[0]
     with open_text(p) as fh:
-        df = pd.read_csv(fh,
-                         sep=sep,
-                         header=None,
-                         skiprows=1,
-                         index_col=0,
-                         keep_default_na=False,
-                         skip_blank_lines=True)
+        df = pd.read_csv(
+            fh,
+            sep=sep,
+            header=None,
+            skiprows=1,
+            index_col=0,
+            dtype={0: str},  # ids such as 00001 stay text
+            keep_default_na=False,
+            skip_blank_lines=True)
+    if (len(columns) and columns[-1] == "" and df.shape[1] == len(columns) and
+            df[df.columns[-1]].isin(["", np.nan]).all()):
+        # a separator at the end of every line: no column
+        columns, df = columns[:-1], df.iloc[:, :-1]
     if df.shape[1] != len(columns):
         raise ACTINNInputError("%s: %d column names but %d columns of values" %
                                (p, len(columns), df.shape[1]))
+    _refuse_missing_fields(p, df, columns)
     rows = as_str_array(df.index)
     chosen = choose_orientation(p, rows, columns, orientation, expected_genes,
                                 expected_cells)
