@@ -308,3 +308,33 @@ def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys, flags, words):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_an_unwritable_output_is_refused_before_training(
+        model, tmp_path, capsys, monkeypatch):
+    # a read-only directory (or file system) was found only when the
+    # trained annotator was saved, naming a temporary path
+    import deepchem_actinn.cli.train as train
+    from deepchem_actinn.io import output
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the output was checked")
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(train, "train_annotator", no_training)
+    for command in (["train", "-m", str(tmp_path / "sub" / "m")], [
+            "run", "-ts",
+            str(model / "ref.h5ad"), "-o",
+            str(tmp_path / "out")
+    ]):
+        assert main([
+            *command, "-trs",
+            str(model / "ref.h5ad"), "-trl",
+            str(model / "ref_labels.txt"), "-q"
+        ]) == 2
+        err = capsys.readouterr().err
+        assert ": cannot write in %s (permission denied)" % tmp_path in err
+    assert listing(tmp_path) == []

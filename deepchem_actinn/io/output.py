@@ -20,20 +20,53 @@ from deepchem_actinn.types import PathLike
 
 
 def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
-    """Fail before any work if an output exists and may not be replaced.
+    """Fail before any work if an output exists and may not be replaced,
+    or cannot be written where it goes (:func:`refuse_unwritable`).
 
     Examples
     --------
     >>> import tempfile
     >>> refuse_existing([tempfile.gettempdir()], overwrite=True)
     """
-    if overwrite:
-        return
+    paths = list(paths)
+    if not overwrite:
+        for path in paths:
+            if os.path.lexists(path):
+                raise ACTINNInputError(
+                    "%s exists; pass overwrite=True (CLI: --overwrite) to "
+                    "replace it" % path)
+    probed = set()
     for path in paths:
-        if os.path.lexists(path):
-            raise ACTINNInputError(
-                "%s exists; pass overwrite=True (CLI: --overwrite) to "
-                "replace it" % path)
+        folder = _nearest_folder(path)
+        if folder not in probed:
+            refuse_unwritable(path, folder)
+            probed.add(folder)
+
+
+def _nearest_folder(path: PathLike) -> Path:
+    """The directory an output will be written in, or the nearest of its
+    ancestors that exists (the others are made on the way)."""
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def refuse_unwritable(path: PathLike, folder: Path) -> None:
+    """Fail before any work if nothing can be written in ``folder``, where
+    ``path`` goes (a read-only directory or file system): the outputs are
+    written at the end, and the error would come after the training.
+    Tried by making and removing a hidden file there."""
+    if not folder.is_dir():
+        return  # a file where a directory should be: the writers say so
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".actinn-probe-", dir=folder)
+    except OSError as err:
+        why = str(err.strerror or err)
+        raise ACTINNInputError("%s: cannot write in %s (%s)" %
+                               (path, folder, why[:1].lower() + why[1:]))
+    os.close(handle)
+    os.unlink(probe)
 
 
 def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
