@@ -338,3 +338,17 @@ def test_an_unwritable_output_is_refused_before_training(
         err = capsys.readouterr().err
         assert ": cannot write in %s (permission denied)" % tmp_path in err
     assert listing(tmp_path) == []
+    # overwriting a directory that holds more than an annotator: refused
+    # before the training, not after it
+    monkeypatch.undo()
+    monkeypatch.setattr(train, "train_annotator", no_training)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "notes.txt").write_text("mine")
+    assert main([
+        "train", "-m",
+        str(tmp_path / "notes"), "--overwrite", "-trs",
+        str(model / "ref.h5ad"), "-trl",
+        str(model / "ref_labels.txt"), "-q"
+    ]) == 2
+    assert "holds files that are not an annotator's (notes.txt)" in (
+        capsys.readouterr().err)

@@ -41,8 +41,8 @@ PROFILE_FILE = "profiles.pt"
 LINEAR_FILE = "linear.pt"
 
 
-def _refuse_foreign_files(path: Union[str, os.PathLike],
-                          overwrite: bool) -> None:
+def refuse_foreign_files(path: Union[str, os.PathLike],
+                         overwrite: bool) -> None:
     """Overwriting replaces the whole directory: refuse one that holds
     anything but an annotator's files (hidden ones aside, such as
     ``.DS_Store``), rather than delete it."""
@@ -86,7 +86,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
         "histories": annotator.histories_,
         "n_reference_cells": annotator.n_reference_cells_,
     }
-    _refuse_foreign_files(path, overwrite)
+    refuse_foreign_files(path, overwrite)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
         with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
             json.dump(config, handle, indent=1)

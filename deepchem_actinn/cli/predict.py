@@ -481,7 +481,9 @@ def cmd_run(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     if args.save_model:
+        from deepchem_actinn.annotator.persistence import refuse_foreign_files
         refuse_existing([Path(args.save_model)], args.overwrite)
+        refuse_foreign_files(args.save_model, args.overwrite)
     adata = labels = None
     if out_of_core(args):
         reference = read_gene_names(args.train_set, args.train_format, False,

@@ -213,8 +213,10 @@ def train_annotator(args,
 
 def cmd_train(args) -> None:
     """``actinn train``: fit, then save (the main process only)."""
+    from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
     refuse_existing([Path(args.model)], args.overwrite)
+    refuse_foreign_files(args.model, args.overwrite)  # before, not after
     annotator = train_annotator(args)
     if not is_main_process():
         return
