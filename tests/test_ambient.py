@@ -215,6 +215,15 @@ def test_profiles_are_saved_and_an_older_annotator_is_refused(
         loaded.predict(X, tm_test["genes"], remove_ambient=True).cell_types,
         trained.predict(X, tm_test["genes"], remove_ambient=True).cell_types)
     (tmp_path / "a" / persistence.PROFILE_FILE).unlink()
+    # this version writes the profiles: without them, the directory is
+    # damaged; an annotator of an earlier version is loaded without them
+    with pytest.raises(ACTINNInputError, match="profiles.pt is missing"):
+        ACTINNAnnotator.load(tmp_path / "a", device="cpu")
+    import json
+    config_path = tmp_path / "a" / persistence.CONFIG_FILE
+    config = json.loads(config_path.read_text())
+    config["package_version"] = "0.0.9"
+    config_path.write_text(json.dumps(config))
     old = ACTINNAnnotator.load(tmp_path / "a", device="cpu")
     assert old.type_profiles_ is None
     old.predict(X, tm_test["genes"])  # everything else still works

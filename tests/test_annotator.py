@@ -695,7 +695,7 @@ def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
 
 @pytest.mark.parametrize("damage", [
     "no rule", "weights not torch", "config a list", "no genes",
-    "unknown param", "nan weights", "nan setting"
+    "unknown param", "nan weights", "nan setting", "no profiles"
 ])
 def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     import json
@@ -715,6 +715,8 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
         states = torch.load(path / persistence.WEIGHTS_FILE)
         next(iter(states[0].values()))[0, 0] = float("nan")
         torch.save(states, path / persistence.WEIGHTS_FILE)
+    elif damage == "no profiles":  # written by every save of this version
+        (path / persistence.PROFILE_FILE).unlink()
     elif damage == "nan setting":
         config["params"]["target_sum"] = float("nan")
         (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
