@@ -144,6 +144,10 @@ class TypeHierarchy:
                     "%s, line %d: expected child<TAB>parent, got %r" %
                     (path, number, line[:80]))
             pairs.append((fields[0], fields[1]))
+        if not pairs:
+            raise ACTINNInputError(
+                "%s: no child<TAB>parent lines (an empty hierarchy gives no "
+                "parent type)" % path)
         try:
             return cls.from_pairs(pairs)
         except ACTINNInputError as err:

@@ -83,6 +83,11 @@ def test_validation_errors_name_the_problem(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="utf16.txt: not a text file of child<TAB>parent"):
         TypeHierarchy.from_file(utf16)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing yet\n\n")
+    with pytest.raises(ACTINNInputError,
+                       match="empty.txt: no child<TAB>parent lines"):
+        TypeHierarchy.from_file(empty)
     for pair in ({"B cell": "Unassigned"}, {"Unassigned": "lymphocyte"}):
         with pytest.raises(ACTINNInputError,
                            match="'Unassigned' is the label of the cells no "

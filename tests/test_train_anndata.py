@@ -89,3 +89,14 @@ def test_a_missing_column_lists_the_columns(counts):
                        match=r"no obs column 'celltype' to take the labels "
                        r"from; the columns are: cell_type$"):
         train(counts, "celltype", **PARAMS)
+
+
+def test_a_matrix_instead_of_an_anndata_says_what_to_do(counts):
+    from deepchem_actinn import annotate
+    for call in (lambda: train(counts.X, "cell_type", **PARAMS),
+                 lambda: annotate(counts.to_df(), None)):
+        with pytest.raises(TypeError,
+                           match="expected an anndata.AnnData .*, got "
+                           "(csr_matrix|DataFrame): wrap a matrix as "
+                           "anndata.AnnData"):
+            call()

@@ -241,8 +241,15 @@ def train(adata,
 
 
 def _refuse_backed(adata, instead: str) -> None:
-    """Refuse an AnnData whose counts are still on disk (backed mode),
-    saying what to do ``instead``."""
+    """Refuse what is not an AnnData, and an AnnData whose counts are still
+    on disk (backed mode), saying what to do ``instead``."""
+    if not hasattr(adata, "obs_names") or not hasattr(adata, "var"):
+        raise TypeError(
+            "expected an anndata.AnnData (cells x genes, counts in X or a "
+            "layer), got %s: wrap a matrix as anndata.AnnData(X, obs=..., "
+            "var=pd.DataFrame(index=genes)), or call the annotator's "
+            "fit / predict with the matrix and its gene names" %
+            type(adata).__name__)
     if getattr(adata, "isbacked", False):
         raise ACTINNInputError(
             "this AnnData is backed by %s, its counts still on disk: call "
