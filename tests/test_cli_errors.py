@@ -296,7 +296,6 @@ def test_a_warning_is_said_once(model, tmp_path):
      "a number above 0, got '-1'"),
     (["-lr", "nan"], "expected a number above 0, got 'nan'"),
     (["--seed", "-1"], "argument --seed: expected 0 or more, got -1"),
-    (["--threads", "0"], "argument --threads: expected at least 1, got 0"),
 ])
 def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys, flags, words):
     # refused by the parser, before the reference is read

@@ -338,7 +338,7 @@ def _add_gene_case(p: argparse.ArgumentParser) -> None:
 def _add_threads(p: argparse.ArgumentParser, trains_from_disk: bool) -> None:
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=int,
         default=None,
         metavar="N",
         help="PyTorch compute threads (default: PyTorch's, one "

@@ -104,15 +104,9 @@ def _whole_query(args) -> bool:
 def check_query_files(args, type_names: Optional[Sequence[str]],
                       expected_genes: Sequence[str]) -> None:
     """Read ``--hierarchy`` (against ``type_names`` when known) and
-    ``--over-clustering`` (against the query's cells), and refuse a query
-    without cells, before any training, so that a bad file fails in
-    seconds, not after the networks are trained."""
-    from deepchem_actinn.io import n_cells
-    if not n_cells(
-            args.test_set, args.test_format,
-            **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes)):
-        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
+    ``--over-clustering`` (against the query's cells) before any training,
+    so that a bad file fails in seconds, not after the networks are
+    trained."""
     if args.hierarchy:
         _hierarchy(args, type_names)
     if args.over_clustering and args.majority_voting:
@@ -125,6 +119,17 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
             **orientation_options(args.test_orientation,
                                   expected_genes=expected_genes))
         read_clusters(args.over_clustering, [str(c) for c in cells])
+
+
+def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
+    """Refuse a query without cells, before any training (once its
+    orientation is settled: nothing said twice)."""
+    from deepchem_actinn.io import n_cells
+    if not n_cells(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes)):
+        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
 
 
 def _hierarchy(args, type_names: Optional[Sequence[str]]):
@@ -414,6 +419,7 @@ def cmd_predict(args) -> None:
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
     check_query_files(args, annotator.type_names, annotator.genes_)
     settle_orientation(args, "test", expected_genes=annotator.genes_)
+    refuse_empty_query(args, annotator.genes_)
     predict_and_write(args, annotator, out_dir)
 
 
@@ -496,6 +502,7 @@ def cmd_run(args) -> None:
     check_query_files(
         args, None if labels is None else sorted({str(t) for t in labels}),
         list(reference))
+    refuse_empty_query(args, list(reference))
     check_query_counts(args)
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))
