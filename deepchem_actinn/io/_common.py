@@ -42,9 +42,7 @@ def open_text(path: Path) -> IO[str]:
     """Open a UTF-8 text file, gunzipping it if its bytes are gzip data
     (whatever its name says); a byte-order mark (Excel's "CSV UTF-8",
     Notepad) is dropped, not read as part of the first name."""
-    return io.TextIOWrapper(open_binary(path),
-                            encoding="utf-8-sig",
-                            newline="")
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
 
 
 def as_str_array(values) -> np.ndarray:
