@@ -351,6 +351,16 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(stale / "predicted_label.txt"), "-o",
         str(tmp_path / "s")
     ], capsys, "names a type twice: %s" % proba.index[0], [tmp_path / "s"])
+    holed = proba.copy()
+    holed.iloc[2, 5] = np.nan
+    holed.to_csv(stale / "predicted_probabilities.txt", sep="\t")
+    _fails([
+        "report", "-p",
+        str(stale / "predicted_label.txt"), "-o",
+        str(tmp_path / "s")
+    ], capsys, "(found beside %s): 1 cell has no probability, or not a "
+           "number (NaN, text), e.g. %s" %
+           (stale / "predicted_label.txt", proba.columns[5]), [tmp_path / "s"])
     # predictions alone: the error says what is missing and where
     alone = tmp_path / "alone"
     alone.mkdir()

@@ -98,6 +98,10 @@ def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,
                   "-o", str(out), "-q")
     assert_one_line_error(proc, query)
     assert words in proc.stderr
+    if "neither the rows" in words:  # the query's own option
+        assert proc.stderr.strip().endswith(
+            "pass --test-orientation genes_by_cells (genes as rows) or "
+            "cells_by_genes (cells as rows)")
     assert listing(tmp_path) == [name]
 
 

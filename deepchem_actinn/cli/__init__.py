@@ -45,12 +45,13 @@ COMMANDS = {
 STOPPED = (130, 143)
 
 #: Arguments naming a counts file, and the options that name its matrix
-#: (an h5ad file's layer) and force its format.
+#: (an h5ad file's layer), force its format and give a CSV/TSV file's
+#: layout (None: the command has no such option).
 _FILE_OPTIONS = {
-    "train_set": ("--train-layer", "--train-format"),
-    "test_set": ("--test-layer", "--test-format"),
-    "query": ("--query-layer", "--query-format"),
-    "input": ("--input-layer", "--format"),
+    "train_set": ("--train-layer", "--train-format", "--train-orientation"),
+    "test_set": ("--test-layer", "--test-format", "--test-orientation"),
+    "query": ("--query-layer", "--query-format", None),
+    "input": ("--input-layer", "--format", None),
 }
 
 #: Arguments naming input files, for messages about unreadable input.
@@ -94,12 +95,13 @@ def _in_command_words(text: str, args) -> str:
     """A message's advice for the Python API (``overwrite=True``,
     ``layer=``, ``min_overlap``) in the command line's words."""
     from deepchem_actinn.io.labels import TRAINING_HINT
+    from deepchem_actinn.io.orientation import PASS_ORIENTATION
     from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
     lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
     text = re.sub(lower, r"pass --min-overlap \1", text)
     text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
-    for name, (layer, format) in _FILE_OPTIONS.items():
+    for name, (layer, format, orientation) in _FILE_OPTIONS.items():
         path = getattr(args, name, None)
         spellings = (str(Path(path)), os.path.abspath(path)) if isinstance(
             path, str) else ()  # as given, or made absolute (Dask)
@@ -108,6 +110,12 @@ def _in_command_words(text: str, args) -> str:
             from deepchem_actinn.io.count_matrix import CLI_WORDS
             for python, words in CLI_WORDS.items():
                 text = text.replace(python, words.format(flag=layer))
+            text = text.replace(
+                PASS_ORIENTATION,
+                "pass %s genes_by_cells (genes as rows) or cells_by_genes "
+                "(cells as rows)" % orientation if orientation else
+                "write it with the genes as rows (ACTINN's layout) or the "
+                "cells as rows, named as the model's genes")
             text = re.sub(r"\bformat='(\w+)'", format + r" \1", text)
             return text.replace("the format out", format + " out").replace(
                 "pass format= ", "pass %s " % format)

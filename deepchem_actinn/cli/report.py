@@ -99,6 +99,13 @@ def _confidence(args, frame) -> np.ndarray:
             "%s%s names a type twice: %s" %
             (source, found, examples(proba.index[proba.index.duplicated()])))
     proba = proba[cells]
+    values = proba.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values).all(axis=0)
+    if bad.any():
+        raise ACTINNInputError(
+            "%s%s: %s no probability, or not a number (NaN, text), e.g. %s" %
+            (source, found, counted(int(bad.sum()), "cell", "has/have"),
+             examples(np.asarray(cells)[bad])))
     _check_same_run(
         proba, frame[frame.columns[1]].to_numpy(), source + found,
         args.predictions,

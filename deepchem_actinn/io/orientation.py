@@ -27,6 +27,12 @@ CELLS_BY_GENES = "cells_by_genes"
 #: The values ``orientation=`` accepts (None detects).
 ORIENTATIONS = (GENES_BY_CELLS, CELLS_BY_GENES)
 
+#: How to say which axis holds the genes (the command line says it in the
+#: words of the file's own option).
+PASS_ORIENTATION = ("pass orientation='genes_by_cells' (genes as rows) or "
+                    "'cells_by_genes' (cells as rows) (actinn: "
+                    "--train-orientation, --test-orientation)")
+
 
 def check_orientation(orientation: Optional[str], path: Path) -> None:
     """Refuse an ``orientation=`` other than None or :data:`ORIENTATIONS`."""
@@ -128,8 +134,6 @@ def choose_orientation(path: Path,
     shown = np.asarray(hints[0][1], dtype=object)
     raise ACTINNInputError(
         "%s: neither the rows nor the columns match %s (e.g. %s): rows look "
-        "like %s; columns like %s; pass orientation='genes_by_cells' (genes "
-        "as rows) or 'cells_by_genes' (cells as rows) (actinn: "
-        "--train-orientation, --test-orientation)" %
+        "like %s; columns like %s; %s" %
         (path, what, examples(shown, limit=3), examples(rows, limit=3) or
-         "nothing", examples(columns, limit=3) or "nothing"))
+         "nothing", examples(columns, limit=3) or "nothing", PASS_ORIENTATION))
