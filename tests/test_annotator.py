@@ -695,7 +695,8 @@ def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
 
 @pytest.mark.parametrize("damage", [
     "no rule", "weights not torch", "config a list", "no genes",
-    "unknown param", "nan weights", "nan setting", "no profiles"
+    "unknown param", "nan weights", "nan setting", "no profiles",
+    "changed weights"
 ])
 def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     import json
@@ -711,10 +712,13 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
     elif damage == "no genes":
         del config["genes"]
         (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
-    elif damage == "nan weights":
+    elif damage in ("nan weights", "changed weights"):
         states = torch.load(path / persistence.WEIGHTS_FILE)
         next(iter(states[0].values()))[0, 0] = float("nan")
         torch.save(states, path / persistence.WEIGHTS_FILE)
+        if damage == "nan weights":  # as saved before checksums were kept
+            del config["checksums"]
+            (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
     elif damage == "no profiles":  # written by every save of this version
         (path / persistence.PROFILE_FILE).unlink()
     elif damage == "nan setting":
@@ -730,6 +734,9 @@ def test_a_damaged_annotator_is_one_clear_error(quick, tmp_path, damage):
         assert "from_the_future" in str(err.value)
     if damage == "nan weights":
         assert "weights hold NaN or infinite values" in str(err.value)
+    if damage == "changed weights":
+        assert ("weights.pt is not the file this annotator was saved with "
+                "(its checksum differs" in str(err.value))
     if damage == "nan setting":
         assert "target_sum must be a number above 0" in str(err.value)
 
@@ -773,10 +780,15 @@ def test_a_device_without_cuda_is_not_a_damaged_model(quick, tmp_path,
 def test_format_1_written_as_networks_state_dicts_still_loads(
         quick, tm_test, tmp_path):
     """Format 1 as earlier versions wrote it (one ACTINNClassifier
-    state_dict per member) loads into the ensemble unchanged."""
+    state_dict per member, no checksums) loads into the ensemble
+    unchanged."""
     quick.save(tmp_path / "model")
     torch.save([network.state_dict() for network in quick.networks_],
                tmp_path / "model" / "weights.pt")
+    config_path = tmp_path / "model" / "annotator.json"
+    config = json.loads(config_path.read_text())
+    del config["checksums"]
+    config_path.write_text(json.dumps(config))
     loaded = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
     np.testing.assert_array_equal(
         loaded.predict(tm_test["X"], tm_test["genes"]).probabilities,

@@ -88,8 +88,6 @@ def save_annotator(annotator: "ACTINNAnnotator",
     }
     refuse_foreign_files(path, overwrite)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
-        with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
-            json.dump(config, handle, indent=1)
         torch.save(annotator.ensemble_.member_states(),
                    os.path.join(tmp, WEIGHTS_FILE))
         torch.save(annotator.rule_.to_dict(), os.path.join(tmp, RULE_FILE))
@@ -104,6 +102,42 @@ def save_annotator(annotator: "ACTINNAnnotator",
                     name: torch.from_numpy(array)
                     for name, array in annotator.linear_.to_dict().items()
                 }, os.path.join(tmp, LINEAR_FILE))
+        config["checksums"] = {
+            name: _checksum(os.path.join(tmp, name))
+            for name in sorted(os.listdir(tmp))
+        }
+        with open(os.path.join(tmp, CONFIG_FILE), "w") as handle:
+            json.dump(config, handle, indent=1)
+
+
+def _checksum(path: str) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    import hashlib
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _check_files(path: str, config: Dict[str, Any]) -> None:
+    """Refuse files that are not those the annotator was saved with (from
+    another annotator, or changed since): annotators saved before the
+    checksums were kept are not checked."""
+    checksums = config.get("checksums", {})
+    if not isinstance(checksums, dict):
+        raise ACTINNInputError(
+            "%s is damaged: its checksums are %s, not an "
+            "object" %
+            (os.path.join(path, CONFIG_FILE), type(checksums).__name__))
+    for name, digest in sorted(checksums.items()):
+        file_path = os.path.join(path, name)
+        if not os.path.isfile(file_path):
+            raise ACTINNInputError(
+                "%s: %s is missing; the directory is damaged or incomplete: "
+                "save or train the annotator again" % (path, name))
+        if _checksum(file_path) != digest:
+            raise ACTINNInputError(
+                "%s: %s is not the file this annotator was saved with (its "
+                "checksum differs: from another annotator, or changed "
+                "since); save or train the annotator again" % (path, name))
 
 
 def load_annotator(cls: Type["ACTINNAnnotator"],
@@ -113,6 +147,7 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
     ``device`` (:func:`resolve_device`: CUDA when available for None)."""
     path = os.fspath(path)
     config = _read_config(path)
+    _check_files(path, config)
     target = resolve_device(device)  # a bad device is not a damaged model
     why = missing_gpu(target)
     if why:
