@@ -61,7 +61,7 @@ def check_numbers(learning_rate: float, weight_decay: float, seed: int,
     for name, value, low, high, closed in (
         ("learning_rate", learning_rate, 0, math.inf, False),
         ("weight_decay", weight_decay, 0, math.inf, True),
-        ("min_overlap", min_overlap, 0, 1, False),
+        ("min_overlap", min_overlap, 0, 1, True),
         ("target_sum", target_sum, 0, math.inf, False),
         ("log_base", log_base, 1, math.inf, False),
     ):

@@ -220,12 +220,8 @@ def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
     """The saved per-type gene profiles (None when the file is absent:
     annotators saved before it existed)."""
     profile_path = os.path.join(path, PROFILE_FILE)
-    if not os.path.isfile(profile_path):
-        if annotator.package_version_ == __version__:  # this version writes it
-            raise ACTINNInputError(
-                "%s: %s is missing; the directory is damaged or incomplete: "
-                "save or train the annotator again" % (path, PROFILE_FILE))
-        return None
+    if not os.path.isfile(profile_path):  # saved without (the checksums
+        return None  # say when it should be there)
     table = torch.load(profile_path, map_location="cpu", weights_only=True)
     shape = (annotator.labels_.n_types, len(annotator.genes_))
     if not isinstance(table, torch.Tensor) or tuple(table.shape) != shape:
