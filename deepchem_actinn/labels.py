@@ -4,6 +4,12 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.labels import MISSING_LABELS
+
+
+def _name(label) -> str:
+    """A label as a type name: text, without spaces around it."""
+    return str(label).strip()
 
 
 class CellTypeLabels:
@@ -18,6 +24,8 @@ class CellTypeLabels:
     ----------
     type_names: iterable of str
         The reference cell types; duplicates are dropped and the rest sorted.
+        Names are stripped of spaces around them, as every labels reader
+        strips them; a missing one (None, NaN, empty) is refused.
 
     Examples
     --------
@@ -31,9 +39,13 @@ class CellTypeLabels:
     """
 
     def __init__(self, type_names: Iterable[str]) -> None:
-        names = sorted({str(t) for t in type_names})
+        names = sorted({_name(t) for t in type_names})
         if not names:
             raise ACTINNInputError("no cell types given")
+        if set(names) & MISSING_LABELS:
+            raise ACTINNInputError(
+                "a missing label (None, NaN or empty) is not a cell type: "
+                "leave the unlabelled cells out")
         self.type_names = names
         self._index = {t: i for i, t in enumerate(names)}
 
@@ -49,7 +61,7 @@ class CellTypeLabels:
 
     def unknown(self, labels: Iterable[str]) -> list:
         """The distinct labels that are not reference types, sorted."""
-        return sorted({str(t) for t in labels} - set(self._index))
+        return sorted({_name(t) for t in labels} - set(self._index))
 
     def encode(self, labels: Union[Sequence[str], np.ndarray]) -> np.ndarray:
         """Class ids of ``labels``.
@@ -59,7 +71,7 @@ class CellTypeLabels:
         ACTINNInputError
             Some labels are not reference types; the message names them.
         """
-        names = [str(t) for t in labels]
+        names = [_name(t) for t in labels]
         unknown = self.unknown(names)
         if unknown:
             raise ACTINNInputError(

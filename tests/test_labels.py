@@ -35,3 +35,14 @@ def test_decode_refuses_ids_outside_the_types():
     for bad in ([-1], [2]):
         with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
             mapping.decode(bad)
+
+
+def test_names_are_stripped_and_missing_ones_refused():
+    # as every labels reader strips them: "B cell " is the type "B cell"
+    mapping = CellTypeLabels.from_labels(["B cell ", " T cell", "B cell"])
+    assert mapping.type_names == ["B cell", "T cell"]
+    np.testing.assert_array_equal(mapping.encode(["T cell ", "B cell"]), [1, 0])
+    for missing in (None, float("nan"), "", "nan"):
+        with pytest.raises(ACTINNInputError,
+                           match="a missing label .* is not a cell type"):
+            CellTypeLabels(["B cell", missing])
