@@ -384,9 +384,9 @@ def test_non_numeric_text_error(tmp_path):
 
 @pytest.mark.parametrize("text, words", [
     ("gene,c1,c2,c3\nActb,3,0,1\nCd3e,0,2\n", "1 value is empty (rows cut "
-     "short, or empty fields), e.g. in row Cd3e, column c3"),
+     "short, or empty fields), e.g. in data row 2 ('Cd3e'), column c3"),
     ("gene,c1,c2\nActb,3,\nCd3e,0,2\n", "1 value is empty (rows cut "
-     "short, or empty fields), e.g. in row Actb, column c2"),
+     "short, or empty fields), e.g. in data row 1 ('Actb'), column c2"),
 ])
 def test_empty_fields_are_named_not_called_nan(tmp_path, text, words):
     path = tmp_path / "cut.csv"
@@ -409,6 +409,11 @@ def test_text_ids_stay_as_written(tmp_path):
     adata = readers.read(trailing)
     assert list(adata.obs_names) == ["00001", "00002"]
     np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])
+    # and every reader of the file agrees
+    assert readers.n_cells(trailing) == 2
+    assert list(readers.read_cell_ids(trailing)) == ["00001", "00002"]
+    chunks = list(readers.iter_cell_chunks(trailing, chunk_size=1))
+    assert [list(ids) for ids, _ in chunks] == [["00001"], ["00002"]]
 
 
 STREAMED = ("h5ad", "h5ad_dense", "h5ad_raw", "actinn_h5", "10x_h5")

@@ -66,7 +66,8 @@ def _split(line: str, sep: str) -> List[str]:
 def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     """The column names of the header, and the number of fields of the
     first data row (0 if none): a header one field shorter than the rows
-    has no corner cell before the column names."""
+    has no corner cell before the column names. A separator closing the
+    header and the first row alike (every line) adds no column."""
     with open_text(path) as fh:
         first = fh.readline()
         second = fh.readline()
@@ -76,7 +77,10 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
         raise ACTINNInputError("%s: the first line (the header) is empty" %
                                path)
     header = _split(first, sep)
-    width = len(_split(second, sep)) if second.strip() else 0
+    row = _split(second, sep) if second.strip() else []
+    if len(header) > 1 and header[-1] == "" and row and row[-1] == "":
+        header, row = header[:-1], row[:-1]
+    width = len(row)
     columns = header if width == len(header) + 1 else header[1:]
     if width and width != len(columns) + 1:
         raise ACTINNInputError(
@@ -165,10 +169,10 @@ def _refuse_missing_fields(p: Path, df: pd.DataFrame,
         return
     rows, cols = np.nonzero(missing)
     raise ACTINNInputError(
-        "%s: %s empty (rows cut short, or empty fields), e.g. in row %s, "
-        "column %s; every row needs a value in each of the %d columns" %
-        (p, counted(len(rows), "value", "is/are"), df.index[rows[0]],
-         columns[cols[0]], len(columns)))
+        "%s: %s empty (rows cut short, or empty fields), e.g. in data row "
+        "%d (%r), column %s; every row needs a value in each of the %d "
+        "columns" % (p, counted(len(rows), "value", "is/are"), rows[0] + 1,
+                     str(df.index[rows[0]]), columns[cols[0]], len(columns)))
 
 
 def read_text(
@@ -252,10 +256,9 @@ def read_text(
             dtype={0: str},  # ids such as 00001 stay text
             keep_default_na=False,
             skip_blank_lines=True)
-    if (len(columns) and columns[-1] == "" and df.shape[1] == len(columns) and
+    if (df.shape[1] == len(columns) + 1 and
             df[df.columns[-1]].isin(["", np.nan]).all()):
-        # a separator at the end of every line: no column
-        columns, df = columns[:-1], df.iloc[:, :-1]
+        df = df.iloc[:, :-1]  # a separator closing every line: no column
     if df.shape[1] != len(columns):
         raise ACTINNInputError("%s: %d column names but %d columns of values" %
                                (p, len(columns), df.shape[1]))
