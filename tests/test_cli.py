@@ -358,8 +358,8 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         "report", "-p",
         str(stale / "predicted_label.txt"), "-o",
         str(tmp_path / "s")
-    ], capsys, "(found beside %s): 1 cell has no probability, or not a "
-           "number (NaN, text), e.g. %s" %
+    ], capsys, "(found beside %s): 1 cell has a value that is not a number "
+           "(NaN, empty, text), e.g. %s" %
            (stale / "predicted_label.txt", proba.columns[5]), [tmp_path / "s"])
     # predictions alone: the error says what is missing and where
     alone = tmp_path / "alone"
@@ -372,6 +372,17 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(tmp_path / "r")
     ], capsys, "no confidence for the report: no confidence column and no "
            "predicted_probabilities.txt beside it; pass -op FILE",
+           [tmp_path / "r"])
+    # predict's confidence column, damaged, is refused alike
+    labels.loc[3, "confidence"] = "abc"
+    labels.to_csv(alone / "predicted_label.txt", sep="\t", index=False)
+    _fails([
+        "report", "-p",
+        str(alone / "predicted_label.txt"), "-o",
+        str(tmp_path / "r")
+    ], capsys, "%s's confidence column: 1 cell has a value that is not a "
+           "number (NaN, empty, text), e.g. %s" %
+           (alone / "predicted_label.txt", labels["cellname"][3]),
            [tmp_path / "r"])
 
 

@@ -70,7 +70,11 @@ def _confidence(args, frame) -> np.ndarray:
     cells = frame[frame.columns[0]].to_numpy()
     source = args.probabilities
     if not source and "confidence" in frame.columns:
-        return frame["confidence"].astype(float).to_numpy()
+        values = pd.to_numeric(frame["confidence"], errors="coerce")
+        _refuse_not_numbers(
+            values.to_numpy(dtype=float)[None, :], cells,
+            "%s's confidence column" % args.predictions)
+        return values.to_numpy(dtype=float)
     if not source:
         beside = Path(args.predictions).parent / PROBABILITY_FILE
         if not beside.is_file():
@@ -98,19 +102,28 @@ def _confidence(args, frame) -> np.ndarray:
         raise ACTINNInputError(
             "%s%s names a type twice: %s" %
             (source, found, examples(proba.index[proba.index.duplicated()])))
-    proba = proba[cells]
-    values = proba.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values).all(axis=0)
-    if bad.any():
-        raise ACTINNInputError(
-            "%s%s: %s no probability, or not a number (NaN, text), e.g. %s" %
-            (source, found, counted(int(bad.sum()), "cell", "has/have"),
-             examples(np.asarray(cells)[bad])))
+    proba = proba[cells].copy()
+    text = [c for c in proba.columns if proba[c].dtype.kind not in "iuf"]
+    if text:  # only those columns: converting all of them is slow
+        proba[text] = proba[text].apply(pd.to_numeric, errors="coerce")
+    _refuse_not_numbers(proba.to_numpy(dtype=float), cells, source + found)
     _check_same_run(
         proba, frame[frame.columns[1]].to_numpy(), source + found,
         args.predictions,
         frame["level"].to_numpy() if "level" in frame.columns else None)
     return proba.max(axis=0).to_numpy(dtype=float)
+
+
+def _refuse_not_numbers(values: np.ndarray, cells: np.ndarray,
+                        what: str) -> None:
+    """Refuse a table (rows x cells) whose column of a cell holds NaN,
+    infinity or text (read as NaN), naming the cells."""
+    bad = ~np.isfinite(values).all(axis=0)
+    if bad.any():
+        raise ACTINNInputError(
+            "%s: %s a value that is not a number (NaN, empty, text), e.g. %s" %
+            (what, counted(int(bad.sum()), "cell",
+                           "has/have"), examples(np.asarray(cells)[bad])))
 
 
 def _check_same_run(proba,
