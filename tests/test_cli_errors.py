@@ -299,7 +299,9 @@ def test_a_warning_is_said_once(model, tmp_path):
     (["-lr", "-1"], "argument -lr/--learning_rate/--learning-rate: expected "
      "a number above 0, got '-1'"),
     (["-lr", "nan"], "expected a number above 0, got 'nan'"),
-    (["--seed", "-1"], "argument --seed: expected 0 or more, got -1"),
+    (["--seed", "-1"], "argument --seed: expected a whole number of 0 or "
+     "more, got '-1'"),
+    (["--seed", "1.5"], "expected a whole number of 0 or more, got '1.5'"),
 ])
 def test_numbers_out_of_range_are_usage_errors(tmp_path, capsys, flags, words):
     # refused by the parser, before the reference is read
@@ -355,3 +357,15 @@ def test_an_unwritable_output_is_refused_before_training(
     ]) == 2
     assert "holds files that are not an annotator's (notes.txt)" in (
         capsys.readouterr().err)
+
+
+def test_train_makes_the_model_directory_s_parents(model, tmp_path):
+    # as -o does for predict; the check before training allowed it
+    target = tmp_path / "models" / "v1" / "annotator"
+    assert main([
+        "train", "-trs",
+        str(model / "ref.h5ad"), "-trl",
+        str(model / "ref_labels.txt"), "-m",
+        str(target), "-ne", "1", "--networks", "1", "-q"
+    ]) == 0
+    assert (target / "annotator.json").is_file()

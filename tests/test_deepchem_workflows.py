@@ -291,6 +291,7 @@ def test_model_says_what_to_do_with_the_wrong_kind_of_data(split, tmp_path):
         _model(split, model_dir=str(a_file))
     # a log scale, whatever its largest value, and whole-number class ids
     # stored as floats (DeepChem's own y) pass
-    as_float = dc.data.NumpyDataset(split["train"].X[:64],
+    as_float = dc.data.NumpyDataset(split["train"].X[:64] * 10 + 0.5,
                                     split["train"].y[:64].astype(float))
+    assert as_float.X.max() > 50
     _model(split).fit(as_float, nb_epoch=1)

@@ -114,8 +114,8 @@ def _in_command_words(text: str, args) -> str:
                 PASS_ORIENTATION,
                 "pass %s genes_by_cells (genes as rows) or cells_by_genes "
                 "(cells as rows)" % orientation if orientation else
-                "write it with the genes as rows (ACTINN's layout) or the "
-                "cells as rows, named as the model's genes")
+                "check that this is the file meant: its rows or its columns "
+                "must hold those names")
             text = re.sub(r"\bformat='(\w+)'", format + r" \1", text)
             return text.replace("the format out", format + " out").replace(
                 "pass format= ", "pass %s " % format)

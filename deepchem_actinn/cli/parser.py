@@ -102,9 +102,13 @@ def positive_float(value: str) -> float:
 
 def seed_value(value: str) -> int:
     """A random seed: an integer of at least 0."""
-    n = int(value)
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
     if n < 0:
-        raise argparse.ArgumentTypeError("expected 0 or more, got %d" % n)
+        raise argparse.ArgumentTypeError(
+            "expected a whole number of 0 or more, got %r" % value)
     return n
 
 

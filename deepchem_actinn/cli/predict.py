@@ -508,6 +508,7 @@ def cmd_run(args) -> None:
                                 _genes_to_train_on(args, list(reference)))
     if is_main_process():
         if args.save_model:
+            Path(args.save_model).parent.mkdir(parents=True, exist_ok=True)
             annotator.save(args.save_model, overwrite=args.overwrite)
             logger.info("saved the annotator to %s", args.save_model)
         predict_and_write(args, annotator, out_dir)

@@ -220,5 +220,6 @@ def cmd_train(args) -> None:
     annotator = train_annotator(args)
     if not is_main_process():
         return
+    Path(args.model).parent.mkdir(parents=True, exist_ok=True)  # as -o
     annotator.save(args.model, overwrite=args.overwrite)
     logger.info("saved the annotator to %s", args.model)

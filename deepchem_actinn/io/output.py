@@ -25,8 +25,9 @@ def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
 
     Examples
     --------
-    >>> import tempfile
-    >>> refuse_existing([tempfile.gettempdir()], overwrite=True)
+    >>> import os, tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> refuse_existing([os.path.join(out, "model")], overwrite=False)
     """
     paths = list(paths)
     if not overwrite:
