@@ -140,3 +140,19 @@ def test_gene_candidates_lists_string_columns_only():
     # a var of another length is ignored
     assert gene_candidates(["A"], var) == {"var_names": ["A"]}
     assert gene_candidates(["A", "B"]) == {"var_names": ["A", "B"]}
+
+
+def test_genes_under_another_ensembl_version_are_pointed_out(caplog):
+    # the same genes, another annotation release: said, not matched
+    reference = ["ENSMUSG%011d.1" % i for i in range(10)]
+    query = reference[:7] + [g[:-1] + "2" for g in reference[7:]]
+    caplog.set_level("WARNING")
+    positions = gene_positions(reference, query)
+    assert (positions >= 0).sum() == 7
+    assert ("3 of the model's 10 genes are missing from the query and set to "
+            "zero; 3 of them are in the query under another Ensembl version "
+            "(e.g. ENSMUSG00000000007.2 for ENSMUSG00000000007.1): strip the "
+            "version suffixes from both" in caplog.text)
+    with pytest.raises(ACTINNInputError, match="under another Ensembl version"):
+        gene_positions(reference,
+                       query[:3] + [g[:-1] + "2" for g in reference[3:]], 0.5)

@@ -15,6 +15,7 @@ names are capitalised.
 """
 import logging
 import math
+import re
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -81,6 +82,9 @@ def choose_gene_column(model_genes: Sequence[str],
     return best, overlaps[best]
 
 
+#: An Ensembl id with its version suffix (``ENSMUSG00000000001.4``).
+_VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
+
 #: When under this share of the query's genes (or of the wanted ones, if
 #: fewer) match, the names themselves look wrong (another species, another
 #: kind of identifier).
@@ -143,8 +147,8 @@ def _overlap_message(model_genes: Sequence[str],
                     "every gene the experiment measured, not a selection "
                     "such as the highly variable genes" % len(query))
     else:
-        message += ". Among %s genes the query lacks: %s" % (
-            what, examples(lacking, 3))
+        message += ". Among %s genes the query lacks: %s%s" % (
+            what, examples(lacking, 3), version_hint(lacking, query))
     if not found:  # no share of the genes accepts a query sharing none
         return message
     value = "%g" % accepting_share(found, n_wanted)
@@ -224,9 +228,38 @@ def gene_positions(reference: Sequence[str],
     missing = int((positions < 0).sum())
     if missing:
         logger.warning(
-            "%d of %s %d genes are missing from the query and set to zero",
-            missing, what, len(positions))
+            "%d of %s %d genes are missing from the query and set to zero%s",
+            missing, what, len(positions),
+            version_hint([g for g, p in zip(reference, positions) if p < 0],
+                         query))
     return positions
+
+
+def version_hint(missing: Sequence[str], query: Sequence[str]) -> str:
+    """A note when genes a query lacks are in it under another Ensembl
+    version (``ENSMUSG00000000001.2`` for ``.1``), else ``""``.
+
+    Examples
+    --------
+    >>> version_hint(["ENSG0001.1", "ENSG0002.1"], ["ENSG0001.3", "X"])
+    '; 1 of them is in the query under another Ensembl version (e.g. ENSG0001.3 for ENSG0001.1): strip the version suffixes from both'
+    """
+    bases: Dict[str, str] = {}
+    for name in query:
+        match = _VERSIONED.match(str(name).upper())
+        if match:
+            bases.setdefault(match.group(1), str(name))
+    found = []
+    for name in missing:
+        match = _VERSIONED.match(str(name).upper())
+        if match and match.group(1) in bases:
+            found.append((bases[match.group(1)], str(name)))
+    if not found:
+        return ""
+    return ("; %d of them %s in the query under another Ensembl version "
+            "(e.g. %s for %s): strip the version suffixes from both" %
+            (len(found), "is" if len(found) == 1 else "are", found[0][0],
+             found[0][1]))
 
 
 def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
