@@ -289,6 +289,23 @@ def test_clean_gene_names():
     assert keep.tolist() == [True, True, False]
 
 
+def test_genes_without_a_name_are_left_out_and_said(tmp_path, caplog):
+    # no model gene can match a blank name; its counts are left out, saying
+    # where it was
+    names, keep = readers.clean_gene_names(["a", " ", "b", ""])
+    assert list(names) == ["A", "B"] and keep.tolist() == [1, 0, 1, 0]
+    path = tmp_path / "blank.csv"
+    path.write_text("gene,c1,c2\nActb,1,0\n,5,5\nCd3e,0,2\n")
+    caplog.set_level("WARNING")
+    adata = readers.read(path)
+    assert list(adata.var_names) == ["ACTB", "CD3E"]
+    assert adata.X.toarray().tolist() == [[1, 0], [0, 2]]
+    assert caplog.text.count("1 gene without a name left out (no model "
+                             "gene can match it), at gene positions 2") == 1
+    chunks = list(readers.iter_cell_chunks(path, chunk_size=1))
+    assert [X.toarray().tolist() for _, X in chunks] == [[[1, 0]], [[0, 2]]]
+
+
 @pytest.mark.filterwarnings("ignore:Variable names are not unique")
 def test_gene_names_and_chunks_agree_with_dups(dup_csv, tmp_path):
     adata = readers.read(dup_csv, upper_case_genes=False)

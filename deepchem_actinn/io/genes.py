@@ -13,7 +13,7 @@ from typing import Tuple
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import examples
+from deepchem_actinn.errors import counted, examples
 from deepchem_actinn.io._common import as_str_array
 from deepchem_actinn.types import Strings
 
@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 
 
 def clean_gene_names(names: Strings,
-                     upper_case: bool = True) -> Tuple[np.ndarray, np.ndarray]:
-    """Upper-case gene names and drop repeats, as the ACTINN scripts did.
+                     upper_case: bool = True,
+                     quiet: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """Upper-case gene names and drop repeats, as the ACTINN scripts did,
+    and genes without a name (which no model gene can match), saying so.
 
     Parameters
     ----------
@@ -31,6 +33,8 @@ def clean_gene_names(names: Strings,
     upper_case: bool, default True
         Upper-case the names first (so ``Actb`` and ``ACTB`` match across
         species conventions and files).
+    quiet: bool, default False
+        Say nothing (a second pass over a file whose names were read).
 
     Returns
     -------
@@ -38,7 +42,8 @@ def clean_gene_names(names: Strings,
         The kept names (object array of str), in their original order.
     keep: numpy.ndarray
         Boolean mask over ``names``: True for the first occurrence of each
-        name. Apply it to the gene columns of the matrix.
+        name (not for a blank one). Apply it to the gene columns of the
+        matrix.
 
     Examples
     --------
@@ -50,10 +55,16 @@ def clean_gene_names(names: Strings,
     index = pd.Index(as_str_array(names), dtype=object)
     if upper_case:
         index = index.str.upper()
-    keep = ~np.asarray(index.duplicated(keep="first"))
-    n_dropped = int((~keep).sum())
-    if n_dropped:
+    blank = np.asarray(index.str.strip() == "", dtype=bool)
+    if blank.any() and not quiet:
+        logger.warning(
+            "%s without a name left out (no model gene can match it), at "
+            "gene positions %s", counted(int(blank.sum()), "gene"),
+            examples((np.flatnonzero(blank) + 1).tolist()))
+    keep = ~np.asarray(index.duplicated(keep="first")) & ~blank
+    n_dropped = int((~keep).sum()) - int(blank.sum())
+    if n_dropped and not quiet:
         logger.info(
             "dropped %d duplicated gene names (kept the first of each), "
-            "e.g. %s", n_dropped, examples(pd.unique(index[~keep])))
+            "e.g. %s", n_dropped, examples(pd.unique(index[~keep & ~blank])))
     return index.to_numpy(dtype=object)[keep], keep

@@ -481,7 +481,8 @@ def _iter_chunks(path: Path,
                                                     allow_non_integer,
                                                     orientation) as source:
             _, keep = clean_gene_names(source.gene_names,
-                                       upper_case=upper_case_genes)
+                                       upper_case=upper_case_genes,
+                                       quiet=True)
             columns = None if keep.all() else np.flatnonzero(keep)
             # a pass over some chunks only (``starts``: a shuffled epoch, a
             # cluster's task) is not told again what the whole pass told
