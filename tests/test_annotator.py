@@ -760,7 +760,8 @@ def test_a_diverged_training_is_refused_not_saved(tm_train):
     (dict(learning_rate=-1), "learning_rate must be a number above 0, got -1"),
     (dict(learning_rate=float("nan")), "learning_rate must be a number above"),
     (dict(seed=-1), "seed must be 0 or more, got -1"),
-    (dict(min_overlap=2), "min_overlap must be a number of at least 0 and at most 1"),
+    (dict(min_overlap=2),
+     "min_overlap must be a number of at least 0 and at most 1"),
     (dict(weight_decay=-0.1), "weight_decay must be a number of at least 0"),
     (dict(log_base=1), "log_base must be a number above 1"),
 ])

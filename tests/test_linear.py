@@ -160,6 +160,14 @@ def test_save_load_keeps_the_regression(averaged, tm_test, tmp_path):
     with pytest.raises(ACTINNInputError, match="linear.pt is missing"):
         ACTINNAnnotator.load(tmp_path / "model", device="cpu")
     torch.save({"coef": torch.zeros(2, 2)}, tmp_path / "model" / "linear.pt")
+    with pytest.raises(ACTINNInputError,
+                       match="linear.pt is not the file this annotator was "
+                       "saved with"):
+        ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    import json  # as saved before the checksums were kept: its shape says
+    config = json.loads((tmp_path / "model" / "annotator.json").read_text())
+    del config["checksums"]
+    (tmp_path / "model" / "annotator.json").write_text(json.dumps(config))
     with pytest.raises(ACTINNInputError, match="damaged"):
         ACTINNAnnotator.load(tmp_path / "model", device="cpu")
 
