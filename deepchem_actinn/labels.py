@@ -4,7 +4,10 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.io.labels import MISSING_LABELS
+
+#: How a missing label reads once a column is turned to text
+#: (``obs[col].astype(str)`` of None, NaN and pd.NA), besides an empty one.
+MISSING_LABELS = frozenset(("", "nan", "None", "<NA>"))
 
 
 def _name(label) -> str:

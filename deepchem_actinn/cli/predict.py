@@ -114,6 +114,7 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
         from deepchem_actinn.io._common import existing
         from deepchem_actinn.voting import read_clusters
         existing(args.over_clustering)  # before the query's names are read
+        settle_orientation(args, "test", expected_genes=expected_genes)
         cells = read_cell_ids(
             args.test_set, args.test_format,
             **orientation_options(args.test_orientation,
@@ -479,17 +480,15 @@ def cmd_run(args) -> None:
     """``actinn run``: train on the reference, on the genes the query
     measures, then annotate the query (the main process only, under
     torchrun)."""
-    from deepchem_actinn.cli.train import (file_orientation, out_of_core,
-                                           read_reference, train_annotator,
+    from deepchem_actinn.cli.train import (check_model_dir, file_orientation,
+                                           out_of_core, read_reference,
+                                           save_model, train_annotator,
                                            train_matrix)
     from deepchem_actinn.io import read_gene_names
-    from deepchem_actinn.io.output import refuse_existing
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     if args.save_model:
-        from deepchem_actinn.annotator.persistence import refuse_foreign_files
-        refuse_existing([Path(args.save_model)], args.overwrite)
-        refuse_foreign_files(args.save_model, args.overwrite)
+        check_model_dir(args.save_model, args.overwrite)
     adata = labels = None
     if out_of_core(args):
         reference = read_gene_names(args.train_set, args.train_format, False,
@@ -508,7 +507,5 @@ def cmd_run(args) -> None:
                                 _genes_to_train_on(args, list(reference)))
     if is_main_process():
         if args.save_model:
-            Path(args.save_model).parent.mkdir(parents=True, exist_ok=True)
-            annotator.save(args.save_model, overwrite=args.overwrite)
-            logger.info("saved the annotator to %s", args.save_model)
+            save_model(annotator, args.save_model, args.overwrite)
         predict_and_write(args, annotator, out_dir)

@@ -211,15 +211,25 @@ def train_annotator(args,
     return annotator
 
 
-def cmd_train(args) -> None:
-    """``actinn train``: fit, then save (the main process only)."""
+def check_model_dir(path: str, overwrite: bool) -> None:
+    """Before any training: refuse an annotator directory that exists
+    (unless ``overwrite``), cannot be written, or holds other files."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
-    refuse_existing([Path(args.model)], args.overwrite)
-    refuse_foreign_files(args.model, args.overwrite)  # before, not after
+    refuse_existing([Path(path)], overwrite)
+    refuse_foreign_files(path, overwrite)
+
+
+def save_model(annotator, path: str, overwrite: bool) -> None:
+    """Save the annotator, making its directory's parents as ``-o`` does."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    annotator.save(path, overwrite=overwrite)
+    logger.info("saved the annotator to %s", path)
+
+
+def cmd_train(args) -> None:
+    """``actinn train``: fit, then save (the main process only)."""
+    check_model_dir(args.model, args.overwrite)
     annotator = train_annotator(args)
-    if not is_main_process():
-        return
-    Path(args.model).parent.mkdir(parents=True, exist_ok=True)  # as -o
-    annotator.save(args.model, overwrite=args.overwrite)
-    logger.info("saved the annotator to %s", args.model)
+    if is_main_process():
+        save_model(annotator, args.model, args.overwrite)

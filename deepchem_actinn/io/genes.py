@@ -61,10 +61,11 @@ def clean_gene_names(names: Strings,
             "%s without a name left out (no model gene can match it), at "
             "gene positions %s", counted(int(blank.sum()), "gene"),
             examples((np.flatnonzero(blank) + 1).tolist()))
-    keep = ~np.asarray(index.duplicated(keep="first")) & ~blank
-    n_dropped = int((~keep).sum()) - int(blank.sum())
-    if n_dropped and not quiet:
+    repeated = np.asarray(index.duplicated(keep="first")) & ~blank
+    keep = ~(repeated | blank)
+    if repeated.any() and not quiet:
         logger.info(
             "dropped %d duplicated gene names (kept the first of each), "
-            "e.g. %s", n_dropped, examples(pd.unique(index[~keep & ~blank])))
+            "e.g. %s", int(repeated.sum()),
+            examples(pd.unique(index[repeated])))
     return index.to_numpy(dtype=object)[keep], keep

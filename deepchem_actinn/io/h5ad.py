@@ -139,6 +139,16 @@ def h5ad_cell_ids(path: Path) -> np.ndarray:
         return _index(f.get("obs"))
 
 
+def h5ad_obs(path: Path) -> pd.DataFrame:
+    """The ``obs`` table of an h5ad file, read alone with anndata's element
+    reader (its matrices and layers stay on disk)."""
+    with h5py.File(path, "r") as f:
+        if "obs" not in f:
+            raise ACTINNInputError("%s: no obs table to take labels from" %
+                                   path)
+        return read_elem(f["obs"])
+
+
 def h5ad_n_cells(path: Path) -> int:
     """The number of cells of an h5ad file, without reading them."""
     with h5py.File(path, "r") as f:

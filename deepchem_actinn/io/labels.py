@@ -20,6 +20,7 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
+from deepchem_actinn.labels import MISSING_LABELS
 from deepchem_actinn.types import PathLike, Strings
 
 #: The header of a predicted-labels file (ACTINN's ``predicted_label.txt``).
@@ -173,7 +174,8 @@ def labels_from(labels: Union[pd.Series, PathLike],
     p, fmt = path_and_format(data, format)
     if fmt != "h5ad":
         return read_labels(labels), str(labels)  # says what is wrong
-    obs = _read_obs(p)
+    from deepchem_actinn.io.h5ad import h5ad_obs
+    obs = h5ad_obs(p)
     column = str(labels)
     if column not in obs.columns:
         raise ACTINNInputError(
@@ -189,11 +191,6 @@ def labels_from(labels: Union[pd.Series, PathLike],
     return found, "%s obs[%r]" % (p, column)
 
 
-#: How a missing label reads once a column is turned to text
-#: (``obs[col].astype(str)`` of None, NaN and pd.NA), besides an empty one.
-MISSING_LABELS = frozenset(("", "nan", "None", "<NA>"))
-
-
 def has_label(values: pd.Series) -> np.ndarray:
     """Which cells of a labels column have one: no value, an empty one
     (which a labels file refuses) or the text of a missing one
@@ -206,21 +203,6 @@ def has_label(values: pd.Series) -> np.ndarray:
     """
     text = values.astype(str).str.strip()
     return (values.notna() & ~text.isin(MISSING_LABELS)).to_numpy(dtype=bool)
-
-
-def _read_obs(path) -> pd.DataFrame:
-    """The ``obs`` table of an h5ad file, read alone with anndata's element
-    reader (its matrices and layers stay on disk)."""
-    import h5py
-    try:
-        from anndata.io import read_elem
-    except ImportError:  # anndata < 0.11
-        from anndata.experimental import read_elem
-    with h5py.File(path, "r") as f:
-        if "obs" not in f:
-            raise ACTINNInputError("%s: no obs table to take labels from" %
-                                   path)
-        return read_elem(f["obs"])
 
 
 #: What :func:`match_labels` suggests for unlabelled reference cells.
