@@ -219,3 +219,11 @@ def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
     clusters = tmp_path / "clusters.txt"
     clusters.write_text(bom + "c1\t0\nc2\t1\n", encoding="utf-8")
     assert list(read_clusters(clusters, ["c1", "c2"])) == ["0", "1"]
+
+
+def test_matching_works_under_pandas_copy_on_write():
+    # pandas 3 (Python 3.12 and 3.13 here) hands out read-only arrays; the
+    # unlabelled cells' None was written into one
+    with pd.option_context("mode.copy_on_write", True):
+        y = match_labels(["c1", "c3", "c4"], LABELS, missing="drop")
+    assert list(y) == ["B cell", "T cell", None]

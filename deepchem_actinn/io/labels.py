@@ -308,6 +308,6 @@ def match_labels(cell_ids: Strings,
     values = pd.Series([t.strip() for t in as_str_array(labels.to_numpy())],
                        index=known,
                        dtype=object)  # as a labels file's are stripped
-    matched = values.reindex(ids).to_numpy(dtype=object)
+    matched = values.reindex(ids).to_numpy(dtype=object, copy=True)
     matched[pd.isna(matched)] = None
     return matched
