@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+from deepchem_actinn.preprocessing.genes import (choose_gene_column, columns_of,
                                                  gene_candidates,
                                                  gene_positions)
 
@@ -23,7 +23,8 @@ def test_positions_ignore_case_and_order(caplog):
     records = [r for r in caplog.records if "missing" in r.getMessage()]
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     assert records[0].getMessage() == (
-        "1 of the model's 4 genes are missing from the query and set to zero")
+        "1 of the model's 4 genes are missing from the query and set to "
+        "zero, e.g. Cd19")
 
 
 def test_nothing_logged_when_every_gene_is_found(caplog):
@@ -142,17 +143,41 @@ def test_gene_candidates_lists_string_columns_only():
     assert gene_candidates(["A", "B"]) == {"var_names": ["A", "B"]}
 
 
-def test_genes_under_another_ensembl_version_are_pointed_out(caplog):
-    # the same genes, another annotation release: said, not matched
+def test_genes_under_another_ensembl_version_are_matched(caplog):
+    # the same genes in another annotation release, or without versions
     reference = ["ENSMUSG%011d.1" % i for i in range(10)]
-    query = reference[:7] + [g[:-1] + "2" for g in reference[7:]]
-    caplog.set_level("WARNING")
+    query = ["X"] + reference[:6] + [g[:-1] + "2" for g in reference[6:8]]
+    query += [g[:-2] for g in reference[8:]]
+    caplog.set_level("INFO")
     positions = gene_positions(reference, query)
-    assert (positions >= 0).sum() == 7
-    assert ("3 of the model's 10 genes are missing from the query and set to "
-            "zero; 3 of them are in the query under another Ensembl version "
-            "(e.g. ENSMUSG00000000007.2 for ENSMUSG00000000007.1): strip the "
-            "version suffixes from both" in caplog.text)
-    with pytest.raises(ACTINNInputError, match="under another Ensembl version"):
-        gene_positions(reference,
-                       query[:3] + [g[:-1] + "2" for g in reference[3:]], 0.5)
+    assert positions.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert ("4 of the model's genes matched under another Ensembl version, "
+            "e.g. ENSMUSG00000000006.2 for ENSMUSG00000000006.1" in caplog.text)
+    assert "missing" not in caplog.text
+    # and the other way round, through every path of the one rule
+    unversioned = [g[:-2] for g in reference]
+    assert gene_positions(unversioned, reference,
+                          0.9).tolist() == list(range(10))
+    assert columns_of(reference, unversioned[::2]).tolist() == [0, 2, 4, 6, 8]
+    assert choose_gene_column(unversioned, {
+        "var_names": ["A"] * 10,
+        "gene_ids": reference
+    }) == ("gene_ids", 10)
+    # a suffix that is not a version (GENCODE's PAR_Y copies) is a name
+    assert gene_positions(["ENSG00000002586.20_PAR_Y"],
+                          ["ENSG00000002586.20"]).tolist() == [-1]
+
+
+def test_genes_renamed_by_r_are_pointed_out(caplog):
+    # counts written through an R data frame: H2-K1 -> H2.K1, 1700... -> X1700...
+    reference = ["H2-K1", "1700001C19Rik", "Cd3e", "Actb"]
+    query = ["H2.K1", "X1700001C19Rik", "Cd3e", "Actb"]
+    caplog.set_level("WARNING")
+    assert gene_positions(reference, query).tolist() == [-1, -1, 2, 3]
+    assert ("2 of the model's 4 genes are missing from the query and set to "
+            "zero, e.g. H2-K1, 1700001C19Rik; 2 of them are in the query as R "
+            "renamed it (e.g. H2.K1 for H2-K1): its names went through an R "
+            "data frame (make.names)" in caplog.text)
+    with pytest.raises(ACTINNInputError, match=r"as R renamed it \(e.g. H2.K1"):
+        gene_positions(reference + ["Gapdh"],
+                       ["H2.K1", "X1700001C19Rik", "Cd3e", "Q"], 0.6)

@@ -1,7 +1,10 @@
 """Gene-name matching: the one rule every path uses.
 
 A query's genes are matched to a model's (or a fitted gene filter's) by
-name, case-insensitively, as ACTINN does (``Cd3e`` matches ``CD3E``). When a
+name, case-insensitively, as ACTINN does (``Cd3e`` matches ``CD3E``), and
+Ensembl ids regardless of their version suffix (``ENSMUSG00000000001.4``
+matches ``ENSMUSG00000000001`` and ``.3``: one gene in two annotation
+releases; :func:`gene_key`). When a
 query carries several identifiers per gene (10x ``gene_ids`` and symbols,
 h5ad ``var`` columns), the column that matches best is used. Genes the query
 lacks get position -1 (their values are set to zero) and are reported once,
@@ -25,9 +28,28 @@ from deepchem_actinn.errors import ACTINNInputError, examples
 
 logger = logging.getLogger(__name__)
 
+#: An Ensembl id with its version suffix (``ENSMUSG00000000001.4``).
+_VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
 
-def _upper(names: Iterable) -> List[str]:
-    return [str(n).upper() for n in names]
+
+def gene_key(name) -> str:
+    """The form in which gene names are compared: upper case, and an
+    Ensembl id without its version suffix.
+
+    Examples
+    --------
+    >>> gene_key("Cd3e"), gene_key("ENSMUSG00000000001.4")
+    ('CD3E', 'ENSMUSG00000000001')
+    >>> gene_key("ENSG00000002586.20_PAR_Y")  # not a version: kept whole
+    'ENSG00000002586.20_PAR_Y'
+    """
+    text = str(name).upper()
+    match = _VERSIONED.match(text)
+    return match.group(1) if match else text
+
+
+def _keys(names: Iterable) -> List[str]:
+    return [gene_key(n) for n in names]
 
 
 def choose_gene_column(model_genes: Sequence[str],
@@ -69,9 +91,9 @@ def choose_gene_column(model_genes: Sequence[str],
     ...                     "gene_symbols": ["Cd3e", "Ms4a1"]})
     ('gene_symbols', 2)
     """
-    wanted = set(_upper(model_genes))
+    wanted = set(_keys(model_genes))
     overlaps = {
-        name: len(wanted.intersection(_upper(ids)))
+        name: len(wanted.intersection(_keys(ids)))
         for name, ids in candidates.items()
     }
     best = max(overlaps, key=lambda k: overlaps[k])
@@ -81,9 +103,6 @@ def choose_gene_column(model_genes: Sequence[str],
                              min_overlap, what))
     return best, overlaps[best]
 
-
-#: An Ensembl id with its version suffix (``ENSMUSG00000000001.4``).
-_VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
 
 #: When under this share of the query's genes (or of the wanted ones, if
 #: fewer) match, the names themselves look wrong (another species, another
@@ -122,7 +141,7 @@ def _overlap_message(model_genes: Sequence[str],
     """Why a query's genes were refused, and what to do: the figures, then
     the likeliest cause (a query cut to a few genes; names of another
     kind; some genes missing) and how to accept the query anyway."""
-    wanted = set(_upper(model_genes))
+    wanted = set(_keys(model_genes))
     n_wanted = len(wanted)
     query = list(candidates[best])
     found = overlaps[best]
@@ -133,10 +152,10 @@ def _overlap_message(model_genes: Sequence[str],
     if len(overlaps) > 1:
         message += ", by identifier column: %s" % ", ".join(
             "%s %d" % item for item in overlaps.items())
-    have = set(_upper(query))
-    lacking = [g for g in model_genes if str(g).upper() not in have]
+    have = set(_keys(query))
+    lacking = [g for g in model_genes if gene_key(g) not in have]
     if found < FEW_FOUND * min(len(query), n_wanted):
-        unknown = [g for g in query if str(g).upper() not in wanted]
+        unknown = [g for g in query if gene_key(g) not in wanted]
         return message + (
             ". The query's other genes look like %s, %s missing genes like %s "
             "(names are compared ignoring case): check the "
@@ -148,7 +167,7 @@ def _overlap_message(model_genes: Sequence[str],
                     "such as the highly variable genes" % len(query))
     else:
         message += ". Among %s genes the query lacks: %s%s" % (
-            what, examples(lacking, 3), version_hint(lacking, query))
+            what, examples(lacking, 3), renamed_by_r(lacking, query))
     if not found:  # no share of the genes accepts a query sharing none
         return message
     value = "%g" % accepting_share(found, n_wanted)
@@ -214,10 +233,10 @@ def gene_positions(reference: Sequence[str],
         choose_gene_column(reference, {"query genes": query}, min_overlap, what)
     lookup: Dict[str, int] = {}
     repeated = set()
-    for i, name in enumerate(_upper(query)):
+    for i, name in enumerate(_keys(query)):
         if lookup.setdefault(name, i) != i:
             repeated.add(name)
-    wanted = _upper(reference)
+    wanted = _keys(reference)
     used_twice = sorted(repeated.intersection(wanted))
     if used_twice:
         logger.warning(
@@ -225,41 +244,66 @@ def gene_positions(reference: Sequence[str],
             "the first column of each is used", len(used_twice), what,
             examples(used_twice))
     positions = np.array([lookup.get(g, -1) for g in wanted], dtype=np.int64)
-    missing = int((positions < 0).sum())
+    missing = [g for g, p in zip(reference, positions) if p < 0]
     if missing:
         logger.warning(
-            "%d of %s %d genes are missing from the query and set to zero%s",
-            missing, what, len(positions),
-            version_hint([g for g, p in zip(reference, positions) if p < 0],
-                         query))
+            "%d of %s %d genes are missing from the query and set to zero, "
+            "e.g. %s%s", len(missing), what, len(positions),
+            examples(missing, 3), renamed_by_r(missing, query))
+    _note_versions(reference, query, positions, what)
     return positions
 
 
-def version_hint(missing: Sequence[str], query: Sequence[str]) -> str:
-    """A note when genes a query lacks are in it under another Ensembl
-    version (``ENSMUSG00000000001.2`` for ``.1``), else ``""``.
+def _note_versions(reference: Sequence[str], query: Sequence[str],
+                   positions: np.ndarray, what: str) -> None:
+    """Log how many genes were matched under another Ensembl version."""
+    other = [(str(query[p]), str(g))
+             for g, p in zip(reference, positions)
+             if p >= 0 and str(query[p]).upper() != str(g).upper()]
+    if other:
+        logger.info(
+            "%d of %s genes matched under another Ensembl version, e.g. %s "
+            "for %s", len(other), what, other[0][0], other[0][1])
+
+
+def r_name(name: str) -> str:
+    """``name`` as R's ``make.names`` writes it (``H2-K1`` -> ``H2.K1``,
+    ``1700001C19Rik`` -> ``X1700001C19Rik``), as a data frame's row or
+    column names become when read or written with ``check.names = TRUE``.
 
     Examples
     --------
-    >>> version_hint(["ENSG0001.1", "ENSG0002.1"], ["ENSG0001.3", "X"])
-    '; 1 of them is in the query under another Ensembl version (e.g. ENSG0001.3 for ENSG0001.1): strip the version suffixes from both'
+    >>> r_name("H2-K1"), r_name("1700001C19Rik"), r_name("Cd3e")
+    ('H2.K1', 'X1700001C19Rik', 'Cd3e')
     """
-    bases: Dict[str, str] = {}
-    for name in query:
-        match = _VERSIONED.match(str(name).upper())
-        if match:
-            bases.setdefault(match.group(1), str(name))
-    found = []
-    for name in missing:
-        match = _VERSIONED.match(str(name).upper())
-        if match and match.group(1) in bases:
-            found.append((bases[match.group(1)], str(name)))
+    text = re.sub(r"[^A-Za-z0-9._]", ".", str(name))
+    if not text or not (text[0].isalpha() or
+                        (text[0] == "." and not text[1:2].isdigit())):
+        text = "X" + text
+    return text
+
+
+def renamed_by_r(missing: Sequence[str], query: Sequence[str]) -> str:
+    """A note when genes a query lacks are in it as R's ``make.names``
+    rewrote them (:func:`r_name`), else ``""``: the counts went through an
+    R data frame that changed their names.
+
+    Examples
+    --------
+    >>> renamed_by_r(["H2-K1", "Cd3e"], ["H2.K1", "Actb"])[:44]
+    '; 1 of them is in the query as R renamed it '
+    """
+    have = set(_keys(query))
+    found = [(r_name(g), str(g))
+             for g in missing
+             if r_name(g) != str(g) and gene_key(r_name(g)) in have]
     if not found:
         return ""
-    return ("; %d of them %s in the query under another Ensembl version "
-            "(e.g. %s for %s): strip the version suffixes from both" %
-            (len(found), "is" if len(found) == 1 else "are", found[0][0],
-             found[0][1]))
+    return ("; %d of them %s in the query as R renamed it (e.g. %s for %s): "
+            "its names went through an R data frame (make.names); write them "
+            "as they were (check.names = FALSE, or the matrix's own "
+            "rownames)" % (len(found), "is" if len(found) == 1 else "are",
+                           found[0][0], found[0][1]))
 
 
 def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
@@ -271,8 +315,8 @@ def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
     >>> columns_of(["A", "b", "C"], ["B", "c", "D"])
     array([1, 2])
     """
-    names = set(_upper(wanted))
-    return np.array([i for i, g in enumerate(_upper(genes)) if g in names],
+    names = set(_keys(wanted))
+    return np.array([i for i, g in enumerate(_keys(genes)) if g in names],
                     dtype=np.int64)
 
 

@@ -66,8 +66,8 @@ class GeneFilterTransformer(Transformer):
     ``transform(dataset)`` on data in the training gene order keeps the
     filter's columns. Data from another source is aligned by gene name with
     ``transform(dataset, genes=its_gene_names)`` (or :meth:`align` for a
-    matrix), by the package's one rule: names compared case-insensitively,
-    kept genes it lacks become zero columns and their number is logged, and
+    matrix), by the package's one rule: names compared case-insensitively
+    (Ensembl ids without their version suffix), kept genes it lacks become zero columns and their number is logged, and
     fewer than ``min_overlap`` of the kept genes shared is an
     :class:`~deepchem_actinn.errors.ACTINNInputError`.
 
