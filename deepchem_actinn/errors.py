@@ -80,8 +80,14 @@ def repeated(items) -> list:
     return list(twice)
 
 
+#: Characters of one item shown by :func:`examples` (longer ones are cut).
+LONGEST_EXAMPLE = 60
+
+
 def examples(items, limit: int = 5) -> str:
-    """Format a few items of a collection for an error message.
+    """Format a few items of a collection for an error message (each cut
+    to :data:`LONGEST_EXAMPLE` characters: a whole line read as one name
+    would fill the screen).
 
     Examples
     --------
@@ -89,9 +95,13 @@ def examples(items, limit: int = 5) -> str:
     'a, b, c, ... (7 in all)'
     >>> examples(["a"])
     'a'
+    >>> examples(["x" * 100])
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'
     """
     items = [str(i) for i in items]
-    head = ", ".join(items[:limit])
+    head = ", ".join(
+        i if len(i) <= LONGEST_EXAMPLE else i[:LONGEST_EXAMPLE - 3] + "..."
+        for i in items[:limit])
     if len(items) > limit:
         head += ", ... (%d in all)" % len(items)
     return head

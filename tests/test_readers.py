@@ -633,3 +633,15 @@ def test_read_var_h5ad_columns(tmp_path):
     adata.write_h5ad(path)
     var = readers.read_var(path)
     assert var["gene_ids"].to_dict() == {"ACTB": "E1", "CD3E": "E2"}
+
+
+@pytest.mark.parametrize("name", ["counts.txt", "counts.csv"])
+def test_space_separated_text_is_named(tmp_path, name):
+    # R's write.table default: quoted names, fields separated by spaces
+    path = tmp_path / name
+    path.write_text('"c1" "c2"\n"Actb" 3 0\n"Cd3e" 0 2\n')
+    with pytest.raises(ACTINNInputError,
+                       match="separated by spaces .as R's write.table"):
+        readers.read(path)
+    with pytest.raises(ACTINNInputError, match="separated by spaces"):
+        readers.n_cells(path)

@@ -78,6 +78,13 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
                                path)
     header = _split(first, sep)
     row = _split(second, sep) if second.strip() else []
+    if len(header) == 1 and len(row) <= 1 and " " in first.strip():
+        raise ACTINNInputError(
+            "%s: its lines hold no %s but spaces: a matrix whose fields are "
+            "separated by spaces (as R's write.table writes by default) is "
+            "not read; write it with tabs (R: write.table(..., sep = "
+            "\"\\t\")) or as CSV (write.csv)" %
+            (path, "comma" if sep == "," else "tab"))
     if len(header) > 1 and header[-1] == "" and row and row[-1] == "":
         header, row = header[:-1], row[:-1]
     width = len(row)
