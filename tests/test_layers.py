@@ -402,3 +402,52 @@ def test_command_words_match_the_path_made_absolute(tmp_path, monkeypatch):
     for path in ("q.h5ad", str(tmp_path / "q.h5ad")):
         text = _in_command_words("%s: X holds ... (%s)" % (path, hint), args)
         assert text.endswith("(name one with --test-layer))"), text
+
+
+def test_a_raw_normalised_with_x_is_said_before_genes(model, files, tmp_path,
+                                                      capsys):
+    # scanpy's trap: adata.raw = adata shares X's matrix (anndata 0.12), so
+    # normalising X normalises .raw too; X then cut to some genes. The
+    # query has no counts left: said as such, not as a query of few genes
+    import anndata
+    adata = anndata.read_h5ad(files["test"])
+    adata.raw = adata
+    adata.raw.X.data[:] = np.log1p(adata.X.data)  # as if shared
+    adata.X = adata.raw.X.copy()
+    adata = adata[:, ::4].copy()
+    path = tmp_path / "scanpy_trap.h5ad"
+    adata.write_h5ad(path)
+    assert predict(model, path, tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "%s: X holds non-integer values" % path in err
+    assert ".raw.X holds non-integer values: a .raw set with adata.raw = " \
+           "adata may share X's matrix" in err
+    assert "holds only" not in err and "min-overlap" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_half_precision_counts_are_read_as_float32(model, files, tmp_path):
+    # float16 cells' totals overflow (inf: "no counts") and SciPy has no
+    # sparse float16: the counts are taken as float32, same labels
+    import anndata
+
+    from deepchem_actinn import ACTINNAnnotator, annotate
+    adata = anndata.read_h5ad(files["test"])
+    half = adata.copy()
+    half.X = np.minimum(adata.X.toarray(), 2000).astype(np.float16)
+    path = tmp_path / "half.h5ad"
+    half.write_h5ad(path)
+    plain = adata.copy()
+    plain.X = sp.csr_matrix(half.X.astype(np.float32))
+    plain.write_h5ad(tmp_path / "plain.h5ad")
+    for name, flags in (("streamed", []), ("whole", ["--remove-ambient"])):
+        assert predict(model, tmp_path / "plain.h5ad",
+                       tmp_path / "plain" / name, *flags) == 0
+        assert predict(model, path, tmp_path / name, *flags) == 0
+        pd.testing.assert_frame_equal(labels_of(tmp_path / name),
+                                      labels_of(tmp_path / "plain" / name))
+    expected = labels_of(tmp_path / "plain" / "streamed")
+    annotator = ACTINNAnnotator.load(model)
+    annotate(half, annotator)
+    np.testing.assert_array_equal(half.obs["actinn_cell_type"],
+                                  expected["celltype"])

@@ -150,7 +150,8 @@ class Annotation:
 def as_matrix(X: Any, what: str = "X") -> Any:
     """A cells x genes matrix as predict and fit take it: a SciPy sparse
     matrix or a NumPy array (from a pandas DataFrame or nested lists too);
-    refuses what is not one (an AnnData, one cell's 1-d vector).
+    refuses what is not one (an AnnData, one cell's 1-d vector). Half
+    precision (float16) becomes float32: a cell's total would overflow it.
 
     Examples
     --------
@@ -164,6 +165,8 @@ def as_matrix(X: Any, what: str = "X") -> Any:
     import scipy.sparse as sp
     if sp.issparse(X):
         return X
+    if getattr(X, "dtype", None) == np.float16:  # sums would overflow
+        return np.asarray(X, dtype=np.float32)
     if hasattr(X, "obs") and hasattr(X, "var"):
         raise ACTINNInputError(
             "%s is an AnnData: pass its counts matrix, gene and cell names "

@@ -421,6 +421,7 @@ def cmd_predict(args) -> None:
     check_query_files(args, annotator.type_names, annotator.genes_)
     settle_orientation(args, "test", expected_genes=annotator.genes_)
     refuse_empty_query(args, annotator.genes_)
+    check_query_counts(args)  # before its genes: the matrix decides them
     predict_and_write(args, annotator, out_dir)
 
 

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, counts_error,
+from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
+                                       ValueReport, counts_error,
                                        looks_log_normalised, scan_values)
 from deepchem_actinn.io.formats import NAMING_OPTIONS
 
@@ -197,8 +198,11 @@ def choose_counts(
                     source, first.description, fault(report),
                     candidate.description)
                 return candidate._replace(n_rounded=found.n_rounded), None, []
-            rejected.append("%s holds %s" %
-                            (candidate.description, fault(found)))
+            rejected.append(
+                "%s holds %s%s" %
+                (candidate.description, fault(found), ": %s" %
+                 RAW_NOT_COUNTS if candidate.description == ".raw.X" and
+                 found.nonint_row >= 0 and not found.n_negative else ""))
     return first, report, rejected
 
 

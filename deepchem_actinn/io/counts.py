@@ -40,6 +40,14 @@ _FLOAT32_EXACT = 1 << 24
 LOG_SCALE_MAX = 50.0
 _LOOKED = ".raw.X, " + ", ".join("layers[%r]" % n for n in COUNT_LAYERS)
 
+#: Why a ``.raw`` may hold normalised values: scanpy's idiom ``adata.raw =
+#: adata`` (anndata 0.12) shares X's matrix, which normalising then changes.
+RAW_NOT_COUNTS = (
+    "a .raw set with adata.raw = adata may share X's matrix, which "
+    "normalising X then changes too: keep the counts with adata.raw = "
+    "adata.copy() or adata.layers['counts'] = adata.X.copy() before "
+    "normalising")
+
 
 class ValueReport(NamedTuple):
     """What :func:`scan_values` found among a matrix's stored values."""
@@ -239,6 +247,8 @@ def counts_error(report: ValueReport,
                 (what, _LOOKED))
         if rejected:
             hint += " (%s)" % "; ".join(rejected)
+    elif hint is None and what == ".raw.X":
+        hint = RAW_NOT_COUNTS
     elif hint is None:
         hint = "raw counts usually live in .raw or layers['counts']"
     if report.n_negative:
@@ -472,6 +482,8 @@ def as_count_matrix(matrix) -> sp.csr_matrix:
     >>> as_count_matrix(np.array([[3, 0]])).dtype
     dtype('float32')
     """
+    if getattr(matrix, "dtype", None) == np.float16:  # no sparse float16
+        matrix = np.asarray(matrix, dtype=np.float32)
     X = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
     if X.dtype != np.float32:
         if X.nnz and np.abs(X.data).max() > _FLOAT32_EXACT:

@@ -268,4 +268,6 @@ class H5adRows(HDF5Rows):
         block = self._elem[start:stop]
         if isinstance(block, sp.csr_matrix):
             return block
+        if block.dtype == np.float16:  # SciPy has no sparse float16
+            block = block.astype(np.float32)
         return sp.csr_matrix(block)
