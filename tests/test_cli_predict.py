@@ -548,6 +548,41 @@ def test_report_query_refuses_a_log_scale_with_the_flag(model, tmp_path,
     assert not (tmp_path / "report").exists()
 
 
+def test_report_query_draws_the_files_own_umap(model, tmp_path, capsys):
+    # a scanpy user's file: X scaled (no counts anywhere) beside a UMAP;
+    # the UMAP is what the report needs, taken in the predictions' order
+    assert predict(model, PATHS["test"], tmp_path / "out", "-q") == 0
+    _, test = load_tabula_muris_sample()
+    scaled = anndata.AnnData(np.asarray(test.X.todense()) - 1.0,
+                             obs=pd.DataFrame(index=test.obs_names),
+                             var=pd.DataFrame(index=test.var_names))
+    line = np.arange(test.n_obs, dtype=float)
+    scaled.obsm["X_umap"] = np.stack([line, -line], axis=1)
+    scaled = scaled[::-1].copy()  # another order than the predictions'
+    scaled.write_h5ad(tmp_path / "scaled.h5ad")
+    base = [
+        "report", "-p",
+        str(tmp_path / "out" / "predicted_label.txt"), "--query",
+        str(tmp_path / "scaled.h5ad")
+    ]
+    assert main(base + ["-o", str(tmp_path / "report")]) == 0
+    assert "drawing the UMAP of its obsm['X_umap']" in capsys.readouterr().err
+    assert (tmp_path / "report" / "umap.png").exists()
+    from deepchem_actinn.cli.report import read_query
+    ids = list(test.obs_names[:5])
+    got = read_query(str(tmp_path / "scaled.h5ad"), None, ids)
+    np.testing.assert_array_equal(got.obsm["X_umap"][:, 0], np.arange(5.0))
+    # a query lacking predicted cells is said as such, labels asked or not
+    scaled[:-3].copy().write_h5ad(tmp_path / "fewer.h5ad")
+    scaled.obs["cell_type"] = "T cell"
+    assert main(base[:-1] + [
+        str(tmp_path / "fewer.h5ad"), "-l", "cell_type", "-o",
+        str(tmp_path / "r2")
+    ]) == 2
+    assert ("fewer.h5ad: 3 of the %d predicted cells are not in it" %
+            test.n_obs) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flags,missing", [
     (["--hierarchy", "{d}/hier.txt"], "hier.txt"),
     (["--majority-voting", "--over-clustering", "{d}/cl.txt"], "cl.txt"),

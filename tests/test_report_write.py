@@ -163,6 +163,26 @@ def test_write_report_draws_umap_from_a_counts_matrix(tmp_path, demo):
     assert _note(page) == []
 
 
+def test_the_umap_is_drawn_from_the_counts_as_the_annotator_takes_them(caplog):
+    # X log-normalised, the counts in a layer: the UMAP of the counts, not of
+    # X logged twice; X scaled with no counts beside it: refused, one line
+    pytest.importorskip("scanpy", reason="scanpy not installed (optional)")
+    from deepchem_actinn.report.umap import (_import_scanpy, _umap_coordinates)
+    sc = _import_scanpy()
+    counts = _query(60)
+    logged = counts.copy()
+    logged.layers["counts"] = counts.X.copy()
+    logged.X = np.log1p(counts.X)
+    caplog.set_level("INFO")
+    np.testing.assert_array_equal(_umap_coordinates(logged, sc),
+                                  _umap_coordinates(counts, sc))
+    assert "the UMAP drawn from the query's layers['counts']" in caplog.text
+    scaled = counts.copy()
+    scaled.X = counts.X - counts.X.mean(axis=0)
+    with pytest.raises(ACTINNInputError, match="query: X holds .* negative"):
+        _umap_coordinates(scaled, sc)
+
+
 def test_write_report_says_why_no_umap(tmp_path, demo, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="deepchem_actinn.report")
     path = report.write_report(tmp_path / "a", demo["pred"], demo["conf"])

@@ -1,7 +1,7 @@
 """``actinn report``: figures and one HTML page from a prediction's files."""
 import logging
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -175,7 +175,8 @@ def read_query(path: str,
                upper_case_genes: bool = True,
                allow_non_integer: bool = False,
                layer: Optional[str] = None):
-    """The query's counts, rows in the order of ``cell_ids`` (with
+    """The query's counts, rows in the order of ``cell_ids`` - or, for an
+    h5ad file holding ``obsm['X_umap']``, only that UMAP (with
     ``allow_non_integer``, non-integer values as they are; ``layer``, a
     ``--query-layer`` value, names the matrix: :func:`matrix_options`).
 
@@ -184,21 +185,39 @@ def read_query(path: str,
     ACTINNInputError
         If the file lacks some of ``cell_ids``.
     """
+    import anndata
+    import pandas as pd
+
     from deepchem_actinn.io import read
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.h5ad import h5ad_umap
+    ids = [str(c) for c in cell_ids]
+    p, found = path_and_format(path, fmt)
+    umap = h5ad_umap(p) if found == "h5ad" else None
+    if umap is not None:  # the user's own UMAP: no counts needed
+        logger.info("%s: drawing the UMAP of its obsm['X_umap']", path)
+        adata = anndata.AnnData(obs=pd.DataFrame(index=umap[0]),
+                                obsm={"X_umap": umap[1]})
+        _refuse_absent(path, adata.obs_names, ids)
+        return adata[ids].copy()
     adata = read(path,
                  fmt,
                  upper_case_genes=upper_case_genes,
                  allow_non_integer=allow_non_integer,
                  expected_cells=[str(c) for c in cell_ids],
                  **matrix_options(layer))
-    ids = [str(c) for c in cell_ids]
-    present = adata.obs_names.isin(ids)
-    if present.sum() < len(set(ids)):
-        absent = [c for c in ids if c not in set(adata.obs_names)]
+    _refuse_absent(path, adata.obs_names, ids)
+    return adata[ids].copy()
+
+
+def _refuse_absent(path: str, obs_names, ids: List[str]) -> None:
+    """Refuse a query that lacks some of the predicted cells."""
+    have = set(obs_names)
+    absent = [c for c in ids if c not in have]
+    if absent:
         raise ACTINNInputError(
             "%s: %d of the %d predicted cells are not in it, e.g. %s" %
             (path, len(absent), len(ids), examples(absent)))
-    return adata[ids].copy()
 
 
 def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
@@ -231,6 +250,11 @@ def cmd_report(args) -> None:
             (args.predictions, column, ", ".join(frame.columns)))
     cells = frame[frame.columns[0]].to_numpy()
     confidence = _confidence(args, frame)
+    query = None
+    if args.query:  # first: a query lacking cells is said as such
+        query = read_query(args.query, args.query_format, cells,
+                           not args.keep_gene_case, args.allow_non_integer,
+                           args.query_layer)
     truth = None
     if args.labels:
         labels, named = labels_from(args.labels, args.query, args.query_format)
@@ -242,11 +266,6 @@ def cmd_report(args) -> None:
             "its true label: label them all, or leave out -l)",
             cells_of="the predictions")
         _warn_unmatched_types(truth, frame[column].to_numpy(), named)
-    query = None
-    if args.query:
-        query = read_query(args.query, args.query_format, cells,
-                           not args.keep_gene_case, args.allow_non_integer,
-                           args.query_layer)
     history, type_names, info = None, None, {}
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator

@@ -149,6 +149,16 @@ def h5ad_obs(path: Path) -> pd.DataFrame:
         return read_elem(f["obs"])
 
 
+def h5ad_umap(path: Path) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The cell ids and ``obsm['X_umap']`` of an h5ad file (its matrices
+    stay on disk), or None when it holds no UMAP."""
+    with h5py.File(path, "r") as f:
+        if "X_umap" not in f.get("obsm", {}):
+            return None
+        return _index(f.get("obs")), np.asarray(read_elem(f["obsm/X_umap"]),
+                                                dtype=float)
+
+
 def h5ad_n_cells(path: Path) -> int:
     """The number of cells of an h5ad file, without reading them."""
     with h5py.File(path, "r") as f:

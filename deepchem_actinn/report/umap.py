@@ -8,6 +8,7 @@ uses: it takes the query's expression (an AnnData or a cells x genes
 matrix) next to the predictions and says in one line why it drew nothing
 when it cannot draw.
 """
+import logging
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
@@ -34,6 +35,8 @@ Query = Union["anndata.AnnData", Matrix]
 
 _MIN_CELLS, _MIN_GENES = 4, 3
 
+logger = logging.getLogger(__name__)
+
 
 def _import_scanpy() -> ModuleType:
     """Import scanpy or raise an ImportError that says how to get it."""
@@ -48,7 +51,11 @@ def _import_scanpy() -> ModuleType:
 
 
 def _umap_coordinates(adata: "anndata.AnnData", sc: ModuleType) -> np.ndarray:
-    """``adata.obsm['X_umap']``, or a UMAP of a log-normalised copy."""
+    """``adata.obsm['X_umap']``, or a UMAP of a log-normalised copy of its
+    counts (``X``, else ``.raw.X`` or ``layers['counts']``, as the
+    annotator takes them: :func:`~deepchem_actinn.io.counts_source`; TPM-
+    like values are taken as they are, a log-normalised or scaled ``X``
+    without counts beside it is refused)."""
     if "X_umap" in adata.obsm:
         return np.asarray(adata.obsm["X_umap"], dtype=float)[:, :2]
     if adata.n_obs < _MIN_CELLS or adata.n_vars < _MIN_GENES:
@@ -56,7 +63,16 @@ def _umap_coordinates(adata: "anndata.AnnData", sc: ModuleType) -> np.ndarray:
             "plot_umap: need at least %d cells and %d "
             "genes to compute a UMAP (got %d x %d)" %
             (_MIN_CELLS, _MIN_GENES, adata.n_obs, adata.n_vars))
-    work = adata.to_memory() if adata.isbacked else adata.copy()
+    import anndata
+
+    from deepchem_actinn.io.count_matrix import counts_source
+    counts = counts_source(adata.to_memory() if adata.isbacked else adata,
+                           allow_non_integer=True,
+                           source="query")
+    if counts.description != "X":
+        logger.info("report: the UMAP drawn from the query's %s",
+                    counts.description)
+    work = anndata.AnnData(counts.matrix.astype(np.float32))
     sc.pp.normalize_total(work, target_sum=1e4)
     sc.pp.log1p(work)
     n_comps = min(50, work.n_obs - 1, work.n_vars - 1)
@@ -126,7 +142,9 @@ def plot_umap(adata: "anndata.AnnData",
 
     Needs scanpy. Uses ``adata.obsm["X_umap"]`` when present; otherwise
     computes PCA, neighbours and UMAP on a library-size-normalised,
-    log1p-transformed copy (``adata`` itself is not changed).
+    log1p-transformed copy of the counts (``X``, else ``.raw.X`` or
+    ``layers['counts']``, chosen as the annotator chooses them; ``adata``
+    itself is not changed).
 
     Parameters
     ----------
