@@ -80,6 +80,22 @@ def test_human_style_query_on_mouse_model_warns(model, tmp_path, capsys):
             in err)
 
 
+def test_actinn_format_output_raises_no_species_alarm(model, tmp_path, capsys):
+    # actinn format upper-cases every gene (as the original ACTINN's
+    # actinn_format.py): the query's case then says nothing of its species
+    _, test = load_tabula_muris_sample(upper_case_genes=False)
+    test[:200].copy().write_h5ad(tmp_path / "mouse.h5ad")
+    assert main([
+        "format", "-i",
+        str(tmp_path / "mouse.h5ad"), "-o",
+        str(tmp_path / "formatted"), "-q"
+    ]) == 0
+    assert predict(model, tmp_path / "formatted.h5", tmp_path / "out") == 0
+    err = capsys.readouterr().err
+    assert "annotated 200 cells" in err
+    assert "another species" not in err
+
+
 def test_under_half_of_the_genes_warns(tmp_path, capsys):
     train, test = load_tabula_muris_sample()
     annotator = ACTINNAnnotator(max_epochs=1,

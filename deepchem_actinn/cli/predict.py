@@ -202,17 +202,27 @@ def _query_matrix(args) -> Dict[str, Any]:
 
 def _raw_gene_names(args, annotator, column: str) -> List[str]:
     """The query's gene identifiers as the file spells them (before
-    upper-casing), for telling the species by the names' case."""
+    upper-casing), for telling the species by the names' case; none for
+    ACTINN's own h5 format written upper-case (``actinn format`` upper-cases
+    every name by default, as the original ACTINN did: its case tells
+    nothing)."""
     from deepchem_actinn.io import read_var
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.preprocessing.genes import gene_case_style
     try:
         var = read_var(args.test_set, args.test_format, False,
                        **_query_options(args, annotator))
     except ACTINNInputError:
         return []
     if column == "var_names":
-        return [str(g) for g in var.index]
-    name = column[len("var['"):-len("']")]
-    return [str(g) for g in var[name]] if name in var.columns else []
+        names = [str(g) for g in var.index]
+    else:
+        name = column[len("var['"):-len("']")]
+        names = [str(g) for g in var[name]] if name in var.columns else []
+    fmt = path_and_format(args.test_set, args.test_format)[1]
+    if fmt == "actinn_h5" and gene_case_style(names) == "upper":
+        return []
+    return names
 
 
 class _Outputs:
