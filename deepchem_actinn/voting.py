@@ -47,6 +47,7 @@ References
    Leiden: guaranteeing well-connected communities." Scientific Reports 9,
    5233 (2019).
 """
+import csv
 import logging
 from collections import Counter
 from pathlib import Path
@@ -346,7 +347,9 @@ def read_clusters(path: Union[str, Path],
     """The user's clusters from a ``cell<TAB>cluster`` file, in query order.
 
     A first line naming no query cell (e.g. ``cellname<TAB>cluster``) is
-    taken as a header. Every query cell must appear once; other cells (the
+    taken as a header. A file whose first line holds a comma and no tab is
+    read as CSV (``cell,cluster``, quoted or not), as R's ``write.csv`` and
+    pandas' ``to_csv`` write a column of cluster ids. Every query cell must appear once; other cells (the
     file clusters a whole experiment, the query is a part of it) are left
     out, and the log says how many.
 
@@ -397,6 +400,10 @@ def read_clusters(path: Union[str, Path],
             "%s: not a text file of cell<TAB>cluster lines (it is not UTF-8 "
             "text: compressed, binary or UTF-16?)" % path) from None
     lines = [line for line in lines if line.strip()]
+    if lines and "\t" not in lines[0] and "," in lines[0]:  # CSV (R, pandas)
+        lines = [
+            "\t".join(f.strip() for f in fields) for fields in csv.reader(lines)
+        ]
     if lines and "\t" in lines[0] and lines[0].split("\t", 1)[0] not in known:
         header = lines[0].split("\t", 1)[0]
         if not any(line.split("\t", 1)[0] == header for line in lines[1:]):

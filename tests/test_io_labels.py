@@ -227,3 +227,14 @@ def test_matching_works_under_pandas_copy_on_write():
     with pd.option_context("mode.copy_on_write", True):
         y = match_labels(["c1", "c3", "c4"], LABELS, missing="drop")
     assert list(y) == ["B cell", "T cell", None]
+
+
+def test_a_metadata_table_is_named_as_such(tmp_path):
+    # R: write.csv(obj@meta.data): many columns, which one holds the types?
+    path = tmp_path / "meta.csv"
+    path.write_text('"","orig.ident","nCount_RNA","cell_type"\n'
+                    '"c1","s1",1200,"B cell"\n')
+    with pytest.raises(ACTINNInputError,
+                       match=r"meta.csv: a table of 4 columns \(, orig.ident, "
+                       r"nCount_RNA, cell_type\), not cell id<TAB>cell type"):
+        read_labels(path)

@@ -217,3 +217,17 @@ def test_over_cluster_finds_clear_groups_and_is_seeded():
     voted, table = majority_vote(labels, clusters)
     assert voted.tolist() == ["g%d" % t for t in truth]
     assert not table["possible_new_population"].any()
+
+
+def test_read_clusters_takes_csv_as_r_and_pandas_write_it(tmp_path):
+    # R: write.csv(obj@meta.data["seurat_clusters"]); pandas: to_csv
+    r_file = tmp_path / "seurat.csv"
+    r_file.write_text('"","seurat_clusters"\n"c2","7"\n"c1","3"\n')
+    assert read_clusters(r_file, ["c1", "c2"]).tolist() == ["3", "7"]
+    pandas_file = tmp_path / "leiden.csv"
+    pd.DataFrame({"leiden": ["0", "1"]}, index=["c1", "c2"]).to_csv(pandas_file)
+    assert read_clusters(pandas_file, ["c1", "c2"]).tolist() == ["0", "1"]
+    table = tmp_path / "meta.csv"
+    table.write_text('"","orig.ident","seurat_clusters"\n"c1","s1","3"\n')
+    with pytest.raises(ACTINNInputError, match="more than two columns"):
+        read_clusters(table, ["c1"])

@@ -82,6 +82,13 @@ def read_labels(path: PathLike) -> pd.Series:
                                  fields[1])):
                     n_fields = len(fields)
                     continue
+                if not ids and empty_first and len(fields) > 2:
+                    raise ACTINNInputError(
+                        "%s: a table of %d columns (%s), not cell id<TAB>cell "
+                        "type: write the cell ids and the one column of "
+                        "types (R: write.csv(obj@meta.data['cell_type']); "
+                        "pandas: adata.obs[['cell_type']].to_csv(path))" %
+                        (p, len(fields), examples(fields, 4)))
                 if len(fields) != n_fields or not all(fields[:2]):
                     raise ACTINNInputError(
                         "%s: line %d: expected cell id<TAB>cell type (or "
