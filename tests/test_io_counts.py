@@ -78,7 +78,11 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
     assert str(err.value).endswith(
         "X is not raw counts and no raw counts were found in .raw.X, "
         "layers['counts'], layers['raw_counts'] (.raw.X holds non-integer "
-        "values; layers['counts'] holds NaN or infinite values; other "
+        "values: a .raw set with adata.raw = adata may share X's matrix, "
+        "which normalising X then changes too: keep the counts with "
+        "adata.raw = adata.copy() or adata.layers['counts'] = adata.X.copy() "
+        "before normalising; layers['counts'] holds NaN or infinite values; "
+        "other "
         "layers, not looked in: 'raw' (name one with layer=; actinn: "
         "--train-layer, --test-layer, --query-layer or --input-layer))")
 
