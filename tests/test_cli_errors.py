@@ -295,6 +295,33 @@ def test_a_warning_is_said_once(model, tmp_path):
         proc.stderr
 
 
+def test_a_fact_of_the_file_is_said_once_as_the_file_spells_it(model, tmp_path):
+    # a 10x directory is read for its genes, its cells, its rows and the
+    # names' case: each fact about it once, in its own spelling
+    import anndata
+    import scipy.io
+    import scipy.sparse
+    ref = anndata.read_h5ad(model / "ref.h5ad")[:40]
+    query = tmp_path / "filtered_feature_bc_matrix"
+    query.mkdir()
+    genes = ["Gene_Twice"] + list(ref.var_names) + ["GENE_TWICE"]
+    counts = scipy.sparse.hstack([ref.X[:, :1], ref.X, ref.X[:, :1]])
+    scipy.io.mmwrite(str(query / "matrix.mtx"), counts.T.tocoo())
+    (query / "features.tsv").write_text("".join(
+        "ENSG%d\t%s\tGene Expression\n" % (i, g) for i, g in enumerate(genes)))
+    (query / "barcodes.tsv").write_text("\n".join(ref.obs_names) + "\n")
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stderr.splitlines()
+    assert sum("read 40 cells x" in line for line in said) == 1, said
+    twice = [line for line in said if "duplicated gene names" in line]
+    assert twice == [
+        "actinn: dropped 1 duplicated gene names (kept the first of each), "
+        "e.g. GENE_TWICE"
+    ], said
+
+
 @pytest.mark.parametrize("flags, words", [
     (["-lr", "-1"], "argument -lr/--learning_rate/--learning-rate: expected "
      "a number above 0, got '-1'"),

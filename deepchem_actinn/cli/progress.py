@@ -79,8 +79,8 @@ def torch_threads(n: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
-class _WarnOnce(logging.Filter):
-    """Let each warning through once per command: a file is opened several
+class _SayOnce(logging.Filter):
+    """Let each message through once per command: a file is opened several
     times (its genes, its cells, its rows), and what is true of it need be
     said only once."""
 
@@ -89,8 +89,6 @@ class _WarnOnce(logging.Filter):
         self.seen: set = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
-            return True
         message = record.getMessage()
         if message in self.seen:
             return False
@@ -117,7 +115,7 @@ def process_tag() -> str:
 @contextlib.contextmanager
 def package_logging(quiet: bool) -> Iterator[None]:
     """The package's messages as ``actinn: ...`` lines on stderr (warnings
-    only with ``quiet``; each warning once); DeepChem's import chatter off.
+    only with ``quiet``; each message once); DeepChem's import chatter off.
     In processes other than 0 of a torchrun job only errors are logged,
     tagged with the process (:func:`process_tag`): process 0 says what
     every process would say. The logger's handlers and level are restored
@@ -131,7 +129,7 @@ def package_logging(quiet: bool) -> Iterator[None]:
     handler = logging.StreamHandler(sys.stderr)
     tag = process_tag()
     handler.setFormatter(logging.Formatter("actinn%s: %%(message)s" % tag))
-    handler.addFilter(_WarnOnce())
+    handler.addFilter(_SayOnce())
     logger.handlers[:] = [handler]
     logger.propagate = False
     logger.setLevel(

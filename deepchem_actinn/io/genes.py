@@ -53,6 +53,7 @@ def clean_gene_names(names: Strings,
     (['ACTB', 'GAPDH'], [True, True, False])
     """
     index = pd.Index(as_str_array(names), dtype=object)
+    spelled = index  # as the file spells them, for the messages
     if upper_case:
         index = index.str.upper()
     blank = np.asarray(index.str.strip() == "", dtype=bool)
@@ -67,5 +68,5 @@ def clean_gene_names(names: Strings,
         logger.info(
             "dropped %d duplicated gene names (kept the first of each), "
             "e.g. %s", int(repeated.sum()),
-            examples(pd.unique(index[repeated])))
+            examples(pd.unique(spelled[repeated])))
     return index.to_numpy(dtype=object)[keep], keep
