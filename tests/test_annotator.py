@@ -215,10 +215,12 @@ def test_annotate_writes_obs_obsm_uns(quick, tm_test):
                                rtol=1e-5)
     assert adata.obsm["actinn_probabilities"].shape == (1000, 12)
     assert adata.uns["actinn"]["type_names"] == quick.type_names
+    assert adata.uns["actinn"]["counts"] == "X"
     # Counts read from a layer when X holds something else.
     adata.layers["counts"] = adata.X.copy()
     adata.X = sp.csr_matrix(adata.X.shape, dtype=np.float32)
     annotate(adata, quick, layer="counts", key_added="again")
+    assert adata.uns["again"]["counts"] == "layers['counts']"
     np.testing.assert_allclose(adata.obs["again_confidence"],
                                expected.confidence,
                                rtol=1e-5)

@@ -36,8 +36,9 @@ def annotate(adata,
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
     ``obs[key_added + "_confidence"]``, ``obsm[key_added + "_probabilities"]``
-    (cells x types) and ``uns[key_added]`` (type names, genes matched, model
-    version), so predictions can be plotted on a UMAP straight away. With
+    (cells x types) and ``uns[key_added]`` (type names, genes matched, the
+    matrix the counts came from - ``"X"``, ``".raw.X"`` or
+    ``"layers['counts']"`` - and the package version), so predictions can be plotted on a UMAP straight away. With
     ``majority_voting``: ``obs[key_added + "_majority_voting"]``,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
@@ -125,7 +126,7 @@ def annotate(adata,
                                hierarchy=hierarchy,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
-    _write(adata, result, key_added)
+    _write(adata, result, key_added, chosen.description)
     if result.ambient_fraction is not None:
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
     if result.levels is not None:
@@ -261,9 +262,9 @@ OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
                     "_over_clustering")
 
 
-def _write(adata, result: Annotation, key_added: str) -> None:
+def _write(adata, result: Annotation, key_added: str, counts: str) -> None:
     """The per-cell labels, confidences and probabilities, and ``uns``
-    (replacing an earlier run's under ``key_added``, its optional columns
+    (``counts``: the matrix the counts came from; replacing an earlier run's under ``key_added``, its optional columns
     too, as scanpy replaces a ``key_added``)."""
     stale = [
         key_added + suffix
@@ -279,6 +280,7 @@ def _write(adata, result: Annotation, key_added: str) -> None:
         "type_names": result.type_names,
         "genes_missing": result.genes_missing,
         "gene_column": result.gene_column,
+        "counts": counts,
         "package_version": __version__,
     }
 
@@ -316,7 +318,7 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                           what=chosen.description,
                           allow_non_integer=allow_non_integer)
     result.gene_column = column
-    _write(adata, result, key_added)
+    _write(adata, result, key_added, chosen.description)
     return result
 
 

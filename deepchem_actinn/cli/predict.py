@@ -178,7 +178,7 @@ def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
     except ACTINNInputError as err:
         raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
     if column != "var_names":
-        logger.warning(
+        logger.info(
             "matching genes through the query's %s (%d of the "
             "model's %d genes)", column, matched, len(annotator.genes_))
     return column, candidates[column]
