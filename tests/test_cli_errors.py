@@ -396,3 +396,13 @@ def test_train_makes_the_model_directory_s_parents(model, tmp_path):
         str(target), "-ne", "1", "--networks", "1", "-q"
     ]) == 0
     assert (target / "annotator.json").is_file()
+
+
+def test_a_query_read_in_chunks_says_what_was_read(model, tmp_path):
+    # an h5ad or 10x HDF5 query streams: said as a CSV or mtx query's is,
+    # with the matrix taken and the features a 10x file's types left out
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(model / "ref.h5ad"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert ("actinn: %s: read 600 cells x 300 genes (h5ad, X, in chunks)" %
+            (model / "ref.h5ad")) in proc.stderr.splitlines()

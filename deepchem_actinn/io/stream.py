@@ -63,6 +63,15 @@ class _MemoryRows:
         return self._adata.X[start:stop]
 
 
+def _how_read(source, fmt: str) -> str:
+    """The format, and for a file read in chunks the matrix and that."""
+    if isinstance(source, _MemoryRows):
+        return fmt
+    matrix = getattr(source, "description", "the matrix")
+    return "%s%s, in chunks" % (fmt,
+                                "" if matrix == "the matrix" else ", " + matrix)
+
+
 @contextlib.contextmanager
 def _open_rows(path: Path,
                fmt: str,
@@ -488,9 +497,9 @@ def _iter_chunks(path: Path,
             # cluster's task) is not told again what the whole pass told
             if starts is None:
                 warn_repeated_ids(source.cell_ids, str(path))
-                if isinstance(source, _MemoryRows):
-                    logger.info("%s: read %d cells x %d genes (%s)", path,
-                                source.shape[0], source.shape[1], fmt)
+                logger.info("%s: read %d cells x %d genes (%s)", path,
+                            source.shape[0], source.shape[1],
+                            _how_read(source, fmt))
             if check and allow_non_integer:
                 refuse_log_normalised_start(source.rows,
                                             source.shape,

@@ -330,6 +330,10 @@ class TenxH5Rows(HDF5Rows):
         self.cell_ids = as_str_array(group["barcodes"][:])
         gex = _gex_mask(var)
         self._columns = None if gex.all() else np.flatnonzero(gex)
+        if self._columns is not None:
+            logger.info(
+                "%s: kept %d 'Gene Expression' features, dropped %d "
+                "others", self.path, gex.sum(), (~gex).sum())
         self.gene_names = var.index.to_numpy()[gex]
         self.var = var.iloc[np.flatnonzero(gex)]
         self.shape = (len(self.cell_ids), len(self.gene_names))
