@@ -645,3 +645,37 @@ def test_space_separated_text_is_named(tmp_path, name):
         readers.read(path)
     with pytest.raises(ACTINNInputError, match="separated by spaces"):
         readers.n_cells(path)
+
+
+def test_a_part_of_a_10x_folder_or_an_archive_is_named(tmp_path):
+    d = tmp_path / "filtered_feature_bc_matrix"
+    d.mkdir()
+    scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(np.ones((2, 1))))
+    (d / "features.tsv").write_text("E1\tA\tGene Expression\n"
+                                    "E2\tB\tGene Expression\n")
+    (d / "barcodes.tsv").write_text("c1\n")
+    for part, what in (("features.tsv", "gene names"), ("barcodes.tsv",
+                                                        "barcodes")):
+        with pytest.raises(ACTINNInputError,
+                           match="%s: the %s of a 10x matrix, not its counts: "
+                           "pass its folder" % (part, what)):
+            readers.read(d / part)
+    assert readers.read(d).n_obs == 1
+    scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(np.ones((1, 2))))
+    with pytest.raises(ACTINNInputError,
+                       match="the matrix is 1 x 2 but there are 2 features .* "
+                       "and 1 barcodes .*; it is transposed: a 10x matrix "
+                       "holds the genes as rows"):
+        readers.read(d)
+    archive = tmp_path / "filtered_feature_bc_matrix.tar.gz"
+    with gzip.open(archive, "wb") as fh:
+        fh.write(bytes(range(256)) * 4)
+    with pytest.raises(ACTINNInputError,
+                       match="it looks like an archive: unpack it first"):
+        readers.read(archive)
+    r_object = tmp_path / "seurat.rds"
+    with gzip.open(r_object, "wb") as fh:
+        fh.write(b"X\n\x00\x00\x00\x03" + bytes(range(256)))
+    with pytest.raises(ACTINNInputError,
+                       match="it looks like an R object: export its counts"):
+        readers.read(r_object)

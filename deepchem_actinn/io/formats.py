@@ -139,6 +139,7 @@ def detect_format(path: PathLike) -> str:
         raise _unknown(
             p, "a directory without a 10x matrix.mtx[.gz] (it holds %s)" %
             (examples(held) if held else "nothing"))
+    _refuse_part_of_10x(p)
     content = sniff(p)
     named = _format_by_name(p)
     if content.kind == "empty":
@@ -150,8 +151,8 @@ def detect_format(path: PathLike) -> str:
                                "it first (gunzip)" % p)
     elif content.kind != "text":
         raise ACTINNInputError(
-            "%s: the file holds %s, not counts in an accepted format (%s)" %
-            (p, content.description, _FORMAT_HELP))
+            "%s: the file holds %s, not counts in an accepted format (%s)%s" %
+            (p, content.description, _FORMAT_HELP, _binary_hint(p)))
     elif named in _TEXT_FORMATS:
         fmt = sniff_separator(p, default=named)
         if fmt != named:
@@ -173,6 +174,45 @@ def detect_format(path: PathLike) -> str:
         logger.warning("%s: named like %s but holds %s; reading it as %s", p,
                        _NAMED[named], content.description, fmt)
     return fmt
+
+
+#: The side files of a 10x matrix directory (their names may carry a GEO
+#: sample prefix, ``GSM123_features.tsv.gz``).
+_TENX_PARTS = ("features.tsv", "genes.tsv", "barcodes.tsv")
+
+
+def _refuse_part_of_10x(path: Path) -> None:
+    """Refuse one of a 10x directory's gene or barcode files given as the
+    counts, pointing at its directory."""
+    stem = strip_gz(path.name.lower())
+    part = next((t for t in _TENX_PARTS if stem.endswith(t)), None)
+    if part is not None and find_10x_matrix(path.parent) is not None:
+        raise ACTINNInputError(
+            "%s: the %s of a 10x matrix, not its counts: pass its folder "
+            "(%s), which holds the matrix.mtx, features and barcodes" %
+            (path, "barcodes" if part == "barcodes.tsv" else "gene names",
+             path.parent))
+
+
+#: What to do with a file of another kind, by its name's ending.
+_BINARY_HINTS = (
+    ((".tar.gz", ".tgz", ".tar", ".zip"),
+     "an archive: unpack it first (tar xzf, unzip) and pass the folder or "
+     "file inside"),
+    ((".rds", ".rda", ".rdata", ".robj"),
+     "an R object: export its counts from R first, e.g. to .h5ad "
+     "(zellkonverter, SeuratDisk) or as a 10x folder (DropletUtils::"
+     "write10xCounts) or a CSV"),
+)
+
+
+def _binary_hint(path: Path) -> str:
+    """``"; it looks like ..."`` for a known kind of file, by its name."""
+    lower = path.name.lower()
+    for endings, hint in _BINARY_HINTS:
+        if lower.endswith(endings):
+            return "; it looks like %s" % hint
+    return ""
 
 
 def _format_by_name(path: Path) -> Optional[str]:

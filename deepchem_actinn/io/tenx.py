@@ -180,8 +180,12 @@ def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
     if tuple(shape) != (n_features, n_barcodes):
         raise ACTINNInputError(
             "%s: the matrix is %d x %d but there are %d features (%s) and "
-            "%d barcodes (%s)" % (files.matrix, shape[0], shape[1], n_features,
-                                  files.features, n_barcodes, files.barcodes))
+            "%d barcodes (%s)%s" %
+            (files.matrix, shape[0], shape[1], n_features, files.features,
+             n_barcodes, files.barcodes,
+             "; it is transposed: a 10x matrix holds the genes as rows, the "
+             "cells as columns (R: Matrix::writeMM(counts), genes x cells)"
+             if tuple(shape) == (n_barcodes, n_features) else ""))
 
 
 def _tenx_tables(files: _TenxFiles) -> Tuple[pd.DataFrame, np.ndarray]:
