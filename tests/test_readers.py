@@ -679,3 +679,28 @@ def test_a_part_of_a_10x_folder_or_an_archive_is_named(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="it looks like an R object: export its counts"):
         readers.read(r_object)
+
+
+def test_a_file_without_layers_is_not_told_of_layers(tmp_path):
+    # a 10x folder or a CSV holds one matrix: no .raw or layers to look in
+    d = tmp_path / "normalised"
+    d.mkdir()
+    scipy.io.mmwrite(str(d / "matrix.mtx"),
+                     sp.coo_matrix(np.array([[1.5, 2], [3, 0]])))
+    (d / "features.tsv").write_text("E1\tA\tGene Expression\n"
+                                    "E2\tB\tGene Expression\n")
+    (d / "barcodes.tsv").write_text("c1\nc2\n")
+    text = tmp_path / "normalised.csv"
+    text.write_text("gene,c1\nA,0.5\n")
+    for path, read in ((d, readers.read), (d, _all_chunks), (text,
+                                                             readers.read)):
+        with pytest.raises(ACTINNInputError) as err:
+            read(path)
+        assert str(err.value).endswith(
+            "give the counts as the pipeline wrote them (Cell Ranger's "
+            "matrix, a counts table), not a normalised export"), err.value
+        assert ".raw" not in str(err.value)
+
+
+def _all_chunks(path):
+    return list(readers.iter_cell_chunks(path, 10))

@@ -211,7 +211,8 @@ def counts_source(adata: anndata.AnnData,
                   use_raw: Optional[bool] = None,
                   allow_non_integer: bool = False,
                   *,
-                  source: str = "data") -> CountsSource:
+                  source: str = "data",
+                  hint: Optional[str] = None) -> CountsSource:
     """Pick the raw-count matrix of an AnnData object and check it.
 
     ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
@@ -236,6 +237,9 @@ def counts_source(adata: anndata.AnnData,
         matrix.
     source: str, default "data"
         Names the data (e.g. its file) in messages.
+    hint: str, optional
+        Replaces the advice on where raw counts live (for data read from
+        a file without ``.raw`` or layers).
 
     Returns
     -------
@@ -271,5 +275,6 @@ def counts_source(adata: anndata.AnnData,
                            chosen.description,
                            source,
                            not explicit,
-                           rejected=rejected)
+                           rejected=rejected,
+                           hint=hint)
     return chosen

@@ -40,6 +40,12 @@ _FLOAT32_EXACT = 1 << 24
 LOG_SCALE_MAX = 50.0
 _LOOKED = ".raw.X, " + ", ".join("layers[%r]" % n for n in COUNT_LAYERS)
 
+#: Where raw counts come from, for a file that is not an h5ad (which has
+#: no ``.raw`` or layers to look in).
+FILE_COUNTS_HINT = ("give the counts as the pipeline wrote them (Cell "
+                    "Ranger's matrix, a counts table), not a normalised "
+                    "export")
+
 #: Why a ``.raw`` may hold normalised values: scanpy's idiom ``adata.raw =
 #: adata`` (anndata 0.12) shares X's matrix, which normalising then changes.
 RAW_NOT_COUNTS = (
@@ -369,15 +375,15 @@ def refuse_log_normalised_start(rows: Callable[[int, int], object],
                           source=source)
 
 
-def check_count_values(
-    matrix,
-    cell_ids: Optional[Strings] = None,
-    *,
-    what: str = "X",
-    source: str = "data",
-    allow_non_integer: bool = False,
-    searched: bool = False,
-    rejected: Sequence[str] = ()) -> int:
+def check_count_values(matrix,
+                       cell_ids: Optional[Strings] = None,
+                       *,
+                       what: str = "X",
+                       source: str = "data",
+                       allow_non_integer: bool = False,
+                       searched: bool = False,
+                       rejected: Sequence[str] = (),
+                       hint: Optional[str] = None) -> int:
     """Raise :class:`ACTINNInputError` unless a matrix holds raw counts.
 
     The one check of count values every reader uses: no NaN or infinite
@@ -403,6 +409,10 @@ def check_count_values(
     rejected: sequence of str, default ()
         With ``searched``: why each of those places that exists was not
         taken (e.g. ``"layers['counts'] holds NaN or infinite values"``).
+    hint: str, optional
+        Replaces the advice on where raw counts live (an AnnData's
+        ``.raw`` or ``layers['counts']``; :data:`FILE_COUNTS_HINT` for
+        files of other formats).
 
     Returns
     -------
@@ -431,7 +441,8 @@ def check_count_values(
                            what,
                            source,
                            searched,
-                           rejected=rejected)
+                           rejected=rejected,
+                           hint=hint)
     return 0 if allow_non_integer else report.n_rounded
 
 

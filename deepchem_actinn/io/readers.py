@@ -26,8 +26,8 @@ from deepchem_actinn.errors import counted, examples, repeated
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.count_matrix import CountsSource, counts_source
-from deepchem_actinn.io.counts import (as_count_matrix, log_rounded,
-                                       round_near_whole)
+from deepchem_actinn.io.counts import (FILE_COUNTS_HINT, as_count_matrix,
+                                       log_rounded, round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
@@ -179,11 +179,13 @@ def read(path: PathLike,
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
         adata = read_format(p, fmt, orientation, expected_genes, expected_cells)
+        one = fmt != "h5ad"  # one matrix: no .raw or layers to try
         src = counts_source(adata,
                             layer=layer,
-                            use_raw=use_raw,
+                            use_raw=False if one else use_raw,
                             allow_non_integer=allow_non_integer,
-                            source=str(p))
+                            source=str(p),
+                            hint=FILE_COUNTS_HINT if one else None)
         out = _clean_counts(src, adata.obs, upper_case_genes,
                             not allow_non_integer, str(p))
     logger.log(logging.INFO if warn_repeated else logging.DEBUG,

@@ -23,8 +23,9 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io._common import NoDirectAccess, as_str_array
 from deepchem_actinn.io.actinn_h5 import ActinnH5Rows
-from deepchem_actinn.io.counts import (as_count_matrix, check_count_values,
-                                       log_rounded, refuse_log_normalised_start,
+from deepchem_actinn.io.counts import (FILE_COUNTS_HINT, as_count_matrix,
+                                       check_count_values, log_rounded,
+                                       refuse_log_normalised_start,
                                        round_near_whole)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
@@ -453,20 +454,22 @@ def iter_cell_chunks(
 
 
 def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
-                 allow_non_integer: bool, source: Any) -> Tuple[Any, int]:
+                 allow_non_integer: bool, source: Any,
+                 fmt: str) -> Tuple[Any, int]:
     """A chunk's values as :func:`read` returns them: checked (or, with
     ``check=False``, only rounded), and how many were rounded. ``source``:
     the file's row reader, which tells whether other matrices were looked
     at for raw counts, and why none was taken."""
     if check:
-        rounded = check_count_values(X,
-                                     ids,
-                                     what=what,
-                                     source=str(path),
-                                     allow_non_integer=allow_non_integer,
-                                     searched=getattr(source, "searched",
-                                                      False),
-                                     rejected=getattr(source, "rejected", ()))
+        rounded = check_count_values(
+            X,
+            ids,
+            what=what,
+            source=str(path),
+            allow_non_integer=allow_non_integer,
+            searched=getattr(source, "searched", False),
+            rejected=getattr(source, "rejected", ()),
+            hint=None if fmt == "h5ad" else FILE_COUNTS_HINT)
         return (round_near_whole(X)[0] if rounded else X), rounded
     if allow_non_integer:
         return X, 0
@@ -519,7 +522,8 @@ def _iter_chunks(path: Path,
                 X = source.rows(start, stop)
                 if not source.checked:
                     X, rounded = _check_chunk(X, ids, source.description, path,
-                                              check, allow_non_integer, source)
+                                              check, allow_non_integer, source,
+                                              fmt)
                     n_rounded += rounded
                 X = as_count_matrix(X)
                 if columns is not None:
