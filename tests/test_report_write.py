@@ -108,6 +108,7 @@ def test_write_report_files_and_html(tmp_path, demo):
     assert ('<div class="value">%.1f%%</div><div class="label">Accuracy of '
             'the cells not Unassigned</div>' %
             (100 * summary["assigned_accuracy"])) in page
+    assert "An Unassigned cell&#x27;s confidence is the probability" in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page
     assert "<th>genes matched</th><td>1824</td>" in page

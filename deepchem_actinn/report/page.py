@@ -37,8 +37,16 @@ thead th { border-bottom: 2px solid #bbb; }
 figure { margin: 1em 0 2em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
-p.note { color: #555; font-style: italic; }
+p.note, p.explain { color: #555; font-style: italic; }
 """
+
+#: Under the type counts when some cells are Unassigned: why their
+#: confidence can be high.
+UNASSIGNED_NOTE = (
+    "An Unassigned cell's confidence is the probability of the type it "
+    "would have been given: the novelty rule judges a cell unlike every "
+    "reference type apart from its probabilities, so it may be Unassigned "
+    "at a high confidence.")
 
 #: Title and caption of each figure, in the order the page shows them.
 CAPTIONS: Dict[str, Tuple[str, str]] = {
@@ -241,6 +249,8 @@ def report_page(title: str,
     table = _html_table(counts, "predicted type",
                         {"share of cells": lambda v: "%.1f%%" % (100 * v)})
     sections += ["<h2>Predicted type counts</h2>", table]
+    if UNASSIGNED in counts.index:
+        sections.append('<p class="explain">%s</p>' % _esc(UNASSIGNED_NOTE))
     if levels is not None:
         sections += _level_section(predicted, levels)
     sections.append("<h2>Figures</h2>")
