@@ -259,8 +259,28 @@ def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
     ]) == 2
     err = capsys.readouterr().err
     assert "10 of 1000 cells have no label" in err
-    assert "label them all, or leave out -l" in err
-    assert "--labelled-only" not in err
+    assert ("label them all, pass --labelled-only to report on the labelled "
+            "ones, or leave out -l" in err)
+    # a Seurat user's subset: scored on the labelled cells, said so
+    assert main([
+        "report", "-p",
+        str(predictions), "-l",
+        str(partial), "-o",
+        str(tmp_path / "r1"), "--labelled-only"
+    ]) == 0
+    err = capsys.readouterr().err
+    assert ("%s: 10 of the 1000 predicted cells have no label and are left "
+            "out of the report (--labelled-only); reporting on 990" %
+            partial) in err
+    page = (tmp_path / "r1" / "report.html").read_text(encoding="utf-8")
+    assert ">990<" in page
+    assert main([
+        "report", "-p",
+        str(predictions), "-o",
+        str(tmp_path / "r3"), "--labelled-only"
+    ]) == 2
+    assert "--labelled-only reports on the cells -l labels: pass -l too" in \
+        capsys.readouterr().err
     lower = tmp_path / "lower.txt"
     truth.assign(type=truth["type"].str.lower()).to_csv(lower,
                                                         sep="\t",

@@ -445,6 +445,11 @@ def _add_tools(sub) -> None:
                    help="true labels, to score: a file of cell id <TAB> "
                    "cell type lines (or CSV), or the name of an obs column "
                    "of the --query h5ad")
+    p.add_argument("--labelled-only",
+                   action="store_true",
+                   help="report on the labelled cells only when -l labels "
+                   "some of the predicted cells (by default every cell "
+                   "needs a label)")
     p.add_argument("-m",
                    "--model",
                    default=None,

@@ -240,6 +240,9 @@ def cmd_report(args) -> None:
     from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
     from deepchem_actinn.report import write_report
+    if args.labelled_only and not args.labels:
+        raise ACTINNInputError("--labelled-only reports on the cells -l "
+                               "labels: pass -l too")
     refuse_existing([Path(args.output) / "report.html"], args.overwrite)
     frame = read_predictions(args.predictions)
     column = args.use_as_prediction
@@ -262,9 +265,20 @@ def cmd_report(args) -> None:
             cells,
             labels,
             named,
+            "drop" if args.labelled_only else "error",
             missing_hint=" (the report scores every predicted cell against "
-            "its true label: label them all, or leave out -l)",
+            "its true label: label them all, pass --labelled-only to report "
+            "on the labelled ones, or leave out -l)",
             cells_of="the predictions")
+        keep = np.asarray([t is not None for t in truth])
+        if not keep.all():
+            logger.warning(
+                "%s: %d of the %d predicted cells have no label and are left "
+                "out of the report (--labelled-only); reporting on %d", named,
+                int((~keep).sum()), len(keep), int(keep.sum()))
+            frame, confidence, truth = (frame[keep], confidence[keep],
+                                        truth[keep])
+            query = None if query is None else query[keep].copy()
         _warn_unmatched_types(truth, frame[column].to_numpy(), named)
     history, type_names, info = None, None, {}
     if args.model:
