@@ -251,49 +251,40 @@ def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
                         names=["cell", "type"])
     partial = tmp_path / "partial.txt"
     truth.iloc[10:].to_csv(partial, sep="\t", header=False, index=False)
-    assert main([
-        "report", "-p",
-        str(predictions), "-l",
-        str(partial), "-o",
-        str(tmp_path / "r1"), "-q"
-    ]) == 2
-    err = capsys.readouterr().err
+
+    def report(out, *flags):
+        code = main([
+            "report", "-p",
+            str(predictions), "-o",
+            str(tmp_path / out), *flags
+        ])
+        return code, capsys.readouterr().err
+
+    code, err = report("r1", "-l", str(partial), "-q")
+    assert code == 2
     assert "10 of 1000 cells have no label" in err
     assert ("label them all, pass --labelled-only to report on the labelled "
             "ones, or leave out -l" in err)
     # a Seurat user's subset: scored on the labelled cells, said so
-    assert main([
-        "report", "-p",
-        str(predictions), "-l",
-        str(partial), "-o",
-        str(tmp_path / "r1"), "--labelled-only"
-    ]) == 0
-    err = capsys.readouterr().err
+    code, err = report("r1", "-l", str(partial), "--labelled-only")
+    assert code == 0
     assert ("%s: 10 of the 1000 predicted cells have no label and are left "
             "out of the report (--labelled-only); reporting on 990" %
             partial) in err
     page = (tmp_path / "r1" / "report.html").read_text(encoding="utf-8")
     assert ">990<" in page
-    assert main([
-        "report", "-p",
-        str(predictions), "-o",
-        str(tmp_path / "r3"), "--labelled-only"
-    ]) == 2
-    assert "--labelled-only reports on the cells -l labels: pass -l too" in \
-        capsys.readouterr().err
+    code, err = report("r3", "--labelled-only")
+    assert code == 2
+    assert "--labelled-only reports on the cells -l labels: pass -l too" in err
     lower = tmp_path / "lower.txt"
     truth.assign(type=truth["type"].str.lower()).to_csv(lower,
                                                         sep="\t",
                                                         header=False,
                                                         index=False)
-    assert main([
-        "report", "-p",
-        str(predictions), "-l",
-        str(lower), "-o",
-        str(tmp_path / "r2")
-    ]) == 0
+    code, err = report("r2", "-l", str(lower))
+    assert code == 0
     assert ("%s: none of its 12 types is among the predicted ones" %
-            lower) in capsys.readouterr().err
+            lower) in err
 
 
 def test_report_finds_the_probabilities_beside_the_predictions(
