@@ -72,7 +72,8 @@ def _umap_coordinates(adata: "anndata.AnnData", sc: ModuleType) -> np.ndarray:
     if counts.description != "X":
         logger.info("report: the UMAP drawn from the query's %s",
                     counts.description)
-    work = anndata.AnnData(counts.matrix.astype(np.float32))
+    matrix: Any = counts.matrix
+    work = anndata.AnnData(matrix.astype(np.float32))
     sc.pp.normalize_total(work, target_sum=1e4)
     sc.pp.log1p(work)
     n_comps = min(50, work.n_obs - 1, work.n_vars - 1)
