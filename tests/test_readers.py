@@ -704,3 +704,18 @@ def test_a_file_without_layers_is_not_told_of_layers(tmp_path):
 
 def _all_chunks(path):
     return list(readers.iter_cell_chunks(path, 10))
+
+
+def test_a_separator_closing_the_rows_only_adds_no_column(tmp_path):
+    # "gene,c1,c2" over "Actb,3,0,": the rows end with a separator, the
+    # header does not; without one, a header one field short has no corner
+    closed = tmp_path / "closed.csv"
+    closed.write_text("gene,c1,c2\nActb,3,0,\nCd3e,0,2,\n")
+    no_corner = tmp_path / "no_corner.csv"
+    no_corner.write_text("c1,c2\nActb,3,0\nCd3e,0,2\n")
+    for path in (closed, no_corner):
+        adata = readers.read(path)
+        assert list(adata.obs_names) == ["c1", "c2"]
+        assert list(adata.var_names) == ["ACTB", "CD3E"]
+        np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])
+        assert list(readers.read_cell_ids(path)) == ["c1", "c2"]

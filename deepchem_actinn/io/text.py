@@ -67,7 +67,8 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     """The column names of the header, and the number of fields of the
     first data row (0 if none): a header one field shorter than the rows
     has no corner cell before the column names. A separator closing the
-    header and the first row alike (every line) adds no column."""
+    header and the first row alike (every line), or the rows only, adds no
+    column."""
     with open_text(path) as fh:
         first = fh.readline()
         second = fh.readline()
@@ -87,6 +88,9 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
             (path, "comma" if sep == "," else "tab"))
     if len(header) > 1 and header[-1] == "" and row and row[-1] == "":
         header, row = header[:-1], row[:-1]
+    elif (row and row[-1] == "" and header[-1] != "" and
+          len(row) == len(header) + 1):
+        row = row[:-1]  # a separator closing the rows only (not the header)
     width = len(row)
     columns = header if width == len(header) + 1 else header[1:]
     if width and width != len(columns) + 1:
