@@ -267,7 +267,7 @@ def test_a_damaged_sparse_query_is_refused_not_a_crash(model, tmp_path, flags):
     proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
                   "-o", str(tmp_path / "out"), "-q", *flags)
     assert_one_line_error(
-        proc, "%s: the sparse matrix is damaged: its column indices reach "
+        proc, "%s: X: the sparse matrix is damaged: its column indices reach "
         "10000000, outside 0 .. 299 (a file cut short or corrupted?" % query)
     assert listing(tmp_path) == ["damaged.h5ad"]
 

@@ -185,3 +185,15 @@ def test_stream_says_why_it_reads_a_file_whole(tmp_path, caplog):
     np.testing.assert_array_equal(stacked.toarray(), COUNTS)
     assert ("%s: reading the whole file into memory (its X is not stored by "
             "rows (CSR or dense))" % path) in caplog.text
+
+
+def test_a_damaged_sparse_matrix_in_memory_is_named():
+    # the scan refuses it before scipy reads past its arrays, naming which
+    # matrix of the AnnData it is
+    damaged = sp.csr_matrix(COUNTS)
+    damaged.indices[1] = 99
+    adata = _adata(np.log1p(COUNTS), counts=damaged)
+    with pytest.raises(ACTINNInputError,
+                       match=r"^layers\['counts'\]: the sparse matrix is "
+                       "damaged: its column indices reach 99"):
+        counts_source(adata)

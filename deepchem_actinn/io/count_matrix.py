@@ -25,7 +25,7 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
                                        ValueReport, counts_error,
                                        looks_log_normalised, scan_values)
@@ -184,14 +184,14 @@ def choose_counts(
     (:func:`~deepchem_actinn.io.counts.looks_log_normalised`): a log scale is never counts, on any
     scale (a scanpy object keeps its counts in a layer beside them).
     """
-    report = scan(first.matrix)
+    report = _scan(scan, first)
     log_scale = allow_non_integer and looks_log_normalised(report)
     if report.acceptable(allow_non_integer) and not log_scale:
         return first._replace(n_rounded=report.n_rounded), None, []
     rejected = []
     if report.n_nonfinite == 0:
         for candidate in fallbacks:
-            found = scan(candidate.matrix)
+            found = _scan(scan, candidate)
             if found.counts_like:
                 logger.warning(
                     "%s: %s holds %s; reading the raw counts from %s instead",
@@ -204,6 +204,15 @@ def choose_counts(
                  RAW_NOT_COUNTS if candidate.description == ".raw.X" and
                  found.nonint_row >= 0 and not found.n_negative else ""))
     return first, report, rejected
+
+
+def _scan(scan: Callable[[object], ValueReport],
+          candidate: CountsSource) -> ValueReport:
+    """``scan`` of a candidate's matrix; a damaged one is named."""
+    try:
+        return scan(candidate.matrix)
+    except ACTINNCellError as err:
+        raise ACTINNCellError("%s: %s" % (candidate.description, err)) from None
 
 
 def counts_source(adata: anndata.AnnData,

@@ -434,7 +434,7 @@ def check_count_values(matrix,
     try:
         report = scan_values(matrix)
     except ACTINNCellError as err:
-        raise err.in_file(source) from None
+        raise err.in_file("%s: %s" % (source, what)) from None
     if not report.acceptable(allow_non_integer):
         raise counts_error(report,
                            cell_ids,
