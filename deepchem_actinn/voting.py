@@ -1,10 +1,10 @@
 """Majority voting over clusters of the query's own cells.
 
 A cell's label is decided alone; its neighbours in the query often know
-better. Majority voting, as CellTypist made familiar, over-clusters the
-query on its own neighbour graph (many small clusters, so that no cluster
-spans two types) and gives the cells of a cluster the label most of its
-cells received. A cluster whose cells are mostly Unassigned is not voted
+better. Majority voting, as CellTypist made familiar [1]_, over-clusters
+the query on its own neighbour graph with Leiden [2]_ (many small
+clusters, so that no cluster spans two types) and gives the cells of a
+cluster the label most of its cells received. A cluster whose cells are mostly Unassigned is not voted
 into a known type: it is reported as a possible new population.
 
 Over-clusters are not always pure: a rare type of a few cells shares its

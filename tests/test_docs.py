@@ -14,7 +14,12 @@ pytestmark = pytest.mark.torch  # autodoc imports the PyTorch-backed classes
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTED = [
     "ACTINNModel", "LibrarySizeLogTransformer", "GeneFilterTransformer",
-    "ACTINNAnnotator", "SingletaskStratifiedSplitter"
+    "ACTINNAnnotator", "SingletaskStratifiedSplitter", "Annotation",
+    "ACTINNInputError", "ACTINNAnnotator.predict_file", "library_size_log",
+    "simulate_counts", "write_report", "io.read", "io.iter_cell_chunks",
+    "io.read_labels", "preprocessing.genes.gene_positions",
+    "voting.majority_vote", "voting.over_cluster", "hierarchy.TypeHierarchy",
+    "report.plot_umap", "distributed.predict_dask"
 ]
 
 

@@ -51,16 +51,18 @@ PARAMS = ("n_networks", "max_epochs", "early_stopping", "patience",
 
 
 class ACTINNAnnotator(AnnotatorPrediction):
-    """Train ACTINN on a labelled reference once; annotate many queries.
+    """Train ACTINN [1]_ on a labelled reference once; annotate many queries.
 
     ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
     names and cell-type labels; it normalises (:func:`library_size_log`),
     fits the gene filter (:class:`GeneFilterTransformer`) and trains an
     ensemble of ``n_networks`` ACTINN networks side by side in one
-    :class:`ACTINNEnsemble` (:func:`~deepchem_actinn.models.training.
-    train_ensemble`, plain PyTorch), holding out a stratified ``validation_fraction``
-    of the reference to stop each network when its validation loss stops
-    improving and to calibrate the probabilities (temperature scaling).
+    :class:`ACTINNEnsemble`
+    (:func:`~deepchem_actinn.models.training.train_ensemble`, plain
+    PyTorch), holding out a stratified ``validation_fraction`` of the
+    reference to stop each network when its validation loss stops
+    improving and to calibrate the probabilities (temperature scaling
+    [2]_).
     ``predict`` takes a query from any source: its genes are aligned to the
     model's by name, missing genes set to zero.
 
@@ -87,10 +89,22 @@ class ACTINNAnnotator(AnnotatorPrediction):
         As in :class:`ACTINNModel`.
     decay_rate, decay_steps, hidden_sizes:
         As in :class:`ACTINNModel`.
-    target_sum, log_base:
-        As in :func:`library_size_log`.
-    total_percentiles, cv_percentiles, min_overlap:
-        As in :class:`GeneFilterTransformer`.
+    target_sum: float, default 10,000
+        Each cell's counts in the model's genes are scaled to this total
+        (:func:`library_size_log`).
+    log_base: float, default 2
+        Base of the ``log(x + 1)`` after scaling (``base`` of
+        :func:`library_size_log`).
+    total_percentiles, cv_percentiles: (float, float), default (0, 100)
+        ACTINN's gene filter (:class:`GeneFilterTransformer`, whose
+        defaults are ACTINN's ``(1, 99)``): the genes kept lie within these
+        percentiles of total expression and of coefficient of variation.
+        The annotator's default keeps every gene expressed in the
+        reference: the top 1 % that ACTINN's bounds cut hold the rare
+        types' markers (macro F1 0.943-0.949 with them, 0.957-0.971
+        without, three seeds of the bundled split).
+    min_overlap: float, default 0.5
+        Smallest share of the model's genes a query must hold.
     rejection_rate: float, default 0.0075
         Share of held-out reference cells the ``Unassigned`` rule rejects;
         it sets the rule's threshold (0.75 %: in the leave-one-type-out
@@ -128,6 +142,14 @@ class ACTINNAnnotator(AnnotatorPrediction):
     >>> result = annotator.predict(test.X, test.var_names, test.obs_names)
     >>> result.probabilities.shape
     (1000, 12)
+
+    References
+    ----------
+    .. [1] Ma, F. and Pellegrini, M. "ACTINN: automated identification of
+       cell types in single cell RNA sequencing." Bioinformatics 36(2),
+       533-538 (2020).
+    .. [2] Guo, C., Pleiss, G., Sun, Y. and Weinberger, K. Q. "On
+       calibration of modern neural networks." ICML (2017).
     """
 
     def __init__(self,

@@ -1,13 +1,13 @@
 """From the networks' outputs to each cell's label.
 
 The steps after scoring, in order: the top type; the parent type where the
-fine type is uncertain between relatives (a :class:`~deepchem_actinn.
-hierarchy.TypeHierarchy`); ``Unassigned`` by a confidence threshold or by
+fine type is uncertain between relatives (a
+:class:`~deepchem_actinn.hierarchy.TypeHierarchy`); ``Unassigned`` by a confidence threshold or by
 the novelty rule, calibrated against the query; and majority voting over
 clusters of the query (:mod:`deepchem_actinn.voting`).
 
-The novelty rule's calibration (:meth:`~deepchem_actinn.confidence.
-RejectionRule.query_scale`) needs many of the query's cells. :func:`predict`
+The novelty rule's calibration
+(:meth:`~deepchem_actinn.confidence.RejectionRule.query_scale`) needs many of the query's cells. :func:`predict`
 calibrates on the whole query; a query annotated chunk by chunk
 (``iter_predict``, ``predict_file``, 50,000 cells a chunk by default) is
 calibrated per chunk, and a chunk of fewer than
@@ -130,8 +130,7 @@ def decide_novelty(
     rule: RejectionRule
         A fitted rule.
     scores: np.ndarray
-        :meth:`RejectionRule.score <deepchem_actinn.confidence.
-        RejectionRule.score>` of the cells (higher = more typical).
+        The rule's ``score`` of each cell (higher = more typical).
     predicted: np.ndarray
         The type id each cell is given (the argmax of its probabilities).
     previous: QueryCalibration, optional

@@ -186,6 +186,31 @@ class AnnotatorPrediction:
             from its counts in genes its type does not express in the
             reference, subtracted, and the cleaned counts scored again;
             fills ``ambient_fraction``. Needs at least 50 cells.
+
+        Returns
+        -------
+        Annotation
+            ``cell_types``, ``confidence`` and ``probabilities`` (cells x
+            ``type_names``) of each cell, the genes the query lacked, and
+            what the options add (:class:`~deepchem_actinn.Annotation`).
+
+        Raises
+        ------
+        ACTINNInputError
+            A query that is not raw counts, shares too few of the model's
+            genes, or whose cells cannot be scored (the message names them).
+
+        Examples
+        --------
+        >>> from deepchem_actinn import ACTINNAnnotator
+        >>> from deepchem_actinn import load_tabula_muris_sample
+        >>> train, test = load_tabula_muris_sample()
+        >>> annotator = ACTINNAnnotator(max_epochs=2, n_networks=1).fit(
+        ...     train.X, train.var_names, train.obs["cell_type"])
+        >>> result = annotator.predict(test.X, test.var_names,
+        ...                            test.obs_names, unassigned=True)
+        >>> len(result.cell_types), result.probabilities.shape[1]
+        (1000, 12)
         """
         if over_clustering is not None and not majority_voting:
             raise ACTINNInputError(
@@ -215,8 +240,9 @@ class AnnotatorPrediction:
                         cell_ids: Optional[Sequence[str]],
                         scorer: EnsembleScorer) -> Tuple[Matrix, np.ndarray]:
         """Score X once, then take each cell's estimated ambient RNA from
-        its counts (:func:`~deepchem_actinn.preprocessing.ambient.
-        remove_ambient`); the cleaned counts and each cell's share."""
+        its counts
+        (:func:`~deepchem_actinn.preprocessing.ambient.remove_ambient`); the
+        cleaned counts and each cell's share."""
         if X.shape[0] < ambient.MIN_SOUP_CELLS:
             raise ACTINNCellError(
                 "removing ambient RNA needs at least %d cells, got %d: the "

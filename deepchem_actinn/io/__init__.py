@@ -9,8 +9,8 @@ cells as rows, :mod:`~deepchem_actinn.io.count_matrix` for which matrix holds
 the raw counts, :mod:`~deepchem_actinn.io.counts` for the one check of count
 values,
 :mod:`~deepchem_actinn.io.readers` (:func:`read`) and
-:mod:`~deepchem_actinn.io.stream` (chunks) on top, :mod:`~deepchem_actinn.io.
-labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
+:mod:`~deepchem_actinn.io.stream` (chunks) on top,
+:mod:`~deepchem_actinn.io.labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
 :mod:`~deepchem_actinn.io.output` for writing. The public names are
 imported on first use, so ``import deepchem_actinn.io`` stays light.
 """

@@ -316,9 +316,8 @@ def write_probabilities(path: PathLike,
     cell_ids: sequence of str
         The cells, ``n_cells`` of them.
     type_names: sequence of str
-        The cell types, ``n_types`` of them, in the order of ``proba``'s
-        columns.
-    proba: array-like of shape (n_cells, n_types)
+        The cell types, in the order of ``proba``'s columns.
+    proba: array-like, cells x types
         Probabilities, one row per cell (as ``predict_proba`` returns).
     overwrite: bool, default False
         Replace ``path`` if it exists.

@@ -368,8 +368,8 @@ def epoch_source(
                                                               List]]]:
     """Where training draws its batches from, one epoch per call.
 
-    On a GPU whose free memory holds the reference (:meth:`DeviceBatches.
-    fits`), the reference goes there once and each batch is gathered there
+    On a GPU whose free memory holds the reference
+    (:meth:`DeviceBatches.fits`), the reference goes there once and each batch is gathered there
     (:class:`DeviceBatches`); otherwise batches are cut on the CPU
     (:func:`minibatches`) in a reader thread, a few ahead (:func:`host_feed`;
     for a GPU the training loop copies them through pinned memory without

@@ -96,7 +96,9 @@ class GeneLayer(nn.Module):
 
 
 class ACTINNClassifier(nn.Module):
-    """ACTINN's feed-forward network: genes -> hidden ReLU layers -> types.
+    """ACTINN's feed-forward network: genes -> hidden ReLU layers -> types
+    (Ma and Pellegrini, Bioinformatics 2020; cited in full under
+    :class:`~deepchem_actinn.ACTINNModel`).
 
     Input is a dense ``(cells, genes)`` tensor, or a sparse batch given as
     CSR arrays ``(indices, offsets, values)`` (the column of each non-zero,
@@ -117,6 +119,7 @@ class ACTINNClassifier(nn.Module):
     Examples
     --------
     >>> import torch
+    >>> from deepchem_actinn import ACTINNClassifier
     >>> net = ACTINNClassifier(input_size=20, output_dim=3)
     >>> proba, logits = net(torch.zeros(4, 20))
     >>> proba.shape, logits.shape

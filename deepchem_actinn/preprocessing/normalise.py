@@ -93,7 +93,8 @@ def library_size_log(X: Matrix,
                      base: float = 2.0,
                      ids: Optional[Strings] = None,
                      check: bool = True) -> Matrix:
-    """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``.
+    """Scale each cell to ``target_sum`` counts, then take ``log(x + 1)``,
+    as ACTINN does [1]_.
 
     Parameters
     ----------
