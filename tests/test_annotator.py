@@ -1097,3 +1097,15 @@ def test_to_dataset_feeds_the_deepchem_models(quick, tm_test):
         data.X)  # unlabelled: DeepChem's zero y
     with pytest.raises(ACTINNInputError, match="not in the reference: Neuron"):
         quick.to_dataset(X[:1], tm_test["genes"], ["Neuron"])
+
+
+def test_annotate_names_the_anndata_in_its_messages(quick, tm_test):
+    # one prefix for every refusal of an AnnData's matrices
+    adata = anndata.AnnData(np.log1p(
+        np.asarray(tm_test["X"][:20], dtype=np.float32)),
+                            var=pd.DataFrame(index=tm_test["genes"]))
+    with pytest.raises(ACTINNInputError,
+                       match="^AnnData: X holds non-integer values"):
+        annotate(adata, quick)
+    with pytest.raises(ACTINNInputError, match="^AnnData: no layer 'count'"):
+        annotate(adata, quick, layer="count")

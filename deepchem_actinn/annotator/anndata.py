@@ -111,7 +111,8 @@ def annotate(adata,
     chosen = counts_source(adata,
                            layer,
                            use_raw,
-                           allow_non_integer=allow_non_integer)
+                           allow_non_integer=allow_non_integer,
+                           source="AnnData")
     column, genes = _query_genes(annotator, chosen)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
@@ -220,7 +221,8 @@ def train(adata,
     chosen = counts_source(adata,
                            layer,
                            use_raw,
-                           allow_non_integer=allow_non_integer)
+                           allow_non_integer=allow_non_integer,
+                           source="AnnData")
     counts: Any = chosen.matrix
     cells = adata.obs_names
     if not given.all():
