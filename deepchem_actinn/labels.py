@@ -30,8 +30,14 @@ class CellTypeLabels:
         Names are stripped of spaces around them, as every labels reader
         strips them; a missing one (None, NaN, empty) is refused.
 
+    Attributes
+    ----------
+    type_names: list of str
+        The reference cell types, sorted; class id ``i`` is ``type_names[i]``.
+
     Examples
     --------
+    >>> from deepchem_actinn import CellTypeLabels
     >>> labels = CellTypeLabels.from_labels(["T cell", "B cell", "T cell"])
     >>> labels.type_names
     ['B cell', 'T cell']
@@ -54,7 +60,18 @@ class CellTypeLabels:
 
     @classmethod
     def from_labels(cls, labels: Iterable[str]) -> "CellTypeLabels":
-        """The mapping for the types seen in a label vector."""
+        """The mapping for the types seen in a label vector.
+
+        Parameters
+        ----------
+        labels: iterable of str
+            One label per cell; repeats are fine.
+
+        Returns
+        -------
+        CellTypeLabels
+            The mapping for the distinct labels, in sorted order.
+        """
         return cls(labels)
 
     @property
@@ -63,11 +80,32 @@ class CellTypeLabels:
         return len(self.type_names)
 
     def unknown(self, labels: Iterable[str]) -> list:
-        """The distinct labels that are not reference types, sorted."""
+        """The distinct labels that are not reference types, sorted.
+
+        Parameters
+        ----------
+        labels: iterable of str
+            Labels to check, stripped of spaces as the constructor does.
+
+        Returns
+        -------
+        list of str
+            The labels with no class id; empty when all are known.
+        """
         return sorted({_name(t) for t in labels} - set(self._index))
 
     def encode(self, labels: Union[Sequence[str], np.ndarray]) -> np.ndarray:
         """Class ids of ``labels``.
+
+        Parameters
+        ----------
+        labels: sequence of str or np.ndarray
+            Cell-type names, each one of ``type_names``.
+
+        Returns
+        -------
+        np.ndarray
+            The class ids, int64, one per label.
 
         Raises
         ------
@@ -84,7 +122,23 @@ class CellTypeLabels:
         return np.array([self._index[t] for t in names], dtype=np.int64)
 
     def decode(self, class_ids: Iterable[int]) -> np.ndarray:
-        """Type names of class ids (each in ``0 .. n_types - 1``)."""
+        """Type names of class ids (each in ``0 .. n_types - 1``).
+
+        Parameters
+        ----------
+        class_ids: iterable of int
+            Class ids, each in ``0 .. n_types - 1``.
+
+        Returns
+        -------
+        np.ndarray
+            The type names, an object array, one per id.
+
+        Raises
+        ------
+        ValueError
+            An id is outside ``0 .. n_types - 1``.
+        """
         names = np.asarray(self.type_names, dtype=object)
         ids = np.asarray(list(class_ids), dtype=np.int64)
         bad = ids[(ids < 0) | (ids >= len(names))]
