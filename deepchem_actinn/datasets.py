@@ -22,10 +22,15 @@ DATA_DIR = Path(__file__).resolve().parent / "data" / "tabula_muris_sample"
 def tabula_muris_sample_paths() -> Dict[str, Path]:
     """Paths of the bundled files, in the original ACTINN formats.
 
-    Keys: ``train``, ``train_labels``, ``test``, ``test_labels``.
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Keys ``train`` and ``test`` (ACTINN ``.h5`` count matrices) and
+        ``train_labels`` and ``test_labels`` (ACTINN label files).
 
     Examples
     --------
+    >>> from deepchem_actinn.datasets import tabula_muris_sample_paths
     >>> paths = tabula_muris_sample_paths()
     >>> paths["train"].name, paths["train"].exists()
     ('train_sample.h5', True)
@@ -54,6 +59,7 @@ def load_tabula_muris_sample(upper_case_genes: bool = False) -> Tuple:
 
     Examples
     --------
+    >>> from deepchem_actinn import load_tabula_muris_sample
     >>> train, test = load_tabula_muris_sample()
     >>> train.shape, test.shape
     ((4000, 2000), (1000, 2000))
@@ -95,9 +101,23 @@ def to_numpy_dataset(adata,
     label_key: str or None
         Column of ``obs`` with cell types; None for unlabelled data.
 
+    Returns
+    -------
+    dc.data.NumpyDataset
+        ``X`` the counts as dense float32 (cells x genes), ``y`` the class
+        ids as an int64 column (None when ``label_key`` is None), ``ids``
+        the cell ids (``adata.obs_names``).
+
+    Raises
+    ------
+    ACTINNInputError
+        ``X`` looks log-normalised, ``label_key`` is not a column of
+        ``obs``, a cell has no label, or a label is not one of ``labels``.
+
     Examples
     --------
-    >>> from deepchem_actinn.labels import CellTypeLabels
+    >>> from deepchem_actinn import CellTypeLabels, load_tabula_muris_sample
+    >>> from deepchem_actinn.datasets import to_numpy_dataset
     >>> train, test = load_tabula_muris_sample()
     >>> labels = CellTypeLabels.from_labels(train.obs["cell_type"])
     >>> ds = to_numpy_dataset(train, labels)
