@@ -14,6 +14,7 @@ probabilities of the types under it.
 Examples
 --------
 >>> import numpy as np
+>>> from deepchem_actinn.hierarchy import TypeHierarchy
 >>> hierarchy = TypeHierarchy.from_pairs([("NK cell", "lymphocyte"),
 ...                                       ("T cell", "lymphocyte")])
 >>> hierarchy.resolve(np.array([[0.50, 0.45, 0.05], [0.90, 0.05, 0.05]]),
@@ -56,6 +57,7 @@ class TypeHierarchy:
 
     Examples
     --------
+    >>> from deepchem_actinn.hierarchy import TypeHierarchy
     >>> h = TypeHierarchy({"T cell": "lymphocyte",
     ...                    "lymphocyte": "immune cell"})
     >>> h.ancestors("T cell")
@@ -92,8 +94,24 @@ class TypeHierarchy:
         """From ``(child, parent)`` pairs; a child given two parents is an
         error.
 
+        Parameters
+        ----------
+        pairs: iterable of (str, str)
+            ``(child, parent)`` type names, stripped of surrounding spaces.
+
+        Returns
+        -------
+        TypeHierarchy
+            The hierarchy of those links.
+
+        Raises
+        ------
+        ACTINNInputError
+            An empty name, a child with two parents, or a cycle.
+
         Examples
         --------
+        >>> from deepchem_actinn.hierarchy import TypeHierarchy
         >>> TypeHierarchy.from_pairs([("B cell", "lymphocyte")]).parents
         {'B cell': 'lymphocyte'}
         """
@@ -116,8 +134,27 @@ class TypeHierarchy:
         """From a ``child<TAB>parent`` file (blank lines and lines starting
         with ``#`` are skipped).
 
+        Parameters
+        ----------
+        path: str or pathlib.Path
+            The hierarchy file, UTF-8 text.
+
+        Returns
+        -------
+        TypeHierarchy
+            The hierarchy of the file's links.
+
+        Raises
+        ------
+        ACTINNInputError
+            The file is missing, not UTF-8 text, has a line that is not
+            ``child<TAB>parent``, no links at all, or links that
+            ``from_pairs`` refuses (the message names the file).
+
         Examples
         --------
+        >>> from deepchem_actinn.hierarchy import (BUNDLED_HIERARCHY,
+        ...                                        TypeHierarchy)
         >>> h = TypeHierarchy.from_file(BUNDLED_HIERARCHY)
         >>> h.parent("NK cell"), h.parent("T cell")
         ('lymphocyte', 'lymphocyte')
@@ -177,6 +214,11 @@ class TypeHierarchy:
         hold; a model's type missing from the hierarchy is allowed (it has
         no parent).
 
+        Parameters
+        ----------
+        type_names: sequence of str
+            The model's cell types.
+
         Raises
         ------
         ACTINNInputError
@@ -184,6 +226,7 @@ class TypeHierarchy:
 
         Examples
         --------
+        >>> from deepchem_actinn.hierarchy import TypeHierarchy
         >>> h = TypeHierarchy({"NK cells": "lymphocyte"})
         >>> h.check_types(["NK cell", "T cell"])
         Traceback (most recent call last):
@@ -229,9 +272,16 @@ class TypeHierarchy:
             One row per cell: ``label``, ``level`` (``"type"`` or
             ``"parent"``) and ``probability`` (of the label given).
 
+        Raises
+        ------
+        ACTINNInputError
+            ``probabilities`` do not match ``type_names``, ``margin`` is
+            outside 0 .. 1, or ``check_types`` refuses the types.
+
         Examples
         --------
         >>> import numpy as np
+        >>> from deepchem_actinn.hierarchy import TypeHierarchy
         >>> h = TypeHierarchy({"T cell": "lymphocyte", "NK cell": "lymphocyte",
         ...                    "Monocyte": "myeloid cell"})
         >>> h.resolve(np.array([[0.4, 0.3, 0.3]]),
