@@ -29,6 +29,7 @@ Three steps, each usable alone:
 
 Examples
 --------
+>>> from deepchem_actinn.voting import majority_vote
 >>> voted, table = majority_vote(
 ...     ["T cell", "T cell", "NK cell", "Unassigned", "Unassigned", "B cell"],
 ...     ["a", "a", "a", "b", "b", "b"])
@@ -81,8 +82,19 @@ def default_resolution(n_cells: int) -> float:
     More cells, more clusters: 5 below 5,000 cells, then 10, 15, 20 and 25
     from 5,000, 20,000, 40,000 and 100,000 cells, 30 from 200,000.
 
+    Parameters
+    ----------
+    n_cells: int
+        Number of query cells.
+
+    Returns
+    -------
+    float
+        The resolution for :func:`over_cluster`.
+
     Examples
     --------
+    >>> from deepchem_actinn.voting import default_resolution
     >>> default_resolution(1_000), default_resolution(30_000)
     (5.0, 15.0)
     >>> default_resolution(1_000_000)
@@ -139,6 +151,7 @@ def over_cluster(X_or_adata,
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.voting import over_cluster
     >>> rng = np.random.default_rng(0)
     >>> means = np.where(np.arange(40)[None, :] // 20 == np.arange(2)[:, None],
     ...                  30.0, 1.0)
@@ -248,6 +261,7 @@ def majority_vote(
 
     Examples
     --------
+    >>> from deepchem_actinn.voting import majority_vote
     >>> voted, table = majority_vote(["B cell", "T cell", "T cell", "B cell"],
     ...                              [1, 1, 1, 2], min_share=0.7)
     >>> voted.tolist()
@@ -375,6 +389,7 @@ def read_clusters(path: Union[str, Path],
     Examples
     --------
     >>> import os, tempfile
+    >>> from deepchem_actinn.voting import read_clusters
     >>> path = os.path.join(tempfile.mkdtemp(), "clusters.txt")
     >>> with open(path, "w") as handle:
     ...     _ = handle.write("cellname\\tcluster\\nc2\\t7\\nc1\\t3\\n")
@@ -450,9 +465,27 @@ def read_clusters(path: Union[str, Path],
 def clusters_from_obs(adata, key: str) -> np.ndarray:
     """The user's clusters from an ``obs`` column of an AnnData.
 
+    Parameters
+    ----------
+    adata: anndata.AnnData
+        The query, cells x genes.
+    key: str
+        The ``obs`` column holding each cell's cluster.
+
+    Returns
+    -------
+    np.ndarray
+        Each cell's cluster as text, in ``adata``'s cell order.
+
+    Raises
+    ------
+    ACTINNInputError
+        ``key`` is not a column of ``obs``, or some cells have no cluster.
+
     Examples
     --------
     >>> import anndata, numpy as np, pandas as pd
+    >>> from deepchem_actinn.voting import clusters_from_obs
     >>> adata = anndata.AnnData(np.ones((2, 1)),
     ...                         obs=pd.DataFrame({"leiden": ["0", "1"]},
     ...                                          index=["c1", "c2"]))
