@@ -68,6 +68,7 @@ class GeneFilter:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing import GeneFilter
     >>> X = np.array([[0., 1., 4., 2.], [0., 3., 0., 2.], [0., 2., 2., 1.]])
     >>> gf = GeneFilter((0, 100), (0, 100)).fit(X, ["A", "B", "C", "D"])
     >>> gf.genes_
@@ -336,10 +337,16 @@ def select_genes(
         Then keep genes whose coefficient of variation is within these
         percentiles of the genes still kept.
 
+    Returns
+    -------
+    np.ndarray of bool
+        One entry per gene of ``stats``: True for a kept gene. A gene never
+        expressed (mean 0) is dropped whatever the bounds.
+
     Examples
     --------
     >>> import numpy as np
-    >>> from deepchem_actinn.preprocessing.gene_stats import gene_statistics
+    >>> from deepchem_actinn.preprocessing import gene_statistics, select_genes
     >>> X = np.array([[0., 1., 2., 0.], [0., 3., 2., 1.]])
     >>> select_genes(gene_statistics(X), (0, 100), (0, 100))
     array([False,  True,  True,  True])
@@ -377,9 +384,24 @@ def take_columns(X: Matrix, positions: np.ndarray) -> Matrix:
 
     Sparse input stays sparse; nothing is densified.
 
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Cells x genes.
+    positions: np.ndarray of int
+        For each output column, the column of X to take, or -1 for zeros
+        (as :func:`~deepchem_actinn.preprocessing.genes.gene_positions`
+        gives them).
+
+    Returns
+    -------
+    np.ndarray or scipy.sparse.csr_matrix
+        Cells x ``len(positions)``, in X's dtype; CSR when X is sparse.
+
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing import take_columns
     >>> take_columns(np.array([[1., 2.], [3., 4.]]), np.array([1, -1, 0]))
     array([[2., 0., 1.],
            [4., 0., 3.]])

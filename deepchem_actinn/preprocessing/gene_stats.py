@@ -32,6 +32,7 @@ class GeneStats:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing import GeneStats
     >>> s = GeneStats.of(np.array([[0., 2.], [2., 2.]]))
     >>> s.mean, s.var, s.cv
     (array([1., 2.]), array([1., 0.]), array([1., 0.]))
@@ -72,6 +73,7 @@ class GeneStats:
 
     @property
     def n_genes(self) -> int:
+        """Number of genes."""
         return len(self.total)
 
     @property
@@ -104,6 +106,7 @@ def row_blocks(X: Matrix, chunk_size: int = 8192) -> Iterator[Matrix]:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.gene_stats import row_blocks
     >>> [b.shape for b in row_blocks(np.zeros((5, 2)), chunk_size=2)]
     [(2, 2), (2, 2), (1, 2)]
     """
@@ -135,10 +138,17 @@ def gene_statistics(chunks: Union[Matrix, Iterable[Matrix]],
     Returns
     -------
     GeneStats
+        The sums over every cell of every block.
+
+    Raises
+    ------
+    ValueError
+        No cells were given, or blocks differ in their number of genes.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing import gene_statistics
     >>> s = gene_statistics(np.array([[0., 2.], [2., 2.]]), chunk_size=1)
     >>> s.total, s.mean, s.std
     (array([2., 4.]), array([1., 2.]), array([1., 0.]))

@@ -49,6 +49,7 @@ def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing import check_counts
     >>> check_counts(np.array([[1., 0.], [0., 0.]]), ids=["c1", "c2"])
     Traceback (most recent call last):
     ...
@@ -124,6 +125,7 @@ def library_size_log(X: Matrix,
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn import library_size_log
     >>> library_size_log(np.array([[1, 3], [2, 2]]), target_sum=4)
     array([[1.       , 2.       ],
            [1.5849625, 1.5849625]], dtype=float32)
