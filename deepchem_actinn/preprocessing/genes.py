@@ -38,6 +38,7 @@ def gene_key(name) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import gene_key
     >>> gene_key("Cd3e"), gene_key("ENSMUSG00000000001.4")
     ('CD3E', 'ENSMUSG00000000001')
     >>> gene_key("ENSG00000002586.20_PAR_Y")  # not a version: kept whole
@@ -75,7 +76,9 @@ def choose_gene_column(model_genes: Sequence[str],
 
     Returns
     -------
-    (name, n_matched)
+    (name, n_matched): tuple of (str, int)
+        The best column's name (a key of ``candidates``) and how many of
+        ``model_genes`` it holds.
 
     Raises
     ------
@@ -86,6 +89,7 @@ def choose_gene_column(model_genes: Sequence[str],
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing import choose_gene_column
     >>> choose_gene_column(["CD3E", "MS4A1"],
     ...                    {"var_names": ["ENSG1", "ENSG2"],
     ...                     "gene_symbols": ["Cd3e", "Ms4a1"]})
@@ -121,6 +125,7 @@ def accepting_share(found: int, wanted: int) -> float:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import accepting_share
     >>> accepting_share(149, 1000), accepting_share(1, 3), accepting_share(4, 10)
     (0.1, 0.3, 0.4)
     >>> accepting_share(5, 1000)
@@ -185,9 +190,23 @@ def gene_candidates(var_names: Sequence[str],
     ``var_names`` first, then every string column of ``var`` (10x
     ``gene_ids``, an h5ad file's symbol or id columns).
 
+    Parameters
+    ----------
+    var_names: sequence of str
+        The query's gene names, one per column of its counts.
+    var: pandas.DataFrame, optional
+        Per-gene annotations, one row per gene; ignored when its length
+        differs from ``var_names``. Only text columns are taken.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``"var_names"``, then ``"var['<column>']"`` for each text column.
+
     Examples
     --------
     >>> import pandas as pd
+    >>> from deepchem_actinn.preprocessing import gene_candidates
     >>> var = pd.DataFrame({"gene_ids": ["ENSG1"], "n_cells": [3]},
     ...                    index=["CD3E"])
     >>> gene_candidates(var.index, var)
@@ -224,8 +243,20 @@ def gene_positions(reference: Sequence[str],
     what: str, default "the model's"
         Whose genes ``reference`` are, for the messages.
 
+    Returns
+    -------
+    np.ndarray of int64
+        One entry per reference gene: its column in ``query``, or -1 when
+        the query lacks it (``take_columns`` fills such columns with zeros).
+
+    Raises
+    ------
+    ACTINNInputError
+        The query holds under ``min_overlap`` of the reference genes.
+
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing import gene_positions
     >>> gene_positions(["A", "B", "C"], ["c", "A", "X"])
     array([ 1, -1,  0])
     """
@@ -273,6 +304,7 @@ def r_name(name: str) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import r_name
     >>> r_name("H2-K1"), r_name("1700001C19Rik"), r_name("Cd3e")
     ('H2.K1', 'X1700001C19Rik', 'Cd3e')
     """
@@ -290,6 +322,7 @@ def renamed_by_r(missing: Sequence[str], query: Sequence[str]) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import renamed_by_r
     >>> renamed_by_r(["H2-K1", "Cd3e"], ["H2.K1", "Actb"])[:44]
     '; 1 of them is in the query as R renamed it '
     """
@@ -312,6 +345,7 @@ def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import columns_of
     >>> columns_of(["A", "b", "C"], ["B", "c", "D"])
     array([1, 2])
     """
@@ -344,6 +378,7 @@ def measured_genes(reference: Sequence[str],
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import measured_genes
     >>> measured_genes(["A", "B", "C"],
     ...                {"var_names": ["c", "a", "X", "Y"]})
     ['A', 'C']
@@ -375,6 +410,7 @@ def gene_case_style(names: Iterable[str]) -> Optional[str]:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import gene_case_style
     >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
     'title'
     >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
@@ -413,6 +449,7 @@ def species_warning(model_genes: Sequence[str],
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.genes import species_warning
     >>> species_warning(["Cd3e", "Actb"], ["CD3E", "ACTB"])[:40]
     "the model's genes are written like Cd3e "
     >>> species_warning(["Cd3e"], ["Cd3e"]) is None
