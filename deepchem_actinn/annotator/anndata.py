@@ -92,7 +92,8 @@ def annotate(adata,
     Examples
     --------
     >>> import anndata
-    >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> from deepchem_actinn import (ACTINNAnnotator, annotate,
+    ...                              load_tabula_muris_sample)
     >>> train, test = load_tabula_muris_sample()
     >>> model = ACTINNAnnotator(max_epochs=2, n_networks=1).fit(
     ...     train.X, train.var_names, train.obs["cell_type"])
@@ -186,7 +187,7 @@ def train(adata,
     Examples
     --------
     >>> import numpy as np
-    >>> from deepchem_actinn import load_tabula_muris_sample
+    >>> from deepchem_actinn import load_tabula_muris_sample, train
     >>> reference, _ = load_tabula_muris_sample()
     >>> reference.raw = reference.copy()  # as scanpy leaves it:
     >>> reference.X = np.log1p(reference.X)  # counts in .raw, X logged

@@ -74,6 +74,8 @@ class Annotation:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn import Annotation
     >>> result = Annotation(np.array(["c1"]), np.array(["B"]),
     ...                     np.array([0.9], np.float32),
     ...                     np.array([[0.9, 0.1]], np.float32), ["B", "T"])
@@ -155,6 +157,7 @@ def as_matrix(X: Any, what: str = "X") -> Any:
 
     Examples
     --------
+    >>> from deepchem_actinn.annotator.annotation import as_matrix
     >>> as_matrix([[1, 0], [0, 2]]).shape
     (2, 2)
     >>> as_matrix([1, 0, 2])
@@ -191,6 +194,7 @@ def as_cell_ids(cell_ids: Optional[Sequence],
 
     Examples
     --------
+    >>> from deepchem_actinn.annotator.annotation import as_cell_ids
     >>> as_cell_ids(None, 2).tolist(), as_cell_ids(None, 2, start=5).tolist()
     (['0', '1'], ['5', '6'])
     """

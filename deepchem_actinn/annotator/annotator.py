@@ -1,16 +1,11 @@
 """A trained ACTINN annotator: fit on a labelled reference once, save it,
 and annotate any number of new datasets with it.
 
-The annotator holds everything needed to name the cells of a new
-experiment: the ensemble of networks, the genes it uses in order, the
-preprocessing parameters, the cell-type names, the calibration temperature,
-the ``Unassigned`` rule and the package version that trained it. It is a
-facade: this module holds its hyperparameters, fitting and saving, and its
-prediction methods are those of
-:class:`~deepchem_actinn.annotator.prediction.AnnotatorPrediction`.
-Training is :mod:`deepchem_actinn.models.training`, scoring
-:mod:`deepchem_actinn.models.inference`, calibration and the rule
-:mod:`deepchem_actinn.confidence`, saving
+A facade: this module holds its hyperparameters, fitting and saving.
+Prediction: :class:`~deepchem_actinn.annotator.prediction.AnnotatorPrediction`;
+training: :mod:`deepchem_actinn.models.training`; scoring:
+:mod:`deepchem_actinn.models.inference`; calibration and the rule:
+:mod:`deepchem_actinn.confidence`; saving:
 :mod:`deepchem_actinn.annotator.persistence`.
 """
 import os
@@ -55,16 +50,12 @@ class ACTINNAnnotator(AnnotatorPrediction):
 
     ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
     names and cell-type labels; it normalises (:func:`library_size_log`),
-    fits the gene filter (:class:`GeneFilterTransformer`) and trains an
-    ensemble of ``n_networks`` ACTINN networks side by side in one
-    :class:`ACTINNEnsemble`
-    (:func:`~deepchem_actinn.models.training.train_ensemble`, plain
-    PyTorch), holding out a stratified ``validation_fraction`` of the
-    reference to stop each network when its validation loss stops
-    improving and to calibrate the probabilities (temperature scaling
-    [2]_).
-    ``predict`` takes a query from any source: its genes are aligned to the
-    model's by name, missing genes set to zero.
+    fits the gene filter (:class:`GeneFilterTransformer`) and trains
+    ``n_networks`` ACTINN networks side by side in one
+    :class:`ACTINNEnsemble` (plain PyTorch), holding out a stratified
+    ``validation_fraction`` of the reference for early stopping and
+    temperature scaling [2]_. ``predict`` takes a query from any source,
+    its genes aligned to the model's by name, missing genes set to zero.
 
     Parameters
     ----------
@@ -96,20 +87,17 @@ class ACTINNAnnotator(AnnotatorPrediction):
         Base of the ``log(x + 1)`` after scaling (``base`` of
         :func:`library_size_log`).
     total_percentiles, cv_percentiles: (float, float), default (0, 100)
-        ACTINN's gene filter (:class:`GeneFilterTransformer`, whose
-        defaults are ACTINN's ``(1, 99)``): the genes kept lie within these
-        percentiles of total expression and of coefficient of variation.
-        The annotator's default keeps every gene expressed in the
-        reference: the top 1 % that ACTINN's bounds cut hold the rare
-        types' markers (macro F1 0.943-0.949 with them, 0.957-0.971
-        without, three seeds of the bundled split).
+        ACTINN's gene filter (:class:`GeneFilterTransformer`; ACTINN's
+        ``(1, 99)``): kept genes lie within these percentiles of total
+        expression and of coefficient of variation. The default keeps every
+        expressed gene: the top 1 % ACTINN cuts hold rare types' markers
+        (macro F1 0.957-0.971 keeping them, 0.943-0.949 cutting them).
     min_overlap: float, default 0.5
         Smallest share of the model's genes a query must hold.
     rejection_rate: float, default 0.0075
-        Share of held-out reference cells the ``Unassigned`` rule rejects;
-        it sets the rule's threshold (0.75 %: in the leave-one-type-out
-        benchmark 1 % rejected up to 3.1 % of known cells in one run of 36,
-        0.75 % at most 2.5 %).
+        Share of held-out reference cells the ``Unassigned`` rule rejects,
+        which sets its threshold (leave-one-type-out benchmark: 1 % rejected
+        up to 3.1 % of known cells in one run of 36, 0.75 % at most 2.5 %).
     augment: None, True or dict, default None
         Train also on thinned copies of the training cells, as other
         technologies would measure them
@@ -117,21 +105,38 @@ class ACTINNAnnotator(AnnotatorPrediction):
         ``copies``, ``depth``, ``capture_sigma``, ``dropout``; True for its
         defaults). Held-out cells are never augmented.
     linear_weight: float, default 0.5
-        Average the networks' probabilities with those of a logistic
-        regression on the same values, each gene scaled to unit variance and
-        clipped at 10 (:mod:`~deepchem_actinn.models.linear`), fitted on up
-        to 20,000 training cells with the same ``class_weight``:
-        ``linear_weight`` of the regression, the rest of the networks. 0.5
-        (the default) was ahead of the networks alone on the README's
-        droplet and immune queries and on the bundled split; 0 is ACTINN's
-        networks alone. The DeepChem models (:attr:`models_`) are the
-        networks alone.
+        Weight of a logistic regression (:mod:`~deepchem_actinn.models.linear`:
+        genes scaled to unit variance, clipped at 10, up to 20,000 training
+        cells, same ``class_weight``) averaged with the networks. 0.5 beat
+        the networks alone on the README's droplet and immune queries and
+        the bundled split; 0 is ACTINN's networks alone, as are ``models_``.
     seed: int, default 0
         Seeds the split, the weights and the shuffling.
     device: str or torch.device, optional
-        Where to train and predict; None means CUDA when available, else
-        the CPU (:func:`~deepchem_actinn.models.device.resolve_device`).
-        The fitted networks stay where they trained.
+        Where to train and predict; None: CUDA when available, else the
+        CPU. The fitted networks stay where they trained.
+
+    Attributes
+    ----------
+    genes_: list of str
+        The model's genes, in the networks' input order (set by ``fit``).
+    labels_: CellTypeLabels
+        Type names <-> class ids; ``type_names`` lists the types in order.
+    ensemble_: ACTINNEnsemble
+        The trained networks; ``networks_``, ``models_`` (as ACTINNModel)
+        copy them one by one.
+    linear_: LinearMember or None
+        The logistic regression averaged in (None if ``linear_weight`` is 0).
+    histories_: list of dict
+        Each network's per-epoch losses; ``history_`` is the first one's.
+    temperature_, calibration_, threshold_: float, dict, float
+        As :func:`~deepchem_actinn.confidence.calibration.calibrate` returns.
+    rule_: RejectionRule
+        The ``Unassigned`` rule fitted on the held-out cells.
+    type_profiles_: np.ndarray
+        Each type's mean expression profile (types x genes).
+    n_reference_cells_, package_version_: int, str
+        Labelled reference cells; the package version that trained it.
 
     Examples
     --------
@@ -318,8 +323,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
         (:class:`~deepchem_actinn.annotator.reference_file.ReferenceFile`):
         one pass for the gene statistics and the held-out cells, then one
         shuffled pass per epoch, so memory is bounded by ``buffer_cells``
-        and the held-out cells, not by the size of the reference. The networks see the same input as :meth:`fit`
-        gives them for the same cells.
+        and the held-out cells, not by the reference's size. The networks
+        see the input :meth:`fit` gives them for the same cells.
 
         Parameters
         ----------
@@ -344,10 +349,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
             as :meth:`fit` on the labelled cells alone; by default they are
             refused.
         genes: sequence of str, optional
-            Train on these of the file's genes only, as :meth:`fit` on the
-            file's matrix restricted to them (for example the genes the
-            query measures: ``measured_genes`` in
-            :mod:`deepchem_actinn.preprocessing.genes`).
+            Train on these of the file's genes only, as :meth:`fit` on them
+            (e.g. the genes the query measures:
+            :func:`~deepchem_actinn.preprocessing.genes.measured_genes`).
         allow_non_integer: bool, default False
             Take non-integer values as counts on another scale (TPM, FPKM);
             values that look log-normalised are refused even so.
@@ -411,8 +415,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
                       progress: Optional[Callable],
                       X_ref: Optional[Matrix] = None,
                       y_ref: Optional[np.ndarray] = None) -> "ACTINNAnnotator":
-        """Train the ensemble, calibrate on the held-out cells and fit the
-        ``Unassigned`` rule."""
+        """Train, calibrate on held-out cells, fit the ``Unassigned`` rule."""
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
                                    self.hidden_sizes, self.n_networks,
                                    self.seed).to(resolve_device(self.device))
@@ -550,7 +553,20 @@ class ACTINNAnnotator(AnnotatorPrediction):
              path: Union[str, os.PathLike],
              overwrite: bool = False) -> None:
         """Write the annotator to directory ``path`` (whole or not at all),
-        in format 1 (:mod:`deepchem_actinn.annotator.persistence`)."""
+        in format 1 (:mod:`deepchem_actinn.annotator.persistence`).
+
+        Parameters
+        ----------
+        path: str or os.PathLike
+            The directory to write; made if missing.
+        overwrite: bool, default False
+            Replace an existing annotator directory at ``path``.
+
+        Raises
+        ------
+        ACTINNInputError
+            ``path`` exists and ``overwrite`` is False, or holds other files.
+        """
         from deepchem_actinn.annotator.persistence import save_annotator
         self._check_fitted()
         self._check_linear()
@@ -560,7 +576,23 @@ class ACTINNAnnotator(AnnotatorPrediction):
     def load(cls,
              path: Union[str, os.PathLike],
              device: DeviceLike = None) -> "ACTINNAnnotator":
-        """Read an annotator written by :meth:`save`, its networks on
-        ``device`` (None: CUDA when available, else the CPU)."""
+        """Read an annotator written by :meth:`save`.
+
+        Parameters
+        ----------
+        path: str or os.PathLike
+            A directory written by :meth:`save`.
+        device: str or torch.device, optional
+            Where to put the networks; None: CUDA when available, else CPU.
+
+        Returns
+        -------
+        ACTINNAnnotator
+
+        Raises
+        ------
+        ACTINNInputError
+            ``path`` is not an annotator directory, or is damaged.
+        """
         from deepchem_actinn.annotator.persistence import load_annotator
         return load_annotator(cls, path, device)
