@@ -70,6 +70,7 @@ def is_dask_array(X: Any) -> bool:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.distributed import is_dask_array
     >>> is_dask_array(np.zeros((2, 3)))
     False
     """
@@ -267,6 +268,7 @@ def predict_dask(annotator: "ACTINNAnnotator",
     >>> import dask.array as da
     >>> from distributed import Client, LocalCluster
     >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> from deepchem_actinn.distributed import predict_dask
     >>> train, test = load_tabula_muris_sample()
     >>> annotator = ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
     ...     train.X, train.var_names, train.obs["cell_type"])
@@ -388,6 +390,7 @@ def predict_file_dask(
     >>> import os, tempfile
     >>> from distributed import Client, LocalCluster
     >>> from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
+    >>> from deepchem_actinn.distributed import predict_file_dask
     >>> train, test = load_tabula_muris_sample()
     >>> annotator = ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
     ...     train.X, train.var_names, train.obs["cell_type"])

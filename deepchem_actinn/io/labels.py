@@ -165,6 +165,7 @@ def labels_from(labels: Union[pd.Series, PathLike],
     Examples
     --------
     >>> import os, tempfile, anndata, numpy as np, pandas as pd
+    >>> from deepchem_actinn.io import labels_from
     >>> path = os.path.join(tempfile.mkdtemp(), "reference.h5ad")
     >>> anndata.AnnData(np.ones((2, 1)), obs=pd.DataFrame(
     ...     {"cell_type": ["B cell", "T cell"]}, index=["c1", "c2"])
@@ -205,6 +206,8 @@ def has_label(values: pd.Series) -> np.ndarray:
 
     Examples
     --------
+    >>> import pandas as pd
+    >>> from deepchem_actinn.io.labels import has_label
     >>> has_label(pd.Series(["B cell", None, " ", "nan", "T cell"])).tolist()
     [True, False, False, False, True]
     """

@@ -91,6 +91,7 @@ def choose_orientation(path: Path,
     Examples
     --------
     >>> from pathlib import Path
+    >>> from deepchem_actinn.io import choose_orientation
     >>> choose_orientation(Path("celltypist.csv"), rows=["c1", "c2"],
     ...                    columns=["Cd3e", "Cd19"], expected_genes=["CD3E"])
     'cells_by_genes'

@@ -26,6 +26,7 @@ def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     Examples
     --------
     >>> import os, tempfile
+    >>> from deepchem_actinn.io import refuse_existing
     >>> out = tempfile.mkdtemp()
     >>> refuse_existing([os.path.join(out, "model")], overwrite=False)
     """

@@ -144,6 +144,7 @@ def settle_counts_matrix(
     Examples
     --------
     >>> import os, tempfile, anndata, numpy as np
+    >>> from deepchem_actinn.io.stream import settle_counts_matrix
     >>> adata = anndata.AnnData(np.array([[3.0, 0.0], [1.0, 2.0]]))
     >>> adata.layers["counts"] = adata.X.copy()
     >>> adata.X = np.log1p(adata.X)
@@ -293,6 +294,7 @@ def read_cell_ids(path: PathLike,
     Examples
     --------
     >>> import os, tempfile
+    >>> from deepchem_actinn.io import read_cell_ids
     >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
     >>> with open(path, "w") as fh:
     ...     _ = fh.write("gene,c1,c2,c3\\nActb,3,0,1\\n")

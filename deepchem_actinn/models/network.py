@@ -193,6 +193,8 @@ class ACTINNEnsemble(nn.Module):
     Examples
     --------
     >>> import torch
+    >>> from deepchem_actinn import ACTINNEnsemble
+    >>> from deepchem_actinn.models.network import seeded_classifier
     >>> nets = [seeded_classifier(20, 3, seed=s) for s in (0, 1)]
     >>> ensemble = ACTINNEnsemble(nets)
     >>> proba, logits = ensemble(torch.ones(4, 20))
@@ -353,6 +355,8 @@ def mean_log_proba(logits: torch.Tensor) -> torch.Tensor:
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.network import mean_log_proba
     >>> logits = torch.tensor([[[0., 0.]], [[0., 0.]]])
     >>> mean_log_proba(logits).exp()
     tensor([[0.5000, 0.5000]])
@@ -372,6 +376,7 @@ def seeded_ensemble(input_size: int,
 
     Examples
     --------
+    >>> from deepchem_actinn.models.network import seeded_ensemble
     >>> len(seeded_ensemble(20, 3, n_networks=2, seed=0))
     2
     """
