@@ -146,6 +146,19 @@ class ACTINNModel(TorchModel):
     **kwargs
         Passed to ``TorchModel`` (``model_dir``, ``device``, ...).
 
+    Attributes
+    ----------
+    output_dim, n_classes: int
+        Number of cell types (``n_classes`` is what ``evaluate`` uses).
+    input_size: int
+        Number of genes the network takes.
+    hidden_sizes: tuple of int
+        Hidden layer widths.
+    n_networks: int
+        Networks trained side by side (1: one :class:`ACTINNClassifier`).
+    seed: int or None
+        The seed given; member ``i`` of an ensemble uses ``seed + i``.
+
     Notes
     -----
     ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
@@ -266,6 +279,7 @@ class ACTINNModel(TorchModel):
         --------
         >>> import numpy as np
         >>> import deepchem as dc
+        >>> from deepchem_actinn import ACTINNModel
         >>> rng = np.random.default_rng(0)
         >>> X = rng.random((30, 8)).astype(np.float32)
         >>> data = dc.data.NumpyDataset(X, np.arange(30) % 3)
@@ -323,7 +337,21 @@ class ACTINNModel(TorchModel):
         """Train on batches from a generator, as ``TorchModel.fit_generator``
         (``fit`` calls it), without the PyTorch warning DeepChem 2.8's loop
         raises once per call by taking ``float()`` of its summed loss, which
-        still carries gradients (harmless: the value is only logged)."""
+        still carries gradients (harmless: the value is only logged).
+
+        Parameters
+        ----------
+        generator: iterable of (inputs, labels, weights)
+            Batches, as :meth:`default_generator` makes them.
+        *args, **kwargs
+            As in ``TorchModel.fit_generator`` (``max_checkpoints_to_keep``,
+            ``checkpoint_interval``, ``restore``, ``callbacks``, ...).
+
+        Returns
+        -------
+        float
+            The average loss over the most recent checkpoint interval.
+        """
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore",
@@ -335,8 +363,29 @@ class ACTINNModel(TorchModel):
     def from_network(cls, network: ACTINNClassifier, **kwargs) -> "ACTINNModel":
         """Wrap a trained :class:`ACTINNClassifier` (shared, not copied) as
         an :class:`ACTINNModel`, for ``predict``, ``evaluate`` or further
-        training; ``kwargs`` as in the constructor (shapes are the
-        network's)."""
+        training.
+
+        Parameters
+        ----------
+        network: ACTINNClassifier
+            The network; the model's shapes (``output_dim``, ``input_size``,
+            ``hidden_sizes``) are read from it.
+        **kwargs
+            The other constructor arguments; ``seed`` defaults to 0.
+
+        Returns
+        -------
+        ACTINNModel
+            A model whose ``model`` is ``network``, moved to its device.
+
+        Examples
+        --------
+        >>> from deepchem_actinn import ACTINNModel
+        >>> from deepchem_actinn.models.network import seeded_classifier
+        >>> model = ACTINNModel.from_network(seeded_classifier(20, 3, seed=0))
+        >>> model.input_size, model.output_dim, model.hidden_sizes
+        (20, 3, (100, 50, 25))
+        """
         sizes = [int(network.first.weight.shape[1])] + [
             int(layer.out_features)
             for layer in network.hidden
@@ -361,8 +410,35 @@ class ACTINNModel(TorchModel):
 
         DeepChem's datasets shuffle with NumPy's global random state; here a
         shuffled epoch visits the samples in an order drawn from the model's
-        generator instead, so ``seed`` alone fixes the training run. Prediction
-        batches are never padded.
+        generator instead, so ``seed`` alone fixes the training run.
+        Prediction batches are never padded.
+
+        Parameters
+        ----------
+        dataset: dc.data.Dataset
+            Cells x genes, the networks' input (normalised, gene-filtered).
+        epochs: int, default 1
+            Passes over the dataset.
+        mode: str, default "fit"
+            ``"fit"``, ``"predict"`` or ``"uncertainty"``; only ``"fit"``
+            checks the labels and pads batches.
+        deterministic: bool, default True
+            Keep the dataset's order; False shuffles with the model's seed.
+        pad_batches: bool, default True
+            Pad the last training batch to ``batch_size``.
+
+        Returns
+        -------
+        iterator of (inputs, labels, weights)
+            One tuple of lists per minibatch, as ``TorchModel`` takes them.
+
+        Raises
+        ------
+        TypeError
+            ``dataset`` is not a DeepChem dataset.
+        ValueError
+            X is not cells x ``input_size``, holds raw counts, or (fitting)
+            ``y`` is not one class id in ``0 .. n_classes - 1`` per cell.
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(
