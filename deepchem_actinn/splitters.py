@@ -81,6 +81,27 @@ class SingletaskStratifiedSplitter(Splitter):
             Fractions, summing to 1.
         seed: int, optional
             Seed for the shuffle within each class.
+        log_every_n: int, optional
+            Unused; accepted for DeepChem's ``Splitter.split`` signature.
+        **kwargs
+            Unused, as in DeepChem's splitters.
+
+        Returns
+        -------
+        (train, valid, test): tuple of np.ndarray
+            Row indices of each split, int64 and sorted; every row is in
+            exactly one of them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import deepchem as dc
+        >>> from deepchem_actinn import SingletaskStratifiedSplitter
+        >>> ds = dc.data.NumpyDataset(np.zeros((10, 1)), np.arange(10) % 2)
+        >>> train, valid, test = SingletaskStratifiedSplitter().split(
+        ...     ds, 0.6, 0.2, 0.2, seed=0)
+        >>> len(train), len(valid), len(test)
+        (6, 2, 2)
         """
         train, valid, test = stratified_indices(
             self._labels(dataset), [frac_train, frac_valid, frac_test], seed)
@@ -105,6 +126,19 @@ class SingletaskStratifiedSplitter(Splitter):
             ``2 * k`` directories for the DiskDatasets made from a DiskDataset.
         seed: int, optional
             Seed for the shuffle within each class.
+        **kwargs
+            Unused, as in DeepChem's splitters.
+
+        Returns
+        -------
+        list of (train, cv) tuples of dc.data.Dataset
+            ``k`` pairs, fold ``i``'s cells as ``cv`` and the rest as
+            ``train``; each is a dataset of ``dataset``'s type.
+
+        Raises
+        ------
+        ValueError
+            ``k`` is under 2, or ``directories`` does not hold ``2 * k`` paths.
         """
         if k < 2:
             raise ValueError("k must be at least 2")
