@@ -249,13 +249,25 @@ def read_gene_names(
 
     They are the columns of :func:`read` and of every chunk
     :func:`iter_cell_chunks` yields (same arguments, same names); see
-    :func:`read_var` for the other gene identifiers, and for the
-    parameters, which are the same.
+    :func:`read_var` for the other gene identifiers.
+
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    format: str, optional
+        Force the format; detected by default.
+    upper_case_genes: bool, default True
+        Upper-case the names (repeats are dropped either way).
+    layer, use_raw, allow_non_integer:
+        As in :func:`read_var`.
+    orientation, expected_genes, expected_cells:
+        As in :func:`read_var`.
 
     Returns
     -------
     numpy.ndarray
-        Object array of str.
+        Object array of str, one per column of the counts.
 
     Examples
     --------
@@ -288,8 +300,19 @@ def read_cell_ids(path: PathLike,
     """The cell ids of a file, in row order, without reading its matrix
     where the format allows it.
 
-    ``orientation``, ``expected_genes`` and ``expected_cells`` are as in
-    :func:`read` (for CSV/TSV files, which axis holds the cells).
+    Parameters
+    ----------
+    path: str or os.PathLike
+        File or 10x matrix directory.
+    format: str, optional
+        Force the format; detected by default.
+    orientation, expected_genes, expected_cells:
+        As in :func:`read`: for CSV/TSV files, which axis holds the cells.
+
+    Returns
+    -------
+    numpy.ndarray
+        The cell ids as str, one per row of :func:`read`'s matrix.
 
     Examples
     --------
