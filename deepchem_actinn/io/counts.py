@@ -486,6 +486,17 @@ def round_near_whole(matrix) -> Tuple[sp.csr_matrix, int]:
 def as_count_matrix(matrix) -> sp.csr_matrix:
     """A count matrix as float32 CSR (values unchanged below 2**24).
 
+    Parameters
+    ----------
+    matrix: np.ndarray or scipy.sparse matrix
+        Counts, cells x genes, of any numeric dtype.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The same values, float32; ``matrix`` itself when it is float32 CSR
+        already. Counts above 2**24 are rounded, with a warning.
+
     Examples
     --------
     >>> import numpy as np
