@@ -67,8 +67,8 @@ class GeneFilterTransformer(Transformer):
     filter's columns. Data from another source is aligned by gene name with
     ``transform(dataset, genes=its_gene_names)`` (or :meth:`align` for a
     matrix), by the package's one rule: names compared case-insensitively
-    (Ensembl ids without their version suffix), kept genes it lacks become zero columns and their number is logged, and
-    fewer than ``min_overlap`` of the kept genes shared is an
+    (Ensembl ids without their version suffix), kept genes it lacks become
+    zero columns and their number is logged, and fewer than ``min_overlap`` of the kept genes shared is an
     :class:`~deepchem_actinn.errors.ACTINNInputError`.
 
     Parameters
@@ -170,7 +170,25 @@ class GeneFilterTransformer(Transformer):
         return self.gene_filter.genes_
 
     def transform_array(self, X, y, w, ids):
-        """Keep the filter's columns of X (training gene order)."""
+        """Keep the filter's columns of X (training gene order).
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Features, cells x genes.
+        y: np.ndarray
+            Labels, passed through.
+        w: np.ndarray
+            Weights, passed through.
+        ids: np.ndarray
+            Identifiers, passed through.
+
+        Returns
+        -------
+        (Xtrans, ytrans, wtrans, idstrans): tuple
+            X with the kept genes' columns only, in training order; y, w
+            and ids unchanged.
+        """
         return self.gene_filter.transform(X), y, w, ids
 
     def align(self, X: Matrix, genes: Strings) -> Matrix:
@@ -179,6 +197,7 @@ class GeneFilterTransformer(Transformer):
         Examples
         --------
         >>> import numpy as np
+        >>> from deepchem_actinn import GeneFilterTransformer
         >>> X = np.array([[1., 5., 2.], [2., 4., 9.], [9., 1., 0.]])
         >>> gf = GeneFilterTransformer(dataset=X, genes=["A", "B", "C"],
         ...                            total_percentiles=(0, 100),
@@ -222,5 +241,16 @@ class GeneFilterTransformer(Transformer):
                                  **kwargs)
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:
-        """Not invertible: dropped genes are not kept."""
+        """Not invertible: dropped genes are not kept.
+
+        Parameters
+        ----------
+        transformed: np.ndarray
+            Transformed data.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError("GeneFilterTransformer cannot be undone.")

@@ -98,7 +98,31 @@ class LibrarySizeLogTransformer(Transformer):
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Normalise the rows of X; y, w and ids pass through. X that
         already looks log-normalised (non-integer values, none over 50:
-        this transformer's own output, for one) is refused."""
+        this transformer's own output, for one) is refused.
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Features, cells x genes.
+        y: np.ndarray
+            Labels, passed through.
+        w: np.ndarray
+            Weights, passed through.
+        ids: np.ndarray
+            Identifiers, passed through.
+
+        Returns
+        -------
+        (Xtrans, ytrans, wtrans, idstrans): tuple
+            X library-size normalised and log-transformed (float32, sparse
+            stays sparse); y, w and ids unchanged.
+
+        Raises
+        ------
+        ACTINNInputError
+            X looks log-normalised already; an ACTINNCellError (a subclass)
+            when a cell sums to zero or holds negative or non-finite values.
+        """
         refuse_log_normalised(X,
                               ids,
                               source="LibrarySizeLogTransformer",
@@ -106,7 +130,18 @@ class LibrarySizeLogTransformer(Transformer):
         return library_size_log(X, self.target_sum, self.base, ids), y, w, ids
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:
-        """Not invertible: the library sizes are not kept."""
+        """Not invertible: the library sizes are not kept.
+
+        Parameters
+        ----------
+        transformed: np.ndarray
+            Transformed data.
+
+        Raises
+        ------
+        NotImplementedError
+            Always.
+        """
         raise NotImplementedError(
             "LibrarySizeLogTransformer cannot be undone: library sizes "
             "are discarded.")
