@@ -57,6 +57,7 @@ def install_hint() -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn._deepchem import install_hint
     >>> "DeepChem" in install_hint()
     True
     """
@@ -96,6 +97,7 @@ def require_deepchem(feature: str = "This feature",
 
     Examples
     --------
+    >>> from deepchem_actinn._deepchem import require_deepchem
     >>> dc = require_deepchem("ACTINNModel", "deepchem.models.torch_models")
     >>> hasattr(dc, "trans")
     True

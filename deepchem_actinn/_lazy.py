@@ -28,6 +28,7 @@ def lazy_exports(
 
     Examples
     --------
+    >>> from deepchem_actinn._lazy import lazy_exports
     >>> namespace = {"__name__": "demo"}
     >>> getattr_, dir_ = lazy_exports(namespace, {"sqrt": "math"})
     >>> getattr_("sqrt")(4.0), "sqrt" in namespace

@@ -31,6 +31,7 @@ class ACTINNCellError(ACTINNInputError):
 
     Examples
     --------
+    >>> from deepchem_actinn.errors import ACTINNCellError
     >>> err = ACTINNCellError("1 cell has zero total counts: c2")
     >>> print(err.in_file("query.h5ad"))
     query.h5ad: 1 cell has zero total counts: c2
@@ -48,6 +49,7 @@ def counted(n: int, noun: str, verbs: str = "") -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.errors import counted
     >>> counted(1, "cell", "has/have")
     '1 cell has'
     >>> counted(3, "cell id", "appears/appear")
@@ -68,6 +70,7 @@ def repeated(items) -> list:
 
     Examples
     --------
+    >>> from deepchem_actinn.errors import repeated
     >>> repeated(["a", "b", "a", "c", "b", "a"])
     ['a', 'b']
     """
@@ -91,6 +94,7 @@ def examples(items, limit: int = 5) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.errors import examples
     >>> examples(["a", "b", "c", "d", "e", "f", "g"], limit=3)
     'a, b, c, ... (7 in all)'
     >>> examples(["a"])

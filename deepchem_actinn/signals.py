@@ -12,6 +12,8 @@ the first exception fared.
 
 Examples
 --------
+>>> from deepchem_actinn.signals import stop_on_signals
+>>> from deepchem_actinn.signals import raise_if_stopped
 >>> with stop_on_signals():
 ...     raise_if_stopped()  # nothing received: nothing raised
 """
@@ -47,6 +49,7 @@ def raise_if_stopped() -> None:
 
     Examples
     --------
+    >>> from deepchem_actinn.signals import raise_if_stopped
     >>> raise_if_stopped()
     """
     if _RECEIVED:

@@ -56,6 +56,7 @@ def stratified_indices(y: np.ndarray,
 
     Examples
     --------
+    >>> from deepchem_actinn.stratify import stratified_indices
     >>> [p.tolist() for p in stratified_indices([0, 0, 0, 1, 1, 1], [2/3, 1/3],
     ...                                         seed=0)]
     [[0, 2, 4, 5], [1, 3]]

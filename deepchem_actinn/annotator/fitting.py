@@ -53,6 +53,7 @@ def check_numbers(learning_rate: float, weight_decay: float, seed: int,
 
     Examples
     --------
+    >>> from deepchem_actinn.annotator.fitting import check_numbers
     >>> check_numbers(1e-4, 0.005, 0, 0.5, 1e4, 2.0)
     >>> check_numbers(-1, 0.005, 0, 0.5, 1e4, 2.0)
     Traceback (most recent call last):
@@ -104,6 +105,7 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     Examples
     --------
     >>> import pandas as pd
+    >>> from deepchem_actinn.annotator.fitting import label_names
     >>> label_names(pd.Series({"c2": "T", "c1": "B"}), ["c1", "c2"]).tolist()
     ['B', 'T']
     >>> label_names(["B", None], ["c1", "c2"])
@@ -138,6 +140,7 @@ def refuse_repeated_genes(genes: Any) -> None:
 
     Examples
     --------
+    >>> from deepchem_actinn.annotator.fitting import refuse_repeated_genes
     >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
     Traceback (most recent call last):
     ...
@@ -184,6 +187,8 @@ def split_indices(y: np.ndarray, validation_fraction: float,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.annotator.fitting import split_indices
     >>> train, valid = split_indices(np.repeat([0, 1], 10), 0.2, 100, 0)
     >>> len(train), len(valid)
     (16, 4)
@@ -241,6 +246,8 @@ def dropped_genes_hold_counts(gene_filter: GeneFilter) -> bool:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.annotator.fitting import dropped_genes_hold_counts
+    >>> from deepchem_actinn.preprocessing import GeneFilter
     >>> X = np.array([[1., 0., 3., 5.], [2., 0., 2., 6.], [4., 0., 1., 9.]])
     >>> keep_all = GeneFilter((0, 100), (0, 100)).fit(X)
     >>> dropped_genes_hold_counts(keep_all)  # drops only the empty gene
@@ -305,6 +312,8 @@ def class_weights(y: np.ndarray, n_types: int,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.annotator.fitting import class_weights
     >>> class_weights(np.array([0, 0, 0, 1]), 2, "balanced").tolist()
     [0.6666666865348816, 0.6666666865348816, 0.6666666865348816, 2.0]
     """

@@ -53,6 +53,7 @@ def check_rules(unassigned: bool, threshold: Optional[float]) -> None:
 
     Examples
     --------
+    >>> from deepchem_actinn.annotator.labelling import check_rules
     >>> check_rules(True, None)
     >>> check_rules(False, 1.5)
     Traceback (most recent call last):
@@ -151,6 +152,9 @@ def decide_novelty(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn import confidence as conf
+    >>> from deepchem_actinn.annotator.labelling import decide_novelty
     >>> from deepchem_actinn.confidence import RejectionRule
     >>> rule = RejectionRule()
     >>> rule.threshold, rule.median_ratio_ = -1.0, 0.5
@@ -233,7 +237,9 @@ def label_probabilities(proba: np.ndarray, type_names: Sequence[str],
 
     Examples
     --------
+    >>> import numpy as np
     >>> from deepchem_actinn.hierarchy import TypeHierarchy
+    >>> from deepchem_actinn.annotator.labelling import label_probabilities
     >>> h = TypeHierarchy({"T": "lymphocyte", "NK": "lymphocyte"})
     >>> label_probabilities(np.array([[0.5, 0.3, 0.2]]), ["T", "NK", "B"],
     ...                     h).round(2).to_dict("records")

@@ -86,6 +86,7 @@ class ReferenceFile:
     --------
     >>> import numpy as np, anndata, scipy.sparse as sp, pandas as pd
     >>> import os, tempfile
+    >>> from deepchem_actinn.annotator.reference_file import ReferenceFile
     >>> path = os.path.join(tempfile.mkdtemp(), "ref.h5ad")
     >>> X = sp.csr_matrix(np.arange(1, 13, dtype=np.float32).reshape(4, 3))
     >>> anndata.AnnData(X, obs=pd.DataFrame(index=list("abcd")),

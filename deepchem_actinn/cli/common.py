@@ -50,6 +50,7 @@ def model_words(annotator) -> str:
     Examples
     --------
     >>> import types
+    >>> from deepchem_actinn.cli.common import model_words
     >>> model_words(types.SimpleNamespace(n_networks=3, linear_=object(),
     ...                                   linear_weight=0.5))
     '3 networks and a logistic regression (weight 0.5)'
@@ -72,6 +73,7 @@ def value_options(args) -> Dict[str, Any]:
     Examples
     --------
     >>> import argparse
+    >>> from deepchem_actinn.cli.common import value_options
     >>> value_options(argparse.Namespace(allow_non_integer=True))
     {'allow_non_integer': True}
     """
@@ -98,6 +100,7 @@ def matrix_options(value: Optional[str]) -> Dict[str, Any]:
 
     Examples
     --------
+    >>> from deepchem_actinn.cli.common import matrix_options
     >>> matrix_options("spliced"), matrix_options(".raw")
     ({'layer': 'spliced'}, {'use_raw': True})
     >>> matrix_options("X"), matrix_options(None)
@@ -144,6 +147,7 @@ def orientation_options(
 
     Examples
     --------
+    >>> from deepchem_actinn.cli.common import orientation_options
     >>> orientation_options("auto", expected_genes=["CD3E"])
     {'orientation': None, 'expected_genes': ['CD3E']}
     """

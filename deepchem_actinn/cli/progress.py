@@ -29,6 +29,7 @@ class Progress:
 
     Examples
     --------
+    >>> from deepchem_actinn.cli.progress import Progress
     >>> bar = Progress(True, total=10)
     >>> bar.update(5, loss="0.1")
     >>> bar.close()
@@ -104,6 +105,7 @@ def process_tag() -> str:
     Examples
     --------
     >>> import os
+    >>> from deepchem_actinn.cli.progress import process_tag
     >>> "RANK" in os.environ or process_tag() == ""
     True
     """

@@ -140,7 +140,9 @@ def _check_same_run(proba,
 
     Examples
     --------
+    >>> import numpy as np
     >>> import pandas as pd
+    >>> from deepchem_actinn.cli.report import _check_same_run
     >>> proba = pd.DataFrame([[0.1, 0.7], [0.5, 0.2], [0.4, 0.1]],
     ...                      index=["T", "CD4 T", "CD8 T"],
     ...                      columns=["c1", "c2"])

@@ -24,6 +24,7 @@ class PredictionSummary:
 
     Examples
     --------
+    >>> from deepchem_actinn.cli.summary import PredictionSummary
     >>> s = PredictionSummary(n_model_genes=4)
     >>> s.add(["B", "Unassigned", "B", "T"], genes_missing=1)
     >>> s.lines(gene_column="var_names")[0]

@@ -42,6 +42,7 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
 
     Examples
     --------
+    >>> from deepchem_actinn.cli.train import original_case
     >>> original_case(["CD3E", "ACTB"], ["Actb", "Cd3e", "ACTB"])
     ['Cd3e', 'Actb']
     """

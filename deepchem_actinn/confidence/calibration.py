@@ -25,6 +25,8 @@ def calibrated_probabilities(logits: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import calibrated_probabilities
     >>> calibrated_probabilities(np.array([[2., 0.]]), temperature=2.0).round(4)
     array([[0.7311, 0.2689]], dtype=float32)
     """
@@ -44,6 +46,8 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import fit_temperature
     >>> rng = np.random.default_rng(0)
     >>> labels = rng.integers(0, 3, 2000)
     >>> logits = rng.normal(size=(2000, 3))
@@ -72,6 +76,8 @@ def expected_calibration_error(probabilities: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import expected_calibration_error
     >>> p = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
     >>> round(expected_calibration_error(p, np.array([0, 0, 0, 1])), 3)
     0.1
@@ -97,6 +103,8 @@ def threshold_for_rejection(scores: np.ndarray, rate: float) -> float:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import threshold_for_rejection
     >>> threshold_for_rejection(np.linspace(0, 1, 101), 0.1)
     0.1
     """
@@ -111,6 +119,8 @@ def assign(type_names: np.ndarray, scores: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import assign
     >>> assign(np.array(["B", "T"]), np.array([0.9, 0.4]), 0.5)
     array(['B', 'Unassigned'], dtype=object)
     """
@@ -137,6 +147,8 @@ def calibrate(logits: np.ndarray, labels: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import calibrate
     >>> t, summary, threshold = calibrate(np.array([[2., 0.], [0., 2.]]),
     ...                                   np.array([0, 1]), 0.5)
     >>> summary["n_cells"]

@@ -34,6 +34,8 @@ class QueryCalibration(NamedTuple):
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import QueryCalibration
     >>> QueryCalibration(2.0, np.array([1.5, 3.0])).divisors(
     ...     np.array([1, 0, 1])).tolist()
     [3.0, 1.5, 3.0]
@@ -76,6 +78,8 @@ def kth_neighbour_distance(queries: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import kth_neighbour_distance
     >>> ref = np.array([[0.], [1.], [3.]])
     >>> kth_neighbour_distance(np.array([[0.], [10.]]), ref, 2)
     array([1., 9.])
@@ -229,6 +233,8 @@ class RejectionRule:
     Two reference types in 2-d; a held-out quarter sets the threshold, a
     far-away cell is rejected:
 
+    >>> import numpy as np
+    >>> from deepchem_actinn.confidence import RejectionRule
     >>> rng = np.random.default_rng(0)
     >>> labels = np.repeat([0, 1], 200)
     >>> features = rng.normal(size=(400, 2)) + 6 * labels[:, None]
@@ -443,6 +449,8 @@ class RejectionRule:
 
         Examples
         --------
+        >>> import numpy as np
+        >>> from deepchem_actinn.confidence import RejectionRule
         >>> rule = RejectionRule()
         >>> rule.median_ratio_ = 0.5
         >>> rule.query_scale(np.array([-1.0, -2.0, -0.5]))
@@ -470,6 +478,8 @@ class RejectionRule:
 
         Examples
         --------
+        >>> import numpy as np
+        >>> from deepchem_actinn.confidence import RejectionRule
         >>> rule = RejectionRule(min_type_cells=2)
         >>> rule.median_ratio_ = 0.5
         >>> rule.scales_ = np.ones(3)

@@ -120,6 +120,7 @@ def sniff(path: Path) -> Content:
     --------
     >>> import gzip, os, tempfile
     >>> from pathlib import Path
+    >>> from deepchem_actinn.io.content import sniff
     >>> path = Path(tempfile.mkdtemp()) / "counts.csv"  # named .csv ...
     >>> _ = path.write_bytes(gzip.compress(b"gene,c1\\nActb,3\\n"))  # gzipped
     >>> sniff(path)
@@ -182,6 +183,8 @@ def reading(path: Path, what: str) -> Iterator[None]:
     Examples
     --------
     >>> from pathlib import Path
+    >>> from deepchem_actinn.errors import ACTINNInputError
+    >>> from deepchem_actinn.io.content import reading
     >>> try:
     ...     with reading(Path("counts.csv.gz"), "a CSV matrix"):
     ...         raise EOFError("Compressed file ended before the end")

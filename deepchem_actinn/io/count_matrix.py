@@ -104,6 +104,7 @@ def no_layer(name: str, layers: Sequence[Optional[str]]) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.io.count_matrix import no_layer
     >>> no_layer("raw", ["counts", None])
     "no layer 'raw' (layers: counts); for .raw.X pass use_raw=True (actinn: .raw)"
     """
@@ -137,6 +138,9 @@ def fault(report: ValueReport) -> str:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.count_matrix import fault
+    >>> from deepchem_actinn.io.counts import scan_values
     >>> fault(scan_values(np.array([[1.0, np.nan]])))
     'NaN or infinite values'
     >>> fault(scan_values(np.array([[0.5, 2.0]])))
@@ -154,6 +158,7 @@ def other_layers(layers: Sequence[str]) -> List[str]:
 
     Examples
     --------
+    >>> from deepchem_actinn.io.count_matrix import other_layers
     >>> note, = other_layers(["counts", "spliced", "raw", None])
     >>> note.split(" (")[0]
     "other layers, not looked in: 'spliced', 'raw'"

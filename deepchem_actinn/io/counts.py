@@ -85,6 +85,9 @@ def refuse_damaged_sparse(matrix) -> None:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from deepchem_actinn.io.counts import refuse_damaged_sparse
     >>> m = sp.csr_matrix(np.eye(2))
     >>> refuse_damaged_sparse(m)
     >>> m.indices[1] = 7
@@ -287,6 +290,8 @@ def refuse_raw_counts(matrix, source: str) -> None:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import refuse_raw_counts
     >>> refuse_raw_counts(np.log2(1 + np.array([[3.0, 1.0]])), "model")
     >>> refuse_raw_counts(np.array([[0.0, 120.0, 3.0]]), "model")
     ... # doctest: +IGNORE_EXCEPTION_DETAIL
@@ -311,6 +316,7 @@ def log_scale_rows(n_genes: int) -> int:
 
     Examples
     --------
+    >>> from deepchem_actinn.io.counts import log_scale_rows
     >>> log_scale_rows(2000), log_scale_rows(33538)
     (4096, 250)
     """
@@ -331,6 +337,8 @@ def refuse_log_normalised(matrix,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import refuse_log_normalised
     >>> refuse_log_normalised(np.array([[120.5, 0.0]]))
     >>> refuse_log_normalised(np.log1p(np.array([[3.0, 1.0]])), ["c1"])
     ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
@@ -361,6 +369,8 @@ def refuse_log_normalised_start(rows: Callable[[int, int], object],
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import refuse_log_normalised_start
     >>> X = np.log1p(np.arange(1.0, 7.0).reshape(3, 2))
     >>> refuse_log_normalised_start(lambda a, b: X[a:b], X.shape,
     ...                             ["c1", "c2", "c3"], source="f.h5ad")

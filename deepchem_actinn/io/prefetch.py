@@ -17,6 +17,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
 
     Examples
     --------
+    >>> from deepchem_actinn.io.prefetch import prefetch
     >>> list(prefetch(range(5)))
     [0, 1, 2, 3, 4]
     """

@@ -38,6 +38,7 @@ def csr_triple(X: sp.csr_matrix) -> List[np.ndarray]:
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
+    >>> from deepchem_actinn.models.batches import csr_triple
     >>> triple = csr_triple(sp.csr_matrix([[0., 2.], [3., 0.]]))
     >>> [a.tolist() for a in triple], triple[0].dtype
     ([[1, 0], [0, 1], [2.0, 3.0]], dtype('int32'))
@@ -108,6 +109,7 @@ def batch_rows(
 
     Examples
     --------
+    >>> from deepchem_actinn.models.batches import batch_rows
     >>> [r.tolist() for r, _ in batch_rows(5, 2, shard=(0, 1))]
     [[0, 1], [2, 3], [4]]
     >>> [(r.tolist(), s) for r, s in batch_rows(5, 2, shard=(1, 2))]
@@ -176,6 +178,7 @@ def minibatches(
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
+    >>> from deepchem_actinn.models.batches import minibatches
     >>> X = sp.csr_matrix(np.eye(5, dtype=np.float32))
     >>> batches = minibatches(X, np.arange(5), batch_size=2, sparse=False)
     >>> [b[0][0].shape for b in batches]
@@ -255,6 +258,7 @@ class DeviceBatches:
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
+    >>> from deepchem_actinn.models.batches import DeviceBatches
     >>> X = sp.csr_matrix(np.eye(5, dtype=np.float32))
     >>> source = DeviceBatches(X, np.arange(5), np.ones(5), 2, "cpu")
     >>> [b[1][0].ravel().tolist() for b in source.epoch(None)]
@@ -389,6 +393,7 @@ def epoch_source(
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
+    >>> from deepchem_actinn.models.batches import epoch_source
     >>> X = sp.csr_matrix(np.eye(4, dtype=np.float32))
     >>> epoch = epoch_source(X, np.arange(4), np.ones(4), 2, "cpu")
     >>> [b[1][0].ravel().tolist() for b in epoch(None)]

@@ -21,6 +21,7 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
 
     Examples
     --------
+    >>> from deepchem_actinn.models.device import resolve_device
     >>> resolve_device("cpu")
     device(type='cpu')
     >>> resolve_device(None).type in ("cpu", "cuda")
@@ -37,6 +38,8 @@ def missing_gpu(device: torch.device) -> Optional[str]:
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.device import missing_gpu
     >>> missing_gpu(torch.device("cpu")) is None
     True
     """

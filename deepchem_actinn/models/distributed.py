@@ -51,6 +51,7 @@ def world_info() -> WorldInfo:
 
     Examples
     --------
+    >>> from deepchem_actinn.models.distributed import world_info
     >>> world_info()
     WorldInfo(rank=0, world_size=1, local_rank=0, backend=None)
     """
@@ -73,6 +74,7 @@ def is_main_process() -> bool:
 
     Examples
     --------
+    >>> from deepchem_actinn.models.distributed import is_main_process
     >>> is_main_process()
     True
     """
@@ -90,6 +92,7 @@ def choose_backend(device: Optional[str] = None) -> str:
 
     Examples
     --------
+    >>> from deepchem_actinn.models.distributed import choose_backend
     >>> choose_backend("cpu")
     'gloo'
     """
@@ -176,6 +179,7 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
 
     Examples
     --------
+    >>> from deepchem_actinn.models.distributed import broadcast_object
     >>> broadcast_object({"step": 3})
     {'step': 3}
     """
@@ -251,6 +255,8 @@ class DistributedTraining:
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.distributed import DistributedTraining
     >>> session = DistributedTraining(torch.nn.Linear(2, 1))
     >>> session.model is session.network    # a single process: no wrapper
     True

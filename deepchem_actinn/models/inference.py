@@ -101,6 +101,8 @@ def model_gene_log(X: Matrix,
     The third query gene is unknown to the model: its counts do not change
     the other two.
 
+    >>> import numpy as np
+    >>> from deepchem_actinn.models.inference import model_gene_log
     >>> model_gene_log(np.array([[1., 3., 96.], [1., 3., 0.]]),
     ...                np.array([0, 1]), 4.0, 2.0)
     array([[1., 2.],
@@ -165,7 +167,9 @@ def embed(ensemble: ACTINNEnsemble,
 
     Examples
     --------
+    >>> import numpy as np
     >>> from deepchem_actinn.models.network import seeded_ensemble
+    >>> from deepchem_actinn.models.inference import embed
     >>> ensemble = seeded_ensemble(5, 3, n_networks=2, seed=0)
     >>> hidden, logits = embed(ensemble, np.ones((4, 5), np.float32))
     >>> hidden.shape, logits.shape
@@ -228,6 +232,7 @@ class EnsembleScorer:
     --------
     >>> import numpy as np, scipy.sparse as sp, torch
     >>> from deepchem_actinn.models.network import seeded_ensemble
+    >>> from deepchem_actinn.models.inference import EnsembleScorer
     >>> ensemble = seeded_ensemble(3, 2, seed=0)
     >>> scorer = EnsembleScorer(ensemble, np.array([2, 0, -1]), 4, 1e4, 2.0)
     >>> hidden, logits = scorer(sp.csr_matrix([[1., 0., 3., 5.]]))

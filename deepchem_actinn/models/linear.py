@@ -54,6 +54,7 @@ class LinearMember:
     Examples
     --------
     >>> import numpy as np
+    >>> from deepchem_actinn.models.linear import fit_linear
     >>> X = np.array([[0.0, 3.0], [0.2, 2.5], [3.0, 0.0], [2.4, 0.1]])
     >>> member = fit_linear(X, np.array([0, 0, 1, 1]), 2, seed=0)
     >>> member.logits(np.array([[0.1, 2.8]])).argmax(axis=1)
@@ -142,6 +143,8 @@ def averaged_probabilities(proba: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.models.linear import averaged_probabilities
     >>> averaged_probabilities(np.array([[0.8, 0.2]]),
     ...                        np.array([[0.0, 0.0]]), 0.5)
     array([[0.65, 0.35]])

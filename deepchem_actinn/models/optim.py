@@ -24,6 +24,8 @@ def adam(params: Iterable[torch.nn.Parameter],
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.optim import adam
     >>> layer = torch.nn.Linear(3, 2)
     >>> adam(layer.parameters()).defaults["weight_decay"]
     0.005
@@ -46,6 +48,8 @@ def staircase_decay(optimizer: torch.optim.Optimizer, decay_rate: float,
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.optim import adam, staircase_decay
     >>> opt = adam(torch.nn.Linear(3, 2).parameters(), learning_rate=1.0)
     >>> schedule = staircase_decay(opt, 0.5, 2)
     >>> rates = []
@@ -70,6 +74,8 @@ def cross_entropy_per_cell(logits: torch.Tensor,
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.optim import cross_entropy_per_cell
     >>> logits = torch.zeros(2, 3, 4)   # 2 cells, 3 members, 4 types
     >>> cross_entropy_per_cell(logits, torch.tensor([0, 3]))
     tensor([4.1589, 4.1589])
@@ -90,6 +96,8 @@ def weighted_loss(logits: torch.Tensor, labels: torch.Tensor,
 
     Examples
     --------
+    >>> import torch
+    >>> from deepchem_actinn.models.optim import weighted_loss
     >>> weighted_loss(torch.zeros(2, 2), torch.tensor([0, 1]),
     ...               torch.tensor([1., 0.]))
     tensor(0.3466)

@@ -44,6 +44,8 @@ class EnsembleTrainer:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.models.training import EnsembleTrainer
     >>> from deepchem_actinn.models.network import seeded_ensemble
     >>> ensemble = seeded_ensemble(4, 2, n_networks=2, seed=0)
     >>> trainer = EnsembleTrainer(ensemble, learning_rate=1e-2)

@@ -36,6 +36,7 @@ Two genes of the model (columns 0 and 1; column 2 is unknown to it). Type 0
 does not express gene 1, so the second cell's counts there are soup:
 
 >>> import numpy as np
+>>> from deepchem_actinn.preprocessing.ambient import remove_ambient
 >>> profiles = np.array([[1.0, 0.0]])        # type x model gene
 >>> X = np.array([[16., 0., 5.], [12., 4., 5.]])
 >>> clean, rho = remove_ambient(X, np.array([0, 1]), np.array([0, 0]),
@@ -99,6 +100,8 @@ def type_profiles(X: Matrix, y: np.ndarray, n_types: int) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.ambient import type_profiles
     >>> type_profiles(np.array([[1, 3], [2, 2], [0, 5]]), np.array([0, 0, 1]),
     ...               2).tolist()
     [[0.375, 0.625], [0.0, 1.0]]
@@ -137,6 +140,8 @@ def soup_profile(X: Matrix, positions: np.ndarray) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.ambient import soup_profile
     >>> soup_profile(np.array([[1., 3., 9.], [1., 3., 9.]]),
     ...              np.array([1, -1, 0])).tolist()
     [0.75, 0.25]
@@ -252,6 +257,8 @@ def typical_fraction(fractions: np.ndarray,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.ambient import typical_fraction
     >>> typical_fraction(np.array([0.1, 0.2, 0.9]),
     ...                  np.array([True, True, False]), min_cells=2)
     0.15000000000000002

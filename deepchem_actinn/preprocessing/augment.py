@@ -23,6 +23,7 @@ every draw from an explicit :class:`numpy.random.Generator`:
 Examples
 --------
 >>> import numpy as np
+>>> from deepchem_actinn.preprocessing.augment import augment_counts
 >>> rng = np.random.default_rng(0)
 >>> X = np.full((3, 4), 100.0)
 >>> out = augment_counts(X, rng, depth=(40, 40), capture_sigma=0.0,
@@ -51,6 +52,8 @@ def capture_factors(n_genes: int, sigma: float,
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.augment import capture_factors
     >>> capture_factors(3, 0.0, np.random.default_rng(0)).tolist()
     [1.0, 1.0, 1.0]
     """
@@ -83,6 +86,8 @@ def thin(X: Matrix, cell_p: np.ndarray, gene_p: Optional[np.ndarray],
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.augment import thin
     >>> rng = np.random.default_rng(0)
     >>> thin(np.array([[10., 0.], [4., 6.]]), np.array([1.0, 0.0]), None, rng)
     array([[10.,  0.],
@@ -120,6 +125,8 @@ def drop_genes(X: Matrix, fraction: float, rng: np.random.Generator) -> Matrix:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.augment import drop_genes
     >>> out = drop_genes(np.ones((2, 4)), 0.5, np.random.default_rng(0))
     >>> out.sum(axis=0).tolist().count(0.0)
     2
@@ -189,6 +196,7 @@ class Augmentation:
 
     Examples
     --------
+    >>> from deepchem_actinn.preprocessing.augment import Augmentation
     >>> Augmentation.from_value(True) == Augmentation()
     True
     >>> Augmentation.from_value({"copies": 2}).copies

@@ -9,6 +9,7 @@ def check_flags(name: str, what: str, transform_X: bool, transform_y: bool,
 
     Examples
     --------
+    >>> from deepchem_actinn.transformers._flags import check_flags
     >>> check_flags("T", "scales X", True, False, False, False)
     >>> check_flags("T", "scales X", True, True, False, False)
     Traceback (most recent call last):
