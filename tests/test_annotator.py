@@ -582,7 +582,7 @@ def test_threshold_and_clusters_are_checked(quick, tm_test, caplog):
         quick.predict(np.hstack([X, X[:, used:used + 1]]),
                       genes + [genes[used]])
     assert ("1 of the model's genes are named more than once in the query, "
-            "e.g. %s" % genes[used].upper()) in caplog.text
+            "e.g. %s" % genes[used]) in caplog.text
 
 
 def test_matrices_in_other_forms(quick, tm_test, tmp_path):

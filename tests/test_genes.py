@@ -181,3 +181,24 @@ def test_genes_renamed_by_r_are_pointed_out(caplog):
     with pytest.raises(ACTINNInputError, match=r"as R renamed it \(e.g. H2.K1"):
         gene_positions(reference + ["Gapdh"],
                        ["H2.K1", "X1700001C19Rik", "Cd3e", "Q"], 0.6)
+
+
+def test_the_version_written_wins_and_repeats_are_named_as_written(caplog):
+    # a query holding two versions of one id: the model's own version is
+    # taken; a repeat the names cannot decide is named as the query spells it
+    query = ["ENSG00000000001.1", "ENSG00000000001.2", "Cd3e", "CD3E"]
+    caplog.set_level("WARNING")
+    assert gene_positions(["ENSG00000000001.2", "Cd3e"],
+                          query).tolist() == [1, 2]
+    assert ("1 of the model's genes are named more than once in the query, "
+            "e.g. Cd3e/CD3E; the first column of each is used" in caplog.text)
+    assert "ENSG00000000001" not in caplog.text
+    # text files are oriented by the same rule
+    from pathlib import Path
+
+    from deepchem_actinn.io.orientation import choose_orientation
+    assert choose_orientation(Path("q.csv"),
+                              rows=["ENSG00000000001.3", "ENSG00000000002.1"],
+                              columns=["c1", "c2"],
+                              expected_genes=["ENSG00000000001.4"
+                                             ]) == "genes_by_cells"

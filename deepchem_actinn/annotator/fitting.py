@@ -15,7 +15,6 @@ from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
-from deepchem_actinn.preprocessing.genes import gene_key
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
 
@@ -135,8 +134,8 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
 
 
 def refuse_repeated_genes(genes: Any) -> None:
-    """Refuse gene names that repeat (ignoring case and Ensembl versions,
-    as genes are matched): a model gene must name one column.
+    """Refuse gene names that repeat (ignoring case, as genes are
+    matched): a model gene must name one column.
 
     Examples
     --------
@@ -144,14 +143,14 @@ def refuse_repeated_genes(genes: Any) -> None:
     >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene name appears more than once (ignoring case and Ensembl versions): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
+    deepchem_actinn.errors.ACTINNInputError: 1 gene name appears more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
     """
     import pandas as pd
-    names = pd.Index([gene_key(g) for g in genes])
+    names = pd.Index([str(g).upper() for g in genes])
     if not names.is_unique:
         twice = repeated(names)
         raise ACTINNInputError(
-            "%s more than once (ignoring case and Ensembl versions): %s; drop "
+            "%s more than once (ignoring case): %s; drop "
             "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
             "first of each, as the readers do) or make them unique" % (counted(
                 len(twice), "gene name", "appears/appear"), examples(twice)))

@@ -8,6 +8,7 @@ the names to a model's genes is :mod:`deepchem_actinn.preprocessing.genes`.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Tuple
 
 import numpy as np
@@ -18,6 +19,27 @@ from deepchem_actinn.io._common import as_str_array
 from deepchem_actinn.types import Strings
 
 logger = logging.getLogger(__name__)
+
+#: An Ensembl id with its version suffix (``ENSMUSG00000000001.4``).
+_VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
+
+
+def gene_key(name) -> str:
+    """The form in which gene names are compared when matched to a model's
+    (:mod:`deepchem_actinn.preprocessing.genes`): upper case, and an Ensembl
+    id without its version suffix.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.genes import gene_key
+    >>> gene_key("Cd3e"), gene_key("ENSMUSG00000000001.4")
+    ('CD3E', 'ENSMUSG00000000001')
+    >>> gene_key("ENSG00000002586.20_PAR_Y")  # not a version: kept whole
+    'ENSG00000002586.20_PAR_Y'
+    """
+    text = str(name).upper()
+    match = _VERSIONED.match(text)
+    return match.group(1) if match else text
 
 
 def clean_gene_names(names: Strings,

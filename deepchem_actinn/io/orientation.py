@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.genes import gene_key
 from deepchem_actinn.types import Strings
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def choose_orientation(path: Path,
     hints: List[Tuple[str, Strings, Callable[[str], str], str]] = []
     if expected_genes is not None:
         hints.append(
-            ("the expected genes", expected_genes, str.upper, GENES_BY_CELLS))
+            ("the expected genes", expected_genes, gene_key, GENES_BY_CELLS))
     if expected_cells is not None:
         hints.append(
             ("the expected cell ids", expected_cells, _strip, CELLS_BY_GENES))

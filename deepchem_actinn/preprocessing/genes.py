@@ -25,28 +25,9 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.genes import gene_key
 
 logger = logging.getLogger(__name__)
-
-#: An Ensembl id with its version suffix (``ENSMUSG00000000001.4``).
-_VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
-
-
-def gene_key(name) -> str:
-    """The form in which gene names are compared: upper case, and an
-    Ensembl id without its version suffix.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import gene_key
-    >>> gene_key("Cd3e"), gene_key("ENSMUSG00000000001.4")
-    ('CD3E', 'ENSMUSG00000000001')
-    >>> gene_key("ENSG00000002586.20_PAR_Y")  # not a version: kept whole
-    'ENSG00000002586.20_PAR_Y'
-    """
-    text = str(name).upper()
-    match = _VERSIONED.match(text)
-    return match.group(1) if match else text
 
 
 def _keys(names: Iterable) -> List[str]:
@@ -228,8 +209,10 @@ def gene_positions(reference: Sequence[str],
                    what: str = "the model's") -> np.ndarray:
     """Index of each reference gene in ``query`` (-1 where it is missing).
 
-    Names are compared case-insensitively; the first of duplicated query
-    names wins. Missing genes are logged as a warning with their count.
+    Names are compared case-insensitively, and an Ensembl id the query
+    lacks is found under another version (:func:`gene_key`); the first of
+    duplicated query names wins. Missing genes are logged as a warning with
+    their count.
 
     Parameters
     ----------
@@ -262,19 +245,30 @@ def gene_positions(reference: Sequence[str],
     """
     if min_overlap > 0:
         choose_gene_column(reference, {"query genes": query}, min_overlap, what)
-    lookup: Dict[str, int] = {}
-    repeated = set()
-    for i, name in enumerate(_keys(query)):
-        if lookup.setdefault(name, i) != i:
-            repeated.add(name)
-    wanted = _keys(reference)
-    used_twice = sorted(repeated.intersection(wanted))
-    if used_twice:
+    exact: Dict[str, int] = {}  # the name as written (ignoring case) first
+    by_key: Dict[str, int] = {}  # then another Ensembl version of it
+    spellings: Dict[str, List[str]] = {}
+    for i, name in enumerate(query):
+        text = str(name)
+        exact.setdefault(text.upper(), i)
+        by_key.setdefault(gene_key(text), i)
+        spellings.setdefault(gene_key(text), []).append(text)
+    twice = []
+    for gene in reference:
+        names = spellings.get(gene_key(gene), [])
+        if len(names) > 1 and sum(n.upper() == str(gene).upper()
+                                  for n in names) != 1:
+            twice.append("/".join(dict.fromkeys(names)))
+    if twice:
         logger.warning(
             "%d of %s genes are named more than once in the query, e.g. %s; "
-            "the first column of each is used", len(used_twice), what,
-            examples(used_twice))
-    positions = np.array([lookup.get(g, -1) for g in wanted], dtype=np.int64)
+            "the first column of each is used", len(twice), what,
+            examples(twice))
+    positions = np.array([
+        exact.get(str(g).upper(), by_key.get(gene_key(g), -1))
+        for g in reference
+    ],
+                         dtype=np.int64)
     missing = [g for g, p in zip(reference, positions) if p < 0]
     if missing:
         logger.warning(
