@@ -706,16 +706,18 @@ def _all_chunks(path):
     return list(readers.iter_cell_chunks(path, 10))
 
 
-def test_a_separator_closing_the_rows_only_adds_no_column(tmp_path):
-    # "gene,c1,c2" over "Actb,3,0,": the rows end with a separator, the
-    # header does not; without one, a header one field short has no corner
+def test_a_separator_closing_the_rows_only_is_refused_not_guessed(tmp_path):
+    # "gene,c1,c2" over "Actb,3,0,": the rows end with a separator the header
+    # lacks - or the header has no corner and cell c2's column is empty
     closed = tmp_path / "closed.csv"
     closed.write_text("gene,c1,c2\nActb,3,0,\nCd3e,0,2,\n")
+    with pytest.raises(ACTINNInputError,
+                       match="closed.csv: the first row has one field more "
+                       "than the header, an empty one at its end"):
+        readers.read(closed)
+    # without the empty field, a header one field short has no corner
     no_corner = tmp_path / "no_corner.csv"
     no_corner.write_text("c1,c2\nActb,3,0\nCd3e,0,2\n")
-    for path in (closed, no_corner):
-        adata = readers.read(path)
-        assert list(adata.obs_names) == ["c1", "c2"]
-        assert list(adata.var_names) == ["ACTB", "CD3E"]
-        np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])
-        assert list(readers.read_cell_ids(path)) == ["c1", "c2"]
+    adata = readers.read(no_corner)
+    assert list(adata.obs_names) == ["c1", "c2"]
+    np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])

@@ -67,8 +67,8 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     """The column names of the header, and the number of fields of the
     first data row (0 if none): a header one field shorter than the rows
     has no corner cell before the column names. A separator closing the
-    header and the first row alike (every line), or the rows only, adds no
-    column."""
+    header and the first row alike (every line) adds no column; one closing
+    the rows only is refused (it reads as a cornerless header too)."""
     with open_text(path) as fh:
         first = fh.readline()
         second = fh.readline()
@@ -89,8 +89,13 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     if len(header) > 1 and header[-1] == "" and row and row[-1] == "":
         header, row = header[:-1], row[:-1]
     elif (row and row[-1] == "" and header[-1] != "" and
-          len(row) == len(header) + 1):
-        row = row[:-1]  # a separator closing the rows only (not the header)
+          len(row) == len(header) + 1):  # two readings: refused, not guessed
+        raise ACTINNInputError(
+            "%s: the first row has one field more than the header, an empty "
+            "one at its end: either the rows end with a separator the header "
+            "lacks (then the header's %r names the row names) or the header "
+            "has no corner cell and the last column is empty; write the file "
+            "without separators at the ends of its lines" % (path, header[0]))
     width = len(row)
     columns = header if width == len(header) + 1 else header[1:]
     if width and width != len(columns) + 1:
