@@ -273,6 +273,8 @@ def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
             partial) in err
     page = (tmp_path / "r1" / "report.html").read_text(encoding="utf-8")
     assert ">990<" in page
+    assert ("<th>cells reported</th><td>the 990 of 1000 predicted cells that "
+            "%s labels (--labelled-only)</td>" % partial) in page
     code, err = report("r3", "--labelled-only")
     assert code == 2
     assert "--labelled-only reports on the cells -l labels: pass -l too" in err

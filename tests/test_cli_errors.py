@@ -406,3 +406,22 @@ def test_a_query_read_in_chunks_says_what_was_read(model, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert ("actinn: %s: read 600 cells x 300 genes (h5ad, X, in chunks)" %
             (model / "ref.h5ad")) in proc.stderr.splitlines()
+
+
+def test_values_rounded_are_said_once_for_the_whole_query(model, tmp_path):
+    # the first look at a query's counts (before its genes) is no pass of
+    # its own: one 'rounded' line, with the whole query's count
+    import anndata
+    import numpy as np
+    ref = anndata.read_h5ad(model / "ref.h5ad")
+    ref.X = ref.X.astype(np.float64)
+    ref.X.data += 1e-9
+    ref.write_h5ad(tmp_path / "near.h5ad")
+    proc = actinn("predict", "-m", str(model / "model"), "-ts",
+                  str(tmp_path / "near.h5ad"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    said = [line for line in proc.stderr.splitlines() if ": rounded " in line]
+    assert said == [
+        "actinn: %s: rounded %d values within 1e-06 of a whole number "
+        "(counts written as floats)" % (tmp_path / "near.h5ad", ref.X.nnz)
+    ], said

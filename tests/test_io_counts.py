@@ -194,6 +194,6 @@ def test_a_damaged_sparse_matrix_in_memory_is_named():
     damaged.indices[1] = 99
     adata = _adata(np.log1p(COUNTS), counts=damaged)
     with pytest.raises(ACTINNInputError,
-                       match=r"^layers\['counts'\]: the sparse matrix is "
+                       match=r"^data: layers\['counts'\]: the sparse matrix is "
                        "damaged: its column indices reach 99"):
         counts_source(adata)

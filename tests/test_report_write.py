@@ -182,6 +182,12 @@ def test_the_umap_is_drawn_from_the_counts_as_the_annotator_takes_them(caplog):
     scaled.X = counts.X - counts.X.mean(axis=0)
     with pytest.raises(ACTINNInputError, match="query: X holds .* negative"):
         _umap_coordinates(scaled, sc)
+    # the report is written all the same, saying why there is no UMAP
+    predicted = np.array(["a", "b"] * 30)
+    from deepchem_actinn.report.umap import umap_figure
+    figure, note = umap_figure(scaled, predicted, np.full(60, 0.9))
+    assert figure is None
+    assert note.startswith("no raw counts to compute it from (query: X holds")
 
 
 def test_write_report_says_why_no_umap(tmp_path, demo, caplog, monkeypatch):

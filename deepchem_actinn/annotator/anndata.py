@@ -37,8 +37,8 @@ def annotate(adata,
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
     ``obs[key_added + "_confidence"]``, ``obsm[key_added + "_probabilities"]``
     (cells x types) and ``uns[key_added]`` (type names, genes matched, the
-    matrix the counts came from - ``"X"``, ``".raw.X"`` or
-    ``"layers['counts']"`` - and the package version), so predictions can be plotted on a UMAP straight away. With
+    matrix the counts came from, e.g. ``"X"``, ``".raw.X"`` or
+    ``"layers['counts']"``, and the package version), so predictions can be plotted on a UMAP straight away. With
     ``majority_voting``: ``obs[key_added + "_majority_voting"]``,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
@@ -334,8 +334,8 @@ def _query_genes(annotator: ACTINNAnnotator,
     column, matched = choose_gene_column(annotator.genes_, candidates,
                                          annotator.min_overlap)
     if column != "var_names":
-        logger.warning("matched genes through %s (%d of the model's %d genes)",
-                       column, matched, len(annotator.genes_))
+        logger.info("matched genes through %s (%d of the model's %d genes)",
+                    column, matched, len(annotator.genes_))
     species = species_warning(annotator.genes_, candidates[column])
     if species:
         logger.warning("%s", species)

@@ -221,6 +221,10 @@ def _raw_gene_names(args, annotator, column: str) -> List[str]:
         names = [str(g) for g in var[name]] if name in var.columns else []
     fmt = path_and_format(args.test_set, args.test_format)[1]
     if fmt == "actinn_h5" and gene_case_style(names) == "upper":
+        logger.info(
+            "%s: its gene names are all upper case, as actinn format writes "
+            "them, so their case cannot tell the query's species: make sure "
+            "it is the model's", args.test_set)
         return []
     return names
 

@@ -260,7 +260,7 @@ def cmd_report(args) -> None:
         query = read_query(args.query, args.query_format, cells,
                            not args.keep_gene_case, args.allow_non_integer,
                            args.query_layer)
-    truth = None
+    truth, left_out = None, None
     if args.labels:
         labels, named = labels_from(args.labels, args.query, args.query_format)
         truth = match_labels(
@@ -280,6 +280,8 @@ def cmd_report(args) -> None:
                 int((~keep).sum()), len(keep), int(keep.sum()))
             frame, confidence, truth = (frame[keep], confidence[keep],
                                         truth[keep])
+            left_out = "the %d of %d predicted cells that %s labels " \
+                "(--labelled-only)" % (int(keep.sum()), len(keep), named)
             query = None if query is None else query[keep].copy()
         _warn_unmatched_types(truth, frame[column].to_numpy(), named)
     history, type_names, info = None, None, {}
@@ -291,6 +293,8 @@ def cmd_report(args) -> None:
             "model": "%s: %s" % (args.model, model_words(annotator)),
             "trained by": "deepchem-actinn %s" % annotator.package_version_
         }
+    if left_out:
+        info["cells reported"] = left_out
     if column != frame.columns[1]:
         info["labels"] = "the %s column of %s" % (column, args.predictions)
         info["confidence"] = "each cell's own top probability, before the vote"

@@ -279,8 +279,11 @@ def counts_source(adata: anndata.AnnData,
     explicit = layer is not None or use_raw is not None
     first = select_matrix(adata, layer, use_raw, source)
     fallbacks = () if explicit else conventional_counts(adata)
-    chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
-                                             allow_non_integer, source)
+    try:
+        chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
+                                                 allow_non_integer, source)
+    except ACTINNCellError as err:  # a damaged matrix: name its data too
+        raise err.in_file(source) from None
     if report is not None and not explicit:
         rejected += other_layers(list(adata.layers))
     if report is not None:

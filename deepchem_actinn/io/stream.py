@@ -511,7 +511,7 @@ def _iter_chunks(path: Path,
                  starts: Optional[Sequence[int]] = None,
                  check: bool = True,
                  orientation: Optional[str] = None):
-    n_rounded = 0
+    n_rounded, finished = 0, False
     try:
         with reading(path,
                      FORMAT_WORDS[fmt]), _open_rows(path, fmt, layer, use_raw,
@@ -554,5 +554,7 @@ def _iter_chunks(path: Path,
                 if columns is not None:
                     X = X[:, columns]
                 yield ids, X
+            finished = True
     finally:
-        log_rounded(n_rounded, str(path))
+        if finished:  # a pass left early (a first look) says nothing
+            log_rounded(n_rounded, str(path))

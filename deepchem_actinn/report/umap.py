@@ -275,4 +275,8 @@ def umap_figure(
             max_cells, query.n_obs)
         query, predicted, confidence = (query[rows], predicted[rows],
                                         confidence[rows])
-    return _draw(_umap_coordinates(query, sc), predicted, confidence), note
+    try:
+        xy = _umap_coordinates(query, sc)
+    except ACTINNInputError as err:  # no counts to draw from: the rest stays
+        return None, "no raw counts to compute it from (%s)" % err
+    return _draw(xy, predicted, confidence), note
