@@ -168,8 +168,9 @@ def as_matrix(X: Any, what: str = "X") -> Any:
     import scipy.sparse as sp
     if sp.issparse(X):
         return X
-    if getattr(X, "dtype", None) == np.float16:  # sums would overflow
-        return np.asarray(X, dtype=np.float32)
+    if getattr(X, "dtype", None) == np.float16:
+        from deepchem_actinn.io.counts import widen_half
+        return widen_half(X)
     if hasattr(X, "obs") and hasattr(X, "var"):
         raise ACTINNInputError(
             "%s is an AnnData: pass its counts matrix, gene and cell names "

@@ -493,6 +493,23 @@ def round_near_whole(matrix) -> Tuple[sp.csr_matrix, int]:
     return sp.csr_matrix((whole, X.indices, X.indptr), shape=X.shape), n_rounded
 
 
+def widen_half(matrix):
+    """``matrix`` as float32 if it holds half-precision (float16) values,
+    else as it is: a cell's total overflows float16 (at 65,504), and SciPy
+    has no sparse float16.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import widen_half
+    >>> widen_half(np.ones((1, 2), dtype=np.float16)).dtype
+    dtype('float32')
+    """
+    if getattr(matrix, "dtype", None) == np.float16:
+        return np.asarray(matrix, dtype=np.float32)
+    return matrix
+
+
 def as_count_matrix(matrix) -> sp.csr_matrix:
     """A count matrix as float32 CSR (values unchanged below 2**24).
 
@@ -514,8 +531,7 @@ def as_count_matrix(matrix) -> sp.csr_matrix:
     >>> as_count_matrix(np.array([[3, 0]])).dtype
     dtype('float32')
     """
-    if getattr(matrix, "dtype", None) == np.float16:  # no sparse float16
-        matrix = np.asarray(matrix, dtype=np.float32)
+    matrix = widen_half(matrix)
     X = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
     if X.dtype != np.float32:
         if X.nnz and np.abs(X.data).max() > _FLOAT32_EXACT:

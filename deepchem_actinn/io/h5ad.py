@@ -28,7 +28,8 @@ from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
                                              CountsSource, choose_counts,
                                              no_layer, other_layers,
                                              select_matrix)
-from deepchem_actinn.io.counts import COUNT_LAYERS, ValueReport, scan_values
+from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
+                                       widen_half)
 from deepchem_actinn.types import PathLike
 
 try:  # anndata >= 0.11
@@ -278,6 +279,4 @@ class H5adRows(HDF5Rows):
         block = self._elem[start:stop]
         if isinstance(block, sp.csr_matrix):
             return block
-        if block.dtype == np.float16:  # SciPy has no sparse float16
-            block = block.astype(np.float32)
-        return sp.csr_matrix(block)
+        return sp.csr_matrix(widen_half(block))
