@@ -202,11 +202,11 @@ def read_query(path: str,
                                 obsm={"X_umap": umap[1]})
         _refuse_absent(path, adata.obs_names, ids)
         return adata[ids].copy()
-    adata = read(path,
-                 fmt,
+    adata = read(p,
+                 found,
                  upper_case_genes=upper_case_genes,
                  allow_non_integer=allow_non_integer,
-                 expected_cells=[str(c) for c in cell_ids],
+                 expected_cells=ids,
                  **matrix_options(layer))
     _refuse_absent(path, adata.obs_names, ids)
     return adata[ids].copy()

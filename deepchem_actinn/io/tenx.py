@@ -101,9 +101,14 @@ def _gex_only(adata: anndata.AnnData, path: Path) -> anndata.AnnData:
     gex = _gex_mask(adata.var)
     if gex.all():
         return adata
+    _say_gex_kept(path, gex)
+    return adata[:, gex].copy()
+
+
+def _say_gex_kept(path: Path, gex: np.ndarray) -> None:
+    """Log how many features were kept as gene expression, and dropped."""
     logger.info("%s: kept %d 'Gene Expression' features, dropped %d others",
                 path, gex.sum(), (~gex).sum())
-    return adata[:, gex].copy()
 
 
 def _tenx_var(ids, names, types=None) -> pd.DataFrame:
@@ -335,9 +340,7 @@ class TenxH5Rows(HDF5Rows):
         gex = _gex_mask(var)
         self._columns = None if gex.all() else np.flatnonzero(gex)
         if self._columns is not None:
-            logger.info(
-                "%s: kept %d 'Gene Expression' features, dropped %d "
-                "others", self.path, gex.sum(), (~gex).sum())
+            _say_gex_kept(self.path, gex)
         self.gene_names = var.index.to_numpy()[gex]
         self.var = var.iloc[np.flatnonzero(gex)]
         self.shape = (len(self.cell_ids), len(self.gene_names))

@@ -250,9 +250,10 @@ def gene_positions(reference: Sequence[str],
     spellings: Dict[str, List[str]] = {}
     for i, name in enumerate(query):
         text = str(name)
+        key = gene_key(text)
         exact.setdefault(text.upper(), i)
-        by_key.setdefault(gene_key(text), i)
-        spellings.setdefault(gene_key(text), []).append(text)
+        by_key.setdefault(key, i)
+        spellings.setdefault(key, []).append(text)
     twice = []
     for gene in reference:
         names = spellings.get(gene_key(gene), [])
