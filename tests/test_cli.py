@@ -221,6 +221,34 @@ def test_report_from_predictions(trained, tmp_path):
         assert (out / figure).stat().st_size > 1000
 
 
+def test_report_scores_against_a_metadata_tables_column(trained, tmp_path):
+    predictions = trained / "out" / "predicted_label.txt"
+    truth = pd.read_csv(PATHS["test_labels"], sep="\t", header=None)
+    table = tmp_path / "meta.csv"  # as R's write.csv(obj@meta.data)
+    pd.DataFrame({
+        "nCount_RNA": 1000,
+        "cell_type": truth[1].to_numpy()
+    },
+                 index=truth[0].to_numpy()).to_csv(table)
+    by_file = tmp_path / "by_file"
+    by_table = tmp_path / "by_table"
+    assert main([
+        "report", "-p",
+        str(predictions), "-l",
+        str(PATHS["test_labels"]), "-o",
+        str(by_file), "-q"
+    ]) == 0
+    assert main([
+        "report", "-p",
+        str(predictions), "-l",
+        str(table), "--labels-column", "cell_type", "-o",
+        str(by_table), "-q"
+    ]) == 0
+    # the same page, scores and all, as from the two-column labels file
+    assert (by_table /
+            "report.html").read_text() == (by_file / "report.html").read_text()
+
+
 def test_report_reads_a_type_named_na_and_refuses_blank_labels(tmp_path):
     """A type may be called "NA" or "None" (training keeps such labels); an
     empty label is missing, and the error names the file and the cells."""

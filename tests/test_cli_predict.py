@@ -140,6 +140,32 @@ def test_labelled_only(tmp_path, capsys, source):
     assert fitted.n_reference_cells_ == 3000
 
 
+@pytest.mark.parametrize("source", [[], ["--out-of-core"]],
+                         ids=["in_memory", "from_disk"])
+def test_labels_from_a_metadata_tables_column(tmp_path, capsys, source):
+    labels = pd.read_csv(PATHS["train_labels"], sep="\t", header=None)
+    table = tmp_path / "annotations_facs.csv"
+    pd.DataFrame({
+        "cell": labels[0],
+        "mouse.id": "3_8_M",
+        "cell_ontology_class": [""] * 10 + list(labels[1][10:])
+    }).to_csv(table, index=False)
+    args = ["train", "-trs", str(PATHS["train"]), "-trl", str(table), *QUICK]
+    assert main(args + ["-m", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert ("name the column of cell types (--labels-column NAME)" in err and
+            "CLI:" not in err)
+    args += ["--labels-column", "cell_ontology_class", *source]
+    assert main(args + ["-m", str(tmp_path / "refused")]) == 2
+    assert ("%s column 'cell_ontology_class': 10 of 4000 cells have no label" %
+            table) in capsys.readouterr().err
+    assert main(args + ["-m", str(tmp_path / "model"), "--labelled-only"]) == 0
+    assert ("%s column 'cell_ontology_class': 10 of 4000 cells have no label "
+            "and were left out" % table) in capsys.readouterr().err
+    fitted = ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert fitted.n_reference_cells_ == 3990
+
+
 def test_device_flag_reaches_the_annotator(model, monkeypatch, tmp_path):
     import torch
 

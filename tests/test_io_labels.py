@@ -1,10 +1,12 @@
 """match_labels: every cell labelled by default, or the labelled ones only."""
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import match_labels, read_labels
+from deepchem_actinn.io import labels_from, match_labels, read_labels
 
 LABELS = pd.Series({"c3": "T cell", "c1": "B cell"})
 
@@ -115,9 +117,9 @@ def test_csv_labels_as_pandas_writes_them(tmp_path):
     # a tab anywhere on the first line: tab-separated, commas are data
     path.write_text("c1\tCD4-positive, alpha-beta T cell\n")
     assert read_labels(path)["c1"] == "CD4-positive, alpha-beta T cell"
-    path.write_text("c1,B cell,extra\n")
+    path.write_text("c1,B cell\nc2,T cell,extra\n")
     with pytest.raises(ACTINNInputError,
-                       match="line 1: expected cell id<TAB>cell type "
+                       match="line 2: expected cell id<TAB>cell type "
                        r"\(or cell id,cell type\)"):
         read_labels(path)
 
@@ -238,3 +240,78 @@ def test_a_metadata_table_is_named_as_such(tmp_path):
                        match=r"meta.csv: a table of 4 columns \(, orig.ident, "
                        r"nCount_RNA, cell_type\), not cell id<TAB>cell type"):
         read_labels(path)
+
+
+def test_a_metadata_tables_column_is_read_by_name(tmp_path):
+    # Tabula Muris' annotations_facs.csv: ids in a named first column
+    path = tmp_path / "annotations_facs.csv"
+    path.write_text("cell,mouse.id,cell_ontology_class,tissue\n"
+                    "A1.B0,3_8_M, B cell ,Lung\n"
+                    "A2.B0,3_8_M,,Lung\n"
+                    "A3.B0,3_9_M,T cell,Lung\n")
+    labels = read_labels(path, column="cell_ontology_class")
+    assert labels.to_dict() == {"A1.B0": "B cell", "A3.B0": "T cell"}
+    assert labels.name == "cell_type"
+    assert labels.attrs["source"] == "%s column 'cell_ontology_class'" % path
+
+
+def test_a_seurat_and_an_r_write_table_column_is_read_by_name(tmp_path):
+    # R: write.csv(obj@meta.data), its row names under an empty header
+    # field and NA for a missing value
+    meta = tmp_path / "meta.csv"
+    meta.write_text('"","orig.ident","nCount_RNA","cell_type"\n'
+                    '"AAAC-1","pbmc",1200,"B cell"\n'
+                    '"AAAG-1","pbmc",900,NA\n'
+                    '"AAAT-1","pbmc",1500,"NK cell"\n')
+    assert read_labels(meta, column="cell_type").to_dict() == {
+        "AAAC-1": "B cell",
+        "AAAT-1": "NK cell"
+    }
+    # R: write.table(sep="\t", quote=FALSE): the header one field short
+    table = tmp_path / "meta.tsv.gz"
+    with gzip.open(table, "wt") as fh:
+        fh.write("cell_type\tnCount_RNA\nc1\tB cell\t10\nc2\tT cell\t20\n")
+    assert read_labels(table, column="cell_type").to_dict() == {
+        "c1": "B cell",
+        "c2": "T cell"
+    }
+
+
+def test_a_tables_wrong_column_is_refused_naming_the_columns(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text("cell,mouse.id,cell_ontology_class\nc1,M1,B cell\n"
+                    "c2,M1,T cell\nc1,M2,T cell\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_labels(path, column="cell_type")
+    assert str(err.value) == ("%s: no column 'cell_type'; its columns: "
+                              "mouse.id, cell_ontology_class" % path)
+    with pytest.raises(ACTINNInputError,
+                       match="column 'cell' holds the cell ids"):
+        read_labels(path, column="cell")
+    with pytest.raises(ACTINNInputError,
+                       match="1 cell id appears more than once, e.g. c1"):
+        read_labels(path, column="cell_ontology_class")
+
+
+def test_a_table_without_a_column_points_to_the_option(tmp_path):
+    path = tmp_path / "annotations.csv"
+    path.write_text("cell,mouse.id,cell_ontology_class\nc1,M1,B cell\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_labels(path)
+    assert str(err.value) == (
+        "%s: line 1 holds 3 fields (cell, mouse.id, cell_ontology_class), "
+        "not cell id<TAB>cell type: if it is a table under a header, name the "
+        "column of cell types (CLI: --labels-column NAME; Python: "
+        "read_labels(path, column=NAME))" % path)
+
+
+def test_labels_from_a_table_name_the_file_and_column(tmp_path):
+    path = tmp_path / "meta.tsv"
+    path.write_text("\tcell_type\tbatch\nc1\tB cell\t1\nc2\tT cell\t1\n")
+    labels, named = labels_from(str(path), column="cell_type")
+    assert named == "%s column 'cell_type'" % path
+    # the Series carries the name into the messages of whoever matches it
+    assert labels_from(labels) == (labels, named)
+    with pytest.raises(ACTINNInputError,
+                       match=r"x.csv: no such file \(a column of cell types"):
+        labels_from(str(tmp_path / "x.csv"), column="cell_type")

@@ -146,6 +146,18 @@ def _add_networks(p: argparse.ArgumentParser) -> None:
                    help="networks in the ensemble (3); 1 is the original")
 
 
+def _add_labels_column(p: argparse.ArgumentParser, flag: str) -> None:
+    p.add_argument("--labels-column",
+                   "--labels_column",
+                   default=None,
+                   metavar="NAME",
+                   help="%s is a table with a header (CSV or TSV, e.g. R's "
+                   "write.csv(obj@meta.data) or Tabula Muris' "
+                   "annotations_facs.csv): its first column holds the cell "
+                   "ids and column NAME the cell types (cells with no value "
+                   "there are unlabelled)" % flag)
+
+
 def _add_training(p: argparse.ArgumentParser) -> None:
     p.add_argument("-trs",
                    "--train_set",
@@ -157,8 +169,9 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    "--train-label",
                    required=True,
                    help="reference labels: a file of cell id <TAB> cell "
-                   "type lines (or CSV), or the name of an obs column of an "
-                   "h5ad reference")
+                   "type lines (or CSV), a table with --labels-column, or "
+                   "the name of an obs column of an h5ad reference")
+    _add_labels_column(p, "-trl")
     p.add_argument("--labelled-only",
                    action="store_true",
                    help="train on the labelled cells only when the labels "
@@ -443,8 +456,9 @@ def _add_tools(sub) -> None:
                    "--labels",
                    default=None,
                    help="true labels, to score: a file of cell id <TAB> "
-                   "cell type lines (or CSV), or the name of an obs column "
-                   "of the --query h5ad")
+                   "cell type lines (or CSV), a table with --labels-column, "
+                   "or the name of an obs column of the --query h5ad")
+    _add_labels_column(p, "-l")
     p.add_argument("--labelled-only",
                    action="store_true",
                    help="report on the labelled cells only when -l labels "

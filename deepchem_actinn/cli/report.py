@@ -262,7 +262,8 @@ def cmd_report(args) -> None:
                            args.query_layer)
     truth, left_out = None, None
     if args.labels:
-        labels, named = labels_from(args.labels, args.query, args.query_format)
+        labels, named = labels_from(args.labels, args.query, args.query_format,
+                                    args.labels_column)
         truth = match_labels(
             cells,
             labels,

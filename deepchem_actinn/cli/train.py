@@ -56,7 +56,6 @@ def file_orientation(args) -> Dict[str, Any]:
     """The reference's layout for the readers that take it from disk (out
     of core): ``--train-orientation``, or decided once from the labels'
     cell ids (:func:`~deepchem_actinn.cli.common.settle_orientation`)."""
-    from deepchem_actinn.io import read_labels
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
     text = path_and_format(args.train_set, args.train_format)[1] in SEPARATORS
@@ -64,9 +63,18 @@ def file_orientation(args) -> Dict[str, Any]:
         # a text file's labels are a file (it has no obs)
         settle_orientation(args,
                            "train",
-                           expected_cells=read_labels(args.train_label).index)
+                           expected_cells=reference_labels(args).index)
     chosen = getattr(args, "train_orientation", "auto")
     return {} if chosen == "auto" else {"orientation": chosen}
+
+
+def reference_labels(args) -> Any:
+    """The reference's labels as ``-trl`` and ``--labels-column`` give
+    them (:func:`~deepchem_actinn.io.labels_from`; ``attrs["source"]``
+    names them in messages)."""
+    from deepchem_actinn.io import labels_from
+    return labels_from(args.train_label, args.train_set, args.train_format,
+                       args.labels_column)[0]
 
 
 def train_matrix(args) -> Dict[str, Any]:
@@ -78,7 +86,6 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
     """``err`` with a hint when ``--train-orientation`` was given for a
     CSV/TSV reference and the layout the labels' cell ids point to
     (:func:`~deepchem_actinn.io.text.text_orientation`) is the other one."""
-    from deepchem_actinn.io import read_labels
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.orientation import GENES_BY_CELLS
     from deepchem_actinn.io.text import text_orientation
@@ -89,8 +96,7 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
     try:
         pointed = text_orientation(path,
                                    fmt,
-                                   expected_cells=read_labels(
-                                       args.train_label).index)
+                                   expected_cells=reference_labels(args).index)
     except ACTINNInputError:  # the labels match neither axis
         return err
     if pointed == given:
@@ -107,7 +113,7 @@ def read_reference(args):
     only with ``--labelled-only``)."""
     from deepchem_actinn.io import labels_from, match_labels, read
     labels, named = labels_from(args.train_label, args.train_set,
-                                args.train_format)
+                                args.train_format, args.labels_column)
     settle_orientation(args, "train", expected_cells=labels.index)
     adata = read(args.train_set,
                  args.train_format,
@@ -168,7 +174,7 @@ def train_annotator(args,
                         args.train_set)
             try:
                 annotator.fit_file(args.train_set,
-                                   args.train_label,
+                                   reference_labels(args),
                                    args.train_format,
                                    upper_case_genes=not args.keep_gene_case,
                                    progress=progress,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
@@ -29,7 +30,7 @@ LABEL_HEADER = ("cellname", "celltype")
 CONFIDENCE_HEADER = "confidence"
 
 
-def read_labels(path: PathLike) -> pd.Series:
+def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     """Read a cell-type labels file: ``cell id<TAB>cell type`` per line.
 
     No header is expected; a first line ``cellname<TAB>celltype`` (the
@@ -50,13 +51,15 @@ def read_labels(path: PathLike) -> pd.Series:
     -------
     pandas.Series
         Cell types (str) named ``cell_type``, indexed by cell id (str), in
-        file order.
+        file order; ``attrs["source"]`` names the file (and column), for
+        :func:`labels_from`'s messages.
 
     Raises
     ------
     ACTINNInputError
-        If the file is empty, a line does not hold two tab-separated fields,
-        or a cell id appears twice.
+        If the file is empty, a line does not hold two tab-separated fields
+        (a table of more columns without ``column``), a cell id appears
+        twice, or the table has no such column.
 
     Examples
     --------
@@ -67,10 +70,18 @@ def read_labels(path: PathLike) -> pd.Series:
     ...     _ = fh.write("c1\\tB cell\\nc2\\tT cell\\n")
     >>> read_labels(path).to_dict()
     {'c1': 'B cell', 'c2': 'T cell'}
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("cell,mouse,cell_ontology_class\\n"
+    ...                  "c1,M1,B cell\\nc2,M1,\\nc3,M2,T cell\\n")
+    >>> read_labels(path, column="cell_ontology_class").to_dict()
+    {'c1': 'B cell', 'c3': 'T cell'}
     """
     p = existing(path)
     if p.is_dir():
         raise ACTINNInputError("%s: a directory, not a labels file" % p)
+    if column is not None:
+        return _sourced(_table_column(p, str(column)),
+                        "%s column %r" % (p, column))
     ids: List[str] = []
     types: List[str] = []
     n_fields = 2
@@ -85,10 +96,14 @@ def read_labels(path: PathLike) -> pd.Series:
                 if not ids and empty_first and len(fields) > 2:
                     raise ACTINNInputError(
                         "%s: a table of %d columns (%s), not cell id<TAB>cell "
-                        "type: write the cell ids and the one column of "
-                        "types (R: write.csv(obj@meta.data['cell_type']); "
-                        "pandas: adata.obs[['cell_type']].to_csv(path))" %
-                        (p, len(fields), examples(fields, 4)))
+                        "type: name the column of cell types (%s)" %
+                        (p, len(fields), examples(fields, 4), COLUMN_HINT))
+                if not ids and len(fields) > n_fields:
+                    raise ACTINNInputError(
+                        "%s: line 1 holds %d fields (%s), not cell id<TAB>cell "
+                        "type: if it is a table under a header, name the "
+                        "column of cell types (%s)" %
+                        (p, len(fields), examples(fields, 4), COLUMN_HINT))
                 if len(fields) != n_fields or not all(fields[:2]):
                     raise ACTINNInputError(
                         "%s: line %d: expected cell id<TAB>cell type (or "
@@ -111,7 +126,70 @@ def read_labels(path: PathLike) -> pd.Series:
             "%s: %s more than once, e.g. %s" %
             (p, counted(len(repeated), "cell id",
                         "appears/appear"), examples(repeated)))
-    return labels
+    return _sourced(labels, str(p))
+
+
+#: A table's missing values beside :data:`MISSING_LABELS`: R's ``NA`` and
+#: the other spellings pandas reads as missing.
+TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
+
+#: How a labels table's column of cell types is named.
+COLUMN_HINT = ("CLI: --labels-column NAME; Python: "
+               "read_labels(path, column=NAME)")
+
+
+def _table_column(p: Path, column: str) -> pd.Series:
+    """The cell types in ``column`` of the table ``p``, by the cell ids of
+    its first column (or of its row names, where the header is one field
+    short, as R's ``write.table`` writes it)."""
+    try:
+        with open_text(p) as fh:
+            first = next((line for line in fh if line.strip()), "")
+        with open_text(p) as fh:
+            table = pd.read_csv(fh,
+                                sep="\t" if "\t" in first else ",",
+                                dtype=str,
+                                keep_default_na=False,
+                                skip_blank_lines=True)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        # pandas' ParserError and EmptyDataError are ValueErrors
+        raise ACTINNInputError("%s: cannot read it as a table (%s)" %
+                               (p, str(err).strip())) from err
+    if isinstance(table.index, pd.MultiIndex):
+        raise ACTINNInputError(
+            "%s: its header has %d fields fewer than its rows" %
+            (p, table.index.nlevels))
+    if isinstance(table.index, pd.RangeIndex):  # ids in the first column
+        if table.shape[1] < 2:
+            raise ACTINNInputError(
+                "%s: a table of %d column, not cell ids and cell types" %
+                (p, table.shape[1]))
+        id_column = str(table.columns[0])
+        table = table.set_index(table.columns[0])
+        if column == id_column:
+            raise ACTINNInputError(
+                "%s: column %r holds the cell ids (the first column); name "
+                "the column of cell types, one of %s" %
+                (p, column, examples(list(table.columns))))
+    if column not in table.columns:
+        raise ACTINNInputError("%s: no column %r; its columns: %s" %
+                               (p, column, examples(list(table.columns), 12)))
+    values = table[column]
+    ids = pd.Index([str(i).strip() for i in table.index], dtype=object)
+    if (ids == "").any():
+        raise ACTINNInputError("%s: line %d has no cell id" %
+                               (p, int(np.argmax(ids == "")) + 2))
+    if ids.has_duplicates:
+        twice = repeated(ids)
+        raise ACTINNInputError(
+            "%s: %s more than once, e.g. %s" %
+            (p, counted(len(twice), "cell id",
+                        "appears/appear"), examples(twice)))
+    given = has_label(values) & ~values.str.strip().isin(TABLE_MISSING)
+    return pd.Series([str(v).strip() for v in values[given]],
+                     index=ids[given],
+                     name="cell_type",
+                     dtype=object)
 
 
 def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
@@ -135,7 +213,8 @@ def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
 
 def labels_from(labels: Union[pd.Series, PathLike],
                 data: Optional[PathLike] = None,
-                format: Optional[str] = None) -> Tuple[pd.Series, str]:
+                format: Optional[str] = None,
+                column: Optional[str] = None) -> Tuple[pd.Series, str]:
     """Cell-type labels given as CellTypist and scanpy users give them: a
     labels file (:func:`read_labels`), or the name of an ``obs`` column of
     the h5ad file ``data`` (read with anndata, the matrix left on disk); a
@@ -148,6 +227,9 @@ def labels_from(labels: Union[pd.Series, PathLike],
         file, or an ``obs`` column's name.
     data, format: optional
         The counts file the labels belong to, and its format if forced.
+    column: str, optional
+        ``labels`` is a table and this its column of cell types
+        (:func:`read_labels`).
 
     Returns
     -------
@@ -175,9 +257,17 @@ def labels_from(labels: Union[pd.Series, PathLike],
     ({'c1': 'B cell', 'c2': 'T cell'}, True)
     """
     if isinstance(labels, pd.Series):
-        return labels, "labels"
+        return labels, str(labels.attrs.get("source", "labels"))
+    if column is not None:
+        if not os.path.isfile(labels):
+            raise ACTINNInputError(
+                "%s: no such file (a column of cell types, %r, is named in a "
+                "labels table)" % (labels, column))
+        found = read_labels(labels, column)
+        return found, found.attrs["source"]
     if data is None or os.path.isfile(labels):
-        return read_labels(labels), str(labels)
+        found = read_labels(labels)
+        return found, found.attrs["source"]
     from deepchem_actinn.io.formats import path_and_format
     p, fmt = path_and_format(data, format)
     if fmt != "h5ad":
@@ -196,7 +286,14 @@ def labels_from(labels: Union[pd.Series, PathLike],
                                      dtype=object),
                       name="cell_type",
                       dtype=object)
-    return found, "%s obs[%r]" % (p, column)
+    named = "%s obs[%r]" % (p, column)
+    return _sourced(found, named), named
+
+
+def _sourced(labels: pd.Series, source: str) -> pd.Series:
+    """``labels`` with ``attrs["source"]``: what messages call them."""
+    labels.attrs["source"] = source
+    return labels
 
 
 def has_label(values: pd.Series) -> np.ndarray:
