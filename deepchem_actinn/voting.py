@@ -298,7 +298,7 @@ def majority_vote(
                                (len(labels), len(probabilities)))
     voted = labels.copy()
     rows = []
-    for cluster in sorted(set(groups), key=_natural_key):
+    for cluster in sorted(set(groups), key=natural_key):
         members = np.flatnonzero(groups == cluster)
         tally = Counter(labels[members])
         size = len(members)
@@ -505,8 +505,15 @@ def clusters_from_obs(adata, key: str) -> np.ndarray:
     return column.astype(str).to_numpy()
 
 
-def _natural_key(name: str):
-    """Sort key putting "2" before "10" and numbers before words."""
+def natural_key(name: str) -> Tuple[int, float, str]:
+    """Sort key putting "2" before "10" and numbers before words.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.voting import natural_key
+    >>> sorted(["10", "B", "2", "1.5", "A"], key=natural_key)
+    ['1.5', '2', '10', 'A', 'B']
+    """
     try:
         return (0, float(name), name)
     except ValueError:

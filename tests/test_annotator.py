@@ -981,7 +981,8 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
     assert list(frame.columns[:4]) == [
         "cell_type", "confidence", "majority_voting", "over_clustering"
     ]
-    with pytest.raises(ACTINNInputError, match="3 clusters for 6 cells"):
+    with pytest.raises(ACTINNInputError,
+                       match="3 cluster names for 6 cells \\(one per cell\\)"):
         quick.predict(X,
                       genes,
                       majority_voting=True,

@@ -15,11 +15,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTED = [
     "ACTINNModel", "LibrarySizeLogTransformer", "GeneFilterTransformer",
     "ACTINNAnnotator", "SingletaskStratifiedSplitter", "Annotation",
-    "ACTINNInputError", "ACTINNAnnotator.predict_file", "library_size_log",
-    "simulate_counts", "write_report", "io.read", "io.iter_cell_chunks",
-    "io.read_labels", "preprocessing.genes.gene_positions",
-    "voting.majority_vote", "voting.over_cluster", "hierarchy.TypeHierarchy",
-    "report.plot_umap", "distributed.predict_dask"
+    "ACTINNInputError", "ACTINNAnnotator.predict_file",
+    "ACTINNAnnotator.top_markers", "library_size_log", "simulate_counts",
+    "write_report", "io.read", "io.iter_cell_chunks", "io.read_labels",
+    "preprocessing.genes.gene_positions", "voting.majority_vote",
+    "voting.over_cluster", "hierarchy.TypeHierarchy", "report.plot_umap",
+    "distributed.predict_dask"
 ]
 
 

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (check_count_values, counts_source,
                                 iter_cell_chunks, read, round_near_whole)
+from deepchem_actinn.io.counts import EXPM1_HINT
 
 COUNTS = np.array([[3.0, 0.0, 1.0], [0.0, 2.0, 5.0], [1.0, 1.0, 0.0],
                    [4.0, 0.0, 0.0]])
@@ -84,7 +85,8 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
         "before normalising; layers['counts'] holds NaN or infinite values; "
         "other "
         "layers, not looked in: 'raw' (name one with layer=; actinn: "
-        "--train-layer, --test-layer, --query-layer or --input-layer))")
+        "--train-layer, --test-layer, --query-layer or --input-layer))" +
+        EXPM1_HINT)
 
 
 def test_explicit_choice_wins():

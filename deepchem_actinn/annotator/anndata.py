@@ -1,6 +1,7 @@
 """Annotating an AnnData object in place, the way scanpy tools do."""
 import logging
-from typing import Any, List, Optional, Tuple
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def annotate(adata,
-             annotator: ACTINNAnnotator,
+             annotator: Any,
              layer: Optional[str] = None,
              use_raw: Optional[bool] = None,
              unassigned: bool = False,
@@ -64,8 +65,10 @@ def annotate(adata,
     ----------
     adata: anndata.AnnData
         Cells x genes.
-    annotator: ACTINNAnnotator
-        A fitted annotator.
+    annotator: ACTINNAnnotator, str or os.PathLike
+        A fitted annotator, or the directory one was saved to
+        (:meth:`ACTINNAnnotator.save`), as CellTypist's ``model=`` takes a
+        model or its file.
     layer: str, optional
         Read the counts from ``adata.layers[layer]``.
     use_raw: bool, optional
@@ -80,7 +83,9 @@ def annotate(adata,
     over_clustering: str or array, optional
         The clusters to vote over with ``majority_voting`` (refused
         without it): an ``obs`` column name, or one label per cell;
-        default: Leiden clusters of the query.
+        default: Leiden clusters of the query. ``obs[key_added +
+        "_over_clustering"]`` keeps a categorical column's order of
+        clusters, else puts them in natural order (2 before 10).
     allow_non_integer: bool, default False
         Take non-integer values as counts on another scale (such as TPM);
         values that look log-normalised are refused all the same.
@@ -104,6 +109,7 @@ def annotate(adata,
     _refuse_backed(
         adata, "stream the file with annotator.predict_file(path) "
         "(actinn predict does)")
+    annotator = _fitted(annotator)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
@@ -137,7 +143,9 @@ def annotate(adata,
         adata.obs[key_added + "_majority_voting"] = pd.Categorical(
             result.majority_cell_types)
         adata.obs[key_added + "_over_clustering"] = pd.Categorical(
-            result.clusters)
+            result.clusters,
+            categories=_cluster_order(result.clusters,
+                                      _categories(adata, over_clustering)))
         adata.uns[key_added]["clusters"] = result.cluster_table
     return result
 
@@ -148,6 +156,7 @@ def train(adata,
           use_raw: Optional[bool] = None,
           allow_non_integer: bool = False,
           labelled_only: bool = False,
+          progress: Optional[Callable[[Dict[str, Any]], None]] = None,
           **params: Any) -> ACTINNAnnotator:
     """Train an annotator on a labelled AnnData, the way ``annotate`` reads
     one: the counts found by the same rule, the labels from ``obs``.
@@ -169,9 +178,11 @@ def train(adata,
     labelled_only: bool, default False
         Train on the cells with a label (a value in the column) only; by
         default every cell needs one.
+    progress: callable, optional
+        As in :meth:`ACTINNAnnotator.fit`: called after each epoch.
     **params:
         The annotator's parameters (:class:`ACTINNAnnotator`), e.g.
-        ``n_networks=1`` or ``seed=0``.
+        ``n_networks=1`` or ``seed=0``; checked before the data are read.
 
     Returns
     -------
@@ -198,6 +209,7 @@ def train(adata,
     _refuse_backed(
         adata, "train from the file with "
         "ACTINNAnnotator().fit_file(path, labels)")
+    annotator = ACTINNAnnotator(**params)  # a wrong name fails before reading
     if isinstance(labels, str):
         if labels not in adata.obs.columns:
             raise ACTINNInputError(
@@ -239,9 +251,22 @@ def train(adata,
             "(labelled_only); training on %d", len(missing), len(cells),
             int(given.sum()))
         counts, cells = counts[given], cells[given]
-    return ACTINNAnnotator(**params).fit(counts, chosen.var.index,
-                                         values[given].astype(str).to_numpy(),
-                                         cells)
+    return annotator.fit(counts, chosen.var.index,
+                         values[given].astype(str).to_numpy(), cells, progress)
+
+
+def _fitted(annotator: Any) -> ACTINNAnnotator:
+    """The annotator to annotate with: a fitted one, or the one saved in
+    the directory ``annotator`` names."""
+    if isinstance(annotator, (str, os.PathLike)):
+        return ACTINNAnnotator.load(annotator)
+    if not isinstance(annotator, ACTINNAnnotator):
+        raise TypeError(
+            "expected a fitted ACTINNAnnotator or the directory one was "
+            "saved to (ACTINNAnnotator.save), got %s" %
+            type(annotator).__name__)
+    annotator._check_fitted()
+    return annotator
 
 
 def _refuse_backed(adata, instead: str) -> None:
@@ -340,6 +365,27 @@ def _query_genes(annotator: ACTINNAnnotator,
     if species:
         logger.warning("%s", species)
     return column, candidates[column]
+
+
+def _categories(adata, over_clustering: Any) -> Optional[List[str]]:
+    """A categorical ``obs`` column's (or Categorical's) categories, in
+    their order, as text; None for anything else."""
+    if isinstance(over_clustering, str) and over_clustering in adata.obs:
+        over_clustering = adata.obs[over_clustering]
+    dtype = getattr(over_clustering, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return [str(c) for c in dtype.categories]
+    return None
+
+
+def _cluster_order(clusters: Any, given: Optional[List[str]]) -> List[str]:
+    """The clusters' names in the order ``given`` puts them, else in
+    natural order ("2" before "10", as Leiden numbers them)."""
+    from deepchem_actinn.voting import natural_key
+    present = set(str(c) for c in clusters)
+    if given is not None and present <= set(given):
+        return [c for c in given if c in present]
+    return sorted(present, key=natural_key)
 
 
 def _clusters(adata, over_clustering: Any) -> Any:

@@ -207,8 +207,8 @@ def vote(result: "Annotation",
                 "array), got shape %s" % (given.shape,))
         if len(given) != len(labels):
             raise ACTINNInputError(
-                "over_clustering gives %d clusters for %d cells" %
-                (len(given), len(labels)))
+                "over_clustering gives %d cluster names for %d cells (one "
+                "per cell)" % (len(given), len(labels)))
         unclustered = np.flatnonzero(pd.isna(given))
         if len(unclustered):
             raise ACTINNInputError(

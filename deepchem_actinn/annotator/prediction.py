@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from deepchem_actinn import confidence as conf
 from deepchem_actinn.annotator import labelling
+from deepchem_actinn.annotator.inspection import AnnotatorInspection
 from deepchem_actinn.annotator.annotation import (Annotation, as_cell_ids,
                                                   as_matrix)
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -36,7 +37,7 @@ from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 logger = logging.getLogger(__name__)
 
 
-class AnnotatorPrediction:
+class AnnotatorPrediction(AnnotatorInspection):
     """Prediction methods over a fitted annotator's state (inherited by
     :class:`~deepchem_actinn.ACTINNAnnotator`; see its Examples)."""
     # Set by __init__:
@@ -54,11 +55,6 @@ class AnnotatorPrediction:
     #: (types x genes), set by fit; None in annotators saved before it
     #: existed.
     type_profiles_: Optional[np.ndarray] = None
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "ensemble_"):
-            raise RuntimeError("this annotator is not fitted: call fit() or "
-                               "ACTINNAnnotator.load()")
 
     # -------------------------------------------------------------- predict
     @staticmethod

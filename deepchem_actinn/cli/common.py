@@ -44,28 +44,6 @@ def is_main_process() -> bool:
     return bool(distributed.is_main_process())
 
 
-def model_words(annotator) -> str:
-    """What a fitted annotator averages, in words (logs and reports).
-
-    Examples
-    --------
-    >>> import types
-    >>> from deepchem_actinn.cli.common import model_words
-    >>> model_words(types.SimpleNamespace(n_networks=3, linear_=object(),
-    ...                                   linear_weight=0.5))
-    '3 networks and a logistic regression (weight 0.5)'
-    >>> model_words(types.SimpleNamespace(n_networks=1, linear_=None,
-    ...                                   linear_weight=0.0))
-    '1 network'
-    """
-    words = "%d network%s" % (annotator.n_networks,
-                              "" if annotator.n_networks == 1 else "s")
-    if annotator.linear_ is not None:
-        words += (" and a logistic regression (weight %g)" %
-                  annotator.linear_weight)
-    return words
-
-
 def value_options(args) -> Dict[str, Any]:
     """The readers' keyword for ``--allow-non-integer``: take non-integer
     values (TPM, FPKM) as counts on another scale.

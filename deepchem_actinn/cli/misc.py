@@ -5,8 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
-from deepchem_actinn.cli.common import (matrix_options, model_words,
-                                        value_options)
+from deepchem_actinn.cli.common import (matrix_options, value_options)
 from deepchem_actinn.cli.progress import Progress
 
 logger = logging.getLogger("deepchem_actinn")
@@ -137,6 +136,7 @@ def cmd_sample_data(args) -> None:
 def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
     score it and write the report (with the UMAP of the test cells)."""
+    from deepchem_actinn.annotator.inspection import model_words
     from deepchem_actinn.cli.predict import LABEL_FILE, PROBABILITY_FILE
     from deepchem_actinn.cli.train import train_annotator
     from deepchem_actinn.datasets import (load_tabula_muris_sample,

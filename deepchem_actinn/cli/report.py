@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from deepchem_actinn.cli.common import matrix_options, model_words
+from deepchem_actinn.cli.common import matrix_options
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import existing
 
@@ -239,6 +239,7 @@ def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
 def cmd_report(args) -> None:
     """``actinn report``: read the predictions (and labels, model, query),
     write the report."""
+    from deepchem_actinn.annotator.inspection import model_words
     from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
     from deepchem_actinn.report import write_report

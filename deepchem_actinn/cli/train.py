@@ -10,8 +10,8 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
-                                        model_words, orientation_options,
-                                        settle_orientation, value_options)
+                                        orientation_options, settle_orientation,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.models.linear import LINEAR_WEIGHT
@@ -146,6 +146,7 @@ def train_annotator(args,
     the reference files named in ``args``; on the reference's ``genes``
     only when given (names as the reference spells them)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
+    from deepchem_actinn.annotator.inspection import model_words
     fixed = args.num_epochs is not None
     weight = getattr(args, "linear_weight", None)  # None: the default
     annotator = ACTINNAnnotator(

@@ -222,6 +222,15 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
         nonint_value, max_value, n_rounded if nonint_pos < 0 else 0)
 
 
+#: What to do with an AnnData that keeps only log-normalised values.
+EXPM1_HINT = (
+    "; if X is the natural log1p of normalised counts (scanpy's "
+    "normalize_total then log1p), its expm1 is each cell's counts up to a "
+    "factor, which the annotator's own per-cell normalisation removes: "
+    "adata.layers['counts'] = np.expm1(adata.X) (adata.X.expm1() if "
+    "sparse), then layer='counts', allow_non_integer=True")
+
+
 def _cells(cell_ids: Optional[Strings], rows) -> str:
     rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
     if cell_ids is None:
@@ -256,6 +265,8 @@ def counts_error(report: ValueReport,
                 (what, _LOOKED))
         if rejected:
             hint += " (%s)" % "; ".join(rejected)
+        if looks_log_normalised(report):
+            hint += EXPM1_HINT
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS
     elif hint is None:

@@ -1,0 +1,159 @@
+"""What a CellTypist user asks of a model and of ``annotate``: the model's
+summary and top markers, a saved model by its path, the clusters in order,
+and the way out of an AnnData that keeps only log-normalised values."""
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from deepchem_actinn import ACTINNAnnotator, annotate, train
+from deepchem_actinn.annotator.inspection import PROFILE_PSEUDOCOUNT
+from deepchem_actinn.errors import ACTINNInputError
+
+pytestmark = pytest.mark.torch
+
+PARAMS = dict(max_epochs=2, early_stopping=False, n_networks=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def reference(tm_train):
+    rows = slice(0, 800)
+    return anndata.AnnData(X=sp.csr_matrix(tm_train["X"][rows],
+                                           dtype=np.float32),
+                           obs=pd.DataFrame(
+                               {"cell_type": tm_train["labels"][rows]},
+                               index=tm_train["ids"][rows]),
+                           var=pd.DataFrame(index=tm_train["genes"]))
+
+
+@pytest.fixture(scope="module")
+def model(reference):
+    return train(reference, "cell_type", **PARAMS)
+
+
+@pytest.fixture
+def query(tm_test):
+    return anndata.AnnData(X=sp.csr_matrix(tm_test["X"][:300],
+                                           dtype=np.float32),
+                           obs=pd.DataFrame(index=tm_test["ids"][:300]),
+                           var=pd.DataFrame(index=tm_test["genes"]))
+
+
+def test_repr_says_what_the_model_is(model):
+    assert repr(ACTINNAnnotator()) == "<ACTINNAnnotator: not fitted>"
+    assert repr(model) == (
+        "<ACTINNAnnotator: %d cell types, %d genes, 1 network and a "
+        "logistic regression (weight 0.5)>" %
+        (len(model.type_names), len(model.genes_)))
+
+
+def test_top_markers_are_the_regressions_largest_coefficients(model):
+    markers = model.top_markers("B cell", top_n=5)
+    row = model.type_names.index("B cell")
+    coef = model.linear_.coef[row]
+    expected = np.argsort(-coef, kind="stable")[:5]
+    assert markers.name == "B cell"
+    assert list(markers.index) == [model.genes_[i] for i in expected]
+    np.testing.assert_array_equal(markers.to_numpy(), coef[expected])
+    assert "Ms4a1" in list(model.top_markers("B cell", top_n=10).index)
+
+
+def test_top_markers_without_a_regression_come_from_the_profiles(
+        reference, model):
+    networks = train(reference, "cell_type", linear_weight=0.0, **PARAMS)
+    assert networks.linear_ is None
+    markers = networks.top_markers("Hepatocyte", top_n=3)
+    # the ratio to the other types' mean gene shares, by hand
+    profiles = np.asarray(networks.type_profiles_, np.float64)
+    row = networks.type_names.index("Hepatocyte")
+    pseudo = PROFILE_PSEUDOCOUNT / profiles.shape[1]
+    others = np.delete(profiles, row, axis=0).mean(axis=0)
+    ratio = np.log2((profiles[row] + pseudo) / (others + pseudo))
+    top = np.argsort(-ratio, kind="stable")[:3]
+    assert list(markers.index) == [networks.genes_[i] for i in top]
+    np.testing.assert_allclose(markers.to_numpy(), ratio[top], rtol=1e-4)
+
+
+def test_top_markers_refuse_an_unknown_type_and_an_unfitted_model(model):
+    with pytest.raises(ACTINNInputError,
+                       match="no cell type 'X cell' in this annotator; its "
+                       "types: B cell, "):
+        model.top_markers("X cell")
+    with pytest.raises(ValueError, match="top_n must be a positive integer"):
+        model.top_markers("B cell", top_n=0)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ACTINNAnnotator().top_markers("B cell")
+
+
+def test_annotate_takes_a_saved_models_path(model, query, tmp_path):
+    model.save(tmp_path / "model")
+    by_path = query.copy()
+    result = annotate(by_path, str(tmp_path / "model"))
+    expected = annotate(query.copy(), model)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_array_equal(result.probabilities, expected.probabilities)
+    assert "actinn_cell_type" in by_path.obs
+
+
+def test_annotate_refuses_an_unfitted_model_or_another_object(query):
+    with pytest.raises(RuntimeError, match="this annotator is not fitted"):
+        annotate(query, ACTINNAnnotator())
+    with pytest.raises(TypeError,
+                       match="expected a fitted ACTINNAnnotator or the "
+                       "directory one was saved to"):
+        annotate(query, 3)
+    assert "actinn_cell_type" not in query.obs
+
+
+def test_train_checks_its_parameters_before_reading_and_passes_progress(
+        reference, caplog):
+    logged = reference.copy()
+    logged.layers["counts"] = logged.X.copy()
+    logged.X = logged.X.log1p()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+        train(logged, "cell_type", bogus=1)
+    assert "layers['counts']" not in caplog.text  # not read first
+    states = []
+    train(reference, "cell_type", progress=states.append, **PARAMS)
+    assert [s["epoch"] for s in states] == [1, 2]
+
+
+def test_over_clusters_keep_their_order(model, query):
+    # Leiden's clusters are numbers: 2 before 10, not after it
+    clusters = np.array([str(i % 12) for i in range(query.n_obs)])
+    annotate(query, model, majority_voting=True, over_clustering=clusters)
+    assert list(query.obs["actinn_over_clustering"].cat.categories) == [
+        str(i) for i in range(12)
+    ]
+    # a categorical column keeps the order it has
+    order = ["late", "early", "middle"]
+    query.obs["stage"] = pd.Categorical(np.resize(order, query.n_obs),
+                                        categories=order)
+    annotate(query, model, majority_voting=True, over_clustering="stage")
+    assert list(query.obs["actinn_over_clustering"].cat.categories) == order
+    np.testing.assert_array_equal(query.obs["actinn_over_clustering"],
+                                  query.obs["stage"])
+
+
+def test_log_normalised_only_says_how_to_annotate_it_anyway(model, query):
+    counts = query.copy()
+    expected = annotate(counts, model)
+    logged = query.copy()  # scanpy's normalize_total then log1p
+    X = logged.X.toarray()
+    logged.X = np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
+    with pytest.raises(ACTINNInputError) as err:
+        annotate(logged, model)
+    assert str(err.value).endswith(
+        "if X is the natural log1p of normalised counts (scanpy's "
+        "normalize_total then log1p), its expm1 is each cell's counts up to "
+        "a factor, which the annotator's own per-cell normalisation removes: "
+        "adata.layers['counts'] = np.expm1(adata.X) (adata.X.expm1() if "
+        "sparse), then layer='counts', allow_non_integer=True")
+    # and the advice holds: the same labels as from the counts
+    logged.layers["counts"] = np.expm1(logged.X)
+    result = annotate(logged, model, layer="counts", allow_non_integer=True)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_allclose(result.probabilities,
+                               expected.probabilities,
+                               atol=1e-5)
