@@ -455,6 +455,7 @@ def check_query_counts(args) -> None:
                               256,
                               args.test_format,
                               upper_case_genes=not args.keep_gene_case,
+                              starts=[0],  # a look, not a pass: not logged
                               **value_options(args),
                               **_query_matrix(args))
     try:
