@@ -11,7 +11,6 @@ import os
 import sys
 
 from deepchem_actinn.cli import leave, main
-from deepchem_actinn.models import distributed
 
 #: The commands torchrun may start: their training is spread over its
 #: processes, and process 0 alone writes. Others are refused under torchrun,
@@ -24,7 +23,17 @@ def run() -> None:
     """The ``actinn`` command, in a process group when torchrun started
     it. A process that fails leaves the group without waiting for the
     others (they may be waiting for it), so the job ends instead of
-    hanging."""
+    hanging. Ctrl-C while the command starts (importing PyTorch, before it
+    can say so itself) ends it at once with code 130, as later."""
+    try:
+        _run()
+    except KeyboardInterrupt:
+        print("actinn: interrupted", file=sys.stderr)
+        leave(130)
+
+
+def _run() -> None:
+    from deepchem_actinn.models import distributed
     if not distributed.launched_by_torchrun():
         leave(main())
     # the top-level parser's only options (-h, --version) take no value

@@ -62,7 +62,9 @@ exact, so the counts follow step 5 given the library level.
 
 **Randomness.** Everything comes from ``numpy.random.SeedSequence(seed)``:
 the model (genes, programs, types) from the child stream ``(0,)``, the cells
-of block ``b`` from ``(1, b)``. Blocks have a fixed size (``2**23 //
+of block ``b`` from ``(1, b)``, and the one count given to a cell drawn
+without any (a small simulation draws some; ACTINN refuses them) from
+``(2, cell)``. Blocks have a fixed size (``2**23 //
 n_genes`` cells, at most 65,536), so the file depends on ``seed`` and the
 model's parameters but not on ``chunk_size`` or the number of threads.
 
@@ -76,7 +78,7 @@ References
 import logging
 import os
 import pathlib
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
@@ -278,6 +280,29 @@ def simulate_counts(path: Union[str, os.PathLike],
     return path
 
 
+def _no_empty_cells(model: CountModel, first: int, nnz: np.ndarray,
+                    idx: np.ndarray, val: np.ndarray) -> Tuple[np.ndarray, ...]:
+    """A piece of cells (``first`` the index of its first) in which a cell
+    drawn without any count gets one count in one gene: ACTINN refuses
+    empty cells, and a small simulation (few genes, low depth) draws some.
+    The gene comes from the stream ``(2, cell)``, so the file still does
+    not depend on the chunks."""
+    empty = np.flatnonzero(nnz == 0)
+    if not len(empty):
+        return nnz, idx, val
+    genes = [
+        np.random.default_rng(
+            np.random.SeedSequence(model.entropy,
+                                   spawn_key=(2, first + int(i)))).integers(
+                                       model.n_genes) for i in empty
+    ]
+    at = np.concatenate([[0], np.cumsum(nnz)])[empty]
+    nnz = nnz.copy()
+    nnz[empty] = 1
+    return (nnz, np.insert(idx, at, np.asarray(genes, idx.dtype)),
+            np.insert(val, at, np.ones(len(empty), val.dtype)))
+
+
 def _write(tmp: str, model: CountModel, n_cells: int, chunk_size: int,
            n_threads: int, density: float, seed: Optional[int],
            progress: Optional[Callable[[int], None]]) -> int:
@@ -315,6 +340,7 @@ def _write(tmp: str, model: CountModel, n_cells: int, chunk_size: int,
         done, total = 0, 0
         for (nnz, idx, val, types), chunk_end in chunk_pieces(
                 draw_blocks(model, n_cells, n_threads), chunk_size):
+            nnz, idx, val = _no_empty_cells(model, done, nnz, idx, val)
             m, end = nnz.size, total + val.size
             if end > capacity:
                 expected = density * n_genes * n_cells * 1.02

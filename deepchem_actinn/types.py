@@ -1,4 +1,4 @@
-"""Type aliases shared by the package's modules."""
+"""Type aliases shared by the package's modules, and the range of a seed."""
 import os
 from typing import Sequence, Union
 
@@ -13,3 +13,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 Strings = Union[Sequence, np.ndarray]
 #: Per-cell numbers: a list or a NumPy array.
 Floats = Union[Sequence[float], np.ndarray]
+
+#: The largest random seed: scikit-learn's ``random_state`` (the linear
+#: member's) takes 0 to 2**32 - 1, and every seed here is one.
+MAX_SEED = 2**32 - 1

@@ -76,6 +76,24 @@ _INSTALL = ("over-clustering needs scanpy and leidenalg: pip install "
             "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
 
 
+def missing_clustering() -> List[str]:
+    """The libraries :func:`over_cluster` needs that are not installed
+    (none with the ``clustering`` extra): a command checks them before it
+    reads or trains anything.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.voting import missing_clustering
+    >>> isinstance(missing_clustering(), list)
+    True
+    """
+    import importlib.util
+    return [
+        name for name in ("scanpy", "leidenalg", "igraph")
+        if importlib.util.find_spec(name) is None
+    ]
+
+
 def default_resolution(n_cells: int) -> float:
     """The Leiden resolution used to over-cluster ``n_cells`` cells.
 

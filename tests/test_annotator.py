@@ -761,7 +761,8 @@ def test_a_diverged_training_is_refused_not_saved(tm_train):
 @pytest.mark.parametrize("setting, message", [
     (dict(learning_rate=-1), "learning_rate must be a number above 0, got -1"),
     (dict(learning_rate=float("nan")), "learning_rate must be a number above"),
-    (dict(seed=-1), "seed must be 0 or more, got -1"),
+    (dict(seed=-1), "seed must be a whole number from 0 to 4294967295"),
+    (dict(seed=2**32), "seed must be a whole number from 0 to 4294967295"),
     (dict(min_overlap=2),
      "min_overlap must be a number of at least 0 and at most 1"),
     (dict(weight_decay=-0.1), "weight_decay must be a number of at least 0"),

@@ -881,7 +881,7 @@ def test_help_says_where_to_start(capsys):
                                             ("report", "--query-format"),
                                             ("format", "--format")])
 def test_format_options_list_every_format_they_take(capsys, command, option):
-    from deepchem_actinn.cli.parser import FORMAT_ALIASES
+    from deepchem_actinn.cli.values import FORMAT_ALIASES
     with pytest.raises(SystemExit):
         main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split()).lower()

@@ -8,7 +8,9 @@ import pytest
 from deepchem_actinn.cli.progress import Progress, package_logging, process_tag
 
 
-def test_the_bar_is_drawn_at_its_first_step_timed_from_its_creation(capsys):
+def test_the_bar_is_drawn_at_its_first_step_timed_from_its_creation(
+        capsys, monkeypatch):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     bar = Progress(False, total=3, unit="epoch", desc="training")
     logging.getLogger("deepchem_actinn").warning("before the first step")
     assert "training" not in capsys.readouterr().err  # nothing drawn yet
@@ -19,6 +21,16 @@ def test_the_bar_is_drawn_at_its_first_step_timed_from_its_creation(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "training:" in err and "1/3" in err and "cost=0.5" in err
+
+
+def test_no_bar_where_stderr_is_not_a_terminal(capsys, monkeypatch):
+    # a pipeline's log file: no redraws in it
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False, raising=False)
+    bar = Progress(False, total=3)
+    bar.update(2)
+    bar.close()
+    assert bar.bar is None
+    assert capsys.readouterr().err == ""
 
 
 def test_a_quiet_bar_draws_nothing(capsys):

@@ -86,7 +86,8 @@ def test_write_report_files_and_html(tmp_path, demo):
         "confusion_matrix.png", "per_type_metrics.png", "training_curves.png",
         "confidence.png"
     ]
-    assert sorted(p.name for p in out.iterdir()) == sorted(pngs +
+    tables = ["summary.txt", "per_type_metrics.txt"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(pngs + tables +
                                                            ["report.html"])
     for name in pngs:
         _check_png(out / name)
@@ -122,7 +123,7 @@ def test_write_report_without_truth_or_history(tmp_path, demo, caplog):
     caplog.set_level(logging.INFO, logger="deepchem_actinn.report")
     path = report.write_report(tmp_path / "r", demo["pred"], demo["conf"])
     names = sorted(p.name for p in path.parent.iterdir())
-    assert names == ["confidence.png", "report.html"]
+    assert names == ["confidence.png", "report.html", "summary.txt"]
     page = path.read_text(encoding="utf-8")
     assert len(_data_uris(page)) == 1
     assert "Accuracy" not in page
@@ -367,7 +368,7 @@ def test_write_report_overwrite_in_a_prediction_dir(prediction_dir, demo):
                         overwrite=True,
                         title="second run")
     assert sorted(p.name for p in prediction_dir.iterdir()) == [
-        "confidence.png", "predicted_label.txt", "report.html"
+        "confidence.png", "predicted_label.txt", "report.html", "summary.txt"
     ]
     text = (prediction_dir / "predicted_label.txt").read_text()
     assert text == "cellname\tcelltype\n"

@@ -119,7 +119,8 @@ def annotate(adata,
                            layer,
                            use_raw,
                            allow_non_integer=allow_non_integer,
-                           source="AnnData")
+                           source="AnnData",
+                           expm1_hint=True)
     column, genes = _query_genes(annotator, chosen)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
@@ -235,7 +236,8 @@ def train(adata,
                            layer,
                            use_raw,
                            allow_non_integer=allow_non_integer,
-                           source="AnnData")
+                           source="AnnData",
+                           expm1_hint=True)
     counts: Any = chosen.matrix
     cells = adata.obs_names
     if not given.all():

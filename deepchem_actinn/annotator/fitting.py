@@ -16,7 +16,7 @@ from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
 from deepchem_actinn.preprocessing.normalise import library_size_log
-from deepchem_actinn.types import Matrix
+from deepchem_actinn.types import MAX_SEED, Matrix
 
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
 #: a stratified sample of at most ``RejectionRule.max_reference`` of them).
@@ -72,8 +72,10 @@ def check_numbers(learning_rate: float, weight_decay: float, seed: int,
                 "%s must be a number %s %g%s, got %r" %
                 (name, "of at least" if closed else "above", low,
                  "" if high == math.inf else " and at most %g" % high, value))
-    if seed < 0:
-        raise ValueError("seed must be 0 or more, got %r" % (seed,))
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError("seed must be a whole number from 0 to %d (the "
+                         "largest seed scikit-learn takes), got %r" %
+                         (MAX_SEED, seed))
 
 
 def refuse_diverged(ensemble: ACTINNEnsemble, history: dict,

@@ -22,7 +22,8 @@ import zlib
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from deepchem_actinn.cli.parser import FORMAT_ALIASES, build_parser
+from deepchem_actinn.cli.parser import build_parser
+from deepchem_actinn.cli.values import FORMAT_ALIASES
 from deepchem_actinn.cli.progress import command_session, process_tag
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.signals import Terminated
@@ -40,9 +41,6 @@ COMMANDS = {
     "demo": "misc:cmd_demo",
     "sample-data": "misc:cmd_sample_data",
 }
-
-#: Exit codes of a command stopped by Ctrl-C (SIGINT) and by SIGTERM.
-STOPPED = (130, 143)
 
 #: Arguments naming a counts file, and the options that name its matrix
 #: (an h5ad file's layer), force its format and give a CSV/TSV file's
@@ -170,13 +168,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def leave(code: int) -> None:
     """End the process with ``code``.
 
-    A command stopped by Ctrl-C or SIGTERM has already removed its partial
-    outputs and said so; it then leaves at once (``os._exit``) instead of
-    tearing the interpreter down around the computation it interrupted
-    (HDF5 files, PyTorch), a teardown that CI once saw end in SIGSEGV
-    instead of exit code 143. Any other code exits normally.
+    A command that failed, or was stopped by Ctrl-C or SIGTERM, has
+    already removed its partial outputs and said so; it then leaves at once
+    (``os._exit``) instead of tearing the interpreter down around the
+    computation it left (HDF5 files, PyTorch), a teardown that CI once saw
+    end in SIGSEGV instead of exit code 143, and h5py did after a full disk
+    instead of exit code 2. Success exits normally.
     """
-    if code in STOPPED:
+    if code != 0:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

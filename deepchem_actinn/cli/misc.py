@@ -1,38 +1,81 @@
 """``actinn format``, ``simulate``, ``demo`` and ``sample-data``."""
 import logging
+import os
 import shlex
 import shutil
 import time
 from pathlib import Path
+from typing import List, Optional
 
-from deepchem_actinn.cli.common import (matrix_options, value_options)
+from deepchem_actinn.cli.common import matrix_options, value_options
 from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
 
 
 def cmd_format(args) -> None:
-    """``actinn format``: counts in any format -> ACTINN HDF5 and/or h5ad."""
+    """``actinn format``: counts in any format -> ACTINN HDF5 and/or h5ad.
+    ACTINN's layout upper-cases the genes (unless ``--keep-gene-case``), as
+    ``actinn_format.py`` did; an h5ad, scanpy's file, keeps them as the
+    input spells them, so that its species still shows."""
     from deepchem_actinn.io import read, write_actinn_h5, write_h5ad
     from deepchem_actinn.io.output import refuse_existing
-    prefix = Path(args.output)
-    targets = {
-        "actinn_h5": [prefix.with_name(prefix.name + ".h5")],
-        "h5ad": [prefix.with_name(prefix.name + ".h5ad")],
-    }
-    targets["both"] = targets["actinn_h5"] + targets["h5ad"]
-    outputs = targets[args.to]
+    outputs = format_outputs(args.output, args.to)
     refuse_existing(outputs, args.overwrite)
-    adata = read(args.input,
-                 args.format,
-                 upper_case_genes=not args.keep_gene_case,
-                 **value_options(args),
-                 **matrix_options(args.input_layer))
+    read_as = {}  # upper-cased or not: each read once
     for path in outputs:
+        upper = path.suffix == ".h5" and not args.keep_gene_case
+        if upper not in read_as:
+            read_as[upper] = read(args.input,
+                                  args.format,
+                                  upper_case_genes=upper,
+                                  **value_options(args),
+                                  **matrix_options(args.input_layer))
+        adata = read_as[upper]
         writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
         writer(adata, path, overwrite=args.overwrite)
         logger.info("wrote %s (%d cells x %d genes)", path, adata.n_obs,
                     adata.n_vars)
+
+
+#: ``actinn format``'s outputs: the file suffix of each ``--to``.
+FORMAT_SUFFIXES = {
+    "actinn_h5": (".h5",),
+    "h5ad": (".h5ad",),
+    "both": (".h5", ".h5ad")
+}
+
+
+def format_outputs(output: str, to: Optional[str]) -> List[Path]:
+    """The files ``actinn format -o OUTPUT --to TO`` writes: ``OUTPUT``
+    is a prefix, or a file name whose suffix says the format (``--to``
+    left out) or repeats ``--to``'s.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.misc import format_outputs
+    >>> [str(p) for p in format_outputs("out", None)]
+    ['out.h5']
+    >>> [str(p) for p in format_outputs("out.h5ad", None)]
+    ['out.h5ad']
+    >>> [str(p) for p in format_outputs("out.h5", "both")]
+    ['out.h5', 'out.h5ad']
+    """
+    prefix = Path(output)
+    if output.endswith(os.sep) or prefix.is_dir():
+        raise ACTINNInputError(
+            "%s: a directory; -o names the output file (or its prefix), "
+            "e.g. %s" % (output, prefix / "sample"))
+    suffix = prefix.suffix if prefix.suffix in (".h5", ".h5ad") else ""
+    chosen = to or ("h5ad" if suffix == ".h5ad" else "actinn_h5")
+    if suffix and suffix not in FORMAT_SUFFIXES[chosen]:
+        raise ACTINNInputError(
+            "%s: a %s name, and --to %s writes %s: give -o a name without "
+            "its suffix, or the suffix of --to" %
+            (output, suffix, chosen, " and ".join(FORMAT_SUFFIXES[chosen])))
+    stem = prefix.with_suffix("") if suffix else prefix
+    return [stem.with_name(stem.name + s) for s in FORMAT_SUFFIXES[chosen]]
 
 
 def _write_obs_labels(h5ad_path: Path, labels_path: str,
@@ -82,7 +125,7 @@ def cmd_simulate(args) -> None:
         bar.close()
     if args.labels:
         _write_obs_labels(path, args.labels, args.overwrite)
-    logger.info("wrote %s", path)
+        logger.info("wrote %s (the cells' types)", args.labels)
 
 
 #: What ``actinn sample-data`` copies: bundled name -> name in DIR.
@@ -108,6 +151,8 @@ def cmd_sample_data(args) -> None:
                       parents=True) as tmp:
         for key, source in paths.items():
             shutil.copyfile(source, tmp / SAMPLE_FILES[key])
+    if args.quiet:
+        return
 
     def q(*parts: str) -> str:  # a path under DIR as one shell word
         return shlex.quote(str(target.joinpath(*parts)))

@@ -5,111 +5,13 @@ and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
 port by changing the command name.
 """
 import argparse
-from typing import Optional
 
 from deepchem_actinn._version import __version__
-
-#: ``-f`` values of the original actinn_format.py, and this package's names.
-FORMAT_ALIASES = {
-    "10x_v2": "10x_mtx",
-    "10x_v3": "10x_mtx",
-    "10x_mtx": "10x_mtx",
-    "10x_h5": "10x_h5",
-    "h5": "actinn_h5",
-    "actinn_h5": "actinn_h5",
-    "h5ad": "h5ad",
-    "txt": "tsv",
-    "tsv": "tsv",
-    "csv": "csv",
-    "auto": None,
-}
-#: The formats a ``--*-format`` option takes, for its help.
-FORMAT_CHOICES = ("10x_mtx (or 10X_V2, 10X_V3: a 10x matrix directory), "
-                  "10x_h5, h5ad, actinn_h5 (or h5), tsv (or txt), csv; "
-                  "detected from the file when omitted")
-#: ``--test-orientation`` / ``--train-orientation`` choices (CSV/TSV only).
-ORIENTATIONS = ("auto", "genes_by_cells", "cells_by_genes")
-
-
-def format_name(value: str) -> Optional[str]:
-    """A ``-f`` / ``--*-format`` value as the readers' format name."""
-    key = value.lower()
-    if key not in FORMAT_ALIASES:
-        raise argparse.ArgumentTypeError(
-            "unknown format %r; choose from %s" %
-            (value, ", ".join(sorted(FORMAT_ALIASES))))
-    return FORMAT_ALIASES[key]
-
-
-def boolean(value: str) -> bool:
-    """The original scripts' ``-op True``; a bare ``-op`` also means True."""
-    if value.lower() in ("true", "t", "yes", "y", "1"):
-        return True
-    if value.lower() in ("false", "f", "no", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("expected True or False, got %r" % value)
-
-
-def overlap_share(value: str) -> float:
-    """A ``--min-overlap``: a share in (0, 1] (0 would let a query that
-    matches no gene through, every cell given one label)."""
-    share = float(value)
-    if not 0.0 < share <= 1.0:
-        raise argparse.ArgumentTypeError(
-            "a share of the model's genes, above 0 and at most 1")
-    return share
-
-
-def probability(value: str) -> float:
-    """A number in [0, 1]."""
-    p = float(value)
-    if not 0.0 <= p <= 1.0:
-        raise argparse.ArgumentTypeError("a probability is in [0, 1]")
-    return p
-
-
-def linear_weight(value: str) -> float:
-    """A ``--linear-weight``: a number in [0, 1)."""
-    try:
-        weight = float(value)
-    except ValueError:
-        weight = float("nan")
-    if not 0 <= weight < 1:
-        raise argparse.ArgumentTypeError("expected a number in [0, 1), got %r" %
-                                         value)
-    return weight
-
-
-def positive_int(value: str) -> int:
-    """An integer of at least 1."""
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("expected at least 1, got %d" % n)
-    return n
-
-
-def positive_float(value: str) -> float:
-    """A number above 0 (a learning rate)."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = float("nan")
-    if not 0 < number < float("inf"):
-        raise argparse.ArgumentTypeError("expected a number above 0, got %r" %
-                                         value)
-    return number
-
-
-def seed_value(value: str) -> int:
-    """A random seed: an integer of at least 0."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(
-            "expected a whole number of 0 or more, got %r" % value)
-    return n
+from deepchem_actinn.cli.values import (FORMAT_CHOICES, ORIENTATIONS,
+                                        format_name, boolean, overlap_share,
+                                        probability, linear_weight,
+                                        positive_int, positive_float,
+                                        seed_value)
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -220,7 +122,11 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o",
                    "--output",
                    default=".",
-                   help="output directory (current directory)")
+                   help="output directory (current directory): writes "
+                   "predicted_label.txt (cellname, celltype, confidence, "
+                   "and the columns of the flags below), with -op "
+                   "predicted_probabilities.txt (types x cells), with "
+                   "--majority-voting clusters.txt")
     p.add_argument("-op",
                    "--output_probability",
                    "--output-probability",
@@ -373,7 +279,8 @@ def _add_commands(sub) -> None:
     p.add_argument("-o",
                    "--output",
                    required=True,
-                   help="output prefix: writes PREFIX.h5 (and/or .h5ad)")
+                   help="output prefix: writes PREFIX.h5 (and/or .h5ad); "
+                   "a name ending in .h5 or .h5ad is the file itself")
     p.add_argument("-f",
                    "--format",
                    type=format_name,
@@ -382,8 +289,11 @@ def _add_commands(sub) -> None:
                    help="input format: " + FORMAT_CHOICES)
     p.add_argument("--to",
                    choices=["actinn_h5", "h5ad", "both"],
-                   default="actinn_h5",
-                   help="output format (actinn_h5)")
+                   default=None,
+                   help="output format (actinn_h5, or h5ad for -o "
+                   "NAME.h5ad); an h5ad keeps the genes as the input spells "
+                   "them, ACTINN's layout upper-cases them unless "
+                   "--keep-gene-case")
     _add_layer(p, "--input-layer", "input")
     _add_values(p)
     _add_common(p, threads=False)
@@ -491,7 +401,12 @@ def _add_tools(sub) -> None:
                    metavar="FORMAT",
                    help="force the --query file's format: " + FORMAT_CHOICES)
     _add_layer(p, "--query-layer", "--query file")
-    p.add_argument("-o", "--output", required=True, help="report directory")
+    p.add_argument("-o",
+                   "--output",
+                   required=True,
+                   help="report directory: writes report.html, its PNG "
+                   "figures, summary.txt (metric <TAB> value) and, with -l, "
+                   "per_type_metrics.txt")
     _add_values(p)
     _add_common(p)
 

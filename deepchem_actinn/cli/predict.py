@@ -56,13 +56,19 @@ ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, LABEL_FILE]
 
 def outputs_to_replace(args, out_dir: Path) -> List[str]:
     """The files this prediction writes and, where ``out_dir`` holds an
-    earlier prediction (its ``predicted_label.txt``), that one's other
-    outputs, which this run does not write: replaced together (with
-    ``--overwrite``), so that a stale probabilities file or clusters table
-    cannot pass for this run's. A directory without an earlier prediction
-    keeps files of those names (they are the user's)."""
+    earlier prediction (its ``predicted_label.txt`` or its
+    ``predicted_probabilities.txt``, a name only predictions write), that
+    one's other outputs, which this run does not write: replaced together
+    (with ``--overwrite``; refused without it), so that a stale
+    probabilities file or clusters table cannot pass for this run's. A
+    directory without an earlier prediction keeps a ``clusters.txt`` (it is
+    the user's)."""
     names = output_names(args)
-    if os.path.lexists(out_dir / LABEL_FILE):
+    earlier = [
+        n for n in (LABEL_FILE, PROBABILITY_FILE)
+        if os.path.lexists(out_dir / n)
+    ]
+    if earlier:
         names = [
             n for n in ALL_OUTPUTS if n in names or os.path.lexists(out_dir / n)
         ]
@@ -109,6 +115,16 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
     trained."""
     if args.hierarchy:
         _hierarchy(args, type_names)
+    if args.majority_voting and not args.over_clustering:
+        from deepchem_actinn.voting import missing_clustering
+        missing = missing_clustering()
+        if missing:
+            raise ACTINNInputError(
+                "--majority-voting over-clusters the query with scanpy and "
+                "leidenalg, and %s %s not installed: pip install "
+                "'deepchem-actinn[clustering]', or give the query's clusters "
+                "with --over-clustering FILE" %
+                (" and ".join(missing), "is" if len(missing) == 1 else "are"))
     if args.over_clustering and args.majority_voting:
         from deepchem_actinn.io import read_cell_ids
         from deepchem_actinn.io._common import existing
@@ -451,13 +467,14 @@ def check_query_counts(args) -> None:
     from deepchem_actinn.io.text import SEPARATORS
     if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
         return
-    chunks = iter_cell_chunks(args.test_set,
-                              256,
-                              args.test_format,
-                              upper_case_genes=not args.keep_gene_case,
-                              starts=[0],  # a look, not a pass: not logged
-                              **value_options(args),
-                              **_query_matrix(args))
+    chunks = iter_cell_chunks(
+        args.test_set,
+        256,
+        args.test_format,
+        upper_case_genes=not args.keep_gene_case,
+        starts=[0],  # a look, not a pass: not logged
+        **value_options(args),
+        **_query_matrix(args))
     try:
         next(chunks, None)
     finally:

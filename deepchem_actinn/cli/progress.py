@@ -7,6 +7,7 @@ them back after, so that calling :func:`deepchem_actinn.cli.main` in a
 Python process leaves that process as it was.
 """
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -21,7 +22,8 @@ logger = logging.getLogger("deepchem_actinn")
 
 
 class Progress:
-    """A tqdm bar on stderr, or nothing when ``quiet``.
+    """A tqdm bar on stderr, or nothing when ``quiet`` or when stderr is
+    not a terminal (a pipeline's log file would fill with its redraws).
 
     The bar is drawn at the first :meth:`update`, so that what is logged
     before any progress (reading the files, the gene filter) comes on lines
@@ -46,7 +48,7 @@ class Progress:
         signal whose exception was swallowed is raised here again
         (:func:`deepchem_actinn.signals.raise_if_stopped`)."""
         raise_if_stopped()
-        if self.bar is None and not self.quiet:
+        if self.bar is None and not self.quiet and _on_terminal():
             from tqdm.auto import tqdm
             self.bar = tqdm(file=sys.stderr, **self.kwargs)
             # the time and rate count from the start of the work
@@ -60,6 +62,12 @@ class Progress:
         """Remove the bar."""
         if self.bar is not None:
             self.bar.close()
+
+
+def _on_terminal() -> bool:
+    """Whether stderr is a terminal, where a bar redraws in place."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty is not None and isatty())
 
 
 @contextlib.contextmanager
@@ -150,10 +158,31 @@ def package_logging(quiet: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def command_session(quiet: bool, threads: Optional[int]) -> Iterator[None]:
     """Everything a command runs inside: logging, threads, SIGTERM, and
-    library deprecation warnings silenced."""
+    library deprecation warnings and full-disk echoes silenced."""
     with package_logging(quiet), stop_on_signals(), \
-            warnings.catch_warnings():
+            warnings.catch_warnings(), quiet_full_disk():
         warnings.simplefilter("ignore", category=FutureWarning)
         warnings.simplefilter("ignore", category=DeprecationWarning)
         with torch_threads(threads):
             yield
+
+
+@contextlib.contextmanager
+def quiet_full_disk() -> Iterator[None]:
+    """Drop the "Exception ignored" tracebacks that h5py's objects print,
+    one per object, as they are freed after a write failed on a full disk:
+    the command says it once, naming the output
+    (:func:`~deepchem_actinn.io.output.full_disk`)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        value = unraisable.exc_value
+        if not (isinstance(value, OSError) and value.errno == errno.ENOSPC or
+                "No space left on device" in str(value)):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous

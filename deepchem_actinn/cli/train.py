@@ -221,10 +221,12 @@ def train_annotator(args,
 
 def check_model_dir(path: str, overwrite: bool) -> None:
     """Before any training: refuse an annotator directory that exists
-    (unless ``overwrite``), cannot be written, or holds other files."""
+    (unless ``overwrite``, or it is empty, as ``mkdir -p`` leaves it),
+    cannot be written, or holds other files."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
-    refuse_existing([Path(path)], overwrite)
+    empty = Path(path).is_dir() and not any(Path(path).iterdir())
+    refuse_existing([Path(path)], overwrite or empty)
     refuse_foreign_files(path, overwrite)
 
 

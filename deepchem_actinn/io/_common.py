@@ -7,6 +7,7 @@ modules and are re-exported by the package.
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 from pathlib import Path
 from typing import IO, Optional, Tuple
@@ -27,10 +28,33 @@ class NoDirectAccess(Exception):
 
 
 def existing(path: PathLike) -> Path:
-    """Return ``path`` as a Path, or raise if nothing is there."""
+    """Return ``path`` as a Path, or raise if nothing is there, or if it is
+    a device, or a pipe (``<(zcat file)``, ``/dev/stdin`` from a pipe),
+    whose first bytes, read to tell its format, would be gone when it is
+    read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io._common import existing
+    >>> fifo = os.path.join(tempfile.mkdtemp(), "labels.txt")
+    >>> os.mkfifo(fifo)
+    >>> existing(fifo)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: .../labels.txt: a pipe, not a file ...
+    """
     p = Path(path)
     if not p.exists():
         raise ACTINNInputError("%s: no such file or directory" % p)
+    mode = p.stat().st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise ACTINNInputError("%s: a device, not a file" % p)
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise ACTINNInputError(
+            "%s: a pipe, not a file (as <(zcat file) gives): files are read "
+            "more than once (first to tell their format), which a pipe "
+            "cannot be; write it to a file first (gzipped files are read as "
+            "they are)" % p)
     return p
 
 

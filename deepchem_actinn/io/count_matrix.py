@@ -226,7 +226,8 @@ def counts_source(adata: anndata.AnnData,
                   allow_non_integer: bool = False,
                   *,
                   source: str = "data",
-                  hint: Optional[str] = None) -> CountsSource:
+                  hint: Optional[str] = None,
+                  expm1_hint: bool = False) -> CountsSource:
     """Pick the raw-count matrix of an AnnData object and check it.
 
     ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
@@ -254,6 +255,10 @@ def counts_source(adata: anndata.AnnData,
     hint: str, optional
         Replaces the advice on where raw counts live (for data read from
         a file without ``.raw`` or layers).
+    expm1_hint: bool, default False
+        When no counts are found and ``X`` looks log-normalised, say how
+        its ``expm1`` can be annotated (for an AnnData the caller holds in
+        memory, as :func:`~deepchem_actinn.annotate` does).
 
     Returns
     -------
@@ -293,5 +298,6 @@ def counts_source(adata: anndata.AnnData,
                            source,
                            not explicit,
                            rejected=rejected,
-                           hint=hint)
+                           hint=hint,
+                           expm1_hint=expm1_hint)
     return chosen

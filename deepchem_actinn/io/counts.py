@@ -245,7 +245,8 @@ def counts_error(report: ValueReport,
                  searched: bool = False,
                  escape: bool = True,
                  rejected: Sequence[str] = (),
-                 hint: Optional[str] = None) -> ACTINNInputError:
+                 hint: Optional[str] = None,
+                 expm1_hint: bool = False) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
     ``searched`` says the conventional places of raw counts were looked in
@@ -253,7 +254,9 @@ def counts_error(report: ValueReport,
     taken (from :func:`~deepchem_actinn.io.count_matrix.choose_counts`); ``escape`` ends the message with the
     ``allow_non_integer=True`` way out (for callers that take it), offered
     only for values that do not look log-normalised: a log scale is never
-    counts. ``hint`` replaces the advice on where raw counts live.
+    counts. ``hint`` replaces the advice on where raw counts live;
+    ``expm1_hint`` (for an AnnData in memory, which the caller can change)
+    adds how log1p-normalised values can still be annotated.
     """
     if report.n_nonfinite:
         return ACTINNInputError(
@@ -265,7 +268,7 @@ def counts_error(report: ValueReport,
                 (what, _LOOKED))
         if rejected:
             hint += " (%s)" % "; ".join(rejected)
-        if looks_log_normalised(report):
+        if expm1_hint and looks_log_normalised(report):
             hint += EXPM1_HINT
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS

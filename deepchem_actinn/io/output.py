@@ -7,12 +7,13 @@ and an existing output is replaced only when asked (``overwrite=True``, on
 the command line ``--overwrite``).
 """
 import contextlib
+import errno
 import os
 import secrets
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, List, Sequence
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.signals import raise_if_stopped
@@ -72,8 +73,16 @@ def refuse_unwritable(path: PathLike, folder: Path) -> None:
 
 
 def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
-    """Refuse an output that exists (unless overwrite) or has no parent."""
+    """Refuse an output that exists (unless overwrite) or has no parent.
+
+    Returns where to write: ``path``, or what it links to when it is a
+    symbolic link (a pipeline's ``models/current``), so that replacing it
+    keeps the link. An empty directory is no output yet: a directory
+    output takes its place, as a pipeline's ``mkdir -p`` leaves it.
+    """
     target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
     parent = target.parent
     if os.path.lexists(parent) and not parent.is_dir():
         raise ACTINNInputError("%s: %s is a file, not a directory" %
@@ -81,7 +90,7 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
     if not parent.is_dir():
         raise ACTINNInputError("%s: the output directory %s does not exist" %
                                (target, parent))
-    if os.path.lexists(target):
+    if os.path.lexists(target) and not (directory and _empty_dir(target)):
         if not overwrite:
             raise ACTINNInputError(
                 "%s exists; pass overwrite=True (CLI: --overwrite) to "
@@ -90,6 +99,54 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
             raise ACTINNInputError(
                 "%s is a directory; it cannot be replaced by a file" % target)
     return target
+
+
+#: Free bytes under which a writer's RuntimeError (PyTorch's "unexpected
+#: pos", which does not say why) is taken for a full disk.
+NEARLY_FULL = 1 << 20
+
+
+def full_disk(err: BaseException, target: Path,
+              folder: Path) -> Optional[OSError]:
+    """The error to report when writing ``target`` in ``folder`` failed
+    with ``err`` because the disk is full: one OSError that names the
+    output (HDF5 and PyTorch say so in their own words, or not at all);
+    None for any other failure.
+
+    Examples
+    --------
+    >>> import errno
+    >>> from pathlib import Path
+    >>> from deepchem_actinn.io.output import full_disk
+    >>> full_disk(RuntimeError("Can't decrement id ref count (file write "
+    ...                        "failed: errno = 28, error message = 'No "
+    ...                        "space left on device')"), Path("out.h5ad"),
+    ...           Path("."))
+    OSError(28, 'no space left on the device for it')
+    >>> full_disk(ValueError("bad value"), Path("out.h5ad"), Path(".")) is None
+    True
+    """
+    chain: List[BaseException] = []
+    seen: Optional[BaseException] = err
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    full = any(
+        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or
+        "No space left on device" in str(e) or "errno = 28" in str(e)
+        for e in chain)
+    if not full and isinstance(err, RuntimeError):
+        with contextlib.suppress(OSError):
+            full = shutil.disk_usage(folder).free < NEARLY_FULL
+    if not full:
+        return None
+    return OSError(errno.ENOSPC, "no space left on the device for it",
+                   str(target))
+
+
+def _empty_dir(path: Path) -> bool:
+    """Whether ``path`` is a directory with nothing in it."""
+    return path.is_dir() and not any(path.iterdir())
 
 
 def _sibling(target: Path, tag: str) -> Path:
@@ -164,8 +221,11 @@ def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
                 "replace it" % target)
         raise_if_stopped()
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
+        full = full_disk(err, target, tmp.parent)  # before tmp frees space
         _remove(tmp)
+        if full is not None:
+            raise full from err
         raise
 
 
@@ -210,14 +270,17 @@ def atomic_output_dir(path: PathLike,
         yield tmp
         raise_if_stopped()
         _move_dir_into_place(tmp, target, overwrite)
-    except BaseException:
+    except BaseException as err:
+        full = full_disk(err, target, tmp.parent)  # before tmp frees space
         _remove(tmp)
+        if full is not None:
+            raise full from err
         raise
 
 
 def _move_dir_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
-    if not os.path.lexists(target):
-        os.replace(tmp, target)
+    if not os.path.lexists(target) or _empty_dir(target):
+        os.replace(tmp, target)  # rename(2) takes an empty directory's place
         return
     if not overwrite:
         raise ACTINNInputError(
@@ -313,6 +376,11 @@ def atomic_files(directory: PathLike,
             _refuse_present(target, names, overwrite)
             raise_if_stopped()
             _swap_in(tmp, target, names)
+        except BaseException as err:
+            full = full_disk(err, target, target)
+            if full is not None:
+                raise full from err
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:

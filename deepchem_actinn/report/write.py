@@ -13,15 +13,40 @@ from deepchem_actinn.report._canvas import png_bytes
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
 from deepchem_actinn.io.output import atomic_files
-from deepchem_actinn.report.metrics import confusion_table, per_type_metrics
+from deepchem_actinn.report.metrics import (confusion_table, per_type_metrics,
+                                            summary_metrics)
 from deepchem_actinn.report.page import CAPTIONS, report_page
 from deepchem_actinn.report.umap import Query, check_query, umap_figure
 from deepchem_actinn.types import Floats, PathLike, Strings
 
 logger = logging.getLogger(__name__)
 
-#: The files a report directory may hold, in the order they are shown.
-REPORT_FILES = tuple(CAPTIONS) + ("report.html",)
+#: The report's numbers as tables, for pipelines (tab-separated).
+SUMMARY_FILE = "summary.txt"
+METRICS_FILE = "per_type_metrics.txt"
+
+#: The files a report directory may hold: the figures in the order they
+#: are shown, the tables, then the page.
+REPORT_FILES = tuple(CAPTIONS) + (SUMMARY_FILE, METRICS_FILE, "report.html")
+
+
+def _write_tables(folder: Path, predicted: np.ndarray,
+                  truth: Optional[np.ndarray],
+                  type_names: Optional[Strings]) -> None:
+    """``summary.txt`` and (with ``truth``) ``per_type_metrics.txt``."""
+    summary = summary_metrics(truth, predicted, type_names)
+    with open(folder / SUMMARY_FILE, "w", encoding="utf-8") as handle:
+        handle.write("metric\tvalue\n")
+        for name, value in summary.items():
+            if value is not None:
+                handle.write("%s\t%s\n" %
+                             (name, "%.6g" %
+                              value if isinstance(value, float) else value))
+    if truth is not None:
+        per_type_metrics(truth, predicted,
+                         type_names).to_csv(folder / METRICS_FILE,
+                                            sep="\t",
+                                            float_format="%.6g")
 
 
 def _make_figures(
@@ -79,7 +104,13 @@ def write_report(out_dir: PathLike,
     page says why in one line). ``report.html`` embeds the same PNGs as
     data URIs, with the summary numbers, per-type metrics, predicted type
     counts and ``extra_info``, so it can be mailed or archived on its own.
-    Skipped figures are logged at INFO.
+    Skipped figures are logged at INFO. The numbers are also written as
+    tab-separated tables for pipelines: ``summary.txt`` (``metric<TAB>value``:
+    ``n_cells`` and ``share_unassigned``, and with ``true_labels``
+    ``accuracy``, ``assigned_accuracy`` and ``macro_f1``; see
+    :func:`~deepchem_actinn.report.summary_metrics`) and, with
+    ``true_labels``, ``per_type_metrics.txt`` (``type``, ``precision``,
+    ``recall``, ``f1``, ``support``).
 
     The report's files appear together or not at all: a new ``out_dir`` is
     built under a temporary name and renamed into place; into an existing
@@ -170,6 +201,7 @@ def write_report(out_dir: PathLike,
         pngs = {name: png_bytes(fig) for name, fig in drawn.items()}
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
+        _write_tables(tmp, predicted, truth, type_names)
         page = report_page(title, predicted, conf, truth, type_names, threshold,
                            extra_info, pngs, notes, level)
         (tmp / "report.html").write_text(page, encoding="utf-8")

@@ -1,0 +1,108 @@
+"""The values the ``actinn`` flags take: each flag's type checks its
+value and says what it expected, so that a bad value is a usage error
+before any file is read."""
+import argparse
+from typing import Optional
+
+#: ``-f`` values of the original actinn_format.py, and this package's names.
+FORMAT_ALIASES = {
+    "10x_v2": "10x_mtx",
+    "10x_v3": "10x_mtx",
+    "10x_mtx": "10x_mtx",
+    "10x_h5": "10x_h5",
+    "h5": "actinn_h5",
+    "actinn_h5": "actinn_h5",
+    "h5ad": "h5ad",
+    "txt": "tsv",
+    "tsv": "tsv",
+    "csv": "csv",
+    "auto": None,
+}
+#: The formats a ``--*-format`` option takes, for its help.
+FORMAT_CHOICES = ("10x_mtx (or 10X_V2, 10X_V3: a 10x matrix directory), "
+                  "10x_h5, h5ad, actinn_h5 (or h5), tsv (or txt), csv; "
+                  "detected from the file when omitted")
+#: ``--test-orientation`` / ``--train-orientation`` choices (CSV/TSV only).
+ORIENTATIONS = ("auto", "genes_by_cells", "cells_by_genes")
+
+
+def format_name(value: str) -> Optional[str]:
+    """A ``-f`` / ``--*-format`` value as the readers' format name."""
+    key = value.lower()
+    if key not in FORMAT_ALIASES:
+        raise argparse.ArgumentTypeError(
+            "unknown format %r; choose from %s" %
+            (value, ", ".join(sorted(FORMAT_ALIASES))))
+    return FORMAT_ALIASES[key]
+
+
+def boolean(value: str) -> bool:
+    """The original scripts' ``-op True``; a bare ``-op`` also means True."""
+    if value.lower() in ("true", "t", "yes", "y", "1"):
+        return True
+    if value.lower() in ("false", "f", "no", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected True or False, got %r" % value)
+
+
+def overlap_share(value: str) -> float:
+    """A ``--min-overlap``: a share in (0, 1] (0 would let a query that
+    matches no gene through, every cell given one label)."""
+    share = float(value)
+    if not 0.0 < share <= 1.0:
+        raise argparse.ArgumentTypeError(
+            "a share of the model's genes, above 0 and at most 1")
+    return share
+
+
+def probability(value: str) -> float:
+    """A number in [0, 1]."""
+    p = float(value)
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError("a probability is in [0, 1]")
+    return p
+
+
+def linear_weight(value: str) -> float:
+    """A ``--linear-weight``: a number in [0, 1)."""
+    try:
+        weight = float(value)
+    except ValueError:
+        weight = float("nan")
+    if not 0 <= weight < 1:
+        raise argparse.ArgumentTypeError("expected a number in [0, 1), got %r" %
+                                         value)
+    return weight
+
+
+def positive_int(value: str) -> int:
+    """An integer of at least 1."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("expected at least 1, got %d" % n)
+    return n
+
+
+def positive_float(value: str) -> float:
+    """A number above 0 (a learning rate)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError("expected a number above 0, got %r" %
+                                         value)
+    return number
+
+
+def seed_value(value: str) -> int:
+    """A random seed: an integer from 0 to 2**32 - 1."""
+    from deepchem_actinn.types import MAX_SEED
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            "expected a whole number from 0 to %d, got %r" % (MAX_SEED, value))
+    return n
