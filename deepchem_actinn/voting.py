@@ -22,7 +22,8 @@ probabilities kept or raised it.
 Three steps, each usable alone:
 
 * :func:`over_cluster` - Leiden clusters of the query (scanpy and
-  leidenalg, the optional extra ``clustering``);
+  leidenalg, the optional extra ``clustering``), or
+  :func:`over_cluster_graph` of the neighbour graph the user built;
 * :func:`read_clusters` / :func:`clusters_from_obs` - the user's own
   clusters, from a ``cell<TAB>cluster`` file or an ``obs`` column;
 * :func:`majority_vote` - per-cell voted labels and a per-cluster table.
@@ -180,13 +181,8 @@ def over_cluster(X_or_adata,
     >>> clusters[0] != clusters[50]
     True
     """
-    try:
-        import anndata
-        import igraph  # noqa: F401
-        import leidenalg  # noqa: F401
-        import scanpy as sc
-    except ImportError as err:
-        raise ImportError(_INSTALL) from err
+    sc = _scanpy()
+    import anndata
     import scipy.sparse as sp
     X = getattr(X_or_adata, "X", X_or_adata)
     X = X.astype(np.float32) if sp.issparse(X) else np.asarray(X, np.float32)
@@ -206,14 +202,83 @@ def over_cluster(X_or_adata,
     sc.pp.neighbors(adata,
                     n_neighbors=min(n_neighbors, n_cells - 1),
                     random_state=seed)
+    return _leiden(adata, resolution, seed)
+
+
+def over_cluster_graph(connectivities,
+                       resolution: Optional[float] = None,
+                       seed: int = 0) -> np.ndarray:
+    """Leiden clusters of a neighbour graph the user already built, as
+    CellTypist's majority voting takes one: scanpy's
+    ``obsp["connectivities"]`` after ``sc.pp.neighbors``.
+
+    Parameters
+    ----------
+    connectivities: scipy.sparse matrix
+        Cells x cells, the graph's weights.
+    resolution: float, optional
+        Leiden resolution; by default :func:`default_resolution` of the
+        number of cells.
+    seed: int, default 0
+        Seed of Leiden.
+
+    Returns
+    -------
+    numpy.ndarray of str
+        The cluster of each cell, ``"0"``, ``"1"``, ... (largest first).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from deepchem_actinn.voting import over_cluster_graph
+    >>> two = sp.block_diag([np.ones((4, 4)), np.ones((3, 3))]).tocsr()
+    >>> over_cluster_graph(two, resolution=0.5).tolist()
+    ['0', '0', '0', '0', '1', '1', '1']
+    """
+    import anndata
+    import scipy.sparse as sp
+    _scanpy()
+    graph = sp.csr_matrix(connectivities)
+    n_cells = graph.shape[0]
+    if graph.shape != (n_cells, n_cells):
+        raise ACTINNInputError(
+            "a neighbour graph is cells x cells, got shape %s" % (graph.shape,))
+    if n_cells < 3:
+        raise ACTINNCellError("over-clustering needs at least 3 cells, got "
+                              "%d" % n_cells)
+    holder = anndata.AnnData(obs=pd.DataFrame(
+        index=pd.Index([str(i) for i in range(n_cells)])))
+    holder.obsp["connectivities"] = graph
+    return _leiden(holder, resolution, seed, graph)
+
+
+def _scanpy():
+    """scanpy, once leidenalg and igraph are known to be there too."""
+    try:
+        import igraph  # noqa: F401
+        import leidenalg  # noqa: F401
+        import scanpy as sc
+    except ImportError as err:
+        raise ImportError(_INSTALL) from err
+    return sc
+
+
+def _leiden(adata,
+            resolution: Optional[float],
+            seed: int,
+            adjacency=None) -> np.ndarray:
+    """Leiden clusters of ``adata``'s neighbour graph (or ``adjacency``)."""
+    sc = _scanpy()
     if resolution is None:
-        resolution = default_resolution(n_cells)
+        resolution = default_resolution(adata.n_obs)
     sc.tl.leiden(adata,
                  resolution=resolution,
                  random_state=seed,
                  flavor="igraph",
                  n_iterations=2,
                  directed=False,
+                 adjacency=adjacency,
                  key_added="over_clustering")
     return adata.obs["over_clustering"].astype(str).to_numpy()
 

@@ -157,3 +157,20 @@ def test_log_normalised_only_says_how_to_annotate_it_anyway(model, query):
     np.testing.assert_allclose(result.probabilities,
                                expected.probabilities,
                                atol=1e-5)
+
+
+def test_the_vote_takes_the_neighbour_graph_scanpy_built(model, query):
+    pytest.importorskip("leidenalg")
+    from deepchem_actinn.voting import over_cluster_graph
+    rng = np.random.default_rng(0)
+    # a graph of three groups, as sc.pp.neighbors leaves in obsp
+    group = np.repeat([0, 1, 2], 100)
+    weights = rng.random((300, 300)) * (group[:, None] == group[None, :])
+    graph = sp.csr_matrix(np.triu(weights, 1) + np.triu(weights, 1).T)
+    query.obsp["connectivities"] = graph
+    annotate(query, model, majority_voting=True)
+    expected = over_cluster_graph(graph, seed=model.seed)
+    np.testing.assert_array_equal(query.obs["actinn_over_clustering"], expected)
+    # no cluster spans two groups of the graph
+    frame = pd.DataFrame({"group": group, "cluster": expected})
+    assert (frame.groupby("cluster")["group"].nunique() == 1).all()

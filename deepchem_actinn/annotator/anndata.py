@@ -83,7 +83,9 @@ def annotate(adata,
     over_clustering: str or array, optional
         The clusters to vote over with ``majority_voting`` (refused
         without it): an ``obs`` column name, or one label per cell;
-        default: Leiden clusters of the query. ``obs[key_added +
+        default: Leiden clusters of the neighbour graph the AnnData holds
+        (``obsp["connectivities"]``, from ``sc.pp.neighbors``), as
+        CellTypist takes it, else of the query's counts. ``obs[key_added +
         "_over_clustering"]`` keeps a categorical column's order of
         clusters, else puts them in natural order (2 before 10).
     allow_non_integer: bool, default False
@@ -131,7 +133,8 @@ def annotate(adata,
                                gene_column=column,
                                majority_voting=majority_voting,
                                over_clustering=_clusters(
-                                   adata, over_clustering),
+                                   adata, over_clustering, majority_voting,
+                                   annotator.seed),
                                hierarchy=hierarchy,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
@@ -390,8 +393,18 @@ def _cluster_order(clusters: Any, given: Optional[List[str]]) -> List[str]:
     return sorted(present, key=natural_key)
 
 
-def _clusters(adata, over_clustering: Any) -> Any:
-    """An ``obs`` column's values when ``over_clustering`` names one."""
+def _clusters(adata, over_clustering: Any, majority_voting: bool,
+              seed: int) -> Any:
+    """An ``obs`` column's values when ``over_clustering`` names one; for a
+    vote without clusters given, Leiden clusters of the neighbour graph
+    scanpy built (``obsp["connectivities"]``), when there is one."""
+    graph = adata.obsp["connectivities"] if ("connectivities"
+                                             in adata.obsp) else None
+    if over_clustering is None and majority_voting and graph is not None:
+        from deepchem_actinn.voting import over_cluster_graph
+        logger.info("AnnData: over-clustering its own neighbour graph "
+                    "(obsp['connectivities'], as sc.pp.neighbors built it)")
+        return over_cluster_graph(graph, seed=seed)
     if isinstance(over_clustering, str):
         from deepchem_actinn.voting import clusters_from_obs
         return clusters_from_obs(adata, over_clustering)
