@@ -174,3 +174,11 @@ def test_the_vote_takes_the_neighbour_graph_scanpy_built(model, query):
     # no cluster spans two groups of the graph
     frame = pd.DataFrame({"group": group, "cluster": expected})
     assert (frame.groupby("cluster")["group"].nunique() == 1).all()
+
+
+def test_annotate_says_why_a_cell_is_unassigned(model, query):
+    result = annotate(query, model, unassigned=True)
+    np.testing.assert_array_equal(query.obs["actinn_novelty_score"],
+                                  result.novelty_score)
+    annotate(query, model)  # a run without the rule leaves none behind
+    assert "actinn_novelty_score" not in query.obs

@@ -44,7 +44,10 @@ def annotate(adata,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
     ``obs[key_added + "_level"]``; with ``remove_ambient``:
-    ``obs[key_added + "_ambient_fraction"]``.
+    ``obs[key_added + "_ambient_fraction"]``; with ``unassigned``:
+    ``obs[key_added + "_novelty_score"]`` (higher is more typical of the
+    reference; :attr:`Annotation.novelty_score`), which says why a cell is
+    ``Unassigned``.
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
     ``anndata.experimental.read_lazy``) is annotated on the running
@@ -141,6 +144,8 @@ def annotate(adata,
     _write(adata, result, key_added, chosen.description)
     if result.ambient_fraction is not None:
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
+    if result.novelty_score is not None:
+        adata.obs[key_added + "_novelty_score"] = result.novelty_score
     if result.levels is not None:
         adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
     if result.majority_cell_types is not None:
@@ -292,7 +297,7 @@ def _refuse_backed(adata, instead: str) -> None:
 
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.
 OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
-                    "_over_clustering")
+                    "_over_clustering", "_novelty_score")
 
 
 def _write(adata, result: Annotation, key_added: str, counts: str) -> None:
