@@ -9,8 +9,7 @@ at the end, so ``actinn train`` trains one annotator with
 """
 import os
 import sys
-
-from deepchem_actinn.cli import leave, main
+import time
 
 #: The commands torchrun may start: their training is spread over its
 #: processes, and process 0 alone writes. Others are refused under torchrun,
@@ -29,10 +28,12 @@ def run() -> None:
         _run()
     except KeyboardInterrupt:
         print("actinn: interrupted", file=sys.stderr)
-        leave(130)
+        sys.stdout.flush()
+        os._exit(130)  # as leave(130), which may not be imported yet
 
 
 def _run() -> None:
+    from deepchem_actinn.cli import leave, main
     from deepchem_actinn.models import distributed
     if not distributed.launched_by_torchrun():
         leave(main())
@@ -46,6 +47,8 @@ def _run() -> None:
                    " (to spread a query over machines: --scheduler)"
                    if command == "predict" else ""),
                   file=sys.stderr)
+        else:  # torchrun stops process 0 as soon as another one ends
+            time.sleep(2)
         leave(2)
     distributed.init_from_env()
     code = 1

@@ -73,24 +73,21 @@ MIN_VOTE_PROBABILITY = 0.2
 
 logger = logging.getLogger(__name__)
 
-_INSTALL = ("over-clustering needs scanpy and leidenalg: pip install "
-            "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
+INSTALL_CLUSTERING = (
+    "over-clustering needs scanpy and leidenalg: pip install "
+    "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
+
+#: What Leiden over-clustering imports (the ``clustering`` extra).
+CLUSTERING_MODULES = ("scanpy", "leidenalg", "igraph")
 
 
 def missing_clustering() -> List[str]:
     """The libraries :func:`over_cluster` needs that are not installed
     (none with the ``clustering`` extra): a command checks them before it
-    reads or trains anything.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.voting import missing_clustering
-    >>> isinstance(missing_clustering(), list)
-    True
-    """
+    reads or trains anything."""
     import importlib.util
     return [
-        name for name in ("scanpy", "leidenalg", "igraph")
+        name for name in CLUSTERING_MODULES
         if importlib.util.find_spec(name) is None
     ]
 
@@ -216,11 +213,8 @@ def over_cluster_graph(connectivities,
     ----------
     connectivities: scipy.sparse matrix
         Cells x cells, the graph's weights.
-    resolution: float, optional
-        Leiden resolution; by default :func:`default_resolution` of the
-        number of cells.
-    seed: int, default 0
-        Seed of Leiden.
+    resolution, seed:
+        As in :func:`over_cluster`.
 
     Returns
     -------
@@ -255,13 +249,12 @@ def over_cluster_graph(connectivities,
 
 def _scanpy():
     """scanpy, once leidenalg and igraph are known to be there too."""
+    import importlib
     try:
-        import igraph  # noqa: F401
-        import leidenalg  # noqa: F401
-        import scanpy as sc
+        modules = [importlib.import_module(m) for m in CLUSTERING_MODULES]
     except ImportError as err:
-        raise ImportError(_INSTALL) from err
-    return sc
+        raise ImportError(INSTALL_CLUSTERING) from err
+    return modules[0]
 
 
 def _leiden(adata,

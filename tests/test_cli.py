@@ -305,7 +305,7 @@ def test_report_says_what_is_wrong_with_the_true_labels(trained, tmp_path,
             "%s labels (--labelled-only)</td>" % partial) in page
     code, err = report("r3", "--labelled-only")
     assert code == 2
-    assert "--labelled-only reports on the cells -l labels: pass -l too" in err
+    assert "--labelled-only is about the true labels -l gives: pass -l too" in err
     lower = tmp_path / "lower.txt"
     truth.assign(type=truth["type"].str.lower()).to_csv(lower,
                                                         sep="\t",

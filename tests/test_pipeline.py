@@ -157,7 +157,7 @@ def test_format_names_its_file_as_given(tmp_path, capsys):
                        ".h5ad"):
         format_outputs("out.h5", "h5ad")
     with pytest.raises(ACTINNInputError, match="a directory; -o names"):
-        format_outputs(str(tmp_path), None)
+        format_outputs(str(tmp_path) + os.sep, None)
     out = tmp_path / "sample.h5ad"
     assert main(["format", "-i", str(PATHS["test"]), "-o", str(out), "-q"]) == 0
     assert os.listdir(tmp_path) == ["sample.h5ad"]
@@ -237,7 +237,7 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
                             stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(0.2)  # PyTorch is still being imported
+    time.sleep(0.5)  # PyTorch is still being imported
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
@@ -262,9 +262,68 @@ def test_voting_without_the_clustering_extra_fails_before_reading(
     assert code == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == (
-        "actinn predict: error: --majority-voting over-clusters the query "
-        "with scanpy and leidenalg, and leidenalg and igraph are not "
-        "installed: pip install 'deepchem-actinn[clustering]', or give the "
-        "query's clusters with --over-clustering FILE")
+        "actinn predict: error: --majority-voting: over-clustering needs "
+        "scanpy and leidenalg: pip install 'deepchem-actinn[clustering]' (or "
+        "pip install scanpy leidenalg) (leidenalg and igraph not installed), "
+        "or give the query's clusters with --over-clustering FILE")
     assert "read 1000 cells" not in err  # refused before the query is read
     assert not (tmp_path / "out").exists()
+
+
+def test_format_prefix_may_share_a_directorys_name(tmp_path, monkeypatch):
+    # actinn format -i pbmc3k -o pbmc3k: the input folder, the output prefix
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sample").mkdir()
+    assert [str(p) for p in format_outputs("sample", None)] == ["sample.h5"]
+    (tmp_path / "taken.h5").mkdir()
+    with pytest.raises(ACTINNInputError,
+                       match="taken.h5: a directory, where -o taken would "
+                       "write a file"):
+        format_outputs("taken", None)
+
+
+def test_the_working_directory_is_never_an_empty_output(tmp_path, monkeypatch,
+                                                        capsys):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert output.empty_directory(tmp_path / "here") is False
+    code = main(["train", *TRAIN, "-m", ".", *QUICK])
+    assert code == 2
+    assert ("%s exists; pass --overwrite to replace it" %
+            here) in capsys.readouterr().err
+
+
+def test_a_dangling_link_is_written_through(tmp_path):
+    link = tmp_path / "current"
+    link.symlink_to(tmp_path / "v2", target_is_directory=True)
+    output.refuse_existing([link], overwrite=False)  # nothing there yet
+    with atomic_output_dir(link) as tmp:
+        (tmp / "annotator.json").write_text("{}")
+    assert link.is_symlink()
+    assert os.listdir(tmp_path / "v2") == ["annotator.json"]
+
+
+def test_a_disk_quota_is_said_as_such(tmp_path):
+    with pytest.raises(OSError, match="disk quota exceeded writing it"):
+        with atomic_output(tmp_path / "out.txt") as tmp:
+            tmp.write_text("partial")
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+
+
+def test_an_atlas_table_may_list_other_cells(tmp_path, caplog):
+    import logging
+    from deepchem_actinn.io import labels_from, match_labels
+    table = tmp_path / "annotations_facs.csv"
+    table.write_text("cell,tissue,cell_ontology_class\nc1,Lung,B cell\n"
+                     "c2,Lung,T cell\nc9,Liver,hepatocyte\n")
+    labels, named = labels_from(str(table), column="cell_ontology_class")
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn"):
+        y = match_labels(["c2", "c1"], labels, named)
+    assert list(y) == ["T cell", "B cell"]
+    assert ("annotations_facs.csv column 'cell_ontology_class': 1 of its 3 "
+            "cells are not in the matrix (left out)") in caplog.text
+    with pytest.raises(ACTINNInputError, match="none of its 3 cell ids"):
+        match_labels(["x1", "x2"], labels, named)
+    with pytest.raises(ValueError, match="already a Series"):
+        labels_from(labels, column="cell_ontology_class")

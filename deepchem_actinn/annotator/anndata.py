@@ -141,21 +141,8 @@ def annotate(adata,
                                hierarchy=hierarchy,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
-    _write(adata, result, key_added, chosen.description)
-    if result.ambient_fraction is not None:
-        adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
-    if result.novelty_score is not None:
-        adata.obs[key_added + "_novelty_score"] = result.novelty_score
-    if result.levels is not None:
-        adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
-    if result.majority_cell_types is not None:
-        adata.obs[key_added + "_majority_voting"] = pd.Categorical(
-            result.majority_cell_types)
-        adata.obs[key_added + "_over_clustering"] = pd.Categorical(
-            result.clusters,
-            categories=_cluster_order(result.clusters,
-                                      _categories(adata, over_clustering)))
-        adata.uns[key_added]["clusters"] = result.cluster_table
+    _write(adata, result, key_added, chosen.description,
+           _categories(adata, over_clustering))
     return result
 
 
@@ -300,10 +287,15 @@ OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
                     "_over_clustering", "_novelty_score")
 
 
-def _write(adata, result: Annotation, key_added: str, counts: str) -> None:
-    """The per-cell labels, confidences and probabilities, and ``uns``
-    (``counts``: the matrix the counts came from; replacing an earlier run's under ``key_added``, its optional columns
-    too, as scanpy replaces a ``key_added``)."""
+def _write(adata,
+           result: Annotation,
+           key_added: str,
+           counts: str,
+           cluster_order: Optional[List[str]] = None) -> None:
+    """The per-cell labels, confidences and probabilities, what the run's
+    options added, and ``uns`` (``counts``: the matrix the counts came
+    from), replacing an earlier run's under ``key_added``, its optional
+    columns too, as scanpy replaces a ``key_added``."""
     stale = [
         key_added + suffix
         for suffix in OPTIONAL_COLUMNS
@@ -321,6 +313,19 @@ def _write(adata, result: Annotation, key_added: str, counts: str) -> None:
         "counts": counts,
         "package_version": __version__,
     }
+    if result.ambient_fraction is not None:
+        adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
+    if result.novelty_score is not None:
+        adata.obs[key_added + "_novelty_score"] = result.novelty_score
+    if result.levels is not None:
+        adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
+    if result.majority_cell_types is not None:
+        adata.obs[key_added + "_majority_voting"] = pd.Categorical(
+            result.majority_cell_types)
+        adata.obs[key_added + "_over_clustering"] = pd.Categorical(
+            result.clusters,
+            categories=_cluster_order(result.clusters, cluster_order))
+        adata.uns[key_added]["clusters"] = result.cluster_table
 
 
 def _lazy_counts(adata, layer: Optional[str],

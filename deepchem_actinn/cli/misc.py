@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from deepchem_actinn.cli.common import matrix_options, value_options
-from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.cli.progress import Progress, held_stderr
 from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
@@ -23,20 +23,35 @@ def cmd_format(args) -> None:
     from deepchem_actinn.io.output import refuse_existing
     outputs = format_outputs(args.output, args.to)
     refuse_existing(outputs, args.overwrite)
-    read_as = {}  # upper-cased or not: each read once
+    adata = read(args.input,
+                 args.format,
+                 upper_case_genes=False,
+                 **value_options(args),
+                 **matrix_options(args.input_layer))
     for path in outputs:
-        upper = path.suffix == ".h5" and not args.keep_gene_case
-        if upper not in read_as:
-            read_as[upper] = read(args.input,
-                                  args.format,
-                                  upper_case_genes=upper,
-                                  **value_options(args),
-                                  **matrix_options(args.input_layer))
-        adata = read_as[upper]
-        writer = write_actinn_h5 if path.suffix == ".h5" else write_h5ad
-        writer(adata, path, overwrite=args.overwrite)
-        logger.info("wrote %s (%d cells x %d genes)", path, adata.n_obs,
-                    adata.n_vars)
+        h5 = path.suffix == ".h5"
+        # ACTINN's layout upper-cased, as the ACTINN scripts wrote it
+        out = upper_cased(adata) if h5 and not args.keep_gene_case else adata
+        with held_stderr():  # h5py's echoes of a full disk
+            if h5:
+                write_actinn_h5(out, path, overwrite=args.overwrite)
+            else:
+                write_h5ad(out, path, overwrite=args.overwrite)
+        logger.info("wrote %s (%d cells x %d genes)", path, out.n_obs,
+                    out.n_vars)
+
+
+def upper_cased(adata):
+    """``adata`` with its genes upper-cased and the repeats that makes
+    dropped, as :func:`~deepchem_actinn.io.read` upper-cases them."""
+    from deepchem_actinn.io import clean_gene_names
+    names, keep = clean_gene_names(adata.var_names, upper_case=True)
+    if keep.all():
+        out = adata.copy()
+    else:
+        out = adata[:, keep].copy()
+    out.var_names = names
+    return out
 
 
 #: ``actinn format``'s outputs: the file suffix of each ``--to``.
@@ -63,7 +78,7 @@ def format_outputs(output: str, to: Optional[str]) -> List[Path]:
     ['out.h5', 'out.h5ad']
     """
     prefix = Path(output)
-    if output.endswith(os.sep) or prefix.is_dir():
+    if output.endswith(os.sep) or not prefix.name:
         raise ACTINNInputError(
             "%s: a directory; -o names the output file (or its prefix), "
             "e.g. %s" % (output, prefix / "sample"))
@@ -75,7 +90,12 @@ def format_outputs(output: str, to: Optional[str]) -> List[Path]:
             "its suffix, or the suffix of --to" %
             (output, suffix, chosen, " and ".join(FORMAT_SUFFIXES[chosen])))
     stem = prefix.with_suffix("") if suffix else prefix
-    return [stem.with_name(stem.name + s) for s in FORMAT_SUFFIXES[chosen]]
+    paths = [stem.with_name(stem.name + s) for s in FORMAT_SUFFIXES[chosen]]
+    for path in paths:
+        if path.is_dir():
+            raise ACTINNInputError("%s: a directory, where -o %s would write "
+                                   "a file" % (path, output))
+    return paths
 
 
 def _write_obs_labels(h5ad_path: Path, labels_path: str,
@@ -188,11 +208,12 @@ def cmd_demo(args) -> None:
                                           tabula_muris_sample_paths)
     from deepchem_actinn.io import write_predicted_labels, write_probabilities
     from deepchem_actinn.io.output import atomic_files, refuse_existing
-    from deepchem_actinn.report import summary_metrics, write_report
+    from deepchem_actinn.report import (REPORT_FILES, summary_metrics,
+                                        write_report)
     out_dir = Path(args.output)
     refuse_existing([
-        out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
-        out_dir / "report.html"
+        out_dir / name
+        for name in (LABEL_FILE, PROBABILITY_FILE) + tuple(REPORT_FILES)
     ], args.overwrite)
     train, test = load_tabula_muris_sample(
         upper_case_genes=not args.keep_gene_case)

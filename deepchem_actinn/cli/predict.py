@@ -116,15 +116,14 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
     if args.hierarchy:
         _hierarchy(args, type_names)
     if args.majority_voting and not args.over_clustering:
-        from deepchem_actinn.voting import missing_clustering
+        from deepchem_actinn.voting import (INSTALL_CLUSTERING,
+                                            missing_clustering)
         missing = missing_clustering()
         if missing:
             raise ACTINNInputError(
-                "--majority-voting over-clusters the query with scanpy and "
-                "leidenalg, and %s %s not installed: pip install "
-                "'deepchem-actinn[clustering]', or give the query's clusters "
-                "with --over-clustering FILE" %
-                (" and ".join(missing), "is" if len(missing) == 1 else "are"))
+                "--majority-voting: %s (%s not installed), or give the "
+                "query's clusters with --over-clustering FILE" %
+                (INSTALL_CLUSTERING, " and ".join(missing)))
     if args.over_clustering and args.majority_voting:
         from deepchem_actinn.io import read_cell_ids
         from deepchem_actinn.io._common import existing

@@ -7,7 +7,7 @@ them back after, so that calling :func:`deepchem_actinn.cli.main` in a
 Python process leaves that process as it was.
 """
 import contextlib
-import errno
+import io
 import logging
 import os
 import sys
@@ -168,6 +168,24 @@ def command_session(quiet: bool, threads: Optional[int]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def held_stderr() -> Iterator[None]:
+    """What is printed to stderr inside, held back and then passed on,
+    unless the block failed on a full disk: h5py then prints a traceback
+    for each object it frees, and the command's one error that names the
+    output says it all. For a command's own writes (one thread)."""
+    from deepchem_actinn.io.output import is_full_disk
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(held):
+            yield
+    except BaseException as err:
+        if not is_full_disk(err):
+            sys.stderr.write(held.getvalue())
+        raise
+    sys.stderr.write(held.getvalue())
+
+
+@contextlib.contextmanager
 def quiet_full_disk() -> Iterator[None]:
     """Drop the "Exception ignored" tracebacks that h5py's objects print,
     one per object, as they are freed after a write failed on a full disk:
@@ -175,10 +193,10 @@ def quiet_full_disk() -> Iterator[None]:
     (:func:`~deepchem_actinn.io.output.full_disk`)."""
     previous = sys.unraisablehook
 
+    from deepchem_actinn.io.output import is_full_disk
+
     def hook(unraisable: Any) -> None:
-        value = unraisable.exc_value
-        if not (isinstance(value, OSError) and value.errno == errno.ENOSPC or
-                "No space left on device" in str(value)):
+        if not is_full_disk(unraisable.exc_value):
             previous(unraisable)
 
     sys.unraisablehook = hook

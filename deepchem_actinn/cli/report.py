@@ -242,11 +242,15 @@ def cmd_report(args) -> None:
     from deepchem_actinn.annotator.inspection import model_words
     from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
-    from deepchem_actinn.report import write_report
-    if args.labelled_only and not args.labels:
-        raise ACTINNInputError("--labelled-only reports on the cells -l "
-                               "labels: pass -l too")
-    refuse_existing([Path(args.output) / "report.html"], args.overwrite)
+    from deepchem_actinn.report import REPORT_FILES, write_report
+    for flag, given in (("--labelled-only", args.labelled_only),
+                        ("--labels-column", args.labels_column)):
+        if given and not args.labels:
+            raise ACTINNInputError("%s is about the true labels -l gives: "
+                                   "pass -l too" % flag)
+    # the page last: the user knows the report writes it
+    refuse_existing([Path(args.output) / n for n in reversed(REPORT_FILES)],
+                    args.overwrite)
     frame = read_predictions(args.predictions)
     column = args.use_as_prediction
     if column not in frame.columns:

@@ -225,8 +225,7 @@ def check_model_dir(path: str, overwrite: bool) -> None:
     cannot be written, or holds other files."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
-    empty = Path(path).is_dir() and not any(Path(path).iterdir())
-    refuse_existing([Path(path)], overwrite or empty)
+    refuse_existing([Path(path)], overwrite)
     refuse_foreign_files(path, overwrite)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import logging
 import os
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
@@ -23,6 +24,8 @@ from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.labels import MISSING_LABELS
 from deepchem_actinn.types import PathLike, Strings
+
+logger = logging.getLogger(__name__)
 
 #: The header of a predicted-labels file (ACTINN's ``predicted_label.txt``).
 LABEL_HEADER = ("cellname", "celltype")
@@ -42,10 +45,23 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     ignored and fields are stripped of surrounding spaces. ``.gz`` files
     are read gunzipped.
 
+    With ``column``, the file is instead a table with a header (tab- or
+    comma-separated: a cell metadata table as R's ``write.csv(meta.data)``
+    or pandas' ``obs.to_csv()`` writes it, or Tabula Muris'
+    ``annotations_facs.csv``): its first column (or its row names, where
+    the header is one field short) holds the cell ids and ``column`` the
+    cell types. Cells without a value there (empty, ``NA``, ``nan``) are
+    left out, as unlabelled. Such a table may describe a whole atlas:
+    :func:`match_labels` leaves out its cells that the matrix does not hold
+    (``attrs["table"]``), where a labels file naming cells the matrix lacks
+    is refused.
+
     Parameters
     ----------
     path: str or os.PathLike
         The labels file.
+    column: str, optional
+        The column of a table that holds the cell types.
 
     Returns
     -------
@@ -80,8 +96,10 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     if p.is_dir():
         raise ACTINNInputError("%s: a directory, not a labels file" % p)
     if column is not None:
-        return _sourced(_table_column(p, str(column)),
-                        "%s column %r" % (p, column))
+        table = _sourced(_table_column(p, str(column)),
+                         "%s column %r" % (p, column))
+        table.attrs["table"] = True  # may list other cells too
+        return table
     ids: List[str] = []
     types: List[str] = []
     n_fields = 2
@@ -100,10 +118,11 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
                         (p, len(fields), examples(fields, 4), COLUMN_HINT))
                 if not ids and len(fields) > n_fields:
                     raise ACTINNInputError(
-                        "%s: line 1 holds %d fields (%s), not cell id<TAB>cell "
-                        "type: if it is a table under a header, name the "
+                        "%s: line %d holds %d fields (%s), not cell id<TAB>"
+                        "cell type: if it is a table under a header, name the "
                         "column of cell types (%s)" %
-                        (p, len(fields), examples(fields, 4), COLUMN_HINT))
+                        (p, lineno, len(fields), examples(fields,
+                                                          4), COLUMN_HINT))
                 if len(fields) != n_fields or not all(fields[:2]):
                     raise ACTINNInputError(
                         "%s: line %d: expected cell id<TAB>cell type (or "
@@ -235,8 +254,8 @@ def labels_from(labels: Union[pd.Series, PathLike],
     -------
     (labels, name)
         The labels (cells without a value in the column are left out, as
-        unlabelled) and the words naming them in messages: the file's path
-        or ``"PATH obs['column']"``.
+        unlabelled) and the words naming them in messages: the file's path,
+        ``"PATH column 'NAME'"`` or ``"PATH obs['column']"``.
 
     Raises
     ------
@@ -257,12 +276,16 @@ def labels_from(labels: Union[pd.Series, PathLike],
     ({'c1': 'B cell', 'c2': 'T cell'}, True)
     """
     if isinstance(labels, pd.Series):
+        if column is not None:
+            raise ValueError("column names a column of a labels table; "
+                             "labels are already a Series")
         return labels, str(labels.attrs.get("source", "labels"))
     if column is not None:
         if not os.path.isfile(labels):
             raise ACTINNInputError(
-                "%s: no such file (a column of cell types, %r, is named in a "
-                "labels table)" % (labels, column))
+                "%s: %s (a column of cell types, %r, is named in a labels "
+                "table)" % (labels, "a directory, not a file" if
+                            os.path.isdir(labels) else "no such file", column))
         found = read_labels(labels, column)
         return found, found.attrs["source"]
     if data is None or os.path.isfile(labels):
@@ -404,6 +427,11 @@ def match_labels(cell_ids: Strings,
             "%s: %d of %d cells have no label, e.g. %s%s" %
             (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))
     extra = known[~known.isin(ids)]
+    if len(extra) and labels.attrs.get("table"):
+        # a metadata table of a whole atlas: its other cells are not these
+        logger.info("%s: %d of its %d cells are not in %s (left out)",
+                    labels_path, len(extra), len(known), cells_of)
+        extra = extra[:0]
     if len(extra):
         header = (" (is the first line a header? a labels file has none, "
                   "or %s)" % "<TAB>".join(LABEL_HEADER) if

@@ -22,7 +22,9 @@ from deepchem_actinn.types import PathLike
 
 def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     """Fail before any work if an output exists and may not be replaced,
-    or cannot be written where it goes (:func:`refuse_unwritable`).
+    or cannot be written where it goes (:func:`refuse_unwritable`). A link
+    is judged by what it points to (:func:`output_path`), and an empty
+    directory is no output yet (:func:`empty_directory`).
 
     Examples
     --------
@@ -31,10 +33,10 @@ def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     >>> out = tempfile.mkdtemp()
     >>> refuse_existing([os.path.join(out, "model")], overwrite=False)
     """
-    paths = list(paths)
+    paths = [output_path(p) for p in paths]
     if not overwrite:
         for path in paths:
-            if os.path.lexists(path):
+            if os.path.lexists(path) and not empty_directory(path):
                 raise ACTINNInputError(
                     "%s exists; pass overwrite=True (CLI: --overwrite) to "
                     "replace it" % path)
@@ -80,9 +82,7 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
     keeps the link. An empty directory is no output yet: a directory
     output takes its place, as a pipeline's ``mkdir -p`` leaves it.
     """
-    target = Path(path)
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))
+    target = output_path(path)
     parent = target.parent
     if os.path.lexists(parent) and not parent.is_dir():
         raise ACTINNInputError("%s: %s is a file, not a directory" %
@@ -90,7 +90,7 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
     if not parent.is_dir():
         raise ACTINNInputError("%s: the output directory %s does not exist" %
                                (target, parent))
-    if os.path.lexists(target) and not (directory and _empty_dir(target)):
+    if os.path.lexists(target) and not (directory and empty_directory(target)):
         if not overwrite:
             raise ACTINNInputError(
                 "%s exists; pass overwrite=True (CLI: --overwrite) to "
@@ -126,27 +126,71 @@ def full_disk(err: BaseException, target: Path,
     >>> full_disk(ValueError("bad value"), Path("out.h5ad"), Path(".")) is None
     True
     """
-    chain: List[BaseException] = []
-    seen: Optional[BaseException] = err
-    while seen is not None and len(chain) < 8:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    full = any(
-        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or
-        "No space left on device" in str(e) or "errno = 28" in str(e)
-        for e in chain)
+    full = is_full_disk(err)
     if not full and isinstance(err, RuntimeError):
         with contextlib.suppress(OSError):
             full = shutil.disk_usage(folder).free < NEARLY_FULL
     if not full:
         return None
-    return OSError(errno.ENOSPC, "no space left on the device for it",
-                   str(target))
+    quota = any(
+        isinstance(e, OSError) and e.errno == errno.EDQUOT for e in _chain(err))
+    return OSError(
+        errno.EDQUOT if quota else errno.ENOSPC,
+        "disk quota exceeded writing it"
+        if quota else "no space left on the device for it", str(target))
 
 
-def _empty_dir(path: Path) -> bool:
-    """Whether ``path`` is a directory with nothing in it."""
-    return path.is_dir() and not any(path.iterdir())
+def is_full_disk(err: BaseException) -> bool:
+    """Whether ``err`` (or an exception it came from) says the disk is
+    full or the quota spent, in the words of the OS, HDF5 or h5py.
+
+    Examples
+    --------
+    >>> import errno
+    >>> from deepchem_actinn.io.output import is_full_disk
+    >>> is_full_disk(OSError(errno.ENOSPC, "No space left on device"))
+    True
+    >>> is_full_disk(OSError(errno.ENOENT, "No such file or directory"))
+    False
+    """
+    return any(
+        isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or
+        any(words in str(e) for words in _FULL_WORDS) for e in _chain(err))
+
+
+#: How HDF5 and h5py say the disk is full or the quota spent.
+_FULL_WORDS = ("No space left on device", "errno = 28", "Disk quota exceeded",
+               "errno = 122")
+
+
+def _chain(err: BaseException) -> List[BaseException]:
+    """``err`` and the exceptions it came from (at most 8)."""
+    chain: List[BaseException] = []
+    seen: Optional[BaseException] = err
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def output_path(path: PathLike) -> Path:
+    """Where an output named ``path`` is written: what ``path`` links to
+    when it is a symbolic link (a pipeline's ``models/current``, dangling
+    or not), so that replacing it keeps the link; absolute when it has no
+    name of its own (``.``)."""
+    target = Path(path)
+    if target.is_symlink():
+        return Path(os.path.realpath(target))
+    return target if target.name else Path(os.path.abspath(target))
+
+
+def empty_directory(path: PathLike) -> bool:
+    """Whether ``path`` is an empty directory other than the working one: a
+    directory output takes its place, as a pipeline's ``mkdir -p`` leaves
+    it (the working directory is kept: the shell stands in it)."""
+    p = Path(path)
+    return (p.is_dir() and not any(p.iterdir()) and
+            os.path.realpath(p) != os.path.realpath(os.getcwd()))
 
 
 def _sibling(target: Path, tag: str) -> Path:
@@ -279,7 +323,7 @@ def atomic_output_dir(path: PathLike,
 
 
 def _move_dir_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
-    if not os.path.lexists(target) or _empty_dir(target):
+    if not os.path.lexists(target) or empty_directory(target):
         os.replace(tmp, target)  # rename(2) takes an empty directory's place
         return
     if not overwrite:

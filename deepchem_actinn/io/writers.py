@@ -16,11 +16,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import io
 import logging
-import sys
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterator, List, Optional
+from typing import IO, TYPE_CHECKING, List, Optional
 
 import anndata
 import numpy as np
@@ -30,7 +28,7 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io.labels import CONFIDENCE_HEADER, LABEL_HEADER
 from deepchem_actinn.io.output import (  # noqa: F401
-    atomic_output, atomic_output_dir, check_target, full_disk)
+    atomic_output, atomic_output_dir, check_target)
 from deepchem_actinn.types import Floats, PathLike, Strings
 
 if TYPE_CHECKING:
@@ -95,23 +93,6 @@ def write_actinn_h5(adata: anndata.AnnData,
                 frame.shape[1], path)
 
 
-@contextlib.contextmanager
-def _echoes_held(tmp: Path) -> Iterator[None]:
-    """What h5py prints to stderr while ``tmp`` is written, held back and
-    then passed on, unless the write failed for a full disk: then h5py
-    prints a traceback for each object it frees, and the one error that
-    names the output says it all."""
-    held = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(held):
-            yield
-    except BaseException as err:
-        if full_disk(err, tmp, tmp.parent) is None:
-            sys.stderr.write(held.getvalue())
-        raise
-    sys.stderr.write(held.getvalue())
-
-
 def write_h5ad(adata: anndata.AnnData,
                path: PathLike,
                overwrite: bool = False,
@@ -140,7 +121,7 @@ def write_h5ad(adata: anndata.AnnData,
     >>> sp.issparse(anndata.read_h5ad(path).X)
     True
     """
-    with atomic_output(path, overwrite) as tmp, _echoes_held(tmp):
+    with atomic_output(path, overwrite) as tmp:
         adata.write_h5ad(tmp, compression=compression)
     logger.info("wrote %d cells x %d genes to %s", adata.n_obs, adata.n_vars,
                 path)
