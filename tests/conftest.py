@@ -86,6 +86,26 @@ def tm_test():
     return _load("test")
 
 
+@pytest.fixture(scope="session")
+def tm_reference(tm_train):
+    """A function giving the first ``n`` training cells as an AnnData of
+    raw counts (CSR) with their types in ``obs["cell_type"]``, a new one
+    each call (tests may change it)."""
+    import anndata
+    import scipy.sparse as sp
+
+    def first(n: int):
+        rows = slice(0, n)
+        return anndata.AnnData(X=sp.csr_matrix(tm_train["X"][rows],
+                                               dtype=np.float32),
+                               obs=pd.DataFrame(
+                                   {"cell_type": tm_train["labels"][rows]},
+                                   index=tm_train["ids"][rows]),
+                               var=pd.DataFrame(index=tm_train["genes"]))
+
+    return first
+
+
 @pytest.fixture
 def coloured_points():
     """A function giving the rows of (x, y, colour value), sorted: those of

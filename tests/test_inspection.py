@@ -17,14 +17,8 @@ PARAMS = dict(max_epochs=2, early_stopping=False, n_networks=1, seed=0)
 
 
 @pytest.fixture(scope="module")
-def reference(tm_train):
-    rows = slice(0, 800)
-    return anndata.AnnData(X=sp.csr_matrix(tm_train["X"][rows],
-                                           dtype=np.float32),
-                           obs=pd.DataFrame(
-                               {"cell_type": tm_train["labels"][rows]},
-                               index=tm_train["ids"][rows]),
-                           var=pd.DataFrame(index=tm_train["genes"]))
+def reference(tm_reference):
+    return tm_reference(800)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """``train(adata, labels)``: a labelled AnnData trained on as ``annotate``
 reads one - the counts found by the same rule, the labels from ``obs``."""
-import anndata
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -15,15 +13,9 @@ PARAMS = dict(max_epochs=2, early_stopping=False, n_networks=1, seed=0)
 
 
 @pytest.fixture(scope="module")
-def counts(tm_train):
+def counts(tm_reference):
     """600 reference cells as an AnnData of raw counts with their types."""
-    rows = slice(0, 600)
-    return anndata.AnnData(X=sp.csr_matrix(tm_train["X"][rows],
-                                           dtype=np.float32),
-                           obs=pd.DataFrame(
-                               {"cell_type": tm_train["labels"][rows]},
-                               index=tm_train["ids"][rows]),
-                           var=pd.DataFrame(index=tm_train["genes"]))
+    return tm_reference(600)
 
 
 @pytest.fixture(scope="module")

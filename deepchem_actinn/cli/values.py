@@ -2,7 +2,7 @@
 value and says what it expected, so that a bad value is a usage error
 before any file is read."""
 import argparse
-from typing import Optional
+from typing import Callable, Optional
 
 #: ``-f`` values of the original actinn_format.py, and this package's names.
 FORMAT_ALIASES = {
@@ -65,14 +65,7 @@ def probability(value: str) -> float:
 
 def linear_weight(value: str) -> float:
     """A ``--linear-weight``: a number in [0, 1)."""
-    try:
-        weight = float(value)
-    except ValueError:
-        weight = float("nan")
-    if not 0 <= weight < 1:
-        raise argparse.ArgumentTypeError("expected a number in [0, 1), got %r" %
-                                         value)
-    return weight
+    return _number(value, lambda w: 0 <= w < 1, "a number in [0, 1)")
 
 
 def positive_int(value: str) -> int:
@@ -85,13 +78,19 @@ def positive_int(value: str) -> int:
 
 def positive_float(value: str) -> float:
     """A number above 0 (a learning rate)."""
+    return _number(value, lambda x: 0 < x < float("inf"), "a number above 0")
+
+
+def _number(value: str, within: Callable[[float], bool],
+            expected: str) -> float:
+    """``value`` as a number ``within`` accepts (not a number fails it)."""
     try:
         number = float(value)
     except ValueError:
         number = float("nan")
-    if not 0 < number < float("inf"):
-        raise argparse.ArgumentTypeError("expected a number above 0, got %r" %
-                                         value)
+    if not within(number):
+        raise argparse.ArgumentTypeError("expected %s, got %r" %
+                                         (expected, value))
     return number
 
 
