@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+from deepchem_actinn.cli import leave, main
+
 #: The commands torchrun may start: their training is spread over its
 #: processes, and process 0 alone writes. Others are refused under torchrun,
 #: where each process would write the same outputs.
@@ -28,13 +30,11 @@ def run() -> None:
         _run()
     except KeyboardInterrupt:
         print("actinn: interrupted", file=sys.stderr)
-        sys.stdout.flush()
-        os._exit(130)  # as leave(130), which may not be imported yet
+        leave(130)
 
 
 def _run() -> None:
-    from deepchem_actinn.cli import leave, main
-    from deepchem_actinn.models import distributed
+    from deepchem_actinn.models import distributed  # imports PyTorch
     if not distributed.launched_by_torchrun():
         leave(main())
     # the top-level parser's only options (-h, --version) take no value
