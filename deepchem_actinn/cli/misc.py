@@ -44,14 +44,18 @@ def cmd_format(args) -> None:
 def upper_cased(adata):
     """``adata`` with its genes upper-cased and the repeats that makes
     dropped, as :func:`~deepchem_actinn.io.read` upper-cases them."""
+    import anndata
+    import numpy as np
+    import pandas as pd
+
     from deepchem_actinn.io import clean_gene_names
     names, keep = clean_gene_names(adata.var_names, upper_case=True)
-    if keep.all():
-        out = adata.copy()
-    else:
-        out = adata[:, keep].copy()
-    out.var_names = names
-    return out
+    # the matrix is shared, not copied, when no gene is dropped
+    X = adata.X if keep.all() else adata.X[:, np.flatnonzero(keep)]
+    return anndata.AnnData(X=X,
+                           obs=adata.obs,
+                           var=adata.var[keep].set_index(
+                               pd.Index(names, dtype=object)))
 
 
 #: ``actinn format``'s outputs: the file suffix of each ``--to``.

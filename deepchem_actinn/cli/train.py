@@ -71,10 +71,14 @@ def file_orientation(args) -> Dict[str, Any]:
 def reference_labels(args) -> Any:
     """The reference's labels as ``-trl`` and ``--labels-column`` give
     them (:func:`~deepchem_actinn.io.labels_from`; ``attrs["source"]``
-    names them in messages)."""
+    names them in messages), read once per command."""
     from deepchem_actinn.io import labels_from
-    return labels_from(args.train_label, args.train_set, args.train_format,
-                       args.labels_column)[0]
+    read = getattr(args, "_reference_labels", None)
+    if read is None:
+        read = labels_from(args.train_label, args.train_set, args.train_format,
+                           args.labels_column)[0]
+        args._reference_labels = read
+    return read
 
 
 def train_matrix(args) -> Dict[str, Any]:
@@ -111,9 +115,9 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
-    from deepchem_actinn.io import labels_from, match_labels, read
-    labels, named = labels_from(args.train_label, args.train_set,
-                                args.train_format, args.labels_column)
+    from deepchem_actinn.io import match_labels, read
+    labels = reference_labels(args)
+    named = str(labels.attrs.get("source", args.train_label))
     settle_orientation(args, "train", expected_cells=labels.index)
     adata = read(args.train_set,
                  args.train_format,
