@@ -233,10 +233,13 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
         sys.executable, "-m", "deepchem_actinn", "train", *TRAIN, "-m",
         str(tmp_path / "m"), *QUICK
     ]
-    proc = subprocess.Popen(command,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a job started in the background of a script ignores Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.5)  # PyTorch is still being imported
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
