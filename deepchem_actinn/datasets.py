@@ -105,8 +105,10 @@ def to_numpy_dataset(adata,
     -------
     dc.data.NumpyDataset
         ``X`` the counts as dense float32 (cells x genes), ``y`` the class
-        ids as an int64 column (None when ``label_key`` is None), ``ids``
-        the cell ids (``adata.obs_names``).
+        ids as an int64 column, ``ids`` the cell ids
+        (``adata.obs_names``). Without labels (``label_key=None``) DeepChem
+        fills ``y`` and ``w`` with zeros: a query, which ``ACTINNModel.fit``
+        refuses.
 
     Raises
     ------

@@ -60,7 +60,12 @@ class SingletaskStratifiedSplitter(Splitter):
     def _labels(self, dataset: Dataset) -> np.ndarray:
         y = np.asarray(dataset.y)
         if y.ndim == 1:
-            return y
+            y = y[:, None]
+        if not 0 <= self.task_number < y.shape[1]:
+            raise ValueError(
+                "task_number %r, but the dataset's y has %d column%s (tasks "
+                "0 .. %d)" % (self.task_number, y.shape[1], "s" *
+                              (y.shape[1] != 1), y.shape[1] - 1))
         return y[:, self.task_number]
 
     def split(self,
@@ -139,6 +144,18 @@ class SingletaskStratifiedSplitter(Splitter):
         ------
         ValueError
             ``k`` is under 2, or ``directories`` does not hold ``2 * k`` paths.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import deepchem as dc
+        >>> from deepchem_actinn import SingletaskStratifiedSplitter
+        >>> data = dc.data.NumpyDataset(np.zeros((12, 2)), np.arange(12) % 3)
+        >>> folds = SingletaskStratifiedSplitter().k_fold_split(data, 4, seed=0)
+        >>> [(len(train), len(cv)) for train, cv in folds]
+        [(9, 3), (9, 3), (9, 3), (9, 3)]
+        >>> [sorted(cv.y.ravel().tolist()) for _, cv in folds][0]
+        [0, 1, 2]
         """
         if k < 2:
             raise ValueError("k must be at least 2")

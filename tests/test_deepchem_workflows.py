@@ -248,9 +248,9 @@ def test_model_refuses_data_of_another_width_or_class_ids(split):
     onehot = dc.data.NumpyDataset(split["train"].X,
                                   np.eye(y.max() + 1)[y].astype(np.float32))
     with pytest.raises(ValueError,
-                       match=r"one class id per cell \(y of shape \(n_cells, "
-                       r"1\)\), the dataset's y has %d columns: one-hot" %
-                       (y.max() + 1)):
+                       match=r"one task, one class id per cell \(y of shape "
+                       r"\(n_cells, 1\)\); the dataset's y has %d columns: "
+                       r"one-hot" % (y.max() + 1)):
         _model(split).fit(onehot, nb_epoch=1)
 
 

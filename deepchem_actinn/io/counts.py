@@ -133,7 +133,11 @@ def _stored_values(matrix):
         return coo.data, lambda pos: coo.row[pos]
     arr = np.asarray(matrix)
     if arr.ndim != 2:
-        raise ACTINNInputError("expected a 2-d matrix, got %d-d" % arr.ndim)
+        raise ACTINNInputError(
+            "expected a 2-d matrix, got %d-d%s" %
+            (arr.ndim, ": a sparse matrix inside a NumPy array (as "
+             "dc.data.NumpyDataset(sparse) holds it)? Give X.toarray()"
+             if arr.ndim == 0 and sp.issparse(arr.item()) else ""))
     n_cols = max(arr.shape[1], 1)
     if not arr.flags.c_contiguous:  # reshape would copy the whole matrix
         arr = sp.csr_matrix(arr)

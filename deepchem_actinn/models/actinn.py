@@ -16,8 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from deepchem_actinn._deepchem import require_deepchem
-from deepchem_actinn.errors import examples
 from deepchem_actinn.io.counts import refuse_raw_counts
+from deepchem_actinn.models import checks
 
 # One clear line when DeepChem is missing; a quiet import when it is there.
 require_deepchem("ACTINNModel")
@@ -84,24 +84,6 @@ class EnsembleCrossEntropy(Loss):
         return loss
 
 
-def _class_ids(y) -> np.ndarray:
-    """``y`` as numbers, refusing anything but whole numbers (cell-type
-    names, say)."""
-    try:
-        ids = np.asarray(y, dtype=float)
-    except (TypeError, ValueError):
-        ids = None
-    if ids is None or not np.all(ids == np.round(ids)):
-        values = np.asarray(y)
-        raise ValueError(
-            "ACTINNModel takes class ids (whole numbers) as y, the dataset's "
-            "y holds %s (dtype %s): encode the cell types with "
-            "CellTypeLabels.from_labels(names).encode(names) "
-            "(to_numpy_dataset does)" %
-            (examples([str(v) for v in values.ravel()]), values.dtype))
-    return ids
-
-
 class ACTINNModel(TorchModel):
     """ACTINN cell-type classifier as a DeepChem ``TorchModel``.
 
@@ -117,6 +99,18 @@ class ACTINNModel(TorchModel):
     unchanged. Sample weights in the dataset (for example from
     ``dc.trans.BalancingTransformer``) weight the loss.
 
+    DeepChem's ``MultitaskClassifier`` names differ: ``input_size`` is its
+    ``n_features``, ``output_dim`` its ``n_classes`` (one task only),
+    ``hidden_sizes`` its ``layer_sizes``, ``weight_decay`` its
+    ``weight_decay_penalty``; those names, and any keyword neither this
+    class nor ``TorchModel`` takes, are refused rather than ignored, so a
+    hyperparameter search cannot quietly train one model many times.
+    ``predict`` gives ``(n_cells, n_types)``, where ``MultitaskClassifier``
+    gives ``(n_cells, 1, n_classes)``. Cells with NaN or infinite values,
+    labels that are not class ids and a dataset without labels (every
+    weight 0) are refused, naming the cells or values, and a fit whose loss
+    turns NaN raises instead of returning it.
+
     Parameters
     ----------
     output_dim: int
@@ -125,50 +119,27 @@ class ACTINNModel(TorchModel):
         Number of genes.
     hidden_sizes: sequence of int, default (100, 50, 25)
         Hidden layer widths.
-    learning_rate: float, default 1e-4
-        Initial learning rate of Adam.
+    learning_rate: float or dc.models.optimizers.LearningRateSchedule, default 1e-4
+        Initial learning rate of Adam, decayed by ``decay_rate`` every
+        ``decay_steps`` steps; a schedule is used as it is.
     weight_decay: float, default 0.005
-        L2 penalty.
+        L2 penalty added to the gradient.
     decay_rate: float, default 0.95
-        Learning-rate decay factor, applied every ``decay_steps`` steps.
     decay_steps: int, default 1000
-        Steps between decays.
     batch_size: int, default 128
-        Minibatch size.
     seed: int, optional
-        Seeds the weight initialisation and the shuffling of training data,
-        so that training is reproducible; no global random state is used.
+        Fixes the initial weights and the order of shuffled epochs (0 ..
+        2**32 - 1); None draws them from PyTorch's and NumPy's state.
     n_networks: int, default 1
-        Train this many networks side by side as one
-        :class:`ACTINNEnsemble` (member ``i`` initialised under ``seed + i``,
-        all on the same minibatches, in one pass: much cheaper than one
-        after another); ``predict`` then gives their mean probabilities.
+        Networks trained side by side as one ensemble (seeds ``seed``,
+        ``seed + 1``, ...); ``predict`` averages their probabilities.
+    optimizer: dc.models.optimizers.Optimizer, optional
+        Replaces Adam; ``learning_rate``, ``weight_decay`` and the decay
+        are then the optimizer's own.
     **kwargs
-        Passed to ``TorchModel`` (``model_dir``, ``device``, ...).
-
-    Attributes
-    ----------
-    output_dim, n_classes: int
-        Number of cell types (``n_classes`` is what ``evaluate`` uses).
-    input_size: int
-        Number of genes the network takes.
-    hidden_sizes: tuple of int
-        Hidden layer widths.
-    n_networks: int
-        Networks trained side by side (1: one :class:`ACTINNClassifier`).
-    seed: int or None
-        The seed given; member ``i`` of an ensemble uses ``seed + i``.
-
-    Notes
-    -----
-    ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
-    thousands barely move the loss). DeepChem's own tools fix this: weigh
-    the training set with ``dc.trans.BalancingTransformer(dataset=train)``,
-    pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
-    save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
-    cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
-    the tutorial. :class:`ACTINNAnnotator` does the same and more (an
-    ensemble, calibration) behind one ``fit``.
+        ``TorchModel``'s other arguments: ``model_dir``, ``device``,
+        ``log_frequency``, ``tensorboard``, ``wandb``, ``wandb_logger``,
+        ``regularization_loss``.
 
     Examples
     --------
@@ -176,12 +147,12 @@ class ACTINNModel(TorchModel):
     >>> import deepchem as dc
     >>> from deepchem_actinn import ACTINNModel
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.random((64, 30)).astype(np.float32)
-    >>> y = (X[:, 0] > 0.5).astype(np.int64)
-    >>> model = ACTINNModel(output_dim=2, input_size=30, seed=0)
-    >>> loss = model.fit(dc.data.NumpyDataset(X, y), nb_epoch=2)
-    >>> model.predict(dc.data.NumpyDataset(X)).shape
-    (64, 2)
+    >>> data = dc.data.NumpyDataset(rng.random((40, 6)).astype(np.float32),
+    ...                             np.arange(40) % 2)
+    >>> model = ACTINNModel(output_dim=2, input_size=6, seed=0)
+    >>> loss = model.fit(data, nb_epoch=2)
+    >>> model.predict(data).shape
+    (40, 2)
 
     References
     ----------
@@ -201,6 +172,8 @@ class ACTINNModel(TorchModel):
                  seed: Optional[int] = None,
                  n_networks: int = 1,
                  **kwargs) -> None:
+        checks.check_keywords(kwargs)
+        checks.check_settings(seed, batch_size, n_networks)
         model_dir = kwargs.get("model_dir")
         if model_dir is not None and os.path.isfile(model_dir):
             raise ValueError("model_dir %s is a file; name a directory (made "
@@ -211,9 +184,6 @@ class ACTINNModel(TorchModel):
         self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.seed = seed
         self.n_networks = int(n_networks)
-        if self.n_networks < 1:
-            raise ValueError("n_networks must be at least 1, got %r" %
-                             (n_networks,))
         network: nn.Module
         loss: Loss
         if self.n_networks == 1:
@@ -228,16 +198,20 @@ class ACTINNModel(TorchModel):
             ])
             loss = EnsembleCrossEntropy()
         self._shuffle_rng = np.random.default_rng(seed)
-        schedule = ExponentialDecay(initial_rate=learning_rate,
-                                    decay_rate=decay_rate,
-                                    decay_steps=decay_steps)
-        optimizer = FusedAdam(learning_rate=schedule, weight_decay=weight_decay)
+        if isinstance(learning_rate, LearningRateSchedule):
+            schedule = learning_rate
+        else:
+            schedule = ExponentialDecay(initial_rate=learning_rate,
+                                        decay_rate=decay_rate,
+                                        decay_steps=decay_steps)
+        if kwargs.get("optimizer") is None:
+            kwargs["optimizer"] = FusedAdam(learning_rate=schedule,
+                                            weight_decay=weight_decay)
         super().__init__(network,
                          loss=loss,
                          output_types=["prediction", "loss"],
                          batch_size=batch_size,
                          learning_rate=schedule,
-                         optimizer=optimizer,
                          **kwargs)
 
     def evaluate(self,
@@ -289,6 +263,7 @@ class ACTINNModel(TorchModel):
         >>> sorted(scores)
         ['accuracy_score']
         """
+        checks.check_class_ids(dataset.y, self.n_classes)
         return super().evaluate(
             dataset,
             metrics,
@@ -351,13 +326,63 @@ class ACTINNModel(TorchModel):
         -------
         float
             The average loss over the most recent checkpoint interval.
+
+        Raises
+        ------
+        FloatingPointError
+            The loss or the weights became NaN or infinite.
         """
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore",
                 message="Converting a tensor with requires_grad=True",
                 category=UserWarning)
-            return super().fit_generator(generator, *args, **kwargs)
+            loss = super().fit_generator(generator, *args, **kwargs)
+        if not (np.isfinite(loss) and all(
+                bool(torch.isfinite(p).all())
+                for p in self.model.parameters())):
+            raise FloatingPointError(
+                "training diverged: the loss is %s and the weights are no "
+                "longer finite; lower the learning rate or restore a "
+                "checkpoint (restore())" % loss)
+        return loss
+
+    def restore(self,
+                checkpoint: Optional[str] = None,
+                model_dir: Optional[str] = None,
+                strict: Optional[bool] = True) -> None:
+        """Reload the weights of a checkpoint, as ``TorchModel.restore``,
+        saying which shapes disagree when the checkpoint is another
+        model's.
+
+        Parameters
+        ----------
+        checkpoint: str, optional
+            The checkpoint file; the newest in ``model_dir`` when None.
+        model_dir: str, optional
+            Where to look; the model's own ``model_dir`` when None.
+        strict: bool, default True
+            As in ``torch.nn.Module.load_state_dict``.
+
+        Raises
+        ------
+        ValueError
+            The checkpoint's networks have other shapes or members than
+            this model's.
+        """
+        try:
+            super().restore(checkpoint, model_dir, strict)
+        except RuntimeError as err:
+            if "state_dict" not in str(err):
+                raise
+            raise ValueError(
+                "the checkpoint in %s is another model's: its weights do not "
+                "fit this one (input_size %d, output_dim %d, hidden_sizes %s, "
+                "n_networks %d); make the model with the settings it was "
+                "trained with" %
+                (checkpoint or model_dir or
+                 self.model_dir, self.input_size, self.output_dim,
+                 list(self.hidden_sizes), self.n_networks)) from err
 
     @classmethod
     def from_network(cls, network: ACTINNClassifier, **kwargs) -> "ACTINNModel":
@@ -386,6 +411,12 @@ class ACTINNModel(TorchModel):
         >>> model.input_size, model.output_dim, model.hidden_sizes
         (20, 3, (100, 50, 25))
         """
+        if not isinstance(network, ACTINNClassifier):
+            raise TypeError(
+                "from_network takes one ACTINNClassifier, not %s%s" %
+                (type(network).__name__,
+                 ": an ensemble's members are ensemble.member(i)" if isinstance(
+                     network, ACTINNEnsemble) else ""))
         sizes = [int(network.first.weight.shape[1])] + [
             int(layer.out_features)
             for layer in network.hidden
@@ -437,8 +468,9 @@ class ACTINNModel(TorchModel):
         TypeError
             ``dataset`` is not a DeepChem dataset.
         ValueError
-            X is not cells x ``input_size``, holds raw counts, or (fitting)
-            ``y`` is not one class id in ``0 .. n_classes - 1`` per cell.
+            X is not cells x ``input_size``, holds raw counts or NaN or
+            infinite values, or (fitting) ``y`` is not one class id in ``0
+            .. n_classes - 1`` per cell or every weight is 0.
         """
         if not isinstance(dataset, Dataset):
             raise TypeError(
@@ -448,12 +480,20 @@ class ACTINNModel(TorchModel):
                 type(dataset).__name__)
         if isinstance(dataset, NumpyDataset) and np.ndim(dataset.X) != 2:
             X = dataset.X
+            if np.ndim(X) == 0 and sp.issparse(X.item()):
+                hint = (": a sparse matrix? Make the dataset from X.toarray() "
+                        "(to_numpy_dataset does)")
+            elif np.ndim(X) == 1:
+                hint = ": one cell? Give it as one row, X[None, :]"
+            else:
+                hint = ""
             raise ValueError(
                 "ACTINNModel takes cells x genes, the dataset's X has shape "
-                "%s%s" % (np.shape(X), ": a sparse matrix? Make the dataset "
-                          "from X.toarray() (to_numpy_dataset does)"
-                          if np.ndim(X) == 0 and sp.issparse(X.item()) else ""))
-        if mode != "fit":
+                "%s%s" % (np.shape(X), hint))
+        if mode == "fit":  # torch would fail with a shape or index error
+            checks.refuse_unlabelled(dataset)
+            checks.check_class_ids(dataset.y, self.n_classes)
+        else:
             pad_batches = False
         for _ in range(epochs):
             if deterministic:
@@ -461,14 +501,13 @@ class ACTINNModel(TorchModel):
                                                     pad_batches)
             else:
                 batches = self._shuffled_epoch(dataset, pad_batches)
-            yield from self._checked(batches, mode)
+            yield from self._checked(batches, dataset)
 
     def _checked(self, batches: Iterable[Tuple[List, List, List]],
-                 mode: str) -> Iterable[Tuple[List, List, List]]:
+                 dataset: Dataset) -> Iterable[Tuple[List, List, List]]:
         """The batches, refusing cells of another width than the networks'
-        input, raw counts (the first batch's) and, when fitting,
-        labels that are not class ids in ``0 .. n_classes - 1`` (torch
-        would fail on them with a shape, type or index error)."""
+        input, NaN or infinite values (naming the dataset's cells that hold
+        them) and raw counts (the first batch's)."""
         first = True
         for inputs, labels, weights in batches:
             width = np.shape(inputs[0])[-1]
@@ -478,21 +517,11 @@ class ACTINNModel(TorchModel):
                     "transform it with the GeneFilterTransformer fitted on "
                     "the training data (its genes= matches the columns)" %
                     (self.input_size, width))
+            if not np.isfinite(inputs[0]).all():
+                checks.refuse_nonfinite(dataset)
             if first:
                 refuse_raw_counts(inputs[0], "ACTINNModel")
                 first = False
-            if mode == "fit" and labels and labels[0] is not None:
-                y = _class_ids(labels[0])
-                if y.ndim > 1 and y.shape[1] > 1:
-                    raise ValueError(
-                        "ACTINNModel takes one class id per cell (y of shape "
-                        "(n_cells, 1)), the dataset's y has %d columns: "
-                        "one-hot labels? Pass y.argmax(axis=1)" % y.shape[1])
-                if y.size and (y.min() < 0 or y.max() >= self.n_classes):
-                    raise ValueError(
-                        "class ids must be in 0 .. %d (output_dim %d), the "
-                        "dataset holds %g .. %g" %
-                        (self.n_classes - 1, self.n_classes, y.min(), y.max()))
             yield inputs, labels, weights
 
     def _shuffled_epoch(self, dataset: Dataset,

@@ -11,6 +11,7 @@ import numpy as np
 
 from deepchem_actinn._deepchem import require_deepchem
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io.counts import refuse_raw_counts
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
 from deepchem_actinn.preprocessing.gene_stats import row_blocks
 from deepchem_actinn.transformers._flags import check_flags
@@ -35,6 +36,15 @@ def _blocks(data: Union["Dataset", Matrix],
             yield X_b
     else:
         yield from row_blocks(data, chunk_size)
+
+
+def _normalised(blocks: Iterator[Matrix]) -> Iterator[Matrix]:
+    """The blocks, refusing raw counts in the first (the filter's
+    statistics are those of normalised, log-transformed values)."""
+    for i, block in enumerate(blocks):
+        if i == 0:
+            refuse_raw_counts(block, "GeneFilterTransformer")
+        yield block
 
 
 def _width(data: Union["Dataset", Matrix]) -> int:
@@ -114,7 +124,7 @@ class GeneFilterTransformer(Transformer):
     >>> import deepchem as dc
     >>> from deepchem_actinn import GeneFilterTransformer
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.poisson(1.0, size=(50, 200)).astype(np.float32)
+    >>> X = np.log1p(rng.poisson(1.0, size=(50, 200))).astype(np.float32)
     >>> genes = ["G%d" % i for i in range(200)]
     >>> gf = GeneFilterTransformer(dataset=dc.data.NumpyDataset(X), genes=genes)
     >>> gf.transform(dc.data.NumpyDataset(X)).X.shape == (50, len(gf.kept_genes))
@@ -147,7 +157,7 @@ class GeneFilterTransformer(Transformer):
                     "dataset= and genes= (or a fitted gene_filter=)")
             gene_filter = GeneFilter(total_percentiles, cv_percentiles,
                                      min_overlap, chunk_size)
-            gene_filter.fit(_blocks(dataset, chunk_size), genes)
+            gene_filter.fit(_normalised(_blocks(dataset, chunk_size)), genes)
         elif getattr(gene_filter, "genes_", None) is None:
             raise ValueError("gene_filter= must be fitted with gene names: "
                              "GeneFilter().fit(X, genes)")
@@ -194,6 +204,24 @@ class GeneFilterTransformer(Transformer):
     def align(self, X: Matrix, genes: Strings) -> Matrix:
         """Columns of X (with gene names ``genes``) in kept-gene order.
 
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Normalised data, cells x genes.
+        genes: sequence of str
+            Gene names, one per column of X, in any order; kept genes X
+            lacks become zero columns.
+
+        Returns
+        -------
+        np.ndarray or scipy.sparse matrix
+            Cells x kept genes, in the filter's order.
+
+        Raises
+        ------
+        ACTINNInputError
+            Fewer than ``min_overlap`` of the kept genes among ``genes``.
+
         Examples
         --------
         >>> import numpy as np
@@ -225,7 +253,24 @@ class GeneFilterTransformer(Transformer):
             As in ``dc.trans.Transformer.transform``.
         genes: sequence of str, optional
             The dataset's gene names, for data from another source. Without
-            them the dataset must be in the training gene order.
+            them the dataset must be in the training gene order: a query of
+            as many genes in another order would be filtered by position,
+            silently wrong, so pass ``genes`` for any data that was not the
+            training data.
+        **kwargs
+            As in ``dc.trans.Transformer.transform``.
+
+        Returns
+        -------
+        dc.data.Dataset
+            The dataset with the kept genes' columns only, in training
+            order (zeros for kept genes it lacks); y, w and ids unchanged.
+
+        Raises
+        ------
+        ACTINNInputError
+            ``genes`` and the dataset differ in length, or the dataset
+            holds fewer than ``min_overlap`` of the kept genes.
         """
         if genes is None:
             return super().transform(dataset, parallel, out_dir, **kwargs)

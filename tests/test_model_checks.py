@@ -1,0 +1,167 @@
+"""What ACTINNModel refuses that DeepChem would pass to PyTorch: keywords
+it would ignore, labels that are not class ids, NaN cells, unlabelled
+datasets, a diverging fit, another model's checkpoint."""
+import deepchem as dc
+import numpy as np
+import pytest
+import torch
+
+from deepchem_actinn import (ACTINNModel, GeneFilterTransformer,
+                             SingletaskStratifiedSplitter)
+from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = np.log1p(rng.poisson(2.0, size=(60, 6))).astype(np.float32)
+    return dc.data.NumpyDataset(X,
+                                np.arange(60) % 3,
+                                ids=np.array(["c%d" % i for i in range(60)]))
+
+
+def _model(**kwargs):
+    return ACTINNModel(output_dim=3, input_size=6, seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("layer_sizes", "DeepChem's name; ACTINNModel calls it hidden_sizes"),
+    ("n_features", "DeepChem's name; ACTINNModel calls it input_size"),
+    ("weight_decay_penalty",
+     "DeepChem.s name; ACTINNModel calls it weight_decay"),
+    ("dropouts", "ACTINN's networks have no dropout"),
+    ("learnig_rate", "it takes output_dim, input_size, hidden_sizes, "
+     "learning_rate"),
+])
+def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
+    # DeepChem's Model drops unknown keywords: a search over them would
+    # train one model again and again
+    with pytest.raises(TypeError,
+                       match=r"unexpected keyword argument '%s' \(%s" %
+                       (name, hint)):
+        _model(**{name: 1})
+    with pytest.raises(TypeError, match="ACTINNModel's loss is fixed"):
+        _model(loss=dc.models.losses.SparseSoftmaxCrossEntropy())
+
+
+@pytest.mark.parametrize("name, value", [("seed", -1), ("seed", 1.5),
+                                         ("seed", 2**32), ("batch_size", 0),
+                                         ("n_networks", 0),
+                                         ("batch_size", 2.0)])
+def test_settings_out_of_range_name_the_argument(name, value):
+    kwargs = {"seed": 0, name: value}
+    with pytest.raises(ValueError, match="%s must be a whole number" % name):
+        ACTINNModel(output_dim=3, input_size=6, **kwargs)
+
+
+def test_a_learning_rate_schedule_and_an_optimizer_are_used(data):
+    schedule = dc.models.optimizers.ExponentialDecay(0.01, 0.5, 1)
+    model = _model(learning_rate=schedule)
+    assert model.optimizer.learning_rate is schedule
+    model.fit(data, nb_epoch=2)
+    # one step per epoch (60 cells, batch 128): the rate halves each step
+    assert model._pytorch_optimizer.param_groups[0]["lr"] == pytest.approx(
+        0.01 * 0.5**2)
+    adam = dc.models.optimizers.Adam(learning_rate=0.1)
+    model = _model(optimizer=adam)
+    assert model.optimizer is adam
+    before = model.model.head.weight.detach().clone()
+    model.fit(data, nb_epoch=1)
+    assert model._pytorch_optimizer.param_groups[0]["lr"] == 0.1
+    assert not torch.equal(before, model.model.head.weight)
+
+
+def test_nan_or_infinite_cells_are_refused_by_id(data, tmp_path):
+    X = data.X.copy()
+    X[3, 1], X[41, 2] = np.nan, -np.inf
+    for bad in (dc.data.NumpyDataset(X, data.y, ids=data.ids),
+                dc.data.DiskDataset.from_numpy(X,
+                                               data.y,
+                                               ids=data.ids,
+                                               data_dir=str(tmp_path))):
+        for call in (lambda m: m.fit(bad, nb_epoch=1),
+                     lambda m: m.predict(bad)):
+            with pytest.raises(ValueError,
+                               match="takes finite values; 2 cells hold NaN "
+                               "or infinite values: c3, c41$"):
+                call(_model())
+
+
+def test_labels_are_checked_in_fit_and_evaluate_naming_the_bad_ones(data):
+    y = data.y.astype(float)
+    y[[4, 9]] = np.nan
+    with pytest.raises(ValueError,
+                       match=r"class ids \(whole numbers\) as y; 2 labels "
+                       r"are not: nan, nan \(dtype float64\)$"):
+        _model().fit(dc.data.NumpyDataset(data.X, y), nb_epoch=1)
+    accuracy = dc.metrics.Metric(dc.metrics.accuracy_score)
+    # evaluate, and so ValidationCallback, checks them as fit does
+    with pytest.raises(ValueError,
+                       match=r"class ids must be in 0 .. 2 \(output_dim 3\), "
+                       r"the dataset holds 20 .. 22"):
+        _model().evaluate(dc.data.NumpyDataset(data.X, data.y + 20), [accuracy])
+    names = np.array(["a", "b", "c"])[data.y]
+    callback = dc.models.ValidationCallback(dc.data.NumpyDataset(data.X, names),
+                                            interval=1,
+                                            metrics=[accuracy])
+    with pytest.raises(ValueError, match="the dataset's y holds a, b, c"):
+        _model().fit(data, nb_epoch=1, callbacks=[callback])
+
+
+def test_an_unlabelled_dataset_is_not_fitted(data):
+    model = _model()
+    before = model.model.head.weight.detach().clone()
+    with pytest.raises(ValueError,
+                       match="every cell of the dataset has weight 0, so "
+                       "there is nothing to learn"):
+        model.fit(dc.data.NumpyDataset(data.X), nb_epoch=1)
+    assert torch.equal(before, model.model.head.weight)
+
+
+def test_a_diverging_fit_raises_instead_of_returning_nan(data):
+    with pytest.raises(FloatingPointError,
+                       match="training diverged: the loss is nan"):
+        _model(learning_rate=1e9).fit(data, nb_epoch=3)
+
+
+def test_another_models_checkpoint_is_named(data, tmp_path):
+    model = _model(model_dir=str(tmp_path))
+    model.fit(data, nb_epoch=1)
+    model.save_checkpoint()
+    for other, said in ((dict(input_size=7), "input_size 7, output_dim 3"),
+                        (dict(input_size=6, n_networks=2), "n_networks 2")):
+        with pytest.raises(ValueError,
+                           match="checkpoint in %s is another model's: .*%s" %
+                           (tmp_path, said)):
+            ACTINNModel(output_dim=3, model_dir=str(tmp_path),
+                        **other).restore()
+    again = _model(model_dir=str(tmp_path))
+    again.restore()
+    np.testing.assert_array_equal(again.predict(data), model.predict(data))
+
+
+def test_misuse_messages_say_what_to_give(data):
+    with pytest.raises(ValueError,
+                       match=r"has shape \(6,\): one cell\? Give "
+                       r"it as one row, X\[None, :\]"):
+        _model().predict_on_batch(data.X[0])
+    with pytest.raises(TypeError,
+                       match="takes one ACTINNClassifier, not ACTINNEnsemble: "
+                       r"an ensemble's members are ensemble.member\(i\)"):
+        ACTINNModel.from_network(
+            ACTINNEnsemble([seeded_classifier(6, 3, seed=0)]))
+    with pytest.raises(ValueError,
+                       match=r"task_number 3, but the dataset's y has 1 "
+                       r"column \(tasks 0 .. 0\)"):
+        SingletaskStratifiedSplitter(task_number=3).split(data)
+
+
+def test_the_gene_filter_refuses_raw_counts():
+    counts = np.random.default_rng(0).poisson(40, size=(20, 10)) * 3.0
+    with pytest.raises(ValueError,
+                       match="GeneFilterTransformer: X holds whole numbers up "
+                       "to .* LibrarySizeLogTransformer first"):
+        GeneFilterTransformer(dataset=dc.data.NumpyDataset(counts),
+                              genes=list("abcdefghij"))
