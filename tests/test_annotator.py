@@ -801,7 +801,10 @@ def test_format_1_written_as_networks_state_dicts_still_loads(
     torch.save([{
         "first.weight": torch.zeros(3, 3)
     }], tmp_path / "model" / "weights.pt")
-    with pytest.raises(ACTINNInputError, match="do not fit"):
+    with pytest.raises(ACTINNInputError,
+                       match="network 1's first.bias is missing, .* the "
+                       "annotator.json and the weights are not one "
+                       "annotator's"):
         ACTINNAnnotator.load(tmp_path / "model")
 
 

@@ -8,6 +8,9 @@ dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
 ``remove_ambient``; absent in annotators saved before it), and with
 ``linear_weight`` ``linear.pt`` (the linear member's arrays).
 Weights are read with ``weights_only=True``: loading runs no pickled code.
+Everything loaded is checked first
+(:mod:`deepchem_actinn.annotator.saved_state`): the checksums catch files
+swapped by accident, the checks an annotator edited on purpose.
 """
 import json
 import logging
@@ -19,6 +22,10 @@ import numpy as np
 import torch
 
 from deepchem_actinn._version import __version__
+from deepchem_actinn.annotator.saved_state import (check_config, check_rule,
+                                                   check_states, inside,
+                                                   load_tensors,
+                                                   refuse_nonfinite)
 from deepchem_actinn.confidence import RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
@@ -39,18 +46,22 @@ WEIGHTS_FILE = "weights.pt"
 RULE_FILE = "rejection.pt"
 PROFILE_FILE = "profiles.pt"
 LINEAR_FILE = "linear.pt"
+OURS = (CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE, LINEAR_FILE)
+#: What file browsers and notebooks leave, deleted with an overwritten
+#: annotator (as are macOS's ``._*`` files).
+HARMLESS = (".DS_Store", ".ipynb_checkpoints")
 
 
 def refuse_foreign_files(path: Union[str, os.PathLike],
                          overwrite: bool) -> None:
     """Overwriting replaces the whole directory: refuse one that holds
-    anything but an annotator's files (hidden ones aside, such as
-    ``.DS_Store``), rather than delete it."""
+    anything but an annotator's files (and what file browsers and notebooks
+    leave: ``.DS_Store``, ``._*``, ``.ipynb_checkpoints``), hidden ones
+    such as ``.git`` included, rather than delete it."""
     if not overwrite or not os.path.isdir(path):
         return
-    ours = {CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE, LINEAR_FILE}
-    foreign = sorted(name for name in set(os.listdir(path)) - ours
-                     if not name.startswith("."))
+    foreign = sorted(name for name in set(os.listdir(path)) - set(OURS)
+                     if name not in HARMLESS and not name.startswith("._"))
     if foreign:
         raise ACTINNInputError(
             "%s holds files that are not an annotator's (%s); overwriting "
@@ -113,20 +124,48 @@ def save_annotator(annotator: "ACTINNAnnotator",
 def _checksum(path: str) -> str:
     """The SHA-256 of a file's bytes, in hex."""
     import hashlib
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _check_files(path: str, config: Dict[str, Any]) -> None:
     """Refuse files that are not those the annotator was saved with (from
-    another annotator, or changed since): annotators saved before the
-    checksums were kept are not checked."""
-    checksums = config.get("checksums", {})
+    another annotator, or changed since), checksums naming other files than
+    an annotator's, and an annotator file the checksums leave out.
+    Annotators saved before the checksums were kept load with a warning
+    that their files are not verified."""
+    checksums = config.get("checksums")
+    if checksums is None:
+        logger.warning(
+            "%s has no checksums (saved by a version before them, or "
+            "edited): its files are not verified", path)
+        checksums = {}
     if not isinstance(checksums, dict):
         raise ACTINNInputError(
             "%s is damaged: its checksums are %s, not an "
             "object" %
             (os.path.join(path, CONFIG_FILE), type(checksums).__name__))
+    strangers = sorted(set(checksums) - set(OURS[1:]))
+    if strangers:
+        raise ACTINNInputError(
+            "%s: its checksums name %s, not an annotator's files; the "
+            "annotator.json was edited: save or train the annotator again" %
+            (path, examples(strangers)))
+    unchecked = [
+        name for name in OURS[1:] if checksums and name not in checksums and
+        os.path.lexists(os.path.join(path, name))
+    ]
+    if unchecked:
+        raise ACTINNInputError(
+            "%s: %s is not among the files this annotator was saved with "
+            "(the annotator.json has no checksum for it); save or train the "
+            "annotator again" % (path, unchecked[0]))
+    for name in OURS[1:]:
+        if os.path.lexists(os.path.join(path, name)):
+            inside(path, name)
     for name, digest in sorted(checksums.items()):
         file_path = os.path.join(path, name)
         if not os.path.isfile(file_path):
@@ -186,6 +225,7 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
             "retrain" % (path, config.get("package_version",
                                           "?"), __version__, examples(unknown)))
     params.setdefault("linear_weight", 0.0)  # saved without a regression
+    check_config(os.path.join(path, CONFIG_FILE), config)
     annotator = cls(**params, device=device)
     annotator.labels_ = CellTypeLabels(config["type_names"])
     annotator.genes_ = list(config["genes"])
@@ -197,17 +237,16 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     annotator.n_reference_cells_ = n_cells
     annotator.package_version_ = str(config.get("package_version"))
     target = resolve_device(device)
-    states = torch.load(os.path.join(path, WEIGHTS_FILE),
-                        map_location=target,
-                        weights_only=True)
-    if not isinstance(states, list) or not states or not all(
-            isinstance(state, dict) for state in states):
-        raise ACTINNInputError(
-            "%s: %s does not hold a list of network weights; the "
-            "directory is damaged or was not written by "
-            "ACTINNAnnotator.save()" % (path, WEIGHTS_FILE))
-    annotator.rule_ = RejectionRule.from_dict(
-        torch.load(os.path.join(path, RULE_FILE), weights_only=True))
+    weights_path = os.path.join(path, WEIGHTS_FILE)
+    states = load_tensors(weights_path, map_location=target)
+    check_states(weights_path, states, len(annotator.genes_),
+                 annotator.labels_.n_types, annotator.hidden_sizes)
+    rule_path = os.path.join(path, RULE_FILE)
+    rule = load_tensors(rule_path)
+    check_rule(rule_path, rule,
+               int(annotator.hidden_sizes[-1]) * len(states),
+               annotator.labels_.n_types)
+    annotator.rule_ = RejectionRule.from_dict(rule)
     annotator.type_profiles_ = _profiles(path, annotator)
     annotator.linear_ = _linear(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
@@ -222,12 +261,17 @@ def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
     profile_path = os.path.join(path, PROFILE_FILE)
     if not os.path.isfile(profile_path):  # saved without (the checksums
         return None  # say when it should be there)
-    table = torch.load(profile_path, map_location="cpu", weights_only=True)
+    table = load_tensors(profile_path)
     shape = (annotator.labels_.n_types, len(annotator.genes_))
     if not isinstance(table, torch.Tensor) or tuple(table.shape) != shape:
         raise ACTINNInputError(
             "%s does not hold a %d x %d table of gene profiles per type; "
             "the directory is damaged" % (profile_path, shape[0], shape[1]))
+    refuse_nonfinite(profile_path, {"the profiles": table})
+    if bool((table < 0).any()):
+        raise ACTINNInputError(
+            "%s: the profiles hold negative shares of counts; the directory "
+            "is damaged" % profile_path)
     return table.numpy()
 
 
@@ -240,7 +284,13 @@ def _linear(path: str, annotator: "ACTINNAnnotator") -> Optional[LinearMember]:
         raise ACTINNInputError(
             "%s: linear_weight is %g but %s is missing; the directory is "
             "damaged" % (path, annotator.linear_weight, LINEAR_FILE))
-    arrays = torch.load(linear_path, map_location="cpu", weights_only=True)
+    arrays = load_tensors(linear_path)
+    if not isinstance(arrays, dict) or not all(
+            isinstance(t, torch.Tensor) for t in arrays.values()):
+        raise ACTINNInputError(
+            "%s does not hold the regression's arrays; the directory is "
+            "damaged" % linear_path)
+    refuse_nonfinite(linear_path, arrays)
     member = LinearMember.from_dict(
         {name: tensor.numpy() for name, tensor in arrays.items()})
     shape = (annotator.labels_.n_types, len(annotator.genes_))
@@ -305,9 +355,5 @@ def _ensemble(states: List[Dict[str, torch.Tensor]], n_genes: int, n_types: int,
                 "%s: the network weights do not fit this version's "
                 "network (%s); retrain the annotator" %
                 (path, str(err).splitlines()[0]))
-        if not all(bool(torch.isfinite(t).all()) for t in state.values()):
-            raise ACTINNInputError(
-                "%s: the network weights hold NaN or infinite values (a "
-                "training that diverged?); train the annotator again" % path)
         members.append(network)
     return ACTINNEnsemble(members)
