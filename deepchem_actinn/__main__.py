@@ -10,6 +10,7 @@ at the end, so ``actinn train`` trains one annotator with
 import os
 import sys
 import time
+from typing import Optional
 
 from deepchem_actinn.cli import leave, main
 
@@ -50,13 +51,46 @@ def _run() -> None:
         else:  # torchrun stops process 0 as soon as another one ends
             time.sleep(2)
         leave(2)
+    first = os.environ.get("RANK", "0") == "0"
+    done = _parsed(sys.argv[1:], quiet=not first)  # before the group waits
+    if done is not None:  # for every process: process 0 shows the usage
+        if done and not first:
+            time.sleep(2)
+        leave(done)
     distributed.init_from_env()
     code = 1
     try:
         code = main()
     finally:
-        distributed.teardown(wait=code == 0)
+        # no barrier: a command that succeeds has passed its last
+        # collective (after training), and process 0 may predict for longer
+        # than any barrier would wait; one that fails must not hang the
+        # others, which may be waiting for it in a collective
+        distributed.teardown(wait=False)
+    if code != 0 and not first:
+        # a failure every process meets (an output that exists, a bad
+        # option value) is process 0's to report: torchrun stops it as
+        # soon as another process ends
+        time.sleep(2)
     leave(code)
+
+
+def _parsed(argv, quiet: bool) -> Optional[int]:
+    """None when the command line parses; else the exit code, after
+    argparse printed the help (0) or the usage and the error (2), unless
+    ``quiet`` (in processes other than 0)."""
+    import contextlib
+    import io
+
+    from deepchem_actinn.cli.parser import build_parser
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(sink if quiet else sys.stderr), \
+                contextlib.redirect_stdout(sink if quiet else sys.stdout):
+            build_parser().parse_args(argv)
+    except SystemExit as stop:
+        return 0 if stop.code is None else int(stop.code)
+    return None
 
 
 if __name__ == "__main__":

@@ -237,6 +237,43 @@ def test_scheduler_errors_name_the_scheduler_or_the_options(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_cluster_that_stops_answering_is_one_line(model, tmp_path, capsys,
+                                                    monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from distributed.client import FutureCancelledError
+
+    import deepchem_actinn.distributed as dask_part
+
+    class Client:  # a scheduler that answers at first
+
+        def __init__(self, address, timeout):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def stopped(*args, **kwargs):
+        raise FutureCancelledError("predict-chunk-1",
+                                   "scheduler-connection-lost")
+        yield
+
+    monkeypatch.setattr(distributed, "Client", Client)
+    monkeypatch.setattr(dask_part, "predict_file_dask", stopped)
+    assert predict(model, PATHS["test"], tmp_path / "out", "--scheduler",
+                   "tcp://127.0.0.1:8786", "-q") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "actinn predict: error: --scheduler tcp://127.0.0.1:8786: the Dask "
+        "cluster stopped answering during the prediction "
+        "(FutureCancelledError: ")
+    assert err.rstrip().endswith("; nothing was written")
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_voting_and_hierarchy_columns(model, tmp_path):
     _, test = load_tabula_muris_sample()
     clusters = tmp_path / "clusters.tsv"

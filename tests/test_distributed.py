@@ -386,7 +386,8 @@ def test_a_command_that_fails_in_one_process_ends_the_job(tmp_path):
             return 0
 
         entry.main = main
-        sys.argv = ["actinn", "train"]
+        sys.argv = ["actinn", "train", "-trs", "ref", "-trl", "labels", "-m",
+                    "model"]
         entry.run()
         '''))
     proc = _torchrun(str(worker), timeout=120)
@@ -438,3 +439,138 @@ def test_each_message_comes_once_and_errors_name_the_process(tiny):
     assert proc.returncode != 0
     assert ("actinn train (process 1): error: %s: no such file" %
             (tiny / "none")) in proc.stderr, proc.stderr[-3000:]
+
+
+def test_process_0_may_predict_longer_than_a_barrier_waits(tiny, tmp_path):
+    """``actinn run`` under torchrun: the other processes leave once
+    training is done, so process 0's prediction is not cut short by their
+    waiting for it (a barrier's timeout, 30 minutes with gloo, here 3 s,
+    would end the job and lose the trained model)."""
+    worker = tmp_path / "slow_prediction.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import datetime, functools, sys, time
+        import torch.distributed as dist
+        from deepchem_actinn import __main__ as entry
+        from deepchem_actinn.cli import predict
+        dist.init_process_group = functools.partial(
+            dist.init_process_group, timeout=datetime.timedelta(seconds=3))
+        write = predict.predict_and_write
+
+        def slow(*args, **kwargs):
+            time.sleep(8)
+            return write(*args, **kwargs)
+
+        predict.predict_and_write = slow
+        sys.argv = ["actinn", "run", *sys.argv[1:]]
+        entry.run()
+        '''))
+    out = tmp_path / "out"
+    proc = _torchrun(str(worker), "-trs", str(tiny / "ref.h5ad"), "-trl",
+                     str(tiny / "labels.txt"), "-ts", str(tiny / "ref.h5ad"),
+                     "-o", str(out), "-ne", "2", "--networks", "1", "--threads",
+                     "1", "-q")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    labels = pd.read_csv(out / "predicted_label.txt", sep="\t")
+    assert len(labels) == 60
+
+
+def test_processes_that_read_different_references_are_refused(tiny):
+    """Each process reads its own copy of the reference: a copy whose rows
+    are in another order (same cells, same labels by id) is refused on
+    every process, naming what differs, before any training."""
+    import anndata
+    ref = anndata.read_h5ad(tiny / "ref.h5ad")
+    ref[np.random.default_rng(1).permutation(60)].copy().write_h5ad(
+        tiny / "shuffled.h5ad")
+    worker = tiny / "own_copy.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import os, sys
+        from deepchem_actinn import __main__ as entry
+        sys.argv = ["actinn", "train", "-trs", sys.argv[1] if
+                    os.environ["RANK"] == "0" else sys.argv[2], *sys.argv[3:]]
+        entry.run()
+        '''))
+    proc = _torchrun(str(worker), str(tiny / "ref.h5ad"),
+                     str(tiny / "shuffled.h5ad"), "-trl",
+                     str(tiny / "labels.txt"), "-ne", "2", "--networks", "1",
+                     "--threads", "1", "-q", "-m", str(tiny / "mixed"))
+    assert proc.returncode != 0
+    assert proc.stderr.count(
+        "actinn train: error: the reference differs between the processes "
+        "(process 1's held-out cells, Unassigned rule's cells); every "
+        "process must read the same reference: give each one the same "
+        "file") == 1, proc.stderr[-3000:]
+    assert not (tiny / "mixed").exists()
+
+
+def test_a_process_killed_mid_training_leaves_one_line_not_a_traceback(
+        tiny, tmp_path):
+    worker = tmp_path / "killed.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import os, signal, sys
+        from deepchem_actinn import __main__ as entry
+        from deepchem_actinn.cli import train
+
+        class Killed(train.Progress):
+            def update(self, *args, **kwargs):
+                if os.environ["RANK"] == "1":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return super().update(*args, **kwargs)
+
+        train.Progress = Killed
+        sys.argv = ["actinn", "train", *sys.argv[1:]]
+        entry.run()
+        '''))
+    proc = _torchrun(str(worker), "-trs", str(tiny / "ref.h5ad"), "-trl",
+                     str(tiny / "labels.txt"), "-ne", "20", "--networks", "1",
+                     "--threads", "1", "-q", "-m", str(tmp_path / "model"))
+    assert proc.returncode != 0
+    assert "[rank0]:" not in proc.stderr, proc.stderr[-3000:]
+    assert ("actinn train: error: another process of this torchrun job "
+            "stopped (" in proc.stderr or
+            "actinn train: terminated" in proc.stderr), proc.stderr[-3000:]
+    assert not (tmp_path / "model").exists()
+
+
+def test_errors_every_process_meets_are_said_by_process_0_once(tiny):
+    train = [
+        "-m", "deepchem_actinn", "train", "-trs",
+        str(tiny / "ref.h5ad"), "-trl",
+        str(tiny / "labels.txt"), "--threads", "1"
+    ]
+    proc = _torchrun(*train)  # no -m: the usage, from process 0 alone
+    assert proc.returncode != 0
+    assert proc.stderr.count("usage: actinn train") == 1, proc.stderr[-3000:]
+    assert ("actinn train: error: the following arguments are required: "
+            "-m/--model") in proc.stderr
+    (tiny / "taken").mkdir(exist_ok=True)
+    (tiny / "taken" / "notes.txt").write_text("mine")
+    proc = _torchrun(*train, "-m", str(tiny / "taken"))
+    assert proc.returncode != 0
+    assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
+        proc.stderr[-3000:]
+
+
+def test_fit_in_a_script_under_torchrun_without_a_group_says_so(tmp_path):
+    worker = tmp_path / "script.py"
+    worker.write_text(
+        textwrap.dedent('''
+        import logging, numpy as np
+        from deepchem_actinn import ACTINNAnnotator
+        logging.basicConfig()
+        rng = np.random.default_rng(0)
+        X = rng.poisson(np.repeat([[20.0] * 10 + [1.0] * 10,
+                                   [1.0] * 10 + [20.0] * 10], 30, axis=0))
+        ACTINNAnnotator(max_epochs=1, n_networks=1, early_stopping=False,
+                        linear_weight=0).fit(
+            X, ["g%d" % i for i in range(20)], ["A"] * 30 + ["B"] * 30)
+        '''))
+    proc = _torchrun(str(worker))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count(
+        "started by torchrun, but this process joined no process group, so "
+        "each process trains the whole model alone: call "
+        "deepchem_actinn.models.distributed.init_from_env() before fit") == 2

@@ -50,7 +50,8 @@ def annotate(adata,
     ``Unassigned``.
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
-    ``anndata.experimental.read_lazy``) is annotated on the running
+    ``anndata.experimental.read_elem_lazy(f["X"])``; ``read_lazy`` needs
+    xarray too) is annotated on the running
     ``dask.distributed`` cluster, block by block on the workers
     (:func:`~deepchem_actinn.distributed.predict_dask`; the ``distributed``
     extra); the matrix named (``X`` by default) must then hold raw counts,

@@ -416,6 +416,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
                       X_ref: Optional[Matrix] = None,
                       y_ref: Optional[np.ndarray] = None) -> "ACTINNAnnotator":
         """Train, calibrate on held-out cells, fit the ``Unassigned`` rule."""
+        fitting.refuse_unequal_references(self.genes_, self.labels_.type_names,
+                                          n_cells, X_valid, y_valid, X_ref)
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
                                    self.hidden_sizes, self.n_networks,
                                    self.seed).to(resolve_device(self.device))

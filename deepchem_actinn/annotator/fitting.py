@@ -1,6 +1,7 @@
 """The steps of fitting an annotator around the training loop: the held-out
 split, the class weights, the cells the ``Unassigned`` rule keeps, and the
 rule itself."""
+import logging
 import math
 from typing import Any, Optional, Tuple
 
@@ -17,6 +18,8 @@ from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import MAX_SEED, Matrix
+
+logger = logging.getLogger(__name__)
 
 #: Training cells the ``Unassigned`` rule may compare queries with (it keeps
 #: a stratified sample of at most ``RejectionRule.max_reference`` of them).
@@ -375,3 +378,60 @@ def training_set(
     copies = augmentation.copies + 1
     return (X_train, np.tile(y[train_idx],
                              copies), np.tile(weights[train_idx], copies), None)
+
+
+def refuse_unequal_references(genes: Any, type_names: Any, n_cells: int,
+                              X_valid: Matrix, y_valid: np.ndarray,
+                              X_ref: Optional[Matrix]) -> None:
+    """Under torchrun, refuse to train unless every process read the same
+    reference (and warn when torchrun started processes that joined no
+    group): the same number of cells, genes kept, types, and held-out
+    and rule cells (their values; the held-out cells are drawn by row, so
+    rows in another order give others). A no-op in one process.
+
+    Parameters
+    ----------
+    genes, type_names:
+        The genes kept and the types, in order.
+    n_cells: int
+        Labelled reference cells.
+    X_valid, y_valid:
+        The held-out cells' model input and class ids.
+    X_ref: matrix, optional
+        The ``Unassigned`` rule's reference cells.
+    """
+    from deepchem_actinn.models import distributed
+    if not distributed.is_distributed():
+        if distributed.launched_by_torchrun():
+            logger.warning(
+                "started by torchrun, but this process joined no process "
+                "group, so each process trains the whole model alone: call "
+                "deepchem_actinn.models.distributed.init_from_env() before "
+                "fit (and save on process 0 only)")
+        return
+    import hashlib
+
+    def digest(*parts: Any) -> str:
+        h = hashlib.sha256()
+        for part in parts:
+            if part is None:
+                continue
+            if sp.issparse(part):
+                part = sp.csr_matrix(part)
+                arrays = [part.data, part.indices, part.indptr]
+            elif isinstance(part, (list, tuple)):
+                arrays = [np.asarray([str(p) for p in part], dtype=str)]
+            else:
+                arrays = [np.asarray(part)]
+            for array in arrays:
+                h.update(np.ascontiguousarray(array).tobytes())
+        return h.hexdigest()
+
+    distributed.refuse_unequal(
+        {
+            "number of cells": str(n_cells),
+            "genes": digest(list(genes)),
+            "cell types": digest(list(type_names)),
+            "held-out cells": digest(X_valid, y_valid),
+            "Unassigned rule's cells": digest(X_ref),
+        }, "reference")

@@ -162,7 +162,52 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             zlib.error) as err:
         print("%s: error: %s" % (prefix, _one_line(err, args)), file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        if not lost_peer(err):
+            raise
+        print("%s: error: another process of this torchrun job stopped "
+              "(%s), so this one cannot go on; its own message says why" %
+              (prefix,
+               str(err).splitlines()[0] if str(err) else type(err).__name__),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def lost_peer(err: BaseException, world_size: Optional[int] = None) -> bool:
+    """Whether ``err`` is PyTorch's report that another process of a
+    torchrun job is gone (its connection closed or silent in a
+    collective), rather than a fault of this process's own.
+
+    Parameters
+    ----------
+    err: BaseException
+        What the command raised.
+    world_size: int, optional
+        Processes in the job; by default torchrun's ``WORLD_SIZE``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli import lost_peer
+    >>> gone = RuntimeError("[pair.cc:534] Connection closed by peer")
+    >>> lost_peer(gone, world_size=2), lost_peer(gone, world_size=1)
+    (True, False)
+    >>> lost_peer(RuntimeError("out of memory"), world_size=2)
+    False
+    """
+    if world_size is None:
+        world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return world_size > 1 and (type(err).__name__ == "DistNetworkError" or
+                               any(words in str(err) for words in LOST_PEER))
+
+
+#: What PyTorch's collectives say when another process is gone.
+LOST_PEER = ("Connection closed by peer", "Connection reset by peer",
+             "Broken pipe", "Timed out waiting")
 
 
 def leave(code: int) -> None:

@@ -17,11 +17,13 @@ The outputs (``predicted_label.txt``, with ``-op``
 a hidden directory and appear together at the end, or not at all: a failed
 or stopped run leaves nothing, not even an output directory it created.
 """
+import concurrent.futures
 import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Generator, List, Optional, Sequence, Tuple
+from typing import (Any, Dict, Generator, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 
@@ -335,7 +337,7 @@ def _chunks(args, annotator, column: str,
             raise ACTINNInputError(
                 "--scheduler %s: cannot reach the Dask scheduler there (%s)" %
                 (args.scheduler, err)) from None
-        with client:
+        with _cluster_lost(args.scheduler), client:
             yield from predict_file_dask(annotator,
                                          args.test_set,
                                          client,
@@ -360,6 +362,23 @@ def _chunks(args, annotator, column: str,
                                       args.threshold,
                                       gene_column=column,
                                       checked=True)
+
+
+@contextlib.contextmanager
+def _cluster_lost(address: str) -> Iterator[None]:
+    """A cluster that stops answering mid-way (its scheduler stopped, its
+    connection lost) as one line instead of Dask's traceback."""
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+    try:
+        yield
+    except (FutureCancelledError, CommClosedError,
+            concurrent.futures.CancelledError) as err:
+        raise ACTINNInputError(
+            "--scheduler %s: the Dask cluster stopped answering during the "
+            "prediction (%s%s); nothing was written" %
+            (address, type(err).__name__,
+             ": %s" % err if str(err) else "")) from None
 
 
 def _stream(args, annotator, outputs: _Outputs,

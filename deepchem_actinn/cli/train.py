@@ -206,6 +206,8 @@ def train_annotator(args,
         raise err.in_file(args.train_set) from None
     finally:
         bar.close()
+    from deepchem_actinn.models import distributed
+    distributed.synchronise()  # the last collective: each process may leave
     if not args.keep_gene_case and getattr(args, "train_set", None):
         from deepchem_actinn.io import read_var
         raw = read_var(

@@ -88,7 +88,7 @@ def _client(client):
         return distributed.get_client()
     except ValueError:
         raise ValueError("no dask.distributed Client is running: start one "
-                         "(distributed.Client(address)) or pass client=")
+                         "first (client = distributed.Client(address))")
 
 
 class _Worker:

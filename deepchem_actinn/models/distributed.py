@@ -28,10 +28,12 @@ broadcast from process 0 so the processes can never decide differently.
 import contextlib
 import logging
 import os
-from typing import Any, ContextManager, NamedTuple, Optional
+from typing import Any, ContextManager, Dict, List, NamedTuple, Optional
 
 import torch
 import torch.distributed as dist
+
+from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -188,6 +190,54 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src)
     return box[0]
+
+
+def refuse_unequal(fingerprint: Dict[str, str], what: str) -> None:
+    """Refuse, on every process at once, unless every process's
+    ``fingerprint`` equals process 0's: processes that train one model
+    on copies of a reference that differ (one copy stale, shuffled or cut
+    short) would otherwise train silently on a mixture, or fail deep in
+    DDP. A no-op in a single-process run.
+
+    Parameters
+    ----------
+    fingerprint: dict of str to str
+        What must agree (e.g. digests of the genes, labels, held-out
+        cells), by name.
+    what: str
+        What the fingerprint describes, for the message (``"reference"``).
+
+    Raises
+    ------
+    ACTINNInputError
+        Some process's fingerprint differs; the message names the
+        processes and the entries that differ.
+    """
+    if not is_distributed():
+        return
+    prints: List[Dict[str, str]] = [{} for _ in range(world_info().world_size)]
+    dist.all_gather_object(prints, fingerprint)
+    first = prints[0]
+    differ = {
+        rank: [k for k in first if first[k] != p.get(k)
+              ] for rank, p in enumerate(prints) if p != first
+    }
+    if differ:
+        raise ACTINNInputError(
+            "the %s differs between the processes (%s); every process must "
+            "read the same %s: give each one the same file" %
+            (what, "; ".join("process %d's %s" % (rank, ", ".join(keys))
+                             for rank, keys in sorted(differ.items())), what))
+
+
+def synchronise() -> None:
+    """Wait until every process gets here (a barrier; a no-op alone).
+    After the last collective of a job: from here each process may leave
+    the group without waiting for the others (:func:`teardown` with
+    ``wait=False``), so process 0 can write and predict for as long as it
+    takes while the others have already left."""
+    if is_distributed():
+        dist.barrier()
 
 
 def all_reduce_sum(value: float) -> float:
