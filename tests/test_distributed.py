@@ -574,3 +574,105 @@ def test_fit_in_a_script_under_torchrun_without_a_group_says_so(tmp_path):
         "started by torchrun, but this process joined no process group, so "
         "each process trains the whole model alone: call "
         "deepchem_actinn.models.distributed.init_from_env() before fit") == 2
+
+
+@pytest.fixture(scope="module")
+def blocks_file(tmp_path_factory):
+    """347 cells x 5 genes in an h5ad file (7 blocks of 50, the last short),
+    and its labels."""
+    anndata = pytest.importorskip("anndata")
+    from deepchem_actinn.annotator.reference_file import ReferenceFile
+    out = tmp_path_factory.mktemp("blocks")
+    ids = ["c%d" % i for i in range(347)]
+    counts = np.random.default_rng(1).poisson(3.0, (347, 5)) + 1
+    anndata.AnnData(sp.csr_matrix(counts.astype(np.float32)),
+                    obs=pd.DataFrame(index=ids),
+                    var=pd.DataFrame(index=list("ABCDE"))).write_h5ad(
+                        out / "ref.h5ad")
+    labels = pd.Series(["T", "B"] * 173 + ["T"], index=ids)
+    return ReferenceFile(out / "ref.h5ad", labels, block_size=50)
+
+
+def _file_steps(ref, shard, epochs=2):
+    """Each training step of ``epochs`` epochs from one generator, as this
+    process sees it: ``{file row: (input row, weight)}`` per step (the rows
+    are the class ids here)."""
+    n = len(ref)
+    train = np.arange(n) % 7 != 0
+    w = np.random.default_rng(2).uniform(0.5, 2.0, n).astype(np.float32)
+    rng = np.random.default_rng(3)
+    steps = []
+    for _ in range(epochs):
+        batches = []
+        for inputs, (y,), (weights,) in ref.epoch(rng,
+                                                  np.arange(5),
+                                                  np.arange(n),
+                                                  w,
+                                                  train,
+                                                  32,
+                                                  buffer_cells=120,
+                                                  shard=shard):
+            cols, offsets, values = (np.asarray(a) for a in inputs[:3])
+            X = sp.csr_matrix((values, cols, np.append(offsets, len(cols))),
+                              shape=(len(y), 5)).toarray()
+            batches.append({
+                int(cell): (X[i], float(weights[i, 0]))
+                for i, cell in enumerate(np.asarray(y).ravel())
+            })
+        steps.append(batches)
+    return steps
+
+
+def test_file_shards_partition_each_single_process_batch(blocks_file):
+    """Out of core (``ReferenceFile.epoch``, several blocks and buffers per
+    epoch): the 2 processes' batches of each step are the cells of the
+    single-process batch, with the same input, and weights that make DDP's
+    average of the 2 mean losses the single-process mean loss; only the
+    epoch's last batch is short."""
+    one = _file_steps(blocks_file, (0, 1))
+    two = [_file_steps(blocks_file, (rank, 2)) for rank in (0, 1)]
+    train = [i for i in range(347) if i % 7 != 0]
+    for epoch in range(2):
+        alone, first, second = one[epoch], two[0][epoch], two[1][epoch]
+        assert sorted(c for b in alone for c in b) == train
+        assert [len(b) for b in alone[:-1]] == [32] * (len(alone) - 1)
+        assert len(first) == len(alone)
+        assert len(second) in (len(alone), len(alone) - 1)
+        for step, batch in enumerate(alone):
+            shares = [first[step]] + second[step:step + 1]
+            assert sorted(c for s in shares for c in s) == sorted(batch)
+            for share in shares:
+                for cell, (x, weight) in share.items():
+                    np.testing.assert_array_equal(x, batch[cell][0])
+                    # DDP: the mean over the N processes of each mean loss
+                    assert weight / (2 * len(share)) == pytest.approx(
+                        batch[cell][1] / len(batch), rel=1e-6)
+    assert [sorted(b) for b in one[0]] != [sorted(b) for b in one[1]]
+
+
+def test_two_processes_train_out_of_core_as_one(tmp_path):
+    """``actinn train --out-of-core``: 2 processes follow 1 process's
+    updates (several blocks of 4096 cells)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ref, labels = str(tmp_path / "ref.h5ad"), str(tmp_path / "labels.txt")
+    subprocess.run([
+        sys.executable, "-m", "deepchem_actinn", "simulate", "-o", ref,
+        "--cells", "9000", "--genes", "300", "--types", "4", "--labels", labels,
+        "-q"
+    ],
+                   check=True,
+                   env=env)
+    train = [
+        "-m", "deepchem_actinn", "train", "-trs", ref, "-trl", labels, "-ne",
+        "2", "--networks", "1", "--seed", "0", "-q", "--threads", "1",
+        "--out-of-core", "-m"
+    ]
+    proc = _torchrun(*train, str(tmp_path / "ddp"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    subprocess.run(
+        [sys.executable, *train, str(tmp_path / "one")], check=True, env=env)
+    ddp = torch.load(tmp_path / "ddp" / "weights.pt", weights_only=True)
+    one = torch.load(tmp_path / "one" / "weights.pt", weights_only=True)
+    for member, alone in zip(ddp, one):
+        for name, value in member.items():
+            torch.testing.assert_close(value, alone[name], atol=1e-6, rtol=0)

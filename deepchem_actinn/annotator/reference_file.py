@@ -12,7 +12,8 @@ disk and from memory see the same values.
 """
 import logging
 from pathlib import Path
-from typing import (Callable, Iterator, List, Optional, Sequence, Tuple, Union)
+from typing import (Callable, Generator, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, labels_from, match_labels,
                                 read_cell_ids, read_gene_names)
 from deepchem_actinn.io.stream import settle_counts_matrix
-from deepchem_actinn.models.batches import Shard, current_shard, minibatches
+from deepchem_actinn.models.batches import (Shard, batch_rows, current_shard,
+                                            network_input)
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import columns_of
@@ -32,6 +34,9 @@ from deepchem_actinn.preprocessing.normalise import (check_counts,
                                                      library_size_log)
 
 logger = logging.getLogger(__name__)
+
+#: ``([inputs...], [labels], [weights])``: one training batch.
+Batch = Tuple[list, list, list]
 
 
 class ReferenceFile:
@@ -273,14 +278,22 @@ class ReferenceFile:
         """Minibatches of one shuffled epoch over the training rows.
 
         Blocks are read in a random order into a buffer of about
-        ``buffer_cells`` cells, which is shuffled and cut into batches.
+        ``buffer_cells`` cells, which is shuffled and cut into full
+        batches of ``batch_size``; the cells left over (fewer than one
+        batch) stay in the buffer for the next fill, so only the epoch's
+        last batch can be short, as in memory.
+
         In a distributed run (``shard``, default: the process group's) every
-        process draws the same block order and reads only its own blocks
-        (block ``i`` to process ``i % N``), into a buffer of
-        ``buffer_cells / N`` cells cut into batches of ``ceil(batch_size /
-        N)``: each training cell is seen once per epoch across the
-        processes, which may end with different numbers of batches (the
-        training loop joins them).
+        process reads every block in the same order and draws the same
+        shuffles, so all processes hold the same buffer; each global batch
+        is then cut into N per-process batches of ``ceil(batch_size / N)``
+        cells, of which process ``rank`` takes the ``rank``-th
+        (:func:`~deepchem_actinn.models.batches.batch_rows`). The N batches
+        of one step are thus exactly the cells of one single-process batch
+        (with ``batch_size`` divisible by N), and N processes follow the
+        single-process updates up to float rounding. The processes share
+        the training steps, not the reading: each reads and normalises the
+        whole file every epoch, and holds a buffer of ``buffer_cells``.
 
         Parameters
         ----------
@@ -296,13 +309,10 @@ class ReferenceFile:
             Normalise each cell over its counts in ``columns`` rather than
             over all genes (:meth:`model_input`).
         """
-        rank, world = current_shard() if shard is None else shard
-        starts = rng.permutation(np.arange(0, len(self),
-                                           self.block_size))[rank::world]
-        local_batch = -(-batch_size // world)
-        if world > 1:  # the processes' buffers differ: keep ``rng`` in step
-            rng = np.random.default_rng([int(rng.integers(2**32)), rank])
-        buffer_cells = -(-buffer_cells // world)
+        shard = current_shard() if shard is None else shard
+        # every process: the same blocks, in the same order, the same rng
+        starts = rng.permutation(np.arange(0, len(self), self.block_size))
+        width = -(-batch_size // shard[1]) * shard[1]  # one global batch
         buffer: List[sp.csr_matrix] = []
         rows: List[np.ndarray] = []
         held = 0
@@ -318,19 +328,39 @@ class ReferenceFile:
             buffer.append(self.model_input(X, columns, over_columns))
             rows.append(index[use])
             held += int(use.sum())
-            if held >= buffer_cells:
-                yield from self._flush(buffer, rows, y, w, rng, local_batch)
-                buffer, rows, held = [], [], 0
-        if buffer:
-            yield from self._flush(buffer, rows, y, w, rng, local_batch)
+            if held >= max(buffer_cells, width):
+                left, kept = yield from _flush(buffer, rows, y, w, rng,
+                                               batch_size, shard, width)
+                buffer, rows, held = [left], [kept], len(kept)
+        if held:
+            yield from _flush(buffer, rows, y, w, rng, batch_size, shard)
 
-    @staticmethod
-    def _flush(buffer, rows, y, w, rng, batch_size):
-        X = sp.vstack(buffer).tocsr()
-        index = np.concatenate(rows)
-        yield from minibatches(X,
-                               y[index],
-                               w[index],
-                               batch_size,
-                               rng,
-                               shard=(0, 1))
+
+def _flush(
+        buffer: List[sp.csr_matrix],
+        rows: List[np.ndarray],
+        y: np.ndarray,
+        w: np.ndarray,
+        rng: np.random.Generator,
+        batch_size: int,
+        shard: Shard,
+        width: int = 0
+) -> Generator[Batch, None, Tuple[sp.csr_matrix, np.ndarray]]:
+    """This process's batches from a shuffled buffer (rows ``rows`` of
+    the file, whose class ids and weights are ``y`` and ``w``): with
+    ``width`` (cells per global batch), full global batches only, and
+    returns the ``(input, file rows)`` of the cells left over; without,
+    all of the buffer."""
+    X = sp.vstack(buffer).tocsr()
+    index = np.concatenate(rows)
+    order = rng.permutation(len(index))
+    cut = len(order) - len(order) % width if width else len(order)
+    for batch, scale in batch_rows(cut, batch_size, shard=shard):
+        mine = np.sort(order[batch])
+        weights = w[index[mine]].reshape(-1, 1).astype(np.float32)
+        if scale != 1.0:
+            weights *= np.float32(scale)
+        yield (network_input(X, mine, True, transpose=True),
+               [y[index[mine]].reshape(-1, 1)], [weights])
+    rest = np.sort(order[cut:])
+    return X[rest], index[rest]
