@@ -148,6 +148,8 @@ def fault(report: ValueReport) -> str:
     """
     if report.n_nonfinite:
         return "NaN or infinite values"
+    if report.n_huge:
+        return "values above the largest float32"
     return "negative values" if report.n_negative else "non-integer values"
 
 

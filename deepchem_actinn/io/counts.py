@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
+                                    examples)
+from deepchem_actinn.io.sparse import refuse_damaged_sparse
 from deepchem_actinn.types import Strings
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,9 @@ _ROUND_ULPS = 4
 _SCAN_BLOCK = 1 << 22
 # Largest integer float32 holds exactly.
 _FLOAT32_EXACT = 1 << 24
+#: Largest value float32 holds (about 3.4e38): counts are stored as float32,
+#: so a larger value would become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Largest value of a log scale (log1p of 10,000 per cell reaches about 9,
 #: log2 of a million about 20): non-integer values under it look
 #: log-normalised, whole numbers over it look like raw counts.
@@ -65,54 +70,21 @@ class ValueReport(NamedTuple):
     nonint_value: float
     max_value: float
     n_rounded: int  # values within the tolerance of, not equal to, a whole
+    n_huge: int = 0  # finite values above FLOAT32_MAX
+    huge_rows: Sequence[int] = ()
 
     @property
     def counts_like(self) -> bool:
         """Whether the values are raw counts (after rounding)."""
         return (self.n_nonfinite == 0 and self.n_negative == 0 and
-                self.nonint_row < 0)
+                self.n_huge == 0 and self.nonint_row < 0)
 
     def acceptable(self, allow_non_integer: bool) -> bool:
-        """Counts, or non-negative finite values when those are allowed."""
+        """Counts, or non-negative finite values float32 holds when those
+        are allowed."""
         return self.counts_like or (allow_non_integer and
                                     self.n_nonfinite == 0 and
-                                    self.n_negative == 0)
-
-
-def refuse_damaged_sparse(matrix) -> None:
-    """Refuse a CSR/CSC matrix whose structure points outside it (a file
-    cut short or corrupted): scipy would read or write past its arrays.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import scipy.sparse as sp
-    >>> from deepchem_actinn.io.counts import refuse_damaged_sparse
-    >>> m = sp.csr_matrix(np.eye(2))
-    >>> refuse_damaged_sparse(m)
-    >>> m.indices[1] = 7
-    >>> refuse_damaged_sparse(m)  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    ACTINNCellError: the sparse matrix is damaged: its column indices ...
-    """
-    if not sp.issparse(matrix) or matrix.format not in ("csr", "csc"):
-        return
-    n_major, n_minor = (matrix.shape
-                        if matrix.format == "csr" else matrix.shape[::-1])
-    axis = "column" if matrix.format == "csr" else "row"
-    indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
-    why = None
-    if (len(indptr) != n_major + 1 or indptr[0] != 0 or
-            indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0)):
-        why = ("its index pointers (indptr) do not run from 0 to the %d "
-               "stored values" % len(indices))
-    elif len(indices) and (indices.min() < 0 or indices.max() >= n_minor):
-        why = ("its %s indices reach %d, outside 0 .. %d" %
-               (axis, indices.max()
-                if indices.max() >= n_minor else indices.min(), n_minor - 1))
-    if why:
-        raise ACTINNCellError("the sparse matrix is damaged: %s (a file "
-                              "cut short or corrupted? write it again)" % why)
+                                    self.n_negative == 0 and self.n_huge == 0)
 
 
 def _stored_values(matrix):
@@ -169,9 +141,10 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
     if values.dtype.kind not in "biuf":
         raise ACTINNInputError("the matrix holds %s values, not numbers" %
                                values.dtype)
-    n_nonfinite = n_negative = n_rounded = 0
+    n_nonfinite = n_negative = n_rounded = n_huge = 0
     nonfinite_pos: List[np.ndarray] = []
     negative_pos: List[np.ndarray] = []
+    huge_pos: List[np.ndarray] = []
     nonint_pos, nonint_value, max_value = -1, 0.0, 0.0
     is_float = values.dtype.kind == "f"
     for start in range(0, values.size, _SCAN_BLOCK):
@@ -191,8 +164,14 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
                 bad = np.flatnonzero(~finite)
                 n_nonfinite += bad.size
                 nonfinite_pos.append(bad[:limit] + start)
-                if bad.size < block.size:
-                    max_value = max(max_value, float(block[finite].max()))
+                high = (float(block[finite].max())
+                        if bad.size < block.size else 0.0)
+                max_value = max(max_value, high)
+            if high > FLOAT32_MAX:  # float64: infinite once stored as float32
+                over = block > FLOAT32_MAX
+                huge = np.flatnonzero(over if finite is None else over & finite)
+                n_huge += huge.size
+                huge_pos.append(huge[:limit] + start)
             if nonint_pos < 0:
                 off = block != np.rint(block)
                 if finite is not None:
@@ -223,7 +202,8 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
         n_nonfinite, first_rows(nonfinite_pos), n_negative,
         first_rows(negative_pos),
         int(rows(np.array([nonint_pos]))[0]) if nonint_pos >= 0 else -1,
-        nonint_value, max_value, n_rounded if nonint_pos < 0 else 0)
+        nonint_value, max_value, n_rounded if nonint_pos < 0 else 0, n_huge,
+        first_rows(huge_pos))
 
 
 #: What to do with an AnnData that keeps only log-normalised values.
@@ -267,6 +247,13 @@ def counts_error(report: ValueReport,
             "%s: %s holds %d NaN or infinite values, e.g. in cells %s" %
             (source, what, report.n_nonfinite,
              _cells(cell_ids, report.nonfinite_rows)))
+    if report.n_huge:
+        return ACTINNInputError(
+            "%s: %s holds %s above %.4g, the largest float32 (up to %.4g), e.g."
+            " in cells %s: they would be infinite once stored as float32, "
+            "and no count is that large" %
+            (source, what, counted(report.n_huge, "value"), FLOAT32_MAX,
+             report.max_value, _cells(cell_ids, report.huge_rows)))
     if searched:
         hint = ("%s is not raw counts and no raw counts were found in %s" %
                 (what, _LOOKED))
@@ -552,7 +539,14 @@ def as_count_matrix(matrix) -> sp.csr_matrix:
     matrix = widen_half(matrix)
     X = matrix if isinstance(matrix, sp.csr_matrix) else sp.csr_matrix(matrix)
     if X.dtype != np.float32:
-        if X.nnz and np.abs(X.data).max() > _FLOAT32_EXACT:
+        top = float(np.abs(X.data).max()) if X.nnz else 0.0
+        if FLOAT32_MAX < top < np.inf:  # the check of values missed it
+            raise ACTINNCellError(
+                "the matrix holds values up to %.4g, above %.4g, the largest "
+                "float32: "
+                "they would be infinite once stored as float32" %
+                (top, FLOAT32_MAX))
+        if top > _FLOAT32_EXACT:
             logger.warning("counts above %d are rounded when stored as float32",
                            _FLOAT32_EXACT)
         X = X.astype(np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
@@ -30,6 +30,7 @@ from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
                                              select_matrix)
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
+from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.types import PathLike
 
 try:  # anndata >= 0.11
@@ -79,7 +80,12 @@ def read_h5ad(path: PathLike,
     """
     p = existing(path)
     try:
-        adata = anndata.read_h5ad(p)
+        if _has_half_sparse(p):
+            from anndata.experimental import read_dispatched
+            with h5py.File(p, "r") as f:
+                adata = read_dispatched(f, callback=_widen_half_sparse)
+        else:
+            adata = anndata.read_h5ad(p)
     except (OSError, KeyError, ValueError) as err:
         raise ACTINNInputError("%s: not a readable h5ad file (%s)" %
                                (p, err)) from err
@@ -90,6 +96,60 @@ def read_h5ad(path: PathLike,
                         adata.obs_names,
                         chosen.var,
                         obs=adata.obs)
+
+
+_SPARSE = ("csr_matrix", "csc_matrix")
+
+
+def _half_sparse(elem) -> bool:
+    """Whether an h5ad element is a sparse matrix of float16 values, which
+    SciPy does not take (every float16 is exact as float32: whole numbers
+    up to 2048 and the even ones up to 4096, and so on)."""
+    return (isinstance(elem, h5py.Group) and
+            elem.attrs.get("encoding-type") in _SPARSE and
+            isinstance(elem.get("data"), h5py.Dataset) and
+            elem["data"].dtype == np.float16)
+
+
+def _has_half_sparse(path: Path) -> bool:
+    """Whether ``X``, ``raw/X`` or a layer of an h5ad file is sparse
+    float16."""
+    with h5py.File(path, "r") as f:
+        layers = f.get("layers")
+        keys = ["X", "raw/X"] + (["layers/" + k for k in layers] if isinstance(
+            layers, h5py.Group) else [])
+        return any(_half_sparse(f.get(k)) for k in keys)
+
+
+def _widen_half_sparse(read, name: str, elem, iospec):
+    """Read an h5ad element as anndata does, a sparse float16 matrix as
+    float32 (for :func:`anndata.experimental.read_dispatched`)."""
+    if not _half_sparse(elem):
+        return read(elem)
+    logger.info("%s: read float16 values as float32", name)
+    kind = sp.csr_matrix if iospec.encoding_type == "csr_matrix" else \
+        sp.csc_matrix
+    return kind((elem["data"][:].astype(
+        np.float32), elem["indices"][:], elem["indptr"][:]),
+                shape=tuple(int(n) for n in elem.attrs["shape"]))
+
+
+class _HalfCSR:
+    """Rows of a CSR matrix of float16 values in an h5ad file, as float32
+    (SciPy has no sparse float16; every float16 value is exact as
+    float32)."""
+
+    def __init__(self, group: h5py.Group):
+        self._group = group
+        self.shape = tuple(int(n) for n in group.attrs["shape"])
+
+    def __getitem__(self, rows: slice) -> sp.csr_matrix:
+        start, stop, _ = rows.indices(self.shape[0])
+        indptr = self._group["indptr"][start:stop + 1]
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        return sp.csr_matrix((self._group["data"][lo:hi].astype(
+            np.float32), self._group["indices"][lo:hi], indptr - lo),
+                             shape=(stop - start, self.shape[1]))
 
 
 def _index_element(group) -> h5py.Dataset:
@@ -194,7 +254,8 @@ class H5adRows(HDF5Rows):
             return elem
         if (isinstance(elem, h5py.Group) and
                 elem.attrs.get("encoding-type") == "csr_matrix"):
-            return sparse_dataset(elem)
+            return _HalfCSR(elem) if _half_sparse(elem) else \
+                sparse_dataset(elem)
         raise NoDirectAccess("its %s is not stored by rows (CSR or dense)" %
                              key)
 
@@ -278,5 +339,11 @@ class H5adRows(HDF5Rows):
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
         block = self._elem[start:stop]
         if isinstance(block, sp.csr_matrix):
+            try:
+                refuse_repeated_entries(block, self.cell_ids[start:stop],
+                                        self.gene_names, start)
+            except ACTINNCellError as err:
+                raise err.in_file("%s: %s" %
+                                  (self.path, self.description)) from None
             return block
         return sp.csr_matrix(widen_half(block))

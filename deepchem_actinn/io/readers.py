@@ -22,7 +22,8 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import counted, examples, repeated
+from deepchem_actinn.errors import (ACTINNCellError, counted, examples,
+                                    repeated)
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.count_matrix import CountsSource, counts_source
@@ -33,6 +34,7 @@ from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import read_h5ad
+from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.io.tenx import read_10x_h5, read_10x_mtx
 from deepchem_actinn.io.text import SEPARATORS, read_text
 from deepchem_actinn.types import PathLike
@@ -186,6 +188,10 @@ def read(path: PathLike,
                             allow_non_integer=allow_non_integer,
                             source=str(p),
                             hint=FILE_COUNTS_HINT if one else None)
+        try:  # SciPy would add up two values stored at one place
+            refuse_repeated_entries(src.matrix, adata.obs_names, src.var.index)
+        except ACTINNCellError as err:
+            raise err.in_file("%s: %s" % (p, src.description)) from None
         out = _clean_counts(src, adata.obs, upper_case_genes,
                             not allow_non_integer, str(p))
     logger.log(logging.INFO if warn_repeated else logging.DEBUG,

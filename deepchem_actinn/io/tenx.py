@@ -21,10 +21,11 @@ import pandas as pd
 import scipy.io
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 from deepchem_actinn.io._common import (HDF5Rows, as_str_array, existing,
                                         make_anndata, open_text, strip_gz)
-from deepchem_actinn.io.content import open_binary, reading, sniff
+from deepchem_actinn.io.content import one_line, open_binary, reading, sniff
+from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,11 @@ def read_10x_barcodes(path: Path) -> np.ndarray:
 
 
 def mtx_shape(path: Path) -> Tuple[int, int]:
-    """Rows and columns a Matrix Market file declares, from its header."""
+    """Rows and columns a Matrix Market file declares, from its header,
+    which is checked: a coordinate matrix of integer or real values (not
+    pattern or complex), and no more entries than the matrix has places or
+    the file has room for (a size line that lies would make SciPy allocate
+    for them all)."""
     with reading(path, "a Matrix Market file"):
         _not_empty(path)
         with open_binary(path) as fh:
@@ -177,7 +182,58 @@ def mtx_shape(path: Path) -> Tuple[int, int]:
             raise ACTINNInputError(
                 "%s: the Matrix Market size line should hold rows, columns "
                 "and entries, not %r" % (path, line[:80].decode("latin-1")))
-        return int(sizes[0]), int(sizes[1])
+        n_rows, n_cols, n_entries = (int(n) for n in sizes)
+        _check_banner(path, banner)
+        _check_entries(path, n_rows, n_cols, n_entries)
+        return n_rows, n_cols
+
+
+def _check_banner(path: Path, banner: bytes) -> None:
+    """Refuse a Matrix Market field that holds no counts."""
+    words = banner.decode("latin-1").lower().split()
+    field = words[3] if len(words) > 3 else ""
+    symmetry = words[4] if len(words) > 4 else ""
+    if field == "pattern":
+        raise ACTINNInputError(
+            "%s: a 'pattern' Matrix Market file holds no counts, only where "
+            "they are not zero; write the counts as integer or real values" %
+            path)
+    if field == "complex" or symmetry == "hermitian":
+        raise ACTINNInputError(
+            "%s: a '%s' Matrix Market file holds complex numbers, not "
+            "counts; write the counts as integer or real values" %
+            (path, field))
+
+
+# Bytes of the shortest entry line, "1 1 1\n".
+_SHORTEST_ENTRY = 6
+# Most bytes deflate (gzip) can make of one (its ratio is at most 1032:1).
+_DEFLATE_RATIO = 1032
+
+
+def _check_entries(path: Path, n_rows: int, n_cols: int,
+                   n_entries: int) -> None:
+    """Refuse a size line whose count of entries cannot be true."""
+    if min(n_rows, n_cols, n_entries) < 0:
+        raise ACTINNInputError(
+            "%s: the Matrix Market size line holds a negative number (%d "
+            "rows, %d columns, %d entries)" % (path, n_rows, n_cols, n_entries))
+    if n_entries > n_rows * n_cols:
+        raise ACTINNInputError(
+            "%s: the Matrix Market size line declares %d entries, more than "
+            "the %d x %d matrix has places (%d); a damaged or wrongly "
+            "written header?" %
+            (path, n_entries, n_rows, n_cols, n_rows * n_cols))
+    size = path.stat().st_size
+    gzipped = sniff(path).gzipped
+    room = (size * (_DEFLATE_RATIO if gzipped else 1) + 1) // _SHORTEST_ENTRY
+    if n_entries > room:
+        raise ACTINNInputError(
+            "%s: the Matrix Market size line declares %d entries, more than "
+            "the file's %d%s bytes can hold (at most %d, an entry taking at "
+            "least %d bytes: '1 1 1'); a damaged or wrongly written header?" %
+            (path, n_entries, size, " gzip-compressed" if gzipped else "", room,
+             _SHORTEST_ENTRY))
 
 
 def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
@@ -243,11 +299,37 @@ def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     var, barcodes = _tenx_tables(files)
     with reading(files.matrix, "a Matrix Market file"):
         with open_binary(files.matrix) as fh:
-            matrix = scipy.io.mmread(fh)
+            try:
+                matrix = scipy.io.mmread(fh)
+            except OverflowError as err:
+                raise ACTINNInputError(
+                    "%s: a value is too large to read (%s); no count is that "
+                    "large: a damaged or wrongly written file?" %
+                    (files.matrix, one_line(err))) from err
     _check_shape(files, matrix.shape, len(var), len(barcodes))
     X = sp.csr_matrix(matrix.T)
+    if X.nnz != matrix.nnz:  # converting added up entries at one place
+        _refuse_repeats(files.matrix, sp.coo_matrix(matrix), var.index,
+                        barcodes, matrix.nnz - X.nnz)
     adata = make_anndata(X, barcodes, var)
     return _gex_only(adata, p) if gex_only else adata
+
+
+def _refuse_repeats(path: Path, coo: sp.coo_matrix, genes, barcodes,
+                    n: int) -> None:
+    """Refuse a Matrix Market file that lists ``n`` entries at the row and
+    column of another (SciPy adds them up); names the first repeated."""
+    order = np.lexsort((coo.row, coo.col))
+    row, col = coo.row[order], coo.col[order]
+    same = np.flatnonzero((row[1:] == row[:-1]) & (col[1:] == col[:-1]))
+    at = order[same[0] + 1]
+    i, j = int(coo.row[at]), int(coo.col[at])
+    raise ACTINNInputError(
+        "%s: %s the row and column of another, e.g. row %d (gene %s), "
+        "column %d (cell %s); a Matrix Market file lists each place once, "
+        "SciPy would add them up (a damaged or wrongly written file?)" %
+        (path, "1 entry repeats" if n == 1 else "%d entries repeat" % n, i + 1,
+         genes[i], j + 1, barcodes[j]))
 
 
 def tenx_h5_group(f: h5py.File, path: Path) -> Tuple[h5py.Group, bool]:
@@ -273,6 +355,41 @@ def tenx_h5_var(group: h5py.Group, v3: bool) -> pd.DataFrame:
     names = group["gene_names"][:] if "gene_names" in group else None
     ids = group["genes"][:]
     return _tenx_var(ids, ids if names is None else names)
+
+
+def tenx_h5_shape(group: h5py.Group, path: Path,
+                  n_features: int) -> Tuple[int, int]:
+    """Genes and cells of a 10x HDF5 matrix group, its ``shape`` checked
+    against its features, barcodes and index pointers."""
+    n_genes, n_cells = (int(n) for n in group["shape"][:2])
+    n_barcodes = int(group["barcodes"].shape[0])
+    n_columns = int(group["indptr"].shape[0]) - 1
+    name = group.name.rstrip("/")
+    if not n_barcodes == n_cells == n_columns:
+        raise ACTINNInputError(
+            "%s: %s/shape says %d cells but there are %d barcodes (%s/barcodes)"
+            " and %d columns (%s/indptr); a file cut short or written wrongly?"
+            " write it again" %
+            (path, name, n_cells, n_barcodes, name, n_columns, name))
+    if n_features != n_genes:
+        raise ACTINNInputError(
+            "%s: %s/shape says %d genes but there are %d features (%s); a "
+            "file cut short or written wrongly? write it again" %
+            (path, name, n_genes, n_features,
+             name + "/features" if "features" in group else name + "/genes"))
+    return n_genes, n_cells
+
+
+def _refuse_repeated(X: sp.csr_matrix,
+                     path: Path,
+                     cell_ids,
+                     gene_names,
+                     first_row: int = 0) -> None:
+    """Refuse cells (CSC columns of the file) that store a gene twice."""
+    try:
+        refuse_repeated_entries(X, cell_ids, gene_names, first_row)
+    except ACTINNCellError as err:
+        raise err.in_file(path) from None
 
 
 def read_10x_h5(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
@@ -314,15 +431,16 @@ def read_10x_h5(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     try:
         with h5py.File(p, "r") as f:
             group, v3 = tenx_h5_group(f, p)
-            n_genes, n_cells = (int(n) for n in group["shape"][:2])
+            var = tenx_h5_var(group, v3)
+            n_genes, n_cells = tenx_h5_shape(group, p, len(var))
             X = sp.csc_matrix(
                 (group["data"][:], group["indices"][:], group["indptr"][:]),
                 shape=(n_genes, n_cells)).T.tocsr()
-            barcodes = group["barcodes"][:]
-            var = tenx_h5_var(group, v3)
+            barcodes = as_str_array(group["barcodes"][:])
     except (OSError, KeyError) as err:
         raise ACTINNInputError("%s: not a readable 10x HDF5 file (%s)" %
                                (p, err)) from err
+    _refuse_repeated(X, p, barcodes, var.index)
     adata = make_anndata(X, barcodes, var)
     return _gex_only(adata, p) if gex_only else adata
 
@@ -334,9 +452,10 @@ class TenxH5Rows(HDF5Rows):
         group, v3 = tenx_h5_group(f, self.path)
         var = tenx_h5_var(group, v3)
         self._group = group
+        self.n_genes = tenx_h5_shape(group, self.path, len(var))[0]
         self._indptr = group["indptr"][:]
-        self.n_genes = int(group["shape"][0])
         self.cell_ids = as_str_array(group["barcodes"][:])
+        self._features = var.index.to_numpy()
         gex = _gex_mask(var)
         self._columns = None if gex.all() else np.flatnonzero(gex)
         if self._columns is not None:
@@ -351,6 +470,8 @@ class TenxH5Rows(HDF5Rows):
             (self._group["data"][lo:hi], self._group["indices"][lo:hi],
              self._indptr[start:stop + 1] - lo),
             shape=(self.n_genes, stop - start)).T.tocsr()
+        _refuse_repeated(X, self.path, self.cell_ids[start:stop],
+                         self._features, start)
         return X if self._columns is None else X[:, self._columns]
 
 
