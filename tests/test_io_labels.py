@@ -315,3 +315,29 @@ def test_labels_from_a_table_name_the_file_and_column(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match=r"x.csv: no such file \(a column of cell types"):
         labels_from(str(tmp_path / "x.csv"), column="cell_type")
+
+
+def test_cells_labelled_na_are_unlabelled_not_a_type(tmp_path, caplog):
+    # R's write.table(quote = FALSE) of a labelling with gaps
+    path = tmp_path / "labels.txt"
+    path.write_text("c1\tB cell\nc2\tNA\nc3\tT cell\nc4\tnan\n")
+    caplog.set_level("INFO")
+    labels = read_labels(path)
+    assert labels.to_dict() == {"c1": "B cell", "c3": "T cell"}
+    assert "%s: 2 cells labelled NA, nan, a missing value: left " \
+        "unlabelled" % path in caplog.text
+    with pytest.raises(ACTINNInputError,
+                       match="2 of 4 cells have no label, e.g. c2, c4"):
+        match_labels(["c1", "c2", "c3", "c4"], path)
+    kept = match_labels(["c1", "c2", "c3", "c4"], path, missing="drop")
+    assert kept.tolist() == ["B cell", None, "T cell", None]
+
+
+def test_repeated_cell_ids_cannot_be_matched_to_labels():
+    labels = pd.Series({"c0": "A", "c1": "B", "c2": "A"})
+    with pytest.raises(ACTINNInputError,
+                       match=r"^labels: 1 cell id appears more than once in "
+                       r"the matrix, so labels matched by cell id cannot "
+                       r"tell those cells apart: c0; make the cell ids "
+                       r"unique \(e.g. AnnData.obs_names_make_unique\(\)"):
+        match_labels(["c0", "c0", "c2"], labels, missing="drop")

@@ -42,7 +42,10 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     first line holds a comma and no tab is read as CSV (``cell id,cell
     type``, quoted where a type holds a comma), as pandas'
     ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Blank lines are
-    ignored and fields are stripped of surrounding spaces. ``.gz`` files
+    ignored and fields are stripped of surrounding spaces. A cell whose
+    type is a missing value (``NA``, as R writes one, ``nan``, ``NULL``,
+    ...) is left unlabelled: :func:`match_labels` then refuses it, or
+    leaves it out with ``missing="drop"`` (``--labelled-only``). ``.gz`` files
     are read gunzipped.
 
     With ``column``, the file is instead a table with a header (tab- or
@@ -134,6 +137,13 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
                                (p, err)) from err
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
+    blank = [t in TABLE_MISSING or t in MISSING_LABELS for t in types]
+    if any(blank):  # R's write.table writes a missing label as NA
+        logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
+                    counted(sum(blank), "cell"),
+                    examples(sorted({t for t, b in zip(types, blank) if b})))
+        ids = [i for i, b in zip(ids, blank) if not b]
+        types = [t for t, b in zip(types, blank) if not b]
     labels = pd.Series(types,
                        index=pd.Index(ids, dtype=object),
                        name="cell_type",
@@ -148,8 +158,9 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     return _sourced(labels, str(p))
 
 
-#: A table's missing values beside :data:`MISSING_LABELS`: R's ``NA`` and
-#: the other spellings pandas reads as missing.
+#: Missing values beside :data:`MISSING_LABELS` (in a table, or as a labels
+#: file's cell type): R's ``NA`` and the other spellings pandas reads as
+#: missing.
 TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
 
 #: How a labels table's column of cell types is named.
@@ -405,6 +416,14 @@ def match_labels(cell_ids: Strings,
         labels = read_labels(labels)
     ids = pd.Index(as_str_array(cell_ids), dtype=object)
     known = pd.Index(as_str_array(labels.index), dtype=object)
+    if not ids.is_unique:
+        twice = repeated(ids)
+        raise ACTINNInputError(
+            "%s: %s more than once in %s, so labels matched by cell id "
+            "cannot tell those cells apart: %s; make the cell ids unique "
+            "(e.g. AnnData.obs_names_make_unique(), then label the new ids)" %
+            (labels_path, counted(len(twice), "cell id",
+                                  "appears/appear"), cells_of, examples(twice)))
     if not known.is_unique:
         twice = repeated(known)
         raise ACTINNInputError(
