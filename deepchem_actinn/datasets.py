@@ -131,30 +131,117 @@ def to_numpy_dataset(adata,
     import scipy.sparse as sp
 
     from deepchem_actinn._deepchem import require_deepchem
-    from deepchem_actinn.annotator.fitting import label_names
-    from deepchem_actinn.errors import ACTINNInputError, examples
     from deepchem_actinn.io.counts import refuse_log_normalised
-    from deepchem_actinn.labels import CellTypeLabels
     dc = require_deepchem("to_numpy_dataset")
     refuse_log_normalised(adata.X, adata.obs_names, source="AnnData")
     X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
-    y = None
-    if label_key is not None:
-        if label_key not in adata.obs:
-            raise ACTINNInputError(
-                "AnnData: no obs column %r with the cell types (its columns: "
-                "%s); pass label_key=, or None for unlabelled cells" %
-                (label_key, examples(list(adata.obs.columns))))
-        names = label_names(adata.obs[label_key].to_numpy(),
-                            list(adata.obs_names))
-        if labels is None:
-            labels = CellTypeLabels.from_labels(names)
-            logger.warning(
-                "to_numpy_dataset: class ids from this data's own %d types; "
-                "pass labels= (CellTypeLabels.from_labels of the training "
-                "labels) for every dataset of one model, or a set lacking a "
-                "type gets other ids", labels.n_types)
-        y = labels.encode(names).reshape(-1, 1)
+    y = _class_ids(adata, labels, label_key, "to_numpy_dataset")
     return dc.data.NumpyDataset(X.astype(np.float32),
-                                y,
+                                None if y is None else y.reshape(-1, 1),
                                 ids=np.asarray(adata.obs_names))
+
+
+def to_disk_dataset(adata,
+                    labels=None,
+                    label_key: Optional[str] = "cell_type",
+                    data_dir: Optional[str] = None,
+                    shard_size: int = 4096):
+    """An AnnData's raw counts as a DeepChem ``DiskDataset``, written shard
+    by shard, for a reference too large for :func:`to_numpy_dataset`.
+
+    Only one shard of cells is dense in memory at a time: ``adata`` may be
+    backed (``anndata.read_h5ad(path, backed="r")``), so that the counts
+    are read from the file block by block too. The dataset is what
+    :func:`to_numpy_dataset` gives (dense float32 counts, class ids, cell
+    ids), in shards of ``shard_size`` cells; DeepChem's transformers and
+    :class:`~deepchem_actinn.models.actinn.ACTINNModel` work through it
+    shard by shard (``transform(..., out_dir=...)`` keeps it on disk).
+
+    Parameters
+    ----------
+    adata: anndata.AnnData
+        Cells x genes, raw counts in ``X`` (in memory or backed).
+    labels: CellTypeLabels, optional
+        As in :func:`to_numpy_dataset`.
+    label_key: str or None, default "cell_type"
+        Column of ``obs`` with cell types; None for unlabelled data.
+    data_dir: str, optional
+        Where to write the dataset (a new temporary directory when None).
+    shard_size: int, default 4096
+        Cells per shard.
+
+    Returns
+    -------
+    dc.data.DiskDataset
+
+    Raises
+    ------
+    ACTINNInputError
+        The first shard's counts look log-normalised, ``label_key`` is not
+        a column of ``obs``, a cell has no label, or a label is not one of
+        ``labels``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from deepchem_actinn import CellTypeLabels, load_tabula_muris_sample
+    >>> from deepchem_actinn.datasets import to_disk_dataset
+    >>> train, _ = load_tabula_muris_sample()
+    >>> labels = CellTypeLabels.from_labels(train.obs["cell_type"])
+    >>> ds = to_disk_dataset(train, labels, data_dir=tempfile.mkdtemp(),
+    ...                      shard_size=1500)
+    >>> ds.get_number_shards(), ds.get_shape()[0]
+    (3, (4000, 2000))
+    """
+    import scipy.sparse as sp
+
+    from deepchem_actinn._deepchem import require_deepchem
+    from deepchem_actinn.io.counts import refuse_log_normalised
+    dc = require_deepchem("to_disk_dataset")
+    if int(shard_size) < 1:
+        raise ValueError("shard_size must be at least 1, got %r" %
+                         (shard_size,))
+    y = _class_ids(adata, labels, label_key, "to_disk_dataset")
+    ids = np.asarray(adata.obs_names)
+
+    def shards():
+        for start in range(0, adata.n_obs, shard_size):
+            stop = min(start + shard_size, adata.n_obs)
+            block = adata.X[start:stop]
+            if start == 0:
+                refuse_log_normalised(block, ids[:stop], source="AnnData")
+            X = block.toarray() if sp.issparse(block) else np.asarray(block)
+            n = stop - start  # without labels y = w = 0, as NumpyDataset's
+            yield (X.astype(np.float32), np.zeros(
+                (n, 1)) if y is None else y[start:stop].reshape(-1, 1),
+                   np.full((n, 1), float(y is not None),
+                           np.float32), ids[start:stop])
+
+    return dc.data.DiskDataset.create_dataset(shards(),
+                                              data_dir=data_dir,
+                                              tasks=[label_key or "task"])
+
+
+def _class_ids(adata, labels, label_key: Optional[str],
+               caller: str) -> Optional[np.ndarray]:
+    """The class ids of ``obs[label_key]`` (None without a key), by
+    ``labels`` or, with a warning, by this data's own types."""
+    from deepchem_actinn.annotator.fitting import label_names
+    from deepchem_actinn.errors import ACTINNInputError, examples
+    from deepchem_actinn.labels import CellTypeLabels
+    if label_key is None:
+        return None
+    if label_key not in adata.obs:
+        raise ACTINNInputError(
+            "AnnData: no obs column %r with the cell types (its columns: "
+            "%s); pass label_key=, or None for unlabelled cells" %
+            (label_key, examples(list(adata.obs.columns))))
+    names = label_names(adata.obs[label_key].to_numpy(), list(adata.obs_names))
+    if labels is None:
+        labels = CellTypeLabels.from_labels(names)
+        logger.warning(
+            "%s: class ids from this data's own %d types; pass labels= "
+            "(CellTypeLabels.from_labels of the training labels) for every "
+            "dataset of one model, or a set lacking a type gets other ids",
+            caller, labels.n_types)
+    return labels.encode(names)

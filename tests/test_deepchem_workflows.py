@@ -13,7 +13,9 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 
 import deepchem_actinn as da
-from deepchem_actinn.datasets import load_tabula_muris_sample, to_numpy_dataset
+from deepchem_actinn.datasets import (load_tabula_muris_sample, to_disk_dataset,
+                                      to_numpy_dataset)
+from deepchem_actinn.errors import ACTINNInputError
 
 pytestmark = pytest.mark.torch
 
@@ -295,3 +297,35 @@ def test_model_says_what_to_do_with_the_wrong_kind_of_data(split, tmp_path):
                                     split["train"].y[:64].astype(float))
     assert as_float.X.max() > 50
     _model(split).fit(as_float, nb_epoch=1)
+
+
+def test_to_disk_dataset_is_to_numpy_dataset_shard_by_shard(tmp_path):
+    import anndata
+    train, _ = load_tabula_muris_sample()
+    labels = da.CellTypeLabels.from_labels(train.obs["cell_type"])
+    train.write_h5ad(tmp_path / "train.h5ad")
+    backed = anndata.read_h5ad(tmp_path / "train.h5ad", backed="r")
+    disk = to_disk_dataset(backed,
+                           labels,
+                           data_dir=str(tmp_path / "ds"),
+                           shard_size=1500)
+    assert disk.get_number_shards() == 3
+    assert [len(disk.get_shard_ids(i)) for i in range(3)] == [1500, 1500, 1000]
+    memory = to_numpy_dataset(train, labels)
+    for name in ("X", "y", "w", "ids"):
+        np.testing.assert_array_equal(getattr(disk, name),
+                                      getattr(memory, name))
+    unlabelled = to_disk_dataset(train[:10], label_key=None)
+    np.testing.assert_array_equal(unlabelled.w,
+                                  to_numpy_dataset(train[:10], None, None).w)
+    with pytest.raises(ValueError,
+                       match="every cell of the dataset has "
+                       "weight 0"):
+        da.ACTINNModel(output_dim=12, input_size=2000, seed=0).fit(unlabelled,
+                                                                   nb_epoch=1)
+    logged = train[:20].copy()
+    logged.X = np.log1p(
+        logged.X.toarray() if hasattr(logged.X, "toarray") else logged.X) + 0.1
+    with pytest.raises(ACTINNInputError, match="AnnData: .*log-normalised"):
+        to_disk_dataset(logged, labels, data_dir=str(tmp_path / "log"))
+    assert list((tmp_path / "log").glob("*")) == []  # no shard written
