@@ -1,4 +1,6 @@
 """Out-of-core training: a reference read from disk block by block."""
+import re
+
 import anndata
 import numpy as np
 import pandas as pd
@@ -152,9 +154,10 @@ def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:Observation names are not unique")
-def test_fit_file_tells_of_repeated_cell_ids_once(tm_train, tmp_path, caplog):
-    """The statistics pass warns; the shuffled epochs, which read the same
-    file again, do not repeat it."""
+def test_fit_file_refuses_repeated_cell_ids_matched_to_labels(
+        tm_train, tmp_path):
+    """Two cells of one id cannot each get their own label: the file is
+    refused, naming it and the id, before any pass over its counts."""
     ids = np.array(tm_train["ids"][:400], dtype=object)
     ids[5] = ids[4]
     path = tmp_path / "twice.h5ad"
@@ -163,18 +166,17 @@ def test_fit_file_tells_of_repeated_cell_ids_once(tm_train, tmp_path, caplog):
                     var=pd.DataFrame(index=tm_train["genes"])).write_h5ad(path)
     labels = pd.Series(tm_train["labels"][:400], index=ids)
     labels = labels[~labels.index.duplicated()]
-    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+    with pytest.raises(ACTINNInputError,
+                       match="^labels: 1 cell id appears more than once in "
+                       "%s, so labels matched by cell id cannot tell those "
+                       "cells apart: %s;" % (re.escape(str(path)), ids[4])):
         ACTINNAnnotator(max_epochs=3, n_networks=1,
                         early_stopping=False).fit_file(path,
                                                        labels,
                                                        block_size=64)
-    assert caplog.text.count("1 cell id appears more than once") == 1
-    assert str(path) in caplog.text
 
 
-def test_fit_file_tells_of_repeated_cell_ids_of_a_text_file_once(
-        tmp_path, caplog):
-    """A text reference is read whole on every pass; it is still told once."""
+def test_fit_file_refuses_repeated_cell_ids_of_a_text_file(tmp_path):
     rng = np.random.default_rng(0)
     ids = ["c%d" % i for i in range(60)]
     ids[7] = ids[6]
@@ -185,13 +187,10 @@ def test_fit_file_tells_of_repeated_cell_ids_of_a_text_file_once(
     frame.to_csv(tmp_path / "twice.csv")
     labels = pd.Series(["A", "B"] * 30, index=ids)
     labels = labels[~labels.index.duplicated()]
-    with caplog.at_level("WARNING", logger="deepchem_actinn"):
-        ACTINNAnnotator(max_epochs=3,
-                        n_networks=1,
-                        early_stopping=False,
-                        total_percentiles=(0.0, 100.0),
-                        cv_percentiles=(0.0,
-                                        100.0)).fit_file(tmp_path / "twice.csv",
-                                                         labels,
-                                                         block_size=16)
-    assert caplog.text.count("1 cell id appears more than once") == 1
+    with pytest.raises(ACTINNInputError,
+                       match="1 cell id appears more than once in .*twice.csv"
+                       ", so labels matched by cell id cannot tell those "
+                       "cells apart: c6;"):
+        ACTINNAnnotator(max_epochs=3, n_networks=1,
+                        early_stopping=False).fit_file(tmp_path / "twice.csv",
+                                                       labels)

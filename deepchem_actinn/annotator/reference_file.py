@@ -148,8 +148,11 @@ class ReferenceFile:
         if genes is not None:
             self.columns = columns_of(self.genes, genes)
             self.genes = self.genes[self.columns]
-        self.labels = match_labels(self.cell_ids, labels, labels_path,
-                                   "drop" if labelled_only else "error")
+        self.labels = match_labels(self.cell_ids,
+                                   labels,
+                                   labels_path,
+                                   "drop" if labelled_only else "error",
+                                   cells_of=self.path)
         self.labelled = np.asarray(pd.notna(self.labels), dtype=bool)
         if not self.labelled.all():
             logger.warning(

@@ -128,7 +128,11 @@ def read_reference(args):
                                        expected_cells=labels.index))
     missing = "drop" if args.labelled_only else "error"
     try:
-        y = match_labels(adata.obs_names, labels, named, missing)
+        y = match_labels(adata.obs_names,
+                         labels,
+                         named,
+                         missing,
+                         cells_of=args.train_set)
     except ACTINNInputError as err:
         raise orientation_hint(err, args) from None
     keep = np.asarray([v is not None for v in y])
