@@ -165,3 +165,12 @@ def test_the_gene_filter_refuses_raw_counts():
                        "to .* LibrarySizeLogTransformer first"):
         GeneFilterTransformer(dataset=dc.data.NumpyDataset(counts),
                               genes=list("abcdefghij"))
+
+
+def test_the_gene_filter_refuses_repeated_gene_names():
+    X = np.log1p(np.random.default_rng(0).poisson(2.0, size=(20, 4)))
+    with pytest.raises(ValueError,
+                       match=r"1 gene name appears more than once \(ignoring "
+                       r"case\): ACTB"):
+        GeneFilterTransformer(dataset=dc.data.NumpyDataset(X),
+                              genes=["Actb", "Cd3e", "ACTB", "Gapdh"])
