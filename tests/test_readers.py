@@ -2,6 +2,7 @@
 
 import gzip
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -721,3 +722,17 @@ def test_a_separator_closing_the_rows_only_is_refused_not_guessed(tmp_path):
     adata = readers.read(no_corner)
     assert list(adata.obs_names) == ["c1", "c2"]
     np.testing.assert_array_equal(adata.X.toarray(), [[3, 0], [0, 2]])
+
+
+def test_a_cell_without_an_id_is_refused_naming_the_file(tmp_path):
+    # a blank header field, as a spreadsheet leaves it
+    path = tmp_path / "counts.csv"
+    rows = ["gene,c0,,c2,c3"] + ["G%d,1,2,3,4" % g for g in range(5)]
+    path.write_text("\n".join(rows) + "\n")
+    message = ("^%s: 1 cell has no id \\(an empty name\\): the 2nd; outputs "
+               "and labels name cells by id, so give every cell one$" %
+               re.escape(str(path)))
+    with pytest.raises(ACTINNInputError, match=message):
+        readers.read(path)
+    with pytest.raises(ACTINNInputError, match=message):
+        list(stream.iter_cell_chunks(path, 2))

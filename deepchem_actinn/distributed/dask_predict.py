@@ -405,7 +405,7 @@ def predict_file_dask(
     [400, 400, 200]
     """
     from deepchem_actinn.io import read_cell_ids, read_var
-    from deepchem_actinn.io.readers import warn_repeated_ids
+    from deepchem_actinn.io.readers import check_cell_ids
     from deepchem_actinn.io.stream import settle_counts_matrix
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
@@ -438,7 +438,7 @@ def predict_file_dask(
                              format,
                              orientation=orientation,
                              expected_genes=read_options["expected_genes"])
-    warn_repeated_ids(cell_ids, path)  # the tasks read parts, and do not
+    check_cell_ids(cell_ids, path)  # the tasks read parts, and do not
     total = len(cell_ids)
     window = int(max_in_flight or max(2, 2 * sum(client.nthreads().values())))
     return _stream(client, annotator, candidates[column], column, path, total,

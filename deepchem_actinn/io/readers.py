@@ -22,8 +22,8 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import (ACTINNCellError, counted, examples,
-                                    repeated)
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
+                                    examples, repeated)
 from deepchem_actinn.io._common import make_anndata
 from deepchem_actinn.io.actinn_h5 import read_actinn_h5
 from deepchem_actinn.io.count_matrix import CountsSource, counts_source
@@ -64,15 +64,45 @@ def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
     return make_anndata(X, obs.index, var, obs=obs)
 
 
-def warn_repeated_ids(cell_ids, source: str) -> None:
-    """Warn, naming ``source`` and a few ids, when cell ids repeat: outputs
-    and the label files name cells by id."""
+def check_cell_ids(cell_ids, source: str) -> None:
+    """Refuse empty cell ids (a blank header field), and warn when cell ids
+    repeat, naming ``source`` and a few ids: outputs and the label files
+    name cells by id.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.readers import check_cell_ids
+    >>> check_cell_ids(["c1", "c2"], "counts.csv")
+    >>> check_cell_ids(["c1", " ", "c3"], "counts.csv")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: counts.csv: 1 cell has no id (an empty name): the 2nd; outputs and labels name cells by id, so give every cell one
+    """
+    ids = pd.Index(cell_ids, dtype=object).astype(str).str.strip()
+    empty = np.flatnonzero(ids == "")
+    if len(empty):
+        raise ACTINNInputError(
+            "%s: %s no id (an empty name): the %s; outputs and labels name "
+            "cells "
+            "by id, so give every cell one" %
+            (source, counted(len(empty), "cell", "has/have"),
+             examples([_ordinal(int(i) + 1) for i in empty])))
     if not pd.Index(cell_ids).is_unique:
         twice = repeated(cell_ids)
         logger.warning(
             "%s: %s more than once, e.g. %s; outputs name cells by id, so "
             "make them unique first (anndata: obs_names_make_unique)", source,
             counted(len(twice), "cell id", "appears/appear"), examples(twice))
+
+
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``, ``22nd``."""
+    tail = "th" if 10 <= n % 100 <= 20 else {
+        1: "st",
+        2: "nd",
+        3: "rd"
+    }.get(n % 10, "th")
+    return "%d%s" % (n, tail)
 
 
 def read_format(
@@ -146,7 +176,7 @@ def read(path: PathLike,
         a text file, the axis holding more of them is taken for cells.
         Ignored by other formats.
     warn_repeated: bool, default True
-        Warn when cell ids repeat (:func:`warn_repeated_ids`), and log what
+        Warn when cell ids repeat (:func:`check_cell_ids`), and log what
         was read; the streaming readers, which read such a file whole on
         every pass, pass False and say both once per whole pass themselves
         (the log line goes to DEBUG).
@@ -198,5 +228,5 @@ def read(path: PathLike,
                "%s: read %d cells x %d genes (%s, %s)", p, out.n_obs,
                out.n_vars, fmt, src.description)
     if warn_repeated:
-        warn_repeated_ids(out.obs_names, str(p))
+        check_cell_ids(out.obs_names, str(p))
     return out

@@ -32,7 +32,7 @@ from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
 from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
-from deepchem_actinn.io.readers import read, warn_repeated_ids
+from deepchem_actinn.io.readers import read, check_cell_ids
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
 from deepchem_actinn.io.text import SEPARATORS, text_names, text_orientation
@@ -524,7 +524,7 @@ def _iter_chunks(path: Path,
             # a pass over some chunks only (``starts``: a shuffled epoch, a
             # cluster's task) is not told again what the whole pass told
             if starts is None:
-                warn_repeated_ids(source.cell_ids, str(path))
+                check_cell_ids(source.cell_ids, str(path))
                 logger.info("%s: read %d cells x %d genes (%s)", path,
                             source.shape[0], source.shape[1],
                             _how_read(source, fmt))
