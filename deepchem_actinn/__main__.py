@@ -67,11 +67,6 @@ def _run() -> None:
         # than any barrier would wait; one that fails must not hang the
         # others, which may be waiting for it in a collective
         distributed.teardown(wait=False)
-    if code != 0 and not first:
-        # a failure every process meets (an output that exists, a bad
-        # option value) is process 0's to report: torchrun stops it as
-        # soon as another process ends
-        time.sleep(2)
     leave(code)
 
 

@@ -156,6 +156,9 @@ def to_disk_dataset(adata,
     ids), in shards of ``shard_size`` cells; DeepChem's transformers and
     :class:`~deepchem_actinn.models.actinn.ACTINNModel` work through it
     shard by shard (``transform(..., out_dir=...)`` keeps it on disk).
+    The shards are dense, 4 bytes per cell and gene on disk (80 GB for a
+    million cells of 20,000 genes): keep the genes the model needs first
+    (``adata[:, genes]``) where the reference holds many more.
 
     Parameters
     ----------
@@ -190,17 +193,17 @@ def to_disk_dataset(adata,
     >>> labels = CellTypeLabels.from_labels(train.obs["cell_type"])
     >>> ds = to_disk_dataset(train, labels, data_dir=tempfile.mkdtemp(),
     ...                      shard_size=1500)
-    >>> ds.get_number_shards(), ds.get_shape()[0]
-    (3, (4000, 2000))
+    >>> ds.get_number_shards(), [int(n) for n in ds.get_shape()[0]]
+    (3, [4000, 2000])
     """
     import scipy.sparse as sp
 
     from deepchem_actinn._deepchem import require_deepchem
     from deepchem_actinn.io.counts import refuse_log_normalised
     dc = require_deepchem("to_disk_dataset")
-    if int(shard_size) < 1:
-        raise ValueError("shard_size must be at least 1, got %r" %
-                         (shard_size,))
+    if not (isinstance(shard_size, (int, np.integer)) and shard_size >= 1):
+        raise ValueError("shard_size must be a whole number of at least 1, "
+                         "got %r" % (shard_size,))
     y = _class_ids(adata, labels, label_key, "to_disk_dataset")
     ids = np.asarray(adata.obs_names)
 

@@ -502,6 +502,7 @@ def test_processes_that_read_different_references_are_refused(tiny):
         "(process 1's held-out cells, Unassigned rule's cells); every "
         "process must read the same reference: give each one the same "
         "file") == 1, proc.stderr[-3000:]
+    assert "(process 1)" not in proc.stderr  # process 0 says it for all
     assert not (tiny / "mixed").exists()
 
 
@@ -530,7 +531,7 @@ def test_a_process_killed_mid_training_leaves_one_line_not_a_traceback(
     assert proc.returncode != 0
     assert "[rank0]:" not in proc.stderr, proc.stderr[-3000:]
     assert ("actinn train: error: another process of this torchrun job "
-            "stopped (" in proc.stderr or
+            "stopped or did not answer in time (" in proc.stderr or
             "actinn train: terminated" in proc.stderr), proc.stderr[-3000:]
     assert not (tmp_path / "model").exists()
 
@@ -552,6 +553,7 @@ def test_errors_every_process_meets_are_said_by_process_0_once(tiny):
     assert proc.returncode != 0
     assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
         proc.stderr[-3000:]
+    assert "(process 1)" not in proc.stderr
 
 
 def test_fit_in_a_script_under_torchrun_without_a_group_says_so(tmp_path):

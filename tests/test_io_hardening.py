@@ -448,3 +448,25 @@ def test_a_float16_h5ad_keeps_its_obs(tmp_path):
     out = read(path)
     assert list(out.obs["cell_type"]) == ["T cell"]
     assert list(out.var_names) == ["A", "B"]
+
+
+def test_repeated_entries_are_counted_block_by_block(monkeypatch):
+    """Unsorted indices are sorted a block of rows at a time (memory bounded
+    by the block): the count and the first repeat are those of the whole."""
+    from collections import Counter
+
+    from deepchem_actinn.io import sparse
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 40, 300)
+    cols = rng.integers(0, 25, 300)
+    order = np.argsort(rows, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=40))])
+    matrix = sp.csr_matrix((np.ones(300), cols[order], indptr), shape=(40, 25))
+    repeats = Counter(zip(rows[order].tolist(), cols[order].tolist()))
+    expected = sum(n - 1 for n in repeats.values())
+    first_row = min(r for (r, _), n in repeats.items() if n > 1)
+    whole = sparse.repeated_entries(matrix)
+    monkeypatch.setattr(sparse, "_BLOCK", 7)
+    assert sparse.repeated_entries(matrix) == whole
+    assert whole[0] == expected and whole[1] == first_row
+    assert repeats[whole[1], whole[2]] > 1

@@ -341,3 +341,12 @@ def test_repeated_cell_ids_cannot_be_matched_to_labels():
                        r"tell those cells apart: c0; make the cell ids "
                        r"unique \(e.g. AnnData.obs_names_make_unique\(\)"):
         match_labels(["c0", "c0", "c2"], labels, missing="drop")
+
+
+def test_the_refusal_of_unlabelled_cells_says_the_file_gave_them_na(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("c1\tB cell\nc2\tNA\n")
+    with pytest.raises(ACTINNInputError,
+                       match=r"1 of 2 cells have no label, e.g. c2 \(the "
+                       r"labels give 1 of them a missing value, such as NA\)"):
+        match_labels(["c1", "c2"], path)

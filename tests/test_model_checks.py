@@ -174,3 +174,26 @@ def test_the_gene_filter_refuses_repeated_gene_names():
                        r"case\): ACTB"):
         GeneFilterTransformer(dataset=dc.data.NumpyDataset(X),
                               genes=["Actb", "Cd3e", "ACTB", "Gapdh"])
+
+
+def test_an_annotators_members_as_models_at_the_largest_seed(tm_train):
+    from deepchem_actinn import ACTINNAnnotator
+    annotator = ACTINNAnnotator(max_epochs=1,
+                                early_stopping=False,
+                                n_networks=2,
+                                linear_weight=0,
+                                seed=2**32 - 1).fit(tm_train["X"][:300],
+                                                    tm_train["genes"],
+                                                    tm_train["labels"][:300])
+    assert [m.seed for m in annotator.models_] == [2**32 - 1, 0]
+
+
+def test_to_disk_dataset_takes_a_whole_number_of_cells_per_shard(tm_train):
+    import anndata
+
+    from deepchem_actinn.datasets import to_disk_dataset
+    adata = anndata.AnnData(tm_train["X"][:10].astype(np.float32))
+    with pytest.raises(ValueError,
+                       match="shard_size must be a whole number of at "
+                       "least 1, got 1500.0"):
+        to_disk_dataset(adata, label_key=None, shard_size=1500.0)

@@ -219,7 +219,8 @@ def test_a_wrong_train_orientation_is_named(files, tmp_path, capsys, given,
     ]
     assert main(base + ["--train-orientation", given]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "none of its %d cell ids is a cell of the matrix" % N_CELLS in err
+    assert "none of its %d cell ids is a cell of %s" % (N_CELLS,
+                                                        files[layout]) in err
     assert err.endswith("(%s, or leave the option out and the layout is "
                         "detected)" % words)
     assert err.count("the labels name") == 1

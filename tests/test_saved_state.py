@@ -176,13 +176,18 @@ def test_a_file_linked_from_outside_the_directory_is_refused(saved, tmp_path):
 
 def test_without_checksums_it_loads_and_says_it_is_not_verified(
         saved, tmp_path, caplog):
-    path = _copy(saved, tmp_path)
-    config = _config(path)
-    del config["checksums"]
-    (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
-    ACTINNAnnotator.load(path, device="cpu")
-    assert "has no checksums (saved by a version before them, or edited): " \
-        "its files are not verified" in caplog.text
+    for empty in ("absent", {}):  # an empty list of them checks nothing
+        path = _copy(saved, tmp_path / str(len(empty)))
+        config = _config(path)
+        if empty == "absent":
+            del config["checksums"]
+        else:
+            config["checksums"] = empty
+        (path / persistence.CONFIG_FILE).write_text(json.dumps(config))
+        caplog.clear()
+        ACTINNAnnotator.load(path, device="cpu")
+        assert "has no checksums (saved by a version before them, or " \
+            "edited): its files are not verified" in caplog.text
 
 
 def test_a_compressed_weights_file_is_refused_unread(saved, tmp_path):
@@ -244,7 +249,7 @@ def test_overwriting_keeps_hidden_folders_that_are_not_clutter(
     assert (path / ".git" / "HEAD").exists()
     (path / ".git" / "HEAD").unlink()
     (path / ".git").rmdir()
-    for clutter in (".DS_Store", "._weights.pt"):
+    for clutter in (".DS_Store", "._weights.pt", ".gitkeep"):
         (path / clutter).write_text("")
     (path / ".ipynb_checkpoints").mkdir()
     annotator.save(path, overwrite=True)

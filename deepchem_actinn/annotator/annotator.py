@@ -472,7 +472,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
             from deepchem_actinn.models.actinn import ACTINNModel
             self._models = [
                 ACTINNModel.from_network(network,
-                                         seed=self.seed + member,
+                                         seed=(self.seed + member) % 2**32,
                                          device=self.ensemble_.device,
                                          batch_size=self.batch_size,
                                          **self._optimiser())

@@ -49,14 +49,15 @@ LINEAR_FILE = "linear.pt"
 OURS = (CONFIG_FILE, WEIGHTS_FILE, RULE_FILE, PROFILE_FILE, LINEAR_FILE)
 #: What file browsers and notebooks leave, deleted with an overwritten
 #: annotator (as are macOS's ``._*`` files).
-HARMLESS = (".DS_Store", ".ipynb_checkpoints")
+HARMLESS = (".DS_Store", ".ipynb_checkpoints", ".gitkeep", ".keep")
 
 
 def refuse_foreign_files(path: Union[str, os.PathLike],
                          overwrite: bool) -> None:
     """Overwriting replaces the whole directory: refuse one that holds
     anything but an annotator's files (and what file browsers and notebooks
-    leave: ``.DS_Store``, ``._*``, ``.ipynb_checkpoints``), hidden ones
+    leave: ``.DS_Store``, ``._*``, ``.ipynb_checkpoints``, and the
+    placeholders ``.gitkeep`` and ``.keep``), hidden ones
     such as ``.git`` included, rather than delete it."""
     if not overwrite or not os.path.isdir(path):
         return
@@ -138,7 +139,7 @@ def _check_files(path: str, config: Dict[str, Any]) -> None:
     Annotators saved before the checksums were kept load with a warning
     that their files are not verified."""
     checksums = config.get("checksums")
-    if checksums is None:
+    if checksums is None or checksums == {}:
         logger.warning(
             "%s has no checksums (saved by a version before them, or "
             "edited): its files are not verified", path)

@@ -18,6 +18,7 @@ import importlib
 import os
 import re
 import sys
+import time
 import zlib
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
@@ -160,15 +161,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 143
     except (ACTINNInputError, OSError, UnicodeDecodeError, EOFError,
             zlib.error) as err:
+        if process_tag():  # torchrun stops this process as soon as
+            time.sleep(2)  # process 0, which meets most errors too, says it
         print("%s: error: %s" % (prefix, _one_line(err, args)), file=sys.stderr)
         return 2
     except RuntimeError as err:
         if not lost_peer(err):
             raise
-        print("%s: error: another process of this torchrun job stopped "
-              "(%s), so this one cannot go on; its own message says why" %
+        print("%s: error: another process of this torchrun job stopped or "
+              "did not answer in time (%s), so this one cannot go on; its own "
+              "message says why" %
               (prefix,
-               str(err).splitlines()[0] if str(err) else type(err).__name__),
+               next((words for words in LOST_PEER if words in str(err)),
+                    type(err).__name__)),
               file=sys.stderr)
         return 1
     return 0

@@ -23,7 +23,7 @@ import logging
 import os
 from pathlib import Path
 from typing import (Any, Dict, Generator, Iterator, List, Optional, Sequence,
-                    Tuple)
+                    Tuple, Type)
 
 import numpy as np
 
@@ -368,12 +368,17 @@ def _chunks(args, annotator, column: str,
 def _cluster_lost(address: str) -> Iterator[None]:
     """A cluster that stops answering mid-way (its scheduler stopped, its
     connection lost) as one line instead of Dask's traceback."""
-    from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
+    lost: Tuple[Type[BaseException],
+                ...] = (CommClosedError, concurrent.futures.CancelledError)
+    try:  # distributed from 2024.5 on; earlier, concurrent.futures' own
+        from distributed.client import FutureCancelledError
+        lost += (FutureCancelledError,)
+    except ImportError:
+        pass
     try:
         yield
-    except (FutureCancelledError, CommClosedError,
-            concurrent.futures.CancelledError) as err:
+    except lost as err:
         raise ACTINNInputError(
             "--scheduler %s: the Dask cluster stopped answering during the "
             "prediction (%s%s); nothing was written" %

@@ -212,6 +212,8 @@ def train_annotator(args,
         bar.close()
     from deepchem_actinn.models import distributed
     distributed.synchronise()  # the last collective: each process may leave
+    if not is_main_process():  # nothing may fail here now that 0 goes on
+        return annotator
     if not args.keep_gene_case and getattr(args, "train_set", None):
         from deepchem_actinn.io import read_var
         raw = read_var(

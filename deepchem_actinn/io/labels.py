@@ -142,12 +142,15 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
         logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
                     counted(sum(blank), "cell"),
                     examples(sorted({t for t, b in zip(types, blank) if b})))
+        missing_ids = [i for i, b in zip(ids, blank) if b]
         ids = [i for i, b in zip(ids, blank) if not b]
         types = [t for t, b in zip(types, blank) if not b]
     labels = pd.Series(types,
                        index=pd.Index(ids, dtype=object),
                        name="cell_type",
                        dtype=object)
+    if any(blank):
+        labels.attrs["missing"] = missing_ids  # for match_labels' message
     dup = labels.index.duplicated()
     if dup.any():
         repeated = pd.unique(labels.index[dup])
@@ -442,6 +445,10 @@ def match_labels(cell_ids: Strings,
              examples(known), cells_of, examples(pd.unique(ids))))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
         hint = "" if missing == "drop" else missing_hint
+        said = len(set(labels.attrs.get("missing", ())) & set(unlabelled))
+        if said:
+            hint = (" (the labels give %d of them a missing value, such as "
+                    "NA)" % said) + hint
         raise ACTINNInputError(
             "%s: %d of %d cells have no label, e.g. %s%s" %
             (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))

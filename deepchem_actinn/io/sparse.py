@@ -64,7 +64,8 @@ def repeated_entries(matrix) -> Tuple[int, int, int]:
 
     One pass in C for a matrix whose indices are sorted (as writers leave
     them); otherwise a copy of the indices is sorted within each row (CSR)
-    or column (CSC). The values are not copied. A matrix whose structure
+    or column (CSC), a block of about four million at a time. The values
+    are not copied. A matrix whose structure
     points outside it is refused first (:func:`refuse_damaged_sparse`).
 
     Examples
@@ -85,23 +86,48 @@ def repeated_entries(matrix) -> Tuple[int, int, int]:
     if matrix.nnz < 2 or matrix.has_canonical_format:
         return 0, -1, -1
     indptr = np.asarray(matrix.indptr)
-    nnz = int(indptr[-1])
-    ordered = type(matrix)(
-        (np.zeros(nnz, dtype=np.int8), np.array(matrix.indices[:nnz]), indptr),
-        shape=matrix.shape)
+    n_major = len(indptr) - 1
+    total, first = 0, (-1, -1)
+    start = 0
+    while start < n_major:  # blocks of about _BLOCK stored values
+        stop = int(np.searchsorted(indptr, indptr[start] + _BLOCK,
+                                   side="right"))
+        stop = min(max(stop - 1, start + 1), n_major)
+        n, major, minor = _repeats_in(matrix, indptr, start, stop)
+        if n and not total:
+            first = (major, minor) if matrix.format == "csr" else (minor, major)
+        total += n
+        start = stop
+    return total, first[0], first[1]
+
+
+#: Stored values whose indices are sorted at a time (a copy of them, 32 MB).
+_BLOCK = 1 << 22
+
+
+def _repeats_in(matrix, indptr: np.ndarray, start: int,
+                stop: int) -> Tuple[int, int, int]:
+    """:func:`repeated_entries` of rows (CSR) or columns (CSC) ``start`` to
+    ``stop``: their count, and the major and minor index of the first."""
+    lo, hi = int(indptr[start]), int(indptr[stop])
+    if hi - lo < 2:
+        return 0, -1, -1
+    local = indptr[start:stop + 1] - lo
+    shape = ((stop - start, matrix.shape[1]) if matrix.format == "csr" else
+             (matrix.shape[0], stop - start))
+    ordered = type(matrix)((np.zeros(
+        hi - lo, dtype=np.int8), np.array(matrix.indices[lo:hi]), local),
+                           shape=shape)
     ordered.sort_indices()
     indices = ordered.indices
     same = np.flatnonzero(indices[1:] == indices[:-1])
     if same.size:  # equal neighbours in one row (column), not across two
-        left = np.searchsorted(indptr, same, side="right")
-        same = same[left == np.searchsorted(indptr, same + 1, side="right")]
+        left = np.searchsorted(local, same, side="right")
+        same = same[left == np.searchsorted(local, same + 1, side="right")]
     if not same.size:
         return 0, -1, -1
-    major = int(np.searchsorted(indptr, same[0], side="right") - 1)
-    minor = int(indices[same[0]])
-    if matrix.format == "csr":
-        return int(same.size), major, minor
-    return int(same.size), minor, major
+    major = start + int(np.searchsorted(local, same[0], side="right") - 1)
+    return int(same.size), major, int(indices[same[0]])
 
 
 def _named(i: int,

@@ -1,4 +1,4 @@
-"""The ACTINN network's DeepChem ``TorchModel``, its loss and optimiser.
+"""The ACTINN network's DeepChem ``TorchModel``.
 
 The networks themselves (:class:`ACTINNClassifier`, :class:`ACTINNEnsemble`)
 are plain PyTorch modules in :mod:`deepchem_actinn.models.network`,
@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from deepchem_actinn._deepchem import require_deepchem
 from deepchem_actinn.io.counts import refuse_raw_counts
@@ -25,63 +24,16 @@ require_deepchem("ACTINNModel")
 from deepchem.data import Dataset, DiskDataset, NumpyDataset  # noqa: E402
 from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy  # noqa: E402
 from deepchem.models.optimizers import (  # noqa: E402
-    Adam, ExponentialDecay, LearningRateSchedule)
+    ExponentialDecay, LearningRateSchedule)
 from deepchem.models.torch_models import TorchModel  # noqa: E402
 from deepchem.utils.evaluate import GeneratorEvaluator  # noqa: E402
 
+from deepchem_actinn.models.dc_optim import (  # noqa: E402,F401
+    EnsembleCrossEntropy, FusedAdam)
 from deepchem_actinn.models.network import (  # noqa: E402,F401
     ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier)
 
 logger = logging.getLogger(__name__)
-
-
-class FusedAdam(Adam):
-    """DeepChem's Adam, run by PyTorch's fused kernel.
-
-    The same algorithm and hyperparameters as ``dc.models.optimizers.Adam``
-    (L2 weight decay added to the gradient), but each parameter is updated
-    by one multithreaded kernel instead of a dozen tensor operations: six
-    times faster on a 20,000-gene first layer on CPU, and the update no
-    longer dominates a small network's step. Falls back to the multi-tensor
-    (``foreach``) implementation where a fused kernel is not available.
-    """
-
-    def _create_pytorch_optimizer(self, params):
-        params = list(params)
-        if isinstance(self.learning_rate, LearningRateSchedule):
-            lr = self.learning_rate.initial_rate
-        else:
-            lr = self.learning_rate
-        options = dict(lr=lr,
-                       betas=(self.beta1, self.beta2),
-                       eps=self.epsilon,
-                       weight_decay=self.weight_decay)
-        try:
-            return torch.optim.Adam(params, fused=True, **options)
-        except RuntimeError:
-            return torch.optim.Adam(params, foreach=True, **options)
-
-
-class EnsembleCrossEntropy(Loss):
-    """Softmax cross-entropy of each member of an ensemble, summed.
-
-    Takes logits ``(batch, members, classes)`` and class ids ``(batch,)``;
-    gives one loss per sample. Summing, not averaging, over the members
-    keeps each member's gradient what it would be alone, so the L2 weight
-    decay keeps its strength relative to the data term.
-    """
-
-    def _create_pytorch_loss(self):
-
-        def loss(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            n_cells, n_members, n_types = output.shape
-            by_member = output.transpose(0, 1).reshape(-1, n_types)
-            labels = labels.long().reshape(-1).repeat(n_members)
-            return F.cross_entropy(by_member, labels,
-                                   reduction="none").view(n_members,
-                                                          n_cells).sum(0)
-
-        return loss
 
 
 class ACTINNModel(TorchModel):
@@ -119,27 +71,58 @@ class ACTINNModel(TorchModel):
         Number of genes.
     hidden_sizes: sequence of int, default (100, 50, 25)
         Hidden layer widths.
-    learning_rate: float or dc.models.optimizers.LearningRateSchedule, default 1e-4
-        Initial learning rate of Adam, decayed by ``decay_rate`` every
-        ``decay_steps`` steps; a schedule is used as it is.
+    learning_rate: float or LearningRateSchedule, default 1e-4
+        Initial learning rate of Adam; a schedule
+        (``dc.models.optimizers``) is used as it is (then
+        ``decay_rate`` and ``decay_steps`` are unused).
     weight_decay: float, default 0.005
-        L2 penalty added to the gradient.
+        L2 penalty.
     decay_rate: float, default 0.95
+        Learning-rate decay factor, applied every ``decay_steps`` steps.
     decay_steps: int, default 1000
+        Steps between decays.
     batch_size: int, default 128
+        Minibatch size.
     seed: int, optional
-        Fixes the initial weights and the order of shuffled epochs (0 ..
-        2**32 - 1); None draws them from PyTorch's and NumPy's state.
+        Seeds the weight initialisation and the shuffling of training data,
+        so that training is reproducible; no global random state is used.
+        0 .. 2**32 - 1.
     n_networks: int, default 1
-        Networks trained side by side as one ensemble (seeds ``seed``,
-        ``seed + 1``, ...); ``predict`` averages their probabilities.
+        Train this many networks side by side as one
+        :class:`ACTINNEnsemble` (member ``i`` initialised under ``seed + i``,
+        all on the same minibatches, in one pass: much cheaper than one
+        after another); ``predict`` then gives their mean probabilities.
     optimizer: dc.models.optimizers.Optimizer, optional
         Replaces Adam; ``learning_rate``, ``weight_decay`` and the decay
         are then the optimizer's own.
     **kwargs
         ``TorchModel``'s other arguments: ``model_dir``, ``device``,
         ``log_frequency``, ``tensorboard``, ``wandb``, ``wandb_logger``,
-        ``regularization_loss``.
+        ``regularization_loss``; any other keyword is refused.
+
+    Attributes
+    ----------
+    output_dim, n_classes: int
+        Number of cell types (``n_classes`` is what ``evaluate`` uses).
+    input_size: int
+        Number of genes the network takes.
+    hidden_sizes: tuple of int
+        Hidden layer widths.
+    n_networks: int
+        Networks trained side by side (1: one :class:`ACTINNClassifier`).
+    seed: int or None
+        The seed given; member ``i`` of an ensemble uses ``seed + i``.
+
+    Notes
+    -----
+    ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
+    thousands barely move the loss). DeepChem's own tools fix this: weigh
+    the training set with ``dc.trans.BalancingTransformer(dataset=train)``,
+    pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
+    save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
+    cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
+    the tutorial. :class:`ACTINNAnnotator` does the same and more (an
+    ensemble, calibration) behind one ``fit``.
 
     Examples
     --------
@@ -147,12 +130,12 @@ class ACTINNModel(TorchModel):
     >>> import deepchem as dc
     >>> from deepchem_actinn import ACTINNModel
     >>> rng = np.random.default_rng(0)
-    >>> data = dc.data.NumpyDataset(rng.random((40, 6)).astype(np.float32),
-    ...                             np.arange(40) % 2)
-    >>> model = ACTINNModel(output_dim=2, input_size=6, seed=0)
-    >>> loss = model.fit(data, nb_epoch=2)
-    >>> model.predict(data).shape
-    (40, 2)
+    >>> X = rng.random((64, 30)).astype(np.float32)
+    >>> y = (X[:, 0] > 0.5).astype(np.int64)
+    >>> model = ACTINNModel(output_dim=2, input_size=30, seed=0)
+    >>> loss = model.fit(dc.data.NumpyDataset(X, y), nb_epoch=2)
+    >>> model.predict(dc.data.NumpyDataset(X)).shape
+    (64, 2)
 
     References
     ----------
@@ -343,8 +326,9 @@ class ACTINNModel(TorchModel):
                 for p in self.model.parameters())):
             raise FloatingPointError(
                 "training diverged: the loss is %s and the weights are no "
-                "longer finite; lower the learning rate or restore a "
-                "checkpoint (restore())" % loss)
+                "longer finite; lower the learning rate and fit again (the "
+                "newest checkpoint holds the diverged weights; an earlier one "
+                "of get_checkpoints() may not)" % loss)
         return loss
 
     def restore(self,

@@ -181,7 +181,7 @@ class ACTINNEnsemble(nn.Module):
     and each later layer holds the members' weights stacked, so one batched
     matrix product computes it for all of them. The members never share a
     weight: trained with
-    :class:`~deepchem_actinn.models.actinn.EnsembleCrossEntropy` (their
+    :class:`~deepchem_actinn.models.dc_optim.EnsembleCrossEntropy` (their
     losses summed) and a per-parameter optimiser such as Adam, each member
     follows the updates it would follow alone on the same minibatches.
 
