@@ -156,13 +156,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               file=sys.stderr)
         return 130
     except Terminated:
-        print("%s: terminated; no partial outputs were kept" % prefix,
-              file=sys.stderr)
+        if not process_tag():  # process 0 speaks for a torchrun job
+            print("%s: terminated; no partial outputs were kept" % prefix,
+                  file=sys.stderr)
         return 143
     except (ACTINNInputError, OSError, UnicodeDecodeError, EOFError,
             zlib.error) as err:
-        if process_tag():  # torchrun stops this process as soon as
-            time.sleep(2)  # process 0, which meets most errors too, says it
+        if process_tag():  # process 0 meets most errors too: let it say
+            _wait_for_process_0()  # them (torchrun then stops this one)
         print("%s: error: %s" % (prefix, _one_line(err, args)), file=sys.stderr)
         return 2
     except RuntimeError as err:
@@ -177,6 +178,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _wait_for_process_0() -> None:
+    """Wait 2 s, ready to be stopped by torchrun without a word: SIGTERM
+    ends this process at once (not the command's "terminated" line)."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    time.sleep(2)
 
 
 def lost_peer(err: BaseException, world_size: Optional[int] = None) -> bool:
