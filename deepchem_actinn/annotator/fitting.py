@@ -424,7 +424,7 @@ def refuse_unequal_references(genes: Any, type_names: Any, n_cells: int,
             else:
                 arrays = [np.asarray(part)]
             for array in arrays:
-                h.update(np.ascontiguousarray(array).tobytes())
+                h.update(np.ascontiguousarray(array).data)  # no copy
         return h.hexdigest()
 
     distributed.refuse_unequal(

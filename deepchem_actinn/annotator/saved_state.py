@@ -13,13 +13,14 @@ import math
 import os
 import pickle
 import zipfile
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from deepchem_actinn.confidence import UNASSIGNED
-from deepchem_actinn.errors import ACTINNInputError, counted, examples
+from deepchem_actinn.errors import (ACTINNInputError, counted, examples,
+                                    repeated)
 
 #: How much larger than its file a saved ``.pt`` file's tensors may be
 #: (``torch.save`` stores them uncompressed; the rest is the zip's
@@ -107,7 +108,7 @@ def check_config(config_path: str, config: Dict[str, Any]) -> None:
                                    (config_path, name))
     assert isinstance(genes, list) and isinstance(types, list)
     for noun, keys in (("gene", [g.upper() for g in genes]), ("type", types)):
-        twice = _repeated(keys)
+        twice = repeated(keys)
         if twice:
             raise ACTINNInputError(
                 "%s is damaged: %s more than once%s: %s; a model gene names "
@@ -131,15 +132,6 @@ def check_config(config_path: str, config: Dict[str, Any]) -> None:
                 "%s is damaged: %s is %r; it must be a number %s" %
                 (config_path, name, value,
                  "above 0" if name == "temperature" else "from 0 to 1"))
-
-
-def _repeated(keys: Sequence[str]) -> List[str]:
-    seen, twice = set(), []
-    for key in keys:
-        if key in seen and key not in twice:
-            twice.append(key)
-        seen.add(key)
-    return twice
 
 
 def expected_shapes(n_genes: int, n_types: int,
