@@ -35,12 +35,12 @@ def handed_over(monkeypatch, fit):
     """What ``fit()`` hands to the training loop, which is not run."""
     seen = {}
 
-    def fit_networks(self, epoch, X_valid, y_valid, n_cells, progress, X_ref,
-                     y_ref):
+    def fit_networks(self, epoch, X_valid, y_valid, y, progress, X_ref,
+                     y_ref, source):
         seen.update(epoch=epoch,
                     X_valid=X_valid,
                     y_valid=y_valid,
-                    n_cells=n_cells,
+                    n_cells=len(y),
                     X_ref=X_ref,
                     y_ref=y_ref)
         return self

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn import confidence as conf
-from deepchem_actinn._version import __version__
-from deepchem_actinn.annotator import fitting
+from deepchem_actinn.annotator import fitting, provenance
 from deepchem_actinn.annotator.annotation import as_matrix
 from deepchem_actinn.annotator.prediction import AnnotatorPrediction
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
@@ -96,8 +95,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
         Smallest share of the model's genes a query must hold.
     rejection_rate: float, default 0.0075
         Share of held-out reference cells the ``Unassigned`` rule rejects,
-        which sets its threshold (leave-one-type-out benchmark: 1 % rejected
-        up to 3.1 % of known cells in one run of 36, 0.75 % at most 2.5 %).
+        which sets its threshold (leave-one-type-out benchmark, with the
+        default rule: 0.75 % rejects 1.25 % of known cells on average, 2.91 %
+        in the worst of 36 runs; the README's table).
     augment: None, True or dict, default None
         Train also on thinned copies of the training cells, as other
         technologies would measure them
@@ -137,6 +137,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
         Each type's mean expression profile (types x genes).
     n_reference_cells_, package_version_: int, str
         Labelled reference cells; the package version that trained it.
+    training_: dict
+        How it was trained: versions, device and threads, cells per type,
+        the reference's source (:mod:`~deepchem_actinn.annotator.provenance`).
 
     Examples
     --------
@@ -299,8 +302,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
                              resolve_device(self.device), rows)
         ref_idx = fitting.reference_sample(y, train_idx, self.seed)
         return self._fit_networks(epoch, fitting.rows(Xf, valid_idx),
-                                  y[valid_idx], len(y), progress,
-                                  fitting.rows(Xf, ref_idx), y[ref_idx])
+                                  y[valid_idx], y, progress,
+                                  fitting.rows(Xf, ref_idx), y[ref_idx],
+                                  {"out_of_core": False})
 
     def fit_file(self,
                  path: Union[str, os.PathLike],
@@ -399,25 +403,34 @@ class ACTINNAnnotator(AnnotatorPrediction):
         def epoch(rng: np.random.Generator):
             return host_feed(feed(rng))
 
-        return self._fit_networks(epoch, X_valid, y[valid_idx], len(y),
-                                  progress, X_ref, y[ref_idx])
+        return self._fit_networks(
+            epoch, X_valid, y[valid_idx], y, progress, X_ref, y[ref_idx],
+            provenance.file_source(
+                path,
+                format=format,
+                layer=layer,
+                use_raw=use_raw,
+                out_of_core=True,
+                buffer_cells=buffer_cells,
+                labelled_only=labelled_only,
+                allow_non_integer=allow_non_integer,
+                genes_given=None if genes is None else len(genes)))
 
     def _labels(self, label_names: Any) -> Tuple[np.ndarray, ...]:
         """:func:`~deepchem_actinn.annotator.fitting.encode_labels`."""
         self.labels_, *rest = fitting.encode_labels(self, label_names)
         return tuple(rest)
 
-    def _fit_networks(self,
-                      epoch: Callable,
-                      X_valid: Matrix,
-                      y_valid: np.ndarray,
-                      n_cells: int,
-                      progress: Optional[Callable],
-                      X_ref: Optional[Matrix] = None,
-                      y_ref: Optional[np.ndarray] = None) -> "ACTINNAnnotator":
-        """Train, calibrate on held-out cells, fit the ``Unassigned`` rule."""
+    def _fit_networks(self, epoch: Callable, X_valid: Matrix,
+                      y_valid: np.ndarray, y: np.ndarray,
+                      progress: Optional[Callable], X_ref: Optional[Matrix],
+                      y_ref: Optional[np.ndarray],
+                      source: Dict[str, Any]) -> "ACTINNAnnotator":
+        """Train, calibrate on held-out cells, fit the ``Unassigned`` rule
+        (``y``: every labelled cell's class; ``source``: where they came
+        from, for ``training_``)."""
         fitting.refuse_unequal_references(self.genes_, self.labels_.type_names,
-                                          n_cells, X_valid, y_valid, X_ref)
+                                          len(y), X_valid, y_valid, X_ref)
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
                                    self.hidden_sizes, self.n_networks,
                                    self.seed).to(resolve_device(self.device))
@@ -448,8 +461,10 @@ class ACTINNAnnotator(AnnotatorPrediction):
         self.linear_ = fit_linear(
             X_some, y_some, self.labels_.n_types, self.seed,
             self.class_weight) if self.linear_weight > 0 else None
-        self.n_reference_cells_ = int(n_cells)
-        self.package_version_ = __version__
+        self.n_reference_cells_ = len(y)
+        self.training_ = provenance.training_record(self.labels_.type_names, y,
+                                                    len(y_valid),
+                                                    ensemble.device, source)
         return self
 
     # ------------------------------------------------------ fitted state
@@ -480,64 +495,10 @@ class ACTINNAnnotator(AnnotatorPrediction):
             ]
         return self._models
 
-    def to_dataset(self,
-                   X: Matrix,
-                   genes: Sequence[str],
-                   labels: Optional[Sequence[str]] = None,
-                   cell_ids: Optional[Sequence[str]] = None) -> Any:
-        """Raw counts as a DeepChem dataset of the networks' input, for
-        :attr:`models_` and ``dc.metrics``.
-
-        Parameters
-        ----------
-        X: np.ndarray or scipy.sparse matrix
-            Raw counts, cells x ``genes`` (any gene order).
-        genes: sequence of str
-            The genes of ``X``'s columns, matched to the model's as
-            :meth:`predict` matches them.
-        labels: sequence of str, optional
-            Each cell's type, encoded with the annotator's class ids
-            (every one must be a reference type).
-        cell_ids: sequence of str, optional
-            The dataset's ids.
-
-        Returns
-        -------
-        dc.data.NumpyDataset
-            Dense float32 X (cells x the model's genes, as :meth:`preprocess`
-            gives them), y (class ids, one column) when ``labels`` are given.
-
-        Examples
-        --------
-        >>> import deepchem as dc
-        >>> from deepchem_actinn import ACTINNAnnotator
-        >>> from deepchem_actinn.datasets import load_tabula_muris_sample
-        >>> train, test = load_tabula_muris_sample()
-        >>> annotator = ACTINNAnnotator(n_networks=1, max_epochs=2,
-        ...                             linear_weight=0).fit(
-        ...     train.X, train.var_names, train.obs["cell_type"])
-        >>> data = annotator.to_dataset(test.X, test.var_names,
-        ...                             test.obs["cell_type"], test.obs_names)
-        >>> data.X.shape == (test.n_obs, len(annotator.genes_))
-        True
-        >>> scores = annotator.models_[0].evaluate(
-        ...     data, [dc.metrics.Metric(dc.metrics.accuracy_score)])
-        >>> list(scores)
-        ['accuracy_score']
-        """
-        import scipy.sparse as sp
-
-        from deepchem_actinn._deepchem import require_deepchem
-        dc = require_deepchem("ACTINNAnnotator.to_dataset")
-        X, cell_ids = self._query(X, genes, cell_ids)
-        inputs = self.preprocess(X, genes, cell_ids)
-        inputs = sp.csr_matrix(inputs).toarray() if sp.issparse(
-            inputs) else np.asarray(inputs)
-        y = None if labels is None else self.labels_.encode(
-            fitting.label_names(labels, cell_ids)).reshape(-1, 1)
-        return dc.data.NumpyDataset(np.asarray(inputs, np.float32),
-                                    y,
-                                    ids=cell_ids)
+    @property
+    def package_version_(self) -> str:
+        """The package version that trained it (``training_``)."""
+        return str(self.training_["package_version"])
 
     @property
     def history_(self) -> Dict[str, list]:

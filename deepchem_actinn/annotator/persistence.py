@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from deepchem_actinn._version import __version__
+from deepchem_actinn.annotator.provenance import check_record, legacy_record
 from deepchem_actinn.annotator.saved_state import (check_config, check_rule,
                                                    check_states, inside,
                                                    load_tensors,
@@ -97,6 +98,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
         "calibration": annotator.calibration_,
         "histories": annotator.histories_,
         "n_reference_cells": annotator.n_reference_cells_,
+        "training": annotator.training_,
     }
     refuse_foreign_files(path, overwrite)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
@@ -236,7 +238,9 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     annotator.histories_ = config.get("histories", [{}])
     n_cells: Any = config.get("n_reference_cells")  # absent in old files
     annotator.n_reference_cells_ = n_cells
-    annotator.package_version_ = str(config.get("package_version"))
+    annotator.training_ = config.get("training") or legacy_record(
+        config.get("package_version"))  # absent before 0.1.0's records
+    check_record(os.path.join(path, CONFIG_FILE), annotator.training_)
     target = resolve_device(device)
     weights_path = os.path.join(path, WEIGHTS_FILE)
     states = load_tensors(weights_path, map_location=target)

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn import confidence as conf
-from deepchem_actinn.annotator import labelling
+from deepchem_actinn.annotator import fitting, labelling
 from deepchem_actinn.annotator.inspection import AnnotatorInspection
 from deepchem_actinn.annotator.annotation import (Annotation, as_cell_ids,
                                                   as_matrix)
@@ -117,6 +117,63 @@ class AnnotatorPrediction(AnnotatorInspection):
         (:func:`~deepchem_actinn.models.inference.model_gene_log`)."""
         return model_gene_log(X, self.gene_positions(genes), self.target_sum,
                               self.log_base, cell_ids)
+
+    def to_dataset(self,
+                   X: Matrix,
+                   genes: Sequence[str],
+                   labels: Optional[Sequence[str]] = None,
+                   cell_ids: Optional[Sequence[str]] = None) -> Any:
+        """Raw counts as a DeepChem dataset of the networks' input, for
+        :attr:`models_` and ``dc.metrics``.
+
+        Parameters
+        ----------
+        X: np.ndarray or scipy.sparse matrix
+            Raw counts, cells x ``genes`` (any gene order).
+        genes: sequence of str
+            The genes of ``X``'s columns, matched to the model's as
+            :meth:`predict` matches them.
+        labels: sequence of str, optional
+            Each cell's type, encoded with the annotator's class ids
+            (every one must be a reference type).
+        cell_ids: sequence of str, optional
+            The dataset's ids.
+
+        Returns
+        -------
+        dc.data.NumpyDataset
+            Dense float32 X (cells x the model's genes, as :meth:`preprocess`
+            gives them), y (class ids, one column) when ``labels`` are given.
+
+        Examples
+        --------
+        >>> import deepchem as dc
+        >>> from deepchem_actinn import ACTINNAnnotator
+        >>> from deepchem_actinn.datasets import load_tabula_muris_sample
+        >>> train, test = load_tabula_muris_sample()
+        >>> annotator = ACTINNAnnotator(n_networks=1, max_epochs=2,
+        ...                             linear_weight=0).fit(
+        ...     train.X, train.var_names, train.obs["cell_type"])
+        >>> data = annotator.to_dataset(test.X, test.var_names,
+        ...                             test.obs["cell_type"], test.obs_names)
+        >>> data.X.shape == (test.n_obs, len(annotator.genes_))
+        True
+        >>> scores = annotator.models_[0].evaluate(
+        ...     data, [dc.metrics.Metric(dc.metrics.accuracy_score)])
+        >>> list(scores)
+        ['accuracy_score']
+        """
+        from deepchem_actinn._deepchem import require_deepchem
+        dc = require_deepchem("ACTINNAnnotator.to_dataset")
+        X, cell_ids = self._query(X, genes, cell_ids)
+        inputs = self.preprocess(X, genes, cell_ids)
+        inputs = sp.csr_matrix(inputs).toarray() if sp.issparse(
+            inputs) else np.asarray(inputs)
+        y = None if labels is None else self.labels_.encode(
+            fitting.label_names(labels, cell_ids)).reshape(-1, 1)
+        return dc.data.NumpyDataset(np.asarray(inputs, np.float32),
+                                    y,
+                                    ids=cell_ids)
 
     def gene_positions(self, genes: Sequence[str]) -> np.ndarray:
         """Index of each model gene in ``genes`` (-1 where missing).

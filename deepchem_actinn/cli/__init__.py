@@ -147,6 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     0
     """
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the record's
     prefix = "actinn %s%s" % (args.command, process_tag())
     try:
         with command_session(args.quiet, getattr(args, "threads", None)):

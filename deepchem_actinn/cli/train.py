@@ -221,6 +221,7 @@ def train_annotator(args,
             **orientation_options(getattr(args, "train_orientation", "auto"),
                                   expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)
+    record_command(annotator, args, genes)
     history = annotator.history_
     logger.info(
         "trained %s on %d cells, %d genes, %d types, on %s; first network: "
@@ -229,6 +230,33 @@ def train_annotator(args,
         len(annotator.type_names), annotator.ensemble_.device,
         len(history["train_loss"]), history["best_epoch"][0])
     return annotator
+
+
+def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
+    """Add to the annotator's training record (``training_``) the command
+    line and the reference files and reading options it was given."""
+    import shlex
+    import sys
+
+    from deepchem_actinn.annotator.provenance import file_source
+    record = annotator.training_
+    if getattr(args, "train_set", None):
+        layer = getattr(args, "train_layer", None)
+        record["reference"] = file_source(
+            args.train_set,
+            format=args.train_format,
+            layer=layer,
+            labels=None
+            if args.train_label is None else os.fspath(args.train_label),
+            labels_column=getattr(args, "labels_column", None),
+            out_of_core=bool(record["reference"].get("out_of_core")),
+            labelled_only=bool(args.labelled_only),
+            allow_non_integer=value_options(args)["allow_non_integer"],
+            genes_given=None if genes is None else len(genes))
+    given = getattr(args, "argv", None)
+    record["command"] = " ".join(
+        shlex.quote(str(a))
+        for a in ["actinn"] + (sys.argv[1:] if given is None else given))
 
 
 def check_model_dir(path: str, overwrite: bool) -> None:

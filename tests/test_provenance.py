@@ -1,0 +1,146 @@
+"""An annotator says how it was trained (``training_``), and keeps saying
+it once saved, loaded and saved again (deepchem_actinn/annotator/provenance.py)."""
+import json
+import platform
+from collections import Counter
+
+import numpy as np
+import pytest
+import scipy
+import sklearn
+import torch
+
+from deepchem_actinn import ACTINNAnnotator, __version__
+from deepchem_actinn.cli import main
+from deepchem_actinn.datasets import tabula_muris_sample_paths
+from deepchem_actinn.errors import ACTINNInputError
+
+pytestmark = pytest.mark.torch
+
+N = 600
+
+
+@pytest.fixture(scope="module")
+def fitted(tm_train):
+    return ACTINNAnnotator(max_epochs=2,
+                           early_stopping=False,
+                           n_networks=1,
+                           seed=0).fit(tm_train["X"][:N], tm_train["genes"],
+                                       tm_train["labels"][:N])
+
+
+def test_fit_records_versions_machine_and_cells_per_type(fitted, tm_train):
+    record = fitted.training_
+    assert record["package_version"] == __version__ == fitted.package_version_
+    assert record["python"] == platform.python_version()
+    assert record["torch"] == torch.__version__
+    assert record["numpy"] == np.__version__
+    assert record["scipy"] == scipy.__version__
+    assert record["scikit-learn"] == sklearn.__version__
+    assert record["device"] == "cpu"
+    assert record["threads"] == torch.get_num_threads()
+    assert record["cells_per_type"] == dict(
+        sorted(Counter(tm_train["labels"][:N].tolist()).items()))
+    assert record["held_out_cells"] == 60  # a stratified 10 %
+    assert record["reference"] == {"out_of_core": False}
+
+
+def test_fit_file_records_the_file_and_how_it_was_read(tm_train):
+    paths = tabula_muris_sample_paths()
+    annotator = ACTINNAnnotator(max_epochs=1,
+                                early_stopping=False,
+                                n_networks=1).fit_file(paths["train"],
+                                                       paths["train_labels"],
+                                                       buffer_cells=1000)
+    reference = annotator.training_["reference"]
+    assert reference == {
+        "file": str(paths["train"]),
+        "bytes": paths["train"].stat().st_size,
+        "out_of_core": True,
+        "buffer_cells": 1000,
+        "labelled_only": False,
+        "allow_non_integer": False,
+    }
+    assert sum(annotator.training_["cells_per_type"].values()) == 4000
+
+
+def test_the_record_survives_save_load_and_save_again(fitted, tmp_path):
+    fitted.save(tmp_path / "a")
+    config = json.loads((tmp_path / "a" / "annotator.json").read_text())
+    assert config["training"] == fitted.training_
+    # Trained by an earlier version: loading and saving again keeps that
+    # version in the record (it used to be replaced by this one).
+    config["training"]["package_version"] = "0.0.9"
+    (tmp_path / "a" / "annotator.json").write_text(json.dumps(config))
+    loaded = ACTINNAnnotator.load(tmp_path / "a", device="cpu")
+    assert loaded.package_version_ == "0.0.9"
+    loaded.save(tmp_path / "b")
+    again = json.loads((tmp_path / "b" / "annotator.json").read_text())
+    assert again["training"] == config["training"]
+    assert again["package_version"] == __version__  # the file's writer
+
+
+def test_an_annotator_saved_without_a_record_keeps_its_version(
+        fitted, tmp_path):
+    fitted.save(tmp_path / "old")
+    path = tmp_path / "old" / "annotator.json"
+    config = json.loads(path.read_text())
+    del config["training"]
+    config["package_version"] = "0.0.5"
+    path.write_text(json.dumps(config))
+    loaded = ACTINNAnnotator.load(tmp_path / "old", device="cpu")
+    assert loaded.training_ == {"package_version": "0.0.5"}
+    loaded.save(tmp_path / "new")
+    again = json.loads((tmp_path / "new" / "annotator.json").read_text())
+    assert again["training"] == {"package_version": "0.0.5"}
+
+
+@pytest.mark.parametrize("record", [
+    "trained", {
+        "python": "3.11"
+    }, {
+        "package_version": "0.1.0",
+        "threads": float("nan")
+    }, {
+        "package_version": "0.1.0",
+        "reference": {
+            "file": "x" * 100_001
+        }
+    }
+],
+                         ids=["text", "no version", "nan", "huge text"])
+def test_a_damaged_record_is_refused(fitted, tmp_path, record):
+    fitted.save(tmp_path / "m")
+    path = tmp_path / "m" / "annotator.json"
+    config = json.loads(path.read_text())
+    config["training"] = record
+    path.write_text(json.dumps(config))
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator.load(tmp_path / "m", device="cpu")
+    assert str(err.value) == (
+        "%s is damaged: its training record is not what ACTINNAnnotator "
+        "saves (an object of plain values naming the package version)" % path)
+
+
+def test_actinn_train_records_its_command_and_reference(tmp_path):
+    paths = tabula_muris_sample_paths()
+    argv = [
+        "train", "-trs",
+        str(paths["train"]), "-trl",
+        str(paths["train_labels"]), "-ne", "1", "--networks", "1", "--threads",
+        "1", "-q", "-m",
+        str(tmp_path / "m")
+    ]
+    assert main(argv) == 0
+    config = json.loads((tmp_path / "m" / "annotator.json").read_text())
+    record = config["training"]
+    assert record["command"] == "actinn " + " ".join(argv)
+    assert record["threads"] == 1
+    assert record["reference"] == {
+        "file": str(paths["train"]),
+        "bytes": paths["train"].stat().st_size,
+        "labels": str(paths["train_labels"]),
+        "out_of_core": False,
+        "labelled_only": False,
+        "allow_non_integer": False,
+    }
