@@ -833,6 +833,32 @@ def test_annotate_reads_counts_from_raw_when_x_is_log_normalised(
     np.testing.assert_array_equal(result.probabilities, expected.probabilities)
 
 
+def test_annotate_records_the_rules_calibration_to_the_query(
+        quick, query_adata, tm_test):
+    # A query thinned to 5 % of its depth, 40 % of its counts ambient,
+    # lies further from the reference than its held-out cells: the rule is
+    # calibrated to it, and uns says by how much (the labels depend on it).
+    rng = np.random.default_rng(7)
+    X = tm_test["X"].astype(np.int64)
+    kept = rng.binomial(X, 0.05)
+    soup = X.sum(axis=0) / X.sum()
+    ambient = rng.poisson(0.4 * kept.sum(axis=1, keepdims=True) * soup)
+    thinned = anndata.AnnData(X=sp.csr_matrix(
+        (kept + ambient).astype(np.float32)),
+                              var=pd.DataFrame(index=tm_test["genes"]))
+    result = annotate(thinned, quick, unassigned=True)
+    assert result.query_scale > 1
+    assert thinned.uns["actinn"]["query_scale"] == result.query_scale
+    if result.type_scales is None:
+        assert "type_scales" not in thinned.uns["actinn"]
+    else:
+        np.testing.assert_array_equal(thinned.uns["actinn"]["type_scales"],
+                                      result.type_scales)
+    plain = annotate(query_adata.copy(), quick)
+    assert "query_scale" not in query_adata.uns.get("actinn", {})
+    assert plain.novelty_score is None
+
+
 def test_annotate_reads_counts_from_a_counts_layer(quick, query_adata):
     expected = annotate(query_adata.copy(), quick)
     adata = _log_normalised(query_adata)

@@ -60,6 +60,13 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
             "query genes matched through var_names" % n_genes) in err
     assert "wrote %s" % (tmp_path / "out" / "predicted_label.txt") in err
     assert "another species" not in err
+    # Why cells are Unassigned: unsure between types, or far from all
+    unassigned = labels["celltype"] == "Unassigned"
+    unsure = int((unassigned & (labels["confidence"] < 0.5)).sum())
+    assert ("Unassigned: %d cells whose likeliest type has under 0.5 "
+            "probability, %d further from every type than the reference's "
+            "own cells; the rule's distances were divided by 1.00 for this "
+            "query" % (unsure, unassigned.sum() - unsure)) in err
     # -q: no summary at all
     assert predict(model, PATHS["test"], tmp_path / "q", "-q") == 0
     assert capsys.readouterr().err == ""

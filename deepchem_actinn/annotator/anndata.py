@@ -3,6 +3,7 @@ import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import numpy as np
 import pandas as pd
 
 from deepchem_actinn._version import __version__
@@ -47,7 +48,9 @@ def annotate(adata,
     ``obs[key_added + "_ambient_fraction"]``; with ``unassigned``:
     ``obs[key_added + "_novelty_score"]`` (higher is more typical of the
     reference; :attr:`Annotation.novelty_score`), which says why a cell is
-    ``Unassigned``.
+    ``Unassigned``, and ``uns[key_added]["query_scale"]`` (and
+    ``"type_scales"``): how the rule was calibrated to this query, which
+    the labels depend on.
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
     ``anndata.experimental.read_elem_lazy(f["X"])``; ``read_lazy`` needs
@@ -318,6 +321,10 @@ def _write(adata,
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
     if result.novelty_score is not None:
         adata.obs[key_added + "_novelty_score"] = result.novelty_score
+        adata.uns[key_added]["query_scale"] = float(result.query_scale)
+        if result.type_scales is not None:
+            adata.uns[key_added]["type_scales"] = np.asarray(result.type_scales,
+                                                             dtype=float)
     if result.levels is not None:
         adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
     if result.majority_cell_types is not None:

@@ -409,7 +409,8 @@ def _stream(args, annotator, outputs: _Outputs,
             for result in results:
                 writer.write(result.cell_ids, result.cell_types,
                              result.confidence)
-                summary.add(result.cell_types, result.genes_missing)
+                summary.add(result.cell_types, result.genes_missing,
+                            *_rule_facts(result))
                 outputs.keep_probabilities(result)
                 bar.update(len(result))
         outputs.write_probabilities()
@@ -437,8 +438,16 @@ def _whole(args, annotator, outputs: _Outputs,
                                gene_column=column,
                                **options)
     outputs.write_whole(result)
-    summary.add(result.cell_types, result.genes_missing)
+    summary.add(result.cell_types, result.genes_missing, *_rule_facts(result))
     return column
+
+
+def _rule_facts(result) -> tuple:
+    """A result's confidences and query calibration when the Unassigned
+    rule judged it (``--unassigned``), for the summary."""
+    if result.novelty_score is None:
+        return None, None
+    return result.confidence, result.query_scale
 
 
 def predict_and_write(args, annotator, out_dir: Path) -> None:
@@ -450,7 +459,8 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
     names = output_names(args)
     summary = PredictionSummary(
         len(annotator.genes_),
-        "a dask cluster" if args.scheduler else str(annotator.ensemble_.device))
+        "a dask cluster" if args.scheduler else str(annotator.ensemble_.device),
+        annotator.rule_.min_assigned_probability)
     with atomic_files(out_dir,
                       outputs_to_replace(args, out_dir),
                       overwrite=args.overwrite,

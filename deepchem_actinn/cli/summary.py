@@ -1,6 +1,8 @@
 """What ``actinn predict`` tells the user at the end, and when to worry.
 
-The summary names the cells annotated, the share marked ``Unassigned``, the
+The summary names the cells annotated, the share marked ``Unassigned`` (and,
+with ``--unassigned``, why: unsure between types, or far from every type
+after the query's calibration, whose divisor it names), the
 model genes the query lacks and the gene identifiers used. Two warnings:
 the query shares under half of the model's genes, or its gene names are
 written the way another species writes them (``Cd3e``, first letter upper,
@@ -11,7 +13,9 @@ as the files spell them is what gives it away.
 """
 import logging
 from collections import Counter
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.preprocessing.genes import species_warning
@@ -35,18 +39,61 @@ class PredictionSummary:
     >>> s.add(list("CDEFG"), genes_missing=1)
     >>> s.lines(gene_column="var_names")[0].split(": ")[1]
     'B 2, C 1, D 1, E 1, F 1, G 1, ... (8 labels); 11.1 % Unassigned'
+
+    With ``--unassigned``, why cells were left ``Unassigned``:
+
+    >>> s = PredictionSummary(n_model_genes=4)
+    >>> s.add(["B", "Unassigned", "Unassigned"], 0, [0.9, 0.3, 0.8], 2.0)
+    >>> s.rule_line()[:66]
+    'Unassigned: 1 cells whose likeliest type has under 0.5 probability'
     """
 
-    def __init__(self, n_model_genes: int, device: str = "") -> None:
+    def __init__(self,
+                 n_model_genes: int,
+                 device: str = "",
+                 min_probability: float = 0.5) -> None:
         self.n_model_genes = int(n_model_genes)
         self.device = str(device)
+        self.min_probability = float(min_probability)
         self.type_counts: Counter = Counter()
         self.genes_missing = 0
+        self.uncertain = 0
+        self.scales: List[float] = []
 
-    def add(self, cell_types: Iterable[str], genes_missing: int) -> None:
-        """Count one chunk's labels."""
-        self.type_counts.update(str(t) for t in cell_types)
+    def add(self,
+            cell_types: Iterable[str],
+            genes_missing: int,
+            confidence: Optional[Sequence[float]] = None,
+            query_scale: Optional[float] = None) -> None:
+        """Count one chunk's labels; with ``--unassigned``, its cells'
+        ``confidence`` and the rule's ``query_scale`` for this chunk, to
+        say why cells were left ``Unassigned``."""
+        names = np.asarray([str(t) for t in cell_types], dtype=object)
+        self.type_counts.update(names.tolist())
         self.genes_missing = int(genes_missing)
+        if confidence is not None:
+            low = np.asarray(confidence, dtype=float) < self.min_probability
+            self.uncertain += int((low & (names == UNASSIGNED)).sum())
+        if query_scale is not None:
+            self.scales.append(float(query_scale))
+
+    def rule_line(self) -> Optional[str]:
+        """Why cells are ``Unassigned`` under ``--unassigned``: unsure
+        between types, or further from every type than the reference's
+        own cells (after the query's calibration), or None without it."""
+        if not self.scales:
+            return None
+        low, high = min(self.scales), max(self.scales)
+        scale = ("%.2f" %
+                 low if high - low < 0.005 else "%.2f-%.2f, chunk by chunk" %
+                 (low, high))
+        far = self.type_counts.get(UNASSIGNED, 0) - self.uncertain
+        return ("Unassigned: %d cells whose likeliest type has under %g "
+                "probability, %d further from every type than the "
+                "reference's own cells; the rule's distances were divided by "
+                "%s for this query (1: as close to the reference as its own "
+                "held-out cells)" %
+                (self.uncertain, self.min_probability, far, scale))
 
     @property
     def n_cells(self) -> int:
@@ -68,6 +115,9 @@ class PredictionSummary:
             "query genes matched through %s" %
             (self.genes_missing, self.n_model_genes, gene_column),
         ]
+        rule = self.rule_line()
+        if rule:
+            lines.append(rule)
         if outputs:
             lines.append("wrote %s" % ", ".join(outputs))
         return lines
