@@ -37,15 +37,18 @@ def _add_epochs(p: argparse.ArgumentParser) -> None:
                    "--num-epochs",
                    type=positive_int,
                    default=None,
-                   help="train exactly this many epochs, as the original; "
-                   "by default early stopping on a held-out 10%% decides")
+                   help="train exactly this many epochs, as the original "
+                   "(the held-out 10%% still calibrates and fits the "
+                   "Unassigned rule, so the networks learn from 90%%); by "
+                   "default early stopping on that 10%% decides")
 
 
 def _add_networks(p: argparse.ArgumentParser) -> None:
     p.add_argument("--networks",
                    type=positive_int,
                    default=3,
-                   help="networks in the ensemble (3); 1 is the original")
+                   help="networks in the ensemble (3); 1: one network, as "
+                   "the original (README, Defaults: what else differs)")
 
 
 def _add_labels_column(p: argparse.ArgumentParser, flag: str) -> None:
