@@ -23,13 +23,14 @@ Examples
 0  lymphocyte  parent         0.95
 1     NK cell    type         0.90
 """
+import difflib
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
@@ -222,7 +223,8 @@ class TypeHierarchy:
         Raises
         ------
         ACTINNInputError
-            Naming the hierarchy's unknown types.
+            Naming the hierarchy's unknown types and, for each, the model's
+            type nearest in spelling, if any is near.
 
         Examples
         --------
@@ -231,7 +233,7 @@ class TypeHierarchy:
         >>> h.check_types(["NK cell", "T cell"])
         Traceback (most recent call last):
         ...
-        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells (the model's types: NK cell, T cell)
+        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells; the model's nearest: NK cells -> NK cell (the model's types: NK cell, T cell)
         """
         known = set(str(t) for t in type_names)
         groups = set(self.parents.values())
@@ -239,9 +241,10 @@ class TypeHierarchy:
             c for c in self.parents if c not in groups and c not in known)
         if unknown:
             raise ACTINNInputError(
-                "type hierarchy names %d types the model does not know: %s "
+                "type hierarchy names %d types the model does not know: %s%s "
                 "(the model's types: %s)" %
-                (len(unknown), examples(unknown), examples(sorted(known))))
+                (len(unknown), examples(unknown),
+                 _nearest(unknown[:5], sorted(known)), examples(sorted(known))))
 
     def resolve(self,
                 probabilities,
@@ -343,3 +346,23 @@ class TypeHierarchy:
     def __repr__(self) -> str:
         return "TypeHierarchy(%d links, %d groups)" % (len(
             self.parents), len(set(self.parents.values())))
+
+
+def _nearest(unknown: List[str], known: List[str]) -> str:
+    """``"; the model's nearest: a -> A, b -> B"`` for the names of
+    ``unknown`` that have a near name in ``known``
+    (:func:`difflib.get_close_matches`, ignoring case), else ``""``."""
+    folded: Dict[str, str] = {}
+    for name in known:
+        folded.setdefault(name.casefold(), name)
+    pairs = []
+    for name in unknown:
+        near = difflib.get_close_matches(name.casefold(), list(folded), n=1)
+        if near:
+            pairs.append((name, folded[near[0]]))
+    if not pairs:
+        return ""
+    names = shown([n for pair in pairs for n in pair])
+    return "; the model's nearest: " + ", ".join(
+        "%s -> %s" % (names[2 * i], names[2 * i + 1])
+        for i in range(len(pairs)))
