@@ -23,6 +23,7 @@ Examples
 0  lymphocyte  parent         0.95
 1     NK cell    type         0.90
 """
+import csv
 import difflib
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -32,6 +33,7 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
+from deepchem_actinn.labels import QUOTING_HINT, split_fields
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -132,8 +134,16 @@ class TypeHierarchy:
 
     @classmethod
     def from_file(cls, path) -> "TypeHierarchy":
-        """From a ``child<TAB>parent`` file (blank lines and lines starting
-        with ``#`` are skipped).
+        """From a ``child<TAB>parent`` file.
+
+        Blank lines are skipped, and so are comments: lines that start with
+        ``#`` and hold no tab. A line with a tab is always a link, even
+        when the child's name starts with ``#`` (a type "#hash cell", as a
+        labels file may name one), so that no link is dropped unseen; a
+        link commented out with ``#`` names a type the model does not know,
+        which :meth:`check_types` refuses. Fields are read by the csv
+        module's rules, as pandas writes them (a name that starts with
+        ``"`` is quoted, a ``"`` inside it doubled).
 
         Parameters
         ----------
@@ -149,7 +159,8 @@ class TypeHierarchy:
         ------
         ACTINNInputError
             The file is missing, not UTF-8 text, has a line that is not
-            ``child<TAB>parent``, no links at all, or links that
+            ``child<TAB>parent`` (or holds a quoted name that is not
+            closed), no links at all, or links that
             ``from_pairs`` refuses (the message names the file).
 
         Examples
@@ -174,9 +185,15 @@ class TypeHierarchy:
                 "%s: not a text file of child<TAB>parent lines (it is not "
                 "UTF-8 text: compressed, binary or UTF-16?)" % path) from None
         for number, line in enumerate(lines, start=1):
-            if not line.strip() or line.lstrip().startswith("#"):
+            if not line.strip() or (line.lstrip().startswith("#") and
+                                    "\t" not in line):
                 continue
-            fields = line.split("\t")
+            try:
+                fields = split_fields(line)
+            except csv.Error:
+                raise ACTINNInputError(
+                    "%s, line %d: a quoted name is not closed (%s): got %r" %
+                    (path, number, QUOTING_HINT, line[:80])) from None
             if len(fields) != 2:
                 raise ACTINNInputError(
                     "%s, line %d: expected child<TAB>parent, got %r" %

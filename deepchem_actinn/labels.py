@@ -1,5 +1,8 @@
-"""The mapping between cell-type names and class ids."""
-from typing import Iterable, Sequence, Union
+"""The mapping between cell-type names and class ids, and how a line of a
+tab-separated file of names is read: :func:`split_fields` (quoted as pandas
+and the csv module write it)."""
+import csv
+from typing import Iterable, List, Sequence, Union
 
 import numpy as np
 
@@ -13,6 +16,38 @@ MISSING_LABELS = frozenset(("", "nan", "None", "<NA>"))
 def _name(label) -> str:
     """A label as a type name: text, without spaces around it."""
     return str(label).strip()
+
+
+def split_fields(line: str, delimiter: str = "\t") -> List[str]:
+    """The fields of one line of a delimited file, read by the csv
+    module's rules, as pandas' ``to_csv`` and ``csv.writer`` write them: a
+    field that starts with ``"`` is quoted (it may hold the delimiter, and
+    a ``"`` inside it is doubled); any other field is taken as it is, a
+    ``"`` inside it included (``5" cell``).
+
+    Raises
+    ------
+    csv.Error
+        A quoted field that does not end, or does not end at a delimiter.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.labels import split_fields
+    >>> split_fields('c1\\t"Macrophage ""M2"" cell"')
+    ['c1', 'Macrophage "M2" cell']
+    >>> split_fields('c1\\t5" cell')
+    ['c1', '5" cell']
+    """
+    if '"' not in line:
+        return line.split(delimiter)
+    return next(
+        csv.reader([line], delimiter=delimiter, quotechar='"', strict=True), [])
+
+
+#: How :func:`split_fields`' error is explained, after the file and line.
+QUOTING_HINT = ('a field that starts with " is quoted: it ends with " just '
+                'before the next separator, and a " inside it is doubled, '
+                'as pandas writes one ("Macrophage ""M2""")')
 
 
 class CellTypeLabels:

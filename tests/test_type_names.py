@@ -1,9 +1,102 @@
 """Type names as the labels and hierarchy readers read them: CSV quoting,
 spaces and Unicode forms, comments, Unassigned, and names in messages."""
+import re
+
+import pandas as pd
 import pytest
 
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.hierarchy import TypeHierarchy
+from deepchem_actinn.io import match_labels, read_labels
+from deepchem_actinn.io.writers import write_predicted_labels
+
+#: Names a large atlas holds, each a trap for a naive reader.
+AWKWARD = {
+    "c1": 'Macrophage "M2"',
+    'q"uote': "CD4-positive, alpha-beta T cell",
+    "c3": '5" cell',
+    "c4": '=HYPERLINK("x")',
+    "c5": "B cell/plasmablast",
+    "c6": "M\u00fcller glia",
+    "c7": "#hash cell",
+    "cell,comma": "tab\tcell",
+}
+
+
+def test_a_pandas_labels_file_reads_back_every_name(tmp_path):
+    # as the README says: obs["cell_type"].to_csv(path, sep="\t")
+    path = tmp_path / "labels.tsv"
+    given = pd.Series(AWKWARD, name="cell_type")
+    given.to_csv(path, sep="\t")
+    assert '"Macrophage ""M2"""' in path.read_text()  # pandas quotes it
+    assert read_labels(path).to_dict() == AWKWARD
+    # and in the CSV pandas writes without sep
+    given.to_frame().to_csv(tmp_path / "labels.csv")
+    assert read_labels(tmp_path / "labels.csv").to_dict() == AWKWARD
+
+
+def test_predicted_labels_score_one_against_themselves(tmp_path):
+    path = tmp_path / "predicted_label.txt"
+    write_predicted_labels(path, list(AWKWARD), list(AWKWARD.values()))
+    truth = match_labels(list(AWKWARD), read_labels(path), str(path))
+    assert truth.tolist() == list(AWKWARD.values())
+
+
+def test_an_unquoted_field_keeps_its_quotes(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text('c1\t5" cell\nc2\tMacrophage "M2"\nc3\ta""b\n')
+    assert read_labels(path).to_dict() == {
+        "c1": '5" cell',
+        "c2": 'Macrophage "M2"',
+        "c3": 'a""b'
+    }
+
+
+@pytest.mark.parametrize("line", ['c2\t"Macrophage M2\n', 'c2\t"M2" cell\n'])
+def test_a_quote_not_closed_is_named_by_file_and_line(tmp_path, line):
+    path = tmp_path / "labels.txt"
+    path.write_text("c1\tB cell\n" + line)
+    with pytest.raises(ACTINNInputError) as info:
+        read_labels(path)
+    assert str(info.value) == (
+        '%s: line 2: a quoted field is not closed (a field that starts with '
+        '" is quoted: it ends with " just before the next separator, and a '
+        '" inside it is doubled, as pandas writes one ("Macrophage '
+        '""M2""")): got %r' % (path, line.rstrip("\n")))
+    hierarchy = tmp_path / "hierarchy.txt"
+    hierarchy.write_text('B cell\tlymphocyte\n"M2 macrophage\tmyeloid\n')
+    with pytest.raises(ACTINNInputError,
+                       match=re.escape("hierarchy.txt, line 2: a quoted name "
+                                       "is not closed (a field that starts")):
+        TypeHierarchy.from_file(hierarchy)
+
+
+def test_a_hierarchy_reads_quoted_names(tmp_path):
+    path = tmp_path / "hierarchy.txt"
+    pd.DataFrame({
+        "child": ['Macrophage "M2"', "CD4-positive, alpha-beta T cell"],
+        "parent": ["macrophage", 'T "cell"']
+    }).to_csv(path, sep="\t", index=False, header=False)
+    assert TypeHierarchy.from_file(path).parents == {
+        'Macrophage "M2"': "macrophage",
+        "CD4-positive, alpha-beta T cell": 'T "cell"'
+    }
+
+
+def test_a_hierarchy_keeps_links_whose_child_starts_with_a_hash(tmp_path):
+    path = tmp_path / "hierarchy.txt"
+    path.write_text("# groups of the atlas\n  # indented comment\n"
+                    "#hash cell\tspecial group\n+plus cell\tspecial group\n")
+    assert TypeHierarchy.from_file(path).parents == {
+        "#hash cell": "special group",
+        "+plus cell": "special group"
+    }
+    # a link commented out is a link to a type no model knows: refused
+    path.write_text("# T cell\tlymphocyte\nB cell\tlymphocyte\n")
+    with pytest.raises(ACTINNInputError,
+                       match="does not know: # T cell; the model's nearest: "
+                       "# T cell -> T cell "):
+        TypeHierarchy.from_file(path).check_types(["B cell", "T cell"])
 
 
 def test_names_with_commas_are_quoted_in_messages():

@@ -22,7 +22,7 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
-from deepchem_actinn.labels import MISSING_LABELS
+from deepchem_actinn.labels import MISSING_LABELS, QUOTING_HINT, split_fields
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,13 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     empty (pandas' header over an unnamed index) is skipped. A file whose
     first line holds a comma and no tab is read as CSV (``cell id,cell
     type``, quoted where a type holds a comma), as pandas'
-    ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Blank lines are
-    ignored and fields are stripped of surrounding spaces. A cell whose
-    type is a missing value (``NA``, as R writes one, ``nan``, ``NULL``,
+    ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Either way a field
+    is read by the csv module's rules, as pandas and this package's
+    ``predicted_label.txt`` write it: one that starts with ``"`` is quoted
+    (``"M2 ""alternative"" cell"`` is ``M2 "alternative" cell``), any other
+    is taken as it is (``5" cell``). Blank lines are ignored and fields are
+    stripped of surrounding spaces. A cell whose type is a missing
+    value (``NA``, as R writes one, ``nan``, ``NULL``,
     ...) is left unlabelled: :func:`match_labels` then refuses it, or
     leaves it out with ``missing="drop"`` (``--labelled-only``). ``.gz`` files
     are read gunzipped.
@@ -77,8 +81,9 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     ------
     ACTINNInputError
         If the file is empty, a line does not hold two tab-separated fields
-        (a table of more columns without ``column``), a cell id appears
-        twice, or the table has no such column.
+        (a table of more columns without ``column``) or holds a quoted field
+        that is not closed, a cell id appears twice, or the table has no
+        such column.
 
     Examples
     --------
@@ -108,7 +113,8 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     n_fields = 2
     try:
         with open_text(p) as fh:
-            for lineno, fields, line, empty_first in _rows(fh):
+            for lineno, given, line, empty_first in _rows(fh, p):
+                fields = [f.strip() for f in given]
                 if not ids and (tuple(fields[:2]) == LABEL_HEADER or
                                 (empty_first and len(fields) == 2 and
                                  fields[1])):
@@ -225,10 +231,13 @@ def _table_column(p: Path, column: str) -> pd.Series:
                      dtype=object)
 
 
-def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
-    """``(line number, stripped fields, line, first field empty)`` of the
-    non-blank lines, split at tabs, or as CSV (quotes allowed: a type may
-    hold a comma) when the first such line holds a comma and no tab. The
+def _rows(lines: Iterable[str],
+          p: Path) -> Iterator[Tuple[int, List[str], str, bool]]:
+    """``(line number, fields, line, first field empty)`` of the non-blank
+    lines of the file ``p``, split at tabs, or at commas when the first
+    such line holds a comma and no tab, by the csv module's rules
+    (:func:`~deepchem_actinn.labels.split_fields`: a field in quotes may
+    hold the separator and doubled quotes, as pandas writes them). The
     first field is empty (not blank) under pandas' and R's headers over an
     unnamed index (``\tcell_type``, ``,cell_type``, ``"","cell_type"``)."""
     numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(lines, 1))
@@ -237,11 +246,15 @@ def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
     if first is None:
         return
     rest = itertools.chain([first], numbered)
-    as_csv = "\t" not in first[1] and "," in first[1]
+    separator = "," if "\t" not in first[1] and "," in first[1] else "\t"
     for n, line in rest:
-        fields = next(csv.reader([line]), []) if as_csv else line.split("\t")
-        yield (n, [f.strip() for f in fields], line, bool(fields) and
-               fields[0] == "")
+        try:
+            fields = split_fields(line, separator)
+        except csv.Error:
+            raise ACTINNInputError("%s: line %d: a quoted field is not closed "
+                                   "(%s): got %r" %
+                                   (p, n, QUOTING_HINT, line[:80])) from None
+        yield (n, fields, line, bool(fields) and fields[0] == "")
 
 
 def labels_from(labels: Union[pd.Series, PathLike],
