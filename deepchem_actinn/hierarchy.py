@@ -33,7 +33,8 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
-from deepchem_actinn.labels import QUOTING_HINT, split_fields
+from deepchem_actinn.labels import (QUOTING_HINT, split_fields, type_name,
+                                    warn_merged)
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -100,7 +101,10 @@ class TypeHierarchy:
         Parameters
         ----------
         pairs: iterable of (str, str)
-            ``(child, parent)`` type names, stripped of surrounding spaces.
+            ``(child, parent)`` type names, read as a model reads its types
+            (:func:`~deepchem_actinn.labels.type_name`: stripped of
+            surrounding spaces, in Unicode NFC); names that then read the
+            same are one type, with a warning naming them.
 
         Returns
         -------
@@ -118,9 +122,18 @@ class TypeHierarchy:
         >>> TypeHierarchy.from_pairs([("B cell", "lymphocyte")]).parents
         {'B cell': 'lymphocyte'}
         """
+        return cls._linked(pairs, "type hierarchy")
+
+    @classmethod
+    def _linked(cls, pairs: Iterable[Tuple[str, str]],
+                source: str) -> "TypeHierarchy":
+        """:meth:`from_pairs`, ``source`` naming the pairs in its warning."""
+        pairs = [(str(c), str(p)) for c, p in pairs]
+        names = {raw: type_name(raw) for pair in pairs for raw in pair}
+        warn_merged(source, names)
         parents: Dict[str, str] = {}
         for child, parent in pairs:
-            child, parent = str(child).strip(), str(parent).strip()
+            child, parent = names[child], names[parent]
             if not child or not parent:
                 raise ACTINNInputError(
                     "type hierarchy: empty type name in pair (%r, %r)" %
@@ -143,7 +156,8 @@ class TypeHierarchy:
         link commented out with ``#`` names a type the model does not know,
         which :meth:`check_types` refuses. Fields are read by the csv
         module's rules, as pandas writes them (a name that starts with
-        ``"`` is quoted, a ``"`` inside it doubled).
+        ``"`` is quoted, a ``"`` inside it doubled), and names as
+        :meth:`from_pairs` reads them.
 
         Parameters
         ----------
@@ -204,7 +218,7 @@ class TypeHierarchy:
                 "%s: no child<TAB>parent lines (an empty hierarchy gives no "
                 "parent type)" % path)
         try:
-            return cls.from_pairs(pairs)
+            return cls._linked(pairs, str(path))
         except ACTINNInputError as err:
             raise ACTINNInputError("%s: %s" % (path, err)) from None
 

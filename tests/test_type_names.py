@@ -1,10 +1,13 @@
 """Type names as the labels and hierarchy readers read them: CSV quoting,
 spaces and Unicode forms, comments, Unassigned, and names in messages."""
+import logging
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from deepchem_actinn import CellTypeLabels
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.hierarchy import TypeHierarchy
 from deepchem_actinn.io import match_labels, read_labels
@@ -21,6 +24,8 @@ AWKWARD = {
     "c7": "#hash cell",
     "cell,comma": "tab\tcell",
 }
+NFD = "Mu\u0308ller glia"
+NFC = "M\u00fcller glia"
 
 
 def test_a_pandas_labels_file_reads_back_every_name(tmp_path):
@@ -81,6 +86,56 @@ def test_a_hierarchy_reads_quoted_names(tmp_path):
         'Macrophage "M2"': "macrophage",
         "CD4-positive, alpha-beta T cell": 'T "cell"'
     }
+
+
+def test_names_differing_by_spaces_are_merged_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "labels.txt"
+    path.write_text("".join("c%d\tT cell \n" % i for i in range(3)) +
+                    "c3\tT cell\nc4\tB cell\n")
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        labels = read_labels(path)
+    assert labels.tolist() == ["T cell"] * 4 + ["B cell"]
+    assert caplog.messages == [
+        "%s: names that differ only by spaces around them or by their "
+        "Unicode form are one type: 'T cell' (1 cell) and 'T cell ' "
+        "(3 cells) are 'T cell'; rename one of them if they are different "
+        "types" % path
+    ]
+
+
+def test_the_reference_labels_of_fit_warn_of_merged_names(caplog):
+    # ACTINNAnnotator.fit() and actinn train fix their types here
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        labels = CellTypeLabels.from_labels(["T cell "] * 2 +
+                                            ["T cell", NFD, NFC, "B cell"])
+    assert labels.type_names == ["B cell", NFC, "T cell"]
+    assert caplog.messages == [
+        "the reference labels: names that differ only by spaces around them "
+        "or by their Unicode form are one type: %r (1 cell, not in Unicode "
+        "NFC) and %r (1 cell) are %r; 'T cell' (1 cell) and 'T cell ' "
+        "(2 cells) are 'T cell'; rename one of them if they are different "
+        "types" % (NFD, NFC, NFC)
+    ]
+    np.testing.assert_array_equal(labels.encode([NFD, " T cell"]), [1, 2])
+
+
+def test_obs_labels_are_read_as_type_names(caplog):
+    labels = pd.Series([NFD, "B cell "], index=["c1", "c2"])
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        y = match_labels(["c2", "c1"], labels, "ref.h5ad obs['cell_type']")
+    assert y.tolist() == ["B cell", NFC]
+    assert caplog.messages == []  # nothing merged
+
+
+def test_labels_and_hierarchy_names_are_unicode_nfc(tmp_path):
+    path = tmp_path / "labels.txt"
+    path.write_text("c1\t%s\nc2\tB cell\n" % NFD)
+    assert read_labels(path).tolist() == [NFC, "B cell"]
+    hierarchy = tmp_path / "hierarchy.txt"
+    hierarchy.write_text("%s\tglia\n" % NFD)
+    parsed = TypeHierarchy.from_file(hierarchy)
+    assert parsed.parents == {NFC: "glia"}
+    parsed.check_types([NFC, "B cell"])  # the model's (NFC) name: known
 
 
 def test_a_hierarchy_keeps_links_whose_child_starts_with_a_hash(tmp_path):

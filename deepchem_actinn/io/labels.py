@@ -22,7 +22,8 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
-from deepchem_actinn.labels import MISSING_LABELS, QUOTING_HINT, split_fields
+from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
+                                    type_names)
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     ``predicted_label.txt`` write it: one that starts with ``"`` is quoted
     (``"M2 ""alternative"" cell"`` is ``M2 "alternative" cell``), any other
     is taken as it is (``5" cell``). Blank lines are ignored and fields are
-    stripped of surrounding spaces. A cell whose type is a missing
+    stripped of surrounding spaces; types are put in Unicode NFC, and types
+    that then read the same ("T cell " and "T cell") are one, with a
+    warning naming them and their cells. A cell whose type is a missing
     value (``NA``, as R writes one, ``nan``, ``NULL``,
     ...) is left unlabelled: :func:`match_labels` then refuses it, or
     leaves it out with ``missing="drop"`` (``--labelled-only``). ``.gz`` files
@@ -137,12 +140,13 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
                         "%s: line %d: expected cell id<TAB>cell type (or "
                         "cell id,cell type), got %r" % (p, lineno, line[:80]))
                 ids.append(fields[0])
-                types.append(fields[1])
+                types.append(given[1])  # spaces and all, for type_names
     except (OSError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read it as text (%s)" %
                                (p, err)) from err
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
+    types = type_names(types, str(p))
     blank = [t in TABLE_MISSING or t in MISSING_LABELS for t in types]
     if any(blank):  # R's write.table writes a missing label as NA
         logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
@@ -225,7 +229,7 @@ def _table_column(p: Path, column: str) -> pd.Series:
             (p, counted(len(twice), "cell id",
                         "appears/appear"), examples(twice)))
     given = has_label(values) & ~values.str.strip().isin(TABLE_MISSING)
-    return pd.Series([str(v).strip() for v in values[given]],
+    return pd.Series(type_names(values[given], "%s column %r" % (p, column)),
                      index=ids[given],
                      name="cell_type",
                      dtype=object)
@@ -479,9 +483,9 @@ def match_labels(cell_ids: Strings,
             "%s: %s not in %s, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",
                                   "is/are"), cells_of, examples(extra), header))
-    values = pd.Series([t.strip() for t in as_str_array(labels.to_numpy())],
+    values = pd.Series(type_names(as_str_array(labels.to_numpy()), labels_path),
                        index=known,
-                       dtype=object)  # as a labels file's are stripped
+                       dtype=object)  # as a labels file's are read
     matched = values.reindex(ids).to_numpy(dtype=object, copy=True)
     matched[pd.isna(matched)] = None
     return matched
