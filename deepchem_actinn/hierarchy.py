@@ -33,8 +33,8 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
-from deepchem_actinn.labels import (QUOTING_HINT, split_fields, type_name,
-                                    warn_merged)
+from deepchem_actinn.labels import (QUOTING_HINT, is_unassigned, split_fields,
+                                    type_name, warn_merged)
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -77,11 +77,13 @@ class TypeHierarchy:
             if child == parent:
                 raise ACTINNInputError("type hierarchy: %r is its own parent" %
                                        child)
-            if UNASSIGNED in (child, parent):
-                raise ACTINNInputError(
-                    "type hierarchy: %r is the label of the cells no type "
-                    "fits, not a type or a group (pair %r -> %r)" %
-                    (UNASSIGNED, child, parent))
+            for name in (child, parent):
+                if is_unassigned(name):
+                    raise ACTINNInputError(
+                        "type hierarchy: %r %sis the label of the cells no "
+                        "type fits, not a type or a group (pair %r -> %r)" %
+                        (name, "" if name == UNASSIGNED else
+                         "reads as %r, which " % UNASSIGNED, child, parent))
         for start in self.parents:
             path = [start]
             node = start

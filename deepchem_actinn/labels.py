@@ -204,8 +204,24 @@ class CellTypeLabels:
             that differ only by spaces around them or by their Unicode
             form are one type (:func:`type_name`), with a warning that
             names them and their cells.
+
+        Raises
+        ------
+        ACTINNInputError
+            A label reads as ``Unassigned`` (whatever its case), the label
+            given to the cells no type fits.
+
+        Examples
+        --------
+        >>> from deepchem_actinn import CellTypeLabels
+        >>> CellTypeLabels.from_labels(["B cell", "unassigned"])
+        Traceback (most recent call last):
+        ...
+        deepchem_actinn.errors.ACTINNInputError: the reference labels name a type 'unassigned', which reads as 'Unassigned', the label given to cells no type fits; rename that type so that the two cannot be confused
         """
-        return cls(type_names(labels, "the reference labels"))
+        names = type_names(labels, "the reference labels")
+        refuse_unassigned(names)
+        return cls(names)
 
     @property
     def n_types(self) -> int:
@@ -285,3 +301,37 @@ class CellTypeLabels:
 
     def __repr__(self) -> str:
         return "CellTypeLabels(%r)" % (self.type_names,)
+
+
+def refuse_unassigned(names: Iterable[str]) -> None:
+    """Refuse a reference type named ``Unassigned`` (the label of the cells
+    no type fits), whatever its case and the spaces around it.
+
+    Raises
+    ------
+    ACTINNInputError
+        Naming the first such type.
+    """
+    from deepchem_actinn.confidence.calibration import UNASSIGNED
+    for name in sorted(set(names)):
+        if is_unassigned(name):
+            raise ACTINNInputError(
+                "the reference labels name a type %r, %sthe label given to "
+                "cells no type fits; rename that type so that the two cannot "
+                "be confused" %
+                (name, "" if name == UNASSIGNED else "which reads as %r, " %
+                 UNASSIGNED))
+
+
+def is_unassigned(name: str) -> bool:
+    """Whether ``name`` reads as ``Unassigned`` (any case, spaces around
+    it).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.labels import is_unassigned
+    >>> [is_unassigned(n) for n in ("Unassigned", " UNASSIGNED", "T cell")]
+    [True, True, False]
+    """
+    from deepchem_actinn.confidence.calibration import UNASSIGNED
+    return type_name(name).casefold() == UNASSIGNED.casefold()

@@ -180,3 +180,30 @@ def test_unknown_hierarchy_types_get_the_nearest_model_type():
         "-> 'CD8-positive, alpha-beta T cell' (the model's types: "
         "'CD4-positive, alpha-beta T cell', 'CD8-positive, alpha-beta T cell', "
         "'type 00', 'type 01', 'type 02', ... (89 in all))")
+
+
+@pytest.mark.parametrize("name", ["unassigned", "UNASSIGNED", " Unassigned "])
+def test_unassigned_in_any_case_is_refused_as_a_type(name):
+    said = name.strip()
+    with pytest.raises(ACTINNInputError) as info:
+        CellTypeLabels.from_labels(["B cell", name, "T cell"])
+    assert str(info.value) == (
+        "the reference labels name a type %r, %sthe label given to cells no "
+        "type fits; rename that type so that the two cannot be confused" %
+        (said, "" if said == "Unassigned" else "which reads as 'Unassigned', "))
+    with pytest.raises(ACTINNInputError) as info:
+        TypeHierarchy.from_pairs([("B cell", name)])
+    assert str(info.value) == (
+        "type hierarchy: %r %sis the label of the cells no type fits, not a "
+        "type or a group (pair 'B cell' -> %r)" %
+        (said, "" if said == "Unassigned" else "reads as 'Unassigned', which ",
+         said))
+
+
+def test_fit_refuses_unassigned_in_any_case(tm_train):
+    from deepchem_actinn import ACTINNAnnotator
+    with pytest.raises(ACTINNInputError,
+                       match="name a type 'unassigned', which reads as "
+                       "'Unassigned', the label given to cells no type fits"):
+        ACTINNAnnotator().fit(tm_train["X"][:6], tm_train["genes"],
+                              ["B cell", "unassigned"] * 3)
