@@ -87,10 +87,52 @@ def repeated(items) -> list:
 LONGEST_EXAMPLE = 60
 
 
+def needs_quotes(name: str) -> bool:
+    """Whether ``name`` is unreadable unquoted in a list joined with
+    ``", "``: it holds a comma, has spaces around it, is blank or holds a
+    character that does not print (a tab, a zero-width space).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import needs_quotes
+    >>> needs_quotes("B cell"), needs_quotes("CD4-positive, T cell")
+    (False, True)
+    >>> needs_quotes("T cell "), needs_quotes(""), needs_quotes("Müller glia")
+    (True, True, False)
+    """
+    return ("," in name or name != name.strip() or not name.strip() or
+            not name.isprintable())
+
+
+def shown(items) -> list:
+    """Items as :func:`examples` shows them: each cut to
+    :data:`LONGEST_EXAMPLE` characters, and all quoted (as Python quotes
+    text, ``'...'``) when any of them :func:`needs_quotes`, so that a
+    reader can tell where each ends; plain names are shown as they are.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import shown
+    >>> shown(["B cell", "T cell"])
+    ['B cell', 'T cell']
+    >>> shown(["B cell", "CD8-positive, alpha-beta T cell"])
+    ["'B cell'", "'CD8-positive, alpha-beta T cell'"]
+    """
+    items = [str(i) for i in items]
+    quote = any(needs_quotes(i) for i in items)
+    cut = [
+        i if len(i) <= LONGEST_EXAMPLE else i[:LONGEST_EXAMPLE - 3] + "..."
+        for i in items
+    ]
+    return [repr(i) for i in cut] if quote else cut
+
+
 def examples(items, limit: int = 5) -> str:
     """Format a few items of a collection for an error message (each cut
     to :data:`LONGEST_EXAMPLE` characters: a whole line read as one name
-    would fill the screen).
+    would fill the screen). When one of the items shown holds a comma, has
+    spaces around it or is blank, each is quoted (:func:`shown`), so that
+    the list reads unambiguously.
 
     Examples
     --------
@@ -101,11 +143,11 @@ def examples(items, limit: int = 5) -> str:
     'a'
     >>> examples(["x" * 100])
     'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'
+    >>> print(examples(["CD4-positive, alpha-beta T cell", "T cell "]))
+    'CD4-positive, alpha-beta T cell', 'T cell '
     """
     items = [str(i) for i in items]
-    head = ", ".join(
-        i if len(i) <= LONGEST_EXAMPLE else i[:LONGEST_EXAMPLE - 3] + "..."
-        for i in items[:limit])
+    head = ", ".join(shown(items[:limit]))
     if len(items) > limit:
         head += ", ... (%d in all)" % len(items)
     return head

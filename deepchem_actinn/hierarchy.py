@@ -23,14 +23,18 @@ Examples
 0  lymphocyte  parent         0.95
 1     NK cell    type         0.90
 """
+import csv
+import difflib
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
+from deepchem_actinn.labels import (QUOTING_HINT, is_unassigned, split_fields,
+                                    type_name, warn_merged)
 
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
@@ -73,11 +77,13 @@ class TypeHierarchy:
             if child == parent:
                 raise ACTINNInputError("type hierarchy: %r is its own parent" %
                                        child)
-            if UNASSIGNED in (child, parent):
-                raise ACTINNInputError(
-                    "type hierarchy: %r is the label of the cells no type "
-                    "fits, not a type or a group (pair %r -> %r)" %
-                    (UNASSIGNED, child, parent))
+            for name in (child, parent):
+                if is_unassigned(name):
+                    raise ACTINNInputError(
+                        "type hierarchy: %r %sis the label of the cells no "
+                        "type fits, not a type or a group (pair %r -> %r)" %
+                        (name, "" if name == UNASSIGNED else
+                         "reads as %r, which " % UNASSIGNED, child, parent))
         for start in self.parents:
             path = [start]
             node = start
@@ -97,7 +103,10 @@ class TypeHierarchy:
         Parameters
         ----------
         pairs: iterable of (str, str)
-            ``(child, parent)`` type names, stripped of surrounding spaces.
+            ``(child, parent)`` type names, read as a model reads its types
+            (:func:`~deepchem_actinn.labels.type_name`: stripped of
+            surrounding spaces, in Unicode NFC); names that then read the
+            same are one type, with a warning naming them.
 
         Returns
         -------
@@ -115,9 +124,18 @@ class TypeHierarchy:
         >>> TypeHierarchy.from_pairs([("B cell", "lymphocyte")]).parents
         {'B cell': 'lymphocyte'}
         """
+        return cls._linked(pairs, "type hierarchy")
+
+    @classmethod
+    def _linked(cls, pairs: Iterable[Tuple[str, str]],
+                source: str) -> "TypeHierarchy":
+        """:meth:`from_pairs`, ``source`` naming the pairs in its warning."""
+        pairs = [(str(c), str(p)) for c, p in pairs]
+        names = {raw: type_name(raw) for pair in pairs for raw in pair}
+        warn_merged(source, names)
         parents: Dict[str, str] = {}
         for child, parent in pairs:
-            child, parent = str(child).strip(), str(parent).strip()
+            child, parent = names[child], names[parent]
             if not child or not parent:
                 raise ACTINNInputError(
                     "type hierarchy: empty type name in pair (%r, %r)" %
@@ -131,8 +149,17 @@ class TypeHierarchy:
 
     @classmethod
     def from_file(cls, path) -> "TypeHierarchy":
-        """From a ``child<TAB>parent`` file (blank lines and lines starting
-        with ``#`` are skipped).
+        """From a ``child<TAB>parent`` file.
+
+        Blank lines are skipped, and so are comments: lines that start with
+        ``#`` and hold no tab. A line with a tab is always a link, even
+        when the child's name starts with ``#`` (a type "#hash cell", as a
+        labels file may name one), so that no link is dropped unseen; a
+        link commented out with ``#`` names a type the model does not know,
+        which :meth:`check_types` refuses. Fields are read by the csv
+        module's rules, as pandas writes them (a name that starts with
+        ``"`` is quoted, a ``"`` inside it doubled), and names as
+        :meth:`from_pairs` reads them.
 
         Parameters
         ----------
@@ -148,7 +175,8 @@ class TypeHierarchy:
         ------
         ACTINNInputError
             The file is missing, not UTF-8 text, has a line that is not
-            ``child<TAB>parent``, no links at all, or links that
+            ``child<TAB>parent`` (or holds a quoted name that is not
+            closed), no links at all, or links that
             ``from_pairs`` refuses (the message names the file).
 
         Examples
@@ -173,9 +201,15 @@ class TypeHierarchy:
                 "%s: not a text file of child<TAB>parent lines (it is not "
                 "UTF-8 text: compressed, binary or UTF-16?)" % path) from None
         for number, line in enumerate(lines, start=1):
-            if not line.strip() or line.lstrip().startswith("#"):
+            if not line.strip() or (line.lstrip().startswith("#") and
+                                    "\t" not in line):
                 continue
-            fields = line.split("\t")
+            try:
+                fields = split_fields(line)
+            except csv.Error:
+                raise ACTINNInputError(
+                    "%s, line %d: a quoted name is not closed (%s): got %r" %
+                    (path, number, QUOTING_HINT, line[:80])) from None
             if len(fields) != 2:
                 raise ACTINNInputError(
                     "%s, line %d: expected child<TAB>parent, got %r" %
@@ -186,7 +220,7 @@ class TypeHierarchy:
                 "%s: no child<TAB>parent lines (an empty hierarchy gives no "
                 "parent type)" % path)
         try:
-            return cls.from_pairs(pairs)
+            return cls._linked(pairs, str(path))
         except ACTINNInputError as err:
             raise ACTINNInputError("%s: %s" % (path, err)) from None
 
@@ -222,7 +256,8 @@ class TypeHierarchy:
         Raises
         ------
         ACTINNInputError
-            Naming the hierarchy's unknown types.
+            Naming the hierarchy's unknown types and, for each, the model's
+            type nearest in spelling, if any is near.
 
         Examples
         --------
@@ -231,7 +266,7 @@ class TypeHierarchy:
         >>> h.check_types(["NK cell", "T cell"])
         Traceback (most recent call last):
         ...
-        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells (the model's types: NK cell, T cell)
+        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells; the model's nearest: NK cells -> NK cell (the model's types: NK cell, T cell)
         """
         known = set(str(t) for t in type_names)
         groups = set(self.parents.values())
@@ -239,9 +274,10 @@ class TypeHierarchy:
             c for c in self.parents if c not in groups and c not in known)
         if unknown:
             raise ACTINNInputError(
-                "type hierarchy names %d types the model does not know: %s "
+                "type hierarchy names %d types the model does not know: %s%s "
                 "(the model's types: %s)" %
-                (len(unknown), examples(unknown), examples(sorted(known))))
+                (len(unknown), examples(unknown),
+                 _nearest(unknown[:5], sorted(known)), examples(sorted(known))))
 
     def resolve(self,
                 probabilities,
@@ -343,3 +379,23 @@ class TypeHierarchy:
     def __repr__(self) -> str:
         return "TypeHierarchy(%d links, %d groups)" % (len(
             self.parents), len(set(self.parents.values())))
+
+
+def _nearest(unknown: List[str], known: List[str]) -> str:
+    """``"; the model's nearest: a -> A, b -> B"`` for the names of
+    ``unknown`` that have a near name in ``known``
+    (:func:`difflib.get_close_matches`, ignoring case), else ``""``."""
+    folded: Dict[str, str] = {}
+    for name in known:
+        folded.setdefault(name.casefold(), name)
+    pairs = []
+    for name in unknown:
+        near = difflib.get_close_matches(name.casefold(), list(folded), n=1)
+        if near:
+            pairs.append((name, folded[near[0]]))
+    if not pairs:
+        return ""
+    names = shown([n for pair in pairs for n in pair])
+    return "; the model's nearest: " + ", ".join(
+        "%s -> %s" % (names[2 * i], names[2 * i + 1])
+        for i in range(len(pairs)))

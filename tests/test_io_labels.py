@@ -236,9 +236,11 @@ def test_a_metadata_table_is_named_as_such(tmp_path):
     path = tmp_path / "meta.csv"
     path.write_text('"","orig.ident","nCount_RNA","cell_type"\n'
                     '"c1","s1",1200,"B cell"\n')
-    with pytest.raises(ACTINNInputError,
-                       match=r"meta.csv: a table of 4 columns \(, orig.ident, "
-                       r"nCount_RNA, cell_type\), not cell id<TAB>cell type"):
+    with pytest.raises(
+            ACTINNInputError,
+            match=r"meta.csv: a table of 4 columns \('', 'orig.ident', "
+            r"'nCount_RNA', 'cell_type'\), not cell id<TAB>cell "
+            r"type"):
         read_labels(path)
 
 

@@ -22,7 +22,8 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
-from deepchem_actinn.labels import MISSING_LABELS
+from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
+                                    type_names)
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -41,9 +42,15 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     empty (pandas' header over an unnamed index) is skipped. A file whose
     first line holds a comma and no tab is read as CSV (``cell id,cell
     type``, quoted where a type holds a comma), as pandas'
-    ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Blank lines are
-    ignored and fields are stripped of surrounding spaces. A cell whose
-    type is a missing value (``NA``, as R writes one, ``nan``, ``NULL``,
+    ``adata.obs[["cell_type"]].to_csv(path)`` writes it. Either way a field
+    is read by the csv module's rules, as pandas and this package's
+    ``predicted_label.txt`` write it: one that starts with ``"`` is quoted
+    (``"M2 ""alternative"" cell"`` is ``M2 "alternative" cell``), any other
+    is taken as it is (``5" cell``). Blank lines are ignored and fields are
+    stripped of surrounding spaces; types are put in Unicode NFC, and types
+    that then read the same ("T cell " and "T cell") are one, with a
+    warning naming them and their cells. A cell whose type is a missing
+    value (``NA``, as R writes one, ``nan``, ``NULL``,
     ...) is left unlabelled: :func:`match_labels` then refuses it, or
     leaves it out with ``missing="drop"`` (``--labelled-only``). ``.gz`` files
     are read gunzipped.
@@ -77,8 +84,9 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     ------
     ACTINNInputError
         If the file is empty, a line does not hold two tab-separated fields
-        (a table of more columns without ``column``), a cell id appears
-        twice, or the table has no such column.
+        (a table of more columns without ``column``) or holds a quoted field
+        that is not closed, a cell id appears twice, or the table has no
+        such column.
 
     Examples
     --------
@@ -108,7 +116,8 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     n_fields = 2
     try:
         with open_text(p) as fh:
-            for lineno, fields, line, empty_first in _rows(fh):
+            for lineno, given, line, empty_first in _rows(fh, p):
+                fields = [f.strip() for f in given]
                 if not ids and (tuple(fields[:2]) == LABEL_HEADER or
                                 (empty_first and len(fields) == 2 and
                                  fields[1])):
@@ -131,12 +140,13 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
                         "%s: line %d: expected cell id<TAB>cell type (or "
                         "cell id,cell type), got %r" % (p, lineno, line[:80]))
                 ids.append(fields[0])
-                types.append(fields[1])
+                types.append(given[1])  # spaces and all, for type_names
     except (OSError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read it as text (%s)" %
                                (p, err)) from err
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
+    types = type_names(types, str(p))
     blank = [t in TABLE_MISSING or t in MISSING_LABELS for t in types]
     if any(blank):  # R's write.table writes a missing label as NA
         logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
@@ -219,16 +229,19 @@ def _table_column(p: Path, column: str) -> pd.Series:
             (p, counted(len(twice), "cell id",
                         "appears/appear"), examples(twice)))
     given = has_label(values) & ~values.str.strip().isin(TABLE_MISSING)
-    return pd.Series([str(v).strip() for v in values[given]],
+    return pd.Series(type_names(values[given], "%s column %r" % (p, column)),
                      index=ids[given],
                      name="cell_type",
                      dtype=object)
 
 
-def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
-    """``(line number, stripped fields, line, first field empty)`` of the
-    non-blank lines, split at tabs, or as CSV (quotes allowed: a type may
-    hold a comma) when the first such line holds a comma and no tab. The
+def _rows(lines: Iterable[str],
+          p: Path) -> Iterator[Tuple[int, List[str], str, bool]]:
+    """``(line number, fields, line, first field empty)`` of the non-blank
+    lines of the file ``p``, split at tabs, or at commas when the first
+    such line holds a comma and no tab, by the csv module's rules
+    (:func:`~deepchem_actinn.labels.split_fields`: a field in quotes may
+    hold the separator and doubled quotes, as pandas writes them). The
     first field is empty (not blank) under pandas' and R's headers over an
     unnamed index (``\tcell_type``, ``,cell_type``, ``"","cell_type"``)."""
     numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(lines, 1))
@@ -237,11 +250,15 @@ def _rows(lines: Iterable[str]) -> Iterator[Tuple[int, List[str], str, bool]]:
     if first is None:
         return
     rest = itertools.chain([first], numbered)
-    as_csv = "\t" not in first[1] and "," in first[1]
+    separator = "," if "\t" not in first[1] and "," in first[1] else "\t"
     for n, line in rest:
-        fields = next(csv.reader([line]), []) if as_csv else line.split("\t")
-        yield (n, [f.strip() for f in fields], line, bool(fields) and
-               fields[0] == "")
+        try:
+            fields = split_fields(line, separator)
+        except csv.Error:
+            raise ACTINNInputError("%s: line %d: a quoted field is not closed "
+                                   "(%s): got %r" %
+                                   (p, n, QUOTING_HINT, line[:80])) from None
+        yield (n, fields, line, bool(fields) and fields[0] == "")
 
 
 def labels_from(labels: Union[pd.Series, PathLike],
@@ -466,9 +483,9 @@ def match_labels(cell_ids: Strings,
             "%s: %s not in %s, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",
                                   "is/are"), cells_of, examples(extra), header))
-    values = pd.Series([t.strip() for t in as_str_array(labels.to_numpy())],
+    values = pd.Series(type_names(as_str_array(labels.to_numpy()), labels_path),
                        index=known,
-                       dtype=object)  # as a labels file's are stripped
+                       dtype=object)  # as a labels file's are read
     matched = values.reindex(ids).to_numpy(dtype=object, copy=True)
     matched[pd.isna(matched)] = None
     return matched
