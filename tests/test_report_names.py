@@ -2,6 +2,11 @@
 summed confidence, type names read as text (``01``, ``1``, ``NA``), and every
 name drawn literally and readably in the figures."""
 import re
+import sys
+import types
+
+import numpy as np
+import pytest
 
 from deepchem_actinn.cli import main
 
@@ -84,3 +89,107 @@ def test_report_reads_numeric_looking_type_names_as_text(tmp_path, capsys):
     assert _counts_row(page, "1") == ("2", "0.625")
     assert _counts_row(page, "01") == ("1", "0.600")
     assert _counts_row(page, "NA") == ("1", "0.700")
+
+
+# --------------------------------------------------------------------------
+# names in the figures: drawn literally, shortened, readable at atlas scale
+# --------------------------------------------------------------------------
+
+MATH_NAMES = ["Th17 $\\badcommand{x}$ cell", "Th17 $\\gamma$ cell", "B cell"]
+LONG_NAME = "L" + "ong " * 70 + "cell"  # 285 characters
+
+
+def _drawn_texts(fig):
+    """Every tick label and legend entry of a figure, as matplotlib has it."""
+    texts = []
+    for ax in fig.axes:
+        texts += [t.get_text() for t in ax.get_yticklabels()]
+        texts += [t.get_text() for t in ax.get_xticklabels()]
+        if ax.get_legend() is not None:
+            texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    return texts
+
+
+def _names_figures(names, n_cells=120, seed=0):
+    from deepchem_actinn import report
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(names, size=n_cells).astype(object)
+    pred = truth.copy()
+    pred[::7] = names[0]
+    conf = rng.uniform(size=n_cells)
+    return {
+        "confusion":
+            report.plot_confusion_matrix(report.confusion_table(truth, pred)),
+        "per type":
+            report.plot_per_type_metrics(report.per_type_metrics(truth, pred)),
+        "confidence":
+            report.plot_confidence(pred, conf, 0.3),
+    }
+
+
+def test_figures_draw_names_holding_dollars_literally():
+    """'$...$' in a type name was drawn as mathtext: invalid math crashed
+    the report, valid math drew another name."""
+    from matplotlib.cbook import is_math_text
+
+    from deepchem_actinn.report._canvas import png_bytes
+    for what, fig in _names_figures(MATH_NAMES).items():
+        png_bytes(fig)  # draws every text
+        drawn = [t for t in _drawn_texts(fig) if "Th17" in t]
+        assert len(drawn) == (4 if what == "confusion" else 2), what
+        for text in drawn:
+            assert not is_math_text(text), (what, text)
+            # matplotlib draws an escaped "\$" as "$": the name itself
+            shown = text.replace("\\$", "$").split(" (n=")[0]
+            assert shown in MATH_NAMES[:2], (what, text)
+
+
+def test_write_report_with_a_name_that_is_invalid_mathtext(tmp_path):
+    from deepchem_actinn import report
+    path = report.write_report(tmp_path / "r",
+                               MATH_NAMES, [0.9, 0.8, 0.7],
+                               true_labels=MATH_NAMES)
+    page = path.read_text(encoding="utf-8")
+    assert "<tr><td>Th17 $\\badcommand{x}$ cell</td>" in page
+    assert sorted(p.name for p in path.parent.glob("*.png")) == [
+        "confidence.png", "confusion_matrix.png", "per_type_metrics.png"
+    ]
+
+
+def test_figures_shorten_long_names_in_the_middle(tmp_path, recwarn):
+    """A 285-character name shrank the plots to a sliver ('constrained_layout
+    not applied'); figures show it at 40 characters, the page in full."""
+    from deepchem_actinn.report._canvas import png_bytes
+    names = ["B cell", LONG_NAME]
+    short = "Long ong ong ong ong\u2026ng ong ong ong cell"
+    assert len(short) == 40
+    for what, fig in _names_figures(names).items():
+        png_bytes(fig)
+        drawn = [t for t in _drawn_texts(fig) if t.startswith("Long")]
+        assert drawn and all(t.split(" (n=")[0] == short for t in drawn)
+        plot = fig.axes[0].get_position()
+        assert plot.width > 0.3 and plot.height > 0.3, (what, plot)
+        renderer = fig.canvas.get_renderer()
+        for label in (fig.axes[0].get_yticklabels() +
+                      fig.axes[0].get_xticklabels()):
+            box = label.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.y0 >= 0, (what, label, box)
+    assert not [w for w in recwarn if "constrained_layout" in str(w.message)]
+    from deepchem_actinn import report
+    path = report.write_report(tmp_path / "r", names, [0.9, 0.8])
+    assert ("<tr><td>%s</td>" % LONG_NAME) in path.read_text(encoding="utf-8")
+
+
+def test_per_type_metrics_has_no_empty_band():
+    names = ["type %02d" % k for k in range(90)]
+    figure = _names_figures(names, n_cells=900)["per type"]
+    assert figure.axes[0].get_ylim() == (89.5, -0.5)
+
+
+def test_missing_glyphs_draw_without_warnings(recwarn):
+    """A CJK or emoji name printed two lines of UserWarning per character."""
+    from deepchem_actinn.report._canvas import png_bytes
+    for fig in _names_figures(
+        ["\u7ec6\u80de type A", "\U0001f9a0 infected cell"]).values():
+        png_bytes(fig)
+    assert [str(w.message) for w in recwarn] == []
