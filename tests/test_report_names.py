@@ -193,3 +193,72 @@ def test_missing_glyphs_draw_without_warnings(recwarn):
         ["\u7ec6\u80de type A", "\U0001f9a0 infected cell"]).values():
         png_bytes(fig)
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_umap_colours_are_distinct_for_an_atlas():
+    """tab20 repeated its colours from the 21st type on."""
+    from matplotlib.colors import to_hex
+
+    from deepchem_actinn.report._canvas import UNASSIGNED_COLOUR
+    from deepchem_actinn.report.umap import _type_colours
+    for n in (5, 12, 54, 90):
+        names = ["type %d" % k for k in range(n)] + ["Unassigned"]
+        colours = {k: to_hex(c) for k, c in _type_colours(names).items()}
+        assert colours["Unassigned"] == UNASSIGNED_COLOUR
+        assert len(set(colours.values())) == n + 1, n
+
+
+def _umap(n_types, monkeypatch):
+    from deepchem_actinn import report
+    anndata = pytest.importorskip("anndata")
+    # the drawing needs only obsm["X_umap"]; stand in for scanpy
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    rng = np.random.default_rng(0)
+    names = ["type %02d %s" % (k, "x" * (k % 30)) for k in range(n_types)]
+    pred = np.array(names + list(rng.choice(names, size=400)) +
+                    ["Unassigned"] * 500,
+                    dtype=object)
+    adata = anndata.AnnData(np.zeros((len(pred), 2), dtype=np.float32))
+    adata.obs["actinn_cell_type"] = pred
+    adata.obs["actinn_confidence"] = rng.uniform(size=len(pred))
+    adata.obsm["X_umap"] = rng.normal(size=(len(pred), 2))
+    return report.plot_umap(adata), pred
+
+
+@pytest.mark.parametrize("n_types", [12, 90])
+def test_umap_legend_fits_the_figure(n_types, monkeypatch, recwarn):
+    """With 90 types the legend ran off the image, over the confidence
+    panel, the commonest types (Unassigned) cut off."""
+    from deepchem_actinn.report._canvas import png_bytes
+    fig, pred = _umap(n_types, monkeypatch)
+    png_bytes(fig)
+    type_ax, conf_ax = fig.axes[:2]
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    assert len(legends) == 1
+    texts = [t.get_text() for t in legends[0].get_texts()]
+    assert texts[0] == "Unassigned (500)"
+    assert len(texts) == n_types + 1
+    renderer = fig.canvas.get_renderer()
+    box = legends[0].get_window_extent(renderer)
+    whole = fig.bbox
+    assert (box.x0 >= whole.x0 and box.y0 >= whole.y0 and box.x1 <= whole.x1 and
+            box.y1 <= whole.y1), (box, whole)
+    for ax in (type_ax, conf_ax):
+        assert not box.overlaps(ax.get_window_extent(renderer))
+    assert not [w for w in recwarn if "constrained_layout" in str(w.message)]
+
+
+def test_umap_beyond_200_types_names_them_on_the_plot(monkeypatch):
+    from deepchem_actinn.report.umap import umap_figure
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    names = np.array(["type %03d" % k for k in range(205)] * 2 + ["Unassigned"],
+                     dtype=object)
+    adata = anndata.AnnData(np.zeros((len(names), 2), dtype=np.float32))
+    adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(names), 2))
+    fig, note = umap_figure(adata, names, np.full(len(names), 0.5))
+    assert note == ("The 205 types are too many for a legend: each name is "
+                    "written at the centre of its cells.")
+    assert not any(ax.get_legend() for ax in fig.axes)
+    drawn = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert drawn == ["type %03d" % k for k in range(205)]
