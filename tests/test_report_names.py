@@ -262,3 +262,23 @@ def test_umap_beyond_200_types_names_them_on_the_plot(monkeypatch):
     assert not any(ax.get_legend() for ax in fig.axes)
     drawn = sorted(t.get_text() for t in fig.axes[0].texts)
     assert drawn == ["type %03d" % k for k in range(205)]
+
+
+def test_wide_figures_link_to_their_full_size_file(tmp_path):
+    """A 90-type confusion matrix (~5000 px) was shown at page width with
+    no way to the full-size file."""
+    from deepchem_actinn import report
+    names = ["type %02d" % k for k in range(30)]
+    truth = np.array(names * 3, dtype=object)
+    path = report.write_report(tmp_path / "r",
+                               truth,
+                               np.full(90, 0.9),
+                               true_labels=truth)
+    page = path.read_text(encoding="utf-8")
+    assert ('<figure id="confusion_matrix">\n<h3>Confusion matrix</h3>\n'
+            '<a href="confusion_matrix.png"><img alt="Confusion matrix" '
+            'src="data:image/png;base64,') in page
+    assert ("correct calls. Shown reduced: click it for confusion_matrix.png "
+            "at full size (the file beside this page).</figcaption>") in page
+    # a figure that fits the page says nothing of the kind
+    assert page.count("Shown reduced") == 1
