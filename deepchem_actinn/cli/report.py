@@ -58,23 +58,27 @@ def read_predictions(path: str):
 
 
 def _confidence(args, frame) -> np.ndarray:
-    """The probability of each cell's label: the top type's from ``-op``,
-    else the predictions' ``confidence`` column (which ``predict`` and
-    ``run`` write; with ``--hierarchy`` a parent type's is its types' sum),
-    else, for a file without one (the original ACTINN's), the top type's
-    from the ``predicted_probabilities.txt`` that ``-op`` wrote beside the
-    predictions."""
+    """The probability of each cell's label: the predictions' ``confidence``
+    column (which ``predict`` and ``run`` write; with ``--hierarchy`` a
+    parent type's is its types' sum), else, for a file without one (the
+    original ACTINN's), the top type's from ``-op``, or from the
+    ``predicted_probabilities.txt`` that ``-op`` wrote beside the
+    predictions. A ``-op`` file given with a confidence column is checked
+    to go with the predictions, not read for the confidence."""
     import pandas as pd
 
     from deepchem_actinn.cli.predict import PROBABILITY_FILE
     cells = frame[frame.columns[0]].to_numpy()
     source = args.probabilities
-    if not source and "confidence" in frame.columns:
+    stated = None
+    if "confidence" in frame.columns:
         values = pd.to_numeric(frame["confidence"], errors="coerce")
         _refuse_not_numbers(
             values.to_numpy(dtype=float)[None, :], cells,
             "%s's confidence column" % args.predictions)
-        return values.to_numpy(dtype=float)
+        stated = values.to_numpy(dtype=float)
+        if not source:
+            return stated
     if not source:
         beside = Path(args.predictions).parent / PROBABILITY_FILE
         if not beside.is_file():
@@ -86,7 +90,14 @@ def _confidence(args, frame) -> np.ndarray:
         logger.info("confidence from %s", source)
     existing(source)
     try:
-        proba = pd.read_csv(source, sep="\t", index_col=0)
+        # the type names as text: "01" and "1" stay two types, "NA" a name
+        # (dtype={0: str} does not reach a column read as the index)
+        proba = pd.read_csv(source,
+                            sep="\t",
+                            dtype={0: str},
+                            keep_default_na=False,
+                            na_values=[""])
+        proba = proba.set_index(proba.columns[0])
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read probabilities (%s)" %
                                (source, err)) from None
@@ -111,6 +122,8 @@ def _confidence(args, frame) -> np.ndarray:
         proba, frame[frame.columns[1]].to_numpy(), source + found,
         args.predictions,
         frame["level"].to_numpy() if "level" in frame.columns else None)
+    if stated is not None:  # a parent type's is its types' summed one
+        return stated
     return proba.max(axis=0).to_numpy(dtype=float)
 
 
@@ -303,7 +316,7 @@ def cmd_report(args) -> None:
         info["cells reported"] = left_out
     if column != frame.columns[1]:
         info["labels"] = "the %s column of %s" % (column, args.predictions)
-        info["confidence"] = "each cell's own top probability, before the vote"
+        info["confidence"] = "each cell's own confidence, before the vote"
     # (write_report says where it wrote the page)
     write_report(
         args.output,

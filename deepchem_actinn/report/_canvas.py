@@ -1,12 +1,38 @@
 """Figure plumbing shared by the report's plots: an Agg canvas per figure
-(no pyplot global state), label sizes, colours, PNG bytes."""
+(no pyplot global state), label sizes, colours, names as drawn, PNG bytes."""
 import io
+import warnings
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 #: Colour of the cells left ``Unassigned`` in every figure.
 UNASSIGNED_COLOUR = "#9e9e9e"
+
+#: Names longer than this are shortened in the figures (the page's tables
+#: give them in full).
+MAX_NAME_CHARS = 40
+
+
+def shown(name: object, width: int = MAX_NAME_CHARS) -> str:
+    r"""A name from the data as a figure draws it: longer than ``width``
+    characters, shortened in the middle; its ``$`` escaped, so matplotlib
+    draws it as it is, not as mathtext. Every text from the data that
+    reaches matplotlib goes through here.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.report._canvas import shown
+    >>> print(shown("Th17 $\gamma$ cell"))
+    Th17 \$\gamma\$ cell
+    >>> shown("a" * 30 + "b" * 30, 10)
+    'aaaaa…bbbb'
+    """
+    text = str(name)
+    if len(text) > width:
+        head = (width - 1) - (width - 1) // 2
+        text = text[:head] + "\u2026" + text[len(text) - (width - 1 - head):]
+    return text.replace("$", r"\$")
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -22,7 +48,13 @@ def label_font_size(n: int) -> int:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG, the way the report saves and embeds it."""
+    """The figure as PNG, the way the report saves and embeds it (a name
+    in a script the font lacks is drawn as boxes, without a warning per
+    character: the page's tables give it)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, facecolor="white")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore",
+                                message=r"Glyph \d+ .*missing from",
+                                category=UserWarning)
+        fig.savefig(buffer, format="png", dpi=110, facecolor="white")
     return buffer.getvalue()

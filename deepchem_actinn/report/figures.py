@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, label_font_size,
-                                            new_figure)
+                                            new_figure, shown)
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
 from deepchem_actinn.report.metrics import normalise_rows, type_counts
@@ -62,8 +62,15 @@ def plot_confusion_matrix(table: pd.DataFrame,
     n_rows, n_cols = data.shape
     size = max(n_rows, n_cols)
     cell = 0.55 if size <= 12 else 0.48
-    fig = new_figure(max(5.0, 3.2 + cell * n_cols), max(4.0,
-                                                        2.6 + cell * n_rows))
+    label_font = label_font_size(size)
+    rows, columns = ([shown(r) for r in values.index],
+                     [shown(c) for c in values.columns])
+    # room for the names beyond what short ones (~18 characters) need
+    inch = 0.0085 * label_font  # about one character
+    extra = max(0.0, inch * max(len(t) for t in rows + columns) - 1.6)
+    fig = new_figure(
+        max(5.0, 3.2 + cell * n_cols) + extra,
+        max(4.0, 2.6 + cell * n_rows) + 0.7 * extra)
     ax = fig.add_subplot()
     vmax = 1.0 if normalise else max(float(data.max()), 1.0)
     image = ax.imshow(data,
@@ -87,15 +94,14 @@ def plot_confusion_matrix(table: pd.DataFrame,
                     va="center",
                     fontsize=font,
                     color=colour)
-    label_font = label_font_size(size)
     ax.set_xticks(np.arange(n_cols))
-    ax.set_xticklabels([str(c) for c in values.columns],
+    ax.set_xticklabels(columns,
                        rotation=45,
                        ha="right",
                        rotation_mode="anchor",
                        fontsize=label_font)
     ax.set_yticks(np.arange(n_rows))
-    ax.set_yticklabels([str(r) for r in values.index], fontsize=label_font)
+    ax.set_yticklabels(rows, fontsize=label_font)
     ax.set_xlabel("Predicted type")
     ax.set_ylabel("True type")
     ax.set_title("Confusion matrix (share of each true type)"
@@ -155,14 +161,14 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
                 height=height,
                 color=colours[column],
                 label=names[column])
-    labels = [str(t) for t in metrics_df.index]
+    labels = [shown(t) for t in metrics_df.index]
     if "support" in metrics_df.columns:
         labels = [
             "%s (n=%d)" % (t, s) for t, s in zip(labels, metrics_df["support"])
         ]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=label_font_size(n))
-    ax.invert_yaxis()
+    ax.set_ylim(n - 0.5, -0.5)  # first type on top, no empty band
     for k, value in enumerate(metrics_df["f1"].to_numpy(float)):
         ax.text(1.02,
                 k,
@@ -378,7 +384,7 @@ def plot_confidence(predicted_labels: Strings,
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_yticks(positions)
     ax.set_yticklabels(
-        ["%s (n=%d)" % (t, c) for t, c in zip(order, counts["cells"])],
+        ["%s (n=%d)" % (shown(t), c) for t, c in zip(order, counts["cells"])],
         fontsize=label_font_size(n))
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)

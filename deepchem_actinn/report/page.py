@@ -146,16 +146,33 @@ def _summary_cards(summary: Mapping[str, Any], n_types: int,
     return '<div class="cards">\n%s\n</div>' % body
 
 
+#: A figure wider than this many pixels is shown reduced on the page.
+PAGE_WIDTH_PX = 1036
+
+
+def _png_width(png_bytes: bytes) -> int:
+    """The width in pixels a PNG's header gives (0 if it has none)."""
+    if png_bytes[12:16] != b"IHDR":
+        return 0
+    return int.from_bytes(png_bytes[16:20], "big")
+
+
 def _figure_html(name: str, png_bytes: bytes, note: str = "") -> str:
-    """An HTML figure embedding PNG bytes as a base64 data URI."""
+    """An HTML figure embedding PNG bytes as a base64 data URI, linked to
+    the PNG file written beside the page (a figure wider than the page is
+    shown reduced: the caption says where the full size is)."""
     title, caption = CAPTIONS[name]
     if note:
         caption = "%s %s" % (caption, note)
+    if _png_width(png_bytes) > PAGE_WIDTH_PX:
+        caption += (" Shown reduced: click it for %s at full size (the file "
+                    "beside this page)." % name)
     data = base64.b64encode(png_bytes).decode("ascii")
-    return ('<figure id="%s">\n<h3>%s</h3>\n<img alt="%s" '
-            'src="data:image/png;base64,%s">\n<figcaption>%s</figcaption>\n'
-            '</figure>' % (_esc(name.rsplit(
-                ".", 1)[0]), _esc(title), _esc(title), data, _esc(caption)))
+    return ('<figure id="%s">\n<h3>%s</h3>\n<a href="%s"><img alt="%s" '
+            'src="data:image/png;base64,%s"></a>\n<figcaption>%s'
+            '</figcaption>\n</figure>' %
+            (_esc(name.rsplit(".", 1)[0]), _esc(title), _esc(name), _esc(title),
+             data, _esc(caption)))
 
 
 def _render_html(title: str, sections: Sequence[str], generated: str) -> str:

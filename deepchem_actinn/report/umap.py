@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.report._canvas import UNASSIGNED_COLOUR, new_figure
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, new_figure,
+                                            shown)
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
 from deepchem_actinn.types import Matrix
@@ -83,39 +84,103 @@ def _umap_coordinates(adata: "anndata.AnnData", sc: ModuleType) -> np.ndarray:
     return np.asarray(work.obsm["X_umap"], dtype=float)[:, :2]
 
 
+#: Up to this many types, the UMAP's legend is one column beside the
+#: types' panel; more go in as many columns as fit under both panels.
+SIDE_LEGEND_TYPES = 24
+
+#: Beyond this many types, no legend: each type's name is written at the
+#: centre of its cells.
+MAX_LEGEND_TYPES = 200
+
+_LEGEND_FONT = 8
+_INCH_PER_CHAR, _INCH_PER_ROW = 0.068, 0.18  # at _LEGEND_FONT points
+
+
 def _type_colours(names: List[str]) -> Dict[str, Any]:
-    """A colour per type name; ``Unassigned`` grey."""
+    """A colour per type name, each other type's its own: the qualitative
+    maps without their greys (tab10, or tab20, tab20b and tab20c: 54
+    colours), then colours spread along a continuous one; ``Unassigned``
+    grey."""
     from matplotlib import colormaps
-    cmap = colormaps["tab20" if len(names) > 10 else "tab10"]
     others = [n for n in names if n != UNASSIGNED]
-    colours: Dict[str,
-                  Any] = {n: cmap(k % cmap.N) for k, n in enumerate(others)}
+    if len(others) <= 9:
+        palette = [colormaps["tab10"](k) for k in range(10) if k != 7]
+    else:
+        palette = [
+            colormaps["tab20"](k) for k in range(20) if k not in (14, 15)
+        ]
+        palette += [colormaps["tab20b"](k) for k in range(20)]
+        palette += [colormaps["tab20c"](k) for k in range(16)]
+    extra = len(others) - len(palette)
+    if extra > 0:
+        spread = colormaps["turbo"]
+        palette += [spread(x) for x in np.linspace(0.03, 0.97, extra)]
+    colours: Dict[str, Any] = dict(zip(others, palette))
     colours[UNASSIGNED] = UNASSIGNED_COLOUR
     return colours
 
 
+def _legend_columns(labels: List[str], width: float) -> int:
+    """How many legend columns of ``labels`` fit across ``width`` inches."""
+    column = 0.45 + _INCH_PER_CHAR * max(len(t) for t in labels)
+    return max(1, min(len(labels), int(width // column)))
+
+
 def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
-    """Two panels of the same coordinates: by type, by confidence."""
-    fig = new_figure(13.0, 5.6)
-    type_ax, conf_ax = fig.subplots(1, 2)
+    """Two panels of the same coordinates: by type, by confidence; the
+    types' legend beside them, under them in columns, or (beyond
+    :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells."""
     counts = type_counts(pred)
+    labels = [
+        "%s (%d)" % (shown(name), counts.loc[name, "cells"])
+        for name in counts.index
+    ]
+    n, width, height = len(labels), 13.0, 5.6
+    under = SIDE_LEGEND_TYPES < n <= MAX_LEGEND_TYPES
+    ncol = _legend_columns(labels, width - 0.4) if under else 1
+    rows = -(-n // ncol)
+    below = rows * _INCH_PER_ROW + 0.3 if under else 0.0
+    fig = new_figure(width, height + below)
+    grid = fig.add_gridspec(2 if under else 1,
+                            2,
+                            height_ratios=[height, below] if under else None)
+    type_ax = fig.add_subplot(grid[0, 0])
+    conf_ax = fig.add_subplot(grid[0, 1])
     colours = _type_colours(list(counts.index))
     size = float(np.clip(12000 / max(len(pred), 1), 2, 40))
-    for name in counts.index:
+    for name, label in zip(counts.index, labels):
         mask = pred == name
         type_ax.scatter(xy[mask, 0],
                         xy[mask, 1],
                         s=size,
                         color=colours[name],
                         linewidths=0,
-                        label="%s (%d)" % (name, counts.loc[name, "cells"]),
+                        label=label,
                         rasterized=True)
     type_ax.set_title("Predicted cell type")
-    type_ax.legend(loc="center left",
-                   bbox_to_anchor=(1.0, 0.5),
-                   frameon=False,
-                   fontsize=9,
-                   markerscale=max(1, 20 / size))
+    style: Dict[str, Any] = dict(frameon=False,
+                                 markerscale=max(1, 20 / size),
+                                 handletextpad=0.3)
+    if n <= SIDE_LEGEND_TYPES:
+        type_ax.legend(loc="center left",
+                       bbox_to_anchor=(1.0, 0.5),
+                       fontsize=9,
+                       **style)
+    elif under:
+        place = fig.add_subplot(grid[1, :])
+        place.axis("off")
+        handles, texts = type_ax.get_legend_handles_labels()
+        place.legend(handles,
+                     texts,
+                     loc="upper center",
+                     bbox_to_anchor=(0.5, 1.0),
+                     ncol=ncol,
+                     fontsize=_LEGEND_FONT,
+                     columnspacing=1.0,
+                     borderaxespad=0.0,
+                     **style)
+    else:
+        _label_centres(type_ax, xy, pred, counts.index)
     order = np.argsort(conf)
     points = conf_ax.scatter(xy[order, 0],
                              xy[order, 1],
@@ -134,6 +199,25 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
         ax.set_xticks([])
         ax.set_yticks([])
     return fig
+
+
+def _label_centres(ax: Any, xy: np.ndarray, pred: np.ndarray,
+                   names: Any) -> None:
+    """Each type's name (shortened) at the median of its cells."""
+    for name in names:
+        if name == UNASSIGNED:
+            continue
+        x, y = np.median(xy[pred == name], axis=0)
+        ax.text(x,
+                y,
+                shown(name, 24),
+                fontsize=6,
+                ha="center",
+                va="center",
+                bbox=dict(boxstyle="round,pad=0.1",
+                          facecolor="white",
+                          alpha=0.6,
+                          linewidth=0))
 
 
 def plot_umap(adata: "anndata.AnnData",
@@ -279,4 +363,12 @@ def umap_figure(
         xy = _umap_coordinates(query, sc)
     except ACTINNInputError as err:  # no counts to draw from: the rest stays
         return None, "no raw counts to compute it from (%s)" % err
+    n_types = len(set(predicted.tolist()) - {UNASSIGNED})
+    if n_types > MAX_LEGEND_TYPES:
+        note = " ".join(
+            filter(None, [
+                note,
+                "The %d types are too many for a legend: each name is "
+                "written at the centre of its cells." % n_types
+            ]))
     return _draw(xy, predicted, confidence), note
