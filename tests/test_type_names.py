@@ -207,3 +207,26 @@ def test_fit_refuses_unassigned_in_any_case(tm_train):
                        "'Unassigned', the label given to cells no type fits"):
         ACTINNAnnotator().fit(tm_train["X"][:6], tm_train["genes"],
                               ["B cell", "unassigned"] * 3)
+
+
+def test_fit_warns_of_types_with_few_reference_cells(tm_train, caplog):
+    from deepchem_actinn import ACTINNAnnotator
+    labels = np.array(["B cell"] * 150 + ["T cell"] * 147 + ["Rare"] * 3)
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        annotator = ACTINNAnnotator(max_epochs=1, n_networks=1,
+                                    linear_weight=0).fit(
+                                        tm_train["X"][:300], tm_train["genes"],
+                                        labels)
+    assert annotator.type_names == ["B cell", "Rare", "T cell"]
+    # (the stratified split holds one of the three out; the doctest of
+    # small_types_message shows a type none of whose cells is held out)
+    assert (
+        "1 type has under 10 reference cells: Rare (3); they are learned from few examples and called less reliably "
+        "(train on more of their cells, or merge them into a broader "
+        "type)") in caplog.messages
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        ACTINNAnnotator(max_epochs=1, n_networks=1, linear_weight=0).fit(
+            tm_train["X"][:300], tm_train["genes"],
+            np.array(["B cell"] * 150 + ["T cell"] * 150))
+    assert not any("reference cells" in m for m in caplog.messages)

@@ -3,7 +3,7 @@ split, the class weights, the cells the ``Unassigned`` rule keeps, and the
 rule itself."""
 import logging
 import math
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -179,8 +179,59 @@ def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     train_idx, valid_idx = split_indices(y, params.validation_fraction,
                                          params.max_validation_cells,
                                          params.seed)
+    warn_small_types(labels.type_names, y, valid_idx)
     return labels, y, train_idx, valid_idx, class_weights(
         y, labels.n_types, params.class_weight)
+
+
+#: A type with fewer reference cells than this is named in a warning.
+FEW_CELLS = 10
+
+
+def warn_small_types(type_names: Sequence[str], y: np.ndarray,
+                     valid_idx: np.ndarray) -> None:
+    """Log :func:`small_types_message` as a warning (process 0 only)."""
+    from deepchem_actinn.models import distributed
+    message = small_types_message(type_names, y, valid_idx)
+    if message and distributed.is_main_process():
+        logger.warning("%s", message)
+
+
+def small_types_message(type_names: Sequence[str], y: np.ndarray,
+                        valid_idx: np.ndarray) -> Optional[str]:
+    """What to say of the types with under :data:`FEW_CELLS` reference
+    cells (None when there are none): few examples to learn from, and,
+    where none of their cells is held out, nothing to calibrate their
+    confidence or their part of the ``Unassigned`` rule with.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.annotator.fitting import small_types_message
+    >>> print(small_types_message(["B", "T"], np.array([0] * 30 + [1] * 3),
+    ...                           np.array([0, 1, 2])))  # doctest: +ELLIPSIS
+    1 type has under 10 reference cells: T (3), none of them held out ...
+    """
+    counts = np.bincount(y, minlength=len(type_names))
+    small = np.flatnonzero(counts < FEW_CELLS).tolist()
+    if not len(small):
+        return None
+    held = np.bincount(y[valid_idx], minlength=len(type_names))
+    unseen = [type_names[i] for i in small if held[i] == 0]
+    if len(unseen) == len(small):
+        held_out = ", none of them held out"
+    elif unseen:
+        held_out = ", %d of them with no cell held out" % len(unseen)
+    else:
+        held_out = ""
+    return ("%s under %d reference cells: %s%s%s; they are learned from few "
+            "examples and called less reliably (train on more of their "
+            "cells, or merge them into a broader type)" %
+            (counted(len(small), "type", "has/have"), FEW_CELLS,
+             examples(["%s (%d)" % (type_names[i], counts[i]) for i in small],
+                      limit=8), held_out,
+             " to calibrate their confidence or the Unassigned rule"
+             if unseen else ""))
 
 
 def split_indices(y: np.ndarray, validation_fraction: float,
