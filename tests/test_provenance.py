@@ -1,5 +1,6 @@
 """An annotator says how it was trained (``training_``), and keeps saying
 it once saved, loaded and saved again (deepchem_actinn/annotator/provenance.py)."""
+import html
 import json
 import platform
 from collections import Counter
@@ -144,3 +145,23 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
         "labelled_only": False,
         "allow_non_integer": False,
     }
+    # The report of its predictions says how it was trained
+    assert main([
+        "predict", "-m",
+        str(tmp_path / "m"), "-ts",
+        str(paths["test"]), "-o",
+        str(tmp_path / "p"), "-q"
+    ]) == 0
+    assert main([
+        "report", "-p",
+        str(tmp_path / "p" / "predicted_label.txt"), "-m",
+        str(tmp_path / "m"), "-o",
+        str(tmp_path / "r"), "-q"
+    ]) == 0
+    page = html.unescape((tmp_path / "r" / "report.html").read_text())
+    assert ("deepchem-actinn %s (Python %s, PyTorch %s, on cpu, 1 thread)" %
+            (__version__, platform.python_version(), torch.__version__)) in page
+    assert (
+        "%s (%s bytes): 4000 cells of 12 types, 399 held out" %
+        (paths["train"], format(paths["train"].stat().st_size, ","))) in page
+    assert record["command"] in page

@@ -117,6 +117,49 @@ def file_source(path: Any, **options: Any) -> Dict[str, Any]:
     }
 
 
+def describe(record: Dict[str, Any]) -> Dict[str, str]:
+    """A training record in a few lines for a report: who trained it, with
+    what, on which reference, by which command (what the record holds).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.provenance import describe
+    >>> describe({"package_version": "0.1.0", "python": "3.11.7",
+    ...           "torch": "2.13.0", "device": "cpu", "threads": 1,
+    ...           "cells_per_type": {"B": 30, "T": 70}, "held_out_cells": 10,
+    ...           "reference": {"file": "ref.h5ad", "bytes": 2048}})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'trained by': 'deepchem-actinn 0.1.0 (Python 3.11.7, PyTorch 2.13.0,
+    on cpu, 1 thread)', 'reference': 'ref.h5ad (2,048 bytes): 100 cells of
+    2 types, 10 held out'}
+    """
+    setting = ", ".join(text for text in (
+        "Python %s" % record["python"] if "python" in record else "",
+        "PyTorch %s" % record["torch"] if "torch" in record else "", "on %s" %
+        record["device"] if "device" in record else "", "%d thread%s" %
+        (record["threads"],
+         "" if record["threads"] == 1 else "s") if "threads" in record else "")
+                        if text)
+    lines = {
+        "trained by":
+            "deepchem-actinn %s%s" %
+            (record["package_version"], " (%s)" % setting if setting else "")
+    }
+    cells = record.get("cells_per_type")
+    source = record.get("reference") or {}
+    if cells:
+        where = ("%s (%s bytes): " %
+                 (source["file"], format(source["bytes"], ","))
+                 if source.get("file") and isinstance(source.get("bytes"), int)
+                 else "")
+        lines["reference"] = "%s%d cells of %d types, %d held out" % (
+            where, sum(
+                cells.values()), len(cells), record.get("held_out_cells", 0))
+    if record.get("command"):
+        lines["training command"] = str(record["command"])
+    return lines
+
+
 def legacy_record(package_version: Any) -> Dict[str, Any]:
     """The record of an annotator saved before records were kept: only the
     version that saved it, which saving it again keeps."""

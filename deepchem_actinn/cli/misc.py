@@ -247,6 +247,7 @@ def cmd_demo(args) -> None:
         write_probabilities(tmp / PROBABILITY_FILE, result.cell_ids,
                             result.type_names, result.probabilities)
     history = annotator.history_
+    from deepchem_actinn.annotator.provenance import describe
     report = write_report(
         out_dir,
         result.cell_types,
@@ -267,6 +268,7 @@ def cmd_demo(args) -> None:
             "calibration error before / after":
                 "%.3f / %.3f" % (annotator.calibration_["ece_before"],
                                  annotator.calibration_["ece_after"]),
+            **describe(annotator.training_),
         })
     print("Trained in %.1f s (%d epochs, best %d), predicted %d cells in "
           "%.2f s" % (fit_s, len(history["train_loss"]),

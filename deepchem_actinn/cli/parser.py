@@ -384,9 +384,10 @@ def _add_tools(sub) -> None:
     p.add_argument("-op",
                    "--probabilities",
                    default=None,
-                   help="predicted_probabilities.txt, for the confidence "
-                   "(else predicted_label.txt's confidence column, or the "
-                   "predicted_probabilities.txt beside it)")
+                   help="predicted_probabilities.txt: the confidence of "
+                   "predictions without a confidence column (the original "
+                   "ACTINN's; else the file beside them); with one, only "
+                   "checked to go with them")
     p.add_argument("--use-as-prediction",
                    default="celltype",
                    choices=("celltype", "majority_voting"),

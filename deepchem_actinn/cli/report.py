@@ -308,9 +308,10 @@ def cmd_report(args) -> None:
         from deepchem_actinn.annotator import ACTINNAnnotator
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
         history, type_names = annotator.history_, annotator.type_names
+        from deepchem_actinn.annotator.provenance import describe
         info = {
             "model": "%s: %s" % (args.model, model_words(annotator)),
-            "trained by": "deepchem-actinn %s" % annotator.package_version_
+            **describe(annotator.training_)
         }
     if left_out:
         info["cells reported"] = left_out
