@@ -230,3 +230,25 @@ def test_fit_warns_of_types_with_few_reference_cells(tm_train, caplog):
             tm_train["X"][:300], tm_train["genes"],
             np.array(["B cell"] * 150 + ["T cell"] * 150))
     assert not any("reference cells" in m for m in caplog.messages)
+
+
+def test_to_frame_refuses_a_type_named_as_one_of_its_columns():
+    from deepchem_actinn.annotator.annotation import Annotation
+    result = Annotation(cell_ids=np.array(["c1", "c2"]),
+                        cell_types=np.array(["confidence", "T cell"]),
+                        confidence=np.array([0.9, 0.8]),
+                        probabilities=np.array([[0.9, 0.1], [0.2, 0.8]]),
+                        type_names=["T cell", "confidence"],
+                        genes_missing=0,
+                        gene_column="var_names")
+    with pytest.raises(ACTINNInputError) as err:
+        result.to_frame()
+    assert str(err.value) == (
+        "to_frame: type names that are the names of the frame's own "
+        "columns: confidence; their probabilities would not be told apart "
+        "from those columns: take them from .probabilities (columns in "
+        ".type_names order)")
+    result.type_names = ["T cell", "Confidence"]
+    assert list(result.to_frame().columns) == [
+        "cell_type", "confidence", "T cell", "Confidence"
+    ]

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, examples
 
 if TYPE_CHECKING:
     from deepchem_actinn.confidence import QueryCalibration
@@ -109,7 +109,20 @@ class Annotation:
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when
         present, ``majority_voting``, ``over_clustering``, ``level`` and
-        ``ambient_fraction``, then the probabilities."""
+        ``ambient_fraction``, then the probabilities (one column per type,
+        named by it; a type named as one of the columns before them is
+        refused, since the frame would hold two columns of one name)."""
+        fixed = {
+            "cell_type", "confidence", "majority_voting", "level",
+            "over_clustering", "ambient_fraction"
+        }
+        clash = sorted(fixed.intersection(self.type_names))
+        if clash:
+            raise ACTINNInputError(
+                "to_frame: type names that are the names of the frame's own "
+                "columns: %s; their probabilities would not be told apart "
+                "from those columns: take them from .probabilities (columns "
+                "in .type_names order)" % examples(clash))
         frame = pd.DataFrame(self.probabilities,
                              index=pd.Index(self.cell_ids, name="cellname"),
                              columns=self.type_names)
