@@ -135,6 +135,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
         The ``Unassigned`` rule fitted on the held-out cells.
     type_profiles_: np.ndarray
         Each type's mean expression profile (types x genes).
+    profile_cells_: np.ndarray or None
+        The reference cells each type's profile rests on, which the
+        ambient-RNA warning judges by (None in annotators saved without).
     n_reference_cells_, package_version_: int, str
         Labelled reference cells; the package version that trained it.
     training_: dict
@@ -456,7 +459,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                       self.seed)
         X_some, y_some = ((X_ref, y_ref) if X_ref is not None and
                           y_ref is not None else (X_valid, y_valid))
-        self.type_profiles_ = fitting.reference_profiles(
+        self.type_profiles_, self.profile_cells_ = fitting.reference_profiles(
             X_some, y_some, self.labels_.n_types, self.log_base)
         self.linear_ = fit_linear(
             X_some, y_some, self.labels_.n_types, self.seed,

@@ -350,15 +350,18 @@ def reference_sample(y: np.ndarray,
 
 
 def reference_profiles(X: Matrix, y: np.ndarray, n_types: int,
-                       log_base: float) -> np.ndarray:
+                       log_base: float) -> Tuple[np.ndarray, np.ndarray]:
     """Each type's mean profile over the model's genes
     (:func:`~deepchem_actinn.preprocessing.ambient.type_profiles`) from the
     networks' input ``X`` (``log(1 + counts * scale)``, undone here: within a
-    cell the values are then proportional to its counts)."""
+    cell the values are then proportional to its counts), and how many cells
+    each type's profile rests on (int64): a profile of few cells misses
+    genes the type expresses at a low level."""
     from deepchem_actinn.preprocessing.ambient import type_profiles
     linear = sp.csr_matrix(X, dtype=np.float64, copy=True)
     linear.data = np.expm1(linear.data * np.log(log_base))
-    return type_profiles(linear, y, n_types)
+    return (type_profiles(linear, y, n_types),
+            np.bincount(np.asarray(y), minlength=n_types).astype(np.int64))
 
 
 def class_weights(y: np.ndarray, n_types: int,

@@ -5,7 +5,8 @@ genes, type names, calibration, histories, versions), ``weights.pt`` (a list
 with one :class:`~deepchem_actinn.models.network.ACTINNClassifier` state
 dict per ensemble member), ``rejection.pt`` (the ``Unassigned`` rule) and
 ``profiles.pt`` (each type's mean share of each model gene's counts, for
-``remove_ambient``; absent in annotators saved before it), and with
+``remove_ambient``; absent in annotators saved before it; the cells each
+type's profile rests on are ``profile_cells`` in ``annotator.json``), and with
 ``linear_weight`` ``linear.pt`` (the linear member's arrays).
 Weights are read with ``weights_only=True``: loading runs no pickled code.
 Everything loaded is checked first
@@ -23,9 +24,10 @@ import torch
 
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator.provenance import check_record, legacy_record
-from deepchem_actinn.annotator.saved_state import (check_config, check_rule,
-                                                   check_states, inside,
-                                                   load_tensors,
+from deepchem_actinn.annotator.saved_state import (check_config,
+                                                   check_profile_cells,
+                                                   check_rule, check_states,
+                                                   inside, load_tensors,
                                                    refuse_nonfinite)
 from deepchem_actinn.confidence import RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, examples
@@ -100,6 +102,9 @@ def save_annotator(annotator: "ACTINNAnnotator",
         "n_reference_cells": annotator.n_reference_cells_,
         "training": annotator.training_,
     }
+    cells = getattr(annotator, "profile_cells_", None)
+    if cells is not None and annotator.type_profiles_ is not None:
+        config["profile_cells"] = [int(n) for n in cells]
     refuse_foreign_files(path, overwrite)
     with atomic_output_dir(path, overwrite=overwrite) as tmp:
         torch.save(annotator.ensemble_.member_states(),
@@ -253,6 +258,13 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
                annotator.labels_.n_types)
     annotator.rule_ = RejectionRule.from_dict(rule)
     annotator.type_profiles_ = _profiles(path, annotator)
+    cells: Any = config.get("profile_cells")  # absent in older annotators
+    check_profile_cells(os.path.join(path, CONFIG_FILE), cells,
+                        annotator.labels_.n_types)
+    # None in annotators saved without them (setattr: fit never sets None)
+    setattr(
+        annotator, "profile_cells_", None if cells is None or
+        annotator.type_profiles_ is None else np.asarray(cells, dtype=np.int64))
     annotator.linear_ = _linear(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,

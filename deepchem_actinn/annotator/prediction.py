@@ -327,7 +327,13 @@ class AnnotatorPrediction(AnnotatorInspection):
         among those labelled with at least 0.5 probability) looks to hold
         more than 5 % ambient RNA, which ``remove_ambient`` would subtract;
         returns that median share (None without the reference's gene
-        profiles or with under 50 such cells)."""
+        profiles or with under 50 such cells). Where the annotator kept
+        how many cells each type's profile rests on, a gene counts as one a
+        type does not express only where its reference cells would have
+        shown it (``profile_cells`` of
+        :func:`~deepchem_actinn.preprocessing.ambient.ambient_fractions`):
+        a type profiled from few cells otherwise made a query without soup
+        look half soup."""
         if self.type_profiles_ is None or X.shape[0] == 0:
             return None
         rows = np.unique(
@@ -337,8 +343,12 @@ class AnnotatorPrediction(AnnotatorInspection):
         sample = sp.csr_matrix(X)[rows] if sp.issparse(X) else np.asarray(
             X[rows])  # rows first: a dense query is not copied whole
         median = ambient.typical_fraction(
-            ambient.ambient_fractions(sample, positions, proba.argmax(axis=1),
-                                      self.type_profiles_),
+            ambient.ambient_fractions(sample,
+                                      positions,
+                                      proba.argmax(axis=1),
+                                      self.type_profiles_,
+                                      profile_cells=getattr(
+                                          self, "profile_cells_", None)),
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         if median is None:
             return None

@@ -134,6 +134,31 @@ def check_config(config_path: str, config: Dict[str, Any]) -> None:
                  "above 0" if name == "temperature" else "from 0 to 1"))
 
 
+def check_profile_cells(config_path: str, cells: Any, n_types: int) -> None:
+    """Refuse an ``annotator.json`` whose ``profile_cells`` (the reference
+    cells each type's gene profile rests on; absent, None, in annotators
+    saved without them) are not whole numbers >= 0, one per type."""
+    if cells is None:
+        return
+    if not isinstance(cells, list) or len(cells) != n_types:
+        raise ACTINNInputError(
+            "%s is damaged: profile_cells is %s, not a list of %d numbers "
+            "(one per type)" %
+            (config_path, "a list of %d" % len(cells) if isinstance(
+                cells, list) else type(cells).__name__, n_types))
+    bad = [
+        n for n in cells
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or
+        not (isinstance(n, int) or
+             (math.isfinite(n) and n.is_integer())) or n < 0
+    ]
+    if bad:
+        raise ACTINNInputError(
+            "%s is damaged: profile_cells holds %r; each must be a whole "
+            "number from 0 up (the reference cells of a type's profile)" %
+            (config_path, bad[0]))
+
+
 def expected_shapes(n_genes: int, n_types: int,
                     hidden_sizes: Sequence[int]) -> Dict[str, Tuple[int, ...]]:
     """The shape of each tensor of one network's state, computed without
