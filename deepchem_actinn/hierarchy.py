@@ -31,7 +31,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples, shown
+from deepchem_actinn.errors import ACTINNInputError, counted, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
 from deepchem_actinn.labels import (QUOTING_HINT, is_unassigned, split_fields,
                                     type_name, warn_merged)
@@ -266,7 +266,7 @@ class TypeHierarchy:
         >>> h.check_types(["NK cell", "T cell"])
         Traceback (most recent call last):
         ...
-        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 types the model does not know: NK cells; the model's nearest: NK cells -> NK cell (the model's types: NK cell, T cell)
+        deepchem_actinn.errors.ACTINNInputError: type hierarchy names 1 type the model does not know: NK cells; the model's nearest: NK cells -> NK cell (the model's types: NK cell, T cell)
         """
         known = set(str(t) for t in type_names)
         groups = set(self.parents.values())
@@ -274,9 +274,9 @@ class TypeHierarchy:
             c for c in self.parents if c not in groups and c not in known)
         if unknown:
             raise ACTINNInputError(
-                "type hierarchy names %d types the model does not know: %s%s "
+                "type hierarchy names %s the model does not know: %s%s "
                 "(the model's types: %s)" %
-                (len(unknown), examples(unknown),
+                (counted(len(unknown), "type"), examples(unknown),
                  _nearest(unknown[:5], sorted(known)), examples(sorted(known))))
 
     def resolve(self,

@@ -137,7 +137,8 @@ def split_fields(line: str, delimiter: str = "\t") -> List[str]:
 
 #: How :func:`split_fields`' error is explained, after the file and line.
 QUOTING_HINT = ('a field that starts with " is quoted: it ends with " just '
-                'before the next separator, and a " inside it is doubled, '
+                'before the next separator on the same line (a name may '
+                'not hold a line break), and a " inside it is doubled, '
                 'as pandas writes one ("Macrophage ""M2""")')
 
 
@@ -222,6 +223,31 @@ class CellTypeLabels:
         names = type_names(labels, "the reference labels")
         refuse_unassigned(names)
         return cls(names)
+
+    @classmethod
+    def in_order(cls, type_names: Sequence[str]) -> "CellTypeLabels":
+        """The mapping of a trained model's types: class ids in the order
+        given (its networks' outputs), each name read as :func:`type_name`
+        reads it, not re-sorted (a name saved in another Unicode form sorts
+        elsewhere once in NFC, and would take another type's outputs).
+
+        Examples
+        --------
+        >>> from deepchem_actinn import CellTypeLabels
+        >>> saved = ["A cell", "Mu\u0308ller glia", "Mz cell"]  # sorted as saved
+        >>> labels = CellTypeLabels.in_order(saved)
+        >>> labels.encode(["M\u00fcller glia", "Mz cell"]).tolist()
+        [1, 2]
+        """
+        names = [type_name(t) for t in type_names]
+        if len(set(names)) != len(names) or not names:
+            raise ACTINNInputError(
+                "the types %s are not distinct once read as names (spaces "
+                "around them dropped, Unicode NFC)" % examples(type_names))
+        labels = cls.__new__(cls)
+        labels.type_names = names
+        labels._index = {t: i for i, t in enumerate(names)}
+        return labels
 
     @property
     def n_types(self) -> int:

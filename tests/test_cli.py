@@ -808,7 +808,7 @@ def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
 
 @pytest.mark.parametrize("flags, content, words", [
     (["--hierarchy"], "B cell\tlymphocyte\nNK cells\tlymphocyte\n",
-     "1 types the model does not know: NK cells"),
+     "1 type the model does not know: NK cells"),
     (["--hierarchy"], "a\tb\nb\ta\n", "a -> b -> a"),
     (["--majority-voting", "--over-clustering"
      ], "cell0\t1\n", "1000 query cells have no cluster"),
@@ -838,7 +838,7 @@ def test_run_reads_the_hierarchy_and_clusters_before_training(
 
 @pytest.mark.parametrize("flags, content, words", [
     (["--hierarchy"], "B cell\tlymphocyte\nNK cells\tlymphocyte\n",
-     "1 types the model does not know: NK cells"),
+     "1 type the model does not know: NK cells"),
 ])
 def test_predict_hierarchy_errors_name_the_file(trained, tmp_path, capsys,
                                                 flags, content, words):

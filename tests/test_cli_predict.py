@@ -63,10 +63,12 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
     # Why cells are Unassigned: unsure between types, or far from all
     unassigned = labels["celltype"] == "Unassigned"
     unsure = int((unassigned & (labels["confidence"] < 0.5)).sum())
-    assert ("Unassigned: %d cells whose likeliest type has under 0.5 "
-            "probability, %d further from every type than the reference's "
-            "own cells; the rule's distances were divided by 1.00 for this "
-            "query" % (unsure, unassigned.sum() - unsure)) in err
+    assert (
+        "Unassigned: %d cell%s whose likeliest type has under 0.5 "
+        "probability, %d further from every type than the reference's "
+        "own cells; the rule's distances were divided by 1.00 for this "
+        "query" %
+        (unsure, "" if unsure == 1 else "s", unassigned.sum() - unsure)) in err
     # -q: no summary at all
     assert predict(model, PATHS["test"], tmp_path / "q", "-q") == 0
     assert capsys.readouterr().err == ""

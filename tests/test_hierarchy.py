@@ -63,7 +63,7 @@ def test_validation_errors_name_the_problem(tmp_path):
                                   ("T cell", "myeloid cell")])
     hierarchy = TypeHierarchy({"NK cells": "lymphocyte"})
     with pytest.raises(ACTINNInputError,
-                       match="1 types the model does not know: NK cells"):
+                       match="1 type the model does not know: NK cells"):
         hierarchy.resolve(np.ones((1, 2)) / 2, ["NK cell", "T cell"])
     with pytest.raises(ACTINNInputError, match="do not match 3 type names"):
         hierarchy.resolve(np.ones((1, 2)) / 2, ["a", "b", "c"])

@@ -107,9 +107,21 @@ def test_an_annotator_saved_without_a_record_keeps_its_version(
         "reference": {
             "file": "x" * 100_001
         }
+    }, {
+        "package_version": "0.1.0",
+        "threads": "4"
+    }, {
+        "package_version": "0.1.0",
+        "cells_per_type": ["B", 3]
+    }, {
+        "package_version": "0.1.0",
+        "reference": "ref.h5ad"
     }
 ],
-                         ids=["text", "no version", "nan", "huge text"])
+                         ids=[
+                             "text", "no version", "nan", "huge text",
+                             "text threads", "list of cells", "text reference"
+                         ])
 def test_a_damaged_record_is_refused(fitted, tmp_path, record):
     fitted.save(tmp_path / "m")
     path = tmp_path / "m" / "annotator.json"

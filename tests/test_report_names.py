@@ -282,3 +282,19 @@ def test_wide_figures_link_to_their_full_size_file(tmp_path):
             "at full size (the file beside this page).</figcaption>") in page
     # a figure that fits the page says nothing of the kind
     assert page.count("Shown reduced") == 1
+
+
+def test_umap_of_200_types_and_unassigned_notes_its_centre_labels(monkeypatch):
+    # 200 types and Unassigned are 201 labels: drawn at their centres, and
+    # the caption said nothing of it (it counted the types alone)
+    from deepchem_actinn.report.umap import umap_figure
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    names = np.array(["type %03d" % k for k in range(200)] * 2 + ["Unassigned"],
+                     dtype=object)
+    adata = anndata.AnnData(np.zeros((len(names), 2), dtype=np.float32))
+    adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(names), 2))
+    fig, note = umap_figure(adata, names, np.full(len(names), 0.5))
+    assert not any(ax.get_legend() for ax in fig.axes)
+    assert note == ("The 200 types are too many for a legend: each name is "
+                    "written at the centre of its cells.")

@@ -65,7 +65,8 @@ def test_a_quote_not_closed_is_named_by_file_and_line(tmp_path, line):
         read_labels(path)
     assert str(info.value) == (
         '%s: line 2: a quoted field is not closed (a field that starts with '
-        '" is quoted: it ends with " just before the next separator, and a '
+        '" is quoted: it ends with " just before the next separator on '
+        'the same line (a name may not hold a line break), and a '
         '" inside it is doubled, as pandas writes one ("Macrophage '
         '""M2""")): got %r' % (path, line.rstrip("\n")))
     hierarchy = tmp_path / "hierarchy.txt"
@@ -252,3 +253,56 @@ def test_to_frame_refuses_a_type_named_as_one_of_its_columns():
     assert list(result.to_frame().columns) == [
         "cell_type", "confidence", "T cell", "Confidence"
     ]
+
+
+def test_an_annotator_saved_with_a_name_in_another_unicode_form_keeps_its_outputs(
+        tm_train, tmp_path):
+    # Saved before names were read in NFC: "Mu\u0308ller glia" sorted
+    # between "A cell" and "Mz cell"; in NFC it sorts after "Mz cell", and
+    # re-sorting on load gave its outputs to "Mz cell" and back (accuracy
+    # 1.0 -> 0.33 on its own training cells)
+    import json
+
+    from deepchem_actinn import ACTINNAnnotator
+    y = np.array(["A cell", "Mv cell", "Mz cell"] * 100)
+    annotator = ACTINNAnnotator(max_epochs=2, n_networks=1,
+                                linear_weight=0).fit(tm_train["X"][:300],
+                                                     tm_train["genes"], y)
+    expected = annotator.predict(tm_train["X"][:300],
+                                 tm_train["genes"]).cell_types
+    annotator.save(tmp_path / "m")
+    path = tmp_path / "m" / "annotator.json"
+    config = json.loads(path.read_text())
+    assert config["type_names"] == ["A cell", "Mv cell", "Mz cell"]
+    config["type_names"][1] = NFD
+    path.write_text(json.dumps(config))
+    loaded = ACTINNAnnotator.load(tmp_path / "m", device="cpu")
+    assert loaded.type_names == ["A cell", NFC, "Mz cell"]
+    got = loaded.predict(tm_train["X"][:300], tm_train["genes"]).cell_types
+    assert got.tolist() == [NFC if t == "Mv cell" else t for t in expected]
+
+
+def test_report_reads_predicted_names_as_the_labels_are_read(tmp_path):
+    # -l's names are read in NFC; the predictions' were read as written,
+    # so the same decomposed name scored as wrong (accuracy 0.5)
+    from deepchem_actinn.cli import main
+    ids = ["c%d" % i for i in range(20)]
+    names = [NFD, "T cell"] * 10
+    write_predicted_labels(tmp_path / "predicted_label.txt",
+                           ids,
+                           names,
+                           confidence=np.full(20, 0.9))
+    pd.Series(names, index=ids).to_csv(tmp_path / "truth.txt",
+                                       sep="\t",
+                                       header=False)
+    assert main([
+        "report", "-p",
+        str(tmp_path / "predicted_label.txt"), "-l",
+        str(tmp_path / "truth.txt"), "-o",
+        str(tmp_path / "r"), "-q"
+    ]) == 0
+    summary = pd.read_csv(tmp_path / "r" / "summary.txt",
+                          sep="\t",
+                          header=None,
+                          index_col=0)[1]
+    assert float(summary["accuracy"]) == 1.0

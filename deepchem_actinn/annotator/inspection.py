@@ -54,6 +54,7 @@ class AnnotatorInspection:
     labels_: CellTypeLabels
     linear_: Optional[LinearMember]
     type_profiles_: Optional[np.ndarray] = None
+    profile_cells_: Optional[np.ndarray] = None
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "ensemble_"):

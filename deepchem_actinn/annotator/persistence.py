@@ -235,7 +235,7 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     params.setdefault("linear_weight", 0.0)  # saved without a regression
     check_config(os.path.join(path, CONFIG_FILE), config)
     annotator = cls(**params, device=device)
-    annotator.labels_ = CellTypeLabels(config["type_names"])
+    annotator.labels_ = CellTypeLabels.in_order(config["type_names"])
     annotator.genes_ = list(config["genes"])
     annotator.temperature_ = float(config["temperature"])
     annotator.threshold_ = float(config["threshold"])

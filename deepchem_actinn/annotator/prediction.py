@@ -5,7 +5,9 @@ once an annotator is fitted or loaded: :meth:`~AnnotatorPrediction.predict`
 for a matrix in memory, :meth:`~AnnotatorPrediction.iter_predict` for one
 that arrives in chunks and :meth:`~AnnotatorPrediction.predict_file` for a
 file streamed from disk, with the steps they share (gene matching, the
-scorer, the averaged probabilities, ambient RNA). ``ACTINNAnnotator``
+scorer, the averaged probabilities, ambient RNA), and
+:meth:`~AnnotatorPrediction.to_dataset`, the networks' input as a DeepChem
+dataset. ``ACTINNAnnotator``
 inherits them; fitting, the hyperparameters and saving stay in
 :mod:`~deepchem_actinn.annotator.annotator`. The methods read only the
 fitted state declared below, which ``fit``, ``fit_file`` and ``load`` set.
@@ -342,15 +344,22 @@ class AnnotatorPrediction(AnnotatorInspection):
         proba = probabilities[rows]
         sample = sp.csr_matrix(X)[rows] if sp.issparse(X) else np.asarray(
             X[rows])  # rows first: a dense query is not copied whole
+        fractions = ambient.ambient_fractions(sample,
+                                              positions,
+                                              proba.argmax(axis=1),
+                                              self.type_profiles_,
+                                              profile_cells=getattr(
+                                                  self, "profile_cells_", None))
         median = ambient.typical_fraction(
-            ambient.ambient_fractions(sample,
-                                      positions,
-                                      proba.argmax(axis=1),
-                                      self.type_profiles_,
-                                      profile_cells=getattr(
-                                          self, "profile_cells_", None)),
+            fractions,
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
         if median is None:
+            if len(fractions) >= 50 and np.isnan(fractions).mean() > 0.5:
+                logger.info(
+                    "ambient RNA not checked: the reference cells of most of "
+                    "this query's types are too few (or too shallow) to tell "
+                    "a gene their type does not express from one they "
+                    "missed by chance")
             return None
         if median > ambient.WARN_FRACTION:
             message = ("a typical cell of this query looks to hold about "

@@ -25,6 +25,10 @@ from deepchem_actinn.errors import ACTINNInputError
 #: Modules whose versions the record names.
 LIBRARIES = ("torch", "numpy", "scipy", "sklearn", "pandas")
 
+#: The record's keys that hold text.
+TEXT_KEYS = ("python", "platform", "torch", "numpy", "scipy", "scikit-learn",
+             "pandas", "device", "command")
+
 #: The most characters of one text value a loaded record may hold.
 MAX_TEXT = 100_000
 
@@ -162,15 +166,35 @@ def describe(record: Dict[str, Any]) -> Dict[str, str]:
 
 def legacy_record(package_version: Any) -> Dict[str, Any]:
     """The record of an annotator saved before records were kept: only the
-    version that saved it, which saving it again keeps."""
+    version that saved it, which saving it again keeps.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.provenance import legacy_record
+    >>> legacy_record("0.0.9"), legacy_record(None)
+    ({'package_version': '0.0.9'}, {'package_version': 'unknown'})
+    """
     return {"package_version": str(package_version or "unknown")}
 
 
 def check_record(config_path: str, record: Any) -> None:
     """Refuse a saved record that is not plain JSON values (objects of
     texts, numbers, booleans and lists, finite numbers, texts of at most
-    :data:`MAX_TEXT` characters) or names no package version. It decides
-    nothing, but the report prints it."""
+    :data:`MAX_TEXT` characters), names no package version, or holds a
+    value of another kind than training writes under one of its keys
+    (``threads`` a whole number, ``cells_per_type`` an object of whole
+    numbers, ...). It decides nothing, but the report prints it.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.provenance import check_record
+    >>> check_record("annotator.json", {"package_version": "0.1.0"})
+    >>> check_record("annotator.json", {"package_version": "0.1.0",
+    ...                                 "threads": "4"})
+    ... # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: annotator.json is damaged: its training record ...
+    """
 
     def plain(value: Any, depth: int) -> bool:
         if value is None or isinstance(value, bool):
@@ -184,8 +208,23 @@ def check_record(config_path: str, record: Any) -> None:
         items = value.values() if isinstance(value, dict) else value
         return all(plain(item, depth + 1) for item in items)
 
-    if not (isinstance(record, dict) and isinstance(
-            record.get("package_version"), str) and plain(record, 0)):
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def kinds_right(record: Dict[str, Any]) -> bool:
+        """What the record's own keys hold, where present."""
+        counts = record.get("cells_per_type", {})
+        numbers = [record.get(k, 0) for k in ("threads", "held_out_cells")]
+        texts = [record.get(k, "") for k in TEXT_KEYS]
+        return (all(whole(n) for n in numbers) and
+                all(isinstance(t, str) for t in texts) and
+                isinstance(record.get("reference", {}), dict) and
+                isinstance(counts, dict) and
+                all(whole(n) for n in counts.values()))
+
+    if not (isinstance(record, dict) and
+            isinstance(record.get("package_version"), str) and
+            plain(record, 0) and kinds_right(record)):
         raise ACTINNInputError(
             "%s is damaged: its training record is not what ACTINNAnnotator "
             "saves (an object of plain values naming the package version)" %

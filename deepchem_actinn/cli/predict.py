@@ -443,11 +443,12 @@ def _whole(args, annotator, outputs: _Outputs,
 
 
 def _rule_facts(result) -> tuple:
-    """A result's confidences and query calibration when the Unassigned
-    rule judged it (``--unassigned``), for the summary."""
+    """A result's confidences and query calibration (the query's divisor,
+    each type's when it is shifted) when the Unassigned rule judged it
+    (``--unassigned``), for the summary."""
     if result.novelty_score is None:
-        return None, None
-    return result.confidence, result.query_scale
+        return None, None, None
+    return result.confidence, result.query_scale, result.type_scales
 
 
 def predict_and_write(args, annotator, out_dir: Path) -> None:

@@ -54,6 +54,12 @@ def read_predictions(path: str):
             "%s: %s no predicted label: %s" %
             (path, counted(int(blank.sum()), "cell", "has/have"),
              examples(frame[LABEL_HEADER[0]].to_numpy()[blank])))
+    from deepchem_actinn.labels import type_names
+    for column in (LABEL_HEADER[1], "majority_voting"):  # as -l's are read
+        if column in frame.columns:
+            given = frame[column].notna().to_numpy()
+            frame.loc[given, column] = type_names(frame.loc[given, column],
+                                                  "%s %s" % (path, column))
     return frame
 
 
@@ -98,6 +104,8 @@ def _confidence(args, frame) -> np.ndarray:
                             keep_default_na=False,
                             na_values=[""])
         proba = proba.set_index(proba.columns[0])
+        from deepchem_actinn.labels import type_name
+        proba.index = [type_name(t) for t in proba.index]
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise ACTINNInputError("%s: cannot read probabilities (%s)" %
                                (source, err)) from None

@@ -18,6 +18,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 
 from deepchem_actinn.confidence import UNASSIGNED
+from deepchem_actinn.errors import counted
 from deepchem_actinn.preprocessing.genes import species_warning
 
 logger = logging.getLogger("deepchem_actinn")
@@ -44,8 +45,14 @@ class PredictionSummary:
 
     >>> s = PredictionSummary(n_model_genes=4)
     >>> s.add(["B", "Unassigned", "Unassigned"], 0, [0.9, 0.3, 0.8], 2.0)
-    >>> s.rule_line()[:66]
-    'Unassigned: 1 cells whose likeliest type has under 0.5 probability'
+    >>> s.rule_line()[:65]
+    'Unassigned: 1 cell whose likeliest type has under 0.5 probability'
+
+    A shifted query's distances are divided by each type's own shift:
+
+    >>> s.add(["B", "T"], 0, [0.9, 0.8], 3.36, [3.67, 3.13])
+    >>> s.rule_line().split("divided by ")[1][:21]
+    '2.00-3.67, by type fo'
     """
 
     def __init__(self,
@@ -59,22 +66,28 @@ class PredictionSummary:
         self.genes_missing = 0
         self.uncertain = 0
         self.scales: List[float] = []
+        self.by_type = False
 
     def add(self,
             cell_types: Iterable[str],
             genes_missing: int,
             confidence: Optional[Sequence[float]] = None,
-            query_scale: Optional[float] = None) -> None:
+            query_scale: Optional[float] = None,
+            type_scales: Optional[Sequence[float]] = None) -> None:
         """Count one chunk's labels; with ``--unassigned``, its cells'
-        ``confidence`` and the rule's ``query_scale`` for this chunk, to
-        say why cells were left ``Unassigned``."""
+        ``confidence`` and the rule's divisors for this chunk
+        (``query_scale``, or each type's, ``type_scales``, when the query
+        is shifted), to say why cells were left ``Unassigned``."""
         names = np.asarray([str(t) for t in cell_types], dtype=object)
         self.type_counts.update(names.tolist())
         self.genes_missing = int(genes_missing)
         if confidence is not None:
             low = np.asarray(confidence, dtype=float) < self.min_probability
             self.uncertain += int((low & (names == UNASSIGNED)).sum())
-        if query_scale is not None:
+        if type_scales is not None:
+            self.by_type = True
+            self.scales.extend(float(v) for v in type_scales)
+        elif query_scale is not None:
             self.scales.append(float(query_scale))
 
     def rule_line(self) -> Optional[str]:
@@ -84,16 +97,15 @@ class PredictionSummary:
         if not self.scales:
             return None
         low, high = min(self.scales), max(self.scales)
-        scale = ("%.2f" %
-                 low if high - low < 0.005 else "%.2f-%.2f, chunk by chunk" %
-                 (low, high))
+        scale = ("%.2f" % low if high - low < 0.005 else "%.2f-%.2f, %s" %
+                 (low, high, "by type" if self.by_type else "chunk by chunk"))
         far = self.type_counts.get(UNASSIGNED, 0) - self.uncertain
-        return ("Unassigned: %d cells whose likeliest type has under %g "
-                "probability, %d further from every type than the "
-                "reference's own cells; the rule's distances were divided by "
-                "%s for this query (1: as close to the reference as its own "
-                "held-out cells)" %
-                (self.uncertain, self.min_probability, far, scale))
+        return ("Unassigned: %s likeliest type has under %g probability, "
+                "%d further from every type than the reference's own cells; "
+                "the rule's distances were divided by %s for this query (1: "
+                "as close to the reference as its own held-out cells)" %
+                (counted(self.uncertain, "cell",
+                         "whose/whose"), self.min_probability, far, scale))
 
     @property
     def n_cells(self) -> int:

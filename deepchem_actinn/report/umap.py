@@ -363,8 +363,9 @@ def umap_figure(
         xy = _umap_coordinates(query, sc)
     except ACTINNInputError as err:  # no counts to draw from: the rest stays
         return None, "no raw counts to compute it from (%s)" % err
-    n_types = len(set(predicted.tolist()) - {UNASSIGNED})
-    if n_types > MAX_LEGEND_TYPES:
+    labels = set(predicted.tolist())  # as _draw counts them
+    n_types = len(labels - {UNASSIGNED})
+    if len(labels) > MAX_LEGEND_TYPES:
         note = " ".join(
             filter(None, [
                 note,
