@@ -248,15 +248,22 @@ def test_umap_legend_fits_the_figure(n_types, monkeypatch, recwarn):
     assert not [w for w in recwarn if "constrained_layout" in str(w.message)]
 
 
-def test_umap_beyond_200_types_names_them_on_the_plot(monkeypatch):
+def _umap_of_many_types(monkeypatch, n_types):
+    """The UMAP figure and note of two cells of each of ``n_types`` types
+    and one Unassigned cell, at random coordinates (no scanpy needed)."""
     from deepchem_actinn.report.umap import umap_figure
     anndata = pytest.importorskip("anndata")
     monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
-    names = np.array(["type %03d" % k for k in range(205)] * 2 + ["Unassigned"],
+    names = np.array(["type %03d" % k for k in range(n_types)] * 2 +
+                     ["Unassigned"],
                      dtype=object)
     adata = anndata.AnnData(np.zeros((len(names), 2), dtype=np.float32))
     adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(names), 2))
-    fig, note = umap_figure(adata, names, np.full(len(names), 0.5))
+    return umap_figure(adata, names, np.full(len(names), 0.5))
+
+
+def test_umap_beyond_200_types_names_them_on_the_plot(monkeypatch):
+    fig, note = _umap_of_many_types(monkeypatch, 205)
     assert note == ("The 205 types are too many for a legend: each name is "
                     "written at the centre of its cells.")
     assert not any(ax.get_legend() for ax in fig.axes)
@@ -287,14 +294,7 @@ def test_wide_figures_link_to_their_full_size_file(tmp_path):
 def test_umap_of_200_types_and_unassigned_notes_its_centre_labels(monkeypatch):
     # 200 types and Unassigned are 201 labels: drawn at their centres, and
     # the caption said nothing of it (it counted the types alone)
-    from deepchem_actinn.report.umap import umap_figure
-    anndata = pytest.importorskip("anndata")
-    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
-    names = np.array(["type %03d" % k for k in range(200)] * 2 + ["Unassigned"],
-                     dtype=object)
-    adata = anndata.AnnData(np.zeros((len(names), 2), dtype=np.float32))
-    adata.obsm["X_umap"] = np.random.default_rng(0).normal(size=(len(names), 2))
-    fig, note = umap_figure(adata, names, np.full(len(names), 0.5))
+    fig, note = _umap_of_many_types(monkeypatch, 200)
     assert not any(ax.get_legend() for ax in fig.axes)
     assert note == ("The 200 types are too many for a legend: each name is "
                     "written at the centre of its cells.")
