@@ -434,6 +434,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
         from, for ``training_``)."""
         fitting.refuse_unequal_references(self.genes_, self.labels_.type_names,
                                           len(y), X_valid, y_valid, X_ref)
+        fitting.warn_small_types(self.labels_.type_names, y, y_valid)
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
                                    self.hidden_sizes, self.n_networks,
                                    self.seed).to(resolve_device(self.device))

@@ -179,7 +179,6 @@ def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     train_idx, valid_idx = split_indices(y, params.validation_fraction,
                                          params.max_validation_cells,
                                          params.seed)
-    warn_small_types(labels.type_names, y, valid_idx)
     return labels, y, train_idx, valid_idx, class_weights(
         y, labels.n_types, params.class_weight)
 
@@ -189,34 +188,35 @@ FEW_CELLS = 10
 
 
 def warn_small_types(type_names: Sequence[str], y: np.ndarray,
-                     valid_idx: np.ndarray) -> None:
+                     y_valid: np.ndarray) -> None:
     """Log :func:`small_types_message` as a warning (process 0 only)."""
     from deepchem_actinn.models import distributed
-    message = small_types_message(type_names, y, valid_idx)
+    message = small_types_message(type_names, y, y_valid)
     if message and distributed.is_main_process():
         logger.warning("%s", message)
 
 
 def small_types_message(type_names: Sequence[str], y: np.ndarray,
-                        valid_idx: np.ndarray) -> Optional[str]:
+                        y_valid: np.ndarray) -> Optional[str]:
     """What to say of the types with under :data:`FEW_CELLS` reference
     cells (None when there are none): few examples to learn from, and,
     where none of their cells is held out, nothing to calibrate their
-    confidence or their part of the ``Unassigned`` rule with.
+    confidence or their part of the ``Unassigned`` rule with (``y``: every
+    labelled cell's class, ``y_valid``: the held-out cells').
 
     Examples
     --------
     >>> import numpy as np
     >>> from deepchem_actinn.annotator.fitting import small_types_message
     >>> print(small_types_message(["B", "T"], np.array([0] * 30 + [1] * 3),
-    ...                           np.array([0, 1, 2])))  # doctest: +ELLIPSIS
+    ...                           np.array([0, 0, 0])))  # doctest: +ELLIPSIS
     1 type has under 10 reference cells: T (3), none of them held out ...
     """
     counts = np.bincount(y, minlength=len(type_names))
     small = np.flatnonzero(counts < FEW_CELLS).tolist()
     if not len(small):
         return None
-    held = np.bincount(y[valid_idx], minlength=len(type_names))
+    held = np.bincount(y_valid, minlength=len(type_names))
     unseen = [type_names[i] for i in small if held[i] == 0]
     if len(unseen) == len(small):
         held_out = ", none of them held out"
