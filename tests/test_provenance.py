@@ -177,3 +177,19 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
         "%s (%s bytes): 4000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page
     assert record["command"] in page
+
+
+def test_actinn_demo_records_how_it_trained(tmp_path):
+    # actinn demo crashed once the record was kept: its arguments have no
+    # labels file (the smoke run of a fresh install caught it)
+    paths = tabula_muris_sample_paths()
+    argv = [
+        "demo", "--networks", "1", "-ne", "1", "--threads", "1", "-o",
+        str(tmp_path / "d"), "-q"
+    ]
+    assert main(argv) == 0
+    page = html.unescape((tmp_path / "d" / "report.html").read_text())
+    assert "actinn " + " ".join(argv) in page
+    assert (
+        "%s (%s bytes): 4000 cells of 12 types, 399 held out" %
+        (paths["train"], format(paths["train"].stat().st_size, ","))) in page

@@ -229,6 +229,7 @@ def cmd_demo(args) -> None:
     args.learning_rate, args.minibatch_size = 1e-4, 128
     args.labelled_only, args.out_of_core = False, False
     args.train_set, args.train_format = str(paths["train"]), None
+    args.train_label = str(paths["train_labels"])  # for the training record
     start = time.perf_counter()
     annotator = train_annotator(args, train, train.obs["cell_type"].to_numpy())
     fit_s = time.perf_counter() - start

@@ -242,15 +242,15 @@ def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
     record = annotator.training_
     if getattr(args, "train_set", None):
         layer = getattr(args, "train_layer", None)
+        labels = getattr(args, "train_label", None)
         record["reference"] = file_source(
             args.train_set,
-            format=args.train_format,
+            format=getattr(args, "train_format", None),
             layer=layer,
-            labels=None
-            if args.train_label is None else os.fspath(args.train_label),
+            labels=None if labels is None else os.fspath(labels),
             labels_column=getattr(args, "labels_column", None),
             out_of_core=bool(record["reference"].get("out_of_core")),
-            labelled_only=bool(args.labelled_only),
+            labelled_only=bool(getattr(args, "labelled_only", False)),
             allow_non_integer=value_options(args)["allow_non_integer"],
             genes_given=None if genes is None else len(genes))
     given = getattr(args, "argv", None)
