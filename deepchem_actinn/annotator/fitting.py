@@ -214,7 +214,7 @@ def small_types_message(type_names: Sequence[str], y: np.ndarray,
     """
     counts = np.bincount(y, minlength=len(type_names))
     small = np.flatnonzero(counts < FEW_CELLS).tolist()
-    if not len(small):
+    if not small:
         return None
     held = np.bincount(y_valid, minlength=len(type_names))
     unseen = [type_names[i] for i in small if held[i] == 0]

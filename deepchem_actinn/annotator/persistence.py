@@ -102,7 +102,7 @@ def save_annotator(annotator: "ACTINNAnnotator",
         "n_reference_cells": annotator.n_reference_cells_,
         "training": annotator.training_,
     }
-    cells = getattr(annotator, "profile_cells_", None)
+    cells = annotator.profile_cells_
     if cells is not None and annotator.type_profiles_ is not None:
         config["profile_cells"] = [int(n) for n in cells]
     refuse_foreign_files(path, overwrite)
@@ -261,10 +261,9 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     cells: Any = config.get("profile_cells")  # absent in older annotators
     check_profile_cells(os.path.join(path, CONFIG_FILE), cells,
                         annotator.labels_.n_types)
-    # None in annotators saved without them (setattr: fit never sets None)
-    setattr(
-        annotator, "profile_cells_", None if cells is None or
-        annotator.type_profiles_ is None else np.asarray(cells, dtype=np.int64))
+    annotator.profile_cells_ = (None if cells is None or
+                                annotator.type_profiles_ is None else
+                                np.asarray(cells, dtype=np.int64))
     annotator.linear_ = _linear(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,

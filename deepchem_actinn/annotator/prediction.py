@@ -348,8 +348,7 @@ class AnnotatorPrediction(AnnotatorInspection):
                                               positions,
                                               proba.argmax(axis=1),
                                               self.type_profiles_,
-                                              profile_cells=getattr(
-                                                  self, "profile_cells_", None))
+                                              profile_cells=self.profile_cells_)
         median = ambient.typical_fraction(
             fractions,
             proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)

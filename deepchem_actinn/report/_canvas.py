@@ -14,7 +14,7 @@ UNASSIGNED_COLOUR = "#9e9e9e"
 MAX_NAME_CHARS = 40
 
 
-def shown(name: object, width: int = MAX_NAME_CHARS) -> str:
+def drawn(name: object, width: int = MAX_NAME_CHARS) -> str:
     r"""A name from the data as a figure draws it: longer than ``width``
     characters, shortened in the middle; its ``$`` escaped, so matplotlib
     draws it as it is, not as mathtext. Every text from the data that
@@ -22,10 +22,10 @@ def shown(name: object, width: int = MAX_NAME_CHARS) -> str:
 
     Examples
     --------
-    >>> from deepchem_actinn.report._canvas import shown
-    >>> print(shown("Th17 $\gamma$ cell"))
+    >>> from deepchem_actinn.report._canvas import drawn
+    >>> print(drawn("Th17 $\gamma$ cell"))
     Th17 \$\gamma\$ cell
-    >>> shown("a" * 30 + "b" * 30, 10)
+    >>> drawn("a" * 30 + "b" * 30, 10)
     'aaaaa…bbbb'
     """
     text = str(name)

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, new_figure,
-                                            shown)
+                                            drawn)
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
 from deepchem_actinn.types import Matrix
@@ -132,7 +132,7 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells."""
     counts = type_counts(pred)
     labels = [
-        "%s (%d)" % (shown(name), counts.loc[name, "cells"])
+        "%s (%d)" % (drawn(name), counts.loc[name, "cells"])
         for name in counts.index
     ]
     n, width, height = len(labels), 13.0, 5.6
@@ -210,7 +210,7 @@ def _label_centres(ax: Any, xy: np.ndarray, pred: np.ndarray,
         x, y = np.median(xy[pred == name], axis=0)
         ax.text(x,
                 y,
-                shown(name, 24),
+                drawn(name, 24),
                 fontsize=6,
                 ha="center",
                 va="center",
