@@ -394,7 +394,7 @@ def render(results: Dict, command: str, started: str) -> str:
              (_mean_sd([r.get("parent_pct") for r in runs], "%.1f"),
               _mean_sd([r.get("hierarchical_accuracy")
                         for r in runs], "%.3f"))))
-    lines += [
+    lines += [] if not any(r["mode"] in DERIVED for r in results["runs"]) else [
         "",
         "Rows `+ majority voting`: `actinn predict --majority-voting`'s "
         "vote (`deepchem_actinn.voting.majority_vote`, here on the predict "
