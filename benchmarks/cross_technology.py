@@ -15,6 +15,7 @@ Usage::
     python benchmarks/compare.py --setup --tools actinn_jax,celltypist  # once
     python benchmarks/cross_technology.py                # held-out seeds
     python benchmarks/cross_technology.py --seeds dev    # development seeds
+    python benchmarks/cross_technology.py --tools actinn --modes=--remove-ambient
 
 Seeds: the generator's settings were looked at on the development seeds
 only (0, 1, 2); the reported figures are from the held-out seeds (1001,
@@ -198,7 +199,7 @@ def run(args) -> Dict:
             "status": "ok",
             "fit": " ".join(shlex.quote(str(c)) for c in fit)
         }
-        modes = list(MODES) if tool == "actinn" else [""]
+        modes = _modes(args.modes) if tool == "actinn" else [""]
         for query in queries:
             qdir = Path(query["dir"])
             truth = harness.read_truth(qdir / "query_labels.txt")
@@ -231,14 +232,29 @@ def run(args) -> Dict:
                          record.get("accuracy")), _f(record.get("macro_f1")),
                      _f(record.get("unassigned_pct"), "%.1f")))
                 results["runs"].append(record)
-    if results["tools"].get("actinn", {}).get("status") == "ok":
+    derived = {
+        mode: source
+        for mode, source in DERIVED.items()
+        if source in _modes(args.modes)
+    }
+    if derived and results["tools"].get("actinn", {}).get("status") == "ok":
         results["runs"] += derived_rows(work / "runs" / "actinn", queries,
-                                        args.margin)
+                                        args.margin, derived)
     results["queries"] = [
         {k: v for k, v in q.items() if k != "dir"} for q in queries
     ]
     results["seeds"] = list(seeds)
     return results
+
+
+def _modes(names: Optional[str]) -> List[str]:
+    """This package's predict modes to run: the keys of MODES named in
+    ``names`` (comma-separated; "default" for the plain run), all without
+    it."""
+    if names is None:
+        return list(MODES)
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    return ["" if n == "default" else n for n in chosen]
 
 
 def _out_dir(tool_dir: Path, query: Dict, mode: str) -> Path:
@@ -247,10 +263,13 @@ def _out_dir(tool_dir: Path, query: Dict, mode: str) -> Path:
                                 mode.replace(" ", "").replace("-", "_")))
 
 
-def derived_rows(tool_dir: Path, queries: List[Dict],
-                 margin: float) -> List[Dict]:
+def derived_rows(tool_dir: Path,
+                 queries: List[Dict],
+                 margin: float,
+                 derived: Optional[Dict[str, str]] = None) -> List[Dict]:
     """Majority voting over the query's own Leiden clusters, and the parent
-    type when the top two are tied siblings, on this package's outputs."""
+    type when the top two are tied siblings, on this package's outputs
+    (``derived``: those of DERIVED's rows to make, default all)."""
     import anndata
     import pandas as pd
     from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY, TypeHierarchy
@@ -265,7 +284,7 @@ def derived_rows(tool_dir: Path, queries: List[Dict],
         t0 = time.perf_counter()
         clusters = over_cluster(adata, seed=0)
         cluster_s = time.perf_counter() - t0
-        for mode, source in DERIVED.items():
+        for mode, source in (DERIVED if derived is None else derived).items():
             path = _out_dir(tool_dir, query, source) / "predicted_label.txt"
             if not path.exists():
                 continue
@@ -375,7 +394,7 @@ def render(results: Dict, command: str, started: str) -> str:
              (_mean_sd([r.get("parent_pct") for r in runs], "%.1f"),
               _mean_sd([r.get("hierarchical_accuracy")
                         for r in runs], "%.3f"))))
-    lines += [
+    lines += [] if not any(r["mode"] in DERIVED for r in results["runs"]) else [
         "",
         "Rows `+ majority voting`: `actinn predict --majority-voting`'s "
         "vote (`deepchem_actinn.voting.majority_vote`, here on the predict "
@@ -432,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default=None,
                    help="hold every tool to N compute threads (as "
                    "compare.py); 1 is fastest on a busy machine")
+    p.add_argument("--modes",
+                   default=None,
+                   help="this package's predict modes to run, comma-"
+                   "separated, from %s (write it --modes=...; default all, "
+                   "and the rows derived from them)" %
+                   ", ".join(repr(m or "default") for m in MODES))
     p.add_argument("--reuse-models",
                    action="store_true",
                    help="keep models already trained under the work dir")
@@ -459,6 +484,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     for tool in args.tools.split(","):
         if tool.strip() not in TOOLS:
             parser.error("unknown tool %r" % tool)
+    for mode in [] if args.modes is None else _modes(args.modes):
+        if mode not in MODES:
+            parser.error("unknown mode %r" % (mode or "default"))
     started = datetime.datetime.now().isoformat(timespec="seconds")
     command = " ".join(
         shlex.quote(a) for a in ["python", "benchmarks/cross_technology.py"] +

@@ -165,9 +165,12 @@ def test_predict_estimates_and_removes_the_soup(trained, tm_test):
     # the labels are those of the cleaned counts: the soup estimated from the
     # plain labels, taken away, and the cells labelled again
     cleaned, shares = ambient.remove_ambient(
-        sp.csr_matrix(mixed), trained.gene_positions(genes),
-        plain.probabilities.argmax(axis=1), trained.type_profiles_,
-        plain.probabilities.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+        sp.csr_matrix(mixed),
+        trained.gene_positions(genes),
+        plain.probabilities.argmax(axis=1),
+        trained.type_profiles_,
+        plain.probabilities.max(axis=1) >= ambient.TRUSTED_PROBABILITY,
+        profile_cells=trained.profile_cells_)
     np.testing.assert_array_equal(shares, estimate)
     again = trained.predict(cleaned, genes, tm_test["ids"])
     np.testing.assert_array_equal(again.cell_types, result.cell_types)

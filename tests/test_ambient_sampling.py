@@ -100,10 +100,33 @@ def test_small_types_do_not_make_a_query_without_soup_look_soupy(
         0.2) < 0.01
 
 
-def test_a_simulated_atlas_of_small_types_gets_no_warning(tmp_path, caplog):
-    # a random split of one simulation: no ambient RNA at all; with 40
-    # reference cells a type the warning said about 46 %
-    path = simulate_counts(tmp_path / "sim.h5ad",
+def test_remove_ambient_judges_by_the_warnings_genes(small_types, tm_test):
+    # 15 reference cells a type, the test cells without soup: judged by the
+    # bare ratio test a typical cell was 10 % soup, and subtracted
+    X = tm_test["X"].astype(np.float64)
+    genes = tm_test["genes"]
+    plain = small_types.predict(X, genes)
+    result = small_types.predict(X, genes, remove_ambient=True)
+    assert np.median(result.ambient_fraction) == 0
+    proba = plain.probabilities
+    clean, shares = ambient.remove_ambient(
+        X,
+        small_types.gene_positions(genes),
+        proba.argmax(axis=1),
+        small_types.type_profiles_,
+        proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY,
+        profile_cells=small_types.profile_cells_)
+    np.testing.assert_array_equal(result.ambient_fraction, shares)
+    lost = 1 - np.asarray(clean.sum(axis=1)).ravel() / X.sum(axis=1)
+    assert np.median(lost) == 0  # was 3.5 % of each cell's counts
+    assert np.mean(result.cell_types == plain.cell_types) >= 0.99
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """One simulation without ambient RNA, split into 40 reference cells a
+    type and the query."""
+    path = simulate_counts(tmp_path_factory.mktemp("sim") / "sim.h5ad",
                            n_cells=900,
                            n_genes=600,
                            n_types=6,
@@ -115,6 +138,13 @@ def test_a_simulated_atlas_of_small_types_gets_no_warning(tmp_path, caplog):
     y = data.obs["cell_type"].to_numpy()
     ref = np.concatenate([np.flatnonzero(y == t)[:40] for t in np.unique(y)])
     query = np.setdiff1d(np.arange(len(y)), ref)
+    return data, y, ref, query
+
+
+def test_a_simulated_atlas_of_small_types_gets_no_warning(simulated, caplog):
+    # a random split of one simulation: no ambient RNA at all; with 40
+    # reference cells a type the warning said about 46 %
+    data, y, ref, query = simulated
     annotator = ACTINNAnnotator(max_epochs=10,
                                 seed=0).fit(data.X[ref], data.var_names, y[ref])
     with caplog.at_level("INFO", logger="deepchem_actinn"):
@@ -167,6 +197,129 @@ def test_profile_cells_are_saved_checked_and_optional(small_types, tm_test,
     with caplog.at_level("WARNING", logger="deepchem_actinn"):
         old.predict(X, tm_test["genes"])
     assert "hold about 10 %" in caplog.text
+    # and remove_ambient takes what it took before
+    assert np.median(
+        old.predict(X, tm_test["genes"],
+                    remove_ambient=True).ambient_fraction) > 0.05
     old.save(tmp_path / "b")
     assert "profile_cells" not in json.loads(
         (tmp_path / "b" / persistence.CONFIG_FILE).read_text())
+
+
+def test_remove_ambient_gives_unjudged_cells_the_judged_median():
+    rng = np.random.default_rng(3)
+    X = rng.poisson(3.0, size=(150, 10)).astype(np.float64)
+    X[rng.random(X.shape) > 0.5] = 0
+    positions = np.arange(10)
+    types = np.arange(150) % 3
+    profiles = rng.random((3, 10))**4
+    # type 2 rests on one reference cell: its cells are not judged
+    cells = np.array([10**6, 10**6, 1])
+    own = ambient.ambient_fractions(X,
+                                    positions,
+                                    types,
+                                    profiles,
+                                    0.5,
+                                    1.0,
+                                    profile_cells=cells)
+    judged = types != 2
+    assert not np.isnan(own[judged]).any() and np.isnan(own[~judged]).all()
+    trusted = np.arange(150) % 5 != 0
+    clean, rho = ambient.remove_ambient(X,
+                                        positions,
+                                        types,
+                                        profiles,
+                                        trusted,
+                                        0.5,
+                                        1.0,
+                                        profile_cells=cells)
+    kept = judged & trusted  # 80 cells
+    typical = np.median(own[kept])
+    assert 0 < typical < 1
+    np.testing.assert_array_equal(rho[kept], own[kept])
+    assert (rho[~kept] == typical).all()
+    np.testing.assert_allclose(
+        clean.toarray(),
+        ambient.subtract_ambient(X, positions, rho).toarray())
+    # every cell trusted: the unjudged ones still get the judged median
+    _, rho = ambient.remove_ambient(X,
+                                    positions,
+                                    types,
+                                    profiles,
+                                    max_ratio=0.5,
+                                    max_fraction=1.0,
+                                    profile_cells=cells)
+    np.testing.assert_array_equal(rho[judged], own[judged])
+    assert (rho[~judged] == np.median(own[judged])).all()
+    # 40 judged cells of 60 trusted, under 50: nothing from the others
+    kept = judged & (np.arange(150) < 60)
+    _, rho = ambient.remove_ambient(X,
+                                    positions,
+                                    types,
+                                    profiles,
+                                    np.arange(150) < 60,
+                                    0.5,
+                                    1.0,
+                                    profile_cells=cells)
+    np.testing.assert_array_equal(rho[kept], own[kept])
+    assert kept.sum() == 40 and (rho[~kept] == 0).all()
+    # without profile_cells every type is judged, as before
+    _, rho = ambient.remove_ambient(X, positions, types, profiles, None, 0.5,
+                                    1.0)
+    np.testing.assert_array_equal(
+        rho, ambient.ambient_fractions(X, positions, types, profiles, 0.5, 1.0))
+
+
+def test_remove_ambient_leaves_a_query_without_soup_as_it_was(simulated):
+    # 25 reference cells a type: judged by the bare ratio test each query
+    # cell was at the cap, half soup, and lost a third of its counts
+    data, y, _, query = simulated
+    names, index = np.unique(y, return_inverse=True)
+    ref = np.concatenate([np.flatnonzero(y == t)[:25] for t in names])
+    X = sp.csr_matrix(data.X, dtype=np.float64)
+    profiles = ambient.type_profiles(X[ref], index[ref], len(names))
+    positions = np.arange(X.shape[1])
+    clean, rho = ambient.remove_ambient(X[query], positions, index[query],
+                                        profiles)
+    assert np.median(rho) == ambient.MAX_FRACTION
+    assert 1 - clean.sum() / X[query].sum() > 0.3
+    clean, rho = ambient.remove_ambient(X[query],
+                                        positions,
+                                        index[query],
+                                        profiles,
+                                        profile_cells=np.bincount(index[ref]))
+    assert (rho == 0).all()
+    np.testing.assert_array_equal(clean.toarray(), X[query].toarray())
+
+
+def test_one_small_type_loses_no_more_than_the_others(tm_train, tm_test):
+    # the Tabula Muris sample with its B cells cut to 25 reference cells;
+    # the test cells, without soup, each labelled its true type
+    labels = tm_train["labels"]
+    names, index = np.unique(labels, return_inverse=True)
+    b_cell = list(names).index("B cell")
+    keep = np.concatenate([
+        np.flatnonzero(index == t)[:25 if t == b_cell else None]
+        for t in range(len(names))
+    ])
+    profiles = ambient.type_profiles(tm_train["X"][keep], index[keep],
+                                     len(names))
+    types = np.searchsorted(names, tm_test["labels"])
+    X = sp.csr_matrix(tm_test["X"], dtype=np.float64)
+    positions = np.arange(X.shape[1])
+    small = types == b_cell
+
+    def removed(clean):
+        return (1 - clean[small].sum() / X[small].sum(),
+                1 - clean[~small].sum() / X[~small].sum())
+
+    plain, _ = ambient.remove_ambient(X, positions, types, profiles)
+    judged, rho = ambient.remove_ambient(X,
+                                         positions,
+                                         types,
+                                         profiles,
+                                         profile_cells=np.bincount(index[keep]))
+    assert removed(plain)[0] > 0.02  # 2.3 %, 0.3 % of the other cells'
+    b_cells, others = removed(judged)
+    assert b_cells < 0.005 and others < 0.005
+    assert np.median(rho[small]) == 0

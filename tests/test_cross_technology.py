@@ -303,3 +303,13 @@ def test_benchmark_docstring_examples(name):
     import doctest
     result = doctest.testmod(_load(name))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_modes_pick_this_packages_predict_runs():
+    xtech = _load("cross_technology")
+    assert xtech._modes(None) == list(xtech.MODES)
+    assert xtech._modes("default, --remove-ambient") == ["", "--remove-ambient"]
+    args = xtech.build_parser().parse_args(["--modes=--remove-ambient"])
+    assert xtech._modes(args.modes) == ["--remove-ambient"]
+    with pytest.raises(SystemExit):
+        xtech.main(["--modes=--bogus"])

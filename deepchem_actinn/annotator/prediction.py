@@ -240,7 +240,9 @@ class AnnotatorPrediction(AnnotatorInspection):
             the query is scored once, each cell's share of soup estimated
             from its counts in genes its type does not express in the
             reference, subtracted, and the cleaned counts scored again;
-            fills ``ambient_fraction``. Needs at least 50 cells.
+            fills ``ambient_fraction``. A cell whose type's reference cells
+            are too few to tell such genes gets the query's median share.
+            Needs at least 50 cells.
 
         Returns
         -------
@@ -296,8 +298,10 @@ class AnnotatorPrediction(AnnotatorInspection):
                         scorer: EnsembleScorer) -> Tuple[Matrix, np.ndarray]:
         """Score X once, then take each cell's estimated ambient RNA from
         its counts
-        (:func:`~deepchem_actinn.preprocessing.ambient.remove_ambient`); the
-        cleaned counts and each cell's share."""
+        (:func:`~deepchem_actinn.preprocessing.ambient.remove_ambient`, on
+        the genes :meth:`_note_ambient` judges by: a cell of a type whose
+        reference cells are too few to judge any gets the query's typical
+        share); the cleaned counts and each cell's share."""
         if X.shape[0] < ambient.MIN_SOUP_CELLS:
             raise ACTINNCellError(
                 "removing ambient RNA needs at least %d cells, got %d: the "
@@ -314,8 +318,12 @@ class AnnotatorPrediction(AnnotatorInspection):
         _, logits, linear = scorer.score(X, as_cell_ids(cell_ids, X.shape[0]))
         proba = self.probabilities(logits, linear)
         clean, fractions = ambient.remove_ambient(
-            X, positions, proba.argmax(axis=1), profiles,
-            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY)
+            X,
+            positions,
+            proba.argmax(axis=1),
+            profiles,
+            proba.max(axis=1) >= ambient.TRUSTED_PROBABILITY,
+            profile_cells=self.profile_cells_)
         logger.info(
             "ambient RNA: a median %.1f %% (90th percentile %.1f %%) of each "
             "cell's counts in the model's genes, subtracted",

@@ -35,8 +35,10 @@ type's reference cells), :func:`ambient_fractions` takes a gene as one the
 type does not express only where those cells, as deep as the query's cells
 of that type, would have held at least :data:`MIN_EXPECTED` counts of it at
 ``max_ratio`` of the soup's share, and leaves unjudged (NaN) the cells of a
-type without such genes; the annotator's warning judges so (what
-``remove_ambient`` subtracts is estimated as before).
+type without such genes. The annotator's warning and
+:func:`remove_ambient` both judge so; ``remove_ambient`` gives a cell not
+judged the median ``rho`` of the query's judged cells (as SoupX, which
+estimates one fraction a channel), or 0 where under 50 are judged.
 
 Pure functions on raw counts; :meth:`ACTINNAnnotator.predict(...,
 remove_ambient=True) <deepchem_actinn.annotator.ACTINNAnnotator.predict>`
@@ -349,26 +351,82 @@ def typical_fraction(fractions: np.ndarray,
 
 
 def remove_ambient(
-        X: Matrix,
-        positions: np.ndarray,
-        types: np.ndarray,
-        profiles: np.ndarray,
-        trusted: Optional[np.ndarray] = None,
-        max_ratio: float = MAX_RATIO,
-        max_fraction: float = MAX_FRACTION) -> Tuple[sp.csr_matrix, np.ndarray]:
+    X: Matrix,
+    positions: np.ndarray,
+    types: np.ndarray,
+    profiles: np.ndarray,
+    trusted: Optional[np.ndarray] = None,
+    max_ratio: float = MAX_RATIO,
+    max_fraction: float = MAX_FRACTION,
+    profile_cells: Optional[np.ndarray] = None
+) -> Tuple[sp.csr_matrix, np.ndarray]:
     """:func:`ambient_fractions`, then :func:`subtract_ambient`: the
-    cleaned counts (float64 CSR) and each cell's ``rho``.
+    cleaned counts and each cell's ``rho``.
 
-    ``trusted`` (one bool per cell, default all): the cells whose first
-    label is sure enough to judge their soup by; the others are given the
-    :func:`typical_fraction` of the trusted ones (0 when too few are).
+    A cell whose first label is not ``trusted``, or whose type's reference
+    cells are too few to judge a gene by (``profile_cells``), is given the
+    :func:`typical_fraction` of the others (0 when under 50 are left): the
+    soup is one per query, so the query's typical share stands for it.
+
+    Parameters
+    ----------
+    X: np.ndarray or scipy.sparse matrix
+        Raw counts, cells x the query's genes.
+    positions: np.ndarray
+        For each model gene, its column in X (-1 when the query lacks it).
+    types: np.ndarray
+        Each cell's type index from a first scoring.
+    profiles: np.ndarray
+        :func:`type_profiles` of the reference, types x model genes.
+    trusted: np.ndarray, optional
+        One bool per cell (default all): the cells whose first label is
+        sure enough to judge their soup by.
+    max_ratio, max_fraction: float
+        As in :func:`ambient_fractions`.
+    profile_cells: np.ndarray, optional
+        How many reference cells each type's profile rests on (as in
+        :func:`ambient_fractions`); without it every type is judged (by the
+        bare ratio test), as by annotators saved before it was kept.
+
+    Returns
+    -------
+    (scipy.sparse.csr_matrix, np.ndarray)
+        The cleaned counts (float64) and each cell's ``rho`` (float64, in
+        ``[0, max_fraction]``, never NaN).
+
+    Examples
+    --------
+    Type 1's two reference cells showed none of genes 0 and 1, which its
+    query cells hold a fifth of their counts in: judged by them, its cells
+    look 36 % soup. Told how few they were, its cells get the median of type
+    0's, judged on gene 2 (which 1,000 reference cells never showed):
+
+    >>> import numpy as np
+    >>> from deepchem_actinn.preprocessing.ambient import remove_ambient
+    >>> X = np.array([[45., 45., 10.]] * 50 + [[10., 10., 80.]] * 50)
+    >>> profiles = np.array([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    >>> types = np.repeat([0, 1], 50)
+    >>> _, rho = remove_ambient(X, np.arange(3), types, profiles)
+    >>> rho[[0, -1]].round(3).tolist()
+    [0.222, 0.364]
+    >>> clean, rho = remove_ambient(X,
+    ...                             np.arange(3),
+    ...                             types,
+    ...                             profiles,
+    ...                             profile_cells=np.array([1000, 2]))
+    >>> rho[[0, -1]].round(3).tolist()
+    [0.222, 0.222]
+    >>> clean.toarray()[[0, -1]].round(1).tolist()
+    [[38.9, 38.9, 0.0], [3.9, 3.9, 70.0]]
     """
     measured = _measured(X, positions)
     fractions = _fractions(measured, positions, types, profiles, max_ratio,
-                           max_fraction)
+                           max_fraction, profile_cells)
+    keep = ~np.isnan(fractions)
     if trusted is not None:
-        trusted = np.asarray(trusted, dtype=bool)
-        typical = typical_fraction(fractions, trusted)
-        fractions = np.where(trusted, fractions,
+        keep &= np.asarray(trusted, dtype=bool)
+    if not keep.all():
+        typical = typical_fraction(fractions, keep)
+        fractions = np.where(keep, fractions,
                              0.0 if typical is None else typical)
     return _subtract(X, positions, measured, fractions), fractions
