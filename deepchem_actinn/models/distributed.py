@@ -192,6 +192,23 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def all_gather_object(obj: Any) -> List[Any]:
+    """Every process's ``obj`` (any picklable object), in rank order, on
+    every process; ``[obj]`` in a single-process run.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.distributed import all_gather_object
+    >>> all_gather_object({"cells": 3})
+    [{'cells': 3}]
+    """
+    if not is_distributed():
+        return [obj]
+    gathered: List[Any] = [None] * world_info().world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def refuse_unequal(fingerprint: Dict[str, str], what: str) -> None:
     """Refuse, on every process at once, unless every process's
     ``fingerprint`` equals process 0's: processes that train one model
@@ -215,8 +232,7 @@ def refuse_unequal(fingerprint: Dict[str, str], what: str) -> None:
     """
     if not is_distributed():
         return
-    prints: List[Dict[str, str]] = [{} for _ in range(world_info().world_size)]
-    dist.all_gather_object(prints, fingerprint)
+    prints: List[Dict[str, str]] = all_gather_object(fingerprint)
     first = prints[0]
     differ = {
         rank: [k for k in first if first[k] != p.get(k)
