@@ -12,15 +12,25 @@ than one process is initialised, and the minibatches
 :meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.epoch`)
 give each process its share of every epoch.
 
-Semantics. Every process draws the same shuffle (same seed). The epoch is
-cut into per-process batches of ``ceil(batch_size / N)`` cells and batch
-``i`` goes to process ``i % N``, so the N batches of one step are exactly
-the cells of one single-process batch of ``batch_size``: gradients are
-all-reduced (averaged) by DDP, and the sample weights of a short last batch
-are rescaled so the step's loss is the mean over the whole global batch.
-With ``batch_size`` divisible by N, N processes follow the single-process
-updates up to float rounding: ``batch_size`` keeps its meaning (the global
-batch), and so do the learning rate and its schedule. Early stopping,
+Semantics. In memory, every process draws the same shuffle (same seed).
+The epoch is cut into per-process batches of ``ceil(batch_size / N)`` cells
+and batch ``i`` goes to process ``i % N``, so the N batches of one step are
+exactly the cells of one single-process batch of ``batch_size``: gradients
+are all-reduced (averaged) by DDP, and the sample weights of a short last
+batch are rescaled so the step's loss is the mean over the whole global
+batch. With ``batch_size`` divisible by N, N processes follow the
+single-process updates up to float rounding: ``batch_size`` keeps its
+meaning (the global batch), and so do the learning rate and its schedule.
+From disk (``fit_file``) the processes share the reading instead: every
+process draws the same order of the file's blocks, reads only its own
+blocks (block ``k`` of the order goes to process ``k % N``) and shuffles
+and cuts its own cells into batches of ``ceil(batch_size / N)``; a step is
+again about ``batch_size`` cells, one per process's share, with the
+weights rescaled so its loss is the mean over its cells, but the steps are
+no longer one process's
+(:meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.epoch`).
+The statistics pass is shared too: each process reads a run of blocks and
+the sums and held-out cells are gathered. Early stopping,
 calibration and the ``Unassigned`` rule are computed on the same held-out
 cells on every process; the validation scores and the final weights are
 broadcast from process 0 so the processes can never decide differently.
