@@ -46,6 +46,45 @@ def test_scan_matches_in_memory_statistics(sorted_reference, tm_train):
     np.testing.assert_array_equal(rows.toarray(), tm_train["X"][order][keep])
 
 
+def test_a_shared_scan_reads_one_run_of_blocks_per_process(
+        sorted_reference, tm_train, monkeypatch, caplog):
+    """The statistics pass of process ``rank`` of 2 (here without a process
+    group, so nothing is gathered): the ``rank``-th of 2 runs of
+    consecutive blocks, whose sums and kept rows make up one process's;
+    each process says what the file holds, as a whole pass does."""
+    path, labels, order = sorted_reference
+    ref = ReferenceFile(path, labels, upper_case_genes=False, block_size=333)
+    blocks = ReferenceFile._blocks
+    read = []
+
+    def recorded(self, *args, **kwargs):
+        for start, X in blocks(self, *args, **kwargs):
+            read.append(int(start))
+            yield start, X
+
+    monkeypatch.setattr(ReferenceFile, "_blocks", recorded)
+    keep = np.array([0, 5, 332, 333, 3999])
+    parts = []
+    for rank in (0, 1):
+        read.clear()
+        caplog.clear()
+        with caplog.at_level("INFO", logger="deepchem_actinn"):
+            parts.append(ref.scan(keep, shard=(rank, 2)))
+        assert read == list(range(0, 4000, 333))[7 * rank:7 * rank + 7]
+        assert "read 4000 cells x 2000 genes" in caplog.text
+    whole = gene_statistics(library_size_log(tm_train["X"][order]))
+    assert parts[0][0].n_cells + parts[1][0].n_cells == 4000
+    np.testing.assert_allclose(parts[0][0].total + parts[1][0].total,
+                               whole.total,
+                               rtol=1e-10)
+    np.testing.assert_allclose(parts[0][0].sum_sq + parts[1][0].sum_sq,
+                               whole.sum_sq,
+                               rtol=1e-10)
+    np.testing.assert_array_equal(
+        sp.vstack([parts[0][1], parts[1][1]]).toarray(),
+        tm_train["X"][order][keep])
+
+
 def test_scan_leaves_unlabelled_cells_out_of_the_statistics(
         sorted_reference, tm_train):
     path, _, order = sorted_reference

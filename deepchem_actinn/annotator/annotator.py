@@ -331,7 +331,11 @@ class ACTINNAnnotator(AnnotatorPrediction):
         one pass for the gene statistics and the held-out cells, then one
         shuffled pass per epoch, so memory is bounded by ``buffer_cells``
         and the held-out cells, not by the reference's size. The networks
-        see the input :meth:`fit` gives them for the same cells.
+        see the input :meth:`fit` gives them for the same cells. Under
+        torchrun the processes share the reading: each pass, each process
+        reads only its own blocks of the file
+        (:meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.scan`,
+        :meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.epoch`).
 
         Parameters
         ----------

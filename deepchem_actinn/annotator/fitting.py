@@ -434,6 +434,34 @@ def training_set(
                              copies), np.tile(weights[train_idx], copies), None)
 
 
+def digest(*parts: Any) -> str:
+    """A SHA-256 hex digest of arrays, sparse matrices and lists (of
+    anything, as text), None skipped: what processes compare to be sure
+    they read the same reference.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.fitting import digest
+    >>> digest(["a", "b"]) == digest(("a", "b")) != digest(["b", "a"])
+    True
+    """
+    import hashlib
+    h = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            continue
+        if sp.issparse(part):
+            part = sp.csr_matrix(part)
+            arrays = [part.data, part.indices, part.indptr]
+        elif isinstance(part, (list, tuple)):
+            arrays = [np.asarray([str(p) for p in part], dtype=str)]
+        else:
+            arrays = [np.asarray(part)]
+        for array in arrays:
+            h.update(np.ascontiguousarray(array).data)  # no copy
+    return h.hexdigest()
+
+
 def refuse_unequal_references(genes: Any, type_names: Any, n_cells: int,
                               X_valid: Matrix, y_valid: np.ndarray,
                               X_ref: Optional[Matrix]) -> None:
@@ -463,24 +491,6 @@ def refuse_unequal_references(genes: Any, type_names: Any, n_cells: int,
                 "deepchem_actinn.models.distributed.init_from_env() before "
                 "fit (and save on process 0 only)")
         return
-    import hashlib
-
-    def digest(*parts: Any) -> str:
-        h = hashlib.sha256()
-        for part in parts:
-            if part is None:
-                continue
-            if sp.issparse(part):
-                part = sp.csr_matrix(part)
-                arrays = [part.data, part.indices, part.indptr]
-            elif isinstance(part, (list, tuple)):
-                arrays = [np.asarray([str(p) for p in part], dtype=str)]
-            else:
-                arrays = [np.asarray(part)]
-            for array in arrays:
-                h.update(np.ascontiguousarray(array).data)  # no copy
-        return h.hexdigest()
-
     distributed.refuse_unequal(
         {
             "number of cells": str(n_cells),

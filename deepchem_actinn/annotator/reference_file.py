@@ -19,15 +19,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from deepchem_actinn.annotator.fitting import (dropped_genes_hold_counts,
+from deepchem_actinn.annotator.fitting import (digest,
+                                               dropped_genes_hold_counts,
                                                model_rows)
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, labels_from, match_labels,
                                 read_cell_ids, read_gene_names)
 from deepchem_actinn.io.stream import settle_counts_matrix
-from deepchem_actinn.models.batches import (Shard, batch_rows, current_shard,
-                                            network_input)
-from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
+from deepchem_actinn.models.batches import (Shard, current_shard, network_input,
+                                            step_scales)
+from deepchem_actinn.preprocessing.gene_stats import GeneStats
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
 from deepchem_actinn.preprocessing.genes import columns_of
 from deepchem_actinn.preprocessing.normalise import (check_counts,
@@ -165,11 +166,14 @@ class ReferenceFile:
     def __len__(self) -> int:
         return len(self.cell_ids)
 
-    def _blocks(self,
-                starts=None,
-                check: bool = True) -> Iterator[Tuple[int, sp.csr_matrix]]:
+    def _blocks(
+            self,
+            starts=None,
+            check: bool = True,
+            tell: Optional[bool] = None) -> Iterator[Tuple[int, sp.csr_matrix]]:
         """``(first row, raw CSR block)`` in the order of ``starts``;
-        ``check=False`` skips checking values an earlier pass checked."""
+        ``check=False`` skips checking values an earlier pass checked;
+        ``tell``: as in :func:`~deepchem_actinn.io.iter_cell_chunks`."""
         chunks = iter_cell_chunks(self.path,
                                   self.block_size,
                                   self.format,
@@ -179,7 +183,8 @@ class ReferenceFile:
                                   check=check,
                                   layer=self.layer,
                                   use_raw=self.use_raw,
-                                  orientation=self.orientation)
+                                  orientation=self.orientation,
+                                  tell=tell)
         order = iter(starts) if starts is not None else None
         row = 0
         for ids, X in prefetch(chunks):
@@ -187,30 +192,66 @@ class ReferenceFile:
             row = start + len(ids)
             yield start, X if self.columns is None else X[:, self.columns]
 
-    def scan(self, keep_rows: np.ndarray) -> Tuple[GeneStats, sp.csr_matrix]:
+    def scan(self,
+             keep_rows: np.ndarray,
+             shard: Optional[Shard] = None) -> Tuple[GeneStats, sp.csr_matrix]:
         """One pass: the gene statistics of the normalised labelled cells,
-        and the raw counts of rows ``keep_rows`` (sorted), all genes."""
+        and the raw counts of rows ``keep_rows`` (sorted), all genes.
+
+        In a distributed run (``shard``, default: the process group's) the
+        processes share the pass: process ``rank`` of N reads the
+        ``rank``-th of N near-equal runs of consecutive blocks (so each
+        reads its part of the file in order), and the processes then
+        exchange their sums and kept rows (all-gathered, added up in rank
+        order, so every process holds the same statistics and rows as a
+        single process, up to float64 rounding). Before reading, the
+        processes compare the file's cell ids, genes and labels, and refuse
+        to go on unless they agree (:meth:`refuse_different_files`).
+        """
+        rank, world = current_shard() if shard is None else shard
+        mine = None
+        if world > 1:
+            self.refuse_different_files()
+            mine = np.array_split(np.arange(0, len(self), self.block_size),
+                                  world)[rank]
         kept: List[sp.csr_matrix] = []
-
-        def blocks():
-            for start, X in self._blocks():
-                rows = keep_rows[(keep_rows >= start) &
-                                 (keep_rows < start + X.shape[0])]
-                if len(rows):
-                    kept.append(X[rows - start])
-                labelled = np.flatnonzero(self.labelled[start:start +
-                                                        X.shape[0]])
-                if len(labelled) < X.shape[0]:
-                    X = X[labelled]
-                if X.shape[0]:
-                    yield library_size_log(X, self.target_sum, self.log_base,
-                                           self.cell_ids[start + labelled])
-
-        stats = gene_statistics(blocks())
-        self._scanned = True
+        stats = GeneStats(0, np.zeros(len(self.genes)),
+                          np.zeros(len(self.genes)))
+        for start, X in self._blocks(mine, tell=True):
+            rows = keep_rows[(keep_rows >= start) &
+                             (keep_rows < start + X.shape[0])]
+            if len(rows):
+                kept.append(X[rows - start])
+            labelled = np.flatnonzero(self.labelled[start:start + X.shape[0]])
+            if len(labelled) < X.shape[0]:
+                X = X[labelled]
+            if X.shape[0]:
+                stats = stats.add(
+                    library_size_log(X, self.target_sum, self.log_base,
+                                     self.cell_ids[start + labelled]))
         rows = sp.vstack(kept).tocsr() if kept else sp.csr_matrix(
             (0, len(self.genes)), dtype=np.float32)
+        if world > 1:
+            stats, rows = _gathered(stats, rows)
+        # every process checked its blocks: the whole file has been checked
+        self._scanned = True
+        if stats.n_cells == 0:
+            raise ValueError("no cells to compute gene statistics on")
         return stats, rows
+
+    def refuse_different_files(self) -> None:
+        """Refuse, on every process at once, unless every process's file
+        has the same cell ids in the same order, genes and labels
+        (:func:`~deepchem_actinn.models.distributed.refuse_unequal`): the
+        processes of a shared pass each read only their part of the file,
+        so their parts must be parts of one file."""
+        from deepchem_actinn.models import distributed
+        distributed.refuse_unequal(
+            {
+                "cell ids": digest(len(self), list(self.cell_ids)),
+                "genes": digest(list(self.genes)),
+                "labels": digest(list(self.labels)),
+            }, "reference")
 
     def model_input(self,
                     X: sp.csr_matrix,
@@ -282,21 +323,26 @@ class ReferenceFile:
 
         Blocks are read in a random order into a buffer of about
         ``buffer_cells`` cells, which is shuffled and cut into full
-        batches of ``batch_size``; the cells left over (fewer than one
-        batch) stay in the buffer for the next fill, so only the epoch's
-        last batch can be short, as in memory.
+        batches; the cells left over (fewer than one batch) stay in the
+        buffer for the next fill, so only the epoch's last batch can be
+        short, as in memory.
 
-        In a distributed run (``shard``, default: the process group's) every
-        process reads every block in the same order and draws the same
-        shuffles, so all processes hold the same buffer; each global batch
-        is then cut into N per-process batches of ``ceil(batch_size / N)``
-        cells, of which process ``rank`` takes the ``rank``-th
-        (:func:`~deepchem_actinn.models.batches.batch_rows`). The N batches
-        of one step are thus exactly the cells of one single-process batch
-        (with ``batch_size`` divisible by N), and N processes follow the
-        single-process updates up to float rounding. The processes share
-        the training steps, not the reading: each reads and normalises the
-        whole file every epoch, and holds a buffer of ``buffer_cells``.
+        In a distributed run (``shard``, default: the process group's) the
+        processes share the reading, as PyTorch's ``DistributedSampler``
+        shares a dataset's indices: every process draws the same random
+        order of the blocks (the same ``rng``), and block ``k`` of that
+        order is read by process ``k % N`` alone, which shuffles its cells
+        in a buffer of its own (a generator seeded from ``rng`` and its
+        rank) and cuts them into batches of ``ceil(batch_size / N)``. A
+        step is every process's next batch, so it holds about
+        ``batch_size`` cells, DDP averages the gradients, and the batch
+        weights are scaled so that each step's loss is the mean over its
+        cells (:func:`~deepchem_actinn.models.batches.step_scales`; where
+        the processes' numbers of batches differ, the last steps have fewer
+        processes, and those out of batches join the others' all-reduces).
+        Every training cell is seen once per epoch, by one process; each
+        process reads about 1/N of the file and holds its own buffer of
+        ``buffer_cells``. One process draws exactly its former shuffles.
 
         Parameters
         ----------
@@ -312,15 +358,26 @@ class ReferenceFile:
             Normalise each cell over its counts in ``columns`` rather than
             over all genes (:meth:`model_input`).
         """
-        shard = current_shard() if shard is None else shard
-        # every process: the same blocks, in the same order, the same rng
-        starts = rng.permutation(np.arange(0, len(self), self.block_size))
-        width = -(-batch_size // shard[1]) * shard[1]  # one global batch
+        rank, world = current_shard() if shard is None else shard
+        # every process: the same block order, from the same rng
+        order = rng.permutation(np.arange(0, len(self), self.block_size))
+        local = -(-int(batch_size) // world)  # cells per process and step
+        per_block = np.add.reduceat(train.astype(np.int64),
+                                    np.arange(0, len(self), self.block_size))
+        cells = [
+            int(per_block[order[r::world] // self.block_size].sum())
+            for r in range(world)
+        ]
+        scales = iter(step_scales(cells, local, rank))
+        # the shuffles of this process's own cells: its own generator
+        shuffle = rng if world == 1 else np.random.default_rng(
+            [int(rng.integers(2**63)), rank])
         buffer: List[sp.csr_matrix] = []
         rows: List[np.ndarray] = []
         held = 0
         # values the statistics pass (scan) checked are not checked again
-        for start, X in self._blocks(starts, check=not self._scanned):
+        for start, X in self._blocks(order[rank::world],
+                                     check=not self._scanned):
             index = np.arange(start, start + X.shape[0])
             use = train[index]
             if not use.any():
@@ -331,36 +388,52 @@ class ReferenceFile:
             buffer.append(self.model_input(X, columns, over_columns))
             rows.append(index[use])
             held += int(use.sum())
-            if held >= max(buffer_cells, width):
-                left, kept = yield from _flush(buffer, rows, y, w, rng,
-                                               batch_size, shard, width)
+            if held >= max(buffer_cells, local):
+                left, kept = yield from _flush(buffer, rows, y, w, shuffle,
+                                               local, scales, True)
                 buffer, rows, held = [left], [kept], len(kept)
         if held:
-            yield from _flush(buffer, rows, y, w, rng, batch_size, shard)
+            yield from _flush(buffer, rows, y, w, shuffle, local, scales)
+
+
+def _gathered(stats: GeneStats,
+              rows: sp.csr_matrix) -> Tuple[GeneStats, sp.csr_matrix]:
+    """Every process's part of a shared :meth:`ReferenceFile.scan`, put
+    together in rank order on every process: the sums added up (in the
+    same order everywhere, so every process holds the same statistics) and
+    the kept rows stacked (rank order is file order)."""
+    from deepchem_actinn.models.distributed import all_gather_object
+    parts = all_gather_object((stats, rows))
+    total = parts[0][0]
+    for part, _ in parts[1:]:
+        total = GeneStats(total.n_cells + part.n_cells,
+                          total.total + part.total, total.sum_sq + part.sum_sq)
+    return total, sp.vstack([kept for _, kept in parts]).tocsr()
 
 
 def _flush(
-        buffer: List[sp.csr_matrix],
-        rows: List[np.ndarray],
-        y: np.ndarray,
-        w: np.ndarray,
-        rng: np.random.Generator,
-        batch_size: int,
-        shard: Shard,
-        width: int = 0
+    buffer: List[sp.csr_matrix],
+    rows: List[np.ndarray],
+    y: np.ndarray,
+    w: np.ndarray,
+    rng: np.random.Generator,
+    local: int,
+    scales: Iterator[float],
+    full_only: bool = False
 ) -> Generator[Batch, None, Tuple[sp.csr_matrix, np.ndarray]]:
-    """This process's batches from a shuffled buffer (rows ``rows`` of
-    the file, whose class ids and weights are ``y`` and ``w``): with
-    ``width`` (cells per global batch), full global batches only, and
-    returns the ``(input, file rows)`` of the cells left over; without,
-    all of the buffer."""
+    """Batches of ``local`` cells from a buffer shuffled by ``rng`` (rows
+    ``rows`` of the file, whose class ids and weights are ``y`` and
+    ``w``), the weights of each scaled by the next of ``scales``; with
+    ``full_only``, full batches only, returning the ``(input, file rows)``
+    of the cells left over; without, all of the buffer."""
     X = sp.vstack(buffer).tocsr()
     index = np.concatenate(rows)
     order = rng.permutation(len(index))
-    cut = len(order) - len(order) % width if width else len(order)
-    for batch, scale in batch_rows(cut, batch_size, shard=shard):
-        mine = np.sort(order[batch])
+    cut = len(order) - len(order) % local if full_only else len(order)
+    for begin in range(0, cut, local):
+        mine = np.sort(order[begin:begin + local])
         weights = w[index[mine]].reshape(-1, 1).astype(np.float32)
+        scale = next(scales)
         if scale != 1.0:
             weights *= np.float32(scale)
         yield (network_input(X, mine, True, transpose=True),

@@ -387,19 +387,20 @@ def n_cells(path: PathLike,
 
 
 def iter_cell_chunks(
-    path: PathLike,
-    chunk_size: int = 50_000,
-    format: Optional[str] = None,
-    *,
-    upper_case_genes: bool = True,
-    layer: Optional[str] = None,
-    use_raw: Optional[bool] = None,
-    allow_non_integer: bool = False,
-    starts: Optional[Sequence[int]] = None,
-    check: bool = True,
-    orientation: Optional[str] = None,
-    expected_genes: Optional[Sequence[str]] = None,
-    expected_cells: Optional[Sequence[str]] = None
+        path: PathLike,
+        chunk_size: int = 50_000,
+        format: Optional[str] = None,
+        *,
+        upper_case_genes: bool = True,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        starts: Optional[Sequence[int]] = None,
+        check: bool = True,
+        orientation: Optional[str] = None,
+        expected_genes: Optional[Sequence[str]] = None,
+        expected_cells: Optional[Sequence[str]] = None,
+        tell: Optional[bool] = None
 ) -> Iterator[Tuple[np.ndarray, sp.csr_matrix]]:
     """Yield the cells of a file in chunks, for data larger than memory.
 
@@ -438,6 +439,11 @@ def iter_cell_chunks(
         when ``starts`` is None, once per call.
     orientation, expected_genes, expected_cells:
         As in :func:`read`: for CSV/TSV files, which axis holds the genes.
+    tell: bool, optional
+        Log what the file holds and check its cell ids (empty ones refused,
+        repeated ones warned about), as a whole pass does; by default only
+        when ``starts`` is None. True for a process's share of a pass that
+        several processes make together.
 
     Yields
     ------
@@ -475,7 +481,8 @@ def iter_cell_chunks(
                                      expected_cells)
                     if fmt in SEPARATORS else None)
     return _iter_chunks(p, fmt, int(chunk_size), upper_case_genes, layer,
-                        use_raw, allow_non_integer, starts, check, oriented)
+                        use_raw, allow_non_integer, starts, check, oriented,
+                        starts is None if tell is None else bool(tell))
 
 
 def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
@@ -510,7 +517,8 @@ def _iter_chunks(path: Path,
                  allow_non_integer: bool,
                  starts: Optional[Sequence[int]] = None,
                  check: bool = True,
-                 orientation: Optional[str] = None):
+                 orientation: Optional[str] = None,
+                 tell: bool = True):
     n_rounded, finished = 0, False
     try:
         with reading(path,
@@ -523,7 +531,7 @@ def _iter_chunks(path: Path,
             columns = None if keep.all() else np.flatnonzero(keep)
             # a pass over some chunks only (``starts``: a shuffled epoch, a
             # cluster's task) is not told again what the whole pass told
-            if starts is None:
+            if tell:
                 check_cell_ids(source.cell_ids, str(path))
                 logger.info("%s: read %d cells x %d genes (%s)", path,
                             source.shape[0], source.shape[1],

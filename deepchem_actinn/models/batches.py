@@ -8,8 +8,8 @@ never waits for the CPU to slice rows and transpose them. Both give the
 same batches from the same generator, and both give each process of a
 data-parallel run its share (:func:`batch_rows`).
 """
-from typing import (Any, Callable, Iterable, Iterator, List, Optional, Tuple,
-                    Union)
+from typing import (Any, Callable, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 import scipy.sparse as sp
@@ -129,6 +129,31 @@ def batch_rows(
         if rng is not None:
             mine = np.sort(mine)
         yield mine, world * len(mine) / len(rows)
+
+
+def step_scales(cells: Sequence[int], local: int, rank: int) -> np.ndarray:
+    """The weight scale of each of process ``rank``'s batches in an epoch
+    where each process cuts its own cells into batches of ``local`` (the
+    last short): process ``q`` has ``cells[q]`` cells, and step ``i`` is
+    every process's ``i``-th batch (a process out of batches joins the
+    others' all-reduces, DDP's ``join``). DDP averages the N processes'
+    mean losses, so a batch of ``n_p`` cells in a step of ``n`` cells in
+    all is scaled by ``N n_p / n``: each step's loss is the mean over its
+    cells, as one process's. 1 but in the steps where some process's batch
+    is short or missing.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.batches import step_scales
+    >>> step_scales([5, 3], 2, 0).tolist()  # steps of 2 + 2, 2 + 1, 1 + 0
+    [1.0, 1.3333333333333333, 2.0]
+    >>> step_scales([5, 3], 2, 1).tolist()
+    [1.0, 0.6666666666666666]
+    """
+    counts = np.asarray(cells, dtype=np.int64)
+    begins = np.arange(-(-int(counts[rank]) // local), dtype=np.int64) * local
+    sizes = np.clip(counts[:, None] - begins[None, :], 0, local)
+    return len(counts) * sizes[rank] / sizes.sum(axis=0)
 
 
 def _labels_weights(y: np.ndarray, w: np.ndarray, rows: np.ndarray,

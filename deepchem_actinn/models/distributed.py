@@ -12,15 +12,25 @@ than one process is initialised, and the minibatches
 :meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.epoch`)
 give each process its share of every epoch.
 
-Semantics. Every process draws the same shuffle (same seed). The epoch is
-cut into per-process batches of ``ceil(batch_size / N)`` cells and batch
-``i`` goes to process ``i % N``, so the N batches of one step are exactly
-the cells of one single-process batch of ``batch_size``: gradients are
-all-reduced (averaged) by DDP, and the sample weights of a short last batch
-are rescaled so the step's loss is the mean over the whole global batch.
-With ``batch_size`` divisible by N, N processes follow the single-process
-updates up to float rounding: ``batch_size`` keeps its meaning (the global
-batch), and so do the learning rate and its schedule. Early stopping,
+Semantics. In memory, every process draws the same shuffle (same seed).
+The epoch is cut into per-process batches of ``ceil(batch_size / N)`` cells
+and batch ``i`` goes to process ``i % N``, so the N batches of one step are
+exactly the cells of one single-process batch of ``batch_size``: gradients
+are all-reduced (averaged) by DDP, and the sample weights of a short last
+batch are rescaled so the step's loss is the mean over the whole global
+batch. With ``batch_size`` divisible by N, N processes follow the
+single-process updates up to float rounding: ``batch_size`` keeps its
+meaning (the global batch), and so do the learning rate and its schedule.
+From disk (``fit_file``) the processes share the reading instead: every
+process draws the same order of the file's blocks, reads only its own
+blocks (block ``k`` of the order goes to process ``k % N``) and shuffles
+and cuts its own cells into batches of ``ceil(batch_size / N)``; a step is
+again about ``batch_size`` cells, one per process's share, with the
+weights rescaled so its loss is the mean over its cells, but the steps are
+no longer one process's
+(:meth:`~deepchem_actinn.annotator.reference_file.ReferenceFile.epoch`).
+The statistics pass is shared too: each process reads a run of blocks and
+the sums and held-out cells are gathered. Early stopping,
 calibration and the ``Unassigned`` rule are computed on the same held-out
 cells on every process; the validation scores and the final weights are
 broadcast from process 0 so the processes can never decide differently.
@@ -192,6 +202,23 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     return box[0]
 
 
+def all_gather_object(obj: Any) -> List[Any]:
+    """Every process's ``obj`` (any picklable object), in rank order, on
+    every process; ``[obj]`` in a single-process run.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.distributed import all_gather_object
+    >>> all_gather_object({"cells": 3})
+    [{'cells': 3}]
+    """
+    if not is_distributed():
+        return [obj]
+    gathered: List[Any] = [None] * world_info().world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def refuse_unequal(fingerprint: Dict[str, str], what: str) -> None:
     """Refuse, on every process at once, unless every process's
     ``fingerprint`` equals process 0's: processes that train one model
@@ -215,8 +242,7 @@ def refuse_unequal(fingerprint: Dict[str, str], what: str) -> None:
     """
     if not is_distributed():
         return
-    prints: List[Dict[str, str]] = [{} for _ in range(world_info().world_size)]
-    dist.all_gather_object(prints, fingerprint)
+    prints: List[Dict[str, str]] = all_gather_object(fingerprint)
     first = prints[0]
     differ = {
         rank: [k for k in first if first[k] != p.get(k)
