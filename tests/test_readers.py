@@ -406,10 +406,15 @@ def test_non_numeric_text_error(tmp_path):
     ("gene,c1,c2\nActb,3,\nCd3e,0,2\n", "1 value is empty (rows cut "
      "short, or empty fields), e.g. in data row 1 ('Actb'), column c2"),
 ])
-def test_empty_fields_are_named_not_called_nan(tmp_path, text, words):
+@pytest.mark.parametrize("infer_string", [False, True], ids=["object", "str"])
+def test_empty_fields_are_named_not_called_nan(tmp_path, text, words,
+                                               infer_string):
+    """Text columns hold object dtype in pandas 2 and str in pandas 3
+    (future.infer_string): an empty field is named in either."""
     path = tmp_path / "cut.csv"
     path.write_text(text)
-    with pytest.raises(ACTINNInputError) as err:
+    with pytest.raises(ACTINNInputError) as err, \
+            pd.option_context("future.infer_string", infer_string):
         readers.read(path)
     assert str(err.value).startswith("%s: %s" % (path, words))
 
