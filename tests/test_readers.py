@@ -470,12 +470,18 @@ def test_chunks_concatenate_to_read(files, name, monkeypatch):
 
 def test_nullable_string_names_stream(files, tmp_path, monkeypatch):
     """anndata with pandas 3 writes string names as a nullable-string-array
-    group (values and a mask): still streamed, with the same names."""
+    group (values and a mask): still streamed, with the same names. A file
+    that holds the group already (anndata 0.13 on pandas 3 writes one) is
+    used as it is; a string array is turned into the group here."""
     path = tmp_path / "nullable.h5ad"
     shutil.copy(files["h5ad"], path)
     with h5py.File(path, "r+") as f:
         for table in ("obs", "var"):
             key = f[table].attrs.get("_index", "_index")
+            if isinstance(f[table][key], h5py.Group):  # written as one
+                assert f[table][key].attrs["encoding-type"] == \
+                    "nullable-string-array"
+                continue
             names = f[table][key].asstr()[()]
             del f[table][key]
             group = f[table].create_group(key)
