@@ -105,3 +105,38 @@ def test_predict_and_report_work_without_deepchem(tmp_path):
                      str(tmp_path / "report"), "-q")
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "report" / "report.html").exists()
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_do_not_import_torch(flag):
+    """``actinn --help`` and ``--version`` outside torchrun stay fast: they
+    import neither PyTorch nor DeepChem."""
+    run = _python(
+        "import sys\n"
+        "sys.argv = ['actinn', %r]\n"
+        "from deepchem_actinn.__main__ import run\n"
+        "try:\n    run()\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "print(code, 'torch' in sys.modules, 'deepchem' in sys.modules)" % flag)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "0 False False"
+
+
+@pytest.mark.parametrize("env, expected", [
+    ("", False),
+    ("WORLD_SIZE=2", False),
+    ("RANK=0", False),
+    ("RANK=0 WORLD_SIZE=1", False),
+    ("RANK=1 WORLD_SIZE=2", True),
+])
+def test_entry_point_tells_torchrun_as_the_library_does(monkeypatch, env,
+                                                        expected):
+    """The entry point reads torchrun's variables itself (without importing
+    PyTorch), by the library's rule."""
+    from deepchem_actinn import __main__ as entry
+    from deepchem_actinn.models import distributed
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for setting in env.split():
+        monkeypatch.setenv(*setting.split("="))
+    assert entry._launched_by_torchrun() == \
+        distributed.launched_by_torchrun() == expected
