@@ -9,7 +9,8 @@ import pytest
 
 pytest.importorskip("sphinx")
 
-pytestmark = pytest.mark.torch  # autodoc imports the PyTorch-backed classes
+# autodoc imports the PyTorch-backed classes and the DeepChem integration
+pytestmark = [pytest.mark.torch, pytest.mark.requires_deepchem]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENTED = [

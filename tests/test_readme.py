@@ -27,8 +27,8 @@ def test_python_blocks_are_found():
 
 
 @pytest.mark.torch
+@pytest.mark.requires_deepchem
 def test_readme_python_examples_run(tmp_path, monkeypatch):
-    pytest.importorskip("deepchem")
     blocks = python_blocks(README.read_text())
     assert len(blocks) >= 3
     monkeypatch.chdir(tmp_path)

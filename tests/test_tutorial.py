@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.torch
+# The notebook uses the DeepChem integration (ACTINNModel, dc.trans, ...).
+pytestmark = [pytest.mark.torch, pytest.mark.requires_deepchem]
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
