@@ -9,7 +9,10 @@ import warnings
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "deepchem_actinn"
+import deepchem_actinn
+
+#: The package's own folder, the one imported (a checkout's, or installed).
+PACKAGE = pathlib.Path(deepchem_actinn.__file__).resolve().parent
 MAX_LINES = 600
 
 #: Subpackage -> the subpackages it must never import (lazily or not).
@@ -25,7 +28,17 @@ FORBIDDEN = {
 
 
 def modules():
-    return sorted(PACKAGE.rglob("*.py"))
+    found = sorted(PACKAGE.rglob("*.py"))
+    if not found:  # a collection error: these rules must never pass on nothing
+        raise AssertionError("no modules found under %s" % PACKAGE)
+    return found
+
+
+def test_modules_are_the_packages():
+    names = {p.relative_to(PACKAGE).as_posix() for p in modules()}
+    assert {"__init__.py", "__main__.py", "io/text.py", "cli/predict.py"
+           } <= names
+    assert len(names) > 50
 
 
 def imported(path: pathlib.Path):

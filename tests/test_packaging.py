@@ -1,6 +1,6 @@
 """The release check: the source distribution and the wheel build, pass
 ``twine check``, and carry the bundled data, its attribution, the licence
-and the single-sourced version."""
+and the single-sourced version; the sdist carries what its tests read."""
 import shutil
 import subprocess
 import sys
@@ -13,7 +13,17 @@ import pytest
 import deepchem_actinn
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["setup.cfg", "pyproject.toml", "MANIFEST.in", "LICENSE", "README.md"]
+SOURCES = [
+    "setup.cfg", "pyproject.toml", "MANIFEST.in", "LICENSE", "README.md",
+    "conftest.py"
+]
+#: Folders of the repository the sdist carries (the tests read them).
+FOLDERS = ["deepchem_actinn", "tests", "benchmarks", "docs", "tutorials"]
+_MISSING = [name for name in SOURCES + FOLDERS if not (ROOT / name).exists()]
+if _MISSING:  # tests run outside the repository (or an sdist of it)
+    pytest.skip("building the distributions needs the repository's %s, not "
+                "in %s" % (", ".join(_MISSING), ROOT),
+                allow_module_level=True)
 DATA = [
     "deepchem_actinn/data/tabula_muris_sample/%s" % name
     for name in ("README.md", "train_sample.h5", "train_label_sample.txt",
@@ -28,8 +38,8 @@ def dist(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         shutil.copy(ROOT / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("deepchem_actinn", "tests"):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".work")
+    for folder in FOLDERS:
         shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     out = src / "dist"
     run = subprocess.run([
@@ -85,5 +95,10 @@ def test_sdist_carries_licence_data_and_tests(dist):
     prefix = "deepchem_actinn-%s/" % version
     with tarfile.open(sdist) as tar:
         names = set(tar.getnames())
-    expected = SOURCES + DATA + ["tests/test_packaging.py"]
+    # what the tests read, so that `pytest` runs in the unpacked sdist
+    expected = SOURCES + DATA + [
+        "tests/test_packaging.py", "benchmarks/harness.py",
+        "benchmarks/technologies.py", "docs/source/conf.py",
+        "tutorials/ACTINN_cell_type_identification.ipynb"
+    ]
     assert {prefix + name for name in expected} <= names
