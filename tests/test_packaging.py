@@ -1,6 +1,7 @@
 """The release check: the source distribution and the wheel build, pass
-``twine check``, and carry the bundled data, its attribution, the licence
-and the single-sourced version; the sdist carries what its tests read."""
+``twine check``, and carry the bundled data, its attribution, the licences
+(MIT for the code, CC BY 4.0 for the data), the type-hint marker and the
+single-sourced version; the sdist carries what its tests read."""
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,10 @@ def test_wheel_carries_code_data_licence_and_version(dist):
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     info = "deepchem_actinn-%s.dist-info/" % version
     assert set(DATA) <= names
+    assert "deepchem_actinn/py.typed" in names  # PEP 561: typed package
     assert info + "licenses/LICENSE" in names
+    # the data's CC BY 4.0 attribution is a licence file too
+    assert info + "licenses/" + DATA[0] in names
     code = {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "deepchem_actinn").rglob("*.py")
@@ -84,6 +88,11 @@ def test_wheel_carries_code_data_licence_and_version(dist):
     meta = zf.read(info + "METADATA").decode()
     assert "Version: %s\n" % version in meta
     assert "Requires-Python: >=3.10\n" in meta
+    assert "License-Expression: MIT AND CC-BY-4.0\n" in meta
+    assert "\nLicense: " not in meta  # the expression, not the old field
+    assert "License-File: LICENSE\n" in meta
+    assert "License-File: %s\n" % DATA[0] in meta
+    assert "Author: deepchem-actinn developers\n" in meta
     assert 'Requires-Dist: deepchem>=2.8.0; python_version < "3.12"' in meta
     assert "actinn = deepchem_actinn.__main__:run" in zf.read(
         info + "entry_points.txt").decode()
@@ -97,8 +106,8 @@ def test_sdist_carries_licence_data_and_tests(dist):
         names = set(tar.getnames())
     # what the tests read, so that `pytest` runs in the unpacked sdist
     expected = SOURCES + DATA + [
-        "tests/test_packaging.py", "benchmarks/harness.py",
-        "benchmarks/technologies.py", "docs/source/conf.py",
-        "tutorials/ACTINN_cell_type_identification.ipynb"
+        "deepchem_actinn/py.typed", "tests/test_packaging.py",
+        "benchmarks/harness.py", "benchmarks/technologies.py",
+        "docs/source/conf.py", "tutorials/ACTINN_cell_type_identification.ipynb"
     ]
     assert {prefix + name for name in expected} <= names
