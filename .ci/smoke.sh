@@ -10,7 +10,8 @@
 # `actinn report`, prints accuracy and macro F1 and fails below 0.9 accuracy,
 # or, given REFERENCE_LABELS (the predicted_label.txt the same annotator gave
 # elsewhere), if more than 1% of the cells get another label. Without
-# ANNOTATOR_DIR it runs only the README's `actinn demo`, which it always runs first.
+# ANNOTATOR_DIR it runs only the README's `actinn demo`, which it always runs first,
+# after the I/O tests on the pandas this Python resolves.
 # Everything lives in a temporary folder removed at the end (pip's own cache
 # is kept, so a second run downloads nothing).
 # Exits non-zero, saying which step failed, if anything fails.
@@ -59,6 +60,18 @@ pip install -q .
 
 # Run from the empty work folder, so nothing there shadows an installed module.
 cd "$work"
+
+# The readers' and label matching's tests on the pandas this Python resolves
+# (3 on 3.12 and 3.13, whose str dtype once hid empty CSV fields and
+# misaligned a labels Series), on the installed package (importlib mode puts
+# no checkout folder on sys.path); pytest comes from pip's cache.
+mark "I/O tests on pandas $(python -c 'import pandas; print(pandas.__version__)')"
+pip install -q pytest
+python -m pytest -q -p no:cacheprovider --import-mode=importlib \
+    "$repo"/tests/test_readers.py \
+    "$repo"/tests/test_io_*.py "$repo"/tests/test_writers.py \
+    "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py
+
 mark "actinn demo"
 actinn demo -o demo --threads 1
 if [[ -z "$annotator" ]]; then

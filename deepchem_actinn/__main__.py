@@ -34,10 +34,19 @@ def run() -> None:
         leave(130)
 
 
+def _launched_by_torchrun() -> bool:
+    """Whether torchrun's variables say this process is one of several:
+    :func:`deepchem_actinn.models.distributed.launched_by_torchrun`, read
+    here without importing PyTorch, so that ``actinn --help`` and
+    ``--version`` outside torchrun stay fast."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and \
+        "RANK" in os.environ
+
+
 def _run() -> None:
-    from deepchem_actinn.models import distributed  # imports PyTorch
-    if not distributed.launched_by_torchrun():
+    if not _launched_by_torchrun():
         leave(main())
+    from deepchem_actinn.models import distributed  # imports PyTorch
     # the top-level parser's only options (-h, --version) take no value
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if command not in TRAINING_COMMANDS and not set(_HELP) & set(sys.argv):

@@ -7,7 +7,17 @@ needs PyTorch is marked ``@pytest.mark.torch`` so that ``pytest -m torch``
 explicitly (``pytestmark = pytest.mark.torch``); every other test, doctests
 included, is marked here when its module holds PyTorch or one of the
 package's PyTorch-backed names (``deepchem_actinn.models``, the annotator).
+
+And the ``requires_deepchem`` marker: a test that needs DeepChem (a core
+dependency on Python < 3.12 only; the ``deepchem`` extra brings it on 3.12,
+and 3.13 has none) is skipped, saying what to install, where DeepChem
+cannot be imported. Such a module imports DeepChem's names in a
+``try: ... except ImportError: pass`` block, so that it still collects and
+its other tests run. (The package's doctests: the repository's
+``conftest.py``.)
 """
+import functools
+import importlib
 import types
 from typing import Any, Dict
 
@@ -24,6 +34,32 @@ TORCH_BACKED = ("torch", "deepchem_actinn.models", "deepchem_actinn.annotator")
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "torch: needs PyTorch (DeepChem's marker for torch tests)")
+    config.addinivalue_line(
+        "markers", "requires_deepchem: needs DeepChem; skipped, saying what "
+        "to install, where it cannot be imported")
+
+
+@functools.lru_cache(maxsize=None)
+def deepchem_missing() -> str:
+    """Why DeepChem (with the modules the integration loads) cannot be
+    imported here, as a skip reason naming what to install; "" where it
+    can. Tried once, when a marked test first runs."""
+    from deepchem_actinn._deepchem import _quiet_import, install_hint
+    try:
+        with _quiet_import():
+            importlib.import_module("deepchem.models.torch_models")
+    except ImportError as err:
+        return ("needs DeepChem (the `deepchem` extra), which cannot be "
+                "imported here (%s): %s" % (err, install_hint()))
+    return ""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own skip marks are read
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("requires_deepchem") is not None:
+        reason = deepchem_missing()
+        if reason:  # reported at the test's own line, as a skip mark is
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def _needs_torch(namespace: Dict[str, Any]) -> bool:

@@ -289,8 +289,8 @@ def test_fused_sparse_scorer_equals_normalise_align_then_networks(
     normalisation on the non-zeros) against the plain one: align the raw
     counts to the model's genes, then normalise (library size = counts in
     the model's genes)."""
-    from deepchem_actinn.transformers.gene_filter import take_columns
-    from deepchem_actinn.transformers.normalise import library_size_log
+    from deepchem_actinn.preprocessing.gene_filter import take_columns
+    from deepchem_actinn.preprocessing.normalise import library_size_log
     rng = np.random.default_rng(1)
     order = rng.permutation(2000)[:1900]  # shuffled, some genes missing
     X = tm_test["X"][:, order]
@@ -333,14 +333,15 @@ def test_row_sums_of_csr_rows_including_empty_ones():
     np.testing.assert_array_equal(_row_sums(X.indptr[4:], X.data), [0])
 
 
+@pytest.mark.requires_deepchem
 def test_models_are_deepchem_views_of_the_networks(quick, tm_test):
     """``models_`` wraps the ensemble's members as ACTINNModel, so
     DeepChem's predict gives each member's probabilities."""
     import deepchem as dc
 
     from deepchem_actinn import ACTINNModel
-    from deepchem_actinn.transformers.gene_filter import take_columns
-    from deepchem_actinn.transformers.normalise import library_size_log
+    from deepchem_actinn.preprocessing.gene_filter import take_columns
+    from deepchem_actinn.preprocessing.normalise import library_size_log
     models = quick.models_
     assert all(isinstance(m, ACTINNModel) for m in models)
     assert len(models) == len(quick.ensemble_) == 2
@@ -1101,6 +1102,7 @@ def test_predict_refuses_gene_names_of_another_length_first(
     assert "missing" not in caplog.text
 
 
+@pytest.mark.requires_deepchem
 def test_to_dataset_feeds_the_deepchem_models(quick, tm_test):
     """The networks' input as a dense dc.data.NumpyDataset with the
     annotator's class ids: what models_ evaluate, from sparse counts too."""

@@ -3,6 +3,7 @@ warnings, --labelled-only, --device, --scheduler, the voting flags, only
 the main process writing; ``sample-data`` and ``report --query``."""
 import re
 import shlex
+import sys
 
 import anndata
 import numpy as np
@@ -243,6 +244,20 @@ def test_scheduler_errors_name_the_scheduler_or_the_options(
             " --hierarchy and --remove-ambient need the whole query in one "
             "process: leave out --scheduler, or those"
             in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_scheduler_without_dask_names_the_extra(model, tmp_path, capsys,
+                                                monkeypatch):
+    """Without dask.distributed installed, --scheduler says which extra
+    brings it, as the library's own functions do."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # not installed
+    assert predict(model, PATHS["test"], tmp_path / "out", "--scheduler",
+                   "tcp://127.0.0.1:8786", "-q") == 2
+    err = capsys.readouterr().err
+    assert err == ("actinn predict: error: --scheduler tcp://127.0.0.1:8786: "
+                   "Dask prediction needs dask.distributed: pip install "
+                   "\"deepchem-actinn[distributed]\"\n")
     assert not (tmp_path / "out").exists()
 
 

@@ -1,14 +1,21 @@
 import logging
 
-import deepchem as dc
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from deepchem_actinn import GeneFilterTransformer, library_size_log
+from deepchem_actinn import library_size_log
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.preprocessing import GeneFilter, take_columns
 from deepchem_actinn.preprocessing.gene_stats import GeneStats, gene_statistics
+
+try:  # the DeepChem integration; where it cannot be imported, the tests
+    # marked requires_deepchem are skipped (conftest.py)
+    import deepchem as dc
+
+    from deepchem_actinn import GeneFilterTransformer
+except ImportError:
+    pass
 
 
 def reference_mask(X, total=(1, 99), cvp=(1, 99), rtol=0.0):
@@ -47,6 +54,7 @@ def test_stats_match_numpy_dense_sparse_and_chunked(normalised):
         np.testing.assert_allclose(stats.std, Xd.std(0), rtol=1e-7, atol=1e-9)
 
 
+@pytest.mark.requires_deepchem
 def test_same_genes_as_numpy_reference_up_to_ties(normalised, tm_train):
     gf = GeneFilterTransformer(dataset=dc.data.NumpyDataset(normalised),
                                genes=tm_train["genes"])
@@ -62,6 +70,7 @@ def test_same_genes_as_numpy_reference_up_to_ties(normalised, tm_train):
     assert len(gf.kept_genes) == 1882
 
 
+@pytest.mark.requires_deepchem
 def test_fit_is_the_same_for_sparse_float64_and_disk_datasets(
         normalised, tm_train, tmp_path):
     genes = tm_train["genes"]
@@ -81,12 +90,14 @@ def test_fit_is_the_same_for_sparse_float64_and_disk_datasets(
         np.testing.assert_array_equal(mask, masks[0])
 
 
+@pytest.mark.requires_deepchem
 def test_transform_applies_mask(normalised, tm_train):
     gf = GeneFilterTransformer(dataset=normalised, genes=tm_train["genes"])
     out = gf.transform(dc.data.NumpyDataset(normalised[:10]))
     np.testing.assert_array_equal(out.X, normalised[:10][:, gf.mask])
 
 
+@pytest.mark.requires_deepchem
 def test_align_by_name_with_shuffled_and_missing_genes(normalised, tm_train,
                                                        caplog):
     genes = tm_train["genes"]
@@ -116,6 +127,7 @@ def test_align_by_name_with_shuffled_and_missing_genes(normalised, tm_train,
     np.testing.assert_array_equal(sparse.toarray(), expected)
 
 
+@pytest.mark.requires_deepchem
 def test_too_few_shared_genes_is_an_error(normalised, tm_train):
     gf = GeneFilterTransformer(dataset=normalised, genes=tm_train["genes"])
     other = ["ENSMUSG%08d" % i for i in range(2000)]
@@ -124,6 +136,7 @@ def test_too_few_shared_genes_is_an_error(normalised, tm_train):
         gf.align(normalised[:3], other)
 
 
+@pytest.mark.requires_deepchem
 def test_wrong_width_and_missing_fit_data(normalised, tm_train):
     gf = GeneFilterTransformer(dataset=normalised, genes=tm_train["genes"])
     with pytest.raises(ACTINNInputError, match="genes=..."):
@@ -192,6 +205,7 @@ def test_gene_filter_equals_numpy_filter(continuous, sparse):
         (300, mask.sum()))
 
 
+@pytest.mark.requires_deepchem
 def test_gene_filter_on_bundled_data_is_numpy_with_the_tie_rule(
         normalised, tm_train):
     gf = GeneFilter().fit(normalised, tm_train["genes"])

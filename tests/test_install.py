@@ -1,8 +1,10 @@
 """What an installed package promises: DeepChem imported quietly where it is
 needed, a one-line message where it is missing, and the command line's
 prediction path without DeepChem at all (as on Python 3.13)."""
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from deepchem_actinn.datasets import tabula_muris_sample_paths
 
 # Makes `import deepchem` fail, as where DeepChem is not installed.
 NO_DEEPCHEM = "import sys; sys.modules['deepchem'] = None; "
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python(code, *args, cwd=None):
@@ -22,6 +25,7 @@ def _python(code, *args, cwd=None):
                           timeout=600)
 
 
+@pytest.mark.requires_deepchem
 @pytest.mark.parametrize("name", ["ACTINNModel", "GeneFilterTransformer"])
 def test_deepchem_names_import_silently(name):
     run = _python("import deepchem_actinn as da; da.%s" % name)
@@ -105,3 +109,70 @@ def test_predict_and_report_work_without_deepchem(tmp_path):
                      str(tmp_path / "report"), "-q")
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "report" / "report.html").exists()
+
+
+@pytest.mark.skipif(not (ROOT / "conftest.py").is_file(),
+                    reason="needs the repository's conftest.py (the package "
+                    "doctests' skip), not in %s" % ROOT)
+def test_tests_and_doctests_needing_deepchem_skip_without_it():
+    """Where DeepChem cannot be imported (Python 3.12 without the extra,
+    3.13), pytest skips the tests and doctests that need it, saying what to
+    install, and runs the others: a module of DeepChem tests, one that mixes
+    them with others, a module of the DeepChem integration and doctests that
+    use it beside others."""
+    run = _python(NO_DEEPCHEM +
+                  "import pytest; sys.exit(pytest.main(sys.argv[1:]))",
+                  "-q",
+                  "-rs",
+                  "-p",
+                  "no:cacheprovider",
+                  "tests/test_splitters.py",
+                  "tests/test_normalise.py",
+                  "deepchem_actinn/splitters.py",
+                  "deepchem_actinn/datasets.py",
+                  cwd=ROOT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    counts = dict((kind, int(n)) for n, kind in re.findall(
+        r"(\d+) (passed|skipped|failed|errors?)", run.stdout))
+    assert counts.get("passed", 0) >= 6 and counts.get("skipped", 0) >= 8
+    assert set(counts) == {"passed", "skipped"}, run.stdout[-3000:]
+    skips = [l for l in run.stdout.splitlines() if l.startswith("SKIPPED")]
+    assert skips and all("needs DeepChem (the `deepchem` extra)" in line
+                         for line in skips), "\n".join(skips)
+    assert any("deepchem_actinn/splitters.py" in line for line in skips)
+    assert any("datasets.py" in line for line in skips)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_do_not_import_torch(flag):
+    """``actinn --help`` and ``--version`` outside torchrun stay fast: they
+    import neither PyTorch nor DeepChem."""
+    run = _python(
+        "import sys\n"
+        "sys.argv = ['actinn', %r]\n"
+        "from deepchem_actinn.__main__ import run\n"
+        "try:\n    run()\nexcept SystemExit as stop:\n    code = stop.code\n"
+        "print(code, 'torch' in sys.modules, 'deepchem' in sys.modules)" % flag)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "0 False False"
+
+
+@pytest.mark.parametrize("env, expected", [
+    ("", False),
+    ("WORLD_SIZE=2", False),
+    ("RANK=0", False),
+    ("RANK=0 WORLD_SIZE=1", False),
+    ("RANK=1 WORLD_SIZE=2", True),
+])
+def test_entry_point_tells_torchrun_as_the_library_does(monkeypatch, env,
+                                                        expected):
+    """The entry point reads torchrun's variables itself (without importing
+    PyTorch), by the library's rule."""
+    from deepchem_actinn import __main__ as entry
+    from deepchem_actinn.models import distributed
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for setting in env.split():
+        monkeypatch.setenv(*setting.split("="))
+    assert entry._launched_by_torchrun() == \
+        distributed.launched_by_torchrun() == expected

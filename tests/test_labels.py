@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from deepchem_actinn import CellTypeLabels
+from deepchem_actinn.annotator.fitting import label_names
 from deepchem_actinn.errors import ACTINNInputError
 
 
@@ -46,3 +48,14 @@ def test_names_are_stripped_and_missing_ones_refused():
         with pytest.raises(ACTINNInputError,
                            match="a missing label .* is not a cell type"):
             CellTypeLabels(["B cell", missing])
+
+
+@pytest.mark.parametrize("infer_string", [False, True], ids=["object", "str"])
+def test_labels_series_is_matched_to_cells_by_id(infer_string):
+    """A labels Series indexed by the cell ids in another order is matched to
+    the cells by id, whether pandas holds its index as object (pandas 2) or
+    str (pandas 3, future.infer_string)."""
+    with pd.option_context("future.infer_string", infer_string):
+        labels = pd.Series({"c2": "T cell", "c3": "NK cell", "c1": "B cell"})
+    assert list(label_names(labels, ["c1", "c2", "c3"])) == \
+        ["B cell", "T cell", "NK cell"]

@@ -3,11 +3,16 @@ modules, and imports that run one way (files -> io -> preprocessing ->
 models -> annotator; nothing but ``python -m deepchem_actinn`` imports the
 command line)."""
 import ast
+import doctest
 import pathlib
+import warnings
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "deepchem_actinn"
+import deepchem_actinn
+
+#: The package's own folder, the one imported (a checkout's, or installed).
+PACKAGE = pathlib.Path(deepchem_actinn.__file__).resolve().parent
 MAX_LINES = 600
 
 #: Subpackage -> the subpackages it must never import (lazily or not).
@@ -23,7 +28,17 @@ FORBIDDEN = {
 
 
 def modules():
-    return sorted(PACKAGE.rglob("*.py"))
+    found = sorted(PACKAGE.rglob("*.py"))
+    if not found:  # a collection error: these rules must never pass on nothing
+        raise AssertionError("no modules found under %s" % PACKAGE)
+    return found
+
+
+def test_modules_are_the_packages():
+    names = {p.relative_to(PACKAGE).as_posix() for p in modules()}
+    assert {"__init__.py", "__main__.py", "io/text.py", "cli/predict.py"
+           } <= names
+    assert len(names) > 50
 
 
 def imported(path: pathlib.Path):
@@ -76,3 +91,35 @@ def test_imports_run_one_way():
             elif target in FORBIDDEN.get(here, ()):
                 wrong.append("%s/%s imports %s" % (here, path.name, name))
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def _doctest_examples(tree: ast.AST):
+    """The source of every doctest example in the docstrings of a module's
+    syntax tree, with its docstring's line."""
+    parser = doctest.DocTestParser()
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef,
+                  ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        if isinstance(node, documented):
+            docstring = ast.get_docstring(node, clean=False)
+            for example in parser.get_examples(docstring or ""):
+                yield getattr(node, "lineno", 1), example.source
+
+
+def test_code_and_doctests_compile_without_warnings():
+    """No module of the package or the tests, and no doctest example, has
+    an invalid escape such as ``"$\\gamma$"`` (a SyntaxWarning from Python
+    3.12, an error under -W error and in a later Python)."""
+    files = modules() + sorted(pathlib.Path(__file__).parent.glob("*.py"))
+    wrong = []
+    for path in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                tree = ast.parse(path.read_text(), str(path))
+                for line, source in _doctest_examples(tree):
+                    where = "%s, docstring at line %d" % (path.name, line)
+                    compile(source, where, "single")
+            except SyntaxError as err:
+                wrong.append("%s: %s" % (path, err))
+    assert not wrong, "\n".join(wrong)

@@ -1,10 +1,17 @@
-import deepchem as dc
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
-from deepchem_actinn import ACTINNClassifier, ACTINNModel
+from deepchem_actinn import ACTINNClassifier
+
+try:  # the DeepChem integration; where it cannot be imported, the tests
+    # marked requires_deepchem are skipped (conftest.py)
+    import deepchem as dc
+
+    from deepchem_actinn import ACTINNModel
+except ImportError:
+    pass
 
 pytestmark = pytest.mark.torch
 
@@ -35,6 +42,7 @@ def test_network_shapes_and_hidden_sizes():
         ACTINNClassifier(None, 4)
 
 
+@pytest.mark.requires_deepchem
 def test_defaults_are_actinns():
     model = ACTINNModel(output_dim=3, input_size=10)
     assert model.batch_size == 128
@@ -47,6 +55,7 @@ def test_defaults_are_actinns():
     assert model.optimizer.weight_decay == 0.005
 
 
+@pytest.mark.requires_deepchem
 def test_predict_is_probabilities_and_metrics_agree(toy):
     model = ACTINNModel(output_dim=3, input_size=40, seed=0, learning_rate=1e-3)
     model.fit(toy, nb_epoch=5)
@@ -66,6 +75,7 @@ def test_predict_is_probabilities_and_metrics_agree(toy):
     assert scores["accuracy_score"] > 0.9
 
 
+@pytest.mark.requires_deepchem
 def test_seed_makes_training_reproducible(toy):
     runs = []
     for seed in (7, 7, 8):
@@ -76,6 +86,7 @@ def test_seed_makes_training_reproducible(toy):
     assert not np.allclose(runs[0], runs[2])
 
 
+@pytest.mark.requires_deepchem
 def test_overfit_a_tiny_dataset():
     """DeepChem's overfitting check: a model that can learn memorises a
     handful of random samples with random labels."""
@@ -96,6 +107,7 @@ def test_overfit_a_tiny_dataset():
     assert (model.predict(data).argmax(axis=1) == y.ravel()).all()
 
 
+@pytest.mark.requires_deepchem
 def test_save_and_restore_through_model_dir(toy, tmp_path):
     """A checkpoint in model_dir, restored into a new model with other
     initial weights, gives identical predictions."""
@@ -115,6 +127,7 @@ def test_save_and_restore_through_model_dir(toy, tmp_path):
     assert restored.get_global_step() == model.get_global_step()
 
 
+@pytest.mark.requires_deepchem
 def test_sample_weights_weigh_each_sample(toy):
     model = ACTINNModel(output_dim=3, input_size=40, seed=0)
     model._ensure_built()
@@ -131,6 +144,7 @@ def test_sample_weights_weigh_each_sample(toy):
     torch.testing.assert_close(loss, expected)
 
 
+@pytest.mark.requires_deepchem
 def test_disk_dataset_training_is_seeded(toy, tmp_path):
     disk = dc.data.DiskDataset.from_numpy(toy.X,
                                           toy.y,
@@ -145,6 +159,7 @@ def test_disk_dataset_training_is_seeded(toy, tmp_path):
     assert runs[0].shape == (300, 3)
 
 
+@pytest.mark.requires_deepchem
 @pytest.mark.parametrize("shard_size", [None, 30, 100, 500])
 def test_shuffled_epoch_batches_do_not_depend_on_shards(toy, tmp_path,
                                                         shard_size):
@@ -215,6 +230,7 @@ def _toy_batches(n_batches=6, batch=16, genes=40, seed=0):
     return list(minibatches(X, y, w, batch, np.random.default_rng(seed)))
 
 
+@pytest.mark.requires_deepchem
 def test_ensemble_members_train_as_they_would_alone():
     """Side by side in one pass, each member follows the updates it gets
     when trained alone on the same minibatches (same seed, same steps)."""
@@ -240,6 +256,7 @@ def test_ensemble_members_train_as_they_would_alone():
                                        msg=name)
 
 
+@pytest.mark.requires_deepchem
 def test_ensemble_outputs_are_its_members_and_its_loss_their_sum():
     from deepchem_actinn.models.actinn import (ACTINNEnsemble,
                                                EnsembleCrossEntropy,
@@ -267,6 +284,7 @@ def test_ensemble_outputs_are_its_members_and_its_loss_their_sum():
     assert torch.equal(torch.rand(1), before)
 
 
+@pytest.mark.requires_deepchem
 def test_fused_adam_takes_plain_adams_steps():
     from deepchem_actinn.models.actinn import FusedAdam
     torch.manual_seed(0)

@@ -1,6 +1,7 @@
 """The release check: the source distribution and the wheel build, pass
-``twine check``, and carry the bundled data, its attribution, the licence
-and the single-sourced version."""
+``twine check``, and carry the bundled data, its attribution, the licences
+(MIT for the code, CC BY 4.0 for the data), the type-hint marker and the
+single-sourced version; the sdist carries what its tests read."""
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,17 @@ import pytest
 import deepchem_actinn
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["setup.cfg", "pyproject.toml", "MANIFEST.in", "LICENSE", "README.md"]
+SOURCES = [
+    "setup.cfg", "pyproject.toml", "MANIFEST.in", "LICENSE", "README.md",
+    "conftest.py"
+]
+#: Folders of the repository the sdist carries (the tests read them).
+FOLDERS = ["deepchem_actinn", "tests", "benchmarks", "docs", "tutorials"]
+_MISSING = [name for name in SOURCES + FOLDERS if not (ROOT / name).exists()]
+if _MISSING:  # tests run outside the repository (or an sdist of it)
+    pytest.skip("building the distributions needs the repository's %s, not "
+                "in %s" % (", ".join(_MISSING), ROOT),
+                allow_module_level=True)
 DATA = [
     "deepchem_actinn/data/tabula_muris_sample/%s" % name
     for name in ("README.md", "train_sample.h5", "train_label_sample.txt",
@@ -28,8 +39,8 @@ def dist(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")
     for name in SOURCES:
         shutil.copy(ROOT / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("deepchem_actinn", "tests"):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".work")
+    for folder in FOLDERS:
         shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     out = src / "dist"
     run = subprocess.run([
@@ -63,7 +74,10 @@ def test_wheel_carries_code_data_licence_and_version(dist):
     names = set(zipfile.ZipFile(wheels[0]).namelist())
     info = "deepchem_actinn-%s.dist-info/" % version
     assert set(DATA) <= names
+    assert "deepchem_actinn/py.typed" in names  # PEP 561: typed package
     assert info + "licenses/LICENSE" in names
+    # the data's CC BY 4.0 attribution is a licence file too
+    assert info + "licenses/" + DATA[0] in names
     code = {
         p.relative_to(ROOT).as_posix()
         for p in (ROOT / "deepchem_actinn").rglob("*.py")
@@ -74,6 +88,11 @@ def test_wheel_carries_code_data_licence_and_version(dist):
     meta = zf.read(info + "METADATA").decode()
     assert "Version: %s\n" % version in meta
     assert "Requires-Python: >=3.10\n" in meta
+    assert "License-Expression: MIT AND CC-BY-4.0\n" in meta
+    assert "\nLicense: " not in meta  # the expression, not the old field
+    assert "License-File: LICENSE\n" in meta
+    assert "License-File: %s\n" % DATA[0] in meta
+    assert "Author: deepchem-actinn developers\n" in meta
     assert 'Requires-Dist: deepchem>=2.8.0; python_version < "3.12"' in meta
     assert "actinn = deepchem_actinn.__main__:run" in zf.read(
         info + "entry_points.txt").decode()
@@ -85,5 +104,10 @@ def test_sdist_carries_licence_data_and_tests(dist):
     prefix = "deepchem_actinn-%s/" % version
     with tarfile.open(sdist) as tar:
         names = set(tar.getnames())
-    expected = SOURCES + DATA + ["tests/test_packaging.py"]
+    # what the tests read, so that `pytest` runs in the unpacked sdist
+    expected = SOURCES + DATA + [
+        "deepchem_actinn/py.typed", "tests/test_packaging.py",
+        "benchmarks/harness.py", "benchmarks/technologies.py",
+        "docs/source/conf.py", "tutorials/ACTINN_cell_type_identification.ipynb"
+    ]
     assert {prefix + name for name in expected} <= names

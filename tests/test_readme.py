@@ -27,8 +27,11 @@ def test_python_blocks_are_found():
 
 
 @pytest.mark.torch
+@pytest.mark.requires_deepchem
+@pytest.mark.skipif(not README.is_file(),
+                    reason="needs the repository's README.md, not at %s" %
+                    README)
 def test_readme_python_examples_run(tmp_path, monkeypatch):
-    pytest.importorskip("deepchem")
     blocks = python_blocks(README.read_text())
     assert len(blocks) >= 3
     monkeypatch.chdir(tmp_path)

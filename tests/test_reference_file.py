@@ -12,7 +12,7 @@ from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.annotator.reference_file import ReferenceFile
 from deepchem_actinn.preprocessing.gene_stats import gene_statistics
-from deepchem_actinn.transformers.normalise import library_size_log
+from deepchem_actinn.preprocessing.normalise import library_size_log
 
 
 @pytest.fixture(scope="module")

@@ -50,10 +50,10 @@ def _deepchem_weights(network_kwargs, epochs):
     return model.model.state_dict(), losses
 
 
+@pytest.mark.requires_deepchem
 @pytest.mark.parametrize("n_networks, sparse", [(3, True), (2, False),
                                                 (1, True)])
 def test_loop_gives_deepchems_weights_bit_for_bit(data, n_networks, sparse):
-    pytest.importorskip("deepchem")
     X, y, w, n_types = data
     X = sp.csr_matrix(X) if sparse else np.asarray(X.todense()) \
         if sp.issparse(X) else X

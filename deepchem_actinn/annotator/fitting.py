@@ -121,8 +121,9 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
     if isinstance(labels, pd.Series) and cell_ids is not None:
         index = labels.index.astype(str)
         ids = pd.Index([str(c) for c in cell_ids])
-        if (labels.index.dtype == object and index.is_unique and
-                ids.is_unique and ids.isin(index).all() and
+        # text ids: an object index in pandas 2, a str one in pandas 3
+        if (pd.api.types.is_string_dtype(labels.index.dtype) and
+                index.is_unique and ids.is_unique and ids.isin(index).all() and
                 not index.equals(ids)):
             labels = pd.Series(list(labels), index=index,
                                dtype=object).reindex(ids)

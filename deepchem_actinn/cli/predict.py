@@ -319,16 +319,16 @@ def _chunks(args, annotator, column: str,
     from deepchem_actinn.io.prefetch import prefetch
     upper = not args.keep_gene_case
     if args.scheduler:
-        try:
-            from distributed import Client
-
-            from deepchem_actinn.distributed import predict_file_dask
+        from deepchem_actinn.distributed import predict_file_dask
+        from deepchem_actinn.distributed.dask_predict import _distributed
+        try:  # without Dask, the library's message: which extra to install
+            distributed = _distributed()
         except ImportError as err:
             raise ACTINNInputError("--scheduler %s: %s" %
                                    (args.scheduler, err)) from None
         logger.info("annotating on the dask scheduler %s", args.scheduler)
         try:
-            client = Client(args.scheduler, timeout="30s")
+            client = distributed.Client(args.scheduler, timeout="30s")
         except ValueError as err:  # e.g. an unknown address scheme
             raise ACTINNInputError("--scheduler %s: not a Dask scheduler "
                                    "address (%s)" %

@@ -179,7 +179,8 @@ def _refuse_missing_fields(p: Path, df: pd.DataFrame,
     which would be reported as NaN values the file does not hold)."""
     missing = df.isna().to_numpy()  # rows cut short
     for j, column in enumerate(df.columns):
-        if df[column].dtype == object:  # empty fields
+        # empty fields: text columns, of object dtype in pandas 2, str in 3
+        if pd.api.types.is_string_dtype(df[column].dtype):
             missing[:, j] |= (df[column] == "").to_numpy()
     if not missing.any():
         return

@@ -197,8 +197,9 @@ def gene_candidates(var_names: Sequence[str],
     if var is not None and len(var) == len(candidates["var_names"]):
         for column in var.columns:
             values = var[column]
-            if values.dtype == object or str(
-                    values.dtype) in ("category", "string", "str"):
+            # text: object (pandas 2), str or string (pandas 3), category
+            if (pd.api.types.is_string_dtype(values.dtype) or
+                    isinstance(values.dtype, pd.CategoricalDtype)):
                 candidates["var['%s']" % column] = [str(v) for v in values]
     return candidates
 

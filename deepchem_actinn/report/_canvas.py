@@ -23,7 +23,7 @@ def drawn(name: object, width: int = MAX_NAME_CHARS) -> str:
     Examples
     --------
     >>> from deepchem_actinn.report._canvas import drawn
-    >>> print(drawn("Th17 $\gamma$ cell"))
+    >>> print(drawn(r"Th17 $\gamma$ cell"))
     Th17 \$\gamma\$ cell
     >>> drawn("a" * 30 + "b" * 30, 10)
     'aaaaa…bbbb'
