@@ -372,6 +372,21 @@ def test_epoch_source_on_and_off_the_device_give_the_same_batches(data):
     assert epoch_source(X, y, w, 16, "cpu").__name__ == "host"
 
 
+def _own_copy_worker(path):
+    """A script that runs ``actinn train -trs A`` on process 0 and ``-trs
+    B`` on the others (``script A B rest...``): each process its own copy
+    of the reference."""
+    path.write_text(
+        textwrap.dedent('''
+        import os, sys
+        from deepchem_actinn import __main__ as entry
+        sys.argv = ["actinn", "train", "-trs", sys.argv[1] if
+                    os.environ["RANK"] == "0" else sys.argv[2], *sys.argv[3:]]
+        entry.run()
+        '''))
+    return path
+
+
 def _torchrun(*args, timeout=240):
     """Two gloo processes started by torchrun; the finished process. On a
     timeout torchrun is stopped, and stops its workers (each in a session
@@ -537,15 +552,7 @@ def test_each_message_comes_once_and_errors_name_the_process(tiny):
     assert "(process 1)" not in proc.stderr
     # process 1 alone is given a file that does not exist: its error says
     # which process it comes from
-    worker = tiny / "one_fails.py"
-    worker.write_text(
-        textwrap.dedent('''
-        import os, sys
-        from deepchem_actinn import __main__ as entry
-        sys.argv = ["actinn", "train", "-trs", sys.argv[1] if
-                    os.environ["RANK"] == "0" else sys.argv[2], *sys.argv[3:]]
-        entry.run()
-        '''))
+    worker = _own_copy_worker(tiny / "one_fails.py")
     proc = _torchrun(str(worker), str(tiny / "ref.h5ad"), str(tiny / "none"),
                      *train[5:], str(tiny / "refused"))
     assert proc.returncode != 0
@@ -595,15 +602,7 @@ def test_processes_that_read_different_references_are_refused(tiny):
     ref = anndata.read_h5ad(tiny / "ref.h5ad")
     ref[np.random.default_rng(1).permutation(60)].copy().write_h5ad(
         tiny / "shuffled.h5ad")
-    worker = tiny / "own_copy.py"
-    worker.write_text(
-        textwrap.dedent('''
-        import os, sys
-        from deepchem_actinn import __main__ as entry
-        sys.argv = ["actinn", "train", "-trs", sys.argv[1] if
-                    os.environ["RANK"] == "0" else sys.argv[2], *sys.argv[3:]]
-        entry.run()
-        '''))
+    worker = _own_copy_worker(tiny / "own_copy.py")
     proc = _torchrun(str(worker), str(tiny / "ref.h5ad"),
                      str(tiny / "shuffled.h5ad"), "-trl",
                      str(tiny / "labels.txt"), "-ne", "2", "--networks", "1",
@@ -810,15 +809,7 @@ def test_processes_reading_different_files_out_of_core_are_refused(tiny):
     ref = anndata.read_h5ad(tiny / "ref.h5ad")
     ref[np.random.default_rng(2).permutation(60)].copy().write_h5ad(
         tiny / "reordered.h5ad")
-    worker = tiny / "own_file.py"
-    worker.write_text(
-        textwrap.dedent('''
-        import os, sys
-        from deepchem_actinn import __main__ as entry
-        sys.argv = ["actinn", "train", "-trs", sys.argv[1] if
-                    os.environ["RANK"] == "0" else sys.argv[2], *sys.argv[3:]]
-        entry.run()
-        '''))
+    worker = _own_copy_worker(tiny / "own_file.py")
     proc = _torchrun(str(worker), str(tiny / "ref.h5ad"),
                      str(tiny / "reordered.h5ad"), *train,
                      str(tiny / "ooc_mixed"))
