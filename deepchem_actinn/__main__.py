@@ -13,6 +13,9 @@ import time
 from typing import Optional
 
 from deepchem_actinn.cli import leave, main
+# torchrun's rule without PyTorch: --help and --version stay fast
+from deepchem_actinn.models.torchrun import \
+    launched_by_torchrun as _launched_by_torchrun
 
 #: The commands torchrun may start: their training is spread over its
 #: processes, and process 0 alone writes. Others are refused under torchrun,
@@ -32,15 +35,6 @@ def run() -> None:
     except KeyboardInterrupt:
         print("actinn: interrupted", file=sys.stderr)
         leave(130)
-
-
-def _launched_by_torchrun() -> bool:
-    """Whether torchrun's variables say this process is one of several:
-    :func:`deepchem_actinn.models.distributed.launched_by_torchrun`, read
-    here without importing PyTorch, so that ``actinn --help`` and
-    ``--version`` outside torchrun stay fast."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and \
-        "RANK" in os.environ
 
 
 def _run() -> None:

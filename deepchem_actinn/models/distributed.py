@@ -44,6 +44,7 @@ import torch
 import torch.distributed as dist
 
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.models.torchrun import launched_by_torchrun  # noqa: F401
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -91,12 +92,6 @@ def is_main_process() -> bool:
     True
     """
     return world_info().rank == 0
-
-
-def launched_by_torchrun() -> bool:
-    """Whether torchrun's variables say this process is one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and \
-        "RANK" in os.environ
 
 
 def choose_backend(device: Optional[str] = None) -> str:
