@@ -44,7 +44,7 @@ import torch
 import torch.distributed as dist
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.models.torchrun import launched_by_torchrun  # noqa: F401
+from deepchem_actinn.models.torchrun import launched_by_torchrun
 
 logger = logging.getLogger("deepchem_actinn")
 
