@@ -665,6 +665,30 @@ def test_errors_every_process_meets_are_said_by_process_0_once(tiny):
     assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
         proc.stderr[-3000:]
     assert "(process 1)" not in proc.stderr
+    # process 0 may come to the error seconds after process 1 (a loaded
+    # machine): process 1 still leaves it to process 0
+    late = tiny / "late_process_0.py"
+    late.write_text(
+        textwrap.dedent('''
+        import os, sys, time
+        from deepchem_actinn import __main__ as entry
+        from deepchem_actinn.cli import train
+        check = train.check_model_dir
+
+        def late_check(*args):
+            if os.environ["RANK"] == "0":
+                time.sleep(5)
+            check(*args)
+
+        train.check_model_dir = late_check
+        sys.argv = ["actinn", *sys.argv[1:]]
+        entry.run()
+        '''))
+    proc = _torchrun(str(late), *train[2:], "-m", str(tiny / "taken"))
+    assert proc.returncode != 0
+    assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
+        proc.stderr[-3000:]
+    assert "(process 1)" not in proc.stderr, proc.stderr[-3000:]
 
 
 def test_fit_in_a_script_under_torchrun_without_a_group_says_so(tmp_path):
