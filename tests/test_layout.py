@@ -123,3 +123,27 @@ def test_code_and_doctests_compile_without_warnings():
             except SyntaxError as err:
                 wrong.append("%s: %s" % (path, err))
     assert not wrong, "\n".join(wrong)
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["deepchem_actinn"] + parts)
+
+
+@pytest.mark.parametrize("path",
+                         [p for p in modules() if "__all__" in p.read_text()],
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_name_in_all_exists(path):
+    """``from module import *`` imports each name ``__all__`` lists."""
+    import importlib
+    name = _module_name(path)
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as err:  # an optional extra (dask, scanpy)
+        if (err.name or "").startswith("deepchem_actinn"):
+            raise
+        pytest.skip("%s needs %s" % (name, err.name))
+    missing = [n for n in module.__all__ if not hasattr(module, n)]
+    assert not missing, "%s.__all__ names what it lacks: %s" % (name, missing)

@@ -29,7 +29,7 @@ from deepchem_actinn.cli.progress import command_session, process_tag
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.signals import Terminated
 
-__all__ = ["main", "run", "build_parser", "FORMAT_ALIASES"]
+__all__ = ["main", "build_parser", "FORMAT_ALIASES"]
 
 #: Command name -> "module:function" that runs it.
 COMMANDS = {
