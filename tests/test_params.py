@@ -114,6 +114,15 @@ def test_set_params_refuses_a_bad_value_and_changes_nothing():
         annotator.set_params(linear_weight=1.0)
 
 
+def test_an_infinite_count_is_a_value_error_naming_it():
+    for name in ("n_networks", "patience", "max_validation_cells"):
+        with pytest.raises(ValueError,
+                           match="%s must be a whole number, got inf" % name):
+            ACTINNAnnotator().set_params(**{name: float("inf")})
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        ACTINNAnnotator(seed=float("nan"))
+
+
 def test_fit_checks_a_setting_assigned_directly(tm_train):
     annotator = ACTINNAnnotator(max_epochs=1)
     annotator.learning_rate = -1

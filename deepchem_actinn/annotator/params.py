@@ -73,7 +73,7 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
                          p["n_networks"], p["batch_size"], p["max_epochs"],
                          p["rejection_rate"])
     fitting.check_numbers(float(p["learning_rate"]), float(p["weight_decay"]),
-                          int(p["seed"]), float(p["min_overlap"]),
+                          _whole("seed", p["seed"]), float(p["min_overlap"]),
                           float(p["target_sum"]), float(p["log_base"]))
     if not 0 <= p["linear_weight"] < 1:
         raise ValueError("linear_weight must be in [0, 1), got %r" %
@@ -81,7 +81,7 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     augmentation = Augmentation.from_value(p["augment"])
     for name in ("n_networks", "max_epochs", "patience", "max_validation_cells",
                  "batch_size", "decay_steps", "seed"):
-        p[name] = int(p[name])
+        p[name] = _whole(name, p[name])
     for name in ("validation_fraction", "learning_rate", "weight_decay",
                  "decay_rate", "target_sum", "log_base", "min_overlap",
                  "rejection_rate", "linear_weight"):
@@ -92,6 +92,15 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
         p[name] = (float(p[name][0]), float(p[name][1]))
     p["augment"] = None if augmentation is None else augmentation.to_dict()
     return p
+
+
+def _whole(name: str, value: Any) -> int:
+    """``int(value)``; infinity or NaN is a ValueError naming ``name``."""
+    try:
+        return int(value)
+    except (OverflowError, ValueError):
+        raise ValueError("%s must be a whole number, got %r" %
+                         (name, value)) from None
 
 
 class Hyperparameters:
