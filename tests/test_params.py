@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.annotator import persistence
@@ -72,6 +74,16 @@ def test_clone_of_a_fitted_annotator_is_unfitted(fitted, tm_test):
     # the original stays fitted
     assert len(fitted.predict(tm_test["X"][:5], tm_test["genes"]).cell_types) \
         == 5
+
+
+def test_sklearn_check_is_fitted_tells_fitted_from_not(fitted):
+    """It reads the estimator tags (scikit-learn >= 1.6) and the attributes
+    ending in ``_``: an unfitted annotator has none."""
+    check_is_fitted(fitted)
+    for unfitted in (ACTINNAnnotator(), clone(fitted)):
+        with pytest.raises(NotFittedError):
+            check_is_fitted(unfitted)
+        assert unfitted.linear_ is None
 
 
 def test_clone_of_a_loaded_annotator(fitted, tmp_path):

@@ -27,7 +27,7 @@ from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.inference import embed
-from deepchem_actinn.models.linear import LINEAR_WEIGHT, LinearMember, fit_linear
+from deepchem_actinn.models.linear import LINEAR_WEIGHT, fit_linear
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
 from deepchem_actinn.preprocessing.augment import Augmentation
@@ -215,7 +215,6 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         self.device = device
         resolve(self.get_params())  # refuse bad values now; fit checks again
         self._models: Optional[List["ACTINNModel"]] = None
-        self.linear_: Optional[LinearMember] = None
 
     def _settings(self) -> SimpleNamespace:
         """The parameters checked and in the types fitting uses

@@ -4,8 +4,8 @@
 ``get_params`` and ``set_params`` as scikit-learn defines them: the names
 are the constructor's, read from its signature, and the values are kept as
 given, so that :func:`sklearn.base.clone` rebuilds an equal, unfitted
-annotator. :func:`resolve` checks the values and gives them in the types
-fitting uses and ``annotator.json`` saves. Nothing here imports
+annotator; and the estimator tags scikit-learn's tools ask for. :func:`resolve` checks the values and gives them in the types
+fitting uses and ``annotator.json`` saves. Only the tags import
 scikit-learn: loading an annotator to predict stays without it.
 """
 import inspect
@@ -107,6 +107,14 @@ class Hyperparameters:
     """``get_params`` and ``set_params`` over the constructor's parameters
     (inherited by :class:`~deepchem_actinn.ACTINNAnnotator`; see its
     Examples)."""
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags, which its tools read from version
+        1.6 on (``check_is_fitted`` among them): an estimator to fit, of
+        none of its types (``fit`` takes gene names and labels, ``predict``
+        returns an Annotation). scikit-learn is imported here only."""
+        from sklearn.utils import Tags, TargetTags
+        return Tags(estimator_type=None, target_tags=TargetTags(required=True))
 
     def get_params(self, deep: bool = True) -> Dict[str, Any]:
         """The constructor's parameters, by name, each as it was given (or
