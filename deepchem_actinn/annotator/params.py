@@ -4,9 +4,10 @@
 ``get_params`` and ``set_params`` as scikit-learn defines them: the names
 are the constructor's, read from its signature, and the values are kept as
 given, so that :func:`sklearn.base.clone` rebuilds an equal, unfitted
-annotator; and the estimator tags scikit-learn's tools ask for. :func:`resolve` checks the values and gives them in the types
-fitting uses and ``annotator.json`` saves. Only the tags import
-scikit-learn: loading an annotator to predict stays without it.
+annotator; and the estimator tags scikit-learn's tools ask for.
+:func:`resolve` checks the values and gives them in the types fitting uses
+and ``annotator.json`` saves. Only the tags import scikit-learn: loading
+an annotator to predict stays without it.
 """
 import inspect
 from typing import Any, Dict, Mapping, Tuple, TypeVar
