@@ -21,8 +21,9 @@ DOCUMENTED = [
     "ACTINNModel", "LibrarySizeLogTransformer", "GeneFilterTransformer",
     "ACTINNAnnotator", "SingletaskStratifiedSplitter", "Annotation",
     "ACTINNInputError", "ACTINNAnnotator.predict_file",
-    "ACTINNAnnotator.top_markers", "library_size_log", "simulate_counts",
-    "write_report", "io.read", "io.iter_cell_chunks", "io.read_labels",
+    "ACTINNAnnotator.top_markers", "ACTINNAnnotator.set_params",
+    "library_size_log", "simulate_counts", "write_report", "io.read",
+    "io.iter_cell_chunks", "io.read_labels",
     "preprocessing.genes.gene_positions", "voting.majority_vote",
     "voting.over_cluster", "hierarchy.TypeHierarchy", "report.plot_umap",
     "distributed.predict_dask"

@@ -9,6 +9,7 @@ training: :mod:`deepchem_actinn.models.training`; scoring:
 :mod:`deepchem_actinn.annotator.persistence`.
 """
 import os
+from types import SimpleNamespace
 from typing import (TYPE_CHECKING, Any, Callable, Dict, List, Optional,
                     Sequence, Tuple, Union)
 
@@ -18,13 +19,15 @@ import pandas as pd
 from deepchem_actinn import confidence as conf
 from deepchem_actinn.annotator import fitting, provenance
 from deepchem_actinn.annotator.annotation import as_matrix
+from deepchem_actinn.annotator.params import (UNSAVED, Hyperparameters,
+                                              param_names, resolve)
 from deepchem_actinn.annotator.prediction import AnnotatorPrediction
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
 from deepchem_actinn.models.inference import embed
-from deepchem_actinn.models.linear import LINEAR_WEIGHT, LinearMember, fit_linear
+from deepchem_actinn.models.linear import LINEAR_WEIGHT, fit_linear
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
 from deepchem_actinn.preprocessing.augment import Augmentation
@@ -35,16 +38,8 @@ from deepchem_actinn.types import Matrix
 if TYPE_CHECKING:  # DeepChem is imported only for the models_ views
     from deepchem_actinn.models.actinn import ACTINNModel
 
-#: The hyperparameters, in the order they are saved.
-PARAMS = ("n_networks", "max_epochs", "early_stopping", "patience",
-          "validation_fraction", "max_validation_cells", "class_weight",
-          "batch_size", "learning_rate", "weight_decay", "decay_rate",
-          "decay_steps", "hidden_sizes", "target_sum", "log_base",
-          "total_percentiles", "cv_percentiles", "min_overlap",
-          "rejection_rate", "augment", "linear_weight", "seed")
 
-
-class ACTINNAnnotator(AnnotatorPrediction):
+class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
     """Train ACTINN [1]_ on a labelled reference once; annotate many queries.
 
     ``fit`` takes raw counts (cells x genes, dense or SciPy sparse), gene
@@ -55,6 +50,11 @@ class ACTINNAnnotator(AnnotatorPrediction):
     ``validation_fraction`` of the reference for early stopping and
     temperature scaling [2]_. ``predict`` takes a query from any source,
     its genes aligned to the model's by name, missing genes set to zero.
+
+    The parameters follow scikit-learn's conventions: kept as given
+    (:meth:`get_params`, :meth:`set_params`), checked at construction and
+    again by ``fit``, so that :func:`sklearn.base.clone` gives an equal,
+    unfitted annotator.
 
     Parameters
     ----------
@@ -153,6 +153,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
     >>> result = annotator.predict(test.X, test.var_names, test.obs_names)
     >>> result.probabilities.shape
     (1000, 12)
+    >>> from sklearn.base import clone
+    >>> clone(annotator)  # the same parameters, not fitted
+    <ACTINNAnnotator: not fitted>
 
     References
     ----------
@@ -187,57 +190,44 @@ class ACTINNAnnotator(AnnotatorPrediction):
                  linear_weight: float = LINEAR_WEIGHT,
                  seed: int = 0,
                  device: DeviceLike = None) -> None:
-        fitting.check_params(class_weight, validation_fraction, n_networks,
-                             batch_size, max_epochs, rejection_rate)
-        fitting.check_numbers(float(learning_rate), float(weight_decay),
-                              int(seed), float(min_overlap), float(target_sum),
-                              float(log_base))
-        if not 0 <= linear_weight < 1:
-            raise ValueError("linear_weight must be in [0, 1), got %r" %
-                             (linear_weight,))
-        self.n_networks = int(n_networks)
-        self.max_epochs = int(max_epochs)
-        self.early_stopping = bool(early_stopping)
-        self.patience = int(patience)
-        self.validation_fraction = float(validation_fraction)
-        self.max_validation_cells = int(max_validation_cells)
+        self.n_networks = n_networks
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.max_validation_cells = max_validation_cells
         self.class_weight = class_weight
-        self.batch_size = int(batch_size)
-        self.learning_rate = float(learning_rate)
-        self.weight_decay = float(weight_decay)
-        self.decay_rate = float(decay_rate)
-        self.decay_steps = int(decay_steps)
-        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        self.target_sum = float(target_sum)
-        self.log_base = float(log_base)
-        self.total_percentiles: Tuple[float,
-                                      float] = (float(total_percentiles[0]),
-                                                float(total_percentiles[1]))
-        self.cv_percentiles: Tuple[float, float] = (float(cv_percentiles[0]),
-                                                    float(cv_percentiles[1]))
-        self.min_overlap = float(min_overlap)
-        self.rejection_rate = float(rejection_rate)
-        augmentation = Augmentation.from_value(augment)
-        self.augment = None if augmentation is None else \
-            augmentation.to_dict()
-        self.linear_weight = float(linear_weight)
-        self.seed = int(seed)
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.decay_rate = decay_rate
+        self.decay_steps = decay_steps
+        self.hidden_sizes = hidden_sizes
+        self.target_sum = target_sum
+        self.log_base = log_base
+        self.total_percentiles = total_percentiles
+        self.cv_percentiles = cv_percentiles
+        self.min_overlap = min_overlap
+        self.rejection_rate = rejection_rate
+        self.augment = augment
+        self.linear_weight = linear_weight
+        self.seed = seed
         self.device = device
+        resolve(self.get_params())  # refuse bad values now; fit checks again
         self._models: Optional[List["ACTINNModel"]] = None
-        self.linear_: Optional[LinearMember] = None
 
-    def get_params(self) -> Dict[str, Any]:
-        """The hyperparameters, by name (as saved; ``device`` excluded)."""
-        params = {name: getattr(self, name) for name in PARAMS}
-        for name in ("hidden_sizes", "total_percentiles", "cv_percentiles"):
-            params[name] = list(params[name])
-        return params
+    def _settings(self) -> SimpleNamespace:
+        """The parameters checked and in the types fitting uses
+        (:func:`~deepchem_actinn.annotator.params.resolve`): values set
+        after construction are checked here."""
+        return SimpleNamespace(**resolve(self.get_params()))
 
-    def _optimiser(self) -> Dict[str, Any]:
+    @staticmethod
+    def _optimiser(settings: SimpleNamespace) -> Dict[str, Any]:
         """The optimiser settings of the training loop and ``models_``."""
         return {
-            k: getattr(self, k) for k in ("learning_rate", "weight_decay",
-                                          "decay_rate", "decay_steps")
+            k: getattr(settings, k) for k in ("learning_rate", "weight_decay",
+                                              "decay_rate", "decay_steps")
         }
 
     # ------------------------------------------------------------------ fit
@@ -272,6 +262,7 @@ class ACTINNAnnotator(AnnotatorPrediction):
         -------
         self
         """
+        hp = self._settings()
         X = as_matrix(X)
         if cell_ids is not None and len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
@@ -286,25 +277,24 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                    (X.shape[1], len(gene_names)))
         fitting.refuse_repeated_genes(gene_names)
         refuse_log_normalised(X, cell_ids, source="the reference")
-        y, train_idx, valid_idx, weights = self._labels(label_names)
-        Xn = library_size_log(X, self.target_sum, self.log_base, cell_ids)
-        gene_filter = GeneFilter(self.total_percentiles,
-                                 self.cv_percentiles).fit(Xn, gene_names)
+        y, train_idx, valid_idx, weights = self._labels(hp, label_names)
+        Xn = library_size_log(X, hp.target_sum, hp.log_base, cell_ids)
+        gene_filter = GeneFilter(hp.total_percentiles,
+                                 hp.cv_percentiles).fit(Xn, gene_names)
         self.genes_ = [
             gene_names[i] for i in gene_filter.get_support(indices=True)
         ]
-        Xf = fitting.model_input(X, Xn, gene_filter, self.target_sum,
-                                 self.log_base)
+        Xf = fitting.model_input(X, Xn, gene_filter, hp.target_sum, hp.log_base)
         del Xn
         X_train, y_train, w_train, rows = fitting.training_set(
-            X, Xf, y, weights, train_idx, Augmentation.from_value(self.augment),
-            gene_filter.get_support(indices=True), self.target_sum,
-            self.log_base, self.seed)
+            X, Xf, y, weights, train_idx, Augmentation.from_value(hp.augment),
+            gene_filter.get_support(indices=True), hp.target_sum, hp.log_base,
+            hp.seed)
 
-        epoch = epoch_source(X_train, y_train, w_train, self.batch_size,
-                             resolve_device(self.device), rows)
-        ref_idx = fitting.reference_sample(y, train_idx, self.seed)
-        return self._fit_networks(epoch, fitting.rows(Xf, valid_idx),
+        epoch = epoch_source(X_train, y_train, w_train, hp.batch_size,
+                             resolve_device(hp.device), rows)
+        ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
+        return self._fit_networks(hp, epoch, fitting.rows(Xf, valid_idx),
                                   y[valid_idx], y, progress,
                                   fitting.rows(Xf, ref_idx), y[ref_idx],
                                   {"out_of_core": False})
@@ -377,7 +367,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
             default) or ``"cells_by_genes"``.
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
-        if self.augment is not None:
+        hp = self._settings()
+        if hp.augment is not None:
             raise ValueError("augment is not supported by fit_file yet: "
                              "use fit, or augment=None")
         try:
@@ -385,8 +376,8 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                 labels,
                                 format,
                                 upper_case_genes,
-                                self.target_sum,
-                                self.log_base,
+                                hp.target_sum,
+                                hp.log_base,
                                 block_size,
                                 labelled_only,
                                 genes,
@@ -395,23 +386,23 @@ class ACTINNAnnotator(AnnotatorPrediction):
                                 use_raw=use_raw,
                                 orientation=orientation)
             cells = np.flatnonzero(ref.labelled)  # file row of each cell
-            y, train_idx, valid_idx, weights = self._labels(ref.labels[cells])
-            ref_idx = fitting.reference_sample(y, train_idx, self.seed)
-            gene_filter = GeneFilter(self.total_percentiles,
-                                     self.cv_percentiles)
+            y, train_idx, valid_idx, weights = self._labels(
+                hp, ref.labels[cells])
+            ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
+            gene_filter = GeneFilter(hp.total_percentiles, hp.cv_percentiles)
             X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
                                             cells[ref_idx])
         except ACTINNCellError as err:
             raise err.in_file(path) from None
         self.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
         feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
-                          weights[train_idx], self.batch_size, buffer_cells)
+                          weights[train_idx], hp.batch_size, buffer_cells)
 
         def epoch(rng: np.random.Generator):
             return host_feed(feed(rng))
 
         return self._fit_networks(
-            epoch, X_valid, y[valid_idx], y, progress, X_ref, y[ref_idx],
+            hp, epoch, X_valid, y[valid_idx], y, progress, X_ref, y[ref_idx],
             provenance.file_source(
                 path,
                 format=format,
@@ -423,52 +414,52 @@ class ACTINNAnnotator(AnnotatorPrediction):
                 allow_non_integer=allow_non_integer,
                 genes_given=None if genes is None else len(genes)))
 
-    def _labels(self, label_names: Any) -> Tuple[np.ndarray, ...]:
+    def _labels(self, hp: SimpleNamespace,
+                label_names: Any) -> Tuple[np.ndarray, ...]:
         """:func:`~deepchem_actinn.annotator.fitting.encode_labels`."""
-        self.labels_, *rest = fitting.encode_labels(self, label_names)
+        self.labels_, *rest = fitting.encode_labels(hp, label_names)
         return tuple(rest)
 
-    def _fit_networks(self, epoch: Callable, X_valid: Matrix,
-                      y_valid: np.ndarray, y: np.ndarray,
+    def _fit_networks(self, hp: SimpleNamespace, epoch: Callable,
+                      X_valid: Matrix, y_valid: np.ndarray, y: np.ndarray,
                       progress: Optional[Callable], X_ref: Optional[Matrix],
                       y_ref: Optional[np.ndarray],
                       source: Dict[str, Any]) -> "ACTINNAnnotator":
         """Train, calibrate on held-out cells, fit the ``Unassigned`` rule
-        (``y``: every labelled cell's class; ``source``: where they came
-        from, for ``training_``)."""
+        (``hp``: :meth:`_settings`; ``y``: every labelled cell's class;
+        ``source``: where they came from, for ``training_``)."""
         fitting.refuse_unequal_references(self.genes_, self.labels_.type_names,
                                           len(y), X_valid, y_valid, X_ref)
         fitting.warn_small_types(self.labels_.type_names, y, y_valid)
         ensemble = seeded_ensemble(len(self.genes_), self.labels_.n_types,
-                                   self.hidden_sizes, self.n_networks,
-                                   self.seed).to(resolve_device(self.device))
+                                   hp.hidden_sizes, hp.n_networks,
+                                   hp.seed).to(resolve_device(hp.device))
         self.histories_ = train_ensemble(ensemble,
                                          epoch,
                                          X_valid,
                                          y_valid,
-                                         max_epochs=self.max_epochs,
-                                         early_stopping=self.early_stopping,
-                                         patience=self.patience,
-                                         seed=self.seed,
+                                         max_epochs=hp.max_epochs,
+                                         early_stopping=hp.early_stopping,
+                                         patience=hp.patience,
+                                         seed=hp.seed,
                                          progress=progress,
-                                         **self._optimiser())
-        fitting.refuse_diverged(ensemble, self.histories_[0],
-                                self.learning_rate)
+                                         **self._optimiser(hp))
+        fitting.refuse_diverged(ensemble, self.histories_[0], hp.learning_rate)
         self.ensemble_ = ensemble
         self._models = None
         valid = embed(ensemble, X_valid)
         self.temperature_, self.calibration_, self.threshold_ = \
-            conf.calibrate(valid[1], y_valid, self.rejection_rate)
+            conf.calibrate(valid[1], y_valid, hp.rejection_rate)
         self.rule_ = fitting.fit_rule(ensemble, valid, y_valid, X_ref, y_ref,
-                                      self.rejection_rate, self.temperature_,
-                                      self.seed)
+                                      hp.rejection_rate, self.temperature_,
+                                      hp.seed)
         X_some, y_some = ((X_ref, y_ref) if X_ref is not None and
                           y_ref is not None else (X_valid, y_valid))
         self.type_profiles_, self.profile_cells_ = fitting.reference_profiles(
-            X_some, y_some, self.labels_.n_types, self.log_base)
+            X_some, y_some, self.labels_.n_types, hp.log_base)
         self.linear_ = fit_linear(
-            X_some, y_some, self.labels_.n_types, self.seed,
-            self.class_weight) if self.linear_weight > 0 else None
+            X_some, y_some, self.labels_.n_types, hp.seed,
+            hp.class_weight) if hp.linear_weight > 0 else None
         self.n_reference_cells_ = len(y)
         self.training_ = provenance.training_record(self.labels_.type_names, y,
                                                     len(y_valid),
@@ -493,12 +484,13 @@ class ACTINNAnnotator(AnnotatorPrediction):
         self._check_fitted()
         if self._models is None:
             from deepchem_actinn.models.actinn import ACTINNModel
+            hp = self._settings()
             self._models = [
                 ACTINNModel.from_network(network,
-                                         seed=(self.seed + member) % 2**32,
+                                         seed=(hp.seed + member) % 2**32,
                                          device=self.ensemble_.device,
-                                         batch_size=self.batch_size,
-                                         **self._optimiser())
+                                         batch_size=hp.batch_size,
+                                         **self._optimiser(hp))
                 for member, network in enumerate(self.networks_)
             ]
         return self._models
@@ -567,3 +559,9 @@ class ACTINNAnnotator(AnnotatorPrediction):
         """
         from deepchem_actinn.annotator.persistence import load_annotator
         return load_annotator(cls, path, device)
+
+
+#: The parameters saved with a trained annotator, in the order saved: the
+#: constructor's, all but ``device``.
+PARAMS = tuple(
+    name for name in param_names(ACTINNAnnotator) if name not in UNSAVED)

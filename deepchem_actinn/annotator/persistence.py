@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from deepchem_actinn._version import __version__
+from deepchem_actinn.annotator.params import UNSAVED, resolve
 from deepchem_actinn.annotator.provenance import check_record, legacy_record
 from deepchem_actinn.annotator.saved_state import (check_config,
                                                    check_profile_cells,
@@ -75,9 +76,15 @@ def refuse_foreign_files(path: Union[str, os.PathLike],
 
 
 def _saved_params(annotator: "ACTINNAnnotator") -> Dict[str, Any]:
-    """The hyperparameters to save: without ``linear_weight`` when it is 0,
-    so that versions before it still load such an annotator."""
-    params = annotator.get_params()
+    """The hyperparameters to save, all but ``device``, checked and in plain
+    types (:func:`~deepchem_actinn.annotator.params.resolve`; sequences as
+    lists); without ``linear_weight`` when it is 0, so that versions
+    before it still load such an annotator."""
+    params = {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in resolve(annotator.get_params()).items()
+        if name not in UNSAVED
+    }
     if not params.get("linear_weight"):
         params.pop("linear_weight", None)
     return params
@@ -234,6 +241,9 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
                                           "?"), __version__, examples(unknown)))
     params.setdefault("linear_weight", 0.0)  # saved without a regression
     check_config(os.path.join(path, CONFIG_FILE), config)
+    for name in ("hidden_sizes", "total_percentiles", "cv_percentiles"):
+        if isinstance(params.get(name), list):  # JSON has no tuples
+            params[name] = tuple(params[name])
     annotator = cls(**params, device=device)
     annotator.labels_ = CellTypeLabels.in_order(config["type_names"])
     annotator.genes_ = list(config["genes"])

@@ -52,7 +52,9 @@ class AnnotatorPrediction(AnnotatorInspection):
     genes_: List[str]
     ensemble_: ACTINNEnsemble
     temperature_: float
-    linear_: Optional[LinearMember]
+    #: None until fit or load sets it (a class default, so that an unfitted
+    #: annotator has no fitted attribute for scikit-learn's check_is_fitted).
+    linear_: Optional[LinearMember] = None
     #: Each type's mean share of each model gene's counts in the reference
     #: (types x genes), set by fit; None in annotators saved before it
     #: existed.
