@@ -56,7 +56,9 @@ cd "$repo"
 mark "pip install torch==2.13.0"
 pip install -q torch==2.13.0
 mark "pip install ."
-pip install -q .
+# the other Python's smoke run builds in this checkout at the same time,
+# in its build/ folder (pip builds there): one build at a time
+flock "$repo" pip install -q .
 
 # Run from the empty work folder, so nothing there shadows an installed module.
 cd "$work"

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Optional
 
-from deepchem_actinn.cli import leave, main
+from deepchem_actinn.cli import WAIT_FOR_PROCESS_0, leave, main
 # torchrun's rule without PyTorch: --help and --version stay fast
 from deepchem_actinn.models.torchrun import \
     launched_by_torchrun as _launched_by_torchrun
@@ -52,13 +52,13 @@ def _run() -> None:
                    if command == "predict" else ""),
                   file=sys.stderr)
         else:  # torchrun stops process 0 as soon as another one ends
-            time.sleep(2)
+            time.sleep(WAIT_FOR_PROCESS_0)
         leave(2)
     first = os.environ.get("RANK", "0") == "0"
     done = _parsed(sys.argv[1:], quiet=not first)  # before the group waits
     if done is not None:  # for every process: process 0 shows the usage
         if done and not first:
-            time.sleep(2)
+            time.sleep(WAIT_FOR_PROCESS_0)
         leave(done)
     distributed.init_from_env()
     code = 1

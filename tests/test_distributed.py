@@ -534,6 +534,31 @@ def test_commands_that_do_not_train_are_refused_under_torchrun(tiny):
     assert not (tiny / "out").exists()
 
 
+def test_process_0_late_to_the_entry_point_still_speaks_for_all(tiny):
+    """The usage, and the refusal of a command that does not train, come
+    before the processes meet: process 0 may come to them seconds after
+    process 1, which waits for it to say them."""
+    late = tiny / "late_entry.py"
+    late.write_text(
+        textwrap.dedent('''
+        import os, sys, time
+        if os.environ["RANK"] == "0":
+            time.sleep(5)
+        from deepchem_actinn import __main__ as entry
+        sys.argv = ["actinn", *sys.argv[1:]]
+        entry.run()
+        '''))
+    proc = _torchrun(str(late), "train", "-trs", str(tiny / "ref.h5ad"), "-trl",
+                     str(tiny / "labels.txt"))
+    assert proc.returncode != 0
+    assert proc.stderr.count("usage: actinn train") == 1, proc.stderr[-3000:]
+    proc = _torchrun(str(late), "predict", "-m", str(tiny / "model"), "-ts",
+                     str(tiny / "ref.h5ad"), "-o", str(tiny / "late_out"))
+    assert proc.returncode != 0
+    assert proc.stderr.count("actinn predict runs in one process") == 1, \
+        proc.stderr[-3000:]
+
+
 def test_each_message_comes_once_and_errors_name_the_process(tiny):
     """Process 0 logs what every process would; the others log only their
     errors, tagged with the process."""
@@ -563,7 +588,7 @@ def test_each_message_comes_once_and_errors_name_the_process(tiny):
 def test_process_0_may_predict_longer_than_a_barrier_waits(tiny, tmp_path):
     """``actinn run`` under torchrun: the other processes leave once
     training is done, so process 0's prediction is not cut short by their
-    waiting for it (a barrier's timeout, 30 minutes with gloo, here 3 s,
+    waiting for it (a barrier's timeout, 30 minutes with gloo, here 10 s,
     would end the job and lose the trained model)."""
     worker = tmp_path / "slow_prediction.py"
     worker.write_text(
@@ -573,11 +598,11 @@ def test_process_0_may_predict_longer_than_a_barrier_waits(tiny, tmp_path):
         from deepchem_actinn import __main__ as entry
         from deepchem_actinn.cli import predict
         dist.init_process_group = functools.partial(
-            dist.init_process_group, timeout=datetime.timedelta(seconds=3))
+            dist.init_process_group, timeout=datetime.timedelta(seconds=10))
         write = predict.predict_and_write
 
         def slow(*args, **kwargs):
-            time.sleep(8)
+            time.sleep(20)
             return write(*args, **kwargs)
 
         predict.predict_and_write = slow

@@ -240,7 +240,16 @@ def test_ctrl_c_while_starting_is_one_line(tmp_path):
         text=True,
         # a job started in the background of a script ignores Ctrl-C
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(0.5)  # PyTorch is still being imported
+    # Ctrl-C once PyTorch's library is mapped, while it is still being
+    # imported: a fixed 0.5 s fell before the entry point ran on a loaded
+    # machine
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        with open("/proc/%d/maps" % proc.pid) as maps:
+            if "libtorch" in maps.read():
+                break
+        time.sleep(0.001)
+    assert proc.poll() is None, "the command ended before PyTorch was loaded"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
