@@ -70,6 +70,45 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "none"
 autodoc_default_options = {"inherited-members": False}
 
+# Every cross-reference must resolve: a reference to a name the docs do not
+# document fails the build (with -W, as tests/test_docs.py builds).
+nitpicky = True
+# Intersphinx is not used: the build must work without a network, and the
+# inventories of Python, NumPy, SciPy, pandas, anndata, PyTorch, DeepChem and
+# Dask cannot be downloaded then. References to those projects' names are
+# therefore left unresolved, and only those: our own names must resolve.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(collections\.abc|os|pathlib|typing|numpy|np|scipy|pandas"
+     r"|anndata|torch|deepchem|dc|dask|distributed|matplotlib|sklearn|h5py"
+     r"|scanpy)(\..*)?"),
+    # Not names at all: the words of a parameter's type that napoleon cuts
+    # out of prose such as "(float, float), default (0, 100)", "cells x
+    # types" or "int, default 50,000". A name of ours is an identifier, so
+    # no reference to one is ignored by this.
+    (r"py:(class|obj)", r"\d.*|.*[^\w.].*"),
+]
+
+# Dead references in modules other branches are changing now, to be fixed
+# there (each should name a documented object, or be plain ``text``), then
+# removed from this list.
+nitpick_ignore = [
+    # annotator/annotator.py, ACTINNAnnotator.fit_file: internal helpers
+    ("py:class", "deepchem_actinn.annotator.reference_file.ReferenceFile"),
+    ("py:meth", "deepchem_actinn.annotator.reference_file.ReferenceFile.scan"),
+    ("py:meth", "deepchem_actinn.annotator.reference_file.ReferenceFile.epoch"),
+    ("py:func", "deepchem_actinn.preprocessing.genes.measured_genes"),
+    # annotator/prediction.py, ACTINNAnnotator.preprocess: an internal helper
+    ("py:func", "deepchem_actinn.models.inference.model_gene_log"),
+    # confidence/rejection.py, RejectionRule: the Unassigned rule is moving
+    ("py:func", "deepchem_actinn.annotator.labelling.decide_novelty"),
+    # distributed/dask_predict.py: short names that resolve nowhere
+    # (deepchem_actinn.ACTINNAnnotator.predict would)
+    ("py:meth", "ACTINNAnnotator.predict"),
+    ("py:meth", "ACTINNAnnotator.predict_file"),
+    # distributed/dask_predict.py and io/stream.py: an internal helper
+    ("py:func", "deepchem_actinn.io.counts.log_scale_rows"),
+]
+
 templates_path: list = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
