@@ -155,9 +155,9 @@ class CellTypeLabels:
     type_names: iterable of str
         The reference cell types; duplicates are dropped and the rest sorted.
         Names are stripped of spaces around them and put in Unicode NFC,
-        as every labels reader does (:func:`type_name`; a warning names
-        those that became one); a missing one (None, NaN, empty) is
-        refused.
+        as every labels reader does
+        (:func:`~deepchem_actinn.labels.type_name`; a warning names those
+        that became one); a missing one (None, NaN, empty) is refused.
 
     Attributes
     ----------
@@ -203,8 +203,8 @@ class CellTypeLabels:
         CellTypeLabels
             The mapping for the distinct labels, in sorted order. Labels
             that differ only by spaces around them or by their Unicode
-            form are one type (:func:`type_name`), with a warning that
-            names them and their cells.
+            form are one type (:func:`~deepchem_actinn.labels.type_name`),
+            with a warning that names them and their cells.
 
         Raises
         ------
@@ -227,9 +227,10 @@ class CellTypeLabels:
     @classmethod
     def in_order(cls, type_names: Sequence[str]) -> "CellTypeLabels":
         """The mapping of a trained model's types: class ids in the order
-        given (its networks' outputs), each name read as :func:`type_name`
-        reads it, not re-sorted (a name saved in another Unicode form sorts
-        elsewhere once in NFC, and would take another type's outputs).
+        given (its networks' outputs), each name read as
+        :func:`~deepchem_actinn.labels.type_name` reads it, not re-sorted (a
+        name saved in another Unicode form sorts elsewhere once in NFC, and
+        would take another type's outputs).
 
         Examples
         --------

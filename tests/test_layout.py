@@ -147,3 +147,32 @@ def test_every_name_in_all_exists(path):
         pytest.skip("%s needs %s" % (name, err.name))
     missing = [n for n in module.__all__ if not hasattr(module, n)]
     assert not missing, "%s.__all__ names what it lacks: %s" % (name, missing)
+
+
+def _readme_layout() -> str:
+    """The README's section that maps the package, "What it does, and
+    where", up to the next section."""
+    readme = PACKAGE.parent / "README.md"
+    if not readme.is_file():  # an installed package: no README beside it
+        pytest.skip("needs the repository's README.md, not at %s" % readme)
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("\n## What it does, and where\n")
+    end = text.index("\n## ", start + 1)
+    return text[start:end]
+
+
+def test_readme_layout_names_every_module():
+    """The README's map of the package names every module (as `io/text.py`;
+    a package's ``__init__.py`` as its folder, `io/`), so it cannot miss a
+    module added later."""
+    section = _readme_layout()
+    missing = []
+    for path in modules():
+        name = path.relative_to(PACKAGE).as_posix()
+        folder = name[:-len("__init__.py")]
+        if "`%s`" % name not in section and not (
+                folder and name.endswith("/__init__.py") and
+                "`%s`" % folder in section):
+            missing.append(name)
+    assert not missing, "README.md, 'What it does, and where', lacks: %s" % (
+        ", ".join(missing))

@@ -65,8 +65,7 @@ class Annotation:
         0); for ``max_probability``, the top calibrated probability. A cell
         is ``Unassigned`` where ``novelty_score`` over its type's divisor is
         below the rule's ``threshold``, or its label's probability is
-        under 0.5
-        (:func:`~deepchem_actinn.annotator.labelling.decide_novelty`).
+        under the rule's ``min_assigned_probability`` (0.5 by default).
     ambient_fraction: np.ndarray, optional
         With ``remove_ambient=True``: each cell's estimated share of
         ambient RNA over its counts in the model's genes, subtracted before

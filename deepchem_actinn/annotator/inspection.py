@@ -77,8 +77,8 @@ class AnnotatorInspection:
         expression raises the type's logit. Without it (networks alone,
         whose weights are not read one gene at a time), the weight is the
         log2 ratio of the gene's share of the type's counts to its mean
-        share in the other types (each plus :data:`PROFILE_PSEUDOCOUNT`
-        over the number of genes), from the reference's mean profiles.
+        share in the other types (each plus 1 over the number of genes,
+        ``PROFILE_PSEUDOCOUNT``), from the reference's mean profiles.
 
         Parameters
         ----------

@@ -399,7 +399,8 @@ def check_count_values(matrix,
                        searched: bool = False,
                        rejected: Sequence[str] = (),
                        hint: Optional[str] = None) -> int:
-    """Raise :class:`ACTINNInputError` unless a matrix holds raw counts.
+    """Raise :class:`~deepchem_actinn.ACTINNInputError` unless a matrix holds
+    raw counts.
 
     The one check of count values every reader uses: no NaN or infinite
     values, no negative values, and whole numbers (values within
@@ -426,8 +427,8 @@ def check_count_values(matrix,
         taken (e.g. ``"layers['counts'] holds NaN or infinite values"``).
     hint: str, optional
         Replaces the advice on where raw counts live (an AnnData's
-        ``.raw`` or ``layers['counts']``; :data:`FILE_COUNTS_HINT` for
-        files of other formats).
+        ``.raw`` or ``layers['counts']``; ``FILE_COUNTS_HINT`` for files of
+        other formats).
 
     Returns
     -------

@@ -398,7 +398,7 @@ def match_labels(cell_ids: Strings,
     missing: {"error", "drop"}, default "error"
         What to do with cells that have no label: refuse them, or give
         them ``None`` for the caller to leave out.
-    missing_hint: str, default :data:`TRAINING_HINT`
+    missing_hint: str, default ``TRAINING_HINT``
         Ends the message that refuses unlabelled cells (with ``missing=
         "error"``): what the caller can do about them.
     cells_of: str, default "the matrix"

@@ -22,9 +22,8 @@ from deepchem_actinn.types import PathLike
 
 def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     """Fail before any work if an output exists and may not be replaced,
-    or cannot be written where it goes (:func:`refuse_unwritable`). A link
-    is judged by what it points to (:func:`output_path`), and an empty
-    directory is no output yet (:func:`empty_directory`).
+    or cannot be written where it goes. A link is judged by what it points
+    to, and an empty directory is no output yet.
 
     Examples
     --------

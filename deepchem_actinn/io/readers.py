@@ -159,7 +159,7 @@ def read(path: PathLike,
         keeping the first (see :func:`clean_gene_names`).
     allow_non_integer: bool, default False
         Accept non-integer values instead of raising. Without it, values
-        within :data:`~deepchem_actinn.io.counts.ROUND_TOLERANCE` of a whole
+        within :data:`~deepchem_actinn.io.ROUND_TOLERANCE` of a whole
         number (counts written as floats) are rounded, with one warning.
     orientation: str, optional
         CSV/TSV only: ``"genes_by_cells"`` (genes as rows, ACTINN's
@@ -176,10 +176,10 @@ def read(path: PathLike,
         a text file, the axis holding more of them is taken for cells.
         Ignored by other formats.
     warn_repeated: bool, default True
-        Warn when cell ids repeat (:func:`check_cell_ids`), and log what
-        was read; the streaming readers, which read such a file whole on
-        every pass, pass False and say both once per whole pass themselves
-        (the log line goes to DEBUG).
+        Check the cell ids (refuse an empty one, warn when ids repeat), and
+        log what was read; the streaming readers, which read such a file
+        whole on every pass, pass False and say both once per whole pass
+        themselves (the log line goes to DEBUG).
 
     Returns
     -------

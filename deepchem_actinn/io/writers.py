@@ -141,7 +141,7 @@ class PredictedLabelWriter:
     Writes ACTINN's ``predicted_label.txt`` layout: a header
     ``cellname<TAB>celltype`` then one line per cell. If
     :meth:`write` is given confidences, a third column ``confidence``
-    (six decimals, :func:`format_confidence`) follows. The file appears under its name only when the
+    (six decimals) follows. The file appears under its name only when the
     ``with`` block ends without an exception.
 
     Parameters

@@ -216,7 +216,7 @@ class ACTINNModel(TorchModel):
         ----------
         dataset: dc.data.Dataset
             Cells with class ids in ``y``.
-        metrics: dc.metrics.Metric or list of them
+        metrics: dc.metrics.Metric or list of dc.metrics.Metric
             What to compute.
         transformers: list of dc.trans.Transformer, default ()
             Transformers applied to ``dataset``, undone before scoring.
@@ -268,9 +268,10 @@ class ACTINNModel(TorchModel):
 
         Parameters
         ----------
-        generator: iterable of (inputs, labels, weights)
-            Batches, as :meth:`default_generator` makes them.
-        metrics: dc.metrics.Metric or list of them
+        generator: iterable of tuple
+            Batches ``(inputs, labels, weights)``, as
+            :meth:`default_generator` makes them.
+        metrics: dc.metrics.Metric or list of dc.metrics.Metric
             What to compute.
         transformers: list of dc.trans.Transformer, default ()
             Transformers applied to the data, undone before scoring.
@@ -299,8 +300,9 @@ class ACTINNModel(TorchModel):
 
         Parameters
         ----------
-        generator: iterable of (inputs, labels, weights)
-            Batches, as :meth:`default_generator` makes them.
+        generator: iterable of tuple
+            Batches ``(inputs, labels, weights)``, as
+            :meth:`default_generator` makes them.
         *args, **kwargs
             As in ``TorchModel.fit_generator`` (``max_checkpoints_to_keep``,
             ``checkpoint_interval``, ``restore``, ``callbacks``, ...).
@@ -444,8 +446,9 @@ class ACTINNModel(TorchModel):
 
         Returns
         -------
-        iterator of (inputs, labels, weights)
-            One tuple of lists per minibatch, as ``TorchModel`` takes them.
+        collections.abc.Iterator
+            One ``(inputs, labels, weights)`` tuple of lists per minibatch,
+            as ``TorchModel`` takes them.
 
         Raises
         ------

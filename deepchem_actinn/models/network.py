@@ -180,10 +180,11 @@ class ACTINNEnsemble(nn.Module):
     layer, so each minibatch's non-zeros are gathered once for all members,
     and each later layer holds the members' weights stacked, so one batched
     matrix product computes it for all of them. The members never share a
-    weight: trained with
-    :class:`~deepchem_actinn.models.dc_optim.EnsembleCrossEntropy` (their
-    losses summed) and a per-parameter optimiser such as Adam, each member
-    follows the updates it would follow alone on the same minibatches.
+    weight: trained with the loss of
+    :class:`~deepchem_actinn.ACTINNModel` (the members' losses summed,
+    ``EnsembleCrossEntropy``) and a per-parameter optimiser such as Adam,
+    each member follows the updates it would follow alone on the same
+    minibatches.
 
     Parameters
     ----------
@@ -277,7 +278,7 @@ class ACTINNEnsemble(nn.Module):
 
         The features are the members' last hidden layers side by side
         ``(cells, members x units)``; the logits ``(cells, types)`` are the
-        log of the members' mean probabilities (:func:`mean_log_proba`).
+        log of the members' mean probabilities (``mean_log_proba``).
         """
         return self.embed_first(self.first(x))
 

@@ -11,7 +11,7 @@ every draw from an explicit :class:`numpy.random.Generator`:
 
 * :func:`capture_factors` - a per-gene capture efficiency, log-normal with
   mean 1 (one technology's bias);
-* :func:`thin` - binomial thinning: each count kept with probability
+* :func:`thin` - binomial thinning [1]_: each count kept with probability
   ``cell_p[i] * gene_p[j]`` (clipped to 1), so that count noise stays that of
   real counts at the lower depth;
 * :func:`drop_genes` - a random share of the genes set to zero (genes the

@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 class GeneFilter:
-    """ACTINN's gene filter: fit on normalised training cells, then transform.
+    """ACTINN's gene filter [1]_: fit on normalised training cells, then
+    transform.
 
     Parameters
     ----------
@@ -118,9 +119,10 @@ class GeneFilter:
 
         Parameters
         ----------
-        X: np.ndarray, scipy.sparse matrix or iterable of them
+        X: np.ndarray, scipy.sparse matrix or iterable
             Normalised expression, cells x genes; an iterable of row blocks
-            is read one block at a time, so it may be larger than memory.
+            (either kind) is read one block at a time, so it may be larger
+            than memory.
         genes: sequence of str, optional
             Gene names, one per column; needed to align other data by name.
 

@@ -128,7 +128,7 @@ def gene_statistics(chunks: Union[Matrix, Iterable[Matrix]],
 
     Parameters
     ----------
-    chunks: matrix or iterable of matrices
+    chunks: np.ndarray, scipy.sparse matrix or iterable
         Cells x genes, dense or sparse; an iterable of row blocks (all with
         the same number of columns) is consumed one block at a time, so the
         whole matrix never needs to be in memory.

@@ -4,7 +4,7 @@ A query's genes are matched to a model's (or a fitted gene filter's) by
 name, case-insensitively, as ACTINN does (``Cd3e`` matches ``CD3E``), and
 Ensembl ids regardless of their version suffix (``ENSMUSG00000000001.4``
 matches ``ENSMUSG00000000001`` and ``.3``: one gene in two annotation
-releases; :func:`gene_key`). When a
+releases). When a
 query carries several identifiers per gene (10x ``gene_ids`` and symbols,
 h5ad ``var`` columns), the column that matches best is used. Genes the query
 lacks get position -1 (their values are set to zero) and are reported once,
@@ -211,7 +211,7 @@ def gene_positions(reference: Sequence[str],
     """Index of each reference gene in ``query`` (-1 where it is missing).
 
     Names are compared case-insensitively, and an Ensembl id the query
-    lacks is found under another version (:func:`gene_key`); the first of
+    lacks is found under another version; the first of
     duplicated query names wins. Missing genes are logged as a warning with
     their count.
 
@@ -222,8 +222,8 @@ def gene_positions(reference: Sequence[str],
     query: sequence of str
         The genes the data has, one per column.
     min_overlap: float, default 0.0
-        Refuse (:class:`ACTINNInputError`) a query holding fewer than this
-        share of the reference genes.
+        Refuse (:class:`~deepchem_actinn.ACTINNInputError`) a query holding
+        fewer than this share of the reference genes.
     what: str, default "the model's"
         Whose genes ``reference`` are, for the messages.
 
@@ -369,8 +369,8 @@ def measured_genes(reference: Sequence[str],
     candidates: mapping of str to sequence of str
         The query's identifier columns (:func:`gene_candidates`).
     min_overlap: float, default 0.5
-        Refuse (:class:`ACTINNInputError`) a query that measures fewer than
-        this share of the reference's genes.
+        Refuse (:class:`~deepchem_actinn.ACTINNInputError`) a query that
+        measures fewer than this share of the reference's genes.
 
     Examples
     --------

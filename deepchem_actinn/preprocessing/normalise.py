@@ -6,7 +6,9 @@ works on dense arrays and SciPy sparse matrices (touching only the non-zeros)
 and needs neither DeepChem nor PyTorch;
 :class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`
 wraps it as a ``dc.trans.Transformer`` for DeepChem datasets.
-:func:`check_counts` is the one check that a matrix holds usable raw counts.
+:func:`check_counts` is the check that a matrix can be normalised: finite,
+nothing negative, no cell without counts (the readers' stricter check of
+count values, whole numbers included, is :mod:`deepchem_actinn.io.counts`).
 
 References
 ----------
@@ -109,8 +111,8 @@ def library_size_log(X: Matrix,
         Cell ids, used to name offending cells in errors.
     check: bool, default True
         Refuse NaN, infinite and negative values and cells with zero total
-        counts (:func:`check_counts`); pass False only for cells already
-        checked.
+        counts (:func:`~deepchem_actinn.preprocessing.check_counts`); pass
+        False only for cells already checked.
 
     Returns
     -------

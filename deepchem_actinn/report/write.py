@@ -135,13 +135,12 @@ def write_report(out_dir: PathLike,
         :func:`~deepchem_actinn.report.plot_training_curves`.
     threshold: float, optional
         Confidence threshold used for ``Unassigned``.
-    query: anndata.AnnData or matrix, optional
+    query: anndata.AnnData, np.ndarray or scipy.sparse matrix, optional
         The annotated cells' counts, cells x genes in the order of
-        ``predicted_labels`` (an AnnData, a NumPy array or a SciPy sparse
-        matrix), for the UMAP. An AnnData's ``obsm["X_umap"]`` is used when
-        present; otherwise the UMAP is computed on a log-normalised copy, on
-        at most :data:`~deepchem_actinn.report.umap.MAX_UMAP_CELLS` cells
-        chosen at random.
+        ``predicted_labels``, for the UMAP. An AnnData's ``obsm["X_umap"]``
+        is used when present; otherwise the UMAP is computed on a
+        log-normalised copy, on at most 50,000 cells chosen at random
+        (``deepchem_actinn.report.umap.MAX_UMAP_CELLS``).
     title: str, default "ACTINN cell-type annotation"
         Page heading.
     overwrite: bool, default False
