@@ -954,14 +954,16 @@ def test_unassigned_rule_divides_out_a_shift_of_the_whole_query(quick, tm_test):
     scale = rule.query_scale(scores)
     shift = np.median(-scores) / rule.median_ratio_
     assert scale == (shift if shift > rule.min_shift else 1.0)
-    np.testing.assert_array_equal(rule.reject(hidden, logits),
-                                  scores / scale < rule.threshold)
+    # the novelty test (reject adds the cells under half the probability)
+    predicted = logits.argmax(axis=1)
+    np.testing.assert_array_equal(
+        rule.decide(scores, predicted).novel, scores / scale < rule.threshold)
     centre = rule.reference_.mean(axis=0)
     far = centre + 3.0 * (hidden - centre)  # every cell further out
     far_scores = rule.score(far, logits)
     assert rule.query_scale(far_scores) > 2.0
     uncalibrated = (far_scores < rule.threshold).mean()
-    calibrated = rule.reject(far, logits).mean()
+    calibrated = rule.decide(far_scores, predicted).novel.mean()
     assert calibrated < uncalibrated and calibrated <= 0.1
     # the fitted median travels with the rule
     from deepchem_actinn.confidence import RejectionRule
