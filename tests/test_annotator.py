@@ -197,6 +197,30 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     assert quick.rule_.method == "knn"
 
 
+def test_rejection_rule_decides_as_predict(quick, tm_test, monkeypatch):
+    """The rule's public decision (reject, decide) marks the cells that
+    predict(..., unassigned=True) marks, and says why as predict does."""
+    from deepchem_actinn.confidence import RejectionRule
+    X, genes = tm_test["X"], tm_test["genes"]
+    # a higher probability level, so that many cells fail that test alone
+    rule = RejectionRule.from_dict(
+        dict(quick.rule_.to_dict(), min_assigned_probability=0.9))
+    monkeypatch.setattr(quick, "rule_", rule)
+    result = quick.predict(X, genes, unassigned=True)
+    marked = result.cell_types == "Unassigned"
+    values = quick.preprocess(X, genes)
+    hidden, logits = embed(quick.ensemble_, values)
+    proba = quick.probabilities(logits, quick.linear_.logits(values))
+    np.testing.assert_array_equal(
+        rule.reject(hidden, logits, probabilities=proba), marked)
+    decision = rule.decide(result.novelty_score, proba.argmax(axis=1),
+                           result.confidence)
+    np.testing.assert_array_equal(decision.rejected, marked)
+    np.testing.assert_array_equal(decision.reasons, result.unassigned_reason)
+    assert set(result.unassigned_reason[marked]) == {"novel", "low_probability"}
+    assert set(result.unassigned_reason[~marked]) == {""}
+
+
 def test_annotate_writes_obs_obsm_uns(quick, tm_test):
     adata = anndata.AnnData(X=sp.csr_matrix(tm_test["X"]),
                             obs=pd.DataFrame(index=tm_test["ids"]),

@@ -281,17 +281,17 @@ def annotate_matrix(annotator: Any,
                                              annotator.labels_.type_names,
                                              hierarchy)
     calibration = conf.QueryCalibration(1.0)
-    scores = None
+    scores = reasons = None
     if threshold is not None:
         names = np.asarray(conf.assign(names, label_proba, threshold),
                            dtype=object)
     elif unassigned:
         scores = annotator.rule_.score(hidden, logits,
                                        None if linear is None else proba)
-        rejected, calibration = decide_novelty(annotator.rule_, scores,
-                                               proba.argmax(axis=1), previous,
-                                               label_proba)
-        names[rejected] = conf.UNASSIGNED
+        decision = annotator.rule_.decide(scores, proba.argmax(axis=1),
+                                          label_proba, previous)
+        names[decision.rejected] = conf.UNASSIGNED
+        calibration, reasons = decision.calibration, decision.reasons
     if levels is not None:
         levels = np.where(names == conf.UNASSIGNED, UNASSIGNED_LEVEL,
                           levels).astype(object)
@@ -306,4 +306,5 @@ def annotate_matrix(annotator: Any,
                       levels=levels,
                       query_scale=calibration.scale,
                       type_scales=calibration.type_scales,
-                      novelty_score=scores)
+                      novelty_score=scores,
+                      unassigned_reason=reasons)
