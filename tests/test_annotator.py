@@ -197,6 +197,30 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     assert quick.rule_.method == "knn"
 
 
+def test_rejection_rule_decides_as_predict(quick, tm_test, monkeypatch):
+    """The rule's public decision (reject, decide) marks the cells that
+    predict(..., unassigned=True) marks, and says why as predict does."""
+    from deepchem_actinn.confidence import RejectionRule
+    X, genes = tm_test["X"], tm_test["genes"]
+    # a higher probability level, so that many cells fail that test alone
+    rule = RejectionRule.from_dict(
+        dict(quick.rule_.to_dict(), min_assigned_probability=0.9))
+    monkeypatch.setattr(quick, "rule_", rule)
+    result = quick.predict(X, genes, unassigned=True)
+    marked = result.cell_types == "Unassigned"
+    values = quick.preprocess(X, genes)
+    hidden, logits = embed(quick.ensemble_, values)
+    proba = quick.probabilities(logits, quick.linear_.logits(values))
+    np.testing.assert_array_equal(
+        rule.reject(hidden, logits, probabilities=proba), marked)
+    decision = rule.decide(result.novelty_score, proba.argmax(axis=1),
+                           result.confidence)
+    np.testing.assert_array_equal(decision.rejected, marked)
+    np.testing.assert_array_equal(decision.reasons, result.unassigned_reason)
+    assert set(result.unassigned_reason[marked]) == {"novel", "low_probability"}
+    assert set(result.unassigned_reason[~marked]) == {""}
+
+
 def test_annotate_writes_obs_obsm_uns(quick, tm_test):
     adata = anndata.AnnData(X=sp.csr_matrix(tm_test["X"]),
                             obs=pd.DataFrame(index=tm_test["ids"]),
@@ -954,14 +978,16 @@ def test_unassigned_rule_divides_out_a_shift_of_the_whole_query(quick, tm_test):
     scale = rule.query_scale(scores)
     shift = np.median(-scores) / rule.median_ratio_
     assert scale == (shift if shift > rule.min_shift else 1.0)
-    np.testing.assert_array_equal(rule.reject(hidden, logits),
-                                  scores / scale < rule.threshold)
+    # the novelty test (reject adds the cells under half the probability)
+    predicted = logits.argmax(axis=1)
+    np.testing.assert_array_equal(
+        rule.decide(scores, predicted).novel, scores / scale < rule.threshold)
     centre = rule.reference_.mean(axis=0)
     far = centre + 3.0 * (hidden - centre)  # every cell further out
     far_scores = rule.score(far, logits)
     assert rule.query_scale(far_scores) > 2.0
     uncalibrated = (far_scores < rule.threshold).mean()
-    calibrated = rule.reject(far, logits).mean()
+    calibrated = rule.decide(far_scores, predicted).novel.mean()
     assert calibrated < uncalibrated and calibrated <= 0.1
     # the fitted median travels with the rule
     from deepchem_actinn.confidence import RejectionRule

@@ -179,9 +179,9 @@ def test_shifted_file_is_calibrated_chunk_by_chunk(annotator, client, shifted,
     same chunk size: each chunk on its own scores, a small tail on the
     chunk before it (the calibration size lowered to 250 cells here, so
     that 300-cell chunks calibrate on themselves)."""
-    from deepchem_actinn.annotator import labelling
+    from deepchem_actinn.confidence import decision
     from deepchem_actinn.io import iter_cell_chunks
-    monkeypatch.setattr(labelling, "MIN_CALIBRATION_CELLS", 250)
+    monkeypatch.setattr(decision, "MIN_CALIBRATION_CELLS", 250)
     query, path = shifted
     expected = list(
         annotator.predict_file(path, chunk_size=300, unassigned=True))

@@ -134,3 +134,43 @@ def test_max_probability_rule_is_not_calibrated(fitted):
 def test_unfitted_rule_is_refused():
     with pytest.raises(RuntimeError, match="not fitted"):
         labelling.decide_novelty(RejectionRule(), np.zeros(3), np.zeros(3))
+
+
+def test_decide_is_the_one_decision_with_its_reasons(fitted):
+    """RejectionRule.decide gives decide_novelty's cells and calibration,
+    says why each is marked, and reject is decide on the cells' scores and
+    probabilities."""
+    from deepchem_actinn.confidence import calibrated_probabilities
+    rule, query, logits = fitted
+    scores = rule.score(query, logits)
+    proba = calibrated_probabilities(logits, rule.temperature)
+    predicted = proba.argmax(axis=1)
+    # a level no two-type cell can always reach: both reasons occur
+    strict = RejectionRule.from_dict(
+        dict(rule.to_dict(), min_assigned_probability=0.99))
+    confidence = proba.max(axis=1)
+    decision = strict.decide(scores, predicted, confidence)
+    rejected, calibration = labelling.decide_novelty(strict, scores, predicted,
+                                                     None, confidence)
+    np.testing.assert_array_equal(decision.rejected, rejected)
+    assert decision.calibration.scale == calibration.scale
+    np.testing.assert_array_equal(decision.calibration.type_scales,
+                                  calibration.type_scales)
+    np.testing.assert_array_equal(
+        decision.novel,
+        labelling.decide_novelty(strict, scores, predicted)[0])
+    np.testing.assert_array_equal(decision.low_probability, confidence < 0.99)
+    reasons = decision.reasons
+    assert {"novel", "low_probability", ""} == set(reasons)
+    # a cell failing both tests is reported as unsure between types
+    both = decision.novel & decision.low_probability
+    assert both.any() and set(reasons[both]) == {"low_probability"}
+    np.testing.assert_array_equal(reasons == "", ~decision.rejected)
+    np.testing.assert_array_equal(strict.reject(query, logits),
+                                  decision.rejected)
+    # a given scale is used whatever the number of cells
+    forced = strict.decide(scores, predicted, scale=1.0)
+    assert forced.calibration == QueryCalibration(1.0)
+    np.testing.assert_array_equal(forced.novel, scores < rule.threshold)
+    np.testing.assert_array_equal(strict.reject(query, logits, scale=1.0),
+                                  forced.novel | decision.low_probability)

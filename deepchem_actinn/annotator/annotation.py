@@ -65,11 +65,20 @@ class Annotation:
         0); for ``max_probability``, the top calibrated probability. A cell
         is ``Unassigned`` where ``novelty_score`` over its type's divisor is
         below the rule's ``threshold``, or its label's probability is
-        under the rule's ``min_assigned_probability`` (0.5 by default).
+        under the rule's ``min_assigned_probability`` (0.5 by default;
+        :meth:`RejectionRule.decide
+        <deepchem_actinn.confidence.RejectionRule.decide>`).
     ambient_fraction: np.ndarray, optional
         With ``remove_ambient=True``: each cell's estimated share of
         ambient RNA over its counts in the model's genes, subtracted before
         the final scoring (:mod:`deepchem_actinn.preprocessing.ambient`).
+    unassigned_reason: np.ndarray, optional
+        With the ``Unassigned`` rule: why each cell is ``Unassigned``,
+        ``"low_probability"`` (no type holds the rule's
+        ``min_assigned_probability``) or ``"novel"`` (further from every
+        type than the threshold allows); ``""`` for a cell given a label
+        (:attr:`UnassignedDecision.reasons
+        <deepchem_actinn.confidence.UnassignedDecision.reasons>`).
 
     Examples
     --------
@@ -98,6 +107,7 @@ class Annotation:
     type_scales: Optional[np.ndarray] = None
     novelty_score: Optional[np.ndarray] = None
     ambient_fraction: Optional[np.ndarray] = None
+    unassigned_reason: Optional[np.ndarray] = None
 
     @property
     def calibration(self) -> "QueryCalibration":

@@ -6,7 +6,9 @@ fine type is uncertain between relatives (a
 the novelty rule, calibrated against the query; and majority voting over
 clusters of the query (:mod:`deepchem_actinn.voting`).
 
-The novelty rule's calibration
+Which cells are ``Unassigned``, and why, is decided by
+:meth:`RejectionRule.decide <deepchem_actinn.confidence.RejectionRule.decide>`
+alone. The novelty rule's calibration
 (:meth:`~deepchem_actinn.confidence.RejectionRule.query_scale`) needs many of the query's cells. :func:`predict`
 calibrates on the whole query; a query annotated chunk by chunk
 (``iter_predict``, ``predict_file``, 50,000 cells a chunk by default) is
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
     from deepchem_actinn.annotator.annotation import Annotation
     from deepchem_actinn.models.inference import EnsembleScorer
 
-#: Fewest cells a chunk needs to calibrate the novelty rule on itself.
-MIN_CALIBRATION_CELLS = 1000
+#: Fewest cells a chunk needs to calibrate the novelty rule on itself: a
+#: copy of :data:`deepchem_actinn.confidence.MIN_CALIBRATION_CELLS`,
+#: which the rule reads (set that one to change it).
+MIN_CALIBRATION_CELLS = conf.MIN_CALIBRATION_CELLS
 
 #: With ``unassigned=True``, a cell whose label has a lower calibrated
 #: probability is Unassigned too, by default (the rule's
@@ -115,16 +119,15 @@ def decide_novelty(
     previous: Optional[conf.QueryCalibration] = None,
     confidence: Optional[np.ndarray] = None
 ) -> Tuple[np.ndarray, conf.QueryCalibration]:
-    """Which cells ``unassigned=True`` marks ``Unassigned``, given their
-    novelty scores.
+    """Which cells ``unassigned=True`` marks ``Unassigned``, and the
+    calibration used: :meth:`rule.decide
+    <deepchem_actinn.confidence.RejectionRule.decide>` (the one decision,
+    which also says why each cell is marked) as a pair.
 
     A cell is Unassigned when the novelty rule rejects it (its score,
     divided by the query's calibration for the type it is given, is below
     the rule's threshold) or when its label's calibrated probability is
-    under the rule's ``min_assigned_probability`` (0.5 by default: the
-    networks do not favour one type). The decision alone, apart from the scoring, so that scores
-    computed anywhere (on Dask workers, block by block) are decided as one
-    query.
+    under the rule's ``min_assigned_probability``.
 
     Parameters
     ----------
@@ -135,9 +138,8 @@ def decide_novelty(
     predicted: np.ndarray
         The type id each cell is given (the argmax of its probabilities).
     previous: QueryCalibration, optional
-        The calibration of the previous chunk of a query annotated chunk by
-        chunk; used instead of these cells' own when they are fewer than
-        :data:`MIN_CALIBRATION_CELLS`.
+        The previous chunk's calibration, used for a chunk under
+        :data:`MIN_CALIBRATION_CELLS` cells.
     confidence: np.ndarray, optional
         Each cell's probability of its label; None skips that test.
 
@@ -146,9 +148,7 @@ def decide_novelty(
     rejected: np.ndarray
         True for the cells to mark ``Unassigned``.
     calibration: QueryCalibration
-        The calibration used (:meth:`RejectionRule.calibrate
-        <deepchem_actinn.confidence.RejectionRule.calibrate>` of these
-        cells, or ``previous``).
+        The calibration used (these cells' own, or ``previous``).
 
     Examples
     --------
@@ -169,18 +169,8 @@ def decide_novelty(
     ...                confidence=np.array([0.4, 0.9, 0.9]))[0].tolist()
     [True, False, True]
     """
-    if rule.threshold is None:
-        raise RuntimeError("this rule is not fitted: call fit()")
-    scores = np.asarray(scores)
-    predicted = np.asarray(predicted, dtype=np.int64)
-    if previous is not None and len(scores) < MIN_CALIBRATION_CELLS:
-        calibration = previous
-    else:
-        calibration = rule.calibrate(scores, predicted)
-    rejected = scores / calibration.divisors(predicted) < rule.threshold
-    if confidence is not None:
-        rejected |= np.asarray(confidence) < rule.min_assigned_probability
-    return rejected, calibration
+    decision = rule.decide(scores, predicted, confidence, previous)
+    return decision.rejected, decision.calibration
 
 
 def vote(result: "Annotation",
@@ -278,7 +268,8 @@ def annotate_matrix(annotator: Any,
                     hierarchy: Any = None) -> "Annotation":
     """Annotate one matrix of raw counts with ``scorer`` (the novelty
     rule's calibration from these cells, or ``previous``: see
-    :func:`decide_novelty`)."""
+    :meth:`RejectionRule.decide
+    <deepchem_actinn.confidence.RejectionRule.decide>`)."""
     if positions.max(initial=-1) >= X.shape[1]:
         raise ACTINNInputError(
             "the query matrix has %d genes, fewer than its gene names "
@@ -290,17 +281,17 @@ def annotate_matrix(annotator: Any,
                                              annotator.labels_.type_names,
                                              hierarchy)
     calibration = conf.QueryCalibration(1.0)
-    scores = None
+    scores = reasons = None
     if threshold is not None:
         names = np.asarray(conf.assign(names, label_proba, threshold),
                            dtype=object)
     elif unassigned:
         scores = annotator.rule_.score(hidden, logits,
                                        None if linear is None else proba)
-        rejected, calibration = decide_novelty(annotator.rule_, scores,
-                                               proba.argmax(axis=1), previous,
-                                               label_proba)
-        names[rejected] = conf.UNASSIGNED
+        decision = annotator.rule_.decide(scores, proba.argmax(axis=1),
+                                          label_proba, previous)
+        names[decision.rejected] = conf.UNASSIGNED
+        calibration, reasons = decision.calibration, decision.reasons
     if levels is not None:
         levels = np.where(names == conf.UNASSIGNED, UNASSIGNED_LEVEL,
                           levels).astype(object)
@@ -315,4 +306,5 @@ def annotate_matrix(annotator: Any,
                       levels=levels,
                       query_scale=calibration.scale,
                       type_scales=calibration.type_scales,
-                      novelty_score=scores)
+                      novelty_score=scores,
+                      unassigned_reason=reasons)

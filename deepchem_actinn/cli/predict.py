@@ -443,12 +443,12 @@ def _whole(args, annotator, outputs: _Outputs,
 
 
 def _rule_facts(result) -> tuple:
-    """A result's confidences and query calibration (the query's divisor,
-    each type's when it is shifted) when the Unassigned rule judged it
-    (``--unassigned``), for the summary."""
-    if result.novelty_score is None:
+    """Why the Unassigned rule marked a result's cells and its query
+    calibration (the query's divisor, each type's when it is shifted), when
+    the rule judged it (``--unassigned``), for the summary."""
+    if result.unassigned_reason is None:
         return None, None, None
-    return result.confidence, result.query_scale, result.type_scales
+    return result.unassigned_reason, result.query_scale, result.type_scales
 
 
 def predict_and_write(args, annotator, out_dir: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from deepchem_actinn.confidence import UNASSIGNED
+from deepchem_actinn.confidence import LOW_PROBABILITY, NOVEL, UNASSIGNED
 from deepchem_actinn.errors import counted
 from deepchem_actinn.preprocessing.genes import species_warning
 
@@ -44,13 +44,14 @@ class PredictionSummary:
     With ``--unassigned``, why cells were left ``Unassigned``:
 
     >>> s = PredictionSummary(n_model_genes=4)
-    >>> s.add(["B", "Unassigned", "Unassigned"], 0, [0.9, 0.3, 0.8], 2.0)
+    >>> s.add(["B", "Unassigned", "Unassigned"], 0,
+    ...       ["", "low_probability", "novel"], 2.0)
     >>> s.rule_line()[:65]
     'Unassigned: 1 cell whose likeliest type has under 0.5 probability'
 
     A shifted query's distances are divided by each type's own shift:
 
-    >>> s.add(["B", "T"], 0, [0.9, 0.8], 3.36, [3.67, 3.13])
+    >>> s.add(["B", "T"], 0, ["", ""], 3.36, [3.67, 3.13])
     >>> s.rule_line().split("divided by ")[1][:21]
     '2.00-3.67, by type fo'
     """
@@ -65,25 +66,29 @@ class PredictionSummary:
         self.type_counts: Counter = Counter()
         self.genes_missing = 0
         self.uncertain = 0
+        self.novel = 0
         self.scales: List[float] = []
         self.by_type = False
 
     def add(self,
             cell_types: Iterable[str],
             genes_missing: int,
-            confidence: Optional[Sequence[float]] = None,
+            reasons: Optional[Sequence[str]] = None,
             query_scale: Optional[float] = None,
             type_scales: Optional[Sequence[float]] = None) -> None:
-        """Count one chunk's labels; with ``--unassigned``, its cells'
-        ``confidence`` and the rule's divisors for this chunk
-        (``query_scale``, or each type's, ``type_scales``, when the query
-        is shifted), to say why cells were left ``Unassigned``."""
+        """Count one chunk's labels; with ``--unassigned``, why the rule
+        marked its cells (``Annotation.unassigned_reason``, as
+        :meth:`RejectionRule.decide
+        <deepchem_actinn.confidence.RejectionRule.decide>` gave it) and its
+        divisors for this chunk (``query_scale``, or each type's,
+        ``type_scales``, when the query is shifted)."""
         names = np.asarray([str(t) for t in cell_types], dtype=object)
         self.type_counts.update(names.tolist())
         self.genes_missing = int(genes_missing)
-        if confidence is not None:
-            low = np.asarray(confidence, dtype=float) < self.min_probability
-            self.uncertain += int((low & (names == UNASSIGNED)).sum())
+        if reasons is not None:
+            why = np.asarray(reasons, dtype=object)
+            self.uncertain += int(np.sum(why == LOW_PROBABILITY))
+            self.novel += int(np.sum(why == NOVEL))
         if type_scales is not None:
             self.by_type = True
             self.scales.extend(float(v) for v in type_scales)
@@ -99,13 +104,12 @@ class PredictionSummary:
         low, high = min(self.scales), max(self.scales)
         scale = ("%.2f" % low if high - low < 0.005 else "%.2f-%.2f, %s" %
                  (low, high, "by type" if self.by_type else "chunk by chunk"))
-        far = self.type_counts.get(UNASSIGNED, 0) - self.uncertain
         return ("Unassigned: %s likeliest type has under %g probability, "
                 "%d further from every type than the reference's own cells; "
                 "the rule's distances were divided by %s for this query (1: "
                 "as close to the reference as its own held-out cells)" %
-                (counted(self.uncertain, "cell",
-                         "whose/whose"), self.min_probability, far, scale))
+                (counted(self.uncertain, "cell", "whose/whose"),
+                 self.min_probability, self.novel, scale))
 
     @property
     def n_cells(self) -> int:

@@ -1,132 +1,28 @@
-"""The rule that marks a cell ``Unassigned``: it looks like no reference type.
+"""The rule that marks a cell ``Unassigned``: it looks like no reference type,
+or no type holds most of its probability.
 
-:class:`RejectionRule` decides which cells look like no reference type: by
-default, cells whose distance to their nearest reference cells in the
-network's last hidden layer is large for the type they are given
-(``method="knn"``); the max calibrated probability rule is kept as
-``method="max_probability"``.
+:class:`RejectionRule` scores how typical of the reference a cell is: by
+default, by its distance to its nearest reference cells in the network's
+last hidden layer, relative to the type it is given (``method="knn"``); the
+max calibrated probability rule is kept as ``method="max_probability"``.
+:meth:`RejectionRule.decide` is the one decision every prediction path
+makes from those scores (:mod:`~deepchem_actinn.confidence.decision`).
 """
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 
 from deepchem_actinn.confidence.calibration import (calibrated_probabilities,
                                                     threshold_for_rejection)
-
-#: Rows of queries per block in :func:`kth_neighbour_distance`.
-NEIGHBOUR_BLOCK = 1024
+from deepchem_actinn.confidence import decision as _decision
+from deepchem_actinn.confidence.decision import (QueryCalibration,
+                                                 UnassignedDecision)
+# NEIGHBOUR_BLOCK: importable from here still, as before knn.py held it
+from deepchem_actinn.confidence.knn import (  # noqa: F401
+    NEIGHBOUR_BLOCK, kth_neighbour_distance, stratified_sample)
 
 #: Default :attr:`RejectionRule.min_assigned_probability`.
 MIN_ASSIGNED_PROBABILITY = 0.5
-
-
-class QueryCalibration(NamedTuple):
-    """How a query's novelty scores are scaled before the threshold
-    (:meth:`RejectionRule.calibrate`).
-
-    Attributes
-    ----------
-    scale: float
-        The query's shift as a whole (1: like the reference).
-    type_scales: np.ndarray or None
-        The divisor for the cells given each type, on a shifted query; None
-        when ``scale`` applies to every cell.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepchem_actinn.confidence import QueryCalibration
-    >>> QueryCalibration(2.0, np.array([1.5, 3.0])).divisors(
-    ...     np.array([1, 0, 1])).tolist()
-    [3.0, 1.5, 3.0]
-    >>> QueryCalibration(1.0, None).divisors(np.array([1, 0])).tolist()
-    [1.0, 1.0]
-    """
-    scale: float
-    type_scales: Optional[np.ndarray] = None
-
-    def divisors(self, predicted: np.ndarray) -> np.ndarray:
-        """The divisor of each cell's score, by the type it is given."""
-        predicted = np.asarray(predicted, dtype=np.int64)
-        if self.type_scales is None:
-            return np.full(len(predicted), float(self.scale))
-        return np.asarray(self.type_scales, dtype=np.float64)[predicted]
-
-
-def kth_neighbour_distance(queries: np.ndarray,
-                           reference: np.ndarray,
-                           k: int,
-                           exclude_self: bool = False,
-                           block: int = NEIGHBOUR_BLOCK) -> np.ndarray:
-    """Euclidean distance of each query to its ``k``-th nearest reference row.
-
-    Brute force in blocks of ``block`` queries, in float32 after centring on
-    the reference mean: time ``O(n m d)`` and memory ``O(block m)`` for
-    ``n`` queries, ``m`` reference rows of ``d`` features.
-
-    Parameters
-    ----------
-    queries: np.ndarray
-        n x d.
-    reference: np.ndarray
-        m x d.
-    k: int
-        Which neighbour (1 = nearest); clipped to the rows available.
-    exclude_self: bool, default False
-        ``queries`` *is* ``reference``: skip each row's distance to itself
-        (leave-one-out).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepchem_actinn.confidence import kth_neighbour_distance
-    >>> ref = np.array([[0.], [1.], [3.]])
-    >>> kth_neighbour_distance(np.array([[0.], [10.]]), ref, 2)
-    array([1., 9.])
-    >>> kth_neighbour_distance(ref, ref, 1, exclude_self=True)
-    array([1., 1., 2.])
-    """
-    reference = np.asarray(reference, dtype=np.float32)
-    available = len(reference) - int(exclude_self)
-    if available < 1:
-        raise ValueError("no reference rows to measure distances to")
-    k = int(min(max(k, 1), available))
-    # Centred on the reference mean so that float32 products lose little
-    # to cancellation; |q|^2 is added after the partition (same per row).
-    centre = reference.mean(axis=0, dtype=np.float64)
-    reference = (reference - centre).astype(np.float32)
-    ref_sq = (reference.astype(np.float64)**2).sum(axis=1).astype(np.float32)
-    minus_2ref_t = np.ascontiguousarray(-2.0 * reference.T)
-    out = np.empty(len(queries), dtype=np.float64)
-    for start in range(0, len(queries), block):
-        q = (np.asarray(queries[start:start + block], dtype=np.float64) -
-             centre).astype(np.float32)
-        partial = q @ minus_2ref_t
-        partial += ref_sq
-        if exclude_self:
-            rows = np.arange(len(q))
-            partial[rows, start + rows] = np.inf
-        kth = np.partition(partial, k - 1, axis=1)[:, k - 1]
-        out[start:start + len(q)] = kth + (q.astype(np.float64)**2).sum(axis=1)
-    return np.sqrt(np.clip(out, 0.0, None))
-
-
-def _stratified_sample(labels: np.ndarray, size: int,
-                       rng: np.random.Generator) -> np.ndarray:
-    """Sorted row indices: at most about ``size`` rows, each label's share
-    kept, and each label keeping at least ``min(its count, floor)`` rows
-    where ``floor = min(50, size // n_labels)``, so that rare types stay."""
-    if size >= len(labels):
-        return np.arange(len(labels))
-    classes = np.unique(labels)
-    floor = max(1, min(50, size // len(classes)))
-    parts = []
-    for c in classes:
-        members = np.flatnonzero(labels == c)
-        want = max(floor, int(round(size * len(members) / len(labels))))
-        parts.append(rng.choice(members, min(len(members), want),
-                                replace=False))
-    return np.sort(np.concatenate(parts))
 
 
 class RejectionRule:
@@ -155,6 +51,9 @@ class RejectionRule:
     reference cells (cells neither the network nor the rule's reference set
     saw), so about that share of cells of known types is rejected; a cell is
     rejected when its score is below it. Higher scores are more typical.
+    :meth:`decide` marks a cell ``Unassigned`` when it is rejected so, or
+    when its label's probability is under ``min_assigned_probability``;
+    :meth:`reject` is the same decision from features and logits.
 
     **Calibration against the query** (``knn``, ``query_calibration=True``):
     a query from another technology sits further from the reference as a
@@ -208,10 +107,10 @@ class RejectionRule:
     max_type_shift: float, default 1.5
         A type's divisor is at most this times the query's.
     min_assigned_probability: float, default 0.5
-        ``unassigned=True`` also marks a cell whose label's calibrated
-        probability is under this (no type holds most of its probability;
-        :func:`~deepchem_actinn.annotator.labelling.decide_novelty`); 0
-        turns that test off. Annotators saved before it existed get 0.5.
+        :meth:`decide` (so ``unassigned=True``) also marks a cell whose
+        label's calibrated probability is under this (no type holds most of
+        its probability); 0 turns that test off. Annotators saved before it
+        existed get 0.5.
 
     Attributes
     ----------
@@ -376,7 +275,7 @@ class RejectionRule:
             if len(reference) < 2:
                 raise ValueError("the kNN rule needs at least 2 reference "
                                  "(not held-out) cells")
-            keep = reference[_stratified_sample(
+            keep = reference[stratified_sample(
                 label_ids[reference], self.max_reference,
                 np.random.default_rng(self.seed))]
             self.reference_ = features[keep]
@@ -503,33 +402,135 @@ class RejectionRule:
                     if shift > self.min_shift else 1.0
         return QueryCalibration(scale, type_scales)
 
+    def decide(
+        self,
+        scores: np.ndarray,
+        predicted: np.ndarray,
+        confidence: Optional[np.ndarray] = None,
+        previous: Optional[QueryCalibration] = None,
+        *,
+        scale: Union[None, float,
+                     QueryCalibration] = None) -> UnassignedDecision:
+        """Which cells to mark ``Unassigned``, and why: the decision of
+        ``predict(..., unassigned=True)``, ``predict_file``, Dask prediction
+        and ``actinn predict --unassigned``, from scores computed anywhere.
+
+        A cell is :data:`~deepchem_actinn.confidence.NOVEL` when
+        its score, divided by the query's calibration for the type it is
+        given, is below :attr:`threshold`;
+        :data:`~deepchem_actinn.confidence.LOW_PROBABILITY` when
+        its label's probability is under ``min_assigned_probability``.
+
+        Parameters
+        ----------
+        scores: np.ndarray
+            :meth:`score` of the cells (higher = more typical).
+        predicted: np.ndarray
+            The type id each cell is given (the argmax of its probabilities).
+        confidence: np.ndarray, optional
+            Each cell's probability of its label (with a type hierarchy, of
+            the parent given); None skips that test.
+        previous: QueryCalibration, optional
+            The calibration of the previous chunk of a query annotated chunk
+            by chunk: used instead of these cells' own when they are fewer
+            than :data:`~deepchem_actinn.confidence.MIN_CALIBRATION_CELLS`.
+        scale: float or QueryCalibration, optional
+            Divide the scores by this, whatever the number of cells (one
+            number for every cell, or a :meth:`calibrate` result).
+
+        Returns
+        -------
+        UnassignedDecision
+            ``rejected``, each cell's ``reasons``, and the ``calibration``
+            used (:meth:`calibrate` of these cells, ``previous`` or
+            ``scale``), to pass on as the next chunk's ``previous``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from deepchem_actinn.confidence import (QueryCalibration,
+        ...                                         RejectionRule)
+        >>> rule = RejectionRule()
+        >>> rule.threshold, rule.median_ratio_ = -1.0, 0.5
+        >>> scores, types = np.array([-1.0, -2.0, -5.0]), np.zeros(3, int)
+        >>> decision = rule.decide(scores, types, np.array([0.4, 0.9, 0.9]))
+        >>> decision.rejected.tolist(), decision.calibration.scale
+        ([True, False, True], 4.0)
+        >>> decision.reasons.tolist()
+        ['low_probability', '', 'novel']
+
+        A small chunk keeps the previous chunk's calibration:
+
+        >>> rule.decide(scores, types,
+        ...             previous=QueryCalibration(1.0)).rejected.tolist()
+        [False, True, True]
+        """
+        if self.threshold is None:
+            raise RuntimeError("this rule is not fitted: call fit()")
+        scores = np.asarray(scores)
+        predicted = np.asarray(predicted, dtype=np.int64)
+        if scale is not None:
+            calibration = scale if isinstance(scale, QueryCalibration) \
+                else QueryCalibration(float(scale))
+        elif previous is not None and \
+                len(scores) < _decision.MIN_CALIBRATION_CELLS:
+            calibration = previous
+        else:
+            calibration = self.calibrate(scores, predicted)
+        novel = scores / calibration.divisors(predicted) < self.threshold
+        if confidence is None:
+            low = np.zeros(len(scores), dtype=bool)
+        else:
+            low = np.asarray(confidence) < self.min_assigned_probability
+        return UnassignedDecision(novel, low, calibration)
+
     def reject(self,
                features: Optional[np.ndarray],
                logits: np.ndarray,
                scale: Union[None, float, QueryCalibration] = None,
-               probabilities: Optional[np.ndarray] = None) -> np.ndarray:
-        """True for the cells to mark ``Unassigned``.
+               probabilities: Optional[np.ndarray] = None,
+               confidence: Optional[np.ndarray] = None) -> np.ndarray:
+        """True for the cells ``predict(..., unassigned=True)`` marks
+        ``Unassigned``: :meth:`decide` on these cells' :meth:`score`.
 
         Parameters
         ----------
         features, logits, probabilities: np.ndarray
-            The cells, as in :meth:`score` (each cell judged by the type
-            ``probabilities`` give it when given, else the networks').
+            The cells, as in :meth:`score`: each cell judged by the type
+            ``probabilities`` give it when given (an annotator's
+            ``probabilities``, the networks averaged with the linear
+            member), else by ``softmax(logits / temperature)``.
         scale: float or QueryCalibration, optional
             Divide the scores by this (one number for every cell, or a
             :meth:`calibrate` result); by default the :meth:`calibrate` of
             these cells themselves.
+        confidence: np.ndarray, optional
+            Each cell's probability of its label, for the
+            ``min_assigned_probability`` test; by default the largest of
+            those probabilities (with a type hierarchy ``predict`` tests the
+            label's: pass ``Annotation.confidence``).
+
+        Examples
+        --------
+        No type holds half of the second cell's probability:
+
+        >>> import numpy as np
+        >>> from deepchem_actinn.confidence import RejectionRule
+        >>> logits = np.array([[4., 0., 0.], [1., 1., .9], [0., 0., 3.]])
+        >>> rule = RejectionRule(method="max_probability").fit(
+        ...     None, logits, [0, 1, 2], rejection_rate=0.0)
+        >>> rule.reject(None, logits).tolist()
+        [False, True, False]
         """
-        if self.threshold is None:
-            raise RuntimeError("this rule is not fitted: call fit()")
         scores = self.score(features, logits, probabilities)
-        top = logits if probabilities is None else probabilities
-        predicted = np.asarray(top).argmax(axis=1)
-        if scale is None:
-            scale = self.calibrate(scores, predicted)
-        if isinstance(scale, QueryCalibration):
-            return scores / scale.divisors(predicted) < self.threshold
-        return scores / float(scale) < self.threshold
+        proba = calibrated_probabilities(logits, self.temperature) \
+            if probabilities is None else np.asarray(probabilities)
+        if confidence is None:
+            confidence = proba.max(axis=1)
+        return self.decide(scores,
+                           proba.argmax(axis=1),
+                           confidence,
+                           scale=scale).rejected
 
     # ------------------------------------------------------- save and load
     def to_dict(self) -> Dict[str, Any]:

@@ -11,14 +11,16 @@ is calibrated against the query (the median of its cells' novelty scores,
 :meth:`~deepchem_actinn.confidence.RejectionRule.query_scale`), and a
 block's median is not the query's. So the workers send back each cell's
 score (``Annotation.novelty_score``) and the client decides, with
-:func:`~deepchem_actinn.annotator.labelling.decide_novelty`, as a plain run
-does: over all the cells at once in :func:`predict_dask` (as
+:meth:`RejectionRule.decide
+<deepchem_actinn.confidence.RejectionRule.decide>`, as a plain run does:
+over all the cells at once in :func:`predict_dask` (as
 :meth:`ACTINNAnnotator.predict` on the whole query), chunk by chunk in file
 order in :func:`predict_file_dask` (as :meth:`ACTINNAnnotator.predict_file`
 with the same ``chunk_size``: a chunk under
-:data:`~deepchem_actinn.annotator.labelling.MIN_CALIBRATION_CELLS` cells
-takes the previous chunk's calibration). Labels, probabilities and
-``query_scale`` are those of the plain run, in the query's order.
+:data:`~deepchem_actinn.confidence.MIN_CALIBRATION_CELLS` cells
+takes the previous chunk's calibration). Labels, probabilities,
+``query_scale`` and ``unassigned_reason`` are those of the plain run, in
+the query's order.
 
 Two entry points:
 
@@ -188,20 +190,19 @@ def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
     at one cell at a time)."""
     if result.novelty_score is None:
         return result
-    from deepchem_actinn.annotator.labelling import (decide_novelty,
-                                                     type_labels)
+    from deepchem_actinn.annotator.labelling import type_labels
     from deepchem_actinn.confidence import UNASSIGNED
     names, _, label_proba = type_labels(result.probabilities, result.type_names,
                                         None)
-    rejected, calibration = decide_novelty(annotator.rule_,
-                                           result.novelty_score,
-                                           result.probabilities.argmax(axis=1),
-                                           previous, label_proba)
-    names[rejected] = UNASSIGNED
+    decision = annotator.rule_.decide(result.novelty_score,
+                                      result.probabilities.argmax(axis=1),
+                                      label_proba, previous)
+    names[decision.rejected] = UNASSIGNED
     return dataclasses.replace(result,
                                cell_types=names,
-                               query_scale=calibration.scale,
-                               type_scales=calibration.type_scales)
+                               query_scale=decision.calibration.scale,
+                               type_scales=decision.calibration.type_scales,
+                               unassigned_reason=decision.reasons)
 
 
 def predict_dask(annotator: "ACTINNAnnotator",

@@ -99,8 +99,6 @@ nitpick_ignore = [
     ("py:func", "deepchem_actinn.preprocessing.genes.measured_genes"),
     # annotator/prediction.py, ACTINNAnnotator.preprocess: an internal helper
     ("py:func", "deepchem_actinn.models.inference.model_gene_log"),
-    # confidence/rejection.py, RejectionRule: the Unassigned rule is moving
-    ("py:func", "deepchem_actinn.annotator.labelling.decide_novelty"),
     # distributed/dask_predict.py: short names that resolve nowhere
     # (deepchem_actinn.ACTINNAnnotator.predict would)
     ("py:meth", "ACTINNAnnotator.predict"),
