@@ -286,3 +286,19 @@ def test_plot_umap_computes_embedding_with_scanpy():
     assert "X_umap" not in adata.obsm  # computed on a copy
     drawn = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
     assert drawn.shape == (80, 2) and np.isfinite(drawn).all()
+
+
+def test_umap_draws_the_cells_to_review_on_top(monkeypatch):
+    """The confidence panel drew the most confident cells last, over the
+    least confident ones a user must review."""
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = _adata_with_predictions()
+    adata.obs["actinn_cell_type"] = ["Unassigned", "B", "T"] * 20
+    adata.obs["actinn_confidence"] = np.linspace(0.99, 0.01, 60)
+    conf_ax = report.plot_umap(adata).axes[1]
+    drawn = np.asarray(conf_ax.collections[0].get_array())
+    conf = adata.obs["actinn_confidence"].to_numpy()
+    unassigned = (adata.obs["actinn_cell_type"] == "Unassigned").to_numpy()
+    # the assigned cells, most confident first; then every Unassigned one
+    np.testing.assert_allclose(
+        drawn, np.concatenate([conf[~unassigned], conf[unassigned]]))

@@ -181,7 +181,9 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
                      **style)
     else:
         _label_centres(type_ax, xy, pred, counts.index)
-    order = np.argsort(conf)
+    # the cells to review on top: the most confident drawn first, the
+    # least confident over them, the Unassigned last of all
+    order = np.lexsort((-conf, pred == UNASSIGNED))
     points = conf_ax.scatter(xy[order, 0],
                              xy[order, 1],
                              c=conf[order],
