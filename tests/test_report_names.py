@@ -180,6 +180,31 @@ def test_figures_shorten_long_names_in_the_middle(tmp_path, recwarn):
     assert ("<tr><td>%s</td>" % LONG_NAME) in path.read_text(encoding="utf-8")
 
 
+def test_long_names_that_differ_in_the_middle_stay_apart(monkeypatch):
+    """Two long names that differ only in the middle were shortened to one
+    label: the confusion matrix, legend and bars showed one type twice."""
+    from deepchem_actinn import report
+    cd4 = "mature alpha-beta T cell, CD4-positive, of the lung"
+    cd8 = "mature alpha-beta T cell, CD8-positive, of the lung"
+    shown = {
+        cd4: "mature alpha-beta T \u2026 CD4-positive, of the lung",
+        cd8: "mature alpha-beta T \u2026 CD8-positive, of the lung"
+    }
+    figures = _names_figures([cd4, cd8, "B cell"])
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = anndata.AnnData(np.zeros((6, 2), dtype=np.float32))
+    adata.obs["actinn_cell_type"] = [cd4, cd8, "B cell"] * 2
+    adata.obs["actinn_confidence"] = 0.9
+    adata.obsm["X_umap"] = np.arange(12.0).reshape(6, 2)
+    figures["umap"] = report.plot_umap(adata)
+    for what, fig in figures.items():
+        texts = [t.split(" (")[0] for t in _drawn_texts(fig)]
+        mature = sorted(t for t in texts if t.startswith("mature"))
+        twice = 2 if what == "confusion" else 1  # its rows and columns
+        assert mature == [shown[cd4]] * twice + [shown[cd8]] * twice, what
+
+
 def test_per_type_metrics_has_no_empty_band():
     names = ["type %02d" % k for k in range(90)]
     figure = _names_figures(names, n_cells=900)["per type"]

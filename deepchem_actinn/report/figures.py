@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, label_font_size,
-                                            new_figure, drawn)
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, drawn_names,
+                                            label_font_size, new_figure)
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
 from deepchem_actinn.report.metrics import normalise_rows, type_counts
@@ -63,8 +63,10 @@ def plot_confusion_matrix(table: pd.DataFrame,
     size = max(n_rows, n_cols)
     cell = 0.55 if size <= 12 else 0.48
     label_font = label_font_size(size)
-    rows, columns = ([drawn(r) for r in values.index],
-                     [drawn(c) for c in values.columns])
+    names = list(dict.fromkeys(list(values.index) + list(values.columns)))
+    shown = dict(zip(names, drawn_names(names)))
+    rows, columns = ([shown[r] for r in values.index],
+                     [shown[c] for c in values.columns])
     # room for the names beyond what short ones (~18 characters) need
     inch = 0.0085 * label_font  # about one character
     extra = max(0.0, inch * max(len(t) for t in rows + columns) - 1.6)
@@ -161,7 +163,7 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
                 height=height,
                 color=colours[column],
                 label=names[column])
-    labels = [drawn(t) for t in metrics_df.index]
+    labels = drawn_names(metrics_df.index)
     if "support" in metrics_df.columns:
         labels = [
             "%s (n=%d)" % (t, s) for t, s in zip(labels, metrics_df["support"])
@@ -383,9 +385,11 @@ def plot_confidence(predicted_labels: Strings,
                    zorder=4)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_yticks(positions)
-    ax.set_yticklabels(
-        ["%s (n=%d)" % (drawn(t), c) for t, c in zip(order, counts["cells"])],
-        fontsize=label_font_size(n))
+    ax.set_yticklabels([
+        "%s (n=%d)" % (t, c)
+        for t, c in zip(drawn_names(order), counts["cells"])
+    ],
+                       fontsize=label_font_size(n))
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("Confidence")

@@ -18,8 +18,8 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, new_figure,
-                                            drawn)
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, drawn_names,
+                                            new_figure)
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
 from deepchem_actinn.types import Matrix
@@ -132,8 +132,8 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells."""
     counts = type_counts(pred)
     labels = [
-        "%s (%d)" % (drawn(name), counts.loc[name, "cells"])
-        for name in counts.index
+        "%s (%d)" % (text, counts.loc[name, "cells"])
+        for name, text in zip(counts.index, drawn_names(counts.index))
     ]
     n, width, height = len(labels), 13.0, 5.6
     under = SIDE_LEGEND_TYPES < n <= MAX_LEGEND_TYPES
@@ -206,13 +206,12 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
 def _label_centres(ax: Any, xy: np.ndarray, pred: np.ndarray,
                    names: Any) -> None:
     """Each type's name (shortened) at the median of its cells."""
-    for name in names:
-        if name == UNASSIGNED:
-            continue
+    names = [name for name in names if name != UNASSIGNED]
+    for name, text in zip(names, drawn_names(names, 24)):
         x, y = np.median(xy[pred == name], axis=0)
         ax.text(x,
                 y,
-                drawn(name, 24),
+                text,
                 fontsize=6,
                 ha="center",
                 va="center",
