@@ -59,6 +59,52 @@ def test_report_shows_a_parent_types_summed_confidence_with_op(tmp_path):
         assert _counts_row(page, "B") == ("1", "0.900")
 
 
+def test_report_of_the_vote_shows_the_voted_types_probability(tmp_path):
+    """--use-as-prediction majority_voting placed each cell under its voted
+    type but with the probability of its own label; with the probabilities
+    beside the predictions it is the voted type's, and the page says so."""
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    _write(folder / "predicted_label.txt", [
+        "cellname\tcelltype\tconfidence\tover_clustering\tmajority_voting",
+        "c1\tB\t0.900000\t0\tB",
+        "c2\tT\t0.600000\t0\tB",
+        "c3\tT\t0.800000\t1\tT",
+        "c4\tUnassigned\t0.700000\t0\tB",
+        "c5\tT\t0.950000\t2\tUnassigned",
+    ])
+    probabilities = [
+        "\tc1\tc2\tc3\tc4\tc5",
+        "B\t0.9\t0.35\t0.2\t0.3\t0.05",
+        "T\t0.1\t0.6\t0.8\t0.7\t0.95",
+    ]
+
+    def report(out):
+        assert main([
+            "report", "-p",
+            str(folder / "predicted_label.txt"), "--use-as-prediction",
+            "majority_voting", "-o",
+            str(tmp_path / out), "-q", "--threads", "1"
+        ]) == 0
+        return (tmp_path / out / "report.html").read_text(encoding="utf-8")
+
+    page = report("own")  # no probabilities: each cell's own, said so
+    assert _counts_row(page, "B") == ("3", "0.700")
+    assert ("<th>confidence</th><td>each cell&#x27;s own confidence, before "
+            "the vote: the probability of the label it was given itself, not "
+            "of the voted label") in page
+    _write(folder / "predicted_probabilities.txt", probabilities)
+    page = report("voted")
+    # B: c1 0.9, c2 0.35, c4 0.3; T: c3 0.8; Unassigned: c5 its own 0.95
+    assert _counts_row(page, "B") == ("3", "0.350")
+    assert _counts_row(page, "T") == ("1", "0.800")
+    assert _counts_row(page, "Unassigned") == ("1", "0.950")
+    assert ("<th>confidence</th><td>each cell&#x27;s probability of its voted "
+            "type, from %s (a cell voted Unassigned or its own label keeps "
+            "its own confidence)</td>" %
+            (folder / "predicted_probabilities.txt")) in page
+
+
 def test_report_reads_numeric_looking_type_names_as_text(tmp_path, capsys):
     """Types "1" and "01" stay two types and a type "NA" stays "NA" in
     predict -op's probabilities (the original ACTINN's two-column
