@@ -302,3 +302,55 @@ def test_umap_draws_the_cells_to_review_on_top(monkeypatch):
     # the assigned cells, most confident first; then every Unassigned one
     np.testing.assert_allclose(
         drawn, np.concatenate([conf[~unassigned], conf[unassigned]]))
+
+
+def test_training_curves_draw_every_network():
+    """An annotator's three networks were drawn as the first one alone,
+    without a word of it."""
+    histories = [{
+        "train_loss": [1.0, 0.5 + k / 10, 0.4],
+        "valid_loss": [1.1, 0.6, 0.7 - k / 10],
+        "valid_accuracy": [0.5, 0.8, 0.85],
+        "best_epoch": [2 + (k > 0)],
+    } for k in range(3)]
+    fig = report.plot_training_curves(histories)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_title() == "Loss per epoch, each of 3 networks"
+    assert acc_ax.get_title() == ("Validation accuracy per epoch, each of 3 "
+                                  "networks")
+    lines = {line.get_label(): line for line in loss_ax.get_lines()}
+    assert list(lines) == [
+        "network %d: %s" % (k, what)
+        for k, best in ((1, 2), (2, 3), (3, 3))
+        for what in ("train loss", "validation loss", "best epoch (%d)" % best)
+    ]
+    for k in range(3):
+        np.testing.assert_allclose(
+            lines["network %d: validation loss" % (k + 1)].get_ydata(),
+            histories[k]["valid_loss"])
+    legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert legend == list(lines)
+    assert [line.get_label() for line in acc_ax.get_lines()][-2:] == [
+        "network 3: validation accuracy", "network 3: best epoch (3)"
+    ]
+    # one network, in a list or not, is drawn as before
+    for one in (histories[0], histories[:1]):
+        labels = [
+            line.get_label()
+            for line in report.plot_training_curves(one).axes[0].get_lines()
+        ]
+        assert labels == ["train loss", "validation loss", "best epoch (2)"]
+    with pytest.raises(ACTINNInputError, match="history\\[1\\]: needs"):
+        report.plot_training_curves([histories[0], {"valid_loss": [1.0]}])
+
+
+def test_the_page_says_what_the_training_curves_show(tmp_path):
+    from deepchem_actinn.cli.misc import epochs_per_network
+    history = {"train_loss": [1.0, 0.5], "best_epoch": [2]}
+    page = report.write_report(tmp_path / "r", ["B"], [0.9],
+                               history=[history, history]).read_text()
+    assert ("accuracy on the validation cells, for each network the model "
+            "averages; a dotted line marks the epoch whose weights a network "
+            "kept.") in page
+    assert epochs_per_network([history, dict(history,
+                                             best_epoch=[1])]) == "2 (2), 2 (1)"

@@ -372,7 +372,7 @@ def cmd_report(args) -> None:
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
-        history, type_names = annotator.history_, annotator.type_names
+        history, type_names = annotator.histories_, annotator.type_names
         from deepchem_actinn.annotator.provenance import describe
         info = {
             "model": "%s: %s" % (args.model, model_words(annotator)),

@@ -61,7 +61,10 @@ CAPTIONS: Dict[str, Tuple[str, str]] = {
          "Recall: of the cells of this type, the share found."),
     "training_curves.png":
         ("Training curves",
-         "Loss per epoch on the training and validation cells."),
+         "Loss per epoch on the training and validation cells and, where "
+         "recorded, accuracy on the validation cells, for each network "
+         "the model averages; a dotted line marks the epoch whose weights a "
+         "network kept."),
     "confidence.png":
         ("Confidence per predicted type",
          "Confidence of each call (box: quartiles; points: cells)."),

@@ -2,7 +2,7 @@
 published together (see :func:`write_report`)."""
 import logging
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,6 +20,9 @@ from deepchem_actinn.report.umap import Query, check_query, umap_figure
 from deepchem_actinn.types import Floats, PathLike, Strings
 
 logger = logging.getLogger(__name__)
+
+#: A training history: one network's per-epoch lists, or each network's.
+History = Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]
 
 #: The report's numbers as tables, for pipelines (tab-separated).
 SUMMARY_FILE = "summary.txt"
@@ -54,7 +57,7 @@ def _make_figures(
     confidence: np.ndarray,
     truth: Optional[np.ndarray],
     type_names: Optional[Strings],
-    history: Optional[Mapping[str, Any]],
+    history: Optional[History],
     threshold: Optional[float],
     query: Optional[Any],
 ) -> Tuple[Dict[str, Figure], Dict[str, str]]:
@@ -88,7 +91,7 @@ def write_report(out_dir: PathLike,
                  *,
                  true_labels: Optional[Strings] = None,
                  type_names: Optional[Strings] = None,
-                 history: Optional[Mapping[str, Any]] = None,
+                 history: Optional[History] = None,
                  threshold: Optional[float] = None,
                  query: Optional[Query] = None,
                  title: str = "ACTINN cell-type annotation",
@@ -99,7 +102,7 @@ def write_report(out_dir: PathLike,
 
     The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
     (when ``true_labels`` is given), ``training_curves.png`` (when
-    ``history`` is given), ``confidence.png``, and ``umap.png`` (when
+    ``history`` is given: each network's), ``confidence.png``, and ``umap.png`` (when
     ``query`` is given and scanpy is installed; when it is not drawn, the
     page says why in one line). ``report.html`` embeds the same PNGs as
     data URIs, with the summary numbers, per-type metrics, predicted type
@@ -130,8 +133,9 @@ def write_report(out_dir: PathLike,
         Known cell types, for accuracy and the confusion matrix.
     type_names: sequence of str, optional
         Reference types, in display order.
-    history: dict, optional
-        Training history, see
+    history: dict or list of dict, optional
+        Training history, one network's or each network's (an annotator's
+        ``histories_``), see
         :func:`~deepchem_actinn.report.plot_training_curves`.
     threshold: float, optional
         Confidence threshold used for ``Unassigned``.
