@@ -105,6 +105,39 @@ def test_report_of_the_vote_shows_the_voted_types_probability(tmp_path):
             (folder / "predicted_probabilities.txt")) in page
 
 
+def test_report_says_every_cell_is_unassigned(tmp_path, capsys):
+    """With every cell Unassigned the report asked whether the true labels
+    were this query's; it compares them with the types given, and says
+    when there are none."""
+    predictions, labels = tmp_path / "predicted_label.txt", tmp_path / "l.txt"
+    _write(labels, ["c1\tB cell", "c2\tT cell", "c3\tB cell"])
+
+    def warnings(*types):
+        _write(predictions, ["cellname\tcelltype\tconfidence"] +
+               ["c%d\t%s\t0.5" % (k + 1, t) for k, t in enumerate(types)])
+        out = tmp_path / ("r%d" % len(list(tmp_path.iterdir())))
+        assert main([
+            "report", "-p",
+            str(predictions), "-l",
+            str(labels), "-o",
+            str(out), "--threads", "1"
+        ]) == 0
+        return [
+            line for line in capsys.readouterr().err.splitlines()
+            if "counts as wrong" in line
+        ]
+
+    assert warnings("Unassigned", "Unassigned", "Unassigned") == [
+        "actinn: %s: every cell is Unassigned, so every cell counts as wrong "
+        "against %s" % (predictions, labels)
+    ]
+    said = warnings("b cell", "Unassigned", "Unassigned")
+    assert len(said) == 1 and (
+        "none of its 2 types is among the predicted "
+        "ones (its: B cell, T cell; predicted: b cell)") in said[0]
+    assert warnings("B cell", "Unassigned", "Unassigned") == []
+
+
 def test_report_reads_numeric_looking_type_names_as_text(tmp_path, capsys):
     """Types "1" and "01" stay two types and a type "NA" stays "NA" in
     predict -op's probabilities (the original ACTINN's two-column

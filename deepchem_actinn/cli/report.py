@@ -300,18 +300,27 @@ def _refuse_absent(path: str, obs_names, ids: List[str]) -> None:
             (path, len(absent), len(ids), examples(absent)))
 
 
-def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
-                          source: str) -> None:
-    """Warn when no true type is among the predicted ones: every cell would
-    count as wrong, which usually means other names for the same types."""
-    true_types = set(truth.tolist())
-    if true_types and not true_types & set(predicted.tolist()):
+def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray, source: str,
+                          predictions: str) -> None:
+    """Warn when no true type is among the types predicted (Unassigned
+    aside): every cell would count as wrong, which usually means other
+    names for the same types; or, when every cell is Unassigned, say that.
+    """
+    from deepchem_actinn.confidence import UNASSIGNED
+    assigned = set(predicted.tolist()) - {UNASSIGNED}
+    if not assigned:
+        logger.warning(
+            "%s: every cell is Unassigned, so every cell counts as wrong "
+            "against %s", predictions, source)
+        return
+    true_types = set(truth.tolist()) - {UNASSIGNED}
+    if true_types and not true_types & assigned:
         logger.warning(
             "%s: none of its %d types is among the predicted ones (its: %s; "
             "predicted: %s), so every cell counts as wrong; are these the "
             "labels of this query, spelled as the reference spells them?",
             source, len(true_types), examples(sorted(true_types)),
-            examples(sorted(set(predicted.tolist()))))
+            examples(sorted(assigned)))
 
 
 def cmd_report(args) -> None:
@@ -367,7 +376,8 @@ def cmd_report(args) -> None:
             left_out = "the %d of %d predicted cells that %s labels " \
                 "(--labelled-only)" % (int(keep.sum()), len(keep), named)
             query = None if query is None else query[keep].copy()
-        _warn_unmatched_types(truth, frame[column].to_numpy(), named)
+        _warn_unmatched_types(truth, frame[column].to_numpy(), named,
+                              args.predictions)
     history, type_names, info = None, None, {}
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator
