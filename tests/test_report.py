@@ -354,3 +354,19 @@ def test_the_page_says_what_the_training_curves_show(tmp_path):
             "kept.") in page
     assert epochs_per_network([history, dict(history,
                                              best_epoch=[1])]) == "2 (2), 2 (1)"
+
+
+def test_umap_legend_names_a_type_starting_with_an_underscore(monkeypatch):
+    """matplotlib leaves a label starting with "_" out of a legend: a type
+    "_unknown" was drawn but not named."""
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    for n_types in (3, 30):  # the legend beside the panels, and under them
+        adata = _adata_with_predictions(n=90)
+        adata.obs["actinn_cell_type"] = (
+            ["_unknown", "B"] +
+            ["t%02d" % k for k in range(n_types)])[:n_types] * (90 // n_types)
+        fig = report.plot_umap(adata)
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        texts = [t.get_text() for t in legends[0].get_texts()]
+        assert len(texts) == n_types
+        assert "_unknown (%d)" % (90 // n_types) in texts

@@ -148,30 +148,34 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     conf_ax = fig.add_subplot(grid[0, 1])
     colours = _type_colours(list(counts.index))
     size = float(np.clip(12000 / max(len(pred), 1), 2, 40))
-    for name, label in zip(counts.index, labels):
-        mask = pred == name
-        type_ax.scatter(xy[mask, 0],
-                        xy[mask, 1],
+    # the legend's entries handed over as they are: asked of the axes,
+    # matplotlib leaves out a label that starts with "_" (a type "_x")
+    handles = [
+        type_ax.scatter(xy[pred == name, 0],
+                        xy[pred == name, 1],
                         s=size,
                         color=colours[name],
                         linewidths=0,
                         label=label,
                         rasterized=True)
+        for name, label in zip(counts.index, labels)
+    ]
     type_ax.set_title("Predicted cell type")
     style: Dict[str, Any] = dict(frameon=False,
                                  markerscale=max(1, 20 / size),
                                  handletextpad=0.3)
     if n <= SIDE_LEGEND_TYPES:
-        type_ax.legend(loc="center left",
+        type_ax.legend(handles,
+                       labels,
+                       loc="center left",
                        bbox_to_anchor=(1.0, 0.5),
                        fontsize=9,
                        **style)
     elif under:
         place = fig.add_subplot(grid[1, :])
         place.axis("off")
-        handles, texts = type_ax.get_legend_handles_labels()
         place.legend(handles,
-                     texts,
+                     labels,
                      loc="upper center",
                      bbox_to_anchor=(0.5, 1.0),
                      ncol=ncol,
