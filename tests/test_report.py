@@ -50,6 +50,24 @@ def test_confusion_table_order_without_and_with_extra_names():
     assert table.loc["Z", "Y"] == 1 and table.loc["Z", "Z"] == 0
 
 
+def test_confusion_table_puts_unassigned_last_and_sorts_case_aside():
+    """A sort by code point put "Unassigned" before lower-case names (a
+    parent type "immune cell") and those after every capitalised one."""
+    table = report.confusion_table(
+        ["B cell", "T cell", "T cell", "NK cell", "B cell"],
+        ["B cell", "immune cell", "Unassigned", "lymphocyte", "T cell"],
+        type_names=["T cell", "B cell"])
+    assert list(table.index) == ["T cell", "B cell", "NK cell"]
+    assert list(table.columns) == [
+        "T cell", "B cell", "NK cell", "immune cell", "lymphocyte", "Unassigned"
+    ]
+    table = report.confusion_table(["b", "A", "Unassigned", "C"],
+                                   ["b", "A", "Unassigned", "a"])
+    assert list(table.index) == ["A", "b", "C", "Unassigned"]
+    assert list(table.columns) == ["A", "b", "C", "a", "Unassigned"]
+    assert table.loc["Unassigned", "Unassigned"] == 1
+
+
 def test_normalise_rows_sum_to_one_and_empty_row_zero():
     table = report.confusion_table(TRUE, PRED, type_names=TYPES)
     fractions = report.normalise_rows(table)

@@ -12,7 +12,8 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
-                                            check_same_length, ordered, pair)
+                                            check_same_length, ordered, pair,
+                                            sorted_names)
 from deepchem_actinn.types import Floats, Strings
 
 
@@ -29,7 +30,8 @@ def confusion_table(true_labels: Strings,
         The predicted cell type of each cell, same length.
     type_names: sequence of str, optional
         Reference types, in display order. Every one gets a row and a column
-        even if no cell has it; other names are appended, sorted.
+        even if no cell has it; other names are appended, sorted case aside,
+        ``"Unassigned"`` last.
 
     Returns
     -------
@@ -37,7 +39,7 @@ def confusion_table(true_labels: Strings,
         Integer counts. Rows are true types (``type_names``, then other true
         names); columns are the same names in the same order, so the diagonal
         holds the correct calls, followed by any name that was only predicted
-        (such as ``"Unassigned"``), sorted.
+        (such as a parent type), sorted case aside, then ``"Unassigned"``.
 
     Examples
     --------
@@ -55,7 +57,10 @@ def confusion_table(true_labels: Strings,
     """
     truth, pred = pair(true_labels, predicted_labels)
     rows = ordered(type_names, truth)
-    columns = rows + sorted(set(pred) - set(rows))
+    columns = sorted_names(set(pred) - set(rows))
+    if UNASSIGNED in rows:  # last in both, past the names only predicted
+        columns = columns + [UNASSIGNED]
+    columns = [r for r in rows if r != UNASSIGNED] + columns
     table = pd.crosstab(pd.Series(truth, name="true type"),
                         pd.Series(pred, name="predicted type"))
     table = table.reindex(index=rows, columns=columns, fill_value=0)
