@@ -518,7 +518,23 @@ def test_parent_levels_are_listed_on_the_page(tmp_path):
                                predicted, [0.9, 0.8, 0.7, 0.95],
                                levels=levels).read_text()
     assert "Labels by level" in page
-    assert "2 of 4 cells (50.0%) were uncertain between sibling types" in page
+    assert ('<p class="note">2 of 4 cells (50.0%) are labelled with a parent '
+            'type.</p>\n<p class="explain">A cell is given a parent type where '
+            'its two most probable types are within 0.2 of each other and have '
+            'a common ancestor in the hierarchy: the nearest one above both '
+            '(for two siblings their parent; for types further apart a '
+            'grandparent or higher), with the summed probability of the '
+            'reference types under it as its confidence.</p>') in page
+    # with true labels, how a parent type is scored
+    page = report.write_report(
+        tmp_path / "t",
+        predicted, [0.9, 0.8, 0.7, 0.95],
+        true_labels=["T cell", "T cell", "NK cell", "B cell"],
+        levels=levels).read_text()
+    assert ("confidence. In accuracy, F1 and the confusion matrix a parent "
+            "type is scored as a label of its own: a cell given one counts as "
+            "wrong against its true type, even where the parent holds it.</p>"
+           ) in page
     with pytest.raises(ACTINNInputError, match="levels has 2"):
         report.write_report(tmp_path / "s",
                             predicted, [0.9, 0.8, 0.7, 0.95],

@@ -272,7 +272,7 @@ def report_page(title: str,
     if UNASSIGNED in counts.index:
         sections.append('<p class="explain">%s</p>' % _esc(UNASSIGNED_NOTE))
     if levels is not None:
-        sections += _level_section(predicted, levels)
+        sections += _level_section(predicted, levels, truth is not None)
     sections.append("<h2>Figures</h2>")
     for name in CAPTIONS:
         if name in pngs:
@@ -282,18 +282,33 @@ def report_page(title: str,
     return _render_html(title, sections, generated)
 
 
-def _level_section(predicted: np.ndarray, levels: np.ndarray) -> List[str]:
+def _level_section(predicted: np.ndarray, levels: np.ndarray,
+                   scored: bool) -> List[str]:
     """How many cells a type hierarchy labelled with a parent type, and
-    which parents."""
+    which parents; the rule that gives them, and (``scored``: with true
+    labels) how they are scored."""
+    from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
     parent = np.asarray(levels) == "parent"
     names, counts = np.unique(np.asarray(predicted)[parent], return_counts=True)
     frame = pd.DataFrame({"cells": counts}, index=pd.Index(names))
     frame = frame.sort_values("cells", ascending=False)
-    line = ("%d of %d cells (%.1f%%) were uncertain between sibling types and "
-            "are labelled with their parent type." %
-            (parent.sum(), len(parent), 100.0 * parent.mean()))
+    line = ("{:,} of {:,} cells ({:.1f}%) are labelled with a parent "
+            "type.".format(int(parent.sum()), len(parent),
+                           100.0 * parent.mean()))
+    rule = ("A cell is given a parent type where its two most probable types "
+            "are within %g of each other and have a common ancestor in the "
+            "hierarchy: the nearest one above both (for two siblings their "
+            "parent; for types further apart a grandparent or higher), with "
+            "the summed probability of the reference types under it as its "
+            "confidence." % HIERARCHY_MARGIN)
+    if scored:
+        rule += (" In accuracy, F1 and the confusion matrix a parent type is "
+                 "scored as a label of its own: a cell given one counts as "
+                 "wrong against its true type, even where the parent holds "
+                 "it.")
     return [
         "<h2>Labels by level</h2>",
         '<p class="note">%s</p>' % _esc(line),
+        '<p class="explain">%s</p>' % _esc(rule),
         _html_table(frame, "parent type")
     ]
