@@ -539,3 +539,42 @@ def test_parent_levels_are_listed_on_the_page(tmp_path):
         report.write_report(tmp_path / "s",
                             predicted, [0.9, 0.8, 0.7, 0.95],
                             levels=levels[:2])
+
+
+def test_parent_types_are_marked_in_the_figures(tmp_path, monkeypatch):
+    """A parent type given by a hierarchy was drawn like a type of its
+    own; its name is marked [parent] and each figure's caption says so."""
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    figures = {}
+
+    def kept(fig):
+        figures[len(figures)] = fig
+        return png_bytes(fig)
+
+    from deepchem_actinn.report import write
+    png_bytes = write.png_bytes
+    monkeypatch.setattr(write, "png_bytes", kept)
+    predicted = np.array(["T cell", "lymphocyte", "lymphocyte", "B cell"] * 3)
+    levels = np.array(["type", "parent", "parent", "type"] * 3)
+    query = anndata.AnnData(np.zeros((12, 2), dtype=np.float32))
+    query.obsm["X_umap"] = np.arange(24.0).reshape(12, 2)
+    page = report.write_report(
+        tmp_path / "r",
+        predicted,
+        np.full(12, 0.9),
+        true_labels=["T cell", "T cell", "NK cell", "B cell"] * 3,
+        levels=levels,
+        query=query).read_text()
+    confusion, _, confidence, umap = figures.values()
+    columns = [t.get_text() for t in confusion.axes[0].get_xticklabels()]
+    assert columns == ["B cell", "NK cell", "T cell", "lymphocyte [parent]"]
+    rows = [t.get_text() for t in confusion.axes[0].get_yticklabels()]
+    assert rows == ["B cell", "NK cell", "T cell"]
+    assert [t.get_text() for t in confidence.axes[0].get_yticklabels()
+           ] == ["lymphocyte [parent] (n=6)", "B cell (n=3)", "T cell (n=3)"]
+    assert [t.get_text() for t in umap.axes[0].get_legend().get_texts()
+           ] == ["lymphocyte [parent] (6)", "B cell (3)", "T cell (3)"]
+    assert page.count("A name marked [parent] is a parent type of the type "
+                      "hierarchy, given where the fine type was "
+                      "uncertain.") == 3

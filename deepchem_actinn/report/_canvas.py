@@ -3,7 +3,7 @@
 import io
 import warnings
 from collections import Counter
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -128,6 +128,30 @@ def drawn_names(names: Iterable[object],
             texts.update(zip(group, _told_apart(group, width)))
     counted = Counter(texts.values())
     return [_escaped(texts[n] if counted[texts[n]] == 1 else n) for n in given]
+
+
+#: After the name of a parent type (a type hierarchy's) in the figures.
+PARENT_MARK = " [parent]"
+
+
+def marked_names(names: Iterable[object],
+                 parents: Optional[Iterable[str]] = None,
+                 width: int = MAX_NAME_CHARS) -> List[str]:
+    """:func:`drawn_names`, each of ``parents`` followed by
+    :data:`PARENT_MARK`.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.report._canvas import marked_names
+    >>> marked_names(["T cell", "lymphocyte"], {"lymphocyte"})
+    ['T cell', 'lymphocyte [parent]']
+    """
+    given = [str(n) for n in names]
+    parent = set(parents or ())
+    return [
+        text + PARENT_MARK if name in parent else text
+        for name, text in zip(given, drawn_names(given, width))
+    ]
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, drawn_names,
-                                            label_font_size, new_figure)
+                                            label_font_size, marked_names,
+                                            new_figure)
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
 from deepchem_actinn.report.metrics import normalise_rows, type_counts
@@ -26,7 +27,8 @@ MAX_STRIP_POINTS = 400
 
 
 def plot_confusion_matrix(table: pd.DataFrame,
-                          normalise: bool = True) -> Figure:
+                          normalise: bool = True,
+                          parents: Optional[Strings] = None) -> Figure:
     """Heat map of a confusion table, each cell annotated with its value.
 
     Entries with no cells are left blank so that the errors stand out.
@@ -38,6 +40,9 @@ def plot_confusion_matrix(table: pd.DataFrame,
     normalise: bool, default True
         Show each row as fractions of that true type's cells
         (:func:`normalise_rows`); otherwise raw counts.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]``.
 
     Returns
     -------
@@ -64,7 +69,7 @@ def plot_confusion_matrix(table: pd.DataFrame,
     cell = 0.55 if size <= 12 else 0.48
     label_font = label_font_size(size)
     names = list(dict.fromkeys(list(values.index) + list(values.columns)))
-    shown = dict(zip(names, drawn_names(names)))
+    shown = dict(zip(names, marked_names(names, parents)))
     rows, columns = ([shown[r] for r in values.index],
                      [shown[c] for c in values.columns])
     # room for the names beyond what short ones (~18 characters) need
@@ -379,7 +384,8 @@ def _horizontal_boxplot(ax: Axes, data: List[np.ndarray],
 
 def plot_confidence(predicted_labels: Strings,
                     confidence: Floats,
-                    threshold: Optional[float] = None) -> Figure:
+                    threshold: Optional[float] = None,
+                    parents: Optional[Strings] = None) -> Figure:
     """Confidence of the calls, per predicted type: box plot plus points.
 
     At most 400 randomly chosen points per type are drawn (the boxes use
@@ -394,6 +400,9 @@ def plot_confidence(predicted_labels: Strings,
     threshold: float, optional
         Confidence below which cells were left unassigned; drawn as a
         dashed vertical line.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]``.
 
     Returns
     -------
@@ -445,7 +454,7 @@ def plot_confidence(predicted_labels: Strings,
     ax.set_yticks(positions)
     ax.set_yticklabels([
         "%s (n=%d)" % (t, c)
-        for t, c in zip(drawn_names(order), counts["cells"])
+        for t, c in zip(marked_names(order, parents), counts["cells"])
     ],
                        fontsize=label_font_size(n))
     ax.set_ylim(n - 0.5, -0.5)

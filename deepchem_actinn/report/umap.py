@@ -18,11 +18,11 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, drawn_names,
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, marked_names,
                                             new_figure)
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
-from deepchem_actinn.types import Matrix
+from deepchem_actinn.types import Matrix, Strings
 
 if TYPE_CHECKING:
     import anndata
@@ -126,14 +126,18 @@ def _legend_columns(labels: List[str], width: float) -> int:
     return max(1, min(len(labels), int(width // column)))
 
 
-def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
+def _draw(xy: np.ndarray,
+          pred: np.ndarray,
+          conf: np.ndarray,
+          parents: Optional[Strings] = None) -> Figure:
     """Two panels of the same coordinates: by type, by confidence; the
     types' legend beside them, under them in columns, or (beyond
-    :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells."""
+    :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells;
+    the names of ``parents`` marked ``[parent]``."""
     counts = type_counts(pred)
     labels = [
         "%s (%d)" % (text, counts.loc[name, "cells"])
-        for name, text in zip(counts.index, drawn_names(counts.index))
+        for name, text in zip(counts.index, marked_names(counts.index, parents))
     ]
     n, width, height = len(labels), 13.0, 5.6
     under = SIDE_LEGEND_TYPES < n <= MAX_LEGEND_TYPES
@@ -184,7 +188,7 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
                      borderaxespad=0.0,
                      **style)
     else:
-        _label_centres(type_ax, xy, pred, counts.index)
+        _label_centres(type_ax, xy, pred, counts.index, parents)
     # the cells to review on top: the most confident drawn first, the
     # least confident over them, the Unassigned last of all
     order = np.lexsort((-conf, pred == UNASSIGNED))
@@ -207,11 +211,14 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     return fig
 
 
-def _label_centres(ax: Any, xy: np.ndarray, pred: np.ndarray,
-                   names: Any) -> None:
+def _label_centres(ax: Any,
+                   xy: np.ndarray,
+                   pred: np.ndarray,
+                   names: Any,
+                   parents: Optional[Strings] = None) -> None:
     """Each type's name (shortened) at the median of its cells."""
     names = [name for name in names if name != UNASSIGNED]
-    for name, text in zip(names, drawn_names(names, 24)):
+    for name, text in zip(names, marked_names(names, parents, 24)):
         x, y = np.median(xy[pred == name], axis=0)
         ax.text(x,
                 y,
@@ -312,6 +319,7 @@ def umap_figure(
     confidence: np.ndarray,
     max_cells: int = MAX_UMAP_CELLS,
     seed: int = 0,
+    parents: Optional[Strings] = None,
 ) -> Tuple[Optional[Figure], str]:
     """The report's UMAP, or ``None`` and the reason why not, in a few words.
 
@@ -328,6 +336,9 @@ def umap_figure(
         Larger queries are drawn for this many cells, chosen at random.
     seed: int, default 0
         Seed of that choice.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]`` in the legend.
 
     Returns
     -------
@@ -377,4 +388,4 @@ def umap_figure(
                 "The %d types are too many for a legend: each name is "
                 "written at the centre of its cells." % n_types
             ]))
-    return _draw(xy, predicted, confidence), note
+    return _draw(xy, predicted, confidence, parents), note

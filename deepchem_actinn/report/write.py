@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 #: A training history: one network's per-epoch lists, or each network's.
 History = Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]
 
+#: Under a figure that marks parent types.
+PARENT_NOTE = ("A name marked [parent] is a parent type of the type "
+               "hierarchy, given where the fine type was uncertain.")
+
 #: The report's numbers as tables, for pipelines (tab-separated).
 SUMMARY_FILE = "summary.txt"
 METRICS_FILE = "per_type_metrics.txt"
@@ -60,12 +64,15 @@ def _make_figures(
     history: Optional[History],
     threshold: Optional[float],
     query: Optional[Any],
+    parents: Optional[Strings] = None,
 ) -> Tuple[Dict[str, Figure], Dict[str, str]]:
-    """Every figure that applies, and the notes for the page."""
+    """Every figure that applies, and the notes for the page (``parents``:
+    the names given as parent types, marked in the figures)."""
     drawn: Dict[str, Figure] = {}
     if truth is not None:
         table = confusion_table(truth, predicted, type_names)
-        drawn["confusion_matrix.png"] = figures.plot_confusion_matrix(table)
+        drawn["confusion_matrix.png"] = figures.plot_confusion_matrix(
+            table, parents=parents)
         drawn["per_type_metrics.png"] = figures.plot_per_type_metrics(
             per_type_metrics(truth, predicted, type_names))
     else:
@@ -75,14 +82,25 @@ def _make_figures(
         drawn["training_curves.png"] = figures.plot_training_curves(history)
     else:
         logger.info("report: no training history, skipping training curves")
-    drawn["confidence.png"] = figures.plot_confidence(predicted, confidence,
-                                                      threshold)
-    umap, note = umap_figure(query, predicted, confidence)
+    drawn["confidence.png"] = figures.plot_confidence(predicted,
+                                                      confidence,
+                                                      threshold,
+                                                      parents=parents)
+    umap, note = umap_figure(query, predicted, confidence, parents=parents)
+    notes: Dict[str, str] = {}
     if umap is None:
         logger.info("report: skipping UMAP: %s", note)
-        return drawn, {"umap.png": "UMAP not drawn: %s." % note}
-    drawn["umap.png"] = umap
-    return drawn, ({"umap.png": note} if note else {})
+        notes["umap.png"] = "UMAP not drawn: %s." % note
+    else:
+        drawn["umap.png"] = umap
+        if note:
+            notes["umap.png"] = note
+    if parents:
+        for name in ("confusion_matrix.png", "confidence.png", "umap.png"):
+            if name in drawn:
+                notes[name] = " ".join(
+                    filter(None, [notes.get(name), PARENT_NOTE]))
+    return drawn, notes
 
 
 def write_report(out_dir: PathLike,
@@ -156,7 +174,8 @@ def write_report(out_dir: PathLike,
         ``"type"``, ``"parent"`` or ``"unassigned"`` per cell, as a type
         hierarchy gives them
         (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
-        then lists the cells labelled with a parent type.
+        then lists the cells labelled with a parent type, and the figures
+        mark their names ``[parent]``.
 
     Returns
     -------
@@ -200,8 +219,10 @@ def write_report(out_dir: PathLike,
     out = Path(out_dir)
     with atomic_files(out, REPORT_FILES, overwrite=overwrite,
                       parents=True) as tmp:
+        parents = None if level is None else sorted(
+            set(predicted[level == "parent"]))
         drawn, notes = _make_figures(predicted, conf, truth, type_names,
-                                     history, threshold, cells)
+                                     history, threshold, cells, parents)
         pngs = {name: png_bytes(fig) for name, fig in drawn.items()}
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
