@@ -87,6 +87,8 @@ def test_per_type_metrics_equal_sklearn():
                                                zero_division=0)
     for column, values in zip(["precision", "recall", "f1", "support"],
                               expected):
+        if column == "precision":  # NK, never predicted, has none
+            values = np.where(np.array(labels) == "NK", np.nan, values)
         np.testing.assert_allclose(metrics[column].to_numpy(), values)
     assert metrics.loc["NK", "f1"] == 0.0
     assert metrics.loc["B", "precision"] == 1.0
@@ -172,7 +174,7 @@ def test_per_type_metrics_figure_bars_match_table():
     assert len(widths) == 3 * len(metrics)
     expected = np.concatenate(
         [metrics[c].to_numpy() for c in ("precision", "recall", "f1")])
-    np.testing.assert_allclose(widths, expected)
+    np.testing.assert_allclose(widths, np.nan_to_num(expected))  # NK: none
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["B (n=3)", "T (n=3)", "NK (n=2)"]
     with pytest.raises(ACTINNInputError, match="missing column"):
@@ -388,3 +390,31 @@ def test_umap_legend_names_a_type_starting_with_an_underscore(monkeypatch):
         texts = [t.get_text() for t in legends[0].get_texts()]
         assert len(texts) == n_types
         assert "_unknown (%d)" % (90 // n_types) in texts
+
+
+def test_precision_of_a_type_never_predicted_is_undefined(tmp_path):
+    """A type no cell was predicted as showed precision 0.000, as if its
+    calls had all been wrong; it has none."""
+    metrics = report.per_type_metrics(TRUE, PRED, type_names=TYPES)
+    assert np.isnan(metrics.loc["NK", "precision"])
+    assert metrics.loc["NK", "recall"] == 0.0
+    fig = report.plot_per_type_metrics(metrics)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts if "n/a" in t.get_text()
+           ] == ["precision n/a: never predicted"]
+    bars = [p.get_width() for p in ax.patches][:3]  # precision: B, T, NK
+    assert bars == [1.0, 0.5, 0.0]
+    page = report.write_report(tmp_path / "r",
+                               PRED,
+                               CONF,
+                               true_labels=TRUE,
+                               type_names=TYPES).read_text()
+    row = page.split("<tr><td>NK</td>", 1)[1].split("</tr>")[0]
+    assert row == ('<td class="num">\u2014</td><td class="num">0.000</td>'
+                   '<td class="num">0.000</td><td class="num">2</td>')
+    assert ("Precision is undefined (\u2014) for a type no cell was "
+            "predicted as. Macro F1 is the mean F1 over the 3 true types of "
+            "these cells (a reference type none of them has is left out; a "
+            "type never predicted counts 0).") in page
+    table = (tmp_path / "r" / "per_type_metrics.txt").read_text()
+    assert "NK\t\t0\t0\t2\n" in table

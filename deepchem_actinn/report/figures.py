@@ -132,7 +132,8 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     ----------
     metrics_df: pandas.DataFrame
         From :func:`per_type_metrics` (``precision``, ``recall``, ``f1``,
-        optional ``support``).
+        optional ``support``); a NaN (the precision of a type never
+        predicted) is drawn as no bar, with "n/a" written in its place.
 
     Returns
     -------
@@ -163,11 +164,19 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     colours = {"precision": "#4c72b0", "recall": "#dd8452", "f1": "#55a868"}
     names = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
     for k, column in enumerate(needed):
+        values = metrics_df[column].to_numpy(float)
         ax.barh(y + (k - 1) * height,
-                metrics_df[column].to_numpy(float),
+                np.nan_to_num(values),
                 height=height,
                 color=colours[column],
                 label=names[column])
+        for row in np.flatnonzero(np.isnan(values)):  # precision of no cells
+            ax.text(0.01,
+                    row + (k - 1) * height,
+                    "%s n/a: never predicted" % names[column].lower(),
+                    va="center",
+                    fontsize=7,
+                    color=colours[column])
     labels = drawn_names(metrics_df.index)
     if "support" in metrics_df.columns:
         labels = [

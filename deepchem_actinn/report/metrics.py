@@ -108,9 +108,10 @@ def per_type_metrics(true_labels: Strings,
                      type_names: Optional[Strings] = None) -> pd.DataFrame:
     """Precision, recall, F1 and support for each true cell type.
 
-    Computed with :func:`sklearn.metrics.precision_recall_fscore_support`
-    (``zero_division=0``). Cells predicted ``"Unassigned"`` (or any other
-    name) count as misses for their true type.
+    Computed with :func:`sklearn.metrics.precision_recall_fscore_support`;
+    a type no cell was predicted as has no precision (NaN: of no cells,
+    no share is right) and F1 0. Cells predicted ``"Unassigned"`` (or any
+    other name) count as misses for their true type.
 
     Parameters
     ----------
@@ -125,8 +126,8 @@ def per_type_metrics(true_labels: Strings,
     -------
     pandas.DataFrame
         Index: the true types present (ordered by ``type_names``, others
-        appended sorted); columns ``precision``, ``recall``, ``f1``,
-        ``support``.
+        appended sorted); columns ``precision`` (NaN for a type never
+        predicted), ``recall``, ``f1``, ``support``.
 
     Examples
     --------
@@ -138,12 +139,19 @@ def per_type_metrics(true_labels: Strings,
     type
     B          1.00    0.50  0.67        2
     T          0.67    0.67  0.67        3
+    >>> print(per_type_metrics(["B", "T"], ["B", "B"]))
+          precision  recall        f1  support
+    type
+    B           0.5     1.0  0.666667        1
+    T           NaN     0.0  0.000000        1
     """
     truth, pred = pair(true_labels, predicted_labels)
     present = set(truth)
     labels = [t for t in ordered(type_names, truth) if t in present]
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, pred, labels=labels, zero_division=0)
+    predicted = set(pred)
+    precision = np.where([t in predicted for t in labels], precision, np.nan)
     return pd.DataFrame(
         {
             "precision": precision,
@@ -181,7 +189,8 @@ def summary_metrics(true_labels: Optional[Strings],
         over the cells not ``unassigned``; a parent type given instead of
         a fine one counts as wrong in both; None when every cell is
         unassigned), ``macro_f1``
-        (mean F1 over the true types present), ``n_cells`` and
+        (mean F1 over the true types present, those of ``true_labels``; a
+        type never predicted counts 0), ``n_cells`` and
         ``share_unassigned``.
 
     Examples

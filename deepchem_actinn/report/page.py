@@ -48,6 +48,16 @@ UNASSIGNED_NOTE = (
     "reference type apart from its probabilities, so it may be Unassigned "
     "at a high confidence.")
 
+#: A table's text for a number that is undefined (NaN).
+UNDEFINED = "\u2014"
+
+#: Under the per-type metrics: what is undefined, what macro F1 averages.
+METRICS_NOTE = (
+    "Precision is undefined (\u2014) for a type no cell was predicted as. "
+    "Macro F1 is the mean F1 over the {n:,} true types of these cells (a "
+    "reference type none of them has is left out; a type never predicted "
+    "counts 0).")
+
 #: Title and caption of each figure, in the order the page shows them.
 CAPTIONS: Dict[str, Tuple[str, str]] = {
     "confusion_matrix.png":
@@ -81,11 +91,16 @@ def _esc(value: object) -> str:
 
 
 def _format_column(values: pd.Series) -> list:
-    """Readable table text for one column: ints plain, floats 3 decimals."""
+    """Readable table text for one column: ints plain, floats 3 decimals,
+    NaN (undefined) a dash."""
     if pd.api.types.is_integer_dtype(values.dtype):
         return ["{:,}".format(int(v)) for v in values]
     if pd.api.types.is_float_dtype(values.dtype):
-        return ["%.3f" % v if math.isfinite(v) else str(v) for v in values]
+        return [
+            "%.3f" %
+            v if math.isfinite(v) else UNDEFINED if math.isnan(v) else str(v)
+            for v in values
+        ]
     return [str(v) for v in values]
 
 
@@ -263,7 +278,9 @@ def report_page(title: str,
         metrics = per_type_metrics(truth, predicted, type_names)
         sections += [
             "<h2>Per-type metrics</h2>",
-            _html_table(metrics, "true type")
+            _html_table(metrics, "true type"),
+            '<p class="explain">%s</p>' %
+            _esc(METRICS_NOTE.format(n=len(metrics)))
         ]
     counts = counts.rename(columns={"share": "share of cells"})
     table = _html_table(counts, "predicted type",

@@ -53,7 +53,8 @@ def _write_tables(folder: Path, predicted: np.ndarray,
         per_type_metrics(truth, predicted,
                          type_names).to_csv(folder / METRICS_FILE,
                                             sep="\t",
-                                            float_format="%.6g")
+                                            float_format="%.6g",
+                                            na_rep="")
 
 
 def _make_figures(
@@ -131,7 +132,8 @@ def write_report(out_dir: PathLike,
     ``accuracy``, ``assigned_accuracy`` and ``macro_f1``; see
     :func:`~deepchem_actinn.report.summary_metrics`) and, with
     ``true_labels``, ``per_type_metrics.txt`` (``type``, ``precision``,
-    ``recall``, ``f1``, ``support``).
+    ``recall``, ``f1``, ``support``; precision empty for a type never
+    predicted).
 
     The report's files appear together or not at all: a new ``out_dir`` is
     built under a temporary name and renamed into place; into an existing
