@@ -312,6 +312,29 @@ def test_umap_colours_are_distinct_for_an_atlas():
         assert len(set(colours.values())) == n + 1, n
 
 
+def test_umap_colours_of_neighbouring_types_differ_in_hue():
+    """tab20 in order gave the commonest types pairs of one hue (blue and
+    light blue, green and light green, brown and rosy brown)."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from deepchem_actinn.report.umap import _type_colours
+
+    def hue_and_chroma(colour):
+        rgb = to_rgb(colour)
+        return colorsys.rgb_to_hsv(*rgb)[0], max(rgb) - min(rgb)
+
+    for n in (12, 20, 60):
+        names = ["type %d" % k for k in range(n)]  # most common first
+        colours = [hue_and_chroma(_type_colours(names)[t]) for t in names]
+        for k, ((h1, s1), (h2, s2)) in enumerate(zip(colours, colours[1:])):
+            apart = min(abs(h1 - h2), 1 - abs(h1 - h2))
+            assert apart > 0.1, (n, k)
+        # none greyish, as Unassigned is
+        assert min(c for _, c in colours) > 0.1, n
+
+
 def _umap(n_types, monkeypatch):
     from deepchem_actinn import report
     anndata = pytest.importorskip("anndata")

@@ -95,26 +95,57 @@ MAX_LEGEND_TYPES = 200
 _LEGEND_FONT = 8
 _INCH_PER_CHAR, _INCH_PER_ROW = 0.068, 0.18  # at _LEGEND_FONT points
 
+#: The types' colours up to 20 types, most common type first: ten strong
+#: colours of distinct hues, then lighter and darker ones, so that types
+#: next to each other in number of cells (and in the legend) never share a
+#: hue family; no grey (Unassigned's) and no two browns.
+TYPE_COLOURS = (
+    "#1f77b4",  # blue
+    "#ff7f0e",  # orange
+    "#2ca02c",  # green
+    "#d62728",  # red
+    "#9467bd",  # purple
+    "#8c564b",  # brown
+    "#e377c2",  # pink
+    "#17becf",  # cyan
+    "#bcbd22",  # olive
+    "#aec7e8",  # light blue
+    "#ffbb78",  # light orange
+    "#98df8a",  # light green
+    "#ff9896",  # salmon
+    "#c5b0d5",  # lavender
+    "#f7b6d2",  # light pink
+    "#9edae5",  # light cyan
+    "#dbdb8d",  # khaki
+    "#ad494a",  # brick
+    "#8c6d31",  # ochre
+    "#393b79",  # navy
+)
+
+
+def _spread_colours(n: int) -> List[str]:
+    """``n`` colours for types beyond :data:`TYPE_COLOURS`: hues a golden
+    angle apart (each far from the one before), in three strengths of
+    lightness and saturation taken in turn."""
+    import colorsys
+
+    from matplotlib.colors import to_hex
+    strengths = ((0.45, 0.75), (0.68, 0.65), (0.30, 0.80))
+    colours = []
+    for k in range(n):
+        lightness, saturation = strengths[k % 3]
+        hue = (0.07 + k * 0.381966) % 1.0
+        colours.append(to_hex(colorsys.hls_to_rgb(hue, lightness, saturation)))
+    return colours
+
 
 def _type_colours(names: List[str]) -> Dict[str, Any]:
-    """A colour per type name, each other type's its own: the qualitative
-    maps without their greys (tab10, or tab20, tab20b and tab20c: 54
-    colours), then colours spread along a continuous one; ``Unassigned``
+    """A colour per type name, each type its own: :data:`TYPE_COLOURS` in
+    order, then (beyond 20 types) :func:`_spread_colours`; ``Unassigned``
     grey."""
-    from matplotlib import colormaps
     others = [n for n in names if n != UNASSIGNED]
-    if len(others) <= 9:
-        palette = [colormaps["tab10"](k) for k in range(10) if k != 7]
-    else:
-        palette = [
-            colormaps["tab20"](k) for k in range(20) if k not in (14, 15)
-        ]
-        palette += [colormaps["tab20b"](k) for k in range(20)]
-        palette += [colormaps["tab20c"](k) for k in range(16)]
-    extra = len(others) - len(palette)
-    if extra > 0:
-        spread = colormaps["turbo"]
-        palette += [spread(x) for x in np.linspace(0.03, 0.97, extra)]
+    palette = list(TYPE_COLOURS)
+    palette += _spread_colours(max(0, len(others) - len(palette)))
     colours: Dict[str, Any] = dict(zip(others, palette))
     colours[UNASSIGNED] = UNASSIGNED_COLOUR
     return colours
