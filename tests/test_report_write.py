@@ -109,7 +109,9 @@ def test_write_report_files_and_html(tmp_path, demo):
     assert ('<div class="value">%.1f%%</div><div class="label">Accuracy of '
             'the cells not Unassigned</div>' %
             (100 * summary["assigned_accuracy"])) in page
-    assert "An Unassigned cell&#x27;s confidence is the probability" in page
+    assert ("Cells whose confidence is below the threshold (0.50) are "
+            "Unassigned; an Unassigned cell&#x27;s confidence is the "
+            "probability") in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page
     assert "<th>genes matched</th><td>1824</td>" in page
@@ -578,3 +580,27 @@ def test_parent_types_are_marked_in_the_figures(tmp_path, monkeypatch):
     assert page.count("A name marked [parent] is a parent type of the type "
                       "hierarchy, given where the fine type was "
                       "uncertain.") == 3
+
+
+def test_the_unassigned_note_follows_the_rule_the_report_knows(tmp_path):
+    """With a threshold the page explained Unassigned cells by the novelty
+    rule; without one it said the novelty rule marked them, which the
+    report cannot know (predict does not record it)."""
+    predicted = ["B", "Unassigned", "T", "Unassigned"]
+    conf = [0.9, 0.3, 0.8, 0.4]
+    page = report.write_report(tmp_path / "t", predicted, conf,
+                               threshold=0.5).read_text()
+    assert (
+        '<p class="explain">Cells whose confidence is below the threshold '
+        '(0.50) are Unassigned; an Unassigned cell&#x27;s confidence is the '
+        'probability of the type it would have been given.</p>') in page
+    assert "novelty rule" not in page
+    page = report.write_report(tmp_path / "u", predicted, conf).read_text()
+    assert ("Which rule marked it is not recorded with the predictions: the "
+            "novelty rule (predict --unassigned) judges a cell unlike every "
+            "reference type apart from its probabilities, so it may be "
+            "Unassigned at a high confidence; a threshold (predict "
+            "--threshold) marks the cells below it.</p>") in page
+    page = report.write_report(tmp_path / "v", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert "Unassigned cell" not in page

@@ -40,13 +40,22 @@ figcaption { color: #555; font-size: 0.9em; }
 p.note, p.explain { color: #555; font-style: italic; }
 """
 
-#: Under the type counts when some cells are Unassigned: why their
-#: confidence can be high.
+#: Under the type counts when some cells are Unassigned and the threshold
+#: that marked them is known.
+THRESHOLD_NOTE = (
+    "Cells whose confidence is below the threshold ({threshold:.2f}) are "
+    "Unassigned; an Unassigned cell's confidence is the probability of the "
+    "type it would have been given.")
+
+#: Under the type counts when some cells are Unassigned by a rule the report
+#: is not told: why their confidence can be high.
 UNASSIGNED_NOTE = (
     "An Unassigned cell's confidence is the probability of the type it "
-    "would have been given: the novelty rule judges a cell unlike every "
-    "reference type apart from its probabilities, so it may be Unassigned "
-    "at a high confidence.")
+    "would have been given. Which rule marked it is not recorded with the "
+    "predictions: the novelty rule (predict --unassigned) judges a cell "
+    "unlike every reference type apart from its probabilities, so it may be "
+    "Unassigned at a high confidence; a threshold (predict --threshold) "
+    "marks the cells below it.")
 
 #: A table's text for a number that is undefined (NaN).
 UNDEFINED = "\u2014"
@@ -287,7 +296,9 @@ def report_page(title: str,
                         {"share of cells": lambda v: "%.1f%%" % (100 * v)})
     sections += ["<h2>Predicted type counts</h2>", table]
     if UNASSIGNED in counts.index:
-        sections.append('<p class="explain">%s</p>' % _esc(UNASSIGNED_NOTE))
+        note = (UNASSIGNED_NOTE if threshold is None else THRESHOLD_NOTE.format(
+            threshold=threshold))
+        sections.append('<p class="explain">%s</p>' % _esc(note))
     if levels is not None:
         sections += _level_section(predicted, levels, truth is not None)
     sections.append("<h2>Figures</h2>")
