@@ -604,3 +604,18 @@ def test_the_unassigned_note_follows_the_rule_the_report_knows(tmp_path):
     page = report.write_report(tmp_path / "v", ["B", "T"],
                                [0.9, 0.8]).read_text()
     assert "Unassigned cell" not in page
+
+
+def test_the_unassigned_card_only_where_cells_could_be_unassigned(tmp_path):
+    """actinn demo, which marks no cell Unassigned, showed 'Unassigned
+    0.0%' as if a rule had found none."""
+    card = '<div class="value">%s</div><div class="label">Unassigned</div>'
+    page = report.write_report(tmp_path / "a", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert '<div class="label">Unassigned</div>' not in page
+    page = report.write_report(tmp_path / "b", ["B", "T"], [0.9, 0.8],
+                               threshold=0.5).read_text()
+    assert card % "0.0%" in page  # the threshold marked none
+    page = report.write_report(tmp_path / "c", ["B", "Unassigned"],
+                               [0.9, 0.8]).read_text()
+    assert card % "50.0%" in page

@@ -164,7 +164,11 @@ def _summary_cards(summary: Mapping[str, Any], n_types: int,
         else:
             cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
         cards.append(("Macro F1", "%.3f" % summary["macro_f1"]))
-    cards.append(("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
+    # a share of none only where a rule could have marked some: not for
+    # predictions made without one (or with one the report is not told)
+    if summary["share_unassigned"] > 0 or threshold is not None:
+        cards.append(
+            ("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
     if threshold is not None:
         cards.append(("Confidence threshold", "%.2f" % threshold))
     body = "\n".join('<div class="card"><div class="value">%s</div>'
