@@ -418,3 +418,13 @@ def test_precision_of_a_type_never_predicted_is_undefined(tmp_path):
             "type never predicted counts 0).") in page
     table = (tmp_path / "r" / "per_type_metrics.txt").read_text()
     assert "NK\t\t0\t0\t2\n" in table
+
+
+def test_per_type_f1_written_to_three_decimals():
+    """An F1 of 0.997 was written 'F1 1.00', as if no cell were missed."""
+    truth = ["B"] * 333 + ["T"] * 10
+    pred = ["B"] * 332 + ["T"] + ["T"] * 10
+    metrics = report.per_type_metrics(truth, pred)
+    assert metrics.loc["B", "f1"] == pytest.approx(0.9985, abs=1e-4)
+    fig = report.plot_per_type_metrics(metrics)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["F1 0.998", "F1 0.952"]

@@ -188,7 +188,7 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     for k, value in enumerate(metrics_df["f1"].to_numpy(float)):
         ax.text(1.02,
                 k,
-                "F1 %.2f" % value,
+                "F1 %.3f" % value,
                 va="center",
                 fontsize=8,
                 color="#2f6b3c")
