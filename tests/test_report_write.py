@@ -114,7 +114,7 @@ def test_write_report_files_and_html(tmp_path, demo):
             "probability") in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page
-    assert "<th>genes matched</th><td>1824</td>" in page
+    assert "<th>genes matched</th><td>1,824</td>" in page
     for name in demo["names"]:
         assert "<td>%s</td>" % name in page  # per-type and count tables
     # no temporary directories left beside the report
@@ -619,3 +619,38 @@ def test_the_unassigned_card_only_where_cells_could_be_unassigned(tmp_path):
     page = report.write_report(tmp_path / "c", ["B", "Unassigned"],
                                [0.9, 0.8]).read_text()
     assert card % "50.0%" in page
+
+
+def test_the_page_and_figures_write_thousands_alike(tmp_path, monkeypatch):
+    """The run information wrote '1921' beside the cards' '1,000'."""
+    figures = {}
+    from deepchem_actinn.report import write
+    png_bytes = write.png_bytes
+
+    def kept(fig):
+        figures[len(figures)] = fig
+        return png_bytes(fig)
+
+    monkeypatch.setattr(write, "png_bytes", kept)
+    pred = np.array(["B"] * 1500 + ["T"] * 20, dtype=object)
+    page = report.write_report(tmp_path / "r",
+                               pred,
+                               np.full(1520, 0.9),
+                               true_labels=pred,
+                               extra_info={
+                                   "genes used": 1921,
+                                   "flag": True,
+                                   "year": "2024"
+                               }).read_text()
+    assert "<th>genes used</th><td>1,921</td>" in page
+    assert "<th>flag</th><td>True</td>" in page  # not a number
+    assert "<th>year</th><td>2024</td>" in page  # text stays as given
+    assert '<div class="value">1,520</div><div class="label">Cells</div>' in page
+    confusion, metrics, confidence = figures.values()
+    assert [t.get_text() for t in confidence.axes[0].get_yticklabels()
+           ] == ["B (n=1,500)", "T (n=20)"]
+    assert [t.get_text() for t in metrics.axes[0].get_yticklabels()
+           ] == ["B (n=1,500)", "T (n=20)"]
+    counts = report.plot_confusion_matrix(report.confusion_table(pred, pred),
+                                          normalise=False)
+    assert sorted(t.get_text() for t in counts.axes[0].texts) == ["1,500", "20"]

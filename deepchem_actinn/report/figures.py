@@ -92,7 +92,7 @@ def plot_confusion_matrix(table: pd.DataFrame,
             value = data[i, j]
             if value == 0:
                 continue
-            text = "%.2f" % value if normalise else "%d" % value
+            text = "%.2f" % value if normalise else "{:,}".format(int(value))
             colour = "white" if value > 0.55 * vmax else "black"
             ax.text(j,
                     i,
@@ -180,7 +180,8 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     labels = drawn_names(metrics_df.index)
     if "support" in metrics_df.columns:
         labels = [
-            "%s (n=%d)" % (t, s) for t, s in zip(labels, metrics_df["support"])
+            "%s (n=%s)" % (t, "{:,}".format(int(s)))
+            for t, s in zip(labels, metrics_df["support"])
         ]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=label_font_size(n))
@@ -462,7 +463,7 @@ def plot_confidence(predicted_labels: Strings,
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_yticks(positions)
     ax.set_yticklabels([
-        "%s (n=%d)" % (t, c)
+        "%s (n=%s)" % (t, "{:,}".format(int(c)))
         for t, c in zip(marked_names(order, parents), counts["cells"])
     ],
                        fontsize=label_font_size(n))

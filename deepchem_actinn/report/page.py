@@ -139,10 +139,21 @@ def _html_table(
             "</table>" % (head, "\n".join(rows)))
 
 
+def _number(value: object) -> object:
+    """An integer with thousands separators, as the page writes them all
+    (``4,000 cells``); anything else as it is."""
+    if isinstance(value,
+                  (int, np.integer)) and not isinstance(value,
+                                                        (bool, np.bool_)):
+        return "{:,}".format(int(value))
+    return value
+
+
 def _key_value_table(items: Iterable[Tuple[object, object]]) -> str:
-    """An escaped two-column HTML table of (key, value) pairs."""
-    rows = "\n".join("<tr><th>%s</th><td>%s</td></tr>" % (_esc(k), _esc(v))
-                     for k, v in items)
+    """An escaped two-column HTML table of (key, value) pairs, integers
+    with thousands separators."""
+    rows = "\n".join("<tr><th>%s</th><td>%s</td></tr>" %
+                     (_esc(k), _esc(_number(v))) for k, v in items)
     return "<table>\n<tbody>\n%s\n</tbody>\n</table>" % rows
 
 

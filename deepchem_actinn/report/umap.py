@@ -167,7 +167,7 @@ def _draw(xy: np.ndarray,
     the names of ``parents`` marked ``[parent]``."""
     counts = type_counts(pred)
     labels = [
-        "%s (%d)" % (text, counts.loc[name, "cells"])
+        "%s (%s)" % (text, "{:,}".format(int(counts.loc[name, "cells"])))
         for name, text in zip(counts.index, marked_names(counts.index, parents))
     ]
     n, width, height = len(labels), 13.0, 5.6
