@@ -654,3 +654,18 @@ def test_the_page_and_figures_write_thousands_alike(tmp_path, monkeypatch):
     counts = report.plot_confusion_matrix(report.confusion_table(pred, pred),
                                           normalise=False)
     assert sorted(t.get_text() for t in counts.axes[0].texts) == ["1,500", "20"]
+
+
+def test_the_page_links_the_tables_beside_it(tmp_path):
+    """summary.txt and per_type_metrics.txt sat beside the page unnamed."""
+    page = report.write_report(tmp_path / "a", ["B", "T"], [0.9, 0.8],
+                               true_labels=["B", "B"]).read_text()
+    assert (
+        '<p class="note">The numbers as tab-separated tables, beside this '
+        'page: <a href="summary.txt">summary.txt</a>, '
+        '<a href="per_type_metrics.txt">per_type_metrics.txt</a>.</p>') in page
+    page = report.write_report(tmp_path / "b", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert ('page: <a href="summary.txt">summary.txt</a>.</p>') in page
+    assert sorted(
+        p.name for p in (tmp_path / "b").glob("*.txt")) == ["summary.txt"]

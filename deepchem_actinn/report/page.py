@@ -227,16 +227,18 @@ def _render_html(title: str, sections: Sequence[str], generated: str) -> str:
         (_esc(title), _CSS, _esc(title), _esc(generated), "\n".join(sections)))
 
 
-def report_page(title: str,
-                predicted: np.ndarray,
-                confidence: np.ndarray,
-                truth: Optional[np.ndarray],
-                type_names: Optional[Strings],
-                threshold: Optional[float],
-                extra_info: Optional[Mapping[str, object]],
-                pngs: Mapping[str, bytes],
-                notes: Optional[Mapping[str, str]] = None,
-                levels: Optional[np.ndarray] = None) -> str:
+def report_page(
+    title: str,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    truth: Optional[np.ndarray],
+    type_names: Optional[Strings],
+    threshold: Optional[float],
+    extra_info: Optional[Mapping[str, object]],
+    pngs: Mapping[str, bytes],
+    notes: Optional[Mapping[str, str]] = None,
+    levels: Optional[np.ndarray] = None,
+    tables: Sequence[str] = ()) -> str:
     """The HTML text of the report.
 
     Parameters
@@ -265,6 +267,9 @@ def report_page(title: str,
         ``"type"``, ``"parent"`` or ``"unassigned"`` per cell (a type
         hierarchy's output); adds a table of the cells labelled with a
         parent type.
+    tables: sequence of str, default ()
+        Names of the tab-separated tables written beside the page; linked
+        under the summary.
 
     Returns
     -------
@@ -293,6 +298,12 @@ def report_page(title: str,
         "<h2>Summary</h2>",
         _summary_cards(summary, n_types, n_reference, threshold)
     ]
+    if tables:
+        sections.append(
+            '<p class="note">The numbers as tab-separated tables, beside this '
+            'page: %s.</p>' % ", ".join('<a href="%s">%s</a>' %
+                                        (_esc(name), _esc(name))
+                                        for name in tables))
     if extra_info:
         sections += [
             "<h2>Run information</h2>",

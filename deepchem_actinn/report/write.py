@@ -229,8 +229,9 @@ def write_report(out_dir: PathLike,
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
         _write_tables(tmp, predicted, truth, type_names)
+        tables = (SUMMARY_FILE,) + (() if truth is None else (METRICS_FILE,))
         page = report_page(title, predicted, conf, truth, type_names, threshold,
-                           extra_info, pngs, notes, level)
+                           extra_info, pngs, notes, level, tables)
         (tmp / "report.html").write_text(page, encoding="utf-8")
     logger.info("report: wrote %s", out / "report.html")
     return out / "report.html"
