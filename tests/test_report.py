@@ -50,6 +50,24 @@ def test_confusion_table_order_without_and_with_extra_names():
     assert table.loc["Z", "Y"] == 1 and table.loc["Z", "Z"] == 0
 
 
+def test_confusion_table_puts_unassigned_last_and_sorts_case_aside():
+    """A sort by code point put "Unassigned" before lower-case names (a
+    parent type "immune cell") and those after every capitalised one."""
+    table = report.confusion_table(
+        ["B cell", "T cell", "T cell", "NK cell", "B cell"],
+        ["B cell", "immune cell", "Unassigned", "lymphocyte", "T cell"],
+        type_names=["T cell", "B cell"])
+    assert list(table.index) == ["T cell", "B cell", "NK cell"]
+    assert list(table.columns) == [
+        "T cell", "B cell", "NK cell", "immune cell", "lymphocyte", "Unassigned"
+    ]
+    table = report.confusion_table(["b", "A", "Unassigned", "C"],
+                                   ["b", "A", "Unassigned", "a"])
+    assert list(table.index) == ["A", "b", "C", "Unassigned"]
+    assert list(table.columns) == ["A", "b", "C", "a", "Unassigned"]
+    assert table.loc["Unassigned", "Unassigned"] == 1
+
+
 def test_normalise_rows_sum_to_one_and_empty_row_zero():
     table = report.confusion_table(TRUE, PRED, type_names=TYPES)
     fractions = report.normalise_rows(table)
@@ -69,6 +87,8 @@ def test_per_type_metrics_equal_sklearn():
                                                zero_division=0)
     for column, values in zip(["precision", "recall", "f1", "support"],
                               expected):
+        if column == "precision":  # NK, never predicted, has none
+            values = np.where(np.array(labels) == "NK", np.nan, values)
         np.testing.assert_allclose(metrics[column].to_numpy(), values)
     assert metrics.loc["NK", "f1"] == 0.0
     assert metrics.loc["B", "precision"] == 1.0
@@ -154,7 +174,7 @@ def test_per_type_metrics_figure_bars_match_table():
     assert len(widths) == 3 * len(metrics)
     expected = np.concatenate(
         [metrics[c].to_numpy() for c in ("precision", "recall", "f1")])
-    np.testing.assert_allclose(widths, expected)
+    np.testing.assert_allclose(widths, np.nan_to_num(expected))  # NK: none
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["B (n=3)", "T (n=3)", "NK (n=2)"]
     with pytest.raises(ACTINNInputError, match="missing column"):
@@ -286,3 +306,125 @@ def test_plot_umap_computes_embedding_with_scanpy():
     assert "X_umap" not in adata.obsm  # computed on a copy
     drawn = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
     assert drawn.shape == (80, 2) and np.isfinite(drawn).all()
+
+
+def test_umap_draws_the_cells_to_review_on_top(monkeypatch):
+    """The confidence panel drew the most confident cells last, over the
+    least confident ones a user must review."""
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = _adata_with_predictions()
+    adata.obs["actinn_cell_type"] = ["Unassigned", "B", "T"] * 20
+    adata.obs["actinn_confidence"] = np.linspace(0.99, 0.01, 60)
+    conf_ax = report.plot_umap(adata).axes[1]
+    drawn = np.asarray(conf_ax.collections[0].get_array())
+    conf = adata.obs["actinn_confidence"].to_numpy()
+    unassigned = (adata.obs["actinn_cell_type"] == "Unassigned").to_numpy()
+    # the assigned cells, most confident first; then every Unassigned one
+    np.testing.assert_allclose(
+        drawn, np.concatenate([conf[~unassigned], conf[unassigned]]))
+
+
+def test_training_curves_draw_every_network():
+    """An annotator's three networks were drawn as the first one alone,
+    without a word of it."""
+    histories = [{
+        "train_loss": [1.0, 0.5 + k / 10, 0.4],
+        "valid_loss": [1.1, 0.6, 0.7 - k / 10],
+        "valid_accuracy": [0.5, 0.8, 0.85],
+        "best_epoch": [2 + (k > 0)],
+    } for k in range(3)]
+    fig = report.plot_training_curves(histories)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_title() == "Loss per epoch, each of 3 networks"
+    assert acc_ax.get_title() == ("Validation accuracy per epoch, each of 3 "
+                                  "networks")
+    lines = {line.get_label(): line for line in loss_ax.get_lines()}
+    assert list(lines) == [
+        "network %d: %s" % (k, what)
+        for k, best in ((1, 2), (2, 3), (3, 3))
+        for what in ("train loss", "validation loss", "best epoch (%d)" % best)
+    ]
+    for k in range(3):
+        np.testing.assert_allclose(
+            lines["network %d: validation loss" % (k + 1)].get_ydata(),
+            histories[k]["valid_loss"])
+    legend = [t.get_text() for t in loss_ax.get_legend().get_texts()]
+    assert legend == list(lines)
+    assert [line.get_label() for line in acc_ax.get_lines()][-2:] == [
+        "network 3: validation accuracy", "network 3: best epoch (3)"
+    ]
+    # one network, in a list or not, is drawn as before
+    for one in (histories[0], histories[:1]):
+        labels = [
+            line.get_label()
+            for line in report.plot_training_curves(one).axes[0].get_lines()
+        ]
+        assert labels == ["train loss", "validation loss", "best epoch (2)"]
+    with pytest.raises(ACTINNInputError, match="history\\[1\\]: needs"):
+        report.plot_training_curves([histories[0], {"valid_loss": [1.0]}])
+
+
+def test_the_page_says_what_the_training_curves_show(tmp_path):
+    from deepchem_actinn.cli.misc import epochs_per_network
+    history = {"train_loss": [1.0, 0.5], "best_epoch": [2]}
+    page = report.write_report(tmp_path / "r", ["B"], [0.9],
+                               history=[history, history]).read_text()
+    assert ("accuracy on the validation cells, for each network the model "
+            "averages; a dotted line marks the epoch whose weights a network "
+            "kept.") in page
+    assert epochs_per_network([history, dict(history,
+                                             best_epoch=[1])]) == "2 (2), 2 (1)"
+
+
+def test_umap_legend_names_a_type_starting_with_an_underscore(monkeypatch):
+    """matplotlib leaves a label starting with "_" out of a legend: a type
+    "_unknown" was drawn but not named."""
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    for n_types in (3, 30):  # the legend beside the panels, and under them
+        adata = _adata_with_predictions(n=90)
+        adata.obs["actinn_cell_type"] = (
+            ["_unknown", "B"] +
+            ["t%02d" % k for k in range(n_types)])[:n_types] * (90 // n_types)
+        fig = report.plot_umap(adata)
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+        texts = [t.get_text() for t in legends[0].get_texts()]
+        assert len(texts) == n_types
+        assert "_unknown (%d)" % (90 // n_types) in texts
+
+
+def test_precision_of_a_type_never_predicted_is_undefined(tmp_path):
+    """A type no cell was predicted as showed precision 0.000, as if its
+    calls had all been wrong; it has none."""
+    metrics = report.per_type_metrics(TRUE, PRED, type_names=TYPES)
+    assert np.isnan(metrics.loc["NK", "precision"])
+    assert metrics.loc["NK", "recall"] == 0.0
+    fig = report.plot_per_type_metrics(metrics)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts if "n/a" in t.get_text()
+           ] == ["precision n/a: never predicted"]
+    bars = [p.get_width() for p in ax.patches][:3]  # precision: B, T, NK
+    assert bars == [1.0, 0.5, 0.0]
+    page = report.write_report(tmp_path / "r",
+                               PRED,
+                               CONF,
+                               true_labels=TRUE,
+                               type_names=TYPES).read_text()
+    row = page.split("<tr><td>NK</td>", 1)[1].split("</tr>")[0]
+    assert row == ('<td class="num">\u2014</td><td class="num">0.000</td>'
+                   '<td class="num">0.000</td><td class="num">2</td>')
+    assert ("Precision is undefined (\u2014) for a type no cell was "
+            "predicted as. Macro F1 is the mean F1 over the 3 true types of "
+            "these cells (a reference type none of them has is left out; a "
+            "type never predicted counts 0).") in page
+    table = (tmp_path / "r" / "per_type_metrics.txt").read_text()
+    assert "NK\t\t0\t0\t2\n" in table
+
+
+def test_per_type_f1_written_to_three_decimals():
+    """An F1 of 0.997 was written 'F1 1.00', as if no cell were missed."""
+    truth = ["B"] * 333 + ["T"] * 10
+    pred = ["B"] * 332 + ["T"] + ["T"] * 10
+    metrics = report.per_type_metrics(truth, pred)
+    assert metrics.loc["B", "f1"] == pytest.approx(0.9985, abs=1e-4)
+    fig = report.plot_per_type_metrics(metrics)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["F1 0.998", "F1 0.952"]

@@ -59,6 +59,85 @@ def test_report_shows_a_parent_types_summed_confidence_with_op(tmp_path):
         assert _counts_row(page, "B") == ("1", "0.900")
 
 
+def test_report_of_the_vote_shows_the_voted_types_probability(tmp_path):
+    """--use-as-prediction majority_voting placed each cell under its voted
+    type but with the probability of its own label; with the probabilities
+    beside the predictions it is the voted type's, and the page says so."""
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    _write(folder / "predicted_label.txt", [
+        "cellname\tcelltype\tconfidence\tover_clustering\tmajority_voting",
+        "c1\tB\t0.900000\t0\tB",
+        "c2\tT\t0.600000\t0\tB",
+        "c3\tT\t0.800000\t1\tT",
+        "c4\tUnassigned\t0.700000\t0\tB",
+        "c5\tT\t0.950000\t2\tUnassigned",
+    ])
+    probabilities = [
+        "\tc1\tc2\tc3\tc4\tc5",
+        "B\t0.9\t0.35\t0.2\t0.3\t0.05",
+        "T\t0.1\t0.6\t0.8\t0.7\t0.95",
+    ]
+
+    def report(out):
+        assert main([
+            "report", "-p",
+            str(folder / "predicted_label.txt"), "--use-as-prediction",
+            "majority_voting", "-o",
+            str(tmp_path / out), "-q", "--threads", "1"
+        ]) == 0
+        return (tmp_path / out / "report.html").read_text(encoding="utf-8")
+
+    page = report("own")  # no probabilities: each cell's own, said so
+    assert _counts_row(page, "B") == ("3", "0.700")
+    assert ("<th>confidence</th><td>each cell&#x27;s own confidence, before "
+            "the vote: the probability of the label it was given itself, not "
+            "of the voted label") in page
+    _write(folder / "predicted_probabilities.txt", probabilities)
+    page = report("voted")
+    # B: c1 0.9, c2 0.35, c4 0.3; T: c3 0.8; Unassigned: c5 its own 0.95
+    assert _counts_row(page, "B") == ("3", "0.350")
+    assert _counts_row(page, "T") == ("1", "0.800")
+    assert _counts_row(page, "Unassigned") == ("1", "0.950")
+    assert ("<th>confidence</th><td>each cell&#x27;s probability of its voted "
+            "type, from %s (a cell voted Unassigned or its own label keeps "
+            "its own confidence)</td>" %
+            (folder / "predicted_probabilities.txt")) in page
+
+
+def test_report_says_every_cell_is_unassigned(tmp_path, capsys):
+    """With every cell Unassigned the report asked whether the true labels
+    were this query's; it compares them with the types given, and says
+    when there are none."""
+    predictions, labels = tmp_path / "predicted_label.txt", tmp_path / "l.txt"
+    _write(labels, ["c1\tB cell", "c2\tT cell", "c3\tB cell"])
+
+    def warnings(*types):
+        _write(predictions, ["cellname\tcelltype\tconfidence"] +
+               ["c%d\t%s\t0.5" % (k + 1, t) for k, t in enumerate(types)])
+        out = tmp_path / ("r%d" % len(list(tmp_path.iterdir())))
+        assert main([
+            "report", "-p",
+            str(predictions), "-l",
+            str(labels), "-o",
+            str(out), "--threads", "1"
+        ]) == 0
+        return [
+            line for line in capsys.readouterr().err.splitlines()
+            if "counts as wrong" in line
+        ]
+
+    assert warnings("Unassigned", "Unassigned", "Unassigned") == [
+        "actinn: %s: every cell is Unassigned, so every cell counts as wrong "
+        "against %s" % (predictions, labels)
+    ]
+    said = warnings("b cell", "Unassigned", "Unassigned")
+    assert len(said) == 1 and (
+        "none of its 2 types is among the predicted "
+        "ones (its: B cell, T cell; predicted: b cell)") in said[0]
+    assert warnings("B cell", "Unassigned", "Unassigned") == []
+
+
 def test_report_reads_numeric_looking_type_names_as_text(tmp_path, capsys):
     """Types "1" and "01" stay two types and a type "NA" stays "NA" in
     predict -op's probabilities (the original ACTINN's two-column
@@ -180,6 +259,31 @@ def test_figures_shorten_long_names_in_the_middle(tmp_path, recwarn):
     assert ("<tr><td>%s</td>" % LONG_NAME) in path.read_text(encoding="utf-8")
 
 
+def test_long_names_that_differ_in_the_middle_stay_apart(monkeypatch):
+    """Two long names that differ only in the middle were shortened to one
+    label: the confusion matrix, legend and bars showed one type twice."""
+    from deepchem_actinn import report
+    cd4 = "mature alpha-beta T cell, CD4-positive, of the lung"
+    cd8 = "mature alpha-beta T cell, CD8-positive, of the lung"
+    shown = {
+        cd4: "mature alpha-beta T \u2026 CD4-positive, of the lung",
+        cd8: "mature alpha-beta T \u2026 CD8-positive, of the lung"
+    }
+    figures = _names_figures([cd4, cd8, "B cell"])
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    adata = anndata.AnnData(np.zeros((6, 2), dtype=np.float32))
+    adata.obs["actinn_cell_type"] = [cd4, cd8, "B cell"] * 2
+    adata.obs["actinn_confidence"] = 0.9
+    adata.obsm["X_umap"] = np.arange(12.0).reshape(6, 2)
+    figures["umap"] = report.plot_umap(adata)
+    for what, fig in figures.items():
+        texts = [t.split(" (")[0] for t in _drawn_texts(fig)]
+        mature = sorted(t for t in texts if t.startswith("mature"))
+        twice = 2 if what == "confusion" else 1  # its rows and columns
+        assert mature == [shown[cd4]] * twice + [shown[cd8]] * twice, what
+
+
 def test_per_type_metrics_has_no_empty_band():
     names = ["type %02d" % k for k in range(90)]
     figure = _names_figures(names, n_cells=900)["per type"]
@@ -206,6 +310,29 @@ def test_umap_colours_are_distinct_for_an_atlas():
         colours = {k: to_hex(c) for k, c in _type_colours(names).items()}
         assert colours["Unassigned"] == UNASSIGNED_COLOUR
         assert len(set(colours.values())) == n + 1, n
+
+
+def test_umap_colours_of_neighbouring_types_differ_in_hue():
+    """tab20 in order gave the commonest types pairs of one hue (blue and
+    light blue, green and light green, brown and rosy brown)."""
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from deepchem_actinn.report.umap import _type_colours
+
+    def hue_and_chroma(colour):
+        rgb = to_rgb(colour)
+        return colorsys.rgb_to_hsv(*rgb)[0], max(rgb) - min(rgb)
+
+    for n in (12, 20, 60):
+        names = ["type %d" % k for k in range(n)]  # most common first
+        colours = [hue_and_chroma(_type_colours(names)[t]) for t in names]
+        for k, ((h1, s1), (h2, s2)) in enumerate(zip(colours, colours[1:])):
+            apart = min(abs(h1 - h2), 1 - abs(h1 - h2))
+            assert apart > 0.1, (n, k)
+        # none greyish, as Unassigned is
+        assert min(c for _, c in colours) > 0.1, n
 
 
 def _umap(n_types, monkeypatch):

@@ -109,10 +109,12 @@ def test_write_report_files_and_html(tmp_path, demo):
     assert ('<div class="value">%.1f%%</div><div class="label">Accuracy of '
             'the cells not Unassigned</div>' %
             (100 * summary["assigned_accuracy"])) in page
-    assert "An Unassigned cell&#x27;s confidence is the probability" in page
+    assert ("Cells whose confidence is below the threshold (0.50) are "
+            "Unassigned; an Unassigned cell&#x27;s confidence is the "
+            "probability") in page
     assert ">600<" in page  # cells
     assert "<th>model version</th><td>0.1.0</td>" in page
-    assert "<th>genes matched</th><td>1824</td>" in page
+    assert "<th>genes matched</th><td>1,824</td>" in page
     for name in demo["names"]:
         assert "<td>%s</td>" % name in page  # per-type and count tables
     # no temporary directories left beside the report
@@ -518,8 +520,152 @@ def test_parent_levels_are_listed_on_the_page(tmp_path):
                                predicted, [0.9, 0.8, 0.7, 0.95],
                                levels=levels).read_text()
     assert "Labels by level" in page
-    assert "2 of 4 cells (50.0%) were uncertain between sibling types" in page
+    assert ('<p class="note">2 of 4 cells (50.0%) are labelled with a parent '
+            'type.</p>\n<p class="explain">A cell is given a parent type where '
+            'its two most probable types are within 0.2 of each other and have '
+            'a common ancestor in the hierarchy: the nearest one above both '
+            '(for two siblings their parent; for types further apart a '
+            'grandparent or higher), with the summed probability of the '
+            'reference types under it as its confidence.</p>') in page
+    # with true labels, how a parent type is scored
+    page = report.write_report(
+        tmp_path / "t",
+        predicted, [0.9, 0.8, 0.7, 0.95],
+        true_labels=["T cell", "T cell", "NK cell", "B cell"],
+        levels=levels).read_text()
+    assert ("confidence. In accuracy, F1 and the confusion matrix a parent "
+            "type is scored as a label of its own: a cell given one counts as "
+            "wrong against its true type, even where the parent holds it.</p>"
+           ) in page
     with pytest.raises(ACTINNInputError, match="levels has 2"):
         report.write_report(tmp_path / "s",
                             predicted, [0.9, 0.8, 0.7, 0.95],
                             levels=levels[:2])
+
+
+def test_parent_types_are_marked_in_the_figures(tmp_path, monkeypatch):
+    """A parent type given by a hierarchy was drawn like a type of its
+    own; its name is marked [parent] and each figure's caption says so."""
+    anndata = pytest.importorskip("anndata")
+    monkeypatch.setitem(sys.modules, "scanpy", types.ModuleType("scanpy"))
+    figures = {}
+
+    def kept(fig):
+        figures[len(figures)] = fig
+        return png_bytes(fig)
+
+    from deepchem_actinn.report import write
+    png_bytes = write.png_bytes
+    monkeypatch.setattr(write, "png_bytes", kept)
+    predicted = np.array(["T cell", "lymphocyte", "lymphocyte", "B cell"] * 3)
+    levels = np.array(["type", "parent", "parent", "type"] * 3)
+    query = anndata.AnnData(np.zeros((12, 2), dtype=np.float32))
+    query.obsm["X_umap"] = np.arange(24.0).reshape(12, 2)
+    page = report.write_report(
+        tmp_path / "r",
+        predicted,
+        np.full(12, 0.9),
+        true_labels=["T cell", "T cell", "NK cell", "B cell"] * 3,
+        levels=levels,
+        query=query).read_text()
+    confusion, _, confidence, umap = figures.values()
+    columns = [t.get_text() for t in confusion.axes[0].get_xticklabels()]
+    assert columns == ["B cell", "NK cell", "T cell", "lymphocyte [parent]"]
+    rows = [t.get_text() for t in confusion.axes[0].get_yticklabels()]
+    assert rows == ["B cell", "NK cell", "T cell"]
+    assert [t.get_text() for t in confidence.axes[0].get_yticklabels()
+           ] == ["lymphocyte [parent] (n=6)", "B cell (n=3)", "T cell (n=3)"]
+    assert [t.get_text() for t in umap.axes[0].get_legend().get_texts()
+           ] == ["lymphocyte [parent] (6)", "B cell (3)", "T cell (3)"]
+    assert page.count("A name marked [parent] is a parent type of the type "
+                      "hierarchy, given where the fine type was "
+                      "uncertain.") == 3
+
+
+def test_the_unassigned_note_follows_the_rule_the_report_knows(tmp_path):
+    """With a threshold the page explained Unassigned cells by the novelty
+    rule; without one it said the novelty rule marked them, which the
+    report cannot know (predict does not record it)."""
+    predicted = ["B", "Unassigned", "T", "Unassigned"]
+    conf = [0.9, 0.3, 0.8, 0.4]
+    page = report.write_report(tmp_path / "t", predicted, conf,
+                               threshold=0.5).read_text()
+    assert (
+        '<p class="explain">Cells whose confidence is below the threshold '
+        '(0.50) are Unassigned; an Unassigned cell&#x27;s confidence is the '
+        'probability of the type it would have been given.</p>') in page
+    assert "novelty rule" not in page
+    page = report.write_report(tmp_path / "u", predicted, conf).read_text()
+    assert ("Which rule marked it is not recorded with the predictions: the "
+            "novelty rule (predict --unassigned) judges a cell unlike every "
+            "reference type apart from its probabilities, so it may be "
+            "Unassigned at a high confidence; a threshold (predict "
+            "--threshold) marks the cells below it.</p>") in page
+    page = report.write_report(tmp_path / "v", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert "Unassigned cell" not in page
+
+
+def test_the_unassigned_card_only_where_cells_could_be_unassigned(tmp_path):
+    """actinn demo, which marks no cell Unassigned, showed 'Unassigned
+    0.0%' as if a rule had found none."""
+    card = '<div class="value">%s</div><div class="label">Unassigned</div>'
+    page = report.write_report(tmp_path / "a", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert '<div class="label">Unassigned</div>' not in page
+    page = report.write_report(tmp_path / "b", ["B", "T"], [0.9, 0.8],
+                               threshold=0.5).read_text()
+    assert card % "0.0%" in page  # the threshold marked none
+    page = report.write_report(tmp_path / "c", ["B", "Unassigned"],
+                               [0.9, 0.8]).read_text()
+    assert card % "50.0%" in page
+
+
+def test_the_page_and_figures_write_thousands_alike(tmp_path, monkeypatch):
+    """The run information wrote '1921' beside the cards' '1,000'."""
+    figures = {}
+    from deepchem_actinn.report import write
+    png_bytes = write.png_bytes
+
+    def kept(fig):
+        figures[len(figures)] = fig
+        return png_bytes(fig)
+
+    monkeypatch.setattr(write, "png_bytes", kept)
+    pred = np.array(["B"] * 1500 + ["T"] * 20, dtype=object)
+    page = report.write_report(tmp_path / "r",
+                               pred,
+                               np.full(1520, 0.9),
+                               true_labels=pred,
+                               extra_info={
+                                   "genes used": 1921,
+                                   "flag": True,
+                                   "year": "2024"
+                               }).read_text()
+    assert "<th>genes used</th><td>1,921</td>" in page
+    assert "<th>flag</th><td>True</td>" in page  # not a number
+    assert "<th>year</th><td>2024</td>" in page  # text stays as given
+    assert '<div class="value">1,520</div><div class="label">Cells</div>' in page
+    confusion, metrics, confidence = figures.values()
+    assert [t.get_text() for t in confidence.axes[0].get_yticklabels()
+           ] == ["B (n=1,500)", "T (n=20)"]
+    assert [t.get_text() for t in metrics.axes[0].get_yticklabels()
+           ] == ["B (n=1,500)", "T (n=20)"]
+    counts = report.plot_confusion_matrix(report.confusion_table(pred, pred),
+                                          normalise=False)
+    assert sorted(t.get_text() for t in counts.axes[0].texts) == ["1,500", "20"]
+
+
+def test_the_page_links_the_tables_beside_it(tmp_path):
+    """summary.txt and per_type_metrics.txt sat beside the page unnamed."""
+    page = report.write_report(tmp_path / "a", ["B", "T"], [0.9, 0.8],
+                               true_labels=["B", "B"]).read_text()
+    assert (
+        '<p class="note">The numbers as tab-separated tables, beside this '
+        'page: <a href="summary.txt">summary.txt</a>, '
+        '<a href="per_type_metrics.txt">per_type_metrics.txt</a>.</p>') in page
+    page = report.write_report(tmp_path / "b", ["B", "T"],
+                               [0.9, 0.8]).read_text()
+    assert ('page: <a href="summary.txt">summary.txt</a>.</p>') in page
+    assert sorted(
+        p.name for p in (tmp_path / "b").glob("*.txt")) == ["summary.txt"]

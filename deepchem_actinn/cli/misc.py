@@ -202,6 +202,27 @@ def cmd_sample_data(args) -> None:
               SAMPLE_FILES["test"]), q("rules"), q(SAMPLE_FILES["hierarchy"])))
 
 
+def epochs_per_network(histories) -> str:
+    """Each network's epochs and, in brackets, the epoch whose weights it
+    kept, from an annotator's ``histories_``.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.misc import epochs_per_network
+    >>> epochs_per_network([{"train_loss": [0.9] * 104, "best_epoch": [94]},
+    ...                     {"train_loss": [0.9] * 80, "best_epoch": [71]}])
+    '104 (94), 80 (71)'
+    """
+    words = []
+    for history in histories:
+        best = history.get("best_epoch")  # the annotator's: a 1-element list
+        best = best[0] if isinstance(best, (list, tuple)) and best else best
+        words.append("%d (%s)" %
+                     (len(history.get("train_loss",
+                                      ())), "-" if best is None else best))
+    return ", ".join(words)
+
+
 def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
     score it and write the report (with the UMAP of the test cells)."""
@@ -247,33 +268,31 @@ def cmd_demo(args) -> None:
                                confidence=result.confidence)
         write_probabilities(tmp / PROBABILITY_FILE, result.cell_ids,
                             result.type_names, result.probabilities)
-    history = annotator.history_
+    epochs = epochs_per_network(annotator.histories_)
     from deepchem_actinn.annotator.provenance import describe
-    report = write_report(
-        out_dir,
-        result.cell_types,
-        result.confidence,
-        true_labels=truth,
-        type_names=annotator.type_names,
-        history=history,
-        query=test,
-        overwrite=True,
-        extra_info={
-            "model":
-                model_words(annotator),
-            "genes used":
-                len(annotator.genes_),
-            "epochs (best)":
-                "%d (%d)" %
-                (len(history["train_loss"]), history["best_epoch"][0]),
-            "calibration error before / after":
-                "%.3f / %.3f" % (annotator.calibration_["ece_before"],
-                                 annotator.calibration_["ece_after"]),
-            **describe(annotator.training_),
-        })
-    print("Trained in %.1f s (%d epochs, best %d), predicted %d cells in "
-          "%.2f s" % (fit_s, len(history["train_loss"]),
-                      history["best_epoch"][0], test.n_obs, predict_s))
+    report = write_report(out_dir,
+                          result.cell_types,
+                          result.confidence,
+                          true_labels=truth,
+                          type_names=annotator.type_names,
+                          history=annotator.histories_,
+                          query=test,
+                          overwrite=True,
+                          extra_info={
+                              "model":
+                                  model_words(annotator),
+                              "genes used":
+                                  len(annotator.genes_),
+                              "epochs (best), per network":
+                                  epochs,
+                              "calibration error before / after":
+                                  "%.3f / %.3f" %
+                                  (annotator.calibration_["ece_before"],
+                                   annotator.calibration_["ece_after"]),
+                              **describe(annotator.training_),
+                          })
+    print("Trained in %.1f s (epochs (best), per network: %s), predicted %d "
+          "cells in %.2f s" % (fit_s, epochs, test.n_obs, predict_s))
     print("accuracy %.4f   macro F1 %.4f" %
           (summary["accuracy"], summary["macro_f1"]))
     print("Wrote %s, %s and %s" %

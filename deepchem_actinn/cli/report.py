@@ -1,7 +1,7 @@
 """``actinn report``: figures and one HTML page from a prediction's files."""
 import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -71,23 +71,42 @@ def _confidence(args, frame) -> np.ndarray:
     ``predicted_probabilities.txt`` that ``-op`` wrote beside the
     predictions. A ``-op`` file given with a confidence column is checked
     to go with the predictions, not read for the confidence."""
+    stated = _stated_confidence(args, frame)
+    if stated is not None and not args.probabilities:
+        return stated
+    proba, _ = _probabilities(args, frame, required=True)
+    if stated is not None:  # a parent type's is its types' summed one
+        return stated
+    return proba.max(axis=0).to_numpy(dtype=float)
+
+
+def _stated_confidence(args, frame) -> Optional[np.ndarray]:
+    """The predictions' ``confidence`` column, checked, or None."""
+    import pandas as pd
+    if "confidence" not in frame.columns:
+        return None
+    values = pd.to_numeric(frame["confidence"], errors="coerce")
+    _refuse_not_numbers(
+        values.to_numpy(dtype=float)[None, :], frame[frame.columns[0]],
+        "%s's confidence column" % args.predictions)
+    return values.to_numpy(dtype=float)
+
+
+def _probabilities(args, frame, required: bool):
+    """The probabilities of ``-op``, or of the ``predicted_probabilities.txt``
+    beside the predictions, and the file's path: a DataFrame, types x the
+    predictions' cells, checked to go with them. Without either, an error
+    (``required``) or ``(None, "")``."""
     import pandas as pd
 
     from deepchem_actinn.cli.predict import PROBABILITY_FILE
     cells = frame[frame.columns[0]].to_numpy()
     source = args.probabilities
-    stated = None
-    if "confidence" in frame.columns:
-        values = pd.to_numeric(frame["confidence"], errors="coerce")
-        _refuse_not_numbers(
-            values.to_numpy(dtype=float)[None, :], cells,
-            "%s's confidence column" % args.predictions)
-        stated = values.to_numpy(dtype=float)
-        if not source:
-            return stated
     if not source:
         beside = Path(args.predictions).parent / PROBABILITY_FILE
         if not beside.is_file():
+            if not required:
+                return None, ""
             raise ACTINNInputError(
                 "%s: no confidence for the report: no confidence column "
                 "and no %s beside it; pass -op FILE (predict and run write "
@@ -130,9 +149,47 @@ def _confidence(args, frame) -> np.ndarray:
         proba, frame[frame.columns[1]].to_numpy(), source + found,
         args.predictions,
         frame["level"].to_numpy() if "level" in frame.columns else None)
-    if stated is not None:  # a parent type's is its types' summed one
-        return stated
-    return proba.max(axis=0).to_numpy(dtype=float)
+    return proba, source
+
+
+def _voted_confidence(args, frame, own: np.ndarray) -> Tuple[np.ndarray, str]:
+    """The confidence to show with the ``majority_voting`` labels, and what
+    it is, in words for the page: with the probabilities (``-op``, or the
+    file beside the predictions), each cell's probability of its voted
+    type; without them, each cell's ``own`` confidence, of its own label.
+
+    A cell voted Unassigned, or voted the label it was given itself, keeps
+    its own confidence (an Unassigned cell's is that of the type it would
+    have been given); so does a cell voted a label the probabilities have
+    no row for (a parent type), which the words count.
+    """
+    from deepchem_actinn.confidence import UNASSIGNED
+    proba, source = _probabilities(args, frame, required=False)
+    if proba is None:
+        return own, ("each cell's own confidence, before the vote: the "
+                     "probability of the label it was given itself, not of "
+                     "the voted label (with the probabilities, which "
+                     "predict -op writes beside the predictions, the "
+                     "report shows the voted type's)")
+    voted = frame["majority_voting"].to_numpy()
+    mine = frame[frame.columns[1]].to_numpy()
+    rows = {t: i for i, t in enumerate(proba.index)}
+    values = proba.to_numpy(dtype=float)
+    confidence = np.array(own, dtype=float)
+    moved = [
+        i for i in range(len(voted))
+        if voted[i] != mine[i] and voted[i] != UNASSIGNED
+    ]
+    taken = [i for i in moved if voted[i] in rows]
+    confidence[taken] = values[[rows[voted[i]] for i in taken], taken]
+    words = ("each cell's probability of its voted type, from %s (a cell "
+             "voted Unassigned or its own label keeps its own confidence)" %
+             source)
+    left = len(moved) - len(taken)
+    if left:
+        words += ("; their own confidence also for %s voted a label that "
+                  "file has no row for (a parent type)" % counted(left, "cell"))
+    return confidence, words
 
 
 def _refuse_not_numbers(values: np.ndarray, cells: np.ndarray,
@@ -243,18 +300,27 @@ def _refuse_absent(path: str, obs_names, ids: List[str]) -> None:
             (path, len(absent), len(ids), examples(absent)))
 
 
-def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray,
-                          source: str) -> None:
-    """Warn when no true type is among the predicted ones: every cell would
-    count as wrong, which usually means other names for the same types."""
-    true_types = set(truth.tolist())
-    if true_types and not true_types & set(predicted.tolist()):
+def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray, source: str,
+                          predictions: str) -> None:
+    """Warn when no true type is among the types predicted (Unassigned
+    aside): every cell would count as wrong, which usually means other
+    names for the same types; or, when every cell is Unassigned, say that.
+    """
+    from deepchem_actinn.confidence import UNASSIGNED
+    assigned = set(predicted.tolist()) - {UNASSIGNED}
+    if not assigned:
+        logger.warning(
+            "%s: every cell is Unassigned, so every cell counts as wrong "
+            "against %s", predictions, source)
+        return
+    true_types = set(truth.tolist()) - {UNASSIGNED}
+    if true_types and not true_types & assigned:
         logger.warning(
             "%s: none of its %d types is among the predicted ones (its: %s; "
             "predicted: %s), so every cell counts as wrong; are these the "
             "labels of this query, spelled as the reference spells them?",
             source, len(true_types), examples(sorted(true_types)),
-            examples(sorted(set(predicted.tolist()))))
+            examples(sorted(assigned)))
 
 
 def cmd_report(args) -> None:
@@ -310,12 +376,13 @@ def cmd_report(args) -> None:
             left_out = "the %d of %d predicted cells that %s labels " \
                 "(--labelled-only)" % (int(keep.sum()), len(keep), named)
             query = None if query is None else query[keep].copy()
-        _warn_unmatched_types(truth, frame[column].to_numpy(), named)
+        _warn_unmatched_types(truth, frame[column].to_numpy(), named,
+                              args.predictions)
     history, type_names, info = None, None, {}
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
-        history, type_names = annotator.history_, annotator.type_names
+        history, type_names = annotator.histories_, annotator.type_names
         from deepchem_actinn.annotator.provenance import describe
         info = {
             "model": "%s: %s" % (args.model, model_words(annotator)),
@@ -325,7 +392,8 @@ def cmd_report(args) -> None:
         info["cells reported"] = left_out
     if column != frame.columns[1]:
         info["labels"] = "the %s column of %s" % (column, args.predictions)
-        info["confidence"] = "each cell's own confidence, before the vote"
+        confidence, info["confidence"] = _voted_confidence(
+            args, frame, confidence)
     # (write_report says where it wrote the page)
     write_report(
         args.output,

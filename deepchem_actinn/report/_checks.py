@@ -10,6 +10,7 @@ from typing import Iterable, Optional, Tuple
 import numpy as np
 import pandas as pd
 
+from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.types import Floats, Strings
 
@@ -73,16 +74,30 @@ def check_threshold(threshold: Optional[float]) -> Optional[float]:
     return value
 
 
+def sorted_names(names: Iterable[str]) -> list:
+    """Names sorted as a reader looks for them: case aside (``immune
+    cell`` between ``B cell`` and ``T cell``), ``Unassigned`` last.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.report._checks import sorted_names
+    >>> sorted_names(["T cell", "Unassigned", "immune cell", "B cell"])
+    ['B cell', 'immune cell', 'T cell', 'Unassigned']
+    """
+    return sorted(set(names), key=lambda t: (t == UNASSIGNED, t.casefold(), t))
+
+
 def ordered(type_names: Optional[Strings],
             *label_arrays: Iterable[str]) -> list:
-    """``type_names`` first (deduplicated), then the other labels, sorted."""
+    """``type_names`` first (deduplicated), then the other labels, sorted
+    (:func:`sorted_names`)."""
     names = () if type_names is None else type_names
     order = list(dict.fromkeys(str(t) for t in names))
     known = set(order)
     extra: set = set()
     for labels in label_arrays:
         extra.update(labels)
-    return order + sorted(extra - known)
+    return order + sorted_names(extra - known)
 
 
 def pair(true_labels: Optional[Strings],

@@ -4,7 +4,7 @@ training curves and the confidence of the calls.
 
 The UMAP, which needs scanpy, is in :mod:`deepchem_actinn.report.umap`.
 """
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, label_font_size,
-                                            new_figure, drawn)
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, drawn_names,
+                                            label_font_size, marked_names,
+                                            new_figure)
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
                                             check_same_length, check_threshold)
 from deepchem_actinn.report.metrics import normalise_rows, type_counts
@@ -26,7 +27,8 @@ MAX_STRIP_POINTS = 400
 
 
 def plot_confusion_matrix(table: pd.DataFrame,
-                          normalise: bool = True) -> Figure:
+                          normalise: bool = True,
+                          parents: Optional[Strings] = None) -> Figure:
     """Heat map of a confusion table, each cell annotated with its value.
 
     Entries with no cells are left blank so that the errors stand out.
@@ -38,6 +40,9 @@ def plot_confusion_matrix(table: pd.DataFrame,
     normalise: bool, default True
         Show each row as fractions of that true type's cells
         (:func:`normalise_rows`); otherwise raw counts.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]``.
 
     Returns
     -------
@@ -63,8 +68,10 @@ def plot_confusion_matrix(table: pd.DataFrame,
     size = max(n_rows, n_cols)
     cell = 0.55 if size <= 12 else 0.48
     label_font = label_font_size(size)
-    rows, columns = ([drawn(r) for r in values.index],
-                     [drawn(c) for c in values.columns])
+    names = list(dict.fromkeys(list(values.index) + list(values.columns)))
+    shown = dict(zip(names, marked_names(names, parents)))
+    rows, columns = ([shown[r] for r in values.index],
+                     [shown[c] for c in values.columns])
     # room for the names beyond what short ones (~18 characters) need
     inch = 0.0085 * label_font  # about one character
     extra = max(0.0, inch * max(len(t) for t in rows + columns) - 1.6)
@@ -85,7 +92,7 @@ def plot_confusion_matrix(table: pd.DataFrame,
             value = data[i, j]
             if value == 0:
                 continue
-            text = "%.2f" % value if normalise else "%d" % value
+            text = "%.2f" % value if normalise else "{:,}".format(int(value))
             colour = "white" if value > 0.55 * vmax else "black"
             ax.text(j,
                     i,
@@ -125,7 +132,8 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     ----------
     metrics_df: pandas.DataFrame
         From :func:`per_type_metrics` (``precision``, ``recall``, ``f1``,
-        optional ``support``).
+        optional ``support``); a NaN (the precision of a type never
+        predicted) is drawn as no bar, with "n/a" written in its place.
 
     Returns
     -------
@@ -156,15 +164,24 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     colours = {"precision": "#4c72b0", "recall": "#dd8452", "f1": "#55a868"}
     names = {"precision": "Precision", "recall": "Recall", "f1": "F1"}
     for k, column in enumerate(needed):
+        values = metrics_df[column].to_numpy(float)
         ax.barh(y + (k - 1) * height,
-                metrics_df[column].to_numpy(float),
+                np.nan_to_num(values),
                 height=height,
                 color=colours[column],
                 label=names[column])
-    labels = [drawn(t) for t in metrics_df.index]
+        for row in np.flatnonzero(np.isnan(values)):  # precision of no cells
+            ax.text(0.01,
+                    row + (k - 1) * height,
+                    "%s n/a: never predicted" % names[column].lower(),
+                    va="center",
+                    fontsize=7,
+                    color=colours[column])
+    labels = drawn_names(metrics_df.index)
     if "support" in metrics_df.columns:
         labels = [
-            "%s (n=%d)" % (t, s) for t, s in zip(labels, metrics_df["support"])
+            "%s (n=%s)" % (t, "{:,}".format(int(s)))
+            for t, s in zip(labels, metrics_df["support"])
         ]
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=label_font_size(n))
@@ -172,7 +189,7 @@ def plot_per_type_metrics(metrics_df: pd.DataFrame) -> Figure:
     for k, value in enumerate(metrics_df["f1"].to_numpy(float)):
         ax.text(1.02,
                 k,
-                "F1 %.2f" % value,
+                "F1 %.3f" % value,
                 va="center",
                 fontsize=8,
                 color="#2f6b3c")
@@ -220,29 +237,61 @@ def _best_epoch(history: Mapping[str, Any], n_epochs: int) -> Optional[int]:
                            "in 1..%d" % (raw, n_epochs))
 
 
-def _plot_epochs(ax: Axes, values: np.ndarray, color: str, label: str) -> None:
-    """One per-epoch series on ``ax``, epochs counted from 1."""
+#: Colours of the networks' lines when several are drawn (tab10's first).
+_NETWORK_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _plot_epochs(ax: Axes,
+                 values: np.ndarray,
+                 color: str,
+                 label: str,
+                 thin: bool = False,
+                 dashed: bool = False) -> None:
+    """One per-epoch series on ``ax``, epochs counted from 1 (``thin``:
+    a line without markers, for one network of several)."""
+    style: Dict[str, Any] = (dict(
+        linewidth=1.0) if thin else dict(marker="o", markersize=3))
     ax.plot(np.arange(1,
                       len(values) + 1),
             values,
             color=color,
-            marker="o",
-            markersize=3,
-            label=label)
+            linestyle="--" if dashed else "-",
+            label=label,
+            **style)
 
 
-def plot_training_curves(history: Mapping[str, Any]) -> Figure:
-    """Loss (and validation accuracy) per epoch.
+def _networks(history: Any) -> List[Mapping[str, Any]]:
+    """``history`` as a list of the networks' histories (a dict is one)."""
+    if isinstance(history, Mapping):
+        return [history]
+    if (isinstance(history, (list, tuple)) and history and
+            all(isinstance(h, Mapping) for h in history)):
+        return list(history)
+    raise ACTINNInputError("history: expected a dict of per-epoch lists, or "
+                           "a non-empty list of them (one per network)")
+
+
+def plot_training_curves(
+        history: Union[Mapping[str, Any], Sequence[Mapping[str,
+                                                           Any]]]) -> Figure:
+    """Loss (and validation accuracy) per epoch, of one network or of each
+    network of an ensemble.
 
     Parameters
     ----------
-    history: dict
+    history: dict or list of dict
+        One network's history, or each network's (as
+        ``ACTINNAnnotator.histories_`` holds them), each a dict of:
         ``train_loss``: list, one value per epoch (required);
         ``valid_loss``, ``valid_accuracy``: optional lists of the same kind;
         ``best_epoch``: optional epoch number, counted from 1 (the epoch
         whose weights were kept), as an int or a one-element list (as
         :mod:`deepchem_actinn.annotator` records it); drawn as a dotted
-        vertical line. Epochs are numbered from 1 on the x axis.
+        vertical line. Epochs are numbered from 1 on the x axis. Several
+        networks are drawn in thin lines, one colour each, their labels
+        naming them ("network 2: validation loss"); validation losses
+        dashed.
 
     Returns
     -------
@@ -257,41 +306,67 @@ def plot_training_curves(history: Mapping[str, Any]) -> Figure:
     ...                             "best_epoch": [2]})
     >>> [line.get_label() for line in fig.axes[0].get_lines()]
     ['train loss', 'validation loss', 'best epoch (2)']
+    >>> fig = plot_training_curves([{"train_loss": [1.0, 0.5],
+    ...                              "best_epoch": [2]},
+    ...                             {"train_loss": [0.9, 0.6, 0.5],
+    ...                              "best_epoch": [3]}])
+    >>> fig.axes[0].get_title()
+    'Loss per epoch, each of 2 networks'
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['network 1: train loss', 'network 1: best epoch (2)', \
+'network 2: train loss', 'network 2: best epoch (3)']
     """
-    if not isinstance(history, dict):
-        raise ACTINNInputError("history: expected a dict of per-epoch lists")
-    train = _history_series(history, "train_loss")
-    if train is None:
-        raise ACTINNInputError("history: needs a non-empty 'train_loss' list")
-    valid = _history_series(history, "valid_loss")
-    accuracy = _history_series(history, "valid_accuracy")
-    best = _best_epoch(history, len(train))
-    fig = new_figure(11.0 if accuracy is not None else 6.5, 4.2)
-    axes = fig.subplots(1, 2 if accuracy is not None else 1, squeeze=False)[0]
+    networks = _networks(history)
+    several = len(networks) > 1
+    series = []
+    for k, one in enumerate(networks):
+        train = _history_series(one, "train_loss")
+        if train is None:
+            raise ACTINNInputError(
+                "history%s: needs a non-empty 'train_loss' list" %
+                ("[%d]" % k if several else ""))
+        series.append(
+            (train, _history_series(one, "valid_loss"),
+             _history_series(one,
+                             "valid_accuracy"), _best_epoch(one, len(train))))
+    with_accuracy = any(s[2] is not None for s in series)
+    fig = new_figure(11.0 if with_accuracy else 6.5, 4.2)
+    axes = fig.subplots(1, 2 if with_accuracy else 1, squeeze=False)[0]
     loss_ax = axes[0]
-    _plot_epochs(loss_ax, train, "#4c72b0", "train loss")
-    if valid is not None:
-        _plot_epochs(loss_ax, valid, "#dd8452", "validation loss")
+    panels = [loss_ax] + ([axes[1]] if with_accuracy else [])
+    for k, (train, valid, accuracy, best) in enumerate(series):
+        name = "network %d: " % (k + 1) if several else ""
+        colour = _NETWORK_COLOURS[k % len(_NETWORK_COLOURS)]
+        colours = ((colour,) * 3 if several else
+                   ("#4c72b0", "#dd8452", "#55a868"))
+        _plot_epochs(loss_ax, train, colours[0], name + "train loss", several)
+        if valid is not None:
+            _plot_epochs(loss_ax, valid, colours[1], name + "validation loss",
+                         several, several)
+        if accuracy is not None:
+            _plot_epochs(axes[1], accuracy, colours[2],
+                         name + "validation accuracy", several)
+        for ax in panels:
+            if best is not None:
+                ax.axvline(best,
+                           color=colour if several else "#c44e52",
+                           linestyle=":",
+                           linewidth=1.0 if several else 1.5,
+                           label="%sbest epoch (%d)" % (name, best))
+    each = ", each of %d networks" % len(series) if several else ""
     loss_ax.set_ylabel("Loss")
-    loss_ax.set_title("Loss per epoch")
-    panels = [loss_ax]
-    if accuracy is not None:
-        acc_ax = axes[1]
-        _plot_epochs(acc_ax, accuracy, "#55a868", "validation accuracy")
-        acc_ax.set_ylabel("Accuracy")
-        acc_ax.set_title("Validation accuracy per epoch")
-        panels.append(acc_ax)
+    loss_ax.set_title("Loss per epoch" + each)
+    if with_accuracy:
+        axes[1].set_ylabel("Accuracy")
+        axes[1].set_title("Validation accuracy per epoch" + each)
     for ax in panels:
-        if best is not None:
-            ax.axvline(best,
-                       color="#c44e52",
-                       linestyle=":",
-                       linewidth=1.5,
-                       label="best epoch (%d)" % best)
         ax.set_xlabel("Epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(color="#eeeeee")
-        ax.legend(frameon=False)
+        if several:  # many entries: on white, over the lines they cross
+            ax.legend(fontsize=8, framealpha=0.9, edgecolor="none")
+        else:
+            ax.legend(frameon=False)
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
     return fig
@@ -319,7 +394,8 @@ def _horizontal_boxplot(ax: Axes, data: List[np.ndarray],
 
 def plot_confidence(predicted_labels: Strings,
                     confidence: Floats,
-                    threshold: Optional[float] = None) -> Figure:
+                    threshold: Optional[float] = None,
+                    parents: Optional[Strings] = None) -> Figure:
     """Confidence of the calls, per predicted type: box plot plus points.
 
     At most 400 randomly chosen points per type are drawn (the boxes use
@@ -334,6 +410,9 @@ def plot_confidence(predicted_labels: Strings,
     threshold: float, optional
         Confidence below which cells were left unassigned; drawn as a
         dashed vertical line.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]``.
 
     Returns
     -------
@@ -383,9 +462,11 @@ def plot_confidence(predicted_labels: Strings,
                    zorder=4)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_yticks(positions)
-    ax.set_yticklabels(
-        ["%s (n=%d)" % (drawn(t), c) for t, c in zip(order, counts["cells"])],
-        fontsize=label_font_size(n))
+    ax.set_yticklabels([
+        "%s (n=%s)" % (t, "{:,}".format(int(c)))
+        for t, c in zip(marked_names(order, parents), counts["cells"])
+    ],
+                       fontsize=label_font_size(n))
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("Confidence")

@@ -12,7 +12,8 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.report._checks import (as_confidence, as_labels,
-                                            check_same_length, ordered, pair)
+                                            check_same_length, ordered, pair,
+                                            sorted_names)
 from deepchem_actinn.types import Floats, Strings
 
 
@@ -29,7 +30,8 @@ def confusion_table(true_labels: Strings,
         The predicted cell type of each cell, same length.
     type_names: sequence of str, optional
         Reference types, in display order. Every one gets a row and a column
-        even if no cell has it; other names are appended, sorted.
+        even if no cell has it; other names are appended, sorted case aside,
+        ``"Unassigned"`` last.
 
     Returns
     -------
@@ -37,7 +39,7 @@ def confusion_table(true_labels: Strings,
         Integer counts. Rows are true types (``type_names``, then other true
         names); columns are the same names in the same order, so the diagonal
         holds the correct calls, followed by any name that was only predicted
-        (such as ``"Unassigned"``), sorted.
+        (such as a parent type), sorted case aside, then ``"Unassigned"``.
 
     Examples
     --------
@@ -55,7 +57,10 @@ def confusion_table(true_labels: Strings,
     """
     truth, pred = pair(true_labels, predicted_labels)
     rows = ordered(type_names, truth)
-    columns = rows + sorted(set(pred) - set(rows))
+    columns = sorted_names(set(pred) - set(rows))
+    if UNASSIGNED in rows:  # last in both, past the names only predicted
+        columns = columns + [UNASSIGNED]
+    columns = [r for r in rows if r != UNASSIGNED] + columns
     table = pd.crosstab(pd.Series(truth, name="true type"),
                         pd.Series(pred, name="predicted type"))
     table = table.reindex(index=rows, columns=columns, fill_value=0)
@@ -103,9 +108,10 @@ def per_type_metrics(true_labels: Strings,
                      type_names: Optional[Strings] = None) -> pd.DataFrame:
     """Precision, recall, F1 and support for each true cell type.
 
-    Computed with :func:`sklearn.metrics.precision_recall_fscore_support`
-    (``zero_division=0``). Cells predicted ``"Unassigned"`` (or any other
-    name) count as misses for their true type.
+    Computed with :func:`sklearn.metrics.precision_recall_fscore_support`;
+    a type no cell was predicted as has no precision (NaN: of no cells,
+    no share is right) and F1 0. Cells predicted ``"Unassigned"`` (or any
+    other name) count as misses for their true type.
 
     Parameters
     ----------
@@ -120,8 +126,8 @@ def per_type_metrics(true_labels: Strings,
     -------
     pandas.DataFrame
         Index: the true types present (ordered by ``type_names``, others
-        appended sorted); columns ``precision``, ``recall``, ``f1``,
-        ``support``.
+        appended sorted); columns ``precision`` (NaN for a type never
+        predicted), ``recall``, ``f1``, ``support``.
 
     Examples
     --------
@@ -133,12 +139,19 @@ def per_type_metrics(true_labels: Strings,
     type
     B          1.00    0.50  0.67        2
     T          0.67    0.67  0.67        3
+    >>> print(per_type_metrics(["B", "T"], ["B", "B"]))
+          precision  recall        f1  support
+    type
+    B           0.5     1.0  0.666667        1
+    T           NaN     0.0  0.000000        1
     """
     truth, pred = pair(true_labels, predicted_labels)
     present = set(truth)
     labels = [t for t in ordered(type_names, truth) if t in present]
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, pred, labels=labels, zero_division=0)
+    predicted = set(pred)
+    precision = np.where([t in predicted for t in labels], precision, np.nan)
     return pd.DataFrame(
         {
             "precision": precision,
@@ -176,7 +189,8 @@ def summary_metrics(true_labels: Optional[Strings],
         over the cells not ``unassigned``; a parent type given instead of
         a fine one counts as wrong in both; None when every cell is
         unassigned), ``macro_f1``
-        (mean F1 over the true types present), ``n_cells`` and
+        (mean F1 over the true types present, those of ``true_labels``; a
+        type never predicted counts 0), ``n_cells`` and
         ``share_unassigned``.
 
     Examples

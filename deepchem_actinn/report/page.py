@@ -40,13 +40,32 @@ figcaption { color: #555; font-size: 0.9em; }
 p.note, p.explain { color: #555; font-style: italic; }
 """
 
-#: Under the type counts when some cells are Unassigned: why their
-#: confidence can be high.
+#: Under the type counts when some cells are Unassigned and the threshold
+#: that marked them is known.
+THRESHOLD_NOTE = (
+    "Cells whose confidence is below the threshold ({threshold:.2f}) are "
+    "Unassigned; an Unassigned cell's confidence is the probability of the "
+    "type it would have been given.")
+
+#: Under the type counts when some cells are Unassigned by a rule the report
+#: is not told: why their confidence can be high.
 UNASSIGNED_NOTE = (
     "An Unassigned cell's confidence is the probability of the type it "
-    "would have been given: the novelty rule judges a cell unlike every "
-    "reference type apart from its probabilities, so it may be Unassigned "
-    "at a high confidence.")
+    "would have been given. Which rule marked it is not recorded with the "
+    "predictions: the novelty rule (predict --unassigned) judges a cell "
+    "unlike every reference type apart from its probabilities, so it may be "
+    "Unassigned at a high confidence; a threshold (predict --threshold) "
+    "marks the cells below it.")
+
+#: A table's text for a number that is undefined (NaN).
+UNDEFINED = "\u2014"
+
+#: Under the per-type metrics: what is undefined, what macro F1 averages.
+METRICS_NOTE = (
+    "Precision is undefined (\u2014) for a type no cell was predicted as. "
+    "Macro F1 is the mean F1 over the {n:,} true types of these cells (a "
+    "reference type none of them has is left out; a type never predicted "
+    "counts 0).")
 
 #: Title and caption of each figure, in the order the page shows them.
 CAPTIONS: Dict[str, Tuple[str, str]] = {
@@ -61,7 +80,10 @@ CAPTIONS: Dict[str, Tuple[str, str]] = {
          "Recall: of the cells of this type, the share found."),
     "training_curves.png":
         ("Training curves",
-         "Loss per epoch on the training and validation cells."),
+         "Loss per epoch on the training and validation cells and, where "
+         "recorded, accuracy on the validation cells, for each network "
+         "the model averages; a dotted line marks the epoch whose weights a "
+         "network kept."),
     "confidence.png":
         ("Confidence per predicted type",
          "Confidence of each call (box: quartiles; points: cells)."),
@@ -78,11 +100,16 @@ def _esc(value: object) -> str:
 
 
 def _format_column(values: pd.Series) -> list:
-    """Readable table text for one column: ints plain, floats 3 decimals."""
+    """Readable table text for one column: ints plain, floats 3 decimals,
+    NaN (undefined) a dash."""
     if pd.api.types.is_integer_dtype(values.dtype):
         return ["{:,}".format(int(v)) for v in values]
     if pd.api.types.is_float_dtype(values.dtype):
-        return ["%.3f" % v if math.isfinite(v) else str(v) for v in values]
+        return [
+            "%.3f" %
+            v if math.isfinite(v) else UNDEFINED if math.isnan(v) else str(v)
+            for v in values
+        ]
     return [str(v) for v in values]
 
 
@@ -112,10 +139,21 @@ def _html_table(
             "</table>" % (head, "\n".join(rows)))
 
 
+def _number(value: object) -> object:
+    """An integer with thousands separators, as the page writes them all
+    (``4,000 cells``); anything else as it is."""
+    if isinstance(value,
+                  (int, np.integer)) and not isinstance(value,
+                                                        (bool, np.bool_)):
+        return "{:,}".format(int(value))
+    return value
+
+
 def _key_value_table(items: Iterable[Tuple[object, object]]) -> str:
-    """An escaped two-column HTML table of (key, value) pairs."""
-    rows = "\n".join("<tr><th>%s</th><td>%s</td></tr>" % (_esc(k), _esc(v))
-                     for k, v in items)
+    """An escaped two-column HTML table of (key, value) pairs, integers
+    with thousands separators."""
+    rows = "\n".join("<tr><th>%s</th><td>%s</td></tr>" %
+                     (_esc(k), _esc(_number(v))) for k, v in items)
     return "<table>\n<tbody>\n%s\n</tbody>\n</table>" % rows
 
 
@@ -137,7 +175,11 @@ def _summary_cards(summary: Mapping[str, Any], n_types: int,
         else:
             cards.append(("Accuracy", "%.1f%%" % (100 * summary["accuracy"])))
         cards.append(("Macro F1", "%.3f" % summary["macro_f1"]))
-    cards.append(("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
+    # a share of none only where a rule could have marked some: not for
+    # predictions made without one (or with one the report is not told)
+    if summary["share_unassigned"] > 0 or threshold is not None:
+        cards.append(
+            ("Unassigned", "%.1f%%" % (100 * summary["share_unassigned"])))
     if threshold is not None:
         cards.append(("Confidence threshold", "%.2f" % threshold))
     body = "\n".join('<div class="card"><div class="value">%s</div>'
@@ -185,16 +227,18 @@ def _render_html(title: str, sections: Sequence[str], generated: str) -> str:
         (_esc(title), _CSS, _esc(title), _esc(generated), "\n".join(sections)))
 
 
-def report_page(title: str,
-                predicted: np.ndarray,
-                confidence: np.ndarray,
-                truth: Optional[np.ndarray],
-                type_names: Optional[Strings],
-                threshold: Optional[float],
-                extra_info: Optional[Mapping[str, object]],
-                pngs: Mapping[str, bytes],
-                notes: Optional[Mapping[str, str]] = None,
-                levels: Optional[np.ndarray] = None) -> str:
+def report_page(
+    title: str,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    truth: Optional[np.ndarray],
+    type_names: Optional[Strings],
+    threshold: Optional[float],
+    extra_info: Optional[Mapping[str, object]],
+    pngs: Mapping[str, bytes],
+    notes: Optional[Mapping[str, str]] = None,
+    levels: Optional[np.ndarray] = None,
+    tables: Sequence[str] = ()) -> str:
     """The HTML text of the report.
 
     Parameters
@@ -223,6 +267,9 @@ def report_page(title: str,
         ``"type"``, ``"parent"`` or ``"unassigned"`` per cell (a type
         hierarchy's output); adds a table of the cells labelled with a
         parent type.
+    tables: sequence of str, default ()
+        Names of the tab-separated tables written beside the page; linked
+        under the summary.
 
     Returns
     -------
@@ -251,6 +298,12 @@ def report_page(title: str,
         "<h2>Summary</h2>",
         _summary_cards(summary, n_types, n_reference, threshold)
     ]
+    if tables:
+        sections.append(
+            '<p class="note">The numbers as tab-separated tables, beside this '
+            'page: %s.</p>' % ", ".join('<a href="%s">%s</a>' %
+                                        (_esc(name), _esc(name))
+                                        for name in tables))
     if extra_info:
         sections += [
             "<h2>Run information</h2>",
@@ -260,16 +313,20 @@ def report_page(title: str,
         metrics = per_type_metrics(truth, predicted, type_names)
         sections += [
             "<h2>Per-type metrics</h2>",
-            _html_table(metrics, "true type")
+            _html_table(metrics, "true type"),
+            '<p class="explain">%s</p>' %
+            _esc(METRICS_NOTE.format(n=len(metrics)))
         ]
     counts = counts.rename(columns={"share": "share of cells"})
     table = _html_table(counts, "predicted type",
                         {"share of cells": lambda v: "%.1f%%" % (100 * v)})
     sections += ["<h2>Predicted type counts</h2>", table]
     if UNASSIGNED in counts.index:
-        sections.append('<p class="explain">%s</p>' % _esc(UNASSIGNED_NOTE))
+        note = (UNASSIGNED_NOTE if threshold is None else THRESHOLD_NOTE.format(
+            threshold=threshold))
+        sections.append('<p class="explain">%s</p>' % _esc(note))
     if levels is not None:
-        sections += _level_section(predicted, levels)
+        sections += _level_section(predicted, levels, truth is not None)
     sections.append("<h2>Figures</h2>")
     for name in CAPTIONS:
         if name in pngs:
@@ -279,18 +336,33 @@ def report_page(title: str,
     return _render_html(title, sections, generated)
 
 
-def _level_section(predicted: np.ndarray, levels: np.ndarray) -> List[str]:
+def _level_section(predicted: np.ndarray, levels: np.ndarray,
+                   scored: bool) -> List[str]:
     """How many cells a type hierarchy labelled with a parent type, and
-    which parents."""
+    which parents; the rule that gives them, and (``scored``: with true
+    labels) how they are scored."""
+    from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
     parent = np.asarray(levels) == "parent"
     names, counts = np.unique(np.asarray(predicted)[parent], return_counts=True)
     frame = pd.DataFrame({"cells": counts}, index=pd.Index(names))
     frame = frame.sort_values("cells", ascending=False)
-    line = ("%d of %d cells (%.1f%%) were uncertain between sibling types and "
-            "are labelled with their parent type." %
-            (parent.sum(), len(parent), 100.0 * parent.mean()))
+    line = ("{:,} of {:,} cells ({:.1f}%) are labelled with a parent "
+            "type.".format(int(parent.sum()), len(parent),
+                           100.0 * parent.mean()))
+    rule = ("A cell is given a parent type where its two most probable types "
+            "are within %g of each other and have a common ancestor in the "
+            "hierarchy: the nearest one above both (for two siblings their "
+            "parent; for types further apart a grandparent or higher), with "
+            "the summed probability of the reference types under it as its "
+            "confidence." % HIERARCHY_MARGIN)
+    if scored:
+        rule += (" In accuracy, F1 and the confusion matrix a parent type is "
+                 "scored as a label of its own: a cell given one counts as "
+                 "wrong against its true type, even where the parent holds "
+                 "it.")
     return [
         "<h2>Labels by level</h2>",
         '<p class="note">%s</p>' % _esc(line),
+        '<p class="explain">%s</p>' % _esc(rule),
         _html_table(frame, "parent type")
     ]

@@ -18,11 +18,11 @@ from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import ACTINNInputError, examples
-from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, new_figure,
-                                            drawn)
+from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, marked_names,
+                                            new_figure)
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
-from deepchem_actinn.types import Matrix
+from deepchem_actinn.types import Matrix, Strings
 
 if TYPE_CHECKING:
     import anndata
@@ -95,26 +95,57 @@ MAX_LEGEND_TYPES = 200
 _LEGEND_FONT = 8
 _INCH_PER_CHAR, _INCH_PER_ROW = 0.068, 0.18  # at _LEGEND_FONT points
 
+#: The types' colours up to 20 types, most common type first: ten strong
+#: colours of distinct hues, then lighter and darker ones, so that types
+#: next to each other in number of cells (and in the legend) never share a
+#: hue family; no grey (Unassigned's) and no two browns.
+TYPE_COLOURS = (
+    "#1f77b4",  # blue
+    "#ff7f0e",  # orange
+    "#2ca02c",  # green
+    "#d62728",  # red
+    "#9467bd",  # purple
+    "#8c564b",  # brown
+    "#e377c2",  # pink
+    "#17becf",  # cyan
+    "#bcbd22",  # olive
+    "#aec7e8",  # light blue
+    "#ffbb78",  # light orange
+    "#98df8a",  # light green
+    "#ff9896",  # salmon
+    "#c5b0d5",  # lavender
+    "#f7b6d2",  # light pink
+    "#9edae5",  # light cyan
+    "#dbdb8d",  # khaki
+    "#ad494a",  # brick
+    "#8c6d31",  # ochre
+    "#393b79",  # navy
+)
+
+
+def _spread_colours(n: int) -> List[str]:
+    """``n`` colours for types beyond :data:`TYPE_COLOURS`: hues a golden
+    angle apart (each far from the one before), in three strengths of
+    lightness and saturation taken in turn."""
+    import colorsys
+
+    from matplotlib.colors import to_hex
+    strengths = ((0.45, 0.75), (0.68, 0.65), (0.30, 0.80))
+    colours = []
+    for k in range(n):
+        lightness, saturation = strengths[k % 3]
+        hue = (0.07 + k * 0.381966) % 1.0
+        colours.append(to_hex(colorsys.hls_to_rgb(hue, lightness, saturation)))
+    return colours
+
 
 def _type_colours(names: List[str]) -> Dict[str, Any]:
-    """A colour per type name, each other type's its own: the qualitative
-    maps without their greys (tab10, or tab20, tab20b and tab20c: 54
-    colours), then colours spread along a continuous one; ``Unassigned``
+    """A colour per type name, each type its own: :data:`TYPE_COLOURS` in
+    order, then (beyond 20 types) :func:`_spread_colours`; ``Unassigned``
     grey."""
-    from matplotlib import colormaps
     others = [n for n in names if n != UNASSIGNED]
-    if len(others) <= 9:
-        palette = [colormaps["tab10"](k) for k in range(10) if k != 7]
-    else:
-        palette = [
-            colormaps["tab20"](k) for k in range(20) if k not in (14, 15)
-        ]
-        palette += [colormaps["tab20b"](k) for k in range(20)]
-        palette += [colormaps["tab20c"](k) for k in range(16)]
-    extra = len(others) - len(palette)
-    if extra > 0:
-        spread = colormaps["turbo"]
-        palette += [spread(x) for x in np.linspace(0.03, 0.97, extra)]
+    palette = list(TYPE_COLOURS)
+    palette += _spread_colours(max(0, len(others) - len(palette)))
     colours: Dict[str, Any] = dict(zip(others, palette))
     colours[UNASSIGNED] = UNASSIGNED_COLOUR
     return colours
@@ -126,14 +157,18 @@ def _legend_columns(labels: List[str], width: float) -> int:
     return max(1, min(len(labels), int(width // column)))
 
 
-def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
+def _draw(xy: np.ndarray,
+          pred: np.ndarray,
+          conf: np.ndarray,
+          parents: Optional[Strings] = None) -> Figure:
     """Two panels of the same coordinates: by type, by confidence; the
     types' legend beside them, under them in columns, or (beyond
-    :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells."""
+    :data:`MAX_LEGEND_TYPES` types) each name at the centre of its cells;
+    the names of ``parents`` marked ``[parent]``."""
     counts = type_counts(pred)
     labels = [
-        "%s (%d)" % (drawn(name), counts.loc[name, "cells"])
-        for name in counts.index
+        "%s (%s)" % (text, "{:,}".format(int(counts.loc[name, "cells"])))
+        for name, text in zip(counts.index, marked_names(counts.index, parents))
     ]
     n, width, height = len(labels), 13.0, 5.6
     under = SIDE_LEGEND_TYPES < n <= MAX_LEGEND_TYPES
@@ -148,30 +183,34 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     conf_ax = fig.add_subplot(grid[0, 1])
     colours = _type_colours(list(counts.index))
     size = float(np.clip(12000 / max(len(pred), 1), 2, 40))
-    for name, label in zip(counts.index, labels):
-        mask = pred == name
-        type_ax.scatter(xy[mask, 0],
-                        xy[mask, 1],
+    # the legend's entries handed over as they are: asked of the axes,
+    # matplotlib leaves out a label that starts with "_" (a type "_x")
+    handles = [
+        type_ax.scatter(xy[pred == name, 0],
+                        xy[pred == name, 1],
                         s=size,
                         color=colours[name],
                         linewidths=0,
                         label=label,
                         rasterized=True)
+        for name, label in zip(counts.index, labels)
+    ]
     type_ax.set_title("Predicted cell type")
     style: Dict[str, Any] = dict(frameon=False,
                                  markerscale=max(1, 20 / size),
                                  handletextpad=0.3)
     if n <= SIDE_LEGEND_TYPES:
-        type_ax.legend(loc="center left",
+        type_ax.legend(handles,
+                       labels,
+                       loc="center left",
                        bbox_to_anchor=(1.0, 0.5),
                        fontsize=9,
                        **style)
     elif under:
         place = fig.add_subplot(grid[1, :])
         place.axis("off")
-        handles, texts = type_ax.get_legend_handles_labels()
         place.legend(handles,
-                     texts,
+                     labels,
                      loc="upper center",
                      bbox_to_anchor=(0.5, 1.0),
                      ncol=ncol,
@@ -180,8 +219,10 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
                      borderaxespad=0.0,
                      **style)
     else:
-        _label_centres(type_ax, xy, pred, counts.index)
-    order = np.argsort(conf)
+        _label_centres(type_ax, xy, pred, counts.index, parents)
+    # the cells to review on top: the most confident drawn first, the
+    # least confident over them, the Unassigned last of all
+    order = np.lexsort((-conf, pred == UNASSIGNED))
     points = conf_ax.scatter(xy[order, 0],
                              xy[order, 1],
                              c=conf[order],
@@ -201,16 +242,18 @@ def _draw(xy: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> Figure:
     return fig
 
 
-def _label_centres(ax: Any, xy: np.ndarray, pred: np.ndarray,
-                   names: Any) -> None:
+def _label_centres(ax: Any,
+                   xy: np.ndarray,
+                   pred: np.ndarray,
+                   names: Any,
+                   parents: Optional[Strings] = None) -> None:
     """Each type's name (shortened) at the median of its cells."""
-    for name in names:
-        if name == UNASSIGNED:
-            continue
+    names = [name for name in names if name != UNASSIGNED]
+    for name, text in zip(names, marked_names(names, parents, 24)):
         x, y = np.median(xy[pred == name], axis=0)
         ax.text(x,
                 y,
-                drawn(name, 24),
+                text,
                 fontsize=6,
                 ha="center",
                 va="center",
@@ -307,6 +350,7 @@ def umap_figure(
     confidence: np.ndarray,
     max_cells: int = MAX_UMAP_CELLS,
     seed: int = 0,
+    parents: Optional[Strings] = None,
 ) -> Tuple[Optional[Figure], str]:
     """The report's UMAP, or ``None`` and the reason why not, in a few words.
 
@@ -323,6 +367,9 @@ def umap_figure(
         Larger queries are drawn for this many cells, chosen at random.
     seed: int, default 0
         Seed of that choice.
+    parents: sequence of str, optional
+        Names given as parent types (a type hierarchy's), marked
+        ``[parent]`` in the legend.
 
     Returns
     -------
@@ -372,4 +419,4 @@ def umap_figure(
                 "The %d types are too many for a legend: each name is "
                 "written at the centre of its cells." % n_types
             ]))
-    return _draw(xy, predicted, confidence), note
+    return _draw(xy, predicted, confidence, parents), note

@@ -2,7 +2,7 @@
 published together (see :func:`write_report`)."""
 import logging
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,6 +20,13 @@ from deepchem_actinn.report.umap import Query, check_query, umap_figure
 from deepchem_actinn.types import Floats, PathLike, Strings
 
 logger = logging.getLogger(__name__)
+
+#: A training history: one network's per-epoch lists, or each network's.
+History = Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]
+
+#: Under a figure that marks parent types.
+PARENT_NOTE = ("A name marked [parent] is a parent type of the type "
+               "hierarchy, given where the fine type was uncertain.")
 
 #: The report's numbers as tables, for pipelines (tab-separated).
 SUMMARY_FILE = "summary.txt"
@@ -46,7 +53,8 @@ def _write_tables(folder: Path, predicted: np.ndarray,
         per_type_metrics(truth, predicted,
                          type_names).to_csv(folder / METRICS_FILE,
                                             sep="\t",
-                                            float_format="%.6g")
+                                            float_format="%.6g",
+                                            na_rep="")
 
 
 def _make_figures(
@@ -54,15 +62,18 @@ def _make_figures(
     confidence: np.ndarray,
     truth: Optional[np.ndarray],
     type_names: Optional[Strings],
-    history: Optional[Mapping[str, Any]],
+    history: Optional[History],
     threshold: Optional[float],
     query: Optional[Any],
+    parents: Optional[Strings] = None,
 ) -> Tuple[Dict[str, Figure], Dict[str, str]]:
-    """Every figure that applies, and the notes for the page."""
+    """Every figure that applies, and the notes for the page (``parents``:
+    the names given as parent types, marked in the figures)."""
     drawn: Dict[str, Figure] = {}
     if truth is not None:
         table = confusion_table(truth, predicted, type_names)
-        drawn["confusion_matrix.png"] = figures.plot_confusion_matrix(table)
+        drawn["confusion_matrix.png"] = figures.plot_confusion_matrix(
+            table, parents=parents)
         drawn["per_type_metrics.png"] = figures.plot_per_type_metrics(
             per_type_metrics(truth, predicted, type_names))
     else:
@@ -72,14 +83,25 @@ def _make_figures(
         drawn["training_curves.png"] = figures.plot_training_curves(history)
     else:
         logger.info("report: no training history, skipping training curves")
-    drawn["confidence.png"] = figures.plot_confidence(predicted, confidence,
-                                                      threshold)
-    umap, note = umap_figure(query, predicted, confidence)
+    drawn["confidence.png"] = figures.plot_confidence(predicted,
+                                                      confidence,
+                                                      threshold,
+                                                      parents=parents)
+    umap, note = umap_figure(query, predicted, confidence, parents=parents)
+    notes: Dict[str, str] = {}
     if umap is None:
         logger.info("report: skipping UMAP: %s", note)
-        return drawn, {"umap.png": "UMAP not drawn: %s." % note}
-    drawn["umap.png"] = umap
-    return drawn, ({"umap.png": note} if note else {})
+        notes["umap.png"] = "UMAP not drawn: %s." % note
+    else:
+        drawn["umap.png"] = umap
+        if note:
+            notes["umap.png"] = note
+    if parents:
+        for name in ("confusion_matrix.png", "confidence.png", "umap.png"):
+            if name in drawn:
+                notes[name] = " ".join(
+                    filter(None, [notes.get(name), PARENT_NOTE]))
+    return drawn, notes
 
 
 def write_report(out_dir: PathLike,
@@ -88,7 +110,7 @@ def write_report(out_dir: PathLike,
                  *,
                  true_labels: Optional[Strings] = None,
                  type_names: Optional[Strings] = None,
-                 history: Optional[Mapping[str, Any]] = None,
+                 history: Optional[History] = None,
                  threshold: Optional[float] = None,
                  query: Optional[Query] = None,
                  title: str = "ACTINN cell-type annotation",
@@ -99,7 +121,7 @@ def write_report(out_dir: PathLike,
 
     The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
     (when ``true_labels`` is given), ``training_curves.png`` (when
-    ``history`` is given), ``confidence.png``, and ``umap.png`` (when
+    ``history`` is given: each network's), ``confidence.png``, and ``umap.png`` (when
     ``query`` is given and scanpy is installed; when it is not drawn, the
     page says why in one line). ``report.html`` embeds the same PNGs as
     data URIs, with the summary numbers, per-type metrics, predicted type
@@ -110,7 +132,8 @@ def write_report(out_dir: PathLike,
     ``accuracy``, ``assigned_accuracy`` and ``macro_f1``; see
     :func:`~deepchem_actinn.report.summary_metrics`) and, with
     ``true_labels``, ``per_type_metrics.txt`` (``type``, ``precision``,
-    ``recall``, ``f1``, ``support``).
+    ``recall``, ``f1``, ``support``; precision empty for a type never
+    predicted).
 
     The report's files appear together or not at all: a new ``out_dir`` is
     built under a temporary name and renamed into place; into an existing
@@ -130,8 +153,9 @@ def write_report(out_dir: PathLike,
         Known cell types, for accuracy and the confusion matrix.
     type_names: sequence of str, optional
         Reference types, in display order.
-    history: dict, optional
-        Training history, see
+    history: dict or list of dict, optional
+        Training history, one network's or each network's (an annotator's
+        ``histories_``), see
         :func:`~deepchem_actinn.report.plot_training_curves`.
     threshold: float, optional
         Confidence threshold used for ``Unassigned``.
@@ -151,7 +175,8 @@ def write_report(out_dir: PathLike,
         ``"type"``, ``"parent"`` or ``"unassigned"`` per cell, as a type
         hierarchy gives them
         (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
-        then lists the cells labelled with a parent type.
+        then lists the cells labelled with a parent type, and the figures
+        mark their names ``[parent]``.
 
     Returns
     -------
@@ -195,14 +220,17 @@ def write_report(out_dir: PathLike,
     out = Path(out_dir)
     with atomic_files(out, REPORT_FILES, overwrite=overwrite,
                       parents=True) as tmp:
+        parents = None if level is None else sorted(
+            set(predicted[level == "parent"]))
         drawn, notes = _make_figures(predicted, conf, truth, type_names,
-                                     history, threshold, cells)
+                                     history, threshold, cells, parents)
         pngs = {name: png_bytes(fig) for name, fig in drawn.items()}
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
         _write_tables(tmp, predicted, truth, type_names)
+        tables = (SUMMARY_FILE,) + (() if truth is None else (METRICS_FILE,))
         page = report_page(title, predicted, conf, truth, type_names, threshold,
-                           extra_info, pngs, notes, level)
+                           extra_info, pngs, notes, level, tables)
         (tmp / "report.html").write_text(page, encoding="utf-8")
     logger.info("report: wrote %s", out / "report.html")
     return out / "report.html"
