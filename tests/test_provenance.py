@@ -174,7 +174,7 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
     assert ("deepchem-actinn %s (Python %s, PyTorch %s, on cpu, 1 thread)" %
             (__version__, platform.python_version(), torch.__version__)) in page
     assert (
-        "%s (%s bytes): 4000 cells of 12 types, 399 held out" %
+        "%s (%s bytes): 4,000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page
     assert record["command"] in page
 
@@ -191,5 +191,5 @@ def test_actinn_demo_records_how_it_trained(tmp_path):
     page = html.unescape((tmp_path / "d" / "report.html").read_text())
     assert "actinn " + " ".join(argv) in page
     assert (
-        "%s (%s bytes): 4000 cells of 12 types, 399 held out" %
+        "%s (%s bytes): 4,000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page

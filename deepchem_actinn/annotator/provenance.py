@@ -156,9 +156,9 @@ def describe(record: Dict[str, Any]) -> Dict[str, str]:
                  (source["file"], format(source["bytes"], ","))
                  if source.get("file") and isinstance(source.get("bytes"), int)
                  else "")
-        lines["reference"] = "%s%d cells of %d types, %d held out" % (
-            where, sum(
-                cells.values()), len(cells), record.get("held_out_cells", 0))
+        lines["reference"] = "%s%s cells of %d types, %s held out" % (
+            where, format(sum(cells.values()), ","), len(cells),
+            format(record.get("held_out_cells", 0), ","))
     if record.get("command"):
         lines["training command"] = str(record["command"])
     return lines

@@ -182,9 +182,9 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hierarchy",
                    default=None,
                    metavar="FILE",
-                   help="cell-type hierarchy, child <TAB> parent: give the "
-                   "parent type where the fine type is uncertain between "
-                   "siblings (column level)")
+                   help="cell-type hierarchy, child <TAB> parent: where the "
+                   "top two types tie, give their nearest common ancestor "
+                   "(column level)")
     p.add_argument("--remove-ambient",
                    action="store_true",
                    help="subtract each droplet cell's estimated ambient RNA "
