@@ -884,6 +884,44 @@ def test_annotate_records_the_rules_calibration_to_the_query(
     assert plain.novelty_score is None
 
 
+def test_unassigned_reason_in_to_frame_and_obs(quick, query_adata, tmp_path):
+    """Why each cell is Unassigned: the frame's and obs' column are
+    Annotation.unassigned_reason, with either rule, and absent without."""
+    X, genes = query_adata.X, query_adata.var_names
+    adata = query_adata.copy()
+    expected = quick.predict(X, genes, unassigned=True)
+    result = annotate(adata, quick, unassigned=True)
+    np.testing.assert_array_equal(result.unassigned_reason,
+                                  expected.unassigned_reason)
+    column = adata.obs["actinn_unassigned_reason"]
+    assert isinstance(column.dtype, pd.CategoricalDtype)
+    assert column.astype(str).tolist() == list(expected.unassigned_reason)
+    frame = result.to_frame()
+    assert list(
+        frame.columns[:3]) == ["cell_type", "confidence", "unassigned_reason"]
+    assert frame["unassigned_reason"].tolist() == list(
+        expected.unassigned_reason)
+    marked = result.cell_types == "Unassigned"
+    assert marked.any()
+    assert set(result.unassigned_reason[marked]) <= {"novel", "low_probability"}
+    assert set(result.unassigned_reason[~marked]) == {""}
+    adata.write_h5ad(tmp_path / "annotated.h5ad")  # "" is a category
+    # a confidence threshold has one reason: the label's probability
+    cut = annotate(adata, quick, threshold=0.9)
+    low = cut.cell_types == "Unassigned"
+    assert low.any()
+    np.testing.assert_array_equal(low, cut.confidence < 0.9)
+    assert adata.obs["actinn_unassigned_reason"].astype(str).tolist() == list(
+        np.where(low, "low_probability", ""))
+    assert cut.to_frame()["unassigned_reason"].tolist() == list(
+        cut.unassigned_reason)
+    # without a rule: no reasons, and an earlier run's column goes
+    plain = annotate(adata, quick)
+    assert plain.unassigned_reason is None
+    assert "actinn_unassigned_reason" not in adata.obs
+    assert "unassigned_reason" not in plain.to_frame().columns
+
+
 def test_annotate_reads_counts_from_a_counts_layer(quick, query_adata):
     expected = annotate(query_adata.copy(), quick)
     adata = _log_normalised(query_adata)

@@ -215,18 +215,27 @@ def test_only_the_main_process_writes(monkeypatch, tmp_path):
 
 def test_scheduler_writes_the_same_files_as_a_plain_run(model, tmp_path):
     distributed = pytest.importorskip("distributed")
-    assert predict(model, PATHS["test"], tmp_path / "plain", "-op",
-                   "--chunk-size", "300", "-q") == 0
+    # with --unassigned too: the same labels and unassigned_reason column
+    runs = {"": [], "rule": ["--unassigned"]}
+    for key, flags in runs.items():
+        assert predict(model, PATHS["test"], tmp_path / ("plain" + key), "-op",
+                       "--chunk-size", "300", "-q", *flags) == 0
     with distributed.LocalCluster(n_workers=2,
                                   processes=True,
                                   threads_per_worker=1,
                                   dashboard_address=None) as cluster:
-        assert predict(model, PATHS["test"], tmp_path / "dask", "-op",
-                       "--chunk-size", "300", "--scheduler",
-                       cluster.scheduler_address, "-q") == 0
-    for name in ("predicted_label.txt", "predicted_probabilities.txt"):
-        assert ((tmp_path / "dask" / name).read_bytes() == (tmp_path / "plain" /
-                                                            name).read_bytes())
+        for key, flags in runs.items():
+            assert predict(model, PATHS["test"], tmp_path / ("dask" + key),
+                           "-op", "--chunk-size", "300", "--scheduler",
+                           cluster.scheduler_address, "-q", *flags) == 0
+    for key in runs:
+        for name in ("predicted_label.txt", "predicted_probabilities.txt"):
+            assert ((tmp_path / ("dask" + key) /
+                     name).read_bytes() == (tmp_path / ("plain" + key) /
+                                            name).read_bytes())
+    header = (tmp_path / "daskrule" / "predicted_label.txt").read_text().split(
+        "\n", 1)[0]
+    assert header.endswith("\tunassigned_reason")
 
 
 def test_scheduler_errors_name_the_scheduler_or_the_options(
@@ -796,3 +805,102 @@ def test_report_labels_from_the_query_obs(model, tmp_path, capsys):
         str(tmp_path / "x"), "-q"
     ]) == 2
     assert "is a cell of the predictions" in capsys.readouterr().err
+
+
+def _label_table(path):
+    """A predicted_label.txt as str columns, an empty field kept as ""."""
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+def test_unassigned_reason_column_says_why_each_cell_is_unassigned(
+        model, tmp_path):
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+    # streaming, chunks smaller than the query: the reasons of predict_file
+    # with the same chunks, cell by cell
+    assert predict(model, PATHS["test"], tmp_path / "chunks", "-q",
+                   "--unassigned", "--chunk-size", "300") == 0
+    labels = _label_table(tmp_path / "chunks" / "predicted_label.txt")
+    assert list(labels.columns) == [
+        "cellname", "celltype", "confidence", "unassigned_reason"
+    ]
+    parts = list(
+        annotator.predict_file(PATHS["test"], chunk_size=300, unassigned=True))
+    assert len(parts) == 4
+    expected = np.concatenate([p.unassigned_reason for p in parts])
+    assert labels["unassigned_reason"].tolist() == expected.tolist()
+    assert labels["celltype"].tolist() == np.concatenate(
+        [p.cell_types for p in parts]).tolist()
+    marked = labels["celltype"] == "Unassigned"
+    assert marked.any()
+    assert set(
+        labels["unassigned_reason"][marked]) <= {"novel", "low_probability"}
+    assert set(labels["unassigned_reason"][~marked]) == {""}
+    # the whole query at once (voting reads it whole): predict's reasons
+    _, test = load_tabula_muris_sample()
+    clusters = tmp_path / "clusters.tsv"
+    pd.Series(np.arange(test.n_obs) % 4,
+              index=test.obs_names).to_csv(clusters, sep="\t", header=False)
+    assert predict(model, PATHS["test"], tmp_path / "whole", "-q",
+                   "--unassigned", "--majority-voting", "--over-clustering",
+                   str(clusters)) == 0
+    whole = _label_table(tmp_path / "whole" / "predicted_label.txt")
+    assert list(whole.columns) == [
+        "cellname", "celltype", "confidence", "unassigned_reason",
+        "over_clustering", "majority_voting"
+    ]
+    result = annotator.predict(test.X,
+                               test.var_names,
+                               unassigned=True,
+                               majority_voting=True,
+                               over_clustering=np.arange(test.n_obs) % 4)
+    assert whole["unassigned_reason"].tolist() == list(result.unassigned_reason)
+    assert whole["celltype"].tolist() == list(result.cell_types)
+    # --threshold rejects by the label's probability alone: low_probability
+    assert predict(model, PATHS["test"], tmp_path / "threshold", "-q",
+                   "--threshold", "0.9", "--chunk-size", "300") == 0
+    cut = _label_table(tmp_path / "threshold" / "predicted_label.txt")
+    low = (cut["celltype"] == "Unassigned").to_numpy()
+    assert low.any()
+    assert cut["unassigned_reason"].tolist() == np.where(
+        low, "low_probability", "").tolist()
+    assert (cut["confidence"].astype(float)[low] < 0.9).all()
+    # without a rule, ACTINN's columns and the confidence only
+    assert predict(model, PATHS["test"], tmp_path / "plain", "-q",
+                   "--chunk-size", "300") == 0
+    assert list(
+        _label_table(tmp_path / "plain" / "predicted_label.txt").columns) == [
+            "cellname", "celltype", "confidence"
+        ]
+
+
+def test_whole_and_chunked_writers_write_the_same_reasons(model, tmp_path):
+    import argparse
+
+    from deepchem_actinn.cli.predict import _Outputs
+    from deepchem_actinn.io import PredictedLabelWriter
+    _, test = load_tabula_muris_sample()
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+    for flags in ({"unassigned": True}, {"threshold": 0.9}, {}):
+        result = annotator.predict(test.X, test.var_names, test.obs_names,
+                                   **flags)
+        whole, chunks = tmp_path / "whole", tmp_path / "chunks"
+        whole.mkdir()
+        chunks.mkdir()
+        args = argparse.Namespace(output_probability=False,
+                                  majority_voting=False)
+        _Outputs(args, whole, list(annotator.type_names)).write_whole(result)
+        with PredictedLabelWriter(chunks / "predicted_label.txt") as writer:
+            for start in range(0, len(result), 300):
+                part = slice(start, start + 300)
+                writer.write(
+                    result.cell_ids[part], result.cell_types[part],
+                    result.confidence[part],
+                    None if result.unassigned_reason is None else
+                    result.unassigned_reason[part])
+        written = (whole / "predicted_label.txt").read_bytes()
+        assert written == (chunks / "predicted_label.txt").read_bytes()
+        header = written.split(b"\n", 1)[0]
+        assert header.endswith(b"\tunassigned_reason") == bool(flags)
+        for directory in (whole, chunks):
+            (directory / "predicted_label.txt").unlink()
+            directory.rmdir()

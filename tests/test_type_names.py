@@ -253,6 +253,10 @@ def test_to_frame_refuses_a_type_named_as_one_of_its_columns():
     assert list(result.to_frame().columns) == [
         "cell_type", "confidence", "T cell", "Confidence"
     ]
+    # the reasons' column too, whether or not the result holds reasons
+    result.type_names = ["T cell", "unassigned_reason"]
+    with pytest.raises(ACTINNInputError, match="own columns: unassigned_rea"):
+        result.to_frame()
 
 
 def test_an_annotator_saved_with_a_name_in_another_unicode_form_keeps_its_outputs(

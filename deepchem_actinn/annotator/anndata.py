@@ -46,11 +46,15 @@ def annotate(adata,
     (the per-cluster table); with a ``hierarchy``:
     ``obs[key_added + "_level"]``; with ``remove_ambient``:
     ``obs[key_added + "_ambient_fraction"]``; with ``unassigned``:
+    ``obs[key_added + "_unassigned_reason"]`` (categorical: why each cell is
+    ``Unassigned``, ``"novel"`` or ``"low_probability"``, ``""`` for a cell
+    given a type; :attr:`Annotation.unassigned_reason`),
     ``obs[key_added + "_novelty_score"]`` (higher is more typical of the
-    reference; :attr:`Annotation.novelty_score`), which says why a cell is
-    ``Unassigned``, and ``uns[key_added]["query_scale"]`` (and
-    ``"type_scales"``): how the rule was calibrated to this query, which
-    the labels depend on.
+    reference; :attr:`Annotation.novelty_score`), and
+    ``uns[key_added]["query_scale"]`` (and ``"type_scales"``): how the rule
+    was calibrated to this query, which the labels depend on; with a
+    ``threshold``, ``obs[key_added + "_unassigned_reason"]`` too
+    (``"low_probability"`` for every cell it marks).
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
     ``anndata.experimental.read_elem_lazy(f["X"])``; ``read_lazy`` needs
@@ -288,7 +292,7 @@ def _refuse_backed(adata, instead: str) -> None:
 
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.
 OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
-                    "_over_clustering", "_novelty_score")
+                    "_over_clustering", "_novelty_score", "_unassigned_reason")
 
 
 def _write(adata,
@@ -319,6 +323,9 @@ def _write(adata,
     }
     if result.ambient_fraction is not None:
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
+    if result.unassigned_reason is not None:
+        adata.obs[key_added + "_unassigned_reason"] = pd.Categorical(
+            np.asarray(result.unassigned_reason, dtype=str))
     if result.novelty_score is not None:
         adata.obs[key_added + "_novelty_score"] = result.novelty_score
         adata.uns[key_added]["query_scale"] = float(result.query_scale)

@@ -78,7 +78,11 @@ class Annotation:
         ``min_assigned_probability``) or ``"novel"`` (further from every
         type than the threshold allows); ``""`` for a cell given a label
         (:attr:`UnassignedDecision.reasons
-        <deepchem_actinn.confidence.UnassignedDecision.reasons>`).
+        <deepchem_actinn.confidence.UnassignedDecision.reasons>`). With a
+        confidence ``threshold`` instead, ``"low_probability"`` for every
+        cell it marks (its label's probability is under the threshold, the
+        one test that rule makes). ``actinn predict`` writes it as the
+        ``unassigned_reason`` column of ``predicted_label.txt``.
 
     Examples
     --------
@@ -117,13 +121,30 @@ class Annotation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when
-        present, ``majority_voting``, ``over_clustering``, ``level`` and
-        ``ambient_fraction``, then the probabilities (one column per type,
-        named by it; a type named as one of the columns before them is
-        refused, since the frame would hold two columns of one name)."""
+        present, ``unassigned_reason``, ``majority_voting``,
+        ``over_clustering``, ``level`` and ``ambient_fraction``, then the
+        probabilities (one column per type, named by it; a type named as one
+        of the columns before them is refused, since the frame would hold
+        two columns of one name).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from deepchem_actinn import Annotation
+        >>> result = Annotation(np.array(["c1", "c2"]),
+        ...                     np.array(["B", "Unassigned"], object),
+        ...                     np.array([0.9, 0.55], np.float32),
+        ...                     np.array([[0.9, 0.1], [0.55, 0.45]],
+        ...                              np.float32), ["B", "T"],
+        ...                     unassigned_reason=np.array(["", "novel"],
+        ...                                                object))
+        >>> result.to_frame()[["cell_type", "unassigned_reason"]].values
+        array([['B', ''],
+               ['Unassigned', 'novel']], dtype=object)
+        """
         fixed = {
             "cell_type", "confidence", "majority_voting", "level",
-            "over_clustering", "ambient_fraction"
+            "over_clustering", "ambient_fraction", "unassigned_reason"
         }
         clash = sorted(fixed.intersection(self.type_names))
         if clash:
@@ -138,7 +159,8 @@ class Annotation:
         if self.ambient_fraction is not None:
             frame.insert(0, "ambient_fraction", self.ambient_fraction)
         optional = [("level", self.levels), ("over_clustering", self.clusters),
-                    ("majority_voting", self.majority_cell_types)]
+                    ("majority_voting", self.majority_cell_types),
+                    ("unassigned_reason", self.unassigned_reason)]
         for name, values in optional:
             if values is not None:
                 frame.insert(0, name, np.asarray(values, dtype=str))

@@ -285,6 +285,10 @@ def annotate_matrix(annotator: Any,
     if threshold is not None:
         names = np.asarray(conf.assign(names, label_proba, threshold),
                            dtype=object)
+        # the one reason a confidence threshold has: the label's probability
+        reasons = np.where(
+            np.asarray(label_proba) < threshold, conf.LOW_PROBABILITY,
+            "").astype(object)
     elif unassigned:
         scores = annotator.rule_.score(hidden, logits,
                                        None if linear is None else proba)

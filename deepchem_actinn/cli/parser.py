@@ -152,12 +152,14 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                       action="store_true",
                       help="mark cells that match no reference type well "
                       "'Unassigned' (off by default; this is the rule to "
-                      "choose first)")
+                      "choose first); adds the column unassigned_reason: "
+                      "novel or low_probability, empty when assigned")
     rule.add_argument("--threshold",
                       type=probability,
                       default=None,
                       help="mark cells below this calibrated confidence "
-                      "'Unassigned' instead")
+                      "'Unassigned' instead (unassigned_reason "
+                      "low_probability)")
     p.add_argument("--majority-voting",
                    action="store_true",
                    help="also label each over-cluster of the query by its "

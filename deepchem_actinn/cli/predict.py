@@ -273,13 +273,17 @@ class _Outputs:
         ``clusters.txt``."""
         import pandas as pd
 
-        from deepchem_actinn.io import CONFIDENCE_HEADER, LABEL_HEADER
+        from deepchem_actinn.io import (CONFIDENCE_HEADER, LABEL_HEADER,
+                                        REASON_HEADER)
         from deepchem_actinn.io.writers import format_confidence
         frame = pd.DataFrame({
             LABEL_HEADER[0]: result.cell_ids,
             LABEL_HEADER[1]: result.cell_types,
             CONFIDENCE_HEADER: format_confidence(result.confidence)
         })
+        if result.unassigned_reason is not None:  # as PredictedLabelWriter
+            frame[REASON_HEADER] = np.asarray(result.unassigned_reason,
+                                              dtype=object)
         clusters = getattr(result, "clusters", None)
         if clusters is not None:
             frame["over_clustering"] = np.asarray(clusters)
@@ -408,7 +412,7 @@ def _stream(args, annotator, outputs: _Outputs,
                                            genes)) as results:
             for result in results:
                 writer.write(result.cell_ids, result.cell_types,
-                             result.confidence)
+                             result.confidence, result.unassigned_reason)
                 summary.add(result.cell_types, result.genes_missing,
                             *_rule_facts(result))
                 outputs.keep_probabilities(result)
@@ -445,8 +449,10 @@ def _whole(args, annotator, outputs: _Outputs,
 def _rule_facts(result) -> tuple:
     """Why the Unassigned rule marked a result's cells and its query
     calibration (the query's divisor, each type's when it is shifted), when
-    the rule judged it (``--unassigned``), for the summary."""
-    if result.unassigned_reason is None:
+    the rule judged it (``--unassigned``), for the summary; none with
+    ``--threshold``, which has no calibration (its reasons, all
+    ``low_probability``, are the labels' confidences under it)."""
+    if result.unassigned_reason is None or result.novelty_score is None:
         return None, None, None
     return result.unassigned_reason, result.query_scale, result.type_scales
 

@@ -23,7 +23,8 @@ MIN_CALIBRATION_CELLS = 1000
 NOVEL = "novel"
 
 #: The reason of a cell whose label holds under the rule's
-#: ``min_assigned_probability`` (the networks hesitate between types).
+#: ``min_assigned_probability`` (the networks hesitate between types); also
+#: that of every cell a confidence ``threshold`` marks.
 LOW_PROBABILITY = "low_probability"
 
 

@@ -166,6 +166,9 @@ def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
     from deepchem_actinn.annotator import Annotation
     n_types = len(annotator.type_names)
     scores = [p.novelty_score for p in parts if p.novelty_score is not None]
+    reasons = [
+        p.unassigned_reason for p in parts if p.unassigned_reason is not None
+    ]
     return Annotation(
         cell_ids=cell_ids,
         cell_types=np.concatenate([p.cell_types for p in parts])
@@ -178,7 +181,9 @@ def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
         genes_missing=genes_missing,
         gene_column=gene_column,
         novelty_score=np.concatenate(scores)
-        if parts and len(scores) == len(parts) else None)
+        if parts and len(scores) == len(parts) else None,
+        unassigned_reason=np.concatenate(reasons)
+        if parts and len(reasons) == len(parts) else None)
 
 
 def _decide(result: "Annotation", annotator: "ACTINNAnnotator",

@@ -42,7 +42,8 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
     from deepchem_actinn.io.stream import (  # noqa: F401
         iter_cell_chunks, n_cells, read_cell_ids, read_var, read_gene_names)
     from deepchem_actinn.io.labels import (  # noqa: F401
-        read_labels, labels_from, match_labels, LABEL_HEADER, CONFIDENCE_HEADER)
+        read_labels, labels_from, match_labels, LABEL_HEADER, CONFIDENCE_HEADER,
+        REASON_HEADER)
     from deepchem_actinn.io.writers import (  # noqa: F401
         write_actinn_h5, write_h5ad, write_predicted_labels,
         write_probabilities, PredictedLabelWriter)
@@ -79,6 +80,7 @@ _EXPORTS = {
     "match_labels": "labels",
     "LABEL_HEADER": "labels",
     "CONFIDENCE_HEADER": "labels",
+    "REASON_HEADER": "labels",
     "write_actinn_h5": "writers",
     "write_h5ad": "writers",
     "write_predicted_labels": "writers",

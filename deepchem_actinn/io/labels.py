@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 LABEL_HEADER = ("cellname", "celltype")
 #: The optional third column of a predicted-labels file.
 CONFIDENCE_HEADER = "confidence"
+#: The column of a predicted-labels file, after ``confidence``, that says why
+#: each cell is ``Unassigned`` (``novel`` or ``low_probability``; empty for a
+#: cell given a type): written when a rule marked the cells
+#: (``actinn predict --unassigned`` or ``--threshold``).
+REASON_HEADER = "unassigned_reason"
 
 
 def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:

@@ -18,7 +18,7 @@ import csv
 import gzip
 import logging
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, List, Optional
+from typing import IO, TYPE_CHECKING, List, Optional, Tuple
 
 import anndata
 import numpy as np
@@ -26,7 +26,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io.labels import CONFIDENCE_HEADER, LABEL_HEADER
+from deepchem_actinn.io.labels import (CONFIDENCE_HEADER, LABEL_HEADER,
+                                       REASON_HEADER)
 from deepchem_actinn.io.output import (  # noqa: F401
     atomic_output, atomic_output_dir, check_target)
 from deepchem_actinn.types import Floats, PathLike, Strings
@@ -141,8 +142,11 @@ class PredictedLabelWriter:
     Writes ACTINN's ``predicted_label.txt`` layout: a header
     ``cellname<TAB>celltype`` then one line per cell. If
     :meth:`write` is given confidences, a third column ``confidence``
-    (six decimals) follows. The file appears under its name only when the
-    ``with`` block ends without an exception.
+    (six decimals) follows; if it is given reasons, a column
+    ``unassigned_reason`` after it (:data:`~deepchem_actinn.io.REASON_HEADER`:
+    why each cell is ``Unassigned``, empty for a cell given a type). The
+    file appears under its name only when the ``with`` block ends without an
+    exception.
 
     Parameters
     ----------
@@ -167,13 +171,22 @@ class PredictedLabelWriter:
     >>> open(path).read().splitlines()  # doctest: +NORMALIZE_WHITESPACE
     ['cellname\\tcelltype\\tconfidence', 'c1\\tB cell\\t0.900000',
      'c2\\tT cell\\t0.750000', 'c3\\tB cell\\t0.500000']
+
+    With the reasons of an ``Unassigned`` rule:
+
+    >>> with PredictedLabelWriter(path, overwrite=True) as writer:
+    ...     writer.write(["c1", "c2"], ["B cell", "Unassigned"], [0.9, 0.99],
+    ...                  reasons=["", "novel"])
+    >>> open(path).read().splitlines()  # doctest: +NORMALIZE_WHITESPACE
+    ['cellname\\tcelltype\\tconfidence\\tunassigned_reason',
+     'c1\\tB cell\\t0.900000\\t', 'c2\\tUnassigned\\t0.990000\\tnovel']
     """
 
     def __init__(self, path: PathLike, overwrite: bool = False):
         self.path = check_target(path, overwrite, directory=False)
         self.overwrite = overwrite
         self.n_written = 0
-        self._with_confidence: Optional[bool] = None
+        self._columns: Optional[Tuple[bool, bool]] = None
         self._stack: Optional[contextlib.ExitStack] = None
         self._writer: Optional[_CsvWriter] = None
 
@@ -194,7 +207,7 @@ class PredictedLabelWriter:
         writer, self._writer = self._writer, None
         if stack is None or writer is None:
             raise RuntimeError("PredictedLabelWriter is not open")
-        if exc_type is None and self._with_confidence is None:
+        if exc_type is None and self._columns is None:
             try:  # nothing was written: still leave a header
                 writer.writerow(LABEL_HEADER)
             except BaseException as err:
@@ -210,7 +223,8 @@ class PredictedLabelWriter:
     def write(self,
               cell_ids: Strings,
               cell_types: Strings,
-              confidence: Optional[Floats] = None) -> None:
+              confidence: Optional[Floats] = None,
+              reasons: Optional[Strings] = None) -> None:
         """Append one chunk of predictions.
 
         Parameters
@@ -222,31 +236,43 @@ class PredictedLabelWriter:
         confidence: sequence of float, optional
             The probability of each prediction. Give it for every chunk or
             for none.
+        reasons: sequence of str, optional
+            Why each cell is ``Unassigned`` (``""`` for a cell given a
+            type), as :attr:`Annotation.unassigned_reason
+            <deepchem_actinn.Annotation.unassigned_reason>` gives
+            it: the column ``unassigned_reason``. Give it for every chunk
+            or for none.
         """
         if self._writer is None:
             raise RuntimeError(
                 "use PredictedLabelWriter in a with block before write()")
         ids = _strings(cell_ids, "cell id")
-        types = _strings(cell_types, "cell type")
-        if len(ids) != len(types):
+        columns = [ids, _strings(cell_types, "cell type")]
+        if len(columns[1]) != len(ids):
             raise ValueError("%d cell ids but %d cell types" %
-                             (len(ids), len(types)))
-        with_confidence = confidence is not None
-        if self._with_confidence is None:
-            self._with_confidence = with_confidence
-            header = LABEL_HEADER + (
-                (CONFIDENCE_HEADER,) if with_confidence else ())
+                             (len(ids), len(columns[1])))
+        given = (confidence is not None, reasons is not None)
+        if self._columns is None:
+            self._columns = given
+            header = LABEL_HEADER + ((CONFIDENCE_HEADER,) if given[0] else
+                                     ()) + ((REASON_HEADER,) if given[1] else
+                                            ())
             self._writer.writerow(header)
-        elif self._with_confidence != with_confidence:
+        elif self._columns[0] != given[0]:
             raise ValueError("give confidence for every chunk or for none")
+        elif self._columns[1] != given[1]:
+            raise ValueError("give reasons for every chunk or for none")
         if confidence is not None:
-            conf = format_confidence(confidence)
-            if len(conf) != len(ids):
+            columns.append(format_confidence(confidence))
+            if len(columns[-1]) != len(ids):
                 raise ValueError("%d cell ids but %d confidences" %
-                                 (len(ids), len(conf)))
-            self._writer.writerows(zip(ids, types, conf))
-        else:
-            self._writer.writerows(zip(ids, types))
+                                 (len(ids), len(columns[-1])))
+        if reasons is not None:
+            columns.append(_strings(reasons, "unassigned reason"))
+            if len(columns[-1]) != len(ids):
+                raise ValueError("%d cell ids but %d unassigned reasons" %
+                                 (len(ids), len(columns[-1])))
+        self._writer.writerows(zip(*columns))
         self.n_written += len(ids)
 
 
@@ -266,11 +292,13 @@ def write_predicted_labels(path: PathLike,
                            cell_ids: Strings,
                            cell_types: Strings,
                            overwrite: bool = False,
-                           confidence: Optional[Floats] = None) -> None:
+                           confidence: Optional[Floats] = None,
+                           reasons: Optional[Strings] = None) -> None:
     """Write predicted labels as ACTINN's ``predicted_label.txt``.
 
     Tab-separated, header ``cellname<TAB>celltype``, one line per cell;
-    with ``confidence``, a third column ``confidence``.
+    with ``confidence``, a third column ``confidence``; with ``reasons``, a
+    column ``unassigned_reason`` after it.
 
     Parameters
     ----------
@@ -284,6 +312,8 @@ def write_predicted_labels(path: PathLike,
         Replace ``path`` if it exists.
     confidence: sequence of float, optional
         The probability of each label.
+    reasons: sequence of str, optional
+        Why each cell is ``Unassigned`` (``""`` for a cell given a type).
 
     Examples
     --------
@@ -295,7 +325,7 @@ def write_predicted_labels(path: PathLike,
     ['cellname\\tcelltype', 'c1\\tB cell', 'c2\\tT cell']
     """
     with PredictedLabelWriter(path, overwrite) as writer:
-        writer.write(cell_ids, cell_types, confidence)
+        writer.write(cell_ids, cell_types, confidence, reasons)
 
 
 def write_probabilities(path: PathLike,
