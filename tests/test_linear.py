@@ -141,6 +141,36 @@ def test_predict_averages_the_networks_and_the_regression(averaged, tm_test):
                                atol=1e-5)
 
 
+def test_the_scorer_sums_the_regression_in_parts_bit_for_bit(
+        averaged, tm_test, monkeypatch):
+    """On the CPU the regression's logits are summed a few cells at a time
+    (inference.LINEAR_ROWS): the same float32 values as in one piece, and as
+    the member's own logits of the networks' input to round-off."""
+    from deepchem_actinn.models import inference
+    X = sp.csr_matrix(tm_test["X"][:300])
+    positions = averaged.gene_positions(tm_test["genes"])
+
+    def linear_logits(rows, block):
+        monkeypatch.setattr(inference, "LINEAR_ROWS", rows)
+        scorer = inference.EnsembleScorer(averaged.ensemble_,
+                                          positions,
+                                          X.shape[1],
+                                          averaged.target_sum,
+                                          averaged.log_base,
+                                          block=block,
+                                          linear=averaged.linear_)
+        return scorer.score(X)[2]
+
+    whole = linear_logits(10**9, 10**9)
+    for rows, block in ((7, 10**9), (7, 128), (64, 100), (1, 300)):
+        np.testing.assert_array_equal(linear_logits(rows, block), whole)
+    values = averaged.preprocess(X, tm_test["genes"])
+    np.testing.assert_allclose(whole,
+                               averaged.linear_.logits(values),
+                               rtol=1e-4,
+                               atol=1e-4)
+
+
 def test_the_average_is_as_documented():
     np.testing.assert_allclose(
         averaged_probabilities(np.array([[0.8, 0.2]]), np.log([[1.0, 3.0]]),

@@ -637,6 +637,29 @@ def test_read_var_matches_read(files, name):
             assert list(var[column]) == list(expected.var[column])
 
 
+def test_h5ad_cell_names_are_decoded_only_when_used(files, monkeypatch):
+    """read_var reads an h5ad file's genes without decoding its cell names
+    (10^6 of them take about 0.5 s, and actinn predict reads the genes
+    twice); a pass over the cells decodes them once, as before."""
+    from deepchem_actinn.io import h5ad
+    decoded = []
+    real = h5ad._index
+
+    def counting(group):
+        decoded.append(group.name)
+        return real(group)
+
+    monkeypatch.setattr(h5ad, "_index", counting)
+    readers.read_var(files["h5ad"])
+    assert "/obs" not in decoded
+    ids = [
+        i for chunk, _ in readers.iter_cell_chunks(files["h5ad"], 400)
+        for i in chunk
+    ]
+    assert decoded.count("/obs") == 1
+    assert ids == list(readers.read(files["h5ad"]).obs_names)
+
+
 def test_read_var_h5ad_columns(tmp_path):
     adata = anndata.AnnData(sp.csr_matrix(np.array([[1.0, 2.0]])))
     adata.var_names = ["Actb", "Cd3e"]

@@ -246,6 +246,7 @@ class H5adRows(HDF5Rows):
         self.allow_non_integer = allow_non_integer
         self.searched = False
         self.rejected: List[str] = []
+        self._cell_ids: Optional[np.ndarray] = None
 
     def _matrix(self, f: h5py.File, key: str):
         """A CSR sparse dataset or a dense HDF5 array; others read whole."""
@@ -316,13 +317,28 @@ class H5adRows(HDF5Rows):
         matrix: Any = chosen.matrix
         self._elem = matrix
         self.description = chosen.description
-        self.cell_ids = _index(f.get("obs"))
+        # the names' layout is checked here; they are decoded on first use
+        n_obs = int(_index_element(f.get("obs")).shape[0])
+        self._cell_ids = None
         self.var = chosen.var
         self.gene_names = self.var.index.to_numpy(dtype=object)
         self.shape = (int(matrix.shape[0]), int(matrix.shape[1]))
-        if self.shape != (len(self.cell_ids), len(self.gene_names)):
+        if self.shape != (n_obs, len(self.gene_names)):
             raise NoDirectAccess("its matrix's shape does not match obs "
                                  "and var")
+
+    @property
+    def cell_ids(self) -> np.ndarray:
+        """The obs names, decoded on first use: a look at the genes
+        (``read_var``) never decodes them (10^6 names take about 0.5 s)."""
+        if self._cell_ids is None:
+            assert self._file is not None, "read the names while open"
+            self._cell_ids = _index(self._file.get("obs"))
+        return self._cell_ids
+
+    @cell_ids.setter
+    def cell_ids(self, names: np.ndarray) -> None:
+        self._cell_ids = names
 
     @property
     def choice(self) -> Tuple[Optional[str], Optional[bool]]:

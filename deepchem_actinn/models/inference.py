@@ -52,6 +52,11 @@ from deepchem_actinn.types import Matrix
 #: Cells per block for normalised input (bounds memory for wide matrices).
 PREDICT_BLOCK = 4096
 
+#: Cells whose linear-member logits are computed at a time on the CPU
+#: (:meth:`EnsembleScorer._linear_logits`): their scaled values, about 5 MB
+#: at 1,300 non-zeros a cell, stay in cache for the sum.
+LINEAR_ROWS = 1024
+
 
 def input_blocks(X: Matrix,
                  device: torch.device,
@@ -411,18 +416,39 @@ class EnsembleScorer:
             out = (hidden.cpu().numpy(), logits.cpu().numpy())
             if self.linear is None:
                 return out
-            # the regression's input: each value over its gene's standard
-            # deviation, clipped (a second sum over the same non-zeros);
+            linear = self._linear_logits(indptr - lo, columns, rows, weights)
+            return out + (linear.cpu().numpy(),)
+
+    def _linear_logits(self, offsets: np.ndarray, columns: torch.Tensor,
+                       rows: torch.Tensor,
+                       weights: torch.Tensor) -> torch.Tensor:
+        """The linear member's logits of a block (``offsets``: its CSR row
+        offsets from 0 on the host, ``rows`` the same on the device): each
+        normalised value over its gene's standard deviation, clipped, then
+        a second sum over the same non-zeros. On the CPU
+        :data:`LINEAR_ROWS` cells at a time, so that the scaled values are
+        still in cache when summed (a third less time than the whole
+        block's at once; the same sums, row by row)."""
+        table, scale, intercept = self._linear_tables()
+        n = len(offsets) - 1
+        step = LINEAR_ROWS if columns.device.type == "cpu" else max(n, 1)
+        out = torch.empty(n,
+                          table.shape[1],
+                          dtype=table.dtype,
+                          device=table.device)
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            lo, hi = int(offsets[start]), int(offsets[stop])
+            part = columns[lo:hi]
             # index_select, not scale[columns]: 3x faster on the CPU
-            table, scale, intercept = self._linear_tables()
-            scaled = torch.index_select(scale, 0,
-                                        columns).mul_(weights).clamp_(max=CLIP)
-            linear = F.embedding_bag(columns,
-                                     table,
-                                     rows[:-1],
-                                     mode="sum",
-                                     per_sample_weights=scaled)
-            return out + (linear.add_(intercept).cpu().numpy(),)
+            scaled = torch.index_select(scale, 0, part).mul_(
+                weights[lo:hi]).clamp_(max=CLIP)
+            out[start:stop] = F.embedding_bag(part,
+                                              table,
+                                              rows[start:stop] - lo,
+                                              mode="sum",
+                                              per_sample_weights=scaled)
+        return out.add_(intercept)
 
     def _to_device(self, array: np.ndarray) -> torch.Tensor:
         """A NumPy array on the device: shared, not copied, on the CPU;
