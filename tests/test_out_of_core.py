@@ -35,8 +35,8 @@ def handed_over(monkeypatch, fit):
     """What ``fit()`` hands to the training loop, which is not run."""
     seen = {}
 
-    def fit_networks(self, epoch, X_valid, y_valid, y, progress, X_ref, y_ref,
-                     source):
+    def fit_networks(self, hp, epoch, X_valid, y_valid, y, progress, X_ref,
+                     y_ref, source):
         seen.update(epoch=epoch,
                     X_valid=X_valid,
                     y_valid=y_valid,
