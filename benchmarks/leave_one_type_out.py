@@ -29,7 +29,7 @@ rows (the stratified split ``fit`` used, rebuilt with
   test set is shifted);
 * ``default``: what ``unassigned=True`` marks: ``knn_query``, or a top
   calibrated probability under 0.5
-  (:func:`deepchem_actinn.annotator.labelling.decide_novelty`); its ROC AUC
+  (:meth:`deepchem_actinn.confidence.RejectionRule.decide`); its ROC AUC
   is ``knn_query``'s.
 * ``annotator``: what ``annotator.predict(test, unassigned=True)`` marks,
   from the annotator itself rather than rebuilt here; it equals ``default``
@@ -48,6 +48,7 @@ re-scores.
 """
 import argparse
 import csv
+import inspect
 import os
 import sys
 import time
@@ -55,7 +56,12 @@ from typing import Dict, List
 
 import numpy as np
 
+from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.models.linear import LINEAR_WEIGHT
+
+#: The annotator's default ``rejection_rate``, this benchmark's ``--rate``.
+REJECTION_RATE = inspect.signature(
+    ACTINNAnnotator).parameters["rejection_rate"].default
 
 SCORES = [
     "max_probability", "mahalanobis", "knn", "knn_relative", "knn_query",
@@ -72,8 +78,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="annotator seeds, one 12-run experiment each")
     parser.add_argument("--rate",
                         type=float,
-                        default=0.01,
-                        help="share of held-out reference cells rejected")
+                        default=REJECTION_RATE,
+                        help="share of held-out reference cells rejected "
+                        "(default: the annotator's rejection_rate, %g)" %
+                        REJECTION_RATE)
     parser.add_argument("--types",
                         nargs="+",
                         default=None,
@@ -178,7 +186,6 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     """Per score: (unseen rejected, known rejected, AUC, threshold)."""
     from sklearn.metrics import roc_auc_score
 
-    from deepchem_actinn.annotator.labelling import decide_novelty
     from deepchem_actinn.confidence import (RejectionRule,
                                             calibrated_probabilities,
                                             kth_neighbour_distance,
@@ -221,7 +228,7 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
                         float(roc_auc_score(held_mask,
                                             -test_scores)), threshold)
     top = calibrated_probabilities(lgt, float(run["temperature"])).max(axis=1)
-    rejected = decide_novelty(rule, test_relative, predicted, None, top)[0]
+    rejected = rule.decide(test_relative, predicted, top).rejected
     results["default"] = (float(rejected[held_mask].mean()),
                           float(rejected[~held_mask].mean()),
                           results["knn_query"][2], float(rule.threshold))
@@ -229,9 +236,9 @@ def evaluate(run: Dict, held_mask: np.ndarray, rate: float) -> Dict:
     results["annotator"] = (float(marked[held_mask].mean()),
                             float(marked[~held_mask].mean()),
                             results["knn_query"][2], float(rule.threshold))
-    # At the annotator's own rate (1 %) the baseline's threshold is the
+    # At the annotator's own rate the baseline's threshold is the
     # annotator's threshold_; other rates re-score the cached run.
-    if rate == 0.01:
+    if rate == REJECTION_RATE:
         assert np.isclose(results["max_probability"][3],
                           float(run["threshold"]),
                           rtol=1e-4,

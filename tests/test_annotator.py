@@ -11,8 +11,10 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from deepchem_actinn import ACTINNAnnotator, annotate
 from deepchem_actinn.annotator import persistence
-from deepchem_actinn.annotator import FORMAT_VERSION, labelling
+from deepchem_actinn.annotator import FORMAT_VERSION
 from deepchem_actinn.preprocessing.genes import choose_gene_column
+from deepchem_actinn.confidence import (MIN_ASSIGNED_PROBABILITY,
+                                        MIN_CALIBRATION_CELLS)
 from deepchem_actinn.confidence.calibration import fit_temperature
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.models.inference import embed
@@ -190,7 +192,7 @@ def test_unassigned_rule_and_threshold(quick, tm_test):
     np.testing.assert_array_equal(
         default.cell_types == "Unassigned",
         quick.rule_.reject(hidden, logits, probabilities=averaged) |
-        (plain.confidence < labelling.MIN_ASSIGNED_PROBABILITY))
+        (plain.confidence < MIN_ASSIGNED_PROBABILITY))
     kept = default.cell_types != "Unassigned"
     np.testing.assert_array_equal(default.cell_types[kept],
                                   plain.cell_types[kept])
@@ -1043,7 +1045,7 @@ def test_chunks_under_the_calibration_size_reuse_the_previous_scale(
     assert first.query_scale == whole.query_scale
     assert tail.query_scale == first.query_scale
     np.testing.assert_array_equal(tail.cell_types, whole.cell_types[:7])
-    assert labelling.MIN_CALIBRATION_CELLS == 1000
+    assert MIN_CALIBRATION_CELLS == 1000
 
 
 def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):

@@ -13,7 +13,7 @@ alone. The novelty rule's calibration
 calibrates on the whole query; a query annotated chunk by chunk
 (``iter_predict``, ``predict_file``, 50,000 cells a chunk by default) is
 calibrated per chunk, and a chunk of fewer than
-:data:`MIN_CALIBRATION_CELLS` cells (the tail of a file) takes the previous
+:data:`~deepchem_actinn.confidence.MIN_CALIBRATION_CELLS` cells (the tail of a file) takes the previous
 chunk's calibration.
 """
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
@@ -30,19 +30,6 @@ if TYPE_CHECKING:
 
     from deepchem_actinn.annotator.annotation import Annotation
     from deepchem_actinn.models.inference import EnsembleScorer
-
-#: Fewest cells a chunk needs to calibrate the novelty rule on itself: a
-#: copy of :data:`deepchem_actinn.confidence.MIN_CALIBRATION_CELLS`,
-#: which the rule reads (set that one to change it).
-MIN_CALIBRATION_CELLS = conf.MIN_CALIBRATION_CELLS
-
-#: With ``unassigned=True``, a cell whose label has a lower calibrated
-#: probability is Unassigned too, by default (the rule's
-#: ``min_assigned_probability``): no type holds most of its probability (as
-#: CellTypist's default threshold). On the droplet-like development queries
-#: of ``benchmarks/cross_technology.py`` the novelty rule caught 6-14 % of
-#: the wrong calls; this catches most of the rest for 1-3 % of the cells.
-MIN_ASSIGNED_PROBABILITY = conf.rejection.MIN_ASSIGNED_PROBABILITY
 
 #: Top-two probability gap below which the hierarchy gives the parent type.
 HIERARCHY_MARGIN = 0.2
@@ -110,67 +97,6 @@ def type_labels(
     return (resolved["label"].to_numpy(dtype=object),
             resolved["level"].to_numpy(dtype=object),
             resolved["probability"].to_numpy())
-
-
-def decide_novelty(
-    rule: conf.RejectionRule,
-    scores: np.ndarray,
-    predicted: np.ndarray,
-    previous: Optional[conf.QueryCalibration] = None,
-    confidence: Optional[np.ndarray] = None
-) -> Tuple[np.ndarray, conf.QueryCalibration]:
-    """Which cells ``unassigned=True`` marks ``Unassigned``, and the
-    calibration used: :meth:`rule.decide
-    <deepchem_actinn.confidence.RejectionRule.decide>` (the one decision,
-    which also says why each cell is marked) as a pair.
-
-    A cell is Unassigned when the novelty rule rejects it (its score,
-    divided by the query's calibration for the type it is given, is below
-    the rule's threshold) or when its label's calibrated probability is
-    under the rule's ``min_assigned_probability``.
-
-    Parameters
-    ----------
-    rule: RejectionRule
-        A fitted rule.
-    scores: np.ndarray
-        The rule's ``score`` of each cell (higher = more typical).
-    predicted: np.ndarray
-        The type id each cell is given (the argmax of its probabilities).
-    previous: QueryCalibration, optional
-        The previous chunk's calibration, used for a chunk under
-        :data:`MIN_CALIBRATION_CELLS` cells.
-    confidence: np.ndarray, optional
-        Each cell's probability of its label; None skips that test.
-
-    Returns
-    -------
-    rejected: np.ndarray
-        True for the cells to mark ``Unassigned``.
-    calibration: QueryCalibration
-        The calibration used (these cells' own, or ``previous``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepchem_actinn import confidence as conf
-    >>> from deepchem_actinn.annotator.labelling import decide_novelty
-    >>> from deepchem_actinn.confidence import RejectionRule
-    >>> rule = RejectionRule()
-    >>> rule.threshold, rule.median_ratio_ = -1.0, 0.5
-    >>> scores, types = np.array([-1.0, -2.0, -5.0]), np.zeros(3, int)
-    >>> rejected, calibration = decide_novelty(rule, scores, types)
-    >>> rejected.tolist(), calibration.scale
-    ([False, False, True], 4.0)
-    >>> decide_novelty(rule, scores, types,
-    ...                conf.QueryCalibration(1.0))[0].tolist()
-    [False, True, True]
-    >>> decide_novelty(rule, scores, types,
-    ...                confidence=np.array([0.4, 0.9, 0.9]))[0].tolist()
-    [True, False, True]
-    """
-    decision = rule.decide(scores, predicted, confidence, previous)
-    return decision.rejected, decision.calibration
 
 
 def vote(result: "Annotation",

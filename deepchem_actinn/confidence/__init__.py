@@ -15,11 +15,13 @@ from deepchem_actinn.confidence.decision import (  # noqa: F401
     UnassignedDecision)
 from deepchem_actinn.confidence.knn import (  # noqa: F401
     NEIGHBOUR_BLOCK, kth_neighbour_distance)
-from deepchem_actinn.confidence.rejection import RejectionRule  # noqa: F401
+from deepchem_actinn.confidence.rejection import (  # noqa: F401
+    MIN_ASSIGNED_PROBABILITY, RejectionRule)
 
 __all__ = [
-    "LOW_PROBABILITY", "MIN_CALIBRATION_CELLS", "NOVEL", "UNASSIGNED",
-    "QueryCalibration", "RejectionRule", "UnassignedDecision", "assign",
-    "calibrate", "calibrated_probabilities", "expected_calibration_error",
-    "fit_temperature", "kth_neighbour_distance", "threshold_for_rejection"
+    "LOW_PROBABILITY", "MIN_ASSIGNED_PROBABILITY", "MIN_CALIBRATION_CELLS",
+    "NOVEL", "UNASSIGNED", "QueryCalibration", "RejectionRule",
+    "UnassignedDecision", "assign", "calibrate", "calibrated_probabilities",
+    "expected_calibration_error", "fit_temperature", "kth_neighbour_distance",
+    "threshold_for_rejection"
 ]

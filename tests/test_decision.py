@@ -1,13 +1,20 @@
 """The Unassigned decision apart from the scoring
-(labelling.decide_novelty, RejectionRule.calibrate): the same calls as
+(RejectionRule.decide, RejectionRule.calibrate): the same calls as
 RejectionRule.reject, the query's own calibration, per type on a shifted
 query, the previous chunk's calibration for a small chunk, and uncertain
 cells."""
 import numpy as np
 import pytest
 
-from deepchem_actinn.annotator import labelling
-from deepchem_actinn.confidence import QueryCalibration, RejectionRule
+from deepchem_actinn.confidence import (MIN_ASSIGNED_PROBABILITY,
+                                        MIN_CALIBRATION_CELLS, QueryCalibration,
+                                        RejectionRule)
+
+
+def _decide(rule, scores, predicted, previous=None, confidence=None):
+    """``rule.decide``'s cells and calibration, as a pair."""
+    decision = rule.decide(scores, predicted, confidence, previous)
+    return decision.rejected, decision.calibration
 
 
 def _logits(cells):
@@ -37,7 +44,7 @@ def test_decision_matches_reject_and_calibrates_each_type(fitted):
     rule, query, logits = fitted
     scores = rule.score(query, logits)
     predicted = logits.argmax(axis=1)
-    rejected, calibration = labelling.decide_novelty(rule, scores, predicted)
+    rejected, calibration = _decide(rule, scores, predicted)
     assert calibration.scale == rule.query_scale(scores) > rule.min_shift
     np.testing.assert_array_equal(rejected, rule.reject(query, logits))
     # each type is divided by its own shift: the median relative distance
@@ -53,9 +60,8 @@ def test_decision_matches_reject_and_calibrates_each_type(fitted):
     whole = scores / calibration.scale < rule.threshold
     assert whole[predicted == 1].mean() > 1.3 * rejected[predicted == 1].mean()
     # a chunk of MIN_CALIBRATION_CELLS or more calibrates on itself
-    assert len(scores) >= labelling.MIN_CALIBRATION_CELLS
-    again = labelling.decide_novelty(rule, scores, predicted,
-                                     QueryCalibration(1.0))[1]
+    assert len(scores) >= MIN_CALIBRATION_CELLS
+    again = _decide(rule, scores, predicted, QueryCalibration(1.0))[1]
     np.testing.assert_array_equal(again.type_scales, calibration.type_scales)
 
 
@@ -85,13 +91,12 @@ def test_small_chunk_takes_the_previous_calibration(fitted):
     tail = rule.score(query[:10], logits[:10])
     predicted = logits[:10].argmax(axis=1)
     previous = QueryCalibration(3.0, np.array([2.0, 4.0]))
-    rejected, calibration = labelling.decide_novelty(rule, tail, predicted,
-                                                     previous)
+    rejected, calibration = _decide(rule, tail, predicted, previous)
     assert calibration is previous
     np.testing.assert_array_equal(
         rejected, tail / np.array([2.0, 4.0])[predicted] < rule.threshold)
     # the first chunk of a query has no previous calibration: its own
-    own = labelling.decide_novelty(rule, tail, predicted)[1]
+    own = _decide(rule, tail, predicted)[1]
     assert own.scale == rule.query_scale(tail)
 
 
@@ -99,21 +104,19 @@ def test_uncertain_cells_are_unassigned_too(fitted):
     rule, query, logits = fitted
     scores = rule.score(query, logits)
     predicted = logits.argmax(axis=1)
-    novel = labelling.decide_novelty(rule, scores, predicted)[0]
+    novel = _decide(rule, scores, predicted)[0]
     confidence = np.linspace(0.3, 1.0, len(scores))
-    both = labelling.decide_novelty(rule, scores, predicted, None,
-                                    confidence)[0]
+    both = _decide(rule, scores, predicted, None, confidence)[0]
     np.testing.assert_array_equal(
-        both, novel | (confidence < labelling.MIN_ASSIGNED_PROBABILITY))
-    assert labelling.MIN_ASSIGNED_PROBABILITY == 0.5
+        both, novel | (confidence < MIN_ASSIGNED_PROBABILITY))
+    assert MIN_ASSIGNED_PROBABILITY == 0.5
     # the rule carries the level: 0 turns the test off; it is saved, and an
     # annotator saved before it existed gets the default
     state = rule.to_dict()
     assert state["min_assigned_probability"] == 0.5
     off = RejectionRule.from_dict(dict(state, min_assigned_probability=0.0))
     np.testing.assert_array_equal(
-        labelling.decide_novelty(off, scores, predicted, None, confidence)[0],
-        novel)
+        _decide(off, scores, predicted, None, confidence)[0], novel)
     del state["min_assigned_probability"]
     assert RejectionRule.from_dict(state).min_assigned_probability == 0.5
 
@@ -125,20 +128,19 @@ def test_max_probability_rule_is_not_calibrated(fitted):
                                                          logits.argmax(axis=1),
                                                          rejection_rate=0.1)
     scores = simple.score(None, logits)
-    rejected, calibration = labelling.decide_novelty(simple, scores,
-                                                     logits.argmax(axis=1))
+    rejected, calibration = _decide(simple, scores, logits.argmax(axis=1))
     assert calibration == QueryCalibration(1.0, None)
     np.testing.assert_array_equal(rejected, simple.reject(None, logits))
 
 
 def test_unfitted_rule_is_refused():
     with pytest.raises(RuntimeError, match="not fitted"):
-        labelling.decide_novelty(RejectionRule(), np.zeros(3), np.zeros(3))
+        _decide(RejectionRule(), np.zeros(3), np.zeros(3))
 
 
 def test_decide_is_the_one_decision_with_its_reasons(fitted):
-    """RejectionRule.decide gives decide_novelty's cells and calibration,
-    says why each is marked, and reject is decide on the cells' scores and
+    """RejectionRule.decide: the novelty test on the calibrated score or the
+    probability floor, says why each is marked, and reject is decide on the cells' scores and
     probabilities."""
     from deepchem_actinn.confidence import calibrated_probabilities
     rule, query, logits = fitted
@@ -150,15 +152,18 @@ def test_decide_is_the_one_decision_with_its_reasons(fitted):
         dict(rule.to_dict(), min_assigned_probability=0.99))
     confidence = proba.max(axis=1)
     decision = strict.decide(scores, predicted, confidence)
-    rejected, calibration = labelling.decide_novelty(strict, scores, predicted,
-                                                     None, confidence)
-    np.testing.assert_array_equal(decision.rejected, rejected)
+    # novel: the calibrated novelty score alone, as without a probability
+    calibration = strict.calibrate(scores, predicted)
     assert decision.calibration.scale == calibration.scale
     np.testing.assert_array_equal(decision.calibration.type_scales,
                                   calibration.type_scales)
     np.testing.assert_array_equal(
         decision.novel,
-        labelling.decide_novelty(strict, scores, predicted)[0])
+        scores / calibration.divisors(predicted) < strict.threshold)
+    np.testing.assert_array_equal(decision.novel,
+                                  _decide(strict, scores, predicted)[0])
+    np.testing.assert_array_equal(decision.rejected,
+                                  decision.novel | decision.low_probability)
     np.testing.assert_array_equal(decision.low_probability, confidence < 0.99)
     reasons = decision.reasons
     assert {"novel", "low_probability", ""} == set(reasons)
