@@ -248,7 +248,8 @@ def test_cli_linear_weight(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "(default %g; 0: the networks alone" % LINEAR_WEIGHT in help_text
+    assert "(default: the annotator's, %g; 0: the networks alone" % \
+        LINEAR_WEIGHT in help_text
     # the log says what was trained
     loud = [flag for flag in base if flag != "-q"]
     assert main(loud + ["-m", str(tmp_path / "d")]) == 0

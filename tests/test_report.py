@@ -365,7 +365,7 @@ def test_training_curves_draw_every_network():
 
 
 def test_the_page_says_what_the_training_curves_show(tmp_path):
-    from deepchem_actinn.cli.misc import epochs_per_network
+    from deepchem_actinn.cli.train import epochs_per_network
     history = {"train_loss": [1.0, 0.5], "best_epoch": [2]}
     page = report.write_report(tmp_path / "r", ["B"], [0.9],
                                history=[history, history]).read_text()

@@ -202,33 +202,12 @@ def cmd_sample_data(args) -> None:
               SAMPLE_FILES["test"]), q("rules"), q(SAMPLE_FILES["hierarchy"])))
 
 
-def epochs_per_network(histories) -> str:
-    """Each network's epochs and, in brackets, the epoch whose weights it
-    kept, from an annotator's ``histories_``.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.cli.misc import epochs_per_network
-    >>> epochs_per_network([{"train_loss": [0.9] * 104, "best_epoch": [94]},
-    ...                     {"train_loss": [0.9] * 80, "best_epoch": [71]}])
-    '104 (94), 80 (71)'
-    """
-    words = []
-    for history in histories:
-        best = history.get("best_epoch")  # the annotator's: a 1-element list
-        best = best[0] if isinstance(best, (list, tuple)) and best else best
-        words.append("%d (%s)" %
-                     (len(history.get("train_loss",
-                                      ())), "-" if best is None else best))
-    return ", ".join(words)
-
-
 def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
     score it and write the report (with the UMAP of the test cells)."""
     from deepchem_actinn.annotator.inspection import model_words
     from deepchem_actinn.cli.predict import LABEL_FILE, PROBABILITY_FILE
-    from deepchem_actinn.cli.train import train_annotator
+    from deepchem_actinn.cli.train import epochs_per_network, train_annotator
     from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                           tabula_muris_sample_paths)
     from deepchem_actinn.io import write_predicted_labels, write_probabilities
@@ -247,7 +226,6 @@ def cmd_demo(args) -> None:
           "%d genes, %d cell types (%s)" %
           (train.n_obs, test.n_obs, train.n_vars,
            train.obs["cell_type"].nunique(), paths["train"].parent))
-    args.learning_rate, args.minibatch_size = 1e-4, 128
     args.labelled_only, args.out_of_core = False, False
     args.train_set, args.train_format = str(paths["train"]), None
     args.train_label = str(paths["train_labels"])  # for the training record

@@ -27,7 +27,8 @@ def _add_linear_weight(p: argparse.ArgumentParser) -> None:
                    default=None,
                    metavar="W",
                    help="average the networks with a logistic regression on "
-                   "the same scaled values, W of it (default 0.5; 0: the "
+                   "the same scaled values, W of it (default: the "
+                   "annotator's, 0.5; 0: the "
                    "networks alone, as ACTINN)")
 
 
@@ -46,8 +47,9 @@ def _add_epochs(p: argparse.ArgumentParser) -> None:
 def _add_networks(p: argparse.ArgumentParser) -> None:
     p.add_argument("--networks",
                    type=positive_int,
-                   default=3,
-                   help="networks in the ensemble (3); 1: one network, as "
+                   default=None,
+                   help="networks in the ensemble (default: the "
+                   "annotator's, 3); 1: one network, as "
                    "the original (README, Defaults: what else differs)")
 
 
@@ -86,15 +88,16 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    "--learning_rate",
                    "--learning-rate",
                    type=positive_float,
-                   default=1e-4,
-                   help="initial learning rate (1e-4)")
+                   default=None,
+                   help="initial learning rate (default: the annotator's, "
+                   "1e-4)")
     _add_epochs(p)
     p.add_argument("-ms",
                    "--minibatch_size",
                    "--minibatch-size",
                    type=positive_int,
-                   default=128,
-                   help="minibatch size (128)")
+                   default=None,
+                   help="minibatch size (default: the annotator's, 128)")
     p.add_argument("--seed", type=seed_value, default=0, help="random seed (0)")
     _add_networks(p)
     _add_linear_weight(p)

@@ -14,7 +14,6 @@ from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
-from deepchem_actinn.models.linear import LINEAR_WEIGHT
 from deepchem_actinn.preprocessing.genes import columns_of
 
 logger = logging.getLogger("deepchem_actinn")
@@ -146,6 +145,65 @@ def read_reference(args):
     return adata, y
 
 
+#: Training flags and the annotator parameter each sets; a flag left out
+#: (None) leaves the annotator's default.
+TRAINING_FLAGS = {
+    "networks": "n_networks",
+    "learning_rate": "learning_rate",
+    "minibatch_size": "batch_size",
+    "linear_weight": "linear_weight",
+    "seed": "seed",
+}
+
+
+def training_params(args) -> Dict[str, Any]:
+    """The :class:`~deepchem_actinn.annotator.ACTINNAnnotator` parameters
+    the training flags in ``args`` set: only the flags given (the
+    annotator's defaults are the command's); ``-ne N`` trains exactly N
+    epochs, without early stopping.
+
+    Examples
+    --------
+    >>> from argparse import Namespace
+    >>> from deepchem_actinn.cli.train import training_params
+    >>> training_params(Namespace(num_epochs=None, networks=None, seed=0))
+    {'seed': 0, 'device': None}
+    >>> training_params(Namespace(num_epochs=50, networks=1, seed=0))  # doctest: +NORMALIZE_WHITESPACE
+    {'n_networks': 1, 'seed': 0, 'max_epochs': 50, 'early_stopping': False,
+     'device': None}
+    """
+    params = {
+        param: getattr(args, flag)
+        for flag, param in TRAINING_FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    if getattr(args, "num_epochs", None) is not None:
+        params.update(max_epochs=args.num_epochs, early_stopping=False)
+    params["device"] = device(getattr(args, "device", None))
+    return params
+
+
+def epochs_per_network(histories) -> str:
+    """Each network's epochs and, in brackets, the epoch whose weights it
+    kept, from an annotator's ``histories_``.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.train import epochs_per_network
+    >>> epochs_per_network([{"train_loss": [0.9] * 104, "best_epoch": [94]},
+    ...                     {"train_loss": [0.9] * 80, "best_epoch": [71]}])
+    '104 (94), 80 (71)'
+    """
+    words = []
+    for history in histories:
+        best = history.get("best_epoch")  # the annotator's: a 1-element list
+        best = best[0] if isinstance(best, (list, tuple)) and best else best
+        words.append("%d (%s)" %
+                     (len(history.get("train_loss",
+                                      ())), "-" if best is None else best))
+    return ", ".join(words)
+
+
 def train_annotator(args,
                     adata=None,
                     labels=None,
@@ -155,17 +213,7 @@ def train_annotator(args,
     only when given (names as the reference spells them)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
     from deepchem_actinn.annotator.inspection import model_words
-    fixed = args.num_epochs is not None
-    weight = getattr(args, "linear_weight", None)  # None: the default
-    annotator = ACTINNAnnotator(
-        n_networks=args.networks,
-        max_epochs=args.num_epochs if fixed else 200,
-        early_stopping=not fixed,
-        learning_rate=args.learning_rate,
-        batch_size=args.minibatch_size,
-        linear_weight=LINEAR_WEIGHT if weight is None else weight,
-        seed=args.seed,
-        device=device(args.device))
+    annotator = ACTINNAnnotator(**training_params(args))
     show_cost = getattr(args, "print_cost", True)
     bar = Progress(args.quiet or not show_cost or not is_main_process(),
                    unit="epoch",
@@ -222,13 +270,11 @@ def train_annotator(args,
                                   expected_genes=annotator.genes_))
         annotator.genes_ = original_case(annotator.genes_, raw.index)
     record_command(annotator, args, genes)
-    history = annotator.history_
     logger.info(
-        "trained %s on %d cells, %d genes, %d types, on %s; first network: "
-        "%d epochs (best %d)", model_words(annotator),
-        annotator.n_reference_cells_, len(annotator.genes_),
-        len(annotator.type_names), annotator.ensemble_.device,
-        len(history["train_loss"]), history["best_epoch"][0])
+        "trained %s on %d cells, %d genes, %d types, on %s; epochs (best) "
+        "per network: %s", model_words(annotator), annotator.n_reference_cells_,
+        len(annotator.genes_), len(annotator.type_names),
+        annotator.ensemble_.device, epochs_per_network(annotator.histories_))
     return annotator
 
 

@@ -1,0 +1,79 @@
+"""``actinn train``'s training flags: a flag left out leaves the
+annotator's own default (one source for both), the help states those
+defaults, and the log names every network's epochs."""
+import inspect
+import re
+
+import pytest
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.cli import build_parser, main
+from deepchem_actinn.cli.train import TRAINING_FLAGS, training_params
+from deepchem_actinn.datasets import tabula_muris_sample_paths
+
+PATHS = tabula_muris_sample_paths()
+TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
+DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(ACTINNAnnotator).parameters.items()
+}
+
+
+def _subcommand(name: str):
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    return commands[name]
+
+
+@pytest.mark.parametrize("command", ["train", "run", "demo"])
+def test_flags_left_out_leave_the_annotators_defaults(command):
+    flags = {
+        "train": TRAIN + ["-m", "model"],
+        "run": TRAIN + ["-ts", "query.h5", "-o", "out"],
+        "demo": []
+    }[command]
+    args = build_parser().parse_args([command, *flags])
+    made = ACTINNAnnotator(**training_params(args)).get_params()
+    assert made == ACTINNAnnotator().get_params()
+
+
+def test_flags_given_set_the_annotators_parameters():
+    args = build_parser().parse_args([
+        "train", *TRAIN, "-m", "model", "-lr", "0.001", "-ms", "64",
+        "--networks", "2", "--linear-weight", "0", "--seed", "7", "-ne", "9"
+    ])
+    made = ACTINNAnnotator(**training_params(args)).get_params()
+    assert made == dict(ACTINNAnnotator().get_params(),
+                        learning_rate=0.001,
+                        batch_size=64,
+                        n_networks=2,
+                        linear_weight=0.0,
+                        seed=7,
+                        max_epochs=9,
+                        early_stopping=False)
+
+
+def test_help_states_the_annotators_defaults():
+    stated = {}
+    for action in _subcommand("train")._actions:
+        if action.dest in TRAINING_FLAGS:
+            found = re.search(r"default: the annotator's, ([0-9.e-]+)",
+                              action.help)
+            if found:
+                stated[TRAINING_FLAGS[action.dest]] = float(found.group(1))
+    assert stated == {
+        name: float(DEFAULTS[name]) for name in ("n_networks", "learning_rate",
+                                                 "batch_size", "linear_weight")
+    }
+
+
+@pytest.mark.torch
+def test_the_log_names_every_networks_epochs(tmp_path, capsys):
+    assert main([
+        "train", *TRAIN, "-m",
+        str(tmp_path / "model"), "-ne", "2", "--networks", "2", "--device",
+        "cpu"
+    ]) == 0
+    log = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"epochs \(best\) per network: 2 \(\d\), 2 \(\d\)",
+                     log), log
