@@ -2,6 +2,7 @@
 it once saved, loaded and saved again (deepchem_actinn/annotator/provenance.py)."""
 import html
 import json
+import os
 import platform
 from collections import Counter
 
@@ -148,6 +149,7 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
     config = json.loads((tmp_path / "m" / "annotator.json").read_text())
     record = config["training"]
     assert record["command"] == "actinn " + " ".join(argv)
+    assert record["directory"] == os.getcwd()  # where relative paths start
     assert record["threads"] == 1
     assert record["reference"] == {
         "file": str(paths["train"]),
@@ -176,7 +178,7 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
     assert (
         "%s (%s bytes): 4,000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page
-    assert record["command"] in page
+    assert "%s (in %s)" % (record["command"], os.getcwd()) in page
 
 
 def test_actinn_demo_records_how_it_trained(tmp_path):

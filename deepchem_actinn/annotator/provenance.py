@@ -27,7 +27,7 @@ LIBRARIES = ("torch", "numpy", "scipy", "sklearn", "pandas")
 
 #: The record's keys that hold text.
 TEXT_KEYS = ("python", "platform", "torch", "numpy", "scipy", "scikit-learn",
-             "pandas", "device", "command")
+             "pandas", "device", "command", "directory")
 
 #: The most characters of one text value a loaded record may hold.
 MAX_TEXT = 100_000
@@ -161,6 +161,8 @@ def describe(record: Dict[str, Any]) -> Dict[str, str]:
             format(record.get("held_out_cells", 0), ","))
     if record.get("command"):
         lines["training command"] = str(record["command"])
+        if record.get("directory"):  # where its relative paths start
+            lines["training command"] += " (in %s)" % record["directory"]
     return lines
 
 

@@ -280,7 +280,8 @@ def train_annotator(args,
 
 def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
     """Add to the annotator's training record (``training_``) the command
-    line and the reference files and reading options it was given."""
+    line, the directory it ran in (where its relative paths start) and the
+    reference files and reading options it was given."""
     import shlex
     import sys
 
@@ -303,6 +304,7 @@ def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
     record["command"] = " ".join(
         shlex.quote(str(a))
         for a in ["actinn"] + (sys.argv[1:] if given is None else given))
+    record["directory"] = os.getcwd()
 
 
 def check_model_dir(path: str, overwrite: bool) -> None:
