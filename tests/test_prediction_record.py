@@ -333,3 +333,99 @@ def test_a_failed_prediction_leaves_no_record(model, tmp_path, monkeypatch):
     assert not (tmp_path / "new").exists()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == kept
     check_labels(record_of(out), out)
+
+
+def _report(predictions, out, *flags):
+    return main([
+        "report", "-p",
+        str(predictions), "-o",
+        str(out), "-q", "--threads", "1", *flags
+    ])
+
+
+def _page(directory):
+    import html
+    return html.unescape((directory / "report.html").read_text("utf-8"))
+
+
+def test_report_shows_the_records_settings(model, tmp_path, capsys):
+    out = tmp_path / "cut"
+    assert predict(model, out, "--threshold", "0.9") == 0
+    marked = record_of(out)["unassigned"]["cells"]
+    assert _report(out / "predicted_label.txt", tmp_path / "r1") == 0
+    page = _page(tmp_path / "r1")
+    assert ("<th>prediction</th><td>actinn predict, deepchem-actinn %s, " %
+            __version__) in page
+    assert "<th>prediction command</th><td>%s</td>" % record_of(
+        out)["command"] in page
+    assert ("<th>query</th><td>%s (actinn_h5): 1,000 cells</td>" %
+            PATHS["test"]) in page
+    assert "<th>model</th><td>%s</td>" % model in page
+    assert "<th>training command</th><td>actinn train " in page
+    assert ("<th>Unassigned rule</th><td>a confidence threshold of 0.9 "
+            "(--threshold): %d cells Unassigned</td>" % marked) in page
+    # the threshold reaches the page: its card and its note
+    assert "Confidence threshold" in page
+    assert "below the threshold (0.90)" in page
+    # the vote and the hierarchy, and -m's own model lines instead
+    clusters, hierarchy = _clusters_and_hierarchy(model, tmp_path)
+    assert predict(model, tmp_path / "vote",
+                   "--unassigned", "--majority-voting", "--over-clustering",
+                   str(clusters), "--hierarchy", str(hierarchy)) == 0
+    assert _report(tmp_path / "vote" / "predicted_label.txt", tmp_path / "r2",
+                   "-m", str(model)) == 0
+    page = _page(tmp_path / "r2")
+    assert ("<th>majority voting</th><td>over the clusters of %s; a cell "
+            "takes its cluster's type at a probability of at least 0.2"
+            "</td>" % clusters) in page
+    assert ("<th>hierarchy</th><td>%s (a parent type where the top two "
+            "types differ by under 0.2)</td>" % hierarchy) in page
+    assert "<th>Unassigned rule</th><td>the novelty rule (--unassigned" in page
+    assert "model of the prediction" not in page  # -m is the same model
+    assert "Confidence threshold" not in page
+    assert "prediction.json" not in capsys.readouterr().err
+
+
+def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert predict(model, out) == 0
+    labels = out / "predicted_label.txt"
+    good = (out / RECORD).read_text()
+    other = tmp_path / "other"
+    assert predict(model, other, "--threshold", "0.9") == 0
+    broken = {
+        "not json": ("{not json", "cannot read this prediction record"),
+        "another version": (good.replace('"format_version": 1',
+                                         '"format_version": 99'),
+                            "format version 99; this deepchem-actinn reads "
+                            "version 1"),
+        "another run's": (
+            (other / RECORD).read_text(), "is not the record of %s" % labels),
+    }
+    for n, (text, words) in enumerate(broken.values()):
+        (out / RECORD).write_text(text)
+        report = tmp_path / ("r%d" % n)
+        assert _report(labels, report) == 0
+        err = capsys.readouterr().err
+        assert str(out / RECORD) in err and words in err, err
+        assert err.rstrip().endswith("the report leaves it out")
+        assert "prediction command" not in _page(report)
+    # a threshold no prediction takes: the record is damaged
+    cut = json.loads((other / RECORD).read_text())
+    cut["unassigned"]["threshold"] = 7
+    (other / RECORD).write_text(json.dumps(cut))
+    assert _report(other / "predicted_label.txt", tmp_path / "seven") == 0
+    assert ("%s is damaged (ValueError: threshold 7.0 is not in [0, 1]); the "
+            "report leaves it out" %
+            (other / RECORD)) in capsys.readouterr().err
+    # a record that is valid JSON but not usable: still a warning
+    record = json.loads(good)
+    del record["unassigned"]
+    (out / RECORD).write_text(json.dumps(record))
+    assert _report(labels, tmp_path / "missing_key") == 0
+    err = capsys.readouterr().err
+    assert "%s is damaged (KeyError" % (out / RECORD) in err
+    # predictions without a record (the original ACTINN's): no word of it
+    (out / RECORD).unlink()
+    assert _report(labels, tmp_path / "none") == 0
+    assert capsys.readouterr().err == ""
