@@ -358,7 +358,7 @@ def test_report_shows_the_records_settings(model, tmp_path, capsys):
             __version__) in page
     assert "<th>prediction command</th><td>%s</td>" % record_of(
         out)["command"] in page
-    assert ("<th>query</th><td>%s (actinn_h5): 1,000 cells</td>" %
+    assert ("<th>query</th><td>%s: 1,000 cells (actinn_h5)</td>" %
             PATHS["test"]) in page
     assert "<th>model</th><td>%s</td>" % model in page
     assert "<th>training command</th><td>actinn train " in page
@@ -378,8 +378,8 @@ def test_report_shows_the_records_settings(model, tmp_path, capsys):
     assert ("<th>majority voting</th><td>over the clusters of %s; a cell "
             "takes its cluster's type at a probability of at least 0.2"
             "</td>" % clusters) in page
-    assert ("<th>hierarchy</th><td>%s (a parent type where the top two "
-            "types differ by under 0.2)</td>" % hierarchy) in page
+    assert ("<th>hierarchy</th><td>%s: a parent type where the top two "
+            "types differ by under 0.2</td>" % hierarchy) in page
     assert "<th>Unassigned rule</th><td>the novelty rule (--unassigned" in page
     assert "model of the prediction" not in page  # -m is the same model
     assert "Confidence threshold" not in page

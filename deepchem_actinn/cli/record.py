@@ -417,7 +417,7 @@ def describe_record(record: Dict[str, Any],
     >>> lines["Unassigned rule"]
     'a confidence threshold of 0.9 (--threshold): 3 cells Unassigned'
     >>> lines["query"]
-    'q.h5ad (h5ad): 100 cells'
+    'q.h5ad: 100 cells (h5ad)'
     """
     from deepchem_actinn.annotator.provenance import describe
     argv = record.get("argv") or ["predict"]
@@ -443,8 +443,8 @@ def describe_record(record: Dict[str, Any],
     query = record["query"]
     matrix = ", layer %s" % query["layer"] if query.get("layer") else ""
     cells = format(int(record["cells"]), ",")
-    lines["query"] = "%s (%s%s): %s cells" % (_where(query), query["format"],
-                                              matrix, cells)
+    lines["query"] = "%s: %s cells (%s%s)" % (_where(query), cells,
+                                              query["format"], matrix)
     given = record["model"]
     where = given.get("directory")
     if given.get("trained_in_this_run"):
@@ -469,7 +469,7 @@ def describe_record(record: Dict[str, Any],
     lines["Unassigned rule"] = _unassigned_words(record["unassigned"])
     if record.get("hierarchy"):
         lines["hierarchy"] = (
-            "%s (a parent type where the top two types differ by under %g)" %
+            "%s: a parent type where the top two types differ by under %g" %
             (_where(record["hierarchy"]), float(record["hierarchy"]["margin"])))
     if record.get("majority_voting"):
         lines["majority voting"] = _voting_words(record["majority_voting"])
