@@ -610,8 +610,9 @@ def test_overwrite_removes_outputs_this_run_does_not_write(
     (out / "clusters.txt").write_text("stale\n")
     (out / "notes.txt").write_text("mine\n")
     assert main(predict + ["-o", str(out), "--overwrite"]) == 0
-    assert sorted(
-        p.name for p in out.iterdir()) == ["notes.txt", "predicted_label.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "notes.txt", "predicted_label.txt", "prediction.json"
+    ]
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "clusters.txt").write_text("my clusters\n")

@@ -144,7 +144,7 @@ def test_a_stale_probabilities_file_is_refused_then_removed(
     assert ("%s exists; pass --overwrite to replace it" %
             (out / "predicted_probabilities.txt")) in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0
-    assert sorted(os.listdir(out)) == ["predicted_label.txt"]
+    assert sorted(os.listdir(out)) == ["predicted_label.txt", "prediction.json"]
 
 
 def test_format_names_its_file_as_given(tmp_path, capsys):

@@ -130,7 +130,8 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
                    default=".",
                    help="output directory (current directory): writes "
                    "predicted_label.txt (cellname, celltype, confidence, "
-                   "and the columns of the flags below), with -op "
+                   "and the columns of the flags below), prediction.json "
+                   "(how they were made: settings, versions), with -op "
                    "predicted_probabilities.txt (types x cells), with "
                    "--majority-voting clusters.txt")
     p.add_argument("-op",

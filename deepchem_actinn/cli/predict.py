@@ -12,10 +12,11 @@ Three ways to the same files:
   ``ACTINNAnnotator.predict``, since voting needs the whole query's
   neighbour graph and the ambient RNA's profile is the whole query's.
 
-The outputs (``predicted_label.txt``, with ``-op``
-``predicted_probabilities.txt``, with voting ``clusters.txt``) are built in
-a hidden directory and appear together at the end, or not at all: a failed
-or stopped run leaves nothing, not even an output directory it created.
+The outputs (``predicted_label.txt``, its record ``prediction.json``, with
+``-op`` ``predicted_probabilities.txt``, with voting ``clusters.txt``) are
+built in a hidden directory and appear together at the end, or not at all:
+a failed or stopped run leaves nothing, not even an output directory it
+created.
 """
 import concurrent.futures
 import contextlib
@@ -31,6 +32,8 @@ from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         orientation_options, settle_orientation,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress
+from deepchem_actinn.cli.record import (RECORD_FILE, prediction_record,
+                                        write_record)
 from deepchem_actinn.cli.summary import PredictionSummary
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
@@ -42,32 +45,33 @@ CLUSTER_FILE = "clusters.txt"
 
 
 def output_names(args) -> List[str]:
-    """The files this prediction writes, ``predicted_label.txt`` last."""
+    """The files this prediction writes, its record (``prediction.json``)
+    among them, ``predicted_label.txt`` last."""
     names = []
     if args.output_probability:
         names.append(PROBABILITY_FILE)
     if args.majority_voting:
         names.append(CLUSTER_FILE)
-    names.append(LABEL_FILE)
+    names += [RECORD_FILE, LABEL_FILE]
     return names
 
 
 #: Every file a prediction may write, ``predicted_label.txt`` last.
-ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, LABEL_FILE]
+ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, RECORD_FILE, LABEL_FILE]
 
 
 def outputs_to_replace(args, out_dir: Path) -> List[str]:
     """The files this prediction writes and, where ``out_dir`` holds an
-    earlier prediction (its ``predicted_label.txt`` or its
-    ``predicted_probabilities.txt``, a name only predictions write), that
-    one's other outputs, which this run does not write: replaced together
-    (with ``--overwrite``; refused without it), so that a stale
-    probabilities file or clusters table cannot pass for this run's. A
-    directory without an earlier prediction keeps a ``clusters.txt`` (it is
-    the user's)."""
+    earlier prediction (its ``predicted_label.txt``, its
+    ``predicted_probabilities.txt`` or its ``prediction.json``, names only
+    predictions write), that one's other outputs, which this run does not
+    write: replaced together (with ``--overwrite``; refused without it), so
+    that a stale probabilities file, clusters table or record cannot pass
+    for this run's. A directory without an earlier prediction keeps a
+    ``clusters.txt`` (it is the user's)."""
     names = output_names(args)
     earlier = [
-        n for n in (LABEL_FILE, PROBABILITY_FILE)
+        n for n in (LABEL_FILE, PROBABILITY_FILE, RECORD_FILE)
         if os.path.lexists(out_dir / n)
     ]
     if earlier:
@@ -457,9 +461,13 @@ def _rule_facts(result) -> tuple:
     return result.unassigned_reason, result.query_scale, result.type_scales
 
 
-def predict_and_write(args, annotator, out_dir: Path) -> None:
-    """Annotate the query of ``args`` and publish the outputs together
-    (``--min-overlap``, when given, replaces the annotator's own)."""
+def predict_and_write(args,
+                      annotator,
+                      out_dir: Path,
+                      trained: bool = False) -> None:
+    """Annotate the query of ``args`` and publish the outputs together,
+    with their record (``trained``: the annotator was trained by this run;
+    ``--min-overlap``, when given, replaces the annotator's own)."""
     from deepchem_actinn.io.output import atomic_files
     if args.min_overlap is not None:
         annotator.min_overlap = args.min_overlap
@@ -478,6 +486,10 @@ def predict_and_write(args, annotator, out_dir: Path) -> None:
             column = run(args, annotator, outputs, summary)
         except ACTINNCellError as err:
             raise err.in_file(args.test_set) from None
+        write_record(
+            tmp,
+            prediction_record(args, annotator, summary, column, names,
+                              tmp / LABEL_FILE, trained))
     summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
                 column, [str(out_dir / n) for n in reversed(names)])
 
@@ -583,4 +595,4 @@ def cmd_run(args) -> None:
     if is_main_process():
         if args.save_model:
             save_model(annotator, args.save_model, args.overwrite)
-        predict_and_write(args, annotator, out_dir)
+        predict_and_write(args, annotator, out_dir, trained=True)

@@ -346,6 +346,8 @@ def cmd_report(args) -> None:
             "with --majority-voting" %
             (args.predictions, column, ", ".join(frame.columns)))
     cells = frame[frame.columns[0]].to_numpy()
+    from deepchem_actinn.cli.record import record_info
+    info, threshold = record_info(args.predictions, len(frame), args.model)
     confidence = _confidence(args, frame)
     query = None
     if args.query:  # first: a query lacking cells is said as such
@@ -378,22 +380,23 @@ def cmd_report(args) -> None:
             query = None if query is None else query[keep].copy()
         _warn_unmatched_types(truth, frame[column].to_numpy(), named,
                               args.predictions)
-    history, type_names, info = None, None, {}
+    history, type_names = None, None
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
         history, type_names = annotator.histories_, annotator.type_names
         from deepchem_actinn.annotator.provenance import describe
-        info = {
+        info.update({
             "model": "%s: %s" % (args.model, model_words(annotator)),
             **describe(annotator.training_)
-        }
+        })
     if left_out:
         info["cells reported"] = left_out
     if column != frame.columns[1]:
         info["labels"] = "the %s column of %s" % (column, args.predictions)
         confidence, info["confidence"] = _voted_confidence(
             args, frame, confidence)
+        threshold = None  # it marked the cells' own labels, not the vote's
     # (write_report says where it wrote the page)
     write_report(
         args.output,
@@ -402,6 +405,7 @@ def cmd_report(args) -> None:
         true_labels=truth,
         type_names=type_names,
         history=history,
+        threshold=threshold,
         query=query,
         overwrite=args.overwrite,
         extra_info=info or None,
