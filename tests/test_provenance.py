@@ -181,7 +181,7 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
     assert "%s (in %s)" % (record["command"], os.getcwd()) in page
 
 
-def test_actinn_demo_records_how_it_trained(tmp_path):
+def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     # actinn demo crashed once the record was kept: its arguments have no
     # labels file (the smoke run of a fresh install caught it)
     paths = tabula_muris_sample_paths()
@@ -189,7 +189,16 @@ def test_actinn_demo_records_how_it_trained(tmp_path):
         "demo", "--networks", "1", "-ne", "1", "--threads", "1", "-o",
         str(tmp_path / "d"), "-q"
     ]
+    # an earlier prediction's record there is refused, then goes with the
+    # labels it described (the demo's labels are not its)
+    (tmp_path / "d").mkdir()
+    stale = tmp_path / "d" / "prediction.json"
+    stale.write_text("{}")
+    assert main(argv) == 2
+    assert "prediction.json" in capsys.readouterr().err
+    argv.append("--overwrite")
     assert main(argv) == 0
+    assert not stale.exists()
     page = html.unescape((tmp_path / "d" / "report.html").read_text())
     assert "actinn " + " ".join(argv) in page
     assert (

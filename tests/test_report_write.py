@@ -585,7 +585,8 @@ def test_parent_types_are_marked_in_the_figures(tmp_path, monkeypatch):
 def test_the_unassigned_note_follows_the_rule_the_report_knows(tmp_path):
     """With a threshold the page explained Unassigned cells by the novelty
     rule; without one it said the novelty rule marked them, which the
-    report cannot know (predict does not record it)."""
+    report cannot know from the labels alone: it names both tests and the
+    column that says which marked each cell."""
     predicted = ["B", "Unassigned", "T", "Unassigned"]
     conf = [0.9, 0.3, 0.8, 0.4]
     page = report.write_report(tmp_path / "t", predicted, conf,
@@ -596,11 +597,13 @@ def test_the_unassigned_note_follows_the_rule_the_report_knows(tmp_path):
         'probability of the type it would have been given.</p>') in page
     assert "novelty rule" not in page
     page = report.write_report(tmp_path / "u", predicted, conf).read_text()
-    assert ("Which rule marked it is not recorded with the predictions: the "
-            "novelty rule (predict --unassigned) judges a cell unlike every "
-            "reference type apart from its probabilities, so it may be "
-            "Unassigned at a high confidence; a threshold (predict "
-            "--threshold) marks the cells below it.</p>") in page
+    assert (
+        "predict&#x27;s unassigned_reason column says which test marked "
+        "it: novel, the novelty rule (predict --unassigned), which judges "
+        "a cell unlike every reference type apart from its "
+        "probabilities, so it may be Unassigned at a high confidence; or "
+        "low_probability, a label held under the rule&#x27;s least "
+        "probability, or under a threshold (predict --threshold).</p>") in page
     page = report.write_report(tmp_path / "v", ["B", "T"],
                                [0.9, 0.8]).read_text()
     assert "Unassigned cell" not in page

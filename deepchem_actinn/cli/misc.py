@@ -206,7 +206,8 @@ def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
     score it and write the report (with the UMAP of the test cells)."""
     from deepchem_actinn.annotator.inspection import model_words
-    from deepchem_actinn.cli.predict import LABEL_FILE, PROBABILITY_FILE
+    from deepchem_actinn.cli.predict import (LABEL_FILE, PROBABILITY_FILE,
+                                             RECORD_FILE)
     from deepchem_actinn.cli.train import epochs_per_network, train_annotator
     from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                           tabula_muris_sample_paths)
@@ -216,8 +217,8 @@ def cmd_demo(args) -> None:
                                         write_report)
     out_dir = Path(args.output)
     refuse_existing([
-        out_dir / name
-        for name in (LABEL_FILE, PROBABILITY_FILE) + tuple(REPORT_FILES)
+        out_dir / name for name in (LABEL_FILE, PROBABILITY_FILE, RECORD_FILE) +
+        tuple(REPORT_FILES)
     ], args.overwrite)
     train, test = load_tabula_muris_sample(
         upper_case_genes=not args.keep_gene_case)
@@ -237,7 +238,8 @@ def cmd_demo(args) -> None:
     predict_s = time.perf_counter() - start
     truth = test.obs["cell_type"].to_numpy()
     summary = summary_metrics(truth, result.cell_types, annotator.type_names)
-    names = [PROBABILITY_FILE, LABEL_FILE]
+    # an earlier prediction's record goes with its labels (demo writes none)
+    names = [PROBABILITY_FILE, RECORD_FILE, LABEL_FILE]
     with atomic_files(out_dir, names, overwrite=args.overwrite,
                       parents=True) as tmp:
         write_predicted_labels(tmp / LABEL_FILE,

@@ -51,11 +51,12 @@ THRESHOLD_NOTE = (
 #: is not told: why their confidence can be high.
 UNASSIGNED_NOTE = (
     "An Unassigned cell's confidence is the probability of the type it "
-    "would have been given. Which rule marked it is not recorded with the "
-    "predictions: the novelty rule (predict --unassigned) judges a cell "
-    "unlike every reference type apart from its probabilities, so it may be "
-    "Unassigned at a high confidence; a threshold (predict --threshold) "
-    "marks the cells below it.")
+    "would have been given. predict's unassigned_reason column says which "
+    "test marked it: novel, the novelty rule (predict --unassigned), which "
+    "judges a cell unlike every reference type apart from its "
+    "probabilities, so it may be Unassigned at a high confidence; or "
+    "low_probability, a label held under the rule's least probability, or "
+    "under a threshold (predict --threshold).")
 
 #: A table's text for a number that is undefined (NaN).
 UNDEFINED = "\u2014"
