@@ -206,7 +206,7 @@ def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
     score it and write the report (with the UMAP of the test cells)."""
     from deepchem_actinn.annotator.inspection import model_words
-    from deepchem_actinn.cli.predict import (LABEL_FILE, PROBABILITY_FILE,
+    from deepchem_actinn.cli.outputs import (LABEL_FILE, PROBABILITY_FILE,
                                              RECORD_FILE)
     from deepchem_actinn.cli.train import epochs_per_network, train_annotator
     from deepchem_actinn.datasets import (load_tabula_muris_sample,

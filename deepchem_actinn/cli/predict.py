@@ -21,71 +21,33 @@ created.
 import concurrent.futures
 import contextlib
 import logging
-import os
 from pathlib import Path
 from typing import (Any, Dict, Generator, Iterator, List, Optional, Sequence,
                     Tuple, Type)
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
+from deepchem_actinn.cli.common import (device, is_main_process,
                                         orientation_options, settle_orientation,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress
-from deepchem_actinn.cli.record import (RECORD_FILE, prediction_record,
-                                        write_record)
+from deepchem_actinn.cli.outputs import (CLUSTER_FILE, LABEL_FILE,
+                                         PROBABILITY_FILE, outputs_to_replace,
+                                         output_names, refuse_outputs)
+from deepchem_actinn.cli.query_checks import (check_query_counts,
+                                              check_query_files, hierarchy_file,
+                                              query_matrix, refuse_empty_query)
+from deepchem_actinn.cli.record import prediction_record, write_record
 from deepchem_actinn.cli.summary import PredictionSummary
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
-
-LABEL_FILE = "predicted_label.txt"
-PROBABILITY_FILE = "predicted_probabilities.txt"
-CLUSTER_FILE = "clusters.txt"
-
-
-def output_names(args) -> List[str]:
-    """The files this prediction writes, its record (``prediction.json``)
-    among them, ``predicted_label.txt`` last."""
-    names = []
-    if args.output_probability:
-        names.append(PROBABILITY_FILE)
-    if args.majority_voting:
-        names.append(CLUSTER_FILE)
-    names += [RECORD_FILE, LABEL_FILE]
-    return names
-
-
-#: Every file a prediction may write, ``predicted_label.txt`` last.
-ALL_OUTPUTS = [PROBABILITY_FILE, CLUSTER_FILE, RECORD_FILE, LABEL_FILE]
-
-
-def outputs_to_replace(args, out_dir: Path) -> List[str]:
-    """The files this prediction writes and, where ``out_dir`` holds an
-    earlier prediction (its ``predicted_label.txt``, its
-    ``predicted_probabilities.txt`` or its ``prediction.json``, names only
-    predictions write), that one's other outputs, which this run does not
-    write: replaced together (with ``--overwrite``; refused without it), so
-    that a stale probabilities file, clusters table or record cannot pass
-    for this run's. A directory without an earlier prediction keeps a
-    ``clusters.txt`` (it is the user's)."""
-    names = output_names(args)
-    earlier = [
-        n for n in (LABEL_FILE, PROBABILITY_FILE, RECORD_FILE)
-        if os.path.lexists(out_dir / n)
-    ]
-    if earlier:
-        names = [
-            n for n in ALL_OUTPUTS if n in names or os.path.lexists(out_dir / n)
-        ]
-    return names
 
 
 def check_outputs(args, out_dir: Path) -> None:
     """Refuse, before any work, flags that do not go together, and an
     output directory that is a file or already holds outputs (without
     ``--overwrite``)."""
-    from deepchem_actinn.io.output import refuse_existing
     if args.vote_min_probability is not None and not args.majority_voting:
         raise ACTINNInputError("%s: --vote-min-probability sets the vote of "
                                "--majority-voting; pass that too" %
@@ -99,72 +61,13 @@ def check_outputs(args, out_dir: Path) -> None:
             "--scheduler annotates chunks on a cluster, and "
             "--majority-voting, --hierarchy and --remove-ambient need the "
             "whole query in one process: leave out --scheduler, or those")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ACTINNInputError("%s: exists and is not a directory (-o names "
-                               "the output directory)" % out_dir)
-    # the labels file first: the one the user knows this run writes
-    names = sorted(outputs_to_replace(args, out_dir), key=LABEL_FILE.__ne__)
-    refuse_existing([out_dir / n for n in names], args.overwrite)
+    refuse_outputs(args, out_dir)
 
 
 def _whole_query(args) -> bool:
     """Whether the query must be read at once (see the module notes)."""
     return bool(args.majority_voting or args.over_clustering or
                 args.hierarchy or args.remove_ambient)
-
-
-def check_query_files(args, type_names: Optional[Sequence[str]],
-                      expected_genes: Sequence[str]) -> None:
-    """Read ``--hierarchy`` (against ``type_names`` when known) and
-    ``--over-clustering`` (against the query's cells) before any training,
-    so that a bad file fails in seconds, not after the networks are
-    trained."""
-    if args.hierarchy:
-        _hierarchy(args, type_names)
-    if args.majority_voting and not args.over_clustering:
-        from deepchem_actinn.voting import (INSTALL_CLUSTERING,
-                                            missing_clustering)
-        missing = missing_clustering()
-        if missing:
-            raise ACTINNInputError(
-                "--majority-voting: %s (%s not installed), or give the "
-                "query's clusters with --over-clustering FILE" %
-                (INSTALL_CLUSTERING, " and ".join(missing)))
-    if args.over_clustering and args.majority_voting:
-        from deepchem_actinn.io import read_cell_ids
-        from deepchem_actinn.io._common import existing
-        from deepchem_actinn.voting import read_clusters
-        existing(args.over_clustering)  # before the query's names are read
-        settle_orientation(args, "test", expected_genes=expected_genes)
-        cells = read_cell_ids(
-            args.test_set, args.test_format,
-            **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes))
-        read_clusters(args.over_clustering, [str(c) for c in cells])
-
-
-def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
-    """Refuse a query without cells, before any training (once its
-    orientation is settled: nothing said twice)."""
-    from deepchem_actinn.io import n_cells
-    if not n_cells(
-            args.test_set, args.test_format,
-            **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes)):
-        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
-
-
-def _hierarchy(args, type_names: Optional[Sequence[str]]):
-    """The ``--hierarchy`` file, its types checked against ``type_names``
-    (when given); errors name the file."""
-    from deepchem_actinn.hierarchy import TypeHierarchy
-    hierarchy = TypeHierarchy.from_file(args.hierarchy)
-    if type_names is not None:
-        try:
-            hierarchy.check_types(type_names)
-        except ACTINNInputError as err:
-            raise ACTINNInputError("%s: %s" % (args.hierarchy, err)) from None
-    return hierarchy
 
 
 def _whole_query_options(args, cell_ids,
@@ -183,7 +86,7 @@ def _whole_query_options(args, cell_ids,
             options["over_clustering"] = read_clusters(args.over_clustering,
                                                        cell_ids)
     if args.hierarchy:
-        options["hierarchy"] = _hierarchy(args, type_names)
+        options["hierarchy"] = hierarchy_file(args, type_names)
     return options
 
 
@@ -212,13 +115,8 @@ def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
     options = orientation_options(args.test_orientation,
                                   expected_genes=annotator.genes_)
     if matrix:
-        options.update(_query_matrix(args))
+        options.update(query_matrix(args))
     return options
-
-
-def _query_matrix(args) -> Dict[str, Any]:
-    """The readers' ``layer=`` / ``use_raw=`` for ``--test-layer``."""
-    return matrix_options(getattr(args, "test_layer", None))
 
 
 def _raw_gene_names(args, annotator, column: str) -> List[str]:
@@ -509,30 +407,6 @@ def cmd_predict(args) -> None:
     predict_and_write(args, annotator, out_dir)
 
 
-def check_query_counts(args) -> None:
-    """Read the query's first cells before any training, so that a query
-    whose values are not counts (or whose counts are in a matrix not named)
-    fails in seconds, not after the networks are trained. CSV/TSV files,
-    read whole, are left to the annotation."""
-    from deepchem_actinn.io import iter_cell_chunks
-    from deepchem_actinn.io.formats import path_and_format
-    from deepchem_actinn.io.text import SEPARATORS
-    if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
-        return
-    chunks = iter_cell_chunks(
-        args.test_set,
-        256,
-        args.test_format,
-        upper_case_genes=not args.keep_gene_case,
-        starts=[0],  # a look, not a pass: not logged
-        **value_options(args),
-        **_query_matrix(args))
-    try:
-        next(chunks, None)
-    finally:
-        getattr(chunks, "close", lambda: None)()
-
-
 def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
     """The ``reference`` genes the query measures, or None for all of them
     (``--all-reference-genes``, or the query measures every one). A query
@@ -544,7 +418,7 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
         return None
     query = read_var(
         args.test_set, args.test_format, not args.keep_gene_case,
-        **_query_matrix(args),
+        **query_matrix(args),
         **orientation_options(args.test_orientation, expected_genes=reference))
     try:
         overlap = {} if args.min_overlap is None else {

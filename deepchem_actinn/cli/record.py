@@ -26,12 +26,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from deepchem_actinn.cli.outputs import LABEL_FILE, RECORD_FILE
 from deepchem_actinn.errors import ACTINNInputError, counted
 
 logger = logging.getLogger("deepchem_actinn")
-
-#: The record's file name, beside ``predicted_label.txt``.
-RECORD_FILE = "prediction.json"
 
 #: What the record's ``format`` key says it is.
 RECORD_FORMAT = "deepchem-actinn prediction record"
@@ -188,7 +186,7 @@ def prediction_record(args,
     from deepchem_actinn._version import __version__
     from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
     from deepchem_actinn.annotator.provenance import environment
-    from deepchem_actinn.cli.predict import LABEL_FILE, _whole_query
+    from deepchem_actinn.cli.predict import _whole_query
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
     argv = _command(args)
@@ -264,7 +262,6 @@ def read_record(path: Any) -> Dict[str, Any]:
     ACTINNInputError
         If the file cannot be read, is not JSON, or is not such a record.
     """
-    from deepchem_actinn.cli.predict import LABEL_FILE
     try:
         with open(path, encoding="utf-8") as handle:
             record = json.load(handle, parse_constant=_no_constant)
@@ -317,7 +314,6 @@ def record_info(
     tuple of (dict, float or None)
     """
     from deepchem_actinn.annotator.provenance import check_record
-    from deepchem_actinn.cli.predict import LABEL_FILE
     path = Path(predictions).parent / RECORD_FILE
     if not os.path.lexists(path):
         return {}, None

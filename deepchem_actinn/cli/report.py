@@ -99,7 +99,7 @@ def _probabilities(args, frame, required: bool):
     (``required``) or ``(None, "")``."""
     import pandas as pd
 
-    from deepchem_actinn.cli.predict import PROBABILITY_FILE
+    from deepchem_actinn.cli.outputs import PROBABILITY_FILE
     cells = frame[frame.columns[0]].to_numpy()
     source = args.probabilities
     if not source:

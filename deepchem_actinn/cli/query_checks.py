@@ -1,0 +1,91 @@
+"""What ``actinn predict`` and ``actinn run`` check of the query and the
+files beside it before any work (a bad file fails in seconds, not after
+the networks are trained)."""
+from typing import Any, Dict, Optional, Sequence
+
+from deepchem_actinn.cli.common import (matrix_options, orientation_options,
+                                        settle_orientation, value_options)
+from deepchem_actinn.errors import ACTINNInputError
+
+
+def query_matrix(args) -> Dict[str, Any]:
+    """The readers' ``layer=`` / ``use_raw=`` for ``--test-layer``."""
+    return matrix_options(getattr(args, "test_layer", None))
+
+
+def check_query_files(args, type_names: Optional[Sequence[str]],
+                      expected_genes: Sequence[str]) -> None:
+    """Read ``--hierarchy`` (against ``type_names`` when known) and
+    ``--over-clustering`` (against the query's cells) before any training,
+    so that a bad file fails in seconds, not after the networks are
+    trained."""
+    if args.hierarchy:
+        hierarchy_file(args, type_names)
+    if args.majority_voting and not args.over_clustering:
+        from deepchem_actinn.voting import (INSTALL_CLUSTERING,
+                                            missing_clustering)
+        missing = missing_clustering()
+        if missing:
+            raise ACTINNInputError(
+                "--majority-voting: %s (%s not installed), or give the "
+                "query's clusters with --over-clustering FILE" %
+                (INSTALL_CLUSTERING, " and ".join(missing)))
+    if args.over_clustering and args.majority_voting:
+        from deepchem_actinn.io import read_cell_ids
+        from deepchem_actinn.io._common import existing
+        from deepchem_actinn.voting import read_clusters
+        existing(args.over_clustering)  # before the query's names are read
+        settle_orientation(args, "test", expected_genes=expected_genes)
+        cells = read_cell_ids(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes))
+        read_clusters(args.over_clustering, [str(c) for c in cells])
+
+
+def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
+    """Refuse a query without cells, before any training (once its
+    orientation is settled: nothing said twice)."""
+    from deepchem_actinn.io import n_cells
+    if not n_cells(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes)):
+        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
+
+
+def hierarchy_file(args, type_names: Optional[Sequence[str]]):
+    """The ``--hierarchy`` file, its types checked against ``type_names``
+    (when given); errors name the file."""
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    hierarchy = TypeHierarchy.from_file(args.hierarchy)
+    if type_names is not None:
+        try:
+            hierarchy.check_types(type_names)
+        except ACTINNInputError as err:
+            raise ACTINNInputError("%s: %s" % (args.hierarchy, err)) from None
+    return hierarchy
+
+
+def check_query_counts(args) -> None:
+    """Read the query's first cells before any training, so that a query
+    whose values are not counts (or whose counts are in a matrix not named)
+    fails in seconds, not after the networks are trained. CSV/TSV files,
+    read whole, are left to the annotation."""
+    from deepchem_actinn.io import iter_cell_chunks
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.text import SEPARATORS
+    if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
+        return
+    chunks = iter_cell_chunks(
+        args.test_set,
+        256,
+        args.test_format,
+        upper_case_genes=not args.keep_gene_case,
+        starts=[0],  # a look, not a pass: not logged
+        **value_options(args),
+        **query_matrix(args))
+    try:
+        next(chunks, None)
+    finally:
+        getattr(chunks, "close", lambda: None)()
