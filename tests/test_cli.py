@@ -44,12 +44,19 @@ def read_predictions(directory):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """``actinn train`` then ``actinn predict -op`` on the bundled data."""
+def trained(tmp_path_factory, actinn_process):
+    """``actinn train`` then ``actinn predict -op`` on the bundled data,
+    each in a process of its own (forked: see conftest.py)."""
     root = tmp_path_factory.mktemp("cli")
-    actinn("train", *TRAIN, "-m", str(root / "model"), *QUICK)
-    actinn("predict", "-m", str(root / "model"), "-ts", str(PATHS["test"]),
-           "-o", str(root / "out"), "-op", "-q")
+    for args in (["train", *TRAIN, "-m",
+                  str(root / "model"), *QUICK], [
+                      "predict", "-m",
+                      str(root / "model"), "-ts",
+                      str(PATHS["test"]), "-o",
+                      str(root / "out"), "-op", "-q"
+                  ]):
+        proc = actinn_process(*args)
+        assert proc.returncode == 0, proc.stderr
     return root
 
 
@@ -797,21 +804,13 @@ def test_run_trains_on_the_genes_the_query_measures(partial_query, tmp_path,
 
 
 def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
-        tmp_path):
+        tmp_path, actinn_process):
     test = read(PATHS["test"])
     few = test[:, list(test.var_names[:100])].copy()
     few.write_h5ad(tmp_path / "few.h5ad")
-    proc = actinn("run",
-                  *TRAIN,
-                  "-ts",
-                  str(tmp_path / "few.h5ad"),
-                  "-o",
-                  str(tmp_path / "o"),
-                  "-ne",
-                  "3",
-                  "--print-cost",
-                  "False",
-                  check=False)
+    proc = actinn_process("run", *TRAIN, "-ts", str(tmp_path / "few.h5ad"),
+                          "-o", str(tmp_path / "o"), "-ne", "3", "--print-cost",
+                          "False")
     assert proc.returncode == 2
     assert str(tmp_path / "few.h5ad") in proc.stderr
     assert "reference's" in proc.stderr
