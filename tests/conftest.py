@@ -131,6 +131,17 @@ def tm_test():
 
 
 @pytest.fixture(scope="session")
+def default_annotator(tm_train):
+    """``ACTINNAnnotator(seed=0)``, every other setting its default, fitted
+    on the bundled training cells as read here (dense): trained once for
+    the tests that need that annotator (its accuracy: test_annotator.py;
+    the soup it estimates: test_ambient.py). Tests must not change it."""
+    from deepchem_actinn import ACTINNAnnotator
+    return ACTINNAnnotator(seed=0).fit(tm_train["X"], tm_train["genes"],
+                                       tm_train["labels"])
+
+
+@pytest.fixture(scope="session")
 def tm_reference(tm_train):
     """A function giving the first ``n`` training cells as an AnnData of
     raw counts (CSR) with their types in ``obs["cell_type"]``, a new one
