@@ -18,6 +18,14 @@ its other tests run. (The package's doctests: the repository's
 """
 import functools
 import importlib
+import itertools
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
 import types
 from typing import Any, Dict
 
@@ -123,6 +131,17 @@ def tm_test():
 
 
 @pytest.fixture(scope="session")
+def default_annotator(tm_train):
+    """``ACTINNAnnotator(seed=0)``, every other setting its default, fitted
+    on the bundled training cells as read here (dense): trained once for
+    the tests that need that annotator (its accuracy: test_annotator.py;
+    the soup it estimates: test_ambient.py). Tests must not change it."""
+    from deepchem_actinn import ACTINNAnnotator
+    return ACTINNAnnotator(seed=0).fit(tm_train["X"], tm_train["genes"],
+                                       tm_train["labels"])
+
+
+@pytest.fixture(scope="session")
 def tm_reference(tm_train):
     """A function giving the first ``n`` training cells as an AnnData of
     raw counts (CSR) with their types in ``obs["cell_type"]``, a new one
@@ -158,3 +177,118 @@ def coloured_points():
         return rows[np.lexsort(rows.T[::-1])]
 
     return rows_of
+
+
+#: The process behind :func:`actinn_process`: it imports the third-party
+#: libraries every ``actinn`` command imports (PyTorch above all: most of a
+#: command's start), then, for each request it reads (a JSON line), forks a
+#: child that runs ``python -m deepchem_actinn ARGS`` as that process would
+#: (runpy, the package's ``__main__``, imported afresh in the child), its
+#: stdin /dev/null and its stdout and stderr in files, and answers with the
+#: child's exit status.
+COMMAND_SERVER = textwrap.dedent(r"""
+    import json, os, runpy, sys, warnings
+    import anndata, scipy.optimize, torch  # noqa: F401
+    print("ready", flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stderr.flush()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a process with threads
+            # (OpenBLAS's) may deadlock the child; it runs one command
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            os.chdir(request["cwd"])
+            os.environ.clear()
+            os.environ.update(request["env"])
+            for fd, path, flags in (
+                    (0, os.devnull, os.O_RDONLY),
+                    (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
+                    (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
+                opened = os.open(path, flags, 0o600)
+                os.dup2(opened, fd)
+                os.close(opened)
+            sys.argv = ["deepchem_actinn", *request["args"]]
+            runpy.run_module("deepchem_actinn", run_name="__main__",
+                             alter_sys=True)
+            sys.exit(0)  # as python -m would, should the command return
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), flush=True)
+""")
+
+
+def _fresh_actinn_process(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deepchem_actinn", *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        timeout=600)
+
+
+@pytest.fixture(scope="session")
+def actinn_process(tmp_path_factory):
+    """A function running ``actinn ARGS`` in a process of its own, as
+    ``subprocess.run([sys.executable, "-m", "deepchem_actinn", *ARGS],
+    capture_output=True, text=True, timeout=600)`` does, returning the same
+    ``CompletedProcess``: its exit code, stdout and stderr are a real
+    process's, but the process is forked from one that has imported PyTorch
+    already (:data:`COMMAND_SERVER`), which saves the seconds of starting
+    Python and importing PyTorch for each command. What that import printed
+    on stderr, had it printed anything, starts each command's stderr, as it
+    would in a fresh process. For tests of a command's exit code and
+    messages; tests of the process itself (signals, its start, imports,
+    torchrun) start a fresh one. (Where there is no fork, as on Windows, or
+    it is unsafe after PyTorch's import, as on macOS: a fresh process each
+    time.)"""
+    if sys.platform != "linux":
+        yield _fresh_actinn_process
+        return
+    folder = tmp_path_factory.mktemp("actinn_process")
+    preamble = folder / "server_stderr.txt"
+    with open(preamble, "w") as err:
+        server = subprocess.Popen([sys.executable, "-c", COMMAND_SERVER],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=err,
+                                  text=True,
+                                  start_new_session=True)
+
+    def answer(timeout: float) -> str:
+        ready, _, _ = select.select([server.stdout], [], [], timeout)
+        line = server.stdout.readline() if ready else ""
+        if not line:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail("the actinn command server gave no answer in %d s "
+                        "or ended; its stderr: %s" %
+                        (timeout, preamble.read_text()[-3000:]))
+        return line
+
+    assert answer(300) == "ready\n"
+    said_at_start = preamble.read_text()
+    runs = itertools.count()
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        n = next(runs)
+        out, err = folder / ("%d.out" % n), folder / ("%d.err" % n)
+        server.stdin.write(
+            json.dumps({
+                "args": [str(a) for a in args],
+                "cwd": os.getcwd(),
+                "env": dict(os.environ),
+                "stdout": str(out),
+                "stderr": str(err),
+            }) + "\n")
+        server.stdin.flush()
+        code = int(answer(600))
+        return subprocess.CompletedProcess(
+            [sys.executable, "-m", "deepchem_actinn", *map(str, args)], code,
+            out.read_text(), said_at_start + err.read_text())
+
+    yield run
+    server.stdin.close()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()

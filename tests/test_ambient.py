@@ -125,9 +125,10 @@ def test_argument_checks():
 
 
 @pytest.fixture(scope="module")
-def trained(tm_train):
-    return ACTINNAnnotator(seed=0).fit(sp.csr_matrix(tm_train["X"]),
-                                       tm_train["genes"], tm_train["labels"])
+def trained(default_annotator):
+    # ACTINNAnnotator(seed=0) on the bundled training cells (conftest.py),
+    # trained once for this module and test_annotator.py
+    return default_annotator
 
 
 def _with_soup(X, rho, seed):

@@ -44,12 +44,19 @@ def read_predictions(directory):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """``actinn train`` then ``actinn predict -op`` on the bundled data."""
+def trained(tmp_path_factory, actinn_process):
+    """``actinn train`` then ``actinn predict -op`` on the bundled data,
+    each in a process of its own (forked: see conftest.py)."""
     root = tmp_path_factory.mktemp("cli")
-    actinn("train", *TRAIN, "-m", str(root / "model"), *QUICK)
-    actinn("predict", "-m", str(root / "model"), "-ts", str(PATHS["test"]),
-           "-o", str(root / "out"), "-op", "-q")
+    for args in (["train", *TRAIN, "-m",
+                  str(root / "model"), *QUICK], [
+                      "predict", "-m",
+                      str(root / "model"), "-ts",
+                      str(PATHS["test"]), "-o",
+                      str(root / "out"), "-op", "-q"
+                  ]):
+        proc = actinn_process(*args)
+        assert proc.returncode == 0, proc.stderr
     return root
 
 
@@ -91,8 +98,12 @@ def test_train_then_predict_equals_in_process_annotator(trained):
 def test_run_equals_train_plus_predict(trained, tmp_path, capsys):
     # -m also saves run's annotator, for predict on more queries
     model = tmp_path / "run_model"
-    actinn("run", *TRAIN, "-ts", str(PATHS["test"]), "-o",
-           str(tmp_path / "run"), "-op", "True", "-m", str(model), *QUICK)
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(PATHS["test"]), "-o",
+        str(tmp_path / "run"), "-op", "True", "-m",
+        str(model), *QUICK
+    ]) == 0
     run_labels, run_proba = read_predictions(tmp_path / "run")
     labels, proba = read_predictions(trained / "out")
     pd.testing.assert_frame_equal(run_labels, labels)
@@ -115,12 +126,14 @@ def test_run_equals_train_plus_predict(trained, tmp_path, capsys):
 
 
 def test_original_long_flags_are_accepted(tmp_path):
-    proc = actinn("run", "--train_set", str(PATHS["train"]), "--train_label",
-                  str(PATHS["train_labels"]), "--test_set", str(PATHS["test"]),
-                  "--num_epochs", "1", "--minibatch_size", "256",
-                  "--learning_rate", "0.0002", "--print_cost", "False", "-o",
-                  str(tmp_path))
-    assert proc.returncode == 0
+    assert main([
+        "run", "--train_set",
+        str(PATHS["train"]), "--train_label",
+        str(PATHS["train_labels"]), "--test_set",
+        str(PATHS["test"]), "--num_epochs", "1", "--minibatch_size", "256",
+        "--learning_rate", "0.0002", "--print_cost", "False", "-o",
+        str(tmp_path)
+    ]) == 0
     labels, _ = read_predictions(tmp_path)
     assert len(labels) == 1000
 
@@ -700,16 +713,24 @@ def test_threads_option_is_applied_then_restored(trained, tmp_path, capsys):
 def test_predict_matches_genes_through_ensembl_ids(tmp_path, capsys):
     """A model trained on Ensembl ids annotates a 10x query whose names are
     symbols, matching through the features file's id column."""
-    train = read(PATHS["train"], upper_case_genes=False)
+    # every fourth reference cell (each type kept): the genes are the subject
+    train = read(PATHS["train"], upper_case_genes=False)[::4]
     ids = ["ENSMUSG%05d" % i for i in range(train.n_vars)]
     by_id = anndata.AnnData(train.X,
                             obs=train.obs[[]],
                             var=pd.DataFrame(index=ids))
     by_id.write_h5ad(tmp_path / "ref.h5ad")
+    truth = pd.read_csv(PATHS["train_labels"],
+                        sep="\t",
+                        header=None,
+                        index_col=0)[1]
+    truth.loc[train.obs_names].to_csv(tmp_path / "ref_labels.txt",
+                                      sep="\t",
+                                      header=False)
     assert main([
         "train", "-trs",
         str(tmp_path / "ref.h5ad"), "-trl",
-        str(PATHS["train_labels"]), "-m",
+        str(tmp_path / "ref_labels.txt"), "-m",
         str(tmp_path / "m"), "--networks", "1", "-ne", "2", "-q"
     ]) == 0
     test = read(PATHS["test"], upper_case_genes=False)
@@ -744,8 +765,8 @@ def partial_query(tmp_path_factory):
 
 
 def _in_process(genes, query):
-    """A 3-epoch annotator on the bundled reference's ``genes``, and its
-    labels for ``query``."""
+    """A 3-epoch one-network annotator on the bundled reference's
+    ``genes``, and its labels for ``query``."""
     reference = read(PATHS["train"])
     truth = pd.read_csv(PATHS["train_labels"],
                         sep="\t",
@@ -755,7 +776,7 @@ def _in_process(genes, query):
     annotator = ACTINNAnnotator(max_epochs=3,
                                 early_stopping=False,
                                 seed=0,
-                                n_networks=3).fit(sub.X, sub.var_names,
+                                n_networks=1).fit(sub.X, sub.var_names,
                                                   truth.loc[sub.obs_names])
     return annotator.predict(query.X, query.var_names).cell_types.astype(str)
 
@@ -763,42 +784,42 @@ def _in_process(genes, query):
 @pytest.mark.parametrize("all_genes", [False, True],
                          ids=["shared", "all-reference-genes"])
 def test_run_trains_on_the_genes_the_query_measures(partial_query, tmp_path,
-                                                    all_genes):
+                                                    capsys, all_genes):
+    # in this process: the command's messages and labels are the subject
+    # (test_errors_in_a_subprocess_have_no_traceback and the `trained`
+    # fixture run the command in a process of its own)
     path, kept, query = partial_query
     flags = ["--all-reference-genes"] if all_genes else []
-    proc = actinn("run", *TRAIN, "-ts", str(path), "-o", str(tmp_path / "o"),
-                  "-ne", "3", "--seed", "0", "--print-cost", "False", *flags)
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(path), "-o",
+        str(tmp_path / "o"), "-ne", "3", "--networks", "1", "--seed", "0",
+        "--print-cost", "False", *flags
+    ]) == 0
+    err = capsys.readouterr().err
     labels, _ = read_predictions(tmp_path / "o")
     reference_genes = list(read(PATHS["train"]).var_names)
     if all_genes:
-        assert "training on the" not in proc.stderr
+        assert "training on the" not in err
         assert ("638 of the model's 1921 genes are missing from the query"
-                in proc.stderr)
+                in err)
         expected = _in_process(reference_genes, query)
     else:
         assert ("training on the 1333 of the reference's 2000 genes that "
-                "the query measures") in proc.stderr
-        assert "model genes missing from the query: 0 of" in proc.stderr
+                "the query measures") in err
+        assert "model genes missing from the query: 0 of" in err
         expected = _in_process(kept, query)
     np.testing.assert_array_equal(labels["celltype"], expected)
 
 
 def test_run_refuses_a_query_with_too_few_reference_genes_before_training(
-        tmp_path):
+        tmp_path, actinn_process):
     test = read(PATHS["test"])
     few = test[:, list(test.var_names[:100])].copy()
     few.write_h5ad(tmp_path / "few.h5ad")
-    proc = actinn("run",
-                  *TRAIN,
-                  "-ts",
-                  str(tmp_path / "few.h5ad"),
-                  "-o",
-                  str(tmp_path / "o"),
-                  "-ne",
-                  "3",
-                  "--print-cost",
-                  "False",
-                  check=False)
+    proc = actinn_process("run", *TRAIN, "-ts", str(tmp_path / "few.h5ad"),
+                          "-o", str(tmp_path / "o"), "-ne", "3", "--print-cost",
+                          "False")
     assert proc.returncode == 2
     assert str(tmp_path / "few.h5ad") in proc.stderr
     assert "reference's" in proc.stderr
@@ -857,15 +878,19 @@ def test_predict_hierarchy_errors_name_the_file(trained, tmp_path, capsys,
 
 
 def test_run_out_of_core_trains_on_the_genes_the_query_measures(
-        partial_query, tmp_path):
+        partial_query, tmp_path, capsys):
     path, kept, _ = partial_query
-    proc = actinn("run", *TRAIN, "-ts", str(path), "-o", str(tmp_path / "o"),
-                  "-ne", "1", "--networks", "1", "--print-cost", "False",
-                  "--out-of-core")
-    assert "training from disk" in proc.stderr
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(path), "-o",
+        str(tmp_path / "o"), "-ne", "1", "--networks", "1", "--print-cost",
+        "False", "--out-of-core"
+    ]) == 0
+    err = capsys.readouterr().err
+    assert "training from disk" in err
     assert ("training on the 1333 of the reference's 2000 genes that the "
-            "query measures") in proc.stderr
-    assert "model genes missing from the query: 0 of" in proc.stderr
+            "query measures") in err
+    assert "model genes missing from the query: 0 of" in err
     labels, _ = read_predictions(tmp_path / "o")
     assert len(labels) == 1000
 

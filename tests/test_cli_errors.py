@@ -12,11 +12,12 @@ import pytest
 from deepchem_actinn.cli import main
 
 
-def actinn(*args):
-    return subprocess.run([sys.executable, "-m", "deepchem_actinn", *args],
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+@pytest.fixture
+def actinn(actinn_process):
+    """``actinn ARGS`` in a process of its own: its exit code, stdout and
+    stderr (the process forked from one that has imported PyTorch: see
+    ``actinn_process`` in conftest.py)."""
+    return actinn_process
 
 
 def listing(directory):
@@ -58,7 +59,7 @@ def assert_one_line_error(proc, *names):
         assert str(name) in lines[0], lines[0]
 
 
-def test_output_that_is_a_file_is_refused(model, tmp_path):
+def test_output_that_is_a_file_is_refused(model, tmp_path, actinn):
     target = tmp_path / "out.txt"
     target.write_text("mine\n")
     before = listing(tmp_path)
@@ -69,7 +70,7 @@ def test_output_that_is_a_file_is_refused(model, tmp_path):
     assert target.read_text() == "mine\n"
 
 
-def test_run_output_that_is_a_file_is_refused_before_training(tmp_path):
+def test_run_output_that_is_a_file_is_refused_before_training(tmp_path, actinn):
     from deepchem_actinn.datasets import tabula_muris_sample_paths
     paths = tabula_muris_sample_paths()
     target = tmp_path / "out"
@@ -90,7 +91,7 @@ def test_run_output_that_is_a_file_is_refused_before_training(tmp_path):
      "cannot read it as a CSV matrix, it looks damaged or truncated"),
 ])
 def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,
-                                                   content, words):
+                                                   content, words, actinn):
     query = tmp_path / name
     query.write_bytes(content)
     out = tmp_path / "new" / "predictions"
@@ -105,14 +106,14 @@ def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,
     assert listing(tmp_path) == [name]
 
 
-def test_missing_model_names_it(model, tmp_path):
+def test_missing_model_names_it(model, tmp_path, actinn):
     proc = actinn("predict", "-m", str(tmp_path / "nomodel"), "-ts",
                   str(model / "ref.h5ad"), "-o", str(tmp_path / "out"), "-q")
     assert_one_line_error(proc, tmp_path / "nomodel")
     assert listing(tmp_path) == []
 
 
-def test_bad_device_is_one_line(model, tmp_path):
+def test_bad_device_is_one_line(model, tmp_path, actinn):
     proc = actinn("predict", "-m", str(model / "model"), "-ts",
                   str(model / "ref.h5ad"), "-o", str(tmp_path / "out"),
                   "--device", "tpu9", "-q")
@@ -120,7 +121,7 @@ def test_bad_device_is_one_line(model, tmp_path):
     assert listing(tmp_path) == []
 
 
-def test_over_clustering_without_voting_is_refused(model, tmp_path):
+def test_over_clustering_without_voting_is_refused(model, tmp_path, actinn):
     clusters = tmp_path / "clusters.tsv"
     clusters.write_text("c\t1\n")
     proc = actinn("predict", "-m", str(model / "model"), "-ts",
@@ -224,7 +225,8 @@ def _with_bad_cell(source, path, value):
 
 @pytest.mark.parametrize("value, words", [(0.0, "zero total counts"),
                                           (float("nan"), "NaN")])
-def test_bad_query_cells_name_the_file_and_cells(model, tmp_path, value, words):
+def test_bad_query_cells_name_the_file_and_cells(model, tmp_path, value, words,
+                                                 actinn):
     query = tmp_path / "query.h5ad"
     cell = _with_bad_cell(model / "ref.h5ad", query, value)
     for extra in ([], ["--majority-voting"]):
@@ -234,7 +236,7 @@ def test_bad_query_cells_name_the_file_and_cells(model, tmp_path, value, words):
     assert listing(tmp_path) == ["query.h5ad"]
 
 
-def test_bad_reference_cells_name_the_file(model, tmp_path):
+def test_bad_reference_cells_name_the_file(model, tmp_path, actinn):
     ref = tmp_path / "ref.h5ad"
     cell = _with_bad_cell(model / "ref.h5ad", ref, 0.0)
     labels = tmp_path / "labels.txt"
@@ -246,7 +248,7 @@ def test_bad_reference_cells_name_the_file(model, tmp_path):
     assert_one_line_error(proc, "%s: " % ref, "zero total counts", cell)
 
 
-def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
+def test_too_few_cells_to_cluster_names_the_query(model, tmp_path, actinn):
     query = tmp_path / "one.h5ad"
     import anndata
     anndata.read_h5ad(model / "ref.h5ad")[:1].copy().write_h5ad(query)
@@ -256,7 +258,8 @@ def test_too_few_cells_to_cluster_names_the_query(model, tmp_path):
 
 
 @pytest.mark.parametrize("flags", [[], ["--remove-ambient"]])
-def test_a_damaged_sparse_query_is_refused_not_a_crash(model, tmp_path, flags):
+def test_a_damaged_sparse_query_is_refused_not_a_crash(model, tmp_path, flags,
+                                                       actinn):
     # an index past the matrix made scipy read out of bounds (a crash
     # without a word, a hidden temporary directory left behind)
     import h5py
@@ -274,7 +277,7 @@ def test_a_damaged_sparse_query_is_refused_not_a_crash(model, tmp_path, flags):
 
 
 @pytest.mark.parametrize("flags", [[], ["-op"], ["--majority-voting"]])
-def test_a_query_without_cells_is_refused(model, tmp_path, flags):
+def test_a_query_without_cells_is_refused(model, tmp_path, flags, actinn):
     query = tmp_path / "none.h5ad"
     import anndata
     anndata.read_h5ad(model / "ref.h5ad")[:0].copy().write_h5ad(query)
@@ -284,7 +287,7 @@ def test_a_query_without_cells_is_refused(model, tmp_path, flags):
     assert listing(tmp_path) == ["none.h5ad"]
 
 
-def test_a_warning_is_said_once(model, tmp_path):
+def test_a_warning_is_said_once(model, tmp_path, actinn):
     """The query is opened several times (genes, cells, rows); what is true
     of the file is said once."""
     query = tmp_path / "query.csv"  # an h5ad file under a CSV name
@@ -296,7 +299,8 @@ def test_a_warning_is_said_once(model, tmp_path):
         proc.stderr
 
 
-def test_a_fact_of_the_file_is_said_once_as_the_file_spells_it(model, tmp_path):
+def test_a_fact_of_the_file_is_said_once_as_the_file_spells_it(
+        model, tmp_path, actinn):
     # a 10x directory is read for its genes, its cells, its rows and the
     # names' case: each fact about it once, in its own spelling
     import anndata
@@ -402,7 +406,7 @@ def test_train_makes_the_model_directory_s_parents(model, tmp_path):
     assert (target / "annotator.json").is_file()
 
 
-def test_a_query_read_in_chunks_says_what_was_read(model, tmp_path):
+def test_a_query_read_in_chunks_says_what_was_read(model, tmp_path, actinn):
     # an h5ad or 10x HDF5 query streams: said as a CSV or mtx query's is,
     # with the matrix taken and the features a 10x file's types left out
     proc = actinn("predict", "-m", str(model / "model"), "-ts",
@@ -412,7 +416,8 @@ def test_a_query_read_in_chunks_says_what_was_read(model, tmp_path):
             (model / "ref.h5ad")) in proc.stderr.splitlines()
 
 
-def test_values_rounded_are_said_once_for_the_whole_query(model, tmp_path):
+def test_values_rounded_are_said_once_for_the_whole_query(
+        model, tmp_path, actinn):
     # the first look at a query's counts (before its genes) is no pass of
     # its own: one 'rounded' line, with the whole query's count
     import anndata

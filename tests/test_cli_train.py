@@ -69,8 +69,19 @@ def test_help_states_the_annotators_defaults():
 
 @pytest.mark.torch
 def test_the_log_names_every_networks_epochs(tmp_path, capsys):
+    # a small simulated reference: the log, not the model, is the subject
+    ref, labels = tmp_path / "ref.h5ad", tmp_path / "labels.txt"
     assert main([
-        "train", *TRAIN, "-m",
+        "simulate", "-o",
+        str(ref), "--cells", "600", "--genes", "300", "--types", "3",
+        "--labels",
+        str(labels), "-q"
+    ]) == 0
+    capsys.readouterr()
+    assert main([
+        "train", "-trs",
+        str(ref), "-trl",
+        str(labels), "-m",
         str(tmp_path / "model"), "-ne", "2", "--networks", "2", "--device",
         "cpu"
     ]) == 0

@@ -32,12 +32,14 @@ def _kept(adata, where):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The bundled split as plain h5ad files and with the counts kept in a
-    layer or in ``.raw``; the labels file."""
+    layer or in ``.raw``; the labels file. Half the training cells
+    (every second: each type kept), 300 test cells: the tests compare the
+    labels read through one matrix and another, not how good they are."""
     root = tmp_path_factory.mktemp("layers")
     train, test = load_tabula_muris_sample(upper_case_genes=False)
+    train, test = train[::2].copy(), test[:300].copy()
     paths = {}
     for name, adata in (("train", train), ("test", test)):
-        adata = adata[:300].copy() if name == "test" else adata
         adata.write_h5ad(root / ("%s.h5ad" % name))
         paths[name] = root / ("%s.h5ad" % name)
         for where in ("spliced", ".raw"):

@@ -109,10 +109,17 @@ def test_a_pipe_is_refused_as_input(tmp_path, capsys):
 
 
 def test_train_writes_into_an_empty_directory_and_through_a_link(
-        model, tmp_path):
+        model, tmp_path, tmp_path_factory):
+    # a small simulated reference: where the annotator goes is the subject
+    data = tmp_path_factory.mktemp("small")
+    small = ["-trs", str(data / "ref.h5ad"), "-trl", str(data / "labels.txt")]
+    assert main([
+        "simulate", "-o", small[1], "--cells", "600", "--genes", "300",
+        "--types", "3", "--labels", small[3], "-q"
+    ]) == 0
     empty = tmp_path / "empty"
     empty.mkdir()  # as a pipeline's mkdir -p leaves it
-    assert main(["train", *TRAIN, "-m", str(empty), *QUICK, "-q"]) == 0
+    assert main(["train", *small, "-m", str(empty), *QUICK, "-q"]) == 0
     assert sorted(os.listdir(empty)) == sorted(os.listdir(model))
     real = tmp_path / "v1"
     link = tmp_path / "current"
@@ -120,7 +127,7 @@ def test_train_writes_into_an_empty_directory_and_through_a_link(
     (real / "annotator.json").write_text("{}")  # an earlier annotator
     link.symlink_to(real, target_is_directory=True)
     assert main([
-        "train", *TRAIN, "-m",
+        "train", *small, "-m",
         str(link), *QUICK, "-q", "--overwrite", "--seed", "3"
     ]) == 0
     assert link.is_symlink() and os.readlink(link) == str(real)
