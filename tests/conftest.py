@@ -161,6 +161,46 @@ def tm_reference(tm_train):
     return first
 
 
+@pytest.fixture(scope="session")
+def small_reference(tmp_path_factory):
+    """``-trs FILE -trl FILE`` of a small simulated reference (600 cells,
+    300 genes, 3 types; ``actinn simulate``), for tests where the model is
+    not the subject (files, messages, logs): quick to train."""
+    from deepchem_actinn.cli import main
+    root = tmp_path_factory.mktemp("small_reference")
+    ref, labels = root / "ref.h5ad", root / "labels.txt"
+    assert main([
+        "simulate", "-o",
+        str(ref), "--cells", "600", "--genes", "300", "--types", "3",
+        "--labels",
+        str(labels), "-q"
+    ]) == 0
+    return ["-trs", str(ref), "-trl", str(labels)]
+
+
+@pytest.fixture
+def clusters_and_hierarchy(tmp_path):
+    """A function writing, for a saved annotator's directory, a clusters
+    file of the bundled test cells (cell id <TAB> cluster, four clusters)
+    and a hierarchy putting the annotator's first two types under
+    ``parent``; it returns both paths (for ``--over-clustering`` and
+    ``--hierarchy``)."""
+
+    def write(model):
+        from deepchem_actinn import ACTINNAnnotator
+        from deepchem_actinn.datasets import load_tabula_muris_sample
+        test = load_tabula_muris_sample()[1]
+        clusters = tmp_path / "clusters.tsv"
+        pd.Series(np.arange(test.n_obs) % 4,
+                  index=test.obs_names).to_csv(clusters, sep="\t", header=False)
+        types = ACTINNAnnotator.load(model, device="cpu").type_names
+        hierarchy = tmp_path / "hierarchy.tsv"
+        hierarchy.write_text("".join("%s\tparent\n" % t for t in types[:2]))
+        return clusters, hierarchy
+
+    return write
+
+
 @pytest.fixture
 def coloured_points():
     """A function giving the rows of (x, y, colour value), sorted: those of

@@ -2,6 +2,7 @@
 exit code 2, nothing left behind; SIGTERM and Ctrl-C clean up too."""
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,20 +30,15 @@ def listing(directory):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A one-network annotator trained on a small simulated reference."""
+def model(tmp_path_factory, small_reference):
+    """A folder holding a small simulated reference (``ref.h5ad``, with
+    ``ref_labels.txt``) and a one-network annotator trained on it
+    (``model``)."""
     root = tmp_path_factory.mktemp("errors")
-    ref, labels = root / "ref.h5ad", root / "ref_labels.txt"
+    shutil.copy(small_reference[1], root / "ref.h5ad")
+    shutil.copy(small_reference[3], root / "ref_labels.txt")
     assert main([
-        "simulate", "-o",
-        str(ref), "--cells", "600", "--genes", "300", "--types", "3",
-        "--labels",
-        str(labels), "-q"
-    ]) == 0
-    assert main([
-        "train", "-trs",
-        str(ref), "-trl",
-        str(labels), "-m",
+        "train", *small_reference, "-m",
         str(root / "model"), "-ne", "1", "--networks", "1", "-q", "--device",
         "cpu"
     ]) == 0

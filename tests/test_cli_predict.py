@@ -307,14 +307,10 @@ def test_a_cluster_that_stops_answering_is_one_line(model, tmp_path, capsys,
     assert not (tmp_path / "out").exists()
 
 
-def test_voting_and_hierarchy_columns(model, tmp_path):
+def test_voting_and_hierarchy_columns(model, tmp_path, clusters_and_hierarchy):
+    clusters, hierarchy = clusters_and_hierarchy(model)
     _, test = load_tabula_muris_sample()
-    clusters = tmp_path / "clusters.tsv"
-    pd.Series(np.arange(test.n_obs) % 4,
-              index=test.obs_names).to_csv(clusters, sep="\t", header=False)
     types = ACTINNAnnotator.load(model, device="cpu").type_names
-    hierarchy = tmp_path / "hierarchy.tsv"
-    hierarchy.write_text("".join("%s\tparent\n" % t for t in types[:2]))
     assert predict(model, PATHS["test"], tmp_path / "out", "-q",
                    "--majority-voting", "--over-clustering", str(clusters),
                    "--hierarchy", str(hierarchy)) == 0

@@ -68,20 +68,11 @@ def test_help_states_the_annotators_defaults():
 
 
 @pytest.mark.torch
-def test_the_log_names_every_networks_epochs(tmp_path, capsys):
+def test_the_log_names_every_networks_epochs(tmp_path, capsys, small_reference):
     # a small simulated reference: the log, not the model, is the subject
-    ref, labels = tmp_path / "ref.h5ad", tmp_path / "labels.txt"
-    assert main([
-        "simulate", "-o",
-        str(ref), "--cells", "600", "--genes", "300", "--types", "3",
-        "--labels",
-        str(labels), "-q"
-    ]) == 0
     capsys.readouterr()
     assert main([
-        "train", "-trs",
-        str(ref), "-trl",
-        str(labels), "-m",
+        "train", *small_reference, "-m",
         str(tmp_path / "model"), "-ne", "2", "--networks", "2", "--device",
         "cpu"
     ]) == 0

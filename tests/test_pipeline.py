@@ -109,14 +109,9 @@ def test_a_pipe_is_refused_as_input(tmp_path, capsys):
 
 
 def test_train_writes_into_an_empty_directory_and_through_a_link(
-        model, tmp_path, tmp_path_factory):
+        model, tmp_path, small_reference):
     # a small simulated reference: where the annotator goes is the subject
-    data = tmp_path_factory.mktemp("small")
-    small = ["-trs", str(data / "ref.h5ad"), "-trl", str(data / "labels.txt")]
-    assert main([
-        "simulate", "-o", small[1], "--cells", "600", "--genes", "300",
-        "--types", "3", "--labels", small[3], "-q"
-    ]) == 0
+    small = small_reference
     empty = tmp_path / "empty"
     empty.mkdir()  # as a pipeline's mkdir -p leaves it
     assert main(["train", *small, "-m", str(empty), *QUICK, "-q"]) == 0

@@ -17,8 +17,7 @@ import torch
 
 from deepchem_actinn import ACTINNAnnotator, __version__
 from deepchem_actinn.cli import main
-from deepchem_actinn.datasets import (load_tabula_muris_sample,
-                                      tabula_muris_sample_paths)
+from deepchem_actinn.datasets import tabula_muris_sample_paths
 
 pytestmark = pytest.mark.torch
 
@@ -168,20 +167,9 @@ def test_the_unassigned_rule_and_its_counts_are_recorded(model, tmp_path):
     assert record["reading"]["chunk_size"] == 50_000
 
 
-def _clusters_and_hierarchy(model, tmp_path):
-    _, test = load_tabula_muris_sample()
-    clusters = tmp_path / "clusters.tsv"
-    pd.Series(np.arange(test.n_obs) % 4,
-              index=test.obs_names).to_csv(clusters, sep="\t", header=False)
-    types = ACTINNAnnotator.load(model, device="cpu").type_names
-    hierarchy = tmp_path / "hierarchy.tsv"
-    hierarchy.write_text("".join("%s\tparent\n" % t for t in types[:2]))
-    return clusters, hierarchy
-
-
 def test_a_whole_query_records_its_hierarchy_vote_and_ambient_rna(
-        model, tmp_path):
-    clusters, hierarchy = _clusters_and_hierarchy(model, tmp_path)
+        model, tmp_path, clusters_and_hierarchy):
+    clusters, hierarchy = clusters_and_hierarchy(model)
     out = tmp_path / "out"
     assert predict(model, out,
                    "--unassigned", "--majority-voting", "--over-clustering",
@@ -348,7 +336,8 @@ def _page(directory):
     return html.unescape((directory / "report.html").read_text("utf-8"))
 
 
-def test_report_shows_the_records_settings(model, tmp_path, capsys):
+def test_report_shows_the_records_settings(model, tmp_path, capsys,
+                                           clusters_and_hierarchy):
     out = tmp_path / "cut"
     assert predict(model, out, "--threshold", "0.9") == 0
     marked = record_of(out)["unassigned"]["cells"]
@@ -368,7 +357,7 @@ def test_report_shows_the_records_settings(model, tmp_path, capsys):
     assert "Confidence threshold" in page
     assert "below the threshold (0.90)" in page
     # the vote and the hierarchy, and -m's own model lines instead
-    clusters, hierarchy = _clusters_and_hierarchy(model, tmp_path)
+    clusters, hierarchy = clusters_and_hierarchy(model)
     assert predict(model, tmp_path / "vote",
                    "--unassigned", "--majority-voting", "--over-clustering",
                    str(clusters), "--hierarchy", str(hierarchy)) == 0
