@@ -62,8 +62,9 @@ def test_help_states_the_annotators_defaults():
             if found:
                 stated[TRAINING_FLAGS[action.dest]] = float(found.group(1))
     assert stated == {
-        name: float(DEFAULTS[name]) for name in ("n_networks", "learning_rate",
-                                                 "batch_size", "linear_weight")
+        name: float(DEFAULTS[name])
+        for name in ("n_networks", "learning_rate", "batch_size",
+                     "linear_weight", "seed")
     }
 
 

@@ -17,6 +17,7 @@ import torch
 
 from deepchem_actinn import ACTINNAnnotator, __version__
 from deepchem_actinn.cli import main
+from deepchem_actinn.cli.record import model_fingerprint
 from deepchem_actinn.datasets import tabula_muris_sample_paths
 
 pytestmark = pytest.mark.torch
@@ -121,6 +122,12 @@ def test_a_chunked_prediction_records_how_its_labels_were_made(model, tmp_path):
     assert record["model"]["trained_in_this_run"] is False
     assert record["model"]["type_names"] == list(annotator.type_names)
     assert record["model"]["training"] == annotator.training_
+    assert record["model"]["params"] == json.loads(
+        json.dumps(annotator.get_params()))
+    assert record["model"]["model"] == "1 network and a logistic " \
+        "regression (weight 0.5)"
+    assert record["model"]["fingerprint"] == model_fingerprint(annotator)
+    assert record["directory"] == os.getcwd()  # where relative paths start
     n_genes = len(annotator.genes_)
     assert record["genes"] == {
         "model": n_genes,
@@ -349,7 +356,8 @@ def test_report_shows_the_records_settings(model, tmp_path, capsys,
         out)["command"] in page
     assert ("<th>query</th><td>%s: 1,000 cells (actinn_h5)</td>" %
             PATHS["test"]) in page
-    assert "<th>model</th><td>%s</td>" % model in page
+    assert ("<th>model</th><td>%s: 1 network and a logistic regression "
+            "(weight 0.5)</td>" % model) in page
     assert "<th>training command</th><td>actinn train " in page
     assert ("<th>Unassigned rule</th><td>a confidence threshold of 0.9 "
             "(--threshold): %d cells Unassigned</td>" % marked) in page
@@ -418,3 +426,45 @@ def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
     (out / RECORD).unlink()
     assert _report(labels, tmp_path / "none") == 0
     assert capsys.readouterr().err == ""
+
+
+def test_report_names_the_model_that_made_the_labels(model, tmp_path, capsys,
+                                                     small_reference):
+    """-m naming the directory the record names, but a model trained
+    there since (other weights): the page names both, with a warning."""
+    import shutil
+    again = tmp_path / "model"
+    shutil.copytree(model, again)
+    out = tmp_path / "out"
+    assert predict(again, out) == 0
+    assert main([
+        "train", *small_reference, "-m",
+        str(again), "--overwrite", "-ne", "1", "--networks", "1", "-q",
+        "--device", "cpu"
+    ]) == 0
+    capsys.readouterr()
+    assert _report(out / "predicted_label.txt", tmp_path / "r", "-m",
+                   str(again)) == 0
+    page = _page(tmp_path / "r")
+    assert ("<th>model of the prediction</th><td>%s: 1 network and a "
+            "logistic regression (weight 0.5) (not the model -m names: their "
+            "weights differ)</td>" % again) in page
+    err = capsys.readouterr().err
+    assert "the labels were made by another model than -m %s" % again in err
+
+
+def test_an_input_among_the_outputs_is_refused(model, tmp_path, capsys,
+                                               clusters_and_hierarchy):
+    """--over-clustering inside -o, where the vote writes its clusters.txt:
+    refused before any work, the file kept."""
+    clusters, _ = clusters_and_hierarchy(model)
+    out = tmp_path / "out"
+    out.mkdir()
+    inside = out / "clusters.txt"
+    inside.write_bytes(clusters.read_bytes())
+    assert predict(model, out, "--majority-voting", "--over-clustering",
+                   str(inside), "--overwrite") == 2
+    assert ("--over-clustering names a file this prediction writes into %s" %
+            out) in capsys.readouterr().err
+    assert inside.read_bytes() == clusters.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["clusters.txt"]

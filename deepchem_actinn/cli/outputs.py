@@ -56,11 +56,22 @@ def outputs_to_replace(args, out_dir: Path) -> List[str]:
 
 def refuse_outputs(args, out_dir: Path) -> None:
     """Refuse an output directory that is a file, or that already holds
-    outputs this run would replace (without ``--overwrite``)."""
+    outputs this run would replace (without ``--overwrite``), and an input
+    file (``--over-clustering``, ``--hierarchy``) that is one of them: the
+    run would replace what it read, and its record would name the file it
+    wrote as the one it used."""
     from deepchem_actinn.io.output import refuse_existing
     if out_dir.exists() and not out_dir.is_dir():
         raise ACTINNInputError("%s: exists and is not a directory (-o names "
                                "the output directory)" % out_dir)
     # the labels file first: the one the user knows this run writes
     names = sorted(outputs_to_replace(args, out_dir), key=LABEL_FILE.__ne__)
+    written = {os.path.realpath(out_dir / n) for n in names}
+    for flag in ("over_clustering", "hierarchy"):
+        given = getattr(args, flag, None)
+        if given and os.path.realpath(given) in written:
+            raise ACTINNInputError(
+                "%s: --%s names a file this prediction writes into %s; "
+                "move it out of the output directory, or write elsewhere "
+                "(-o)" % (given, flag.replace("_", "-"), out_dir))
     refuse_existing([out_dir / n for n in names], args.overwrite)

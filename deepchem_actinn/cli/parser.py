@@ -98,7 +98,10 @@ def _add_training(p: argparse.ArgumentParser) -> None:
                    type=positive_int,
                    default=None,
                    help="minibatch size (default: the annotator's, 128)")
-    p.add_argument("--seed", type=seed_value, default=0, help="random seed (0)")
+    p.add_argument("--seed",
+                   type=seed_value,
+                   default=None,
+                   help="random seed (default: the annotator's, 0)")
     _add_networks(p)
     _add_linear_weight(p)
     p.add_argument("--train-format",
@@ -462,8 +465,9 @@ def _add_tools(sub) -> None:
                    help="output directory (actinn_demo_output)")
     p.add_argument("--seed",
                    type=seed_value,
-                   default=0,
-                   help="seed of the training (0)")
+                   default=None,
+                   help="seed of the training (default: the annotator's, "
+                   "0)")
     _add_epochs(p)
     _add_networks(p)
     _add_linear_weight(p)

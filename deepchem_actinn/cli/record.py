@@ -138,14 +138,56 @@ def _voting(args, annotator, n_cells: int) -> Optional[Dict[str, Any]]:
     return found
 
 
+def model_fingerprint(annotator) -> str:
+    """SHA-256 of what makes an annotator's labels: its genes, types and
+    weights (the networks' and the linear member's), so that a report can
+    tell whether ``-m`` is the model a record names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn import ACTINNAnnotator
+    >>> from deepchem_actinn.cli.record import model_fingerprint
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.poisson(2.0, (60, 30)).astype(np.float32)
+    >>> genes = ["g%d" % i for i in range(30)]
+    >>> labels = np.repeat(["A", "B"], 30)
+    >>> def fit(seed):
+    ...     return ACTINNAnnotator(n_networks=1, max_epochs=2, seed=seed,
+    ...                            device="cpu").fit(X, genes, labels)
+    >>> model_fingerprint(fit(0)) == model_fingerprint(fit(0))
+    True
+    >>> model_fingerprint(fit(0)) == model_fingerprint(fit(1))
+    False
+    """
+    import numpy as np
+    digest = hashlib.sha256()
+    for names in (annotator.genes_, annotator.type_names):
+        digest.update(json.dumps([str(n) for n in names]).encode())
+    for name, tensor in sorted(annotator.ensemble_.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    linear = getattr(annotator, "linear_", None)
+    if linear is not None:
+        for name, value in sorted(vars(linear).items()):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()
+
+
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:
     """The model: its directory (loaded from, or with ``actinn run -m``
-    saved to), the types, its training record."""
+    saved to), what it is (its settings in words and its parameters), its
+    fingerprint, the types, its training record."""
+    from deepchem_actinn.annotator.inspection import model_words
     where = getattr(args, "save_model", None) if trained else args.model
     return {
         "directory": None if where is None else os.fspath(where),
         "absolute": None if where is None else os.path.abspath(where),
         "trained_in_this_run": bool(trained),
+        "fingerprint": model_fingerprint(annotator),
+        "model": model_words(annotator),
+        "params": annotator.get_params(),
         "type_names": [str(t) for t in annotator.type_names],
         "training": dict(getattr(annotator, "training_", None) or {}),
     }
@@ -220,6 +262,7 @@ def prediction_record(args,
                   format_version=RECORD_VERSION,
                   command=" ".join(shlex.quote(a) for a in ["actinn"] + argv),
                   argv=argv,
+                  directory=os.getcwd(),
                   time=now.isoformat(timespec="seconds"),
                   package_version=__version__,
                   **environment(),
@@ -286,9 +329,11 @@ def read_record(path: Any) -> Dict[str, Any]:
 
 
 def record_info(
-        predictions: Any,
-        n_cells: int,
-        model: Optional[str] = None) -> Tuple[Dict[str, str], Optional[float]]:
+    predictions: Any,
+    n_cells: int,
+    model: Optional[str] = None,
+    fingerprint: Optional[str] = None
+) -> Tuple[Dict[str, str], Optional[float]]:
     """What ``actinn report`` shows of the record beside ``predictions``:
     the lines for the page's information table, and the confidence
     threshold that marked the ``Unassigned`` cells (None unless
@@ -307,7 +352,10 @@ def record_info(
         The cells it holds (for the warning).
     model: str, optional
         The model the report is given (``-m``): the record's model is then
-        shown only where it is another directory.
+        shown only where it is another one (with a warning).
+    fingerprint: str, optional
+        That model's :func:`model_fingerprint`, which tells it from the
+        record's (a record without one is compared by directory).
 
     Returns
     -------
@@ -333,7 +381,12 @@ def record_info(
         training = record["model"].get("training")
         if training:  # as a saved annotator's is checked
             check_record(str(path), training)
-        lines = describe_record(record, model)
+        lines = describe_record(record, model, fingerprint)
+        if "model of the prediction" in lines:
+            logger.warning(
+                "%s: the labels were made by another model than -m %s (%s); "
+                "the page names both", path, model,
+                lines["model of the prediction"])
         threshold = _threshold(record["unassigned"])
     except ACTINNInputError as err:
         logger.warning("%s; the report leaves it out", err)
@@ -393,9 +446,12 @@ def _voting_words(vote: Dict[str, Any]) -> str:
 
 
 def describe_record(record: Dict[str, Any],
-                    model: Optional[str] = None) -> Dict[str, str]:
+                    model: Optional[str] = None,
+                    fingerprint: Optional[str] = None) -> Dict[str, str]:
     """A prediction record in a few lines for a report (``model``: the
-    directory the report was given, whose own lines the report adds).
+    directory the report was given, whose own lines the report adds, and
+    ``fingerprint`` its :func:`model_fingerprint`; the record's model is
+    shown where it is another).
 
     Examples
     --------
@@ -414,23 +470,23 @@ def describe_record(record: Dict[str, Any],
     'a confidence threshold of 0.9 (--threshold): 3 cells Unassigned'
     >>> lines["query"]
     'q.h5ad: 100 cells (h5ad)'
+    >>> print(lines["prediction"])  # doctest: +NORMALIZE_WHITESPACE
+    actinn predict, deepchem-actinn 0.1.0, 2025-01-02T03:04:05+00:00;
+    on cpu; read in chunks of up to 50,000 cells
     """
     from deepchem_actinn.annotator.provenance import describe
     argv = record.get("argv") or ["predict"]
     reading = record.get("reading") or {}
     chunks = format(int(reading.get("chunk_size") or 0), ",")
     how = {
-        "whole":
-            "the whole query at once",
-        "chunks":
-            "%s cells a chunk" % chunks,
-        "dask":
-            "on the Dask scheduler %s, %s cells a chunk" %
-            (reading.get("scheduler"), chunks)
+        "whole": "read whole",
+        "chunks": "read in chunks of up to %s cells" % chunks,
+        "dask": "read in chunks of up to %s cells, annotated by the Dask "
+                "scheduler %s" % (chunks, reading.get("scheduler"))
     }[reading.get("mode", "whole")]
     lines = {
         "prediction":
-            "actinn %s, deepchem-actinn %s, %s (on %s, %s)" %
+            "actinn %s, deepchem-actinn %s, %s; on %s; %s" %
             (argv[0], record["package_version"], record["time"],
              record.get("device", "?"), how),
         "prediction command":
@@ -448,9 +504,16 @@ def describe_record(record: Dict[str, Any],
             argv[0], ", saved to %s" % where if where else " (not saved)")
     else:
         shown = _where(given, "directory")
-    same = (model is not None and where is not None and
-            os.path.abspath(model) == given.get("absolute",
-                                                os.path.abspath(where)))
+    if given.get("model"):
+        shown += ": %s" % given["model"]
+    if model is not None and fingerprint and given.get("fingerprint"):
+        same = fingerprint == given["fingerprint"]
+        if not same:
+            shown += " (not the model -m names: their weights differ)"
+    else:  # a record without a fingerprint: by directory
+        same = (model is not None and where is not None and
+                os.path.abspath(model) == given.get("absolute",
+                                                    os.path.abspath(where)))
     if model is None:
         lines["model"] = shown
         training = given.get("training")

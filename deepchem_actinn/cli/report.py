@@ -339,6 +339,7 @@ def cmd_report(args) -> None:
     refuse_existing([Path(args.output) / n for n in reversed(REPORT_FILES)],
                     args.overwrite)
     frame = read_predictions(args.predictions)
+    n_predicted = len(frame)  # before --labelled-only leaves cells out
     column = args.use_as_prediction
     if column not in frame.columns:
         raise ACTINNInputError(
@@ -346,8 +347,6 @@ def cmd_report(args) -> None:
             "with --majority-voting" %
             (args.predictions, column, ", ".join(frame.columns)))
     cells = frame[frame.columns[0]].to_numpy()
-    from deepchem_actinn.cli.record import record_info
-    info, threshold = record_info(args.predictions, len(frame), args.model)
     confidence = _confidence(args, frame)
     query = None
     if args.query:  # first: a query lacking cells is said as such
@@ -380,11 +379,17 @@ def cmd_report(args) -> None:
             query = None if query is None else query[keep].copy()
         _warn_unmatched_types(truth, frame[column].to_numpy(), named,
                               args.predictions)
-    history, type_names = None, None
+    history, type_names, fingerprint = None, None, None
     if args.model:
         from deepchem_actinn.annotator import ACTINNAnnotator
+        from deepchem_actinn.cli.record import model_fingerprint
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
         history, type_names = annotator.histories_, annotator.type_names
+        fingerprint = model_fingerprint(annotator)
+    from deepchem_actinn.cli.record import record_info
+    info, threshold = record_info(args.predictions, n_predicted, args.model,
+                                  fingerprint)
+    if args.model:
         from deepchem_actinn.annotator.provenance import describe
         info.update({
             "model": "%s: %s" % (args.model, model_words(annotator)),
