@@ -16,6 +16,7 @@ cannot be imported. Such a module imports DeepChem's names in a
 its other tests run. (The package's doctests: the repository's
 ``conftest.py``.)
 """
+import contextlib
 import functools
 import importlib
 import itertools
@@ -278,40 +279,59 @@ def actinn_process(tmp_path_factory):
     on stderr, had it printed anything, starts each command's stderr, as it
     would in a fresh process. For tests of a command's exit code and
     messages; tests of the process itself (signals, its start, imports,
-    torchrun) start a fresh one. (Where there is no fork, as on Windows, or
-    it is unsafe after PyTorch's import, as on macOS: a fresh process each
+    torchrun) start a fresh one. Environment variables read when Python or
+    a library starts (``PYTHON*``, ``OMP_NUM_THREADS``) are the server's,
+    read once: a test about them starts a fresh process too. A server that
+    ends or hangs (killed after 600 s) fails that test only: the next call
+    starts another. (Where there is no fork, as on Windows, or it is
+    unsafe after PyTorch's import, as on macOS: a fresh process each
     time.)"""
     if sys.platform != "linux":
         yield _fresh_actinn_process
         return
     folder = tmp_path_factory.mktemp("actinn_process")
-    preamble = folder / "server_stderr.txt"
-    with open(preamble, "w") as err:
-        server = subprocess.Popen([sys.executable, "-c", COMMAND_SERVER],
-                                  stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE,
-                                  stderr=err,
-                                  text=True,
-                                  start_new_session=True)
+    starts = itertools.count()
+    state: Dict[str, Any] = {}
+
+    def start() -> None:
+        """A new server (the first, or after one ended or was killed)."""
+        preamble = folder / ("server_%d_stderr.txt" % next(starts))
+        with open(preamble, "w") as err:
+            state["server"] = subprocess.Popen(
+                [sys.executable, "-c", COMMAND_SERVER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                start_new_session=True)
+        state["preamble"] = preamble
+        assert answer(300) == "ready\n"
+        state["said_at_start"] = preamble.read_text()
 
     def answer(timeout: float) -> str:
+        server = state["server"]
         ready, _, _ = select.select([server.stdout], [], [], timeout)
         line = server.stdout.readline() if ready else ""
-        if not line:
-            os.killpg(server.pid, signal.SIGKILL)
+        if not line:  # the server and its command go; the next call starts one
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
             pytest.fail("the actinn command server gave no answer in %d s "
                         "or ended; its stderr: %s" %
-                        (timeout, preamble.read_text()[-3000:]))
+                        (timeout, state["preamble"].read_text()[-3000:]))
         return line
 
-    assert answer(300) == "ready\n"
-    said_at_start = preamble.read_text()
+    def text(path) -> str:  # none where the child failed before writing
+        return path.read_text() if path.exists() else ""
+
     runs = itertools.count()
 
     def run(*args: str) -> subprocess.CompletedProcess:
+        if "server" not in state or state["server"].poll() is not None:
+            start()
         n = next(runs)
         out, err = folder / ("%d.out" % n), folder / ("%d.err" % n)
-        server.stdin.write(
+        state["server"].stdin.write(
             json.dumps({
                 "args": [str(a) for a in args],
                 "cwd": os.getcwd(),
@@ -319,14 +339,18 @@ def actinn_process(tmp_path_factory):
                 "stdout": str(out),
                 "stderr": str(err),
             }) + "\n")
-        server.stdin.flush()
+        state["server"].stdin.flush()
         code = int(answer(600))
         return subprocess.CompletedProcess(
             [sys.executable, "-m", "deepchem_actinn", *map(str, args)], code,
-            out.read_text(), said_at_start + err.read_text())
+            text(out), state["said_at_start"] + text(err))
 
     yield run
-    server.stdin.close()
+    server = state.get("server")
+    if server is None or server.poll() is not None:
+        return
+    with contextlib.suppress(OSError):  # BrokenPipeError: it just ended
+        server.stdin.close()
     try:
         server.wait(timeout=60)
     except subprocess.TimeoutExpired:
