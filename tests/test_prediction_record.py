@@ -107,6 +107,7 @@ def test_a_chunked_prediction_records_how_its_labels_were_made(model, tmp_path):
         "absolute": os.path.abspath(PATHS["test"]),
         "format": "actinn_h5",
         "layer": None,
+        "matrix": None,
         "orientation": None,
         "upper_case_genes": True,
         "allow_non_integer": False
@@ -468,3 +469,29 @@ def test_an_input_among_the_outputs_is_refused(model, tmp_path, capsys,
             out) in capsys.readouterr().err
     assert inside.read_bytes() == clusters.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["clusters.txt"]
+
+
+def test_an_h5ad_query_records_the_matrix_read(model, tmp_path):
+    """Left to choose, the reader takes an h5ad query's counts from
+    layers['counts'] where X holds log-normalised values: the record and
+    the report say which matrix was read."""
+    import scipy.sparse as sp
+
+    from deepchem_actinn.io import read
+    query = read(PATHS["test"], upper_case_genes=False)
+    counts = sp.csr_matrix(query.X)
+    query.X = counts.log1p()
+    query.layers["counts"] = counts
+    query.write_h5ad(tmp_path / "q.h5ad")
+    out = tmp_path / "out"
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(tmp_path / "q.h5ad"), "-o",
+        str(out), "--device", "cpu", "-q"
+    ]) == 0
+    record = record_of(out)
+    assert record["query"]["layer"] is None
+    assert record["query"]["matrix"] == "layers['counts']"
+    assert _report(out / "predicted_label.txt", tmp_path / "r") == 0
+    assert ("1,000 cells (h5ad, layers['counts'])" in _page(tmp_path / "r"))

@@ -175,6 +175,29 @@ def model_fingerprint(annotator) -> str:
     return digest.hexdigest()
 
 
+def _matrix(args, fmt: str) -> Optional[str]:
+    """The matrix of an h5ad query that was read (``X``, ``.raw.X`` or a
+    layer): the one ``--test-layer`` names, else the one the reader chose
+    by its first cells; None for the other formats (one matrix each)."""
+    if fmt != "h5ad":
+        return None
+    from deepchem_actinn.cli.query_checks import query_matrix
+    from deepchem_actinn.io._common import NoDirectAccess
+    from deepchem_actinn.io.h5ad import H5adRows
+    options = query_matrix(args)
+    logging.disable(logging.WARNING)  # its choice was said when it read
+    try:
+        with H5adRows(Path(args.test_set), options.get("layer"),
+                      options.get("use_raw"),
+                      bool(getattr(args, "allow_non_integer", False))) as rows:
+            return str(rows.description)
+    except (ACTINNInputError, NoDirectAccess, OSError, KeyError, ValueError):
+        # read whole, as the annotation then did: the matrix as given
+        return getattr(args, "test_layer", None)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:
     """The model: its directory (loaded from, or with ``actinn run -m``
     saved to), what it is (its settings in words and its parameters), its
@@ -237,6 +260,7 @@ def prediction_record(args,
         _file(args.test_set),
         format=fmt,
         layer=getattr(args, "test_layer", None),
+        matrix=_matrix(args, fmt),
         orientation=args.test_orientation if fmt in SEPARATORS else None,
         upper_case_genes=not args.keep_gene_case,
         allow_non_integer=bool(getattr(args, "allow_non_integer", False)))
@@ -493,7 +517,8 @@ def describe_record(record: Dict[str, Any],
             str(record["command"]),
     }
     query = record["query"]
-    matrix = ", layer %s" % query["layer"] if query.get("layer") else ""
+    matrix = query.get("matrix") or query.get("layer")
+    matrix = ", %s" % matrix if matrix else ""
     cells = format(int(record["cells"]), ",")
     lines["query"] = "%s: %s cells (%s%s)" % (_where(query), cells,
                                               query["format"], matrix)
