@@ -212,7 +212,8 @@ def test_a_whole_query_records_its_hierarchy_vote_and_ambient_rna(
 
 
 def test_leiden_voting_records_its_resolution_and_seed(model, tmp_path,
-                                                       monkeypatch):
+                                                       monkeypatch,
+                                                       small_reference):
     """Without --over-clustering the record names Leiden, with the
     resolution and seed the over-clustering was given (here a stand-in,
     which scanpy's numba compilation would make slow)."""
@@ -237,6 +238,15 @@ def test_leiden_voting_records_its_resolution_and_seed(model, tmp_path,
             "seed": 0
         }
     }
+    # the seed is the annotator's: run --seed 3 clusters and records 3
+    assert main([
+        "run", *small_reference, "-ts", small_reference[1], "-o",
+        str(tmp_path / "run"), "--seed", "3", "-ne", "1", "--networks", "1",
+        "--majority-voting", "--device", "cpu", "-q"
+    ]) == 0
+    assert calls[1:] == [(600, 3, None)]
+    clusters = record_of(tmp_path / "run")["majority_voting"]["over_clustering"]
+    assert clusters["seed"] == 3
 
 
 def test_a_dask_prediction_records_the_scheduler_and_the_same_labels(
