@@ -139,9 +139,9 @@ def test_unfitted_rule_is_refused():
 
 
 def test_decide_is_the_one_decision_with_its_reasons(fitted):
-    """RejectionRule.decide: the novelty test on the calibrated score or the
-    probability floor, says why each is marked, and reject is decide on the cells' scores and
-    probabilities."""
+    """RejectionRule.decide: the novelty test on the calibrated score or
+    the probability floor; it says why each cell is marked, and reject is
+    decide on the cells' scores and probabilities."""
     from deepchem_actinn.confidence import calibrated_probabilities
     rule, query, logits = fitted
     scores = rule.score(query, logits)

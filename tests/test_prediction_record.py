@@ -291,6 +291,12 @@ def test_run_records_the_model_it_trained(tmp_path):
     assert model["training"] == ACTINNAnnotator.load(saved,
                                                      device="cpu").training_
     assert model["training"]["command"].startswith("actinn run ")
+    # the report says the training command once, as the prediction's
+    assert _report(out / "predicted_label.txt", tmp_path / "r") == 0
+    page = _page(tmp_path / "r")
+    assert ("<th>training command</th><td>the prediction command (run)"
+            "</td>") in page
+    assert page.count(model["training"]["command"]) == 1
 
 
 def test_a_stale_record_is_refused_then_replaced(model, tmp_path, capsys):
@@ -363,8 +369,8 @@ def test_report_shows_the_records_settings(model, tmp_path, capsys,
     page = _page(tmp_path / "r1")
     assert ("<th>prediction</th><td>actinn predict, deepchem-actinn %s, " %
             __version__) in page
-    assert "<th>prediction command</th><td>%s</td>" % record_of(
-        out)["command"] in page
+    assert "<th>prediction command</th><td>%s (in %s)</td>" % (
+        record_of(out)["command"], os.getcwd()) in page
     assert ("<th>query</th><td>%s: 1,000 cells (actinn_h5)</td>" %
             PATHS["test"]) in page
     assert ("<th>model</th><td>%s: 1 network and a logistic regression "

@@ -516,6 +516,8 @@ def describe_record(record: Dict[str, Any],
         "prediction command":
             str(record["command"]),
     }
+    if record.get("directory"):  # where its relative paths start
+        lines["prediction command"] += " (in %s)" % record["directory"]
     query = record["query"]
     matrix = query.get("matrix") or query.get("layer")
     matrix = ", %s" % matrix if matrix else ""
@@ -544,6 +546,8 @@ def describe_record(record: Dict[str, Any],
         training = given.get("training")
         if training:
             lines.update(describe(training))
+            if lines.get("training command") == lines["prediction command"]:
+                lines["training command"] = "the prediction command (run)"
     elif not same:
         lines["model of the prediction"] = shown
     genes = record["genes"]
