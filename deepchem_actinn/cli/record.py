@@ -31,6 +31,9 @@ from deepchem_actinn.errors import ACTINNInputError, counted
 
 logger = logging.getLogger("deepchem_actinn")
 
+#: The loggers that say which matrix of an h5ad file was read.
+READER_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
+
 #: What the record's ``format`` key says it is.
 RECORD_FORMAT = "deepchem-actinn prediction record"
 
@@ -185,7 +188,12 @@ def _matrix(args, fmt: str) -> Optional[str]:
     from deepchem_actinn.io._common import NoDirectAccess
     from deepchem_actinn.io.h5ad import H5adRows
     options = query_matrix(args)
-    logging.disable(logging.WARNING)  # its choice was said when it read
+    # its choice was said when the query was read: the readers' loggers
+    # quiet while it is looked up again, as they were
+    quiet = [logging.getLogger(n) for n in READER_LOGGERS]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
     try:
         with H5adRows(Path(args.test_set), options.get("layer"),
                       options.get("use_raw"),
@@ -195,7 +203,8 @@ def _matrix(args, fmt: str) -> Optional[str]:
         # read whole, as the annotation then did: the matrix as given
         return getattr(args, "test_layer", None)
     finally:
-        logging.disable(logging.NOTSET)
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
 
 
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:
