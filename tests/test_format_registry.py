@@ -10,7 +10,7 @@ import pytest
 
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import FORMATS, detect_format
-from deepchem_actinn.io import formats, registry
+from deepchem_actinn.io import formats, readers, registry
 from deepchem_actinn.cli import values
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +100,12 @@ def test_listed_names_formats_with_one_note_together():
                             ("e", ""), ("f", "x")]) == \
         "a (x), b / c (y), d, e, f (x)"
     assert registry.listed([]) == ""
+
+
+def test_every_format_has_a_reader():
+    assert set(readers.READERS) | set(registry.SEPARATORS) == set(FORMATS)
+    assert not set(readers.READERS) & set(registry.SEPARATORS)
+    assert registry.SEPARATORS == {"csv": ",", "tsv": "\t"}
 
 
 def test_every_format_is_described_in_the_registry_s_docstring():
