@@ -2,26 +2,28 @@
 value and says what it expected, so that a bad value is a usage error
 before any file is read."""
 import argparse
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
-#: ``-f`` values of the original actinn_format.py, and this package's names.
-FORMAT_ALIASES = {
-    "10x_v2": "10x_mtx",
-    "10x_v3": "10x_mtx",
-    "10x_mtx": "10x_mtx",
-    "10x_h5": "10x_h5",
-    "h5": "actinn_h5",
-    "actinn_h5": "actinn_h5",
-    "h5ad": "h5ad",
-    "txt": "tsv",
-    "tsv": "tsv",
-    "csv": "csv",
-    "auto": None,
-}
+from deepchem_actinn.io.registry import (FORMAT_NAMES, REGISTRY, FileFormat,
+                                         listed)
+
+#: ``-f`` values of the original actinn_format.py, and this package's names
+#: (lower-case; "auto" detects the format).
+FORMAT_ALIASES: Dict[str, Optional[str]] = dict(FORMAT_NAMES, auto=None)
+
+
+def _choice(f: FileFormat) -> str:
+    """A format's other names in the options' help, and what a format
+    read from a folder is."""
+    if not f.aliases:
+        return ""
+    others = "or " + ", ".join(f.aliases)
+    return others + ": " + f.words if f.directory else others
+
+
 #: The formats a ``--*-format`` option takes, for its help.
-FORMAT_CHOICES = ("10x_mtx (or 10X_V2, 10X_V3: a 10x matrix directory), "
-                  "10x_h5, h5ad, actinn_h5 (or h5), tsv (or txt), csv; "
-                  "detected from the file when omitted")
+FORMAT_CHOICES = (listed((f.name, _choice(f)) for f in REGISTRY) +
+                  "; detected from the file when omitted")
 #: ``--test-orientation`` / ``--train-orientation`` choices (CSV/TSV only).
 ORIENTATIONS = ("auto", "genes_by_cells", "cells_by_genes")
 

@@ -2,7 +2,9 @@
 
 One module per format (:mod:`~deepchem_actinn.io.tenx`,
 :mod:`~deepchem_actinn.io.h5ad`, :mod:`~deepchem_actinn.io.actinn_h5`,
-:mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.formats` and
+:mod:`~deepchem_actinn.io.text`), :mod:`~deepchem_actinn.io.registry` with
+one entry per format (its names, and the words messages use for it),
+:mod:`~deepchem_actinn.io.formats` and
 :mod:`~deepchem_actinn.io.content` to tell them apart (by their bytes, not
 their names), :mod:`~deepchem_actinn.io.orientation` for text files with
 cells as rows, :mod:`~deepchem_actinn.io.count_matrix` for which matrix holds
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the names as mypy and IDEs should see them
     from deepchem_actinn.io.readers import (  # noqa: F401
         read, read_format)
+    from deepchem_actinn.io.registry import (  # noqa: F401
+        FORMATS)
     from deepchem_actinn.io.formats import (  # noqa: F401
-        FORMATS, detect_format)
+        detect_format)
     from deepchem_actinn.io.count_matrix import (  # noqa: F401
         counts_source, CountsSource)
     from deepchem_actinn.io.counts import (  # noqa: F401
@@ -53,7 +57,7 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
 _EXPORTS = {
     "read": "readers",
     "read_format": "readers",
-    "FORMATS": "formats",
+    "FORMATS": "registry",
     "detect_format": "formats",
     "counts_source": "count_matrix",
     "CountsSource": "count_matrix",

@@ -1,21 +1,9 @@
-"""The file formats the readers know, and telling them apart.
+"""Telling the file formats of :mod:`~deepchem_actinn.io.registry` apart.
 
-Formats (the names :func:`detect_format` returns and ``format=`` accepts):
-
-``actinn_h5``
-    pandas HDF5 as used by the original ACTINN scripts: key ``dge``, a
-    DataFrame of genes (rows) x cells (columns).
-``10x_mtx``
-    a Cell Ranger matrix directory: ``matrix.mtx[.gz]``, ``barcodes.tsv[.gz]``
-    and ``genes.tsv`` (V2) or ``features.tsv.gz`` (V3).
-``10x_h5``
-    a Cell Ranger HDF5 file (V2 or V3 layout).
-``h5ad``
-    an AnnData file.
-``csv`` / ``tsv``
-    text, genes x cells: a header row of cell ids, then one row per gene
-    starting with the gene name (``.csv``, ``.tsv`` or ``.txt``, optionally
-    gzipped).
+:func:`detect_format` decides by content: an HDF5 file by its layout, text
+by its separator, a directory by the 10x matrix it holds; the name only
+says which format of a kind, and a warning says when name and content
+disagree. :func:`path_and_format` checks a format given against the file.
 """
 
 from __future__ import annotations
@@ -29,44 +17,19 @@ import h5py
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io._common import existing, strip_gz
 from deepchem_actinn.io.content import one_line, reading, sniff
+from deepchem_actinn.io.registry import (BY_NAME, FORMAT_HELP, FORMAT_WORDS,
+                                         FORMATS, REGISTRY, SEPARATORS)
 from deepchem_actinn.io.tenx import find_10x_matrix
 from deepchem_actinn.io.text import sniff_separator
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
 
-#: The formats :func:`detect_format` tells apart.
-FORMATS = ("actinn_h5", "10x_mtx", "10x_h5", "h5ad", "csv", "tsv")
-
-_FORMAT_HELP = (
-    "actinn_h5 (pandas HDF5 .h5, key 'dge', genes x cells), "
-    "10x_mtx (directory with matrix.mtx[.gz], barcodes.tsv[.gz] and "
-    "genes.tsv[.gz] or features.tsv[.gz]), "
-    "10x_h5 (Cell Ranger .h5), h5ad (AnnData), "
-    "csv / tsv (genes x cells text: .csv, .tsv, .txt, optionally .gz)")
-
-_TEXT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "txt"}
 _HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
-_TEXT_FORMATS = ("csv", "tsv")
-#: Each format in words, for messages.
-FORMAT_WORDS = {
-    "actinn_h5": "an ACTINN (pandas) HDF5 file",
-    "10x_mtx": "a 10x matrix directory",
-    "10x_h5": "a 10x HDF5 file",
-    "h5ad": "an h5ad file",
-    "csv": "a CSV matrix",
-    "tsv": "a TSV matrix",
-}
-_HDF5_FORMATS = ("actinn_h5", "10x_h5", "h5ad")
-# What a name promises, for messages.
-_NAMED = {
-    "hdf5": "an HDF5 file",
-    "h5ad": "an h5ad file",
-    "10x_mtx": "a Matrix Market file",
-    "csv": "a CSV file",
-    "tsv": "a TSV file",
-    "txt": "a text file",
-}
+# What a name promises, for messages: a format, or only a kind of file.
+_NAMED = dict({f.name: f.suffix_words for f in REGISTRY if f.suffixes},
+              hdf5="an HDF5 file",
+              txt="a text file")
 
 
 def _hdf5_kind(f: h5py.File) -> Optional[str]:
@@ -87,7 +50,7 @@ def _hdf5_kind(f: h5py.File) -> Optional[str]:
 def _unknown(path: Path, why: str) -> ACTINNInputError:
     return ACTINNInputError(
         "%s: %s; accepted formats: %s; pass format= to force one" %
-        (path, why, _FORMAT_HELP))
+        (path, why, FORMAT_HELP))
 
 
 def detect_format(path: PathLike) -> str:
@@ -152,8 +115,8 @@ def detect_format(path: PathLike) -> str:
     elif content.kind != "text":
         raise ACTINNInputError(
             "%s: the file holds %s, not counts in an accepted format (%s)%s" %
-            (p, content.description, _FORMAT_HELP, _binary_hint(p)))
-    elif named in _TEXT_FORMATS:
+            (p, content.description, FORMAT_HELP, _binary_hint(p)))
+    elif named in SEPARATORS:
         fmt = sniff_separator(p, default=named)
         if fmt != named:
             logger.warning(
@@ -169,8 +132,8 @@ def detect_format(path: PathLike) -> str:
         raise _unknown(p, "cannot tell the format from the name")
     else:
         fmt = sniff_separator(p)
-    if named is not None and named != fmt and not (named == "hdf5" and
-                                                   fmt in _HDF5_FORMATS):
+    if named is not None and named != fmt and not (
+            named == "hdf5" and BY_NAME[fmt].holds == "hdf5"):
         logger.warning("%s: named like %s but holds %s; reading it as %s", p,
                        _NAMED[named], content.description, fmt)
     return fmt
@@ -222,14 +185,11 @@ def _format_by_name(path: Path) -> Optional[str]:
     if lower.endswith(_HDF5_SUFFIXES):
         return "hdf5"
     stem = strip_gz(lower)
-    if stem.endswith(".h5ad"):
-        return "h5ad"
-    if stem.endswith(".mtx"):
-        return "10x_mtx"
-    for suffix, fmt in _TEXT_SUFFIXES.items():
-        if stem.endswith(suffix):
-            return fmt
-    return None
+    if stem.endswith(".txt"):
+        return "txt"
+    return next(
+        (f.name for f in REGISTRY if f.suffixes and stem.endswith(f.suffixes)),
+        None)
 
 
 def _hdf5_format(path: Path) -> str:
@@ -252,14 +212,14 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
         return detect_format(path)
     if format not in FORMATS:
         raise ACTINNInputError("%s: unknown format %r; accepted formats: %s" %
-                               (path, format, _FORMAT_HELP))
+                               (path, format, FORMAT_HELP))
     if path.is_dir():
-        if format != "10x_mtx":
+        if not BY_NAME[format].directory:
             raise ACTINNInputError("%s: format=%r needs a file, not a "
                                    "directory" % (path, format))
         return format
     content = sniff(path)
-    wanted = "hdf5" if format in _HDF5_FORMATS else "text"
+    wanted = BY_NAME[format].holds
     if content.kind != wanted or (wanted == "hdf5" and content.gzipped):
         raise ACTINNInputError(
             "%s: format=%r needs %s, but the file is %s" %
@@ -289,7 +249,7 @@ def path_and_format(path: PathLike, format: Optional[str]) -> Tuple[Path, str]:
 
 def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:
     """Refuse ``orientation=`` for a format other than CSV / TSV."""
-    if orientation is not None and fmt not in _TEXT_FORMATS:
+    if orientation is not None and fmt not in SEPARATORS:
         raise ACTINNInputError(
             "%s: orientation= applies to CSV/TSV files only, not %s (whose "
             "layout is fixed)" % (path, fmt))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import anndata
 import numpy as np
@@ -40,6 +40,15 @@ from deepchem_actinn.io.text import SEPARATORS, read_text
 from deepchem_actinn.types import PathLike
 
 logger = logging.getLogger(__name__)
+
+#: The reader of each format but the text tables (:func:`read_text`, which
+#: is told their separator and orientation).
+READERS: Dict[str, Callable[[Path], anndata.AnnData]] = {
+    "actinn_h5": read_actinn_h5,
+    "10x_mtx": read_10x_mtx,
+    "10x_h5": read_10x_h5,
+    "h5ad": read_h5ad,
+}
 
 
 def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
@@ -113,19 +122,13 @@ def read_format(
         expected_cells: Optional[Sequence[str]] = None) -> anndata.AnnData:
     """The whole file, as its format's reader returns it (unchecked)."""
     check_text_only(path, fmt, orientation)
-    if fmt == "actinn_h5":
-        return read_actinn_h5(path)
-    if fmt == "10x_mtx":
-        return read_10x_mtx(path)
-    if fmt == "10x_h5":
-        return read_10x_h5(path)
-    if fmt == "h5ad":
-        return read_h5ad(path)
-    return read_text(path,
-                     sep=SEPARATORS[fmt],
-                     orientation=orientation,
-                     expected_genes=expected_genes,
-                     expected_cells=expected_cells)
+    if fmt in SEPARATORS:
+        return read_text(path,
+                         sep=SEPARATORS[fmt],
+                         orientation=orientation,
+                         expected_genes=expected_genes,
+                         expected_cells=expected_cells)
+    return READERS[fmt](path)
 
 
 def read(path: PathLike,

@@ -24,10 +24,9 @@ from deepchem_actinn.io._common import (as_str_array, existing, make_anndata,
 from deepchem_actinn.io.content import one_line
 from deepchem_actinn.io.orientation import (CELLS_BY_GENES, check_orientation,
                                             choose_orientation)
+from deepchem_actinn.io.registry import SEPARATORS
 from deepchem_actinn.types import PathLike
 
-#: The field separator of each text format.
-SEPARATORS = {"csv": ",", "tsv": "\t"}
 # Missing-value spellings in text matrices (gene names keep theirs).
 _NA_STRINGS = ("", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "-nan", "-NaN",
                "NULL", "null", "None", "<NA>", "#N/A")
