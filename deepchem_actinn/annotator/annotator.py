@@ -32,6 +32,7 @@ from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
+from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
 
@@ -275,7 +276,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if X.shape[1] != len(gene_names):
             raise ACTINNInputError("%d genes in the matrix but %d gene names" %
                                    (X.shape[1], len(gene_names)))
-        fitting.refuse_repeated_genes(gene_names)
+        refuse_repeated_genes(gene_names)
         refuse_log_normalised(X, cell_ids, source="the reference")
         y, train_idx, valid_idx, weights = self._labels(hp, label_names)
         Xn = library_size_log(X, hp.target_sum, hp.log_base, cell_ids)

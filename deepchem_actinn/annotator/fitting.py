@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io.labels import has_label
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
@@ -137,29 +137,6 @@ def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
             "or leave the unlabelled ones out" % (counted(
                 len(missing), "reference cell", "has/have"), examples(names)))
     return np.asarray([str(t).strip() for t in values], dtype=object)
-
-
-def refuse_repeated_genes(genes: Any) -> None:
-    """Refuse gene names that repeat (ignoring case, as genes are
-    matched): a model gene must name one column.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.annotator.fitting import refuse_repeated_genes
-    >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene name appears more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
-    """
-    import pandas as pd
-    names = pd.Index([str(g).upper() for g in genes])
-    if not names.is_unique:
-        twice = repeated(names)
-        raise ACTINNInputError(
-            "%s more than once (ignoring case): %s; drop "
-            "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
-            "first of each, as the readers do) or make them unique" % (counted(
-                len(twice), "gene name", "appears/appear"), examples(twice)))
 
 
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:

@@ -155,9 +155,6 @@ class GeneFilterTransformer(Transformer):
                 raise ValueError(
                     "GeneFilterTransformer is fit on training data: pass "
                     "dataset= and genes= (or a fitted gene_filter=)")
-            from deepchem_actinn.annotator.fitting import \
-                refuse_repeated_genes
-            refuse_repeated_genes(genes)  # a kept gene names one column
             gene_filter = GeneFilter(total_percentiles, cv_percentiles,
                                      min_overlap, chunk_size)
             gene_filter.fit(_normalised(_blocks(dataset, chunk_size)), genes)
