@@ -23,6 +23,7 @@ from deepchem_actinn.annotator.params import (UNSAVED, Hyperparameters,
                                               param_names, resolve)
 from deepchem_actinn.annotator.prediction import AnnotatorPrediction
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.io import labels as io_labels
 from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
@@ -268,7 +269,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if cell_ids is not None and len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
                                    (X.shape[0], len(cell_ids)))
-        label_names = fitting.label_names(labels, cell_ids)
+        label_names = io_labels.label_names(labels, cell_ids)
         gene_names = [str(g) for g in genes]
         if X.shape[0] != len(label_names):
             raise ACTINNInputError("%d cells but %d labels" %
