@@ -130,6 +130,12 @@ class AnnotatorPrediction(AnnotatorInspection):
         """Raw counts as a DeepChem dataset of the networks' input, for
         :attr:`models_` and ``dc.metrics``.
 
+        The input is the annotator's own: each cell normalised over its
+        counts in the model's genes. The ``dc.trans`` transformers
+        (``LibrarySizeLogTransformer`` then ``GeneFilterTransformer``)
+        normalise over all of a cell's genes, as the original ACTINN, so
+        they do not give it.
+
         Parameters
         ----------
         X: np.ndarray or scipy.sparse matrix
