@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.labels import LABEL_HEADER
 
 if TYPE_CHECKING:
     from deepchem_actinn.confidence import QueryCalibration
@@ -154,7 +155,8 @@ class Annotation:
                 "from those columns: take them from .probabilities (columns "
                 "in .type_names order)" % examples(clash))
         frame = pd.DataFrame(self.probabilities,
-                             index=pd.Index(self.cell_ids, name="cellname"),
+                             index=pd.Index(self.cell_ids,
+                                            name=LABEL_HEADER[0]),
                              columns=self.type_names)
         if self.ambient_fraction is not None:
             frame.insert(0, "ambient_fraction", self.ambient_fraction)
