@@ -229,8 +229,8 @@ def _class_ids(adata, labels, label_key: Optional[str],
                caller: str) -> Optional[np.ndarray]:
     """The class ids of ``obs[label_key]`` (None without a key), by
     ``labels`` or, with a warning, by this data's own types."""
-    from deepchem_actinn.annotator.fitting import label_names
     from deepchem_actinn.errors import ACTINNInputError, examples
+    from deepchem_actinn.io.labels import label_names
     from deepchem_actinn.labels import CellTypeLabels
     if label_key is None:
         return None

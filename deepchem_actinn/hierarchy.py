@@ -36,6 +36,10 @@ from deepchem_actinn.confidence.calibration import UNASSIGNED
 from deepchem_actinn.labels import (QUOTING_HINT, is_unassigned, split_fields,
                                     type_name, warn_merged)
 
+#: Top-two probability gap below which a cell is given the parent type
+#: (:meth:`TypeHierarchy.resolve`'s default, and the annotator's rule).
+HIERARCHY_MARGIN = 0.2
+
 #: The bundled hierarchy of the Tabula Muris sample's 12 types.
 BUNDLED_HIERARCHY = (Path(__file__).resolve().parent / "data" /
                      "tabula_muris_sample" / "hierarchy.txt")
@@ -282,7 +286,7 @@ class TypeHierarchy:
     def resolve(self,
                 probabilities,
                 type_names: Sequence[str],
-                margin: float = 0.2) -> pd.DataFrame:
+                margin: float = HIERARCHY_MARGIN) -> pd.DataFrame:
         """Each cell's fine type, or the parent when the fine type is
         uncertain between types that share it.
 
@@ -300,7 +304,8 @@ class TypeHierarchy:
         type_names: sequence of str
             The types of the columns.
         margin: float, default 0.2
-            Top-two gap below which the fine type counts as uncertain.
+            Top-two gap below which the fine type counts as uncertain
+            (:data:`HIERARCHY_MARGIN`).
 
         Returns
         -------

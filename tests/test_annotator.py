@@ -578,8 +578,8 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
     twice = list(genes)
     twice[5] = twice[4].lower()
     with pytest.raises(ACTINNInputError,
-                       match="1 gene name appears more than once .*: %s;" %
-                       genes[4].upper()):
+                       match="1 gene is named more than once .*: %s/%s;" %
+                       (genes[4], genes[4].lower())):
         ACTINNAnnotator(**kwargs).fit(X, twice, labels, ids)
 
 

@@ -12,7 +12,8 @@ from anndata.experimental import read_elem_lazy
 
 from deepchem_actinn import ACTINNAnnotator, load_tabula_muris_sample
 from deepchem_actinn.distributed import (dask_predict, is_dask_array,
-                                         predict_dask, predict_file_dask)
+                                         predict_dask, predict_file_dask,
+                                         require_distributed)
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import read
 
@@ -242,7 +243,7 @@ def test_file_chunks_come_back_in_order(annotator, client, files):
                                  query.obs_names,
                                  unassigned=True)
     joined = dask_predict._concatenate(
-        chunks, np.concatenate([c.cell_ids for c in chunks]), annotator,
+        chunks, np.concatenate([c.cell_ids for c in chunks]),
         chunks[0].genes_missing, chunks[0].gene_column)
     _assert_same(joined, expected)
     assert chunks[0].gene_column == "var_names"
@@ -423,7 +424,7 @@ def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample, tmp_path):
     assert [len(c) for c in chunks] == [400, 400, 200]
     expected = annotator.predict(test.X, test.var_names, test.obs_names)
     joined = dask_predict._concatenate(
-        chunks, np.concatenate([c.cell_ids for c in chunks]), annotator,
+        chunks, np.concatenate([c.cell_ids for c in chunks]),
         chunks[0].genes_missing, chunks[0].gene_column)
     _assert_same(joined, expected)
 
@@ -438,7 +439,7 @@ def test_without_dask_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ImportError,
                        match=r'pip install "deepchem-actinn\[distributed\]"'):
-        dask_predict._distributed()
+        require_distributed()
 
 
 def test_the_linear_member_is_scored_on_the_workers(annotator, client, sample):

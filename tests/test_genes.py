@@ -9,7 +9,9 @@ import pytest
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.preprocessing.genes import (choose_gene_column, columns_of,
                                                  gene_candidates,
-                                                 gene_positions)
+                                                 gene_positions,
+                                                 refuse_repeated_genes,
+                                                 repeated_genes)
 
 
 def test_positions_ignore_case_and_order(caplog):
@@ -202,3 +204,46 @@ def test_the_version_written_wins_and_repeats_are_named_as_written(caplog):
                               columns=["c1", "c2"],
                               expected_genes=["ENSG00000000001.4"
                                              ]) == "genes_by_cells"
+
+
+#: Two versions of one Ensembl id: one gene by the matching rule.
+VERSIONS = ["ENSMUSG00000000001.4", "ENSMUSG00000000001.5"]
+
+
+def test_repeated_genes_are_keyed_as_genes_are_matched():
+    assert repeated_genes(["Actb", "Cd3e", "ACTB",
+                           "actb"]) == ["Actb/ACTB/actb"]
+    assert repeated_genes(VERSIONS + ["Cd3e"]) == ["/".join(VERSIONS)]
+    assert repeated_genes(["ENSG00000002586.20_PAR_Y", "ENSG00000002586.20"
+                          ]) == []  # a PAR_Y id is not a version
+    refuse_repeated_genes(["Actb", "ENSMUSG00000000001.4", "Cd3e"])
+    with pytest.raises(ACTINNInputError) as err:
+        refuse_repeated_genes(VERSIONS + ["Cd3e", "CD3E"])
+    assert str(err.value) == (
+        "2 genes are named more than once (names are compared ignoring case "
+        "and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5, "
+        "Cd3e/CD3E; drop the repeats (deepchem_actinn.io.clean_gene_names "
+        "keeps the first of each, as the readers do) or make them unique")
+    with pytest.raises(ACTINNInputError,
+                       match="^model/annotator.json is damaged: 1 gene is "
+                       "named more than once .*; a model gene names one "
+                       "column$"):
+        refuse_repeated_genes(VERSIONS, damaged="model/annotator.json")
+
+
+def test_two_versions_of_a_gene_never_feed_two_model_inputs():
+    """A reference holding two versions of one Ensembl id would take one
+    query column twice (positions [0, 0, ...]): every path refuses it."""
+    from deepchem_actinn.annotator import ACTINNAnnotator
+    from deepchem_actinn.preprocessing import GeneFilter
+    genes = VERSIONS + ["Cd3e", "Actb"]
+    assert gene_positions(genes, VERSIONS[:1] + ["Cd3e"]).tolist()[:2] == [0, 0]
+    X = np.random.default_rng(0).poisson(2.0, size=(20, 4)).astype(float)
+    for fit in (lambda: GeneFilter().fit(np.log1p(X), genes),
+                lambda: GeneFilter().partial_fit(np.log1p(X), genes),
+                lambda: ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
+                    X, genes, ["B", "T"] * 10)):
+        with pytest.raises(ACTINNInputError,
+                           match="1 gene is named more than once .*: "
+                           "ENSMUSG00000000001.4/ENSMUSG00000000001.5;"):
+            fit()

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from deepchem_actinn import CellTypeLabels
-from deepchem_actinn.annotator.fitting import label_names
+from deepchem_actinn.io.labels import label_names
 from deepchem_actinn.errors import ACTINNInputError
 
 

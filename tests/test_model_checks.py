@@ -176,8 +176,9 @@ def test_the_gene_filter_refuses_raw_counts():
 def test_the_gene_filter_refuses_repeated_gene_names():
     X = np.log1p(np.random.default_rng(0).poisson(2.0, size=(20, 4)))
     with pytest.raises(ValueError,
-                       match=r"1 gene name appears more than once \(ignoring "
-                       r"case\): ACTB"):
+                       match=r"1 gene is named more than once \(names are "
+                       r"compared ignoring case and an Ensembl version\): "
+                       r"Actb/ACTB;"):
         GeneFilterTransformer(dataset=dc.data.NumpyDataset(X),
                               genes=["Actb", "Cd3e", "ACTB", "Gapdh"])
 

@@ -108,8 +108,9 @@ def _unassigned_type(config):
     (_edit_config(_set("temperature", 0.0)), "temperature is 0.0; it must be"),
     (_edit_config(_set("threshold", 2.0)),
      "threshold is 2.0; it must be a number from 0 to 1"),
-    (_edit_config(_repeat_gene), r"1 gene name appears more than once "
-     r"\(ignoring case\): "),
+    (_edit_config(_repeat_gene), r"annotator.json is damaged: 1 gene is "
+     r"named more than once \(names are compared ignoring case and an "
+     r"Ensembl version\): \w+/\w+; a model gene names one column"),
     (_edit_config(_repeat_type), "1 type name appears more than once: "),
     (_edit_config(_unassigned_type), "none named 'Unassigned'"),
     (_edit_config(_set("hidden_sizes", [3000000, 50, 25], "params")),

@@ -1,11 +1,12 @@
 """The result of annotating cells: :class:`Annotation`."""
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.io.labels import LABEL_HEADER
 
 if TYPE_CHECKING:
     from deepchem_actinn.confidence import QueryCalibration
@@ -154,7 +155,8 @@ class Annotation:
                 "from those columns: take them from .probabilities (columns "
                 "in .type_names order)" % examples(clash))
         frame = pd.DataFrame(self.probabilities,
-                             index=pd.Index(self.cell_ids, name="cellname"),
+                             index=pd.Index(self.cell_ids,
+                                            name=LABEL_HEADER[0]),
                              columns=self.type_names)
         if self.ambient_fraction is not None:
             frame.insert(0, "ambient_fraction", self.ambient_fraction)
@@ -228,24 +230,3 @@ def as_matrix(X: Any, what: str = "X") -> Any:
             "%s must be cells x genes (2-d), got shape %s; one cell's counts "
             "are X.reshape(1, -1)" % (what, X.shape))
     return X
-
-
-def as_cell_ids(cell_ids: Optional[Sequence],
-                n_cells: int,
-                start: int = 0) -> np.ndarray:
-    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
-    None, numbered from ``start``), refusing a count that is not the
-    matrix's.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.annotator.annotation import as_cell_ids
-    >>> as_cell_ids(None, 2).tolist(), as_cell_ids(None, 2, start=5).tolist()
-    (['0', '1'], ['5', '6'])
-    """
-    ids = np.asarray([str(i) for i in range(start, start + n_cells)]
-                     if cell_ids is None else [str(c) for c in cell_ids],
-                     dtype=object)
-    if len(ids) != n_cells:
-        raise ACTINNInputError("%d cells but %d cell ids" % (n_cells, len(ids)))
-    return ids

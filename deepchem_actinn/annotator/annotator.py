@@ -23,6 +23,7 @@ from deepchem_actinn.annotator.params import (UNSAVED, Hyperparameters,
                                               param_names, resolve)
 from deepchem_actinn.annotator.prediction import AnnotatorPrediction
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.io import labels as io_labels
 from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
 from deepchem_actinn.models.device import DeviceLike, resolve_device
@@ -32,6 +33,7 @@ from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter
+from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
 from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
 
@@ -267,7 +269,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if cell_ids is not None and len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
                                    (X.shape[0], len(cell_ids)))
-        label_names = fitting.label_names(labels, cell_ids)
+        label_names = io_labels.label_names(labels, cell_ids)
         gene_names = [str(g) for g in genes]
         if X.shape[0] != len(label_names):
             raise ACTINNInputError("%d cells but %d labels" %
@@ -275,7 +277,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if X.shape[1] != len(gene_names):
             raise ACTINNInputError("%d genes in the matrix but %d gene names" %
                                    (X.shape[1], len(gene_names)))
-        fitting.refuse_repeated_genes(gene_names)
+        refuse_repeated_genes(gene_names)
         refuse_log_normalised(X, cell_ids, source="the reference")
         y, train_idx, valid_idx, weights = self._labels(hp, label_names)
         Xn = library_size_log(X, hp.target_sum, hp.log_base, cell_ids)

@@ -9,8 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
-from deepchem_actinn.io.labels import has_label
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
@@ -96,70 +95,6 @@ def refuse_diverged(ensemble: ACTINNEnsemble, history: dict,
         "lower the learning rate (now %g)" %
         ("" if first is None else " (the cost was %s from epoch %d)" %
          (losses[first], first + 1), learning_rate))
-
-
-def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
-    """The reference labels as an object array of str, one per cell: in
-    row order, or matched to ``cell_ids`` by id for a pandas Series indexed
-    by every one of them in another order (string ids, no repeats); missing
-    labels (None, NaN, empty, or the text of one: ``io.labels.has_label``)
-    are refused, naming the cells; names are stripped of surrounding
-    spaces, as a labels file's are.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from deepchem_actinn.annotator.fitting import label_names
-    >>> label_names(pd.Series({"c2": "T", "c1": "B"}), ["c1", "c2"]).tolist()
-    ['B', 'T']
-    >>> label_names(["B", None], ["c1", "c2"])
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None, NaN, empty or 'nan'): c2; label every cell, or leave the unlabelled ones out
-    """
-    import pandas as pd
-    if isinstance(labels, pd.Series) and cell_ids is not None:
-        index = labels.index.astype(str)
-        ids = pd.Index([str(c) for c in cell_ids])
-        # text ids: an object index in pandas 2, a str one in pandas 3
-        if (pd.api.types.is_string_dtype(labels.index.dtype) and
-                index.is_unique and ids.is_unique and ids.isin(index).all() and
-                not index.equals(ids)):
-            labels = pd.Series(list(labels), index=index,
-                               dtype=object).reindex(ids)
-    values = pd.Series(list(labels), dtype=object)
-    missing = np.flatnonzero(~has_label(values))
-    if len(missing):
-        names = ([str(cell_ids[i]) for i in missing]
-                 if cell_ids is not None else ["row %d" % i for i in missing])
-        raise ACTINNInputError(
-            "%s no label (None, NaN, empty or 'nan'): %s; label every cell, "
-            "or leave the unlabelled ones out" % (counted(
-                len(missing), "reference cell", "has/have"), examples(names)))
-    return np.asarray([str(t).strip() for t in values], dtype=object)
-
-
-def refuse_repeated_genes(genes: Any) -> None:
-    """Refuse gene names that repeat (ignoring case, as genes are
-    matched): a model gene must name one column.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.annotator.fitting import refuse_repeated_genes
-    >>> refuse_repeated_genes(["Actb", "ACTB", "Cd3e"])
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene name appears more than once (ignoring case): ACTB; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
-    """
-    import pandas as pd
-    names = pd.Index([str(g).upper() for g in genes])
-    if not names.is_unique:
-        twice = repeated(names)
-        raise ACTINNInputError(
-            "%s more than once (ignoring case): %s; drop "
-            "the repeats (deepchem_actinn.io.clean_gene_names keeps the "
-            "first of each, as the readers do) or make them unique" % (counted(
-                len(twice), "gene name", "appears/appear"), examples(twice)))
 
 
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 import numpy as np
 
 from deepchem_actinn import confidence as conf
-from deepchem_actinn.annotator.annotation import as_cell_ids
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
+# the rule's margin lives with the hierarchy (the report states it too);
+# it is read from here as well
+from deepchem_actinn.hierarchy import HIERARCHY_MARGIN
+from deepchem_actinn.io.labels import as_cell_ids
 from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:
@@ -30,9 +33,6 @@ if TYPE_CHECKING:
 
     from deepchem_actinn.annotator.annotation import Annotation
     from deepchem_actinn.models.inference import EnsembleScorer
-
-#: Top-two probability gap below which the hierarchy gives the parent type.
-HIERARCHY_MARGIN = 0.2
 
 #: The ``level`` of a cell marked ``Unassigned`` (with a hierarchy; the
 #: others are ``"type"`` or ``"parent"``).

@@ -21,12 +21,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from deepchem_actinn import confidence as conf
-from deepchem_actinn.annotator import fitting, labelling
+from deepchem_actinn.annotator import labelling
 from deepchem_actinn.annotator.inspection import AnnotatorInspection
-from deepchem_actinn.annotator.annotation import (Annotation, as_cell_ids,
-                                                  as_matrix)
+from deepchem_actinn.annotator.annotation import Annotation, as_matrix
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io.counts import refuse_log_normalised
+from deepchem_actinn.io.labels import as_cell_ids, label_names
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.models.inference import EnsembleScorer, model_gene_log
 from deepchem_actinn.models.linear import LinearMember, averaged_probabilities
@@ -130,6 +130,12 @@ class AnnotatorPrediction(AnnotatorInspection):
         """Raw counts as a DeepChem dataset of the networks' input, for
         :attr:`models_` and ``dc.metrics``.
 
+        The input is the annotator's own: each cell normalised over its
+        counts in the model's genes. The ``dc.trans`` transformers
+        (``LibrarySizeLogTransformer`` then ``GeneFilterTransformer``)
+        normalise over all of a cell's genes, as the original ACTINN, so
+        they do not give it.
+
         Parameters
         ----------
         X: np.ndarray or scipy.sparse matrix
@@ -174,7 +180,7 @@ class AnnotatorPrediction(AnnotatorInspection):
         inputs = sp.csr_matrix(inputs).toarray() if sp.issparse(
             inputs) else np.asarray(inputs)
         y = None if labels is None else self.labels_.encode(
-            fitting.label_names(labels, cell_ids)).reshape(-1, 1)
+            label_names(labels, cell_ids)).reshape(-1, 1)
         return dc.data.NumpyDataset(np.asarray(inputs, np.float32),
                                     y,
                                     ids=cell_ids)

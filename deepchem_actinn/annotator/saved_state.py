@@ -21,6 +21,7 @@ import torch
 from deepchem_actinn.confidence import UNASSIGNED
 from deepchem_actinn.errors import (ACTINNInputError, counted, examples,
                                     repeated)
+from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
 
 #: How much larger than its file a saved ``.pt`` file's tensors may be
 #: (``torch.save`` stores them uncompressed; the rest is the zip's
@@ -97,7 +98,8 @@ def refuse_nonfinite(file_path: str, arrays: Dict[str, Any]) -> None:
 
 def check_config(config_path: str, config: Dict[str, Any]) -> None:
     """Refuse an ``annotator.json`` whose genes, types or calibration are
-    not what training makes: lists of unique names (genes ignoring case),
+    not what training makes: lists of unique names (genes by the rule they
+    are matched with, ignoring case and an Ensembl version),
     at least two types and none named ``Unassigned``, a temperature above
     0 and a confidence threshold from 0 to 1."""
     genes, types = config.get("genes"), config.get("type_names")
@@ -107,15 +109,13 @@ def check_config(config_path: str, config: Dict[str, Any]) -> None:
             raise ACTINNInputError("%s is damaged: %s is not a list of names" %
                                    (config_path, name))
     assert isinstance(genes, list) and isinstance(types, list)
-    for noun, keys in (("gene", [g.upper() for g in genes]), ("type", types)):
-        twice = repeated(keys)
-        if twice:
-            raise ACTINNInputError(
-                "%s is damaged: %s more than once%s: %s; a model gene names "
-                "one column and a type one label" %
-                (config_path,
-                 counted(len(twice), noun + " name", "appears/appear"),
-                 " (ignoring case)" if noun == "gene" else "", examples(twice)))
+    refuse_repeated_genes(genes, damaged=config_path)
+    twice = repeated(types)
+    if twice:
+        raise ACTINNInputError(
+            "%s is damaged: %s more than once: %s; a type names one label" %
+            (config_path, counted(len(twice), "type name",
+                                  "appears/appear"), examples(twice)))
     if len(types) < 2 or UNASSIGNED in types:
         raise ACTINNInputError(
             "%s is damaged: its types are %s; an annotator knows at least 2 "

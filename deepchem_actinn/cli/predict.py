@@ -225,10 +225,10 @@ def _chunks(args, annotator, column: str,
     from deepchem_actinn.io.prefetch import prefetch
     upper = not args.keep_gene_case
     if args.scheduler:
-        from deepchem_actinn.distributed import predict_file_dask
-        from deepchem_actinn.distributed.dask_predict import _distributed
+        from deepchem_actinn.distributed import (predict_file_dask,
+                                                 require_distributed)
         try:  # without Dask, the library's message: which extra to install
-            distributed = _distributed()
+            distributed = require_distributed()
         except ImportError as err:
             raise ACTINNInputError("--scheduler %s: %s" %
                                    (args.scheduler, err)) from None

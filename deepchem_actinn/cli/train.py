@@ -14,7 +14,7 @@ from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
-from deepchem_actinn.preprocessing.genes import columns_of
+from deepchem_actinn.preprocessing.genes import columns_of, gene_key
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -37,7 +37,9 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
     Matching is case-insensitive, so this changes no prediction; it keeps
     the reference's own spelling (``Cd3e`` or ``CD3E``) in the saved
     annotator, which is what tells a mouse reference from a human one.
-    The first spelling of each name wins, as when the names were cleaned.
+    Names are paired by the matching rule
+    (:func:`~deepchem_actinn.preprocessing.genes.gene_key`), and the first
+    spelling of each gene wins, as when the names were cleaned.
 
     Examples
     --------
@@ -47,8 +49,8 @@ def original_case(genes: Sequence[str], raw_names: Sequence[str]) -> list:
     """
     spelling: Dict[str, str] = {}
     for name in raw_names:
-        spelling.setdefault(str(name).upper(), str(name))
-    return [spelling.get(str(g).upper(), str(g)) for g in genes]
+        spelling.setdefault(gene_key(name), str(name))
+    return [spelling.get(gene_key(g), str(g)) for g in genes]
 
 
 def file_orientation(args) -> Dict[str, Any]:

@@ -11,6 +11,7 @@ _EXPORTS = {
     "predict_dask": "deepchem_actinn.distributed.dask_predict",
     "predict_file_dask": "deepchem_actinn.distributed.dask_predict",
     "is_dask_array": "deepchem_actinn.distributed.dask_predict",
+    "require_distributed": "deepchem_actinn.distributed.dask_predict",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -55,8 +55,28 @@ _INSTALL = ('Dask prediction needs dask.distributed: pip install '
             '"deepchem-actinn[distributed]"')
 
 
-def _distributed():
-    """The ``distributed`` module, or an ImportError saying what to install."""
+def require_distributed():
+    """Dask's ``distributed`` module (importing ``dask.array`` too), for
+    a caller that starts its own ``Client``; an ImportError that says what
+    to install when Dask is missing.
+
+    Returns
+    -------
+    distributed
+        Dask's ``distributed`` module.
+
+    Raises
+    ------
+    ImportError
+        ``dask.distributed`` is not installed; the message gives the
+        ``pip install`` line of the package's ``distributed`` extra.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.distributed import require_distributed
+    >>> require_distributed().__name__
+    'distributed'
+    """
     try:
         import dask.array  # noqa: F401
         import distributed
@@ -83,7 +103,7 @@ def is_dask_array(X: Any) -> bool:
 
 
 def _client(client):
-    distributed = _distributed()
+    distributed = require_distributed()
     if client is not None:
         return client
     try:
@@ -159,31 +179,31 @@ def _ship(client, annotator: "ACTINNAnnotator", genes: Sequence[str],
 
 
 def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
-                 annotator: "ACTINNAnnotator", genes_missing: int,
-                 gene_column: str) -> "Annotation":
+                 genes_missing: int, gene_column: str) -> "Annotation":
     """The blocks' annotations as one (labels still as each block decided:
-    see :func:`_decide`)."""
-    from deepchem_actinn.annotator import Annotation
-    n_types = len(annotator.type_names)
+    see :func:`_decide`): the first block's, with every block's cells.
+
+    A Dask array has at least one block (one of no rows when it has no
+    cells), so ``parts`` is never empty; each is an ``Annotation`` the
+    annotator made on a worker, so this module needs no import of the
+    annotator (which imports it, for ``annotate`` of a Dask-backed AnnData).
+    """
     scores = [p.novelty_score for p in parts if p.novelty_score is not None]
     reasons = [
         p.unassigned_reason for p in parts if p.unassigned_reason is not None
     ]
-    return Annotation(
+    return dataclasses.replace(
+        parts[0],
         cell_ids=cell_ids,
-        cell_types=np.concatenate([p.cell_types for p in parts])
-        if parts else np.empty(0, object),
-        confidence=np.concatenate([p.confidence for p in parts])
-        if parts else np.empty(0, np.float32),
-        probabilities=np.concatenate([p.probabilities for p in parts])
-        if parts else np.empty((0, n_types), np.float32),
-        type_names=annotator.type_names,
+        cell_types=np.concatenate([p.cell_types for p in parts]),
+        confidence=np.concatenate([p.confidence for p in parts]),
+        probabilities=np.concatenate([p.probabilities for p in parts]),
         genes_missing=genes_missing,
         gene_column=gene_column,
         novelty_score=np.concatenate(scores)
-        if parts and len(scores) == len(parts) else None,
+        if len(scores) == len(parts) else None,
         unassigned_reason=np.concatenate(reasons)
-        if parts and len(reasons) == len(parts) else None)
+        if len(reasons) == len(parts) else None)
 
 
 def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
@@ -195,13 +215,14 @@ def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
     at one cell at a time)."""
     if result.novelty_score is None:
         return result
-    from deepchem_actinn.annotator.labelling import type_labels
     from deepchem_actinn.confidence import UNASSIGNED
-    names, _, label_proba = type_labels(result.probabilities, result.type_names,
-                                        None)
-    decision = annotator.rule_.decide(result.novelty_score,
-                                      result.probabilities.argmax(axis=1),
-                                      label_proba, previous)
+    # without a hierarchy (which Dask prediction refuses) a cell's label is
+    # its top type and the label's probability that type's
+    top = result.probabilities.argmax(axis=1)
+    names = np.asarray(result.type_names, dtype=object)[top]
+    decision = annotator.rule_.decide(result.novelty_score, top,
+                                      result.probabilities.max(axis=1),
+                                      previous)
     names[decision.rejected] = UNASSIGNED
     return dataclasses.replace(result,
                                cell_types=names,
@@ -298,7 +319,7 @@ def predict_dask(annotator: "ACTINNAnnotator",
     if any(np.isnan(n) for n in X.shape):
         raise ACTINNInputError("the Dask array's number of cells is unknown; "
                                "call X.compute_chunk_sizes() first")
-    from deepchem_actinn.annotator.annotation import as_cell_ids
+    from deepchem_actinn.io.labels import as_cell_ids
     ids = as_cell_ids(cell_ids, X.shape[0])
     positions = annotator.gene_positions(genes)  # refuses a poor match
     if allow_non_integer:
@@ -329,8 +350,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
     finally:
         client.cancel(futures + [shipped])
     return _decide(
-        _concatenate(parts, ids, annotator, int((positions < 0).sum()),
-                     "var_names"), annotator, None)
+        _concatenate(parts, ids, int((positions < 0).sum()), "var_names"),
+        annotator, None)
 
 
 def predict_file_dask(

@@ -2,7 +2,10 @@
 
 The columns of :func:`~deepchem_actinn.io.read` and of every chunk of
 :func:`~deepchem_actinn.io.iter_cell_chunks` follow this one rule. Matching
-the names to a model's genes is :mod:`deepchem_actinn.preprocessing.genes`.
+the names to a model's genes is :mod:`deepchem_actinn.preprocessing.genes`;
+the form in which it compares two names, :func:`gene_key`, is defined here,
+below it, because the readers need it too: a repeat is a name that is one
+gene with an earlier one by that rule.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ _VERSIONED = re.compile(r"^(ENS[A-Z]*\d{4,})\.\d+$")
 
 
 def gene_key(name) -> str:
-    """The form in which gene names are compared when matched to a model's
-    (:mod:`deepchem_actinn.preprocessing.genes`): upper case, and an Ensembl
-    id without its version suffix.
+    """The form in which gene names are compared: upper case, and an
+    Ensembl id without its version suffix. Two names of one key are one
+    gene wherever genes meet: a query's matched to a model's, repeats
+    dropped by the readers (:func:`~deepchem_actinn.io.clean_gene_names`)
+    and refused in a reference
+    (:func:`~deepchem_actinn.preprocessing.genes.refuse_repeated_genes`).
+
+    Defined with the readers, the lowest layer that needs it; the gene
+    matching of :mod:`deepchem_actinn.preprocessing` imports it from here.
 
     Examples
     --------
-    >>> from deepchem_actinn.io.genes import gene_key
+    >>> from deepchem_actinn.preprocessing.genes import gene_key
     >>> gene_key("Cd3e"), gene_key("ENSMUSG00000000001.4")
     ('CD3E', 'ENSMUSG00000000001')
     >>> gene_key("ENSG00000002586.20_PAR_Y")  # not a version: kept whole
@@ -47,6 +56,12 @@ def clean_gene_names(names: Strings,
                      quiet: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Upper-case gene names and drop repeats, as the ACTINN scripts did,
     and genes without a name (which no model gene can match), saying so.
+
+    A repeat is a name that is one gene with an earlier one by the rule
+    genes are matched with
+    (:func:`~deepchem_actinn.preprocessing.genes.gene_key`: ignoring case
+    and an Ensembl version), whether or not the names are upper-cased: no model could
+    tell the two columns apart.
 
     Parameters
     ----------
@@ -64,7 +79,7 @@ def clean_gene_names(names: Strings,
         The kept names (object array of str), in their original order.
     keep: numpy.ndarray
         Boolean mask over ``names``: True for the first occurrence of each
-        name (not for a blank one). Apply it to the gene columns of the
+        gene (not for a blank name). Apply it to the gene columns of the
         matrix.
 
     Examples
@@ -73,6 +88,10 @@ def clean_gene_names(names: Strings,
     >>> kept, keep = clean_gene_names(["Actb", "Gapdh", "ACTB"])
     >>> list(kept), keep.tolist()
     (['ACTB', 'GAPDH'], [True, True, False])
+    >>> kept, keep = clean_gene_names(["ENSMUSG00000000001.4", "Actb",
+    ...                                "ENSMUSG00000000001.5"])
+    >>> list(kept), keep.tolist()
+    (['ENSMUSG00000000001.4', 'ACTB'], [True, True, False])
     """
     index = pd.Index(as_str_array(names), dtype=object)
     spelled = index  # as the file spells them, for the messages
@@ -84,7 +103,8 @@ def clean_gene_names(names: Strings,
             "%s without a name left out (no model gene can match it), at "
             "gene positions %s", counted(int(blank.sum()), "gene"),
             examples((np.flatnonzero(blank) + 1).tolist()))
-    repeated = np.asarray(index.duplicated(keep="first")) & ~blank
+    keys = pd.Index([gene_key(name) for name in index], dtype=object)
+    repeated = np.asarray(keys.duplicated(keep="first")) & ~blank
     keep = ~(repeated | blank)
     if repeated.any() and not quiet:
         logger.info(

@@ -5,7 +5,8 @@ header ``cellname<TAB>celltype`` that ACTINN's ``predicted_label.txt``
 starts with, or under a header with an empty first field, as pandas writes
 an unnamed index (``adata.obs["cell_type"].to_csv(path, sep="\t")``).
 :data:`LABEL_HEADER` is ACTINN's header, spelled once here for the readers
-and the writers.
+and the writers. The cells' ids and labels as the rest of the package takes
+them (:func:`as_cell_ids`, :func:`label_names`) are checked here too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import itertools
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import pandas as pd
@@ -369,6 +371,67 @@ def has_label(values: pd.Series) -> np.ndarray:
     """
     text = values.astype(str).str.strip()
     return (values.notna() & ~text.isin(MISSING_LABELS)).to_numpy(dtype=bool)
+
+
+def as_cell_ids(cell_ids: Optional[Sequence],
+                n_cells: int,
+                start: int = 0) -> np.ndarray:
+    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
+    None, numbered from ``start``), refusing a count that is not the
+    matrix's.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.labels import as_cell_ids
+    >>> as_cell_ids(None, 2).tolist(), as_cell_ids(None, 2, start=5).tolist()
+    (['0', '1'], ['5', '6'])
+    """
+    ids = np.asarray([str(i) for i in range(start, start + n_cells)]
+                     if cell_ids is None else [str(c) for c in cell_ids],
+                     dtype=object)
+    if len(ids) != n_cells:
+        raise ACTINNInputError("%d cells but %d cell ids" % (n_cells, len(ids)))
+    return ids
+
+
+def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
+    """The reference labels as an object array of str, one per cell: in
+    row order, or matched to ``cell_ids`` by id for a pandas Series indexed
+    by every one of them in another order (string ids, no repeats); missing
+    labels (None, NaN, empty, or the text of one: :func:`has_label`)
+    are refused, naming the cells; names are stripped of surrounding
+    spaces, as a labels file's are.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from deepchem_actinn.io.labels import label_names
+    >>> label_names(pd.Series({"c2": "T", "c1": "B"}), ["c1", "c2"]).tolist()
+    ['B', 'T']
+    >>> label_names(["B", None], ["c1", "c2"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None, NaN, empty or 'nan'): c2; label every cell, or leave the unlabelled ones out
+    """
+    if isinstance(labels, pd.Series) and cell_ids is not None:
+        index = labels.index.astype(str)
+        ids = pd.Index([str(c) for c in cell_ids])
+        # text ids: an object index in pandas 2, a str one in pandas 3
+        if (pd.api.types.is_string_dtype(labels.index.dtype) and
+                index.is_unique and ids.is_unique and ids.isin(index).all() and
+                not index.equals(ids)):
+            labels = pd.Series(list(labels), index=index,
+                               dtype=object).reindex(ids)
+    values = pd.Series(list(labels), dtype=object)
+    missing = np.flatnonzero(~has_label(values))
+    if len(missing):
+        names = ([str(cell_ids[i]) for i in missing]
+                 if cell_ids is not None else ["row %d" % i for i in missing])
+        raise ACTINNInputError(
+            "%s no label (None, NaN, empty or 'nan'): %s; label every cell, "
+            "or leave the unlabelled ones out" % (counted(
+                len(missing), "reference cell", "has/have"), examples(names)))
+    return np.asarray([str(t).strip() for t in values], dtype=object)
 
 
 #: What :func:`match_labels` suggests for unlabelled reference cells.

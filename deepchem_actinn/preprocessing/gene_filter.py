@@ -28,7 +28,8 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.preprocessing.gene_stats import (GeneStats, is_matrix,
                                                       row_blocks)
-from deepchem_actinn.preprocessing.genes import gene_positions
+from deepchem_actinn.preprocessing.genes import (gene_positions,
+                                                 refuse_repeated_genes)
 from deepchem_actinn.types import Matrix, Strings
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,9 @@ class GeneFilter:
             than memory.
         genes: sequence of str, optional
             Gene names, one per column; needed to align other data by name.
+            Two that are one gene by the matching rule (``Actb`` and
+            ``ACTB``; two versions of one Ensembl id) are refused
+            (:func:`~deepchem_actinn.preprocessing.genes.refuse_repeated_genes`).
 
         Returns
         -------
@@ -211,9 +215,10 @@ class GeneFilter:
             raise ACTINNInputError(
                 "a block of cells has %d genes, the earlier blocks %d" %
                 (X.shape[1], self.n_genes_in_))
-        names = self._check_genes(genes, self.n_genes_in_)
+        names = self._check_genes(genes, self.n_genes_in_, first=False)
         if names is not None:
             if self.genes_in_ is None:
+                refuse_repeated_genes(names)
                 self.genes_in_ = names
             elif not np.array_equal(names, self.genes_in_):
                 raise ACTINNInputError(
@@ -223,7 +228,11 @@ class GeneFilter:
 
     @staticmethod
     def _check_genes(genes: Optional[Strings],
-                     n_genes: int) -> Optional[np.ndarray]:
+                     n_genes: int,
+                     first: bool = True) -> Optional[np.ndarray]:
+        """The names as an array, one per column; the first time (not for
+        each later block, which must repeat them), refusing two that are
+        one gene by the matching rule."""
         if genes is None:
             return None
         names = np.asarray([str(g) for g in genes], dtype=object)
@@ -231,6 +240,8 @@ class GeneFilter:
             raise ACTINNInputError(
                 "the training data has %d genes but %d gene names were given" %
                 (n_genes, len(names)))
+        if first:
+            refuse_repeated_genes(names)
         return names
 
     def _select(self) -> None:

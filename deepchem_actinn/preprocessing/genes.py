@@ -15,6 +15,15 @@ unmatched genes gives one constant label for every cell.
 Matching ignores case, so a human query (``CD3E``) matches a mouse model
 (``Cd3e``) without an error; :func:`species_warning` tells it from how the
 names are capitalised.
+
+The form in which two names are compared is
+:func:`~deepchem_actinn.io.genes.gene_key` (upper case, an Ensembl id without
+its version). It is defined in :mod:`deepchem_actinn.io.genes`, the lowest
+layer that needs it (the readers drop repeated genes by it, and tell a file's
+layout from its gene names), and used from there by everything here. Genes
+that are one gene by it cannot be told apart by any model:
+:func:`refuse_repeated_genes` refuses them in a reference (fitting an
+annotator or a gene filter) and in a saved annotator.
 """
 import logging
 import math
@@ -24,7 +33,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io.genes import gene_key
 
 logger = logging.getLogger(__name__)
@@ -32,6 +41,78 @@ logger = logging.getLogger(__name__)
 
 def _keys(names: Iterable) -> List[str]:
     return [gene_key(n) for n in names]
+
+
+def repeated_genes(genes: Iterable) -> List[str]:
+    """The gene names that are one gene by the matching rule
+    (:func:`~deepchem_actinn.preprocessing.genes.gene_key`: ignoring case
+    and an Ensembl version), each group as its spellings joined by ``/``, in the order of
+    their first appearance.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.preprocessing.genes import repeated_genes
+    >>> repeated_genes(["Actb", "ENSMUSG00000000001.4", "ACTB", "Cd3e",
+    ...                 "ENSMUSG00000000001.5"])
+    ['Actb/ACTB', 'ENSMUSG00000000001.4/ENSMUSG00000000001.5']
+    >>> repeated_genes(["Cd3e", "Cd3e"]), repeated_genes(["Cd3e", "Cd3d"])
+    (['Cd3e'], [])
+    """
+    spellings: Dict[str, List[str]] = {}
+    for name in genes:
+        spellings.setdefault(gene_key(name), []).append(str(name))
+    return [
+        "/".join(dict.fromkeys(names))
+        for names in spellings.values()
+        if len(names) > 1
+    ]
+
+
+def refuse_repeated_genes(genes: Iterable,
+                          damaged: Optional[str] = None) -> None:
+    """Refuse gene names of which two are one gene by the matching rule
+    (:func:`~deepchem_actinn.preprocessing.genes.repeated_genes`): a model
+    gene must name one column of a query,
+    and one column must not feed two model genes.
+
+    Parameters
+    ----------
+    genes: sequence of str
+        A reference's (or a gene filter's, or a saved annotator's) genes.
+    damaged: str, optional
+        The saved file the names were read from: the message then says the
+        file is damaged (training never writes such names) rather than how
+        to mend a reference.
+
+    Raises
+    ------
+    ACTINNInputError
+        Naming the genes that collide, each group as its spellings.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
+    >>> refuse_repeated_genes(["Actb", "Cd3e"])
+    >>> refuse_repeated_genes(["ENSMUSG00000000001.4", "Cd3e",
+    ...                        "ENSMUSG00000000001.5"])
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: 1 gene is named more than once (names are compared ignoring case and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
+    """
+    twice = repeated_genes(genes)
+    if not twice:
+        return
+    found = (
+        "%s more than once (names are compared ignoring case and an "
+        "Ensembl version): %s" %
+        (counted(len(twice), "gene", "is named/are named"), examples(twice)))
+    if damaged is not None:
+        raise ACTINNInputError(
+            "%s is damaged: %s; a model gene names one column" %
+            (damaged, found))
+    raise ACTINNInputError(
+        "%s; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the "
+        "first of each, as the readers do) or make them unique" % found)
 
 
 def choose_gene_column(model_genes: Sequence[str],

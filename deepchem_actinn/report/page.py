@@ -342,7 +342,7 @@ def _level_section(predicted: np.ndarray, levels: np.ndarray,
     """How many cells a type hierarchy labelled with a parent type, and
     which parents; the rule that gives them, and (``scored``: with true
     labels) how they are scored."""
-    from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
+    from deepchem_actinn.hierarchy import HIERARCHY_MARGIN
     parent = np.asarray(levels) == "parent"
     names, counts = np.unique(np.asarray(predicted)[parent], return_counts=True)
     frame = pd.DataFrame({"cells": counts}, index=pd.Index(names))

@@ -2,8 +2,31 @@
 
 A thin wrapper: the filter itself (fitting, the tie rule, alignment by gene
 name) is :class:`~deepchem_actinn.preprocessing.gene_filter.GeneFilter`,
-the same object the annotator uses, so both paths keep the same genes and
-match names by the same rule.
+the class the annotator fits too. What the two paths share is the rule:
+the same selection from the same statistics, and query genes matched to
+the kept ones by the same names
+(:mod:`deepchem_actinn.preprocessing.genes`).
+
+What they do not share, so that the same counts need not give the same
+columns or values:
+
+- the percentiles: this transformer's default is ACTINN's ``(1, 99)``;
+  :class:`~deepchem_actinn.annotator.ACTINNAnnotator`'s is ``(0, 100)``,
+  which keeps every expressed gene;
+- the normalisation: here, as in the original ACTINN, each cell is
+  normalised over all its genes
+  (:class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`)
+  and the kept columns are then taken; the annotator normalises each cell
+  over the model's genes only
+  (:func:`~deepchem_actinn.models.inference.model_gene_log`), so a query's
+  genes outside the model (and model genes it lacks) do not change its
+  library size.
+
+To feed an annotator's own networks
+(:attr:`ACTINNAnnotator.models_ <deepchem_actinn.ACTINNAnnotator.models_>`),
+build their input with :meth:`ACTINNAnnotator.to_dataset
+<deepchem_actinn.ACTINNAnnotator.to_dataset>`, not with these
+transformers.
 """
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple, Union
 
@@ -72,6 +95,15 @@ class GeneFilterTransformer(Transformer):
     :class:`~deepchem_actinn.transformers.normalise.LibrarySizeLogTransformer`)
     with its gene names. The statistics are computed chunk by chunk, so a
     ``DiskDataset`` or a sparse matrix is never densified as a whole.
+    Two gene names that are one gene by the matching rule (``Actb`` and
+    ``ACTB``, two versions of one Ensembl id) are refused.
+
+    The selection rule is the annotator's
+    (:class:`~deepchem_actinn.preprocessing.gene_filter.GeneFilter`); its
+    default percentiles and its normalisation are not (this module's
+    description says how they differ): for the input of an annotator's
+    networks use :meth:`ACTINNAnnotator.to_dataset
+    <deepchem_actinn.ACTINNAnnotator.to_dataset>`.
 
     ``transform(dataset)`` on data in the training gene order keeps the
     filter's columns. Data from another source is aligned by gene name with
@@ -155,9 +187,6 @@ class GeneFilterTransformer(Transformer):
                 raise ValueError(
                     "GeneFilterTransformer is fit on training data: pass "
                     "dataset= and genes= (or a fitted gene_filter=)")
-            from deepchem_actinn.annotator.fitting import \
-                refuse_repeated_genes
-            refuse_repeated_genes(genes)  # a kept gene names one column
             gene_filter = GeneFilter(total_percentiles, cv_percentiles,
                                      min_overlap, chunk_size)
             gene_filter.fit(_normalised(_blocks(dataset, chunk_size)), genes)
