@@ -429,8 +429,8 @@ def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
     cut["unassigned"]["threshold"] = 7
     (other / RECORD).write_text(json.dumps(cut))
     assert _report(other / "predicted_label.txt", tmp_path / "seven") == 0
-    assert ("%s is damaged (ValueError: threshold 7.0 is not in [0, 1]); the "
-            "report leaves it out" %
+    assert ("%s is damaged (unassigned.threshold: the number 7, where a "
+            "number in [0, 1] is expected); the report leaves it out" %
             (other / RECORD)) in capsys.readouterr().err
     # a record that is valid JSON but not usable: still a warning
     record = json.loads(good)
@@ -438,7 +438,7 @@ def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
     (out / RECORD).write_text(json.dumps(record))
     assert _report(labels, tmp_path / "missing_key") == 0
     err = capsys.readouterr().err
-    assert "%s is damaged (KeyError" % (out / RECORD) in err
+    assert "%s is damaged (unassigned: missing)" % (out / RECORD) in err
     # predictions without a record (the original ACTINN's): no word of it
     (out / RECORD).unlink()
     assert _report(labels, tmp_path / "none") == 0
