@@ -1,5 +1,5 @@
-"""``prediction.json``: how ``actinn predict`` and ``actinn run`` made the
-labels beside it (what ``actinn report`` shows of it is
+"""``prediction.json``: how ``actinn predict``, ``actinn run`` and ``actinn
+demo`` made the labels beside it (what ``actinn report`` shows of it is
 :mod:`~deepchem_actinn.cli.record_report`).
 
 The record is written with the prediction's other files, in the same
@@ -7,7 +7,8 @@ atomic step (before ``predicted_label.txt``, which appears last), so a
 directory's record always describes the labels beside it. It holds the
 command line and when it finished, the versions of the package, Python and the
 numerical libraries, the query (file, format, matrix), the model (its
-directory, or trained by this ``actinn run``, with its training record),
+directory, or trained by this ``actinn run`` or ``demo``, with its training
+record),
 the ``Unassigned`` rule and how many cells it marked and why, the type
 hierarchy, the majority vote, the ambient RNA removal, the genes matched,
 how the query was read (whole, chunk by chunk, on Dask), the cells per
@@ -96,7 +97,8 @@ def _unassigned(args, annotator, summary) -> Dict[str, Any]:
     """The ``Unassigned`` rule used and the cells it marked, by reason."""
     from deepchem_actinn.confidence import UNASSIGNED
     marked = int(summary.type_counts.get(UNASSIGNED, 0))
-    if args.unassigned:
+    threshold = getattr(args, "threshold", None)  # demo takes neither
+    if getattr(args, "unassigned", False):
         least = float(annotator.rule_.min_assigned_probability)
         found: Dict[str, Any] = dict(mode="rule",
                                      min_assigned_probability=least,
@@ -110,10 +112,10 @@ def _unassigned(args, annotator, summary) -> Dict[str, Any]:
                 "by_type": summary.by_type
             }
         return found
-    if args.threshold is not None:  # its one reason: under the threshold
+    if threshold is not None:  # its one reason: under the threshold
         return {
             "mode": "threshold",
-            "threshold": float(args.threshold),
+            "threshold": float(threshold),
             "cells": marked,
             "low_probability": marked
         }
@@ -210,7 +212,7 @@ def _matrix(args, fmt: str) -> Optional[str]:
 
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:
     """The model: its directory (loaded from, or with ``actinn run -m``
-    saved to), what it is (its settings in words and its parameters), its
+    saved to; None for one saved nowhere, as ``actinn demo``'s), what it is (its settings in words and its parameters), its
     fingerprint, the types, its training record."""
     from deepchem_actinn.annotator.inspection import model_words
     where = getattr(args, "save_model", None) if trained else args.model
@@ -258,13 +260,10 @@ def prediction_record(args,
     dict
         What :func:`write_record` writes.
     """
-    from deepchem_actinn._version import __version__
     from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
-    from deepchem_actinn.annotator.provenance import environment
     from deepchem_actinn.cli.predict import _whole_query
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
-    argv = _command(args)
     fmt = path_and_format(args.test_set, args.test_format)[1]
     query = dict(
         _file(args.test_set),
@@ -279,13 +278,77 @@ def prediction_record(args,
     reading = dict(mode=mode,
                    chunk_size=None if mode == "whole" else args.chunk_size,
                    scheduler=args.scheduler)
-    genes = dict(model=summary.n_model_genes,
-                 matched=summary.n_model_genes - summary.genes_missing,
-                 missing=summary.genes_missing,
-                 gene_column=gene_column,
-                 min_overlap=float(annotator.min_overlap))
     hierarchy = None if not args.hierarchy else dict(_file(args.hierarchy),
                                                      margin=HIERARCHY_MARGIN)
+    return _record(args,
+                   summary,
+                   files,
+                   labels_path,
+                   query=query,
+                   reading=reading,
+                   model=_model(args, annotator, trained),
+                   genes=_genes(annotator, summary, gene_column),
+                   unassigned=_unassigned(args, annotator, summary),
+                   hierarchy=hierarchy,
+                   majority_voting=_voting(args, annotator, summary.n_cells),
+                   remove_ambient=bool(args.remove_ambient))
+
+
+def demo_record(args, annotator, summary, query: Any, query_format: str,
+                files: Sequence[str], labels_path: Any) -> Dict[str, Any]:
+    """The record of ``actinn demo``'s prediction: the bundled ``query``
+    (of ``query_format``), read whole, labelled by the annotator the demo
+    trained and saved nowhere (no model directory: ``null``), with its
+    genes matched through ``var_names``, without an ``Unassigned`` rule (the
+    demo takes neither ``--unassigned`` nor ``--threshold``), no hierarchy,
+    vote or ambient RNA removal; the other arguments are those of
+    :func:`prediction_record`.
+
+    Returns
+    -------
+    dict
+        What :func:`write_record` writes, of the layout
+        :func:`prediction_record` gives.
+    """
+    query_fields = dict(_file(query),
+                        format=query_format,
+                        layer=None,
+                        matrix=None,
+                        orientation=None,
+                        upper_case_genes=not args.keep_gene_case,
+                        allow_non_integer=False)
+    return _record(args,
+                   summary,
+                   files,
+                   labels_path,
+                   query=query_fields,
+                   reading=dict(mode="whole", chunk_size=None, scheduler=None),
+                   model=_model(args, annotator, True),
+                   genes=_genes(annotator, summary, "var_names"),
+                   unassigned=_unassigned(args, annotator, summary),
+                   hierarchy=None,
+                   majority_voting=None,
+                   remove_ambient=False)
+
+
+def _genes(annotator, summary, gene_column: str) -> Dict[str, Any]:
+    """The model's genes, those the query matched and how."""
+    return dict(model=summary.n_model_genes,
+                matched=summary.n_model_genes - summary.genes_missing,
+                missing=summary.genes_missing,
+                gene_column=gene_column,
+                min_overlap=float(annotator.min_overlap))
+
+
+def _record(args, summary, files: Sequence[str], labels_path: Any,
+            **parts: Any) -> Dict[str, Any]:
+    """A record: what every prediction records (the command, where and
+    when it ran, the versions, the device, the cells and labels, the files
+    written and the labels file's digest) around the ``parts`` that say
+    how this one was made (query, reading, model, genes, the rules)."""
+    from deepchem_actinn._version import __version__
+    from deepchem_actinn.annotator.provenance import environment
+    argv = _command(args)
     counts = sorted(summary.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     outputs = {
         "files": [str(f) for f in files if f != RECORD_FILE],
@@ -301,14 +364,7 @@ def prediction_record(args,
                   package_version=__version__,
                   **environment(),
                   device=summary.device,
-                  query=query,
-                  reading=reading,
-                  model=_model(args, annotator, trained),
-                  genes=genes,
-                  unassigned=_unassigned(args, annotator, summary),
-                  hierarchy=hierarchy,
-                  majority_voting=_voting(args, annotator, summary.n_cells),
-                  remove_ambient=bool(args.remove_ambient),
+                  **parts,
                   cells=summary.n_cells,
                   labels=dict(counts),
                   outputs=outputs)

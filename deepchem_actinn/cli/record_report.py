@@ -1,6 +1,6 @@
-"""``prediction.json`` read back for ``actinn report``: checked to be a
-prediction record of the labels beside it, and said in a few lines for the
-page's information table.
+"""``prediction.json`` read back for ``actinn report`` (and the page of
+``actinn demo``): checked to be a prediction record of the labels beside
+it, and said in a few lines for the page's information table.
 
 Every field the page shows is read through :class:`RecordFields`, which
 checks it has the shape the record's writer
@@ -307,6 +307,8 @@ def _unassigned_words(rule: RecordFields, command: str) -> str:
     if mode == "threshold":
         return "a confidence threshold of %g (--threshold): %s Unassigned" % (
             rule.number("threshold", 0.0, 1.0), marked)
+    if command == "demo":  # it takes neither flag
+        return "none (actinn demo marks no cell Unassigned)"
     return "none (neither --unassigned nor --threshold)"
 
 
