@@ -1,8 +1,8 @@
-"""``prediction.json``: ``actinn predict`` and ``actinn run`` say how the
-labels beside it were made, on every writing path (whole, chunk by chunk,
-on Dask, ``run``), replaced with the labels or not at all; ``actinn
-report`` shows it, and warns about a record it cannot use
-(deepchem_actinn/cli/record.py)."""
+"""``prediction.json``: ``actinn predict``, ``actinn run`` and ``actinn
+demo`` say how the labels beside it were made, on every writing path
+(whole, chunk by chunk, on Dask, ``run``, ``demo``), replaced with the
+labels or not at all; ``actinn report`` shows it, and warns about a record
+it cannot use (deepchem_actinn/cli/record.py, record_report.py)."""
 import datetime
 import hashlib
 import json
@@ -429,8 +429,8 @@ def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
     cut["unassigned"]["threshold"] = 7
     (other / RECORD).write_text(json.dumps(cut))
     assert _report(other / "predicted_label.txt", tmp_path / "seven") == 0
-    assert ("%s is damaged (ValueError: threshold 7.0 is not in [0, 1]); the "
-            "report leaves it out" %
+    assert ("%s is damaged (unassigned.threshold: the number 7, where a "
+            "number in [0, 1] is expected); the report leaves it out" %
             (other / RECORD)) in capsys.readouterr().err
     # a record that is valid JSON but not usable: still a warning
     record = json.loads(good)
@@ -438,7 +438,7 @@ def test_report_warns_about_a_record_it_cannot_use(model, tmp_path, capsys):
     (out / RECORD).write_text(json.dumps(record))
     assert _report(labels, tmp_path / "missing_key") == 0
     err = capsys.readouterr().err
-    assert "%s is damaged (KeyError" % (out / RECORD) in err
+    assert "%s is damaged (unassigned: missing)" % (out / RECORD) in err
     # predictions without a record (the original ACTINN's): no word of it
     (out / RECORD).unlink()
     assert _report(labels, tmp_path / "none") == 0
@@ -511,3 +511,88 @@ def test_an_h5ad_query_records_the_matrix_read(model, tmp_path):
     assert record["query"]["matrix"] == "layers['counts']"
     assert _report(out / "predicted_label.txt", tmp_path / "r") == 0
     assert ("1,000 cells (h5ad, layers['counts'])" in _page(tmp_path / "r"))
+
+
+def test_demo_records_its_prediction_and_report_reads_it(tmp_path, capsys):
+    """``actinn demo`` writes the record of what it did (the bundled test
+    set, read whole; the annotator it trained, saved nowhere; no
+    Unassigned rule), shows it on its page as ``actinn report`` does, said
+    once; ``actinn report`` on its directory reads it without a warning."""
+    import html
+    out = tmp_path / "demo"
+    argv = [
+        "demo", "-o",
+        str(out), "--networks", "1", "-ne", "1", "--threads", "1", "--device",
+        "cpu", "-q"
+    ]
+    assert main(argv) == 0
+    assert {
+        "predicted_label.txt", "predicted_probabilities.txt", RECORD,
+        "report.html"
+    } <= {p.name for p in out.iterdir()}
+    record = record_of(out)
+    check_labels(record, out)
+    assert record["argv"] == argv
+    assert record["command"] == shlex.join(["actinn"] + argv)
+    assert record["device"] == "cpu"
+    assert record["query"] == {
+        "file": str(PATHS["test"]),
+        "absolute": os.path.abspath(PATHS["test"]),
+        "format": "actinn_h5",
+        "layer": None,
+        "matrix": None,
+        "orientation": None,
+        "upper_case_genes": True,
+        "allow_non_integer": False
+    }
+    assert record["reading"] == {
+        "mode": "whole",
+        "chunk_size": None,
+        "scheduler": None
+    }
+    model = record["model"]
+    assert model["directory"] is None and model["absolute"] is None
+    assert model["trained_in_this_run"] is True
+    assert model["model"] == "1 network and a logistic regression (weight 0.5)"
+    assert len(model["fingerprint"]) == 64
+    assert model["training"]["command"] == record["command"]
+    assert model["training"]["reference"]["file"] == str(PATHS["train"])
+    n_genes = 1921  # the bundled training set's, past the gene filter
+    assert record["genes"] == {
+        "model": n_genes,
+        "matched": n_genes,
+        "missing": 0,
+        "gene_column": "var_names",
+        "min_overlap": 0.5
+    }
+    assert record["unassigned"] == {"mode": "none", "cells": 0}
+    assert record["hierarchy"] is None
+    assert record["majority_voting"] is None
+    assert record["remove_ambient"] is False
+    assert record["outputs"]["files"] == [
+        "predicted_probabilities.txt", "predicted_label.txt"
+    ]
+    shown = [
+        "<th>prediction command</th><td>%s (in %s)</td>" %
+        (record["command"], os.getcwd()),
+        "<th>query</th><td>%s: 1,000 cells (actinn_h5)</td>" % PATHS["test"],
+        "<th>model</th><td>trained by this actinn demo (not saved): 1 "
+        "network and a logistic regression (weight 0.5)</td>",
+        "<th>training command</th><td>the prediction command (demo)</td>",
+        "<th>genes</th><td>{0:,} of the model's {0:,} matched (query genes "
+        "through var_names)</td>".format(n_genes),
+        "<th>Unassigned rule</th><td>none (actinn demo marks no cell "
+        "Unassigned)</td>",
+    ]
+    page = html.unescape((out / "report.html").read_text("utf-8"))
+    for line in shown:
+        assert line in page, line
+    assert page.count(record["command"]) == 1  # not again as the training's
+    assert "genes used" not in page  # the genes line says it
+    assert "<th>epochs (best), per network</th><td>1 (1)</td>" in page
+    capsys.readouterr()
+    assert _report(out / "predicted_label.txt", tmp_path / "r") == 0
+    assert capsys.readouterr().err == ""
+    page = _page(tmp_path / "r")
+    for line in shown:
+        assert line in page, line

@@ -189,8 +189,8 @@ def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
         "demo", "--networks", "1", "-ne", "1", "--threads", "1", "-o",
         str(tmp_path / "d"), "-q"
     ]
-    # an earlier prediction's record there is refused, then goes with the
-    # labels it described (the demo's labels are not its)
+    # an earlier prediction's record there is refused, then replaced by the
+    # demo's own (of the demo's labels)
     (tmp_path / "d").mkdir()
     stale = tmp_path / "d" / "prediction.json"
     stale.write_text("{}")
@@ -198,7 +198,8 @@ def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     assert "prediction.json" in capsys.readouterr().err
     argv.append("--overwrite")
     assert main(argv) == 0
-    assert not stale.exists()
+    record = json.loads(stale.read_text())
+    assert record["argv"] == argv and record["cells"] == 1000
     page = html.unescape((tmp_path / "d" / "report.html").read_text())
     assert "actinn " + " ".join(argv) in page
     assert (

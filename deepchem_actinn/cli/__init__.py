@@ -7,7 +7,8 @@ command group (:mod:`~deepchem_actinn.cli.train`,
 :mod:`~deepchem_actinn.cli.predict`, with the files it writes in
 :mod:`~deepchem_actinn.cli.outputs`, its checks of the query in
 :mod:`~deepchem_actinn.cli.query_checks` and its record in
-:mod:`~deepchem_actinn.cli.record`; :mod:`~deepchem_actinn.cli.report`,
+:mod:`~deepchem_actinn.cli.record`, read back by
+:mod:`~deepchem_actinn.cli.record_report`; :mod:`~deepchem_actinn.cli.report`,
 :mod:`~deepchem_actinn.cli.misc`); the work is done by the annotator, the
 readers and writers, the report and the simulator, through their public
 names.

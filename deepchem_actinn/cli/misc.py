@@ -5,7 +5,7 @@ import shlex
 import shutil
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from deepchem_actinn.cli.common import matrix_options, value_options
 from deepchem_actinn.cli.progress import Progress, held_stderr
@@ -204,10 +204,13 @@ def cmd_sample_data(args) -> None:
 
 def cmd_demo(args) -> None:
     """``actinn demo``: train on the bundled sample, predict its test set,
-    score it and write the report (with the UMAP of the test cells)."""
-    from deepchem_actinn.annotator.inspection import model_words
+    score it and write the predictions with their record
+    (``prediction.json``) and the report (with the UMAP of the test cells
+    and what the record says)."""
     from deepchem_actinn.cli.outputs import (LABEL_FILE, PROBABILITY_FILE,
                                              RECORD_FILE)
+    from deepchem_actinn.cli.record import demo_record, write_record
+    from deepchem_actinn.cli.record_report import describe_record
     from deepchem_actinn.cli.train import epochs_per_network, train_annotator
     from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                           tabula_muris_sample_paths)
@@ -238,7 +241,7 @@ def cmd_demo(args) -> None:
     predict_s = time.perf_counter() - start
     truth = test.obs["cell_type"].to_numpy()
     summary = summary_metrics(truth, result.cell_types, annotator.type_names)
-    # an earlier prediction's record goes with its labels (demo writes none)
+    # the record, with the labels: an earlier prediction's goes with its own
     names = [PROBABILITY_FILE, RECORD_FILE, LABEL_FILE]
     with atomic_files(out_dir, names, overwrite=args.overwrite,
                       parents=True) as tmp:
@@ -248,8 +251,21 @@ def cmd_demo(args) -> None:
                                confidence=result.confidence)
         write_probabilities(tmp / PROBABILITY_FILE, result.cell_ids,
                             result.type_names, result.probabilities)
+        record = demo_record(args, annotator, _demo_summary(annotator, result),
+                             paths["test"], "actinn_h5", names,
+                             tmp / LABEL_FILE)
+        write_record(tmp, record)
     epochs = epochs_per_network(annotator.histories_)
-    from deepchem_actinn.annotator.provenance import describe
+    # the page shows the record as actinn report does, and what the demo
+    # alone knows (the epochs, the calibration) after the model's line
+    info: Dict[str, object] = {}
+    for key, line in describe_record(record).items():
+        info[key] = line
+        if key == "model":
+            info["epochs (best), per network"] = epochs
+            info["calibration error before / after"] = "%.3f / %.3f" % (
+                annotator.calibration_["ece_before"],
+                annotator.calibration_["ece_after"])
     report = write_report(out_dir,
                           result.cell_types,
                           result.confidence,
@@ -258,22 +274,22 @@ def cmd_demo(args) -> None:
                           history=annotator.histories_,
                           query=test,
                           overwrite=True,
-                          extra_info={
-                              "model":
-                                  model_words(annotator),
-                              "genes used":
-                                  len(annotator.genes_),
-                              "epochs (best), per network":
-                                  epochs,
-                              "calibration error before / after":
-                                  "%.3f / %.3f" %
-                                  (annotator.calibration_["ece_before"],
-                                   annotator.calibration_["ece_after"]),
-                              **describe(annotator.training_),
-                          })
+                          extra_info=info)
     print("Trained in %.1f s (epochs (best), per network: %s), predicted %d "
           "cells in %.2f s" % (fit_s, epochs, test.n_obs, predict_s))
     print("accuracy %.4f   macro F1 %.4f" %
           (summary["accuracy"], summary["macro_f1"]))
-    print("Wrote %s, %s and %s" %
-          (out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE, report))
+    print("Wrote %s, %s, %s and %s" %
+          (out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
+           out_dir / RECORD_FILE, report))
+
+
+def _demo_summary(annotator, result):
+    """The counts ``actinn predict`` gathers, of the demo's one prediction
+    (for its record)."""
+    from deepchem_actinn.cli.summary import PredictionSummary
+    summary = PredictionSummary(len(annotator.genes_),
+                                str(annotator.ensemble_.device),
+                                annotator.rule_.min_assigned_probability)
+    summary.add(result.cell_types, result.genes_missing)
+    return summary

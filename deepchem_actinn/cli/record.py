@@ -1,12 +1,14 @@
-"""``prediction.json``: how ``actinn predict`` and ``actinn run`` made the
-labels beside it, and what ``actinn report`` shows of it.
+"""``prediction.json``: how ``actinn predict``, ``actinn run`` and ``actinn
+demo`` made the labels beside it (what ``actinn report`` shows of it is
+:mod:`~deepchem_actinn.cli.record_report`).
 
 The record is written with the prediction's other files, in the same
 atomic step (before ``predicted_label.txt``, which appears last), so a
 directory's record always describes the labels beside it. It holds the
 command line and when it finished, the versions of the package, Python and the
 numerical libraries, the query (file, format, matrix), the model (its
-directory, or trained by this ``actinn run``, with its training record),
+directory, or trained by this ``actinn run`` or ``demo``, with its training
+record),
 the ``Unassigned`` rule and how many cells it marked and why, the type
 hierarchy, the majority vote, the ambient RNA removal, the genes matched,
 how the query was read (whole, chunk by chunk, on Dask), the cells per
@@ -24,10 +26,10 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 from deepchem_actinn.cli.outputs import LABEL_FILE, RECORD_FILE
-from deepchem_actinn.errors import ACTINNInputError, counted
+from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -95,7 +97,8 @@ def _unassigned(args, annotator, summary) -> Dict[str, Any]:
     """The ``Unassigned`` rule used and the cells it marked, by reason."""
     from deepchem_actinn.confidence import UNASSIGNED
     marked = int(summary.type_counts.get(UNASSIGNED, 0))
-    if args.unassigned:
+    threshold = getattr(args, "threshold", None)  # demo takes neither
+    if getattr(args, "unassigned", False):
         least = float(annotator.rule_.min_assigned_probability)
         found: Dict[str, Any] = dict(mode="rule",
                                      min_assigned_probability=least,
@@ -109,10 +112,10 @@ def _unassigned(args, annotator, summary) -> Dict[str, Any]:
                 "by_type": summary.by_type
             }
         return found
-    if args.threshold is not None:  # its one reason: under the threshold
+    if threshold is not None:  # its one reason: under the threshold
         return {
             "mode": "threshold",
-            "threshold": float(args.threshold),
+            "threshold": float(threshold),
             "cells": marked,
             "low_probability": marked
         }
@@ -209,7 +212,7 @@ def _matrix(args, fmt: str) -> Optional[str]:
 
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:
     """The model: its directory (loaded from, or with ``actinn run -m``
-    saved to), what it is (its settings in words and its parameters), its
+    saved to; None for one saved nowhere, as ``actinn demo``'s), what it is (its settings in words and its parameters), its
     fingerprint, the types, its training record."""
     from deepchem_actinn.annotator.inspection import model_words
     where = getattr(args, "save_model", None) if trained else args.model
@@ -257,13 +260,10 @@ def prediction_record(args,
     dict
         What :func:`write_record` writes.
     """
-    from deepchem_actinn._version import __version__
     from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
-    from deepchem_actinn.annotator.provenance import environment
     from deepchem_actinn.cli.predict import _whole_query
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
-    argv = _command(args)
     fmt = path_and_format(args.test_set, args.test_format)[1]
     query = dict(
         _file(args.test_set),
@@ -278,13 +278,77 @@ def prediction_record(args,
     reading = dict(mode=mode,
                    chunk_size=None if mode == "whole" else args.chunk_size,
                    scheduler=args.scheduler)
-    genes = dict(model=summary.n_model_genes,
-                 matched=summary.n_model_genes - summary.genes_missing,
-                 missing=summary.genes_missing,
-                 gene_column=gene_column,
-                 min_overlap=float(annotator.min_overlap))
     hierarchy = None if not args.hierarchy else dict(_file(args.hierarchy),
                                                      margin=HIERARCHY_MARGIN)
+    return _record(args,
+                   summary,
+                   files,
+                   labels_path,
+                   query=query,
+                   reading=reading,
+                   model=_model(args, annotator, trained),
+                   genes=_genes(annotator, summary, gene_column),
+                   unassigned=_unassigned(args, annotator, summary),
+                   hierarchy=hierarchy,
+                   majority_voting=_voting(args, annotator, summary.n_cells),
+                   remove_ambient=bool(args.remove_ambient))
+
+
+def demo_record(args, annotator, summary, query: Any, query_format: str,
+                files: Sequence[str], labels_path: Any) -> Dict[str, Any]:
+    """The record of ``actinn demo``'s prediction: the bundled ``query``
+    (of ``query_format``), read whole, labelled by the annotator the demo
+    trained and saved nowhere (no model directory: ``null``), with its
+    genes matched through ``var_names``, without an ``Unassigned`` rule (the
+    demo takes neither ``--unassigned`` nor ``--threshold``), no hierarchy,
+    vote or ambient RNA removal; the other arguments are those of
+    :func:`prediction_record`.
+
+    Returns
+    -------
+    dict
+        What :func:`write_record` writes, of the layout
+        :func:`prediction_record` gives.
+    """
+    query_fields = dict(_file(query),
+                        format=query_format,
+                        layer=None,
+                        matrix=None,
+                        orientation=None,
+                        upper_case_genes=not args.keep_gene_case,
+                        allow_non_integer=False)
+    return _record(args,
+                   summary,
+                   files,
+                   labels_path,
+                   query=query_fields,
+                   reading=dict(mode="whole", chunk_size=None, scheduler=None),
+                   model=_model(args, annotator, True),
+                   genes=_genes(annotator, summary, "var_names"),
+                   unassigned=_unassigned(args, annotator, summary),
+                   hierarchy=None,
+                   majority_voting=None,
+                   remove_ambient=False)
+
+
+def _genes(annotator, summary, gene_column: str) -> Dict[str, Any]:
+    """The model's genes, those the query matched and how."""
+    return dict(model=summary.n_model_genes,
+                matched=summary.n_model_genes - summary.genes_missing,
+                missing=summary.genes_missing,
+                gene_column=gene_column,
+                min_overlap=float(annotator.min_overlap))
+
+
+def _record(args, summary, files: Sequence[str], labels_path: Any,
+            **parts: Any) -> Dict[str, Any]:
+    """A record: what every prediction records (the command, where and
+    when it ran, the versions, the device, the cells and labels, the files
+    written and the labels file's digest) around the ``parts`` that say
+    how this one was made (query, reading, model, genes, the rules)."""
+    from deepchem_actinn._version import __version__
+    from deepchem_actinn.annotator.provenance import environment
+    argv = _command(args)
     counts = sorted(summary.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
     outputs = {
         "files": [str(f) for f in files if f != RECORD_FILE],
@@ -300,14 +364,7 @@ def prediction_record(args,
                   package_version=__version__,
                   **environment(),
                   device=summary.device,
-                  query=query,
-                  reading=reading,
-                  model=_model(args, annotator, trained),
-                  genes=genes,
-                  unassigned=_unassigned(args, annotator, summary),
-                  hierarchy=hierarchy,
-                  majority_voting=_voting(args, annotator, summary.n_cells),
-                  remove_ambient=bool(args.remove_ambient),
+                  **parts,
                   cells=summary.n_cells,
                   labels=dict(counts),
                   outputs=outputs)
@@ -322,255 +379,3 @@ def write_record(directory: Any, record: Dict[str, Any]) -> Path:
         json.dump(record, handle, indent=2, allow_nan=False)
         handle.write("\n")
     return path
-
-
-def _no_constant(name: str) -> None:
-    """Refuse NaN and infinities, which a record never holds."""
-    raise ValueError("%s is not a number a record holds" % name)
-
-
-def read_record(path: Any) -> Dict[str, Any]:
-    """The record at ``path``, checked to be a prediction record of this
-    layout (:data:`RECORD_VERSION`) that names its labels file's digest.
-
-    Raises
-    ------
-    ACTINNInputError
-        If the file cannot be read, is not JSON, or is not such a record.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            record = json.load(handle, parse_constant=_no_constant)
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise ACTINNInputError("%s: cannot read this prediction record (%s)" %
-                               (path, err)) from None
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-        raise ACTINNInputError("%s is not a prediction record (its format "
-                               "is not %r)" % (path, RECORD_FORMAT))
-    version = record.get("format_version")
-    if version != RECORD_VERSION:
-        raise ACTINNInputError(
-            "%s: a prediction record of format version %r; this "
-            "deepchem-actinn reads version %d" %
-            (path, version, RECORD_VERSION))
-    outputs = record.get("outputs")
-    stated = outputs.get(LABEL_FILE) if isinstance(outputs, dict) else None
-    if not (isinstance(stated, dict) and isinstance(stated.get("sha256"), str)):
-        raise ACTINNInputError("%s is damaged: it names no digest of its %s" %
-                               (path, LABEL_FILE))
-    return record
-
-
-def record_info(
-    predictions: Any,
-    n_cells: int,
-    model: Optional[str] = None,
-    fingerprint: Optional[str] = None
-) -> Tuple[Dict[str, str], Optional[float]]:
-    """What ``actinn report`` shows of the record beside ``predictions``:
-    the lines for the page's information table, and the confidence
-    threshold that marked the ``Unassigned`` cells (None unless
-    ``--threshold`` did).
-
-    A predictions file without a record beside it (the original ACTINN's)
-    gives none, without a word; a record that cannot be read, is of
-    another layout, or is not of these predictions (its labels file's
-    SHA-256 differs) gives none, with a warning naming it.
-
-    Parameters
-    ----------
-    predictions: str or os.PathLike
-        The ``predicted_label.txt`` the report is given.
-    n_cells: int
-        The cells it holds (for the warning).
-    model: str, optional
-        The model the report is given (``-m``): the record's model is then
-        shown only where it is another one (with a warning).
-    fingerprint: str, optional
-        That model's :func:`model_fingerprint`, which tells it from the
-        record's (a record without one is compared by directory).
-
-    Returns
-    -------
-    tuple of (dict, float or None)
-    """
-    from deepchem_actinn.annotator.provenance import check_record
-    path = Path(predictions).parent / RECORD_FILE
-    if not os.path.lexists(path):
-        return {}, None
-    try:
-        record = read_record(path)
-        digest = file_digest(predictions)
-        stated = record["outputs"][LABEL_FILE]
-        if stated.get("sha256") != digest["sha256"]:
-            cells = record.get("cells")
-            logger.warning(
-                "%s is not the record of %s (%s); the report leaves it out",
-                path, predictions,
-                "it records %s cells, the file holds %d" % (cells, n_cells)
-                if cells != n_cells else "that file is not the one it "
-                "records: changed since, or written by another run")
-            return {}, None
-        training = record["model"].get("training")
-        if training:  # as a saved annotator's is checked
-            check_record(str(path), training)
-        lines = describe_record(record, model, fingerprint)
-        if "model of the prediction" in lines:
-            logger.warning(
-                "%s: the labels were made by another model than -m %s (%s); "
-                "the page names both", path, model,
-                lines["model of the prediction"])
-        threshold = _threshold(record["unassigned"])
-    except ACTINNInputError as err:
-        logger.warning("%s; the report leaves it out", err)
-        return {}, None
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        logger.warning("%s is damaged (%s: %s); the report leaves it out", path,
-                       type(err).__name__, err)
-        return {}, None
-    return lines, threshold
-
-
-def _threshold(rule: Dict[str, Any]) -> Optional[float]:
-    """The confidence threshold a record names (``--threshold``), or None."""
-    if rule["mode"] != "threshold":
-        return None
-    value = float(rule["threshold"])
-    if not 0.0 <= value <= 1.0:
-        raise ValueError("threshold %r is not in [0, 1]" % value)
-    return value
-
-
-def _where(entry: Dict[str, Any], key: str = "file") -> str:
-    """A path as given, and as made absolute where that differs."""
-    given, absolute = str(entry[key]), entry.get("absolute")
-    return given if absolute in (None, given) else "%s (%s)" % (given, absolute)
-
-
-def _unassigned_words(rule: Dict[str, Any]) -> str:
-    """The ``Unassigned`` rule and what it marked, in words."""
-    marked = counted(int(rule.get("cells", 0)), "cell")
-    mode = rule.get("mode")
-    if mode == "rule":
-        return (
-            "the novelty rule (--unassigned; a label under %g "
-            "probability too): %s Unassigned, %d novel, %d low "
-            "probability" %
-            (float(rule["min_assigned_probability"]), marked,
-             int(rule.get("novel", 0)), int(rule.get("low_probability", 0))))
-    if mode == "threshold":
-        return "a confidence threshold of %g (--threshold): %s Unassigned" % (
-            float(rule["threshold"]), marked)
-    if mode == "none":
-        return "none (neither --unassigned nor --threshold)"
-    raise ValueError("unassigned mode %r" % (mode,))
-
-
-def _voting_words(vote: Dict[str, Any]) -> str:
-    """The majority vote's clusters and least probability, in words."""
-    clusters = vote["over_clustering"]
-    if clusters.get("method") == "leiden":
-        over = "Leiden clusters of the query (resolution %g, seed %d)" % (float(
-            clusters["resolution"]), int(clusters["seed"]))
-    else:
-        over = "the clusters of %s" % _where(clusters)
-    return ("over %s; a cell takes its cluster's type at a probability of "
-            "at least %g" % (over, float(vote["vote_min_probability"])))
-
-
-def describe_record(record: Dict[str, Any],
-                    model: Optional[str] = None,
-                    fingerprint: Optional[str] = None) -> Dict[str, str]:
-    """A prediction record in a few lines for a report (``model``: the
-    directory the report was given, whose own lines the report adds, and
-    ``fingerprint`` its :func:`model_fingerprint`; the record's model is
-    shown where it is another).
-
-    Examples
-    --------
-    >>> from deepchem_actinn.cli.record import describe_record
-    >>> lines = describe_record({
-    ...     "argv": ["predict"], "package_version": "0.1.0",
-    ...     "time": "2025-01-02T03:04:05+00:00", "device": "cpu",
-    ...     "command": "actinn predict -m m -ts q.h5ad --threshold 0.9",
-    ...     "query": {"file": "q.h5ad", "format": "h5ad", "layer": None},
-    ...     "reading": {"mode": "chunks", "chunk_size": 50000},
-    ...     "model": {"directory": "m", "trained_in_this_run": False},
-    ...     "genes": {"model": 20, "matched": 18, "gene_column": "var_names"},
-    ...     "unassigned": {"mode": "threshold", "threshold": 0.9,
-    ...                    "cells": 3}, "cells": 100})
-    >>> lines["Unassigned rule"]
-    'a confidence threshold of 0.9 (--threshold): 3 cells Unassigned'
-    >>> lines["query"]
-    'q.h5ad: 100 cells (h5ad)'
-    >>> print(lines["prediction"])  # doctest: +NORMALIZE_WHITESPACE
-    actinn predict, deepchem-actinn 0.1.0, 2025-01-02T03:04:05+00:00;
-    on cpu; read in chunks of up to 50,000 cells
-    """
-    from deepchem_actinn.annotator.provenance import describe
-    argv = record.get("argv") or ["predict"]
-    reading = record.get("reading") or {}
-    chunks = format(int(reading.get("chunk_size") or 0), ",")
-    how = {
-        "whole": "read whole",
-        "chunks": "read in chunks of up to %s cells" % chunks,
-        "dask": "read in chunks of up to %s cells, annotated by the Dask "
-                "scheduler %s" % (chunks, reading.get("scheduler"))
-    }[reading.get("mode", "whole")]
-    lines = {
-        "prediction":
-            "actinn %s, deepchem-actinn %s, %s; on %s; %s" %
-            (argv[0], record["package_version"], record["time"],
-             record.get("device", "?"), how),
-        "prediction command":
-            str(record["command"]),
-    }
-    if record.get("directory"):  # where its relative paths start
-        lines["prediction command"] += " (in %s)" % record["directory"]
-    query = record["query"]
-    matrix = query.get("matrix") or query.get("layer")
-    matrix = ", %s" % matrix if matrix else ""
-    cells = format(int(record["cells"]), ",")
-    lines["query"] = "%s: %s cells (%s%s)" % (_where(query), cells,
-                                              query["format"], matrix)
-    given = record["model"]
-    where = given.get("directory")
-    if given.get("trained_in_this_run"):
-        shown = "trained by this actinn %s%s" % (
-            argv[0], ", saved to %s" % where if where else " (not saved)")
-    else:
-        shown = _where(given, "directory")
-    if given.get("model"):
-        shown += ": %s" % given["model"]
-    if model is not None and fingerprint and given.get("fingerprint"):
-        same = fingerprint == given["fingerprint"]
-        if not same:
-            shown += " (not the model -m names: their weights differ)"
-    else:  # a record without a fingerprint: by directory
-        same = (model is not None and where is not None and
-                os.path.abspath(model) == given.get("absolute",
-                                                    os.path.abspath(where)))
-    if model is None:
-        lines["model"] = shown
-        training = given.get("training")
-        if training:
-            lines.update(describe(training))
-            if lines.get("training command") == lines["prediction command"]:
-                lines["training command"] = "the prediction command (run)"
-    elif not same:
-        lines["model of the prediction"] = shown
-    genes = record["genes"]
-    matched, of = (format(int(genes[k]), ",") for k in ("matched", "model"))
-    lines["genes"] = "%s of the model's %s matched (query genes through %s)" % (
-        matched, of, genes["gene_column"])
-    lines["Unassigned rule"] = _unassigned_words(record["unassigned"])
-    if record.get("hierarchy"):
-        lines["hierarchy"] = (
-            "%s: a parent type where the top two types differ by under %g" %
-            (_where(record["hierarchy"]), float(record["hierarchy"]["margin"])))
-    if record.get("majority_voting"):
-        lines["majority voting"] = _voting_words(record["majority_voting"])
-    if record.get("remove_ambient"):
-        lines["ambient RNA"] = ("each cell's estimated ambient RNA removed "
-                                "before the final scoring (--remove-ambient)")
-    return lines

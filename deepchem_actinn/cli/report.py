@@ -386,7 +386,7 @@ def cmd_report(args) -> None:
         annotator = ACTINNAnnotator.load(args.model, device="cpu")
         history, type_names = annotator.histories_, annotator.type_names
         fingerprint = model_fingerprint(annotator)
-    from deepchem_actinn.cli.record import record_info
+    from deepchem_actinn.cli.record_report import record_info
     info, threshold = record_info(args.predictions, n_predicted, args.model,
                                   fingerprint)
     if args.model:
