@@ -235,6 +235,32 @@ def test_report_from_predictions(trained, tmp_path):
         assert (out / figure).stat().st_size > 1000
 
 
+def test_report_takes_the_directory_predict_wrote_into(trained, tmp_path,
+                                                       capsys):
+    # -p DIR means DIR/predicted_label.txt (and the probabilities beside
+    # it); a directory without one is named with what to pass
+    by_file, by_dir = tmp_path / "by_file", tmp_path / "by_dir"
+    assert main([
+        "report", "-p",
+        str(trained / "out" / "predicted_label.txt"), "-o",
+        str(by_file), "-q"
+    ]) == 0
+    assert main(["report", "-p", str(trained / "out"), "-o", str(by_dir)]) == 0
+    assert "confidence from" not in capsys.readouterr().err
+    assert ((by_dir /
+             "confidence.png").read_bytes() == (by_file /
+                                                "confidence.png").read_bytes())
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", "-p", str(empty), "-o", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "actinn report: error: %s is a directory without a "
+        "predicted_label.txt; "
+        "pass the predictions file (predict and run write "
+        "predicted_label.txt in their -o directory)" % empty)
+    assert not (tmp_path / "x").exists()
+
+
 def test_report_scores_against_a_metadata_tables_column(trained, tmp_path):
     predictions = trained / "out" / "predicted_label.txt"
     truth = pd.read_csv(PATHS["test_labels"], sep="\t", header=None)

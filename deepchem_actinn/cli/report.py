@@ -63,6 +63,21 @@ def read_predictions(path: str):
     return frame
 
 
+def predictions_file(path: str) -> str:
+    """``-p``: the predictions file, or the directory ``predict`` wrote
+    into, whose ``predicted_label.txt`` is then meant."""
+    from deepchem_actinn.cli.outputs import LABEL_FILE
+    if not Path(path).is_dir():
+        return path
+    inside = Path(path) / LABEL_FILE
+    if not inside.is_file():
+        raise ACTINNInputError(
+            "%s is a directory without a %s; pass the predictions file "
+            "(predict and run write %s in their -o directory)" %
+            (path, LABEL_FILE, LABEL_FILE))
+    return str(inside)
+
+
 def _confidence(args, frame) -> np.ndarray:
     """The probability of each cell's label: the predictions' ``confidence``
     column (which ``predict`` and ``run`` write; with ``--hierarchy`` a
@@ -338,6 +353,7 @@ def cmd_report(args) -> None:
     # the page last: the user knows the report writes it
     refuse_existing([Path(args.output) / n for n in reversed(REPORT_FILES)],
                     args.overwrite)
+    args.predictions = predictions_file(args.predictions)
     frame = read_predictions(args.predictions)
     n_predicted = len(frame)  # before --labelled-only leaves cells out
     column = args.use_as_prediction
