@@ -51,8 +51,8 @@ def split():
 
 def _model(split, **kwargs):
     kwargs.setdefault("seed", 0)
-    return da.ACTINNModel(output_dim=split["n_types"],
-                          input_size=split["n_genes"],
+    return da.ACTINNModel(n_features=split["n_genes"],
+                          n_classes=split["n_types"],
                           **kwargs)
 
 
@@ -248,7 +248,7 @@ def test_model_refuses_data_of_another_width_or_class_ids(split):
         _model(split).fit(wide, nb_epoch=1)
     with pytest.raises(ValueError, match="takes %d genes" % split["n_genes"]):
         _model(split).predict(wide)
-    few = da.ACTINNModel(output_dim=2, input_size=split["n_genes"], seed=0)
+    few = da.ACTINNModel(n_features=split["n_genes"], n_classes=2, seed=0)
     with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
         few.fit(split["train"], nb_epoch=1)
     y = split["train"].y.ravel().astype(int)
@@ -326,8 +326,8 @@ def test_to_disk_dataset_is_to_numpy_dataset_shard_by_shard(tmp_path):
     with pytest.raises(ValueError,
                        match="every cell of the dataset has "
                        "weight 0"):
-        da.ACTINNModel(output_dim=12, input_size=2000, seed=0).fit(unlabelled,
-                                                                   nb_epoch=1)
+        da.ACTINNModel(n_features=2000, n_classes=12, seed=0).fit(unlabelled,
+                                                                  nb_epoch=1)
     logged = train[:20].copy()
     logged.X = np.log1p(
         logged.X.toarray() if hasattr(logged.X, "toarray") else logged.X) + 0.1

@@ -30,8 +30,8 @@ def _widths(net):
     return [net.first.weight.shape[1]] + [m.out_features for m in linear]
 
 
-def test_network_shapes_and_hidden_sizes():
-    net = ACTINNClassifier(input_size=30, output_dim=4, hidden_sizes=(8, 6))
+def test_network_shapes_and_layer_sizes():
+    net = ACTINNClassifier(n_features=30, n_classes=4, layer_sizes=(8, 6))
     assert net.first.weight.shape == (30, 8)
     assert _widths(net) == [8, 6, 4]
     proba, logits = net(torch.randn(5, 30))
@@ -44,7 +44,7 @@ def test_network_shapes_and_hidden_sizes():
 
 @pytest.mark.requires_deepchem
 def test_defaults_are_actinns():
-    model = ACTINNModel(output_dim=3, input_size=10)
+    model = ACTINNModel(n_features=10, n_classes=3)
     assert model.batch_size == 128
     assert isinstance(model.loss, dc.models.losses.SparseSoftmaxCrossEntropy)
     assert isinstance(model.optimizer, dc.models.optimizers.Adam)
@@ -57,7 +57,7 @@ def test_defaults_are_actinns():
 
 @pytest.mark.requires_deepchem
 def test_predict_is_probabilities_and_metrics_agree(toy):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0, learning_rate=1e-3)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0, learning_rate=1e-3)
     model.fit(toy, nb_epoch=5)
     proba = model.predict(toy)
     assert proba.shape == (300, 3)
@@ -79,7 +79,7 @@ def test_predict_is_probabilities_and_metrics_agree(toy):
 def test_seed_makes_training_reproducible(toy):
     runs = []
     for seed in (7, 7, 8):
-        model = ACTINNModel(output_dim=3, input_size=40, seed=seed)
+        model = ACTINNModel(n_features=40, n_classes=3, seed=seed)
         model.fit(toy, nb_epoch=2)
         runs.append(model.predict(toy))
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -94,10 +94,10 @@ def test_overfit_a_tiny_dataset():
     X = rng.normal(size=(24, 50)).astype(np.float32)
     y = rng.integers(0, 4, size=(24, 1))
     data = dc.data.NumpyDataset(X, y)
-    model = ACTINNModel(output_dim=4,
-                        input_size=50,
+    model = ACTINNModel(n_features=50,
+                        n_classes=4,
                         learning_rate=0.01,
-                        weight_decay=0.0,
+                        weight_decay_penalty=0.0,
                         batch_size=8,
                         seed=0)
     model.fit(data, nb_epoch=150)
@@ -111,14 +111,14 @@ def test_overfit_a_tiny_dataset():
 def test_save_and_restore_through_model_dir(toy, tmp_path):
     """A checkpoint in model_dir, restored into a new model with other
     initial weights, gives identical predictions."""
-    model = ACTINNModel(output_dim=3,
-                        input_size=40,
+    model = ACTINNModel(n_features=40,
+                        n_classes=3,
                         seed=0,
                         model_dir=str(tmp_path))
     model.fit(toy, nb_epoch=2)
     model.save_checkpoint()
-    restored = ACTINNModel(output_dim=3,
-                           input_size=40,
+    restored = ACTINNModel(n_features=40,
+                           n_classes=3,
                            seed=1,
                            model_dir=str(tmp_path))
     assert not np.allclose(restored.predict(toy), model.predict(toy))
@@ -129,7 +129,7 @@ def test_save_and_restore_through_model_dir(toy, tmp_path):
 
 @pytest.mark.requires_deepchem
 def test_sample_weights_weigh_each_sample(toy):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0)
     model._ensure_built()
     X, y = toy.X[:6], toy.y[:6]
     w = np.array([1.0, 0.0, 2.0, 0.0, 1.0, 0.5]).reshape(-1, 1)
@@ -152,7 +152,7 @@ def test_disk_dataset_training_is_seeded(toy, tmp_path):
     disk.reshard(64)
     runs = []
     for _ in range(2):
-        model = ACTINNModel(output_dim=3, input_size=40, seed=1)
+        model = ACTINNModel(n_features=40, n_classes=3, seed=1)
         model.fit(disk, nb_epoch=2)
         runs.append(model.predict(disk))
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -172,7 +172,7 @@ def test_shuffled_epoch_batches_do_not_depend_on_shards(toy, tmp_path,
                                           data_dir=str(tmp_path / "d"))
     if shard_size:
         disk.reshard(shard_size)
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0, batch_size=64)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0, batch_size=64)
     batches = list(model._shuffled_epoch(disk, pad_batches=False))
     assert [len(b[0][0]) for b in batches] == [64] * 4 + [300 - 4 * 64]
     rows = np.concatenate([b[0][0] for b in batches])
@@ -195,7 +195,7 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
                   format="csr",
                   dtype=np.float32,
                   random_state=rng)
-    net = ACTINNClassifier(input_size=300, output_dim=4)
+    net = ACTINNClassifier(n_features=300, n_classes=4)
     dense_out = net(torch.from_numpy(X.toarray()))[1]
     (dense_out**2).sum().backward()
     dense_grads = [p.grad.clone() for p in net.parameters()]
@@ -235,9 +235,9 @@ def test_ensemble_members_train_as_they_would_alone():
     """Side by side in one pass, each member follows the updates it gets
     when trained alone on the same minibatches (same seed, same steps)."""
     batches = _toy_batches()
-    kwargs = dict(output_dim=3,
-                  input_size=40,
-                  hidden_sizes=(8, 6),
+    kwargs = dict(n_features=40,
+                  n_classes=3,
+                  layer_sizes=(8, 6),
                   learning_rate=1e-2,
                   decay_steps=2)
     ensemble = ACTINNModel(n_networks=3, seed=5, **kwargs)
@@ -280,7 +280,7 @@ def test_ensemble_outputs_are_its_members_and_its_loss_their_sum():
     torch.manual_seed(0)
     before = torch.rand(1)
     torch.manual_seed(0)
-    ACTINNModel(output_dim=3, input_size=40, n_networks=2, seed=9)
+    ACTINNModel(n_features=40, n_classes=3, n_networks=2, seed=9)
     assert torch.equal(torch.rand(1), before)
 
 

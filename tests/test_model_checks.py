@@ -29,17 +29,14 @@ def data():
 
 
 def _model(**kwargs):
-    return ACTINNModel(output_dim=3, input_size=6, seed=0, **kwargs)
+    return ACTINNModel(n_features=6, n_classes=3, seed=0, **kwargs)
 
 
 @pytest.mark.parametrize("name, hint", [
-    ("layer_sizes", "DeepChem's name; ACTINNModel calls it hidden_sizes"),
-    ("n_features", "DeepChem's name; ACTINNModel calls it input_size"),
-    ("weight_decay_penalty",
-     "DeepChem.s name; ACTINNModel calls it weight_decay"),
     ("dropouts", "ACTINN's networks have no dropout"),
-    ("learnig_rate", "it takes output_dim, input_size, hidden_sizes, "
-     "learning_rate"),
+    ("weight_decay_penalty_type", "ACTINN's penalty is L2"),
+    ("learnig_rate", "it takes n_features, n_classes, layer_sizes, "
+     "learning_rate, weight_decay_penalty, "),
 ])
 def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
     # DeepChem's Model drops unknown keywords: a search over them would
@@ -59,7 +56,7 @@ def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
 def test_settings_out_of_range_name_the_argument(name, value):
     kwargs = {"seed": 0, name: value}
     with pytest.raises(ValueError, match="%s must be a whole number" % name):
-        ACTINNModel(output_dim=3, input_size=6, **kwargs)
+        ACTINNModel(n_features=6, n_classes=3, **kwargs)
 
 
 def test_a_learning_rate_schedule_and_an_optimizer_are_used(data):
@@ -105,7 +102,7 @@ def test_labels_are_checked_in_fit_and_evaluate_naming_the_bad_ones(data):
     accuracy = dc.metrics.Metric(dc.metrics.accuracy_score)
     # evaluate, and so ValidationCallback, checks them as fit does
     with pytest.raises(ValueError,
-                       match=r"class ids must be in 0 .. 2 \(output_dim 3\), "
+                       match=r"class ids must be in 0 .. 2 \(n_classes 3\), "
                        r"the dataset holds 20 .. 22"):
         _model().evaluate(dc.data.NumpyDataset(data.X, data.y + 20), [accuracy])
     names = np.array(["a", "b", "c"])[data.y]
@@ -136,13 +133,13 @@ def test_another_models_checkpoint_is_named(data, tmp_path):
     model = _model(model_dir=str(tmp_path))
     model.fit(data, nb_epoch=1)
     model.save_checkpoint()
-    for other, said in ((dict(input_size=7), "input_size 7, output_dim 3"),
-                        (dict(input_size=6, n_networks=2), "n_networks 2")):
+    for other, said in ((dict(n_features=7), r"n_features 7, n_classes 3, "
+                         r"layer_sizes \[100, 50, 25\], n_networks 1"),
+                        (dict(n_features=6, n_networks=2), "n_networks 2")):
         with pytest.raises(ValueError,
                            match="checkpoint in %s is another model's: .*%s" %
                            (tmp_path, said)):
-            ACTINNModel(output_dim=3, model_dir=str(tmp_path),
-                        **other).restore()
+            ACTINNModel(n_classes=3, model_dir=str(tmp_path), **other).restore()
     again = _model(model_dir=str(tmp_path))
     again.restore()
     np.testing.assert_array_equal(again.predict(data), model.predict(data))
