@@ -126,12 +126,16 @@ def test_grid_hyperparam_opt(split, tmp_path, monkeypatch):
     # DeepChem's searches write results.txt to the working directory
     monkeypatch.chdir(tmp_path)
 
-    def builder(learning_rate, model_dir):
-        return _model(split, learning_rate=learning_rate, model_dir=model_dir)
+    def builder(**params):  # DeepChem's names, as for MultitaskClassifier
+        return _model(split, **params)
 
     search = dc.hyper.GridHyperparamOpt(builder)
     best, params, scores = search.hyperparam_search(
-        {"learning_rate": [1e-4, 1e-3]},
+        {
+            "learning_rate": [1e-4, 1e-3],
+            "layer_sizes": [(100, 50, 25)],
+            "weight_decay_penalty": [0.005]
+        },
         split["train"],
         split["valid"],
         ACCURACY,
@@ -139,6 +143,8 @@ def test_grid_hyperparam_opt(split, tmp_path, monkeypatch):
         logdir=str(tmp_path))
     assert len(scores) == 2
     assert params["learning_rate"] in (1e-4, 1e-3)
+    assert (best.layer_sizes, best.optimizer.weight_decay) == ((100, 50, 25),
+                                                               0.005)
     assert isinstance(best, da.ACTINNModel)
     assert max(scores.values()) == pytest.approx(_accuracy(
         best, split["valid"]))

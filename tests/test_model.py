@@ -1,9 +1,12 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from deepchem_actinn import ACTINNClassifier
+from deepchem_actinn.models.network import seeded_classifier, seeded_ensemble
 
 try:  # the DeepChem integration; where it cannot be imported, the tests
     # marked requires_deepchem are skipped (conftest.py)
@@ -40,6 +43,48 @@ def test_network_shapes_and_layer_sizes():
     assert _widths(ACTINNClassifier(30, 4)) == [100, 50, 25, 4]
     with pytest.raises(ValueError):
         ACTINNClassifier(None, 4)
+
+
+def test_networks_take_deepchems_names_in_the_models_order():
+    """n_features, n_classes, layer_sizes: DeepChem's names, in the order of
+    ACTINNModel's arguments (once input_size, output_dim, hidden_sizes)."""
+    names = ["n_features", "n_classes", "layer_sizes"]
+    assert list(inspect.signature(ACTINNClassifier).parameters) == names
+    for make in (seeded_classifier, seeded_ensemble):
+        assert list(inspect.signature(make).parameters)[:3] == names
+    net = seeded_classifier(n_features=30, n_classes=4, layer_sizes=(8, 6))
+    assert _widths(net) == [8, 6, 4] and net.first.weight.shape == (30, 8)
+    ensemble = seeded_ensemble(30, 4, (8, 6), n_networks=2, seed=0)
+    assert ensemble.member(1).first.weight.shape == (30, 8)
+    assert ensemble.n_types == 4
+
+
+@pytest.mark.parametrize("make", [
+    ACTINNClassifier,
+    lambda **kw: seeded_classifier(seed=3, **kw),
+    lambda **kw: seeded_ensemble(n_networks=2, seed=3, **kw),
+])
+def test_networks_former_names_warn_and_build_the_same(make):
+    torch.manual_seed(0)
+    expected = make(n_features=12, n_classes=3, layer_sizes=(5,))
+    torch.manual_seed(0)
+    with pytest.warns(FutureWarning) as caught:
+        network = make(input_size=12, output_dim=3, hidden_sizes=(5,))
+    assert [str(w.message).split(":")[1] for w in caught] == [
+        " pass n_features=12 (DeepChem's name)",
+        " pass n_classes=3 (DeepChem's name)",
+        " pass layer_sizes=(5,) (DeepChem's name)"
+    ]
+    assert "input_size is deprecated and will be removed" in str(
+        caught[0].message)
+    state = network.state_dict()
+    assert state.keys() == expected.state_dict().keys()
+    for name, value in expected.state_dict().items():
+        assert torch.equal(state[name], value), name
+    with pytest.raises(TypeError,
+                       match="got layer_sizes and hidden_sizes, its former "
+                       "name, for one argument: pass layer_sizes alone"):
+        make(n_features=12, n_classes=3, layer_sizes=(5,), hidden_sizes=(5,))
 
 
 @pytest.mark.requires_deepchem
@@ -87,9 +132,11 @@ def test_seed_makes_training_reproducible(toy):
 
 
 @pytest.mark.requires_deepchem
-def test_overfit_a_tiny_dataset():
+@pytest.mark.parametrize("n_networks", [1, 3])
+def test_overfit_a_tiny_dataset(n_networks):
     """DeepChem's overfitting check: a model that can learn memorises a
-    handful of random samples with random labels."""
+    handful of random samples with random labels; an ensemble's every
+    member does."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(24, 50)).astype(np.float32)
     y = rng.integers(0, 4, size=(24, 1))
@@ -99,32 +146,47 @@ def test_overfit_a_tiny_dataset():
                         learning_rate=0.01,
                         weight_decay_penalty=0.0,
                         batch_size=8,
+                        n_networks=n_networks,
                         seed=0)
     model.fit(data, nb_epoch=150)
     scores = model.evaluate(data,
                             [dc.metrics.Metric(dc.metrics.accuracy_score)])
     assert scores["accuracy_score"] == 1.0
     assert (model.predict(data).argmax(axis=1) == y.ravel()).all()
+    if n_networks > 1:
+        assert len(model.model) == n_networks
+        for i in range(n_networks):
+            logits = model.model.member(i)(torch.from_numpy(X))[1]
+            assert (logits.argmax(1).numpy() == y.ravel()).all(), i
 
 
 @pytest.mark.requires_deepchem
-def test_save_and_restore_through_model_dir(toy, tmp_path):
+@pytest.mark.parametrize("n_networks", [1, 2])
+def test_save_and_restore_through_model_dir(toy, tmp_path, n_networks):
     """A checkpoint in model_dir, restored into a new model with other
-    initial weights, gives identical predictions."""
+    initial weights, gives identical predictions, every member's weights,
+    and (the optimiser's state restored too) identical further training."""
     model = ACTINNModel(n_features=40,
                         n_classes=3,
+                        n_networks=n_networks,
                         seed=0,
                         model_dir=str(tmp_path))
     model.fit(toy, nb_epoch=2)
     model.save_checkpoint()
     restored = ACTINNModel(n_features=40,
                            n_classes=3,
+                           n_networks=n_networks,
                            seed=1,
                            model_dir=str(tmp_path))
     assert not np.allclose(restored.predict(toy), model.predict(toy))
     restored.restore()
     np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
     assert restored.get_global_step() == model.get_global_step()
+    for name, value in model.model.state_dict().items():
+        assert torch.equal(restored.model.state_dict()[name], value), name
+    for each in (model, restored):
+        each.fit(toy, nb_epoch=1, deterministic=True, checkpoint_interval=0)
+    np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
 
 
 @pytest.mark.requires_deepchem
