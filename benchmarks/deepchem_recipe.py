@@ -58,7 +58,9 @@ def plain(d: Data, epochs):
     genes = da.GeneFilterTransformer(dataset=full, genes=train_a.var_names)
     tr = genes.transform(full)
     te = genes.transform(test, genes=test_a.var_names)
-    m = da.ACTINNModel(labels.n_types, len(genes.kept_genes), seed=0)
+    m = da.ACTINNModel(n_features=len(genes.kept_genes),
+                       n_classes=labels.n_types,
+                       seed=0)
     m.fit(tr, nb_epoch=epochs)
     report(labels, "fit(train, nb_epoch=%d), seed 0" % epochs, m, te)
 
@@ -78,7 +80,9 @@ def recipe(d: Data, seed, all_genes=False, weight_scale=1.0, nb_epoch=100):
     tr = dc.trans.BalancingTransformer(dataset=tr).transform(tr)
     if weight_scale != 1.0:
         tr = dc.data.NumpyDataset(tr.X, tr.y, tr.w * weight_scale, tr.ids)
-    m = da.ACTINNModel(labels.n_types, len(genes.kept_genes), seed=seed)
+    m = da.ACTINNModel(n_features=len(genes.kept_genes),
+                       n_classes=labels.n_types,
+                       seed=seed)
     steps = int(np.ceil(len(tr) / m.batch_size))
     loss = dc.metrics.Metric(log_loss,
                              mode="classification",

@@ -51,8 +51,8 @@ def split():
 
 def _model(split, **kwargs):
     kwargs.setdefault("seed", 0)
-    return da.ACTINNModel(output_dim=split["n_types"],
-                          input_size=split["n_genes"],
+    return da.ACTINNModel(n_features=split["n_genes"],
+                          n_classes=split["n_types"],
                           **kwargs)
 
 
@@ -126,12 +126,16 @@ def test_grid_hyperparam_opt(split, tmp_path, monkeypatch):
     # DeepChem's searches write results.txt to the working directory
     monkeypatch.chdir(tmp_path)
 
-    def builder(learning_rate, model_dir):
-        return _model(split, learning_rate=learning_rate, model_dir=model_dir)
+    def builder(**params):  # DeepChem's names, as for MultitaskClassifier
+        return _model(split, **params)
 
     search = dc.hyper.GridHyperparamOpt(builder)
     best, params, scores = search.hyperparam_search(
-        {"learning_rate": [1e-4, 1e-3]},
+        {
+            "learning_rate": [1e-4, 1e-3],
+            "layer_sizes": [(100, 50, 25)],
+            "weight_decay_penalty": [0.005]
+        },
         split["train"],
         split["valid"],
         ACCURACY,
@@ -139,6 +143,8 @@ def test_grid_hyperparam_opt(split, tmp_path, monkeypatch):
         logdir=str(tmp_path))
     assert len(scores) == 2
     assert params["learning_rate"] in (1e-4, 1e-3)
+    assert (best.layer_sizes, best.optimizer.weight_decay) == ((100, 50, 25),
+                                                               0.005)
     assert isinstance(best, da.ACTINNModel)
     assert max(scores.values()) == pytest.approx(_accuracy(
         best, split["valid"]))
@@ -248,7 +254,7 @@ def test_model_refuses_data_of_another_width_or_class_ids(split):
         _model(split).fit(wide, nb_epoch=1)
     with pytest.raises(ValueError, match="takes %d genes" % split["n_genes"]):
         _model(split).predict(wide)
-    few = da.ACTINNModel(output_dim=2, input_size=split["n_genes"], seed=0)
+    few = da.ACTINNModel(n_features=split["n_genes"], n_classes=2, seed=0)
     with pytest.raises(ValueError, match="class ids must be in 0 .. 1"):
         few.fit(split["train"], nb_epoch=1)
     y = split["train"].y.ravel().astype(int)
@@ -326,8 +332,8 @@ def test_to_disk_dataset_is_to_numpy_dataset_shard_by_shard(tmp_path):
     with pytest.raises(ValueError,
                        match="every cell of the dataset has "
                        "weight 0"):
-        da.ACTINNModel(output_dim=12, input_size=2000, seed=0).fit(unlabelled,
-                                                                   nb_epoch=1)
+        da.ACTINNModel(n_features=2000, n_classes=12, seed=0).fit(unlabelled,
+                                                                  nb_epoch=1)
     logged = train[:20].copy()
     logged.X = np.log1p(
         logged.X.toarray() if hasattr(logged.X, "toarray") else logged.X) + 0.1

@@ -30,7 +30,8 @@ MEMBERS = [
     "ACTINNAnnotator.models_", "ACTINNAnnotator.preprocess",
     "ACTINNAnnotator.set_params", "confidence.RejectionRule.calibrate",
     "errors.ACTINNCellError", "voting.majority_vote", "voting.over_cluster",
-    "hierarchy.TypeHierarchy"
+    "hierarchy.TypeHierarchy", "ACTINNModel.fit_generator",
+    "ACTINNModel.evaluate_generator"
 ]
 
 

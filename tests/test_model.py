@@ -1,9 +1,12 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from deepchem_actinn import ACTINNClassifier
+from deepchem_actinn.models.network import seeded_classifier, seeded_ensemble
 
 try:  # the DeepChem integration; where it cannot be imported, the tests
     # marked requires_deepchem are skipped (conftest.py)
@@ -30,8 +33,8 @@ def _widths(net):
     return [net.first.weight.shape[1]] + [m.out_features for m in linear]
 
 
-def test_network_shapes_and_hidden_sizes():
-    net = ACTINNClassifier(input_size=30, output_dim=4, hidden_sizes=(8, 6))
+def test_network_shapes_and_layer_sizes():
+    net = ACTINNClassifier(n_features=30, n_classes=4, layer_sizes=(8, 6))
     assert net.first.weight.shape == (30, 8)
     assert _widths(net) == [8, 6, 4]
     proba, logits = net(torch.randn(5, 30))
@@ -42,9 +45,51 @@ def test_network_shapes_and_hidden_sizes():
         ACTINNClassifier(None, 4)
 
 
+def test_networks_take_deepchems_names_in_the_models_order():
+    """n_features, n_classes, layer_sizes: DeepChem's names, in the order of
+    ACTINNModel's arguments (once input_size, output_dim, hidden_sizes)."""
+    names = ["n_features", "n_classes", "layer_sizes"]
+    assert list(inspect.signature(ACTINNClassifier).parameters) == names
+    for make in (seeded_classifier, seeded_ensemble):
+        assert list(inspect.signature(make).parameters)[:3] == names
+    net = seeded_classifier(n_features=30, n_classes=4, layer_sizes=(8, 6))
+    assert _widths(net) == [8, 6, 4] and net.first.weight.shape == (30, 8)
+    ensemble = seeded_ensemble(30, 4, (8, 6), n_networks=2, seed=0)
+    assert ensemble.member(1).first.weight.shape == (30, 8)
+    assert ensemble.n_types == 4
+
+
+@pytest.mark.parametrize("make", [
+    ACTINNClassifier,
+    lambda **kw: seeded_classifier(seed=3, **kw),
+    lambda **kw: seeded_ensemble(n_networks=2, seed=3, **kw),
+])
+def test_networks_former_names_warn_and_build_the_same(make):
+    torch.manual_seed(0)
+    expected = make(n_features=12, n_classes=3, layer_sizes=(5,))
+    torch.manual_seed(0)
+    with pytest.warns(FutureWarning) as caught:
+        network = make(input_size=12, output_dim=3, hidden_sizes=(5,))
+    assert [str(w.message).split(":")[1] for w in caught] == [
+        " pass n_features=12 (DeepChem's name)",
+        " pass n_classes=3 (DeepChem's name)",
+        " pass layer_sizes=(5,) (DeepChem's name)"
+    ]
+    assert "input_size is deprecated and will be removed" in str(
+        caught[0].message)
+    state = network.state_dict()
+    assert state.keys() == expected.state_dict().keys()
+    for name, value in expected.state_dict().items():
+        assert torch.equal(state[name], value), name
+    with pytest.raises(TypeError,
+                       match="got layer_sizes and hidden_sizes, its former "
+                       "name, for one argument: pass layer_sizes alone"):
+        make(n_features=12, n_classes=3, layer_sizes=(5,), hidden_sizes=(5,))
+
+
 @pytest.mark.requires_deepchem
 def test_defaults_are_actinns():
-    model = ACTINNModel(output_dim=3, input_size=10)
+    model = ACTINNModel(n_features=10, n_classes=3)
     assert model.batch_size == 128
     assert isinstance(model.loss, dc.models.losses.SparseSoftmaxCrossEntropy)
     assert isinstance(model.optimizer, dc.models.optimizers.Adam)
@@ -57,7 +102,7 @@ def test_defaults_are_actinns():
 
 @pytest.mark.requires_deepchem
 def test_predict_is_probabilities_and_metrics_agree(toy):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0, learning_rate=1e-3)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0, learning_rate=1e-3)
     model.fit(toy, nb_epoch=5)
     proba = model.predict(toy)
     assert proba.shape == (300, 3)
@@ -79,7 +124,7 @@ def test_predict_is_probabilities_and_metrics_agree(toy):
 def test_seed_makes_training_reproducible(toy):
     runs = []
     for seed in (7, 7, 8):
-        model = ACTINNModel(output_dim=3, input_size=40, seed=seed)
+        model = ACTINNModel(n_features=40, n_classes=3, seed=seed)
         model.fit(toy, nb_epoch=2)
         runs.append(model.predict(toy))
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -87,49 +132,66 @@ def test_seed_makes_training_reproducible(toy):
 
 
 @pytest.mark.requires_deepchem
-def test_overfit_a_tiny_dataset():
+@pytest.mark.parametrize("n_networks", [1, 3])
+def test_overfit_a_tiny_dataset(n_networks):
     """DeepChem's overfitting check: a model that can learn memorises a
-    handful of random samples with random labels."""
+    handful of random samples with random labels; an ensemble's every
+    member does."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(24, 50)).astype(np.float32)
     y = rng.integers(0, 4, size=(24, 1))
     data = dc.data.NumpyDataset(X, y)
-    model = ACTINNModel(output_dim=4,
-                        input_size=50,
+    model = ACTINNModel(n_features=50,
+                        n_classes=4,
                         learning_rate=0.01,
-                        weight_decay=0.0,
+                        weight_decay_penalty=0.0,
                         batch_size=8,
+                        n_networks=n_networks,
                         seed=0)
     model.fit(data, nb_epoch=150)
     scores = model.evaluate(data,
                             [dc.metrics.Metric(dc.metrics.accuracy_score)])
     assert scores["accuracy_score"] == 1.0
     assert (model.predict(data).argmax(axis=1) == y.ravel()).all()
+    if n_networks > 1:
+        assert len(model.model) == n_networks
+        for i in range(n_networks):
+            logits = model.model.member(i)(torch.from_numpy(X))[1]
+            assert (logits.argmax(1).numpy() == y.ravel()).all(), i
 
 
 @pytest.mark.requires_deepchem
-def test_save_and_restore_through_model_dir(toy, tmp_path):
+@pytest.mark.parametrize("n_networks", [1, 2])
+def test_save_and_restore_through_model_dir(toy, tmp_path, n_networks):
     """A checkpoint in model_dir, restored into a new model with other
-    initial weights, gives identical predictions."""
-    model = ACTINNModel(output_dim=3,
-                        input_size=40,
+    initial weights, gives identical predictions, every member's weights,
+    and (the optimiser's state restored too) identical further training."""
+    model = ACTINNModel(n_features=40,
+                        n_classes=3,
+                        n_networks=n_networks,
                         seed=0,
                         model_dir=str(tmp_path))
     model.fit(toy, nb_epoch=2)
     model.save_checkpoint()
-    restored = ACTINNModel(output_dim=3,
-                           input_size=40,
+    restored = ACTINNModel(n_features=40,
+                           n_classes=3,
+                           n_networks=n_networks,
                            seed=1,
                            model_dir=str(tmp_path))
     assert not np.allclose(restored.predict(toy), model.predict(toy))
     restored.restore()
     np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
     assert restored.get_global_step() == model.get_global_step()
+    for name, value in model.model.state_dict().items():
+        assert torch.equal(restored.model.state_dict()[name], value), name
+    for each in (model, restored):
+        each.fit(toy, nb_epoch=1, deterministic=True, checkpoint_interval=0)
+    np.testing.assert_array_equal(model.predict(toy), restored.predict(toy))
 
 
 @pytest.mark.requires_deepchem
 def test_sample_weights_weigh_each_sample(toy):
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0)
     model._ensure_built()
     X, y = toy.X[:6], toy.y[:6]
     w = np.array([1.0, 0.0, 2.0, 0.0, 1.0, 0.5]).reshape(-1, 1)
@@ -152,7 +214,7 @@ def test_disk_dataset_training_is_seeded(toy, tmp_path):
     disk.reshard(64)
     runs = []
     for _ in range(2):
-        model = ACTINNModel(output_dim=3, input_size=40, seed=1)
+        model = ACTINNModel(n_features=40, n_classes=3, seed=1)
         model.fit(disk, nb_epoch=2)
         runs.append(model.predict(disk))
     np.testing.assert_array_equal(runs[0], runs[1])
@@ -172,7 +234,7 @@ def test_shuffled_epoch_batches_do_not_depend_on_shards(toy, tmp_path,
                                           data_dir=str(tmp_path / "d"))
     if shard_size:
         disk.reshard(shard_size)
-    model = ACTINNModel(output_dim=3, input_size=40, seed=0, batch_size=64)
+    model = ACTINNModel(n_features=40, n_classes=3, seed=0, batch_size=64)
     batches = list(model._shuffled_epoch(disk, pad_batches=False))
     assert [len(b[0][0]) for b in batches] == [64] * 4 + [300 - 4 * 64]
     rows = np.concatenate([b[0][0] for b in batches])
@@ -195,7 +257,7 @@ def test_sparse_input_matches_dense_outputs_and_gradients():
                   format="csr",
                   dtype=np.float32,
                   random_state=rng)
-    net = ACTINNClassifier(input_size=300, output_dim=4)
+    net = ACTINNClassifier(n_features=300, n_classes=4)
     dense_out = net(torch.from_numpy(X.toarray()))[1]
     (dense_out**2).sum().backward()
     dense_grads = [p.grad.clone() for p in net.parameters()]
@@ -235,9 +297,9 @@ def test_ensemble_members_train_as_they_would_alone():
     """Side by side in one pass, each member follows the updates it gets
     when trained alone on the same minibatches (same seed, same steps)."""
     batches = _toy_batches()
-    kwargs = dict(output_dim=3,
-                  input_size=40,
-                  hidden_sizes=(8, 6),
+    kwargs = dict(n_features=40,
+                  n_classes=3,
+                  layer_sizes=(8, 6),
                   learning_rate=1e-2,
                   decay_steps=2)
     ensemble = ACTINNModel(n_networks=3, seed=5, **kwargs)
@@ -280,7 +342,7 @@ def test_ensemble_outputs_are_its_members_and_its_loss_their_sum():
     torch.manual_seed(0)
     before = torch.rand(1)
     torch.manual_seed(0)
-    ACTINNModel(output_dim=3, input_size=40, n_networks=2, seed=9)
+    ACTINNModel(n_features=40, n_classes=3, n_networks=2, seed=9)
     assert torch.equal(torch.rand(1), before)
 
 

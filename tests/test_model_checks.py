@@ -1,6 +1,9 @@
 """What ACTINNModel refuses that DeepChem would pass to PyTorch: keywords
 it would ignore, labels that are not class ids, NaN cells, unlabelled
-datasets, a diverging fit, another model's checkpoint."""
+datasets, a diverging fit, another model's checkpoint; its arguments'
+names (DeepChem's, the former ones with a warning), by keyword only."""
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -29,17 +32,14 @@ def data():
 
 
 def _model(**kwargs):
-    return ACTINNModel(output_dim=3, input_size=6, seed=0, **kwargs)
+    return ACTINNModel(n_features=6, n_classes=3, seed=0, **kwargs)
 
 
 @pytest.mark.parametrize("name, hint", [
-    ("layer_sizes", "DeepChem's name; ACTINNModel calls it hidden_sizes"),
-    ("n_features", "DeepChem's name; ACTINNModel calls it input_size"),
-    ("weight_decay_penalty",
-     "DeepChem.s name; ACTINNModel calls it weight_decay"),
     ("dropouts", "ACTINN's networks have no dropout"),
-    ("learnig_rate", "it takes output_dim, input_size, hidden_sizes, "
-     "learning_rate"),
+    ("weight_decay_penalty_type", "ACTINN's penalty is L2"),
+    ("learnig_rate", "it takes n_features, n_classes, layer_sizes, "
+     "learning_rate, weight_decay_penalty, "),
 ])
 def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
     # DeepChem's Model drops unknown keywords: a search over them would
@@ -52,6 +52,94 @@ def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
         _model(loss=dc.models.losses.SparseSoftmaxCrossEntropy())
 
 
+# DeepChem's MultitaskClassifier's names, ACTINNModel's former ones
+DEEPCHEM_NAMES = {
+    "n_features": "input_size",
+    "n_classes": "output_dim",
+    "layer_sizes": "hidden_sizes",
+    "weight_decay_penalty": "weight_decay",
+}
+
+
+def test_the_arguments_have_deepchems_names_by_keyword_only():
+    takes = inspect.signature(ACTINNModel).parameters
+    deepchems = inspect.signature(dc.models.MultitaskClassifier).parameters
+    for name in list(DEEPCHEM_NAMES) + ["n_tasks"]:
+        assert name in deepchems, name
+        assert takes[name].kind == inspect.Parameter.KEYWORD_ONLY, name
+    assert not set(DEEPCHEM_NAMES.values()) & set(takes)
+    model = ACTINNModel(n_features=6,
+                        n_classes=3,
+                        layer_sizes=(5, 4),
+                        weight_decay_penalty=0.1,
+                        n_tasks=1,
+                        seed=0)
+    assert (model.n_features, model.n_classes, model.layer_sizes,
+            model.n_tasks) == (6, 3, (5, 4), 1)
+    assert model.optimizer.weight_decay == 0.1
+    assert model.model.first.weight.shape == (6, 5)
+    assert model.model.head.out_features == 3
+
+
+def test_the_former_names_warn_and_build_the_same_model():
+    new = dict(n_features=6,
+               n_classes=3,
+               layer_sizes=(5, 4),
+               weight_decay_penalty=0.1)
+    with pytest.warns(FutureWarning) as caught:
+        model = ACTINNModel(seed=0,
+                            **{DEEPCHEM_NAMES[k]: v for k, v in new.items()})
+    assert [str(w.message) for w in caught] == [
+        "ACTINNModel's %s is deprecated and will be removed: pass %s=%r "
+        "(DeepChem's name)" % (DEEPCHEM_NAMES[k], k, v) for k, v in new.items()
+    ]
+    assert {w.filename for w in caught} == {__file__}  # the caller's line
+    expected = ACTINNModel(seed=0, **new)
+    assert (model.n_features, model.n_classes, model.layer_sizes,
+            model.optimizer.weight_decay) == (6, 3, (5, 4), 0.1)
+    for name, value in expected.model.state_dict().items():
+        assert torch.equal(model.model.state_dict()[name], value), name
+
+
+@pytest.mark.parametrize("new, old", sorted(DEEPCHEM_NAMES.items()))
+def test_both_names_for_one_argument_are_refused(new, old):
+    kwargs = dict(n_features=6, n_classes=3, seed=0)
+    kwargs.update({new: kwargs.get(new, 1), old: kwargs.get(new, 1)})
+    with pytest.raises(TypeError,
+                       match="ACTINNModel got %s and %s, its former name, "
+                       "for one argument: pass %s alone$" % (new, old, new)):
+        ACTINNModel(**kwargs)
+
+
+def test_positional_arguments_are_refused():
+    # once ACTINNModel(output_dim, input_size): ACTINNModel(2000, 12) made a
+    # 2000-type network over 12 genes
+    with pytest.raises(TypeError,
+                       match=r"ACTINNModel takes its arguments by keyword, "
+                       r"got 2 positional \(2000, 12\): "
+                       r"ACTINNModel\(n_features=<genes>, n_classes=<cell "
+                       r"types>, ...\) \(its first two were once output_dim, "
+                       r"input_size, in the other order\)$"):
+        ACTINNModel(2000, 12)
+    with pytest.raises(TypeError,
+                       match="missing 1 required keyword-only "
+                       "argument: 'n_classes'"):
+        ACTINNModel(n_features=2000)
+
+
+def test_one_task_only(data):
+    model = _model(n_tasks=1)
+    assert model.n_tasks == 1
+    model.fit(data, nb_epoch=1)
+    for n_tasks in (2, 0, 1.0):
+        with pytest.raises(ValueError,
+                           match=r"ACTINNModel is single-task \(one cell "
+                           r"type per cell, of n_classes types\): n_tasks "
+                           r"must be 1, got %s; train one model per "
+                           r"labelling" % n_tasks):
+            _model(n_tasks=n_tasks)
+
+
 @pytest.mark.parametrize("name, value", [("seed", -1), ("seed", 1.5),
                                          ("seed", 2**32), ("batch_size", 0),
                                          ("n_networks", 0),
@@ -59,7 +147,7 @@ def test_keywords_torchmodel_would_ignore_are_refused(name, hint):
 def test_settings_out_of_range_name_the_argument(name, value):
     kwargs = {"seed": 0, name: value}
     with pytest.raises(ValueError, match="%s must be a whole number" % name):
-        ACTINNModel(output_dim=3, input_size=6, **kwargs)
+        ACTINNModel(n_features=6, n_classes=3, **kwargs)
 
 
 def test_a_learning_rate_schedule_and_an_optimizer_are_used(data):
@@ -105,7 +193,7 @@ def test_labels_are_checked_in_fit_and_evaluate_naming_the_bad_ones(data):
     accuracy = dc.metrics.Metric(dc.metrics.accuracy_score)
     # evaluate, and so ValidationCallback, checks them as fit does
     with pytest.raises(ValueError,
-                       match=r"class ids must be in 0 .. 2 \(output_dim 3\), "
+                       match=r"class ids must be in 0 .. 2 \(n_classes 3\), "
                        r"the dataset holds 20 .. 22"):
         _model().evaluate(dc.data.NumpyDataset(data.X, data.y + 20), [accuracy])
     names = np.array(["a", "b", "c"])[data.y]
@@ -136,13 +224,13 @@ def test_another_models_checkpoint_is_named(data, tmp_path):
     model = _model(model_dir=str(tmp_path))
     model.fit(data, nb_epoch=1)
     model.save_checkpoint()
-    for other, said in ((dict(input_size=7), "input_size 7, output_dim 3"),
-                        (dict(input_size=6, n_networks=2), "n_networks 2")):
+    for other, said in ((dict(n_features=7), r"n_features 7, n_classes 3, "
+                         r"layer_sizes \[100, 50, 25\], n_networks 1"),
+                        (dict(n_features=6, n_networks=2), "n_networks 2")):
         with pytest.raises(ValueError,
                            match="checkpoint in %s is another model's: .*%s" %
                            (tmp_path, said)):
-            ACTINNModel(output_dim=3, model_dir=str(tmp_path),
-                        **other).restore()
+            ACTINNModel(n_classes=3, model_dir=str(tmp_path), **other).restore()
     again = _model(model_dir=str(tmp_path))
     again.restore()
     np.testing.assert_array_equal(again.predict(data), model.predict(data))

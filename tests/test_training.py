@@ -37,11 +37,13 @@ def _epochs(X, y, w, n_epochs, seed=5):
 
 def _deepchem_weights(network_kwargs, epochs):
     from deepchem_actinn.models.actinn import ACTINNModel
+    options = dict(OPTIONS)  # ACTINNModel's (DeepChem's) name for it
+    options["weight_decay_penalty"] = options.pop("weight_decay")
     model = ACTINNModel(**network_kwargs,
                         batch_size=64,
                         device="cpu",
                         log_frequency=1,
-                        **OPTIONS)
+                        **options)
     losses = []
     for batches in epochs:
         model.fit_generator(iter(batches),
@@ -58,9 +60,9 @@ def test_loop_gives_deepchems_weights_bit_for_bit(data, n_networks, sparse):
     X = sp.csr_matrix(X) if sparse else np.asarray(X.todense()) \
         if sp.issparse(X) else X
     epochs = _epochs(X, y, w, 3)
-    kwargs = dict(output_dim=n_types,
-                  input_size=X.shape[1],
-                  hidden_sizes=(20, 10),
+    kwargs = dict(n_features=X.shape[1],
+                  n_classes=n_types,
+                  layer_sizes=(20, 10),
                   n_networks=n_networks,
                   seed=7)
     expected, expected_losses = _deepchem_weights(kwargs, epochs)

@@ -41,8 +41,8 @@ def fit(args, clock):
     gene_filter = da.GeneFilterTransformer(dataset=train_ds, genes=genes)
     train_ds = gene_filter.transform(train_ds)
     clock.lap("normalise_filter")
-    model = da.ACTINNModel(output_dim=labels.n_types,
-                           input_size=len(gene_filter.kept_genes),
+    model = da.ACTINNModel(n_features=len(gene_filter.kept_genes),
+                           n_classes=labels.n_types,
                            seed=0)
     model.fit(train_ds, nb_epoch=epochs)
     clock.lap("fit")
@@ -78,8 +78,8 @@ def predict(args, clock):
     with open(os.path.join(args.model, "config.json")) as handle:
         config = json.load(handle)
     gene_filter = joblib.load(os.path.join(args.model, "gene_filter.joblib"))
-    model = da.ACTINNModel(output_dim=len(config["type_names"]),
-                           input_size=config["n_genes"])
+    model = da.ACTINNModel(n_features=config["n_genes"],
+                           n_classes=len(config["type_names"]))
     model.model.load_state_dict(
         torch.load(os.path.join(args.model, "weights.pt"), weights_only=True))
     test = anndata.read_h5ad(args.query)

@@ -77,10 +77,11 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         Cap on the held-out cells (a smaller share for large references).
     class_weight: {"balanced", None}, default "balanced"
         Weight the loss by inverse type frequency so rare types count.
-    batch_size, learning_rate, weight_decay:
+    batch_size, learning_rate, decay_rate, decay_steps:
         As in :class:`ACTINNModel`.
-    decay_rate, decay_steps, hidden_sizes:
-        As in :class:`ACTINNModel`.
+    weight_decay, hidden_sizes:
+        :class:`ACTINNModel`'s ``weight_decay_penalty`` and
+        ``layer_sizes``.
     target_sum: float, default 10,000
         Each cell's counts in the model's genes are scaled to this total
         (:func:`library_size_log`).
@@ -487,12 +488,15 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if self._models is None:
             from deepchem_actinn.models.actinn import ACTINNModel
             hp = self._settings()
+            optimiser = self._optimiser(hp)
+            # ACTINNModel's name (DeepChem's) for the annotator's weight_decay
+            optimiser["weight_decay_penalty"] = optimiser.pop("weight_decay")
             self._models = [
                 ACTINNModel.from_network(network,
                                          seed=(hp.seed + member) % 2**32,
                                          device=self.ensemble_.device,
                                          batch_size=hp.batch_size,
-                                         **self._optimiser(hp))
+                                         **optimiser)
                 for member, network in enumerate(self.networks_)
             ]
         return self._models

@@ -7,7 +7,7 @@ re-exported here.
 import logging
 import os
 import warnings
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,14 +24,15 @@ require_deepchem("ACTINNModel")
 from deepchem.data import Dataset, DiskDataset, NumpyDataset  # noqa: E402
 from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy  # noqa: E402
 from deepchem.models.optimizers import (  # noqa: E402
-    ExponentialDecay, LearningRateSchedule)
+    ExponentialDecay, LearningRateSchedule, Optimizer)
 from deepchem.models.torch_models import TorchModel  # noqa: E402
 from deepchem.utils.evaluate import GeneratorEvaluator  # noqa: E402
 
 from deepchem_actinn.models.dc_optim import (  # noqa: E402,F401
     EnsembleCrossEntropy, FusedAdam)
 from deepchem_actinn.models.network import (  # noqa: E402,F401
-    ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier)
+    ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier,
+    seeded_ensemble)
 
 logger = logging.getLogger(__name__)
 
@@ -51,32 +52,34 @@ class ACTINNModel(TorchModel):
     unchanged. Sample weights in the dataset (for example from
     ``dc.trans.BalancingTransformer``) weight the loss.
 
-    DeepChem's ``MultitaskClassifier`` names differ: ``input_size`` is its
-    ``n_features``, ``output_dim`` its ``n_classes`` (one task only),
-    ``hidden_sizes`` its ``layer_sizes``, ``weight_decay`` its
-    ``weight_decay_penalty``; those names, and any keyword neither this
-    class nor ``TorchModel`` takes, are refused rather than ignored, so a
-    hyperparameter search cannot quietly train one model many times.
-    ``predict`` gives ``(n_cells, n_types)``, where ``MultitaskClassifier``
-    gives ``(n_cells, 1, n_classes)``. Cells with NaN or infinite values,
-    labels that are not class ids and a dataset without labels (every
-    weight 0) are refused, naming the cells or values, and a fit whose loss
-    turns NaN raises instead of returning it.
+    The arguments have the names of DeepChem's ``MultitaskClassifier``
+    (``n_features``, ``n_classes``, ``layer_sizes``,
+    ``weight_decay_penalty``, ``n_tasks``), and are taken by keyword only.
+    The former names ``input_size``, ``output_dim``, ``hidden_sizes`` and
+    ``weight_decay`` are still taken, with a ``FutureWarning``. Keywords
+    neither this class nor ``TorchModel`` takes (``dropouts``, a
+    misspelling) are refused rather than ignored, so a hyperparameter
+    search cannot quietly train one model many times. ``predict`` gives
+    ``(n_cells, n_types)``, where ``MultitaskClassifier`` gives
+    ``(n_cells, 1, n_classes)``. Cells with NaN or infinite values, labels
+    that are not class ids and a dataset without labels (every weight 0)
+    are refused, naming the cells or values, and a fit whose loss turns NaN
+    raises instead of returning it.
 
     Parameters
     ----------
-    output_dim: int
-        Number of cell types.
-    input_size: int
+    n_features: int
         Number of genes.
-    hidden_sizes: sequence of int, default (100, 50, 25)
+    n_classes: int
+        Number of cell types, at least 2.
+    layer_sizes: sequence of int, default (100, 50, 25)
         Hidden layer widths.
     learning_rate: float or LearningRateSchedule, default 1e-4
         Initial learning rate of Adam; a schedule
         (``dc.models.optimizers``) is used as it is (then
         ``decay_rate`` and ``decay_steps`` are unused).
-    weight_decay: float, default 0.005
-        L2 penalty.
+    weight_decay_penalty: float, default 0.005
+        L2 penalty (Adam's weight decay).
     decay_rate: float, default 0.95
         Learning-rate decay factor, applied every ``decay_steps`` steps.
     decay_steps: int, default 1000
@@ -92,9 +95,12 @@ class ACTINNModel(TorchModel):
         :class:`ACTINNEnsemble` (member ``i`` initialised under ``seed + i``,
         all on the same minibatches, in one pass: much cheaper than one
         after another); ``predict`` then gives their mean probabilities.
+    n_tasks: int, default 1
+        DeepChem's number of tasks: ACTINN predicts one cell type per cell,
+        so anything but 1 is refused.
     optimizer: dc.models.optimizers.Optimizer, optional
-        Replaces Adam; ``learning_rate``, ``weight_decay`` and the decay
-        are then the optimizer's own.
+        Replaces Adam; ``learning_rate``, ``weight_decay_penalty`` and the
+        decay are then the optimizer's own.
     **kwargs
         ``TorchModel``'s other arguments: ``model_dir``, ``device``,
         ``log_frequency``, ``tensorboard``, ``wandb``, ``wandb_logger``,
@@ -102,12 +108,14 @@ class ACTINNModel(TorchModel):
 
     Attributes
     ----------
-    output_dim, n_classes: int
-        Number of cell types (``n_classes`` is what ``evaluate`` uses).
-    input_size: int
+    n_features: int
         Number of genes the network takes.
-    hidden_sizes: tuple of int
+    n_classes: int
+        Number of cell types (what ``evaluate`` uses).
+    layer_sizes: tuple of int
         Hidden layer widths.
+    n_tasks: int
+        1.
     n_networks: int
         Networks trained side by side (1: one :class:`ACTINNClassifier`).
     seed: int or None
@@ -132,7 +140,7 @@ class ACTINNModel(TorchModel):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.random((64, 30)).astype(np.float32)
     >>> y = (X[:, 0] > 0.5).astype(np.int64)
-    >>> model = ACTINNModel(output_dim=2, input_size=30, seed=0)
+    >>> model = ACTINNModel(n_features=30, n_classes=2, seed=0)
     >>> loss = model.fit(dc.data.NumpyDataset(X, y), nb_epoch=2)
     >>> model.predict(dc.data.NumpyDataset(X)).shape
     (64, 2)
@@ -143,43 +151,46 @@ class ACTINNModel(TorchModel):
        types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
     """
 
+    @checks.former_names("ACTINNModel", keyword_only=True)
     def __init__(self,
-                 output_dim: int,
-                 input_size: int,
-                 hidden_sizes: Sequence[int] = (100, 50, 25),
-                 learning_rate: float = 1e-4,
-                 weight_decay: float = 0.005,
+                 *,
+                 n_features: int,
+                 n_classes: int,
+                 layer_sizes: Sequence[int] = (100, 50, 25),
+                 learning_rate: Union[float, LearningRateSchedule] = 1e-4,
+                 weight_decay_penalty: float = 0.005,
                  decay_rate: float = 0.95,
                  decay_steps: int = 1000,
                  batch_size: int = 128,
                  seed: Optional[int] = None,
                  n_networks: int = 1,
+                 n_tasks: int = 1,
+                 optimizer: Optional[Optimizer] = None,
                  **kwargs) -> None:
         checks.check_keywords(kwargs)
+        checks.check_single_task(n_tasks)
         checks.check_settings(seed, batch_size, n_networks)
         model_dir = kwargs.get("model_dir")
         if model_dir is not None and os.path.isfile(model_dir):
             raise ValueError("model_dir %s is a file; name a directory (made "
                              "if missing) for the checkpoints" % model_dir)
-        self.output_dim = int(output_dim)
-        self.n_classes = self.output_dim
-        self.input_size = int(input_size)
-        self.hidden_sizes = tuple(int(h) for h in hidden_sizes)
         self.seed = seed
         self.n_networks = int(n_networks)
+        self.n_tasks = 1
         network: nn.Module
         loss: Loss
         if self.n_networks == 1:
-            network = seeded_classifier(input_size, output_dim, hidden_sizes,
+            network = seeded_classifier(n_features, n_classes, layer_sizes,
                                         seed)
             loss = SparseSoftmaxCrossEntropy()
         else:
-            network = ACTINNEnsemble([
-                seeded_classifier(input_size, output_dim, hidden_sizes,
-                                  None if seed is None else seed + i)
-                for i in range(self.n_networks)
-            ])
+            network = seeded_ensemble(n_features, n_classes, layer_sizes,
+                                      self.n_networks, seed)
             loss = EnsembleCrossEntropy()
+        # the network checked them
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        self.layer_sizes = tuple(int(h) for h in layer_sizes)
         self._shuffle_rng = np.random.default_rng(seed)
         if isinstance(learning_rate, LearningRateSchedule):
             schedule = learning_rate
@@ -187,14 +198,15 @@ class ACTINNModel(TorchModel):
             schedule = ExponentialDecay(initial_rate=learning_rate,
                                         decay_rate=decay_rate,
                                         decay_steps=decay_steps)
-        if kwargs.get("optimizer") is None:
-            kwargs["optimizer"] = FusedAdam(learning_rate=schedule,
-                                            weight_decay=weight_decay)
+        if optimizer is None:
+            optimizer = FusedAdam(learning_rate=schedule,
+                                  weight_decay=weight_decay_penalty)
         super().__init__(network,
                          loss=loss,
                          output_types=["prediction", "loss"],
                          batch_size=batch_size,
                          learning_rate=schedule,
+                         optimizer=optimizer,
                          **kwargs)
 
     def evaluate(self,
@@ -207,7 +219,7 @@ class ACTINNModel(TorchModel):
         """Score the model on a dataset with ``dc.metrics`` metrics.
 
         As ``TorchModel.evaluate``, except that ``n_classes`` defaults to the
-        model's own number of cell types (``output_dim``) instead of 2. This
+        model's own number of cell types (``n_classes``) instead of 2. This
         is the call DeepChem's ``ValidationCallback``, ``GridHyperparamOpt``
         and ``GaussianProcessHyperparamOpt`` make (without ``n_classes``), so
         they work on this multiclass model as they are documented.
@@ -240,7 +252,7 @@ class ACTINNModel(TorchModel):
         >>> rng = np.random.default_rng(0)
         >>> X = rng.random((30, 8)).astype(np.float32)
         >>> data = dc.data.NumpyDataset(X, np.arange(30) % 3)
-        >>> model = ACTINNModel(output_dim=3, input_size=8, seed=0)
+        >>> model = ACTINNModel(n_features=8, n_classes=3, seed=0)
         >>> scores = model.evaluate(data, [dc.metrics.Metric(
         ...     dc.metrics.accuracy_score)])
         >>> sorted(scores)
@@ -363,12 +375,12 @@ class ACTINNModel(TorchModel):
                 raise
             raise ValueError(
                 "the checkpoint in %s is another model's: its weights do not "
-                "fit this one (input_size %d, output_dim %d, hidden_sizes %s, "
+                "fit this one (n_features %d, n_classes %d, layer_sizes %s, "
                 "n_networks %d); make the model with the settings it was "
                 "trained with" %
                 (checkpoint or model_dir or
-                 self.model_dir, self.input_size, self.output_dim,
-                 list(self.hidden_sizes), self.n_networks)) from err
+                 self.model_dir, self.n_features, self.n_classes,
+                 list(self.layer_sizes), self.n_networks)) from err
 
     @classmethod
     def from_network(cls, network: ACTINNClassifier, **kwargs) -> "ACTINNModel":
@@ -379,8 +391,8 @@ class ACTINNModel(TorchModel):
         Parameters
         ----------
         network: ACTINNClassifier
-            The network; the model's shapes (``output_dim``, ``input_size``,
-            ``hidden_sizes``) are read from it.
+            The network; the model's shapes (``n_features``, ``n_classes``,
+            ``layer_sizes``) are read from it.
         **kwargs
             The other constructor arguments; ``seed`` defaults to 0.
 
@@ -394,7 +406,7 @@ class ACTINNModel(TorchModel):
         >>> from deepchem_actinn import ACTINNModel
         >>> from deepchem_actinn.models.network import seeded_classifier
         >>> model = ACTINNModel.from_network(seeded_classifier(20, 3, seed=0))
-        >>> model.input_size, model.output_dim, model.hidden_sizes
+        >>> model.n_features, model.n_classes, model.layer_sizes
         (20, 3, (100, 50, 25))
         """
         if not isinstance(network, ACTINNClassifier):
@@ -409,9 +421,9 @@ class ACTINNModel(TorchModel):
             if isinstance(layer, nn.Linear)
         ]
         kwargs.setdefault("seed", 0)  # the throwaway network's draw
-        model = cls(output_dim=network.head.out_features,
-                    input_size=network.first.weight.shape[0],
-                    hidden_sizes=sizes,
+        model = cls(n_features=int(network.first.weight.shape[0]),
+                    n_classes=int(network.head.out_features),
+                    layer_sizes=sizes,
                     **kwargs)
         model.model = network.to(model.device)
         return model
@@ -455,7 +467,7 @@ class ACTINNModel(TorchModel):
         TypeError
             ``dataset`` is not a DeepChem dataset.
         ValueError
-            X is not cells x ``input_size``, holds raw counts or NaN or
+            X is not cells x ``n_features``, holds raw counts or NaN or
             infinite values, or (fitting) ``y`` is not one class id in ``0
             .. n_classes - 1`` per cell or every weight is 0.
         """
@@ -498,12 +510,12 @@ class ACTINNModel(TorchModel):
         first = True
         for inputs, labels, weights in batches:
             width = np.shape(inputs[0])[-1]
-            if width != self.input_size:
+            if width != self.n_features:
                 raise ValueError(
                     "ACTINNModel takes %d genes per cell, the dataset has %d: "
                     "transform it with the GeneFilterTransformer fitted on "
                     "the training data (its genes= matches the columns)" %
-                    (self.input_size, width))
+                    (self.n_features, width))
             if not np.isfinite(inputs[0]).all():
                 checks.refuse_nonfinite(dataset)
             if first:

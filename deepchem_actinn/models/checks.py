@@ -6,7 +6,10 @@ DeepChem's own models pass such input to PyTorch, which fails with a shape
 or index error, or trains to NaN weights without a word; these checks name
 the argument, the values or the cells instead.
 """
-from typing import Any, Dict, Optional
+import functools
+import inspect
+import warnings
+from typing import Any, Callable, Dict, Optional, TypeVar, cast
 
 import numpy as np
 
@@ -16,21 +19,133 @@ from deepchem_actinn.types import MAX_SEED
 # Keywords ACTINNModel hands on to ``TorchModel.__init__``; any other is
 # refused rather than ignored (DeepChem's Model drops unknown keywords).
 PASSED_ON = ("model_dir", "tensorboard", "wandb", "log_frequency", "device",
-             "regularization_loss", "wandb_logger", "optimizer")
+             "regularization_loss", "wandb_logger")
 
-# DeepChem's names (MultitaskClassifier's) for ACTINNModel's arguments.
-DEEPCHEM_NAMES = {
-    "n_features": "input_size",
-    "n_classes": "output_dim",
-    "layer_sizes": "hidden_sizes",
-    "weight_decay_penalty": "weight_decay",
+# ACTINNModel's own arguments, as check_keywords lists them.
+OWN = ("n_features", "n_classes", "layer_sizes", "learning_rate",
+       "weight_decay_penalty", "decay_rate", "decay_steps", "batch_size",
+       "seed", "n_networks", "n_tasks", "optimizer")
+
+# ACTINNModel's former names (those of the first ACTINN ports) for DeepChem's
+# (MultitaskClassifier's): still taken, with a FutureWarning.
+DEPRECATED_NAMES = {
+    "input_size": "n_features",
+    "output_dim": "n_classes",
+    "hidden_sizes": "layer_sizes",
+    "weight_decay": "weight_decay_penalty",
 }
+
+# Keywords of DeepChem's MultitaskClassifier that ACTINN has no use for.
+NOT_ACTINNS = {
+    "dropouts": "ACTINN's networks have no dropout",
+    "weight_decay_penalty_type": "ACTINN's penalty is L2, Adam's weight "
+                                 "decay",
+    "activation_fns": "ACTINN's hidden layers are ReLU",
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def former_names(owner: str, keyword_only: bool = False) -> Callable[[F], F]:
+    """Let a constructor take the former names of its arguments
+    (``DEPRECATED_NAMES``), with a ``FutureWarning`` naming DeepChem's
+    name, and optionally refuse positional arguments.
+
+    ``ACTINNModel``'s first two arguments were once ``output_dim,
+    input_size``: the other order from DeepChem's ``n_features, n_classes``
+    and from ``ACTINNClassifier``'s, so that a positional call could
+    silently swap genes and cell types. It therefore takes them by keyword
+    only.
+
+    Parameters
+    ----------
+    owner: str
+        The name the messages give.
+    keyword_only: bool, default False
+        Refuse positional arguments (besides ``self``) with a
+        ``TypeError`` that says why.
+
+    Returns
+    -------
+    callable
+        A decorator; the function it gives keeps the signature (DeepChem's
+        names only) and the docstring.
+
+    Raises
+    ------
+    TypeError
+        (from the decorated function) One argument given under both its
+        names, or positional arguments where ``keyword_only``.
+
+    Warns
+    -----
+    FutureWarning
+        For each former name used.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from deepchem_actinn.models.checks import former_names
+    >>> class Model:
+    ...     @former_names("Model", keyword_only=True)
+    ...     def __init__(self, n_features=None, n_classes=None):
+    ...         self.n_features = n_features
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Model(input_size=30).n_features
+    30
+    >>> print(caught[0].message)
+    Model's input_size is deprecated and will be removed: pass n_features=30 (DeepChem's name)
+    >>> Model(n_features=30, input_size=30)
+    Traceback (most recent call last):
+    ...
+    TypeError: Model got n_features and input_size, its former name, for one argument: pass n_features alone
+    >>> Model(20, 3)
+    Traceback (most recent call last):
+    ...
+    TypeError: Model takes its arguments by keyword, got 2 positional (20, 3): Model(n_features=<genes>, n_classes=<cell types>, ...) (its first two were once output_dim, input_size, in the other order)
+    """
+
+    def decorate(function: F) -> F:
+        takes = inspect.signature(function).parameters
+        renamed = {
+            old: new for old, new in DEPRECATED_NAMES.items() if new in takes
+        }
+
+        @functools.wraps(function)
+        def taking_former_names(*args: Any, **kwargs: Any) -> Any:
+            if keyword_only and len(args) > 1:  # args[0] is self
+                raise TypeError(
+                    "%s takes its arguments by keyword, got %d positional "
+                    "(%s): %s(n_features=<genes>, n_classes=<cell types>, "
+                    "...) (its first two were once output_dim, input_size, "
+                    "in the other order)" % (owner, len(args) - 1, ", ".join(
+                        repr(a) for a in args[1:]), owner))
+            for old, new in renamed.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(
+                        "%s got %s and %s, its former name, for one "
+                        "argument: pass %s alone" % (owner, new, old, new))
+                kwargs[new] = kwargs.pop(old)
+                warnings.warn(
+                    "%s's %s is deprecated and will be removed: pass %s=%r "
+                    "(DeepChem's name)" % (owner, old, new, kwargs[new]),
+                    FutureWarning,
+                    stacklevel=2)
+            return function(*args, **kwargs)
+
+        return cast(F, taking_former_names)
+
+    return decorate
 
 
 def check_keywords(kwargs: Dict[str, Any]) -> None:
-    """Refuse keywords ``TorchModel`` would ignore, such as DeepChem's names
-    for ACTINN's arguments or a misspelling, so that a hyperparameter search
-    over them cannot quietly train the same model every time.
+    """Refuse keywords ``TorchModel`` would ignore, such as a misspelling or
+    one of DeepChem's arguments ACTINN has no use for, so that a
+    hyperparameter search over them cannot quietly train the same model
+    every time.
 
     Parameters
     ----------
@@ -46,10 +161,10 @@ def check_keywords(kwargs: Dict[str, Any]) -> None:
     --------
     >>> from deepchem_actinn.models.checks import check_keywords
     >>> check_keywords({"model_dir": "/tmp/actinn"})
-    >>> check_keywords({"layer_sizes": [500]})
+    >>> check_keywords({"dropouts": 0.5})
     Traceback (most recent call last):
     ...
-    TypeError: ACTINNModel got an unexpected keyword argument 'layer_sizes' (DeepChem's name; ACTINNModel calls it hidden_sizes)
+    TypeError: ACTINNModel got an unexpected keyword argument 'dropouts' (ACTINN's networks have no dropout)
     """
     for name in kwargs:
         if name in PASSED_ON:
@@ -59,18 +174,42 @@ def check_keywords(kwargs: Dict[str, Any]) -> None:
                 "ACTINNModel's loss is fixed (softmax cross-entropy, summed "
                 "over an ensemble's members); weight cells with the "
                 "dataset's w instead")
-        if name in DEEPCHEM_NAMES:
-            hint = " (DeepChem's name; ACTINNModel calls it %s)" % (
-                DEEPCHEM_NAMES[name])
-        elif name in ("dropouts", "dropout"):
-            hint = " (ACTINN's networks have no dropout)"
+        if name in NOT_ACTINNS:
+            hint = " (%s)" % NOT_ACTINNS[name]
         else:
-            hint = (" (it takes output_dim, input_size, hidden_sizes, "
-                    "learning_rate, weight_decay, decay_rate, decay_steps, "
-                    "batch_size, seed, n_networks and TorchModel's %s)" %
-                    ", ".join(PASSED_ON))
+            hint = " (it takes %s and TorchModel's %s)" % (", ".join(OWN),
+                                                           ", ".join(PASSED_ON))
         raise TypeError("ACTINNModel got an unexpected keyword argument %r%s" %
                         (name, hint))
+
+
+def check_single_task(n_tasks: Any) -> None:
+    """Refuse more than one task: ACTINN predicts one cell type per cell.
+
+    Parameters
+    ----------
+    n_tasks: int
+        DeepChem's number of tasks; 1.
+
+    Raises
+    ------
+    ValueError
+        ``n_tasks`` other than 1.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.checks import check_single_task
+    >>> check_single_task(1)
+    >>> check_single_task(3)
+    Traceback (most recent call last):
+    ...
+    ValueError: ACTINNModel is single-task (one cell type per cell, of n_classes types): n_tasks must be 1, got 3; train one model per labelling
+    """
+    if not (_whole(n_tasks) and n_tasks == 1):
+        raise ValueError(
+            "ACTINNModel is single-task (one cell type per cell, of "
+            "n_classes types): n_tasks must be 1, got %r; train one model "
+            "per labelling" % (n_tasks,))
 
 
 def check_settings(seed: Optional[int], batch_size: int,
@@ -180,7 +319,7 @@ def check_class_ids(y: Any, n_classes: int) -> None:
             "Pass y.argmax(axis=1)" % ids.shape[1])
     if ids.size and (ids.min() < 0 or ids.max() >= n_classes):
         raise ValueError(
-            "class ids must be in 0 .. %d (output_dim %d), the dataset holds "
+            "class ids must be in 0 .. %d (n_classes %d), the dataset holds "
             "%g .. %g" % (n_classes - 1, n_classes, ids.min(), ids.max()))
 
 

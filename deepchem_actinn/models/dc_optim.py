@@ -1,11 +1,11 @@
 """The DeepChem loss and optimiser of
 :class:`~deepchem_actinn.models.actinn.ACTINNModel`: the summed
 cross-entropy of an ensemble's members, and DeepChem's Adam on PyTorch's
-fused kernel."""
-import torch
-import torch.nn.functional as F
-
+fused kernel. Both wrap the plain-PyTorch functions of
+:mod:`deepchem_actinn.models.optim`, which the training loop without
+DeepChem uses, so the two train alike."""
 from deepchem_actinn._deepchem import require_deepchem
+from deepchem_actinn.models import optim
 
 require_deepchem("ACTINNModel")
 
@@ -14,7 +14,8 @@ from deepchem.models.optimizers import Adam, LearningRateSchedule  # noqa: E402
 
 
 class FusedAdam(Adam):
-    """DeepChem's Adam, run by PyTorch's fused kernel.
+    """DeepChem's Adam, run by PyTorch's fused kernel
+    (:func:`~deepchem_actinn.models.optim.adam`).
 
     The same algorithm and hyperparameters as ``dc.models.optimizers.Adam``
     (L2 weight decay added to the gradient), but each parameter is updated
@@ -25,23 +26,21 @@ class FusedAdam(Adam):
     """
 
     def _create_pytorch_optimizer(self, params):
-        params = list(params)
         if isinstance(self.learning_rate, LearningRateSchedule):
             lr = self.learning_rate.initial_rate
         else:
             lr = self.learning_rate
-        options = dict(lr=lr,
-                       betas=(self.beta1, self.beta2),
-                       eps=self.epsilon,
-                       weight_decay=self.weight_decay)
-        try:
-            return torch.optim.Adam(params, fused=True, **options)
-        except RuntimeError:
-            return torch.optim.Adam(params, foreach=True, **options)
+        return optim.adam(params,
+                          learning_rate=lr,
+                          weight_decay=self.weight_decay,
+                          beta1=self.beta1,
+                          beta2=self.beta2,
+                          epsilon=self.epsilon)
 
 
 class EnsembleCrossEntropy(Loss):
-    """Softmax cross-entropy of each member of an ensemble, summed.
+    """Softmax cross-entropy of each member of an ensemble, summed
+    (:func:`~deepchem_actinn.models.optim.cross_entropy_per_cell`).
 
     Takes logits ``(batch, members, classes)`` and class ids ``(batch,)``;
     gives one loss per sample. Summing, not averaging, over the members
@@ -50,13 +49,4 @@ class EnsembleCrossEntropy(Loss):
     """
 
     def _create_pytorch_loss(self):
-
-        def loss(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            n_cells, n_members, n_types = output.shape
-            by_member = output.transpose(0, 1).reshape(-1, n_types)
-            labels = labels.long().reshape(-1).repeat(n_members)
-            return F.cross_entropy(by_member, labels,
-                                   reduction="none").view(n_members,
-                                                          n_cells).sum(0)
-
-        return loss
+        return optim.cross_entropy_per_cell

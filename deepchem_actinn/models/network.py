@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from deepchem_actinn.models.checks import former_names
+
 
 class _GeneBag(torch.autograd.Function):
     """First layer on a CSR batch, with a sparse weight gradient.
@@ -107,43 +109,49 @@ class ACTINNClassifier(nn.Module):
     form computes the first layer from the non-zeros alone (``embedding_bag``),
     so a cell costs its detected genes, not all genes.
 
+    The arguments have DeepChem's names (as ``MultitaskClassifier``'s and
+    :class:`~deepchem_actinn.ACTINNModel`'s, in the same order); the former
+    names ``input_size``, ``output_dim`` and ``hidden_sizes`` are still
+    taken by keyword, with a ``FutureWarning``.
+
     Parameters
     ----------
-    input_size: int
+    n_features: int
         Number of genes.
-    output_dim: int
+    n_classes: int
         Number of cell types.
-    hidden_sizes: sequence of int, default (100, 50, 25)
+    layer_sizes: sequence of int, default (100, 50, 25)
         Widths of the hidden layers.
 
     Examples
     --------
     >>> import torch
     >>> from deepchem_actinn import ACTINNClassifier
-    >>> net = ACTINNClassifier(input_size=20, output_dim=3)
+    >>> net = ACTINNClassifier(n_features=20, n_classes=3)
     >>> proba, logits = net(torch.zeros(4, 20))
     >>> proba.shape, logits.shape
     (torch.Size([4, 3]), torch.Size([4, 3]))
     """
 
+    @former_names("ACTINNClassifier")
     def __init__(
         self,
-        input_size: int,
-        output_dim: int,
-        hidden_sizes: Sequence[int] = (100, 50, 25)) -> None:
+        n_features: int,
+        n_classes: int,
+        layer_sizes: Sequence[int] = (100, 50, 25)) -> None:
         super().__init__()
-        if input_size is None or output_dim is None or input_size < 1 or \
-                output_dim < 2 or not hidden_sizes:
-            raise ValueError("input_size must be >= 1, output_dim >= 2 and "
-                             "hidden_sizes not empty, got %r, %r, %r" %
-                             (input_size, output_dim, hidden_sizes))
-        sizes = [int(h) for h in hidden_sizes]
-        self.first = GeneLayer(int(input_size), sizes[0])
+        if n_features is None or n_classes is None or n_features < 1 or \
+                n_classes < 2 or not layer_sizes:
+            raise ValueError("n_features must be >= 1, n_classes >= 2 and "
+                             "layer_sizes not empty, got %r, %r, %r" %
+                             (n_features, n_classes, layer_sizes))
+        sizes = [int(h) for h in layer_sizes]
+        self.first = GeneLayer(int(n_features), sizes[0])
         layers: List[nn.Module] = [nn.ReLU()]
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(n_in, n_out), nn.ReLU()]
         self.hidden = nn.Sequential(*layers)
-        self.head = nn.Linear(sizes[-1], int(output_dim))
+        self.head = nn.Linear(sizes[-1], int(n_classes))
 
     def features(
             self, x: Union[torch.Tensor,
@@ -159,18 +167,19 @@ class ACTINNClassifier(nn.Module):
         return torch.softmax(logits, dim=-1), logits
 
 
-def seeded_classifier(input_size: int,
-                      output_dim: int,
-                      hidden_sizes: Sequence[int] = (100, 50, 25),
+@former_names("seeded_classifier")
+def seeded_classifier(n_features: int,
+                      n_classes: int,
+                      layer_sizes: Sequence[int] = (100, 50, 25),
                       seed: Optional[int] = None) -> ACTINNClassifier:
     """An :class:`ACTINNClassifier` whose initial weights are drawn under
     ``seed``, leaving PyTorch's global random state untouched (drawn from
     it when ``seed`` is None)."""
     if seed is None:
-        return ACTINNClassifier(input_size, output_dim, hidden_sizes)
+        return ACTINNClassifier(n_features, n_classes, layer_sizes)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ACTINNClassifier(input_size, output_dim, hidden_sizes)
+        return ACTINNClassifier(n_features, n_classes, layer_sizes)
 
 
 class ACTINNEnsemble(nn.Module):
@@ -366,9 +375,10 @@ def mean_log_proba(logits: torch.Tensor) -> torch.Tensor:
         torch.clamp(torch.softmax(logits, dim=-1).mean(0), min=1e-30))
 
 
-def seeded_ensemble(input_size: int,
-                    output_dim: int,
-                    hidden_sizes: Sequence[int] = (100, 50, 25),
+@former_names("seeded_ensemble")
+def seeded_ensemble(n_features: int,
+                    n_classes: int,
+                    layer_sizes: Sequence[int] = (100, 50, 25),
                     n_networks: int = 1,
                     seed: Optional[int] = None) -> ACTINNEnsemble:
     """An :class:`ACTINNEnsemble` of ``n_networks`` members, member ``i``
@@ -382,7 +392,7 @@ def seeded_ensemble(input_size: int,
     2
     """
     return ACTINNEnsemble([
-        seeded_classifier(input_size, output_dim, hidden_sizes,
+        seeded_classifier(n_features, n_classes, layer_sizes,
                           None if seed is None else seed + i)
         for i in range(int(n_networks))
     ])
