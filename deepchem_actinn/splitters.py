@@ -22,8 +22,10 @@ logger = logging.getLogger(__name__)
 class SingletaskStratifiedSplitter(Splitter):
     """Stratified splits of a classification dataset that keep every sample.
 
-    A drop-in for ``dc.splits.SingletaskStratifiedSplitter`` that works on
-    ``NumpyDataset`` and ``DiskDataset`` alike. Each class is shuffled and
+    Takes the place of ``dc.splits.SingletaskStratifiedSplitter`` (the same
+    ``split``, ``train_test_split`` and ``train_valid_test_split``; see the
+    Notes for ``k_fold_split``) and works on ``NumpyDataset`` and
+    ``DiskDataset`` alike. Each class is shuffled and
     divided among the splits in the requested proportions (largest
     remainder), so class proportions are kept in every split, every sample
     lands in exactly one split, and a class too small to divide is still
