@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import anndata
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,6 +41,15 @@ def test_actinn_h5_round_trip(tmp_path, sample):
     chunks = list(readers.iter_cell_chunks(path, 300, upper_case_genes=False))
     assert (sp.vstack([X for _, X in chunks]) != sample.X).nnz == 0
     assert _names(tmp_path) == ["out.h5"]
+    # dense in the layout, compressed in the file (as the bundled one is)
+    with h5py.File(path, "r") as f:
+        assert f["dge/block0_values"].compression == "gzip"
+    assert path.stat().st_size < 0.2 * sample.n_obs * sample.n_vars * 8
+    writers.write_actinn_h5(sample, tmp_path / "plain.h5", complevel=0)
+    with h5py.File(tmp_path / "plain.h5", "r") as f:
+        assert f["dge/block0_values"].compression is None
+    pd.testing.assert_frame_equal(pd.read_hdf(tmp_path / "plain.h5", "dge"),
+                                  frame)
 
 
 def test_actinn_h5_equals_original_file(tmp_path):

@@ -49,14 +49,16 @@ def write_actinn_h5(adata: anndata.AnnData,
                     path: PathLike,
                     overwrite: bool = False,
                     *,
-                    key: str = "dge") -> None:
+                    key: str = "dge",
+                    complevel: int = 4) -> None:
     """Write counts in the original ACTINN layout: pandas HDF5, genes x
     cells.
 
     A DataFrame indexed by gene names with one column per cell id is stored
     under ``key`` in pandas' fixed format, as the ACTINN scripts expect
     (``pd.read_hdf(path, "dge")``). The format is dense: the whole matrix
-    is held in memory while writing.
+    is held in memory while writing, and compressed in the file (zlib, which
+    every HDF5 reader has), so that its zeros take little room.
 
     Parameters
     ----------
@@ -68,6 +70,8 @@ def write_actinn_h5(adata: anndata.AnnData,
         Replace ``path`` if it exists.
     key: str, default "dge"
         The HDF5 key.
+    complevel: int, default 4
+        zlib compression level, 0 (none) to 9.
 
     Examples
     --------
@@ -89,7 +93,12 @@ def write_actinn_h5(adata: anndata.AnnData,
                                             dtype=object),
                              columns=pd.Index(adata.obs_names.astype(str),
                                               dtype=object))
-        frame.to_hdf(tmp, key=key, mode="w", format="fixed")
+        frame.to_hdf(tmp,
+                     key=key,
+                     mode="w",
+                     format="fixed",
+                     complib="zlib",
+                     complevel=complevel)
     logger.info("wrote %d genes x %d cells to %s", frame.shape[0],
                 frame.shape[1], path)
 
