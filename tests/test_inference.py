@@ -166,3 +166,36 @@ def test_normalisation_on_the_device_is_the_float32_arithmetic_bit_for_bit():
                                rtol=1e-6,
                                atol=1e-7)
     assert not ours[7].toarray().any()
+
+
+def test_scorer_and_normalisation_refuse_bad_values_in_the_same_words():
+    """One check of the values: the sparse scorer, the dense path and
+    library_size_log name the same cells with the same message."""
+    ensemble = seeded_ensemble(3, 2, (4,), seed=0)
+    scorer = EnsembleScorer(ensemble, np.array([0, 1, 2]), 3, 1e4, 2.0)
+    ids = ["a", "b", "c"]
+    for bad, message in ((np.nan, "2 cells hold NaN or infinite values: b, c"),
+                         (-1.0, "2 cells hold negative values, which are "
+                          "not counts: b, c")):
+        X = np.ones((3, 3), np.float32)
+        X[1:, 2] = bad
+        for call in (
+                lambda m: scorer(m, ids),
+                lambda m: library_size_log(m, ids=ids),
+                lambda m: model_gene_log(m, np.array([0, 1]), 1e4, 2.0, ids)):
+            for matrix in (X, sp.csr_matrix(X)):
+                with pytest.raises(ACTINNCellError, match="^%s$" % message):
+                    call(matrix)
+
+
+def test_target_sum_and_log_base_are_checked_where_they_enter():
+    ensemble = seeded_ensemble(3, 2, (4,), seed=0)
+    with pytest.raises(ValueError,
+                       match="^log_base must be a number above 1, got 1.0$"):
+        model_gene_log(np.ones((1, 3)), np.array([0, 1, 2]), 1e4, 1.0)
+    with pytest.raises(ValueError,
+                       match="^log_base must be a number above 1, got 0.5$"):
+        EnsembleScorer(ensemble, np.array([0, 1, 2]), 3, 1e4, 0.5)
+    with pytest.raises(ValueError,
+                       match="^target_sum must be a number above 0, got -1"):
+        EnsembleScorer(ensemble, np.array([0, 1, 2]), 3, -1, 2.0)

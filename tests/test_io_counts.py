@@ -10,7 +10,8 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (check_count_values, counts_source,
                                 iter_cell_chunks, read, round_near_whole)
-from deepchem_actinn.io.counts import EXPM1_HINT
+from deepchem_actinn.io.counts import (EXPM1_HINT, refuse_log_normalised,
+                                       rows_where, scan_values)
 
 COUNTS = np.array([[3.0, 0.0, 1.0], [0.0, 2.0, 5.0], [1.0, 1.0, 0.0],
                    [4.0, 0.0, 0.0]])
@@ -202,3 +203,31 @@ def test_a_damaged_sparse_matrix_in_memory_is_named():
                        match=r"^data: layers\['counts'\]: the sparse matrix is "
                        "damaged: its column indices reach 99"):
         counts_source(adata)
+
+
+def test_scan_values_without_the_whole_number_test():
+    X = np.array([[0.5, -1.0], [np.inf, 2.0]])
+    full, values = scan_values(X), scan_values(X, whole=False)
+    assert full.nonint_row == 0 and values.nonint_row == -1
+    for report in (full, values):
+        assert (report.n_nonfinite, report.n_negative) == (1, 1)
+        assert list(report.nonfinite_rows) == [1]
+        assert list(report.negative_rows) == [0]
+    # whole numbers of an integer type: negatives found, all counted
+    ints = scan_values(np.array([[3, -2], [-1, 0]], dtype=np.int32))
+    assert (ints.n_negative, list(ints.negative_rows)) == (2, [0, 1])
+    assert ints.max_value == 3.0
+
+
+def test_rows_where_names_every_row_of_any_layout():
+    X = np.array([[1.0, -2.0, 0.0], [0.0, 0.0, 0.0], [-1.0, 0.0, -3.0]])
+    for matrix in (X, np.asfortranarray(X), sp.csr_matrix(X), sp.csc_matrix(X),
+                   sp.coo_matrix(X)):
+        np.testing.assert_array_equal(rows_where(matrix, lambda v: v < 0),
+                                      [0, 2])
+    assert rows_where(X, np.isnan).size == 0
+
+
+def test_refuse_log_normalised_returns_its_scan():
+    report = refuse_log_normalised(np.array([[120.5, -1.0]]))
+    assert (report.max_value, report.n_negative) == (120.5, 1)

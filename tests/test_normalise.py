@@ -106,3 +106,71 @@ def test_sparse_bad_values_are_named():
 def test_untransform_is_refused():
     with pytest.raises(NotImplementedError):
         LibrarySizeLogTransformer().untransform(np.zeros((1, 1)))
+
+
+def test_columns_normalise_over_those_columns_only():
+    """The prediction path's normalisation (the model's genes, a query's
+    other genes ignored) is library_size_log over the given columns."""
+    X = np.array([[1.0, 3.0, 96.0, 0.0], [2.0, 2.0, 0.0, 5.0],
+                  [0.0, 0.0, 7.0, 0.0]])
+    columns = np.array([1, -1, 0])
+    expected = reference(np.array([[3.0, 1.0], [2.0, 2.0]]), 4.0)
+    for matrix in (X, sp.csr_matrix(X)):
+        out = library_size_log(matrix, 4.0, columns=columns)
+        out = out.toarray() if sp.issparse(out) else out
+        assert out.dtype == np.float32 and out.shape == (3, 3)
+        np.testing.assert_allclose(out[:2, [0, 2]], expected, rtol=1e-6)
+        # a missing column is zeros; a cell with counts, none of them in the
+        # columns, is a row of zeros (the scorer names and refuses it)
+        np.testing.assert_array_equal(out[:, 1], 0.0)
+        np.testing.assert_array_equal(out[2], 0.0)
+    with pytest.raises(ACTINNInputError, match="1 cell has zero total.*: e"):
+        library_size_log(np.vstack([X, np.zeros(4)]),
+                         ids=["a", "b", "c", "e"],
+                         columns=columns)
+
+
+def test_unchecked_cells_without_counts_are_still_refused():
+    # check=False skips the scan of the values; the totals are made anyway
+    X = np.array([[1.0, 2.0], [0.0, 0.0]])
+    for matrix in (X, sp.csr_matrix(X)):
+        with pytest.raises(ACTINNInputError,
+                           match="^1 cell has zero total counts and cannot "
+                           "be library-size normalised: b$"):
+            library_size_log(matrix, ids=["a", "b"], check=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(target_sum=0), "target_sum must be a number above 0, got 0"),
+    (dict(target_sum=np.nan), "target_sum must be a number above 0, got nan"),
+    (dict(base=1.0), "base must be a number above 1, got 1.0"),
+    (dict(base=np.inf), "base must be a number above 1, got inf"),
+])
+def test_target_sum_and_base_are_checked_by_one_rule(kwargs, message):
+    with pytest.raises(ValueError, match="^%s$" % message):
+        library_size_log(np.ones((2, 2)), **kwargs)
+
+
+@pytest.mark.requires_deepchem
+def test_transformer_checks_the_values_from_its_one_scan(monkeypatch):
+    """The transformer scans a shard once (for a log scale, NaN, infinite
+    and negative values), and its check of the cells reads that scan."""
+    import deepchem_actinn.io.counts as counts
+    import deepchem_actinn.preprocessing.normalise as normalise
+    scans, original = [], counts.scan_values
+
+    def scan(matrix, *args, **kwargs):
+        scans.append(matrix.shape)
+        return original(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(normalise, "scan_values", scan)
+    monkeypatch.setattr(counts, "scan_values", scan)
+    X = np.array([[1.0, 3.0], [5.0, 5.0]])
+    t = LibrarySizeLogTransformer()
+    out = t.transform_array(X, None, None, np.array(["a", "b"]))[0]
+    assert scans == [(2, 2)]
+    np.testing.assert_array_equal(out, library_size_log(X))
+    message = _bad(np.array([[1.0, 1.0], [-1.0, 1.0]]), ["x", "y"])
+    assert message == "1 cell holds negative values, which are not counts: y"
+    with pytest.raises(ValueError, match="base must be a number above 1"):
+        LibrarySizeLogTransformer(base=0.5)

@@ -1,5 +1,9 @@
 """The one check of count values, for every reader and :func:`annotate`.
 
+:func:`scan_values` is the one pass over a matrix's values that every check
+of them reads, here and in
+:func:`~deepchem_actinn.preprocessing.normalise.check_counts` (it lives in
+``io``, the lowest layer, since the readers check what they read).
 :func:`check_count_values`: no NaN or infinity, nothing negative, whole
 numbers. Values within :data:`ROUND_TOLERANCE` of a whole number
 (``0.999999999999999``, as some exporters write counts) count as whole;
@@ -15,7 +19,6 @@ import logging
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
@@ -123,8 +126,9 @@ def _near_whole(values: np.ndarray) -> np.ndarray:
     return np.abs(values - np.rint(values)) <= np.maximum(ROUND_TOLERANCE, ulp)
 
 
-def scan_values(matrix, limit: int = 5) -> ValueReport:
-    """Look for NaN/inf, negative and non-integer values, block by block.
+def scan_values(matrix, limit: int = 5, whole: bool = True) -> ValueReport:
+    """Look for NaN/inf, negative and non-integer values, block by block:
+    the one pass over a matrix's values that every check of them reads.
 
     Parameters
     ----------
@@ -132,6 +136,10 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
         Cells x genes.
     limit: int, default 5
         How many offending rows to note of each kind.
+    whole: bool, default True
+        Look for values that are not whole numbers; False skips that (the
+        report's ``nonint_row`` is then -1), for checks that take any
+        finite value that is not negative.
 
     Returns
     -------
@@ -151,11 +159,11 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
         block = values[start:start + _SCAN_BLOCK]
         if not block.size:
             continue
+        low, high = float(block.min()), float(block.max())
         if not is_float:
-            max_value = max(max_value, float(block.max()))
+            max_value = max(max_value, high)
         else:
             finite: Optional[np.ndarray] = None
-            low, high = float(block.min()), float(block.max())
             # A NaN makes min NaN, an infinity makes min or max infinite.
             if np.isfinite(low) and np.isfinite(high):
                 max_value = max(max_value, high)
@@ -172,7 +180,7 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
                 huge = np.flatnonzero(over if finite is None else over & finite)
                 n_huge += huge.size
                 huge_pos.append(huge[:limit] + start)
-            if nonint_pos < 0:
+            if whole and nonint_pos < 0:
                 off = block != np.rint(block)
                 if finite is not None:
                     off &= finite
@@ -184,19 +192,17 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
                     if far.size:
                         nonint_pos = start + int(far[0])
                         nonint_value = float(block[far[0]])
-            if low >= 0:
-                continue
-        if values.dtype.kind != "u":
-            neg = np.flatnonzero(block < 0)
-            if neg.size:
-                n_negative += neg.size
-                negative_pos.append(neg[:limit] + start)
+        if low >= 0:  # False for NaN: those blocks are searched
+            continue
+        neg = np.flatnonzero(block < 0)
+        if neg.size:
+            n_negative += neg.size
+            negative_pos.append(neg[:limit] + start)
 
     def first_rows(pos_list):
         if not pos_list:
             return np.empty(0, dtype=np.int64)
-        found = rows(np.concatenate(pos_list))
-        return pd.unique(np.asarray(found))[:limit]
+        return _in_order(rows(np.concatenate(pos_list)))[:limit]
 
     return ValueReport(
         n_nonfinite, first_rows(nonfinite_pos), n_negative,
@@ -204,6 +210,31 @@ def scan_values(matrix, limit: int = 5) -> ValueReport:
         int(rows(np.array([nonint_pos]))[0]) if nonint_pos >= 0 else -1,
         nonint_value, max_value, n_rounded if nonint_pos < 0 else 0, n_huge,
         first_rows(huge_pos))
+
+
+def _in_order(rows) -> np.ndarray:
+    """The distinct rows, each where it first appears."""
+    return rows[np.sort(np.unique(rows, return_index=True)[1])]
+
+
+def rows_where(matrix, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Every row holding a value ``test`` finds, ascending: the cells to name
+    once :func:`scan_values` found such values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import rows_where
+    >>> rows_where(np.array([[1.0, -2.0], [3.0, 0.0], [-1.0, -1.0]]),
+    ...            lambda v: v < 0)
+    array([0, 2])
+    """
+    values, rows = _stored_values(matrix)
+    hits = [
+        rows(np.flatnonzero(test(values[i:i + _SCAN_BLOCK])) + i)
+        for i in range(0, values.size, _SCAN_BLOCK)
+    ]
+    return np.unique(np.concatenate([np.empty(0, np.int64)] + hits))
 
 
 #: What to do with an AnnData that keeps only log-normalised values.
@@ -333,18 +364,20 @@ def refuse_log_normalised(matrix,
                           *,
                           what: str = "X",
                           source: str = "data",
-                          hint: Optional[str] = None) -> None:
+                          hint: Optional[str] = None) -> ValueReport:
     """Refuse a matrix that looks log-normalised
     (:func:`looks_log_normalised`), for the callers that take an in-memory
     matrix as counts without ``allow_non_integer``: other non-integer values
     (TPM, corrected counts) pass, as counts on another scale; NaN, infinite
-    and negative values are left to the counts' own check.
+    and negative values are left to the counts' own check, which can read
+    the :func:`scan_values` report returned.
 
     Examples
     --------
     >>> import numpy as np
     >>> from deepchem_actinn.io.counts import refuse_log_normalised
-    >>> refuse_log_normalised(np.array([[120.5, 0.0]]))
+    >>> refuse_log_normalised(np.array([[120.5, 0.0]])).max_value
+    120.5
     >>> refuse_log_normalised(np.log1p(np.array([[3.0, 1.0]])), ["c1"])
     ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
@@ -359,6 +392,7 @@ def refuse_log_normalised(matrix,
                            source,
                            escape=False,
                            hint=hint)
+    return report
 
 
 def refuse_log_normalised_start(rows: Callable[[int, int], object],

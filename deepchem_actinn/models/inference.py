@@ -47,6 +47,10 @@ from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
 from deepchem_actinn.models.batches import network_input
 from deepchem_actinn.models.linear import CLIP, LinearMember
 from deepchem_actinn.models.network import ACTINNEnsemble
+from deepchem_actinn.preprocessing.normalise import (check_normalisation,
+                                                     library_size_log,
+                                                     refuse_bad_values,
+                                                     refuse_empty_cells)
 from deepchem_actinn.types import Matrix
 
 #: Cells per block for normalised input (bounds memory for wide matrices).
@@ -77,7 +81,9 @@ def model_gene_log(X: Matrix,
                    cell_ids: Optional[Sequence[str]] = None,
                    check: bool = True) -> Matrix:
     """Raw counts -> the networks' input: the model's genes, each cell
-    scaled by its counts in those genes, then ``log(1 + x)``.
+    scaled by its counts in those genes, then ``log(1 + x)``
+    (:func:`~deepchem_actinn.preprocessing.normalise.library_size_log` over
+    the columns ``positions``).
 
     Parameters
     ----------
@@ -113,39 +119,9 @@ def model_gene_log(X: Matrix,
     array([[1., 2.],
            [1., 2.]], dtype=float32)
     """
-    from deepchem_actinn.preprocessing.gene_filter import take_columns
-    from deepchem_actinn.preprocessing.normalise import check_counts
-    if target_sum <= 0 or log_base <= 1:
-        raise ValueError("target_sum must be > 0 and log_base > 1")
-    if check:
-        check_counts(X, cell_ids)
-    aligned = take_columns(X, np.asarray(positions))
-    totals = np.asarray(aligned.sum(axis=1), dtype=np.float64).ravel()
-    scale = np.divide(target_sum,
-                      totals,
-                      out=np.zeros_like(totals),
-                      where=totals > 0)
-    if sp.issparse(aligned):
-        csr = sp.csr_matrix(aligned)
-        values = csr.data.astype(np.float64)
-        values *= np.repeat(scale, np.diff(csr.indptr))
-        return sp.csr_matrix(
-            (_log(values, log_base), csr.indices.copy(), csr.indptr.copy()),
-            shape=csr.shape)
-    dense = np.asarray(aligned, dtype=np.float64) * scale[:, None]
-    return _log(dense, log_base)
-
-
-def _log(values: np.ndarray, base: float) -> np.ndarray:
-    """``log_base(1 + values)`` as float32 (float64 ``values`` overwritten),
-    the same arithmetic as :func:`library_size_log`."""
-    if base == 2:
-        np.add(values, 1.0, out=values)
-        np.log2(values, out=values)
-    else:
-        np.log1p(values, out=values)
-        values /= np.log(base)
-    return values.astype(np.float32)
+    check_normalisation(target_sum, log_base, "log_base")
+    return library_size_log(X, target_sum, log_base, cell_ids, check,
+                            np.asarray(positions))
 
 
 def embed(ensemble: ACTINNEnsemble,
@@ -254,6 +230,7 @@ class EnsembleScorer:
                  device=None,
                  block: int = 16384,
                  linear: Optional[LinearMember] = None) -> None:
+        check_normalisation(target_sum, log_base, "log_base")
         self.ensemble = ensemble.eval()
         self.linear = linear
         self.positions = np.asarray(positions)
@@ -362,8 +339,9 @@ class EnsembleScorer:
         X = sp.csr_matrix(X)
         if X.dtype != np.float32:
             X = X.astype(np.float32)
+        ids = cell_ids if len(cell_ids) else None
         if check:
-            self._check_values(X, cell_ids)
+            refuse_bad_values(X, ids)
         hidden = np.empty((X.shape[0], self.ensemble.feature_width), np.float32)
         logits = np.empty((X.shape[0], self.ensemble.n_types), np.float32)
         linear = None if self.linear is None else np.empty_like(logits)
@@ -371,12 +349,7 @@ class EnsembleScorer:
             raise ACTINNInputError(
                 "the query matrix has %d genes, its gene names %d" %
                 (X.shape[1], self.n_query_genes))
-        zero = np.flatnonzero(_row_sums(X.indptr, X.data) <= 0)
-        if len(zero):
-            raise ACTINNCellError(
-                "%s zero total counts and cannot be library-size "
-                "normalised: %s" % (counted(
-                    len(zero), "cell", "has/have"), _names(zero, cell_ids)))
+        refuse_empty_cells(_row_sums(X.indptr, X.data), ids)
         # library size: counts in the model's genes only, each query gene
         # weighted by how many model genes it feeds
         totals = X @ self.multiplicity  # one pass over the non-zeros
@@ -469,7 +442,10 @@ class EnsembleScorer:
                    totals: torch.Tensor,
                    host_repeat: Optional[bool] = None) -> torch.Tensor:
         """``log1p(x * target_sum / total)`` of a block's raw non-zeros, on
-        their device (``1 / ln(log_base)`` is folded into the weight table).
+        their device (``1 / ln(log_base)`` is folded into the weight table):
+        :func:`~deepchem_actinn.preprocessing.normalise.library_size_log`
+        over the model's genes, in PyTorch where the networks run, so that
+        the normalised values are made there and no copy of them is.
 
         ``rows`` holds the block's CSR row offsets from 0 (one more than its
         rows), ``totals`` each row's library size. Float32 throughout: a
@@ -529,19 +505,6 @@ class EnsembleScorer:
                 "few counts (e.g. scanpy.pp.filter_cells)" %
                 (counted(len(rows), "cell", "has/have"), len(
                     self.positions), _names(rows, cell_ids)))
-
-    @staticmethod
-    def _check_values(X: sp.csr_matrix, cell_ids: Union[Sequence[str],
-                                                        np.ndarray]) -> None:
-        data = X.data
-        bad = ~np.isfinite(data) | (data < 0)
-        if bool(bad.any()):
-            row_of = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-            rows = np.unique(row_of[bad])
-            raise ACTINNCellError(
-                "%s negative, NaN or infinite values, which are not counts: "
-                "%s" % (counted(len(rows), "cell",
-                                "holds/hold"), _names(rows, cell_ids)))
 
 
 def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:

@@ -11,7 +11,9 @@ import numpy as np
 
 from deepchem_actinn._deepchem import require_deepchem
 from deepchem_actinn.io.counts import refuse_log_normalised
-from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.preprocessing.normalise import (check_normalisation,
+                                                     library_size_log,
+                                                     refuse_bad_values)
 from deepchem_actinn.transformers._flags import check_flags
 
 dc = require_deepchem("LibrarySizeLogTransformer")
@@ -87,8 +89,7 @@ class LibrarySizeLogTransformer(Transformer):
                  base: float = 2.0) -> None:
         check_flags("LibrarySizeLogTransformer", "normalises the counts in X",
                     transform_X, transform_y, transform_w, transform_ids)
-        if target_sum <= 0 or base <= 1:
-            raise ValueError("target_sum must be > 0 and base > 1")
+        check_normalisation(target_sum, base)
         self.target_sum = float(target_sum)
         self.base = float(base)
         super().__init__(transform_X=True, dataset=dataset)
@@ -123,11 +124,16 @@ class LibrarySizeLogTransformer(Transformer):
             X looks log-normalised already; an ACTINNCellError (a subclass)
             when a cell sums to zero or holds negative or non-finite values.
         """
-        refuse_log_normalised(X,
-                              ids,
-                              source="LibrarySizeLogTransformer",
-                              hint=TWICE)
-        return library_size_log(X, self.target_sum, self.base, ids), y, w, ids
+        # one pass over the values: a log scale, then NaN, infinite and
+        # negative values are refused from it (cells without counts, from
+        # the totals the scaling needs)
+        scanned = refuse_log_normalised(X,
+                                        ids,
+                                        source="LibrarySizeLogTransformer",
+                                        hint=TWICE)
+        refuse_bad_values(X, ids, scanned)
+        return library_size_log(X, self.target_sum, self.base, ids,
+                                check=False), y, w, ids
 
     def untransform(self, transformed: np.ndarray) -> np.ndarray:
         """Not invertible: the library sizes are not kept.
