@@ -15,7 +15,8 @@ from deepchem_actinn.models.inference import embed, model_gene_log
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing.augment import Augmentation
 from deepchem_actinn.preprocessing.gene_filter import GeneFilter, take_columns
-from deepchem_actinn.preprocessing.normalise import library_size_log
+from deepchem_actinn.preprocessing.normalise import (check_normalisation,
+                                                     library_size_log)
 from deepchem_actinn.types import MAX_SEED, Matrix
 
 logger = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ def check_numbers(learning_rate: float, weight_decay: float, seed: int,
         ("learning_rate", learning_rate, 0, math.inf, False),
         ("weight_decay", weight_decay, 0, math.inf, True),
         ("min_overlap", min_overlap, 0, 1, True),
-        ("target_sum", target_sum, 0, math.inf, False),
-        ("log_base", log_base, 1, math.inf, False),
     ):
         if not (math.isfinite(value) and
                 (value >= low if closed else value > low) and value <= high):
@@ -74,6 +73,7 @@ def check_numbers(learning_rate: float, weight_decay: float, seed: int,
                 "%s must be a number %s %g%s, got %r" %
                 (name, "of at least" if closed else "above", low,
                  "" if high == math.inf else " and at most %g" % high, value))
+    check_normalisation(target_sum, log_base, "log_base")
     if not 0 <= seed <= MAX_SEED:
         raise ValueError("seed must be a whole number from 0 to %d (the "
                          "largest seed scikit-learn takes), got %r" %
