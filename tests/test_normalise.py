@@ -135,8 +135,10 @@ def test_unchecked_cells_without_counts_are_still_refused():
     X = np.array([[1.0, 2.0], [0.0, 0.0]])
     for matrix in (X, sp.csr_matrix(X)):
         with pytest.raises(ACTINNInputError,
-                           match="^1 cell has zero total counts and cannot "
-                           "be library-size normalised: b$"):
+                           match=r"^1 cell has zero total counts and cannot "
+                           r"be library-size normalised: b; leave cells "
+                           r"without counts out first \(scanpy: "
+                           r"sc.pp.filter_cells\(adata, min_counts=1\)\)$"):
             library_size_log(matrix, ids=["a", "b"], check=False)
 
 

@@ -99,6 +99,11 @@ values: b
     return report
 
 
+#: What to do about cells without counts (every path refuses them).
+EMPTY_CELLS_HINT = ("leave cells without counts out first (scanpy: "
+                    "sc.pp.filter_cells(adata, min_counts=1))")
+
+
 def refuse_empty_cells(totals: np.ndarray,
                        ids: Optional[Strings] = None) -> None:
     """Raise :class:`~deepchem_actinn.errors.ACTINNCellError` naming the
@@ -113,14 +118,15 @@ def refuse_empty_cells(totals: np.ndarray,
     Traceback (most recent call last):
     ...
     deepchem_actinn.errors.ACTINNCellError: 1 cell has zero total counts and \
-cannot be library-size normalised: row 1
+cannot be library-size normalised: row 1; leave cells without counts out \
+first (scanpy: sc.pp.filter_cells(adata, min_counts=1))
     """
     zero = np.flatnonzero(totals <= 0)
     if len(zero):
-        raise ACTINNCellError(
-            "%s zero total counts and cannot be library-size "
-            "normalised: %s" %
-            (counted(len(zero), "cell", "has/have"), _cell_names(ids, zero)))
+        raise ACTINNCellError("%s zero total counts and cannot be library-size "
+                              "normalised: %s; %s" %
+                              (counted(len(zero), "cell", "has/have"),
+                               _cell_names(ids, zero), EMPTY_CELLS_HINT))
 
 
 def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
@@ -145,7 +151,8 @@ def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
     Traceback (most recent call last):
     ...
     deepchem_actinn.errors.ACTINNCellError: 1 cell has zero total counts and \
-cannot be library-size normalised: c2
+cannot be library-size normalised: c2; leave cells without counts out first \
+(scanpy: sc.pp.filter_cells(adata, min_counts=1))
     """
     refuse_bad_values(X, ids)
     refuse_empty_cells(np.asarray(X.sum(axis=1)).ravel(), ids)
