@@ -124,6 +124,30 @@ def test_under_half_of_the_genes_warns(tmp_path, capsys):
             (len(columns), len(annotator.genes_))) in err
 
 
+def test_few_shared_genes_are_shown_as_spelled(model, tmp_path, capsys):
+    """A query of made-up genes and a few of the model's: the refusal shows
+    both sides' names as the files spell them (not the query's upper-cased,
+    which reads as another species), and does not call the query's other
+    genes foreign: some may be genes the model's filter left out."""
+    genes = list(ACTINNAnnotator.load(model, device="cpu").genes_)
+    fake = ["Fake%d" % i for i in range(300)]
+    rng = np.random.default_rng(0)
+    query = anndata.AnnData(
+        rng.integers(0, 5, (30, 320)).astype(np.float32),
+        obs=pd.DataFrame(index=["c%d" % i for i in range(30)]),
+        var=pd.DataFrame(index=fake + genes[:20]))
+    query.write_h5ad(tmp_path / "few.h5ad")
+    assert predict(model, tmp_path / "few.h5ad", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert ("needed). The model's genes "
+            "the query lacks look like %s, %s, %s, ... (%d in all); the "
+            "query's genes not among the model's, like Fake0, Fake1, Fake2, "
+            "... (300 in all), may include genes the model's reference "
+            "measured but its gene filter left out. Names are compared "
+            "ignoring case: check the species and the kind of gene "
+            "identifier\n" % (*genes[20:23], len(genes) - 20)) in err
+
+
 @pytest.mark.parametrize("source", [[], ["--out-of-core"]],
                          ids=["in_memory", "from_disk"])
 def test_labelled_only(tmp_path, capsys, source):

@@ -100,12 +100,34 @@ def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
         column, matched = choose_gene_column(annotator.genes_, candidates,
                                              annotator.min_overlap)
     except ACTINNInputError as err:
-        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
+        raise ACTINNInputError(
+            "%s: %s" % (args.test_set, _as_spelled(args, annotator) or err)) \
+            from None
     if column != "var_names":
         logger.info(
             "matching genes through the query's %s (%d of the "
             "model's %d genes)", column, matched, len(annotator.genes_))
     return column, candidates[column]
+
+
+def _as_spelled(args, annotator) -> Optional[ACTINNInputError]:
+    """The refusal of a query's genes with its names as the file spells
+    them (the readers upper-case them unless ``--keep-gene-case``; a
+    message showing the query's names upper-cased beside the model's as
+    written would read as two species); None when they were not changed."""
+    if args.keep_gene_case:
+        return None
+    from deepchem_actinn.io import read_var
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
+    var = read_var(args.test_set, args.test_format, False,
+                   **_query_options(args, annotator))
+    try:
+        choose_gene_column(annotator.genes_, gene_candidates(var.index, var),
+                           annotator.min_overlap)
+    except ACTINNInputError as err:
+        return err
+    return None  # not met: matching ignores case
 
 
 def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
@@ -416,9 +438,8 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
                                                      measured_genes)
     if args.all_reference_genes:
         return None
-    query = read_var(
-        args.test_set, args.test_format, not args.keep_gene_case,
-        **query_matrix(args),
+    query = read_var(  # as spelled, for messages: matching ignores case
+        args.test_set, args.test_format, False, **query_matrix(args),
         **orientation_options(args.test_orientation, expected_genes=reference))
     try:
         overlap = {} if args.min_overlap is None else {
