@@ -219,7 +219,7 @@ def test_report_from_predictions(trained, tmp_path):
     out = tmp_path / "report"
     assert main([
         "report", "-p",
-        str(trained / "out" / "predicted_label.txt"), "-op",
+        str(trained / "out" / "predicted_label.txt"), "-pr",
         str(trained / "out" / "predicted_probabilities.txt"), "-l",
         str(PATHS["test_labels"]), "-m",
         str(trained / "model"), "-o",
@@ -369,6 +369,11 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     err = capsys.readouterr().err
     assert "confidence from %s" % (actinn_style /
                                    "predicted_probabilities.txt") in err
+    # report's -op, the old spelling of -pr (predict's -op is yes or no),
+    # still works, with a warning even under -q
+    assert ("actinn: report -op is deprecated (predict and run take -op for "
+            "yes or no): use -pr FILE (--probabilities FILE); -op will be "
+            "removed\n") in err
     assert err.count("wrote ") == 1 and "report: wrote " in err
     assert ((without /
              "confidence.png").read_bytes() == (with_op /

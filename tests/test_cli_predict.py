@@ -491,7 +491,7 @@ def test_report_query_draws_the_umap(model, tmp_path, capsys):
     test[:10].copy().write_h5ad(few)
     base = [
         "report", "-p",
-        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "out" / "predicted_label.txt"), "-pr",
         str(tmp_path / "out" / "predicted_probabilities.txt"), "-q"
     ]
     assert main(base + ["--query", str(few), "-o", str(tmp_path / "r0")]) == 2
@@ -756,7 +756,7 @@ def test_report_names_missing_inputs_as_every_command_does(
     assert predict(model, PATHS["test"], tmp_path / "out", "-q") == 0
     assert main([
         "report", "-p",
-        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "out" / "predicted_label.txt"), "-pr",
         str(tmp_path / "proba.txt"), "-o",
         str(tmp_path / "r"), "-q"
     ]) == 2

@@ -18,6 +18,7 @@ Ctrl-C (SIGINT) and SIGTERM stop it the same way, with exit codes 130 and
 143.
 """
 import importlib
+import logging
 import os
 import re
 import sys
@@ -26,11 +27,13 @@ import zlib
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from deepchem_actinn.cli.parser import build_parser
+from deepchem_actinn.cli.parser import build_parser, deprecation_warnings
 from deepchem_actinn.cli.values import FORMAT_ALIASES
 from deepchem_actinn.cli.progress import command_session, process_tag
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.signals import Terminated
+
+logger = logging.getLogger("deepchem_actinn")
 
 __all__ = ["main", "build_parser", "FORMAT_ALIASES"]
 
@@ -154,6 +157,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prefix = "actinn %s%s" % (args.command, process_tag())
     try:
         with command_session(args.quiet, getattr(args, "threads", None)):
+            for line in deprecation_warnings(args):
+                logger.warning("%s", line)
             _command(args.command)(args)
     except KeyboardInterrupt:
         print("%s: interrupted; no partial outputs were kept" % prefix,
