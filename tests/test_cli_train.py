@@ -80,3 +80,29 @@ def test_the_log_names_every_networks_epochs(tmp_path, capsys, small_reference):
     log = " ".join(capsys.readouterr().err.split())
     assert re.search(r"epochs \(best\) per network: 2 \(\d\), 2 \(\d\)",
                      log), log
+
+
+def test_label_mistakes_say_what_the_file_or_name_is(tmp_path, capsys):
+    """A headerless labels file given --labels-column is said to have no
+    header (not "its columns: Monocyte"); an obs column's name given as -trl
+    with a reference that is no h5ad is said to be neither a file nor an obs
+    column. Both before anything is trained."""
+    model = str(tmp_path / "model")
+    assert main(
+        ["train", *TRAIN, "--labels-column", "cell_type", "-m", model,
+         "-q"]) == 2
+    first = PATHS["train_labels"].read_text().splitlines()[0].split("\t")
+    assert capsys.readouterr().err == (
+        "actinn train: error: %s: no column 'cell_type'; the file seems to "
+        "have no header row: its first row (%s, %s) looks like data, a cell "
+        "id and a cell type. A file of cell id<TAB>cell type lines needs no "
+        "column named: drop --labels-column\n" %
+        (PATHS["train_labels"], *first))
+    assert main([
+        "train", "-trs",
+        str(PATHS["train"]), "-trl", "cell_type", "-m", model, "-q"
+    ]) == 2
+    assert capsys.readouterr().err == (
+        "actinn train: error: cell_type: no such labels file, nor an obs "
+        "column: only an h5ad file has obs columns to name, and %s is an "
+        "ACTINN (pandas) HDF5 file\n" % PATHS["train"])

@@ -99,7 +99,8 @@ def _one_line(err: BaseException, args) -> str:
 def _in_command_words(text: str, args) -> str:
     """A message's advice for the Python API (``overwrite=True``,
     ``layer=``, ``min_overlap``) in the command line's words."""
-    from deepchem_actinn.io.labels import COLUMN_HINT, TRAINING_HINT
+    from deepchem_actinn.io.labels import (COLUMN_HINT, NO_COLUMN_HINT,
+                                           TRAINING_HINT)
     from deepchem_actinn.io.orientation import PASS_ORIENTATION
     from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
@@ -107,6 +108,7 @@ def _in_command_words(text: str, args) -> str:
     text = re.sub(lower, r"pass --min-overlap \1", text)
     text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
     text = text.replace(COLUMN_HINT, "--labels-column NAME")
+    text = text.replace(NO_COLUMN_HINT, "drop --labels-column")
     for name, (layer, format, orientation) in _FILE_OPTIONS.items():
         path = getattr(args, name, None)
         spellings = (str(Path(path)), os.path.abspath(path)) if isinstance(

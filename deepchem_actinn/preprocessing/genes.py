@@ -259,15 +259,14 @@ def _names_unmatched(query: Sequence[str], wanted: set, lacking: Sequence[str],
     and that they are compared ignoring case. The query's genes outside a
     selection are not all foreign: some may be genes the selection left
     out (:data:`_NOT_SELECTED`)."""
-    unknown = [g for g in query if gene_key(g) not in wanted]
-    text = ". %s%s genes the query lacks look like %s; the query's genes " \
-        "not among %s" % (what[:1].upper(), what[1:], examples(lacking,
-                                                                 3), what)
+    unknown = examples([g for g in query if gene_key(g) not in wanted], 3)
+    text = (". %s%s genes the query lacks look like %s; the query's genes "
+            "not among %s" %
+            (what[:1].upper(), what[1:], examples(lacking, 3), what))
     if what in _NOT_SELECTED:
-        text += ", like %s, may include %s" % (examples(unknown,
-                                                        3), _NOT_SELECTED[what])
+        text += ", like %s, may include %s" % (unknown, _NOT_SELECTED[what])
     else:
-        text += " look like %s" % examples(unknown, 3)
+        text += " look like %s" % unknown
     return text + (". Names are compared ignoring case: check the species "
                    "and the kind of gene identifier")
 
