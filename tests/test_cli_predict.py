@@ -289,8 +289,10 @@ def test_scheduler_without_dask_names_the_extra(model, tmp_path, capsys,
                    "tcp://127.0.0.1:8786", "-q") == 2
     err = capsys.readouterr().err
     assert err == ("actinn predict: error: --scheduler tcp://127.0.0.1:8786: "
-                   "Dask prediction needs dask.distributed: pip install "
-                   "\"deepchem-actinn[distributed]\"\n")
+                   "Dask prediction needs dask.distributed: install the "
+                   "distributed extra: pip install "
+                   "\"deepchem-actinn[distributed]\" (from a clone: pip "
+                   "install \".[distributed]\")\n")
     assert not (tmp_path / "out").exists()
 
 
