@@ -228,7 +228,9 @@ def read_var(path: PathLike,
             with _open_rows(p, fmt, layer, use_raw,
                             allow_non_integer) as source:
                 var = source.var
-    names, keep = clean_gene_names(var.index, upper_case=upper_case_genes)
+    names, keep = clean_gene_names(var.index,
+                                   upper_case=upper_case_genes,
+                                   source=str(p))
     var = var.iloc[np.flatnonzero(keep)].copy()
     var.index = pd.Index(names, dtype=object)
     return var
@@ -534,7 +536,7 @@ def _iter_chunks(path: Path,
             if tell:
                 check_cell_ids(source.cell_ids, str(path))
                 logger.info("%s: read %d cells x %d genes (%s)", path,
-                            source.shape[0], source.shape[1],
+                            source.shape[0], int(keep.sum()),
                             _how_read(source, fmt))
             if check and allow_non_integer:
                 refuse_log_normalised_start(source.rows,
