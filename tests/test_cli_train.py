@@ -106,3 +106,18 @@ def test_label_mistakes_say_what_the_file_or_name_is(tmp_path, capsys):
         "actinn train: error: cell_type: no such labels file, nor an obs "
         "column: only an h5ad file has obs columns to name, and %s is an "
         "ACTINN (pandas) HDF5 file\n" % PATHS["train"])
+
+
+@pytest.mark.parametrize("command", ["predict", "run"])
+def test_hierarchy_help_states_the_margin(command):
+    """--hierarchy's help says what an uncertain fine type is, with the
+    margin the annotator uses (the parser states it, importing nothing
+    heavy; this test keeps the two together)."""
+    from deepchem_actinn.hierarchy import HIERARCHY_MARGIN
+    action, = [
+        a for a in _subcommand(command)._actions if a.dest == "hierarchy"
+    ]
+    assert ("a cell whose fine type is uncertain, its top two probabilities "
+            "less than %g apart (hierarchy.HIERARCHY_MARGIN), is given the "
+            "two types' nearest common ancestor" %
+            HIERARCHY_MARGIN) in action.help

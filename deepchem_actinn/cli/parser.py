@@ -230,9 +230,11 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hierarchy",
                    default=None,
                    metavar="FILE",
-                   help="cell-type hierarchy, child <TAB> parent: where the "
-                   "top two types tie, give their nearest common ancestor "
-                   "(column level)")
+                   help="cell-type hierarchy, child <TAB> parent: a cell "
+                   "whose fine type is uncertain, its top two probabilities "
+                   "less than 0.2 apart (hierarchy.HIERARCHY_MARGIN), is "
+                   "given the two types' nearest common ancestor, if they "
+                   "have one (column level)")
     p.add_argument("--remove-ambient",
                    action="store_true",
                    help="subtract each droplet cell's estimated ambient RNA "
