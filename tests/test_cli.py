@@ -563,8 +563,8 @@ def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
     assert "above 0 and at most 1" in capsys.readouterr().err
     assert main(args + ["--min-overlap", "0.3"]) == 0
     assert len(read_predictions(out)[0]) == test.n_obs
-    assert "the query shares only %d of the model's" % len(kept) in \
-        capsys.readouterr().err
+    assert "(it shares only %d of them, under half: expect poor labels)" % len(
+        kept) in capsys.readouterr().err
 
 
 def test_run_takes_min_overlap_before_training(tmp_path):
@@ -812,7 +812,7 @@ def test_run_trains_on_the_genes_the_query_measures(partial_query, tmp_path,
     else:
         assert ("training on the 1333 of the reference's 2000 genes that "
                 "the query measures") in err
-        assert "model genes missing from the query: 0 of" in err
+        assert "genes matched by the query's gene names: all of the model's" in err
         expected = _in_process(kept, query)
     np.testing.assert_array_equal(labels["celltype"], expected)
 
@@ -895,7 +895,7 @@ def test_run_out_of_core_trains_on_the_genes_the_query_measures(
     assert "training from disk" in err
     assert ("training on the 1333 of the reference's 2000 genes that the "
             "query measures") in err
-    assert "model genes missing from the query: 0 of" in err
+    assert "genes matched by the query's gene names: all of the model's" in err
     labels, _ = read_predictions(tmp_path / "o")
     assert len(labels) == 1000
 

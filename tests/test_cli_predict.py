@@ -12,6 +12,7 @@ import pytest
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import build_parser, main
+from deepchem_actinn.errors import examples
 from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
@@ -57,8 +58,9 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
     n_genes = len(ACTINNAnnotator.load(model, device="cpu").genes_)
     assert "annotated 1000 cells on cpu: " in err
     assert "; %.1f %% Unassigned" % share in err
-    assert ("model genes missing from the query: 0 of %d (set to zero); "
-            "query genes matched through var_names" % n_genes) in err
+    assert ("genes matched by the query's gene names: all of the model's %d "
+            "found" % n_genes) in err
+    assert "var_names" not in err and "missing" not in err
     assert "wrote %s" % (tmp_path / "out" / "predicted_label.txt") in err
     assert "another species" not in err
     # Why cells are Unassigned: unsure between types, or far from all
@@ -120,8 +122,14 @@ def test_under_half_of_the_genes_warns(tmp_path, capsys):
     assert predict(tmp_path / "model", tmp_path / "few.h5ad", tmp_path / "out",
                    "-q") == 0
     err = capsys.readouterr().err
-    assert ("the query shares only %d of the model's %d genes (under half)" %
-            (len(columns), len(annotator.genes_))) in err
+    # said once, with the genes missing (not again in the summary's words)
+    n = len(annotator.genes_)
+    assert err.splitlines() == [
+        "actinn: %d of the model's %d genes are missing from the query and "
+        "set to zero (it shares only %d of them, under half: expect poor "
+        "labels), e.g. %s" % (n - len(columns), n, len(columns),
+                              examples(annotator.genes_[len(keep):], 3))
+    ]
 
 
 def test_few_shared_genes_are_shown_as_spelled(model, tmp_path, capsys):

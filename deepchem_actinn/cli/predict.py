@@ -38,7 +38,7 @@ from deepchem_actinn.cli.query_checks import (check_query_counts,
                                               check_query_files, hierarchy_file,
                                               query_matrix, refuse_empty_query)
 from deepchem_actinn.cli.record import prediction_record, write_record
-from deepchem_actinn.cli.summary import PredictionSummary
+from deepchem_actinn.cli.summary import PredictionSummary, matched_by
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
@@ -96,17 +96,13 @@ def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     candidates = gene_candidates(var.index, var)
-    try:
-        column, matched = choose_gene_column(annotator.genes_, candidates,
-                                             annotator.min_overlap)
+    try:  # the summary says which column, and how many genes it found
+        column, _ = choose_gene_column(annotator.genes_, candidates,
+                                       annotator.min_overlap)
     except ACTINNInputError as err:
         raise ACTINNInputError(
             "%s: %s" % (args.test_set, _as_spelled(args, annotator) or err)) \
             from None
-    if column != "var_names":
-        logger.info(
-            "matching genes through the query's %s (%d of the "
-            "model's %d genes)", column, matched, len(annotator.genes_))
     return column, candidates[column]
 
 
@@ -410,8 +406,11 @@ def predict_and_write(args,
             tmp,
             prediction_record(args, annotator, summary, column, names,
                               tmp / LABEL_FILE, trained))
+    from deepchem_actinn.io.formats import path_and_format
+    h5ad = path_and_format(args.test_set, args.test_format)[1] == "h5ad"
     summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
-                column, [str(out_dir / n) for n in reversed(names)])
+                matched_by(column, h5ad),
+                [str(out_dir / n) for n in reversed(names)])
 
 
 def cmd_predict(args) -> None:

@@ -380,9 +380,13 @@ def gene_positions(reference: Sequence[str],
                          dtype=np.int64)
     missing = [g for g, p in zip(reference, positions) if p < 0]
     if missing:
+        shared = len(positions) - len(missing)
         logger.warning(
-            "%d of %s %d genes are missing from the query and set to zero, "
+            "%d of %s %d genes are missing from the query and set to zero%s, "
             "e.g. %s%s", len(missing), what, len(positions),
+            " (it shares only %d of them, under half: expect poor labels)" %
+            shared
+            if 2 * shared < len(positions) and what == "the model's" else "",
             examples(missing, 3), renamed_by_r(missing, query))
     _note_versions(reference, query, positions, what)
     return positions
