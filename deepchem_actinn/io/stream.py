@@ -495,15 +495,16 @@ def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
     the file's row reader, which tells whether other matrices were looked
     at for raw counts, and why none was taken."""
     if check:
-        rounded = check_count_values(
-            X,
-            ids,
-            what=what,
-            source=str(path),
-            allow_non_integer=allow_non_integer,
-            searched=getattr(source, "searched", False),
-            rejected=getattr(source, "rejected", ()),
-            hint=None if fmt == "h5ad" else FILE_COUNTS_HINT)
+        rounded = check_count_values(X,
+                                     ids,
+                                     what=what,
+                                     source=str(path),
+                                     allow_non_integer=allow_non_integer,
+                                     searched=getattr(source, "searched",
+                                                      False),
+                                     rejected=getattr(source, "rejected", ()),
+                                     hint=getattr(source, "hint", None)
+                                     if fmt == "h5ad" else FILE_COUNTS_HINT)
         return (round_near_whole(X)[0] if rounded else X), rounded
     if allow_non_integer:
         return X, 0
