@@ -121,3 +121,10 @@ def test_hierarchy_help_states_the_margin(command):
             "less than %g apart (hierarchy.HIERARCHY_MARGIN), is given the "
             "two types' nearest common ancestor" %
             HIERARCHY_MARGIN) in action.help
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "run", "demo"])
+def test_threads_help_ends_its_sentences(command):
+    action, = [a for a in _subcommand(command)._actions if a.dest == "threads"]
+    assert ". On a busy machine 1" in action.help
+    assert action.help.endswith(" faster.")

@@ -320,7 +320,7 @@ def _add_threads(p: argparse.ArgumentParser, trains_from_disk: bool) -> None:
         help="PyTorch compute threads (default: PyTorch's, one "
         "per core). On a busy machine 1 can be much faster" +
         ("; training one network from disk on 2 cores, 1 leaves "
-         "a core to reading and is faster" if trains_from_disk else ""))
+         "a core to reading and is faster" if trains_from_disk else "") + ".")
 
 
 def _add_commands(sub) -> None:
