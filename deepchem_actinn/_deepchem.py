@@ -17,6 +17,8 @@ import warnings
 from types import ModuleType
 from typing import Iterator
 
+from deepchem_actinn.errors import install_extra
+
 #: Loggers DeepChem and the back ends it probes write to while it loads.
 _NOISY_LOGGERS = ("deepchem", "rdkit", "tensorflow", "absl", "jax")
 
@@ -64,10 +66,11 @@ def install_hint() -> str:
     if sys.version_info >= (3, 13):
         return ("No DeepChem release supports Python %d.%d yet: use Python "
                 "3.10-3.12 for the DeepChem integration" % sys.version_info[:2])
+    hint = "To get DeepChem, " + install_extra("deepchem")
     if sys.version_info >= (3, 12):
-        return ("Install DeepChem with `pip install \"deepchem>=2.8.1.dev0\" "
-                "transformers` (or the package's `deepchem` extra)")
-    return "Install DeepChem with `pip install \"deepchem>=2.8.0\"`"
+        return hint + (": on Python 3.12, DeepChem's pre-release "
+                       "(deepchem>=2.8.1.dev0) and transformers")
+    return hint
 
 
 def require_deepchem(feature: str = "This feature",

@@ -14,7 +14,8 @@ from typing import List, Optional
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError,
+                                    install_extra)
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
 #: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
@@ -22,9 +23,8 @@ from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 RESOLUTION_STEPS = ((200_000, 30.0), (100_000, 25.0), (40_000, 20.0),
                     (20_000, 15.0), (5_000, 10.0), (0, 5.0))
 
-INSTALL_CLUSTERING = (
-    "over-clustering needs scanpy and leidenalg: pip install "
-    "'deepchem-actinn[clustering]' (or pip install scanpy leidenalg)")
+INSTALL_CLUSTERING = ("over-clustering needs scanpy and leidenalg: " +
+                      install_extra("clustering"))
 
 #: What Leiden over-clustering imports (the ``clustering`` extra).
 CLUSTERING_MODULES = ("scanpy", "leidenalg", "igraph")

@@ -16,7 +16,7 @@ from typing import Iterator, Tuple
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, counted
 
 logger = logging.getLogger(__name__)
 
@@ -192,10 +192,11 @@ def build_model(entropy: int, n_genes: int, n_types: int, density: float,
     block_cells = int(max(1, min(1 << 16, _BLOCK_ENTRIES // n_genes)))
     median_lib = scale * math.exp(float(np.median(library_offset)))
     logger.info(
-        "simulation model: %d genes, %d types in %d lineages, "
-        "library scale %.4g (median library about %.0f counts), "
-        "%d library levels, %d cells per block", n_genes, n_types, n_lineages,
-        scale, median_lib, n_levels, block_cells)
+        "simulation model: %s, %s in %s, library scale %.4g (median library "
+        "about %.0f counts), %d library levels, %d cells per block",
+        counted(n_genes, "gene"), counted(n_types, "type"),
+        counted(n_lineages, "lineage"), scale, median_lib, n_levels,
+        block_cells)
     return CountModel(entropy=entropy,
                       n_genes=n_genes,
                       n_types=n_types,

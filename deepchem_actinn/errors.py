@@ -42,6 +42,26 @@ class ACTINNCellError(ACTINNInputError):
         return ACTINNInputError("%s: %s" % (path, self))
 
 
+#: The package's name on pip's command line (its distribution's).
+DISTRIBUTION = "deepchem-actinn"
+
+
+def install_extra(extra: str) -> str:
+    """How to install one of the package's optional extras (setup.cfg's
+    ``extras_require``), for every message about a missing optional
+    library: the line that works for an installed package, and the one
+    that works from a clone (the package is not on PyPI yet).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import install_extra
+    >>> print(install_extra("report"))
+    install the report extra: pip install "deepchem-actinn[report]" (from a clone: pip install ".[report]")
+    """
+    return ('install the %s extra: pip install "%s[%s]" (from a clone: pip '
+            'install ".[%s]")' % (extra, DISTRIBUTION, extra, extra))
+
+
 def counted(n: int, noun: str, verbs: str = "") -> str:
     """``n`` of ``noun`` for a message, plural when ``n`` is not 1 (an
     ``s`` on its last word), and the verb that agrees with them:

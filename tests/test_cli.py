@@ -219,7 +219,7 @@ def test_report_from_predictions(trained, tmp_path):
     out = tmp_path / "report"
     assert main([
         "report", "-p",
-        str(trained / "out" / "predicted_label.txt"), "-op",
+        str(trained / "out" / "predicted_label.txt"), "-pr",
         str(trained / "out" / "predicted_probabilities.txt"), "-l",
         str(PATHS["test_labels"]), "-m",
         str(trained / "model"), "-o",
@@ -395,6 +395,11 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     err = capsys.readouterr().err
     assert "confidence from %s" % (actinn_style /
                                    "predicted_probabilities.txt") in err
+    # report's -op, the old spelling of -pr (predict's -op is yes or no),
+    # still works, with a warning even under -q
+    assert ("actinn: report -op is deprecated (predict and run take -op for "
+            "yes or no): use -pr FILE (--probabilities FILE); -op will be "
+            "removed\n") in err
     assert err.count("wrote ") == 1 and "report: wrote " in err
     assert ((without /
              "confidence.png").read_bytes() == (with_op /
@@ -584,8 +589,8 @@ def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
     assert "above 0 and at most 1" in capsys.readouterr().err
     assert main(args + ["--min-overlap", "0.3"]) == 0
     assert len(read_predictions(out)[0]) == test.n_obs
-    assert "the query shares only %d of the model's" % len(kept) in \
-        capsys.readouterr().err
+    assert "(it shares only %d of them, under half: expect poor labels)" % len(
+        kept) in capsys.readouterr().err
 
 
 def test_run_takes_min_overlap_before_training(tmp_path):
@@ -767,7 +772,9 @@ def test_predict_matches_genes_through_ensembl_ids(tmp_path, capsys):
         str(tmp_path / "v3"), "-o",
         str(tmp_path / "out")
     ]) == 0
-    assert "var['gene_ids']" in capsys.readouterr().err
+    # a 10x directory has no var: its gene ids are named as they are
+    assert ("genes matched by the query's gene_ids: all of the model's"
+            in capsys.readouterr().err)
     labels, _ = read_predictions(tmp_path / "out")
     assert len(labels) == 1000
 
@@ -833,7 +840,7 @@ def test_run_trains_on_the_genes_the_query_measures(partial_query, tmp_path,
     else:
         assert ("training on the 1333 of the reference's 2000 genes that "
                 "the query measures") in err
-        assert "model genes missing from the query: 0 of" in err
+        assert "genes matched by the query's gene names: all of the model's" in err
         expected = _in_process(kept, query)
     np.testing.assert_array_equal(labels["celltype"], expected)
 
@@ -916,7 +923,7 @@ def test_run_out_of_core_trains_on_the_genes_the_query_measures(
     assert "training from disk" in err
     assert ("training on the 1333 of the reference's 2000 genes that the "
             "query measures") in err
-    assert "model genes missing from the query: 0 of" in err
+    assert "genes matched by the query's gene names: all of the model's" in err
     labels, _ = read_predictions(tmp_path / "o")
     assert len(labels) == 1000
 

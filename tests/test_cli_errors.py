@@ -316,10 +316,10 @@ def test_a_fact_of_the_file_is_said_once_as_the_file_spells_it(
     assert proc.returncode == 0, proc.stderr
     said = proc.stderr.splitlines()
     assert sum("read 40 cells x" in line for line in said) == 1, said
-    twice = [line for line in said if "duplicated gene names" in line]
+    twice = [line for line in said if "duplicated gene name" in line]
     assert twice == [
-        "actinn: dropped 1 duplicated gene names (kept the first of each), "
-        "e.g. GENE_TWICE"
+        "actinn: %s: dropped 1 duplicated gene name (kept the first of each), "
+        "e.g. GENE_TWICE" % query
     ], said
 
 

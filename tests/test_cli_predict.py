@@ -12,6 +12,7 @@ import pytest
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import build_parser, main
+from deepchem_actinn.errors import examples
 from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
@@ -57,8 +58,9 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
     n_genes = len(ACTINNAnnotator.load(model, device="cpu").genes_)
     assert "annotated 1000 cells on cpu: " in err
     assert "; %.1f %% Unassigned" % share in err
-    assert ("model genes missing from the query: 0 of %d (set to zero); "
-            "query genes matched through var_names" % n_genes) in err
+    assert ("genes matched by the query's gene names: all of the model's %d "
+            "found" % n_genes) in err
+    assert "var_names" not in err and "missing" not in err
     assert "wrote %s" % (tmp_path / "out" / "predicted_label.txt") in err
     assert "another species" not in err
     # Why cells are Unassigned: unsure between types, or far from all
@@ -120,8 +122,38 @@ def test_under_half_of_the_genes_warns(tmp_path, capsys):
     assert predict(tmp_path / "model", tmp_path / "few.h5ad", tmp_path / "out",
                    "-q") == 0
     err = capsys.readouterr().err
-    assert ("the query shares only %d of the model's %d genes (under half)" %
-            (len(columns), len(annotator.genes_))) in err
+    # said once, with the genes missing (not again in the summary's words)
+    n = len(annotator.genes_)
+    assert err.splitlines() == [
+        "actinn: %d of the model's %d genes are missing from the query and "
+        "set to zero (it shares only %d of them, under half: expect poor "
+        "labels), e.g. %s" % (n - len(columns), n, len(columns),
+                              examples(annotator.genes_[len(keep):], 3))
+    ]
+
+
+def test_few_shared_genes_are_shown_as_spelled(model, tmp_path, capsys):
+    """A query of made-up genes and a few of the model's: the refusal shows
+    both sides' names as the files spell them (not the query's upper-cased,
+    which reads as another species), and does not call the query's other
+    genes foreign: some may be genes the model's filter left out."""
+    genes = list(ACTINNAnnotator.load(model, device="cpu").genes_)
+    fake = ["Fake%d" % i for i in range(300)]
+    rng = np.random.default_rng(0)
+    query = anndata.AnnData(
+        rng.integers(0, 5, (30, 320)).astype(np.float32),
+        obs=pd.DataFrame(index=["c%d" % i for i in range(30)]),
+        var=pd.DataFrame(index=fake + genes[:20]))
+    query.write_h5ad(tmp_path / "few.h5ad")
+    assert predict(model, tmp_path / "few.h5ad", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert ("needed). The model's genes "
+            "the query lacks look like %s, %s, %s, ... (%d in all); the "
+            "query's genes not among the model's, like Fake0, Fake1, Fake2, "
+            "... (300 in all), may include genes the model's reference "
+            "measured but its gene filter left out. Names are compared "
+            "ignoring case: check the species and the kind of gene "
+            "identifier\n" % (*genes[20:23], len(genes) - 20)) in err
 
 
 @pytest.mark.parametrize("source", [[], ["--out-of-core"]],
@@ -265,8 +297,10 @@ def test_scheduler_without_dask_names_the_extra(model, tmp_path, capsys,
                    "tcp://127.0.0.1:8786", "-q") == 2
     err = capsys.readouterr().err
     assert err == ("actinn predict: error: --scheduler tcp://127.0.0.1:8786: "
-                   "Dask prediction needs dask.distributed: pip install "
-                   "\"deepchem-actinn[distributed]\"\n")
+                   "Dask prediction needs dask.distributed: install the "
+                   "distributed extra: pip install "
+                   "\"deepchem-actinn[distributed]\" (from a clone: pip "
+                   "install \".[distributed]\")\n")
     assert not (tmp_path / "out").exists()
 
 
@@ -467,7 +501,7 @@ def test_report_query_draws_the_umap(model, tmp_path, capsys):
     test[:10].copy().write_h5ad(few)
     base = [
         "report", "-p",
-        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "out" / "predicted_label.txt"), "-pr",
         str(tmp_path / "out" / "predicted_probabilities.txt"), "-q"
     ]
     assert main(base + ["--query", str(few), "-o", str(tmp_path / "r0")]) == 2
@@ -732,7 +766,7 @@ def test_report_names_missing_inputs_as_every_command_does(
     assert predict(model, PATHS["test"], tmp_path / "out", "-q") == 0
     assert main([
         "report", "-p",
-        str(tmp_path / "out" / "predicted_label.txt"), "-op",
+        str(tmp_path / "out" / "predicted_label.txt"), "-pr",
         str(tmp_path / "proba.txt"), "-o",
         str(tmp_path / "r"), "-q"
     ]) == 2

@@ -80,3 +80,51 @@ def test_the_log_names_every_networks_epochs(tmp_path, capsys, small_reference):
     log = " ".join(capsys.readouterr().err.split())
     assert re.search(r"epochs \(best\) per network: 2 \(\d\), 2 \(\d\)",
                      log), log
+
+
+def test_label_mistakes_say_what_the_file_or_name_is(tmp_path, capsys):
+    """A headerless labels file given --labels-column is said to have no
+    header (not "its columns: Monocyte"); an obs column's name given as -trl
+    with a reference that is no h5ad is said to be neither a file nor an obs
+    column. Both before anything is trained."""
+    model = str(tmp_path / "model")
+    assert main(
+        ["train", *TRAIN, "--labels-column", "cell_type", "-m", model,
+         "-q"]) == 2
+    first = PATHS["train_labels"].read_text().splitlines()[0].split("\t")
+    assert capsys.readouterr().err == (
+        "actinn train: error: %s: no column 'cell_type'; the file seems to "
+        "have no header row: its first row (%s, %s) looks like data, a cell "
+        "id and a cell type. A file of cell id<TAB>cell type lines needs no "
+        "column named: drop --labels-column\n" %
+        (PATHS["train_labels"], *first))
+    assert main([
+        "train", "-trs",
+        str(PATHS["train"]), "-trl", "cell_type", "-m", model, "-q"
+    ]) == 2
+    assert capsys.readouterr().err == (
+        "actinn train: error: cell_type: no such labels file, nor an obs "
+        "column: only an h5ad file has obs columns to name, and %s is an "
+        "ACTINN (pandas) HDF5 file\n" % PATHS["train"])
+
+
+@pytest.mark.parametrize("command", ["predict", "run"])
+def test_hierarchy_help_states_the_margin(command):
+    """--hierarchy's help says what an uncertain fine type is, with the
+    margin the annotator uses (the parser states it, importing nothing
+    heavy; this test keeps the two together)."""
+    from deepchem_actinn.hierarchy import HIERARCHY_MARGIN
+    action, = [
+        a for a in _subcommand(command)._actions if a.dest == "hierarchy"
+    ]
+    assert ("a cell whose fine type is uncertain, its top two probabilities "
+            "less than %g apart (hierarchy.HIERARCHY_MARGIN), is given the "
+            "two types' nearest common ancestor" %
+            HIERARCHY_MARGIN) in action.help
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "run", "demo"])
+def test_threads_help_ends_its_sentences(command):
+    action, = [a for a in _subcommand(command)._actions if a.dest == "threads"]
+    assert ". On a busy machine 1" in action.help
+    assert action.help.endswith(" faster.")

@@ -9,7 +9,7 @@ import pytest
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.preprocessing.genes import (choose_gene_column, columns_of,
                                                  gene_candidates,
-                                                 gene_positions,
+                                                 gene_positions, measured_genes,
                                                  refuse_repeated_genes,
                                                  repeated_genes)
 
@@ -78,10 +78,22 @@ def test_overlap_message_names_the_likely_cause():
         gene_positions(reference, ["G0"] + ["ENSG%d" % i for i in range(200)],
                        0.5)
     assert str(info.value).endswith(
-        "(1 %; at least 50 % needed). The query's other genes look like "
-        "ENSG0, ENSG1, ENSG2, ... (200 in all), the model's missing genes "
-        "like G1, G2, G3, ... (99 in all) (names are compared ignoring case): "
-        "check the species and the kind of gene identifier")
+        "(1 %; at least 50 % needed). The model's genes the query lacks "
+        "look like G1, G2, G3, ... (99 in all); the query's genes not among "
+        "the model's, like ENSG0, ENSG1, ENSG2, ... (200 in all), may "
+        "include genes the model's reference measured but its gene filter "
+        "left out. Names are compared ignoring case: check the species and "
+        "the kind of gene identifier")
+    # genes of no selection (a reference's own): foreign names, plainly
+    with pytest.raises(ACTINNInputError) as info:
+        measured_genes(
+            reference,
+            {"var_names": ["G0"] + ["ENSG%d" % i for i in range(19)]}, 0.5)
+    assert str(info.value).endswith(
+        "The reference's genes the query lacks look like G1, G2, G3, ... (99 "
+        "in all); the query's genes not among the reference's look like "
+        "ENSG0, ENSG1, ENSG2, ... (19 in all). Names are compared ignoring "
+        "case: check the species and the kind of gene identifier")
     # a query without genes: no min_overlap (above 0) accepts it, so none
     # is offered
     with pytest.raises(ACTINNInputError) as info:

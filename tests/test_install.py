@@ -71,13 +71,59 @@ def test_require_deepchem_restores_logging_and_environment(monkeypatch):
 
 
 @pytest.mark.parametrize("version, expected", [
-    ((3, 11, 7), 'pip install "deepchem>=2.8.0"'),
-    ((3, 12, 1), 'pip install "deepchem>=2.8.1.dev0" transformers'),
+    ((3, 11, 7), 'pip install "deepchem-actinn[deepchem]" (from a clone: '
+     'pip install ".[deepchem]")'),
+    ((3, 12, 1), "DeepChem's pre-release (deepchem>=2.8.1.dev0) and "
+     "transformers"),
     ((3, 13, 0), "No DeepChem release supports Python 3.13 yet"),
 ])
 def test_install_hint_follows_the_python(monkeypatch, version, expected):
     monkeypatch.setattr(_deepchem.sys, "version_info", version)
     assert expected in install_hint()
+
+
+def test_every_install_hint_names_an_extra_that_setup_cfg_defines(monkeypatch):
+    """Every message about a missing optional library says how to install
+    the extra README names, through one function: for an installed
+    package and from a clone (the package is not on PyPI)."""
+    import configparser
+
+    import anndata
+    import numpy as np
+    from deepchem_actinn.clustering import INSTALL_CLUSTERING
+    from deepchem_actinn.distributed.dask_predict import _INSTALL
+    from deepchem_actinn.errors import install_extra
+    from deepchem_actinn.report.umap import plot_umap, umap_figure
+    query = anndata.AnnData(np.ones((5, 4), dtype=np.float32))
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    extras = set(config["options.extras_require"]) - {"test"}
+    assert install_extra("report") == (
+        'install the report extra: pip install "deepchem-actinn[report]" '
+        '(from a clone: pip install ".[report]")')
+    sources = {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+        for path in (ROOT / "deepchem_actinn").rglob("*.py")
+    }
+    named = re.findall(r'install_extra\(\s*"([^"]*)"\s*\)',
+                       "".join(sources.values()))
+    assert set(named) == {"report", "clustering", "distributed", "deepchem"}
+    assert set(named) <= extras, set(named) - extras
+    # no install line of its own anywhere else
+    assert [path for path, text in sources.items() if "pip install" in text
+           ] == ["deepchem_actinn/errors.py"]
+    # the hints users meet, each with its extra
+    monkeypatch.setattr(_deepchem.sys, "version_info", (3, 12, 1))
+    monkeypatch.setitem(sys.modules, "scanpy", None)  # not installed
+    for hint, extra in [(INSTALL_CLUSTERING, "clustering"),
+                        (_INSTALL, "distributed"), (install_hint(), "deepchem"),
+                        (umap_figure(query, ["B"] * 5,
+                                     [0.9] * 5)[1], "report")]:
+        assert install_extra(extra) in hint, hint
+    with pytest.raises(ImportError,
+                       match="^plot_umap needs scanpy, which is "
+                       "not installed; install the report extra: "):
+        plot_umap(query)
 
 
 def test_core_modules_do_not_load_deepchem():

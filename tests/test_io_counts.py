@@ -95,8 +95,14 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
 
 def test_explicit_choice_wins():
     adata = _adata(np.log1p(COUNTS), counts=COUNTS)
-    with pytest.raises(ACTINNInputError, match="raw counts usually live"):
+    with pytest.raises(ACTINNInputError) as err:  # saying where counts are
         counts_source(adata, use_raw=False)
+    assert str(err.value).endswith(
+        "it looks log-normalised; raw counts are in layers['counts']: pass "
+        "layer='counts' (actinn: a --*-layer of counts)")
+    # and where they usually are when none of those places holds them
+    with pytest.raises(ACTINNInputError, match="raw counts usually live"):
+        counts_source(_adata(np.log1p(COUNTS)), use_raw=False)
     assert counts_source(adata, layer="counts").description == \
         "layers['counts']"
 

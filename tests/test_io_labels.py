@@ -160,7 +160,8 @@ def test_labels_from_an_obs_column(tmp_path):
     assert list(labels.index) == ["c1", "c3"]
     # not an h5ad file: a labels file or nothing
     (tmp_path / "counts.tsv").write_text("gene\tc1\nG1\t1\n")
-    with pytest.raises(ACTINNInputError, match="no such file or directory$"):
+    with pytest.raises(ACTINNInputError,
+                       match="nor an obs column: only an h5ad"):
         labels_from("cell_type", tmp_path / "counts.tsv")
 
 
@@ -293,6 +294,40 @@ def test_a_tables_wrong_column_is_refused_naming_the_columns(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="1 cell id appears more than once, e.g. c1"):
         read_labels(path, column="cell_ontology_class")
+
+
+def test_a_headerless_labels_file_given_a_column_is_said_to_be_one(tmp_path):
+    path = tmp_path / "labels.txt"
+    # the first row's type recurs below it
+    path.write_text("AAAC-1\tB cell\nAAAG-1\tT cell\nAAAT-1\tB cell\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_labels(path, column="cell_type")
+    assert str(err.value) == (
+        "%s: no column 'cell_type'; the file seems to have no header row: its "
+        "first row (AAAC-1, B cell) looks like data, a cell id and a cell "
+        "type. A file of cell id<TAB>cell type lines needs no column named: "
+        "leave the column out (CLI: drop --labels-column; Python: "
+        "read_labels(path))" % path)
+    # its first cell id written as the next one is, digits aside
+    path.write_text("cell_7\tB cell\ncell_12\tT cell\n")
+    with pytest.raises(ACTINNInputError, match="first row .cell_7, B cell."):
+        read_labels(path, column="cell_type")
+    # a header of two names: its columns, as for any table
+    path.write_text("barcode\ttype\nAAAC-1\tB cell\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_labels(path, column="cell_type")
+    assert str(
+        err.value) == "%s: no column 'cell_type'; its columns: type" % (path)
+
+
+def test_a_name_that_is_no_file_nor_an_obs_column_says_both(tmp_path):
+    counts = tmp_path / "ref.csv"
+    counts.write_text("gene,c1,c2\nActb,3,0\n")
+    with pytest.raises(ACTINNInputError) as err:
+        labels_from("cell_type", counts)
+    assert str(err.value) == (
+        "cell_type: no such labels file, nor an obs column: only an h5ad file "
+        "has obs columns to name, and %s is a CSV matrix" % counts)
 
 
 def test_a_table_without_a_column_points_to_the_option(tmp_path):

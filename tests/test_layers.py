@@ -132,8 +132,19 @@ def test_test_layer_x_reads_x_only(model, files, tmp_path, capsys):
                    "--test-layer", "X") == 2
     err = capsys.readouterr().err
     assert "%s: X holds" % (tmp_path / "logged.h5ad") in err
-    assert "looks log-normalised" in err or "non-integer" in err
+    # the advice says where this file's counts are, not where they usually are
+    assert err.endswith("it looks log-normalised; raw counts are in .raw.X: "
+                        "pass --test-layer .raw\n")
     assert not (tmp_path / "x").exists()
+    # the library alike, read whole or in chunks
+    from deepchem_actinn.io import iter_cell_chunks, read
+    for reading in (
+            read,
+            lambda path, **named: list(iter_cell_chunks(path, 100, **named))):
+        with pytest.raises(ACTINNInputError,
+                           match=r"log-normalised; raw counts are in \.raw\.X:"
+                           r" pass use_raw=True \(actinn: \.raw\)$"):
+            reading(tmp_path / "logged.h5ad", use_raw=False)
 
 
 @pytest.mark.parametrize("query,value,message", [

@@ -277,8 +277,9 @@ def test_voting_without_the_clustering_extra_fails_before_reading(
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == (
         "actinn predict: error: --majority-voting: over-clustering needs "
-        "scanpy and leidenalg: pip install 'deepchem-actinn[clustering]' (or "
-        "pip install scanpy leidenalg) (leidenalg and igraph not installed), "
+        "scanpy and leidenalg: install the clustering extra: pip install "
+        "\"deepchem-actinn[clustering]\" (from a clone: pip install "
+        "\".[clustering]\") (leidenalg and igraph not installed), "
         "or give the query's clusters with --over-clustering FILE")
     assert "read 1000 cells" not in err  # refused before the query is read
     assert not (tmp_path / "out").exists()

@@ -275,6 +275,40 @@ def test_upper_case_and_dedup(dup_csv, caplog):
     assert "dropped 2 duplicated gene names" in caplog.text
 
 
+@pytest.mark.filterwarnings("ignore:Variable names are not unique")
+def test_dropped_genes_are_a_warning_naming_the_file(dup_csv, tmp_path, caplog):
+    """Genes dropped change the data: a warning (said under -q), naming the
+    file, and the cells x genes read count the genes kept."""
+    said = "%s: dropped 2 duplicated gene names (kept the first of each), " \
+        "e.g. ACTB, Gapdh" % dup_csv
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn.io"):
+        readers.read(dup_csv)
+    assert caplog.text.count(said) == 1
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn.io"):
+        readers.read_var(dup_csv)
+        list(readers.iter_cell_chunks(dup_csv, chunk_size=2))
+    assert {(r.levelname, r.getMessage())
+            for r in caplog.records
+            if "orientation" not in r.name
+           } == {("WARNING", said),
+                 ("INFO", "%s: read 3 cells x 3 genes (csv)" % dup_csv)}
+    # an h5ad file read in chunks alike
+    adata = anndata.AnnData(np.ones((2, 3), dtype=np.float32))
+    adata.var_names = ["Cts7", "Actb", "Cts7"]
+    path = tmp_path / "dup.h5ad"
+    adata.write_h5ad(path)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn.io"):
+        readers.read_var(path)
+        list(readers.iter_cell_chunks(path, chunk_size=2))
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "%s: dropped 1 duplicated gene name (kept the first of "
+         "each), e.g. Cts7" % path),
+        ("INFO", "%s: read 2 cells x 2 genes (h5ad, X, in chunks)" % path)
+    ]
+
+
 def test_keep_case_still_dedups(dup_csv):
     # the names keep their spelling; a repeat is still one gene by the rule
     # genes are matched with (ignoring case), so ACTB goes as in upper case

@@ -3,6 +3,7 @@ UMAP it draws from the query, and its output safety (whole or nothing,
 never clobbering)."""
 
 import base64
+import html
 import logging
 import os
 import re
@@ -216,8 +217,10 @@ def test_write_report_says_why_no_umap(tmp_path, demo, caplog, monkeypatch):
                                demo["conf"],
                                query=_query(len(demo["pred"])))
     assert not (path.parent / "umap.png").exists()
-    assert _note(path.read_text(encoding="utf-8")) == [
-        "UMAP not drawn: scanpy is not installed (pip install scanpy)."
+    assert _note(html.unescape(path.read_text(encoding="utf-8"))) == [
+        "UMAP not drawn: scanpy is not installed (install the report extra: "
+        "pip install \"deepchem-actinn[report]\" (from a clone: pip install "
+        "\".[report]\"))."
     ]
     assert "skipping UMAP" in caplog.text and "scanpy" in caplog.text
 

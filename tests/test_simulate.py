@@ -303,3 +303,10 @@ def test_bad_arguments(tmp_path, kwargs, message):
 def test_missing_directory(tmp_path):
     with pytest.raises(ACTINNInputError, match="does not exist"):
         simulate_counts(tmp_path / "no" / "z.h5ad", n_cells=10, n_genes=20)
+
+
+def test_the_model_line_counts_in_words(tmp_path, caplog):
+    """One lineage, one gene: singular nouns ("4 types in 1 lineage")."""
+    with caplog.at_level("INFO", logger="deepchem_actinn"):
+        simulate_counts(tmp_path / "a.h5ad", n_cells=20, n_genes=30, n_types=4)
+    assert "simulation model: 30 genes, 4 types in 1 lineage, " in caplog.text

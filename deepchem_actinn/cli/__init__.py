@@ -19,6 +19,7 @@ Ctrl-C (SIGINT) and SIGTERM stop it the same way, with exit codes 130 and
 143.
 """
 import importlib
+import logging
 import os
 import re
 import sys
@@ -27,11 +28,13 @@ import zlib
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from deepchem_actinn.cli.parser import build_parser
+from deepchem_actinn.cli.parser import build_parser, deprecation_warnings
 from deepchem_actinn.cli.values import FORMAT_ALIASES
 from deepchem_actinn.cli.progress import command_session, process_tag
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.signals import Terminated
+
+logger = logging.getLogger("deepchem_actinn")
 
 __all__ = ["main", "build_parser", "FORMAT_ALIASES"]
 
@@ -97,7 +100,8 @@ def _one_line(err: BaseException, args) -> str:
 def _in_command_words(text: str, args) -> str:
     """A message's advice for the Python API (``overwrite=True``,
     ``layer=``, ``min_overlap``) in the command line's words."""
-    from deepchem_actinn.io.labels import COLUMN_HINT, TRAINING_HINT
+    from deepchem_actinn.io.labels import (COLUMN_HINT, NO_COLUMN_HINT,
+                                           TRAINING_HINT)
     from deepchem_actinn.io.orientation import PASS_ORIENTATION
     from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
@@ -105,6 +109,7 @@ def _in_command_words(text: str, args) -> str:
     text = re.sub(lower, r"pass --min-overlap \1", text)
     text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
     text = text.replace(COLUMN_HINT, "--labels-column NAME")
+    text = text.replace(NO_COLUMN_HINT, "drop --labels-column")
     for name, (layer, format, orientation) in _FILE_OPTIONS.items():
         path = getattr(args, name, None)
         spellings = (str(Path(path)), os.path.abspath(path)) if isinstance(
@@ -155,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prefix = "actinn %s%s" % (args.command, process_tag())
     try:
         with command_session(args.quiet, getattr(args, "threads", None)):
+            for line in deprecation_warnings(args):
+                logger.warning("%s", line)
             _command(args.command)(args)
     except KeyboardInterrupt:
         print("%s: interrupted; no partial outputs were kept" % prefix,

@@ -5,6 +5,7 @@ and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
 port by changing the command name.
 """
 import argparse
+from typing import List
 
 from deepchem_actinn._version import __version__
 from deepchem_actinn.cli.values import (FORMAT_CHOICES, ORIENTATIONS,
@@ -12,6 +13,44 @@ from deepchem_actinn.cli.values import (FORMAT_CHOICES, ORIENTATIONS,
                                         probability, linear_weight,
                                         positive_int, positive_float,
                                         seed_value)
+
+
+class Deprecated(argparse.Action):
+    """An old spelling of an option, still taken (its value stored as the
+    new one's, ``instead``) and noted in ``args.deprecated``, for the
+    command to warn about (:func:`deprecation_warnings`); ``why`` says why
+    it went."""
+
+    def __init__(self, option_strings, dest, instead: str, why: str,
+                 **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.instead = instead
+        self.why = why
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        said = list(getattr(namespace, "deprecated", []))
+        namespace.deprecated = said + [
+            "%s %s is deprecated (%s): use %s; %s will be removed" %
+            (parser.prog.split()[-1], option_string, self.why, self.instead,
+             option_string)
+        ]
+
+
+def deprecation_warnings(args: argparse.Namespace) -> List[str]:
+    """What to say about the old spellings of options ``args`` was given
+    with (:class:`Deprecated`).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.parser import (build_parser,
+    ...                                         deprecation_warnings)
+    >>> deprecation_warnings(build_parser().parse_args(
+    ...     ["report", "-p", "predicted_label.txt", "-op", "probs.txt",
+    ...      "-o", "report"]))
+    ['report -op is deprecated (predict and run take -op for yes or no): use -pr FILE (--probabilities FILE); -op will be removed']
+    """
+    return list(getattr(args, "deprecated", []))
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -191,9 +230,11 @@ def _add_prediction(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hierarchy",
                    default=None,
                    metavar="FILE",
-                   help="cell-type hierarchy, child <TAB> parent: where the "
-                   "top two types tie, give their nearest common ancestor "
-                   "(column level)")
+                   help="cell-type hierarchy, child <TAB> parent: a cell "
+                   "whose fine type is uncertain, its top two probabilities "
+                   "less than 0.2 apart (hierarchy.HIERARCHY_MARGIN), is "
+                   "given the two types' nearest common ancestor, if they "
+                   "have one (column level)")
     p.add_argument("--remove-ambient",
                    action="store_true",
                    help="subtract each droplet cell's estimated ambient RNA "
@@ -279,7 +320,7 @@ def _add_threads(p: argparse.ArgumentParser, trains_from_disk: bool) -> None:
         help="PyTorch compute threads (default: PyTorch's, one "
         "per core). On a busy machine 1 can be much faster" +
         ("; training one network from disk on 2 cores, 1 leaves "
-         "a core to reading and is faster" if trains_from_disk else ""))
+         "a core to reading and is faster" if trains_from_disk else "") + ".")
 
 
 def _add_commands(sub) -> None:
@@ -390,13 +431,21 @@ def _add_tools(sub) -> None:
                    "--model",
                    default=None,
                    help="annotator directory, for its training curves")
-    p.add_argument("-op",
+    p.add_argument("-pr",
                    "--probabilities",
                    default=None,
+                   metavar="FILE",
                    help="predicted_probabilities.txt: the confidence of "
                    "predictions without a confidence column (the original "
                    "ACTINN's; else the file beside them); with one, only "
                    "checked to go with them")
+    p.add_argument(
+        "-op",  # predict's and run's -op is a yes/no flag
+        dest="probabilities",
+        action=Deprecated,
+        instead="-pr FILE (--probabilities FILE)",
+        why="predict and run take -op for yes or no",
+        help=argparse.SUPPRESS)
     p.add_argument("--use-as-prediction",
                    default="celltype",
                    choices=("celltype", "majority_voting"),

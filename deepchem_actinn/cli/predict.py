@@ -38,7 +38,7 @@ from deepchem_actinn.cli.query_checks import (check_query_counts,
                                               check_query_files, hierarchy_file,
                                               query_matrix, refuse_empty_query)
 from deepchem_actinn.cli.record import prediction_record, write_record
-from deepchem_actinn.cli.summary import PredictionSummary
+from deepchem_actinn.cli.summary import PredictionSummary, matched_by
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
@@ -96,16 +96,34 @@ def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     candidates = gene_candidates(var.index, var)
-    try:
-        column, matched = choose_gene_column(annotator.genes_, candidates,
-                                             annotator.min_overlap)
+    try:  # the summary says which column, and how many genes it found
+        column, _ = choose_gene_column(annotator.genes_, candidates,
+                                       annotator.min_overlap)
     except ACTINNInputError as err:
-        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
-    if column != "var_names":
-        logger.info(
-            "matching genes through the query's %s (%d of the "
-            "model's %d genes)", column, matched, len(annotator.genes_))
+        raise ACTINNInputError(
+            "%s: %s" % (args.test_set, _as_spelled(args, annotator) or err)) \
+            from None
     return column, candidates[column]
+
+
+def _as_spelled(args, annotator) -> Optional[ACTINNInputError]:
+    """The refusal of a query's genes with its names as the file spells
+    them (the readers upper-case them unless ``--keep-gene-case``; a
+    message showing the query's names upper-cased beside the model's as
+    written would read as two species); None when they were not changed."""
+    if args.keep_gene_case:
+        return None
+    from deepchem_actinn.io import read_var
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
+    var = read_var(args.test_set, args.test_format, False,
+                   **_query_options(args, annotator))
+    try:
+        choose_gene_column(annotator.genes_, gene_candidates(var.index, var),
+                           annotator.min_overlap)
+    except ACTINNInputError as err:
+        return err
+    return None  # not met: matching ignores case
 
 
 def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
@@ -388,8 +406,11 @@ def predict_and_write(args,
             tmp,
             prediction_record(args, annotator, summary, column, names,
                               tmp / LABEL_FILE, trained))
+    from deepchem_actinn.io.formats import path_and_format
+    h5ad = path_and_format(args.test_set, args.test_format)[1] == "h5ad"
     summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
-                column, [str(out_dir / n) for n in reversed(names)])
+                matched_by(column, h5ad),
+                [str(out_dir / n) for n in reversed(names)])
 
 
 def cmd_predict(args) -> None:
@@ -416,9 +437,8 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
                                                      measured_genes)
     if args.all_reference_genes:
         return None
-    query = read_var(
-        args.test_set, args.test_format, not args.keep_gene_case,
-        **query_matrix(args),
+    query = read_var(  # as spelled, for messages: matching ignores case
+        args.test_set, args.test_format, False, **query_matrix(args),
         **orientation_options(args.test_orientation, expected_genes=reference))
     try:
         overlap = {} if args.min_overlap is None else {

@@ -2,9 +2,12 @@
 
 The summary names the cells annotated, the share marked ``Unassigned`` (and,
 with ``--unassigned``, why: unsure between types, or far from every type
-after the query's calibration, whose divisor it names), the
-model genes the query lacks and the gene identifiers used. Two warnings:
-the query shares under half of the model's genes, or its gene names are
+after the query's calibration, whose divisor it names), the gene
+identifiers used and how many of the model's genes they found (the genes
+missing are said once, by the warning of
+:func:`~deepchem_actinn.preprocessing.gene_positions`, with examples, and
+with "expect poor labels" when the query shares under half of them). One
+warning of its own: the query's gene names are
 written the way another species writes them (``Cd3e``, first letter upper,
 is how mouse and rat symbols are written; ``CD3E``, all upper, how human
 ones are). Genes are matched case-insensitively, so a human query matches
@@ -127,9 +130,9 @@ class PredictionSummary:
         lines = [
             "annotated %d cells%s: %s; %.1f %% Unassigned" %
             (n, " on " + self.device if self.device else "", shown, share),
-            "model genes missing from the query: %d of %d (set to zero); "
-            "query genes matched through %s" %
-            (self.genes_missing, self.n_model_genes, gene_column),
+            "genes matched by %s: %s of the model's %d found" %
+            (gene_column, "all" if not self.genes_missing else "%d" %
+             (self.n_model_genes - self.genes_missing), self.n_model_genes),
         ]
         rule = self.rule_line()
         if rule:
@@ -140,24 +143,42 @@ class PredictionSummary:
 
     def warnings(self, model_genes: Sequence[str],
                  query_genes: Sequence[str]) -> List[str]:
-        """Reasons to distrust the labels: few shared genes, another
-        species."""
-        found: List[str] = []
-        shared = self.n_model_genes - self.genes_missing
-        if self.n_model_genes and shared < 0.5 * self.n_model_genes:
-            found.append(
-                "the query shares only %d of the model's %d genes (under "
-                "half): expect poor labels" % (shared, self.n_model_genes))
+        """Reasons to distrust the labels the matching did not give:
+        another species (few shared genes were said as they were
+        matched)."""
         species = species_warning(model_genes, query_genes)
-        if species:
-            found.append(species)
-        return found
+        return [species] if species else []
 
     def log(self, model_genes: Sequence[str], query_genes: Sequence[str],
             gene_column: str, outputs: Sequence[str]) -> Dict[str, object]:
-        """Log the summary (INFO) and the warnings (WARNING)."""
+        """Log the summary (INFO) and the warnings (WARNING);
+        ``gene_column`` is what the genes were matched by, in words
+        (:func:`matched_by`)."""
         for line in self.lines(gene_column, outputs):
             logger.info("%s", line)
         for line in self.warnings(model_genes, query_genes):
             logger.warning("%s", line)
         return {"n_cells": self.n_cells, "genes_missing": self.genes_missing}
+
+
+def matched_by(column: str, h5ad: bool) -> str:
+    """The query's gene identifiers a model's genes were matched by, in
+    words: ``var_names`` is the file's gene names (an h5ad file's
+    ``var_names``, a 10x file's or a table's genes); another column is an
+    h5ad file's ``var`` column, or a 10x file's gene ids.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.summary import matched_by
+    >>> matched_by("var_names", h5ad=False)
+    "the query's gene names"
+    >>> matched_by("var['gene_ids']", h5ad=True)
+    "the query's var column 'gene_ids'"
+    >>> matched_by("var['gene_ids']", h5ad=False)
+    "the query's gene_ids"
+    """
+    if column == "var_names":
+        return "the query's gene names"
+    name = column[len("var['"):-len("']")]
+    return "the query's var column %r" % name if h5ad else "the query's %s" % (
+        name)

@@ -34,7 +34,7 @@ Two entry points:
   annotations come back one by one in file order. The path must be readable
   by every worker under the same name (a shared or network file system).
 
-Dask is an optional dependency: ``pip install "deepchem-actinn[distributed]"``.
+Dask is an optional dependency: the ``distributed`` extra.
 """
 import collections
 import dataclasses
@@ -45,14 +45,15 @@ from typing import (TYPE_CHECKING, Any, Deque, Dict, Iterator, List, Optional,
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError,
+                                    install_extra)
 
 if TYPE_CHECKING:
     from deepchem_actinn.annotator import ACTINNAnnotator, Annotation
     from deepchem_actinn.confidence import QueryCalibration
 
-_INSTALL = ('Dask prediction needs dask.distributed: pip install '
-            '"deepchem-actinn[distributed]"')
+_INSTALL = ("Dask prediction needs dask.distributed: " +
+            install_extra("distributed"))
 
 
 def require_distributed():
@@ -69,7 +70,7 @@ def require_distributed():
     ------
     ImportError
         ``dask.distributed`` is not installed; the message gives the
-        ``pip install`` line of the package's ``distributed`` extra.
+        install line of the package's ``distributed`` extra.
 
     Examples
     --------

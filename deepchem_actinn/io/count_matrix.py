@@ -45,6 +45,7 @@ EMPTY_X = "X is empty; pass " + NAMING
 #: How to name ``.raw`` and ``X`` themselves (messages).
 PASS_RAW = "pass use_raw=True (actinn: .raw)"
 PASS_X = "pass use_raw=False (actinn: X)"
+PASS_LAYER = "pass layer='{0}' (actinn: a --*-layer of {0})"
 #: The Python advice of the messages above and the command line's words for
 #: it, ``{flag}`` being the option that names the file's matrix.
 CLI_WORDS = {
@@ -54,6 +55,9 @@ CLI_WORDS = {
     NAMING_OPTIONS: "{flag}",
     PASS_RAW: "pass {flag} .raw",
     PASS_X: "pass {flag} X",
+    **{
+        PASS_LAYER.format(name): "pass {flag} %s" % name for name in COUNT_LAYERS
+    },
 }
 
 
@@ -213,6 +217,42 @@ def choose_counts(
     return first, report, rejected
 
 
+def counts_elsewhere(candidates: Iterable[CountsSource],
+                     scan: Callable[[object],
+                                    ValueReport], named: str) -> Optional[str]:
+    """Where the counts are, when the matrix ``named`` (by ``layer=`` or
+    ``use_raw=``) holds none: the advice of the error, in place of where
+    counts usually are, naming the first other of ``candidates`` (``X``
+    and the conventional places) that ``scan`` finds holding counts, or
+    None.
+
+    Examples
+    --------
+    >>> import anndata, numpy as np
+    >>> from deepchem_actinn.io.count_matrix import (conventional_counts,
+    ...                                              counts_elsewhere)
+    >>> from deepchem_actinn.io.counts import scan_values
+    >>> adata = anndata.AnnData(np.array([[3.0, 0.0], [1.0, 2.0]]))
+    >>> adata.raw = adata.copy()
+    >>> adata.X = np.log1p(adata.X)
+    >>> counts_elsewhere(conventional_counts(adata), scan_values, "X")
+    'raw counts are in .raw.X: pass use_raw=True (actinn: .raw)'
+    """
+    for candidate in candidates:
+        if candidate.description == named:
+            continue
+        try:
+            if not scan(candidate.matrix).counts_like:
+                continue
+        except ACTINNCellError:
+            continue
+        where = candidate.description
+        how = PASS_RAW if where == ".raw.X" else PASS_X if where == "X" else \
+            PASS_LAYER.format(where[len("layers['"):-len("']")])
+        return "raw counts are in %s: %s" % (where, how)
+    return None
+
+
 def _scan(scan: Callable[[object], ValueReport],
           candidate: CountsSource) -> ValueReport:
     """``scan`` of a candidate's matrix; a damaged one is named."""
@@ -293,6 +333,10 @@ def counts_source(adata: anndata.AnnData,
         raise err.in_file(source) from None
     if report is not None and not explicit:
         rejected += other_layers(list(adata.layers))
+    if report is not None and explicit and hint is None:
+        hint = counts_elsewhere(
+            ([] if adata.X is None else [CountsSource(adata.X, adata.var, "X")])
+            + list(conventional_counts(adata)), scan_values, chosen.description)
     if report is not None:
         raise counts_error(report,
                            np.asarray(adata.obs_names, dtype=object),

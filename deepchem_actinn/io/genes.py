@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -51,9 +51,11 @@ def gene_key(name) -> str:
     return match.group(1) if match else text
 
 
-def clean_gene_names(names: Strings,
-                     upper_case: bool = True,
-                     quiet: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+def clean_gene_names(
+        names: Strings,
+        upper_case: bool = True,
+        quiet: bool = False,
+        source: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Upper-case gene names and drop repeats, as the ACTINN scripts did,
     and genes without a name (which no model gene can match), saying so.
 
@@ -72,6 +74,9 @@ def clean_gene_names(names: Strings,
         species conventions and files).
     quiet: bool, default False
         Say nothing (a second pass over a file whose names were read).
+    source: str, optional
+        The file the names were read from, named by the warnings: the
+        genes dropped change the data, so they are said even under ``-q``.
 
     Returns
     -------
@@ -97,18 +102,18 @@ def clean_gene_names(names: Strings,
     spelled = index  # as the file spells them, for the messages
     if upper_case:
         index = index.str.upper()
+    where = "" if source is None else "%s: " % source
     blank = np.asarray(index.str.strip() == "", dtype=bool)
     if blank.any() and not quiet:
         logger.warning(
-            "%s without a name left out (no model gene can match it), at "
-            "gene positions %s", counted(int(blank.sum()), "gene"),
+            "%s%s without a name left out (no model gene can match it), at "
+            "gene positions %s", where, counted(int(blank.sum()), "gene"),
             examples((np.flatnonzero(blank) + 1).tolist()))
     keys = pd.Index([gene_key(name) for name in index], dtype=object)
     repeated = np.asarray(keys.duplicated(keep="first")) & ~blank
     keep = ~(repeated | blank)
     if repeated.any() and not quiet:
-        logger.info(
-            "dropped %d duplicated gene names (kept the first of each), "
-            "e.g. %s", int(repeated.sum()),
-            examples(pd.unique(spelled[repeated])))
+        logger.warning("%sdropped %s (kept the first of each), e.g. %s", where,
+                       counted(int(repeated.sum()), "duplicated gene name"),
+                       examples(pd.unique(spelled[repeated])))
     return index.to_numpy(dtype=object)[keep], keep

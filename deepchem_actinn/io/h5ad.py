@@ -26,8 +26,8 @@ from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
                                              CountsSource, choose_counts,
-                                             no_layer, other_layers,
-                                             select_matrix)
+                                             counts_elsewhere, no_layer,
+                                             other_layers, select_matrix)
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
 from deepchem_actinn.io.sparse import refuse_repeated_entries
@@ -246,6 +246,9 @@ class H5adRows(HDF5Rows):
         self.allow_non_integer = allow_non_integer
         self.searched = False
         self.rejected: List[str] = []
+        #: Where the counts are when the matrix named holds none (the
+        #: error's advice), else None.
+        self.hint: Optional[str] = None
         self._cell_ids: Optional[np.ndarray] = None
 
     def _matrix(self, f: h5py.File, key: str):
@@ -291,6 +294,18 @@ class H5adRows(HDF5Rows):
             if "layers/%s" % name in f:
                 yield self._candidate(f, "layers[%r]" % name)
 
+    def _everywhere(self, f: h5py.File) -> Iterator[CountsSource]:
+        """``X`` and the conventional places of counts, those that can be
+        read by rows."""
+        places = [("X", "X"), ("raw/X", ".raw.X")] + [
+            ("layers/%s" % name, "layers[%r]" % name) for name in COUNT_LAYERS
+        ]
+        for what in [what for key, what in places if key in f]:
+            try:
+                yield self._candidate(f, what)
+            except NoDirectAccess:
+                pass
+
     @staticmethod
     def _peek(matrix) -> ValueReport:
         """Scan the first rows (about a million values) of a matrix."""
@@ -314,6 +329,9 @@ class H5adRows(HDF5Rows):
         if self.searched:
             self.rejected += other_layers(
                 list(f["layers"]) if "layers" in f else [])
+        if report is not None and explicit:
+            self.hint = counts_elsewhere(self._everywhere(f), self._peek,
+                                         first.description)
         matrix: Any = chosen.matrix
         self._elem = matrix
         self.description = chosen.description

@@ -15,6 +15,7 @@ import csv
 import itertools
 import logging
 import os
+import re
 from pathlib import Path
 from typing import (Any, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Union)
@@ -222,8 +223,10 @@ def _table_column(p: Path, column: str) -> pd.Series:
                 "the column of cell types, one of %s" %
                 (p, column, examples(list(table.columns))))
     if column not in table.columns:
-        raise ACTINNInputError("%s: no column %r; its columns: %s" %
-                               (p, column, examples(list(table.columns), 12)))
+        raise ACTINNInputError(
+            "%s: no column %r; %s" %
+            (p, column, _headless(table) or
+             "its columns: %s" % examples(list(table.columns), 12)))
     values = table[column]
     ids = pd.Index([str(i).strip() for i in table.index], dtype=object)
     if (ids == "").any():
@@ -240,6 +243,32 @@ def _table_column(p: Path, column: str) -> pd.Series:
                      index=ids[given],
                      name="cell_type",
                      dtype=object)
+
+
+#: How to read a file of cell id<TAB>cell type lines, which has no header.
+NO_COLUMN_HINT = ("leave the column out (CLI: drop --labels-column; Python: "
+                  "read_labels(path))")
+
+
+def _headless(table: pd.DataFrame) -> Optional[str]:
+    """Why a table of two columns read under its first row as a header
+    seems to have none, or None: the first row looks like the data below
+    it (its type is one of the column's types, or its id is written as the
+    first cell id is, digits aside: ``tma_facs_14301`` as ``tma_facs_4756``);
+    the file is then a labels file, read without a column."""
+    if table.shape[1] != 1 or not len(table):
+        return None
+    head_id, head_type = str(table.index.name), str(table.columns[0])
+    shape = [
+        re.sub(r"[0-9]+", "0", n.strip()) for n in (head_id, table.index[0])
+    ]
+    if not (head_type in set(table.iloc[:, 0].str.strip()) or
+            shape[0] == shape[1]):
+        return None
+    return ("the file seems to have no header row: its first row (%s, %s) "
+            "looks like data, a cell id and a cell type. A file of cell "
+            "id<TAB>cell type lines needs no column named: %s" %
+            (head_id, head_type, NO_COLUMN_HINT))
 
 
 def _rows(lines: Iterable[str],
@@ -332,6 +361,12 @@ def labels_from(labels: Union[pd.Series, PathLike],
     from deepchem_actinn.io.formats import path_and_format
     p, fmt = path_and_format(data, format)
     if fmt != "h5ad":
+        if not os.path.lexists(labels):  # nor can it name an obs column
+            from deepchem_actinn.io.registry import FORMAT_WORDS
+            raise ACTINNInputError(
+                "%s: no such labels file, nor an obs column: only an h5ad "
+                "file has obs columns to name, and %s is %s" %
+                (labels, p, FORMAT_WORDS.get(fmt, fmt)))
         return read_labels(labels), str(labels)  # says what is wrong
     from deepchem_actinn.io.h5ad import h5ad_obs
     obs = h5ad_obs(p)

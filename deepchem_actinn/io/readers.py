@@ -54,7 +54,9 @@ READERS: Dict[str, Callable[[Path], anndata.AnnData]] = {
 def _clean_counts(src: CountsSource, obs: pd.DataFrame, upper_case_genes: bool,
                   round_values: bool, source: str) -> anndata.AnnData:
     """The chosen counts as float32 CSR with cleaned gene names."""
-    names, keep = clean_gene_names(src.var.index, upper_case=upper_case_genes)
+    names, keep = clean_gene_names(src.var.index,
+                                   upper_case=upper_case_genes,
+                                   source=source)
     X = src.matrix
     if round_values and src.n_rounded != 0:  # 0: the scan found none
         X, n_rounded = round_near_whole(X)

@@ -228,7 +228,9 @@ def read_var(path: PathLike,
             with _open_rows(p, fmt, layer, use_raw,
                             allow_non_integer) as source:
                 var = source.var
-    names, keep = clean_gene_names(var.index, upper_case=upper_case_genes)
+    names, keep = clean_gene_names(var.index,
+                                   upper_case=upper_case_genes,
+                                   source=str(p))
     var = var.iloc[np.flatnonzero(keep)].copy()
     var.index = pd.Index(names, dtype=object)
     return var
@@ -493,15 +495,16 @@ def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
     the file's row reader, which tells whether other matrices were looked
     at for raw counts, and why none was taken."""
     if check:
-        rounded = check_count_values(
-            X,
-            ids,
-            what=what,
-            source=str(path),
-            allow_non_integer=allow_non_integer,
-            searched=getattr(source, "searched", False),
-            rejected=getattr(source, "rejected", ()),
-            hint=None if fmt == "h5ad" else FILE_COUNTS_HINT)
+        rounded = check_count_values(X,
+                                     ids,
+                                     what=what,
+                                     source=str(path),
+                                     allow_non_integer=allow_non_integer,
+                                     searched=getattr(source, "searched",
+                                                      False),
+                                     rejected=getattr(source, "rejected", ()),
+                                     hint=getattr(source, "hint", None)
+                                     if fmt == "h5ad" else FILE_COUNTS_HINT)
         return (round_near_whole(X)[0] if rounded else X), rounded
     if allow_non_integer:
         return X, 0
@@ -534,7 +537,7 @@ def _iter_chunks(path: Path,
             if tell:
                 check_cell_ids(source.cell_ids, str(path))
                 logger.info("%s: read %d cells x %d genes (%s)", path,
-                            source.shape[0], source.shape[1],
+                            source.shape[0], int(keep.sum()),
                             _how_read(source, fmt))
             if check and allow_non_integer:
                 refuse_log_normalised_start(source.rows,

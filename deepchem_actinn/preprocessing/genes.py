@@ -222,12 +222,7 @@ def _overlap_message(model_genes: Sequence[str],
     have = set(_keys(query))
     lacking = [g for g in model_genes if gene_key(g) not in have]
     if found < FEW_FOUND * min(len(query), n_wanted):
-        unknown = [g for g in query if gene_key(g) not in wanted]
-        return message + (
-            ". The query's other genes look like %s, %s missing genes like %s "
-            "(names are compared ignoring case): check the "
-            "species and the kind of gene identifier" %
-            (examples(unknown, 3), what, examples(lacking, 3)))
+        return message + _names_unmatched(query, wanted, lacking, what)
     if len(query) < min_overlap * n_wanted:
         message += (". The query holds only %d genes: give the counts of "
                     "every gene the experiment measured, not a selection "
@@ -243,6 +238,37 @@ def _overlap_message(model_genes: Sequence[str],
                           "min_overlap (%g) to %s" % (min_overlap, value))
     return message + ". To annotate it anyway, " + LOWER_MIN_OVERLAP.format(
         value=value)
+
+
+#: What the query's genes outside a selection of genes may be, besides
+#: names of another species or kind: genes that the selection's reference
+#: measured but that were not selected (no saved annotator or gene filter
+#: keeps its reference's whole gene list, so they cannot be told apart).
+_NOT_SELECTED = {
+    "the model's": "genes the model's reference measured but its gene "
+                   "filter left out",
+    "the gene filter's": "genes the filter's reference measured but it did "
+                         "not select",
+}
+
+
+def _names_unmatched(query: Sequence[str], wanted: set, lacking: Sequence[str],
+                     what: str) -> str:
+    """The end of the refusal of a query that shares almost no genes:
+    examples of the unmatched names on both sides, as they are spelled,
+    and that they are compared ignoring case. The query's genes outside a
+    selection are not all foreign: some may be genes the selection left
+    out (:data:`_NOT_SELECTED`)."""
+    unknown = examples([g for g in query if gene_key(g) not in wanted], 3)
+    text = (". %s%s genes the query lacks look like %s; the query's genes "
+            "not among %s" %
+            (what[:1].upper(), what[1:], examples(lacking, 3), what))
+    if what in _NOT_SELECTED:
+        text += ", like %s, may include %s" % (unknown, _NOT_SELECTED[what])
+    else:
+        text += " look like %s" % unknown
+    return text + (". Names are compared ignoring case: check the species "
+                   "and the kind of gene identifier")
 
 
 def gene_candidates(var_names: Sequence[str],
@@ -354,9 +380,13 @@ def gene_positions(reference: Sequence[str],
                          dtype=np.int64)
     missing = [g for g, p in zip(reference, positions) if p < 0]
     if missing:
+        shared = len(positions) - len(missing)
         logger.warning(
-            "%d of %s %d genes are missing from the query and set to zero, "
+            "%d of %s %d genes are missing from the query and set to zero%s, "
             "e.g. %s%s", len(missing), what, len(positions),
+            " (it shares only %d of them, under half: expect poor labels)" %
+            shared
+            if 2 * shared < len(positions) and what == "the model's" else "",
             examples(missing, 3), renamed_by_r(missing, query))
     _note_versions(reference, query, positions, what)
     return positions

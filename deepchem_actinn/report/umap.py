@@ -1,5 +1,5 @@
 """UMAP of the annotated cells, coloured by predicted type and by
-confidence. Needs scanpy (``pip install scanpy``), which is optional: the
+confidence. Needs scanpy (the ``report`` extra), which is optional: the
 rest of the report works without it.
 
 :func:`plot_umap` draws an AnnData whose ``obs`` holds the predictions;
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from matplotlib.figure import Figure
 
 from deepchem_actinn.confidence import UNASSIGNED
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, install_extra
 from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, marked_names,
                                             new_figure)
 from deepchem_actinn.report._checks import as_confidence, as_labels
@@ -44,10 +44,8 @@ def _import_scanpy() -> ModuleType:
     try:
         import scanpy
     except ImportError as err:
-        raise ImportError(
-            "plot_umap needs scanpy, which is not installed; install it with "
-            "`pip install scanpy` (or `pip install deepchem-actinn[umap]`)"
-        ) from err
+        raise ImportError("plot_umap needs scanpy, which is not installed; " +
+                          install_extra("report")) from err
     return scanpy
 
 
@@ -376,7 +374,7 @@ def umap_figure(
     tuple of (matplotlib.figure.Figure or None, str)
         The figure and a note for its caption (empty, or how many cells
         were drawn), or ``None`` and why nothing was drawn (such as
-        ``"scanpy is not installed (pip install scanpy)"``).
+        ``"scanpy is not installed (install the report extra: ...)"``).
 
     Examples
     --------
@@ -390,7 +388,7 @@ def umap_figure(
     try:
         sc = _import_scanpy()
     except ImportError:
-        return None, "scanpy is not installed (pip install scanpy)"
+        return None, "scanpy is not installed (%s)" % install_extra("report")
     has_umap = "X_umap" in query.obsm
     if not has_umap and (query.n_obs < _MIN_CELLS or query.n_vars < _MIN_GENES):
         return None, ("it needs at least %d cells and %d genes; the query "
