@@ -462,7 +462,7 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(alone / "predicted_label.txt"), "-o",
         str(tmp_path / "r")
     ], capsys, "no confidence for the report: no confidence column and no "
-           "predicted_probabilities.txt beside it; pass -op FILE",
+           "predicted_probabilities.txt beside it; pass -pr FILE",
            [tmp_path / "r"])
     # predict's confidence column, damaged, is refused alike
     labels.loc[3, "confidence"] = "abc"

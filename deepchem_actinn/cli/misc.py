@@ -185,7 +185,7 @@ def cmd_sample_data(args) -> None:
           "training and 1,000 test cells, 12 types) into %s. Next:\n"
           "  actinn train -trs %s -trl %s -m %s\n"
           "  actinn predict -m %s -ts %s -o %s -op\n"
-          "  actinn report -p %s -op %s -l %s -m %s --query %s -o %s" %
+          "  actinn report -p %s -pr %s -l %s -m %s --query %s -o %s" %
           (target, q(SAMPLE_FILES["train"]), q(SAMPLE_FILES["train_labels"]),
            q("model"), q("model"), q(SAMPLE_FILES["test"]), q("predictions"),
            q("predictions", "predicted_label.txt"),

@@ -414,7 +414,8 @@ def _add_tools(sub) -> None:
     p.add_argument("-p",
                    "--predictions",
                    required=True,
-                   help="predicted_label.txt from predict or run")
+                   help="predicted_label.txt from predict or run, or the "
+                   "directory they wrote it in")
     p.add_argument("-l",
                    "--labels",
                    default=None,

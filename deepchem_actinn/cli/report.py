@@ -82,9 +82,9 @@ def _confidence(args, frame) -> np.ndarray:
     """The probability of each cell's label: the predictions' ``confidence``
     column (which ``predict`` and ``run`` write; with ``--hierarchy`` a
     parent type's is its types' sum), else, for a file without one (the
-    original ACTINN's), the top type's from ``-op``, or from the
-    ``predicted_probabilities.txt`` that ``-op`` wrote beside the
-    predictions. A ``-op`` file given with a confidence column is checked
+    original ACTINN's), the top type's from ``-pr``, or from the
+    ``predicted_probabilities.txt`` that predict's ``-op`` wrote beside the
+    predictions. A ``-pr`` file given with a confidence column is checked
     to go with the predictions, not read for the confidence."""
     stated = _stated_confidence(args, frame)
     if stated is not None and not args.probabilities:
@@ -108,7 +108,7 @@ def _stated_confidence(args, frame) -> Optional[np.ndarray]:
 
 
 def _probabilities(args, frame, required: bool):
-    """The probabilities of ``-op``, or of the ``predicted_probabilities.txt``
+    """The probabilities of ``-pr``, or of the ``predicted_probabilities.txt``
     beside the predictions, and the file's path: a DataFrame, types x the
     predictions' cells, checked to go with them. Without either, an error
     (``required``) or ``(None, "")``."""
@@ -124,7 +124,7 @@ def _probabilities(args, frame, required: bool):
                 return None, ""
             raise ACTINNInputError(
                 "%s: no confidence for the report: no confidence column "
-                "and no %s beside it; pass -op FILE (predict and run write "
+                "and no %s beside it; pass -pr FILE (predict and run write "
                 "it with -op)" % (args.predictions, PROBABILITY_FILE))
         source = str(beside)
         logger.info("confidence from %s", source)
@@ -169,7 +169,7 @@ def _probabilities(args, frame, required: bool):
 
 def _voted_confidence(args, frame, own: np.ndarray) -> Tuple[np.ndarray, str]:
     """The confidence to show with the ``majority_voting`` labels, and what
-    it is, in words for the page: with the probabilities (``-op``, or the
+    it is, in words for the page: with the probabilities (``-pr``, or the
     file beside the predictions), each cell's probability of its voted
     type; without them, each cell's ``own`` confidence, of its own label.
 
@@ -244,7 +244,7 @@ def _check_same_run(proba,
     >>> _check_same_run(proba, np.array(["T", "T"]), "p.txt", "l.txt")
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: p.txt does not go with l.txt: in it, 1 of the cells given a type hold another as more probable (e.g. c1); were both written by the same run? Pass -op with that run's file
+    deepchem_actinn.errors.ACTINNInputError: p.txt does not go with l.txt: in it, 1 of the cells given a type hold another as more probable (e.g. c1); were both written by the same run? Pass -pr with that run's file
     """
     rows = {t: i for i, t in enumerate(proba.index.astype(str))}
     own = (np.ones(len(labels), dtype=bool)
@@ -259,7 +259,7 @@ def _check_same_run(proba,
             "%s does not go with %s: in it, %d of the cells given a type "
             "hold another as more probable (e.g. %s); were both written by "
             "the same run? "
-            "Pass -op with that run's file" %
+            "Pass -pr with that run's file" %
             (source, predictions, len(wrong),
              examples([str(proba.columns[c]) for c in wrong])))
 
