@@ -10,8 +10,9 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (check_count_values, counts_source,
                                 iter_cell_chunks, read, round_near_whole)
-from deepchem_actinn.io.counts import (EXPM1_HINT, refuse_log_normalised,
-                                       rows_where, scan_values)
+from deepchem_actinn.io.counts import (EXPM1_FILE_HINT, EXPM1_HINT,
+                                       refuse_log_normalised, rows_where,
+                                       scan_values)
 
 COUNTS = np.array([[3.0, 0.0, 1.0], [0.0, 2.0, 5.0], [1.0, 1.0, 0.0],
                    [4.0, 0.0, 0.0]])
@@ -86,7 +87,8 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
         "before normalising; layers['counts'] holds NaN or infinite values; "
         "other "
         "layers, not looked in: 'raw' (name one with layer=; actinn: "
-        "--train-layer, --test-layer, --query-layer or --input-layer))")
+        "--train-layer, --test-layer, --query-layer or --input-layer))" +
+        EXPM1_FILE_HINT)  # how to annotate log1p values anyway
     if not in_file:  # an AnnData the caller holds: how to annotate it anyway
         with pytest.raises(ACTINNInputError) as err:
             counts_source(adata, source="pbmc", expm1_hint=True)

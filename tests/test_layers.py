@@ -110,7 +110,9 @@ def test_run_names_the_option_of_the_file_at_fault(files, tmp_path, capsys):
     ]) == 2
     err = capsys.readouterr().err
     assert ("%s: X holds" % spliced) in err
-    assert err.strip().endswith("(name one with --train-layer))")
+    assert "(name one with --train-layer));" in err
+    assert err.strip().endswith(
+        "then pass --train-layer counts --allow-non-integer")
     assert "layer=" not in err
 
 

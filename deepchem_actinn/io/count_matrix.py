@@ -58,6 +58,8 @@ CLI_WORDS = {
     **{
         PASS_LAYER.format(name): "pass {flag} %s" % name for name in COUNT_LAYERS
     },
+    "layer='counts', allow_non_integer=True (actinn: --*-layer counts "
+    "--allow-non-integer)": "pass {flag} counts --allow-non-integer",
 }
 
 

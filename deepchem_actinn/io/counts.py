@@ -244,6 +244,12 @@ EXPM1_HINT = (
     "factor, which the annotator's own per-cell normalisation removes: "
     "adata.layers['counts'] = np.expm1(adata.X) (adata.X.expm1() if "
     "sparse), then layer='counts', allow_non_integer=True")
+#: The same for a file: the layer is written into it, then named.
+EXPM1_FILE_HINT = (
+    "; if X is the natural log1p of normalised counts, its expm1 can stand "
+    "for them: adata.layers['counts'] = np.expm1(adata.X), adata.write_h5ad"
+    "(...), then layer='counts', allow_non_integer=True (actinn: "
+    "--*-layer counts --allow-non-integer)")
 
 
 def _cells(cell_ids: Optional[Strings], rows) -> str:
@@ -264,14 +270,12 @@ def counts_error(report: ValueReport,
                  expm1_hint: bool = False) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
-    ``searched`` says the conventional places of raw counts were looked in
-    too, and held none; ``rejected`` says why those that exist were not
-    taken (from :func:`~deepchem_actinn.io.count_matrix.choose_counts`); ``escape`` ends the message with the
-    ``allow_non_integer=True`` way out (for callers that take it), offered
-    only for values that do not look log-normalised: a log scale is never
-    counts. ``hint`` replaces the advice on where raw counts live;
-    ``expm1_hint`` (for an AnnData in memory, which the caller can change)
-    adds how log1p-normalised values can still be annotated.
+    ``searched``: the usual places of raw counts held none either (with
+    ``rejected``, why, from :func:`~.count_matrix.choose_counts`), and
+    log1p values get how to annotate them anyway, in an AnnData in memory
+    (``expm1_hint``) or a file. ``escape`` offers ``allow_non_integer=True``
+    for values not on a log scale (never counts). ``hint`` replaces the
+    advice on where raw counts live.
     """
     if report.n_nonfinite:
         return ACTINNInputError(
@@ -290,8 +294,8 @@ def counts_error(report: ValueReport,
                 (what, _LOOKED))
         if rejected:
             hint += " (%s)" % "; ".join(rejected)
-        if expm1_hint and looks_log_normalised(report):
-            hint += EXPM1_HINT
+        if looks_log_normalised(report):
+            hint += EXPM1_HINT if expm1_hint else EXPM1_FILE_HINT
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS
     elif hint is None:
