@@ -234,13 +234,23 @@ def test_repeated_genes_are_keyed_as_genes_are_matched():
     assert str(err.value) == (
         "2 genes are named more than once (names are compared ignoring case "
         "and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5, "
-        "Cd3e/CD3E; drop the repeats (deepchem_actinn.io.clean_gene_names "
-        "keeps the first of each, as the readers do) or make them unique")
+        "Cd3e/CD3E; keep one of each (the version your queries use) or make "
+        "them unique")
     with pytest.raises(ACTINNInputError,
-                       match="^model/annotator.json is damaged: 1 gene is "
-                       "named more than once .*; a model gene names one "
+                       match="^model/annotator.json is damaged: 2 genes "
+                       "are named more than once .*; a model gene names one "
                        "column$"):
+        refuse_repeated_genes(VERSIONS + ["Cd3e", "CD3E"],
+                              damaged="model/annotator.json")
+    # two versions alone: a model saved before versions were compared, not
+    # a damaged one
+    with pytest.raises(ACTINNInputError) as err:
         refuse_repeated_genes(VERSIONS, damaged="model/annotator.json")
+    assert str(err.value) == (
+        "model/annotator.json: trained on two Ensembl versions of 1 gene "
+        "(ENSMUSG00000000001.4/ENSMUSG00000000001.5), which this version "
+        "refuses: one query column would feed both; retrain it on a "
+        "reference holding one version of each")
 
 
 def test_two_versions_of_a_gene_never_feed_two_model_inputs():

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.io.counts import EXPM1_FILE_HINT
 import deepchem_actinn.io as readers
 from deepchem_actinn.io import stream
 
@@ -321,16 +322,16 @@ def test_clean_gene_names():
     names, keep = readers.clean_gene_names(["a", "B", "A", "b", "c"])
     assert list(names) == ["A", "B", "C"]
     assert keep.tolist() == [True, True, False, False, True]
-    # a repeat is one gene by the matching rule, whatever the names' case
+    # a repeat is a name spelled again, whatever the names' case
     names, keep = readers.clean_gene_names(["a", "A", "b"], upper_case=False)
     assert list(names) == ["a", "b"]
     assert keep.tolist() == [True, False, True]
-    # and two versions of one Ensembl id are one gene
-    names, keep = readers.clean_gene_names(
-        ["ENSMUSG00000000001.4", "ENSMUSG00000000001.5", "Ensmusg00000000002"],
-        upper_case=False)
-    assert list(names) == ["ENSMUSG00000000001.4", "Ensmusg00000000002"]
-    assert keep.tolist() == [True, False, True]
+    # two versions of one Ensembl id are both kept: matching takes the
+    # model's own version (so a file and an array give a model gene the
+    # same column), and training refuses a reference with both
+    versions = ["ENSMUSG00000000001.4", "ENSMUSG00000000001.5", "Ensmusg2"]
+    names, keep = readers.clean_gene_names(versions, upper_case=False)
+    assert list(names) == versions and keep.all()
 
 
 def test_genes_without_a_name_are_left_out_and_said(tmp_path, caplog):
@@ -402,7 +403,10 @@ def test_h5ad_normalised_only_is_an_error(files):
     assert str(path) in message
     assert "non-integer values" in message
     assert "log-normalised" in message
-    assert "allow_non_integer" not in message  # a log scale is not counts
+    # a log scale is not counts: allow_non_integer is offered only for the
+    # expm1 of it, written into a layer
+    assert message.endswith(EXPM1_FILE_HINT)
+    assert "allow_non_integer" not in message[:-len(EXPM1_FILE_HINT)]
     # nor on another scale: allowing non-integer values does not take it
     with pytest.raises(ACTINNInputError) as err:
         readers.read(path, allow_non_integer=True)
@@ -813,3 +817,19 @@ def test_a_cell_without_an_id_is_refused_naming_the_file(tmp_path):
         readers.read(path)
     with pytest.raises(ACTINNInputError, match=message):
         list(stream.iter_cell_chunks(path, 2))
+
+
+def test_a_file_and_an_array_give_a_model_gene_the_same_column(tmp_path):
+    # two versions of one id in a query file: both columns are read, so
+    # the model's own version is matched as it is in an array
+    from deepchem_actinn.preprocessing.genes import gene_positions
+    path = tmp_path / "versions.csv"
+    path.write_text("gene,c1,c2\nENSMUSG00000000001.4,1,2\n"
+                    "ENSMUSG00000000001.5,7,9\nCd3e,0,1\n")
+    adata = readers.read(path, upper_case_genes=False)
+    model = ["ENSMUSG00000000001.5", "Cd3e"]
+    names = ["ENSMUSG00000000001.4", "ENSMUSG00000000001.5", "Cd3e"]
+    assert list(adata.var_names) == names
+    positions = gene_positions(model, adata.var_names)
+    assert positions.tolist() == gene_positions(model, names).tolist() == [1, 2]
+    assert adata.X.toarray()[:, positions].tolist() == [[7, 0], [9, 1]]

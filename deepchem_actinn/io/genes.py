@@ -59,11 +59,12 @@ def clean_gene_names(
     """Upper-case gene names and drop repeats, as the ACTINN scripts did,
     and genes without a name (which no model gene can match), saying so.
 
-    A repeat is a name that is one gene with an earlier one by the rule
-    genes are matched with
-    (:func:`~deepchem_actinn.preprocessing.genes.gene_key`: ignoring case
-    and an Ensembl version), whether or not the names are upper-cased: no model could
-    tell the two columns apart.
+    A repeat is an earlier name spelled again, ignoring case, whether or not
+    the names are upper-cased (no model could tell the two columns apart).
+    Two versions of one Ensembl id are both kept: matching a query takes
+    the column of the model's own version
+    (:func:`~deepchem_actinn.preprocessing.genes.gene_positions`), and
+    training refuses a reference holding both, naming them.
 
     Parameters
     ----------
@@ -96,7 +97,7 @@ def clean_gene_names(
     >>> kept, keep = clean_gene_names(["ENSMUSG00000000001.4", "Actb",
     ...                                "ENSMUSG00000000001.5"])
     >>> list(kept), keep.tolist()
-    (['ENSMUSG00000000001.4', 'ACTB'], [True, True, False])
+    (['ENSMUSG00000000001.4', 'ACTB', 'ENSMUSG00000000001.5'], [True, True, True])
     """
     index = pd.Index(as_str_array(names), dtype=object)
     spelled = index  # as the file spells them, for the messages
@@ -109,8 +110,7 @@ def clean_gene_names(
             "%s%s without a name left out (no model gene can match it), at "
             "gene positions %s", where, counted(int(blank.sum()), "gene"),
             examples((np.flatnonzero(blank) + 1).tolist()))
-    keys = pd.Index([gene_key(name) for name in index], dtype=object)
-    repeated = np.asarray(keys.duplicated(keep="first")) & ~blank
+    repeated = np.asarray(index.str.upper().duplicated(keep="first")) & ~blank
     keep = ~(repeated | blank)
     if repeated.any() and not quiet:
         logger.warning("%sdropped %s (kept the first of each), e.g. %s", where,

@@ -97,7 +97,7 @@ def refuse_repeated_genes(genes: Iterable,
     ...                        "ENSMUSG00000000001.5"])
     Traceback (most recent call last):
     ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene is named more than once (names are compared ignoring case and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the first of each, as the readers do) or make them unique
+    deepchem_actinn.errors.ACTINNInputError: 1 gene is named more than once (names are compared ignoring case and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5; keep one of each (the version your queries use) or make them unique
     """
     twice = repeated_genes(genes)
     if not twice:
@@ -106,13 +106,21 @@ def refuse_repeated_genes(genes: Iterable,
         "%s more than once (names are compared ignoring case and an "
         "Ensembl version): %s" %
         (counted(len(twice), "gene", "is named/are named"), examples(twice)))
+    versions_only = len({str(g).upper() for g in genes}) == len(list(genes))
+    if damaged is not None and versions_only:
+        # trained before versions were compared: not damaged, but unsafe
+        raise ACTINNInputError(
+            "%s: trained on two Ensembl versions of %s (%s), which this "
+            "version refuses: one query column would feed both; retrain it "
+            "on a reference holding one version of each" %
+            (damaged, counted(len(twice), "gene"), examples(twice)))
     if damaged is not None:
         raise ACTINNInputError(
             "%s is damaged: %s; a model gene names one column" %
             (damaged, found))
     raise ACTINNInputError(
-        "%s; drop the repeats (deepchem_actinn.io.clean_gene_names keeps the "
-        "first of each, as the readers do) or make them unique" % found)
+        "%s; keep one of each (the version your queries use) or make them "
+        "unique" % found)
 
 
 def choose_gene_column(model_genes: Sequence[str],
