@@ -579,8 +579,8 @@ def test_demo_records_its_prediction_and_report_reads_it(tmp_path, capsys):
         "<th>model</th><td>trained by this actinn demo (not saved): 1 "
         "network and a logistic regression (weight 0.5)</td>",
         "<th>training command</th><td>the prediction command (demo)</td>",
-        "<th>genes</th><td>{0:,} of the model's {0:,} matched (query genes "
-        "through var_names)</td>".format(n_genes),
+        "<th>genes</th><td>{0:,} of the model's {0:,} matched by the "
+        "query's gene names</td>".format(n_genes),
         "<th>Unassigned rule</th><td>none (actinn demo marks no cell "
         "Unassigned)</td>",
     ]

@@ -260,7 +260,7 @@ def prediction_record(args,
     dict
         What :func:`write_record` writes.
     """
-    from deepchem_actinn.annotator.labelling import HIERARCHY_MARGIN
+    from deepchem_actinn.hierarchy import HIERARCHY_MARGIN
     from deepchem_actinn.cli.predict import _whole_query
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS

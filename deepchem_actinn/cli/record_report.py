@@ -446,8 +446,11 @@ def describe_record(record: Dict[str, Any],
         lines["model of the prediction"] = shown
     genes = fields.part("genes")
     matched, of = (format(genes.count(k), ",") for k in ("matched", "model"))
-    lines["genes"] = "%s of the model's %s matched (query genes through %s)" % (
-        matched, of, genes.text("gene_column"))
+    from deepchem_actinn.cli.summary import matched_by
+    lines["genes"] = "%s of the model's %s matched by %s" % (
+        matched, of,
+        matched_by(genes.text("gene_column"),
+                   query.text("format") == "h5ad"))
     lines["Unassigned rule"] = _unassigned_words(fields.part("unassigned"),
                                                  command)
     hierarchy = fields.optional_part("hierarchy")

@@ -179,6 +179,8 @@ def matched_by(column: str, h5ad: bool) -> str:
     """
     if column == "var_names":
         return "the query's gene names"
+    if not (column.startswith("var['") and column.endswith("']")):
+        return "the query's %s" % column  # as a (hand-edited) record says
     name = column[len("var['"):-len("']")]
     return "the query's var column %r" % name if h5ad else "the query's %s" % (
         name)

@@ -4,8 +4,8 @@ The columns of :func:`~deepchem_actinn.io.read` and of every chunk of
 :func:`~deepchem_actinn.io.iter_cell_chunks` follow this one rule. Matching
 the names to a model's genes is :mod:`deepchem_actinn.preprocessing.genes`;
 the form in which it compares two names, :func:`gene_key`, is defined here,
-below it, because the readers need it too: a repeat is a name that is one
-gene with an earlier one by that rule.
+below it, because the readers need it too (to tell a text file's gene
+axis, :mod:`~deepchem_actinn.io.orientation`).
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ the list of accepted formats in messages, the words messages use for a
 format, the name endings that suggest it, the other names the ``actinn``
 command takes for it (the original ACTINN script's ``-f`` values) and the
 command's help. A new format is one entry here, its reader in a module of
-its own, and its call in :func:`~deepchem_actinn.io.read_format`.
+its own, and its entry in :func:`~deepchem_actinn.io.read_format`'s
+``READERS`` table (text formats share one reader).
 
 This module imports nothing heavy, so that ``actinn --help`` (which lists
 the formats) stays fast.
