@@ -99,6 +99,18 @@ def test_the_former_names_warn_and_build_the_same_model():
             model.optimizer.weight_decay) == (6, 3, (5, 4), 0.1)
     for name, value in expected.model.state_dict().items():
         assert torch.equal(model.model.state_dict()[name], value), name
+    # the attributes under their former names are read, with a warning
+    for old, new_name in (("input_size", "n_features"),
+                          ("output_dim", "n_classes"), ("hidden_sizes",
+                                                        "layer_sizes")):
+        with pytest.warns(FutureWarning) as caught:
+            assert getattr(model, old) == getattr(model, new_name)
+        assert str(caught[0].message) == (
+            "ACTINNModel.%s is deprecated and will be removed: read %s" %
+            (old, new_name))
+        assert caught[0].filename == __file__
+        with pytest.raises(AttributeError):
+            setattr(model, old, 1)
 
 
 @pytest.mark.parametrize("new, old", sorted(DEEPCHEM_NAMES.items()))

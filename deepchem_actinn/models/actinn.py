@@ -151,6 +151,11 @@ class ACTINNModel(TorchModel):
        types in single cell RNA sequencing. Bioinformatics 36(2):533-538 (2020).
     """
 
+    # the attributes under their former names: read-only, a FutureWarning
+    input_size = checks.former_attribute("ACTINNModel", "input_size")
+    output_dim = checks.former_attribute("ACTINNModel", "output_dim")
+    hidden_sizes = checks.former_attribute("ACTINNModel", "hidden_sizes")
+
     @checks.former_names("ACTINNModel", keyword_only=True)
     def __init__(self,
                  *,

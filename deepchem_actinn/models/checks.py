@@ -141,6 +141,36 @@ def former_names(owner: str, keyword_only: bool = False) -> Callable[[F], F]:
     return decorate
 
 
+def former_attribute(owner: str, old: str) -> property:
+    """A read-only attribute under its former name (``DEPRECATED_NAMES``),
+    giving the new one's value with a ``FutureWarning``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from deepchem_actinn.models.checks import former_attribute
+    >>> class Model:
+    ...     n_features = 30
+    ...     input_size = former_attribute("Model", "input_size")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     Model().input_size
+    30
+    >>> print(caught[0].message)
+    Model.input_size is deprecated and will be removed: read n_features
+    """
+    new = DEPRECATED_NAMES[old]
+
+    def read(self: Any) -> Any:
+        warnings.warn("%s.%s is deprecated and will be removed: read %s" %
+                      (owner, old, new),
+                      FutureWarning,
+                      stacklevel=2)
+        return getattr(self, new)
+
+    return property(read, doc="Deprecated: ``%s``." % new)
+
+
 def check_keywords(kwargs: Dict[str, Any]) -> None:
     """Refuse keywords ``TorchModel`` would ignore, such as a misspelling or
     one of DeepChem's arguments ACTINN has no use for, so that a
