@@ -50,6 +50,11 @@ def test_actinn_h5_round_trip(tmp_path, sample):
         assert f["dge/block0_values"].compression is None
     pd.testing.assert_frame_equal(pd.read_hdf(tmp_path / "plain.h5", "dge"),
                                   frame)
+    with pytest.raises(ValueError,
+                       match="complevel must be a whole number "
+                       "from 0 to 9, got 10"):
+        writers.write_actinn_h5(sample, tmp_path / "bad.h5", complevel=10)
+    assert not (tmp_path / "bad.h5").exists()
 
 
 def test_actinn_h5_equals_original_file(tmp_path):

@@ -85,6 +85,9 @@ def write_actinn_h5(adata: anndata.AnnData,
     >>> pd.read_hdf(path, "dge").shape  # genes x cells
     (3, 2)
     """
+    if complevel not in range(10):
+        raise ValueError("complevel must be a whole number from 0 to 9, got "
+                         "%r" % (complevel,))
     with atomic_output(path, overwrite) as tmp:
         X = adata.X
         dense = X.toarray() if sp.issparse(X) else np.asarray(X)

@@ -42,12 +42,12 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
-                                    examples)
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, counted
 from deepchem_actinn.models.batches import network_input
 from deepchem_actinn.models.linear import CLIP, LinearMember
 from deepchem_actinn.models.network import ACTINNEnsemble
-from deepchem_actinn.preprocessing.normalise import (check_normalisation,
+from deepchem_actinn.preprocessing.normalise import (cell_names,
+                                                     check_normalisation,
                                                      library_size_log,
                                                      refuse_bad_values,
                                                      refuse_empty_cells)
@@ -501,10 +501,10 @@ class EnsembleScorer:
             raise ACTINNCellError(
                 "%s no counts in the model's %d genes (all their "
                 "counts are in genes the model does not use), so nothing can "
-                "tell their type: %s; remove them first, as cells with too "
-                "few counts (e.g. scanpy.pp.filter_cells)" %
+                "tell their type: %s; leave them out first, as cells with "
+                "too few counts (scanpy: sc.pp.filter_cells)" %
                 (counted(len(rows), "cell", "has/have"), len(
-                    self.positions), _names(rows, cell_ids)))
+                    self.positions), cell_names(cell_ids, rows)))
 
 
 def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
@@ -517,9 +517,3 @@ def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
         # each filled row's segment runs to the next filled row's start
         sums[filled] = np.add.reduceat(data[lo:hi], (indptr[:-1] - lo)[filled])
     return sums
-
-
-def _names(rows: np.ndarray, cell_ids: Union[Sequence[str], np.ndarray]) -> str:
-    if len(cell_ids):
-        return examples([cell_ids[r] for r in rows])
-    return examples(["row %d" % r for r in rows])

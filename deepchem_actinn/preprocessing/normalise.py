@@ -35,8 +35,10 @@ from deepchem_actinn.types import Matrix, Strings
 logger = logging.getLogger(__name__)
 
 
-def _cell_names(ids: Optional[Strings], rows: np.ndarray) -> str:
-    if ids is None:
+def cell_names(ids: Optional[Strings], rows: np.ndarray) -> str:
+    """Some of the cells at ``rows`` for a message: by id, or by row when
+    there are no ids (None or empty)."""
+    if ids is None or len(ids) == 0:
         return examples(["row %d" % r for r in rows])
     names = np.asarray(ids)
     return examples([str(names[r]) for r in rows])
@@ -90,12 +92,12 @@ values: b
         rows = rows_where(X, lambda v: ~np.isfinite(v))
         raise ACTINNCellError(
             "%s NaN or infinite values: %s" %
-            (counted(len(rows), "cell", "holds/hold"), _cell_names(ids, rows)))
+            (counted(len(rows), "cell", "holds/hold"), cell_names(ids, rows)))
     if report.n_negative:
         rows = rows_where(X, lambda v: v < 0)
         raise ACTINNCellError(
             "%s negative values, which are not counts: %s" %
-            (counted(len(rows), "cell", "holds/hold"), _cell_names(ids, rows)))
+            (counted(len(rows), "cell", "holds/hold"), cell_names(ids, rows)))
     return report
 
 
@@ -126,7 +128,7 @@ first (scanpy: sc.pp.filter_cells(adata, min_counts=1))
         raise ACTINNCellError("%s zero total counts and cannot be library-size "
                               "normalised: %s; %s" %
                               (counted(len(zero), "cell", "has/have"),
-                               _cell_names(ids, zero), EMPTY_CELLS_HINT))
+                               cell_names(ids, zero), EMPTY_CELLS_HINT))
 
 
 def check_counts(X: Matrix, ids: Optional[Strings] = None) -> None:
