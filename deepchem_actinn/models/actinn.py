@@ -129,8 +129,11 @@ class ACTINNModel(TorchModel):
     pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
     save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
     cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
-    the tutorial. :class:`ACTINNAnnotator` does the same and more (an
-    ensemble, calibration) behind one ``fit``.
+    the tutorial. :class:`ACTINNAnnotator` trains the same networks to the
+    same end (balanced classes, each network kept at its best held-out
+    loss) in its own loop (``models.training.train_ensemble``, with the
+    same Adam and loss), and adds calibration and the ``Unassigned`` rule,
+    behind one ``fit``.
 
     Examples
     --------
