@@ -4,6 +4,7 @@ import html
 import json
 import os
 import platform
+import sys
 from collections import Counter
 
 import numpy as np
@@ -205,3 +206,17 @@ def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     assert (
         "%s (%s bytes): 4,000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page
+
+
+def test_environment_gives_the_versions_without_importing_the_libraries(
+        monkeypatch):
+    # predict records the versions: a library not imported yet is looked up
+    # in its installed metadata rather than imported, and says the same
+    from deepchem_actinn.annotator.provenance import LIBRARIES, environment
+    imported = environment()
+    for name in LIBRARIES:
+        monkeypatch.delitem(sys.modules, name)
+    assert environment() == imported
+    assert not any(name in sys.modules for name in LIBRARIES)
+    assert imported["scikit-learn"] == sklearn.__version__
+    assert imported["torch"] == torch.__version__

@@ -43,12 +43,19 @@ def environment() -> Dict[str, str]:
     >>> sorted(environment())[:3]
     ['numpy', 'pandas', 'platform']
     """
-    import importlib
+    import importlib.metadata
+    import sys
     found = {"python": platform.python_version(), "platform": platform.system()}
     for name in LIBRARIES:
-        module = importlib.import_module(name)
-        found["scikit-learn" if name == "sklearn" else name] = str(
-            getattr(module, "__version__", "?"))
+        key = "scikit-learn" if name == "sklearn" else name
+        module = sys.modules.get(name)
+        if module is not None:
+            found[key] = str(getattr(module, "__version__", "?"))
+            continue
+        try:  # not imported: its installed version, without importing it
+            found[key] = importlib.metadata.version(key)
+        except importlib.metadata.PackageNotFoundError:
+            found[key] = "?"
     return found
 
 
