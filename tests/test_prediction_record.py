@@ -81,6 +81,25 @@ def check_labels(record, directory):
     return labels
 
 
+def assert_plain_run(record, n_genes):
+    """A record of labels made with no rule, hierarchy, vote or ambient
+    correction, every one of the model's genes found by name."""
+    assert record["genes"] == {
+        "model": n_genes,
+        "matched": n_genes,
+        "missing": 0,
+        "gene_column": "var_names",
+        "min_overlap": 0.5
+    }
+    assert record["unassigned"] == {"mode": "none", "cells": 0}
+    assert record["hierarchy"] is None
+    assert record["majority_voting"] is None
+    assert record["remove_ambient"] is False
+    assert record["outputs"]["files"] == [
+        "predicted_probabilities.txt", "predicted_label.txt"
+    ]
+
+
 def test_a_chunked_prediction_records_how_its_labels_were_made(model, tmp_path):
     out = tmp_path / "out"
     before = datetime.datetime.now(datetime.timezone.utc)
@@ -129,21 +148,7 @@ def test_a_chunked_prediction_records_how_its_labels_were_made(model, tmp_path):
         "regression (weight 0.5)"
     assert record["model"]["fingerprint"] == model_fingerprint(annotator)
     assert record["directory"] == os.getcwd()  # where relative paths start
-    n_genes = len(annotator.genes_)
-    assert record["genes"] == {
-        "model": n_genes,
-        "matched": n_genes,
-        "missing": 0,
-        "gene_column": "var_names",
-        "min_overlap": 0.5
-    }
-    assert record["unassigned"] == {"mode": "none", "cells": 0}
-    assert record["hierarchy"] is None
-    assert record["majority_voting"] is None
-    assert record["remove_ambient"] is False
-    assert record["outputs"]["files"] == [
-        "predicted_probabilities.txt", "predicted_label.txt"
-    ]
+    assert_plain_run(record, len(annotator.genes_))
     check_labels(record, out)
 
 
@@ -558,20 +563,7 @@ def test_demo_records_its_prediction_and_report_reads_it(tmp_path, capsys):
     assert model["training"]["command"] == record["command"]
     assert model["training"]["reference"]["file"] == str(PATHS["train"])
     n_genes = 1921  # the bundled training set's, past the gene filter
-    assert record["genes"] == {
-        "model": n_genes,
-        "matched": n_genes,
-        "missing": 0,
-        "gene_column": "var_names",
-        "min_overlap": 0.5
-    }
-    assert record["unassigned"] == {"mode": "none", "cells": 0}
-    assert record["hierarchy"] is None
-    assert record["majority_voting"] is None
-    assert record["remove_ambient"] is False
-    assert record["outputs"]["files"] == [
-        "predicted_probabilities.txt", "predicted_label.txt"
-    ]
+    assert_plain_run(record, n_genes)
     shown = [
         "<th>prediction command</th><td>%s (in %s)</td>" %
         (record["command"], os.getcwd()),
