@@ -135,11 +135,28 @@ def tm_test():
 def default_annotator(tm_train):
     """``ACTINNAnnotator(seed=0)``, every other setting its default, fitted
     on the bundled training cells as read here (dense): trained once for
-    the tests that need that annotator (its accuracy: test_annotator.py;
-    the soup it estimates: test_ambient.py). Tests must not change it."""
+    the tests that need that annotator (its accuracy:
+    test_annotator_fit.py; the soup it estimates: test_ambient.py). Tests
+    must not change it."""
     from deepchem_actinn import ACTINNAnnotator
     return ACTINNAnnotator(seed=0).fit(tm_train["X"], tm_train["genes"],
                                        tm_train["labels"])
+
+
+@pytest.fixture(scope="session")
+def quick(tm_train):
+    """A briefly trained annotator (fast; for behaviour, not accuracy),
+    fitted on the bundled training cells (CSR, with their ids): trained
+    once for the ``test_annotator_*.py`` modules. Tests must not change it
+    (``monkeypatch.setattr``, undone after the test, is the one way)."""
+    import scipy.sparse as sp
+
+    from deepchem_actinn import ACTINNAnnotator
+    return ACTINNAnnotator(max_epochs=4, early_stopping=False,
+                           n_networks=2).fit(sp.csr_matrix(tm_train["X"]),
+                                             tm_train["genes"],
+                                             tm_train["labels"],
+                                             tm_train["ids"])
 
 
 @pytest.fixture(scope="session")

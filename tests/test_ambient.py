@@ -127,7 +127,7 @@ def test_argument_checks():
 @pytest.fixture(scope="module")
 def trained(default_annotator):
     # ACTINNAnnotator(seed=0) on the bundled training cells (conftest.py),
-    # trained once for this module and test_annotator.py
+    # trained once for this module and test_annotator_fit.py
     return default_annotator
 
 
