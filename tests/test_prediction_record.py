@@ -27,6 +27,18 @@ TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
 QUICK = ["-ne", "2", "--networks", "1", "--seed", "0", "--device", "cpu"]
 RECORD = "prediction.json"
 
+#: The record of the bundled test set as the query, read as it is.
+BUNDLED_QUERY = {
+    "file": str(PATHS["test"]),
+    "absolute": os.path.abspath(PATHS["test"]),
+    "format": "actinn_h5",
+    "layer": None,
+    "matrix": None,
+    "orientation": None,
+    "upper_case_genes": True,
+    "allow_non_integer": False
+}
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
@@ -121,16 +133,7 @@ def test_a_chunked_prediction_records_how_its_labels_were_made(model, tmp_path):
     assert record["python"] == platform.python_version()
     assert record["torch"] == torch.__version__
     assert record["device"] == "cpu"
-    assert record["query"] == {
-        "file": str(PATHS["test"]),
-        "absolute": os.path.abspath(PATHS["test"]),
-        "format": "actinn_h5",
-        "layer": None,
-        "matrix": None,
-        "orientation": None,
-        "upper_case_genes": True,
-        "allow_non_integer": False
-    }
+    assert record["query"] == BUNDLED_QUERY
     assert record["reading"] == {
         "mode": "chunks",
         "chunk_size": 300,
@@ -540,16 +543,7 @@ def test_demo_records_its_prediction_and_report_reads_it(tmp_path, capsys):
     assert record["argv"] == argv
     assert record["command"] == shlex.join(["actinn"] + argv)
     assert record["device"] == "cpu"
-    assert record["query"] == {
-        "file": str(PATHS["test"]),
-        "absolute": os.path.abspath(PATHS["test"]),
-        "format": "actinn_h5",
-        "layer": None,
-        "matrix": None,
-        "orientation": None,
-        "upper_case_genes": True,
-        "allow_non_integer": False
-    }
+    assert record["query"] == BUNDLED_QUERY
     assert record["reading"] == {
         "mode": "whole",
         "chunk_size": None,

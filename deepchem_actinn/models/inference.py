@@ -339,9 +339,8 @@ class EnsembleScorer:
         X = sp.csr_matrix(X)
         if X.dtype != np.float32:
             X = X.astype(np.float32)
-        ids = cell_ids if len(cell_ids) else None
         if check:
-            refuse_bad_values(X, ids)
+            refuse_bad_values(X, cell_ids)
         hidden = np.empty((X.shape[0], self.ensemble.feature_width), np.float32)
         logits = np.empty((X.shape[0], self.ensemble.n_types), np.float32)
         linear = None if self.linear is None else np.empty_like(logits)
@@ -349,7 +348,7 @@ class EnsembleScorer:
             raise ACTINNInputError(
                 "the query matrix has %d genes, its gene names %d" %
                 (X.shape[1], self.n_query_genes))
-        refuse_empty_cells(_row_sums(X.indptr, X.data), ids)
+        refuse_empty_cells(_row_sums(X.indptr, X.data), cell_ids)
         # library size: counts in the model's genes only, each query gene
         # weighted by how many model genes it feeds
         totals = X @ self.multiplicity  # one pass over the non-zeros
