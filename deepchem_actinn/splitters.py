@@ -1,6 +1,6 @@
 """A stratified splitter that keeps every cell, for NumpyDataset and DiskDataset.
 
-It needs DeepChem; :func:`~deepchem_actinn.stratify.stratified_indices`, the
+It needs DeepChem; :func:`~deepchem_actinn.stratify.apportioned_indices`, the
 rule it applies, does not.
 """
 import logging
@@ -8,9 +8,12 @@ import tempfile
 from typing import List, Optional, Tuple
 
 import numpy as np
+import pandas as pd
 
 from deepchem_actinn._deepchem import require_deepchem
-from deepchem_actinn.stratify import stratified_indices  # noqa: F401
+from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.stratify import (  # noqa: F401
+    apportioned_indices, stratified_indices)
 
 require_deepchem("SingletaskStratifiedSplitter")
 from deepchem.data import Dataset, DiskDataset  # noqa: E402
@@ -25,11 +28,15 @@ class SingletaskStratifiedSplitter(Splitter):
     Takes the place of ``dc.splits.SingletaskStratifiedSplitter`` (the same
     ``split``, ``train_test_split`` and ``train_valid_test_split``; see the
     Notes for ``k_fold_split``) and works on ``NumpyDataset`` and
-    ``DiskDataset`` alike. Each class is shuffled and
-    divided among the splits in the requested proportions (largest
-    remainder), so class proportions are kept in every split, every sample
-    lands in exactly one split, and a class too small to divide is still
-    placed (in the largest splits first).
+    ``DiskDataset`` alike. The splits' sizes follow the requested
+    fractions (largest remainder: each within one sample of its share),
+    each class is shuffled and divided among the splits as evenly as it can
+    be (each split gets its share of the class, rounded up or down), so
+    class proportions are kept in every split, and every sample lands in
+    exactly one split (the rule of ``stratify.apportioned_indices``).
+    A class with fewer samples than there are splits cannot be in every
+    split: a class of one sample is in one split only. Samples without a
+    label (NaN) are refused, naming them, rather than dropped.
 
     Parameters
     ----------
@@ -60,6 +67,8 @@ class SingletaskStratifiedSplitter(Splitter):
         self.task_number = task_number
 
     def _labels(self, dataset: Dataset) -> np.ndarray:
+        """The class labels, refusing a bad ``task_number`` and samples
+        without a label (NaN), named by id (or position)."""
         y = np.asarray(dataset.y)
         if y.ndim == 1:
             y = y[:, None]
@@ -68,7 +77,19 @@ class SingletaskStratifiedSplitter(Splitter):
                 "task_number %r, but the dataset's y has %d column%s (tasks "
                 "0 .. %d)" % (self.task_number, y.shape[1], "s" *
                               (y.shape[1] != 1), y.shape[1] - 1))
-        return y[:, self.task_number]
+        y = y[:, self.task_number]
+        missing = np.flatnonzero(pd.isna(y))
+        if len(missing):
+            ids = dataset.ids
+            names = (np.asarray(ids)[missing]
+                     if ids is not None and len(ids) == len(y) else
+                     ["position %d" % i for i in missing])
+            raise ACTINNInputError(
+                "%d cell%s no label (NaN in task %d of y): %s; label every "
+                "cell, or leave the unlabelled ones out before splitting" %
+                (len(missing), " has" if len(missing) == 1 else "s have",
+                 self.task_number, examples(names)))
+        return y
 
     def split(self,
               dataset: Dataset,
@@ -87,7 +108,7 @@ class SingletaskStratifiedSplitter(Splitter):
         frac_train, frac_valid, frac_test: float
             Fractions, summing to 1.
         seed: int, optional
-            Seed for the shuffle within each class.
+            Seed for the ties and the shuffle within each class.
         log_every_n: int, optional
             Unused; accepted for DeepChem's ``Splitter.split`` signature.
         **kwargs
@@ -98,6 +119,11 @@ class SingletaskStratifiedSplitter(Splitter):
         (train, valid, test): tuple of np.ndarray
             Row indices of each split, int64 and sorted; every row is in
             exactly one of them.
+
+        Raises
+        ------
+        ACTINNInputError
+            Some samples have no label (NaN); the message names them.
 
         Examples
         --------
@@ -110,7 +136,7 @@ class SingletaskStratifiedSplitter(Splitter):
         >>> len(train), len(valid), len(test)
         (6, 2, 2)
         """
-        train, valid, test = stratified_indices(
+        train, valid, test = apportioned_indices(
             self._labels(dataset), [frac_train, frac_valid, frac_test], seed)
         return train, valid, test
 
@@ -146,6 +172,8 @@ class SingletaskStratifiedSplitter(Splitter):
         ------
         ValueError
             ``k`` is under 2, or ``directories`` does not hold ``2 * k`` paths.
+        ACTINNInputError
+            Some samples have no label (NaN); the message names them.
 
         Examples
         --------

@@ -1,17 +1,34 @@
 """Stratified index splits by largest remainder, without DeepChem.
 
-:func:`stratified_indices` is the one rule every stratified split in the
-package follows: the annotator's validation hold-out and
-:class:`~deepchem_actinn.splitters.SingletaskStratifiedSplitter` alike. It
-needs only NumPy.
+Two rules, both needing only NumPy:
+
+* :func:`stratified_indices` divides each class on its own. It is the
+  annotator's validation hold-out and reference sample, and stays as it is:
+  every published benchmark figure rests on the cells it holds out.
+* :func:`apportioned_indices` divides the whole dataset in the requested
+  proportions (each part's size within one cell of its share) while still
+  dividing every class as evenly as it can be:
+  :class:`~deepchem_actinn.splitters.SingletaskStratifiedSplitter` applies
+  it.
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+Fractions = Union[Sequence[float], np.ndarray]
 
-def _allocate(n: int, fractions: Union[Sequence[float],
-                                       np.ndarray]) -> np.ndarray:
+
+def _fractions(fractions: Fractions) -> np.ndarray:
+    """The fractions as floats, refused unless each is >= 0 and they sum
+    to 1."""
+    frac = np.asarray(fractions, dtype=np.float64)
+    if (frac < 0).any() or not np.isclose(frac.sum(), 1.0):
+        raise ValueError("fractions must be >= 0 and sum to 1, got %s" %
+                         frac.tolist())
+    return frac
+
+
+def _allocate(n: int, fractions: Fractions) -> np.ndarray:
     """Split n items into len(fractions) counts by largest remainder.
 
     Every part with a positive fraction gets at least one item while items
@@ -31,14 +48,36 @@ def _allocate(n: int, fractions: Union[Sequence[float],
     return counts
 
 
+def _parts(classes: List[np.ndarray], n_parts: int, rng: np.random.Generator,
+           counts_of) -> List[np.ndarray]:
+    """Each class (its indices) shuffled and cut into ``counts_of(class
+    number, size)`` items per part; one sorted int64 index array per
+    part."""
+    parts: List[list] = [[] for _ in range(n_parts)]
+    for index, cls in enumerate(classes):
+        members = rng.permutation(cls)
+        counts = counts_of(index, len(members))
+        for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
+            parts[part].append(chunk)
+    return [
+        np.sort(np.concatenate(p)).astype(np.int64)
+        if p else np.zeros(0, dtype=np.int64) for p in parts
+    ]
+
+
 def stratified_indices(y: np.ndarray,
-                       fractions: Union[Sequence[float], np.ndarray],
+                       fractions: Fractions,
                        seed: Optional[int] = None) -> List[np.ndarray]:
     """Sorted index arrays, one per fraction, each stratified by class.
 
-    Each class is shuffled and divided by largest remainder; every index
-    lands in exactly one part, and a class too small to divide is placed in
-    the largest parts first.
+    Each class is shuffled and divided on its own by largest remainder
+    (ties to the earlier part); every index lands in exactly one part, and
+    each part with a positive fraction gets at least one cell of a class
+    that has as many cells as there are such parts, taken from the largest
+    part. Summed over many small classes, the parts' sizes can therefore
+    stray far from the fractions; :func:`apportioned_indices` keeps them.
+    This is the annotator's hold-out rule, kept unchanged so that its
+    held-out cells stay the same.
 
     Parameters
     ----------
@@ -62,18 +101,148 @@ def stratified_indices(y: np.ndarray,
     [[0, 2, 4, 5], [1, 3]]
     """
     y = np.asarray(y).ravel()
-    frac = np.asarray(fractions, dtype=np.float64)
-    if (frac < 0).any() or not np.isclose(frac.sum(), 1.0):
-        raise ValueError("fractions must be >= 0 and sum to 1, got %s" %
-                         frac.tolist())
+    frac = _fractions(fractions)
     rng = np.random.default_rng(seed)
-    parts: List[list] = [[] for _ in frac]
-    for cls in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == cls))
-        counts = _allocate(len(members), frac)
-        for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
-            parts[part].append(chunk)
-    return [
-        np.sort(np.concatenate(p)).astype(np.int64)
-        if p else np.zeros(0, dtype=np.int64) for p in parts
-    ]
+    classes = [np.flatnonzero(y == cls) for cls in np.unique(y)]
+    return _parts(classes, len(frac), rng,
+                  lambda _, size: _allocate(size, frac))
+
+
+def _snapped(exact: np.ndarray) -> np.ndarray:
+    """``exact`` with values within 1e-9 of an integer set to it (0.1 * 30
+    is 3.0000000000000004, which must not count as a remainder)."""
+    whole = np.round(exact)
+    return np.where(np.abs(exact - whole) < 1e-9, whole, exact)
+
+
+def _largest_remainder(exact: np.ndarray, n: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Whole numbers summing to ``n`` (``exact.sum()``), each the floor or
+    the ceiling of its entry: the largest remainders are rounded up, ties
+    in random order."""
+    counts = np.floor(exact).astype(np.int64)
+    order = np.lexsort((rng.random(len(exact)), counts - exact))
+    counts[order[:n - int(counts.sum())]] += 1
+    return counts
+
+
+def _direct_moves(up: np.ndarray, remainder: np.ndarray, need: np.ndarray,
+                  priority: np.ndarray) -> None:
+    """Move rounded-up cells straight from the parts over their totals to
+    those under them, as many as classes allow, in place (as
+    :func:`_move`, the classes that lose the least remainder first)."""
+    for source in np.flatnonzero(need < 0):
+        for target in np.flatnonzero(need > 0):
+            able = np.flatnonzero(up[:, source] & ~up[:, target] &
+                                  (remainder[:, target] > 0))
+            loss = remainder[able, source] - remainder[able, target]
+            take = min(-need[source], need[target], len(able))
+            chosen = able[np.lexsort((-priority[able], loss))[:take]]
+            up[chosen, source], up[chosen, target] = False, True
+            need[source] += take
+            need[target] -= take
+
+
+def _move(up: np.ndarray, remainder: np.ndarray, need: np.ndarray,
+          priority: np.ndarray) -> Optional[List[Tuple[int, int, int]]]:
+    """The shortest chain of moves ``(class, from, to)`` that takes one
+    rounded-up cell from a part over its total (``need < 0``) to a part
+    under it (``need > 0``), each move a class whose cell rounded up in
+    ``from`` is rounded up in ``to`` instead (where its ``remainder`` is
+    above 0); None when there is none. Of the classes that could make a
+    move, the one that loses the least remainder by it makes it, ties to
+    the highest ``priority``."""
+    n_parts = len(need)
+    came_from: dict = {int(p): None for p in np.flatnonzero(need < 0)}
+    frontier = list(came_from)
+    while frontier:
+        reached = []
+        for source in frontier:
+            for target in range(n_parts):
+                if target in came_from:
+                    continue
+                able = np.flatnonzero(up[:, source] & ~up[:, target] &
+                                      (remainder[:, target] > 0))
+                if not len(able):
+                    continue
+                loss = remainder[able, source] - remainder[able, target]
+                best = able[np.lexsort((-priority[able], loss))[0]]
+                came_from[target] = (int(best), source)
+                if need[target] > 0:
+                    chain = []
+                    while came_from[target] is not None:
+                        cls, source = came_from[target]
+                        chain.append((cls, source, target))
+                        target = source
+                    return chain[::-1]
+                reached.append(target)
+        frontier = reached
+    return None
+
+
+def apportioned_indices(y: np.ndarray,
+                        fractions: Fractions,
+                        seed: Optional[int] = None) -> List[np.ndarray]:
+    """Sorted index arrays, one per fraction, each stratified by class, with
+    the parts' sizes in the requested proportions.
+
+    The parts' sizes are the dataset's size apportioned by largest
+    remainder: each within one cell of its exact share. Each class is
+    shuffled and divided as evenly as it can be, each part getting the
+    floor or the ceiling of its share of the class; which parts get the
+    ceilings is settled across the classes, so that the sizes add up, and
+    is otherwise the classes' largest remainders, ties broken at random
+    (by ``seed``). Every index lands in exactly one part. A class with
+    fewer cells than there are parts cannot be in every part (a class of
+    one cell is in one part only, not necessarily the largest).
+
+    Parameters
+    ----------
+    y: array-like, shape (n,)
+        Class labels (any sortable values).
+    fractions: sequence of float
+        Share of each part, each >= 0, summing to 1.
+    seed: int, optional
+        Seed for the ties and the shuffle within each class.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One sorted int64 index array per fraction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.stratify import apportioned_indices
+    >>> y = np.repeat(np.arange(20), 5)  # 20 classes of 5 cells
+    >>> [len(p) for p in apportioned_indices(y, [0.8, 0.1, 0.1], seed=0)]
+    [80, 10, 10]
+    """
+    y = np.asarray(y).ravel()
+    frac = _fractions(fractions)
+    rng = np.random.default_rng(seed)
+    inverse = np.unique(y, return_inverse=True)[1].ravel()
+    sizes = np.bincount(inverse)
+    exact = _snapped(np.outer(sizes, frac))
+    floor = np.floor(exact).astype(np.int64)
+    remainder = exact - floor
+    totals = _largest_remainder(_snapped(frac * len(y)), len(y), rng)
+    # each class rounds up where its remainders are largest (ties at
+    # random); then chains of moves bring the parts to their totals
+    up = np.zeros(exact.shape, dtype=bool)
+    for cls, row in enumerate(exact):
+        up[cls] = _largest_remainder(row, sizes[cls], rng) > floor[cls]
+    need = totals - floor.sum(axis=0) - up.sum(axis=0)
+    priority = rng.random(len(sizes))
+    _direct_moves(up, remainder, need, priority)
+    while (need < 0).any():
+        chain = _move(up, remainder, need, priority)
+        if chain is None:  # no part can give a cell to one that lacks it
+            break
+        for cls, source, target in chain:
+            up[cls, source], up[cls, target] = False, True
+        need[chain[0][1]] += 1
+        need[chain[-1][2]] -= 1
+    counts = floor + up
+    classes = [np.flatnonzero(inverse == cls) for cls in range(len(sizes))]
+    return _parts(classes, len(frac), rng, lambda cls, _: counts[cls])

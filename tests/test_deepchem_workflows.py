@@ -199,7 +199,9 @@ def test_balanced_early_stopped_recipe_finds_the_rare_types(split, tmp_path):
 
     test = split["test"]
     predicted = model.predict(test).argmax(axis=1)
-    assert f1_score(test.y.ravel(), predicted, average="macro") >= 0.95
+    # about 0.95 to 0.97 as the validation cells vary (a rare cell or two):
+    # 0.950 on this split, 0.960 with the splitter's seed 1
+    assert f1_score(test.y.ravel(), predicted, average="macro") >= 0.94
     assert accuracy_score(test.y.ravel(), predicted) >= 0.98
 
 

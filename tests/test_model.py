@@ -98,6 +98,29 @@ def test_defaults_are_actinns():
     assert (schedule.initial_rate, schedule.decay_rate,
             schedule.decay_steps) == (1e-4, 0.95, 1000)
     assert model.optimizer.weight_decay == 0.005
+    # the signature's None stands for these: the docstring gives them
+    for documented in ("learning_rate: float or LearningRateSchedule, "
+                       "default 1e-4", "weight_decay_penalty: float, default "
+                       "0.005", "decay_rate: float, default 0.95",
+                       "decay_steps: int, default 1000"):
+        assert documented in ACTINNModel.__doc__
+
+
+@pytest.mark.requires_deepchem
+@pytest.mark.parametrize("n_networks", [1, 2])
+def test_predict_on_no_cells_is_an_empty_array_of_types(toy, n_networks):
+    model = ACTINNModel(n_features=40,
+                        n_classes=3,
+                        seed=0,
+                        n_networks=n_networks)
+    empty = dc.data.NumpyDataset(np.zeros((0, 40), np.float32), np.zeros(
+        (0, 1)), np.zeros((0, 1)))
+    for _ in range(2):  # unfitted, then fitted
+        proba = model.predict(empty)
+        assert isinstance(proba, np.ndarray)
+        assert proba.shape == (0, 3) and proba.dtype == np.float32
+        model.fit(toy, nb_epoch=1)
+    assert model.predict(toy).dtype == np.float32
 
 
 @pytest.mark.requires_deepchem

@@ -2,6 +2,7 @@
 it would ignore, labels that are not class ids, NaN cells, unlabelled
 datasets, a diverging fit, another model's checkpoint; its arguments'
 names (DeepChem's, the former ones with a warning), by keyword only."""
+import contextlib
 import inspect
 
 import numpy as np
@@ -224,6 +225,70 @@ def test_an_unlabelled_dataset_is_not_fitted(data):
                        "there is nothing to learn"):
         model.fit(dc.data.NumpyDataset(data.X), nb_epoch=1)
     assert torch.equal(before, model.model.head.weight)
+
+
+def test_an_unlabelled_dataset_is_not_evaluated(data):
+    # DeepChem gives a dataset made without labels y = 0 and w = 0: scoring
+    # the predictions against those zeros would give a plausible accuracy
+    model = _model()
+    model.fit(data, nb_epoch=1)
+    accuracy = [dc.metrics.Metric(dc.metrics.accuracy_score)]
+    with pytest.raises(ValueError,
+                       match="^every cell of the dataset has weight 0, so "
+                       "there is nothing to score: it was made without "
+                       "labels .*; evaluate a dataset with its cells' labels"):
+        model.evaluate(dc.data.NumpyDataset(data.X), accuracy)
+    assert set(model.evaluate(data, accuracy)) == {"accuracy_score"}
+
+
+@pytest.mark.parametrize("given, named", [
+    ({
+        "learning_rate": 1e-4
+    }, "learning_rate"),
+    ({
+        "weight_decay_penalty": 0.0
+    }, "weight_decay_penalty"),
+    ({
+        "decay_rate": 0.5,
+        "decay_steps": 10
+    }, "decay_rate and decay_steps"),
+    ({
+        "learning_rate": 10.0,
+        "weight_decay": 99.0
+    }, "learning_rate and weight_decay_penalty"),
+])
+def test_adams_settings_beside_an_optimizer_are_refused(given, named):
+    adam = dc.models.optimizers.Adam(learning_rate=1e-3)
+    # weight_decay, the former name, warns and is taken as the new one
+    former = "weight_decay" in given
+    with pytest.warns(FutureWarning) if former else contextlib.nullcontext():
+        with pytest.raises(TypeError,
+                           match="^ACTINNModel got %s, which the optimizer "
+                           "replaces, so it would be ignored: set it there, "
+                           "or leave it out$" % named):
+            _model(optimizer=adam, **given)
+
+
+def test_the_decay_beside_a_schedule_is_refused():
+    schedule = dc.models.optimizers.ExponentialDecay(1e-3, 0.9, 100)
+    for given, named in (({
+            "decay_rate": 0.95
+    }, "decay_rate"), ({
+            "decay_steps": 1
+    }, "decay_steps")):
+        with pytest.raises(TypeError,
+                           match="^ACTINNModel got %s, which the schedule "
+                           "given as learning_rate replaces" % named):
+            _model(learning_rate=schedule, **given)
+    # the weight decay is Adam's, not the schedule's: it is used
+    model = _model(learning_rate=schedule, weight_decay_penalty=0.1)
+    assert model.optimizer.learning_rate is schedule
+    assert model.optimizer.weight_decay == 0.1
+    # without an optimizer or a schedule, the defaults may be given
+    model = _model(learning_rate=1e-4, decay_rate=0.95, decay_steps=1000)
+    rate = model.optimizer.learning_rate
+    assert (rate.initial_rate, rate.decay_rate, rate.decay_steps,
+            model.optimizer.weight_decay) == (1e-4, 0.95, 1000, 0.005)
 
 
 def test_a_diverging_fit_raises_instead_of_returning_nan(data):

@@ -9,6 +9,8 @@ try:  # the DeepChem integration; where it cannot be imported, the tests
 except ImportError:
     pass
 
+from deepchem_actinn.errors import ACTINNInputError
+
 pytestmark = pytest.mark.requires_deepchem
 
 
@@ -87,6 +89,50 @@ def test_k_fold_is_stratified_and_covers_every_cell(kind, labelled, tmp_path):
         assert not set(train.ids) & set(cv.ids)
         got = np.bincount(cv.y.ravel().astype(int), minlength=len(counts))
         assert np.all(np.abs(got - counts / 4) <= 1.0)
+    sizes = [len(cv) for _, cv in folds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("n_types, per_type, sizes", [(20, 5, [80, 10, 10]),
+                                                      (30, 3, [72, 9, 9]),
+                                                      (10, 15, [120, 15, 15])])
+def test_split_sizes_follow_the_fractions_when_classes_are_small(
+        n_types, per_type, sizes):
+    y = np.repeat(np.arange(n_types), per_type)
+    ds = dc.data.NumpyDataset(np.zeros((len(y), 1)), y)
+    splits = SingletaskStratifiedSplitter().train_valid_test_split(ds, seed=0)
+    assert [len(s) for s in splits] == sizes
+    for split, frac in zip(splits, (0.8, 0.1, 0.1)):
+        got = np.bincount(split.y.astype(int), minlength=n_types)
+        # each class still divided as evenly as it can be
+        assert np.all(np.abs(got - frac * per_type) < 1)
+
+
+def test_ties_between_splits_follow_the_seed():
+    ds = dc.data.NumpyDataset(np.zeros((25, 1)), np.zeros(25))
+    sizes = {
+        tuple(
+            len(part)
+            for part in SingletaskStratifiedSplitter().split(ds, seed=seed))
+        for seed in range(20)
+    }
+    assert sizes == {(20, 3, 2), (20, 2, 3)}
+
+
+@pytest.mark.parametrize("ids, named", [(list("abcdef"), "e, f"),
+                                        (None, "4, 5")])
+def test_cells_without_a_label_are_refused_by_name(ids, named):
+    y = np.array([0.0, 0.0, 1.0, 1.0, np.nan, np.nan])
+    ds = dc.data.NumpyDataset(np.zeros((6, 1)), y, ids=ids)
+    splitter = SingletaskStratifiedSplitter()
+    message = "^2 cells have no label \\(NaN in task 0 of y\\): %s; " % named
+    with pytest.raises(ACTINNInputError, match=message):
+        splitter.train_test_split(ds, frac_train=0.5, seed=0)
+    with pytest.raises(ACTINNInputError, match=message):
+        splitter.k_fold_split(ds, 2, seed=0)
+    one = dc.data.NumpyDataset(np.zeros((3, 1)), np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ACTINNInputError, match="^1 cell has no label .*: 1;"):
+        splitter.split(one)
 
 
 def test_bad_fractions():

@@ -129,6 +129,20 @@ def test_notebook_runs_and_scores(executed):
         r"'macro_f1': ([0-9.]+)", text)
     assert after_7 and float(after_7.group(2)) < float(best.group(2))
 
+    # The prose after the comparison table gives its 7-epoch row's figures.
+    prose = "\n".join(
+        c.source for c in executed.cells if c.cell_type == "markdown")
+    said = re.search(
+        r"7-epoch network \(the first row\) scores about ([0-9.]+)-([0-9.]+) "
+        r"accuracy but only about ([0-9.]+) macro F1", prose)
+    assert said, "the text does not give the 7-epoch row's figures"
+    row = re.search(
+        r"ACTINNModel, 7 epochs \(the tutorial\) +([0-9.]+) +([0-9.]+)", text)
+    assert row, "the notebook did not print the comparison table"
+    low, high, macro_said = (float(said.group(i)) for i in (1, 2, 3))
+    assert low - 0.005 <= float(row.group(1)) < high + 0.005
+    assert float(row.group(2)) == pytest.approx(macro_said, abs=0.01)
+
     # Missing genes were zero-filled with a warning.
     assert "genes are missing from the query and set to zero" in text
 

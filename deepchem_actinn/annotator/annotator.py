@@ -26,7 +26,8 @@ from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io import labels as io_labels
 from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.models.batches import epoch_source, host_feed
-from deepchem_actinn.models.device import DeviceLike, resolve_device
+from deepchem_actinn.models.device import (DeviceLike, resolve_device,
+                                           usable_device)
 from deepchem_actinn.models.inference import embed
 from deepchem_actinn.models.linear import LINEAR_WEIGHT, fit_linear
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
@@ -117,7 +118,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         Seeds the split, the weights and the shuffling.
     device: str or torch.device, optional
         Where to train and predict; None: CUDA when available, else the
-        CPU. The fitted networks stay where they trained.
+        CPU. The fitted networks stay where they trained. ``fit`` refuses a
+        device PyTorch cannot use here (``ACTINNInputError``).
 
     Attributes
     ----------
@@ -266,6 +268,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         self
         """
         hp = self._settings()
+        device = usable_device(hp.device)  # before any work, one message
         X = as_matrix(X)
         if cell_ids is not None and len(cell_ids) != X.shape[0]:
             raise ACTINNInputError("%d cells but %d cell ids" %
@@ -294,8 +297,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
             gene_filter.get_support(indices=True), hp.target_sum, hp.log_base,
             hp.seed)
 
-        epoch = epoch_source(X_train, y_train, w_train, hp.batch_size,
-                             resolve_device(hp.device), rows)
+        epoch = epoch_source(X_train, y_train, w_train, hp.batch_size, device,
+                             rows)
         ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
         return self._fit_networks(hp, epoch, fitting.rows(Xf, valid_idx),
                                   y[valid_idx], y, progress,
@@ -371,6 +374,7 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         """
         from deepchem_actinn.annotator.reference_file import ReferenceFile
         hp = self._settings()
+        usable_device(hp.device)  # before reading the file, one message
         if hp.augment is not None:
             raise ValueError("augment is not supported by fit_file yet: "
                              "use fit, or augment=None")

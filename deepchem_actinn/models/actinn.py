@@ -4,7 +4,6 @@ The networks themselves (:class:`ACTINNClassifier`, :class:`ACTINNEnsemble`)
 are plain PyTorch modules in :mod:`deepchem_actinn.models.network`,
 re-exported here.
 """
-import logging
 import os
 import warnings
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
@@ -17,6 +16,7 @@ import torch.nn as nn
 from deepchem_actinn._deepchem import require_deepchem
 from deepchem_actinn.io.counts import refuse_raw_counts
 from deepchem_actinn.models import checks
+from deepchem_actinn.models.device import usable_device
 
 # One clear line when DeepChem is missing; a quiet import when it is there.
 require_deepchem("ACTINNModel")
@@ -33,8 +33,6 @@ from deepchem_actinn.models.dc_optim import (  # noqa: E402,F401
 from deepchem_actinn.models.network import (  # noqa: E402,F401
     ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier,
     seeded_ensemble)
-
-logger = logging.getLogger(__name__)
 
 
 class ACTINNModel(TorchModel):
@@ -54,17 +52,18 @@ class ACTINNModel(TorchModel):
 
     The arguments have the names of DeepChem's ``MultitaskClassifier``
     (``n_features``, ``n_classes``, ``layer_sizes``,
-    ``weight_decay_penalty``, ``n_tasks``), and are taken by keyword only.
-    The former names ``input_size``, ``output_dim``, ``hidden_sizes`` and
-    ``weight_decay`` are still taken, with a ``FutureWarning``. Keywords
-    neither this class nor ``TorchModel`` takes (``dropouts``, a
-    misspelling) are refused rather than ignored, so a hyperparameter
-    search cannot quietly train one model many times. ``predict`` gives
-    ``(n_cells, n_types)``, where ``MultitaskClassifier`` gives
-    ``(n_cells, 1, n_classes)``. Cells with NaN or infinite values, labels
-    that are not class ids and a dataset without labels (every weight 0)
-    are refused, naming the cells or values, and a fit whose loss turns NaN
-    raises instead of returning it.
+    ``weight_decay_penalty``, ``n_tasks``), and are taken by keyword only;
+    the former names ``input_size``, ``output_dim``, ``hidden_sizes`` and
+    ``weight_decay`` still are, with a ``FutureWarning``. What would be
+    ignored is refused, so that a hyperparameter search cannot quietly
+    train one model many times: keywords neither this class nor
+    ``TorchModel`` takes (``dropouts``, a misspelling), and the Adam
+    settings an ``optimizer`` replaces. ``predict`` gives ``(n_cells,
+    n_types)``, where ``MultitaskClassifier`` gives ``(n_cells, 1,
+    n_classes)``. Cells with NaN or infinite values, labels that are not
+    class ids, a dataset without labels (every weight 0) and a ``device``
+    PyTorch cannot use are refused, naming the cells, values or device,
+    and a fit whose loss turns NaN raises instead of returning it.
 
     Parameters
     ----------
@@ -76,8 +75,8 @@ class ACTINNModel(TorchModel):
         Hidden layer widths.
     learning_rate: float or LearningRateSchedule, default 1e-4
         Initial learning rate of Adam; a schedule
-        (``dc.models.optimizers``) is used as it is (then
-        ``decay_rate`` and ``decay_steps`` are unused).
+        (``dc.models.optimizers``) is used as it is (then giving
+        ``decay_rate`` or ``decay_steps`` too is refused).
     weight_decay_penalty: float, default 0.005
         L2 penalty (Adam's weight decay).
     decay_rate: float, default 0.95
@@ -100,7 +99,7 @@ class ACTINNModel(TorchModel):
         so anything but 1 is refused.
     optimizer: dc.models.optimizers.Optimizer, optional
         Replaces Adam; ``learning_rate``, ``weight_decay_penalty`` and the
-        decay are then the optimizer's own.
+        decay are then the optimizer's own (giving them too is refused).
     **kwargs
         ``TorchModel``'s other arguments: ``model_dir``, ``device``,
         ``log_frequency``, ``tensorboard``, ``wandb``, ``wandb_logger``,
@@ -123,17 +122,14 @@ class ACTINNModel(TorchModel):
 
     Notes
     -----
-    ACTINN's fixed number of epochs misses rare cell types (a dozen cells of
-    thousands barely move the loss). DeepChem's own tools fix this: weigh
-    the training set with ``dc.trans.BalancingTransformer(dataset=train)``,
-    pass ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
-    save_dir=best_dir, save_on_minimum=True)`` to ``fit`` with the held-out
-    cross-entropy as ``metric``, then ``restore(model_dir=best_dir)``; see
-    the tutorial. :class:`ACTINNAnnotator` trains the same networks to the
-    same end (balanced classes, each network kept at its best held-out
-    loss) in its own loop (``models.training.train_ensemble``, with the
-    same Adam and loss), and adds calibration and the ``Unassigned`` rule,
-    behind one ``fit``.
+    ACTINN's fixed number of epochs misses rare cell types. DeepChem's tools
+    fix this (see the tutorial): weigh the training set with
+    ``dc.trans.BalancingTransformer(dataset=train)``, pass ``fit`` a
+    ``dc.models.ValidationCallback(valid, steps_per_epoch, [metric],
+    save_dir=best_dir, save_on_minimum=True)`` (the held-out cross-entropy
+    as ``metric``), then ``restore(model_dir=best_dir)``.
+    :class:`ACTINNAnnotator` does the same in its own loop, with the same
+    Adam and loss, and adds calibration and the ``Unassigned`` rule.
 
     Examples
     --------
@@ -165,10 +161,10 @@ class ACTINNModel(TorchModel):
                  n_features: int,
                  n_classes: int,
                  layer_sizes: Sequence[int] = (100, 50, 25),
-                 learning_rate: Union[float, LearningRateSchedule] = 1e-4,
-                 weight_decay_penalty: float = 0.005,
-                 decay_rate: float = 0.95,
-                 decay_steps: int = 1000,
+                 learning_rate: Union[None, float, LearningRateSchedule] = None,
+                 weight_decay_penalty: Optional[float] = None,
+                 decay_rate: Optional[float] = None,
+                 decay_steps: Optional[int] = None,
                  batch_size: int = 128,
                  seed: Optional[int] = None,
                  n_networks: int = 1,
@@ -176,6 +172,22 @@ class ACTINNModel(TorchModel):
                  optimizer: Optional[Optimizer] = None,
                  **kwargs) -> None:
         checks.check_keywords(kwargs)
+        usable_device(kwargs.get("device"))
+        adam = dict(learning_rate=learning_rate,
+                    decay_rate=decay_rate,
+                    weight_decay_penalty=weight_decay_penalty,
+                    decay_steps=decay_steps)  # None: the documented default
+        is_schedule = isinstance(learning_rate, LearningRateSchedule)
+        unused = [
+            k for k, v in adam.items() if v is not None and
+            (optimizer is not None or is_schedule and k.startswith("decay"))
+        ]
+        if unused:
+            raise TypeError(
+                "ACTINNModel got %s, which %s replaces, so it would be "
+                "ignored: set it there, or leave it out" %
+                (" and ".join(unused), "the optimizer" if optimizer is not None
+                 else "the schedule given as learning_rate"))
         checks.check_single_task(n_tasks)
         checks.check_settings(seed, batch_size, n_networks)
         model_dir = kwargs.get("model_dir")
@@ -200,15 +212,15 @@ class ACTINNModel(TorchModel):
         self.n_classes = int(n_classes)
         self.layer_sizes = tuple(int(h) for h in layer_sizes)
         self._shuffle_rng = np.random.default_rng(seed)
-        if isinstance(learning_rate, LearningRateSchedule):
-            schedule = learning_rate
-        else:
-            schedule = ExponentialDecay(initial_rate=learning_rate,
-                                        decay_rate=decay_rate,
-                                        decay_steps=decay_steps)
+        schedule = learning_rate if is_schedule else ExponentialDecay(
+            1e-4 if learning_rate is None else learning_rate,
+            0.95 if decay_rate is None else decay_rate,
+            1000 if decay_steps is None else decay_steps)
         if optimizer is None:
-            optimizer = FusedAdam(learning_rate=schedule,
-                                  weight_decay=weight_decay_penalty)
+            optimizer = FusedAdam(
+                learning_rate=schedule,
+                weight_decay=0.005
+                if weight_decay_penalty is None else weight_decay_penalty)
         super().__init__(network,
                          loss=loss,
                          output_types=["prediction", "loss"],
@@ -252,6 +264,12 @@ class ACTINNModel(TorchModel):
         dict
             Metric name to score (and per-task scores when asked).
 
+        Raises
+        ------
+        ValueError
+            ``y`` is not one class id per cell, or every weight is 0 (a
+            dataset made without labels), as in ``fit``.
+
         Examples
         --------
         >>> import numpy as np
@@ -266,6 +284,12 @@ class ACTINNModel(TorchModel):
         >>> sorted(scores)
         ['accuracy_score']
         """
+        if not bool(np.any(np.asarray(dataset.w) != 0)):
+            raise ValueError(
+                "every cell of the dataset has weight 0, so there is nothing "
+                "to score: it was made without labels (to_numpy_dataset(adata"
+                ", labels, label_key=None) makes a query); evaluate a dataset "
+                "with its cells' labels")
         checks.check_class_ids(dataset.y, self.n_classes)
         return super().evaluate(
             dataset,
@@ -281,35 +305,27 @@ class ACTINNModel(TorchModel):
                            transformers: Sequence = (),
                            per_task_metrics: bool = False,
                            n_classes: Optional[int] = None):
-        """Score the model on batches from a generator.
-
-        As ``TorchModel.evaluate_generator``, with ``n_classes`` defaulting
-        to the model's number of cell types (see :meth:`evaluate`).
-
-        Parameters
-        ----------
-        generator: iterable of tuple
-            Batches ``(inputs, labels, weights)``, as
-            :meth:`default_generator` makes them.
-        metrics: dc.metrics.Metric or list of dc.metrics.Metric
-            What to compute.
-        transformers: list of dc.trans.Transformer, default ()
-            Transformers applied to the data, undone before scoring.
-        per_task_metrics: bool, default False
-            Also return the scores of each task.
-        n_classes: int, optional
-            Number of classes; the model's ``n_classes`` when None.
-
-        Returns
-        -------
-        dict
-            Metric name to score (and per-task scores when asked).
-        """
+        """Score the model on batches from a generator: as
+        ``TorchModel.evaluate_generator``, with ``n_classes`` defaulting to
+        the model's number of cell types. It takes :meth:`evaluate`'s
+        arguments, with ``generator`` (batches ``(inputs, labels,
+        weights)``, as :meth:`default_generator` makes them) for ``dataset``
+        and without ``use_sample_weights``, and returns its dict."""
         evaluator = GeneratorEvaluator(self, generator, list(transformers))
         return evaluator.compute_model_performance(
             metrics,
             per_task_metrics=per_task_metrics,
             n_classes=self.n_classes if n_classes is None else n_classes)
+
+    def predict_on_generator(self, generator: Iterable[Tuple[Any, Any, Any]],
+                             *args, **kwargs):
+        """As ``TorchModel.predict_on_generator`` (``predict`` calls it),
+        but no cells give probabilities of shape ``(0, n_classes)``, not
+        ``[]``."""
+        out = super().predict_on_generator(generator, *args, **kwargs)
+        if isinstance(out, list) and not out:
+            return np.zeros((0, self.n_classes), dtype=np.float32)
+        return out
 
     def fit_generator(self, generator: Iterable[Tuple[Any, Any, Any]], *args,
                       **kwargs) -> float:
@@ -533,11 +549,9 @@ class ACTINNModel(TorchModel):
 
     def _shuffled_epoch(self, dataset: Dataset,
                         pad_batches: bool) -> Iterable[Tuple[List, List, List]]:
-        """One epoch in random order; a DiskDataset is shuffled shard by shard
-        (shard order, then rows within each shard), so only one shard is in
-        memory at a time. A shard's rows left over after its full batches
-        start the next shard's first batch, so an epoch holds as many
-        batches whatever the shard size (as DeepChem's own batches do); only
+        """One epoch in random order; a DiskDataset shard by shard (shard
+        order, then rows within each), one shard in memory at a time. A
+        shard's leftover rows start the next shard's first batch, so only
         the epoch's last batch may be short (padded with ``pad_batches``)."""
         if isinstance(dataset, DiskDataset):
             shard_order = self._shuffle_rng.permutation(
@@ -575,13 +589,9 @@ class ACTINNModel(TorchModel):
             yield [carry[0][rows]], [carry[1][rows]], [carry[2][rows]]
 
     def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
-        """Labels as int64 class ids and weights as one value per sample.
-
-        ``SparseSoftmaxCrossEntropy`` gives one loss per sample, shape
-        ``(batch,)``; DeepChem's weights are ``(batch, 1)``, and multiplying
-        the two would broadcast to a ``(batch, batch)`` matrix, turning sample
-        weights into a batch average. Flattening them keeps each weight on
-        its own sample.
+        """Labels as int64 class ids and weights as one value per sample:
+        DeepChem's ``(batch, 1)`` weights times the per-sample loss
+        ``(batch,)`` would broadcast to ``(batch, batch)``, a batch average.
         """
         inputs, labels, weights = super()._prepare_batch(batch)
         labels = [label.long().reshape(-1) for label in labels]

@@ -1,11 +1,14 @@
 """The package's one device rule.
 
 ``device=None`` means CUDA when PyTorch sees a GPU, otherwise the CPU, for
-training and prediction alike; anything else is taken as given.
+training and prediction alike; anything else is taken as given, once
+:func:`usable_device` has checked that PyTorch can use it here.
 """
 from typing import Optional, Union
 
 import torch
+
+from deepchem_actinn.errors import ACTINNInputError
 
 #: What may be passed as a device: a name, a torch.device, or None (auto).
 DeviceLike = Optional[Union[str, torch.device]]
@@ -50,3 +53,42 @@ def missing_gpu(device: torch.device) -> Optional[str]:
     if device.index is not None and device.index >= torch.cuda.device_count():
         return "PyTorch sees %d CUDA GPU(s) here" % torch.cuda.device_count()
     return None
+
+
+def usable_device(device: DeviceLike = None) -> torch.device:
+    """:func:`resolve_device`, refusing a device PyTorch cannot use here
+    with one clear message (rather than PyTorch's ``Torch not compiled with
+    CUDA enabled``, which comes later): the check ``ACTINNModel`` and
+    ``ACTINNAnnotator.fit`` make.
+
+    Parameters
+    ----------
+    device: str or torch.device, optional
+        ``None`` picks ``cuda`` when available, else ``cpu``.
+
+    Raises
+    ------
+    ACTINNInputError
+        PyTorch does not know the name, or it names a CUDA GPU PyTorch does
+        not see (:func:`missing_gpu`).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.models.device import usable_device
+    >>> usable_device("cpu")
+    device(type='cpu')
+    >>> usable_device("tpu9")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: device tpu9: not a device PyTorch knows (...)
+    """
+    try:
+        chosen = resolve_device(device)
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise ACTINNInputError(
+            "device %s: not a device PyTorch knows (%s)" %
+            (device, str(err).splitlines()[0] if str(err) else err)) from None
+    why = missing_gpu(chosen)
+    if why:
+        raise ACTINNInputError("device %s: %s" % (device, why))
+    return chosen

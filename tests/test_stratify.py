@@ -1,0 +1,100 @@
+"""The two stratified rules of ``deepchem_actinn.stratify``: the
+annotator's hold-out (``stratified_indices``), pinned to the indices it has
+always given, and ``apportioned_indices``, whose parts follow the requested
+fractions while each class is still divided as evenly as it can be."""
+import numpy as np
+import pytest
+
+from deepchem_actinn.annotator.fitting import reference_sample, split_indices
+from deepchem_actinn.stratify import apportioned_indices, stratified_indices
+
+#: (labels, fractions, seed) and the parts ``stratified_indices`` gave
+#: before apportioned_indices existed: every published benchmark's held-out
+#: cells rest on them.
+PINNED = [
+    (([0, 0, 0, 1, 1, 1, 2], [0.9, 0.1], 0), [[0, 2, 4, 5, 6], [1, 3]]),
+    ((np.repeat([0, 1, 2], [7, 3, 1]), [0.75,
+                                        0.25], 1), [[0, 1, 2, 4, 5, 8, 9, 10],
+                                                    [3, 6, 7]]),
+    (([2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 2, 2], [0.5,
+                                             0.3, 0.2], 3), [[0, 2, 7, 9, 11],
+                                                             [3, 4, 6, 8],
+                                                             [1, 5, 10]]),
+    ((list("bbaacbbabc"), [0.8, 0.1, 0.1], 0), [[4, 5, 6, 7, 8], [1, 2, 9],
+                                                [0, 3]]),
+]
+
+
+@pytest.mark.parametrize("args, parts", PINNED)
+def test_the_annotators_rule_gives_the_indices_it_always_gave(args, parts):
+    assert [p.tolist() for p in stratified_indices(*args)] == parts
+
+
+def test_the_annotators_hold_out_and_reference_sample_are_unchanged():
+    y = np.repeat([0, 1, 2, 3], [9, 5, 2, 1])
+    assert [p.tolist() for p in split_indices(y, 0.1, 20000, 0)
+           ] == [[0, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16], [1, 10, 14]]
+    # the cap on held-out cells (4 of 17) lowers the fraction
+    assert [p.tolist() for p in split_indices(y, 0.3, 4, 7)
+           ] == [[0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 15, 16], [4, 5, 9, 14]]
+    assert reference_sample(y, np.arange(17), 5,
+                            size=6).tolist() == [1, 2, 4, 9, 13, 15]
+
+
+def _class_counts(y, parts):
+    classes, inverse = np.unique(y, return_inverse=True)
+    return np.array(
+        [np.bincount(inverse[p], minlength=len(classes)) for p in parts]).T
+
+
+@pytest.mark.parametrize("n_types, per_type, sizes", [(20, 5, [80, 10, 10]),
+                                                      (30, 3, [72, 9, 9]),
+                                                      (10, 15, [120, 15, 15])])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_parts_follow_the_fractions_when_classes_are_small(
+        n_types, per_type, sizes, seed):
+    y = np.repeat(np.arange(n_types), per_type)
+    parts = apportioned_indices(y, [0.8, 0.1, 0.1], seed)
+    assert [len(p) for p in parts] == sizes
+    assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))
+    exact = per_type * np.array([0.8, 0.1, 0.1])
+    counts = _class_counts(y, parts)
+    assert (counts >= np.floor(exact + 1e-9)).all()
+    assert (counts <= np.ceil(exact - 1e-9)).all()
+
+
+def test_random_labels_keep_sizes_and_classes_within_one():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        fractions = rng.dirichlet(np.ones(int(rng.integers(2, 6))))
+        sizes = rng.integers(1, 12, int(rng.integers(1, 12)))
+        y = rng.permutation(np.repeat(np.arange(len(sizes)), sizes))
+        parts = apportioned_indices(y, fractions, int(rng.integers(100)))
+        assert sorted(np.concatenate(parts).tolist()) == list(range(len(y)))
+        assert np.all(np.abs([len(p) for p in parts] - fractions * len(y)) < 1)
+        exact = np.outer(sizes, fractions)
+        counts = _class_counts(y, parts)
+        assert np.all((counts >= np.floor(exact)) & (counts <= np.ceil(exact)))
+
+
+def test_ties_are_broken_by_the_seed():
+    # 2.5 and 2.5 cells: which part gets 3 depends on the seed alone
+    valid_sizes = {
+        len(apportioned_indices(np.zeros(25), [0.8, 0.1, 0.1], seed)[1])
+        for seed in range(20)
+    }
+    assert valid_sizes == {2, 3}
+    a = apportioned_indices(np.arange(30) % 4, [0.5, 0.5], seed=5)
+    b = apportioned_indices(np.arange(30) % 4, [0.5, 0.5], seed=5)
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_other_labels_and_edge_cases():
+    # a class of one cell is in one part; strings sort as labels; no cells
+    parts = apportioned_indices(["b", "a", "a", "a", "a"], [0.8, 0.2], 0)
+    assert [len(p) for p in parts] == [4, 1]
+    assert [len(p) for p in apportioned_indices([], [0.5, 0.5])] == [0, 0]
+    assert [len(p) for p in apportioned_indices([0] * 10, [1.0, 0.0])
+           ] == [10, 0]
+    with pytest.raises(ValueError, match="sum to 1"):
+        apportioned_indices([0, 1], [0.5, 0.6])
