@@ -7,21 +7,255 @@ line and exits non-zero; Python callers can catch it as a ``ValueError``.
 Checks on a matrix's cells, which do not know the file the matrix came from,
 raise its subclass :class:`ACTINNCellError`, to which the command line adds
 the file's name.
+
+A message's advice on what to pass (``layer='counts'``,
+``overwrite=True``) is data, not text: an :class:`Advice` among the
+message's arguments, worded when the message is shown, by a
+:class:`Dialect`: Python's keywords for ``str(err)``, the command line's
+options (``--test-layer counts``, ``--overwrite``) when ``actinn`` prints it.
 """
+from typing import Any, Mapping, Optional, Sequence
+
+
+class _Any:
+    """A setting named without its value (``layer=``)."""
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+    def __reduce__(self) -> str:  # one object, pickled by name
+        return "ANY"
+
+
+#: The value of a setting an :class:`Advice` names without one: ``layer=``
+#: in Python, the option alone on the command line.
+ANY = _Any()
+
+
+class Dialect:
+    """How a front end words an :class:`Advice`: this class gives Python's
+    keywords (``layer='counts'``, ``use_raw=True``); the command line's
+    (``deepchem_actinn.cli.common.CommandWords``) gives its options.
+
+    Parameters
+    ----------
+    role: str, optional
+        Which of a command's files is being read (``"train"``,
+        ``"test"``): the file whose options an advice names, unless it says
+        its own.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import ANY, Dialect
+    >>> Dialect().setting("layer", "counts", None)
+    "layer='counts'"
+    >>> Dialect().setting("format", ANY, None)
+    'format='
+    """
+
+    #: What joins settings given together.
+    together = ", "
+
+    def __init__(self, role: Optional[str] = None):
+        self.role = role
+
+    def for_role(self, role: Optional[str]) -> "Dialect":
+        """The same dialect for the file ``role`` (itself when None)."""
+        return self if role is None else type(self)(role)
+
+    def setting(self, name: str, value: Any,
+                role: Optional[str]) -> Optional[str]:
+        """One setting in this dialect's words; None where it cannot be
+        given (the command has no such option)."""
+        return "%s=" % name if value is ANY else "%s=%r" % (name, value)
+
+    def choices(self, said: Sequence[str]) -> Sequence[str]:
+        """The alternatives to say, each worded (the command line drops
+        those another one says already)."""
+        return said
+
+
+PYTHON = Dialect()
+
+
+def in_words(item: Any, dialect: Dialect) -> Any:
+    """An argument of a message as ``dialect`` words it: an
+    :class:`Advice`, a :class:`Message` or an error in its words, anything
+    else as it is (for ``%d`` and ``%r``)."""
+    if isinstance(item, (Advice, Message, ACTINNInputError)):
+        return item.words(dialect)
+    return item
+
+
+def _format(template: Any, args: Sequence[Any], dialect: Dialect) -> str:
+    if not args:
+        return str(template)
+    return str(template) % tuple(in_words(a, dialect) for a in args)
+
+
+class Advice:
+    """Settings of parameters that a message names: what to pass (``pass
+    layer='counts'``) or what was passed (``format='csv' needs text``),
+    kept as data so that each front end words them (:class:`Dialect`):
+    ``str()`` in Python's keywords; ``actinn`` in its options, those of the
+    file it was reading.
+
+    Parameters
+    ----------
+    *choices: dict
+        Settings given together (``dict(layer="counts",
+        allow_non_integer=True)``), one dict per alternative (said joined
+        by "or"); :data:`ANY` as a value names the setting alone.
+    verb: str, default "pass"
+        The words before them ("" for none).
+    notes: sequence of str, optional
+        A gloss after each alternative ("genes as rows").
+    role: str, optional
+        The file the settings are for (``"train"``, ``"test"``), when not
+        the one being read.
+    otherwise: str, optional
+        What to say instead where none of the settings can be given (a
+        command without such an option), verb included.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import ANY, Advice
+    >>> print(Advice(dict(layer="counts", allow_non_integer=True)))
+    pass layer='counts', allow_non_integer=True
+    >>> print(Advice(dict(layer=ANY), dict(use_raw=True), verb="name it with"))
+    name it with layer= or use_raw=True
+    """
+
+    def __init__(self,
+                 *choices: Mapping[str, Any],
+                 verb: str = "pass",
+                 notes: Sequence[str] = (),
+                 role: Optional[str] = None,
+                 otherwise: Optional[str] = None):
+        self.choices = tuple(dict(c) for c in choices)
+        self.verb = verb
+        self.notes = tuple(notes) + ("",) * (len(self.choices) - len(notes))
+        self.role = role
+        self.otherwise = otherwise
+
+    def words(self, dialect: Dialect) -> str:
+        """The advice in ``dialect``'s words."""
+        dialect = dialect.for_role(self.role)
+        said = []
+        for choice, note in zip(self.choices, self.notes):
+            parts = [
+                dialect.setting(name, value, dialect.role)
+                for name, value in choice.items()
+            ]
+            if None not in parts:
+                said.append(
+                    dialect.together.join(str(p) for p in parts) +
+                    (" (%s)" % note if note else ""))
+        if not said:
+            if self.otherwise is not None:
+                return self.otherwise
+            return self.words(PYTHON) + " (in Python)"
+        said = list(dialect.choices(said))
+        names = {name for choice in self.choices for name in choice}
+        if len(said) > 1 and len(names) == 1:
+            # one parameter's values: named once ("orientation='a' or 'b'")
+            name = dialect.setting(names.pop(), ANY, dialect.role) or ""
+            said[1:] = [
+                w[len(name):].lstrip() if name and w.startswith(name) else w
+                for w in said[1:]
+            ]
+        return " ".join(w for w in (self.verb, " or ".join(said)) if w)
+
+    def __str__(self) -> str:
+        return self.words(PYTHON)
+
+    def __repr__(self) -> str:
+        return "Advice(%r)" % str(self)
+
+
+class Message:
+    """A message, or a piece of one, formatted when shown: ``template %
+    args``, each :class:`Advice` (or message) among ``args`` worded by the
+    :class:`Dialect` that shows it.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import Advice, Message
+    >>> print(Message("%s exists; %s to replace it", "out",
+    ...               Advice(dict(overwrite=True))))
+    out exists; pass overwrite=True to replace it
+    """
+
+    def __init__(self, template: str, *args: Any):
+        self.template = template
+        self.args = args
+
+    def words(self, dialect: Dialect) -> str:
+        """The message in ``dialect``'s words."""
+        return _format(self.template, self.args, dialect)
+
+    def __str__(self) -> str:
+        return self.words(PYTHON)
+
+    def __repr__(self) -> str:
+        return "Message(%r)" % str(self)
+
+    def __add__(self, other: Any) -> "Message":
+        return Message("%s%s", self, other)
+
+    def __radd__(self, other: Any) -> "Message":
+        return Message("%s%s", other, self)
+
+
+def joined(separator: str, items: Sequence[Any]) -> Message:
+    """``separator.join(items)``, its items worded when shown (for pieces
+    of messages that hold advice).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import Advice, joined
+    >>> print(joined("; ", ["a", Advice(dict(use_raw=True))]))
+    a; pass use_raw=True
+    """
+    return Message(separator.join(["%s"] * len(items)), *items)
 
 
 class ACTINNInputError(ValueError):
     """Bad input: the message says what is wrong and where.
 
+    Raised with a message, or with a template and its arguments (as
+    ``logging`` takes them), an ``Advice`` among them worded when
+    shown: ``str(err)`` in Python's keywords, ``words()`` in another
+    front end's.
+
     Examples
     --------
-    >>> from deepchem_actinn.errors import ACTINNInputError
+    >>> from deepchem_actinn.errors import ACTINNInputError, Advice
     >>> try:
     ...     raise ACTINNInputError("labels.txt: 2 cells missing, e.g. c1, c2")
     ... except ValueError as err:
     ...     print(err)
     labels.txt: 2 cells missing, e.g. c1, c2
+    >>> print(ACTINNInputError("%s: no .raw; %s", "q.h5ad",
+    ...                        Advice(dict(layer="counts"))))
+    q.h5ad: no .raw; pass layer='counts'
     """
+
+    def __init__(self, message: Any = "", *args: Any):
+        super().__init__(message, *args)
+        #: Which of a command's files was being read when this was raised
+        #: (set by the command line), for the options its advice names.
+        self.role: Optional[str] = None
+
+    def words(self, dialect: Dialect) -> str:
+        """The message in ``dialect``'s words (this error's file, when
+        known, is the one whose options it names)."""
+        if not self.args:
+            return ""
+        return _format(self.args[0], self.args[1:], dialect.for_role(self.role))
+
+    def __str__(self) -> str:
+        return self.words(PYTHON)
 
 
 class ACTINNCellError(ACTINNInputError):
@@ -39,7 +273,7 @@ class ACTINNCellError(ACTINNInputError):
 
     def in_file(self, path) -> ACTINNInputError:
         """The same error, its message starting with the file ``path``."""
-        return ACTINNInputError("%s: %s" % (path, self))
+        return ACTINNInputError("%s: %s", path, self)
 
 
 #: The package's name on pip's command line (its distribution's).

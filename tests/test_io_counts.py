@@ -86,13 +86,12 @@ def test_no_counts_anywhere_says_why_each_place_was_passed_over(
         "adata.raw = adata.copy() or adata.layers['counts'] = adata.X.copy() "
         "before normalising; layers['counts'] holds NaN or infinite values; "
         "other "
-        "layers, not looked in: 'raw' (name one with layer=; actinn: "
-        "--train-layer, --test-layer, --query-layer or --input-layer))" +
-        EXPM1_FILE_HINT)  # how to annotate log1p values anyway
+        "layers, not looked in: 'raw' (name one with layer=))" +
+        str(EXPM1_FILE_HINT))  # how to annotate log1p values anyway
     if not in_file:  # an AnnData the caller holds: how to annotate it anyway
         with pytest.raises(ACTINNInputError) as err:
             counts_source(adata, source="pbmc", expm1_hint=True)
-        assert str(err.value).endswith(EXPM1_HINT)
+        assert str(err.value).endswith(str(EXPM1_HINT))
 
 
 def test_explicit_choice_wins():
@@ -101,7 +100,7 @@ def test_explicit_choice_wins():
         counts_source(adata, use_raw=False)
     assert str(err.value).endswith(
         "it looks log-normalised; raw counts are in layers['counts']: pass "
-        "layer='counts' (actinn: a --*-layer of counts)")
+        "layer='counts'")
     # and where they usually are when none of those places holds them
     with pytest.raises(ACTINNInputError, match="raw counts usually live"):
         counts_source(_adata(np.log1p(COUNTS)), use_raw=False)
@@ -239,3 +238,122 @@ def test_rows_where_names_every_row_of_any_layout():
 def test_refuse_log_normalised_returns_its_scan():
     report = refuse_log_normalised(np.array([[120.5, -1.0]]))
     assert (report.max_value, report.n_negative) == (120.5, 1)
+
+
+def _scaled(n_cells=12):
+    """A scanpy object after normalize_total, log1p and scale: every cell
+    holds negative values, none above the log scale's largest; the counts
+    are kept nowhere."""
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, size=(n_cells, 3)).astype(float) + 1.0
+    logged = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4)
+    scaled = (logged - logged.mean(axis=0)) / logged.std(axis=0)
+    scaled[:, 0] = -np.abs(scaled[:, 0]) - 0.1  # each cell one negative
+    scaled[:, 1:] = np.abs(scaled[:, 1:]) + 0.1
+    adata = anndata.AnnData(scaled)
+    adata.obs_names = ["c%d" % i for i in range(n_cells)]
+    adata.var_names = ["A", "B", "C"]
+    return adata
+
+
+def test_scaled_values_are_not_offered_the_expm1_way_out(tmp_path):
+    """Negative values are scaled or centred, which no expm1 turns back
+    into counts: the error says so and where the counts must come from,
+    in memory and in a file."""
+    adata = _scaled()
+    adata.write_h5ad(tmp_path / "scaled.h5ad")
+    for refuse in (lambda: counts_source(adata, source="pbmc", expm1_hint=True),
+                   lambda: read(tmp_path / "scaled.h5ad")):
+        with pytest.raises(ACTINNInputError) as err:
+            refuse()
+        message = str(err.value)
+        assert "expm1" not in message and "allow_non_integer" not in message
+        assert ("no count is negative, and values scaled or centred (as by "
+                "scanpy's pp.scale) cannot be turned back into counts") \
+            in message
+        assert message.endswith(
+            "keep the raw counts in .raw or layers['counts'] before "
+            "normalising and scaling (adata.layers['counts'] = "
+            "adata.X.copy())")
+
+
+def test_a_counts_layer_at_fault_is_not_pointed_to_itself():
+    """Following the expm1 advice on a scaled X leaves negative values in
+    layers['counts']: its refusal does not send the reader back to it."""
+    adata = _scaled()
+    adata.layers["counts"] = np.expm1(adata.X)
+    with pytest.raises(ACTINNInputError) as err:
+        counts_source(adata, layer="counts", allow_non_integer=True)
+    message = str(err.value)
+    assert message.startswith("data: layers['counts'] holds 12 negative")
+    assert message.endswith("raw counts usually live in .raw")
+
+
+def test_negative_values_name_several_cells():
+    """Every cell holds negative values: a few are named, not the first
+    one only (the first values found are all in that cell's row)."""
+    with pytest.raises(ACTINNInputError,
+                       match="12 negative values, e.g. in cells c0, c1, c2, "
+                       "c3, c4:"):
+        check_count_values(_scaled().X, ["c%d" % i for i in range(12)])
+    report = scan_values(-np.ones((6, 4)), limit=3)
+    assert report.n_negative == 24
+    assert report.negative_rows.tolist() == [0, 1, 2]
+
+
+def test_values_counted_in_a_chunk_are_said_to_be_its_cells(tmp_path):
+    """The stream checks one chunk at a time: the values it counts are
+    said to be those of the chunk's cells, not of the whole file."""
+    adata = _scaled(n_cells=10)
+    adata.write_h5ad(tmp_path / "scaled.h5ad")
+    with pytest.raises(ACTINNInputError,
+                       match=r"X holds 4 negative values in its first 4 "
+                       r"cells \(of 10\), e.g. in cells c0, c1, c2, c3:"):
+        next(iter_cell_chunks(tmp_path / "scaled.h5ad", chunk_size=4))
+    with pytest.raises(ACTINNInputError,
+                       match=r"X holds 10 negative values, e.g."):
+        read(tmp_path / "scaled.h5ad")  # the whole file: no cells to say
+
+
+def test_a_value_near_a_whole_number_is_shown_with_its_digits():
+    """1971.000002 is not 1971: the message shows the digits that say so
+    (as stored: a float32 is not shown with a float64's digits)."""
+    with pytest.raises(ACTINNInputError,
+                       match=r"\(e\.g\. 1971\.000002 in cell c0\)"):
+        check_count_values(np.array([[1971.000002, 3.0]]), ["c0"])
+    with pytest.raises(ACTINNInputError,
+                       match=r"\(e\.g\. 0\.6931472 in cell c0\)"):
+        check_count_values(np.log1p(np.ones((1, 2), dtype=np.float32)), ["c0"])
+
+
+@pytest.mark.parametrize("in_file", [False, True])
+def test_counts_of_more_genes_in_raw_are_said(in_file, tmp_path, caplog):
+    """scanpy's adata.raw = adata, then X cut to some genes, no
+    normalising: X holds counts and is read, as before, with a warning
+    saying how many genes .raw.X holds that X lacks and how to read it."""
+    adata = _adata(COUNTS)
+    adata.raw = adata.copy()
+    adata = adata[:, ["A", "C"]].copy()
+    with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+        if in_file:
+            adata.write_h5ad(tmp_path / "hvg.h5ad")
+            assert read(tmp_path / "hvg.h5ad").n_vars == 2  # X's genes
+            chunks = list(iter_cell_chunks(tmp_path / "hvg.h5ad"))
+            assert chunks[0][1].shape == (4, 2)
+            description = "X"
+        else:
+            description = counts_source(adata, source="pbmc").description
+    assert description == "X"
+    source = str(tmp_path / "hvg.h5ad") if in_file else "pbmc"
+    assert ("%s: X holds the counts of 2 genes and .raw.X those of 3, 1 of "
+            "them not in X; reading X, as it holds counts: a gene only .raw.X "
+            "holds is missing to the annotator; pass use_raw=True to read "
+            ".raw.X instead" % source) in caplog.text
+    caplog.clear()  # not when .raw holds no more genes, or no counts
+    for raw in (COUNTS[:, [0, 2]], np.log1p(COUNTS)):
+        other = _adata(COUNTS)
+        other.raw = _adata(raw) if raw.shape[1] == 3 else anndata.AnnData(
+            raw, var=other.var.iloc[[0, 2]])
+        with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+            counts_source(other[:, ["A", "C"]].copy())
+        assert "not in X" not in caplog.text

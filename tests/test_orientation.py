@@ -66,7 +66,7 @@ def test_default_without_hints_is_genes_as_rows(files, frame, caplog):
         adata = dio.read(files["cells_by_genes"])
     # read as ACTINN's layout: the cells become genes, and the log says how
     assert list(adata.var_names) == [c.upper() for c in frame.columns]
-    assert "orientation='cells_by_genes' if rows are cells" in caplog.text
+    assert "if rows are cells, pass orientation='cells_by_genes'" in caplog.text
 
 
 @pytest.mark.parametrize("name,counts", [

@@ -169,8 +169,8 @@ def test_atomic_output_existing(tmp_path):
     with pytest.raises(ACTINNInputError) as err:
         with writers.atomic_output(path) as tmp:
             entered.append(tmp)
-    assert str(err.value) == ("%s exists; pass overwrite=True (CLI: "
-                              "--overwrite) to replace it" % path)
+    assert str(err.value) == ("%s exists; pass overwrite=True to replace it" %
+                              path)
     assert entered == [] and path.read_text() == "old"
     with writers.atomic_output(path, overwrite=True) as tmp:
         tmp.write_text("new")

@@ -325,7 +325,7 @@ def test_content_wins_over_name(tmp_path, good, frame, name, source, fmt,
     ("h5ad", "csv", "needs text, but the file is an HDF5 file"),
     ("h5ad", "10x_mtx", "needs text"),
     ("h5ad", "10x_h5", "format='10x_h5', but the file is an h5ad file "
-     "(h5ad); leave the format out and it is detected"),
+     "(h5ad); leave format= out and it is detected"),
     ("actinn_h5", "h5ad", "format='h5ad', but the file is an ACTINN (pandas) "
      "HDF5 file (actinn_h5)"),
     ("10x_h5", "actinn_h5", "but the file is a 10x HDF5 file (10x_h5)"),

@@ -21,13 +21,12 @@ Ctrl-C (SIGINT) and SIGTERM stop it the same way, with exit codes 130 and
 import importlib
 import logging
 import os
-import re
 import sys
 import time
 import zlib
-from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
+from deepchem_actinn.cli.common import CommandWords, in_command_words, speaking
 from deepchem_actinn.cli.parser import build_parser, deprecation_warnings
 from deepchem_actinn.cli.values import FORMAT_ALIASES
 from deepchem_actinn.cli.progress import command_session, process_tag
@@ -48,16 +47,6 @@ COMMANDS = {
     "simulate": "misc:cmd_simulate",
     "demo": "misc:cmd_demo",
     "sample-data": "misc:cmd_sample_data",
-}
-
-#: Arguments naming a counts file, and the options that name its matrix
-#: (an h5ad file's layer), force its format and give a CSV/TSV file's
-#: layout (None: the command has no such option).
-_FILE_OPTIONS = {
-    "train_set": ("--train-layer", "--train-format", "--train-orientation"),
-    "test_set": ("--test-layer", "--test-format", "--test-orientation"),
-    "query": ("--query-layer", "--query-format", None),
-    "input": ("--input-layer", "--format", None),
 }
 
 #: Arguments naming input files, for messages about unreadable input.
@@ -85,7 +74,7 @@ def _inputs(args) -> List[str]:
 def _one_line(err: BaseException, args) -> str:
     """An error as one line that names the file."""
     if isinstance(err, ACTINNInputError):
-        text = str(err)
+        text = err.words(CommandWords.of(args))
     elif isinstance(err, OSError) and err.filename is not None:
         why = str(err.strerror or err)
         text = "%s: %s" % (err.filename, why[:1].lower() + why[1:])
@@ -94,41 +83,7 @@ def _one_line(err: BaseException, args) -> str:
     else:
         text = "cannot read the input (%s: %s); inputs: %s" % (
             type(err).__name__, err, ", ".join(_inputs(args)) or "none")
-    return " ".join(_in_command_words(text, args).split())
-
-
-def _in_command_words(text: str, args) -> str:
-    """A message's advice for the Python API (``overwrite=True``,
-    ``layer=``, ``min_overlap``) in the command line's words."""
-    from deepchem_actinn.io.labels import (COLUMN_HINT, NO_COLUMN_HINT,
-                                           TRAINING_HINT)
-    from deepchem_actinn.io.orientation import PASS_ORIENTATION
-    from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
-    text = text.replace("overwrite=True (CLI: --overwrite)", "--overwrite")
-    lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
-    text = re.sub(lower, r"pass --min-overlap \1", text)
-    text = text.replace(TRAINING_HINT, TRAINING_HINT.replace("CLI: ", ""))
-    text = text.replace(COLUMN_HINT, "--labels-column NAME")
-    text = text.replace(NO_COLUMN_HINT, "drop --labels-column")
-    for name, (layer, format, orientation) in _FILE_OPTIONS.items():
-        path = getattr(args, name, None)
-        spellings = (str(Path(path)), os.path.abspath(path)) if isinstance(
-            path, str) else ()  # as given, or made absolute (Dask)
-        if any(text.startswith(p + ":") for p in spellings):
-            # a message about this file: its own options
-            from deepchem_actinn.io.count_matrix import CLI_WORDS
-            for python, words in CLI_WORDS.items():
-                text = text.replace(python, words.format(flag=layer))
-            text = text.replace(
-                PASS_ORIENTATION,
-                "pass %s genes_by_cells (genes as rows) or cells_by_genes "
-                "(cells as rows)" % orientation if orientation else
-                "check that this is the file meant: its rows or its columns "
-                "must hold those names")
-            text = re.sub(r"\bformat='(\w+)'", format + r" \1", text)
-            return text.replace("the format out", format + " out").replace(
-                "pass format= ", "pass %s " % format)
-    return text
+    return " ".join(in_command_words(text).split())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -162,7 +117,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with command_session(args.quiet, getattr(args, "threads", None)):
             for line in deprecation_warnings(args):
                 logger.warning("%s", line)
-            _command(args.command)(args)
+            with speaking(args):
+                _command(args.command)(args)
     except KeyboardInterrupt:
         print("%s: interrupted; no partial outputs were kept" % prefix,
               file=sys.stderr)

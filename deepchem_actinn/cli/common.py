@@ -1,9 +1,14 @@
 """Small pieces the command groups share: the device, the main process,
-and the readers' orientation hints, matrix and value rule."""
+the readers' orientation hints, matrix and value rule, and the command
+line's words for the library's advice (:class:`CommandWords`, for the
+file being read: :func:`file_role`)."""
+import contextlib
+import functools
 import logging
-from typing import Any, Dict, Optional, Sequence
+import re
+from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ANY, ACTINNInputError, Dialect
 
 logger = logging.getLogger("deepchem_actinn")
 
@@ -105,13 +110,14 @@ def settle_orientation(args, which: str, **hints: Sequence[str]) -> None:
     key = "%s_orientation" % which
     if getattr(args, key, "auto") != "auto":
         return
-    path, fmt = path_and_format(getattr(args, "%s_set" % which),
-                                getattr(args, "%s_format" % which))
-    if fmt in SEPARATORS:
-        options = orientation_options("auto", **hints)
-        del options["orientation"]
-        with reading(path, FORMAT_WORDS[fmt]):
-            setattr(args, key, text_orientation(path, fmt, **options))
+    with file_role(which):
+        path, fmt = path_and_format(getattr(args, "%s_set" % which),
+                                    getattr(args, "%s_format" % which))
+        if fmt in SEPARATORS:
+            options = orientation_options("auto", **hints)
+            del options["orientation"]
+            with reading(path, FORMAT_WORDS[fmt]):
+                setattr(args, key, text_orientation(path, fmt, **options))
 
 
 def orientation_options(
@@ -137,3 +143,225 @@ def orientation_options(
     if expected_cells is not None:
         options["expected_cells"] = [str(c) for c in expected_cells]
     return options
+
+
+#: The option that sets each parameter the library's advice names, for
+#: each file a command reads (its role: ``train``, ``test``, ``query`` of
+#: report, ``input`` of format); a parameter of no file under None.
+OPTIONS: Dict[str, Dict[Optional[str], str]] = {
+    "layer": {
+        "train": "--train-layer",
+        "test": "--test-layer",
+        "query": "--query-layer",
+        "input": "--input-layer"
+    },
+    "format": {
+        "train": "--train-format",
+        "test": "--test-format",
+        "query": "--query-format",
+        "input": "--format"
+    },
+    "orientation": {
+        "train": "--train-orientation",
+        "test": "--test-orientation"
+    },
+    "allow_non_integer": {
+        None: "--allow-non-integer"
+    },
+    "overwrite": {
+        None: "--overwrite"
+    },
+    "min_overlap": {
+        None: "--min-overlap"
+    },
+    "labelled_only": {
+        None: "--labelled-only"
+    },
+    "remove_ambient": {
+        None: "--remove-ambient"
+    },
+}
+
+#: Settings that are another option's value on the command line.
+AS_OPTION_VALUE = {
+    ("use_raw", True): ("layer", ".raw"),
+    ("use_raw", False): ("layer", "X"),
+}
+
+#: The file each command reads, whose options its advice names unless a
+#: read of another one says otherwise (:func:`file_role`: ``run`` reads
+#: its reference as ``train``).
+COMMAND_FILES = {
+    "format": "input",
+    "train": "train",
+    "predict": "test",
+    "run": "test",
+    "report": "query",
+}
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+class CommandWords(Dialect):
+    """The command line's words for the library's advice: the options of
+    the file being read (``role``) that the running command has.
+
+    Parameters
+    ----------
+    role: str, optional
+        The file being read: ``"train"``, ``"test"``, ``"query"`` or
+        ``"input"`` (:data:`OPTIONS`); when None, every file's option the
+        command has is named.
+    options: frozenset of str
+        The running command's options (:meth:`of`).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli import build_parser
+    >>> from deepchem_actinn.cli.common import CommandWords
+    >>> from deepchem_actinn.errors import Advice
+    >>> args = build_parser().parse_args(["run", "-trs", "r.h5ad", "-trl",
+    ...                                   "l.txt", "-ts", "q.h5ad"])
+    >>> words = CommandWords.of(args)  # reading the query, unless told
+    >>> Advice(dict(use_raw=True)).words(words)
+    'pass --test-layer .raw'
+    >>> Advice(dict(layer="counts", allow_non_integer=True)).words(
+    ...     words.for_role("train"))
+    'pass --train-layer counts --allow-non-integer'
+    """
+
+    together = " "
+
+    def __init__(self,
+                 role: Optional[str] = None,
+                 options: FrozenSet[str] = frozenset()):
+        super().__init__(role)
+        self.options = options
+
+    @classmethod
+    def of(cls, args) -> "CommandWords":
+        """The words of the command ``args`` were parsed for, for the file
+        it reads (:data:`COMMAND_FILES`)."""
+        return cls(
+            COMMAND_FILES.get(str(getattr(args, "command", ""))),
+            frozenset(flag for flags in OPTIONS.values()
+                      for flag in flags.values() if hasattr(args, _dest(flag))))
+
+    def for_role(self, role: Optional[str]) -> "CommandWords":
+        return self if role is None else CommandWords(role, self.options)
+
+    def setting(self, name: str, value: Any,
+                role: Optional[str]) -> Optional[str]:
+        try:
+            name, value = AS_OPTION_VALUE.get((name, value), (name, value))
+        except TypeError:  # an unhashable value is no option's
+            pass
+        flags = OPTIONS.get(name, {})
+        if None in flags:
+            named = [flags[None]]
+        elif role is not None:
+            named = [flags[role]] if role in flags else []
+        else:  # which file is not known: each one's option
+            named = list(flags.values())
+        named = [flag for flag in named if flag in self.options]
+        if not named:
+            return None
+        if value is ANY or value is True:
+            return " or ".join(named)
+        value = "%g" % value if isinstance(value, float) else str(value)
+        return " or ".join("%s %s" % (flag, value) for flag in named)
+
+    def choices(self, said: Sequence[str]) -> Sequence[str]:
+        """Each alternative once, without those an option named alone
+        says already (``--test-layer`` says ``--test-layer .raw``)."""
+        kept: List[str] = []
+        for words in said:
+            if words not in kept and not any(
+                    words.startswith(other + " ") for other in said):
+                kept.append(words)
+        return kept
+
+
+#: The running command's words (set by :func:`speaking`) and the files
+#: being read, innermost last (:func:`file_role`); shared by threads, as
+#: a command's reading threads read its files.
+_WORDS: List[CommandWords] = []
+_ROLES: List[str] = []
+
+
+@contextlib.contextmanager
+def speaking(args) -> Iterator[None]:
+    """Inside, the package's log records are said in the words of the
+    command ``args`` were parsed for (:func:`current_words`)."""
+    _WORDS.append(CommandWords.of(args))
+    try:
+        yield
+    finally:
+        _WORDS.pop()
+
+
+def current_words() -> Optional[CommandWords]:
+    """The running command's words, for the file being read; None outside
+    a command."""
+    if not _WORDS:
+        return None
+    return _WORDS[-1].for_role(_ROLES[-1] if _ROLES else None)
+
+
+@contextlib.contextmanager
+def file_role(role: str) -> Iterator[None]:
+    """Inside, the command reads its ``role`` file (:data:`OPTIONS`): an
+    :class:`~deepchem_actinn.errors.ACTINNInputError` raised is marked as
+    that file's (unless a file read inside marked it first), and a record
+    logged names that file's options.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.common import file_role
+    >>> from deepchem_actinn.errors import ACTINNInputError
+    >>> try:
+    ...     with file_role("test"):
+    ...         raise ACTINNInputError("q.h5ad: no counts")
+    ... except ACTINNInputError as err:
+    ...     print(err.role)
+    test
+    """
+    _ROLES.append(role)
+    try:
+        yield
+    except ACTINNInputError as err:
+        if err.role is None:
+            err.role = role
+        raise
+    finally:
+        _ROLES.pop()
+
+
+@functools.lru_cache(maxsize=None)
+def old_spellings() -> List[tuple]:
+    """Advice still written as text by modules not yet on
+    :class:`~deepchem_actinn.errors.Advice` (``io/labels.py``,
+    ``preprocessing/genes.py``, ``annotator/prediction.py``): each
+    spelling (a pattern) and the command line's words for it."""
+    from deepchem_actinn.io.labels import (COLUMN_HINT, NO_COLUMN_HINT,
+                                           TRAINING_HINT)
+    from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
+    lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
+    return [
+        (re.escape(COLUMN_HINT), "--labels-column NAME"),
+        (re.escape(NO_COLUMN_HINT), "drop --labels-column"),
+        (re.escape(TRAINING_HINT), TRAINING_HINT.replace("CLI: ", "")),
+        (lower, r"pass --min-overlap \1"),
+        (re.escape("remove_ambient=True (actinn predict --remove-ambient)"),
+         "--remove-ambient"),
+    ]
+
+
+def in_command_words(text: str) -> str:
+    """``text`` with the advice of :func:`old_spellings` in the command
+    line's words."""
+    for pattern, words in old_spellings():
+        text = re.sub(pattern, words, text)
+    return text

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from deepchem_actinn.cli.common import matrix_options, value_options
+from deepchem_actinn.cli.common import (file_role, matrix_options,
+                                        value_options)
 from deepchem_actinn.cli.progress import Progress, held_stderr
 from deepchem_actinn.errors import ACTINNInputError
 
@@ -23,11 +24,12 @@ def cmd_format(args) -> None:
     from deepchem_actinn.io.output import refuse_existing
     outputs = format_outputs(args.output, args.to)
     refuse_existing(outputs, args.overwrite)
-    adata = read(args.input,
-                 args.format,
-                 upper_case_genes=False,
-                 **value_options(args),
-                 **matrix_options(args.input_layer))
+    with file_role("input"):
+        adata = read(args.input,
+                     args.format,
+                     upper_case_genes=False,
+                     **value_options(args),
+                     **matrix_options(args.input_layer))
     for path in outputs:
         h5 = path.suffix == ".h5"
         # ACTINN's layout upper-cased, as the ACTINN scripts wrote it

@@ -27,7 +27,7 @@ from typing import (Any, Dict, Generator, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process,
+from deepchem_actinn.cli.common import (device, file_role, is_main_process,
                                         orientation_options, settle_orientation,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress
@@ -472,9 +472,10 @@ def cmd_run(args) -> None:
         check_model_dir(args.save_model, args.overwrite)
     adata = labels = None
     if out_of_core(args):
-        reference = read_gene_names(args.train_set, args.train_format, False,
-                                    **train_matrix(args),
-                                    **file_orientation(args))
+        with file_role("train"):  # the command's other reads are the query's
+            reference = read_gene_names(args.train_set, args.train_format,
+                                        False, **train_matrix(args),
+                                        **file_orientation(args))
     else:
         adata, labels = read_reference(args)
         reference = adata.var_names

@@ -88,6 +88,28 @@ def torch_threads(n: Optional[int]) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+class _InCommandWords(logging.Filter):
+    """Say a record's advice in the running command's words, for the file
+    it is reading (:func:`~deepchem_actinn.cli.common.current_words`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from deepchem_actinn.cli.common import current_words, in_command_words
+        from deepchem_actinn.errors import in_words
+        words = current_words()
+        if words is None:
+            return True
+        try:
+            if isinstance(record.args, tuple):
+                args = tuple(in_words(a, words) for a in record.args)
+                message = record.msg % args if args else str(record.msg)
+            else:
+                message = record.getMessage()
+        except (TypeError, ValueError):  # logging reports it as it is
+            return True
+        record.msg, record.args = in_command_words(message), ()
+        return True
+
+
 class _SayOnce(logging.Filter):
     """Let each message through once per command: a file is opened several
     times (its genes, its cells, its rows), and what is true of it need be
@@ -139,6 +161,7 @@ def package_logging(quiet: bool) -> Iterator[None]:
     handler = logging.StreamHandler(sys.stderr)
     tag = process_tag()
     handler.setFormatter(logging.Formatter("actinn%s: %%(message)s" % tag))
+    handler.addFilter(_InCommandWords())
     handler.addFilter(_SayOnce())
     logger.handlers[:] = [handler]
     logger.propagate = False

@@ -3,8 +3,9 @@ files beside it before any work (a bad file fails in seconds, not after
 the networks are trained)."""
 from typing import Any, Dict, Optional, Sequence
 
-from deepchem_actinn.cli.common import (matrix_options, orientation_options,
-                                        settle_orientation, value_options)
+from deepchem_actinn.cli.common import (file_role, matrix_options,
+                                        orientation_options, settle_orientation,
+                                        value_options)
 from deepchem_actinn.errors import ACTINNInputError
 
 
@@ -36,10 +37,11 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
         from deepchem_actinn.voting import read_clusters
         existing(args.over_clustering)  # before the query's names are read
         settle_orientation(args, "test", expected_genes=expected_genes)
-        cells = read_cell_ids(
-            args.test_set, args.test_format,
-            **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes))
+        with file_role("test"):
+            cells = read_cell_ids(
+                args.test_set, args.test_format,
+                **orientation_options(args.test_orientation,
+                                      expected_genes=expected_genes))
         read_clusters(args.over_clustering, [str(c) for c in cells])
 
 
@@ -47,10 +49,12 @@ def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
     """Refuse a query without cells, before any training (once its
     orientation is settled: nothing said twice)."""
     from deepchem_actinn.io import n_cells
-    if not n_cells(
+    with file_role("test"):
+        cells = n_cells(
             args.test_set, args.test_format,
             **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes)):
+                                  expected_genes=expected_genes))
+    if not cells:
         raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
 
 
@@ -63,7 +67,7 @@ def hierarchy_file(args, type_names: Optional[Sequence[str]]):
         try:
             hierarchy.check_types(type_names)
         except ACTINNInputError as err:
-            raise ACTINNInputError("%s: %s" % (args.hierarchy, err)) from None
+            raise ACTINNInputError("%s: %s", args.hierarchy, err) from None
     return hierarchy
 
 
@@ -72,6 +76,11 @@ def check_query_counts(args) -> None:
     whose values are not counts (or whose counts are in a matrix not named)
     fails in seconds, not after the networks are trained. CSV/TSV files,
     read whole, are left to the annotation."""
+    with file_role("test"):
+        _first_cells(args)
+
+
+def _first_cells(args) -> None:
     from deepchem_actinn.io import iter_cell_chunks
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS

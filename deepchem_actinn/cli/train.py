@@ -9,9 +9,9 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (device, is_main_process, matrix_options,
-                                        orientation_options, settle_orientation,
-                                        value_options)
+from deepchem_actinn.cli.common import (device, file_role, is_main_process,
+                                        matrix_options, orientation_options,
+                                        settle_orientation, value_options)
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.preprocessing.genes import columns_of, gene_key
@@ -109,13 +109,18 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
     return ACTINNInputError(
         "%s (the labels name the file's %s, which --train-orientation %s "
         "reads as genes: give %s, or leave the option out and the layout "
-        "is detected)" %
-        (err, "rows" if given == GENES_BY_CELLS else "columns", given, pointed))
+        "is detected)", err, "rows" if given == GENES_BY_CELLS else "columns",
+        given, pointed)
 
 
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
+    with file_role("train"):
+        return _read_reference(args)
+
+
+def _read_reference(args):
     from deepchem_actinn.io import match_labels, read
     labels = reference_labels(args)
     named = str(labels.attrs.get("source", args.train_label))
@@ -213,6 +218,11 @@ def train_annotator(args,
     """Train an annotator on ``adata`` and ``labels`` when given, else on
     the reference files named in ``args``; on the reference's ``genes``
     only when given (names as the reference spells them)."""
+    with file_role("train"):
+        return _train_annotator(args, adata, labels, genes)
+
+
+def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
     from deepchem_actinn.annotator import ACTINNAnnotator
     from deepchem_actinn.annotator.inspection import model_words
     annotator = ACTINNAnnotator(**training_params(args))

@@ -18,49 +18,45 @@ The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
 from __future__ import annotations
 
 import logging
-from typing import (Callable, Iterable, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple)
+from typing import (Any, Callable, Iterable, Iterator, List, NamedTuple,
+                    Optional, Sequence, Tuple)
 
 import anndata
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
+from deepchem_actinn.errors import (ANY, ACTINNCellError, ACTINNInputError,
+                                    Advice, Message, examples)
+from deepchem_actinn.io._common import NoDirectAccess
 from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
                                        ValueReport, counts_error,
                                        looks_log_normalised, scan_values)
-from deepchem_actinn.io.formats import NAMING_OPTIONS
 
 logger = logging.getLogger(__name__)
 
-#: How to name a matrix, in Python and on the command line (messages).
-ACTINN_OPTIONS = ("actinn: --train-layer, --test-layer, --query-layer or "
-                  "--input-layer")
-NAMING = "layer= or use_raw=True (%s)" % ACTINN_OPTIONS
+#: How to name a matrix other than ``X`` (messages; the command line says
+#: it in the words of the file's own option).
+NAMING = Advice(dict(layer=ANY), dict(use_raw=True))
 #: Why a named matrix cannot be read (messages, after the source's name).
 BOTH_NAMED = "pass either layer= or use_raw=True, not both"
-NO_RAW = ("there is no .raw to read the counts from (use_raw=True; "
-          "actinn: a --*-layer of .raw)")
-EMPTY_X = "X is empty; pass " + NAMING
+NO_RAW = Message("there is no .raw to read the counts from (%s)",
+                 Advice(dict(use_raw=True), verb="asked for by"))
+EMPTY_X = Message("X is empty; %s", NAMING)
 #: How to name ``.raw`` and ``X`` themselves (messages).
-PASS_RAW = "pass use_raw=True (actinn: .raw)"
-PASS_X = "pass use_raw=False (actinn: X)"
-PASS_LAYER = "pass layer='{0}' (actinn: a --*-layer of {0})"
-#: The Python advice of the messages above and the command line's words for
-#: it, ``{flag}`` being the option that names the file's matrix.
-CLI_WORDS = {
-    NAMING: "{flag}",
-    "layer=; " + ACTINN_OPTIONS: "{flag}",
-    "use_raw=True; actinn: a --*-layer of .raw": "asked for by {flag} .raw",
-    NAMING_OPTIONS: "{flag}",
-    PASS_RAW: "pass {flag} .raw",
-    PASS_X: "pass {flag} X",
-    **{
-        PASS_LAYER.format(name): "pass {flag} %s" % name for name in COUNT_LAYERS
-    },
-    "layer='counts', allow_non_integer=True (actinn: --*-layer counts "
-    "--allow-non-integer)": "pass {flag} counts --allow-non-integer",
-}
+PASS_RAW = Advice(dict(use_raw=True))
+PASS_X = Advice(dict(use_raw=False))
+
+
+def pass_layer(name: str) -> Advice:
+    """How to name the layer ``name`` (messages).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.count_matrix import pass_layer
+    >>> print(pass_layer("counts"))
+    pass layer='counts'
+    """
+    return Advice(dict(layer=name))
 
 
 class CountsSource(NamedTuple):
@@ -91,36 +87,36 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
         raise ACTINNInputError("%s: %s" % (source, BOTH_NAMED))
     if use_raw:
         if adata.raw is None:
-            raise ACTINNInputError("%s: %s" % (source, NO_RAW))
+            raise ACTINNInputError("%s: %s", source, NO_RAW)
         return CountsSource(adata.raw.X, adata.raw.var, ".raw.X")
     if layer is not None:
         if layer not in adata.layers:
-            raise ACTINNInputError(
-                "%s: %s" % (source, no_layer(layer, list(adata.layers))))
+            raise ACTINNInputError("%s: %s", source,
+                                   no_layer(layer, list(adata.layers)))
         return CountsSource(adata.layers[layer], adata.var,
                             "layers[%r]" % layer)
     if adata.X is None:
-        raise ACTINNInputError("%s: %s" % (source, EMPTY_X))
+        raise ACTINNInputError("%s: %s", source, EMPTY_X)
     return CountsSource(adata.X, adata.var, "X")
 
 
-def no_layer(name: str, layers: Sequence[Optional[str]]) -> str:
+def no_layer(name: str, layers: Sequence[Optional[str]]) -> Message:
     """The message for a layer the data lacks (a name meant for ``.raw`` is
     pointed to it; anndata's ``None`` key, ``X`` itself, is no layer).
 
     Examples
     --------
     >>> from deepchem_actinn.io.count_matrix import no_layer
-    >>> no_layer("raw", ["counts", None])
-    "no layer 'raw' (layers: counts); for .raw.X pass use_raw=True (actinn: .raw)"
+    >>> print(no_layer("raw", ["counts", None]))
+    no layer 'raw' (layers: counts); for .raw.X pass use_raw=True
     """
-    hint = ""
+    hint: Any = ""
     if name in ("raw", "raw.X", ".raw", ".raw.X"):
-        hint = "; for .raw.X " + PASS_RAW
+        hint = Message("; for .raw.X %s", PASS_RAW)
     elif name == "X":
-        hint = "; for X itself " + PASS_X
-    return "no layer %r (layers: %s)%s" % (name, examples(named(layers)) or
-                                           "none", hint)
+        hint = Message("; for X itself %s", PASS_X)
+    return Message("no layer %r (layers: %s)%s", name,
+                   examples(named(layers)) or "none", hint)
 
 
 def named(layers: Sequence[Optional[str]]) -> List[str]:
@@ -159,7 +155,7 @@ def fault(report: ValueReport) -> str:
     return "negative values" if report.n_negative else "non-integer values"
 
 
-def other_layers(layers: Sequence[str]) -> List[str]:
+def other_layers(layers: Sequence[str]) -> List[Message]:
     """A note for the error's message naming the layers that are not
     conventional places of raw counts, and so were not looked in (none
     when there are none).
@@ -168,8 +164,8 @@ def other_layers(layers: Sequence[str]) -> List[str]:
     --------
     >>> from deepchem_actinn.io.count_matrix import other_layers
     >>> note, = other_layers(["counts", "spliced", "raw", None])
-    >>> note.split(" (")[0]
-    "other layers, not looked in: 'spliced', 'raw'"
+    >>> print(note)
+    other layers, not looked in: 'spliced', 'raw' (name one with layer=)
     >>> other_layers(["counts"])
     []
     """
@@ -177,15 +173,15 @@ def other_layers(layers: Sequence[str]) -> List[str]:
     if not others:
         return []
     return [
-        "other layers, not looked in: %s (name one with layer=; %s)" %
-        (examples(others), ACTINN_OPTIONS)
+        Message("other layers, not looked in: %s (%s)", examples(others),
+                Advice(dict(layer=ANY), verb="name one with"))
     ]
 
 
 def choose_counts(
         first: CountsSource, fallbacks: Iterable[CountsSource],
         scan: Callable[[object], ValueReport], allow_non_integer: bool,
-        source: str) -> Tuple[CountsSource, Optional[ValueReport], List[str]]:
+        source: str) -> Tuple[CountsSource, Optional[ValueReport], List[Any]]:
     """The fallback rule, written once for AnnData objects and files.
 
     ``first`` if ``scan`` finds it acceptable; else, unless it holds NaN or
@@ -200,6 +196,8 @@ def choose_counts(
     report = _scan(scan, first)
     log_scale = allow_non_integer and looks_log_normalised(report)
     if report.acceptable(allow_non_integer) and not log_scale:
+        if first.description == "X":
+            _more_genes_in_raw(first, fallbacks, scan, source)
         return first._replace(n_rounded=report.n_rounded), None, []
     rejected = []
     if report.n_nonfinite == 0:
@@ -219,9 +217,37 @@ def choose_counts(
     return first, report, rejected
 
 
+#: How to read ``.raw.X`` where ``X`` holds counts of fewer genes.
+RAW_HOLDS_MORE = (
+    "%s: X holds the counts of %d genes and .raw.X those of %d, %d of them "
+    "not in X; reading X, as it holds counts: a gene only .raw.X holds is "
+    "missing to the annotator; %s to read .raw.X instead")
+
+
+def _more_genes_in_raw(first: CountsSource, fallbacks: Iterable[CountsSource],
+                       scan: Callable[[object],
+                                      ValueReport], source: str) -> None:
+    """Warn when ``X``, chosen for its counts, holds fewer genes than a
+    ``.raw`` that holds counts too (scanpy's ``adata.raw = adata`` before
+    cutting ``X`` to some genes): what ``X`` lacks is missing to the
+    annotator, and ``use_raw=True`` reads them all."""
+    try:
+        raw = next((c for c in fallbacks if c.description == ".raw.X"), None)
+        if raw is None:
+            return
+        in_x = {str(g) for g in first.var.index}
+        extra = sum(1 for g in raw.var.index if str(g) not in in_x)
+        if not extra or not scan(raw.matrix).counts_like:
+            return
+    except (NoDirectAccess, OSError, KeyError, ValueError):
+        return  # a .raw that cannot be read is no better
+    logger.warning(RAW_HOLDS_MORE, source, len(in_x), len(raw.var.index), extra,
+                   PASS_RAW)
+
+
 def counts_elsewhere(candidates: Iterable[CountsSource],
-                     scan: Callable[[object],
-                                    ValueReport], named: str) -> Optional[str]:
+                     scan: Callable[[object], ValueReport],
+                     named: str) -> Optional[Message]:
     """Where the counts are, when the matrix ``named`` (by ``layer=`` or
     ``use_raw=``) holds none: the advice of the error, in place of where
     counts usually are, naming the first other of ``candidates`` (``X``
@@ -237,8 +263,8 @@ def counts_elsewhere(candidates: Iterable[CountsSource],
     >>> adata = anndata.AnnData(np.array([[3.0, 0.0], [1.0, 2.0]]))
     >>> adata.raw = adata.copy()
     >>> adata.X = np.log1p(adata.X)
-    >>> counts_elsewhere(conventional_counts(adata), scan_values, "X")
-    'raw counts are in .raw.X: pass use_raw=True (actinn: .raw)'
+    >>> print(counts_elsewhere(conventional_counts(adata), scan_values, "X"))
+    raw counts are in .raw.X: pass use_raw=True
     """
     for candidate in candidates:
         if candidate.description == named:
@@ -250,8 +276,8 @@ def counts_elsewhere(candidates: Iterable[CountsSource],
             continue
         where = candidate.description
         how = PASS_RAW if where == ".raw.X" else PASS_X if where == "X" else \
-            PASS_LAYER.format(where[len("layers['"):-len("']")])
-        return "raw counts are in %s: %s" % (where, how)
+            pass_layer(where[len("layers['"):-len("']")])
+        return Message("raw counts are in %s: %s", where, how)
     return None
 
 
@@ -261,7 +287,7 @@ def _scan(scan: Callable[[object], ValueReport],
     try:
         return scan(candidate.matrix)
     except ACTINNCellError as err:
-        raise ACTINNCellError("%s: %s" % (candidate.description, err)) from None
+        raise ACTINNCellError("%s: %s", candidate.description, err) from None
 
 
 def counts_source(adata: anndata.AnnData,
@@ -270,7 +296,7 @@ def counts_source(adata: anndata.AnnData,
                   allow_non_integer: bool = False,
                   *,
                   source: str = "data",
-                  hint: Optional[str] = None,
+                  hint: Optional[Any] = None,
                   expm1_hint: bool = False) -> CountsSource:
     """Pick the raw-count matrix of an AnnData object and check it.
 

@@ -1,7 +1,7 @@
 """The one check of count values, for every reader and :func:`annotate`.
 
-:func:`scan_values` is the one pass over a matrix's values that every check
-of them reads, here and in
+:func:`~deepchem_actinn.io.value_scan.scan_values` is the one pass over a
+matrix's values that every check of them reads, here and in
 :func:`~deepchem_actinn.preprocessing.normalise.check_counts` (it lives in
 ``io``, the lowest layer, since the readers check what they read).
 :func:`check_count_values`: no NaN or infinity, nothing negative, whole
@@ -16,14 +16,15 @@ non-integer values pass. Which matrix of an AnnData holds the counts is
 from __future__ import annotations
 
 import logging
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, counted,
-                                    examples)
-from deepchem_actinn.io.sparse import refuse_damaged_sparse
+from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError, Advice,
+                                    Message, counted, examples, joined)
+from deepchem_actinn.io.value_scan import (  # noqa: F401 (rows_where: theirs)
+    FLOAT32_MAX, ROUND_TOLERANCE, ValueReport, rows_where, scan_values)
 from deepchem_actinn.types import Strings
 
 logger = logging.getLogger(__name__)
@@ -31,17 +32,8 @@ logger = logging.getLogger(__name__)
 #: Layers that hold raw counts by convention (scanpy, scvi-tools), in the
 #: order they are tried after ``.raw``.
 COUNT_LAYERS = ("counts", "raw_counts")
-#: Largest distance from a whole number that still counts as whole.
-ROUND_TOLERANCE = 1e-6
-# Units in the last place also tolerated (large float32 counts).
-_ROUND_ULPS = 4
-# Values scanned at a time (bounds the temporaries).
-_SCAN_BLOCK = 1 << 22
 # Largest integer float32 holds exactly.
 _FLOAT32_EXACT = 1 << 24
-#: Largest value float32 holds (about 3.4e38): counts are stored as float32,
-#: so a larger value would become infinite.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Largest value of a log scale (log1p of 10,000 per cell reaches about 9,
 #: log2 of a million about 20): non-integer values under it look
 #: log-normalised, whole numbers over it look like raw counts.
@@ -62,194 +54,27 @@ RAW_NOT_COUNTS = (
     "adata.copy() or adata.layers['counts'] = adata.X.copy() before "
     "normalising")
 
-
-class ValueReport(NamedTuple):
-    """What :func:`scan_values` found among a matrix's stored values."""
-    n_nonfinite: int
-    nonfinite_rows: np.ndarray
-    n_negative: int
-    negative_rows: np.ndarray
-    nonint_row: int  # -1 when all values are (near) whole numbers
-    nonint_value: float
-    max_value: float
-    n_rounded: int  # values within the tolerance of, not equal to, a whole
-    n_huge: int = 0  # finite values above FLOAT32_MAX
-    huge_rows: Sequence[int] = ()
-
-    @property
-    def counts_like(self) -> bool:
-        """Whether the values are raw counts (after rounding)."""
-        return (self.n_nonfinite == 0 and self.n_negative == 0 and
-                self.n_huge == 0 and self.nonint_row < 0)
-
-    def acceptable(self, allow_non_integer: bool) -> bool:
-        """Counts, or non-negative finite values float32 holds when those
-        are allowed."""
-        return self.counts_like or (allow_non_integer and
-                                    self.n_nonfinite == 0 and
-                                    self.n_negative == 0 and self.n_huge == 0)
-
-
-def _stored_values(matrix):
-    """The stored values of a matrix and a map from position to row."""
-    refuse_damaged_sparse(matrix)
-    if sp.issparse(matrix):
-        if matrix.format == "csr":
-            indptr = matrix.indptr
-
-            def rows(pos):
-                return np.searchsorted(indptr, pos, side="right") - 1
-
-            return matrix.data, rows
-        if matrix.format == "csc":
-            indices = matrix.indices
-            return matrix.data, lambda pos: indices[pos]
-        coo = matrix.tocoo()
-        return coo.data, lambda pos: coo.row[pos]
-    arr = np.asarray(matrix)
-    if arr.ndim != 2:
-        raise ACTINNInputError(
-            "expected a 2-d matrix, got %d-d%s" %
-            (arr.ndim, ": a sparse matrix inside a NumPy array (as "
-             "dc.data.NumpyDataset(sparse) holds it)? Give X.toarray()"
-             if arr.ndim == 0 and sp.issparse(arr.item()) else ""))
-    n_cols = max(arr.shape[1], 1)
-    if not arr.flags.c_contiguous:  # reshape would copy the whole matrix
-        arr = sp.csr_matrix(arr)
-        return _stored_values(arr)
-    return arr.reshape(-1), lambda pos: pos // n_cols
-
-
-def _near_whole(values: np.ndarray) -> np.ndarray:
-    """Which of these non-whole values are within the rounding tolerance."""
-    ulp = _ROUND_ULPS * np.finfo(values.dtype).eps * np.abs(values)
-    return np.abs(values - np.rint(values)) <= np.maximum(ROUND_TOLERANCE, ulp)
-
-
-def scan_values(matrix, limit: int = 5, whole: bool = True) -> ValueReport:
-    """Look for NaN/inf, negative and non-integer values, block by block:
-    the one pass over a matrix's values that every check of them reads.
-
-    Parameters
-    ----------
-    matrix: array-like or scipy.sparse matrix
-        Cells x genes.
-    limit: int, default 5
-        How many offending rows to note of each kind.
-    whole: bool, default True
-        Look for values that are not whole numbers; False skips that (the
-        report's ``nonint_row`` is then -1), for checks that take any
-        finite value that is not negative.
-
-    Returns
-    -------
-    ValueReport
-    """
-    values, rows = _stored_values(matrix)
-    if values.dtype.kind not in "biuf":
-        raise ACTINNInputError("the matrix holds %s values, not numbers" %
-                               values.dtype)
-    n_nonfinite = n_negative = n_rounded = n_huge = 0
-    nonfinite_pos: List[np.ndarray] = []
-    negative_pos: List[np.ndarray] = []
-    huge_pos: List[np.ndarray] = []
-    nonint_pos, nonint_value, max_value = -1, 0.0, 0.0
-    is_float = values.dtype.kind == "f"
-    for start in range(0, values.size, _SCAN_BLOCK):
-        block = values[start:start + _SCAN_BLOCK]
-        if not block.size:
-            continue
-        low, high = float(block.min()), float(block.max())
-        if not is_float:
-            max_value = max(max_value, high)
-        else:
-            finite: Optional[np.ndarray] = None
-            # A NaN makes min NaN, an infinity makes min or max infinite.
-            if np.isfinite(low) and np.isfinite(high):
-                max_value = max(max_value, high)
-            else:
-                finite = np.isfinite(block)
-                bad = np.flatnonzero(~finite)
-                n_nonfinite += bad.size
-                nonfinite_pos.append(bad[:limit] + start)
-                high = (float(block[finite].max())
-                        if bad.size < block.size else 0.0)
-                max_value = max(max_value, high)
-            if high > FLOAT32_MAX:  # float64: infinite once stored as float32
-                over = block > FLOAT32_MAX
-                huge = np.flatnonzero(over if finite is None else over & finite)
-                n_huge += huge.size
-                huge_pos.append(huge[:limit] + start)
-            if whole and nonint_pos < 0:
-                off = block != np.rint(block)
-                if finite is not None:
-                    off &= finite
-                frac = np.flatnonzero(off)
-                if frac.size:
-                    near = _near_whole(block[frac])
-                    n_rounded += int(near.sum())
-                    far = frac[~near]
-                    if far.size:
-                        nonint_pos = start + int(far[0])
-                        nonint_value = float(block[far[0]])
-        if low >= 0:  # False for NaN: those blocks are searched
-            continue
-        neg = np.flatnonzero(block < 0)
-        if neg.size:
-            n_negative += neg.size
-            negative_pos.append(neg[:limit] + start)
-
-    def first_rows(pos_list):
-        if not pos_list:
-            return np.empty(0, dtype=np.int64)
-        return _in_order(rows(np.concatenate(pos_list)))[:limit]
-
-    return ValueReport(
-        n_nonfinite, first_rows(nonfinite_pos), n_negative,
-        first_rows(negative_pos),
-        int(rows(np.array([nonint_pos]))[0]) if nonint_pos >= 0 else -1,
-        nonint_value, max_value, n_rounded if nonint_pos < 0 else 0, n_huge,
-        first_rows(huge_pos))
-
-
-def _in_order(rows) -> np.ndarray:
-    """The distinct rows, each where it first appears."""
-    return rows[np.sort(np.unique(rows, return_index=True)[1])]
-
-
-def rows_where(matrix, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Every row holding a value ``test`` finds, ascending: the cells to name
-    once :func:`scan_values` found such values.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepchem_actinn.io.counts import rows_where
-    >>> rows_where(np.array([[1.0, -2.0], [3.0, 0.0], [-1.0, -1.0]]),
-    ...            lambda v: v < 0)
-    array([0, 2])
-    """
-    values, rows = _stored_values(matrix)
-    hits = [
-        rows(np.flatnonzero(test(values[i:i + _SCAN_BLOCK])) + i)
-        for i in range(0, values.size, _SCAN_BLOCK)
-    ]
-    return np.unique(np.concatenate([np.empty(0, np.int64)] + hits))
-
-
+#: How to read the expm1 of log1p values as counts on another scale.
+_EXPM1_COUNTS = Advice(dict(layer="counts", allow_non_integer=True))
 #: What to do with an AnnData that keeps only log-normalised values.
-EXPM1_HINT = (
+EXPM1_HINT = Message(
     "; if X is the natural log1p of normalised counts (scanpy's "
     "normalize_total then log1p), its expm1 is each cell's counts up to a "
     "factor, which the annotator's own per-cell normalisation removes: "
     "adata.layers['counts'] = np.expm1(adata.X) (adata.X.expm1() if "
-    "sparse), then layer='counts', allow_non_integer=True")
+    "sparse), then %s", Advice(*_EXPM1_COUNTS.choices, verb=""))
 #: The same for a file: the layer is written into it, then named.
-EXPM1_FILE_HINT = (
+EXPM1_FILE_HINT = Message(
     "; if X is the natural log1p of normalised counts, its expm1 can stand "
     "for them: adata.layers['counts'] = np.expm1(adata.X), adata.write_h5ad"
-    "(...), then layer='counts', allow_non_integer=True (actinn: "
-    "--*-layer counts --allow-non-integer)")
+    "(...), then %s", _EXPM1_COUNTS)
+#: Why negative values are refused, whatever else is allowed.
+NEGATIVE = ("no count is negative, and values scaled or centred (as by "
+            "scanpy's pp.scale) cannot be turned back into counts")
+#: Where the counts of a scaled matrix must come from.
+SCALED_HINT = ("; keep the raw counts in .raw or layers['counts'] before "
+               "normalising and scaling (adata.layers['counts'] = "
+               "adata.X.copy())")
 
 
 def _cells(cell_ids: Optional[Strings], rows) -> str:
@@ -259,15 +84,46 @@ def _cells(cell_ids: Optional[Strings], rows) -> str:
     return examples(np.asarray(cell_ids, dtype=object)[rows])
 
 
-def counts_error(report: ValueReport,
-                 cell_ids: Optional[Strings],
-                 what: str,
-                 source: str,
-                 searched: bool = False,
-                 escape: bool = True,
-                 rejected: Sequence[str] = (),
-                 hint: Optional[str] = None,
-                 expm1_hint: bool = False) -> ACTINNInputError:
+def _within(part: Optional[Tuple[int, int, int]]) -> str:
+    """Where the values counted are, when the matrix checked is some cells
+    of a larger one (``part``: its first and past-the-last cell, of how
+    many): the counts are of those cells only.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.counts import _within
+    >>> _within((0, 256, 1000)), _within((0, 1000, 1000))
+    (' in its first 256 cells (of 1,000)', '')
+    >>> _within((50000, 100000, 200000))
+    ' in cells 50,001 to 100,000 (of 200,000)'
+    """
+    if part is None:
+        return ""
+    start, stop, n = (int(v) for v in part)
+    if start == 0 and stop >= n:
+        return ""
+    if start == 0:
+        return " in its first %s (of {:,})".format(n) % counted(stop, "cell")
+    return " in cells {:,} to {:,} (of {:,})".format(start + 1, stop, n)
+
+
+def _usual_places(what: str) -> str:
+    """Where raw counts usually live, but ``what`` (the matrix at fault)."""
+    places = [p for p in (".raw", "layers['counts']") if not what.startswith(p)]
+    return "raw counts usually live in %s" % " or ".join(places)
+
+
+def counts_error(
+        report: ValueReport,
+        cell_ids: Optional[Strings],
+        what: str,
+        source: str,
+        searched: bool = False,
+        escape: bool = True,
+        rejected: Sequence[Any] = (),
+        hint: Optional[Any] = None,
+        expm1_hint: bool = False,
+        part: Optional[Tuple[int, int, int]] = None) -> ACTINNInputError:
     """The one-line error for a matrix that does not hold raw counts.
 
     ``searched``: the usual places of raw counts held none either (with
@@ -275,53 +131,60 @@ def counts_error(report: ValueReport,
     log1p values get how to annotate them anyway, in an AnnData in memory
     (``expm1_hint``) or a file. ``escape`` offers ``allow_non_integer=True``
     for values not on a log scale (never counts). ``hint`` replaces the
-    advice on where raw counts live.
+    advice on where raw counts live. ``part``: the matrix is these cells of
+    a larger one (first, past-the-last, how many), so that the counts of
+    values are said as those cells'.
     """
+    within = _within(part)
     if report.n_nonfinite:
         return ACTINNInputError(
-            "%s: %s holds %d NaN or infinite values, e.g. in cells %s" %
-            (source, what, report.n_nonfinite,
+            "%s: %s holds %d NaN or infinite values%s, e.g. in cells %s" %
+            (source, what, report.n_nonfinite, within,
              _cells(cell_ids, report.nonfinite_rows)))
     if report.n_huge:
         return ACTINNInputError(
-            "%s: %s holds %s above %.4g, the largest float32 (up to %.4g), e.g."
-            " in cells %s: they would be infinite once stored as float32, "
+            "%s: %s holds %s above %.4g, the largest float32 (up to %.4g)%s, "
+            "e.g. in cells %s: they would be infinite once stored as float32, "
             "and no count is that large" %
             (source, what, counted(report.n_huge, "value"), FLOAT32_MAX,
-             report.max_value, _cells(cell_ids, report.huge_rows)))
+             report.max_value, within, _cells(cell_ids, report.huge_rows)))
     if searched:
-        hint = ("%s is not raw counts and no raw counts were found in %s" %
-                (what, _LOOKED))
-        if rejected:
-            hint += " (%s)" % "; ".join(rejected)
-        if looks_log_normalised(report):
+        hint = Message(
+            "%s is not raw counts and no raw counts were found in %s%s", what,
+            _LOOKED,
+            Message(" (%s)", joined("; ", list(rejected))) if rejected else "")
+        if report.n_negative:
+            hint += SCALED_HINT
+        elif looks_log_normalised(report):
             hint += EXPM1_HINT if expm1_hint else EXPM1_FILE_HINT
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS
     elif hint is None:
-        hint = "raw counts usually live in .raw or layers['counts']"
+        hint = _usual_places(what)
     if report.n_negative:
         return ACTINNInputError(
-            "%s: %s holds %d negative values, e.g. in cells %s; ACTINN needs "
-            "raw counts; %s" % (source, what, report.n_negative,
-                                _cells(cell_ids, report.negative_rows), hint))
+            "%s: %s holds %d negative values%s, e.g. in cells %s: %s; ACTINN "
+            "needs raw counts; %s", source, what, report.n_negative, within,
+            _cells(cell_ids, report.negative_rows), NEGATIVE, hint)
     log = looks_log_normalised(report)
-    way_out = ("; if these values are what you want (counts on another "
-               "scale, such as TPM), pass --allow-non-integer "
-               "(allow_non_integer=True in Python)"
-               if escape and not log else "")
+    way_out: Any = Message(
+        "; if these values are what you want (counts on another scale, such "
+        "as TPM), %s", Advice(dict(
+            allow_non_integer=True))) if escape and not log else ""
     return ACTINNInputError(
-        "%s: %s holds non-integer values (e.g. %.4g in cell %s): it looks %s;"
-        " %s%s" %
-        (source, what, report.nonint_value, _cells(cell_ids, report.nonint_row),
-         "log-normalised" if log else "normalised, not raw counts", hint,
-         way_out))
+        "%s: %s holds non-integer values (e.g. %s in cell %s): it looks %s; "
+        "%s%s", source, what, report.nonint_shown,
+        _cells(cell_ids, report.nonint_row),
+        "log-normalised" if log else "normalised, not raw counts", hint,
+        way_out)
 
 
 def looks_log_normalised(report: ValueReport) -> bool:
-    """Non-integer values none of which exceeds :data:`LOG_SCALE_MAX`: a
-    log scale."""
-    return report.nonint_row >= 0 and report.max_value <= LOG_SCALE_MAX
+    """Non-integer values, none of which exceeds :data:`LOG_SCALE_MAX` and
+    none negative: a log scale (values with negative ones are scaled or
+    centred, which no expm1 turns back into counts)."""
+    return (report.nonint_row >= 0 and report.max_value <= LOG_SCALE_MAX and
+            not report.n_negative)
 
 
 def refuse_raw_counts(matrix, source: str) -> None:
@@ -435,8 +298,9 @@ def check_count_values(matrix,
                        source: str = "data",
                        allow_non_integer: bool = False,
                        searched: bool = False,
-                       rejected: Sequence[str] = (),
-                       hint: Optional[str] = None) -> int:
+                       rejected: Sequence[Any] = (),
+                       hint: Optional[Any] = None,
+                       part: Optional[Tuple[int, int, int]] = None) -> int:
     """Raise :class:`~deepchem_actinn.ACTINNInputError` unless a matrix holds
     raw counts.
 
@@ -467,6 +331,10 @@ def check_count_values(matrix,
         Replaces the advice on where raw counts live (an AnnData's
         ``.raw`` or ``layers['counts']``; ``FILE_COUNTS_HINT`` for files of
         other formats).
+    part: (int, int, int), optional
+        ``matrix`` holds these cells of a larger matrix (the first, the
+        one past the last, how many it has: a chunk of a file), so that
+        the message counts the values of those cells as theirs only.
 
     Returns
     -------
@@ -496,7 +364,8 @@ def check_count_values(matrix,
                            source,
                            searched,
                            rejected=rejected,
-                           hint=hint)
+                           hint=hint,
+                           part=part)
     return 0 if allow_non_integer else report.n_rounded
 
 

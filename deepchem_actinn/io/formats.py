@@ -14,7 +14,7 @@ from typing import Optional, Tuple
 
 import h5py
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ANY, ACTINNInputError, Advice, examples
 from deepchem_actinn.io._common import existing, strip_gz
 from deepchem_actinn.io.content import one_line, reading, sniff
 from deepchem_actinn.io.registry import (BY_NAME, FORMAT_HELP, FORMAT_WORDS,
@@ -48,9 +48,8 @@ def _hdf5_kind(f: h5py.File) -> Optional[str]:
 
 
 def _unknown(path: Path, why: str) -> ACTINNInputError:
-    return ACTINNInputError(
-        "%s: %s; accepted formats: %s; pass format= to force one" %
-        (path, why, FORMAT_HELP))
+    return ACTINNInputError("%s: %s; accepted formats: %s; %s to force one",
+                            path, why, FORMAT_HELP, Advice(dict(format=ANY)))
 
 
 def detect_format(path: PathLike) -> str:
@@ -206,6 +205,11 @@ def _hdf5_format(path: Path) -> str:
     return kind
 
 
+def _given(format: str) -> Advice:
+    """The format given, in the words of whoever gave it (messages)."""
+    return Advice(dict(format=format), verb="")
+
+
 def resolve_format(path: Path, format: Optional[str]) -> str:
     """``format`` checked against what ``path`` holds, or the detected one."""
     if format is None:
@@ -215,16 +219,16 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
                                (path, format, FORMAT_HELP))
     if path.is_dir():
         if not BY_NAME[format].directory:
-            raise ACTINNInputError("%s: format=%r needs a file, not a "
-                                   "directory" % (path, format))
+            raise ACTINNInputError("%s: %s needs a file, not a directory", path,
+                                   _given(format))
         return format
     content = sniff(path)
     wanted = BY_NAME[format].holds
     if content.kind != wanted or (wanted == "hdf5" and content.gzipped):
-        raise ACTINNInputError(
-            "%s: format=%r needs %s, but the file is %s" %
-            (path, format, "an HDF5 file" if wanted == "hdf5" else "text",
-             content.description))
+        raise ACTINNInputError("%s: %s needs %s, but the file is %s", path,
+                               _given(format),
+                               "an HDF5 file" if wanted == "hdf5" else "text",
+                               content.description)
     if wanted == "hdf5":
         try:
             with h5py.File(path, "r") as f:
@@ -233,9 +237,9 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
             found = None  # the reader says what is wrong with it
         if found is not None and found != format:
             raise ACTINNInputError(
-                "%s: format=%r, but the file is %s (%s); leave the format "
-                "out and it is detected" %
-                (path, format, FORMAT_WORDS[found], found))
+                "%s: %s, but the file is %s (%s); leave %s out and it is "
+                "detected", path, _given(format), FORMAT_WORDS[found], found,
+                Advice(dict(format=ANY), verb=""))
     return format
 
 
@@ -251,12 +255,12 @@ def check_text_only(path: Path, fmt: str, orientation: Optional[str]) -> None:
     """Refuse ``orientation=`` for a format other than CSV / TSV."""
     if orientation is not None and fmt not in SEPARATORS:
         raise ACTINNInputError(
-            "%s: orientation= applies to CSV/TSV files only, not %s (whose "
-            "layout is fixed)" % (path, fmt))
+            "%s: %s applies to CSV/TSV files only, not %s (whose layout is "
+            "fixed)", path, Advice(dict(orientation=ANY), verb=""), fmt)
 
 
 #: How a matrix other than ``X`` is named (in messages).
-NAMING_OPTIONS = "layer=, use_raw=True; actinn: the --*-layer options"
+NAMING_OPTIONS = Advice(dict(layer=ANY), dict(use_raw=True), verb="")
 
 
 def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],
@@ -265,5 +269,5 @@ def check_h5ad_only(path: Path, fmt: str, layer: Optional[str],
     (``use_raw=False``, ``X`` itself, is every format's only matrix)."""
     if fmt != "h5ad" and (layer is not None or use_raw):
         raise ACTINNInputError(
-            "%s: layers and .raw (%s) are h5ad's only, not %s's" %
-            (path, NAMING_OPTIONS, fmt))
+            "%s: layers and .raw (%s) are h5ad's only, not "
+            "%s's", path, NAMING_OPTIONS, fmt)

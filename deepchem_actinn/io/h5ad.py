@@ -245,10 +245,10 @@ class H5adRows(HDF5Rows):
         self.use_raw = use_raw
         self.allow_non_integer = allow_non_integer
         self.searched = False
-        self.rejected: List[str] = []
+        self.rejected: List[Any] = []
         #: Where the counts are when the matrix named holds none (the
         #: error's advice), else None.
-        self.hint: Optional[str] = None
+        self.hint: Optional[Any] = None
         self._cell_ids: Optional[np.ndarray] = None
 
     def _matrix(self, f: h5py.File, key: str):
@@ -275,16 +275,16 @@ class H5adRows(HDF5Rows):
             raise ACTINNInputError("%s: %s" % (self.path, BOTH_NAMED))
         if self.use_raw:
             if "raw" not in f:
-                raise ACTINNInputError("%s: %s" % (self.path, NO_RAW))
+                raise ACTINNInputError("%s: %s", self.path, NO_RAW)
             return self._candidate(f, ".raw.X")
         if self.layer is not None:
             layers = list(f["layers"]) if "layers" in f else []
             if self.layer not in layers:
-                raise ACTINNInputError(
-                    "%s: %s" % (self.path, no_layer(self.layer, layers)))
+                raise ACTINNInputError("%s: %s", self.path,
+                                       no_layer(self.layer, layers))
             return self._candidate(f, "layers[%r]" % self.layer)
         if "X" not in f:
-            raise ACTINNInputError("%s: %s" % (self.path, EMPTY_X))
+            raise ACTINNInputError("%s: %s", self.path, EMPTY_X)
         return self._candidate(f, "X")
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:

@@ -17,7 +17,7 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, Advice, examples
 from deepchem_actinn.io.genes import gene_key
 from deepchem_actinn.types import Strings
 
@@ -29,10 +29,18 @@ CELLS_BY_GENES = "cells_by_genes"
 ORIENTATIONS = (GENES_BY_CELLS, CELLS_BY_GENES)
 
 #: How to say which axis holds the genes (the command line says it in the
-#: words of the file's own option).
-PASS_ORIENTATION = ("pass orientation='genes_by_cells' (genes as rows) or "
-                    "'cells_by_genes' (cells as rows) (actinn: "
-                    "--train-orientation, --test-orientation)")
+#: words of the file's own option, or, reading a file that has none, what
+#: to check instead).
+PASS_ORIENTATION = Advice(dict(orientation=GENES_BY_CELLS),
+                          dict(orientation=CELLS_BY_GENES),
+                          notes=("genes as rows", "cells as rows"),
+                          otherwise="check that this is the file meant: its "
+                          "rows or its columns must hold those names")
+#: How to read a file whose rows are cells, when nothing was expected of it.
+ROWS_ARE_CELLS = Advice(dict(orientation=CELLS_BY_GENES),
+                        verb="if rows are cells, pass",
+                        otherwise="this command reads no other layout: "
+                        "transpose a file whose rows are cells first")
 
 
 def check_orientation(orientation: Optional[str], path: Path) -> None:
@@ -113,8 +121,7 @@ def choose_orientation(path: Path,
     if not hints:
         logger.info(
             "%s: reading rows as genes and columns as cells (ACTINN's "
-            "layout); pass orientation='cells_by_genes' if rows are cells",
-            path)
+            "layout); %s", path, ROWS_ARE_CELLS)
         return GENES_BY_CELLS
     for what, hint, normalise, rows_wins in hints:
         wanted = {normalise(str(name)) for name in hint}
@@ -136,6 +143,6 @@ def choose_orientation(path: Path,
     shown = np.asarray(hints[0][1], dtype=object)
     raise ACTINNInputError(
         "%s: neither the rows nor the columns match %s (e.g. %s): rows look "
-        "like %s; columns like %s; %s" %
-        (path, what, examples(shown, limit=3), examples(rows, limit=3) or
-         "nothing", examples(columns, limit=3) or "nothing", PASS_ORIENTATION))
+        "like %s; columns like %s; %s", path, what, examples(shown, limit=3),
+        examples(rows, limit=3) or "nothing",
+        examples(columns, limit=3) or "nothing", PASS_ORIENTATION)

@@ -15,9 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, Advice, examples
 from deepchem_actinn.signals import raise_if_stopped
 from deepchem_actinn.types import PathLike
+
+#: How to replace an existing output (messages).
+OVERWRITE = Advice(dict(overwrite=True))
 
 
 def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
@@ -36,9 +39,8 @@ def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     if not overwrite:
         for path in paths:
             if os.path.lexists(path) and not empty_directory(path):
-                raise ACTINNInputError(
-                    "%s exists; pass overwrite=True (CLI: --overwrite) to "
-                    "replace it" % path)
+                raise ACTINNInputError("%s exists; %s to replace it", path,
+                                       OVERWRITE)
     probed = set()
     for path in paths:
         folder = _nearest_folder(path)
@@ -91,9 +93,8 @@ def check_target(path: PathLike, overwrite: bool, directory: bool) -> Path:
                                (target, parent))
     if os.path.lexists(target) and not (directory and empty_directory(target)):
         if not overwrite:
-            raise ACTINNInputError(
-                "%s exists; pass overwrite=True (CLI: --overwrite) to "
-                "replace it" % target)
+            raise ACTINNInputError("%s exists; %s to replace it", target,
+                                   OVERWRITE)
         if not directory and target.is_dir():
             raise ACTINNInputError(
                 "%s is a directory; it cannot be replaced by a file" % target)
@@ -259,9 +260,8 @@ def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
             raise FileNotFoundError("%s: nothing was written to %s" %
                                     (target, tmp))
         if not overwrite and os.path.lexists(target):
-            raise ACTINNInputError(
-                "%s exists; pass overwrite=True (CLI: --overwrite) to "
-                "replace it" % target)
+            raise ACTINNInputError("%s exists; %s to replace it", target,
+                                   OVERWRITE)
         raise_if_stopped()
         os.replace(tmp, target)
     except BaseException as err:
@@ -326,9 +326,7 @@ def _move_dir_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
         os.replace(tmp, target)  # rename(2) takes an empty directory's place
         return
     if not overwrite:
-        raise ACTINNInputError(
-            "%s exists; pass overwrite=True (CLI: --overwrite) to replace it" %
-            target)
+        raise ACTINNInputError("%s exists; %s to replace it", target, OVERWRITE)
     old = _sibling(target, "old")
     os.replace(target, old)
     try:
@@ -453,9 +451,8 @@ def _refuse_present(target: Path, names: Sequence[str],
     the last name, the index, is named first."""
     present = [n for n in reversed(names) if os.path.lexists(target / n)]
     if present and not overwrite:
-        raise ACTINNInputError(
-            "%s: already holds %s; pass overwrite=True (CLI: --overwrite) to "
-            "replace it" % (target, examples(present, 3)))
+        raise ACTINNInputError("%s: already holds %s; %s to replace it", target,
+                               examples(present, 3), OVERWRITE)
 
 
 def _check_written(tmp: Path, names: Sequence[str]) -> None:

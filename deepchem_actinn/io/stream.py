@@ -488,12 +488,14 @@ def iter_cell_chunks(
 
 
 def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
-                 allow_non_integer: bool, source: Any,
-                 fmt: str) -> Tuple[Any, int]:
+                 allow_non_integer: bool, source: Any, fmt: str,
+                 part: Tuple[int, int, int]) -> Tuple[Any, int]:
     """A chunk's values as :func:`read` returns them: checked (or, with
     ``check=False``, only rounded), and how many were rounded. ``source``:
     the file's row reader, which tells whether other matrices were looked
-    at for raw counts, and why none was taken."""
+    at for raw counts, and why none was taken; ``part``: the chunk's first
+    and past-the-last cell, and the file's cells (a message counts values
+    in those cells only)."""
     if check:
         rounded = check_count_values(X,
                                      ids,
@@ -504,7 +506,8 @@ def _check_chunk(X, ids: np.ndarray, what: str, path: Path, check: bool,
                                                       False),
                                      rejected=getattr(source, "rejected", ()),
                                      hint=getattr(source, "hint", None)
-                                     if fmt == "h5ad" else FILE_COUNTS_HINT)
+                                     if fmt == "h5ad" else FILE_COUNTS_HINT,
+                                     part=part)
         return (round_near_whole(X)[0] if rounded else X), rounded
     if allow_non_integer:
         return X, 0
@@ -559,7 +562,7 @@ def _iter_chunks(path: Path,
                 if not source.checked:
                     X, rounded = _check_chunk(X, ids, source.description, path,
                                               check, allow_non_integer, source,
-                                              fmt)
+                                              fmt, (start, stop, n))
                     n_rounded += rounded
                 X = as_count_matrix(X)
                 if columns is not None:
