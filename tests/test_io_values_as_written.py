@@ -1,6 +1,8 @@
 """What a file's text says is read as it says, or refused naming the file
 and the place: a Matrix Market value its header's field cannot hold (SciPy
-read ``1.8`` in an integer file as 1, ``7abc`` as 7, without a word)."""
+read ``1.8`` in an integer file as 1, ``7abc`` as 7, without a word); a
+quoted name or value holding a line break (pandas and the names' reader
+read it differently); a text file separated by ';'."""
 import gzip
 import re
 from pathlib import Path
@@ -10,7 +12,8 @@ import pytest
 
 from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import iter_cell_chunks, read
+from deepchem_actinn.io import (iter_cell_chunks, read, read_cell_ids,
+                                read_gene_names)
 from deepchem_actinn.io import matrix_market
 
 
@@ -133,3 +136,87 @@ def test_actinn_format_refuses_decimals_in_an_integer_file(tmp_path, capsys):
         mtx_message(root / "matrix.mtx", "integer", 4, "1 1 1.800", "1.800")
     ]
     assert not out.exists()
+
+
+# --- text: a quoted field holding a line break; the separator ';'
+
+BREAK = ("{}: line {} opens a quoted field that goes on past the line's end "
+         "(\"{}...): a name or value holding a line break is not read; write "
+         "each row on one line (take the line breaks out of the names)")
+
+
+def names_genes(path):
+    return read_gene_names(path)
+
+
+def names_cells(path):
+    return read_cell_ids(path, expected_genes=["A", "B", "C"])
+
+
+def chunks_hinted(path):
+    return stream_all(path, expected_genes=["A", "B", "C"])
+
+
+TEXT_READERS = [read_all, stream_all, chunks_hinted, names_genes, names_cells]
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS)
+def test_a_gene_name_holding_a_line_break_is_refused(tmp_path, reader):
+    # pandas read 3 genes, the names' reader 4: "the query matrix has 3
+    # genes, fewer than its gene names say", or a traceback out of core
+    path = tmp_path / "nl_gene.csv"
+    path.write_text(',c1,c2\nA,1,0\nB,0,2\n"C\nD",3,3\n')
+    with pytest.raises(ACTINNInputError,
+                       match=exactly(BREAK.format(path, 4, "C"))):
+        reader(path)
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS)
+def test_a_cell_id_or_value_holding_a_line_break_is_refused(tmp_path, reader):
+    header = tmp_path / "nl_cell.csv"
+    header.write_text(',"c\n1",c2\nA,1,0\nB,0,2\nC,3,3\n')
+    with pytest.raises(ACTINNInputError,
+                       match=exactly(BREAK.format(header, 1, "c"))):
+        reader(header)
+    value = tmp_path / "nl_value.tsv"
+    value.write_text('\tc1\tc2\nA\t1\t0\n\nB\t"0\n"\t2\nC\t3\t3\n')
+    with pytest.raises(ACTINNInputError,
+                       match=exactly(BREAK.format(value, 4, "0"))):
+        reader(value)
+
+
+def test_quoted_names_on_one_line_still_read(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text(',"c,1",c2\n"A ""x""",1,0\nB,0,2\n"C",3,3\n')
+    adata = read(path, upper_case_genes=False)
+    assert list(adata.obs_names) == ["c,1", "c2"]
+    assert list(adata.var_names) == ['A "x"', "B", "C"]
+    assert list(read_gene_names(path,
+                                upper_case_genes=False)) == ['A "x"', "B", "C"]
+
+
+def test_a_file_without_cells_names_its_genes_without_line_ends(tmp_path):
+    # rows without a separator kept their line end: 'A\n'
+    path = tmp_path / "zerocells.csv"
+    path.write_text('""\nA\r\nB\nC\n')
+    assert list(read_gene_names(path,
+                                upper_case_genes=False)) == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("name, sep, words", [
+    ("semicolon.csv", ";", "comma"),
+    ("semicolon.tsv", ";", "tab"),
+])
+def test_a_file_separated_by_semicolons_is_told_so(tmp_path, name, sep, words):
+    path = tmp_path / name
+    path.write_text(";c1;c2\nA;1;0\nB;0;2\n")
+    howto = ("commas (R: write.csv; pandas: to_csv)" if words == "comma" else
+             "tabs (R: write.table(..., sep = \"\\t\"))")
+    with pytest.raises(
+            ACTINNInputError,
+            match=exactly("%s: its lines hold no %s but semicolons: the "
+                          "separator looks like ';' (as Excel and R's "
+                          "write.csv2 write where a comma is the decimal "
+                          "mark), which is not read; write it with %s" %
+                          (path, words, howto))):
+        read(path)
