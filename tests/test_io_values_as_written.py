@@ -220,3 +220,34 @@ def test_a_file_separated_by_semicolons_is_told_so(tmp_path, name, sep, words):
                           "mark), which is not read; write it with %s" %
                           (path, words, howto))):
         read(path)
+
+
+# --- text that is not UTF-8
+
+REENCODE = ("re-encode it as UTF-8 first (e.g. iconv -f latin1 -t utf-8 FILE "
+            "> NEW, or save it as 'CSV UTF-8')")
+
+
+@pytest.mark.parametrize("reader", [read_all, stream_all, names_cells])
+def test_latin1_text_is_told_apart_from_binary_data(tmp_path, reader):
+    # it was "the file holds binary data, not text"
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(",c1,c2\nG\xe9NE1,1,0\nGENE2,0,2\n".encode("latin-1"))
+    with pytest.raises(ACTINNInputError,
+                       match=exactly("%s: the file holds text that is not "
+                                     "UTF-8 (Latin-1?); %s" %
+                                     (path, REENCODE))):
+        reader(path)
+    late = tmp_path / "late.csv"
+    late.write_bytes(b",c1\n" + b"GENE,1\n" * 2000 + b"G\xe9NE,2\n")
+    with pytest.raises(ACTINNInputError, match=re.escape(REENCODE) + "$"):
+        read_all(late)
+
+
+def test_binary_data_is_still_called_so(tmp_path):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(bytes(range(1, 256)) * 4)
+    with pytest.raises(ACTINNInputError,
+                       match="^%s: the file holds binary data, not text, " %
+                       re.escape(str(path))):
+        read_all(path)

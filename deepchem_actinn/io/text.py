@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError, counted
 from deepchem_actinn.io._common import (as_str_array, existing, make_anndata,
                                         open_text, strip_gz)
-from deepchem_actinn.io.content import one_line
+from deepchem_actinn.io.content import REENCODE, one_line
 from deepchem_actinn.io.orientation import (CELLS_BY_GENES, check_orientation,
                                             choose_orientation)
 from deepchem_actinn.io.registry import SEPARATORS
@@ -38,7 +38,11 @@ def sniff_separator(path: Path, default: str = "tsv") -> str:
     try:
         with open_text(path) as fh:
             first = fh.readline()
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise ACTINNInputError(
+            "%s: cannot read it as text, it is not UTF-8 (%s); %s" %
+            (path, one_line(err), REENCODE)) from err
+    except OSError as err:
         raise ACTINNInputError("%s: cannot read it as text (%s)" %
                                (path, err)) from err
     if ("\t" in first) == ("," in first):
