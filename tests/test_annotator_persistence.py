@@ -3,6 +3,8 @@ not an annotator, damaged files, older formats and package versions, and a
 saved model loaded onto a device without CUDA."""
 
 import json
+import os
+import re
 
 import numpy as np
 import torch
@@ -92,6 +94,65 @@ def test_overwrite_replaces_only_an_annotator(quick, tmp_path):
     (tmp_path / "model" / ".DS_Store").write_text("")
     quick.save(tmp_path / "model", overwrite=True)  # an annotator: replaced
     assert ACTINNAnnotator.load(tmp_path / "model").genes_ == quick.genes_
+
+
+FILE_NOT_DIR = ("{} names a file{}, not an annotator's directory (an "
+                "annotator is saved as a directory, which would take the "
+                "file's place); save it under another name")
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_saving_over_a_file_is_refused_and_the_file_kept(
+        quick, tmp_path, overwrite):
+    """overwrite=True deleted a file at the path (the reference itself,
+    given as the model's name) and put the annotator in its place."""
+    path = tmp_path / "ref.h5ad"
+    path.write_bytes(b"the reference's counts")
+    with pytest.raises(ACTINNInputError,
+                       match="^%s$" % re.escape(FILE_NOT_DIR.format(path, ""))):
+        quick.save(path, overwrite=overwrite)
+    assert path.read_bytes() == b"the reference's counts"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.h5ad"]
+
+
+def test_saving_over_a_link_to_a_file_is_refused(quick, tmp_path):
+    target = tmp_path / "ref.h5ad"
+    target.write_bytes(b"counts")
+    link = tmp_path / "model"
+    link.symlink_to(target)
+    with pytest.raises(
+            ACTINNInputError,
+            match="^%s$" % re.escape(
+                FILE_NOT_DIR.format(
+                    link, " (a link to %s)" % os.path.realpath(target)))):
+        quick.save(link, overwrite=True)
+    assert link.is_symlink() and target.read_bytes() == b"counts"
+    # a link to an annotator's directory is still replaced through it
+    quick.save(tmp_path / "v1")
+    (tmp_path / "current").symlink_to(tmp_path / "v1")
+    quick.save(tmp_path / "current", overwrite=True)
+    assert (tmp_path / "current").is_symlink()
+    assert ACTINNAnnotator.load(tmp_path / "current").genes_ == quick.genes_
+
+
+def test_actinn_train_refuses_a_model_path_naming_its_reference(
+        tmp_path, capsys):
+    """Before any training, the file kept: train -m REF --overwrite
+    replaced the reference with the annotator."""
+    from deepchem_actinn.cli import main
+    from deepchem_actinn.datasets import tabula_muris_sample_paths
+    paths = tabula_muris_sample_paths()
+    reference = tmp_path / "ref.h5"
+    reference.write_bytes(paths["train"].read_bytes())
+    assert main([
+        "train", "-trs",
+        str(reference), "-trl",
+        str(paths["train_labels"]), "-m",
+        str(reference), "--overwrite", "-ne", "1"
+    ]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["actinn train: error: " + FILE_NOT_DIR.format(reference, "")]
+    assert reference.read_bytes() == paths["train"].read_bytes()
 
 
 @pytest.mark.parametrize("damage", [

@@ -341,3 +341,16 @@ def test_fit_and_fit_stats_say_what_they_keep(normalised, tm_train, caplog):
             (kept.support_.sum(), len(genes))
         ]
     assert said[0] == said[1]
+
+
+def test_blocks_of_other_genes_are_an_input_error():
+    """A file whose values and gene names were read differently gave out
+    of core a bare ValueError, 'a block has 200 genes, earlier blocks
+    201'."""
+    from deepchem_actinn.errors import ACTINNInputError
+    stats = GeneStats(0, np.zeros(3), np.zeros(3))
+    with pytest.raises(ACTINNInputError,
+                       match="^a block of cells holds 2 genes, the sums so far "
+                       "3: every block must hold the same genes \\(the file's "
+                       "values and its gene names read differently\\?\\)$"):
+        stats.add(np.ones((4, 2)))

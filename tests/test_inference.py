@@ -199,3 +199,16 @@ def test_target_sum_and_log_base_are_checked_where_they_enter():
     with pytest.raises(ValueError,
                        match="^target_sum must be a number above 0, got -1"):
         EnsembleScorer(ensemble, np.array([0, 1, 2]), 3, -1, 2.0)
+
+
+def test_a_query_narrower_than_its_gene_names_is_an_input_error():
+    """Reached when a file's values and gene names were read differently:
+    one line saying so, not a bare count."""
+    from deepchem_actinn.errors import ACTINNInputError
+    ensemble = seeded_ensemble(3, 2, (4,), seed=0)
+    with pytest.raises(ACTINNInputError,
+                       match="^the query matrix has 3 genes \\(columns\\), "
+                       "but its gene names place a model gene at column 4: "
+                       "the values and the gene names do not fit \\(read "
+                       "differently from the file\\?\\)$"):
+        EnsembleScorer(ensemble, np.array([0, 3, -1]), 3, 1e4, 2.0)

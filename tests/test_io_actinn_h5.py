@@ -1,9 +1,11 @@
 """ACTINN's pandas HDF5 files are read as plain arrays: nothing unpickled."""
 
 import os
+import re
 import subprocess
 import sys
 
+import anndata
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (detect_format, iter_cell_chunks, n_cells, read,
-                                read_actinn_h5)
+                                read_actinn_h5, write_actinn_h5)
 
 # Writes a DataFrame whose object cell unpickles to os.system("touch ...").
 _EVIL = """
@@ -99,3 +101,45 @@ def test_string_values_refused(tmp_path):
     frame.to_hdf(path, key="dge")
     with pytest.raises(ACTINNInputError, match="text.h5"):
         read(path)
+
+
+def test_a_pickled_block_is_named_with_its_file_once(evil):
+    path, marker = evil
+    with pytest.raises(
+            ACTINNInputError,
+            match="^%s$" %
+            re.escape("%s: key 'dge' stores Python objects in "
+                      "block0_values (pandas pickles them; reading could "
+                      "run code hidden in the file): refused unread" % path)):
+        read_actinn_h5(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("writer", ["pandas", "write_actinn_h5"])
+def test_a_frame_without_cells_or_genes_reads_as_such(tmp_path, writer):
+    """pandas stores an empty axis of text as objects, which read as
+    pickled content: 'stores Python objects in axis0 ... refused unread'
+    for a file ``actinn format`` had written."""
+    no_cells = pd.DataFrame(np.zeros((3, 0), dtype=np.int64),
+                            index=pd.Index(["A", "B", "C"], dtype=object),
+                            columns=pd.Index([], dtype=object))
+    no_genes = pd.DataFrame(np.zeros((0, 2), dtype=np.int64),
+                            index=pd.Index([], dtype=object),
+                            columns=pd.Index(["c1", "c2"], dtype=object))
+    for name, frame in [("no_cells.h5", no_cells), ("no_genes.h5", no_genes)]:
+        path = tmp_path / name
+        if writer == "pandas":
+            frame.to_hdf(path, key="dge", format="fixed")
+        else:
+            write_actinn_h5(
+                anndata.AnnData(X=frame.to_numpy().T,
+                                obs=pd.DataFrame(index=frame.columns),
+                                var=pd.DataFrame(index=frame.index)), path)
+        adata = read_actinn_h5(path)
+        assert adata.shape == frame.shape[::-1]
+        assert list(adata.obs_names) == list(frame.columns)
+        assert list(adata.var_names) == list(frame.index)
+        assert n_cells(path) == frame.shape[1]
+        chunks = list(iter_cell_chunks(path, chunk_size=5))
+        assert [(list(ids), X.shape) for ids, X in chunks
+               ] == ([] if frame.shape[1] == 0 else [(["c1", "c2"], (2, 0))])

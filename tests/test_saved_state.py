@@ -237,6 +237,34 @@ def test_a_pickled_object_runs_no_code_and_is_named(saved, tmp_path,
     assert not mark.exists()
 
 
+@pytest.mark.filterwarnings("error")
+def test_a_raw_pickle_is_refused_without_torch_s_warnings(saved, tmp_path):
+    """torch's 2-line UserWarning on its pickle protocol came before the
+    (correct) one-line refusal."""
+    import pickle
+    path = _copy(saved, tmp_path)
+    with open(path / "weights.pt", "wb") as handle:
+        pickle.dump({"first.weight": [1.0]}, handle, protocol=4)
+    _reseal(path, _config(path))
+    with pytest.raises(ACTINNInputError,
+                       match="weights.pt holds objects that are not tensors"):
+        ACTINNAnnotator.load(path, device="cpu")
+
+
+def test_warnings_of_a_file_that_loads_are_kept(tmp_path, monkeypatch):
+    import warnings
+    from deepchem_actinn.annotator import saved_state
+
+    def warned_load(*args, **kwargs):
+        warnings.warn("torch says something", UserWarning)
+        return {"a": 1}
+
+    monkeypatch.setattr(saved_state.torch, "load", warned_load)
+    (tmp_path / "x.pt").write_bytes(b"not a zip")
+    with pytest.warns(UserWarning, match="torch says something"):
+        assert saved_state.load_tensors(str(tmp_path / "x.pt")) == {"a": 1}
+
+
 def test_overwriting_keeps_hidden_folders_that_are_not_clutter(
         saved, tmp_path, tm_train):
     path = _copy(saved, tmp_path)

@@ -248,7 +248,7 @@ def test_truncated_body_header(bad):
     ("csv_png", "a PNG image"),
     ("txt_binary", "binary data"),
     ("csv_zip", "zip archive"),
-    ("csv_bad_utf8", "binary data, not text"),
+    ("csv_bad_utf8", "text that is not UTF-8 (Latin-1?); re-encode it"),
     ("csv_ragged", "the header has 3 fields but the first row 5"),
     ("h5ad_truncated", "damaged or truncated"),
     ("h5ad_gzipped", "gzip-compressed HDF5"),

@@ -58,11 +58,35 @@ HARMLESS = (".DS_Store", ".ipynb_checkpoints", ".gitkeep", ".keep")
 
 def refuse_foreign_files(path: Union[str, os.PathLike],
                          overwrite: bool) -> None:
-    """Overwriting replaces the whole directory: refuse one that holds
+    """Refuse a path that names a file (or a link to one), overwrite or
+    not: an annotator is a directory, and overwriting would delete the file
+    (the training input itself, with ``-m`` given the reference's name).
+    Overwriting replaces the whole directory: refuse one that holds
     anything but an annotator's files (and what file browsers and notebooks
     leave: ``.DS_Store``, ``._*``, ``.ipynb_checkpoints``, and the
     placeholders ``.gitkeep`` and ``.keep``), hidden ones
-    such as ``.git`` included, rather than delete it."""
+    such as ``.git`` included, rather than delete it.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.annotator.persistence import refuse_foreign_files
+    >>> from deepchem_actinn.errors import ACTINNInputError
+    >>> path = os.path.join(tempfile.mkdtemp(), "ref.h5ad")
+    >>> _ = open(path, "w").write("counts")
+    >>> try:
+    ...     refuse_foreign_files(path, overwrite=True)
+    ... except ACTINNInputError as err:
+    ...     print(str(err).replace(path, "ref.h5ad"))
+    ref.h5ad names a file, not an annotator's directory (an annotator is saved as a directory, which would take the file's place); save it under another name
+    """
+    if os.path.exists(path) and not os.path.isdir(path):
+        link = (" (a link to %s)" %
+                os.path.realpath(path) if os.path.islink(path) else "")
+        raise ACTINNInputError(
+            "%s names a file%s, not an annotator's directory (an annotator "
+            "is saved as a directory, which would take the file's place); "
+            "save it under another name" % (path, link))
     if not overwrite or not os.path.isdir(path):
         return
     foreign = sorted(name for name in set(os.listdir(path)) - set(OURS)

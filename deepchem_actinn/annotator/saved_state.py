@@ -12,6 +12,7 @@ number finite, gene and type names unique and no type named
 import math
 import os
 import pickle
+import warnings
 import zipfile
 from typing import Any, Dict, Sequence, Tuple
 
@@ -67,15 +68,27 @@ def load_tensors(file_path: str, map_location: Any = "cpu") -> Any:
                 "ACTINNAnnotator.save(), refused unread" %
                 (file_path, "compressed entries"
                  if packed else "more data than its size", unpacked, size))
-    try:
-        return torch.load(file_path,
-                          map_location=map_location,
-                          weights_only=True)
-    except pickle.UnpicklingError:
+    # held back until it loads: torch's warnings about a file it then
+    # refuses (a raw pickle's protocol) would come before the one line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loaded = torch.load(file_path,
+                                map_location=map_location,
+                                weights_only=True)
+        except pickle.UnpicklingError:
+            refused = True
+        else:
+            refused = False
+    if refused:
         raise ACTINNInputError(
             "%s holds objects that are not tensors or plain values; it was "
             "not written by ACTINNAnnotator.save(), refused unread (none of "
-            "its code was run)" % file_path) from None
+            "its code was run)" % file_path)
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category,
+                               warning.filename, warning.lineno)
+    return loaded
 
 
 def _finite(values: Any) -> bool:

@@ -13,7 +13,7 @@ code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Union
 
 import anndata
 import h5py
@@ -36,7 +36,7 @@ def _text(value) -> str:
 
 class _Block(NamedTuple):
     positions: np.ndarray  # the block's cells, as rows of the result
-    values: h5py.Dataset
+    values: Union[h5py.Dataset, np.ndarray]
     transposed: bool  # on disk genes x cells (what pandas writes)
     run: bool  # positions are one ascending run of cells
 
@@ -92,13 +92,28 @@ class ActinnH5Rows(HDF5Rows):
         for axis in ("axis0", "axis1"):
             if _text(attrs.get(axis + "_variety", "regular")) != "regular":
                 raise self._refuse("has a multi-level %s" % axis)
-        self.cell_ids = as_str_array(
-            self._plain(group.get("axis0"), "axis0")[:])
-        self.gene_names = as_str_array(
-            self._plain(group.get("axis1"), "axis1")[:])
+        n_blocks = int(attrs.get("nblocks", 0))
+        # pandas writes an empty index of objects as a pickle too; the
+        # blocks tell it apart, and then it stays unread: no blocks, no
+        # cells; blocks all stand-ins for empty arrays, no genes
+        no_genes = n_blocks > 0 and all(
+            "value_type" in getattr(group.get("block%d_values" %
+                                              i), "attrs", {})
+            for i in range(n_blocks))
+        self.cell_ids = self._axis(group, "axis0", empty=n_blocks == 0)
+        self.gene_names = self._axis(group, "axis1", empty=no_genes)
         self.var = pd.DataFrame(index=self.gene_names)
         self.shape = (len(self.cell_ids), len(self.gene_names))
-        self._blocks = self._read_blocks(group, int(attrs.get("nblocks", 0)))
+        self._blocks = self._read_blocks(group, n_blocks)
+
+    def _axis(self, group: h5py.Group, name: str, empty: bool) -> np.ndarray:
+        """The names of an axis; none, unread, when the blocks say it is
+        ``empty`` and pandas stored it as objects (as it does empty)."""
+        ds = group.get(name)
+        if (empty and isinstance(ds, h5py.Dataset) and
+                _text(ds.attrs.get("kind", "")) == "object"):
+            return as_str_array([])
+        return as_str_array(self._plain(ds, name)[:])
 
     def _read_blocks(self, group: h5py.Group, n_blocks: int) -> List[_Block]:
         cells = pd.Index(self.cell_ids, dtype=object)
@@ -110,6 +125,10 @@ class ActinnH5Rows(HDF5Rows):
                                  "block%d_values" % i,
                                  numeric=True)
             items = as_str_array(items_ds[:])
+            transposed = bool(values.attrs.get("transposed", False))
+            if "value_type" in values.attrs:  # pandas' stand-in: no genes
+                values = self._no_genes(values, len(items), i)
+                transposed = False
             if n_blocks == 1 and np.array_equal(items, self.cell_ids):
                 positions = np.arange(len(items))
             elif not cells.is_unique:
@@ -118,7 +137,6 @@ class ActinnH5Rows(HDF5Rows):
                     examples(pd.unique(cells[cells.duplicated()])))
             else:
                 positions = cells.get_indexer(items)
-            transposed = bool(values.attrs.get("transposed", False))
             stored = values.shape[::-1] if transposed else values.shape
             if (positions <
                     0).any() or tuple(stored) != (len(items), self.shape[1]):
@@ -132,8 +150,21 @@ class ActinnH5Rows(HDF5Rows):
                                (covered, self.shape[0]))
         return blocks
 
+    def _no_genes(self, values: h5py.Dataset, n_items: int,
+                  i: int) -> np.ndarray:
+        """The values of a block of cells without genes, which pandas
+        stores as a stand-in array and the type of the values."""
+        try:
+            dtype = np.dtype(_text(values.attrs["value_type"]))
+        except TypeError:
+            dtype = np.dtype(object)
+        if self.shape[1] != 0 or dtype.kind not in "biuf":
+            raise self._refuse("has a block%d that does not fit its axes" % i)
+        return np.zeros((n_items, 0), dtype=dtype)
+
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
-        dtype = np.result_type(*[b.values.dtype for b in self._blocks])
+        dtype = (np.result_type(*[b.values.dtype for b in self._blocks])
+                 if self._blocks else np.dtype(np.int64))
         out = np.zeros((stop - start, self.shape[1]), dtype=dtype)
         for block in self._blocks:
             pos = block.positions
@@ -198,6 +229,8 @@ def read_actinn_h5(path: PathLike, *, key: str = "dge") -> anndata.AnnData:
         with ActinnH5Rows(p, key) as frame:
             X = frame.rows(0, frame.shape[0])
             cell_ids, var = frame.cell_ids, frame.var
+    except ACTINNInputError:
+        raise  # it names the file already
     except (OSError, KeyError, ValueError) as err:
         raise ACTINNInputError("%s: not a readable pandas HDF5 file (%s)" %
                                (p, err)) from err

@@ -53,7 +53,8 @@ class Content:
     Attributes
     ----------
     kind: str
-        ``"empty"``, ``"hdf5"``, ``"text"`` or ``"other"``.
+        ``"empty"``, ``"hdf5"``, ``"text"`` (UTF-8), ``"8bit"`` (text in
+        a one-byte encoding such as Latin-1) or ``"other"``.
     gzipped: bool
         The bytes are gzip-compressed (``kind`` describes what is inside).
     description: str
@@ -84,6 +85,21 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
+#: What a message about text that is not UTF-8 suggests.
+REENCODE = ("re-encode it as UTF-8 first (e.g. iconv -f latin1 -t utf-8 FILE "
+            "> NEW, or save it as 'CSV UTF-8')")
+# Control bytes that text holds (tab, line feed, form feed, carriage return).
+_TEXT_CONTROLS = frozenset(b"\t\n\x0c\r")
+
+
+def _looks_like_8bit_text(head: bytes) -> bool:
+    """Text in a one-byte encoding such as Latin-1: no control bytes but
+    those of text, and mostly ASCII."""
+    if any((b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7f for b in head):
+        return False
+    return sum(b < 0x80 for b in head) >= 0.7 * len(head)
+
+
 def _kind_of(head: bytes) -> Content:
     if not head:
         return Content("empty", False, "empty")
@@ -95,6 +111,8 @@ def _kind_of(head: bytes) -> Content:
             return Content("other", False, description)
     if _looks_like_text(head):
         return Content("text", False, "text")
+    if _looks_like_8bit_text(head):
+        return Content("8bit", False, "text that is not UTF-8 (Latin-1?)")
     return Content("other", False, "binary data, not text")
 
 
@@ -202,10 +220,9 @@ def reading(path: Path, what: str) -> Iterator[None]:
             message = "%s: %s" % (path, message)
         raise ACTINNInputError(message) from err
     except READ_ERRORS as err:
-        if isinstance(err, UnicodeDecodeError):
-            why = "it is not UTF-8 text"
-        else:
-            why = "it looks damaged or truncated"
+        unicode = isinstance(err, UnicodeDecodeError)
         raise ACTINNInputError(
-            "%s: cannot read it as %s, %s (%s: %s)" %
-            (path, what, why, type(err).__name__, one_line(err))) from err
+            "%s: cannot read it as %s, %s (%s: %s)%s" %
+            (path, what, "it is not UTF-8 text" if unicode
+             else "it looks damaged or truncated", type(err).__name__,
+             one_line(err), "; " + REENCODE if unicode else "")) from err

@@ -16,7 +16,8 @@ import h5py
 
 from deepchem_actinn.errors import ANY, ACTINNInputError, Advice, examples
 from deepchem_actinn.io._common import existing, strip_gz
-from deepchem_actinn.io.content import one_line, reading, sniff
+from deepchem_actinn.io.content import (REENCODE, Content, one_line, reading,
+                                        sniff)
 from deepchem_actinn.io.registry import (BY_NAME, FORMAT_HELP, FORMAT_WORDS,
                                          FORMATS, REGISTRY, SEPARATORS)
 from deepchem_actinn.io.tenx import find_10x_matrix
@@ -111,6 +112,8 @@ def detect_format(path: PathLike) -> str:
     elif content.kind == "hdf5":
         raise ACTINNInputError("%s: a gzip-compressed HDF5 file; decompress "
                                "it first (gunzip)" % p)
+    elif content.kind == "8bit":
+        raise _not_utf8(p, content)
     elif content.kind != "text":
         raise ACTINNInputError(
             "%s: the file holds %s, not counts in an accepted format (%s)%s" %
@@ -166,6 +169,12 @@ _BINARY_HINTS = (
      "(zellkonverter, SeuratDisk) or as a 10x folder (DropletUtils::"
      "write10xCounts) or a CSV"),
 )
+
+
+def _not_utf8(path: Path, content: Content) -> ACTINNInputError:
+    """The error for text in another encoding than UTF-8."""
+    return ACTINNInputError("%s: the file holds %s; %s" %
+                            (path, content.description, REENCODE))
 
 
 def _binary_hint(path: Path) -> str:
@@ -224,6 +233,8 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
         return format
     content = sniff(path)
     wanted = BY_NAME[format].holds
+    if wanted == "text" and content.kind == "8bit":
+        raise _not_utf8(path, content)
     if content.kind != wanted or (wanted == "hdf5" and content.gzipped):
         raise ACTINNInputError("%s: %s needs %s, but the file is %s", path,
                                _given(format),

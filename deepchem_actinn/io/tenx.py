@@ -18,13 +18,13 @@ import anndata
 import h5py
 import numpy as np
 import pandas as pd
-import scipy.io
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, examples
 from deepchem_actinn.io._common import (HDF5Rows, as_str_array, existing,
                                         make_anndata, open_text, strip_gz)
-from deepchem_actinn.io.content import one_line, open_binary, reading, sniff
+from deepchem_actinn.io.content import reading, sniff
+from deepchem_actinn.io.matrix_market import MtxHeader, mtx_header, read_mtx
 from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.types import PathLike
 
@@ -160,82 +160,6 @@ def read_10x_barcodes(path: Path) -> np.ndarray:
             ])
 
 
-def mtx_shape(path: Path) -> Tuple[int, int]:
-    """Rows and columns a Matrix Market file declares, from its header,
-    which is checked: a coordinate matrix of integer or real values (not
-    pattern or complex), and no more entries than the matrix has places or
-    the file has room for (a size line that lies would make SciPy allocate
-    for them all)."""
-    with reading(path, "a Matrix Market file"):
-        _not_empty(path)
-        with open_binary(path) as fh:
-            banner = fh.readline()
-            if not banner.startswith(b"%%MatrixMarket"):
-                raise ACTINNInputError(
-                    "%s: not a Matrix Market file (no %%%%MatrixMarket "
-                    "banner on the first line)" % path)
-            line = fh.readline()
-            while line.startswith(b"%") or (line and not line.strip()):
-                line = fh.readline()
-        sizes = line.split()
-        if len(sizes) != 3:
-            raise ACTINNInputError(
-                "%s: the Matrix Market size line should hold rows, columns "
-                "and entries, not %r" % (path, line[:80].decode("latin-1")))
-        n_rows, n_cols, n_entries = (int(n) for n in sizes)
-        _check_banner(path, banner)
-        _check_entries(path, n_rows, n_cols, n_entries)
-        return n_rows, n_cols
-
-
-def _check_banner(path: Path, banner: bytes) -> None:
-    """Refuse a Matrix Market field that holds no counts."""
-    words = banner.decode("latin-1").lower().split()
-    field = words[3] if len(words) > 3 else ""
-    symmetry = words[4] if len(words) > 4 else ""
-    if field == "pattern":
-        raise ACTINNInputError(
-            "%s: a 'pattern' Matrix Market file holds no counts, only where "
-            "they are not zero; write the counts as integer or real values" %
-            path)
-    if field == "complex" or symmetry == "hermitian":
-        raise ACTINNInputError(
-            "%s: a '%s' Matrix Market file holds complex numbers, not "
-            "counts; write the counts as integer or real values" %
-            (path, field))
-
-
-# Bytes of the shortest entry line, "1 1 1\n".
-_SHORTEST_ENTRY = 6
-# Most bytes deflate (gzip) can make of one (its ratio is at most 1032:1).
-_DEFLATE_RATIO = 1032
-
-
-def _check_entries(path: Path, n_rows: int, n_cols: int,
-                   n_entries: int) -> None:
-    """Refuse a size line whose count of entries cannot be true."""
-    if min(n_rows, n_cols, n_entries) < 0:
-        raise ACTINNInputError(
-            "%s: the Matrix Market size line holds a negative number (%d "
-            "rows, %d columns, %d entries)" % (path, n_rows, n_cols, n_entries))
-    if n_entries > n_rows * n_cols:
-        raise ACTINNInputError(
-            "%s: the Matrix Market size line declares %d entries, more than "
-            "the %d x %d matrix has places (%d); a damaged or wrongly "
-            "written header?" %
-            (path, n_entries, n_rows, n_cols, n_rows * n_cols))
-    size = path.stat().st_size
-    gzipped = sniff(path).gzipped
-    room = (size * (_DEFLATE_RATIO if gzipped else 1) + 1) // _SHORTEST_ENTRY
-    if n_entries > room:
-        raise ACTINNInputError(
-            "%s: the Matrix Market size line declares %d entries, more than "
-            "the file's %d%s bytes can hold (at most %d, an entry taking at "
-            "least %d bytes: '1 1 1'); a damaged or wrongly written header?" %
-            (path, n_entries, size, " gzip-compressed" if gzipped else "", room,
-             _SHORTEST_ENTRY))
-
-
 def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
                  n_barcodes: int) -> None:
     if tuple(shape) != (n_features, n_barcodes):
@@ -249,13 +173,15 @@ def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
              if tuple(shape) == (n_barcodes, n_features) else ""))
 
 
-def _tenx_tables(files: _TenxFiles) -> Tuple[pd.DataFrame, np.ndarray]:
+def _tenx_tables(
+        files: _TenxFiles) -> Tuple[pd.DataFrame, np.ndarray, MtxHeader]:
     """Features and barcodes of a matrix directory, checked against the
-    matrix's header (its entries stay unread)."""
+    matrix's header (its entries stay unread), and that header."""
     var = read_10x_features(files.features)
     barcodes = read_10x_barcodes(files.barcodes)
-    _check_shape(files, mtx_shape(files.matrix), len(var), len(barcodes))
-    return var, barcodes
+    header = mtx_header(files.matrix)
+    _check_shape(files, header[:2], len(var), len(barcodes))
+    return var, barcodes, header
 
 
 def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
@@ -296,16 +222,8 @@ def read_10x_mtx(path: PathLike, *, gex_only: bool = True) -> anndata.AnnData:
     """
     p = existing(path)
     files = locate_10x(p)
-    var, barcodes = _tenx_tables(files)
-    with reading(files.matrix, "a Matrix Market file"):
-        with open_binary(files.matrix) as fh:
-            try:
-                matrix = scipy.io.mmread(fh)
-            except OverflowError as err:
-                raise ACTINNInputError(
-                    "%s: a value is too large to read (%s); no count is that "
-                    "large: a damaged or wrongly written file?" %
-                    (files.matrix, one_line(err))) from err
+    var, barcodes, header = _tenx_tables(files)
+    matrix = read_mtx(files.matrix, header)
     _check_shape(files, matrix.shape, len(var), len(barcodes))
     X = sp.csr_matrix(matrix.T)
     if X.nnz != matrix.nnz:  # converting added up entries at one place

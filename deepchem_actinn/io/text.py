@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import IO, Iterator, List, Optional, Sequence, Tuple
 
 import anndata
 import numpy as np
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNInputError, counted
 from deepchem_actinn.io._common import (as_str_array, existing, make_anndata,
                                         open_text, strip_gz)
-from deepchem_actinn.io.content import one_line
+from deepchem_actinn.io.content import REENCODE, one_line
 from deepchem_actinn.io.orientation import (CELLS_BY_GENES, check_orientation,
                                             choose_orientation)
 from deepchem_actinn.io.registry import SEPARATORS
@@ -38,7 +38,11 @@ def sniff_separator(path: Path, default: str = "tsv") -> str:
     try:
         with open_text(path) as fh:
             first = fh.readline()
-    except (OSError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise ACTINNInputError(
+            "%s: cannot read it as text, it is not UTF-8 (%s); %s" %
+            (path, one_line(err), REENCODE)) from err
+    except OSError as err:
         raise ACTINNInputError("%s: cannot read it as text (%s)" %
                                (path, err)) from err
     if ("\t" in first) == ("," in first):
@@ -62,6 +66,60 @@ def _split(line: str, sep: str) -> List[str]:
     return line.split(sep)
 
 
+def _open_quote(line: str, sep: str) -> Optional[str]:
+    """The start of the quoted field a line leaves open at its end (a name
+    or value holding a line break), or None."""
+    if '"' not in line:
+        return None
+    for field in next(csv.reader([line], delimiter=sep), []):
+        if "\n" in field or "\r" in field:
+            return field.rstrip("\r\n")
+    return None
+
+
+def _refuse_line_break(path: Path, number: int, field: str) -> None:
+    """Refuse a quoted field that goes on past the end of line ``number``:
+    the readers of names read line by line, pandas record by record, so
+    such a name would put the names and the values out of step."""
+    raise ACTINNInputError(
+        "%s: line %d opens a quoted field that goes on past the line's end "
+        "(\"%s...): a name or value holding a line break is not read; write "
+        "each row on one line (take the line breaks out of the names)" %
+        (path, number, field[:40]))
+
+
+def _check_line(path: Path, number: int, line: str, sep: str) -> None:
+    """Refuse line ``number`` if it leaves a quoted field open."""
+    field = _open_quote(line, sep)
+    if field is not None:
+        _refuse_line_break(path, number, field)
+
+
+def _refuse_any_line_break(path: Path, sep: str) -> None:
+    """Refuse the first line of a file that leaves a quoted field open."""
+    with open_text(path) as fh:
+        for number, line in enumerate(fh, start=1):
+            _check_line(path, number, line, sep)
+
+
+class _QuoteWatch:
+    """A text handle for pandas that notes whether any quote went by: only
+    then can a field have held a line break, and only then are the lines
+    checked, one by one (:func:`_refuse_any_line_break`)."""
+
+    def __init__(self, fh: IO[str]):
+        self._fh = fh
+        self.quoted = False
+
+    def read(self, size: int = -1) -> str:
+        text = self._fh.read(size)
+        self.quoted = self.quoted or '"' in text
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fh)
+
+
 def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     """The column names of the header, and the number of fields of the
     first data row (0 if none): a header one field shorter than the rows
@@ -70,14 +128,24 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     the rows only is refused (it reads as a cornerless header too)."""
     with open_text(path) as fh:
         first = fh.readline()
-        second = fh.readline()
+        second, number = fh.readline(), 2
         while second and not second.strip():
-            second = fh.readline()
+            second, number = fh.readline(), number + 1
     if not first.strip():
         raise ACTINNInputError("%s: the first line (the header) is empty" %
                                path)
+    _check_line(path, 1, first, sep)
+    _check_line(path, number, second, sep)
     header = _split(first, sep)
     row = _split(second, sep) if second.strip() else []
+    if len(header) == 1 and len(row) <= 1 and ";" in first:
+        raise ACTINNInputError(
+            "%s: its lines hold no %s but semicolons: the separator looks "
+            "like ';' (as Excel and R's write.csv2 write where a comma is the "
+            "decimal mark), which is not read; write it with %s" %
+            (path, "comma" if sep == "," else "tab",
+             "commas (R: write.csv; pandas: to_csv)"
+             if sep == "," else "tabs (R: write.table(..., sep = \"\\t\"))"))
     if len(header) == 1 and len(row) <= 1 and " " in first.strip():
         raise ACTINNInputError(
             "%s: its lines hold no %s but spaces: a matrix whose fields are "
@@ -111,13 +179,15 @@ def text_row_names(path: Path, fmt: str) -> np.ndarray:
     names = []
     with open_text(path) as fh:
         fh.readline()
-        for line in fh:
+        for number, line in enumerate(fh, start=2):
             if not line.strip():
                 continue
+            if '"' in line:
+                _check_line(path, number, line, sep)
             if line.startswith('"'):
                 names.append(next(csv.reader([line], delimiter=sep))[0])
             else:
-                names.append(line.split(sep, 1)[0])
+                names.append(line.rstrip("\r\n").split(sep, 1)[0])
     return as_str_array(names)
 
 
@@ -263,8 +333,9 @@ def read_text(
     check_orientation(orientation, p)
     columns = _header(p, sep)[0]
     with open_text(p) as fh:
+        watch = _QuoteWatch(fh)
         df = pd.read_csv(
-            fh,
+            watch,
             sep=sep,
             header=None,
             skiprows=1,
@@ -272,6 +343,8 @@ def read_text(
             dtype={0: str},  # ids such as 00001 stay text
             keep_default_na=False,
             skip_blank_lines=True)
+    if watch.quoted:  # pandas reads a line break in a quoted field
+        _refuse_any_line_break(p, sep)
     if (df.shape[1] == len(columns) + 1 and
             df[df.columns[-1]].isin(["", np.nan]).all()):
         df = df.iloc[:, :-1]  # a separator closing every line: no column

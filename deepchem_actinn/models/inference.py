@@ -245,8 +245,10 @@ class EnsembleScorer:
         present = self.positions[self.positions >= 0]
         if present.size and int(present.max()) >= self.n_query_genes:
             raise ACTINNInputError(
-                "the query matrix has %d genes, fewer than its gene names "
-                "say" % self.n_query_genes)
+                "the query matrix has %d genes (columns), but its gene names "
+                "place a model gene at column %d: the values and the gene "
+                "names do not fit (read differently from the file?)" %
+                (self.n_query_genes, int(present.max()) + 1))
         # how many model genes each query column feeds: its weight in the
         # library size (0 for a gene the model does not use)
         self.multiplicity = np.bincount(

@@ -13,6 +13,7 @@ from typing import Iterable, Iterator, Union
 import numpy as np
 import scipy.sparse as sp
 
+from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.types import Matrix
 
 
@@ -65,8 +66,11 @@ class GeneStats:
         """The sums of these cells and the cells of ``block``, a new object."""
         other = GeneStats.of(block)
         if len(other.total) != len(self.total):
-            raise ValueError("a block has %d genes, earlier blocks %d" %
-                             (len(other.total), len(self.total)))
+            raise ACTINNInputError(
+                "a block of cells holds %d genes, the sums so far %d: every "
+                "block must hold the same genes (the file's values and its "
+                "gene names read differently?)" %
+                (len(other.total), len(self.total)))
         return GeneStats(n_cells=self.n_cells + other.n_cells,
                          total=self.total + other.total,
                          sum_sq=self.sum_sq + other.sum_sq)
