@@ -331,8 +331,10 @@ def labels_from(labels: Union[pd.Series, PathLike],
                 column: Optional[str] = None) -> Tuple[pd.Series, str]:
     """Cell-type labels given as CellTypist and scanpy users give them: a
     labels file (:func:`read_labels`), or the name of an ``obs`` column of
-    the h5ad file ``data`` (read with anndata, the matrix left on disk); a
-    file of that name comes first.
+    the h5ad file ``data`` (read with anndata, the matrix left on disk),
+    whose cells it labels in row order (:func:`match_labels` needs no cell
+    ids for them, which may repeat). A file of that name comes first, with
+    a warning where ``data``'s ``obs`` has the column too.
 
     Parameters
     ----------
@@ -443,8 +445,10 @@ def _sourced(labels: pd.Series, source: str) -> pd.Series:
 
 
 #: What :func:`match_labels` suggests for unlabelled reference cells, in
-#: Python's words and the command line's (which drops the ``CLI:``).
-TRAINING_HINT = (" (Python: labelled_only=True; CLI: --labelled-only trains "
+#: Python's words and the command line's: the command line drops the
+#: ``CLI:`` (``cli._in_command_words``), its message ending in
+#: ``(--labelled-only trains on the labelled cells alone)``.
+TRAINING_HINT = (" (Python: labelled_only=True) (CLI: --labelled-only trains "
                  "on the labelled cells alone)")
 
 
@@ -454,7 +458,10 @@ def match_labels(cell_ids: Strings,
                  missing: str = "error",
                  missing_hint: str = TRAINING_HINT,
                  cells_of: str = "the matrix") -> np.ndarray:
-    """Align labels to the cells of a matrix by cell id.
+    """Align labels to the cells of a matrix by cell id (or in row order,
+    for labels indexed by the cell ids as they are or taken from an ``obs``
+    column of the matrix's own file by :func:`labels_from`: cell ids that
+    repeat are refused only where they are matched by id).
 
     By default every cell must have a label. With ``missing="drop"``, cells
     without one are allowed: they get ``None``, so that
