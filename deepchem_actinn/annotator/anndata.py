@@ -116,7 +116,7 @@ def annotate(adata,
     ...                              load_tabula_muris_sample)
     >>> train, test = load_tabula_muris_sample()
     >>> model = ACTINNAnnotator(max_epochs=2, n_networks=1).fit(
-    ...     train.X, train.var_names, train.obs["cell_type"])
+    ...     train.X, train.var_names, train.obs["cell_type"], train.obs_names)
     >>> result = annotate(test, model)
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
