@@ -62,7 +62,8 @@ def label_names(labels: Any,
     order. A pandas Series with an index of its own (not pandas' 0 .. n-1)
     is matched to ``cell_ids`` by id (:func:`cell_positions`): a cell whose
     id it lacks is refused, naming it; without ``cell_ids`` it is taken in
-    row order, with a warning. Missing labels (None, NaN, empty, or the
+    row order, as scikit-learn takes ``y`` (with a warning where its index
+    is row numbers out of order, as ``Series.sample`` leaves them). Missing labels (None, NaN, empty, or the
     text of one: :func:`has_label`) are refused, naming the cells (called
     ``cells`` in the message); names are stripped of surrounding spaces,
     as a labels file's are.
@@ -118,15 +119,7 @@ def _in_row_order(labels: pd.Series, cell_ids: Optional[Any]) -> np.ndarray:
                  if len(extra) else ""))
         return values[where]
     some = examples(text[:3]) + (", ..." if len(text) > 3 else "")
-    if not numbers:
-        warnings.warn(
-            "labels: a pandas Series indexed by cell ids (%s) but no "
-            "cell_ids were given: it is taken in row order, its index "
-            "unused; pass cell_ids (e.g. adata.obs_names) to match it to "
-            "the cells by id" % some,
-            UserWarning,
-            stacklevel=4)
-    elif not index.is_monotonic_increasing:  # reordered, not filtered
+    if numbers and not index.is_monotonic_increasing:  # reordered
         warnings.warn(
             "labels: a pandas Series whose index (%s) is out of order: it is "
             "taken in row order, its index unused; pass the cell ids it "
