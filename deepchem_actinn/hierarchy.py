@@ -23,7 +23,6 @@ Examples
 0  lymphocyte  parent         0.95
 1     NK cell    type         0.90
 """
-import csv
 import difflib
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -33,8 +32,7 @@ import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, shown
 from deepchem_actinn.confidence.calibration import UNASSIGNED
-from deepchem_actinn.labels import (QUOTING_HINT, is_unassigned, split_fields,
-                                    type_name, warn_merged)
+from deepchem_actinn.labels import is_unassigned, type_name, warn_merged
 
 #: Top-two probability gap below which a cell is given the parent type
 #: (:meth:`TypeHierarchy.resolve`'s default, and the annotator's rule).
@@ -160,15 +158,18 @@ class TypeHierarchy:
         when the child's name starts with ``#`` (a type "#hash cell", as a
         labels file may name one), so that no link is dropped unseen; a
         link commented out with ``#`` names a type the model does not know,
-        which :meth:`check_types` refuses. Fields are read by the csv
-        module's rules, as pandas writes them (a name that starts with
-        ``"`` is quoted, a ``"`` inside it doubled), and names as
-        :meth:`from_pairs` reads them.
+        which :meth:`check_types` refuses. The file is read as labels files
+        are (the package's one reader of two-column text,
+        ``io.labels.read_pairs``): fields by the csv module's rules, as
+        pandas writes them (a name that starts with ``"`` is quoted, a
+        ``"`` inside it doubled), comma-separated where the first line that
+        is no comment holds a comma and no tab, gunzipped where gzipped;
+        and names as :meth:`from_pairs` reads them.
 
         Parameters
         ----------
         path: str or pathlib.Path
-            The hierarchy file, UTF-8 text.
+            The hierarchy file, UTF-8 text (gzipped or not).
 
         Returns
         -------
@@ -192,31 +193,18 @@ class TypeHierarchy:
         ('lymphocyte', 'lymphocyte')
         """
         from deepchem_actinn.io._common import existing  # h5py: on use
+        from deepchem_actinn.io.labels import read_pairs
         path = existing(path)
         if not path.is_file():
             raise ACTINNInputError("%s: not a file (a type hierarchy is a "
                                    "file of child<TAB>parent lines)" % path)
         pairs = []
-        try:
-            with open(path, encoding="utf-8-sig") as handle:
-                lines = handle.read().splitlines()
-        except UnicodeDecodeError:
-            raise ACTINNInputError(
-                "%s: not a text file of child<TAB>parent lines (it is not "
-                "UTF-8 text: compressed, binary or UTF-16?)" % path) from None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip() or (line.lstrip().startswith("#") and
-                                    "\t" not in line):
-                continue
-            try:
-                fields = split_fields(line)
-            except csv.Error:
-                raise ACTINNInputError(
-                    "%s, line %d: a quoted name is not closed (%s): got %r" %
-                    (path, number, QUOTING_HINT, line[:80])) from None
+        for number, fields, line in read_pairs(path,
+                                               "child<TAB>parent",
+                                               comments=True):
             if len(fields) != 2:
                 raise ACTINNInputError(
-                    "%s, line %d: expected child<TAB>parent, got %r" %
+                    "%s: line %d: expected child<TAB>parent, got %r" %
                     (path, number, line[:80]))
             pairs.append((fields[0], fields[1]))
         if not pairs:

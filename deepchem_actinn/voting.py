@@ -49,7 +49,6 @@ References
    Leiden: guaranteeing well-connected communities." Scientific Reports 9,
    5233 (2019).
 """
-import csv
 import logging
 from collections import Counter
 from pathlib import Path
@@ -161,9 +160,7 @@ def majority_vote(
     for name, value in (("min_share", min_share), ("new_population_share",
                                                    new_population_share),
                         ("min_probability", min_probability)):
-        if not 0.0 <= value <= 1.0:
-            raise ACTINNInputError("%s must be between 0 and 1, got %r" %
-                                   (name, value))
+        check_share(value, name)
     if probabilities is not None and len(probabilities) != len(labels):
         raise ACTINNInputError("%d cell labels but %d rows of probabilities" %
                                (len(labels), len(probabilities)))
@@ -213,6 +210,27 @@ def majority_vote(
     return voted.astype(str), table
 
 
+def check_share(value: Any, name: str) -> None:
+    """Refuse a share or probability ``value`` outside [0, 1] (or not a
+    number), naming it ``name`` as the caller's parameter is named.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.voting import check_share
+    >>> check_share(2, "vote_min_probability")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: vote_min_probability must be between 0 and 1, got 2
+    """
+    try:
+        inside = 0.0 <= float(value) <= 1.0
+    except (TypeError, ValueError):
+        inside = False
+    if not inside:
+        raise ACTINNInputError("%s must be between 0 and 1, got %r" %
+                               (name, value))
+
+
 def _plausible(probabilities: Optional[pd.DataFrame], members: np.ndarray,
                label: str, min_probability: float) -> Any:
     """Which ``members`` give ``label`` at least ``min_probability`` (all of
@@ -232,16 +250,19 @@ def read_clusters(path: Union[str, Path],
     """The user's clusters from a ``cell<TAB>cluster`` file, in query order.
 
     A first line naming no query cell (e.g. ``cellname<TAB>cluster``) is
-    taken as a header. A file whose first line holds a comma and no tab is
-    read as CSV (``cell,cluster``, quoted or not), as R's ``write.csv`` and
-    pandas' ``to_csv`` write a column of cluster ids. Every query cell must appear once; other cells (the
-    file clusters a whole experiment, the query is a part of it) are left
-    out, and the log says how many.
+    taken as a header. The file is read as labels files are (the package's
+    one reader of two-column text, ``io.labels.read_pairs``): a file whose
+    first line holds a comma and no tab is read as CSV (``cell,cluster``),
+    as R's ``write.csv`` and pandas' ``to_csv`` write a column of cluster
+    ids; a field may be quoted (``"c1"``); a gzipped file is read
+    gunzipped. Every query cell must appear once; other cells (the file
+    clusters a whole experiment, the query is a part of it) are left out,
+    and the log says how many.
 
     Parameters
     ----------
     path: str or Path
-        Tab-separated file, one cell per line.
+        Tab- or comma-separated file, one cell per line.
     cell_ids: sequence of str
         The query's cell ids, in the query's order.
 
@@ -253,9 +274,10 @@ def read_clusters(path: Union[str, Path],
     Raises
     ------
     ACTINNInputError
-        A line without a tab, a cell listed twice, query cells the file
-        does not list, or a query whose cell ids repeat (the message names
-        the file and the cells).
+        A line without a cluster or of more than two columns, a file that
+        is not text, a cell listed twice, query cells the file does not
+        list, or a query whose cell ids repeat (the message names the file
+        and the line or the cells).
 
     Examples
     --------
@@ -276,38 +298,31 @@ def read_clusters(path: Union[str, Path],
             "%s: the query names %s more than once (%s), so its cells "
             "cannot be matched to clusters by id; make the ids unique" %
             (path, counted(len(twice), "cell"), examples(twice)))
+    from deepchem_actinn.io.labels import read_pairs  # h5py: on use
     found = {}
     duplicates: List[str] = []
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            lines = [line.rstrip("\r\n") for line in handle]
-    except UnicodeDecodeError:
-        raise ACTINNInputError(
-            "%s: not a text file of cell<TAB>cluster lines (it is not UTF-8 "
-            "text: compressed, binary or UTF-16?)" % path) from None
-    lines = [line for line in lines if line.strip()]
-    if lines and "\t" not in lines[0] and "," in lines[0]:  # CSV (R, pandas)
-        lines = [
-            "\t".join(f.strip() for f in fields) for fields in csv.reader(lines)
-        ]
-    if lines and "\t" in lines[0] and lines[0].split("\t", 1)[0] not in known:
-        header = lines[0].split("\t", 1)[0]
-        if not any(line.split("\t", 1)[0] == header for line in lines[1:]):
-            lines = lines[1:]
-    for number, line in enumerate(lines, start=1):
-        cell, tab, cluster = line.partition("\t")
-        if not tab or not cluster.strip():
+    rows = read_pairs(path, "cell<TAB>cluster")
+    if rows and len(rows[0][1]) > 1 and rows[0][1][0].strip() not in known:
+        header = rows[0][1][0].strip()
+        if not any(r[1][0].strip() == header for r in rows[1:]):
+            rows = rows[1:]
+    for number, given, line in rows:
+        fields = [f.strip() for f in given]
+        while len(fields) > 2 and not fields[-1]:
+            fields.pop()  # a trailing tab is not a column
+        if len(fields) < 2 or not fields[1]:
             raise ACTINNInputError(
-                "%s: line %r has no cluster (expected cell<TAB>cluster)" %
-                (path, line[:60]))
-        if "\t" in cluster.rstrip("\t"):
+                "%s: line %d has no cluster (expected cell<TAB>cluster): got "
+                "%r" % (path, number, line[:60]))
+        if len(fields) > 2:
             raise ACTINNInputError(
-                "%s: line %r has more than two columns (expected "
-                "cell<TAB>cluster: which column is the cluster?)" %
-                (path, line[:60]))
+                "%s: line %d has more than two columns (expected cell<TAB>"
+                "cluster: which column is the cluster?): got %r" %
+                (path, number, line[:60]))
+        cell = fields[0]
         if cell in found and cell in known:  # others are left out anyway
             duplicates.append(cell)
-        found[cell] = cluster.split("\t", 1)[0].strip()
+        found[cell] = fields[1]
     if duplicates:
         raise ACTINNInputError(
             "%s: %s more than once: %s" %

@@ -265,3 +265,54 @@ def test_annotate_names_the_anndata_in_its_messages(quick, tm_test):
         annotate(adata, quick)
     with pytest.raises(ACTINNInputError, match="^AnnData: no layer 'count'"):
         annotate(adata, quick, layer="count")
+
+
+def test_annotate_checks_its_keys_and_vote_share_before_predicting(
+        quick, query_adata, monkeypatch):
+    """A key_added that is no name, or a vote_min_probability outside
+    [0, 1], is refused by the parameter's own name before anything is
+    predicted (not a TypeError after, nor keys named '_cell_type')."""
+    monkeypatch.setattr(
+        ACTINNAnnotator, "predict",
+        lambda *args, **kwargs: pytest.fail("predicted before the check"))
+    for key in (None, "", 3):
+        with pytest.raises(ACTINNInputError) as err:
+            annotate(query_adata.copy(), quick, key_added=key)
+        assert str(err.value) == (
+            "key_added must be a non-empty str, the prefix of the keys "
+            "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
+            (key,))
+    for share in (2, -0.1, float("nan")):
+        with pytest.raises(ACTINNInputError) as err:
+            annotate(query_adata.copy(),
+                     quick,
+                     majority_voting=True,
+                     vote_min_probability=share)
+        assert str(err.value) == (
+            "vote_min_probability must be between 0 and 1, got %r" % share)
+
+
+def test_raw_counts_match_genes_through_the_var_of_x(quick, tm_test, caplog):
+    """Counts in .raw whose var lacks the symbol column X's var has (the
+    same genes: raw = copy, symbols added after) are matched through X's
+    column, as scanpy users keep symbols beside Ensembl ids."""
+    n = 200
+    adata = anndata.AnnData(
+        X=sp.csr_matrix(tm_test["X"][:n]),
+        obs=pd.DataFrame(index=tm_test["ids"][:n]),
+        var=pd.DataFrame(
+            index=["ENSMUSG%011d" % i for i in range(len(tm_test["genes"]))]))
+    adata.raw = adata.copy()
+    adata.var["gene_symbols"] = list(tm_test["genes"])
+    adata.X = sp.csr_matrix(np.log1p(adata.X.toarray()))
+    expected = quick.predict(tm_test["X"][:n], tm_test["genes"])
+    with caplog.at_level("INFO", logger="deepchem_actinn"):
+        result = annotate(adata, quick)
+    assert adata.uns["actinn"]["counts"] == ".raw.X"
+    assert result.gene_column == "var['gene_symbols']"
+    np.testing.assert_allclose(result.probabilities,
+                               expected.probabilities,
+                               rtol=1e-5,
+                               atol=1e-6)
+    assert ("matched genes through var['gene_symbols'] (X's var: .raw holds "
+            "the same genes)" in caplog.text)

@@ -113,8 +113,7 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
         holed = list(labels)
         holed[7] = missing
         with pytest.raises(ACTINNInputError,
-                           match="1 reference cell has no label .*: %s;" %
-                           ids[7]):
+                           match="^1 cell has no label .*: %s;" % ids[7]):
             ACTINNAnnotator(**kwargs).fit(X, genes, holed, ids)
     # spaces around a name do not make another type, as in a labels file
     spaced = ACTINNAnnotator(**kwargs).fit(
@@ -130,10 +129,27 @@ def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):
         ACTINNAnnotator(**kwargs).fit(X, twice, labels, ids)
 
 
+def test_a_series_missing_one_cell_id_is_refused_naming_it(tm_train):
+    """A Series matched to the cell ids by id that lacks one of them is
+    refused, naming the id and the one it has instead, before any
+    training: not trained in row order, its labels on other cells."""
+    X, genes = tm_train["X"][:300], tm_train["genes"]
+    ids = list(tm_train["ids"][:300])
+    labels = pd.Series(list(tm_train["labels"][:300]), index=ids)
+    off = labels.sample(frac=1.0,
+                        random_state=0).rename(index={ids[4]: "renamed_cell"})
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator(max_epochs=1).fit(X, genes, off, ids)
+    assert str(err.value) == (
+        "labels: 1 of 300 cells have no label: their ids are not in the "
+        "Series' index (labels are matched to cell_ids by id), e.g. %s; its "
+        "index names 1 id that no cell has, e.g. renamed_cell" % ids[4])
+
+
 def test_labels_by_position_unless_indexed_by_every_cell(tm_train):
-    """A filtered Series (integer index) or one whose cell ids repeat is
-    taken by position, as before; only a Series indexed by every cell id
-    is reordered."""
+    """A filtered Series (integer index) whose numbers are no cell ids,
+    or one indexed by the cell ids as they are (repeats and all), is taken
+    by position."""
     X, genes = tm_train["X"][:200], tm_train["genes"]
     labels = list(tm_train["labels"][:200])
     kwargs = dict(max_epochs=1, early_stopping=False, n_networks=1, seed=0)

@@ -128,3 +128,41 @@ def test_threads_help_ends_its_sentences(command):
     action, = [a for a in _subcommand(command)._actions if a.dest == "threads"]
     assert ". On a busy machine 1" in action.help
     assert action.help.endswith(" faster.")
+
+
+@pytest.mark.filterwarnings("ignore:Observation names are not unique")
+@pytest.mark.parametrize("reading", [[], ["--out-of-core"]],
+                         ids=["in_memory", "from_disk"])
+def test_an_obs_column_is_taken_in_row_order_whatever_the_ids(
+        tmp_path, capsys, small_reference, reading):
+    """-trl naming an obs column of the reference takes its cells in row
+    order, as train(adata, "cell_type") does: cell ids repeated by two
+    samples concatenated without index_unique need no matching by id."""
+    import anndata
+    import numpy as np
+    import pandas as pd
+    adata = anndata.read_h5ad(small_reference[1])
+    labels = pd.read_csv(small_reference[3], sep="\t", header=None,
+                         index_col=0).iloc[:, 0]
+    adata.obs["cell_type"] = labels.reindex(adata.obs_names).to_numpy()
+    adata.write_h5ad(tmp_path / "unique.h5ad")
+    half = adata.n_obs // 2
+    adata.obs_names = list(adata.obs_names[:half]) * 2
+    adata.write_h5ad(tmp_path / "twice.h5ad")
+    flags = [
+        "-ne", "1", "--networks", "1", "--seed", "0", "--device", "cpu", "-q",
+        *reading
+    ]
+    for name in ("unique", "twice"):
+        assert main([
+            "train", "-trs",
+            str(tmp_path / (name + ".h5ad")), "-trl", "cell_type", "-m",
+            str(tmp_path / name), *flags
+        ]) == 0, capsys.readouterr().err
+    twice = ACTINNAnnotator.load(tmp_path / "twice", device="cpu")
+    unique = ACTINNAnnotator.load(tmp_path / "unique", device="cpu")
+    assert twice.n_reference_cells_ == adata.n_obs
+    X = adata.X[:50]
+    np.testing.assert_array_equal(
+        twice.predict(X, adata.var_names).probabilities,
+        unique.predict(X, adata.var_names).probabilities)

@@ -219,7 +219,7 @@ def test_to_numpy_dataset_refuses_what_is_not_counts_or_labels():
     holed.obs["cell_type"] = holed.obs["cell_type"].astype(object)
     holed.obs.iloc[3, holed.obs.columns.get_loc("cell_type")] = None
     with pytest.raises(ACTINNInputError,
-                       match="1 reference cell has no label .*: %s;" %
+                       match="^1 cell has no label .*: %s;" %
                        holed.obs_names[3]):
         to_numpy_dataset(holed)
     logged = anndata.AnnData(sp.csr_matrix(library_size_log(small.X)),

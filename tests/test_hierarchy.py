@@ -69,7 +69,8 @@ def test_validation_errors_name_the_problem(tmp_path):
         hierarchy.resolve(np.ones((1, 2)) / 2, ["a", "b", "c"])
     bad = tmp_path / "h.txt"
     bad.write_text("# comment\n\nT cell\tlymphocyte\nNK cell lymphocyte\n")
-    with pytest.raises(ACTINNInputError, match="h.txt, line 4: expected"):
+    with pytest.raises(ACTINNInputError,
+                       match="h.txt: line 4: expected child<TAB>parent"):
         TypeHierarchy.from_file(bad)
     cyclic = tmp_path / "cyclic.txt"
     cyclic.write_text("a\tb\nb\ta\n")
@@ -107,3 +108,18 @@ def test_bundled_hierarchy_covers_the_bundled_types():
     assert len(children) == 10  # all but Cardiac Muscle and Erythrocyte
     assert hierarchy.children("lymphocyte") == ["B cell", "NK cell", "T cell"]
     assert hierarchy.ancestors("Monocyte") == ["myeloid cell", "immune cell"]
+
+
+def test_a_hierarchy_file_may_be_gzipped_or_csv(tmp_path):
+    """Read by the one reader of two-column text, as labels are."""
+    import gzip
+    path = tmp_path / "h.txt.gz"
+    path.write_bytes(
+        gzip.compress(b'# types\n"NK cell"\tlymphocyte\nT cell\tlymphocyte\n'))
+    assert TypeHierarchy.from_file(path).parents == {
+        "NK cell": "lymphocyte",
+        "T cell": "lymphocyte"
+    }
+    path = tmp_path / "h.csv"
+    path.write_text('# types, as R writes them\n"CD4, naive",T cell\n')
+    assert TypeHierarchy.from_file(path).parents == {"CD4, naive": "T cell"}

@@ -55,8 +55,18 @@ def test_labels_that_match_no_cell_show_both_kinds_of_id():
         match_labels(["AAACCTG-1", "AAACGGG-1"], LABELS, "labels.txt")
     assert str(err.value) == (
         "labels.txt: none of its 2 cell ids is a cell of the matrix: it names "
-        "cells such as c3, c1, the matrix AAACCTG-1, AAACGGG-1; the two must "
-        "use the same cell ids")
+        "cells such as c3, c1; the cells of the matrix are AAACCTG-1, "
+        "AAACGGG-1; the two must use the same cell ids")
+    # the cells of a file, named by its path
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(["tma_1", "tma_2"],
+                     LABELS,
+                     "labels.txt",
+                     cells_of="../h5/train.h5ad")
+    assert str(err.value) == (
+        "labels.txt: none of its 2 cell ids is a cell of ../h5/train.h5ad: it "
+        "names cells such as c3, c1; the cells of ../h5/train.h5ad are "
+        "tma_1, tma_2; the two must use the same cell ids")
 
 
 def test_pandas_headers(tmp_path):
@@ -165,7 +175,8 @@ def test_labels_from_an_obs_column(tmp_path):
         labels_from("cell_type", tmp_path / "counts.tsv")
 
 
-def test_a_file_named_like_the_column_comes_first(tmp_path, monkeypatch):
+def test_a_file_named_like_the_column_comes_first(tmp_path, monkeypatch,
+                                                  caplog):
     import anndata
     from deepchem_actinn.io import labels_from
     path = tmp_path / "ref.h5ad"
@@ -178,8 +189,20 @@ def test_a_file_named_like_the_column_comes_first(tmp_path, monkeypatch):
     assert labels_from("batch", path)[0].tolist() == ["a", "b"]
     (tmp_path / "batch").rmdir()
     (tmp_path / "batch").write_text("c1\tX\nc2\tY\n")
-    labels, name = labels_from("batch", path)
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        labels, name = labels_from("batch", path)
     assert labels.tolist() == ["X", "Y"] and name == "batch"
+    # a file and a column of one name: the log says which was taken
+    assert caplog.messages == [
+        "batch: read as a labels file (a file of the name comes first), "
+        "though %s's obs has a column 'batch' too: to take the column, "
+        "rename or move the file" % path
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        labels_from("batch", tmp_path / "no_such.h5ad")  # no obs to check
+        labels_from("batch", path, column=None)
+    assert len(caplog.messages) == 1
 
 
 def test_empty_obs_values_are_no_labels(tmp_path):
@@ -387,3 +410,61 @@ def test_the_refusal_of_unlabelled_cells_says_the_file_gave_them_na(tmp_path):
                        match=r"1 of 2 cells have no label, e.g. c2 \(the "
                        r"labels give 1 of them a missing value, such as NA\)"):
         match_labels(["c1", "c2"], path)
+
+
+@pytest.mark.filterwarnings("ignore:Observation names are not unique")
+def test_an_obs_column_of_repeated_cell_ids_is_taken_in_row_order(tmp_path):
+    """The labels in an obs column of the matrix's own file are its cells'
+    in row order: cell ids that repeat (two samples of one set of
+    barcodes) need no matching by id."""
+    import anndata
+    ids = ["AAAC-1", "AAAG-1", "AAAC-1", "AAAG-1"]
+    path = tmp_path / "ref.h5ad"
+    anndata.AnnData(np.ones((4, 1), np.float32),
+                    obs=pd.DataFrame(
+                        {"cell_type": ["B cell", "T cell", None, "NK cell"]},
+                        index=ids)).write_h5ad(path)
+    labels, name = labels_from("cell_type", path)
+    assert match_labels(ids, labels, name, "drop").tolist() == [
+        "B cell", "T cell", None, "NK cell"
+    ]
+    with pytest.raises(ACTINNInputError) as err:
+        match_labels(ids, labels, name)
+    assert str(err.value).startswith(
+        "%s obs['cell_type']: 1 of 4 cells have no label, e.g. AAAC-1" % path)
+    # other cells (not the file's, in its order): matched by id, refused
+    with pytest.raises(ACTINNInputError,
+                       match="cannot tell those cells apart: AAAG-1, AAAC-1;"):
+        match_labels(ids[::-1], labels, name, "drop")
+
+
+def test_read_pairs_one_reader_of_two_column_text(tmp_path):
+    from deepchem_actinn.io.labels import read_pairs
+    path = tmp_path / "pairs.txt.gz"
+    path.write_bytes(
+        gzip.compress(b'# a comment\n\n"c1"\t"B cell"\nc2\t5" cell\r\n'))
+    assert read_pairs(path, "cell<TAB>type", comments=True) == [
+        (3, ["c1", "B cell"], '"c1"\t"B cell"'),
+        (4, ["c2", '5" cell'], 'c2\t5" cell'),
+    ]
+    # a comment is a line only where comments are allowed
+    assert read_pairs(path,
+                      "cell<TAB>type")[0] == (1, ["# a comment"], "# a comment")
+    csv_file = tmp_path / "pairs.csv"
+    csv_file.write_text('"","leiden"\n"c1","CD4, naive"\n')
+    assert [r[1] for r in read_pairs(csv_file, "cell,cluster")
+           ] == [["", "leiden"], ["c1", "CD4, naive"]]
+    csv_file.write_text('c1\t"B cell\n')
+    with pytest.raises(ACTINNInputError,
+                       match=r"pairs.csv: line 1: a quoted field is not "
+                       r"closed \(a field that starts with"):
+        read_pairs(csv_file, "cell<TAB>type")
+    csv_file.write_text("c1\tB cell\n", encoding="utf-16")
+    with pytest.raises(ACTINNInputError) as err:
+        read_pairs(csv_file, "cell<TAB>type")
+    assert str(err.value) == (
+        "%s: not a text file of cell<TAB>type lines (it is not UTF-8 text: "
+        "binary or UTF-16?)" % csv_file)
+    with pytest.raises(ACTINNInputError,
+                       match="a directory, not a file of cell<TAB>type lines"):
+        read_pairs(tmp_path, "cell<TAB>type")

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,3 +61,81 @@ def test_labels_series_is_matched_to_cells_by_id(infer_string):
         labels = pd.Series({"c2": "T cell", "c3": "NK cell", "c1": "B cell"})
     assert list(label_names(labels, ["c1", "c2", "c3"])) == \
         ["B cell", "T cell", "NK cell"]
+
+
+def test_a_series_is_matched_to_cell_ids_by_id_or_refused():
+    """With cell ids, a Series with an index is matched by id, every cell
+    needing its own (extra labels are no cell's and are left out); an id it
+    lacks is named, never answered by falling back to row order."""
+    labels = pd.Series({"c2": "T", "c1": "B", "zz": "NK"})
+    assert label_names(labels, ["c1", "c2"]).tolist() == ["B", "T"]
+    off = labels.rename(index={"c2": "renamed"})
+    with pytest.raises(ACTINNInputError) as err:
+        label_names(off, ["c1", "c2"])
+    assert str(err.value) == (
+        "labels: 1 of 2 cells have no label: their ids are not in the "
+        "Series' index (labels are matched to cell_ids by id), e.g. c2; its "
+        "index names 2 ids that no cell has, e.g. renamed, zz")
+    with pytest.raises(ACTINNInputError) as err:
+        label_names(pd.Series(["B", "T"], index=[7, 3]), ["7", "5"])
+    assert str(err.value).startswith("labels: 1 of 2 cells have no label: "
+                                     "their ids are not in the Series' index")
+    with pytest.raises(ACTINNInputError) as err:
+        label_names(pd.Series(["B", "T"], index=["c1", "c1"]), ["c1", "c2"])
+    assert str(err.value) == (
+        "labels: 1 cell id appears more than once in the Series' index, so "
+        "it cannot be matched to the cells by id: c1")
+    with pytest.raises(ACTINNInputError,
+                       match="^labels: 1 cell id appears more than once in "
+                       "cell_ids, so labels matched by cell id cannot tell "
+                       "those cells apart: c1;"):
+        label_names(pd.Series(["B", "T"], index=["c1", "c2"]), ["c1", "c1"])
+
+
+def test_a_series_in_row_order_needs_no_ids():
+    """pandas' own index (0 .. n-1), an index that is the cell ids as they
+    are (repeats included), and an integer index that numbers no cell
+    (cell ids that are not numbers) are taken in row order."""
+    repeated_ids = ["c1", "c1", "c2"]
+    same = pd.Series(["B", "T", "NK"], index=repeated_ids)
+    assert label_names(same, repeated_ids).tolist() == ["B", "T", "NK"]
+    filtered = pd.Series(["B", "T", "NK"], index=[0, 2, 5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert label_names(filtered, ["c1", "c2", "c3"]).tolist() == \
+            ["B", "T", "NK"]
+        assert label_names(filtered).tolist() == ["B", "T", "NK"]
+        assert label_names(pd.Series(["B", "T"])).tolist() == ["B", "T"]
+        assert label_names(pd.Series(["B", "T"], index=["0", "1"])).tolist() \
+            == ["B", "T"]
+        # by number where the cell ids are numbers too (AnnData's default)
+        assert label_names(filtered, ["5", "0", "2"]).tolist() == \
+            ["NK", "B", "T"]
+
+
+def test_a_series_without_cell_ids_is_taken_in_row_order():
+    """Without cell ids, a Series indexed by cell ids is taken in row order,
+    as scikit-learn takes y (the README's ``fit(X, genes,
+    obs["cell_type"])``), without a warning; one whose row numbers are out
+    of order (``Series.sample``) warns."""
+    labels = pd.Series({"c2": "T", "c1": "B"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert label_names(labels).tolist() == ["T", "B"]
+    shuffled = pd.Series(["B", "T", "NK"]).sample(frac=1, random_state=0)
+    with pytest.warns(
+            UserWarning,
+            match=r"^labels: a pandas Series whose index \(\d, \d, \d\) "
+            r"is out of order: it is taken in row order, its index "
+            r"unused"):
+        label_names(shuffled)
+
+
+def test_unlabelled_cells_are_called_what_they_are():
+    with pytest.raises(ACTINNInputError) as err:
+        label_names(["B", None], ["c1", "c2"])
+    assert str(err.value).startswith("1 cell has no label (None, NaN, empty "
+                                     "or 'nan'): c2;")
+    with pytest.raises(ACTINNInputError,
+                       match="^2 reference cells have no label"):
+        label_names([None, "nan"], cells="reference cell")

@@ -175,6 +175,10 @@ def test_fit_file_label_errors_come_first(sorted_reference, tmp_path,
     assert str(err.value).startswith(
         "%s: 2 of 4000 cells have no label, e.g. " % short)
     assert all(cell in str(err.value) for cell in missing)
+    # Python's words (the command line puts its flag in their place)
+    assert str(err.value).endswith(
+        "(Python: labelled_only=True) (CLI: --labelled-only trains on the "
+        "labelled cells alone)")
 
 
 def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):

@@ -92,3 +92,57 @@ def test_a_matrix_instead_of_an_anndata_says_what_to_do(counts):
                            "(csr_matrix|DataFrame): wrap a matrix as "
                            "anndata.AnnData"):
             call()
+
+
+@pytest.fixture(scope="module")
+def two_samples(counts):
+    """Two samples of one set of barcodes concatenated without
+    index_unique: every cell id names two cells."""
+    import warnings
+
+    import anndata
+    first, second = counts[:300].copy(), counts[300:].copy()
+    second.obs_names = first.obs_names
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Observation names are not unique")
+        return anndata.concat([first, second])
+
+
+def test_labels_by_id_refuse_cell_ids_that_name_two_cells(two_samples):
+    """Labels of the first sample, matched by id, would label each second-
+    sample cell as the first-sample cell of its id: refused, naming the
+    ids, as actinn train refuses them."""
+    labels = two_samples.obs["cell_type"][:300]
+    with pytest.raises(ACTINNInputError) as err:
+        train(two_samples, labels, labelled_only=True, **PARAMS)
+    assert str(err.value).startswith(
+        "labels: 300 cell ids appear more than once in obs_names, so labels "
+        "matched by cell id cannot tell those cells apart: %s, " %
+        two_samples.obs_names[0])
+    assert "make the cell ids unique (e.g. " in str(err.value)
+    # the column itself, a Series of it out of order
+    with pytest.raises(ACTINNInputError) as err:
+        train(two_samples, two_samples.obs["cell_type"][::-1], **PARAMS)
+    assert str(err.value).endswith(
+        "; or pass the name of the obs column, 'cell_type': a column is "
+        "taken in row order, needing no cell ids")
+
+
+def test_an_obs_column_of_repeated_ids_is_taken_in_row_order(two_samples):
+    """A Series indexed as the cells are (the obs column itself) is in row
+    order, cell ids repeated or not, as the column's name is."""
+    by_name = train(two_samples, "cell_type", **PARAMS)
+    column = train(two_samples, two_samples.obs["cell_type"], **PARAMS)
+    _same(by_name, column, two_samples.X[:100], two_samples.var_names)
+
+
+def test_a_series_naming_a_cell_twice_is_refused_naming_it(counts):
+    labels = counts.obs["cell_type"].copy()
+    labels.index = [counts.obs_names[0]] + list(counts.obs_names[:-1])
+    with pytest.raises(ACTINNInputError) as err:
+        train(counts, labels, **PARAMS)
+    assert str(err.value) == (
+        "labels: 1 cell id appears more than once in the Series' index, so "
+        "it cannot be matched to the cells by id: %s; or pass the name of "
+        "the obs column, 'cell_type': a column is taken in row order, "
+        "needing no cell ids" % counts.obs_names[0])

@@ -72,8 +72,9 @@ def test_a_quote_not_closed_is_named_by_file_and_line(tmp_path, line):
     hierarchy = tmp_path / "hierarchy.txt"
     hierarchy.write_text('B cell\tlymphocyte\n"M2 macrophage\tmyeloid\n')
     with pytest.raises(ACTINNInputError,
-                       match=re.escape("hierarchy.txt, line 2: a quoted name "
-                                       "is not closed (a field that starts")):
+                       match=re.escape("hierarchy.txt: line 2: a quoted "
+                                       "field is not closed (a field that "
+                                       "starts")):
         TypeHierarchy.from_file(hierarchy)
 
 

@@ -153,17 +153,20 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path, caplog):
     with pytest.raises(ACTINNInputError, match="listed more than once: c1"):
         read_clusters(path, ["c1"])
     path.write_text("c1 0\n")
-    with pytest.raises(ACTINNInputError, match="'c1 0' has no cluster"):
+    with pytest.raises(ACTINNInputError,
+                       match="clusters.txt: line 1 has no cluster .*'c1 0'"):
         read_clusters(path, ["c1"])
     path.write_text("c1\t0\nc2 1\n")
-    with pytest.raises(ACTINNInputError, match="'c2 1' has no cluster"):
+    with pytest.raises(ACTINNInputError,
+                       match="clusters.txt: line 2 has no cluster .*'c2 1'"):
         read_clusters(path, ["c1", "c2"])
     path.write_text("c1\t0\tx\n")
-    with pytest.raises(ACTINNInputError, match="more than two columns"):
+    with pytest.raises(ACTINNInputError,
+                       match="line 1 has more than two columns"):
         read_clusters(path, ["c1"])
     path.write_text("c1\t0\t\n")  # a trailing tab is not a column
     assert read_clusters(path, ["c1"]).tolist() == ["0"]
-    path.write_bytes(__import__("gzip").compress(b"c1\t0\n"))
+    path.write_text("c1\t0\n", encoding="utf-16")
     with pytest.raises(ACTINNInputError,
                        match="clusters.txt: not a text file of cell<TAB>"):
         read_clusters(path, ["c1"])
@@ -249,3 +252,14 @@ def test_read_clusters_takes_csv_as_r_and_pandas_write_it(tmp_path):
     table.write_text('"","orig.ident","seurat_clusters"\n"c1","s1","3"\n')
     with pytest.raises(ACTINNInputError, match="more than two columns"):
         read_clusters(table, ["c1"])
+
+
+def test_read_clusters_reads_as_the_labels_reader_does(tmp_path):
+    """Clusters are read by the one reader of two-column text: gzipped, ids
+    quoted as pandas quotes them, CSV or tab-separated alike."""
+    import gzip
+    path = tmp_path / "clusters.txt.gz"
+    path.write_bytes(gzip.compress(b'"c2"\t"7"\n"c1"\t3\n'))
+    assert read_clusters(path, ["c1", "c2"]).tolist() == ["3", "7"]
+    path.write_bytes(gzip.compress(b'"",leiden\n"c1","1, 2"\n'))
+    assert read_clusters(path, ["c1"]).tolist() == ["1, 2"]

@@ -12,11 +12,11 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
-from deepchem_actinn.io.labels import has_label
+from deepchem_actinn.io.cell_labels import cell_positions, has_label
 from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                  gene_candidates,
                                                  species_warning)
-from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
+from deepchem_actinn.voting import MIN_VOTE_PROBABILITY, check_share
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,9 @@ def annotate(adata,
     when it holds counts, else ``.raw``, else a counts layer
     (``layers['counts']``), else an :class:`ACTINNInputError` saying what
     was found. Gene identifiers come from ``var_names`` or whichever string
-    column of ``var`` matches the model's genes best.
+    column of ``var`` matches the model's genes best (for counts in
+    ``.raw`` of X's very genes, a column X's ``var`` has and raw's lacks
+    too, as symbols added after ``adata.raw = adata.copy()``).
 
     Parameters
     ----------
@@ -88,7 +90,7 @@ def annotate(adata,
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
-        Prefix of the keys written.
+        Prefix of the keys written (a non-empty str).
     majority_voting, hierarchy, vote_min_probability, remove_ambient:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
@@ -114,7 +116,7 @@ def annotate(adata,
     ...                              load_tabula_muris_sample)
     >>> train, test = load_tabula_muris_sample()
     >>> model = ACTINNAnnotator(max_epochs=2, n_networks=1).fit(
-    ...     train.X, train.var_names, train.obs["cell_type"])
+    ...     train.X, train.var_names, train.obs["cell_type"], train.obs_names)
     >>> result = annotate(test, model)
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
@@ -122,6 +124,12 @@ def annotate(adata,
     _refuse_backed(
         adata, "stream the file with annotator.predict_file(path) "
         "(actinn predict does)")
+    if not isinstance(key_added, str) or not key_added:
+        raise ACTINNInputError(
+            "key_added must be a non-empty str, the prefix of the keys "
+            "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
+            (key_added,))
+    check_share(vote_min_probability, "vote_min_probability")
     annotator = _fitted(annotator)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
@@ -134,7 +142,7 @@ def annotate(adata,
                            allow_non_integer=allow_non_integer,
                            source="AnnData",
                            expm1_hint=True)
-    column, genes = _query_genes(annotator, chosen)
+    column, genes = _query_genes(annotator, chosen, adata)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
                                genes,
@@ -176,7 +184,11 @@ def train(adata,
         The reference, cells x genes.
     labels: str or sequence of str, default "cell_type"
         An ``obs`` column holding each cell's type, one type per cell in
-        row order, or a pandas Series indexed by cell id (matched by id).
+        row order, or a pandas Series indexed by cell id (matched by id;
+        one indexed as the cells are, as the ``obs`` column itself, is in
+        row order, repeated cell ids and all). Matching by id refuses
+        ``obs_names`` that repeat (two samples concatenated without
+        ``index_unique``), naming them: a column's name needs no ids.
     layer, use_raw, allow_non_integer:
         Where the counts are, as in :func:`annotate`.
     labelled_only: bool, default False
@@ -197,7 +209,8 @@ def train(adata,
     ------
     ACTINNInputError
         No such ``obs`` column (the message lists them), cells without a
-        label (naming them), or no counts found.
+        label (naming them), cell ids a Series cannot be matched by, or no
+        counts found.
 
     Examples
     --------
@@ -223,11 +236,16 @@ def train(adata,
     elif isinstance(labels,
                     pd.Series) and not isinstance(labels.index, pd.RangeIndex):
         # by cell id, as fit matches a Series (cells it lacks: no label)
-        values = pd.Series(labels.to_numpy(dtype=object),
-                           index=labels.index.astype(str))
-        if not values.index.is_unique:
-            raise ACTINNInputError("the labels name some cells more than once")
-        values = values.reindex(adata.obs_names.astype(str))
+        column = (labels.name if isinstance(labels.name, str) and
+                  labels.name in adata.obs.columns else None)
+        where = cell_positions(
+            labels.index, adata.obs_names, "labels", "obs_names",
+            "" if column is None else "; or pass the name of the obs "
+            "column, %r: a column is taken in row order, needing no cell "
+            "ids" % column)
+        matched = np.full(len(where), None, dtype=object)
+        matched[where >= 0] = labels.to_numpy(dtype=object)[where[where >= 0]]
+        values = pd.Series(matched, index=adata.obs_names)
     else:
         given_labels = list(labels)
         if len(given_labels) != adata.n_obs:
@@ -366,7 +384,7 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
             "AnnData: %s is a Dask array; majority voting, a hierarchy and "
             "remove_ambient need the query in memory (adata.to_memory())" %
             chosen.description)
-    column, genes = _query_genes(annotator, chosen)
+    column, genes = _query_genes(annotator, chosen, adata)
     result = predict_dask(annotator,
                           chosen.matrix,
                           genes,
@@ -380,17 +398,28 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
     return result
 
 
-def _query_genes(annotator: ACTINNAnnotator,
-                 chosen: CountsSource) -> Tuple[str, List[str]]:
+def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
+                 adata) -> Tuple[str, List[str]]:
     """The query's gene identifiers that match the model's genes best (their
     column's name and the names), saying when they are not ``var_names``
-    or are capitalised as another species writes gene symbols."""
-    candidates = gene_candidates(chosen.var.index, chosen.var)
+    or are capitalised as another species writes gene symbols. Counts in
+    ``.raw`` of X's genes (``adata.raw = adata.copy()``) may be matched
+    through a column X's var has and raw's lacks (symbols added after)."""
+    var, borrowed = chosen.var, []
+    if chosen.description == ".raw.X" and adata.var_names.equals(var.index):
+        borrowed = [c for c in adata.var.columns if c not in var.columns]
+        var = var.copy()
+        for name in borrowed:  # by position: the same genes in one order
+            var[name] = adata.var[name].to_numpy()
+    candidates = gene_candidates(var.index, var)
     column, matched = choose_gene_column(annotator.genes_, candidates,
                                          annotator.min_overlap)
     if column != "var_names":
-        logger.info("matched genes through %s (%d of the model's %d genes)",
-                    column, matched, len(annotator.genes_))
+        logger.info(
+            "matched genes through %s%s (%d of the model's %d genes)", column,
+            " (X's var: .raw holds the same genes)"
+            if column in ["var['%s']" % c for c in borrowed] else "", matched,
+            len(annotator.genes_))
     species = species_warning(annotator.genes_, candidates[column])
     if species:
         logger.warning("%s", species)

@@ -5,26 +5,28 @@ header ``cellname<TAB>celltype`` that ACTINN's ``predicted_label.txt``
 starts with, or under a header with an empty first field, as pandas writes
 an unnamed index (``adata.obs["cell_type"].to_csv(path, sep="\t")``).
 :data:`LABEL_HEADER` is ACTINN's header, spelled once here for the readers
-and the writers. The cells' ids and labels as the rest of the package takes
-them (:func:`as_cell_ids`, :func:`label_names`) are checked here too.
+and the writers. :func:`read_pairs` reads every two-column text file of
+the package (labels, clusters, a type hierarchy) by one set of rules. The
+cells' ids and labels as the rest of the package takes them are checked in
+:mod:`deepchem_actinn.io.cell_labels`.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
 import os
 import re
 from pathlib import Path
-from typing import (Any, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array, existing, open_text
+from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
+    as_cell_ids, cell_positions, has_label, label_names)
 from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
                                     type_names)
 from deepchem_actinn.types import PathLike, Strings
@@ -122,36 +124,30 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     ids: List[str] = []
     types: List[str] = []
     n_fields = 2
-    try:
-        with open_text(p) as fh:
-            for lineno, given, line, empty_first in _rows(fh, p):
-                fields = [f.strip() for f in given]
-                if not ids and (tuple(fields[:2]) == LABEL_HEADER or
-                                (empty_first and len(fields) == 2 and
-                                 fields[1])):
-                    n_fields = len(fields)
-                    continue
-                if not ids and empty_first and len(fields) > 2:
-                    raise ACTINNInputError(
-                        "%s: a table of %d columns (%s), not cell id<TAB>cell "
-                        "type: name the column of cell types (%s)" %
-                        (p, len(fields), examples(fields, 4), COLUMN_HINT))
-                if not ids and len(fields) > n_fields:
-                    raise ACTINNInputError(
-                        "%s: line %d holds %d fields (%s), not cell id<TAB>"
-                        "cell type: if it is a table under a header, name the "
-                        "column of cell types (%s)" %
-                        (p, lineno, len(fields), examples(fields,
-                                                          4), COLUMN_HINT))
-                if len(fields) != n_fields or not all(fields[:2]):
-                    raise ACTINNInputError(
-                        "%s: line %d: expected cell id<TAB>cell type (or "
-                        "cell id,cell type), got %r" % (p, lineno, line[:80]))
-                ids.append(fields[0])
-                types.append(given[1])  # spaces and all, for type_names
-    except (OSError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: cannot read it as text (%s)" %
-                               (p, err)) from err
+    for lineno, given, line in read_pairs(p, "cell id<TAB>cell type"):
+        fields = [f.strip() for f in given]
+        empty_first = given[0] == ""  # pandas' header over no index name
+        if not ids and (tuple(fields[:2]) == LABEL_HEADER or
+                        (empty_first and len(fields) == 2 and fields[1])):
+            n_fields = len(fields)
+            continue
+        if not ids and empty_first and len(fields) > 2:
+            raise ACTINNInputError(
+                "%s: a table of %d columns (%s), not cell id<TAB>cell type: "
+                "name the column of cell types (%s)" %
+                (p, len(fields), examples(fields, 4), COLUMN_HINT))
+        if not ids and len(fields) > n_fields:
+            raise ACTINNInputError(
+                "%s: line %d holds %d fields (%s), not cell id<TAB>cell type: "
+                "if it is a table under a header, name the column of cell "
+                "types (%s)" %
+                (p, lineno, len(fields), examples(fields, 4), COLUMN_HINT))
+        if len(fields) != n_fields or not all(fields[:2]):
+            raise ACTINNInputError(
+                "%s: line %d: expected cell id<TAB>cell type (or cell id,cell "
+                "type), got %r" % (p, lineno, line[:80]))
+        ids.append(fields[0])
+        types.append(given[1])  # spaces and all, for type_names
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
     types = type_names(types, str(p))
@@ -271,30 +267,62 @@ def _headless(table: pd.DataFrame) -> Optional[str]:
             (head_id, head_type, NO_COLUMN_HINT))
 
 
-def _rows(lines: Iterable[str],
-          p: Path) -> Iterator[Tuple[int, List[str], str, bool]]:
-    """``(line number, fields, line, first field empty)`` of the non-blank
-    lines of the file ``p``, split at tabs, or at commas when the first
-    such line holds a comma and no tab, by the csv module's rules
-    (:func:`~deepchem_actinn.labels.split_fields`: a field in quotes may
-    hold the separator and doubled quotes, as pandas writes them). The
-    first field is empty (not blank) under pandas' and R's headers over an
-    unnamed index (``\tcell_type``, ``,cell_type``, ``"","cell_type"``)."""
-    numbered = ((n, line.rstrip("\r\n")) for n, line in enumerate(lines, 1))
-    numbered = ((n, line) for n, line in numbered if line.strip())
-    first = next(numbered, None)
-    if first is None:
-        return
-    rest = itertools.chain([first], numbered)
-    separator = "," if "\t" not in first[1] and "," in first[1] else "\t"
-    for n, line in rest:
+def read_pairs(path: PathLike,
+               what: str,
+               comments: bool = False) -> List[Tuple[int, List[str], str]]:
+    """The non-blank lines of a text file of ``what`` lines (two columns,
+    such as ``"cell<TAB>cluster"``), each as ``(line number, fields,
+    line)``: the one reader of labels, clusters and hierarchy files.
+
+    Lines are split at tabs, or at commas when the first of them holds a
+    comma and no tab (CSV, as R and pandas write it), by the csv module's
+    rules (:func:`~deepchem_actinn.labels.split_fields`: ``"c1"`` is
+    ``c1``); fields keep their spaces. A gzipped file is read gunzipped,
+    whatever its name; a byte-order mark is dropped. With ``comments``, a
+    line that starts with ``#`` and holds no tab is skipped.
+
+    Raises
+    ------
+    ACTINNInputError
+        No such file, a directory, text that is not UTF-8, or a quoted
+        field that is not closed (naming the file and line).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.io.labels import read_pairs
+    >>> path = os.path.join(tempfile.mkdtemp(), "clusters.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write('"","leiden"\\n"c1","3"\\n')
+    >>> read_pairs(path, "cell,cluster")
+    [(1, ['', 'leiden'], '"","leiden"'), (2, ['c1', '3'], '"c1","3"')]
+    """
+    p = existing(path)
+    if p.is_dir():
+        raise ACTINNInputError("%s: a directory, not a file of %s lines" %
+                               (p, what))
+    try:
+        with open_text(p) as fh:
+            lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(fh, 1)]
+    except (OSError, EOFError, UnicodeDecodeError):
+        raise ACTINNInputError(
+            "%s: not a text file of %s lines (it is not UTF-8 text: binary "
+            "or UTF-16?)" % (p, what)) from None
+    lines = [(n, line) for n, line in lines if line.strip()]
+    if comments:
+        lines = [(n, line)
+                 for n, line in lines
+                 if not line.lstrip().startswith("#") or "\t" in line]
+    comma = bool(lines) and "\t" not in lines[0][1] and "," in lines[0][1]
+    rows = []
+    for n, line in lines:
         try:
-            fields = split_fields(line, separator)
+            rows.append((n, split_fields(line, "," if comma else "\t"), line))
         except csv.Error:
             raise ACTINNInputError("%s: line %d: a quoted field is not closed "
                                    "(%s): got %r" %
                                    (p, n, QUOTING_HINT, line[:80])) from None
-        yield (n, fields, line, bool(fields) and fields[0] == "")
+    return rows
 
 
 def labels_from(labels: Union[pd.Series, PathLike],
@@ -303,8 +331,10 @@ def labels_from(labels: Union[pd.Series, PathLike],
                 column: Optional[str] = None) -> Tuple[pd.Series, str]:
     """Cell-type labels given as CellTypist and scanpy users give them: a
     labels file (:func:`read_labels`), or the name of an ``obs`` column of
-    the h5ad file ``data`` (read with anndata, the matrix left on disk); a
-    file of that name comes first.
+    the h5ad file ``data`` (read with anndata, the matrix left on disk),
+    whose cells it labels in row order (:func:`match_labels` needs no cell
+    ids for them, which may repeat). A file of that name comes first, with
+    a warning where ``data``'s ``obs`` has the column too.
 
     Parameters
     ----------
@@ -357,6 +387,8 @@ def labels_from(labels: Union[pd.Series, PathLike],
         return found, found.attrs["source"]
     if data is None or os.path.isfile(labels):
         found = read_labels(labels)
+        if data is not None:
+            _say_a_column_is_passed_over(labels, data, format)
         return found, found.attrs["source"]
     from deepchem_actinn.io.formats import path_and_format
     p, fmt = path_and_format(data, format)
@@ -382,8 +414,28 @@ def labels_from(labels: Union[pd.Series, PathLike],
                                      dtype=object),
                       name="cell_type",
                       dtype=object)
+    # the file's own cells, in row order: match_labels needs no ids for them
+    found.attrs["rows"] = (len(obs), np.flatnonzero(given))
     named = "%s obs[%r]" % (p, column)
     return _sourced(found, named), named
+
+
+def _say_a_column_is_passed_over(name: PathLike, data: PathLike,
+                                 format: Optional[str]) -> None:
+    """Warn when the labels file ``name`` shares its name with an ``obs``
+    column of the h5ad file ``data``, which it is read in place of."""
+    try:
+        from deepchem_actinn.io.formats import path_and_format
+        from deepchem_actinn.io.h5ad import h5ad_obs
+        p, fmt = path_and_format(data, format)
+        passed_over = fmt == "h5ad" and str(name) in h5ad_obs(p).columns
+    except (ACTINNInputError, OSError, KeyError):
+        return  # no obs to take a column from
+    if passed_over:
+        logger.warning(
+            "%s: read as a labels file (a file of the name comes first), "
+            "though %s's obs has a column %r too: to take the column, rename "
+            "or move the file", name, p, str(name))
 
 
 def _sourced(labels: pd.Series, source: str) -> pd.Series:
@@ -392,85 +444,12 @@ def _sourced(labels: pd.Series, source: str) -> pd.Series:
     return labels
 
 
-def has_label(values: pd.Series) -> np.ndarray:
-    """Which cells of a labels column have one: no value, an empty one
-    (which a labels file refuses) or the text of a missing one
-    (:data:`MISSING_LABELS`) is none.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from deepchem_actinn.io.labels import has_label
-    >>> has_label(pd.Series(["B cell", None, " ", "nan", "T cell"])).tolist()
-    [True, False, False, False, True]
-    """
-    text = values.astype(str).str.strip()
-    return (values.notna() & ~text.isin(MISSING_LABELS)).to_numpy(dtype=bool)
-
-
-def as_cell_ids(cell_ids: Optional[Sequence],
-                n_cells: int,
-                start: int = 0) -> np.ndarray:
-    """Cell ids as an object array of str (``"0"``, ``"1"``, ... when
-    None, numbered from ``start``), refusing a count that is not the
-    matrix's.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.io.labels import as_cell_ids
-    >>> as_cell_ids(None, 2).tolist(), as_cell_ids(None, 2, start=5).tolist()
-    (['0', '1'], ['5', '6'])
-    """
-    ids = np.asarray([str(i) for i in range(start, start + n_cells)]
-                     if cell_ids is None else [str(c) for c in cell_ids],
-                     dtype=object)
-    if len(ids) != n_cells:
-        raise ACTINNInputError("%d cells but %d cell ids" % (n_cells, len(ids)))
-    return ids
-
-
-def label_names(labels: Any, cell_ids: Optional[Any] = None) -> np.ndarray:
-    """The reference labels as an object array of str, one per cell: in
-    row order, or matched to ``cell_ids`` by id for a pandas Series indexed
-    by every one of them in another order (string ids, no repeats); missing
-    labels (None, NaN, empty, or the text of one: :func:`has_label`)
-    are refused, naming the cells; names are stripped of surrounding
-    spaces, as a labels file's are.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from deepchem_actinn.io.labels import label_names
-    >>> label_names(pd.Series({"c2": "T", "c1": "B"}), ["c1", "c2"]).tolist()
-    ['B', 'T']
-    >>> label_names(["B", None], ["c1", "c2"])
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: 1 reference cell has no label (None, NaN, empty or 'nan'): c2; label every cell, or leave the unlabelled ones out
-    """
-    if isinstance(labels, pd.Series) and cell_ids is not None:
-        index = labels.index.astype(str)
-        ids = pd.Index([str(c) for c in cell_ids])
-        # text ids: an object index in pandas 2, a str one in pandas 3
-        if (pd.api.types.is_string_dtype(labels.index.dtype) and
-                index.is_unique and ids.is_unique and ids.isin(index).all() and
-                not index.equals(ids)):
-            labels = pd.Series(list(labels), index=index,
-                               dtype=object).reindex(ids)
-    values = pd.Series(list(labels), dtype=object)
-    missing = np.flatnonzero(~has_label(values))
-    if len(missing):
-        names = ([str(cell_ids[i]) for i in missing]
-                 if cell_ids is not None else ["row %d" % i for i in missing])
-        raise ACTINNInputError(
-            "%s no label (None, NaN, empty or 'nan'): %s; label every cell, "
-            "or leave the unlabelled ones out" % (counted(
-                len(missing), "reference cell", "has/have"), examples(names)))
-    return np.asarray([str(t).strip() for t in values], dtype=object)
-
-
-#: What :func:`match_labels` suggests for unlabelled reference cells.
-TRAINING_HINT = " (CLI: --labelled-only trains on the labelled cells alone)"
+#: What :func:`match_labels` suggests for unlabelled reference cells, in
+#: Python's words and the command line's: the command line drops the
+#: ``CLI:`` (``cli._in_command_words``), its message ending in
+#: ``(--labelled-only trains on the labelled cells alone)``.
+TRAINING_HINT = (" (Python: labelled_only=True) (CLI: --labelled-only trains "
+                 "on the labelled cells alone)")
 
 
 def match_labels(cell_ids: Strings,
@@ -479,7 +458,10 @@ def match_labels(cell_ids: Strings,
                  missing: str = "error",
                  missing_hint: str = TRAINING_HINT,
                  cells_of: str = "the matrix") -> np.ndarray:
-    """Align labels to the cells of a matrix by cell id.
+    """Align labels to the cells of a matrix by cell id (or in row order,
+    for labels indexed by the cell ids as they are or taken from an ``obs``
+    column of the matrix's own file by :func:`labels_from`: cell ids that
+    repeat are refused only where they are matched by id).
 
     By default every cell must have a label. With ``missing="drop"``, cells
     without one are allowed: they get ``None``, so that
@@ -539,28 +521,22 @@ def match_labels(cell_ids: Strings,
         labels = read_labels(labels)
     ids = pd.Index(as_str_array(cell_ids), dtype=object)
     known = pd.Index(as_str_array(labels.index), dtype=object)
-    if not ids.is_unique:
-        twice = repeated(ids)
-        raise ACTINNInputError(
-            "%s: %s more than once in %s, so labels matched by cell id "
-            "cannot tell those cells apart: %s; make the cell ids unique "
-            "(e.g. AnnData.obs_names_make_unique(), then label the new ids)" %
-            (labels_path, counted(len(twice), "cell id",
-                                  "appears/appear"), cells_of, examples(twice)))
-    if not known.is_unique:
-        twice = repeated(known)
-        raise ACTINNInputError(
-            "%s: %s more than once, e.g. %s" %
-            (labels_path, counted(len(twice), "cell id",
-                                  "appears/appear"), examples(twice)))
-    unlabelled = pd.unique(ids[~ids.isin(known)])
-    n_cells = len(pd.unique(ids))
+    n_rows, rows = labels.attrs.get("rows", (-1, None))
+    if n_rows == len(ids) and (ids[rows] == known).all():
+        where = np.full(len(ids), -1)  # an obs column of the cells' own file
+        where[rows] = np.arange(len(rows))
+        extra = known[:0]
+    else:
+        where = cell_positions(known, ids, labels_path, cells_of)
+        extra = known[~known.isin(ids)]
+    unlabelled = ids[where < 0]  # ids repeat in an obs column's rows alone
+    n_cells = len(ids)
     if not len(known):
         raise ACTINNInputError("%s: no labels" % labels_path)
-    if len(ids) and not known.isin(ids).any():
+    if len(ids) and len(extra) == len(known):
         raise ACTINNInputError(
-            "%s: none of its %s is a cell of %s: it names cells such as %s, "
-            "%s %s; the two must use the same cell ids" %
+            "%s: none of its %s is a cell of %s: it names cells such as %s; "
+            "the cells of %s are %s; the two must use the same cell ids" %
             (labels_path, counted(len(known), "cell id"), cells_of,
              examples(known), cells_of, examples(pd.unique(ids))))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
@@ -572,7 +548,6 @@ def match_labels(cell_ids: Strings,
         raise ACTINNInputError(
             "%s: %d of %d cells have no label, e.g. %s%s" %
             (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))
-    extra = known[~known.isin(ids)]
     if len(extra) and labels.attrs.get("table"):
         # a metadata table of a whole atlas: its other cells are not these
         logger.info("%s: %d of its %d cells are not in %s (left out)",
@@ -586,9 +561,7 @@ def match_labels(cell_ids: Strings,
             "%s: %s not in %s, e.g. %s%s" %
             (labels_path, counted(len(extra), "labelled cell",
                                   "is/are"), cells_of, examples(extra), header))
-    values = pd.Series(type_names(as_str_array(labels.to_numpy()), labels_path),
-                       index=known,
-                       dtype=object)  # as a labels file's are read
-    matched = values.reindex(ids).to_numpy(dtype=object, copy=True)
-    matched[pd.isna(matched)] = None
-    return matched
+    values = np.asarray(
+        type_names(as_str_array(labels.to_numpy()), labels_path) + [None],
+        dtype=object)  # as a labels file's are read
+    return values[where]  # -1: the None after them
