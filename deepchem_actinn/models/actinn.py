@@ -284,12 +284,7 @@ class ACTINNModel(TorchModel):
         >>> sorted(scores)
         ['accuracy_score']
         """
-        if not bool(np.any(np.asarray(dataset.w) != 0)):
-            raise ValueError(
-                "every cell of the dataset has weight 0, so there is nothing "
-                "to score: it was made without labels (to_numpy_dataset(adata"
-                ", labels, label_key=None) makes a query); evaluate a dataset "
-                "with its cells' labels")
+        checks.refuse_unlabelled(dataset, to="score")
         checks.check_class_ids(dataset.y, self.n_classes)
         return super().evaluate(
             dataset,

@@ -397,15 +397,19 @@ def refuse_nonfinite(dataset: Any) -> None:
             [str(i) for i in ids])))
 
 
-def refuse_unlabelled(dataset: Any) -> None:
-    """Refuse to fit a dataset whose every weight is 0: DeepChem gives a
-    dataset made without labels y = 0 and w = 0, and training on it would
-    only shrink the weights by weight decay, with a loss of 0.
+def refuse_unlabelled(dataset: Any, to: str = "learn") -> None:
+    """Refuse to fit (or score) a dataset whose every weight is 0: DeepChem
+    gives a dataset made without labels y = 0 and w = 0; training on it
+    would only shrink the weights by weight decay, with a loss of 0, and a
+    score of it would only count the cells predicted as class 0.
 
     Parameters
     ----------
     dataset: dc.data.Dataset
-        The training data.
+        The training (or scored) data.
+    to: str, default "learn"
+        ``"learn"`` (``fit``) or ``"score"`` (``evaluate``), for the
+        message.
 
     Raises
     ------
@@ -415,6 +419,7 @@ def refuse_unlabelled(dataset: Any) -> None:
     if not bool(np.any(np.asarray(dataset.w) != 0)):
         raise ValueError(
             "every cell of the dataset has weight 0, so there is nothing to "
-            "learn: it was made without labels (to_numpy_dataset(adata, "
-            "labels, label_key=None) makes a query); make the training "
-            "dataset with its cells' labels")
+            "%s: it was made without labels (to_numpy_dataset(adata, labels, "
+            "label_key=None) makes a query); %s with its cells' labels" %
+            (to, "make the training dataset"
+             if to == "learn" else "evaluate a dataset"))
