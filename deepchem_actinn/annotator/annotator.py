@@ -253,9 +253,11 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         genes: sequence of str
             Gene names, one per column.
         labels: sequence of str
-            Cell-type name of each cell, in row order; a pandas Series
-            indexed by every one of ``cell_ids`` (string ids, no repeats) is
-            matched to them by id. Every cell needs one.
+            Cell-type name of each cell, in row order. A pandas Series with
+            an index of its own is matched to ``cell_ids`` by id when they
+            are given (a cell whose id it lacks is refused, naming it), and
+            taken in row order when they are not, as scikit-learn takes
+            ``y``. Every cell needs one.
         cell_ids: sequence of str, optional
             Cell ids, one per row, for error messages (and the labels).
         progress: callable, optional
