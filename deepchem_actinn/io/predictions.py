@@ -59,20 +59,6 @@ EXTRA_COLUMNS = (("over_clustering", "clusters"), ("majority_voting",
 PROBABILITY_SLACK = 1e-6
 
 
-def line_breaks(values: Strings) -> np.ndarray:
-    """Whether each value holds a line break (``\\n`` or ``\\r``), which
-    a line of a prediction file cannot hold.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.io.predictions import line_breaks
-    >>> line_breaks(["c1", "c\\n2", "c\\r3", "c\\t4"]).tolist()
-    [False, True, True, False]
-    """
-    return np.array(["\n" in v or "\r" in v for v in map(str, values)],
-                    dtype=bool)
-
-
 def refuse_unwritable(values: Strings,
                       source: Any,
                       what: str = "cell id") -> None:
@@ -96,8 +82,8 @@ def refuse_unwritable(values: Strings,
     deepchem_actinn.errors.ACTINNInputError: query.h5ad: 1 cell id holds a line break, which the prediction files cannot hold (one line per cell): 'cell\\ntwo'; rename the cells
     """
     values = [str(v) for v in values]
-    bad = np.flatnonzero(line_breaks(values))
-    if len(bad):
+    bad = [i for i, v in enumerate(values) if "\n" in v or "\r" in v]
+    if bad:
         raise ACTINNInputError(
             "%s: %s a line break, which the prediction files cannot hold "
             "(one line per cell): %s; rename the cells" %
@@ -123,16 +109,13 @@ def _column_text(values: Any, target: Path, what: str) -> List[str]:
         return list(text.ravel())
     if array.dtype.kind in "iub":
         return list(array.astype(str).ravel())
-    return _strings(["" if _missing(v) else v for v in array.ravel()], what,
-                    target)
-
-
-def _missing(value: Any) -> bool:
-    """Whether a value is missing (None, NaN, ``pd.NA``): an empty field."""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # an array-like value is not missing
-        return False
+    return _strings(
+        [
+            "" if v is None or v is pd.NA or v != v else v  # NaN != NaN
+            for v in array.ravel()
+        ],
+        what,
+        target)
 
 
 def annotation_columns(result: Any) -> Dict[str, Any]:
@@ -177,9 +160,11 @@ class PredictedLabelWriter:
     ``unassigned_reason`` after it (:data:`~deepchem_actinn.io.REASON_HEADER`:
     why each cell is ``Unassigned``, empty for a cell given a type); then
     the ``extra`` columns, in the order given (:meth:`write_annotation`
-    gives :data:`EXTRA_COLUMNS`). The file appears under its name only when
+    gives :data:`~deepchem_actinn.io.predictions.EXTRA_COLUMNS`). The file
+    appears under its name only when
     the ``with`` block ends without an exception. A value holding a line
-    break is refused (:func:`refuse_unwritable`).
+    break is refused
+    (:func:`~deepchem_actinn.io.predictions.refuse_unwritable`).
 
     Parameters
     ----------
@@ -318,7 +303,7 @@ class PredictedLabelWriter:
     def write_annotation(self, result: Any) -> None:
         """Append an :class:`~deepchem_actinn.Annotation`: its cells, labels,
         confidences, reasons (when a rule marked cells) and the
-        :data:`EXTRA_COLUMNS` it fills."""
+        :data:`~deepchem_actinn.io.predictions.EXTRA_COLUMNS` it fills."""
         self.write(result.cell_ids,
                    result.cell_types,
                    result.confidence,
@@ -433,8 +418,8 @@ def read_predictions(path: PathLike) -> pd.DataFrame:
     """A ``predicted_label.txt`` as a DataFrame (all columns as str, an
     empty field missing), as ``actinn report`` reads it.
 
-    Type names are read as :func:`~deepchem_actinn.labels.type_names` reads
-    a labels file's (``celltype`` and ``majority_voting``); a type may be
+    Type names (``celltype`` and ``majority_voting``) are read as a labels
+    file's are (:func:`~deepchem_actinn.labels.type_name`); a type may be
     named ``NA`` or ``None``.
 
     Raises
@@ -563,7 +548,7 @@ def check_probabilities(values: np.ndarray,
                         noun: str = "a value") -> np.ndarray:
     """Refuse a table of probabilities (rows x cells) where a cell's column
     holds NaN, infinity or text (read as NaN), or a value outside [0, 1]
-    (beyond :data:`PROBABILITY_SLACK`, rounding), naming ``what`` and the
+    (beyond 1e-6, which is rounding), naming ``what`` and the
     cells; the values, those within the slack put back into [0, 1].
 
     Examples
