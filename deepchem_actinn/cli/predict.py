@@ -2,8 +2,9 @@
 
 Three ways to the same files:
 
-- streaming (the default): the query is read and annotated chunk by chunk,
-  so memory is bounded by ``--chunk-size``;
+- streaming (the default): the query is read and annotated chunk by chunk
+  (``ACTINNAnnotator.predict_file``), so memory is bounded by
+  ``--chunk-size``;
 - ``--scheduler ADDRESS``: the chunks are annotated on a dask.distributed
   cluster (:func:`deepchem_actinn.distributed.predict_file_dask`) and come
   back in the query's order;
@@ -11,6 +12,10 @@ Three ways to the same files:
   ``--remove-ambient``): the query is read at once and annotated by one
   ``ACTINNAnnotator.predict``, since voting needs the whole query's
   neighbour graph and the ambient RNA's profile is the whole query's.
+
+Every way writes ``predicted_label.txt`` with one writer
+(:mod:`deepchem_actinn.io.predictions`), and a query whose cell ids a line
+cannot hold is refused before any work.
 
 The outputs (``predicted_label.txt``, its record ``prediction.json``, with
 ``-op`` ``predicted_probabilities.txt``, with voting ``clusters.txt``) are
