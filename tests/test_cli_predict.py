@@ -12,7 +12,7 @@ import pytest
 
 from deepchem_actinn import ACTINNAnnotator
 from deepchem_actinn.cli import build_parser, main
-from deepchem_actinn.errors import examples
+from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.hierarchy import BUNDLED_HIERARCHY
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
@@ -941,3 +941,63 @@ def test_whole_and_chunked_writers_write_the_same_reasons(model, tmp_path):
         for directory in (whole, chunks):
             (directory / "predicted_label.txt").unlink()
             directory.rmdir()
+
+
+@pytest.mark.parametrize("command", ["stream", "whole", "run"])
+def test_a_cell_id_no_line_can_hold_is_refused_before_any_work(
+        model, tmp_path, capsys, command):
+    """A cell id holding a line break: refused at the start, naming the
+    query file and the cell, on every path (it was refused only as the
+    streaming writer met it, naming neither; the whole-query writer wrote a
+    quoted field over two lines, which read_labels then refused)."""
+    _, test = load_tabula_muris_sample(upper_case_genes=False)
+    query = test[:60].copy()
+    query.obs_names = ["cell\ntwo"] + list(query.obs_names[1:])
+    path = tmp_path / "odd.h5ad"
+    query.write_h5ad(path)
+    out = tmp_path / "out"
+    if command == "run":
+        code = main(["run", *TRAIN, "-ts", str(path), "-o", str(out), *QUICK])
+    else:
+        code = predict(model, path, out,
+                       *(["--remove-ambient"] if command == "whole" else []))
+    assert code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: %s: 1 cell id holds a line break, which the prediction files "
+        "cannot hold (one line per cell): 'cell\\ntwo'; rename the cells\n" %
+        path)
+    assert not out.exists()
+
+
+def test_predict_file_reads_cells_as_rows_as_predict_does(
+        model, tmp_path, caplog):
+    """predict_file, as read and fit_file, takes orientation=; by default
+    the axis holding the model's genes holds the genes, as actinn predict
+    finds them. A layout forced the wrong way is refused naming the file."""
+    _, test = load_tabula_muris_sample(upper_case_genes=False)
+    path = tmp_path / "cells_by_genes.csv"
+    test[:120].to_df().to_csv(path)
+    annotator = ACTINNAnnotator.load(model, device="cpu")
+    expected = annotator.predict(test.X[:120], test.var_names,
+                                 test.obs_names[:120])
+    for orientation in (None, "cells_by_genes"):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="deepchem_actinn"):
+            parts = list(
+                annotator.predict_file(path,
+                                       chunk_size=50,
+                                       orientation=orientation))
+        assert [len(p) for p in parts] == [50, 50, 20]
+        # decided (and said) once, not by each reading pass
+        assert caplog.text.count("reading it as cells by genes") == (orientation
+                                                                     is None)
+        np.testing.assert_array_equal(
+            np.concatenate([p.cell_types for p in parts]), expected.cell_types)
+    with pytest.raises(ACTINNInputError) as err:
+        list(annotator.predict_file(path, orientation="genes_by_cells"))
+    assert str(err.value).startswith("%s: the query's genes do not match the "
+                                     "model's: 0 of the model's" % path)
+    # the command line takes the same path, and writes what it gives
+    assert predict(model, path, tmp_path / "out", "-q") == 0
+    table = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    assert table["celltype"].tolist() == list(expected.cell_types)

@@ -462,3 +462,52 @@ def test_the_linear_member_is_scored_on_the_workers(annotator, client, sample):
                          test.var_names,
                          test.obs_names,
                          unassigned=True))
+
+
+def test_cells_as_rows_are_told_by_the_models_genes(annotator, client, sample,
+                                                    tmp_path):
+    """As predict_file: with no orientation and no expected genes, the axis
+    holding the model's genes is taken for genes."""
+    import pandas as pd
+    _, test = sample
+    path = tmp_path / "cells_as_rows.csv"
+    pd.DataFrame(test.X[:300].toarray(),
+                 index=test.obs_names[:300],
+                 columns=test.var_names).to_csv(path)
+    chunks = list(predict_file_dask(annotator, path, client, chunk_size=200))
+    assert [len(c) for c in chunks] == [200, 100]
+    local = list(annotator.predict_file(path, chunk_size=200))
+    for mine, theirs in zip(chunks, local):
+        np.testing.assert_array_equal(mine.cell_types, theirs.cell_types)
+
+
+def test_the_query_genes_are_said_as_predict_file_says_them(
+        annotator, client, sample, tmp_path, caplog):
+    """One function chooses the query's gene column on every path, and says
+    it once, alike: here a var column, at INFO."""
+    import logging
+
+    _, test = sample
+    query = test[:200].copy()
+    query.var["symbol"] = list(query.var_names)
+    query.var_names = ["ENSMUSG%05d" % i for i in range(query.n_vars)]
+    path = tmp_path / "by_symbol.h5ad"
+    query.write_h5ad(path)
+
+    def said(run):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="deepchem_actinn"):
+            run()
+        return [(r.levelname, r.getMessage())
+                for r in caplog.records
+                if "matched genes through" in r.getMessage()]
+
+    on_cluster = said(
+        lambda: list(predict_file_dask(annotator, path, client, 100)))
+    assert on_cluster == said(
+        lambda: list(annotator.predict_file(path, chunk_size=100)))
+    assert on_cluster == [
+        ("INFO", "%s: matched genes through var['symbol'] (%d of "
+         "the model's %d genes)" %
+         (path, len(annotator.genes_), len(annotator.genes_)))
+    ]

@@ -14,8 +14,8 @@ fitted state declared below, which ``fit``, ``fit_file`` and ``load`` set.
 """
 import logging
 import os
-from typing import (Any, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Any, Dict, Iterable, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 import scipy.sparse as sp
@@ -449,11 +449,14 @@ class AnnotatorPrediction(AnnotatorInspection):
                      allow_non_integer: bool = False,
                      *,
                      layer: Optional[str] = None,
-                     use_raw: Optional[bool] = None) -> Iterator[Annotation]:
+                     use_raw: Optional[bool] = None,
+                     orientation: Optional[str] = None) -> Iterator[Annotation]:
         """Annotate a query file chunk by chunk, without reading it whole.
 
         Genes are matched through whichever identifier column of the file
-        matches the model's genes best.
+        matches the model's genes best (said once, as every prediction path
+        says it); a query that shares too few of them is refused, naming
+        the file.
 
         Parameters
         ----------
@@ -475,16 +478,36 @@ class AnnotatorPrediction(AnnotatorInspection):
             h5ad only: read the counts from ``layers[layer]`` or
             (``use_raw=True``) ``.raw.X``; ``use_raw=False`` insists on
             ``X``. By default as :func:`deepchem_actinn.io.read` chooses.
+        orientation: str, optional
+            CSV/TSV only: ``"genes_by_cells"`` (genes as rows, ACTINN's
+            layout) or ``"cells_by_genes"`` (cells as rows). By default the
+            axis that holds more of the model's genes is taken for genes,
+            as :func:`deepchem_actinn.io.read` does given
+            ``expected_genes``.
 
         Yields
         ------
         Annotation
             One per chunk, in file order.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from deepchem_actinn import ACTINNAnnotator
+        >>> from deepchem_actinn import load_tabula_muris_sample
+        >>> train, test = load_tabula_muris_sample()
+        >>> annotator = ACTINNAnnotator(max_epochs=1, n_networks=1).fit(
+        ...     train.X, train.var_names, train.obs["cell_type"])
+        >>> path = os.path.join(tempfile.mkdtemp(), "cells_by_genes.csv")
+        >>> test[:50].to_df().to_csv(path)  # cells as rows
+        >>> [len(chunk) for chunk in annotator.predict_file(path,
+        ...                                                 chunk_size=20)]
+        [20, 20, 10]
         """
-        from deepchem_actinn.io import iter_cell_chunks, read_var
+        from deepchem_actinn.io import iter_cell_chunks
         from deepchem_actinn.io.stream import settle_counts_matrix
-        from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                         gene_candidates)
+        from deepchem_actinn.preprocessing.genes import (query_file_genes,
+                                                         query_orientation)
         self._check_fitted()
         layer, use_raw = settle_counts_matrix(
             path,
@@ -492,29 +515,26 @@ class AnnotatorPrediction(AnnotatorInspection):
             layer=layer,
             use_raw=use_raw,
             allow_non_integer=allow_non_integer)
-        var = read_var(path,
-                       format,
-                       upper_case_genes,
-                       layer=layer,
-                       use_raw=use_raw,
-                       allow_non_integer=allow_non_integer)
-        candidates = gene_candidates(var.index, var)
-        column, matched = choose_gene_column(self.genes_, candidates,
-                                             self.min_overlap)
-        if column != "var_names":
-            logger.warning(
-                "matched genes through %s (%d of the model's %d "
-                "genes)", column, matched, len(self.genes_))
+        options: Dict[str, Any] = dict(layer=layer,
+                                       use_raw=use_raw,
+                                       allow_non_integer=allow_non_integer,
+                                       orientation=query_orientation(
+                                           path, format, orientation,
+                                           self.genes_))
+        column, genes = query_file_genes(self.genes_,
+                                         path,
+                                         format,
+                                         self.min_overlap,
+                                         upper_case_genes=upper_case_genes,
+                                         **options)
         chunks = iter_cell_chunks(path,
                                   chunk_size,
                                   format,
                                   upper_case_genes=upper_case_genes,
-                                  layer=layer,
-                                  use_raw=use_raw,
-                                  allow_non_integer=allow_non_integer)
+                                  **options)
         try:
-            yield from self.iter_predict(prefetch(chunks), candidates[column],
-                                         unassigned, threshold, column, True)
+            yield from self.iter_predict(prefetch(chunks), genes, unassigned,
+                                         threshold, column, True)
         except ACTINNCellError as err:
             raise err.in_file(path) from None
 

@@ -2,8 +2,9 @@
 
 Three ways to the same files:
 
-- streaming (the default): the query is read and annotated chunk by chunk,
-  so memory is bounded by ``--chunk-size``;
+- streaming (the default): the query is read and annotated chunk by chunk
+  (``ACTINNAnnotator.predict_file``), so memory is bounded by
+  ``--chunk-size``;
 - ``--scheduler ADDRESS``: the chunks are annotated on a dask.distributed
   cluster (:func:`deepchem_actinn.distributed.predict_file_dask`) and come
   back in the query's order;
@@ -11,6 +12,10 @@ Three ways to the same files:
   ``--remove-ambient``): the query is read at once and annotated by one
   ``ACTINNAnnotator.predict``, since voting needs the whole query's
   neighbour graph and the ambient RNA's profile is the whole query's.
+
+Every way writes ``predicted_label.txt`` with one writer
+(:mod:`deepchem_actinn.io.predictions`), and a query whose cell ids a line
+cannot hold is refused before any work.
 
 The outputs (``predicted_label.txt``, its record ``prediction.json``, with
 ``-op`` ``predicted_probabilities.txt``, with voting ``clusters.txt``) are
@@ -90,40 +95,34 @@ def _whole_query_options(args, cell_ids,
     return options
 
 
-def _match_genes(args, annotator, var) -> Tuple[str, List[str]]:
+def _query_genes(args, annotator, var) -> Tuple[str, List[str]]:
     """The query identifier column that matches the model's genes best, and
-    its names; a query that matches too few is refused naming its file."""
-    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                     gene_candidates)
-    candidates = gene_candidates(var.index, var)
-    try:  # the summary says which column, and how many genes it found
-        column, _ = choose_gene_column(annotator.genes_, candidates,
-                                       annotator.min_overlap)
-    except ACTINNInputError as err:
-        raise ACTINNInputError(
-            "%s: %s" % (args.test_set, _as_spelled(args, annotator) or err)) \
-            from None
-    return column, candidates[column]
+    its names (:func:`~deepchem_actinn.preprocessing.genes.query_genes`,
+    said as every prediction path says it); a query that matches too few
+    is refused naming its file, its names as the file spells them."""
+    from deepchem_actinn.preprocessing.genes import query_file_genes
+    return query_file_genes(annotator.genes_,
+                            args.test_set,
+                            args.test_format,
+                            annotator.min_overlap,
+                            upper_case_genes=not args.keep_gene_case,
+                            var=var,
+                            **value_options(args),
+                            **_query_options(args, annotator))
 
 
-def _as_spelled(args, annotator) -> Optional[ACTINNInputError]:
-    """The refusal of a query's genes with its names as the file spells
-    them (the readers upper-case them unless ``--keep-gene-case``; a
-    message showing the query's names upper-cased beside the model's as
-    written would read as two species); None when they were not changed."""
-    if args.keep_gene_case:
-        return None
-    from deepchem_actinn.io import read_var
-    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                     gene_candidates)
-    var = read_var(args.test_set, args.test_format, False,
-                   **_query_options(args, annotator))
-    try:
-        choose_gene_column(annotator.genes_, gene_candidates(var.index, var),
-                           annotator.min_overlap)
-    except ACTINNInputError as err:
-        return err
-    return None  # not met: matching ignores case
+def refuse_unwritable_ids(args, expected_genes: Sequence[str]) -> None:
+    """Refuse, before any work, a query whose cell ids the prediction
+    files cannot hold (a line break in one), naming its file and the
+    cells (:func:`~deepchem_actinn.io.predictions.refuse_unwritable`)."""
+    from deepchem_actinn.io import read_cell_ids
+    from deepchem_actinn.io.predictions import refuse_unwritable
+    with file_role("test"):
+        cells = read_cell_ids(
+            args.test_set, args.test_format,
+            **orientation_options(args.test_orientation,
+                                  expected_genes=expected_genes))
+    refuse_unwritable(cells, args.test_set)
 
 
 def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
@@ -135,35 +134,6 @@ def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
     if matrix:
         options.update(query_matrix(args))
     return options
-
-
-def _raw_gene_names(args, annotator, column: str) -> List[str]:
-    """The query's gene identifiers as the file spells them (before
-    upper-casing), for telling the species by the names' case; none for
-    ACTINN's own h5 format written upper-case (``actinn format`` upper-cases
-    every name by default, as the original ACTINN did: its case tells
-    nothing)."""
-    from deepchem_actinn.io import read_var
-    from deepchem_actinn.io.formats import path_and_format
-    from deepchem_actinn.preprocessing.genes import gene_case_style
-    try:
-        var = read_var(args.test_set, args.test_format, False,
-                       **_query_options(args, annotator))
-    except ACTINNInputError:
-        return []
-    if column == "var_names":
-        names = [str(g) for g in var.index]
-    else:
-        name = column[len("var['"):-len("']")]
-        names = [str(g) for g in var[name]] if name in var.columns else []
-    fmt = path_and_format(args.test_set, args.test_format)[1]
-    if fmt == "actinn_h5" and gene_case_style(names) == "upper":
-        logger.info(
-            "%s: its gene names are all upper case, as actinn format writes "
-            "them, so their case cannot tell the query's species: make sure "
-            "it is the model's", args.test_set)
-        return []
-    return names
 
 
 class _Outputs:
@@ -193,33 +163,9 @@ class _Outputs:
         ``clusters.txt``."""
         import pandas as pd
 
-        from deepchem_actinn.io import (CONFIDENCE_HEADER, LABEL_HEADER,
-                                        REASON_HEADER)
-        from deepchem_actinn.io.writers import format_confidence
-        frame = pd.DataFrame({
-            LABEL_HEADER[0]: result.cell_ids,
-            LABEL_HEADER[1]: result.cell_types,
-            CONFIDENCE_HEADER: format_confidence(result.confidence)
-        })
-        if result.unassigned_reason is not None:  # as PredictedLabelWriter
-            frame[REASON_HEADER] = np.asarray(result.unassigned_reason,
-                                              dtype=object)
-        clusters = getattr(result, "clusters", None)
-        if clusters is not None:
-            frame["over_clustering"] = np.asarray(clusters)
-        voted = getattr(result, "majority_cell_types", None)
-        if voted is not None:
-            frame["majority_voting"] = np.asarray(voted)
-        levels = getattr(result, "levels", None)
-        if levels is not None:
-            frame["level"] = np.asarray(levels)
-        fractions = getattr(result, "ambient_fraction", None)
-        if fractions is not None:
-            frame["ambient_fraction"] = np.round(np.asarray(fractions), 4)
-        frame.to_csv(self.directory / LABEL_FILE,
-                     sep="\t",
-                     index=False,
-                     lineterminator="\n")
+        from deepchem_actinn.io import PredictedLabelWriter
+        with PredictedLabelWriter(self.directory / LABEL_FILE) as writer:
+            writer.write_annotation(result)
         table = getattr(result, "cluster_table", None)
         if self.args.majority_voting:
             if table is None:
@@ -236,11 +182,10 @@ class _Outputs:
         self.write_probabilities()
 
 
-def _chunks(args, annotator, column: str,
-            genes: List[str]) -> Generator[Any, None, None]:
-    """The query's annotations chunk by chunk, here or on a cluster."""
-    from deepchem_actinn.io import iter_cell_chunks
-    from deepchem_actinn.io.prefetch import prefetch
+def _chunks(args, annotator) -> Generator[Any, None, None]:
+    """The query's annotations chunk by chunk, here
+    (``ACTINNAnnotator.predict_file``) or on a cluster
+    (:func:`~deepchem_actinn.distributed.predict_file_dask`)."""
     upper = not args.keep_gene_case
     if args.scheduler:
         from deepchem_actinn.distributed import (predict_file_dask,
@@ -273,19 +218,16 @@ def _chunks(args, annotator, column: str,
                                          **value_options(args),
                                          **_query_options(args, annotator))
         return
-    chunks = prefetch(
-        iter_cell_chunks(args.test_set,
-                         args.chunk_size,
-                         args.test_format,
-                         upper_case_genes=upper,
-                         **value_options(args),
-                         **_query_options(args, annotator)))
-    yield from annotator.iter_predict(chunks,
-                                      genes,
-                                      args.unassigned,
-                                      args.threshold,
-                                      gene_column=column,
-                                      checked=True)
+    yield from annotator.predict_file(args.test_set,
+                                      args.test_format,
+                                      args.chunk_size,
+                                      upper_case_genes=upper,
+                                      unassigned=args.unassigned,
+                                      threshold=args.threshold,
+                                      **value_options(args),
+                                      **query_matrix(args),
+                                      orientation=_query_options(
+                                          args, annotator)["orientation"])
 
 
 @contextlib.contextmanager
@@ -314,25 +256,22 @@ def _stream(args, annotator, outputs: _Outputs,
             summary: PredictionSummary) -> str:
     """Annotate chunk by chunk, writing labels as they come; returns the
     gene column used."""
-    from deepchem_actinn.io import PredictedLabelWriter, n_cells, read_var
-    var = read_var(args.test_set, args.test_format, not args.keep_gene_case,
-                   **_query_options(args, annotator))
-    column, genes = _match_genes(args, annotator, var)
+    from deepchem_actinn.io import PredictedLabelWriter, n_cells
     bar = Progress(args.quiet,
                    total=n_cells(args.test_set, args.test_format,
                                  **_query_options(args, annotator, False)),
                    unit="cells",
                    desc="annotating",
                    unit_scale=True)
+    column = "var_names"
     try:
         # closing: a stop mid-run (Ctrl-C, SIGTERM) ends the reading
         # thread and closes the query file here, not at interpreter exit
         with PredictedLabelWriter(outputs.directory / LABEL_FILE) as writer, \
-                contextlib.closing(_chunks(args, annotator, column,
-                                           genes)) as results:
+                contextlib.closing(_chunks(args, annotator)) as results:
             for result in results:
-                writer.write(result.cell_ids, result.cell_types,
-                             result.confidence, result.unassigned_reason)
+                writer.write_annotation(result)
+                column = result.gene_column
                 summary.add(result.cell_types, result.genes_missing,
                             *_rule_facts(result))
                 outputs.keep_probabilities(result)
@@ -352,7 +291,7 @@ def _whole(args, annotator, outputs: _Outputs,
                  upper_case_genes=not args.keep_gene_case,
                  **value_options(args),
                  **_query_options(args, annotator))
-    column, genes = _match_genes(args, annotator, adata.var)
+    column, genes = _query_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)
     result = annotator.predict(adata.X,
                                genes,
@@ -408,8 +347,8 @@ def predict_and_write(args,
                               tmp / LABEL_FILE, trained))
     from deepchem_actinn.io.formats import path_and_format
     h5ad = path_and_format(args.test_set, args.test_format)[1] == "h5ad"
-    summary.log(annotator.genes_, _raw_gene_names(args, annotator, column),
-                matched_by(column, h5ad),
+    # (the query's genes were said as they were matched: query_genes)
+    summary.log(annotator.genes_, [], matched_by(column, h5ad),
                 [str(out_dir / n) for n in reversed(names)])
 
 
@@ -422,6 +361,7 @@ def cmd_predict(args) -> None:
     check_query_files(args, annotator.type_names, annotator.genes_)
     settle_orientation(args, "test", expected_genes=annotator.genes_)
     refuse_empty_query(args, annotator.genes_)
+    refuse_unwritable_ids(args, annotator.genes_)
     from deepchem_actinn.io.formats import path_and_format
     if path_and_format(args.test_set, args.test_format)[1] == "h5ad":
         check_query_counts(args)  # before its genes: its matrix decides them
@@ -484,6 +424,7 @@ def cmd_run(args) -> None:
         args, None if labels is None else sorted({str(t) for t in labels}),
         list(reference))
     refuse_empty_query(args, list(reference))
+    refuse_unwritable_ids(args, list(reference))
     check_query_counts(args)
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))

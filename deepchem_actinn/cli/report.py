@@ -6,61 +6,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from deepchem_actinn.cli.common import matrix_options
-from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
-from deepchem_actinn.io._common import existing
+from deepchem_actinn.errors import ACTINNInputError, counted, examples
+from deepchem_actinn.io.predictions import (  # noqa: F401 (report's reader)
+    check_probabilities, read_predictions, read_probabilities)
 
 logger = logging.getLogger("deepchem_actinn")
-
-
-def read_predictions(path: str):
-    """A ``predicted_label.txt`` as a DataFrame (all columns as str).
-
-    Raises
-    ------
-    ACTINNInputError
-        If the file cannot be read or does not start with the
-        ``cellname<TAB>celltype`` header.
-    """
-    import pandas as pd
-
-    from deepchem_actinn.io import LABEL_HEADER
-    existing(path)
-    try:
-        # a type may be named "NA" or "None": only an empty field is missing
-        frame = pd.read_csv(path,
-                            sep="\t",
-                            dtype=str,
-                            keep_default_na=False,
-                            na_values=[""])
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: cannot read predictions (%s)" %
-                               (path, err)) from None
-    if tuple(frame.columns[:2]) != LABEL_HEADER:
-        raise ACTINNInputError(
-            "%s is not a predicted_label.txt: its header is %s, expected "
-            "%s" %
-            (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
-    twice = repeated(frame[LABEL_HEADER[0]])
-    if twice:
-        raise ACTINNInputError(
-            "%s: %s more than once (%s); the report matches "
-            "cells by id, so give the query unique cell ids (anndata: "
-            "obs_names_make_unique) and predict again" %
-            (path, counted(len(twice), "cell",
-                           "appears/appear"), examples(twice)))
-    blank = frame[LABEL_HEADER[1]].isna().to_numpy()
-    if blank.any():
-        raise ACTINNInputError(
-            "%s: %s no predicted label: %s" %
-            (path, counted(int(blank.sum()), "cell", "has/have"),
-             examples(frame[LABEL_HEADER[0]].to_numpy()[blank])))
-    from deepchem_actinn.labels import type_names
-    for column in (LABEL_HEADER[1], "majority_voting"):  # as -l's are read
-        if column in frame.columns:
-            given = frame[column].notna().to_numpy()
-            frame.loc[given, column] = type_names(frame.loc[given, column],
-                                                  "%s %s" % (path, column))
-    return frame
 
 
 def predictions_file(path: str) -> str:
@@ -96,15 +46,15 @@ def _confidence(args, frame) -> np.ndarray:
 
 
 def _stated_confidence(args, frame) -> Optional[np.ndarray]:
-    """The predictions' ``confidence`` column, checked, or None."""
+    """The predictions' ``confidence`` column, checked (numbers, in [0,
+    1]), or None."""
     import pandas as pd
     if "confidence" not in frame.columns:
         return None
     values = pd.to_numeric(frame["confidence"], errors="coerce")
-    _refuse_not_numbers(
+    return check_probabilities(
         values.to_numpy(dtype=float)[None, :], frame[frame.columns[0]],
-        "%s's confidence column" % args.predictions)
-    return values.to_numpy(dtype=float)
+        "%s's confidence column" % args.predictions)[0]
 
 
 def _probabilities(args, frame, required: bool):
@@ -112,8 +62,6 @@ def _probabilities(args, frame, required: bool):
     beside the predictions, and the file's path: a DataFrame, types x the
     predictions' cells, checked to go with them. Without either, an error
     (``required``) or ``(None, "")``."""
-    import pandas as pd
-
     from deepchem_actinn.cli.outputs import PROBABILITY_FILE
     cells = frame[frame.columns[0]].to_numpy()
     source = args.probabilities
@@ -128,38 +76,16 @@ def _probabilities(args, frame, required: bool):
                 "it with -op)" % (args.predictions, PROBABILITY_FILE))
         source = str(beside)
         logger.info("confidence from %s", source)
-    existing(source)
-    try:
-        # the type names as text: "01" and "1" stay two types, "NA" a name
-        # (dtype={0: str} does not reach a column read as the index)
-        proba = pd.read_csv(source,
-                            sep="\t",
-                            dtype={0: str},
-                            keep_default_na=False,
-                            na_values=[""])
-        proba = proba.set_index(proba.columns[0])
-        from deepchem_actinn.labels import type_name
-        proba.index = [type_name(t) for t in proba.index]
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: cannot read probabilities (%s)" %
-                               (source, err)) from None
     found = "" if args.probabilities else " (found beside %s)" % (
         args.predictions)
+    proba = read_probabilities(source, source + found)
     missing = set(cells) - set(proba.columns)
     if missing:
         raise ACTINNInputError(
             "%s%s lacks %d of the predicted cells (expected: types as rows, "
             "cells as columns, as predict -op writes)" %
             (source, found, len(missing)))
-    if not proba.index.is_unique:
-        raise ACTINNInputError(
-            "%s%s names a type twice: %s" %
-            (source, found, examples(proba.index[proba.index.duplicated()])))
     proba = proba[cells].copy()
-    text = [c for c in proba.columns if proba[c].dtype.kind not in "iuf"]
-    if text:  # only those columns: converting all of them is slow
-        proba[text] = proba[text].apply(pd.to_numeric, errors="coerce")
-    _refuse_not_numbers(proba.to_numpy(dtype=float), cells, source + found)
     _check_same_run(
         proba, frame[frame.columns[1]].to_numpy(), source + found,
         args.predictions,
@@ -207,29 +133,18 @@ def _voted_confidence(args, frame, own: np.ndarray) -> Tuple[np.ndarray, str]:
     return confidence, words
 
 
-def _refuse_not_numbers(values: np.ndarray, cells: np.ndarray,
-                        what: str) -> None:
-    """Refuse a table (rows x cells) whose column of a cell holds NaN,
-    infinity or text (read as NaN), naming the cells."""
-    bad = ~np.isfinite(values).all(axis=0)
-    if bad.any():
-        raise ACTINNInputError(
-            "%s: %s a value that is not a number (NaN, empty, text), e.g. %s" %
-            (what, counted(int(bad.sum()), "cell",
-                           "has/have"), examples(np.asarray(cells)[bad])))
-
-
 def _check_same_run(proba,
                     labels: np.ndarray,
                     source: str,
                     predictions: str,
                     levels: Optional[np.ndarray] = None) -> None:
-    """Refuse probabilities (types x cells) under which a cell given a
-    reference type did not hold it as its most probable type: they were
-    written by another run (a file left beside re-written predictions).
-    Cells given a parent type (``levels`` other than ``"type"``) are not
-    checked: a parent that is itself a reference type is given for its
-    children's summed probability.
+    """Refuse probabilities (types x cells) that have no row for a type
+    some cells were given, or under which a cell given a reference type did
+    not hold it as its most probable type: they were written by another
+    run (a file left beside re-written predictions). Cells given a parent
+    type (``levels`` other than ``"type"``) are not checked: a parent that
+    is itself a reference type is given for its children's summed
+    probability, and another has no row.
 
     Examples
     --------
@@ -245,10 +160,26 @@ def _check_same_run(proba,
     Traceback (most recent call last):
     ...
     deepchem_actinn.errors.ACTINNInputError: p.txt does not go with l.txt: in it, 1 of the cells given a type hold another as more probable (e.g. c1); were both written by the same run? Pass -pr with that run's file
+    >>> _check_same_run(proba, np.array(["B", "T"]), "p.txt", "l.txt",
+    ...                 np.array(["type", "parent"]))
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: p.txt does not go with l.txt: it has no row for B, which 1 cell was given; were both written by the same run? Pass -pr with that run's file
     """
+    from deepchem_actinn.confidence import UNASSIGNED
     rows = {t: i for i, t in enumerate(proba.index.astype(str))}
     own = (np.ones(len(labels), dtype=bool)
            if levels is None else np.asarray(levels) == "type")
+    lacking = [
+        label for label, mine in zip(labels, own)
+        if mine and label != UNASSIGNED and label not in rows
+    ]
+    if lacking:
+        raise ACTINNInputError(
+            "%s does not go with %s: it has no row for %s, which %s given; "
+            "were both written by the same run? Pass -pr with that run's "
+            "file" % (source, predictions, examples(sorted(
+                set(lacking))), counted(len(lacking), "cell", "was/were")))
     cells = np.flatnonzero(
         [label in rows and mine for label, mine in zip(labels, own)])
     values = proba.to_numpy(dtype=float)

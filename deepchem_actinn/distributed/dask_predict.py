@@ -398,8 +398,9 @@ def predict_file_dask(
         As in :func:`~deepchem_actinn.io.iter_cell_chunks`.
     orientation, expected_genes:
         How a CSV/TSV query is laid out, as in
-        :func:`~deepchem_actinn.io.iter_cell_chunks` (``actinn predict``
-        passes the model's genes, so cells-as-rows files are detected).
+        :meth:`ACTINNAnnotator.predict_file`: by default the axis holding
+        more of ``expected_genes`` (the model's genes unless given) holds
+        the genes; decided once, here, for every task.
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     max_in_flight: int, optional
@@ -432,11 +433,11 @@ def predict_file_dask(
     >>> sizes
     [400, 400, 200]
     """
-    from deepchem_actinn.io import read_cell_ids, read_var
+    from deepchem_actinn.io import read_cell_ids
     from deepchem_actinn.io.readers import check_cell_ids
     from deepchem_actinn.io.stream import settle_counts_matrix
-    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                     gene_candidates)
+    from deepchem_actinn.preprocessing.genes import (query_file_genes,
+                                                     query_orientation)
     client = _client(client)
     if int(chunk_size) < 1:
         raise ACTINNInputError("chunk_size must be at least 1, got %r" %
@@ -448,28 +449,26 @@ def predict_file_dask(
                                           layer=layer,
                                           use_raw=use_raw,
                                           allow_non_integer=allow_non_integer)
-    read_options: Dict[str,
-                       Any] = dict(format=format,
-                                   upper_case_genes=upper_case_genes,
-                                   layer=layer,
-                                   use_raw=use_raw,
-                                   allow_non_integer=allow_non_integer,
-                                   orientation=orientation,
-                                   expected_genes=None if expected_genes is None
-                                   else [str(g) for g in expected_genes])
-    var = read_var(path, **read_options)
-    candidates = gene_candidates(var.index, var)
-    column, _ = choose_gene_column(annotator.genes_, candidates,
-                                   annotator.min_overlap)
-    annotator.gene_positions(candidates[column])  # logs missing genes once
-    cell_ids = read_cell_ids(path,
-                             format,
-                             orientation=orientation,
-                             expected_genes=read_options["expected_genes"])
+    # a CSV/TSV query's layout, decided once: the tasks read it as given
+    orientation = query_orientation(
+        path, format, orientation,
+        annotator.genes_ if expected_genes is None else expected_genes)
+    read_options: Dict[str, Any] = dict(format=format,
+                                        upper_case_genes=upper_case_genes,
+                                        layer=layer,
+                                        use_raw=use_raw,
+                                        allow_non_integer=allow_non_integer,
+                                        orientation=orientation)
+    column, genes = query_file_genes(annotator.genes_,
+                                     path,
+                                     min_overlap=annotator.min_overlap,
+                                     **read_options)
+    annotator.gene_positions(genes)  # logs missing genes once
+    cell_ids = read_cell_ids(path, format, orientation=orientation)
     check_cell_ids(cell_ids, path)  # the tasks read parts, and do not
     total = len(cell_ids)
     window = int(max_in_flight or max(2, 2 * sum(client.nthreads().values())))
-    return _stream(client, annotator, candidates[column], column, path, total,
+    return _stream(client, annotator, genes, column, path, total,
                    int(chunk_size), read_options, unassigned, threshold, window)
 
 

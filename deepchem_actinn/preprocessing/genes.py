@@ -4,17 +4,17 @@ A query's genes are matched to a model's (or a fitted gene filter's) by
 name, case-insensitively, as ACTINN does (``Cd3e`` matches ``CD3E``), and
 Ensembl ids regardless of their version suffix (``ENSMUSG00000000001.4``
 matches ``ENSMUSG00000000001`` and ``.3``: one gene in two annotation
-releases). When a
-query carries several identifiers per gene (10x ``gene_ids`` and symbols,
-h5ad ``var`` columns), the column that matches best is used. Genes the query
-lacks get position -1 (their values are set to zero) and are reported once,
-through the package's logger; a query sharing fewer than ``min_overlap`` of
-the model's genes is refused with the overlap figures, since predicting with
-unmatched genes gives one constant label for every cell.
-
-Matching ignores case, so a human query (``CD3E``) matches a mouse model
-(``Cd3e``) without an error; :func:`species_warning` tells it from how the
-names are capitalised.
+releases). When a query carries several identifiers per gene (10x
+``gene_ids`` and symbols, h5ad ``var`` columns), the column that matches
+best is used (:func:`query_genes`, which every prediction path calls).
+Genes the query lacks get position -1 (their values are set to zero) and
+are reported once, through the package's logger; a query sharing fewer than
+``min_overlap`` of the model's genes is refused with the overlap figures,
+since predicting with unmatched genes gives one constant label for every
+cell. Matching ignores case, so a human query (``CD3E``) matches a mouse
+model (``Cd3e``) without an error;
+:func:`~deepchem_actinn.preprocessing.gene_names.species_warning` tells it
+from how the names are capitalised.
 
 The form in which two names are compared is
 :func:`~deepchem_actinn.io.genes.gene_key` (upper case, an Ensembl id without
@@ -22,105 +22,29 @@ its version). It is defined in :mod:`deepchem_actinn.io.genes`, the lowest
 layer that needs it (the readers drop repeated genes by it, and tell a file's
 layout from its gene names), and used from there by everything here. Genes
 that are one gene by it cannot be told apart by any model:
-:func:`refuse_repeated_genes` refuses them in a reference (fitting an
-annotator or a gene filter) and in a saved annotator.
+:func:`~deepchem_actinn.preprocessing.gene_names.refuse_repeated_genes`
+refuses them in a reference (fitting an annotator or a gene filter) and in a
+saved annotator.
 """
 import logging
 import math
-import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, counted, examples
+from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.io.genes import gene_key
+from deepchem_actinn.preprocessing.gene_names import (  # noqa: F401
+    gene_case_style, r_name, refuse_repeated_genes, renamed_by_r,
+    repeated_genes, species_warning)
 
 logger = logging.getLogger(__name__)
 
 
 def _keys(names: Iterable) -> List[str]:
     return [gene_key(n) for n in names]
-
-
-def repeated_genes(genes: Iterable) -> List[str]:
-    """The gene names that are one gene by the matching rule
-    (:func:`~deepchem_actinn.preprocessing.genes.gene_key`: ignoring case
-    and an Ensembl version), each group as its spellings joined by ``/``, in the order of
-    their first appearance.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import repeated_genes
-    >>> repeated_genes(["Actb", "ENSMUSG00000000001.4", "ACTB", "Cd3e",
-    ...                 "ENSMUSG00000000001.5"])
-    ['Actb/ACTB', 'ENSMUSG00000000001.4/ENSMUSG00000000001.5']
-    >>> repeated_genes(["Cd3e", "Cd3e"]), repeated_genes(["Cd3e", "Cd3d"])
-    (['Cd3e'], [])
-    """
-    spellings: Dict[str, List[str]] = {}
-    for name in genes:
-        spellings.setdefault(gene_key(name), []).append(str(name))
-    return [
-        "/".join(dict.fromkeys(names))
-        for names in spellings.values()
-        if len(names) > 1
-    ]
-
-
-def refuse_repeated_genes(genes: Iterable,
-                          damaged: Optional[str] = None) -> None:
-    """Refuse gene names of which two are one gene by the matching rule
-    (:func:`~deepchem_actinn.preprocessing.genes.repeated_genes`): a model
-    gene must name one column of a query,
-    and one column must not feed two model genes.
-
-    Parameters
-    ----------
-    genes: sequence of str
-        A reference's (or a gene filter's, or a saved annotator's) genes.
-    damaged: str, optional
-        The saved file the names were read from: the message then says the
-        file is damaged (training never writes such names) rather than how
-        to mend a reference.
-
-    Raises
-    ------
-    ACTINNInputError
-        Naming the genes that collide, each group as its spellings.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
-    >>> refuse_repeated_genes(["Actb", "Cd3e"])
-    >>> refuse_repeated_genes(["ENSMUSG00000000001.4", "Cd3e",
-    ...                        "ENSMUSG00000000001.5"])
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: 1 gene is named more than once (names are compared ignoring case and an Ensembl version): ENSMUSG00000000001.4/ENSMUSG00000000001.5; keep one of each (the version your queries use) or make them unique
-    """
-    twice = repeated_genes(genes)
-    if not twice:
-        return
-    found = (
-        "%s more than once (names are compared ignoring case and an "
-        "Ensembl version): %s" %
-        (counted(len(twice), "gene", "is named/are named"), examples(twice)))
-    versions_only = len({str(g).upper() for g in genes}) == len(list(genes))
-    if damaged is not None and versions_only:
-        # trained before versions were compared: not damaged, but unsafe
-        raise ACTINNInputError(
-            "%s: trained on two Ensembl versions of %s (%s), which this "
-            "version refuses: one query column would feed both; retrain it "
-            "on a reference holding one version of each" %
-            (damaged, counted(len(twice), "gene"), examples(twice)))
-    if damaged is not None:
-        raise ACTINNInputError(
-            "%s is damaged: %s; a model gene names one column" %
-            (damaged, found))
-    raise ACTINNInputError(
-        "%s; keep one of each (the version your queries use) or make them "
-        "unique" % found)
 
 
 def choose_gene_column(model_genes: Sequence[str],
@@ -319,6 +243,174 @@ def gene_candidates(var_names: Sequence[str],
     return candidates
 
 
+def query_genes(
+    model_genes: Sequence[str],
+    var: pd.DataFrame,
+    min_overlap: float = 0.5,
+    *,
+    source: Optional[str] = None,
+    spelled: Optional[Callable[[], Optional[pd.DataFrame]]] = None
+) -> Tuple[str, List[str]]:
+    """The query's gene identifiers to match a model's genes by, chosen
+    and said alike by every prediction path (``predict_file``,
+    ``annotate``, ``predict_file_dask``, ``actinn predict``): the column
+    (:func:`gene_candidates`) that holds most of them
+    (:func:`choose_gene_column`), logged (INFO) when not ``var_names``; a
+    warning for names capitalised as another species writes gene symbols
+    (:func:`~deepchem_actinn.preprocessing.gene_names.species_warning`).
+
+    Parameters
+    ----------
+    model_genes: sequence of str
+        The model's genes.
+    var: pandas.DataFrame
+        The query's genes: indexed by their names, its text columns other
+        identifiers (an AnnData's ``var``, or
+        :func:`~deepchem_actinn.io.read_var`'s).
+    min_overlap: float, default 0.5
+        Smallest share of the model's genes the chosen column must hold.
+    source: str, optional
+        The query's file, which the messages then start with.
+    spelled: callable, optional
+        Where ``var``'s names were upper-cased, a function giving them as
+        the file spells them (a ``var`` as well), or None where their case
+        tells nothing; called only when needed: for the species warning
+        and for a refusal, which shows the names as spelled. By default
+        ``var``'s names are taken as spelled.
+
+    Returns
+    -------
+    (column, names): tuple of (str, list of str)
+        The column's name (``"var_names"`` or ``"var['<column>']"``) and
+        its identifiers, one per gene of ``var``; an
+        :class:`~deepchem_actinn.ACTINNInputError` (naming ``source``) if
+        none holds ``min_overlap`` of the model's genes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from deepchem_actinn.preprocessing.genes import query_genes
+    >>> var = pd.DataFrame({"symbol": ["CD3E", "MS4A1"]},
+    ...                    index=["ENSG1", "ENSG2"])
+    >>> query_genes(["CD3E", "MS4A1"], var)
+    ("var['symbol']", ['CD3E', 'MS4A1'])
+    """
+    candidates = gene_candidates(var.index, var)
+    prefix = "" if source is None else "%s: " % source
+    try:
+        column, matched = choose_gene_column(model_genes, candidates,
+                                             min_overlap)
+    except ACTINNInputError as err:
+        as_spelled = None if spelled is None else spelled()
+        shown: Any = err
+        if as_spelled is not None:
+            try:  # the names as the file spells them, not upper-cased
+                choose_gene_column(
+                    model_genes, gene_candidates(as_spelled.index, as_spelled),
+                    min_overlap)
+            except ACTINNInputError as spelled_err:
+                shown = spelled_err
+        raise ACTINNInputError("%s%s", prefix, shown) from None
+    if column != "var_names":
+        logger.info("%smatched genes through %s (%d of the model's %d genes)",
+                    prefix, column, matched, len(model_genes))
+    names: Optional[Sequence[str]] = candidates[column]
+    if spelled is not None and gene_case_style(model_genes) is not None:
+        as_spelled = spelled()
+        names = None if as_spelled is None else gene_candidates(
+            as_spelled.index, as_spelled).get(column)
+    species = species_warning(model_genes, names) if names else None
+    if species:
+        logger.warning("%s%s", prefix, species)
+    return column, candidates[column]
+
+
+def query_file_genes(model_genes: Sequence[str],
+                     path: Any,
+                     format: Optional[str] = None,
+                     min_overlap: float = 0.5,
+                     *,
+                     upper_case_genes: bool = True,
+                     var: Optional[pd.DataFrame] = None,
+                     **read_options: Any) -> Tuple[str, List[str]]:
+    """:func:`query_genes` for a query file: its ``var`` read
+    (:func:`~deepchem_actinn.io.read_var`, unless given, as read with
+    ``upper_case_genes``), its names as the file spells them read again
+    when needed. An ACTINN HDF5 file whose names are all upper case, as
+    ``actinn format`` writes them, says nothing of its species.
+
+    ``read_options`` are :func:`~deepchem_actinn.io.read_var`'s
+    (``layer``, ``use_raw``, ``allow_non_integer``, ``orientation``,
+    ``expected_genes``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.preprocessing.genes import query_file_genes
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("gene,c1,c2\\nCd3e,3,0\\nMs4a1,0,1\\n")
+    >>> query_file_genes(["Cd3e", "Ms4a1"], path)
+    ('var_names', ['CD3E', 'MS4A1'])
+    """
+    from deepchem_actinn.io import read_var
+    from deepchem_actinn.io.formats import path_and_format
+    if var is None:
+        var = read_var(path, format, upper_case_genes, **read_options)
+
+    def spelled() -> Optional[pd.DataFrame]:
+        try:
+            names = var if not upper_case_genes else read_var(
+                path, format, False, **read_options)
+        except ACTINNInputError:
+            return None
+        if (path_and_format(path, format)[1] == "actinn_h5" and
+                gene_case_style(names.index) == "upper"):
+            logger.info(
+                "%s: its gene names are all upper case, as actinn format "
+                "writes them, so their case cannot tell the query's species: "
+                "make sure it is the model's", path)
+            return None
+        return names
+
+    return query_genes(model_genes,
+                       var,
+                       min_overlap,
+                       source=str(path),
+                       spelled=spelled)
+
+
+def query_orientation(path: Any, format: Optional[str],
+                      orientation: Optional[str],
+                      model_genes: Sequence[str]) -> Optional[str]:
+    """The layout of a CSV/TSV query, decided once (when not given) by the
+    axis that holds more of the model's genes, so that the readers after it
+    take it as given and the choice is said once; ``orientation`` as it is
+    for other formats (whose readers refuse one).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from deepchem_actinn.preprocessing.genes import query_orientation
+    >>> path = os.path.join(tempfile.mkdtemp(), "counts.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("cell,Cd3e,Ms4a1\\nc1,3,0\\n")
+    >>> query_orientation(path, None, None, ["CD3E", "MS4A1"])
+    'cells_by_genes'
+    """
+    from deepchem_actinn.io.content import reading
+    from deepchem_actinn.io.formats import FORMAT_WORDS, path_and_format
+    from deepchem_actinn.io.text import SEPARATORS, text_orientation
+    p, fmt = path_and_format(path, format)
+    if fmt not in SEPARATORS:
+        return orientation
+    with reading(p, FORMAT_WORDS[fmt]):
+        return text_orientation(p,
+                                fmt,
+                                orientation,
+                                expected_genes=[str(g) for g in model_genes])
+
+
 def gene_positions(reference: Sequence[str],
                    query: Sequence[str],
                    min_overlap: float = 0.0,
@@ -412,48 +504,6 @@ def _note_versions(reference: Sequence[str], query: Sequence[str],
             "for %s", len(other), what, other[0][0], other[0][1])
 
 
-def r_name(name: str) -> str:
-    """``name`` as R's ``make.names`` writes it (``H2-K1`` -> ``H2.K1``,
-    ``1700001C19Rik`` -> ``X1700001C19Rik``), as a data frame's row or
-    column names become when read or written with ``check.names = TRUE``.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import r_name
-    >>> r_name("H2-K1"), r_name("1700001C19Rik"), r_name("Cd3e")
-    ('H2.K1', 'X1700001C19Rik', 'Cd3e')
-    """
-    text = re.sub(r"[^A-Za-z0-9._]", ".", str(name))
-    if not text or not (text[0].isalpha() or
-                        (text[0] == "." and not text[1:2].isdigit())):
-        text = "X" + text
-    return text
-
-
-def renamed_by_r(missing: Sequence[str], query: Sequence[str]) -> str:
-    """A note when genes a query lacks are in it as R's ``make.names``
-    rewrote them (:func:`r_name`), else ``""``: the counts went through an
-    R data frame that changed their names.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import renamed_by_r
-    >>> renamed_by_r(["H2-K1", "Cd3e"], ["H2.K1", "Actb"])[:44]
-    '; 1 of them is in the query as R renamed it '
-    """
-    have = set(_keys(query))
-    found = [(r_name(g), str(g))
-             for g in missing
-             if r_name(g) != str(g) and gene_key(r_name(g)) in have]
-    if not found:
-        return ""
-    return ("; %d of them %s in the query as R renamed it (e.g. %s for %s): "
-            "its names went through an R data frame (make.names); write them "
-            "as they were (check.names = FALSE, or the matrix's own "
-            "rownames)" % (len(found), "is" if len(found) == 1 else "are",
-                           found[0][0], found[0][1]))
-
-
 def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
     """Indices, in order, of the entries of ``genes`` that ``wanted`` names
     (case-insensitively).
@@ -503,76 +553,3 @@ def measured_genes(reference: Sequence[str],
     return [
         str(reference[i]) for i in columns_of(reference, candidates[column])
     ]
-
-
-#: Share of the names that must follow one pattern for it to count.
-CASE_MAJORITY = 0.8
-#: Names looked at when telling the pattern (the first ones).
-CASE_SAMPLE = 2000
-_STYLE_NAMES = {
-    "title": "like Cd3e (mouse, rat)",
-    "upper": "like CD3E (human)",
-}
-
-
-def gene_case_style(names: Iterable[str]) -> Optional[str]:
-    """How a list of gene symbols is capitalised.
-
-    Looks at the letters of each name with at least two of them, skipping
-    Ensembl ids (``ENS...``): ``"title"`` when at least
-    :data:`CASE_MAJORITY` of them are first-upper-rest-lower (``Cd3e``),
-    ``"upper"`` when that many are all upper-case (``CD3E``), else None.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import gene_case_style
-    >>> gene_case_style(["Cd3e", "Actb", "Gapdh", "Ptprc", "mt-Co1"])
-    'title'
-    >>> gene_case_style(["CD3E", "ACTB", "GAPDH"])
-    'upper'
-    >>> gene_case_style(["ENSMUSG00000002", "ENSMUSG00000003"]) is None
-    True
-    """
-    title = upper = seen = 0
-    for name in names:
-        if seen >= CASE_SAMPLE:
-            break
-        text = str(name)
-        if text.upper().startswith("ENS"):
-            continue
-        letters = [c for c in text if c.isalpha()]
-        if len(letters) < 2:
-            continue
-        seen += 1
-        if all(c.isupper() for c in letters):
-            upper += 1
-        elif letters[0].isupper() and all(c.islower() for c in letters[1:]):
-            title += 1
-    if not seen:
-        return None
-    if title >= CASE_MAJORITY * seen:
-        return "title"
-    if upper >= CASE_MAJORITY * seen:
-        return "upper"
-    return None
-
-
-def species_warning(model_genes: Sequence[str],
-                    query_genes: Sequence[str]) -> Optional[str]:
-    """A warning when the two gene lists are capitalised as two different
-    species write gene symbols, else None.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.preprocessing.genes import species_warning
-    >>> species_warning(["Cd3e", "Actb"], ["CD3E", "ACTB"])[:40]
-    "the model's genes are written like Cd3e "
-    >>> species_warning(["Cd3e"], ["Cd3e"]) is None
-    True
-    """
-    model, query = gene_case_style(model_genes), gene_case_style(query_genes)
-    if model is None or query is None or model == query:
-        return None
-    return ("the model's genes are written %s, the query's %s: is the query "
-            "from another species? Genes were matched by ignoring case" %
-            (_STYLE_NAMES[model], _STYLE_NAMES[query]))
