@@ -314,5 +314,5 @@ def test_raw_counts_match_genes_through_the_var_of_x(quick, tm_test, caplog):
                                expected.probabilities,
                                rtol=1e-5,
                                atol=1e-6)
-    assert ("matched genes through var['gene_symbols'] (X's var: .raw holds "
-            "the same genes)" in caplog.text)
+    assert ("var['gene_symbols'] is X's var column: .raw holds the same "
+            "genes" in caplog.text)

@@ -194,6 +194,14 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
                       genes,
                       majority_voting=True,
                       over_clustering=clusters[:3])
+    with pytest.raises(ACTINNInputError,
+                       match="^vote_min_probability must be between 0 and 1, "
+                       "got 2$"):
+        quick.predict(X,
+                      genes,
+                      majority_voting=True,
+                      over_clustering=clusters,
+                      vote_min_probability=2)
     # a hierarchy with every type under one root: uncertain cells get it
     names = quick.type_names
     everything = TypeHierarchy({name: "cell" for name in names})

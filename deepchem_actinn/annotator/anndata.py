@@ -13,9 +13,7 @@ from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
 from deepchem_actinn.io.cell_labels import cell_positions, has_label
-from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                 gene_candidates,
-                                                 species_warning)
+from deepchem_actinn.preprocessing.genes import query_genes
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY, check_share
 
 logger = logging.getLogger(__name__)
@@ -411,19 +409,10 @@ def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
         var = var.copy()
         for name in borrowed:  # by position: the same genes in one order
             var[name] = adata.var[name].to_numpy()
-    candidates = gene_candidates(var.index, var)
-    column, matched = choose_gene_column(annotator.genes_, candidates,
-                                         annotator.min_overlap)
-    if column != "var_names":
-        logger.info(
-            "matched genes through %s%s (%d of the model's %d genes)", column,
-            " (X's var: .raw holds the same genes)"
-            if column in ["var['%s']" % c for c in borrowed] else "", matched,
-            len(annotator.genes_))
-    species = species_warning(annotator.genes_, candidates[column])
-    if species:
-        logger.warning("%s", species)
-    return column, candidates[column]
+    column, names = query_genes(annotator.genes_, var, annotator.min_overlap)
+    if column in ["var['%s']" % c for c in borrowed]:
+        logger.info("%s is X's var column: .raw holds the same genes", column)
+    return column, names
 
 
 def _categories(adata, over_clustering: Any) -> Optional[List[str]]:

@@ -283,6 +283,9 @@ class AnnotatorPrediction(AnnotatorInspection):
                 "majority_voting=True with it")
         X, cell_ids = self._query(X, genes, cell_ids)
         labelling.check_rules(unassigned, threshold)
+        if majority_voting:
+            from deepchem_actinn.voting import check_share
+            check_share(vote_min_probability, "vote_min_probability")
         positions = self.gene_positions(genes)
         hierarchy = labelling.as_hierarchy(hierarchy)
         scorer = self.scorer(positions, len(genes))
