@@ -186,7 +186,7 @@ def test_majority_voting_over_given_clusters_and_hierarchy(quick, tm_test):
                                   majority_vote(plain.cell_types, clusters)[0])
     frame = result.to_frame()
     assert list(frame.columns[:4]) == [
-        "cell_type", "confidence", "majority_voting", "over_clustering"
+        "cell_type", "confidence", "over_clustering", "majority_voting"
     ]
     with pytest.raises(ACTINNInputError,
                        match="3 cluster names for 6 cells \\(one per cell\\)"):

@@ -122,8 +122,9 @@ class Annotation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per cell: ``cell_type``, ``confidence``, then, when
-        present, ``unassigned_reason``, ``majority_voting``,
-        ``over_clustering``, ``level`` and ``ambient_fraction``, then the
+        present, ``unassigned_reason``, ``over_clustering``,
+        ``majority_voting``, ``level`` and ``ambient_fraction`` (the order
+        of ``predicted_label.txt``, and CellTypist's), then the
         probabilities (one column per type, named by it; a type named as one
         of the columns before them is refused, since the frame would hold
         two columns of one name).
@@ -160,10 +161,11 @@ class Annotation:
                              columns=self.type_names)
         if self.ambient_fraction is not None:
             frame.insert(0, "ambient_fraction", self.ambient_fraction)
-        optional = [("level", self.levels), ("over_clustering", self.clusters),
+        optional = [("level", self.levels),
                     ("majority_voting", self.majority_cell_types),
+                    ("over_clustering", self.clusters),
                     ("unassigned_reason", self.unassigned_reason)]
-        for name, values in optional:
+        for name, values in optional:  # each put first: in reverse order
             if values is not None:
                 frame.insert(0, name, np.asarray(values, dtype=str))
         frame.insert(0, "confidence", self.confidence)
