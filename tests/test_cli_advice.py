@@ -134,8 +134,9 @@ CASES = {
          ["format", "-i",
           str(f["cells_by_genes.csv"]), "-o",
           str(out)], 0,
-         "reading rows as genes and columns as cells (ACTINN's layout); "
-         "this command reads no other layout"),
+         "read as genes by cells (ACTINN's layout), 4 cells x 3 genes: "
+         "format has no model's genes to tell the layout by; this command "
+         "reads no other layout"),
     "existing output": (
         lambda f, out:
         ["format", "-i", str(f["q.csv"]), "-o",

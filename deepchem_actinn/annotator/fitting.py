@@ -97,6 +97,11 @@ def refuse_diverged(ensemble: ACTINNEnsemble, history: dict,
          (losses[first], first + 1), learning_rate))
 
 
+#: The refusal of reference labels that name fewer than two types (a
+#: template: the command line, which knows the labels' file, names it).
+TOO_FEW_TYPES = "the reference needs at least 2 cell types, found %s"
+
+
 def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
     """The type names fixed from the reference labels, the class ids, the
     training and held-out indices and the sample weights (``params``: the
@@ -108,9 +113,7 @@ def encode_labels(params: Any, label_names: Any) -> Tuple[Any, ...]:
             "no type fits; rename that type so that the two cannot be "
             "confused" % UNASSIGNED)
     if labels.n_types < 2:
-        raise ACTINNInputError(
-            "the reference needs at least 2 cell types, found %s" %
-            examples(labels.type_names))
+        raise ACTINNInputError(TOO_FEW_TYPES, examples(labels.type_names))
     y = labels.encode(list(label_names))
     train_idx, valid_idx = split_indices(y, params.validation_fraction,
                                          params.max_validation_cells,

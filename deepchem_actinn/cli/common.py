@@ -24,16 +24,11 @@ def device(name: Optional[str]) -> Optional[str]:
     """
     if name is None:
         return None
-    import torch
+    from deepchem_actinn.models.device import usable_device
     try:
-        chosen = torch.device(name)
-    except (RuntimeError, ValueError) as err:
-        raise ACTINNInputError("--device %s: not a device PyTorch knows (%s)" %
-                               (name, str(err).splitlines()[0])) from None
-    from deepchem_actinn.models.device import missing_gpu
-    why = missing_gpu(chosen)
-    if why:
-        raise ACTINNInputError("--device %s: %s" % (name, why))
+        usable_device(name)
+    except ACTINNInputError as err:  # "device NAME: why", as the option
+        raise ACTINNInputError("--%s" % err) from None
     return name
 
 

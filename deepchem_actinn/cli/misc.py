@@ -21,15 +21,25 @@ def cmd_format(args) -> None:
     ``actinn_format.py`` did; an h5ad, scanpy's file, keeps them as the
     input spells them, so that its species still shows."""
     from deepchem_actinn.io import read, write_actinn_h5, write_h5ad
+    from deepchem_actinn.io.orientation import GENES_BY_CELLS, ROWS_ARE_CELLS
     from deepchem_actinn.io.output import refuse_existing
     outputs = format_outputs(args.output, args.to)
     refuse_existing(outputs, args.overwrite)
+    text = _text_input(args)
     with file_role("input"):
         adata = read(args.input,
                      args.format,
                      upper_case_genes=False,
+                     orientation=GENES_BY_CELLS if text else None,
                      **value_options(args),
                      **matrix_options(args.input_layer))
+        if not adata.n_obs:
+            raise ACTINNInputError("%s: the query holds no cells" % args.input)
+        if text:
+            logger.warning(
+                "%s: read as genes by cells (ACTINN's layout), %d cells x %d "
+                "genes: format has no model's genes to tell the layout by; %s",
+                args.input, adata.n_obs, adata.n_vars, ROWS_ARE_CELLS)
     for path in outputs:
         h5 = path.suffix == ".h5"
         # ACTINN's layout upper-cased, as the ACTINN scripts wrote it
@@ -41,6 +51,15 @@ def cmd_format(args) -> None:
                 write_h5ad(out, path, overwrite=args.overwrite)
         logger.info("wrote %s (%d cells x %d genes)", path, out.n_obs,
                     out.n_vars)
+
+
+def _text_input(args) -> bool:
+    """Whether ``format``'s input is a CSV/TSV file (whose layout it cannot
+    tell: it has no model's genes to look for)."""
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.text import SEPARATORS
+    with file_role("input"):
+        return path_and_format(args.input, args.format)[1] in SEPARATORS
 
 
 def upper_cased(adata):

@@ -3,6 +3,8 @@ files beside it before any work (a bad file fails in seconds, not after
 the networks are trained)."""
 from typing import Any, Dict, Optional, Sequence
 
+import numpy as np
+
 from deepchem_actinn.cli.common import (file_role, matrix_options,
                                         orientation_options, settle_orientation,
                                         value_options)
@@ -71,21 +73,32 @@ def hierarchy_file(args, type_names: Optional[Sequence[str]]):
     return hierarchy
 
 
-def check_query_counts(args) -> None:
-    """Read the query's first cells before any training, so that a query
-    whose values are not counts (or whose counts are in a matrix not named)
-    fails in seconds, not after the networks are trained. CSV/TSV files,
-    read whole, are left to the annotation."""
+def check_query_counts(args):
+    """Look at the query's values before any training, so that a query that
+    can never be annotated (values that are not counts, cells without
+    counts, counts in a matrix not named) fails in seconds, not after the
+    networks are trained: the first cells of a file read in chunks; the
+    whole of a CSV/TSV file, which is read whole anyway (``actinn run``
+    only: ``predict`` reads such a file once, as it annotates it).
+
+    Returns
+    -------
+    anndata.AnnData or None
+        The CSV/TSV query as read (checked), for a caller that keeps it;
+        None for other formats.
+    """
     with file_role("test"):
-        _first_cells(args)
+        return _first_cells(args)
 
 
-def _first_cells(args) -> None:
+def _first_cells(args):
+    from deepchem_actinn.errors import ACTINNCellError
     from deepchem_actinn.io import iter_cell_chunks
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
+    from deepchem_actinn.preprocessing.normalise import refuse_empty_cells
     if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
-        return
+        return _whole_text_query(args)
     chunks = iter_cell_chunks(
         args.test_set,
         256,
@@ -95,6 +108,40 @@ def _first_cells(args) -> None:
         **value_options(args),
         **query_matrix(args))
     try:
-        next(chunks, None)
+        first = next(chunks, None)
     finally:
         getattr(chunks, "close", lambda: None)()
+    # before training only: predict refuses them as it annotates, after
+    # what is wrong with the genes, if anything, is said
+    if first is not None and getattr(args, "command", None) == "run":
+        ids, X = first
+        try:
+            refuse_empty_cells(np.asarray(X.sum(axis=1)).ravel(), ids)
+        except ACTINNCellError as err:
+            raise err.in_file(args.test_set) from None
+    return None
+
+
+def _whole_text_query(args):
+    """A CSV/TSV query read whole and checked as the annotation checks it
+    (values that are counts, every cell with an id and some counts); what
+    it warns of is said once (the command's log says each message once)."""
+    from deepchem_actinn.errors import ACTINNCellError
+    from deepchem_actinn.io import read
+    from deepchem_actinn.io.readers import check_cell_ids
+    from deepchem_actinn.preprocessing.normalise import refuse_empty_cells
+    adata = read(
+        args.test_set,
+        args.test_format,
+        upper_case_genes=not args.keep_gene_case,
+        warn_repeated=False,  # its log line is the annotation's
+        **value_options(args),
+        **query_matrix(args),
+        **orientation_options(args.test_orientation))
+    check_cell_ids(adata.obs_names, str(args.test_set))
+    try:
+        refuse_empty_cells(
+            np.asarray(adata.X.sum(axis=1)).ravel(), adata.obs_names)
+    except ACTINNCellError as err:
+        raise err.in_file(args.test_set) from None
+    return adata

@@ -113,6 +113,62 @@ def orientation_hint(err: ACTINNInputError, args) -> ACTINNInputError:
         given, pointed)
 
 
+def labels_named(args) -> str:
+    """The words naming the reference labels in messages: their file (or
+    ``PATH obs['column']``), as read."""
+    read = getattr(args, "_reference_labels", None)
+    source = None if read is None else read.attrs.get("source")
+    return str(source or getattr(args, "train_label", None) or
+               "the reference labels")
+
+
+def check_reference_types(args, labels) -> None:
+    """Refuse, naming the labels' file, reference labels that name fewer
+    than two types or a type read as ``Unassigned``: the annotator refuses
+    both, without the file, which it does not know."""
+    import pandas as pd
+
+    from deepchem_actinn.annotator.fitting import TOO_FEW_TYPES
+    from deepchem_actinn.errors import examples
+    from deepchem_actinn.labels import refuse_unassigned, type_name
+    raw = pd.unique(pd.Series(np.asarray(labels, dtype=object)).astype(str))
+    names = sorted({type_name(t) for t in raw})
+    try:
+        refuse_unassigned(names)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("%s: %s", labels_named(args), err) from None
+    if len(names) < 2:
+        raise ACTINNInputError("%s: " + TOO_FEW_TYPES, labels_named(args),
+                               examples(names))
+
+
+def labels_error(err: ACTINNInputError, args) -> ACTINNInputError:
+    """``err`` naming the labels' file when it is the annotator's refusal
+    of labels of too few types (those of the cells the file holds), else
+    ``err`` itself."""
+    from deepchem_actinn.annotator.fitting import TOO_FEW_TYPES
+    if err.args and err.args[0] is TOO_FEW_TYPES:
+        return ACTINNInputError("%s: %s", labels_named(args), err)
+    return err
+
+
+def reference_spelling(args) -> Optional[Sequence[str]]:
+    """The reference's gene names as its file spells them (for
+    :func:`original_case`), read before any training so that a file whose
+    names cannot be read fails first; None with ``--keep-gene-case`` (the
+    names are kept as spelled) or no reference file."""
+    from deepchem_actinn.io import read_var
+    if args.keep_gene_case or not getattr(args, "train_set", None):
+        return None
+    # the orientation of a text file is settled by now (read_reference,
+    # file_orientation): no hint needed
+    return list(
+        read_var(
+            args.train_set, args.train_format, False, **train_matrix(args),
+            **orientation_options(getattr(args, "train_orientation",
+                                          "auto"))).index)
+
+
 def read_reference(args):
     """The reference counts and labels named in ``args`` (labelled cells
     only with ``--labelled-only``)."""
@@ -226,6 +282,7 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
     from deepchem_actinn.annotator import ACTINNAnnotator
     from deepchem_actinn.annotator.inspection import model_words
     annotator = ACTINNAnnotator(**training_params(args))
+    check_model_inputs(args, getattr(args, "save_model", None))  # run's -m
     show_cost = getattr(args, "print_cost", True)
     bar = Progress(args.quiet or not show_cost or not is_main_process(),
                    unit="epoch",
@@ -241,9 +298,13 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
         if adata is None and out_of_core(args):
             logger.info("training from disk, block by block: %s",
                         args.train_set)
+            labels = reference_labels(args)
+            orientation = file_orientation(args)
+            check_reference_types(args, labels)
+            spelling = reference_spelling(args)
             try:
                 annotator.fit_file(args.train_set,
-                                   reference_labels(args),
+                                   labels,
                                    args.train_format,
                                    upper_case_genes=not args.keep_gene_case,
                                    progress=progress,
@@ -251,21 +312,28 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
                                    genes=genes,
                                    **value_options(args),
                                    **train_matrix(args),
-                                   **file_orientation(args))
+                                   **orientation)
             except ACTINNCellError:
                 raise
             except ACTINNInputError as err:
-                raise orientation_hint(err, args) from None
+                raise orientation_hint(labels_error(err, args), args) from None
         else:
             if adata is None:
                 adata, labels = read_reference(args)
+            check_reference_types(args, labels)
+            spelling = reference_spelling(args)
             if genes is not None:
                 adata = adata[:, columns_of(adata.var_names, genes)]
-            annotator.fit(adata.X,
-                          adata.var_names,
-                          labels,
-                          adata.obs_names,
-                          progress=progress)
+            try:
+                annotator.fit(adata.X,
+                              adata.var_names,
+                              labels,
+                              adata.obs_names,
+                              progress=progress)
+            except ACTINNCellError:
+                raise
+            except ACTINNInputError as err:
+                raise labels_error(err, args) from None
     except ACTINNCellError as err:
         raise err.in_file(args.train_set) from None
     finally:
@@ -274,13 +342,8 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
     distributed.synchronise()  # the last collective: each process may leave
     if not is_main_process():  # nothing may fail here now that 0 goes on
         return annotator
-    if not args.keep_gene_case and getattr(args, "train_set", None):
-        from deepchem_actinn.io import read_var
-        raw = read_var(
-            args.train_set, args.train_format, False, **train_matrix(args),
-            **orientation_options(getattr(args, "train_orientation", "auto"),
-                                  expected_genes=annotator.genes_))
-        annotator.genes_ = original_case(annotator.genes_, raw.index)
+    if spelling is not None:
+        annotator.genes_ = original_case(annotator.genes_, spelling)
     record_command(annotator, args, genes)
     logger.info(
         "trained %s on %d cells, %d genes, %d types, on %s; epochs (best) "
@@ -319,12 +382,45 @@ def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
     record["directory"] = os.getcwd()
 
 
-def check_model_dir(path: str, overwrite: bool) -> None:
-    """Before any training: refuse an annotator directory that exists
-    (unless ``overwrite``, or it is empty, as ``mkdir -p`` leaves it),
-    cannot be written, or holds other files."""
+#: The files a command reads, by option, and the words for each: ``-m``
+#: may name none of them.
+INPUTS = (
+    ("train_set", "the reference counts (-trs)"),
+    ("train_label", "the reference labels (-trl)"),
+    ("test_set", "the query (-ts)"),
+    ("hierarchy", "the --hierarchy file"),
+    ("over_clustering", "the --over-clustering file"),
+)
+
+
+def check_model_inputs(args, path: Optional[str]) -> None:
+    """Refuse an annotator directory ``path`` (``-m``) that is one of the
+    command's inputs, which saving it would replace."""
+    if path is None or not os.path.exists(path):
+        return
+    for dest, words in INPUTS:
+        given = getattr(args, dest, None)
+        if not isinstance(given, (str, os.PathLike)) or \
+                not os.path.exists(given):
+            continue
+        if os.path.samefile(path, given):
+            raise ACTINNInputError(
+                "-m %s is %s: save the annotator in a directory of its own" %
+                (path, words))
+
+
+def check_model_dir(path: str, overwrite: bool, args=None) -> None:
+    """Before any training: refuse ``-m`` naming a file, or (with
+    ``args``, the command's) one of its inputs, and an annotator directory
+    that exists (unless ``overwrite``, or it is empty, as ``mkdir -p``
+    leaves it), cannot be written, or holds other files."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ACTINNInputError(
+            "-m %s names a file, not an annotator's directory" % path)
+    if args is not None:
+        check_model_inputs(args, path)
     refuse_existing([Path(path)], overwrite)
     refuse_foreign_files(path, overwrite)
 
@@ -338,7 +434,7 @@ def save_model(annotator, path: str, overwrite: bool) -> None:
 
 def cmd_train(args) -> None:
     """``actinn train``: fit, then save (the main process only)."""
-    check_model_dir(args.model, args.overwrite)
+    check_model_dir(args.model, args.overwrite, args)
     annotator = train_annotator(args)
     if is_main_process():
         save_model(annotator, args.model, args.overwrite)

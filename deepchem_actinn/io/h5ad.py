@@ -12,6 +12,7 @@ rule :func:`~deepchem_actinn.io.counts_source` applies to AnnData objects.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple
 
@@ -24,6 +25,9 @@ import scipy.sparse as sp
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
+from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
+                                            check_layout, check_sparse,
+                                            damage_refused, damaged_h5ad)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
                                              CountsSource, choose_counts,
                                              counts_elsewhere, no_layer,
@@ -79,16 +83,18 @@ def read_h5ad(path: PathLike,
     [[2.0, 0.0]]
     """
     p = existing(path)
-    try:
-        if _has_half_sparse(p):
+    with damaged_h5ad(p), warnings.catch_warnings():
+        # names that are not strings are read as strings, as said
+        warnings.filterwarnings("ignore", message="Transforming to str index")
+        with h5py.File(p, "r") as f:
+            check_layout(f)
+            half = _has_half_sparse(f)
+        if half:
             from anndata.experimental import read_dispatched
             with h5py.File(p, "r") as f:
                 adata = read_dispatched(f, callback=_widen_half_sparse)
         else:
             adata = anndata.read_h5ad(p)
-    except (OSError, KeyError, ValueError) as err:
-        raise ACTINNInputError("%s: not a readable h5ad file (%s)" %
-                               (p, err)) from err
     if layer is None and use_raw is None:
         return adata
     chosen = select_matrix(adata, layer, use_raw, str(p))
@@ -98,27 +104,24 @@ def read_h5ad(path: PathLike,
                         obs=adata.obs)
 
 
-_SPARSE = ("csr_matrix", "csc_matrix")
-
-
 def _half_sparse(elem) -> bool:
     """Whether an h5ad element is a sparse matrix of float16 values, which
     SciPy does not take (every float16 is exact as float32: whole numbers
     up to 2048 and the even ones up to 4096, and so on)."""
     return (isinstance(elem, h5py.Group) and
-            elem.attrs.get("encoding-type") in _SPARSE and
+            elem.attrs.get("encoding-type") in SPARSE and
             isinstance(elem.get("data"), h5py.Dataset) and
             elem["data"].dtype == np.float16)
 
 
-def _has_half_sparse(path: Path) -> bool:
+def _has_half_sparse(f: h5py.File) -> bool:
     """Whether ``X``, ``raw/X`` or a layer of an h5ad file is sparse
     float16."""
-    with h5py.File(path, "r") as f:
-        layers = f.get("layers")
-        keys = ["X", "raw/X"] + (["layers/" + k for k in layers] if isinstance(
-            layers, h5py.Group) else [])
-        return any(_half_sparse(f.get(k)) for k in keys)
+    layers = f.get("layers")
+    keys = ["X"] + (["raw/X"] if isinstance(f.get("raw"), h5py.Group) else
+                    []) + (["layers/" + k for k in layers] if isinstance(
+                        layers, h5py.Group) else [])
+    return any(_half_sparse(f.get(k)) for k in keys)
 
 
 def _widen_half_sparse(read, name: str, elem, iospec):
@@ -172,9 +175,16 @@ def _index_element(group) -> h5py.Dataset:
 
 
 def _index(group) -> np.ndarray:
-    """The index of an h5ad dataframe group, as str."""
+    """The index of an h5ad dataframe group, as str: names stored as
+    numbers (integers, as pandas writes a default index) as their decimal
+    strings, as anndata reads them."""
     elem = _index_element(group)
+    if elem.dtype.kind in "iufb":
+        return as_str_array(elem[()])
     if elem.attrs.get("encoding-type") is None:  # a nullable array's values
+        if h5py.check_string_dtype(elem.dtype) is None:
+            raise NoDirectAccess("its obs or var names are %s values" %
+                                 elem.dtype)
         return as_str_array(elem.asstr()[()])
     return as_str_array(read_elem(elem))
 
@@ -203,21 +213,30 @@ def h5ad_cell_ids(path: Path) -> np.ndarray:
 def h5ad_obs(path: Path) -> pd.DataFrame:
     """The ``obs`` table of an h5ad file, read alone with anndata's element
     reader (its matrices and layers stay on disk)."""
-    with h5py.File(path, "r") as f:
+    with damaged_h5ad(path), h5py.File(path, "r") as f:
         if "obs" not in f:
             raise ACTINNInputError("%s: no obs table to take labels from" %
                                    path)
+        check_layout(f)
         return read_elem(f["obs"])
 
 
 def h5ad_umap(path: Path) -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """The cell ids and ``obsm['X_umap']`` of an h5ad file (its matrices
     stay on disk), or None when it holds no UMAP."""
-    with h5py.File(path, "r") as f:
-        if "X_umap" not in f.get("obsm", {}):
+    with damaged_h5ad(path), h5py.File(path, "r") as f:
+        obsm = f.get("obsm")
+        if not isinstance(obsm, h5py.Group) or "X_umap" not in obsm:
             return None
-        return _index(f.get("obs")), np.asarray(read_elem(f["obsm/X_umap"]),
-                                                dtype=float)
+        try:
+            names = _index(f.get("obs"))
+        except NoDirectAccess as err:
+            raise DamagedH5ad(str(err)) from None
+        try:
+            umap = read_elem(obsm["X_umap"])
+        except DAMAGE_ERRORS as err:
+            raise damage_refused(path, err, "obsm/X_umap") from None
+        return names, np.asarray(umap, dtype=float)
 
 
 def h5ad_n_cells(path: Path) -> int:
@@ -251,6 +270,15 @@ class H5adRows(HDF5Rows):
         self.hint: Optional[Any] = None
         self._cell_ids: Optional[np.ndarray] = None
 
+    def __enter__(self) -> "H5adRows":
+        try:
+            super().__enter__()
+        except (ACTINNInputError, NoDirectAccess, OSError, KeyError):
+            raise  # said as it is, or the file is read whole instead
+        except DAMAGE_ERRORS as err:
+            raise damage_refused(self.path, err) from None
+        return self
+
     def _matrix(self, f: h5py.File, key: str):
         """A CSR sparse dataset or a dense HDF5 array; others read whole."""
         elem = f.get(key)
@@ -258,6 +286,7 @@ class H5adRows(HDF5Rows):
             return elem
         if (isinstance(elem, h5py.Group) and
                 elem.attrs.get("encoding-type") == "csr_matrix"):
+            check_sparse(key, elem)
             return _HalfCSR(elem) if _half_sparse(elem) else \
                 sparse_dataset(elem)
         raise NoDirectAccess("its %s is not stored by rows (CSR or dense)" %
@@ -317,6 +346,7 @@ class H5adRows(HDF5Rows):
         return scan_values(matrix[:min(n_rows, stop)])
 
     def _open(self, f: h5py.File) -> None:
+        check_layout(f)  # what anndata cannot read is refused here too
         explicit = self.layer is not None or self.use_raw is not None
         first = self._first(f)
         fallbacks = () if explicit else self._fallbacks(f)

@@ -1,0 +1,338 @@
+"""What ``actinn`` refuses before any training, in one line naming the
+file: a CSV/TSV query of values that are no counts (``run`` read it only
+after training), ``-m`` naming a file or an input, reference labels of one
+type or naming ``Unassigned`` (said without their file), a reference whose
+gene names cannot be read (read after training); and what ``format``
+refuses before writing: an input without cells."""
+import shutil
+from pathlib import Path
+
+import anndata
+import pandas as pd
+import pytest
+import scipy.io
+import scipy.sparse as sp
+
+from deepchem_actinn import ACTINNAnnotator
+from deepchem_actinn.cli import main
+
+pytestmark = pytest.mark.torch
+
+QUICK = ["-ne", "1", "--networks", "1", "--device", "cpu", "-q"]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail a test that trains: what it checks comes before."""
+
+    def trained(*args, **kwargs):
+        raise AssertionError("trained")
+
+    monkeypatch.setattr(ACTINNAnnotator, "fit", trained)
+    monkeypatch.setattr(ACTINNAnnotator, "fit_file", trained)
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.fixture(scope="module")
+def reference(small_reference):
+    """The small reference's counts (cells x genes) with its cell ids and
+    genes, for queries made from it."""
+    adata = anndata.read_h5ad(small_reference[1])
+    return adata
+
+
+def text_query(reference, path: Path, change=None) -> Path:
+    """The first 20 cells of the reference as a genes x cells CSV file,
+    changed by ``change`` (a function of the dense counts)."""
+    X = reference.X[:20].toarray().astype(float)
+    if change is not None:
+        change(X)
+    values = pd.DataFrame(X.T,
+                          index=reference.var_names,
+                          columns=reference.obs_names[:20])
+    values.to_csv(path, float_format="%g")
+    return path
+
+
+def _fraction(X):
+    X[3, 5] = 2.5
+
+
+def _negative(X):
+    X[4, 1] = -1
+
+
+def _empty_cells(X):
+    X[[2, 7]] = 0
+
+
+#: Each query change and what the refusal says.
+NO_COUNTS = {
+    "fraction": (_fraction, "X holds non-integer values (e.g. 2.5 in cell"),
+    "negative": (_negative, "X holds 1 negative values"),
+    "empty cells": (_empty_cells, "2 cells have zero total counts and cannot "
+                    "be library-size normalised"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NO_COUNTS))
+def test_run_refuses_a_text_query_of_no_counts_before_training(
+        small_reference, reference, tmp_path, capsys, no_training, case):
+    query = text_query(reference, tmp_path / "query.csv", NO_COUNTS[case][0])
+    out = tmp_path / "out"
+    assert main(
+        ["run", *small_reference, "-ts",
+         str(query), "-o",
+         str(out), *QUICK]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith("actinn run: error: %s: " % query), line
+    assert NO_COUNTS[case][1] in line, line
+    assert not out.exists()
+
+
+def test_run_refuses_a_text_query_with_a_cell_without_id_before_training(
+        small_reference, reference, tmp_path, capsys, no_training):
+    query = text_query(reference, tmp_path / "query.csv")
+    lines = query.read_text().split("\n")
+    header = lines[0].split(",")
+    header[3] = ""
+    query.write_text("\n".join([",".join(header)] + lines[1:]))
+    assert main([
+        "run", *small_reference, "-ts",
+        str(query), "-o",
+        str(tmp_path / "out"), *QUICK
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn run: error: %s: 1 cell has no id (an empty name): the 3rd; "
+        "outputs and labels name cells by id, so give every cell one" % query)
+
+
+def test_run_refuses_an_h5ad_query_with_empty_cells_before_training(
+        small_reference, reference, tmp_path, capsys, no_training):
+    query = reference[:20].copy()
+    X = query.X.toarray()
+    X[[1, 4]] = 0
+    query.X = sp.csr_matrix(X)
+    path = tmp_path / "query.h5ad"
+    query.write_h5ad(path)
+    assert main([
+        "run", *small_reference, "-ts",
+        str(path), "-o",
+        str(tmp_path / "out"), *QUICK
+    ]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith("actinn run: error: %s: 2 cells have zero total "
+                           "counts" % path), line
+
+
+def test_run_still_annotates_a_sound_text_query(small_reference, reference,
+                                                tmp_path):
+    query = text_query(reference, tmp_path / "query.csv")
+    out = tmp_path / "out"
+    assert main(
+        ["run", *small_reference, "-ts",
+         str(query), "-o",
+         str(out), *QUICK]) == 0
+    lines = (out / "predicted_label.txt").read_text().splitlines()
+    assert len(lines) == 21  # a header, and the 20 cells
+
+
+@pytest.mark.parametrize("text", [
+    '""\nG1\nG2\nG3\n',
+    ";c1;c2\nG1;1;2\nG2;3;4\n",
+])
+def test_format_refuses_an_input_without_cells(tmp_path, capsys, text):
+    """A CSV file holding genes and no cell (or, with another separator,
+    read as such) is refused before anything is written."""
+    path = tmp_path / "input.csv"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["format", "-i", str(path), "-o", str(out), "-q"]) == 2
+    assert one_line_error(capsys) == ("actinn format: error: %s: the query "
+                                      "holds no cells" % path)
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_format_says_it_cannot_tell_the_layout_of_a_text_file(tmp_path, capsys):
+    """``format`` has no model's genes to tell which axis of a CSV file
+    holds them: it says, even with -q, how it read the file and what to
+    do when that is wrong."""
+    path = tmp_path / "cells_by_genes.csv"
+    path.write_text(",G1,G2,G3\n" +
+                    "".join("c%d,1,0,%d\n" % (i, i) for i in range(5)))
+    assert main(["format", "-i",
+                 str(path), "-o",
+                 str(tmp_path / "out"), "-q"]) == 0
+    assert one_line_error(capsys) == (
+        "actinn: %s: read as genes by cells (ACTINN's layout), 3 cells x 5 "
+        "genes: format has no model's genes to tell the layout by; this "
+        "command reads no other layout: transpose a file whose rows are "
+        "cells first" % path)
+    assert (tmp_path / "out.h5").exists()
+    # other formats have one layout: nothing to say
+    assert main([
+        "format", "-i",
+        str(tmp_path / "out.h5"), "-o",
+        str(tmp_path / "again"), "-q"
+    ]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def _train(small_reference, model, *extra):
+    return ["train", *small_reference, "-m", str(model), *QUICK, *extra]
+
+
+def _run(small_reference, model, tmp_path, *extra):
+    return [
+        "run", *small_reference, "-ts", small_reference[1], "-o",
+        str(tmp_path / "out"), "-m",
+        str(model), *QUICK, *extra
+    ]
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_model_path_that_names_a_file_is_refused(small_reference, tmp_path,
+                                                   capsys, no_training, command,
+                                                   overwrite):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n")
+    given = (_train(small_reference, target, *overwrite) if command == "train"
+             else _run(small_reference, target, tmp_path, *overwrite))
+    assert main(given) == 2
+    assert one_line_error(capsys) == (
+        "actinn %s: error: -m %s names a file, not an annotator's "
+        "directory" % (command, target))
+    assert target.read_text() == "mine\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_a_model_path_that_is_the_training_input_is_refused(
+        small_reference, tmp_path, capsys, no_training, command):
+    reference = tmp_path / "ref.h5ad"
+    shutil.copy(small_reference[1], reference)
+    before = reference.read_bytes()
+    given = ["-trs", str(reference), "-trl", small_reference[3]]
+    args = (_train(given, reference, "--overwrite") if command == "train" else
+            _run(given, reference, tmp_path, "--overwrite"))
+    assert main(args) == 2
+    assert one_line_error(capsys) == (
+        "actinn %s: error: -m %s names a file, not an annotator's "
+        "directory" % (command, reference))
+    assert reference.read_bytes() == before
+
+
+def tenx_directory(reference, root: Path) -> Path:
+    root.mkdir()
+    scipy.io.mmwrite(str(root / "matrix.mtx"),
+                     sp.csr_matrix(reference.X).T.tocoo().astype(int))
+    (root / "barcodes.tsv").write_text("\n".join(reference.obs_names) + "\n")
+    (root / "genes.tsv").write_text("".join(
+        "ENSG%d\t%s\n" % (i, g) for i, g in enumerate(reference.var_names)))
+    return root
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_model_directory_that_is_an_input_is_refused(small_reference,
+                                                       reference, tmp_path,
+                                                       capsys, no_training,
+                                                       overwrite):
+    """A 10x matrix directory given as the reference and as ``-m``: said
+    as such (not "exists; pass --overwrite"), and left as it is."""
+    counts = tenx_directory(reference, tmp_path / "counts")
+    before = sorted(p.name for p in counts.iterdir())
+    assert main([
+        "train", "-trs",
+        str(counts), "-trl", small_reference[3], "-m",
+        str(counts), *QUICK, *overwrite
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: -m %s is the reference counts (-trs): save the "
+        "annotator in a directory of its own" % counts)
+    assert sorted(p.name for p in counts.iterdir()) == before
+
+
+def _labels(small_reference, tmp_path, change) -> Path:
+    lines = Path(small_reference[3]).read_text().splitlines()
+    path = tmp_path / "labels.txt"
+    path.write_text("".join(change(line) + "\n" for line in lines))
+    return path
+
+
+def _one_type(line):
+    return line.split("\t")[0] + "\tT cell"
+
+
+def _unassigned(line):
+    return line.replace("\tType 02", "\tUnassigned")
+
+
+@pytest.mark.parametrize("out_of_core", [[], ["--out-of-core"]])
+def test_labels_of_one_type_are_said_with_their_file(small_reference, tmp_path,
+                                                     capsys, out_of_core):
+    labels = _labels(small_reference, tmp_path, _one_type)
+    assert main([
+        "train", "-trs", small_reference[1], "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK, *out_of_core
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: %s: the reference needs at least 2 cell types, "
+        "found T cell" % labels)
+
+
+@pytest.mark.parametrize("out_of_core", [[], ["--out-of-core"]])
+def test_labels_naming_unassigned_are_said_with_their_file(
+        small_reference, tmp_path, capsys, out_of_core):
+    labels = _labels(small_reference, tmp_path, _unassigned)
+    assert "\tUnassigned\n" in labels.read_text()
+    assert main([
+        "train", "-trs", small_reference[1], "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK, *out_of_core
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: %s: the reference labels name a type "
+        "'Unassigned', the label given to cells no type fits; rename that "
+        "type so that the two cannot be confused" % labels)
+
+
+def test_the_reference_gene_names_are_read_before_training(
+        small_reference, tmp_path, capsys, monkeypatch):
+    """The names kept as the reference spells them are read before the
+    networks are trained: a file they cannot be read from fails first."""
+    import deepchem_actinn.io as io
+    from deepchem_actinn.errors import ACTINNInputError
+    fitted = []
+
+    def unreadable(path, *args, **kwargs):
+        raise ACTINNInputError("%s: names unreadable" % path)
+
+    monkeypatch.setattr(io, "read_var", unreadable)
+    monkeypatch.setattr(ACTINNAnnotator, "fit",
+                        lambda *a, **k: fitted.append(1))
+    assert main(_train(small_reference, tmp_path / "model")) == 2
+    assert one_line_error(capsys) == ("actinn train: error: %s: names "
+                                      "unreadable" % small_reference[1])
+    assert fitted == []
+
+
+def test_a_device_pytorch_cannot_use_is_refused_before_reading(
+        small_reference, tmp_path, capsys, monkeypatch, no_training):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    given = _train(small_reference, tmp_path / "model")
+    given[given.index("cpu")] = "cuda"
+    assert main(given) == 2
+    assert one_line_error(capsys) == ("actinn train: error: --device cuda: "
+                                      "PyTorch sees no CUDA GPU here")
+    given[given.index("cuda")] = "cuda:x"
+    assert main(given) == 2
+    assert one_line_error(capsys).startswith(
+        "actinn train: error: --device cuda:x: not a device PyTorch knows (")
