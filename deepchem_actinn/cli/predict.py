@@ -409,7 +409,7 @@ def cmd_run(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     if args.save_model:
-        check_model_dir(args.save_model, args.overwrite)
+        check_model_dir(args.save_model, args.overwrite, args)
     adata = labels = None
     if out_of_core(args):
         with file_role("train"):  # the command's other reads are the query's
