@@ -169,7 +169,7 @@ CASES = {
         str(f["ref"]), "-trl",
         str(f["part_labels.txt"]), "-m",
         str(out), "-ne", "1", "--networks", "1", "--device", "cpu"
-    ], 2, "(--labelled-only trains on the labelled cells alone)"),
+    ], 2, "(pass --labelled-only to train on the labelled cells alone)"),
     # f, g: a scaled matrix: no expm1, the values counted in the cells read
     "scaled": (_predict("scaled.h5ad"), 2,
                "negative values in its first 256 cells (of 300)"),

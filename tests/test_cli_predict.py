@@ -171,7 +171,7 @@ def test_labelled_only(tmp_path, capsys, source):
     err = capsys.readouterr().err
     assert "%s: 1000 of 4000 cells have no label" % partial in err
     assert err.strip().endswith(
-        "(--labelled-only trains on the labelled cells alone)")
+        "(pass --labelled-only to train on the labelled cells alone)")
     assert "CLI:" not in err  # the command line's words
     assert not (tmp_path / "refused").exists()
     assert main(args + ["-m", str(tmp_path / "model"), "--labelled-only"]) == 0

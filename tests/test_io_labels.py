@@ -16,7 +16,8 @@ def test_default_refuses_unlabelled_cells_naming_them():
         match_labels(["c1", "c2", "c3", "c4"], LABELS, "labels.txt")
     message = str(err.value)
     assert message.startswith("labels.txt: 2 of 4 cells have no label")
-    assert "c2, c4" in message and "--labelled-only" in message
+    assert message.endswith("c2, c4 (pass labelled_only=True to train on the "
+                            "labelled cells alone)")
 
 
 def test_drop_gives_none_for_unlabelled_cells_in_row_order():

@@ -177,8 +177,7 @@ def test_fit_file_label_errors_come_first(sorted_reference, tmp_path,
     assert all(cell in str(err.value) for cell in missing)
     # Python's words (the command line puts its flag in their place)
     assert str(err.value).endswith(
-        "(Python: labelled_only=True) (CLI: --labelled-only trains on the "
-        "labelled cells alone)")
+        "(pass labelled_only=True to train on the labelled cells alone)")
 
 
 def test_fit_file_names_the_file_of_bad_cells(tm_train, tmp_path):

@@ -66,7 +66,7 @@ def test_unlabelled_cells_are_named_or_left_out(counts):
     with pytest.raises(ACTINNInputError) as err:
         train(adata, "partial", **PARAMS)
     assert str(err.value) == (
-        "3 cells have no label: %s (labelled_only=True trains on the "
+        "3 cells have no label: %s (pass labelled_only=True to train on the "
         "labelled cells alone)" % ", ".join(adata.obs_names[:3]))
     kept = train(adata, "partial", labelled_only=True, **PARAMS)
     alone = ACTINNAnnotator(**PARAMS).fit(counts.X[3:], counts.var_names,

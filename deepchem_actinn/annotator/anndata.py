@@ -13,6 +13,7 @@ from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
 from deepchem_actinn.io.cell_labels import cell_positions, has_label
+from deepchem_actinn.io.labels import TRAINING_HINT
 from deepchem_actinn.preprocessing.genes import query_genes
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY, check_share
 
@@ -262,11 +263,10 @@ def train(adata,
     if not given.all():
         missing = cells[~given]
         if not labelled_only or not given.any():
-            raise ACTINNInputError(
-                "%s no label: %s%s" %
-                (counted(len(missing), "cell", "has/have"), examples(missing),
-                 "" if labelled_only else
-                 " (labelled_only=True trains on the labelled cells alone)"))
+            raise ACTINNInputError("%s no label: %s%s",
+                                   counted(len(missing), "cell", "has/have"),
+                                   examples(missing),
+                                   "" if labelled_only else TRAINING_HINT)
         logger.warning(
             "%d of %d cells have no label and were left out "
             "(labelled_only); training on %d", len(missing), len(cells),

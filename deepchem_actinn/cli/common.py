@@ -340,14 +340,12 @@ def old_spellings() -> List[tuple]:
     :class:`~deepchem_actinn.errors.Advice` (``io/labels.py``,
     ``preprocessing/genes.py``, ``annotator/prediction.py``): each
     spelling (a pattern) and the command line's words for it."""
-    from deepchem_actinn.io.labels import (COLUMN_HINT, NO_COLUMN_HINT,
-                                           TRAINING_HINT)
+    from deepchem_actinn.io.labels import COLUMN_HINT, NO_COLUMN_HINT
     from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
     lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
     return [
         (re.escape(COLUMN_HINT), "--labels-column NAME"),
         (re.escape(NO_COLUMN_HINT), "drop --labels-column"),
-        (re.escape(TRAINING_HINT), TRAINING_HINT.replace("CLI: ", "")),
         (lower, r"pass --min-overlap \1"),
         (re.escape("remove_ambient=True (actinn predict --remove-ambient)"),
          "--remove-ambient"),

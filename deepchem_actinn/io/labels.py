@@ -23,7 +23,8 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
+from deepchem_actinn.errors import (ACTINNInputError, Advice, Message, counted,
+                                    examples, repeated)
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
     as_cell_ids, cell_positions, has_label, label_names)
@@ -445,18 +446,17 @@ def _sourced(labels: pd.Series, source: str) -> pd.Series:
 
 
 #: What :func:`match_labels` suggests for unlabelled reference cells, in
-#: Python's words and the command line's: the command line drops the
-#: ``CLI:`` (``cli._in_command_words``), its message ending in
-#: ``(--labelled-only trains on the labelled cells alone)``.
-TRAINING_HINT = (" (Python: labelled_only=True) (CLI: --labelled-only trains "
-                 "on the labelled cells alone)")
+#: The way forward for cells without a label, in the words of whoever
+#: shows the message (``labelled_only=True``, ``--labelled-only``).
+TRAINING_HINT = Message(" (%s to train on the labelled cells alone)",
+                        Advice(dict(labelled_only=True)))
 
 
 def match_labels(cell_ids: Strings,
                  labels: Union[pd.Series, PathLike],
                  labels_path: str = "labels",
                  missing: str = "error",
-                 missing_hint: str = TRAINING_HINT,
+                 missing_hint: Union[str, Message] = TRAINING_HINT,
                  cells_of: str = "the matrix") -> np.ndarray:
     """Align labels to the cells of a matrix by cell id (or in row order,
     for labels indexed by the cell ids as they are or taken from an ``obs``
@@ -483,7 +483,7 @@ def match_labels(cell_ids: Strings,
     missing: {"error", "drop"}, default "error"
         What to do with cells that have no label: refuse them, or give
         them ``None`` for the caller to leave out.
-    missing_hint: str, default ``TRAINING_HINT``
+    missing_hint: str or Message, default ``TRAINING_HINT``
         Ends the message that refuses unlabelled cells (with ``missing=
         "error"``): what the caller can do about them.
     cells_of: str, default "the matrix"
@@ -545,9 +545,9 @@ def match_labels(cell_ids: Strings,
         if said:
             hint = (" (the labels give %d of them a missing value, such as "
                     "NA)" % said) + hint
-        raise ACTINNInputError(
-            "%s: %d of %d cells have no label, e.g. %s%s" %
-            (labels_path, len(unlabelled), n_cells, examples(unlabelled), hint))
+        raise ACTINNInputError("%s: %d of %d cells have no label, e.g. %s%s",
+                               labels_path, len(unlabelled), n_cells,
+                               examples(unlabelled), hint)
     if len(extra) and labels.attrs.get("table"):
         # a metadata table of a whole atlas: its other cells are not these
         logger.info("%s: %d of its %d cells are not in %s (left out)",
