@@ -151,7 +151,9 @@ def test_actinn_train_refuses_a_model_path_naming_its_reference(
         str(reference), "--overwrite", "-ne", "1"
     ]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["actinn train: error: " + FILE_NOT_DIR.format(reference, "")]
+    assert err == [
+        "actinn train: error: -m " + FILE_NOT_DIR.format(reference, "")
+    ]
     assert reference.read_bytes() == paths["train"].read_bytes()
 
 

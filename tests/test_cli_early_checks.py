@@ -142,19 +142,23 @@ def test_run_still_annotates_a_sound_text_query(small_reference, reference,
     assert len(lines) == 21  # a header, and the 20 cells
 
 
-@pytest.mark.parametrize("text", [
-    '""\nG1\nG2\nG3\n',
-    ";c1;c2\nG1;1;2\nG2;3;4\n",
+@pytest.mark.parametrize("text, why", [
+    ('""\nG1\nG2\nG3\n', "the query holds no cells"),
+    (";c1;c2\nG1;1;2\nG2;3;4\n",
+     "its lines hold no comma but semicolons: the separator looks like ';' "
+     "(as Excel and R's write.csv2 write where a comma is the decimal mark), "
+     "which is not read; write it with commas (R: write.csv; pandas: "
+     "to_csv)"),
 ])
-def test_format_refuses_an_input_without_cells(tmp_path, capsys, text):
-    """A CSV file holding genes and no cell (or, with another separator,
-    read as such) is refused before anything is written."""
+def test_format_refuses_an_input_without_cells(tmp_path, capsys, text, why):
+    """A CSV file holding genes and no cell (or another separator, which
+    would read as such) is refused before anything is written."""
     path = tmp_path / "input.csv"
     path.write_text(text)
     out = tmp_path / "out"
     assert main(["format", "-i", str(path), "-o", str(out), "-q"]) == 2
-    assert one_line_error(capsys) == ("actinn format: error: %s: the query "
-                                      "holds no cells" % path)
+    assert one_line_error(capsys) == ("actinn format: error: %s: %s" %
+                                      (path, why))
     assert list(tmp_path.iterdir()) == [path]
 
 
@@ -207,7 +211,8 @@ def test_a_model_path_that_names_a_file_is_refused(small_reference, tmp_path,
     assert main(given) == 2
     assert one_line_error(capsys) == (
         "actinn %s: error: -m %s names a file, not an annotator's "
-        "directory" % (command, target))
+        "directory (an annotator is saved as a directory, which would take "
+        "the file's place); save it under another name" % (command, target))
     assert target.read_text() == "mine\n"
     assert not (tmp_path / "out").exists()
 
@@ -224,7 +229,8 @@ def test_a_model_path_that_is_the_training_input_is_refused(
     assert main(args) == 2
     assert one_line_error(capsys) == (
         "actinn %s: error: -m %s names a file, not an annotator's "
-        "directory" % (command, reference))
+        "directory (an annotator is saved as a directory, which would take "
+        "the file's place); save it under another name" % (command, reference))
     assert reference.read_bytes() == before
 
 

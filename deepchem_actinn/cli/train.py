@@ -416,13 +416,14 @@ def check_model_dir(path: str, overwrite: bool, args=None) -> None:
     leaves it), cannot be written, or holds other files."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ACTINNInputError(
-            "-m %s names a file, not an annotator's directory" % path)
+    try:  # a file first: "exists; pass --overwrite" would mislead
+        refuse_foreign_files(path, overwrite=False)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("-m %s", err) from None
     if args is not None:
         check_model_inputs(args, path)
     refuse_existing([Path(path)], overwrite)
-    refuse_foreign_files(path, overwrite)
+    refuse_foreign_files(path, overwrite)  # a directory of other files
 
 
 def save_model(annotator, path: str, overwrite: bool) -> None:
