@@ -483,7 +483,7 @@ def match_labels(cell_ids: Strings,
     missing: {"error", "drop"}, default "error"
         What to do with cells that have no label: refuse them, or give
         them ``None`` for the caller to leave out.
-    missing_hint: str or Message, default ``TRAINING_HINT``
+    missing_hint: str or deepchem_actinn.errors.Message, default ``TRAINING_HINT``
         Ends the message that refuses unlabelled cells (with ``missing=
         "error"``): what the caller can do about them.
     cells_of: str, default "the matrix"
