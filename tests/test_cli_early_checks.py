@@ -280,33 +280,22 @@ def _unassigned(line):
 
 
 @pytest.mark.parametrize("out_of_core", [[], ["--out-of-core"]])
-def test_labels_of_one_type_are_said_with_their_file(small_reference, tmp_path,
-                                                     capsys, out_of_core):
-    labels = _labels(small_reference, tmp_path, _one_type)
+@pytest.mark.parametrize("edit, why", [
+    (_one_type, "the reference needs at least 2 cell types, found T cell"),
+    (_unassigned, "the reference labels name a type 'Unassigned', the label "
+     "given to cells no type fits; rename that type so that the two cannot "
+     "be confused"),
+])
+def test_labels_that_cannot_train_are_said_with_their_file(
+        small_reference, tmp_path, capsys, out_of_core, edit, why):
+    labels = _labels(small_reference, tmp_path, edit)
     assert main([
         "train", "-trs", small_reference[1], "-trl",
         str(labels), "-m",
         str(tmp_path / "model"), *QUICK, *out_of_core
     ]) == 2
-    assert one_line_error(capsys) == (
-        "actinn train: error: %s: the reference needs at least 2 cell types, "
-        "found T cell" % labels)
-
-
-@pytest.mark.parametrize("out_of_core", [[], ["--out-of-core"]])
-def test_labels_naming_unassigned_are_said_with_their_file(
-        small_reference, tmp_path, capsys, out_of_core):
-    labels = _labels(small_reference, tmp_path, _unassigned)
-    assert "\tUnassigned\n" in labels.read_text()
-    assert main([
-        "train", "-trs", small_reference[1], "-trl",
-        str(labels), "-m",
-        str(tmp_path / "model"), *QUICK, *out_of_core
-    ]) == 2
-    assert one_line_error(capsys) == (
-        "actinn train: error: %s: the reference labels name a type "
-        "'Unassigned', the label given to cells no type fits; rename that "
-        "type so that the two cannot be confused" % labels)
+    assert one_line_error(capsys) == ("actinn train: error: %s: %s" %
+                                      (labels, why))
 
 
 def test_the_reference_gene_names_are_read_before_training(
