@@ -73,32 +73,26 @@ def hierarchy_file(args, type_names: Optional[Sequence[str]]):
     return hierarchy
 
 
-def check_query_counts(args):
+def check_query_counts(args) -> None:
     """Look at the query's values before any training, so that a query that
     can never be annotated (values that are not counts, cells without
     counts, counts in a matrix not named) fails in seconds, not after the
     networks are trained: the first cells of a file read in chunks; the
-    whole of a CSV/TSV file, which is read whole anyway (``actinn run``
-    only: ``predict`` reads such a file once, as it annotates it).
-
-    Returns
-    -------
-    anndata.AnnData or None
-        The CSV/TSV query as read (checked), for a caller that keeps it;
-        None for other formats.
-    """
+    whole of a CSV/TSV file (``actinn run`` only: ``predict`` reads such a
+    file once, as it annotates it; ``run`` reads it again to annotate)."""
     with file_role("test"):
-        return _first_cells(args)
+        _first_cells(args)
 
 
-def _first_cells(args):
+def _first_cells(args) -> None:
     from deepchem_actinn.errors import ACTINNCellError
     from deepchem_actinn.io import iter_cell_chunks
     from deepchem_actinn.io.formats import path_and_format
     from deepchem_actinn.io.text import SEPARATORS
     from deepchem_actinn.preprocessing.normalise import refuse_empty_cells
     if path_and_format(args.test_set, args.test_format)[1] in SEPARATORS:
-        return _whole_text_query(args)
+        _whole_text_query(args)
+        return
     chunks = iter_cell_chunks(
         args.test_set,
         256,
@@ -119,10 +113,9 @@ def _first_cells(args):
             refuse_empty_cells(np.asarray(X.sum(axis=1)).ravel(), ids)
         except ACTINNCellError as err:
             raise err.in_file(args.test_set) from None
-    return None
 
 
-def _whole_text_query(args):
+def _whole_text_query(args) -> None:
     """A CSV/TSV query read whole and checked as the annotation checks it
     (values that are counts, every cell with an id and some counts); what
     it warns of is said once (the command's log says each message once)."""
@@ -144,4 +137,3 @@ def _whole_text_query(args):
             np.asarray(adata.X.sum(axis=1)).ravel(), adata.obs_names)
     except ACTINNCellError as err:
         raise err.in_file(args.test_set) from None
-    return adata

@@ -282,7 +282,6 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
     from deepchem_actinn.annotator import ACTINNAnnotator
     from deepchem_actinn.annotator.inspection import model_words
     annotator = ACTINNAnnotator(**training_params(args))
-    check_model_inputs(args, getattr(args, "save_model", None))  # run's -m
     show_cost = getattr(args, "print_cost", True)
     bar = Progress(args.quiet or not show_cost or not is_main_process(),
                    unit="epoch",
