@@ -111,20 +111,6 @@ def _query_genes(args, annotator, var) -> Tuple[str, List[str]]:
                             **_query_options(args, annotator))
 
 
-def refuse_unwritable_ids(args, expected_genes: Sequence[str]) -> None:
-    """Refuse, before any work, a query whose cell ids the prediction
-    files cannot hold (a line break in one), naming its file and the
-    cells (:func:`~deepchem_actinn.io.predictions.refuse_unwritable`)."""
-    from deepchem_actinn.io import read_cell_ids
-    from deepchem_actinn.io.predictions import refuse_unwritable
-    with file_role("test"):
-        cells = read_cell_ids(
-            args.test_set, args.test_format,
-            **orientation_options(args.test_orientation,
-                                  expected_genes=expected_genes))
-    refuse_unwritable(cells, args.test_set)
-
-
 def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
     """The readers' keywords for the query: its orientation and (unless
     ``matrix=False``, for the readers of cell ids and counts of cells) the
@@ -361,7 +347,6 @@ def cmd_predict(args) -> None:
     check_query_files(args, annotator.type_names, annotator.genes_)
     settle_orientation(args, "test", expected_genes=annotator.genes_)
     refuse_empty_query(args, annotator.genes_)
-    refuse_unwritable_ids(args, annotator.genes_)
     from deepchem_actinn.io.formats import path_and_format
     if path_and_format(args.test_set, args.test_format)[1] == "h5ad":
         check_query_counts(args)  # before its genes: its matrix decides them
@@ -424,7 +409,6 @@ def cmd_run(args) -> None:
         args, None if labels is None else sorted({str(t) for t in labels}),
         list(reference))
     refuse_empty_query(args, list(reference))
-    refuse_unwritable_ids(args, list(reference))
     check_query_counts(args)
     annotator = train_annotator(args, adata, labels,
                                 _genes_to_train_on(args, list(reference)))

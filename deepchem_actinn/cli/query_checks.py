@@ -48,16 +48,22 @@ def check_query_files(args, type_names: Optional[Sequence[str]],
 
 
 def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
-    """Refuse a query without cells, before any training (once its
-    orientation is settled: nothing said twice)."""
-    from deepchem_actinn.io import n_cells
+    """Refuse, before any training (once its orientation is settled:
+    nothing said twice), a query without cells, and one whose cell ids
+    the prediction files cannot hold (a line break in one), naming its
+    file and the cells
+    (:func:`~deepchem_actinn.io.predictions.refuse_unwritable`): its cell
+    ids read once for both."""
+    from deepchem_actinn.io import read_cell_ids
+    from deepchem_actinn.io.predictions import refuse_unwritable
     with file_role("test"):
-        cells = n_cells(
+        cells = read_cell_ids(
             args.test_set, args.test_format,
             **orientation_options(args.test_orientation,
                                   expected_genes=expected_genes))
-    if not cells:
+    if not len(cells):
         raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
+    refuse_unwritable(cells, args.test_set)
 
 
 def hierarchy_file(args, type_names: Optional[Sequence[str]]):
