@@ -129,6 +129,12 @@ def test_a_series_without_cell_ids_is_taken_in_row_order():
             r"is out of order: it is taken in row order, its index "
             r"unused"):
         label_names(shuffled)
+    # pandas 3.1's Series.sample leaves a RangeIndex running backwards
+    backwards = pd.Series(["NK", "T", "B"], index=pd.RangeIndex(2, -1, -1))
+    with pytest.warns(UserWarning,
+                      match=r"^labels: a pandas Series whose index \(2, 1, "
+                      r"0\) is out of order"):
+        assert label_names(backwards).tolist() == ["NK", "T", "B"]
 
 
 def test_unlabelled_cells_are_called_what_they_are():

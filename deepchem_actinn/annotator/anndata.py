@@ -232,8 +232,8 @@ def train(adata,
                 "no obs column %r to take the labels from; the columns are: "
                 "%s" % (labels, examples(list(adata.obs.columns)) or "none"))
         values = adata.obs[labels]
-    elif isinstance(labels,
-                    pd.Series) and not isinstance(labels.index, pd.RangeIndex):
+    elif isinstance(labels, pd.Series) and not labels.index.equals(
+            pd.RangeIndex(len(labels))):
         # by cell id, as fit matches a Series (cells it lacks: no label)
         column = (labels.name if isinstance(labels.name, str) and
                   labels.name in adata.obs.columns else None)

@@ -99,9 +99,11 @@ def _in_row_order(labels: pd.Series, cell_ids: Optional[Any]) -> np.ndarray:
     values = labels.to_numpy(dtype=object)
     index = labels.index
     text = [str(i) for i in index]
-    if isinstance(index,
-                  pd.RangeIndex) or text == [str(i) for i in range(len(index))]:
-        return values  # pandas' own index, or row numbers
+    # pandas' own index, or row numbers in order (a RangeIndex may run
+    # backwards: pandas 3.1's Series.sample leaves one)
+    if index.equals(pd.RangeIndex(
+            len(index))) or text == [str(i) for i in range(len(index))]:
+        return values
     numbers = pd.api.types.is_integer_dtype(index.dtype)
     ids = None if cell_ids is None else as_str_array(cell_ids)
     if ids is not None and not (numbers and not all(i.isdigit() for i in ids)):
