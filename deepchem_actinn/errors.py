@@ -32,6 +32,27 @@ class _Any:
 ANY = _Any()
 
 
+class Placeholder:
+    """A value an :class:`Advice` stands in for by a name, the user's to
+    choose: ``column=NAME`` in Python, ``--labels-column NAME`` on the
+    command line.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import Advice, Placeholder
+    >>> print(Advice(dict(column=Placeholder("NAME"))))
+    pass column=NAME
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
 class Dialect:
     """How a front end words an :class:`Advice`: this class gives Python's
     keywords (``layer='counts'``, ``use_raw=True``); the command line's
@@ -51,6 +72,8 @@ class Dialect:
     "layer='counts'"
     >>> Dialect().setting("format", ANY, None)
     'format='
+    >>> Dialect().say("pass", "min_overlap=0.4", "set annotator.%s")
+    'set annotator.min_overlap=0.4'
     """
 
     #: What joins settings given together.
@@ -74,6 +97,14 @@ class Dialect:
         those another one says already)."""
         return said
 
+    def say(self, verb: str, said: str, python: Optional[str]) -> str:
+        """The advice's words: ``verb`` before the settings ``said``, or,
+        in Python, the settings in the advice's own words ``python`` (at
+        its ``%s``: a call, an attribute set), when it has them."""
+        if python is not None:
+            return python % said
+        return " ".join(w for w in (verb, said) if w)
+
 
 PYTHON = Dialect()
 
@@ -88,8 +119,8 @@ def in_words(item: Any, dialect: Dialect) -> Any:
 
 
 def _format(template: Any, args: Sequence[Any], dialect: Dialect) -> str:
-    if not args:
-        return str(template)
+    if not args:  # a message alone (a Message too): as it is, % and all
+        return str(in_words(template, dialect))
     return str(template) % tuple(in_words(a, dialect) for a in args)
 
 
@@ -116,6 +147,12 @@ class Advice:
     otherwise: str, optional
         What to say instead where none of the settings can be given (a
         command without such an option), verb included.
+    python: str, optional
+        Python's words for the advice, in place of the verb, the settings
+        at its ``%s``: where they are passed to a function other than the
+        one that raised (``"read_labels(path, %s)"``) or set on an object
+        (``"set annotator.%s"``). Other front ends say the verb and their
+        own words for the settings.
 
     Examples
     --------
@@ -124,6 +161,8 @@ class Advice:
     pass layer='counts', allow_non_integer=True
     >>> print(Advice(dict(layer=ANY), dict(use_raw=True), verb="name it with"))
     name it with layer= or use_raw=True
+    >>> print(Advice(dict(min_overlap=0.3), python="set annotator.%s"))
+    set annotator.min_overlap=0.3
     """
 
     def __init__(self,
@@ -131,12 +170,14 @@ class Advice:
                  verb: str = "pass",
                  notes: Sequence[str] = (),
                  role: Optional[str] = None,
-                 otherwise: Optional[str] = None):
+                 otherwise: Optional[str] = None,
+                 python: Optional[str] = None):
         self.choices = tuple(dict(c) for c in choices)
         self.verb = verb
         self.notes = tuple(notes) + ("",) * (len(self.choices) - len(notes))
         self.role = role
         self.otherwise = otherwise
+        self.python = python
 
     def words(self, dialect: Dialect) -> str:
         """The advice in ``dialect``'s words."""
@@ -164,7 +205,7 @@ class Advice:
                 w[len(name):].lstrip() if name and w.startswith(name) else w
                 for w in said[1:]
             ]
-        return " ".join(w for w in (self.verb, " or ".join(said)) if w)
+        return dialect.say(self.verb, " or ".join(said), self.python)
 
     def __str__(self) -> str:
         return self.words(PYTHON)

@@ -118,3 +118,31 @@ def test_a_record_logged_is_worded_for_the_file_being_read(capsys):
         "cells_by_genes",
         "actinn: t.csv: rows read as genes; transpose the file first",
     ]
+
+
+def test_the_advice_once_written_as_text_for_both_front_ends():
+    """The labels table's column, the labels file's lack of one, the
+    lower ``min_overlap`` and ``remove_ambient``: Python's words alone in
+    ``str()``, the options alone on the command line (``--labels-column``
+    being the option of the labels file, whichever file is being read)."""
+    from deepchem_actinn.annotator.prediction import REMOVE_AMBIENT
+    from deepchem_actinn.io.labels import COLUMN_HINT, NO_COLUMN_HINT
+    from deepchem_actinn.preprocessing.genes import lower_min_overlap
+    for advice, python, command in (
+        (COLUMN_HINT, "read_labels(path, column=NAME)", "--labels-column NAME"),
+        (NO_COLUMN_HINT, "drop column=", "drop --labels-column"),
+        (lower_min_overlap(0.3), "set annotator.min_overlap=0.3",
+         "pass --min-overlap 0.3"),
+        (lower_min_overlap(0.05, "the reference's"), "pass min_overlap=0.05",
+         "pass --min-overlap 0.05"),
+        (REMOVE_AMBIENT, "remove_ambient=True", "--remove-ambient"),
+    ):
+        assert str(advice) == python
+        for role in (None, "train", "test"):
+            assert advice.words(words(RUN, role)) == command
+    report = ["report", "-p", "p", "-l", "meta.csv", "-o", "o"]
+    assert COLUMN_HINT.words(words(report)) == "--labels-column NAME"
+    # predict takes no labels: the option is not its to name
+    predict = ["predict", "-m", "m", "-ts", "q.h5ad", "-o", "o"]
+    assert COLUMN_HINT.words(
+        words(predict)) == ("read_labels(path, column=NAME) (in Python)")

@@ -1,6 +1,8 @@
 """Ambient RNA: the estimate of each cell's soup share and its subtraction
 (``preprocessing/ambient.py``), ``predict(remove_ambient=True)``, its saved
 reference table, ``annotate`` and ``actinn predict --remove-ambient``."""
+import re
+
 import anndata
 import numpy as np
 import pandas as pd
@@ -192,7 +194,11 @@ def test_a_query_with_soup_gets_a_warning(trained, tm_test, caplog):
     assert "ambient RNA" not in caplog.text
     with caplog.at_level("WARNING", logger="deepchem_actinn"):
         trained.predict(mixed, tm_test["genes"])
-    assert "hold about 2" in caplog.text and "--remove-ambient" in caplog.text
+    warning, = [r.getMessage() for r in caplog.records]
+    assert re.fullmatch(
+        r"a typical cell of this query looks to hold about 2\d % ambient RNA "
+        r"\(counts in genes its type does not express in the reference\); "
+        r"remove_ambient=True subtracts it before labelling", warning), warning
     assert "unlike the reference" not in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="deepchem_actinn"):
@@ -204,6 +210,32 @@ def test_a_query_with_soup_gets_a_warning(trained, tm_test, caplog):
     with caplog.at_level("WARNING", logger="deepchem_actinn"):
         trained.predict(mixed, tm_test["genes"], remove_ambient=True)
     assert "hold about" not in caplog.text
+
+
+def test_the_command_s_warning_names_its_option(trained, tm_test, tmp_path,
+                                                capsys):
+    """actinn predict says the soup warning's advice in its option's words:
+    --remove-ambient, not remove_ambient=True."""
+    mixed, _ = _with_soup(tm_test["X"].astype(np.float64),
+                          np.full(tm_test["X"].shape[0], 0.2), 1)
+    query = tmp_path / "soup.h5ad"
+    anndata.AnnData(sp.csr_matrix(mixed),
+                    obs=pd.DataFrame(index=tm_test["ids"]),
+                    var=pd.DataFrame(index=tm_test["genes"])).write_h5ad(query)
+    trained.save(tmp_path / "model")
+    assert main([
+        "predict", "-m",
+        str(tmp_path / "model"), "-ts",
+        str(query), "-o",
+        str(tmp_path / "out"), "--device", "cpu", "-q"
+    ]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    said = [line for line in lines if "ambient RNA" in line]
+    assert len(said) == 1 and re.fullmatch(
+        r"actinn: a typical cell of this query looks to hold about 2\d % "
+        r"ambient RNA \(counts in genes its type does not express in the "
+        r"reference\); --remove-ambient subtracts it before labelling",
+        said[0]), lines
 
 
 def test_profiles_are_saved_and_an_older_annotator_is_refused(

@@ -593,9 +593,10 @@ def test_query_cut_to_a_few_genes(trained, tmp_path, capsys):
         kept) in capsys.readouterr().err
 
 
-def test_run_takes_min_overlap_before_training(tmp_path):
+def test_run_takes_min_overlap_before_training(tmp_path, capsys):
     """actinn run refuses a query cut to a third of the reference's genes
-    before training, and --min-overlap lets it train on those genes."""
+    before training, naming --min-overlap, which lets it train on those
+    genes."""
     from deepchem_actinn.cli.parser import build_parser
     from deepchem_actinn.cli.predict import _genes_to_train_on
     test = read(PATHS["test"], upper_case_genes=False)
@@ -608,6 +609,12 @@ def test_run_takes_min_overlap_before_training(tmp_path):
                        "reference's: 600 of the reference's 2000 genes found "
                        r"\(30 %; at least 50 % needed\)"):
         _genes_to_train_on(build_parser().parse_args(args), reference)
+    assert main(args + ["-o", str(tmp_path / "out"), "-q"]) == 2
+    line, = capsys.readouterr().err.splitlines()
+    assert line.startswith("actinn run: error: %s: the query's genes do not "
+                           "match the reference's" % (tmp_path / "few.h5ad"))
+    assert line.endswith("To annotate it anyway, pass --min-overlap 0.3")
+    assert not (tmp_path / "out").exists()
     genes = _genes_to_train_on(
         build_parser().parse_args(args + ["--min-overlap", "0.25"]), reference)
     assert [g.upper() for g in genes] == [g.upper() for g in few.var_names]

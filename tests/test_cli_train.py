@@ -108,6 +108,43 @@ def test_label_mistakes_say_what_the_file_or_name_is(tmp_path, capsys):
         "ACTINN (pandas) HDF5 file\n" % PATHS["train"])
 
 
+@pytest.mark.parametrize("command", ["train", "run", "report"])
+def test_a_labels_table_without_its_column_names_the_option(
+        tmp_path, capsys, command):
+    """A metadata table given as labels, no column named: the one line
+    names --labels-column NAME (Python's read_labels(path, column=NAME)
+    is not said), in each command that reads labels."""
+    table = tmp_path / "meta.csv"
+    table.write_text("cell,mouse.id,cell_ontology_class\nc1,M1,B cell\n")
+    argv = {
+        "train": [
+            "train", *TRAIN[:2], "-trl",
+            str(table), "-m",
+            str(tmp_path / "model")
+        ],
+        "run": [
+            "run", *TRAIN[:2], "-trl",
+            str(table), "-ts",
+            str(PATHS["test"]), "-o",
+            str(tmp_path / "out")
+        ],
+        "report": [
+            "report", "-p",
+            str(tmp_path / "predicted_label.txt"), "-l",
+            str(table), "-o",
+            str(tmp_path / "report")
+        ],
+    }[command]
+    (tmp_path / "predicted_label.txt"
+    ).write_text("cellname\tcelltype\tconfidence\nc1\tB cell\t0.9\n")
+    assert main(argv + ["-q"]) == 2
+    assert capsys.readouterr().err == (
+        "actinn %s: error: %s: line 1 holds 3 fields (cell, mouse.id, "
+        "cell_ontology_class), not cell id<TAB>cell type: if it is a table "
+        "under a header, name the column of cell types (--labels-column "
+        "NAME)\n" % (command, table))
+
+
 @pytest.mark.parametrize("command", ["predict", "run"])
 def test_hierarchy_help_states_the_margin(command):
     """--hierarchy's help says what an uncertain fine type is, with the

@@ -56,8 +56,12 @@ def test_min_overlap_refuses_with_the_figures():
         "the query's genes do not match the model's: 4 of the model's 10 "
         "genes found (40 %; at least 50 % needed). Among the model's genes "
         "the query lacks: G4, G5, G6, ... (6 in all). To annotate it anyway, "
-        "lower min_overlap to 0.4 (annotator.min_overlap = 0.4; actinn: "
-        "--min-overlap 0.4)")
+        "set annotator.min_overlap=0.4")
+    # measured_genes (actinn run's, before training) takes it as an argument
+    with pytest.raises(ACTINNInputError) as info:
+        measured_genes(reference, {"var_names": reference[:4] + ["X1"]})
+    assert str(info.value).endswith(
+        "(6 in all). To annotate it anyway, pass min_overlap=0.4")
 
 
 def test_overlap_message_names_the_likely_cause():
@@ -68,9 +72,8 @@ def test_overlap_message_names_the_likely_cause():
     assert str(info.value).endswith(
         "(30 %; at least 50 % needed). The query holds only 3 genes: give "
         "the counts of every gene the experiment measured, not a selection "
-        "such as the highly variable genes. To annotate it anyway, lower "
-        "min_overlap to 0.3 (annotator.min_overlap = 0.3; actinn: "
-        "--min-overlap 0.3)")
+        "such as the highly variable genes. To annotate it anyway, set "
+        "annotator.min_overlap=0.3")
     # names of another kind: examples of both sides' unmatched names, and
     # no advice to lower the bar
     reference = ["G%d" % i for i in range(100)]
@@ -131,9 +134,8 @@ def test_overlap_share_is_rounded_down_and_hints_fit_the_caller():
     # the value offered accepts the query, below any min_overlap given
     with pytest.raises(ACTINNInputError) as info:
         gene_positions(reference, reference[:149] + ["X"] * 100, 0.2)
-    assert str(info.value).endswith("lower min_overlap to 0.1 (annotator."
-                                    "min_overlap = 0.1; actinn: --min-overlap "
-                                    "0.1)")
+    assert str(info.value).endswith("To annotate it anyway, set "
+                                    "annotator.min_overlap=0.1")
     assert (gene_positions(reference, reference[:149] + ["X"] * 100, 0.1) >=
             0).sum() == 149
 

@@ -330,8 +330,7 @@ def test_a_headerless_labels_file_given_a_column_is_said_to_be_one(tmp_path):
         "%s: no column 'cell_type'; the file seems to have no header row: its "
         "first row (AAAC-1, B cell) looks like data, a cell id and a cell "
         "type. A file of cell id<TAB>cell type lines needs no column named: "
-        "leave the column out (CLI: drop --labels-column; Python: "
-        "read_labels(path))" % path)
+        "drop column=" % path)
     # its first cell id written as the next one is, digits aside
     path.write_text("cell_7\tB cell\ncell_12\tT cell\n")
     with pytest.raises(ACTINNInputError, match="first row .cell_7, B cell."):
@@ -362,8 +361,15 @@ def test_a_table_without_a_column_points_to_the_option(tmp_path):
     assert str(err.value) == (
         "%s: line 1 holds 3 fields (cell, mouse.id, cell_ontology_class), "
         "not cell id<TAB>cell type: if it is a table under a header, name the "
-        "column of cell types (CLI: --labels-column NAME; Python: "
-        "read_labels(path, column=NAME))" % path)
+        "column of cell types (read_labels(path, column=NAME))" % path)
+    # a table pandas wrote, its index unnamed: the same advice
+    path.write_text(",mouse.id,cell_ontology_class\nc1,M1,B cell\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_labels(path)
+    assert str(err.value) == (
+        "%s: a table of 3 columns ('', 'mouse.id', 'cell_ontology_class'), not "
+        "cell id<TAB>cell type: name the column of cell types "
+        "(read_labels(path, column=NAME))" % path)
 
 
 def test_labels_from_a_table_name_the_file_and_column(tmp_path):

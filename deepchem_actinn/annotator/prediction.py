@@ -24,7 +24,7 @@ from deepchem_actinn import confidence as conf
 from deepchem_actinn.annotator import labelling
 from deepchem_actinn.annotator.inspection import AnnotatorInspection
 from deepchem_actinn.annotator.annotation import Annotation, as_matrix
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
+from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError, Advice
 from deepchem_actinn.io.counts import refuse_log_normalised
 from deepchem_actinn.io.labels import as_cell_ids, label_names
 from deepchem_actinn.io.prefetch import prefetch
@@ -37,6 +37,10 @@ from deepchem_actinn.types import Matrix
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 
 logger = logging.getLogger(__name__)
+
+#: The way to subtract ambient RNA that the warning of a query holding much
+#: of it names: ``remove_ambient=True`` (Python), ``--remove-ambient``.
+REMOVE_AMBIENT = Advice(dict(remove_ambient=True), verb="")
 
 
 class AnnotatorPrediction(AnnotatorInspection):
@@ -382,13 +386,12 @@ class AnnotatorPrediction(AnnotatorInspection):
         if median > ambient.WARN_FRACTION:
             message = ("a typical cell of this query looks to hold about "
                        "%.0f %% ambient RNA (counts in genes its type does not "
-                       "express in the reference); remove_ambient=True "
-                       "(actinn predict --remove-ambient) subtracts it before "
-                       "labelling" % (100 * median))
+                       "express in the reference); %s subtracts it before "
+                       "labelling")
             if median >= ambient.MAX_FRACTION:
                 message += (". So high a share more likely means cells "
                             "unlike the reference's types")
-            logger.warning(message)
+            logger.warning(message, 100 * median, REMOVE_AMBIENT)
         return median
 
     def iter_predict(self,

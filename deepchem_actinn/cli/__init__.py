@@ -26,7 +26,7 @@ import time
 import zlib
 from typing import Callable, List, Optional, Sequence
 
-from deepchem_actinn.cli.common import CommandWords, in_command_words, speaking
+from deepchem_actinn.cli.common import CommandWords, speaking
 from deepchem_actinn.cli.parser import build_parser, deprecation_warnings
 from deepchem_actinn.cli.values import FORMAT_ALIASES
 from deepchem_actinn.cli.progress import command_session, process_tag
@@ -83,7 +83,7 @@ def _one_line(err: BaseException, args) -> str:
     else:
         text = "cannot read the input (%s: %s); inputs: %s" % (
             type(err).__name__, err, ", ".join(_inputs(args)) or "none")
-    return " ".join(in_command_words(text).split())
+    return " ".join(text.split())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -3,9 +3,7 @@ the readers' orientation hints, matrix and value rule, and the command
 line's words for the library's advice (:class:`CommandWords`, for the
 file being read: :func:`file_role`)."""
 import contextlib
-import functools
 import logging
-import re
 from typing import Any, Dict, FrozenSet, Iterator, List, Optional, Sequence
 
 from deepchem_actinn.errors import ANY, ACTINNInputError, Dialect
@@ -142,7 +140,8 @@ def orientation_options(
 
 #: The option that sets each parameter the library's advice names, for
 #: each file a command reads (its role: ``train``, ``test``, ``query`` of
-#: report, ``input`` of format); a parameter of no file under None.
+#: report, ``input`` of format; ``labels``, the labels file of train, run
+#: and report); a parameter of no file under None.
 OPTIONS: Dict[str, Dict[Optional[str], str]] = {
     "layer": {
         "train": "--train-layer",
@@ -159,6 +158,9 @@ OPTIONS: Dict[str, Dict[Optional[str], str]] = {
     "orientation": {
         "train": "--train-orientation",
         "test": "--test-orientation"
+    },
+    "column": {
+        "labels": "--labels-column"
     },
     "allow_non_integer": {
         None: "--allow-non-integer"
@@ -207,8 +209,9 @@ class CommandWords(Dialect):
     ----------
     role: str, optional
         The file being read: ``"train"``, ``"test"``, ``"query"`` or
-        ``"input"`` (:data:`OPTIONS`); when None, every file's option the
-        command has is named.
+        ``"input"`` (:data:`OPTIONS`; an advice on the labels file says
+        its own, ``"labels"``); when None, every file's option the command
+        has is named.
     options: frozenset of str
         The running command's options (:meth:`of`).
 
@@ -216,7 +219,7 @@ class CommandWords(Dialect):
     --------
     >>> from deepchem_actinn.cli import build_parser
     >>> from deepchem_actinn.cli.common import CommandWords
-    >>> from deepchem_actinn.errors import Advice
+    >>> from deepchem_actinn.errors import Advice, Placeholder
     >>> args = build_parser().parse_args(["run", "-trs", "r.h5ad", "-trl",
     ...                                   "l.txt", "-ts", "q.h5ad"])
     >>> words = CommandWords.of(args)  # reading the query, unless told
@@ -225,6 +228,8 @@ class CommandWords(Dialect):
     >>> Advice(dict(layer="counts", allow_non_integer=True)).words(
     ...     words.for_role("train"))
     'pass --train-layer counts --allow-non-integer'
+    >>> Advice(dict(column=Placeholder("NAME")), role="labels").words(words)
+    'pass --labels-column NAME'
     """
 
     together = " "
@@ -277,6 +282,10 @@ class CommandWords(Dialect):
                     words.startswith(other + " ") for other in said):
                 kept.append(words)
         return kept
+
+    def say(self, verb: str, said: str, python: Optional[str]) -> str:
+        """The verb and the options, whatever Python's own words."""
+        return super().say(verb, said, None)
 
 
 #: The running command's words (set by :func:`speaking`) and the files
@@ -332,29 +341,3 @@ def file_role(role: str) -> Iterator[None]:
         raise
     finally:
         _ROLES.pop()
-
-
-@functools.lru_cache(maxsize=None)
-def old_spellings() -> List[tuple]:
-    """Advice still written as text by modules not yet on
-    :class:`~deepchem_actinn.errors.Advice` (``io/labels.py``,
-    ``preprocessing/genes.py``, ``annotator/prediction.py``): each
-    spelling (a pattern) and the command line's words for it."""
-    from deepchem_actinn.io.labels import COLUMN_HINT, NO_COLUMN_HINT
-    from deepchem_actinn.preprocessing.genes import LOWER_MIN_OVERLAP
-    lower = re.escape(LOWER_MIN_OVERLAP).replace(r"\{value\}", r"([0-9.e-]+)")
-    return [
-        (re.escape(COLUMN_HINT), "--labels-column NAME"),
-        (re.escape(NO_COLUMN_HINT), "drop --labels-column"),
-        (lower, r"pass --min-overlap \1"),
-        (re.escape("remove_ambient=True (actinn predict --remove-ambient)"),
-         "--remove-ambient"),
-    ]
-
-
-def in_command_words(text: str) -> str:
-    """``text`` with the advice of :func:`old_spellings` in the command
-    line's words."""
-    for pattern, words in old_spellings():
-        text = re.sub(pattern, words, text)
-    return text

@@ -372,7 +372,7 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
         genes = measured_genes(reference, gene_candidates(query.index, query),
                                **overlap)
     except ACTINNInputError as err:
-        raise ACTINNInputError("%s: %s" % (args.test_set, err)) from None
+        raise ACTINNInputError("%s: %s", args.test_set, err) from None
     if len(genes) == len(reference):
         return None
     logger.info(

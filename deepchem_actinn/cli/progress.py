@@ -93,7 +93,7 @@ class _InCommandWords(logging.Filter):
     it is reading (:func:`~deepchem_actinn.cli.common.current_words`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from deepchem_actinn.cli.common import current_words, in_command_words
+        from deepchem_actinn.cli.common import current_words
         from deepchem_actinn.errors import in_words
         words = current_words()
         if words is None:
@@ -106,7 +106,7 @@ class _InCommandWords(logging.Filter):
                 message = record.getMessage()
         except (TypeError, ValueError):  # logging reports it as it is
             return True
-        record.msg, record.args = in_command_words(message), ()
+        record.msg, record.args = message, ()
         return True
 
 

@@ -23,8 +23,8 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import (ACTINNInputError, Advice, Message, counted,
-                                    examples, repeated)
+from deepchem_actinn.errors import (ANY, ACTINNInputError, Advice, Message,
+                                    Placeholder, counted, examples, repeated)
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
     as_cell_ids, cell_positions, has_label, label_names)
@@ -135,14 +135,14 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
         if not ids and empty_first and len(fields) > 2:
             raise ACTINNInputError(
                 "%s: a table of %d columns (%s), not cell id<TAB>cell type: "
-                "name the column of cell types (%s)" %
-                (p, len(fields), examples(fields, 4), COLUMN_HINT))
+                "name the column of cell types (%s)", p, len(fields),
+                examples(fields, 4), COLUMN_HINT)
         if not ids and len(fields) > n_fields:
             raise ACTINNInputError(
                 "%s: line %d holds %d fields (%s), not cell id<TAB>cell type: "
                 "if it is a table under a header, name the column of cell "
-                "types (%s)" %
-                (p, lineno, len(fields), examples(fields, 4), COLUMN_HINT))
+                "types (%s)", p, lineno, len(fields), examples(fields, 4),
+                COLUMN_HINT)
         if len(fields) != n_fields or not all(fields[:2]):
             raise ACTINNInputError(
                 "%s: line %d: expected cell id<TAB>cell type (or cell id,cell "
@@ -181,9 +181,13 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
 #: missing.
 TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
 
-#: How a labels table's column of cell types is named.
-COLUMN_HINT = ("CLI: --labels-column NAME; Python: "
-               "read_labels(path, column=NAME)")
+#: How a labels table's column of cell types is named: ``read_labels(path,
+#: column=NAME)`` in Python (whichever function was given the file),
+#: ``--labels-column NAME`` on the command line.
+COLUMN_HINT = Advice(dict(column=Placeholder("NAME")),
+                     verb="",
+                     role="labels",
+                     python="read_labels(path, %s)")
 
 
 def _table_column(p: Path, column: str) -> pd.Series:
@@ -221,9 +225,9 @@ def _table_column(p: Path, column: str) -> pd.Series:
                 (p, column, examples(list(table.columns))))
     if column not in table.columns:
         raise ACTINNInputError(
-            "%s: no column %r; %s" %
-            (p, column, _headless(table) or
-             "its columns: %s" % examples(list(table.columns), 12)))
+            "%s: no column %r; %s", p, column,
+            _headless(table) or
+            "its columns: %s" % examples(list(table.columns), 12))
     values = table[column]
     ids = pd.Index([str(i).strip() for i in table.index], dtype=object)
     if (ids == "").any():
@@ -242,12 +246,12 @@ def _table_column(p: Path, column: str) -> pd.Series:
                      dtype=object)
 
 
-#: How to read a file of cell id<TAB>cell type lines, which has no header.
-NO_COLUMN_HINT = ("leave the column out (CLI: drop --labels-column; Python: "
-                  "read_labels(path))")
+#: How to read a file of cell id<TAB>cell type lines, which has no header:
+#: ``drop column=`` in Python, ``drop --labels-column`` on the command line.
+NO_COLUMN_HINT = Advice(dict(column=ANY), verb="drop", role="labels")
 
 
-def _headless(table: pd.DataFrame) -> Optional[str]:
+def _headless(table: pd.DataFrame) -> Optional[Message]:
     """Why a table of two columns read under its first row as a header
     seems to have none, or None: the first row looks like the data below
     it (its type is one of the column's types, or its id is written as the
@@ -262,10 +266,11 @@ def _headless(table: pd.DataFrame) -> Optional[str]:
     if not (head_type in set(table.iloc[:, 0].str.strip()) or
             shape[0] == shape[1]):
         return None
-    return ("the file seems to have no header row: its first row (%s, %s) "
-            "looks like data, a cell id and a cell type. A file of cell "
-            "id<TAB>cell type lines needs no column named: %s" %
-            (head_id, head_type, NO_COLUMN_HINT))
+    return Message(
+        "the file seems to have no header row: its first row (%s, %s) looks "
+        "like data, a cell id and a cell type. A file of cell id<TAB>cell "
+        "type lines needs no column named: %s", head_id, head_type,
+        NO_COLUMN_HINT)
 
 
 def read_pairs(path: PathLike,

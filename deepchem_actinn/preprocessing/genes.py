@@ -29,12 +29,12 @@ saved annotator.
 import logging
 import math
 from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple)
+                    Sequence, Tuple, Union)
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, Advice, Message, examples
 from deepchem_actinn.io.genes import gene_key
 from deepchem_actinn.preprocessing.gene_names import (  # noqa: F401
     gene_case_style, r_name, refuse_repeated_genes, renamed_by_r,
@@ -107,10 +107,27 @@ def choose_gene_column(model_genes: Sequence[str],
 #: kind of identifier).
 FEW_FOUND = 0.1
 
-#: How to accept a query that holds fewer of the model's genes (the end of
-#: the refusal; the command line says it in its own words).
-LOWER_MIN_OVERLAP = ("lower min_overlap to {value} (annotator.min_overlap = "
-                     "{value}; actinn: --min-overlap {value})")
+#: Python's words for lowering ``min_overlap`` where it is no argument of
+#: the call refused: an annotator's is its attribute (a refused
+#: :func:`measured_genes` is passed it).
+_SET_MIN_OVERLAP = {"the model's": "set annotator.%s"}
+
+
+def lower_min_overlap(value: float, what: str = "the model's") -> Advice:
+    """How to accept a query that holds fewer of ``what`` genes (the end
+    of the refusal), in the words of whoever shows it: ``set
+    annotator.min_overlap=0.4`` in Python, ``pass --min-overlap 0.4`` on
+    the command line.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.preprocessing.genes import lower_min_overlap
+    >>> print(lower_min_overlap(0.4))
+    set annotator.min_overlap=0.4
+    >>> print(lower_min_overlap(0.4, "the reference's"))
+    pass min_overlap=0.4
+    """
+    return Advice(dict(min_overlap=value), python=_SET_MIN_OVERLAP.get(what))
 
 
 def accepting_share(found: int, wanted: int) -> float:
@@ -133,10 +150,9 @@ def accepting_share(found: int, wanted: int) -> float:
 
 
 def _overlap_message(model_genes: Sequence[str],
-                     candidates: Mapping[str,
-                                         Sequence[str]], overlaps: Mapping[str,
-                                                                           int],
-                     best: str, min_overlap: float, what: str) -> str:
+                     candidates: Mapping[str, Sequence[str]],
+                     overlaps: Mapping[str, int], best: str, min_overlap: float,
+                     what: str) -> Union[str, Message]:
     """Why a query's genes were refused, and what to do: the figures, then
     the likeliest cause (a query cut to a few genes; names of another
     kind; some genes missing) and how to accept the query anyway."""
@@ -164,12 +180,12 @@ def _overlap_message(model_genes: Sequence[str],
             what, examples(lacking, 3), renamed_by_r(lacking, query))
     if not found:  # no share of the genes accepts a query sharing none
         return message
-    value = "%g" % accepting_share(found, n_wanted)
+    value = accepting_share(found, n_wanted)
     if what == "the gene filter's":
         return message + (". To transform it anyway, lower the filter's "
-                          "min_overlap (%g) to %s" % (min_overlap, value))
-    return message + ". To annotate it anyway, " + LOWER_MIN_OVERLAP.format(
-        value=value)
+                          "min_overlap (%g) to %g" % (min_overlap, value))
+    return Message("%s. To annotate it anyway, %s", message,
+                   lower_min_overlap(value, what))
 
 
 #: What the query's genes outside a selection of genes may be, besides
