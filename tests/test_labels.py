@@ -113,6 +113,19 @@ def test_a_series_in_row_order_needs_no_ids():
             ["NK", "B", "T"]
 
 
+def test_anndata_default_obs_names_are_matched_as_ids():
+    """AnnData's default obs_names, the text "0" .. "n-1", are cell ids:
+    a reordered subset's ids find their own labels; where the cell ids are
+    other names, the index is taken as the row numbers it reads as."""
+    labels = pd.Series(["A", "B", "C"], index=["0", "1", "2"])
+    assert label_names(labels, ["2", "0", "1"]).tolist() == ["C", "A", "B"]
+    assert label_names(labels, ["1", "2"]).tolist() == ["B", "C"]
+    assert label_names(labels, ["c1", "c2", "c3"]).tolist() == ["A", "B", "C"]
+    # integers are row numbers, whatever the cell ids
+    numbers = pd.Series(["A", "B", "C"], index=[0, 1, 2])
+    assert label_names(numbers, ["2", "0", "1"]).tolist() == ["A", "B", "C"]
+
+
 def test_a_series_without_cell_ids_is_taken_in_row_order():
     """Without cell ids, a Series indexed by cell ids is taken in row order,
     as scikit-learn takes y (the README's ``fit(X, genes,

@@ -99,13 +99,15 @@ def _in_row_order(labels: pd.Series, cell_ids: Optional[Any]) -> np.ndarray:
     values = labels.to_numpy(dtype=object)
     index = labels.index
     text = [str(i) for i in index]
+    ids = None if cell_ids is None else as_str_array(cell_ids)
     # pandas' own index, or row numbers in order (a RangeIndex may run
-    # backwards: pandas 3.1's Series.sample leaves one)
-    if index.equals(pd.RangeIndex(
-            len(index))) or text == [str(i) for i in range(len(index))]:
+    # backwards: pandas 3.1's Series.sample leaves one); written as text
+    # (AnnData's default obs_names), ids unless the cell ids are others
+    as_text = text == [str(i) for i in range(len(index))]
+    other_ids = ids is None or not pd.Index(ids).isin(pd.Index(text)).all()
+    if index.equals(pd.RangeIndex(len(index))) or (as_text and other_ids):
         return values
     numbers = pd.api.types.is_integer_dtype(index.dtype)
-    ids = None if cell_ids is None else as_str_array(cell_ids)
     if ids is not None and not (numbers and not all(i.isdigit() for i in ids)):
         where = cell_positions(index, ids, "labels", "cell_ids")
         absent = where < 0
