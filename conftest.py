@@ -7,10 +7,15 @@ collection error or a failure. Where DeepChem imports, nothing changes.
 
 The tests' own skip (the ``requires_deepchem`` marker) is in
 ``tests/conftest.py``, which travels with the tests.
+
+And one thread per process where pytest-xdist runs the suite on several
+(``-n`` in ``pyproject.toml``): each PyTorch's threads as many as the cores
+would oversubscribe them, many times slower on a busy machine.
 """
 import doctest
 import functools
 import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -35,6 +40,20 @@ def _deepchem_imports() -> bool:
     except ImportError:
         return False
     return True
+
+
+def pytest_configure(config):
+    """In a pytest-xdist worker, PyTorch and the BLAS of the processes
+    the tests start compute on one thread (unless told otherwise)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+    try:
+        import torch
+    except ImportError:  # the suite's own tests say so
+        return
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def _reason() -> str:

@@ -66,10 +66,12 @@ cd "$work"
 # The readers' and label matching's tests on the pandas this Python resolves
 # (3 on 3.12 and 3.13, whose str dtype once hid empty CSV fields and
 # misaligned a labels Series), on the installed package (importlib mode puts
-# no checkout folder on sys.path); pytest comes from pip's cache.
+# no checkout folder on sys.path); pytest comes from pip's cache, with
+# pytest-xdist for the -n of pyproject.toml (-n 0 here: in one process, as
+# the other Python's smoke run is testing beside it).
 mark "I/O tests on pandas $(python -c 'import pandas; print(pandas.__version__)')"
-pip install -q pytest
-python -m pytest -q -p no:cacheprovider --import-mode=importlib \
+pip install -q pytest pytest-xdist
+python -m pytest -q -p no:cacheprovider --import-mode=importlib -n 0 \
     "$repo"/tests/test_readers.py \
     "$repo"/tests/test_io_*.py "$repo"/tests/test_writers.py \
     "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py

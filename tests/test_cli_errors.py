@@ -79,11 +79,11 @@ def test_run_output_that_is_a_file_is_refused_before_training(tmp_path, actinn):
 
 
 @pytest.mark.parametrize("name, content, words", [
-    ("gzipped.csv", gzip.compress(b"gene,c1\nG1,1\n"), "gzip"),
+    ("gzipped.csv", gzip.compress(b"gene,c1\nG1,1\n", mtime=0), "gzip"),
     ("plain.csv.gz", b"gene,c1\nG1,1\n",
      "neither the rows nor the columns match the expected genes"),
     ("empty.h5ad", b"", "empty"),
-    ("truncated.csv.gz", gzip.compress(b"gene,c1,c2\n" * 200)[:40],
+    ("truncated.csv.gz", gzip.compress(b"gene,c1,c2\n" * 200, mtime=0)[:40],
      "cannot read it as a CSV matrix, it looks damaged or truncated"),
 ])
 def test_failed_predict_leaves_no_output_directory(model, tmp_path, name,

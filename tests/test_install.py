@@ -171,17 +171,19 @@ def test_tests_and_doctests_needing_deepchem_skip_without_it():
     install, and runs the others: a module of DeepChem tests, one that mixes
     them with others, a module of the DeepChem integration and doctests that
     use it beside others."""
-    run = _python(NO_DEEPCHEM +
-                  "import pytest; sys.exit(pytest.main(sys.argv[1:]))",
-                  "-q",
-                  "-rs",
-                  "-p",
-                  "no:cacheprovider",
-                  "tests/test_splitters.py",
-                  "tests/test_normalise.py",
-                  "deepchem_actinn/splitters.py",
-                  "deepchem_actinn/datasets.py",
-                  cwd=ROOT)
+    run = _python(
+        NO_DEEPCHEM + "import pytest; sys.exit(pytest.main(sys.argv[1:]))",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        "0",  # in this process, where DeepChem cannot import
+        "tests/test_splitters.py",
+        "tests/test_normalise.py",
+        "deepchem_actinn/splitters.py",
+        "deepchem_actinn/datasets.py",
+        cwd=ROOT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     counts = dict((kind, int(n)) for n, kind in re.findall(
         r"(\d+) (passed|skipped|failed|errors?)", run.stdout))
