@@ -1,6 +1,7 @@
 """AnnData (``.h5ad``) files, read through anndata's own API.
 
-:func:`read_h5ad` reads the whole object with :func:`anndata.read_h5ad`.
+:func:`read_h5ad` reads what the readers need (``X``, the layers, ``.raw``,
+``obs`` and ``var``) with anndata's element reader, nothing else.
 :class:`H5adRows` streams one matrix (``X``, ``raw/X`` or a layer) row
 block by row block: a CSR matrix through
 :func:`anndata.io.sparse_dataset`, a dense one as its HDF5 array; ``obs``
@@ -37,6 +38,8 @@ from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
 from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.types import PathLike
 
+from anndata.experimental import read_dispatched
+
 try:  # anndata >= 0.11
     from anndata.io import read_elem, sparse_dataset
 except ImportError:  # pragma: no cover - older anndata
@@ -53,7 +56,8 @@ _PEEK_ROWS = 4096
 def read_h5ad(path: PathLike,
               layer: Optional[str] = None,
               use_raw: Optional[bool] = None) -> anndata.AnnData:
-    """Read an AnnData file, optionally taking ``X`` from a layer or .raw.
+    """Read an AnnData file's counts and tables, optionally taking ``X``
+    from a layer or .raw.
 
     Parameters
     ----------
@@ -67,8 +71,12 @@ def read_h5ad(path: PathLike,
     Returns
     -------
     anndata.AnnData
-        The whole object when neither ``layer`` nor ``use_raw`` is given;
-        otherwise one with the chosen matrix as ``X`` (and ``obs`` kept).
+        When neither ``layer`` nor ``use_raw`` is given, ``X``, the layers,
+        ``.raw``, ``obs`` and ``var`` (``obsm``,
+        ``varm``, ``obsp``, ``varp`` and ``uns`` are not read, so that what
+        anndata cannot read there, such as scirpy's awkward arrays without
+        the awkward package, stops nothing); otherwise one with the chosen
+        matrix as ``X`` (and ``obs`` kept).
 
     Examples
     --------
@@ -88,12 +96,8 @@ def read_h5ad(path: PathLike,
         warnings.filterwarnings("ignore", message="Transforming to str index")
         with h5py.File(p, "r") as f:
             check_layout(f)
-            half = _has_half_sparse(f)
-        if half:
-            from anndata.experimental import read_dispatched
-            with h5py.File(p, "r") as f:
-                adata = read_dispatched(f, callback=_widen_half_sparse)
-        else:
+            adata = _read_counts_elements(f)
+        if adata is None:  # written by anndata < 0.8: read as anndata does
             adata = anndata.read_h5ad(p)
     if layer is None and use_raw is None:
         return adata
@@ -104,6 +108,35 @@ def read_h5ad(path: PathLike,
                         obs=adata.obs)
 
 
+#: What the readers take from an h5ad file: the matrices that may hold the
+#: counts and the tables of cells and genes. The rest (obsm, varm, obsp,
+#: varp, uns) is not read: what anndata cannot read there (an awkward
+#: array, as scirpy keeps in obsm, without the awkward package) does not
+#: stop the readers.
+_COUNTS_ELEMENTS = ("X", "layers", "obs", "var")
+
+
+def _read_counts_elements(f: h5py.File) -> Optional[anndata.AnnData]:
+    """:data:`_COUNTS_ELEMENTS` and ``.raw``'s matrix and genes, each read
+    with anndata's element reader (a sparse float16 matrix as float32);
+    None for a file of anndata < 0.8, whose elements say no encoding."""
+    if f.attrs.get("encoding-type") != "anndata":
+        return None
+    parts = {
+        key: read_dispatched(f[key], callback=_widen_half_sparse)
+        for key in _COUNTS_ELEMENTS
+        if key in f
+    }
+    raw = f.get("raw")
+    if isinstance(raw, h5py.Group) and "X" in raw:
+        parts["raw"] = {
+            key: read_dispatched(raw[key], callback=_widen_half_sparse)
+            for key in ("X", "var")
+            if key in raw
+        }
+    return anndata.AnnData(**parts)
+
+
 def _half_sparse(elem) -> bool:
     """Whether an h5ad element is a sparse matrix of float16 values, which
     SciPy does not take (every float16 is exact as float32: whole numbers
@@ -112,16 +145,6 @@ def _half_sparse(elem) -> bool:
             elem.attrs.get("encoding-type") in SPARSE and
             isinstance(elem.get("data"), h5py.Dataset) and
             elem["data"].dtype == np.float16)
-
-
-def _has_half_sparse(f: h5py.File) -> bool:
-    """Whether ``X``, ``raw/X`` or a layer of an h5ad file is sparse
-    float16."""
-    layers = f.get("layers")
-    keys = ["X"] + (["raw/X"] if isinstance(f.get("raw"), h5py.Group) else
-                    []) + (["layers/" + k for k in layers] if isinstance(
-                        layers, h5py.Group) else [])
-    return any(_half_sparse(f.get(k)) for k in keys)
 
 
 def _widen_half_sparse(read, name: str, elem, iospec):
