@@ -26,6 +26,7 @@ import pandas as pd
 from deepchem_actinn.errors import (ANY, ACTINNInputError, Advice, Message,
                                     Placeholder, counted, examples, repeated)
 from deepchem_actinn.io._common import as_str_array, existing, open_text
+from deepchem_actinn.io.content import not_utf8
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
     as_cell_ids, cell_positions, has_label, label_names)
 from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
@@ -203,7 +204,9 @@ def _table_column(p: Path, column: str) -> pd.Series:
                                 dtype=str,
                                 keep_default_na=False,
                                 skip_blank_lines=True)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError as err:
+        raise _not_text(p, "a table", err) from None
+    except (OSError, ValueError) as err:
         # pandas' ParserError and EmptyDataError are ValueErrors
         raise ACTINNInputError("%s: cannot read it as a table (%s)" %
                                (p, str(err).strip())) from err
@@ -273,6 +276,19 @@ def _headless(table: pd.DataFrame) -> Optional[Message]:
         NO_COLUMN_HINT)
 
 
+def _not_text(p: Path, what: str, err: BaseException) -> ACTINNInputError:
+    """The refusal of a labels, clusters or hierarchy file that cannot be
+    read as UTF-8 text: in Latin-1 as the counts files are told
+    (:func:`~deepchem_actinn.io.content.not_utf8`), else as binary data or
+    UTF-16."""
+    decoding = err if isinstance(err, UnicodeDecodeError) else None
+    latin1 = not_utf8(p, error=decoding) if decoding is not None else None
+    if latin1 is not None:
+        return latin1
+    return ACTINNInputError("%s: not %s (it is not UTF-8 text: binary or "
+                            "UTF-16?)" % (p, what))
+
+
 def read_pairs(path: PathLike,
                what: str,
                comments: bool = False) -> List[Tuple[int, List[str], str]]:
@@ -310,10 +326,8 @@ def read_pairs(path: PathLike,
     try:
         with open_text(p) as fh:
             lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(fh, 1)]
-    except (OSError, EOFError, UnicodeDecodeError):
-        raise ACTINNInputError(
-            "%s: not a text file of %s lines (it is not UTF-8 text: binary "
-            "or UTF-16?)" % (p, what)) from None
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise _not_text(p, "a text file of %s lines" % what, err) from None
     lines = [(n, line) for n, line in lines if line.strip()]
     if comments:
         lines = [(n, line)
