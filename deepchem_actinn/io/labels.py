@@ -153,7 +153,7 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
     types = type_names(types, str(p))
-    blank = [t in TABLE_MISSING or t in MISSING_LABELS for t in types]
+    blank = [missing_value(t) for t in types]
     if any(blank):  # R's write.table writes a missing label as NA
         logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
                     counted(sum(blank), "cell"),
@@ -181,6 +181,23 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
 #: file's cell type): R's ``NA`` and the other spellings pandas reads as
 #: missing.
 TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
+
+
+def missing_value(field: str) -> bool:
+    """Whether a field of a two-column file (a labels file's cell type, a
+    clusters file's cluster) is a missing value, not a name: empty, or one
+    of :data:`TABLE_MISSING` and
+    :data:`~deepchem_actinn.labels.MISSING_LABELS` (R's ``NA``).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.labels import missing_value
+    >>> [missing_value(f) for f in ("NA", " nan", "", "B cell", "N")]
+    [True, True, True, False, False]
+    """
+    text = field.strip()
+    return text in TABLE_MISSING or text in MISSING_LABELS
+
 
 #: How a labels table's column of cell types is named: ``read_labels(path,
 #: column=NAME)`` in Python (whichever function was given the file),
