@@ -276,7 +276,7 @@ def read_clusters(path: Union[str, Path],
     ACTINNInputError
         A line without a cluster or of more than two columns, a query cell
         whose cluster is a missing value (``NA``, as labels files read it:
-        ``io.labels.missing_value``), a file that is not text, a cell
+        ``io.cell_labels.missing_value``), a file that is not text, a cell
         listed twice, query cells the file does not list, or a query whose
         cell ids repeat (the message names the file and the line or the
         cells).
@@ -300,7 +300,7 @@ def read_clusters(path: Union[str, Path],
             "%s: the query names %s more than once (%s), so its cells "
             "cannot be matched to clusters by id; make the ids unique" %
             (path, counted(len(twice), "cell"), examples(twice)))
-    from deepchem_actinn.io.labels import missing_value  # h5py: on use
+    from deepchem_actinn.io.cell_labels import missing_value  # h5py: on use
     from deepchem_actinn.io.labels import read_pairs
     found = {}
     duplicates: List[str] = []

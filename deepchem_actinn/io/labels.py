@@ -28,9 +28,9 @@ from deepchem_actinn.errors import (ANY, ACTINNInputError, Advice, Message,
 from deepchem_actinn.io._common import as_str_array, existing, open_text
 from deepchem_actinn.io.content import not_utf8
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
-    as_cell_ids, cell_positions, has_label, label_names)
-from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
-                                    type_names)
+    TABLE_MISSING, as_cell_ids, cell_positions, has_label, label_names,
+    missing_value)
+from deepchem_actinn.labels import QUOTING_HINT, split_fields, type_names
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -175,28 +175,6 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
             (p, counted(len(repeated), "cell id",
                         "appears/appear"), examples(repeated)))
     return _sourced(labels, str(p))
-
-
-#: Missing values beside :data:`MISSING_LABELS` (in a table, or as a labels
-#: file's cell type): R's ``NA`` and the other spellings pandas reads as
-#: missing.
-TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
-
-
-def missing_value(field: str) -> bool:
-    """Whether a field of a two-column file (a labels file's cell type, a
-    clusters file's cluster) is a missing value, not a name: empty, or one
-    of :data:`TABLE_MISSING` and
-    :data:`~deepchem_actinn.labels.MISSING_LABELS` (R's ``NA``).
-
-    Examples
-    --------
-    >>> from deepchem_actinn.io.labels import missing_value
-    >>> [missing_value(f) for f in ("NA", " nan", "", "B cell", "N")]
-    [True, True, True, False, False]
-    """
-    text = field.strip()
-    return text in TABLE_MISSING or text in MISSING_LABELS
 
 
 #: How a labels table's column of cell types is named: ``read_labels(path,
