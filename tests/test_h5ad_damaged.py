@@ -3,9 +3,11 @@ the file and what is wrong (an element anndata has no reader for, a
 dataset where a group belongs, a sparse matrix without its index
 pointers) rather than with a traceback; an index of numbers is read as
 anndata reads it, as strings; what the readers do not need (obsm, uns) is
-not read, so that an awkward array there (a scirpy file) stops nothing."""
+not read, so that an awkward array there (a scirpy file) stops nothing
+(``read_h5ad``, which reads the whole object, leaves it out, saying so)."""
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import anndata
@@ -19,7 +21,7 @@ from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (iter_cell_chunks, n_cells, read, read_cell_ids,
                                 read_var)
-from deepchem_actinn.io.h5ad import h5ad_obs, h5ad_umap
+from deepchem_actinn.io.h5ad import h5ad_obs, h5ad_umap, read_h5ad
 
 N_CELLS, N_GENES = 40, 30
 
@@ -151,12 +153,20 @@ def test_a_damaged_h5ad_is_refused_in_one_line(sound, tmp_path, case, reader):
 
 def test_an_unknown_encoding_elsewhere_names_the_element(sound, tmp_path):
     """In a layer (a matrix that may hold the counts) it is refused; in
-    uns, which the readers do not read, it stops nothing."""
+    uns, which the readers do not read, it stops nothing, and read_h5ad
+    reads the file without it, saying so."""
     path = tmp_path / "uns.h5ad"
     shutil.copy(sound / "sound.h5ad", path)
     with h5py.File(path, "r+") as f:
         f.create_group("uns/weird").attrs["encoding-type"] = "mystery"
-    assert read(path).n_obs == N_CELLS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read(path).n_obs == N_CELLS
+    with pytest.warns(UserWarning,
+                      match="^%s: its uns/weird is stored as 'mystery' .*; "
+                      "read without its obsm, varm, obsp, varp and uns" %
+                      re.escape(str(path))):
+        assert read_h5ad(path).n_obs == N_CELLS
     with h5py.File(path, "r+") as f:
         f.create_group("layers/weird").attrs["encoding-type"] = "mystery"
     with pytest.raises(ACTINNInputError,
@@ -319,10 +329,24 @@ def scirpy_like(with_model):
 
 
 def test_an_awkward_array_in_obsm_does_not_stop_the_readers(sound, scirpy_like):
-    """The readers need X (or a layer, .raw), obs and var: what else the
-    file holds is not read, so a scirpy file reads without awkward."""
+    """The readers need X (or a layer, .raw), obs and var: where anndata
+    cannot read the rest without a package (scirpy's awkward arrays), it
+    is left out, saying so; a sound file is read whole."""
+    assert read_h5ad(sound / "sound.h5ad").obsm["X_umap"].shape == (N_CELLS, 2)
+    with pytest.warns(UserWarning) as said:
+        whole = read_h5ad(scirpy_like)
+    assert [str(w.message) for w in said] == [
+        "%s: its obsm/airr is stored as 'awkward-array' (encoding version "
+        "0.1.0), which anndata reads only with the awkward package "
+        "installed: pip install awkward; read without its obsm, varm, obsp, "
+        "varp and uns (the counts and the tables of cells and genes are "
+        "read)" % scirpy_like
+    ]
+    assert list(whole.obsm) == [] and whole.n_obs == N_CELLS
     expected = read(sound / "sound.h5ad")
-    got = read(scirpy_like)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read needs none of it: no word
+        got = read(scirpy_like)
     assert list(got.obs_names) == list(expected.obs_names)
     assert list(got.var_names) == list(expected.var_names)
     assert list(got.obs["cell_type"]) == list(expected.obs["cell_type"])

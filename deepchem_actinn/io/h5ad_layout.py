@@ -125,11 +125,14 @@ def damage_refused(path: Path,
     """The one-line refusal of ``path`` for ``err``, raised reading its
     element ``where`` (when not given, the one anndata names)."""
     return ACTINNInputError("%s: cannot be read as an h5ad file: %s" %
-                            (path, _damage_words(path, err, where)))
+                            (path, damage_words(path, err, where)))
 
 
-def _damage_words(path: Path, err: BaseException, where: Optional[str]) -> str:
-    """What is wrong, in one line: the element and the error."""
+def damage_words(path: Path,
+                 err: BaseException,
+                 where: Optional[str] = None) -> str:
+    """What is wrong, in one line: the element (``where``; when not given,
+    the one anndata names) and the error."""
     if isinstance(err, DamagedH5ad):
         return one_line(err)
     where = _element_of(err) if where is None else where
