@@ -48,21 +48,32 @@ def _allocate(n: int, fractions: Fractions) -> np.ndarray:
     return counts
 
 
-def _parts(classes: List[np.ndarray], n_parts: int, rng: np.random.Generator,
-           counts_of) -> List[np.ndarray]:
-    """Each class (its indices) shuffled and cut into ``counts_of(class
-    number, size)`` items per part; one sorted int64 index array per
-    part."""
-    parts: List[list] = [[] for _ in range(n_parts)]
-    for index, cls in enumerate(classes):
-        members = rng.permutation(cls)
-        counts = counts_of(index, len(members))
-        for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
-            parts[part].append(chunk)
-    return [
-        np.sort(np.concatenate(p)).astype(np.int64)
-        if p else np.zeros(0, dtype=np.int64) for p in parts
-    ]
+def _classes(y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The cells grouped by class: their indices, class after class (in
+    the order of ``np.unique``), each class's in ascending order, and the
+    size of each class. One sort, not a pass over all cells per class."""
+    inverse = np.unique(y, return_inverse=True)[1].ravel()
+    sizes = np.bincount(inverse).astype(np.int64)
+    return np.argsort(inverse, kind="stable").astype(np.int64), sizes
+
+
+def _parts(members: np.ndarray, sizes: np.ndarray, counts: np.ndarray,
+           rng: np.random.Generator) -> List[np.ndarray]:
+    """Each class (``sizes[c]`` cells of ``members``, class after class)
+    shuffled and cut into ``counts[c, p]`` cells per part ``p``; one sorted
+    int64 index array per part. The classes are shuffled in order, each by
+    ``rng.permutation`` (a class of one cell draws nothing), so that the
+    parts are the same as shuffling and cutting them one by one."""
+    n_parts = counts.shape[1]
+    starts = np.cumsum(sizes) - sizes
+    shuffled = members.copy()
+    for cls in np.flatnonzero(sizes > 1):
+        cells = slice(starts[cls], starts[cls] + sizes[cls])
+        shuffled[cells] = rng.permutation(members[cells])
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    place = np.arange(len(members)) - starts[owner]  # within its class
+    part = (place[:, None] >= np.cumsum(counts, axis=1)[owner]).sum(axis=1)
+    return [np.sort(shuffled[part == p]) for p in range(n_parts)]
 
 
 def stratified_indices(y: np.ndarray,
@@ -103,9 +114,12 @@ def stratified_indices(y: np.ndarray,
     y = np.asarray(y).ravel()
     frac = _fractions(fractions)
     rng = np.random.default_rng(seed)
-    classes = [np.flatnonzero(y == cls) for cls in np.unique(y)]
-    return _parts(classes, len(frac), rng,
-                  lambda _, size: _allocate(size, frac))
+    members, sizes = _classes(y)
+    # classes of one size are divided alike: once per size
+    kinds, which = np.unique(sizes, return_inverse=True)
+    counts = np.array([_allocate(int(size), frac) for size in kinds],
+                      dtype=np.int64).reshape(len(kinds), len(frac))
+    return _parts(members, sizes, counts[which.ravel()], rng)
 
 
 def _snapped(exact: np.ndarray) -> np.ndarray:
@@ -124,6 +138,22 @@ def _largest_remainder(exact: np.ndarray, n: int,
     order = np.lexsort((rng.random(len(exact)), counts - exact))
     counts[order[:n - int(counts.sum())]] += 1
     return counts
+
+
+def _rounded_up(exact: np.ndarray, floor: np.ndarray, sizes: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Which entries of each row of ``exact`` :func:`_largest_remainder`
+    rounds up, row by row (with the random numbers it draws for them, in
+    that order), computed for all rows at once."""
+    n_parts = exact.shape[1]
+    ties = rng.random(exact.shape)  # row after row, as one call per row
+    order = np.lexsort((ties, floor - exact), axis=-1)  # each row's
+    rank = np.empty(exact.shape, dtype=np.int64)
+    np.put_along_axis(rank, order, np.arange(n_parts)[None, :], axis=-1)
+    # how many of a row's ranks the slice order[:take] keeps
+    take = sizes - floor.sum(axis=1)
+    kept = np.clip(np.where(take < 0, n_parts + take, take), 0, n_parts)
+    return rank < kept[:, None]
 
 
 def _direct_moves(up: np.ndarray, remainder: np.ndarray, need: np.ndarray,
@@ -221,17 +251,14 @@ def apportioned_indices(y: np.ndarray,
     y = np.asarray(y).ravel()
     frac = _fractions(fractions)
     rng = np.random.default_rng(seed)
-    inverse = np.unique(y, return_inverse=True)[1].ravel()
-    sizes = np.bincount(inverse)
+    members, sizes = _classes(y)
     exact = _snapped(np.outer(sizes, frac))
     floor = np.floor(exact).astype(np.int64)
     remainder = exact - floor
     totals = _largest_remainder(_snapped(frac * len(y)), len(y), rng)
     # each class rounds up where its remainders are largest (ties at
     # random); then chains of moves bring the parts to their totals
-    up = np.zeros(exact.shape, dtype=bool)
-    for cls, row in enumerate(exact):
-        up[cls] = _largest_remainder(row, sizes[cls], rng) > floor[cls]
+    up = _rounded_up(exact, floor, sizes, rng)
     need = totals - floor.sum(axis=0) - up.sum(axis=0)
     priority = rng.random(len(sizes))
     _direct_moves(up, remainder, need, priority)
@@ -243,6 +270,4 @@ def apportioned_indices(y: np.ndarray,
             up[cls, source], up[cls, target] = False, True
         need[chain[0][1]] += 1
         need[chain[-1][2]] -= 1
-    counts = floor + up
-    classes = [np.flatnonzero(inverse == cls) for cls in range(len(sizes))]
-    return _parts(classes, len(frac), rng, lambda cls, _: counts[cls])
+    return _parts(members, sizes, floor + up, rng)

@@ -274,10 +274,12 @@ def read_clusters(path: Union[str, Path],
     Raises
     ------
     ACTINNInputError
-        A line without a cluster or of more than two columns, a file that
-        is not text, a cell listed twice, query cells the file does not
-        list, or a query whose cell ids repeat (the message names the file
-        and the line or the cells).
+        A line without a cluster or of more than two columns, a query cell
+        whose cluster is a missing value (``NA``, as labels files read it:
+        ``io.cell_labels.missing_value``), a file that is not text, a cell
+        listed twice, query cells the file does not list, or a query whose
+        cell ids repeat (the message names the file and the line or the
+        cells).
 
     Examples
     --------
@@ -298,9 +300,11 @@ def read_clusters(path: Union[str, Path],
             "%s: the query names %s more than once (%s), so its cells "
             "cannot be matched to clusters by id; make the ids unique" %
             (path, counted(len(twice), "cell"), examples(twice)))
-    from deepchem_actinn.io.labels import read_pairs  # h5py: on use
+    from deepchem_actinn.io.cell_labels import missing_value  # h5py: on use
+    from deepchem_actinn.io.labels import read_pairs
     found = {}
     duplicates: List[str] = []
+    unclustered: List[Tuple[str, int, str]] = []  # NA: cell, line, value
     rows = read_pairs(path, "cell<TAB>cluster")
     if rows and len(rows[0][1]) > 1 and rows[0][1][0].strip() not in known:
         header = rows[0][1][0].strip()
@@ -323,11 +327,22 @@ def read_clusters(path: Union[str, Path],
         if cell in found and cell in known:  # others are left out anyway
             duplicates.append(cell)
         found[cell] = fields[1]
+        if cell in known and missing_value(fields[1]):  # as labels files
+            unclustered.append((cell, number, fields[1]))
     if duplicates:
         raise ACTINNInputError(
             "%s: %s more than once: %s" %
             (path, counted(len(duplicates), "cell",
                            "is listed/are listed"), examples(duplicates)))
+    if unclustered:
+        raise ACTINNInputError(
+            "%s: %s a missing value (%s) for a cluster: %s (%s %s); give "
+            "them a cluster, or leave them out of the query" %
+            (path, counted(len(unclustered), "query cell", "has/have"),
+             ", ".join(sorted({v for _, _, v in unclustered})),
+             examples([c for c, _, _ in unclustered
+                      ]), "line" if len(unclustered) == 1 else "lines",
+             examples([str(n) for _, n, _ in unclustered])))
     missing = [c for c in ids if c not in found]
     if found and len(missing) == len(ids):
         raise ACTINNInputError(
@@ -382,8 +397,9 @@ def clusters_from_obs(adata, key: str) -> np.ndarray:
         raise ACTINNInputError(
             "no obs column %r to take clusters from; the columns are: %s" %
             (key, examples(list(adata.obs.columns)) or "none"))
+    from deepchem_actinn.io.cell_labels import has_label  # h5py: on use
     column = adata.obs[key]
-    empty = column.isna().to_numpy()
+    empty = ~has_label(column)  # as an obs column of labels is read
     if empty.any():
         raise ACTINNInputError("obs column %r has no cluster for %s: %s" %
                                (key, counted(int(empty.sum()), "cell"),

@@ -1,6 +1,7 @@
 """``ACTINNAnnotator.save`` and ``load``: round trips, overwriting, what is
 not an annotator, damaged files, older formats and package versions, and a
-saved model loaded onto a device without CUDA."""
+saved model loaded onto a device without CUDA (or MPS, or ``meta``): the
+device's problem, not the directory's."""
 
 import json
 import os
@@ -238,3 +239,34 @@ def test_format_1_written_as_networks_state_dicts_still_loads(
                        "annotator.json and the weights are not one "
                        "annotator's"):
         ACTINNAnnotator.load(tmp_path / "model")
+
+
+def test_a_device_problem_is_not_a_damaged_model(quick, tm_test, tmp_path,
+                                                 monkeypatch):
+    """``cpu:0`` (PyTorch's CPU by its index) loads as ``cpu``; a device
+    PyTorch cannot compute on is named as the device's problem, and so is
+    one moving the networks there fails on (out of memory, say): never
+    the directory's."""
+    quick.save(tmp_path / "model")
+    loaded = ACTINNAnnotator.load(tmp_path / "model", device="cpu:0")
+    np.testing.assert_array_equal(
+        loaded.predict(tm_test["X"], tm_test["genes"]).probabilities,
+        quick.predict(tm_test["X"], tm_test["genes"]).probabilities)
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    for device, why in (("meta", "'meta' cannot compute"),
+                        ("mps", "MPS is not available on this machine")):
+        with pytest.raises(ACTINNInputError,
+                           match="^device %s: %s" % (device, why)):
+            ACTINNAnnotator.load(tmp_path / "model", device=device)
+    from deepchem_actinn.models.network import ACTINNEnsemble
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+
+    monkeypatch.setattr(ACTINNEnsemble, "to", fails)
+    with pytest.raises(ACTINNInputError) as err:
+        ACTINNAnnotator.load(tmp_path / "model", device="cpu")
+    assert str(err.value) == (
+        "device cpu: the annotator's networks cannot be put there "
+        "(RuntimeError: CUDA out of memory. Tried to allocate 2 GiB)")

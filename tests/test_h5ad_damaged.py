@@ -2,9 +2,12 @@
 the file and what is wrong (an element anndata has no reader for, a
 dataset where a group belongs, a sparse matrix without its index
 pointers) rather than with a traceback; an index of numbers is read as
-anndata reads it, as strings."""
+anndata reads it, as strings; what the readers do not need (obsm, uns) is
+not read, so that an awkward array there (a scirpy file) stops nothing
+(``read_h5ad``, which reads the whole object, leaves it out, saying so)."""
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import anndata
@@ -18,7 +21,7 @@ from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import (iter_cell_chunks, n_cells, read, read_cell_ids,
                                 read_var)
-from deepchem_actinn.io.h5ad import h5ad_obs, h5ad_umap
+from deepchem_actinn.io.h5ad import h5ad_obs, h5ad_umap, read_h5ad
 
 N_CELLS, N_GENES = 40, 30
 
@@ -149,13 +152,26 @@ def test_a_damaged_h5ad_is_refused_in_one_line(sound, tmp_path, case, reader):
 
 
 def test_an_unknown_encoding_elsewhere_names_the_element(sound, tmp_path):
+    """In a layer (a matrix that may hold the counts) it is refused; in
+    uns, which the readers do not read, it stops nothing, and read_h5ad
+    reads the file without it, saying so."""
     path = tmp_path / "uns.h5ad"
     shutil.copy(sound / "sound.h5ad", path)
     with h5py.File(path, "r+") as f:
         f.create_group("uns/weird").attrs["encoding-type"] = "mystery"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read(path).n_obs == N_CELLS
+    with pytest.warns(UserWarning,
+                      match="^%s: its uns/weird is stored as 'mystery' .*; "
+                      "read without its obsm, varm, obsp, varp and uns" %
+                      re.escape(str(path))):
+        assert read_h5ad(path).n_obs == N_CELLS
+    with h5py.File(path, "r+") as f:
+        f.create_group("layers/weird").attrs["encoding-type"] = "mystery"
     with pytest.raises(ACTINNInputError,
                        match=cannot_read(
-                           path, "its uns/weird is stored as "
+                           path, "its layers/weird is stored as "
                            "'mystery'")):
         read(path)
 
@@ -286,3 +302,116 @@ def test_a_reference_with_numbered_genes_trains_and_keeps_them(
     from deepchem_actinn import ACTINNAnnotator
     genes = ACTINNAnnotator.load(out).genes_
     assert genes and set(genes) <= {str(i) for i in range(N_GENES)}
+
+
+def _awkward(group: h5py.Group, key: str, n: int) -> None:
+    """An awkward array of ``n`` integers as anndata writes one (scirpy
+    keeps its receptor data so in ``obsm['airr']``): readable only with
+    the awkward package installed."""
+    elem = group.create_group(key)
+    elem.attrs.update({
+        "encoding-type": "awkward-array",
+        "encoding-version": "0.1.0",
+        "form": '{"class": "NumpyArray", "primitive": "int64"}',
+        "length": np.int64(n)
+    })
+    elem["node0-data"] = np.arange(n, dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def scirpy_like(with_model):
+    """The sound file with an awkward array in obsm."""
+    path = with_model / "airr.h5ad"
+    shutil.copy(with_model / "sound.h5ad", path)
+    with h5py.File(path, "r+") as f:
+        _awkward(f["obsm"], "airr", N_CELLS)
+    return path
+
+
+def test_an_awkward_array_in_obsm_does_not_stop_the_readers(sound, scirpy_like):
+    """The readers need X (or a layer, .raw), obs and var: where anndata
+    cannot read the rest without a package (scirpy's awkward arrays), it
+    is left out, saying so; a sound file is read whole."""
+    assert read_h5ad(sound / "sound.h5ad").obsm["X_umap"].shape == (N_CELLS, 2)
+    with pytest.warns(UserWarning) as said:
+        whole = read_h5ad(scirpy_like)
+    assert [str(w.message) for w in said] == [
+        "%s: its obsm/airr is stored as 'awkward-array' (encoding version "
+        "0.1.0), which anndata reads only with the awkward package "
+        "installed: pip install awkward; read without its obsm, varm, obsp, "
+        "varp and uns (the counts and the tables of cells and genes are "
+        "read)" % scirpy_like
+    ]
+    assert list(whole.obsm) == [] and whole.n_obs == N_CELLS
+    expected = read(sound / "sound.h5ad")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # read needs none of it: no word
+        got = read(scirpy_like)
+    assert list(got.obs_names) == list(expected.obs_names)
+    assert list(got.var_names) == list(expected.var_names)
+    assert list(got.obs["cell_type"]) == list(expected.obs["cell_type"])
+    np.testing.assert_array_equal(got.X.toarray(), expected.X.toarray())
+    assert list(read_var(scirpy_like).index) == list(expected.var_names)
+    assert list(h5ad_obs(scirpy_like)["cell_type"]) == list(
+        expected.obs["cell_type"])
+    assert h5ad_umap(scirpy_like)[0].tolist() == list(expected.obs_names)
+
+
+def test_the_commands_read_a_file_with_an_awkward_array(with_model, scirpy_like,
+                                                        tmp_path, capsys):
+    labels = str(with_model / "labels.txt")
+    quick = ["-ne", "1", "--networks", "1", "--device", "cpu", "-q"]
+    assert main([
+        "train", "-trs",
+        str(scirpy_like), "-trl", labels, "-m",
+        str(tmp_path / "model"), *quick
+    ]) == 0
+    assert main([
+        "train", "-trs",
+        str(scirpy_like), "-trl", "cell_type", "-m",
+        str(tmp_path / "by_column"), *quick
+    ]) == 0
+    assert main([
+        "format", "-i",
+        str(scirpy_like), "-o",
+        str(tmp_path / "formatted.h5")
+    ]) == 0
+    assert main([
+        "predict", "-m",
+        str(tmp_path / "model"), "-ts",
+        str(scirpy_like), "-o",
+        str(tmp_path / "out"), "-q"
+    ]) == 0
+    assert main([
+        "report", "-p",
+        str(tmp_path / "out"), "-l", labels, "--query",
+        str(scirpy_like), "-o",
+        str(tmp_path / "report"), "-q"
+    ]) == 0
+    assert (tmp_path / "report" / "umap.png").exists()
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_element_that_needs_a_missing_package_is_named_in_one_line(
+        sound, tmp_path):
+    """Where the element read needs a package anndata lacks (the UMAP
+    itself an awkward array), one line names the file, the element and
+    what to install."""
+    pytest.importorskip("anndata")
+    try:
+        import awkward  # noqa: F401
+        pytest.skip("awkward is installed: anndata reads the element")
+    except ImportError:
+        pass
+    path = tmp_path / "umap.h5ad"
+    shutil.copy(sound / "sound.h5ad", path)
+    with h5py.File(path, "r+") as f:
+        del f["obsm/X_umap"]
+        _awkward(f["obsm"], "X_umap", N_CELLS)
+    with pytest.raises(ACTINNInputError,
+                       match=cannot_read(
+                           path, "its obsm/X_umap is stored as "
+                           "'awkward-array' (encoding version 0.1.0), which "
+                           "anndata reads only with the awkward package "
+                           "installed: pip install awkward") + "$"):
+        h5ad_umap(path)

@@ -475,3 +475,39 @@ def test_read_pairs_one_reader_of_two_column_text(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="a directory, not a file of cell<TAB>type lines"):
         read_pairs(tmp_path, "cell<TAB>type")
+
+
+#: The advice of every refusal of text that is not UTF-8.
+REENCODE = ("re-encode it as UTF-8 first (e.g. iconv -f latin1 -t utf-8 FILE "
+            "> NEW, or save it as 'CSV UTF-8')")
+
+
+def _latin1_readers():
+    from deepchem_actinn.hierarchy import TypeHierarchy
+    from deepchem_actinn.io.labels import read_pairs
+    from deepchem_actinn.voting import read_clusters
+    return {
+        "pairs": lambda p: read_pairs(p, "cell<TAB>type"),
+        "labels": read_labels,
+        "labels table": lambda p: read_labels(p, column="cell_type"),
+        "clusters": lambda p: read_clusters(p, ["c1", "c2"]),
+        "hierarchy": TypeHierarchy.from_file,
+    }
+
+
+@pytest.mark.parametrize("late", [False, True])
+@pytest.mark.parametrize("reader", sorted(_latin1_readers()))
+def test_latin1_two_column_files_are_told_apart_from_binary(
+        tmp_path, reader, late):
+    """Labels, clusters and hierarchy files in Latin-1 (Excel's CSV on
+    Windows) get the counts files' diagnosis and advice, not "binary or
+    UTF-16?"; so where the first lines are ASCII and a Latin-1 name comes
+    later."""
+    head = "cell\tcell_type\n" + ("c0\tT cell\n" * 800 if late else "")
+    path = tmp_path / "latin1.txt"
+    path.write_bytes((head + "c1\tTyp\xe9 01\nc2\tB cell\n").encode("latin-1"))
+    said = ("%s: the file holds text that is not UTF-8 (Latin-1?)%s; %s" %
+            (path, " beyond its first lines" if late else "", REENCODE))
+    with pytest.raises(ACTINNInputError) as err:
+        _latin1_readers()[reader](path)
+    assert str(err.value) == said

@@ -98,3 +98,113 @@ def test_other_labels_and_edge_cases():
            ] == [10, 0]
     with pytest.raises(ValueError, match="sum to 1"):
         apportioned_indices([0, 1], [0.5, 0.6])
+
+
+# --- the rules as they were written first, class by class: the reference
+# the vectorised ones must match index for index
+
+from deepchem_actinn import stratify  # noqa: E402
+
+
+def _reference_parts(classes, n_parts, rng, counts_of):
+    parts = [[] for _ in range(n_parts)]
+    for index, cls in enumerate(classes):
+        members = rng.permutation(cls)
+        counts = counts_of(index, len(members))
+        for part, chunk in enumerate(np.split(members, np.cumsum(counts)[:-1])):
+            parts[part].append(chunk)
+    return [
+        np.sort(np.concatenate(p)).astype(np.int64)
+        if p else np.zeros(0, dtype=np.int64) for p in parts
+    ]
+
+
+def _reference_stratified(y, fractions, seed=None):
+    y = np.asarray(y).ravel()
+    frac = stratify._fractions(fractions)
+    rng = np.random.default_rng(seed)
+    classes = [np.flatnonzero(y == cls) for cls in np.unique(y)]
+    return _reference_parts(classes, len(frac), rng,
+                            lambda _, size: stratify._allocate(size, frac))
+
+
+def _reference_apportioned(y, fractions, seed=None):
+    y = np.asarray(y).ravel()
+    frac = stratify._fractions(fractions)
+    rng = np.random.default_rng(seed)
+    inverse = np.unique(y, return_inverse=True)[1].ravel()
+    sizes = np.bincount(inverse)
+    exact = stratify._snapped(np.outer(sizes, frac))
+    floor = np.floor(exact).astype(np.int64)
+    remainder = exact - floor
+    totals = stratify._largest_remainder(stratify._snapped(frac * len(y)),
+                                         len(y), rng)
+    up = np.zeros(exact.shape, dtype=bool)
+    for cls, row in enumerate(exact):
+        up[cls] = stratify._largest_remainder(row, sizes[cls], rng) > floor[cls]
+    need = totals - floor.sum(axis=0) - up.sum(axis=0)
+    priority = rng.random(len(sizes))
+    stratify._direct_moves(up, remainder, need, priority)
+    while (need < 0).any():
+        chain = stratify._move(up, remainder, need, priority)
+        if chain is None:
+            break
+        for cls, source, target in chain:
+            up[cls, source], up[cls, target] = False, True
+        need[chain[0][1]] += 1
+        need[chain[-1][2]] -= 1
+    counts = floor + up
+    classes = [np.flatnonzero(inverse == cls) for cls in range(len(sizes))]
+    return _reference_parts(classes, len(frac), rng, lambda cls, _: counts[cls])
+
+
+def _random_case(rng):
+    """Labels of a random kind (few classes, many, continuous values,
+    strings), fractions (some 0, some summing to 1 only within isclose)
+    and a seed."""
+    n = int(rng.integers(0, 400))
+    kind = int(rng.integers(0, 5))
+    if kind == 0:
+        y = rng.integers(0, int(rng.integers(1, 8)), n)
+    elif kind == 1:
+        y = rng.integers(0, max(n, 1), n)  # many classes of 1 or 2 cells
+    elif kind == 2:
+        y = rng.random(n)  # continuous: every value its own class
+    elif kind == 3:
+        y = np.array(["t%d" % k for k in rng.integers(0, 30, n)])
+    else:
+        y = np.repeat(np.arange(n // 7 + 1), 7)[:n]
+    frac = rng.random(int(rng.integers(1, 6)))
+    if rng.random() < 0.3:
+        frac[rng.integers(0, len(frac))] = 0
+    frac = frac / frac.sum() if frac.sum() else np.eye(len(frac))[0]
+    if rng.random() < 0.2:
+        frac = frac * (1 + 5e-6)  # isclose to 1
+    return y, frac, int(rng.integers(0, 1000))
+
+
+def test_the_vectorised_rules_give_the_indices_the_loops_gave():
+    rng = np.random.default_rng(2024)
+    for _ in range(400):
+        y, frac, seed = _random_case(rng)
+        for new, old in ((apportioned_indices, _reference_apportioned),
+                         (stratified_indices, _reference_stratified)):
+            got = new(y, frac, seed)
+            want = old(y, frac, seed)
+            assert [p.dtype for p in got] == [np.int64] * len(frac)
+            assert [p.tolist() for p in got] == [p.tolist() for p in want
+                                                ], (new.__name__, y, frac, seed)
+
+
+def test_continuous_labels_split_as_classes_of_one():
+    """Continuous y (each value its own class, as DeepChem's
+    SingletaskStratifiedSplitter takes) is split as classes of one cell:
+    every cell in one part; the hold-out's rule keeps each in the first,
+    the splitter's apportions them by the fractions."""
+    y = np.random.default_rng(0).random(20_000)
+    for rule in (apportioned_indices, stratified_indices):
+        parts = rule(y, [0.8, 0.1, 0.1], seed=0)
+        assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(len(y)))
+    assert [len(p) for p in parts] == [20_000, 0, 0]
+    assert [len(p) for p in apportioned_indices(y, [0.8, 0.1, 0.1], seed=0)
+           ] == [16_000, 2_000, 2_000]

@@ -58,6 +58,30 @@ def test_labels_as_a_sequence(counts, expected):
         train(counts, list(counts.obs["cell_type"])[1:], **PARAMS)
 
 
+@pytest.mark.parametrize("labelled_only", [False, True])
+def test_a_series_indexed_by_none_of_the_cells_says_so(counts, labelled_only):
+    """A Series of labels indexed 1..n (row numbers of a table read with
+    pandas, R's 1-based ones) names no cell: said, with what to pass,
+    rather than "600 cells have no label ... (pass labelled_only=True)",
+    which fails again."""
+    labels = counts.obs["cell_type"].reset_index(drop=True)
+    labels.index = labels.index + 1
+    labels.name = "type"
+    with pytest.raises(ACTINNInputError) as err:
+        train(counts, labels, labelled_only=labelled_only, **PARAMS)
+    assert str(err.value) == (
+        "labels: the Series' index names none of the obs_names (its index: "
+        "1, 2, 3, ... (600 in all); obs_names: %s, ... (600 in all)): pass "
+        "the name of an obs column of labels, or a Series indexed by "
+        "obs_names (labels.set_axis(adata.obs_names), where it is in their "
+        "order)" % ", ".join(counts.obs_names[:3]))
+    labels.name = "cell_type"  # the obs column's own name: said
+    with pytest.raises(ACTINNInputError) as err:
+        train(counts, labels, labelled_only=labelled_only, **PARAMS)
+    assert "pass the name of the obs column, 'cell_type', or a Series " \
+        "indexed by obs_names" in str(err.value)
+
+
 def test_unlabelled_cells_are_named_or_left_out(counts):
     adata = counts.copy()
     adata.obs["partial"] = adata.obs["cell_type"].astype(object)

@@ -263,3 +263,32 @@ def test_read_clusters_reads_as_the_labels_reader_does(tmp_path):
     assert read_clusters(path, ["c1", "c2"]).tolist() == ["3", "7"]
     path.write_bytes(gzip.compress(b'"",leiden\n"c1","1, 2"\n'))
     assert read_clusters(path, ["c1"]).tolist() == ["1, 2"]
+
+
+def test_a_missing_cluster_is_refused_as_labels_files_read_it(tmp_path):
+    """``NA`` (R's missing value) and the labels files' other spellings of
+    one are no cluster: refused for the query's cells, named, as an empty
+    field is (it was voted on as a cluster named NA)."""
+    path = tmp_path / "clusters.csv"
+    path.write_text('"","leiden"\n"c1","3"\n"c2",NA\n"c3","NaN"\n"c4","3"\n'
+                    '"zz",NA\n')
+    with pytest.raises(ACTINNInputError) as err:
+        read_clusters(path, ["c1", "c2", "c3", "c4"])
+    assert str(err.value) == (
+        "%s: 2 query cells have a missing value (NA, NaN) for a cluster: "
+        "c2, c3 (lines 3, 4); give them a cluster, or leave them out of the "
+        "query" % path)
+    # a cell outside the query is left out, whatever its cluster
+    assert read_clusters(path, ["c1", "c4"]).tolist() == ["3", "3"]
+
+
+def test_an_obs_column_without_a_cluster_is_refused_as_labels_are():
+    """An obs column's missing values, as its labels columns are read:
+    NaN, and the text of one ('nan', as astype(str) leaves it)."""
+    adata = anndata.AnnData(np.ones((3, 1)),
+                            obs=pd.DataFrame({"leiden": ["0", "nan", None]},
+                                             index=["c1", "c2", "c3"]))
+    with pytest.raises(ACTINNInputError) as err:
+        clusters_from_obs(adata, "leiden")
+    assert str(
+        err.value) == ("obs column 'leiden' has no cluster for 2 cells: c2, c3")

@@ -161,6 +161,22 @@ def annotate(adata,
     return result
 
 
+def _none_matched(labels: pd.Series, obs_names: pd.Index,
+                  column: Optional[str]) -> ACTINNInputError:
+    """The refusal of a Series of labels whose index names no cell (row
+    numbers, 1 to n as R counts them): no cell has a label, and
+    ``labelled_only`` would not help."""
+    return ACTINNInputError(
+        "labels: the Series' index names none of the obs_names (its index: "
+        "%s; obs_names: %s): pass the name of %s, or a Series indexed by "
+        "obs_names%s" %
+        (examples(labels.index, 3), examples(obs_names, 3),
+         "an obs column of labels" if column is None else "the obs column, %r" %
+         column,
+         " (labels.set_axis(adata.obs_names), where it is in their order)"
+         if len(labels) == len(obs_names) else ""))
+
+
 def train(adata,
           labels: Any = "cell_type",
           layer: Optional[str] = None,
@@ -242,6 +258,8 @@ def train(adata,
             "" if column is None else "; or pass the name of the obs "
             "column, %r: a column is taken in row order, needing no cell "
             "ids" % column)
+        if len(labels) and len(where) and (where < 0).all():
+            raise _none_matched(labels, adata.obs_names, column)
         matched = np.full(len(where), None, dtype=object)
         matched[where >= 0] = labels.to_numpy(dtype=object)[where[where >= 0]]
         values = pd.Series(matched, index=adata.obs_names)

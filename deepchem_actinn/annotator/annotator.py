@@ -567,7 +567,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         Raises
         ------
         ACTINNInputError
-            ``path`` is not an annotator directory, or is damaged.
+            ``path`` is not an annotator directory, or is damaged; or
+            PyTorch cannot compute on ``device`` here.
         """
         from deepchem_actinn.annotator.persistence import load_annotator
         return load_annotator(cls, path, device)

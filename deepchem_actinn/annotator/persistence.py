@@ -33,8 +33,7 @@ from deepchem_actinn.annotator.saved_state import (check_config,
 from deepchem_actinn.confidence import RejectionRule
 from deepchem_actinn.errors import ACTINNInputError, examples
 from deepchem_actinn.labels import CellTypeLabels
-from deepchem_actinn.models.device import (DeviceLike, missing_gpu,
-                                           resolve_device)
+from deepchem_actinn.models.device import DeviceLike, usable_device
 from deepchem_actinn.models.linear import LinearMember
 from deepchem_actinn.models.network import ACTINNEnsemble, seeded_classifier
 
@@ -222,14 +221,14 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
                    path: Union[str, os.PathLike],
                    device: DeviceLike = None) -> "ACTINNAnnotator":
     """Read an annotator written by :func:`save_annotator`, its networks on
-    ``device`` (:func:`resolve_device`: CUDA when available for None)."""
+    ``device`` (CUDA when available for None; one PyTorch cannot compute on
+    here is refused, naming the device, before the weights are read)."""
     path = os.fspath(path)
     config = _read_config(path)
     _check_files(path, config)
-    target = resolve_device(device)  # a bad device is not a damaged model
-    why = missing_gpu(target)
-    if why:
-        raise ACTINNInputError("device %s: %s" % (target, why))
+    # a device PyTorch cannot compute on is refused as such, not as a
+    # damaged directory; the files are read on the CPU
+    target = usable_device(device)
     try:
         annotator = _load(cls, path, config, device)
     except (KeyError, TypeError, AttributeError, ValueError, OSError,
@@ -239,8 +238,13 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
         raise ACTINNInputError(
             "%s: the annotator directory is damaged or incomplete (%s: %s); "
             "save or train it again" %
-            (path, type(err).__name__,
-             str(err).splitlines()[0] if str(err) else "")) from None
+            (path, type(err).__name__, _first_line(err))) from None
+    try:
+        annotator.ensemble_ = annotator.ensemble_.to(target)
+    except RuntimeError as err:  # out of memory, say: the device's problem
+        raise ACTINNInputError(
+            "device %s: the annotator's networks cannot be put there (%s: %s)" %
+            (device, type(err).__name__, _first_line(err))) from None
     saved_by = config.get("package_version")
     if saved_by != __version__:
         logger.warning(
@@ -280,9 +284,8 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     annotator.training_ = config.get("training") or legacy_record(
         config.get("package_version"))  # absent before 0.1.0's records
     check_record(os.path.join(path, CONFIG_FILE), annotator.training_)
-    target = resolve_device(device)
     weights_path = os.path.join(path, WEIGHTS_FILE)
-    states = load_tensors(weights_path, map_location=target)
+    states = load_tensors(weights_path)
     check_states(weights_path, states, len(annotator.genes_),
                  annotator.labels_.n_types, annotator.hidden_sizes)
     rule_path = os.path.join(path, RULE_FILE)
@@ -301,8 +304,12 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
     annotator.linear_ = _linear(path, annotator)
     annotator.ensemble_ = _ensemble(states, len(annotator.genes_),
                                     annotator.labels_.n_types,
-                                    annotator.hidden_sizes, path).to(target)
+                                    annotator.hidden_sizes, path)
     return annotator
+
+
+def _first_line(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:

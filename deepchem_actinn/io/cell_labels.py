@@ -1,5 +1,6 @@
 """Cell ids and labels as the package takes them: ids one per cell
-(:func:`as_cell_ids`), which cells have a label (:func:`has_label`), labels
+(:func:`as_cell_ids`), which cells have a label (:func:`has_label`) and which fields of a
+two-column file are missing values (:func:`missing_value`), labels
 in the cells' row order (:func:`label_names`), and where each cell's label
 is in labels indexed by cell id (:func:`cell_positions`), which
 :func:`~deepchem_actinn.io.labels.match_labels` and ``train(adata,
@@ -16,6 +17,27 @@ import pandas as pd
 from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
 from deepchem_actinn.io._common import as_str_array
 from deepchem_actinn.labels import MISSING_LABELS
+
+#: Missing values beside :data:`~deepchem_actinn.labels.MISSING_LABELS`
+#: (in a table, or as a labels file's cell type): R's ``NA`` and the other
+#: spellings pandas reads as missing.
+TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
+
+
+def missing_value(field: str) -> bool:
+    """Whether a field of a two-column file (a labels file's cell type, a
+    clusters file's cluster) is a missing value, not a name: empty, or one
+    of :data:`TABLE_MISSING` and
+    :data:`~deepchem_actinn.labels.MISSING_LABELS` (R's ``NA``).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.cell_labels import missing_value
+    >>> [missing_value(f) for f in ("NA", " nan", "", "B cell", "N")]
+    [True, True, True, False, False]
+    """
+    text = field.strip()
+    return text in TABLE_MISSING or text in MISSING_LABELS
 
 
 def has_label(values: pd.Series) -> np.ndarray:

@@ -20,7 +20,7 @@ import logging
 import re
 import zlib
 from pathlib import Path
-from typing import IO, Iterator, Tuple
+from typing import IO, Iterator, Optional, Tuple
 
 from deepchem_actinn.errors import ACTINNInputError
 
@@ -114,6 +114,48 @@ def _kind_of(head: bytes) -> Content:
     if _looks_like_8bit_text(head):
         return Content("8bit", False, "text that is not UTF-8 (Latin-1?)")
     return Content("other", False, "binary data, not text")
+
+
+def not_utf8(
+        path: Path,
+        content: Optional[Content] = None,
+        error: Optional[UnicodeDecodeError] = None
+) -> Optional[ACTINNInputError]:
+    """The refusal of a file of text that is not UTF-8 (Latin-1, as Excel
+    on Windows saves CSV), with what to do: the one diagnosis of every
+    reader of text, or None where the file holds no such text (binary data,
+    UTF-16: the caller says what it needed).
+
+    Parameters
+    ----------
+    path: pathlib.Path
+        The file.
+    content: Content, optional
+        What :func:`sniff` found at its start (sniffed here when not
+        given).
+    error: UnicodeDecodeError, optional
+        What decoding it as UTF-8 raised, where that happened beyond the
+        start that :func:`sniff` looked at (a Latin-1 name further in).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from deepchem_actinn.io.content import not_utf8
+    >>> path = Path(tempfile.mkdtemp()) / "labels.txt"
+    >>> _ = path.write_bytes("c1\\tTyp\\xe9 1\\n".encode("latin-1"))
+    >>> print(not_utf8(path))  # doctest: +ELLIPSIS
+    /.../labels.txt: the file holds text that is not UTF-8 (Latin-1?); re-encode it as UTF-8 first (...)
+    """
+    found = sniff(path) if content is None else content
+    if found.kind == "8bit":
+        held = found.description
+    elif found.kind == "text" and error is not None:
+        held = "text that is not UTF-8 (Latin-1?) beyond its first lines"
+    else:
+        return None
+    return ACTINNInputError("%s: the file holds %s; %s" %
+                            (path, held, REENCODE))
 
 
 def sniff(path: Path) -> Content:

@@ -16,8 +16,7 @@ import h5py
 
 from deepchem_actinn.errors import ANY, ACTINNInputError, Advice, examples
 from deepchem_actinn.io._common import existing, strip_gz
-from deepchem_actinn.io.content import (REENCODE, Content, one_line, reading,
-                                        sniff)
+from deepchem_actinn.io.content import not_utf8, one_line, reading, sniff
 from deepchem_actinn.io.registry import (BY_NAME, FORMAT_HELP, FORMAT_WORDS,
                                          FORMATS, REGISTRY, SEPARATORS)
 from deepchem_actinn.io.tenx import find_10x_matrix
@@ -105,6 +104,9 @@ def detect_format(path: PathLike) -> str:
     _refuse_part_of_10x(p)
     content = sniff(p)
     named = _format_by_name(p)
+    refusal = not_utf8(p, content)
+    if refusal is not None:
+        raise refusal
     if content.kind == "empty":
         raise ACTINNInputError("%s: the file is %s" % (p, content.description))
     if content.kind == "hdf5" and not content.gzipped:
@@ -112,8 +114,6 @@ def detect_format(path: PathLike) -> str:
     elif content.kind == "hdf5":
         raise ACTINNInputError("%s: a gzip-compressed HDF5 file; decompress "
                                "it first (gunzip)" % p)
-    elif content.kind == "8bit":
-        raise _not_utf8(p, content)
     elif content.kind != "text":
         raise ACTINNInputError(
             "%s: the file holds %s, not counts in an accepted format (%s)%s" %
@@ -169,12 +169,6 @@ _BINARY_HINTS = (
      "(zellkonverter, SeuratDisk) or as a 10x folder (DropletUtils::"
      "write10xCounts) or a CSV"),
 )
-
-
-def _not_utf8(path: Path, content: Content) -> ACTINNInputError:
-    """The error for text in another encoding than UTF-8."""
-    return ACTINNInputError("%s: the file holds %s; %s" %
-                            (path, content.description, REENCODE))
 
 
 def _binary_hint(path: Path) -> str:
@@ -233,8 +227,9 @@ def resolve_format(path: Path, format: Optional[str]) -> str:
         return format
     content = sniff(path)
     wanted = BY_NAME[format].holds
-    if wanted == "text" and content.kind == "8bit":
-        raise _not_utf8(path, content)
+    refusal = not_utf8(path, content) if wanted == "text" else None
+    if refusal is not None:
+        raise refusal
     if content.kind != wanted or (wanted == "hdf5" and content.gzipped):
         raise ACTINNInputError("%s: %s needs %s, but the file is %s", path,
                                _given(format),

@@ -1,6 +1,8 @@
 """AnnData (``.h5ad``) files, read through anndata's own API.
 
-:func:`read_h5ad` reads the whole object with :func:`anndata.read_h5ad`.
+:func:`read_h5ad` reads the whole object with anndata's element reader
+(what the readers need of it, ``X``, the layers, ``.raw``, ``obs`` and
+``var``, alone where the rest needs a package that is not installed).
 :class:`H5adRows` streams one matrix (``X``, ``raw/X`` or a layer) row
 block by row block: a CSR matrix through
 :func:`anndata.io.sparse_dataset`, a dense one as its HDF5 array; ``obs``
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import anndata
 import h5py
@@ -26,6 +28,7 @@ from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
 from deepchem_actinn.io._common import (HDF5Rows, NoDirectAccess, as_str_array,
                                         existing, make_anndata)
 from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
+                                            IORegistryError, damage_words,
                                             check_layout, check_sparse,
                                             damage_refused, damaged_h5ad)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
@@ -36,6 +39,8 @@ from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
 from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.types import PathLike
+
+from anndata.experimental import read_dispatched
 
 try:  # anndata >= 0.11
     from anndata.io import read_elem, sparse_dataset
@@ -67,8 +72,11 @@ def read_h5ad(path: PathLike,
     Returns
     -------
     anndata.AnnData
-        The whole object when neither ``layer`` nor ``use_raw`` is given;
-        otherwise one with the chosen matrix as ``X`` (and ``obs`` kept).
+        The whole object when neither ``layer`` nor ``use_raw`` is given
+        (without ``obsm``, ``varm``, ``obsp``, ``varp`` and ``uns``, with a
+        warning, where anndata needs a package that is not installed to
+        read them, such as awkward for scirpy's awkward arrays); otherwise
+        one with the chosen matrix as ``X`` (and ``obs`` kept).
 
     Examples
     --------
@@ -83,18 +91,7 @@ def read_h5ad(path: PathLike,
     [[2.0, 0.0]]
     """
     p = existing(path)
-    with damaged_h5ad(p), warnings.catch_warnings():
-        # names that are not strings are read as strings, as said
-        warnings.filterwarnings("ignore", message="Transforming to str index")
-        with h5py.File(p, "r") as f:
-            check_layout(f)
-            half = _has_half_sparse(f)
-        if half:
-            from anndata.experimental import read_dispatched
-            with h5py.File(p, "r") as f:
-                adata = read_dispatched(f, callback=_widen_half_sparse)
-        else:
-            adata = anndata.read_h5ad(p)
+    adata = _read(p, _read_whole)
     if layer is None and use_raw is None:
         return adata
     chosen = select_matrix(adata, layer, use_raw, str(p))
@@ -102,6 +99,79 @@ def read_h5ad(path: PathLike,
                         adata.obs_names,
                         chosen.var,
                         obs=adata.obs)
+
+
+def read_h5ad_counts(path: PathLike) -> anndata.AnnData:
+    """What :func:`~deepchem_actinn.io.read` needs of an h5ad file:
+    ``X``, the layers, ``.raw`` (its ``X`` and ``var``), ``obs`` and
+    ``var``, read with anndata's element reader; the rest is not read
+    (files of anndata < 0.8: read whole, as anndata reads them)."""
+    return _read(
+        existing(path), lambda f, p: _read_counts_elements(f)
+        if f.attrs.get("encoding-type") == "anndata" else None)
+
+
+def _read(
+    p: Path, reader: Callable[[h5py.File, Path], Optional[anndata.AnnData]]
+) -> anndata.AnnData:
+    """``reader``'s object from the open file (after its layout is
+    checked), or, where it gives None, anndata's; damage refused in one
+    line."""
+    with damaged_h5ad(p), warnings.catch_warnings():
+        # names that are not strings are read as strings, as said
+        warnings.filterwarnings("ignore", message="Transforming to str index")
+        with h5py.File(p, "r") as f:
+            check_layout(f)
+            adata = reader(f, p)
+        if adata is None:  # written by anndata < 0.8: read as anndata does
+            adata = anndata.read_h5ad(p)
+    return adata
+
+
+#: What the readers need of an h5ad file: the matrices that may hold the
+#: counts and the tables of cells and genes. The rest (obsm, varm, obsp,
+#: varp, uns) is read where anndata can read it; where it cannot (an
+#: awkward array, as scirpy keeps in obsm, without the awkward package),
+#: it is left out with a warning, and the counts are read all the same.
+_COUNTS_ELEMENTS = ("X", "layers", "obs", "var")
+
+
+def _read_whole(f: h5py.File, path: Path) -> Optional[anndata.AnnData]:
+    """The whole object, read with anndata's element reader (a sparse
+    float16 matrix as float32); without obsm, varm, obsp, varp and uns,
+    saying so, where an element needs a package that is not installed or
+    is of an encoding anndata does not know; None for a file of anndata < 0.8, whose elements say no encoding."""
+    if f.attrs.get("encoding-type") != "anndata":
+        return None
+    try:
+        return read_dispatched(f, callback=_widen_half_sparse)
+    except (ImportError, IORegistryError) as err:
+        words = damage_words(path, err)
+    adata = _read_counts_elements(f)  # the counts' own damage refused
+    warnings.warn(
+        "%s: %s; read without its obsm, varm, obsp, varp and uns (the "
+        "counts and the tables of cells and genes are read)" % (path, words),
+        UserWarning,
+        stacklevel=5)
+    return adata
+
+
+def _read_counts_elements(f: h5py.File) -> anndata.AnnData:
+    """:data:`_COUNTS_ELEMENTS` and ``.raw``'s matrix and genes, each read
+    with anndata's element reader (a sparse float16 matrix as float32)."""
+    parts = {
+        key: read_dispatched(f[key], callback=_widen_half_sparse)
+        for key in _COUNTS_ELEMENTS
+        if key in f
+    }
+    raw = f.get("raw")
+    if isinstance(raw, h5py.Group) and "X" in raw:
+        parts["raw"] = {
+            key: read_dispatched(raw[key], callback=_widen_half_sparse)
+            for key in ("X", "var")
+            if key in raw
+        }
+    return anndata.AnnData(**parts)
 
 
 def _half_sparse(elem) -> bool:
@@ -112,16 +182,6 @@ def _half_sparse(elem) -> bool:
             elem.attrs.get("encoding-type") in SPARSE and
             isinstance(elem.get("data"), h5py.Dataset) and
             elem["data"].dtype == np.float16)
-
-
-def _has_half_sparse(f: h5py.File) -> bool:
-    """Whether ``X``, ``raw/X`` or a layer of an h5ad file is sparse
-    float16."""
-    layers = f.get("layers")
-    keys = ["X"] + (["raw/X"] if isinstance(f.get("raw"), h5py.Group) else
-                    []) + (["layers/" + k for k in layers] if isinstance(
-                        layers, h5py.Group) else [])
-    return any(_half_sparse(f.get(k)) for k in keys)
 
 
 def _widen_half_sparse(read, name: str, elem, iospec):

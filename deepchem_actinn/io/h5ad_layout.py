@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 import h5py
 
@@ -39,9 +39,17 @@ class DamagedH5ad(Exception):
 
 #: What anndata and h5py raise reading an h5ad file whose content is
 #: damaged (an element missing, of the wrong kind or of an unknown
-#: encoding); anndata adds a note naming the element.
+#: encoding), or an element that needs a package not installed (an
+#: awkward array without awkward: ImportError); anndata adds a note naming
+#: the element.
 DAMAGE_ERRORS = (OSError, KeyError, ValueError, TypeError, AttributeError,
-                 IndexError, IORegistryError, DamagedH5ad)
+                 IndexError, ImportError, IORegistryError, DamagedH5ad)
+
+#: The package anndata needs to read an element of each encoding, where it
+#: is not one of its own requirements.
+_ENCODING_PACKAGES = {"awkward-array": "awkward"}
+
+_CANNOT_IMPORT = re.compile(r"cannot import name '([^']+)'")
 
 _NOTE = re.compile(r"reading key '([^']*)' of .* from (\S*)")
 
@@ -57,9 +65,9 @@ def _element_of(err: BaseException) -> Optional[str]:
     return None
 
 
-def _unreadable_encoding(path: Path, where: str) -> Optional[str]:
-    """Words for an element anndata has no reader for (its encoding as the
-    file states it), or None when they cannot be found."""
+def _encoding(path: Path, where: str) -> Optional[Tuple[str, str]]:
+    """The encoding of an element and its version as the file states them,
+    or None when they cannot be found."""
     try:
         with h5py.File(path, "r") as f:
             elem = f[where] if where else f
@@ -67,12 +75,40 @@ def _unreadable_encoding(path: Path, where: str) -> Optional[str]:
             version = elem.attrs.get("encoding-version")
     except (OSError, KeyError, ValueError):
         return None
-    if kind is None:
+    return None if kind is None else (str(kind), str(version))
+
+
+def _unreadable_encoding(path: Path, where: str) -> Optional[str]:
+    """Words for an element anndata has no reader for (its encoding as the
+    file states it), or None when they cannot be found."""
+    found = _encoding(path, where)
+    if found is None:
         return None
     return ("its %s is stored as %r (encoding version %s), which anndata "
             "%s cannot read (a file written by another program, or by a "
             "newer anndata?)" %
-            (where or "root", str(kind), version, _anndata_version()))
+            (where or "root", found[0], found[1], _anndata_version()))
+
+
+def _missing_package(path: Path, where: Optional[str], err: ImportError) -> str:
+    """Words for an element anndata reads only with a package that is not
+    installed: the element, its encoding and what to install."""
+    found = None if where is None else _encoding(path, where)
+    package = None if found is None else _ENCODING_PACKAGES.get(found[0])
+    if package is None and isinstance(err, ModuleNotFoundError) and err.name:
+        package = err.name.split(".")[0]
+    if package is None:  # anndata: cannot import name 'awkward' from ...
+        named = _CANNOT_IMPORT.search(str(err))
+        package = named.group(1) if named else None
+    element = "an element" if where is None else "its %s" % (where or "root")
+    said = "%s: anndata reads it" % element if found is None else \
+        "%s is stored as %r (encoding version %s), which anndata reads" % (
+            element, found[0], found[1])
+    if package is None:
+        return "%s only with a package that is not installed (%s)" % (
+            said, one_line(err))
+    return "%s only with the %s package installed: pip install %s" % (
+        said, package, package)
 
 
 def _anndata_version() -> str:
@@ -89,14 +125,19 @@ def damage_refused(path: Path,
     """The one-line refusal of ``path`` for ``err``, raised reading its
     element ``where`` (when not given, the one anndata names)."""
     return ACTINNInputError("%s: cannot be read as an h5ad file: %s" %
-                            (path, _damage_words(path, err, where)))
+                            (path, damage_words(path, err, where)))
 
 
-def _damage_words(path: Path, err: BaseException, where: Optional[str]) -> str:
-    """What is wrong, in one line: the element and the error."""
+def damage_words(path: Path,
+                 err: BaseException,
+                 where: Optional[str] = None) -> str:
+    """What is wrong, in one line: the element (``where``; when not given,
+    the one anndata names) and the error."""
     if isinstance(err, DamagedH5ad):
         return one_line(err)
     where = _element_of(err) if where is None else where
+    if isinstance(err, ImportError):
+        return _missing_package(path, where, err)
     if isinstance(err, IORegistryError) and where is not None:
         said = _unreadable_encoding(path, where)
         if said:

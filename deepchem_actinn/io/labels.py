@@ -26,10 +26,11 @@ import pandas as pd
 from deepchem_actinn.errors import (ANY, ACTINNInputError, Advice, Message,
                                     Placeholder, counted, examples, repeated)
 from deepchem_actinn.io._common import as_str_array, existing, open_text
+from deepchem_actinn.io.content import not_utf8
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
-    as_cell_ids, cell_positions, has_label, label_names)
-from deepchem_actinn.labels import (MISSING_LABELS, QUOTING_HINT, split_fields,
-                                    type_names)
+    TABLE_MISSING, as_cell_ids, cell_positions, has_label, label_names,
+    missing_value)
+from deepchem_actinn.labels import QUOTING_HINT, split_fields, type_names
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     if not ids:
         raise ACTINNInputError("%s: the labels file is empty" % p)
     types = type_names(types, str(p))
-    blank = [t in TABLE_MISSING or t in MISSING_LABELS for t in types]
+    blank = [missing_value(t) for t in types]
     if any(blank):  # R's write.table writes a missing label as NA
         logger.info("%s: %s labelled %s, a missing value: left unlabelled", p,
                     counted(sum(blank), "cell"),
@@ -176,11 +177,6 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     return _sourced(labels, str(p))
 
 
-#: Missing values beside :data:`MISSING_LABELS` (in a table, or as a labels
-#: file's cell type): R's ``NA`` and the other spellings pandas reads as
-#: missing.
-TABLE_MISSING = frozenset(("NA", "N/A", "n/a", "#N/A", "NaN", "NULL", "null"))
-
 #: How a labels table's column of cell types is named: ``read_labels(path,
 #: column=NAME)`` in Python (whichever function was given the file),
 #: ``--labels-column NAME`` on the command line.
@@ -203,7 +199,9 @@ def _table_column(p: Path, column: str) -> pd.Series:
                                 dtype=str,
                                 keep_default_na=False,
                                 skip_blank_lines=True)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except UnicodeDecodeError as err:
+        raise _not_text(p, "a table", err) from None
+    except (OSError, ValueError) as err:
         # pandas' ParserError and EmptyDataError are ValueErrors
         raise ACTINNInputError("%s: cannot read it as a table (%s)" %
                                (p, str(err).strip())) from err
@@ -273,6 +271,19 @@ def _headless(table: pd.DataFrame) -> Optional[Message]:
         NO_COLUMN_HINT)
 
 
+def _not_text(p: Path, what: str, err: BaseException) -> ACTINNInputError:
+    """The refusal of a labels, clusters or hierarchy file that cannot be
+    read as UTF-8 text: in Latin-1 as the counts files are told
+    (:func:`~deepchem_actinn.io.content.not_utf8`), else as binary data or
+    UTF-16."""
+    decoding = err if isinstance(err, UnicodeDecodeError) else None
+    latin1 = not_utf8(p, error=decoding) if decoding is not None else None
+    if latin1 is not None:
+        return latin1
+    return ACTINNInputError("%s: not %s (it is not UTF-8 text: binary or "
+                            "UTF-16?)" % (p, what))
+
+
 def read_pairs(path: PathLike,
                what: str,
                comments: bool = False) -> List[Tuple[int, List[str], str]]:
@@ -310,10 +321,8 @@ def read_pairs(path: PathLike,
     try:
         with open_text(p) as fh:
             lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(fh, 1)]
-    except (OSError, EOFError, UnicodeDecodeError):
-        raise ACTINNInputError(
-            "%s: not a text file of %s lines (it is not UTF-8 text: binary "
-            "or UTF-16?)" % (p, what)) from None
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise _not_text(p, "a text file of %s lines" % what, err) from None
     lines = [(n, line) for n, line in lines if line.strip()]
     if comments:
         lines = [(n, line)

@@ -33,7 +33,7 @@ from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
-from deepchem_actinn.io.h5ad import read_h5ad
+from deepchem_actinn.io.h5ad import read_h5ad_counts
 from deepchem_actinn.io.sparse import refuse_repeated_entries
 from deepchem_actinn.io.tenx import read_10x_h5, read_10x_mtx
 from deepchem_actinn.io.text import SEPARATORS, read_text
@@ -47,7 +47,7 @@ READERS: Dict[str, Callable[[Path], anndata.AnnData]] = {
     "actinn_h5": read_actinn_h5,
     "10x_mtx": read_10x_mtx,
     "10x_h5": read_10x_h5,
-    "h5ad": read_h5ad,
+    "h5ad": read_h5ad_counts,
 }
 
 
