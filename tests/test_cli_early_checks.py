@@ -74,7 +74,7 @@ def _empty_cells(X):
 #: Each query change and what the refusal says.
 NO_COUNTS = {
     "fraction": (_fraction, "X holds non-integer values (e.g. 2.5 in cell"),
-    "negative": (_negative, "X holds 1 negative values"),
+    "negative": (_negative, "X holds 1 negative value, e.g."),
     "empty cells": (_empty_cells, "2 cells have zero total counts and cannot "
                     "be library-size normalised"),
 }
@@ -331,3 +331,18 @@ def test_a_device_pytorch_cannot_use_is_refused_before_reading(
     assert main(given) == 2
     assert one_line_error(capsys).startswith(
         "actinn train: error: --device cuda:x: not a device PyTorch knows (")
+
+
+def test_labels_given_as_a_directory_are_said_to_be_one(small_reference,
+                                                        tmp_path, capsys):
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    assert main([
+        "train", "-trs", small_reference[1], "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: %s: a directory, not a labels file, nor a "
+        "column of %s's obs (its columns: cell_type)" %
+        (labels, small_reference[1]))
