@@ -74,7 +74,7 @@ def _empty_cells(X):
 #: Each query change and what the refusal says.
 NO_COUNTS = {
     "fraction": (_fraction, "X holds non-integer values (e.g. 2.5 in cell"),
-    "negative": (_negative, "X holds 1 negative values"),
+    "negative": (_negative, "X holds 1 negative value, e.g."),
     "empty cells": (_empty_cells, "2 cells have zero total counts and cannot "
                     "be library-size normalised"),
 }
@@ -143,7 +143,7 @@ def test_run_still_annotates_a_sound_text_query(small_reference, reference,
 
 
 @pytest.mark.parametrize("text, why", [
-    ('""\nG1\nG2\nG3\n', "the query holds no cells"),
+    ('""\nG1\nG2\nG3\n', "the input holds no cells"),
     (";c1;c2\nG1;1;2\nG2;3;4\n",
      "its lines hold no comma but semicolons: the separator looks like ';' "
      "(as Excel and R's write.csv2 write where a comma is the decimal mark), "
@@ -331,3 +331,191 @@ def test_a_device_pytorch_cannot_use_is_refused_before_reading(
     assert main(given) == 2
     assert one_line_error(capsys).startswith(
         "actinn train: error: --device cuda:x: not a device PyTorch knows (")
+
+
+def _line_break_reference(reference, path: Path) -> Path:
+    """The small reference with an obs column ``ct2``: its types, ``Type 01``
+    spelled with a line break."""
+    adata = reference.copy()
+    adata.obs["ct2"] = adata.obs["cell_type"].astype(str).str.replace(
+        "Type 01", "Type\n01")
+    adata.write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize("command, flags", [("train", []),
+                                            ("train", ["--out-of-core"]),
+                                            ("run", [])])
+def test_types_a_prediction_file_cannot_hold_are_refused_before_training(
+        reference, tmp_path, capsys, no_training, command, flags):
+    """A type named with a line break was taken, and refused only when the
+    predictions were written (after training), naming a hidden temporary
+    file and counting each cell of the type ('rename the cells')."""
+    ref = _line_break_reference(reference, tmp_path / "ref.h5ad")
+    given = ["-trs", str(ref), "-trl", "ct2"]
+    out = tmp_path / "out"
+    args = (["train", *given, "-m",
+             str(tmp_path / "model")] if command == "train" else
+            ["run", *given, "-ts",
+             str(ref), "-o", str(out)])
+    assert main([*args, *QUICK, *flags]) == 2
+    assert one_line_error(capsys) == (
+        "actinn %s: error: %s obs['ct2']: 1 cell type holds a line break, "
+        "which the prediction files cannot hold (one line per cell): "
+        "'Type\\n01'; rename the types" % (command, ref))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.h5ad"]
+
+
+@pytest.fixture(scope="module")
+def line_break_annotator(reference, tmp_path_factory):
+    """An annotator fitted in Python (which takes any text as a type) on
+    the small reference, every type named with a line break."""
+    root = tmp_path_factory.mktemp("line_break_types")
+    labels = reference.obs["cell_type"].astype(str).str.replace(" ", "\n")
+    annotator = ACTINNAnnotator(n_networks=1, max_epochs=1, device="cpu")
+    annotator.fit(reference.X, reference.var_names, labels.to_numpy(),
+                  reference.obs_names)
+    annotator.save(root / "model")
+    return root / "model"
+
+
+def test_predict_refuses_an_annotator_of_such_types_before_reading(
+        line_break_annotator, reference, tmp_path, capsys):
+    query = tmp_path / "query.h5ad"
+    reference[:1].write_h5ad(query)
+    out = tmp_path / "out"
+    assert main([
+        "predict", "-m",
+        str(line_break_annotator), "-ts",
+        str(query), "-o",
+        str(out), "-q"
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn predict: error: -m %s: 3 cell types hold a line break, "
+        "which the prediction files cannot hold (one line per cell): "
+        "'Type\\n00', 'Type\\n01', 'Type\\n02'; rename the types" %
+        line_break_annotator)
+    assert not out.exists()
+
+
+def test_the_writer_names_the_output_as_given_and_counts_types(
+        line_break_annotator, reference, tmp_path, capsys, monkeypatch):
+    """Without the check before reading, the writer's own refusal: the
+    file as -o names it (not the hidden folder it is written in), its
+    types counted once each, and the types to rename (not the cells)."""
+    import deepchem_actinn.cli.predict as predict
+    monkeypatch.setattr(predict, "refuse_unwritable_types", lambda *a: None)
+    query = tmp_path / "query.h5ad"
+    reference[:1].write_h5ad(query)  # one cell: one type given
+    out = tmp_path / "out"
+    assert main([
+        "predict", "-m",
+        str(line_break_annotator), "-ts",
+        str(query), "-o",
+        str(out), "-q"
+    ]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith(
+        "actinn predict: error: cannot write %s: 1 cell type holds a line "
+        "break, which the prediction files cannot hold (one line per cell): "
+        "'Type\\n0" % (out / "predicted_label.txt")), line
+    assert line.endswith("; rename the types"), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["query.h5ad"]
+
+
+def test_an_obs_column_named_as_the_model_directory_is_no_input(
+        small_reference, tmp_path, capsys, monkeypatch):
+    """``-trl cell_type`` names a column of -trs, not the directory
+    ``cell_type`` that -m names: refused as the reference labels, even
+    with --overwrite."""
+    monkeypatch.chdir(tmp_path)
+    model = tmp_path / "cell_type"
+    model.mkdir()
+    (model / "annotator.json").write_text("{}")
+    args = [
+        "train", "-trs", small_reference[1], "-trl", "cell_type", "-m",
+        "cell_type", *QUICK
+    ]
+    assert main(args) == 2
+    assert one_line_error(capsys) == ("actinn train: error: cell_type exists; "
+                                      "pass --overwrite to replace it")
+    assert main([*args, "--overwrite"]) == 0
+    assert ACTINNAnnotator.load(model, device="cpu").n_reference_cells_ == 600
+
+
+@pytest.mark.parametrize("output", [".", "sub", "../model/sub"])
+@pytest.mark.parametrize("command", ["predict", "run"])
+def test_an_output_in_the_model_directory_is_refused_before_any_work(
+        small_reference, tmp_path, capsys, no_training, output, command):
+    """Predictions written into the annotator's directory were taken, and
+    then kept a later train or run from replacing it."""
+    model = tmp_path / "model"
+    out = model / output
+    if command == "predict":
+        model.mkdir()
+        (model / "annotator.json").write_text("{}")
+        args = ["predict", "-m", str(model), "-ts", small_reference[1], "-q"]
+    else:
+        args = [
+            "run", *small_reference, "-ts", small_reference[1], "-m",
+            str(model), *QUICK
+        ]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main([*args, "-o", str(out)]) == 2
+    assert one_line_error(capsys) == (
+        "actinn %s: error: -o %s %s the annotator's directory (-m %s): write "
+        "the predictions in a directory of their own" %
+        (command, out, "is" if output == "." else "is inside", model))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_model_directory_of_predictions_says_what_it_holds(
+        small_reference, tmp_path, capsys, no_training, overwrite):
+    """Without --overwrite it said 'exists; pass --overwrite', which then
+    refused it for holding files that are not an annotator's."""
+    out = tmp_path / "predictions"
+    out.mkdir()
+    (out / "predicted_label.txt").write_text("cellname\tcelltype\n")
+    (out / "prediction.json").write_text("{}")
+    assert main(_train(small_reference, out, *overwrite)) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: -m %s holds files that are not an annotator's "
+        "(predicted_label.txt, prediction.json); overwriting replaces the "
+        "whole directory, so it replaces only an earlier annotator: save "
+        "elsewhere, or move those files" % out)
+
+
+def test_run_with_all_reference_genes_refuses_a_poor_overlap_first(
+        small_reference, reference, tmp_path, capsys, no_training):
+    """The query's share of the reference's genes was found too small only
+    after training on all of them."""
+    query = reference[:20, :100].copy()
+    path = tmp_path / "few.h5ad"
+    query.write_h5ad(path)
+    assert main([
+        "run", *small_reference, "-ts",
+        str(path), "-o",
+        str(tmp_path / "out"), "--all-reference-genes", *QUICK
+    ]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith(
+        "actinn run: error: %s: the query's genes do not match the "
+        "reference's: 100 of the reference's 300 genes found (33.3 %%; at "
+        "least 50 %% needed)" % path), line
+    assert not (tmp_path / "out").exists()
+
+
+def test_labels_given_as_a_directory_are_said_to_be_one(small_reference,
+                                                        tmp_path, capsys):
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    assert main([
+        "train", "-trs", small_reference[1], "-trl",
+        str(labels), "-m",
+        str(tmp_path / "model"), *QUICK
+    ]) == 2
+    assert one_line_error(capsys) == (
+        "actinn train: error: %s: a directory, not a labels file, nor a "
+        "column of %s's obs (its columns: cell_type)" %
+        (labels, small_reference[1]))

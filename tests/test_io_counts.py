@@ -114,7 +114,7 @@ def test_check_count_values_names_cells():
     X.data[-1] = -1.0
     with pytest.raises(ACTINNInputError,
                        match="f.h5ad: X holds 1 negative "
-                       "values, e.g. in cells c3"):
+                       "value, e.g. in cells c3"):
         check_count_values(X, ["c0", "c1", "c2", "c3"], source="f.h5ad")
     with pytest.raises(ACTINNInputError, match="row 3"):
         check_count_values(X)

@@ -15,11 +15,9 @@ from deepchem_actinn import Annotation
 from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import read_labels
-from deepchem_actinn.io.predictions import (EXTRA_COLUMNS, PredictedLabelWriter,
-                                            read_predictions,
-                                            read_probabilities,
-                                            refuse_unwritable,
-                                            write_predicted_labels)
+from deepchem_actinn.io.predictions import (
+    EXTRA_COLUMNS, PredictedLabelWriter, read_predictions, read_probabilities,
+    refuse_unwritable, unwritable, write_predicted_labels, write_probabilities)
 
 
 def _pandas_whole_file(result) -> bytes:
@@ -132,6 +130,76 @@ def test_the_writer_refuses_a_line_break_before_writing(tmp_path, name):
                        path):
         write_predicted_labels(path, ["c1", "cell\ntwo"], ["B", "T"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_rule_says_what_a_prediction_file_holds():
+    # a tab or a quote is quoted; a line break no quoting mends
+    assert unwritable(["B", "T\tcell", 'M "2"', "NK\ncell", "x\ry",
+                       "NK\ncell"]) == ["NK\ncell", "x\ry"]
+    with pytest.raises(ACTINNInputError) as err:
+        refuse_unwritable(["B", "NK\ncell", "B", "NK\ncell"], "labels.txt",
+                          "cell type")
+    assert str(err.value) == (
+        "labels.txt: 1 cell type holds a line break, which the prediction "
+        "files cannot hold (one line per cell): 'NK\\ncell'; rename the "
+        "types")
+
+
+def test_the_writers_name_the_file_as_given_and_count_types(tmp_path):
+    """Written in a hidden folder, the files are named as the user named
+    them; a type is counted once however many cells were given it, and
+    the types are what to rename."""
+    hidden = tmp_path / ".out.tmp-5f57bca5"
+    hidden.mkdir()
+    named = tmp_path / "out" / "predicted_label.txt"
+    with pytest.raises(ACTINNInputError) as err:
+        with PredictedLabelWriter(hidden / "predicted_label.txt",
+                                  name=named) as writer:
+            writer.write(["c1", "c2", "c3"], ["NK\ncell", "B", "NK\ncell"],
+                         [0.5, 0.5, 0.5])
+    assert str(err.value) == (
+        "cannot write %s: 1 cell type holds a line break, which the "
+        "prediction files cannot hold (one line per cell): 'NK\\ncell'; "
+        "rename the types" % named)
+    proba = tmp_path / "out" / "predicted_probabilities.txt"
+    with pytest.raises(ACTINNInputError,
+                       match="^cannot write %s: 1 cell type holds" % proba):
+        write_probabilities(hidden / "p.txt", ["c1"], ["B", "NK\ncell"],
+                            [[0.5, 0.5]],
+                            name=proba)
+    with pytest.raises(ACTINNInputError,
+                       match="^cannot write %s: 1 cluster holds a line break.*"
+                       "; rename the clusters$" % named):
+        with PredictedLabelWriter(hidden / "predicted_label.txt",
+                                  name=named) as writer:
+            writer.write(["c1", "c2"], ["B", "B"], [0.5, 0.5],
+                         extra={"over_clustering": ["a\nb", "a\nb"]})
+    assert list(hidden.iterdir()) == []
+
+
+@pytest.mark.parametrize("lines, line, fields", [
+    (["c1\tA\t0.5\tX\tY", "c2\tB\t0.6", "c3\tB\t0.7"], 2, 5),
+    (["c1\tA\t0.5", "", "c2\tB\t0.6\tX"], 4, 4),
+    (["c1\tA\t0.5\tX", "c2\tB\t0.6\tY"], 2, 4),
+],
+                         ids=["first", "later", "every"])
+def test_a_line_of_more_fields_than_the_header_is_refused(
+        tmp_path, capsys, lines, line, fields):
+    """pandas took the first cell's extra fields as an index: the report
+    said its confidences were cells without labels."""
+    path = tmp_path / "predicted_label.txt"
+    _write(path, ["cellname\tcelltype\tconfidence"] + lines)
+    message = ("%s: line %d has %d fields, the header 3: a "
+               "predicted_label.txt has one field per column on every line "
+               "(a field holding a tab is quoted)" % (path, line, fields))
+    with pytest.raises(ACTINNInputError) as err:
+        read_predictions(path)
+    assert str(err.value) == message
+    assert main(
+        ["report", "-p",
+         str(path), "-o",
+         str(tmp_path / "report"), "-q"]) == 2
+    assert capsys.readouterr().err == "actinn report: error: %s\n" % message
 
 
 def test_the_reader_refuses_what_the_writers_never_write(tmp_path):

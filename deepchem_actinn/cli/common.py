@@ -196,6 +196,14 @@ COMMAND_FILES = {
     "report": "query",
 }
 
+#: How messages name the file of each role (:data:`COMMAND_FILES`).
+ROLE_WORDS = {
+    "train": "the reference",
+    "test": "the query",
+    "query": "the query",
+    "input": "the input",
+}
+
 
 def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")

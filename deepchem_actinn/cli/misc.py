@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from deepchem_actinn.cli.common import (file_role, matrix_options,
+from deepchem_actinn.cli.common import (ROLE_WORDS, file_role, matrix_options,
                                         value_options)
 from deepchem_actinn.cli.progress import Progress, held_stderr
 from deepchem_actinn.errors import ACTINNInputError
@@ -34,7 +34,8 @@ def cmd_format(args) -> None:
                      **value_options(args),
                      **matrix_options(args.input_layer))
         if not adata.n_obs:
-            raise ACTINNInputError("%s: the query holds no cells" % args.input)
+            raise ACTINNInputError("%s: %s holds no cells" %
+                                   (args.input, ROLE_WORDS["input"]))
         if text:
             logger.warning(
                 "%s: read as genes by cells (ACTINN's layout), %d cells x %d "

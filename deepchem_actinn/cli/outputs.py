@@ -75,3 +75,53 @@ def refuse_outputs(args, out_dir: Path) -> None:
                 "move it out of the output directory, or write elsewhere "
                 "(-o)" % (given, flag.replace("_", "-"), out_dir))
     refuse_existing([out_dir / n for n in names], args.overwrite)
+
+
+def _same_or_inside(path: Path, directory: Path) -> bool:
+    """Whether ``path`` is ``directory`` or lies inside it (links followed;
+    the same file where both exist, as a file system that ignores case
+    sees it), whether or not ``path`` exists yet."""
+    target = Path(os.path.realpath(directory))
+    here = Path(os.path.realpath(path))
+    for candidate in (here, *here.parents):
+        if candidate == target:
+            return True
+        if candidate.exists() and target.exists() and \
+                os.path.samefile(candidate, target):
+            return True
+    return False
+
+
+def refuse_output_in_model(args, out_dir: Path) -> None:
+    """Refuse an output directory (``-o``) that is the annotator's
+    directory (``-m``: the one ``predict`` reads, the one ``run`` saves
+    in) or lies inside it: the predictions would be left among the
+    annotator's files, which no later ``train`` or ``run -m`` could then
+    replace (``--overwrite`` replaces only an annotator). A ``-m`` of
+    ``predict`` that holds no annotator is left to loading it, which says
+    so.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from pathlib import Path
+    >>> from deepchem_actinn.cli.outputs import refuse_output_in_model
+    >>> run = argparse.Namespace(save_model="m")
+    >>> refuse_output_in_model(run, Path("out"))
+    >>> refuse_output_in_model(run, Path("m/out"))
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: -o m/out is inside the annotator's directory (-m m): write the predictions in a directory of their own
+    """
+    from deepchem_actinn.annotator.persistence import CONFIG_FILE
+    saves = hasattr(args, "save_model")  # run; predict reads -m
+    model = args.save_model if saves else getattr(args, "model", None)
+    if model is None or not _same_or_inside(out_dir, Path(model)):
+        return
+    if not saves and not (Path(model) / CONFIG_FILE).is_file():
+        return
+    same = _same_or_inside(Path(model), out_dir)
+    raise ACTINNInputError(
+        "-o %s %s the annotator's directory (-m %s): write the predictions "
+        "in a directory of their own" %
+        (out_dir, "is" if same else "is inside", model))

@@ -38,7 +38,8 @@ from deepchem_actinn.cli.common import (device, file_role, is_main_process,
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.outputs import (CLUSTER_FILE, LABEL_FILE,
                                          PROBABILITY_FILE, outputs_to_replace,
-                                         output_names, refuse_outputs)
+                                         output_names, refuse_output_in_model,
+                                         refuse_outputs)
 from deepchem_actinn.cli.query_checks import (check_query_counts,
                                               check_query_files, hierarchy_file,
                                               query_matrix, refuse_empty_query)
@@ -51,8 +52,9 @@ logger = logging.getLogger("deepchem_actinn")
 
 def check_outputs(args, out_dir: Path) -> None:
     """Refuse, before any work, flags that do not go together, and an
-    output directory that is a file or already holds outputs (without
-    ``--overwrite``)."""
+    output directory that is the annotator's (or inside it), a file, or
+    already holds outputs (without ``--overwrite``)."""
+    refuse_output_in_model(args, out_dir)
     if args.vote_min_probability is not None and not args.majority_voting:
         raise ACTINNInputError("%s: --vote-min-probability sets the vote of "
                                "--majority-voting; pass that too" %
@@ -123,11 +125,18 @@ def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
 
 
 class _Outputs:
-    """Writes the annotations of one prediction into a directory."""
+    """Writes the annotations of one prediction into ``directory``: a
+    temporary one, where ``named`` (``-o``, as messages name the files)
+    is given, that takes its place at the end."""
 
-    def __init__(self, args, directory: Path, type_names: List[str]) -> None:
+    def __init__(self,
+                 args,
+                 directory: Path,
+                 type_names: List[str],
+                 named: Optional[Path] = None) -> None:
         self.args = args
         self.directory = directory
+        self.named = directory if named is None else named
         self.type_names = type_names
         self.ids: List[np.ndarray] = []
         self.probabilities: List[np.ndarray] = []
@@ -141,16 +150,23 @@ class _Outputs:
         from deepchem_actinn.io import write_probabilities
         if self.args.output_probability:
             write_probabilities(self.directory / PROBABILITY_FILE,
-                                np.concatenate(self.ids), self.type_names,
-                                np.concatenate(self.probabilities))
+                                np.concatenate(self.ids),
+                                self.type_names,
+                                np.concatenate(self.probabilities),
+                                name=self.named / PROBABILITY_FILE)
+
+    def label_writer(self):
+        """The writer of ``predicted_label.txt``, its messages naming the
+        file as ``-o`` does."""
+        from deepchem_actinn.io import PredictedLabelWriter
+        return PredictedLabelWriter(self.directory / LABEL_FILE,
+                                    name=self.named / LABEL_FILE)
 
     def write_whole(self, result) -> None:
         """``predicted_label.txt`` with the voting and hierarchy columns, and
         ``clusters.txt``."""
         import pandas as pd
-
-        from deepchem_actinn.io import PredictedLabelWriter
-        with PredictedLabelWriter(self.directory / LABEL_FILE) as writer:
+        with self.label_writer() as writer:
             writer.write_annotation(result)
         table = getattr(result, "cluster_table", None)
         if self.args.majority_voting:
@@ -242,7 +258,7 @@ def _stream(args, annotator, outputs: _Outputs,
             summary: PredictionSummary) -> str:
     """Annotate chunk by chunk, writing labels as they come; returns the
     gene column used."""
-    from deepchem_actinn.io import PredictedLabelWriter, n_cells
+    from deepchem_actinn.io import n_cells
     bar = Progress(args.quiet,
                    total=n_cells(args.test_set, args.test_format,
                                  **_query_options(args, annotator, False)),
@@ -253,7 +269,7 @@ def _stream(args, annotator, outputs: _Outputs,
     try:
         # closing: a stop mid-run (Ctrl-C, SIGTERM) ends the reading
         # thread and closes the query file here, not at interpreter exit
-        with PredictedLabelWriter(outputs.directory / LABEL_FILE) as writer, \
+        with outputs.label_writer() as writer, \
                 contextlib.closing(_chunks(args, annotator)) as results:
             for result in results:
                 writer.write_annotation(result)
@@ -321,7 +337,7 @@ def predict_and_write(args,
                       outputs_to_replace(args, out_dir),
                       overwrite=args.overwrite,
                       parents=True) as tmp:
-        outputs = _Outputs(args, tmp, list(annotator.type_names))
+        outputs = _Outputs(args, tmp, list(annotator.type_names), out_dir)
         run = _whole if _whole_query(args) else _stream
         try:
             column = run(args, annotator, outputs, summary)
@@ -344,6 +360,7 @@ def cmd_predict(args) -> None:
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
+    refuse_unwritable_types(args.model, annotator.type_names)
     check_query_files(args, annotator.type_names, annotator.genes_)
     settle_orientation(args, "test", expected_genes=annotator.genes_)
     refuse_empty_query(args, annotator.genes_)
@@ -353,15 +370,24 @@ def cmd_predict(args) -> None:
     predict_and_write(args, annotator, out_dir)
 
 
+def refuse_unwritable_types(model: str, type_names: Sequence[str]) -> None:
+    """Refuse, before the query is read, an annotator (fitted in Python:
+    ``actinn train`` refuses such labels) with a type the prediction files
+    cannot hold (a line break in its name), which would be found only when
+    a cell is given it; naming the annotator's directory (``-m``)."""
+    from deepchem_actinn.io.predictions import refuse_unwritable
+    refuse_unwritable(type_names, "-m %s" % model, "cell type")
+
+
 def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
     """The ``reference`` genes the query measures, or None for all of them
     (``--all-reference-genes``, or the query measures every one). A query
-    that matches too few is refused here, before training."""
+    that matches too few is refused here, before training, with
+    ``--all-reference-genes`` too (its annotator would refuse the query
+    after training)."""
     from deepchem_actinn.io import read_var
     from deepchem_actinn.preprocessing.genes import (gene_candidates,
                                                      measured_genes)
-    if args.all_reference_genes:
-        return None
     query = read_var(  # as spelled, for messages: matching ignores case
         args.test_set, args.test_format, False, **query_matrix(args),
         **orientation_options(args.test_orientation, expected_genes=reference))
@@ -373,7 +399,7 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
                                **overlap)
     except ACTINNInputError as err:
         raise ACTINNInputError("%s: %s", args.test_set, err) from None
-    if len(genes) == len(reference):
+    if args.all_reference_genes or len(genes) == len(reference):
         return None
     logger.info(
         "training on the %d of the reference's %d genes that the query "

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from deepchem_actinn.cli.common import (file_role, matrix_options,
+from deepchem_actinn.cli.common import (ROLE_WORDS, file_role, matrix_options,
                                         orientation_options, settle_orientation,
                                         value_options)
 from deepchem_actinn.errors import ACTINNInputError
@@ -62,7 +62,8 @@ def refuse_empty_query(args, expected_genes: Sequence[str]) -> None:
             **orientation_options(args.test_orientation,
                                   expected_genes=expected_genes))
     if not len(cells):
-        raise ACTINNInputError("%s: the query holds no cells" % args.test_set)
+        raise ACTINNInputError("%s: %s holds no cells" %
+                               (args.test_set, ROLE_WORDS["test"]))
     refuse_unwritable(cells, args.test_set)
 
 

@@ -123,13 +123,18 @@ def labels_named(args) -> str:
 
 
 def check_reference_types(args, labels) -> None:
-    """Refuse, naming the labels' file, reference labels that name fewer
-    than two types or a type read as ``Unassigned``: the annotator refuses
-    both, without the file, which it does not know."""
+    """Refuse, before any training and naming the labels' file (or obs
+    column), reference labels that name fewer than two types or a type
+    read as ``Unassigned`` (the annotator refuses both, without the file,
+    which it does not know), and types that the prediction files cannot
+    hold (:func:`~deepchem_actinn.io.predictions.refuse_unwritable`: a line
+    break in one), which an annotator may be fitted on in Python (its
+    results hold any text) but the command line would write."""
     import pandas as pd
 
     from deepchem_actinn.annotator.fitting import TOO_FEW_TYPES
     from deepchem_actinn.errors import examples
+    from deepchem_actinn.io.predictions import refuse_unwritable
     from deepchem_actinn.labels import refuse_unassigned, type_name
     raw = pd.unique(pd.Series(np.asarray(labels, dtype=object)).astype(str))
     names = sorted({type_name(t) for t in raw})
@@ -140,6 +145,7 @@ def check_reference_types(args, labels) -> None:
     if len(names) < 2:
         raise ACTINNInputError("%s: " + TOO_FEW_TYPES, labels_named(args),
                                examples(names))
+    refuse_unwritable(names, labels_named(args), "cell type")
 
 
 def labels_error(err: ACTINNInputError, args) -> ACTINNInputError:
@@ -394,7 +400,8 @@ INPUTS = (
 
 def check_model_inputs(args, path: Optional[str]) -> None:
     """Refuse an annotator directory ``path`` (``-m``) that is one of the
-    command's inputs, which saving it would replace."""
+    command's inputs, which saving it would replace. ``-trl`` is an input
+    only when it names a file: it may name an obs column of ``-trs``."""
     if path is None or not os.path.exists(path):
         return
     for dest, words in INPUTS:
@@ -402,6 +409,8 @@ def check_model_inputs(args, path: Optional[str]) -> None:
         if not isinstance(given, (str, os.PathLike)) or \
                 not os.path.exists(given):
             continue
+        if dest == "train_label" and not os.path.isfile(given):
+            continue  # a column's name, or a directory no labels are in
         if os.path.samefile(path, given):
             raise ACTINNInputError(
                 "-m %s is %s: save the annotator in a directory of its own" %
@@ -410,9 +419,11 @@ def check_model_inputs(args, path: Optional[str]) -> None:
 
 def check_model_dir(path: str, overwrite: bool, args=None) -> None:
     """Before any training: refuse ``-m`` naming a file, or (with
-    ``args``, the command's) one of its inputs, and an annotator directory
-    that exists (unless ``overwrite``, or it is empty, as ``mkdir -p``
-    leaves it), cannot be written, or holds other files."""
+    ``args``, the command's) one of its inputs, a directory that holds
+    files other than an annotator's (a prediction's, say: overwriting
+    would delete them, so ``--overwrite`` cannot help), and an annotator
+    directory that exists (unless ``overwrite``, or it is empty, as
+    ``mkdir -p`` leaves it) or cannot be written."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
     from deepchem_actinn.io.output import refuse_existing
     try:  # a file first: "exists; pass --overwrite" would mislead
@@ -421,8 +432,11 @@ def check_model_dir(path: str, overwrite: bool, args=None) -> None:
         raise ACTINNInputError("-m %s", err) from None
     if args is not None:
         check_model_inputs(args, path)
+    try:  # other files, whether or not --overwrite: it would not do
+        refuse_foreign_files(path, overwrite=True)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("-m %s", err) from None
     refuse_existing([Path(path)], overwrite)
-    refuse_foreign_files(path, overwrite)  # a directory of other files
 
 
 def save_model(annotator, path: str, overwrite: bool) -> None:

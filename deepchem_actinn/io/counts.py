@@ -163,8 +163,9 @@ def counts_error(
         hint = _usual_places(what)
     if report.n_negative:
         return ACTINNInputError(
-            "%s: %s holds %d negative values%s, e.g. in cells %s: %s; ACTINN "
-            "needs raw counts; %s", source, what, report.n_negative, within,
+            "%s: %s holds %s%s, e.g. in cells %s: %s; ACTINN needs raw "
+            "counts; %s", source, what,
+            counted(report.n_negative, "negative value"), within,
             _cells(cell_ids, report.negative_rows), NEGATIVE, hint)
     log = looks_log_normalised(report)
     way_out: Any = Message(

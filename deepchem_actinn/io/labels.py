@@ -420,8 +420,10 @@ def labels_from(labels: Union[pd.Series, PathLike],
     column = str(labels)
     if column not in obs.columns:
         raise ACTINNInputError(
-            "%s: no such file or directory, nor a column of %s's obs (its "
-            "columns: %s)" % (column, p, examples(list(obs.columns)) or "none"))
+            "%s: %s, nor a column of %s's obs (its columns: %s)" %
+            (column, "a directory, not a labels file" if os.path.isdir(labels)
+             else "no such file or directory", p, examples(list(obs.columns)) or
+             "none"))
     values = obs[column]
     given = has_label(values)
     found = pd.Series(as_str_array(values[given].astype(str).to_numpy()),

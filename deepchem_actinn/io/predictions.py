@@ -11,10 +11,12 @@ pandas) quote them: one holding a tab or a ``"`` is put in quotes.
 A line per cell is the one rule no quoting mends: a cell id (or any field)
 holding a line break would spread over two lines, which line-based readers
 (:func:`~deepchem_actinn.io.read_labels`, R's ``read.table``, ``cut``)
-read as two cells. Such ids are refused (:func:`refuse_unwritable`): by the
-command line before any work, naming the query file and the cells; by the
-writers, naming the file they were writing; by :func:`read_predictions`,
-naming the file that holds them.
+read as two cells. Such values are refused (:func:`refuse_unwritable`, one
+rule): by the command line before any work, naming the query file and the
+cells, or the labels and the types; by the writers, naming the file they
+were writing; by :func:`read_predictions`, naming the file that holds them.
+The readers and the rule live in ``deepchem_actinn.io.prediction_reading``
+and are this module's names too.
 """
 
 from __future__ import annotations
@@ -24,17 +26,17 @@ import csv
 import gzip
 import logging
 from pathlib import Path
-from typing import (IO, TYPE_CHECKING, Any, Dict, List, Mapping, Optional,
-                    Sequence, Tuple)
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import ACTINNInputError, counted, examples, repeated
-from deepchem_actinn.io._common import existing
 from deepchem_actinn.io.labels import (CONFIDENCE_HEADER, LABEL_HEADER,
                                        REASON_HEADER)
 from deepchem_actinn.io.output import atomic_output, check_target
+from deepchem_actinn.io.prediction_reading import (  # noqa: F401 (ours too)
+    PROBABILITY_SLACK, RENAME, check_probabilities, read_predictions,
+    read_probabilities, refuse_unwritable, unwritable)
 from deepchem_actinn.types import Floats, PathLike, Strings
 
 if TYPE_CHECKING:
@@ -55,51 +57,24 @@ EXTRA_COLUMNS = (("over_clustering", "clusters"), ("majority_voting",
                                                    "majority_cell_types"),
                  ("level", "levels"), ("ambient_fraction", "ambient_fraction"))
 
-#: Probabilities this far outside [0, 1] are rounding, not wrong values.
-PROBABILITY_SLACK = 1e-6
+#: The words naming the values of an extra column (:data:`EXTRA_COLUMNS`)
+#: in messages.
+COLUMN_WORDS = {
+    "over_clustering": "cluster",
+    "majority_voting": "cell type",
+    "level": "level",
+}
 
 
-def refuse_unwritable(values: Strings,
-                      source: Any,
-                      what: str = "cell id") -> None:
-    """Refuse ``values`` of which some hold a line break: a prediction file
-    holds one line per cell (see the module's notes). ``source`` names
-    where they came from (the query file), for the message.
-
-    Raises
-    ------
-    ACTINNInputError
-        Naming ``source`` and the values (their line breaks shown as
-        ``\\n``).
-
-    Examples
-    --------
-    >>> from deepchem_actinn.io.predictions import refuse_unwritable
-    >>> refuse_unwritable(["c1", "c2"], "query.h5ad")
-    >>> refuse_unwritable(["c1", "cell\\ntwo"], "query.h5ad")
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: query.h5ad: 1 cell id holds a line break, which the prediction files cannot hold (one line per cell): 'cell\\ntwo'; rename the cells
-    """
-    values = [str(v) for v in values]
-    bad = [i for i, v in enumerate(values) if "\n" in v or "\r" in v]
-    if bad:
-        raise ACTINNInputError(
-            "%s: %s a line break, which the prediction files cannot hold "
-            "(one line per cell): %s; rename the cells" %
-            (source, counted(len(bad), what,
-                             "holds/hold"), examples([values[i] for i in bad])))
-
-
-def _strings(values: Strings, what: str, target: Path) -> List[str]:
-    """``values`` as text, refused (naming ``target``) where one holds a
-    line break."""
+def _strings(values: Strings, what: str, target: Any) -> List[str]:
+    """``values`` as text, refused (naming ``target``, the file as its
+    writer's messages name it) where one holds a line break."""
     out = [str(v) for v in values]
     refuse_unwritable(out, "cannot write %s" % target, what)
     return out
 
 
-def _column_text(values: Any, target: Path, what: str) -> List[str]:
+def _column_text(values: Any, target: Any, column: str) -> List[str]:
     """An extra column's values as pandas' ``to_csv`` writes them: numbers
     in their shortest form, a missing value as an empty field."""
     array = np.asarray(values)
@@ -114,7 +89,7 @@ def _column_text(values: Any, target: Path, what: str) -> List[str]:
             "" if v is None or v is pd.NA or v != v else v  # NaN != NaN
             for v in array.ravel()
         ],
-        what,
+        COLUMN_WORDS.get(column, column),
         target)
 
 
@@ -172,6 +147,10 @@ class PredictedLabelWriter:
         The output file (gzipped if it ends with ``.gz``).
     overwrite: bool, default False
         Replace ``path`` if it exists; checked at construction.
+    name: str or os.PathLike, optional
+        How messages name the file (default: ``path``): the file as the
+        user named it where ``path`` is a temporary one that takes its
+        place at the end.
 
     Attributes
     ----------
@@ -200,8 +179,12 @@ class PredictedLabelWriter:
      'c1\\tB cell\\t0.900000\\t', 'c2\\tUnassigned\\t0.990000\\tnovel']
     """
 
-    def __init__(self, path: PathLike, overwrite: bool = False):
+    def __init__(self,
+                 path: PathLike,
+                 overwrite: bool = False,
+                 name: Optional[PathLike] = None):
         self.path = check_target(path, overwrite, directory=False)
+        self.name = self.path if name is None else name
         self.overwrite = overwrite
         self.n_written = 0
         self._columns: Optional[Tuple[bool, bool, Tuple[str, ...]]] = None
@@ -269,8 +252,8 @@ class PredictedLabelWriter:
         if self._writer is None:
             raise RuntimeError(
                 "use PredictedLabelWriter in a with block before write()")
-        ids = _strings(cell_ids, "cell id", self.path)
-        columns = [ids, _strings(cell_types, "cell type", self.path)]
+        ids = _strings(cell_ids, "cell id", self.name)
+        columns = [ids, _strings(cell_types, "cell type", self.name)]
         extra = dict(extra or {})
         given = (confidence is not None, reasons is not None, tuple(extra))
         if self._columns is None:
@@ -289,9 +272,9 @@ class PredictedLabelWriter:
         if confidence is not None:
             columns.append(format_confidence(confidence))
         if reasons is not None:
-            columns.append(_strings(reasons, "unassigned reason", self.path))
+            columns.append(_strings(reasons, "unassigned reason", self.name))
         for name, values in extra.items():
-            columns.append(_column_text(values, self.path, name))
+            columns.append(_column_text(values, self.name, name))
         names = ("cell types", "confidences", "unassigned reasons") + given[2]
         for name, column in zip(names, columns[1:]):
             if len(column) != len(ids):
@@ -371,7 +354,8 @@ def write_probabilities(path: PathLike,
                         cell_ids: Strings,
                         type_names: Strings,
                         proba,
-                        overwrite: bool = False) -> None:
+                        overwrite: bool = False,
+                        name: Optional[PathLike] = None) -> None:
     """Write class probabilities as ACTINN's ``predicted_probabilities.txt``.
 
     Tab-separated, cell types as rows and cells as columns: the header is
@@ -390,6 +374,9 @@ def write_probabilities(path: PathLike,
         Probabilities, one row per cell (as ``predict_proba`` returns).
     overwrite: bool, default False
         Replace ``path`` if it exists.
+    name: str or os.PathLike, optional
+        How messages name the file (default: ``path``), as for
+        :class:`~deepchem_actinn.io.PredictedLabelWriter`.
 
     Examples
     --------
@@ -401,8 +388,9 @@ def write_probabilities(path: PathLike,
     >>> open(path).read().splitlines()
     ['\\tc1\\tc2', 'B cell\\t0.75\\t0.5', 'T cell\\t0.25\\t0.5']
     """
-    ids = _strings(cell_ids, "cell id", Path(path))
-    types = _strings(type_names, "cell type", Path(path))
+    named = Path(path) if name is None else name
+    ids = _strings(cell_ids, "cell id", named)
+    types = _strings(type_names, "cell type", named)
     proba = np.asarray(proba)
     if proba.shape != (len(ids), len(types)):
         raise ValueError("proba has shape %s; expected (n_cells, n_types) = "
@@ -412,174 +400,3 @@ def write_probabilities(path: PathLike,
                          columns=pd.Index(ids, dtype=object))
     with atomic_output(path, overwrite) as tmp:
         frame.to_csv(tmp, sep="\t")
-
-
-def read_predictions(path: PathLike) -> pd.DataFrame:
-    """A ``predicted_label.txt`` as a DataFrame (all columns as str, an
-    empty field missing), as ``actinn report`` reads it.
-
-    Type names (``celltype`` and ``majority_voting``) are read as a labels
-    file's are (:func:`~deepchem_actinn.labels.type_name`); a type may be
-    named ``NA`` or ``None``.
-
-    Raises
-    ------
-    ACTINNInputError
-        If the file cannot be read, does not start with the
-        ``cellname<TAB>celltype`` header, holds no cells, names a cell
-        twice, holds a cell id with a line break (which no writer writes),
-        or a cell without a label.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from deepchem_actinn.io.predictions import read_predictions
-    >>> path = os.path.join(tempfile.mkdtemp(), "predicted_label.txt")
-    >>> with open(path, "w") as fh:
-    ...     _ = fh.write("cellname\\tcelltype\\nc1\\tNA\\nc2\\tB cell\\n")
-    >>> read_predictions(path)["celltype"].tolist()
-    ['NA', 'B cell']
-    """
-    existing(path)
-    try:
-        # a type may be named "NA" or "None": only an empty field is missing
-        frame = pd.read_csv(path,
-                            sep="\t",
-                            dtype=str,
-                            keep_default_na=False,
-                            na_values=[""])
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: cannot read predictions (%s)" %
-                               (path, err)) from None
-    if tuple(frame.columns[:2]) != LABEL_HEADER:
-        raise ACTINNInputError(
-            "%s is not a predicted_label.txt: its header is %s, expected "
-            "%s" %
-            (path, "\t".join(frame.columns[:3]), "\t".join(LABEL_HEADER)))
-    if not len(frame):
-        raise ACTINNInputError("%s: no cells, only the header" % path)
-    cells = frame[LABEL_HEADER[0]].fillna("")
-    refuse_unwritable(cells, path)
-    twice = repeated(cells)
-    if twice:
-        raise ACTINNInputError(
-            "%s: %s more than once (%s); the report matches "
-            "cells by id, so give the query unique cell ids (anndata: "
-            "obs_names_make_unique) and predict again" %
-            (path, counted(len(twice), "cell",
-                           "appears/appear"), examples(twice)))
-    blank = frame[LABEL_HEADER[1]].isna().to_numpy()
-    if blank.any():
-        raise ACTINNInputError(
-            "%s: %s no predicted label: %s" %
-            (path, counted(int(blank.sum()), "cell",
-                           "has/have"), examples(cells.to_numpy()[blank])))
-    from deepchem_actinn.labels import type_names
-    for column in (LABEL_HEADER[1], "majority_voting"):  # as -l's are read
-        if column in frame.columns:
-            given = frame[column].notna().to_numpy()
-            frame.loc[given, column] = type_names(frame.loc[given, column],
-                                                  "%s %s" % (path, column))
-    return frame
-
-
-def read_probabilities(path: PathLike, what: Optional[str] = None):
-    """A ``predicted_probabilities.txt``: a DataFrame of floats, types (as
-    text, :func:`~deepchem_actinn.labels.type_name`) x cells, each value
-    checked to be a probability.
-
-    Parameters
-    ----------
-    path: str or os.PathLike
-        The file.
-    what: str, optional
-        How messages name it (default: its path).
-
-    Raises
-    ------
-    ACTINNInputError
-        If the file cannot be read, names a type twice, or a cell's column
-        holds a value that is not a number or lies outside [0, 1].
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from deepchem_actinn.io.predictions import read_probabilities
-    >>> path = os.path.join(tempfile.mkdtemp(), "p.txt")
-    >>> with open(path, "w") as fh:
-    ...     _ = fh.write("\\tc1\\tc2\\n01\\t0.75\\t0.5\\n1\\t0.25\\t0.5\\n")
-    >>> read_probabilities(path)
-          c1   c2
-    01  0.75  0.5
-    1   0.25  0.5
-    """
-    from deepchem_actinn.labels import type_name
-    what = str(path) if what is None else what
-    existing(path)
-    try:
-        # the type names as text: "01" and "1" stay two types, "NA" a name
-        # (dtype={0: str} does not reach a column read as the index)
-        proba = pd.read_csv(path,
-                            sep="\t",
-                            dtype={0: str},
-                            keep_default_na=False,
-                            na_values=[""])
-        proba = proba.set_index(proba.columns[0])
-        proba.index = [type_name(t) for t in proba.index]
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise ACTINNInputError("%s: cannot read probabilities (%s)" %
-                               (what, err)) from None
-    if not proba.index.is_unique:
-        raise ACTINNInputError(
-            "%s names a type twice: %s" %
-            (what, examples(proba.index[proba.index.duplicated()])))
-    text = [c for c in proba.columns if proba[c].dtype.kind not in "iuf"]
-    if text:  # only those columns: converting all of them is slow
-        proba[text] = proba[text].apply(pd.to_numeric, errors="coerce")
-    return pd.DataFrame(check_probabilities(proba.to_numpy(dtype=float),
-                                            proba.columns, what),
-                        index=proba.index,
-                        columns=proba.columns)
-
-
-def check_probabilities(values: np.ndarray,
-                        cells: Sequence[str],
-                        what: str,
-                        noun: str = "a value") -> np.ndarray:
-    """Refuse a table of probabilities (rows x cells) where a cell's column
-    holds NaN, infinity or text (read as NaN), or a value outside [0, 1]
-    (beyond 1e-6, which is rounding), naming ``what`` and the
-    cells; the values, those within the slack put back into [0, 1].
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from deepchem_actinn.io.predictions import check_probabilities
-    >>> check_probabilities(np.array([[0.5, 1.0000001]]), ["c1", "c2"], "p")
-    array([[0.5, 1. ]])
-    >>> check_probabilities(np.array([[0.5, -0.5]]), ["c1", "c2"], "p.txt")
-    Traceback (most recent call last):
-    ...
-    deepchem_actinn.errors.ACTINNInputError: p.txt: 1 cell has a value outside [0, 1], which no probability is: c2 (-0.5)
-    """
-    values = np.atleast_2d(np.asarray(values, dtype=float))
-    names = np.asarray(cells, dtype=object)
-    bad = ~np.isfinite(values).all(axis=0)
-    if bad.any():
-        raise ACTINNInputError(
-            "%s: %s %s that is not a number (NaN, empty, text), e.g. %s" %
-            (what, counted(int(bad.sum()), "cell",
-                           "has/have"), noun, examples(names[bad])))
-    low, high = -PROBABILITY_SLACK, 1 + PROBABILITY_SLACK
-    outside = ((values < low) | (values > high)).any(axis=0)
-    if outside.any():
-        shown = [
-            "%s (%g)" % (names[c], values[:, c][(values[:, c] < low) |
-                                                (values[:, c] > high)][0])
-            for c in np.flatnonzero(outside)
-        ]
-        raise ACTINNInputError(
-            "%s: %s %s outside [0, 1], which no probability is: %s" %
-            (what, counted(int(outside.sum()), "cell",
-                           "has/have"), noun, examples(shown)))
-    return np.clip(values, 0.0, 1.0)
