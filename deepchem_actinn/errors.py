@@ -337,6 +337,20 @@ def install_extra(extra: str) -> str:
             'install ".[%s]")' % (extra, DISTRIBUTION, extra, extra))
 
 
+def install_package(package: str) -> str:
+    """How to install a package that is none of this one's extras, but
+    that anndata needs to read an element some files hold (awkward, for
+    scirpy's awkward arrays): the one other install line a message gives.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import install_package
+    >>> install_package("awkward")
+    'pip install awkward'
+    """
+    return "pip install %s" % package
+
+
 def counted(n: int, noun: str, verbs: str = "") -> str:
     """``n`` of ``noun`` for a message, plural when ``n`` is not 1 (an
     ``s`` on its last word), and the verb that agrees with them:

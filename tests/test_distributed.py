@@ -688,7 +688,8 @@ def test_errors_every_process_meets_are_said_by_process_0_once(tiny):
     (tiny / "taken" / "notes.txt").write_text("mine")
     proc = _torchrun(*train, "-m", str(tiny / "taken"))
     assert proc.returncode != 0
-    assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
+    assert ("actinn train: error: -m %s holds files that are not an "
+            "annotator's (notes.txt)" % (tiny / "taken")) in proc.stderr, \
         proc.stderr[-3000:]
     assert "(process 1)" not in proc.stderr
     # process 0 may come to the error seconds after process 1 (a loaded
@@ -712,7 +713,8 @@ def test_errors_every_process_meets_are_said_by_process_0_once(tiny):
         '''))
     proc = _torchrun(str(late), *train[2:], "-m", str(tiny / "taken"))
     assert proc.returncode != 0
-    assert "actinn train: error: %s exists" % (tiny / "taken") in proc.stderr, \
+    assert ("actinn train: error: -m %s holds files that are not an "
+            "annotator's (notes.txt)" % (tiny / "taken")) in proc.stderr, \
         proc.stderr[-3000:]
     assert "(process 1)" not in proc.stderr, proc.stderr[-3000:]
 

@@ -17,7 +17,7 @@ from typing import Iterator, Optional, Tuple
 
 import h5py
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, install_package
 from deepchem_actinn.io.content import one_line
 
 try:  # what anndata raises for an element it has no reader for
@@ -107,8 +107,8 @@ def _missing_package(path: Path, where: Optional[str], err: ImportError) -> str:
     if package is None:
         return "%s only with a package that is not installed (%s)" % (
             said, one_line(err))
-    return "%s only with the %s package installed: pip install %s" % (
-        said, package, package)
+    return "%s only with the %s package installed: %s" % (
+        said, package, install_package(package))
 
 
 def _anndata_version() -> str:
