@@ -337,6 +337,20 @@ def install_extra(extra: str) -> str:
             'install ".[%s]")' % (extra, DISTRIBUTION, extra, extra))
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message ("" for none): what a one-line
+    message quotes of an error whose text runs on (PyTorch's).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.errors import first_line
+    >>> first_line(RuntimeError("Error(s) in loading state_dict\\n\\tsize"))
+    'Error(s) in loading state_dict'
+    """
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def install_package(package: str) -> str:
     """How to install a package that is none of this one's extras, but
     that anndata needs to read an element some files hold (awkward, for

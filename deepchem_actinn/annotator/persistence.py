@@ -31,7 +31,7 @@ from deepchem_actinn.annotator.saved_state import (check_config,
                                                    inside, load_tensors,
                                                    refuse_nonfinite)
 from deepchem_actinn.confidence import RejectionRule
-from deepchem_actinn.errors import ACTINNInputError, examples
+from deepchem_actinn.errors import ACTINNInputError, examples, first_line
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.device import DeviceLike, usable_device
 from deepchem_actinn.models.linear import LinearMember
@@ -238,13 +238,13 @@ def load_annotator(cls: Type["ACTINNAnnotator"],
         raise ACTINNInputError(
             "%s: the annotator directory is damaged or incomplete (%s: %s); "
             "save or train it again" %
-            (path, type(err).__name__, _first_line(err))) from None
+            (path, type(err).__name__, first_line(err))) from None
     try:
         annotator.ensemble_ = annotator.ensemble_.to(target)
     except RuntimeError as err:  # out of memory, say: the device's problem
         raise ACTINNInputError(
             "device %s: the annotator's networks cannot be put there (%s: %s)" %
-            (device, type(err).__name__, _first_line(err))) from None
+            (device, type(err).__name__, first_line(err))) from None
     saved_by = config.get("package_version")
     if saved_by != __version__:
         logger.warning(
@@ -306,10 +306,6 @@ def _load(cls: Type["ACTINNAnnotator"], path: str, config: Dict[str, Any],
                                     annotator.labels_.n_types,
                                     annotator.hidden_sizes, path)
     return annotator
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).splitlines()[0] if str(err) else ""
 
 
 def _profiles(path: str, annotator: "ACTINNAnnotator") -> Optional[np.ndarray]:
@@ -410,7 +406,6 @@ def _ensemble(states: List[Dict[str, torch.Tensor]], n_genes: int, n_types: int,
         except RuntimeError as err:
             raise ACTINNInputError(
                 "%s: the network weights do not fit this version's "
-                "network (%s); retrain the annotator" %
-                (path, str(err).splitlines()[0]))
+                "network (%s); retrain the annotator" % (path, first_line(err)))
         members.append(network)
     return ACTINNEnsemble(members)

@@ -10,7 +10,7 @@ from typing import Optional, Union
 
 import torch
 
-from deepchem_actinn.errors import ACTINNInputError
+from deepchem_actinn.errors import ACTINNInputError, first_line
 
 #: What may be passed as a device: a name, a torch.device, or None (auto).
 DeviceLike = Optional[Union[str, torch.device]]
@@ -104,8 +104,7 @@ def unusable(device: torch.device) -> Optional[str]:
 
 def _first_sentence(err: BaseException) -> str:
     """The first line of an error, up to its first full stop."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return text.split(". ")[0].rstrip(".")
+    return first_line(err).split(". ")[0].rstrip(".")
 
 
 def usable_device(device: DeviceLike = None) -> torch.device:
@@ -139,9 +138,8 @@ def usable_device(device: DeviceLike = None) -> torch.device:
     try:
         chosen = resolve_device(device)
     except (RuntimeError, ValueError, TypeError) as err:
-        raise ACTINNInputError(
-            "device %s: not a device PyTorch knows (%s)" %
-            (device, str(err).splitlines()[0] if str(err) else err)) from None
+        raise ACTINNInputError("device %s: not a device PyTorch knows (%s)" %
+                               (device, first_line(err) or err)) from None
     why = unusable(chosen)
     if why:
         raise ACTINNInputError("device %s: %s" % (device, why))
