@@ -1,7 +1,7 @@
 """Cell ids and labels as the package takes them: ids one per cell
-(:func:`as_cell_ids`), which cells have a label (:func:`has_label`) and which fields of a
-two-column file are missing values (:func:`missing_value`), labels
-in the cells' row order (:func:`label_names`), and where each cell's label
+(:func:`as_cell_ids`), which cells have a label (:func:`has_label`) and
+which fields of a two-column file are missing values
+(:func:`missing_value`), labels in the cells' row order (:func:`label_names`), and where each cell's label
 is in labels indexed by cell id (:func:`cell_positions`), which
 :func:`~deepchem_actinn.io.labels.match_labels` and ``train(adata,
 labels)`` match by."""

@@ -172,12 +172,10 @@ class ACTINNModel(TorchModel):
                  optimizer: Optional[Optimizer] = None,
                  **kwargs) -> None:
         checks.check_keywords(kwargs)
+        chosen = usable_device(kwargs.get("device"))
         if kwargs.get("device") is not None:  # "cpu:0" as "cpu"
-            chosen = usable_device(kwargs["device"])
             kwargs["device"] = str(chosen) if isinstance(kwargs["device"],
                                                          str) else chosen
-        else:
-            usable_device(None)
         adam = dict(learning_rate=learning_rate,
                     decay_rate=decay_rate,
                     weight_decay_penalty=weight_decay_penalty,
