@@ -106,23 +106,22 @@ def read_h5ad_counts(path: PathLike) -> anndata.AnnData:
     ``X``, the layers, ``.raw`` (its ``X`` and ``var``), ``obs`` and
     ``var``, read with anndata's element reader; the rest is not read
     (files of anndata < 0.8: read whole, as anndata reads them)."""
-    return _read(
-        existing(path), lambda f, p: _read_counts_elements(f)
-        if f.attrs.get("encoding-type") == "anndata" else None)
+    return _read(existing(path), lambda f, p: _read_counts_elements(f))
 
 
 def _read(
-    p: Path, reader: Callable[[h5py.File, Path], Optional[anndata.AnnData]]
-) -> anndata.AnnData:
-    """``reader``'s object from the open file (after its layout is
-    checked), or, where it gives None, anndata's; damage refused in one
-    line."""
+        p: Path, reader: Callable[[h5py.File, Path],
+                                  anndata.AnnData]) -> anndata.AnnData:
+    """``reader``'s object from the open file, after its layout is checked
+    (a file of anndata < 0.8, whose elements say no encoding: read by
+    anndata); damage refused in one line."""
     with damaged_h5ad(p), warnings.catch_warnings():
         # names that are not strings are read as strings, as said
         warnings.filterwarnings("ignore", message="Transforming to str index")
         with h5py.File(p, "r") as f:
             check_layout(f)
-            adata = reader(f, p)
+            encoded = f.attrs.get("encoding-type") == "anndata"
+            adata = reader(f, p) if encoded else None
         if adata is None:  # written by anndata < 0.8: read as anndata does
             adata = anndata.read_h5ad(p)
     return adata
@@ -136,13 +135,11 @@ def _read(
 _COUNTS_ELEMENTS = ("X", "layers", "obs", "var")
 
 
-def _read_whole(f: h5py.File, path: Path) -> Optional[anndata.AnnData]:
+def _read_whole(f: h5py.File, path: Path) -> anndata.AnnData:
     """The whole object, read with anndata's element reader (a sparse
     float16 matrix as float32); without obsm, varm, obsp, varp and uns,
     saying so, where an element needs a package that is not installed or
-    is of an encoding anndata does not know; None for a file of anndata < 0.8, whose elements say no encoding."""
-    if f.attrs.get("encoding-type") != "anndata":
-        return None
+    is of an encoding anndata does not know."""
     try:
         return read_dispatched(f, callback=_widen_half_sparse)
     except (ImportError, IORegistryError) as err:
