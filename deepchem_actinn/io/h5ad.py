@@ -76,7 +76,8 @@ def read_h5ad(path: PathLike,
         (without ``obsm``, ``varm``, ``obsp``, ``varp`` and ``uns``, with a
         warning, where anndata needs a package that is not installed to
         read them, such as awkward for scirpy's awkward arrays); otherwise
-        one with the chosen matrix as ``X`` (and ``obs`` kept).
+        one with the chosen matrix as ``X`` (and ``obs`` kept). Cell ids
+        that repeat are kept, and named in a warning of the log.
 
     Examples
     --------
@@ -90,8 +91,10 @@ def read_h5ad(path: PathLike,
     >>> read_h5ad(path, layer="counts").X.toarray().tolist()
     [[2.0, 0.0]]
     """
+    from deepchem_actinn.io.readers import check_cell_ids
     p = existing(path)
     adata = _read(p, _read_whole)
+    check_cell_ids(adata.obs_names, str(p))
     if layer is None and use_raw is None:
         return adata
     chosen = select_matrix(adata, layer, use_raw, str(p))
@@ -118,6 +121,9 @@ def _read(
     with damaged_h5ad(p), warnings.catch_warnings():
         # names that are not strings are read as strings, as said
         warnings.filterwarnings("ignore", message="Transforming to str index")
+        # cell ids that repeat: said in the readers' words, naming them
+        # (readers.check_cell_ids), not in anndata's
+        warnings.filterwarnings("ignore", message=".*names are not unique")
         with h5py.File(p, "r") as f:
             check_layout(f)
             encoded = f.attrs.get("encoding-type") == "anndata"
