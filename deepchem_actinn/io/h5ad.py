@@ -31,7 +31,7 @@ from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
                                             IORegistryError, damage_words,
                                             check_layout, check_sparse,
                                             damage_refused, damaged_h5ad)
-from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
+from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              CountsSource, choose_counts,
                                              counts_elsewhere, no_layer,
                                              other_layers, select_matrix)
@@ -376,7 +376,10 @@ class H5adRows(HDF5Rows):
                                        no_layer(self.layer, layers))
             return self._candidate(f, "layers[%r]" % self.layer)
         if "X" not in f:
-            raise ACTINNInputError("%s: %s", self.path, EMPTY_X)
+            raise ACTINNInputError(
+                "%s: %s", self.path,
+                absent_x(
+                    list(f["layers"]) if "layers" in f else [], "raw" in f))
         return self._candidate(f, "X")
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:
