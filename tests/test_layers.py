@@ -2,6 +2,8 @@
 ``--test-layer`` on the command line, ``layer=`` / ``use_raw=`` of
 ``fit_file`` and ``predict_file``. Each reads that matrix as if it were the
 file's ``X``: the same labels as the counts stored plainly."""
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -515,13 +517,36 @@ def test_an_h5ad_without_x_is_h5ad_and_its_layers_are_named(
                                             ("%s NAME" % option))
                 in capsys.readouterr().err), command
         assert not (tmp_path / "out").exists()
-    path = _without_x(files["test"], tmp_path / "no_x_raw.h5ad", raw=True)
-    with pytest.raises(ACTINNInputError) as err:
-        read(path)
-    assert str(err.value) == (
-        "%s: X is absent (an AnnData of X=None); its layers: log, spliced: "
-        "name the one that holds the counts with layer=NAME, or pass "
-        "use_raw=True for .raw.X" % path)
+
+
+def test_an_h5ad_without_x_is_read_from_its_counts(model, files, tmp_path,
+                                                   caplog):
+    """Without X and with no matrix named, the conventional places of
+    counts are read in its stead, as where X holds no counts: .raw.X, then
+    layers['counts'] (said in the log); the labels are those of the plain
+    file."""
+    import anndata
+    from deepchem_actinn.io import read
+    for reading in ([], ["--remove-ambient"]):  # streamed, whole
+        assert predict(model, files["test"],
+                       tmp_path / ("plain%d" % len(reading)), *reading) == 0
+    plain = anndata.read_h5ad(files["test"])
+    in_raw = _without_x(files["test"], tmp_path / "raw.h5ad", raw=True)
+    with caplog.at_level(logging.INFO):
+        got = read(in_raw)
+    assert "%s: X is absent; reading the counts from .raw.X" % in_raw \
+        in caplog.text
+    np.testing.assert_array_equal(got.X.toarray(), plain.X.toarray())
+    counted = anndata.read_h5ad(_without_x(files["test"], tmp_path / "x.h5ad"))
+    counted.layers["counts"] = counted.layers.pop("spliced")
+    counted.write_h5ad(tmp_path / "counts.h5ad")
+    for path in (in_raw, tmp_path / "counts.h5ad"):
+        for reading in ([], ["--remove-ambient"]):  # streamed, whole
+            out = tmp_path / ("%s%d" % (path.stem, len(reading)))
+            assert predict(model, path, out, *reading) == 0
+            pd.testing.assert_frame_equal(
+                labels_of(out),
+                labels_of(tmp_path / ("plain%d" % len(reading))))
 
 
 @pytest.mark.parametrize("reading", [[], ["--remove-ambient"]],

@@ -10,7 +10,8 @@ in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
 2. Otherwise ``X`` if it holds counts, else the first of ``.raw.X``,
    ``layers['counts']`` and ``layers['raw_counts']`` that does (with a
    warning in the log), else a clear error naming where it looked and why
-   each matrix found there was passed over.
+   each matrix found there was passed over. Where ``X`` is absent (an
+   AnnData of ``X=None``), the same places are looked at in its stead.
 
 The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
 """
@@ -96,6 +97,32 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
             "%s: %s", source, absent_x(list(adata.layers), adata.raw
                                        is not None))
     return CountsSource(adata.X, adata.var, "X")
+
+
+def in_place_of_x(fallbacks: Iterable[CountsSource], absent: Message,
+                  source: str) -> Tuple[CountsSource, Iterator[CountsSource]]:
+    """Where ``X`` is absent and no matrix is named: the first of the
+    conventional places of counts (``fallbacks``) instead, said in the log,
+    and the rest, to fall back on as from ``X``; refused with ``absent``
+    where there is none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.count_matrix import (CountsSource,
+    ...                                              in_place_of_x)
+    >>> counts = CountsSource(np.ones((1, 1)), None, "layers['counts']")
+    >>> first, rest = in_place_of_x([counts], "X is absent", "query.h5ad")
+    >>> first.description, list(rest)
+    ("layers['counts']", [])
+    """
+    rest = iter(fallbacks)
+    first = next(rest, None)
+    if first is None:
+        raise ACTINNInputError("%s: %s", source, absent)
+    logger.info("%s: X is absent; reading the counts from %s", source,
+                first.description)
+    return first, rest
 
 
 def absent_x(layers: Sequence[Optional[str]], has_raw: bool) -> Message:
@@ -377,8 +404,13 @@ def counts_source(adata: anndata.AnnData,
     "layers['counts']"
     """
     explicit = layer is not None or use_raw is not None
-    first = select_matrix(adata, layer, use_raw, source)
     fallbacks = () if explicit else conventional_counts(adata)
+    if adata.X is None and not explicit:
+        first, fallbacks = in_place_of_x(
+            fallbacks, absent_x(list(adata.layers), adata.raw is not None),
+            source)
+    else:
+        first = select_matrix(adata, layer, use_raw, source)
     try:
         chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
                                                  allow_non_integer, source)

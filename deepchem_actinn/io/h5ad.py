@@ -34,7 +34,8 @@ from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              CountsSource, choose_counts,
                                              counts_elsewhere, no_layer,
-                                             other_layers, select_matrix)
+                                             other_layers, select_matrix,
+                                             in_place_of_x)
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
 from deepchem_actinn.io.sparse import refuse_repeated_entries
@@ -375,12 +376,7 @@ class H5adRows(HDF5Rows):
                 raise ACTINNInputError("%s: %s", self.path,
                                        no_layer(self.layer, layers))
             return self._candidate(f, "layers[%r]" % self.layer)
-        if "X" not in f:
-            raise ACTINNInputError(
-                "%s: %s", self.path,
-                absent_x(
-                    list(f["layers"]) if "layers" in f else [], "raw" in f))
-        return self._candidate(f, "X")
+        return self._candidate(f, "X")  # present: see _open
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:
         if "raw/X" in f:
@@ -414,8 +410,15 @@ class H5adRows(HDF5Rows):
     def _open(self, f: h5py.File) -> None:
         check_layout(f)  # what anndata cannot read is refused here too
         explicit = self.layer is not None or self.use_raw is not None
-        first = self._first(f)
         fallbacks = () if explicit else self._fallbacks(f)
+        if "X" not in f and not explicit:
+            first, fallbacks = in_place_of_x(
+                fallbacks,
+                absent_x(
+                    list(f["layers"]) if "layers" in f else [], "raw" in f),
+                str(self.path))
+        else:
+            first = self._first(f)
         chosen, report, self.rejected = choose_counts(first, fallbacks,
                                                       self._peek,
                                                       self.allow_non_integer,
