@@ -107,6 +107,67 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.torch)
 
 
+# --------------------------------------------------------------------------
+# the I/O tests' readers and messages (test_io_hardening.py,
+# test_io_values_as_written.py): defined once, here, and given as fixtures,
+# as the CI smoke run (.ci/smoke.sh) runs those modules in pytest's
+# importlib mode, where a test module cannot import another (or this one)
+# --------------------------------------------------------------------------
+
+
+def _exactly(message: str) -> str:
+    """A pattern matching ``message`` whole."""
+    import re
+    return "^%s$" % re.escape(message)
+
+
+def _read_all(path, **kwargs) -> np.ndarray:
+    """Every cell of a file, read in memory."""
+    from deepchem_actinn.io import read
+    return read(path, **kwargs).X.toarray()
+
+
+def _stream_all(path, **kwargs) -> np.ndarray:
+    """Every cell of a file, read in chunks of two cells."""
+    from deepchem_actinn.io import iter_cell_chunks
+    return np.vstack([
+        X.toarray() for _, X in iter_cell_chunks(path, chunk_size=2, **kwargs)
+    ])
+
+
+#: The two ways of reading a whole file, by name (``reader``'s ids).
+READERS = {"read_all": _read_all, "stream_all": _stream_all}
+
+
+@pytest.fixture
+def exactly():
+    """A function: the pattern (for ``pytest.raises(match=...)``) matching
+    a message whole."""
+    return _exactly
+
+
+@pytest.fixture
+def read_all():
+    """A function: every cell of a file, read in memory (``read``), as a
+    dense array; keyword arguments go to ``read``."""
+    return _read_all
+
+
+@pytest.fixture
+def stream_all():
+    """A function: every cell of a file, read in chunks of two cells
+    (``iter_cell_chunks``), as a dense array; keyword arguments go to
+    ``iter_cell_chunks``."""
+    return _stream_all
+
+
+@pytest.fixture(params=sorted(READERS))
+def reader(request):
+    """Each way of reading a whole file in turn: ``read_all``, then
+    ``stream_all`` (the same functions those fixtures give)."""
+    return READERS[request.param]
+
+
 def _load(part: str):
     frame = pd.read_hdf(DATA_DIR / ("%s_sample.h5" % part), key="dge")
     labels = pd.read_csv(DATA_DIR / ("%s_label_sample.txt" % part),

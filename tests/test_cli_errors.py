@@ -283,6 +283,54 @@ def test_a_query_without_cells_is_refused(model, tmp_path, flags, actinn):
     assert listing(tmp_path) == ["none.h5ad"]
 
 
+def _with_repeated_ids(source, path):
+    """``source``'s first 60 cells, with .raw, as ``path``: the 4th cell's
+    id given to the 6th and 8th cells too, the 9th's to the 10th; the two
+    ids that repeat."""
+    import warnings
+
+    import anndata
+    adata = anndata.read_h5ad(source)[:60].copy()
+    names = list(adata.obs_names)
+    names[5] = names[7] = names[3]
+    names[9] = names[8]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata's, on making the file
+        adata.obs_names = names
+        adata.raw = adata.copy()
+        adata.write_h5ad(path)
+    return names[3], names[8]
+
+
+@pytest.mark.parametrize(
+    "command, flags",
+    [("predict", []), ("predict", ["--majority-voting"]),
+     ("predict", ["--majority-voting", "--test-layer", ".raw"]),
+     ("run", ["--majority-voting"])])
+def test_repeated_query_ids_are_said_in_our_words_only(model, tmp_path, actinn,
+                                                       command, flags):
+    """A query whose cell ids repeat is annotated with one warning of ours
+    naming the ids, with or without the vote (which reads the query whole);
+    anndata's own warning about names that are not unique is not shown."""
+    query = tmp_path / "twice.h5ad"
+    first, second = _with_repeated_ids(model / "ref.h5ad", query)
+    source = (["-m", str(model / "model")] if command == "predict" else [
+        "-trs",
+        str(model / "ref.h5ad"), "-trl",
+        str(model / "ref_labels.txt"), "-ne", "1", "--networks", "1"
+    ])
+    proc = actinn(command, *source, "-ts", str(query), "-o",
+                  str(tmp_path / "out"), "-q", *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "actinn: %s: 2 cell ids appear more than once, e.g. %s, %s; outputs "
+        "name cells by id, so make them unique first (anndata: "
+        "obs_names_make_unique)" % (query, first, second)
+    ]
+    written = (tmp_path / "out" / "predicted_label.txt").read_text()
+    assert written.count("\n%s\t" % first) == 3
+
+
 def test_a_warning_is_said_once(model, tmp_path, actinn):
     """The query is opened several times (genes, cells, rows); what is true
     of the file is said once."""

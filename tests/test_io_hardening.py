@@ -5,7 +5,6 @@ a Matrix Market header that lies about its entries (SciPy allocated for
 them all), pattern and complex Matrix Market files, repeated entries (SciPy
 adds them up); and read float16 sparse h5ad matrices as float32."""
 import gzip
-import re
 from pathlib import Path
 
 import anndata
@@ -16,30 +15,9 @@ import pytest
 import scipy.sparse as sp
 
 from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
-from deepchem_actinn.io import (as_count_matrix, iter_cell_chunks, n_cells,
-                                read, read_cell_ids)
+from deepchem_actinn.io import as_count_matrix, n_cells, read, read_cell_ids
 
 F32 = "3.403e+38"
-
-
-def exactly(message: str) -> str:
-    """A pattern matching ``message`` whole."""
-    return "^%s$" % re.escape(message)
-
-
-def read_all(path, **kwargs):
-    """Every cell of a file, read in memory."""
-    return read(path, **kwargs).X.toarray()
-
-
-def stream_all(path, **kwargs):
-    """Every cell of a file, read in chunks of two cells."""
-    return np.vstack([
-        X.toarray() for _, X in iter_cell_chunks(path, chunk_size=2, **kwargs)
-    ])
-
-
-READERS = [read_all, stream_all]
 
 
 def tenx_h5(path: Path,
@@ -95,10 +73,9 @@ COORDINATE = "%%MatrixMarket matrix coordinate {} general\n{}"
 # --- H1: a 10x HDF5 file whose barcodes do not match its matrix
 
 
-@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("n_barcodes", [4, 6])
 def test_tenx_h5_barcodes_that_do_not_match_the_cells_are_refused(
-        tmp_path, reader, n_barcodes):
+        tmp_path, reader, n_barcodes, exactly):
     # 5 cells, 6 index pointers: 4 barcodes lost the 5th cell silently
     # when streamed, 6 ended in a bare IndexError
     path = tenx_h5(tmp_path / "bc.h5", poisson(), n_barcodes=n_barcodes)
@@ -121,7 +98,7 @@ def test_tenx_h5_cell_count_and_ids_refuse_short_barcodes(tmp_path):
 
 
 def test_tenx_h5_index_pointers_that_do_not_match_the_shape_are_refused(
-        tmp_path):
+        tmp_path, exactly, stream_all):
     path = tenx_h5(tmp_path / "ptr.h5", poisson(), shape=[200, 4], n_barcodes=4)
     with pytest.raises(ACTINNInputError,
                        match=exactly(
@@ -132,9 +109,8 @@ def test_tenx_h5_index_pointers_that_do_not_match_the_shape_are_refused(
         stream_all(path)
 
 
-@pytest.mark.parametrize("reader", READERS)
 def test_tenx_h5_features_that_do_not_match_the_genes_are_refused(
-        tmp_path, reader):
+        tmp_path, reader, exactly):
     path = tenx_h5(tmp_path / "genes.h5", poisson(), n_features=199)
     with pytest.raises(ACTINNInputError,
                        match=exactly(
@@ -144,7 +120,8 @@ def test_tenx_h5_features_that_do_not_match_the_genes_are_refused(
         reader(path)
 
 
-def test_a_sound_tenx_h5_reads_the_same_in_memory_and_in_chunks(tmp_path):
+def test_a_sound_tenx_h5_reads_the_same_in_memory_and_in_chunks(
+        tmp_path, read_all, stream_all):
     M = poisson()
     path = tenx_h5(tmp_path / "ok.h5", M)
     expected = M.T.toarray().astype(np.float32)
@@ -199,10 +176,10 @@ HUGE = {
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("allow_non_integer", [False, True])
-@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("case", sorted(HUGE))
 def test_counts_above_the_largest_float32_are_refused(tmp_path, case, reader,
-                                                      allow_non_integer):
+                                                      allow_non_integer,
+                                                      exactly, read_all):
     path, what, cell = HUGE[case](tmp_path)
     if what is None:  # the 10x h5 file streams as "the matrix"
         what = "X" if reader is read_all else "the matrix"
@@ -212,7 +189,8 @@ def test_counts_above_the_largest_float32_are_refused(tmp_path, case, reader,
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
-def test_counts_above_the_largest_float32_are_refused_unchecked(tmp_path):
+def test_counts_above_the_largest_float32_are_refused_unchecked(
+        tmp_path, exactly, stream_all):
     # a pass told the values were checked still never stores infinity
     path, _, _ = _huge_h5ad(tmp_path)
     with pytest.raises(ACTINNInputError,
@@ -223,7 +201,7 @@ def test_counts_above_the_largest_float32_are_refused_unchecked(tmp_path):
         stream_all(path, check=False)
 
 
-def test_as_count_matrix_refuses_values_float32_cannot_hold():
+def test_as_count_matrix_refuses_values_float32_cannot_hold(exactly):
     with pytest.raises(ACTINNCellError,
                        match=exactly(
                            "the matrix holds values up to 1e+39, above %s, the"
@@ -236,7 +214,7 @@ def test_as_count_matrix_refuses_values_float32_cannot_hold():
 # --- M1: a Matrix Market header that lies, a value too large to read
 
 
-def test_more_entries_than_places_are_refused_before_reading(tmp_path):
+def test_more_entries_than_places_are_refused_before_reading(tmp_path, exactly):
     # SciPy allocated 3.6 TiB for the entries this size line declares
     root = mtx_dir(tmp_path / "liar",
                    COORDINATE.format("integer", "200 5 1000000000000"),
@@ -253,7 +231,8 @@ def test_more_entries_than_places_are_refused_before_reading(tmp_path):
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_more_entries_than_the_file_can_hold_are_refused(tmp_path, gz):
+def test_more_entries_than_the_file_can_hold_are_refused(
+        tmp_path, gz, exactly, stream_all):
     header = COORDINATE.format("integer", "30000 2000000 500000000")
     root = mtx_dir(tmp_path / "liar", header, ["1 1 4", "2 2 5"], gz=gz)
     matrix = root / ("matrix.mtx.gz" if gz else "matrix.mtx")
@@ -271,8 +250,8 @@ def test_more_entries_than_the_file_can_hold_are_refused(tmp_path, gz):
         stream_all(root)
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_an_integer_too_large_to_read_is_one_clear_line(tmp_path, reader):
+def test_an_integer_too_large_to_read_is_one_clear_line(tmp_path, reader,
+                                                        exactly):
     root = mtx_dir(tmp_path / "big", COORDINATE.format("integer", "3 2 2"),
                    ["1 1 99999999999999999999", "2 2 5"])
     with pytest.raises(ACTINNInputError,
@@ -286,8 +265,8 @@ def test_an_integer_too_large_to_read_is_one_clear_line(tmp_path, reader):
 # --- M2: matrices read wrongly: pattern and complex fields, repeats
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_a_pattern_matrix_market_file_holds_no_counts(tmp_path, reader):
+def test_a_pattern_matrix_market_file_holds_no_counts(tmp_path, reader,
+                                                      exactly):
     # it was read with every entry 1
     root = mtx_dir(tmp_path / "pattern", COORDINATE.format("pattern", "3 2 2"),
                    ["1 1", "2 2"])
@@ -300,7 +279,8 @@ def test_a_pattern_matrix_market_file_holds_no_counts(tmp_path, reader):
         reader(root)
 
 
-def test_a_complex_matrix_market_file_is_refused_by_its_header(tmp_path):
+def test_a_complex_matrix_market_file_is_refused_by_its_header(
+        tmp_path, exactly):
     root = mtx_dir(tmp_path / "complex", COORDINATE.format("complex", "3 2 2"),
                    ["1 1 1 0", "2 2 5 0"])
     with pytest.raises(ACTINNInputError,
@@ -311,8 +291,7 @@ def test_a_complex_matrix_market_file_is_refused_by_its_header(tmp_path):
         read(root)
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_repeated_matrix_market_entries_are_refused(tmp_path, reader):
+def test_repeated_matrix_market_entries_are_refused(tmp_path, reader, exactly):
     # 2 and 3 at gene 2, cell 1 were read as 5
     root = mtx_dir(tmp_path / "dup", COORDINATE.format("integer", "3 2 4"),
                    ["1 1 1", "2 1 2", "2 1 3", "3 2 5"])
@@ -326,7 +305,7 @@ def test_repeated_matrix_market_entries_are_refused(tmp_path, reader):
         reader(root)
 
 
-def test_a_symmetric_matrix_market_file_still_reads(tmp_path):
+def test_a_symmetric_matrix_market_file_still_reads(tmp_path, read_all):
     # scipy.io.mmwrite writes a square symmetric matrix this way
     root = mtx_dir(tmp_path / "sym",
                    "%%MatrixMarket matrix coordinate integer symmetric\n2 2 2",
@@ -343,8 +322,8 @@ def repeat_message(path, what, cell, row, gene, column):
             "write it again)" % (path, what, cell, row, gene, column))
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_a_tenx_h5_column_repeating_a_gene_is_refused(tmp_path, reader):
+def test_a_tenx_h5_column_repeating_a_gene_is_refused(tmp_path, reader,
+                                                      exactly):
     # cell 3 stores 2 and 3 for gene 1 (read back as 5)
     data = np.array([1, 4, 2, 3, 5], np.int32)
     indices = np.array([0, 2, 1, 1, 0])
@@ -376,9 +355,9 @@ def dup_h5ad(path: Path, layer=None) -> Path:
     return path
 
 
-@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("layer", [None, "counts"])
-def test_an_h5ad_row_repeating_a_gene_is_refused(tmp_path, reader, layer):
+def test_an_h5ad_row_repeating_a_gene_is_refused(tmp_path, reader, layer,
+                                                 exactly):
     path = dup_h5ad(tmp_path / "dup.h5ad", layer)
     what = "layers['counts']: " if layer else "X: "
     with pytest.raises(ACTINNInputError,
@@ -387,7 +366,8 @@ def test_an_h5ad_row_repeating_a_gene_is_refused(tmp_path, reader, layer):
         reader(path)
 
 
-def test_rows_in_any_order_without_repeats_still_read(tmp_path):
+def test_rows_in_any_order_without_repeats_still_read(tmp_path, read_all,
+                                                      stream_all):
     X = np.array([[1, 0, 5], [0, 2, 0], [7, 2, 3]], dtype=np.float32)
     csr = sp.csr_matrix(X)
     # each row's columns written backwards: not sorted, not repeated
@@ -409,7 +389,6 @@ def test_rows_in_any_order_without_repeats_still_read(tmp_path):
 # --- L7: float16 sparse h5ad
 
 
-@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("where", ["X", "layers/counts", "raw/X"])
 def test_a_float16_sparse_h5ad_reads_as_float32(tmp_path, reader, where):
     # float16 holds every whole number up to 2048 exactly, and float32 every

@@ -7,34 +7,12 @@ import gzip
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from deepchem_actinn.cli import main
 from deepchem_actinn.errors import ACTINNInputError
-from deepchem_actinn.io import (iter_cell_chunks, read, read_cell_ids,
-                                read_gene_names)
+from deepchem_actinn.io import read, read_cell_ids, read_gene_names
 from deepchem_actinn.io import matrix_market
-
-
-def exactly(message: str) -> str:
-    """A pattern matching ``message`` whole."""
-    return "^%s$" % re.escape(message)
-
-
-def read_all(path, **kwargs):
-    """Every cell of a file, read in memory."""
-    return read(path, **kwargs).X.toarray()
-
-
-def stream_all(path, **kwargs):
-    """Every cell of a file, read in chunks of two cells."""
-    return np.vstack([
-        X.toarray() for _, X in iter_cell_chunks(path, chunk_size=2, **kwargs)
-    ])
-
-
-READERS = [read_all, stream_all]
 
 
 def mtx_dir(root: Path, field: str, entries, gz=False, comments=1) -> Path:
@@ -62,11 +40,10 @@ def mtx_message(matrix: Path, field: str, line: int, text: str,
              if field == "integer" else "a finite number"))
 
 
-@pytest.mark.parametrize("reader", READERS)
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("value", ["1.8", "1.1", "1e40", "7abc", "0x10"])
 def test_an_integer_matrix_market_value_with_more_is_refused(
-        tmp_path, value, gz, reader):
+        tmp_path, value, gz, reader, exactly):
     # SciPy read them as 1, 1, 1, 7 and 0
     root = mtx_dir(tmp_path / "m", "integer", ["1 1 4", "3 2 " + value], gz=gz)
     matrix = root / ("matrix.mtx.gz" if gz else "matrix.mtx")
@@ -79,7 +56,7 @@ def test_an_integer_matrix_market_value_with_more_is_refused(
 
 @pytest.mark.parametrize("value", ["7abc", "0x10", "NaN", "inf"])
 def test_a_real_matrix_market_value_that_is_no_number_is_refused(
-        tmp_path, value):
+        tmp_path, value, exactly, read_all):
     # SciPy read 7abc as 7 and 0x10 as 0
     root = mtx_dir(tmp_path / "m",
                    "real", ["1 1 4", "2 1 1", "3 2 " + value],
@@ -91,7 +68,7 @@ def test_a_real_matrix_market_value_that_is_no_number_is_refused(
         read_all(root)
 
 
-def test_a_row_index_with_more_is_refused_too(tmp_path):
+def test_a_row_index_with_more_is_refused_too(tmp_path, exactly, read_all):
     root = mtx_dir(tmp_path / "m", "integer", ["1.5 1 4"])
     with pytest.raises(ACTINNInputError,
                        match=exactly(
@@ -105,13 +82,14 @@ def test_a_row_index_with_more_is_refused_too(tmp_path):
     ("real", ["1 1 4.0", "3 2 5E0", "2 1 .5e1"], [[4, 5, 0], [0, 0, 5]]),
 ])
 def test_values_as_the_field_writes_them_still_read(tmp_path, field, entries,
-                                                    expected):
+                                                    expected, read_all):
     root = mtx_dir(tmp_path / "m", field, [e + "\r" for e in entries])
     assert read_all(root).tolist() == expected
 
 
 @pytest.mark.parametrize("block", [3, 7, 64])
-def test_the_line_is_found_across_blocks(tmp_path, monkeypatch, block):
+def test_the_line_is_found_across_blocks(tmp_path, monkeypatch, block, exactly,
+                                         read_all):
     """The entries are checked block by block as SciPy reads them: the
     line and its number come out whole wherever the blocks split it."""
     monkeypatch.setattr(matrix_market._CheckedEntries, "BLOCK", block)
@@ -144,45 +122,50 @@ BREAK = ("{}: line {} opens a quoted field that goes on past the line's end "
          "(\"{}...): a name or value holding a line break is not read; write "
          "each row on one line (take the line breaks out of the names)")
 
-
-def names_genes(path):
-    return read_gene_names(path)
-
-
-def names_cells(path):
-    return read_cell_ids(path, expected_genes=["A", "B", "C"])
-
-
-def chunks_hinted(path):
-    return stream_all(path, expected_genes=["A", "B", "C"])
+#: The ways of reading a text file, each of which meets a quoted field:
+#: whole, in chunks (and in chunks with the genes expected), and the
+#: readers of its gene names and of its cell ids.
+TEXT_READERS = [
+    "read_all", "stream_all", "chunks_hinted", "names_genes", "names_cells"
+]
+GENES = ["A", "B", "C"]
 
 
-TEXT_READERS = [read_all, stream_all, chunks_hinted, names_genes, names_cells]
+@pytest.fixture(params=TEXT_READERS)
+def text_reader(request, read_all, stream_all):
+    """Each of :data:`TEXT_READERS` in turn, a function of the path."""
+    return {
+        "read_all": read_all,
+        "stream_all": stream_all,
+        "chunks_hinted": lambda path: stream_all(path, expected_genes=GENES),
+        "names_genes": read_gene_names,
+        "names_cells": lambda path: read_cell_ids(path, expected_genes=GENES),
+    }[request.param]
 
 
-@pytest.mark.parametrize("reader", TEXT_READERS)
-def test_a_gene_name_holding_a_line_break_is_refused(tmp_path, reader):
+def test_a_gene_name_holding_a_line_break_is_refused(tmp_path, text_reader,
+                                                     exactly):
     # pandas read 3 genes, the names' reader 4: "the query matrix has 3
     # genes, fewer than its gene names say", or a traceback out of core
     path = tmp_path / "nl_gene.csv"
     path.write_text(',c1,c2\nA,1,0\nB,0,2\n"C\nD",3,3\n')
     with pytest.raises(ACTINNInputError,
                        match=exactly(BREAK.format(path, 4, "C"))):
-        reader(path)
+        text_reader(path)
 
 
-@pytest.mark.parametrize("reader", TEXT_READERS)
-def test_a_cell_id_or_value_holding_a_line_break_is_refused(tmp_path, reader):
+def test_a_cell_id_or_value_holding_a_line_break_is_refused(
+        tmp_path, text_reader, exactly):
     header = tmp_path / "nl_cell.csv"
     header.write_text(',"c\n1",c2\nA,1,0\nB,0,2\nC,3,3\n')
     with pytest.raises(ACTINNInputError,
                        match=exactly(BREAK.format(header, 1, "c"))):
-        reader(header)
+        text_reader(header)
     value = tmp_path / "nl_value.tsv"
     value.write_text('\tc1\tc2\nA\t1\t0\n\nB\t"0\n"\t2\nC\t3\t3\n')
     with pytest.raises(ACTINNInputError,
                        match=exactly(BREAK.format(value, 4, "0"))):
-        reader(value)
+        text_reader(value)
 
 
 def test_quoted_names_on_one_line_still_read(tmp_path):
@@ -207,7 +190,8 @@ def test_a_file_without_cells_names_its_genes_without_line_ends(tmp_path):
     ("semicolon.csv", ";", "comma"),
     ("semicolon.tsv", ";", "tab"),
 ])
-def test_a_file_separated_by_semicolons_is_told_so(tmp_path, name, sep, words):
+def test_a_file_separated_by_semicolons_is_told_so(tmp_path, name, sep, words,
+                                                   exactly):
     path = tmp_path / name
     path.write_text(";c1;c2\nA;1;0\nB;0;2\n")
     howto = ("commas (R: write.csv; pandas: to_csv)" if words == "comma" else
@@ -228,8 +212,11 @@ REENCODE = ("re-encode it as UTF-8 first (e.g. iconv -f latin1 -t utf-8 FILE "
             "> NEW, or save it as 'CSV UTF-8')")
 
 
-@pytest.mark.parametrize("reader", [read_all, stream_all, names_cells])
-def test_latin1_text_is_told_apart_from_binary_data(tmp_path, reader):
+@pytest.mark.parametrize("text_reader",
+                         ["read_all", "stream_all", "names_cells"],
+                         indirect=True)
+def test_latin1_text_is_told_apart_from_binary_data(tmp_path, text_reader,
+                                                    exactly, read_all):
     # it was "the file holds binary data, not text"
     path = tmp_path / "latin1.csv"
     path.write_bytes(",c1,c2\nG\xe9NE1,1,0\nGENE2,0,2\n".encode("latin-1"))
@@ -237,14 +224,14 @@ def test_latin1_text_is_told_apart_from_binary_data(tmp_path, reader):
                        match=exactly("%s: the file holds text that is not "
                                      "UTF-8 (Latin-1?); %s" %
                                      (path, REENCODE))):
-        reader(path)
+        text_reader(path)
     late = tmp_path / "late.csv"
     late.write_bytes(b",c1\n" + b"GENE,1\n" * 2000 + b"G\xe9NE,2\n")
     with pytest.raises(ACTINNInputError, match=re.escape(REENCODE) + "$"):
         read_all(late)
 
 
-def test_binary_data_is_still_called_so(tmp_path):
+def test_binary_data_is_still_called_so(tmp_path, read_all):
     path = tmp_path / "binary.csv"
     path.write_bytes(bytes(range(1, 256)) * 4)
     with pytest.raises(ACTINNInputError,

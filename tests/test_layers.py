@@ -2,6 +2,8 @@
 ``--test-layer`` on the command line, ``layer=`` / ``use_raw=`` of
 ``fit_file`` and ``predict_file``. Each reads that matrix as if it were the
 file's ``X``: the same labels as the counts stored plainly."""
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -467,3 +469,107 @@ def test_half_precision_counts_are_read_as_float32(model, files, tmp_path):
     annotate(half, annotator)
     np.testing.assert_array_equal(half.obs["actinn_cell_type"],
                                   expected["celltype"])
+
+
+def _without_x(source, path, raw=False):
+    """``source``'s counts in ``layers['spliced']`` beside their log in
+    ``layers['log']``, and no X (anndata writes an AnnData of X=None
+    without one); with ``raw``, the counts in .raw too."""
+    import anndata
+    adata = anndata.read_h5ad(source)
+    kept = anndata.AnnData(X=None,
+                           obs=adata.obs,
+                           var=adata.var,
+                           layers={
+                               "spliced": adata.X,
+                               "log": sp.csr_matrix(np.log1p(adata.X))
+                           })
+    if raw:
+        kept.raw = adata
+    kept.write_h5ad(path)
+    return path
+
+
+def test_an_h5ad_without_x_is_h5ad_and_its_layers_are_named(
+        model, files, tmp_path, capsys):
+    """An h5ad file without X is read as h5ad, not refused as an unknown
+    HDF5 layout: without a layer named, the refusal says X is absent and
+    lists the layers to pick from, with the option to pick one by (.raw
+    too where there is one)."""
+    from deepchem_actinn.io import detect_format, read
+    path = _without_x(files["test"], tmp_path / "no_x.h5ad")
+    assert detect_format(path) == "h5ad"
+    said = ("%s: X is absent (an AnnData of X=None); its layers: log, "
+            "spliced: name the one that holds the counts with %%s" % path)
+    with pytest.raises(ACTINNInputError) as err:
+        read(path)
+    assert str(err.value) == said % "layer=NAME"
+    for command, option in (("predict", "--test-layer"), ("train",
+                                                          "--train-layer")):
+        source = (
+            ["-m", str(model), "-ts", str(path), "-o"] if command == "predict"
+            else ["-trs", str(path), "-trl",
+                  str(files["labels"]), "-m"])
+        assert main(
+            [command, *source,
+             str(tmp_path / "out"), "--device", "cpu"]) == 2
+        assert ("actinn %s: error: %s\n" % (command, said %
+                                            ("%s NAME" % option))
+                in capsys.readouterr().err), command
+        assert not (tmp_path / "out").exists()
+
+
+def test_an_h5ad_without_x_is_read_from_its_counts(model, files, tmp_path,
+                                                   caplog):
+    """Without X and with no matrix named, the conventional places of
+    counts are read in its stead, as where X holds no counts: .raw.X, then
+    layers['counts'] (said in the log); the labels are those of the plain
+    file."""
+    import anndata
+    from deepchem_actinn.io import read
+    for reading in ([], ["--remove-ambient"]):  # streamed, whole
+        assert predict(model, files["test"],
+                       tmp_path / ("plain%d" % len(reading)), *reading) == 0
+    plain = anndata.read_h5ad(files["test"])
+    in_raw = _without_x(files["test"], tmp_path / "raw.h5ad", raw=True)
+    with caplog.at_level(logging.INFO):
+        got = read(in_raw)
+    assert "%s: X is absent; reading the counts from .raw.X" % in_raw \
+        in caplog.text
+    np.testing.assert_array_equal(got.X.toarray(), plain.X.toarray())
+    counted = anndata.read_h5ad(_without_x(files["test"], tmp_path / "x.h5ad"))
+    counted.layers["counts"] = counted.layers.pop("spliced")
+    counted.write_h5ad(tmp_path / "counts.h5ad")
+    for path in (in_raw, tmp_path / "counts.h5ad"):
+        for reading in ([], ["--remove-ambient"]):  # streamed, whole
+            out = tmp_path / ("%s%d" % (path.stem, len(reading)))
+            assert predict(model, path, out, *reading) == 0
+            pd.testing.assert_frame_equal(
+                labels_of(out),
+                labels_of(tmp_path / ("plain%d" % len(reading))))
+
+
+@pytest.mark.parametrize("reading", [[], ["--remove-ambient"]],
+                         ids=["streamed", "whole"])
+def test_the_layer_of_an_h5ad_without_x_is_read(model, files, tmp_path,
+                                                reading):
+    """--test-layer and --train-layer read a layer of an h5ad file without
+    X as they read one beside X: the same model, the same labels."""
+    query = _without_x(files["test"], tmp_path / "query.h5ad")
+    assert predict(model, files["test"], tmp_path / "plain", *reading) == 0
+    assert predict(model, query, tmp_path / "kept", "--test-layer", "spliced",
+                   *reading) == 0
+    pd.testing.assert_frame_equal(labels_of(tmp_path / "kept"),
+                                  labels_of(tmp_path / "plain"))
+    if reading:
+        return
+    reference = _without_x(files["train"], tmp_path / "reference.h5ad")
+    assert main([
+        "train", "-trs",
+        str(reference), "-trl",
+        str(files["labels"]), "-m",
+        str(tmp_path / "model"), "--train-layer", "spliced", *QUICK, "-q"
+    ]) == 0
+    assert predict(tmp_path / "model", files["test"], tmp_path / "again") == 0
+    pd.testing.assert_frame_equal(labels_of(tmp_path / "again"),
+                                  labels_of(tmp_path / "plain"))

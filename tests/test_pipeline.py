@@ -319,6 +319,25 @@ def test_a_dangling_link_is_written_through(tmp_path):
     assert os.listdir(tmp_path / "v2") == ["annotator.json"]
 
 
+def test_an_output_folder_is_probed_for_writing(tmp_path, monkeypatch):
+    """refuse_unwritable_folder (the folder an output goes in; not the
+    values check of io.predictions.refuse_unwritable) leaves nothing behind
+    where it can write, and refuses, naming the output and the folder,
+    where it cannot."""
+    assert not hasattr(output, "refuse_unwritable")  # one name, one check
+    output.refuse_unwritable_folder(tmp_path / "model", tmp_path)
+    assert os.listdir(tmp_path) == []
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", read_only)
+    with pytest.raises(ACTINNInputError) as err:
+        output.refuse_unwritable_folder(tmp_path / "model", tmp_path)
+    assert str(err.value) == "%s: cannot write in %s (permission denied)" % (
+        tmp_path / "model", tmp_path)
+
+
 def test_a_disk_quota_is_said_as_such(tmp_path):
     with pytest.raises(OSError, match="disk quota exceeded writing it"):
         with atomic_output(tmp_path / "out.txt") as tmp:

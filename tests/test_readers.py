@@ -246,6 +246,34 @@ def test_unknown_hdf5_layout(tmp_path):
         readers.detect_format(path)
 
 
+def test_repeated_cell_ids_of_an_h5ad_are_said_in_our_words(tmp_path, caplog):
+    """anndata's warning about names that are not unique (of the cells and
+    of .raw's) is not passed on: the readers say which ids repeat."""
+    import warnings
+    adata = anndata.AnnData(sp.csr_matrix(np.arange(1, 7.0).reshape(3, 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # anndata's, on making the file
+        adata.obs_names = ["c1", "c2", "c1"]
+        adata.raw = adata.copy()
+        adata.layers["counts"] = adata.X.copy()
+        adata.write_h5ad(tmp_path / "twice.h5ad")
+    said = "%s: 1 cell id appears more than once, e.g. c1; outputs name " \
+        "cells by id, so make them unique first (anndata: " \
+        "obs_names_make_unique)" % (tmp_path / "twice.h5ad")
+    cases = [(readers.read, dict()), (readers.read, dict(use_raw=True)),
+             (readers.read, dict(layer="counts")), (readers.read_h5ad, dict()),
+             (readers.read_h5ad, dict(use_raw=True))]
+    for read, options in cases:
+        caplog.clear()
+        with warnings.catch_warnings(record=True) as warned, \
+                caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
+            warnings.simplefilter("always")
+            got = read(tmp_path / "twice.h5ad", **options)
+        assert [str(w.message) for w in warned] == [], (read, options)
+        assert [r.getMessage() for r in caplog.records] == [said]
+        assert list(got.obs_names) == ["c1", "c2", "c1"]
+
+
 def test_layer_only_for_h5ad(files):
     for named in ({"layer": "counts"}, {"use_raw": True}):
         with pytest.raises(ACTINNInputError, match="are h5ad's only, not csv"):

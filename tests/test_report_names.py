@@ -170,6 +170,34 @@ def test_report_reads_numeric_looking_type_names_as_text(tmp_path, capsys):
     assert _counts_row(page, "NA") == ("1", "0.700")
 
 
+def test_report_names_the_predicted_cells_the_probabilities_lack(
+        tmp_path, capsys):
+    """A -pr file without some of the predicted cells is refused naming a
+    few of them, in the predictions' order, not only counting them."""
+    _write(tmp_path / "pred.txt", [
+        "cellname\tcelltype",
+        "c4\tB",
+        "c1\tT",
+        "c3\tB",
+        "c2\tT",
+    ])
+    _write(tmp_path / "probs.txt", [
+        "\tc1\tc3",
+        "B\t0.9\t0.8",
+        "T\t0.1\t0.2",
+    ])
+    assert main([
+        "report", "-p",
+        str(tmp_path / "pred.txt"), "-pr",
+        str(tmp_path / "probs.txt"), "-o",
+        str(tmp_path / "out"), "-q", "--threads", "1"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert ("%s lacks 2 of the 4 predicted cells, e.g. c4, c2 (expected: "
+            "types as rows, cells as columns, as predict -op writes)" %
+            (tmp_path / "probs.txt")) in err
+
+
 # --------------------------------------------------------------------------
 # names in the figures: drawn literally, shortened, readable at atlas scale
 # --------------------------------------------------------------------------

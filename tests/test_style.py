@@ -40,3 +40,37 @@ def test_yapf_formatting():
 def test_mypy():
     result = _run("mypy", "deepchem_actinn")
     assert result.returncode == 0, result.stdout[-5000:]
+
+
+def _plain_functions(path: pathlib.Path) -> dict:
+    """A module's top-level functions that are not fixtures, by name."""
+    import ast
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name: node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and not any(
+            "fixture" in ast.unparse(d) for d in node.decorator_list)
+    }
+
+
+def test_conftest_helpers_are_not_copied_into_test_modules():
+    """.ci/smoke.sh runs test modules in pytest's importlib mode, where one
+    cannot import another: a helper they share is a fixture of
+    tests/conftest.py, defined there once; a test module's own function of
+    a fixture's name would be a copy (or hide the fixture)."""
+    import ast
+    tests = ROOT / "tests"
+    fixtures = {
+        node.name
+        for node in ast.parse((tests /
+                               "conftest.py").read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef) and any(
+            "fixture" in ast.unparse(d) for d in node.decorator_list)
+    }
+    assert {"exactly", "read_all", "stream_all", "reader"} <= fixtures
+    copies = sorted("%s: %s" % (path.name, name)
+                    for path in sorted(tests.glob("test_*.py"))
+                    for name in _plain_functions(path)
+                    if name in fixtures)
+    assert copies == []

@@ -79,12 +79,13 @@ def _probabilities(args, frame, required: bool):
     found = "" if args.probabilities else " (found beside %s)" % (
         args.predictions)
     proba = read_probabilities(source, source + found)
-    missing = set(cells) - set(proba.columns)
+    have = set(proba.columns)
+    missing = [c for c in cells if c not in have]
     if missing:
         raise ACTINNInputError(
-            "%s%s lacks %d of the predicted cells (expected: types as rows, "
-            "cells as columns, as predict -op writes)" %
-            (source, found, len(missing)))
+            "%s%s lacks %d of the %d predicted cells, e.g. %s (expected: "
+            "types as rows, cells as columns, as predict -op writes)" %
+            (source, found, len(missing), len(cells), examples(missing)))
     proba = proba[cells].copy()
     _check_same_run(
         proba, frame[frame.columns[1]].to_numpy(), source + found,

@@ -10,7 +10,8 @@ in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
 2. Otherwise ``X`` if it holds counts, else the first of ``.raw.X``,
    ``layers['counts']`` and ``layers['raw_counts']`` that does (with a
    warning in the log), else a clear error naming where it looked and why
-   each matrix found there was passed over.
+   each matrix found there was passed over. Where ``X`` is absent (an
+   AnnData of ``X=None``), the same places are looked at in its stead.
 
 The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
 """
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import (ANY, ACTINNCellError, ACTINNInputError,
-                                    Advice, Message, examples)
+                                    Advice, Message, Placeholder, examples)
 from deepchem_actinn.io._common import NoDirectAccess
 from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
                                        ValueReport, counts_error,
@@ -34,14 +35,10 @@ from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
 
 logger = logging.getLogger(__name__)
 
-#: How to name a matrix other than ``X`` (messages; the command line says
-#: it in the words of the file's own option).
-NAMING = Advice(dict(layer=ANY), dict(use_raw=True))
 #: Why a named matrix cannot be read (messages, after the source's name).
 BOTH_NAMED = "pass either layer= or use_raw=True, not both"
 NO_RAW = Message("there is no .raw to read the counts from (%s)",
                  Advice(dict(use_raw=True), verb="asked for by"))
-EMPTY_X = Message("X is empty; %s", NAMING)
 #: How to name ``.raw`` and ``X`` themselves (messages).
 PASS_RAW = Advice(dict(use_raw=True))
 PASS_X = Advice(dict(use_raw=False))
@@ -96,8 +93,63 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
         return CountsSource(adata.layers[layer], adata.var,
                             "layers[%r]" % layer)
     if adata.X is None:
-        raise ACTINNInputError("%s: %s", source, EMPTY_X)
+        raise ACTINNInputError(
+            "%s: %s", source, absent_x(list(adata.layers), adata.raw
+                                       is not None))
     return CountsSource(adata.X, adata.var, "X")
+
+
+def in_place_of_x(fallbacks: Iterable[CountsSource], absent: Message,
+                  source: str) -> Tuple[CountsSource, Iterator[CountsSource]]:
+    """Where ``X`` is absent and no matrix is named: the first of the
+    conventional places of counts (``fallbacks``) instead, said in the log,
+    and the rest, to fall back on as from ``X``; refused with ``absent``
+    where there is none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.count_matrix import (CountsSource,
+    ...                                              in_place_of_x)
+    >>> counts = CountsSource(np.ones((1, 1)), None, "layers['counts']")
+    >>> first, rest = in_place_of_x([counts], "X is absent", "query.h5ad")
+    >>> first.description, list(rest)
+    ("layers['counts']", [])
+    """
+    rest = iter(fallbacks)
+    first = next(rest, None)
+    if first is None:
+        raise ACTINNInputError("%s: %s", source, absent)
+    logger.info("%s: X is absent; reading the counts from %s", source,
+                first.description)
+    return first, rest
+
+
+def absent_x(layers: Sequence[Optional[str]], has_raw: bool) -> Message:
+    """The message for an AnnData without ``X`` (``X=None``; anndata
+    writes such an object without one) when no other matrix is named: its
+    layers, to pick the counts from, and ``.raw`` where there is one.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.count_matrix import absent_x
+    >>> print(absent_x(["spliced", "log"], has_raw=False))
+    X is absent (an AnnData of X=None); its layers: spliced, log: name the one that holds the counts with layer=NAME
+    >>> print(absent_x([], has_raw=True))
+    X is absent (an AnnData of X=None): pass use_raw=True for .raw.X
+    """
+    absent = "X is absent (an AnnData of X=None)"
+    listed = named(layers)
+    if not listed:
+        if has_raw:
+            return Message("%s: %s for .raw.X", absent, PASS_RAW)
+        return Message("%s, and it has no layers or .raw to read the counts "
+                       "from" % absent)
+    return Message(
+        "%s; its layers: %s: %s%s", absent, examples(listed),
+        Advice(dict(layer=Placeholder("NAME")),
+               verb="name the one that holds the counts with"),
+        Message(", or %s for .raw.X", PASS_RAW) if has_raw else "")
 
 
 def no_layer(name: str, layers: Sequence[Optional[str]]) -> Message:
@@ -352,8 +404,13 @@ def counts_source(adata: anndata.AnnData,
     "layers['counts']"
     """
     explicit = layer is not None or use_raw is not None
-    first = select_matrix(adata, layer, use_raw, source)
     fallbacks = () if explicit else conventional_counts(adata)
+    if adata.X is None and not explicit:
+        first, fallbacks = in_place_of_x(
+            fallbacks, absent_x(list(adata.layers), adata.raw is not None),
+            source)
+    else:
+        first = select_matrix(adata, layer, use_raw, source)
     try:
         chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
                                                  allow_non_integer, source)

@@ -40,11 +40,20 @@ def _hdf5_kind(f: h5py.File) -> Optional[str]:
     groups = [f[k] for k in f.keys() if isinstance(f.get(k), h5py.Group)]
     if any({"indptr", "barcodes", "genes"} <= set(g.keys()) for g in groups):
         return "10x_h5"
-    if "X" in f and "obs" in f and "var" in f:
+    if _anndata_layout(f):
         return "h5ad"
     if any("pandas_type" in g.attrs for g in groups):
         return "actinn_h5"
     return None
+
+
+def _anndata_layout(f: h5py.File) -> bool:
+    """Whether an HDF5 file is laid out as anndata writes one: obs and var,
+    and X, or (an AnnData of X=None, written without X) the counts
+    elsewhere or anndata's mark on the file."""
+    matrices = ("X", "layers", "raw")
+    return "obs" in f and "var" in f and (any(
+        m in f for m in matrices) or f.attrs.get("encoding-type") == "anndata")
 
 
 def _unknown(path: Path, why: str) -> ACTINNInputError:

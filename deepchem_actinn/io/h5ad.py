@@ -31,10 +31,11 @@ from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
                                             IORegistryError, damage_words,
                                             check_layout, check_sparse,
                                             damage_refused, damaged_h5ad)
-from deepchem_actinn.io.count_matrix import (BOTH_NAMED, EMPTY_X, NO_RAW,
+from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              CountsSource, choose_counts,
                                              counts_elsewhere, no_layer,
-                                             other_layers, select_matrix)
+                                             other_layers, select_matrix,
+                                             in_place_of_x)
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
 from deepchem_actinn.io.sparse import refuse_repeated_entries
@@ -76,7 +77,8 @@ def read_h5ad(path: PathLike,
         (without ``obsm``, ``varm``, ``obsp``, ``varp`` and ``uns``, with a
         warning, where anndata needs a package that is not installed to
         read them, such as awkward for scirpy's awkward arrays); otherwise
-        one with the chosen matrix as ``X`` (and ``obs`` kept).
+        one with the chosen matrix as ``X`` (and ``obs`` kept). Cell ids
+        that repeat are kept, and named in a warning of the log.
 
     Examples
     --------
@@ -90,8 +92,10 @@ def read_h5ad(path: PathLike,
     >>> read_h5ad(path, layer="counts").X.toarray().tolist()
     [[2.0, 0.0]]
     """
+    from deepchem_actinn.io.readers import check_cell_ids
     p = existing(path)
     adata = _read(p, _read_whole)
+    check_cell_ids(adata.obs_names, str(p))
     if layer is None and use_raw is None:
         return adata
     chosen = select_matrix(adata, layer, use_raw, str(p))
@@ -118,6 +122,9 @@ def _read(
     with damaged_h5ad(p), warnings.catch_warnings():
         # names that are not strings are read as strings, as said
         warnings.filterwarnings("ignore", message="Transforming to str index")
+        # cell ids that repeat: said in the readers' words, naming them
+        # (readers.check_cell_ids), not in anndata's
+        warnings.filterwarnings("ignore", message=".*names are not unique")
         with h5py.File(p, "r") as f:
             check_layout(f)
             encoded = f.attrs.get("encoding-type") == "anndata"
@@ -369,9 +376,7 @@ class H5adRows(HDF5Rows):
                 raise ACTINNInputError("%s: %s", self.path,
                                        no_layer(self.layer, layers))
             return self._candidate(f, "layers[%r]" % self.layer)
-        if "X" not in f:
-            raise ACTINNInputError("%s: %s", self.path, EMPTY_X)
-        return self._candidate(f, "X")
+        return self._candidate(f, "X")  # present: see _open
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:
         if "raw/X" in f:
@@ -405,8 +410,15 @@ class H5adRows(HDF5Rows):
     def _open(self, f: h5py.File) -> None:
         check_layout(f)  # what anndata cannot read is refused here too
         explicit = self.layer is not None or self.use_raw is not None
-        first = self._first(f)
         fallbacks = () if explicit else self._fallbacks(f)
+        if "X" not in f and not explicit:
+            first, fallbacks = in_place_of_x(
+                fallbacks,
+                absent_x(
+                    list(f["layers"]) if "layers" in f else [], "raw" in f),
+                str(self.path))
+        else:
+            first = self._first(f)
         chosen, report, self.rejected = choose_counts(first, fallbacks,
                                                       self._peek,
                                                       self.allow_non_integer,

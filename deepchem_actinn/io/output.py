@@ -45,7 +45,7 @@ def refuse_existing(paths: Iterable[PathLike], overwrite: bool) -> None:
     for path in paths:
         folder = _nearest_folder(path)
         if folder not in probed:
-            refuse_unwritable(path, folder)
+            refuse_unwritable_folder(path, folder)
             probed.add(folder)
 
 
@@ -58,11 +58,13 @@ def _nearest_folder(path: PathLike) -> Path:
     return folder
 
 
-def refuse_unwritable(path: PathLike, folder: Path) -> None:
+def refuse_unwritable_folder(path: PathLike, folder: Path) -> None:
     """Fail before any work if nothing can be written in ``folder``, where
     ``path`` goes (a read-only directory or file system): the outputs are
     written at the end, and the error would come after the training.
-    Tried by making and removing a hidden file there."""
+    Tried by making and removing a hidden file there. (Values that cannot
+    be written in a tab-separated file are
+    :func:`~deepchem_actinn.io.predictions.refuse_unwritable`'s.)"""
     if not folder.is_dir():
         return  # a file where a directory should be: the writers say so
     try:
