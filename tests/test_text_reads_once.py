@@ -1,14 +1,28 @@
-"""What a command's reads of a CSV/TSV file share
-(:func:`~deepchem_actinn.io.text.shared_text_reads`): its row names are
-read once, a parse kept where asked serves the next read, and nothing is
-served once the file has changed."""
+"""A CSV/TSV query is read as few times as a command can: ``actinn
+predict`` and ``actinn run`` parse it once, and read its row names (the
+genes of ACTINN's layout, which tell the layout and are matched to the
+model's) in one more pass, whatever asks for them
+(:func:`~deepchem_actinn.io.text.shared_text_reads`); and what they keep of
+a file is never served once it has changed."""
+import gzip
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from deepchem_actinn.cli import main
+from deepchem_actinn.datasets import (load_tabula_muris_sample,
+                                      tabula_muris_sample_paths)
 from deepchem_actinn.io import text
 from deepchem_actinn.io.text import read_text, shared_text_reads
+
+PATHS = tabula_muris_sample_paths()
+TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
+QUICK = [
+    "-ne", "2", "--networks", "1", "--seed", "0", "--device", "cpu", "-q",
+    "--threads", "1"
+]
 
 
 class _Handle:
@@ -69,6 +83,77 @@ def passes(monkeypatch):
         return len(full), sum(r["parsed"] for r in full)
 
     return count
+
+
+@pytest.fixture(scope="module")
+def queries(tmp_path_factory):
+    """The bundled test cells (the first 300) as CSV, TSV, gzipped CSV in
+    ACTINN's layout (genes as rows, named as the reference names them) and
+    as CSV with cells as rows."""
+    root = tmp_path_factory.mktemp("queries")
+    _, test = load_tabula_muris_sample()
+    test = test[:300]
+    X = test.X.toarray() if hasattr(test.X, "toarray") else test.X
+    cells = pd.DataFrame(X.astype(int),
+                         index=test.obs_names,
+                         columns=test.var_names)
+    cells.T.to_csv(root / "query.csv")
+    cells.T.to_csv(root / "query.tsv", sep="\t")
+    with gzip.open(root / "query.csv.gz", "wt") as fh:
+        cells.T.to_csv(fh)
+    cells.to_csv(root / "cells.csv")
+    return root
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    root = tmp_path_factory.mktemp("model")
+    assert main(["train", *TRAIN, "-m", str(root / "model"), *QUICK]) == 0
+    return root / "model"
+
+
+@pytest.mark.parametrize(
+    "name", ["query.csv", "query.tsv", "query.csv.gz", "cells.csv"])
+def test_predict_parses_a_text_query_once(model, queries, tmp_path, passes,
+                                          name):
+    query = queries / name
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(query), "-o",
+        str(tmp_path / "out"), *QUICK[-5:]
+    ]) == 0
+    # the row names read once (the layout, the cells or genes), one parse
+    assert passes(query) == (2, 1)
+
+
+def test_predict_with_majority_voting_parses_once(model, queries, tmp_path,
+                                                  passes):
+    pytest.importorskip("leidenalg")
+    query = queries / "query.csv"
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(query), "-o",
+        str(tmp_path / "out"), "--majority-voting", *QUICK[-5:]
+    ]) == 0
+    assert passes(query) == (2, 1)
+
+
+@pytest.mark.parametrize("name", ["query.csv", "cells.csv"])
+def test_run_annotates_the_parse_it_checked(queries, tmp_path, passes, name):
+    """The query read whole before training (to fail fast) is the one
+    annotated after it, and its names, asked for by the layout, the genes
+    to train on and the genes to match, are read once."""
+    query = queries / name
+    assert main([
+        "run", *TRAIN, "-ts",
+        str(query), "-o",
+        str(tmp_path / "out"), "-op", *QUICK
+    ]) == 0
+    assert passes(query) == (2, 1)
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    assert len(labels) == 300
 
 
 def test_a_file_changed_between_reads_is_read_again(tmp_path, passes):
