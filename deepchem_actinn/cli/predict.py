@@ -355,19 +355,23 @@ def predict_and_write(args,
 
 
 def cmd_predict(args) -> None:
-    """``actinn predict``: load an annotator, annotate the query."""
+    """``actinn predict``: load an annotator, annotate the query (a CSV/TSV
+    query's names read once, for its layout, cells and genes alike:
+    :func:`~deepchem_actinn.io.text.shared_text_reads`)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
+    from deepchem_actinn.io.text import shared_text_reads
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
     refuse_unwritable_types(args.model, annotator.type_names)
-    check_query_files(args, annotator.type_names, annotator.genes_)
-    settle_orientation(args, "test", expected_genes=annotator.genes_)
-    refuse_empty_query(args, annotator.genes_)
-    from deepchem_actinn.io.formats import path_and_format
-    if path_and_format(args.test_set, args.test_format)[1] == "h5ad":
-        check_query_counts(args)  # before its genes: its matrix decides them
-    predict_and_write(args, annotator, out_dir)
+    with shared_text_reads():
+        check_query_files(args, annotator.type_names, annotator.genes_)
+        settle_orientation(args, "test", expected_genes=annotator.genes_)
+        refuse_empty_query(args, annotator.genes_)
+        from deepchem_actinn.io.formats import path_and_format
+        if path_and_format(args.test_set, args.test_format)[1] == "h5ad":
+            check_query_counts(args)  # before its genes: its matrix decides
+        predict_and_write(args, annotator, out_dir)
 
 
 def refuse_unwritable_types(model: str, type_names: Sequence[str]) -> None:
@@ -411,14 +415,26 @@ def _genes_to_train_on(args, reference: Sequence[str]) -> Optional[List[str]]:
 def cmd_run(args) -> None:
     """``actinn run``: train on the reference, on the genes the query
     measures, then annotate the query (the main process only, under
-    torchrun)."""
+    torchrun). A CSV/TSV file's names are read once, and the query's parse
+    that is checked before training is the one annotated after it (by the
+    process that annotates it here: a cluster reads its own):
+    :func:`~deepchem_actinn.io.text.shared_text_reads`."""
+    from deepchem_actinn.cli.progress import process_tag
+    from deepchem_actinn.io.text import shared_text_reads
+    out_dir = Path(args.output)
+    check_outputs(args, out_dir)
+    annotated_here = not (args.scheduler or process_tag())
+    with shared_text_reads((args.test_set,) if annotated_here else ()):
+        _run(args, out_dir)
+
+
+def _run(args, out_dir: Path) -> None:
+    """:func:`cmd_run` once its outputs are checked."""
     from deepchem_actinn.cli.train import (check_model_dir, file_orientation,
                                            out_of_core, read_reference,
                                            save_model, train_annotator,
                                            train_matrix)
     from deepchem_actinn.io import read_gene_names
-    out_dir = Path(args.output)
-    check_outputs(args, out_dir)
     if args.save_model:
         check_model_dir(args.save_model, args.overwrite, args)
     adata = labels = None

@@ -86,7 +86,8 @@ def check_query_counts(args) -> None:
     counts, counts in a matrix not named) fails in seconds, not after the
     networks are trained: the first cells of a file read in chunks; the
     whole of a CSV/TSV file (``actinn run`` only: ``predict`` reads such a
-    file once, as it annotates it; ``run`` reads it again to annotate)."""
+    file once, as it annotates it; ``run`` annotates the parse read here,
+    which it keeps: :func:`~deepchem_actinn.io.text.shared_text_reads`)."""
     with file_role("test"):
         _first_cells(args)
 
