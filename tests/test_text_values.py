@@ -5,6 +5,7 @@ the cell, whichever of them the rows hold; text (``abc``), a missing value
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from deepchem_actinn.errors import ACTINNInputError
@@ -131,3 +132,88 @@ def test_a_sound_file_reads_as_before(tmp_path):
     path = write_matrix(tmp_path / "x.csv", "7")
     X = _read(path, None).X.toarray()
     assert X.tolist() == [[3, 0, 1], [0, 7, 1]]
+
+
+# --- pandas' words stay out: a file read in chunks (DtypeWarning)
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory, small_reference):
+    """The small reference's 300 genes as rows and 2,048 cells as columns
+    (its 600 cells, repeated): so wide a table that pandas parses it in
+    chunks of 256 rows, and a column whose rows in one chunk are numbers
+    and in another text has mixed types (pandas warned, naming our line);
+    with an annotator trained on the reference."""
+    import anndata
+    from deepchem_actinn.cli import main
+    root = tmp_path_factory.mktemp("wide")
+    ref = anndata.read_h5ad(small_reference[1])
+    X = np.asarray(ref.X.todense() if hasattr(ref.X, "todense") else ref.X)
+    X = np.tile(X, (4, 1))[:2048].T.astype(int)  # genes x cells
+    genes = list(ref.var_names)
+    cells = ["c%d" % i for i in range(X.shape[1])]
+    rows = ["\t".join([g] + [str(v) for v in row]) for g, row in zip(genes, X)]
+    (root / "header").write_text("\t".join([""] + cells) + "\n")
+    (root / "rows").write_text("\n".join(rows) + "\n")
+    assert main([
+        "train", *small_reference, "-m",
+        str(root / "model"), "-ne", "1", "--networks", "1", "-q", "--device",
+        "cpu"
+    ]) == 0
+    return root, genes
+
+
+def _wide_query(wide, path: Path, bad: str) -> Path:
+    """The wide query, the value of its gene 291 (in the second chunk) in
+    cell c5 written as ``bad``."""
+    root, _ = wide
+    lines = (root / "rows").read_text().split("\n")
+    fields = lines[290].split("\t")
+    fields[6] = bad
+    lines[290] = "\t".join(fields)
+    path.write_text((root / "header").read_text() + "\n".join(lines))
+    return path
+
+
+WIDE_MESSAGES = {
+    "": "1 value is empty (rows cut short, or empty fields), e.g. in data "
+        "row 291 (gene %r), column of cell c5; every row needs a value in each "
+        "of the 2048 columns",
+    "abc": "1 value is not a number, e.g. 'abc' in data row 291 (gene %r), "
+           "column of cell c5; every value must be a number (a count)",
+    "NA":
+        "1 value is missing (NA, NaN, NULL or the like), e.g. 'NA' in data "
+        "row 291 (gene %r), column of cell c5; every value must be a number (a "
+        "count)",
+}
+
+
+@pytest.mark.parametrize("bad", list(WIDE_MESSAGES), ids=["empty", "abc", "NA"])
+def test_a_file_read_in_chunks_warns_nothing(wide, tmp_path, bad, exactly):
+    import warnings
+    path = _wide_query(wide, tmp_path / "query.tsv", bad)
+    message = WIDE_MESSAGES[bad] % wide[1][290]
+    with warnings.catch_warnings(record=True) as caught, \
+            pytest.raises(ACTINNInputError,
+                          match=exactly("%s: %s" % (path, message))):
+        warnings.simplefilter("always")
+        _read(path, None)
+    assert [str(w.message) for w in caught] == []
+
+
+@pytest.mark.parametrize("command", ["predict", "run"])
+@pytest.mark.parametrize("bad", list(WIDE_MESSAGES), ids=["empty", "abc", "NA"])
+def test_predict_and_run_say_our_words_only(wide, small_reference, tmp_path,
+                                            command, bad, actinn_process):
+    query = _wide_query(wide, tmp_path / "query.tsv", bad)
+    model = ["-m", str(wide[0] / "model")]
+    if command == "run":
+        model = [*small_reference, "-ne", "1", "--networks", "1"]
+    proc = actinn_process(command, *model, "-ts", str(query), "-o",
+                          str(tmp_path / "out"), "-q", "--device", "cpu")
+    assert proc.returncode == 2, proc.stderr
+    assert "DtypeWarning" not in proc.stderr
+    assert proc.stderr.splitlines() == [
+        "actinn %s: error: %s: %s" %
+        (command, query, WIDE_MESSAGES[bad] % wide[1][290])
+    ]

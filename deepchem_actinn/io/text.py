@@ -19,6 +19,7 @@ import contextlib
 import csv
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import (IO, Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple)
@@ -526,7 +527,12 @@ def _parse(p: Path, sep: str, orientation: Optional[str],
            expected_cells: Optional[Sequence[str]]) -> anndata.AnnData:
     """:func:`read_text`, parsed from the file."""
     columns = _header(p, sep)[0]
-    with open_text(p) as fh:
+    with open_text(p) as fh, warnings.catch_warnings():
+        # pandas parses a large file in chunks, and warns (naming this
+        # line) of a column holding numbers in one chunk and text in
+        # another: the text is what _to_numbers and the empty-field check
+        # refuse, in our words
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         watch = _QuoteWatch(fh)
         df = pd.read_csv(
             watch,
