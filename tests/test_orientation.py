@@ -178,8 +178,11 @@ def test_orientation_only_for_text(tmp_path, frame):
 def test_non_numeric_names_a_gene_when_genes_are_columns(tmp_path):
     path = tmp_path / "cells.csv"
     path.write_text(",Actb,Cd3e\nc1,1,x\nc2,0,1\n")
-    with pytest.raises(ACTINNInputError, match="column of gene Cd3e holds"):
+    with pytest.raises(ACTINNInputError) as err:
         dio.read(path, orientation="cells_by_genes")
+    assert str(err.value) == (
+        "%s: 1 value is not a number, e.g. 'x' in data row 1 (cell 'c1'), "
+        "column of gene Cd3e; every value must be a number (a count)" % path)
 
 
 def test_choose_orientation_ties_keep_actinn_layout(tmp_path):

@@ -19,6 +19,7 @@ import contextlib
 import csv
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import (IO, Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple)
@@ -375,8 +376,18 @@ def text_names(path: Path,
     return text_row_names(path, fmt) if rows is None else rows
 
 
-def _refuse_missing_fields(p: Path, df: pd.DataFrame,
-                           columns: List[str]) -> None:
+def _place(df: pd.DataFrame, row: int, column: int, columns: List[str],
+           genes_as_rows: bool) -> str:
+    """Where value ``(row, column)`` of ``df`` is, in words: its data row
+    (counted from 1, as the header is not) and the names of its row and
+    column, as gene and cell."""
+    kinds = ("gene", "cell") if genes_as_rows else ("cell", "gene")
+    return "data row %d (%s %r), column of %s %s" % (
+        row + 1, kinds[0], str(df.index[row]), kinds[1], columns[column])
+
+
+def _refuse_missing_fields(p: Path, df: pd.DataFrame, columns: List[str],
+                           genes_as_rows: bool) -> None:
     """Refuse empty fields or rows cut short (pandas reads them as NaN,
     which would be reported as NaN values the file does not hold)."""
     missing = df.isna().to_numpy()  # rows cut short
@@ -388,10 +399,48 @@ def _refuse_missing_fields(p: Path, df: pd.DataFrame,
         return
     rows, cols = np.nonzero(missing)
     raise ACTINNInputError(
-        "%s: %s empty (rows cut short, or empty fields), e.g. in data row "
-        "%d (%r), column %s; every row needs a value in each of the %d "
-        "columns" % (p, counted(len(rows), "value", "is/are"), rows[0] + 1,
-                     str(df.index[rows[0]]), columns[cols[0]], len(columns)))
+        "%s: %s empty (rows cut short, or empty fields), e.g. in %s; every "
+        "row needs a value in each of the %d columns" %
+        (p, counted(len(rows), "value", "is/are"),
+         _place(df, rows[0], cols[0], columns, genes_as_rows), len(columns)))
+
+
+#: What :func:`_to_numbers` refuses, in the order it does: the verbs of
+#: one value and of several, and what follows them.
+_NOT_COUNTS = (("text", "is not a number/are not numbers", ""),
+               ("missing", "is/are", " missing (NA, NaN, NULL or the like)"))
+
+
+def _to_numbers(p: Path, df: pd.DataFrame, columns: List[str],
+                genes_as_rows: bool) -> None:
+    """Turn the columns pandas kept as text (some value in them is not a
+    number) into numbers, in place; refuse text, then missing values
+    (``_NA_STRINGS``), counting those of the whole file and showing the
+    first (by rows, then columns) as written."""
+    found = {kind: 0 for kind, _, _ in _NOT_COUNTS}
+    first: Dict[str, Tuple[int, int, str]] = {}
+    for j, column in enumerate(df.columns):
+        if pd.api.types.is_numeric_dtype(df[column]):
+            continue
+        text = df[column]
+        missing = text.isin(_NA_STRINGS).to_numpy()
+        numbers = pd.to_numeric(text.where(~missing), errors="coerce")
+        for kind, where in (("text", numbers.isna().to_numpy() & ~missing),
+                            ("missing", missing)):
+            rows = np.flatnonzero(where)
+            if len(rows):
+                found[kind] += len(rows)
+                at = (int(rows[0]), j, str(text.iloc[rows[0]]))
+                first[kind] = min(first.get(kind, at), at)
+        df[column] = numbers
+    for kind, verbs, what in _NOT_COUNTS:
+        if kind in first:
+            row, j, value = first[kind]
+            raise ACTINNInputError(
+                "%s: %s%s, e.g. %r in %s; every value must be a number (a "
+                "count)" % (p, counted(found[kind], "value", verbs), what,
+                            value if len(value) <= 40 else value[:40] + "...",
+                            _place(df, row, j, columns, genes_as_rows)))
 
 
 def read_text(
@@ -438,8 +487,10 @@ def read_text(
     Raises
     ------
     ACTINNInputError
-        If the file is not a readable text matrix, holds non-numeric
-        values, or hints are given and neither axis matches them.
+        If the file is not a readable text matrix, holds a value that is
+        not a number (text, a missing value such as ``NA``, an empty field;
+        the message names the first, its gene and its cell), or hints are
+        given and neither axis matches them.
 
     Examples
     --------
@@ -476,7 +527,12 @@ def _parse(p: Path, sep: str, orientation: Optional[str],
            expected_cells: Optional[Sequence[str]]) -> anndata.AnnData:
     """:func:`read_text`, parsed from the file."""
     columns = _header(p, sep)[0]
-    with open_text(p) as fh:
+    with open_text(p) as fh, warnings.catch_warnings():
+        # pandas parses a large file in chunks, and warns (naming this
+        # line) of a column holding numbers in one chunk and text in
+        # another: the text is what _to_numbers and the empty-field check
+        # refuse, in our words
+        warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         watch = _QuoteWatch(fh)
         df = pd.read_csv(
             watch,
@@ -495,21 +551,11 @@ def _parse(p: Path, sep: str, orientation: Optional[str],
     if df.shape[1] != len(columns):
         raise ACTINNInputError("%s: %d column names but %d columns of values" %
                                (p, len(columns), df.shape[1]))
-    _refuse_missing_fields(p, df, columns)
     rows = as_str_array(df.index)
     chosen = choose_orientation(p, rows, columns, orientation, expected_genes,
                                 expected_cells)
-    column_kind = "gene" if chosen == CELLS_BY_GENES else "cell"
-    for column in df.columns:
-        if pd.api.types.is_numeric_dtype(df[column]):
-            continue
-        values = df[column].where(~df[column].isin(_NA_STRINGS))
-        try:
-            df[column] = pd.to_numeric(values)
-        except (ValueError, TypeError) as err:
-            raise ACTINNInputError(
-                "%s: column of %s %s holds non-numeric values (%s)" %
-                (p, column_kind, columns[column - 1], one_line(err))) from err
+    _refuse_missing_fields(p, df, columns, chosen != CELLS_BY_GENES)
+    _to_numbers(p, df, columns, chosen != CELLS_BY_GENES)
     values = df.to_numpy()
     if chosen == CELLS_BY_GENES:
         return make_anndata(sp.csr_matrix(values), rows,
