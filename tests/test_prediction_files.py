@@ -341,3 +341,27 @@ def test_query_genes_is_said_alike_by_every_path(quick, tm_test, tmp_path,
          "Genes were matched by ignoring case"),
     ]
     assert said(lambda: annotate(query.copy(), quick)) == by_file
+
+
+def test_text_in_a_wide_probabilities_file_is_named_without_pandas_words(
+        tmp_path):
+    """pandas parses a wide file in pieces and warns (DtypeWarning) of a
+    cell's column holding text in one of them; the reader's own message
+    names the cell, and no pandas warning comes out."""
+    import warnings
+    n_cells, n_types = 50000, 20
+    lines = ["\t" + "\t".join("c%d" % i for i in range(n_cells))]
+    for t in range(n_types):
+        values = ["0.05"] * n_cells
+        if t == n_types - 1:
+            values[5] = "abc"
+        lines.append("t%d\t" % t + "\t".join(values))
+    path = tmp_path / "probabilities.txt"
+    path.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ACTINNInputError) as err:
+            read_probabilities(path)
+    assert str(err.value) == (
+        "%s: 1 cell has a value that is not a number (NaN, empty, text), "
+        "e.g. c5" % path)

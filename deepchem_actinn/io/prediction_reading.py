@@ -7,6 +7,7 @@ value without a line break (``unwritable``). Each name here is also one of
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
@@ -230,12 +231,16 @@ def read_probabilities(path: PathLike, what: Optional[str] = None):
     existing(path)
     try:
         # the type names as text: "01" and "1" stay two types, "NA" a name
-        # (dtype={0: str} does not reach a column read as the index)
-        proba = pd.read_csv(path,
-                            sep="\t",
-                            dtype={0: str},
-                            keep_default_na=False,
-                            na_values=[""])
+        # (dtype={0: str} does not reach a column read as the index); a
+        # wide file is parsed in pieces, and pandas warns of a cell's column
+        # holding text in one of them: check_probabilities names it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            proba = pd.read_csv(path,
+                                sep="\t",
+                                dtype={0: str},
+                                keep_default_na=False,
+                                na_values=[""])
         proba = proba.set_index(proba.columns[0])
         proba.index = [type_name(t) for t in proba.index]
     except (OSError, ValueError, UnicodeDecodeError) as err:
