@@ -9,7 +9,7 @@ downloaded.
 """
 import logging
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -82,11 +82,24 @@ def load_tabula_muris_sample(upper_case_genes: bool = False) -> Tuple:
 
 def to_numpy_dataset(adata,
                      labels=None,
-                     label_key: Optional[str] = "cell_type"):
-    """An AnnData as a ``dc.data.NumpyDataset`` (dense float32 X); needs
-    DeepChem. ``X`` must hold the counts (a log-normalised ``X`` is refused:
-    move the counts there, e.g. ``adata.X = adata.layers["counts"]``), and
-    every cell a label.
+                     label_key: Optional[str] = "cell_type",
+                     layer: Optional[str] = None,
+                     use_raw: Optional[bool] = None,
+                     allow_non_integer: bool = False):
+    """An AnnData's raw counts as a ``dc.data.NumpyDataset`` (dense float32
+    X), every cell with a label; needs DeepChem.
+
+    The counts are chosen by the package's one rule
+    (:func:`~deepchem_actinn.io.counts_source`, as
+    :func:`~deepchem_actinn.annotate` and :func:`~deepchem_actinn.train`
+    choose them): ``layer=`` or ``use_raw=`` when given; otherwise ``X``
+    when it holds counts, else ``.raw``, else a counts layer
+    (``layers['counts']``), with a warning in the log, else an
+    :class:`~deepchem_actinn.ACTINNInputError` saying what was found. The
+    dataset's columns are the genes of the matrix chosen: ``var_names``,
+    or ``raw.var_names`` for ``.raw`` (said in the log where they differ);
+    pass those to :class:`~deepchem_actinn.GeneFilterTransformer` as
+    ``genes=``.
 
     Parameters
     ----------
@@ -100,6 +113,14 @@ def to_numpy_dataset(adata,
         ids.
     label_key: str or None
         Column of ``obs`` with cell types; None for unlabelled data.
+    layer: str, optional
+        Read the counts from ``adata.layers[layer]``.
+    use_raw: bool, optional
+        True reads ``adata.raw``; False insists on ``X``; None follows the
+        rule above.
+    allow_non_integer: bool, default False
+        Take non-integer values as counts on another scale (such as TPM);
+        values that look log-normalised are refused all the same.
 
     Returns
     -------
@@ -113,8 +134,9 @@ def to_numpy_dataset(adata,
     Raises
     ------
     ACTINNInputError
-        ``X`` looks log-normalised, ``label_key`` is not a column of
-        ``obs``, a cell has no label, or a label is not one of ``labels``.
+        No counts found (or the matrix named holds none), ``label_key`` is
+        not a column of ``obs``, a cell has no label, or a label is not one
+        of ``labels``.
 
     Examples
     --------
@@ -131,10 +153,11 @@ def to_numpy_dataset(adata,
     import scipy.sparse as sp
 
     from deepchem_actinn._deepchem import require_deepchem
-    from deepchem_actinn.io.counts import refuse_log_normalised
     dc = require_deepchem("to_numpy_dataset")
-    refuse_log_normalised(adata.X, adata.obs_names, source="AnnData")
-    X = adata.X.toarray() if sp.issparse(adata.X) else np.asarray(adata.X)
+    chosen = _counts(adata, layer, use_raw, allow_non_integer,
+                     "to_numpy_dataset")
+    matrix: Any = chosen.matrix
+    X = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
     y = _class_ids(adata, labels, label_key, "to_numpy_dataset")
     return dc.data.NumpyDataset(X.astype(np.float32),
                                 None if y is None else y.reshape(-1, 1),
@@ -145,25 +168,33 @@ def to_disk_dataset(adata,
                     labels=None,
                     label_key: Optional[str] = "cell_type",
                     data_dir: Optional[str] = None,
-                    shard_size: int = 4096):
+                    shard_size: int = 4096,
+                    layer: Optional[str] = None,
+                    use_raw: Optional[bool] = None,
+                    allow_non_integer: bool = False):
     """An AnnData's raw counts as a DeepChem ``DiskDataset``, written shard
     by shard, for a reference too large for :func:`to_numpy_dataset`.
 
     Only one shard of cells is dense in memory at a time: ``adata`` may be
     backed (``anndata.read_h5ad(path, backed="r")``), so that the counts
-    are read from the file block by block too. The dataset is what
-    :func:`to_numpy_dataset` gives (dense float32 counts, class ids, cell
-    ids), in shards of ``shard_size`` cells; DeepChem's transformers and
-    :class:`~deepchem_actinn.models.actinn.ACTINNModel` work through it
-    shard by shard (``transform(..., out_dir=...)`` keeps it on disk).
-    The shards are dense, 4 bytes per cell and gene on disk (80 GB for a
-    million cells of 20,000 genes): keep the genes the model needs first
-    (``adata[:, genes]``) where the reference holds many more.
+    are read from the file block by block too. The counts are chosen as
+    :func:`to_numpy_dataset` chooses them (``layer=``, ``use_raw=``, else
+    ``X``, ``.raw``, ``layers['counts']``), the first shard's cells
+    deciding where ``adata`` is backed; each later shard of a backed
+    ``adata`` is checked as it is read, so values that are not counts there
+    are refused then, the shards before it left in ``data_dir``. The
+    dataset is what :func:`to_numpy_dataset` gives (dense float32 counts,
+    class ids, cell ids), in shards of ``shard_size`` cells; DeepChem's
+    transformers and :class:`~deepchem_actinn.models.actinn.ACTINNModel`
+    work through it shard by shard (``transform(..., out_dir=...)`` keeps
+    it on disk). The shards are dense, 4 bytes per cell and gene on disk
+    (80 GB for a million cells of 20,000 genes): keep the genes the model
+    needs first (``adata[:, genes]``) where the reference holds many more.
 
     Parameters
     ----------
     adata: anndata.AnnData
-        Cells x genes, raw counts in ``X`` (in memory or backed).
+        Cells x genes, in memory or backed.
     labels: CellTypeLabels, optional
         As in :func:`to_numpy_dataset`.
     label_key: str or None, default "cell_type"
@@ -172,6 +203,8 @@ def to_disk_dataset(adata,
         Where to write the dataset (a new temporary directory when None).
     shard_size: int, default 4096
         Cells per shard.
+    layer, use_raw, allow_non_integer:
+        Where the counts are, as in :func:`to_numpy_dataset`.
 
     Returns
     -------
@@ -180,9 +213,9 @@ def to_disk_dataset(adata,
     Raises
     ------
     ACTINNInputError
-        The first shard's counts look log-normalised, ``label_key`` is not
-        a column of ``obs``, a cell has no label, or a label is not one of
-        ``labels``.
+        No counts found (or the matrix named holds none), ``label_key`` is
+        not a column of ``obs``, a cell has no label, or a label is not one
+        of ``labels``.
 
     Examples
     --------
@@ -199,20 +232,29 @@ def to_disk_dataset(adata,
     import scipy.sparse as sp
 
     from deepchem_actinn._deepchem import require_deepchem
-    from deepchem_actinn.io.counts import refuse_log_normalised
+    from deepchem_actinn.io.counts import check_count_values
     dc = require_deepchem("to_disk_dataset")
     if not (isinstance(shard_size, (int, np.integer)) and shard_size >= 1):
         raise ValueError("shard_size must be a whole number of at least 1, "
                          "got %r" % (shard_size,))
+    backed = bool(getattr(adata, "isbacked", False))
+    chosen = _counts(adata, layer, use_raw, allow_non_integer,
+                     "to_disk_dataset", shard_size if backed else None)
+    matrix: Any = chosen.matrix
     y = _class_ids(adata, labels, label_key, "to_disk_dataset")
     ids = np.asarray(adata.obs_names)
 
     def shards():
         for start in range(0, adata.n_obs, shard_size):
             stop = min(start + shard_size, adata.n_obs)
-            block = adata.X[start:stop]
-            if start == 0:
-                refuse_log_normalised(block, ids[:stop], source="AnnData")
+            block = matrix[start:stop]
+            if backed and start:  # the first shard was checked above
+                check_count_values(block,
+                                   ids[start:stop],
+                                   what=chosen.description,
+                                   source="AnnData",
+                                   allow_non_integer=allow_non_integer,
+                                   part=(start, stop, adata.n_obs))
             X = block.toarray() if sp.issparse(block) else np.asarray(block)
             n = stop - start  # without labels y = w = 0, as NumpyDataset's
             yield (X.astype(np.float32), np.zeros(
@@ -223,6 +265,37 @@ def to_disk_dataset(adata,
     return dc.data.DiskDataset.create_dataset(shards(),
                                               data_dir=data_dir,
                                               tasks=[label_key or "task"])
+
+
+def _counts(adata,
+            layer: Optional[str],
+            use_raw: Optional[bool],
+            allow_non_integer: bool,
+            caller: str,
+            first_rows: Optional[int] = None):
+    """The counts :func:`~deepchem_actinn.io.counts_source` chooses, judged
+    on the ``first_rows`` cells only where given (a backed matrix), saying
+    when the dataset's columns are not ``var_names``."""
+    from deepchem_actinn.io.count_matrix import counts_source
+    from deepchem_actinn.io.counts import scan_values
+
+    def scan(matrix):
+        return scan_values(matrix if first_rows is None else
+                           matrix[:min(first_rows, adata.n_obs)])
+
+    chosen = counts_source(adata,
+                           layer,
+                           use_raw,
+                           allow_non_integer=allow_non_integer,
+                           source="AnnData",
+                           scan=scan)
+    if not chosen.var.index.equals(adata.var_names):
+        logger.warning(
+            "%s: the dataset's %d columns are the genes of %s "
+            "(adata.raw.var_names), not X's %d; pass those as genes= to "
+            "GeneFilterTransformer", caller, len(chosen.var.index),
+            chosen.description, adata.n_vars)
+    return chosen
 
 
 def _class_ids(adata, labels, label_key: Optional[str],

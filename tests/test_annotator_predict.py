@@ -257,6 +257,40 @@ def test_cells_without_model_gene_counts_are_refused(quick, tm_test, sparse):
     assert len(quick.predict(X[keep], genes, [ids[i] for i in keep])) == 3
 
 
+@pytest.mark.parametrize("sparse", [True, False])
+def test_advice_for_cells_without_model_gene_counts_leaves_them_out(
+        quick, tm_test, sparse):
+    """The cell has counts (filter_cells(min_counts=1) would keep it): the
+    advice says to keep the cells with counts in the model's genes, and the
+    scanpy line it gives, run as written, leaves out just that cell."""
+    genes = list(tm_test["genes"]) + ["NotAModelGene"]
+    X = sp.hstack([sp.csr_matrix(tm_test["X"][:6]),
+                   sp.csr_matrix((6, 1))]).tolil()
+    X[2, :] = 0
+    X[2, len(genes) - 1] = 5
+    X = sp.csr_matrix(X) if sparse else X.toarray()
+    adata = anndata.AnnData(
+        X,
+        obs=pd.DataFrame(index=["c%d" % i for i in range(6)]),
+        var=pd.DataFrame(index=genes))
+    with pytest.raises(ACTINNCellError) as err:
+        annotate(adata.copy(), quick)
+    message = str(err.value)
+    assert message.startswith(
+        "1 cell has no counts in the model's %d genes (all their counts are "
+        "in genes the model does not use), so nothing can tell their type: "
+        "c2; leave them out first, keeping the cells with counts in the "
+        "model's genes (the \"genes\" of annotator.json, annotator.genes_; "
+        "scanpy: adata = adata[" % len(quick.genes_)), message
+    assert "filter_cells" not in message
+    line = message[message.index("adata = "):-1]
+    namespace = {"adata": adata, "annotator": quick, "np": np}
+    exec(line, namespace)
+    kept = namespace["adata"]
+    assert list(kept.obs_names) == ["c0", "c1", "c3", "c4", "c5"]
+    assert len(annotate(kept, quick).cell_types) == 5
+
+
 def test_matrices_in_other_forms(quick, tm_test, tmp_path):
     """A DataFrame or nested lists are taken as the matrix they hold; one
     cell's vector, an AnnData and a backed AnnData get a clear error."""

@@ -244,6 +244,37 @@ def test_bad_reference_cells_name_the_file(model, tmp_path, actinn):
     assert_one_line_error(proc, "%s: " % ref, "zero total counts", cell)
 
 
+@pytest.mark.parametrize("suffix", [".h5ad", ".csv"])
+def test_a_cell_with_counts_only_outside_the_models_genes(
+        model, tmp_path, suffix, actinn):
+    """Refused with advice that would leave it out, not filter_cells (which
+    keeps a cell that has counts)."""
+    import anndata
+    import numpy as np
+    import pandas as pd
+    ref = anndata.read_h5ad(model / "ref.h5ad")[:5]
+    X = np.asarray(ref.X.todense() if hasattr(ref.X, "todense") else ref.X,
+                   dtype=np.float32)
+    X[2] = 0
+    X = np.hstack([X, np.array([[0], [0], [5], [0], [0]], np.float32)])
+    genes = list(ref.var_names) + ["NotAModelGene"]
+    query = tmp_path / ("query" + suffix)
+    if suffix == ".h5ad":
+        anndata.AnnData(X,
+                        obs=pd.DataFrame(index=ref.obs_names),
+                        var=pd.DataFrame(index=genes)).write_h5ad(query)
+    else:
+        pd.DataFrame(X.T, index=genes, columns=ref.obs_names).to_csv(query)
+    proc = actinn("predict", "-m", str(model / "model"), "-ts", str(query),
+                  "-o", str(tmp_path / "out"), "-q")
+    assert_one_line_error(
+        proc, "%s: 1 cell has no counts in the model's " % query,
+        "so nothing can tell their type: %s; leave them out first, keeping "
+        "the cells with counts in the model's genes (the \"genes\" of "
+        "annotator.json, annotator.genes_; scanpy: " % ref.obs_names[2])
+    assert "filter_cells" not in proc.stderr
+
+
 def test_too_few_cells_to_cluster_names_the_query(model, tmp_path, actinn):
     query = tmp_path / "one.h5ad"
     import anndata

@@ -59,6 +59,7 @@ def test_fit_file_records_the_file_and_how_it_was_read(tm_train):
     assert reference == {
         "file": str(paths["train"]),
         "bytes": paths["train"].stat().st_size,
+        "format": "actinn_h5",
         "out_of_core": True,
         "buffer_cells": 1000,
         "labelled_only": False,
@@ -155,6 +156,7 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
     assert record["reference"] == {
         "file": str(paths["train"]),
         "bytes": paths["train"].stat().st_size,
+        "format": "actinn_h5",
         "labels": str(paths["train_labels"]),
         "out_of_core": False,
         "labelled_only": False,
@@ -180,6 +182,86 @@ def test_actinn_train_records_its_command_and_reference(tmp_path):
         "%s (%s bytes): 4,000 cells of 12 types, 399 held out" %
         (paths["train"], format(paths["train"].stat().st_size, ","))) in page
     assert "%s (in %s)" % (record["command"], os.getcwd()) in page
+
+
+@pytest.fixture(scope="module")
+def scanpy_reference(tmp_path_factory, small_reference):
+    """The small simulated reference as scanpy leaves it: X log-normalised,
+    the counts in ``layers['counts']`` (``ref.h5ad``), and ``.raw`` in
+    their place (``raw.h5ad``); the labels file."""
+    import anndata
+    import scipy.sparse as sp
+    root = tmp_path_factory.mktemp("scanpy_reference")
+    adata = anndata.read_h5ad(small_reference[1])
+    counts = sp.csr_matrix(adata.X, dtype=np.float32)
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    adata.X = sp.csr_matrix(sp.diags(1e4 / totals) @ counts).log1p()
+    adata.layers["counts"] = counts
+    adata.write_h5ad(root / "ref.h5ad")
+    del adata.layers["counts"]
+    adata.raw = anndata.AnnData(counts, obs=adata.obs, var=adata.var)
+    adata.write_h5ad(root / "raw.h5ad")
+    return root, small_reference[3]
+
+
+@pytest.mark.parametrize("where", [[], ["--out-of-core"]])
+def test_actinn_train_records_the_matrix_and_format_it_read(
+        scanpy_reference, tmp_path, where):
+    root, labels = scanpy_reference
+    for name, matrix, layer in (("ref", "layers['counts']", []), ("raw",
+                                                                  ".raw.X", []),
+                                ("ref", "layers['counts']",
+                                 ["--train-layer", "counts"])):
+        ref = root / (name + ".h5ad")
+        assert main([
+            "train", "-trs",
+            str(ref), "-trl", labels, "-ne", "1", "--networks", "1", "-q",
+            "--device", "cpu", "-m",
+            str(tmp_path / "m"), "--overwrite", *where, *layer
+        ]) == 0
+        config = json.loads((tmp_path / "m" / "annotator.json").read_text())
+        reference = config["training"]["reference"]
+        assert (reference["format"], reference["matrix"]) == ("h5ad",
+                                                              matrix), name
+        assert reference["out_of_core"] is bool(where)
+
+
+def test_actinn_run_records_the_matrix_of_the_reference_and_the_query(
+        scanpy_reference, tmp_path):
+    root, labels = scanpy_reference
+    ref = root / "ref.h5ad"
+    assert main([
+        "run", "-trs",
+        str(ref), "-trl", labels, "-ts",
+        str(root / "raw.h5ad"), "-ne", "1", "--networks", "1", "-q", "--device",
+        "cpu", "-o",
+        str(tmp_path / "out")
+    ]) == 0
+    record = json.loads((tmp_path / "out" / "prediction.json").read_text())
+    reference = record["model"]["training"]["reference"]
+    assert (reference["file"], reference["format"],
+            reference["matrix"]) == (str(ref), "h5ad", "layers['counts']")
+    assert (record["query"]["format"], record["query"]["matrix"]) == ("h5ad",
+                                                                      ".raw.X")
+
+
+def test_python_training_records_the_matrix_it_read(scanpy_reference):
+    import anndata
+
+    from deepchem_actinn import train
+    root, labels = scanpy_reference
+    quick = dict(max_epochs=1, early_stopping=False, n_networks=1)
+    for name, matrix in (("ref", "layers['counts']"), ("raw", ".raw.X")):
+        adata = anndata.read_h5ad(root / (name + ".h5ad"))
+        annotator = train(adata, "cell_type", **quick)
+        assert annotator.training_["reference"] == {
+            "out_of_core": False,
+            "matrix": matrix
+        }
+        fitted = ACTINNAnnotator(**quick).fit_file(root / (name + ".h5ad"),
+                                                   labels)
+        reference = fitted.training_["reference"]
+        assert (reference["format"], reference["matrix"]) == ("h5ad", matrix)
 
 
 def test_actinn_demo_records_how_it_trained(tmp_path, capsys):

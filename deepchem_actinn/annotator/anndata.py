@@ -218,7 +218,9 @@ def train(adata,
     Returns
     -------
     ACTINNAnnotator
-        Fitted.
+        Fitted; its training record names the matrix trained on, as
+        ``annotate`` names a query's (``training_["reference"]["matrix"]``:
+        ``"X"``, ``".raw.X"`` or ``"layers['counts']"``).
 
     Raises
     ------
@@ -290,8 +292,11 @@ def train(adata,
             "(labelled_only); training on %d", len(missing), len(cells),
             int(given.sum()))
         counts, cells = counts[given], cells[given]
-    return annotator.fit(counts, chosen.var.index,
-                         values[given].astype(str).to_numpy(), cells, progress)
+    annotator.fit(counts, chosen.var.index,
+                  values[given].astype(str).to_numpy(), cells, progress)
+    # the record says which matrix was trained on, in annotate's words
+    annotator.training_["reference"]["matrix"] = chosen.description
+    return annotator
 
 
 def _fitted(annotator: Any) -> ACTINNAnnotator:

@@ -414,7 +414,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
             hp, epoch, X_valid, y[valid_idx], y, progress, X_ref, y[ref_idx],
             provenance.file_source(
                 path,
-                format=format,
+                format=ref.detected_format,
+                matrix=ref.matrix,
                 layer=layer,
                 use_raw=use_raw,
                 out_of_core=True,

@@ -75,7 +75,8 @@ def training_record(type_names: Sequence[str], y: np.ndarray, n_held_out: int,
         Where the networks trained.
     source: dict
         Where the cells came from (:func:`file_source`, or
-        ``{"out_of_core": False}`` for cells given in memory).
+        ``{"out_of_core": False}`` for cells given in memory, to which
+        :func:`~deepchem_actinn.train` adds the AnnData's ``matrix``).
 
     Examples
     --------

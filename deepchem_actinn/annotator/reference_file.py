@@ -25,6 +25,8 @@ from deepchem_actinn.annotator.fitting import (digest,
 from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, labels_from, match_labels,
                                 read_cell_ids, read_gene_names)
+from deepchem_actinn.io.formats import path_and_format
+from deepchem_actinn.io.h5ad import h5ad_matrix
 from deepchem_actinn.io.stream import settle_counts_matrix
 from deepchem_actinn.models.batches import (Shard, current_shard, network_input,
                                             step_scales)
@@ -87,6 +89,14 @@ class ReferenceFile:
         Cell type of each cell, in file order (None where unlabelled).
     labelled: np.ndarray
         Boolean, True for the cells that have a label.
+    detected_format: str
+        The file's format, as given or detected (``"h5ad"``, ``"csv"``,
+        ...).
+    matrix: str or None
+        For an h5ad file, the matrix the counts are read from (``"X"``,
+        ``".raw.X"`` or ``"layers['counts']"``), in the words a record
+        uses (:func:`~deepchem_actinn.io.h5ad.h5ad_matrix`); None for the
+        other formats, which hold one matrix.
 
     Examples
     --------
@@ -130,6 +140,10 @@ class ReferenceFile:
             allow_non_integer=self.allow_non_integer)
         self.orientation = orientation
         self.format = format
+        self.detected_format = path_and_format(path, format)[1]
+        self.matrix = h5ad_matrix(
+            path, self.layer, self.use_raw,
+            self.allow_non_integer) if self.detected_format == "h5ad" else None
         self.upper_case_genes = upper_case_genes
         self.target_sum = float(target_sum)
         self.log_base = float(log_base)

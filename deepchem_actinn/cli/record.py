@@ -29,12 +29,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from deepchem_actinn.cli.outputs import LABEL_FILE, RECORD_FILE
-from deepchem_actinn.errors import ACTINNInputError
 
 logger = logging.getLogger("deepchem_actinn")
-
-#: The loggers that say which matrix of an h5ad file was read.
-READER_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
 
 #: What the record's ``format`` key says it is.
 RECORD_FORMAT = "deepchem-actinn prediction record"
@@ -184,30 +180,16 @@ def model_fingerprint(annotator) -> str:
 def _matrix(args, fmt: str) -> Optional[str]:
     """The matrix of an h5ad query that was read (``X``, ``.raw.X`` or a
     layer): the one ``--test-layer`` names, else the one the reader chose
-    by its first cells; None for the other formats (one matrix each)."""
+    by its first cells (:func:`~deepchem_actinn.io.h5ad.h5ad_matrix`);
+    None for the other formats (one matrix each)."""
     if fmt != "h5ad":
         return None
     from deepchem_actinn.cli.query_checks import query_matrix
-    from deepchem_actinn.io._common import NoDirectAccess
-    from deepchem_actinn.io.h5ad import H5adRows
+    from deepchem_actinn.io.h5ad import h5ad_matrix
     options = query_matrix(args)
-    # its choice was said when the query was read: the readers' loggers
-    # quiet while it is looked up again, as they were
-    quiet = [logging.getLogger(n) for n in READER_LOGGERS]
-    levels = [q.level for q in quiet]
-    for q in quiet:
-        q.setLevel(logging.ERROR)
-    try:
-        with H5adRows(Path(args.test_set), options.get("layer"),
-                      options.get("use_raw"),
-                      bool(getattr(args, "allow_non_integer", False))) as rows:
-            return str(rows.description)
-    except (ACTINNInputError, NoDirectAccess, OSError, KeyError, ValueError):
-        # read whole, as the annotation then did: the matrix as given
-        return getattr(args, "test_layer", None)
-    finally:
-        for q, level in zip(quiet, levels):
-            q.setLevel(level)
+    return h5ad_matrix(args.test_set, options.get("layer"),
+                       options.get("use_raw"),
+                       bool(getattr(args, "allow_non_integer", False)))
 
 
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:

@@ -183,17 +183,19 @@ def read_reference(args):
 
 
 def _read_reference(args):
-    from deepchem_actinn.io import match_labels, read
+    from deepchem_actinn.io import match_labels
+    from deepchem_actinn.io.readers import read_with_matrix
     labels = reference_labels(args)
     named = str(labels.attrs.get("source", args.train_label))
     settle_orientation(args, "train", expected_cells=labels.index)
-    adata = read(args.train_set,
-                 args.train_format,
-                 upper_case_genes=not args.keep_gene_case,
-                 **value_options(args),
-                 **train_matrix(args),
-                 **orientation_options(args.train_orientation,
-                                       expected_cells=labels.index))
+    adata, args.train_matrix_read = read_with_matrix(
+        args.train_set,
+        args.train_format,
+        upper_case_genes=not args.keep_gene_case,
+        **value_options(args),
+        **train_matrix(args),
+        **orientation_options(args.train_orientation,
+                              expected_cells=labels.index))
     missing = "drop" if args.labelled_only else "error"
     try:
         y = match_labels(adata.obs_names,
@@ -361,18 +363,27 @@ def _train_annotator(args, adata, labels, genes: Optional[Sequence[str]]):
 def record_command(annotator, args, genes: Optional[Sequence[str]]) -> None:
     """Add to the annotator's training record (``training_``) the command
     line, the directory it ran in (where its relative paths start) and the
-    reference files and reading options it was given."""
+    reference files and reading options it was given, with the format
+    detected and, for an h5ad file, the matrix read (as ``prediction.json``
+    names a query's: ``"X"``, ``".raw.X"`` or ``"layers['counts']"``)."""
     import shlex
     import sys
 
     from deepchem_actinn.annotator.provenance import file_source
+    from deepchem_actinn.io.formats import path_and_format
     record = annotator.training_
     if getattr(args, "train_set", None):
         layer = getattr(args, "train_layer", None)
         labels = getattr(args, "train_label", None)
+        fmt = path_and_format(args.train_set, getattr(args, "train_format",
+                                                      None))[1]
+        read = record["reference"]
+        matrix = read.get("matrix") if read.get("out_of_core") else getattr(
+            args, "train_matrix_read", None)
         record["reference"] = file_source(
             args.train_set,
-            format=getattr(args, "train_format", None),
+            format=fmt,
+            matrix=matrix if fmt == "h5ad" else None,
             layer=layer,
             labels=None if labels is None else os.fspath(labels),
             labels_column=getattr(args, "labels_column", None),

@@ -342,14 +342,16 @@ def _scan(scan: Callable[[object], ValueReport],
         raise ACTINNCellError("%s: %s", candidate.description, err) from None
 
 
-def counts_source(adata: anndata.AnnData,
-                  layer: Optional[str] = None,
-                  use_raw: Optional[bool] = None,
-                  allow_non_integer: bool = False,
-                  *,
-                  source: str = "data",
-                  hint: Optional[Any] = None,
-                  expm1_hint: bool = False) -> CountsSource:
+def counts_source(
+        adata: anndata.AnnData,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None,
+        allow_non_integer: bool = False,
+        *,
+        source: str = "data",
+        hint: Optional[Any] = None,
+        expm1_hint: bool = False,
+        scan: Callable[[object], ValueReport] = scan_values) -> CountsSource:
     """Pick the raw-count matrix of an AnnData object and check it.
 
     ``layer=`` or ``use_raw=`` name the matrix (``use_raw=False`` insists
@@ -381,6 +383,11 @@ def counts_source(adata: anndata.AnnData,
         When no counts are found and ``X`` looks log-normalised, say how
         its ``expm1`` can be annotated (for an AnnData the caller holds in
         memory, as :func:`~deepchem_actinn.annotate` does).
+    scan: callable, default ``scan_values``
+        Judges a matrix, giving its ``ValueReport``
+        (``deepchem_actinn.io.counts.scan_values``); one that reads only
+        the first rows lets a backed matrix be judged without reading it
+        all, as the h5ad reader judges a file's.
 
     Returns
     -------
@@ -412,7 +419,7 @@ def counts_source(adata: anndata.AnnData,
     else:
         first = select_matrix(adata, layer, use_raw, source)
     try:
-        chosen, report, rejected = choose_counts(first, fallbacks, scan_values,
+        chosen, report, rejected = choose_counts(first, fallbacks, scan,
                                                  allow_non_integer, source)
     except ACTINNCellError as err:  # a damaged matrix: name its data too
         raise err.in_file(source) from None
@@ -421,7 +428,7 @@ def counts_source(adata: anndata.AnnData,
     if report is not None and explicit and hint is None:
         hint = counts_elsewhere(
             ([] if adata.X is None else [CountsSource(adata.X, adata.var, "X")])
-            + list(conventional_counts(adata)), scan_values, chosen.description)
+            + list(conventional_counts(adata)), scan, chosen.description)
     if report is not None:
         raise counts_error(report,
                            np.asarray(adata.obs_names, dtype=object),

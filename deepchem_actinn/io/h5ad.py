@@ -480,3 +480,47 @@ class H5adRows(HDF5Rows):
                                   (self.path, self.description)) from None
             return block
         return sp.csr_matrix(widen_half(block))
+
+
+#: The loggers that say which matrix of an h5ad file was read.
+READER_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
+
+
+def h5ad_matrix(path: PathLike,
+                layer: Optional[str] = None,
+                use_raw: Optional[bool] = None,
+                allow_non_integer: bool = False) -> Optional[str]:
+    """The matrix of an h5ad file that the readers streaming it read, in the
+    words of a record (``"X"``, ``".raw.X"`` or ``"layers['counts']"``):
+    the one ``layer`` / ``use_raw`` name, else the one :class:`H5adRows`
+    chooses by its first cells, looked up again without saying its choice
+    again; for a file read whole instead, the matrix named (None when none
+    is).
+
+    Examples
+    --------
+    >>> import os, tempfile, anndata, numpy as np
+    >>> from deepchem_actinn.io.h5ad import h5ad_matrix
+    >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
+    >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
+    >>> path = os.path.join(tempfile.mkdtemp(), "ref.h5ad")
+    >>> adata.write_h5ad(path)
+    >>> h5ad_matrix(path), h5ad_matrix(path, use_raw=False)
+    ("layers['counts']", 'X')
+    """
+    quiet = [logging.getLogger(n) for n in READER_LOGGERS]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
+    try:
+        with H5adRows(Path(path), layer, use_raw, allow_non_integer) as rows:
+            return str(rows.description)
+    except (ACTINNInputError, NoDirectAccess, OSError, KeyError, ValueError):
+        if use_raw:
+            return ".raw.X"
+        if layer is not None:
+            return "layers[%r]" % layer
+        return "X" if use_raw is False else None
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)

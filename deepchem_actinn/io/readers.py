@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import anndata
 import numpy as np
@@ -212,6 +212,46 @@ def read(path: PathLike,
     >>> list(adata.var_names), adata.X.toarray().tolist()
     (['ACTB', 'CD3E'], [[3.0, 0.0], [0.0, 1.0]])
     """
+    return read_with_matrix(path,
+                            format,
+                            layer=layer,
+                            use_raw=use_raw,
+                            upper_case_genes=upper_case_genes,
+                            allow_non_integer=allow_non_integer,
+                            orientation=orientation,
+                            expected_genes=expected_genes,
+                            expected_cells=expected_cells,
+                            warn_repeated=warn_repeated)[0]
+
+
+def read_with_matrix(path: PathLike,
+                     format: Optional[str] = None,
+                     *,
+                     layer: Optional[str] = None,
+                     use_raw: Optional[bool] = None,
+                     upper_case_genes: bool = True,
+                     allow_non_integer: bool = False,
+                     orientation: Optional[str] = None,
+                     expected_genes: Optional[Sequence[str]] = None,
+                     expected_cells: Optional[Sequence[str]] = None,
+                     warn_repeated: bool = True) -> Tuple[anndata.AnnData, str]:
+    """:func:`read` (of the same arguments), and which matrix the counts
+    came from: ``"X"`` (the one matrix of formats other than h5ad),
+    ``".raw.X"`` or a layer (``"layers['counts']"``), in the words a
+    record uses.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata, numpy as np
+    >>> from deepchem_actinn.io.readers import read_with_matrix
+    >>> path = os.path.join(tempfile.mkdtemp(), "ref.h5ad")
+    >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
+    >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
+    >>> adata.write_h5ad(path)
+    >>> read_with_matrix(path)[1]
+    "layers['counts']"
+    """
     p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_h5ad_only(p, fmt, layer, use_raw)
@@ -234,4 +274,4 @@ def read(path: PathLike,
                out.n_vars, fmt, src.description)
     if warn_repeated:
         check_cell_ids(out.obs_names, str(p))
-    return out
+    return out, src.description

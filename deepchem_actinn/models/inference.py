@@ -56,6 +56,15 @@ from deepchem_actinn.types import Matrix
 #: Cells per block for normalised input (bounds memory for wide matrices).
 PREDICT_BLOCK = 4096
 
+#: What to do about cells whose counts are all in genes the model does not
+#: use (they have counts, so ``sc.pp.filter_cells(min_counts=1)`` keeps
+#: them): a line that keeps the cells with counts in the model's genes.
+BLIND_CELLS_HINT = (
+    "leave them out first, keeping the cells with counts in the model's "
+    "genes (the \"genes\" of annotator.json, annotator.genes_; scanpy: "
+    "adata = adata[np.ravel(adata[:, adata.var_names.isin(annotator.genes_)]"
+    ".X.sum(axis=1)) > 0].copy())")
+
 #: Cells whose linear-member logits are computed at a time on the CPU
 #: (:meth:`EnsembleScorer._linear_logits`): their scaled values, about 5 MB
 #: at 1,300 non-zeros a cell, stay in cache for the sum.
@@ -502,10 +511,9 @@ class EnsembleScorer:
             raise ACTINNCellError(
                 "%s no counts in the model's %d genes (all their "
                 "counts are in genes the model does not use), so nothing can "
-                "tell their type: %s; leave them out first, as cells with "
-                "too few counts (scanpy: sc.pp.filter_cells)" %
-                (counted(len(rows), "cell", "has/have"), len(
-                    self.positions), cell_names(cell_ids, rows)))
+                "tell their type: %s; %s" %
+                (counted(len(rows), "cell", "has/have"), len(self.positions),
+                 cell_names(cell_ids, rows), BLIND_CELLS_HINT))
 
 
 def _row_sums(indptr: np.ndarray, data: np.ndarray) -> np.ndarray:
