@@ -432,7 +432,7 @@ def test_report_finds_the_probabilities_beside_the_predictions(
         str(tmp_path / "s")
     ], capsys,
            "predicted_probabilities.txt (found beside %s) lacks 1000 of the "
-           "predicted cells (expected: types as rows, cells as columns" %
+           "1000 predicted cells, e.g. tma_facs_2413, tma_facs_6516, " %
            (stale / "predicted_label.txt"), [tmp_path / "s"])
     twice = proba.copy()
     twice.index = [proba.index[0]] + list(proba.index[:-1])
