@@ -423,18 +423,37 @@ _NOT_COUNTS = (("text", "is not a number/are not numbers", ""),
                ("missing", "is/are", " missing (NA, NaN, NULL or the like)"))
 
 
-def _to_numbers(p: Path, df: pd.DataFrame, columns: List[str],
+def _first_row(p: Path, sep: str) -> List[str]:
+    """The fields of the first data row, as written (its name first)."""
+    with open_text(p) as fh:
+        fh.readline()
+        for line in fh:
+            if line.strip():
+                return _split(line, sep)
+    return []
+
+
+def _to_numbers(p: Path, sep: str, df: pd.DataFrame, columns: List[str],
                 genes_as_rows: bool) -> None:
     """Turn the columns pandas kept as text (some value in them is not a
     number) into numbers, in place; refuse text, then missing values
     (``_NA_STRINGS``), counting those of the whole file and showing the
-    first (by rows, then columns) as written."""
+    first (by rows, then columns) as written.
+
+    A column holding only true and false (``True``, ``FALSE``, ...) pandas
+    reads as booleans, which are no counts: its values are text, the first
+    (in the first data row) shown as the file spells it."""
     found = {kind: 0 for kind, _, _ in _NOT_COUNTS}
     first: Dict[str, Tuple[int, int, str]] = {}
+    booleans = set()
     for j, column in enumerate(df.columns):
-        if pd.api.types.is_numeric_dtype(df[column]):
+        if pd.api.types.is_bool_dtype(df[column]):
+            booleans.add(j)
+            text = df[column].astype(str)
+        elif pd.api.types.is_numeric_dtype(df[column]):
             continue
-        text = df[column]
+        else:
+            text = df[column]
         missing = text.isin(_NA_STRINGS).to_numpy()
         numbers = pd.to_numeric(text.where(~missing), errors="coerce")
         for kind, where in (("text", numbers.isna().to_numpy() & ~missing),
@@ -448,6 +467,8 @@ def _to_numbers(p: Path, df: pd.DataFrame, columns: List[str],
     for kind, verbs, what in _NOT_COUNTS:
         if kind in first:
             row, j, value = first[kind]
+            if j in booleans:  # in the first row: as the file spells it
+                value = _first_row(p, sep)[1 + j]
             raise ACTINNInputError(
                 "%s: %s%s, e.g. %r in %s; every value must be a number (a "
                 "count)" % (p, counted(found[kind], "value", verbs), what,
@@ -500,9 +521,9 @@ def read_text(
     ------
     ACTINNInputError
         If the file is not a readable text matrix, holds a value that is
-        not a number (text, a missing value such as ``NA``, an empty field;
-        the message names the first, its gene and its cell), or hints are
-        given and neither axis matches them.
+        not a number (text, ``TRUE`` too, a missing value such as ``NA``,
+        an empty field; the message names the first, its gene and its
+        cell), or hints are given and neither axis matches them.
 
     Examples
     --------
@@ -568,7 +589,7 @@ def _parse(p: Path, sep: str, orientation: Optional[str],
     chosen = choose_orientation(p, rows, columns, orientation, expected_genes,
                                 expected_cells)
     _refuse_missing_fields(p, df, columns, chosen != CELLS_BY_GENES)
-    _to_numbers(p, df, columns, chosen != CELLS_BY_GENES)
+    _to_numbers(p, sep, df, columns, chosen != CELLS_BY_GENES)
     values = df.to_numpy()
     if chosen == CELLS_BY_GENES:
         return make_anndata(sp.csr_matrix(values), rows,
