@@ -6,6 +6,7 @@ model's) in one more pass, whatever asks for them
 a file is never served once it has changed."""
 import gzip
 import os
+import threading
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from deepchem_actinn.cli import main
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
 from deepchem_actinn.io import text
+from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io.text import read_text, shared_text_reads
 
 PATHS = tabula_muris_sample_paths()
@@ -218,3 +220,87 @@ def test_the_names_of_a_few_files_are_kept(tmp_path, passes, monkeypatch):
     # the last two kept: the first read again, once
     assert [passes(p) for p in paths] == [(2, 0), (1, 0), (1, 0)]
     assert np.array_equal(text.text_row_names(paths[0], "csv"), ["G0", "Actb"])
+
+
+def _in_thread(work):
+    """Run ``work`` in a thread of its own; what it returned (or raised)."""
+    done = {}
+
+    def target():
+        try:
+            done["value"] = work()
+        except BaseException as err:  # raised again in the test
+            done["error"] = err
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in done:
+        raise done["error"]
+    return done["value"]
+
+
+def test_a_block_keeps_nothing_for_another_thread(tmp_path, passes):
+    """A thread outside any block (a library call beside a command running
+    in another) reads the file itself: it is not handed the command's
+    parse, nor its names."""
+    path = tmp_path / "counts.csv"
+    path.write_text("gene,c1,c2\nActb,3,0\nCd3e,0,1\n")
+    with shared_text_reads(keep_parsed=[path]):
+        kept = read_text(path, orientation="genes_by_cells")
+        text.text_row_names(path, "csv")
+        mine = _in_thread(lambda: read_text(path, orientation="genes_by_cells"))
+        _in_thread(lambda: text.text_row_names(path, "csv"))
+        mine.X.data[:] = 0  # the caller's own object
+        again = read_text(path, orientation="genes_by_cells")
+    assert mine is not kept and again is kept
+    assert again.X.toarray().tolist() == [[3, 0], [0, 1]]
+    assert passes(path) == (4, 2)
+
+
+def test_blocks_overlapping_in_two_threads_each_keep_their_own(tmp_path):
+    """Two commands in two threads: the first to end its block leaves the
+    other's in place, and none is left once both have ended."""
+    path = tmp_path / "counts.csv"
+    path.write_text("gene,c1\nActb,3\nCd3e,0\n")
+    first_in, second_in, first_out = (threading.Event() for _ in range(3))
+    seen = {}
+
+    def first():
+        with shared_text_reads():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second():
+        first_in.wait(10)
+        with shared_text_reads(keep_parsed=[path]):
+            kept = read_text(path, orientation="genes_by_cells")
+            second_in.set()
+            first_out.wait(10)
+            seen["kept"] = read_text(path, orientation="genes_by_cells") is kept
+
+    threads = [threading.Thread(target=f) for f in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"kept": True}
+    one = read_text(path, orientation="genes_by_cells")
+    assert read_text(path, orientation="genes_by_cells") is not one
+
+
+def test_a_commands_reading_thread_shares_its_block(tmp_path, passes):
+    """What :func:`~deepchem_actinn.io.prefetch.prefetch` reads ahead in
+    its thread is read within the block of the command iterating it."""
+    path = tmp_path / "counts.csv"
+    path.write_text("gene,c1\nActb,3\nCd3e,0\n")
+
+    def reads():
+        for _ in range(3):
+            yield list(text.text_row_names(path, "csv"))
+
+    with shared_text_reads():
+        names = list(prefetch(reads()))
+    assert names == [["Actb", "Cd3e"]] * 3
+    assert passes(path) == (1, 0)

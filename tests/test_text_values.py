@@ -70,6 +70,45 @@ def test_a_value_that_is_no_number_is_named_with_its_gene_and_cell(
         reader(path, orientation=orientation)
 
 
+BOOLEANS = {
+    # a column of true and false: its first value, the count, where
+    "genes_as_rows": ("genes_by_cells", ["c1", "c2"], [["Actb", "3", "{t}"],
+                                                       ["Cd3e", "0", "{f}"],
+                                                       ["Gapdh", "1", "{t}"]],
+                      3, "data row 1 (gene 'Actb'), column of cell c2"),
+    "cells_as_rows": ("cells_by_genes", ["Actb", "Cd3e",
+                                         "Gapdh"], [["c1", "3", "{t}", "1"],
+                                                    ["c2", "0", "{f}", "1"]], 2,
+                      "data row 1 (cell 'c1'), column of gene Cd3e"),
+}
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.tsv.gz"])
+@pytest.mark.parametrize("layout", list(BOOLEANS))
+@pytest.mark.parametrize("true, false", [("True", "False"), ("TRUE", "FALSE"),
+                                         ('"true"', "false")])
+def test_a_column_of_true_and_false_is_named_as_written(tmp_path, name, layout,
+                                                        true, false, reader,
+                                                        exactly):
+    """pandas reads a column holding only true and false (as pandas or R
+    write booleans) as booleans: refused as text all the same, its first
+    value shown as the file spells it."""
+    orientation, columns, rows, count, place = BOOLEANS[layout]
+    sep = "," if ".csv" in name else "\t"
+    lines = [sep.join([""] + columns)]
+    lines += [sep.join(row).format(t=true, f=false) for row in rows]
+    data = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(
+            ACTINNInputError,
+            match=exactly(
+                "%s: %d values are not numbers, e.g. %r "
+                "in %s%s" %
+                (path, count, true.strip('"'), place, TAILS["text"]))):
+        reader(path, orientation=orientation)
+
+
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_an_empty_field_names_its_gene_and_cell(tmp_path, layout, exactly):
     orientation, cells_as_rows, place = LAYOUTS[layout]

@@ -1,4 +1,5 @@
 """Read ahead: produce the next item of an iterator while this one is used."""
+import contextvars
 import queue
 import threading
 from typing import Iterable, Iterator, TypeVar
@@ -13,7 +14,10 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     Reading (h5py, decompression) then overlaps with the caller's compute
     (PyTorch releases the GIL). Exceptions raised while reading are raised
     in the caller, at the item where they happened; closing the iterator
-    early stops the reader.
+    early stops the reader. The thread reads in a copy of the context the
+    iteration starts in (:mod:`contextvars`), so it reads as the caller
+    would, e.g. within the caller's
+    :func:`~deepchem_actinn.io.text.shared_text_reads`.
 
     Examples
     --------
@@ -34,7 +38,9 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
         except BaseException as err:  # handed to the consumer
             buffer.put((False, err))
 
-    thread = threading.Thread(target=reader, daemon=True)
+    thread = threading.Thread(target=contextvars.copy_context().run,
+                              args=(reader,),
+                              daemon=True)
     try:
         thread.start()
         while True:

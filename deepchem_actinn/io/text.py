@@ -10,12 +10,14 @@ A command that reads one file several times (its names to tell its layout
 and match its genes, its values to check them before training and again to
 annotate them) does so inside :func:`shared_text_reads`: each file's row
 names are then read once, and a parse the command asks to keep serves its
-next read.
+next read. The block is its thread's (and its reading threads'), not the
+process's: a thread outside it reads the files itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import os
 import threading
@@ -251,10 +253,12 @@ class _SharedReads:
         return adata
 
 
-#: The shared reads of the running command (:func:`shared_text_reads`),
-#: innermost last; shared by threads, as a command's reading threads read
-#: its files.
-_SHARED: List[_SharedReads] = []
+#: The shared reads of the block the caller is in (:func:`shared_text_reads`),
+#: None outside any: a context's, so a thread starts outside (the reading
+#: threads of a command are started in a copy of its context:
+#: :func:`~deepchem_actinn.io.prefetch.prefetch`).
+_SHARED: contextvars.ContextVar[Optional[_SharedReads]] = (
+    contextvars.ContextVar("deepchem_actinn_shared_text_reads", default=None))
 
 
 @contextlib.contextmanager
@@ -271,6 +275,13 @@ def shared_text_reads(keep_parsed: Sequence[PathLike] = ()) -> Iterator[None]:
     The names of a few files at most and one parse are kept, until the
     block ends: a command enters it for its own life (outside, every read
     reads the file).
+
+    The block is the caller's context's (:mod:`contextvars`), so its
+    thread's: another thread, outside any block, reads the files itself,
+    and blocks of two threads, overlapping or nested, keep their own. The
+    threads reading ahead for the command
+    (:func:`~deepchem_actinn.io.prefetch.prefetch`) start in a copy of its
+    context, so read within its block.
 
     Parameters
     ----------
@@ -291,11 +302,11 @@ def shared_text_reads(keep_parsed: Sequence[PathLike] = ()) -> Iterator[None]:
     >>> list(again) == list(first) == ['Actb', 'Cd3e']
     True
     """
-    _SHARED.append(_SharedReads([str(p) for p in keep_parsed]))
+    token = _SHARED.set(_SharedReads([str(p) for p in keep_parsed]))
     try:
         yield
     finally:
-        _SHARED.pop()
+        _SHARED.reset(token)
 
 
 def _read_row_names(path: Path, sep: str) -> np.ndarray:
@@ -320,9 +331,10 @@ def text_row_names(path: Path, fmt: str) -> np.ndarray:
     """The first field of every line after the header, without the values
     (read once inside :func:`shared_text_reads`)."""
     sep = SEPARATORS[fmt]
-    if not _SHARED:
+    shared = _SHARED.get()
+    if shared is None:
         return _read_row_names(path, sep)
-    return _SHARED[-1].row_names(path, sep, lambda: _read_row_names(path, sep))
+    return shared.row_names(path, sep, lambda: _read_row_names(path, sep))
 
 
 def text_column_names(path: Path, fmt: str) -> np.ndarray:
@@ -411,18 +423,37 @@ _NOT_COUNTS = (("text", "is not a number/are not numbers", ""),
                ("missing", "is/are", " missing (NA, NaN, NULL or the like)"))
 
 
-def _to_numbers(p: Path, df: pd.DataFrame, columns: List[str],
+def _first_row(p: Path, sep: str) -> List[str]:
+    """The fields of the first data row, as written (its name first)."""
+    with open_text(p) as fh:
+        fh.readline()
+        for line in fh:
+            if line.strip():
+                return _split(line, sep)
+    return []
+
+
+def _to_numbers(p: Path, sep: str, df: pd.DataFrame, columns: List[str],
                 genes_as_rows: bool) -> None:
     """Turn the columns pandas kept as text (some value in them is not a
     number) into numbers, in place; refuse text, then missing values
     (``_NA_STRINGS``), counting those of the whole file and showing the
-    first (by rows, then columns) as written."""
+    first (by rows, then columns) as written.
+
+    A column holding only true and false (``True``, ``FALSE``, ...) pandas
+    reads as booleans, which are no counts: its values are text, the first
+    (in the first data row) shown as the file spells it."""
     found = {kind: 0 for kind, _, _ in _NOT_COUNTS}
     first: Dict[str, Tuple[int, int, str]] = {}
+    booleans = set()
     for j, column in enumerate(df.columns):
-        if pd.api.types.is_numeric_dtype(df[column]):
+        if pd.api.types.is_bool_dtype(df[column]):
+            booleans.add(j)
+            text = df[column].astype(str)
+        elif pd.api.types.is_numeric_dtype(df[column]):
             continue
-        text = df[column]
+        else:
+            text = df[column]
         missing = text.isin(_NA_STRINGS).to_numpy()
         numbers = pd.to_numeric(text.where(~missing), errors="coerce")
         for kind, where in (("text", numbers.isna().to_numpy() & ~missing),
@@ -436,6 +467,8 @@ def _to_numbers(p: Path, df: pd.DataFrame, columns: List[str],
     for kind, verbs, what in _NOT_COUNTS:
         if kind in first:
             row, j, value = first[kind]
+            if j in booleans:  # in the first row: as the file spells it
+                value = _first_row(p, sep)[1 + j]
             raise ACTINNInputError(
                 "%s: %s%s, e.g. %r in %s; every value must be a number (a "
                 "count)" % (p, counted(found[kind], "value", verbs), what,
@@ -488,9 +521,9 @@ def read_text(
     ------
     ACTINNInputError
         If the file is not a readable text matrix, holds a value that is
-        not a number (text, a missing value such as ``NA``, an empty field;
-        the message names the first, its gene and its cell), or hints are
-        given and neither axis matches them.
+        not a number (text, ``TRUE`` too, a missing value such as ``NA``,
+        an empty field; the message names the first, its gene and its
+        cell), or hints are given and neither axis matches them.
 
     Examples
     --------
@@ -515,9 +548,10 @@ def read_text(
     p = existing(path)
     sep = _text_separator(p, sep)
     check_orientation(orientation, p)
-    if orientation is None or not _SHARED:
+    shared = _SHARED.get()
+    if orientation is None or shared is None:
         return _parse(p, sep, orientation, expected_genes, expected_cells)
-    return _SHARED[-1].parsed(
+    return shared.parsed(
         p, (sep, orientation),
         lambda: _parse(p, sep, orientation, expected_genes, expected_cells))
 
@@ -555,7 +589,7 @@ def _parse(p: Path, sep: str, orientation: Optional[str],
     chosen = choose_orientation(p, rows, columns, orientation, expected_genes,
                                 expected_cells)
     _refuse_missing_fields(p, df, columns, chosen != CELLS_BY_GENES)
-    _to_numbers(p, df, columns, chosen != CELLS_BY_GENES)
+    _to_numbers(p, sep, df, columns, chosen != CELLS_BY_GENES)
     values = df.to_numpy()
     if chosen == CELLS_BY_GENES:
         return make_anndata(sp.csr_matrix(values), rows,
