@@ -2,7 +2,7 @@
 predict`` and ``actinn run`` parse it once, and read its row names (the
 genes of ACTINN's layout, which tell the layout and are matched to the
 model's) in one more pass, whatever asks for them
-(:func:`~deepchem_actinn.io.text.shared_text_reads`); and what they keep of
+(:func:`~deepchem_actinn.io.shared_reads.shared_text_reads`); and what they keep of
 a file is never served once it has changed."""
 import gzip
 import os
@@ -15,9 +15,10 @@ import pytest
 from deepchem_actinn.cli import main
 from deepchem_actinn.datasets import (load_tabula_muris_sample,
                                       tabula_muris_sample_paths)
-from deepchem_actinn.io import text
+from deepchem_actinn.io import shared_reads, text
 from deepchem_actinn.io.prefetch import prefetch
-from deepchem_actinn.io.text import read_text, shared_text_reads
+from deepchem_actinn.io.shared_reads import shared_text_reads
+from deepchem_actinn.io.text import read_text
 
 PATHS = tabula_muris_sample_paths()
 TRAIN = ["-trs", str(PATHS["train"]), "-trl", str(PATHS["train_labels"])]
@@ -211,7 +212,7 @@ def test_the_names_of_a_few_files_are_kept(tmp_path, passes, monkeypatch):
     paths = [tmp_path / ("counts%d.csv" % i) for i in range(3)]
     for i, path in enumerate(paths):
         path.write_text("gene,c1\nG%d,3\nActb,1\n" % i)
-    monkeypatch.setattr(text._SharedReads, "MAX_NAMES", 2)
+    monkeypatch.setattr(shared_reads._SharedReads, "MAX_NAMES", 2)
     with shared_text_reads():
         for path in paths + paths[::-1]:
             names = text.text_row_names(path, "csv")

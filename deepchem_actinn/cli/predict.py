@@ -357,9 +357,9 @@ def predict_and_write(args,
 def cmd_predict(args) -> None:
     """``actinn predict``: load an annotator, annotate the query (a CSV/TSV
     query's names read once, for its layout, cells and genes alike:
-    :func:`~deepchem_actinn.io.text.shared_text_reads`)."""
+    :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`)."""
     from deepchem_actinn.annotator import ACTINNAnnotator
-    from deepchem_actinn.io.text import shared_text_reads
+    from deepchem_actinn.io.shared_reads import shared_text_reads
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotator = ACTINNAnnotator.load(args.model, device=device(args.device))
@@ -418,9 +418,9 @@ def cmd_run(args) -> None:
     torchrun). A CSV/TSV file's names are read once, and the query's parse
     that is checked before training is the one annotated after it (by the
     process that annotates it here: a cluster reads its own):
-    :func:`~deepchem_actinn.io.text.shared_text_reads`."""
+    :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`."""
     from deepchem_actinn.cli.progress import process_tag
-    from deepchem_actinn.io.text import shared_text_reads
+    from deepchem_actinn.io.shared_reads import shared_text_reads
     out_dir = Path(args.output)
     check_outputs(args, out_dir)
     annotated_here = not (args.scheduler or process_tag())

@@ -17,7 +17,7 @@ def prefetch(items: Iterable[T], depth: int = 1) -> Iterator[T]:
     early stops the reader. The thread reads in a copy of the context the
     iteration starts in (:mod:`contextvars`), so it reads as the caller
     would, e.g. within the caller's
-    :func:`~deepchem_actinn.io.text.shared_text_reads`.
+    :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`.
 
     Examples
     --------
