@@ -620,3 +620,27 @@ def test_without_x_a_counts_layer_of_logs_is_refused_saying_x_is_absent(
         annotate(in_memory, annotator).cell_types,
         annotate(plain, annotator).cell_types)
     assert in_memory.uns["actinn"]["counts"] == "layers['counts']"
+
+
+def test_x_named_in_an_h5ad_without_x_is_refused_saying_so(
+        model, files, tmp_path, capsys, caplog):
+    """``--test-layer X`` (``use_raw=False``) on a file without X: refused
+    at once saying X is absent and naming its layers, with no word of
+    reading the file whole (its X is not stored by rows: there is none)."""
+    from deepchem_actinn.io import iter_cell_chunks
+    path = _without_x(files["test"], tmp_path / "no_x.h5ad")
+    said = ("%s: X is absent (an AnnData of X=None); its layers: log, "
+            "spliced: name the one that holds the counts with %%s" % path)
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(path), "-o",
+        str(tmp_path / "out"), "--device", "cpu", "--test-layer", "X"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "actinn predict: error: %s\n" % (said % "--test-layer NAME") in err
+    assert "whole file" not in err and "stored by rows" not in err, err
+    with caplog.at_level(logging.INFO), pytest.raises(ACTINNInputError) as e:
+        list(iter_cell_chunks(path, 100, use_raw=False))
+    assert str(e.value) == said % "layer=NAME"
+    assert "whole file" not in caplog.text, caplog.text
