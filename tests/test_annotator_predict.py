@@ -257,22 +257,37 @@ def test_cells_without_model_gene_counts_are_refused(quick, tm_test, sparse):
     assert len(quick.predict(X[keep], genes, [ids[i] for i in keep])) == 3
 
 
-@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("sparse,spelled", [(True, "as model"),
+                                            (False, "as model"),
+                                            (True, "upper"),
+                                            (False, "symbol column")])
 def test_advice_for_cells_without_model_gene_counts_leaves_them_out(
-        quick, tm_test, sparse):
+        quick, tm_test, sparse, spelled):
     """The cell has counts (filter_cells(min_counts=1) would keep it): the
     advice says to keep the cells with counts in the model's genes, and the
-    scanpy line it gives, run as written, leaves out just that cell."""
+    scanpy line it gives, run as written, leaves out just that cell, with
+    the genes matched as the annotator matches them: ignoring case (a query
+    upper-casing the model's ``Cts7``), or through the ``var`` column that
+    holds the model's genes: c4, whose counts are all in ``Cts7``, is kept.
+    """
     genes = list(tm_test["genes"]) + ["NotAModelGene"]
+    cts7 = genes.index("Cts7")
+    assert "Cts7" in quick.genes_
+    if spelled == "upper":
+        genes = [g.upper() for g in genes]
     X = sp.hstack([sp.csr_matrix(tm_test["X"][:6]),
                    sp.csr_matrix((6, 1))]).tolil()
     X[2, :] = 0
     X[2, len(genes) - 1] = 5
+    X[4, :] = 0
+    X[4, cts7] = 3
     X = sp.csr_matrix(X) if sparse else X.toarray()
+    var = pd.DataFrame(index=genes)
+    if spelled == "symbol column":
+        var = pd.DataFrame({"symbol": genes},
+                           index=["ID%d" % i for i in range(len(genes))])
     adata = anndata.AnnData(
-        X,
-        obs=pd.DataFrame(index=["c%d" % i for i in range(6)]),
-        var=pd.DataFrame(index=genes))
+        X, obs=pd.DataFrame(index=["c%d" % i for i in range(6)]), var=var)
     with pytest.raises(ACTINNCellError) as err:
         annotate(adata.copy(), quick)
     message = str(err.value)
@@ -280,8 +295,9 @@ def test_advice_for_cells_without_model_gene_counts_leaves_them_out(
         "1 cell has no counts in the model's %d genes (all their counts are "
         "in genes the model does not use), so nothing can tell their type: "
         "c2; leave them out first, keeping the cells with counts in the "
-        "model's genes (the \"genes\" of annotator.json, annotator.genes_; "
-        "scanpy: adata = adata[" % len(quick.genes_)), message
+        "model's genes (the \"genes\" of annotator.json, annotator.genes_, "
+        "matched ignoring case and Ensembl versions; scanpy: adata = adata[" %
+        len(quick.genes_)), message
     assert "filter_cells" not in message
     line = message[message.index("adata = "):-1]
     namespace = {"adata": adata, "annotator": quick, "np": np}

@@ -271,7 +271,10 @@ def test_a_cell_with_counts_only_outside_the_models_genes(
         proc, "%s: 1 cell has no counts in the model's " % query,
         "so nothing can tell their type: %s; leave them out first, keeping "
         "the cells with counts in the model's genes (the \"genes\" of "
-        "annotator.json, annotator.genes_; scanpy: " % ref.obs_names[2])
+        "annotator.json, annotator.genes_, matched ignoring case and Ensembl "
+        "versions; scanpy: adata = adata[np.ravel(adata[:, "
+        "annotator.gene_mask(adata.var)].X.sum(axis=1)) > 0].copy())" %
+        ref.obs_names[2])
     assert "filter_cells" not in proc.stderr
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.preprocessing.genes import (choose_gene_column, columns_of,
-                                                 gene_candidates,
+                                                 gene_candidates, gene_mask,
                                                  gene_positions, measured_genes,
                                                  refuse_repeated_genes,
                                                  repeated_genes)
@@ -218,6 +218,27 @@ def test_the_version_written_wins_and_repeats_are_named_as_written(caplog):
                               columns=["c1", "c2"],
                               expected_genes=["ENSG00000000001.4"
                                              ]) == "genes_by_cells"
+
+
+def test_gene_mask_marks_the_columns_prediction_reads(caplog):
+    """The query's genes the model uses, as gene_positions matches them
+    (the version written first, the first of a repeat), through the var
+    column that holds the model's genes; nothing logged."""
+    reference = ["ENSG00000000001.2", "Cd3e", "Cd19"]
+    query = ["ENSG00000000001.1", "ENSG00000000001.2", "CD3E", "cd3e", "X"]
+    caplog.set_level("INFO")
+    mask = gene_mask(reference, query)
+    assert mask.dtype == bool
+    assert mask.tolist() == [False, True, True, False, False]
+    positions = gene_positions(reference, query)
+    assert np.flatnonzero(mask).tolist() == sorted(
+        p for p in positions if p >= 0)
+    caplog.clear()
+    var = pd.DataFrame({"symbol": ["cd19", "Actb", "CD3E"]},
+                       index=["ENSG9", "ENSG8", "ENSG7"])
+    assert gene_mask(reference, var).tolist() == [True, False, True]
+    assert gene_mask(reference, var.index).tolist() == [False, False, False]
+    assert caplog.text == ""
 
 
 #: Two versions of one Ensembl id: one gene by the matching rule.

@@ -573,3 +573,74 @@ def test_the_layer_of_an_h5ad_without_x_is_read(model, files, tmp_path,
     assert predict(tmp_path / "model", files["test"], tmp_path / "again") == 0
     pd.testing.assert_frame_equal(labels_of(tmp_path / "again"),
                                   labels_of(tmp_path / "plain"))
+
+
+@pytest.mark.parametrize("reading", [[], ["--remove-ambient"]],
+                         ids=["streamed", "whole"])
+def test_without_x_a_counts_layer_of_logs_is_refused_saying_x_is_absent(
+        model, files, tmp_path, capsys, reading):
+    """Without X, and log1p values where counts conventionally live
+    (layers['counts']): the refusal says X is absent, and the expm1 way
+    out is worded for the layer read, never for the X there is not (read,
+    annotate, actinn predict). An AnnData without X whose counts layer
+    holds counts is annotated as the file is read: from that layer."""
+    import anndata
+    from deepchem_actinn import annotate
+    from deepchem_actinn.io import read
+    adata = anndata.read_h5ad(_without_x(files["test"], tmp_path / "x.h5ad"))
+    counts = adata.layers.pop("spliced")
+    adata.layers["counts"] = adata.layers.pop("log")
+    path = tmp_path / "logs.h5ad"
+    adata.write_h5ad(path)
+    messages = []
+    for refuse in (lambda: read(path),
+                   lambda: annotate(adata, ACTINNAnnotator.load(model))):
+        with pytest.raises(ACTINNInputError) as err:
+            refuse()
+        messages.append(str(err.value))
+    assert predict(model, path, tmp_path / "out", *reading) == 2
+    messages.append(capsys.readouterr().err)
+    for message, then in zip(messages, [
+            "then pass layer='counts', allow_non_integer=True",
+            "then layer='counts', allow_non_integer=True",
+            "then pass --test-layer counts --allow-non-integer"
+    ]):
+        assert "layers['counts'] holds non-integer values" in message
+        assert "X is absent" in message, message
+        assert "adata.X" not in message and "if X is" not in message, message
+        assert "np.expm1(adata.layers['counts'])" in message, message
+        assert then in message, message
+    in_memory = anndata.AnnData(X=None,
+                                obs=adata.obs,
+                                var=adata.var,
+                                layers={"counts": counts})
+    plain = anndata.AnnData(counts, obs=adata.obs, var=adata.var)
+    annotator = ACTINNAnnotator.load(model)
+    np.testing.assert_array_equal(
+        annotate(in_memory, annotator).cell_types,
+        annotate(plain, annotator).cell_types)
+    assert in_memory.uns["actinn"]["counts"] == "layers['counts']"
+
+
+def test_x_named_in_an_h5ad_without_x_is_refused_saying_so(
+        model, files, tmp_path, capsys, caplog):
+    """``--test-layer X`` (``use_raw=False``) on a file without X: refused
+    at once saying X is absent and naming its layers, with no word of
+    reading the file whole (its X is not stored by rows: there is none)."""
+    from deepchem_actinn.io import iter_cell_chunks
+    path = _without_x(files["test"], tmp_path / "no_x.h5ad")
+    said = ("%s: X is absent (an AnnData of X=None); its layers: log, "
+            "spliced: name the one that holds the counts with %%s" % path)
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(path), "-o",
+        str(tmp_path / "out"), "--device", "cpu", "--test-layer", "X"
+    ]) == 2
+    err = capsys.readouterr().err
+    assert "actinn predict: error: %s\n" % (said % "--test-layer NAME") in err
+    assert "whole file" not in err and "stored by rows" not in err, err
+    with caplog.at_level(logging.INFO), pytest.raises(ACTINNInputError) as e:
+        list(iter_cell_chunks(path, 100, use_raw=False))
+    assert str(e.value) == said % "layer=NAME"
+    assert "whole file" not in caplog.text, caplog.text

@@ -385,8 +385,11 @@ def _write(adata,
 def _lazy_counts(adata, layer: Optional[str],
                  use_raw: Optional[bool]) -> Optional[CountsSource]:
     """The matrix ``layer``/``use_raw`` name (X by default) when it is a
-    Dask array, as anndata's lazy reading gives; None otherwise."""
+    Dask array, as anndata's lazy reading gives; None otherwise (an X
+    absent with nothing named too: the counts rule looks in its stead)."""
     from deepchem_actinn.distributed.dask_predict import is_dask_array
+    if adata.X is None and layer is None and use_raw is None:
+        return None
     chosen = select_matrix(adata, layer, use_raw, "AnnData")
     return chosen if is_dask_array(chosen.matrix) else None
 

@@ -32,7 +32,7 @@ from deepchem_actinn.models.inference import EnsembleScorer, model_gene_log
 from deepchem_actinn.models.linear import LinearMember, averaged_probabilities
 from deepchem_actinn.models.network import ACTINNEnsemble
 from deepchem_actinn.preprocessing import ambient
-from deepchem_actinn.preprocessing.genes import gene_positions
+from deepchem_actinn.preprocessing.genes import gene_mask, gene_positions
 from deepchem_actinn.types import Matrix
 from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
 
@@ -198,6 +198,17 @@ class AnnotatorPrediction(AnnotatorInspection):
         """
         self._check_fitted()
         return gene_positions(self.genes_, genes, self.min_overlap)
+
+    def gene_mask(self, genes: Any) -> np.ndarray:
+        """Which of the query's genes the model uses (True for each), its
+        genes matched as prediction matches them: see
+        :func:`deepchem_actinn.preprocessing.gene_mask`. ``genes``: the
+        query's gene names, or an AnnData's ``var`` (its identifier columns
+        too). The cells with counts in them:
+        ``adata[np.ravel(adata[:, annotator.gene_mask(adata.var)].X.sum(axis=1)) > 0]``.
+        """
+        self._check_fitted()
+        return gene_mask(self.genes_, genes)
 
     def predict(self,
                 X: Matrix,

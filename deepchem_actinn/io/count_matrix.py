@@ -29,7 +29,7 @@ import pandas as pd
 from deepchem_actinn.errors import (ANY, ACTINNCellError, ACTINNInputError,
                                     Advice, Message, Placeholder, examples)
 from deepchem_actinn.io._common import NoDirectAccess
-from deepchem_actinn.io.counts import (COUNT_LAYERS, RAW_NOT_COUNTS,
+from deepchem_actinn.io.counts import (ABSENT_X, COUNT_LAYERS, RAW_NOT_COUNTS,
                                        ValueReport, counts_error,
                                        looks_log_normalised, scan_values)
 
@@ -138,7 +138,7 @@ def absent_x(layers: Sequence[Optional[str]], has_raw: bool) -> Message:
     >>> print(absent_x([], has_raw=True))
     X is absent (an AnnData of X=None): pass use_raw=True for .raw.X
     """
-    absent = "X is absent (an AnnData of X=None)"
+    absent = ABSENT_X
     listed = named(layers)
     if not listed:
         if has_raw:

@@ -54,20 +54,48 @@ RAW_NOT_COUNTS = (
     "adata.copy() or adata.layers['counts'] = adata.X.copy() before "
     "normalising")
 
+#: Said of an AnnData without ``X`` (anndata writes one of ``X=None``
+#: without it).
+ABSENT_X = "X is absent (an AnnData of X=None)"
 #: How to read the expm1 of log1p values as counts on another scale.
 _EXPM1_COUNTS = Advice(dict(layer="counts", allow_non_integer=True))
+
+
+def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
+    """How to annotate log1p values anyway: the expm1 of the matrix
+    ``what`` (``"X"`` or a layer, ``"layers['counts']"``) as a counts
+    layer, named with non-integer values allowed; for an AnnData the
+    caller holds (``in_memory``), or for a file, which the layer is
+    written into.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.counts import expm1_advice
+    >>> hint = str(expm1_advice("layers['counts']", in_memory=False))
+    >>> print(hint[hint.index("adata.layers"):hint.index(", adata.write")])
+    adata.layers['counts'] = np.expm1(adata.layers['counts'])
+    >>> print(hint[hint.index("then"):])
+    then pass layer='counts', allow_non_integer=True
+    """
+    values = "adata.%s" % what
+    if not in_memory:
+        return Message(
+            "; if %s is the natural log1p of normalised counts, its expm1 "
+            "can stand for them: adata.layers['counts'] = np.expm1(%s), "
+            "adata.write_h5ad(...), then %s", what, values, _EXPM1_COUNTS)
+    return Message(
+        "; if %s is the natural log1p of normalised counts (scanpy's "
+        "normalize_total then log1p), its expm1 is each cell's counts up to "
+        "a factor, which the annotator's own per-cell normalisation "
+        "removes: adata.layers['counts'] = np.expm1(%s) (%s.expm1() if "
+        "sparse), then %s", what, values, values,
+        Advice(*_EXPM1_COUNTS.choices, verb=""))
+
+
 #: What to do with an AnnData that keeps only log-normalised values.
-EXPM1_HINT = Message(
-    "; if X is the natural log1p of normalised counts (scanpy's "
-    "normalize_total then log1p), its expm1 is each cell's counts up to a "
-    "factor, which the annotator's own per-cell normalisation removes: "
-    "adata.layers['counts'] = np.expm1(adata.X) (adata.X.expm1() if "
-    "sparse), then %s", Advice(*_EXPM1_COUNTS.choices, verb=""))
+EXPM1_HINT = expm1_advice()
 #: The same for a file: the layer is written into it, then named.
-EXPM1_FILE_HINT = Message(
-    "; if X is the natural log1p of normalised counts, its expm1 can stand "
-    "for them: adata.layers['counts'] = np.expm1(adata.X), adata.write_h5ad"
-    "(...), then %s", _EXPM1_COUNTS)
+EXPM1_FILE_HINT = expm1_advice(in_memory=False)
 #: Why negative values are refused, whatever else is allowed.
 NEGATIVE = ("no count is negative, and values scaled or centred (as by "
             "scanpy's pp.scale) cannot be turned back into counts")
@@ -129,7 +157,10 @@ def counts_error(
     ``searched``: the usual places of raw counts held none either (with
     ``rejected``, why, from :func:`~.count_matrix.choose_counts`), and
     log1p values get how to annotate them anyway, in an AnnData in memory
-    (``expm1_hint``) or a file. ``escape`` offers ``allow_non_integer=True``
+    (``expm1_hint``) or a file (:func:`expm1_advice`); a ``what`` other
+    than ``X`` is then the matrix read in its stead as ``X`` is absent,
+    which the message says (with no expm1 advice for ``.raw.X``, whose
+    genes may not be ``X``'s). ``escape`` offers ``allow_non_integer=True``
     for values not on a log scale (never counts). ``hint`` replaces the
     advice on where raw counts live. ``part``: the matrix is these cells of
     a larger one (first, past-the-last, how many), so that the counts of
@@ -150,13 +181,13 @@ def counts_error(
              report.max_value, within, _cells(cell_ids, report.huge_rows)))
     if searched:
         hint = Message(
-            "%s is not raw counts and no raw counts were found in %s%s", what,
-            _LOOKED,
+            "%s and no raw counts were found in %s%s",
+            "%s is not raw counts" % what if what == "X" else ABSENT_X, _LOOKED,
             Message(" (%s)", joined("; ", list(rejected))) if rejected else "")
         if report.n_negative:
             hint += SCALED_HINT
-        elif looks_log_normalised(report):
-            hint += EXPM1_HINT if expm1_hint else EXPM1_FILE_HINT
+        elif looks_log_normalised(report) and what != ".raw.X":
+            hint += expm1_advice(what, expm1_hint)
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS
     elif hint is None:

@@ -309,6 +309,12 @@ def h5ad_n_cells(path: Path) -> int:
         return int(_index_element(f.get("obs")).shape[0])
 
 
+def _absent_x(f: h5py.File) -> Any:
+    """:func:`~deepchem_actinn.io.count_matrix.absent_x` for an h5ad file
+    without X: its layers, and ``.raw`` where it has one."""
+    return absent_x(list(f["layers"]) if "layers" in f else [], "raw" in f)
+
+
 class H5adRows(HDF5Rows):
     """Row access to ``X``, a layer or ``raw/X`` of an h5ad file.
 
@@ -376,7 +382,9 @@ class H5adRows(HDF5Rows):
                 raise ACTINNInputError("%s: %s", self.path,
                                        no_layer(self.layer, layers))
             return self._candidate(f, "layers[%r]" % self.layer)
-        return self._candidate(f, "X")  # present: see _open
+        if "X" not in f:  # X named (use_raw=False): said as select_matrix
+            raise ACTINNInputError("%s: %s", self.path, _absent_x(f))
+        return self._candidate(f, "X")
 
     def _fallbacks(self, f: h5py.File) -> Iterator[CountsSource]:
         if "raw/X" in f:
@@ -412,11 +420,8 @@ class H5adRows(HDF5Rows):
         explicit = self.layer is not None or self.use_raw is not None
         fallbacks = () if explicit else self._fallbacks(f)
         if "X" not in f and not explicit:
-            first, fallbacks = in_place_of_x(
-                fallbacks,
-                absent_x(
-                    list(f["layers"]) if "layers" in f else [], "raw" in f),
-                str(self.path))
+            first, fallbacks = in_place_of_x(fallbacks, _absent_x(f),
+                                             str(self.path))
         else:
             first = self._first(f)
         chosen, report, self.rejected = choose_counts(first, fallbacks,

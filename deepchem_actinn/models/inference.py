@@ -61,9 +61,9 @@ PREDICT_BLOCK = 4096
 #: them): a line that keeps the cells with counts in the model's genes.
 BLIND_CELLS_HINT = (
     "leave them out first, keeping the cells with counts in the model's "
-    "genes (the \"genes\" of annotator.json, annotator.genes_; scanpy: "
-    "adata = adata[np.ravel(adata[:, adata.var_names.isin(annotator.genes_)]"
-    ".X.sum(axis=1)) > 0].copy())")
+    "genes (the \"genes\" of annotator.json, annotator.genes_, matched "
+    "ignoring case and Ensembl versions; scanpy: adata = adata[np.ravel("
+    "adata[:, annotator.gene_mask(adata.var)].X.sum(axis=1)) > 0].copy())")
 
 #: Cells whose linear-member logits are computed at a time on the CPU
 #: (:meth:`EnsembleScorer._linear_logits`): their scaled values, about 5 MB

@@ -2,7 +2,9 @@
 species of gene symbols shows (:func:`species_warning`); R's
 ``make.names``, which renames genes that pass through an R data frame
 (:func:`renamed_by_r`); and names that spell one gene twice
-(:func:`repeated_genes`), which no model can tell apart.
+(:func:`repeated_genes`), which no model can tell apart; and, for a query
+refused, how its unmatched names and the model's look
+(:func:`names_unmatched`).
 
 Matching ignores case and Ensembl versions
 (:mod:`~deepchem_actinn.preprocessing.genes`, by
@@ -209,3 +211,42 @@ def species_warning(model_genes: Sequence[str],
     return ("the model's genes are written %s, the query's %s: is the query "
             "from another species? Genes were matched by ignoring case" %
             (_STYLE_NAMES[model], _STYLE_NAMES[query]))
+
+
+#: What the query's genes outside a selection of genes may be, besides
+#: names of another species or kind: genes that the selection's reference
+#: measured but that were not selected (no saved annotator or gene filter
+#: keeps its reference's whole gene list, so they cannot be told apart).
+_NOT_SELECTED = {
+    "the model's": "genes the model's reference measured but its gene "
+                   "filter left out",
+    "the gene filter's": "genes the filter's reference measured but it did "
+                         "not select",
+}
+
+
+def names_unmatched(query: Sequence[str], wanted: set, lacking: Sequence[str],
+                    what: str) -> str:
+    """The end of the refusal of a query that shares almost no genes:
+    examples of the unmatched names on both sides, as they are spelled,
+    and that they are compared ignoring case. The query's genes outside a
+    selection are not all foreign: some may be genes the selection left
+    out (:data:`_NOT_SELECTED`).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.preprocessing.gene_names import names_unmatched
+    >>> text = names_unmatched(["ENSG1"], {"CD3E"}, ["Cd3e"], "the model's")
+    >>> text.split("; ")[0]
+    ". The model's genes the query lacks look like Cd3e"
+    """
+    unknown = examples([g for g in query if gene_key(g) not in wanted], 3)
+    text = (". %s%s genes the query lacks look like %s; the query's genes "
+            "not among %s" %
+            (what[:1].upper(), what[1:], examples(lacking, 3), what))
+    if what in _NOT_SELECTED:
+        text += ", like %s, may include %s" % (unknown, _NOT_SELECTED[what])
+    else:
+        text += " look like %s" % unknown
+    return text + (". Names are compared ignoring case: check the species "
+                   "and the kind of gene identifier")

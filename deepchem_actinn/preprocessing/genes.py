@@ -37,8 +37,8 @@ import pandas as pd
 from deepchem_actinn.errors import ACTINNInputError, Advice, Message, examples
 from deepchem_actinn.io.genes import gene_key
 from deepchem_actinn.preprocessing.gene_names import (  # noqa: F401
-    gene_case_style, r_name, refuse_repeated_genes, renamed_by_r,
-    repeated_genes, species_warning)
+    gene_case_style, names_unmatched, r_name, refuse_repeated_genes,
+    renamed_by_r, repeated_genes, species_warning)
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _overlap_message(model_genes: Sequence[str],
     have = set(_keys(query))
     lacking = [g for g in model_genes if gene_key(g) not in have]
     if found < FEW_FOUND * min(len(query), n_wanted):
-        return message + _names_unmatched(query, wanted, lacking, what)
+        return message + names_unmatched(query, wanted, lacking, what)
     if len(query) < min_overlap * n_wanted:
         message += (". The query holds only %d genes: give the counts of "
                     "every gene the experiment measured, not a selection "
@@ -186,37 +186,6 @@ def _overlap_message(model_genes: Sequence[str],
                           "min_overlap (%g) to %g" % (min_overlap, value))
     return Message("%s. To annotate it anyway, %s", message,
                    lower_min_overlap(value, what))
-
-
-#: What the query's genes outside a selection of genes may be, besides
-#: names of another species or kind: genes that the selection's reference
-#: measured but that were not selected (no saved annotator or gene filter
-#: keeps its reference's whole gene list, so they cannot be told apart).
-_NOT_SELECTED = {
-    "the model's": "genes the model's reference measured but its gene "
-                   "filter left out",
-    "the gene filter's": "genes the filter's reference measured but it did "
-                         "not select",
-}
-
-
-def _names_unmatched(query: Sequence[str], wanted: set, lacking: Sequence[str],
-                     what: str) -> str:
-    """The end of the refusal of a query that shares almost no genes:
-    examples of the unmatched names on both sides, as they are spelled,
-    and that they are compared ignoring case. The query's genes outside a
-    selection are not all foreign: some may be genes the selection left
-    out (:data:`_NOT_SELECTED`)."""
-    unknown = examples([g for g in query if gene_key(g) not in wanted], 3)
-    text = (". %s%s genes the query lacks look like %s; the query's genes "
-            "not among %s" %
-            (what[:1].upper(), what[1:], examples(lacking, 3), what))
-    if what in _NOT_SELECTED:
-        text += ", like %s, may include %s" % (unknown, _NOT_SELECTED[what])
-    else:
-        text += " look like %s" % unknown
-    return text + (". Names are compared ignoring case: check the species "
-                   "and the kind of gene identifier")
 
 
 def gene_candidates(var_names: Sequence[str],
@@ -469,15 +438,7 @@ def gene_positions(reference: Sequence[str],
     """
     if min_overlap > 0:
         choose_gene_column(reference, {"query genes": query}, min_overlap, what)
-    exact: Dict[str, int] = {}  # the name as written (ignoring case) first
-    by_key: Dict[str, int] = {}  # then another Ensembl version of it
-    spellings: Dict[str, List[str]] = {}
-    for i, name in enumerate(query):
-        text = str(name)
-        key = gene_key(text)
-        exact.setdefault(text.upper(), i)
-        by_key.setdefault(key, i)
-        spellings.setdefault(key, []).append(text)
+    positions, spellings = _matched(reference, query)
     twice = []
     for gene in reference:
         names = spellings.get(gene_key(gene), [])
@@ -489,11 +450,6 @@ def gene_positions(reference: Sequence[str],
             "%d of %s genes are named more than once in the query, e.g. %s; "
             "the first column of each is used", len(twice), what,
             examples(twice))
-    positions = np.array([
-        exact.get(str(g).upper(), by_key.get(gene_key(g), -1))
-        for g in reference
-    ],
-                         dtype=np.int64)
     missing = [g for g, p in zip(reference, positions) if p < 0]
     if missing:
         shared = len(positions) - len(missing)
@@ -506,6 +462,65 @@ def gene_positions(reference: Sequence[str],
             examples(missing, 3), renamed_by_r(missing, query))
     _note_versions(reference, query, positions, what)
     return positions
+
+
+def _matched(reference: Sequence[str],
+             query: Sequence[str]) -> Tuple[np.ndarray, Dict[str, List[str]]]:
+    """:func:`gene_positions`' positions, said nothing of, and the query's
+    spellings of each gene (by :func:`~deepchem_actinn.io.genes.gene_key`)."""
+    exact: Dict[str, int] = {}  # the name as written (ignoring case) first
+    by_key: Dict[str, int] = {}  # then another Ensembl version of it
+    spellings: Dict[str, List[str]] = {}
+    for i, name in enumerate(query):
+        text = str(name)
+        key = gene_key(text)
+        exact.setdefault(text.upper(), i)
+        by_key.setdefault(key, i)
+        spellings.setdefault(key, []).append(text)
+    positions = [
+        exact.get(str(g).upper(), by_key.get(gene_key(g), -1))
+        for g in reference
+    ]
+    return np.array(positions, dtype=np.int64), spellings
+
+
+def gene_mask(reference: Sequence[str],
+              query: Union[Sequence[str], pd.DataFrame]) -> np.ndarray:
+    """Which of the query's genes a model uses: its genes matched as
+    prediction matches them (ignoring case, an Ensembl id under another
+    version, the first of a name repeated, through the identifier column
+    of ``var`` that holds most of them), said nothing of. To keep the cells
+    with counts in them: ``adata[np.ravel(adata[:, mask].X.sum(axis=1)) >
+    0]``.
+
+    Parameters
+    ----------
+    reference: sequence of str
+        The model's genes (``annotator.genes_``) or a gene filter's.
+    query: sequence of str or pandas.DataFrame
+        The query's genes, one per column: their names, or an AnnData's
+        ``var`` (its index and text columns, as :func:`gene_candidates`).
+
+    Returns
+    -------
+    np.ndarray of bool
+        One entry per query gene: True where a reference gene is matched
+        to it.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.preprocessing import gene_mask
+    >>> gene_mask(["Cts7", "ENSMUSG00000000001"],
+    ...           ["CTS7", "X", "ENSMUSG00000000001.4", "cts7"])
+    array([ True, False,  True, False])
+    """
+    if isinstance(query, pd.DataFrame):
+        candidates = gene_candidates(query.index, query)
+        query = candidates[choose_gene_column(reference, candidates, 0.0)[0]]
+    positions = _matched(reference, query)[0]
+    mask = np.zeros(len(query), dtype=bool)
+    mask[positions[positions >= 0]] = True
+    return mask
 
 
 def _note_versions(reference: Sequence[str], query: Sequence[str],
