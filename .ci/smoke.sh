@@ -73,7 +73,8 @@ mark "I/O tests on pandas $(python -c 'import pandas; print(pandas.__version__)'
 pip install -q pytest pytest-xdist
 python -m pytest -q -p no:cacheprovider --import-mode=importlib -n 0 \
     "$repo"/tests/test_readers.py \
-    "$repo"/tests/test_io_*.py "$repo"/tests/test_writers.py \
+    "$repo"/tests/test_io_*.py "$repo"/tests/test_text_*.py \
+    "$repo"/tests/test_writers.py \
     "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py
 
 mark "actinn demo"

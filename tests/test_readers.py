@@ -269,7 +269,11 @@ def test_repeated_cell_ids_of_an_h5ad_are_said_in_our_words(tmp_path, caplog):
                 caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
             warnings.simplefilter("always")
             got = read(tmp_path / "twice.h5ad", **options)
-        assert [str(w.message) for w in warned] == [], (read, options)
+        # none of anndata's of names not unique (with pandas 3.1 it also
+        # warns of a pandas option of its own: not ours to say)
+        assert [
+            str(w.message) for w in warned if "not unique" in str(w.message)
+        ] == [], (read, options)
         assert [r.getMessage() for r in caplog.records] == [said]
         assert list(got.obs_names) == ["c1", "c2", "c1"]
 
