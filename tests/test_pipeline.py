@@ -20,7 +20,8 @@ from deepchem_actinn.cli.misc import format_outputs
 from deepchem_actinn.datasets import tabula_muris_sample_paths
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io import output
-from deepchem_actinn.io.output import atomic_output, atomic_output_dir
+from deepchem_actinn.io.output import (atomic_files, atomic_output,
+                                       atomic_output_dir)
 from deepchem_actinn.report import per_type_metrics, summary_metrics
 from deepchem_actinn.simulate import simulate_counts
 
@@ -55,6 +56,14 @@ def test_a_full_disk_is_one_error_naming_the_output(tmp_path, error):
         with atomic_output_dir(tmp_path / "model") as tmp:
             (tmp / "weights.pt").write_bytes(b"partial")
             raise error
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(OSError) as err:
+        with atomic_files(tmp_path, ["a.png", "index.html"]) as tmp:
+            (tmp / "a.png").write_bytes(b"partial")
+            raise error
+    assert (err.value.errno, err.value.filename) == (errno.ENOSPC,
+                                                     str(tmp_path))
+    assert err.value.__cause__ is error
     assert os.listdir(tmp_path) == []
 
 

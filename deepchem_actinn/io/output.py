@@ -215,6 +215,19 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def _removed_on_failure(tmp: Path, target: Path) -> Iterator[None]:
+    """Remove ``tmp`` when the block fails; a full disk says ``target``."""
+    try:
+        yield
+    except BaseException as err:
+        full = full_disk(err, target, tmp.parent)  # before tmp frees space
+        _remove(tmp)
+        if full is not None:
+            raise full from err
+        raise
+
+
+@contextlib.contextmanager
 def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Write a file under a temporary name; move it into place on success.
 
@@ -256,7 +269,7 @@ def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
     """
     target = check_target(path, overwrite, directory=False)
     tmp = _sibling(target, "tmp")
-    try:
+    with _removed_on_failure(tmp, target):
         yield tmp
         if not os.path.lexists(tmp):
             raise FileNotFoundError("%s: nothing was written to %s" %
@@ -266,12 +279,6 @@ def atomic_output(path: PathLike, overwrite: bool = False) -> Iterator[Path]:
                                    OVERWRITE)
         raise_if_stopped()
         os.replace(tmp, target)
-    except BaseException as err:
-        full = full_disk(err, target, tmp.parent)  # before tmp frees space
-        _remove(tmp)
-        if full is not None:
-            raise full from err
-        raise
 
 
 @contextlib.contextmanager
@@ -311,16 +318,10 @@ def atomic_output_dir(path: PathLike,
     target = check_target(path, overwrite, directory=True)
     tmp = _sibling(target, "tmp")
     os.mkdir(tmp)
-    try:
+    with _removed_on_failure(tmp, target):
         yield tmp
         raise_if_stopped()
         _move_dir_into_place(tmp, target, overwrite)
-    except BaseException as err:
-        full = full_disk(err, target, tmp.parent)  # before tmp frees space
-        _remove(tmp)
-        if full is not None:
-            raise full from err
-        raise
 
 
 def _move_dir_into_place(tmp: Path, target: Path, overwrite: bool) -> None:
@@ -414,16 +415,12 @@ def atomic_files(directory: PathLike,
         _refuse_present(target, names, overwrite)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target))
         try:
-            yield tmp
-            _check_written(tmp, names)
-            _refuse_present(target, names, overwrite)
-            raise_if_stopped()
-            _swap_in(tmp, target, names)
-        except BaseException as err:
-            full = full_disk(err, target, target)
-            if full is not None:
-                raise full from err
-            raise
+            with _removed_on_failure(tmp, target):
+                yield tmp
+                _check_written(tmp, names)
+                _refuse_present(target, names, overwrite)
+                raise_if_stopped()
+                _swap_in(tmp, target, names)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:

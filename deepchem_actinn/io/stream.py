@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union, cast
 
 import anndata
 import numpy as np
@@ -326,19 +326,10 @@ def read_cell_ids(path: PathLike,
     >>> list(read_cell_ids(path))
     ['c1', 'c2', 'c3']
     """
-    p, fmt = path_and_format(path, format)
-    with reading(p, FORMAT_WORDS[fmt]):
-        check_text_only(p, fmt, orientation)
-        if fmt == "10x_mtx":
-            return tenx_mtx_cell_ids(p)
-        if fmt in SEPARATORS:
-            return text_names(p, fmt, "cells", orientation, expected_genes,
-                              expected_cells)
-        if fmt == "h5ad":
-            with contextlib.suppress(NoDirectAccess, KeyError, OSError):
-                return h5ad_cell_ids(p)
-        with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
-            return as_str_array(source.cell_ids)
+    return cast(
+        np.ndarray,
+        _cells(path, format, orientation, expected_genes, expected_cells,
+               False))
 
 
 def n_cells(path: PathLike,
@@ -372,20 +363,33 @@ def n_cells(path: PathLike,
     >>> n_cells(path)
     3
     """
+    return int(
+        _cells(path, format, orientation, expected_genes, expected_cells, True))
+
+
+def _cells(path: PathLike, format: Optional[str], orientation: Optional[str],
+           expected_genes: Optional[Sequence[str]],
+           expected_cells: Optional[Sequence[str]],
+           count: bool) -> Union[int, np.ndarray]:
+    """A file's cell ids in row order or, with ``count``, their number (of
+    an h5ad file from its shape alone)."""
     p, fmt = path_and_format(path, format)
     with reading(p, FORMAT_WORDS[fmt]):
         check_text_only(p, fmt, orientation)
         if fmt == "10x_mtx":
-            return len(tenx_mtx_cell_ids(p))
-        if fmt in SEPARATORS:
-            return len(
-                text_names(p, fmt, "cells", orientation, expected_genes,
-                           expected_cells))
-        if fmt == "h5ad":
-            with contextlib.suppress(NoDirectAccess, KeyError, OSError):
-                return h5ad_n_cells(p)
-        with _open_rows(p, fmt, None, None, allow_non_integer=True) as source:
-            return int(source.shape[0])
+            ids = tenx_mtx_cell_ids(p)
+        elif fmt in SEPARATORS:
+            ids = text_names(p, fmt, "cells", orientation, expected_genes,
+                             expected_cells)
+        else:
+            if fmt == "h5ad":
+                with contextlib.suppress(NoDirectAccess, KeyError, OSError):
+                    return h5ad_n_cells(p) if count else h5ad_cell_ids(p)
+            with _open_rows(p, fmt, None, None,
+                            allow_non_integer=True) as source:
+                return (int(source.shape[0])
+                        if count else as_str_array(source.cell_ids))
+        return len(ids) if count else ids
 
 
 def iter_cell_chunks(
