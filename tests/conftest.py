@@ -434,3 +434,35 @@ def actinn_process(tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+#: The loggers that say which matrix of an h5ad file holds the counts.
+MATRIX_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
+
+
+@pytest.fixture
+def matrix_looks(monkeypatch):
+    """What a test does to choose an h5ad file's counts matrix: how many
+    times the file is opened to choose it (``H5adRows`` opened with neither
+    ``layer`` nor ``use_raw``: ``"choices"``), and the levels set on the
+    loggers that say the choice (``"levels"``: process-wide state, which a
+    reader should leave alone)."""
+    import logging
+
+    from deepchem_actinn.io.h5ad import H5adRows
+    seen: Dict[str, Any] = {"choices": 0, "levels": []}
+    opened, set_level = H5adRows._open, logging.Logger.setLevel
+
+    def _open(self, f):
+        if self.layer is None and self.use_raw is None:
+            seen["choices"] += 1
+        return opened(self, f)
+
+    def setLevel(self, level):
+        if self.name in MATRIX_LOGGERS:
+            seen["levels"].append((self.name, level))
+        return set_level(self, level)
+
+    monkeypatch.setattr(H5adRows, "_open", _open)
+    monkeypatch.setattr(logging.Logger, "setLevel", setLevel)
+    return seen

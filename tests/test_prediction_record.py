@@ -495,10 +495,10 @@ def test_an_input_among_the_outputs_is_refused(model, tmp_path, capsys,
     assert sorted(p.name for p in out.iterdir()) == ["clusters.txt"]
 
 
-def test_an_h5ad_query_records_the_matrix_read(model, tmp_path):
-    """Left to choose, the reader takes an h5ad query's counts from
-    layers['counts'] where X holds log-normalised values: the record and
-    the report say which matrix was read."""
+@pytest.fixture(scope="module")
+def scanpy_query(tmp_path_factory):
+    """The bundled test set as scanpy leaves it: X log-normalised, the
+    counts in ``layers['counts']``."""
     import scipy.sparse as sp
 
     from deepchem_actinn.io import read
@@ -506,17 +506,56 @@ def test_an_h5ad_query_records_the_matrix_read(model, tmp_path):
     counts = sp.csr_matrix(query.X)
     query.X = counts.log1p()
     query.layers["counts"] = counts
-    query.write_h5ad(tmp_path / "q.h5ad")
+    path = tmp_path_factory.mktemp("scanpy_query") / "q.h5ad"
+    query.write_h5ad(path)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["chunks", "whole", "dask", "named"])
+def test_an_h5ad_query_records_the_matrix_read(model, tmp_path, scanpy_query,
+                                               clusters_and_hierarchy,
+                                               matrix_looks, capsys, mode):
+    """Left to choose, the reader takes an h5ad query's counts from
+    layers['counts'] where X holds log-normalised values: the record and
+    the report say which matrix was read, on every reading path, from the
+    read itself (the choice said once; no look at the file for the record,
+    no logger's level touched); ``--test-layer`` names it."""
+    flags = {
+        "chunks": [],
+        "named": ["--test-layer", "counts"],
+        "whole": [
+            "--majority-voting", "--over-clustering",
+            str(clusters_and_hierarchy(model)[0])
+        ],
+    }.get(mode, [])
     out = tmp_path / "out"
-    assert main([
+    argv = [
         "predict", "-m",
         str(model), "-ts",
-        str(tmp_path / "q.h5ad"), "-o",
-        str(out), "--device", "cpu", "-q"
-    ]) == 0
+        str(scanpy_query), "-o",
+        str(out), "--device", "cpu", *flags
+    ]
+    if mode == "dask":
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(n_workers=1,
+                                      processes=False,
+                                      threads_per_worker=1,
+                                      dashboard_address=None) as cluster:
+            assert main(argv + ["--scheduler", cluster.scheduler_address]) == 0
+    else:
+        assert main(argv) == 0
     record = record_of(out)
-    assert record["query"]["layer"] is None
+    assert record["query"]["layer"] == ("counts" if mode == "named" else None)
     assert record["query"]["matrix"] == "layers['counts']"
+    assert matrix_looks["levels"] == []
+    # the query's check before any work looks once (check_query_counts),
+    # the read once more (in chunks: to settle the matrix every chunk
+    # reads; whole: for the genes as the file spells them); the record
+    # itself takes no look (it once took one more)
+    looks = {"chunks": 2, "dask": 2, "whole": 2, "named": 0}
+    assert matrix_looks["choices"] == looks[mode]
+    said = "reading the raw counts from layers['counts'] instead"
+    assert capsys.readouterr().err.count(said) == (mode != "named")
     assert _report(out / "predicted_label.txt", tmp_path / "r") == 0
     assert ("1,000 cells (h5ad, layers['counts'])" in _page(tmp_path / "r"))
 

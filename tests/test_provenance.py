@@ -264,6 +264,25 @@ def test_python_training_records_the_matrix_it_read(scanpy_reference):
         assert (reference["format"], reference["matrix"]) == ("h5ad", matrix)
 
 
+@pytest.mark.parametrize("name,layer,matrix,choices",
+                         [("ref", None, "layers['counts']", 1),
+                          ("raw", None, ".raw.X", 1),
+                          ("ref", "counts", "layers['counts']", 0)])
+def test_a_reference_on_disk_records_the_matrix_it_chose_once(
+        scanpy_reference, matrix_looks, caplog, name, layer, matrix, choices):
+    """The matrix a reference read from disk records is the one its first
+    look chose (said once), the file opened once to choose it, no logger's
+    level touched; a layer named is recorded without a look."""
+    from deepchem_actinn.annotator.reference_file import ReferenceFile
+    root, labels = scanpy_reference
+    caplog.set_level("WARNING", "deepchem_actinn")
+    ref = ReferenceFile(root / (name + ".h5ad"), labels, layer=layer)
+    assert ref.matrix == matrix
+    assert matrix_looks == {"choices": choices, "levels": []}
+    said = "reading the raw counts from %s instead" % matrix
+    assert sum(said in r.getMessage() for r in caplog.records) == (choices == 1)
+
+
 def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     # actinn demo crashed once the record was kept: its arguments have no
     # labels file (the smoke run of a fresh install caught it)

@@ -26,8 +26,7 @@ from deepchem_actinn.io.prefetch import prefetch
 from deepchem_actinn.io import (iter_cell_chunks, labels_from, match_labels,
                                 read_cell_ids, read_gene_names)
 from deepchem_actinn.io.formats import path_and_format
-from deepchem_actinn.io.h5ad import h5ad_matrix
-from deepchem_actinn.io.stream import settle_counts_matrix
+from deepchem_actinn.io.h5ad import settle_matrix
 from deepchem_actinn.models.batches import (Shard, current_shard, network_input,
                                             step_scales)
 from deepchem_actinn.preprocessing.gene_stats import GeneStats
@@ -95,7 +94,8 @@ class ReferenceFile:
     matrix: str or None
         For an h5ad file, the matrix the counts are read from (``"X"``,
         ``".raw.X"`` or ``"layers['counts']"``), in the words a record
-        uses (:func:`~deepchem_actinn.io.h5ad.h5ad_matrix`); None for the
+        uses, as the first look chose it
+        (:func:`~deepchem_actinn.io.h5ad.settle_matrix`); None for the
         other formats, which hold one matrix.
 
     Examples
@@ -131,8 +131,9 @@ class ReferenceFile:
                  orientation: Optional[str] = None) -> None:
         self.path = str(path)
         self.allow_non_integer = bool(allow_non_integer)
-        # every pass reads the matrix the first look chose (and says so once)
-        self.layer, self.use_raw = settle_counts_matrix(
+        # every pass reads the matrix the first look chose (and says so
+        # once); the record names the matrix that look opened
+        self.layer, self.use_raw, self.matrix = settle_matrix(
             path,
             format,
             layer=layer,
@@ -141,9 +142,6 @@ class ReferenceFile:
         self.orientation = orientation
         self.format = format
         self.detected_format = path_and_format(path, format)[1]
-        self.matrix = h5ad_matrix(
-            path, self.layer, self.use_raw,
-            self.allow_non_integer) if self.detected_format == "h5ad" else None
         self.upper_case_genes = upper_case_genes
         self.target_sum = float(target_sum)
         self.log_base = float(log_base)

@@ -26,6 +26,7 @@ created.
 import concurrent.futures
 import contextlib
 import logging
+import os
 from pathlib import Path
 from typing import (Any, Dict, Generator, Iterator, List, Optional, Sequence,
                     Tuple, Type)
@@ -115,7 +116,8 @@ def _query_genes(args, annotator, var) -> Tuple[str, List[str]]:
 
 def _query_options(args, annotator, matrix: bool = True) -> Dict[str, Any]:
     """The readers' keywords for the query: its orientation and (unless
-    ``matrix=False``, for the readers of cell ids and counts of cells) the
+    ``matrix=False``, for the readers of cell ids and counts of cells, and
+    of chunks, given the matrix settled once: :func:`_settle_query`) the
     matrix ``--test-layer`` names."""
     options = orientation_options(args.test_orientation,
                                   expected_genes=annotator.genes_)
@@ -209,6 +211,8 @@ def _chunks(args, annotator) -> Generator[Any, None, None]:
                 "--scheduler %s: cannot reach the Dask scheduler there (%s)" %
                 (args.scheduler, err)) from None
         with _cluster_lost(args.scheduler), client:
+            # as predict_file_dask names the query: by its absolute path
+            settled = _settle_query(args, os.path.abspath(args.test_set))
             yield from predict_file_dask(annotator,
                                          args.test_set,
                                          client,
@@ -218,7 +222,10 @@ def _chunks(args, annotator) -> Generator[Any, None, None]:
                                          unassigned=args.unassigned,
                                          threshold=args.threshold,
                                          **value_options(args),
-                                         **_query_options(args, annotator))
+                                         **_query_options(args,
+                                                          annotator,
+                                                          matrix=False),
+                                         **settled)
         return
     yield from annotator.predict_file(args.test_set,
                                       args.test_format,
@@ -227,9 +234,22 @@ def _chunks(args, annotator) -> Generator[Any, None, None]:
                                       unassigned=args.unassigned,
                                       threshold=args.threshold,
                                       **value_options(args),
-                                      **query_matrix(args),
+                                      **_settle_query(args, args.test_set),
                                       orientation=_query_options(
                                           args, annotator)["orientation"])
+
+
+def _settle_query(args, path) -> Dict[str, Any]:
+    """The ``layer=`` / ``use_raw=`` of the matrix of the query (at
+    ``path``, as the reader is given it) that every chunk reads, chosen
+    here once and said once
+    (:func:`~deepchem_actinn.io.h5ad.settle_matrix`); the matrix that
+    look opened is kept for the record (``args.test_matrix_read``)."""
+    from deepchem_actinn.io.h5ad import settle_matrix
+    settled = settle_matrix(path, args.test_format, **query_matrix(args),
+                            **value_options(args))
+    args.test_matrix_read = settled.matrix
+    return dict(layer=settled.layer, use_raw=settled.use_raw)
 
 
 @contextlib.contextmanager
@@ -287,12 +307,14 @@ def _stream(args, annotator, outputs: _Outputs,
 def _whole(args, annotator, outputs: _Outputs,
            summary: PredictionSummary) -> str:
     """Read the query at once and annotate it with one ``predict``."""
-    from deepchem_actinn.io import read
-    adata = read(args.test_set,
-                 args.test_format,
-                 upper_case_genes=not args.keep_gene_case,
-                 **value_options(args),
-                 **_query_options(args, annotator))
+    from deepchem_actinn.io.readers import read_with_matrix
+    # the record names the matrix this read took the counts from
+    adata, args.test_matrix_read = read_with_matrix(
+        args.test_set,
+        args.test_format,
+        upper_case_genes=not args.keep_gene_case,
+        **value_options(args),
+        **_query_options(args, annotator))
     column, genes = _query_genes(args, annotator, adata.var)
     options = _whole_query_options(args, adata.obs_names, annotator.type_names)
     result = annotator.predict(adata.X,

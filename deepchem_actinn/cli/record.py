@@ -179,17 +179,13 @@ def model_fingerprint(annotator) -> str:
 
 def _matrix(args, fmt: str) -> Optional[str]:
     """The matrix of an h5ad query that was read (``X``, ``.raw.X`` or a
-    layer): the one ``--test-layer`` names, else the one the reader chose
-    by its first cells (:func:`~deepchem_actinn.io.h5ad.h5ad_matrix`);
-    None for the other formats (one matrix each)."""
+    layer), as the read that took the counts named it
+    (``args.test_matrix_read``: the one ``--test-layer`` names, else the
+    one the reader chose by its first cells); None for the other formats
+    (one matrix each)."""
     if fmt != "h5ad":
         return None
-    from deepchem_actinn.cli.query_checks import query_matrix
-    from deepchem_actinn.io.h5ad import h5ad_matrix
-    options = query_matrix(args)
-    return h5ad_matrix(args.test_set, options.get("layer"),
-                       options.get("use_raw"),
-                       bool(getattr(args, "allow_non_integer", False)))
+    return getattr(args, "test_matrix_read", None)
 
 
 def _model(args, annotator, trained: bool) -> Dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Tuple
 
 import anndata
 import h5py
@@ -36,6 +36,8 @@ from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              counts_elsewhere, no_layer,
                                              other_layers, select_matrix,
                                              in_place_of_x)
+from deepchem_actinn.io.content import reading
+from deepchem_actinn.io.formats import FORMAT_WORDS, path_and_format
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
                                        widen_half)
 from deepchem_actinn.io.sparse import refuse_repeated_entries
@@ -487,45 +489,79 @@ class H5adRows(HDF5Rows):
         return sp.csr_matrix(widen_half(block))
 
 
-#: The loggers that say which matrix of an h5ad file was read.
-READER_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
+class SettledMatrix(NamedTuple):
+    """Which matrix of a file every pass of a reader reads
+    (:func:`settle_matrix`)."""
+
+    #: The layer every pass opens, or None.
+    layer: Optional[str]
+    #: True: every pass opens ``.raw.X``; None or False as given.
+    use_raw: Optional[bool]
+    #: The matrix in the words of a record (``"X"``, ``".raw.X"`` or
+    #: ``"layers['counts']"``); None for the formats other than h5ad (one
+    #: matrix each), and for an h5ad file read whole with no matrix named.
+    matrix: Optional[str]
 
 
-def h5ad_matrix(path: PathLike,
-                layer: Optional[str] = None,
-                use_raw: Optional[bool] = None,
-                allow_non_integer: bool = False) -> Optional[str]:
-    """The matrix of an h5ad file that the readers streaming it read, in the
-    words of a record (``"X"``, ``".raw.X"`` or ``"layers['counts']"``):
-    the one ``layer`` / ``use_raw`` name, else the one :class:`H5adRows`
-    chooses by its first cells, looked up again without saying its choice
-    again; for a file read whole instead, the matrix named (None when none
-    is).
+def named_matrix(layer: Optional[str],
+                 use_raw: Optional[bool]) -> Optional[str]:
+    """The matrix ``layer`` / ``use_raw`` name, in the words of a record;
+    None when they name none.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.h5ad import named_matrix
+    >>> named_matrix("counts", None), named_matrix(None, True)
+    ("layers['counts']", '.raw.X')
+    >>> named_matrix(None, False), named_matrix(None, None)
+    ('X', None)
+    """
+    if use_raw:
+        return ".raw.X"
+    if layer is not None:
+        return "layers[%r]" % layer
+    return "X" if use_raw is False else None
+
+
+def settle_matrix(path: PathLike,
+                  format: Optional[str] = None,
+                  *,
+                  layer: Optional[str] = None,
+                  use_raw: Optional[bool] = None,
+                  allow_non_integer: bool = False) -> SettledMatrix:
+    """Which matrix of a file holds the counts, decided once, and its name
+    for a record (:func:`~deepchem_actinn.io.stream.settle_counts_matrix`,
+    which returns its ``(layer, use_raw)``).
+
+    With neither ``layer`` nor ``use_raw``, an h5ad file is opened once
+    (:class:`H5adRows`): its first cells decide, the choice is said in the
+    log, and the matrix returned is the one that look opened; a matrix
+    named is not looked at (every pass opens it, or reads the file whole
+    and takes it).
 
     Examples
     --------
     >>> import os, tempfile, anndata, numpy as np
-    >>> from deepchem_actinn.io.h5ad import h5ad_matrix
+    >>> from deepchem_actinn.io.h5ad import settle_matrix
     >>> adata = anndata.AnnData(np.log1p(np.array([[3.0, 0.0], [1.0, 2.0]])))
     >>> adata.layers["counts"] = np.array([[3.0, 0.0], [1.0, 2.0]])
     >>> path = os.path.join(tempfile.mkdtemp(), "ref.h5ad")
     >>> adata.write_h5ad(path)
-    >>> h5ad_matrix(path), h5ad_matrix(path, use_raw=False)
-    ("layers['counts']", 'X')
+    >>> settle_matrix(path)
+    SettledMatrix(layer='counts', use_raw=None, matrix="layers['counts']")
+    >>> settle_matrix(path, use_raw=False).matrix
+    'X'
     """
-    quiet = [logging.getLogger(n) for n in READER_LOGGERS]
-    levels = [q.level for q in quiet]
-    for q in quiet:
-        q.setLevel(logging.ERROR)
-    try:
-        with H5adRows(Path(path), layer, use_raw, allow_non_integer) as rows:
-            return str(rows.description)
-    except (ACTINNInputError, NoDirectAccess, OSError, KeyError, ValueError):
-        if use_raw:
-            return ".raw.X"
-        if layer is not None:
-            return "layers[%r]" % layer
-        return "X" if use_raw is False else None
-    finally:
-        for q, level in zip(quiet, levels):
-            q.setLevel(level)
+    p, fmt = path_and_format(path, format)
+    if fmt != "h5ad":
+        return SettledMatrix(layer, use_raw, None)
+    if layer is not None or use_raw is not None:
+        return SettledMatrix(layer, use_raw, named_matrix(layer, use_raw))
+    with reading(p, FORMAT_WORDS[fmt]):
+        rows = H5adRows(p, layer, use_raw, allow_non_integer)
+        try:
+            with rows:
+                return SettledMatrix(*rows.choice, rows.description)
+        except (NoDirectAccess, OSError, KeyError):
+            # read whole on each pass, as before
+            return SettledMatrix(layer, use_raw, None)

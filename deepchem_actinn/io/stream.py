@@ -31,7 +31,8 @@ from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import (FORMAT_WORDS, check_h5ad_only,
                                         check_text_only, path_and_format)
 from deepchem_actinn.io.genes import clean_gene_names
-from deepchem_actinn.io.h5ad import H5adRows, h5ad_cell_ids, h5ad_n_cells
+from deepchem_actinn.io.h5ad import (H5adRows, h5ad_cell_ids, h5ad_n_cells,
+                                     settle_matrix)
 from deepchem_actinn.io.readers import read, check_cell_ids
 from deepchem_actinn.io.tenx import (TenxH5Rows, tenx_mtx_cell_ids,
                                      tenx_mtx_var)
@@ -131,7 +132,8 @@ def settle_counts_matrix(
     several passes (one per epoch, or per chunk in Dask) calls this first
     and hands the answer to every pass, which then opens that matrix
     straight away: the choice is said once, and every pass reads the same
-    matrix.
+    matrix (:func:`~deepchem_actinn.io.h5ad.settle_matrix`, which also
+    names it for a record).
 
     Returns
     -------
@@ -153,16 +155,12 @@ def settle_counts_matrix(
     >>> settle_counts_matrix(path)
     ('counts', None)
     """
-    p, fmt = path_and_format(path, format)
-    if fmt != "h5ad" or layer is not None or use_raw is not None:
-        return layer, use_raw
-    with reading(p, FORMAT_WORDS[fmt]):
-        rows = H5adRows(p, layer, use_raw, allow_non_integer)
-        try:
-            with rows:
-                return rows.choice
-        except (NoDirectAccess, OSError, KeyError):
-            return layer, use_raw  # read whole on each pass, as before
+    settled = settle_matrix(path,
+                            format,
+                            layer=layer,
+                            use_raw=use_raw,
+                            allow_non_integer=allow_non_integer)
+    return settled.layer, settled.use_raw
 
 
 def read_var(path: PathLike,
