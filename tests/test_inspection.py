@@ -2,6 +2,7 @@
 summary and top markers, a saved model by its path, the clusters in order,
 and the way out of an AnnData that keeps only log-normalised values."""
 import copy
+import re
 
 import anndata
 import numpy as np
@@ -114,6 +115,35 @@ def test_top_markers_refuse_an_unknown_type_and_an_unfitted_model(model):
         model.top_markers("B cell", top_n=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         ACTINNAnnotator().top_markers("B cell")
+
+
+def test_annotate_takes_min_overlap_as_its_refusal_advises(
+        model, query, tmp_path):
+    """A query cut to a few genes, annotated by the model's path (no
+    annotator object to set): the refusal names annotate's own keyword,
+    which accepts it without changing the annotator passed."""
+    model.save(tmp_path / "model")
+    few = query[:, :400].copy()
+    with pytest.raises(ACTINNInputError) as info:
+        annotate(few, str(tmp_path / "model"))
+    message = str(info.value)
+    advice = re.search(r"To annotate it anyway, pass min_overlap=(0\.\d+)$",
+                       message)
+    assert advice is not None, message
+    assert message.startswith("the query's genes do not match the model's")
+    assert "annotator" not in message
+    result = annotate(few, str(tmp_path / "model"),
+                      min_overlap=float(advice.group(1)))
+    assert len(result.cell_types) == few.n_obs
+    assert "actinn_cell_type" in few.obs
+    # an annotator object: the keyword applies to this call alone
+    annotate(few.copy(), model, min_overlap=float(advice.group(1)))
+    assert model.min_overlap == 0.5
+    with pytest.raises(ACTINNInputError) as info:
+        annotate(few.copy(), model)
+    assert str(info.value) == message
+    with pytest.raises(ValueError, match="min_overlap"):
+        annotate(few.copy(), model, min_overlap=1.5)
 
 
 def test_annotate_takes_a_saved_models_path(model, query, tmp_path):
