@@ -48,8 +48,10 @@ def annotate(adata,
     ``obs[key_added + "_level"]``; with ``remove_ambient``:
     ``obs[key_added + "_ambient_fraction"]``; with ``unassigned``:
     ``obs[key_added + "_unassigned_reason"]`` (categorical: why each cell is
-    ``Unassigned``, ``"novel"`` or ``"low_probability"``, ``""`` for a cell
-    given a type; :attr:`Annotation.unassigned_reason`),
+    ``Unassigned``, ``"novel"`` or ``"low_probability"``; missing, NaN, for
+    a cell given a type, which ``sc.pl.umap`` draws in its ``na_color``
+    and names NA; :attr:`Annotation.unassigned_reason`, where it is
+    ``""``),
     ``obs[key_added + "_novelty_score"]`` (higher is more typical of the
     reference; :attr:`Annotation.novelty_score`), and
     ``uns[key_added]["query_scale"]`` (and ``"type_scales"``): how the rule
@@ -374,8 +376,11 @@ def _write(adata,
     if result.ambient_fraction is not None:
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
     if result.unassigned_reason is not None:
+        # an assigned cell's reason ('' in the Annotation) is missing: no
+        # unnamed category (scanpy draws it in na_color, named NA)
+        reasons = np.asarray(result.unassigned_reason, dtype=str)
         adata.obs[key_added + "_unassigned_reason"] = pd.Categorical(
-            np.asarray(result.unassigned_reason, dtype=str))
+            reasons, categories=sorted(set(reasons) - {""}))
     if result.novelty_score is not None:
         adata.obs[key_added + "_novelty_score"] = result.novelty_score
         adata.uns[key_added]["query_scale"] = float(result.query_scale)
