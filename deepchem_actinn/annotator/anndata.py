@@ -83,8 +83,8 @@ def annotate(adata,
         Cells x genes.
     annotator: ACTINNAnnotator, str or os.PathLike
         A fitted annotator, or the directory one was saved to
-        (:meth:`ACTINNAnnotator.save`), as CellTypist's ``model=`` takes a
-        model or its file.
+        (:meth:`ACTINNAnnotator.save`), in the place of CellTypist's
+        ``model=`` (a model or its file); the keyword is ``annotator=``.
     layer: str, optional
         Read the counts from ``adata.layers[layer]``.
     use_raw: bool, optional
