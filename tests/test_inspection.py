@@ -132,7 +132,8 @@ def test_annotate_takes_min_overlap_as_its_refusal_advises(
     assert advice is not None, message
     assert message.startswith("the query's genes do not match the model's")
     assert "annotator" not in message
-    result = annotate(few, str(tmp_path / "model"),
+    result = annotate(few,
+                      str(tmp_path / "model"),
                       min_overlap=float(advice.group(1)))
     assert len(result.cell_types) == few.n_obs
     assert "actinn_cell_type" in few.obs

@@ -72,7 +72,7 @@ def choose_gene_column(model_genes: Sequence[str],
         Whose genes ``model_genes`` are, for the message.
     overlap_argument: bool, default False
         ``min_overlap`` is an argument of the call refused, which the
-        refusal then names (:func:`lower_min_overlap`).
+        refusal then names (``lower_min_overlap``).
 
     Returns
     -------
