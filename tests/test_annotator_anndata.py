@@ -131,7 +131,9 @@ def test_annotate_records_the_rules_calibration_to_the_query(
 
 def test_unassigned_reason_in_to_frame_and_obs(quick, query_adata, tmp_path):
     """Why each cell is Unassigned: the frame's and obs' column are
-    Annotation.unassigned_reason, with either rule, and absent without."""
+    Annotation.unassigned_reason, with either rule, and absent without;
+    in obs an assigned cell's is missing (NaN, which scanpy draws and
+    names as NA), not an unnamed '' category."""
     X, genes = query_adata.X, query_adata.var_names
     adata = query_adata.copy()
     expected = quick.predict(X, genes, unassigned=True)
@@ -140,7 +142,12 @@ def test_unassigned_reason_in_to_frame_and_obs(quick, query_adata, tmp_path):
                                   expected.unassigned_reason)
     column = adata.obs["actinn_unassigned_reason"]
     assert isinstance(column.dtype, pd.CategoricalDtype)
-    assert column.astype(str).tolist() == list(expected.unassigned_reason)
+    assert set(column.cat.categories) <= {"novel", "low_probability"}
+    assigned = expected.unassigned_reason == ""
+    assert assigned.any() and (~assigned).any()
+    np.testing.assert_array_equal(column.isna().to_numpy(), assigned)
+    assert column[~assigned].astype(str).tolist() == list(
+        expected.unassigned_reason[~assigned])
     frame = result.to_frame()
     assert list(
         frame.columns[:3]) == ["cell_type", "confidence", "unassigned_reason"]
@@ -150,14 +157,21 @@ def test_unassigned_reason_in_to_frame_and_obs(quick, query_adata, tmp_path):
     assert marked.any()
     assert set(result.unassigned_reason[marked]) <= {"novel", "low_probability"}
     assert set(result.unassigned_reason[~marked]) == {""}
-    adata.write_h5ad(tmp_path / "annotated.h5ad")  # "" is a category
+    adata.write_h5ad(tmp_path / "annotated.h5ad")  # NaN round trips
+    back = anndata.read_h5ad(tmp_path / "annotated.h5ad")
+    pd.testing.assert_series_equal(back.obs["actinn_unassigned_reason"],
+                                   column,
+                                   check_categorical=False)
+    np.testing.assert_array_equal(
+        back.obs["actinn_unassigned_reason"].isna().to_numpy(), assigned)
     # a confidence threshold has one reason: the label's probability
     cut = annotate(adata, quick, threshold=0.9)
     low = cut.cell_types == "Unassigned"
     assert low.any()
     np.testing.assert_array_equal(low, cut.confidence < 0.9)
-    assert adata.obs["actinn_unassigned_reason"].astype(str).tolist() == list(
-        np.where(low, "low_probability", ""))
+    reason = adata.obs["actinn_unassigned_reason"]
+    assert list(reason.cat.categories) == ["low_probability"]
+    np.testing.assert_array_equal(reason.isna().to_numpy(), ~low)
     assert cut.to_frame()["unassigned_reason"].tolist() == list(
         cut.unassigned_reason)
     # without a rule: no reasons, and an earlier run's column goes

@@ -1,6 +1,9 @@
 """What a CellTypist user asks of a model and of ``annotate``: the model's
 summary and top markers, a saved model by its path, the clusters in order,
 and the way out of an AnnData that keeps only log-normalised values."""
+import copy
+import re
+
 import anndata
 import numpy as np
 import pandas as pd
@@ -69,6 +72,40 @@ def test_top_markers_without_a_regression_come_from_the_profiles(
     np.testing.assert_allclose(markers.to_numpy(), ratio[top], rtol=1e-4)
 
 
+def test_top_markers_follow_linear_weight_set_after_fitting(model):
+    """With ``set_params(linear_weight=0)`` prediction uses the networks
+    alone, so the markers are the profiles' enrichment, not the unused
+    regression's coefficients; setting the weight back restores them."""
+    networks = copy.deepcopy(model)
+    networks.set_params(linear_weight=0.0)
+    assert networks.linear_ is not None
+    markers = networks.top_markers("Hepatocyte", top_n=4)
+    row = networks.type_names.index("Hepatocyte")
+    profiles = np.asarray(networks.type_profiles_, np.float64)
+    pseudo = PROFILE_PSEUDOCOUNT / profiles.shape[1]
+    others = np.delete(profiles, row, axis=0).mean(axis=0)
+    ratio = np.log2((profiles[row] + pseudo) / (others + pseudo))
+    top = np.argsort(-ratio, kind="stable")[:4]
+    assert list(markers.index) == [networks.genes_[i] for i in top]
+    np.testing.assert_allclose(markers.to_numpy(), ratio[top], rtol=1e-4)
+    networks.set_params(linear_weight=0.5)
+    coef = networks.linear_.coef[row]
+    np.testing.assert_array_equal(
+        networks.top_markers("Hepatocyte", top_n=4).to_numpy(),
+        coef[np.argsort(-coef, kind="stable")[:4]])
+
+
+def test_top_markers_without_profiles_name_what_prediction_lacks(model):
+    networks = copy.deepcopy(model)
+    networks.set_params(linear_weight=0.0)
+    networks.type_profiles_ = None
+    with pytest.raises(ACTINNInputError,
+                       match=r"^with linear_weight 0 this annotator predicts "
+                       r"with its networks alone, and it was saved without "
+                       r"the reference's per-type profiles"):
+        networks.top_markers("B cell")
+
+
 def test_top_markers_refuse_an_unknown_type_and_an_unfitted_model(model):
     with pytest.raises(ACTINNInputError,
                        match="no cell type 'X cell' in this annotator; its "
@@ -78,6 +115,36 @@ def test_top_markers_refuse_an_unknown_type_and_an_unfitted_model(model):
         model.top_markers("B cell", top_n=0)
     with pytest.raises(RuntimeError, match="not fitted"):
         ACTINNAnnotator().top_markers("B cell")
+
+
+def test_annotate_takes_min_overlap_as_its_refusal_advises(
+        model, query, tmp_path):
+    """A query cut to a few genes, annotated by the model's path (no
+    annotator object to set): the refusal names annotate's own keyword,
+    which accepts it without changing the annotator passed."""
+    model.save(tmp_path / "model")
+    few = query[:, :400].copy()
+    with pytest.raises(ACTINNInputError) as info:
+        annotate(few, str(tmp_path / "model"))
+    message = str(info.value)
+    advice = re.search(r"To annotate it anyway, pass min_overlap=(0\.\d+)$",
+                       message)
+    assert advice is not None, message
+    assert message.startswith("the query's genes do not match the model's")
+    assert "annotator" not in message
+    result = annotate(few,
+                      str(tmp_path / "model"),
+                      min_overlap=float(advice.group(1)))
+    assert len(result.cell_types) == few.n_obs
+    assert "actinn_cell_type" in few.obs
+    # an annotator object: the keyword applies to this call alone
+    annotate(few.copy(), model, min_overlap=float(advice.group(1)))
+    assert model.min_overlap == 0.5
+    with pytest.raises(ACTINNInputError) as info:
+        annotate(few.copy(), model)
+    assert str(info.value) == message
+    with pytest.raises(ValueError, match="min_overlap"):
+        annotate(few.copy(), model, min_overlap=1.5)
 
 
 def test_annotate_takes_a_saved_models_path(model, query, tmp_path):

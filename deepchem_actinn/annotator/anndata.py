@@ -1,4 +1,5 @@
 """Annotating an AnnData object in place, the way scanpy tools do."""
+import copy
 import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -32,7 +33,8 @@ def annotate(adata,
              hierarchy: Any = None,
              vote_min_probability: float = MIN_VOTE_PROBABILITY,
              remove_ambient: bool = False,
-             allow_non_integer: bool = False) -> Annotation:
+             allow_non_integer: bool = False,
+             min_overlap: Optional[float] = None) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -46,8 +48,10 @@ def annotate(adata,
     ``obs[key_added + "_level"]``; with ``remove_ambient``:
     ``obs[key_added + "_ambient_fraction"]``; with ``unassigned``:
     ``obs[key_added + "_unassigned_reason"]`` (categorical: why each cell is
-    ``Unassigned``, ``"novel"`` or ``"low_probability"``, ``""`` for a cell
-    given a type; :attr:`Annotation.unassigned_reason`),
+    ``Unassigned``, ``"novel"`` or ``"low_probability"``; missing, NaN, for
+    a cell given a type, which ``sc.pl.umap`` draws in its ``na_color``
+    and names NA; :attr:`Annotation.unassigned_reason`, where it is
+    ``""``),
     ``obs[key_added + "_novelty_score"]`` (higher is more typical of the
     reference; :attr:`Annotation.novelty_score`), and
     ``uns[key_added]["query_scale"]`` (and ``"type_scales"``): how the rule
@@ -79,8 +83,8 @@ def annotate(adata,
         Cells x genes.
     annotator: ACTINNAnnotator, str or os.PathLike
         A fitted annotator, or the directory one was saved to
-        (:meth:`ACTINNAnnotator.save`), as CellTypist's ``model=`` takes a
-        model or its file.
+        (:meth:`ACTINNAnnotator.save`), in the place of CellTypist's
+        ``model=`` (a model or its file); the keyword is ``annotator=``.
     layer: str, optional
         Read the counts from ``adata.layers[layer]``.
     use_raw: bool, optional
@@ -103,6 +107,11 @@ def annotate(adata,
     allow_non_integer: bool, default False
         Take non-integer values as counts on another scale (such as TPM);
         values that look log-normalised are refused all the same.
+    min_overlap: float, optional
+        Smallest share of the model's genes the query must hold, for this
+        call (the annotator passed keeps its own); default: the
+        annotator's ``min_overlap`` (0.5 unless set). A query refused for
+        holding too few says the value that accepts it.
 
     Returns
     -------
@@ -129,7 +138,7 @@ def annotate(adata,
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key_added,))
     check_share(vote_min_probability, "vote_min_probability")
-    annotator = _fitted(annotator)
+    annotator = _fitted(annotator, min_overlap)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
@@ -299,18 +308,22 @@ def train(adata,
     return annotator
 
 
-def _fitted(annotator: Any) -> ACTINNAnnotator:
+def _fitted(annotator: Any,
+            min_overlap: Optional[float] = None) -> ACTINNAnnotator:
     """The annotator to annotate with: a fitted one, or the one saved in
-    the directory ``annotator`` names."""
+    the directory ``annotator`` names; with ``min_overlap`` a shallow copy
+    of it (the networks shared) that holds it."""
     if isinstance(annotator, (str, os.PathLike)):
-        return ACTINNAnnotator.load(annotator)
-    if not isinstance(annotator, ACTINNAnnotator):
+        annotator = ACTINNAnnotator.load(annotator)
+    elif not isinstance(annotator, ACTINNAnnotator):
         raise TypeError(
             "expected a fitted ACTINNAnnotator or the directory one was "
             "saved to (ACTINNAnnotator.save), got %s" %
             type(annotator).__name__)
     annotator._check_fitted()
-    return annotator
+    if min_overlap is None:
+        return annotator
+    return copy.copy(annotator).set_params(min_overlap=min_overlap)
 
 
 def _refuse_backed(adata, instead: str) -> None:
@@ -363,8 +376,11 @@ def _write(adata,
     if result.ambient_fraction is not None:
         adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
     if result.unassigned_reason is not None:
+        # an assigned cell's reason ('' in the Annotation) is missing: no
+        # unnamed category (scanpy draws it in na_color, named NA)
+        reasons = np.asarray(result.unassigned_reason, dtype=str)
         adata.obs[key_added + "_unassigned_reason"] = pd.Categorical(
-            np.asarray(result.unassigned_reason, dtype=str))
+            reasons, categories=sorted(set(reasons) - {""}))
     if result.novelty_score is not None:
         adata.obs[key_added + "_novelty_score"] = result.novelty_score
         adata.uns[key_added]["query_scale"] = float(result.query_scale)
@@ -435,7 +451,10 @@ def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
         var = var.copy()
         for name in borrowed:  # by position: the same genes in one order
             var[name] = adata.var[name].to_numpy()
-    column, names = query_genes(annotator.genes_, var, annotator.min_overlap)
+    column, names = query_genes(annotator.genes_,
+                                var,
+                                annotator.min_overlap,
+                                overlap_argument=True)
     if column in ["var['%s']" % c for c in borrowed]:
         logger.info("%s is X's var column: .raw holds the same genes", column)
     return column, names

@@ -83,7 +83,9 @@ class Annotation:
         confidence ``threshold`` instead, ``"low_probability"`` for every
         cell it marks (its label's probability is under the threshold, the
         one test that rule makes). ``actinn predict`` writes it as the
-        ``unassigned_reason`` column of ``predicted_label.txt``.
+        ``unassigned_reason`` column of ``predicted_label.txt`` (empty
+        when assigned); :func:`~deepchem_actinn.annotate` as a categorical
+        in ``obs``, missing (NaN) when assigned.
 
     Examples
     --------

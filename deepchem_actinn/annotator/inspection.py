@@ -71,14 +71,18 @@ class AnnotatorInspection:
         """The genes that speak most for ``cell_type``, as CellTypist's
         ``Model.extract_top_markers`` lists them.
 
-        With the logistic regression averaged in (``linear_weight > 0``,
-        the default), a gene's weight is its coefficient for the type:
-        how much one standard deviation of the gene's normalised
-        expression raises the type's logit. Without it (networks alone,
-        whose weights are not read one gene at a time), the weight is the
-        log2 ratio of the gene's share of the type's counts to its mean
-        share in the other types (each plus 1 over the number of genes,
-        ``PROFILE_PSEUDOCOUNT``), from the reference's mean profiles.
+        The weights follow what prediction averages. With the logistic
+        regression averaged in (``linear_weight > 0``, the default), a
+        gene's weight is its coefficient for the type: how much one
+        standard deviation of the gene's normalised expression raises the
+        type's logit. When prediction uses the networks alone, whose
+        weights are not read one gene at a time (fitted with
+        ``linear_weight=0``, set to 0 after fitting with
+        :meth:`set_params`, or a type the regression did not learn), the
+        weight is the log2 ratio of the gene's share of the type's counts
+        to its mean share in the other types (each plus 1 over the number
+        of genes, ``PROFILE_PSEUDOCOUNT``), from the reference's mean
+        profiles.
 
         Parameters
         ----------
@@ -97,8 +101,8 @@ class AnnotatorInspection:
         ------
         ACTINNInputError
             An unknown type (the message lists the types), or an annotator
-            saved without the reference's profiles and without a linear
-            member (retrain it).
+            saved without the reference's profiles when prediction uses
+            the networks alone (retrain it).
 
         Examples
         --------
@@ -121,11 +125,22 @@ class AnnotatorInspection:
                                    "types: %s" %
                                    (cell_type, examples(types, 20)))
         row = types.index(cell_type)
-        if self.linear_ is not None and bool(self.linear_.known[row]):
+        # What prediction averages decides: a regression kept but weighted
+        # 0 (set_params(linear_weight=0)) is not used, nor is it for a type
+        # it did not learn (prediction leaves that type to the networks).
+        if self.linear_ is not None and self.linear_weight > 0 and bool(
+                self.linear_.known[row]):
             weights = np.asarray(self.linear_.coef[row], np.float64)
         elif self.type_profiles_ is not None:
             weights = _enrichment(np.asarray(self.type_profiles_, np.float64),
                                   row)
+        elif self.linear_ is not None and self.linear_weight == 0:
+            raise ACTINNInputError(
+                "with linear_weight 0 this annotator predicts with its "
+                "networks alone, and it was saved without the reference's "
+                "per-type profiles, which then name a type's markers: set "
+                "linear_weight back above 0 to list the regression's "
+                "coefficients, or retrain it with this version")
         else:
             raise ACTINNInputError(
                 "this annotator was saved without the reference's per-type "

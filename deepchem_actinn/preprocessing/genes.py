@@ -26,6 +26,7 @@ that are one gene by it cannot be told apart by any model:
 refuses them in a reference (fitting an annotator or a gene filter) and in a
 saved annotator.
 """
+import functools
 import logging
 import math
 from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
@@ -50,7 +51,9 @@ def _keys(names: Iterable) -> List[str]:
 def choose_gene_column(model_genes: Sequence[str],
                        candidates: Mapping[str, Sequence[str]],
                        min_overlap: float = 0.5,
-                       what: str = "the model's") -> Tuple[str, int]:
+                       what: str = "the model's",
+                       *,
+                       overlap_argument: bool = False) -> Tuple[str, int]:
     """Pick the query identifier column that best matches the model's genes.
 
     Query files often carry several identifiers per gene (Ensembl ids and
@@ -67,6 +70,9 @@ def choose_gene_column(model_genes: Sequence[str],
         Smallest share of ``model_genes`` the best column must hold.
     what: str, default "the model's"
         Whose genes ``model_genes`` are, for the message.
+    overlap_argument: bool, default False
+        ``min_overlap`` is an argument of the call refused, which the
+        refusal then names (``lower_min_overlap``).
 
     Returns
     -------
@@ -98,7 +104,7 @@ def choose_gene_column(model_genes: Sequence[str],
     if overlaps[best] < min_overlap * len(wanted):
         raise ACTINNInputError(
             _overlap_message(model_genes, candidates, overlaps, best,
-                             min_overlap, what))
+                             min_overlap, what, overlap_argument))
     return best, overlaps[best]
 
 
@@ -113,11 +119,14 @@ FEW_FOUND = 0.1
 _SET_MIN_OVERLAP = {"the model's": "set annotator.%s"}
 
 
-def lower_min_overlap(value: float, what: str = "the model's") -> Advice:
+def lower_min_overlap(value: float,
+                      what: str = "the model's",
+                      argument: bool = False) -> Advice:
     """How to accept a query that holds fewer of ``what`` genes (the end
     of the refusal), in the words of whoever shows it: ``set
     annotator.min_overlap=0.4`` in Python, ``pass --min-overlap 0.4`` on
-    the command line.
+    the command line; ``pass min_overlap=0.4`` where it is an
+    ``argument`` of the call refused (``annotate``'s).
 
     Examples
     --------
@@ -126,8 +135,11 @@ def lower_min_overlap(value: float, what: str = "the model's") -> Advice:
     set annotator.min_overlap=0.4
     >>> print(lower_min_overlap(0.4, "the reference's"))
     pass min_overlap=0.4
+    >>> print(lower_min_overlap(0.4, argument=True))
+    pass min_overlap=0.4
     """
-    return Advice(dict(min_overlap=value), python=_SET_MIN_OVERLAP.get(what))
+    return Advice(dict(min_overlap=value),
+                  python=None if argument else _SET_MIN_OVERLAP.get(what))
 
 
 def accepting_share(found: int, wanted: int) -> float:
@@ -152,7 +164,7 @@ def accepting_share(found: int, wanted: int) -> float:
 def _overlap_message(model_genes: Sequence[str],
                      candidates: Mapping[str, Sequence[str]],
                      overlaps: Mapping[str, int], best: str, min_overlap: float,
-                     what: str) -> Union[str, Message]:
+                     what: str, argument: bool) -> Union[str, Message]:
     """Why a query's genes were refused, and what to do: the figures, then
     the likeliest cause (a query cut to a few genes; names of another
     kind; some genes missing) and how to accept the query anyway."""
@@ -185,7 +197,7 @@ def _overlap_message(model_genes: Sequence[str],
         return message + (". To transform it anyway, lower the filter's "
                           "min_overlap (%g) to %g" % (min_overlap, value))
     return Message("%s. To annotate it anyway, %s", message,
-                   lower_min_overlap(value, what))
+                   lower_min_overlap(value, what, argument))
 
 
 def gene_candidates(var_names: Sequence[str],
@@ -228,14 +240,13 @@ def gene_candidates(var_names: Sequence[str],
     return candidates
 
 
-def query_genes(
-    model_genes: Sequence[str],
-    var: pd.DataFrame,
-    min_overlap: float = 0.5,
-    *,
-    source: Optional[str] = None,
-    spelled: Optional[Callable[[], Optional[pd.DataFrame]]] = None
-) -> Tuple[str, List[str]]:
+def query_genes(model_genes: Sequence[str],
+                var: pd.DataFrame,
+                min_overlap: float = 0.5,
+                *,
+                source: Optional[str] = None,
+                spelled: Optional[Callable[[], Optional[pd.DataFrame]]] = None,
+                overlap_argument: bool = False) -> Tuple[str, List[str]]:
     """The query's gene identifiers to match a model's genes by, chosen
     and said alike by every prediction path (``predict_file``,
     ``annotate``, ``predict_file_dask``, ``actinn predict``): the column
@@ -262,6 +273,8 @@ def query_genes(
         tells nothing; called only when needed: for the species warning
         and for a refusal, which shows the names as spelled. By default
         ``var``'s names are taken as spelled.
+    overlap_argument: bool, default False
+        As in :func:`choose_gene_column`.
 
     Returns
     -------
@@ -282,17 +295,18 @@ def query_genes(
     """
     candidates = gene_candidates(var.index, var)
     prefix = "" if source is None else "%s: " % source
+    choose = functools.partial(choose_gene_column,
+                               model_genes,
+                               min_overlap=min_overlap,
+                               overlap_argument=overlap_argument)
     try:
-        column, matched = choose_gene_column(model_genes, candidates,
-                                             min_overlap)
+        column, matched = choose(candidates)
     except ACTINNInputError as err:
         as_spelled = None if spelled is None else spelled()
         shown: Any = err
         if as_spelled is not None:
             try:  # the names as the file spells them, not upper-cased
-                choose_gene_column(
-                    model_genes, gene_candidates(as_spelled.index, as_spelled),
-                    min_overlap)
+                choose(gene_candidates(as_spelled.index, as_spelled))
             except ACTINNInputError as spelled_err:
                 shown = spelled_err
         raise ACTINNInputError("%s%s", prefix, shown) from None
