@@ -334,7 +334,8 @@ def predict_and_write(args,
     summary = PredictionSummary(
         len(annotator.genes_),
         "a dask cluster" if args.scheduler else str(annotator.ensemble_.device),
-        annotator.rule_.min_assigned_probability)
+        annotator.rule_.min_assigned_probability,
+        rule=bool(args.unassigned or args.threshold is not None))
     with atomic_files(out_dir,
                       outputs_to_replace(args, out_dir),
                       overwrite=args.overwrite,
