@@ -4,7 +4,7 @@
 and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
 port by changing the command name. Every multi-word long flag is taken with
 ``_`` as well as ``-`` between its words (``--majority_voting``, as the
-original's ``--train_set``; :func:`_spell_with_underscores`), and only in
+original's ``--train_set``: ``_spell_with_underscores``), and only in
 full: no command takes an abbreviation (``allow_abbrev=False``), which
 argparse would otherwise read as the one flag it begins
 (CellTypist's ``--mode`` as ``--model``).
