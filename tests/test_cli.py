@@ -160,7 +160,7 @@ def test_predict_reads_any_format(trained, tmp_path):
                     var=test.var[[]]).write_h5ad(tmp_path / "q.h5ad")
     expected, _ = read_predictions(trained / "out")
     for query in (tmp_path / "v3", tmp_path / "q.h5ad"):
-        out = tmp_path / ("out_" + query.name)
+        out = tmp_path / ("out_" + query.name.replace(".", "_"))
         assert main([
             "predict", "-m",
             str(trained / "model"), "-ts",

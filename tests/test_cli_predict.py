@@ -77,6 +77,35 @@ def test_summary_names_cells_unassigned_genes_and_outputs(
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("rule",
+                         [[], ["--majority-voting"],
+                          ["--hierarchy", str(BUNDLED_HIERARCHY)]])
+def test_summary_says_nothing_of_unassigned_without_a_rule(
+        model, tmp_path, capsys, rule):
+    assert predict(model, PATHS["test"], tmp_path / "out", *rule) == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    assert "Unassigned" not in set(labels["celltype"])
+    line = next(x for x in err.splitlines() if "annotated 1000 cells" in x)
+    assert "Unassigned" not in err, line
+    counts = labels["celltype"].value_counts()
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:6]
+    assert line.endswith("annotated 1000 cells on cpu: " +
+                         ", ".join("%s %d" % kv for kv in top) +
+                         ("" if len(counts) <= 6 else ", ... (%d labels)" %
+                          len(counts)))
+
+
+def test_summary_gives_the_share_under_a_threshold(model, tmp_path, capsys):
+    assert predict(model, PATHS["test"], tmp_path / "out", "--threshold",
+                   "0.9") == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    share = 100 * (labels["celltype"] == "Unassigned").mean()
+    assert share > 0
+    assert "; %.1f %% Unassigned\n" % share in err
+
+
 def test_human_style_query_on_mouse_model_warns(model, tmp_path, capsys):
     _, test = load_tabula_muris_sample(upper_case_genes=False)
     human = anndata.AnnData(

@@ -230,7 +230,8 @@ def cmd_demo(args) -> None:
     (``prediction.json``) and the report (with the UMAP of the test cells
     and what the record says)."""
     from deepchem_actinn.cli.outputs import (LABEL_FILE, PROBABILITY_FILE,
-                                             RECORD_FILE)
+                                             RECORD_FILE,
+                                             refuse_file_like_folder)
     from deepchem_actinn.cli.record import demo_record, write_record
     from deepchem_actinn.cli.record_report import describe_record
     from deepchem_actinn.cli.train import epochs_per_network, train_annotator
@@ -240,6 +241,7 @@ def cmd_demo(args) -> None:
     from deepchem_actinn.io.output import atomic_files, refuse_existing
     from deepchem_actinn.report import (REPORT_FILES, summary_metrics,
                                         write_report)
+    refuse_file_like_folder("-o", args.output)
     out_dir = Path(args.output)
     refuse_existing([
         out_dir / name for name in (LABEL_FILE, PROBABILITY_FILE, RECORD_FILE) +

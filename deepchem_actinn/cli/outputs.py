@@ -1,6 +1,8 @@
 """The files ``actinn predict`` and ``actinn run`` write into ``-o``, in
 publishing order (``predicted_label.txt`` last), and refusing to replace an
-earlier prediction's without ``--overwrite``."""
+earlier prediction's without ``--overwrite``; and the check every command's
+output folder to create (``-o``, or ``-m`` for an annotator) passes first:
+not named like a data file."""
 import os
 from pathlib import Path
 from typing import List
@@ -125,3 +127,41 @@ def refuse_output_in_model(args, out_dir: Path) -> None:
         "-o %s %s the annotator's directory (-m %s): write the predictions "
         "in a directory of their own" %
         (out_dir, "is" if same else "is inside", model))
+
+
+#: Endings of data files (lower-case): a folder ``-o`` or ``-m`` is to
+#: create is not named so, unless the user says it is a folder (``NAME/``).
+FILE_SUFFIXES = frozenset(
+    (".csv", ".tsv", ".txt", ".tab", ".h5ad", ".h5", ".hdf5", ".loom", ".mtx",
+     ".json", ".html", ".htm", ".xlsx", ".xls", ".gz", ".bz2", ".xz", ".zip",
+     ".tar", ".tgz", ".pkl", ".pickle", ".pt", ".pth", ".npy", ".npz", ".rds",
+     ".png", ".pdf", ".svg"))
+
+
+def refuse_file_like_folder(flag: str, path: str) -> None:
+    """Refuse a folder to create (``-o`` of predict, run, report and demo,
+    ``-m`` of train and run) named like a data file (``preds.csv``), where
+    the user most likely meant a file and would find a folder of that name:
+    before any work. A name given with a trailing ``/`` is taken as it is,
+    and one that exists is left to the command's other checks (a folder of
+    that name is used; a file, refused as such).
+
+    Examples
+    --------
+    >>> from deepchem_actinn.cli.outputs import refuse_file_like_folder
+    >>> refuse_file_like_folder("-o", "results")
+    >>> refuse_file_like_folder("-o", "preds.csv/")
+    >>> refuse_file_like_folder("-o", "preds.csv")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: -o preds.csv names a folder to create, and the name looks like a file's (.csv): name a folder (the files are written inside it), or end the name with / to create it as given
+    """
+    given = os.fspath(path)
+    suffix = Path(given).suffix
+    if (suffix.lower() not in FILE_SUFFIXES or given.endswith(("/", os.sep)) or
+            os.path.exists(given)):
+        return
+    raise ACTINNInputError(
+        "%s %s names a folder to create, and the name looks like a file's "
+        "(%s): name a folder (the files are written inside it), or end the "
+        "name with / to create it as given" % (flag, given, suffix))

@@ -2,7 +2,12 @@
 
 ``actinn run`` keeps the flags of the original ``actinn_predict.py`` (short
 and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
-port by changing the command name.
+port by changing the command name. Every multi-word long flag is taken with
+``_`` as well as ``-`` between its words (``--majority_voting``, as the
+original's ``--train_set``: ``_spell_with_underscores``), and only in
+full: no command takes an abbreviation (``allow_abbrev=False``), which
+argparse would otherwise read as the one flag it begins
+(CellTypist's ``--mode`` as ``--model``).
 """
 import argparse
 from typing import List
@@ -537,7 +542,26 @@ def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
     """A subcommand whose own ``--help`` opens with its one-line summary."""
     return sub.add_parser(name,
                           help=help,
-                          description=help[0].upper() + help[1:] + ".")
+                          description=help[0].upper() + help[1:] + ".",
+                          allow_abbrev=False)
+
+
+def _spell_with_underscores(parser: argparse.ArgumentParser) -> None:
+    """Let each multi-word long flag of ``parser`` be given with ``_`` or
+    ``-`` between its words, whichever it is listed with. The other
+    spelling is taken, not shown in ``--help`` (where the original's
+    flags, ``--train_set``, still show both); argparse's messages name the
+    flag as listed."""
+    for action in parser._actions:
+        for option in action.option_strings:
+            if not option.startswith("--"):
+                continue
+            for other in ("--" + option[2:].replace("-", "_"),
+                          "--" + option[2:].replace("_", "-")):
+                known = parser._option_string_actions.setdefault(other, action)
+                if known is not action:
+                    raise ValueError("%s %s: two flags spelled %s" %
+                                     (parser.prog, option, other))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -554,12 +578,14 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(
         prog="actinn",
+        allow_abbrev=False,
         description="ACTINN automated cell-type identification for "
         "scRNA-seq counts (deepchem-actinn %s)." % __version__,
         epilog="New here? `actinn demo` trains on the bundled Tabula Muris "
         "sample and scores its test set; `actinn sample-data DIR` copies "
         "those files and prints the commands to try on them. Each "
-        "command's --help lists its options.")
+        "command's --help lists its options, each taken in full only; "
+        "a multi-word one with _ or - between its words.")
     parser.add_argument("--version",
                         action="version",
                         version="deepchem-actinn %s" % __version__)
@@ -567,4 +593,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_commands(sub)
     _add_tools(sub)
+    for command in sub.choices.values():
+        _spell_with_underscores(command)
     return parser

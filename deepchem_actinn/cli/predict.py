@@ -39,8 +39,8 @@ from deepchem_actinn.cli.common import (device, file_role, is_main_process,
 from deepchem_actinn.cli.progress import Progress
 from deepchem_actinn.cli.outputs import (CLUSTER_FILE, LABEL_FILE,
                                          PROBABILITY_FILE, outputs_to_replace,
-                                         output_names, refuse_output_in_model,
-                                         refuse_outputs)
+                                         output_names, refuse_file_like_folder,
+                                         refuse_output_in_model, refuse_outputs)
 from deepchem_actinn.cli.query_checks import (check_query_counts,
                                               check_query_files, hierarchy_file,
                                               query_matrix, refuse_empty_query)
@@ -54,7 +54,9 @@ logger = logging.getLogger("deepchem_actinn")
 def check_outputs(args, out_dir: Path) -> None:
     """Refuse, before any work, flags that do not go together, and an
     output directory that is the annotator's (or inside it), a file, or
-    already holds outputs (without ``--overwrite``)."""
+    already holds outputs (without ``--overwrite``), and a new one named
+    like a data file."""
+    refuse_file_like_folder("-o", args.output)
     refuse_output_in_model(args, out_dir)
     if args.vote_min_probability is not None and not args.majority_voting:
         raise ACTINNInputError("%s: --vote-min-probability sets the vote of "
@@ -354,7 +356,8 @@ def predict_and_write(args,
     summary = PredictionSummary(
         len(annotator.genes_),
         "a dask cluster" if args.scheduler else str(annotator.ensemble_.device),
-        annotator.rule_.min_assigned_probability)
+        annotator.rule_.min_assigned_probability,
+        rule=bool(args.unassigned or args.threshold is not None))
     with atomic_files(out_dir,
                       outputs_to_replace(args, out_dir),
                       overwrite=args.overwrite,

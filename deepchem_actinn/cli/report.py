@@ -277,6 +277,8 @@ def cmd_report(args) -> None:
     from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
     from deepchem_actinn.report import REPORT_FILES, write_report
+    from deepchem_actinn.cli.outputs import refuse_file_like_folder
+    refuse_file_like_folder("-o", args.output)
     for flag, given in (("--labelled-only", args.labelled_only),
                         ("--labels-column", args.labels_column)):
         if given and not args.labels:

@@ -1,7 +1,8 @@
 """What ``actinn predict`` tells the user at the end, and when to worry.
 
-The summary names the cells annotated, the share marked ``Unassigned`` (and,
-with ``--unassigned``, why: unsure between types, or far from every type
+The summary names the cells annotated, the share marked ``Unassigned`` when
+a rule was asked for (``--unassigned`` or ``--threshold``; and, with
+``--unassigned``, why: unsure between types, or far from every type
 after the query's calibration, whose divisor it names), the gene
 identifiers used and how many of the model's genes they found (the genes
 missing are said once, by the warning of
@@ -33,7 +34,7 @@ class PredictionSummary:
     Examples
     --------
     >>> from deepchem_actinn.cli.summary import PredictionSummary
-    >>> s = PredictionSummary(n_model_genes=4)
+    >>> s = PredictionSummary(n_model_genes=4, rule=True)
     >>> s.add(["B", "Unassigned", "B", "T"], genes_missing=1)
     >>> s.lines(gene_column="var_names")[0]
     'annotated 4 cells: B 2, T 1, Unassigned 1; 25.0 % Unassigned'
@@ -44,9 +45,16 @@ class PredictionSummary:
     >>> s.lines(gene_column="var_names")[0].split(": ")[1]
     'B 2, C 1, D 1, E 1, F 1, G 1, ... (8 labels); 11.1 % Unassigned'
 
-    With ``--unassigned``, why cells were left ``Unassigned``:
+    Without a rule, no word of ``Unassigned``:
 
     >>> s = PredictionSummary(n_model_genes=4)
+    >>> s.add(["B", "T", "B"], genes_missing=0)
+    >>> s.lines(gene_column="var_names")[0]
+    'annotated 3 cells: B 2, T 1'
+
+    With ``--unassigned``, why cells were left ``Unassigned``:
+
+    >>> s = PredictionSummary(n_model_genes=4, rule=True)
     >>> s.add(["B", "Unassigned", "Unassigned"], 0,
     ...       ["", "low_probability", "novel"], 2.0)
     >>> s.rule_line()[:65]
@@ -62,8 +70,11 @@ class PredictionSummary:
     def __init__(self,
                  n_model_genes: int,
                  device: str = "",
-                 min_probability: float = 0.5) -> None:
+                 min_probability: float = 0.5,
+                 rule: bool = False) -> None:
         self.n_model_genes = int(n_model_genes)
+        #: Whether an Unassigned rule was asked for (its share is said).
+        self.rule = bool(rule)
         self.device = str(device)
         self.min_probability = float(min_probability)
         self.type_counts: Counter = Counter()
@@ -126,10 +137,12 @@ class PredictionSummary:
         shown = ", ".join("%s %d" % kv for kv in top[:6])
         if len(top) > 6:
             shown += ", ... (%d labels)" % len(top)
-        share = 100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1)
+        if self.rule:
+            shown += "; %.1f %% Unassigned" % (
+                100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1))
         lines = [
-            "annotated %d cells%s: %s; %.1f %% Unassigned" %
-            (n, " on " + self.device if self.device else "", shown, share),
+            "annotated %d cells%s: %s" %
+            (n, " on " + self.device if self.device else "", shown),
             "genes matched by %s: %s of the model's %d found" %
             (gene_column, "all" if not self.genes_missing else "%d" %
              (self.n_model_genes - self.genes_missing), self.n_model_genes),

@@ -434,8 +434,11 @@ def check_model_dir(path: str, overwrite: bool, args=None) -> None:
     files other than an annotator's (a prediction's, say: overwriting
     would delete them, so ``--overwrite`` cannot help), and an annotator
     directory that exists (unless ``overwrite``, or it is empty, as
-    ``mkdir -p`` leaves it) or cannot be written."""
+    ``mkdir -p`` leaves it) or cannot be written, and a new one named like
+    a data file."""
     from deepchem_actinn.annotator.persistence import refuse_foreign_files
+    from deepchem_actinn.cli.outputs import refuse_file_like_folder
+    refuse_file_like_folder("-m", path)
     from deepchem_actinn.io.output import refuse_existing
     try:  # a file first: "exists; pass --overwrite" would mislead
         refuse_foreign_files(path, overwrite=False)
