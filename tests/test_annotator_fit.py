@@ -13,7 +13,10 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 
 from deepchem_actinn import ACTINNAnnotator
-from deepchem_actinn.confidence.calibration import fit_temperature
+from deepchem_actinn.annotator.fitting import (CALIBRATION_CELLS,
+                                               CALIBRATION_WARNING)
+from deepchem_actinn.confidence.calibration import (expected_calibration_error,
+                                                    fit_temperature)
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.models.inference import embed
 from deepchem_actinn.stratify import stratified_indices
@@ -41,6 +44,48 @@ def test_fit_records_genes_types_history_and_calibration(quick, tm_train):
                                                rel=1e-6)
     assert quick.temperature_ != pytest.approx(1.0, abs=0.01)
     assert (quick.calibration_["ece_after"] < quick.calibration_["ece_before"])
+    # and the calibration error of what predict gives on them (the networks
+    # averaged with the linear member, which learned from neither)
+    proba = quick.probabilities(logits, quick.linear_.logits(X_held))
+    assert quick.calibration_["ece_average"] == pytest.approx(
+        expected_calibration_error(proba, y[held_out]), rel=1e-9)
+
+
+def test_a_fit_whose_confidence_is_not_calibrated_says_so(tm_train, caplog):
+    """Networks cut short by a few epochs, averaged with a regression that
+    is right more often, give confidences far under their accuracy: the fit
+    warns with the held-out figures (399 cells, at least CALIBRATION_CELLS);
+    the defaults' (below) are calibrated."""
+    with caplog.at_level("WARNING", logger="deepchem_actinn"):
+        short = ACTINNAnnotator(max_epochs=2,
+                                early_stopping=False,
+                                n_networks=1,
+                                seed=0).fit(tm_train["X"], tm_train["genes"],
+                                            tm_train["labels"])
+    y = np.unique(tm_train["labels"], return_inverse=True)[1]
+    held_out = stratified_indices(y, [0.9, 0.1], seed=0)[1]
+    X_held = short.preprocess(tm_train["X"][held_out], tm_train["genes"])
+    proba = short.probabilities(
+        embed(short.ensemble_, X_held)[1], short.linear_.logits(X_held))
+    ece = short.calibration_["ece_average"]
+    confidence = proba.max(axis=1).mean()
+    accuracy = (proba.argmax(axis=1) == y[held_out]).mean()
+    assert accuracy - confidence > CALIBRATION_WARNING
+    assert len(held_out) >= CALIBRATION_CELLS and ece == pytest.approx(
+        expected_calibration_error(proba, y[held_out]), rel=1e-9)
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if "calibrated" in r.getMessage()
+    ]
+    assert warned == [
+        "the confidence is not calibrated: on the 399 held-out cells its "
+        "mean is %.3f and the accuracy %.3f (calibration error %.3f), so a "
+        "confidence threshold leaves out cells the model labels right (or "
+        "keeps wrong ones); train until early stopping ends it (the "
+        "default, without -ne / max_epochs), which calibrates it" %
+        (confidence, accuracy, ece)
+    ]
 
 
 def test_dense_and_sparse_fit_are_identical(tm_train):
@@ -93,6 +138,7 @@ def test_defaults_beat_the_tutorial_on_the_bundled_split(
     assert macro_f1 > 0.957, macro_f1
     ece = annotator.calibration_
     assert ece["ece_after"] <= ece["ece_before"] + 1e-9
+    assert ece["ece_average"] < CALIBRATION_WARNING  # calibrated
 
 
 def test_labels_are_matched_to_cells_and_none_may_be_missing(tm_train):

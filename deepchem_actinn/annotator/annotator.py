@@ -135,7 +135,9 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
     histories_: list of dict
         Each network's per-epoch losses; ``history_`` is the first one's.
     temperature_, calibration_, threshold_: float, dict, float
-        As :func:`~deepchem_actinn.confidence.calibration.calibrate` returns.
+        As :func:`~deepchem_actinn.confidence.calibration.calibrate` returns;
+        ``calibration_["ece_average"]`` is the calibration error of what
+        ``predict`` gives (with the linear member) on the held-out cells.
     rule_: RejectionRule
         The ``Unassigned`` rule fitted on the held-out cells.
     type_profiles_: np.ndarray
@@ -470,6 +472,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         self.linear_ = fit_linear(
             X_some, y_some, self.labels_.n_types, hp.seed,
             hp.class_weight) if hp.linear_weight > 0 else None
+        self.calibration_["ece_average"] = fitting.check_average_calibration(
+            self, X_valid, valid[1], y_valid)
         self.n_reference_cells_ = len(y)
         self.training_ = provenance.training_record(self.labels_.type_names, y,
                                                     len(y_valid),

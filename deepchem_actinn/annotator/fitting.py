@@ -8,7 +8,8 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from deepchem_actinn.confidence import UNASSIGNED, RejectionRule
+from deepchem_actinn.confidence import (UNASSIGNED, RejectionRule,
+                                        expected_calibration_error)
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.labels import CellTypeLabels
 from deepchem_actinn.models.inference import embed, model_gene_log
@@ -343,6 +344,45 @@ def fit_rule(ensemble: ACTINNEnsemble, valid: Tuple[np.ndarray, np.ndarray],
                                         heldout=np.arange(
                                             len(y_ref),
                                             len(y_ref) + len(y_valid)))
+
+
+#: How far, on the held-out cells, the mean confidence of what prediction
+#: gives may lie from its accuracy before fitting warns that the confidence
+#: is not calibrated; judged on at least :data:`CALIBRATION_CELLS` cells
+#: (on fewer, chance alone moves the two that far).
+CALIBRATION_WARNING = 0.05
+CALIBRATION_CELLS = 200
+
+
+def check_average_calibration(annotator: Any, X_valid: Matrix,
+                              valid_logits: np.ndarray,
+                              y_valid: np.ndarray) -> Optional[float]:
+    """The calibration error of the probabilities ``annotator.predict``
+    gives (the networks' calibrated ones, averaged with the linear member's
+    where there is one) on the held-out cells, which neither member learned
+    from; None without held-out cells. Where their mean confidence lies
+    more than :data:`CALIBRATION_WARNING` from their accuracy it warns,
+    with the figures (networks cut short by a few epochs, averaged with a
+    regression that is right more often, give confidences well under their
+    accuracy)."""
+    if len(y_valid) == 0:
+        return None
+    linear = annotator.linear_
+    proba = annotator.probabilities(
+        valid_logits, None if linear is None else linear.logits(X_valid))
+    ece = expected_calibration_error(proba, y_valid)
+    confidence = float(proba.max(axis=1).mean())
+    accuracy = float((proba.argmax(axis=1) == y_valid).mean())
+    if len(y_valid) >= CALIBRATION_CELLS and \
+            abs(confidence - accuracy) > CALIBRATION_WARNING:
+        logger.warning(
+            "the confidence is not calibrated: on the %s its mean is %.3f "
+            "and the accuracy %.3f (calibration error %.3f), so a "
+            "confidence threshold leaves out cells the model labels right "
+            "(or keeps wrong ones); train until early stopping ends it "
+            "(the default, without -ne / max_epochs), which calibrates it",
+            counted(len(y_valid), "held-out cell"), confidence, accuracy, ece)
+    return ece
 
 
 def rows(X: Matrix, idx: np.ndarray) -> Matrix:
