@@ -69,6 +69,17 @@ def annotate(adata,
     extra); the matrix named (``X`` by default) must then hold raw counts,
     which each worker checks.
 
+    An AnnData read backed (``anndata.read_h5ad(path, backed="r")``) is
+    annotated from its file, ``chunk_size`` cells at a time
+    (:meth:`~deepchem_actinn.ACTINNAnnotator.predict_file`, choosing the
+    counts and matching the genes as it does): only a chunk's counts and the
+    cells' results are held in memory, and what is written is what the
+    AnnData read into memory gets (``Unassigned`` decided on all the cells
+    at once). Refused, saying ``adata.to_memory()`` first: a view of one
+    (``adata[mask]``), ``obs_names`` or ``var_names`` changed since it was
+    read, and ``majority_voting``, ``over_clustering``, ``hierarchy`` and
+    ``remove_ambient``, which need the whole query in memory.
+
     The counts are chosen by the package's one rule
     (:func:`~deepchem_actinn.io.counts_source`, as ``actinn
     predict`` does): ``layer=`` or ``use_raw=`` when given; otherwise ``X``
@@ -114,6 +125,9 @@ def annotate(adata,
         call (the annotator passed keeps its own); default: the
         annotator's ``min_overlap`` (0.5 unless set). A query refused for
         holding too few says the value that accepts it.
+    chunk_size: int, default 50,000
+        Cells read at a time from a backed AnnData's file (ignored for an
+        AnnData in memory).
 
     Returns
     -------

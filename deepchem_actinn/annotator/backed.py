@@ -12,7 +12,7 @@ held. The AnnData's ``obs_names`` and ``var_names`` must still be the file's,
 since the results are written into its ``obs``; what needs the whole query
 in memory is refused.
 """
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -47,15 +47,15 @@ def refuse_backed(adata, options: Dict[str, Any]) -> None:
              "s" if len(given) == 1 else ""))
 
 
-def _same_names(here: Sequence[str],
-                there: Sequence[str],
+def _same_names(ours: Any,
+                theirs: Any,
                 what: str,
                 path: str,
                 start: int = 0) -> None:
-    """Refuse names of the AnnData (``here``, from ``start``) that are not
-    the file's (``there``), naming the first that differs."""
-    here = np.asarray(here, dtype=object)
-    there = np.asarray(there, dtype=object)
+    """Refuse names of the AnnData (``ours``, from ``start``) that are not
+    the file's (``theirs``), naming the first that differs."""
+    here = np.asarray(ours, dtype=object)
+    there = np.asarray(theirs, dtype=object)
     n = min(len(here), len(there))
     differ = np.flatnonzero(here[:n] != there[:n])
     if len(differ):
