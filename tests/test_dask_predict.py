@@ -242,7 +242,7 @@ def test_file_chunks_come_back_in_order(annotator, client, files):
                                  query.var_names,
                                  query.obs_names,
                                  unassigned=True)
-    joined = dask_predict._concatenate(
+    joined = dask_predict.join_annotations(
         chunks, np.concatenate([c.cell_ids for c in chunks]),
         chunks[0].genes_missing, chunks[0].gene_column)
     _assert_same(joined, expected)
@@ -423,7 +423,7 @@ def test_cells_as_rows_csv_on_the_cluster(annotator, client, sample, tmp_path):
                           expected_genes=annotator.genes_))
     assert [len(c) for c in chunks] == [400, 400, 200]
     expected = annotator.predict(test.X, test.var_names, test.obs_names)
-    joined = dask_predict._concatenate(
+    joined = dask_predict.join_annotations(
         chunks, np.concatenate([c.cell_ids for c in chunks]),
         chunks[0].genes_missing, chunks[0].gene_column)
     _assert_same(joined, expected)

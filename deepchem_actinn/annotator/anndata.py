@@ -10,6 +10,7 @@ import pandas as pd
 from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator.annotation import Annotation
 from deepchem_actinn.annotator.annotator import ACTINNAnnotator
+from deepchem_actinn.annotator.backed import annotate_backed, refuse_backed
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
 from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
@@ -34,7 +35,8 @@ def annotate(adata,
              vote_min_probability: float = MIN_VOTE_PROBABILITY,
              remove_ambient: bool = False,
              allow_non_integer: bool = False,
-             min_overlap: Optional[float] = None) -> Annotation:
+             min_overlap: Optional[float] = None,
+             chunk_size: int = 50_000) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -66,6 +68,17 @@ def annotate(adata,
     (:func:`~deepchem_actinn.distributed.predict_dask`; the ``distributed``
     extra); the matrix named (``X`` by default) must then hold raw counts,
     which each worker checks.
+
+    An AnnData read backed (``anndata.read_h5ad(path, backed="r")``) is
+    annotated from its file, ``chunk_size`` cells at a time
+    (:meth:`~deepchem_actinn.ACTINNAnnotator.predict_file`, choosing the
+    counts and matching the genes as it does): only a chunk's counts and the
+    cells' results are held in memory, and what is written is what the
+    AnnData read into memory gets (``Unassigned`` decided on all the cells
+    at once). Refused, saying ``adata.to_memory()`` first: a view of one
+    (``adata[mask]``), ``obs_names`` or ``var_names`` changed since it was
+    read, and ``majority_voting``, ``over_clustering``, ``hierarchy`` and
+    ``remove_ambient``, which need the whole query in memory.
 
     The counts are chosen by the package's one rule
     (:func:`~deepchem_actinn.io.counts_source`, as ``actinn
@@ -112,6 +125,9 @@ def annotate(adata,
         call (the annotator passed keeps its own); default: the
         annotator's ``min_overlap`` (0.5 unless set). A query refused for
         holding too few says the value that accepts it.
+    chunk_size: int, default 50,000
+        Cells read at a time from a backed AnnData's file (ignored for an
+        AnnData in memory).
 
     Returns
     -------
@@ -129,15 +145,26 @@ def annotate(adata,
     >>> test.obs["actinn_cell_type"].shape
     (1000,)
     """
-    _refuse_backed(
-        adata, "stream the file with annotator.predict_file(path) "
-        "(actinn predict does)")
+    _check_anndata(adata)
     if not isinstance(key_added, str) or not key_added:
         raise ACTINNInputError(
             "key_added must be a non-empty str, the prefix of the keys "
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key_added,))
     check_share(vote_min_probability, "vote_min_probability")
+    if getattr(adata, "isbacked", False):
+        refuse_backed(
+            adata,
+            dict(majority_voting=majority_voting,
+                 over_clustering=over_clustering,
+                 hierarchy=hierarchy,
+                 remove_ambient=remove_ambient))
+        annotator = _fitted(annotator, min_overlap)
+        result, matrix = annotate_backed(adata, annotator, layer, use_raw,
+                                         unassigned, threshold,
+                                         allow_non_integer, chunk_size)
+        _write(adata, result, key_added, matrix)
+        return result
     annotator = _fitted(annotator, min_overlap)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
@@ -326,9 +353,8 @@ def _fitted(annotator: Any,
     return copy.copy(annotator).set_params(min_overlap=min_overlap)
 
 
-def _refuse_backed(adata, instead: str) -> None:
-    """Refuse what is not an AnnData, and an AnnData whose counts are still
-    on disk (backed mode), saying what to do ``instead``."""
+def _check_anndata(adata) -> None:
+    """Refuse what is not an AnnData."""
     if not hasattr(adata, "obs_names") or not hasattr(adata, "var"):
         raise TypeError(
             "expected an anndata.AnnData (cells x genes, counts in X or a "
@@ -336,6 +362,12 @@ def _refuse_backed(adata, instead: str) -> None:
             "var=pd.DataFrame(index=genes)), or call the annotator's "
             "fit / predict with the matrix and its gene names" %
             type(adata).__name__)
+
+
+def _refuse_backed(adata, instead: str) -> None:
+    """Refuse what is not an AnnData, and an AnnData whose counts are still
+    on disk (backed mode), saying what to do ``instead``."""
+    _check_anndata(adata)
     if getattr(adata, "isbacked", False):
         raise ACTINNInputError(
             "this AnnData is backed by %s, its counts still on disk: call "

@@ -179,15 +179,17 @@ def _ship(client, annotator: "ACTINNAnnotator", genes: Sequence[str],
     return client.scatter(worker, broadcast=True, hash=False)
 
 
-def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
-                 genes_missing: int, gene_column: str) -> "Annotation":
-    """The blocks' annotations as one (labels still as each block decided:
-    see :func:`_decide`): the first block's, with every block's cells.
+def join_annotations(parts: List["Annotation"], cell_ids: np.ndarray,
+                     genes_missing: int, gene_column: str) -> "Annotation":
+    """The blocks' (or chunks') annotations as one (labels still as each
+    block decided: see :func:`decide_unassigned`): the first block's, with
+    every block's cells. ``annotate`` of a backed AnnData joins its file's
+    chunks with it too.
 
-    A Dask array has at least one block (one of no rows when it has no
-    cells), so ``parts`` is never empty; each is an ``Annotation`` the
-    annotator made on a worker, so this module needs no import of the
-    annotator (which imports it, for ``annotate`` of a Dask-backed AnnData).
+    ``parts`` must not be empty (a Dask array has at least one block, one of
+    no rows when it has no cells); each is an ``Annotation`` the annotator
+    made (on a worker), so this module needs no import of the annotator
+    (which imports it, for ``annotate`` of a Dask-backed AnnData).
     """
     scores = [p.novelty_score for p in parts if p.novelty_score is not None]
     reasons = [
@@ -207,13 +209,14 @@ def _concatenate(parts: List["Annotation"], cell_ids: np.ndarray,
         if len(reasons) == len(parts) else None)
 
 
-def _decide(result: "Annotation", annotator: "ACTINNAnnotator",
-            previous: Optional["QueryCalibration"]) -> "Annotation":
+def decide_unassigned(result: "Annotation", annotator: "ACTINNAnnotator",
+                      previous: Optional["QueryCalibration"]) -> "Annotation":
     """``result`` with the ``Unassigned`` calls of a plain run: the rule
     decided on all its cells' scores at once (or with ``previous`` for a
     small tail chunk), each cell it keeps given back its top type. Unchanged
     without novelty scores (no rule, or a confidence threshold, which looks
-    at one cell at a time)."""
+    at one cell at a time). ``result`` must be of a run without a hierarchy
+    (Dask prediction and a backed ``annotate`` refuse one)."""
     if result.novelty_score is None:
         return result
     from deepchem_actinn.confidence import UNASSIGNED
@@ -350,8 +353,8 @@ def predict_dask(annotator: "ACTINNAnnotator",
         parts = client.gather(futures)
     finally:
         client.cancel(futures + [shipped])
-    return _decide(
-        _concatenate(parts, ids, int((positions < 0).sum()), "var_names"),
+    return decide_unassigned(
+        join_annotations(parts, ids, int((positions < 0).sum()), "var_names"),
         annotator, None)
 
 
@@ -503,7 +506,7 @@ def _stream(client, annotator, genes, column, path, total, chunk_size,
                 block = pending.popleft().result()
             except ACTINNCellError as err:
                 raise err.in_file(path) from None
-            result = _decide(block, annotator, calibration)
+            result = decide_unassigned(block, annotator, calibration)
             top_up()
             if result.novelty_score is not None:
                 calibration = result.calibration

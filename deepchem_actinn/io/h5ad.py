@@ -276,6 +276,13 @@ def h5ad_cell_ids(path: Path) -> np.ndarray:
         return _index(f.get("obs"))
 
 
+def h5ad_var_names(path: PathLike, raw: bool = False) -> np.ndarray:
+    """The var names of an h5ad file (``raw``: of its ``.raw``), as anndata
+    reads them, without reading its matrices."""
+    with h5py.File(path, "r") as f:
+        return _index(f.get("raw/var" if raw else "var"))
+
+
 def h5ad_obs(path: Path) -> pd.DataFrame:
     """The ``obs`` table of an h5ad file, read alone with anndata's element
     reader (its matrices and layers stay on disk)."""

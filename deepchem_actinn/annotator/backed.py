@@ -1,0 +1,119 @@
+"""Annotating an AnnData read backed (``anndata.read_h5ad(path,
+backed="r")``), whose counts stay in its file.
+
+:func:`~deepchem_actinn.annotate` streams the file chunk by chunk through
+:meth:`ACTINNAnnotator.predict_file
+<deepchem_actinn.ACTINNAnnotator.predict_file>` (the counts matrix and the
+genes chosen as it chooses them), joins the chunks' annotations and decides
+``Unassigned`` on all the cells at once, as an annotation in memory decides
+it (:func:`~deepchem_actinn.distributed.dask_predict.decide_unassigned`,
+shared with the Dask path): only a chunk's counts and each cell's results are
+held. The AnnData's ``obs_names`` and ``var_names`` must still be the file's,
+since the results are written into its ``obs``; what needs the whole query
+in memory is refused.
+"""
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from deepchem_actinn.annotator.annotation import Annotation
+from deepchem_actinn.errors import ACTINNInputError
+
+#: What ``annotate`` refuses on a backed AnnData: each needs all the
+#: query's counts (or all its cells' labels) in one place.
+WHOLE_QUERY = ("majority_voting", "over_clustering", "hierarchy",
+               "remove_ambient")
+
+
+def refuse_backed(adata, options: Dict[str, Any]) -> None:
+    """Refuse a view of a backed AnnData, and the ``options`` (of
+    :data:`WHOLE_QUERY`) given that need the whole query in memory, before
+    any work."""
+    if adata.is_view:
+        raise ACTINNInputError(
+            "this AnnData is a view of one backed by %s (adata[...]): "
+            "annotate writes into obs, which a view has not of its own; call "
+            "adata.to_memory() first (the view's cells read into memory)" %
+            adata.filename)
+    given = [
+        name for name in WHOLE_QUERY
+        if options.get(name) is not None and options.get(name) is not False
+    ]
+    if given:
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, its counts on disk: %s need%s the "
+            "whole query in memory; call adata.to_memory() first" %
+            (adata.filename, " and ".join(given),
+             "s" if len(given) == 1 else ""))
+
+
+def _same_names(ours: Any,
+                theirs: Any,
+                what: str,
+                path: str,
+                start: int = 0) -> None:
+    """Refuse names of the AnnData (``ours``, from ``start``) that are not
+    the file's (``theirs``), naming the first that differs."""
+    here = np.asarray(ours, dtype=object)
+    there = np.asarray(theirs, dtype=object)
+    n = min(len(here), len(there))
+    differ = np.flatnonzero(here[:n] != there[:n])
+    if len(differ):
+        at = int(differ[0])
+        detail = "%s[%d] is %r here, %r in the file" % (what, start + at,
+                                                        here[at], there[at])
+    elif len(here) != len(there):
+        detail = "%d %s here, %d in the file" % (start + len(here), what,
+                                                 start + len(there))
+    else:
+        return
+    raise ACTINNInputError(
+        "this AnnData is backed by %s, but its %s are no longer the file's "
+        "(%s): the counts are streamed from the file; call adata.to_memory() "
+        "first" % (path, what, detail))
+
+
+def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
+                    unassigned: bool, threshold: Any, allow_non_integer: bool,
+                    chunk_size: int) -> Tuple[Annotation, str]:
+    """The annotation of a backed AnnData's cells, streamed from its file
+    ``chunk_size`` cells at a time, and the matrix the counts came from in
+    ``uns``'s words (``"X"``, ``".raw.X"``, ``"layers['counts']"``)."""
+    from deepchem_actinn.distributed.dask_predict import (decide_unassigned,
+                                                          join_annotations)
+    from deepchem_actinn.io.h5ad import (h5ad_var_names, named_matrix,
+                                         settle_matrix)
+    path = str(adata.filename)
+    _same_names(adata.var_names, h5ad_var_names(path), "var_names", path)
+    settled = settle_matrix(path,
+                            "h5ad",
+                            layer=layer,
+                            use_raw=use_raw,
+                            allow_non_integer=allow_non_integer)
+    counts = settled.matrix or named_matrix(settled.layer,
+                                            settled.use_raw) or "X"
+    if counts == ".raw.X" and adata.raw is not None:
+        _same_names(adata.raw.var_names, h5ad_var_names(path, raw=True),
+                    "raw.var_names", path)
+    parts, start = [], 0
+    for part in annotator.predict_file(path,
+                                       "h5ad",
+                                       chunk_size,
+                                       False,
+                                       unassigned,
+                                       threshold,
+                                       allow_non_integer,
+                                       layer=settled.layer,
+                                       use_raw=settled.use_raw):
+        # a cell renamed in memory stops the stream at its chunk
+        _same_names(adata.obs_names[start:start + len(part)], part.cell_ids,
+                    "obs_names", path, start)
+        parts.append(part)
+        start += len(part)
+    _same_names(adata.obs_names[start:], [], "obs_names", path, start)
+    if not parts:
+        raise ACTINNInputError("%s: no cells to annotate" % path)
+    joined = join_annotations(parts,
+                              np.concatenate([p.cell_ids for p in parts]),
+                              parts[0].genes_missing, parts[0].gene_column)
+    return decide_unassigned(joined, annotator, None), counts
