@@ -96,15 +96,16 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
         _same_names(adata.raw.var_names, h5ad_var_names(path, raw=True),
                     "raw.var_names", path)
     parts, start = [], 0
-    for part in annotator.predict_file(path,
-                                       "h5ad",
-                                       chunk_size,
-                                       False,
-                                       unassigned,
-                                       threshold,
-                                       allow_non_integer,
-                                       layer=settled.layer,
-                                       use_raw=settled.use_raw):
+    for part in annotator.predict_file(
+            path,
+            "h5ad",
+            chunk_size,
+            upper_case_genes=False,  # as var holds them
+            unassigned=unassigned,
+            threshold=threshold,
+            allow_non_integer=allow_non_integer,
+            layer=settled.layer,
+            use_raw=settled.use_raw):
         # a cell renamed in memory stops the stream at its chunk
         _same_names(adata.obs_names[start:start + len(part)], part.cell_ids,
                     "obs_names", path, start)
