@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of a fresh install on another Python.
 #
-#   .ci/smoke.sh PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]
+#   .ci/smoke.sh [--short] PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]
 #
 # Makes a fresh venv with pyenv's newest PYVER (e.g. 3.12), runs the README's
 # first command there from this checkout (`pip install torch==2.13.0 && pip
@@ -11,13 +11,21 @@
 # or, given REFERENCE_LABELS (the predicted_label.txt the same annotator gave
 # elsewhere), if more than 1% of the cells get another label. Without
 # ANNOTATOR_DIR it runs only the README's `actinn demo`, which it always runs first,
-# after the I/O tests on the pandas this Python resolves.
+# after the I/O tests on the pandas this Python resolves. With --short, a
+# two-epoch `actinn train` on the bundled sample stands in for the demo (the
+# training path on this Python, in seconds, when another Python's smoke run
+# runs the demo beside it).
 # Everything lives in a temporary folder removed at the end (pip's own cache
 # is kept, so a second run downloads nothing).
 # Exits non-zero, saying which step failed, if anything fails.
 set -euo pipefail
 
-pyver=${1:?usage: .ci/smoke.sh PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]}
+short=""
+if [[ ${1:-} == "--short" ]]; then
+    short=1
+    shift
+fi
+pyver=${1:?usage: .ci/smoke.sh [--short] PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]}
 annotator=${2:-}
 reference=${3:-}
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,15 +85,21 @@ python -m pytest -q -p no:cacheprovider --import-mode=importlib -n 0 \
     "$repo"/tests/test_writers.py \
     "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py
 
-mark "actinn demo"
-actinn demo -o demo --threads 1
+data=$(python -c "from deepchem_actinn.datasets import tabula_muris_sample_paths as p; print(p()['test'].parent)")
+if [[ -n "$short" ]]; then
+    mark "actinn train, 2 epochs"
+    actinn train -trs "$data/train_sample.h5" -trl "$data/train_label_sample.txt" \
+        -ne 2 --networks 1 --threads 1 -q -m short_annotator
+else
+    mark "actinn demo"
+    actinn demo -o demo --threads 1
+fi
 if [[ -z "$annotator" ]]; then
     echo "== smoke on Python $pyver passed in $SECONDS s"
     exit 0
 fi
 
 mark "actinn predict with $annotator"
-data=$(python -c "from deepchem_actinn.datasets import tabula_muris_sample_paths as p; print(p()['test'].parent)")
 actinn predict -m "$annotator" -ts "$data/test_sample.h5" -o pred -op -q
 
 mark "actinn report"
