@@ -153,7 +153,7 @@ def test_backed_annotate_min_overlap(tiny, files, opened):
     backed = opened(files["few_genes"])
     with pytest.raises(ACTINNInputError,
                        match="few_genes.h5ad: .* 1153 of the model's 1921 "
-                       "genes found .*min_overlap=0.6"):
+                       "genes found .*pass min_overlap=0.6$"):
         annotate(backed, tiny, min_overlap=1.0)
     assert "actinn_cell_type" not in backed.obs
     annotate(backed, tiny)

@@ -83,6 +83,8 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
                                                           join_annotations)
     from deepchem_actinn.io.h5ad import (h5ad_var_names, named_matrix,
                                          settle_matrix)
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
     path = str(adata.filename)
     _same_names(adata.var_names, h5ad_var_names(path), "var_names", path)
     settled = settle_matrix(path,
@@ -95,6 +97,18 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
     if counts == ".raw.X" and adata.raw is not None:
         _same_names(adata.raw.var_names, h5ad_var_names(path, raw=True),
                     "raw.var_names", path)
+    # too few of the model's genes: refused as annotate in memory refuses
+    # it, its advice the keyword of annotate (predict_file's is the
+    # annotator's attribute)
+    var = adata.raw.var if counts == ".raw.X" and adata.raw is not None \
+        else adata.var
+    try:
+        choose_gene_column(annotator.genes_,
+                           gene_candidates(var.index, var),
+                           annotator.min_overlap,
+                           overlap_argument=True)
+    except ACTINNInputError as err:
+        raise ACTINNInputError("%s: %s", path, err) from None
     parts, start = [], 0
     for part in annotator.predict_file(
             path,
