@@ -204,13 +204,20 @@ def test_a_whole_query_records_its_hierarchy_vote_and_ambient_rna(
         "absolute": str(hierarchy),
         "margin": 0.2
     }
+    voted = labels["majority_voting"].value_counts()
     assert record["majority_voting"] == {
         "vote_min_probability": 0.3,
+        "labels": {
+            str(name): int(n)
+            for name, n in sorted(voted.items(), key=lambda kv: (-kv[1], kv[0]))
+        },
         "over_clustering": {
             "file": str(clusters),
             "absolute": str(clusters)
         }
     }
+    counts = list(record["majority_voting"]["labels"].values())
+    assert counts == sorted(counts, reverse=True)  # most cells first
     assert record["remove_ambient"] is True
     assert record["outputs"]["files"] == ["clusters.txt", "predicted_label.txt"]
     reasons = labels["unassigned_reason"].value_counts()
@@ -238,8 +245,14 @@ def test_leiden_voting_records_its_resolution_and_seed(model, tmp_path,
     assert predict(model, tmp_path / "out", "--majority-voting") == 0
     assert calls == [(1000, 0, None)]  # the resolution: over_cluster's own
     vote = record_of(tmp_path / "out")["majority_voting"]
+    voted = pd.read_csv(tmp_path / "out" / "predicted_label.txt",
+                        sep="\t",
+                        index_col=0)["majority_voting"].value_counts()
+    assert sum(vote["labels"].values()) == 1000
+    assert vote["labels"] == {str(k): int(n) for k, n in voted.items()}
     assert vote == {
         "vote_min_probability": 0.2,
+        "labels": vote["labels"],
         "over_clustering": {
             "method": "leiden",
             "resolution": default_resolution(1000),

@@ -118,15 +118,22 @@ def _unassigned(args, annotator, summary) -> Dict[str, Any]:
     return {"mode": "none", "cells": marked}
 
 
-def _voting(args, annotator, n_cells: int) -> Optional[Dict[str, Any]]:
-    """The majority vote's clusters and least probability, or None."""
+def _voting(args, annotator, summary) -> Optional[Dict[str, Any]]:
+    """The majority vote's clusters, least probability and labels (each
+    with its number of cells, as ``labels`` counts the cells' own), or
+    None."""
     if not args.majority_voting:
         return None
     from deepchem_actinn.voting import MIN_VOTE_PROBABILITY
+    n_cells = summary.n_cells
     found: Dict[str, Any] = {
         "vote_min_probability":
             float(MIN_VOTE_PROBABILITY if args.vote_min_probability is None else
-                  args.vote_min_probability)
+                  args.vote_min_probability),
+        "labels":
+            dict(
+                sorted(summary.vote_counts.items(),
+                       key=lambda kv: (-kv[1], kv[0])))
     }
     if args.over_clustering:
         found["over_clustering"] = _file(args.over_clustering)
@@ -268,7 +275,7 @@ def prediction_record(args,
                    genes=_genes(annotator, summary, gene_column),
                    unassigned=_unassigned(args, annotator, summary),
                    hierarchy=hierarchy,
-                   majority_voting=_voting(args, annotator, summary.n_cells),
+                   majority_voting=_voting(args, annotator, summary),
                    remove_ambient=bool(args.remove_ambient))
 
 

@@ -78,6 +78,8 @@ class PredictionSummary:
         self.device = str(device)
         self.min_probability = float(min_probability)
         self.type_counts: Counter = Counter()
+        #: The majority vote's labels, counted (``--majority-voting``).
+        self.vote_counts: Counter = Counter()
         self.genes_missing = 0
         self.uncertain = 0
         self.novel = 0
