@@ -106,6 +106,33 @@ def test_no_command_takes_a_long_option_cut_short(capsys, command):
 
 
 @pytest.mark.parametrize("command", sorted(REQUIRED))
+def test_no_command_takes_a_short_option_cut_short(capsys, command):
+    """argparse reads a single-dash word by prefix even without
+    allow_abbrev (``-t`` as ``-ts``, ``-n 3`` as ``-ne 3``): refused too."""
+    options = dict(_options(command))
+    cut = 0
+    for option, action in options.items():
+        if option.startswith("--") or len(option) < 3:
+            continue
+        short = option[:-1]
+        if any(o.startswith(short) and o != option for o in options):
+            continue  # argparse calls it ambiguous, as it should
+        assert _refused(
+            capsys,
+            [command, *REQUIRED[command], short, *_value(action)
+            ]).startswith("actinn: error: unrecognized arguments: " + short)
+        cut += 1
+    assert cut >= {"train": 2, "predict": 1, "run": 3}.get(command, 0)
+
+
+def test_a_one_letter_flag_takes_its_value_attached():
+    """What prefix matching is still for: ``-oFOLDER`` (POSIX style)."""
+    args = build_parser().parse_args(
+        ["predict", "-m", "model", "-ts", "q.h5", "-oresults"])
+    assert args.output == "results"
+
+
+@pytest.mark.parametrize("command", sorted(REQUIRED))
 def test_every_full_option_still_parses(command):
     parser = build_parser()
     for option, action in _options(command):

@@ -4,15 +4,17 @@
 and long forms, ``-op True`` as well as a bare ``-op``), so existing scripts
 port by changing the command name. Every multi-word long flag is taken with
 ``_`` as well as ``-`` between its words (``--majority_voting``, as the
-original's ``--train_set``: ``_spell_with_underscores``), and only in
-full: no command takes an abbreviation (``allow_abbrev=False``), which
-argparse would otherwise read as the one flag it begins
-(CellTypist's ``--mode`` as ``--model``).
+original's ``--train_set``), and only in full: no command takes a flag
+cut short, which argparse would otherwise read as the one flag it begins
+(CellTypist's ``--mode`` as ``--model``, ``-t`` as ``-ts``):
+``cli/full_flags.py``.
 """
 import argparse
 from typing import List
 
 from deepchem_actinn._version import __version__
+from deepchem_actinn.cli.full_flags import (FullFlagParser,
+                                            spell_with_underscores)
 from deepchem_actinn.cli.values import (FORMAT_CHOICES, ORIENTATIONS,
                                         format_name, boolean, overlap_share,
                                         probability, linear_weight,
@@ -542,26 +544,7 @@ def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
     """A subcommand whose own ``--help`` opens with its one-line summary."""
     return sub.add_parser(name,
                           help=help,
-                          description=help[0].upper() + help[1:] + ".",
-                          allow_abbrev=False)
-
-
-def _spell_with_underscores(parser: argparse.ArgumentParser) -> None:
-    """Let each multi-word long flag of ``parser`` be given with ``_`` or
-    ``-`` between its words, whichever it is listed with. The other
-    spelling is taken, not shown in ``--help`` (where the original's
-    flags, ``--train_set``, still show both); argparse's messages name the
-    flag as listed."""
-    for action in parser._actions:
-        for option in action.option_strings:
-            if not option.startswith("--"):
-                continue
-            for other in ("--" + option[2:].replace("-", "_"),
-                          "--" + option[2:].replace("_", "-")):
-                known = parser._option_string_actions.setdefault(other, action)
-                if known is not action:
-                    raise ValueError("%s %s: two flags spelled %s" %
-                                     (parser.prog, option, other))
+                          description=help[0].upper() + help[1:] + ".")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -576,9 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.command, args.device, args.majority_voting
     ('predict', 'cpu', True)
     """
-    parser = argparse.ArgumentParser(
+    parser = FullFlagParser(
         prog="actinn",
-        allow_abbrev=False,
         description="ACTINN automated cell-type identification for "
         "scRNA-seq counts (deepchem-actinn %s)." % __version__,
         epilog="New here? `actinn demo` trains on the bundled Tabula Muris "
@@ -594,5 +576,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_commands(sub)
     _add_tools(sub)
     for command in sub.choices.values():
-        _spell_with_underscores(command)
+        spell_with_underscores(command)
     return parser
