@@ -218,3 +218,80 @@ def test_train_refuses_a_backed_anndata(files, opened):
     backed = opened(files["counts"])
     with pytest.raises(ACTINNInputError, match="backed by .*fit_file"):
         train(backed, "cell_type", max_epochs=1, n_networks=1)
+
+
+def test_backed_annotate_refuses_counts_it_cannot_read_by_cells(
+        sample, tiny, tmp_path, opened):
+    """Counts stored by columns (CSC) cannot be streamed a chunk of cells at
+    a time (the file would be read whole, and its matrix named as it was
+    not): refused, saying to_memory()."""
+    _, query = sample
+    csc = query[:200].copy()
+    csc.layers["counts"] = sp.csc_matrix(csc.X)
+    csc.X = sp.csc_matrix(np.log1p(csc.X.toarray()))
+    csc.write_h5ad(tmp_path / "csc.h5ad")
+    backed = opened(tmp_path / "csc.h5ad")
+    with pytest.raises(ACTINNInputError,
+                       match=r"^this AnnData is backed by .*csc.h5ad, whose "
+                       r"counts cannot be read a chunk of cells at a time.*: "
+                       r"call adata.to_memory\(\) first$"):
+        annotate(backed, tiny)
+    with pytest.raises(ACTINNInputError, match="chunk of cells at a time"):
+        annotate(backed, tiny, layer="counts")
+    assert "actinn_cell_type" not in backed.obs
+    memory = backed.to_memory()
+    annotate(memory, tiny)
+    assert memory.uns["actinn"]["counts"] == "layers['counts']"
+
+
+def test_backed_annotate_refuses_a_file_not_found_by_its_name(
+        tiny, files, tmp_path, monkeypatch):
+    monkeypatch.chdir(files["counts"].parent)
+    backed = anndata.read_h5ad("counts.h5ad", backed="r")
+    try:
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(ACTINNInputError) as err:
+            annotate(backed, tiny)
+        assert str(err.value) == (
+            "this AnnData is backed by counts.h5ad, which is not found from "
+            "the working directory %s (annotate reads the file by its name): "
+            "open it by an absolute path, or call adata.to_memory() first" %
+            tmp_path)
+    finally:
+        backed.file.close()
+
+
+def test_backed_annotate_refuses_genes_it_would_match_otherwise(
+        sample, tiny, tmp_path, opened):
+    """Counts in .raw whose genes the AnnData in memory matches through a
+    column of X's var that .raw's lacks: the file's .raw cannot lend it."""
+    _, query = sample
+    q = query[:200].copy()
+    q.var["symbol"] = q.var_names.to_numpy()
+    q.var_names = ["ENSMUSG%08d" % i for i in range(q.n_vars)]
+    q.raw = anndata.AnnData(q.X.copy(),
+                            var=pd.DataFrame(index=q.var_names),
+                            obs=q.obs[[]])
+    q.X = sp.csr_matrix(np.log1p(q.X.toarray()))
+    q.write_h5ad(tmp_path / "raw.h5ad")
+    memory = q.copy()
+    annotate(memory, tiny)
+    assert memory.uns["actinn"]["gene_column"] == "var['symbol']"
+    backed = opened(tmp_path / "raw.h5ad")
+    with pytest.raises(ACTINNInputError) as err:
+        annotate(backed, tiny)
+    assert str(err.value) == (
+        "this AnnData is backed by %s: its counts are in .raw, whose genes "
+        "match the model's through var['symbol'], a column of X's var that "
+        ".raw's var lacks and the streamed file cannot lend; call "
+        "adata.to_memory() first" % (tmp_path / "raw.h5ad"))
+
+
+@pytest.mark.parametrize("chunk_size", [0, 2.5, None, True])
+def test_backed_annotate_refuses_a_chunk_size_of_no_cells(
+        tiny, files, opened, chunk_size):
+    with pytest.raises(ACTINNInputError) as err:
+        annotate(opened(files["counts"]), tiny, chunk_size=chunk_size)
+    assert str(err.value) == (
+        "chunk_size must be a whole number of cells, at least 1, got %r" %
+        (chunk_size,))

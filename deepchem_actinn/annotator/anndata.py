@@ -77,7 +77,9 @@ def annotate(adata,
     AnnData read into memory gets (``Unassigned`` decided on all the cells
     at once). Refused, saying ``adata.to_memory()`` first: a view of one
     (``adata[mask]``), ``obs_names`` or ``var_names`` changed since it was
-    read, and ``majority_voting``, ``over_clustering``, ``hierarchy`` and
+    read, counts that cannot be read a chunk of cells at a time (stored by
+    columns), genes matched through a ``var`` column that ``.raw``'s
+    lacks, and ``majority_voting``, ``over_clustering``, ``hierarchy`` and
     ``remove_ambient``, which need the whole query in memory.
 
     The counts are chosen by the package's one rule

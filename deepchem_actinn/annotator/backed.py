@@ -12,7 +12,9 @@ held. The AnnData's ``obs_names`` and ``var_names`` must still be the file's,
 since the results are written into its ``obs``; what needs the whole query
 in memory is refused.
 """
-from typing import Any, Dict, Tuple
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -73,6 +75,47 @@ def _same_names(ours: Any,
         "first" % (path, what, detail))
 
 
+def _rows_unreadable(path: str, layer: Any, use_raw: Any,
+                     allow_non_integer: bool) -> Optional[str]:
+    """Why the file's matrix cannot be read a chunk of cells at a time
+    (stored by columns, say), or None when it can."""
+    from deepchem_actinn.io._common import NoDirectAccess
+    from deepchem_actinn.io.h5ad import H5adRows
+    try:
+        with H5adRows(Path(path), layer, use_raw, allow_non_integer):
+            return None
+    except NoDirectAccess as err:
+        return str(err)
+
+
+def _refuse_borrowed_genes(annotator: Any, adata, raw_var: Any,
+                           path: str) -> None:
+    """Refuse counts in ``.raw`` whose genes the AnnData in memory would
+    match through a column of X's ``var`` that ``.raw``'s lacks (symbols
+    added after ``adata.raw = adata``): the file's ``.raw`` has not got
+    it, so streaming it would match other genes, or none."""
+    from deepchem_actinn.preprocessing.genes import (choose_gene_column,
+                                                     gene_candidates)
+    extra = [c for c in adata.var.columns if c not in raw_var.columns]
+    if not extra or not adata.var_names.equals(raw_var.index):
+        return
+    var = raw_var.copy()
+    for name in extra:
+        var[name] = adata.var[name].to_numpy()
+    try:
+        column = choose_gene_column(annotator.genes_,
+                                    gene_candidates(var.index, var),
+                                    annotator.min_overlap)[0]
+    except ACTINNInputError:
+        return
+    if column in ["var['%s']" % c for c in extra]:
+        raise ACTINNInputError(
+            "this AnnData is backed by %s: its counts are in .raw, whose "
+            "genes match the model's through %s, a column of X's var that "
+            ".raw's var lacks and the streamed file cannot lend; call "
+            "adata.to_memory() first" % (path, column))
+
+
 def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
                     unassigned: bool, threshold: Any, allow_non_integer: bool,
                     chunk_size: int) -> Tuple[Annotation, str]:
@@ -81,27 +124,46 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
     ``uns``'s words (``"X"``, ``".raw.X"``, ``"layers['counts']"``)."""
     from deepchem_actinn.distributed.dask_predict import (decide_unassigned,
                                                           join_annotations)
-    from deepchem_actinn.io.h5ad import (h5ad_var_names, named_matrix,
-                                         settle_matrix)
+    from deepchem_actinn.io.h5ad import h5ad_var_names, settle_matrix
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     path = str(adata.filename)
+    if isinstance(chunk_size,
+                  bool) or not isinstance(chunk_size,
+                                          (int, np.integer)) or chunk_size < 1:
+        raise ACTINNInputError(
+            "chunk_size must be a whole number of cells, at least 1, got %r" %
+            (chunk_size,))
+    if not os.path.isfile(path):
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, which is not found from the "
+            "working directory %s (annotate reads the file by its name): "
+            "open it by an absolute path, or call adata.to_memory() first" %
+            (path, os.getcwd()))
     _same_names(adata.var_names, h5ad_var_names(path), "var_names", path)
     settled = settle_matrix(path,
                             "h5ad",
                             layer=layer,
                             use_raw=use_raw,
                             allow_non_integer=allow_non_integer)
-    counts = settled.matrix or named_matrix(settled.layer,
-                                            settled.use_raw) or "X"
+    unread = None if settled.matrix is None else _rows_unreadable(
+        path, settled.layer, settled.use_raw, allow_non_integer)
+    if settled.matrix is None or unread:
+        raise ACTINNInputError(
+            "this AnnData is backed by %s, whose counts cannot be read a "
+            "chunk of cells at a time%s: call adata.to_memory() first" %
+            (path, " (%s)" % unread if unread else ""))
+    counts = settled.matrix
     if counts == ".raw.X" and adata.raw is not None:
         _same_names(adata.raw.var_names, h5ad_var_names(path, raw=True),
                     "raw.var_names", path)
     # too few of the model's genes: refused as annotate in memory refuses
     # it, its advice the keyword of annotate (predict_file's is the
     # annotator's attribute)
-    var = adata.raw.var if counts == ".raw.X" and adata.raw is not None \
-        else adata.var
+    raw = counts == ".raw.X" and adata.raw is not None
+    var = adata.raw.var if raw else adata.var
+    if raw:
+        _refuse_borrowed_genes(annotator, adata, var, path)
     try:
         choose_gene_column(annotator.genes_,
                            gene_candidates(var.index, var),
