@@ -234,6 +234,9 @@ def test_a_diverged_training_is_refused_not_saved(tm_train):
      "min_overlap must be a number of at least 0 and at most 1"),
     (dict(weight_decay=-0.1), "weight_decay must be a number of at least 0"),
     (dict(log_base=1), "log_base must be a number above 1"),
+    (dict(min_overlap="x"), "min_overlap must be a number, got 'x'"),
+    (dict(rejection_rate=None), "rejection_rate must be a number, got None"),
+    (dict(linear_weight=True), "linear_weight must be a number, got True"),
 ])
 def test_settings_out_of_range_are_refused_at_construction(setting, message):
     with pytest.raises(ValueError, match=re.escape(message)):

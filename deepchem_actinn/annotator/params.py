@@ -70,12 +70,16 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     ValueError: rejection_rate must be in (0, 1), got 2
     """
     p = dict(params)
+    for name in ("validation_fraction", "learning_rate", "weight_decay",
+                 "decay_rate", "target_sum", "log_base", "min_overlap",
+                 "rejection_rate", "linear_weight"):
+        p[name] = _number(name, p[name])
     fitting.check_params(p["class_weight"], p["validation_fraction"],
                          p["n_networks"], p["batch_size"], p["max_epochs"],
                          p["rejection_rate"])
-    fitting.check_numbers(float(p["learning_rate"]), float(p["weight_decay"]),
-                          _whole("seed", p["seed"]), float(p["min_overlap"]),
-                          float(p["target_sum"]), float(p["log_base"]))
+    fitting.check_numbers(p["learning_rate"], p["weight_decay"],
+                          _whole("seed", p["seed"]), p["min_overlap"],
+                          p["target_sum"], p["log_base"])
     if not 0 <= p["linear_weight"] < 1:
         raise ValueError("linear_weight must be in [0, 1), got %r" %
                          (p["linear_weight"],))
@@ -83,16 +87,24 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     for name in ("n_networks", "max_epochs", "patience", "max_validation_cells",
                  "batch_size", "decay_steps", "seed"):
         p[name] = _whole(name, p[name])
-    for name in ("validation_fraction", "learning_rate", "weight_decay",
-                 "decay_rate", "target_sum", "log_base", "min_overlap",
-                 "rejection_rate", "linear_weight"):
-        p[name] = float(p[name])
     p["early_stopping"] = bool(p["early_stopping"])
     p["hidden_sizes"] = tuple(int(h) for h in p["hidden_sizes"])
     for name in ("total_percentiles", "cv_percentiles"):
         p[name] = (float(p[name][0]), float(p[name][1]))
     p["augment"] = None if augmentation is None else augmentation.to_dict()
     return p
+
+
+def _number(name: str, value: Any) -> float:
+    """``float(value)`` of a number (not text, None or a bool); anything
+    else is a ValueError naming ``name``."""
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ValueError("%s must be a number, got %r" % (name, value))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError("%s must be a number, got %r" %
+                         (name, value)) from None
 
 
 def _whole(name: str, value: Any) -> int:
