@@ -70,19 +70,24 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     ValueError: rejection_rate must be in (0, 1), got 2
     """
     p = dict(params)
-    for name in ("validation_fraction", "learning_rate", "weight_decay",
-                 "decay_rate", "target_sum", "log_base", "min_overlap",
-                 "rejection_rate", "linear_weight"):
-        p[name] = _number(name, p[name])
+    # numbers first (text, None or a bool named); the range checks' messages
+    # show the values as given
+    numbers = {
+        name: _number(name, p[name])
+        for name in ("validation_fraction", "learning_rate", "weight_decay",
+                     "decay_rate", "target_sum", "log_base", "min_overlap",
+                     "rejection_rate", "linear_weight")
+    }
     fitting.check_params(p["class_weight"], p["validation_fraction"],
                          p["n_networks"], p["batch_size"], p["max_epochs"],
                          p["rejection_rate"])
-    fitting.check_numbers(p["learning_rate"], p["weight_decay"],
-                          _whole("seed", p["seed"]), p["min_overlap"],
-                          p["target_sum"], p["log_base"])
+    fitting.check_numbers(numbers["learning_rate"], numbers["weight_decay"],
+                          _whole("seed", p["seed"]), numbers["min_overlap"],
+                          numbers["target_sum"], numbers["log_base"])
     if not 0 <= p["linear_weight"] < 1:
         raise ValueError("linear_weight must be in [0, 1), got %r" %
                          (p["linear_weight"],))
+    p.update(numbers)
     augmentation = Augmentation.from_value(p["augment"])
     for name in ("n_networks", "max_epochs", "patience", "max_validation_cells",
                  "batch_size", "decay_steps", "seed"):
