@@ -13,7 +13,8 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.annotator.backed import annotate_backed, refuse_backed
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
-from deepchem_actinn.io.count_matrix import CountsSource, select_matrix
+from deepchem_actinn.io.count_matrix import (CountsSource, select_matrix,
+                                             with_x_columns)
 from deepchem_actinn.io.cell_labels import cell_positions, has_label
 from deepchem_actinn.io.labels import TRAINING_HINT
 from deepchem_actinn.preprocessing.genes import query_genes
@@ -479,12 +480,8 @@ def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
     or are capitalised as another species writes gene symbols. Counts in
     ``.raw`` of X's genes (``adata.raw = adata.copy()``) may be matched
     through a column X's var has and raw's lacks (symbols added after)."""
-    var, borrowed = chosen.var, []
-    if chosen.description == ".raw.X" and adata.var_names.equals(var.index):
-        borrowed = [c for c in adata.var.columns if c not in var.columns]
-        var = var.copy()
-        for name in borrowed:  # by position: the same genes in one order
-            var[name] = adata.var[name].to_numpy()
+    var, borrowed = (with_x_columns(adata, chosen.var)
+                     if chosen.description == ".raw.X" else (chosen.var, []))
     column, names = query_genes(annotator.genes_,
                                 var,
                                 annotator.min_overlap,

@@ -94,14 +94,12 @@ def _refuse_borrowed_genes(annotator: Any, adata, raw_var: Any,
     match through a column of X's ``var`` that ``.raw``'s lacks (symbols
     added after ``adata.raw = adata``): the file's ``.raw`` has not got
     it, so streaming it would match other genes, or none."""
+    from deepchem_actinn.io.count_matrix import with_x_columns
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
-    extra = [c for c in adata.var.columns if c not in raw_var.columns]
-    if not extra or not adata.var_names.equals(raw_var.index):
+    var, extra = with_x_columns(adata, raw_var)
+    if not extra:
         return
-    var = raw_var.copy()
-    for name in extra:
-        var[name] = adata.var[name].to_numpy()
     try:
         column = choose_gene_column(annotator.genes_,
                                     gene_candidates(var.index, var),
@@ -146,8 +144,10 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
                             layer=layer,
                             use_raw=use_raw,
                             allow_non_integer=allow_non_integer)
-    unread = None if settled.matrix is None else _rows_unreadable(
-        path, settled.layer, settled.use_raw, allow_non_integer)
+    # settle_matrix opened the file by rows unless a matrix was named
+    unread = None if settled.matrix is None or (
+        layer is None and use_raw is None) else _rows_unreadable(
+            path, settled.layer, settled.use_raw, allow_non_integer)
     if settled.matrix is None or unread:
         raise ACTINNInputError(
             "this AnnData is backed by %s, whose counts cannot be read a "

@@ -99,6 +99,21 @@ def select_matrix(adata: anndata.AnnData, layer: Optional[str],
     return CountsSource(adata.X, adata.var, "X")
 
 
+def with_x_columns(adata: anndata.AnnData,
+                   raw_var: pd.DataFrame) -> Tuple[pd.DataFrame, List[str]]:
+    """``.raw``'s ``var`` with the columns X's ``var`` has and it lacks
+    (symbols added after ``adata.raw = adata``), lent by position where
+    both hold the same genes in one order, and the names of those lent;
+    ``raw_var`` itself and none otherwise."""
+    if not adata.var_names.equals(raw_var.index):
+        return raw_var, []
+    lent = [c for c in adata.var.columns if c not in raw_var.columns]
+    var = raw_var.copy()
+    for name in lent:  # by position: the same genes in one order
+        var[name] = adata.var[name].to_numpy()
+    return var, lent
+
+
 def in_place_of_x(fallbacks: Iterable[CountsSource], absent: Message,
                   source: str) -> Tuple[CountsSource, Iterator[CountsSource]]:
     """Where ``X`` is absent and no matrix is named: the first of the
