@@ -1,33 +1,49 @@
 #!/usr/bin/env bash
 # Smoke test of a fresh install on another Python.
 #
-#   .ci/smoke.sh [--short] PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]
+#   .ci/smoke.sh [--short] [--keep-venv DIR | --venv DIR] PYVER \
+#       [ANNOTATOR_DIR [REFERENCE_LABELS]]
 #
 # Makes a fresh venv with pyenv's newest PYVER (e.g. 3.12), runs the README's
-# first command there from this checkout (`pip install torch==2.13.0 && pip
-# install .`), then, with ANNOTATOR_DIR (an annotator saved by `actinn train`,
-# e.g. on another Python), `actinn predict` on the bundled test set and
-# `actinn report`, prints accuracy and macro F1 and fails below 0.9 accuracy,
-# or, given REFERENCE_LABELS (the predicted_label.txt the same annotator gave
-# elsewhere), if more than 1% of the cells get another label. Without
-# ANNOTATOR_DIR it runs only the README's `actinn demo`, which it always runs first,
-# after the I/O tests on the pandas this Python resolves. With --short, a
-# two-epoch `actinn train` on the bundled sample stands in for the demo (the
-# training path on this Python, in seconds, when another Python's smoke run
-# runs the demo beside it).
-# Everything lives in a temporary folder removed at the end (pip's own cache
-# is kept, so a second run downloads nothing).
+# first command there on a copy of this checkout's files (`pip install
+# torch==2.13.0 && pip install .`, then `actinn demo`), after the I/O and
+# label-matching tests on the pandas this Python resolves; then, with
+# ANNOTATOR_DIR (an annotator saved by `actinn train`, e.g. on another
+# Python), `actinn predict` on the bundled test set and `actinn report`,
+# prints accuracy and macro F1 and fails below 0.9 accuracy, or, given
+# REFERENCE_LABELS (the predicted_label.txt the same annotator gave
+# elsewhere), if more than 1% of the cells get another label.
+# --short: a two-epoch `actinn train` on the bundled sample stands in for the
+# demo, and the I/O tests are left out (the training path on this Python, in
+# seconds, where another Python's smoke run, on the same pandas, runs them
+# and the demo).
+# --keep-venv DIR: the venv is made in DIR (which must not exist) and kept;
+# --venv DIR: a venv so kept is used, and only the steps with ANNOTATOR_DIR
+# run. (.ci/run makes the venvs while the main tests run, and predicts with
+# them once its annotator is trained.)
+# Everything else lives in a temporary folder removed at the end (pip's own
+# cache is kept, so a second run downloads nothing).
 # Exits non-zero, saying which step failed, if anything fails.
 set -euo pipefail
 
-short=""
-if [[ ${1:-} == "--short" ]]; then
-    short=1
+usage="usage: .ci/smoke.sh [--short] [--keep-venv DIR | --venv DIR] PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]"
+short="" keep="" venv=""
+while [[ ${1:-} == --* ]]; do
+    case $1 in
+    --short) short=1 ;;
+    --keep-venv) keep=${2:?$usage} && shift ;;
+    --venv) venv=${2:?$usage} && shift ;;
+    *) echo "$usage" >&2 && exit 2 ;;
+    esac
     shift
-fi
-pyver=${1:?usage: .ci/smoke.sh [--short] PYVER [ANNOTATOR_DIR [REFERENCE_LABELS]]}
+done
+pyver=${1:?$usage}
 annotator=${2:-}
 reference=${3:-}
+if [[ -n "$keep" && -n "$venv" ]] || [[ -n "$venv" && -z "$annotator" ]]; then
+    echo "$usage" >&2
+    exit 2
+fi
 repo=$(cd "$(dirname "$0")/.." && pwd)
 step="start"
 trap 'echo "SMOKE FAILED on Python $pyver at: $step" >&2' ERR
@@ -45,6 +61,14 @@ fi
 if [[ -n "$reference" ]]; then
     reference=$(cd "$(dirname "$reference")" && pwd)/$(basename "$reference")
 fi
+if [[ -n "$keep" ]]; then
+    if [[ -e "$keep" ]]; then
+        echo "SMOKE FAILED: --keep-venv $keep exists" >&2
+        exit 2
+    fi
+    mkdir -p "$(dirname "$keep")"
+    keep=$(cd "$(dirname "$keep")" && pwd)/$(basename "$keep")
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -54,43 +78,64 @@ echo "== smoke on $("$python" --version) in $work"
 # Each step's start, with the seconds since the smoke began.
 mark() { step=$1; echo "== [$SECONDS s] $step"; }
 
-mark "venv"
-"$python" -m venv "$work/venv"
-# shellcheck disable=SC1091
-source "$work/venv/bin/activate"
+reused=${venv:+1}
+if [[ -n "$reused" ]]; then
+    # shellcheck disable=SC1091
+    source "$venv/bin/activate"
+else
+    venv=${keep:-$work/venv}
+    mark "venv"
+    "$python" -m venv "$venv"
+    # shellcheck disable=SC1091
+    source "$venv/bin/activate"
 
-# The README's first command (its install part), in this checkout.
-cd "$repo"
-mark "pip install torch==2.13.0"
-pip install -q torch==2.13.0
-mark "pip install ."
-# the other Python's smoke run builds in this checkout at the same time,
-# in its build/ folder (pip builds there): one build at a time
-flock "$repo" pip install -q .
+    # The checkout's files (tracked, and untracked ones git does not
+    # ignore), copied: pip builds in the folder it installs from, where
+    # .ci/run's main tests install this checkout at the same time.
+    mark "copying the checkout"
+    mkdir "$work/src"
+    if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+            tar --null --ignore-failed-read -T - -cf -) |
+            tar -C "$work/src" -xf -
+    else
+        tar -C "$repo" --exclude=./.git --exclude=./build -cf - . |
+            tar -C "$work/src" -xf -
+    fi
+
+    # The README's first command (its install part), in that copy.
+    cd "$work/src"
+    mark "pip install torch==2.13.0"
+    pip install -q torch==2.13.0
+    mark "pip install ."
+    pip install -q .
+fi
 
 # Run from the empty work folder, so nothing there shadows an installed module.
 cd "$work"
-
-# The readers' and label matching's tests on the pandas this Python resolves
-# (3 on 3.12 and 3.13, whose str dtype once hid empty CSV fields and
-# misaligned a labels Series), on the installed package (importlib mode puts
-# no checkout folder on sys.path); pytest comes from pip's cache, with
-# pytest-xdist for the -n of pyproject.toml (-n 0 here: in one process, as
-# the other Python's smoke run is testing beside it).
-mark "I/O tests on pandas $(python -c 'import pandas; print(pandas.__version__)')"
-pip install -q pytest pytest-xdist
-python -m pytest -q -p no:cacheprovider --import-mode=importlib -n 0 \
-    "$repo"/tests/test_readers.py \
-    "$repo"/tests/test_io_*.py "$repo"/tests/test_text_*.py \
-    "$repo"/tests/test_writers.py \
-    "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py
-
 data=$(python -c "from deepchem_actinn.datasets import tabula_muris_sample_paths as p; print(p()['test'].parent)")
-if [[ -n "$short" ]]; then
+
+if [[ -n "$reused" ]]; then
+    : # its install, tests and demo ran when it was made
+elif [[ -n "$short" ]]; then
     mark "actinn train, 2 epochs"
     actinn train -trs "$data/train_sample.h5" -trl "$data/train_label_sample.txt" \
         -ne 2 --networks 1 --threads 1 -q -m short_annotator
 else
+    # The readers' and label matching's tests on the pandas this Python
+    # resolves (3 on 3.12 and 3.13, whose str dtype once hid empty CSV
+    # fields and misaligned a labels Series), on the installed package
+    # (importlib mode puts no checkout folder on sys.path); pytest comes from
+    # pip's cache, with pytest-xdist for the -n of pyproject.toml (-n 0 here:
+    # in one process, as .ci/run's main tests run beside it).
+    mark "I/O tests on pandas $(python -c 'import pandas; print(pandas.__version__)')"
+    pip install -q pytest pytest-xdist
+    python -m pytest -q -p no:cacheprovider --import-mode=importlib -n 0 \
+        "$repo"/tests/test_readers.py \
+        "$repo"/tests/test_io_*.py "$repo"/tests/test_text_*.py \
+        "$repo"/tests/test_writers.py \
+        "$repo"/tests/test_wrong_content.py "$repo"/tests/test_labels.py
+
     mark "actinn demo"
     actinn demo -o demo --threads 1
 fi
@@ -103,7 +148,7 @@ mark "actinn predict with $annotator"
 actinn predict -m "$annotator" -ts "$data/test_sample.h5" -o pred -op -q
 
 mark "actinn report"
-actinn report -p pred/predicted_label.txt -op pred/predicted_probabilities.txt \
+actinn report -p pred/predicted_label.txt -pr pred/predicted_probabilities.txt \
     -l "$data/test_label_sample.txt" -m "$annotator" -o report -q
 
 mark "scoring the predictions"

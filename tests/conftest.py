@@ -107,6 +107,33 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.torch)
 
 
+#: Test modules that use :func:`default_annotator` (the default annotator,
+#: trained for about half a minute): pytest-xdist gives them to one worker,
+#: so that it is trained once in a run, not once in each worker.
+DEFAULT_ANNOTATOR_MODULES = ("tests/test_ambient.py",
+                             "tests/test_annotator_fit.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` (pyproject.toml), with the modules of
+    :data:`DEFAULT_ANNOTATOR_MODULES` one unit of work; any other ``--dist``
+    as pytest-xdist has it."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFixtureScheduling(LoadFileScheduling):
+
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            if scope in DEFAULT_ANNOTATOR_MODULES:
+                return DEFAULT_ANNOTATOR_MODULES[0]
+            return scope
+
+    return SharedFixtureScheduling(config, log)
+
+
 # --------------------------------------------------------------------------
 # the I/O tests' readers and messages (test_io_hardening.py,
 # test_io_values_as_written.py): defined once, here, and given as fixtures,
@@ -300,7 +327,9 @@ def coloured_points():
 
 #: The process behind :func:`actinn_process`: it imports the third-party
 #: libraries every ``actinn`` command imports (PyTorch above all: most of a
-#: command's start), then, for each request it reads (a JSON line), forks a
+#: command's start; what ``train`` imports too: PyTorch's compiler, which
+#: its optimisers load, and scikit-learn's linear models), then, for each
+#: request it reads (a JSON line), forks a
 #: child that runs ``python -m deepchem_actinn ARGS`` as that process would
 #: (runpy, the package's ``__main__``, imported afresh in the child), its
 #: stdin /dev/null and its stdout and stderr in files, and answers with the
@@ -308,6 +337,7 @@ def coloured_points():
 COMMAND_SERVER = textwrap.dedent(r"""
     import json, os, runpy, sys, warnings
     import anndata, scipy.optimize, torch  # noqa: F401
+    import sklearn.linear_model, torch._dynamo  # noqa: F401
     print("ready", flush=True)
     for line in sys.stdin:
         request = json.loads(line)
