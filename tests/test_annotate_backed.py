@@ -223,8 +223,7 @@ def test_train_refuses_a_backed_anndata(files, opened):
 def test_backed_annotate_refuses_counts_it_cannot_read_by_cells(
         sample, tiny, tmp_path, opened):
     """Counts stored by columns (CSC) cannot be streamed a chunk of cells at
-    a time (the file would be read whole, and its matrix named as it was
-    not): refused, saying to_memory()."""
+    a time (the file would be read whole): refused, saying to_memory()."""
     _, query = sample
     csc = query[:200].copy()
     csc.layers["counts"] = sp.csc_matrix(csc.X)

@@ -383,22 +383,34 @@ def test_dask_tasks_read_the_matrix_chosen_once(model, scanpy_files, caplog):
     assert _said(caplog) == 1
 
 
+@pytest.mark.parametrize("stored", ["dense", "by columns"])
 @pytest.mark.parametrize("where,choice", [(".raw", (None, True)),
                                           ("counts", ("counts", None)),
                                           ("X", (None, None))])
-def test_settle_counts_matrix_names_the_choice(tmp_path, where, choice):
+def test_settle_counts_matrix_names_the_choice(tmp_path, where, choice, stored):
+    """The choice is made once, also where the matrices are stored by
+    columns (CSC: no chunk of cells is read alone, so the file is read
+    whole to choose) and the record names the matrix."""
     import anndata
+    import scipy.sparse as sp
+    from deepchem_actinn.io.h5ad import settle_matrix
     from deepchem_actinn.io.stream import settle_counts_matrix
     counts = np.array([[3.0, 0.0], [1.0, 2.0], [0.0, 5.0]], np.float32)
-    adata = anndata.AnnData(counts.copy())
+    kind = sp.csc_matrix if stored == "by columns" else np.asarray
+    adata = anndata.AnnData(kind(counts))
     if where == ".raw":
         adata.raw = adata.copy()
     elif where == "counts":
-        adata.layers["counts"] = counts.copy()
+        adata.layers["counts"] = kind(counts)
     if where != "X":
-        adata.X = np.log1p(counts)
+        adata.X = kind(np.log1p(counts))
     adata.write_h5ad(tmp_path / "a.h5ad")
     assert settle_counts_matrix(tmp_path / "a.h5ad") == choice
+    assert settle_matrix(tmp_path / "a.h5ad").matrix == {
+        ".raw": ".raw.X",
+        "counts": "layers['counts']",
+        "X": "X"
+    }[where]
     # named, or not an h5ad file: as given
     assert settle_counts_matrix(tmp_path / "a.h5ad",
                                 layer="counts") == ("counts", None)

@@ -573,6 +573,28 @@ def test_an_h5ad_query_records_the_matrix_read(model, tmp_path, scanpy_query,
     assert ("1,000 cells (h5ad, layers['counts'])" in _page(tmp_path / "r"))
 
 
+def test_a_query_stored_by_columns_records_the_matrix_read(
+        model, tmp_path, scanpy_query, capsys):
+    """An h5ad query stored by columns (CSC), read whole on each pass: the
+    matrix is chosen once all the same, said once, and recorded."""
+    import anndata
+    import scipy.sparse as sp
+    query = anndata.read_h5ad(scanpy_query)
+    query.X = sp.csc_matrix(query.X)
+    query.layers["counts"] = sp.csc_matrix(query.layers["counts"])
+    query.write_h5ad(tmp_path / "csc.h5ad")
+    out = tmp_path / "out"
+    assert main([
+        "predict", "-m",
+        str(model), "-ts",
+        str(tmp_path / "csc.h5ad"), "-o",
+        str(out), "--device", "cpu"
+    ]) == 0
+    assert record_of(out)["query"]["matrix"] == "layers['counts']"
+    assert capsys.readouterr().err.count(
+        "reading the raw counts from layers['counts'] instead") == 1
+
+
 def test_demo_records_its_prediction_and_report_reads_it(tmp_path, capsys):
     """``actinn demo`` writes the record of what it did (the bundled test
     set, read whole; the annotator it trained, saved nowhere; no

@@ -75,17 +75,25 @@ def _same_names(ours: Any,
         "first" % (path, what, detail))
 
 
-def _rows_unreadable(path: str, layer: Any, use_raw: Any,
-                     allow_non_integer: bool) -> Optional[str]:
-    """Why the file's matrix cannot be read a chunk of cells at a time
-    (stored by columns, say), or None when it can."""
+def _settled_by_rows(path: str, layer: Any, use_raw: Any,
+                     allow_non_integer: bool) -> Tuple[Any, Optional[str]]:
+    """The matrix every chunk reads, settled as
+    :func:`~deepchem_actinn.io.h5ad.settle_matrix` settles it by opening
+    the file once by rows (never by reading it whole, as it does a file
+    stored by columns), or None and why the counts cannot be read a chunk
+    of cells at a time (stored by columns, say)."""
     from deepchem_actinn.io._common import NoDirectAccess
-    from deepchem_actinn.io.h5ad import H5adRows
+    from deepchem_actinn.io.content import reading
+    from deepchem_actinn.io.formats import FORMAT_WORDS
+    from deepchem_actinn.io.h5ad import H5adRows, SettledMatrix
     try:
-        with H5adRows(Path(path), layer, use_raw, allow_non_integer):
-            return None
+        with reading(Path(path), FORMAT_WORDS["h5ad"]), \
+                H5adRows(Path(path), layer, use_raw, allow_non_integer) as rows:
+            return SettledMatrix(*rows.choice, rows.description), None
     except NoDirectAccess as err:
-        return str(err)
+        return None, str(err)
+    except (OSError, KeyError):
+        return None, None
 
 
 def _refuse_borrowed_genes(annotator: Any, adata, raw_var: Any,
@@ -122,7 +130,7 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
     ``uns``'s words (``"X"``, ``".raw.X"``, ``"layers['counts']"``)."""
     from deepchem_actinn.distributed.dask_predict import (decide_unassigned,
                                                           join_annotations)
-    from deepchem_actinn.io.h5ad import h5ad_var_names, settle_matrix
+    from deepchem_actinn.io.h5ad import h5ad_var_names
     from deepchem_actinn.preprocessing.genes import (choose_gene_column,
                                                      gene_candidates)
     path = str(adata.filename)
@@ -139,16 +147,8 @@ def annotate_backed(adata, annotator: Any, layer: Any, use_raw: Any,
             "open it by an absolute path, or call adata.to_memory() first" %
             (path, os.getcwd()))
     _same_names(adata.var_names, h5ad_var_names(path), "var_names", path)
-    settled = settle_matrix(path,
-                            "h5ad",
-                            layer=layer,
-                            use_raw=use_raw,
-                            allow_non_integer=allow_non_integer)
-    # settle_matrix opened the file by rows unless a matrix was named
-    unread = None if settled.matrix is None or (
-        layer is None and use_raw is None) else _rows_unreadable(
-            path, settled.layer, settled.use_raw, allow_non_integer)
-    if settled.matrix is None or unread:
+    settled, unread = _settled_by_rows(path, layer, use_raw, allow_non_integer)
+    if settled is None:
         raise ACTINNInputError(
             "this AnnData is backed by %s, whose counts cannot be read a "
             "chunk of cells at a time%s: call adata.to_memory() first" %

@@ -33,9 +33,9 @@ from deepchem_actinn.io.h5ad_layout import (DAMAGE_ERRORS, SPARSE, DamagedH5ad,
                                             damage_refused, damaged_h5ad)
 from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              CountsSource, choose_counts,
-                                             counts_elsewhere, no_layer,
-                                             other_layers, select_matrix,
-                                             in_place_of_x)
+                                             counts_elsewhere, counts_source,
+                                             no_layer, other_layers,
+                                             select_matrix, in_place_of_x)
 from deepchem_actinn.io.content import reading
 from deepchem_actinn.io.formats import FORMAT_WORDS, path_and_format
 from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
@@ -477,11 +477,9 @@ class H5adRows(HDF5Rows):
         that a later pass opens it without looking again (and without
         saying again why); the arguments as given when nothing held counts
         or ``X`` did."""
-        if not self.searched and self.description == ".raw.X":
-            return None, True
-        if not self.searched and self.description.startswith("layers["):
-            return self.description[8:-2], None
-        return self.layer, self.use_raw
+        if self.searched:
+            return self.layer, self.use_raw
+        return matrix_choice(self.description, self.layer, self.use_raw)
 
     def rows(self, start: int, stop: int) -> sp.csr_matrix:
         block = self._elem[start:stop]
@@ -506,7 +504,8 @@ class SettledMatrix(NamedTuple):
     use_raw: Optional[bool]
     #: The matrix in the words of a record (``"X"``, ``".raw.X"`` or
     #: ``"layers['counts']"``); None for the formats other than h5ad (one
-    #: matrix each), and for an h5ad file read whole with no matrix named.
+    #: matrix each), and for an h5ad file that could not be opened to
+    #: decide (the read after it says why).
     matrix: Optional[str]
 
 
@@ -569,6 +568,28 @@ def settle_matrix(path: PathLike,
         try:
             with rows:
                 return SettledMatrix(*rows.choice, rows.description)
-        except (NoDirectAccess, OSError, KeyError):
+        except NoDirectAccess:
+            # stored by columns: every pass reads the file whole; read whole
+            # here once, to decide, every pass then reads the matrix chosen
+            chosen = counts_source(read_h5ad_counts(p),
+                                   allow_non_integer=allow_non_integer,
+                                   source=str(p)).description
+            return SettledMatrix(*matrix_choice(chosen), chosen)
+        except (OSError, KeyError):
             # read whole on each pass, as before
             return SettledMatrix(layer, use_raw, None)
+
+
+def matrix_choice(
+        description: str,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None) -> Tuple[Optional[str], Optional[bool]]:
+    """``(layer, use_raw)`` naming the matrix a record calls
+    ``description`` (:func:`named_matrix` the other way round): ``X`` is
+    named by the ``layer`` / ``use_raw`` given (None, None: the reader
+    takes ``X`` where it holds counts)."""
+    if description == ".raw.X":
+        return None, True
+    if description.startswith("layers["):
+        return description[8:-2], None
+    return layer, use_raw
