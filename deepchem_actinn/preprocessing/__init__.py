@@ -11,9 +11,9 @@ from deepchem_actinn.preprocessing.gene_filter import (GeneFilter, select_genes,
                                                        take_columns)
 from deepchem_actinn.preprocessing.gene_stats import (GeneStats,
                                                       gene_statistics)
-from deepchem_actinn.preprocessing.genes import (choose_gene_column,
-                                                 gene_candidates, gene_mask,
-                                                 gene_positions)
+from deepchem_actinn.preprocessing.gene_overlap import (choose_gene_column,
+                                                        gene_candidates)
+from deepchem_actinn.preprocessing.genes import gene_mask, gene_positions
 from deepchem_actinn.preprocessing.normalise import (check_counts,
                                                      library_size_log)
 
