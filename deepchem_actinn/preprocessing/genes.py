@@ -50,10 +50,6 @@ from deepchem_actinn.preprocessing.gene_overlap import (  # noqa: F401
 logger = logging.getLogger(__name__)
 
 
-def _keys(names: Iterable) -> List[str]:
-    return [gene_key(n) for n in names]
-
-
 def query_genes(model_genes: Sequence[str],
                 var: pd.DataFrame,
                 min_overlap: float = 0.5,
@@ -373,9 +369,10 @@ def columns_of(genes: Iterable[str], wanted: Iterable[str]) -> np.ndarray:
     >>> columns_of(["A", "b", "C"], ["B", "c", "D"])
     array([1, 2])
     """
-    names = set(_keys(wanted))
-    return np.array([i for i, g in enumerate(_keys(genes)) if g in names],
-                    dtype=np.int64)
+    names = set(map(gene_key, wanted))
+    return np.array(
+        [i for i, g in enumerate(map(gene_key, genes)) if g in names],
+        dtype=np.int64)
 
 
 def measured_genes(reference: Sequence[str],
