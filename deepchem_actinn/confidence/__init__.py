@@ -2,10 +2,12 @@
 
 ``calibration``: temperature scaling, the expected calibration error and
 thresholds. ``knn``: distances to the nearest reference cells in the
-networks' hidden layers. ``rejection``: :class:`RejectionRule`, which
-scores cells by them and decides which are ``Unassigned``
-(:meth:`RejectionRule.decide`, the one decision). ``decision``: what it
-returns, which cells and why (:class:`UnassignedDecision`).
+networks' hidden layers. ``novelty``: those distances relative to each
+type's spread on the reference, and a query's shift from it. ``rejection``:
+:class:`RejectionRule`, which scores cells by them and decides which are
+``Unassigned`` (:meth:`RejectionRule.decide`, the one decision).
+``decision``: what it returns, which cells and why
+(:class:`UnassignedDecision`).
 """
 from deepchem_actinn.confidence.calibration import (  # noqa: F401
     UNASSIGNED, assign, calibrate, calibrated_probabilities,

@@ -5,6 +5,8 @@ or no type holds most of its probability.
 default, by its distance to its nearest reference cells in the network's
 last hidden layer, relative to the type it is given (``method="knn"``); the
 max calibrated probability rule is kept as ``method="max_probability"``.
+The per-type statistics behind the kNN score, and the query's calibration,
+are computed in :mod:`~deepchem_actinn.confidence.novelty`.
 :meth:`RejectionRule.decide` is the one decision every prediction path
 makes from those scores (:mod:`~deepchem_actinn.confidence.decision`).
 """
@@ -20,6 +22,8 @@ from deepchem_actinn.confidence.decision import (QueryCalibration,
 # NEIGHBOUR_BLOCK: importable from here still, as before knn.py held it
 from deepchem_actinn.confidence.knn import (  # noqa: F401
     NEIGHBOUR_BLOCK, kth_neighbour_distance, stratified_sample)
+from deepchem_actinn.confidence.novelty import (fit_reference, novelty_scores,
+                                                query_shift, type_shifts)
 
 #: With ``unassigned=True``, a cell whose label has a lower calibrated
 #: probability is Unassigned too, by default (the rule's
@@ -61,30 +65,11 @@ class RejectionRule:
     :meth:`reject` is the same decision from features and logits.
 
     **Calibration against the query** (``knn``, ``query_calibration=True``):
-    a query from another technology sits further from the reference as a
-    whole, and every one of its cells looks novel. So the distances of a
-    query are divided by ``q / m`` when ``q``, the median relative distance
-    ``d / s[c]`` of the query's cells, exceeds ``min_shift * m``, ``m`` that
-    of the held-out reference cells (:meth:`query_scale`): a shift of the whole query is
-    taken for a change of technology, while cells further out than the
-    query's own typical cell are still rejected. The median is robust while
-    novel cells are under half of the query. A query like the reference
-    (``q <= min_shift * m``) is scored as without calibration, so that a
-    same-technology query gives the same calls whole or in blocks (the
-    bundled test cells: ``q / m`` = 1.01; their droplet-like versions in
-    ``benchmarks/technologies.py``, development seeds: 1.3 to 1.6).
-
-    **Per type, on a shifted query** (:meth:`calibrate`): a technology does
-    not shift every type alike (depth and capture differ by gene, so by
-    type), and one divisor leaves the most shifted types looking novel. So
-    once the query as a whole is shifted, the cells given each type with at
-    least ``min_type_cells`` of them are divided by that type's own shift
-    (1 when under ``min_shift``), at most ``max_type_shift`` times the
-    query's, so that a new population called a known type still stands out
-    from it. A query like the reference is never calibrated per type, so
-    leave-one-type-out on the reference's own technology is unchanged. On
-    the droplet-like development queries this took the known cells marked
-    ``Unassigned`` from 3.8-5.9 % to 1.6-2.0 %.
+    a query from another technology sits further from the reference, so
+    its scores are divided by its shift as a whole, ``q / m`` above
+    ``min_shift`` (:meth:`query_scale`), and on such a query by each type's
+    own shift (:meth:`calibrate`); why and how much:
+    :mod:`deepchem_actinn.confidence.novelty`.
 
     Parameters
     ----------
@@ -280,16 +265,10 @@ class RejectionRule:
             if len(reference) < 2:
                 raise ValueError("the kNN rule needs at least 2 reference "
                                  "(not held-out) cells")
-            keep = reference[stratified_sample(
-                label_ids[reference], self.max_reference,
-                np.random.default_rng(self.seed))]
-            self.reference_ = features[keep]
-            loo = kth_neighbour_distance(self.reference_,
-                                         self.reference_,
-                                         self.n_neighbors,
-                                         exclude_self=True)
-            self.scales_ = self._type_scales(loo, label_ids[keep],
-                                             logits.shape[1])
+            keep, self.reference_, loo, self.scales_ = fit_reference(
+                features, label_ids, reference, logits.shape[1],
+                self.n_neighbors, self.scale_quantile, self.max_reference,
+                self.seed)
             if held.any():
                 scores = self.score(features[held], logits[held])
             else:
@@ -297,19 +276,6 @@ class RejectionRule:
             self.median_ratio_ = float(np.median(-scores))
         self.threshold = threshold_for_rejection(scores, rejection_rate)
         return self
-
-    def _type_scales(self, distances: np.ndarray, labels: np.ndarray,
-                     n_types: int) -> np.ndarray:
-        """Per-type quantile of ``distances``; the pooled quantile for types
-        without reference cells, never zero."""
-        pooled = float(np.quantile(distances, self.scale_quantile))
-        scales = np.full(n_types, pooled, dtype=np.float64)
-        for c in range(n_types):
-            mine = distances[labels == c]
-            if len(mine):
-                scales[c] = float(np.quantile(mine, self.scale_quantile))
-        tiny = max(pooled, 1.0) * 1e-12
-        return np.where(scales > tiny, scales, max(pooled, tiny))
 
     # -------------------------------------------------------------- predict
     def score(self,
@@ -339,39 +305,28 @@ class RejectionRule:
         if features.shape[1] != self.reference_.shape[1]:
             raise ValueError("%d features per cell, the rule was fitted on %d" %
                              (features.shape[1], self.reference_.shape[1]))
-        distance = kth_neighbour_distance(features, self.reference_,
-                                          self.n_neighbors)
         top = logits if probabilities is None else np.asarray(probabilities)
-        return -distance / self.scales_[top.argmax(axis=1)]
+        return novelty_scores(features, self.reference_, self.scales_,
+                              self.n_neighbors, top)
 
     def query_scale(self, scores: np.ndarray) -> float:
-        """How far a query as a whole sits beyond the reference: ``q / m``
-        when above ``min_shift``, else 1; ``q`` the median of ``-scores`` over the query's
-        cells, ``m`` that of the held-out reference cells; 1 when the rule
-        does not calibrate (``max_probability``, ``query_calibration=False``
-        or no cells).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from deepchem_actinn.confidence import RejectionRule
-        >>> rule = RejectionRule()
-        >>> rule.median_ratio_ = 0.5
-        >>> rule.query_scale(np.array([-1.0, -2.0, -0.5]))
-        2.0
-        >>> rule.query_scale(np.array([-0.1, -0.2]))
-        1.0
+        """How far a query as a whole sits beyond the reference:
+        :func:`~deepchem_actinn.confidence.novelty.query_shift`, ``q / m``
+        when above ``min_shift``, else 1; ``q`` the median of ``-scores``
+        over the query's cells, ``m`` that of the held-out reference cells;
+        1 when the rule does not calibrate (``max_probability``,
+        ``query_calibration=False`` or no cells).
         """
         if (self.method != "knn" or not self.query_calibration or
-                self.median_ratio_ is None or not len(scores)):
+                self.median_ratio_ is None):
             return 1.0
-        shift = float(np.median(-np.asarray(scores))) / self.median_ratio_
-        return shift if shift > self.min_shift else 1.0
+        return query_shift(scores, self.median_ratio_, self.min_shift)
 
     def calibrate(self, scores: np.ndarray,
                   predicted: np.ndarray) -> QueryCalibration:
         """The query's calibration: :meth:`query_scale` and, when that is
-        above 1, each type's own shift (see the class notes).
+        above 1, each type's own shift
+        (:func:`~deepchem_actinn.confidence.novelty.type_shifts`).
 
         Parameters
         ----------
@@ -379,33 +334,16 @@ class RejectionRule:
             :meth:`score` of the query's cells.
         predicted: np.ndarray
             The type id each cell is given (``logits.argmax(axis=1)``).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from deepchem_actinn.confidence import RejectionRule
-        >>> rule = RejectionRule(min_type_cells=2)
-        >>> rule.median_ratio_ = 0.5
-        >>> rule.scales_ = np.ones(3)
-        >>> scores = np.array([-1.0, -1.0, -1.2, -1.2, -0.3])
-        >>> calibration = rule.calibrate(scores, np.array([0, 0, 1, 1, 2]))
-        >>> calibration.scale, calibration.type_scales.round(2).tolist()
-        (2.0, [2.0, 2.4, 2.0])
         """
         scale = self.query_scale(scores)
         if scale <= 1.0 or self.scales_ is None:
             return QueryCalibration(scale, None)
         assert self.median_ratio_ is not None
-        ratios = -np.asarray(scores, dtype=np.float64) / self.median_ratio_
-        predicted = np.asarray(predicted, dtype=np.int64)
-        type_scales = np.full(len(self.scales_), scale)
-        for c in range(len(type_scales)):
-            mine = ratios[predicted == c]
-            if len(mine) >= self.min_type_cells:
-                shift = float(np.median(mine))
-                type_scales[c] = min(shift, self.max_type_shift * scale) \
-                    if shift > self.min_shift else 1.0
-        return QueryCalibration(scale, type_scales)
+        return QueryCalibration(
+            scale,
+            type_shifts(scores, predicted, self.median_ratio_, scale,
+                        len(self.scales_), self.min_type_cells, self.min_shift,
+                        self.max_type_shift))
 
     def decide(
         self,
