@@ -2,40 +2,40 @@
 
 The networks themselves (:class:`ACTINNClassifier`, :class:`ACTINNEnsemble`)
 are plain PyTorch modules in :mod:`deepchem_actinn.models.network`,
-re-exported here.
+re-exported here; the minibatches it makes of a DeepChem dataset are
+:mod:`deepchem_actinn.models.dc_batches`'s, its loss and optimiser
+:mod:`deepchem_actinn.models.dc_optim`'s.
 """
 import os
 import warnings
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 import torch.nn as nn
 
 from deepchem_actinn._deepchem import require_deepchem
-from deepchem_actinn.io.counts import refuse_raw_counts
 from deepchem_actinn.models import checks
 from deepchem_actinn.models.device import usable_device
 
 # One clear line when DeepChem is missing; a quiet import when it is there.
 require_deepchem("ACTINNModel")
 
-from deepchem.data import Dataset, DiskDataset, NumpyDataset  # noqa: E402
+from deepchem.data import Dataset  # noqa: E402
 from deepchem.models.losses import Loss, SparseSoftmaxCrossEntropy  # noqa: E402
 from deepchem.models.optimizers import (  # noqa: E402
-    ExponentialDecay, LearningRateSchedule, Optimizer)
-from deepchem.models.torch_models import TorchModel  # noqa: E402
+    LearningRateSchedule, Optimizer)
 from deepchem.utils.evaluate import GeneratorEvaluator  # noqa: E402
 
+from deepchem_actinn.models.dc_batches import DatasetBatches  # noqa: E402
 from deepchem_actinn.models.dc_optim import (  # noqa: E402,F401
-    EnsembleCrossEntropy, FusedAdam)
+    EnsembleCrossEntropy, FusedAdam, optimizer_for)
 from deepchem_actinn.models.network import (  # noqa: E402,F401
     ACTINNClassifier, ACTINNEnsemble, GeneLayer, seeded_classifier,
     seeded_ensemble)
 
 
-class ACTINNModel(TorchModel):
+class ACTINNModel(DatasetBatches):
     """ACTINN cell-type classifier as a DeepChem ``TorchModel``.
 
     The network of Ma & Pellegrini [1]_: three hidden ReLU layers (100, 50,
@@ -176,21 +176,8 @@ class ACTINNModel(TorchModel):
         if kwargs.get("device") is not None:  # "cpu:0" as "cpu"
             kwargs["device"] = str(chosen) if isinstance(kwargs["device"],
                                                          str) else chosen
-        adam = dict(learning_rate=learning_rate,
-                    decay_rate=decay_rate,
-                    weight_decay_penalty=weight_decay_penalty,
-                    decay_steps=decay_steps)  # None: the documented default
-        is_schedule = isinstance(learning_rate, LearningRateSchedule)
-        unused = [
-            k for k, v in adam.items() if v is not None and
-            (optimizer is not None or is_schedule and k.startswith("decay"))
-        ]
-        if unused:
-            raise TypeError(
-                "ACTINNModel got %s, which %s replaces, so it would be "
-                "ignored: set it there, or leave it out" %
-                (" and ".join(unused), "the optimizer" if optimizer is not None
-                 else "the schedule given as learning_rate"))
+        schedule, optimizer = optimizer_for(learning_rate, weight_decay_penalty,
+                                            decay_rate, decay_steps, optimizer)
         checks.check_single_task(n_tasks)
         checks.check_settings(seed, batch_size, n_networks)
         model_dir = kwargs.get("model_dir")
@@ -215,15 +202,6 @@ class ACTINNModel(TorchModel):
         self.n_classes = int(n_classes)
         self.layer_sizes = tuple(int(h) for h in layer_sizes)
         self._shuffle_rng = np.random.default_rng(seed)
-        schedule = learning_rate if is_schedule else ExponentialDecay(
-            1e-4 if learning_rate is None else learning_rate,
-            0.95 if decay_rate is None else decay_rate,
-            1000 if decay_steps is None else decay_steps)
-        if optimizer is None:
-            optimizer = FusedAdam(
-                learning_rate=schedule,
-                weight_decay=0.005
-                if weight_decay_penalty is None else weight_decay_penalty)
         super().__init__(network,
                          loss=loss,
                          output_types=["prediction", "loss"],
@@ -449,149 +427,3 @@ class ACTINNModel(TorchModel):
                     **kwargs)
         model.model = network.to(model.device)
         return model
-
-    def default_generator(
-            self,
-            dataset: Dataset,
-            epochs: int = 1,
-            mode: str = "fit",
-            deterministic: bool = True,
-            pad_batches: bool = True) -> Iterable[Tuple[List, List, List]]:
-        """Minibatches of a dataset, shuffled with the model's own seed.
-
-        DeepChem's datasets shuffle with NumPy's global random state; here a
-        shuffled epoch visits the samples in an order drawn from the model's
-        generator instead, so ``seed`` alone fixes the training run.
-        Prediction batches are never padded.
-
-        Parameters
-        ----------
-        dataset: dc.data.Dataset
-            Cells x genes, the networks' input (normalised, gene-filtered).
-        epochs: int, default 1
-            Passes over the dataset.
-        mode: str, default "fit"
-            ``"fit"``, ``"predict"`` or ``"uncertainty"``; only ``"fit"``
-            checks the labels and pads batches.
-        deterministic: bool, default True
-            Keep the dataset's order; False shuffles with the model's seed.
-        pad_batches: bool, default True
-            Pad the last training batch to ``batch_size``.
-
-        Returns
-        -------
-        collections.abc.Iterator
-            One ``(inputs, labels, weights)`` tuple of lists per minibatch,
-            as ``TorchModel`` takes them.
-
-        Raises
-        ------
-        TypeError
-            ``dataset`` is not a DeepChem dataset.
-        ValueError
-            X is not cells x ``n_features``, holds raw counts or NaN or
-            infinite values, or (fitting) ``y`` is not one class id in ``0
-            .. n_classes - 1`` per cell or every weight is 0.
-        """
-        if not isinstance(dataset, Dataset):
-            raise TypeError(
-                "ACTINNModel takes a DeepChem dataset, not %s: make one with "
-                "deepchem_actinn.datasets.to_numpy_dataset(adata, labels) "
-                "(or annotate an AnnData's counts with ACTINNAnnotator)" %
-                type(dataset).__name__)
-        if isinstance(dataset, NumpyDataset) and np.ndim(dataset.X) != 2:
-            X = dataset.X
-            if np.ndim(X) == 0 and sp.issparse(X.item()):
-                hint = (": a sparse matrix? Make the dataset from X.toarray() "
-                        "(to_numpy_dataset does)")
-            elif np.ndim(X) == 1:
-                hint = ": one cell? Give it as one row, X[None, :]"
-            else:
-                hint = ""
-            raise ValueError(
-                "ACTINNModel takes cells x genes, the dataset's X has shape "
-                "%s%s" % (np.shape(X), hint))
-        if mode == "fit":  # torch would fail with a shape or index error
-            checks.refuse_unlabelled(dataset)
-            checks.check_class_ids(dataset.y, self.n_classes)
-        else:
-            pad_batches = False
-        for _ in range(epochs):
-            if deterministic:
-                batches = super().default_generator(dataset, 1, mode, True,
-                                                    pad_batches)
-            else:
-                batches = self._shuffled_epoch(dataset, pad_batches)
-            yield from self._checked(batches, dataset)
-
-    def _checked(self, batches: Iterable[Tuple[List, List, List]],
-                 dataset: Dataset) -> Iterable[Tuple[List, List, List]]:
-        """The batches, refusing cells of another width than the networks'
-        input, NaN or infinite values (naming the dataset's cells that hold
-        them) and raw counts (the first batch's)."""
-        first = True
-        for inputs, labels, weights in batches:
-            width = np.shape(inputs[0])[-1]
-            if width != self.n_features:
-                raise ValueError(
-                    "ACTINNModel takes %d genes per cell, the dataset has %d: "
-                    "transform it with the GeneFilterTransformer fitted on "
-                    "the training data (its genes= matches the columns)" %
-                    (self.n_features, width))
-            if not np.isfinite(inputs[0]).all():
-                checks.refuse_nonfinite(dataset)
-            if first:
-                refuse_raw_counts(inputs[0], "ACTINNModel")
-                first = False
-            yield inputs, labels, weights
-
-    def _shuffled_epoch(self, dataset: Dataset,
-                        pad_batches: bool) -> Iterable[Tuple[List, List, List]]:
-        """One epoch in random order; a DiskDataset shard by shard (shard
-        order, then rows within each), one shard in memory at a time. A
-        shard's leftover rows start the next shard's first batch, so only
-        the epoch's last batch may be short (padded with ``pad_batches``)."""
-        if isinstance(dataset, DiskDataset):
-            shard_order = self._shuffle_rng.permutation(
-                dataset.get_number_shards())
-            shards: Iterable = (
-                dataset.get_shard(int(i))[:3] for i in shard_order)
-        else:
-            shards = [(dataset.X, dataset.y, dataset.w)]
-        size = self.batch_size
-        carry: Optional[List[np.ndarray]] = None
-        for X, y, w in shards:
-            order = self._shuffle_rng.permutation(len(X))
-            start = 0
-            if carry is not None:
-                head = order[:size - len(carry[0])]
-                start = len(head)
-                carry = [
-                    np.concatenate([kept, part[head]])
-                    for kept, part in zip(carry, (X, y, w))
-                ]
-                if len(carry[0]) < size:
-                    continue
-                yield [carry[0]], [carry[1]], [carry[2]]
-                carry = None
-            for begin in range(start, len(order), size):
-                rows = order[begin:begin + size]
-                if len(rows) < size:
-                    carry = [part[rows] for part in (X, y, w)]
-                    break
-                yield ([X[rows]], [y[rows]], [w[rows]])
-        if carry is not None and len(carry[0]):
-            rows = np.arange(len(carry[0]))
-            if pad_batches:
-                rows = np.resize(rows, size)
-            yield [carry[0][rows]], [carry[1][rows]], [carry[2][rows]]
-
-    def _prepare_batch(self, batch: Tuple[Any, Any, Any]):
-        """Labels as int64 class ids and weights as one value per sample:
-        DeepChem's ``(batch, 1)`` weights times the per-sample loss
-        ``(batch,)`` would broadcast to ``(batch, batch)``, a batch average.
-        """
-        inputs, labels, weights = super()._prepare_batch(batch)
-        labels = [label.long().reshape(-1) for label in labels]
-        weights = [weight.reshape(-1) for weight in weights]
-        return inputs, labels, weights
