@@ -5,32 +5,35 @@ header ``cellname<TAB>celltype`` that ACTINN's ``predicted_label.txt``
 starts with, or under a header with an empty first field, as pandas writes
 an unnamed index (``adata.obs["cell_type"].to_csv(path, sep="\t")``).
 :data:`LABEL_HEADER` is ACTINN's header, spelled once here for the readers
-and the writers. :func:`read_pairs` reads every two-column text file of
-the package (labels, clusters, a type hierarchy) by one set of rules. The
-cells' ids and labels as the rest of the package takes them are checked in
+and the writers. Its lines are read by
+:func:`~deepchem_actinn.io.pairs.read_pairs`, the reader of every
+two-column text file of the package (labels, clusters, a type hierarchy);
+a table's column of cell types by
+:mod:`deepchem_actinn.io.label_table`. The cells' ids and labels as the
+rest of the package takes them are checked in
 :mod:`deepchem_actinn.io.cell_labels`.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
-import re
-from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn.errors import (ANY, ACTINNInputError, Advice, Message,
-                                    Placeholder, counted, examples, repeated)
-from deepchem_actinn.io._common import as_str_array, existing, open_text
-from deepchem_actinn.io.content import not_utf8
+from deepchem_actinn.errors import (ACTINNInputError, Advice, Message,
+                                    Placeholder, counted, examples)
+from deepchem_actinn.io._common import as_str_array, existing
 from deepchem_actinn.io.cell_labels import (  # noqa: F401 (their home once)
     TABLE_MISSING, as_cell_ids, cell_positions, has_label, label_names,
     missing_value)
-from deepchem_actinn.labels import QUOTING_HINT, split_fields, type_names
+from deepchem_actinn.io.label_table import (  # noqa: F401 (its home once)
+    NO_COLUMN_HINT, read_table_column)
+from deepchem_actinn.io.pairs import (  # noqa: F401 (its home once)
+    read_pairs)
+from deepchem_actinn.labels import type_names
 from deepchem_actinn.types import PathLike, Strings
 
 logger = logging.getLogger(__name__)
@@ -119,7 +122,7 @@ def read_labels(path: PathLike, column: Optional[str] = None) -> pd.Series:
     if p.is_dir():
         raise ACTINNInputError("%s: a directory, not a labels file" % p)
     if column is not None:
-        table = _sourced(_table_column(p, str(column)),
+        table = _sourced(read_table_column(p, str(column)),
                          "%s column %r" % (p, column))
         table.attrs["table"] = True  # may list other cells too
         return table
@@ -184,160 +187,6 @@ COLUMN_HINT = Advice(dict(column=Placeholder("NAME")),
                      verb="",
                      role="labels",
                      python="read_labels(path, %s)")
-
-
-def _table_column(p: Path, column: str) -> pd.Series:
-    """The cell types in ``column`` of the table ``p``, by the cell ids of
-    its first column (or of its row names, where the header is one field
-    short, as R's ``write.table`` writes it)."""
-    try:
-        with open_text(p) as fh:
-            first = next((line for line in fh if line.strip()), "")
-        with open_text(p) as fh:
-            table = pd.read_csv(fh,
-                                sep="\t" if "\t" in first else ",",
-                                dtype=str,
-                                keep_default_na=False,
-                                skip_blank_lines=True)
-    except UnicodeDecodeError as err:
-        raise _not_text(p, "a table", err) from None
-    except (OSError, ValueError) as err:
-        # pandas' ParserError and EmptyDataError are ValueErrors
-        raise ACTINNInputError("%s: cannot read it as a table (%s)" %
-                               (p, str(err).strip())) from err
-    if isinstance(table.index, pd.MultiIndex):
-        raise ACTINNInputError(
-            "%s: its header has %d fields fewer than its rows" %
-            (p, table.index.nlevels))
-    if isinstance(table.index, pd.RangeIndex):  # ids in the first column
-        if table.shape[1] < 2:
-            raise ACTINNInputError(
-                "%s: a table of %d column, not cell ids and cell types" %
-                (p, table.shape[1]))
-        id_column = str(table.columns[0])
-        table = table.set_index(table.columns[0])
-        if column == id_column:
-            raise ACTINNInputError(
-                "%s: column %r holds the cell ids (the first column); name "
-                "the column of cell types, one of %s" %
-                (p, column, examples(list(table.columns))))
-    if column not in table.columns:
-        raise ACTINNInputError(
-            "%s: no column %r; %s", p, column,
-            _headless(table) or
-            "its columns: %s" % examples(list(table.columns), 12))
-    values = table[column]
-    ids = pd.Index([str(i).strip() for i in table.index], dtype=object)
-    if (ids == "").any():
-        raise ACTINNInputError("%s: line %d has no cell id" %
-                               (p, int(np.argmax(ids == "")) + 2))
-    if ids.has_duplicates:
-        twice = repeated(ids)
-        raise ACTINNInputError(
-            "%s: %s more than once, e.g. %s" %
-            (p, counted(len(twice), "cell id",
-                        "appears/appear"), examples(twice)))
-    given = has_label(values) & ~values.str.strip().isin(TABLE_MISSING)
-    return pd.Series(type_names(values[given], "%s column %r" % (p, column)),
-                     index=ids[given],
-                     name="cell_type",
-                     dtype=object)
-
-
-#: How to read a file of cell id<TAB>cell type lines, which has no header:
-#: ``drop column=`` in Python, ``drop --labels-column`` on the command line.
-NO_COLUMN_HINT = Advice(dict(column=ANY), verb="drop", role="labels")
-
-
-def _headless(table: pd.DataFrame) -> Optional[Message]:
-    """Why a table of two columns read under its first row as a header
-    seems to have none, or None: the first row looks like the data below
-    it (its type is one of the column's types, or its id is written as the
-    first cell id is, digits aside: ``tma_facs_14301`` as ``tma_facs_4756``);
-    the file is then a labels file, read without a column."""
-    if table.shape[1] != 1 or not len(table):
-        return None
-    head_id, head_type = str(table.index.name), str(table.columns[0])
-    shape = [
-        re.sub(r"[0-9]+", "0", n.strip()) for n in (head_id, table.index[0])
-    ]
-    if not (head_type in set(table.iloc[:, 0].str.strip()) or
-            shape[0] == shape[1]):
-        return None
-    return Message(
-        "the file seems to have no header row: its first row (%s, %s) looks "
-        "like data, a cell id and a cell type. A file of cell id<TAB>cell "
-        "type lines needs no column named: %s", head_id, head_type,
-        NO_COLUMN_HINT)
-
-
-def _not_text(p: Path, what: str, err: BaseException) -> ACTINNInputError:
-    """The refusal of a labels, clusters or hierarchy file that cannot be
-    read as UTF-8 text: in Latin-1 as the counts files are told
-    (:func:`~deepchem_actinn.io.content.not_utf8`), else as binary data or
-    UTF-16."""
-    decoding = err if isinstance(err, UnicodeDecodeError) else None
-    latin1 = not_utf8(p, error=decoding) if decoding is not None else None
-    if latin1 is not None:
-        return latin1
-    return ACTINNInputError("%s: not %s (it is not UTF-8 text: binary or "
-                            "UTF-16?)" % (p, what))
-
-
-def read_pairs(path: PathLike,
-               what: str,
-               comments: bool = False) -> List[Tuple[int, List[str], str]]:
-    """The non-blank lines of a text file of ``what`` lines (two columns,
-    such as ``"cell<TAB>cluster"``), each as ``(line number, fields,
-    line)``: the one reader of labels, clusters and hierarchy files.
-
-    Lines are split at tabs, or at commas when the first of them holds a
-    comma and no tab (CSV, as R and pandas write it), by the csv module's
-    rules (:func:`~deepchem_actinn.labels.split_fields`: ``"c1"`` is
-    ``c1``); fields keep their spaces. A gzipped file is read gunzipped,
-    whatever its name; a byte-order mark is dropped. With ``comments``, a
-    line that starts with ``#`` and holds no tab is skipped.
-
-    Raises
-    ------
-    ACTINNInputError
-        No such file, a directory, text that is not UTF-8, or a quoted
-        field that is not closed (naming the file and line).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from deepchem_actinn.io.labels import read_pairs
-    >>> path = os.path.join(tempfile.mkdtemp(), "clusters.csv")
-    >>> with open(path, "w") as fh:
-    ...     _ = fh.write('"","leiden"\\n"c1","3"\\n')
-    >>> read_pairs(path, "cell,cluster")
-    [(1, ['', 'leiden'], '"","leiden"'), (2, ['c1', '3'], '"c1","3"')]
-    """
-    p = existing(path)
-    if p.is_dir():
-        raise ACTINNInputError("%s: a directory, not a file of %s lines" %
-                               (p, what))
-    try:
-        with open_text(p) as fh:
-            lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(fh, 1)]
-    except (OSError, EOFError, UnicodeDecodeError) as err:
-        raise _not_text(p, "a text file of %s lines" % what, err) from None
-    lines = [(n, line) for n, line in lines if line.strip()]
-    if comments:
-        lines = [(n, line)
-                 for n, line in lines
-                 if not line.lstrip().startswith("#") or "\t" in line]
-    comma = bool(lines) and "\t" not in lines[0][1] and "," in lines[0][1]
-    rows = []
-    for n, line in lines:
-        try:
-            rows.append((n, split_fields(line, "," if comma else "\t"), line))
-        except csv.Error:
-            raise ACTINNInputError("%s: line %d: a quoted field is not closed "
-                                   "(%s): got %r" %
-                                   (p, n, QUOTING_HINT, line[:80])) from None
-    return rows
 
 
 def labels_from(labels: Union[pd.Series, PathLike],
