@@ -737,15 +737,15 @@ def test_h5ad_cell_names_are_decoded_only_when_used(files, monkeypatch):
     """read_var reads an h5ad file's genes without decoding its cell names
     (10^6 of them take about 0.5 s, and actinn predict reads the genes
     twice); a pass over the cells decodes them once, as before."""
-    from deepchem_actinn.io import h5ad
+    from deepchem_actinn.io import h5ad_rows
     decoded = []
-    real = h5ad._index
+    real = h5ad_rows.index_names
 
     def counting(group):
         decoded.append(group.name)
         return real(group)
 
-    monkeypatch.setattr(h5ad, "_index", counting)
+    monkeypatch.setattr(h5ad_rows, "index_names", counting)
     readers.read_var(files["h5ad"])
     assert "/obs" not in decoded
     ids = [

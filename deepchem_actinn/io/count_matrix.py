@@ -14,6 +14,8 @@ in ``X`` and the counts in ``.raw`` or ``layers['counts']``.
    AnnData of ``X=None``), the same places are looked at in its stead.
 
 The values themselves are checked by :mod:`~deepchem_actinn.io.counts`.
+:func:`named_matrix` and :func:`matrix_choice` turn ``layer`` /
+``use_raw`` into the words a record names the matrix by, and back.
 """
 
 from __future__ import annotations
@@ -454,3 +456,38 @@ def counts_source(
                            hint=hint,
                            expm1_hint=expm1_hint)
     return chosen
+
+
+def named_matrix(layer: Optional[str],
+                 use_raw: Optional[bool]) -> Optional[str]:
+    """The matrix ``layer`` / ``use_raw`` name, in the words of a record;
+    None when they name none.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.count_matrix import named_matrix
+    >>> named_matrix("counts", None), named_matrix(None, True)
+    ("layers['counts']", '.raw.X')
+    >>> named_matrix(None, False), named_matrix(None, None)
+    ('X', None)
+    """
+    if use_raw:
+        return ".raw.X"
+    if layer is not None:
+        return "layers[%r]" % layer
+    return "X" if use_raw is False else None
+
+
+def matrix_choice(
+        description: str,
+        layer: Optional[str] = None,
+        use_raw: Optional[bool] = None) -> Tuple[Optional[str], Optional[bool]]:
+    """``(layer, use_raw)`` naming the matrix a record calls
+    ``description`` (:func:`named_matrix` the other way round): ``X`` is
+    named by the ``layer`` / ``use_raw`` given (None, None: the reader
+    takes ``X`` where it holds counts)."""
+    if description == ".raw.X":
+        return None, True
+    if description.startswith("layers["):
+        return description[8:-2], None
+    return layer, use_raw
