@@ -467,7 +467,7 @@ def actinn_process(tmp_path_factory):
 
 
 #: The loggers that say which matrix of an h5ad file holds the counts.
-MATRIX_LOGGERS = ("deepchem_actinn.io.h5ad", "deepchem_actinn.io.count_matrix")
+MATRIX_LOGGERS = ("deepchem_actinn.io.count_matrix",)
 
 
 @pytest.fixture
