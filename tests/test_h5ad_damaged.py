@@ -237,13 +237,13 @@ def test_an_index_of_numbers_reads_as_anndata_reads_it(sound, tmp_path, which):
 def test_n_cells_reads_the_shape_not_the_cell_ids(sound, monkeypatch):
     """n_cells answers for an h5ad file from its shape alone: neither the
     cell ids nor the matrix are read."""
-    from deepchem_actinn.io import stream
+    from deepchem_actinn.io import file_axes, file_rows
 
     def unread(*args, **kwargs):
         raise AssertionError("n_cells read more than the shape")
 
-    monkeypatch.setattr(stream, "h5ad_cell_ids", unread)
-    monkeypatch.setattr(stream, "H5adRows", unread)
+    monkeypatch.setattr(file_axes, "h5ad_cell_ids", unread)
+    monkeypatch.setattr(file_rows, "H5adRows", unread)
     assert n_cells(sound / "sound.h5ad") == N_CELLS
     with pytest.raises(AssertionError, match="more than the shape"):
         read_cell_ids(sound / "sound.h5ad")

@@ -18,7 +18,7 @@ import deepchem_actinn
 from deepchem_actinn.errors import ACTINNInputError
 from deepchem_actinn.io.counts import EXPM1_FILE_HINT
 import deepchem_actinn.io as readers
-from deepchem_actinn.io import stream
+from deepchem_actinn.io import file_rows, stream
 
 DATA = Path(deepchem_actinn.__file__).parent / "data" / "tabula_muris_sample"
 N_TEXT_CELLS = 300  # text formats use the first cells only, to stay fast
@@ -548,7 +548,7 @@ def _no_whole_read(*args, **kwargs):
 def test_chunks_concatenate_to_read(files, name, monkeypatch):
     expected = readers.read(files[name])
     if name in STREAMED:  # these must be read piece by piece, not whole
-        monkeypatch.setattr(stream, "read", _no_whole_read)
+        monkeypatch.setattr(file_rows, "read", _no_whole_read)
         monkeypatch.setattr(pd, "read_hdf", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(files[name], chunk_size=333))
     sizes = [X.shape[0] for _, X in chunks]
@@ -596,7 +596,7 @@ def test_nullable_string_names_stream(files, tmp_path, monkeypatch):
                 "encoding-version": "0.2.0"
             })
     expected = readers.read(files["h5ad"])
-    monkeypatch.setattr(stream, "read", _no_whole_read)
+    monkeypatch.setattr(file_rows, "read", _no_whole_read)
     chunks = list(readers.iter_cell_chunks(path, chunk_size=333))
     assert list(np.concatenate([ids for ids, _ in chunks])) == \
         list(expected.obs_names)

@@ -10,8 +10,9 @@ their names), :mod:`~deepchem_actinn.io.orientation` for text files with
 cells as rows, :mod:`~deepchem_actinn.io.count_matrix` for which matrix holds
 the raw counts, :mod:`~deepchem_actinn.io.counts` for the one check of count
 values,
-:mod:`~deepchem_actinn.io.readers` (:func:`read`) and
-:mod:`~deepchem_actinn.io.stream` (chunks) on top,
+:mod:`~deepchem_actinn.io.readers` (:func:`read`),
+:mod:`~deepchem_actinn.io.stream` (chunks) and
+:mod:`~deepchem_actinn.io.file_axes` (a file's cells and genes alone) on top,
 :mod:`~deepchem_actinn.io.labels` for labels files, :mod:`~deepchem_actinn.io.writers` and
 :mod:`~deepchem_actinn.io.output` for writing. The public names are
 imported on first use, so ``import deepchem_actinn.io`` stays light.
@@ -44,7 +45,9 @@ if TYPE_CHECKING:  # the names as mypy and IDEs should see them
     from deepchem_actinn.io.orientation import (  # noqa: F401
         ORIENTATIONS, choose_orientation)
     from deepchem_actinn.io.stream import (  # noqa: F401
-        iter_cell_chunks, n_cells, read_cell_ids, read_var, read_gene_names)
+        iter_cell_chunks)
+    from deepchem_actinn.io.file_axes import (  # noqa: F401
+        n_cells, read_cell_ids, read_var, read_gene_names)
     from deepchem_actinn.io.labels import (  # noqa: F401
         read_labels, labels_from, match_labels, LABEL_HEADER, CONFIDENCE_HEADER,
         REASON_HEADER)
@@ -75,10 +78,10 @@ _EXPORTS = {
     "ORIENTATIONS": "orientation",
     "choose_orientation": "orientation",
     "iter_cell_chunks": "stream",
-    "n_cells": "stream",
-    "read_cell_ids": "stream",
-    "read_var": "stream",
-    "read_gene_names": "stream",
+    "n_cells": "file_axes",
+    "read_cell_ids": "file_axes",
+    "read_var": "file_axes",
+    "read_gene_names": "file_axes",
     "read_labels": "labels",
     "labels_from": "labels",
     "match_labels": "labels",
