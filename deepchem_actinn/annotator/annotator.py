@@ -3,7 +3,9 @@ and annotate any number of new datasets with it.
 
 A facade: this module holds its hyperparameters, fitting and saving.
 Prediction: :class:`~deepchem_actinn.annotator.prediction.AnnotatorPrediction`;
-training: :mod:`deepchem_actinn.models.training`; scoring:
+the reference made training input:
+:mod:`deepchem_actinn.annotator.training_input`; training:
+:mod:`deepchem_actinn.models.training`; scoring:
 :mod:`deepchem_actinn.models.inference`; calibration and the rule:
 :mod:`deepchem_actinn.confidence`; saving:
 :mod:`deepchem_actinn.annotator.persistence`.
@@ -17,25 +19,18 @@ import numpy as np
 import pandas as pd
 
 from deepchem_actinn import confidence as conf
-from deepchem_actinn.annotator import fitting, provenance
-from deepchem_actinn.annotator.annotation import as_matrix
+from deepchem_actinn.annotator import fitting, provenance, training_input
 from deepchem_actinn.annotator.params import (UNSAVED, Hyperparameters,
-                                              param_names, resolve)
+                                              model_settings, param_names,
+                                              resolve, training_settings)
 from deepchem_actinn.annotator.prediction import AnnotatorPrediction
-from deepchem_actinn.errors import ACTINNCellError, ACTINNInputError
-from deepchem_actinn.io import labels as io_labels
-from deepchem_actinn.io.counts import refuse_log_normalised
-from deepchem_actinn.models.batches import epoch_source, host_feed
+from deepchem_actinn.models.batches import epoch_source
 from deepchem_actinn.models.device import (DeviceLike, resolve_device,
                                            usable_device)
 from deepchem_actinn.models.inference import embed
 from deepchem_actinn.models.linear import LINEAR_WEIGHT, fit_linear
 from deepchem_actinn.models.network import ACTINNClassifier, seeded_ensemble
 from deepchem_actinn.models.training import train_ensemble
-from deepchem_actinn.preprocessing.augment import Augmentation
-from deepchem_actinn.preprocessing.gene_filter import GeneFilter
-from deepchem_actinn.preprocessing.genes import refuse_repeated_genes
-from deepchem_actinn.preprocessing.normalise import library_size_log
 from deepchem_actinn.types import Matrix
 
 if TYPE_CHECKING:  # DeepChem is imported only for the models_ views
@@ -229,14 +224,6 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         after construction are checked here."""
         return SimpleNamespace(**resolve(self.get_params()))
 
-    @staticmethod
-    def _optimiser(settings: SimpleNamespace) -> Dict[str, Any]:
-        """The optimiser settings of the training loop and ``models_``."""
-        return {
-            k: getattr(settings, k) for k in ("learning_rate", "weight_decay",
-                                              "decay_rate", "decay_steps")
-        }
-
     # ------------------------------------------------------------------ fit
     def fit(
         self,
@@ -273,34 +260,12 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         """
         hp = self._settings()
         device = usable_device(hp.device)  # before any work, one message
-        X = as_matrix(X)
-        if cell_ids is not None and len(cell_ids) != X.shape[0]:
-            raise ACTINNInputError("%d cells but %d cell ids" %
-                                   (X.shape[0], len(cell_ids)))
-        label_names = io_labels.label_names(labels, cell_ids)
-        gene_names = [str(g) for g in genes]
-        if X.shape[0] != len(label_names):
-            raise ACTINNInputError("%d cells but %d labels" %
-                                   (X.shape[0], len(label_names)))
-        if X.shape[1] != len(gene_names):
-            raise ACTINNInputError("%d genes in the matrix but %d gene names" %
-                                   (X.shape[1], len(gene_names)))
-        refuse_repeated_genes(gene_names)
-        refuse_log_normalised(X, cell_ids, source="the reference")
-        y, train_idx, valid_idx, weights = self._labels(hp, label_names)
-        Xn = library_size_log(X, hp.target_sum, hp.log_base, cell_ids)
-        gene_filter = GeneFilter(hp.total_percentiles,
-                                 hp.cv_percentiles).fit(Xn, gene_names)
-        self.genes_ = [
-            gene_names[i] for i in gene_filter.get_support(indices=True)
-        ]
-        Xf = fitting.model_input(X, Xn, gene_filter, hp.target_sum, hp.log_base)
-        del Xn
-        X_train, y_train, w_train, rows = fitting.training_set(
-            X, Xf, y, weights, train_idx, Augmentation.from_value(hp.augment),
-            gene_filter.get_support(indices=True), hp.target_sum, hp.log_base,
-            hp.seed)
-
+        X, gene_names, label_names = training_input.checked_reference(
+            X, genes, labels, cell_ids)
+        self.labels_, y, train_idx, valid_idx, weights = fitting.encode_labels(
+            hp, label_names)
+        Xf, X_train, y_train, w_train, rows = training_input.in_memory(
+            self, hp, X, gene_names, y, weights, train_idx, cell_ids)
         epoch = epoch_source(X_train, y_train, w_train, hp.batch_size, device,
                              rows)
         ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
@@ -376,61 +341,16 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
             CSV/TSV only: ``"genes_by_cells"`` (ACTINN's layout, the
             default) or ``"cells_by_genes"``.
         """
-        from deepchem_actinn.annotator.reference_file import ReferenceFile
         hp = self._settings()
         usable_device(hp.device)  # before reading the file, one message
-        if hp.augment is not None:
-            raise ValueError("augment is not supported by fit_file yet: "
-                             "use fit, or augment=None")
-        try:
-            ref = ReferenceFile(os.fspath(path),
-                                labels,
-                                format,
-                                upper_case_genes,
-                                hp.target_sum,
-                                hp.log_base,
-                                block_size,
-                                labelled_only,
-                                genes,
-                                allow_non_integer,
-                                layer=layer,
-                                use_raw=use_raw,
-                                orientation=orientation)
-            cells = np.flatnonzero(ref.labelled)  # file row of each cell
-            y, train_idx, valid_idx, weights = self._labels(
-                hp, ref.labels[cells])
-            ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
-            gene_filter = GeneFilter(hp.total_percentiles, hp.cv_percentiles)
-            X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
-                                            cells[ref_idx])
-        except ACTINNCellError as err:
-            raise err.in_file(path) from None
-        self.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
-        feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
-                          weights[train_idx], hp.batch_size, buffer_cells)
-
-        def epoch(rng: np.random.Generator):
-            return host_feed(feed(rng))
-
-        return self._fit_networks(
-            hp, epoch, X_valid, y[valid_idx], y, progress, X_ref, y[ref_idx],
-            provenance.file_source(
-                path,
-                format=ref.detected_format,
-                matrix=ref.matrix,
-                layer=layer,
-                use_raw=use_raw,
-                out_of_core=True,
-                buffer_cells=buffer_cells,
-                labelled_only=labelled_only,
-                allow_non_integer=allow_non_integer,
-                genes_given=None if genes is None else len(genes)))
-
-    def _labels(self, hp: SimpleNamespace,
-                label_names: Any) -> Tuple[np.ndarray, ...]:
-        """:func:`~deepchem_actinn.annotator.fitting.encode_labels`."""
-        self.labels_, *rest = fitting.encode_labels(hp, label_names)
-        return tuple(rest)
+        fed = training_input.from_file(self, hp, path, labels, format,
+                                       upper_case_genes, block_size,
+                                       buffer_cells, labelled_only, genes,
+                                       allow_non_integer, layer, use_raw,
+                                       orientation)
+        return self._fit_networks(hp, fed.epoch, fed.X_valid, fed.y_valid,
+                                  fed.y, progress, fed.X_ref, fed.y_ref,
+                                  fed.source)
 
     def _fit_networks(self, hp: SimpleNamespace, epoch: Callable,
                       X_valid: Matrix, y_valid: np.ndarray, y: np.ndarray,
@@ -450,12 +370,8 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
                                          epoch,
                                          X_valid,
                                          y_valid,
-                                         max_epochs=hp.max_epochs,
-                                         early_stopping=hp.early_stopping,
-                                         patience=hp.patience,
-                                         seed=hp.seed,
                                          progress=progress,
-                                         **self._optimiser(hp))
+                                         **training_settings(hp))
         fitting.refuse_diverged(ensemble, self.histories_[0], hp.learning_rate)
         self.ensemble_ = ensemble
         self._models = None
@@ -499,15 +415,10 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         if self._models is None:
             from deepchem_actinn.models.actinn import ACTINNModel
             hp = self._settings()
-            optimiser = self._optimiser(hp)
-            # ACTINNModel's name (DeepChem's) for the annotator's weight_decay
-            optimiser["weight_decay_penalty"] = optimiser.pop("weight_decay")
             self._models = [
                 ACTINNModel.from_network(network,
-                                         seed=(hp.seed + member) % 2**32,
                                          device=self.ensemble_.device,
-                                         batch_size=hp.batch_size,
-                                         **optimiser)
+                                         **model_settings(hp, member))
                 for member, network in enumerate(self.networks_)
             ]
         return self._models

@@ -100,6 +100,59 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     return p
 
 
+#: The optimiser's parameters, which the training loop and ``models_`` take.
+OPTIMISER = ("learning_rate", "weight_decay", "decay_rate", "decay_steps")
+
+
+def training_settings(settings: Any) -> Dict[str, Any]:
+    """The training loop's settings
+    (:func:`~deepchem_actinn.models.training.train_ensemble`) from the
+    checked parameters ``settings`` (:func:`resolve`).
+
+    Examples
+    --------
+    >>> import inspect, types
+    >>> from deepchem_actinn import ACTINNAnnotator
+    >>> from deepchem_actinn.annotator.params import resolve, training_settings
+    >>> defaults = {name: p.default for name, p in
+    ...             inspect.signature(ACTINNAnnotator).parameters.items()}
+    >>> settings = types.SimpleNamespace(**resolve(defaults))
+    >>> training_settings(settings)["patience"]
+    10
+    """
+    return {
+        k: getattr(settings, k)
+        for k in ("max_epochs", "early_stopping", "patience", "seed") +
+        OPTIMISER
+    }
+
+
+def model_settings(settings: Any, member: int) -> Dict[str, Any]:
+    """The settings of ensemble member ``member`` as a DeepChem
+    :class:`~deepchem_actinn.ACTINNModel` (``models_``): its seed
+    ``seed + member`` (modulo 2**32), ``batch_size`` and the optimiser's,
+    ``weight_decay`` by DeepChem's name ``weight_decay_penalty``
+    (``settings``: the checked parameters, :func:`resolve`).
+
+    Examples
+    --------
+    >>> import types
+    >>> from deepchem_actinn.annotator.params import model_settings
+    >>> settings = types.SimpleNamespace(seed=7, batch_size=128,
+    ...                                  learning_rate=1e-4, weight_decay=0.005,
+    ...                                  decay_rate=0.95, decay_steps=1000)
+    >>> chosen = model_settings(settings, member=1)
+    >>> chosen["seed"], chosen["weight_decay_penalty"]
+    (8, 0.005)
+    """
+    chosen = {k: getattr(settings, k) for k in OPTIMISER}
+    # ACTINNModel's name (DeepChem's) for the annotator's weight_decay
+    chosen["weight_decay_penalty"] = chosen.pop("weight_decay")
+    return dict(chosen,
+                seed=(settings.seed + member) % 2**32,
+                batch_size=settings.batch_size)
+
+
 def _number(name: str, value: Any) -> float:
     """``float(value)`` of a number (not text, None or a bool); anything
     else is a ValueError naming ``name``."""
