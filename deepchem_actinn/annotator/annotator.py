@@ -264,8 +264,9 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
             X, genes, labels, cell_ids)
         self.labels_, y, train_idx, valid_idx, weights = fitting.encode_labels(
             hp, label_names)
-        Xf, X_train, y_train, w_train, rows = training_input.in_memory(
-            self, hp, X, gene_names, y, weights, train_idx, cell_ids)
+        (self.genes_, Xf, X_train, y_train, w_train,
+         rows) = training_input.in_memory(hp, X, gene_names, y, weights,
+                                          train_idx, cell_ids)
         epoch = epoch_source(X_train, y_train, w_train, hp.batch_size, device,
                              rows)
         ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
@@ -343,11 +344,12 @@ class ACTINNAnnotator(Hyperparameters, AnnotatorPrediction):
         """
         hp = self._settings()
         usable_device(hp.device)  # before reading the file, one message
-        fed = training_input.from_file(self, hp, path, labels, format,
+        fed = training_input.from_file(hp, path, labels, format,
                                        upper_case_genes, block_size,
                                        buffer_cells, labelled_only, genes,
                                        allow_non_integer, layer, use_raw,
                                        orientation)
+        self.labels_, self.genes_ = fed.labels, fed.genes
         return self._fit_networks(hp, fed.epoch, fed.X_valid, fed.y_valid,
                                   fed.y, progress, fed.X_ref, fed.y_ref,
                                   fed.source)

@@ -72,31 +72,32 @@ def checked_reference(X: Matrix, genes: Sequence[str], labels: Sequence[str],
     return Reference(X, gene_names, label_names)
 
 
-def in_memory(annotator: Any, hp: Any, X: Matrix, gene_names: List[str],
-              y: np.ndarray, weights: np.ndarray, train_idx: np.ndarray,
+def in_memory(hp: Any, X: Matrix, gene_names: List[str], y: np.ndarray,
+              weights: np.ndarray, train_idx: np.ndarray,
               cell_ids: Optional[Sequence[str]]) -> tuple:
-    """The networks' input ``Xf`` for every cell of the checked reference
-    ``X`` (:func:`checked_reference`) and the training set the epochs draw
-    from, :func:`~deepchem_actinn.annotator.fitting.training_set`'s ``X, y,
-    w, rows``: ``(Xf, X, y, w, rows)``. The counts are normalised, the gene
-    filter fitted, and the genes it keeps set as ``annotator.genes_``
-    (``hp``: the annotator's checked parameters)."""
+    """The genes the gene filter keeps, the networks' input ``Xf`` for every
+    cell of the checked reference ``X`` (:func:`checked_reference`) and the
+    training set the epochs draw from,
+    :func:`~deepchem_actinn.annotator.fitting.training_set`'s ``X, y, w,
+    rows``: ``(genes, Xf, X, y, w, rows)``; the counts normalised and the
+    gene filter fitted here (``hp``: the annotator's checked parameters)."""
     Xn = library_size_log(X, hp.target_sum, hp.log_base, cell_ids)
     gene_filter = GeneFilter(hp.total_percentiles,
                              hp.cv_percentiles).fit(Xn, gene_names)
-    annotator.genes_ = [
-        gene_names[i] for i in gene_filter.get_support(indices=True)
-    ]
+    kept = [gene_names[i] for i in gene_filter.get_support(indices=True)]
     Xf = fitting.model_input(X, Xn, gene_filter, hp.target_sum, hp.log_base)
     del Xn
-    return (Xf, *fitting.training_set(X, Xf, y, weights, train_idx,
-                                      Augmentation.from_value(hp.augment),
-                                      gene_filter.get_support(indices=True),
-                                      hp.target_sum, hp.log_base, hp.seed))
+    return (kept, Xf, *fitting.training_set(
+        X, Xf, y, weights, train_idx, Augmentation.from_value(hp.augment),
+        gene_filter.get_support(indices=True), hp.target_sum, hp.log_base,
+        hp.seed))
 
 
 class FileInput(NamedTuple):
-    """What :func:`from_file` hands to the training loop."""
+    """What :func:`from_file` hands to the annotator and its training
+    loop."""
+    labels: Any
+    genes: List[str]
     epoch: Callable
     X_valid: Matrix
     y_valid: np.ndarray
@@ -106,16 +107,15 @@ class FileInput(NamedTuple):
     source: Dict[str, Any]
 
 
-def from_file(annotator: Any, hp: Any, path: Any, labels: Any,
-              format: Optional[str], upper_case_genes: bool, block_size: int,
-              buffer_cells: int, labelled_only: bool,
-              genes: Optional[Sequence[str]], allow_non_integer: bool,
-              layer: Optional[str], use_raw: Optional[bool],
-              orientation: Optional[str]) -> FileInput:
-    """Read the reference file ``path`` for ``annotator.fit_file`` (whose
-    parameters these are; ``hp``: the annotator's checked parameters): its
-    labels (set as ``annotator.labels_``), the gene filter fitted in one
-    pass (its genes set as ``annotator.genes_``), the held-out cells and
+def from_file(hp: Any, path: Any, labels: Any, format: Optional[str],
+              upper_case_genes: bool, block_size: int, buffer_cells: int,
+              labelled_only: bool, genes: Optional[Sequence[str]],
+              allow_non_integer: bool, layer: Optional[str],
+              use_raw: Optional[bool], orientation: Optional[str]) -> FileInput:
+    """Read the reference file ``path`` for ``ACTINNAnnotator.fit_file``
+    (whose parameters these are; ``hp``: the annotator's checked
+    parameters): its labels (encoded), the gene filter fitted in one pass
+    (the genes it keeps), the held-out cells and
     those of the ``Unassigned`` rule, and a source of shuffled epochs. An
     error in some cells names the file; ``augment`` is refused."""
     if hp.augment is not None:
@@ -137,15 +137,14 @@ def from_file(annotator: Any, hp: Any, path: Any, labels: Any,
                             use_raw=use_raw,
                             orientation=orientation)
         cells = np.flatnonzero(ref.labelled)  # file row of each cell
-        (annotator.labels_, y, train_idx, valid_idx,
-         weights) = fitting.encode_labels(hp, ref.labels[cells])
+        encoded, y, train_idx, valid_idx, weights = fitting.encode_labels(
+            hp, ref.labels[cells])
         ref_idx = fitting.reference_sample(y, train_idx, hp.seed)
         gene_filter = GeneFilter(hp.total_percentiles, hp.cv_percentiles)
         X_valid, X_ref = ref.fit_filter(gene_filter, cells[valid_idx],
                                         cells[ref_idx])
     except ACTINNCellError as err:
         raise err.in_file(path) from None
-    annotator.genes_ = [str(g) for g in ref.genes[gene_filter.support_]]
     feed = ref.epochs(gene_filter, cells[train_idx], y[train_idx],
                       weights[train_idx], hp.batch_size, buffer_cells)
 
@@ -153,7 +152,8 @@ def from_file(annotator: Any, hp: Any, path: Any, labels: Any,
         return host_feed(feed(rng))
 
     return FileInput(
-        epoch, X_valid, y[valid_idx], y, X_ref, y[ref_idx],
+        encoded, [str(g) for g in ref.genes[gene_filter.support_]], epoch,
+        X_valid, y[valid_idx], y, X_ref, y[ref_idx],
         provenance.file_source(
             path,
             format=ref.detected_format,
