@@ -77,19 +77,17 @@ def _same_names(ours: Any,
 
 def _settled_by_rows(path: str, layer: Any, use_raw: Any,
                      allow_non_integer: bool) -> Tuple[Any, Optional[str]]:
-    """The matrix every chunk reads, settled as
-    :func:`~deepchem_actinn.io.h5ad.settle_matrix` settles it by opening
-    the file once by rows (never by reading it whole, as it does a file
-    stored by columns), or None and why the counts cannot be read a chunk
-    of cells at a time (stored by columns, say)."""
+    """The matrix every chunk reads
+    (:func:`~deepchem_actinn.io.h5ad.settle_by_rows`: never by reading the
+    file whole, as ``settle_matrix`` reads one stored by columns), or None
+    and why the counts cannot be read a chunk of cells at a time."""
     from deepchem_actinn.io._common import NoDirectAccess
     from deepchem_actinn.io.content import reading
     from deepchem_actinn.io.formats import FORMAT_WORDS
-    from deepchem_actinn.io.h5ad import H5adRows, SettledMatrix
+    from deepchem_actinn.io.h5ad import settle_by_rows
     try:
-        with reading(Path(path), FORMAT_WORDS["h5ad"]), \
-                H5adRows(Path(path), layer, use_raw, allow_non_integer) as rows:
-            return SettledMatrix(*rows.choice, rows.description), None
+        with reading(Path(path), FORMAT_WORDS["h5ad"]):
+            return settle_by_rows(path, layer, use_raw, allow_non_integer), None
     except NoDirectAccess as err:
         return None, str(err)
     except (OSError, KeyError):

@@ -209,10 +209,8 @@ def settle_matrix(path: PathLike,
     if layer is not None or use_raw is not None:
         return SettledMatrix(layer, use_raw, named_matrix(layer, use_raw))
     with reading(p, FORMAT_WORDS[fmt]):
-        rows = H5adRows(p, layer, use_raw, allow_non_integer)
         try:
-            with rows:
-                return SettledMatrix(*rows.choice, rows.description)
+            return settle_by_rows(p, layer, use_raw, allow_non_integer)
         except NoDirectAccess:
             # stored by columns: every pass reads the file whole; read whole
             # here once, to decide, every pass then reads the matrix chosen
@@ -223,3 +221,21 @@ def settle_matrix(path: PathLike,
         except (OSError, KeyError):
             # read whole on each pass, as before
             return SettledMatrix(layer, use_raw, None)
+
+
+def settle_by_rows(path: PathLike,
+                   layer: Optional[str] = None,
+                   use_raw: Optional[bool] = None,
+                   allow_non_integer: bool = False) -> SettledMatrix:
+    """The matrix of the h5ad file at ``path`` every chunk of cells reads,
+    chosen (where neither ``layer`` nor ``use_raw`` names it) by opening
+    the file once by rows (:class:`H5adRows`), never by reading it whole.
+
+    Raises
+    ------
+    NoDirectAccess
+        Where that matrix cannot be read a chunk of cells at a time (stored
+        by columns, say).
+    """
+    with H5adRows(Path(path), layer, use_raw, allow_non_integer) as rows:
+        return SettledMatrix(*rows.choice, rows.description)
