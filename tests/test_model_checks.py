@@ -217,6 +217,49 @@ def test_labels_are_checked_in_fit_and_evaluate_naming_the_bad_ones(data):
         _model().fit(data, nb_epoch=1, callbacks=[callback])
 
 
+def test_one_hot_labels_with_a_task_axis_are_refused(data):
+    # DeepChem's one-hot layout for one task, (n_cells, 1, n_classes), is
+    # several values per cell: torch would fail with a batch-size mismatch
+    onehot = np.eye(3)[data.y][:, None, :]
+    for call in (lambda m, d: m.fit(d, nb_epoch=1), lambda m, d: m.evaluate(
+            d, [dc.metrics.Metric(dc.metrics.accuracy_score)])):
+        with pytest.raises(ValueError,
+                           match=r"one class id per cell \(y of shape "
+                           r"\(n_cells, 1\)\); the dataset's y has shape "
+                           r"\(60, 1, 3\): one-hot labels\? Pass "
+                           r"y.argmax\(axis=-1\)"):
+            call(_model(), dc.data.NumpyDataset(data.X, onehot))
+
+
+def test_class_ids_written_as_text_are_refused(data):
+    # "0", "2" convert to numbers, but torch takes no text: say so first
+    digits = data.y.astype(str)
+    with pytest.raises(ValueError,
+                       match=r"takes class ids .* as y, the dataset's y holds "
+                       r"0, 1, 2.* \(dtype <U21\)"):
+        _model().fit(dc.data.NumpyDataset(data.X, digits), nb_epoch=1)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.ones((60, 2)), r"one weight per cell \(w of shape \(n_cells, 1\)\); "
+     r"the dataset's w has shape \(60, 2\)"),
+    (np.r_[np.nan, np.ones(58), np.inf],
+     r"finite weights of at least 0; 2 cells have others: c0, c59$"),
+    (np.r_[np.ones(5), -1.0, np.ones(54)],
+     r"finite weights of at least 0; 1 cell has others: c5$"),
+])
+def test_weights_are_one_finite_non_negative_value_per_cell(
+        data, weights, message):
+    # torch would fail with a shape error, train to NaN ("lower the
+    # learning rate"), or maximise the loss of negatively weighted cells
+    model = _model()
+    before = model.model.head.weight.detach().clone()
+    with pytest.raises(ValueError, match=message):
+        model.fit(dc.data.NumpyDataset(data.X, data.y, weights, data.ids),
+                  nb_epoch=1)
+    assert torch.equal(before, model.model.head.weight)
+
+
 def test_an_unlabelled_dataset_is_not_fitted(data):
     model = _model()
     before = model.model.head.weight.detach().clone()

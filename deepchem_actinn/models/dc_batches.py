@@ -259,12 +259,14 @@ class DatasetBatches(TorchModel):
         ValueError
             X is not cells x ``n_features``, holds raw counts or NaN or
             infinite values, or (fitting) ``y`` is not one class id in ``0
-            .. n_classes - 1`` per cell or every weight is 0.
+            .. n_classes - 1`` per cell, ``w`` not one finite weight of at
+            least 0 per cell, or every weight is 0.
         """
         check_dataset(dataset)
         if mode == "fit":  # torch would fail with a shape or index error
             checks.refuse_unlabelled(dataset)
             checks.check_class_ids(dataset.y, self.n_classes)
+            checks.check_weights(dataset)
         else:
             pad_batches = False
         for _ in range(epochs):
