@@ -180,6 +180,33 @@ def test_a_learning_rate_schedule_and_an_optimizer_are_used(data):
     assert not torch.equal(before, model.model.head.weight)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_whole_number_x_is_refused_as_counts(data, dtype):
+    # small counts pass the raw-count rule (none over 50); torch would fail
+    # with "mat1 and mat2 must have the same dtype"
+    counts = dc.data.NumpyDataset((data.X > 1).astype(dtype), data.y)
+    for call in (lambda m: m.fit(counts, nb_epoch=1),
+                 lambda m: m.predict(counts),
+                 lambda m: m.predict_on_batch(counts.X)):
+        with pytest.raises(ValueError,
+                           match=r"ACTINNModel takes library-size normalised, "
+                           r"log-transformed values, the dataset's X has "
+                           r"dtype %s: counts\? Transform it with "
+                           r"LibrarySizeLogTransformer first$" %
+                           np.dtype(dtype).name):
+            call(_model())
+
+
+def test_half_precision_x_is_taken_as_float32(data):
+    model = _model()
+    half = model.predict(dc.data.NumpyDataset(data.X.astype(np.float16)))
+    single = model.predict(
+        dc.data.NumpyDataset(data.X.astype(np.float16).astype(np.float32)))
+    np.testing.assert_array_equal(half, single)
+    model.fit(dc.data.NumpyDataset(data.X.astype(np.float16), data.y),
+              nb_epoch=1)
+
+
 def test_nan_or_infinite_cells_are_refused_by_id(data, tmp_path):
     X = data.X.copy()
     X[3, 1], X[41, 2] = np.nan, -np.inf
