@@ -180,6 +180,33 @@ def test_a_learning_rate_schedule_and_an_optimizer_are_used(data):
     assert not torch.equal(before, model.model.head.weight)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_whole_number_x_is_refused_as_counts(data, dtype):
+    # small counts pass the raw-count rule (none over 50); torch would fail
+    # with "mat1 and mat2 must have the same dtype"
+    counts = dc.data.NumpyDataset((data.X > 1).astype(dtype), data.y)
+    for call in (lambda m: m.fit(counts, nb_epoch=1),
+                 lambda m: m.predict(counts),
+                 lambda m: m.predict_on_batch(counts.X)):
+        with pytest.raises(ValueError,
+                           match=r"ACTINNModel takes library-size normalised, "
+                           r"log-transformed values, the dataset's X has "
+                           r"dtype %s: counts\? Transform it with "
+                           r"LibrarySizeLogTransformer first$" %
+                           np.dtype(dtype).name):
+            call(_model())
+
+
+def test_half_precision_x_is_taken_as_float32(data):
+    model = _model()
+    half = model.predict(dc.data.NumpyDataset(data.X.astype(np.float16)))
+    single = model.predict(
+        dc.data.NumpyDataset(data.X.astype(np.float16).astype(np.float32)))
+    np.testing.assert_array_equal(half, single)
+    model.fit(dc.data.NumpyDataset(data.X.astype(np.float16), data.y),
+              nb_epoch=1)
+
+
 def test_nan_or_infinite_cells_are_refused_by_id(data, tmp_path):
     X = data.X.copy()
     X[3, 1], X[41, 2] = np.nan, -np.inf
@@ -215,6 +242,49 @@ def test_labels_are_checked_in_fit_and_evaluate_naming_the_bad_ones(data):
                                             metrics=[accuracy])
     with pytest.raises(ValueError, match="the dataset's y holds a, b, c"):
         _model().fit(data, nb_epoch=1, callbacks=[callback])
+
+
+def test_one_hot_labels_with_a_task_axis_are_refused(data):
+    # DeepChem's one-hot layout for one task, (n_cells, 1, n_classes), is
+    # several values per cell: torch would fail with a batch-size mismatch
+    onehot = np.eye(3)[data.y][:, None, :]
+    for call in (lambda m, d: m.fit(d, nb_epoch=1), lambda m, d: m.evaluate(
+            d, [dc.metrics.Metric(dc.metrics.accuracy_score)])):
+        with pytest.raises(ValueError,
+                           match=r"one class id per cell \(y of shape "
+                           r"\(n_cells, 1\)\); the dataset's y has shape "
+                           r"\(60, 1, 3\): one-hot labels\? Pass "
+                           r"y.argmax\(axis=-1\)"):
+            call(_model(), dc.data.NumpyDataset(data.X, onehot))
+
+
+def test_class_ids_written_as_text_are_refused(data):
+    # "0", "2" convert to numbers, but torch takes no text: say so first
+    digits = data.y.astype(str)
+    with pytest.raises(ValueError,
+                       match=r"takes class ids .* as y, the dataset's y holds "
+                       r"0, 1, 2.* \(dtype <U21\)"):
+        _model().fit(dc.data.NumpyDataset(data.X, digits), nb_epoch=1)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.ones((60, 2)), r"one weight per cell \(w of shape \(n_cells, 1\)\); "
+     r"the dataset's w has shape \(60, 2\)"),
+    (np.r_[np.nan, np.ones(58), np.inf],
+     r"finite weights of at least 0; 2 cells have others: c0, c59$"),
+    (np.r_[np.ones(5), -1.0, np.ones(54)],
+     r"finite weights of at least 0; 1 cell has others: c5$"),
+])
+def test_weights_are_one_finite_non_negative_value_per_cell(
+        data, weights, message):
+    # torch would fail with a shape error, train to NaN ("lower the
+    # learning rate"), or maximise the loss of negatively weighted cells
+    model = _model()
+    before = model.model.head.weight.detach().clone()
+    with pytest.raises(ValueError, match=message):
+        model.fit(dc.data.NumpyDataset(data.X, data.y, weights, data.ids),
+                  nb_epoch=1)
+    assert torch.equal(before, model.model.head.weight)
 
 
 def test_an_unlabelled_dataset_is_not_fitted(data):

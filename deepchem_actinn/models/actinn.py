@@ -61,8 +61,10 @@ class ACTINNModel(DatasetBatches):
     settings an ``optimizer`` replaces. ``predict`` gives ``(n_cells,
     n_types)``, where ``MultitaskClassifier`` gives ``(n_cells, 1,
     n_classes)``. Cells with NaN or infinite values, labels that are not
-    class ids, a dataset without labels (every weight 0) and a ``device``
-    PyTorch cannot use are refused, naming the cells, values or device,
+    class ids (one-hot labels among them), weights that are not one finite
+    value of at least 0 per cell, a dataset without labels (every weight 0)
+    and a ``device`` PyTorch cannot use are refused, naming the cells,
+    values or device,
     and a fit whose loss turns NaN raises instead of returning it.
 
     Parameters

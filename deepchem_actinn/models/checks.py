@@ -306,6 +306,9 @@ def class_ids(y: Any) -> np.ndarray:
     """
     values = np.asarray(y)
     try:
+        if values.dtype.kind in "USO" and any(
+                isinstance(v, (str, bytes)) for v in values.ravel()):
+            raise TypeError  # "0", "2" convert, but torch takes no text
         ids = values.astype(float)
     except (TypeError, ValueError):
         raise ValueError(
@@ -342,15 +345,58 @@ def check_class_ids(y: Any, n_classes: int) -> None:
         labels, or several tasks) or ids out of range.
     """
     ids = class_ids(y)
-    if ids.ndim > 1 and ids.shape[1] > 1:
+    if ids.ndim > 1 and ids.size != ids.shape[0]:
+        # one-hot (n_cells, n_classes), DeepChem's (n_cells, 1, n_classes)
         raise ValueError(
             "ACTINNModel takes one task, one class id per cell (y of shape "
-            "(n_cells, 1)); the dataset's y has %d columns: one-hot labels? "
-            "Pass y.argmax(axis=1)" % ids.shape[1])
+            "(n_cells, 1)); the dataset's y has %s: one-hot labels? Pass "
+            "y.argmax(axis=%d)" %
+            ("%d columns" % ids.shape[1] if ids.ndim == 2 else "shape %s" %
+             (ids.shape,), 1 if ids.ndim == 2 else -1))
     if ids.size and (ids.min() < 0 or ids.max() >= n_classes):
         raise ValueError(
             "class ids must be in 0 .. %d (n_classes %d), the dataset holds "
             "%g .. %g" % (n_classes - 1, n_classes, ids.min(), ids.max()))
+
+
+def check_weights(dataset: Any) -> None:
+    """Refuse weights that are not one finite value of at least 0 per cell,
+    naming the cells: torch would fail with a shape error, train to NaN
+    weights, or raise the loss of a negatively weighted cell.
+
+    Parameters
+    ----------
+    dataset: dc.data.Dataset
+        The training data.
+
+    Raises
+    ------
+    ValueError
+        ``w`` has more than one column, or NaN, infinite or negative values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deepchem as dc
+    >>> from deepchem_actinn.models.checks import check_weights
+    >>> check_weights(dc.data.NumpyDataset(np.zeros((2, 3)), [0, 1],
+    ...                                    [1.0, -2.0], ids=["a", "b"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: ACTINNModel takes finite weights of at least 0; 1 cell has others: b
+    """
+    w = np.asarray(dataset.w, dtype=float)
+    if w.ndim > 1 and w.size != w.shape[0]:
+        raise ValueError(
+            "ACTINNModel takes one weight per cell (w of shape (n_cells, 1)); "
+            "the dataset's w has shape %s" % (w.shape,))
+    bad = ~(np.isfinite(w) & (w >= 0)).reshape(-1)
+    if bool(bad.any()):
+        ids = np.asarray(dataset.ids)
+        raise ValueError(
+            "ACTINNModel takes finite weights of at least 0; %s others: %s" %
+            (counted(int(bad.sum()), "cell",
+                     "has/have"), examples([str(i) for i in ids[bad]])))
 
 
 def nonfinite_cells(dataset: Any) -> np.ndarray:

@@ -97,8 +97,9 @@ def checked_batches(batches: Iterable[Batch], dataset: Dataset,
     Raises
     ------
     ValueError
-        A batch's cells are not ``n_features`` wide, hold NaN or infinite
-        values, or (the first batch) hold raw counts.
+        A batch's cells are not ``n_features`` wide, are whole numbers
+        (integer or boolean X), hold NaN or infinite values, or (the first
+        batch) hold raw counts.
 
     Examples
     --------
@@ -120,6 +121,12 @@ def checked_batches(batches: Iterable[Batch], dataset: Dataset,
                 "transform it with the GeneFilterTransformer fitted on "
                 "the training data (its genes= matches the columns)" %
                 (n_features, width))
+        dtype = np.asarray(inputs[0]).dtype
+        if dtype.kind in "biu":  # torch: "mat1 and mat2 must have the same"
+            raise ValueError(
+                "ACTINNModel takes library-size normalised, log-transformed "
+                "values, the dataset's X has dtype %s: counts? Transform it "
+                "with LibrarySizeLogTransformer first" % dtype.name)
         if not np.isfinite(inputs[0]).all():
             checks.refuse_nonfinite(dataset)
         if first:
@@ -259,12 +266,14 @@ class DatasetBatches(TorchModel):
         ValueError
             X is not cells x ``n_features``, holds raw counts or NaN or
             infinite values, or (fitting) ``y`` is not one class id in ``0
-            .. n_classes - 1`` per cell or every weight is 0.
+            .. n_classes - 1`` per cell, ``w`` not one finite weight of at
+            least 0 per cell, or every weight is 0.
         """
         check_dataset(dataset)
         if mode == "fit":  # torch would fail with a shape or index error
             checks.refuse_unlabelled(dataset)
             checks.check_class_ids(dataset.y, self.n_classes)
+            checks.check_weights(dataset)
         else:
             pad_batches = False
         for _ in range(epochs):
@@ -286,8 +295,16 @@ class DatasetBatches(TorchModel):
         """Labels as int64 class ids and weights as one value per sample:
         DeepChem's ``(batch, 1)`` weights times the per-sample loss
         ``(batch,)`` would broadcast to ``(batch, batch)``, a batch average.
+        Half-precision inputs become float32, as DeepChem makes float64
+        ones: the networks' weights are float32.
         """
-        inputs, labels, weights = super()._prepare_batch(batch)
+        inputs, labels, weights = batch
+        inputs = [
+            x.astype(np.float32) if np.asarray(x).dtype == np.float16 else x
+            for x in inputs
+        ]
+        inputs, labels, weights = super()._prepare_batch(
+            (inputs, labels, weights))
         labels = [label.long().reshape(-1) for label in labels]
         weights = [weight.reshape(-1) for weight in weights]
         return inputs, labels, weights
