@@ -330,3 +330,28 @@ def test_raw_counts_match_genes_through_the_var_of_x(quick, tm_test, caplog):
                                atol=1e-6)
     assert ("var['gene_symbols'] is X's var column: .raw holds the same "
             "genes" in caplog.text)
+
+
+def test_probability_columns_in_obs_round_trip_and_go_when_not_asked(
+        quick, query_adata, tmp_path):
+    """probability_columns=True writes one obs column per type, as
+    CellTypist's to_adata(insert_prob=True), named key_added +
+    '_probability_' + type; they survive write_h5ad, and a later run
+    without them (or with another model's types) leaves none stale."""
+    adata = query_adata.copy()
+    result = annotate(adata, quick, probability_columns=True)
+    names = ["actinn_probability_" + t for t in quick.type_names]
+    assert [c for c in adata.obs if c.startswith("actinn_probability_")
+           ] == names
+    for i, name in enumerate(names):
+        assert adata.obs[name].dtype == np.float32
+        np.testing.assert_array_equal(adata.obs[name].to_numpy(),
+                                      result.probabilities[:, i])
+    adata.write_h5ad(tmp_path / "annotated.h5ad")
+    back = anndata.read_h5ad(tmp_path / "annotated.h5ad")
+    pd.testing.assert_frame_equal(back.obs[names], adata.obs[names])
+    annotate(adata, quick, key_added="other", probability_columns=True)
+    assert "other_probability_" + quick.type_names[0] in adata.obs
+    annotate(adata, quick)  # a run without them: none left
+    assert not [c for c in adata.obs if c.startswith("actinn_probability_")]
+    assert "other_probability_" + quick.type_names[0] in adata.obs

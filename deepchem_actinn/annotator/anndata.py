@@ -37,7 +37,8 @@ def annotate(adata,
              remove_ambient: bool = False,
              allow_non_integer: bool = False,
              min_overlap: Optional[float] = None,
-             chunk_size: int = 50_000) -> Annotation:
+             chunk_size: int = 50_000,
+             probability_columns: bool = False) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -131,6 +132,14 @@ def annotate(adata,
     chunk_size: int, default 50,000
         Cells read at a time from a backed AnnData's file (ignored for an
         AnnData in memory).
+    probability_columns: bool, default False
+        Also write each type's probability as an ``obs`` column,
+        ``obs[key_added + "_probability_" + type]`` (float32, in
+        ``uns[key_added]["type_names"]`` order), for
+        ``sc.pl.umap(adata, color="actinn_probability_B cell")``, as
+        CellTypist's ``to_adata(insert_prob=True)`` does (there named by
+        the type alone). An earlier run's such columns under
+        ``key_added`` are removed either way.
 
     Returns
     -------
@@ -166,14 +175,15 @@ def annotate(adata,
         result, matrix = annotate_backed(adata, annotator, layer, use_raw,
                                          unassigned, threshold,
                                          allow_non_integer, chunk_size)
-        _write(adata, result, key_added, matrix)
+        _write(adata, result, key_added, matrix, per_type=probability_columns)
         return result
     annotator = _fitted(annotator, min_overlap)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
                               key_added, majority_voting or hierarchy or
-                              remove_ambient, allow_non_integer)
+                              remove_ambient, allow_non_integer,
+                              probability_columns)
     chosen = counts_source(adata,
                            layer,
                            use_raw,
@@ -196,7 +206,7 @@ def annotate(adata,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
     _write(adata, result, key_added, chosen.description,
-           _categories(adata, over_clustering))
+           _categories(adata, over_clustering), probability_columns)
     return result
 
 
@@ -380,21 +390,30 @@ def _refuse_backed(adata, instead: str) -> None:
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.
 OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
                     "_over_clustering", "_novelty_score", "_unassigned_reason")
+#: ``obs`` columns ``key_added + PROBABILITY_COLUMN + type`` of
+#: ``probability_columns=True``: one type's probability each.
+PROBABILITY_COLUMN = "_probability_"
 
 
 def _write(adata,
            result: Annotation,
            key_added: str,
            counts: str,
-           cluster_order: Optional[List[str]] = None) -> None:
-    """The per-cell labels, confidences and probabilities, what the run's
-    options added, and ``uns`` (``counts``: the matrix the counts came
-    from), replacing an earlier run's under ``key_added``, its optional
-    columns too, as scanpy replaces a ``key_added``."""
+           cluster_order: Optional[List[str]] = None,
+           per_type: bool = False) -> None:
+    """The per-cell labels, confidences and probabilities (with
+    ``per_type``, one ``obs`` column per type too), what the run's options
+    added, and ``uns`` (``counts``: the matrix the counts came from),
+    replacing an earlier run's under ``key_added``, its optional columns
+    too, as scanpy replaces a ``key_added``."""
+    per_type_prefix = key_added + PROBABILITY_COLUMN
     stale = [
         key_added + suffix
         for suffix in OPTIONAL_COLUMNS
         if key_added + suffix in adata.obs
+    ] + [
+        c for c in adata.obs.columns
+        if isinstance(c, str) and c.startswith(per_type_prefix)
     ]
     if stale:
         adata.obs = adata.obs.drop(columns=stale)
@@ -431,6 +450,15 @@ def _write(adata,
             result.clusters,
             categories=_cluster_order(result.clusters, cluster_order))
         adata.uns[key_added]["clusters"] = result.cluster_table
+    if per_type:  # one frame joined: no column-by-column fragmentation
+        adata.obs = pd.concat([
+            adata.obs,
+            pd.DataFrame(
+                np.asarray(result.probabilities, dtype=np.float32),
+                index=adata.obs.index,
+                columns=[per_type_prefix + name for name in result.type_names])
+        ],
+                              axis=1)
 
 
 def _lazy_counts(adata, layer: Optional[str],
@@ -447,7 +475,8 @@ def _lazy_counts(adata, layer: Optional[str],
 
 def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                    unassigned: bool, threshold: Optional[float], key_added: str,
-                   whole_query: Any, allow_non_integer: bool) -> Annotation:
+                   whole_query: Any, allow_non_integer: bool,
+                   per_type: bool) -> Annotation:
     """Annotate a Dask matrix on the running dask.distributed cluster
     (:func:`~deepchem_actinn.distributed.predict_dask`): each block is read,
     checked to hold counts and scored on a worker. The counts rule cannot
@@ -469,7 +498,7 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                           what=chosen.description,
                           allow_non_integer=allow_non_integer)
     result.gene_column = column
-    _write(adata, result, key_added, chosen.description)
+    _write(adata, result, key_added, chosen.description, per_type=per_type)
     return result
 
 
