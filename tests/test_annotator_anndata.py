@@ -355,3 +355,31 @@ def test_probability_columns_in_obs_round_trip_and_go_when_not_asked(
     annotate(adata, quick)  # a run without them: none left
     assert not [c for c in adata.obs if c.startswith("actinn_probability_")]
     assert "other_probability_" + quick.type_names[0] in adata.obs
+
+
+def test_probability_columns_of_types_named_with_a_slash_can_be_written(
+        quick, query_adata, tmp_path):
+    """anndata refuses '/' in a key it writes (0.13; 0.12 warns): a type
+    named so, as 'Tem/Trm cytotoxic T cells' of CellTypist's models, has
+    its column written with '_' in its stead; two types that would share
+    a column are refused, naming them."""
+    import copy
+
+    from deepchem_actinn.labels import CellTypeLabels
+    renamed = copy.copy(quick)
+    names = list(quick.type_names)
+    names[0] = "B/plasma cell"
+    renamed.labels_ = CellTypeLabels.in_order(names)
+    adata = query_adata.copy()
+    result = annotate(adata, renamed, probability_columns=True)
+    column = adata.obs["actinn_probability_B_plasma cell"]
+    np.testing.assert_array_equal(column.to_numpy(), result.probabilities[:, 0])
+    adata.write_h5ad(tmp_path / "slash.h5ad")
+    back = anndata.read_h5ad(tmp_path / "slash.h5ad")
+    assert "actinn_probability_B_plasma cell" in back.obs
+    names[1] = "B_plasma cell"
+    renamed.labels_ = CellTypeLabels.in_order(names)
+    with pytest.raises(ACTINNInputError,
+                       match="'B/plasma cell' and 'B_plasma cell'.*"
+                       "obsm\\['actinn_probabilities'\\]"):
+        annotate(adata, renamed, probability_columns=True)

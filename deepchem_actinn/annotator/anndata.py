@@ -138,7 +138,8 @@ def annotate(adata,
         ``uns[key_added]["type_names"]`` order), for
         ``sc.pl.umap(adata, color="actinn_probability_B cell")``, as
         CellTypist's ``to_adata(insert_prob=True)`` does (there named by
-        the type alone). An earlier run's such columns under
+        the type alone; a ``/`` in a type's name, which anndata refuses
+        in a key, is written ``_``). An earlier run's such columns under
         ``key_added`` are removed either way.
 
     Returns
@@ -171,13 +172,15 @@ def annotate(adata,
                  over_clustering=over_clustering,
                  hierarchy=hierarchy,
                  remove_ambient=remove_ambient))
-        annotator = _fitted(annotator, min_overlap)
+    annotator = _fitted(annotator, min_overlap)
+    if probability_columns:  # refused before any work
+        probability_column_names(annotator.type_names, key_added)
+    if getattr(adata, "isbacked", False):
         result, matrix = annotate_backed(adata, annotator, layer, use_raw,
                                          unassigned, threshold,
                                          allow_non_integer, chunk_size)
         _write(adata, result, key_added, matrix, per_type=probability_columns)
         return result
-    annotator = _fitted(annotator, min_overlap)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
@@ -395,6 +398,36 @@ OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
 PROBABILITY_COLUMN = "_probability_"
 
 
+def probability_column_names(type_names: List[str],
+                             key_added: str) -> List[str]:
+    """The ``obs`` columns of ``probability_columns=True``, one per type:
+    ``key_added + "_probability_" + type``, a ``/`` (which anndata refuses
+    in a key it writes) written ``_``; two types that would share a column
+    are refused, naming them.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.anndata import probability_column_names
+    >>> probability_column_names(["B cell", "Tem/Trm cell"], "actinn")
+    ['actinn_probability_B cell', 'actinn_probability_Tem_Trm cell']
+    """
+    names = [
+        key_added + PROBABILITY_COLUMN + name.replace("/", "_")
+        for name in type_names
+    ]
+    seen: Dict[str, str] = {}
+    for name, column in zip(type_names, names):
+        if column in seen:
+            raise ACTINNInputError(
+                "probability_columns: types %r and %r would share the obs "
+                "column %r ('/', which anndata refuses in a key, is written "
+                "'_'): their probabilities are in obsm['%s_probabilities'], "
+                "columns in uns['%s']['type_names'] order" %
+                (seen[column], name, column, key_added, key_added))
+        seen[column] = name
+    return names
+
+
 def _write(adata,
            result: Annotation,
            key_added: str,
@@ -453,10 +486,10 @@ def _write(adata,
     if per_type:  # one frame joined: no column-by-column fragmentation
         adata.obs = pd.concat([
             adata.obs,
-            pd.DataFrame(
-                np.asarray(result.probabilities, dtype=np.float32),
-                index=adata.obs.index,
-                columns=[per_type_prefix + name for name in result.type_names])
+            pd.DataFrame(np.asarray(result.probabilities, dtype=np.float32),
+                         index=adata.obs.index,
+                         columns=probability_column_names(
+                             result.type_names, key_added))
         ],
                               axis=1)
 
