@@ -296,6 +296,12 @@ def test_annotate_checks_its_keys_and_vote_share_before_predicting(
             "key_added must be a non-empty str, the prefix of the keys "
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key,))
+    # anndata (0.13) refuses a '/' in a key when the AnnData is written
+    with pytest.raises(ACTINNInputError) as err:
+        annotate(query_adata.copy(), quick, key_added="run/1")
+    assert str(err.value) == (
+        "key_added must hold no '/', which anndata refuses in the keys it "
+        "writes (write_h5ad), got 'run/1'")
     for share in (2, -0.1, float("nan")):
         with pytest.raises(ACTINNInputError) as err:
             annotate(query_adata.copy(),

@@ -110,7 +110,7 @@ def annotate(adata,
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
-        Prefix of the keys written (a non-empty str).
+        Prefix of the keys written (a non-empty str without ``/``).
     majority_voting, hierarchy, vote_min_probability, remove_ambient:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
@@ -164,6 +164,10 @@ def annotate(adata,
             "key_added must be a non-empty str, the prefix of the keys "
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key_added,))
+    if "/" in key_added:
+        raise ACTINNInputError(
+            "key_added must hold no '/', which anndata refuses in the keys "
+            "it writes (write_h5ad), got %r" % key_added)
     check_share(vote_min_probability, "vote_min_probability")
     if getattr(adata, "isbacked", False):
         refuse_backed(
