@@ -296,6 +296,12 @@ def test_annotate_checks_its_keys_and_vote_share_before_predicting(
             "key_added must be a non-empty str, the prefix of the keys "
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key,))
+    # anndata (0.13) refuses a '/' in a key when the AnnData is written
+    with pytest.raises(ACTINNInputError) as err:
+        annotate(query_adata.copy(), quick, key_added="run/1")
+    assert str(err.value) == (
+        "key_added must hold no '/', which anndata refuses in the keys it "
+        "writes (write_h5ad), got 'run/1'")
     for share in (2, -0.1, float("nan")):
         with pytest.raises(ACTINNInputError) as err:
             annotate(query_adata.copy(),
@@ -330,3 +336,56 @@ def test_raw_counts_match_genes_through_the_var_of_x(quick, tm_test, caplog):
                                atol=1e-6)
     assert ("var['gene_symbols'] is X's var column: .raw holds the same "
             "genes" in caplog.text)
+
+
+def test_probability_columns_in_obs_round_trip_and_go_when_not_asked(
+        quick, query_adata, tmp_path):
+    """probability_columns=True writes one obs column per type, as
+    CellTypist's to_adata(insert_prob=True), named key_added +
+    '_probability_' + type; they survive write_h5ad, and a later run
+    without them (or with another model's types) leaves none stale."""
+    adata = query_adata.copy()
+    result = annotate(adata, quick, probability_columns=True)
+    names = ["actinn_probability_" + t for t in quick.type_names]
+    assert [c for c in adata.obs if c.startswith("actinn_probability_")
+           ] == names
+    for i, name in enumerate(names):
+        assert adata.obs[name].dtype == np.float32
+        np.testing.assert_array_equal(adata.obs[name].to_numpy(),
+                                      result.probabilities[:, i])
+    adata.write_h5ad(tmp_path / "annotated.h5ad")
+    back = anndata.read_h5ad(tmp_path / "annotated.h5ad")
+    pd.testing.assert_frame_equal(back.obs[names], adata.obs[names])
+    annotate(adata, quick, key_added="other", probability_columns=True)
+    assert "other_probability_" + quick.type_names[0] in adata.obs
+    annotate(adata, quick)  # a run without them: none left
+    assert not [c for c in adata.obs if c.startswith("actinn_probability_")]
+    assert "other_probability_" + quick.type_names[0] in adata.obs
+
+
+def test_probability_columns_of_types_named_with_a_slash_can_be_written(
+        quick, query_adata, tmp_path):
+    """anndata refuses '/' in a key it writes (0.13; 0.12 warns): a type
+    named so, as 'Tem/Trm cytotoxic T cells' of CellTypist's models, has
+    its column written with '_' in its stead; two types that would share
+    a column are refused, naming them."""
+    import copy
+
+    from deepchem_actinn.labels import CellTypeLabels
+    renamed = copy.copy(quick)
+    names = list(quick.type_names)
+    names[0] = "B/plasma cell"
+    renamed.labels_ = CellTypeLabels.in_order(names)
+    adata = query_adata.copy()
+    result = annotate(adata, renamed, probability_columns=True)
+    column = adata.obs["actinn_probability_B_plasma cell"]
+    np.testing.assert_array_equal(column.to_numpy(), result.probabilities[:, 0])
+    adata.write_h5ad(tmp_path / "slash.h5ad")
+    back = anndata.read_h5ad(tmp_path / "slash.h5ad")
+    assert "actinn_probability_B_plasma cell" in back.obs
+    names[1] = "B_plasma cell"
+    renamed.labels_ = CellTypeLabels.in_order(names)
+    with pytest.raises(ACTINNInputError,
+                       match="'B/plasma cell' and 'B_plasma cell'.*"
+                       "obsm\\['actinn_probabilities'\\]"):
+        annotate(adata, renamed, probability_columns=True)

@@ -37,7 +37,8 @@ def annotate(adata,
              remove_ambient: bool = False,
              allow_non_integer: bool = False,
              min_overlap: Optional[float] = None,
-             chunk_size: int = 50_000) -> Annotation:
+             chunk_size: int = 50_000,
+             probability_columns: bool = False) -> Annotation:
     """Annotate an AnnData in place, the way scanpy tools do.
 
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
@@ -109,7 +110,7 @@ def annotate(adata,
     unassigned, threshold:
         As in :meth:`ACTINNAnnotator.predict`.
     key_added: str, default "actinn"
-        Prefix of the keys written (a non-empty str).
+        Prefix of the keys written (a non-empty str without ``/``).
     majority_voting, hierarchy, vote_min_probability, remove_ambient:
         As in :meth:`ACTINNAnnotator.predict`.
     over_clustering: str or array, optional
@@ -131,6 +132,15 @@ def annotate(adata,
     chunk_size: int, default 50,000
         Cells read at a time from a backed AnnData's file (ignored for an
         AnnData in memory).
+    probability_columns: bool, default False
+        Also write each type's probability as an ``obs`` column,
+        ``obs[key_added + "_probability_" + type]`` (float32, in
+        ``uns[key_added]["type_names"]`` order), for
+        ``sc.pl.umap(adata, color="actinn_probability_B cell")``, as
+        CellTypist's ``to_adata(insert_prob=True)`` does (there named by
+        the type alone; a ``/`` in a type's name, which anndata refuses
+        in a key, is written ``_``). An earlier run's such columns under
+        ``key_added`` are removed either way.
 
     Returns
     -------
@@ -154,6 +164,10 @@ def annotate(adata,
             "key_added must be a non-empty str, the prefix of the keys "
             "written (e.g. 'actinn' writes obs['actinn_cell_type']), got %r" %
             (key_added,))
+    if "/" in key_added:
+        raise ACTINNInputError(
+            "key_added must hold no '/', which anndata refuses in the keys "
+            "it writes (write_h5ad), got %r" % key_added)
     check_share(vote_min_probability, "vote_min_probability")
     if getattr(adata, "isbacked", False):
         refuse_backed(
@@ -162,18 +176,21 @@ def annotate(adata,
                  over_clustering=over_clustering,
                  hierarchy=hierarchy,
                  remove_ambient=remove_ambient))
-        annotator = _fitted(annotator, min_overlap)
+    annotator = _fitted(annotator, min_overlap)
+    if probability_columns:  # refused before any work
+        probability_column_names(annotator.type_names, key_added)
+    if getattr(adata, "isbacked", False):
         result, matrix = annotate_backed(adata, annotator, layer, use_raw,
                                          unassigned, threshold,
                                          allow_non_integer, chunk_size)
-        _write(adata, result, key_added, matrix)
+        _write(adata, result, key_added, matrix, per_type=probability_columns)
         return result
-    annotator = _fitted(annotator, min_overlap)
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
         return _annotate_lazy(adata, annotator, lazy, unassigned, threshold,
                               key_added, majority_voting or hierarchy or
-                              remove_ambient, allow_non_integer)
+                              remove_ambient, allow_non_integer,
+                              probability_columns)
     chosen = counts_source(adata,
                            layer,
                            use_raw,
@@ -196,7 +213,7 @@ def annotate(adata,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
     _write(adata, result, key_added, chosen.description,
-           _categories(adata, over_clustering))
+           _categories(adata, over_clustering), probability_columns)
     return result
 
 
@@ -380,21 +397,60 @@ def _refuse_backed(adata, instead: str) -> None:
 #: ``obs`` columns ``key_added + suffix`` that only some runs write.
 OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
                     "_over_clustering", "_novelty_score", "_unassigned_reason")
+#: ``obs`` columns ``key_added + PROBABILITY_COLUMN + type`` of
+#: ``probability_columns=True``: one type's probability each.
+PROBABILITY_COLUMN = "_probability_"
+
+
+def probability_column_names(type_names: List[str],
+                             key_added: str) -> List[str]:
+    """The ``obs`` columns of ``probability_columns=True``, one per type:
+    ``key_added + "_probability_" + type``, a ``/`` (which anndata refuses
+    in a key it writes) written ``_``; two types that would share a column
+    are refused, naming them.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.annotator.anndata import probability_column_names
+    >>> probability_column_names(["B cell", "Tem/Trm cell"], "actinn")
+    ['actinn_probability_B cell', 'actinn_probability_Tem_Trm cell']
+    """
+    names = [
+        key_added + PROBABILITY_COLUMN + name.replace("/", "_")
+        for name in type_names
+    ]
+    seen: Dict[str, str] = {}
+    for name, column in zip(type_names, names):
+        if column in seen:
+            raise ACTINNInputError(
+                "probability_columns: types %r and %r would share the obs "
+                "column %r ('/', which anndata refuses in a key, is written "
+                "'_'): their probabilities are in obsm['%s_probabilities'], "
+                "columns in uns['%s']['type_names'] order" %
+                (seen[column], name, column, key_added, key_added))
+        seen[column] = name
+    return names
 
 
 def _write(adata,
            result: Annotation,
            key_added: str,
            counts: str,
-           cluster_order: Optional[List[str]] = None) -> None:
-    """The per-cell labels, confidences and probabilities, what the run's
-    options added, and ``uns`` (``counts``: the matrix the counts came
-    from), replacing an earlier run's under ``key_added``, its optional
-    columns too, as scanpy replaces a ``key_added``."""
+           cluster_order: Optional[List[str]] = None,
+           per_type: bool = False) -> None:
+    """The per-cell labels, confidences and probabilities (with
+    ``per_type``, one ``obs`` column per type too), what the run's options
+    added, and ``uns`` (``counts``: the matrix the counts came from),
+    replacing an earlier run's under ``key_added``, its optional columns
+    too, as scanpy replaces a ``key_added``."""
+    per_type_prefix = key_added + PROBABILITY_COLUMN
     stale = [
         key_added + suffix
         for suffix in OPTIONAL_COLUMNS
         if key_added + suffix in adata.obs
+    ] + [
+        c for c in adata.obs.columns
+        if isinstance(c, str) and c.startswith(per_type_prefix)
     ]
     if stale:
         adata.obs = adata.obs.drop(columns=stale)
@@ -431,6 +487,15 @@ def _write(adata,
             result.clusters,
             categories=_cluster_order(result.clusters, cluster_order))
         adata.uns[key_added]["clusters"] = result.cluster_table
+    if per_type:  # one frame joined: no column-by-column fragmentation
+        adata.obs = pd.concat([
+            adata.obs,
+            pd.DataFrame(np.asarray(result.probabilities, dtype=np.float32),
+                         index=adata.obs.index,
+                         columns=probability_column_names(
+                             result.type_names, key_added))
+        ],
+                              axis=1)
 
 
 def _lazy_counts(adata, layer: Optional[str],
@@ -447,7 +512,8 @@ def _lazy_counts(adata, layer: Optional[str],
 
 def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                    unassigned: bool, threshold: Optional[float], key_added: str,
-                   whole_query: Any, allow_non_integer: bool) -> Annotation:
+                   whole_query: Any, allow_non_integer: bool,
+                   per_type: bool) -> Annotation:
     """Annotate a Dask matrix on the running dask.distributed cluster
     (:func:`~deepchem_actinn.distributed.predict_dask`): each block is read,
     checked to hold counts and scored on a worker. The counts rule cannot
@@ -469,7 +535,7 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                           what=chosen.description,
                           allow_non_integer=allow_non_integer)
     result.gene_column = column
-    _write(adata, result, key_added, chosen.description)
+    _write(adata, result, key_added, chosen.description, per_type=per_type)
     return result
 
 
