@@ -389,3 +389,20 @@ def test_probability_columns_of_types_named_with_a_slash_can_be_written(
                        match="'B/plasma cell' and 'B_plasma cell'.*"
                        "obsm\\['actinn_probabilities'\\]"):
         annotate(adata, renamed, probability_columns=True)
+
+
+def test_a_new_run_drops_the_colours_scanpy_kept_for_the_old_categories(
+        quick, query_adata):
+    """scanpy keeps a categorical column's colours in uns[column +
+    '_colors'] and reuses them while there are enough: after a run whose
+    labels differ, each colour would name another type. annotate drops
+    them for the columns it writes under its key_added, and only those."""
+    adata = query_adata.copy()
+    annotate(adata, quick, unassigned=True)
+    for column in ("actinn_cell_type", "actinn_unassigned_reason",
+                   "other_cell_type"):
+        adata.uns[column + "_colors"] = ["#000000"] * 20
+    annotate(adata, quick, threshold=0.99)
+    assert "actinn_cell_type_colors" not in adata.uns
+    assert "actinn_unassigned_reason_colors" not in adata.uns
+    assert adata.uns["other_cell_type_colors"] == ["#000000"] * 20

@@ -7,8 +7,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from deepchem_actinn._version import __version__
 from deepchem_actinn.annotator.annotation import Annotation
+from deepchem_actinn.annotator.anndata_write import (probability_column_names,
+                                                     write_annotation)
 from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.annotator.backed import annotate_backed, refuse_backed
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
@@ -61,7 +62,10 @@ def annotate(adata,
     ``uns[key_added]["query_scale"]`` (and ``"type_scales"``): how the rule
     was calibrated to this query, which the labels depend on; with a
     ``threshold``, ``obs[key_added + "_unassigned_reason"]`` too
-    (``"low_probability"`` for every cell it marks).
+    (``"low_probability"`` for every cell it marks). What an earlier run
+    wrote under the same ``key_added`` is replaced, and the colours scanpy
+    kept for its categorical columns (``uns[column + "_colors"]``) are
+    dropped: they would go to other types.
 
     An AnnData whose counts are a Dask array (anndata's lazy reading, e.g.
     ``anndata.experimental.read_elem_lazy(f["X"])``; ``read_lazy`` needs
@@ -183,7 +187,11 @@ def annotate(adata,
         result, matrix = annotate_backed(adata, annotator, layer, use_raw,
                                          unassigned, threshold,
                                          allow_non_integer, chunk_size)
-        _write(adata, result, key_added, matrix, per_type=probability_columns)
+        write_annotation(adata,
+                         result,
+                         key_added,
+                         matrix,
+                         per_type=probability_columns)
         return result
     lazy = _lazy_counts(adata, layer, use_raw)
     if lazy is not None:
@@ -212,8 +220,8 @@ def annotate(adata,
                                hierarchy=hierarchy,
                                vote_min_probability=vote_min_probability,
                                remove_ambient=remove_ambient)
-    _write(adata, result, key_added, chosen.description,
-           _categories(adata, over_clustering), probability_columns)
+    write_annotation(adata, result, key_added, chosen.description,
+                     _categories(adata, over_clustering), probability_columns)
     return result
 
 
@@ -394,110 +402,6 @@ def _refuse_backed(adata, instead: str) -> None:
             "adata.to_memory() first, or %s" % (adata.filename, instead))
 
 
-#: ``obs`` columns ``key_added + suffix`` that only some runs write.
-OPTIONAL_COLUMNS = ("_ambient_fraction", "_level", "_majority_voting",
-                    "_over_clustering", "_novelty_score", "_unassigned_reason")
-#: ``obs`` columns ``key_added + PROBABILITY_COLUMN + type`` of
-#: ``probability_columns=True``: one type's probability each.
-PROBABILITY_COLUMN = "_probability_"
-
-
-def probability_column_names(type_names: List[str],
-                             key_added: str) -> List[str]:
-    """The ``obs`` columns of ``probability_columns=True``, one per type:
-    ``key_added + "_probability_" + type``, a ``/`` (which anndata refuses
-    in a key it writes) written ``_``; two types that would share a column
-    are refused, naming them.
-
-    Examples
-    --------
-    >>> from deepchem_actinn.annotator.anndata import probability_column_names
-    >>> probability_column_names(["B cell", "Tem/Trm cell"], "actinn")
-    ['actinn_probability_B cell', 'actinn_probability_Tem_Trm cell']
-    """
-    names = [
-        key_added + PROBABILITY_COLUMN + name.replace("/", "_")
-        for name in type_names
-    ]
-    seen: Dict[str, str] = {}
-    for name, column in zip(type_names, names):
-        if column in seen:
-            raise ACTINNInputError(
-                "probability_columns: types %r and %r would share the obs "
-                "column %r ('/', which anndata refuses in a key, is written "
-                "'_'): their probabilities are in obsm['%s_probabilities'], "
-                "columns in uns['%s']['type_names'] order" %
-                (seen[column], name, column, key_added, key_added))
-        seen[column] = name
-    return names
-
-
-def _write(adata,
-           result: Annotation,
-           key_added: str,
-           counts: str,
-           cluster_order: Optional[List[str]] = None,
-           per_type: bool = False) -> None:
-    """The per-cell labels, confidences and probabilities (with
-    ``per_type``, one ``obs`` column per type too), what the run's options
-    added, and ``uns`` (``counts``: the matrix the counts came from),
-    replacing an earlier run's under ``key_added``, its optional columns
-    too, as scanpy replaces a ``key_added``."""
-    per_type_prefix = key_added + PROBABILITY_COLUMN
-    stale = [
-        key_added + suffix
-        for suffix in OPTIONAL_COLUMNS
-        if key_added + suffix in adata.obs
-    ] + [
-        c for c in adata.obs.columns
-        if isinstance(c, str) and c.startswith(per_type_prefix)
-    ]
-    if stale:
-        adata.obs = adata.obs.drop(columns=stale)
-    adata.obs[key_added + "_cell_type"] = pd.Categorical(result.cell_types)
-    adata.obs[key_added + "_confidence"] = result.confidence
-    adata.obsm[key_added + "_probabilities"] = result.probabilities
-    adata.uns[key_added] = {
-        "type_names": result.type_names,
-        "genes_missing": result.genes_missing,
-        "gene_column": result.gene_column,
-        "counts": counts,
-        "package_version": __version__,
-    }
-    if result.ambient_fraction is not None:
-        adata.obs[key_added + "_ambient_fraction"] = result.ambient_fraction
-    if result.unassigned_reason is not None:
-        # an assigned cell's reason ('' in the Annotation) is missing: no
-        # unnamed category (scanpy draws it in na_color, named NA)
-        reasons = np.asarray(result.unassigned_reason, dtype=str)
-        adata.obs[key_added + "_unassigned_reason"] = pd.Categorical(
-            reasons, categories=sorted(set(reasons) - {""}))
-    if result.novelty_score is not None:
-        adata.obs[key_added + "_novelty_score"] = result.novelty_score
-        adata.uns[key_added]["query_scale"] = float(result.query_scale)
-        if result.type_scales is not None:
-            adata.uns[key_added]["type_scales"] = np.asarray(result.type_scales,
-                                                             dtype=float)
-    if result.levels is not None:
-        adata.obs[key_added + "_level"] = pd.Categorical(result.levels)
-    if result.majority_cell_types is not None:
-        adata.obs[key_added + "_majority_voting"] = pd.Categorical(
-            result.majority_cell_types)
-        adata.obs[key_added + "_over_clustering"] = pd.Categorical(
-            result.clusters,
-            categories=_cluster_order(result.clusters, cluster_order))
-        adata.uns[key_added]["clusters"] = result.cluster_table
-    if per_type:  # one frame joined: no column-by-column fragmentation
-        adata.obs = pd.concat([
-            adata.obs,
-            pd.DataFrame(np.asarray(result.probabilities, dtype=np.float32),
-                         index=adata.obs.index,
-                         columns=probability_column_names(
-                             result.type_names, key_added))
-        ],
-                              axis=1)
-
-
 def _lazy_counts(adata, layer: Optional[str],
                  use_raw: Optional[bool]) -> Optional[CountsSource]:
     """The matrix ``layer``/``use_raw`` name (X by default) when it is a
@@ -535,7 +439,11 @@ def _annotate_lazy(adata, annotator: ACTINNAnnotator, chosen: CountsSource,
                           what=chosen.description,
                           allow_non_integer=allow_non_integer)
     result.gene_column = column
-    _write(adata, result, key_added, chosen.description, per_type=per_type)
+    write_annotation(adata,
+                     result,
+                     key_added,
+                     chosen.description,
+                     per_type=per_type)
     return result
 
 
@@ -566,16 +474,6 @@ def _categories(adata, over_clustering: Any) -> Optional[List[str]]:
     if isinstance(dtype, pd.CategoricalDtype):
         return [str(c) for c in dtype.categories]
     return None
-
-
-def _cluster_order(clusters: Any, given: Optional[List[str]]) -> List[str]:
-    """The clusters' names in the order ``given`` puts them, else in
-    natural order ("2" before "10", as Leiden numbers them)."""
-    from deepchem_actinn.voting import natural_key
-    present = set(str(c) for c in clusters)
-    if given is not None and present <= set(given):
-        return [c for c in given if c in present]
-    return sorted(present, key=natural_key)
 
 
 def _clusters(adata, over_clustering: Any, majority_voting: bool,
