@@ -243,3 +243,21 @@ def test_annotate_says_why_a_cell_is_unassigned(model, query):
                                   result.novelty_score)
     annotate(query, model)  # a run without the rule leaves none behind
     assert "actinn_novelty_score" not in query.obs
+
+
+def test_scikit_learn_fitted_attributes_name_the_types_and_genes(model):
+    """classes_ (the probabilities' columns), feature_names_in_ and
+    n_features_in_, as a scikit-learn classifier has them; CellTypist's
+    model.cell_types and model.features are the same lists. An unfitted
+    annotator lacks them (hasattr is False), as an unfitted estimator."""
+    assert list(model.classes_) == model.type_names
+    assert list(model.feature_names_in_) == model.genes_
+    assert model.n_features_in_ == len(model.genes_)
+    assert model.classes_.dtype == object
+    unfitted = ACTINNAnnotator()
+    for name in ("classes_", "feature_names_in_", "n_features_in_"):
+        assert not hasattr(unfitted, name)
+    with pytest.raises(AttributeError,
+                       match="not fitted, so it has no "
+                       "classes_: call fit"):
+        unfitted.classes_

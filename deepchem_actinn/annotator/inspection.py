@@ -61,6 +61,35 @@ class AnnotatorInspection:
             raise RuntimeError("this annotator is not fitted: call fit() or "
                                "ACTINNAnnotator.load()")
 
+    def _fitted_attribute(self, name: str) -> None:
+        """An unfitted annotator lacks scikit-learn's fitted attributes
+        (AttributeError, so ``hasattr`` is False, as for an estimator)."""
+        if not hasattr(self, "ensemble_"):
+            raise AttributeError(
+                "this annotator is not fitted, so it has no %s: call fit() or "
+                "ACTINNAnnotator.load()" % name)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The reference cell types in class-id order, the columns of the
+        probabilities (scikit-learn's name; ``type_names`` as a list;
+        CellTypist's ``model.cell_types``)."""
+        self._fitted_attribute("classes_")
+        return np.asarray(self.labels_.type_names, dtype=object)
+
+    @property
+    def feature_names_in_(self) -> np.ndarray:
+        """The model's genes in the networks' input order (scikit-learn's
+        name; ``genes_`` as a list; CellTypist's ``model.features``)."""
+        self._fitted_attribute("feature_names_in_")
+        return np.asarray(self.genes_, dtype=object)
+
+    @property
+    def n_features_in_(self) -> int:
+        """How many genes the model reads (scikit-learn's name)."""
+        self._fitted_attribute("n_features_in_")
+        return len(self.genes_)
+
     def __repr__(self) -> str:
         if not hasattr(self, "ensemble_"):
             return "<ACTINNAnnotator: not fitted>"
