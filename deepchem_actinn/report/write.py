@@ -178,10 +178,11 @@ def write_report(out_dir: PathLike,
         (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
         then lists the cells labelled with a parent type, and the figures
         mark their names ``[parent]``.
-    voting: deepchem_actinn.report.page.Voting, optional
-        A majority vote over the cells (each cell's own and voted label, in
-        the order of ``predicted_labels``): the page says what it changed
-        and shows its clusters.
+    voting: tuple, optional
+        A majority vote over the cells, a
+        ``deepchem_actinn.report.page.Voting`` (each cell's own and voted
+        label, in the order of ``predicted_labels``): the page says what it
+        changed and shows its clusters.
 
     Returns
     -------
