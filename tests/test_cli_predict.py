@@ -1030,3 +1030,23 @@ def test_predict_file_reads_cells_as_rows_as_predict_does(
     assert predict(model, path, tmp_path / "out", "-q") == 0
     table = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
     assert table["celltype"].tolist() == list(expected.cell_types)
+
+
+def test_summary_says_what_the_vote_changed(model, tmp_path, capsys,
+                                            clusters_and_hierarchy):
+    """With --majority-voting the summary said nothing of the vote: it
+    now gives the clusters, the cells relabelled and the voted counts."""
+    clusters, _ = clusters_and_hierarchy(model)
+    assert predict(model, PATHS["test"], tmp_path / "out", "--majority-voting",
+                   "--over-clustering", str(clusters)) == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    moved = int((labels["celltype"] != labels["majority_voting"]).sum())
+    counts = labels["majority_voting"].value_counts()
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:6]
+    line = ("actinn: majority voting over 4 clusters: %d of 1000 cells took "
+            "another label; %s" %
+            (moved, ", ".join("%s %d" % kv for kv in top)))
+    if len(counts) > 6:
+        line += ", ... (%d labels)" % len(counts)
+    assert line in err.splitlines(), err

@@ -329,7 +329,8 @@ def _whole(args, annotator, outputs: _Outputs,
     outputs.write_whole(result)
     summary.add(result.cell_types, result.genes_missing, *_rule_facts(result))
     if result.majority_cell_types is not None:
-        summary.vote_counts.update(str(t) for t in result.majority_cell_types)
+        summary.add_vote(result.cell_types, result.majority_cell_types,
+                         len(result.cluster_table))
     return column
 
 

@@ -353,6 +353,14 @@ def cmd_report(args) -> None:
             args, frame, confidence)
         threshold = None  # it marked the cells' own labels, not the vote's
     # (write_report says where it wrote the page)
+    voting = None
+    if "majority_voting" in frame.columns:
+        from deepchem_actinn.report.page import Voting
+        voting = Voting(frame[frame.columns[1]].to_numpy(),
+                        frame["majority_voting"].to_numpy(),
+                        (frame["over_clustering"].to_numpy()
+                         if "over_clustering" in frame.columns else None),
+                        _cluster_table(args.predictions))
     write_report(
         args.output,
         frame[column].to_numpy(),
@@ -365,4 +373,28 @@ def cmd_report(args) -> None:
         overwrite=args.overwrite,
         extra_info=info or None,
         levels=(frame["level"].to_numpy() if "level" in frame.columns and
-                column == frame.columns[1] else None))
+                column == frame.columns[1] else None),
+        voting=voting)
+
+
+def _cluster_table(predictions: str):
+    """The ``clusters.txt`` that ``--majority-voting`` wrote beside the
+    predictions, as a DataFrame, or None where there is none (or it cannot
+    be read as one: a warning says so)."""
+    import pandas as pd
+
+    from deepchem_actinn.cli.outputs import CLUSTER_FILE
+    path = Path(predictions).parent / CLUSTER_FILE
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path, sep="\t", dtype={"cluster": str})
+    except (ValueError, OSError, UnicodeDecodeError) as err:
+        logger.warning("%s: left out of the report: %s", path, err)
+        return None
+    if "cluster" not in table.columns or "majority_label" not in table.columns:
+        logger.warning(
+            "%s: left out of the report: not a table of clusters (its "
+            "columns: %s)", path, ", ".join(map(str, table.columns)))
+        return None
+    return table

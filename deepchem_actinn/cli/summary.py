@@ -80,6 +80,9 @@ class PredictionSummary:
         self.type_counts: Counter = Counter()
         #: The majority vote's labels, counted (``--majority-voting``).
         self.vote_counts: Counter = Counter()
+        #: The vote's clusters, and the cells it gave another label.
+        self.vote_clusters = 0
+        self.vote_moved = 0
         self.genes_missing = 0
         self.uncertain = 0
         self.novel = 0
@@ -111,6 +114,34 @@ class PredictionSummary:
         elif query_scale is not None:
             self.scales.append(float(query_scale))
 
+    def add_vote(self, cell_types: Sequence[str], voted: Sequence[str],
+                 n_clusters: int) -> None:
+        """Count a majority vote over ``n_clusters`` clusters: each cell's
+        own label and its ``voted`` one.
+
+        Examples
+        --------
+        >>> from deepchem_actinn.cli.summary import PredictionSummary
+        >>> s = PredictionSummary(n_model_genes=4)
+        >>> s.add_vote(["B", "T", "T"], ["B", "B", "T"], 2)
+        >>> s.vote_line()
+        'majority voting over 2 clusters: 1 of 3 cells took another label; B 2, T 1'
+        """
+        own = np.asarray([str(t) for t in cell_types], dtype=object)
+        after = np.asarray([str(t) for t in voted], dtype=object)
+        self.vote_counts.update(after.tolist())
+        self.vote_moved += int(np.sum(own != after))
+        self.vote_clusters += int(n_clusters)
+
+    def vote_line(self) -> Optional[str]:
+        """What ``--majority-voting`` changed, or None without it."""
+        if not self.vote_counts:
+            return None
+        return ("majority voting over %s: %d of %d cells took another "
+                "label; %s" %
+                (counted(self.vote_clusters, "cluster"), self.vote_moved,
+                 sum(self.vote_counts.values()), _top(self.vote_counts)))
+
     def rule_line(self) -> Optional[str]:
         """Why cells are ``Unassigned`` under ``--unassigned``: unsure
         between types, or further from every type than the reference's
@@ -135,10 +166,7 @@ class PredictionSummary:
     def lines(self, gene_column: str, outputs: Sequence[str] = ()) -> List[str]:
         """The summary, one line per fact."""
         n = self.n_cells
-        top = sorted(self.type_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        shown = ", ".join("%s %d" % kv for kv in top[:6])
-        if len(top) > 6:
-            shown += ", ... (%d labels)" % len(top)
+        shown = _top(self.type_counts)
         if self.rule:
             shown += "; %.1f %% Unassigned" % (
                 100.0 * self.type_counts.get(UNASSIGNED, 0) / max(n, 1))
@@ -149,9 +177,9 @@ class PredictionSummary:
             (gene_column, "all" if not self.genes_missing else "%d" %
              (self.n_model_genes - self.genes_missing), self.n_model_genes),
         ]
-        rule = self.rule_line()
-        if rule:
-            lines.append(rule)
+        for line in (self.rule_line(), self.vote_line()):
+            if line:
+                lines.append(line)
         if outputs:
             lines.append("wrote %s" % ", ".join(outputs))
         return lines
@@ -174,6 +202,16 @@ class PredictionSummary:
         for line in self.warnings(model_genes, query_genes):
             logger.warning("%s", line)
         return {"n_cells": self.n_cells, "genes_missing": self.genes_missing}
+
+
+def _top(counts: Counter) -> str:
+    """The six commonest labels and their cells, and past six the count of
+    labels."""
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join("%s %d" % kv for kv in top[:6])
+    if len(top) > 6:
+        shown += ", ... (%d labels)" % len(top)
+    return shown
 
 
 def matched_by(column: str, h5ad: bool) -> str:

@@ -5,8 +5,8 @@ import base64
 import datetime
 import html
 import math
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
-                    Sequence, Tuple)
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, NamedTuple,
+                    Optional, Sequence, Tuple)
 
 import numpy as np
 import pandas as pd
@@ -93,6 +93,35 @@ CAPTIONS: Dict[str, Tuple[str, str]] = {
          "Cells placed by expression similarity, coloured by predicted type "
          "and by confidence."),
 }
+
+
+class Voting(NamedTuple):
+    """A majority vote, for the page: each cell's ``own`` label and its
+    ``voted`` one (``predict``'s ``celltype`` and ``majority_voting``
+    columns), its cluster (``over_clustering``), and ``clusters.txt`` read
+    as a DataFrame (one row per cluster; None where it is not at hand).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.report.page import Voting
+    >>> Voting(np.array(["B", "T"]), np.array(["B", "B"])).clusters is None
+    True
+    """
+    own: np.ndarray
+    voted: np.ndarray
+    clusters: Optional[np.ndarray] = None
+    table: Optional[pd.DataFrame] = None
+
+
+#: Under the table of ``clusters.txt``: what its columns mean.
+CLUSTERS_NOTE = (
+    "majority share: the share of the cluster's cells whose own label is "
+    "the majority label; unassigned share: the share Unassigned; possible "
+    "new population: most of its cells Unassigned; voted: its cells were "
+    "offered the majority label; kept own: cells that kept their own label, "
+    "giving the majority label less than the vote's least probability "
+    "(predict --vote-min-probability).")
 
 
 def _esc(value: object) -> str:
@@ -228,18 +257,18 @@ def _render_html(title: str, sections: Sequence[str], generated: str) -> str:
         (_esc(title), _CSS, _esc(title), _esc(generated), "\n".join(sections)))
 
 
-def report_page(
-    title: str,
-    predicted: np.ndarray,
-    confidence: np.ndarray,
-    truth: Optional[np.ndarray],
-    type_names: Optional[Strings],
-    threshold: Optional[float],
-    extra_info: Optional[Mapping[str, object]],
-    pngs: Mapping[str, bytes],
-    notes: Optional[Mapping[str, str]] = None,
-    levels: Optional[np.ndarray] = None,
-    tables: Sequence[str] = ()) -> str:
+def report_page(title: str,
+                predicted: np.ndarray,
+                confidence: np.ndarray,
+                truth: Optional[np.ndarray],
+                type_names: Optional[Strings],
+                threshold: Optional[float],
+                extra_info: Optional[Mapping[str, object]],
+                pngs: Mapping[str, bytes],
+                notes: Optional[Mapping[str, str]] = None,
+                levels: Optional[np.ndarray] = None,
+                tables: Sequence[str] = (),
+                voting: Optional[Voting] = None) -> str:
     """The HTML text of the report.
 
     Parameters
@@ -271,6 +300,10 @@ def report_page(
     tables: sequence of str, default ()
         Names of the tab-separated tables written beside the page; linked
         under the summary.
+    voting: Voting, optional
+        A majority vote over the cells: the page says how many cells it
+        relabelled (with ``truth``, the accuracy of both labels), which
+        labels it reports, and shows the vote's table of clusters.
 
     Returns
     -------
@@ -328,6 +361,8 @@ def report_page(
         sections.append('<p class="explain">%s</p>' % _esc(note))
     if levels is not None:
         sections += _level_section(predicted, levels, truth is not None)
+    if voting is not None:
+        sections += _voting_section(predicted, voting, truth, type_names)
     sections.append("<h2>Figures</h2>")
     for name in CAPTIONS:
         if name in pngs:
@@ -367,3 +402,68 @@ def _level_section(predicted: np.ndarray, levels: np.ndarray,
         '<p class="explain">%s</p>' % _esc(rule),
         _html_table(frame, "parent type")
     ]
+
+
+def _voting_section(predicted: np.ndarray, voting: Voting,
+                    truth: Optional[np.ndarray],
+                    type_names: Optional[Strings]) -> List[str]:
+    """What a majority vote changed: how many cells it relabelled, which
+    labels the page reports, each label's cells before and after, (with
+    ``truth``) both accuracies, and the vote's table of clusters."""
+    own, voted = np.asarray(voting.own), np.asarray(voting.voted)
+    moved = int((own != voted).sum())
+    if voting.table is not None:
+        n_clusters: Optional[int] = len(voting.table)
+    elif voting.clusters is not None:
+        n_clusters = len(set(np.asarray(voting.clusters).astype(str)))
+    else:
+        n_clusters = None
+    over = "" if n_clusters is None else " over {:,} clusters".format(
+        n_clusters)
+    lines = [
+        "The vote{} gave {:,} of {:,} cells ({:.1f}%) a label other than "
+        "their own.".format(over, moved, len(own), 100.0 * moved / len(own))
+    ]
+    if moved and np.array_equal(predicted, voted):
+        lines.append("This page reports the voted labels (--use-as-prediction"
+                     " majority_voting, the majority_voting column); each "
+                     "cell's own is in the celltype column.")
+    else:
+        lines.append("This page reports each cell's own label (the celltype "
+                     "column); actinn report --use-as-prediction "
+                     "majority_voting reports the voted ones (the "
+                     "majority_voting column).")
+    if truth is not None:
+        lines.append(
+            "Accuracy of the voted labels: {:.1f}% (of each cell's "
+            "own: {:.1f}%).".format(
+                100 * summary_metrics(truth, voted, type_names)["accuracy"],
+                100 * summary_metrics(truth, own, type_names)["accuracy"]))
+    before = pd.Series(own).value_counts()
+    after = pd.Series(voted).value_counts()
+    names = sorted(set(before.index) | set(after.index),
+                   key=lambda t: (t == UNASSIGNED, -after.get(t, 0), t))
+    frame = pd.DataFrame(
+        {
+            "own label": [int(before.get(t, 0)) for t in names],
+            "voted label": [int(after.get(t, 0)) for t in names]
+        },
+        index=pd.Index(names))
+    section = [
+        "<h2>Majority voting</h2>",
+        '<p class="note">%s</p>' % _esc(" ".join(lines)),
+        _html_table(frame, "label (cells)")
+    ]
+    if voting.table is not None:
+        table = voting.table.set_index(voting.table.columns[0])
+        yes_no = {
+            c: (lambda v: "yes" if v else "no")
+            for c in table.columns
+            if pd.api.types.is_bool_dtype(table[c].dtype)
+        }
+        section += [
+            "<h3>Clusters (clusters.txt)</h3>",
+            _html_table(table, "cluster", yes_no),
+            '<p class="explain">%s</p>' % _esc(CLUSTERS_NOTE)
+        ]
+    return section

@@ -15,7 +15,7 @@ from deepchem_actinn.report._checks import (as_confidence, as_labels,
 from deepchem_actinn.io.output import atomic_files
 from deepchem_actinn.report.metrics import (confusion_table, per_type_metrics,
                                             summary_metrics)
-from deepchem_actinn.report.page import CAPTIONS, report_page
+from deepchem_actinn.report.page import CAPTIONS, Voting, report_page
 from deepchem_actinn.report.umap import Query, check_query, umap_figure
 from deepchem_actinn.types import Floats, PathLike, Strings
 
@@ -116,7 +116,8 @@ def write_report(out_dir: PathLike,
                  title: str = "ACTINN cell-type annotation",
                  overwrite: bool = False,
                  extra_info: Optional[Mapping[str, Any]] = None,
-                 levels: Optional[Strings] = None) -> Path:
+                 levels: Optional[Strings] = None,
+                 voting: Optional[Voting] = None) -> Path:
     """Write the PNG figures and one self-contained ``report.html``.
 
     The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
@@ -177,6 +178,11 @@ def write_report(out_dir: PathLike,
         (:meth:`~deepchem_actinn.hierarchy.TypeHierarchy.resolve`); the page
         then lists the cells labelled with a parent type, and the figures
         mark their names ``[parent]``.
+    voting: tuple, optional
+        A majority vote over the cells, a
+        ``deepchem_actinn.report.page.Voting`` (each cell's own and voted
+        label, in the order of ``predicted_labels``): the page says what it
+        changed and shows its clusters.
 
     Returns
     -------
@@ -217,6 +223,12 @@ def write_report(out_dir: PathLike,
     cells = check_query(query, len(predicted))
     level = None if levels is None else as_labels(levels, "levels")
     check_same_length(predicted_labels=predicted, levels=level)
+    if voting is not None:
+        voting = voting._replace(own=as_labels(voting.own, "voting.own"),
+                                 voted=as_labels(voting.voted, "voting.voted"))
+        check_same_length(predicted_labels=predicted,
+                          own=voting.own,
+                          voted=voting.voted)
     out = Path(out_dir)
     with atomic_files(out, REPORT_FILES, overwrite=overwrite,
                       parents=True) as tmp:
@@ -230,7 +242,7 @@ def write_report(out_dir: PathLike,
         _write_tables(tmp, predicted, truth, type_names)
         tables = (SUMMARY_FILE,) + (() if truth is None else (METRICS_FILE,))
         page = report_page(title, predicted, conf, truth, type_names, threshold,
-                           extra_info, pngs, notes, level, tables)
+                           extra_info, pngs, notes, level, tables, voting)
         (tmp / "report.html").write_text(page, encoding="utf-8")
     logger.info("report: wrote %s", out / "report.html")
     return out / "report.html"
