@@ -217,6 +217,22 @@ def test_the_reader_refuses_what_the_writers_never_write(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="header.txt: no cells, only the header"):
         read_predictions(header)
+    # a cell without an id was read as one named "nan" (the report's
+    # labels then lacked "nan"), an empty file said pandas' words
+    blank = tmp_path / "blank.txt"
+    blank.write_text("cellname\tcelltype\nc1\tB\n\tT\nc3\tT\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_predictions(blank)
+    assert str(err.value) == (
+        "%s: 1 cell has no id (an empty cellname): line 3; the report "
+        "matches cells by id" % blank)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ACTINNInputError) as err:
+        read_predictions(empty)
+    assert str(
+        err.value) == ("%s: the file is empty, not a predicted_label.txt" %
+                       empty)
 
 
 def test_probabilities_are_checked_to_be_probabilities(tmp_path):
