@@ -231,6 +231,18 @@ def test_latin1_text_is_told_apart_from_binary_data(tmp_path, text_reader,
         read_all(late)
 
 
+def test_a_header_without_rows_is_said_as_such(tmp_path, text_reader, exactly):
+    # it was "cannot read it as a CSV matrix, it looks damaged or
+    # truncated (EmptyDataError: No columns to parse from file)", or
+    # "neither the rows nor the columns match ...: rows look like nothing"
+    path = tmp_path / "header.csv"
+    path.write_text(",c1,c2\n\n")
+    with pytest.raises(ACTINNInputError,
+                       match=exactly("%s: only a header line (,c1,c2), no "
+                                     "rows of counts under it" % path)):
+        text_reader(path)
+
+
 #: What a message about UTF-16 text says.
 UTF16 = ("the file holds UTF-16 text (as Excel's 'Unicode Text' saves it), "
          "not UTF-8; re-encode it as UTF-8 first (e.g. iconv -f utf-16 -t "
