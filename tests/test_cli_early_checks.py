@@ -519,3 +519,33 @@ def test_labels_given_as_a_directory_are_said_to_be_one(small_reference,
         "actinn train: error: %s: a directory, not a labels file, nor a "
         "column of %s's obs (its columns: cell_type)" %
         (labels, small_reference[1]))
+
+
+@pytest.mark.parametrize("command", ["train", "run", "simulate"])
+def test_an_output_under_a_file_is_refused_before_any_work(
+        small_reference, tmp_path, capsys, no_training, command):
+    # a file where a folder of the output should be was let through the
+    # early checks: train said "notes.txt: file exists" after training,
+    # and simulate wrote its .h5ad before refusing its --labels
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    under = notes / "sub" / "out"
+    if command == "train":
+        given = _train(small_reference, under)
+    elif command == "run":
+        given = _run(small_reference, tmp_path / "model", under.parent)
+        under = under.parent / "out"
+    else:
+        given = [
+            "simulate", "-o",
+            str(tmp_path / "sim.h5ad"), "--cells", "20", "--genes", "10",
+            "--labels",
+            str(under), "-q"
+        ]
+    assert main(given) == 2
+    named = under / "predicted_label.txt" if command == "run" else under
+    assert one_line_error(capsys) == (
+        "actinn %s: error: %s: %s is a file, not a directory" %
+        (command, named, notes))
+    assert notes.read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

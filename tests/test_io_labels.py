@@ -470,6 +470,13 @@ def test_read_pairs_one_reader_of_two_column_text(tmp_path):
     with pytest.raises(ACTINNInputError) as err:
         read_pairs(csv_file, "cell<TAB>type")
     assert str(err.value) == (
+        "%s: the file holds UTF-16 text (as Excel's 'Unicode Text' saves it), "
+        "not UTF-8; re-encode it as UTF-8 first (e.g. iconv -f utf-16 -t "
+        "utf-8 FILE > NEW, or save it as 'CSV UTF-8')" % csv_file)
+    csv_file.write_bytes(bytes(range(1, 256)) * 4)
+    with pytest.raises(ACTINNInputError) as err:
+        read_pairs(csv_file, "cell<TAB>type")
+    assert str(err.value) == (
         "%s: not a text file of cell<TAB>type lines (it is not UTF-8 text: "
         "binary or UTF-16?)" % csv_file)
     with pytest.raises(ACTINNInputError,

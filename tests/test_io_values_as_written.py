@@ -231,6 +231,37 @@ def test_latin1_text_is_told_apart_from_binary_data(tmp_path, text_reader,
         read_all(late)
 
 
+def test_a_header_without_rows_is_said_as_such(tmp_path, text_reader, exactly):
+    # it was "cannot read it as a CSV matrix, it looks damaged or
+    # truncated (EmptyDataError: No columns to parse from file)", or
+    # "neither the rows nor the columns match ...: rows look like nothing"
+    path = tmp_path / "header.csv"
+    path.write_text(",c1,c2\n\n")
+    with pytest.raises(ACTINNInputError,
+                       match=exactly("%s: only a header line (,c1,c2), no "
+                                     "rows of counts under it" % path)):
+        text_reader(path)
+
+
+#: What a message about UTF-16 text says.
+UTF16 = ("the file holds UTF-16 text (as Excel's 'Unicode Text' saves it), "
+         "not UTF-8; re-encode it as UTF-8 first (e.g. iconv -f utf-16 -t "
+         "utf-8 FILE > NEW, or save it as 'CSV UTF-8')")
+
+
+@pytest.mark.parametrize("text_reader",
+                         ["read_all", "stream_all", "names_cells"],
+                         indirect=True)
+def test_utf16_text_is_told_apart_from_binary_data(tmp_path, text_reader,
+                                                   exactly):
+    # it was "the file holds binary data, not text"
+    path = tmp_path / "unicode.txt"
+    path.write_text("\tc1\tc2\nGENE1\t1\t0\nGENE2\t0\t2\n", encoding="utf-16")
+    with pytest.raises(ACTINNInputError,
+                       match=exactly("%s: %s" % (path, UTF16))):
+        text_reader(path)
+
+
 def test_binary_data_is_still_called_so(tmp_path, read_all):
     path = tmp_path / "binary.csv"
     path.write_bytes(bytes(range(1, 256)) * 4)

@@ -180,3 +180,41 @@ def test_saved_settings_are_as_before_and_json(fitted):
     assert type(saved["seed"]) is int and saved["seed"] == 5
     assert saved["augment"]["copies"] == 1
     json.dumps(saved)
+
+
+@pytest.mark.parametrize("given, said", [
+    (dict(hidden_sizes=(0,)), "hidden_sizes must be a non-empty sequence of "
+     "whole numbers of at least 1 (each hidden layer's width), got (0,)"),
+    (dict(hidden_sizes=(-3,)), "hidden_sizes must be a non-empty sequence of "
+     "whole numbers of at least 1 (each hidden layer's width), got (-3,)"),
+    (dict(hidden_sizes=(2.7,)), "hidden_sizes must be a non-empty sequence "
+     "of whole numbers of at least 1 (each hidden layer's width), got (2.7,)"),
+    (dict(hidden_sizes=()), "hidden_sizes must be a non-empty sequence of "
+     "whole numbers of at least 1 (each hidden layer's width), got ()"),
+    (dict(hidden_sizes=5), "hidden_sizes must be a non-empty sequence of "
+     "whole numbers of at least 1 (each hidden layer's width), got 5"),
+    (dict(hidden_sizes=("a",)), "hidden_sizes must be a non-empty sequence "
+     "of whole numbers of at least 1 (each hidden layer's width), "
+     "got ('a',)"),
+    (dict(decay_steps=0), "decay_steps must be a whole number of at least 1, "
+     "got 0"),
+    (dict(patience=-1), "patience must be a whole number of at least 0, "
+     "got -1"),
+    (dict(n_networks=2.5), "n_networks must be a whole number, got 2.5"),
+    (dict(total_percentiles=(90, 10)), "total_percentiles must be two "
+     "percentiles (low, high), 0 <= low <= high <= 100, got (90, 10)"),
+    (dict(cv_percentiles=(0, 150)), "cv_percentiles must be two "
+     "percentiles (low, high), 0 <= low <= high <= 100, got (0, 150)"),
+    (dict(cv_percentiles=(5,)), "cv_percentiles must be two percentiles "
+     "(low, high), 0 <= low <= high <= 100, got (5,)"),
+])
+def test_settings_no_annotator_can_be_fitted_with_are_refused(given, said):
+    # hidden_sizes=(0,) fitted networks of a constant output (the linear
+    # model hid it), 2.7 was taken as 2 and n_networks=2.5 as 2; a negative
+    # width, decay_steps=0 and reversed percentiles failed inside fit with
+    # PyTorch's, Python's or the gene filter's words
+    with pytest.raises(ValueError) as err:
+        ACTINNAnnotator(**given)
+    assert str(err.value) == said
+    assert ACTINNAnnotator(hidden_sizes=[8.0], n_networks=2.0,
+                           patience=0).get_params()["hidden_sizes"] == [8.0]

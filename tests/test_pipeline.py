@@ -347,6 +347,21 @@ def test_an_output_folder_is_probed_for_writing(tmp_path, monkeypatch):
         tmp_path / "model", tmp_path)
 
 
+def test_an_output_under_a_file_or_a_broken_link_is_refused(tmp_path):
+    """The nearest existing folder of an output is a file, or a link to
+    nothing: refused before any work, named as given."""
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "current").symlink_to(tmp_path / "gone")
+    for name, why in (("notes.txt", "is a file, not a directory"),
+                      ("current", "is a link to %s, which does not exist" %
+                       (tmp_path / "gone"))):
+        given = tmp_path / name / "sub" / "model"
+        with pytest.raises(ACTINNInputError) as err:
+            output.refuse_existing([given], overwrite=False)
+        assert str(err.value) == "%s: %s %s" % (given, tmp_path / name, why)
+    assert sorted(os.listdir(tmp_path)) == ["current", "notes.txt"]
+
+
 def test_a_disk_quota_is_said_as_such(tmp_path):
     with pytest.raises(OSError, match="disk quota exceeded writing it"):
         with atomic_output(tmp_path / "out.txt") as tmp:

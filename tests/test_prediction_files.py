@@ -6,6 +6,7 @@ refuses of a probabilities file that does not go with the predictions."""
 import csv
 import io
 import logging
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -217,6 +218,22 @@ def test_the_reader_refuses_what_the_writers_never_write(tmp_path):
     with pytest.raises(ACTINNInputError,
                        match="header.txt: no cells, only the header"):
         read_predictions(header)
+    # a cell without an id was read as one named "nan" (the report's
+    # labels then lacked "nan"), an empty file said pandas' words
+    blank = tmp_path / "blank.txt"
+    blank.write_text("cellname\tcelltype\nc1\tB\n\tT\nc3\tT\n")
+    with pytest.raises(ACTINNInputError) as err:
+        read_predictions(blank)
+    assert str(err.value) == (
+        "%s: 1 cell has no id (an empty cellname): line 3; the report "
+        "matches cells by id" % blank)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(ACTINNInputError) as err:
+        read_predictions(empty)
+    assert str(
+        err.value) == ("%s: the file is empty, not a predicted_label.txt" %
+                       empty)
 
 
 def test_probabilities_are_checked_to_be_probabilities(tmp_path):
@@ -303,6 +320,37 @@ def test_report_names_the_predictions_file_of_bad_confidences(
     assert code == 2
     assert err == ("actinn report: error: %s: no cells, only the header\n" %
                    labels)
+
+
+@pytest.mark.parametrize("flag, name", [("-l", "summary.txt"),
+                                        ("-p", "report.html")])
+def test_report_refuses_an_input_among_its_outputs(prediction, tmp_path, capsys,
+                                                   flag, name):
+    """An input named as a file the report writes into -o: --overwrite
+    replaced it (true labels kept as summary.txt, say); refused before
+    any work, the file kept."""
+    out = tmp_path / "report"
+    out.mkdir()
+    inside = out / name
+    if flag == "-l":
+        inside.write_text("c1\tB\nc2\tT\nc3\tNK\nc4\tB\n")
+        given = ["-p", str(prediction / "predicted_label.txt"), "-l"]
+    else:
+        shutil.copy(prediction / "predicted_label.txt", inside)
+        given = ["-p"]
+    before = inside.read_bytes()
+    assert main([
+        "report", *given,
+        str(inside), "-pr",
+        str(prediction / "predicted_probabilities.txt"), "-o",
+        str(out), "-q", "--overwrite"
+    ]) == 2
+    assert capsys.readouterr().err == (
+        "actinn report: error: %s: %s names a file the report writes into "
+        "%s; move it out of the output directory, or write elsewhere (-o)\n" %
+        (inside, flag, out))
+    assert inside.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [name]
 
 
 def test_query_genes_is_said_alike_by_every_path(quick, tm_test, tmp_path,

@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -506,6 +507,30 @@ def test_an_input_among_the_outputs_is_refused(model, tmp_path, capsys,
             out) in capsys.readouterr().err
     assert inside.read_bytes() == clusters.read_bytes()
     assert sorted(p.name for p in out.iterdir()) == ["clusters.txt"]
+
+
+@pytest.mark.parametrize("command", ["predict", "run"])
+def test_a_query_among_the_outputs_is_refused(model, tmp_path, capsys, command):
+    """The query (-ts) saved in -o as predicted_label.txt: --overwrite
+    replaced it with the labels, the counts lost; refused before any
+    work, the file kept."""
+    out = tmp_path / "out"
+    out.mkdir()
+    inside = out / "predicted_label.txt"
+    shutil.copy(PATHS["test"], inside)
+    given = ["predict", "-m", str(model)
+            ] if command == "predict" else ["run", *TRAIN, *QUICK]
+    assert main([
+        *given, "-ts",
+        str(inside), "-o",
+        str(out), "--overwrite", "--device", "cpu", "-q"
+    ]) == 2
+    assert capsys.readouterr().err == (
+        "actinn %s: error: %s: -ts names a file this prediction writes into "
+        "%s; move it out of the output directory, or write elsewhere (-o)\n" %
+        (command, inside, out))
+    assert sha256(inside) == sha256(PATHS["test"])
+    assert sorted(p.name for p in out.iterdir()) == ["predicted_label.txt"]
 
 
 @pytest.fixture(scope="module")

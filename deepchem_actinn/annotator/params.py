@@ -92,10 +92,14 @@ def resolve(params: Mapping[str, Any]) -> Dict[str, Any]:
     for name in ("n_networks", "max_epochs", "patience", "max_validation_cells",
                  "batch_size", "decay_steps", "seed"):
         p[name] = _whole(name, p[name])
+    for name, low in (("decay_steps", 1), ("patience", 0)):
+        if p[name] < low:
+            raise ValueError("%s must be a whole number of at least %d, got "
+                             "%r" % (name, low, params[name]))
     p["early_stopping"] = bool(p["early_stopping"])
-    p["hidden_sizes"] = tuple(int(h) for h in p["hidden_sizes"])
+    p["hidden_sizes"] = _widths(p["hidden_sizes"])
     for name in ("total_percentiles", "cv_percentiles"):
-        p[name] = (float(p[name][0]), float(p[name][1]))
+        p[name] = _percentiles(name, p[name])
     p["augment"] = None if augmentation is None else augmentation.to_dict()
     return p
 
@@ -166,12 +170,43 @@ def _number(name: str, value: Any) -> float:
 
 
 def _whole(name: str, value: Any) -> int:
-    """``int(value)``; infinity or NaN is a ValueError naming ``name``."""
+    """``int(value)``; a fraction, infinity or NaN is a ValueError naming
+    ``name``."""
     try:
-        return int(value)
-    except (OverflowError, ValueError):
+        whole = int(value)
+        if whole != value:
+            raise ValueError(value)
+        return whole
+    except (OverflowError, TypeError, ValueError):
         raise ValueError("%s must be a whole number, got %r" %
                          (name, value)) from None
+
+
+def _widths(value: Any) -> Tuple[int, ...]:
+    """``hidden_sizes`` as a tuple of ints: a ValueError unless it is a
+    non-empty sequence of whole numbers of at least 1."""
+    try:
+        widths = tuple(_whole("hidden_sizes", h) for h in value)
+    except (TypeError, ValueError):
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise ValueError("hidden_sizes must be a non-empty sequence of whole "
+                         "numbers of at least 1 (each hidden layer's width), "
+                         "got %r" % (value,))
+    return widths
+
+
+def _percentiles(name: str, value: Any) -> Tuple[float, float]:
+    """A (low, high) pair of percentiles as floats: a ValueError unless
+    ``0 <= low <= high <= 100``."""
+    try:
+        low, high = (_number(name, v) for v in value)
+    except (TypeError, ValueError):
+        low, high = 1.0, 0.0
+    if not 0 <= low <= high <= 100:
+        raise ValueError("%s must be two percentiles (low, high), 0 <= low "
+                         "<= high <= 100, got %r" % (name, value))
+    return low, high
 
 
 class Hyperparameters:

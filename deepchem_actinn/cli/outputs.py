@@ -5,7 +5,7 @@ output folder to create (``-o``, or ``-m`` for an annotator) passes first:
 not named like a data file."""
 import os
 from pathlib import Path
-from typing import List
+from typing import List, Sequence, Set, Tuple
 
 from deepchem_actinn.errors import ACTINNInputError
 
@@ -56,11 +56,55 @@ def outputs_to_replace(args, out_dir: Path) -> List[str]:
     return names
 
 
+#: The files ``predict`` and ``run`` read, by attribute, and their flags.
+INPUT_FLAGS = (
+    ("test_set", "-ts"),
+    ("train_set", "-trs"),
+    ("train_label", "-trl"),
+    ("over_clustering", "--over-clustering"),
+    ("hierarchy", "--hierarchy"),
+)
+
+
+def refuse_inputs_among(args, flags: Sequence[Tuple[str, str]],
+                        written: Set[str], out_dir: Path, writer: str) -> None:
+    """Refuse an input file, ``args``' attribute of one of ``flags``
+    (``(attribute, flag)`` pairs), that is among the files ``written``
+    (real paths) into ``out_dir``: ``--overwrite`` would replace what the
+    command read.
+
+    Examples
+    --------
+    >>> import argparse, os
+    >>> from pathlib import Path
+    >>> from deepchem_actinn.cli.outputs import refuse_inputs_among
+    >>> args = argparse.Namespace(labels="out/summary.txt")
+    >>> written = {os.path.realpath("out/report.html")}
+    >>> refuse_inputs_among(args, [("labels", "-l")], written, Path("out"),
+    ...                     "the report")
+    >>> written.add(os.path.realpath("out/summary.txt"))
+    >>> refuse_inputs_among(args, [("labels", "-l")], written, Path("out"),
+    ...                     "the report")
+    Traceback (most recent call last):
+    ...
+    deepchem_actinn.errors.ACTINNInputError: out/summary.txt: -l names a file the report writes into out; move it out of the output directory, or write elsewhere (-o)
+    """
+    for dest, flag in flags:
+        given = getattr(args, dest, None)
+        if isinstance(given, (str, os.PathLike)) and \
+                os.path.realpath(given) in written:
+            raise ACTINNInputError(
+                "%s: %s names a file %s writes into %s; move it out of the "
+                "output directory, or write elsewhere (-o)" %
+                (given, flag, writer, out_dir))
+
+
 def refuse_outputs(args, out_dir: Path) -> None:
     """Refuse an output directory that is a file, or that already holds
     outputs this run would replace (without ``--overwrite``), and an input
-    file (``--over-clustering``, ``--hierarchy``) that is one of them: the
-    run would replace what it read, and its record would name the file it
+    file (the query, ``run``'s reference and labels, ``--over-clustering``,
+    ``--hierarchy``) that is one of them: the run would replace what it
+    read (with ``--overwrite``), and its record would name the file it
     wrote as the one it used."""
     from deepchem_actinn.io.output import refuse_existing
     if out_dir.exists() and not out_dir.is_dir():
@@ -69,13 +113,7 @@ def refuse_outputs(args, out_dir: Path) -> None:
     # the labels file first: the one the user knows this run writes
     names = sorted(outputs_to_replace(args, out_dir), key=LABEL_FILE.__ne__)
     written = {os.path.realpath(out_dir / n) for n in names}
-    for flag in ("over_clustering", "hierarchy"):
-        given = getattr(args, flag, None)
-        if given and os.path.realpath(given) in written:
-            raise ACTINNInputError(
-                "%s: --%s names a file this prediction writes into %s; "
-                "move it out of the output directory, or write elsewhere "
-                "(-o)" % (given, flag.replace("_", "-"), out_dir))
+    refuse_inputs_among(args, INPUT_FLAGS, written, out_dir, "this prediction")
     refuse_existing([out_dir / n for n in names], args.overwrite)
 
 

@@ -1,5 +1,6 @@
 """``actinn report``: figures and one HTML page from a prediction's files."""
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -270,6 +271,15 @@ def _warn_unmatched_types(truth: np.ndarray, predicted: np.ndarray, source: str,
             examples(sorted(assigned)))
 
 
+#: The files ``report`` reads, by attribute, and their flags.
+REPORT_INPUTS = (
+    ("predictions", "-p"),
+    ("probabilities", "-pr"),
+    ("labels", "-l"),
+    ("query", "--query"),
+)
+
+
 def cmd_report(args) -> None:
     """``actinn report``: read the predictions (and labels, model, query),
     write the report."""
@@ -277,17 +287,21 @@ def cmd_report(args) -> None:
     from deepchem_actinn.io import labels_from, match_labels
     from deepchem_actinn.io.output import refuse_existing
     from deepchem_actinn.report import REPORT_FILES, write_report
-    from deepchem_actinn.cli.outputs import refuse_file_like_folder
+    from deepchem_actinn.cli.outputs import (refuse_file_like_folder,
+                                             refuse_inputs_among)
     refuse_file_like_folder("-o", args.output)
     for flag, given in (("--labelled-only", args.labelled_only),
                         ("--labels-column", args.labels_column)):
         if given and not args.labels:
             raise ACTINNInputError("%s is about the true labels -l gives: "
                                    "pass -l too" % flag)
-    # the page last: the user knows the report writes it
-    refuse_existing([Path(args.output) / n for n in reversed(REPORT_FILES)],
-                    args.overwrite)
     args.predictions = predictions_file(args.predictions)
+    written = [Path(args.output) / n for n in reversed(REPORT_FILES)]
+    refuse_inputs_among(args,
+                        REPORT_INPUTS, {os.path.realpath(p) for p in written},
+                        Path(args.output), "the report")
+    # the page last: the user knows the report writes it
+    refuse_existing(written, args.overwrite)
     frame = read_predictions(args.predictions)
     n_predicted = len(frame)  # before --labelled-only leaves cells out
     column = args.use_as_prediction

@@ -54,7 +54,8 @@ class Content:
     ----------
     kind: str
         ``"empty"``, ``"hdf5"``, ``"text"`` (UTF-8), ``"8bit"`` (text in
-        a one-byte encoding such as Latin-1) or ``"other"``.
+        a one-byte encoding such as Latin-1), ``"utf16"`` (UTF-16 text,
+        told by its byte-order mark) or ``"other"``.
     gzipped: bool
         The bytes are gzip-compressed (``kind`` describes what is inside).
     description: str
@@ -88,6 +89,10 @@ def _looks_like_text(head: bytes) -> bool:
 #: What a message about text that is not UTF-8 suggests.
 REENCODE = ("re-encode it as UTF-8 first (e.g. iconv -f latin1 -t utf-8 FILE "
             "> NEW, or save it as 'CSV UTF-8')")
+#: What a message about UTF-16 text suggests.
+REENCODE_UTF16 = REENCODE.replace("latin1", "utf-16")
+# The byte-order marks UTF-16 text starts with (little- and big-endian).
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 # Control bytes that text holds (tab, line feed, form feed, carriage return).
 _TEXT_CONTROLS = frozenset(b"\t\n\x0c\r")
 
@@ -109,6 +114,10 @@ def _kind_of(head: bytes) -> Content:
     for magic, description in _OTHER_MAGIC:
         if head.startswith(magic):
             return Content("other", False, description)
+    if head.startswith(_UTF16_BOMS):
+        return Content(
+            "utf16", False, "UTF-16 text (as Excel's 'Unicode "
+            "Text' saves it), not UTF-8")
     if _looks_like_text(head):
         return Content("text", False, "text")
     if _looks_like_8bit_text(head):
@@ -122,9 +131,9 @@ def not_utf8(
         error: Optional[UnicodeDecodeError] = None
 ) -> Optional[ACTINNInputError]:
     """The refusal of a file of text that is not UTF-8 (Latin-1, as Excel
-    on Windows saves CSV), with what to do: the one diagnosis of every
-    reader of text, or None where the file holds no such text (binary data,
-    UTF-16: the caller says what it needed).
+    on Windows saves CSV, or UTF-16, as it saves 'Unicode Text'), with what
+    to do: the one diagnosis of every reader of text, or None where the
+    file holds no such text (binary data: the caller says what it needed).
 
     Parameters
     ----------
@@ -148,6 +157,9 @@ def not_utf8(
     /.../labels.txt: the file holds text that is not UTF-8 (Latin-1?); re-encode it as UTF-8 first (...)
     """
     found = sniff(path) if content is None else content
+    if found.kind == "utf16":
+        return ACTINNInputError("%s: the file holds %s; %s" %
+                                (path, found.description, REENCODE_UTF16))
     if found.kind == "8bit":
         held = found.description
     elif found.kind == "text" and error is not None:

@@ -62,11 +62,20 @@ def refuse_unwritable_folder(path: PathLike, folder: Path) -> None:
     """Fail before any work if nothing can be written in ``folder``, where
     ``path`` goes (a read-only directory or file system): the outputs are
     written at the end, and the error would come after the training.
-    Tried by making and removing a hidden file there. (Values that cannot
+    Tried by making and removing a hidden file there; a file (or a link to
+    nothing) named ``folder`` is refused too. (Values that cannot
     be written in a tab-separated file are
     :func:`~deepchem_actinn.io.predictions.refuse_unwritable`'s.)"""
-    if not folder.is_dir():
-        return  # a file where a directory should be: the writers say so
+    if not folder.is_dir():  # a file where a directory should be
+        given = [
+            p for p in Path(path).parents
+            if os.path.abspath(p) == os.path.abspath(folder)
+        ]
+        why = ("is a link to %s, which does not exist" %
+               os.readlink(folder) if os.path.islink(folder) and
+               not os.path.exists(folder) else "is a file, not a directory")
+        raise ACTINNInputError("%s: %s %s" % (path,
+                                              (given or [folder])[0], why))
     try:
         handle, probe = tempfile.mkstemp(prefix=".actinn-probe-", dir=folder)
     except OSError as err:

@@ -101,11 +101,11 @@ def read_predictions(path: PathLike) -> pd.DataFrame:
     Raises
     ------
     ACTINNInputError
-        If the file cannot be read, does not start with the
+        If the file cannot be read or is empty, does not start with the
         ``cellname<TAB>celltype`` header, has a line of more fields than
         the header, holds no cells, names a cell twice, holds a cell id
-        with a line break (which no writer writes), or a cell without a
-        label.
+        with a line break or an empty one (which no writer writes), or a
+        cell without a label.
 
     Examples
     --------
@@ -125,6 +125,9 @@ def read_predictions(path: PathLike) -> pd.DataFrame:
                             dtype=str,
                             keep_default_na=False,
                             na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise ACTINNInputError("%s: the file is empty, not a "
+                               "predicted_label.txt" % path) from None
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise (_longer_line(path) or _fields_error(path, str(err)) or
                ACTINNInputError("%s: cannot read predictions (%s)" %
@@ -142,6 +145,13 @@ def read_predictions(path: PathLike) -> pd.DataFrame:
         raise ACTINNInputError("%s: no cells, only the header" % path)
     cells = frame[LABEL_HEADER[0]].fillna("")
     refuse_unwritable(cells, path)
+    nameless = np.flatnonzero(cells.str.strip().to_numpy() == "")
+    if len(nameless):  # the header is line 1
+        raise ACTINNInputError(
+            "%s: %s no id (an empty cellname): %s %s; the report matches "
+            "cells by id" % (path, counted(len(nameless), "cell", "has/have"),
+                             "line" if len(nameless) == 1 else "lines",
+                             examples([str(i + 2) for i in nameless])))
     twice = repeated(cells)
     if twice:
         raise ACTINNInputError(

@@ -128,10 +128,11 @@ class _QuoteWatch:
 
 def _header(path: Path, sep: str) -> Tuple[List[str], int]:
     """The column names of the header, and the number of fields of the
-    first data row (0 if none): a header one field shorter than the rows
-    has no corner cell before the column names. A separator closing the
-    header and the first row alike (every line) adds no column; one closing
-    the rows only is refused (it reads as a cornerless header too)."""
+    first data row (a header without rows is refused): a header one field
+    shorter than the rows has no corner cell before the column names. A
+    separator closing the header and the first row alike (every line) adds
+    no column; one closing the rows only is refused (it reads as a
+    cornerless header too)."""
     with open_text(path) as fh:
         first = fh.readline()
         second, number = fh.readline(), 2
@@ -141,9 +142,14 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
         raise ACTINNInputError("%s: the first line (the header) is empty" %
                                path)
     _check_line(path, 1, first, sep)
+    if not second.strip():
+        said = first.strip()
+        raise ACTINNInputError(
+            "%s: only a header line (%s), no rows of counts under it" %
+            (path, said if len(said) <= 40 else said[:40] + "..."))
     _check_line(path, number, second, sep)
     header = _split(first, sep)
-    row = _split(second, sep) if second.strip() else []
+    row = _split(second, sep)
     if len(header) == 1 and len(row) <= 1 and ";" in first:
         raise ACTINNInputError(
             "%s: its lines hold no %s but semicolons: the separator looks "
@@ -171,7 +177,7 @@ def _header(path: Path, sep: str) -> Tuple[List[str], int]:
             "without separators at the ends of its lines" % (path, header[0]))
     width = len(row)
     columns = header if width == len(header) + 1 else header[1:]
-    if width and width != len(columns) + 1:
+    if width != len(columns) + 1:
         raise ACTINNInputError(
             "%s: the header has %d fields but the first row %d; is the "
             "separator %r right?" % (path, len(header), width, sep))
