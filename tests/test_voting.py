@@ -167,8 +167,9 @@ def test_read_clusters_orders_by_query_and_names_bad_cells(tmp_path, caplog):
     path.write_text("c1\t0\t\n")  # a trailing tab is not a column
     assert read_clusters(path, ["c1"]).tolist() == ["0"]
     path.write_text("c1\t0\n", encoding="utf-16")
-    with pytest.raises(ACTINNInputError,
-                       match="clusters.txt: not a text file of cell<TAB>"):
+    with pytest.raises(
+            ACTINNInputError,
+            match="clusters.txt: the file holds UTF-16 text .*iconv -f utf-16"):
         read_clusters(path, ["c1"])
     path.write_text("c1\t0\nc2\t1\n")
     with pytest.raises(ACTINNInputError,
