@@ -699,6 +699,26 @@ def test_labels_gzip_and_header(tmp_path):
     }
 
 
+def test_labels_whose_ids_differ_only_in_case_say_so(tmp_path):
+    """Ids are matched exactly; where a labels file's ids differ from the
+    cells' only in case, each refusal says so, with a pair."""
+    path = _write_labels(tmp_path / "l.txt", [("C1", "A"), ("c2", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match=r"1 of 2 cells have no label, e.g. c1; 1 "
+                       r"labelled id differs only in case from a cell's "
+                       r"\('C1' and 'c1'\): cell ids are matched exactly"):
+        readers.match_labels(["c1", "c2"], path)
+    with pytest.raises(ACTINNInputError,
+                       match=r"is not in the matrix, e.g. C1; 1 labelled id "
+                       r"differs only in case"):
+        readers.match_labels(["c1", "c2"], path, missing="drop")
+    upper = _write_labels(tmp_path / "u.txt", [("C1", "A"), ("C2", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match=r"the two must use the same cell ids; 2 "
+                       r"labelled ids differ only in case"):
+        readers.match_labels(["c1", "c2"], upper)
+
+
 def test_labels_missing_cells(tmp_path):
     path = _write_labels(tmp_path / "l.txt", [("c1", "A"), ("c2", "B")])
     with pytest.raises(ACTINNInputError) as err:
