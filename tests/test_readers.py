@@ -213,6 +213,24 @@ def test_10x_v3_drops_other_features(tmp_path):
     assert list(readers.read_gene_names(d)) == ["A", "B"]
 
 
+@pytest.mark.parametrize("part", ["barcodes.tsv", "features.tsv"])
+def test_10x_blank_line_inside_a_table_is_named(tmp_path, part):
+    """A blank line between a 10x table's rows was skipped, so the table
+    came out one row short and the error said only that the counts did
+    not match; it names the line now. A blank last line is no row."""
+    d = tmp_path / "mtx"
+    d.mkdir()
+    scipy.io.mmwrite(str(d / "matrix.mtx"), sp.coo_matrix(np.ones((3, 3))))
+    (d / "features.tsv").write_text("E1\tA\nE2\tB\nE3\tC\n\n")
+    (d / "barcodes.tsv").write_text("c1\nc2\nc3\n\n")
+    assert readers.read(d).shape == (3, 3)
+    text = (d / part).read_text().splitlines()
+    (d / part).write_text("\n".join(text[:1] + [""] + text[1:]) + "\n")
+    with pytest.raises(ACTINNInputError,
+                       match=r"%s: line 2 is empty" % re.escape(part)):
+        readers.read(d)
+
+
 def test_forced_format(tmp_path, files, source, counts):
     path = tmp_path / "counts.dat"
     shutil.copy(files["csv"], path)
@@ -679,6 +697,26 @@ def test_labels_gzip_and_header(tmp_path):
         "c1": "B cell",
         "c2": "T cell"
     }
+
+
+def test_labels_whose_ids_differ_only_in_case_say_so(tmp_path):
+    """Ids are matched exactly; where a labels file's ids differ from the
+    cells' only in case, each refusal says so, with a pair."""
+    path = _write_labels(tmp_path / "l.txt", [("C1", "A"), ("c2", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match=r"1 of 2 cells have no label, e.g. c1; 1 "
+                       r"labelled id differs only in case from a cell's "
+                       r"\('C1' and 'c1'\): cell ids are matched exactly"):
+        readers.match_labels(["c1", "c2"], path)
+    with pytest.raises(ACTINNInputError,
+                       match=r"is not in the matrix, e.g. C1; 1 labelled id "
+                       r"differs only in case"):
+        readers.match_labels(["c1", "c2"], path, missing="drop")
+    upper = _write_labels(tmp_path / "u.txt", [("C1", "A"), ("C2", "B")])
+    with pytest.raises(ACTINNInputError,
+                       match=r"the two must use the same cell ids; 2 "
+                       r"labelled ids differ only in case"):
+        readers.match_labels(["c1", "c2"], upper)
 
 
 def test_labels_missing_cells(tmp_path):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -398,21 +398,22 @@ def match_labels(cell_ids: Strings,
     n_cells = len(ids)
     if not len(known):
         raise ACTINNInputError("%s: no labels" % labels_path)
+    case = _case_only(extra, unlabelled)
     if len(ids) and len(extra) == len(known):
         raise ACTINNInputError(
             "%s: none of its %s is a cell of %s: it names cells such as %s; "
-            "the cells of %s are %s; the two must use the same cell ids" %
+            "the cells of %s are %s; the two must use the same cell ids%s" %
             (labels_path, counted(len(known), "cell id"), cells_of,
-             examples(known), cells_of, examples(pd.unique(ids))))
+             examples(known), cells_of, examples(pd.unique(ids)), case))
     if len(unlabelled) and (missing == "error" or len(unlabelled) == n_cells):
         hint = "" if missing == "drop" else missing_hint
         said = len(set(labels.attrs.get("missing", ())) & set(unlabelled))
         if said:
             hint = (" (the labels give %d of them a missing value, such as "
                     "NA)" % said) + hint
-        raise ACTINNInputError("%s: %d of %d cells have no label, e.g. %s%s",
+        raise ACTINNInputError("%s: %d of %d cells have no label, e.g. %s%s%s",
                                labels_path, len(unlabelled), n_cells,
-                               examples(unlabelled), hint)
+                               examples(unlabelled), case, hint)
     if len(extra) and labels.attrs.get("table"):
         # a metadata table of a whole atlas: its other cells are not these
         logger.info("%s: %d of its %d cells are not in %s (left out)",
@@ -420,13 +421,41 @@ def match_labels(cell_ids: Strings,
         extra = extra[:0]
     if len(extra):
         header = (" (is the first line a header? a labels file has none, "
-                  "or %s)" % "<TAB>".join(LABEL_HEADER) if
-                  list(extra) == [known[0]] and labels_path != "labels" else "")
+                  "or %s)" %
+                  "<TAB>".join(LABEL_HEADER) if list(extra) == [known[0]] and
+                  labels_path != "labels" and not case else "")
         raise ACTINNInputError(
-            "%s: %s not in %s, e.g. %s%s" %
-            (labels_path, counted(len(extra), "labelled cell",
-                                  "is/are"), cells_of, examples(extra), header))
+            "%s: %s not in %s, e.g. %s%s%s" %
+            (labels_path, counted(len(extra), "labelled cell", "is/are"),
+             cells_of, examples(extra), header, case))
     values = np.asarray(
         type_names(as_str_array(labels.to_numpy()), labels_path) + [None],
         dtype=object)  # as a labels file's are read
     return values[where]  # -1: the None after them
+
+
+def _case_only(extra: Any, unlabelled: Any) -> str:
+    """Where labelled ids that are no cell's and cells without a label
+    differ only in case, a clause saying so (ids are matched exactly), with
+    an example pair; else ''.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.labels import _case_only
+    >>> _case_only(["CELL1", "x"], ["cell1", "cell2"])
+    "; 1 labelled id differs only in case from a cell's ('CELL1' and 'cell1'): cell ids are matched exactly, case included"
+    >>> _case_only(["x"], ["cell1"])
+    ''
+    """
+    if not len(extra) or not len(unlabelled):
+        return ""
+    cells = {str(i).casefold(): str(i) for i in unlabelled}
+    pairs = [(str(i), cells[str(i).casefold()])
+             for i in extra
+             if str(i).casefold() in cells]
+    if not pairs:
+        return ""
+    return ("; %s only in case from a cell's (%r and %r): cell ids are "
+            "matched exactly, case included" %
+            (counted(len(pairs), "labelled id",
+                     "differs/differ"), pairs[0][0], pairs[0][1]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
-from typing import NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import anndata
 import h5py
@@ -131,10 +131,31 @@ def _not_empty(path: Path) -> None:
                                (path, content.description))
 
 
+def _refuse_inner_blank(path: Path, lines: Iterable[str]) -> List[str]:
+    """The table's lines without their ends; a blank line before the last
+    row (which a reader would skip, leaving the table a row short) is
+    refused, naming it; blank lines at the end are no rows."""
+    rows: List[str] = []
+    blank = 0
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            blank = blank or number
+        elif blank:
+            raise ACTINNInputError(
+                "%s: line %d is empty, between rows: each line names one "
+                "%s" %
+                (path, blank, "cell" if "barcodes" in path.name else "feature"))
+        else:
+            rows.append(line.rstrip("\r\n"))
+    return rows
+
+
 def read_10x_features(path: Path) -> pd.DataFrame:
     """The features (genes) table of a matrix directory."""
     with reading(path, "a 10x features / genes table"):
         _not_empty(path)
+        with open_text(path) as fh:
+            _refuse_inner_blank(path, fh)
         with open_text(path) as fh:
             table = pd.read_csv(fh,
                                 sep="\t",
@@ -153,11 +174,8 @@ def read_10x_barcodes(path: Path) -> np.ndarray:
     with reading(path, "a 10x barcodes file"):
         _not_empty(path)
         with open_text(path) as fh:
-            return as_str_array([
-                line.rstrip("\r\n").split("\t")[0]
-                for line in fh
-                if line.strip()
-            ])
+            return as_str_array(
+                [line.split("\t")[0] for line in _refuse_inner_blank(path, fh)])
 
 
 def _check_shape(files: _TenxFiles, shape: Tuple[int, int], n_features: int,
