@@ -522,6 +522,35 @@ def test_sample_data_copies_the_files_and_prints_runnable_commands(
     assert main(["sample-data", str(target), "-q"]) == 2
 
 
+def _readme_quick_start_commands():
+    """The ``actinn`` commands of README's Quick start shell block, each
+    as its words (continuation lines joined, comments dropped)."""
+    from pathlib import Path
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```bash\n", 1)[1]
+    block = block.split("```", 1)[0].replace("\\\n", " ")
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in block.splitlines()
+        if line.startswith("actinn ")
+    ]
+
+
+def test_sample_data_prints_the_commands_of_readmes_quick_start(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample-data", "actinn_sample"]) == 0
+    printed = [
+        shlex.split(line.strip())[1:]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  actinn ")
+    ]
+    readme = [
+        c for c in _readme_quick_start_commands() if c[0] != "sample-data"
+    ]
+    assert printed == readme
+
+
 def test_report_query_draws_the_umap(model, tmp_path, capsys):
     pytest.importorskip("scanpy")
     assert predict(model, PATHS["test"], tmp_path / "out", "-op", "-q") == 0

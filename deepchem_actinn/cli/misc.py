@@ -206,7 +206,7 @@ def cmd_sample_data(args) -> None:
     print("Copied the bundled Tabula Muris sample (mouse, Smart-seq2: 4,000 "
           "training and 1,000 test cells, 12 types) into %s. Next:\n"
           "  actinn train -trs %s -trl %s -m %s\n"
-          "  actinn predict -m %s -ts %s -o %s -op\n"
+          "  actinn predict -m %s -ts %s -o %s -op --unassigned\n"
           "  actinn report -p %s -pr %s -l %s -m %s --query %s -o %s" %
           (target, q(SAMPLE_FILES["train"]), q(SAMPLE_FILES["train_labels"]),
            q("model"), q("model"), q(SAMPLE_FILES["test"]), q("predictions"),
@@ -214,10 +214,11 @@ def cmd_sample_data(args) -> None:
            q("predictions", "predicted_probabilities.txt"),
            q(SAMPLE_FILES["test_labels"]), q("model"), q(
                SAMPLE_FILES["test"]), q("report")))
-    print("Then the rules beyond the best type: Unassigned for cells unlike "
-          "any reference type, a parent type (%s: NK and T cells under "
-          "lymphocyte, ...) where the fine type is uncertain, and majority "
-          "voting over the query's clusters (needs the clustering extra):\n"
+    print("(--unassigned names cells unlike any reference type Unassigned.) "
+          "Then the other rules beyond the best type: a parent type (%s: NK "
+          "and T cells under lymphocyte, ...) where the fine type is "
+          "uncertain, and majority voting over the query's clusters (needs "
+          "the clustering extra):\n"
           "  actinn predict -m %s -ts %s -o %s --unassigned --hierarchy %s "
           "--majority-voting" %
           (SAMPLE_FILES["hierarchy"], q("model"), q(
