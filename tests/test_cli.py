@@ -401,6 +401,10 @@ def test_report_finds_the_probabilities_beside_the_predictions(
             "yes or no): use -pr FILE (--probabilities FILE); -op will be "
             "removed\n") in err
     assert err.count("wrote ") == 1 and "report: wrote " in err
+    # no -m: why there are no training curves, in the command's terms, once
+    assert ("actinn: report: no model was given with -m, so there are no "
+            "training curves\n") in err
+    assert err.count("training curves") == 1
     assert ((without /
              "confidence.png").read_bytes() == (with_op /
                                                 "confidence.png").read_bytes())

@@ -374,7 +374,8 @@ def cmd_report(args) -> None:
         extra_info=info or None,
         levels=(frame["level"].to_numpy() if "level" in frame.columns and
                 column == frame.columns[1] else None),
-        voting=voting)
+        voting=voting,
+        no_history_reason=None if args.model else "no model was given with -m")
 
 
 def _cluster_table(predictions: str):
