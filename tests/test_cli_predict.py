@@ -1079,3 +1079,18 @@ def test_summary_says_what_the_vote_changed(model, tmp_path, capsys,
     if len(counts) > 6:
         line += ", ... (%d labels)" % len(counts)
     assert line in err.splitlines(), err
+
+
+def test_summary_says_how_many_cells_got_a_parent_type(model, tmp_path, capsys):
+    """With --hierarchy the summary said nothing of the parent types: it
+    now gives the cells labelled with one, and which."""
+    assert predict(model, PATHS["test"], tmp_path / "out", "--hierarchy",
+                   str(BUNDLED_HIERARCHY)) == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    parents = labels.loc[labels["level"] == "parent", "celltype"]
+    assert len(parents)  # the quick model leaves some cells between types
+    top = sorted(parents.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    line = ("actinn: hierarchy: %d of 1000 cells got a parent type; %s" %
+            (len(parents), ", ".join("%s %d" % kv for kv in top[:6])))
+    assert line in err.splitlines(), err
