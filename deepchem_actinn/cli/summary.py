@@ -5,8 +5,8 @@ a rule was asked for (``--unassigned`` or ``--threshold``; and, with
 ``--unassigned``, why: unsure between types, or far from every type
 after the query's calibration, whose divisor it names), the cells
 ``--hierarchy`` gave a parent type and what ``--majority-voting`` changed,
-the gene
-identifiers used and how many of the model's genes they found (the genes
+the gene identifiers used and how many of the model's genes they found
+(the genes
 missing are said once, by the warning of
 :func:`~deepchem_actinn.preprocessing.gene_positions`, with examples, and
 with "expect poor labels" when the query shares under half of them). One
