@@ -393,6 +393,12 @@ def test_report_finds_the_probabilities_beside_the_predictions(
     ]) == 0
     assert main(["report", "-p", str(predictions), "-o", str(without)]) == 0
     err = capsys.readouterr().err
+    # without -m, the reference types are the record's (prediction.json
+    # beside the predictions), as -m gives them; none without a record
+    reference = ('<div class="card"><div class="value">12</div><div '
+                 'class="label">Reference types</div></div>')
+    assert reference in (with_column / "report.html").read_text()
+    assert "Reference types" not in (without / "report.html").read_text()
     assert "confidence from %s" % (actinn_style /
                                    "predicted_probabilities.txt") in err
     # report's -op, the old spelling of -pr (predict's -op is yes or no),
@@ -401,6 +407,10 @@ def test_report_finds_the_probabilities_beside_the_predictions(
             "yes or no): use -pr FILE (--probabilities FILE); -op will be "
             "removed\n") in err
     assert err.count("wrote ") == 1 and "report: wrote " in err
+    # no -m: why there are no training curves, in the command's terms, once
+    assert ("actinn: report: no model was given with -m, so there are no "
+            "training curves\n") in err
+    assert err.count("training curves") == 1
     assert ((without /
              "confidence.png").read_bytes() == (with_op /
                                                 "confidence.png").read_bytes())

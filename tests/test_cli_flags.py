@@ -198,6 +198,22 @@ def test_help_lists_each_flag_once():
     assert text.count("--test_set") == 1  # the original's, shown as it was
 
 
+@pytest.mark.parametrize("command", sorted(REQUIRED))
+def test_no_help_ends_in_a_bare_default(command):
+    # "-pc: show the cost while training (True)" read as an odd aside: a
+    # default is said in words ("(default: ...)", or what the flag's other
+    # value does)
+    for _, action in _options(command):
+        said = " ".join((action.help or "").split())
+        assert not said.endswith(("(True)", "(False)")), (command, said)
+
+
+def test_print_cost_says_what_its_values_do():
+    action = dict(_options("run"))["-pc"]
+    assert action.help == ("show the training progress bar and its cost (the "
+                           "default; -pc False hides them)")
+
+
 # ---------------------------------------------------------------------------
 # -o / -m: folders to create, refused when the name looks like a file's
 

@@ -522,6 +522,35 @@ def test_sample_data_copies_the_files_and_prints_runnable_commands(
     assert main(["sample-data", str(target), "-q"]) == 2
 
 
+def _readme_quick_start_commands():
+    """The ``actinn`` commands of README's Quick start shell block, each
+    as its words (continuation lines joined, comments dropped)."""
+    from pathlib import Path
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    block = text.split("## Quick start", 1)[1].split("```bash\n", 1)[1]
+    block = block.split("```", 1)[0].replace("\\\n", " ")
+    return [
+        shlex.split(line, comments=True)[1:]
+        for line in block.splitlines()
+        if line.startswith("actinn ")
+    ]
+
+
+def test_sample_data_prints_the_commands_of_readmes_quick_start(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample-data", "actinn_sample"]) == 0
+    printed = [
+        shlex.split(line.strip())[1:]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  actinn ")
+    ]
+    readme = [
+        c for c in _readme_quick_start_commands() if c[0] != "sample-data"
+    ]
+    assert printed == readme
+
+
 def test_report_query_draws_the_umap(model, tmp_path, capsys):
     pytest.importorskip("scanpy")
     assert predict(model, PATHS["test"], tmp_path / "out", "-op", "-q") == 0
@@ -1049,4 +1078,19 @@ def test_summary_says_what_the_vote_changed(model, tmp_path, capsys,
             (moved, ", ".join("%s %d" % kv for kv in top)))
     if len(counts) > 6:
         line += ", ... (%d labels)" % len(counts)
+    assert line in err.splitlines(), err
+
+
+def test_summary_says_how_many_cells_got_a_parent_type(model, tmp_path, capsys):
+    """With --hierarchy the summary said nothing of the parent types: it
+    now gives the cells labelled with one, and which."""
+    assert predict(model, PATHS["test"], tmp_path / "out", "--hierarchy",
+                   str(BUNDLED_HIERARCHY)) == 0
+    err = capsys.readouterr().err
+    labels = pd.read_csv(tmp_path / "out" / "predicted_label.txt", sep="\t")
+    parents = labels.loc[labels["level"] == "parent", "celltype"]
+    assert len(parents)  # the quick model leaves some cells between types
+    top = sorted(parents.value_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    line = ("actinn: hierarchy: %d of 1000 cells got a parent type; %s" %
+            (len(parents), ", ".join("%s %d" % kv for kv in top[:6])))
     assert line in err.splitlines(), err

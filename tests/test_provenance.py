@@ -289,7 +289,7 @@ def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     paths = tabula_muris_sample_paths()
     argv = [
         "demo", "--networks", "1", "-ne", "1", "--threads", "1", "-o",
-        str(tmp_path / "d"), "-q"
+        str(tmp_path / "d")
     ]
     # an earlier prediction's record there is refused, then replaced by the
     # demo's own (of the demo's labels)
@@ -300,6 +300,18 @@ def test_actinn_demo_records_how_it_trained(tmp_path, capsys):
     assert "prediction.json" in capsys.readouterr().err
     argv.append("--overwrite")
     assert main(argv) == 0
+    # its last line names every file it wrote, and only it names them
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == (
+        "Wrote %s: predicted_label.txt, predicted_probabilities.txt, "
+        "prediction.json, report.html, confusion_matrix.png, "
+        "per_type_metrics.png, training_curves.png, confidence.png%s, "
+        "summary.txt, per_type_metrics.txt" %
+        (tmp_path / "d", ", umap.png" if
+         (tmp_path / "d" / "umap.png").exists() else ""))
+    assert sorted(out.splitlines()[-1].split(": ", 1)[1].split(", ")) == sorted(
+        p.name for p in (tmp_path / "d").iterdir())
+    assert "report.html" not in err
     record = json.loads(stale.read_text())
     assert record["argv"] == argv and record["cells"] == 1000
     page = html.unescape((tmp_path / "d" / "report.html").read_text())

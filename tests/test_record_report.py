@@ -112,13 +112,14 @@ def test_a_field_of_another_shape_leaves_the_record_out(predicted, caplog,
                                                         field, value, problem):
     out, record = predicted
     (out / RECORD).write_text(json.dumps(record))  # as written: read
-    (lines, threshold), warnings = _info(out, caplog)
+    (lines, threshold, types), warnings = _info(out, caplog)
     assert warnings == [] and threshold == 0.9
+    assert types == record["model"]["type_names"] and types
     assert lines["Unassigned rule"].startswith("a confidence threshold of 0.9")
     assert lines["query"].endswith(": 600 cells (h5ad, X)")
     (out / RECORD).write_text(json.dumps(_set(record, field, value)))
     found, warnings = _info(out, caplog)
-    assert found == ({}, None)
+    assert found == ({}, None, None)
     where = field if field != "hierarchy" else "hierarchy.file"
     assert warnings == [
         "%s is damaged (%s: %s); the report leaves it out" %
@@ -133,7 +134,7 @@ def test_a_number_past_any_float_is_a_damaged_field(predicted, caplog):
     assert "1e400" in text
     (out / RECORD).write_text(text)
     found, warnings = _info(out, caplog)
-    assert found == ({}, None)
+    assert found == ({}, None, None)
     assert warnings == [
         "%s is damaged (cells: the number inf, where a whole number (0 or "
         "more) is expected); the report leaves it out" % (out / RECORD)
@@ -144,7 +145,7 @@ def test_a_version_written_as_true_is_another_version(predicted, caplog):
     out, record = predicted
     (out / RECORD).write_text(json.dumps(dict(record, format_version=True)))
     found, warnings = _info(out, caplog)
-    assert found == ({}, None)
+    assert found == ({}, None, None)
     assert warnings == [
         "%s: a prediction record of format version True; this "
         "deepchem-actinn reads version 1; the report leaves it out" %

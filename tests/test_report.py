@@ -364,6 +364,25 @@ def test_training_curves_draw_every_network():
         report.plot_training_curves([histories[0], {"valid_loss": [1.0]}])
 
 
+def test_training_curves_legends_cover_no_data():
+    """Inside the panels the legends of three networks covered their
+    best-epoch lines: each legend is now beside its panel."""
+    histories = [{
+        "train_loss": [1.0, 0.5, 0.4, 0.3],
+        "valid_loss": [1.1, 0.6, 0.5, 0.55],
+        "valid_accuracy": [0.5, 0.8, 0.85, 0.84],
+        "best_epoch": [3 + (k > 0)],
+    } for k in range(3)]
+    for history in (histories, histories[0]):
+        fig = report.plot_training_curves(history)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            legend = ax.get_legend().get_window_extent()
+            panel = ax.get_window_extent()
+            assert legend.x0 >= panel.x1  # right of the panel
+            assert legend.x1 <= fig.bbox.x1  # and within the figure
+
+
 def test_the_page_says_what_the_training_curves_show(tmp_path):
     from deepchem_actinn.cli.train import epochs_per_network
     history = {"train_loss": [1.0, 0.5], "best_epoch": [2]}

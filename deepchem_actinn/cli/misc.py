@@ -1,11 +1,12 @@
 """``actinn format``, ``simulate``, ``demo`` and ``sample-data``."""
+import contextlib
 import logging
 import os
 import shlex
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from deepchem_actinn.cli.common import (ROLE_WORDS, file_role, matrix_options,
                                         value_options)
@@ -206,7 +207,7 @@ def cmd_sample_data(args) -> None:
     print("Copied the bundled Tabula Muris sample (mouse, Smart-seq2: 4,000 "
           "training and 1,000 test cells, 12 types) into %s. Next:\n"
           "  actinn train -trs %s -trl %s -m %s\n"
-          "  actinn predict -m %s -ts %s -o %s -op\n"
+          "  actinn predict -m %s -ts %s -o %s -op --unassigned\n"
           "  actinn report -p %s -pr %s -l %s -m %s --query %s -o %s" %
           (target, q(SAMPLE_FILES["train"]), q(SAMPLE_FILES["train_labels"]),
            q("model"), q("model"), q(SAMPLE_FILES["test"]), q("predictions"),
@@ -214,10 +215,11 @@ def cmd_sample_data(args) -> None:
            q("predictions", "predicted_probabilities.txt"),
            q(SAMPLE_FILES["test_labels"]), q("model"), q(
                SAMPLE_FILES["test"]), q("report")))
-    print("Then the rules beyond the best type: Unassigned for cells unlike "
-          "any reference type, a parent type (%s: NK and T cells under "
-          "lymphocyte, ...) where the fine type is uncertain, and majority "
-          "voting over the query's clusters (needs the clustering extra):\n"
+    print("(--unassigned names cells unlike any reference type Unassigned.) "
+          "Then the other rules beyond the best type: a parent type (%s: NK "
+          "and T cells under lymphocyte, ...) where the fine type is "
+          "uncertain, and majority voting over the query's clusters (needs "
+          "the clustering extra):\n"
           "  actinn predict -m %s -ts %s -o %s --unassigned --hierarchy %s "
           "--majority-voting" %
           (SAMPLE_FILES["hierarchy"], q("model"), q(
@@ -290,22 +292,42 @@ def cmd_demo(args) -> None:
             info["calibration error before / after"] = "%.3f / %.3f" % (
                 annotator.calibration_["ece_before"],
                 annotator.calibration_["ece_after"])
-    report = write_report(out_dir,
-                          result.cell_types,
-                          result.confidence,
-                          true_labels=truth,
-                          type_names=annotator.type_names,
-                          history=annotator.histories_,
-                          query=test,
-                          overwrite=True,
-                          extra_info=info)
+    with _unsaid(logging.getLogger("deepchem_actinn.report.write"),
+                 "report: wrote %s"):  # the last line names it
+        write_report(out_dir,
+                     result.cell_types,
+                     result.confidence,
+                     true_labels=truth,
+                     type_names=annotator.type_names,
+                     history=annotator.histories_,
+                     query=test,
+                     overwrite=True,
+                     extra_info=info)
     print("Trained in %.1f s (epochs (best), per network: %s), predicted %d "
           "cells in %.2f s" % (fit_s, epochs, test.n_obs, predict_s))
     print("accuracy %.4f   macro F1 %.4f" %
           (summary["accuracy"], summary["macro_f1"]))
-    print("Wrote %s, %s, %s and %s" %
-          (out_dir / LABEL_FILE, out_dir / PROBABILITY_FILE,
-           out_dir / RECORD_FILE, report))
+    report_files = ("report.html",) + tuple(name for name in REPORT_FILES
+                                            if name != "report.html" and
+                                            (out_dir / name).exists())
+    print("Wrote %s: %s" %
+          (out_dir, ", ".join((LABEL_FILE, PROBABILITY_FILE, RECORD_FILE) +
+                              report_files)))
+
+
+@contextlib.contextmanager
+def _unsaid(logger_: logging.Logger, message: str) -> Iterator[None]:
+    """Inside, ``logger_`` leaves out its records of ``message`` (the
+    format string, before its arguments), as a line said later says it."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return record.msg != message
+
+    logger_.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger_.removeFilter(keep)
 
 
 def _demo_summary(annotator, result):

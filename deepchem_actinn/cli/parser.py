@@ -128,7 +128,8 @@ def _add_commands(sub) -> None:
                    nargs="?",
                    const=True,
                    default=True,
-                   help="show the cost while training (True)")
+                   help="show the training progress bar and its cost (the "
+                   "default; -pc False hides them)")
     p.add_argument("--all-reference-genes",
                    action="store_true",
                    help="train on every reference gene; by default only on "

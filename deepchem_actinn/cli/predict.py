@@ -328,6 +328,8 @@ def _whole(args, annotator, outputs: _Outputs,
                                **options)
     outputs.write_whole(result)
     summary.add(result.cell_types, result.genes_missing, *_rule_facts(result))
+    if result.levels is not None:
+        summary.add_levels(result.cell_types, result.levels)
     if result.majority_cell_types is not None:
         summary.add_vote(result.cell_types, result.majority_cell_types,
                          len(result.cluster_table))

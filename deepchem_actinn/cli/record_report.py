@@ -208,11 +208,12 @@ def record_info(
     n_cells: int,
     model: Optional[str] = None,
     fingerprint: Optional[str] = None
-) -> Tuple[Dict[str, str], Optional[float]]:
+) -> Tuple[Dict[str, str], Optional[float], Optional[List[str]]]:
     """What ``actinn report`` shows of the record beside ``predictions``:
-    the lines for the page's information table, and the confidence
+    the lines for the page's information table, the confidence
     threshold that marked the ``Unassigned`` cells (None unless
-    ``--threshold`` did).
+    ``--threshold`` did), and the reference types of the model that made
+    them (for a report given no ``-m``; None where the record names none).
 
     A predictions file without a record beside it (the original ACTINN's)
     gives none, without a word; a record that cannot be read, is of
@@ -236,12 +237,12 @@ def record_info(
 
     Returns
     -------
-    tuple of (dict, float or None)
+    tuple of (dict, float or None, list of str or None)
     """
     from deepchem_actinn.annotator.provenance import check_record
     path = Path(predictions).parent / RECORD_FILE
     if not os.path.lexists(path):
-        return {}, None
+        return {}, None, None
     try:
         record = read_record(path)
         digest = file_digest(predictions)
@@ -253,7 +254,7 @@ def record_info(
                 (cells, n_cells) if _is_count(cells) and cells != n_cells else
                 "that file is not the one it records: changed since, or "
                 "written by another run")
-            return {}, None
+            return {}, None, None
         fields = RecordFields(record)
         training = fields.part("model").optional_part("training")
         if training is not None and training.values:  # as a saved one's
@@ -265,19 +266,20 @@ def record_info(
                 "the page names both", path, model,
                 lines["model of the prediction"])
         threshold = _threshold(fields.part("unassigned"))
+        type_names = fields.part("model").texts("type_names") or None
     except ACTINNInputError as err:
         logger.warning("%s; the report leaves it out", err)
-        return {}, None
+        return {}, None, None
     except RecordFieldError as err:
         logger.warning("%s is damaged (%s); the report leaves it out", path,
                        err)
-        return {}, None
+        return {}, None, None
     except (KeyError, TypeError, ValueError, AttributeError,
             OverflowError) as err:  # what the checks above did not foresee
         logger.warning("%s is damaged (%s: %s); the report leaves it out", path,
                        type(err).__name__, err)
-        return {}, None
-    return lines, threshold
+        return {}, None, None
+    return lines, threshold, type_names
 
 
 def _threshold(rule: RecordFields) -> Optional[float]:

@@ -351,8 +351,10 @@ def cmd_report(args) -> None:
         history, type_names = annotator.histories_, annotator.type_names
         fingerprint = model_fingerprint(annotator)
     from deepchem_actinn.cli.record_report import record_info
-    info, threshold = record_info(args.predictions, n_predicted, args.model,
-                                  fingerprint)
+    info, threshold, recorded_types = record_info(args.predictions, n_predicted,
+                                                  args.model, fingerprint)
+    if type_names is None:  # no -m: the record's, for the page's card
+        type_names = recorded_types
     if args.model:
         from deepchem_actinn.annotator.provenance import describe
         info.update({
@@ -388,7 +390,8 @@ def cmd_report(args) -> None:
         extra_info=info or None,
         levels=(frame["level"].to_numpy() if "level" in frame.columns and
                 column == frame.columns[1] else None),
-        voting=voting)
+        voting=voting,
+        no_history_reason=None if args.model else "no model was given with -m")
 
 
 def _cluster_table(predictions: str):

@@ -3,8 +3,10 @@
 The summary names the cells annotated, the share marked ``Unassigned`` when
 a rule was asked for (``--unassigned`` or ``--threshold``; and, with
 ``--unassigned``, why: unsure between types, or far from every type
-after the query's calibration, whose divisor it names), the gene
-identifiers used and how many of the model's genes they found (the genes
+after the query's calibration, whose divisor it names), the cells
+``--hierarchy`` gave a parent type and what ``--majority-voting`` changed,
+the gene identifiers used and how many of the model's genes they found
+(the genes
 missing are said once, by the warning of
 :func:`~deepchem_actinn.preprocessing.gene_positions`, with examples, and
 with "expect poor labels" when the query shares under half of them). One
@@ -83,6 +85,10 @@ class PredictionSummary:
         #: The vote's clusters, and the cells it gave another label.
         self.vote_clusters = 0
         self.vote_moved = 0
+        #: The parent types a hierarchy gave, counted (``--hierarchy``),
+        #: and the cells it judged.
+        self.parent_counts: Counter = Counter()
+        self.level_cells = 0
         self.genes_missing = 0
         self.uncertain = 0
         self.novel = 0
@@ -133,6 +139,36 @@ class PredictionSummary:
         self.vote_moved += int(np.sum(own != after))
         self.vote_clusters += int(n_clusters)
 
+    def add_levels(self, cell_types: Sequence[str],
+                   levels: Sequence[str]) -> None:
+        """Count the cells a type hierarchy labelled with a parent type
+        (``levels``: ``"parent"`` for them, as
+        ``Annotation.levels`` gives it).
+
+        Examples
+        --------
+        >>> from deepchem_actinn.cli.summary import PredictionSummary
+        >>> s = PredictionSummary(n_model_genes=4)
+        >>> s.add_levels(["lymphocyte", "B", "lymphocyte"],
+        ...              ["parent", "type", "parent"])
+        >>> s.level_line()
+        'hierarchy: 2 of 3 cells got a parent type; lymphocyte 2'
+        """
+        names = np.asarray([str(t) for t in cell_types], dtype=object)
+        parent = np.asarray(levels, dtype=object) == "parent"
+        self.parent_counts.update(names[parent].tolist())
+        self.level_cells += len(names)
+
+    def level_line(self) -> Optional[str]:
+        """How many cells ``--hierarchy`` gave a parent type, and which, or
+        None without it."""
+        if not self.level_cells:
+            return None
+        given = sum(self.parent_counts.values())
+        line = "hierarchy: %d of %d cells got a parent type" % (
+            given, self.level_cells)
+        return line + "; " + _top(self.parent_counts) if given else line
+
     def vote_line(self) -> Optional[str]:
         """What ``--majority-voting`` changed, or None without it."""
         if not self.vote_counts:
@@ -177,7 +213,7 @@ class PredictionSummary:
             (gene_column, "all" if not self.genes_missing else "%d" %
              (self.n_model_genes - self.genes_missing), self.n_model_genes),
         ]
-        for line in (self.rule_line(), self.vote_line()):
+        for line in (self.rule_line(), self.level_line(), self.vote_line()):
             if line:
                 lines.append(line)
         if outputs:

@@ -330,7 +330,10 @@ def plot_training_curves(
              _history_series(one,
                              "valid_accuracy"), _best_epoch(one, len(train))))
     with_accuracy = any(s[2] is not None for s in series)
-    fig = new_figure(11.0 if with_accuracy else 6.5, 4.2)
+    # each panel's legend beside it, clear of the curves and the best-epoch
+    # lines it covered inside the panel (with several networks)
+    beside = (1.9 if several else 1.3) * (2 if with_accuracy else 1)
+    fig = new_figure((11.0 if with_accuracy else 6.5) + beside, 4.2)
     axes = fig.subplots(1, 2 if with_accuracy else 1, squeeze=False)[0]
     loss_ax = axes[0]
     panels = [loss_ax] + ([axes[1]] if with_accuracy else [])
@@ -363,10 +366,10 @@ def plot_training_curves(
         ax.set_xlabel("Epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(color="#eeeeee")
-        if several:  # many entries: on white, over the lines they cross
-            ax.legend(fontsize=8, framealpha=0.9, edgecolor="none")
-        else:
-            ax.legend(frameon=False)
+        ax.legend(loc="upper left",
+                  bbox_to_anchor=(1.0, 1.0),
+                  frameon=False,
+                  fontsize=8 if several else None)
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
     return fig

@@ -66,9 +66,11 @@ def _make_figures(
     threshold: Optional[float],
     query: Optional[Any],
     parents: Optional[Strings] = None,
+    no_history_reason: Optional[str] = None,
 ) -> Tuple[Dict[str, Figure], Dict[str, str]]:
     """Every figure that applies, and the notes for the page (``parents``:
-    the names given as parent types, marked in the figures)."""
+    the names given as parent types, marked in the figures;
+    ``no_history_reason``: see :func:`write_report`)."""
     drawn: Dict[str, Figure] = {}
     if truth is not None:
         table = confusion_table(truth, predicted, type_names)
@@ -81,6 +83,9 @@ def _make_figures(
                     "per-type metrics")
     if history is not None:
         drawn["training_curves.png"] = figures.plot_training_curves(history)
+    elif no_history_reason:
+        logger.info("report: %s, so there are no training curves",
+                    no_history_reason)
     else:
         logger.info("report: no training history, skipping training curves")
     drawn["confidence.png"] = figures.plot_confidence(predicted,
@@ -117,7 +122,8 @@ def write_report(out_dir: PathLike,
                  overwrite: bool = False,
                  extra_info: Optional[Mapping[str, Any]] = None,
                  levels: Optional[Strings] = None,
-                 voting: Optional[Voting] = None) -> Path:
+                 voting: Optional[Voting] = None,
+                 no_history_reason: Optional[str] = None) -> Path:
     """Write the PNG figures and one self-contained ``report.html``.
 
     The figures are ``confusion_matrix.png`` and ``per_type_metrics.png``
@@ -183,6 +189,10 @@ def write_report(out_dir: PathLike,
         ``deepchem_actinn.report.page.Voting`` (each cell's own and voted
         label, in the order of ``predicted_labels``): the page says what it
         changed and shows its clusters.
+    no_history_reason: str, optional
+        Why ``history`` is not given, in the caller's terms (``actinn
+        report`` gives "no model was given with -m"): logged as "<reason>,
+        so there are no training curves" in place of the generic line.
 
     Returns
     -------
@@ -235,7 +245,8 @@ def write_report(out_dir: PathLike,
         parents = None if level is None else sorted(
             set(predicted[level == "parent"]))
         drawn, notes = _make_figures(predicted, conf, truth, type_names,
-                                     history, threshold, cells, parents)
+                                     history, threshold, cells, parents,
+                                     no_history_reason)
         pngs = {name: png_bytes(fig) for name, fig in drawn.items()}
         for name, data in pngs.items():
             (tmp / name).write_bytes(data)
