@@ -14,8 +14,9 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.annotator.backed import annotate_backed, refuse_backed
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
-from deepchem_actinn.io.count_matrix import (CountsSource, select_matrix,
-                                             with_x_columns)
+from deepchem_actinn.io.count_matrix import (CountsSource, read_from,
+                                             refuse_without_depth,
+                                             select_matrix, with_x_columns)
 from deepchem_actinn.io.cell_labels import cell_positions, has_label
 from deepchem_actinn.io.labels import TRAINING_HINT
 from deepchem_actinn.preprocessing.genes import query_genes
@@ -204,7 +205,9 @@ def annotate(adata,
                            use_raw,
                            allow_non_integer=allow_non_integer,
                            source="AnnData",
-                           expm1_hint=True)
+                           expm1_hint=True,
+                           log1p=True)
+    refuse_without_depth(chosen, "AnnData", remove_ambient=remove_ambient)
     column, genes = _query_genes(annotator, chosen, adata)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
@@ -341,7 +344,9 @@ def train(adata,
                            use_raw,
                            allow_non_integer=allow_non_integer,
                            source="AnnData",
-                           expm1_hint=True)
+                           expm1_hint=True,
+                           log1p=True)
+    refuse_without_depth(chosen, "AnnData", augment=annotator.augment)
     counts: Any = chosen.matrix
     cells = adata.obs_names
     if not given.all():
@@ -454,8 +459,8 @@ def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
     or are capitalised as another species writes gene symbols. Counts in
     ``.raw`` of X's genes (``adata.raw = adata.copy()``) may be matched
     through a column X's var has and raw's lacks (symbols added after)."""
-    var, borrowed = (with_x_columns(adata, chosen.var)
-                     if chosen.description == ".raw.X" else (chosen.var, []))
+    var, borrowed = (with_x_columns(adata, chosen.var) if read_from(
+        chosen.description) == ".raw.X" else (chosen.var, []))
     column, names = query_genes(annotator.genes_,
                                 var,
                                 annotator.min_overlap,
