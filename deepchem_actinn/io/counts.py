@@ -59,11 +59,6 @@ RAW_NOT_COUNTS = (
 ABSENT_X = "X is absent (an AnnData of X=None)"
 #: How to read the expm1 of log1p values as counts on another scale.
 _EXPM1_COUNTS = Advice(dict(layer="counts", allow_non_integer=True))
-#: What a file's reader cannot do and an AnnData in memory gets.
-IN_MEMORY_LOG1P = (
-    "; read into memory (anndata.read_h5ad), the natural log1p of "
-    "normalised counts in X or .raw.X is annotated through its expm1 by "
-    "deepchem_actinn.annotate and train")
 #: How far apart (relative) the expm1 totals of a matrix's cells may be for
 #: it to be taken for the natural log1p of per-cell normalised counts.
 LOG1P_TOTAL_RTOL = 1e-3
@@ -83,7 +78,7 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     of ``.raw`` as an AnnData of its own, whose genes may not be X's); for
     an AnnData the caller holds (``in_memory``), or for a file, which the
     layer is written into, saying that :func:`~deepchem_actinn.annotate`
-    reads provable log1p values in memory itself.
+    takes the expm1 itself of an AnnData read into memory.
 
     Examples
     --------
@@ -91,7 +86,7 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     >>> hint = str(expm1_advice("layers['counts']", in_memory=False))
     >>> print(hint[hint.index("adata.layers"):hint.index(", adata.write")])
     adata.layers['counts'] = np.expm1(adata.layers['counts'])
-    >>> print(hint[hint.index("then"):hint.index("; read")])
+    >>> print(hint[hint.index("then"):])
     then pass layer='counts', allow_non_integer=True
     >>> hint = str(expm1_advice(".raw.X"))
     >>> print(hint[hint.index("r ="):hint.index(" (r.X")])
@@ -103,10 +98,12 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     first = "r = adata.raw.to_adata(), " if raw else ""
     if not in_memory:
         return Message(
-            "; if %s is the natural log1p of normalised counts, its expm1 "
-            "can stand for them: %s%s.layers['counts'] = np.expm1(%s), "
-            "%s.write_h5ad(...), then %s%s", what, first, target, values,
-            target, _EXPM1_COUNTS, IN_MEMORY_LOG1P)
+            "; if %s is the natural log1p of normalised counts, "
+            "deepchem_actinn.annotate and train take its expm1 from the file "
+            "read into memory (anndata.read_h5ad), or its expm1 can stand "
+            "for them in a file: %s%s.layers['counts'] = np.expm1(%s), "
+            "%s.write_h5ad(...), then %s", what, first, target, values, target,
+            _EXPM1_COUNTS)
     return Message(
         "; if %s is the natural log1p of normalised counts (scanpy's "
         "normalize_total then log1p), its expm1 is each cell's counts up to "
