@@ -409,9 +409,9 @@ def counts_source(
         When no counts are found, take the expm1 of ``X`` or else of
         ``.raw.X`` (of one of them when named) where it is provably the
         natural log1p of per-cell normalised counts
-        (:func:`~deepchem_actinn.io.counts.expm1_of_log1p`): a copy, its
+        (``deepchem_actinn.io.counts.expm1_of_log1p``): a copy, its
         non-integer values allowed, described as ``"expm1(.raw.X)"``, said
-        in the log (:func:`log1p_counts`; for an AnnData in memory, as
+        in the log (``log1p_counts``; for an AnnData in memory, as
         :func:`~deepchem_actinn.annotate` and :func:`~deepchem_actinn.train`
         read one).
     scan: callable, default ``scan_values``
