@@ -731,7 +731,9 @@ def test_allow_non_integer_still_refuses_a_log_scale(model, tmp_path, capsys,
     # for their expm1 written into a counts layer
     offered = re.search(
         r"; if X is the natural log1p of normalised counts, "
-        r"its expm1 can stand for them: .*, then pass "
+        r"deepchem_actinn.annotate and train take its expm1 from the file "
+        r"read into memory \(anndata.read_h5ad\), or its expm1 can stand "
+        r"for them in a file: .*, then pass "
         r"--(train|test)-layer counts --allow-non-integer$", err.strip())
     assert "--allow-non-integer" not in (err if offered is None else
                                          err.strip()[:offered.start()])

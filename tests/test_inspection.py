@@ -197,12 +197,79 @@ def test_over_clusters_keep_their_order(model, query):
                                   query.obs["stage"])
 
 
+def _celltypist_like(counts):
+    """``counts`` (an AnnData) as CellTypist's users keep it: ``.raw`` the
+    natural log1p of each cell's counts scaled to the median total (scanpy's
+    normalize_total then log1p), X scaled (sc.pp.scale) on some genes, no
+    counts kept; a new object, ``counts`` untouched."""
+    X = counts.X.toarray().astype(np.float64)
+    totals = X.sum(axis=1, keepdims=True)
+    logged = np.log1p(X / totals * np.median(totals)).astype(np.float32)
+    out = anndata.AnnData(sp.csr_matrix(logged),
+                          obs=counts.obs.copy(),
+                          var=counts.var.copy())
+    out.raw = out.copy()
+    out = out[:, :500].copy()
+    X = out.X.toarray()
+    out.X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
+    return out
+
+
+def test_celltypist_object_is_annotated_through_expm1_of_raw(model, query):
+    """X scaled, .raw log1p(normalize_total(counts)): annotate takes
+    expm1(.raw.X), says so in uns, and gives the labels (Unassigned
+    included) and probabilities of the counts themselves; the user's
+    .raw is not changed."""
+    expected = annotate(query.copy(), model, unassigned=True)
+    adata = _celltypist_like(query)
+    raw_before = adata.raw.X.copy()
+    result = annotate(adata, model, unassigned=True)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_allclose(result.probabilities,
+                               expected.probabilities,
+                               atol=1e-5)
+    assert adata.uns["actinn"]["counts"] == "expm1(.raw.X)"
+    assert (adata.raw.X != raw_before).nnz == 0
+    # a feature that needs each cell's true depth is refused by name
+    with pytest.raises(ACTINNInputError,
+                       match=r"AnnData: remove_ambient needs raw counts, "
+                       r"each cell's own depth; expm1\(\.raw\.X\) holds "
+                       r"counts normalised to one total per cell"):
+        annotate(_celltypist_like(query), model, remove_ambient=True)
+
+
+def test_celltypist_reference_trains_as_its_counts(reference, query):
+    """train on X scaled, .raw log1p(normalize_total(counts)) gives the
+    annotator trained on the counts: the same labels and (close)
+    probabilities; augmentation, which thins true counts, is refused."""
+    by_counts = train(reference.copy(), "cell_type", **PARAMS)
+    logged = train(_celltypist_like(reference), "cell_type", **PARAMS)
+    assert logged.training_["reference"]["matrix"] == "expm1(.raw.X)"
+    assert logged.genes_ == by_counts.genes_
+    expected = by_counts.predict(query.X, query.var_names)
+    result = logged.predict(query.X, query.var_names)
+    np.testing.assert_array_equal(result.cell_types, expected.cell_types)
+    np.testing.assert_allclose(result.probabilities,
+                               expected.probabilities,
+                               atol=1e-4)
+    with pytest.raises(ACTINNInputError,
+                       match=r"AnnData: augment needs raw counts, each "
+                       r"cell's own depth; expm1\(\.raw\.X\) holds"):
+        train(_celltypist_like(reference), "cell_type", augment=True, **PARAMS)
+
+
 def test_log_normalised_only_says_how_to_annotate_it_anyway(model, query):
-    counts = query.copy()
+    """Log1p values whose expm1 sums differ between cells (X cut to some
+    genes after normalising) are refused, saying how to annotate them
+    anyway; following that advice gives the labels of the counts."""
+    genes = query.var_names[:1500]
+    counts = query[:, genes].copy()
     expected = annotate(counts, model)
-    logged = query.copy()  # scanpy's normalize_total then log1p
-    X = logged.X.toarray()
-    logged.X = np.log1p(X / X.sum(axis=1, keepdims=True) * 1e4)
+    X = query.X.toarray()  # scanpy's normalize_total then log1p, then HVGs
+    logged = anndata.AnnData(np.log1p(X / X.sum(axis=1, keepdims=True) *
+                                      1e4)[:, :1500],
+                             obs=counts.obs.copy(),
+                             var=counts.var.copy())
     with pytest.raises(ACTINNInputError) as err:
         annotate(logged, model)
     assert str(err.value).endswith(

@@ -357,3 +357,107 @@ def test_counts_of_more_genes_in_raw_are_said(in_file, tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="deepchem_actinn"):
             counts_source(other[:, ["A", "C"]].copy())
         assert "not in X" not in caplog.text
+
+
+def _celltypist_like(total=1e4, log=np.log1p, raw_genes=None):
+    """CellTypist's usual object: X scaled (negative values), ``.raw`` the
+    ``log`` of each cell's counts scaled to ``total`` (of ``raw_genes``
+    only where given: an HVG subset), no counts kept; and the counts."""
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(3.0, size=(6, 5)).astype(float)
+    counts[:, 0] += 1.0  # no empty cell
+    logged = log(counts / counts.sum(axis=1, keepdims=True) * total)
+    raw = anndata.AnnData(sp.csr_matrix(logged))
+    raw.obs_names = ["c%d" % i for i in range(6)]
+    raw.var_names = ["G%d" % i for i in range(5)]
+    if raw_genes is not None:
+        raw = raw[:, raw_genes].copy()
+    adata = raw[:, :3].copy()
+    adata.raw = raw
+    X = adata.X.toarray()
+    adata.X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-3)
+    adata.X[:, 0] = -np.abs(adata.X[:, 0]) - 0.1
+    return adata, counts
+
+
+@pytest.mark.parametrize("total", [1e4, 1234.5])
+def test_log1p_of_normalised_raw_is_read_through_expm1(total, caplog):
+    """X scaled, .raw the natural log1p of counts normalised to a common
+    total: with log1p=True the rule takes expm1(.raw.X), a copy, with
+    .raw's genes, and says so; without it, refused as before."""
+    adata, counts = _celltypist_like(total)
+    before = adata.raw.X.copy()
+    with caplog.at_level(logging.INFO, logger="deepchem_actinn"):
+        src = counts_source(adata, source="AnnData", log1p=True)
+    assert src.description == "expm1(.raw.X)"
+    assert list(src.var.index) == list(adata.raw.var_names)
+    expected = counts / counts.sum(axis=1, keepdims=True) * total
+    np.testing.assert_allclose(sp.csr_matrix(src.matrix).toarray(),
+                               expected,
+                               rtol=1e-6)
+    assert (adata.raw.X != before).nnz == 0  # the user's .raw untouched
+    said = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert ("AnnData: no raw counts found; .raw.X holds the natural log1p "
+            "of counts normalised to %g per cell (expm1 sums agree): reading "
+            "expm1(.raw.X) as the counts" % total) in said, said
+    with pytest.raises(ACTINNInputError, match="X holds .* negative"):
+        counts_source(adata, source="AnnData")
+
+
+def test_log1p_of_normalised_x_is_read_through_expm1():
+    """X itself the log1p of normalised counts (dense), before a .raw
+    that is not: X is taken first."""
+    counts = COUNTS + 1.0
+    logged = np.log1p(counts / counts.sum(axis=1, keepdims=True) * 1e4)
+    adata = anndata.AnnData(logged.copy())
+    src = counts_source(adata, allow_non_integer=True, log1p=True)
+    assert src.description == "expm1(X)"
+    np.testing.assert_allclose(src.matrix.sum(axis=1), 1e4, rtol=1e-9)
+    np.testing.assert_array_equal(adata.X, logged)
+    # named with use_raw=False it is X all the same
+    assert counts_source(adata, use_raw=False,
+                         log1p=True).description == "expm1(X)"
+
+
+@pytest.mark.parametrize("case", ["hvg", "log2"])
+def test_log_values_not_provably_log1p_are_refused_with_advice(case):
+    """An HVG subset of log1p values (its expm1 sums differ between cells)
+    or log2 values are refused, .raw.X getting the expm1 advice too, in
+    memory and in a file; the message one line."""
+    adata, _ = (_celltypist_like(raw_genes=[0, 1, 2, 3]) if case == "hvg" else
+                _celltypist_like(log=lambda v: np.log2(v + 1)))
+    with pytest.raises(ACTINNInputError) as err:
+        counts_source(adata, source="AnnData", expm1_hint=True, log1p=True)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("AnnData: X holds ")
+    assert "negative values, e.g. in cells" in message
+    assert message.endswith(
+        "adata.X.copy()); if "
+        ".raw.X is the natural log1p of normalised counts (scanpy's "
+        "normalize_total then log1p), its expm1 is each cell's counts up "
+        "to a factor, which the annotator's own per-cell normalisation "
+        "removes: r = adata.raw.to_adata(), r.layers['counts'] = "
+        "np.expm1(r.X) (r.X.expm1() if sparse), then annotate r with "
+        "layer='counts', allow_non_integer=True"), message
+    with pytest.raises(ACTINNInputError) as err:
+        counts_source(adata, source="q.h5ad", log1p=False)
+    assert str(err.value).endswith(
+        "if .raw.X is the natural log1p of normalised counts, "
+        "deepchem_actinn.annotate and train take its expm1 from the file "
+        "read into memory (anndata.read_h5ad), or its expm1 can stand for "
+        "them in a file: r = adata.raw.to_adata(), r.layers['counts'] = "
+        "np.expm1(r.X), r.write_h5ad(...), then pass layer='counts', "
+        "allow_non_integer=True")
+
+
+def test_a_file_of_log1p_values_says_to_read_it_into_memory(tmp_path):
+    """The file readers keep refusing log1p values (their rule reads no
+    expm1), saying that annotate on the AnnData in memory takes them."""
+    adata, _ = _celltypist_like()
+    adata.write_h5ad(tmp_path / "q.h5ad")
+    with pytest.raises(ACTINNInputError) as err:
+        read(tmp_path / "q.h5ad")
+    assert ("; if .raw.X is the natural log1p of normalised counts, "
+            "deepchem_actinn.annotate and train take its expm1 from the file "
+            "read into memory (anndata.read_h5ad)") in str(err.value)

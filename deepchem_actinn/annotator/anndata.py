@@ -14,8 +14,9 @@ from deepchem_actinn.annotator.annotator import ACTINNAnnotator
 from deepchem_actinn.annotator.backed import annotate_backed, refuse_backed
 from deepchem_actinn.errors import ACTINNInputError, counted, examples
 from deepchem_actinn.io import counts_source
-from deepchem_actinn.io.count_matrix import (CountsSource, select_matrix,
-                                             with_x_columns)
+from deepchem_actinn.io.count_matrix import (CountsSource, read_from,
+                                             refuse_without_depth,
+                                             select_matrix, with_x_columns)
 from deepchem_actinn.io.cell_labels import cell_positions, has_label
 from deepchem_actinn.io.labels import TRAINING_HINT
 from deepchem_actinn.preprocessing.genes import query_genes
@@ -45,8 +46,8 @@ def annotate(adata,
     Writes ``obs[key_added + "_cell_type"]`` (categorical),
     ``obs[key_added + "_confidence"]``, ``obsm[key_added + "_probabilities"]``
     (cells x types) and ``uns[key_added]`` (type names, genes matched, the
-    matrix the counts came from, e.g. ``"X"``, ``".raw.X"`` or
-    ``"layers['counts']"``, and the package version), so predictions can be plotted on a UMAP straight away. With
+    matrix the counts came from, e.g. ``"X"``, ``".raw.X"``,
+    ``"layers['counts']"`` or ``"expm1(.raw.X)"``, and the package version), so predictions can be plotted on a UMAP straight away. With
     ``majority_voting``: ``obs[key_added + "_majority_voting"]``,
     ``obs[key_added + "_over_clustering"]`` and ``uns[key_added]["clusters"]``
     (the per-cluster table); with a ``hierarchy``:
@@ -92,8 +93,19 @@ def annotate(adata,
     (:func:`~deepchem_actinn.io.counts_source`, as ``actinn
     predict`` does): ``layer=`` or ``use_raw=`` when given; otherwise ``X``
     when it holds counts, else ``.raw``, else a counts layer
-    (``layers['counts']``), else an :class:`ACTINNInputError` saying what
-    was found. Gene identifiers come from ``var_names`` or whichever string
+    (``layers['counts']``), else, where ``X`` or else ``.raw.X`` is
+    provably the natural log1p of per-cell normalised counts (scanpy's
+    ``normalize_total`` then ``log1p``, CellTypist's input: non-integer,
+    non-negative values, none over 50, whose ``expm1`` sums to one total in
+    every cell, within 0.1 %), the ``expm1`` of it (a copy, non-integer
+    values allowed; said in the log, ``uns[key_added]["counts"]`` reads
+    ``"expm1(.raw.X)"``): each cell's counts up to a factor, which the
+    annotator's per-cell normalisation removes, so the labels are those of
+    the counts; ``remove_ambient``, which needs each cell's depth, is
+    refused with it. Else an :class:`ACTINNInputError` saying what was
+    found (with how to take the ``expm1`` of log values that cannot be
+    proved so, an HVG subset or ``log2``). A backed AnnData is not read
+    so: read it into memory. Gene identifiers come from ``var_names`` or whichever string
     column of ``var`` matches the model's genes best (for counts in
     ``.raw`` of X's very genes, a column X's ``var`` has and raw's lacks
     too, as symbols added after ``adata.raw = adata.copy()``).
@@ -127,7 +139,8 @@ def annotate(adata,
         clusters, else puts them in natural order (2 before 10).
     allow_non_integer: bool, default False
         Take non-integer values as counts on another scale (such as TPM);
-        values that look log-normalised are refused all the same.
+        values that look log-normalised are refused all the same (but for
+        the ``expm1`` of provable log1p values, above).
     min_overlap: float, optional
         Smallest share of the model's genes the query must hold, for this
         call (the annotator passed keeps its own); default: the
@@ -204,7 +217,9 @@ def annotate(adata,
                            use_raw,
                            allow_non_integer=allow_non_integer,
                            source="AnnData",
-                           expm1_hint=True)
+                           expm1_hint=True,
+                           log1p=True)
+    refuse_without_depth(chosen, "AnnData", remove_ambient=remove_ambient)
     column, genes = _query_genes(annotator, chosen, adata)
     counts: Any = chosen.matrix
     result = annotator.predict(counts,
@@ -255,7 +270,10 @@ def train(adata,
     The counterpart of :func:`annotate` (and of CellTypist's
     ``celltypist.train(adata, labels=...)``): a scanpy reference whose
     ``X`` is log-normalised keeps its counts in ``.raw`` or a layer, and
-    they are the ones trained on.
+    they are the ones trained on. One that kept none, but whose ``X`` or
+    ``.raw.X`` is provably the natural log1p of per-cell normalised counts,
+    is trained on the ``expm1`` of it, as :func:`annotate` reads a query
+    (``augment``, which thins true counts, is refused with it).
 
     Parameters
     ----------
@@ -284,7 +302,8 @@ def train(adata,
     ACTINNAnnotator
         Fitted; its training record names the matrix trained on, as
         ``annotate`` names a query's (``training_["reference"]["matrix"]``:
-        ``"X"``, ``".raw.X"`` or ``"layers['counts']"``).
+        ``"X"``, ``".raw.X"``, ``"layers['counts']"`` or
+        ``"expm1(.raw.X)"``).
 
     Raises
     ------
@@ -341,7 +360,9 @@ def train(adata,
                            use_raw,
                            allow_non_integer=allow_non_integer,
                            source="AnnData",
-                           expm1_hint=True)
+                           expm1_hint=True,
+                           log1p=True)
+    refuse_without_depth(chosen, "AnnData", augment=annotator.augment)
     counts: Any = chosen.matrix
     cells = adata.obs_names
     if not given.all():
@@ -454,8 +475,8 @@ def _query_genes(annotator: ACTINNAnnotator, chosen: CountsSource,
     or are capitalised as another species writes gene symbols. Counts in
     ``.raw`` of X's genes (``adata.raw = adata.copy()``) may be matched
     through a column X's var has and raw's lacks (symbols added after)."""
-    var, borrowed = (with_x_columns(adata, chosen.var)
-                     if chosen.description == ".raw.X" else (chosen.var, []))
+    var, borrowed = (with_x_columns(adata, chosen.var) if read_from(
+        chosen.description) == ".raw.X" else (chosen.var, []))
     column, names = query_genes(annotator.genes_,
                                 var,
                                 annotator.min_overlap,

@@ -32,8 +32,9 @@ from deepchem_actinn.errors import (ANY, ACTINNCellError, ACTINNInputError,
                                     Advice, Message, Placeholder, examples)
 from deepchem_actinn.io._common import NoDirectAccess
 from deepchem_actinn.io.counts import (ABSENT_X, COUNT_LAYERS, RAW_NOT_COUNTS,
-                                       ValueReport, counts_error,
-                                       looks_log_normalised, scan_values)
+                                       LogScaled, ValueReport, counts_error,
+                                       expm1_of_log1p, looks_log_normalised,
+                                       scan_values)
 
 logger = logging.getLogger(__name__)
 
@@ -278,11 +279,14 @@ def choose_counts(
                     source, first.description, fault(report),
                     candidate.description)
                 return candidate._replace(n_rounded=found.n_rounded), None, []
+            note = "%s holds %s%s" % (
+                candidate.description, fault(found),
+                ": %s" % RAW_NOT_COUNTS if candidate.description == ".raw.X" and
+                found.nonint_row >= 0 and not found.n_negative else "")
             rejected.append(
-                "%s holds %s%s" %
-                (candidate.description, fault(found), ": %s" %
-                 RAW_NOT_COUNTS if candidate.description == ".raw.X" and
-                 found.nonint_row >= 0 and not found.n_negative else ""))
+                LogScaled(note) if candidate.description == ".raw.X" and
+                looks_log_normalised(found) and not found.n_nonfinite and
+                not found.n_huge else note)
     return first, report, rejected
 
 
@@ -368,6 +372,7 @@ def counts_source(
         source: str = "data",
         hint: Optional[Any] = None,
         expm1_hint: bool = False,
+        log1p: bool = False,
         scan: Callable[[object], ValueReport] = scan_values) -> CountsSource:
     """Pick the raw-count matrix of an AnnData object and check it.
 
@@ -400,6 +405,15 @@ def counts_source(
         When no counts are found and ``X`` looks log-normalised, say how
         its ``expm1`` can be annotated (for an AnnData the caller holds in
         memory, as :func:`~deepchem_actinn.annotate` does).
+    log1p: bool, default False
+        When no counts are found, take the expm1 of ``X`` or else of
+        ``.raw.X`` (of one of them when named) where it is provably the
+        natural log1p of per-cell normalised counts
+        (``deepchem_actinn.io.counts.expm1_of_log1p``): a copy, its
+        non-integer values allowed, described as ``"expm1(.raw.X)"``, said
+        in the log (``log1p_counts``; for an AnnData in memory, as
+        :func:`~deepchem_actinn.annotate` and :func:`~deepchem_actinn.train`
+        read one).
     scan: callable, default ``scan_values``
         Judges a matrix, giving its ``ValueReport``
         (``deepchem_actinn.io.counts.scan_values``); one that reads only
@@ -440,6 +454,14 @@ def counts_source(
                                                  allow_non_integer, source)
     except ACTINNCellError as err:  # a damaged matrix: name its data too
         raise err.in_file(source) from None
+    if report is not None and log1p:
+        taken = log1p_counts(
+            [first] +
+            ([] if explicit or first.description != "X" or adata.raw is None
+             else [CountsSource(adata.raw.X, adata.raw.var, ".raw.X")]), scan,
+            source)
+        if taken is not None:
+            return taken
     if report is not None and not explicit:
         rejected += other_layers(list(adata.layers))
     if report is not None and explicit and hint is None:
@@ -456,6 +478,87 @@ def counts_source(
                            hint=hint,
                            expm1_hint=expm1_hint)
     return chosen
+
+
+def log1p_counts(candidates: Sequence[CountsSource],
+                 scan: Callable[[object], ValueReport],
+                 source: str) -> Optional[CountsSource]:
+    """The expm1 of the first of ``candidates`` (``X``, ``.raw.X``) that
+    is provably the natural log1p of per-cell normalised counts
+    (:func:`~deepchem_actinn.io.counts.expm1_of_log1p`), described as
+    ``"expm1(.raw.X)"`` and said in the log; None where none is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.count_matrix import CountsSource, log1p_counts
+    >>> from deepchem_actinn.io.counts import scan_values
+    >>> X = np.log1p(np.array([[900.0, 100.0], [250.0, 750.0]]))
+    >>> log1p_counts([CountsSource(X, None, "X")], scan_values,
+    ...              "data").description
+    'expm1(X)'
+    """
+    for candidate in candidates:
+        if candidate.description not in ("X", ".raw.X"):
+            continue
+        taken = expm1_of_log1p(candidate.matrix, _scan(scan, candidate))
+        if taken is None:
+            continue
+        described = EXPM1 % candidate.description
+        logger.info(
+            "%s: no raw counts found; %s holds the natural log1p of counts "
+            "normalised to %g per cell (expm1 sums agree): reading %s as the "
+            "counts", source, candidate.description, taken[1], described)
+        return candidate._replace(matrix=taken[0],
+                                  description=described,
+                                  n_rounded=0)
+    return None
+
+
+#: How the counts taken as the expm1 of a matrix are described.
+EXPM1 = "expm1(%s)"
+
+
+def read_from(description: str) -> str:
+    """The matrix a description names, without the expm1 taken of it.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.count_matrix import read_from
+    >>> read_from("expm1(.raw.X)"), read_from("layers['counts']")
+    ('.raw.X', "layers['counts']")
+    """
+    if description.startswith("expm1(") and description.endswith(")"):
+        return description[len("expm1("):-1]
+    return description
+
+
+def refuse_without_depth(chosen: CountsSource, source: str,
+                         **features: Any) -> None:
+    """Refuse the ``features`` set (``remove_ambient=True``) that need each
+    cell's own depth, which counts taken as an expm1 (:func:`log1p_counts`),
+    normalised to one total per cell, have lost.
+
+    Examples
+    --------
+    >>> from deepchem_actinn.io.count_matrix import (CountsSource,
+    ...                                              refuse_without_depth)
+    >>> chosen = CountsSource(None, None, "expm1(.raw.X)")
+    >>> refuse_without_depth(chosen, "AnnData", remove_ambient=False)
+    >>> refuse_without_depth(chosen, "AnnData", remove_ambient=True)
+    ... # doctest: +ELLIPSIS, +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ACTINNInputError: AnnData: remove_ambient needs raw counts, ...
+    """
+    if read_from(chosen.description) == chosen.description:
+        return
+    for name, value in features.items():
+        if value:
+            raise ACTINNInputError(
+                "%s: %s needs raw counts, each cell's own depth; %s holds "
+                "counts normalised to one total per cell: keep the raw "
+                "counts (adata.layers['counts'] = adata.X.copy() before "
+                "normalising) to use it" % (source, name, chosen.description))
 
 
 def named_matrix(layer: Optional[str],

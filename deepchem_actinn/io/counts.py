@@ -59,14 +59,26 @@ RAW_NOT_COUNTS = (
 ABSENT_X = "X is absent (an AnnData of X=None)"
 #: How to read the expm1 of log1p values as counts on another scale.
 _EXPM1_COUNTS = Advice(dict(layer="counts", allow_non_integer=True))
+#: How far apart (relative) the expm1 totals of a matrix's cells may be for
+#: it to be taken for the natural log1p of per-cell normalised counts.
+LOG1P_TOTAL_RTOL = 1e-3
+
+
+class LogScaled(str):
+    """A note of :func:`~deepchem_actinn.io.count_matrix.choose_counts` on
+    a place of counts passed over (``".raw.X holds non-integer values"``)
+    whose values look log-normalised: :func:`counts_error` then says how
+    to annotate them anyway."""
 
 
 def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     """How to annotate log1p values anyway: the expm1 of the matrix
-    ``what`` (``"X"`` or a layer, ``"layers['counts']"``) as a counts
-    layer, named with non-integer values allowed; for an AnnData the
-    caller holds (``in_memory``), or for a file, which the layer is
-    written into.
+    ``what`` (``"X"``, ``".raw.X"`` or a layer, ``"layers['counts']"``) as
+    a counts layer, named with non-integer values allowed (for ``.raw.X``,
+    of ``.raw`` as an AnnData of its own, whose genes may not be X's); for
+    an AnnData the caller holds (``in_memory``), or for a file, which the
+    layer is written into, saying that :func:`~deepchem_actinn.annotate`
+    takes the expm1 itself of an AnnData read into memory.
 
     Examples
     --------
@@ -76,20 +88,29 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     adata.layers['counts'] = np.expm1(adata.layers['counts'])
     >>> print(hint[hint.index("then"):])
     then pass layer='counts', allow_non_integer=True
+    >>> hint = str(expm1_advice(".raw.X"))
+    >>> print(hint[hint.index("r ="):hint.index(" (r.X")])
+    r = adata.raw.to_adata(), r.layers['counts'] = np.expm1(r.X)
     """
-    values = "adata.%s" % what
+    raw = what == ".raw.X"
+    values = "r.X" if raw else "adata.%s" % what
+    target = "r" if raw else "adata"
+    first = "r = adata.raw.to_adata(), " if raw else ""
     if not in_memory:
         return Message(
-            "; if %s is the natural log1p of normalised counts, its expm1 "
-            "can stand for them: adata.layers['counts'] = np.expm1(%s), "
-            "adata.write_h5ad(...), then %s", what, values, _EXPM1_COUNTS)
+            "; if %s is the natural log1p of normalised counts, "
+            "deepchem_actinn.annotate and train take its expm1 from the file "
+            "read into memory (anndata.read_h5ad), or its expm1 can stand "
+            "for them in a file: %s%s.layers['counts'] = np.expm1(%s), "
+            "%s.write_h5ad(...), then %s", what, first, target, values, target,
+            _EXPM1_COUNTS)
     return Message(
         "; if %s is the natural log1p of normalised counts (scanpy's "
         "normalize_total then log1p), its expm1 is each cell's counts up to "
         "a factor, which the annotator's own per-cell normalisation "
-        "removes: adata.layers['counts'] = np.expm1(%s) (%s.expm1() if "
-        "sparse), then %s", what, values, values,
-        Advice(*_EXPM1_COUNTS.choices, verb=""))
+        "removes: %s%s.layers['counts'] = np.expm1(%s) (%s.expm1() if "
+        "sparse), then %s", what, first, target, values, values,
+        Advice(*_EXPM1_COUNTS.choices, verb="annotate r with" if raw else ""))
 
 
 #: What to do with an AnnData that keeps only log-normalised values.
@@ -159,8 +180,9 @@ def counts_error(
     log1p values get how to annotate them anyway, in an AnnData in memory
     (``expm1_hint``) or a file (:func:`expm1_advice`); a ``what`` other
     than ``X`` is then the matrix read in its stead as ``X`` is absent,
-    which the message says (with no expm1 advice for ``.raw.X``, whose
-    genes may not be ``X``'s). ``escape`` offers ``allow_non_integer=True``
+    which the message says. A scaled ``X`` (negative values) gets the expm1
+    advice of a ``.raw.X`` that looks log-normalised (a
+    :class:`LogScaled` note among ``rejected``). ``escape`` offers ``allow_non_integer=True``
     for values not on a log scale (never counts). ``hint`` replaces the
     advice on where raw counts live. ``part``: the matrix is these cells of
     a larger one (first, past-the-last, how many), so that the counts of
@@ -186,7 +208,9 @@ def counts_error(
             Message(" (%s)", joined("; ", list(rejected))) if rejected else "")
         if report.n_negative:
             hint += SCALED_HINT
-        elif looks_log_normalised(report) and what != ".raw.X":
+            if any(isinstance(r, LogScaled) for r in rejected):
+                hint += expm1_advice(".raw.X", expm1_hint)
+        elif looks_log_normalised(report):
             hint += expm1_advice(what, expm1_hint)
     elif hint is None and what == ".raw.X":
         hint = RAW_NOT_COUNTS
@@ -217,6 +241,51 @@ def looks_log_normalised(report: ValueReport) -> bool:
     centred, which no expm1 turns back into counts)."""
     return (report.nonint_row >= 0 and report.max_value <= LOG_SCALE_MAX and
             not report.n_negative)
+
+
+def expm1_of_log1p(matrix, report: ValueReport) -> Optional[Tuple[Any, float]]:
+    """The expm1 of a matrix (a new one; ``matrix`` is not changed) and
+    the total every cell of it holds, where ``matrix`` is provably the
+    natural log1p of per-cell normalised counts (scanpy's normalize_total
+    then log1p, CellTypist's input): its values (``report``, of
+    :func:`scan_values`) look log-normalised (:func:`looks_log_normalised`),
+    and the expm1 of each cell holding any sums to one total, within
+    :data:`LOG1P_TOTAL_RTOL`; None otherwise (also for a matrix not in
+    memory, or one whose expm1 would itself look log-normalised). Each
+    cell's counts up to a factor, which the annotator's per-cell
+    normalisation removes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from deepchem_actinn.io.counts import expm1_of_log1p, scan_values
+    >>> X = np.log1p(np.array([[900.0, 100.0], [250.0, 750.0]]))
+    >>> counts, total = expm1_of_log1p(X, scan_values(X))
+    >>> total, counts.round(6).tolist()
+    (1000.0, [[900.0, 100.0], [250.0, 750.0]])
+    >>> logged = np.log1p(np.array([[9.0, 1.0], [25.0, 75.0]]))
+    >>> expm1_of_log1p(logged, scan_values(logged)) is None
+    True
+    """
+    if (not looks_log_normalised(report) or report.n_nonfinite or
+            report.n_huge):
+        return None
+    matrix = widen_half(matrix)
+    if sp.issparse(matrix):
+        out: Any = sp.csr_matrix(matrix, copy=True)
+        out.data = np.expm1(out.data)
+    elif isinstance(matrix, np.ndarray):
+        out = np.expm1(np.asarray(matrix))
+    else:
+        return None
+    totals = np.asarray(out.sum(axis=1, dtype=np.float64)).ravel()
+    held = totals[totals > 0]
+    if not len(held) or out.max() <= LOG_SCALE_MAX:
+        return None
+    total = float(np.median(held))
+    if np.abs(held - total).max() > LOG1P_TOTAL_RTOL * total:
+        return None
+    return out, total
 
 
 def refuse_raw_counts(matrix, source: str) -> None:
