@@ -28,7 +28,7 @@ import subprocess
 import sys
 import textwrap
 import types
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import numpy as np
 import pandas as pd
@@ -496,3 +496,18 @@ def matrix_looks(monkeypatch):
     monkeypatch.setattr(H5adRows, "_open", _open)
     monkeypatch.setattr(logging.Logger, "setLevel", setLevel)
     return seen
+
+
+@pytest.fixture
+def voted_prediction_lines() -> List[str]:
+    """A predicted_label.txt of five cells with predict --majority-voting's
+    columns: the vote relabels c2 (T -> B), c4 (Unassigned -> B) and c5
+    (T -> Unassigned)."""
+    return [
+        "cellname\tcelltype\tconfidence\tover_clustering\tmajority_voting",
+        "c1\tB\t0.900000\t0\tB",
+        "c2\tT\t0.600000\t0\tB",
+        "c3\tT\t0.800000\t1\tT",
+        "c4\tUnassigned\t0.700000\t0\tB",
+        "c5\tT\t0.950000\t2\tUnassigned",
+    ]

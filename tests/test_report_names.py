@@ -59,20 +59,14 @@ def test_report_shows_a_parent_types_summed_confidence_with_op(tmp_path):
         assert _counts_row(page, "B") == ("1", "0.900")
 
 
-def test_report_of_the_vote_shows_the_voted_types_probability(tmp_path):
+def test_report_of_the_vote_shows_the_voted_types_probability(
+        tmp_path, voted_prediction_lines):
     """--use-as-prediction majority_voting placed each cell under its voted
     type but with the probability of its own label; with the probabilities
     beside the predictions it is the voted type's, and the page says so."""
     folder = tmp_path / "pred"
     folder.mkdir()
-    _write(folder / "predicted_label.txt", [
-        "cellname\tcelltype\tconfidence\tover_clustering\tmajority_voting",
-        "c1\tB\t0.900000\t0\tB",
-        "c2\tT\t0.600000\t0\tB",
-        "c3\tT\t0.800000\t1\tT",
-        "c4\tUnassigned\t0.700000\t0\tB",
-        "c5\tT\t0.950000\t2\tUnassigned",
-    ])
+    _write(folder / "predicted_label.txt", voted_prediction_lines)
     probabilities = [
         "\tc1\tc2\tc3\tc4\tc5",
         "B\t0.9\t0.35\t0.2\t0.3\t0.05",

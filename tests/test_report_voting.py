@@ -25,19 +25,12 @@ def _row(section, name):
     return re.findall(r'<td class="num">([^<]*)</td>', found.group(1))
 
 
-def _predictions(tmp_path, clusters=True):
-    """Five cells: the vote relabels c2 (T -> B), c4 (Unassigned -> B) and
-    c5 (T -> Unassigned)."""
+def _predictions(tmp_path, lines, clusters=True):
+    """The five cells of ``lines`` (the voted_prediction_lines fixture),
+    their clusters.txt and true labels."""
     folder = tmp_path / "pred"
     folder.mkdir()
-    _write(folder / "predicted_label.txt", [
-        "cellname\tcelltype\tconfidence\tover_clustering\tmajority_voting",
-        "c1\tB\t0.900000\t0\tB",
-        "c2\tT\t0.600000\t0\tB",
-        "c3\tT\t0.800000\t1\tT",
-        "c4\tUnassigned\t0.700000\t0\tB",
-        "c5\tT\t0.950000\t2\tUnassigned",
-    ])
+    _write(folder / "predicted_label.txt", lines)
     if clusters:
         _write(folder / "clusters.txt", [
             "cluster\tsize\tmajority_label\tmajority_share\tunassigned_share"
@@ -61,8 +54,9 @@ def _report(tmp_path, predictions, name, *flags):
     return (out / "report.html").read_text(encoding="utf-8")
 
 
-def test_report_of_own_labels_shows_what_the_vote_changed(tmp_path):
-    predictions = _predictions(tmp_path)
+def test_report_of_own_labels_shows_what_the_vote_changed(
+        tmp_path, voted_prediction_lines):
+    predictions = _predictions(tmp_path, voted_prediction_lines)
     section = _section(
         _report(tmp_path, predictions, "own", "-l",
                 str(tmp_path / "truth.txt")))
@@ -87,8 +81,9 @@ def test_report_of_own_labels_shows_what_the_vote_changed(tmp_path):
     assert "possible new population" in section
 
 
-def test_report_of_the_vote_says_it_reports_the_voted_labels(tmp_path):
-    predictions = _predictions(tmp_path, clusters=False)
+def test_report_of_the_vote_says_it_reports_the_voted_labels(
+        tmp_path, voted_prediction_lines):
+    predictions = _predictions(tmp_path, voted_prediction_lines, clusters=False)
     section = _section(
         _report(tmp_path, predictions, "voted", "--use-as-prediction",
                 "majority_voting"))
