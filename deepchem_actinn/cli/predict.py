@@ -310,11 +310,15 @@ def _whole(args, annotator, outputs: _Outputs,
            summary: PredictionSummary) -> str:
     """Read the query at once and annotate it with one ``predict``."""
     from deepchem_actinn.io.readers import read_with_matrix
-    # the record names the matrix this read took the counts from
-    adata, args.test_matrix_read = read_with_matrix(
+    # the record names the matrix this read took the counts from; the
+    # expm1 of a log1p query is read already (query_checks._expm1_query)
+    kept = getattr(args, "query_read", None)
+    args.query_read = None
+    adata, args.test_matrix_read = kept or read_with_matrix(
         args.test_set,
         args.test_format,
         upper_case_genes=not args.keep_gene_case,
+        log1p=True,
         **value_options(args),
         **_query_options(args, annotator))
     column, genes = _query_genes(args, annotator, adata.var)
@@ -368,7 +372,8 @@ def predict_and_write(args,
                       overwrite=args.overwrite,
                       parents=True) as tmp:
         outputs = _Outputs(args, tmp, list(annotator.type_names), out_dir)
-        run = _whole if _whole_query(args) else _stream
+        whole = _whole_query(args) or getattr(args, "query_read", None)
+        run = _whole if whole else _stream
         try:
             column = run(args, annotator, outputs, summary)
         except ACTINNCellError as err:
