@@ -648,14 +648,16 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
 
 def _rescaled(adata, path, log=False):
     """``adata``'s cells as TPM (each cell scaled to a million, each gene by
-    its own length-like factor), or log-normalised; written to ``path``."""
+    its own length-like factor), or log-normalised (log2: the natural
+    log1p of these, provably so, is read through its expm1); written to
+    ``path``."""
     import scipy.sparse as sp
     X = sp.csr_matrix(adata.X, dtype=np.float64)
     factor = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[1])
     X = X @ sp.diags(factor)
     X = sp.diags(1e6 / np.asarray(X.sum(axis=1)).ravel()) @ X
     if log:
-        X.data = np.log1p(X.data / 100)
+        X.data = np.log2(1 + X.data / 100)
     out = anndata.AnnData(sp.csr_matrix(X, dtype=np.float32),
                           obs=pd.DataFrame(index=adata.obs_names),
                           var=pd.DataFrame(index=adata.var_names))
@@ -1120,19 +1122,16 @@ def _labels(out):
 
 
 @pytest.mark.parametrize("whole", [False, True])
-def test_predict_reads_a_celltypist_file_through_expm1(model, tmp_path,
-                                                       capsys, whole):
+def test_predict_reads_a_celltypist_file_through_expm1(model, tmp_path, capsys,
+                                                       whole):
     """X scaled or log1p, .raw log1p(normalize_total(counts)), no counts:
     predict (in chunks, or whole) labels the file's cells as those of the
     counts file, records and says expm1(.raw.X) (expm1(X) when X is the
     log1p itself)."""
     import json
-    flags = ([
-        "--hierarchy",
-        str(PATHS["train"].parent / "hierarchy.txt")
-    ] if whole else [])
-    assert predict(model, PATHS["test"], tmp_path / "counts", "-q",
-                   *flags) == 0
+    flags = (["--hierarchy",
+              str(PATHS["train"].parent / "hierarchy.txt")] if whole else [])
+    assert predict(model, PATHS["test"], tmp_path / "counts", "-q", *flags) == 0
     expected = _labels(tmp_path / "counts")
     _, test = load_tabula_muris_sample()
     for scale, matrix in ((True, ".raw.X"), (False, "X")):
@@ -1163,8 +1162,7 @@ def test_predict_refuses_remove_ambient_and_scheduler_with_expm1(
     for flags, words in (
         (["--remove-ambient"],
          "%s: --remove-ambient needs raw counts, each cell's own depth; "
-         "expm1(.raw.X) holds counts normalised to one total per cell" %
-         query),
+         "expm1(.raw.X) holds counts normalised to one total per cell" % query),
         (["--scheduler", "tcp://127.0.0.1:1"],
          "%s: --scheduler annotates chunks on a cluster, and the query's "
          "expm1(.raw.X) is taken of the whole file in one process: leave "

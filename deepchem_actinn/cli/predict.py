@@ -11,7 +11,11 @@ Three ways to the same files:
 - whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``,
   ``--remove-ambient``): the query is read at once and annotated by one
   ``ACTINNAnnotator.predict``, since voting needs the whole query's
-  neighbour graph and the ambient RNA's profile is the whole query's.
+  neighbour graph and the ambient RNA's profile is the whole query's; so
+  is an h5ad query that holds no counts but whose ``X`` or ``.raw.X`` is
+  provably the natural log1p of per-cell normalised counts, annotated
+  through its expm1 (read by
+  :func:`~deepchem_actinn.cli.query_checks.check_query_counts`).
 
 Every way writes ``predicted_label.txt`` with one writer
 (:mod:`deepchem_actinn.io.predictions`), and a query whose cell ids a line

@@ -87,7 +87,10 @@ def check_query_counts(args) -> None:
     networks are trained: the first cells of a file read in chunks; the
     whole of a CSV/TSV file (``actinn run`` only: ``predict`` reads such a
     file once, as it annotates it; ``run`` annotates the parse read here,
-    which it keeps: :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`)."""
+    which it keeps: :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`);
+    an h5ad query whose first cells hold no counts is read whole, and kept
+    for the annotation, where it is provably the natural log1p of per-cell
+    normalised counts (the rule of :func:`~deepchem_actinn.annotate`)."""
     with file_role("test"):
         _first_cells(args)
 
