@@ -648,14 +648,16 @@ def test_csv_with_cells_as_rows(model, tmp_path, capsys):
 
 def _rescaled(adata, path, log=False):
     """``adata``'s cells as TPM (each cell scaled to a million, each gene by
-    its own length-like factor), or log-normalised; written to ``path``."""
+    its own length-like factor), or log-normalised (log2: the natural
+    log1p of these, provably so, is read through its expm1); written to
+    ``path``."""
     import scipy.sparse as sp
     X = sp.csr_matrix(adata.X, dtype=np.float64)
     factor = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[1])
     X = X @ sp.diags(factor)
     X = sp.diags(1e6 / np.asarray(X.sum(axis=1)).ravel()) @ X
     if log:
-        X.data = np.log1p(X.data / 100)
+        X.data = np.log2(1 + X.data / 100)
     out = anndata.AnnData(sp.csr_matrix(X, dtype=np.float32),
                           obs=pd.DataFrame(index=adata.obs_names),
                           var=pd.DataFrame(index=adata.var_names))
@@ -1096,3 +1098,139 @@ def test_summary_says_how_many_cells_got_a_parent_type(model, tmp_path, capsys):
     line = ("actinn: hierarchy: %d of 1000 cells got a parent type; %s" %
             (len(parents), ", ".join("%s %d" % kv for kv in top[:6])))
     assert line in err.splitlines(), err
+
+
+def _celltypist_file(counts, path, scale=True, hvg=None):
+    """``counts`` as a CellTypist user's h5ad file: X the natural log1p of
+    normalize_total's counts (scaled by sc.pp.scale with ``scale``), .raw
+    that log1p of all genes (of the first ``hvg`` genes only, where given:
+    an HVG subset, whose expm1 sums differ between cells), no counts."""
+    import scanpy as sc
+    adata = counts.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    if hvg is not None:
+        adata = adata[:, :hvg].copy()
+    adata.raw = adata
+    if scale:
+        sc.pp.scale(adata)
+    adata.write_h5ad(path)
+
+
+def _labels(out):
+    return pd.read_csv(out / "predicted_label.txt", sep="\t")
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_predict_reads_a_celltypist_file_through_expm1(model, tmp_path, capsys,
+                                                       whole):
+    """X scaled or log1p, .raw log1p(normalize_total(counts)), no counts:
+    predict (in chunks, or whole) labels the file's cells as those of the
+    counts file, records and says expm1(.raw.X) (expm1(X) when X is the
+    log1p itself)."""
+    import json
+    flags = (["--hierarchy",
+              str(PATHS["train"].parent / "hierarchy.txt")] if whole else [])
+    assert predict(model, PATHS["test"], tmp_path / "counts", "-q", *flags) == 0
+    expected = _labels(tmp_path / "counts")
+    _, test = load_tabula_muris_sample()
+    for scale, matrix in ((True, ".raw.X"), (False, "X")):
+        query = tmp_path / ("q%d.h5ad" % scale)
+        _celltypist_file(test, query, scale=scale)
+        out = tmp_path / ("out%d" % scale)
+        capsys.readouterr()
+        assert predict(model, query, out, *flags) == 0
+        err = capsys.readouterr().err
+        pd.testing.assert_frame_equal(_labels(out), expected)
+        record = json.loads((out / "prediction.json").read_text())
+        assert record["query"]["matrix"] == "expm1(%s)" % matrix
+        assert ("%s: no raw counts found; %s holds the natural log1p of "
+                "counts normalised to 10000 per cell (expm1 sums agree): "
+                "reading expm1(%s) as the counts" %
+                (query, matrix, matrix)) in err, err
+
+
+def test_predict_refuses_remove_ambient_and_scheduler_with_expm1(
+        model, tmp_path, capsys):
+    """--remove-ambient needs each cell's depth, which the expm1 of
+    normalised values lost; --scheduler streams what is read whole:
+    refused by name, before any output."""
+    _, test = load_tabula_muris_sample()
+    query = tmp_path / "q.h5ad"
+    _celltypist_file(test, query)
+    out = tmp_path / "out"
+    for flags, words in (
+        (["--remove-ambient"],
+         "%s: --remove-ambient needs raw counts, each cell's own depth; "
+         "expm1(.raw.X) holds counts normalised to one total per cell" % query),
+        (["--scheduler", "tcp://127.0.0.1:1"],
+         "%s: --scheduler annotates chunks on a cluster, and the query's "
+         "expm1(.raw.X) is taken of the whole file in one process: leave "
+         "out --scheduler" % query)):
+        assert predict(model, query, out, "-q", *flags) == 2
+        assert words in capsys.readouterr().err
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["hvg", "log2"])
+def test_log_values_not_provably_log1p_are_still_refused(
+        model, tmp_path, capsys, case):
+    """An HVG subset of log1p values, or log2 values, are refused by
+    predict (in chunks and whole) and train as before, with the advice."""
+    import scanpy as sc
+    train_counts, test = load_tabula_muris_sample()
+    path = tmp_path / "q.h5ad"
+    if case == "hvg":
+        _celltypist_file(test, path, scale=False, hvg=1000)
+    else:
+        adata = test.copy()
+        sc.pp.normalize_total(adata, target_sum=1e4)
+        adata.X = adata.X.log1p() / np.log(2)
+        adata.write_h5ad(path)
+    out = tmp_path / "out"
+    hierarchy = str(PATHS["train"].parent / "hierarchy.txt")
+    for flags in ([], ["--hierarchy", hierarchy]):
+        assert predict(model, path, out, "-q", *flags) == 2
+        err = capsys.readouterr().err
+        assert "%s: X holds non-integer values" % path in err, err
+        assert err.strip().endswith(
+            "; if X is the natural log1p of normalised counts, "
+            "deepchem_actinn.annotate and train take its expm1 from the file "
+            "read into memory (anndata.read_h5ad), or its expm1 can stand "
+            "for them in a file: adata.layers['counts'] = np.expm1(adata.X), "
+            "adata.write_h5ad(...), then pass --test-layer counts "
+            "--allow-non-integer"), err
+        assert not out.exists()
+    assert main([
+        "train", "-trs",
+        str(path), "-trl",
+        str(PATHS["test_labels"]), "-m",
+        str(out), *QUICK, "-q"
+    ]) == 2
+    assert "%s: X holds non-integer values" % path in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_train_on_a_celltypist_file_trains_as_its_counts(model, tmp_path):
+    """actinn train on X scaled, .raw log1p(normalize_total(counts)): the
+    genes and labels of the model trained on the counts; the record names
+    expm1(.raw.X)."""
+    train_counts, _ = load_tabula_muris_sample()
+    ref = tmp_path / "ref.h5ad"
+    _celltypist_file(train_counts, ref)
+    folder = tmp_path / "model"
+    assert main([
+        "train", "-trs",
+        str(ref), "-trl",
+        str(PATHS["train_labels"]), "-m",
+        str(folder), *QUICK, "-q"
+    ]) == 0
+    logged = ACTINNAnnotator.load(folder, device="cpu")
+    by_counts = ACTINNAnnotator.load(model, device="cpu")
+    assert logged.genes_ == by_counts.genes_
+    assert logged.training_["reference"]["matrix"] == "expm1(.raw.X)"
+    for annotator, out in ((model, "a"), (folder, "b")):
+        assert predict(annotator, PATHS["test"], tmp_path / out, "-q") == 0
+    pd.testing.assert_frame_equal(
+        _labels(tmp_path / "a").iloc[:, :2],
+        _labels(tmp_path / "b").iloc[:, :2])

@@ -11,7 +11,11 @@ Three ways to the same files:
 - whole (``--majority-voting``, ``--over-clustering``, ``--hierarchy``,
   ``--remove-ambient``): the query is read at once and annotated by one
   ``ACTINNAnnotator.predict``, since voting needs the whole query's
-  neighbour graph and the ambient RNA's profile is the whole query's.
+  neighbour graph and the ambient RNA's profile is the whole query's; so
+  is an h5ad query that holds no counts but whose ``X`` or ``.raw.X`` is
+  provably the natural log1p of per-cell normalised counts, annotated
+  through its expm1 (read by
+  :func:`~deepchem_actinn.cli.query_checks.check_query_counts`).
 
 Every way writes ``predicted_label.txt`` with one writer
 (:mod:`deepchem_actinn.io.predictions`), and a query whose cell ids a line
@@ -310,11 +314,15 @@ def _whole(args, annotator, outputs: _Outputs,
            summary: PredictionSummary) -> str:
     """Read the query at once and annotate it with one ``predict``."""
     from deepchem_actinn.io.readers import read_with_matrix
-    # the record names the matrix this read took the counts from
-    adata, args.test_matrix_read = read_with_matrix(
+    # the record names the matrix this read took the counts from; the
+    # expm1 of a log1p query is read already (query_checks._expm1_query)
+    kept = getattr(args, "query_read", None)
+    args.query_read = None
+    adata, args.test_matrix_read = kept or read_with_matrix(
         args.test_set,
         args.test_format,
         upper_case_genes=not args.keep_gene_case,
+        log1p=True,
         **value_options(args),
         **_query_options(args, annotator))
     column, genes = _query_genes(args, annotator, adata.var)
@@ -368,7 +376,8 @@ def predict_and_write(args,
                       overwrite=args.overwrite,
                       parents=True) as tmp:
         outputs = _Outputs(args, tmp, list(annotator.type_names), out_dir)
-        run = _whole if _whole_query(args) else _stream
+        whole = _whole_query(args) or getattr(args, "query_read", None)
+        run = _whole if whole else _stream
         try:
             column = run(args, annotator, outputs, summary)
         except ACTINNCellError as err:

@@ -87,7 +87,10 @@ def check_query_counts(args) -> None:
     networks are trained: the first cells of a file read in chunks; the
     whole of a CSV/TSV file (``actinn run`` only: ``predict`` reads such a
     file once, as it annotates it; ``run`` annotates the parse read here,
-    which it keeps: :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`)."""
+    which it keeps: :func:`~deepchem_actinn.io.shared_reads.shared_text_reads`);
+    an h5ad query whose first cells hold no counts is read whole, and kept
+    for the annotation, where it is provably the natural log1p of per-cell
+    normalised counts (the rule of :func:`~deepchem_actinn.annotate`)."""
     with file_role("test"):
         _first_cells(args)
 
@@ -111,6 +114,10 @@ def _first_cells(args) -> None:
         **query_matrix(args))
     try:
         first = next(chunks, None)
+    except ACTINNInputError:
+        if not _expm1_query(args):
+            raise  # as said: the whole file holds no provable log1p either
+        return
     finally:
         getattr(chunks, "close", lambda: None)()
     # before training only: predict refuses them as it annotates, after
@@ -121,6 +128,51 @@ def _first_cells(args) -> None:
             refuse_empty_cells(np.asarray(X.sum(axis=1)).ravel(), ids)
         except ACTINNCellError as err:
             raise err.in_file(args.test_set) from None
+
+
+def _expm1_query(args) -> bool:
+    """Whether an h5ad query whose first cells hold no counts is, read
+    whole, provably the natural log1p of per-cell normalised counts (in
+    ``X`` or else ``.raw.X``: :func:`~deepchem_actinn.io.counts_source`'s
+    ``log1p``, as :func:`~deepchem_actinn.annotate` reads one); its expm1,
+    said in the log, is then kept for the annotation
+    (``args.query_read``: the counts and ``"expm1(.raw.X)"``), which reads
+    no chunks. ``--remove-ambient`` (each cell's depth, lost) and
+    ``--scheduler`` (chunks, of a file read whole here) are refused with
+    it; with ``actinn run``, cells without counts too."""
+    from deepchem_actinn.errors import ACTINNCellError
+    from deepchem_actinn.io.count_matrix import (CountsSource, read_from,
+                                                 refuse_without_depth)
+    from deepchem_actinn.io.readers import read_with_matrix
+    from deepchem_actinn.preprocessing.normalise import refuse_empty_cells
+    try:
+        adata, matrix = read_with_matrix(
+            args.test_set,
+            args.test_format,
+            upper_case_genes=not args.keep_gene_case,
+            log1p=True,
+            **value_options(args),
+            **query_matrix(args))
+    except ACTINNInputError:
+        return False
+    if read_from(matrix) == matrix:  # no expm1: the first cells' word holds
+        return False
+    source = str(args.test_set)
+    refuse_without_depth(CountsSource(None, None, matrix), source,
+                         **{"--remove-ambient": args.remove_ambient})
+    if getattr(args, "scheduler", None):
+        raise ACTINNInputError(
+            "%s: --scheduler annotates chunks on a cluster, and the query's "
+            "%s is taken of the whole file in one process: leave out "
+            "--scheduler" % (source, matrix))
+    if getattr(args, "command", None) == "run":
+        try:
+            refuse_empty_cells(
+                np.asarray(adata.X.sum(axis=1)).ravel(), adata.obs_names)
+        except ACTINNCellError as err:
+            raise err.in_file(args.test_set) from None
+    args.query_read = (adata, matrix)
+    return True
 
 
 def _whole_text_query(args) -> None:

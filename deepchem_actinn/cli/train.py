@@ -195,7 +195,8 @@ def _read_reference(args):
         **value_options(args),
         **train_matrix(args),
         **orientation_options(args.train_orientation,
-                              expected_cells=labels.index))
+                              expected_cells=labels.index),
+        log1p=True)
     missing = "drop" if args.labelled_only else "error"
     try:
         y = match_labels(adata.obs_names,

@@ -411,9 +411,9 @@ def counts_source(
         natural log1p of per-cell normalised counts
         (``deepchem_actinn.io.counts.expm1_of_log1p``): a copy, its
         non-integer values allowed, described as ``"expm1(.raw.X)"``, said
-        in the log (``log1p_counts``; for an AnnData in memory, as
-        :func:`~deepchem_actinn.annotate` and :func:`~deepchem_actinn.train`
-        read one).
+        in the log (``log1p_counts``; as :func:`~deepchem_actinn.annotate`
+        and :func:`~deepchem_actinn.train` read an AnnData in memory, and
+        ``actinn`` an h5ad file read whole).
     scan: callable, default ``scan_values``
         Judges a matrix, giving its ``ValueReport``
         (``deepchem_actinn.io.counts.scan_values``); one that reads only

@@ -234,11 +234,17 @@ def read_with_matrix(path: PathLike,
                      orientation: Optional[str] = None,
                      expected_genes: Optional[Sequence[str]] = None,
                      expected_cells: Optional[Sequence[str]] = None,
-                     warn_repeated: bool = True) -> Tuple[anndata.AnnData, str]:
+                     warn_repeated: bool = True,
+                     log1p: bool = False) -> Tuple[anndata.AnnData, str]:
     """:func:`read` (of the same arguments), and which matrix the counts
     came from: ``"X"`` (the one matrix of formats other than h5ad),
     ``".raw.X"`` or a layer (``"layers['counts']"``), in the words a
-    record uses.
+    record uses. With ``log1p``, an h5ad file that holds no counts but
+    whose ``X`` or else ``.raw.X`` is provably the natural log1p of
+    per-cell normalised counts gives the expm1 of it, described as
+    ``"expm1(.raw.X)"`` (:func:`~deepchem_actinn.io.counts_source`'s
+    ``log1p``, the rule :func:`~deepchem_actinn.annotate` applies; the
+    ``actinn`` commands that read a file whole pass it).
 
     Examples
     --------
@@ -262,7 +268,8 @@ def read_with_matrix(path: PathLike,
                             use_raw=False if one else use_raw,
                             allow_non_integer=allow_non_integer,
                             source=str(p),
-                            hint=FILE_COUNTS_HINT if one else None)
+                            hint=FILE_COUNTS_HINT if one else None,
+                            log1p=log1p and not one)
         try:  # SciPy would add up two values stored at one place
             refuse_repeated_entries(src.matrix, adata.obs_names, src.var.index)
         except ACTINNCellError as err:
