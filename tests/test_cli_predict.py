@@ -732,10 +732,11 @@ def test_allow_non_integer_still_refuses_a_log_scale(model, tmp_path, capsys,
     # not offered for the log values themselves; only, for a whole h5ad,
     # for their expm1 written into a counts layer
     offered = re.search(
-        r"; if X is the natural log1p of normalised counts, "
-        r"deepchem_actinn.annotate and train take its expm1 from the file "
-        r"read into memory \(anndata.read_h5ad\), or its expm1 can stand "
-        r"for them in a file: .*, then pass "
+        r"; if X is the natural log1p of normalised counts \(an h5ad file "
+        r"read whole, by actinn or by anndata.read_h5ad then "
+        r"deepchem_actinn.annotate, is taken so where every cell's expm1 "
+        r"sums to one total\), its expm1 can stand for them in a file: .*, "
+        r"then pass "
         r"--(train|test)-layer counts --allow-non-integer$", err.strip())
     assert "--allow-non-integer" not in (err if offered is None else
                                          err.strip()[:offered.start()])
@@ -1194,10 +1195,11 @@ def test_log_values_not_provably_log1p_are_still_refused(
         err = capsys.readouterr().err
         assert "%s: X holds non-integer values" % path in err, err
         assert err.strip().endswith(
-            "; if X is the natural log1p of normalised counts, "
-            "deepchem_actinn.annotate and train take its expm1 from the file "
-            "read into memory (anndata.read_h5ad), or its expm1 can stand "
-            "for them in a file: adata.layers['counts'] = np.expm1(adata.X), "
+            "; if X is the natural log1p of normalised counts (an h5ad file "
+            "read whole, by actinn or by anndata.read_h5ad then "
+            "deepchem_actinn.annotate, is taken so where every cell's expm1 "
+            "sums to one total), its expm1 can stand for them in a file: "
+            "adata.layers['counts'] = np.expm1(adata.X), "
             "adata.write_h5ad(...), then pass --test-layer counts "
             "--allow-non-integer"), err
         assert not out.exists()
@@ -1209,6 +1211,35 @@ def test_log_values_not_provably_log1p_are_still_refused(
     ]) == 2
     assert "%s: X holds non-integer values" % path in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_log_values_are_refused_without_reading_the_file_whole(
+        model, tmp_path, capsys, monkeypatch):
+    """A file whose first cells are not provably log1p (log2 here) is
+    refused on those cells: the whole file is read to prove the expm1 only
+    where its first rows are (a file of log values may be large)."""
+    import scanpy as sc
+
+    import deepchem_actinn.io.readers as readers
+    _, test = load_tabula_muris_sample()
+    adata = test.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    adata.X = adata.X.log1p() / np.log(2)
+    adata.write_h5ad(tmp_path / "log2.h5ad")
+    _celltypist_file(test, tmp_path / "log1p.h5ad")
+    whole = []
+    read_with_matrix = readers.read_with_matrix
+
+    def counted(path, *args, **kwargs):
+        whole.append(str(path).rsplit("/", 1)[-1])
+        return read_with_matrix(path, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "read_with_matrix", counted)
+    assert predict(model, tmp_path / "log2.h5ad", tmp_path / "o2", "-q") == 2
+    assert "log2.h5ad: X holds non-integer values" in capsys.readouterr().err
+    assert whole == []
+    assert predict(model, tmp_path / "log1p.h5ad", tmp_path / "o1", "-q") == 0
+    assert whole == ["log1p.h5ad"]  # read once, and kept for the annotation
 
 
 def test_train_on_a_celltypist_file_trains_as_its_counts(model, tmp_path):

@@ -443,10 +443,11 @@ def test_log_values_not_provably_log1p_are_refused_with_advice(case):
     with pytest.raises(ACTINNInputError) as err:
         counts_source(adata, source="q.h5ad", log1p=False)
     assert str(err.value).endswith(
-        "if .raw.X is the natural log1p of normalised counts, "
-        "deepchem_actinn.annotate and train take its expm1 from the file "
-        "read into memory (anndata.read_h5ad), or its expm1 can stand for "
-        "them in a file: r = adata.raw.to_adata(), r.layers['counts'] = "
+        "if .raw.X is the natural log1p of normalised counts (an h5ad file "
+        "read whole, by actinn or by anndata.read_h5ad then "
+        "deepchem_actinn.annotate, is taken so where every cell's expm1 sums "
+        "to one total), its expm1 can stand for them in a file: r = "
+        "adata.raw.to_adata(), r.layers['counts'] = "
         "np.expm1(r.X), r.write_h5ad(...), then pass layer='counts', "
         "allow_non_integer=True")
 
@@ -458,6 +459,7 @@ def test_a_file_of_log1p_values_says_to_read_it_into_memory(tmp_path):
     adata.write_h5ad(tmp_path / "q.h5ad")
     with pytest.raises(ACTINNInputError) as err:
         read(tmp_path / "q.h5ad")
-    assert ("; if .raw.X is the natural log1p of normalised counts, "
-            "deepchem_actinn.annotate and train take its expm1 from the file "
-            "read into memory (anndata.read_h5ad)") in str(err.value)
+    assert ("; if .raw.X is the natural log1p of normalised counts (an h5ad "
+            "file read whole, by actinn or by anndata.read_h5ad then "
+            "deepchem_actinn.annotate, is taken so where every cell's expm1 "
+            "sums to one total)") in str(err.value)

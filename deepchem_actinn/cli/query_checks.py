@@ -143,8 +143,13 @@ def _expm1_query(args) -> bool:
     from deepchem_actinn.errors import ACTINNCellError
     from deepchem_actinn.io.count_matrix import (CountsSource, read_from,
                                                  refuse_without_depth)
+    from deepchem_actinn.io.formats import path_and_format
+    from deepchem_actinn.io.h5ad_rows import may_be_log1p
     from deepchem_actinn.io.readers import read_with_matrix
     from deepchem_actinn.preprocessing.normalise import refuse_empty_cells
+    path, format = path_and_format(args.test_set, args.test_format)
+    if format != "h5ad" or not may_be_log1p(path):
+        return False  # not read whole to be refused: a file may be large
     try:
         adata, matrix = read_with_matrix(
             args.test_set,

@@ -98,10 +98,11 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     first = "r = adata.raw.to_adata(), " if raw else ""
     if not in_memory:
         return Message(
-            "; if %s is the natural log1p of normalised counts, "
-            "deepchem_actinn.annotate and train take its expm1 from the file "
-            "read into memory (anndata.read_h5ad), or its expm1 can stand "
-            "for them in a file: %s%s.layers['counts'] = np.expm1(%s), "
+            "; if %s is the natural log1p of normalised counts (an h5ad "
+            "file read whole, by actinn or by anndata.read_h5ad then "
+            "deepchem_actinn.annotate, is taken so where every cell's expm1 "
+            "sums to one total), its expm1 can stand for them in a file: "
+            "%s%s.layers['counts'] = np.expm1(%s), "
             "%s.write_h5ad(...), then %s", what, first, target, values, target,
             _EXPM1_COUNTS)
     return Message(

@@ -25,8 +25,8 @@ from deepchem_actinn.io.count_matrix import (BOTH_NAMED, NO_RAW, absent_x,
                                              counts_elsewhere, in_place_of_x,
                                              matrix_choice, no_layer,
                                              other_layers)
-from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport, scan_values,
-                                       widen_half)
+from deepchem_actinn.io.counts import (COUNT_LAYERS, ValueReport,
+                                       expm1_of_log1p, scan_values, widen_half)
 from deepchem_actinn.io.h5ad_elements import (HalfCSR, half_sparse,
                                               index_element, index_names,
                                               var_table)
@@ -219,3 +219,40 @@ class H5adRows(HDF5Rows):
                                   (self.path, self.description)) from None
             return block
         return sp.csr_matrix(widen_half(block))
+
+
+def may_be_log1p(path: Path) -> bool:
+    """Whether the first rows of an h5ad file's ``X``, or else of its
+    ``raw/X``, are the natural log1p of per-cell normalised counts
+    (:func:`~deepchem_actinn.io.counts.expm1_of_log1p`), so that the whole
+    file is worth reading to prove it; also where a matrix cannot be read
+    by rows (it is read whole anyway). A file of other values is then
+    refused without being read whole.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import anndata, numpy as np
+    >>> from deepchem_actinn.io.h5ad_rows import may_be_log1p
+    >>> path = os.path.join(tempfile.mkdtemp(), "q.h5ad")
+    >>> counts = np.array([[900.0, 100.0], [250.0, 750.0]])
+    >>> anndata.AnnData(np.log1p(counts)).write_h5ad(path)
+    >>> may_be_log1p(path)
+    True
+    >>> anndata.AnnData(np.log2(1 + counts)).write_h5ad(path)
+    >>> may_be_log1p(path)
+    False
+    """
+    rows = H5adRows(Path(path), None, None, False)
+    with h5py.File(path, "r") as f:
+        for key in ("X", "raw/X"):
+            if key not in f:
+                continue
+            try:
+                matrix = rows._matrix(f, key)
+            except NoDirectAccess:
+                return True
+            first = matrix[:min(int(matrix.shape[0]), _PEEK_ROWS)]
+            if expm1_of_log1p(first, scan_values(first)) is not None:
+                return True
+    return False
