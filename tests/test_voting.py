@@ -224,6 +224,22 @@ def test_over_cluster_finds_clear_groups_and_is_seeded():
     assert not table["possible_new_population"].any()
 
 
+def test_over_cluster_leaves_pytorchs_threads_as_they_were():
+    """scanpy's neighbour graph set PyTorch's intra-op threads (1 -> the
+    cores) and left them so: every later prediction in the process, and
+    the --threads a user gave, changed under it."""
+    import torch
+    before = torch.get_num_threads()
+    rng = np.random.default_rng(0)
+    X = rng.poisson(3.0, size=(60, 40)).astype(np.float32)
+    try:
+        torch.set_num_threads(1)
+        over_cluster(X, seed=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_over_cluster_does_not_depend_on_the_order_of_the_cells():
     # Weak groups at the default (over-clustering) resolution: before the
     # cells were put in an order of their own, a permuted query gave 98 %
