@@ -86,7 +86,7 @@ def expm1_advice(what: str = "X", in_memory: bool = True) -> Message:
     >>> hint = str(expm1_advice("layers['counts']", in_memory=False))
     >>> print(hint[hint.index("adata.layers"):hint.index(", adata.write")])
     adata.layers['counts'] = np.expm1(adata.layers['counts'])
-    >>> print(hint[hint.index("then"):])
+    >>> print(hint[hint.rindex("then"):])
     then pass layer='counts', allow_non_integer=True
     >>> hint = str(expm1_advice(".raw.X"))
     >>> print(hint[hint.index("r ="):hint.index(" (r.X")])

@@ -227,7 +227,8 @@ def may_be_log1p(path: Path) -> bool:
     (:func:`~deepchem_actinn.io.counts.expm1_of_log1p`), so that the whole
     file is worth reading to prove it; also where a matrix cannot be read
     by rows (it is read whole anyway). A file of other values is then
-    refused without being read whole.
+    refused without being read whole, as is a damaged one (the caller
+    says what its first cells' reading found).
 
     Examples
     --------
@@ -244,15 +245,18 @@ def may_be_log1p(path: Path) -> bool:
     False
     """
     rows = H5adRows(Path(path), None, None, False)
-    with h5py.File(path, "r") as f:
-        for key in ("X", "raw/X"):
-            if key not in f:
-                continue
-            try:
-                matrix = rows._matrix(f, key)
-            except NoDirectAccess:
-                return True
-            first = matrix[:min(int(matrix.shape[0]), _PEEK_ROWS)]
-            if expm1_of_log1p(first, scan_values(first)) is not None:
-                return True
+    try:
+        with h5py.File(path, "r") as f:
+            for key in ("X", "raw/X"):
+                if key not in f:
+                    continue
+                try:
+                    matrix = rows._matrix(f, key)
+                except NoDirectAccess:
+                    return True
+                first = matrix[:min(int(matrix.shape[0]), _PEEK_ROWS)]
+                if expm1_of_log1p(first, scan_values(first)) is not None:
+                    return True
+    except (ACTINNInputError, ACTINNCellError) + DAMAGE_ERRORS:
+        return False  # a damaged file: what its first cells said stands
     return False
