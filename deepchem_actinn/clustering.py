@@ -9,15 +9,14 @@ clustered in an order of their own (:func:`content_order`): PCA and Leiden
 depend on the order they are given the cells in, and a cell's cluster
 should not depend on where it sits in the query file.
 """
-import functools
-import sys
-from typing import Any, Callable, List, Optional, TypeVar
+from typing import List, Optional
 
 import numpy as np
 import pandas as pd
 
 from deepchem_actinn.errors import (ACTINNCellError, ACTINNInputError,
                                     install_extra)
+from deepchem_actinn.torch_threads import keeps_torch_threads
 
 #: (fewest cells, resolution): the over-clustering resolution grows with the
 #: query, in the steps CellTypist users know (5 below 5,000 cells, up to 30
@@ -73,29 +72,7 @@ def default_resolution(n_cells: int) -> float:
     return RESOLUTION_STEPS[-1][1]
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _keeps_torch_threads(function: _F) -> _F:
-    """``function`` leaves PyTorch's intra-op thread count as it found it:
-    scanpy's graph steps set the process's OpenMP threads, which PyTorch's
-    are, to the machine's cores (a prediction after them, and a user's
-    ``--threads``, would run on those)."""
-
-    @functools.wraps(function)
-    def kept(*args: Any, **kwargs: Any) -> Any:
-        torch: Any = sys.modules.get("torch")  # not imported for this
-        before = torch.get_num_threads() if torch is not None else None
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if before is not None and torch.get_num_threads() != before:
-                torch.set_num_threads(before)
-
-    return kept  # type: ignore[return-value]
-
-
-@_keeps_torch_threads
+@keeps_torch_threads
 def over_cluster(X_or_adata,
                  resolution: Optional[float] = None,
                  seed: int = 0,
@@ -207,7 +184,7 @@ def content_order(X) -> np.ndarray:
     return np.lexsort((totals, projection))
 
 
-@_keeps_torch_threads
+@keeps_torch_threads
 def over_cluster_graph(connectivities,
                        resolution: Optional[float] = None,
                        seed: int = 0) -> np.ndarray:

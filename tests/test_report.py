@@ -300,9 +300,18 @@ def test_plot_umap_draws_given_coordinates(monkeypatch, coloured_points):
 
 
 def test_plot_umap_computes_embedding_with_scanpy():
+    """... on a copy, leaving PyTorch's thread count as it was (scanpy's
+    neighbours and UMAP set it to the cores)."""
     pytest.importorskip("scanpy", reason="scanpy not installed (optional)")
+    import torch
     adata = _adata_with_predictions(n=80, with_umap=False)
-    fig = report.plot_umap(adata)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        fig = report.plot_umap(adata)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
     assert "X_umap" not in adata.obsm  # computed on a copy
     drawn = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
     assert drawn.shape == (80, 2) and np.isfinite(drawn).all()

@@ -23,6 +23,7 @@ from deepchem_actinn.report._canvas import (UNASSIGNED_COLOUR, marked_names,
 from deepchem_actinn.report._checks import as_confidence, as_labels
 from deepchem_actinn.report.metrics import type_counts
 from deepchem_actinn.types import Matrix, Strings
+from deepchem_actinn.torch_threads import keeps_torch_threads
 
 if TYPE_CHECKING:
     import anndata
@@ -49,6 +50,7 @@ def _import_scanpy() -> ModuleType:
     return scanpy
 
 
+@keeps_torch_threads
 def _umap_coordinates(adata: "anndata.AnnData", sc: ModuleType) -> np.ndarray:
     """``adata.obsm['X_umap']``, or a UMAP of a log-normalised copy of its
     counts (``X``, else ``.raw.X`` or ``layers['counts']``, as the
